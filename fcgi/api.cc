@@ -1,0 +1,95 @@
+#include "fcgi/api.h"
+
+#include "fcgi/input.h"
+#include "fcgi/response.h"
+#include "schema/crypto.h"
+#include "schema/log.h"
+
+namespace parley::fcgi {
+
+Response Api::Handle(const Request& req) {
+  RouteMatch route = Route(req.method, req.path);
+  if (route.kind == RouteMatch::Kind::kNotFound) {
+    return ErrorResponse(Status::NotFound("not_found", "no such API endpoint: " + req.path));
+  }
+  if (route.kind == RouteMatch::Kind::kWrongMethod) {
+    Response r = ErrorResponse(Status(Code::kInvalid, "method_not_allowed",
+                                      req.method + " is not allowed here; use " + route.allow));
+    r.status = 405;
+    r.headers.emplace_back("Allow", route.allow);
+    return r;
+  }
+  Call call{req, route};
+  JsonPtr body;
+  if (TakesBody(route.id)) {
+    auto parsed = ParseJsonObject(req.content_type, req.body);
+    if (!parsed.ok()) return ErrorResponse(parsed.status());
+    body = std::move(parsed).value();
+    call.body = body.get();
+  } else if (req.body.size() > kMaxBody) {
+    return ErrorResponse(Status(Code::kTooLarge, "body_too_large", "the request body is too large"));
+  }
+  Result<Response> result = Authenticate(call);
+  if (result.ok()) result = Dispatch(call);
+  // Wake the events daemon for whatever this request committed, even if a
+  // later step of it failed.
+  if (int64_t head = store_.TakeNotifyHead(); head > 0) notifier_.Head(head);
+  if (!result.ok()) {
+    const Status& st = result.status();
+    if (st.code() == Code::kInternal) {
+      LOG_ERROR("%s %s failed: %s", req.method.c_str(), req.path.c_str(), st.message().c_str());
+    } else if (st.code() == Code::kUnavailable) {
+      LOG_WARN("%s %s: database busy", req.method.c_str(), req.path.c_str());
+    }
+    return ErrorResponse(st);
+  }
+  return std::move(result).value();
+}
+
+Result<Response> Api::Authenticate(Call& c) {
+  auto creds = ExtractCredentials(c.req);
+  if (IsPublic(c.route.id)) {
+    // Login CSRF: a cross-site page must not sign a browser in to the
+    // attacker's account. Clients that send no Origin (curl) are not browsers.
+    if (IsUnsafeMethod(c.req.method) && !c.req.origin.empty()) PARLEY_RETURN_IF_ERROR(CheckCsrf(c.req));
+    if (creds.ok()) c.creds = std::move(creds).value();
+    return Response{};
+  }
+  if (!creds.ok()) return creds.status();
+  c.creds = std::move(creds).value();
+  if (!c.creds) return Status::Unauthorized("not_signed_in", "sign in first");
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> user, store_.SessionUser(TokenHash(c.creds->token)));
+  if (!user) return Status::Unauthorized("not_signed_in", "the session has ended; sign in again");
+  c.user = std::move(*user);
+  if (c.creds->from_cookie && IsUnsafeMethod(c.req.method)) PARLEY_RETURN_IF_ERROR(CheckCsrf(c.req));
+  return Response{};
+}
+
+Result<Response> Api::Dispatch(Call& c) {
+  switch (c.route.id) {
+    case RouteId::kRegister: return Register(c);
+    case RouteId::kLogin: return Login(c);
+    case RouteId::kLogout: return Logout(c);
+    case RouteId::kMe: return Me(c);
+    case RouteId::kUsers: return Users(c);
+    case RouteId::kHealth: return Health(c);
+    case RouteId::kRooms: return Rooms(c);
+    case RouteId::kCreateRoom: return CreateRoom(c);
+    case RouteId::kJoin: return Join(c);
+    case RouteId::kLeave: return Leave(c);
+    case RouteId::kInvite: return Invite(c);
+    case RouteId::kMembers: return Members(c);
+    case RouteId::kSetRole: return SetRole(c);
+    case RouteId::kDm: return Dm(c);
+    case RouteId::kTyping: return Typing(c);
+    case RouteId::kRead: return Read(c);
+    case RouteId::kHistory: return History(c);
+    case RouteId::kSend: return Send(c);
+    case RouteId::kAnswer: return Answer(c);
+    case RouteId::kEdit: return Edit(c);
+    case RouteId::kDelete: return Delete(c);
+  }
+  return Status::Internal("unrouted request");
+}
+
+}  // namespace parley::fcgi

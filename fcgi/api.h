@@ -1,0 +1,68 @@
+// The REST API of DESIGN section 3 over a Store: Request in, Response out.
+// No libfcgi and no sockets here, so unit tests drive it in-process.
+//
+// Order of checks for every request: route (404/405), body (413/415/400),
+// credentials (401), CSRF for cookie-authenticated unsafe methods (403),
+// then the handler, whose store call re-checks membership inside its own
+// transaction. Events appended by a write wake parley-events afterwards.
+#pragma once
+
+#include <optional>
+
+#include "fcgi/auth.h"
+#include "fcgi/http.h"
+#include "fcgi/notifier.h"
+#include "fcgi/router.h"
+#include "schema/json.h"
+#include "schema/store.h"
+
+namespace parley::fcgi {
+
+class Api {
+ public:
+  Api(Store& store, Notifier& notifier) : store_(store), notifier_(notifier) {}
+  Response Handle(const Request& req);
+
+ private:
+  // Everything a handler may need about the request being served.
+  struct Call {
+    const Request& req;
+    const RouteMatch& route;
+    const cJSON* body = nullptr;
+    std::optional<Credentials> creds;
+    User user;  // set for every non-public route
+  };
+  Result<Response> Dispatch(Call& c);
+  Result<Response> Authenticate(Call& c);
+
+  // handlers_auth.cc
+  Result<Response> Register(Call& c);
+  Result<Response> Login(Call& c);
+  Result<Response> Logout(Call& c);
+  Result<Response> Me(Call& c);
+  Result<Response> Users(Call& c);
+  Result<Response> Health(Call& c);
+  Result<Response> SignedIn(const User& user, int status, bool https);
+  // handlers_rooms.cc
+  Result<Response> Rooms(Call& c);
+  Result<Response> CreateRoom(Call& c);
+  Result<Response> Join(Call& c);
+  Result<Response> Leave(Call& c);
+  Result<Response> Invite(Call& c);
+  Result<Response> Members(Call& c);
+  Result<Response> SetRole(Call& c);
+  Result<Response> Dm(Call& c);
+  Result<Response> Typing(Call& c);
+  Result<Response> Read(Call& c);
+  // handlers_messages.cc
+  Result<Response> History(Call& c);
+  Result<Response> Send(Call& c);
+  Result<Response> Answer(Call& c);
+  Result<Response> Edit(Call& c);
+  Result<Response> Delete(Call& c);
+
+  Store& store_;
+  Notifier& notifier_;
+};
+
+}  // namespace parley::fcgi

@@ -1,0 +1,59 @@
+#include "fcgi/auth.h"
+
+#include "schema/crypto.h"
+
+namespace parley::fcgi {
+
+std::optional<std::string> CookieValue(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    size_t semi = header.find(';');
+    std::string_view part = header.substr(0, semi);
+    header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    size_t eq = part.find('=');
+    if (eq != std::string_view::npos && part.substr(0, eq) == name) return std::string(part.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+Result<std::optional<Credentials>> ExtractCredentials(const Request& req) {
+  if (!req.authorization.empty()) {
+    constexpr std::string_view kBearer = "Bearer ";
+    std::string_view auth = req.authorization;
+    if (auth.substr(0, kBearer.size()) != kBearer) {
+      return Status::Unauthorized("not_signed_in", "use Authorization: Bearer <token>");
+    }
+    std::string_view token = auth.substr(kBearer.size());
+    if (!LooksLikeToken(token)) return Status::Unauthorized("not_signed_in", "that token is not valid");
+    return std::optional<Credentials>(Credentials{std::string(token), false});
+  }
+  std::optional<std::string> cookie = CookieValue(req.cookie, kCookieName);
+  // A malformed or stale cookie is treated as no cookie: the browser then
+  // simply shows the sign-in page.
+  if (!cookie || !LooksLikeToken(*cookie)) return std::optional<Credentials>();
+  return std::optional<Credentials>(Credentials{std::move(*cookie), true});
+}
+
+bool IsUnsafeMethod(std::string_view method) {
+  return method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
+
+Status CheckCsrf(const Request& req) {
+  if (req.sec_fetch_site == "same-origin") return Status::Ok();
+  if (!req.origin.empty() && !req.host.empty() &&
+      req.origin == std::string(req.https ? "https://" : "http://") + req.host) {
+    return Status::Ok();
+  }
+  return Status::Forbidden("csrf_failed", "cross-site request refused (Origin does not match)");
+}
+
+std::string SessionCookie(const std::string& token, bool https) {
+  return std::string(kCookieName) + "=" + token + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+         std::to_string(kCookieMaxAgeS) + (https ? "; Secure" : "");
+}
+
+std::string ClearedCookie(bool https) {
+  return std::string(kCookieName) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" + (https ? "; Secure" : "");
+}
+
+}  // namespace parley::fcgi

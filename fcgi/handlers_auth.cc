@@ -1,0 +1,92 @@
+// Accounts and sessions: register, login, logout, me, user search, health.
+#include "fcgi/api.h"
+#include "fcgi/input.h"
+#include "fcgi/response.h"
+#include "fcgi/validate.h"
+#include "schema/crypto.h"
+
+namespace parley::fcgi {
+
+// Opens a session for user; the token goes to the client once, in the body
+// (for curl and scripts) and in an HttpOnly cookie (for browsers).
+Result<Response> Api::SignedIn(const User& user, int status, bool https) {
+  std::string token = NewToken();
+  PARLEY_RETURN_IF_ERROR(store_.CreateSession(user.id, TokenHash(token)));
+  JsonPtr j(cJSON_CreateObject());
+  cJSON_AddItemToObject(j.get(), "user", ToJson(user).release());
+  cJSON_AddStringToObject(j.get(), "token", token.c_str());
+  Response r = JsonResponse(status, PrintJson(j.get()));
+  r.headers.emplace_back("Set-Cookie", SessionCookie(token, https));
+  return r;
+}
+
+Result<Response> Api::Register(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(std::string username, RequireString(c.body, "username"));
+  PARLEY_ASSIGN_OR_RETURN(std::string password, RequireString(c.body, "password"));
+  PARLEY_RETURN_IF_ERROR(ValidateUsername(username));
+  PARLEY_RETURN_IF_ERROR(ValidatePassword(password));
+  // Answer a taken name before spending ~50 ms and 64 MiB on Argon2id; the
+  // insert below still decides races.
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> existing, store_.FindUser(username));
+  if (existing) return Status::Conflict("username_taken", "that username is taken");
+  PARLEY_ASSIGN_OR_RETURN(std::string hash, HashPassword(password));
+  PARLEY_ASSIGN_OR_RETURN(User user, store_.CreateUser(username, hash));
+  return SignedIn(user, 201, c.req.https);
+}
+
+Result<Response> Api::Login(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(std::string username, RequireString(c.body, "username"));
+  PARLEY_ASSIGN_OR_RETURN(std::string password, RequireString(c.body, "password"));
+  const Status bad = Status::Unauthorized("invalid_credentials", "wrong username or password");
+  if (!ValidateUsername(username).ok()) {
+    VerifyDummyPassword(password);
+    return bad;
+  }
+  PARLEY_RETURN_IF_ERROR(store_.CheckLoginAllowed(username));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<UserCredentials> cred, store_.FindCredentials(username));
+  bool ok = false;
+  if (cred) {
+    ok = VerifyPassword(password, cred->pw_hash);
+  } else {
+    VerifyDummyPassword(password);  // same time as a real check
+  }
+  if (!ok) {
+    PARLEY_RETURN_IF_ERROR(store_.RecordLoginFailure(username));
+    return bad;
+  }
+  PARLEY_RETURN_IF_ERROR(store_.ClearLoginFailures(username));
+  return SignedIn(cred->user, 200, c.req.https);
+}
+
+Result<Response> Api::Logout(Call& c) {
+  PARLEY_RETURN_IF_ERROR(store_.RevokeSession(TokenHash(c.creds->token)));
+  Response r = NoContent();
+  r.headers.emplace_back("Set-Cookie", ClearedCookie(c.req.https));
+  return r;
+}
+
+Result<Response> Api::Me(Call& c) { return JsonResponse(200, Wrap("user", ToJson(c.user))); }
+
+Result<Response> Api::Users(Call& c) {
+  std::string prefix = QueryParam(c.req.query, "prefix").value_or("");
+  if (prefix.size() > kMaxUsername || !ValidUtf8(prefix)) {
+    return Status::Invalid("invalid_field", "prefix may be at most 32 characters");
+  }
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> limit, QueryInt(c.req.query, "limit", 1, 50));
+  PARLEY_ASSIGN_OR_RETURN(std::vector<User> users, store_.SearchUsers(prefix, static_cast<int>(limit.value_or(20))));
+  JsonPtr arr(cJSON_CreateArray());
+  for (const User& u : users) cJSON_AddItemToArray(arr.get(), ToJson(u).release());
+  return JsonResponse(200, Wrap("users", std::move(arr)));
+}
+
+Result<Response> Api::Health(Call&) {
+  PARLEY_ASSIGN_OR_RETURN(int64_t head, store_.Head());
+  PARLEY_ASSIGN_OR_RETURN(std::string epoch, store_.Epoch());
+  JsonPtr j(cJSON_CreateObject());
+  cJSON_AddStringToObject(j.get(), "status", "ok");
+  AddInt(j.get(), "head", head);
+  cJSON_AddStringToObject(j.get(), "epoch", epoch.c_str());
+  return JsonResponse(200, PrintJson(j.get()));
+}
+
+}  // namespace parley::fcgi

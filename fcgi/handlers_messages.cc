@@ -1,0 +1,69 @@
+// Messages: history, send, Q&A answers, edit and delete.
+#include "fcgi/api.h"
+#include "fcgi/input.h"
+#include "fcgi/response.h"
+#include "fcgi/validate.h"
+
+namespace parley::fcgi {
+namespace {
+
+constexpr int64_t kMaxId = int64_t{1} << 53;
+
+struct Draft {
+  std::string text;
+  std::optional<std::string> client_id;
+};
+
+Result<Draft> ReadDraft(const cJSON* body) {
+  Draft d;
+  PARLEY_ASSIGN_OR_RETURN(d.text, RequireString(body, "text"));
+  PARLEY_RETURN_IF_ERROR(ValidateText(d.text));
+  PARLEY_ASSIGN_OR_RETURN(d.client_id, OptionalString(body, "client_id"));
+  if (d.client_id) PARLEY_RETURN_IF_ERROR(ValidateClientId(*d.client_id));
+  return d;
+}
+
+Response MessageResponse(const SendResult& r) {
+  return JsonResponse(r.created ? 201 : 200, Wrap("message", ToJson(r.message)));
+}
+
+}  // namespace
+
+Result<Response> Api::History(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> before, QueryInt(c.req.query, "before", 1, kMaxId));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> after, QueryInt(c.req.query, "after", 0, kMaxId));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> limit, QueryInt(c.req.query, "limit", 1, 200));
+  PARLEY_ASSIGN_OR_RETURN(HistoryPage page,
+                          store_.History(c.user, c.route.num, before, after, static_cast<int>(limit.value_or(50))));
+  JsonPtr j(cJSON_CreateObject());
+  cJSON* arr = cJSON_AddArrayToObject(j.get(), "messages");
+  for (const Message& m : page.messages) cJSON_AddItemToArray(arr, ToJson(m).release());
+  cJSON_AddBoolToObject(j.get(), "has_more", page.has_more);
+  return JsonResponse(200, PrintJson(j.get()));
+}
+
+Result<Response> Api::Send(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(Draft d, ReadDraft(c.body));
+  PARLEY_ASSIGN_OR_RETURN(SendResult r, store_.Send(c.user, c.route.num, d.text, d.client_id));
+  return MessageResponse(r);
+}
+
+Result<Response> Api::Answer(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(Draft d, ReadDraft(c.body));
+  PARLEY_ASSIGN_OR_RETURN(SendResult r, store_.Answer(c.user, c.route.num, d.text, d.client_id));
+  return MessageResponse(r);
+}
+
+Result<Response> Api::Edit(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(std::string text, RequireString(c.body, "text"));
+  PARLEY_RETURN_IF_ERROR(ValidateText(text));
+  PARLEY_ASSIGN_OR_RETURN(Message m, store_.Edit(c.user, c.route.num, text));
+  return JsonResponse(200, Wrap("message", ToJson(m)));
+}
+
+Result<Response> Api::Delete(Call& c) {
+  PARLEY_RETURN_IF_ERROR(store_.Delete(c.user, c.route.num));
+  return NoContent();
+}
+
+}  // namespace parley::fcgi

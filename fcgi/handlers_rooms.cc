@@ -1,0 +1,98 @@
+// Rooms, membership, roles, direct conversations, typing and read markers.
+#include "fcgi/api.h"
+#include "fcgi/input.h"
+#include "fcgi/response.h"
+#include "fcgi/validate.h"
+
+namespace parley::fcgi {
+namespace {
+
+Response RoomResponse(int status, const Room& room) { return JsonResponse(status, Wrap("room", ToJson(room))); }
+
+// A name in the path that cannot be a username names nobody.
+Status CheckPathUsername(const std::string& name) {
+  if (!ValidateUsername(name).ok()) return Status::NotFound("user_not_found", "no such user");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Response> Api::Rooms(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Room> rooms, store_.ListRooms(c.user));
+  JsonPtr arr(cJSON_CreateArray());
+  for (const Room& r : rooms) cJSON_AddItemToArray(arr.get(), ToJson(r).release());
+  return JsonResponse(200, Wrap("rooms", std::move(arr)));
+}
+
+Result<Response> Api::CreateRoom(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(std::string name, RequireString(c.body, "name"));
+  PARLEY_ASSIGN_OR_RETURN(std::string kind, RequireString(c.body, "kind"));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> per_prof,
+                          OptionalInt(c.body, "answers_per_professor", 1, 1000000));
+  PARLEY_RETURN_IF_ERROR(ValidateRoomName(name));
+  if (kind != "public" && kind != "private" && kind != "qa") {
+    return Status::Invalid("invalid_field", "kind must be public, private or qa");
+  }
+  if (per_prof && kind != "qa") {
+    return Status::Invalid("invalid_field", "answers_per_professor applies to qa rooms only");
+  }
+  PARLEY_ASSIGN_OR_RETURN(Room room, store_.CreateRoom(c.user, name, kind, per_prof));
+  return RoomResponse(201, room);
+}
+
+Result<Response> Api::Join(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(Room room, store_.Join(c.user, c.route.num));
+  return RoomResponse(200, room);
+}
+
+Result<Response> Api::Leave(Call& c) {
+  PARLEY_RETURN_IF_ERROR(store_.Leave(c.user, c.route.num));
+  return NoContent();
+}
+
+Result<Response> Api::Invite(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(std::string username, RequireString(c.body, "username"));
+  PARLEY_RETURN_IF_ERROR(CheckPathUsername(username));
+  PARLEY_ASSIGN_OR_RETURN(auto added, store_.Invite(c.user, c.route.num, username));
+  return JsonResponse(added.second ? 201 : 200, Wrap("member", ToJson(added.first)));
+}
+
+Result<Response> Api::Members(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Member> members, store_.Members(c.user, c.route.num));
+  JsonPtr arr(cJSON_CreateArray());
+  for (const Member& m : members) cJSON_AddItemToArray(arr.get(), ToJson(m).release());
+  return JsonResponse(200, Wrap("members", std::move(arr)));
+}
+
+Result<Response> Api::SetRole(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(std::string role, RequireString(c.body, "role"));
+  if (role != "member" && role != "student" && role != "professor") {
+    return Status::Invalid("invalid_field", "role must be member, student or professor");
+  }
+  PARLEY_RETURN_IF_ERROR(CheckPathUsername(c.route.name));
+  PARLEY_ASSIGN_OR_RETURN(Member m, store_.SetRole(c.user, c.route.num, c.route.name, role));
+  return JsonResponse(200, Wrap("member", ToJson(m)));
+}
+
+Result<Response> Api::Dm(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(std::string username, RequireString(c.body, "username"));
+  PARLEY_RETURN_IF_ERROR(CheckPathUsername(username));
+  PARLEY_ASSIGN_OR_RETURN(auto dm, store_.GetOrCreateDm(c.user, username));
+  return RoomResponse(dm.second ? 201 : 200, dm.first);
+}
+
+Result<Response> Api::Typing(Call& c) {
+  // Ephemeral: checked against membership, never stored, sent only to the
+  // events daemon.
+  PARLEY_RETURN_IF_ERROR(store_.CheckMember(c.user, c.route.num));
+  notifier_.Typing(c.route.num, c.user);
+  return NoContent();
+}
+
+Result<Response> Api::Read(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(int64_t event_id, RequireInt(c.body, "event_id", 0, (int64_t{1} << 53)));
+  PARLEY_RETURN_IF_ERROR(store_.MarkRead(c.user, c.route.num, event_id));
+  return NoContent();
+}
+
+}  // namespace parley::fcgi

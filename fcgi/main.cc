@@ -1,0 +1,79 @@
+// parley-fcgi: the FastCGI worker pool behind nginx's /api/ location.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "fcgi/pool.h"
+#include "schema/log.h"
+
+namespace {
+
+void Usage() {
+  std::fprintf(stderr,
+               "usage: parley-fcgi --db PATH --listen SOCKET [--events-socket SOCKET]\n"
+               "                   [--workers N] [--log-level error|warn|info|debug]\n"
+               "Defaults come from PARLEY_DB, PARLEY_FCGI_SOCKET, PARLEY_EVENTS_SOCKET,\n"
+               "PARLEY_WORKERS (default: one per core) and PARLEY_LOG_LEVEL.\n");
+}
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  parley::fcgi::PoolConfig cfg;
+  cfg.db_path = Env("PARLEY_DB");
+  cfg.listen_path = Env("PARLEY_FCGI_SOCKET");
+  cfg.events_socket = Env("PARLEY_EVENTS_SOCKET");
+  std::string workers = Env("PARLEY_WORKERS");
+  std::string level = Env("PARLEY_LOG_LEVEL");
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* flag) -> const char* {
+      size_t n = std::strlen(flag);
+      if (a.compare(0, n, flag) != 0) return nullptr;
+      if (a.size() > n && a[n] == '=') return argv[i] + n + 1;
+      if (a.size() == n && i + 1 < argc) return argv[++i];
+      return nullptr;
+    };
+    if (const char* v = value("--db")) {
+      cfg.db_path = v;
+    } else if (const char* v2 = value("--listen")) {
+      cfg.listen_path = v2;
+    } else if (const char* v3 = value("--events-socket")) {
+      cfg.events_socket = v3;
+    } else if (const char* v4 = value("--workers")) {
+      workers = v4;
+    } else if (const char* v5 = value("--log-level")) {
+      level = v5;
+    } else {
+      Usage();
+      return 2;
+    }
+  }
+  if (cfg.db_path.empty() || cfg.listen_path.empty()) {
+    Usage();
+    return 2;
+  }
+  if (!level.empty() && !parley::ParseLogLevel(level.c_str(), &parley::g_log_level)) {
+    std::fprintf(stderr, "parley-fcgi: unknown log level '%s'\n", level.c_str());
+    return 2;
+  }
+  cfg.workers = static_cast<int>(std::thread::hardware_concurrency());
+  if (!workers.empty()) {
+    char* end = nullptr;
+    long n = std::strtol(workers.c_str(), &end, 10);
+    if (*end != '\0' || n < 1 || n > 256) {
+      std::fprintf(stderr, "parley-fcgi: --workers must be 1 to 256\n");
+      return 2;
+    }
+    cfg.workers = static_cast<int>(n);
+  }
+  if (cfg.workers < 1) cfg.workers = 1;
+  return parley::fcgi::RunPool(cfg);
+}

@@ -1,0 +1,188 @@
+// Design note. The master never touches SQLite after start-up (it migrates,
+// then closes the connection before the first fork: SQLite connections must
+// not cross fork()). It waits for signals synchronously with sigtimedwait(),
+// so there is no handler code and no async-signal-safety to get wrong. A
+// worker that exits while the pool runs is replaced; one that dies within a
+// second of starting is replaced after a one-second pause, so a broken
+// configuration does not fork in a tight loop.
+#include "fcgi/pool.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "fcgi/worker.h"
+#include "schema/log.h"
+#include "schema/migrate.h"
+
+namespace parley::fcgi {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Slot {
+  pid_t pid = 0;
+  Clock::time_point started;
+  Clock::time_point respawn_at;  // when pid == 0
+};
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// A stream socket at path, non-blocking (see worker.cc), reachable by the
+// web server: access is governed by the permissions of its directory.
+int Listen(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) {
+    LOG_ERROR("socket path too long: %s", path.c_str());
+    return -1;
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());  // a stale socket
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 4096) != 0) {
+    LOG_ERROR("cannot listen on %s: %s", path.c_str(), std::strerror(errno));
+    close(fd);
+    return -1;
+  }
+  chmod(path.c_str(), 0666);
+  return fd;
+}
+
+pid_t Spawn(const PoolConfig& cfg, int listen_fd) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;  // parent, or -1
+  // The child: the master's blocked signal set must not leak into it.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  WorkerConfig wc{cfg.db_path, cfg.events_socket, listen_fd};
+  _exit(RunWorker(wc));
+}
+
+}  // namespace
+
+int RunPool(const PoolConfig& cfg) {
+  SetLogRole("fcgi master");
+  {
+    auto db = Db::Open(cfg.db_path);
+    if (!db.ok()) {
+      LOG_ERROR("cannot open the database %s: %s", cfg.db_path.c_str(), db.status().message().c_str());
+      return 1;
+    }
+    auto version = Migrate(**db);
+    if (!version.ok()) {
+      LOG_ERROR("migration failed: %s", version.status().message().c_str());
+      return 1;
+    }
+    LOG_INFO("database %s at schema version %d", cfg.db_path.c_str(), *version);
+  }  // closed before any fork
+
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&sigs, s);
+  sigprocmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  UniqueFd listen_fd(Listen(cfg.listen_path));
+  if (listen_fd.get() < 0) return 1;
+  // Workers inherit the socket across fork; CLOEXEC only keeps it from exec'd programs.
+
+  std::vector<Slot> slots(static_cast<size_t>(cfg.workers));
+  bool stopping = false;
+  Clock::time_point deadline;
+  int exit_code = 0;
+  LOG_INFO("listening on %s with %d workers", cfg.listen_path.c_str(), cfg.workers);
+
+  for (;;) {
+    Clock::time_point now = Clock::now();
+    if (!stopping) {
+      for (Slot& s : slots) {
+        if (s.pid != 0 || now < s.respawn_at) continue;
+        s.pid = Spawn(cfg, listen_fd.get());
+        s.started = now;
+        if (s.pid < 0) {
+          LOG_ERROR("fork: %s", std::strerror(errno));
+          s.pid = 0;
+          s.respawn_at = now + std::chrono::seconds(1);
+        }
+      }
+    }
+    size_t alive = 0;
+    for (const Slot& s : slots) alive += s.pid != 0;
+    if (stopping && alive == 0) break;
+    if (stopping && now >= deadline) {
+      LOG_WARN("drain timeout: killing %zu worker(s)", alive);
+      for (Slot& s : slots) {
+        if (s.pid != 0) kill(s.pid, SIGKILL);
+      }
+      deadline = now + std::chrono::hours(1);
+      exit_code = 1;
+    }
+
+    timespec tick{0, 200 * 1000 * 1000};
+    int sig = sigtimedwait(&sigs, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      if (!stopping) {
+        LOG_INFO("stopping: draining %zu worker(s)", alive);
+        stopping = true;
+        deadline = Clock::now() + std::chrono::seconds(cfg.drain_timeout_s);
+        for (Slot& s : slots) {
+          if (s.pid != 0) kill(s.pid, SIGTERM);
+        }
+      }
+    } else if (sig == SIGHUP && !stopping) {
+      // Rolling reload: each worker finishes its request and is replaced.
+      LOG_INFO("reloading workers");
+      for (Slot& s : slots) {
+        if (s.pid != 0) kill(s.pid, SIGTERM);
+      }
+    }
+    // Reap on every turn, whatever woke us: SIGCHLD signals can merge.
+    for (;;) {
+      int status = 0;
+      pid_t pid = waitpid(-1, &status, WNOHANG);
+      if (pid <= 0) break;
+      for (Slot& s : slots) {
+        if (s.pid != pid) continue;
+        s.pid = 0;
+        Clock::time_point t = Clock::now();
+        bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (!stopping && !clean) {
+          LOG_WARN("worker %d %s %d; restarting", static_cast<int>(pid),
+                   WIFSIGNALED(status) ? "killed by signal" : "exited with", 
+                   WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        }
+        s.respawn_at = t - s.started < std::chrono::seconds(1) && !clean ? t + std::chrono::seconds(1) : t;
+      }
+    }
+  }
+  unlink(cfg.listen_path.c_str());
+  LOG_INFO("stopped");
+  return exit_code;
+}
+
+}  // namespace parley::fcgi

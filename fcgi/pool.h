@@ -1,0 +1,21 @@
+// The parley-fcgi master: prepares the database and the listening socket,
+// forks the workers, restarts any that die, rolls them on SIGHUP and drains
+// them on SIGTERM/SIGINT.
+#pragma once
+
+#include <string>
+
+namespace parley::fcgi {
+
+struct PoolConfig {
+  std::string db_path;
+  std::string listen_path;    // unix socket nginx connects to
+  std::string events_socket;  // parley-events' datagram socket
+  int workers = 1;
+  int drain_timeout_s = 10;   // then stragglers are killed
+};
+
+// Returns the process exit code.
+int RunPool(const PoolConfig& cfg);
+
+}  // namespace parley::fcgi

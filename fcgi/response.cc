@@ -1,0 +1,67 @@
+#include "fcgi/response.h"
+
+#include "schema/json.h"
+
+namespace parley::fcgi {
+
+int HttpStatus(Code code) {
+  switch (code) {
+    case Code::kOk: return 200;
+    case Code::kInvalid: return 400;
+    case Code::kUnauthorized: return 401;
+    case Code::kForbidden: return 403;
+    case Code::kNotFound: return 404;
+    case Code::kConflict: return 409;
+    case Code::kTooLarge: return 413;
+    case Code::kUnsupported: return 415;
+    case Code::kThrottled: return 429;
+    case Code::kUnavailable: return 503;
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
+
+const char* ReasonPhrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+  }
+}
+
+Response JsonResponse(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+Response ErrorResponse(const Status& st) {
+  JsonPtr err(cJSON_CreateObject());
+  cJSON_AddStringToObject(err.get(), "code", st.reason().c_str());
+  // Internal details (SQL, paths) stay in the log, not in the answer.
+  const std::string& msg = st.code() == Code::kInternal ? std::string("internal error") : st.message();
+  cJSON_AddStringToObject(err.get(), "message", msg.c_str());
+  Response r = JsonResponse(HttpStatus(st.code()), Wrap("error", std::move(err)));
+  if (st.code() == Code::kUnavailable || st.code() == Code::kThrottled) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+Response NoContent() {
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+}  // namespace parley::fcgi

@@ -1,0 +1,31 @@
+// Maps a method and path to a route: pure, table-driven, unit-tested.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace parley::fcgi {
+
+enum class RouteId {
+  kRegister, kLogin, kLogout, kMe, kUsers, kRooms, kCreateRoom, kJoin, kLeave, kInvite, kMembers,
+  kSetRole, kDm, kHistory, kSend, kAnswer, kEdit, kDelete, kTyping, kRead, kHealth,
+};
+
+struct RouteMatch {
+  enum class Kind { kFound, kNotFound, kWrongMethod };
+  Kind kind = Kind::kNotFound;
+  RouteId id = RouteId::kHealth;
+  int64_t num = 0;       // the {id} in the path, if any
+  std::string name;      // the {username} in the path, if any
+  std::string allow;     // for kWrongMethod: the methods the path accepts
+};
+
+RouteMatch Route(std::string_view method, std::string_view path);
+
+// Whether the route reads a JSON body.
+bool TakesBody(RouteId id);
+// Whether the route works without a session (register, login, health).
+bool IsPublic(RouteId id);
+
+}  // namespace parley::fcgi

@@ -1,0 +1,24 @@
+// The limits of DESIGN section 3, one function per field, each returning a
+// Status whose message says what is allowed.
+#pragma once
+
+#include <string>
+
+#include "schema/status.h"
+
+namespace parley::fcgi {
+
+constexpr size_t kMaxUsername = 32;
+constexpr size_t kMinPassword = 8;
+constexpr size_t kMaxPassword = 1024;
+constexpr size_t kMaxText = 4000;      // code points
+constexpr size_t kMaxRoomName = 64;    // code points
+constexpr size_t kMaxClientId = 64;
+
+Status ValidateUsername(const std::string& s);
+Status ValidatePassword(const std::string& s);
+Status ValidateText(const std::string& s);
+Status ValidateRoomName(const std::string& s);
+Status ValidateClientId(const std::string& s);
+
+}  // namespace parley::fcgi

@@ -1,0 +1,57 @@
+#include "schema/crypto.h"
+
+#include <sodium.h>
+
+namespace parley {
+
+Status CryptoInit() {
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
+  return Status::Ok();
+}
+
+Result<std::string> HashPassword(std::string_view password) {
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+    return Status::Unavailable("out of memory while hashing the password");
+  }
+  return std::string(out);
+}
+
+bool VerifyPassword(std::string_view password, const std::string& encoded) {
+  return crypto_pwhash_str_verify(encoded.c_str(), password.data(), password.size()) == 0;
+}
+
+void VerifyDummyPassword(std::string_view password) {
+  // Hashed once per process; verifying against it costs what a real check costs.
+  static const std::string dummy = [] {
+    auto h = HashPassword(NewToken());
+    return h.ok() ? h.value() : std::string();
+  }();
+  if (!dummy.empty()) (void)VerifyPassword(password, dummy);
+}
+
+std::string NewToken() {
+  unsigned char raw[32];
+  randombytes_buf(raw, sizeof raw);
+  char hex[sizeof raw * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+  return std::string(hex, sizeof raw * 2);
+}
+
+std::string TokenHash(std::string_view token) {
+  unsigned char out[crypto_generichash_BYTES];  // 32
+  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(token.data()),
+                     token.size(), nullptr, 0);
+  return std::string(reinterpret_cast<const char*>(out), sizeof out);
+}
+
+bool LooksLikeToken(std::string_view token) {
+  if (token.size() != 64) return false;
+  for (char c : token) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace parley

@@ -1,0 +1,31 @@
+// Passwords and session tokens, on libsodium. Shared by parley-fcgi (login),
+// parley-events (stream authentication) and parleyctl (create-user).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "schema/status.h"
+
+namespace parley {
+
+// Must be called once per process before any other function here.
+Status CryptoInit();
+
+// Argon2id with libsodium's interactive limits; the result is the encoded
+// "$argon2id$..." string (salt and parameters included).
+Result<std::string> HashPassword(std::string_view password);
+bool VerifyPassword(std::string_view password, const std::string& encoded);
+// Spends the same time as a real verification, so that login with an
+// unknown username cannot be told apart by timing.
+void VerifyDummyPassword(std::string_view password);
+
+// A 256-bit random token, as 64 lowercase hex characters.
+std::string NewToken();
+// The form stored in the sessions table: BLAKE2b-256 of the token, as raw
+// bytes. Tokens are random and long, so no salt or slow hash is needed.
+std::string TokenHash(std::string_view token);
+// True for 64 lowercase hex characters (the only tokens we ever issue).
+bool LooksLikeToken(std::string_view token);
+
+}  // namespace parley

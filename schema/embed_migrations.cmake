@@ -1,0 +1,16 @@
+# Turns schema/migrations/NNN_*.sql into a C++ array (kMigrations) so the
+# binaries carry their schema and need no files at run time.
+file(GLOB files "${SRC_DIR}/migrations/[0-9][0-9][0-9]_*.sql")
+list(SORT files)
+set(out "// Generated from schema/migrations by embed_migrations.cmake. Do not edit.\n")
+string(APPEND out "namespace parley {\nnamespace {\nstruct Migration { int number; const char* sql; };\nconst Migration kMigrations[] = {\n")
+foreach(f ${files})
+  get_filename_component(name "${f}" NAME)
+  string(SUBSTRING "${name}" 0 3 num)
+  math(EXPR num "${num}")
+  file(READ "${f}" sql)
+  string(APPEND out "  {${num}, R\"parley_sql(${sql})parley_sql\"},\n")
+endforeach()
+string(APPEND out "};\n}  // namespace\n}  // namespace parley\n")
+file(WRITE "${OUT_FILE}.tmp" "${out}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT_FILE}.tmp" "${OUT_FILE}")

@@ -1,0 +1,50 @@
+#include "schema/log.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+
+namespace parley {
+
+LogLevel g_log_level = LogLevel::kInfo;
+static char g_role[32] = "parley";
+
+bool ParseLogLevel(const char* s, LogLevel* out) {
+  static const char* const kNames[] = {"error", "warn", "info", "debug"};
+  for (int i = 0; i < 4; ++i) {
+    if (s && std::strcmp(s, kNames[i]) == 0) {
+      *out = static_cast<LogLevel>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+void SetLogRole(const char* role) { std::snprintf(g_role, sizeof g_role, "%s", role); }
+
+void LogLine(LogLevel level, const char* fmt, ...) {
+  static const char* const kLevel[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+  char line[2048];
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm utc;
+  gmtime_r(&ts.tv_sec, &utc);
+  int n = std::snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%s %d] ",
+                        utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                        utc.tm_sec, ts.tv_nsec / 1000000, kLevel[static_cast<int>(level)], g_role,
+                        static_cast<int>(getpid()));
+  va_list ap;
+  va_start(ap, fmt);
+  int m = std::vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+  va_end(ap);
+  size_t len = static_cast<size_t>(n) + (m < 0 ? 0 : std::min<size_t>(m, sizeof line - n - 2));
+  line[len++] = '\n';
+  // One write(2) per line keeps lines from several processes whole.
+  ssize_t ignored = write(STDERR_FILENO, line, len);
+  (void)ignored;
+}
+
+}  // namespace parley

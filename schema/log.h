@@ -1,0 +1,30 @@
+// Levelled logging to stderr, one line per event, shared by both daemons.
+// The level check happens before any formatting, so debug lines cost a
+// branch when off. Each line names the process role and pid.
+#pragma once
+
+#include <cstdarg>
+
+namespace parley {
+
+enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
+
+extern LogLevel g_log_level;
+
+// Parses "error|warn|info|debug"; false if unknown.
+bool ParseLogLevel(const char* s, LogLevel* out);
+// Sets the prefix printed after the level, e.g. "fcgi worker".
+void SetLogRole(const char* role);
+void LogLine(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+}  // namespace parley
+
+#define PARLEY_LOG(level, ...)                                                         \
+  do {                                                                                 \
+    if (static_cast<int>(level) <= static_cast<int>(::parley::g_log_level))            \
+      ::parley::LogLine(level, __VA_ARGS__);                                           \
+  } while (0)
+#define LOG_ERROR(...) PARLEY_LOG(::parley::LogLevel::kError, __VA_ARGS__)
+#define LOG_WARN(...) PARLEY_LOG(::parley::LogLevel::kWarn, __VA_ARGS__)
+#define LOG_INFO(...) PARLEY_LOG(::parley::LogLevel::kInfo, __VA_ARGS__)
+#define LOG_DEBUG(...) PARLEY_LOG(::parley::LogLevel::kDebug, __VA_ARGS__)

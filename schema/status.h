@@ -1,0 +1,113 @@
+// Status and Result<T>: errors as values, never exceptions (after LevelDB).
+//
+// A Status carries a Code from a small fixed set plus a machine-readable
+// reason ("room_not_found") and a human message. fcgi/ maps Code to an HTTP
+// status in one table; the reason becomes the JSON error code verbatim.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace parley {
+
+enum class Code {
+  kOk,
+  kInvalid,       // bad input: 400
+  kUnauthorized,  // not signed in: 401
+  kForbidden,     // signed in but not allowed: 403
+  kNotFound,      // 404
+  kConflict,      // 409
+  kTooLarge,      // 413
+  kUnsupported,   // 415
+  kThrottled,     // 429
+  kUnavailable,   // busy / locked database: 503
+  kInternal,      // a bug or an I/O error: 500
+};
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;  // OK
+  Status(Code code, std::string reason, std::string message)
+      : code_(code), reason_(std::move(reason)), message_(std::move(message)) {}
+
+  static Status Ok() { return Status(); }
+  static Status Invalid(std::string reason, std::string message) {
+    return {Code::kInvalid, std::move(reason), std::move(message)};
+  }
+  static Status NotFound(std::string reason, std::string message) {
+    return {Code::kNotFound, std::move(reason), std::move(message)};
+  }
+  static Status Forbidden(std::string reason, std::string message) {
+    return {Code::kForbidden, std::move(reason), std::move(message)};
+  }
+  static Status Conflict(std::string reason, std::string message) {
+    return {Code::kConflict, std::move(reason), std::move(message)};
+  }
+  static Status Unauthorized(std::string reason, std::string message) {
+    return {Code::kUnauthorized, std::move(reason), std::move(message)};
+  }
+  static Status Throttled(std::string reason, std::string message) {
+    return {Code::kThrottled, std::move(reason), std::move(message)};
+  }
+  static Status Unavailable(std::string message) {
+    return {Code::kUnavailable, "busy", std::move(message)};
+  }
+  static Status Internal(std::string message) {
+    return {Code::kInternal, "internal", std::move(message)};
+  }
+
+  bool ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  const std::string& reason() const { return reason_; }
+  const std::string& message() const { return message_; }
+  std::string ToString() const { return ok() ? "ok" : reason_ + ": " + message_; }
+
+ private:
+  Code code_ = Code::kOk;
+  std::string reason_;
+  std::string message_;
+};
+
+// Result<T> holds either a value or a non-OK Status.
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT
+
+  bool ok() const { return std::holds_alternative<T>(v_); }
+  const Status& status() const {
+    static const Status kOk;
+    return ok() ? kOk : std::get<Status>(v_);
+  }
+  T& value() & { return std::get<T>(v_); }
+  const T& value() const& { return std::get<T>(v_); }
+  T&& value() && { return std::get<T>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+ private:
+  std::variant<T, Status> v_;
+};
+
+}  // namespace parley
+
+// Propagate a non-OK Status to the caller.
+#define PARLEY_RETURN_IF_ERROR(expr)          \
+  do {                                        \
+    ::parley::Status _st = (expr);            \
+    if (!_st.ok()) return _st;                \
+  } while (0)
+
+#define PARLEY_CONCAT_INNER(a, b) a##b
+#define PARLEY_CONCAT(a, b) PARLEY_CONCAT_INNER(a, b)
+// Declare `lhs` from a Result, or return its Status.
+#define PARLEY_ASSIGN_OR_RETURN(lhs, expr)                        \
+  auto PARLEY_CONCAT(_res_, __LINE__) = (expr);                   \
+  if (!PARLEY_CONCAT(_res_, __LINE__).ok())                       \
+    return PARLEY_CONCAT(_res_, __LINE__).status();               \
+  lhs = std::move(PARLEY_CONCAT(_res_, __LINE__)).value()

@@ -1,0 +1,239 @@
+// Store: accounts, sessions, login throttling and the event log primitives.
+#include "schema/store.h"
+
+#include <chrono>
+
+#include "schema/json.h"
+
+namespace parley {
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Result<std::string> Store::Epoch() {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT value FROM meta WHERE key='epoch'"));
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return Status::Internal("the database has no epoch");
+  return s.Text(0);
+}
+
+Result<int64_t> Store::Head() {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT COALESCE(MAX(id), 0) FROM events"));
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : 0;
+}
+
+Result<int64_t> Store::NextEventId() {
+  if (pending_head_ > 0) return pending_head_ + 1;
+  // AUTOINCREMENT never reuses an id: the next one is above both the
+  // recorded sequence and the largest live id. Only the writer holding
+  // BEGIN IMMEDIATE calls this, so nobody can take the id before we do.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name='events'), 0),"
+      "           COALESCE((SELECT MAX(id) FROM events), 0)) + 1"));
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return Status::Internal("no next event id");
+  return s.Int(0);
+}
+
+Result<int64_t> Store::AppendEvent(int64_t id, const char* type, std::optional<int64_t> room_id,
+                                   std::optional<int64_t> target_id, const char* audience,
+                                   const std::string& data) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "INSERT INTO events(id, ts, type, room_id, target_id, audience, data) VALUES (?,?,?,?,?,?,?)"));
+  s.Bind(1, id).Bind(2, NowMs()).Bind(3, type).Bind(4, room_id).Bind(5, target_id).Bind(6, audience).Bind(7, data);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  pending_head_ = id;
+  return id;
+}
+
+Result<int64_t> Store::AppendEvent(const char* type, std::optional<int64_t> room_id,
+                                   std::optional<int64_t> target_id, const char* audience,
+                                   const std::string& data) {
+  PARLEY_ASSIGN_OR_RETURN(int64_t id, NextEventId());
+  return AppendEvent(id, type, room_id, target_id, audience, data);
+}
+
+Result<std::unique_ptr<Transaction>> Store::BeginWrite() {
+  pending_head_ = 0;  // a transaction that failed earlier may have left it set
+  return Transaction::Begin(db_, Transaction::Mode::kWrite);
+}
+
+Status Store::CommitWrite(Transaction& tx) {
+  Status st = tx.Commit();
+  if (st.ok() && pending_head_ > 0) notify_head_ = pending_head_;
+  pending_head_ = 0;
+  return st;
+}
+
+Result<std::vector<Event>> Store::EventsAfter(int64_t after_id, int limit) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT id, ts, type, room_id, target_id, audience, data FROM events WHERE id > ? ORDER BY id LIMIT ?"));
+  s.Bind(1, after_id).Bind(2, limit);
+  std::vector<Event> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    Event e;
+    e.id = s.Int(0);
+    e.ts = s.Int(1);
+    e.type = s.Text(2);
+    if (!s.IsNull(3)) e.room_id = s.Int(3);
+    if (!s.IsNull(4)) e.target_id = s.Int(4);
+    e.audience = s.Text(5);
+    e.data = s.Text(6);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<User> Store::CreateUser(const std::string& username, const std::string& pw_hash) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  User user;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "INSERT INTO users(username, pw_hash, created_ts) VALUES (?,?,?) ON CONFLICT DO NOTHING"));
+    s.Bind(1, username).Bind(2, pw_hash).Bind(3, NowMs());
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+    if (s.Changes() == 0) return Status::Conflict("username_taken", "that username is taken");
+    user = User{db_.LastInsertId(), username};
+  }
+  PARLEY_ASSIGN_OR_RETURN(int64_t ignored,
+                          AppendEvent("user", std::nullopt, user.id, "all", Wrap("user", ToJson(user))));
+  (void)ignored;
+  // Every new user lands in `general`, so a first visit is a conversation.
+  PARLEY_ASSIGN_OR_RETURN(Statement g, db_.Prepare(
+      "SELECT id FROM rooms WHERE name='general' AND kind='public'"));
+  PARLEY_ASSIGN_OR_RETURN(bool has_general, g.Step());
+  if (has_general) {
+    int64_t general = g.Int(0);
+    PARLEY_RETURN_IF_ERROR(AddMember(general, user, "member", "joined"));
+  }
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return user;
+}
+
+Result<std::optional<UserCredentials>> Store::FindCredentials(const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT id, username, pw_hash FROM users WHERE username = ?"));
+  s.Bind(1, username);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<UserCredentials>();
+  return std::optional<UserCredentials>(UserCredentials{User{s.Int(0), s.Text(1)}, s.Text(2)});
+}
+
+Result<std::optional<User>> Store::FindUser(const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT id, username FROM users WHERE username = ?"));
+  s.Bind(1, username);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<User>();
+  return std::optional<User>(User{s.Int(0), s.Text(1)});
+}
+
+Result<std::vector<User>> Store::SearchUsers(const std::string& prefix, int limit) {
+  // Range scan on the NOCASE unique index instead of LIKE, whose wildcards
+  // ('%', '_') would have to be escaped from user input.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT id, username FROM users WHERE username >= ?1 AND username < ?1 || char(1114111) "
+      "ORDER BY username LIMIT ?2"));
+  s.Bind(1, prefix).Bind(2, limit);
+  std::vector<User> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(User{s.Int(0), s.Text(1)});
+  }
+  return out;
+}
+
+Status Store::CreateSession(int64_t user_id, const std::string& token_hash) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  int64_t now = NowMs();
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "INSERT INTO sessions(user_id, token_hash, created_ts, last_seen_ts, expires_ts) VALUES (?,?,?,?,?)"));
+  s.Bind(1, user_id).BindBlob(2, token_hash).Bind(3, now).Bind(4, now).Bind(5, now + limits_.session_absolute_ms);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  return CommitWrite(*tx);
+}
+
+Result<std::optional<User>> Store::SessionUser(const std::string& token_hash) {
+  int64_t now = NowMs();
+  int64_t session_id = 0, last_seen = 0;
+  User user;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "SELECT s.id, s.last_seen_ts, s.expires_ts, u.id, u.username FROM sessions s "
+        "JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?"));
+    s.BindBlob(1, token_hash);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return std::optional<User>();
+    session_id = s.Int(0);
+    last_seen = s.Int(1);
+    if (s.Int(2) <= now || last_seen + limits_.session_idle_ms <= now) return std::optional<User>();
+    user = User{s.Int(3), s.Text(4)};
+  }
+  // The idle clock moves at most once an hour, so reads stay reads.
+  if (now - last_seen > 3600 * 1000) {
+    PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+    PARLEY_ASSIGN_OR_RETURN(Statement u, db_.Prepare("UPDATE sessions SET last_seen_ts = ? WHERE id = ?"));
+    u.Bind(1, now).Bind(2, session_id);
+    PARLEY_RETURN_IF_ERROR(u.Exec());
+    PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  }
+  return std::optional<User>(user);
+}
+
+Status Store::RevokeSession(const std::string& token_hash) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM sessions WHERE token_hash = ?"));
+  s.BindBlob(1, token_hash);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  return CommitWrite(*tx);
+}
+
+Status Store::CheckLoginAllowed(const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT failures, window_start FROM login_failures WHERE username = ?"));
+  s.Bind(1, username);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return Status::Ok();
+  int64_t now = NowMs();
+  if (s.Int(0) >= limits_.login_failures && s.Int(1) + limits_.login_window_ms > now) {
+    int64_t wait_s = (s.Int(1) + limits_.login_window_ms - now) / 1000 + 1;
+    return Status::Throttled("throttled", "too many failed logins for this account; try again in " +
+                                              std::to_string(wait_s) + " s");
+  }
+  return Status::Ok();
+}
+
+Status Store::RecordLoginFailure(const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  int64_t now = NowMs();
+  // A failure outside the window starts a new window.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "INSERT INTO login_failures(username, failures, window_start) VALUES (?1, 1, ?2) "
+      "ON CONFLICT(username) DO UPDATE SET "
+      "  failures = CASE WHEN window_start + ?3 <= ?2 THEN 1 ELSE failures + 1 END,"
+      "  window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 ELSE window_start END"));
+  s.Bind(1, username).Bind(2, now).Bind(3, limits_.login_window_ms);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  return CommitWrite(*tx);
+}
+
+Status Store::ClearLoginFailures(const std::string& username) {
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement q, db_.Prepare("SELECT 1 FROM login_failures WHERE username = ?"));
+    q.Bind(1, username);
+    PARLEY_ASSIGN_OR_RETURN(bool any, q.Step());
+    if (!any) return Status::Ok();  // the common case: no write at all
+  }
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM login_failures WHERE username = ?"));
+  s.Bind(1, username);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  return CommitWrite(*tx);
+}
+
+}  // namespace parley

@@ -1,0 +1,235 @@
+// Store: messages, Q&A answers, edits, deletes, history and read markers.
+#include "schema/store.h"
+
+#include <algorithm>
+
+#include "schema/json.h"
+
+namespace parley {
+namespace {
+
+constexpr const char* kMessageSelect =
+    "SELECT m.id, m.room_id, m.user_id, u.username, m.kind, m.text, m.reply_to, m.ts, m.client_id, "
+    "m.edited_ts, m.deleted, a.answer_id FROM messages m JOIN users u ON u.id = m.user_id "
+    "LEFT JOIN answers a ON a.question_id = m.id ";
+
+Message ReadMessage(const Statement& s) {
+  Message m;
+  m.id = s.Int(0);
+  m.room_id = s.Int(1);
+  m.user = User{s.Int(2), s.Text(3)};
+  m.kind = s.Text(4);
+  m.text = s.Text(5);
+  if (!s.IsNull(6)) m.reply_to = s.Int(6);
+  m.ts = s.Int(7);
+  if (!s.IsNull(8)) m.client_id = s.Text(8);
+  m.edited = !s.IsNull(9);
+  m.deleted = s.Int(10) != 0;
+  if (!s.IsNull(11)) m.answer_id = s.Int(11);
+  return m;
+}
+
+// A message in a room the reader cannot see is reported as not existing.
+Status HideRoom(const Status& st) {
+  if (st.code() == Code::kNotFound) return Status::NotFound("message_not_found", "no such message");
+  return st;
+}
+
+}  // namespace
+
+Result<std::optional<Message>> Store::LoadMessage(int64_t id) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string(kMessageSelect) + "WHERE m.id = ?"));
+  s.Bind(1, id);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<Message>();
+  return std::optional<Message>(ReadMessage(s));
+}
+
+Result<HistoryPage> Store::History(const User& me, int64_t room_id, std::optional<int64_t> before,
+                                   std::optional<int64_t> after, int limit) {
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+  (void)a;
+  HistoryPage page;
+  // One row more than asked tells whether there is more in that direction.
+  if (after) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string(kMessageSelect) +
+        "WHERE m.room_id = ?1 AND m.id > ?2 AND m.id < ?3 ORDER BY m.id ASC LIMIT ?4"));
+    s.Bind(1, room_id).Bind(2, *after).Bind(3, before.value_or(INT64_MAX)).Bind(4, limit + 1);
+    for (;;) {
+      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      page.messages.push_back(ReadMessage(s));
+    }
+  } else {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string(kMessageSelect) +
+        "WHERE m.room_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"));
+    s.Bind(1, room_id).Bind(2, before.value_or(INT64_MAX)).Bind(3, limit + 1);
+    for (;;) {
+      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      page.messages.push_back(ReadMessage(s));
+    }
+  }
+  if (static_cast<int>(page.messages.size()) > limit) {
+    page.has_more = true;
+    page.messages.pop_back();
+  }
+  if (!after) std::reverse(page.messages.begin(), page.messages.end());
+  return page;
+}
+
+Result<std::optional<Message>> Store::FindByClientId(int64_t user_id, const std::optional<std::string>& client_id) {
+  if (!client_id) return std::optional<Message>();
+  int64_t id = 0;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "SELECT message_id FROM idempotency WHERE user_id = ? AND client_id = ?"));
+    s.Bind(1, user_id).Bind(2, *client_id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return std::optional<Message>();
+    id = s.Int(0);
+  }
+  return LoadMessage(id);
+}
+
+Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char* kind, const std::string& text,
+                                     std::optional<int64_t> reply_to, const std::optional<std::string>& client_id) {
+  Message m;
+  PARLEY_ASSIGN_OR_RETURN(m.id, NextEventId());
+  m.room_id = room_id;
+  m.user = me;
+  m.kind = kind;
+  m.text = text;
+  m.reply_to = reply_to;
+  m.ts = NowMs();
+  m.client_id = client_id;
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent(m.id, kind, room_id, std::nullopt, "room", PrintJson(ToJson(m).get())));
+  (void)ev;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "INSERT INTO messages(id, room_id, user_id, kind, text, reply_to, ts, client_id) VALUES (?,?,?,?,?,?,?,?)"));
+    s.Bind(1, m.id).Bind(2, room_id).Bind(3, me.id).Bind(4, kind).Bind(5, text).Bind(6, reply_to)
+        .Bind(7, m.ts).Bind(8, client_id);
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+  }
+  if (client_id) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "INSERT INTO idempotency(user_id, client_id, message_id, created_ts) VALUES (?,?,?,?)"));
+    s.Bind(1, me.id).Bind(2, *client_id).Bind(3, m.id).Bind(4, m.ts);
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+  }
+  return m;
+}
+
+Result<SendResult> Store::Send(const User& me, int64_t room_id, const std::string& text,
+                               const std::optional<std::string>& client_id) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
+  if (seen) return SendResult{std::move(*seen), false};
+  const char* kind = "message";
+  if (a.room.kind == "qa") {
+    if (*a.role == "professor") {
+      return Status::Forbidden("professors_cannot_ask", "professors answer questions; they do not ask them");
+    }
+    kind = "question";
+  }
+  PARLEY_ASSIGN_OR_RETURN(Message m, InsertMessage(me, room_id, kind, text, std::nullopt, client_id));
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return SendResult{std::move(m), true};
+}
+
+Result<SendResult> Store::Answer(const User& me, int64_t question_id, const std::string& text,
+                                 const std::optional<std::string>& client_id) {
+  // The whole check-then-insert runs under BEGIN IMMEDIATE: SQLite admits one
+  // writer at a time, so of many professors racing, exactly one finds the
+  // question unanswered. The answers primary key backs this up.
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Message> q, LoadMessage(question_id));
+  if (!q) return Status::NotFound("message_not_found", "no such message");
+  auto access = LoadAccess(me.id, q->room_id, true);
+  if (!access.ok()) return HideRoom(access.status());
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
+  if (seen) return SendResult{std::move(*seen), false};
+  if (q->kind != "question") return Status::Invalid("not_a_question", "only questions can be answered");
+  if (*access->role != "professor") return Status::Forbidden("not_professor", "only professors answer questions");
+  if (q->deleted) return Status::Conflict("message_deleted", "that question was deleted");
+  if (q->answer_id) return Status::Conflict("already_answered", "another professor answered this question first");
+  if (access->room.answers_per_professor) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "SELECT COUNT(*) FROM answers WHERE room_id = ? AND professor_id = ?"));
+    s.Bind(1, q->room_id).Bind(2, me.id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row && s.Int(0) >= *access->room.answers_per_professor) {
+      return Status::Conflict("answer_limit_reached", "you have answered as many questions as this room allows");
+    }
+  }
+  PARLEY_ASSIGN_OR_RETURN(Message m, InsertMessage(me, q->room_id, "answer", text, question_id, client_id));
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "INSERT INTO answers(question_id, answer_id, professor_id, room_id) VALUES (?,?,?,?)"));
+    s.Bind(1, question_id).Bind(2, m.id).Bind(3, me.id).Bind(4, q->room_id);
+    Status st = s.Exec();
+    if (st.code() == Code::kConflict) {
+      return Status::Conflict("already_answered", "another professor answered this question first");
+    }
+    PARLEY_RETURN_IF_ERROR(st);
+  }
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return SendResult{std::move(m), true};
+}
+
+Result<Message> Store::LoadOwnMessage(const User& me, int64_t message_id) {
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Message> m, LoadMessage(message_id));
+  if (!m) return Status::NotFound("message_not_found", "no such message");
+  auto access = LoadAccess(me.id, m->room_id, true);
+  if (!access.ok()) return HideRoom(access.status());
+  if (m->user.id != me.id) return Status::Forbidden("not_author", "only the author can change a message");
+  return std::move(*m);
+}
+
+Result<Message> Store::Edit(const User& me, int64_t message_id, const std::string& text) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Message m, LoadOwnMessage(me, message_id));
+  if (m.deleted) return Status::Conflict("message_deleted", "that message was deleted");
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE messages SET text = ?, edited_ts = ? WHERE id = ?"));
+  s.Bind(1, text).Bind(2, NowMs()).Bind(3, message_id);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  m.text = text;
+  m.edited = true;
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("edit", m.room_id, std::nullopt, "room", PrintJson(ToJson(m).get())));
+  (void)ev;
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return m;
+}
+
+Status Store::Delete(const User& me, int64_t message_id) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Message m, LoadOwnMessage(me, message_id));
+  if (m.deleted) return Status::Ok();  // deleting twice is not an error
+  // A tombstone: the id stays in history so cursors and replies still point
+  // somewhere, but the text is gone from the database.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE messages SET text = '', deleted = 1 WHERE id = ?"));
+  s.Bind(1, message_id);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  m.text.clear();
+  m.deleted = true;
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("delete", m.room_id, std::nullopt, "room", PrintJson(ToJson(m).get())));
+  (void)ev;
+  return CommitWrite(*tx);
+}
+
+Status Store::MarkRead(const User& me, int64_t room_id, int64_t event_id) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+  (void)a;
+  // The marker only moves forward: an old tab cannot unread what a newer one read.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "INSERT INTO read_markers(user_id, room_id, event_id) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT(user_id, room_id) DO UPDATE SET event_id = MAX(event_id, excluded.event_id)"));
+  s.Bind(1, me.id).Bind(2, room_id).Bind(3, event_id);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  return CommitWrite(*tx);
+}
+
+}  // namespace parley

@@ -1,0 +1,339 @@
+// Store: rooms, membership, roles and direct conversations.
+#include "schema/store.h"
+
+#include "schema/json.h"
+
+namespace parley {
+namespace {
+
+// The columns every room query starts with, in this order.
+constexpr const char* kRoomColumns =
+    "r.id, r.name, r.kind, r.owner_id, ou.username, r.answers_per_professor";
+
+Room ReadRoom(const Statement& s) {
+  Room r;
+  r.id = s.Int(0);
+  r.name = s.Text(1);
+  r.kind = s.Text(2);
+  if (!s.IsNull(3)) r.owner = User{s.Int(3), s.Text(4)};
+  if (!s.IsNull(5)) r.answers_per_professor = s.Int(5);
+  return r;
+}
+
+// What every reader of a `room` event may see: no per-user counters.
+std::string RoomEventData(const Room& r) {
+  JsonPtr j(cJSON_CreateObject());
+  AddInt(j.get(), "id", r.id);
+  cJSON_AddStringToObject(j.get(), "name", r.name.c_str());
+  cJSON_AddStringToObject(j.get(), "kind", r.kind.c_str());
+  if (r.owner) cJSON_AddItemToObject(j.get(), "owner", ToJson(*r.owner).release());
+  if (r.answers_per_professor) AddInt(j.get(), "answers_per_professor", *r.answers_per_professor);
+  return Wrap("room", std::move(j));
+}
+
+const char* DefaultRole(const std::string& kind) { return kind == "qa" ? "student" : "member"; }
+
+bool RoleFitsKind(const std::string& role, const std::string& kind) {
+  return kind == "qa" ? (role == "student" || role == "professor") : role == "member";
+}
+
+}  // namespace
+
+Result<Store::Access> Store::LoadAccess(int64_t user_id, int64_t room_id, bool require_member) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      std::string("SELECT ") + kRoomColumns + ", m.role FROM rooms r "
+      "LEFT JOIN users ou ON ou.id = r.owner_id "
+      "LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ?2 WHERE r.id = ?1"));
+  s.Bind(1, room_id).Bind(2, user_id);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return Status::NotFound("room_not_found", "no such room");
+  Access a{ReadRoom(s), std::nullopt};
+  if (!s.IsNull(6)) a.role = s.Text(6);
+  if (!a.role && (a.room.kind == "private" || a.room.kind == "dm")) {
+    return Status::NotFound("room_not_found", "no such room");
+  }
+  if (require_member && !a.role) {
+    return Status::Forbidden("not_a_member", "join the room first");
+  }
+  a.room.member = a.role.has_value();
+  a.room.role = a.role;
+  return a;
+}
+
+Status Store::CheckMember(const User& me, int64_t room_id) {
+  auto a = LoadAccess(me.id, room_id, true);
+  return a.status();
+}
+
+// Fills the per-reader fields of a room: last event, unread count, peer.
+static Status FillView(Db& db, Room& r, int64_t user_id) {
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(
+        "SELECT COALESCE(MAX(id), 0) FROM events WHERE room_id = ?"));
+    s.Bind(1, r.id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    r.last_event_id = row ? s.Int(0) : 0;
+  }
+  if (!r.member) return Status::Ok();
+  {
+    // Capped: a badge reads "999+" long before an exact count matters, and
+    // the cap bounds the work for a user back from a long absence.
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = ?1 AND id > "
+        "COALESCE((SELECT event_id FROM read_markers WHERE user_id = ?2 AND room_id = ?1), 0) "
+        "AND user_id <> ?2 AND deleted = 0 LIMIT 1000)"));
+    s.Bind(1, r.id).Bind(2, user_id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    r.unread = row ? s.Int(0) : 0;
+  }
+  if (r.kind == "dm") {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(
+        "SELECT u.id, u.username FROM rooms r JOIN users u ON r.dm_key IN "
+        "(u.id || ':' || ?2, ?2 || ':' || u.id) WHERE r.id = ?1 AND u.id <> ?2"));
+    s.Bind(1, r.id).Bind(2, user_id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row) r.peer = User{s.Int(0), s.Text(1)};
+  }
+  return Status::Ok();
+}
+
+Result<Room> Store::LoadRoomView(const User& me, int64_t room_id) {
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, false));
+  PARLEY_RETURN_IF_ERROR(FillView(db_, a.room, me.id));
+  return a.room;
+}
+
+Result<Room> Store::GetRoom(const User& me, int64_t room_id) { return LoadRoomView(me, room_id); }
+
+Result<std::vector<Room>> Store::ListRooms(const User& me) {
+  std::vector<Room> rooms;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        std::string("SELECT ") + kRoomColumns + ", m.role FROM rooms r "
+        "LEFT JOIN users ou ON ou.id = r.owner_id "
+        "LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ?1 "
+        "WHERE m.user_id IS NOT NULL OR r.kind IN ('public', 'qa') ORDER BY r.id"));
+    s.Bind(1, me.id);
+    for (;;) {
+      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      Room r = ReadRoom(s);
+      if (!s.IsNull(6)) r.role = s.Text(6);
+      r.member = r.role.has_value();
+      rooms.push_back(std::move(r));
+    }
+  }
+  for (Room& r : rooms) PARLEY_RETURN_IF_ERROR(FillView(db_, r, me.id));
+  return rooms;
+}
+
+Status Store::AppendMemberEvent(int64_t room_id, const User& user, const std::string& role,
+                                const char* action) {
+  JsonPtr j(cJSON_CreateObject());
+  AddInt(j.get(), "room_id", room_id);
+  cJSON_AddItemToObject(j.get(), "user", ToJson(user).release());
+  cJSON_AddStringToObject(j.get(), "role", role.c_str());
+  cJSON_AddStringToObject(j.get(), "action", action);
+  // target_id: the user concerned hears of it even once no longer a member.
+  auto id = AppendEvent("member", room_id, user.id, "room", PrintJson(j.get()));
+  return id.status();
+}
+
+Status Store::AddMember(int64_t room_id, const User& user, const std::string& role, const char* action) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "INSERT INTO members(room_id, user_id, role, joined_ts) VALUES (?,?,?,?) ON CONFLICT DO NOTHING"));
+  s.Bind(1, room_id).Bind(2, user.id).Bind(3, role).Bind(4, NowMs());
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  if (s.Changes() == 0) return Status::Ok();
+  return AppendMemberEvent(room_id, user, role, action);
+}
+
+Result<Member> Store::LoadMember(int64_t room_id, int64_t user_id) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT u.id, u.username, m.role, r.owner_id IS m.user_id, "
+      "EXISTS(SELECT 1 FROM presence p WHERE p.user_id = m.user_id) "
+      "FROM members m JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id "
+      "WHERE m.room_id = ? AND m.user_id = ?"));
+  s.Bind(1, room_id).Bind(2, user_id);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return Status::NotFound("member_not_found", "that user is not a member of this room");
+  return Member{User{s.Int(0), s.Text(1)}, s.Text(2), s.Int(3) != 0, s.Int(4) != 0};
+}
+
+Result<Room> Store::CreateRoom(const User& me, const std::string& name, const std::string& kind,
+                               std::optional<int64_t> answers_per_professor) {
+  if (kind != "public" && kind != "private" && kind != "qa") {
+    return Status::Invalid("invalid_field", "kind must be public, private or qa");
+  }
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  Room room;
+  room.name = name;
+  room.kind = kind;
+  room.owner = me;
+  if (kind == "qa") room.answers_per_professor = answers_per_professor;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "INSERT INTO rooms(name, kind, owner_id, answers_per_professor, created_ts) VALUES (?,?,?,?,?) "
+        "ON CONFLICT DO NOTHING"));
+    s.Bind(1, name).Bind(2, kind).Bind(3, me.id).Bind(4, room.answers_per_professor).Bind(5, NowMs());
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+    if (s.Changes() == 0) return Status::Conflict("room_name_taken", "a room with that name exists");
+    room.id = db_.LastInsertId();
+  }
+  // Public and Q&A rooms are announced to everyone so room lists stay live.
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("room", room.id, std::nullopt,
+                                                   kind == "private" ? "room" : "all", RoomEventData(room)));
+  (void)ev;
+  // The owner of a classroom teaches in it.
+  std::string role = kind == "qa" ? "professor" : "member";
+  PARLEY_RETURN_IF_ERROR(AddMember(room.id, me, role, "joined"));
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return LoadRoomView(me, room.id);
+}
+
+Result<Room> Store::Join(const User& me, int64_t room_id) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, false));
+  if (!a.role) {
+    // LoadAccess already hid private and dm rooms the user is not in.
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, DefaultRole(a.room.kind), "joined"));
+  }
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return LoadRoomView(me, room_id);
+}
+
+Status Store::Leave(const User& me, int64_t room_id) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM members WHERE room_id = ? AND user_id = ?"));
+  s.Bind(1, room_id).Bind(2, me.id);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  PARLEY_RETURN_IF_ERROR(AppendMemberEvent(room_id, me, *a.role, "left"));
+  return CommitWrite(*tx);
+}
+
+Result<std::pair<Member, bool>> Store::Invite(const User& me, int64_t room_id, const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+  if (a.room.kind == "dm") {
+    return Status::Forbidden("forbidden", "a direct conversation has exactly two people");
+  }
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  bool added = false;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT 1 FROM members WHERE room_id = ? AND user_id = ?"));
+    s.Bind(1, room_id).Bind(2, who->id);
+    PARLEY_ASSIGN_OR_RETURN(bool present, s.Step());
+    added = !present;
+  }
+  if (added) PARLEY_RETURN_IF_ERROR(AddMember(room_id, *who, DefaultRole(a.room.kind), "added"));
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  PARLEY_ASSIGN_OR_RETURN(Member m, LoadMember(room_id, who->id));
+  return std::make_pair(std::move(m), added);
+}
+
+Result<std::vector<Member>> Store::Members(const User& me, int64_t room_id) {
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+  (void)a;
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT u.id, u.username, m.role, r.owner_id IS m.user_id, "
+      "EXISTS(SELECT 1 FROM presence p WHERE p.user_id = m.user_id) "
+      "FROM members m JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id "
+      "WHERE m.room_id = ? ORDER BY u.username"));
+  s.Bind(1, room_id);
+  std::vector<Member> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(Member{User{s.Int(0), s.Text(1)}, s.Text(2), s.Int(3) != 0, s.Int(4) != 0});
+  }
+  return out;
+}
+
+Result<Member> Store::SetRole(const User& me, int64_t room_id, const std::string& username,
+                              const std::string& role) {
+  {
+    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+    if (!a.room.owner || a.room.owner->id != me.id) {
+      return Status::Forbidden("not_owner", "only the room's owner sets roles");
+    }
+  }
+  PARLEY_RETURN_IF_ERROR(AdminSetRole(room_id, username, role));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  return LoadMember(room_id, who->id);
+}
+
+Status Store::AdminSetRole(int64_t room_id, const std::string& username, const std::string& role) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  std::string kind;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT kind FROM rooms WHERE id = ?"));
+    s.Bind(1, room_id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Status::NotFound("room_not_found", "no such room");
+    kind = s.Text(0);
+  }
+  if (!RoleFitsKind(role, kind)) {
+    return Status::Invalid("invalid_field", kind == "qa" ? "role must be professor or student in a Q&A room"
+                                                         : "role must be member outside Q&A rooms");
+  }
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  PARLEY_ASSIGN_OR_RETURN(Statement u, db_.Prepare(
+      "UPDATE members SET role = ?3 WHERE room_id = ?1 AND user_id = ?2 AND role <> ?3"));
+  u.Bind(1, room_id).Bind(2, who->id).Bind(3, role);
+  PARLEY_RETURN_IF_ERROR(u.Exec());
+  if (u.Changes() == 0) {
+    PARLEY_ASSIGN_OR_RETURN(Member m, LoadMember(room_id, who->id));  // not a member: 404
+    (void)m;
+    return Status::Ok();  // already in that role
+  }
+  PARLEY_RETURN_IF_ERROR(AppendMemberEvent(room_id, *who, role, "role"));
+  return CommitWrite(*tx);
+}
+
+Result<std::pair<Room, bool>> Store::GetOrCreateDm(const User& me, const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> peer, FindUser(username));
+  if (!peer) return Status::NotFound("user_not_found", "no such user");
+  if (peer->id == me.id) return Status::Invalid("invalid_field", "a direct conversation needs another person");
+  int64_t lo = std::min(me.id, peer->id), hi = std::max(me.id, peer->id);
+  std::string key = std::to_string(lo) + ":" + std::to_string(hi);
+  int64_t room_id = 0;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT id FROM rooms WHERE dm_key = ?"));
+    s.Bind(1, key);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row) room_id = s.Int(0);
+  }
+  bool created = room_id == 0;
+  if (created) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "INSERT INTO rooms(name, kind, owner_id, dm_key, created_ts) VALUES ('dm', 'dm', NULL, ?, ?)"));
+    s.Bind(1, key).Bind(2, NowMs());
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+    room_id = db_.LastInsertId();
+    Room r;
+    r.id = room_id;
+    r.name = "dm";
+    r.kind = "dm";
+    // Members first, so that the room event reaches both of them.
+    PARLEY_ASSIGN_OR_RETURN(Statement m, db_.Prepare(
+        "INSERT INTO members(room_id, user_id, role, joined_ts) VALUES (?1, ?2, 'member', ?4), (?1, ?3, 'member', ?4)"));
+    m.Bind(1, room_id).Bind(2, me.id).Bind(3, peer->id).Bind(4, NowMs());
+    PARLEY_RETURN_IF_ERROR(m.Exec());
+    PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("room", room_id, peer->id, "room", RoomEventData(r)));
+    (void)ev;
+  } else {
+    // Either side may have left; asking again brings both back.
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, "member", "joined"));
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, *peer, "member", "joined"));
+  }
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  PARLEY_ASSIGN_OR_RETURN(Room view, LoadRoomView(me, room_id));
+  return std::make_pair(std::move(view), created);
+}
+
+}  // namespace parley
