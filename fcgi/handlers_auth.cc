@@ -12,10 +12,11 @@ namespace parley::fcgi {
 Result<Response> Api::SignedIn(const User& user, int status, bool https) {
   std::string token = NewToken();
   PARLEY_RETURN_IF_ERROR(store_.CreateSession(user.id, TokenHash(token)));
-  JsonPtr j(cJSON_CreateObject());
-  cJSON_AddItemToObject(j.get(), "user", ToJson(user).release());
-  cJSON_AddStringToObject(j.get(), "token", token.c_str());
-  Response r = JsonResponse(status, PrintJson(j.get()));
+  JsonWriter w;
+  w.BeginObject().Key("user");
+  Write(w, user);
+  w.Key("token").String(token).EndObject();
+  Response r = JsonResponse(status, w.Take());
   r.headers.emplace_back("Set-Cookie", SessionCookie(token, https));
   return r;
 }
@@ -65,7 +66,7 @@ Result<Response> Api::Logout(Call& c) {
   return r;
 }
 
-Result<Response> Api::Me(Call& c) { return JsonResponse(200, Wrap("user", ToJson(c.user))); }
+Result<Response> Api::Me(Call& c) { return JsonResponse(200, Wrap("user", c.user)); }
 
 Result<Response> Api::Users(Call& c) {
   std::string prefix = QueryParam(c.req.query, "prefix").value_or("");
@@ -74,19 +75,15 @@ Result<Response> Api::Users(Call& c) {
   }
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> limit, QueryInt(c.req.query, "limit", 1, 50));
   PARLEY_ASSIGN_OR_RETURN(std::vector<User> users, store_.SearchUsers(prefix, static_cast<int>(limit.value_or(20))));
-  JsonPtr arr(cJSON_CreateArray());
-  for (const User& u : users) cJSON_AddItemToArray(arr.get(), ToJson(u).release());
-  return JsonResponse(200, Wrap("users", std::move(arr)));
+  return JsonResponse(200, Wrap("users", users));
 }
 
 Result<Response> Api::Health(Call&) {
   PARLEY_ASSIGN_OR_RETURN(int64_t head, store_.Head());
   PARLEY_ASSIGN_OR_RETURN(std::string epoch, store_.Epoch());
-  JsonPtr j(cJSON_CreateObject());
-  cJSON_AddStringToObject(j.get(), "status", "ok");
-  AddInt(j.get(), "head", head);
-  cJSON_AddStringToObject(j.get(), "epoch", epoch.c_str());
-  return JsonResponse(200, PrintJson(j.get()));
+  JsonWriter w;
+  w.BeginObject().Key("status").String("ok").Key("head").Int(head).Key("epoch").String(epoch).EndObject();
+  return JsonResponse(200, w.Take());
 }
 
 }  // namespace parley::fcgi

@@ -24,7 +24,7 @@ Result<Draft> ReadDraft(const cJSON* body) {
 }
 
 Response MessageResponse(const SendResult& r) {
-  return JsonResponse(r.created ? 201 : 200, Wrap("message", ToJson(r.message)));
+  return JsonResponse(r.created ? 201 : 200, Wrap("message", r.message));
 }
 
 }  // namespace
@@ -35,11 +35,11 @@ Result<Response> Api::History(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> limit, QueryInt(c.req.query, "limit", 1, 200));
   PARLEY_ASSIGN_OR_RETURN(HistoryPage page,
                           store_.History(c.user, c.route.num, before, after, static_cast<int>(limit.value_or(50))));
-  JsonPtr j(cJSON_CreateObject());
-  cJSON* arr = cJSON_AddArrayToObject(j.get(), "messages");
-  for (const Message& m : page.messages) cJSON_AddItemToArray(arr, ToJson(m).release());
-  cJSON_AddBoolToObject(j.get(), "has_more", page.has_more);
-  return JsonResponse(200, PrintJson(j.get()));
+  JsonWriter w;
+  w.BeginObject().Key("messages");
+  Write(w, page.messages);
+  w.Key("has_more").Bool(page.has_more).EndObject();
+  return JsonResponse(200, w.Take());
 }
 
 Result<Response> Api::Send(Call& c) {
@@ -58,7 +58,7 @@ Result<Response> Api::Edit(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(std::string text, RequireString(c.body, "text"));
   PARLEY_RETURN_IF_ERROR(ValidateText(text));
   PARLEY_ASSIGN_OR_RETURN(Message m, store_.Edit(c.user, c.route.num, text));
-  return JsonResponse(200, Wrap("message", ToJson(m)));
+  return JsonResponse(200, Wrap("message", m));
 }
 
 Result<Response> Api::Delete(Call& c) {

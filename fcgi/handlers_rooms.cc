@@ -7,7 +7,7 @@
 namespace parley::fcgi {
 namespace {
 
-Response RoomResponse(int status, const Room& room) { return JsonResponse(status, Wrap("room", ToJson(room))); }
+Response RoomResponse(int status, const Room& room) { return JsonResponse(status, Wrap("room", room)); }
 
 // A name in the path that cannot be a username names nobody.
 Status CheckPathUsername(const std::string& name) {
@@ -19,9 +19,7 @@ Status CheckPathUsername(const std::string& name) {
 
 Result<Response> Api::Rooms(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(std::vector<Room> rooms, store_.ListRooms(c.user));
-  JsonPtr arr(cJSON_CreateArray());
-  for (const Room& r : rooms) cJSON_AddItemToArray(arr.get(), ToJson(r).release());
-  return JsonResponse(200, Wrap("rooms", std::move(arr)));
+  return JsonResponse(200, Wrap("rooms", rooms));
 }
 
 Result<Response> Api::CreateRoom(Call& c) {
@@ -54,14 +52,12 @@ Result<Response> Api::Invite(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(std::string username, RequireString(c.body, "username"));
   PARLEY_RETURN_IF_ERROR(CheckPathUsername(username));
   PARLEY_ASSIGN_OR_RETURN(auto added, store_.Invite(c.user, c.route.num, username));
-  return JsonResponse(added.second ? 201 : 200, Wrap("member", ToJson(added.first)));
+  return JsonResponse(added.second ? 201 : 200, Wrap("member", added.first));
 }
 
 Result<Response> Api::Members(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(std::vector<Member> members, store_.Members(c.user, c.route.num));
-  JsonPtr arr(cJSON_CreateArray());
-  for (const Member& m : members) cJSON_AddItemToArray(arr.get(), ToJson(m).release());
-  return JsonResponse(200, Wrap("members", std::move(arr)));
+  return JsonResponse(200, Wrap("members", members));
 }
 
 Result<Response> Api::SetRole(Call& c) {
@@ -71,7 +67,7 @@ Result<Response> Api::SetRole(Call& c) {
   }
   PARLEY_RETURN_IF_ERROR(CheckPathUsername(c.route.name));
   PARLEY_ASSIGN_OR_RETURN(Member m, store_.SetRole(c.user, c.route.num, c.route.name, role));
-  return JsonResponse(200, Wrap("member", ToJson(m)));
+  return JsonResponse(200, Wrap("member", m));
 }
 
 Result<Response> Api::Dm(Call& c) {

@@ -15,7 +15,8 @@ void Usage() {
                "usage: parley-fcgi --db PATH --listen SOCKET [--events-socket SOCKET]\n"
                "                   [--workers N] [--log-level error|warn|info|debug]\n"
                "Defaults come from PARLEY_DB, PARLEY_FCGI_SOCKET, PARLEY_EVENTS_SOCKET,\n"
-               "PARLEY_WORKERS (default: one per core) and PARLEY_LOG_LEVEL.\n");
+               "PARLEY_WORKERS (default: one per core) and PARLEY_LOG_LEVEL.\n"
+               "PARLEY_LIMITS=off turns the per-user send quota off (benchmarks).\n");
 }
 
 std::string Env(const char* name) {
@@ -56,6 +57,12 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  std::string limits = Env("PARLEY_LIMITS");
+  if (!limits.empty() && limits != "on" && limits != "off") {
+    std::fprintf(stderr, "parley-fcgi: PARLEY_LIMITS must be on or off\n");
+    return 2;
+  }
+  cfg.limits = limits != "off";
   if (cfg.db_path.empty() || cfg.listen_path.empty()) {
     Usage();
     return 2;

@@ -47,10 +47,11 @@ void Notifier::Head(int64_t head) {
 
 void Notifier::Typing(int64_t room_id, const User& user) {
   if (fd_ < 0) return;
-  JsonPtr t(cJSON_CreateObject());
-  AddInt(t.get(), "room_id", room_id);
-  cJSON_AddItemToObject(t.get(), "user", ToJson(user).release());
-  Send(Wrap("typing", std::move(t)));
+  JsonWriter w;
+  w.BeginObject().Key("typing").BeginObject().Key("room_id").Int(room_id).Key("user");
+  Write(w, user);
+  w.EndObject().EndObject();
+  Send(w.str());
 }
 
 }  // namespace parley::fcgi

@@ -79,7 +79,7 @@ pid_t Spawn(const PoolConfig& cfg, int listen_fd) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  WorkerConfig wc{cfg.db_path, cfg.events_socket, listen_fd};
+  WorkerConfig wc{cfg.db_path, cfg.events_socket, listen_fd, cfg.limits};
   _exit(RunWorker(wc));
 }
 

@@ -13,6 +13,7 @@ struct PoolConfig {
   std::string events_socket;  // parley-events' datagram socket
   int workers = 1;
   int drain_timeout_s = 10;   // then stragglers are killed
+  bool limits = true;         // PARLEY_LIMITS=off turns the send quota off
 };
 
 // Returns the process exit code.

@@ -48,12 +48,12 @@ Response JsonResponse(int status, std::string body) {
 }
 
 Response ErrorResponse(const Status& st) {
-  JsonPtr err(cJSON_CreateObject());
-  cJSON_AddStringToObject(err.get(), "code", st.reason().c_str());
   // Internal details (SQL, paths) stay in the log, not in the answer.
-  const std::string& msg = st.code() == Code::kInternal ? std::string("internal error") : st.message();
-  cJSON_AddStringToObject(err.get(), "message", msg.c_str());
-  Response r = JsonResponse(HttpStatus(st.code()), Wrap("error", std::move(err)));
+  std::string_view msg = st.code() == Code::kInternal ? std::string_view("internal error") : st.message();
+  JsonWriter w;
+  w.BeginObject().Key("error").BeginObject().Key("code").String(st.reason()).Key("message").String(msg);
+  w.EndObject().EndObject();
+  Response r = JsonResponse(HttpStatus(st.code()), w.Take());
   if (st.code() == Code::kUnavailable || st.code() == Code::kThrottled) r.headers.emplace_back("Retry-After", "1");
   return r;
 }

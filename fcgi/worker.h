@@ -10,6 +10,7 @@ struct WorkerConfig {
   std::string db_path;
   std::string events_socket;  // empty: no wake-ups
   int listen_fd = -1;         // non-blocking, shared by all workers
+  bool limits = true;         // per-user send quota (PARLEY_LIMITS)
 };
 
 // Runs in the forked child; returns the process exit code. SIGTERM or

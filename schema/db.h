@@ -45,6 +45,7 @@ class Statement {
   Statement& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
   Statement& BindBlob(int i, std::string_view v);
   Statement& BindNull(int i);
+  Statement& BindDouble(int i, double v);
   template <typename T>
   Statement& Bind(int i, const std::optional<T>& v) {
     return v ? Bind(i, *v) : BindNull(i);
@@ -57,6 +58,7 @@ class Statement {
   void Reset();
 
   int64_t Int(int col) const;
+  double Double(int col) const;
   std::string Text(int col) const;
   bool IsNull(int col) const;
   int64_t Changes() const;
@@ -77,12 +79,20 @@ class Db {
   // Runs one or more statements without results (DDL, pragmas).
   Status ExecScript(const std::string& sql);
   int64_t LastInsertId() const;
+  // Online backup with the SQLite backup API: consistent even while the
+  // daemons write. dest must not be this database's own file.
+  Status BackupTo(const std::string& dest);
+  // PRAGMA integrity_check: "ok", or the problems found.
+  Result<std::string> IntegrityCheck();
   sqlite3* raw() const { return db_.get(); }
   const std::string& path() const { return path_; }
 
  private:
   Db() = default;
+  static int OnBusy(void* self, int count);
   std::unique_ptr<sqlite3, SqliteCloser> db_;
+  int busy_timeout_ms_ = 0;
+  int64_t busy_since_us_ = 0;
   std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, StmtFinalizer>> cache_;
   std::string path_;
 };

@@ -1,85 +1,140 @@
 #include "schema/json.h"
 
-#include <cstdlib>
+#include <charconv>
 
 namespace parley {
 
-std::string PrintJson(const cJSON* j) {
-  char* p = cJSON_PrintUnformatted(j);
-  if (!p) return {};
-  std::string s(p);
-  cJSON_free(p);
-  return s;
+void AppendJsonString(std::string& out, std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  out += '"';
+  size_t run = 0;  // start of the pending run of bytes that need no escape
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
 }
 
-void AddInt(cJSON* obj, const char* key, int64_t v) {
-  cJSON_AddItemToObject(obj, key, cJSON_CreateNumber(static_cast<double>(v)));
+JsonWriter& JsonWriter::Open(char c) {
+  BeforeValue();
+  out_ += c;
+  need_comma_ = false;
+  return *this;
 }
 
-JsonPtr ToJson(const User& u) {
-  JsonPtr j(cJSON_CreateObject());
-  AddInt(j.get(), "id", u.id);
-  cJSON_AddStringToObject(j.get(), "username", u.username.c_str());
-  return j;
+JsonWriter& JsonWriter::Close(char c) {
+  out_ += c;
+  need_comma_ = true;
+  return *this;
 }
 
-JsonPtr ToJson(const Room& r) {
-  JsonPtr j(cJSON_CreateObject());
-  AddInt(j.get(), "id", r.id);
+JsonWriter& JsonWriter::Key(std::string_view key) {
+  BeforeValue();
+  AppendJsonString(out_, key);
+  out_ += ':';
+  need_comma_ = false;  // the value follows without a comma
+  return *this;
+}
+
+JsonWriter& JsonWriter::String(std::string_view v) {
+  BeforeValue();
+  AppendJsonString(out_, v);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Int(int64_t v) {
+  BeforeValue();
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out_.append(buf, r.ptr);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Bool(bool v) {
+  BeforeValue();
+  out_ += v ? "true" : "false";
+  return *this;
+}
+
+JsonWriter& JsonWriter::Null() {
+  BeforeValue();
+  out_ += "null";
+  return *this;
+}
+
+JsonWriter& JsonWriter::Raw(std::string_view json) {
+  BeforeValue();
+  out_ += json;
+  return *this;
+}
+
+void Write(JsonWriter& w, const User& u) {
+  w.BeginObject().Key("id").Int(u.id).Key("username").String(u.username).EndObject();
+}
+
+void Write(JsonWriter& w, const Room& r) {
+  w.BeginObject().Key("id").Int(r.id);
   // A direct conversation is named after the other person, as seen by the reader.
-  cJSON_AddStringToObject(j.get(), "name", (r.peer ? r.peer->username : r.name).c_str());
-  cJSON_AddStringToObject(j.get(), "kind", r.kind.c_str());
+  w.Key("name").String(r.peer ? r.peer->username : r.name);
+  w.Key("kind").String(r.kind);
+  w.Key("owner");
   if (r.owner) {
-    cJSON_AddItemToObject(j.get(), "owner", ToJson(*r.owner).release());
+    Write(w, *r.owner);
   } else {
-    cJSON_AddNullToObject(j.get(), "owner");
+    w.Null();
   }
-  cJSON_AddBoolToObject(j.get(), "member", r.member);
+  w.Key("member").Bool(r.member);
+  w.Key("role");
   if (r.role) {
-    cJSON_AddStringToObject(j.get(), "role", r.role->c_str());
+    w.String(*r.role);
   } else {
-    cJSON_AddNullToObject(j.get(), "role");
+    w.Null();
   }
-  AddInt(j.get(), "unread", r.unread);
-  AddInt(j.get(), "last_event_id", r.last_event_id);
+  w.Key("unread").Int(r.unread).Key("last_event_id").Int(r.last_event_id);
+  w.Key("answers_per_professor");
   if (r.answers_per_professor) {
-    AddInt(j.get(), "answers_per_professor", *r.answers_per_professor);
+    w.Int(*r.answers_per_professor);
   } else {
-    cJSON_AddNullToObject(j.get(), "answers_per_professor");
+    w.Null();
   }
-  if (r.peer) cJSON_AddItemToObject(j.get(), "peer", ToJson(*r.peer).release());
-  return j;
+  if (r.peer) {
+    w.Key("peer");
+    Write(w, *r.peer);
+  }
+  w.EndObject();
 }
 
-JsonPtr ToJson(const Member& m) {
-  JsonPtr j(cJSON_CreateObject());
-  cJSON_AddItemToObject(j.get(), "user", ToJson(m.user).release());
-  cJSON_AddStringToObject(j.get(), "role", m.role.c_str());
-  cJSON_AddBoolToObject(j.get(), "owner", m.owner);
-  cJSON_AddBoolToObject(j.get(), "online", m.online);
-  return j;
+void Write(JsonWriter& w, const Member& m) {
+  w.BeginObject().Key("user");
+  Write(w, m.user);
+  w.Key("role").String(m.role).Key("owner").Bool(m.owner).Key("online").Bool(m.online).EndObject();
 }
 
-JsonPtr ToJson(const Message& m) {
-  JsonPtr j(cJSON_CreateObject());
-  AddInt(j.get(), "id", m.id);
-  AddInt(j.get(), "room_id", m.room_id);
-  cJSON_AddItemToObject(j.get(), "user", ToJson(m.user).release());
-  cJSON_AddStringToObject(j.get(), "kind", m.kind.c_str());
-  cJSON_AddStringToObject(j.get(), "text", m.text.c_str());
-  if (m.reply_to) AddInt(j.get(), "reply_to", *m.reply_to);
-  if (m.answer_id) AddInt(j.get(), "answer_id", *m.answer_id);
-  AddInt(j.get(), "ts", m.ts);
-  if (m.client_id) cJSON_AddStringToObject(j.get(), "client_id", m.client_id->c_str());
-  if (m.edited) cJSON_AddTrueToObject(j.get(), "edited");
-  if (m.deleted) cJSON_AddTrueToObject(j.get(), "deleted");
-  return j;
-}
-
-std::string Wrap(const char* key, JsonPtr value) {
-  JsonPtr j(cJSON_CreateObject());
-  cJSON_AddItemToObject(j.get(), key, value.release());
-  return PrintJson(j.get());
+void Write(JsonWriter& w, const Message& m) {
+  w.BeginObject().Key("id").Int(m.id).Key("room_id").Int(m.room_id).Key("user");
+  Write(w, m.user);
+  w.Key("kind").String(m.kind).Key("text").String(m.text);
+  if (m.reply_to) w.Key("reply_to").Int(*m.reply_to);
+  if (m.answer_id) w.Key("answer_id").Int(*m.answer_id);
+  w.Key("ts").Int(m.ts);
+  if (m.client_id) w.Key("client_id").String(*m.client_id);
+  if (m.edited) w.Key("edited").Bool(true);
+  if (m.deleted) w.Key("deleted").Bool(true);
+  w.EndObject();
 }
 
 }  // namespace parley

@@ -1,8 +1,18 @@
-// JSON codecs of the model, on cJSON, with owners for every cJSON handle.
+// JSON in and out.
+//
+// In: cJSON parses request bodies (fcgi/input.cc); JsonPtr owns the tree.
+// Out: JsonWriter appends straight to a string. We do not print with cJSON:
+// it formats every number with sprintf("%.15g") and re-reads it with
+// sscanf to check the round trip, which was ~20% of a worker's CPU on
+// history reads (perf, tools/bench/api). Our output only ever holds
+// integers, strings, booleans and null, which need none of that.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <cjson/cJSON.h>
 
@@ -15,18 +25,65 @@ struct CJsonDeleter {
 };
 using JsonPtr = std::unique_ptr<cJSON, CJsonDeleter>;
 
-// Unformatted print; an empty string if cJSON runs out of memory.
-std::string PrintJson(const cJSON* j);
+// Appends compact JSON. Commas are placed automatically; the caller keeps
+// begin/end calls balanced and puts a Key() before each object member.
+class JsonWriter {
+ public:
+  JsonWriter& BeginObject() { return Open('{'); }
+  JsonWriter& EndObject() { return Close('}'); }
+  JsonWriter& BeginArray() { return Open('['); }
+  JsonWriter& EndArray() { return Close(']'); }
+  JsonWriter& Key(std::string_view key);
+  JsonWriter& String(std::string_view v);
+  JsonWriter& Int(int64_t v);
+  JsonWriter& Bool(bool v);
+  JsonWriter& Null();
+  // A value that is already JSON (an event's stored data).
+  JsonWriter& Raw(std::string_view json);
 
-JsonPtr ToJson(const User& u);
-JsonPtr ToJson(const Room& r);
-JsonPtr ToJson(const Member& m);
-JsonPtr ToJson(const Message& m);
+  const std::string& str() const { return out_; }
+  std::string Take() { return std::move(out_); }
 
-// {"<key>": value} printed: the usual shape of our responses.
-std::string Wrap(const char* key, JsonPtr value);
+ private:
+  JsonWriter& Open(char c);
+  JsonWriter& Close(char c);
+  void BeforeValue() {
+    if (need_comma_) out_ += ',';
+    need_comma_ = true;
+  }
+  std::string out_;
+  bool need_comma_ = false;
+};
 
-// cJSON stores numbers as double; ids stay below 2^53, so this is exact.
-void AddInt(cJSON* obj, const char* key, int64_t v);
+// Appends the escaped, quoted form of s (valid UTF-8 passes through).
+void AppendJsonString(std::string& out, std::string_view s);
+
+void Write(JsonWriter& w, const User& u);
+void Write(JsonWriter& w, const Room& r);
+void Write(JsonWriter& w, const Member& m);
+void Write(JsonWriter& w, const Message& m);
+
+template <typename T>
+void Write(JsonWriter& w, const std::vector<T>& items) {
+  w.BeginArray();
+  for (const T& item : items) Write(w, item);
+  w.EndArray();
+}
+
+// The model object alone, and {"<key>": object}: the usual response shape.
+template <typename T>
+std::string ToJson(const T& v) {
+  JsonWriter w;
+  Write(w, v);
+  return w.Take();
+}
+template <typename T>
+std::string Wrap(std::string_view key, const T& v) {
+  JsonWriter w;
+  w.BeginObject().Key(key);
+  Write(w, v);
+  w.EndObject();
+  return w.Take();
+}
 
 }  // namespace parley

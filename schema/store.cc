@@ -101,7 +101,7 @@ Result<User> Store::CreateUser(const std::string& username, const std::string& p
     user = User{db_.LastInsertId(), username};
   }
   PARLEY_ASSIGN_OR_RETURN(int64_t ignored,
-                          AppendEvent("user", std::nullopt, user.id, "all", Wrap("user", ToJson(user))));
+                          AppendEvent("user", std::nullopt, user.id, "all", Wrap("user", user)));
   (void)ignored;
   // Every new user lands in `general`, so a first visit is a conversation.
   PARLEY_ASSIGN_OR_RETURN(Statement g, db_.Prepare(

@@ -29,6 +29,10 @@ struct Limits {
   int64_t session_absolute_ms = 90LL * 24 * 3600 * 1000;  // 90 days at most
   int login_failures = 5;                                  // per account ...
   int64_t login_window_ms = 15LL * 60 * 1000;              // ... in this window
+  // Sends (messages and answers) per user: a token bucket. 0 turns it off
+  // (PARLEY_LIMITS=off, for benchmarks).
+  double sends_per_second = 5;
+  double send_burst = 30;
 };
 
 struct UserCredentials {
@@ -122,6 +126,8 @@ class Store {
   Result<std::optional<Message>> LoadMessage(int64_t id);
   // The author's own message in a room the author can still see.
   Result<Message> LoadOwnMessage(const User& me, int64_t message_id);
+  // Takes one token from the user's send bucket, or kThrottled.
+  Status ConsumeSendToken(int64_t user_id);
   Result<std::optional<Message>> FindByClientId(int64_t user_id, const std::optional<std::string>& client_id);
   Result<Message> InsertMessage(const User& me, int64_t room_id, const char* kind, const std::string& text,
                                 std::optional<int64_t> reply_to, const std::optional<std::string>& client_id);

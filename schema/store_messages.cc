@@ -92,8 +92,27 @@ Result<std::optional<Message>> Store::FindByClientId(int64_t user_id, const std:
   return LoadMessage(id);
 }
 
+Status Store::ConsumeSendToken(int64_t user_id) {
+  if (limits_.sends_per_second <= 0) return Status::Ok();
+  // Refill by elapsed time, cap at the burst, take one. Runs inside the
+  // send's own write transaction: a refused send rolls back and costs nothing.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "INSERT INTO send_quota(user_id, tokens, updated_ts) VALUES (?1, ?2 - 1, ?3) "
+      "ON CONFLICT(user_id) DO UPDATE SET "
+      "  tokens = MIN(?2, tokens + (?3 - updated_ts) * ?4 / 1000.0) - 1, updated_ts = ?3 "
+      "RETURNING tokens"));
+  s.Bind(1, user_id).Bind(2, static_cast<int64_t>(limits_.send_burst)).Bind(3, NowMs());
+  s.BindDouble(4, limits_.sends_per_second);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  double left = row ? s.Double(0) : 0;
+  PARLEY_RETURN_IF_ERROR(s.Exec());  // finish the statement before deciding
+  if (left < 0) return Status::Throttled("throttled", "you are sending too fast; slow down");
+  return Status::Ok();
+}
+
 Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char* kind, const std::string& text,
                                      std::optional<int64_t> reply_to, const std::optional<std::string>& client_id) {
+  PARLEY_RETURN_IF_ERROR(ConsumeSendToken(me.id));
   Message m;
   PARLEY_ASSIGN_OR_RETURN(m.id, NextEventId());
   m.room_id = room_id;
@@ -103,7 +122,7 @@ Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char
   m.reply_to = reply_to;
   m.ts = NowMs();
   m.client_id = client_id;
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent(m.id, kind, room_id, std::nullopt, "room", PrintJson(ToJson(m).get())));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent(m.id, kind, room_id, std::nullopt, "room", ToJson(m)));
   (void)ev;
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
@@ -197,7 +216,7 @@ Result<Message> Store::Edit(const User& me, int64_t message_id, const std::strin
   PARLEY_RETURN_IF_ERROR(s.Exec());
   m.text = text;
   m.edited = true;
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("edit", m.room_id, std::nullopt, "room", PrintJson(ToJson(m).get())));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("edit", m.room_id, std::nullopt, "room", ToJson(m)));
   (void)ev;
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return m;
@@ -214,7 +233,7 @@ Status Store::Delete(const User& me, int64_t message_id) {
   PARLEY_RETURN_IF_ERROR(s.Exec());
   m.text.clear();
   m.deleted = true;
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("delete", m.room_id, std::nullopt, "room", PrintJson(ToJson(m).get())));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("delete", m.room_id, std::nullopt, "room", ToJson(m)));
   (void)ev;
   return CommitWrite(*tx);
 }

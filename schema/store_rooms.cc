@@ -22,13 +22,16 @@ Room ReadRoom(const Statement& s) {
 
 // What every reader of a `room` event may see: no per-user counters.
 std::string RoomEventData(const Room& r) {
-  JsonPtr j(cJSON_CreateObject());
-  AddInt(j.get(), "id", r.id);
-  cJSON_AddStringToObject(j.get(), "name", r.name.c_str());
-  cJSON_AddStringToObject(j.get(), "kind", r.kind.c_str());
-  if (r.owner) cJSON_AddItemToObject(j.get(), "owner", ToJson(*r.owner).release());
-  if (r.answers_per_professor) AddInt(j.get(), "answers_per_professor", *r.answers_per_professor);
-  return Wrap("room", std::move(j));
+  JsonWriter w;
+  w.BeginObject().Key("room").BeginObject();
+  w.Key("id").Int(r.id).Key("name").String(r.name).Key("kind").String(r.kind);
+  if (r.owner) {
+    w.Key("owner");
+    Write(w, *r.owner);
+  }
+  if (r.answers_per_professor) w.Key("answers_per_professor").Int(*r.answers_per_professor);
+  w.EndObject().EndObject();
+  return w.Take();
 }
 
 const char* DefaultRole(const std::string& kind) { return kind == "qa" ? "student" : "member"; }
@@ -129,13 +132,12 @@ Result<std::vector<Room>> Store::ListRooms(const User& me) {
 
 Status Store::AppendMemberEvent(int64_t room_id, const User& user, const std::string& role,
                                 const char* action) {
-  JsonPtr j(cJSON_CreateObject());
-  AddInt(j.get(), "room_id", room_id);
-  cJSON_AddItemToObject(j.get(), "user", ToJson(user).release());
-  cJSON_AddStringToObject(j.get(), "role", role.c_str());
-  cJSON_AddStringToObject(j.get(), "action", action);
+  JsonWriter w;
+  w.BeginObject().Key("room_id").Int(room_id).Key("user");
+  Write(w, user);
+  w.Key("role").String(role).Key("action").String(action).EndObject();
   // target_id: the user concerned hears of it even once no longer a member.
-  auto id = AppendEvent("member", room_id, user.id, "room", PrintJson(j.get()));
+  auto id = AppendEvent("member", room_id, user.id, "room", w.str());
   return id.status();
 }
 
