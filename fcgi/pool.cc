@@ -49,15 +49,15 @@ class UniqueFd {
   int fd_;
 };
 
-// A stream socket at path, non-blocking (see worker.cc), reachable by the
-// web server: access is governed by the permissions of its directory.
+// A blocking stream socket at path (see worker.cc), reachable by the web
+// server: access is governed by the permissions of its directory.
 int Listen(const std::string& path) {
   sockaddr_un addr{};
   if (path.size() >= sizeof addr.sun_path) {
     LOG_ERROR("socket path too long: %s", path.c_str());
     return -1;
   }
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);

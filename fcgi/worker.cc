@@ -1,16 +1,18 @@
-// Design note. Workers share one non-blocking listening socket. Each waits
-// in ppoll() with SIGTERM/SIGINT unblocked only for the duration of the
-// wait, so a stop signal either interrupts the wait or stays pending until
-// the current request is answered: it can never land between the "stop?"
-// check and a blocking accept() (the window libfcgi's own accept loop has).
-// When several workers wake for one connection, the losers' accept gets
-// EAGAIN and they go back to waiting.
+// Design note. Workers block in accept() on one shared listening socket; the
+// kernel wakes exactly one of them per connection (no thundering herd, no
+// extra poll per request). A stop signal (SIGTERM, SIGINT) sets a flag and
+// closes this process's copy of the listening descriptor. The handler is
+// installed with SA_RESTART, so a request in progress is not disturbed and
+// is answered; an accept() that was waiting (or is about to wait) fails
+// with EBADF instead of blocking, which closes the window between the
+// "stop?" check and accept() that libfcgi's own loop has. Other workers keep
+// their copies and go on serving.
 #include "fcgi/worker.h"
 
 #include <fcgiapp.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -25,7 +27,11 @@ namespace parley::fcgi {
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
-void OnStop(int) { g_stop = 1; }
+volatile sig_atomic_t g_listen_fd = -1;
+void OnStop(int) {
+  if (!g_stop && g_listen_fd >= 0) close(g_listen_fd);  // async-signal-safe
+  g_stop = 1;
+}
 
 std::string Param(FCGX_Request& r, const char* name) {
   const char* v = FCGX_GetParam(name, r.envp);
@@ -76,20 +82,16 @@ int RunWorker(const WorkerConfig& cfg) {
   SetLogRole("fcgi worker");
   // Die with the master rather than linger as an orphan holding the socket.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
+  g_listen_fd = cfg.listen_fd;
   struct sigaction sa {};
   sa.sa_handler = OnStop;
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   signal(SIGCHLD, SIG_DFL);
-  sigset_t stop_signals, wait_mask;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  sigprocmask(SIG_SETMASK, &stop_signals, nullptr);  // blocked except inside ppoll
-  sigemptyset(&wait_mask);
 
   if (!CryptoInit().ok()) return 1;
   auto db = Db::Open(cfg.db_path);
@@ -108,14 +110,14 @@ int RunWorker(const WorkerConfig& cfg) {
   FCGX_InitRequest(&fr, cfg.listen_fd, 0);
   LOG_DEBUG("worker ready");
   while (!g_stop) {
-    pollfd p{cfg.listen_fd, POLLIN, 0};
-    int n = ppoll(&p, 1, nullptr, &wait_mask);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      LOG_ERROR("ppoll: %s", std::strerror(errno));
-      return 1;
+    if (FCGX_Accept_r(&fr) < 0) {
+      if (g_stop) break;
+      // accept() failed for a reason other than a stop (EMFILE, ENOBUFS):
+      // pause instead of spinning, then try again.
+      LOG_WARN("accept failed: %s", std::strerror(errno));
+      usleep(100 * 1000);
+      continue;
     }
-    if (FCGX_Accept_r(&fr) < 0) continue;  // another worker took it (EAGAIN), or the peer left
     Request req = ReadRequest(fr);
     Response resp = api.Handle(req);
     WriteResponse(fr, resp);

@@ -182,13 +182,15 @@ Result<Room> Store::CreateRoom(const User& me, const std::string& name, const st
     if (s.Changes() == 0) return Status::Conflict("room_name_taken", "a room with that name exists");
     room.id = db_.LastInsertId();
   }
+  // The owner of a classroom teaches in it. The member event comes first so
+  // that a reader of the log knows the owner is in a private room before
+  // the room event addressed to its members.
+  std::string role = kind == "qa" ? "professor" : "member";
+  PARLEY_RETURN_IF_ERROR(AddMember(room.id, me, role, "joined"));
   // Public and Q&A rooms are announced to everyone so room lists stay live.
   PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("room", room.id, std::nullopt,
                                                    kind == "private" ? "room" : "all", RoomEventData(room)));
   (void)ev;
-  // The owner of a classroom teaches in it.
-  std::string role = kind == "qa" ? "professor" : "member";
-  PARLEY_RETURN_IF_ERROR(AddMember(room.id, me, role, "joined"));
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return LoadRoomView(me, room.id);
 }
@@ -321,12 +323,11 @@ Result<std::pair<Room, bool>> Store::GetOrCreateDm(const User& me, const std::st
     r.id = room_id;
     r.name = "dm";
     r.kind = "dm";
-    // Members first, so that the room event reaches both of them.
-    PARLEY_ASSIGN_OR_RETURN(Statement m, db_.Prepare(
-        "INSERT INTO members(room_id, user_id, role, joined_ts) VALUES (?1, ?2, 'member', ?4), (?1, ?3, 'member', ?4)"));
-    m.Bind(1, room_id).Bind(2, me.id).Bind(3, peer->id).Bind(4, NowMs());
-    PARLEY_RETURN_IF_ERROR(m.Exec());
-    PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("room", room_id, peer->id, "room", RoomEventData(r)));
+    // Member events first: a reader of the log (parley-events) learns who
+    // is in the room before the room event that they must both receive.
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, "member", "joined"));
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, *peer, "member", "joined"));
+    PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("room", room_id, std::nullopt, "room", RoomEventData(r)));
     (void)ev;
   } else {
     // Either side may have left; asking again brings both back.
