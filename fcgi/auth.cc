@@ -4,18 +4,6 @@
 
 namespace parley::fcgi {
 
-std::optional<std::string> CookieValue(std::string_view header, std::string_view name) {
-  while (!header.empty()) {
-    size_t semi = header.find(';');
-    std::string_view part = header.substr(0, semi);
-    header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
-    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-    size_t eq = part.find('=');
-    if (eq != std::string_view::npos && part.substr(0, eq) == name) return std::string(part.substr(eq + 1));
-  }
-  return std::nullopt;
-}
-
 Result<std::optional<Credentials>> ExtractCredentials(const Request& req) {
   if (!req.authorization.empty()) {
     constexpr std::string_view kBearer = "Bearer ";

@@ -7,11 +7,12 @@
 #include <string_view>
 
 #include "fcgi/http.h"
+#include "schema/crypto.h"
 #include "schema/status.h"
 
 namespace parley::fcgi {
 
-constexpr const char* kCookieName = "parley_session";
+constexpr const char* kCookieName = ::parley::kSessionCookie;
 constexpr int64_t kCookieMaxAgeS = 30LL * 24 * 3600;
 
 struct Credentials {
@@ -19,8 +20,8 @@ struct Credentials {
   bool from_cookie = false;
 };
 
-// The value of one cookie in a Cookie header.
-std::optional<std::string> CookieValue(std::string_view header, std::string_view name);
+// Shared with parley-events (schema/crypto.h).
+using ::parley::CookieValue;
 
 // Bearer wins over the cookie. No credentials at all is not an error here
 // (nullopt); a malformed Authorization header or token is 401.

@@ -54,4 +54,29 @@ bool LooksLikeToken(std::string_view token) {
   return true;
 }
 
+std::optional<std::string> CookieValue(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    size_t semi = header.find(';');
+    std::string_view part = header.substr(0, semi);
+    header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    size_t eq = part.find('=');
+    if (eq != std::string_view::npos && part.substr(0, eq) == name) return std::string(part.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> RequestToken(std::string_view authorization, std::string_view cookie_header) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!authorization.empty()) {
+    if (authorization.substr(0, kBearer.size()) != kBearer) return std::nullopt;
+    std::string_view token = authorization.substr(kBearer.size());
+    if (!LooksLikeToken(token)) return std::nullopt;
+    return std::string(token);
+  }
+  std::optional<std::string> cookie = CookieValue(cookie_header, kSessionCookie);
+  if (!cookie || !LooksLikeToken(*cookie)) return std::nullopt;
+  return cookie;
+}
+
 }  // namespace parley

@@ -2,6 +2,7 @@
 // parley-events (stream authentication) and parleyctl (create-user).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,5 +28,13 @@ std::string NewToken();
 std::string TokenHash(std::string_view token);
 // True for 64 lowercase hex characters (the only tokens we ever issue).
 bool LooksLikeToken(std::string_view token);
+
+// The session cookie's name, and the value of one cookie in a Cookie header.
+constexpr const char* kSessionCookie = "parley_session";
+std::optional<std::string> CookieValue(std::string_view header, std::string_view name);
+// The session token a request carries: "Authorization: Bearer <token>"
+// first, else the session cookie; nullopt when neither holds a
+// well-formed token.
+std::optional<std::string> RequestToken(std::string_view authorization, std::string_view cookie_header);
 
 }  // namespace parley

@@ -68,27 +68,6 @@ Status Store::CommitWrite(Transaction& tx) {
   return st;
 }
 
-Result<std::vector<Event>> Store::EventsAfter(int64_t after_id, int limit) {
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT id, ts, type, room_id, target_id, audience, data FROM events WHERE id > ? ORDER BY id LIMIT ?"));
-  s.Bind(1, after_id).Bind(2, limit);
-  std::vector<Event> out;
-  for (;;) {
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    Event e;
-    e.id = s.Int(0);
-    e.ts = s.Int(1);
-    e.type = s.Text(2);
-    if (!s.IsNull(3)) e.room_id = s.Int(3);
-    if (!s.IsNull(4)) e.target_id = s.Int(4);
-    e.audience = s.Text(5);
-    e.data = s.Text(6);
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
 Result<User> Store::CreateUser(const std::string& username, const std::string& pw_hash) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   User user;

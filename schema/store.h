@@ -45,6 +45,11 @@ struct HistoryPage {
   bool has_more = false;
 };
 
+struct Session {
+  int64_t id = 0;
+  User user;
+};
+
 struct SendResult {
   Message message;
   bool created = false;  // false: the client_id was seen before; stored copy
@@ -110,8 +115,26 @@ class Store {
   Status Delete(const User& me, int64_t message_id);
   Status MarkRead(const User& me, int64_t room_id, int64_t event_id);
 
-  // The event log, for readers such as parley-events.
+  // The event log, for readers such as parley-events (store_events.cc).
   Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit);
+  // Events in (after, upto] that user may see: broadcast, addressed to
+  // them, or in a room they are a member of now.
+  Result<std::vector<Event>> EventsForUser(int64_t user_id, int64_t after, int64_t upto, int limit);
+  // The oldest event still in the log (0 if empty): cursors below it - 1
+  // cannot be replayed without a gap.
+  Result<int64_t> OldestEventId();
+  Result<std::vector<int64_t>> RoomIdsOf(int64_t user_id);
+  // A live session for a token hash, without touching its idle clock.
+  Result<std::optional<Session>> FindSession(const std::string& token_hash);
+  Result<bool> SessionAlive(int64_t session_id);
+  // PRAGMA data_version: changes whenever another connection commits.
+  Result<int64_t> DataVersion();
+  // Presence rows, written by parley-events only.
+  Status SetOnline(int64_t user_id, bool online);
+  Status ClearPresence();
+  // Retention: deletes events older than keep_ms, except the newest
+  // keep_per_room of each room and the newest event overall (the head).
+  Result<int64_t> PruneEvents(int64_t keep_ms, int64_t keep_per_room);
 
  private:
   // The membership row of a user in a room, checked against the room's kind.

@@ -1,0 +1,104 @@
+#include "events/config.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "schema/log.h"
+
+namespace parley::events {
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+Status ParseInt(const std::string& flag, const std::string& text, int64_t min, int64_t max, int64_t* out) {
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || v < min || v > max) {
+    return Status::Invalid("invalid_flag", flag + " must be an integer from " + std::to_string(min) + " to " +
+                                               std::to_string(max));
+  }
+  *out = v;
+  return Status::Ok();
+}
+
+}  // namespace
+
+const char* Usage() {
+  return "usage: parley-events --db PATH --listen SOCKET --notify SOCKET [options]\n"
+         "  --log-file PATH          append logs here (reopened on SIGHUP); default stderr\n"
+         "  --log-level LEVEL        error|warn|info|debug (SIGUSR1 raises, SIGUSR2 lowers)\n"
+         "  --heartbeat S            comment line interval on streams (15)\n"
+         "  --stream-lifetime S      close streams after S seconds; clients resume (1800)\n"
+         "  --max-connections N      refuse more with 503 (30000)\n"
+         "  --output-cap BYTES       cut a subscriber with more queued output (1048576)\n"
+         "  --presence-grace MS      delay before a user is shown offline (5000)\n"
+         "  --retention-days D       keep events at least this long (7)\n"
+         "  --retention-per-room N   and at least the newest N per room (100000)\n"
+         "Environment: PARLEY_DB, PARLEY_EVENTS_SOCKET, PARLEY_NOTIFY_SOCKET, PARLEY_LOG_LEVEL.\n";
+}
+
+Result<Config> ParseConfig(int argc, char** argv) {
+  Config c;
+  c.db_path = Env("PARLEY_DB");
+  c.listen_path = Env("PARLEY_EVENTS_SOCKET");
+  c.notify_path = Env("PARLEY_NOTIFY_SOCKET");
+  std::string level = Env("PARLEY_LOG_LEVEL");
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i], value;
+    if (size_t eq = flag.find('='); eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag.resize(eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return Status::Invalid("invalid_flag", flag + " needs a value");
+    }
+    int64_t n = 0;
+    if (flag == "--db") {
+      c.db_path = value;
+    } else if (flag == "--listen") {
+      c.listen_path = value;
+    } else if (flag == "--notify") {
+      c.notify_path = value;
+    } else if (flag == "--log-file") {
+      c.log_file = value;
+    } else if (flag == "--log-level") {
+      level = value;
+    } else if (flag == "--heartbeat") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 1, 3600, &n));
+      c.heartbeat_s = static_cast<int>(n);
+    } else if (flag == "--stream-lifetime") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 1, 7 * 24 * 3600, &n));
+      c.stream_lifetime_s = static_cast<int>(n);
+    } else if (flag == "--max-connections") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 1, 1000000, &n));
+      c.max_connections = static_cast<int>(n);
+    } else if (flag == "--output-cap") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 4096, int64_t{1} << 30, &n));
+      c.output_cap = static_cast<size_t>(n);
+    } else if (flag == "--presence-grace") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 0, 600000, &n));
+      c.presence_grace_ms = static_cast<int>(n);
+    } else if (flag == "--retention-days") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 0, 36500, &n));
+      c.retention_ms = n * 24 * 3600 * 1000;
+    } else if (flag == "--retention-per-room") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 1, int64_t{1} << 40, &n));
+      c.retention_per_room = n;
+    } else {
+      return Status::Invalid("invalid_flag", "unknown option " + flag);
+    }
+  }
+  if (c.db_path.empty() || c.listen_path.empty() || c.notify_path.empty()) {
+    return Status::Invalid("invalid_flag", "--db, --listen and --notify are required");
+  }
+  if (!level.empty() && !ParseLogLevel(level.c_str(), &g_log_level)) {
+    return Status::Invalid("invalid_flag", "unknown log level " + level);
+  }
+  return c;
+}
+
+}  // namespace parley::events

@@ -1,0 +1,33 @@
+// Settings of parley-events, from flags with environment defaults.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "schema/status.h"
+
+namespace parley::events {
+
+struct Config {
+  std::string db_path;
+  std::string listen_path;   // HTTP over a unix socket (nginx proxy_pass)
+  std::string notify_path;   // unix datagram socket parley-fcgi wakes us on
+  std::string log_file;      // empty: stderr only
+  int heartbeat_s = 15;
+  int stream_lifetime_s = 1800;       // streams are closed after this; clients resume
+  int poll_default_s = 25;
+  int poll_max_s = 55;
+  int max_connections = 30000;
+  size_t output_cap = 1 << 20;        // bytes queued to one client before it is cut
+  int presence_grace_ms = 5000;       // a reload must not flap presence
+  int data_version_ms = 250;          // safety-net poll of PRAGMA data_version
+  int revoke_check_s = 3;             // sessions re-checked this often
+  int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+  int64_t retention_per_room = 100000;
+};
+
+// Parses argv (flags override PARLEY_* environment variables).
+Result<Config> ParseConfig(int argc, char** argv);
+const char* Usage();
+
+}  // namespace parley::events

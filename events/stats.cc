@@ -1,0 +1,76 @@
+#include "events/stats.h"
+
+#include "schema/json.h"
+
+namespace parley::events {
+
+const char* CauseName(CloseCause c) {
+  switch (c) {
+    case CloseCause::kClient: return "client";
+    case CloseCause::kSlow: return "slow";
+    case CloseCause::kRevoked: return "revoked";
+    case CloseCause::kRotated: return "rotated";
+    case CloseCause::kShutdown: return "shutdown";
+    case CloseCause::kCount: break;
+  }
+  return "unknown";
+}
+
+std::string Stats::Json() const {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("connections").BeginObject().Key("stream").Int(static_cast<int64_t>(streams));
+  w.Key("poll").Int(static_cast<int64_t>(polls_waiting)).EndObject();
+  w.Key("streams_opened").Int(static_cast<int64_t>(streams_opened));
+  w.Key("polls_completed").Int(static_cast<int64_t>(polls_completed));
+  w.Key("events_delivered").Int(static_cast<int64_t>(deliveries));
+  w.Key("ephemeral_delivered").Int(static_cast<int64_t>(ephemeral));
+  w.Key("wakeups").Int(static_cast<int64_t>(wakeups)).Key("batches").Int(static_cast<int64_t>(batches));
+  w.Key("refused").Int(static_cast<int64_t>(refused));
+  w.Key("head").Int(head).Key("db_head").Int(db_head).Key("lag").Int(db_head - head);
+  w.Key("disconnects").BeginObject();
+  for (int i = 0; i < static_cast<int>(CloseCause::kCount); ++i) {
+    w.Key(CauseName(static_cast<CloseCause>(i))).Int(static_cast<int64_t>(closed[i]));
+  }
+  w.EndObject().Key("rss_bytes").Int(static_cast<int64_t>(rss_bytes)).EndObject();
+  return w.Take();
+}
+
+std::string Stats::Prometheus() const {
+  std::string o;
+  auto line = [&o](const char* name, const char* help, const char* type, const std::string& samples) {
+    o += "# HELP ";
+    o += name;
+    o += ' ';
+    o += help;
+    o += "\n# TYPE ";
+    o += name;
+    o += ' ';
+    o += type;
+    o += '\n';
+    o += samples;
+  };
+  auto v = [](const std::string& metric, uint64_t value) { return metric + " " + std::to_string(value) + "\n"; };
+  line("parley_connections", "Open subscriber connections by transport.", "gauge",
+       v("parley_connections{transport=\"stream\"}", streams) +
+           v("parley_connections{transport=\"poll\"}", polls_waiting));
+  line("parley_streams_opened_total", "SSE streams opened.", "counter", v("parley_streams_opened_total", streams_opened));
+  line("parley_polls_completed_total", "Long-polls answered.", "counter", v("parley_polls_completed_total", polls_completed));
+  line("parley_events_delivered_total", "Durable events written to connections.", "counter",
+       v("parley_events_delivered_total", deliveries));
+  line("parley_ephemeral_delivered_total", "Typing and presence notices written.", "counter",
+       v("parley_ephemeral_delivered_total", ephemeral));
+  std::string d;
+  for (int i = 0; i < static_cast<int>(CloseCause::kCount); ++i) {
+    d += v(std::string("parley_disconnects_total{cause=\"") + CauseName(static_cast<CloseCause>(i)) + "\"}", closed[i]);
+  }
+  line("parley_disconnects_total", "Closed connections by cause.", "counter", d);
+  line("parley_refused_total", "Connections refused at the cap.", "counter", v("parley_refused_total", refused));
+  line("parley_head_event_id", "Last event id fanned out.", "gauge", v("parley_head_event_id", static_cast<uint64_t>(head)));
+  line("parley_lag_events", "Events in the database not yet fanned out.", "gauge",
+       v("parley_lag_events", static_cast<uint64_t>(db_head > head ? db_head - head : 0)));
+  line("parley_resident_memory_bytes", "Resident memory of the daemon.", "gauge", v("parley_resident_memory_bytes", rss_bytes));
+  return o;
+}
+
+}  // namespace parley::events

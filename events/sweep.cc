@@ -1,0 +1,183 @@
+// parley-events: the once-a-second sweep (poll timeouts, stream rotation,
+// heartbeats, revoked sessions, presence grace, retention), the
+// data_version safety net, and signals.
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "events/server.h"
+#include "events/wire.h"
+#include "schema/json.h"
+#include "schema/log.h"
+
+namespace parley::events {
+namespace {
+
+uint64_t ResidentBytes() {
+  long pages = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  std::fclose(f);
+  return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::string PresenceData(const std::string& user_json, bool online) {
+  JsonWriter w;
+  w.BeginObject().Key("user").Raw(user_json).Key("online").Bool(online).EndObject();
+  return w.Take();
+}
+
+}  // namespace
+
+void Server::OnTick(int, short, void* self) { static_cast<Server*>(self)->Tick(); }
+
+void Server::OnDataVersion(int, short, void* self) {
+  auto* s = static_cast<Server*>(self);
+  // data_version moves when any other connection commits: a write by a
+  // tool that sends no datagram (the sqlite3 shell) still reaches
+  // subscribers within this interval.
+  auto v = s->store_->DataVersion();
+  if (v.ok() && *v != s->data_version_) {
+    s->data_version_ = *v;
+    s->Wake();
+  }
+}
+
+void Server::Tick() {
+  if (stopping_) return;
+  int64_t now = NowMs();
+  std::vector<std::pair<uint64_t, CloseCause>> due;
+  registry_.ForAll([&](Conn& c) {
+    if (c.state != ConnState::kClosing && c.deadline_ms <= now) {
+      due.emplace_back(c.id, c.mode == HoldMode::kStream ? CloseCause::kRotated : CloseCause::kClient);
+    }
+  });
+  for (const auto& [id, cause] : due) {
+    Conn* c = registry_.Find(id);
+    if (!c) continue;
+    if (c->mode == HoldMode::kPoll) {
+      AnswerPoll(*c);  // timed out: an empty answer with the current head
+    } else {
+      EndStream(*c, cause);
+    }
+  }
+  if (now - last_heartbeat_ms_ >= int64_t{cfg_.heartbeat_s} * 1000) {
+    last_heartbeat_ms_ = now;
+    Heartbeat();
+  }
+  if (now - last_session_check_ms_ >= int64_t{cfg_.revoke_check_s} * 1000) {
+    last_session_check_ms_ = now;
+    CheckSessions();
+  }
+  for (auto it = offline_at_.begin(); it != offline_at_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    int64_t user = it->first;
+    it = offline_at_.erase(it);
+    if (!registry_.Connected(user)) UserOffline(user);
+  }
+  if (now - last_prune_ms_ >= 3600 * 1000) {
+    last_prune_ms_ = now;
+    auto n = store_->PruneEvents(cfg_.retention_ms, cfg_.retention_per_room);
+    if (n.ok() && *n > 0) LOG_INFO("retention: pruned %lld old events", static_cast<long long>(*n));
+  }
+  stats_.rss_bytes = ResidentBytes();
+  Flush();
+  Reap();
+}
+
+void Server::Heartbeat() {
+  static const std::string kBeat = SseComment("hb");
+  registry_.ForAll([&](Conn& c) {
+    if (c.mode != HoldMode::kStream || c.state == ConnState::kClosing) return;
+    c.pending += kBeat;
+    if (!c.dirty) {
+      c.dirty = true;
+      dirty_.push_back(c.id);
+    }
+  });
+}
+
+void Server::CheckSessions() {
+  std::unordered_map<int64_t, bool> alive;
+  registry_.ForAll([&](Conn& c) { alive.emplace(c.session_id, true); });
+  for (auto& [session, ok] : alive) {
+    auto r = store_->SessionAlive(session);
+    ok = !r.ok() || *r;  // a busy database is not a revocation
+  }
+  registry_.ForAll([&](Conn& c) {
+    if (!alive[c.session_id] && c.state != ConnState::kClosing) {
+      c.state = ConnState::kClosing;
+      to_close_.emplace_back(c.id, CloseCause::kRevoked);
+    }
+  });
+}
+
+void Server::UserOnline(int64_t user_id) {
+  auto rooms = store_->RoomIdsOf(user_id);
+  if (rooms.ok()) registry_.SetRooms(user_id, *rooms);
+  if (offline_at_.erase(user_id)) return;  // back within the grace period: no flap
+  (void)store_->SetOnline(user_id, true);
+  std::unordered_set<int64_t> peers = registry_.Peers(user_id);
+  std::vector<int64_t> to(peers.begin(), peers.end());
+  Ephemeral("presence", PresenceData(user_json_[user_id], true), 0, user_id, &to);
+}
+
+void Server::UserOffline(int64_t user_id) {
+  (void)store_->SetOnline(user_id, false);
+  auto rooms = store_->RoomIdsOf(user_id);
+  if (rooms.ok()) {
+    // The user's own room set left the registry with their last
+    // connection; borrow it back to find who should hear of it.
+    registry_.SetRooms(user_id, *rooms);
+    std::unordered_set<int64_t> peers = registry_.Peers(user_id);
+    for (int64_t room : *rooms) registry_.Leave(user_id, room);
+    std::vector<int64_t> to(peers.begin(), peers.end());
+    Ephemeral("presence", PresenceData(user_json_[user_id], false), 0, user_id, &to);
+  }
+  user_json_.erase(user_id);
+}
+
+void Server::OnSignal(int sig, short, void* self) {
+  auto* s = static_cast<Server*>(self);
+  if (sig == SIGTERM || sig == SIGINT) {
+    s->Shutdown();
+  } else if (sig == SIGHUP) {
+    if (!s->cfg_.log_file.empty()) {
+      int fd = open(s->cfg_.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+      }
+    }
+    LOG_INFO("log reopened");
+  } else if (sig == SIGUSR1 || sig == SIGUSR2) {
+    int level = static_cast<int>(g_log_level) + (sig == SIGUSR1 ? 1 : -1);
+    if (level >= 0 && level <= static_cast<int>(LogLevel::kDebug)) g_log_level = static_cast<LogLevel>(level);
+    LOG_WARN("log level now %d", static_cast<int>(g_log_level));
+  }
+}
+
+void Server::Shutdown() {
+  if (stopping_) return;
+  LOG_INFO("stopping: closing %zu connection(s) with a retry hint", registry_.connections());
+  Pump();  // deliver what is already committed before saying goodbye
+  stopping_ = true;
+  std::vector<uint64_t> ids;
+  registry_.ForAll([&](Conn& c) { ids.push_back(c.id); });
+  for (uint64_t id : ids) {
+    if (Conn* c = registry_.Find(id)) Close(*c, CloseCause::kShutdown);
+  }
+  for (auto& [user, when] : offline_at_) (void)store_->SetOnline(user, false);
+  // Let the goodbyes reach the sockets, then leave the loop.
+  timeval grace{0, 500 * 1000};
+  event_base_loopexit(base_.get(), &grace);
+}
+
+}  // namespace parley::events

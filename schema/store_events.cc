@@ -1,0 +1,127 @@
+// Store: readers of the event log, sessions and presence for parley-events.
+#include "schema/store.h"
+
+namespace parley {
+namespace {
+
+Event ReadEvent(const Statement& s) {
+  Event e;
+  e.id = s.Int(0);
+  e.ts = s.Int(1);
+  e.type = s.Text(2);
+  if (!s.IsNull(3)) e.room_id = s.Int(3);
+  if (!s.IsNull(4)) e.target_id = s.Int(4);
+  e.audience = s.Text(5);
+  e.data = s.Text(6);
+  return e;
+}
+
+}  // namespace
+
+Result<std::vector<Event>> Store::EventsAfter(int64_t after_id, int limit) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT id, ts, type, room_id, target_id, audience, data FROM events WHERE id > ? ORDER BY id LIMIT ?"));
+  s.Bind(1, after_id).Bind(2, limit);
+  std::vector<Event> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(ReadEvent(s));
+  }
+  return out;
+}
+
+Result<std::vector<Event>> Store::EventsForUser(int64_t user_id, int64_t after, int64_t upto, int limit) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT id, ts, type, room_id, target_id, audience, data FROM events "
+      "WHERE id > ?1 AND id <= ?2 AND (audience = 'all' OR target_id = ?3 OR "
+      "room_id IN (SELECT room_id FROM members WHERE user_id = ?3)) ORDER BY id LIMIT ?4"));
+  s.Bind(1, after).Bind(2, upto).Bind(3, user_id).Bind(4, limit);
+  std::vector<Event> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(ReadEvent(s));
+  }
+  return out;
+}
+
+Result<int64_t> Store::OldestEventId() {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT COALESCE(MIN(id), 0) FROM events"));
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : 0;
+}
+
+Result<std::vector<int64_t>> Store::RoomIdsOf(int64_t user_id) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT room_id FROM members WHERE user_id = ?"));
+  s.Bind(1, user_id);
+  std::vector<int64_t> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(s.Int(0));
+  }
+  return out;
+}
+
+Result<std::optional<Session>> Store::FindSession(const std::string& token_hash) {
+  int64_t now = NowMs();
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT s.id, u.id, u.username FROM sessions s JOIN users u ON u.id = s.user_id "
+      "WHERE s.token_hash = ?1 AND s.expires_ts > ?2 AND s.last_seen_ts + ?3 > ?2"));
+  s.BindBlob(1, token_hash).Bind(2, now).Bind(3, limits_.session_idle_ms);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<Session>();
+  return std::optional<Session>(Session{s.Int(0), User{s.Int(1), s.Text(2)}});
+}
+
+Result<bool> Store::SessionAlive(int64_t session_id) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT 1 FROM sessions WHERE id = ?1 AND expires_ts > ?2 AND last_seen_ts + ?3 > ?2"));
+  s.Bind(1, session_id).Bind(2, NowMs()).Bind(3, limits_.session_idle_ms);
+  return s.Step();
+}
+
+Result<int64_t> Store::DataVersion() {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("PRAGMA data_version"));
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : 0;
+}
+
+Status Store::SetOnline(int64_t user_id, bool online) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  if (online) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "INSERT INTO presence(user_id, since) VALUES (?, ?) ON CONFLICT DO NOTHING"));
+    s.Bind(1, user_id).Bind(2, NowMs());
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+  } else {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM presence WHERE user_id = ?"));
+    s.Bind(1, user_id);
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+  }
+  return CommitWrite(*tx);
+}
+
+Status Store::ClearPresence() {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM presence"));
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  return CommitWrite(*tx);
+}
+
+Result<int64_t> Store::PruneEvents(int64_t keep_ms, int64_t keep_per_room) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  // Per room, the id below which events may go: the keep_per_room-th newest.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "DELETE FROM events WHERE ts < ?1 AND id < (SELECT MAX(id) FROM events) AND "
+      "(room_id IS NULL OR id < COALESCE((SELECT e2.id FROM events e2 WHERE e2.room_id = events.room_id "
+      " ORDER BY e2.id DESC LIMIT 1 OFFSET ?2), 0))"));
+  s.Bind(1, NowMs() - keep_ms).Bind(2, keep_per_room - 1);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  int64_t n = s.Changes();
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return n;
+}
+
+}  // namespace parley
