@@ -22,6 +22,9 @@ int Usage() {
                "usage: parleyctl --db PATH COMMAND\n"
                "  migrate                          apply pending schema migrations\n"
                "  create-user USERNAME             password from $PARLEY_PASSWORD or one line of stdin\n"
+               "  create-users PREFIX COUNT        PREFIX1..PREFIXCOUNT sharing one password (load tests)\n"
+               "  token USERNAME [COUNT]           open COUNT sessions; print one bearer token per line\n"
+               "  tokens PREFIX COUNT              one session each for PREFIX1..PREFIXCOUNT: \"name token\" lines\n"
                "  set-role ROOM_ID USERNAME ROLE   member | student | professor\n"
                "  rooms                            list rooms with member and message counts\n"
                "  backup DEST                      online copy of the database (SQLite backup API)\n"
@@ -57,6 +60,42 @@ int CreateUser(parley::Store& store, const std::string& username) {
   auto user = store.CreateUser(username, *hash);
   if (!user.ok()) return Fail(user.status());
   std::printf("created user %s (id %lld)\n", user->username.c_str(), static_cast<long long>(user->id));
+  return 0;
+}
+
+// Load tests need thousands of accounts: Argon2id runs once and every
+// account stores the same encoded hash (salt included), so they all share
+// the one password. Not for real users: identical hashes reveal that.
+int CreateUsers(parley::Store& store, const std::string& prefix, long count) {
+  const char* env = std::getenv("PARLEY_PASSWORD");
+  std::string password = env ? env : "load-test-password";
+  auto hash = parley::HashPassword(password);
+  if (!hash.ok()) return Fail(hash.status());
+  long created = 0;
+  for (long i = 1; i <= count; ++i) {
+    auto user = store.CreateUser(prefix + std::to_string(i), *hash);
+    if (user.ok()) {
+      ++created;
+    } else if (user.status().code() != parley::Code::kConflict) {
+      return Fail(user.status());
+    }
+  }
+  std::printf("created %ld user(s) %s1..%s%ld\n", created, prefix.c_str(), prefix.c_str(), count);
+  return 0;
+}
+
+int Tokens(parley::Store& store, const std::string& username, long count) {
+  auto user = store.FindUser(username);
+  if (!user.ok()) return Fail(user.status());
+  if (!*user) {
+    std::fprintf(stderr, "parleyctl: no such user %s\n", username.c_str());
+    return 1;
+  }
+  for (long i = 0; i < count; ++i) {
+    std::string token = parley::NewToken();
+    if (Status st = store.CreateSession((*user)->id, parley::TokenHash(token)); !st.ok()) return Fail(st);
+    std::printf("%s\n", token.c_str());
+  }
   return 0;
 }
 
@@ -110,6 +149,27 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "create-user" && args.size() == 2) return CreateUser(store, args[1]);
+  if (cmd == "tokens" && args.size() == 3) {
+    char* end = nullptr;
+    long count = std::strtol(args[2].c_str(), &end, 10);
+    if (*end != '\0' || count < 1 || count > 1000000) return Usage();
+    for (long i = 1; i <= count; ++i) {
+      std::string name = args[1] + std::to_string(i);
+      std::printf("%s ", name.c_str());
+      std::fflush(stdout);
+      if (int rc = Tokens(store, name, 1); rc != 0) return rc;
+    }
+    return 0;
+  }
+  if ((cmd == "create-users" && args.size() == 3) || (cmd == "token" && (args.size() == 2 || args.size() == 3))) {
+    long count = 1;
+    if (args.size() == 3) {
+      char* end = nullptr;
+      count = std::strtol(args[2].c_str(), &end, 10);
+      if (*end != '\0' || count < 1 || count > 1000000) return Usage();
+    }
+    return cmd == "token" ? Tokens(store, args[1], count) : CreateUsers(store, args[1], count);
+  }
   if (cmd == "set-role" && args.size() == 4) {
     char* end = nullptr;
     long long room = std::strtoll(args[1].c_str(), &end, 10);
