@@ -35,6 +35,7 @@ const char* Usage() {
          "  --max-connections N      refuse more with 503 (30000)\n"
          "  --output-cap BYTES       cut a subscriber with more queued output (1048576)\n"
          "  --presence-grace MS      delay before a user is shown offline (5000)\n"
+         "  --presence-room-limit N  push presence only through rooms of <= N online members (100)\n"
          "  --retention-days D       keep events at least this long (7)\n"
          "  --retention-per-room N   and at least the newest N per room (100000)\n"
          "Environment: PARLEY_DB, PARLEY_EVENTS_SOCKET, PARLEY_NOTIFY_SOCKET, PARLEY_LOG_LEVEL.\n";
@@ -82,6 +83,9 @@ Result<Config> ParseConfig(int argc, char** argv) {
     } else if (flag == "--presence-grace") {
       PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 0, 600000, &n));
       c.presence_grace_ms = static_cast<int>(n);
+    } else if (flag == "--presence-room-limit") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 0, 1000000, &n));
+      c.presence_room_limit = static_cast<int>(n);
     } else if (flag == "--retention-days") {
       PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 0, 36500, &n));
       c.retention_ms = n * 24 * 3600 * 1000;

@@ -20,6 +20,11 @@ struct Config {
   int max_connections = 30000;
   size_t output_cap = 1 << 20;        // bytes queued to one client before it is cut
   int presence_grace_ms = 5000;       // a reload must not flap presence
+  // Presence is pushed only through rooms with at most this many connected
+  // members: in a room of thousands, every arrival would be an O(n) fan-out
+  // and a reconnect storm O(n^2). Larger rooms show "online" through the
+  // members API instead.
+  int presence_room_limit = 100;
   int data_version_ms = 250;          // safety-net poll of PRAGMA data_version
   int revoke_check_s = 3;             // sessions re-checked this often
   int64_t retention_ms = 7LL * 24 * 3600 * 1000;

@@ -172,12 +172,9 @@ void Server::Flush() {
     }
     if (c->pending.empty()) continue;
     evbuffer_add(scratch_.get(), c->pending.data(), c->pending.size());
-    // An idle stream should not keep the capacity of its largest burst.
-    if (c->pending.capacity() > 4096) {
-      std::string().swap(c->pending);
-    } else {
-      c->pending.clear();
-    }
+    // An idle stream keeps no buffer of its own between passes: memory per
+    // idle subscriber is what bounds how many one daemon holds.
+    std::string().swap(c->pending);
     if (c->state == ConnState::kReplaying) {
       evhttp_send_reply_chunk_with_cb(c->req, scratch_.get(), &Server::OnChunkWritten,
                                       reinterpret_cast<void*>(static_cast<uintptr_t>(c->id)));

@@ -84,13 +84,13 @@ void Registry::ForAll(const std::function<void(Conn&)>& fn) const {
   for (const auto& [id, conn] : conns_) fn(*conn);
 }
 
-std::unordered_set<int64_t> Registry::Peers(int64_t user_id) const {
+std::unordered_set<int64_t> Registry::Peers(int64_t user_id, size_t max_room) const {
   std::unordered_set<int64_t> out;
   auto ur = user_rooms_.find(user_id);
   if (ur == user_rooms_.end()) return out;
   for (int64_t room : ur->second) {
     auto ru = room_users_.find(room);
-    if (ru == room_users_.end()) continue;
+    if (ru == room_users_.end() || ru->second.size() > max_room) continue;
     out.insert(ru->second.begin(), ru->second.end());
   }
   out.erase(user_id);

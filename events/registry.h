@@ -39,8 +39,9 @@ class Registry {
   void ForRoom(int64_t room_id, int64_t target_user, const std::function<void(Conn&)>& fn) const;
   void ForUser(int64_t user_id, const std::function<void(Conn&)>& fn) const;
   void ForAll(const std::function<void(Conn&)>& fn) const;
-  // Users who share at least one room with user_id (presence audience).
-  std::unordered_set<int64_t> Peers(int64_t user_id) const;
+  // Users who share with user_id at least one room of at most max_room
+  // connected members (the presence audience: see Config::presence_room_limit).
+  std::unordered_set<int64_t> Peers(int64_t user_id, size_t max_room) const;
 
   size_t connections() const { return conns_.size(); }
   size_t users() const { return by_user_.size(); }

@@ -112,6 +112,7 @@ Status Server::Start() {
   // Nobody is connected to a daemon that is just starting.
   PARLEY_RETURN_IF_ERROR(store_->ClearPresence());
   stats_.head = stats_.db_head = head_;
+  last_heartbeat_ms_ = last_session_check_ms_ = last_prune_ms_ = NowMs();
 
   base_.reset(event_base_new());
   http_.reset(evhttp_new(base_.get()));

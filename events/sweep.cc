@@ -124,7 +124,7 @@ void Server::UserOnline(int64_t user_id) {
   if (rooms.ok()) registry_.SetRooms(user_id, *rooms);
   if (offline_at_.erase(user_id)) return;  // back within the grace period: no flap
   (void)store_->SetOnline(user_id, true);
-  std::unordered_set<int64_t> peers = registry_.Peers(user_id);
+  std::unordered_set<int64_t> peers = registry_.Peers(user_id, cfg_.presence_room_limit);
   std::vector<int64_t> to(peers.begin(), peers.end());
   Ephemeral("presence", PresenceData(user_json_[user_id], true), 0, user_id, &to);
 }
@@ -136,7 +136,7 @@ void Server::UserOffline(int64_t user_id) {
     // The user's own room set left the registry with their last
     // connection; borrow it back to find who should hear of it.
     registry_.SetRooms(user_id, *rooms);
-    std::unordered_set<int64_t> peers = registry_.Peers(user_id);
+    std::unordered_set<int64_t> peers = registry_.Peers(user_id, cfg_.presence_room_limit);
     for (int64_t room : *rooms) registry_.Leave(user_id, room);
     std::vector<int64_t> to(peers.begin(), peers.end());
     Ephemeral("presence", PresenceData(user_json_[user_id], false), 0, user_id, &to);
