@@ -1,0 +1,169 @@
+// The parley-fcgi worker pool under faults: a worker killed under load is
+// replaced with no failed request, and SIGTERM drains in-flight requests
+// before the master exits 0.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "fixture.h"
+
+namespace parley::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+class PoolTest : public StackTest {
+ protected:
+  // Waits (bounded) until the master has exactly `n` live workers, none of
+  // them in `excluded`.
+  std::vector<pid_t> WaitForWorkers(size_t n, const std::vector<pid_t>& excluded,
+                                    std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    std::vector<pid_t> w;
+    while (true) {
+      w = stack().FcgiWorkers();
+      bool fresh = std::none_of(w.begin(), w.end(), [&](pid_t p) {
+        return std::find(excluded.begin(), excluded.end(), p) != excluded.end();
+      });
+      if (w.size() == n && fresh) return w;
+      if (Clock::now() >= deadline) return w;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  // Messages in a room, counted by paging backwards through all of it.
+  size_t CountMessages(User& u, int64_t room) {
+    size_t count = 0;
+    std::string query = "?limit=200";
+    for (int pages = 0; pages < 1000; ++pages) {
+      Response r = u->Get(RoomPath(room, "/messages") + query);
+      if (r.status != 200) throw SetupError("history: " + r.Describe());
+      Json j = r.json();
+      count += j["messages"].size();
+      if (!j["has_more"].boolean() || j["messages"].size() == 0) break;
+      query = "?limit=200&before=" + std::to_string(j["messages"][size_t{0}]["id"].num());
+    }
+    return count;
+  }
+};
+
+TEST_F(PoolTest, KilledWorkerIsReplacedWithoutFailedRequests) {
+  constexpr int kThreads = 4;
+  std::vector<User> users;
+  for (int i = 0; i < kThreads; ++i) users.push_back(Register("load"));
+  int64_t room = CreateRoom(users[0], "load", "public");
+  for (int i = 1; i < kThreads; ++i) Join(users[i], room);
+
+  std::vector<pid_t> before = WaitForWorkers(2, {}, 5s);
+  ASSERT_EQ(before.size(), 2u) << "--workers 2";
+
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::string> failures;  // GUARDED_BY(mu)
+  std::atomic<int> sent{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Client c(stack().base_url(), Client::Cookies::kOff);
+      c.set_bearer(users[t].token);
+      for (int n = 0; !stop.load(); ++n) {
+        const std::string id = "t" + std::to_string(t) + "-" + std::to_string(n);
+        Response r = c.Post(RoomPath(room, "/messages"),
+                            "{\"text\":\"load " + id + "\",\"client_id\":\"" + id + "\"}");
+        // 200: nginx replayed a send whose first attempt had committed.
+        if (r.status != 201 && r.status != 200) {
+          std::lock_guard<std::mutex> lock(mu);
+          failures.push_back(id + ": " + r.Describe());
+        }
+        sent.fetch_add(1);
+      }
+    });
+  }
+
+  std::this_thread::sleep_for(1500ms);
+  const int sent_before_kill = sent.load();
+  const pid_t victim = before[0];
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  std::this_thread::sleep_for(2500ms);
+  stop = true;
+  for (auto& th : threads) th.join();
+
+  EXPECT_GT(sent_before_kill, 20) << "the load did not get going";
+  EXPECT_GT(sent.load(), sent_before_kill + 20) << "no progress after the kill";
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_TRUE(failures.empty()) << failures.size() << " of " << sent.load()
+                                  << " requests failed; first: " << failures.front();
+  }
+  std::vector<pid_t> after = WaitForWorkers(2, {victim}, 5s);
+  EXPECT_EQ(after.size(), 2u) << "the master must bring the pool back to 2 workers";
+  EXPECT_EQ(std::find(after.begin(), after.end(), victim), after.end());
+  // Exactly once: one stored message per send, replays included.
+  EXPECT_EQ(CountMessages(users[0], room), static_cast<size_t>(sent.load()));
+}
+
+// One login (a password hash: the slowest request there is) is inside a
+// worker when the master gets SIGTERM. It completes; then the master exits 0
+// and takes its workers with it.
+TEST_F(PoolTest, SigtermDrainsTheRequestInFlightAndExitsZero) {
+  User alice = Register("alice");
+  std::vector<pid_t> workers = WaitForWorkers(2, {}, 5s);
+  ASSERT_EQ(workers.size(), 2u);
+
+  Response login;
+  bool signalled = false;
+  // A worker seen running ('R') while our only request is outstanding is
+  // serving it. Logins are fast; try a few times until one is caught.
+  for (int attempt = 0; attempt < 10 && !signalled; ++attempt) {
+    std::atomic<bool> done{false};
+    std::thread t([&] {
+      Client c(stack().base_url(), Client::Cookies::kOff);
+      login = c.Post("/api/login", "{\"username\":" + Quote(alice.name) +
+                                       ",\"password\":" + Quote(kPassword) + "}");
+      done = true;
+    });
+    while (!done.load()) {
+      if (std::any_of(workers.begin(), workers.end(),
+                      [](pid_t p) { return ProcessState(p) == 'R'; })) {
+        stack().fcgi().Signal(SIGTERM);
+        signalled = true;
+        break;
+      }
+      std::this_thread::sleep_for(200us);
+    }
+    t.join();
+    if (!signalled) {
+      ASSERT_EQ(login.status, 200) << login.Describe();
+    }
+  }
+  ASSERT_TRUE(signalled) << "never caught a login inside a worker";
+
+  EXPECT_EQ(login.status, 200) << "the request in flight at SIGTERM: " << login.Describe();
+  EXPECT_FALSE(login.json()["token"].str().empty()) << login.body;
+
+  auto status = stack().fcgi().WaitFor(5s);
+  ASSERT_TRUE(status.has_value()) << "the master did not exit within 5 s of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status)) << "killed by signal " << WTERMSIG(*status);
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+  auto deadline = Clock::now() + 3s;
+  bool workers_gone = false;
+  while (!workers_gone && Clock::now() < deadline) {
+    workers_gone = std::all_of(workers.begin(), workers.end(),
+                               [](pid_t p) { return ProcessState(p) == '?' || ProcessState(p) == 'Z'; });
+    if (!workers_gone) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(workers_gone) << "workers outlived their master";
+
+  // With the pool gone, nginx answers for it, as JSON.
+  Response r = NewClient()->Get("/api/health");
+  EXPECT_EQ(r.status, 502) << r.Describe();
+  EXPECT_EQ(r.ErrorCode(), "unavailable") << r.body;
+}
+
+}  // namespace
+}  // namespace parley::e2e

@@ -1,0 +1,356 @@
+#include "stack.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "client.h"
+
+extern char** environ;
+
+namespace parley::e2e {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+std::string ReadTail(const std::string& path, size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  if (s.size() > max_bytes) s = "..." + s.substr(s.size() - max_bytes);
+  return s;
+}
+
+std::string FindNginx() {
+  for (const char* p : {"/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"}) {
+    if (access(p, X_OK) == 0) return p;
+  }
+  return "nginx";  // execvp searches PATH
+}
+
+}  // namespace
+
+// ---- TempDir ---------------------------------------------------------------
+
+std::optional<TempDir> TempDir::Make(std::string* error) {
+  const char* base = std::getenv("TMPDIR");
+  std::string templ = std::string(base && *base ? base : "/tmp") + "/parley-e2e-XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr) {
+    *error = Errno("mkdtemp " + templ);
+    return std::nullopt;
+  }
+  return TempDir(templ);
+}
+
+TempDir::~TempDir() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+// ---- Child -----------------------------------------------------------------
+
+std::unique_ptr<Child> Child::Spawn(const Options& options, std::string* error) {
+  if (options.argv.empty()) {
+    *error = "Spawn: empty argv";
+    return nullptr;
+  }
+  // Everything the child needs is built before fork: only async-signal-safe
+  // calls happen between fork and exec.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    bool overridden = false;
+    for (const auto& o : options.env) {
+      auto eq = o.find('=');
+      if (kv.compare(0, eq + 1, o, 0, eq + 1) == 0) overridden = true;
+    }
+    if (!overridden) env_strings.push_back(std::move(kv));
+  }
+  for (const auto& o : options.env) env_strings.push_back(o);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_strings = options.argv;
+  std::vector<char*> argv;
+  for (auto& s : argv_strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  std::string log = options.log_path.empty() ? "/dev/null" : options.log_path;
+  int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) {
+    *error = Errno("open " + log);
+    return nullptr;
+  }
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  pid_t parent = getpid();
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    *error = Errno("fork");
+    close(log_fd);
+    close(null_fd);
+    return nullptr;
+  }
+  if (pid == 0) {
+    // A test binary killed by a timeout must not leave daemons behind.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    setpgid(0, 0);
+    // Undo what the test runner may have set, so daemons see defaults.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGPIPE, SIG_DFL);
+    dup2(null_fd, STDIN_FILENO);
+    dup2(log_fd, STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    execve(argv[0], argv.data(), envp.data());
+    if (errno == ENOENT && std::strchr(argv[0], '/') == nullptr) {
+      execvpe(argv[0], argv.data(), envp.data());
+    }
+    static const char kMsg[] = "e2e: exec failed\n";
+    ssize_t ignored = write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
+    (void)ignored;
+    _exit(127);
+  }
+  close(log_fd);
+  close(null_fd);
+  setpgid(pid, pid);  // also from the parent, so there is no window
+  std::string name = std::filesystem::path(options.argv[0]).filename();
+  return std::unique_ptr<Child>(new Child(pid, name));
+}
+
+Child::~Child() {
+  if (!status_) Stop(milliseconds(3000));
+}
+
+bool Child::Running() {
+  if (status_) return false;
+  int st = 0;
+  pid_t r = waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    status_ = st;
+    return false;
+  }
+  return r == 0;
+}
+
+void Child::Signal(int sig) const {
+  if (!status_) kill(pid_, sig);
+}
+
+std::optional<int> Child::WaitFor(milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (true) {
+    if (!Running()) return status_;
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+}
+
+int Child::Stop(milliseconds grace) {
+  if (!status_) {
+    Signal(SIGTERM);
+    if (!WaitFor(grace)) {
+      kill(-pid_, SIGKILL);
+      int st = 0;
+      if (waitpid(pid_, &st, 0) == pid_) status_ = st;
+    }
+  }
+  // Daemons' own children (workers) that outlived their master.
+  kill(-pid_, SIGKILL);
+  return status_.value_or(-1);
+}
+
+int RunToCompletion(const Child::Options& options, milliseconds timeout, std::string* error) {
+  auto child = Child::Spawn(options, error);
+  if (!child) return -1;
+  auto st = child->WaitFor(timeout);
+  if (!st) {
+    *error = options.argv[0] + " did not finish in time";
+    child->Stop(milliseconds(0));
+    return -1;
+  }
+  if (!WIFEXITED(*st)) {
+    *error = options.argv[0] + " was killed by a signal";
+    return -1;
+  }
+  return WEXITSTATUS(*st);
+}
+
+// ---- processes and ports ---------------------------------------------------
+
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+namespace {
+// Fields of /proc/PID/stat after the command name, which may itself contain
+// spaces and parentheses: state is the first, ppid the second.
+bool ReadStat(pid_t pid, char* state, pid_t* ppid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return false;
+  auto close_paren = line.rfind(')');
+  if (close_paren == std::string::npos) return false;
+  std::istringstream rest(line.substr(close_paren + 1));
+  char st = '?';
+  long pp = 0;
+  if (!(rest >> st >> pp)) return false;
+  *state = st;
+  *ppid = static_cast<pid_t>(pp);
+  return true;
+}
+}  // namespace
+
+std::vector<pid_t> ChildrenOf(pid_t parent) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    pid_t pid = static_cast<pid_t>(std::stol(name));
+    char state = '?';
+    pid_t ppid = 0;
+    // A zombie has exited; the master has not reaped it yet, but it is no
+    // longer a worker.
+    if (ReadStat(pid, &state, &ppid) && ppid == parent && state != 'Z' && state != 'X') {
+      out.push_back(pid);
+    }
+  }
+  return out;
+}
+
+char ProcessState(pid_t pid) {
+  char state = '?';
+  pid_t ppid = 0;
+  return ReadStat(pid, &state, &ppid) ? state : '?';
+}
+
+// ---- Stack -----------------------------------------------------------------
+
+std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* error) {
+  std::unique_ptr<Stack> s(new Stack());
+  s->dir_ = TempDir::Make(error);
+  if (!s->dir_) return nullptr;
+  const std::string dir = s->dir_->path();
+  const std::string limits = std::string("PARLEY_LIMITS=") + (options.limits ? "on" : "off");
+
+  auto fail = [&](const std::string& what) {
+    *error = what + "\n--- logs ---\n" + s->LogTail();
+    return nullptr;
+  };
+
+  Child::Options fcgi;
+  // --events-socket is parley-events' datagram socket (its --notify), not
+  // the HTTP socket nginx proxies /events/ to. No daemon runs in these
+  // tests; the datagrams are best-effort and simply go nowhere.
+  fcgi.argv = {PARLEY_FCGI_BIN,
+               "--db", dir + "/parley.db",
+               "--listen", dir + "/fcgi.sock",
+               "--events-socket", dir + "/notify.sock",
+               "--workers", std::to_string(options.workers)};
+  fcgi.env = {limits};
+  fcgi.log_path = dir + "/fcgi.log";
+  s->fcgi_ = Child::Spawn(fcgi, error);
+  if (!s->fcgi_) return nullptr;
+
+  // The port may be taken between FreeLoopbackPort() and nginx's bind()
+  // (another test file runs in parallel); then nginx exits and we retry.
+  for (int attempt = 0; attempt < 3 && !s->nginx_; ++attempt) {
+    s->port_ = FreeLoopbackPort();
+    if (s->port_ == 0) return fail("no free port on 127.0.0.1");
+    Child::Options conf;
+    conf.argv = {"/bin/bash", std::string(PARLEY_SOURCE_DIR) + "/tools/nginx-conf", dir,
+                 std::to_string(s->port_)};
+    conf.env = {limits};
+    conf.log_path = dir + "/nginx-conf.log";
+    if (RunToCompletion(conf, milliseconds(10000), error) != 0) {
+      return fail("tools/nginx-conf failed: " + *error);
+    }
+    Child::Options nginx;
+    nginx.argv = {FindNginx(), "-p", dir + "/", "-c", dir + "/nginx.conf"};
+    nginx.log_path = dir + "/nginx.out";
+    s->nginx_ = Child::Spawn(nginx, error);
+    if (!s->nginx_) return nullptr;
+    // nginx writes its pid file only after it has bound the port; an exit
+    // before that means bind (or the config) failed.
+    auto bound_by = Clock::now() + std::chrono::seconds(10);
+    while (!std::filesystem::exists(dir + "/nginx.pid") && s->nginx_->Running() &&
+           Clock::now() < bound_by) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    if (!s->nginx_->Running()) s->nginx_.reset();
+  }
+  if (!s->nginx_) return fail("nginx did not start");
+
+  Client probe(s->base_url());
+  auto deadline = Clock::now() + std::chrono::seconds(15);
+  while (true) {
+    if (!s->fcgi_->Running()) return fail("parley-fcgi exited during start-up");
+    if (!s->nginx_->Running()) return fail("nginx exited during start-up");
+    Response r = probe.Get("/api/health");
+    if (r.status == 200) break;
+    if (Clock::now() >= deadline) {
+      return fail("no 200 from /api/health within 15 s (last: " + std::to_string(r.status) +
+                  " " + r.curl_error + " " + r.body + ")");
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return s;
+}
+
+Stack::~Stack() {
+  // nginx first: no new requests reach the pool while it drains.
+  if (nginx_) nginx_->Stop(milliseconds(3000));
+  if (fcgi_) fcgi_->Stop(milliseconds(5000));
+}
+
+std::string Stack::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+std::vector<pid_t> Stack::FcgiWorkers() const { return ChildrenOf(fcgi_->pid()); }
+
+std::string Stack::LogTail(size_t max_bytes) const {
+  if (!dir_) return "";
+  const std::string& d = dir_->path();
+  std::string out;
+  for (const char* f : {"fcgi.log", "nginx.out", "nginx-error.log", "nginx-conf.log"}) {
+    std::string tail = ReadTail(d + "/" + f, max_bytes);
+    if (!tail.empty()) out += "--- " + std::string(f) + "\n" + tail + "\n";
+  }
+  return out;
+}
+
+}  // namespace parley::e2e

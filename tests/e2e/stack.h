@@ -1,0 +1,129 @@
+// The real Parley stack for end-to-end tests: nginx with the config that
+// tools/nginx-conf generates from nginx/parley.conf, and the parley-fcgi
+// binary, started as child processes in a fresh temporary directory on a
+// free 127.0.0.1 port.
+//
+// Ownership: a Stack owns its processes (Child) and its directory (TempDir);
+// destroying it stops the processes (SIGTERM, then SIGKILL to the process
+// group after a grace period), reaps them and removes the directory. Nothing
+// outlives a test, even when an assertion fails half-way.
+//
+// Threading: start and stop from one thread (the test's). Children are
+// forked with PR_SET_PDEATHSIG, so a test binary killed by a ctest timeout
+// takes its daemons with it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace parley::e2e {
+
+// A directory made with mkdtemp(3), removed recursively on destruction.
+class TempDir {
+ public:
+  static std::optional<TempDir> Make(std::string* error);
+  TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+  TempDir& operator=(TempDir&& o) noexcept {
+    std::swap(path_, o.path_);  // o's destructor removes what we held
+    return *this;
+  }
+  TempDir(const TempDir&) = delete;
+  ~TempDir();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit TempDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+// A child process started with fork/exec in its own process group, stdout
+// and stderr appended to a log file. The destructor stops and reaps it.
+class Child {
+ public:
+  struct Options {
+    std::vector<std::string> argv;  // argv[0] is the program path
+    std::vector<std::string> env;   // "NAME=value", added to ours
+    std::string log_path;           // stdout and stderr; /dev/null if empty
+  };
+  static std::unique_ptr<Child> Spawn(const Options& options, std::string* error);
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child();
+
+  pid_t pid() const { return pid_; }
+  const std::string& name() const { return name_; }
+  bool Running();
+  void Signal(int sig) const;
+  // Waits for the process to exit; returns its waitpid status, or nothing
+  // if it is still running after `timeout`.
+  std::optional<int> WaitFor(std::chrono::milliseconds timeout);
+  // SIGTERM, up to `grace` for it to exit, then SIGKILL to the whole process
+  // group (daemons' own children included). Returns the wait status.
+  int Stop(std::chrono::milliseconds grace);
+  // The exit status if it has been reaped.
+  std::optional<int> status() const { return status_; }
+
+ private:
+  Child(pid_t pid, std::string name) : pid_(pid), name_(std::move(name)) {}
+  pid_t pid_;
+  std::string name_;
+  std::optional<int> status_;
+};
+
+// Runs a program to completion (bounded); returns its exit code, or -1.
+int RunToCompletion(const Child::Options& options, std::chrono::milliseconds timeout,
+                    std::string* error);
+
+// A port on 127.0.0.1 that was free a moment ago (bind port 0, read, close).
+int FreeLoopbackPort();
+
+// Pids whose parent is `parent`, from /proc/*/stat.
+std::vector<pid_t> ChildrenOf(pid_t parent);
+
+// One-letter scheduler state of a process ('R', 'S', ...), or '?' if gone.
+char ProcessState(pid_t pid);
+
+struct StackOptions {
+  bool limits = false;  // PARLEY_LIMITS: nginx rate limits on or off
+  int workers = 2;
+};
+
+class Stack {
+ public:
+  // Starts nginx and parley-fcgi and waits (bounded) until /api/health
+  // answers 200. On failure returns null and explains in *error, with the
+  // daemons' logs.
+  static std::unique_ptr<Stack> Start(const StackOptions& options, std::string* error);
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+  ~Stack();
+
+  int port() const { return port_; }
+  // "http://127.0.0.1:PORT"; also the Origin a same-origin browser sends.
+  std::string base_url() const;
+  const std::string& dir() const { return dir_->path(); }
+  Child& fcgi() { return *fcgi_; }
+  Child& nginx() { return *nginx_; }
+  // The worker processes of the parley-fcgi master.
+  std::vector<pid_t> FcgiWorkers() const;
+  // The last lines of the daemons' logs, for failure messages.
+  std::string LogTail(size_t max_bytes = 4000) const;
+
+ private:
+  Stack() = default;
+  // Declaration order is destruction order reversed: processes stop before
+  // the directory that holds their sockets and logs is removed.
+  std::optional<TempDir> dir_;
+  int port_ = 0;
+  std::unique_ptr<Child> fcgi_;
+  std::unique_ptr<Child> nginx_;
+};
+
+}  // namespace parley::e2e
