@@ -122,6 +122,8 @@ Result<JsonPtr> ParseJsonObject(std::string_view content_type, std::string_view 
     return Status(Code::kTooLarge, "body_too_large",
                   "the request body may be at most " + std::to_string(kMaxBody) + " bytes");
   }
+  // An empty body is a missing body, whatever its declared type.
+  if (body.empty()) return Status::Invalid("invalid_json", "a JSON object body is required");
   std::string_view media = content_type.substr(0, content_type.find(';'));
   bool utf8_charset = true;
   if (size_t semi = content_type.find(';'); semi != std::string_view::npos) {
@@ -136,7 +138,6 @@ Result<JsonPtr> ParseJsonObject(std::string_view content_type, std::string_view 
     return Status(Code::kUnsupported, "unsupported_media_type",
                   "send the body as Content-Type: application/json (UTF-8)");
   }
-  if (body.empty()) return Status::Invalid("invalid_json", "a JSON object body is required");
   if (!ValidUtf8(body)) return Status::Invalid("invalid_utf8", "the body is not valid UTF-8");
   PARLEY_RETURN_IF_ERROR(ScanJson(body));
   const char* end = nullptr;
