@@ -128,11 +128,15 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_m
   // WAL lets the events daemon read while a worker writes. synchronous=NORMAL
   // is durable across application crashes; a power cut may lose the last
   // commits but never corrupts the file (the SQLite WAL documentation).
+  // Every read here is one short statement, so the automatic checkpoints
+  // (every 1000 pages) can always finish, and journal_size_limit truncates
+  // the WAL file back to 64 MiB after a burst: it stays bounded.
   PARLEY_RETURN_IF_ERROR(db->ExecScript(
       "PRAGMA journal_mode=WAL;"
       "PRAGMA synchronous=NORMAL;"
       "PRAGMA foreign_keys=ON;"
-      "PRAGMA temp_store=MEMORY;"));
+      "PRAGMA temp_store=MEMORY;"
+      "PRAGMA journal_size_limit=67108864;"));
   return db;
 }
 
