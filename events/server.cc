@@ -71,6 +71,16 @@ class Query {
   bool ok_ = true;
 };
 
+// A held request keeps its parsed headers until it ends: about 1 KiB of
+// small allocations that nothing reads again once the request is
+// authenticated and the reply has started. Memory per idle subscriber is
+// what bounds how many one daemon holds. (HTTP/1.1 keep-alive, the only
+// thing evhttp still decides from them, is the default without them.)
+void DropHeaders(evhttp_request* req) {
+  evhttp_clear_headers(evhttp_request_get_input_headers(req));
+  evhttp_clear_headers(evhttp_request_get_output_headers(req));
+}
+
 int UnixListen(const std::string& path, int type) {
   sockaddr_un addr{};
   if (path.size() >= sizeof addr.sun_path) return -1;
@@ -302,6 +312,7 @@ void Server::HandleStream(evhttp_request* req) {
   evhttp_add_header(h, "Cache-Control", "no-store, no-cache, no-transform");
   evhttp_add_header(h, "X-Accel-Buffering", "no");
   evhttp_send_reply_start(req, 200, "OK");
+  DropHeaders(req);
   Conn* c = Register(std::move(conn));
   // A stream outlives evhttp's request timeout; the heartbeat keeps nginx's.
   evhttp_connection_set_timeout(c->evcon, cfg_.stream_lifetime_s + 60);
@@ -395,6 +406,7 @@ void Server::HandlePoll(evhttp_request* req) {
     AnswerPoll(*c);
     return;
   }
+  DropHeaders(req);
   evhttp_connection_set_timeout(c->evcon, static_cast<int>(timeout) + 30);
 }
 
