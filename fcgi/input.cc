@@ -126,10 +126,12 @@ Result<JsonPtr> ParseJsonObject(std::string_view content_type, std::string_view 
   if (body.empty()) return Status::Invalid("invalid_json", "a JSON object body is required");
   std::string_view media = content_type.substr(0, content_type.find(';'));
   bool utf8_charset = true;
-  if (size_t semi = content_type.find(';'); semi != std::string_view::npos) {
-    std::string_view params = Trim(content_type.substr(semi + 1));
-    if (params.size() >= 8 && IEquals(params.substr(0, 8), "charset=")) {
-      std::string_view cs = Trim(params.substr(8));
+  // Any parameter may be the charset: "application/json; foo=bar; charset=latin1".
+  for (std::string_view rest = content_type; rest.find(';') != std::string_view::npos;) {
+    rest = rest.substr(rest.find(';') + 1);
+    std::string_view param = Trim(rest.substr(0, rest.find(';')));
+    if (param.size() >= 8 && IEquals(param.substr(0, 8), "charset=")) {
+      std::string_view cs = Trim(param.substr(8));
       if (cs.size() >= 2 && cs.front() == '"' && cs.back() == '"') cs = cs.substr(1, cs.size() - 2);
       utf8_charset = IEquals(cs, "utf-8") || IEquals(cs, "utf8");
     }
@@ -171,7 +173,10 @@ Result<std::optional<int64_t>> OptionalInt(const cJSON* obj, const char* key, in
   std::string range = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
   if (!cJSON_IsNumber(v)) return WrongType(key, range.c_str());
   double d = v->valuedouble;
-  if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max)) {
+  // 2^63 rounds to (double)INT64_MAX, so compare against it explicitly:
+  // converting it back to int64_t would be undefined.
+  if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max) ||
+      d >= 9223372036854775808.0) {
     return WrongType(key, range.c_str());
   }
   return std::optional<int64_t>(static_cast<int64_t>(d));

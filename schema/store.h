@@ -165,6 +165,8 @@ class Store {
                               const std::string& data);
   Status AppendMemberEvent(int64_t room_id, const User& user, const std::string& role,
                            const char* action);
+  // Sets a member's role; with owner set, only that room's owner may.
+  Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, const std::string& role);
   Status AddMember(int64_t room_id, const User& user, const std::string& role, const char* action);
   Result<std::unique_ptr<Transaction>> BeginWrite();
   Status CommitWrite(Transaction& tx);

@@ -29,6 +29,12 @@ Message ReadMessage(const Statement& s) {
   return m;
 }
 
+// A client_id names one send: reusing it for another room or another kind
+// of message is a client bug, not a retry.
+Status ClientIdReused() {
+  return Status::Conflict("client_id_reused", "that client_id was already used for a different message");
+}
+
 // A message in a room the reader cannot see is reported as not existing.
 Status HideRoom(const Status& st) {
   if (st.code() == Code::kNotFound) return Status::NotFound("message_not_found", "no such message");
@@ -145,7 +151,10 @@ Result<SendResult> Store::Send(const User& me, int64_t room_id, const std::strin
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
-  if (seen) return SendResult{std::move(*seen), false};
+  if (seen) {
+    if (seen->room_id != room_id || seen->kind == "answer") return ClientIdReused();
+    return SendResult{std::move(*seen), false};
+  }
   const char* kind = "message";
   if (a.room.kind == "qa") {
     if (*a.role == "professor") {
@@ -169,7 +178,10 @@ Result<SendResult> Store::Answer(const User& me, int64_t question_id, const std:
   auto access = LoadAccess(me.id, q->room_id, true);
   if (!access.ok()) return HideRoom(access.status());
   PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
-  if (seen) return SendResult{std::move(*seen), false};
+  if (seen) {
+    if (seen->reply_to != question_id) return ClientIdReused();
+    return SendResult{std::move(*seen), false};
+  }
   if (q->kind != "question") return Status::Invalid("not_a_question", "only questions can be answered");
   if (*access->role != "professor") return Status::Forbidden("not_professor", "only professors answer questions");
   if (q->deleted) return Status::Conflict("message_deleted", "that question was deleted");

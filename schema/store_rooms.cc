@@ -257,20 +257,25 @@ Result<std::vector<Member>> Store::Members(const User& me, int64_t room_id) {
 
 Result<Member> Store::SetRole(const User& me, int64_t room_id, const std::string& username,
                               const std::string& role) {
-  {
-    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
-    if (!a.room.owner || a.room.owner->id != me.id) {
-      return Status::Forbidden("not_owner", "only the room's owner sets roles");
-    }
-  }
-  PARLEY_RETURN_IF_ERROR(AdminSetRole(room_id, username, role));
+  PARLEY_RETURN_IF_ERROR(ChangeRole(&me, room_id, username, role));
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
   return LoadMember(room_id, who->id);
 }
 
 Status Store::AdminSetRole(int64_t room_id, const std::string& username, const std::string& role) {
+  return ChangeRole(nullptr, room_id, username, role);
+}
+
+Status Store::ChangeRole(const User* owner, int64_t room_id, const std::string& username, const std::string& role) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  if (owner) {
+    // Checked inside the transaction that changes the role.
+    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(owner->id, room_id, true));
+    if (!a.room.owner || a.room.owner->id != owner->id) {
+      return Status::Forbidden("not_owner", "only the room's owner sets roles");
+    }
+  }
   std::string kind;
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT kind FROM rooms WHERE id = ?"));

@@ -15,8 +15,8 @@ CREATE TABLE users (
   created_ts INTEGER NOT NULL
 );
 
--- Only the SHA-256 of a session token is stored; the token itself is shown
--- to the client once.
+-- Only a hash (BLAKE2b-256, schema/crypto.cc) of a session token is
+-- stored; the token itself is shown to the client once.
 CREATE TABLE sessions (
   id           INTEGER PRIMARY KEY,
   user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,

@@ -1,0 +1,117 @@
+// fcgi/validate.cc: every limit of DESIGN section 3, at and just past its edge.
+#include "fcgi/validate.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/unit/temp_db.h"
+
+namespace parley::fcgi {
+namespace {
+
+std::string Repeat(const std::string& s, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+const std::string kE = "\xC3\xA9";                // é: 2 bytes
+const std::string kEuro = "\xE2\x82\xAC";         // €: 3 bytes
+const std::string kSmile = "\xF0\x9F\x98\x80";    // 😀: 4 bytes
+
+TEST(ValidateUsernameTest, Length) {
+  EXPECT_OK(ValidateUsername("a"));
+  EXPECT_OK(ValidateUsername(std::string(32, 'a')));
+  EXPECT_ERROR(ValidateUsername(std::string(33, 'a')), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateUsername(""), Code::kInvalid, "invalid_field");
+}
+
+TEST(ValidateUsernameTest, Characters) {
+  EXPECT_OK(ValidateUsername("Alice_b.c-9"));
+  EXPECT_OK(ValidateUsername("._-"));
+  for (const std::string& bad : std::vector<std::string>{"a b", "a@b", "a/b", "a\nb", "a+b", "a%b", "a;b", "a:b", "a\"b", "a'b", "a\\b",
+                                std::string("a\0b", 3), "\xC3\xA9t\xC3\xA9", "a\tb", "\x7f"}) {
+    EXPECT_ERROR(ValidateUsername(bad), Code::kInvalid, "invalid_field") << bad;
+  }
+}
+
+TEST(ValidatePasswordTest, LengthInBytes) {
+  EXPECT_ERROR(ValidatePassword(std::string(7, 'p')), Code::kInvalid, "invalid_field");
+  EXPECT_OK(ValidatePassword(std::string(8, 'p')));
+  EXPECT_OK(ValidatePassword(std::string(1024, 'p')));
+  EXPECT_ERROR(ValidatePassword(std::string(1025, 'p')), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidatePassword(""), Code::kInvalid, "invalid_field");
+  EXPECT_OK(ValidatePassword(Repeat(kE, 4)));                 // 4 characters, 8 bytes
+  EXPECT_ERROR(ValidatePassword(Repeat(kE, 3) + "a"), Code::kInvalid, "invalid_field");  // 7 bytes
+  EXPECT_OK(ValidatePassword("spaces are fine"));
+}
+
+TEST(ValidateTextTest, LengthInCodePoints) {
+  EXPECT_OK(ValidateText("x"));
+  EXPECT_OK(ValidateText(std::string(4000, 'x')));
+  EXPECT_ERROR(ValidateText(std::string(4001, 'x')), Code::kInvalid, "invalid_field");
+  EXPECT_OK(ValidateText(Repeat(kE, 4000)));       // 8000 bytes
+  EXPECT_ERROR(ValidateText(Repeat(kE, 4001)), Code::kInvalid, "invalid_field");
+  EXPECT_OK(ValidateText(Repeat(kEuro, 4000)));    // 12000 bytes
+  EXPECT_ERROR(ValidateText(Repeat(kEuro, 4001)), Code::kInvalid, "invalid_field");
+  EXPECT_OK(ValidateText(Repeat(kSmile, 4000)));   // 16000 bytes
+  EXPECT_ERROR(ValidateText(Repeat(kSmile, 4001)), Code::kInvalid, "invalid_field");
+  EXPECT_OK(ValidateText(Repeat(kSmile, 3999) + "x"));
+}
+
+TEST(ValidateTextTest, BlankAndControlCharacters) {
+  EXPECT_ERROR(ValidateText(""), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateText(" "), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateText(" \t\r\n "), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateText("\x1b[2Jgotcha"), Code::kInvalid, "invalid_field");  // ESC
+  EXPECT_ERROR(ValidateText(std::string("a\0b", 3)), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateText("a\x07" "b"), Code::kInvalid, "invalid_field");  // BEL
+  EXPECT_ERROR(ValidateText("a\x7f" "b"), Code::kInvalid, "invalid_field");  // DEL
+  EXPECT_OK(ValidateText("line one\nline two"));
+  EXPECT_OK(ValidateText("a\tb"));
+  EXPECT_OK(ValidateText("windows\r\nline"));
+  EXPECT_OK(ValidateText("  padded  "));
+}
+
+TEST(ValidateTextTest, Utf8) {
+  EXPECT_ERROR(ValidateText("bad \xC3\x28"), Code::kInvalid, "invalid_utf8");
+  EXPECT_ERROR(ValidateText("\xED\xA0\x80"), Code::kInvalid, "invalid_utf8");
+  EXPECT_ERROR(ValidateText("\xC0\x80"), Code::kInvalid, "invalid_utf8");
+  EXPECT_OK(ValidateText("caf" + kE + " " + kEuro + " " + kSmile));
+}
+
+TEST(ValidateRoomNameTest, Limits) {
+  EXPECT_OK(ValidateRoomName("general"));
+  EXPECT_OK(ValidateRoomName("Room with spaces"));
+  EXPECT_OK(ValidateRoomName(std::string(64, 'r')));
+  EXPECT_ERROR(ValidateRoomName(std::string(65, 'r')), Code::kInvalid, "invalid_field");
+  EXPECT_OK(ValidateRoomName(Repeat(kEuro, 64)));
+  EXPECT_ERROR(ValidateRoomName(Repeat(kEuro, 65)), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateRoomName(""), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateRoomName("   "), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateRoomName("a\tb"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateRoomName("a\nb"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateRoomName("\x1b[31mred"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateRoomName(std::string("a\0b", 3)), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateRoomName("a\x7f"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateRoomName("bad \xC3\x28"), Code::kInvalid, "invalid_utf8");
+}
+
+TEST(ValidateClientIdTest, PrintableAscii) {
+  EXPECT_OK(ValidateClientId("a"));
+  EXPECT_OK(ValidateClientId(std::string(64, 'c')));
+  EXPECT_OK(ValidateClientId("550e8400-e29b-41d4-a716-446655440000"));
+  EXPECT_OK(ValidateClientId("!~{}"));
+  EXPECT_ERROR(ValidateClientId(std::string(65, 'c')), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateClientId(""), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateClientId("a b"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateClientId("a\tb"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateClientId("a\x7f"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateClientId(kE), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateClientId(std::string("a\0b", 3)), Code::kInvalid, "invalid_field");
+}
+
+}  // namespace
+}  // namespace parley::fcgi

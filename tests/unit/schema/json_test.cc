@@ -1,0 +1,190 @@
+// schema/json.cc: the JSON writer and the model's JSON forms. Every output
+// is also parsed back with cJSON, the parser the rest of Parley uses.
+#include "schema/json.h"
+
+#include <gtest/gtest.h>
+
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace parley {
+namespace {
+
+JsonPtr Parse(const std::string& s) {
+  JsonPtr j(cJSON_ParseWithLength(s.data(), s.size()));
+  EXPECT_NE(j, nullptr) << s;
+  return j;
+}
+const cJSON* Get(const cJSON* obj, const char* key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
+std::string Quoted(std::string_view s) {
+  std::string out;
+  AppendJsonString(out, s);
+  return out;
+}
+
+TEST(AppendJsonStringTest, Escapes) {
+  EXPECT_EQ(Quoted(""), R"("")");
+  EXPECT_EQ(Quoted("plain"), R"("plain")");
+  EXPECT_EQ(Quoted("a\"b\\c"), R"("a\"b\\c")");
+  EXPECT_EQ(Quoted("\n\r\t"), R"("\n\r\t")");
+  EXPECT_EQ(Quoted("\x01"), R"("\u0001")");
+  EXPECT_EQ(Quoted("\x1b[2J"), R"("\u001b[2J")");
+  EXPECT_EQ(Quoted("\x1f"), R"("\u001f")");
+  EXPECT_EQ(Quoted(std::string("a\0b", 3)), R"("a\u0000b")");
+  EXPECT_EQ(Quoted("\x7f"), "\"\x7f\"");
+  EXPECT_EQ(Quoted("caf\xC3\xA9 \xF0\x9F\x98\x80"), "\"caf\xC3\xA9 \xF0\x9F\x98\x80\"");  // UTF-8 as is
+  EXPECT_EQ(Quoted("</script>"), R"("</script>")");
+  std::string appended = "prefix:";
+  AppendJsonString(appended, "x");
+  EXPECT_EQ(appended, R"(prefix:"x")");
+}
+
+TEST(AppendJsonStringTest, RoundTripsEveryAsciiByte) {
+  std::string all;
+  for (int c = 1; c < 128; ++c) all += static_cast<char>(c);
+  all += "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80";
+  JsonPtr j = Parse("[" + Quoted(all) + "]");
+  ASSERT_NE(j, nullptr);
+  const cJSON* s = cJSON_GetArrayItem(j.get(), 0);
+  ASSERT_TRUE(cJSON_IsString(s));
+  EXPECT_EQ(std::string(s->valuestring), all);
+}
+
+TEST(JsonWriterTest, PlacesCommasAndNests) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("a").BeginArray().Int(1).Int(2).BeginObject().EndObject().BeginArray().EndArray().EndArray();
+  w.Key("b").Null();
+  w.Key("c").Bool(true).Key("d").Bool(false);
+  w.Key("e").String("x").Key("f").Raw(R"({"raw":1})");
+  w.Key("g").BeginObject().Key("h").Int(-5).EndObject();
+  w.EndObject();
+  EXPECT_EQ(w.str(), R"({"a":[1,2,{},[]],"b":null,"c":true,"d":false,"e":"x","f":{"raw":1},"g":{"h":-5}})");
+  EXPECT_NE(Parse(w.str()), nullptr);
+}
+
+TEST(JsonWriterTest, EmptyContainersAndExtremeInts) {
+  JsonWriter empty_object;
+  empty_object.BeginObject().EndObject();
+  EXPECT_EQ(empty_object.Take(), "{}");
+  JsonWriter empty_array;
+  empty_array.BeginArray().EndArray();
+  EXPECT_EQ(empty_array.Take(), "[]");
+  JsonWriter ints;
+  ints.BeginArray().Int(0).Int(INT64_MAX).Int(INT64_MIN).Int(int64_t{1} << 53).EndArray();
+  EXPECT_EQ(ints.str(), "[0,9223372036854775807,-9223372036854775808,9007199254740992]");
+  JsonWriter keys;
+  keys.BeginObject().Key("we\"ird\n").Int(1).EndObject();
+  JsonPtr j = Parse(keys.str());
+  EXPECT_NE(Get(j.get(), "we\"ird\n"), nullptr);
+}
+
+TEST(ModelJsonTest, User) {
+  EXPECT_EQ(ToJson(User{7, "alice"}), R"({"id":7,"username":"alice"})");
+  EXPECT_EQ(Wrap("user", User{7, "al\"ice"}), R"({"user":{"id":7,"username":"al\"ice"}})");
+}
+
+TEST(ModelJsonTest, RoomHasEveryKeyWithNulls) {
+  Room r;
+  r.id = 3;
+  r.name = "Lobby";
+  r.kind = "public";
+  JsonPtr j = Parse(ToJson(r));
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(Get(j.get(), "id")->valuedouble, 3);
+  EXPECT_STREQ(Get(j.get(), "name")->valuestring, "Lobby");
+  EXPECT_STREQ(Get(j.get(), "kind")->valuestring, "public");
+  EXPECT_TRUE(cJSON_IsNull(Get(j.get(), "owner")));
+  EXPECT_TRUE(cJSON_IsFalse(Get(j.get(), "member")));
+  EXPECT_TRUE(cJSON_IsNull(Get(j.get(), "role")));
+  EXPECT_EQ(Get(j.get(), "unread")->valuedouble, 0);
+  EXPECT_EQ(Get(j.get(), "last_event_id")->valuedouble, 0);
+  EXPECT_TRUE(cJSON_IsNull(Get(j.get(), "answers_per_professor")));
+  EXPECT_EQ(Get(j.get(), "peer"), nullptr);  // dm only
+
+  r.owner = User{1, "alice"};
+  r.member = true;
+  r.role = "professor";
+  r.unread = 4;
+  r.last_event_id = 99;
+  r.kind = "qa";
+  r.answers_per_professor = 1;
+  j = Parse(ToJson(r));
+  EXPECT_STREQ(Get(Get(j.get(), "owner"), "username")->valuestring, "alice");
+  EXPECT_TRUE(cJSON_IsTrue(Get(j.get(), "member")));
+  EXPECT_STREQ(Get(j.get(), "role")->valuestring, "professor");
+  EXPECT_EQ(Get(j.get(), "unread")->valuedouble, 4);
+  EXPECT_EQ(Get(j.get(), "last_event_id")->valuedouble, 99);
+  EXPECT_EQ(Get(j.get(), "answers_per_professor")->valuedouble, 1);
+}
+
+TEST(ModelJsonTest, DirectConversationIsNamedAfterThePeer) {
+  Room r;
+  r.id = 9;
+  r.name = "dm";
+  r.kind = "dm";
+  r.member = true;
+  r.role = "member";
+  r.peer = User{2, "bob"};
+  JsonPtr j = Parse(ToJson(r));
+  EXPECT_STREQ(Get(j.get(), "name")->valuestring, "bob");
+  EXPECT_STREQ(Get(Get(j.get(), "peer"), "username")->valuestring, "bob");
+  EXPECT_EQ(Get(Get(j.get(), "peer"), "id")->valuedouble, 2);
+}
+
+TEST(ModelJsonTest, Member) {
+  EXPECT_EQ(ToJson(Member{User{2, "bob"}, "student", false, true}),
+            R"({"user":{"id":2,"username":"bob"},"role":"student","owner":false,"online":true})");
+}
+
+TEST(ModelJsonTest, MessageOptionalKeysAreAbsentUnlessSet) {
+  Message m;
+  m.id = 10;
+  m.room_id = 1;
+  m.user = User{1, "alice"};
+  m.kind = "message";
+  m.text = "line\none \"quoted\"";
+  m.ts = 1700000000000;
+  JsonPtr j = Parse(ToJson(m));
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(Get(j.get(), "id")->valuedouble, 10);
+  EXPECT_EQ(Get(j.get(), "room_id")->valuedouble, 1);
+  EXPECT_STREQ(Get(Get(j.get(), "user"), "username")->valuestring, "alice");
+  EXPECT_STREQ(Get(j.get(), "kind")->valuestring, "message");
+  EXPECT_STREQ(Get(j.get(), "text")->valuestring, "line\none \"quoted\"");
+  EXPECT_EQ(Get(j.get(), "ts")->valuedouble, 1700000000000.0);
+  for (const char* absent : {"reply_to", "answer_id", "client_id", "edited", "deleted"}) {
+    EXPECT_EQ(Get(j.get(), absent), nullptr) << absent;
+  }
+
+  m.kind = "answer";
+  m.reply_to = 8;
+  m.client_id = "c-1";
+  m.edited = true;
+  m.deleted = true;
+  m.text = "";
+  j = Parse(ToJson(m));
+  EXPECT_EQ(Get(j.get(), "reply_to")->valuedouble, 8);
+  EXPECT_STREQ(Get(j.get(), "client_id")->valuestring, "c-1");
+  EXPECT_TRUE(cJSON_IsTrue(Get(j.get(), "edited")));
+  EXPECT_TRUE(cJSON_IsTrue(Get(j.get(), "deleted")));
+  EXPECT_STREQ(Get(j.get(), "text")->valuestring, "");
+
+  Message q = m;
+  q.kind = "question";
+  q.reply_to.reset();
+  q.answer_id = 11;
+  j = Parse(ToJson(q));
+  EXPECT_EQ(Get(j.get(), "answer_id")->valuedouble, 11);
+}
+
+TEST(ModelJsonTest, WrapsVectors) {
+  EXPECT_EQ(Wrap("users", std::vector<User>{}), R"({"users":[]})");
+  EXPECT_EQ(Wrap("users", std::vector<User>{User{1, "a"}, User{2, "b"}}),
+            R"({"users":[{"id":1,"username":"a"},{"id":2,"username":"b"}]})");
+}
+
+}  // namespace
+}  // namespace parley

@@ -1,0 +1,352 @@
+// schema/store_events.cc: the readers of the event log, sessions and
+// presence that parley-events uses, on a real migrated SQLite file.
+#include "schema/store.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "schema/crypto.h"
+#include "schema/json.h"
+#include "tests/unit/temp_db.h"
+
+namespace parley {
+namespace {
+
+constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
+constexpr int64_t kGeneral = 1;
+
+class StoreEventsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK(CryptoInit());
+    db_ = test::OpenDb(path());
+    ASSERT_NE(db_, nullptr);
+    store_ = std::make_unique<Store>(*db_);
+  }
+  std::string path() const { return dir_.File("parley.db"); }
+
+  User NewUser(const std::string& name) {
+    auto u = store_->CreateUser(name, kFakeHash);
+    EXPECT_OK(u) << name;
+    return u.ok() ? *u : User{};
+  }
+  Room NewRoom(const User& owner, const std::string& name, const std::string& kind) {
+    auto r = store_->CreateRoom(owner, name, kind, std::nullopt);
+    EXPECT_OK(r) << name;
+    return r.ok() ? *r : Room{};
+  }
+  int64_t Post(const User& u, int64_t room_id, const std::string& text) {
+    auto r = store_->Send(u, room_id, text, std::nullopt);
+    EXPECT_OK(r) << text;
+    return r.ok() ? r->message.id : -1;
+  }
+  int64_t Head() {
+    auto h = store_->Head();
+    EXPECT_OK(h);
+    return h.ok() ? *h : -1;
+  }
+  std::vector<int64_t> VisibleIds(const User& u, int64_t after = 0, int64_t upto = INT64_MAX, int limit = 1000) {
+    auto r = store_->EventsForUser(u.id, after, upto, limit);
+    EXPECT_OK(r);
+    std::vector<int64_t> ids;
+    if (r.ok()) {
+      for (const Event& e : *r) ids.push_back(e.id);
+    }
+    return ids;
+  }
+  static bool Contains(const std::vector<int64_t>& ids, int64_t id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+  }
+  int64_t QueryInt(const std::string& sql) {
+    auto s = db_->Prepare(sql);
+    EXPECT_OK(s) << sql;
+    if (!s.ok()) return -1;
+    auto row = s->Step();
+    EXPECT_OK(row) << sql;
+    return row.ok() && *row ? s->Int(0) : -1;
+  }
+  bool Online(const User& viewer, int64_t room_id, int64_t user_id) {
+    auto members = store_->Members(viewer, room_id);
+    EXPECT_OK(members);
+    if (!members.ok()) return false;
+    for (const Member& m : *members) {
+      if (m.user.id == user_id) return m.online;
+    }
+    ADD_FAILURE() << "user " << user_id << " is not a member of room " << room_id;
+    return false;
+  }
+
+  test::TempDir dir_;
+  std::unique_ptr<Db> db_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreEventsTest, EventsAfterPages) {
+  User alice = NewUser("alice");
+  NewUser("bob");
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  for (int i = 0; i < 5; ++i) Post(alice, lobby.id, "m" + std::to_string(i));
+  ASSERT_OK_AND_ASSIGN(std::vector<Event> all, store_->EventsAfter(0, 1000));
+  ASSERT_EQ(static_cast<int64_t>(all.size()), Head());
+
+  std::vector<int64_t> paged;
+  int64_t cursor = 0;
+  for (int guard = 0; guard < 100; ++guard) {
+    ASSERT_OK_AND_ASSIGN(std::vector<Event> page, store_->EventsAfter(cursor, 3));
+    ASSERT_LE(page.size(), 3u);
+    if (page.empty()) break;
+    for (const Event& e : page) {
+      EXPECT_GT(e.id, cursor);
+      paged.push_back(e.id);
+    }
+    cursor = page.back().id;
+  }
+  std::vector<int64_t> all_ids;
+  for (const Event& e : all) all_ids.push_back(e.id);
+  EXPECT_EQ(paged, all_ids);
+
+  ASSERT_OK_AND_ASSIGN(std::vector<Event> past_head, store_->EventsAfter(Head(), 10));
+  EXPECT_TRUE(past_head.empty());
+  ASSERT_OK_AND_ASSIGN(std::vector<Event> middle, store_->EventsAfter(2, 2));
+  ASSERT_EQ(middle.size(), 2u);
+  EXPECT_EQ(middle[0].id, 3);
+  EXPECT_EQ(middle[1].id, 4);
+  for (const Event& e : all) {
+    EXPECT_GT(e.ts, 0);
+    JsonPtr j(cJSON_Parse(e.data.c_str()));
+    EXPECT_TRUE(cJSON_IsObject(j.get())) << e.data;
+  }
+  // A user event is addressed to everyone, with no room.
+  EXPECT_EQ(all[0].type, "user");
+  EXPECT_FALSE(all[0].room_id.has_value());
+  EXPECT_EQ(all[0].target_id, alice.id);
+}
+
+TEST_F(StoreEventsTest, EventsForUserFollowMembership) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room secret = NewRoom(alice, "secret", "private");
+  const int64_t hidden = Post(alice, secret.id, "before bob");
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  const int64_t lobby_msg = Post(alice, lobby.id, "in the lobby");
+  const int64_t general_msg = Post(alice, kGeneral, "hello all");
+
+  std::vector<int64_t> seen = VisibleIds(bob);
+  EXPECT_FALSE(Contains(seen, hidden));      // a private room bob is not in
+  EXPECT_FALSE(Contains(seen, lobby_msg));   // a public room bob has not joined
+  EXPECT_TRUE(Contains(seen, general_msg));  // bob is in general
+  ASSERT_OK_AND_ASSIGN(std::vector<Event> all, store_->EventsAfter(0, 1000));
+  for (const Event& e : all) {
+    if (e.audience == "all") {
+      EXPECT_TRUE(Contains(seen, e.id)) << e.type << " " << e.id;
+    }
+    if (e.room_id == secret.id) {
+      EXPECT_FALSE(Contains(seen, e.id)) << e.type << " " << e.id;
+    }
+  }
+
+  // Once a member, the room's log is bob's to read (membership now).
+  ASSERT_OK(store_->Invite(alice, secret.id, "bob"));
+  seen = VisibleIds(bob);
+  EXPECT_TRUE(Contains(seen, hidden));
+
+  // After leaving, bob still hears that he left (addressed to him), but
+  // nothing from the room any more.
+  ASSERT_OK(store_->Leave(bob, secret.id));
+  const int64_t left = Head();
+  const int64_t after_leave = Post(alice, secret.id, "after bob");
+  seen = VisibleIds(bob);
+  EXPECT_TRUE(Contains(seen, left));
+  EXPECT_FALSE(Contains(seen, after_leave));
+  EXPECT_FALSE(Contains(seen, hidden));
+
+  // Ordered, bounded by (after, upto], and limited.
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  ASSERT_GE(seen.size(), 3u);
+  std::vector<int64_t> window = VisibleIds(bob, seen[0], seen[2]);
+  EXPECT_EQ(window, (std::vector<int64_t>{seen[1], seen[2]}));
+  std::vector<int64_t> limited = VisibleIds(bob, 0, INT64_MAX, 2);
+  EXPECT_EQ(limited, (std::vector<int64_t>{seen[0], seen[1]}));
+}
+
+TEST_F(StoreEventsTest, DirectConversationEventsReachBothPeopleOnly) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  User carol = NewUser("carol");
+  const int64_t before = Head();
+  ASSERT_OK_AND_ASSIGN(auto dm, store_->GetOrCreateDm(alice, "bob"));
+  const int64_t msg = Post(bob, dm.first.id, "psst");
+  for (int64_t id = before + 1; id <= msg; ++id) {
+    EXPECT_TRUE(Contains(VisibleIds(alice, before), id)) << id;
+    EXPECT_TRUE(Contains(VisibleIds(bob, before), id)) << id;
+    EXPECT_FALSE(Contains(VisibleIds(carol, before), id)) << id;
+  }
+}
+
+TEST_F(StoreEventsTest, RoomIdsOf) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room secret = NewRoom(alice, "secret", "private");
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> rooms, store_->RoomIdsOf(alice.id));
+  std::sort(rooms.begin(), rooms.end());
+  EXPECT_EQ(rooms, (std::vector<int64_t>{kGeneral, lobby.id, secret.id}));
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> bobs, store_->RoomIdsOf(bob.id));
+  EXPECT_EQ(bobs, (std::vector<int64_t>{kGeneral}));
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> nobody, store_->RoomIdsOf(999999));
+  EXPECT_TRUE(nobody.empty());
+}
+
+TEST_F(StoreEventsTest, FindSessionDoesNotTouchTheIdleClock) {
+  User alice = NewUser("alice");
+  const std::string hash = TokenHash(NewToken());
+  ASSERT_OK(store_->CreateSession(alice.id, hash));
+  ASSERT_OK(db_->ExecScript("UPDATE sessions SET last_seen_ts = last_seen_ts - 7200000"));  // 2 h idle
+  const int64_t seen_before = QueryInt("SELECT last_seen_ts FROM sessions");
+
+  ASSERT_OK_AND_ASSIGN(std::optional<Session> s, store_->FindSession(hash));
+  ASSERT_TRUE(s.has_value());
+  EXPECT_GT(s->id, 0);
+  EXPECT_EQ(s->user.id, alice.id);
+  EXPECT_EQ(s->user.username, "alice");
+  EXPECT_EQ(QueryInt("SELECT last_seen_ts FROM sessions"), seen_before);
+  ASSERT_OK_AND_ASSIGN(bool alive, store_->SessionAlive(s->id));
+  EXPECT_TRUE(alive);
+
+  ASSERT_OK_AND_ASSIGN(std::optional<Session> unknown, store_->FindSession(TokenHash(NewToken())));
+  EXPECT_FALSE(unknown.has_value());
+  ASSERT_OK_AND_ASSIGN(bool ghost, store_->SessionAlive(999999));
+  EXPECT_FALSE(ghost);
+
+  ASSERT_OK(store_->RevokeSession(hash));
+  ASSERT_OK_AND_ASSIGN(std::optional<Session> revoked, store_->FindSession(hash));
+  EXPECT_FALSE(revoked.has_value());
+  ASSERT_OK_AND_ASSIGN(bool after_logout, store_->SessionAlive(s->id));
+  EXPECT_FALSE(after_logout);  // a stream of a logged-out session must end
+}
+
+TEST_F(StoreEventsTest, ExpiredSessionsAreNotFound) {
+  User alice = NewUser("alice");
+  Limits absolute;
+  absolute.session_absolute_ms = 0;
+  Store expiring(*db_, absolute);
+  const std::string h1 = TokenHash(NewToken());
+  ASSERT_OK(expiring.CreateSession(alice.id, h1));
+  ASSERT_OK_AND_ASSIGN(std::optional<Session> s1, store_->FindSession(h1));
+  EXPECT_FALSE(s1.has_value());
+
+  Limits idle;
+  idle.session_idle_ms = 0;
+  Store impatient(*db_, idle);
+  const std::string h2 = TokenHash(NewToken());
+  ASSERT_OK(store_->CreateSession(alice.id, h2));
+  ASSERT_OK_AND_ASSIGN(std::optional<Session> s2, impatient.FindSession(h2));
+  EXPECT_FALSE(s2.has_value());
+  ASSERT_OK_AND_ASSIGN(std::optional<Session> s3, store_->FindSession(h2));
+  ASSERT_TRUE(s3.has_value());
+  ASSERT_OK_AND_ASSIGN(bool alive_idle, impatient.SessionAlive(s3->id));
+  EXPECT_FALSE(alive_idle);
+}
+
+TEST_F(StoreEventsTest, DataVersionChangesWithOtherConnectionsCommits) {
+  NewUser("alice");
+  ASSERT_OK_AND_ASSIGN(int64_t v1, store_->DataVersion());
+  NewUser("bob");  // our own commit
+  ASSERT_OK_AND_ASSIGN(int64_t v2, store_->DataVersion());
+  EXPECT_EQ(v2, v1);
+
+  auto other_db = test::OpenDb(path());
+  ASSERT_NE(other_db, nullptr);
+  Store other(*other_db);
+  ASSERT_OK(other.CreateUser("carol", kFakeHash));
+  ASSERT_OK_AND_ASSIGN(int64_t v3, store_->DataVersion());
+  EXPECT_NE(v3, v2);
+  ASSERT_OK_AND_ASSIGN(int64_t v4, store_->DataVersion());
+  EXPECT_EQ(v4, v3);  // stable until the next foreign commit
+}
+
+TEST_F(StoreEventsTest, PresenceDrivesOnline) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  (void)store_->TakeNotifyHead();
+  const int64_t head = Head();
+  EXPECT_FALSE(Online(alice, kGeneral, bob.id));
+  ASSERT_OK(store_->SetOnline(bob.id, true));
+  EXPECT_TRUE(Online(alice, kGeneral, bob.id));
+  ASSERT_OK(store_->SetOnline(bob.id, true));  // idempotent
+  EXPECT_TRUE(Online(alice, kGeneral, bob.id));
+  ASSERT_OK(store_->SetOnline(bob.id, false));
+  EXPECT_FALSE(Online(alice, kGeneral, bob.id));
+  ASSERT_OK(store_->SetOnline(bob.id, false));
+
+  ASSERT_OK(store_->SetOnline(alice.id, true));
+  ASSERT_OK(store_->SetOnline(bob.id, true));
+  ASSERT_OK(store_->ClearPresence());
+  EXPECT_FALSE(Online(alice, kGeneral, alice.id));
+  EXPECT_FALSE(Online(alice, kGeneral, bob.id));
+  // Presence is not in the event log.
+  EXPECT_EQ(Head(), head);
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+}
+
+TEST_F(StoreEventsTest, OldestEventId) {
+  ASSERT_OK_AND_ASSIGN(int64_t empty, store_->OldestEventId());
+  EXPECT_EQ(empty, 0);
+  NewUser("alice");
+  ASSERT_OK_AND_ASSIGN(int64_t first, store_->OldestEventId());
+  EXPECT_EQ(first, 1);
+}
+
+TEST_F(StoreEventsTest, PruneKeepsTheNewestPerRoomAndTheHead) {
+  Limits unlimited;
+  unlimited.sends_per_second = 0;
+  store_ = std::make_unique<Store>(*db_, unlimited);
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  std::vector<int64_t> lobby_ids;
+  for (int i = 0; i < 5; ++i) lobby_ids.push_back(Post(alice, lobby.id, "m" + std::to_string(i)));
+  ASSERT_OK_AND_ASSIGN(std::vector<Event> before, store_->EventsAfter(0, 1000));
+
+  // Nothing is older than an hour: nothing goes.
+  ASSERT_OK_AND_ASSIGN(int64_t none, store_->PruneEvents(3600 * 1000, 2));
+  EXPECT_EQ(none, 0);
+
+  // Everything is "old" (cutoff in the future): each room keeps its newest 2.
+  ASSERT_OK_AND_ASSIGN(int64_t pruned, store_->PruneEvents(-60000, 2));
+  ASSERT_OK_AND_ASSIGN(std::vector<Event> after, store_->EventsAfter(0, 1000));
+  EXPECT_EQ(pruned, static_cast<int64_t>(before.size() - after.size()));
+  EXPECT_GT(pruned, 0);
+  std::vector<int64_t> kept;
+  for (const Event& e : after) kept.push_back(e.id);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE room_id = " + std::to_string(lobby.id)), 2);
+  EXPECT_TRUE(Contains(kept, lobby_ids[3]));
+  EXPECT_TRUE(Contains(kept, lobby_ids[4]));
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE room_id = 1"), 2);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE room_id IS NULL"), 0);  // user events are not per room
+  ASSERT_OK_AND_ASSIGN(int64_t oldest, store_->OldestEventId());
+  EXPECT_EQ(oldest, kept.front());
+  // Messages themselves stay: history is kept forever.
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages"), 5);
+
+  // Ids are never reused after a prune.
+  const int64_t head = Head();
+  EXPECT_EQ(head, before.back().id);
+  EXPECT_EQ(Post(bob, kGeneral, "next"), head + 1);
+}
+
+TEST_F(StoreEventsTest, PruneNeverDeletesTheHead) {
+  NewUser("alice");  // events: user (no room), member (general)
+  ASSERT_OK(db_->ExecScript("DELETE FROM events WHERE type = 'member'"));
+  const int64_t head = Head();
+  ASSERT_OK_AND_ASSIGN(int64_t pruned, store_->PruneEvents(-60000, 1));
+  EXPECT_EQ(pruned, 0);
+  EXPECT_EQ(Head(), head);
+}
+
+}  // namespace
+}  // namespace parley

@@ -1,0 +1,1136 @@
+// schema/store.cc, store_rooms.cc, store_messages.cc: the Store on a real,
+// migrated SQLite file. Users get a fake password hash: the Store never
+// looks inside it, and real Argon2id would cost ~50-100 ms per user.
+#include "schema/store.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "schema/crypto.h"
+#include "schema/json.h"
+#include "tests/unit/temp_db.h"
+
+namespace parley {
+namespace {
+
+constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
+constexpr int64_t kGeneral = 1;  // created by the first migration
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK(CryptoInit());
+    db_ = test::OpenDb(dir_.File("parley.db"));
+    ASSERT_NE(db_, nullptr);
+    store_ = std::make_unique<Store>(*db_);
+  }
+
+  // The same database through a Store with other limits.
+  void Reopen(const Limits& limits) { store_ = std::make_unique<Store>(*db_, limits); }
+
+  User NewUser(const std::string& name) {
+    auto u = store_->CreateUser(name, kFakeHash);
+    EXPECT_OK(u) << name;
+    return u.ok() ? *u : User{};
+  }
+  Room NewRoom(const User& owner, const std::string& name, const std::string& kind,
+               std::optional<int64_t> per_professor = std::nullopt) {
+    auto r = store_->CreateRoom(owner, name, kind, per_professor);
+    EXPECT_OK(r) << name;
+    return r.ok() ? *r : Room{};
+  }
+  Message Post(const User& u, int64_t room_id, const std::string& text,
+               const std::optional<std::string>& client_id = std::nullopt) {
+    auto r = store_->Send(u, room_id, text, client_id);
+    EXPECT_OK(r) << text;
+    if (!r.ok()) return Message{};
+    EXPECT_TRUE(r->created);
+    return r->message;
+  }
+  void JoinOk(const User& u, int64_t room_id) { EXPECT_OK(store_->Join(u, room_id)); }
+  // Makes `who` a professor of a Q&A room owned by `owner`.
+  void MakeProfessor(const User& owner, int64_t room_id, const User& who) {
+    JoinOk(who, room_id);
+    EXPECT_OK(store_->SetRole(owner, room_id, who.username, "professor"));
+  }
+
+  int64_t Head() {
+    auto h = store_->Head();
+    EXPECT_OK(h);
+    return h.ok() ? *h : -1;
+  }
+  std::vector<Event> EventsSince(int64_t after) {
+    auto r = store_->EventsAfter(after, 1000000);
+    EXPECT_OK(r);
+    return r.ok() ? *r : std::vector<Event>{};
+  }
+  int64_t QueryInt(const std::string& sql) {
+    auto s = db_->Prepare(sql);
+    EXPECT_OK(s) << sql;
+    if (!s.ok()) return -1;
+    auto row = s->Step();
+    EXPECT_OK(row) << sql;
+    return row.ok() && *row ? s->Int(0) : -1;
+  }
+  std::string QueryText(const std::string& sql) {
+    auto s = db_->Prepare(sql);
+    EXPECT_OK(s) << sql;
+    if (!s.ok()) return "";
+    auto row = s->Step();
+    EXPECT_OK(row) << sql;
+    return row.ok() && *row ? s->Text(0) : "<no row>";
+  }
+  // The room as `u` sees it in ListRooms; nullopt if not listed.
+  std::optional<Room> Listed(const User& u, int64_t room_id) {
+    auto rooms = store_->ListRooms(u);
+    EXPECT_OK(rooms);
+    if (!rooms.ok()) return std::nullopt;
+    for (const Room& r : *rooms) {
+      if (r.id == room_id) return r;
+    }
+    return std::nullopt;
+  }
+  int64_t Unread(const User& u, int64_t room_id) {
+    auto r = Listed(u, room_id);
+    EXPECT_TRUE(r.has_value()) << "room " << room_id << " not listed for " << u.username;
+    return r ? r->unread : -1;
+  }
+  std::vector<Message> AllHistory(const User& u, int64_t room_id) {
+    auto p = store_->History(u, room_id, std::nullopt, std::nullopt, 200);
+    EXPECT_OK(p);
+    return p.ok() ? p->messages : std::vector<Message>{};
+  }
+  std::optional<Message> FindInHistory(const User& u, int64_t room_id, int64_t id) {
+    for (const Message& m : AllHistory(u, room_id)) {
+      if (m.id == id) return m;
+    }
+    return std::nullopt;
+  }
+  // Forgets what earlier setup steps left for the notifier.
+  void DrainNotify() { (void)store_->TakeNotifyHead(); }
+
+  test::TempDir dir_;
+  std::unique_ptr<Db> db_;
+  std::unique_ptr<Store> store_;
+};
+
+JsonPtr Parse(const std::string& s) {
+  JsonPtr j(cJSON_Parse(s.c_str()));
+  EXPECT_NE(j, nullptr) << s;
+  return j;
+}
+const cJSON* Get(const cJSON* obj, const char* key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
+std::string Str(const cJSON* obj, const char* key) {
+  const cJSON* v = Get(obj, key);
+  return cJSON_IsString(v) ? v->valuestring : "<missing>";
+}
+int64_t Num(const cJSON* obj, const char* key) {
+  const cJSON* v = Get(obj, key);
+  return cJSON_IsNumber(v) ? static_cast<int64_t>(v->valuedouble) : -1;
+}
+
+// ---------------------------------------------------------------- accounts
+
+TEST_F(StoreTest, CreateUserJoinsGeneralAndAppendsUserAndMemberEvents) {
+  ASSERT_EQ(Head(), 0);
+  ASSERT_OK_AND_ASSIGN(User alice, store_->CreateUser("alice", kFakeHash));
+  EXPECT_GT(alice.id, 0);
+  EXPECT_EQ(alice.username, "alice");
+
+  std::vector<Event> ev = EventsSince(0);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].type, "user");
+  EXPECT_EQ(ev[0].audience, "all");
+  EXPECT_FALSE(ev[0].room_id.has_value());
+  EXPECT_EQ(ev[0].target_id, alice.id);
+  JsonPtr user_data = Parse(ev[0].data);
+  const cJSON* u = Get(user_data.get(), "user");
+  EXPECT_EQ(Num(u, "id"), alice.id);
+  EXPECT_EQ(Str(u, "username"), "alice");
+
+  EXPECT_EQ(ev[1].type, "member");
+  EXPECT_EQ(ev[1].audience, "room");
+  EXPECT_EQ(ev[1].room_id, kGeneral);
+  EXPECT_EQ(ev[1].target_id, alice.id);
+  JsonPtr member_data = Parse(ev[1].data);
+  EXPECT_EQ(Num(member_data.get(), "room_id"), kGeneral);
+  EXPECT_EQ(Str(Get(member_data.get(), "user"), "username"), "alice");
+  EXPECT_EQ(Str(member_data.get(), "role"), "member");
+  EXPECT_EQ(Str(member_data.get(), "action"), "joined");
+  EXPECT_EQ(ev[1].id, ev[0].id + 1);
+
+  // One commit: the notifier hears of the last event once.
+  EXPECT_EQ(store_->TakeNotifyHead(), ev[1].id);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE room_id = 1 AND user_id = " + std::to_string(alice.id) +
+                     " AND role = 'member'"),
+            1);
+  std::optional<Room> general = Listed(alice, kGeneral);
+  ASSERT_TRUE(general.has_value());
+  EXPECT_TRUE(general->member);
+  EXPECT_EQ(general->role, "member");
+}
+
+TEST_F(StoreTest, CreateUserIsOneTransaction) {
+  // Make the membership insert fail: the user row and the `user` event must go too.
+  ASSERT_OK(db_->ExecScript(
+      "CREATE TRIGGER no_members BEFORE INSERT ON members BEGIN SELECT RAISE(ABORT, 'no'); END;"));
+  EXPECT_FALSE(store_->CreateUser("alice", kFakeHash).ok());
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM users"), 0);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events"), 0);
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+
+  ASSERT_OK(db_->ExecScript("DROP TRIGGER no_members"));
+  NewUser("alice");
+  std::vector<Event> ev = EventsSince(0);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].id, 1);  // the rolled-back attempt left no hole
+}
+
+TEST_F(StoreTest, UsernamesAreUniqueIgnoringCase) {
+  User alice = NewUser("alice");
+  const int64_t head = Head();
+  DrainNotify();
+  EXPECT_ERROR(store_->CreateUser("ALICE", kFakeHash), Code::kConflict, "username_taken");
+  EXPECT_ERROR(store_->CreateUser("alice", kFakeHash), Code::kConflict, "username_taken");
+  EXPECT_EQ(Head(), head);
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM users"), 1);
+
+  ASSERT_OK_AND_ASSIGN(std::optional<User> found, store_->FindUser("Alice"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, alice.id);
+  EXPECT_EQ(found->username, "alice");  // as registered
+  ASSERT_OK_AND_ASSIGN(std::optional<User> nobody, store_->FindUser("bob"));
+  EXPECT_FALSE(nobody.has_value());
+
+  ASSERT_OK_AND_ASSIGN(std::optional<UserCredentials> cred, store_->FindCredentials("ALICE"));
+  ASSERT_TRUE(cred.has_value());
+  EXPECT_EQ(cred->user.id, alice.id);
+  EXPECT_EQ(cred->pw_hash, kFakeHash);
+  ASSERT_OK_AND_ASSIGN(std::optional<UserCredentials> none, store_->FindCredentials("bob"));
+  EXPECT_FALSE(none.has_value());
+}
+
+TEST_F(StoreTest, SearchUsersByPrefixIgnoringCase) {
+  NewUser("alice");
+  NewUser("Albert");
+  NewUser("bob");
+  NewUser("al_x");
+  ASSERT_OK_AND_ASSIGN(std::vector<User> al, store_->SearchUsers("AL", 10));
+  std::vector<std::string> names;
+  for (const User& u : al) names.push_back(u.username);
+  EXPECT_EQ(names, (std::vector<std::string>{"al_x", "Albert", "alice"}));
+
+  ASSERT_OK_AND_ASSIGN(std::vector<User> two, store_->SearchUsers("al", 2));
+  EXPECT_EQ(two.size(), 2u);
+  // LIKE wildcards in the prefix are plain characters.
+  ASSERT_OK_AND_ASSIGN(std::vector<User> pct, store_->SearchUsers("%", 10));
+  EXPECT_TRUE(pct.empty());
+  ASSERT_OK_AND_ASSIGN(std::vector<User> underscore, store_->SearchUsers("a_", 10));
+  EXPECT_TRUE(underscore.empty());
+  ASSERT_OK_AND_ASSIGN(std::vector<User> all, store_->SearchUsers("", 10));
+  EXPECT_EQ(all.size(), 4u);
+}
+
+// ---------------------------------------------------------------- sessions
+
+TEST_F(StoreTest, SessionsCreateResolveRevoke) {
+  User alice = NewUser("alice");
+  DrainNotify();
+  const std::string h1 = TokenHash(NewToken()), h2 = TokenHash(NewToken());
+  ASSERT_OK(store_->CreateSession(alice.id, h1));
+  ASSERT_OK(store_->CreateSession(alice.id, h2));
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);  // sessions are not events
+
+  ASSERT_OK_AND_ASSIGN(std::optional<User> who, store_->SessionUser(h1));
+  ASSERT_TRUE(who.has_value());
+  EXPECT_EQ(who->id, alice.id);
+  EXPECT_EQ(who->username, "alice");
+  ASSERT_OK_AND_ASSIGN(std::optional<User> unknown, store_->SessionUser(TokenHash(NewToken())));
+  EXPECT_FALSE(unknown.has_value());
+
+  ASSERT_OK(store_->RevokeSession(h1));
+  ASSERT_OK_AND_ASSIGN(std::optional<User> revoked, store_->SessionUser(h1));
+  EXPECT_FALSE(revoked.has_value());
+  ASSERT_OK_AND_ASSIGN(std::optional<User> other, store_->SessionUser(h2));
+  EXPECT_TRUE(other.has_value());  // another device stays signed in
+  EXPECT_OK(store_->RevokeSession(h1));  // revoking twice is harmless
+
+  // Only the hash is stored.
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM sessions WHERE length(token_hash) = 32"), 1);
+}
+
+TEST_F(StoreTest, ExpiredSessionIsNotAccepted) {
+  User alice = NewUser("alice");
+  for (int64_t absolute : {int64_t{0}, int64_t{-60000}}) {
+    Limits limits;
+    limits.session_absolute_ms = absolute;
+    Store short_lived(*db_, limits);
+    const std::string h = TokenHash(NewToken());
+    ASSERT_OK(short_lived.CreateSession(alice.id, h));
+    ASSERT_OK_AND_ASSIGN(std::optional<User> who, short_lived.SessionUser(h));
+    EXPECT_FALSE(who.has_value()) << absolute;
+    // The expiry is stored with the session: other readers agree.
+    ASSERT_OK_AND_ASSIGN(std::optional<User> who2, store_->SessionUser(h));
+    EXPECT_FALSE(who2.has_value()) << absolute;
+  }
+}
+
+TEST_F(StoreTest, IdleSessionIsNotAccepted) {
+  User alice = NewUser("alice");
+  Limits limits;
+  limits.session_idle_ms = 0;
+  Store idle(*db_, limits);
+  const std::string h = TokenHash(NewToken());
+  ASSERT_OK(idle.CreateSession(alice.id, h));
+  ASSERT_OK_AND_ASSIGN(std::optional<User> who, idle.SessionUser(h));
+  EXPECT_FALSE(who.has_value());
+  ASSERT_OK_AND_ASSIGN(std::optional<User> patient, store_->SessionUser(h));
+  EXPECT_TRUE(patient.has_value());
+}
+
+TEST_F(StoreTest, LoginThrottlingPerAccount) {
+  Limits limits;
+  limits.login_failures = 3;
+  Store store(*db_, limits);
+  EXPECT_OK(store.CheckLoginAllowed("alice"));
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_OK(store.RecordLoginFailure("alice"));
+    EXPECT_OK(store.CheckLoginAllowed("alice")) << "after " << i + 1 << " failures";
+  }
+  ASSERT_OK(store.RecordLoginFailure("alice"));
+  EXPECT_ERROR(store.CheckLoginAllowed("alice"), Code::kThrottled, "throttled");
+  EXPECT_ERROR(store.CheckLoginAllowed("ALICE"), Code::kThrottled, "throttled");
+  EXPECT_OK(store.CheckLoginAllowed("bob"));
+
+  ASSERT_OK(store.ClearLoginFailures("Alice"));
+  EXPECT_OK(store.CheckLoginAllowed("alice"));
+  // Counting starts over after a reset.
+  ASSERT_OK(store.RecordLoginFailure("alice"));
+  EXPECT_OK(store.CheckLoginAllowed("alice"));
+  EXPECT_OK(store.ClearLoginFailures("nobody"));
+}
+
+TEST_F(StoreTest, LoginThrottlingDefaultIsFiveFailures) {
+  for (int i = 0; i < 4; ++i) ASSERT_OK(store_->RecordLoginFailure("alice"));
+  EXPECT_OK(store_->CheckLoginAllowed("alice"));
+  ASSERT_OK(store_->RecordLoginFailure("alice"));
+  EXPECT_ERROR(store_->CheckLoginAllowed("alice"), Code::kThrottled, "throttled");
+}
+
+TEST_F(StoreTest, LoginThrottlingEndsWithItsWindow) {
+  Limits limits;
+  limits.login_failures = 1;
+  limits.login_window_ms = 0;  // every window is already over
+  Store store(*db_, limits);
+  ASSERT_OK(store.RecordLoginFailure("alice"));
+  EXPECT_OK(store.CheckLoginAllowed("alice"));
+  ASSERT_OK(store.RecordLoginFailure("alice"));
+  EXPECT_EQ(QueryInt("SELECT failures FROM login_failures WHERE username = 'alice'"), 1);
+}
+
+// ---------------------------------------------------------------- rooms
+
+TEST_F(StoreTest, CreateRoomOfEachKind) {
+  User alice = NewUser("alice");
+  int64_t h = Head();
+  ASSERT_OK_AND_ASSIGN(Room pub, store_->CreateRoom(alice, "Lobby", "public", std::nullopt));
+  EXPECT_GT(pub.id, kGeneral);
+  EXPECT_EQ(pub.name, "Lobby");
+  EXPECT_EQ(pub.kind, "public");
+  ASSERT_TRUE(pub.owner.has_value());
+  EXPECT_EQ(pub.owner->id, alice.id);
+  EXPECT_TRUE(pub.member);
+  EXPECT_EQ(pub.role, "member");
+  EXPECT_EQ(pub.unread, 0);
+  EXPECT_FALSE(pub.answers_per_professor.has_value());
+  EXPECT_FALSE(pub.peer.has_value());
+  // The owner's member event comes first, so a reader of the log knows the
+  // owner is in the room before the room event addressed to its members.
+  std::vector<Event> ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].type, "member");
+  EXPECT_EQ(ev[0].room_id, pub.id);
+  EXPECT_EQ(ev[0].target_id, alice.id);
+  EXPECT_EQ(ev[1].type, "room");
+  EXPECT_EQ(ev[1].audience, "all");  // public rooms are announced to everyone
+  EXPECT_EQ(ev[1].room_id, pub.id);
+  JsonPtr room_data = Parse(ev[1].data);
+  const cJSON* rd = Get(room_data.get(), "room");
+  EXPECT_EQ(Num(rd, "id"), pub.id);
+  EXPECT_EQ(Str(rd, "name"), "Lobby");
+  EXPECT_EQ(Str(rd, "kind"), "public");
+  EXPECT_EQ(Num(Get(rd, "owner"), "id"), alice.id);
+  EXPECT_EQ(Get(rd, "unread"), nullptr);  // no per-reader counters in the log
+  EXPECT_EQ(pub.last_event_id, ev[1].id);
+
+  h = Head();
+  ASSERT_OK_AND_ASSIGN(Room priv, store_->CreateRoom(alice, "secret", "private", std::nullopt));
+  EXPECT_EQ(priv.kind, "private");
+  EXPECT_EQ(priv.role, "member");
+  ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].type, "member");
+  EXPECT_EQ(ev[1].type, "room");
+  EXPECT_EQ(ev[1].audience, "room");  // private rooms are not announced
+
+  h = Head();
+  ASSERT_OK_AND_ASSIGN(Room qa, store_->CreateRoom(alice, "Physics", "qa", 2));
+  EXPECT_EQ(qa.kind, "qa");
+  EXPECT_EQ(qa.role, "professor");  // the owner of a classroom teaches in it
+  EXPECT_EQ(qa.answers_per_professor, 2);
+  ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 2u);
+  JsonPtr member = Parse(ev[0].data);
+  EXPECT_EQ(Str(member.get(), "role"), "professor");
+  EXPECT_EQ(ev[1].type, "room");
+  EXPECT_EQ(ev[1].audience, "all");
+  EXPECT_EQ(Num(Get(Parse(ev[1].data).get(), "room"), "answers_per_professor"), 2);
+
+  // answers_per_professor only means something in a Q&A room.
+  ASSERT_OK_AND_ASSIGN(Room other, store_->CreateRoom(alice, "Other", "public", 3));
+  EXPECT_FALSE(other.answers_per_professor.has_value());
+
+  EXPECT_ERROR(store_->CreateRoom(alice, "dm room", "dm", std::nullopt), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(store_->CreateRoom(alice, "none", "", std::nullopt), Code::kInvalid, "invalid_field");
+}
+
+TEST_F(StoreTest, RoomNamesAreUniqueIgnoringCase) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  NewRoom(alice, "Lobby", "public");
+  const int64_t h = Head();
+  DrainNotify();
+  EXPECT_ERROR(store_->CreateRoom(bob, "lobby", "private", std::nullopt), Code::kConflict, "room_name_taken");
+  EXPECT_ERROR(store_->CreateRoom(bob, "GENERAL", "qa", std::nullopt), Code::kConflict, "room_name_taken");
+  EXPECT_EQ(Head(), h);
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+}
+
+TEST_F(StoreTest, PrivateRoomIsInvisibleToNonMembers) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room secret = NewRoom(alice, "secret", "private");
+  Message m = Post(alice, secret.id, "hidden");
+  const int64_t h = Head();
+
+  EXPECT_ERROR(store_->GetRoom(bob, secret.id), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->History(bob, secret.id, std::nullopt, std::nullopt, 50), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Join(bob, secret.id), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Send(bob, secret.id, "hi", std::nullopt), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Members(bob, secret.id), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Leave(bob, secret.id), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->MarkRead(bob, secret.id, m.id), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Invite(bob, secret.id, "bob"), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->CheckMember(bob, secret.id), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Edit(bob, m.id, "x"), Code::kNotFound, "message_not_found");
+  EXPECT_ERROR(store_->Delete(bob, m.id), Code::kNotFound, "message_not_found");
+  // Exactly what an unknown room id gets.
+  EXPECT_ERROR(store_->GetRoom(bob, 999999), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Join(bob, 999999), Code::kNotFound, "room_not_found");
+
+  EXPECT_FALSE(Listed(bob, secret.id).has_value());
+  EXPECT_TRUE(Listed(alice, secret.id).has_value());
+  EXPECT_EQ(Head(), h);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE room_id = " + std::to_string(secret.id)), 1);
+}
+
+TEST_F(StoreTest, PublicRoomNonMemberMustJoinFirst) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  Post(alice, lobby.id, "welcome");
+
+  ASSERT_OK_AND_ASSIGN(Room seen, store_->GetRoom(bob, lobby.id));
+  EXPECT_FALSE(seen.member);
+  EXPECT_FALSE(seen.role.has_value());
+  EXPECT_EQ(seen.unread, 0);
+  EXPECT_GT(seen.last_event_id, 0);
+  std::optional<Room> listed = Listed(bob, lobby.id);
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_FALSE(listed->member);
+
+  EXPECT_ERROR(store_->History(bob, lobby.id, std::nullopt, std::nullopt, 50), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(store_->Send(bob, lobby.id, "hi", std::nullopt), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(store_->Members(bob, lobby.id), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(store_->Leave(bob, lobby.id), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(store_->MarkRead(bob, lobby.id, 1), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(store_->CheckMember(bob, lobby.id), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(store_->Invite(bob, lobby.id, "alice"), Code::kForbidden, "not_a_member");
+
+  int64_t h = Head();
+  ASSERT_OK_AND_ASSIGN(Room joined, store_->Join(bob, lobby.id));
+  EXPECT_TRUE(joined.member);
+  EXPECT_EQ(joined.role, "member");
+  std::vector<Event> ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, "member");
+  EXPECT_EQ(ev[0].target_id, bob.id);
+  EXPECT_EQ(Str(Parse(ev[0].data).get(), "action"), "joined");
+
+  h = Head();
+  ASSERT_OK_AND_ASSIGN(Room again, store_->Join(bob, lobby.id));  // idempotent
+  EXPECT_TRUE(again.member);
+  EXPECT_EQ(Head(), h);
+  EXPECT_OK(store_->History(bob, lobby.id, std::nullopt, std::nullopt, 50));
+  EXPECT_OK(store_->Send(bob, lobby.id, "hi", std::nullopt));
+  EXPECT_OK(store_->CheckMember(bob, lobby.id));
+}
+
+TEST_F(StoreTest, JoiningQaRoomMakesAStudent) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room qa = NewRoom(alice, "Physics", "qa");
+  ASSERT_OK_AND_ASSIGN(Room joined, store_->Join(bob, qa.id));
+  EXPECT_EQ(joined.role, "student");
+  std::optional<Room> listed = Listed(bob, qa.id);
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_EQ(listed->role, "student");
+}
+
+TEST_F(StoreTest, InviteAddsMembersOnce) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  User carol = NewUser("carol");
+  Room secret = NewRoom(alice, "secret", "private");
+
+  int64_t h = Head();
+  ASSERT_OK_AND_ASSIGN(auto added, store_->Invite(alice, secret.id, "BOB"));
+  EXPECT_TRUE(added.second);
+  EXPECT_EQ(added.first.user.id, bob.id);
+  EXPECT_EQ(added.first.role, "member");
+  EXPECT_FALSE(added.first.owner);
+  std::vector<Event> ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, "member");
+  EXPECT_EQ(ev[0].room_id, secret.id);
+  EXPECT_EQ(ev[0].target_id, bob.id);
+  EXPECT_EQ(Str(Parse(ev[0].data).get(), "action"), "added");
+
+  ASSERT_OK_AND_ASSIGN(Room seen, store_->GetRoom(bob, secret.id));
+  EXPECT_TRUE(seen.member);
+
+  h = Head();
+  ASSERT_OK_AND_ASSIGN(auto again, store_->Invite(alice, secret.id, "bob"));
+  EXPECT_FALSE(again.second);
+  EXPECT_EQ(Head(), h);
+
+  EXPECT_ERROR(store_->Invite(alice, secret.id, "nobody"), Code::kNotFound, "user_not_found");
+  // Any member may invite.
+  ASSERT_OK_AND_ASSIGN(auto by_bob, store_->Invite(bob, secret.id, "carol"));
+  EXPECT_TRUE(by_bob.second);
+  EXPECT_OK(store_->GetRoom(carol, secret.id));
+
+  Room qa = NewRoom(alice, "Physics", "qa");
+  ASSERT_OK_AND_ASSIGN(auto student, store_->Invite(alice, qa.id, "bob"));
+  EXPECT_EQ(student.first.role, "student");
+}
+
+TEST_F(StoreTest, LeaveRemovesMembership) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room secret = NewRoom(alice, "secret", "private");
+  ASSERT_OK(store_->Invite(alice, secret.id, "bob"));
+
+  int64_t h = Head();
+  ASSERT_OK(store_->Leave(bob, secret.id));
+  std::vector<Event> ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, "member");
+  EXPECT_EQ(ev[0].target_id, bob.id);  // the leaver hears of it too
+  JsonPtr data = Parse(ev[0].data);
+  EXPECT_EQ(Str(data.get(), "action"), "left");
+  EXPECT_EQ(Str(data.get(), "role"), "member");
+  EXPECT_ERROR(store_->GetRoom(bob, secret.id), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Leave(bob, secret.id), Code::kNotFound, "room_not_found");
+
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  JoinOk(bob, lobby.id);
+  ASSERT_OK(store_->Leave(bob, lobby.id));
+  EXPECT_ERROR(store_->Leave(bob, lobby.id), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(store_->Send(bob, lobby.id, "hi", std::nullopt), Code::kForbidden, "not_a_member");
+}
+
+TEST_F(StoreTest, MembersListsRolesOwnerAndPresence) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  User carol = NewUser("carol");
+  Room qa = NewRoom(alice, "Physics", "qa");
+  JoinOk(carol, qa.id);
+  JoinOk(bob, qa.id);
+
+  ASSERT_OK_AND_ASSIGN(std::vector<Member> members, store_->Members(bob, qa.id));
+  ASSERT_EQ(members.size(), 3u);
+  EXPECT_EQ(members[0].user.username, "alice");
+  EXPECT_EQ(members[0].role, "professor");
+  EXPECT_TRUE(members[0].owner);
+  EXPECT_EQ(members[1].user.username, "bob");
+  EXPECT_EQ(members[1].role, "student");
+  EXPECT_FALSE(members[1].owner);
+  EXPECT_EQ(members[2].user.username, "carol");
+  EXPECT_EQ(members[2].role, "student");
+  for (const Member& m : members) EXPECT_FALSE(m.online);
+
+  ASSERT_OK(db_->ExecScript("INSERT INTO presence(user_id, since) VALUES (" + std::to_string(bob.id) + ", 1)"));
+  ASSERT_OK_AND_ASSIGN(members, store_->Members(alice, qa.id));
+  ASSERT_EQ(members.size(), 3u);
+  EXPECT_FALSE(members[0].online);
+  EXPECT_TRUE(members[1].online);
+}
+
+TEST_F(StoreTest, SetRoleOnlyByOwnerAndFittingTheKind) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  User carol = NewUser("carol");
+  User dave = NewUser("dave");
+  Room qa = NewRoom(alice, "Physics", "qa");
+  JoinOk(bob, qa.id);
+  JoinOk(carol, qa.id);
+
+  EXPECT_ERROR(store_->SetRole(bob, qa.id, "carol", "professor"), Code::kForbidden, "not_owner");
+
+  int64_t h = Head();
+  ASSERT_OK_AND_ASSIGN(Member m, store_->SetRole(alice, qa.id, "Carol", "professor"));
+  EXPECT_EQ(m.user.id, carol.id);
+  EXPECT_EQ(m.role, "professor");
+  EXPECT_FALSE(m.owner);
+  std::vector<Event> ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, "member");
+  EXPECT_EQ(ev[0].target_id, carol.id);
+  JsonPtr data = Parse(ev[0].data);
+  EXPECT_EQ(Str(data.get(), "action"), "role");
+  EXPECT_EQ(Str(data.get(), "role"), "professor");
+
+  h = Head();
+  ASSERT_OK_AND_ASSIGN(Member same, store_->SetRole(alice, qa.id, "carol", "professor"));
+  EXPECT_EQ(same.role, "professor");
+  EXPECT_EQ(Head(), h);  // no change, no event
+
+  EXPECT_ERROR(store_->SetRole(alice, qa.id, "carol", "member"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(store_->SetRole(alice, qa.id, "nobody", "student"), Code::kNotFound, "user_not_found");
+  EXPECT_EQ(store_->SetRole(alice, qa.id, "dave", "student").status().code(), Code::kNotFound);  // not a member
+  EXPECT_EQ(Head(), h);
+
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  JoinOk(bob, lobby.id);
+  EXPECT_ERROR(store_->SetRole(alice, lobby.id, "bob", "professor"), Code::kInvalid, "invalid_field");
+  EXPECT_OK(store_->SetRole(alice, lobby.id, "bob", "member"));
+  EXPECT_ERROR(store_->SetRole(dave, lobby.id, "bob", "member"), Code::kForbidden, "not_a_member");
+  // `general` has no owner: nobody sets roles there.
+  EXPECT_ERROR(store_->SetRole(alice, kGeneral, "bob", "member"), Code::kForbidden, "not_owner");
+
+  ASSERT_OK_AND_ASSIGN(std::vector<Member> members, store_->Members(alice, qa.id));
+  for (const Member& mm : members) {
+    if (mm.user.id == carol.id) {
+      EXPECT_EQ(mm.role, "professor");
+    } else if (mm.user.id == bob.id) {
+      EXPECT_EQ(mm.role, "student");
+    }
+  }
+}
+
+TEST_F(StoreTest, DirectConversationIsOnePerPairAndPrivate) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  User carol = NewUser("carol");
+
+  int64_t h = Head();
+  ASSERT_OK_AND_ASSIGN(auto ab, store_->GetOrCreateDm(alice, "bob"));
+  EXPECT_TRUE(ab.second);
+  EXPECT_EQ(ab.first.kind, "dm");
+  EXPECT_TRUE(ab.first.member);
+  EXPECT_FALSE(ab.first.owner.has_value());
+  ASSERT_TRUE(ab.first.peer.has_value());
+  EXPECT_EQ(ab.first.peer->id, bob.id);
+  // Both member events first, then the room event both of them receive.
+  std::vector<Event> ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[0].type, "member");
+  EXPECT_EQ(ev[1].type, "member");
+  EXPECT_EQ(ev[0].target_id, alice.id);
+  EXPECT_EQ(ev[1].target_id, bob.id);
+  EXPECT_EQ(ev[2].type, "room");
+  EXPECT_EQ(ev[2].room_id, ab.first.id);
+  EXPECT_EQ(ev[2].audience, "room");
+  for (const Event& e : ev) EXPECT_EQ(e.room_id, ab.first.id);
+  // Seen by the reader, a conversation is named after the other person.
+  JsonPtr j = Parse(parley::ToJson(ab.first));
+  EXPECT_EQ(Str(j.get(), "name"), "bob");
+  EXPECT_EQ(Str(Get(j.get(), "peer"), "username"), "bob");
+
+  h = Head();
+  ASSERT_OK_AND_ASSIGN(auto ba, store_->GetOrCreateDm(bob, "ALICE"));
+  EXPECT_FALSE(ba.second);
+  EXPECT_EQ(ba.first.id, ab.first.id);
+  ASSERT_TRUE(ba.first.peer.has_value());
+  EXPECT_EQ(ba.first.peer->id, alice.id);
+  EXPECT_EQ(Head(), h);
+
+  const int64_t dm = ab.first.id;
+  EXPECT_ERROR(store_->GetRoom(carol, dm), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->History(carol, dm, std::nullopt, std::nullopt, 50), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Join(carol, dm), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Send(carol, dm, "hi", std::nullopt), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Members(carol, dm), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Invite(alice, dm, "carol"), Code::kForbidden, "forbidden");
+
+  EXPECT_ERROR(store_->GetOrCreateDm(alice, "Alice"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(store_->GetOrCreateDm(alice, "nobody"), Code::kNotFound, "user_not_found");
+
+  ASSERT_OK_AND_ASSIGN(auto ac, store_->GetOrCreateDm(alice, "carol"));
+  EXPECT_TRUE(ac.second);
+  EXPECT_NE(ac.first.id, dm);
+  std::optional<Room> listed = Listed(alice, dm);
+  ASSERT_TRUE(listed.has_value());
+  ASSERT_TRUE(listed->peer.has_value());
+  EXPECT_EQ(listed->peer->id, bob.id);
+  EXPECT_TRUE(Listed(carol, ac.first.id).has_value());
+  EXPECT_FALSE(Listed(carol, dm).has_value());
+}
+
+TEST_F(StoreTest, AskingForADmAgainBringsBothBack) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  ASSERT_OK_AND_ASSIGN(auto ab, store_->GetOrCreateDm(alice, "bob"));
+  ASSERT_OK(store_->Leave(bob, ab.first.id));
+  EXPECT_ERROR(store_->GetRoom(bob, ab.first.id), Code::kNotFound, "room_not_found");
+  ASSERT_OK_AND_ASSIGN(auto again, store_->GetOrCreateDm(alice, "bob"));
+  EXPECT_FALSE(again.second);
+  EXPECT_EQ(again.first.id, ab.first.id);
+  ASSERT_OK_AND_ASSIGN(Room seen, store_->GetRoom(bob, ab.first.id));
+  EXPECT_TRUE(seen.member);
+}
+
+// ---------------------------------------------------------------- messages
+
+TEST_F(StoreTest, SendReturnsTheEventId) {
+  User alice = NewUser("alice");
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  const int64_t h = Head();
+  const int64_t before_ms = NowMs();
+  ASSERT_OK_AND_ASSIGN(SendResult r, store_->Send(alice, lobby.id, "hello", std::nullopt));
+  EXPECT_TRUE(r.created);
+  const Message& m = r.message;
+  EXPECT_EQ(m.id, h + 1);
+  EXPECT_EQ(m.id, Head());
+  EXPECT_EQ(m.room_id, lobby.id);
+  EXPECT_EQ(m.user.id, alice.id);
+  EXPECT_EQ(m.user.username, "alice");
+  EXPECT_EQ(m.kind, "message");
+  EXPECT_EQ(m.text, "hello");
+  EXPECT_FALSE(m.reply_to.has_value());
+  EXPECT_FALSE(m.client_id.has_value());
+  EXPECT_FALSE(m.edited);
+  EXPECT_FALSE(m.deleted);
+  EXPECT_GE(m.ts, before_ms);
+  EXPECT_LE(m.ts, NowMs());
+
+  std::vector<Event> ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].id, m.id);
+  EXPECT_EQ(ev[0].type, "message");
+  EXPECT_EQ(ev[0].room_id, lobby.id);
+  EXPECT_EQ(ev[0].audience, "room");
+  JsonPtr data = Parse(ev[0].data);
+  EXPECT_EQ(Num(data.get(), "id"), m.id);
+  EXPECT_EQ(Num(data.get(), "room_id"), lobby.id);
+  EXPECT_EQ(Str(data.get(), "text"), "hello");
+  EXPECT_EQ(Str(data.get(), "kind"), "message");
+
+  std::optional<Message> stored = FindInHistory(alice, lobby.id, m.id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->text, "hello");
+  EXPECT_EQ(stored->ts, m.ts);
+}
+
+TEST_F(StoreTest, SameClientIdReturnsTheStoredMessage) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  JoinOk(bob, lobby.id);
+
+  ASSERT_OK_AND_ASSIGN(SendResult first, store_->Send(alice, lobby.id, "first", std::string("c-1")));
+  EXPECT_TRUE(first.created);
+  EXPECT_EQ(first.message.client_id, "c-1");
+  const int64_t h = Head();
+  DrainNotify();
+
+  ASSERT_OK_AND_ASSIGN(SendResult retry, store_->Send(alice, lobby.id, "second", std::string("c-1")));
+  EXPECT_FALSE(retry.created);
+  EXPECT_EQ(retry.message.id, first.message.id);
+  EXPECT_EQ(retry.message.text, "first");
+  EXPECT_EQ(retry.message.client_id, "c-1");
+  EXPECT_EQ(Head(), h);
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages"), 1);
+
+  // client_id is per user.
+  ASSERT_OK_AND_ASSIGN(SendResult other, store_->Send(bob, lobby.id, "bob's", std::string("c-1")));
+  EXPECT_TRUE(other.created);
+  EXPECT_NE(other.message.id, first.message.id);
+}
+
+TEST_F(StoreTest, SendIsOneTransactionWithItsEvent) {
+  User alice = NewUser("alice");
+  const int64_t h = Head();
+  DrainNotify();
+  ASSERT_OK(db_->ExecScript(
+      "CREATE TRIGGER no_messages BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'no'); END;"));
+  EXPECT_FALSE(store_->Send(alice, kGeneral, "lost", std::nullopt).ok());
+  EXPECT_EQ(Head(), h);  // the event went with the message
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+  ASSERT_OK(db_->ExecScript("DROP TRIGGER no_messages"));
+  Message m = Post(alice, kGeneral, "kept");
+  EXPECT_EQ(m.id, h + 1);
+}
+
+TEST_F(StoreTest, HistoryPagesExactly) {
+  Limits unlimited;
+  unlimited.sends_per_second = 0;  // 50 sends in a row: past the default burst
+  Reopen(unlimited);
+  User alice = NewUser("alice");
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 25; ++i) {
+    ids.push_back(Post(alice, lobby.id, "m" + std::to_string(i)).id);
+    Post(alice, kGeneral, "elsewhere");  // ids in the room are not contiguous
+  }
+  ASSERT_EQ(ids.size(), 25u);
+
+  // Expects ids[from, to) oldest first, and has_more.
+  auto expect_page = [&](std::optional<int64_t> before, std::optional<int64_t> after, int limit, size_t from,
+                         size_t to, bool has_more) {
+    SCOPED_TRACE(::testing::Message() << "before=" << before.value_or(-1) << " after=" << after.value_or(-1)
+                                      << " limit=" << limit);
+    auto page = store_->History(alice, lobby.id, before, after, limit);
+    ASSERT_OK(page);
+    std::vector<int64_t> got;
+    for (const Message& m : page->messages) got.push_back(m.id);
+    EXPECT_EQ(got, std::vector<int64_t>(ids.begin() + static_cast<std::ptrdiff_t>(from), ids.begin() + static_cast<std::ptrdiff_t>(to)));
+    EXPECT_EQ(page->has_more, has_more);
+    for (const Message& m : page->messages) {
+      size_t i = static_cast<size_t>(std::find(ids.begin(), ids.end(), m.id) - ids.begin());
+      EXPECT_EQ(m.text, "m" + std::to_string(i));
+      EXPECT_EQ(m.room_id, lobby.id);
+    }
+  };
+  const std::nullopt_t none = std::nullopt;
+  // The latest page, then older pages with before=.
+  expect_page(none, none, 10, 15, 25, true);
+  expect_page(ids[15], none, 10, 5, 15, true);
+  expect_page(ids[5], none, 10, 0, 5, false);
+  expect_page(ids[10], none, 10, 0, 10, false);  // exactly the rest
+  expect_page(ids[0], none, 10, 0, 0, false);
+  // Newer pages with after=.
+  expect_page(none, int64_t{0}, 10, 0, 10, true);
+  expect_page(none, ids[9], 10, 10, 20, true);
+  expect_page(none, ids[14], 10, 15, 25, false);  // exactly the rest
+  expect_page(none, ids[19], 10, 20, 25, false);
+  expect_page(none, ids[24], 10, 0, 0, false);
+  // Both bounds.
+  expect_page(ids[10], ids[4], 10, 5, 10, false);
+  expect_page(ids[10], ids[4], 3, 5, 8, true);
+  // Limits around the total.
+  expect_page(none, none, 25, 0, 25, false);
+  expect_page(none, none, 24, 1, 25, true);
+  expect_page(none, none, 1, 24, 25, true);
+  expect_page(none, none, 200, 0, 25, false);
+}
+
+TEST_F(StoreTest, EditAndDeleteByAuthorOnly) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  JoinOk(bob, lobby.id);
+  Message m = Post(alice, lobby.id, "original");
+
+  EXPECT_ERROR(store_->Edit(bob, m.id, "hacked"), Code::kForbidden, "not_author");
+  EXPECT_ERROR(store_->Delete(bob, m.id), Code::kForbidden, "not_author");
+  EXPECT_ERROR(store_->Edit(alice, 999999, "x"), Code::kNotFound, "message_not_found");
+  EXPECT_ERROR(store_->Delete(alice, 999999), Code::kNotFound, "message_not_found");
+
+  int64_t h = Head();
+  ASSERT_OK_AND_ASSIGN(Message edited, store_->Edit(alice, m.id, "fixed"));
+  EXPECT_EQ(edited.id, m.id);
+  EXPECT_EQ(edited.text, "fixed");
+  EXPECT_TRUE(edited.edited);
+  std::vector<Event> ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, "edit");
+  EXPECT_EQ(ev[0].room_id, lobby.id);
+  JsonPtr data = Parse(ev[0].data);
+  EXPECT_EQ(Num(data.get(), "id"), m.id);
+  EXPECT_EQ(Str(data.get(), "text"), "fixed");
+  EXPECT_TRUE(cJSON_IsTrue(Get(data.get(), "edited")));
+  std::optional<Message> stored = FindInHistory(bob, lobby.id, m.id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->text, "fixed");
+  EXPECT_TRUE(stored->edited);
+
+  h = Head();
+  ASSERT_OK(store_->Delete(alice, m.id));
+  ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, "delete");
+  data = Parse(ev[0].data);
+  EXPECT_EQ(Num(data.get(), "id"), m.id);
+  EXPECT_EQ(Str(data.get(), "text"), "");
+  EXPECT_TRUE(cJSON_IsTrue(Get(data.get(), "deleted")));
+
+  // A tombstone: the id stays in history, the text is gone from the database.
+  stored = FindInHistory(bob, lobby.id, m.id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_TRUE(stored->deleted);
+  EXPECT_EQ(stored->text, "");
+  EXPECT_EQ(QueryText("SELECT text FROM messages WHERE id = " + std::to_string(m.id)), "");
+
+  EXPECT_ERROR(store_->Edit(alice, m.id, "again"), Code::kConflict, "message_deleted");
+  h = Head();
+  EXPECT_OK(store_->Delete(alice, m.id));  // twice is not an error, and no new event
+  EXPECT_EQ(Head(), h);
+}
+
+// Q&A: alice owns the room (professor), bob is a student, carol a second professor.
+class QaTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    StoreTest::SetUp();
+    if (HasFatalFailure()) return;
+    alice_ = NewUser("alice");
+    bob_ = NewUser("bob");
+    carol_ = NewUser("carol");
+    dave_ = NewUser("dave");
+    qa_ = NewRoom(alice_, "Physics", "qa");
+    JoinOk(bob_, qa_.id);
+    MakeProfessor(alice_, qa_.id, carol_);
+  }
+  User alice_, bob_, carol_, dave_;
+  Room qa_;
+};
+
+TEST_F(QaTest, StudentsAskProfessorsAnswerOnce) {
+  const int64_t h = Head();
+  ASSERT_OK_AND_ASSIGN(SendResult q, store_->Send(bob_, qa_.id, "why?", std::nullopt));
+  EXPECT_EQ(q.message.kind, "question");
+  std::vector<Event> ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, "question");
+
+  EXPECT_ERROR(store_->Send(alice_, qa_.id, "a statement", std::nullopt), Code::kForbidden, "professors_cannot_ask");
+  EXPECT_ERROR(store_->Send(carol_, qa_.id, "a statement", std::nullopt), Code::kForbidden, "professors_cannot_ask");
+  EXPECT_ERROR(store_->Answer(bob_, q.message.id, "I know", std::nullopt), Code::kForbidden, "not_professor");
+
+  const int64_t h2 = Head();
+  ASSERT_OK_AND_ASSIGN(SendResult a, store_->Answer(alice_, q.message.id, "because", std::nullopt));
+  EXPECT_TRUE(a.created);
+  EXPECT_EQ(a.message.kind, "answer");
+  EXPECT_EQ(a.message.reply_to, q.message.id);
+  EXPECT_EQ(a.message.room_id, qa_.id);
+  EXPECT_EQ(a.message.id, h2 + 1);
+  ev = EventsSince(h2);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, "answer");
+  EXPECT_EQ(ev[0].id, a.message.id);
+
+  // The first answer wins; every later one is refused.
+  EXPECT_ERROR(store_->Answer(carol_, q.message.id, "me too", std::nullopt), Code::kConflict, "already_answered");
+  EXPECT_ERROR(store_->Answer(alice_, q.message.id, "again", std::nullopt), Code::kConflict, "already_answered");
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages WHERE kind = 'answer'"), 1);
+
+  std::optional<Message> stored = FindInHistory(bob_, qa_.id, q.message.id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->answer_id, a.message.id);
+}
+
+TEST_F(QaTest, OnlyQuestionsCanBeAnswered) {
+  Message q = Post(bob_, qa_.id, "why?");
+  ASSERT_OK_AND_ASSIGN(SendResult a, store_->Answer(alice_, q.id, "because", std::nullopt));
+  EXPECT_ERROR(store_->Answer(carol_, a.message.id, "re", std::nullopt), Code::kInvalid, "not_a_question");
+
+  Room lobby = NewRoom(alice_, "Lobby", "public");
+  Message plain = Post(alice_, lobby.id, "just chatting");
+  EXPECT_EQ(plain.kind, "message");
+  EXPECT_ERROR(store_->Answer(alice_, plain.id, "re", std::nullopt), Code::kInvalid, "not_a_question");
+  EXPECT_ERROR(store_->Answer(alice_, 999999, "re", std::nullopt), Code::kNotFound, "message_not_found");
+
+  Message q2 = Post(bob_, qa_.id, "and this?");
+  EXPECT_ERROR(store_->Answer(dave_, q2.id, "outsider", std::nullopt), Code::kForbidden, "not_a_member");
+
+  Message q3 = Post(bob_, qa_.id, "never mind");
+  ASSERT_OK(store_->Delete(bob_, q3.id));
+  EXPECT_ERROR(store_->Answer(alice_, q3.id, "too late", std::nullopt), Code::kConflict, "message_deleted");
+}
+
+TEST_F(QaTest, AnswersPerProfessorLimit) {
+  Room lab = NewRoom(alice_, "Lab", "qa", 1);
+  JoinOk(bob_, lab.id);
+  MakeProfessor(alice_, lab.id, carol_);
+  Message q1 = Post(bob_, lab.id, "q1");
+  Message q2 = Post(bob_, lab.id, "q2");
+  EXPECT_OK(store_->Answer(alice_, q1.id, "a1", std::nullopt));
+  EXPECT_ERROR(store_->Answer(alice_, q2.id, "a2", std::nullopt), Code::kConflict, "answer_limit_reached");
+  EXPECT_OK(store_->Answer(carol_, q2.id, "a2", std::nullopt));
+
+  // Without the option, a professor answers as many questions as come.
+  Message q3 = Post(bob_, qa_.id, "q3");
+  Message q4 = Post(bob_, qa_.id, "q4");
+  EXPECT_OK(store_->Answer(alice_, q3.id, "a3", std::nullopt));
+  EXPECT_OK(store_->Answer(alice_, q4.id, "a4", std::nullopt));
+}
+
+TEST_F(QaTest, AnswerRetryWithClientIdReturnsStoredAnswer) {
+  Message q = Post(bob_, qa_.id, "why?");
+  ASSERT_OK_AND_ASSIGN(SendResult a, store_->Answer(alice_, q.id, "because", std::string("a-1")));
+  EXPECT_TRUE(a.created);
+  ASSERT_OK_AND_ASSIGN(SendResult retry, store_->Answer(alice_, q.id, "because", std::string("a-1")));
+  EXPECT_FALSE(retry.created);
+  EXPECT_EQ(retry.message.id, a.message.id);
+}
+
+TEST_F(StoreTest, SendQuotaPerUser) {
+  Limits limits;
+  limits.send_burst = 3;
+  limits.sends_per_second = 0.001;  // refills one send in ~17 minutes: not during this test
+  Reopen(limits);
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room qa = NewRoom(alice, "Physics", "qa");
+  JoinOk(bob, qa.id);
+  Post(bob, kGeneral, "1", std::string("c-1"));
+  Post(bob, kGeneral, "2");
+  Message q = Post(bob, qa.id, "3?");
+  const int64_t h = Head();
+  DrainNotify();
+  EXPECT_ERROR(store_->Send(bob, kGeneral, "4", std::nullopt), Code::kThrottled, "throttled");
+  EXPECT_ERROR(store_->Send(bob, kGeneral, "4", std::nullopt), Code::kThrottled, "throttled");
+  EXPECT_EQ(Head(), h);  // a refused send leaves no event
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+  // A retry of a stored send is not a new send.
+  ASSERT_OK_AND_ASSIGN(SendResult retry, store_->Send(bob, kGeneral, "1", std::string("c-1")));
+  EXPECT_FALSE(retry.created);
+  // The bucket is per user, and answers draw on it too.
+  Post(alice, kGeneral, "alice is fine");
+  EXPECT_OK(store_->Answer(alice, q.id, "a", std::nullopt));
+  Post(alice, kGeneral, "3");
+  EXPECT_ERROR(store_->Send(alice, kGeneral, "4", std::nullopt), Code::kThrottled, "throttled");
+  EXPECT_ERROR(store_->Send(bob, qa.id, "late?", std::nullopt), Code::kThrottled, "throttled");
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages"), 6);
+}
+
+TEST_F(StoreTest, MarkReadMovesForwardAndDrivesUnread) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  JoinOk(bob, lobby.id);
+  EXPECT_EQ(Unread(bob, lobby.id), 0);
+
+  Message m1 = Post(alice, lobby.id, "one");
+  Message m2 = Post(alice, lobby.id, "two");
+  Message m3 = Post(alice, lobby.id, "three");
+  EXPECT_EQ(Unread(bob, lobby.id), 3);
+  EXPECT_EQ(Unread(alice, lobby.id), 0);  // one's own messages are never unread
+
+  Message mb = Post(bob, lobby.id, "reply");
+  EXPECT_EQ(Unread(alice, lobby.id), 1);
+  EXPECT_EQ(Unread(bob, lobby.id), 3);
+  std::optional<Room> listed = Listed(bob, lobby.id);
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_EQ(listed->last_event_id, mb.id);
+
+  DrainNotify();
+  ASSERT_OK(store_->MarkRead(bob, lobby.id, m2.id));
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);  // a read marker is not an event
+  EXPECT_EQ(Unread(bob, lobby.id), 1);
+  ASSERT_OK(store_->MarkRead(bob, lobby.id, m1.id));  // backwards: ignored
+  EXPECT_EQ(Unread(bob, lobby.id), 1);
+  ASSERT_OK(store_->MarkRead(bob, lobby.id, listed->last_event_id));
+  EXPECT_EQ(Unread(bob, lobby.id), 0);
+  ASSERT_OK_AND_ASSIGN(Room seen, store_->GetRoom(bob, lobby.id));
+  EXPECT_EQ(seen.unread, 0);
+  (void)m3;
+
+  // Deleted messages are not unread.
+  Post(alice, lobby.id, "four");
+  Message m5 = Post(alice, lobby.id, "five");
+  EXPECT_EQ(Unread(bob, lobby.id), 2);
+  ASSERT_OK(store_->Delete(alice, m5.id));
+  EXPECT_EQ(Unread(bob, lobby.id), 1);
+  // Another user's marker is independent.
+  EXPECT_EQ(Unread(alice, lobby.id), 1);
+}
+
+TEST_F(StoreTest, EventIdsIncreaseWithoutGaps) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  User carol = NewUser("carol");
+  EXPECT_FALSE(store_->CreateUser("Bob", kFakeHash).ok());
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room secret = NewRoom(alice, "secret", "private");
+  Room qa = NewRoom(alice, "Physics", "qa");
+  EXPECT_FALSE(store_->CreateRoom(bob, "LOBBY", "public", std::nullopt).ok());
+  JoinOk(bob, lobby.id);
+  EXPECT_OK(store_->Invite(alice, secret.id, "carol"));
+  EXPECT_OK(store_->GetOrCreateDm(bob, "carol"));
+  Message m1 = Post(alice, lobby.id, "hi");
+  EXPECT_FALSE(store_->Send(bob, secret.id, "let me in", std::nullopt).ok());
+  Post(bob, lobby.id, "hello", std::string("c-1"));
+  EXPECT_OK(store_->Send(bob, lobby.id, "hello", std::string("c-1")));  // retry: no event
+  EXPECT_OK(store_->Edit(alice, m1.id, "hi!"));
+  EXPECT_OK(store_->Delete(alice, m1.id));
+  JoinOk(bob, qa.id);
+  Message q = Post(bob, qa.id, "why?");
+  EXPECT_OK(store_->Answer(alice, q.id, "because", std::nullopt));
+  EXPECT_FALSE(store_->Answer(alice, q.id, "again", std::nullopt).ok());
+  EXPECT_OK(store_->SetRole(alice, qa.id, "bob", "professor"));
+  EXPECT_OK(store_->Leave(carol, secret.id));
+  EXPECT_OK(store_->MarkRead(bob, lobby.id, m1.id));
+  EXPECT_OK(store_->CreateSession(bob.id, TokenHash(NewToken())));
+
+  std::vector<Event> ev = EventsSince(0);
+  ASSERT_FALSE(ev.empty());
+  for (size_t i = 0; i < ev.size(); ++i) {
+    EXPECT_EQ(ev[i].id, static_cast<int64_t>(i) + 1) << "event " << i << " type " << ev[i].type;
+  }
+  EXPECT_EQ(Head(), static_cast<int64_t>(ev.size()));
+  std::vector<std::string> types;
+  for (const Event& e : ev) types.push_back(e.type);
+  for (const char* t : {"user", "member", "room", "message", "edit", "delete", "question", "answer"}) {
+    EXPECT_NE(std::find(types.begin(), types.end(), t), types.end()) << t;
+  }
+  // Every message's id is the id of the event that created it.
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages m LEFT JOIN events e ON e.id = m.id AND e.type = m.kind "
+                     "WHERE e.id IS NULL"),
+            0);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages"), 4);
+}
+
+TEST_F(StoreTest, TakeNotifyHeadOncePerWrite) {
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+  User alice = NewUser("alice");
+  EXPECT_EQ(store_->TakeNotifyHead(), Head());
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+
+  Message m = Post(alice, kGeneral, "hi");
+  EXPECT_EQ(store_->TakeNotifyHead(), m.id);
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+
+  // Writes that append no event, and failed writes, leave nothing to announce.
+  ASSERT_OK(store_->CreateSession(alice.id, TokenHash(NewToken())));
+  ASSERT_OK(store_->MarkRead(alice, kGeneral, m.id));
+  ASSERT_OK(store_->RecordLoginFailure("alice"));
+  EXPECT_FALSE(store_->Send(alice, 999999, "nowhere", std::nullopt).ok());
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+
+  ASSERT_OK(store_->Edit(alice, m.id, "hi!"));
+  EXPECT_EQ(store_->TakeNotifyHead(), Head());
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+}
+
+}  // namespace
+}  // namespace parley

@@ -1,0 +1,90 @@
+# shellcheck shell=bash
+# Sourced: repo and bench_name come from the caller, bench_* go back to it,
+# and cleanup steps are strings evaluated at exit (single quotes on purpose).
+# shellcheck disable=SC2016,SC2034,SC2154
+#
+# tools/bench/common.sh: shared by tools/bench/events and tools/bench/nchan
+# (sourced, not run). Starts Parley with tools/run on a free loopback port in
+# a temporary directory, creates accounts and sessions, and stops it all on
+# exit. Callers set `repo` and `bench_name` first, and may call
+# bench_cleanup_hook to add their own cleanup.
+
+die() { echo "bench/$bench_name: $*" >&2; exit 1; }
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# free_port FIRST: the first free port from FIRST on (100 tried).
+free_port() {
+  local p
+  for p in $(seq "$1" $(( $1 + 99 ))); do
+    if port_free "$p"; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
+# Cleanup steps run in reverse order of registration, on any exit.
+bench_cleanups=()
+bench_cleanup_hook() { bench_cleanups+=("$1"); }
+bench_cleanup() {
+  local i
+  for (( i = ${#bench_cleanups[@]} - 1; i >= 0; i-- )); do eval "${bench_cleanups[$i]}" || true; done
+}
+trap bench_cleanup EXIT
+
+bench_var=$(mktemp -d "/tmp/parley-bench-$bench_name.XXXXXX")
+bench_cleanup_hook 'if [[ ${PARLEY_BENCH_KEEP:-0} == 1 ]]; then echo "bench/$bench_name: kept $bench_var" >&2; else rm -rf "$bench_var"; fi'
+
+# start_parley PORT: tools/run in the background (it builds first), then
+# waits until the API and the push daemon answer. Sets parley_base.
+start_parley() {
+  local port=$1 _
+  (cd "$repo" && PARLEY_LIMITS=off PARLEY_PORT=$port PARLEY_VAR=$bench_var/parley \
+    exec setsid tools/run > "$bench_var/run.log" 2>&1) &
+  parley_pid=$!
+  # tools/run stops its children on SIGTERM within a few seconds.
+  bench_cleanup_hook 'stop_pid "$parley_pid"'
+  parley_base="http://127.0.0.1:$port"
+  for _ in $(seq 1 1800); do  # a full build may come first
+    curl -fsS "$parley_base/api/health" > /dev/null 2>&1 && break
+    kill -0 "$parley_pid" 2>/dev/null || { tail -n 30 "$bench_var/run.log" >&2; die "tools/run exited"; }
+    sleep 0.5
+  done
+  curl -fsS "$parley_base/api/health" > /dev/null 2>&1 || die "no answer from $parley_base/api/health (log: $bench_var/run.log)"
+  curl -fsS "$parley_base/events/stats" > /dev/null 2>&1 || die "parley-events does not answer on $parley_base/events/stats"
+  loadgen=$repo/build/tools/loadgen/parley-loadgen
+  parleyctl=$repo/build/tools/parleyctl
+  [[ -x $loadgen && -x $parleyctl ]] || die "missing $loadgen or $parleyctl after the build"
+}
+
+# stop_pid PID: TERM, up to 10 s, then KILL its process group.
+stop_pid() {
+  local pid=$1 _
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# make_tokens COUNT: accounts lg1..lgCOUNT (in room 1) and one bearer
+# session each, "name token" lines in $bench_var/tokens.
+make_tokens() {
+  "$parleyctl" --db "$bench_var/parley/parley.db" create-users lg "$1" > /dev/null
+  "$parleyctl" --db "$bench_var/parley/parley.db" tokens lg "$1" > "$bench_var/tokens"
+}
+
+# json_num KEY JSON: the first number member KEY (0 when absent).
+json_num() {
+  local v
+  v=$(grep -o "\"$1\":[0-9.]*" <<< "$2" | head -n 1 | cut -d: -f2)
+  echo "${v:-0}"
+}
+# json_obj_num OBJ KEY JSON: member KEY of the object member OBJ.
+json_obj_num() {
+  local v
+  v=$(grep -o "\"$1\":{[^}]*}" <<< "$3" | head -n 1 | grep -o "\"$2\":[0-9.]*" | cut -d: -f2)
+  echo "${v:-0}"
+}
+
+bench_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+bench_dirty=$(git -C "$repo" status --porcelain -- events fcgi schema nginx tools/loadgen tools/nginx-conf 2>/dev/null | grep -q . && echo true || echo false)
+bench_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)

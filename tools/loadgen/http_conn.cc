@@ -1,0 +1,197 @@
+#include "tools/loadgen/http_conn.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <cstring>
+
+namespace parley::loadgen {
+
+void EventBaseFree::operator()(event_base* b) const { event_base_free(b); }
+void EventFree::operator()(event* e) const { event_free(e); }
+void BuffereventFree::operator()(bufferevent* b) const { bufferevent_free(b); }
+
+namespace {
+
+void ReadCb(bufferevent*, void* self) { static_cast<HttpConn*>(self)->OnRead(); }
+void EventCb(bufferevent*, short what, void* self) { static_cast<HttpConn*>(self)->OnEvent(what); }
+
+timeval Seconds(int s) { return timeval{s, 0}; }
+
+// One read buffer for every connection: the loop is single-threaded and
+// OnRead is never re-entered.
+char g_read_buf[64 * 1024];
+
+}  // namespace
+
+const char* FailureName(HttpFailure f) {
+  switch (f) {
+    case HttpFailure::kConnect: return "connect";
+    case HttpFailure::kReset: return "reset";
+    case HttpFailure::kClosed: return "closed";
+    case HttpFailure::kTimeout: return "timeout";
+    case HttpFailure::kMalformed: return "malformed";
+  }
+  return "unknown";
+}
+
+Address ResolveTarget(const Target& t) {
+  Address a;
+  if (t.v6) {
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(&a.addr);
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(t.port);
+    inet_pton(AF_INET6, t.ip.c_str(), &s6->sin6_addr);
+    a.len = sizeof *s6;
+  } else {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&a.addr);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(t.port);
+    inet_pton(AF_INET, t.ip.c_str(), &s4->sin_addr);
+    a.len = sizeof *s4;
+  }
+  return a;
+}
+
+bool HttpConn::Open() {
+  bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
+  if (!bev_) return false;
+  bufferevent_setcb(bev_.get(), &ReadCb, nullptr, &EventCb, this);
+  if (bufferevent_socket_connect(bev_.get(), reinterpret_cast<sockaddr*>(&address_.addr),
+                                 static_cast<int>(address_.len)) != 0) {
+    Teardown();
+    return false;
+  }
+  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  return true;
+}
+
+void HttpConn::Teardown() {
+  if (bev_) ++gen_;
+  bev_.reset();
+  connected_ = false;
+  busy_ = false;
+  got_bytes_ = false;
+  close_pending_ = false;
+  parser_.Reset();
+}
+
+void HttpConn::Close() {
+  if (in_read_) {
+    close_pending_ = true;  // OnRead still holds the input buffer
+    busy_ = false;
+    return;
+  }
+  Teardown();
+}
+
+bool HttpConn::Request(std::string_view bytes, int head_timeout_s, int body_idle_s) {
+  if (close_pending_) Teardown();
+  if (!bev_ && !Open()) return false;
+  parser_.Reset();
+  busy_ = true;
+  got_bytes_ = false;
+  body_idle_s_ = body_idle_s;
+  timeval t = Seconds(head_timeout_s);
+  bufferevent_set_timeouts(bev_.get(), &t, &t);
+  bufferevent_write(bev_.get(), bytes.data(), bytes.size());
+  return true;
+}
+
+void HttpConn::OnBody(std::string_view bytes) {
+  if (!close_pending_) handler_->OnBody(bytes);
+}
+
+void HttpConn::Fail(HttpFailure f) {
+  bool was_busy = busy_;
+  Teardown();
+  // An idle kept-alive connection that the server closed is no failure:
+  // the next request opens a new one.
+  if (was_busy) handler_->OnFail(f);
+}
+
+void HttpConn::OnRead() {
+  const uint64_t gen = gen_;
+  evbuffer* in = bufferevent_get_input(bev_.get());
+  bool failed = false;
+  HttpFailure failure = HttpFailure::kMalformed;
+  in_read_ = true;
+  while (gen_ == gen && !close_pending_ && !failed) {
+    int n = evbuffer_remove(in, g_read_buf, sizeof g_read_buf);
+    if (n <= 0) break;
+    if (!busy_) {
+      failed = true;  // bytes nobody asked for
+      break;
+    }
+    got_bytes_ = true;
+    std::string_view s(g_read_buf, static_cast<size_t>(n));
+    while (gen_ == gen && !close_pending_) {
+      ResponseParser::Result r = parser_.Feed(s, *this);
+      if (gen_ != gen || close_pending_) break;
+      if (r == ResponseParser::Result::kHead) {
+        if (body_idle_s_ > 0) {
+          timeval t = Seconds(body_idle_s_);
+          bufferevent_set_timeouts(bev_.get(), &t, nullptr);
+        } else {
+          bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
+        }
+        handler_->OnHead(parser_);
+        continue;
+      }
+      if (r == ResponseParser::Result::kDone) {
+        if (!s.empty()) {
+          failed = true;
+          break;
+        }
+        busy_ = false;
+        got_bytes_ = false;
+        bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
+        bool keep = parser_.keep_alive();
+        if (!keep) close_pending_ = true;
+        handler_->OnDone(parser_);
+        break;
+      }
+      if (r == ResponseParser::Result::kError) failed = true;
+      break;  // kNeedMore (s is empty), or an error
+    }
+  }
+  in_read_ = false;
+  if (gen_ != gen) return;  // a handler already replaced the connection
+  if (failed) {
+    Fail(failure);
+  } else if (close_pending_) {
+    Teardown();
+  }
+}
+
+void HttpConn::OnEvent(short what) {
+  if (what & BEV_EVENT_CONNECTED) {
+    connected_ = true;
+    int fd = bufferevent_getfd(bev_.get());
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return;
+  }
+  if (what & BEV_EVENT_EOF) {
+    if (busy_ && parser_.head_done() && parser_.Eof() == ResponseParser::Result::kDone) {
+      busy_ = false;
+      Teardown();
+      handler_->OnDone(parser_);  // parser_ was reset: handlers read status in OnHead
+      return;
+    }
+    Fail(got_bytes_ ? HttpFailure::kClosed : HttpFailure::kReset);
+    return;
+  }
+  if (what & BEV_EVENT_TIMEOUT) {
+    Fail(HttpFailure::kTimeout);
+    return;
+  }
+  // BEV_EVENT_ERROR: before the connection was up it is a connect failure.
+  Fail(got_bytes_ ? HttpFailure::kClosed : connected_ ? HttpFailure::kReset : HttpFailure::kConnect);
+}
+
+}  // namespace parley::loadgen
