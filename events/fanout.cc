@@ -133,12 +133,18 @@ void Server::ReplayPage(Conn& c) {
     to_close_.emplace_back(c.id, CloseCause::kSlow);  // it resumes from its cursor
     return;
   }
+  // A page is also bounded in bytes, well under the output cap: a client
+  // resuming far behind must never be cut as slow for its own backlog.
+  const size_t budget = cfg_.output_cap / 4;
+  size_t taken = 0;
   for (const Event& e : *events) {
+    if (taken > 0 && c.pending.size() >= budget) break;
     c.pending += SseEvent(e.id, e.type, e.data);
     c.cursor = e.id;
+    ++taken;
   }
-  stats_.deliveries += events->size();
-  if (events->size() < kPollMax) {
+  stats_.deliveries += taken;
+  if (taken == events->size() && events->size() < kPollMax) {
     // Everything visible up to head_ is written; live fan-out takes over.
     c.cursor = head_;
     c.state = ConnState::kLive;
@@ -181,8 +187,10 @@ void Server::Flush() {
     } else {
       evhttp_send_reply_chunk(c->req, scratch_.get());
     }
+    // A replaying stream is paced by OnChunkWritten (one bounded page at a
+    // time), so only live streams can outgrow the cap.
     bufferevent* bev = evhttp_connection_get_bufferevent(c->evcon);
-    if (evbuffer_get_length(bufferevent_get_output(bev)) > cfg_.output_cap) {
+    if (c->state == ConnState::kLive && evbuffer_get_length(bufferevent_get_output(bev)) > cfg_.output_cap) {
       c->state = ConnState::kClosing;
       to_close_.emplace_back(c->id, CloseCause::kSlow);
     }

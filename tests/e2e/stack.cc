@@ -262,7 +262,7 @@ char ProcessState(pid_t pid) {
 // ---- Stack -----------------------------------------------------------------
 
 std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* error) {
-  std::unique_ptr<Stack> s(new Stack());
+  std::unique_ptr<Stack> s(new Stack(options));
   s->dir_ = TempDir::Make(error);
   if (!s->dir_) return nullptr;
   const std::string dir = s->dir_->path();
@@ -275,8 +275,8 @@ std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* er
 
   Child::Options fcgi;
   // --events-socket is parley-events' datagram socket (its --notify), not
-  // the HTTP socket nginx proxies /events/ to. No daemon runs in these
-  // tests; the datagrams are best-effort and simply go nowhere.
+  // the HTTP socket nginx proxies /events/ to. While parley-events is not
+  // running the datagrams are best-effort and simply go nowhere.
   fcgi.argv = {PARLEY_FCGI_BIN,
                "--db", dir + "/parley.db",
                "--listen", dir + "/fcgi.sock",
@@ -329,12 +329,80 @@ std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* er
     }
     std::this_thread::sleep_for(milliseconds(50));
   }
+  // parley-events last: the database exists and is migrated by now, so the
+  // two daemons never race to create it.
+  if (options.events && !s->StartEvents(error)) return nullptr;  // *error has the logs
   return s;
 }
 
+bool Stack::StartEvents(std::string* error) {
+  if (events_ && events_->Running()) {
+    *error = "parley-events is already running";
+    return false;
+  }
+  events_.reset();
+  const std::string& d = dir();
+  Child::Options ev;
+  ev.argv = {PARLEY_EVENTS_BIN,
+             "--db", d + "/parley.db",
+             "--listen", d + "/events.sock",
+             "--notify", d + "/notify.sock"};
+  for (const auto& f : options_.events_flags) ev.argv.push_back(f);
+  ev.env = {std::string("PARLEY_LIMITS=") + (options_.limits ? "on" : "off")};
+  ev.log_path = d + "/events.log";
+  // A socket left by a killed daemon would let the probe below reach
+  // nobody (and fill nginx's error log) until the new one replaces it.
+  unlink((d + "/events.sock").c_str());
+  events_ = Child::Spawn(ev, error);
+  if (!events_) return false;
+  Client probe(base_url());
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (!std::filesystem::exists(d + "/events.sock") && events_->Running() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  while (true) {
+    if (!events_->Running()) {
+      *error = "parley-events exited during start-up\n--- logs ---\n" + LogTail();
+      events_.reset();
+      return false;
+    }
+    Response r = probe.Get("/events/stats");
+    if (r.status == 200) return true;
+    if (Clock::now() >= deadline) {
+      *error = "no 200 from /events/stats within 10 s (last: " + std::to_string(r.status) + " " +
+               r.curl_error + " " + r.body + ")\n--- logs ---\n" + LogTail();
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+}
+
+int Stack::StopEvents(milliseconds grace) {
+  if (!events_) return -1;
+  int st = events_->Stop(grace);
+  events_.reset();
+  return st;
+}
+
+int Stack::KillEvents() {
+  if (!events_) return -1;
+  events_->Signal(SIGKILL);
+  int st = events_->Stop(milliseconds(5000));
+  events_.reset();
+  return st;
+}
+
 Stack::~Stack() {
-  // nginx first: no new requests reach the pool while it drains.
+  // nginx first: no new requests reach the daemons while they stop; then
+  // both daemons at once (a second SIGTERM from Stop is harmless).
+  // parley-events is killed outright: its graceful stop always lingers half
+  // a second for goodbyes nobody reads here, every test would pay for it,
+  // and RestartTest checks that stop on purpose.
+  if (nginx_) nginx_->Signal(SIGTERM);
+  if (events_) events_->Signal(SIGKILL);
+  if (fcgi_) fcgi_->Signal(SIGTERM);
   if (nginx_) nginx_->Stop(milliseconds(3000));
+  if (events_) events_->Stop(milliseconds(3000));
   if (fcgi_) fcgi_->Stop(milliseconds(5000));
 }
 
@@ -346,7 +414,7 @@ std::string Stack::LogTail(size_t max_bytes) const {
   if (!dir_) return "";
   const std::string& d = dir_->path();
   std::string out;
-  for (const char* f : {"fcgi.log", "nginx.out", "nginx-error.log", "nginx-conf.log"}) {
+  for (const char* f : {"fcgi.log", "events.log", "nginx.out", "nginx-error.log", "nginx-conf.log"}) {
     std::string tail = ReadTail(d + "/" + f, max_bytes);
     if (!tail.empty()) out += "--- " + std::string(f) + "\n" + tail + "\n";
   }

@@ -1,12 +1,18 @@
 // The real Parley stack for end-to-end tests: nginx with the config that
-// tools/nginx-conf generates from nginx/parley.conf, and the parley-fcgi
-// binary, started as child processes in a fresh temporary directory on a
-// free 127.0.0.1 port.
+// tools/nginx-conf generates from nginx/parley.conf, the parley-fcgi binary
+// and the parley-events push daemon, started as child processes in a fresh
+// temporary directory on a free 127.0.0.1 port. Layout of that directory:
+//   parley.db     the database both daemons open
+//   fcgi.sock     parley-fcgi (nginx fastcgi_pass)
+//   events.sock   parley-events' HTTP socket (nginx proxy_pass for /events/)
+//   notify.sock   parley-events' datagram socket (parley-fcgi's wake-ups)
+//   *.log         each process's stderr
 //
 // Ownership: a Stack owns its processes (Child) and its directory (TempDir);
 // destroying it stops the processes (SIGTERM, then SIGKILL to the process
-// group after a grace period), reaps them and removes the directory. Nothing
-// outlives a test, even when an assertion fails half-way.
+// group after a grace period; parley-events gets SIGKILL at once, see
+// ~Stack), reaps them and removes the directory. Nothing outlives a test,
+// even when an assertion fails half-way.
 //
 // Threading: start and stop from one thread (the test's). Children are
 // forked with PR_SET_PDEATHSIG, so a test binary killed by a ctest timeout
@@ -93,13 +99,17 @@ char ProcessState(pid_t pid);
 struct StackOptions {
   bool limits = false;  // PARLEY_LIMITS: nginx rate limits on or off
   int workers = 2;
+  bool events = true;   // start parley-events
+  // Extra parley-events flags, e.g. {"--stream-lifetime", "3", "--heartbeat", "1"}.
+  std::vector<std::string> events_flags;
 };
 
 class Stack {
  public:
-  // Starts nginx and parley-fcgi and waits (bounded) until /api/health
-  // answers 200. On failure returns null and explains in *error, with the
-  // daemons' logs.
+  // Starts parley-fcgi and nginx, waits (bounded) until /api/health answers
+  // 200, then starts parley-events (unless options.events is off) and waits
+  // until it answers through nginx. On failure returns null and explains in
+  // *error, with the daemons' logs.
   static std::unique_ptr<Stack> Start(const StackOptions& options, std::string* error);
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
@@ -111,18 +121,32 @@ class Stack {
   const std::string& dir() const { return dir_->path(); }
   Child& fcgi() { return *fcgi_; }
   Child& nginx() { return *nginx_; }
+  // Null while parley-events is not running (stopped, killed, or off).
+  Child* events() { return events_.get(); }
+  std::string db_path() const { return dir() + "/parley.db"; }
+
+  // parley-events on its own, for the restart and crash tests. StartEvents
+  // (re)starts it with the options' flags and waits, bounded, until
+  // GET /events/stats answers 200 through nginx. StopEvents sends SIGTERM
+  // and waits up to `grace` (SIGKILL after that); KillEvents is SIGKILL, a
+  // crash. Both reap the process and return its wait status.
+  bool StartEvents(std::string* error);
+  int StopEvents(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+  int KillEvents();
   // The worker processes of the parley-fcgi master.
   std::vector<pid_t> FcgiWorkers() const;
   // The last lines of the daemons' logs, for failure messages.
   std::string LogTail(size_t max_bytes = 4000) const;
 
  private:
-  Stack() = default;
+  explicit Stack(StackOptions options) : options_(std::move(options)) {}
+  StackOptions options_;
   // Declaration order is destruction order reversed: processes stop before
   // the directory that holds their sockets and logs is removed.
   std::optional<TempDir> dir_;
   int port_ = 0;
   std::unique_ptr<Child> fcgi_;
+  std::unique_ptr<Child> events_;
   std::unique_ptr<Child> nginx_;
 };
 
