@@ -245,18 +245,39 @@ void Server::Forget(Conn& c) {
   }
 }
 
-void Server::HandleStream(evhttp_request* req) {
+std::optional<Session> Server::Admit(evhttp_request* req) {
   if (registry_.connections() >= static_cast<size_t>(cfg_.max_connections)) {
     ++stats_.refused;
     ReplyError(req, 503, "busy", "too many connections; retry shortly");
-    return;
+    return std::nullopt;
   }
   auto session = Authenticate(req);
   if (!session.ok()) {
     ReplyError(req, session.status().code() == Code::kUnavailable ? 503 : 401, session.status().reason().c_str(),
                session.status().message());
-    return;
+    return std::nullopt;
   }
+  return std::move(session).value();
+}
+
+const char* Server::ResetReason(int64_t cursor, const char* epoch) {
+  if (epoch && epoch_ != epoch) return "epoch_changed";
+  auto db_head = store_->Head();
+  if (db_head.ok() && cursor > *db_head) return "cursor_ahead";  // a restored or recreated database
+  auto oldest = store_->OldestEventId();
+  if (oldest.ok() && *oldest > 0 && cursor < *oldest - 1) return "cursor_too_old";
+  return nullptr;
+}
+
+std::string Server::ResetData(const char* reason) const {
+  JsonWriter w;
+  w.BeginObject().Key("reason").String(reason).Key("head").Int(head_).EndObject();
+  return w.Take();
+}
+
+void Server::HandleStream(evhttp_request* req) {
+  std::optional<Session> session = Admit(req);
+  if (!session) return;
   Query q(req);
   const char* raw = Header(req, "Last-Event-ID");
   for (const char* key : {"last_event_id", "lastEventId", "since"}) {
@@ -285,25 +306,13 @@ void Server::HandleStream(evhttp_request* req) {
 
   // Decide where the stream starts: at the head, after the client's cursor,
   // or with a reset when that cursor cannot be served without a gap.
-  const char* reset = nullptr;
   conn->cursor = head_;
   if (cursor) {
-    auto oldest = store_->OldestEventId();
-    auto db_head = store_->Head();
-    if (epoch && epoch_ != epoch) {
-      reset = "epoch_changed";
-    } else if (db_head.ok() && *cursor > *db_head) {
-      reset = "cursor_ahead";  // a restored or recreated database
-    } else if (oldest.ok() && *oldest > 0 && *cursor < *oldest - 1) {
-      reset = "cursor_too_old";
+    if (const char* reason = ResetReason(*cursor, epoch)) {
+      conn->pending += SseEphemeral("reset", ResetData(reason));
     } else {
       conn->cursor = *cursor;
     }
-  }
-  if (reset) {
-    JsonWriter w;
-    w.BeginObject().Key("reason").String(reset).Key("head").Int(head_).EndObject();
-    conn->pending += SseEphemeral("reset", w.str());
   }
   conn->state = conn->cursor < head_ ? ConnState::kReplaying : ConnState::kLive;
 
@@ -327,17 +336,8 @@ void Server::HandleStream(evhttp_request* req) {
 }
 
 void Server::HandlePoll(evhttp_request* req) {
-  if (registry_.connections() >= static_cast<size_t>(cfg_.max_connections)) {
-    ++stats_.refused;
-    ReplyError(req, 503, "busy", "too many connections; retry shortly");
-    return;
-  }
-  auto session = Authenticate(req);
-  if (!session.ok()) {
-    ReplyError(req, session.status().code() == Code::kUnavailable ? 503 : 401, session.status().reason().c_str(),
-               session.status().message());
-    return;
-  }
+  std::optional<Session> session = Admit(req);
+  if (!session) return;
   Query q(req);
   std::optional<int64_t> since;
   if (const char* raw = q.Get("since")) {
@@ -370,20 +370,8 @@ void Server::HandlePoll(evhttp_request* req) {
   user_json_[session->user.id] = ToJson(session->user);
   bool answer_now = !since || timeout == 0;
   if (since) {
-    auto oldest = store_->OldestEventId();
-    auto db_head = store_->Head();
-    const char* reset = nullptr;
-    if (epoch && epoch_ != epoch) {
-      reset = "epoch_changed";
-    } else if (db_head.ok() && *since > *db_head) {
-      reset = "cursor_ahead";
-    } else if (oldest.ok() && *oldest > 0 && *since < *oldest - 1) {
-      reset = "cursor_too_old";
-    }
-    if (reset) {
-      JsonWriter w;
-      w.BeginObject().Key("reason").String(reset).Key("head").Int(head_).EndObject();
-      conn->poll_events.push_back(PollEvent{0, "reset", w.Take()});
+    if (const char* reason = ResetReason(*since, epoch)) {
+      conn->poll_events.push_back(PollEvent{0, "reset", ResetData(reason)});
       answer_now = true;
     } else if (*since < head_) {
       auto events = store_->EventsForUser(conn->user_id, *since, head_, kPollMax);

@@ -64,6 +64,12 @@ class Server {
   void HandlePoll(evhttp_request* req);
   void HandleStats(evhttp_request* req);
   Result<Session> Authenticate(evhttp_request* req);
+  // The connection cap and authentication; answers the request itself (503,
+  // 401) and returns nullopt when it may not go on.
+  std::optional<Session> Admit(evhttp_request* req);
+  // Why a cursor cannot be served without a gap (nullptr: it can).
+  const char* ResetReason(int64_t cursor, const char* epoch);
+  std::string ResetData(const char* reason) const;
   Conn* Register(std::unique_ptr<Conn> conn);
   static void OnConnectionClosed(evhttp_connection* evcon, void* arg);
   void ReplyError(evhttp_request* req, int status, const char* code, const std::string& message);
