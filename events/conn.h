@@ -32,7 +32,6 @@ struct Conn {
   int64_t session_id = 0;
   // Stream: the last event id written. Poll: the cursor the answer's "next" starts from.
   int64_t cursor = 0;
-  int64_t opened_ms = 0;
   int64_t deadline_ms = 0;             // stream rotation, or poll timeout
   // Appended during a fan-out pass, flushed once at its end.
   std::string pending;

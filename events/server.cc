@@ -298,8 +298,7 @@ void Server::HandleStream(evhttp_request* req) {
   conn->req = req;
   conn->user_id = session->user.id;
   conn->session_id = session->id;
-  conn->opened_ms = NowMs();
-  conn->deadline_ms = conn->opened_ms + int64_t{cfg_.stream_lifetime_s} * 1000;
+  conn->deadline_ms = NowMs() + int64_t{cfg_.stream_lifetime_s} * 1000;
   std::string user_json = ToJson(session->user);
   user_json_[session->user.id] = user_json;
   conn->pending = SsePreamble(epoch_, head_, user_json);
@@ -364,8 +363,7 @@ void Server::HandlePoll(evhttp_request* req) {
   conn->req = req;
   conn->user_id = session->user.id;
   conn->session_id = session->id;
-  conn->opened_ms = NowMs();
-  conn->deadline_ms = conn->opened_ms + timeout * 1000;
+  conn->deadline_ms = NowMs() + timeout * 1000;
   conn->cursor = head_;
   user_json_[session->user.id] = ToJson(session->user);
   bool answer_now = !since || timeout == 0;
