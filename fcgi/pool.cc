@@ -149,6 +149,11 @@ int RunPool(const PoolConfig& cfg) {
       if (!stopping) {
         LOG_INFO("stopping: draining %zu worker(s)", alive);
         stopping = true;
+        // No new connection from here on; what is queued gets answered by
+        // the workers (worker.cc), which see the non-blocking flag.
+        unlink(cfg.listen_path.c_str());
+        int flags = fcntl(listen_fd.get(), F_GETFL);
+        if (flags >= 0) fcntl(listen_fd.get(), F_SETFL, flags | O_NONBLOCK);
         deadline = Clock::now() + std::chrono::seconds(cfg.drain_timeout_s);
         for (Slot& s : slots) {
           if (s.pid != 0) kill(s.pid, SIGTERM);

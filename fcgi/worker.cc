@@ -1,15 +1,20 @@
 // Design note. Workers block in accept() on one shared listening socket; the
 // kernel wakes exactly one of them per connection (no thundering herd, no
-// extra poll per request). A stop signal (SIGTERM, SIGINT) sets a flag and
-// closes this process's copy of the listening descriptor. The handler is
-// installed with SA_RESTART, so a request in progress is not disturbed and
-// is answered; an accept() that was waiting (or is about to wait) fails
-// with EBADF instead of blocking, which closes the window between the
-// "stop?" check and accept() that libfcgi's own loop has. Other workers keep
-// their copies and go on serving.
+// extra poll per request). A worker accepts on its own duplicate of that
+// descriptor. A stop signal (SIGTERM, SIGINT) sets a flag and closes the
+// duplicate. The handler is installed with SA_RESTART, so a request in
+// progress is not disturbed and is answered; an accept() that was waiting
+// (or is about to wait) fails with EBADF instead of blocking, which closes
+// the window between the "stop?" check and accept() that libfcgi's own loop
+// has. On a reload the other workers (old or new) serve what is queued.
+// When the whole pool stops, the master first unlinks the socket path (no
+// new connection can arrive) and makes the socket non-blocking; a stopping
+// worker that sees that answers the connections still queued in the backlog
+// before it exits, since closing the last descriptor would reset them.
 #include "fcgi/worker.h"
 
 #include <fcgiapp.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -27,9 +32,9 @@ namespace parley::fcgi {
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
-volatile sig_atomic_t g_listen_fd = -1;
+volatile sig_atomic_t g_accept_fd = -1;
 void OnStop(int) {
-  if (!g_stop && g_listen_fd >= 0) close(g_listen_fd);  // async-signal-safe
+  if (!g_stop && g_accept_fd >= 0) close(g_accept_fd);  // async-signal-safe
   g_stop = 1;
 }
 
@@ -92,13 +97,39 @@ void FinishWithoutLinger(FCGX_Request& r) {
   r.detached = 0;
 }
 
+void Serve(FCGX_Request& fr, Api& api) {
+  Request req = ReadRequest(fr);
+  Response resp = api.Handle(req);
+  WriteResponse(fr, resp);
+  FinishWithoutLinger(fr);
+  LOG_DEBUG("%s %s -> %d", req.method.c_str(), req.path.c_str(), resp.status);
+}
+
+// Answers the connections queued on a pool that is stopping (see the design
+// note). accept() on the non-blocking socket fails with EAGAIN once the
+// backlog is empty, whichever worker took the last one.
+void DrainBacklog(int listen_fd, Api& api) {
+  int flags = fcntl(listen_fd, F_GETFL);
+  if (flags < 0 || !(flags & O_NONBLOCK)) return;  // a reload: others serve the queue
+  FCGX_Request fr;
+  FCGX_InitRequest(&fr, listen_fd, 0);
+  int served = 0;
+  while (FCGX_Accept_r(&fr) >= 0) {
+    Serve(fr, api);
+    ++served;
+  }
+  FCGX_Free(&fr, 1);
+  if (served > 0) LOG_DEBUG("answered %d queued request(s) before stopping", served);
+}
+
 }  // namespace
 
 int RunWorker(const WorkerConfig& cfg) {
   SetLogRole("fcgi worker");
   // Die with the master rather than linger as an orphan holding the socket.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
-  g_listen_fd = cfg.listen_fd;
+  g_accept_fd = fcntl(cfg.listen_fd, F_DUPFD_CLOEXEC, 0);
+  if (g_accept_fd < 0) return 1;
   struct sigaction sa {};
   sa.sa_handler = OnStop;
   sa.sa_flags = SA_RESTART;
@@ -123,7 +154,7 @@ int RunWorker(const WorkerConfig& cfg) {
 
   if (FCGX_Init() != 0) return 1;
   FCGX_Request fr;
-  FCGX_InitRequest(&fr, cfg.listen_fd, 0);
+  FCGX_InitRequest(&fr, g_accept_fd, 0);
   LOG_DEBUG("worker ready");
   while (!g_stop) {
     if (FCGX_Accept_r(&fr) < 0) {
@@ -134,14 +165,11 @@ int RunWorker(const WorkerConfig& cfg) {
       usleep(100 * 1000);
       continue;
     }
-    Request req = ReadRequest(fr);
-    Response resp = api.Handle(req);
-    WriteResponse(fr, resp);
-    FinishWithoutLinger(fr);
-    LOG_DEBUG("%s %s -> %d", req.method.c_str(), req.path.c_str(), resp.status);
+    Serve(fr, api);
   }
   LOG_DEBUG("worker stopping");
   FCGX_Free(&fr, 1);
+  DrainBacklog(cfg.listen_fd, api);
   return 0;
 }
 

@@ -15,13 +15,6 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string FindProgram(const std::vector<std::string>& candidates, const std::string& name) {
   for (const auto& p : candidates) {
     if (access(p.c_str(), X_OK) == 0) return p;

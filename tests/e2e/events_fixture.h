@@ -145,8 +145,6 @@ class Resumer {
   bool reached_ = false;
 };
 
-// The whole file, or "" if it cannot be read.
-std::string ReadText(const std::string& path);
 // The first of `candidates` that is executable, else the bare name (PATH).
 std::string FindProgram(const std::vector<std::string>& candidates, const std::string& name);
 

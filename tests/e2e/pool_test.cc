@@ -36,6 +36,28 @@ class PoolTest : public StackTest {
       std::this_thread::sleep_for(20ms);
     }
   }
+  // Waits (bounded) until every worker sleeps in accept(): nothing is
+  // being served, so the next worker to leave accept() takes our request.
+  bool WaitUntilIdle(const std::vector<pid_t>& workers) {
+    auto deadline = Clock::now() + 5s;
+    while (Clock::now() < deadline) {
+      if (std::all_of(workers.begin(), workers.end(), BlockedInAccept)) return true;
+      std::this_thread::sleep_for(1ms);
+    }
+    return false;
+  }
+  // Waits (bounded) until a worker leaves accept(), then sends SIGTERM.
+  bool SigtermOnceAWorkerServes(const std::vector<pid_t>& workers, const std::atomic<bool>& done) {
+    auto deadline = Clock::now() + 5s;
+    while (!done.load() && Clock::now() < deadline) {
+      if (!std::all_of(workers.begin(), workers.end(), BlockedInAccept)) {
+        stack().fcgi().Signal(SIGTERM);
+        return true;
+      }
+      std::this_thread::sleep_for(100us);
+    }
+    return false;
+  }
   // Messages in a room, counted by paging backwards through all of it.
   size_t CountMessages(User& u, int64_t room) {
     size_t count = 0;
@@ -117,9 +139,9 @@ TEST_F(PoolTest, SigtermDrainsTheRequestInFlightAndExitsZero) {
 
   Response login;
   bool signalled = false;
-  // A worker seen running ('R') while our only request is outstanding is
-  // serving it. Logins are fast; try a few times until one is caught.
+  // Logins are fast; try a few times until one is caught inside a worker.
   for (int attempt = 0; attempt < 10 && !signalled; ++attempt) {
+    ASSERT_TRUE(WaitUntilIdle(workers)) << "workers never went idle";
     std::atomic<bool> done{false};
     std::thread t([&] {
       Client c(stack().base_url(), Client::Cookies::kOff);
@@ -127,15 +149,7 @@ TEST_F(PoolTest, SigtermDrainsTheRequestInFlightAndExitsZero) {
                                        ",\"password\":" + Quote(kPassword) + "}");
       done = true;
     });
-    while (!done.load()) {
-      if (std::any_of(workers.begin(), workers.end(),
-                      [](pid_t p) { return ProcessState(p) == 'R'; })) {
-        stack().fcgi().Signal(SIGTERM);
-        signalled = true;
-        break;
-      }
-      std::this_thread::sleep_for(200us);
-    }
+    signalled = SigtermOnceAWorkerServes(workers, done);
     t.join();
     if (!signalled) {
       ASSERT_EQ(login.status, 200) << login.Describe();
@@ -163,6 +177,52 @@ TEST_F(PoolTest, SigtermDrainsTheRequestInFlightAndExitsZero) {
   Response r = NewClient()->Get("/api/health");
   EXPECT_EQ(r.status, 502) << r.Describe();
   EXPECT_EQ(r.ErrorCode(), "unavailable") << r.body;
+}
+
+// Many logins at once against two workers: when SIGTERM lands, some are
+// inside workers, some queued in the socket's backlog, some not yet sent on
+// by nginx. The first two kinds are answered; the last are refused cleanly
+// (the socket path is gone: 502 unavailable). None may be reset, which is
+// what happens to a queued connection when its listening socket closes.
+TEST_F(PoolTest, SigtermAnswersQueuedRequestsAndRefusesOnlyNewOnes) {
+  User alice = Register("alice");
+  std::vector<pid_t> workers = WaitForWorkers(2, {}, 5s);
+  ASSERT_EQ(workers.size(), 2u);
+
+  ASSERT_TRUE(WaitUntilIdle(workers)) << "workers never went idle";
+  constexpr int kLogins = 10;
+  std::vector<Response> logins(kLogins);
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kLogins; ++i) {
+    threads.emplace_back([&, i] {
+      Client c(stack().base_url(), Client::Cookies::kOff);
+      logins[i] = c.Post("/api/login", "{\"username\":" + Quote(alice.name) +
+                                           ",\"password\":" + Quote(kPassword) + "}");
+    });
+  }
+  bool signalled = SigtermOnceAWorkerServes(workers, done);
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(signalled) << "no worker ever took a login";
+
+  int ok = 0;
+  for (const Response& r : logins) {
+    if (r.status == 200) {
+      ++ok;
+      EXPECT_FALSE(r.json()["token"].str().empty()) << r.body;
+    } else {
+      EXPECT_EQ(r.status, 502) << r.Describe();
+      EXPECT_EQ(r.ErrorCode(), "unavailable") << r.body;
+    }
+  }
+  EXPECT_GE(ok, 1) << "no login was in flight at SIGTERM";
+  auto status = stack().fcgi().WaitFor(5s);
+  ASSERT_TRUE(status.has_value()) << "the master did not exit within 5 s of SIGTERM";
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+
+  std::string errors = ReadText(stack().dir() + "/nginx-error.log");
+  EXPECT_EQ(errors.find("reset by peer"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find("prematurely closed"), std::string::npos) << errors;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,11 +31,7 @@ using Clock = std::chrono::steady_clock;
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 std::string ReadTail(const std::string& path, size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
+  std::string s = ReadText(path);
   if (s.size() > max_bytes) s = "..." + s.substr(s.size() - max_bytes);
   return s;
 }
@@ -251,6 +248,20 @@ std::vector<pid_t> ChildrenOf(pid_t parent) {
     }
   }
   return out;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool BlockedInAccept(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+  long nr = -1;
+  if (!(in >> nr)) return false;  // "running", or gone
+  return nr == SYS_accept || nr == SYS_accept4;
 }
 
 char ProcessState(pid_t pid) {

@@ -96,6 +96,14 @@ std::vector<pid_t> ChildrenOf(pid_t parent);
 // One-letter scheduler state of a process ('R', 'S', ...), or '?' if gone.
 char ProcessState(pid_t pid);
 
+// True while the process sleeps in accept() (from /proc/<pid>/syscall): an
+// idle parley-fcgi worker. A worker that has left accept() has taken a
+// connection.
+bool BlockedInAccept(pid_t pid);
+
+// The whole file, or "" if it cannot be read.
+std::string ReadText(const std::string& path);
+
 struct StackOptions {
   bool limits = false;  // PARLEY_LIMITS: nginx rate limits on or off
   int workers = 2;
