@@ -1,0 +1,70 @@
+// The REST API client: one function over XMLHttpRequest (present in every
+// browser, unlike fetch in old ones). The session lives in the HttpOnly
+// cookie the server sets at login; the token in the response body is never
+// stored by the page, so a script injected into the page could not steal it.
+var Parley = window.Parley || {};
+window.Parley = Parley;
+
+// Readable words for the error codes a user can cause; anything else shows
+// the server's own message, which is already a sentence.
+var kErrorText = {
+  network: 'The server cannot be reached. Check your connection and try again.',
+  invalid_credentials: 'Wrong username or password.',
+  username_taken: 'That username is taken. Pick another one.',
+  throttled: 'Too many attempts. Wait a moment and try again.',
+  already_answered: 'Already answered: another professor answered this question first.',
+  answer_limit_reached: 'You have answered as many questions as this room allows.',
+  professors_cannot_ask: 'Professors answer questions; they do not ask them.',
+  not_professor: 'Only professors can answer questions.',
+  room_name_taken: 'A room with that name already exists.',
+  user_not_found: 'No user with that name.',
+  room_not_found: 'That room does not exist, or you were not invited.',
+  not_signed_in: 'Please sign in again.'
+};
+
+Parley.errorText = function (err) {
+  if (!err) return '';
+  return kErrorText[err.code] || err.message || 'Something went wrong (HTTP ' + err.status + ').';
+};
+
+// Called when any request answers 401: the session ended (signed out in
+// another tab, expired, revoked). app.js sets it.
+Parley.onSignedOut = null;
+
+// Parley.api('POST', '/rooms', {name: 'x'}, function (err, data, status) {})
+// err is null on 2xx, else {status, code, message}.
+Parley.api = function (method, path, body, done) {
+  var xhr = new XMLHttpRequest();
+  xhr.open(method, '/api' + path, true);
+  xhr.setRequestHeader('Accept', 'application/json');
+  if (body !== undefined && body !== null) xhr.setRequestHeader('Content-Type', 'application/json');
+  xhr.timeout = 20000;
+  var finished = false;
+  function finish(err, data, status) {
+    if (finished) return;
+    finished = true;
+    if (err && err.status === 401 && Parley.onSignedOut && path !== '/login' && path !== '/register') {
+      Parley.onSignedOut();
+    }
+    if (done) done(err, data, status);
+  }
+  xhr.onload = function () {
+    var data = null;
+    try {
+      data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+    } catch (e) {
+      data = null;
+    }
+    if (xhr.status >= 200 && xhr.status < 300) {
+      finish(null, data, xhr.status);
+      return;
+    }
+    var e = (data && data.error) || {};
+    finish({status: xhr.status, code: e.code || 'http_' + xhr.status, message: e.message || ''}, data, xhr.status);
+  };
+  xhr.onerror = xhr.ontimeout = xhr.onabort = function () {
+    finish({status: 0, code: 'network', message: ''}, null, 0);
+  };
+  xhr.send(body === undefined || body === null ? null : JSON.stringify(body));
+  return xhr;
+};

@@ -1,0 +1,420 @@
+// The page: signing in and out, the room list with unread counts, direct
+// conversations, new rooms, and routing each pushed event to what shows it.
+//
+// Start-up order matters for "nothing lost": the event transport connects
+// first and learns the cursor (the head); only then are rooms and history
+// fetched. Anything that happens after that cursor arrives as an event, and
+// anything before it is in what we fetch; overlaps are dropped by id.
+var Parley = window.Parley || {};
+window.Parley = Parley;
+
+(function () {
+  var $ = Parley.$;
+  var el = Parley.el;
+
+  var state = Parley.state = {
+    me: null,
+    rooms: [],
+    byId: {},
+    transport: null,
+    people: 0
+  };
+
+  // --- signing in ------------------------------------------------------------
+
+  function showAuth(message) {
+    Parley.show($('app'), false);
+    Parley.show($('auth'), true);
+    $('auth-error').textContent = message || '';
+    $('username').focus();
+  }
+
+  function authenticate(path) {
+    var username = $('username').value.replace(/^\s+|\s+$/g, '');
+    var password = $('password').value;
+    if (!/^[A-Za-z0-9_.\-]{1,32}$/.test(username)) {
+      $('auth-error').textContent = 'A username is 1 to 32 letters, digits, dots, dashes or underscores.';
+      return;
+    }
+    if (password.length < 8) {
+      $('auth-error').textContent = 'A password has at least 8 characters.';
+      return;
+    }
+    $('auth-error').textContent = '';
+    $('login').disabled = $('register').disabled = true;
+    Parley.api('POST', path, {username: username, password: password}, function (err, data) {
+      $('login').disabled = $('register').disabled = false;
+      if (err) {
+        $('auth-error').textContent = Parley.errorText(err);
+        return;
+      }
+      $('password').value = '';
+      signedIn(data.user);
+    });
+  }
+
+  function signedIn(user) {
+    state.me = user;
+    $('me').textContent = user.username;
+    Parley.show($('auth'), false);
+    Parley.show($('app'), true);
+    state.transport = new Parley.Transport({
+      onStatus: showStatus,
+      onReady: function () { loadRooms(true); },
+      onReset: function () {
+        loadRooms(false);
+        Parley.room.reload();
+      },
+      onSignedOut: function () { signedOut('Your session ended. Please sign in again.'); },
+      onEvent: route
+    });
+    state.transport.start();
+  }
+
+  function signedOut(message) {
+    if (state.transport) state.transport.stop();
+    state.transport = null;
+    state.me = null;
+    state.rooms = [];
+    state.byId = {};
+    Parley.room.close();
+    Parley.clear($('people'));
+    Parley.show($('people-section'), false);
+    showAuth(message);
+  }
+
+  function showStatus(s) {
+    var badge = $('status');
+    badge.textContent = s;
+    badge.className = 'badge ' + s;
+  }
+
+  // --- rooms -----------------------------------------------------------------
+
+  function loadRooms(openInitial) {
+    Parley.api('GET', '/rooms', null, function (err, data) {
+      if (err) return;
+      state.rooms = data.rooms || [];
+      state.byId = {};
+      for (var i = 0; i < state.rooms.length; i++) state.byId[state.rooms[i].id] = state.rooms[i];
+      var current = Parley.room.currentId();
+      if (current !== null) {
+        var now = state.byId[current];
+        if (!now || !now.member) openRoom(defaultRoom());
+        else {
+          now.unread = 0;
+          Parley.room.update(now);
+        }
+      } else if (openInitial) {
+        openRoom(roomFromHash() || defaultRoom());
+      }
+      renderRooms();
+    });
+  }
+
+  var roomsTimer = null;
+  function loadRoomsSoon() {
+    if (roomsTimer) return;
+    roomsTimer = setTimeout(function () {
+      roomsTimer = null;
+      if (state.me) loadRooms(false);
+    }, 150);
+  }
+
+  function roomFromHash() {
+    var m = /^#room-(\d+)$/.exec(location.hash);
+    var r = m && state.byId[parseInt(m[1], 10)];
+    return r && r.member ? r.id : null;
+  }
+
+  function defaultRoom() {
+    var first = null;
+    for (var i = 0; i < state.rooms.length; i++) {
+      var r = state.rooms[i];
+      if (!r.member) continue;
+      if (r.name === 'general' && r.kind === 'public') return r.id;
+      if (first === null) first = r.id;
+    }
+    return first;
+  }
+
+  function openRoom(id) {
+    var room = id !== null ? state.byId[id] : null;
+    if (!room || !room.member) {
+      Parley.room.close();
+      renderRooms();
+      return;
+    }
+    if (location.hash !== '#room-' + id) {
+      if (window.history && history.replaceState) history.replaceState(null, '', '#room-' + id);
+      else location.hash = 'room-' + id;
+    }
+    room.unread = 0;
+    Parley.room.open(room);
+    renderRooms();
+    toggleMenu(false);
+  }
+
+  function roomButton(room) {
+    var b = el('button', 'room');
+    b.type = 'button';
+    b.setAttribute('data-room-id', String(room.id));
+    b.appendChild(el('span', 'name', (room.kind === 'dm' ? '@ ' : '# ') + room.name));
+    if (room.kind === 'qa') b.appendChild(el('span', 'tag', 'Q&A'));
+    if (room.kind === 'private') b.appendChild(el('span', 'tag', 'private'));
+    if (room.unread > 0) {
+      var u = el('span', 'unread', room.unread > 99 ? '99+' : String(room.unread));
+      u.setAttribute('aria-label', room.unread + ' unread');
+      b.appendChild(u);
+    }
+    if (room.id === Parley.room.currentId()) b.setAttribute('aria-current', 'true');
+    b.addEventListener('click', function () { openRoom(room.id); });
+    return b;
+  }
+
+  function renderRooms() {
+    var mine = $('rooms');
+    var dms = $('dms');
+    var others = $('public-rooms');
+    Parley.clear(mine);
+    Parley.clear(dms);
+    Parley.clear(others);
+    var unread = 0;
+    var sorted = state.rooms.slice().sort(function (a, b) {
+      return a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1;
+    });
+    for (var i = 0; i < sorted.length; i++) {
+      var r = sorted[i];
+      var li = el('li');
+      if (r.member) {
+        unread += r.unread || 0;
+        li.appendChild(roomButton(r));
+        (r.kind === 'dm' ? dms : mine).appendChild(li);
+      } else {
+        li.appendChild(el('span', 'name', '# ' + r.name));
+        if (r.kind === 'qa') li.appendChild(el('span', 'tag', 'Q&A'));
+        li.appendChild(joinButton(r));
+        others.appendChild(li);
+      }
+    }
+    Parley.show($('dms-section'), dms.firstChild !== null);
+    Parley.show($('public-section'), others.firstChild !== null);
+    document.title = (unread > 0 ? '(' + unread + ') ' : '') + 'Parley';
+  }
+
+  function joinButton(room) {
+    var b = el('button', 'join', 'Join');
+    b.type = 'button';
+    b.setAttribute('aria-label', 'Join ' + room.name);
+    b.addEventListener('click', function () {
+      b.disabled = true;
+      Parley.api('POST', '/rooms/' + room.id + '/join', null, function (err) {
+        b.disabled = false;
+        if (err) {
+          sidebarError(err);
+          return;
+        }
+        afterRoomChange(room.id);
+      });
+    });
+    return b;
+  }
+
+  function sidebarError(err) {
+    $('sidebar-error').textContent = err ? Parley.errorText(err) : '';
+  }
+
+  // Reload the list, then open `id` (a room just joined or created).
+  function afterRoomChange(id) {
+    sidebarError(null);
+    Parley.api('GET', '/rooms', null, function (err, data) {
+      if (err) return;
+      state.rooms = data.rooms || [];
+      state.byId = {};
+      for (var i = 0; i < state.rooms.length; i++) state.byId[state.rooms[i].id] = state.rooms[i];
+      openRoom(id !== null && state.byId[id] ? id : defaultRoom());
+    });
+  }
+
+  // Called by room.js when the reader has seen a room up to `eventId`.
+  Parley.rooms = {
+    markedRead: function (roomId, eventId) {
+      var r = state.byId[roomId];
+      if (!r) return;
+      var changed = r.unread !== 0;
+      r.unread = 0;
+      if (eventId > (r.last_event_id || 0)) r.last_event_id = eventId;
+      if (changed) renderRooms();
+    }
+  };
+
+  // --- people ----------------------------------------------------------------
+
+  function addPerson(user) {
+    if (!state.me || user.id === state.me.id) return;
+    var li = el('li');
+    li.appendChild(el('span', 'name', user.username));
+    var b = el('button', 'dm', 'Message');
+    b.type = 'button';
+    b.setAttribute('aria-label', 'Message ' + user.username);
+    b.addEventListener('click', function () { startDm(user.username); });
+    li.appendChild(b);
+    var list = $('people');
+    list.insertBefore(li, list.firstChild);
+    while (list.childNodes.length > 10) list.removeChild(list.lastChild);
+    Parley.show($('people-section'), true);
+  }
+
+  function startDm(username) {
+    Parley.api('POST', '/dm', {username: username}, function (err, data) {
+      if (err) {
+        sidebarError(err);
+        return;
+      }
+      $('dm-user').value = '';
+      afterRoomChange(data.room.id);
+    });
+  }
+
+  var searchTimer = null;
+  function suggestUsers() {
+    clearTimeout(searchTimer);
+    var prefix = $('dm-user').value.replace(/^\s+|\s+$/g, '');
+    if (!/^[A-Za-z0-9_.\-]{1,32}$/.test(prefix)) return;
+    searchTimer = setTimeout(function () {
+      Parley.api('GET', '/users?limit=10&prefix=' + encodeURIComponent(prefix), null, function (err, data) {
+        if (err) return;
+        var list = $('dm-suggestions');
+        Parley.clear(list);
+        var users = data.users || [];
+        for (var i = 0; i < users.length; i++) {
+          if (state.me && users[i].id === state.me.id) continue;
+          var o = el('option');
+          o.value = users[i].username;
+          list.appendChild(o);
+        }
+      });
+    }, 200);
+  }
+
+  // --- events ----------------------------------------------------------------
+
+  function route(type, d, id) {
+    if (!state.me || !d) return;
+    switch (type) {
+      case 'message':
+      case 'question':
+      case 'answer':
+        onNewMessage(d, id);
+        break;
+      case 'edit':
+      case 'delete':
+        Parley.room.onMessageEvent(type, d);
+        break;
+      case 'room':
+        loadRoomsSoon();
+        break;
+      case 'member':
+        if (d.user && d.user.id === state.me.id) loadRoomsSoon();
+        Parley.room.onMemberEvent(d, id);
+        break;
+      case 'user':
+        if (d.user) addPerson(d.user);
+        break;
+      case 'typing':
+        Parley.room.onTyping(d);
+        break;
+      case 'presence':
+        Parley.room.onPresence(d);
+        break;
+    }
+  }
+
+  function onNewMessage(m, id) {
+    var room = state.byId[m.room_id];
+    if (!room) {
+      loadRoomsSoon();  // a conversation someone just started with us
+      return;
+    }
+    room.last_event_id = Math.max(room.last_event_id || 0, id);
+    var current = room.id === Parley.room.currentId();
+    if (current) Parley.room.onMessageEvent('message', m);
+    if ((!current || document.hidden) && m.user.id !== state.me.id) {
+      room.unread = (room.unread || 0) + 1;
+      renderRooms();
+    }
+  }
+
+  // --- layout ----------------------------------------------------------------
+
+  function toggleMenu(open) {
+    var menu = $('menu');
+    if (open === undefined) open = menu.getAttribute('aria-expanded') !== 'true';
+    menu.setAttribute('aria-expanded', open ? 'true' : 'false');
+    $('sidebar').className = open ? 'open' : '';
+  }
+
+  function init() {
+    Parley.room.init();
+    Parley.onSignedOut = function () {
+      if (state.me) signedOut('Your session ended. Please sign in again.');
+    };
+    $('auth-form').addEventListener('submit', function (e) {
+      e.preventDefault();
+      authenticate('/login');
+    });
+    $('register').addEventListener('click', function () { authenticate('/register'); });
+    $('logout').addEventListener('click', function () {
+      Parley.api('POST', '/logout', null, function () { signedOut(''); });
+    });
+    $('menu').addEventListener('click', function () { toggleMenu(); });
+    $('leave').addEventListener('click', function () {
+      var id = Parley.room.currentId();
+      if (id === null) return;
+      Parley.api('POST', '/rooms/' + id + '/leave', null, function (err) {
+        if (err) {
+          sidebarError(err);
+          return;
+        }
+        Parley.room.close();
+        afterRoomChange(null);
+      });
+    });
+    $('room-form').addEventListener('submit', function (e) {
+      e.preventDefault();
+      var name = $('room-name').value.replace(/^\s+|\s+$/g, '');
+      if (!name) return;
+      Parley.api('POST', '/rooms', {name: name, kind: $('room-kind-select').value}, function (err, data) {
+        if (err) {
+          sidebarError(err);
+          return;
+        }
+        $('room-name').value = '';
+        afterRoomChange(data.room.id);
+      });
+    });
+    $('dm-form').addEventListener('submit', function (e) {
+      e.preventDefault();
+      var name = $('dm-user').value.replace(/^\s+|\s+$/g, '');
+      if (name) startDm(name);
+    });
+    $('dm-user').addEventListener('input', suggestUsers);
+    document.addEventListener('visibilitychange', function () {
+      if (!document.hidden) Parley.room.visible();
+    });
+    window.addEventListener('hashchange', function () {
+      var id = roomFromHash();
+      if (id !== null && id !== Parley.room.currentId()) openRoom(id);
+    });
+
+    // Signed in already? The cookie is HttpOnly: only the server can say.
+    Parley.api('GET', '/me', null, function (err, data) {
+      if (err && err.status === 401) showAuth('');
+      else if (err) showAuth(Parley.errorText(err));
+      else signedIn(data.user);
+    });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();
