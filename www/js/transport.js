@@ -16,7 +16,7 @@
 //   missing; when a stream sends no `hello` within 5 s (a proxy or
 //   antivirus that buffers the response holds it back); or when a stream
 //   stays silent for 45 s and a quick poll shows events it should have
-//   delivered. Heartbeats are SSE comments, which EventSource never shows
+//   delivered, or when it fails twice before its hello while polls work. Heartbeats are SSE comments, which EventSource never shows
 //   to the page, so "silent" means "no event"; the poll tells a quiet
 //   stream from a stuck one.
 // - Status for the badge: "connecting", "live" (stream), "long-poll",
@@ -189,6 +189,7 @@ T.openStream = function () {
     if (gen !== self.generation) return;
     var d = parse(e) || {};
     helloSeen = true;
+    self.streamFailures = 0;
     self.clearTimer('hello');
     self.backoff = kBackoffMinMs;
     self.becameReady(d.head, d.epoch);
@@ -211,27 +212,27 @@ T.openStream = function () {
 
   es.onerror = function () {
     if (gen !== self.generation) return;
-    // Closed by the server (rotation, restart) or never opened. Before
-    // hammering a stream that refuses us, ask whether we are still signed
-    // in: EventSource does not expose the HTTP status.
+    // Closed by the server (rotation, restart) or never opened.
     if (helloSeen) {
-      self.streamFailures = 0;
       self.retryLater();
       return;
     }
+    // It failed before its hello, and EventSource does not say why. A poll
+    // tells: refused too (401) means signed out; failing too means the
+    // push service is down or restarting (retry the stream later); working
+    // means something between us and the server breaks event streams
+    // (twice is enough: long-poll from then on).
     self.teardown();
     self.setStatus('reconnecting');
     var checking = self.generation;
-    Parley.api('GET', '/me', null, function (err) {
+    Parley.getJson('/events/poll?timeout=0', 10000, function (err) {
       if (checking !== self.generation || self.stopped) return;
       if (err && err.status === 401) {
         if (self.h.onSignedOut) self.h.onSignedOut();
         return;
       }
-      // The API answers but the stream failed before its hello: something
-      // between us and the server refuses event streams. Twice is enough.
       if (!err && ++self.streamFailures >= 2) {
-        self.switchToPoll('the stream fails while the API works');
+        self.switchToPoll('the stream fails where a poll works');
         return;
       }
       self.retryLater();

@@ -1,0 +1,91 @@
+'use strict';
+// A Q&A room in real Chromium: students ask, professors answer; two
+// professors race to answer one question and exactly one answer is shown,
+// to everyone, while the other professor reads "already answered".
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const h = require('./harness');
+const ui = require('./ui');
+
+const f = h.fixture();
+const logged = f.logged;
+
+test('two professors race to answer: one answer for everyone, "already answered" for the other', logged(async () => {
+  const room = h.uniqueName('physics');
+  const prof1Name = h.uniqueName('prof');
+  const prof2Name = h.uniqueName('prof');
+  const studentName = h.uniqueName('student');
+  const prof1 = await ui.openAs(f.browser, f.stack.url, prof1Name);
+  const prof2 = await ui.openAs(f.browser, f.stack.url, prof2Name);
+  const student = await ui.openAs(f.browser, f.stack.url, studentName);
+
+  // The first professor creates the classroom (its owner, a professor).
+  await prof1.page.getByLabel('New room').fill(room);
+  await prof1.page.getByLabel('Kind of room').selectOption('qa');
+  await prof1.page.getByRole('button', { name: 'Create' }).click();
+  await prof1.page.locator('#room-title', { hasText: `# ${room}` }).waitFor();
+  await prof1.page.locator('#room-kind', { hasText: 'you are a professor' }).waitFor();
+
+  // The others join as students; the owner makes the second a professor.
+  for (const u of [prof2, student]) {
+    await u.page.getByRole('button', { name: `Join ${room}` }).click();
+    await u.page.locator('#room-kind', { hasText: 'you are a student' }).waitFor();
+  }
+  await prof1.page.getByRole('combobox', { name: `Role of ${prof2Name}` }).selectOption('professor');
+  await prof2.page.locator('#room-kind', { hasText: 'you are a professor' }).waitFor();
+
+  // Professors answer, they do not ask: no composer for them.
+  await prof2.page.locator('#composer-note', { hasText: 'Professors answer questions' }).waitFor();
+  assert.equal(await prof2.page.locator('#composer').isVisible(), false);
+
+  await ui.send(student.page, 'Why is the sky blue?');
+  const question = (page) => ui.item(page, 'Why is the sky blue?', 'question');
+  for (const u of [prof1, prof2, student]) {
+    await question(u.page).locator('.state', { hasText: 'unanswered' }).waitFor();
+  }
+  assert.equal(await question(student.page).getByRole('button', { name: 'Answer' }).count(), 0,
+    'students get no Answer action');
+
+  // Both professors open the answer form, then submit at the same moment.
+  const forms = [];
+  for (const [u, text] of [[prof1, 'Rayleigh scattering.'], [prof2, 'Because of the ocean.']]) {
+    await question(u.page).getByRole('button', { name: 'Answer' }).click();
+    const box = u.page.getByRole('textbox', { name: 'Your answer' });
+    await box.fill(text);
+    forms.push(u.page.getByRole('button', { name: 'Post answer' }));
+  }
+  await Promise.all(forms.map((b) => b.click()));
+
+  // Everyone ends up with the same single answer.
+  const shownAnswer = async (page) => {
+    const answers = question(page).locator('.answers .msg.answer .text');
+    await answers.first().waitFor();
+    await question(page).locator('.state', { hasText: /^answered$/ }).waitFor();
+    await page.waitForTimeout(300);  // a second answer, if any, would have arrived
+    assert.equal(await answers.count(), 1, 'exactly one answer under the question');
+    return answers.first().textContent();
+  };
+  const seen = [];
+  for (const u of [prof1, prof2, student]) seen.push(await shownAnswer(u.page));
+  assert.equal(new Set(seen).size, 1, `everyone sees the same answer: ${seen}`);
+
+  // The professor who lost reads a clear note, not an error dump.
+  const winner = seen[0] === 'Rayleigh scattering.' ? prof1 : prof2;
+  const loser = winner === prof1 ? prof2 : prof1;
+  await question(loser.page).locator('.note', { hasText: 'Already answered' }).waitFor();
+  assert.equal(await question(winner.page).locator('.note').count(), 0);
+  for (const u of [prof1, prof2]) {
+    assert.equal(await question(u.page).getByRole('button', { name: 'Answer' }).count(), 0);
+    assert.equal(await u.page.locator('#room-error').textContent(), '');
+  }
+
+  if (process.env.PARLEY_SCREENSHOTS) {
+    fs.mkdirSync(process.env.PARLEY_SCREENSHOTS, { recursive: true });
+    await loser.page.screenshot({ path: path.join(process.env.PARLEY_SCREENSHOTS, 'qa.png') });
+  }
+  ui.assertNoErrors(prof1, prof2, student);
+  for (const u of [prof1, prof2, student]) await u.ctx.close();
+}));

@@ -1,0 +1,85 @@
+'use strict';
+// The page keeps chatting when Server-Sent Events cannot work: without
+// EventSource at all, and behind a proxy that buffers the stream (the page
+// notices the missing hello and falls back to long-poll by itself); and
+// across a restart of the push daemon, from the last event id.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+const ui = require('./ui');
+
+const f = h.fixture({ proxy: true });
+const logged = f.logged;
+
+test('without EventSource, messages still arrive by long-poll', logged(async () => {
+  const noSse = { initScript: 'delete window.EventSource;' };
+  const lou = await ui.openAs(f.browser, f.stack.url, h.uniqueName('lou'), noSse);
+  const mia = await ui.openAs(f.browser, f.stack.url, h.uniqueName('mia'));
+  assert.equal(await lou.page.evaluate(() => typeof window.EventSource), 'undefined');
+  await ui.waitForStatus(lou.page, 'long-poll');
+  await ui.waitForStatus(mia.page, 'live');
+
+  await ui.send(mia.page, 'can you hear me by long-poll?');
+  await ui.assertShownOnce(lou.page, 'can you hear me by long-poll?');
+  await ui.send(lou.page, 'loud and clear');
+  await ui.assertShownOnce(mia.page, 'loud and clear');
+  await ui.assertShownOnce(lou.page, 'loud and clear');
+  // Several in a row, each once and in order, across re-polls.
+  for (let i = 1; i <= 5; i++) await ui.send(mia.page, `burst ${i}`);
+  await ui.waitForMessage(lou.page, 'burst 5');
+  const texts = await lou.page.locator('#messages .msg .text').allTextContents();
+  assert.deepEqual(texts.filter((t) => t.startsWith('burst ')), ['burst 1', 'burst 2', 'burst 3', 'burst 4', 'burst 5']);
+  ui.assertNoErrors(lou, mia);
+  await lou.ctx.close();
+  await mia.ctx.close();
+}));
+
+test('behind a buffering proxy the page falls back to long-poll by itself', logged(async () => {
+  const ned = await ui.openAs(f.browser, f.proxy.url, h.uniqueName('ned'));
+  const ola = await ui.openAs(f.browser, f.stack.url, h.uniqueName('ola'));
+  // EventSource exists, but the proxy holds the stream's hello back.
+  assert.equal(await ned.page.evaluate(() => typeof window.EventSource), 'function');
+  const started = Date.now();
+  await ui.waitForStatus(ned.page, 'long-poll', 12000);
+  const fellBackAfter = Date.now() - started;
+  assert.ok(fellBackAfter < 12000, `fell back after ${fellBackAfter} ms`);
+
+  await ui.send(ola.page, 'through the proxy?');
+  const sent = Date.now();
+  await ui.waitForMessage(ned.page, 'through the proxy?', 5000);
+  assert.ok(Date.now() - sent < 5000);
+  await ui.send(ned.page, 'yes, by long-poll');
+  await ui.assertShownOnce(ola.page, 'yes, by long-poll');
+  await ui.assertShownOnce(ned.page, 'yes, by long-poll');
+  ui.assertNoErrors(ned, ola);
+  await ned.ctx.close();
+  await ola.ctx.close();
+}));
+
+test('when the push daemon restarts, the page reconnects and misses nothing', logged(async () => {
+  const pia = await ui.openAs(f.browser, f.stack.url, h.uniqueName('pia'));
+  const quinn = await ui.openAs(f.browser, f.stack.url, h.uniqueName('quinn'));
+  await ui.waitForStatus(pia.page, 'live');
+  await ui.send(quinn.page, 'before the restart');
+  await ui.waitForMessage(pia.page, 'before the restart');
+
+  // Down for 3 s: the API still takes messages; the page says so and
+  // keeps retrying (1 s, 2 s, ...) from its last event id.
+  const restarted = f.stack.restartEvents(3000);
+  await ui.waitForStatus(pia.page, 'reconnecting');
+  await ui.send(quinn.page, 'while the daemon was down 1');
+  await ui.send(quinn.page, 'while the daemon was down 2');
+  await restarted;
+  await ui.waitForStatus(pia.page, 'live', 20000);
+  await ui.assertShownOnce(pia.page, 'while the daemon was down 1');
+  await ui.assertShownOnce(pia.page, 'while the daemon was down 2');
+  await ui.send(quinn.page, 'after the restart');
+  await ui.assertShownOnce(pia.page, 'after the restart');
+  const texts = await pia.page.locator('#messages .msg .text').allTextContents();
+  assert.deepEqual(texts.slice(-4), ['before the restart', 'while the daemon was down 1',
+    'while the daemon was down 2', 'after the restart']);
+  ui.assertNoErrors(pia, quinn);
+  await pia.ctx.close();
+  await quinn.ctx.close();
+}));
