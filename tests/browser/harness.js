@@ -322,7 +322,8 @@ async function startOnFreePort(dir, what, startFn, readyPaths) {
 }
 
 // ---------------------------------------------------------------------------
-// startStack(opts) -> Promise<{url, port, dir, stop(), restartEvents(downMs), logs()}>
+// startStack(opts) -> Promise<{url, port, dir, stop(), restartEvents(downMs),
+//                               restoreDatabase(backupPath), logs()}>
 //
 // opts.env      extra environment for tools/nginx-conf and both daemons,
 //               e.g. {PARLEY_LIMITS: 'off'}
@@ -345,21 +346,46 @@ async function startStack(opts = {}) {
 
   const { dir, release } = makeTempDir('parley-b-');
   let procs = [];
-  const spawnEvents = () => spawnGroup(dir, 'parley-events', [
-    path.join(BUILD, 'events/parley-events'),
-    '--db', path.join(dir, 'parley.db'),
-    '--listen', path.join(dir, 'events.sock'),
-    '--notify', path.join(dir, 'notify.sock'),
-  ], env, path.join(dir, 'parley-events.log'));
-  // Stops the push daemon (SIGTERM: its streams end with a retry hint),
-  // keeps it down for `downMs`, and starts it again on the same sockets.
-  const restartEvents = async (downMs = 0) => {
-    const i = procs.findIndex((p) => p.name === 'parley-events');
-    await stopGroups([procs[i]]);
-    fs.rmSync(path.join(dir, 'events.sock'), { force: true });
-    await sleep(downMs);
-    procs[i] = spawnEvents();
+  // The two daemons, started exactly as tools/run starts them.
+  const daemons = {
+    'parley-fcgi': () => [
+      path.join(BUILD, 'fcgi/parley-fcgi'),
+      '--db', path.join(dir, 'parley.db'),
+      '--listen', path.join(dir, 'fcgi.sock'),
+      '--events-socket', path.join(dir, 'notify.sock'),
+      '--workers', workers,
+    ],
+    'parley-events': () => [
+      path.join(BUILD, 'events/parley-events'),
+      '--db', path.join(dir, 'parley.db'),
+      '--listen', path.join(dir, 'events.sock'),
+      '--notify', path.join(dir, 'notify.sock'),
+    ],
   };
+  const spawnDaemon = (name) => spawnGroup(dir, name, daemons[name](), env, path.join(dir, `${name}.log`));
+  // Stops the named daemons (SIGTERM: the pool drains, streams end with a
+  // retry hint), keeps them down for `downMs`, runs `whileDown`, and starts
+  // them again on the same sockets and database.
+  const restart = async (names, { downMs = 0, whileDown = () => {} } = {}) => {
+    const slots = names.map((n) => procs.findIndex((p) => p.name === n));
+    await stopGroups(slots.map((i) => procs[i]));
+    const sockets = { 'parley-fcgi': 'fcgi.sock', 'parley-events': 'events.sock' };
+    for (const n of names) fs.rmSync(path.join(dir, sockets[n]), { force: true });
+    await sleep(downMs);
+    await whileDown();
+    for (const i of slots) procs[i] = spawnDaemon(procs[i].name);
+  };
+  const restartEvents = (downMs = 0) => restart(['parley-events'], { downMs });
+  // Puts a backup (parleyctl backup) in place of the database, as an admin
+  // restoring one would: both daemons stopped, the file and its WAL
+  // replaced, both started again.
+  const restoreDatabase = (backupPath) => restart(['parley-fcgi', 'parley-events'], {
+    whileDown: () => {
+      const db = path.join(dir, 'parley.db');
+      for (const suffix of ['-wal', '-shm']) fs.rmSync(db + suffix, { force: true });
+      fs.copyFileSync(backupPath, db);
+    },
+  });
   let stopping = null;
   // Idempotent: a test may call stop() and an after() hook call it again.
   const stop = () => {
@@ -379,14 +405,8 @@ async function startStack(opts = {}) {
           fs.rmSync(path.join(dir, s), { force: true });
         }
         procs = [
-          spawnGroup(dir, 'parley-fcgi', [
-            path.join(BUILD, 'fcgi/parley-fcgi'),
-            '--db', path.join(dir, 'parley.db'),
-            '--listen', path.join(dir, 'fcgi.sock'),
-            '--events-socket', path.join(dir, 'notify.sock'),
-            '--workers', workers,
-          ], env, path.join(dir, 'parley-fcgi.log')),
-          spawnEvents(),
+          spawnDaemon('parley-fcgi'),
+          spawnDaemon('parley-events'),
           spawnGroup(dir, 'nginx', [nginxBinary(), '-p', `${dir}/`, '-c', path.join(dir, 'nginx.conf')],
             env, path.join(dir, 'nginx.log')),
         ];
@@ -397,7 +417,9 @@ async function startStack(opts = {}) {
       // stream at once without racing the daemon's start.
       ['/api/health', '/events/stats'],
     );
-    return { url: started.url, port: started.port, dir, stop, restartEvents, logs: () => logTails(dir) };
+    return {
+      url: started.url, port: started.port, dir, stop, restartEvents, restoreDatabase, logs: () => logTails(dir),
+    };
   } catch (err) {
     await stop();
     throw err;
