@@ -188,6 +188,7 @@ test('rooms: create, join, leave, invite, unread counts and new people', logged(
   assert.equal(await jack.page.locator('#sidebar', { hasText: secret }).count(), 0);
   await ivy.page.getByRole('textbox', { name: 'Invite' }).fill(jackName);
   await ivy.page.getByRole('button', { name: 'Invite', exact: true }).click();
+  await ivy.page.locator('#messages .system', { hasText: `${jackName} was added` }).waitFor();
   await ui.roomButton(jack.page, secret).waitFor();
   await ui.openRoom(jack.page, secret);
   await ui.waitForMessage(jack.page, 'secret plans');

@@ -632,7 +632,7 @@ window.Parley = Parley;
 
     onMemberEvent: function (d, id) {
       if (!R.room || d.room_id !== R.room.id) return;
-      var verbs = {joined: ' joined', left: ' left', role: ' is now a ' + d.role};
+      var verbs = {joined: ' joined', added: ' was added', left: ' left', role: ' is now a ' + d.role};
       if (verbs[d.action]) systemNote(id, d.user.username + verbs[d.action]);
       loadMembers();
     },
