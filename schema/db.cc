@@ -128,9 +128,10 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_m
   // WAL lets the events daemon read while a worker writes. synchronous=NORMAL
   // is durable across application crashes; a power cut may lose the last
   // commits but never corrupts the file (the SQLite WAL documentation).
-  // Every read here is one short statement, so the automatic checkpoints
-  // (every 1000 pages) can always finish, and journal_size_limit truncates
-  // the WAL file back to 64 MiB after a burst: it stays bounded.
+  // Checkpoints: see Checkpoint() and fcgi/checkpointer.cc. Every read here
+  // is one short statement, so checkpoints are never starved by a reader,
+  // and journal_size_limit truncates the WAL file back to 64 MiB whenever
+  // it restarts.
   PARLEY_RETURN_IF_ERROR(db->ExecScript(
       "PRAGMA journal_mode=WAL;"
       "PRAGMA synchronous=NORMAL;"
@@ -139,6 +140,17 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_m
       "PRAGMA journal_size_limit=67108864;"));
   return db;
 }
+
+Result<Db::WalState> Db::Checkpoint(CheckpointMode mode) {
+  int frames = 0, backfilled = 0;
+  int rc = sqlite3_wal_checkpoint_v2(
+      db_.get(), nullptr, mode == CheckpointMode::kRestart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
+      &frames, &backfilled);
+  if (rc != SQLITE_OK) return FromSqlite(rc, db_.get(), "checkpoint");
+  return WalState{frames, backfilled};
+}
+
+void Db::SetAutoCheckpoint(int pages) { sqlite3_wal_autocheckpoint(db_.get(), pages); }
 
 Result<Statement> Db::Prepare(std::string_view sql) {
   std::string key(sql);

@@ -308,3 +308,58 @@ TEST_F(DbTest, HalfReadSelectDoesNotHoldReadTransaction) {
 
 }  // namespace
 }  // namespace parley
+
+namespace parley {
+namespace {
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = test::OpenDb(dir_.File("db.sqlite"), /*migrate=*/false, /*busy_timeout_ms=*/50);
+    ASSERT_NE(db_, nullptr);
+    db_->SetAutoCheckpoint(0);  // only the explicit checkpoints below
+    ASSERT_OK(db_->ExecScript("CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB)"));
+  }
+  void Insert(int rows) {
+    for (int i = 0; i < rows; ++i) ASSERT_OK(db_->ExecScript("INSERT INTO t(data) VALUES (zeroblob(2000))"));
+  }
+  test::TempDir dir_;
+  std::unique_ptr<Db> db_;
+};
+
+TEST_F(CheckpointTest, PassiveCopiesEveryFrameWhenNoOneReads) {
+  Insert(50);
+  ASSERT_OK_AND_ASSIGN(Db::WalState wal, db_->Checkpoint(Db::CheckpointMode::kPassive));
+  EXPECT_GT(wal.frames, 50);  // one commit per row, each a page or more
+  EXPECT_EQ(wal.backfilled, wal.frames);
+}
+
+TEST_F(CheckpointTest, PassiveStopsAtAReadersSnapshotAndWaitsForNoOne) {
+  Insert(10);
+  auto reader = test::OpenDb(dir_.File("db.sqlite"), false);
+  ASSERT_NE(reader, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(*reader, Transaction::Mode::kRead));
+  ASSERT_OK_AND_ASSIGN(auto s, reader->Prepare("SELECT COUNT(*) FROM t"));
+  ASSERT_OK_AND_ASSIGN(bool row, s.Step());  // the snapshot is taken here
+  ASSERT_TRUE(row);
+  Insert(10);  // after the reader's snapshot
+  ASSERT_OK_AND_ASSIGN(Db::WalState wal, db_->Checkpoint(Db::CheckpointMode::kPassive));
+  EXPECT_LT(wal.backfilled, wal.frames) << "frames past the reader's snapshot stay in the WAL";
+  // RESTART cannot finish while the reader holds its snapshot: busy, not a hang.
+  EXPECT_ERROR(db_->Checkpoint(Db::CheckpointMode::kRestart), Code::kUnavailable, "busy");
+  s.Reset();
+  ASSERT_OK(tx->Commit());
+}
+
+TEST_F(CheckpointTest, RestartMakesTheNextCommitStartTheWalOver) {
+  Insert(100);
+  ASSERT_OK_AND_ASSIGN(Db::WalState before, db_->Checkpoint(Db::CheckpointMode::kPassive));
+  ASSERT_GT(before.frames, 100);
+  ASSERT_OK(db_->Checkpoint(Db::CheckpointMode::kRestart).status());
+  Insert(1);
+  ASSERT_OK_AND_ASSIGN(Db::WalState after, db_->Checkpoint(Db::CheckpointMode::kPassive));
+  EXPECT_LT(after.frames, 10) << "the WAL started over instead of growing past " << before.frames;
+}
+
+}  // namespace
+}  // namespace parley
