@@ -19,20 +19,22 @@ bool Registry::Remove(Conn* conn) {
   auto& list = by_user_[user];
   list.erase(std::remove(list.begin(), list.end(), conn), list.end());
   bool last = list.empty();
-  if (last) {
-    by_user_.erase(user);
-    if (auto ur = user_rooms_.find(user); ur != user_rooms_.end()) {
-      for (int64_t room : ur->second) {
-        auto ru = room_users_.find(room);
-        if (ru == room_users_.end()) continue;
-        ru->second.erase(user);
-        if (ru->second.empty()) room_users_.erase(ru);
-      }
-      user_rooms_.erase(ur);
-    }
-  }
+  if (last) by_user_.erase(user);
   conns_.erase(it);  // frees conn
   return last;
+}
+
+void Registry::DropRooms(int64_t user_id) {
+  if (Connected(user_id)) return;
+  auto ur = user_rooms_.find(user_id);
+  if (ur == user_rooms_.end()) return;
+  for (int64_t room : ur->second) {
+    auto ru = room_users_.find(room);
+    if (ru == room_users_.end()) continue;
+    ru->second.erase(user_id);
+    if (ru->second.empty()) room_users_.erase(ru);
+  }
+  user_rooms_.erase(ur);
 }
 
 Conn* Registry::Find(uint64_t id) const {

@@ -2,7 +2,8 @@
 // client->channels and channel->clients):
 //   user -> their connections (several tabs, devices)
 //   room -> users with at least one connection who are members
-//   user -> rooms they are a member of (only while connected)
+//   user -> rooms they are a member of (while connected, and after their
+//           last connection closes until DropRooms: see Remove)
 // Only connected users are tracked; a user's rooms are loaded when their
 // first connection opens and updated from member events as they pass.
 //
@@ -25,7 +26,12 @@ class Registry {
   // Takes ownership. Returns true if this is the user's first connection.
   bool Add(std::unique_ptr<Conn> conn);
   // Removes and frees. Returns true if it was the user's last connection.
+  // The user's rooms stay tracked (and kept current by member events) so
+  // that a long-poller's next poll, or a page reload, needs no reload from
+  // the database; DropRooms forgets them once the user is really gone.
   bool Remove(Conn* conn);
+  // Forgets the rooms of a user who has no connection (else does nothing).
+  void DropRooms(int64_t user_id);
   Conn* Find(uint64_t id) const;
 
   bool Connected(int64_t user_id) const { return by_user_.count(user_id) != 0; }

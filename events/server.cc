@@ -202,8 +202,18 @@ Result<Session> Server::Authenticate(evhttp_request* req) {
   const char* cookie = Header(req, "Cookie");
   std::optional<std::string> token = RequestToken(auth ? auth : "", cookie ? cookie : "");
   if (!token) return Status::Unauthorized("not_signed_in", "sign in first");
-  PARLEY_ASSIGN_OR_RETURN(std::optional<Session> session, store_->FindSession(TokenHash(*token)));
-  if (!session) return Status::Unauthorized("not_signed_in", "the session has ended; sign in again");
+  std::string hash = TokenHash(*token);
+  int64_t now = NowMs();
+  auto it = session_cache_.find(hash);
+  if (it != session_cache_.end() && now - it->second.checked_ms < int64_t{cfg_.revoke_check_s} * 1000) {
+    return it->second.session;
+  }
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Session> session, store_->FindSession(hash));
+  if (!session) {
+    if (it != session_cache_.end()) session_cache_.erase(it);
+    return Status::Unauthorized("not_signed_in", "the session has ended; sign in again");
+  }
+  session_cache_[hash] = CachedSession{*session, now};
   return std::move(*session);
 }
 

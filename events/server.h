@@ -135,6 +135,15 @@ class Server {
   std::vector<std::pair<uint64_t, CloseCause>> to_close_;  // reaped after the pass
   std::unordered_map<int64_t, int64_t> offline_at_;  // user -> when to announce offline
   std::unordered_map<int64_t, std::string> user_json_;  // connected users' {"id","username"}
+  // Token hash -> session, trusted for revoke_check_s after it was read:
+  // long-pollers come back several times a second, and each lookup is a
+  // read transaction (file locks included). Revocation reaches open
+  // connections on the same schedule (CheckSessions).
+  struct CachedSession {
+    Session session;
+    int64_t checked_ms = 0;
+  };
+  std::unordered_map<std::string, CachedSession> session_cache_;
   int64_t last_heartbeat_ms_ = 0;
   int64_t last_session_check_ms_ = 0;
   int64_t last_prune_ms_ = 0;

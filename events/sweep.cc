@@ -111,6 +111,14 @@ void Server::CheckSessions() {
     auto r = store_->SessionAlive(session);
     ok = !r.ok() || *r;  // a busy database is not a revocation
   }
+  // Cached sessions not used since the last check are dropped (which
+  // bounds the cache), and so are the revoked ones.
+  int64_t now = NowMs();
+  std::erase_if(session_cache_, [&](const auto& entry) {
+    const CachedSession& cs = entry.second;
+    auto a = alive.find(cs.session.id);
+    return now - cs.checked_ms >= int64_t{cfg_.revoke_check_s} * 1000 || (a != alive.end() && !a->second);
+  });
   registry_.ForAll([&](Conn& c) {
     if (!alive[c.session_id] && c.state != ConnState::kClosing) {
       c.state = ConnState::kClosing;
@@ -120,9 +128,13 @@ void Server::CheckSessions() {
 }
 
 void Server::UserOnline(int64_t user_id) {
+  // Back within the grace period (a reload, a long-poller's next poll): no
+  // flap, and the rooms are still tracked, so no query either.
+  bool returning = offline_at_.erase(user_id) > 0;
+  if (returning && registry_.TracksRooms(user_id)) return;
   auto rooms = store_->RoomIdsOf(user_id);
   if (rooms.ok()) registry_.SetRooms(user_id, *rooms);
-  if (offline_at_.erase(user_id)) return;  // back within the grace period: no flap
+  if (returning) return;
   (void)store_->SetOnline(user_id, true);
   std::unordered_set<int64_t> peers = registry_.Peers(user_id, cfg_.presence_room_limit);
   std::vector<int64_t> to(peers.begin(), peers.end());
@@ -131,16 +143,14 @@ void Server::UserOnline(int64_t user_id) {
 
 void Server::UserOffline(int64_t user_id) {
   (void)store_->SetOnline(user_id, false);
-  auto rooms = store_->RoomIdsOf(user_id);
-  if (rooms.ok()) {
-    // The user's own room set left the registry with their last
-    // connection; borrow it back to find who should hear of it.
-    registry_.SetRooms(user_id, *rooms);
-    std::unordered_set<int64_t> peers = registry_.Peers(user_id, cfg_.presence_room_limit);
-    for (int64_t room : *rooms) registry_.Leave(user_id, room);
-    std::vector<int64_t> to(peers.begin(), peers.end());
-    Ephemeral("presence", PresenceData(user_json_[user_id], false), 0, user_id, &to);
+  if (!registry_.TracksRooms(user_id)) {
+    auto rooms = store_->RoomIdsOf(user_id);
+    if (rooms.ok()) registry_.SetRooms(user_id, *rooms);
   }
+  std::unordered_set<int64_t> peers = registry_.Peers(user_id, cfg_.presence_room_limit);
+  registry_.DropRooms(user_id);
+  std::vector<int64_t> to(peers.begin(), peers.end());
+  Ephemeral("presence", PresenceData(user_json_[user_id], false), 0, user_id, &to);
   user_json_.erase(user_id);
 }
 

@@ -106,6 +106,27 @@ TEST_F(EventsAuthTest, LogoutClosesTheSessionsOpenStreams) {
   auto d = OpenStream(again);
   ASSERT_TRUE(d->WaitHeaders(5s));
   EXPECT_EQ(d->status(), 401) << "a revoked token opens no stream: " << d->Body();
+  // Nor a poll (the daemon trusts a session it has read for at most 3 s).
+  Response p = alice->Get("/events/poll?timeout=0");
+  EXPECT_EQ(p.status, 401) << p.Describe();
+}
+
+// A token used only for polls, revoked between two of them: refused
+// within the 3 s the daemon may trust a session it has read.
+TEST_F(EventsAuthTest, RevokedTokenPollsAreRefusedWithinSeconds) {
+  User alice = Register("alice");
+  Response first = alice->Get("/events/poll?timeout=0");
+  ASSERT_EQ(first.status, 200) << first.Describe();
+  ASSERT_EQ(alice->Post("/api/logout").status, 204);
+  const auto deadline = Clock::now() + 5s;
+  Response p;
+  do {
+    p = alice->Get("/events/poll?timeout=0");
+    if (p.status == 401) break;
+    std::this_thread::sleep_for(100ms);
+  } while (Clock::now() < deadline);
+  EXPECT_EQ(p.status, 401) << p.Describe();
+  EXPECT_EQ(p.ErrorCode(), "not_signed_in") << p.body;
 }
 
 // A private room and a direct conversation between alice and bob: carol,

@@ -73,6 +73,26 @@ TEST(RegistryTest, LastConnectionForgetsTheUsersRooms) {
   EXPECT_EQ(Collect(r, 100, 0), (std::vector<uint64_t>{2}));
 }
 
+TEST(RegistryTest, RoomsOutliveTheLastConnectionUntilDropped) {
+  Registry r;
+  r.Add(MakeConn(1, 10));
+  r.SetRooms(10, {100});
+  EXPECT_TRUE(r.Remove(r.Find(1)));
+  EXPECT_FALSE(r.Connected(10));
+  EXPECT_TRUE(r.TracksRooms(10));
+  r.Join(10, 200);  // a member event while away still applies
+  EXPECT_TRUE(r.Add(MakeConn(2, 10)));
+  EXPECT_EQ(Collect(r, 100, 0), (std::vector<uint64_t>{2}));
+  EXPECT_EQ(Collect(r, 200, 0), (std::vector<uint64_t>{2}));
+  r.DropRooms(10);  // connected: nothing to drop
+  EXPECT_TRUE(r.TracksRooms(10));
+  r.Remove(r.Find(2));
+  r.DropRooms(10);
+  EXPECT_FALSE(r.TracksRooms(10));
+  r.Join(10, 300);  // no longer tracked
+  EXPECT_FALSE(r.TracksRooms(10));
+}
+
 TEST(RegistryTest, PeersShareARoom) {
   Registry r;
   r.Add(MakeConn(1, 10));
