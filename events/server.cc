@@ -197,7 +197,7 @@ void Server::ReplyError(evhttp_request* req, int status, const char* code, const
   evhttp_send_reply(req, status, nullptr, scratch_.get());
 }
 
-Result<Session> Server::Authenticate(evhttp_request* req) {
+Result<Session> Server::Authenticate(evhttp_request* req, bool cache) {
   const char* auth = Header(req, "Authorization");
   const char* cookie = Header(req, "Cookie");
   std::optional<std::string> token = RequestToken(auth ? auth : "", cookie ? cookie : "");
@@ -213,7 +213,7 @@ Result<Session> Server::Authenticate(evhttp_request* req) {
     if (it != session_cache_.end()) session_cache_.erase(it);
     return Status::Unauthorized("not_signed_in", "the session has ended; sign in again");
   }
-  session_cache_[hash] = CachedSession{*session, now};
+  if (cache) session_cache_[hash] = CachedSession{*session, now};
   return std::move(*session);
 }
 
@@ -258,13 +258,13 @@ void Server::Forget(Conn& c) {
   }
 }
 
-std::optional<Session> Server::Admit(evhttp_request* req) {
+std::optional<Session> Server::Admit(evhttp_request* req, bool cache_session) {
   if (registry_.connections() >= static_cast<size_t>(cfg_.max_connections)) {
     ++stats_.refused;
     ReplyError(req, 503, "busy", "too many connections; retry shortly");
     return std::nullopt;
   }
-  auto session = Authenticate(req);
+  auto session = Authenticate(req, cache_session);
   if (!session.ok()) {
     ReplyError(req, session.status().code() == Code::kUnavailable ? 503 : 401, session.status().reason().c_str(),
                session.status().message());
@@ -289,7 +289,7 @@ std::string Server::ResetData(const char* reason) const {
 }
 
 void Server::HandleStream(evhttp_request* req) {
-  std::optional<Session> session = Admit(req);
+  std::optional<Session> session = Admit(req, /*cache_session=*/false);
   if (!session) return;
   Query q(req);
   const char* raw = Header(req, "Last-Event-ID");
@@ -348,7 +348,7 @@ void Server::HandleStream(evhttp_request* req) {
 }
 
 void Server::HandlePoll(evhttp_request* req) {
-  std::optional<Session> session = Admit(req);
+  std::optional<Session> session = Admit(req, /*cache_session=*/true);
   if (!session) return;
   Query q(req);
   std::optional<int64_t> since;

@@ -63,10 +63,14 @@ class Server {
   void HandleStream(evhttp_request* req);
   void HandlePoll(evhttp_request* req);
   void HandleStats(evhttp_request* req);
-  Result<Session> Authenticate(evhttp_request* req);
+  // `cache`: trust a session read less than revoke_check_s ago, and keep
+  // this one. Polls do (they come back every few seconds); streams do not
+  // (one lookup per stream, then CheckSessions watches it), which keeps
+  // idle subscribers from paying memory for it.
+  Result<Session> Authenticate(evhttp_request* req, bool cache);
   // The connection cap and authentication; answers the request itself (503,
   // 401) and returns nullopt when it may not go on.
-  std::optional<Session> Admit(evhttp_request* req);
+  std::optional<Session> Admit(evhttp_request* req, bool cache_session);
   // Why a cursor cannot be served without a gap (nullptr: it can).
   const char* ResetReason(int64_t cursor, const char* epoch);
   std::string ResetData(const char* reason) const;
