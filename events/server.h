@@ -151,6 +151,7 @@ class Server {
   int64_t last_heartbeat_ms_ = 0;
   int64_t last_session_check_ms_ = 0;
   int64_t last_prune_ms_ = 0;
+  int64_t last_trim_ms_ = 0;
   Stats stats_;
 };
 
