@@ -162,10 +162,15 @@ int RunPool(const PoolConfig& cfg) {
         LOG_INFO("stopping: draining %zu process(es)", alive);
         stopping = true;
         // No new connection from here on; what is queued gets answered by
-        // the workers (worker.cc), which see the non-blocking flag.
+        // the workers (worker.cc), which see the non-blocking flag. A
+        // connect() that found the path just before the unlink may still
+        // be on its way into the backlog (we saw one land 2 ms later, with
+        // nginx preempted, and be reset when the socket closed): the
+        // workers go on serving for a moment before they drain and stop.
         unlink(cfg.listen_path.c_str());
         int flags = fcntl(listen_fd.get(), F_GETFL);
         if (flags >= 0) fcntl(listen_fd.get(), F_SETFL, flags | O_NONBLOCK);
+        usleep(100 * 1000);
         deadline = Clock::now() + std::chrono::seconds(cfg.drain_timeout_s);
         for (Slot& s : slots) {
           if (s.pid != 0) kill(s.pid, SIGTERM);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "fixture.h"
@@ -46,11 +47,19 @@ class PoolTest : public StackTest {
     }
     return false;
   }
-  // Waits (bounded) until a worker leaves accept(), then sends SIGTERM.
+  // Waits (bounded) until a worker has been out of accept() for 2 ms, then
+  // sends SIGTERM. Started from idle workers, only our requests can keep
+  // one busy that long (a login hashes a password for tens of ms); a
+  // single sample could catch a worker merely woken up.
   bool SigtermOnceAWorkerServes(const std::vector<pid_t>& workers, const std::atomic<bool>& done) {
     auto deadline = Clock::now() + 5s;
+    std::optional<Clock::time_point> busy_since;
     while (!done.load() && Clock::now() < deadline) {
-      if (!std::all_of(workers.begin(), workers.end(), BlockedInAccept)) {
+      if (std::all_of(workers.begin(), workers.end(), BlockedInAccept)) {
+        busy_since.reset();
+      } else if (!busy_since) {
+        busy_since = Clock::now();
+      } else if (Clock::now() - *busy_since >= 2ms) {
         stack().fcgi().Signal(SIGTERM);
         return true;
       }
