@@ -113,9 +113,6 @@ Status Server::Start() {
   auto db = Db::Open(cfg_.db_path);
   if (!db.ok()) return db.status();
   db_ = std::move(db).value();
-  // Checkpoints are parley-fcgi's checkpointer's job: one here would stall
-  // the loop on fsync. This is only the safety net.
-  db_->SetAutoCheckpoint(Db::kFallbackAutoCheckpointPages);
   auto version = Migrate(*db_);
   if (!version.ok()) return version.status();
   store_ = std::make_unique<Store>(*db_);

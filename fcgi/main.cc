@@ -14,7 +14,6 @@ void Usage() {
   std::fprintf(stderr,
                "usage: parley-fcgi --db PATH --listen SOCKET [--events-socket SOCKET]\n"
                "                   [--workers N] [--log-level error|warn|info|debug]\n"
-               "                   [--wal-restart-pages N]  (default 16384: 64 MiB of 4 KiB pages)\n"
                "Defaults come from PARLEY_DB, PARLEY_FCGI_SOCKET, PARLEY_EVENTS_SOCKET,\n"
                "PARLEY_WORKERS (default: one per core) and PARLEY_LOG_LEVEL.\n"
                "PARLEY_LIMITS=off turns the per-user send quota off (benchmarks).\n");
@@ -34,7 +33,6 @@ int main(int argc, char** argv) {
   cfg.events_socket = Env("PARLEY_EVENTS_SOCKET");
   std::string workers = Env("PARLEY_WORKERS");
   std::string level = Env("PARLEY_LOG_LEVEL");
-  std::string restart_pages;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* flag) -> const char* {
@@ -54,8 +52,6 @@ int main(int argc, char** argv) {
       workers = v4;
     } else if (const char* v5 = value("--log-level")) {
       level = v5;
-    } else if (const char* v6 = value("--wal-restart-pages")) {
-      restart_pages = v6;
     } else {
       Usage();
       return 2;
@@ -86,14 +82,5 @@ int main(int argc, char** argv) {
     cfg.workers = static_cast<int>(n);
   }
   if (cfg.workers < 1) cfg.workers = 1;
-  if (!restart_pages.empty()) {
-    char* end = nullptr;
-    long n = std::strtol(restart_pages.c_str(), &end, 10);
-    if (*end != '\0' || n < 64 || n > 1000000) {
-      std::fprintf(stderr, "parley-fcgi: --wal-restart-pages must be 64 to 1000000\n");
-      return 2;
-    }
-    cfg.wal_restart_pages = static_cast<int>(n);
-  }
   return parley::fcgi::RunPool(cfg);
 }

@@ -4,8 +4,7 @@
 // so there is no handler code and no async-signal-safety to get wrong. A
 // worker that exits while the pool runs is replaced; one that dies within a
 // second of starting is replaced after a one-second pause, so a broken
-// configuration does not fork in a tight loop. Beside the workers runs one
-// checkpointer process (checkpointer.cc), kept alive the same way.
+// configuration does not fork in a tight loop.
 #include "fcgi/pool.h"
 
 #include <fcntl.h>
@@ -21,7 +20,6 @@
 #include <cstring>
 #include <vector>
 
-#include "fcgi/checkpointer.h"
 #include "fcgi/worker.h"
 #include "schema/log.h"
 #include "schema/migrate.h"
@@ -32,7 +30,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Slot {
-  bool checkpointer = false;  // else a worker
   pid_t pid = 0;
   Clock::time_point started;
   Clock::time_point respawn_at;  // when pid == 0
@@ -75,20 +72,13 @@ int Listen(const std::string& path) {
   return fd;
 }
 
-pid_t Spawn(const PoolConfig& cfg, int listen_fd, bool checkpointer) {
+pid_t Spawn(const PoolConfig& cfg, int listen_fd) {
   pid_t pid = fork();
   if (pid != 0) return pid;  // parent, or -1
   // The child: the master's blocked signal set must not leak into it.
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (checkpointer) {
-    close(listen_fd);  // it serves no request
-    CheckpointerConfig cc;
-    cc.db_path = cfg.db_path;
-    cc.restart_frames = cfg.wal_restart_pages;
-    _exit(RunCheckpointer(cc));
-  }
   WorkerConfig wc{cfg.db_path, cfg.events_socket, listen_fd, cfg.limits};
   _exit(RunWorker(wc));
 }
@@ -121,9 +111,7 @@ int RunPool(const PoolConfig& cfg) {
   if (listen_fd.get() < 0) return 1;
   // Workers inherit the socket across fork; CLOEXEC only keeps it from exec'd programs.
 
-  // The workers, then the checkpointer (fcgi/checkpointer.cc).
-  std::vector<Slot> slots(static_cast<size_t>(cfg.workers) + 1);
-  slots.back().checkpointer = true;
+  std::vector<Slot> slots(static_cast<size_t>(cfg.workers));
   bool stopping = false;
   Clock::time_point deadline;
   int exit_code = 0;
@@ -134,7 +122,7 @@ int RunPool(const PoolConfig& cfg) {
     if (!stopping) {
       for (Slot& s : slots) {
         if (s.pid != 0 || now < s.respawn_at) continue;
-        s.pid = Spawn(cfg, listen_fd.get(), s.checkpointer);
+        s.pid = Spawn(cfg, listen_fd.get());
         s.started = now;
         if (s.pid < 0) {
           LOG_ERROR("fork: %s", std::strerror(errno));
@@ -159,7 +147,7 @@ int RunPool(const PoolConfig& cfg) {
     int sig = sigtimedwait(&sigs, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) {
       if (!stopping) {
-        LOG_INFO("stopping: draining %zu process(es)", alive);
+        LOG_INFO("stopping: draining %zu worker(s)", alive);
         stopping = true;
         // No new connection from here on; what is queued gets answered by
         // the workers (worker.cc), which see the non-blocking flag. A
@@ -194,7 +182,7 @@ int RunPool(const PoolConfig& cfg) {
         Clock::time_point t = Clock::now();
         bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         if (!stopping && !clean) {
-          LOG_WARN("%s %d %s %d; restarting", s.checkpointer ? "checkpointer" : "worker", static_cast<int>(pid),
+          LOG_WARN("worker %d %s %d; restarting", static_cast<int>(pid),
                    WIFSIGNALED(status) ? "killed by signal" : "exited with", 
                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
         }

@@ -14,7 +14,6 @@ struct PoolConfig {
   int workers = 1;
   int drain_timeout_s = 10;   // then stragglers are killed
   bool limits = true;         // PARLEY_LIMITS=off turns the send quota off
-  int wal_restart_pages = 16384;  // the checkpointer restarts the WAL at this size
 };
 
 // Returns the process exit code.

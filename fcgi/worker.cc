@@ -148,8 +148,6 @@ int RunWorker(const WorkerConfig& cfg) {
   }
   Limits limits;
   if (!cfg.limits) limits.sends_per_second = 0;
-  // The checkpointer process checkpoints; this is only its safety net.
-  (*db)->SetAutoCheckpoint(Db::kFallbackAutoCheckpointPages);
   Store store(**db, limits);
   Notifier notifier(cfg.events_socket);
   Api api(store, notifier);

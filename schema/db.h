@@ -84,25 +84,6 @@ class Db {
   Status BackupTo(const std::string& dest);
   // PRAGMA integrity_check: "ok", or the problems found.
   Result<std::string> IntegrityCheck();
-
-  // WAL checkpoints (sqlite3_wal_checkpoint_v2). kPassive copies what it
-  // can and never waits. kRestart waits (busy handler) until no write is in
-  // progress, copies every frame, then until no reader uses the WAL, so
-  // the next commit starts the WAL file from its beginning: under a steady
-  // stream of commits that is the only way the file stops growing, since a
-  // passive checkpoint never catches up with writers that keep appending.
-  enum class CheckpointMode { kPassive, kRestart };
-  struct WalState {
-    int frames = 0;      // frames in the WAL after the checkpoint
-    int backfilled = 0;  // of which copied into the database file
-  };
-  Result<WalState> Checkpoint(CheckpointMode mode);
-  // WAL size, in pages, at which a committing connection runs a passive
-  // checkpoint itself (SQLite's default: 1000); 0 turns that off.
-  void SetAutoCheckpoint(int pages);
-  // What the daemons set beside parley-fcgi's checkpointer process: a
-  // safety net should it be down, far above the WAL size it allows.
-  static constexpr int kFallbackAutoCheckpointPages = 32768;
   sqlite3* raw() const { return db_.get(); }
   const std::string& path() const { return path_; }
 

@@ -293,7 +293,6 @@ std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* er
                "--listen", dir + "/fcgi.sock",
                "--events-socket", dir + "/notify.sock",
                "--workers", std::to_string(options.workers)};
-  fcgi.argv.insert(fcgi.argv.end(), options.fcgi_flags.begin(), options.fcgi_flags.end());
   fcgi.env = {limits};
   fcgi.log_path = dir + "/fcgi.log";
   s->fcgi_ = Child::Spawn(fcgi, error);
@@ -420,15 +419,7 @@ Stack::~Stack() {
 
 std::string Stack::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
-std::vector<pid_t> Stack::FcgiWorkers() const {
-  // The master's children, but its checkpointer (named parley-ckpt).
-  std::vector<pid_t> workers;
-  for (pid_t p : ChildrenOf(fcgi_->pid())) {
-    std::string comm = ReadText("/proc/" + std::to_string(p) + "/comm");
-    if (comm.rfind("parley-ckpt", 0) != 0) workers.push_back(p);
-  }
-  return workers;
-}
+std::vector<pid_t> Stack::FcgiWorkers() const { return ChildrenOf(fcgi_->pid()); }
 
 std::string Stack::LogTail(size_t max_bytes) const {
   if (!dir_) return "";

@@ -108,8 +108,6 @@ struct StackOptions {
   bool limits = false;  // PARLEY_LIMITS: nginx rate limits on or off
   int workers = 2;
   bool events = true;   // start parley-events
-  // Extra parley-fcgi flags, e.g. {"--wal-restart-pages", "256"}.
-  std::vector<std::string> fcgi_flags;
   // Extra parley-events flags, e.g. {"--stream-lifetime", "3", "--heartbeat", "1"}.
   std::vector<std::string> events_flags;
 };
