@@ -4,7 +4,7 @@
 // really is hostile to streams (the property later scenario tests rely on
 // when they check that the UI falls back to long-polling).
 
-const { describe, test, before, after } = require('node:test');
+const { describe, test, before } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
@@ -30,29 +30,17 @@ function scriptSrc(csp) {
   return directives.get('script-src') || directives.get('default-src') || null;
 }
 
+const f = h.fixture({ proxy: true });
+
 describe('smoke', () => {
-  let stack;
-  let proxy;
-  let browser;
   let token; // a session for the stream and poll checks
-  const logs = [() => stack, () => proxy];
 
   before(async () => {
-    stack = await h.startStack();
-    proxy = await h.startBufferingProxy(stack);
-    browser = await h.launchBrowser();
-    ({ token } = await h.apiRegister(stack.url, h.uniqueName('smoke')));
+    ({ token } = await h.apiRegister(f.stack.url, h.uniqueName('smoke')));
   }, HOOK_TIMEOUT);
 
-  after(async () => {
-    // Each step on its own: a failed start leaves some of them unset.
-    if (browser) await browser.close();
-    if (proxy) await proxy.stop();
-    if (stack) await stack.stop();
-  }, HOOK_TIMEOUT);
-
-  test('GET / is HTML with the security headers', TEST_TIMEOUT, h.withLogs(async () => {
-    const res = await fetch(`${stack.url}/`, { signal: AbortSignal.timeout(5000) });
+  test('GET / is HTML with the security headers', TEST_TIMEOUT, f.logged(async () => {
+    const res = await fetch(`${f.stack.url}/`, { signal: AbortSignal.timeout(5000) });
     const body = await res.text();
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') || '', /^text\/html/);
@@ -66,10 +54,10 @@ describe('smoke', () => {
 
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
     assert.ok(res.headers.get('referrer-policy'), 'Referrer-Policy header is missing');
-  }, ...logs));
+  }));
 
-  test('Chromium opens / with no errors', TEST_TIMEOUT, h.withLogs(async () => {
-    const page = await browser.newPage();
+  test('Chromium opens / with no errors', TEST_TIMEOUT, f.logged(async () => {
+    const page = await f.browser.newPage();
     try {
       // Console errors include CSP violations and failed loads (a missing
       // script or stylesheet), which is what a broken page mostly shows.
@@ -81,12 +69,12 @@ describe('smoke', () => {
         if (msg.type() !== 'error') return;
         const apiAnswer =
           /^Failed to load resource: the server responded with a status of 4\d\d/.test(msg.text()) &&
-          new URL(msg.location().url || 'about:blank', stack.url).pathname.startsWith('/api/');
+          new URL(msg.location().url || 'about:blank', f.stack.url).pathname.startsWith('/api/');
         if (!apiAnswer) errors.push(`console: ${msg.text()} (${msg.location().url || 'no url'})`);
       });
       page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
 
-      const res = await page.goto(`${stack.url}/`, { waitUntil: 'load' });
+      const res = await page.goto(`${f.stack.url}/`, { waitUntil: 'load' });
       assert.equal(res.status(), 200);
       assert.match(await page.title(), /Parley/);
       // Late errors (scripts that run after load) get a moment to show up.
@@ -95,11 +83,11 @@ describe('smoke', () => {
     } finally {
       await page.context().close();
     }
-  }, ...logs));
+  }));
 
-  test('direct stream says hello at once', TEST_TIMEOUT, h.withLogs(async () => {
+  test('direct stream says hello at once', TEST_TIMEOUT, f.logged(async () => {
     const started = Date.now();
-    const r = await h.readStream(`${stack.url}/events/stream`, {
+    const r = await h.readStream(`${f.stack.url}/events/stream`, {
       headers: { Authorization: `Bearer ${token}`, 'Accept-Encoding': 'gzip' },
       ms: 5000,
       until: (text) => text.includes('event: hello'),
@@ -108,13 +96,13 @@ describe('smoke', () => {
     assert.match(r.headers.get('content-type') || '', /^text\/event-stream/);
     assert.ok(r.done, `no hello within 5 s; got ${JSON.stringify(r.text.slice(-300))}`);
     assert.ok(Date.now() - started < 2000, `hello took ${Date.now() - started} ms`);
-  }, ...logs));
+  }));
 
-  test('through the buffering proxy a stream is silent, a poll is not', TEST_TIMEOUT, h.withLogs(async () => {
+  test('through the buffering proxy a stream is silent, a poll is not', TEST_TIMEOUT, f.logged(async () => {
     // Accept-Encoding as a browser sends it: the proxy holds the stream back
     // by compressing it (see startBufferingProxy).
     const headers = { Authorization: `Bearer ${token}`, 'Accept-Encoding': 'gzip, deflate' };
-    const stream = await h.readStream(`${proxy.url}/events/stream`, {
+    const stream = await h.readStream(`${f.proxy.url}/events/stream`, {
       headers,
       ms: SILENCE_MS,
       until: (text) => text.length > 0,
@@ -123,7 +111,7 @@ describe('smoke', () => {
 
     // since=0 replays this user's events (at least its own "user" event), so
     // the poll answers at once; timeout=1 bounds it anyway.
-    const res = await fetch(`${proxy.url}/events/poll?since=0&timeout=1`, {
+    const res = await fetch(`${f.proxy.url}/events/poll?since=0&timeout=1`, {
       headers,
       signal: AbortSignal.timeout(5000),
     });
@@ -133,10 +121,10 @@ describe('smoke', () => {
     assert.equal(typeof body.epoch, 'string');
     assert.ok(Array.isArray(body.events), `no events array: ${JSON.stringify(body)}`);
     assert.equal(typeof body.next, 'number');
-  }, ...logs));
+  }));
 
-  test('in Chromium, EventSource gets hello directly and nothing through the proxy', TEST_TIMEOUT, h.withLogs(async () => {
-    const context = await browser.newContext();
+  test('in Chromium, EventSource gets hello directly and nothing through the proxy', TEST_TIMEOUT, f.logged(async () => {
+    const context = await f.browser.newContext();
     try {
       // The session cookie the UI would get from signing in. Cookies ignore
       // the port, so it serves the stack and the proxy alike.
@@ -167,21 +155,21 @@ describe('smoke', () => {
         );
 
       // The page itself comes through the proxy (compressed).
-      await page.goto(`${proxy.url}/`);
+      await page.goto(`${f.proxy.url}/`);
       assert.match(await page.title(), /Parley/);
 
       // The streams are opened from /api/health, a same-origin document
       // without the UI's scripts, so the UI's own connection (it is signed
       // in by the cookie) does not get in the way.
-      await page.goto(`${stack.url}/api/health`);
+      await page.goto(`${f.stack.url}/api/health`);
       const direct = await listen(5000);
       assert.ok(direct.hello, `no hello directly: ${JSON.stringify(direct)}`);
 
-      await page.goto(`${proxy.url}/api/health`);
+      await page.goto(`${f.proxy.url}/api/health`);
       const proxied = await listen(SILENCE_MS);
       assert.deepEqual(proxied, { open: false, hello: false, errors: 0 });
     } finally {
       await context.close();
     }
-  }, ...logs));
+  }));
 });

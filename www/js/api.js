@@ -31,22 +31,20 @@ Parley.errorText = function (err) {
 // another tab, expired, revoked). app.js sets it.
 Parley.onSignedOut = null;
 
-// Parley.api('POST', '/rooms', {name: 'x'}, function (err, data, status) {})
-// err is null on 2xx, else {status, code, message}.
-Parley.api = function (method, path, body, done) {
+// One JSON request over XMLHttpRequest: done(err, data, status), err null on
+// 2xx, else {status, code, message} (status 0: no answer). Returns the xhr,
+// so a caller can abort it.
+Parley.request = function (method, url, body, timeoutMs, done) {
   var xhr = new XMLHttpRequest();
-  xhr.open(method, '/api' + path, true);
+  xhr.open(method, url, true);
   xhr.setRequestHeader('Accept', 'application/json');
   if (body !== undefined && body !== null) xhr.setRequestHeader('Content-Type', 'application/json');
-  xhr.timeout = 20000;
+  xhr.timeout = timeoutMs;
   var finished = false;
   function finish(err, data, status) {
     if (finished) return;
     finished = true;
-    if (err && err.status === 401 && Parley.onSignedOut && path !== '/login' && path !== '/register') {
-      Parley.onSignedOut();
-    }
-    if (done) done(err, data, status);
+    done(err, data, status);
   }
   xhr.onload = function () {
     var data = null;
@@ -67,4 +65,23 @@ Parley.api = function (method, path, body, done) {
   };
   xhr.send(body === undefined || body === null ? null : JSON.stringify(body));
   return xhr;
+};
+
+// Parley.api('POST', '/rooms', {name: 'x'}, function (err, data, status) {})
+Parley.api = function (method, path, body, done) {
+  return Parley.request(method, '/api' + path, body, 20000, function (err, data, status) {
+    if (err && err.status === 401 && Parley.onSignedOut && path !== '/login' && path !== '/register') {
+      Parley.onSignedOut();
+    }
+    if (done) done(err, data, status);
+  });
+};
+
+// GET of a JSON body (the event endpoints): done(err, body); a 200 whose
+// body is not JSON counts as a failure.
+Parley.getJson = function (url, timeoutMs, done) {
+  return Parley.request('GET', url, null, timeoutMs, function (err, data, status) {
+    if (!err && !data) err = {status: status, code: 'bad_body', message: ''};
+    done(err, data);
+  });
 };

@@ -91,12 +91,19 @@ window.Parley = Parley;
 
   // --- rooms -----------------------------------------------------------------
 
-  function loadRooms(openInitial) {
+  // GET /api/rooms into state.rooms and state.byId, then then().
+  function fetchRooms(then) {
     Parley.api('GET', '/rooms', null, function (err, data) {
       if (err) return;
       state.rooms = data.rooms || [];
       state.byId = {};
       for (var i = 0; i < state.rooms.length; i++) state.byId[state.rooms[i].id] = state.rooms[i];
+      then();
+    });
+  }
+
+  function loadRooms(openInitial) {
+    fetchRooms(function () {
       var current = Parley.room.currentId();
       if (current !== null) {
         var now = state.byId[current];
@@ -227,11 +234,7 @@ window.Parley = Parley;
   // Reload the list, then open `id` (a room just joined or created).
   function afterRoomChange(id) {
     sidebarError(null);
-    Parley.api('GET', '/rooms', null, function (err, data) {
-      if (err) return;
-      state.rooms = data.rooms || [];
-      state.byId = {};
-      for (var i = 0; i < state.rooms.length; i++) state.byId[state.rooms[i].id] = state.rooms[i];
+    fetchRooms(function () {
       openRoom(id !== null && state.byId[id] ? id : defaultRoom());
     });
   }

@@ -25,6 +25,7 @@ window.Parley = Parley;
     msgs: {},          // message id -> message object
     pending: {},       // client_id -> {li, text, kind, questionId}
     oldest: null,      // smallest loaded message id
+    newest: 0,         // largest, for the read marker
     hasMore: false,
     loading: false,
     typing: {},        // username -> expiry (ms)
@@ -127,6 +128,7 @@ window.Parley = Parley;
     }
     R.msgs[m.id] = m;
     if (R.oldest === null || m.id < R.oldest) R.oldest = m.id;
+    if (m.id > R.newest) R.newest = m.id;
     var li = R.nodes[m.id];
     if (!li) {
       li = el('li', classFor(m));
@@ -245,10 +247,7 @@ window.Parley = Parley;
   // The read marker moves when the reader can see the newest message.
   function markRead() {
     if (!R.room || document.hidden) return;
-    var newest = R.room.last_event_id || 0;
-    for (var id in R.msgs) {
-      if (R.msgs.hasOwnProperty(id)) newest = Math.max(newest, parseInt(id, 10));
-    }
+    var newest = Math.max(R.room.last_event_id || 0, R.newest);
     Parley.rooms.markedRead(R.room.id, newest);
     if (newest <= R.readSent || R.readTimer) return;
     R.readTimer = setTimeout(function () {
@@ -576,6 +575,7 @@ window.Parley = Parley;
       R.msgs = {};
       R.pending = {};
       R.oldest = null;
+      R.newest = 0;
       R.hasMore = false;
       R.loading = false;
       R.typing = {};

@@ -298,32 +298,3 @@ T.poll = function () {
     self.poll();
   });
 };
-
-// GET returning parsed JSON: done(err, body). err = {status} on failure.
-Parley.getJson = function (url, timeoutMs, done) {
-  var xhr = new XMLHttpRequest();
-  var finished = false;
-  function finish(err, body) {
-    if (finished) return;
-    finished = true;
-    done(err, body);
-  }
-  xhr.open('GET', url, true);
-  xhr.setRequestHeader('Accept', 'application/json');
-  xhr.timeout = timeoutMs;
-  xhr.onload = function () {
-    var body = null;
-    try {
-      body = JSON.parse(xhr.responseText);
-    } catch (e) {
-      body = null;
-    }
-    if (xhr.status === 200 && body) finish(null, body);
-    else finish({status: xhr.status});
-  };
-  xhr.onerror = xhr.ontimeout = xhr.onabort = function () {
-    finish({status: 0});
-  };
-  xhr.send(null);
-  return xhr;
-};
