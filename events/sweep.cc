@@ -97,6 +97,9 @@ void Server::Tick() {
     auto n = store_->PruneEvents(cfg_.retention_ms, cfg_.retention_per_room);
     if (n.ok() && *n > 0) LOG_INFO("retention: pruned %lld old events", static_cast<long long>(*n));
   }
+  // Presence changes are this daemon's writes; a checkpoint they made due
+  // (schema/db.h) is run here, once a second at most, not in a callback.
+  if (Status st = db_->CheckpointIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
   stats_.rss_bytes = ResidentBytes();
   Flush();
   Reap();

@@ -17,18 +17,15 @@ int64_t MonotonicUs() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t{ts.tv_sec} * 1000000 + ts.tv_nsec / 1000;
 }
-}  // namespace
 
-// SQLite's own busy timeout sleeps 1, 2, 5, 10, ... ms between retries. Our
-// write transactions hold the lock for tens of microseconds, so those sleeps
-// would dominate latency whenever two workers write at once. Retry sooner:
-// yield a few times, then sleep from 20 us doubling up to 1 ms, until the
-// timeout.
-int Db::OnBusy(void* self, int count) {
-  Db* db = static_cast<Db*>(self);
-  int64_t now = MonotonicUs();
-  if (count == 0) db->busy_since_us_ = now;
-  if (now - db->busy_since_us_ >= int64_t{db->busy_timeout_ms_} * 1000) return 0;
+// Waits before retry number `count` of something busy since `since_us`:
+// false once timeout_ms has passed. SQLite's own busy timeout sleeps 1, 2,
+// 5, 10, ... ms between retries; our write transactions hold the lock for
+// tens of microseconds, so those sleeps would dominate latency whenever two
+// workers write at once. Retry sooner: yield a few times, then sleep from
+// 20 us doubling up to 1 ms, until the timeout.
+bool WaitToRetry(int count, int64_t since_us, int timeout_ms) {
+  if (MonotonicUs() - since_us >= int64_t{timeout_ms} * 1000) return false;
   if (count < 4) {
     sched_yield();
   } else {
@@ -36,7 +33,54 @@ int Db::OnBusy(void* self, int count) {
     timespec ts{0, static_cast<long>(us * 1000)};
     nanosleep(&ts, nullptr);
   }
-  return 1;
+  return true;
+}
+}  // namespace
+
+int Db::OnBusy(void* self, int count) {
+  Db* db = static_cast<Db*>(self);
+  if (count == 0) db->busy_since_us_ = MonotonicUs();
+  return WaitToRetry(count, db->busy_since_us_, db->busy_timeout_ms_) ? 1 : 0;
+}
+
+int Db::OnWalCommit(void* self, sqlite3*, const char*, int frames) {
+  static_cast<Db*>(self)->wal_frames_ = frames;
+  return SQLITE_OK;
+}
+
+Status Db::LockWriter() {
+  const int64_t since = MonotonicUs();
+  for (int count = 0;; ++count) {
+    PARLEY_ASSIGN_OR_RETURN(bool taken, writer_lock_.TryLock());
+    if (taken) return Status::Ok();
+    if (!WaitToRetry(count, since, busy_timeout_ms_)) return Status::Unavailable("the database is busy, try again");
+  }
+}
+
+Status Db::Checkpoint() {
+  if (!writing()) return Status::Internal("checkpoint without the writer lock");
+  // No Parley connection can write now, so the checkpoint gets SQLite's
+  // write lock at once and cannot meet a commit restarting the WAL. It waits
+  // only for readers of older snapshots, briefly: it blocks every writer.
+  const int saved = busy_timeout_ms_;
+  busy_timeout_ms_ = kCheckpointReaderWaitMs;
+  int rc = sqlite3_wal_checkpoint_v2(db_.get(), "main", SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+  busy_timeout_ms_ = saved;
+  if (rc == SQLITE_OK) wal_frames_ = 0;
+  return FromSqlite(rc, db_.get(), "checkpoint");
+}
+
+Status Db::CheckpointIfDue() {
+  if (wal_frames_ < kCheckpointFrames) return Status::Ok();
+  const int64_t now = MonotonicUs();
+  if (now < next_checkpoint_us_) return Status::Ok();
+  Status st = LockWriter();
+  if (st.ok()) {
+    st = Checkpoint();
+    UnlockWriter();
+  }
+  if (!st.ok()) next_checkpoint_us_ = now + int64_t{kCheckpointRetryMs} * 1000;
+  return st;
 }
 
 Status FromSqlite(int rc, sqlite3* db, std::string_view what) {
@@ -83,10 +127,16 @@ Statement& Statement::BindNull(int i) {
 }
 
 Result<bool> Statement::Step() {
+  // The WAL is only safe to checkpoint because every change is made under
+  // the writer lock (db.h); a write that slipped past Transaction would
+  // quietly void that, so it fails instead.
+  if (!db_->writing() && !sqlite3_stmt_readonly(stmt_)) {
+    return Status::Internal(std::string("a write outside a write transaction: ") + sqlite3_sql(stmt_));
+  }
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  Status st = FromSqlite(rc, db_, "step");
+  Status st = FromSqlite(rc, db_->raw(), "step");
   sqlite3_reset(stmt_);
   return st;
 }
@@ -112,7 +162,7 @@ std::string Statement::Text(int col) const {
   return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
 }
 bool Statement::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-int64_t Statement::Changes() const { return sqlite3_changes(db_); }
+int64_t Statement::Changes() const { return sqlite3_changes(db_->raw()); }
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_ms) {
   sqlite3* raw = nullptr;
@@ -122,29 +172,25 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_m
   db->db_.reset(raw);
   db->path_ = path;
   if (rc != SQLITE_OK) return FromSqlite(rc, raw, "open " + path);
+  PARLEY_ASSIGN_OR_RETURN(db->writer_lock_, WriterLock::Open(path));
   db->busy_timeout_ms_ = busy_timeout_ms;
   sqlite3_busy_handler(raw, &Db::OnBusy, db.get());
   sqlite3_extended_result_codes(raw, 1);
+  // Replaces SQLite's automatic checkpoints (a wal hook of their own): see
+  // db.h for who checkpoints instead.
+  sqlite3_wal_hook(raw, &Db::OnWalCommit, db.get());
   // WAL lets the events daemon read while a worker writes. synchronous=NORMAL
   // is durable across application crashes; a power cut may lose the last
   // commits but never corrupts the file (the SQLite WAL documentation).
-  // Every read here is one short statement, so checkpoints are never held
-  // back by a reader for long, and journal_size_limit truncates the WAL
-  // file back to 64 MiB whenever it starts over. Known limit: under a
-  // steady stream of commits from several processes the automatic
-  // (passive) checkpoints never catch up, the WAL never starts over and
-  // grows until the load pauses (330 MB after 10 s of the send benchmark).
-  // A checkpointer process that forced restarts bounded it, but it made
-  // SQLite's WAL-reset race (versions before 3.51.3; Debian 12 has 3.40)
-  // likely: frequent checkpoints meeting commits that restart the WAL.
-  // CI lost a committed session row with it, so it was taken out again.
-  // Revisit with SQLite >= 3.51.3.
+  // Every read here is one short statement, so a checkpoint seldom waits
+  // for a reader. journal_size_limit truncates the WAL file when it starts
+  // over after a reader held a checkpoint back and the WAL grew past it.
   PARLEY_RETURN_IF_ERROR(db->ExecScript(
       "PRAGMA journal_mode=WAL;"
       "PRAGMA synchronous=NORMAL;"
       "PRAGMA foreign_keys=ON;"
       "PRAGMA temp_store=MEMORY;"
-      "PRAGMA journal_size_limit=67108864;"));
+      "PRAGMA journal_size_limit=16777216;"));
   return db;
 }
 
@@ -158,7 +204,7 @@ Result<Statement> Db::Prepare(std::string_view sql) {
     if (rc != SQLITE_OK) return FromSqlite(rc, db_.get(), "prepare");
     it = cache_.emplace(std::move(key), std::unique_ptr<sqlite3_stmt, StmtFinalizer>(stmt)).first;
   }
-  Statement s(db_.get(), it->second.get());
+  Statement s(this, it->second.get());
   s.Reset();
   return s;
 }
@@ -202,20 +248,35 @@ Result<std::string> Db::IntegrityCheck() {
 int64_t Db::LastInsertId() const { return sqlite3_last_insert_rowid(db_.get()); }
 
 Result<std::unique_ptr<Transaction>> Transaction::Begin(Db& db, Mode mode) {
+  if (mode == Mode::kWrite) PARLEY_RETURN_IF_ERROR(db.LockWriter());
+  std::unique_ptr<Transaction> tx(new Transaction(db, mode));
   PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(mode == Mode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
-  PARLEY_RETURN_IF_ERROR(s.Exec());
-  return std::unique_ptr<Transaction>(new Transaction(db));
+  if (Status st = s.Exec(); !st.ok()) {
+    tx->open_ = false;  // nothing to roll back; the destructor unlocks
+    return st;
+  }
+  return tx;
 }
 
 Transaction::~Transaction() {
-  if (!open_) return;
-  if (auto s = db_.Prepare("ROLLBACK"); s.ok()) (void)s->Exec();
+  if (open_) {
+    if (auto s = db_.Prepare("ROLLBACK"); s.ok()) (void)s->Exec();
+  }
+  Close();
+}
+
+void Transaction::Close() {
+  if (mode_ == Mode::kWrite) db_.UnlockWriter();
+  mode_ = Mode::kRead;  // released once
 }
 
 Status Transaction::Commit() {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("COMMIT"));
   Status st = s.Exec();
-  if (st.ok()) open_ = false;
+  if (st.ok()) {
+    open_ = false;
+    Close();
+  }
   return st;
 }
 

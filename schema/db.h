@@ -4,6 +4,18 @@
 // Contract: a Db is used by one thread only (each FastCGI worker process and
 // the events daemon open their own, after fork). Every SQLite result code
 // becomes a Status in exactly one place, FromSqlite() in db.cc.
+//
+// Writes and checkpoints. Every write runs in a Transaction of Mode::kWrite,
+// which holds the database's WriterLock (schema/writer_lock.h) from before
+// BEGIN IMMEDIATE until after COMMIT or ROLLBACK; a Statement that would
+// change the file outside one is refused. SQLite's automatic checkpoints are
+// off: a connection whose commit leaves the WAL over kCheckpointFrames runs a
+// RESTART checkpoint itself, at a quiet point (CheckpointIfDue), holding the
+// same lock. So the WAL starts over, and stays bounded, under any steady load,
+// and no checkpoint ever runs while another Parley connection writes: that
+// is the condition of the WAL-reset race of SQLite before 3.51.3 (a
+// checkpoint starting as another connection's commit restarts the WAL can
+// lose committed pages; https://sqlite.org/wal.html#walresetbug).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +25,7 @@
 #include <unordered_map>
 
 #include "schema/status.h"
+#include "schema/writer_lock.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -34,7 +47,7 @@ class Db;
 // (an open reader would stop WAL checkpoints from finishing).
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(Db* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
   Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
   Statement& operator=(Statement&&) = delete;
   Statement(const Statement&) = delete;
@@ -64,13 +77,22 @@ class Statement {
   int64_t Changes() const;
 
  private:
-  sqlite3* db_ = nullptr;
+  Db* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;  // owned by the Db's cache
 };
 
 class Db {
  public:
-  // Opens (creating if needed) with WAL, foreign keys and a busy timeout.
+  // A commit that leaves this many frames (pages) in the WAL makes its
+  // connection checkpoint: about 4 MiB, SQLite's own default.
+  static constexpr int kCheckpointFrames = 1000;
+  // How long a checkpoint, holding the writer lock, waits for readers of
+  // older snapshots; past it the WAL is left to grow and tried again later.
+  static constexpr int kCheckpointReaderWaitMs = 100;
+  static constexpr int kCheckpointRetryMs = 1000;
+
+  // Opens (creating if needed) with WAL, foreign keys and a busy timeout,
+  // which also bounds the wait for the writer lock.
   static Result<std::unique_ptr<Db>> Open(const std::string& path, int busy_timeout_ms = 5000);
 
   // Prepared once per connection and cached by SQL text; the statement is
@@ -87,18 +109,39 @@ class Db {
   sqlite3* raw() const { return db_.get(); }
   const std::string& path() const { return path_; }
 
+  // The writer lock, waited for up to the busy timeout (kUnavailable past
+  // it). Transaction takes and releases it; nothing else should.
+  Status LockWriter();
+  void UnlockWriter() { writer_lock_.Unlock(); }
+  bool writing() const { return writer_lock_.held(); }
+
+  // Frames in the WAL after this connection's last commit.
+  int wal_frames() const { return wal_frames_; }
+  // A RESTART checkpoint; the caller holds the writer lock. kUnavailable
+  // when readers of older snapshots kept it from completing.
+  Status Checkpoint();
+  // Checkpoints when this connection's last commit left kCheckpointFrames or
+  // more in the WAL (not again within kCheckpointRetryMs of a failed try).
+  // Called between requests, so no response waits for it.
+  Status CheckpointIfDue();
+
  private:
   Db() = default;
   static int OnBusy(void* self, int count);
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int frames);
   std::unique_ptr<sqlite3, SqliteCloser> db_;
+  WriterLock writer_lock_;
   int busy_timeout_ms_ = 0;
   int64_t busy_since_us_ = 0;
+  int wal_frames_ = 0;
+  int64_t next_checkpoint_us_ = 0;
   std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, StmtFinalizer>> cache_;
   std::string path_;
 };
 
 // BEGIN IMMEDIATE (or DEFERRED for reads) on construction via Begin(), ROLLBACK in the
-// destructor unless Commit() succeeded.
+// destructor unless Commit() succeeded. A write transaction holds the writer
+// lock for its whole life.
 class Transaction {
  public:
   enum class Mode { kRead, kWrite };
@@ -109,8 +152,10 @@ class Transaction {
   Status Commit();
 
  private:
-  explicit Transaction(Db& db) : db_(db) {}
+  Transaction(Db& db, Mode mode) : db_(db), mode_(mode) {}
+  void Close();
   Db& db_;
+  Mode mode_;
   bool open_ = true;
 };
 

@@ -2,12 +2,18 @@
 #include "schema/db.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "tests/unit/temp_db.h"
 
@@ -36,22 +42,34 @@ class DbTest : public ::testing::Test {
   std::unique_ptr<Db> db_;
 };
 
-// PRAGMA wal_checkpoint(TRUNCATE) on `db`: the "busy" column (1 = blocked by a reader or writer).
+// A RESTART checkpoint on `db`, taken under the writer lock as Db requires:
+// 1 if a reader kept it from completing, 0 if it completed.
 int64_t CheckpointBusy(Db& db) {
-  auto s = db.Prepare("PRAGMA wal_checkpoint(TRUNCATE)");
-  EXPECT_OK(s);
-  if (!s.ok()) return -1;
-  auto row = s->Step();
-  EXPECT_OK(row);
-  if (!row.ok() || !*row) return -1;
-  return s->Int(0);
+  Status locked = db.LockWriter();
+  EXPECT_OK(locked);
+  if (!locked.ok()) return -1;
+  Status st = db.Checkpoint();
+  db.UnlockWriter();
+  if (st.ok()) return 0;
+  EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
+  return 1;
+}
+
+// Runs `sql` in its own write transaction, as every write must.
+Status Write(Db& db, const std::string& sql) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db, Transaction::Mode::kWrite));
+  PARLEY_RETURN_IF_ERROR(db.ExecScript(sql));
+  return tx->Commit();
 }
 
 TEST_F(DbTest, OpenSetsWalAndForeignKeys) {
-  ASSERT_OK_AND_ASSIGN(Statement mode, db_->Prepare("PRAGMA journal_mode"));
-  ASSERT_OK_AND_ASSIGN(bool row, mode.Step());
-  ASSERT_TRUE(row);
-  EXPECT_EQ(mode.Text(0), "wal");
+  // Asked through the C API: Statement counts any journal_mode pragma as a
+  // change to the file and refuses it outside a write transaction.
+  sqlite3_stmt* mode = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db_->raw(), "PRAGMA journal_mode", -1, &mode, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(mode), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(mode, 0)), "wal");
+  sqlite3_finalize(mode);
 
   ASSERT_OK_AND_ASSIGN(Statement fk, db_->Prepare("PRAGMA foreign_keys"));
   ASSERT_OK_AND_ASSIGN(bool fk_row, fk.Step());
@@ -59,18 +77,19 @@ TEST_F(DbTest, OpenSetsWalAndForeignKeys) {
   EXPECT_EQ(fk.Int(0), 1);
   EXPECT_EQ(db_->path(), path());
 
-  // The WAL file is truncated back to 64 MiB after a burst.
+  // The WAL file is truncated back to 16 MiB when it starts over after a
+  // reader held checkpoints back.
   ASSERT_OK_AND_ASSIGN(Statement limit, db_->Prepare("PRAGMA journal_size_limit"));
   ASSERT_OK_AND_ASSIGN(bool limit_row, limit.Step());
   ASSERT_TRUE(limit_row);
-  EXPECT_EQ(limit.Int(0), 64 * 1024 * 1024);
+  EXPECT_EQ(limit.Int(0), 16 * 1024 * 1024);
 }
 
 TEST_F(DbTest, ForeignKeysAreEnforced) {
   ASSERT_OK(db_->ExecScript(
       "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
       "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parent(id));"));
-  EXPECT_ERROR(db_->ExecScript("INSERT INTO child(id, parent_id) VALUES (1, 42)"), Code::kConflict, "conflict");
+  EXPECT_ERROR(Write(*db_, "INSERT INTO child(id, parent_id) VALUES (1, 42)"), Code::kConflict, "conflict");
 }
 
 TEST_F(DbTest, OpenInMissingDirectoryFails) {
@@ -82,6 +101,7 @@ TEST_F(DbTest, OpenInMissingDirectoryFails) {
 TEST_F(DbTest, StatementBindsStepsAndReadsColumns) {
   const std::string text_with_nul("a\0b", 3);
   const std::string blob("\x00\xff\x01", 3);
+  ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(*db_, Transaction::Mode::kWrite));
   {
     ASSERT_OK_AND_ASSIGN(Statement ins, db_->Prepare("INSERT INTO t(id, name, data, n) VALUES (?,?,?,?)"));
     ins.Bind(1, int64_t{7}).Bind(2, text_with_nul).BindBlob(3, blob).Bind(4, INT64_MIN);
@@ -99,6 +119,7 @@ TEST_F(DbTest, StatementBindsStepsAndReadsColumns) {
     ins.Bind(1, int64_t{8}).Bind(2, std::optional<std::string>("opt")).BindNull(3).Bind(4, std::optional<int64_t>(5));
     ASSERT_OK(ins.Exec());
   }
+  ASSERT_OK(tx->Commit());
 
   ASSERT_OK_AND_ASSIGN(Statement sel, db_->Prepare("SELECT id, name, data, n FROM t ORDER BY id"));
   ASSERT_OK_AND_ASSIGN(bool row, sel.Step());
@@ -181,7 +202,7 @@ TEST_F(DbTest, ReadTransactionSeesOneSnapshot) {
   {
     ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(*db_, Transaction::Mode::kRead));
     EXPECT_EQ(CountRows(*db_), 0);  // the snapshot starts here
-    ASSERT_OK(writer->ExecScript("INSERT INTO t(name) VALUES ('later')"));
+    ASSERT_OK(Write(*writer, "INSERT INTO t(name) VALUES ('later')"));
     EXPECT_EQ(CountRows(*db_), 0);
     ASSERT_OK(tx->Commit());
   }
@@ -195,13 +216,13 @@ TEST_F(DbTest, BusyDatabaseIsUnavailable) {
 
   auto second = Transaction::Begin(*other, Transaction::Mode::kWrite);
   EXPECT_ERROR(second, Code::kUnavailable, "busy");
-  EXPECT_ERROR(other->ExecScript("INSERT INTO t(name) VALUES ('x')"), Code::kUnavailable, "busy");
+  EXPECT_ERROR(Write(*other, "INSERT INTO t(name) VALUES ('x')"), Code::kUnavailable, "busy");
   // Readers are not blocked by the writer in WAL mode.
   EXPECT_EQ(CountRows(*other), 0);
 
   ASSERT_OK(tx->Commit());
   // Once the writer is done, the other connection can write.
-  EXPECT_OK(other->ExecScript("INSERT INTO t(name) VALUES ('x')"));
+  EXPECT_OK(Write(*other, "INSERT INTO t(name) VALUES ('x')"));
 }
 
 TEST_F(DbTest, BusyHandlerWaitsForItsTimeoutThenGivesUp) {
@@ -216,12 +237,12 @@ TEST_F(DbTest, BusyHandlerWaitsForItsTimeoutThenGivesUp) {
   EXPECT_LT(waited, std::chrono::seconds(5));
   // A second wait starts its own clock.
   const auto again = std::chrono::steady_clock::now();
-  EXPECT_ERROR(other->ExecScript("INSERT INTO t(name) VALUES ('x')"), Code::kUnavailable, "busy");
+  EXPECT_ERROR(Write(*other, "INSERT INTO t(name) VALUES ('x')"), Code::kUnavailable, "busy");
   EXPECT_GE(std::chrono::steady_clock::now() - again, std::chrono::milliseconds(kTimeoutMs));
 }
 
 TEST_F(DbTest, BackupToCopiesACommittedSnapshot) {
-  ASSERT_OK(db_->ExecScript("INSERT INTO t(name) VALUES ('a'), ('b'), ('c')"));
+  ASSERT_OK(Write(*db_, "INSERT INTO t(name) VALUES ('a'), ('b'), ('c')"));
   // A write in progress on another connection is not part of the copy.
   auto writer = test::OpenDb(path(), false);
   ASSERT_NE(writer, nullptr);
@@ -245,13 +266,14 @@ TEST_F(DbTest, BackupToUnwritablePathFails) {
 }
 
 TEST_F(DbTest, IntegrityCheckOfAHealthyDatabase) {
-  ASSERT_OK(db_->ExecScript("INSERT INTO t(name) VALUES ('a')"));
+  ASSERT_OK(Write(*db_, "INSERT INTO t(name) VALUES ('a')"));
   ASSERT_OK_AND_ASSIGN(std::string check, db_->IntegrityCheck());
   EXPECT_EQ(check, "ok");
 }
 
 TEST_F(DbTest, ConstraintViolationIsConflict) {
-  ASSERT_OK(db_->ExecScript("INSERT INTO t(id, name) VALUES (1, 'a')"));
+  ASSERT_OK(Write(*db_, "INSERT INTO t(id, name) VALUES (1, 'a')"));
+  ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(*db_, Transaction::Mode::kWrite));
   ASSERT_OK_AND_ASSIGN(Statement s, db_->Prepare("INSERT INTO t(id, name) VALUES (?, ?)"));
   s.Bind(1, int64_t{2}).Bind(2, "a");  // UNIQUE(name)
   EXPECT_ERROR(s.Exec(), Code::kConflict, "conflict");
@@ -261,6 +283,7 @@ TEST_F(DbTest, ConstraintViolationIsConflict) {
   s.Reset();
   s.Bind(1, int64_t{2}).Bind(2, "b");  // the statement is usable after an error
   EXPECT_OK(s.Exec());
+  EXPECT_OK(tx->Commit());  // a failed statement does not doom its transaction
 }
 
 TEST(FromSqliteTest, MapsResultCodes) {
@@ -280,30 +303,163 @@ TEST(FromSqliteTest, MapsResultCodes) {
 
 TEST_F(DbTest, HalfReadSelectDoesNotHoldReadTransaction) {
   // Leave frames in the WAL so that a reader pins them.
-  for (int i = 0; i < 5; ++i) {
-    ASSERT_OK_AND_ASSIGN(Statement ins, db_->Prepare("INSERT INTO t(name) VALUES (?)"));
-    ins.Bind(1, "row" + std::to_string(i));
-    ASSERT_OK(ins.Exec());
-  }
+  for (int i = 0; i < 5; ++i) ASSERT_OK(Write(*db_, "INSERT INTO t(name) VALUES ('row" + std::to_string(i) + "')"));
   auto checkpointer = test::OpenDb(path(), false, /*busy_timeout_ms=*/0);
   ASSERT_NE(checkpointer, nullptr);
   {
     ASSERT_OK_AND_ASSIGN(Statement sel, db_->Prepare("SELECT name FROM t ORDER BY id"));
     ASSERT_OK_AND_ASSIGN(bool row, sel.Step());
     ASSERT_TRUE(row);
-    // Control: while the SELECT is open, the reader blocks a TRUNCATE checkpoint.
+    // Control: while the SELECT is open, the reader keeps a RESTART checkpoint from completing.
     EXPECT_EQ(CheckpointBusy(*checkpointer), 1);
   }  // destroyed half-read
   EXPECT_EQ(CheckpointBusy(*checkpointer), 0);
 
   // The same holds when the cached statement is prepared again and abandoned.
-  ASSERT_OK(db_->ExecScript("INSERT INTO t(name) VALUES ('more')"));
+  ASSERT_OK(Write(*db_, "INSERT INTO t(name) VALUES ('more')"));
   {
     ASSERT_OK_AND_ASSIGN(Statement sel, db_->Prepare("SELECT name FROM t ORDER BY id"));
     ASSERT_OK_AND_ASSIGN(bool row, sel.Step());
     ASSERT_TRUE(row);
   }
   EXPECT_EQ(CheckpointBusy(*checkpointer), 0);
+}
+
+TEST_F(DbTest, ChangesOutsideAWriteTransactionAreRefused) {
+  ASSERT_OK_AND_ASSIGN(Statement ins, db_->Prepare("INSERT INTO t(name) VALUES ('x')"));
+  EXPECT_EQ(ins.Exec().code(), Code::kInternal);  // autocommit
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(*db_, Transaction::Mode::kRead));
+    EXPECT_EQ(ins.Exec().code(), Code::kInternal);  // a read transaction does not hold the lock
+  }
+  // A checkpoint is a change to the file too.
+  ASSERT_OK_AND_ASSIGN(Statement ckpt, db_->Prepare("PRAGMA wal_checkpoint(PASSIVE)"));
+  EXPECT_EQ(ckpt.Exec().code(), Code::kInternal);
+  EXPECT_EQ(db_->Checkpoint().code(), Code::kInternal);
+  EXPECT_EQ(CountRows(*db_), 0);
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(*db_, Transaction::Mode::kWrite));
+    EXPECT_TRUE(db_->writing());
+    EXPECT_OK(ins.Exec());
+    ASSERT_OK(tx->Commit());
+    EXPECT_FALSE(db_->writing());  // released at commit
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(*db_, Transaction::Mode::kWrite));
+  }  // and at rollback
+  EXPECT_FALSE(db_->writing());
+  EXPECT_EQ(CountRows(*db_), 1);
+}
+
+TEST_F(DbTest, TheWriterLockFileHoldsWritersBack) {
+  // Another process holding the lock (here: a plain flock on the file, as
+  // a Parley process would take it) keeps writers out, not readers.
+  int fd = open(WriterLock::PathFor(path()).c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << "Db::Open creates the lock file";
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+  auto other = test::OpenDb(path(), false, /*busy_timeout_ms=*/30);
+  ASSERT_NE(other, nullptr);
+  EXPECT_ERROR(Write(*other, "INSERT INTO t(name) VALUES ('x')"), Code::kUnavailable, "busy");
+  EXPECT_EQ(CountRows(*other), 0);
+  close(fd);  // releases it
+  EXPECT_OK(Write(*other, "INSERT INTO t(name) VALUES ('x')"));
+}
+
+TEST_F(DbTest, AWriterOutsideParleyStillMeetsTheBusyTimeout) {
+  // The sqlite3 shell takes no writer lock, only SQLite's own: a Parley
+  // writer gets the writer lock, waits on SQLite's lock for its timeout,
+  // gives up, and lets the writer lock go.
+  sqlite3* shell = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &shell), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(shell, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto other = test::OpenDb(path(), false, /*busy_timeout_ms=*/30);
+  ASSERT_NE(other, nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_ERROR(Transaction::Begin(*other, Transaction::Mode::kWrite), Code::kUnavailable, "busy");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(30));
+  EXPECT_FALSE(other->writing());
+  ASSERT_EQ(sqlite3_exec(shell, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(shell);
+  EXPECT_OK(Write(*db_, "INSERT INTO t(name) VALUES ('x')"));
+}
+
+// The WAL's size in bytes (0 when there is none).
+int64_t WalBytes(const std::string& db_path) {
+  struct stat st {};
+  return stat((db_path + "-wal").c_str(), &st) == 0 ? st.st_size : 0;
+}
+
+TEST_F(DbTest, CheckpointsDueAfterCommitsKeepTheWalBounded) {
+  // Two writers and a reader take turns, as the workers and the events
+  // daemon do, for twenty checkpoints' worth of pages.
+  auto second = test::OpenDb(path(), false);
+  auto reader = test::OpenDb(path(), false);
+  ASSERT_NE(second, nullptr);
+  ASSERT_NE(reader, nullptr);
+  const std::string page(3000, 'x');
+  int64_t largest = 0;
+  int checkpoints = 0;
+  constexpr int kRows = 20 * Db::kCheckpointFrames;
+  for (int i = 0; i < kRows; ++i) {
+    Db& db = i % 2 ? *second : *db_;
+    {
+      ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(db, Transaction::Mode::kWrite));
+      ASSERT_OK_AND_ASSIGN(Statement ins, db.Prepare("INSERT INTO t(data) VALUES (?)"));
+      ins.BindBlob(1, page);
+      ASSERT_OK(ins.Exec());
+      ASSERT_OK(tx->Commit());
+    }
+    if (db.wal_frames() >= Db::kCheckpointFrames) ++checkpoints;
+    ASSERT_OK(db.CheckpointIfDue());
+    if (i % 100 == 0) {
+      EXPECT_EQ(CountRows(*reader), i + 1);
+    }
+    largest = std::max(largest, WalBytes(path()));
+  }
+  EXPECT_GE(checkpoints, 15);
+  // A frame is a 4 KiB page and a 24-byte header; a commit adds a few.
+  EXPECT_LE(largest, int64_t{Db::kCheckpointFrames + 8} * (4096 + 24) + 32);
+  EXPECT_EQ(CountRows(*reader), kRows);
+  ASSERT_OK_AND_ASSIGN(std::string check, reader->IntegrityCheck());
+  EXPECT_EQ(check, "ok");
+}
+
+TEST_F(DbTest, ACheckpointHeldBackByAReaderIsRetriedLater) {
+  const std::string page(3000, 'x');
+  auto fill = [&](int rows) {
+    ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(*db_, Transaction::Mode::kWrite));
+    for (int i = 0; i < rows; ++i) {
+      ASSERT_OK_AND_ASSIGN(Statement ins, db_->Prepare("INSERT INTO t(data) VALUES (?)"));
+      ins.BindBlob(1, page);
+      ASSERT_OK(ins.Exec());
+    }
+    ASSERT_OK(tx->Commit());
+  };
+  fill(Db::kCheckpointFrames);
+  ASSERT_GE(db_->wal_frames(), Db::kCheckpointFrames);
+
+  auto reader = test::OpenDb(path(), false);
+  ASSERT_NE(reader, nullptr);
+  {
+    ASSERT_OK_AND_ASSIGN(auto read, Transaction::Begin(*reader, Transaction::Mode::kRead));
+    EXPECT_EQ(CountRows(*reader), Db::kCheckpointFrames);  // the snapshot is taken
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_ERROR(db_->CheckpointIfDue(), Code::kUnavailable, "busy");
+    auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(waited, std::chrono::milliseconds(Db::kCheckpointReaderWaitMs));
+    EXPECT_LT(waited, std::chrono::seconds(2));
+    // Writers were held back only for that wait.
+    EXPECT_FALSE(db_->writing());
+    // Within the retry interval it does not wait again.
+    start = std::chrono::steady_clock::now();
+    EXPECT_OK(db_->CheckpointIfDue());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(Db::kCheckpointReaderWaitMs));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(Db::kCheckpointRetryMs + 50));
+  EXPECT_OK(db_->CheckpointIfDue());
+  // The WAL started over: the next commit writes from its first frame.
+  fill(1);
+  EXPECT_LT(db_->wal_frames(), 10);
 }
 
 }  // namespace
