@@ -185,8 +185,17 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_m
   // Every read here is one short statement, so a checkpoint seldom waits
   // for a reader. journal_size_limit truncates the WAL file when it starts
   // over after a reader held a checkpoint back and the WAL grew past it.
+  // Two processes opening a new database at once (tools/run starts both
+  // daemons together) both switch it to WAL; the switch needs the file to
+  // themselves and SQLite answers BUSY at once, without its busy handler.
+  // Wait for our turn as for any lock.
+  const int64_t since = MonotonicUs();
+  for (int count = 0;; ++count) {
+    Status st = db->ExecScript("PRAGMA journal_mode=WAL");
+    if (st.ok()) break;
+    if (st.code() != Code::kUnavailable || !WaitToRetry(count, since, busy_timeout_ms)) return st;
+  }
   PARLEY_RETURN_IF_ERROR(db->ExecScript(
-      "PRAGMA journal_mode=WAL;"
       "PRAGMA synchronous=NORMAL;"
       "PRAGMA foreign_keys=ON;"
       "PRAGMA temp_store=MEMORY;"

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,7 +15,9 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "schema/migrate.h"
 #include "tests/unit/temp_db.h"
 
 namespace parley {
@@ -460,6 +463,42 @@ TEST_F(DbTest, ACheckpointHeldBackByAReaderIsRetriedLater) {
   // The WAL started over: the next commit writes from its first frame.
   fill(1);
   EXPECT_LT(db_->wal_frames(), 10);
+}
+
+TEST(DbOpenTest, ProcessesOpeningANewDatabaseTogetherAllSucceed) {
+  // tools/run starts both daemons at once on a fresh directory: each opens
+  // the new file, switches it to WAL and migrates it. Before Open waited for
+  // the switch, about half of such pairs had one fail with "busy".
+  test::TempDir dir;
+  constexpr int kRounds = 40;
+  constexpr int kProcesses = 3;
+  int failures = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string path = dir.File("new" + std::to_string(round) + ".sqlite");
+    int go[2];
+    ASSERT_EQ(pipe(go), 0);
+    std::vector<pid_t> children;
+    for (int i = 0; i < kProcesses; ++i) {
+      pid_t pid = fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        close(go[1]);
+        char c;
+        (void)!read(go[0], &c, 1);  // released together: EOF when the parent closes
+        auto db = Db::Open(path);
+        _exit(db.ok() && Migrate(**db).ok() ? 0 : 1);
+      }
+      children.push_back(pid);
+    }
+    close(go[0]);
+    close(go[1]);
+    for (pid_t pid : children) {
+      int status = 0;
+      waitpid(pid, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failures;
+    }
+  }
+  EXPECT_EQ(failures, 0) << "of " << kRounds * kProcesses << " opens";
 }
 
 }  // namespace
