@@ -98,7 +98,9 @@ class Db {
   // Prepared once per connection and cached by SQL text; the statement is
   // reset and its bindings cleared on each call.
   Result<Statement> Prepare(std::string_view sql);
-  // Runs one or more statements without results (DDL, pragmas).
+  // Runs one or more statements without results (DDL, pragmas). Unlike
+  // Statement it cannot tell a write from a read: writes through it belong
+  // inside a write Transaction (as the migrations run).
   Status ExecScript(const std::string& sql);
   int64_t LastInsertId() const;
   // Online backup with the SQLite backup API: consistent even while the
