@@ -38,6 +38,7 @@ struct Conn {
   std::vector<PollEvent> poll_events;  // polls only
   bool dirty = false;
   bool poll_full = false;              // kPollMax events collected: answer with more:true
+  bool chunked = false;                // the stream's reply uses HTTP/1.1 chunked encoding
 };
 
 // At most this many events in one poll answer (DESIGN section 4).

@@ -330,6 +330,9 @@ void Server::HandleStream(evhttp_request* req) {
   evhttp_add_header(h, "Cache-Control", "no-store, no-cache, no-transform");
   evhttp_add_header(h, "X-Accel-Buffering", "no");
   evhttp_send_reply_start(req, 200, "OK");
+  // evhttp chunks the reply to an HTTP/1.1 client (nginx); Flush writes
+  // live chunks itself and must frame them the same way.
+  conn->chunked = evhttp_find_header(h, "Transfer-Encoding") != nullptr;
   DropHeaders(req);
   Conn* c = Register(std::move(conn));
   // A stream outlives evhttp's request timeout; the heartbeat keeps nginx's.
