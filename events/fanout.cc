@@ -25,6 +25,30 @@ bool TakesDurable(const Conn& c) {
   return c.state == ConnState::kWaiting && !c.poll_full;
 }
 
+// A live chunk for a stream whose output buffer is empty goes straight to
+// the socket, framed as evhttp frames chunks. Through evhttp every chunk
+// armed the socket for writing, and disarmed it once written: two
+// epoll_ctl calls and a wake-up per delivery, a third of the daemon's CPU
+// when one message fans out to a thousand streams (perf). What the socket
+// does not take goes to evhttp's buffer as before, behind nothing, so order
+// is kept, and an error is left for libevent's write to find and report.
+void WriteLiveChunk(const std::string& data, bufferevent* bev) {
+  char head[24];
+  int head_len = std::snprintf(head, sizeof head, "%zx\r\n", data.size());
+  static const char kTail[] = "\r\n";
+  iovec iov[3] = {{head, static_cast<size_t>(head_len)},
+                  {const_cast<char*>(data.data()), data.size()},
+                  {const_cast<char*>(kTail), 2}};
+  ssize_t n = writev(bufferevent_getfd(bev), iov, 3);
+  size_t written = n > 0 ? static_cast<size_t>(n) : 0;
+  evbuffer* out = bufferevent_get_output(bev);
+  for (const iovec& v : iov) {
+    size_t skip = std::min(written, v.iov_len);
+    written -= skip;
+    if (skip < v.iov_len) evbuffer_add(out, static_cast<const char*>(v.iov_base) + skip, v.iov_len - skip);
+  }
+}
+
 }  // namespace
 
 void Server::Wake() {
@@ -182,57 +206,29 @@ void Server::Flush() {
     }
     if (c->pending.empty()) continue;
     bufferevent* bev = evhttp_connection_get_bufferevent(c->evcon);
-    if (c->state == ConnState::kLive && c->chunked && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-      WriteLiveChunk(*c, bev);
-      continue;
+    evbuffer* out = bufferevent_get_output(bev);
+    if (c->state == ConnState::kLive && c->chunked && evbuffer_get_length(out) == 0) {
+      WriteLiveChunk(c->pending, bev);
+    } else {
+      evbuffer_add(scratch_.get(), c->pending.data(), c->pending.size());
+      if (c->state == ConnState::kReplaying) {
+        evhttp_send_reply_chunk_with_cb(c->req, scratch_.get(), &Server::OnChunkWritten,
+                                        reinterpret_cast<void*>(static_cast<uintptr_t>(c->id)));
+      } else {
+        evhttp_send_reply_chunk(c->req, scratch_.get());
+      }
     }
-    evbuffer_add(scratch_.get(), c->pending.data(), c->pending.size());
     // An idle stream keeps no buffer of its own between passes: memory per
     // idle subscriber is what bounds how many one daemon holds.
     std::string().swap(c->pending);
-    if (c->state == ConnState::kReplaying) {
-      evhttp_send_reply_chunk_with_cb(c->req, scratch_.get(), &Server::OnChunkWritten,
-                                      reinterpret_cast<void*>(static_cast<uintptr_t>(c->id)));
-    } else {
-      evhttp_send_reply_chunk(c->req, scratch_.get());
-    }
     // A replaying stream is paced by OnChunkWritten (one bounded page at a
     // time), so only live streams can outgrow the cap.
-    if (c->state == ConnState::kLive && evbuffer_get_length(bufferevent_get_output(bev)) > cfg_.output_cap) {
+    if (c->state == ConnState::kLive && evbuffer_get_length(out) > cfg_.output_cap) {
       c->state = ConnState::kClosing;
       to_close_.emplace_back(c->id, CloseCause::kSlow);
     }
   }
   dirty_.clear();
-}
-
-// A live chunk for a stream whose output buffer is empty goes straight to
-// the socket, framed as evhttp frames chunks. Through evhttp every chunk
-// armed the socket for writing, and disarmed it once written: two
-// epoll_ctl calls and a wake-up per delivery, a third of the daemon's CPU
-// when one message fans out to a thousand streams (perf). What the socket
-// does not take goes to evhttp's buffer as before, behind nothing, so order
-// is kept, and an error is left for libevent's write to find and report.
-void Server::WriteLiveChunk(Conn& c, bufferevent* bev) {
-  char head[24];
-  int head_len = std::snprintf(head, sizeof head, "%zx\r\n", c.pending.size());
-  static const char kTail[] = "\r\n";
-  iovec iov[3] = {{head, static_cast<size_t>(head_len)},
-                  {c.pending.data(), c.pending.size()},
-                  {const_cast<char*>(kTail), 2}};
-  ssize_t n = writev(bufferevent_getfd(bev), iov, 3);
-  size_t written = n > 0 ? static_cast<size_t>(n) : 0;
-  evbuffer* out = bufferevent_get_output(bev);
-  for (const iovec& v : iov) {
-    size_t skip = std::min(written, v.iov_len);
-    written -= skip;
-    if (skip < v.iov_len) evbuffer_add(out, static_cast<const char*>(v.iov_base) + skip, v.iov_len - skip);
-  }
-  std::string().swap(c.pending);
-  if (evbuffer_get_length(out) > cfg_.output_cap) {
-    c.state = ConnState::kClosing;
-    to_close_.emplace_back(c.id, CloseCause::kSlow);
-  }
 }
 
 void Server::Reap() {

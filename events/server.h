@@ -40,7 +40,6 @@ struct evhttp;
 struct evhttp_request;
 struct evhttp_connection;
 struct evbuffer;
-struct bufferevent;
 
 namespace parley::events {
 
@@ -95,7 +94,6 @@ class Server {
   void Ephemeral(const char* type, const std::string& data, int64_t room_id, int64_t except_user,
                  const std::vector<int64_t>* users);
   void Flush();
-  void WriteLiveChunk(Conn& c, bufferevent* bev);
   void ReplayPage(Conn& c);
   static void OnChunkWritten(evhttp_connection* evcon, void* arg);
   void Reap();

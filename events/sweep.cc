@@ -32,6 +32,14 @@ std::string PresenceData(const std::string& user_json, bool online) {
   return w.Take();
 }
 
+// True once period_ms has passed since last_ms, which then moves to now:
+// the sweep's periodic chores (heartbeat, trim, session check, pruning).
+bool Due(int64_t& last_ms, int64_t now, int64_t period_ms) {
+  if (now - last_ms < period_ms) return false;
+  last_ms = now;
+  return true;
+}
+
 }  // namespace
 
 void Server::OnTick(int, short, void* self) { static_cast<Server*>(self)->Tick(); }
@@ -66,23 +74,17 @@ void Server::Tick() {
       EndStream(*c, cause);
     }
   }
-  if (now - last_heartbeat_ms_ >= int64_t{cfg_.heartbeat_s} * 1000) {
-    last_heartbeat_ms_ = now;
-    Heartbeat();
-  }
+  if (Due(last_heartbeat_ms_, now, int64_t{cfg_.heartbeat_s} * 1000)) Heartbeat();
   // Connections come and go in bursts (a reconnect storm, pollers); what
   // they freed stays in malloc's heap, counted in our RSS, unless handed
   // back. A trim of a heap of tens of MB takes a millisecond or so.
-  if (now - last_trim_ms_ >= 10 * 1000) {
-    last_trim_ms_ = now;
+  if (Due(last_trim_ms_, now, 10 * 1000)) {
     int64_t start = NowMs();
     malloc_trim(0);
-    if (NowMs() - start > 5) LOG_DEBUG("malloc_trim took %lld ms", static_cast<long long>(NowMs() - start));
+    int64_t took = NowMs() - start;
+    if (took > 5) LOG_DEBUG("malloc_trim took %lld ms", static_cast<long long>(took));
   }
-  if (now - last_session_check_ms_ >= int64_t{cfg_.revoke_check_s} * 1000) {
-    last_session_check_ms_ = now;
-    CheckSessions();
-  }
+  if (Due(last_session_check_ms_, now, int64_t{cfg_.revoke_check_s} * 1000)) CheckSessions();
   for (auto it = offline_at_.begin(); it != offline_at_.end();) {
     if (it->second > now) {
       ++it;
@@ -92,8 +94,7 @@ void Server::Tick() {
     it = offline_at_.erase(it);
     if (!registry_.Connected(user)) UserOffline(user);
   }
-  if (now - last_prune_ms_ >= 3600 * 1000) {
-    last_prune_ms_ = now;
+  if (Due(last_prune_ms_, now, 3600 * 1000)) {
     auto n = store_->PruneEvents(cfg_.retention_ms, cfg_.retention_per_room);
     if (n.ok() && *n > 0) LOG_INFO("retention: pruned %lld old events", static_cast<long long>(*n));
   }
