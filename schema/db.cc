@@ -35,6 +35,17 @@ bool WaitToRetry(int count, int64_t since_us, int timeout_ms) {
   }
   return true;
 }
+
+// Runs attempt() again while it answers busy (kUnavailable), paced as above,
+// until timeout_ms has passed; then its last answer stands.
+template <typename Attempt>
+Status RetryWhileBusy(int timeout_ms, Attempt attempt) {
+  const int64_t since = MonotonicUs();
+  for (int count = 0;; ++count) {
+    Status st = attempt();
+    if (st.code() != Code::kUnavailable || !WaitToRetry(count, since, timeout_ms)) return st;
+  }
+}
 }  // namespace
 
 int Db::OnBusy(void* self, int count) {
@@ -49,12 +60,10 @@ int Db::OnWalCommit(void* self, sqlite3*, const char*, int frames) {
 }
 
 Status Db::LockWriter() {
-  const int64_t since = MonotonicUs();
-  for (int count = 0;; ++count) {
+  return RetryWhileBusy(busy_timeout_ms_, [this]() -> Status {
     PARLEY_ASSIGN_OR_RETURN(bool taken, writer_lock_.TryLock());
-    if (taken) return Status::Ok();
-    if (!WaitToRetry(count, since, busy_timeout_ms_)) return Status::Unavailable("the database is busy, try again");
-  }
+    return taken ? Status::Ok() : Status::Unavailable("the database is busy, try again");
+  });
 }
 
 Status Db::Checkpoint() {
@@ -189,12 +198,8 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_m
   // daemons together) both switch it to WAL; the switch needs the file to
   // themselves and SQLite answers BUSY at once, without its busy handler.
   // Wait for our turn as for any lock.
-  const int64_t since = MonotonicUs();
-  for (int count = 0;; ++count) {
-    Status st = db->ExecScript("PRAGMA journal_mode=WAL");
-    if (st.ok()) break;
-    if (st.code() != Code::kUnavailable || !WaitToRetry(count, since, busy_timeout_ms)) return st;
-  }
+  PARLEY_RETURN_IF_ERROR(
+      RetryWhileBusy(busy_timeout_ms, [&db] { return db->ExecScript("PRAGMA journal_mode=WAL"); }));
   PARLEY_RETURN_IF_ERROR(db->ExecScript(
       "PRAGMA synchronous=NORMAL;"
       "PRAGMA foreign_keys=ON;"
