@@ -26,11 +26,8 @@ test('two users chat both ways in a room and in a direct conversation', logged(a
   // Both land in general.
   await alice.page.locator('#room-title', { hasText: '# general' }).waitFor();
   await bob.page.locator('#room-title', { hasText: '# general' }).waitFor();
-  await ui.send(alice.page, 'hello bob, this is alice');
-  await ui.assertShownOnce(bob.page, 'hello bob, this is alice');
-  await ui.assertShownOnce(alice.page, 'hello bob, this is alice');
-  await ui.send(bob.page, 'hi alice!');
-  await ui.assertShownOnce(alice.page, 'hi alice!');
+  await ui.sendAndSee(alice.page, 'hello bob, this is alice', bob.page, alice.page);
+  await ui.sendAndSee(bob.page, 'hi alice!', alice.page);
   // The sender's own copy is reconciled with the stored one: no "sending".
   await alice.page.locator('#messages .pending').waitFor({ state: 'detached' });
 
@@ -45,8 +42,7 @@ test('two users chat both ways in a room and in a direct conversation', logged(a
   await ui.openRoom(bob.page, aliceName);
   await ui.assertShownOnce(bob.page, 'just between us');
   await dm.locator('.unread').waitFor({ state: 'detached' });
-  await ui.send(bob.page, 'sure, only us');
-  await ui.assertShownOnce(alice.page, 'sure, only us');
+  await ui.sendAndSee(bob.page, 'sure, only us', alice.page);
 
   // Timestamps are in the reader's local time.
   const shown = await bob.page.locator('#messages .msg time').first().getAttribute('datetime');
@@ -58,9 +54,7 @@ test('two users chat both ways in a room and in a direct conversation', logged(a
     await ui.waitForMessage(alice.page, 'hi alice!');
     await alice.page.screenshot({ path: path.join(process.env.PARLEY_SCREENSHOTS, 'chat.png') });
   }
-  ui.assertNoErrors(alice, bob);
-  await alice.ctx.close();
-  await bob.ctx.close();
+  await ui.finish(alice, bob);
 }));
 
 test('reload keeps the session and the history; a second tab receives too', logged(async () => {
@@ -78,16 +72,11 @@ test('reload keeps the session and the history; a second tab receives too', logg
   const tab2 = await ui.newTab(carol.ctx, f.stack.url);
   await ui.signedInAs(tab2.page, name);
   await ui.waitForStatus(tab2.page, 'live');
-  await ui.send(dave.page, 'to both of your tabs');
-  await ui.assertShownOnce(carol.page, 'to both of your tabs');
-  await ui.assertShownOnce(tab2.page, 'to both of your tabs');
+  await ui.sendAndSee(dave.page, 'to both of your tabs', carol.page, tab2.page);
   // What one tab sends, the other shows.
-  await ui.send(tab2.page, 'from the second tab');
-  await ui.assertShownOnce(carol.page, 'from the second tab');
+  await ui.sendAndSee(tab2.page, 'from the second tab', carol.page);
 
-  ui.assertNoErrors(carol, dave, tab2);
-  await carol.ctx.close();
-  await dave.ctx.close();
+  await ui.finish(carol, dave, tab2);
 }));
 
 test('text that looks like HTML is shown as text and runs nothing', logged(async () => {
@@ -104,9 +93,7 @@ test('text that looks like HTML is shown as text and runs nothing', logged(async
     assert.equal(await page.locator('#messages img, #messages script, #messages svg').count(), 0);
   }
   // ui.openAs records any dialog (alert) as an error.
-  ui.assertNoErrors(eve, frank);
-  await eve.ctx.close();
-  await frank.ctx.close();
+  await ui.finish(eve, frank);
 }));
 
 test('edit, delete, typing and presence reach the other person', logged(async () => {
@@ -198,9 +185,7 @@ test('rooms: create, join, leave, invite, unread counts and new people', logged(
   await h.apiRegister(f.stack.url, newcomer);
   await ivy.page.locator('#people .name', { hasText: newcomer }).waitFor();
 
-  ui.assertNoErrors(ivy, jack);
-  await ivy.ctx.close();
-  await jack.ctx.close();
+  await ui.finish(ivy, jack);
 }));
 
 test('history loads older pages as you scroll up', logged(async () => {
@@ -237,8 +222,7 @@ test('history loads older pages as you scroll up', logged(async () => {
   const texts = await kim.page.locator('#messages .msg .text').allTextContents();
   const numbers = texts.filter((t) => t.startsWith('archived ')).map((t) => Number(t.slice(9)));
   assert.deepEqual(numbers, Array.from({ length: 75 }, (_, i) => i + 1), 'every message once, in order');
-  ui.assertNoErrors(kim);
-  await kim.ctx.close();
+  await ui.finish(kim);
 }));
 
 test('at phone width the room fits the screen and the room list opens from a button', logged(async () => {
@@ -256,6 +240,5 @@ test('at phone width the room fits the screen and the room list opens from a but
   assert.equal(await menu.getAttribute('aria-expanded'), 'true');
   await ui.openRoom(pat.page, 'general');
   assert.equal(await pat.page.locator('#sidebar').isVisible(), false, 'choosing a room closes the list');
-  ui.assertNoErrors(pat);
-  await pat.ctx.close();
+  await ui.finish(pat);
 }));

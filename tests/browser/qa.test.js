@@ -86,6 +86,5 @@ test('two professors race to answer: one answer for everyone, "already answered"
     fs.mkdirSync(process.env.PARLEY_SCREENSHOTS, { recursive: true });
     await loser.page.screenshot({ path: path.join(process.env.PARLEY_SCREENSHOTS, 'qa.png') });
   }
-  ui.assertNoErrors(prof1, prof2, student);
-  for (const u of [prof1, prof2, student]) await u.ctx.close();
+  await ui.finish(prof1, prof2, student);
 }));

@@ -66,8 +66,7 @@ test('signing out ends the session in every tab, and the page never holds the to
   await rita.page.getByLabel('Password').fill(ui.PASSWORD);
   await rita.page.getByRole('button', { name: 'Sign in' }).click();
   await ui.signedInAs(rita.page, name);
-  ui.assertNoErrors(rita, tab2);
-  await rita.ctx.close();
+  await ui.finish(rita, tab2);
 }));
 
 test('a send whose answer is lost is retried with its client_id and stored once', logged(async () => {
@@ -102,9 +101,7 @@ test('a send whose answer is lost is retried with its client_id and stored once'
   await ui.waitForStatus(sam.page, 'live', 20000);
   await ui.assertShownOnce(sam.page, 'sent once, answered never');
   await ui.assertShownOnce(tess.page, 'sent once, answered never');
-  ui.assertNoErrors(sam, tess);
-  await sam.ctx.close();
-  await tess.ctx.close();
+  await ui.finish(sam, tess);
 }));
 
 test('after the database is restored from a backup the page resets and carries on', logged(async () => {
@@ -127,9 +124,6 @@ test('after the database is restored from a backup the page resets and carries o
   await ui.waitForStatus(uma.page, 'live', 20000);
 
   await ui.waitForStatus(vic.page, 'live', 20000);
-  await ui.send(vic.page, 'after the restore');
-  await ui.assertShownOnce(uma.page, 'after the restore');
-  ui.assertNoErrors(uma, vic);
-  await uma.ctx.close();
-  await vic.ctx.close();
+  await ui.sendAndSee(vic.page, 'after the restore', uma.page);
+  await ui.finish(uma, vic);
 }));

@@ -20,19 +20,14 @@ test('without EventSource, messages still arrive by long-poll', logged(async () 
   await ui.waitForStatus(lou.page, 'long-poll');
   await ui.waitForStatus(mia.page, 'live');
 
-  await ui.send(mia.page, 'can you hear me by long-poll?');
-  await ui.assertShownOnce(lou.page, 'can you hear me by long-poll?');
-  await ui.send(lou.page, 'loud and clear');
-  await ui.assertShownOnce(mia.page, 'loud and clear');
-  await ui.assertShownOnce(lou.page, 'loud and clear');
+  await ui.sendAndSee(mia.page, 'can you hear me by long-poll?', lou.page);
+  await ui.sendAndSee(lou.page, 'loud and clear', mia.page, lou.page);
   // Several in a row, each once and in order, across re-polls.
   for (let i = 1; i <= 5; i++) await ui.send(mia.page, `burst ${i}`);
   await ui.waitForMessage(lou.page, 'burst 5');
   const texts = await lou.page.locator('#messages .msg .text').allTextContents();
   assert.deepEqual(texts.filter((t) => t.startsWith('burst ')), ['burst 1', 'burst 2', 'burst 3', 'burst 4', 'burst 5']);
-  ui.assertNoErrors(lou, mia);
-  await lou.ctx.close();
-  await mia.ctx.close();
+  await ui.finish(lou, mia);
 }));
 
 test('behind a buffering proxy the page falls back to long-poll by itself', logged(async () => {
@@ -49,12 +44,8 @@ test('behind a buffering proxy the page falls back to long-poll by itself', logg
   const sent = Date.now();
   await ui.waitForMessage(ned.page, 'through the proxy?', 5000);
   assert.ok(Date.now() - sent < 5000);
-  await ui.send(ned.page, 'yes, by long-poll');
-  await ui.assertShownOnce(ola.page, 'yes, by long-poll');
-  await ui.assertShownOnce(ned.page, 'yes, by long-poll');
-  ui.assertNoErrors(ned, ola);
-  await ned.ctx.close();
-  await ola.ctx.close();
+  await ui.sendAndSee(ned.page, 'yes, by long-poll', ola.page, ned.page);
+  await ui.finish(ned, ola);
 }));
 
 test('when the push daemon restarts, the page reconnects and misses nothing', logged(async () => {
@@ -74,12 +65,9 @@ test('when the push daemon restarts, the page reconnects and misses nothing', lo
   await ui.waitForStatus(pia.page, 'live', 20000);
   await ui.assertShownOnce(pia.page, 'while the daemon was down 1');
   await ui.assertShownOnce(pia.page, 'while the daemon was down 2');
-  await ui.send(quinn.page, 'after the restart');
-  await ui.assertShownOnce(pia.page, 'after the restart');
+  await ui.sendAndSee(quinn.page, 'after the restart', pia.page);
   const texts = await pia.page.locator('#messages .msg .text').allTextContents();
   assert.deepEqual(texts.slice(-4), ['before the restart', 'while the daemon was down 1',
     'while the daemon was down 2', 'after the restart']);
-  ui.assertNoErrors(pia, quinn);
-  await pia.ctx.close();
-  await quinn.ctx.close();
+  await ui.finish(pia, quinn);
 }));

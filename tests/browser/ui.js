@@ -111,6 +111,19 @@ function assertNoErrors(...users) {
   assert.deepEqual(all, [], 'no script errors, console errors or dialogs');
 }
 
+// Sends `text` from `from` and checks that each of `pages` shows it once.
+async function sendAndSee(from, text, ...pages) {
+  await send(from, text);
+  for (const page of pages) await assertShownOnce(page, text);
+}
+
+// The end of a test: no page had an error, then each browser closes (a
+// tab from newTab shares its opener's context and has none of its own).
+async function finish(...users) {
+  assertNoErrors(...users);
+  for (const ctx of new Set(users.map((u) => u.ctx).filter(Boolean))) await ctx.close();
+}
+
 module.exports = {
   PASSWORD,
   openAs,
@@ -122,6 +135,8 @@ module.exports = {
   item,
   waitForMessage,
   assertShownOnce,
+  sendAndSee,
+  finish,
   openRoom,
   roomButton,
   assertNoErrors,
