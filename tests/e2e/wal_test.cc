@@ -48,7 +48,7 @@ TEST_F(WalTest, StaysBoundedUnderSteadySendsAndLosesNothing) {
   // Readers of older snapshots are what keeps a checkpoint from finishing.
   std::atomic<int> reads{0};
   std::thread reader([&] {
-    Client c(stack().base_url(), Client::Cookies::kOff);
+    Client c(stack().base_url(), Client::Cookies::kOff);  // users[0]'s own client is a sender's
     c.set_bearer(users[0].token);
     while (!done.load()) {
       if (c.Get(RoomPath(room, "/messages") + "?limit=50").status == 200) ++reads;
@@ -60,8 +60,7 @@ TEST_F(WalTest, StaysBoundedUnderSteadySendsAndLosesNothing) {
   std::vector<std::thread> senders;
   for (int t = 0; t < kSenders; ++t) {
     senders.emplace_back([&, t] {
-      Client c(stack().base_url(), Client::Cookies::kOff);
-      c.set_bearer(users[t].token);
+      Client& c = *users[t];  // each sender thread alone uses its user's client
       for (int n = 0; n < kSends; ++n) {
         Response r = c.Post(RoomPath(room, "/messages"), "{\"text\":\"page filler " + std::to_string(n) + "\"}");
         if (r.status != 201) {
