@@ -34,6 +34,8 @@ const char* Usage() {
          "  --stream-lifetime S      close streams after S seconds; clients resume (1800)\n"
          "  --max-connections N      refuse more with 503 (30000)\n"
          "  --output-cap BYTES       cut a subscriber with more queued output (1048576)\n"
+         "  --output-budget BYTES    output queued to all subscribers; past it the slowest are cut (268435456)\n"
+         "  --max-user-connections N  streams and polls per user; more get 429 (32)\n"
          "  --presence-grace MS      delay before a user is shown offline (5000)\n"
          "  --presence-room-limit N  push presence only through rooms of <= N online members (100)\n"
          "  --retention-days D       keep events at least this long (7)\n"
@@ -80,6 +82,12 @@ Result<Config> ParseConfig(int argc, char** argv) {
     } else if (flag == "--output-cap") {
       PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 4096, int64_t{1} << 30, &n));
       c.output_cap = static_cast<size_t>(n);
+    } else if (flag == "--output-budget") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 65536, int64_t{1} << 40, &n));
+      c.output_budget = static_cast<size_t>(n);
+    } else if (flag == "--max-user-connections") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 1, 100000, &n));
+      c.max_user_connections = static_cast<int>(n);
     } else if (flag == "--presence-grace") {
       PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 0, 600000, &n));
       c.presence_grace_ms = static_cast<int>(n);

@@ -19,6 +19,10 @@ struct Config {
   int poll_max_s = 55;
   int max_connections = 30000;
   size_t output_cap = 1 << 20;        // bytes queued to one client before it is cut
+  // Bytes queued to all clients together: past it the slowest are cut
+  // first, so a crowd of slow readers cannot grow the daemon without bound.
+  size_t output_budget = size_t{256} << 20;
+  int max_user_connections = 32;      // per user id, after authentication
   int presence_grace_ms = 5000;       // a reload must not flap presence
   // Presence is pushed only through rooms with at most this many connected
   // members: in a room of thousands, every arrival would be an O(n) fan-out
@@ -27,6 +31,7 @@ struct Config {
   int presence_room_limit = 100;
   int data_version_ms = 250;          // safety-net poll of PRAGMA data_version
   int revoke_check_s = 3;             // sessions re-checked this often
+  int typing_merge_ms = 2000;         // one typing fan-out per user and room in this window
   int64_t retention_ms = 7LL * 24 * 3600 * 1000;
   int64_t retention_per_room = 100000;
 };

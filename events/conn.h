@@ -1,17 +1,18 @@
 // One subscriber: an SSE stream or a held long-poll.
 //
 // Lifecycle (a state machine, as Pushpin names its hold modes):
-//   stream: kReplaying -> kLive -> (closed)
-//   poll:   kWaiting -> (answered, closed)
-// A Conn is owned by the Registry. It is never freed while a fan-out loop
-// walks the registry: closes are queued and done at the reap point (Redis'
-// freeClientAsync).
+//   stream: kReplaying -> kLive -> kClosing -> (freed)
+//   poll:   kWaiting -> kClosing -> (answered and freed)
+// A Conn is owned by the Registry and only Conns (conns.h) creates, writes
+// and frees one. It is never freed while a loop walks the registry: closes
+// are queued and done at the reap point (Redis' freeClientAsync).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "events/stats.h"
 #include "events/wire.h"
 
 struct evhttp_request;
@@ -30,15 +31,22 @@ struct Conn {
   evhttp_connection* evcon = nullptr;  // owned by evhttp
   int64_t user_id = 0;
   int64_t session_id = 0;
-  // Stream: the last event id written. Poll: the cursor the answer's "next" starts from.
+  // Stream: the last event id written. Poll: the last event id collected
+  // (the answer's "next" when it is cut short).
   int64_t cursor = 0;
   int64_t deadline_ms = 0;             // stream rotation, or poll timeout
-  // Appended during a fan-out pass, flushed once at its end.
+  // Appended during a loop turn, flushed once at its end.
   std::string pending;
   std::vector<PollEvent> poll_events;  // polls only
+  size_t poll_bytes = 0;               // their JSON, for the output cap
+  size_t queued = 0;                   // bytes in the socket's output buffer at the last flush
+  CloseCause close_cause = CloseCause::kClient;
   bool dirty = false;
-  bool poll_full = false;              // kPollMax events collected: answer with more:true
+  bool poll_full = false;              // a full page collected: answer with more:true
   bool chunked = false;                // the stream's reply uses HTTP/1.1 chunked encoding
+
+  bool live_stream() const { return mode == HoldMode::kStream && state == ConnState::kLive; }
+  bool waiting_poll() const { return mode == HoldMode::kPoll && state == ConnState::kWaiting; }
 };
 
 // At most this many events in one poll answer (DESIGN section 4).

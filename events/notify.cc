@@ -1,103 +1,73 @@
-// parley-events: the wake-up datagrams from parley-fcgi (format in
-// fcgi/notifier.h). Best effort by design: a lost datagram costs at most
-// one data_version interval of latency, never an event.
+#include "events/notify.h"
+
 #include <event2/event.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
-#include "events/server.h"
-#include "schema/json.h"
 #include "schema/log.h"
 
 namespace parley::events {
 
-namespace {
-int UnixDatagram(const std::string& path);
-}
-
-Status Server::OpenNotifySocket() {
-  notify_fd_ = UnixDatagram(cfg_.notify_path);
-  if (notify_fd_ < 0) {
-    return Status::Internal("cannot bind " + cfg_.notify_path + ": " + std::strerror(errno));
+Status Notify::Open(event_base* base, const std::string& path) {
+  PARLEY_ASSIGN_OR_RETURN(fd_, UnixBind(path, SocketKind::kDatagram, /*nonblocking=*/true));
+  int on = 1;
+  if (setsockopt(fd_.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) {
+    return PosixError("SO_PASSCRED on " + path, errno);
   }
   // A larger receive queue absorbs bursts of wake-ups while a pass runs.
   int size = 1 << 20;
-  setsockopt(notify_fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  notify_ev_.reset(event_new(base_.get(), notify_fd_, EV_READ | EV_PERSIST, &Server::OnDatagram, this));
-  event_add(notify_ev_.get(), nullptr);
+  setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  ev_.reset(event_new(base, fd_.get(), EV_READ | EV_PERSIST, &Notify::OnReadable, this));
+  event_add(ev_.get(), nullptr);
   return Status::Ok();
 }
 
-void Server::OnDatagram(int fd, short, void* self) {
-  auto* s = static_cast<Server*>(self);
-  char buf[2048];
-  // Drain everything queued: many heads collapse into one pass.
+void Notify::OnReadable(int, short, void* self) { static_cast<Notify*>(self)->Drain(); }
+
+void Notify::Drain() {
+  const uid_t me = geteuid();
+  // One byte more than a valid datagram may have, to tell a long one.
+  char buf[kMaxWakeupBytes + 1];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+  // Drain what is queued, bounded: many heads collapse into one pass, and
+  // a flood cannot keep the loop here.
   for (int i = 0; i < 4096; ++i) {
-    ssize_t n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+    iovec iov{buf, sizeof buf};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
     if (n < 0) break;
-    buf[n] = '\0';
-    ++s->stats_.wakeups;
-    s->HandleDatagram(buf, static_cast<size_t>(n));
-  }
-  s->Flush();  // typing notices
-  s->Reap();
-}
-
-void Server::HandleDatagram(const char* data, size_t len) {
-  // Only local processes can reach the socket, but its content is still
-  // checked like any input.
-  JsonPtr j(cJSON_ParseWithLength(data, len));
-  if (!cJSON_IsObject(j.get())) {
-    LOG_DEBUG("ignoring a malformed datagram (%zu bytes)", len);
-    return;
-  }
-  const cJSON* head = cJSON_GetObjectItemCaseSensitive(j.get(), "head");
-  if (cJSON_IsNumber(head)) {
-    if (static_cast<int64_t>(head->valuedouble) > head_) Wake();
-    return;
-  }
-  const cJSON* typing = cJSON_GetObjectItemCaseSensitive(j.get(), "typing");
-  const cJSON* room = cJSON_GetObjectItemCaseSensitive(typing, "room_id");
-  const cJSON* user = cJSON_GetObjectItemCaseSensitive(typing, "user");
-  const cJSON* uid = cJSON_GetObjectItemCaseSensitive(user, "id");
-  const cJSON* uname = cJSON_GetObjectItemCaseSensitive(user, "username");
-  if (cJSON_IsNumber(room) && cJSON_IsNumber(uid) && cJSON_IsString(uname)) {
-    JsonWriter w;
-    w.BeginObject().Key("room_id").Int(static_cast<int64_t>(room->valuedouble)).Key("user");
-    w.BeginObject().Key("id").Int(static_cast<int64_t>(uid->valuedouble)).Key("username").String(uname->valuestring);
-    w.EndObject().EndObject();
-    Ephemeral("typing", w.str(), static_cast<int64_t>(room->valuedouble), static_cast<int64_t>(uid->valuedouble),
-              nullptr);
+    ++stats_.wakeups;
+    const ucred* cred = nullptr;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+          c->cmsg_len == CMSG_LEN(sizeof(ucred))) {
+        cred = reinterpret_cast<const ucred*>(CMSG_DATA(c));
+      }
+    }
+    if (!cred || cred->uid != me) {
+      // Logged at the 1st, 2nd, 4th, 8th... so a flood cannot flood the log.
+      uint64_t k = ++stats_.datagrams_refused;
+      if ((k & (k - 1)) == 0) {
+        LOG_WARN("dropped a wake-up datagram from uid %ld (not ours; %llu so far)",
+                 cred ? static_cast<long>(cred->uid) : -1L, static_cast<unsigned long long>(k));
+      }
+      continue;
+    }
+    std::optional<Wakeup> w =
+        (msg.msg_flags & MSG_TRUNC) ? std::nullopt : DecodeWakeup(std::string_view(buf, static_cast<size_t>(n)));
+    if (!w) {
+      ++stats_.datagrams_refused;
+      LOG_DEBUG("ignoring a malformed wake-up datagram (%zd bytes)", n);
+      continue;
+    }
+    handler_(*w);
   }
 }
-
-namespace {
-int UnixDatagram(const std::string& path) {
-  sockaddr_un addr{};
-  if (path.size() >= sizeof addr.sun_path) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  struct stat st;
-  if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
-  }
-  chmod(path.c_str(), 0666);
-  return fd;
-}
-}  // namespace
 
 }  // namespace parley::events

@@ -35,6 +35,10 @@ class Registry {
   Conn* Find(uint64_t id) const;
 
   bool Connected(int64_t user_id) const { return by_user_.count(user_id) != 0; }
+  size_t ConnectionsOf(int64_t user_id) const {
+    auto it = by_user_.find(user_id);
+    return it == by_user_.end() ? 0 : it->second.size();
+  }
   bool TracksRooms(int64_t user_id) const { return user_rooms_.count(user_id) != 0; }
   void SetRooms(int64_t user_id, const std::vector<int64_t>& rooms);
   void Join(int64_t user_id, int64_t room_id);

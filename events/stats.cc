@@ -8,6 +8,7 @@ const char* CauseName(CloseCause c) {
   switch (c) {
     case CloseCause::kClient: return "client";
     case CloseCause::kSlow: return "slow";
+    case CloseCause::kBudget: return "budget";
     case CloseCause::kRevoked: return "revoked";
     case CloseCause::kRotated: return "rotated";
     case CloseCause::kShutdown: return "shutdown";
@@ -27,6 +28,10 @@ std::string Stats::Json() const {
   w.Key("ephemeral_delivered").Int(static_cast<int64_t>(ephemeral));
   w.Key("wakeups").Int(static_cast<int64_t>(wakeups)).Key("batches").Int(static_cast<int64_t>(batches));
   w.Key("refused").Int(static_cast<int64_t>(refused));
+  w.Key("refused_user_cap").Int(static_cast<int64_t>(refused_user));
+  w.Key("typing_merged").Int(static_cast<int64_t>(typing_merged));
+  w.Key("datagrams_refused").Int(static_cast<int64_t>(datagrams_refused));
+  w.Key("queued_bytes").Int(static_cast<int64_t>(queued_bytes));
   w.Key("head").Int(head).Key("db_head").Int(db_head).Key("lag").Int(db_head - head);
   w.Key("disconnects").BeginObject();
   for (int i = 0; i < static_cast<int>(CloseCause::kCount); ++i) {
@@ -66,6 +71,14 @@ std::string Stats::Prometheus() const {
   }
   line("parley_disconnects_total", "Closed connections by cause.", "counter", d);
   line("parley_refused_total", "Connections refused at the cap.", "counter", v("parley_refused_total", refused));
+  line("parley_refused_user_cap_total", "Connections refused at the per-user cap.", "counter",
+       v("parley_refused_user_cap_total", refused_user));
+  line("parley_typing_merged_total", "Typing notices merged into an earlier one.", "counter",
+       v("parley_typing_merged_total", typing_merged));
+  line("parley_datagrams_refused_total", "Wake-up datagrams refused (other uid, malformed).", "counter",
+       v("parley_datagrams_refused_total", datagrams_refused));
+  line("parley_queued_output_bytes", "Output queued to all connections.", "gauge",
+       v("parley_queued_output_bytes", queued_bytes));
   line("parley_head_event_id", "Last event id fanned out.", "gauge", v("parley_head_event_id", static_cast<uint64_t>(head)));
   line("parley_lag_events", "Events in the database not yet fanned out.", "gauge",
        v("parley_lag_events", static_cast<uint64_t>(db_head > head ? db_head - head : 0)));

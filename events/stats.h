@@ -6,7 +6,9 @@
 
 namespace parley::events {
 
-enum class CloseCause { kClient, kSlow, kRevoked, kRotated, kShutdown, kCount };
+// Why a connection ended. kBudget: cut as one of the slowest when the
+// daemon's output budget for all connections was exceeded.
+enum class CloseCause { kClient, kSlow, kBudget, kRevoked, kRotated, kShutdown, kCount };
 
 struct Stats {
   uint64_t streams = 0;          // open SSE streams
@@ -18,6 +20,10 @@ struct Stats {
   uint64_t wakeups = 0;          // datagrams received
   uint64_t batches = 0;          // fan-out passes that found events
   uint64_t refused = 0;          // 503 at the connection cap
+  uint64_t refused_user = 0;     // 429 at the per-user connection cap
+  uint64_t typing_merged = 0;    // typing notices dropped as repeats within the merge window
+  uint64_t datagrams_refused = 0;  // wake-ups from another uid, or malformed
+  uint64_t queued_bytes = 0;     // output queued to all connections (the budget's measure)
   uint64_t closed[static_cast<int>(CloseCause::kCount)] = {};
   int64_t head = 0;              // last event id fanned out
   int64_t db_head = 0;           // last event id seen in the database

@@ -1,17 +1,12 @@
-// parley-events: the once-a-second sweep (poll timeouts, stream rotation,
-// heartbeats, revoked sessions, presence grace, retention), the
-// data_version safety net, and signals.
+#include "events/sweep.h"
+
 #include <event2/event.h>
-#include <fcntl.h>
 #include <malloc.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
 
-#include "events/server.h"
 #include "events/wire.h"
-#include "schema/json.h"
 #include "schema/log.h"
 
 namespace parley::events {
@@ -26,12 +21,6 @@ uint64_t ResidentBytes() {
   return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
-std::string PresenceData(const std::string& user_json, bool online) {
-  JsonWriter w;
-  w.BeginObject().Key("user").Raw(user_json).Key("online").Bool(online).EndObject();
-  return w.Take();
-}
-
 // True once period_ms has passed since last_ms, which then moves to now:
 // the sweep's periodic chores (heartbeat, trim, session check, pruning).
 bool Due(int64_t& last_ms, int64_t now, int64_t period_ms) {
@@ -42,39 +31,50 @@ bool Due(int64_t& last_ms, int64_t now, int64_t period_ms) {
 
 }  // namespace
 
-void Server::OnTick(int, short, void* self) { static_cast<Server*>(self)->Tick(); }
+Sweep::Sweep(Parts parts) : p_(parts) {
+  last_heartbeat_ms_ = last_session_check_ms_ = last_prune_ms_ = last_trim_ms_ = NowMs();
+}
 
-void Server::OnDataVersion(int, short, void* self) {
-  auto* s = static_cast<Server*>(self);
+Status Sweep::Start(event_base* base) {
+  PARLEY_ASSIGN_OR_RETURN(data_version_, p_.store.DataVersion());
+  tick_ev_.reset(event_new(base, -1, EV_PERSIST, &Sweep::OnTick, this));
+  dv_ev_.reset(event_new(base, -1, EV_PERSIST, &Sweep::OnDataVersion, this));
+  timeval one_s{1, 0};
+  timeval dv{p_.cfg.data_version_ms / 1000, (p_.cfg.data_version_ms % 1000) * 1000};
+  event_add(tick_ev_.get(), &one_s);
+  event_add(dv_ev_.get(), &dv);
+  return Status::Ok();
+}
+
+void Sweep::OnTick(int, short, void* self) { static_cast<Sweep*>(self)->Tick(); }
+
+void Sweep::OnDataVersion(int, short, void* self) {
+  auto* s = static_cast<Sweep*>(self);
+  if (s->stopping_) return;
   // data_version moves when any other connection commits: a write by a
   // tool that sends no datagram (the sqlite3 shell) still reaches
   // subscribers within this interval.
-  auto v = s->store_->DataVersion();
+  auto v = s->p_.store.DataVersion();
   if (v.ok() && *v != s->data_version_) {
     s->data_version_ = *v;
-    s->Wake();
+    s->p_.fanout.Wake();
   }
 }
 
-void Server::Tick() {
+void Sweep::Tick() {
   if (stopping_) return;
   int64_t now = NowMs();
-  std::vector<std::pair<uint64_t, CloseCause>> due;
-  registry_.ForAll([&](Conn& c) {
-    if (c.state != ConnState::kClosing && c.deadline_ms <= now) {
-      due.emplace_back(c.id, c.mode == HoldMode::kStream ? CloseCause::kRotated : CloseCause::kClient);
-    }
+  std::vector<uint64_t> due;
+  p_.conns.registry().ForAll([&](Conn& c) {
+    if (c.state != ConnState::kClosing && c.deadline_ms <= now) due.push_back(c.id);
   });
-  for (const auto& [id, cause] : due) {
-    Conn* c = registry_.Find(id);
-    if (!c) continue;
-    if (c->mode == HoldMode::kPoll) {
-      AnswerPoll(*c);  // timed out: an empty answer with the current head
-    } else {
-      EndStream(*c, cause);
+  for (uint64_t id : due) {
+    // A poll is answered (empty, with the current head); a stream rotates.
+    if (Conn* c = p_.conns.registry().Find(id)) {
+      p_.conns.RequestClose(*c, c->mode == HoldMode::kStream ? CloseCause::kRotated : CloseCause::kClient);
     }
   }
-  if (Due(last_heartbeat_ms_, now, int64_t{cfg_.heartbeat_s} * 1000)) Heartbeat();
+  if (Due(last_heartbeat_ms_, now, int64_t{p_.cfg.heartbeat_s} * 1000)) Heartbeat();
   // Connections come and go in bursts (a reconnect storm, pollers); what
   // they freed stays in malloc's heap, counted in our RSS, unless handed
   // back. A trim of a heap of tens of MB takes a millisecond or so.
@@ -84,124 +84,29 @@ void Server::Tick() {
     int64_t took = NowMs() - start;
     if (took > 5) LOG_DEBUG("malloc_trim took %lld ms", static_cast<long long>(took));
   }
-  if (Due(last_session_check_ms_, now, int64_t{cfg_.revoke_check_s} * 1000)) CheckSessions();
-  for (auto it = offline_at_.begin(); it != offline_at_.end();) {
-    if (it->second > now) {
-      ++it;
-      continue;
-    }
-    int64_t user = it->first;
-    it = offline_at_.erase(it);
-    if (!registry_.Connected(user)) UserOffline(user);
-  }
+  if (Due(last_session_check_ms_, now, int64_t{p_.cfg.revoke_check_s} * 1000)) p_.sessions.Check(p_.conns);
+  p_.presence.Tick(now);
+  p_.fanout.PruneTyping(now);
+  p_.conns.Remeasure();
   if (Due(last_prune_ms_, now, 3600 * 1000)) {
-    auto n = store_->PruneEvents(cfg_.retention_ms, cfg_.retention_per_room);
+    auto n = p_.store.PruneEvents(p_.cfg.retention_ms, p_.cfg.retention_per_room);
     if (n.ok() && *n > 0) LOG_INFO("retention: pruned %lld old events", static_cast<long long>(*n));
   }
   // Presence changes are this daemon's writes; a checkpoint they made due
   // (schema/db.h) is run here, once a second at most, not in a callback.
-  if (Status st = db_->CheckpointIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
-  stats_.rss_bytes = ResidentBytes();
-  Flush();
-  Reap();
+  if (Status st = p_.db.CheckpointIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
+  p_.stats.rss_bytes = ResidentBytes();
 }
 
-void Server::Heartbeat() {
+void Sweep::Heartbeat() {
+  // Live streams only: a replaying stream is busy with its backlog, and a
+  // heartbeat queued behind a reader that does not read would only grow it.
   static const std::string kBeat = SseComment("hb");
-  registry_.ForAll([&](Conn& c) {
-    if (c.mode != HoldMode::kStream || c.state == ConnState::kClosing) return;
+  p_.conns.registry().ForAll([&](Conn& c) {
+    if (!c.live_stream()) return;
     c.pending += kBeat;
-    if (!c.dirty) {
-      c.dirty = true;
-      dirty_.push_back(c.id);
-    }
+    p_.conns.MarkDirty(c);
   });
-}
-
-void Server::CheckSessions() {
-  std::unordered_map<int64_t, bool> alive;
-  registry_.ForAll([&](Conn& c) { alive.emplace(c.session_id, true); });
-  for (auto& [session, ok] : alive) {
-    auto r = store_->SessionAlive(session);
-    ok = !r.ok() || *r;  // a busy database is not a revocation
-  }
-  // Cached sessions not used since the last check are dropped (which
-  // bounds the cache), and so are the revoked ones.
-  int64_t now = NowMs();
-  std::erase_if(session_cache_, [&](const auto& entry) {
-    const CachedSession& cs = entry.second;
-    auto a = alive.find(cs.session.id);
-    return now - cs.checked_ms >= int64_t{cfg_.revoke_check_s} * 1000 || (a != alive.end() && !a->second);
-  });
-  registry_.ForAll([&](Conn& c) {
-    if (!alive[c.session_id] && c.state != ConnState::kClosing) {
-      c.state = ConnState::kClosing;
-      to_close_.emplace_back(c.id, CloseCause::kRevoked);
-    }
-  });
-}
-
-void Server::UserOnline(int64_t user_id) {
-  // Back within the grace period (a reload, a long-poller's next poll): no
-  // flap, and the rooms are still tracked, so no query either.
-  bool returning = offline_at_.erase(user_id) > 0;
-  if (returning && registry_.TracksRooms(user_id)) return;
-  auto rooms = store_->RoomIdsOf(user_id);
-  if (rooms.ok()) registry_.SetRooms(user_id, *rooms);
-  if (returning) return;
-  (void)store_->SetOnline(user_id, true);
-  std::unordered_set<int64_t> peers = registry_.Peers(user_id, cfg_.presence_room_limit);
-  std::vector<int64_t> to(peers.begin(), peers.end());
-  Ephemeral("presence", PresenceData(user_json_[user_id], true), 0, user_id, &to);
-}
-
-void Server::UserOffline(int64_t user_id) {
-  (void)store_->SetOnline(user_id, false);
-  if (!registry_.TracksRooms(user_id)) {
-    auto rooms = store_->RoomIdsOf(user_id);
-    if (rooms.ok()) registry_.SetRooms(user_id, *rooms);
-  }
-  std::unordered_set<int64_t> peers = registry_.Peers(user_id, cfg_.presence_room_limit);
-  registry_.DropRooms(user_id);
-  std::vector<int64_t> to(peers.begin(), peers.end());
-  Ephemeral("presence", PresenceData(user_json_[user_id], false), 0, user_id, &to);
-  user_json_.erase(user_id);
-}
-
-void Server::OnSignal(int sig, short, void* self) {
-  auto* s = static_cast<Server*>(self);
-  if (sig == SIGTERM || sig == SIGINT) {
-    s->Shutdown();
-  } else if (sig == SIGHUP) {
-    if (!s->cfg_.log_file.empty()) {
-      int fd = open(s->cfg_.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-      if (fd >= 0) {
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-      }
-    }
-    LOG_INFO("log reopened");
-  } else if (sig == SIGUSR1 || sig == SIGUSR2) {
-    int level = static_cast<int>(g_log_level) + (sig == SIGUSR1 ? 1 : -1);
-    if (level >= 0 && level <= static_cast<int>(LogLevel::kDebug)) g_log_level = static_cast<LogLevel>(level);
-    LOG_WARN("log level now %d", static_cast<int>(g_log_level));
-  }
-}
-
-void Server::Shutdown() {
-  if (stopping_) return;
-  LOG_INFO("stopping: closing %zu connection(s) with a retry hint", registry_.connections());
-  Pump();  // deliver what is already committed before saying goodbye
-  stopping_ = true;
-  std::vector<uint64_t> ids;
-  registry_.ForAll([&](Conn& c) { ids.push_back(c.id); });
-  for (uint64_t id : ids) {
-    if (Conn* c = registry_.Find(id)) Close(*c, CloseCause::kShutdown);
-  }
-  for (auto& [user, when] : offline_at_) (void)store_->SetOnline(user, false);
-  // Let the goodbyes reach the sockets, then leave the loop.
-  timeval grace{0, 500 * 1000};
-  event_base_loopexit(base_.get(), &grace);
 }
 
 }  // namespace parley::events

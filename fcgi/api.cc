@@ -13,9 +13,8 @@ Response Api::Handle(const Request& req) {
     return ErrorResponse(Status::NotFound("not_found", "no such API endpoint: " + req.path));
   }
   if (route.kind == RouteMatch::Kind::kWrongMethod) {
-    Response r = ErrorResponse(Status(Code::kInvalid, "method_not_allowed",
+    Response r = ErrorResponse(Status(Code::kMethodNotAllowed, "method_not_allowed",
                                       req.method + " is not allowed here; use " + route.allow));
-    r.status = 405;
     r.headers.emplace_back("Allow", route.allow);
     return r;
   }

@@ -29,6 +29,4 @@ struct Response {
   std::string body;  // JSON, or empty (204)
 };
 
-const char* ReasonPhrase(int status);
-
 }  // namespace parley::fcgi

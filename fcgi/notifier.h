@@ -3,15 +3,14 @@
 // Contract: never blocks and never fails the request. If nobody listens
 // (ENOENT, ECONNREFUSED) or the daemon's queue is full (EAGAIN), the
 // datagram is dropped; the daemon's PRAGMA data_version poll catches up.
-// Wire format, one JSON object per datagram:
-//   {"head":N}                                          new events up to N
-//   {"typing":{"room_id":R,"user":{"id":U,"username":"..."}}}
+// Wire format: schema/wakeup.h.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "schema/model.h"
+#include "schema/posix.h"
 
 namespace parley::fcgi {
 
@@ -19,7 +18,6 @@ class Notifier {
  public:
   // An empty path disables notification (unit tests, no daemon).
   explicit Notifier(std::string path);
-  ~Notifier();
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
@@ -30,7 +28,7 @@ class Notifier {
  private:
   void Send(const std::string& datagram);
   std::string path_;
-  int fd_ = -1;
+  Fd fd_;
   uint64_t dropped_ = 0;
 };
 

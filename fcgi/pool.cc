@@ -9,20 +9,17 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <vector>
 
 #include "fcgi/worker.h"
 #include "schema/log.h"
 #include "schema/migrate.h"
+#include "schema/posix.h"
 
 namespace parley::fcgi {
 namespace {
@@ -34,43 +31,6 @@ struct Slot {
   Clock::time_point started;
   Clock::time_point respawn_at;  // when pid == 0
 };
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd = -1) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// A blocking stream socket at path (see worker.cc), reachable by the web
-// server: access is governed by the permissions of its directory.
-int Listen(const std::string& path) {
-  sockaddr_un addr{};
-  if (path.size() >= sizeof addr.sun_path) {
-    LOG_ERROR("socket path too long: %s", path.c_str());
-    return -1;
-  }
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  struct stat st;
-  if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());  // a stale socket
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 4096) != 0) {
-    LOG_ERROR("cannot listen on %s: %s", path.c_str(), std::strerror(errno));
-    close(fd);
-    return -1;
-  }
-  chmod(path.c_str(), 0666);
-  return fd;
-}
 
 pid_t Spawn(const PoolConfig& cfg, int listen_fd) {
   pid_t pid = fork();
@@ -107,8 +67,13 @@ int RunPool(const PoolConfig& cfg) {
   sigprocmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  UniqueFd listen_fd(Listen(cfg.listen_path));
-  if (listen_fd.get() < 0) return 1;
+  // A blocking stream socket (see worker.cc), reachable by the web server.
+  auto listening = UnixBind(cfg.listen_path, SocketKind::kStream, /*nonblocking=*/false);
+  if (!listening.ok()) {
+    LOG_ERROR("%s", listening.status().message().c_str());
+    return 1;
+  }
+  Fd listen_fd = std::move(listening).value();
   // Workers inherit the socket across fork; CLOEXEC only keeps it from exec'd programs.
 
   std::vector<Slot> slots(static_cast<size_t>(cfg.workers));
@@ -125,7 +90,7 @@ int RunPool(const PoolConfig& cfg) {
         s.pid = Spawn(cfg, listen_fd.get());
         s.started = now;
         if (s.pid < 0) {
-          LOG_ERROR("fork: %s", std::strerror(errno));
+          LOG_ERROR("%s", PosixError("fork", errno).message().c_str());
           s.pid = 0;
           s.respawn_at = now + std::chrono::seconds(1);
         }

@@ -1,4 +1,4 @@
-// Building responses: the one table from Status codes to HTTP statuses.
+// Building responses (the Status -> HTTP table is schema/status.h's HttpStatus).
 #pragma once
 
 #include "fcgi/http.h"
@@ -6,7 +6,6 @@
 
 namespace parley::fcgi {
 
-int HttpStatus(Code code);
 Response JsonResponse(int status, std::string body);
 // {"error":{"code":reason,"message":message}} with the mapped status.
 Response ErrorResponse(const Status& st);

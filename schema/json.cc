@@ -82,6 +82,14 @@ JsonWriter& JsonWriter::Raw(std::string_view json) {
   return *this;
 }
 
+std::string ErrorJson(const Status& st) {
+  std::string_view msg = st.code() == Code::kInternal ? std::string_view("internal error") : st.message();
+  JsonWriter w;
+  w.BeginObject().Key("error").BeginObject().Key("code").String(st.reason()).Key("message").String(msg);
+  w.EndObject().EndObject();
+  return w.Take();
+}
+
 void Write(JsonWriter& w, const User& u) {
   w.BeginObject().Key("id").Int(u.id).Key("username").String(u.username).EndObject();
 }

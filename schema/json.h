@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "schema/model.h"
+#include "schema/status.h"
 
 namespace parley {
 
@@ -57,6 +58,10 @@ class JsonWriter {
 
 // Appends the escaped, quoted form of s (valid UTF-8 passes through).
 void AppendJsonString(std::string& out, std::string_view s);
+
+// {"error":{"code":reason,"message":message}}: the one error body of both
+// daemons. An internal error's details (SQL, paths) stay in the log.
+std::string ErrorJson(const Status& st);
 
 void Write(JsonWriter& w, const User& u);
 void Write(JsonWriter& w, const Room& r);

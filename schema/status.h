@@ -1,8 +1,9 @@
 // Status and Result<T>: errors as values, never exceptions (after LevelDB).
 //
 // A Status carries a Code from a small fixed set plus a machine-readable
-// reason ("room_not_found") and a human message. fcgi/ maps Code to an HTTP
-// status in one table; the reason becomes the JSON error code verbatim.
+// reason ("room_not_found") and a human message. HttpStatus() is the one
+// table from Code to an HTTP status, used by both daemons; the reason
+// becomes the JSON error code verbatim (ErrorJson in json.h).
 #pragma once
 
 #include <optional>
@@ -18,6 +19,7 @@ enum class Code {
   kUnauthorized,  // not signed in: 401
   kForbidden,     // signed in but not allowed: 403
   kNotFound,      // 404
+  kMethodNotAllowed,  // 405 (the caller adds Allow)
   kConflict,      // 409
   kTooLarge,      // 413
   kUnsupported,   // 415
@@ -69,6 +71,10 @@ class [[nodiscard]] Status {
   std::string reason_;
   std::string message_;
 };
+
+// The one table from Code to HTTP status (status.cc), for both daemons.
+int HttpStatus(Code code);
+const char* ReasonPhrase(int http_status);
 
 // Result<T> holds either a value or a non-OK Status.
 template <typename T>

@@ -58,6 +58,7 @@ inline const char* CodeName(Code c) {
     case Code::kUnauthorized: return "kUnauthorized";
     case Code::kForbidden: return "kForbidden";
     case Code::kNotFound: return "kNotFound";
+    case Code::kMethodNotAllowed: return "kMethodNotAllowed";
     case Code::kConflict: return "kConflict";
     case Code::kTooLarge: return "kTooLarge";
     case Code::kUnsupported: return "kUnsupported";

@@ -1,0 +1,284 @@
+#include "events/http.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "events/wire.h"
+#include "schema/json.h"
+#include "schema/log.h"
+#include "schema/posix.h"
+
+namespace parley::events {
+
+void EvhttpFree::operator()(evhttp* h) const { evhttp_free(h); }
+
+namespace {
+
+const char* MethodName(evhttp_cmd_type cmd) {
+  switch (cmd) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+  }
+  return "OTHER";
+}
+
+std::optional<std::string_view> Header(evhttp_request* req, const char* name) {
+  const char* v = evhttp_find_header(evhttp_request_get_input_headers(req), name);
+  if (!v) return std::nullopt;
+  return std::string_view(v);
+}
+
+// The query string, decoded into pairs; false when it is malformed.
+bool ParseQuery(evhttp_request* req, std::vector<std::pair<std::string, std::string>>* out) {
+  const char* raw = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+  if (!raw) return true;
+  evkeyvalq q;
+  q.tqh_first = nullptr;  // TAILQ_INIT, without <sys/queue.h>
+  q.tqh_last = &q.tqh_first;
+  bool ok = evhttp_parse_query_str(raw, &q) == 0;
+  for (evkeyval* kv = q.tqh_first; ok && kv; kv = kv->next.tqe_next) out->emplace_back(kv->key, kv->value);
+  evhttp_clear_headers(&q);
+  return ok;
+}
+
+// A held request keeps its parsed headers until it ends: about 1 KiB of
+// small allocations that nothing reads again once the request is
+// authenticated and the reply has started. Memory per idle subscriber is
+// what bounds how many one daemon holds. (HTTP/1.1 keep-alive, the only
+// thing evhttp still decides from them, is the default without them.)
+void DropHeaders(evhttp_request* req) {
+  evhttp_clear_headers(evhttp_request_get_input_headers(req));
+  evhttp_clear_headers(evhttp_request_get_output_headers(req));
+}
+
+}  // namespace
+
+Status Http::Listen(event_base* base) {
+  http_.reset(evhttp_new(base));
+  if (!http_) return Status::Internal("evhttp_new failed");
+  // Requests come from nginx: small GETs. Other methods and small bodies
+  // are let through to be refused in JSON (405, 413) rather than with
+  // evhttp's HTML pages; a large body still gets evhttp's own 413.
+  evhttp_set_max_headers_size(http_.get(), 16 * 1024);
+  evhttp_set_max_body_size(http_.get(), 4096);
+  evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+  evhttp_set_timeout(http_.get(), 30);  // reading a request; streams and polls raise it
+  evhttp_set_gencb(http_.get(), &Http::OnRequest, this);
+  PARLEY_ASSIGN_OR_RETURN(Fd fd, UnixBind(p_.cfg.listen_path, SocketKind::kStream, /*nonblocking=*/true));
+  if (!evhttp_accept_socket_with_handle(http_.get(), fd.get())) {
+    return Status::Internal("cannot accept on " + p_.cfg.listen_path);
+  }
+  fd.Release();  // evhttp owns it now
+  return Status::Ok();
+}
+
+void Http::OnRequest(evhttp_request* req, void* self) { static_cast<Http*>(self)->Handle(req); }
+
+void Http::Handle(evhttp_request* req) {
+  if (stopping_) {
+    ReplyError(req, Status::Unavailable("the server is restarting; retry shortly"));
+    return;
+  }
+  RawRequest raw;
+  raw.method = MethodName(evhttp_request_get_command(req));
+  const char* path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+  raw.path = path ? path : "";
+  raw.last_event_id = Header(req, "Last-Event-ID");
+  raw.forwarded_for = Header(req, "X-Forwarded-For");
+  raw.body_bytes = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+  if (Status st = CheckRequest(raw); !st.ok()) {
+    ReplyError(req, st);
+    return;
+  }
+  if (!ParseQuery(req, &raw.query)) {
+    ReplyError(req, Status::Invalid("invalid_query", "the query string is malformed"));
+    return;
+  }
+  switch (RouteOf(raw.path)) {
+    case Route::kStream: HandleStream(req, raw); break;
+    case Route::kPoll: HandlePoll(req, raw); break;
+    case Route::kStats: HandleStats(req, raw); break;
+    case Route::kNotFound: break;  // CheckRequest answered it
+  }
+}
+
+void Http::Reply(evhttp_request* req, int status, const char* content_type, const std::string& body) {
+  evkeyvalq* h = evhttp_request_get_output_headers(req);
+  evhttp_add_header(h, "Content-Type", content_type);
+  evhttp_add_header(h, "Cache-Control", "no-store");
+  std::unique_ptr<evbuffer, EvbufferFree> buf(evbuffer_new());
+  evbuffer_add(buf.get(), body.data(), body.size());
+  evhttp_send_reply(req, status, ReasonPhrase(status), buf.get());
+}
+
+void Http::ReplyError(evhttp_request* req, const Status& st) {
+  evkeyvalq* h = evhttp_request_get_output_headers(req);
+  if (st.code() == Code::kMethodNotAllowed) evhttp_add_header(h, "Allow", "GET");
+  if (st.code() == Code::kUnavailable || st.code() == Code::kThrottled) evhttp_add_header(h, "Retry-After", "1");
+  if (st.code() == Code::kInternal) LOG_WARN("%s", st.message().c_str());
+  Reply(req, HttpStatus(st.code()), "application/json; charset=utf-8", ErrorJson(st));
+}
+
+std::optional<Session> Http::Admit(evhttp_request* req, bool cache_session) {
+  if (p_.conns.registry().connections() >= static_cast<size_t>(p_.cfg.max_connections)) {
+    ++p_.stats.refused;
+    ReplyError(req, Status::Unavailable("too many connections; retry shortly"));
+    return std::nullopt;
+  }
+  auto session = p_.sessions.Authenticate(Header(req, "Authorization").value_or(""),
+                                          Header(req, "Cookie").value_or(""), cache_session);
+  if (!session.ok()) {
+    ReplyError(req, session.status());
+    return std::nullopt;
+  }
+  // Counted by user id after authentication, so no header trick (another
+  // cookie, another address) opens more.
+  if (p_.conns.registry().ConnectionsOf(session->user.id) >= static_cast<size_t>(p_.cfg.max_user_connections)) {
+    ++p_.stats.refused_user;
+    LOG_INFO("user %lld: refused a connection at the per-user cap (%d)", static_cast<long long>(session->user.id),
+             p_.cfg.max_user_connections);
+    ReplyError(req, Status::Throttled("too_many_connections",
+                                      "too many open streams and polls for this user; close some tabs"));
+    return std::nullopt;
+  }
+  p_.presence.Remember(session->user);
+  return std::move(session).value();
+}
+
+Result<const char*> Http::ResetFor(int64_t cursor, const std::optional<std::string>& epoch) {
+  PARLEY_ASSIGN_OR_RETURN(int64_t db_head, p_.store.Head());
+  PARLEY_ASSIGN_OR_RETURN(int64_t oldest, p_.store.OldestEventId());
+  return ResetReason(cursor, epoch, p_.epoch, db_head, oldest);
+}
+
+std::string Http::ResetData(const char* reason) const {
+  JsonWriter w;
+  w.BeginObject().Key("reason").String(reason).Key("head").Int(p_.fanout.head()).EndObject();
+  return w.Take();
+}
+
+void Http::HandleStream(evhttp_request* req, const RawRequest& raw) {
+  auto params = ParseStream(raw);
+  if (!params.ok()) {
+    ReplyError(req, params.status());
+    return;
+  }
+  std::optional<Session> session = Admit(req, /*cache_session=*/false);
+  if (!session) return;
+  const int64_t head = p_.fanout.head();
+  auto conn = std::make_unique<Conn>();
+  conn->mode = HoldMode::kStream;
+  conn->req = req;
+  conn->user_id = session->user.id;
+  conn->session_id = session->id;
+  conn->deadline_ms = NowMs() + int64_t{p_.cfg.stream_lifetime_s} * 1000;
+  conn->pending = SsePreamble(p_.epoch, head, ToJson(session->user));
+
+  // Where the stream starts: at the head, after the client's cursor, or
+  // with a reset when that cursor cannot be served without a gap.
+  conn->cursor = head;
+  if (params->cursor) {
+    auto reason = ResetFor(*params->cursor, params->epoch);
+    if (!reason.ok()) {
+      ReplyError(req, reason.status());
+      return;
+    }
+    if (*reason) {
+      conn->pending += SseEphemeral("reset", ResetData(*reason));
+    } else {
+      conn->cursor = *params->cursor;
+    }
+  }
+  conn->state = conn->cursor < head ? ConnState::kReplaying : ConnState::kLive;
+
+  evkeyvalq* h = evhttp_request_get_output_headers(req);
+  evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
+  evhttp_add_header(h, "Cache-Control", "no-store, no-cache, no-transform");
+  evhttp_add_header(h, "X-Accel-Buffering", "no");
+  evhttp_send_reply_start(req, 200, "OK");
+  // evhttp chunks the reply to an HTTP/1.1 client (nginx); Conns writes
+  // live chunks itself and must frame them the same way.
+  conn->chunked = evhttp_find_header(h, "Transfer-Encoding") != nullptr;
+  DropHeaders(req);
+  Conn* c = p_.conns.Register(std::move(conn));
+  // A stream outlives evhttp's request timeout; the heartbeat keeps nginx's.
+  evhttp_connection_set_timeout(c->evcon, p_.cfg.stream_lifetime_s + 60);
+  ++p_.stats.streams_opened;
+  if (c->state == ConnState::kReplaying) {
+    p_.fanout.Replay(*c);
+  } else {
+    p_.conns.MarkDirty(*c);
+  }
+}
+
+void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
+  auto params = ParsePoll(raw, p_.cfg.poll_default_s, p_.cfg.poll_max_s);
+  if (!params.ok()) {
+    ReplyError(req, params.status());
+    return;
+  }
+  std::optional<Session> session = Admit(req, /*cache_session=*/true);
+  if (!session) return;
+  const int64_t head = p_.fanout.head();
+  auto conn = std::make_unique<Conn>();
+  conn->mode = HoldMode::kPoll;
+  conn->state = ConnState::kWaiting;
+  conn->req = req;
+  conn->user_id = session->user.id;
+  conn->session_id = session->id;
+  conn->deadline_ms = NowMs() + params->timeout_s * 1000;
+  conn->cursor = head;
+  bool answer_now = !params->since || params->timeout_s == 0;
+  if (params->since) {
+    auto reason = ResetFor(*params->since, params->epoch);
+    if (!reason.ok()) {
+      ReplyError(req, reason.status());
+      return;
+    }
+    if (*reason) {
+      conn->poll_events.push_back(PollEvent{0, "reset", ResetData(*reason)});
+      answer_now = true;
+    } else if (*params->since < head) {
+      if (Status st = p_.fanout.FillPoll(*conn, *params->since); !st.ok()) {
+        ReplyError(req, st);
+        return;
+      }
+      answer_now |= !conn->poll_events.empty();
+    } else {
+      conn->cursor = *params->since;  // the daemon is behind the client: wait for the rest
+    }
+  }
+  Conn* c = p_.conns.Register(std::move(conn));
+  if (answer_now) {
+    p_.conns.RequestClose(*c, CloseCause::kClient);  // answered at this turn's reap point
+    return;
+  }
+  DropHeaders(req);
+  evhttp_connection_set_timeout(c->evcon, static_cast<int>(params->timeout_s) + 30);
+}
+
+void Http::HandleStats(evhttp_request* req, const RawRequest& raw) {
+  if (!StatsAllowed(raw)) {
+    ReplyError(req, Status::Forbidden("forbidden", "/events/stats is served to loopback only"));
+    return;
+  }
+  auto db_head = p_.store.Head();
+  if (db_head.ok()) p_.stats.db_head = *db_head;
+  p_.stats.head = p_.fanout.head();
+  auto format = raw.Query("format");
+  bool prom = format && *format == "prometheus";
+  Reply(req, 200, prom ? "text/plain; version=0.0.4" : "application/json; charset=utf-8",
+        prom ? p_.stats.Prometheus() : p_.stats.Json());
+}
+
+}  // namespace parley::events

@@ -1,0 +1,65 @@
+// The HTTP side of parley-events: evhttp on a unix socket, the three
+// endpoints, admission (the connection caps, authentication) and the start
+// of a stream or a poll. What a request asks for is decided by the pure
+// functions of request.h; this file only reads it off the wire and acts.
+//
+// Threading: single-threaded, on the loop.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "events/config.h"
+#include "events/conns.h"
+#include "events/fanout.h"
+#include "events/presence.h"
+#include "events/request.h"
+#include "events/sessions.h"
+#include "schema/store.h"
+
+struct evhttp;
+struct evhttp_request;
+
+namespace parley::events {
+
+struct EvhttpFree { void operator()(evhttp* h) const; };
+
+class Http {
+ public:
+  struct Parts {
+    const Config& cfg;
+    std::string epoch;
+    Store& store;
+    Conns& conns;
+    Fanout& fanout;
+    Presence& presence;
+    Sessions& sessions;
+    Stats& stats;
+  };
+  explicit Http(Parts parts) : p_(std::move(parts)) {}
+  Status Listen(event_base* base);
+  // Refuses new requests with 503 (shutdown).
+  void Stop() { stopping_ = true; }
+
+ private:
+  static void OnRequest(evhttp_request* req, void* self);
+  void Handle(evhttp_request* req);
+  void HandleStream(evhttp_request* req, const RawRequest& raw);
+  void HandlePoll(evhttp_request* req, const RawRequest& raw);
+  void HandleStats(evhttp_request* req, const RawRequest& raw);
+  // The caps and authentication; answers the request itself (503, 429,
+  // 401) and returns nullopt when it may not go on.
+  std::optional<Session> Admit(evhttp_request* req, bool cache_session);
+  // A reset reason for a cursor, from the database's head and oldest event.
+  Result<const char*> ResetFor(int64_t cursor, const std::optional<std::string>& epoch);
+  std::string ResetData(const char* reason) const;
+  void Reply(evhttp_request* req, int status, const char* content_type, const std::string& body);
+  void ReplyError(evhttp_request* req, const Status& st);
+
+  Parts p_;
+  std::unique_ptr<evhttp, EvhttpFree> http_;
+  bool stopping_ = false;
+};
+
+}  // namespace parley::events

@@ -1,0 +1,45 @@
+// Presence: who has a connection, announced to the people who share a small
+// room with them (Config::presence_room_limit), with a grace period so that
+// a page reload does not flap. Also remembers the {"id","username"} of
+// connected users for the announcements.
+//
+// Threading: single-threaded, on the loop.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "events/config.h"
+#include "events/conns.h"
+#include "events/fanout.h"
+#include "schema/store.h"
+
+namespace parley::events {
+
+class Presence {
+ public:
+  Presence(const Config& cfg, Store& store, Conns& conns, Fanout& fanout)
+      : cfg_(cfg), store_(store), conns_(conns), fanout_(fanout) {}
+
+  void Remember(const User& user);
+  // Conns' hooks: a user's first connection opened, their last one closed.
+  void Opened(int64_t user_id);
+  void Closed(int64_t user_id);
+  // Announces the users whose grace period has passed (the sweep, 1/s).
+  void Tick(int64_t now_ms);
+  // Shutdown: nobody is connected any more.
+  void ClearAll();
+
+ private:
+  void Offline(int64_t user_id);
+
+  const Config& cfg_;
+  Store& store_;
+  Conns& conns_;
+  Fanout& fanout_;
+  std::unordered_map<int64_t, int64_t> offline_at_;     // user -> when to announce offline
+  std::unordered_map<int64_t, std::string> user_json_;  // connected users' {"id","username"}
+};
+
+}  // namespace parley::events

@@ -1,0 +1,49 @@
+#include "events/sessions.h"
+
+#include "schema/crypto.h"
+
+namespace parley::events {
+
+Result<Session> Sessions::Authenticate(std::string_view authorization, std::string_view cookie, bool cache) {
+  std::optional<std::string> token = RequestToken(authorization, cookie);
+  if (!token) return Status::Unauthorized("not_signed_in", "sign in first");
+  std::string hash = TokenHash(*token);
+  int64_t now = NowMs();
+  auto it = cache_.find(hash);
+  if (it != cache_.end() && now - it->second.checked_ms < int64_t{cfg_.revoke_check_s} * 1000) {
+    return it->second.session;
+  }
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Session> session, store_.FindSession(hash));
+  if (!session) {
+    if (it != cache_.end()) cache_.erase(it);
+    return Status::Unauthorized("not_signed_in", "the session has ended; sign in again");
+  }
+  if (cache) cache_[hash] = Cached{*session, now};
+  return std::move(*session);
+}
+
+void Sessions::Check(Conns& conns) {
+  std::unordered_map<int64_t, bool> alive;
+  conns.registry().ForAll([&](Conn& c) { alive.emplace(c.session_id, true); });
+  for (auto& [session, ok] : alive) {
+    auto r = store_.SessionAlive(session);
+    ok = !r.ok() || *r;  // a busy database is not a revocation
+  }
+  // Cached sessions not used since the last check are dropped (which
+  // bounds the cache), and so are the revoked ones.
+  int64_t now = NowMs();
+  std::erase_if(cache_, [&](const auto& entry) {
+    const Cached& cs = entry.second;
+    auto a = alive.find(cs.session.id);
+    return now - cs.checked_ms >= int64_t{cfg_.revoke_check_s} * 1000 || (a != alive.end() && !a->second);
+  });
+  std::vector<uint64_t> revoked;
+  conns.registry().ForAll([&](Conn& c) {
+    if (!alive[c.session_id]) revoked.push_back(c.id);
+  });
+  for (uint64_t id : revoked) {
+    if (Conn* c = conns.registry().Find(id)) conns.RequestClose(*c, CloseCause::kRevoked);
+  }
+}
+
+}  // namespace parley::events

@@ -1,0 +1,45 @@
+// Who a request belongs to, and which open connections' sessions have ended.
+//
+// Long-pollers come back several times a second and each lookup is a read
+// transaction (file locks included), so a session read for a poll is
+// trusted for revoke_check_s; streams look theirs up once and Check() then
+// watches them on the same schedule, so revocation reaches every open
+// connection within revoke_check_s.
+//
+// Threading: single-threaded, on the loop.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "events/config.h"
+#include "events/conns.h"
+#include "schema/store.h"
+
+namespace parley::events {
+
+class Sessions {
+ public:
+  Sessions(const Config& cfg, Store& store) : cfg_(cfg), store_(store) {}
+
+  // The session of the credential a request carries (a Bearer token wins
+  // over the cookie). kUnauthorized when there is none or it has ended; a
+  // database error is returned as it is (busy: 503), never as a 401, so a
+  // busy database does not sign a browser out.
+  Result<Session> Authenticate(std::string_view authorization, std::string_view cookie, bool cache);
+  // Closes the connections whose session has ended, and bounds the cache.
+  void Check(Conns& conns);
+
+ private:
+  struct Cached {
+    Session session;
+    int64_t checked_ms = 0;
+  };
+  const Config& cfg_;
+  Store& store_;
+  std::unordered_map<std::string, Cached> cache_;  // token hash -> session
+};
+
+}  // namespace parley::events

@@ -1,0 +1,53 @@
+// The once-a-second sweep (poll timeouts, stream rotation, heartbeats,
+// revoked sessions, presence grace, retention, the output budget's
+// re-measure, a due WAL checkpoint, handing freed heap back) and the
+// PRAGMA data_version safety net.
+//
+// Threading: single-threaded, on the loop.
+#pragma once
+
+#include <cstdint>
+
+#include "events/config.h"
+#include "events/conns.h"
+#include "events/fanout.h"
+#include "events/presence.h"
+#include "events/sessions.h"
+#include "schema/db.h"
+#include "schema/store.h"
+
+namespace parley::events {
+
+class Sweep {
+ public:
+  struct Parts {
+    const Config& cfg;
+    Db& db;
+    Store& store;
+    Conns& conns;
+    Fanout& fanout;
+    Presence& presence;
+    Sessions& sessions;
+    Stats& stats;
+  };
+  explicit Sweep(Parts parts);
+  Status Start(event_base* base);
+  void Stop() { stopping_ = true; }
+
+ private:
+  static void OnTick(int, short, void* self);
+  static void OnDataVersion(int, short, void* self);
+  void Tick();
+  void Heartbeat();
+
+  Parts p_;
+  EventPtr tick_ev_, dv_ev_;
+  bool stopping_ = false;
+  int64_t data_version_ = 0;
+  int64_t last_heartbeat_ms_ = 0;
+  int64_t last_session_check_ms_ = 0;
+  int64_t last_prune_ms_ = 0;
+  int64_t last_trim_ms_ = 0;
+};
+
+}  // namespace parley::events

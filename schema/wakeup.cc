@@ -1,0 +1,68 @@
+#include "schema/wakeup.h"
+
+#include <cmath>
+
+#include "schema/json.h"
+
+namespace parley {
+namespace {
+
+// Ids are SQLite rowids that JSON carries as doubles: integral, positive and
+// exact (below 2^53).
+std::optional<int64_t> PositiveId(const cJSON* n) {
+  if (!cJSON_IsNumber(n)) return std::nullopt;
+  double v = n->valuedouble;
+  if (!(v >= 1 && v <= 9007199254740992.0) || std::floor(v) != v) return std::nullopt;
+  return static_cast<int64_t>(v);
+}
+
+// A username as the API accepts it (fcgi/validate.cc): 1-32 bytes of
+// [A-Za-z0-9_.-]. Anything else did not come from parley-fcgi.
+bool PlausibleUsername(const char* s) {
+  size_t n = 0;
+  for (; s[n]; ++n) {
+    char c = s[n];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '.' || c == '-';
+    if (!ok || n >= 32) return false;
+  }
+  return n > 0;
+}
+
+}  // namespace
+
+std::string EncodeHead(int64_t head) { return "{\"head\":" + std::to_string(head) + "}"; }
+
+std::string EncodeTyping(int64_t room_id, const User& user) {
+  JsonWriter w;
+  w.BeginObject().Key("typing").BeginObject().Key("room_id").Int(room_id).Key("user");
+  Write(w, user);
+  w.EndObject().EndObject();
+  return w.Take();
+}
+
+std::optional<Wakeup> DecodeWakeup(std::string_view datagram) {
+  if (datagram.empty() || datagram.size() > kMaxWakeupBytes) return std::nullopt;
+  JsonPtr j(cJSON_ParseWithLength(datagram.data(), datagram.size()));
+  if (!cJSON_IsObject(j.get())) return std::nullopt;
+  Wakeup w;
+  if (const cJSON* head = cJSON_GetObjectItemCaseSensitive(j.get(), "head")) {
+    std::optional<int64_t> h = PositiveId(head);
+    if (!h) return std::nullopt;
+    w.kind = Wakeup::Kind::kHead;
+    w.head = *h;
+    return w;
+  }
+  const cJSON* typing = cJSON_GetObjectItemCaseSensitive(j.get(), "typing");
+  const cJSON* user = cJSON_GetObjectItemCaseSensitive(typing, "user");
+  std::optional<int64_t> room = PositiveId(cJSON_GetObjectItemCaseSensitive(typing, "room_id"));
+  std::optional<int64_t> uid = PositiveId(cJSON_GetObjectItemCaseSensitive(user, "id"));
+  const cJSON* name = cJSON_GetObjectItemCaseSensitive(user, "username");
+  if (!room || !uid || !cJSON_IsString(name) || !PlausibleUsername(name->valuestring)) return std::nullopt;
+  w.kind = Wakeup::Kind::kTyping;
+  w.room_id = *room;
+  w.user = User{*uid, name->valuestring};
+  return w;
+}
+
+}  // namespace parley

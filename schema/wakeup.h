@@ -1,0 +1,38 @@
+// The wake-up datagram from parley-fcgi to parley-events: its encoder and
+// its decoder side by side, so the two cannot drift (round-trip tested in
+// tests/unit/schema/wakeup_test.cc, fuzzed in tests/fuzz/).
+//
+// One JSON object per datagram, at most kMaxWakeupBytes:
+//   {"head":N}                                          new events up to N
+//   {"typing":{"room_id":R,"user":{"id":U,"username":"..."}}}
+// Only the service's own processes can send one (the socket is 0660 under a
+// 0700 directory, and the daemon checks the sender's uid), yet the decoder
+// treats it as hostile input: every number is range-checked, every name
+// length-checked, and anything else is dropped.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "schema/model.h"
+
+namespace parley {
+
+constexpr size_t kMaxWakeupBytes = 1024;
+
+struct Wakeup {
+  enum class Kind { kHead, kTyping };
+  Kind kind = Kind::kHead;
+  int64_t head = 0;     // kHead
+  int64_t room_id = 0;  // kTyping
+  User user;            // kTyping
+};
+
+std::string EncodeHead(int64_t head);
+std::string EncodeTyping(int64_t room_id, const User& user);
+// nullopt for anything malformed, out of range or too long.
+std::optional<Wakeup> DecodeWakeup(std::string_view datagram);
+
+}  // namespace parley

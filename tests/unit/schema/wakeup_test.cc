@@ -1,0 +1,42 @@
+#include "schema/wakeup.h"
+
+#include <gtest/gtest.h>
+
+namespace parley {
+namespace {
+
+TEST(WakeupTest, HeadRoundTrips) {
+  auto w = DecodeWakeup(EncodeHead(12345));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->kind, Wakeup::Kind::kHead);
+  EXPECT_EQ(w->head, 12345);
+}
+
+TEST(WakeupTest, TypingRoundTrips) {
+  auto w = DecodeWakeup(EncodeTyping(7, User{42, "alice.b-c_d"}));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->kind, Wakeup::Kind::kTyping);
+  EXPECT_EQ(w->room_id, 7);
+  EXPECT_EQ(w->user.id, 42);
+  EXPECT_EQ(w->user.username, "alice.b-c_d");
+}
+
+TEST(WakeupTest, RefusesWhatParleyFcgiNeverSends) {
+  for (const char* bad : {
+           "", "{", "[]", "42", "{}", "{\"head\":0}", "{\"head\":-1}", "{\"head\":1.5}", "{\"head\":1e300}",
+           "{\"head\":\"5\"}", "{\"head\":90071992547409920}", "{\"typing\":{}}",
+           "{\"typing\":{\"room_id\":1,\"user\":{\"id\":1}}}",
+           "{\"typing\":{\"room_id\":0,\"user\":{\"id\":1,\"username\":\"a\"}}}",
+           "{\"typing\":{\"room_id\":1,\"user\":{\"id\":1,\"username\":\"\"}}}",
+           "{\"typing\":{\"room_id\":1,\"user\":{\"id\":1,\"username\":\"a b\"}}}",
+           "{\"typing\":{\"room_id\":1,\"user\":{\"id\":1,\"username\":\"<script>\"}}}",
+           "{\"typing\":{\"room_id\":1,\"user\":{\"id\":1,\"username\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}}",
+       }) {
+    EXPECT_FALSE(DecodeWakeup(bad).has_value()) << bad;
+  }
+  std::string huge = "{\"head\":1,\"pad\":\"" + std::string(kMaxWakeupBytes, 'x') + "\"}";
+  EXPECT_FALSE(DecodeWakeup(huge).has_value());
+}
+
+}  // namespace
+}  // namespace parley
