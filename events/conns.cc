@@ -26,11 +26,6 @@ Conns* g_conns = nullptr;
 void* IdArg(uint64_t id) { return reinterpret_cast<void*>(static_cast<uintptr_t>(id)); }
 uint64_t ArgId(void* arg) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(arg)); }
 
-// The flush pass runs at the lowest of three priorities; libevent's default
-// for every other event (evhttp's included) is the middle one, so the pass
-// waits until nothing else is active: the end of the loop turn.
-constexpr int kPassPriority = 2;
-
 // A live chunk for a stream whose output buffer is empty goes straight to
 // the socket, framed as evhttp frames chunks. Through evhttp every chunk
 // armed the socket for writing, and disarmed it once written: two
@@ -65,9 +60,7 @@ size_t OutputBytes(const Conn& c) {
 Conns::Conns(event_base* base, const Config& cfg, std::string epoch, Stats& stats, Hooks hooks)
     : base_(base), cfg_(cfg), epoch_(std::move(epoch)), stats_(stats), hooks_(std::move(hooks)) {
   g_conns = this;
-  event_base_priority_init(base_, 3);
   pass_ev_.reset(event_new(base_, -1, 0, &Conns::OnPass, this));
-  event_priority_set(pass_ev_.get(), kPassPriority);
   scratch_.reset(evbuffer_new());
 }
 

@@ -2,9 +2,12 @@
 // and frees subscriber connections.
 //
 // Design note (Redis' shape). Producers (fan-out, heartbeats, replay) only
-// append to a connection's pending output and call MarkDirty; MarkDirty
-// schedules one flush pass, an event of the lowest priority, so it runs
-// after every other callback of this loop turn (Redis' beforeSleep). The
+// append to a connection's pending output and call MarkDirty; the first
+// MarkDirty of a turn activates the flush pass, which libevent queues behind
+// the callbacks already active in this loop iteration, so it runs after
+// them (Redis' beforeSleep). A lower libevent priority would say "last" more
+// strictly, but starves: libevent runs a lower priority only in an
+// iteration with nothing else active, which a busy daemon never has. The
 // pass writes each dirty connection once, answers polls that collected
 // something, enforces the caps, and then reaps: every close, whoever asked
 // for it, is queued with RequestClose and carried out there, never while a

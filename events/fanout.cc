@@ -101,36 +101,53 @@ bool Fanout::AddToPoll(Conn& c, int64_t id, const std::string& type, const std::
   return true;
 }
 
+Result<bool> Fanout::ReadVisible(const Conn& c, int64_t after, const std::function<bool(const Event&)>& take) {
+  // Small reads, so that the rows read follow the bytes sent: a page of
+  // large events (12 KB each) must not read 500 rows to send 20.
+  constexpr int kRows = 64;
+  for (size_t read = 0; read < kPollMax;) {
+    PARLEY_ASSIGN_OR_RETURN(std::vector<Event> events, store_.EventsForUser(c.user_id, after, head_, kRows));
+    for (const Event& e : events) {
+      if (!take(e)) return false;
+      after = e.id;
+    }
+    read += events.size();
+    if (events.size() < static_cast<size_t>(kRows)) return true;
+  }
+  return false;
+}
+
 Status Fanout::FillPoll(Conn& c, int64_t since) {
   c.cursor = since;
-  PARLEY_ASSIGN_OR_RETURN(std::vector<Event> events,
-                          store_.EventsForUser(c.user_id, since, head_, static_cast<int>(kPollMax)));
-  for (const Event& e : events) {
-    if (!AddToPoll(c, e.id, e.type, e.data)) break;
-  }
-  if (events.size() == kPollMax) c.poll_full = true;
+  size_t taken = 0;
+  PARLEY_ASSIGN_OR_RETURN(bool all, ReadVisible(c, since, [&](const Event& e) {
+    return taken++ < kPollMax && AddToPoll(c, e.id, e.type, e.data);
+  }));
+  if (!all) c.poll_full = true;
   if (!c.poll_full) c.cursor = std::max(c.cursor, head_);
   return Status::Ok();
 }
 
 void Fanout::Replay(Conn& c) {
-  auto events = store_.EventsForUser(c.user_id, c.cursor, head_, static_cast<int>(kPollMax));
-  if (!events.ok()) {
-    LOG_WARN("conn %llu user %lld: replay failed: %s", static_cast<unsigned long long>(c.id),
-             static_cast<long long>(c.user_id), events.status().message().c_str());
-    conns_.RequestClose(c, CloseCause::kSlow);  // it resumes from its cursor
-    return;
-  }
+  // One page, bounded in bytes well under the output cap: a client resuming
+  // far behind must never be cut as slow for its own backlog.
   const size_t budget = cfg_.output_cap / 4;
   size_t taken = 0;
-  for (const Event& e : *events) {
-    if (taken > 0 && c.pending.size() >= budget) break;
+  auto all = ReadVisible(c, c.cursor, [&](const Event& e) {
+    if (taken > 0 && c.pending.size() >= budget) return false;
     c.pending += SseEvent(e.id, e.type, e.data);
     c.cursor = e.id;
     ++taken;
+    return true;
+  });
+  if (!all.ok()) {
+    LOG_WARN("conn %llu user %lld: replay failed: %s", static_cast<unsigned long long>(c.id),
+             static_cast<long long>(c.user_id), all.status().message().c_str());
+    conns_.RequestClose(c, CloseCause::kSlow);  // it resumes from its cursor
+    return;
   }
   stats_.deliveries += taken;
-  if (taken == events->size() && events->size() < kPollMax) {
+  if (*all) {
     // Everything visible up to head_ is written; live fan-out takes over.
     c.cursor = head_;
     c.state = ConnState::kLive;

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -60,6 +61,10 @@ class Fanout {
   // Adds one event to a poll's answer unless the page is full (in events or
   // bytes); returns false when it is.
   bool AddToPoll(Conn& c, int64_t id, const std::string& type, const std::string& data);
+  // Feeds take() the events after `after` up to head() that c's user may
+  // see, in id order, until take() says no (false) or all are read (true);
+  // at most kPollMax rows per call.
+  Result<bool> ReadVisible(const Conn& c, int64_t after, const std::function<bool(const Event&)>& take);
 
   const Config& cfg_;
   Store& store_;
