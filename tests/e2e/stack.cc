@@ -18,6 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "client.h"
 
 extern char** environ;
@@ -415,6 +417,27 @@ Stack::~Stack() {
   if (nginx_) nginx_->Stop(milliseconds(3000));
   if (events_) events_->Stop(milliseconds(3000));
   if (fcgi_) fcgi_->Stop(milliseconds(5000));
+  // Under PARLEY_SANITIZE the daemons are sanitized too. A report in any of
+  // them fails the test, even one in a worker that the pool master quietly
+  // replaced, or a leak found as a daemon exits: the logs hold them all.
+  if (std::string report = SanitizerReport(); !report.empty()) ADD_FAILURE() << report;
+}
+
+std::string Stack::SanitizerReport() const {
+  if (!dir_) return "";
+  std::string out;
+  for (const char* f : {"fcgi.log", "events.log"}) {
+    std::string log = ReadText(dir_->path() + "/" + f);
+    for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+      size_t at = log.find(marker);
+      if (at == std::string::npos) continue;
+      size_t from = log.rfind('\n', at);
+      from = from == std::string::npos ? 0 : from + 1;
+      out += "sanitizer report in " + std::string(f) + ":\n" + log.substr(from, 6000) + "\n";
+      break;
+    }
+  }
+  return out;
 }
 
 std::string Stack::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }

@@ -145,6 +145,10 @@ class Stack {
   std::vector<pid_t> FcgiWorkers() const;
   // The last lines of the daemons' logs, for failure messages.
   std::string LogTail(size_t max_bytes = 4000) const;
+  // The first AddressSanitizer, LeakSanitizer or UBSan report in the
+  // daemons' logs, or "" (always "" unless built with PARLEY_SANITIZE). The
+  // destructor fails the running test with it.
+  std::string SanitizerReport() const;
 
  private:
   explicit Stack(StackOptions options) : options_(std::move(options)) {}
