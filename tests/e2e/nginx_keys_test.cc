@@ -145,6 +145,39 @@ TEST_F(TrustedProxyTest, ForwardedAddressesHaveTheirOwnLoginLimit) {
   EXPECT_TRUE(NginxLogged("client: 203.0.113.7")) << "nginx logs the forwarded address";
 }
 
+// A balancer that terminates TLS says so in X-Forwarded-Proto: the session
+// cookie is then Secure and the CSRF check expects the browser's https origin.
+TEST_F(TrustedProxyTest, HttpsFromATrustedBalancerMakesCookiesSecure) {
+  auto browser = NewClient();
+  const HeaderList via_balancer = {"X-Forwarded-For: 203.0.113.20", "X-Forwarded-Proto: https"};
+  HeaderList headers = via_balancer;
+  std::string https_origin = origin();
+  https_origin.replace(0, 4, "https");
+  headers.push_back("Origin: " + https_origin);
+  Response reg = browser->Post("/api/register",
+                               "{\"username\":\"" + Unique("lb") + "\",\"password\":\"" + kPassword + "\"}",
+                               headers);
+  ASSERT_EQ(reg.status, 201) << reg.Describe();
+  EXPECT_NE(reg.Header("set-cookie").find("; Secure"), std::string::npos) << reg.Header("set-cookie");
+  EXPECT_EQ(reg.Header("strict-transport-security"), "max-age=31536000");
+  // libcurl keeps a Secure cookie for https only; hand it over as a browser would.
+  const std::string cookie = reg.Header("set-cookie").substr(0, reg.Header("set-cookie").find(';'));
+  headers.push_back("Cookie: " + cookie);
+  Response sent = browser->Post(RoomPath(1, "/messages"), "{\"text\":\"via the balancer\"}", headers);
+  EXPECT_EQ(sent.status, 201) << sent.Describe();
+}
+
+// The same headers from a peer nobody trusts change nothing.
+TEST_F(NginxKeysTest, ForwardedProtoFromAnUntrustedPeerIsIgnored) {
+  auto c = NewClient();
+  Response reg = c->Post("/api/register",
+                         "{\"username\":\"" + Unique("nolb") + "\",\"password\":\"" + kPassword + "\"}",
+                         {"X-Forwarded-For: 203.0.113.21", "X-Forwarded-Proto: https"});
+  ASSERT_EQ(reg.status, 201) << reg.Describe();
+  EXPECT_EQ(reg.Header("set-cookie").find("Secure"), std::string::npos) << reg.Header("set-cookie");
+  EXPECT_EQ(reg.Header("strict-transport-security"), "");
+}
+
 // Nothing trusted: X-Forwarded-For is the client's own claim and is ignored,
 // so a new address in it does not buy a new budget.
 TEST_F(NginxKeysTest, ForwardedForFromAnUntrustedPeerIsIgnored) {
