@@ -288,12 +288,12 @@ async function waitFor200(url, deadlineMs, procs) {
 // Starts the processes of one stack (or proxy) via startFn(port) and waits
 // until every URL in readyPaths answers 200. If nginx loses the race for the
 // free port (it exits at once), tries again with another port.
-async function startOnFreePort(dir, what, startFn, readyPaths) {
+async function startOnFreePort(dir, what, startFn, readyPaths, scheme = 'http') {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const procs = await startFn(port);
-    const url = `http://127.0.0.1:${port}`;
+    const url = `${scheme}://127.0.0.1:${port}`;
     let ok = true;
     for (const p of readyPaths) {
       if (!(await waitFor200(url + p, deadline, procs))) {
@@ -328,6 +328,10 @@ async function startOnFreePort(dir, what, startFn, readyPaths) {
 // opts.env      extra environment for tools/nginx-conf and both daemons,
 //               e.g. {PARLEY_LIMITS: 'off'}
 // opts.workers  parley-fcgi workers (default 2)
+// opts.tls      HTTPS + HTTP/2 (PARLEY_TLS=on) with tools/nginx-conf's
+//               self-signed certificate; url is then https://. This test
+//               process's fetch() then accepts that certificate (and any
+//               other: loopback only).
 //
 // Rate limits stay ON by default: that is the configuration users get, and
 // the browser tests should see the same nginx. The one that matters here is
@@ -336,7 +340,8 @@ async function startOnFreePort(dir, what, startFn, readyPaths) {
 // apiRegister() waits and retries on a 429 anyway. Tests that really need
 // many accounts at once can pass env: {PARLEY_LIMITS: 'off'}.
 async function startStack(opts = {}) {
-  const env = { ...process.env, PARLEY_LIMITS: 'on', ...(opts.env || {}) };
+  const env = { ...process.env, PARLEY_LIMITS: 'on', ...(opts.tls ? { PARLEY_TLS: 'on' } : {}), ...(opts.env || {}) };
+  if (opts.tls) process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
   const workers = String(opts.workers || 2);
   for (const bin of ['fcgi/parley-fcgi', 'events/parley-events']) {
     if (!fs.existsSync(path.join(BUILD, bin))) {
@@ -416,6 +421,7 @@ async function startStack(opts = {}) {
       // /events/stats is parley-events through nginx, so a test may open a
       // stream at once without racing the daemon's start.
       ['/api/health', '/events/stats'],
+      opts.tls ? 'https' : 'http',
     );
     return {
       url: started.url, port: started.port, dir, stop, restartEvents, restoreDatabase, logs: () => logTails(dir),
@@ -594,8 +600,10 @@ async function launchBrowser(opts = {}) {
   // Every context (browser.newPage() makes one too) starts with bounded
   // timeouts; tests may still override them per call.
   const newContext = browser.newContext.bind(browser);
-  browser.newContext = async (...a) => {
-    const ctx = await newContext(...a);
+  // opts.context: options every context gets (a test's own win), e.g.
+  // {ignoreHTTPSErrors: true} for a stack's self-signed certificate.
+  browser.newContext = async (options = {}, ...rest) => {
+    const ctx = await newContext({ ...(opts.context || {}), ...options }, ...rest);
     ctx.setDefaultTimeout(ACTION_TIMEOUT_MS);
     ctx.setDefaultNavigationTimeout(NAVIGATION_TIMEOUT_MS);
     return ctx;

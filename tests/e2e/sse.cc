@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "raw_http.h"
+
 namespace parley::e2e {
 namespace {
 
@@ -129,27 +131,9 @@ std::optional<int64_t> SseState::LastId() const {
 // ---- SseStream -------------------------------------------------------------
 
 std::unique_ptr<SseStream> SseStream::Open(int port, Options options, std::string* error) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *error = std::string("socket: ") + std::strerror(errno);
-    return nullptr;
-  }
+  int fd = ConnectLoopback(port, options.rcvbuf, error);
+  if (fd < 0) return nullptr;
   std::unique_ptr<SseStream> s(new SseStream(fd));
-  if (options.rcvbuf > 0) {
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options.rcvbuf, sizeof options.rcvbuf);
-  }
-  // Writes and the connect itself must not hang a test: loopback answers at
-  // once or not at all.
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    *error = std::string("connect 127.0.0.1:") + std::to_string(port) + ": " + std::strerror(errno);
-    return nullptr;
-  }
   std::string req = "GET " + options.path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                     "\r\nAccept: text/event-stream\r\nConnection: close\r\n";
   for (const auto& h : options.headers) req += h + "\r\n";

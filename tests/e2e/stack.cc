@@ -308,7 +308,8 @@ std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* er
     Child::Options conf;
     conf.argv = {"/bin/bash", std::string(PARLEY_SOURCE_DIR) + "/tools/nginx-conf", dir,
                  std::to_string(s->port_)};
-    conf.env = {limits};
+    conf.env = {limits, std::string("PARLEY_TLS=") + (options.tls ? "on" : "off"),
+                "PARLEY_TRUSTED_PROXIES=" + options.trusted_proxies};
     conf.log_path = dir + "/nginx-conf.log";
     if (RunToCompletion(conf, milliseconds(10000), error) != 0) {
       return fail("tools/nginx-conf failed: " + *error);
@@ -440,7 +441,9 @@ std::string Stack::SanitizerReport() const {
   return out;
 }
 
-std::string Stack::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string Stack::base_url() const {
+  return (options_.tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_);
+}
 
 std::vector<pid_t> Stack::FcgiWorkers() const { return ChildrenOf(fcgi_->pid()); }
 

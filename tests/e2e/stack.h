@@ -110,6 +110,11 @@ struct StackOptions {
   bool events = true;   // start parley-events
   // Extra parley-events flags, e.g. {"--stream-lifetime", "3", "--heartbeat", "1"}.
   std::vector<std::string> events_flags;
+  // PARLEY_TLS=on: HTTPS + HTTP/2 with a self-signed certificate; base_url()
+  // is then https://.
+  bool tls = false;
+  // PARLEY_TRUSTED_PROXIES: addresses whose X-Forwarded-For nginx believes.
+  std::string trusted_proxies;
 };
 
 class Stack {
@@ -124,7 +129,8 @@ class Stack {
   ~Stack();
 
   int port() const { return port_; }
-  // "http://127.0.0.1:PORT"; also the Origin a same-origin browser sends.
+  // "http://127.0.0.1:PORT" (https with tls on); also the Origin a
+  // same-origin browser sends.
   std::string base_url() const;
   const std::string& dir() const { return dir_->path(); }
   Child& fcgi() { return *fcgi_; }

@@ -1,0 +1,196 @@
+// nginx's limit keys (issue 8, items 3 and 18): limit_conn and limit_req key
+// on the credential the daemons authenticate with (a Bearer token wins, a
+// junk cookie beside it changes nothing), and, behind a load balancer nginx
+// is told to trust, on the client address from X-Forwarded-For.
+//
+// Each 429 is attributed to nginx by its error log ("limiting ... by zone"),
+// so the per-user limits inside the daemons cannot make these pass.
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fixture.h"
+#include "sse.h"
+
+namespace parley::e2e {
+namespace {
+
+using std::chrono::milliseconds;
+
+// A fresh, well-formed session cookie that names no session: the dodge that
+// a key made of cookie and Authorization together let through.
+std::string JunkCookie(std::mt19937_64& rng) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string v;
+  for (int i = 0; i < 64; ++i) v += kHex[rng() % 16];
+  return "Cookie: parley_session=" + v + "; junk" + std::to_string(rng() % 100000) + "=1";
+}
+
+class NginxKeysTest : public StackTest {
+ protected:
+  StackOptions Options() const override {
+    StackOptions o;
+    o.limits = true;
+    return o;
+  }
+  bool NginxLogged(const std::string& needle) {
+    return ReadText(stack().dir() + "/nginx-error.log").find(needle) != std::string::npos;
+  }
+};
+
+// 40 streams of one Bearer session, each with a junk cookie of its own: the
+// ones past 32 get nginx's 429.
+TEST_F(NginxKeysTest, JunkCookieBesideBearerDoesNotDodgeTheStreamLimit) {
+  User u = Register("streamer");
+  std::mt19937_64 rng(std::random_device{}());
+  std::vector<std::unique_ptr<SseStream>> streams;
+  int live = 0;
+  int throttled = 0;
+  std::string last_refusal;
+  for (int i = 0; i < 40; ++i) {
+    SseStream::Options o;
+    o.headers = {"Authorization: Bearer " + u.token, JunkCookie(rng)};
+    std::string error;
+    auto s = SseStream::Open(stack().port(), o, &error);
+    ASSERT_TRUE(s) << error;
+    ASSERT_TRUE(s->WaitHeaders(milliseconds(10000))) << "stream " << i << " got no answer";
+    if (s->status() == 200) {
+      ++live;
+    } else {
+      ASSERT_EQ(s->status(), 429) << s->Body();
+      ++throttled;
+      ASSERT_TRUE(s->WaitEof(milliseconds(10000)));
+      last_refusal = s->Body();
+      EXPECT_NE(s->Header("content-type").find("application/json"), std::string::npos);
+    }
+    streams.push_back(std::move(s));
+  }
+  EXPECT_LE(live, 32);
+  EXPECT_GE(throttled, 8) << "40 streams of one session, " << live << " of them live";
+  EXPECT_EQ(Json::Parse(last_refusal)["error"]["code"].str(), "throttled") << last_refusal;
+  EXPECT_TRUE(NginxLogged("by zone \"parley_streams\"")) << stack().LogTail();
+}
+
+// A send flood of one Bearer session with a new junk cookie on every request
+// is limited by nginx as one client. The daemons' own per-user quota may
+// answer 429 first; nginx counts those requests all the same, so the flood
+// goes on until nginx's log shows its own limit (or gives up).
+TEST_F(NginxKeysTest, JunkCookieBesideBearerDoesNotDodgeTheSendLimit) {
+  User u = Register("flooder");
+  int64_t room = CreateRoom(u, "flood", "public");
+  constexpr int kThreads = 4;
+  const std::string kZone = "by zone \"parley_send\"";
+  std::atomic<bool> limited{false};
+  std::mutex mu;
+  std::vector<std::string> problems;  // GUARDED_BY(mu)
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(static_cast<uint64_t>(t) * 7919 + 1);
+      Client c(stack().base_url(), Client::Cookies::kOff);
+      c.set_bearer(u.token);
+      for (int i = 0; i < 250 && !limited.load(); ++i) {
+        Response r = c.Post(RoomPath(room, "/messages"),
+                            "{\"text\":\"flood " + std::to_string(t) + "-" + std::to_string(i) + "\"}",
+                            {JunkCookie(rng)});
+        if (r.status != 201 && r.status != 429) {
+          std::lock_guard<std::mutex> lock(mu);
+          problems.push_back(r.Describe());
+          return;
+        }
+        if (i % 10 == 9 && NginxLogged(kZone)) limited.store(true);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  EXPECT_TRUE(NginxLogged(kZone)) << "1000 sends with junk cookies never hit nginx's send limit\n"
+                                  << stack().LogTail();
+}
+
+// Logins flood from one forwarded address until nginx refuses it.
+int FloodLogins(Client& c, const std::string& forwarded_for) {
+  for (int i = 0; i < 200; ++i) {
+    Response r = c.Post("/api/login", "{\"username\":\"ghost\"}", {"X-Forwarded-For: " + forwarded_for});
+    if (r.status == 429) return i;
+    if (r.status != 400) return -1;
+  }
+  return -1;
+}
+
+// Behind a trusted balancer (here: 127.0.0.1), two clients that the balancer
+// forwards from different addresses have separate login limits.
+class TrustedProxyTest : public NginxKeysTest {
+ protected:
+  StackOptions Options() const override {
+    StackOptions o = NginxKeysTest::Options();
+    o.trusted_proxies = "127.0.0.1";
+    return o;
+  }
+};
+
+TEST_F(TrustedProxyTest, ForwardedAddressesHaveTheirOwnLoginLimit) {
+  auto c = NewClient(Client::Cookies::kOff);
+  ASSERT_GE(FloodLogins(*c, "203.0.113.7"), 0) << "203.0.113.7 was never limited";
+  // A hop list: the right-most untrusted address is the client.
+  for (int i = 0; i < 5; ++i) {
+    Response r = c->Post("/api/login", "{\"username\":\"ghost\"}",
+                         {"X-Forwarded-For: 203.0.113.7, 198.51.100.9"});
+    EXPECT_EQ(r.status, 400) << "another client behind the balancer, try " << i << ": " << r.Describe();
+  }
+  EXPECT_TRUE(NginxLogged("client: 203.0.113.7")) << "nginx logs the forwarded address";
+}
+
+// A balancer that terminates TLS says so in X-Forwarded-Proto: the session
+// cookie is then Secure and the CSRF check expects the browser's https origin.
+TEST_F(TrustedProxyTest, HttpsFromATrustedBalancerMakesCookiesSecure) {
+  auto browser = NewClient();
+  const HeaderList via_balancer = {"X-Forwarded-For: 203.0.113.20", "X-Forwarded-Proto: https"};
+  HeaderList headers = via_balancer;
+  std::string https_origin = origin();
+  https_origin.replace(0, 4, "https");
+  headers.push_back("Origin: " + https_origin);
+  Response reg = browser->Post("/api/register",
+                               "{\"username\":\"" + Unique("lb") + "\",\"password\":\"" + kPassword + "\"}",
+                               headers);
+  ASSERT_EQ(reg.status, 201) << reg.Describe();
+  EXPECT_NE(reg.Header("set-cookie").find("; Secure"), std::string::npos) << reg.Header("set-cookie");
+  EXPECT_EQ(reg.Header("strict-transport-security"), "max-age=31536000");
+  // libcurl keeps a Secure cookie for https only; hand it over as a browser would.
+  const std::string cookie = reg.Header("set-cookie").substr(0, reg.Header("set-cookie").find(';'));
+  headers.push_back("Cookie: " + cookie);
+  Response sent = browser->Post(RoomPath(1, "/messages"), "{\"text\":\"via the balancer\"}", headers);
+  EXPECT_EQ(sent.status, 201) << sent.Describe();
+}
+
+// The same headers from a peer nobody trusts change nothing.
+TEST_F(NginxKeysTest, ForwardedProtoFromAnUntrustedPeerIsIgnored) {
+  auto c = NewClient();
+  Response reg = c->Post("/api/register",
+                         "{\"username\":\"" + Unique("nolb") + "\",\"password\":\"" + kPassword + "\"}",
+                         {"X-Forwarded-For: 203.0.113.21", "X-Forwarded-Proto: https"});
+  ASSERT_EQ(reg.status, 201) << reg.Describe();
+  EXPECT_EQ(reg.Header("set-cookie").find("Secure"), std::string::npos) << reg.Header("set-cookie");
+  EXPECT_EQ(reg.Header("strict-transport-security"), "");
+}
+
+// Nothing trusted: X-Forwarded-For is the client's own claim and is ignored,
+// so a new address in it does not buy a new budget.
+TEST_F(NginxKeysTest, ForwardedForFromAnUntrustedPeerIsIgnored) {
+  auto c = NewClient(Client::Cookies::kOff);
+  ASSERT_GE(FloodLogins(*c, "203.0.113.7"), 0) << "never limited";
+  int throttled = 0;
+  for (int i = 0; i < 5; ++i) {
+    Response r = c->Post("/api/login", "{\"username\":\"ghost\"}", {"X-Forwarded-For: 198.51.100.9"});
+    if (r.status == 429) ++throttled;
+  }
+  EXPECT_GT(throttled, 0) << "a forged X-Forwarded-For escaped the per-address limit";
+  EXPECT_FALSE(NginxLogged("client: 203.0.113.7"));
+}
+
+}  // namespace
+}  // namespace parley::e2e
