@@ -95,13 +95,16 @@ find_daemon() {
   return 1
 }
 
-# gone PID...: true once none of them exists, waiting up to 10 s.
+# gone PID...: true once none of them runs (a zombie has exited: it only
+# waits for whoever adopted it to reap it), waiting up to 10 s.
 gone() {
-  local p alive
+  local p alive rest
   for _ in $(seq 100); do
     alive=0
     for p in "$@"; do
-      if kill -0 "$p" 2>/dev/null; then alive=1; fi
+      { read -r rest < "/proc/$p/stat"; } 2>/dev/null || continue
+      rest=${rest##*) }
+      if [[ ${rest:0:1} != Z ]]; then alive=1; fi
     done
     (( alive )) || return 0
     sleep 0.1
