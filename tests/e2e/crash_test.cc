@@ -45,6 +45,7 @@ struct Ack {
 struct Sender {
   std::vector<Ack> acks;
   int retries = 0;
+  int replayed = 0;  // retries answered 200: the first attempt had been stored
   std::vector<std::string> problems;
   std::thread thread;
 };
@@ -150,6 +151,7 @@ TEST_F(CrashTest, KillsUnderLoadLoseNoAcknowledgedSend) {
         while (true) {
           Response r = u->Post(RoomPath(room, "/messages"), body);
           if (r.status == 201 || r.status == 200) {
+            s.replayed += r.status == 200;
             s.acks.push_back({cid, r.json()["message"]["id"].num()});
             break;
           }
@@ -170,7 +172,7 @@ TEST_F(CrashTest, KillsUnderLoadLoseNoAcknowledgedSend) {
   }
 
   // The rounds: one kill each, rotating through the three victims.
-  int worker_kills = 0, master_kills = 0, events_kills = 0;
+  int worker_kills = 0, busy_kills = 0, master_kills = 0, events_kills = 0;
   std::vector<std::string> round_problems;
   for (int round = 0; round < kRounds; ++round) {
     const auto round_start = Clock::now();
@@ -195,7 +197,18 @@ TEST_F(CrashTest, KillsUnderLoadLoseNoAcknowledgedSend) {
           round_problems.push_back("round " + std::to_string(round) + ": no worker to kill");
           break;
         }
-        const pid_t victim = workers[static_cast<size_t>(round) % workers.size()];
+        // Preferably one in the middle of a request (not waiting in
+        // accept()), so the kill can land inside a transaction.
+        pid_t victim = workers[static_cast<size_t>(round) % workers.size()];
+        WaitFor(
+            [&] {
+              for (pid_t w : workers) {
+                if (!BlockedInAccept(w) && !Gone(w)) victim = w;
+              }
+              return !BlockedInAccept(victim);
+            },
+            1s);
+        busy_kills += !BlockedInAccept(victim);
         kill(victim, SIGKILL);
         ++worker_kills;
         bool replaced = WaitFor(
@@ -271,10 +284,11 @@ TEST_F(CrashTest, KillsUnderLoadLoseNoAcknowledgedSend) {
     }
   }
   size_t acked = 0, losses = 0;
-  int retries = 0;
+  int retries = 0, replayed = 0;
   for (const Sender& s : sends) {
     EXPECT_TRUE(s.problems.empty()) << s.problems.size() << " failed send(s), first: " << s.problems.front();
     retries += s.retries;
+    replayed += s.replayed;
     for (const Ack& a : s.acks) {
       ++acked;
       auto it = stored.find(a.client_id);
@@ -316,11 +330,12 @@ TEST_F(CrashTest, KillsUnderLoadLoseNoAcknowledgedSend) {
 
   const double seconds = std::chrono::duration<double>(Clock::now() - test_start).count();
   std::printf(
-      "crash test: %d rounds (%d worker, %d pool master, %d parley-events kills) in %.1f s; "
-      "%zu acknowledged sends, %d retried attempts, %zu lost; %zu stored; streams: %d resumptions, "
+      "crash test: %d rounds (%d worker (%d busy), %d pool master, %d parley-events kills) in %.1f s; "
+      "%zu acknowledged sends, %d failed attempts retried (%d answered 200: stored before), %zu lost; "
+      "%zu stored; streams: %d resumptions, "
       "%d refused attempts; polls: %d (%d refused)\n",
-      worker_kills + master_kills + events_kills, worker_kills, master_kills, events_kills, seconds, acked,
-      retries, losses, stored_ids.size(), reconnects, refused, polls, polls_refused);
+      worker_kills + master_kills + events_kills, worker_kills, busy_kills, master_kills, events_kills, seconds, acked,
+      retries, replayed, losses, stored_ids.size(), reconnects, refused, polls, polls_refused);
   RecordProperty("acknowledged_sends", static_cast<int>(acked));
   RecordProperty("lost_sends", static_cast<int>(losses));
 }
