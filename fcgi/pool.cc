@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,8 +34,14 @@ struct Slot {
 };
 
 pid_t Spawn(const PoolConfig& cfg, int listen_fd) {
+  pid_t master = getpid();
   pid_t pid = fork();
   if (pid != 0) return pid;  // parent, or -1
+  // The worker asks for SIGTERM when the master dies (RunWorker does too);
+  // a master killed with SIGKILL before that request leaves an orphan that
+  // would wait on the unlinked socket forever, so ask at once and check.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != master) _exit(0);
   // The child: the master's blocked signal set must not leak into it.
   sigset_t none;
   sigemptyset(&none);

@@ -286,18 +286,7 @@ std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* er
     return nullptr;
   };
 
-  Child::Options fcgi;
-  // --events-socket is parley-events' datagram socket (its --notify), not
-  // the HTTP socket nginx proxies /events/ to. While parley-events is not
-  // running the datagrams are best-effort and simply go nowhere.
-  fcgi.argv = {PARLEY_FCGI_BIN,
-               "--db", dir + "/parley.db",
-               "--listen", dir + "/fcgi.sock",
-               "--events-socket", dir + "/notify.sock",
-               "--workers", std::to_string(options.workers)};
-  fcgi.env = {limits};
-  fcgi.log_path = dir + "/fcgi.log";
-  s->fcgi_ = Child::Spawn(fcgi, error);
+  s->fcgi_ = Child::Spawn(s->FcgiOptions(), error);
   if (!s->fcgi_) return nullptr;
 
   // The port may be taken between FreeLoopbackPort() and nginx's bind()
@@ -347,6 +336,54 @@ std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* er
   // two daemons never race to create it.
   if (options.events && !s->StartEvents(error)) return nullptr;  // *error has the logs
   return s;
+}
+
+Child::Options Stack::FcgiOptions() const {
+  const std::string& d = dir();
+  Child::Options fcgi;
+  // --events-socket is parley-events' datagram socket (its --notify), not
+  // the HTTP socket nginx proxies /events/ to. While parley-events is not
+  // running the datagrams are best-effort and simply go nowhere.
+  fcgi.argv = {PARLEY_FCGI_BIN,
+               "--db", d + "/parley.db",
+               "--listen", d + "/fcgi.sock",
+               "--events-socket", d + "/notify.sock",
+               "--workers", std::to_string(options_.workers)};
+  fcgi.env = {std::string("PARLEY_LIMITS=") + (options_.limits ? "on" : "off")};
+  fcgi.log_path = d + "/fcgi.log";
+  return fcgi;
+}
+
+int Stack::KillFcgi() {
+  fcgi_->Signal(SIGKILL);
+  // Reaped here, so the Child's destructor will not kill the process group:
+  // the orphaned workers must go by themselves.
+  return fcgi_->WaitFor(milliseconds(5000)).value_or(-1);
+}
+
+bool Stack::StartFcgi(std::string* error) {
+  if (fcgi_->Running()) {
+    *error = "parley-fcgi is already running";
+    return false;
+  }
+  fcgi_ = Child::Spawn(FcgiOptions(), error);
+  if (!fcgi_) return false;
+  Client probe(base_url());
+  auto deadline = Clock::now() + std::chrono::seconds(15);
+  while (true) {
+    if (!fcgi_->Running()) {
+      *error = "parley-fcgi exited during start-up\n--- logs ---\n" + LogTail();
+      return false;
+    }
+    Response r = probe.Get("/api/health");
+    if (r.status == 200) return true;
+    if (Clock::now() >= deadline) {
+      *error = "no 200 from /api/health within 15 s (last: " + std::to_string(r.status) + " " +
+               r.curl_error + ")\n--- logs ---\n" + LogTail();
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
 }
 
 bool Stack::StartEvents(std::string* error) {

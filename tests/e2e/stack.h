@@ -149,6 +149,13 @@ class Stack {
   int KillEvents();
   // The worker processes of the parley-fcgi master.
   std::vector<pid_t> FcgiWorkers() const;
+  // The parley-fcgi master on its own, for the crash test. KillFcgi is
+  // SIGKILL to the master alone, reaped; its workers are left to the kernel
+  // (they asked for SIGTERM when the master dies) and are not waited for.
+  // StartFcgi starts a new master on the same socket and waits, bounded,
+  // until GET /api/health answers 200 through nginx.
+  int KillFcgi();
+  bool StartFcgi(std::string* error);
   // The last lines of the daemons' logs, for failure messages.
   std::string LogTail(size_t max_bytes = 4000) const;
   // The first AddressSanitizer, LeakSanitizer or UBSan report in the
@@ -158,6 +165,7 @@ class Stack {
 
  private:
   explicit Stack(StackOptions options) : options_(std::move(options)) {}
+  Child::Options FcgiOptions() const;
   StackOptions options_;
   // Declaration order is destruction order reversed: processes stop before
   // the directory that holds their sockets and logs is removed.
