@@ -22,7 +22,14 @@ window.Parley = Parley;
 
   // --- signing in ------------------------------------------------------------
 
+  // The first screen that can be used; the tests time it.
+  function ready() {
+    Parley.show($('boot'), false);
+    if (window.performance && performance.mark) performance.mark('parley-ready');
+  }
+
   function showAuth(message) {
+    ready();
     Parley.show($('app'), false);
     Parley.show($('auth'), true);
     $('auth-error').textContent = message || '';
@@ -56,6 +63,7 @@ window.Parley = Parley;
   function signedIn(user) {
     state.me = user;
     $('me').textContent = user.username;
+    ready();
     Parley.show($('auth'), false);
     Parley.show($('app'), true);
     state.transport = new Parley.Transport({
@@ -78,6 +86,7 @@ window.Parley = Parley;
     state.rooms = [];
     state.byId = {};
     Parley.room.close();
+    Parley.show($('settings'), false);
     Parley.clear($('people'));
     Parley.show($('people-section'), false);
     showAuth(message);
@@ -156,8 +165,8 @@ window.Parley = Parley;
       if (window.history && history.replaceState) history.replaceState(null, '', '#room-' + id);
       else location.hash = 'room-' + id;
     }
+    Parley.room.open(room);  // before unread is cleared: it places the "New messages" line
     room.unread = 0;
-    Parley.room.open(room);
     renderRooms();
     toggleMenu(false);
   }
@@ -247,6 +256,7 @@ window.Parley = Parley;
       var changed = r.unread !== 0;
       r.unread = 0;
       if (eventId > (r.last_event_id || 0)) r.last_event_id = eventId;
+      if (eventId > (r.read_event_id || 0)) r.read_event_id = eventId;
       if (changed) renderRooms();
     }
   };
@@ -357,7 +367,45 @@ window.Parley = Parley;
     $('sidebar').className = open ? 'open' : '';
   }
 
+  // --- settings --------------------------------------------------------------
+
+  function toggleSettings(open) {
+    var b = $('settings-open');
+    Parley.show($('settings'), open);
+    b.setAttribute('aria-expanded', open ? 'true' : 'false');
+    if (open) {
+      var radios = document.getElementsByName('theme');
+      for (var i = 0; i < radios.length; i++) {
+        radios[i].checked = radios[i].value === Parley.theme.get();
+        if (radios[i].checked) radios[i].focus();
+      }
+    } else {
+      b.focus();
+    }
+  }
+
+  function initSettings() {
+    $('settings-open').addEventListener('click', function () {
+      toggleSettings($('settings').hidden);
+    });
+    $('settings-close').addEventListener('click', function () { toggleSettings(false); });
+    var radios = document.getElementsByName('theme');
+    for (var i = 0; i < radios.length; i++) {
+      radios[i].addEventListener('change', function (e) { Parley.theme.set(e.target.value); });
+    }
+    // Escape closes what floats over the room: the settings, the drawer.
+    document.addEventListener('keydown', function (e) {
+      if (e.key !== 'Escape' && e.key !== 'Esc') return;
+      if (!$('settings').hidden) toggleSettings(false);
+      else if ($('menu').getAttribute('aria-expanded') === 'true') {
+        toggleMenu(false);
+        $('menu').focus();
+      }
+    });
+  }
+
   function init() {
+    initSettings();
     Parley.room.init();
     Parley.onSignedOut = function () {
       if (state.me) signedOut('Your session ended. Please sign in again.');
@@ -368,6 +416,7 @@ window.Parley = Parley;
     });
     $('register').addEventListener('click', function () { authenticate('/register'); });
     $('logout').addEventListener('click', function () {
+      toggleSettings(false);
       Parley.api('POST', '/logout', null, function () { signedOut(''); });
     });
     $('menu').addEventListener('click', function () { toggleMenu(); });
