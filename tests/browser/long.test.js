@@ -131,12 +131,12 @@ test('a room of 10,000 messages keeps a window of at most 500 elements', logged(
 test('first paint under 300 ms on loopback, and under 100 KB of JS and CSS', logged(async (t) => {
   // Paint timing from Chromium: first contentful paint, and the app's own
   // mark for the first usable screen (the sign-in form, or the room once
-  // signed in). Best of three loads, each from a cold cache (a fresh
+  // signed in). Best of five loads, each from a cold cache (a fresh
   // context): the machine is shared, and one slow load says more about it
   // than about the page.
   const measure = async (ctxOpts, prepare) => {
     const runs = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       const c = await f.browser.newContext(ctxOpts);
       if (prepare) await prepare(c);
       const p = await c.newPage();

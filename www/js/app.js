@@ -104,9 +104,18 @@ window.Parley = Parley;
   function fetchRooms(then) {
     Parley.api('GET', '/rooms', null, function (err, data) {
       if (err) return;
+      var before = state.byId;
       state.rooms = data.rooms || [];
       state.byId = {};
-      for (var i = 0; i < state.rooms.length; i++) state.byId[state.rooms[i].id] = state.rooms[i];
+      for (var i = 0; i < state.rooms.length; i++) {
+        var r = state.rooms[i];
+        // The marker this page moved may not have reached the server yet
+        // (its post waits a moment): keep the further one.
+        if (before[r.id] && before[r.id].read_event_id > (r.read_event_id || 0)) {
+          r.read_event_id = before[r.id].read_event_id;
+        }
+        state.byId[r.id] = r;
+      }
       then();
     });
   }
