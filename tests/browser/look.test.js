@@ -97,11 +97,17 @@ test('axe finds no serious violation: sign-in, room, DM, Q&A room, settings (lig
   await ui.waitForMessage(ana.page, 'See you there');
   await assertAccessible(ana.page, 'a direct conversation');
 
-  await ana.page.getByLabel('New room').fill(h.uniqueName('physics'));
+  const physics = h.uniqueName('physics');
+  await ana.page.getByLabel('New room').fill(physics);
   await ana.page.getByLabel('Kind of room').selectOption('qa');
   await ana.page.getByRole('button', { name: 'Create' }).click();
   await ana.page.locator('#room-kind', { hasText: 'you are a professor' }).waitFor();
-  await assertAccessible(ana.page, 'a Q&A room');
+  await ben.page.getByRole('button', { name: `Join ${physics}` }).click();
+  await ben.page.locator('#room-kind', { hasText: 'you are a student' }).waitFor();
+  await ui.send(ben.page, 'Why is the sky blue?');
+  await ui.item(ana.page, 'Why is the sky blue?', 'question').locator('.state', { hasText: 'unanswered' }).waitFor();
+  await assertAccessible(ana.page, 'a Q&A room (professor)');
+  await assertAccessible(ben.page, 'a Q&A room (student)');
 
   await ana.page.getByRole('button', { name: 'Settings' }).click();
   await ana.page.getByRole('radio', { name: 'Dark' }).waitFor();
@@ -175,13 +181,17 @@ test('at 375 px: one column, rooms in a drawer, no horizontal scroll, 44 px targ
 
   // The drawer opens from its button, closes with Escape or by choosing a room.
   const menu = pia.page.getByRole('button', { name: 'Rooms' });
-  await menu.click();
+  await menu.focus();
+  await pia.page.keyboard.press('Enter');
   assert.ok(await pia.page.locator('#sidebar').isVisible());
+  assert.equal(await pia.page.evaluate(() => document.activeElement.closest('#sidebar') !== null), true,
+    'the keyboard lands in the drawer');
   const overflow = await pia.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, 'the open drawer does not widen the page');
   await pia.page.keyboard.press('Escape');
   assert.equal(await pia.page.locator('#sidebar').isVisible(), false);
   assert.equal(await menu.getAttribute('aria-expanded'), 'false');
+  assert.equal(await pia.page.evaluate(() => document.activeElement.id), 'menu', 'and back on the button after Escape');
   await menu.click();
   await ui.openRoom(pia.page, 'general');
   assert.equal(await pia.page.locator('#sidebar').isVisible(), false);

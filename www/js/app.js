@@ -373,7 +373,13 @@ window.Parley = Parley;
     var menu = $('menu');
     if (open === undefined) open = menu.getAttribute('aria-expanded') !== 'true';
     menu.setAttribute('aria-expanded', open ? 'true' : 'false');
+    var wasOpen = $('sidebar').className === 'open';
     $('sidebar').className = open ? 'open' : '';
+    // Keyboard users land in the drawer they opened, on the room they are in.
+    if (open && !wasOpen) {
+      var here = $('sidebar').querySelector('button.room[aria-current=true]') || $('sidebar').querySelector('button');
+      if (here) here.focus();
+    }
   }
 
   // --- settings --------------------------------------------------------------
