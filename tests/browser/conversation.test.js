@@ -311,3 +311,31 @@ test('live messages are announced once; history is not', logged(async () => {
   assert.deepEqual(await announced(), [`${writer.user.username}: live one`], 'my own messages are not read back');
   await ui.finish(lee);
 }));
+
+test('with 120 unread, the room opens at the "New messages" line, not at the end', logged(async () => {
+  const writer = await h.apiRegister(f.stack.url, h.uniqueName('max'));
+  const room = await apiRoom(writer);
+  assert.equal((await fill.api(f.stack, writer.token, 'POST', `/rooms/${room.id}/messages`, { text: 'seen' })).status, 201);
+  const nia = await ui.openAs(f.browser, f.stack.url, h.uniqueName('nia'));
+  await join(nia, room);
+  await ui.waitForMessage(nia.page, 'seen');
+  await ui.openRoom(nia.page, 'general');
+  await nia.page.waitForTimeout(800);  // the read marker is posted after 0.5 s
+  const now = Date.now();
+  const rows = Array.from({ length: 120 }, (_, i) => ({ user: writer.user, text: `backlog ${i + 1}`, ts: now - (120 - i) * 1000 }));
+  await fill.insertMessages(f.stack, room.id, rows);
+  await ui.roomButton(nia.page, room.name).locator('.unread', { hasText: '99+' }).waitFor();
+  await ui.openRoom(nia.page, room.name);
+  await ui.waitForMessage(nia.page, 'backlog 1');
+  assert.ok((await facts(nia.page, 'backlog 1')).dividers.includes('New messages'));
+  const inView = await nia.page.evaluate(() => {
+    const d = document.querySelector('#messages .divider.new').getBoundingClientRect();
+    const l = document.getElementById('messages').getBoundingClientRect();
+    return d.top >= l.top && d.bottom <= l.bottom;
+  });
+  assert.ok(inView, 'the line is in view');
+  assert.equal(await ui.messages(nia.page, 'backlog 120').count(), 0, 'the end is not loaded yet');
+  await nia.page.getByRole('button', { name: 'Jump to the latest messages' }).click();
+  await ui.waitForMessage(nia.page, 'backlog 120');
+  await ui.finish(nia);
+}));

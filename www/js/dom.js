@@ -33,19 +33,6 @@ function pad2(n) {
   return n < 10 ? '0' + n : String(n);
 }
 
-// A timestamp in the reader's local time: "14:05" today, "3 Nov 14:05"
-// this year, "3 Nov 2025 14:05" before.
-Parley.formatTime = function (ms, now) {
-  var d = new Date(ms);
-  var today = now ? new Date(now) : new Date();
-  var hm = pad2(d.getHours()) + ':' + pad2(d.getMinutes());
-  if (d.toDateString() === today.toDateString()) return hm;
-  var months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  var day = d.getDate() + ' ' + months[d.getMonth()];
-  if (d.getFullYear() !== today.getFullYear()) day += ' ' + d.getFullYear();
-  return day + ' ' + hm;
-};
-
 // A client_id for idempotent sends: printable ASCII, well under the
 // 64-character limit, unique enough across tabs and reloads.
 Parley.newClientId = function () {
