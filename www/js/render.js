@@ -107,8 +107,9 @@ window.Parley = Parley;
     else li.appendChild(box);
   }
 
-  // The optimistic copy of a message being sent.
-  function pending(text, clientId, me) {
+  // The optimistic copy of a message being sent; quoted: the line of the
+  // message it replies to, if any.
+  function pending(text, clientId, me, quoted) {
     var li = el('li', 'msg own pending');
     li.setAttribute('data-client-id', clientId);
     li.setAttribute('data-user', String(me.id));
@@ -119,6 +120,7 @@ window.Parley = Parley;
     head.appendChild(el('span', 'author', me.username));
     head.appendChild(el('span', 'sending', 'sending…'));
     c.appendChild(head);
+    if (quoted) c.appendChild(el('p', 'quote', '↩ ' + quoted));
     c.appendChild(el('p', 'text', text));
     li.appendChild(c);
     return li;

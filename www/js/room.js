@@ -517,9 +517,10 @@ window.Parley = Parley;
   }
 
   function send(text) {
+    var q = R.replyTo !== null ? quoteOf(R.replyTo) : null;
     if (!R.atEnd) loadLatest();
     var clientId = Parley.newClientId();
-    var li = Parley.render.pending(text, clientId, me());
+    var li = Parley.render.pending(text, clientId, me(), q && q.username + ': ' + q.text);
     R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo};
     cancelReply();
     $('messages').appendChild(li);
