@@ -149,7 +149,15 @@ test('at 375 px: one column, rooms in a drawer, no horizontal scroll, 44 px targ
   const phone = { viewport: { width: 375, height: 740 }, hasTouch: true };
   const pia = await ui.openAs(f.browser, f.stack.url, 'pia', phone);
   const quin = await ui.openAs(f.browser, f.stack.url, 'quinn');
-  await ui.sendAndSee(quin.page, 'Are you on your phone?', pia.page);
+  // A direct conversation: bubbles, on a phone.
+  await quin.page.getByLabel('Message a user').fill('pia');
+  await quin.page.getByRole('button', { name: 'Start' }).click();
+  await quin.page.locator('#room-title', { hasText: '@ pia' }).waitFor();
+  await ui.send(quin.page, 'Are you on your phone?');
+  await ui.roomButton(pia.page, 'quinn').waitFor({ state: 'attached' });
+  await pia.page.getByRole('button', { name: 'Rooms' }).click();
+  await ui.openRoom(pia.page, 'quinn');
+  await ui.assertShownOnce(pia.page, 'Are you on your phone?');
   await ui.sendAndSee(pia.page, 'Yes, it fits the screen: one column, no sideways scrolling.', quin.page);
   await ui.send(quin.page, 'A long word to wrap: ' + 'x'.repeat(120));
   await pia.page.locator('#messages .msg .text', { hasText: 'A long word to wrap' }).waitFor();
