@@ -273,6 +273,21 @@ test('keyboard: Enter, Shift+Enter, Up edits my last message, Escape cancels, th
   await ui.waitForMessage(jo.page, 'last of mine, edited');
   await ui.item(jo.page, 'last of mine, edited').locator('.edited').waitFor();
 
+  // The message list by keyboard: End, Up and Down pick a message, which
+  // shows its actions; Tab reaches them.
+  await jo.page.locator('#messages').focus();
+  await jo.page.keyboard.press('End');
+  const focusedText = () => jo.page.evaluate(() => document.activeElement.querySelector(':scope > .content > .text').textContent);
+  assert.equal(await focusedText(), 'last of mine, edited');
+  await jo.page.keyboard.press('ArrowUp');
+  assert.equal(await focusedText(), 'line one\nline two');
+  await jo.page.keyboard.press('ArrowDown');
+  assert.equal(await focusedText(), 'last of mine, edited');
+  const shown = ui.item(jo.page, 'last of mine, edited').locator('.actions');
+  assert.equal(await shown.evaluate((e) => getComputedStyle(e).opacity), '1');
+  await jo.page.keyboard.press('Tab');
+  assert.equal(await jo.page.evaluate(() => document.activeElement.textContent), 'Reply');
+
   // Settings by keyboard: open, choose a theme with the arrows, Escape.
   await jo.page.getByRole('button', { name: 'Settings' }).focus();
   await jo.page.keyboard.press('Enter');

@@ -706,6 +706,25 @@ window.Parley = Parley;
     });
   }
 
+  // Keyboard: in the message list, Up and Down move between messages (the
+  // focused one shows its actions, the next Tab reaches them); Home and End
+  // go to the first and last loaded.
+  function onListKey(e) {
+    var keys = {ArrowUp: -1, Up: -1, ArrowDown: 1, Down: 1, Home: -2, End: 2};
+    var step = keys[e.key];
+    var t = e.target;
+    if (!step || (t !== $('messages') && !/\bmsg\b/.test(t.className))) return;
+    var all = $('messages').querySelectorAll('.msg[data-id]');
+    if (!all.length) return;
+    var at = -1;
+    for (var i = 0; i < all.length; i++) {
+      if (all[i] === t) at = i;
+    }
+    var next = step === -2 ? 0 : step === 2 || at < 0 ? all.length - 1 : Math.max(0, Math.min(all.length - 1, at + step));
+    e.preventDefault();
+    all[next].focus();
+  }
+
   // Touch screens have no hover: a long press shows a message's actions.
   function longPress() {
     var timer = null;
@@ -956,6 +975,7 @@ window.Parley = Parley;
         $('text').focus();
       });
       $('messages').addEventListener('scroll', onScroll);
+      $('messages').addEventListener('keydown', onListKey);
       longPress();
       // Relative times age, and "Today" becomes "Yesterday" at midnight.
       setInterval(function () {
