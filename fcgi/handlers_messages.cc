@@ -44,7 +44,8 @@ Result<Response> Api::History(Call& c) {
 
 Result<Response> Api::Send(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(Draft d, ReadDraft(c.body));
-  PARLEY_ASSIGN_OR_RETURN(SendResult r, store_.Send(c.user, c.route.num, d.text, d.client_id));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> reply_to, OptionalInt(c.body, "reply_to", 1, kMaxId));
+  PARLEY_ASSIGN_OR_RETURN(SendResult r, store_.Send(c.user, c.route.num, d.text, d.client_id, reply_to));
   return MessageResponse(r);
 }
 

@@ -113,6 +113,8 @@ void Write(JsonWriter& w, const Room& r) {
     w.Null();
   }
   w.Key("unread").Int(r.unread).Key("last_event_id").Int(r.last_event_id);
+  // Only members have a marker; clients put a "New messages" line after it.
+  if (r.member) w.Key("read_event_id").Int(r.read_event_id);
   w.Key("answers_per_professor");
   if (r.answers_per_professor) {
     w.Int(*r.answers_per_professor);

@@ -23,6 +23,7 @@ struct Room {
   std::optional<std::string> role;
   int64_t unread = 0;
   int64_t last_event_id = 0;
+  int64_t read_event_id = 0;  // members: my read marker (0: never read)
   std::optional<User> peer;  // the other person of a direct conversation
 };
 

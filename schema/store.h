@@ -107,8 +107,10 @@ class Store {
   // Messages (store_messages.cc).
   Result<HistoryPage> History(const User& me, int64_t room_id, std::optional<int64_t> before,
                               std::optional<int64_t> after, int limit);
+  // reply_to, when set, must name a message of the same room (else kInvalid invalid_reply).
   Result<SendResult> Send(const User& me, int64_t room_id, const std::string& text,
-                          const std::optional<std::string>& client_id);
+                          const std::optional<std::string>& client_id,
+                          std::optional<int64_t> reply_to = std::nullopt);
   Result<SendResult> Answer(const User& me, int64_t question_id, const std::string& text,
                             const std::optional<std::string>& client_id);
   Result<Message> Edit(const User& me, int64_t message_id, const std::string& text);

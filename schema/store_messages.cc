@@ -147,7 +147,7 @@ Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char
 }
 
 Result<SendResult> Store::Send(const User& me, int64_t room_id, const std::string& text,
-                               const std::optional<std::string>& client_id) {
+                               const std::optional<std::string>& client_id, std::optional<int64_t> reply_to) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
@@ -162,7 +162,15 @@ Result<SendResult> Store::Send(const User& me, int64_t room_id, const std::strin
     }
     kind = "question";
   }
-  PARLEY_ASSIGN_OR_RETURN(Message m, InsertMessage(me, room_id, kind, text, std::nullopt, client_id));
+  if (reply_to) {
+    // Any message of this room, deleted ones included (the reply still
+    // points somewhere); one of another room would leak across rooms.
+    PARLEY_ASSIGN_OR_RETURN(std::optional<Message> original, LoadMessage(*reply_to));
+    if (!original || original->room_id != room_id) {
+      return Status::Invalid("invalid_reply", "reply_to must name a message of the same room");
+    }
+  }
+  PARLEY_ASSIGN_OR_RETURN(Message m, InsertMessage(me, room_id, kind, text, reply_to, client_id));
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return SendResult{std::move(m), true};
 }

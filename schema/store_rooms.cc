@@ -68,7 +68,7 @@ Status Store::CheckMember(const User& me, int64_t room_id) {
   return a.status();
 }
 
-// Fills the per-reader fields of a room: last event, unread count, peer.
+// Fills the per-reader fields of a room: last event, read marker, unread count, peer.
 static Status FillView(Db& db, Room& r, int64_t user_id) {
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(
@@ -79,13 +79,19 @@ static Status FillView(Db& db, Room& r, int64_t user_id) {
   }
   if (!r.member) return Status::Ok();
   {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(
+        "SELECT event_id FROM read_markers WHERE user_id = ? AND room_id = ?"));
+    s.Bind(1, user_id).Bind(2, r.id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    r.read_event_id = row ? s.Int(0) : 0;
+  }
+  {
     // Capped: a badge reads "999+" long before an exact count matters, and
     // the cap bounds the work for a user back from a long absence.
     PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = ?1 AND id > "
-        "COALESCE((SELECT event_id FROM read_markers WHERE user_id = ?2 AND room_id = ?1), 0) "
+        "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = ?1 AND id > ?3 "
         "AND user_id <> ?2 AND deleted = 0 LIMIT 1000)"));
-    s.Bind(1, r.id).Bind(2, user_id);
+    s.Bind(1, r.id).Bind(2, user_id).Bind(3, r.read_event_id);
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     r.unread = row ? s.Int(0) : 0;
   }

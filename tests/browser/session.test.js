@@ -51,6 +51,7 @@ test('signing out ends the session in every tab, and the page never holds the to
   }));
   assert.deepEqual(visible, { cookie: '', local: 0, session: 0 });
 
+  await rita.page.getByRole('button', { name: 'Settings' }).click();
   await rita.page.getByRole('button', { name: 'Sign out' }).click();
   await rita.page.getByRole('button', { name: 'Sign in' }).waitFor();
   // The other tab learns it from its stream, which the daemon closes when

@@ -274,5 +274,47 @@ TEST_F(MessagesTest, ReadMarkerDrivesUnreadAndOnlyMovesForward) {
   }
 }
 
+// DESIGN 3.2: a send may name the message it replies to, of the same room.
+TEST_F(MessagesTest, ReplyToIsStoredAndCheckedAgainstTheRoom) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  int64_t room = CreateRoom(alice, "lobby", "public");
+  int64_t other = CreateRoom(alice, "elsewhere", "public");
+  Join(bob, room);
+  int64_t original = Send(alice, room, "lunch?")["id"].num();
+  int64_t foreign = Send(alice, other, "not this room")["id"].num();
+
+  Response r = bob->Post(RoomPath(room, "/messages"),
+                         "{\"text\":\"yes\",\"reply_to\":" + std::to_string(original) + "}");
+  ASSERT_EQ(r.status, 201) << r.Describe();
+  EXPECT_EQ(r.json()["message"]["reply_to"].num(), original);
+  Json last = bob->Get(RoomPath(room, "/messages")).json()["messages"].items().back();
+  EXPECT_EQ(last["reply_to"].num(), original) << last.Dump();
+
+  for (int64_t bad : {foreign, int64_t{987654321}}) {
+    Response e = bob->Post(RoomPath(room, "/messages"),
+                           "{\"text\":\"no\",\"reply_to\":" + std::to_string(bad) + "}");
+    EXPECT_EQ(e.status, 400) << e.Describe();
+    EXPECT_EQ(e.json()["error"]["code"].str(), "invalid_reply") << e.Describe();
+  }
+  Response e = bob->Post(RoomPath(room, "/messages"), "{\"text\":\"no\",\"reply_to\":\"x\"}");
+  EXPECT_EQ(e.status, 400) << e.Describe();
+  EXPECT_EQ(e.json()["error"]["code"].str(), "invalid_field") << e.Describe();
+}
+
+TEST_F(MessagesTest, RoomsShowMyReadMarker) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  int64_t room = CreateRoom(alice, "lobby", "public");
+  Join(bob, room);
+  int64_t first = Send(alice, room, "one")["id"].num();
+  Send(alice, room, "two");
+  EXPECT_EQ(FindRoom(bob, room)["read_event_id"].num(), 0);
+  ASSERT_EQ(bob->Post(RoomPath(room, "/read"), "{\"event_id\":" + std::to_string(first) + "}").status, 204);
+  Json r = FindRoom(bob, room);
+  EXPECT_EQ(r["read_event_id"].num(), first) << r.Dump();
+  EXPECT_EQ(r["unread"].num(), 1) << r.Dump();
+}
+
 }  // namespace
 }  // namespace parley::e2e

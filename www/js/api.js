@@ -19,7 +19,8 @@ var kErrorText = {
   room_name_taken: 'A room with that name already exists.',
   user_not_found: 'No user with that name.',
   room_not_found: 'That room does not exist, or you were not invited.',
-  not_signed_in: 'Please sign in again.'
+  not_signed_in: 'Please sign in again.',
+  invalid_reply: 'The message you replied to is not in this room any more.'
 };
 
 Parley.errorText = function (err) {

@@ -22,7 +22,14 @@ window.Parley = Parley;
 
   // --- signing in ------------------------------------------------------------
 
+  // The first screen that can be used; the tests time it.
+  function ready() {
+    Parley.show($('boot'), false);
+    if (window.performance && performance.mark) performance.mark('parley-ready');
+  }
+
   function showAuth(message) {
+    ready();
     Parley.show($('app'), false);
     Parley.show($('auth'), true);
     $('auth-error').textContent = message || '';
@@ -56,6 +63,7 @@ window.Parley = Parley;
   function signedIn(user) {
     state.me = user;
     $('me').textContent = user.username;
+    ready();
     Parley.show($('auth'), false);
     Parley.show($('app'), true);
     state.transport = new Parley.Transport({
@@ -78,6 +86,7 @@ window.Parley = Parley;
     state.rooms = [];
     state.byId = {};
     Parley.room.close();
+    Parley.show($('settings'), false);
     Parley.clear($('people'));
     Parley.show($('people-section'), false);
     showAuth(message);
@@ -95,9 +104,18 @@ window.Parley = Parley;
   function fetchRooms(then) {
     Parley.api('GET', '/rooms', null, function (err, data) {
       if (err) return;
+      var before = state.byId;
       state.rooms = data.rooms || [];
       state.byId = {};
-      for (var i = 0; i < state.rooms.length; i++) state.byId[state.rooms[i].id] = state.rooms[i];
+      for (var i = 0; i < state.rooms.length; i++) {
+        var r = state.rooms[i];
+        // The marker this page moved may not have reached the server yet
+        // (its post waits a moment): keep the further one.
+        if (before[r.id] && before[r.id].read_event_id > (r.read_event_id || 0)) {
+          r.read_event_id = before[r.id].read_event_id;
+        }
+        state.byId[r.id] = r;
+      }
       then();
     });
   }
@@ -156,8 +174,8 @@ window.Parley = Parley;
       if (window.history && history.replaceState) history.replaceState(null, '', '#room-' + id);
       else location.hash = 'room-' + id;
     }
+    Parley.room.open(room);  // before unread is cleared: it places the "New messages" line
     room.unread = 0;
-    Parley.room.open(room);
     renderRooms();
     toggleMenu(false);
   }
@@ -247,6 +265,7 @@ window.Parley = Parley;
       var changed = r.unread !== 0;
       r.unread = 0;
       if (eventId > (r.last_event_id || 0)) r.last_event_id = eventId;
+      if (eventId > (r.read_event_id || 0)) r.read_event_id = eventId;
       if (changed) renderRooms();
     }
   };
@@ -354,10 +373,54 @@ window.Parley = Parley;
     var menu = $('menu');
     if (open === undefined) open = menu.getAttribute('aria-expanded') !== 'true';
     menu.setAttribute('aria-expanded', open ? 'true' : 'false');
+    var wasOpen = $('sidebar').className === 'open';
     $('sidebar').className = open ? 'open' : '';
+    // Keyboard users land in the drawer they opened, on the room they are in.
+    if (open && !wasOpen) {
+      var here = $('sidebar').querySelector('button.room[aria-current=true]') || $('sidebar').querySelector('button');
+      if (here) here.focus();
+    }
+  }
+
+  // --- settings --------------------------------------------------------------
+
+  function toggleSettings(open) {
+    var b = $('settings-open');
+    Parley.show($('settings'), open);
+    b.setAttribute('aria-expanded', open ? 'true' : 'false');
+    if (open) {
+      var radios = document.getElementsByName('theme');
+      for (var i = 0; i < radios.length; i++) {
+        radios[i].checked = radios[i].value === Parley.theme.get();
+        if (radios[i].checked) radios[i].focus();
+      }
+    } else {
+      b.focus();
+    }
+  }
+
+  function initSettings() {
+    $('settings-open').addEventListener('click', function () {
+      toggleSettings($('settings').hidden);
+    });
+    $('settings-close').addEventListener('click', function () { toggleSettings(false); });
+    var radios = document.getElementsByName('theme');
+    for (var i = 0; i < radios.length; i++) {
+      radios[i].addEventListener('change', function (e) { Parley.theme.set(e.target.value); });
+    }
+    // Escape closes what floats over the room: the settings, the drawer.
+    document.addEventListener('keydown', function (e) {
+      if (e.key !== 'Escape' && e.key !== 'Esc') return;
+      if (!$('settings').hidden) toggleSettings(false);
+      else if ($('menu').getAttribute('aria-expanded') === 'true') {
+        toggleMenu(false);
+        $('menu').focus();
+      }
+    });
   }
 
   function init() {
+    initSettings();
     Parley.room.init();
     Parley.onSignedOut = function () {
       if (state.me) signedOut('Your session ended. Please sign in again.');
@@ -368,6 +431,7 @@ window.Parley = Parley;
     });
     $('register').addEventListener('click', function () { authenticate('/register'); });
     $('logout').addEventListener('click', function () {
+      toggleSettings(false);
       Parley.api('POST', '/logout', null, function () { signedOut(''); });
     });
     $('menu').addEventListener('click', function () { toggleMenu(); });

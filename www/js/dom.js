@@ -33,19 +33,6 @@ function pad2(n) {
   return n < 10 ? '0' + n : String(n);
 }
 
-// A timestamp in the reader's local time: "14:05" today, "3 Nov 14:05"
-// this year, "3 Nov 2025 14:05" before.
-Parley.formatTime = function (ms, now) {
-  var d = new Date(ms);
-  var today = now ? new Date(now) : new Date();
-  var hm = pad2(d.getHours()) + ':' + pad2(d.getMinutes());
-  if (d.toDateString() === today.toDateString()) return hm;
-  var months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  var day = d.getDate() + ' ' + months[d.getMonth()];
-  if (d.getFullYear() !== today.getFullYear()) day += ' ' + d.getFullYear();
-  return day + ' ' + hm;
-};
-
 // A client_id for idempotent sends: printable ASCII, well under the
 // 64-character limit, unique enough across tabs and reloads.
 Parley.newClientId = function () {
@@ -59,3 +46,83 @@ Parley.newClientId = function () {
   }
   return 'w' + Date.now().toString(36) + '-' + rnd;
 };
+
+var kMonths = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+var kMinuteMs = 60 * 1000;
+
+function dayStart(ms) {
+  var d = new Date(ms);
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+}
+
+// How long ago, the way people say it: "now", "2 min", then the clock time
+// (the day separators above say which day).
+Parley.relativeTime = function (ms, now) {
+  now = now || Date.now();
+  var ago = now - ms;
+  if (ago < kMinuteMs) return 'now';
+  if (ago < 60 * kMinuteMs) return Math.floor(ago / kMinuteMs) + ' min';
+  var d = new Date(ms);
+  return pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+};
+
+// "Today", "Yesterday", "3 Nov", or "3 Nov 2025" before this year.
+Parley.dayLabel = function (ms, now) {
+  var today = dayStart(now || Date.now());
+  var day = dayStart(ms);
+  // Rounded: a day across a daylight-saving change is 23 or 25 hours.
+  var days = Math.round((today - day) / (24 * 60 * kMinuteMs));
+  if (days === 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  var d = new Date(ms);
+  var label = d.getDate() + ' ' + kMonths[d.getMonth()];
+  if (d.getFullYear() !== new Date(today).getFullYear()) label += ' ' + d.getFullYear();
+  return label;
+};
+
+Parley.sameDay = function (a, b) {
+  return dayStart(a) === dayStart(b);
+};
+
+// "alice_k" -> "AK", "bob" -> "BO": up to two letters for an avatar.
+Parley.initials = function (name) {
+  var parts = String(name).split(/[._\-]+/);
+  var a = parts[0] || name;
+  var b = parts.length > 1 && parts[1] ? parts[1].charAt(0) : a.charAt(1);
+  return (a.charAt(0) + (b || '')).toUpperCase();
+};
+
+// A stable colour per user (by id). Each keeps 4.5:1 or more against the
+// white initials it carries.
+var kAvatarColours = ['#1f5fbf', '#7b3fb3', '#b3261e', '#1e6b34', '#8a5a00', '#00695c', '#ad1457', '#4a5360'];
+Parley.avatarColour = function (userId) {
+  var h = (userId * 2654435761) % 4294967296;  // Knuth's multiplicative hash spreads neighbours
+  return kAvatarColours[Math.floor(h / 4294967296 * kAvatarColours.length)];
+};
+
+// The theme: "system" (follow prefers-color-scheme), "light" or "dark".
+// Only a choice other than the default is stored; the page stores nothing
+// else (the session is an HttpOnly cookie).
+Parley.theme = {
+  get: function () {
+    try {
+      return window.localStorage.getItem('parley-theme') || 'system';
+    } catch (e) {
+      return 'system';
+    }
+  },
+  set: function (theme) {
+    try {
+      if (theme === 'system') window.localStorage.removeItem('parley-theme');
+      else window.localStorage.setItem('parley-theme', theme);
+    } catch (e) {
+      // storage off (private mode): the choice lasts until reload
+    }
+    Parley.theme.apply(theme);
+  },
+  apply: function (theme) {
+    if (theme === 'light' || theme === 'dark') document.documentElement.setAttribute('data-theme', theme);
+    else document.documentElement.removeAttribute('data-theme');
+  }
+};
+Parley.theme.apply(Parley.theme.get());

@@ -1,14 +1,28 @@
-// The open room: its messages (history paged backwards as you scroll up,
-// live events merged in id order), the composer with optimistic sends, edit
-// and delete, Q&A questions and answers, typing, and the member list.
+// The open room: a window of its messages (history paged both ways as you
+// scroll, live events merged in id order), the composer with optimistic
+// sends and replies, edit and delete, Q&A questions and answers, typing,
+// and the member list.
 //
-// Design note. A message is keyed by its id (= its event id) in `nodes`, so
-// whatever path it comes by (history page, the send's response, the live
-// event, a replay after a reconnect) it is shown once and updated in place.
-// A message being sent is shown at once as "pending" under its client_id;
-// the stored copy replaces it, whichever of the response and the event
-// comes first. A failed send keeps its client_id, so "Retry" can never
-// store a second copy.
+// Design note.
+// - A message is keyed by its id (= its event id) in `nodes`, so whatever
+//   path it comes by (history page, the send's response, the live event, a
+//   replay after a reconnect) it is shown once and updated in place. A
+//   message being sent is shown at once as "pending" under its client_id;
+//   the stored copy replaces it, whichever of the response and the event
+//   comes first. A failed send keeps its client_id, so "Retry" can never
+//   store a second copy.
+// - Windowing: the page holds one contiguous run of the room's messages,
+//   at most kMaxItems top-level items, so a room of 10,000 messages costs
+//   what a room of 400 does. Loading older pages trims the newest end
+//   (atEnd becomes false) and scrolling back down loads them again (trimming
+//   the oldest end). While the window does not reach the newest message,
+//   live messages are not inserted (they would leave a gap): a button offers
+//   to jump to them. Every change that adds or removes items above what the
+//   reader looks at goes through keepPosition(), which puts the item at the
+//   top of the view back where it was.
+// - Announcements: the list itself is not a live region (loading history
+//   would read it all out); live messages from others are written to a
+//   separate polite live region instead, a few lines at most.
 var Parley = window.Parley || {};
 window.Parley = Parley;
 
@@ -16,29 +30,45 @@ window.Parley = Parley;
   var $ = Parley.$;
   var el = Parley.el;
   var kPageSize = 50;
+  var kMaxItems = 400;
+  var kEdgePx = 120;
   var kTypingSendEveryMs = 3000;
   var kTypingShowMs = 6000;
+  var kLongPressMs = 500;
+  var kAnnounceKeep = 3;
 
   var R = {
     room: null,        // the room object from GET /api/rooms
-    nodes: {},         // message id -> <li>
-    msgs: {},          // message id -> message object
-    pending: {},       // client_id -> {li, text, kind, questionId}
-    oldest: null,      // smallest loaded message id
-    newest: 0,         // largest, for the read marker
-    hasMore: false,
+    nodes: {},         // message id -> <li>, for messages in the window
+    msgs: {},          // message id -> message object, same keys
+    quotes: {},        // message id -> {username, text, deleted}: originals of replies
+    quoteAsked: {},    // message id -> true while its original is being fetched
+    pending: {},       // client_id -> {li, text, roomId, replyTo}
+    oldest: null,      // smallest id in the window
+    newest: 0,         // largest id in the window
+    hasMore: false,    // older messages exist before the window
+    atEnd: true,       // the window reaches the newest message
+    skipped: 0,        // largest live message id not shown (window not at the end)
     loading: false,
+    gen: 0,            // bumped when the window is replaced: late pages are dropped
+    unreadAfter: null, // my read marker when the room opened, if anything was unread
+    replyTo: null,     // the message the composer replies to
     typing: {},        // username -> expiry (ms)
     lastTypingSent: 0,
     members: [],
     online: {},        // user id -> true/false, from members and presence
     readSent: 0,
     readTimer: null,
+    readPending: null, // {roomId, eventId} not posted yet
     seq: 0             // bumped when another room opens: late answers are dropped
   };
 
   function me() {
     return Parley.state.me;
+  }
+
+  function mine(m) {
+    return !!me() && m.user.id === me().id;
   }
 
   function myRole() {
@@ -53,56 +83,61 @@ window.Parley = Parley;
     $('room-error').textContent = text || '';
   }
 
+  function messagesPath(query) {
+    return '/rooms/' + R.room.id + '/messages?' + query;
+  }
+
   // --- rendering ---------------------------------------------------------
 
-  function timeNode(ts) {
-    var t = el('time', 'ts', Parley.formatTime(ts));
-    var d = new Date(ts);
-    t.setAttribute('datetime', d.toISOString());
-    t.setAttribute('title', d.toLocaleString());
-    return t;
+  function quoteOf(id) {
+    var m = R.msgs[id];
+    if (m) return {username: m.user.username, text: m.text, deleted: m.deleted};
+    if (R.quotes[id]) return R.quotes[id];
+    fetchQuote(id);
+    return null;
   }
 
-  function button(label, cls, onClick) {
-    var b = el('button', cls, label);
-    b.type = 'button';
-    b.addEventListener('click', onClick);
-    return b;
+  // The original of a reply outside the window: the one message at or
+  // before its id (the same room, checked by the server when it was sent).
+  function fetchQuote(id) {
+    if (R.quoteAsked[id] || !R.room) return;
+    R.quoteAsked[id] = true;
+    var seq = R.seq;
+    Parley.api('GET', messagesPath('limit=1&before=' + (id + 1)), null, function (err, data) {
+      if (seq !== R.seq || err) return;
+      var m = (data.messages || [])[0];
+      if (!m || m.id !== id) return;
+      R.quotes[id] = {username: m.user.username, text: m.text, deleted: m.deleted};
+      for (var k in R.msgs) {
+        if (R.msgs.hasOwnProperty(k) && R.msgs[k].reply_to === id) renderMessage(R.msgs[k]);
+      }
+    });
   }
 
-  function renderContent(li, m) {
-    var old = li.querySelector('.content');
-    var c = el('div', 'content');
-    var head = el('div', 'head');
-    head.appendChild(el('span', 'author', m.user.username));
-    head.appendChild(timeNode(m.ts));
-    if (m.kind === 'question') {
-      var state = el('span', 'state ' + (m.answer_id ? 'answered' : 'open'), m.answer_id ? 'answered' : 'unanswered');
-      head.appendChild(state);
-    }
-    if (m.kind === 'answer') head.appendChild(el('span', 'kind', 'answer'));
-    if (m.edited && !m.deleted) head.appendChild(el('span', 'edited', '(edited)'));
-    c.appendChild(head);
-    if (m.deleted) c.appendChild(el('p', 'text deleted', 'message deleted'));
-    else c.appendChild(el('p', 'text', m.text));
-
-    var actions = el('div', 'actions');
-    if (!m.deleted && me() && m.user.id === me().id) {
-      actions.appendChild(button('Edit', 'edit', function () { startEdit(m.id); }));
-      actions.appendChild(button('Delete', 'delete', function () { removeMessage(m.id); }));
-    }
-    if (m.kind === 'question' && !m.answer_id && !m.deleted && myRole() === 'professor') {
-      actions.appendChild(button('Answer', 'answer', function () { startAnswer(m.id); }));
-    }
-    if (actions.firstChild) c.appendChild(actions);
-    if (old) li.replaceChild(c, old);
-    else li.insertBefore(c, li.firstChild);
+  function renderMessage(m) {
+    var canAnswer = m.kind === 'question' && !m.answer_id && !m.deleted && myRole() === 'professor';
+    Parley.render.content(R.nodes[m.id], m, {
+      mine: mine(m),
+      canReply: !(isQa() && myRole() === 'professor') && m.kind !== 'answer',
+      canAnswer: canAnswer,
+      quoteOf: quoteOf,
+      onReply: startReply,
+      onEdit: startEdit,
+      onDelete: removeMessage,
+      onAnswer: startAnswer,
+      onJump: jumpTo
+    });
   }
 
-  function classFor(m) {
-    var cls = 'msg ' + m.kind;
-    if (me() && m.user.id === me().id) cls += ' own';
-    return cls;
+  // What depends on neighbours: grouping and dividers.
+  function layout() {
+    Parley.render.regroup($('messages'), {
+      unreadAfter: R.unreadAfter,
+      startsRoom: !R.hasMore,
+      meId: me() ? me().id : null
+    });
+    Parley.show($('older'), R.hasMore);
+    Parley.show($('latest'), !R.atEnd);
   }
 
   // The <li> before which a message with this id belongs: the first loaded
@@ -119,20 +154,32 @@ window.Parley = Parley;
     return before;
   }
 
-  function placeMessage(m) {
+  // Outside the window: a live message while the window is not at the end,
+  // or an old one before its start. Pages that extend the window pass
+  // extending.
+  function outsideWindow(id) {
+    return (!R.atEnd && id > R.newest) || (R.hasMore && R.oldest !== null && id < R.oldest);
+  }
+
+  function placeMessage(m, extending) {
     if (!R.room || m.room_id !== R.room.id) return;
     if (m.client_id && R.pending[m.client_id]) {
       var p = R.pending[m.client_id];
       if (p.li.parentNode) p.li.parentNode.removeChild(p.li);
       delete R.pending[m.client_id];
     }
-    R.msgs[m.id] = m;
-    if (R.oldest === null || m.id < R.oldest) R.oldest = m.id;
-    if (m.id > R.newest) R.newest = m.id;
+    // An answer marks its question answered, even when it is itself outside the window.
+    if (m.kind === 'answer' && m.reply_to && R.msgs[m.reply_to] && !(R.msgs[m.reply_to].answer_id > 0)) {
+      R.msgs[m.reply_to].answer_id = m.id;
+      renderMessage(R.msgs[m.reply_to]);
+    }
     var li = R.nodes[m.id];
     if (!li) {
-      li = el('li', classFor(m));
-      li.setAttribute('data-id', String(m.id));
+      if (!extending && outsideWindow(m.id)) {
+        if (m.id > R.skipped) R.skipped = m.id;
+        return;
+      }
+      li = Parley.render.item(m, mine(m));
       R.nodes[m.id] = li;
       var container = $('messages');
       if (m.kind === 'answer' && m.reply_to && R.nodes[m.reply_to]) {
@@ -141,15 +188,12 @@ window.Parley = Parley;
       } else {
         container.insertBefore(li, insertionPoint(container, m.id));
       }
-      if (m.kind === 'question') adoptAnswer(m);
-    } else {
-      li.className = classFor(m);
     }
-    renderContent(li, m);
-    if (m.kind === 'answer' && m.reply_to && R.msgs[m.reply_to] && !(R.msgs[m.reply_to].answer_id > 0)) {
-      R.msgs[m.reply_to].answer_id = m.id;
-      placeMessage(R.msgs[m.reply_to]);
-    }
+    R.msgs[m.id] = m;
+    if (R.oldest === null || m.id < R.oldest) R.oldest = m.id;
+    if (m.id > R.newest) R.newest = m.id;
+    renderMessage(m);
+    if (m.kind === 'question') adoptAnswer(m);
   }
 
   function answersOf(questionLi) {
@@ -165,8 +209,7 @@ window.Parley = Parley;
   // An answer loaded before its question (a page boundary) moves under it.
   function adoptAnswer(q) {
     if (!q.answer_id || !R.nodes[q.answer_id]) return;
-    var a = R.nodes[q.answer_id];
-    answersOf(R.nodes[q.id]).appendChild(a);
+    answersOf(R.nodes[q.id]).appendChild(R.nodes[q.answer_id]);
   }
 
   function nearBottom() {
@@ -179,36 +222,158 @@ window.Parley = Parley;
     list.scrollTop = list.scrollHeight;
   }
 
+  // Runs change(), then scrolls so that the item that was at the top of the
+  // view is where it was: prepending a page or trimming items above the
+  // view does not move what the reader reads.
+  function keepPosition(change) {
+    var list = $('messages');
+    var anchor = null;
+    var offset = 0;
+    for (var c = list.firstChild; c; c = c.nextSibling) {
+      if (c.offsetTop + c.offsetHeight > list.scrollTop) {
+        anchor = c;
+        offset = c.offsetTop - list.scrollTop;
+        break;
+      }
+    }
+    change();
+    if (anchor && anchor.parentNode === list) list.scrollTop = anchor.offsetTop - offset;
+  }
+
   function systemNote(id, text) {
-    if (R.nodes[id]) return;
+    if (R.nodes[id] || outsideWindow(id)) return;
     var li = el('li', 'system', text);
     li.setAttribute('data-id', String(id));
     R.nodes[id] = li;
     var list = $('messages');
     var stick = nearBottom();
     list.insertBefore(li, insertionPoint(list, id));
+    if (id > R.newest) R.newest = id;
+    layout();
     if (stick) scrollToBottom();
   }
 
-  // --- history -----------------------------------------------------------
+  function announce(text) {
+    var region = $('announcer');
+    region.appendChild(el('p', null, text));
+    while (region.childNodes.length > kAnnounceKeep) region.removeChild(region.firstChild);
+  }
 
-  function loadLatest() {
-    var seq = R.seq;
+  // --- the window ----------------------------------------------------------
+
+  function forget(node) {
+    var inner = node.querySelectorAll('[data-id]');
+    for (var i = 0; i < inner.length; i++) {
+      delete R.nodes[inner[i].getAttribute('data-id')];
+      delete R.msgs[inner[i].getAttribute('data-id')];
+    }
+    delete R.nodes[node.getAttribute('data-id')];
+    delete R.msgs[node.getAttribute('data-id')];
+  }
+
+  function bounds() {
+    var list = $('messages');
+    R.oldest = null;
+    R.newest = 0;
+    for (var c = list.firstChild; c; c = c.nextSibling) {
+      var id = parseInt(c.getAttribute('data-id') || '', 10);
+      if (!id) continue;
+      if (R.oldest === null) R.oldest = id;
+      if (id > R.newest) R.newest = id;
+    }
+  }
+
+  // Drops items from one end until the window holds kMaxItems.
+  function trim(fromTop) {
+    var list = $('messages');
+    var trimmed = false;
+    while (list.childNodes.length > kMaxItems) {
+      var node = fromTop ? list.firstChild : list.lastChild;
+      while (!fromTop && node && !node.getAttribute('data-id')) node = node.previousSibling;  // pending stay
+      if (!node) break;
+      forget(node);
+      list.removeChild(node);
+      trimmed = true;
+    }
+    if (!trimmed) return;
+    bounds();
+    if (fromTop) R.hasMore = true;
+    else R.atEnd = false;
+  }
+
+  // Empties the window (the pending sends stay in R.pending and come back
+  // with their stored copies).
+  function clearWindow() {
+    R.gen++;
+    R.nodes = {};
+    R.msgs = {};
+    R.oldest = null;
+    R.newest = 0;
+    R.hasMore = false;
+    R.skipped = 0;
     R.loading = true;
-    Parley.api('GET', '/rooms/' + R.room.id + '/messages?limit=' + kPageSize, null, function (err, data) {
-      if (seq !== R.seq) return;
-      R.loading = false;
+    Parley.clear($('messages'));
+  }
+
+  function historyGet(query, gen, done) {
+    Parley.api('GET', messagesPath(query), null, function (err, data) {
+      if (gen !== R.gen) return;
       if (err) {
+        R.loading = false;
         setError(Parley.errorText(err));
         return;
       }
-      var list = data.messages || [];
-      for (var i = 0; i < list.length; i++) placeMessage(list[i]);
-      R.hasMore = !!data.has_more;
-      Parley.show($('older'), R.hasMore);
+      done(data.messages || [], !!data.has_more);
+    });
+  }
+
+  function placePage(page) {
+    for (var i = 0; i < page.length; i++) placeMessage(page[i], true);
+  }
+
+  // After the window reached the end: anything skipped meanwhile is newer
+  // than the page, so keep going.
+  function reachedEnd() {
+    R.atEnd = true;
+    if (R.skipped > R.newest) {
+      R.atEnd = false;
+      loadNewer();
+    }
+  }
+
+  function loadLatest(then) {
+    clearWindow();
+    R.atEnd = true;  // live messages arriving meanwhile belong at the end
+    var gen = R.gen;
+    historyGet('limit=' + kPageSize, gen, function (page, more) {
+      R.loading = false;
+      placePage(page);
+      R.hasMore = more;
+      layout();
       scrollToBottom();
       markRead();
+      if (then) then();
       fillViewport();
+    });
+  }
+
+  // Replaces the window with the messages around `id`: a few before it and
+  // a page after it. then() runs once they are in place.
+  function loadAround(id, then) {
+    clearWindow();
+    R.atEnd = false;
+    var gen = R.gen;
+    historyGet('limit=' + Math.floor(kPageSize / 2) + '&before=' + (id + 1), gen, function (before, moreBefore) {
+      historyGet('limit=' + kPageSize + '&after=' + id, gen, function (after, moreAfter) {
+        R.loading = false;
+        placePage(before);
+        placePage(after);
+        R.hasMore = moreBefore;
+        if (!moreAfter) reachedEnd();
+        layout();
+        then();
+        markRead();
+      });
     });
   }
 
@@ -216,24 +381,33 @@ window.Parley = Parley;
   // looks at in place.
   function loadOlder() {
     if (R.loading || !R.hasMore || R.oldest === null) return;
-    var seq = R.seq;
     R.loading = true;
-    var path = '/rooms/' + R.room.id + '/messages?limit=' + kPageSize + '&before=' + R.oldest;
-    Parley.api('GET', path, null, function (err, data) {
-      if (seq !== R.seq) return;
+    var gen = R.gen;
+    historyGet('limit=' + kPageSize + '&before=' + R.oldest, gen, function (page, more) {
       R.loading = false;
-      if (err) {
-        setError(Parley.errorText(err));
-        return;
-      }
-      var list = $('messages');
-      var fromBottom = list.scrollHeight - list.scrollTop;
-      var page = data.messages || [];
-      for (var i = page.length - 1; i >= 0; i--) placeMessage(page[i]);
-      R.hasMore = !!data.has_more;
-      Parley.show($('older'), R.hasMore);
-      list.scrollTop = list.scrollHeight - fromBottom;
+      keepPosition(function () {
+        placePage(page);
+        R.hasMore = more;
+        trim(false);
+        layout();
+      });
       fillViewport();
+    });
+  }
+
+  function loadNewer() {
+    if (R.loading || R.atEnd || !R.newest) return;
+    R.loading = true;
+    var gen = R.gen;
+    historyGet('limit=' + kPageSize + '&after=' + R.newest, gen, function (page, more) {
+      R.loading = false;
+      keepPosition(function () {
+        placePage(page);
+        if (!more) reachedEnd();
+        trim(true);
+        layout();
+      });
+      markRead();
     });
   }
 
@@ -244,34 +418,53 @@ window.Parley = Parley;
     if (R.hasMore && list.scrollHeight <= list.clientHeight + 10) loadOlder();
   }
 
-  // The read marker moves when the reader can see the newest message.
+  function onScroll() {
+    var list = $('messages');
+    if (list.scrollTop < kEdgePx) loadOlder();
+    else if (list.scrollHeight - list.scrollTop - list.clientHeight < kEdgePx) loadNewer();
+  }
+
+  function focusMessage(id) {
+    var li = R.nodes[id];
+    if (!li) return;
+    li.focus();
+    if (li.scrollIntoView) li.scrollIntoView({block: 'center'});
+    Parley.render.toggle(li, 'flash', true);
+    setTimeout(function () { Parley.render.toggle(li, 'flash', false); }, 2000);
+  }
+
+  // Shows a message (a reply's original), loading it in context if needed.
+  function jumpTo(id) {
+    if (R.nodes[id]) focusMessage(id);
+    else loadAround(id, function () { focusMessage(id); });
+  }
+
+  function jumpToLatest() {
+    loadLatest(function () { $('text').focus(); });
+  }
+
+  // The read marker moves when the reader can see the newest message. The
+  // post waits a moment (a burst of messages moves it once); opening
+  // another room posts at once what this one was read up to.
   function markRead() {
     if (!R.room || document.hidden) return;
-    var newest = Math.max(R.room.last_event_id || 0, R.newest);
+    var newest = R.atEnd ? Math.max(R.room.last_event_id || 0, R.newest) : R.newest;
     Parley.rooms.markedRead(R.room.id, newest);
-    if (newest <= R.readSent || R.readTimer) return;
-    R.readTimer = setTimeout(function () {
-      R.readTimer = null;
-      if (!R.room || newest <= R.readSent) return;
-      R.readSent = newest;
-      Parley.api('POST', '/rooms/' + R.room.id + '/read', {event_id: newest}, null);
-    }, 500);
+    if (newest <= R.readSent) return;
+    R.readSent = newest;
+    R.readPending = {roomId: R.room.id, eventId: newest};
+    if (!R.readTimer) R.readTimer = setTimeout(flushRead, 500);
+  }
+
+  function flushRead() {
+    clearTimeout(R.readTimer);
+    R.readTimer = null;
+    var p = R.readPending;
+    R.readPending = null;
+    if (p) Parley.api('POST', '/rooms/' + p.roomId + '/read', {event_id: p.eventId}, null);
   }
 
   // --- sending -------------------------------------------------------------
-
-  function pendingLi(text, clientId) {
-    var li = el('li', 'msg own pending');
-    li.setAttribute('data-client-id', clientId);
-    var c = el('div', 'content');
-    var head = el('div', 'head');
-    head.appendChild(el('span', 'author', me().username));
-    head.appendChild(el('span', 'sending', 'sending…'));
-    c.appendChild(head);
-    c.appendChild(el('p', 'text', text));
-    li.appendChild(c);
-    return li;
-  }
 
   function failPending(clientId, err) {
     var p = R.pending[clientId];
@@ -299,27 +492,57 @@ window.Parley = Parley;
     p.li.appendChild(f);
   }
 
+  function button(label, cls, onClick) {
+    var b = el('button', cls, label);
+    b.type = 'button';
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
   function post(clientId) {
     var p = R.pending[clientId];
     var seq = R.seq;
-    Parley.api('POST', '/rooms/' + p.roomId + '/messages', {text: p.text, client_id: clientId}, function (err, data) {
+    var body = {text: p.text, client_id: clientId};
+    if (p.replyTo) body.reply_to = p.replyTo;
+    Parley.api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
       if (seq !== R.seq) return;
       if (err) {
         failPending(clientId, err);
         return;
       }
       placeMessage(data.message);
+      layout();
       markRead();
     });
   }
 
   function send(text) {
+    var q = R.replyTo !== null ? quoteOf(R.replyTo) : null;
+    if (!R.atEnd) loadLatest();
     var clientId = Parley.newClientId();
-    var li = pendingLi(text, clientId);
-    R.pending[clientId] = {li: li, text: text, roomId: R.room.id};
+    var li = Parley.render.pending(text, clientId, me(), q && q.username + ': ' + q.text);
+    R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo};
+    cancelReply();
     $('messages').appendChild(li);
+    layout();
     scrollToBottom();
     post(clientId);
+  }
+
+  function growComposer() {
+    var box = $('text');
+    box.style.height = 'auto';
+    if (box.value) box.style.height = Math.min(box.scrollHeight + 2, 160) + 'px';
+    else box.style.height = '';
+  }
+
+  // The newest message of mine in the window that can still be edited.
+  function lastOwnId() {
+    for (var node = $('messages').lastChild; node; node = node.previousSibling) {
+      var m = R.msgs[node.getAttribute('data-id')];
+      if (m && mine(m) && !m.deleted && m.kind !== 'answer') return m.id;
+    }
+    return null;
   }
 
   function onComposerKey(e) {
@@ -328,6 +551,14 @@ window.Parley = Parley;
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       submitComposer();
+    } else if ((e.key === 'ArrowUp' || e.key === 'Up') && !$('text').value) {
+      var id = lastOwnId();
+      if (id !== null) {
+        e.preventDefault();
+        startEdit(id);
+      }
+    } else if ((e.key === 'Escape' || e.key === 'Esc') && R.replyTo !== null) {
+      cancelReply();
     }
   }
 
@@ -338,14 +569,30 @@ window.Parley = Parley;
     if (!R.room || !text.replace(/\s+/g, '')) return;
     setError('');
     box.value = '';
+    growComposer();
     send(text);
   }
 
   function onComposerInput() {
+    growComposer();
     var now = Date.now();
     if (!R.room || now - R.lastTypingSent < kTypingSendEveryMs || !$('text').value) return;
     R.lastTypingSent = now;
     Parley.api('POST', '/rooms/' + R.room.id + '/typing', null, null);
+  }
+
+  function startReply(id) {
+    var m = R.msgs[id];
+    if (!m) return;
+    R.replyTo = id;
+    $('reply-text').textContent = 'Replying to ' + m.user.username + ': ' + m.text;
+    Parley.show($('reply-bar'), true);
+    $('text').focus();
+  }
+
+  function cancelReply() {
+    R.replyTo = null;
+    Parley.show($('reply-bar'), false);
   }
 
   // --- edit, delete, answer ----------------------------------------------
@@ -368,8 +615,10 @@ window.Parley = Parley;
     var cancel = button('Cancel', 'cancel', function () { close(); });
     var msg = el('p', 'note');
     msg.setAttribute('role', 'alert');
+    // Back to the composer: where the keyboard was before the editor.
     function close() {
       if (form.parentNode) form.parentNode.removeChild(form);
+      if (!$('composer').hidden) $('text').focus();
     }
     form.appendChild(lab);
     form.appendChild(box);
@@ -387,7 +636,7 @@ window.Parley = Parley;
       });
     });
     box.addEventListener('keydown', function (e) {
-      if (e.key === 'Escape') close();
+      if (e.key === 'Escape' || e.key === 'Esc') close();
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         ok.click();
@@ -395,6 +644,7 @@ window.Parley = Parley;
     });
     li.insertBefore(form, li.querySelector('.answers'));
     box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
     return form;
   }
 
@@ -444,7 +694,7 @@ window.Parley = Parley;
             li.insertBefore(note, li.querySelector('.answers'));
             var q = R.msgs[questionId];
             if (q && !q.answer_id) q.answer_id = -1;  // hide the Answer button until the answer arrives
-            if (q) renderContent(li, q);
+            if (q) renderMessage(q);
             return;
           }
           done(Parley.errorText(err));
@@ -456,7 +706,53 @@ window.Parley = Parley;
     });
   }
 
-  // --- members, typing -----------------------------------------------------
+  // Keyboard: in the message list, Up and Down move between messages (the
+  // focused one shows its actions, the next Tab reaches them); Home and End
+  // go to the first and last loaded.
+  function onListKey(e) {
+    var keys = {ArrowUp: -1, Up: -1, ArrowDown: 1, Down: 1, Home: -2, End: 2};
+    var step = keys[e.key];
+    var t = e.target;
+    if (!step || (t !== $('messages') && !/\bmsg\b/.test(t.className))) return;
+    var all = $('messages').querySelectorAll('.msg[data-id]');
+    if (!all.length) return;
+    var at = -1;
+    for (var i = 0; i < all.length; i++) {
+      if (all[i] === t) at = i;
+    }
+    var next = step === -2 ? 0 : step === 2 || at < 0 ? all.length - 1 : Math.max(0, Math.min(all.length - 1, at + step));
+    e.preventDefault();
+    all[next].focus();
+  }
+
+  // Touch screens have no hover: a long press shows a message's actions.
+  function longPress() {
+    var timer = null;
+    var shown = null;
+    function hide() {
+      if (shown) Parley.render.toggle(shown, 'touched', false);
+      shown = null;
+    }
+    var list = $('messages');
+    list.addEventListener('touchstart', function (e) {
+      clearTimeout(timer);
+      var li = e.target;
+      while (li && li !== list && !(li.className && /\bmsg\b/.test(li.className))) li = li.parentNode;
+      if (shown && shown !== li) hide();
+      if (!li || li === list) return;
+      timer = setTimeout(function () {
+        hide();
+        shown = li;
+        Parley.render.toggle(li, 'touched', true);
+      }, kLongPressMs);
+    }, false);
+    var cancel = function () { clearTimeout(timer); };
+    list.addEventListener('touchmove', cancel, false);
+    list.addEventListener('touchend', cancel, false);
+    list.addEventListener('touchcancel', cancel, false);
+  }
+
+// --- members, typing -----------------------------------------------------
 
   function renderMembers() {
     var ul = $('members');
@@ -543,6 +839,7 @@ window.Parley = Parley;
     var kind = kinds[room.kind] || room.kind;
     if (room.kind === 'qa' && room.role) kind += ' · you are a ' + room.role;
     $('room-kind').textContent = kind;
+    $('messages').className = room.kind === 'dm' ? 'dm' : '';
     Parley.show($('leave'), room.kind !== 'dm' && room.member);
     Parley.show($('invite-form'), room.kind === 'private');
     var label = 'Message';
@@ -569,25 +866,35 @@ window.Parley = Parley;
     },
 
     open: function (room) {
+      flushRead();
       R.seq++;
       R.room = room;
-      R.nodes = {};
-      R.msgs = {};
       R.pending = {};
-      R.oldest = null;
-      R.newest = 0;
-      R.hasMore = false;
-      R.loading = false;
+      R.quotes = {};
+      R.quoteAsked = {};
       R.typing = {};
       R.members = [];
       R.readSent = 0;
-      Parley.clear($('messages'));
+      // The "New messages" line goes after my read marker as it was when
+      // I opened the room; reading moves the marker, not the line.
+      // Someone who never read the room (just joined) gets no line.
+      R.unreadAfter = room.unread > 0 && room.read_event_id > 0 ? room.read_event_id : null;
+      cancelReply();
       Parley.clear($('members'));
+      Parley.clear($('announcer'));
       setError('');
       renderTyping();
       renderHeader();
       Parley.show($('room'), true);
-      loadLatest();
+      if (R.unreadAfter) {
+        loadAround(R.unreadAfter, function () {
+          var divider = $('messages').querySelector('.divider.new');
+          if (divider) $('messages').scrollTop = divider.parentNode.offsetTop - 8;
+          else scrollToBottom();
+        });
+      } else {
+        loadLatest();
+      }
       loadMembers();
     },
 
@@ -598,13 +905,14 @@ window.Parley = Parley;
       renderHeader();
       if (roleChanged) {
         for (var id in R.msgs) {
-          if (R.msgs.hasOwnProperty(id)) placeMessage(R.msgs[id]);
+          if (R.msgs.hasOwnProperty(id)) renderMessage(R.msgs[id]);
         }
       }
     },
 
     close: function () {
       R.seq++;
+      R.gen++;
       R.room = null;
       Parley.show($('room'), false);
     },
@@ -621,12 +929,15 @@ window.Parley = Parley;
         if (R.msgs[m.id]) placeMessage(m);
         return;
       }
+      var isNew = !R.nodes[m.id];
       placeMessage(m);
+      layout();
+      if (isNew && !mine(m)) announce(m.user.username + ': ' + m.text);
       if (m.user && R.typing[m.user.username]) {
         delete R.typing[m.user.username];
         renderTyping();
       }
-      if (stick) scrollToBottom();
+      if (stick && R.atEnd) scrollToBottom();
       markRead();
     },
 
@@ -658,9 +969,20 @@ window.Parley = Parley;
       $('text').addEventListener('keydown', onComposerKey);
       $('text').addEventListener('input', onComposerInput);
       $('older').addEventListener('click', loadOlder);
-      $('messages').addEventListener('scroll', function () {
-        if ($('messages').scrollTop < 80) loadOlder();
+      $('latest').addEventListener('click', jumpToLatest);
+      $('reply-cancel').addEventListener('click', function () {
+        cancelReply();
+        $('text').focus();
       });
+      $('messages').addEventListener('scroll', onScroll);
+      $('messages').addEventListener('keydown', onListKey);
+      longPress();
+      // Relative times age, and "Today" becomes "Yesterday" at midnight.
+      setInterval(function () {
+        if (!R.room) return;
+        Parley.render.refreshTimes($('messages'));
+        layout();
+      }, 30000);
       $('invite-form').addEventListener('submit', function (e) {
         e.preventDefault();
         var name = $('invite-user').value.replace(/^\s+|\s+$/g, '');

@@ -776,5 +776,24 @@ TEST_F(ApiTest, NotifierWithoutListenerNeverFailsTheRequest) {
   }
 }
 
+TEST_F(ApiTest, SendTakesReplyToOfTheSameRoom) {
+  Session alice = SignIn("alice");
+  const std::string room = "/api/rooms/1/messages";
+  const int64_t original = SendText(alice, 1, "original");
+  Response r = As(alice, "POST", room, R"({"text":"reply","reply_to":)" + std::to_string(original) + "}");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Num(Get(ParseBody(r).get(), "message"), "reply_to"), original);
+
+  // Not an id at all: invalid_field; an id that is no message of this room: invalid_reply.
+  EXPECT_API_ERROR(As(alice, "POST", room, R"({"text":"x","reply_to":"1"})"), 400, "invalid_field");
+  EXPECT_API_ERROR(As(alice, "POST", room, R"({"text":"x","reply_to":0})"), 400, "invalid_field");
+  EXPECT_API_ERROR(As(alice, "POST", room, R"({"text":"x","reply_to":1.5})"), 400, "invalid_field");
+  EXPECT_API_ERROR(As(alice, "POST", room, R"({"text":"x","reply_to":999999})"), 400, "invalid_reply");
+  const int64_t lobby = CreateRoom(alice, "Lobby", "public");
+  const int64_t there = SendText(alice, lobby, "elsewhere");
+  EXPECT_API_ERROR(As(alice, "POST", room, R"({"text":"x","reply_to":)" + std::to_string(there) + "}"), 400,
+                   "invalid_reply");
+}
+
 }  // namespace
 }  // namespace parley::fcgi

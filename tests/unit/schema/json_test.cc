@@ -103,12 +103,14 @@ TEST(ModelJsonTest, RoomHasEveryKeyWithNulls) {
   EXPECT_EQ(Get(j.get(), "last_event_id")->valuedouble, 0);
   EXPECT_TRUE(cJSON_IsNull(Get(j.get(), "answers_per_professor")));
   EXPECT_EQ(Get(j.get(), "peer"), nullptr);  // dm only
+  EXPECT_EQ(Get(j.get(), "read_event_id"), nullptr);  // members only
 
   r.owner = User{1, "alice"};
   r.member = true;
   r.role = "professor";
   r.unread = 4;
   r.last_event_id = 99;
+  r.read_event_id = 97;
   r.kind = "qa";
   r.answers_per_professor = 1;
   j = Parse(ToJson(r));
@@ -117,6 +119,7 @@ TEST(ModelJsonTest, RoomHasEveryKeyWithNulls) {
   EXPECT_STREQ(Get(j.get(), "role")->valuestring, "professor");
   EXPECT_EQ(Get(j.get(), "unread")->valuedouble, 4);
   EXPECT_EQ(Get(j.get(), "last_event_id")->valuedouble, 99);
+  EXPECT_EQ(Get(j.get(), "read_event_id")->valuedouble, 97);
   EXPECT_EQ(Get(j.get(), "answers_per_professor")->valuedouble, 1);
 }
 

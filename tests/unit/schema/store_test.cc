@@ -1132,5 +1132,59 @@ TEST_F(StoreTest, TakeNotifyHeadOncePerWrite) {
   EXPECT_EQ(store_->TakeNotifyHead(), 0);
 }
 
+TEST_F(StoreTest, ReplyToNamesAMessageOfTheSameRoom) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room other = NewRoom(alice, "Other", "public");
+  JoinOk(bob, lobby.id);
+  Message original = Post(alice, lobby.id, "question?");
+  Message elsewhere = Post(alice, other.id, "not here");
+
+  ASSERT_OK_AND_ASSIGN(SendResult r, store_->Send(bob, lobby.id, "answer!", std::nullopt, original.id));
+  EXPECT_EQ(r.message.reply_to, original.id);
+  std::optional<Message> stored = FindInHistory(bob, lobby.id, r.message.id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->reply_to, original.id);
+  std::vector<Event> ev = EventsSince(r.message.id - 1);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(Num(Parse(ev[0].data).get(), "reply_to"), original.id);
+
+  // Another room's message, an unknown id, an event that is not a message:
+  // refused, and nothing is stored or appended.
+  NewRoom(alice, "Third", "public");
+  const int64_t room_event = Head();
+  const int64_t h = Head();
+  EXPECT_ERROR(store_->Send(alice, lobby.id, "x", std::nullopt, elsewhere.id), Code::kInvalid, "invalid_reply");
+  EXPECT_ERROR(store_->Send(alice, lobby.id, "x", std::nullopt, 999999), Code::kInvalid, "invalid_reply");
+  EXPECT_ERROR(store_->Send(alice, lobby.id, "x", std::nullopt, room_event), Code::kInvalid, "invalid_reply");
+  EXPECT_EQ(Head(), h);
+
+  // A deleted original can still be replied to: the tombstone keeps its id.
+  ASSERT_OK(store_->Delete(alice, original.id));
+  EXPECT_OK(store_->Send(bob, lobby.id, "too late?", std::nullopt, original.id));
+}
+
+TEST_F(StoreTest, RoomsCarryMyReadMarker) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room lobby = NewRoom(alice, "Lobby", "public");
+  JoinOk(bob, lobby.id);
+  Post(alice, lobby.id, "one");
+  Message m2 = Post(alice, lobby.id, "two");
+  std::optional<Room> listed = Listed(bob, lobby.id);
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_EQ(listed->read_event_id, 0);  // never read
+  ASSERT_OK(store_->MarkRead(bob, lobby.id, m2.id - 1));
+  listed = Listed(bob, lobby.id);
+  EXPECT_EQ(listed->read_event_id, m2.id - 1);
+  EXPECT_EQ(listed->unread, 1);
+  ASSERT_OK_AND_ASSIGN(Room seen, store_->GetRoom(bob, lobby.id));
+  EXPECT_EQ(seen.read_event_id, m2.id - 1);
+  // Each reader has their own marker.
+  listed = Listed(alice, lobby.id);
+  EXPECT_EQ(listed->read_event_id, 0);
+}
+
 }  // namespace
 }  // namespace parley

@@ -1,0 +1,356 @@
+'use strict';
+// The conversation view in real Chromium against the real stack: grouping,
+// day separators, relative times, avatars, DM bubbles, the "New messages"
+// line at the read marker, replies that jump to their original, actions on
+// hover and focus, the keyboard flows of the composer, and announcements of
+// live messages (not of history).
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+const ui = require('./ui');
+const fill = require('./fill');
+
+const f = h.fixture();
+const logged = f.logged;
+
+const kMonths = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+// A public room made by `owner` (an apiRegister result) over the API.
+async function apiRoom(owner, kind = 'public') {
+  const r = await fill.api(f.stack, owner.token, 'POST', '/rooms', { name: h.uniqueName('room'), kind });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body.room;
+}
+
+async function join(user, room) {
+  await user.page.getByRole('button', { name: `Join ${room.name}` }).click();
+  await user.page.locator('#room-title', { hasText: `# ${room.name}` }).waitFor();
+}
+
+// Facts about the message <li> whose text is `text`.
+function facts(page, text) {
+  return ui.item(page, text).evaluate((li) => ({
+    cont: li.classList.contains('cont'),
+    own: li.classList.contains('own'),
+    dividers: Array.from(li.querySelectorAll(':scope > .divider')).map((d) => d.textContent),
+    time: li.querySelector('time').textContent,
+    title: li.querySelector('time').getAttribute('title'),
+    avatar: li.querySelector('.avatar').textContent,
+    colour: getComputedStyle(li.querySelector('.avatar')).backgroundColor,
+  }));
+}
+
+test('grouping, day separators, relative times and avatars', logged(async () => {
+  const writer = await h.apiRegister(f.stack.url, h.uniqueName('ann'));
+  const other = await h.apiRegister(f.stack.url, h.uniqueName('ben'));
+  const room = await apiRoom(writer);
+  const now = Date.now();
+  const daysAgo = (n, hh, mm) => {
+    const d = new Date(now);
+    d.setDate(d.getDate() - n);
+    d.setHours(hh, mm, 0, 0);
+    return d.getTime();
+  };
+  const w = writer.user;
+  const o = other.user;
+  await fill.insertMessages(f.stack, room.id, [
+    { user: w, text: 'old 1', ts: daysAgo(3, 10, 0) },
+    { user: w, text: 'old 2 (2 min later)', ts: daysAgo(3, 10, 2) },
+    { user: w, text: 'old 3 (7 min later)', ts: daysAgo(3, 10, 9) },
+    { user: o, text: 'old 4 (someone else)', ts: daysAgo(3, 10, 10) },
+    { user: w, text: 'yesterday 1', ts: daysAgo(1, 9, 0) },
+    { user: w, text: 'today 1', ts: now - 3 * 60 * 1000 },
+    { user: w, text: 'today 2', ts: now - 2 * 60 * 1000 },
+  ]);
+
+  const cat = await ui.openAs(f.browser, f.stack.url, h.uniqueName('cat'));
+  await join(cat, room);
+  await ui.waitForMessage(cat.page, 'today 2');
+  const d3 = new Date(daysAgo(3, 10, 0));
+  const label3 = `${d3.getDate()} ${kMonths[d3.getMonth()]}` +
+    (d3.getFullYear() !== new Date(now).getFullYear() ? ` ${d3.getFullYear()}` : '');
+
+  const old1 = await facts(cat.page, 'old 1');
+  assert.deepEqual(old1.dividers, [label3], 'the first message of a day carries its date');
+  assert.equal(old1.cont, false);
+  assert.equal(old1.time, '10:00');
+  assert.match(old1.title, new RegExp(String(d3.getFullYear())), `full date on hover: ${old1.title}`);
+  assert.equal((await facts(cat.page, 'old 2 (2 min later)')).cont, true, 'same author within 5 min: grouped');
+  assert.equal((await facts(cat.page, 'old 3 (7 min later)')).cont, false, '7 minutes later: a new group');
+  const old4 = await facts(cat.page, 'old 4 (someone else)');
+  assert.equal(old4.cont, false, 'another author: a new group');
+  assert.deepEqual((await facts(cat.page, 'yesterday 1')).dividers, ['Yesterday']);
+  const today1 = await facts(cat.page, 'today 1');
+  assert.deepEqual(today1.dividers, ['Today']);
+  assert.equal(today1.cont, false, 'a day separator starts a new group');
+  assert.equal(today1.time, '3 min');
+  const today2 = await facts(cat.page, 'today 2');
+  assert.equal(today2.time, '2 min');
+  assert.equal(today2.cont, true);
+
+  // Initials in a circle, one colour per author, the same on every page.
+  const initials = (name) => {
+    const parts = name.split(/[._-]+/);
+    return (parts[0][0] + (parts[1] ? parts[1][0] : parts[0][1])).toUpperCase();
+  };
+  assert.equal(old1.avatar, initials(w.username));
+  assert.equal(old4.avatar, initials(o.username));
+  assert.equal(today1.colour, old1.colour);
+  await cat.page.reload();
+  await ui.waitForMessage(cat.page, 'today 2');
+  assert.equal((await facts(cat.page, 'old 1')).colour, old1.colour, 'stable across reloads');
+  await ui.finish(cat);
+}));
+
+test('a direct conversation shows my bubbles right and theirs left', logged(async () => {
+  const dora = await ui.openAs(f.browser, f.stack.url, h.uniqueName('dora'));
+  const eliName = h.uniqueName('eli');
+  const eli = await ui.openAs(f.browser, f.stack.url, eliName);
+  const doraName = await dora.page.locator('#me').textContent();
+  await dora.page.getByLabel('Message a user').fill(eliName);
+  await dora.page.getByRole('button', { name: 'Start' }).click();
+  await dora.page.locator('#room-title', { hasText: `@ ${eliName}` }).waitFor();
+  await ui.send(dora.page, 'mine, on the right');
+  await ui.roomButton(eli.page, doraName).waitFor();
+  await ui.openRoom(eli.page, doraName);
+  await ui.sendAndSee(eli.page, 'theirs, on the left', dora.page);
+
+  const sides = await dora.page.evaluate(() => {
+    const list = document.getElementById('messages').getBoundingClientRect();
+    const box = (t) => Array.from(document.querySelectorAll('#messages .msg .text'))
+      .find((e) => e.textContent === t).getBoundingClientRect();
+    const mine = box('mine, on the right');
+    const theirs = box('theirs, on the left');
+    return { right: list.right - mine.right, left: theirs.left - list.left, width: list.width, mineWidth: mine.width };
+  });
+  assert.ok(sides.right < 30, `my bubble ends at the right edge (${sides.right} px from it)`);
+  assert.ok(sides.left < 80, `their bubble starts at the left (${sides.left} px)`);
+  assert.ok(sides.mineWidth < sides.width / 2, 'a bubble is as wide as its text');
+  const bg = await ui.messages(dora.page, 'mine, on the right').evaluate((e) => getComputedStyle(e).backgroundColor);
+  assert.notEqual(bg, 'rgba(0, 0, 0, 0)', 'my message is a coloured bubble');
+  await ui.finish(dora, eli);
+}));
+
+test('"New messages" marks where I stopped reading, also after a reload', logged(async () => {
+  const writer = await h.apiRegister(f.stack.url, h.uniqueName('fay'));
+  const room = await apiRoom(writer);
+  const gus = await ui.openAs(f.browser, f.stack.url, h.uniqueName('gus'));
+  await join(gus, room);
+  const say = (text) => fill.api(f.stack, writer.token, 'POST', `/rooms/${room.id}/messages`, { text });
+  for (const t of ['read 1', 'read 2']) assert.equal((await say(t)).status, 201);
+  await ui.waitForMessage(gus.page, 'read 2');
+  assert.equal(await gus.page.locator('.divider.new').count(), 0, 'nothing unread while reading');
+
+  // Away in general while two more arrive.
+  await ui.openRoom(gus.page, 'general');
+  for (const t of ['unread 1', 'unread 2']) assert.equal((await say(t)).status, 201);
+  await ui.roomButton(gus.page, room.name).locator('.unread', { hasText: '2' }).waitFor();
+  await ui.openRoom(gus.page, room.name);
+  await ui.waitForMessage(gus.page, 'unread 2');
+  const divided = async () => (await facts(gus.page, 'unread 1')).dividers.includes('New messages');
+  assert.ok(await divided(), 'the line is right before the first unread message');
+  assert.equal(await gus.page.locator('.divider.new').count(), 1);
+
+  // The server keeps the marker: after a reload the line comes back for
+  // what arrived while the page was gone.
+  await ui.openRoom(gus.page, 'general');
+  await gus.page.waitForTimeout(800);  // the read marker is posted after 0.5 s
+  await gus.page.close();
+  assert.equal((await say('while away')).status, 201);
+  const tab = await ui.newTab(gus.ctx, `${f.stack.url}/#room-${room.id}`);
+  await ui.waitForMessage(tab.page, 'while away');
+  const line = await ui.item(tab.page, 'while away').locator('.divider.new').count();
+  assert.equal(line, 1, 'the line is at the server-side marker');
+  assert.equal(await tab.page.locator('.divider.new').count(), 1);
+  ui.assertNoErrors(gus, tab);
+  await gus.ctx.close();
+}));
+
+test('actions show on hover, focus and long-press; a reply quotes and jumps to its original', logged(async () => {
+  const hal = await ui.openAs(f.browser, f.stack.url, h.uniqueName('hal'));
+  const halName = await hal.page.locator('#me').textContent();
+  const ida = await ui.openAs(f.browser, f.stack.url, h.uniqueName('ida'));
+  await ui.sendAndSee(hal.page, 'the original', ida.page, hal.page);
+  for (let i = 1; i <= 3; i++) await ui.send(hal.page, `filler ${i}`);
+  await ui.waitForMessage(ida.page, 'filler 3');
+
+  const original = ui.item(ida.page, 'the original');
+  const actions = original.locator('.actions');
+  const opacity = () => actions.evaluate((e) => getComputedStyle(e).opacity);
+  await ida.page.mouse.move(0, 0);
+  assert.equal(await opacity(), '0', 'no permanent buttons');
+  assert.equal(await original.getByRole('button', { name: 'Edit' }).count(), 0, 'edit is for the author');
+  await original.hover();
+  assert.equal(await opacity(), '1', 'hover shows them');
+  await ida.page.mouse.move(0, 0);
+  await original.getByRole('button', { name: 'Reply' }).focus();
+  assert.equal(await opacity(), '1', 'keyboard focus shows them');
+
+  // Reply by keyboard: Enter on Reply, type, Enter.
+  await ida.page.keyboard.press('Enter');
+  await ida.page.locator('#reply-bar', { hasText: `Replying to ${halName}: the original` }).waitFor();
+  assert.equal(await ida.page.evaluate(() => document.activeElement.id), 'text');
+  await ida.page.keyboard.type('the reply');
+  await ida.page.keyboard.press('Enter');
+  await ui.waitForMessage(hal.page, 'the reply');
+  await ida.page.locator('#reply-bar').waitFor({ state: 'hidden' });
+  const quoteOn = (page) => ui.item(page, 'the reply').locator('.quote');
+  assert.equal(await quoteOn(hal.page).textContent(), `↩ ${halName}: the original`);
+  // The quote jumps to the original and focuses it.
+  await quoteOn(hal.page).click();
+  const focused = await hal.page.evaluate(() => document.activeElement.querySelector(':scope > .content > .text').textContent);
+  assert.equal(focused, 'the original');
+
+  // Escape cancels a reply being written.
+  await ui.item(hal.page, 'filler 1').getByRole('button', { name: 'Reply' }).click();
+  await hal.page.locator('#reply-bar').waitFor();
+  await hal.page.keyboard.press('Escape');
+  await hal.page.locator('#reply-bar').waitFor({ state: 'hidden' });
+
+  // Long-press on a touch screen (real touch events through the DevTools
+  // protocol) shows the actions of that message.
+  const touch = await f.browser.newContext({ viewport: { width: 375, height: 700 }, hasTouch: true, isMobile: true });
+  const tab = await ui.newTab(touch, f.stack.url);
+  await tab.page.getByLabel('Username').fill(halName);
+  await tab.page.getByLabel('Password').fill(ui.PASSWORD);
+  await tab.page.getByRole('button', { name: 'Sign in' }).click();
+  await ui.waitForMessage(tab.page, 'filler 3');
+  const target = ui.item(tab.page, 'filler 2');
+  const box = await target.locator('.text').boundingBox();
+  const cdp = await touch.newCDPSession(tab.page);
+  const point = [{ x: box.x + 5, y: box.y + box.height / 2 }];
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: point });
+  await tab.page.waitForTimeout(800);
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await target.locator('.actions').evaluate(async (e) => {
+    for (let i = 0; i < 50 && getComputedStyle(e).opacity !== '1'; i++) await new Promise((r) => setTimeout(r, 50));
+  });
+  assert.equal(await target.locator('.actions').evaluate((e) => getComputedStyle(e).opacity), '1');
+  assert.ok(await target.getByRole('button', { name: 'Edit' }).isVisible());
+  await ui.finish(hal, ida, tab);
+  await touch.close();
+}));
+
+test('keyboard: Enter, Shift+Enter, Up edits my last message, Escape cancels, the composer grows', logged(async () => {
+  const jo = await ui.openAs(f.browser, f.stack.url, h.uniqueName('jo'));
+  const box = jo.page.getByRole('textbox', { name: 'Message' });
+  await box.focus();
+  const height = () => box.evaluate((e) => e.getBoundingClientRect().height);
+  const h0 = await height();
+  await jo.page.keyboard.type('line one');
+  await jo.page.keyboard.press('Shift+Enter');
+  await jo.page.keyboard.type('line two');
+  assert.ok(await height() > h0, 'the composer grows with its text');
+  await jo.page.keyboard.press('Enter');
+  await ui.waitForMessage(jo.page, 'line one\nline two');
+  assert.equal(await box.inputValue(), '');
+  assert.equal(await height(), h0, 'and shrinks back once sent');
+  await box.fill(Array.from({ length: 40 }, (_, i) => `row ${i}`).join('\n'));
+  await box.dispatchEvent('input');
+  const tall = await height();
+  assert.ok(tall <= 170, `up to a limit (${tall} px)`);
+  await box.fill('');
+  await box.dispatchEvent('input');
+
+  await ui.send(jo.page, 'last of mine');
+  await ui.waitForMessage(jo.page, 'last of mine');
+  await box.focus();
+  await jo.page.keyboard.press('ArrowUp');
+  const editor = jo.page.getByRole('textbox', { name: 'Edit message' });
+  await editor.waitFor();
+  assert.equal(await editor.inputValue(), 'last of mine');
+  assert.equal(await jo.page.evaluate(() => document.activeElement.getAttribute('aria-label') || document.activeElement.id),
+    await editor.evaluate((e) => e.id));
+  await jo.page.keyboard.press('Escape');
+  await editor.waitFor({ state: 'detached' });
+  assert.equal(await jo.page.evaluate(() => document.activeElement.id), 'text', 'Escape returns to the composer');
+
+  await jo.page.keyboard.press('ArrowUp');
+  await editor.waitFor();
+  await editor.fill('last of mine, edited');
+  await jo.page.keyboard.press('Enter');
+  await ui.waitForMessage(jo.page, 'last of mine, edited');
+  await ui.item(jo.page, 'last of mine, edited').locator('.edited').waitFor();
+
+  // The message list by keyboard: End, Up and Down pick a message, which
+  // shows its actions; Tab reaches them.
+  await jo.page.locator('#messages').focus();
+  await jo.page.keyboard.press('End');
+  const focusedText = () => jo.page.evaluate(() => document.activeElement.querySelector(':scope > .content > .text').textContent);
+  assert.equal(await focusedText(), 'last of mine, edited');
+  await jo.page.keyboard.press('ArrowUp');
+  assert.equal(await focusedText(), 'line one\nline two');
+  await jo.page.keyboard.press('ArrowDown');
+  assert.equal(await focusedText(), 'last of mine, edited');
+  const shown = ui.item(jo.page, 'last of mine, edited').locator('.actions');
+  assert.equal(await shown.evaluate((e) => getComputedStyle(e).opacity), '1');
+  await jo.page.keyboard.press('Tab');
+  assert.equal(await jo.page.evaluate(() => document.activeElement.textContent), 'Reply');
+
+  // Settings by keyboard: open, choose a theme with the arrows, Escape.
+  await jo.page.getByRole('button', { name: 'Settings' }).focus();
+  await jo.page.keyboard.press('Enter');
+  const checked = () => jo.page.evaluate(() => document.activeElement.value);
+  assert.equal(await checked(), 'system');
+  await jo.page.keyboard.press('ArrowDown');
+  assert.equal(await checked(), 'light');
+  assert.equal(await jo.page.evaluate(() => document.documentElement.getAttribute('data-theme')), 'light');
+  await jo.page.keyboard.press('ArrowUp');
+  assert.equal(await jo.page.evaluate(() => document.documentElement.getAttribute('data-theme')), null);
+  await jo.page.keyboard.press('Escape');
+  await jo.page.locator('#settings').waitFor({ state: 'hidden' });
+  assert.equal(await jo.page.evaluate(() => document.activeElement.id), 'settings-open');
+  await ui.finish(jo);
+}));
+
+test('live messages are announced once; history is not', logged(async () => {
+  const writer = await h.apiRegister(f.stack.url, h.uniqueName('kai'));
+  const room = await apiRoom(writer);
+  const say = (text) => fill.api(f.stack, writer.token, 'POST', `/rooms/${room.id}/messages`, { text });
+  for (let i = 1; i <= 5; i++) assert.equal((await say(`history ${i}`)).status, 201);
+  const lee = await ui.openAs(f.browser, f.stack.url, h.uniqueName('lee'));
+  await join(lee, room);
+  await ui.waitForMessage(lee.page, 'history 5');
+  const announced = () => lee.page.locator('#announcer p').allTextContents();
+  assert.deepEqual(await announced(), [], 'loading history announces nothing');
+  assert.equal(await lee.page.locator('#messages').getAttribute('aria-live'), null, 'the list itself is not live');
+  assert.equal(await lee.page.locator('#announcer').getAttribute('aria-live'), 'polite');
+
+  assert.equal((await say('live one')).status, 201);
+  await ui.waitForMessage(lee.page, 'live one');
+  assert.deepEqual(await announced(), [`${writer.user.username}: live one`]);
+  await ui.send(lee.page, 'my own');
+  await ui.waitForMessage(lee.page, 'my own');
+  await lee.page.waitForTimeout(300);
+  assert.deepEqual(await announced(), [`${writer.user.username}: live one`], 'my own messages are not read back');
+  await ui.finish(lee);
+}));
+
+test('with 120 unread, the room opens at the "New messages" line, not at the end', logged(async () => {
+  const writer = await h.apiRegister(f.stack.url, h.uniqueName('max'));
+  const room = await apiRoom(writer);
+  assert.equal((await fill.api(f.stack, writer.token, 'POST', `/rooms/${room.id}/messages`, { text: 'seen' })).status, 201);
+  const nia = await ui.openAs(f.browser, f.stack.url, h.uniqueName('nia'));
+  await join(nia, room);
+  await ui.waitForMessage(nia.page, 'seen');
+  await ui.openRoom(nia.page, 'general');
+  await nia.page.waitForTimeout(800);  // the read marker is posted after 0.5 s
+  const now = Date.now();
+  const rows = Array.from({ length: 120 }, (_, i) => ({ user: writer.user, text: `backlog ${i + 1}`, ts: now - (120 - i) * 1000 }));
+  await fill.insertMessages(f.stack, room.id, rows);
+  await ui.roomButton(nia.page, room.name).locator('.unread', { hasText: '99+' }).waitFor();
+  await ui.openRoom(nia.page, room.name);
+  await ui.waitForMessage(nia.page, 'backlog 1');
+  assert.ok((await facts(nia.page, 'backlog 1')).dividers.includes('New messages'));
+  const inView = await nia.page.evaluate(() => {
+    const d = document.querySelector('#messages .divider.new').getBoundingClientRect();
+    const l = document.getElementById('messages').getBoundingClientRect();
+    return d.top >= l.top && d.bottom <= l.bottom;
+  });
+  assert.ok(inView, 'the line is in view');
+  assert.equal(await ui.messages(nia.page, 'backlog 120').count(), 0, 'the end is not loaded yet');
+  await nia.page.getByRole('button', { name: 'Jump to the latest messages' }).click();
+  await ui.waitForMessage(nia.page, 'backlog 120');
+  await ui.finish(nia);
+}));

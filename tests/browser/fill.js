@@ -1,0 +1,60 @@
+'use strict';
+// Test data for the conversation tests, written straight into a test
+// stack's SQLite file with Debian's sqlite3 shell: 10,000 messages in well
+// under a second, and timestamps in the past (days ago, minutes apart),
+// which the API cannot produce. Rows are exactly what the store writes for
+// a send: an event (whose id is the message's id) and a message row, in one
+// transaction. The push daemon notices the commit (PRAGMA data_version)
+// and delivers the events like any other; open pages after filling.
+
+const { execFile } = require('node:child_process');
+const path = require('node:path');
+
+// Runs SQL on the stack's database (bounded in time); resolves with stdout.
+function sql(stack, text) {
+  return new Promise((resolve, reject) => {
+    const db = path.join(stack.dir, 'parley.db');
+    // .timeout: wait for a daemon's write transaction instead of failing.
+    execFile('sqlite3', ['-batch', '-cmd', '.timeout 10000', db],
+      { timeout: 60000 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`sqlite3: ${err.message}\n${stderr}`));
+        else resolve(stdout);
+      }).stdin.end(text);
+  });
+}
+
+function quote(s) {
+  return `'${String(s).replace(/'/g, "''")}'`;
+}
+
+// Appends messages to a room. messages: [{user: {id, username}, text, ts,
+// replyTo? (index into this array)}]. Resolves with their ids, in order.
+async function insertMessages(stack, roomId, messages) {
+  const base = Number((await sql(stack, "SELECT COALESCE(MAX(id), 0) FROM events;")).trim());
+  const rows = [];
+  messages.forEach((m, i) => {
+    const id = base + 1 + i;
+    const reply = m.replyTo === undefined ? null : base + 1 + m.replyTo;
+    const data = JSON.stringify({
+      id, room_id: roomId, user: m.user, kind: 'message', text: m.text,
+      ...(reply ? { reply_to: reply } : {}), ts: m.ts,
+    });
+    rows.push(`INSERT INTO events(id, ts, type, room_id, audience, data) VALUES (${id}, ${m.ts}, 'message', ${roomId}, 'room', ${quote(data)});`);
+    rows.push(`INSERT INTO messages(id, room_id, user_id, kind, text, reply_to, ts) VALUES (${id}, ${roomId}, ${m.user.id}, 'message', ${quote(m.text)}, ${reply || 'NULL'}, ${m.ts});`);
+  });
+  await sql(stack, `BEGIN IMMEDIATE;\n${rows.join('\n')}\nCOMMIT;\n`);
+  return messages.map((_, i) => base + 1 + i);
+}
+
+// A JSON API call with a Bearer token (test set-up, not the page).
+async function api(stack, token, method, p, body) {
+  const res = await fetch(`${stack.url}/api${p}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body && JSON.stringify(body),
+    signal: AbortSignal.timeout(10000),
+  });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+module.exports = { sql, insertMessages, api };
