@@ -10,7 +10,7 @@ namespace parley::fcgi {
 Response Api::Handle(const Request& req) {
   RouteMatch route = Route(req.method, req.path);
   if (route.kind == RouteMatch::Kind::kNotFound) {
-    return ErrorResponse(Status::NotFound("not_found", "no such API endpoint: " + req.path));
+    return ErrorResponse(Status::NotFound("not_found", "no such API endpoint"));
   }
   if (route.kind == RouteMatch::Kind::kWrongMethod) {
     Response r = ErrorResponse(Status(Code::kMethodNotAllowed, "method_not_allowed",

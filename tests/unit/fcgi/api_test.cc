@@ -797,3 +797,18 @@ TEST_F(ApiTest, SendTakesReplyToOfTheSameRoom) {
 
 }  // namespace
 }  // namespace parley::fcgi
+
+namespace parley::fcgi {
+namespace {
+
+// A 404 never echoes the path: a path of arbitrary bytes would make the
+// body invalid UTF-8 (found by tools/fuzz-http).
+TEST_F(ApiTest, UnknownPathsAnswerValidJsonWithoutEchoingThePath) {
+  Response r = Call(Req("GET", "/api/rooms/\xff\xfe"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(ValidUtf8(r.body)) << r.body;
+  EXPECT_EQ(r.body.find('\xff'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace parley::fcgi
