@@ -2,8 +2,8 @@
 # tests/e2e/run_supervise_test.sh BUILD_DIR: tools/run as a supervisor, for
 # real. Starts tools/run (PARLEY_NO_BUILD=1: the binaries of BUILD_DIR) on a
 # private port and directory, then:
-#   1. the directory is 0700 and every file in it (database, -wal, -shm,
-#      logs) is 0600;
+#   1. the directory is 0700, every file in it (database, -wal, -shm, logs)
+#      is 0600 and no socket is open to others;
 #   2. kill -9 of parley-events, of the parley-fcgi master and of nginx's
 #      master: each time the service answers again within a few seconds
 #      (a send gets 2xx, an SSE stream resumes from Last-Event-ID), the death
@@ -211,6 +211,9 @@ done
 loose=$(find "$var" -type f -perm /077 -printf '%m %p\n')
 [[ -z $loose ]] || fail "files readable beyond their owner: $loose"
 note "modes: $var $(stat -c %a "$var"); $(cd "$var" && stat -c '%n %a' parley.db parley.db-wal parley.db-shm | tr '\n' ' ')"
+# Sockets: 0660 at most (the daemons set it; nginx is the same user or root).
+loose=$(find "$var" -type s -perm /007 -printf '%m %p\n')
+[[ -z $loose ]] || fail "sockets open to others: $loose"
 note "sockets: $(cd "$var" && stat -c '%n %a' ./*.sock | tr '\n' ' ')"
 
 # ---- 2. kill -9 each daemon -----------------------------------------------
