@@ -39,18 +39,18 @@ Result<int64_t> Store::NextEventId() {
 }
 
 Result<int64_t> Store::AppendEvent(int64_t id, const char* type, std::optional<int64_t> room_id,
-                                   std::optional<int64_t> target_id, const char* audience,
+                                   std::optional<int64_t> target_id, Audience audience,
                                    const std::string& data) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "INSERT INTO events(id, ts, type, room_id, target_id, audience, data) VALUES (?,?,?,?,?,?,?)"));
-  s.Bind(1, id).Bind(2, NowMs()).Bind(3, type).Bind(4, room_id).Bind(5, target_id).Bind(6, audience).Bind(7, data);
+  s.Bind(1, id).Bind(2, NowMs()).Bind(3, type).Bind(4, room_id).Bind(5, target_id).Bind(6, ToString(audience)).Bind(7, data);
   PARLEY_RETURN_IF_ERROR(s.Exec());
   pending_head_ = id;
   return id;
 }
 
 Result<int64_t> Store::AppendEvent(const char* type, std::optional<int64_t> room_id,
-                                   std::optional<int64_t> target_id, const char* audience,
+                                   std::optional<int64_t> target_id, Audience audience,
                                    const std::string& data) {
   PARLEY_ASSIGN_OR_RETURN(int64_t id, NextEventId());
   return AppendEvent(id, type, room_id, target_id, audience, data);
@@ -80,7 +80,7 @@ Result<User> Store::CreateUser(const std::string& username, const std::string& p
     user = User{db_.LastInsertId(), username};
   }
   PARLEY_ASSIGN_OR_RETURN(int64_t ignored,
-                          AppendEvent("user", std::nullopt, user.id, "all", Wrap("user", user)));
+                          AppendEvent("user", std::nullopt, user.id, Audience::kAll, Wrap("user", user)));
   (void)ignored;
   // Every new user lands in `general`, so a first visit is a conversation.
   PARLEY_ASSIGN_OR_RETURN(Statement g, db_.Prepare(
@@ -88,7 +88,7 @@ Result<User> Store::CreateUser(const std::string& username, const std::string& p
   PARLEY_ASSIGN_OR_RETURN(bool has_general, g.Step());
   if (has_general) {
     int64_t general = g.Int(0);
-    PARLEY_RETURN_IF_ERROR(AddMember(general, user, "member", "joined"));
+    PARLEY_RETURN_IF_ERROR(AddMember(general, user, Role::kMember, MemberAction::kJoined));
   }
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return user;

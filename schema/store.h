@@ -87,7 +87,7 @@ class Store {
 
   // Rooms and membership (store_rooms.cc).
   Result<std::vector<Room>> ListRooms(const User& me);
-  Result<Room> CreateRoom(const User& me, const std::string& name, const std::string& kind,
+  Result<Room> CreateRoom(const User& me, const std::string& name, RoomKind kind,
                           std::optional<int64_t> answers_per_professor);
   Result<Room> GetRoom(const User& me, int64_t room_id);
   Result<Room> Join(const User& me, int64_t room_id);
@@ -95,12 +95,11 @@ class Store {
   // Returns the member and whether it was newly added.
   Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username);
   Result<std::vector<Member>> Members(const User& me, int64_t room_id);
-  Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username,
-                         const std::string& role);
+  Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role);
   // Returns the room and whether it was created now.
   Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username);
   // Set a role without the owner check (parleyctl).
-  Status AdminSetRole(int64_t room_id, const std::string& username, const std::string& role);
+  Status AdminSetRole(int64_t room_id, const std::string& username, Role role);
   // Membership check only, for ephemeral actions such as typing.
   Status CheckMember(const User& me, int64_t room_id);
 
@@ -140,7 +139,7 @@ class Store {
   // The membership row of a user in a room, checked against the room's kind.
   struct Access {
     Room room;                      // without the per-user counters
-    std::optional<std::string> role;  // set when a member
+    std::optional<Role> role;       // set when a member
   };
   // kNotFound for unknown rooms and for private/dm rooms the user is not in
   // (their existence is not revealed); kForbidden not_a_member otherwise.
@@ -158,16 +157,15 @@ class Store {
   Result<int64_t> NextEventId();
   // Appends an event inside the current write transaction; returns its id.
   Result<int64_t> AppendEvent(int64_t id, const char* type, std::optional<int64_t> room_id,
-                              std::optional<int64_t> target_id, const char* audience,
+                              std::optional<int64_t> target_id, Audience audience,
                               const std::string& data);
   Result<int64_t> AppendEvent(const char* type, std::optional<int64_t> room_id,
-                              std::optional<int64_t> target_id, const char* audience,
+                              std::optional<int64_t> target_id, Audience audience,
                               const std::string& data);
-  Status AppendMemberEvent(int64_t room_id, const User& user, const std::string& role,
-                           const char* action);
+  Status AppendMemberEvent(int64_t room_id, const User& user, Role role, MemberAction action);
   // Sets a member's role; with owner set, only that room's owner may.
-  Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, const std::string& role);
-  Status AddMember(int64_t room_id, const User& user, const std::string& role, const char* action);
+  Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role);
+  Status AddMember(int64_t room_id, const User& user, Role role, MemberAction action);
   Result<std::unique_ptr<Transaction>> BeginWrite();
   Status CommitWrite(Transaction& tx);
 

@@ -128,7 +128,7 @@ Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char
   m.reply_to = reply_to;
   m.ts = NowMs();
   m.client_id = client_id;
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent(m.id, kind, room_id, std::nullopt, "room", ToJson(m)));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent(m.id, kind, room_id, std::nullopt, Audience::kRoom, ToJson(m)));
   (void)ev;
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
@@ -156,8 +156,8 @@ Result<SendResult> Store::Send(const User& me, int64_t room_id, const std::strin
     return SendResult{std::move(*seen), false};
   }
   const char* kind = "message";
-  if (a.room.kind == "qa") {
-    if (*a.role == "professor") {
+  if (a.room.kind == RoomKind::kQa) {
+    if (*a.role == Role::kProfessor) {
       return Status::Forbidden("professors_cannot_ask", "professors answer questions; they do not ask them");
     }
     kind = "question";
@@ -183,7 +183,7 @@ Result<SendResult> Store::Answer(const User& me, int64_t question_id, const std:
     return SendResult{std::move(*seen), false};
   }
   if (q->kind != "question") return Status::Invalid("not_a_question", "only questions can be answered");
-  if (*access->role != "professor") return Status::Forbidden("not_professor", "only professors answer questions");
+  if (*access->role != Role::kProfessor) return Status::Forbidden("not_professor", "only professors answer questions");
   if (q->deleted) return Status::Conflict("message_deleted", "that question was deleted");
   if (q->answer_id) return Status::Conflict("already_answered", "another professor answered this question first");
   if (access->room.answers_per_professor) {
@@ -228,7 +228,7 @@ Result<Message> Store::Edit(const User& me, int64_t message_id, const std::strin
   PARLEY_RETURN_IF_ERROR(s.Exec());
   m.text = text;
   m.edited = true;
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("edit", m.room_id, std::nullopt, "room", ToJson(m)));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("edit", m.room_id, std::nullopt, Audience::kRoom, ToJson(m)));
   (void)ev;
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return m;
@@ -245,7 +245,7 @@ Status Store::Delete(const User& me, int64_t message_id) {
   PARLEY_RETURN_IF_ERROR(s.Exec());
   m.text.clear();
   m.deleted = true;
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("delete", m.room_id, std::nullopt, "room", ToJson(m)));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("delete", m.room_id, std::nullopt, Audience::kRoom, ToJson(m)));
   (void)ev;
   return CommitWrite(*tx);
 }

@@ -516,6 +516,7 @@ TEST_F(ApiTest, RoomsMembersRolesAndDirectMessages) {
 
   EXPECT_API_ERROR(As(bob, "POST", "/api/rooms", R"({"name":"physics","kind":"public"})"), 409, "room_name_taken");
   EXPECT_API_ERROR(As(bob, "POST", "/api/rooms", R"({"name":"x","kind":"dm"})"), 400, "invalid_field");
+  EXPECT_API_ERROR(As(bob, "POST", "/api/rooms", R"({"name":"x","kind":"Public"})"), 400, "invalid_field");
   EXPECT_API_ERROR(As(bob, "POST", "/api/rooms", R"({"name":"x","kind":"public","answers_per_professor":1})"), 400,
                    "invalid_field");
   EXPECT_API_ERROR(As(bob, "POST", "/api/rooms", R"({"name":"","kind":"public"})"), 400, "invalid_field");
