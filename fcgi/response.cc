@@ -1,5 +1,7 @@
 #include "fcgi/response.h"
 
+#include <string>
+
 #include "schema/json.h"
 
 namespace parley::fcgi {
@@ -54,7 +56,9 @@ Response ErrorResponse(const Status& st) {
   w.BeginObject().Key("error").BeginObject().Key("code").String(st.reason()).Key("message").String(msg);
   w.EndObject().EndObject();
   Response r = JsonResponse(HttpStatus(st.code()), w.Take());
-  if (st.code() == Code::kUnavailable || st.code() == Code::kThrottled) r.headers.emplace_back("Retry-After", "1");
+  if (st.code() == Code::kUnavailable || st.code() == Code::kThrottled) {
+    r.headers.emplace_back("Retry-After", std::to_string(st.retry_after_s()));
+  }
   return r;
 }
 

@@ -172,6 +172,16 @@ Result<Room> Store::CreateRoom(const User& me, const std::string& name, RoomKind
     return Status::Invalid("invalid_field", "kind must be public, private or qa");
   }
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kCreateRoom));
+  if (limits_.rooms_per_user > 0) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT COUNT(*) FROM rooms WHERE owner_id = ?"));
+    s.Bind(1, me.id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row && s.Int(0) >= limits_.rooms_per_user) {
+      return Status::Forbidden("room_limit_reached", "you already own " + std::to_string(s.Int(0)) +
+                                                         " rooms, the most one person may own");
+    }
+  }
   Room room;
   room.name = name;
   room.kind = kind;
@@ -202,6 +212,7 @@ Result<Room> Store::CreateRoom(const User& me, const std::string& name, RoomKind
 
 Result<Room> Store::Join(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kJoin));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, false));
   if (!a.role) {
     // LoadAccess already hid private and dm rooms the user is not in.
@@ -213,6 +224,7 @@ Result<Room> Store::Join(const User& me, int64_t room_id) {
 
 Status Store::Leave(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kLeave));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM members WHERE room_id = ? AND user_id = ?"));
   s.Bind(1, room_id).Bind(2, me.id);
@@ -223,6 +235,7 @@ Status Store::Leave(const User& me, int64_t room_id) {
 
 Result<std::pair<Member, bool>> Store::Invite(const User& me, int64_t room_id, const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kInvite));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   if (a.room.kind == RoomKind::kDm) {
     return Status::Forbidden("forbidden", "a direct conversation has exactly two people");
@@ -309,6 +322,7 @@ Status Store::ChangeRole(const User* owner, int64_t room_id, const std::string& 
 
 Result<std::pair<Room, bool>> Store::GetOrCreateDm(const User& me, const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kDm));
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> peer, FindUser(username));
   if (!peer) return Status::NotFound("user_not_found", "no such user");
   if (peer->id == me.id) return Status::Invalid("invalid_field", "a direct conversation needs another person");

@@ -294,6 +294,7 @@ std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* er
                "--events-socket", dir + "/notify.sock",
                "--workers", std::to_string(options.workers)};
   fcgi.env = {limits};
+  fcgi.env.insert(fcgi.env.end(), options.fcgi_env.begin(), options.fcgi_env.end());
   fcgi.log_path = dir + "/fcgi.log";
   s->fcgi_ = Child::Spawn(fcgi, error);
   if (!s->fcgi_) return nullptr;

@@ -110,6 +110,8 @@ struct StackOptions {
   bool events = true;   // start parley-events
   // Extra parley-events flags, e.g. {"--stream-lifetime", "3", "--heartbeat", "1"}.
   std::vector<std::string> events_flags;
+  // Extra environment of parley-fcgi, e.g. {"PARLEY_WRITE_RATES=edit=0.01/2"}.
+  std::vector<std::string> fcgi_env;
 };
 
 class Stack {

@@ -303,7 +303,7 @@ TEST_F(StoreEventsTest, OldestEventId) {
 
 TEST_F(StoreEventsTest, PruneKeepsTheNewestPerRoomAndTheHead) {
   Limits unlimited;
-  unlimited.sends_per_second = 0;
+  unlimited.WritesOff();
   store_ = std::make_unique<Store>(*db_, unlimited);
   User alice = NewUser("alice");
   User bob = NewUser("bob");

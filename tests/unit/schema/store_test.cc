@@ -797,7 +797,7 @@ TEST_F(StoreTest, SendIsOneTransactionWithItsEvent) {
 
 TEST_F(StoreTest, HistoryPagesExactly) {
   Limits unlimited;
-  unlimited.sends_per_second = 0;  // 50 sends in a row: past the default burst
+  unlimited.WritesOff();  // 50 sends in a row: past the default burst
   Reopen(unlimited);
   User alice = NewUser("alice");
   Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
@@ -1000,8 +1000,7 @@ TEST_F(QaTest, AnswerRetryWithClientIdReturnsStoredAnswer) {
 
 TEST_F(StoreTest, SendQuotaPerUser) {
   Limits limits;
-  limits.send_burst = 3;
-  limits.sends_per_second = 0.001;  // refills one send in ~17 minutes: not during this test
+  limits.rate(WriteClass::kSend) = Rate{0.001, 3};  // refills one send in ~17 minutes: not during this test
   Reopen(limits);
   User alice = NewUser("alice");
   User bob = NewUser("bob");
@@ -1026,6 +1025,35 @@ TEST_F(StoreTest, SendQuotaPerUser) {
   EXPECT_ERROR(store_->Send(alice, kGeneral, "4", std::nullopt), Code::kThrottled, "throttled");
   EXPECT_ERROR(store_->Send(bob, qa.id, "late?", std::nullopt), Code::kThrottled, "throttled");
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages"), 6);
+}
+
+// The other classes share the mechanism: a bucket per user and class, in the
+// write transaction, so a refused write leaves nothing behind.
+TEST_F(StoreTest, WriteQuotaPerUserAndClass) {
+  Limits limits;
+  limits.rate(WriteClass::kJoin) = Rate{0.001, 1};
+  limits.rate(WriteClass::kRead) = Rate{0.001, 2};
+  Reopen(limits);
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
+  Room hall = NewRoom(alice, "Hall", RoomKind::kPublic);
+  JoinOk(bob, lobby.id);
+  const int64_t h = Head();
+  DrainNotify();
+  auto refused = store_->Join(bob, hall.id);
+  EXPECT_ERROR(refused, Code::kThrottled, "throttled");
+  EXPECT_GE(refused.status().retry_after_s(), 999);  // 1 token at 0.001/s
+  EXPECT_EQ(Head(), h);
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE room_id = " + std::to_string(hall.id)), 1);
+  // Another class of the same user, and the same class of another user.
+  EXPECT_OK(store_->MarkRead(bob, lobby.id, 1));
+  EXPECT_OK(store_->MarkRead(bob, lobby.id, 2));
+  EXPECT_ERROR(store_->MarkRead(bob, lobby.id, 3), Code::kThrottled, "throttled");
+  EXPECT_EQ(QueryInt("SELECT event_id FROM read_markers WHERE user_id = " + std::to_string(bob.id)), 2);
+  JoinOk(alice, kGeneral);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM write_quota WHERE user_id = " + std::to_string(bob.id)), 2);
 }
 
 TEST_F(StoreTest, MarkReadMovesForwardAndDrivesUnread) {
