@@ -43,8 +43,15 @@ Status WriteThrottled(WriteClass c, int64_t retry_after_ms);
 struct Limits {
   int64_t session_idle_ms = 30LL * 24 * 3600 * 1000;      // 30 days without use
   int64_t session_absolute_ms = 90LL * 24 * 3600 * 1000;  // 90 days at most
-  int login_failures = 5;                                  // per account ...
-  int64_t login_window_ms = 15LL * 60 * 1000;              // ... in this window
+  // Login throttling (store_login.cc): failures allowed per account and
+  // client address, and per address over all accounts, before each further
+  // failure waits login_backoff_ms, doubling up to login_backoff_max_ms.
+  // Failures are forgotten after login_window_ms without any.
+  int login_failures = 5;
+  int login_address_failures = 100;
+  int64_t login_backoff_ms = 15 * 1000;
+  int64_t login_backoff_max_ms = 15LL * 60 * 1000;
+  int64_t login_window_ms = 15LL * 60 * 1000;
   // Per user and WriteClass, indexed by it: a sustained rate and a burst.
   // The bursts let a person work in spurts (a conversation, joining a few
   // rooms); the rates stay far below what a script would need to flood.
@@ -118,10 +125,13 @@ class Store {
   // The user a token hash belongs to, if the session is live; refreshes its idle clock.
   Result<std::optional<User>> SessionUser(const std::string& token_hash);
   Status RevokeSession(const std::string& token_hash);
-  // Login throttling per account name: kThrottled while locked.
-  Status CheckLoginAllowed(const std::string& username);
-  Status RecordLoginFailure(const std::string& username);
-  Status ClearLoginFailures(const std::string& username);
+  // Login throttling (store_login.cc). BeginLogin counts an attempt on
+  // (username, address) and on address before the password is checked, in
+  // one write transaction, and refuses it (kThrottled, with the wait) while
+  // either is blocked: parallel guesses get no extra tries. A success is
+  // then reported with LoginSucceeded, which clears that pair's count.
+  Status BeginLogin(const std::string& username, const std::string& address);
+  Status LoginSucceeded(const std::string& username, const std::string& address);
 
   // Rooms and membership (store_rooms.cc).
   Result<std::vector<Room>> ListRooms(const User& me);

@@ -237,7 +237,29 @@ TEST_F(ApiTest, LoginIsThrottledEvenWithTheRightPassword) {
   }
   Response r = api.Handle(Req("POST", "/api/login", R"({"username":"Alice","password":"correct-horse"})"));
   EXPECT_API_ERROR(r, 429, "throttled");
-  EXPECT_EQ(Header(r, "Retry-After"), "1");
+  EXPECT_EQ(Header(r, "Retry-After"), "15");  // the first backoff, in full seconds
+}
+
+// Hardening item 10: somebody else's failures never lock the owner out.
+// Through nginx every e2e client is 127.0.0.1, so the addresses are set here.
+TEST_F(ApiTest, FailuresFromOneAddressNeverLockTheOwnerOut) {
+  ASSERT_OK_AND_ASSIGN(std::string hash, HashPassword(kPassword));
+  ASSERT_OK(store_->CreateUser("alice", hash));
+  auto login = [&](const char* addr, const char* password) {
+    Request r = Req("POST", "/api/login", std::string(R"({"username":"alice","password":")") + password + "\"}");
+    r.remote_addr = addr;
+    return Call(r);
+  };
+  for (int i = 0; i < 5; ++i) EXPECT_API_ERROR(login("203.0.113.5", "guess-guess"), 401, "invalid_credentials");
+  Response locked = login("203.0.113.5", "guess-again");
+  EXPECT_API_ERROR(locked, 429, "throttled");
+  EXPECT_EQ(Header(locked, "Retry-After"), "15");
+  EXPECT_API_ERROR(login("203.0.113.5", kPassword), 429, "throttled");  // the guesser may not test the right one
+  // The owner, from another address, signs in at once.
+  Response owner = login("198.51.100.7", kPassword);
+  EXPECT_EQ(owner.status, 200) << owner.body;
+  // ... and that does not unblock the guesser's address.
+  EXPECT_API_ERROR(login("203.0.113.5", kPassword), 429, "throttled");
 }
 
 TEST_F(ApiTest, MeNeedsAValidSession) {
