@@ -354,9 +354,9 @@ Result<std::pair<Room, bool>> Store::GetOrCreateDm(const User& me, const std::st
                             AppendEvent("room", room_id, std::nullopt, Audience::kRoom, RoomEventData(r)));
     (void)ev;
   } else {
-    // Either side may have left; asking again brings both back.
+    // Asking again brings back the requester only: a peer who left stays
+    // out (leaving is respected), and sends then reach the members alone.
     PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, Role::kMember, MemberAction::kJoined));
-    PARLEY_RETURN_IF_ERROR(AddMember(room_id, *peer, Role::kMember, MemberAction::kJoined));
   }
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   PARLEY_ASSIGN_OR_RETURN(Room view, LoadRoomView(me, room_id));

@@ -740,17 +740,37 @@ TEST_F(StoreTest, DirectConversationIsOnePerPairAndPrivate) {
   EXPECT_FALSE(Listed(carol, dm).has_value());
 }
 
-TEST_F(StoreTest, AskingForADmAgainBringsBothBack) {
+// Hardening item 12: asking for a DM again brings back the requester only.
+TEST_F(StoreTest, LeavingADmIsRespected) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
   ASSERT_OK_AND_ASSIGN(auto ab, store_->GetOrCreateDm(alice, "bob"));
-  ASSERT_OK(store_->Leave(bob, ab.first.id));
-  EXPECT_ERROR(store_->GetRoom(bob, ab.first.id), Code::kNotFound, "room_not_found");
+  const int64_t dm = ab.first.id;
+  ASSERT_OK(store_->Leave(bob, dm));
+  EXPECT_ERROR(store_->GetRoom(bob, dm), Code::kNotFound, "room_not_found");
+  const int64_t h = Head();
   ASSERT_OK_AND_ASSIGN(auto again, store_->GetOrCreateDm(alice, "bob"));
   EXPECT_FALSE(again.second);
-  EXPECT_EQ(again.first.id, ab.first.id);
-  ASSERT_OK_AND_ASSIGN(Room seen, store_->GetRoom(bob, ab.first.id));
-  EXPECT_TRUE(seen.member);
+  EXPECT_EQ(again.first.id, dm);
+  EXPECT_EQ(again.first.peer->id, bob.id);  // still named after bob
+  EXPECT_EQ(Head(), h);                      // alice was in: nothing happened
+  EXPECT_ERROR(store_->GetRoom(bob, dm), Code::kNotFound, "room_not_found");
+  // Sends into it reach the members only: bob is not one, and the log's
+  // message event is for the room's members.
+  Post(alice, dm, "are you there?");
+  EXPECT_ERROR(store_->History(bob, dm, std::nullopt, std::nullopt, 50), Code::kNotFound, "room_not_found");
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE room_id = " + std::to_string(dm)), 1);
+  // Bob asking brings bob back, and alice (still in) stays.
+  ASSERT_OK_AND_ASSIGN(auto back, store_->GetOrCreateDm(bob, "alice"));
+  EXPECT_EQ(back.first.id, dm);
+  EXPECT_TRUE(back.first.member);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE room_id = " + std::to_string(dm)), 2);
+  // Both left: whoever asks comes back alone.
+  ASSERT_OK(store_->Leave(alice, dm));
+  ASSERT_OK(store_->Leave(bob, dm));
+  ASSERT_OK(store_->GetOrCreateDm(bob, "alice"));
+  EXPECT_EQ(QueryInt("SELECT user_id FROM members WHERE room_id = " + std::to_string(dm)), bob.id);
+  EXPECT_ERROR(store_->GetRoom(alice, dm), Code::kNotFound, "room_not_found");
 }
 
 // ---------------------------------------------------------------- messages
