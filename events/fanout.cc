@@ -55,9 +55,10 @@ void Fanout::ApplyMembership(const Event& e) {
   const cJSON* action = cJSON_GetObjectItemCaseSensitive(j.get(), "action");
   if (!cJSON_IsNumber(id) || !cJSON_IsString(action)) return;
   int64_t user_id = static_cast<int64_t>(id->valuedouble);
-  if (std::string_view(action->valuestring) == "left") {
+  std::optional<MemberAction> act = ParseMemberAction(action->valuestring);
+  if (act == MemberAction::kLeft) {
     conns_.registry().Leave(user_id, *e.room_id);
-  } else if (std::string_view(action->valuestring) != "role") {
+  } else if (act == MemberAction::kJoined || act == MemberAction::kAdded) {
     conns_.registry().Join(user_id, *e.room_id);
   }
 }
@@ -66,7 +67,7 @@ void Fanout::Dispatch(const Event& e) {
   // Formatted once, copied into each recipient's pending output.
   const std::string sse = SseEvent(e.id, e.type, e.data);
   auto deliver = [&](Conn& c) { Deliver(c, e, sse); };
-  if (e.audience == "all") {
+  if (e.audience == Audience::kAll) {
     conns_.registry().ForAll(deliver);
   } else if (e.room_id || e.target_id) {
     conns_.registry().ForRoom(e.room_id.value_or(0), e.target_id.value_or(0), deliver);

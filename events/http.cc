@@ -124,7 +124,9 @@ void Http::Reply(evhttp_request* req, int status, const char* content_type, cons
 void Http::ReplyError(evhttp_request* req, const Status& st) {
   evkeyvalq* h = evhttp_request_get_output_headers(req);
   if (st.code() == Code::kMethodNotAllowed) evhttp_add_header(h, "Allow", "GET");
-  if (st.code() == Code::kUnavailable || st.code() == Code::kThrottled) evhttp_add_header(h, "Retry-After", "1");
+  if (st.code() == Code::kUnavailable || st.code() == Code::kThrottled) {
+    evhttp_add_header(h, "Retry-After", std::to_string(st.retry_after_s()).c_str());
+  }
   if (st.code() == Code::kInternal) LOG_WARN("%s", st.message().c_str());
   Reply(req, HttpStatus(st.code()), "application/json; charset=utf-8", ErrorJson(st));
 }

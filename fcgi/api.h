@@ -63,6 +63,7 @@ class Api {
 
   Store& store_;
   Notifier& notifier_;
+  BucketMap typing_buckets_;  // per user; see Typing() for why in memory
 };
 
 }  // namespace parley::fcgi

@@ -43,7 +43,8 @@ Result<Response> Api::Login(Call& c) {
     VerifyDummyPassword(password);
     return bad;
   }
-  PARLEY_RETURN_IF_ERROR(store_.CheckLoginAllowed(username));
+  // Counted before the password is checked: parallel guesses get no extra tries.
+  PARLEY_RETURN_IF_ERROR(store_.BeginLogin(username, c.req.remote_addr));
   PARLEY_ASSIGN_OR_RETURN(std::optional<UserCredentials> cred, store_.FindCredentials(username));
   bool ok = false;
   if (cred) {
@@ -51,11 +52,8 @@ Result<Response> Api::Login(Call& c) {
   } else {
     VerifyDummyPassword(password);  // same time as a real check
   }
-  if (!ok) {
-    PARLEY_RETURN_IF_ERROR(store_.RecordLoginFailure(username));
-    return bad;
-  }
-  PARLEY_RETURN_IF_ERROR(store_.ClearLoginFailures(username));
+  if (!ok) return bad;  // already counted by BeginLogin
+  PARLEY_RETURN_IF_ERROR(store_.LoginSucceeded(username, c.req.remote_addr));
   return SignedIn(cred->user, 200, c.req.https);
 }
 

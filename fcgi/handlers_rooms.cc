@@ -24,17 +24,18 @@ Result<Response> Api::Rooms(Call& c) {
 
 Result<Response> Api::CreateRoom(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(std::string name, RequireString(c.body, "name"));
-  PARLEY_ASSIGN_OR_RETURN(std::string kind, RequireString(c.body, "kind"));
+  PARLEY_ASSIGN_OR_RETURN(std::string kind_name, RequireString(c.body, "kind"));
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> per_prof,
                           OptionalInt(c.body, "answers_per_professor", 1, 1000000));
   PARLEY_RETURN_IF_ERROR(ValidateRoomName(name));
-  if (kind != "public" && kind != "private" && kind != "qa") {
+  std::optional<RoomKind> kind = ParseRoomKind(kind_name);
+  if (!kind || *kind == RoomKind::kDm) {
     return Status::Invalid("invalid_field", "kind must be public, private or qa");
   }
-  if (per_prof && kind != "qa") {
+  if (per_prof && *kind != RoomKind::kQa) {
     return Status::Invalid("invalid_field", "answers_per_professor applies to qa rooms only");
   }
-  PARLEY_ASSIGN_OR_RETURN(Room room, store_.CreateRoom(c.user, name, kind, per_prof));
+  PARLEY_ASSIGN_OR_RETURN(Room room, store_.CreateRoom(c.user, name, *kind, per_prof));
   return RoomResponse(201, room);
 }
 
@@ -61,12 +62,13 @@ Result<Response> Api::Members(Call& c) {
 }
 
 Result<Response> Api::SetRole(Call& c) {
-  PARLEY_ASSIGN_OR_RETURN(std::string role, RequireString(c.body, "role"));
-  if (role != "member" && role != "student" && role != "professor") {
+  PARLEY_ASSIGN_OR_RETURN(std::string role_name, RequireString(c.body, "role"));
+  std::optional<Role> role = ParseRole(role_name);
+  if (!role) {
     return Status::Invalid("invalid_field", "role must be member, student or professor");
   }
   PARLEY_RETURN_IF_ERROR(CheckPathUsername(c.route.name));
-  PARLEY_ASSIGN_OR_RETURN(Member m, store_.SetRole(c.user, c.route.num, c.route.name, role));
+  PARLEY_ASSIGN_OR_RETURN(Member m, store_.SetRole(c.user, c.route.num, c.route.name, *role));
   return JsonResponse(200, Wrap("member", m));
 }
 
@@ -79,7 +81,12 @@ Result<Response> Api::Dm(Call& c) {
 
 Result<Response> Api::Typing(Call& c) {
   // Ephemeral: checked against membership, never stored, sent only to the
-  // events daemon.
+  // events daemon. Its bucket lives in this worker's memory, not in
+  // write_quota: a typing flood then never queues for SQLite's one write
+  // lock, which sends need. The price: with N workers a user may type N
+  // times the rate, which is harmless (parley-events merges typing notices).
+  Take t = typing_buckets_.Consume(c.user.id, store_.limits().rate(WriteClass::kTyping), NowMs());
+  if (!t.ok) return WriteThrottled(WriteClass::kTyping, t.retry_after_ms);
   PARLEY_RETURN_IF_ERROR(store_.CheckMember(c.user, c.route.num));
   notifier_.Typing(c.route.num, c.user);
   return NoContent();

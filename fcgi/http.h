@@ -20,7 +20,7 @@ struct Request {
   std::string sec_fetch_site;  // HTTP_SEC_FETCH_SITE
   std::string host;            // HTTP_HOST
   bool https = false;          // HTTPS=on or REQUEST_SCHEME=https
-  std::string remote_addr;     // for logs only
+  std::string remote_addr;     // REMOTE_ADDR: logs and login throttling
 };
 
 struct Response {

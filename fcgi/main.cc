@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 
+#include "fcgi/limits_config.h"
 #include "fcgi/pool.h"
 #include "schema/log.h"
 
@@ -16,7 +17,8 @@ void Usage() {
                "                   [--workers N] [--log-level error|warn|info|debug]\n"
                "Defaults come from PARLEY_DB, PARLEY_FCGI_SOCKET, PARLEY_EVENTS_SOCKET,\n"
                "PARLEY_WORKERS (default: one per core) and PARLEY_LOG_LEVEL.\n"
-               "PARLEY_LIMITS=off turns the per-user send quota off (benchmarks).\n");
+               "PARLEY_LIMITS=off turns the per-user write quotas off (benchmarks);\n"
+               "PARLEY_WRITE_RATES=send=5/30,... and PARLEY_ROOMS_PER_USER=50 tune them.\n");
 }
 
 std::string Env(const char* name) {
@@ -57,12 +59,12 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::string limits = Env("PARLEY_LIMITS");
-  if (!limits.empty() && limits != "on" && limits != "off") {
-    std::fprintf(stderr, "parley-fcgi: PARLEY_LIMITS must be on or off\n");
+  if (parley::Status st = parley::fcgi::ApplyLimitsEnv(std::getenv("PARLEY_LIMITS"), std::getenv("PARLEY_WRITE_RATES"),
+                                                       std::getenv("PARLEY_ROOMS_PER_USER"), &cfg.limits);
+      !st.ok()) {
+    std::fprintf(stderr, "parley-fcgi: %s\n", st.message().c_str());
     return 2;
   }
-  cfg.limits = limits != "off";
   if (cfg.db_path.empty() || cfg.listen_path.empty()) {
     Usage();
     return 2;

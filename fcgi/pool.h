@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "schema/store.h"
+
 namespace parley::fcgi {
 
 struct PoolConfig {
@@ -13,7 +15,7 @@ struct PoolConfig {
   std::string events_socket;  // parley-events' datagram socket
   int workers = 1;
   int drain_timeout_s = 10;   // then stragglers are killed
-  bool limits = true;         // PARLEY_LIMITS=off turns the send quota off
+  Limits limits;              // write quotas (fcgi/limits_config.h)
 };
 
 // Returns the process exit code.

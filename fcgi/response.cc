@@ -1,5 +1,7 @@
 #include "fcgi/response.h"
 
+#include <string>
+
 #include "schema/json.h"
 
 namespace parley::fcgi {
@@ -13,7 +15,9 @@ Response JsonResponse(int status, std::string body) {
 
 Response ErrorResponse(const Status& st) {
   Response r = JsonResponse(HttpStatus(st.code()), ErrorJson(st));
-  if (st.code() == Code::kUnavailable || st.code() == Code::kThrottled) r.headers.emplace_back("Retry-After", "1");
+  if (st.code() == Code::kUnavailable || st.code() == Code::kThrottled) {
+    r.headers.emplace_back("Retry-After", std::to_string(st.retry_after_s()));
+  }
   return r;
 }
 

@@ -1,5 +1,7 @@
 #include "fcgi/validate.h"
 
+#include <cstdint>
+
 #include "fcgi/input.h"
 
 namespace parley::fcgi {
@@ -12,6 +14,30 @@ bool HasForbiddenControl(const std::string& s) {
   for (unsigned char c : s) {
     if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return true;
     if (c == 0x7F) return true;
+  }
+  return false;
+}
+
+// Code points that let a name look like another or rewrite what is around
+// it where it is shown: C0 and C1 controls, DEL, the bidi embeddings,
+// overrides, isolates and marks (U+202A-202E, U+2066-2069, U+200E/200F,
+// U+061C: "Trojan Source" style reordering), and the zero-width characters
+// (U+200B-200D, U+2060, U+FEFF) that make two equal-looking names differ.
+bool IsHiddenOrControl(uint32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E || cp == 0x200F || cp == 0x061C ||
+         (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 || cp == 0xFEFF;
+}
+
+// s is valid UTF-8 (checked first by the caller).
+bool HasHiddenOrControl(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    int len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+    for (int k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    if (IsHiddenOrControl(cp)) return true;
+    i += len;
   }
   return false;
 }
@@ -34,6 +60,8 @@ Status ValidateUsername(const std::string& s) {
               c == '.' || c == '-';
     if (!ok) return Status::Invalid("invalid_field", "username may use only letters, digits, _ . and -");
   }
+  // They read as paths (a profile URL, a file named after the user).
+  if (s == "." || s == "..") return Status::Invalid("invalid_field", "username may not be . or ..");
   return Status::Ok();
 }
 
@@ -54,8 +82,8 @@ Status ValidateText(const std::string& s) {
 
 Status ValidateRoomName(const std::string& s) {
   if (!ValidUtf8(s)) return Status::Invalid("invalid_utf8", "name is not valid UTF-8");
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7F) return Status::Invalid("invalid_field", "name must not contain control characters");
+  if (HasHiddenOrControl(s)) {
+    return Status::Invalid("invalid_field", "name must not contain control, bidi-override or zero-width characters");
   }
   if (IsBlank(s) || CodePoints(s) > kMaxRoomName) {
     return Status::Invalid("invalid_field", "name must be 1 to 64 characters");

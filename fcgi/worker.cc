@@ -146,9 +146,7 @@ int RunWorker(const WorkerConfig& cfg) {
     LOG_ERROR("cannot open the database %s: %s", cfg.db_path.c_str(), db.status().message().c_str());
     return 1;
   }
-  Limits limits;
-  if (!cfg.limits) limits.sends_per_second = 0;
-  Store store(**db, limits);
+  Store store(**db, cfg.limits);
   Notifier notifier(cfg.events_socket);
   Api api(store, notifier);
 

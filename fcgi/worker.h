@@ -4,13 +4,15 @@
 
 #include <string>
 
+#include "schema/store.h"
+
 namespace parley::fcgi {
 
 struct WorkerConfig {
   std::string db_path;
   std::string events_socket;  // empty: no wake-ups
   int listen_fd = -1;         // non-blocking, shared by all workers
-  bool limits = true;         // per-user send quota (PARLEY_LIMITS)
+  Limits limits;              // per-user write quotas (fcgi/limits_config.h)
 };
 
 // Runs in the forked child; returns the process exit code. SIGTERM or

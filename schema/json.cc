@@ -98,7 +98,7 @@ void Write(JsonWriter& w, const Room& r) {
   w.BeginObject().Key("id").Int(r.id);
   // A direct conversation is named after the other person, as seen by the reader.
   w.Key("name").String(r.peer ? r.peer->username : r.name);
-  w.Key("kind").String(r.kind);
+  w.Key("kind").String(ToString(r.kind));
   w.Key("owner");
   if (r.owner) {
     Write(w, *r.owner);
@@ -108,7 +108,7 @@ void Write(JsonWriter& w, const Room& r) {
   w.Key("member").Bool(r.member);
   w.Key("role");
   if (r.role) {
-    w.String(*r.role);
+    w.String(ToString(*r.role));
   } else {
     w.Null();
   }
@@ -131,7 +131,7 @@ void Write(JsonWriter& w, const Room& r) {
 void Write(JsonWriter& w, const Member& m) {
   w.BeginObject().Key("user");
   Write(w, m.user);
-  w.Key("role").String(m.role).Key("owner").Bool(m.owner).Key("online").Bool(m.online).EndObject();
+  w.Key("role").String(ToString(m.role)).Key("owner").Bool(m.owner).Key("online").Bool(m.online).EndObject();
 }
 
 void Write(JsonWriter& w, const Message& m) {

@@ -1,11 +1,33 @@
 // The data model shared by both daemons. Plain values; JSON forms in json.h.
+//
+// Room kinds, roles, audiences and member actions are enums; model.cc is the
+// one place that turns each into its wire and database string and back.
+// Parse* returns nullopt for anything else, which the API answers with 400.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace parley {
+
+enum class RoomKind { kPublic, kPrivate, kQa, kDm };
+enum class Role { kMember, kStudent, kProfessor };  // member: ordinary rooms; the others: Q&A
+// Who may read an event: the members of its room (plus its target_id), or everyone.
+enum class Audience { kRoom, kAll };
+// The "action" of a member event.
+enum class MemberAction { kJoined, kLeft, kAdded, kRole };
+
+const char* ToString(RoomKind kind);
+const char* ToString(Role role);
+const char* ToString(Audience audience);
+const char* ToString(MemberAction action);
+std::optional<RoomKind> ParseRoomKind(std::string_view s);
+std::optional<Role> ParseRole(std::string_view s);
+std::optional<Audience> ParseAudience(std::string_view s);
+std::optional<MemberAction> ParseMemberAction(std::string_view s);
+
 
 struct User {
   int64_t id = 0;
@@ -15,12 +37,12 @@ struct User {
 struct Room {
   int64_t id = 0;
   std::string name;
-  std::string kind;  // public | private | qa | dm
+  RoomKind kind = RoomKind::kPublic;
   std::optional<User> owner;
   std::optional<int64_t> answers_per_professor;
   // Seen from one user:
   bool member = false;
-  std::optional<std::string> role;
+  std::optional<Role> role;
   int64_t unread = 0;
   int64_t last_event_id = 0;
   int64_t read_event_id = 0;  // members: my read marker (0: never read)
@@ -29,7 +51,7 @@ struct Room {
 
 struct Member {
   User user;
-  std::string role;  // member | student | professor
+  Role role = Role::kMember;
   bool owner = false;
   bool online = false;
 };
@@ -55,7 +77,7 @@ struct Event {
   std::string type;
   std::optional<int64_t> room_id;
   std::optional<int64_t> target_id;
-  std::string audience;  // room | all
+  Audience audience = Audience::kRoom;
   std::string data;
 };
 

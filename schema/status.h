@@ -6,6 +6,7 @@
 // becomes the JSON error code verbatim (ErrorJson in json.h).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -50,8 +51,11 @@ class [[nodiscard]] Status {
   static Status Unauthorized(std::string reason, std::string message) {
     return {Code::kUnauthorized, std::move(reason), std::move(message)};
   }
-  static Status Throttled(std::string reason, std::string message) {
-    return {Code::kThrottled, std::move(reason), std::move(message)};
+  // retry_after_s: whole seconds until the caller may try again (Retry-After).
+  static Status Throttled(std::string reason, std::string message, int64_t retry_after_s = 1) {
+    Status st(Code::kThrottled, std::move(reason), std::move(message));
+    st.retry_after_s_ = retry_after_s;
+    return st;
   }
   static Status Unavailable(std::string message) {
     return {Code::kUnavailable, "busy", std::move(message)};
@@ -64,12 +68,14 @@ class [[nodiscard]] Status {
   Code code() const { return code_; }
   const std::string& reason() const { return reason_; }
   const std::string& message() const { return message_; }
+  int64_t retry_after_s() const { return retry_after_s_; }
   std::string ToString() const { return ok() ? "ok" : reason_ + ": " + message_; }
 
  private:
   Code code_ = Code::kOk;
   std::string reason_;
   std::string message_;
+  int64_t retry_after_s_ = 1;  // kThrottled and kUnavailable only
 };
 
 // The one table from Code to HTTP status (status.cc), for both daemons.

@@ -1,4 +1,4 @@
-// Store: accounts, sessions, login throttling and the event log primitives.
+// Store: accounts, sessions and the event log primitives.
 #include "schema/store.h"
 
 #include <chrono>
@@ -39,18 +39,18 @@ Result<int64_t> Store::NextEventId() {
 }
 
 Result<int64_t> Store::AppendEvent(int64_t id, const char* type, std::optional<int64_t> room_id,
-                                   std::optional<int64_t> target_id, const char* audience,
+                                   std::optional<int64_t> target_id, Audience audience,
                                    const std::string& data) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "INSERT INTO events(id, ts, type, room_id, target_id, audience, data) VALUES (?,?,?,?,?,?,?)"));
-  s.Bind(1, id).Bind(2, NowMs()).Bind(3, type).Bind(4, room_id).Bind(5, target_id).Bind(6, audience).Bind(7, data);
+  s.Bind(1, id).Bind(2, NowMs()).Bind(3, type).Bind(4, room_id).Bind(5, target_id).Bind(6, ToString(audience)).Bind(7, data);
   PARLEY_RETURN_IF_ERROR(s.Exec());
   pending_head_ = id;
   return id;
 }
 
 Result<int64_t> Store::AppendEvent(const char* type, std::optional<int64_t> room_id,
-                                   std::optional<int64_t> target_id, const char* audience,
+                                   std::optional<int64_t> target_id, Audience audience,
                                    const std::string& data) {
   PARLEY_ASSIGN_OR_RETURN(int64_t id, NextEventId());
   return AppendEvent(id, type, room_id, target_id, audience, data);
@@ -80,7 +80,7 @@ Result<User> Store::CreateUser(const std::string& username, const std::string& p
     user = User{db_.LastInsertId(), username};
   }
   PARLEY_ASSIGN_OR_RETURN(int64_t ignored,
-                          AppendEvent("user", std::nullopt, user.id, "all", Wrap("user", user)));
+                          AppendEvent("user", std::nullopt, user.id, Audience::kAll, Wrap("user", user)));
   (void)ignored;
   // Every new user lands in `general`, so a first visit is a conversation.
   PARLEY_ASSIGN_OR_RETURN(Statement g, db_.Prepare(
@@ -88,7 +88,7 @@ Result<User> Store::CreateUser(const std::string& username, const std::string& p
   PARLEY_ASSIGN_OR_RETURN(bool has_general, g.Step());
   if (has_general) {
     int64_t general = g.Int(0);
-    PARLEY_RETURN_IF_ERROR(AddMember(general, user, "member", "joined"));
+    PARLEY_RETURN_IF_ERROR(AddMember(general, user, Role::kMember, MemberAction::kJoined));
   }
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return user;
@@ -168,49 +168,6 @@ Status Store::RevokeSession(const std::string& token_hash) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM sessions WHERE token_hash = ?"));
   s.BindBlob(1, token_hash);
-  PARLEY_RETURN_IF_ERROR(s.Exec());
-  return CommitWrite(*tx);
-}
-
-Status Store::CheckLoginAllowed(const std::string& username) {
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT failures, window_start FROM login_failures WHERE username = ?"));
-  s.Bind(1, username);
-  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) return Status::Ok();
-  int64_t now = NowMs();
-  if (s.Int(0) >= limits_.login_failures && s.Int(1) + limits_.login_window_ms > now) {
-    int64_t wait_s = (s.Int(1) + limits_.login_window_ms - now) / 1000 + 1;
-    return Status::Throttled("throttled", "too many failed logins for this account; try again in " +
-                                              std::to_string(wait_s) + " s");
-  }
-  return Status::Ok();
-}
-
-Status Store::RecordLoginFailure(const std::string& username) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
-  int64_t now = NowMs();
-  // A failure outside the window starts a new window.
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "INSERT INTO login_failures(username, failures, window_start) VALUES (?1, 1, ?2) "
-      "ON CONFLICT(username) DO UPDATE SET "
-      "  failures = CASE WHEN window_start + ?3 <= ?2 THEN 1 ELSE failures + 1 END,"
-      "  window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 ELSE window_start END"));
-  s.Bind(1, username).Bind(2, now).Bind(3, limits_.login_window_ms);
-  PARLEY_RETURN_IF_ERROR(s.Exec());
-  return CommitWrite(*tx);
-}
-
-Status Store::ClearLoginFailures(const std::string& username) {
-  {
-    PARLEY_ASSIGN_OR_RETURN(Statement q, db_.Prepare("SELECT 1 FROM login_failures WHERE username = ?"));
-    q.Bind(1, username);
-    PARLEY_ASSIGN_OR_RETURN(bool any, q.Step());
-    if (!any) return Status::Ok();  // the common case: no write at all
-  }
-  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM login_failures WHERE username = ?"));
-  s.Bind(1, username);
   PARLEY_RETURN_IF_ERROR(s.Exec());
   return CommitWrite(*tx);
 }

@@ -14,25 +14,69 @@
 // storage interface that a second backend (DESIGN section 7) would implement.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "schema/db.h"
 #include "schema/model.h"
+#include "schema/token_bucket.h"
 
 namespace parley {
+
+// The classes of writes that each have a token bucket per user (item 4 of
+// the hardening issue). kTyping's bucket lives in the worker's memory, the
+// others in write_quota (store_quota.cc).
+enum class WriteClass { kSend, kEdit, kDelete, kJoin, kLeave, kCreateRoom, kInvite, kDm, kTyping, kRead };
+constexpr size_t kWriteClasses = 10;
+// "send", "edit", ...: the write_quota.class column and the PARLEY_WRITE_RATES names.
+const char* ToString(WriteClass c);
+std::optional<WriteClass> ParseWriteClass(std::string_view s);
+
+// 429 throttled for that class, with Retry-After in whole seconds.
+Status WriteThrottled(WriteClass c, int64_t retry_after_ms);
 
 struct Limits {
   int64_t session_idle_ms = 30LL * 24 * 3600 * 1000;      // 30 days without use
   int64_t session_absolute_ms = 90LL * 24 * 3600 * 1000;  // 90 days at most
-  int login_failures = 5;                                  // per account ...
-  int64_t login_window_ms = 15LL * 60 * 1000;              // ... in this window
-  // Sends (messages and answers) per user: a token bucket. 0 turns it off
-  // (PARLEY_LIMITS=off, for benchmarks).
-  double sends_per_second = 5;
-  double send_burst = 30;
+  // Login throttling (store_login.cc): failures allowed per account and
+  // client address, and per address over all accounts, before each further
+  // failure waits login_backoff_ms, doubling up to login_backoff_max_ms.
+  // Failures are forgotten after login_window_ms without any.
+  int login_failures = 5;
+  int login_address_failures = 100;
+  int64_t login_backoff_ms = 15 * 1000;
+  int64_t login_backoff_max_ms = 15LL * 60 * 1000;
+  int64_t login_window_ms = 15LL * 60 * 1000;
+  // Per user and WriteClass, indexed by it: a sustained rate and a burst.
+  // The bursts let a person work in spurts (a conversation, joining a few
+  // rooms); the rates stay far below what a script would need to flood.
+  std::array<Rate, kWriteClasses> write_rates = {{
+      {5, 30},        // send: messages and answers
+      {2, 30},        // edit
+      {2, 30},        // delete
+      {1, 30},        // join
+      {1, 30},        // leave
+      {1.0 / 60, 10},  // create_room: one a minute after the first ten
+      {1, 30},        // invite
+      {0.5, 20},      // dm
+      {1, 10},        // typing: the web client sends one every 3 s while typing
+      {5, 60},        // read: one per room switch and per new message seen
+  }};
+  // Rooms a user may own (public, private and Q&A); 0 = no cap.
+  int64_t rooms_per_user = 50;
+
+  const Rate& rate(WriteClass c) const { return write_rates[static_cast<size_t>(c)]; }
+  Rate& rate(WriteClass c) { return write_rates[static_cast<size_t>(c)]; }
+  // PARLEY_LIMITS=off (benchmarks): every bucket and the room cap off.
+  void WritesOff() {
+    for (Rate& r : write_rates) r = Rate{};
+    rooms_per_user = 0;
+  }
 };
 
 struct UserCredentials {
@@ -62,6 +106,7 @@ class Store {
   explicit Store(Db& db, Limits limits = {}) : db_(db), limits_(limits) {}
 
   Db& db() { return db_; }
+  const Limits& limits() const { return limits_; }
   Result<std::string> Epoch();
   Result<int64_t> Head();
   // The head after the last committed write that appended events, once; 0 if none.
@@ -80,14 +125,17 @@ class Store {
   // The user a token hash belongs to, if the session is live; refreshes its idle clock.
   Result<std::optional<User>> SessionUser(const std::string& token_hash);
   Status RevokeSession(const std::string& token_hash);
-  // Login throttling per account name: kThrottled while locked.
-  Status CheckLoginAllowed(const std::string& username);
-  Status RecordLoginFailure(const std::string& username);
-  Status ClearLoginFailures(const std::string& username);
+  // Login throttling (store_login.cc). BeginLogin counts an attempt on
+  // (username, address) and on address before the password is checked, in
+  // one write transaction, and refuses it (kThrottled, with the wait) while
+  // either is blocked: parallel guesses get no extra tries. A success is
+  // then reported with LoginSucceeded, which clears that pair's count.
+  Status BeginLogin(const std::string& username, const std::string& address);
+  Status LoginSucceeded(const std::string& username, const std::string& address);
 
   // Rooms and membership (store_rooms.cc).
   Result<std::vector<Room>> ListRooms(const User& me);
-  Result<Room> CreateRoom(const User& me, const std::string& name, const std::string& kind,
+  Result<Room> CreateRoom(const User& me, const std::string& name, RoomKind kind,
                           std::optional<int64_t> answers_per_professor);
   Result<Room> GetRoom(const User& me, int64_t room_id);
   Result<Room> Join(const User& me, int64_t room_id);
@@ -95,12 +143,11 @@ class Store {
   // Returns the member and whether it was newly added.
   Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username);
   Result<std::vector<Member>> Members(const User& me, int64_t room_id);
-  Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username,
-                         const std::string& role);
+  Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role);
   // Returns the room and whether it was created now.
   Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username);
   // Set a role without the owner check (parleyctl).
-  Status AdminSetRole(int64_t room_id, const std::string& username, const std::string& role);
+  Status AdminSetRole(int64_t room_id, const std::string& username, Role role);
   // Membership check only, for ephemeral actions such as typing.
   Status CheckMember(const User& me, int64_t room_id);
 
@@ -142,7 +189,7 @@ class Store {
   // The membership row of a user in a room, checked against the room's kind.
   struct Access {
     Room room;                      // without the per-user counters
-    std::optional<std::string> role;  // set when a member
+    std::optional<Role> role;       // set when a member
   };
   // kNotFound for unknown rooms and for private/dm rooms the user is not in
   // (their existence is not revealed); kForbidden not_a_member otherwise.
@@ -151,8 +198,9 @@ class Store {
   Result<std::optional<Message>> LoadMessage(int64_t id);
   // The author's own message in a room the author can still see.
   Result<Message> LoadOwnMessage(const User& me, int64_t message_id);
-  // Takes one token from the user's send bucket, or kThrottled.
-  Status ConsumeSendToken(int64_t user_id);
+  // Takes one token from the user's bucket of that class inside the open
+  // write transaction, or kThrottled with the seconds until one is back.
+  Status ConsumeWriteToken(int64_t user_id, WriteClass c);
   Result<std::optional<Message>> FindByClientId(int64_t user_id, const std::optional<std::string>& client_id);
   Result<Message> InsertMessage(const User& me, int64_t room_id, const char* kind, const std::string& text,
                                 std::optional<int64_t> reply_to, const std::optional<std::string>& client_id);
@@ -160,16 +208,15 @@ class Store {
   Result<int64_t> NextEventId();
   // Appends an event inside the current write transaction; returns its id.
   Result<int64_t> AppendEvent(int64_t id, const char* type, std::optional<int64_t> room_id,
-                              std::optional<int64_t> target_id, const char* audience,
+                              std::optional<int64_t> target_id, Audience audience,
                               const std::string& data);
   Result<int64_t> AppendEvent(const char* type, std::optional<int64_t> room_id,
-                              std::optional<int64_t> target_id, const char* audience,
+                              std::optional<int64_t> target_id, Audience audience,
                               const std::string& data);
-  Status AppendMemberEvent(int64_t room_id, const User& user, const std::string& role,
-                           const char* action);
+  Status AppendMemberEvent(int64_t room_id, const User& user, Role role, MemberAction action);
   // Sets a member's role; with owner set, only that room's owner may.
-  Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, const std::string& role);
-  Status AddMember(int64_t room_id, const User& user, const std::string& role, const char* action);
+  Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role);
+  Status AddMember(int64_t room_id, const User& user, Role role, MemberAction action);
   Result<std::unique_ptr<Transaction>> BeginWrite();
   Status CommitWrite(Transaction& tx);
 

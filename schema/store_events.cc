@@ -11,7 +11,8 @@ Event ReadEvent(const Statement& s) {
   e.type = s.Text(2);
   if (!s.IsNull(3)) e.room_id = s.Int(3);
   if (!s.IsNull(4)) e.target_id = s.Int(4);
-  e.audience = s.Text(5);
+  // The CHECK constraint allows only the two; an unknown one stays narrow.
+  e.audience = ParseAudience(s.Text(5)).value_or(Audience::kRoom);
   e.data = s.Text(6);
   return e;
 }

@@ -98,27 +98,10 @@ Result<std::optional<Message>> Store::FindByClientId(int64_t user_id, const std:
   return LoadMessage(id);
 }
 
-Status Store::ConsumeSendToken(int64_t user_id) {
-  if (limits_.sends_per_second <= 0) return Status::Ok();
-  // Refill by elapsed time, cap at the burst, take one. Runs inside the
-  // send's own write transaction: a refused send rolls back and costs nothing.
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "INSERT INTO send_quota(user_id, tokens, updated_ts) VALUES (?1, ?2 - 1, ?3) "
-      "ON CONFLICT(user_id) DO UPDATE SET "
-      "  tokens = MIN(?2, tokens + (?3 - updated_ts) * ?4 / 1000.0) - 1, updated_ts = ?3 "
-      "RETURNING tokens"));
-  s.Bind(1, user_id).Bind(2, static_cast<int64_t>(limits_.send_burst)).Bind(3, NowMs());
-  s.BindDouble(4, limits_.sends_per_second);
-  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-  double left = row ? s.Double(0) : 0;
-  PARLEY_RETURN_IF_ERROR(s.Exec());  // finish the statement before deciding
-  if (left < 0) return Status::Throttled("throttled", "you are sending too fast; slow down");
-  return Status::Ok();
-}
-
 Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char* kind, const std::string& text,
                                      std::optional<int64_t> reply_to, const std::optional<std::string>& client_id) {
-  PARLEY_RETURN_IF_ERROR(ConsumeSendToken(me.id));
+  // After the client_id lookup: a retried send costs no token.
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kSend));
   Message m;
   PARLEY_ASSIGN_OR_RETURN(m.id, NextEventId());
   m.room_id = room_id;
@@ -128,7 +111,7 @@ Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char
   m.reply_to = reply_to;
   m.ts = NowMs();
   m.client_id = client_id;
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent(m.id, kind, room_id, std::nullopt, "room", ToJson(m)));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent(m.id, kind, room_id, std::nullopt, Audience::kRoom, ToJson(m)));
   (void)ev;
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
@@ -156,8 +139,8 @@ Result<SendResult> Store::Send(const User& me, int64_t room_id, const std::strin
     return SendResult{std::move(*seen), false};
   }
   const char* kind = "message";
-  if (a.room.kind == "qa") {
-    if (*a.role == "professor") {
+  if (a.room.kind == RoomKind::kQa) {
+    if (*a.role == Role::kProfessor) {
       return Status::Forbidden("professors_cannot_ask", "professors answer questions; they do not ask them");
     }
     kind = "question";
@@ -191,7 +174,7 @@ Result<SendResult> Store::Answer(const User& me, int64_t question_id, const std:
     return SendResult{std::move(*seen), false};
   }
   if (q->kind != "question") return Status::Invalid("not_a_question", "only questions can be answered");
-  if (*access->role != "professor") return Status::Forbidden("not_professor", "only professors answer questions");
+  if (*access->role != Role::kProfessor) return Status::Forbidden("not_professor", "only professors answer questions");
   if (q->deleted) return Status::Conflict("message_deleted", "that question was deleted");
   if (q->answer_id) return Status::Conflict("already_answered", "another professor answered this question first");
   if (access->room.answers_per_professor) {
@@ -229,6 +212,7 @@ Result<Message> Store::LoadOwnMessage(const User& me, int64_t message_id) {
 
 Result<Message> Store::Edit(const User& me, int64_t message_id, const std::string& text) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kEdit));
   PARLEY_ASSIGN_OR_RETURN(Message m, LoadOwnMessage(me, message_id));
   if (m.deleted) return Status::Conflict("message_deleted", "that message was deleted");
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE messages SET text = ?, edited_ts = ? WHERE id = ?"));
@@ -236,7 +220,7 @@ Result<Message> Store::Edit(const User& me, int64_t message_id, const std::strin
   PARLEY_RETURN_IF_ERROR(s.Exec());
   m.text = text;
   m.edited = true;
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("edit", m.room_id, std::nullopt, "room", ToJson(m)));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("edit", m.room_id, std::nullopt, Audience::kRoom, ToJson(m)));
   (void)ev;
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return m;
@@ -244,6 +228,7 @@ Result<Message> Store::Edit(const User& me, int64_t message_id, const std::strin
 
 Status Store::Delete(const User& me, int64_t message_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kDelete));
   PARLEY_ASSIGN_OR_RETURN(Message m, LoadOwnMessage(me, message_id));
   if (m.deleted) return Status::Ok();  // deleting twice is not an error
   // A tombstone: the id stays in history so cursors and replies still point
@@ -253,13 +238,14 @@ Status Store::Delete(const User& me, int64_t message_id) {
   PARLEY_RETURN_IF_ERROR(s.Exec());
   m.text.clear();
   m.deleted = true;
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("delete", m.room_id, std::nullopt, "room", ToJson(m)));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("delete", m.room_id, std::nullopt, Audience::kRoom, ToJson(m)));
   (void)ev;
   return CommitWrite(*tx);
 }
 
 Status Store::MarkRead(const User& me, int64_t room_id, int64_t event_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   (void)a;
   // The marker only moves forward: an old tab cannot unread what a newer one read.

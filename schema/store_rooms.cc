@@ -10,11 +10,16 @@ namespace {
 constexpr const char* kRoomColumns =
     "r.id, r.name, r.kind, r.owner_id, ou.username, r.answers_per_professor";
 
+// Columns that CHECK constraints guard; an unknown value falls back to the
+// narrowest: a hidden room, the least role.
+RoomKind ReadKind(const Statement& s, int col) { return ParseRoomKind(s.Text(col)).value_or(RoomKind::kPrivate); }
+Role ReadRole(const Statement& s, int col) { return ParseRole(s.Text(col)).value_or(Role::kMember); }
+
 Room ReadRoom(const Statement& s) {
   Room r;
   r.id = s.Int(0);
   r.name = s.Text(1);
-  r.kind = s.Text(2);
+  r.kind = ReadKind(s, 2);
   if (!s.IsNull(3)) r.owner = User{s.Int(3), s.Text(4)};
   if (!s.IsNull(5)) r.answers_per_professor = s.Int(5);
   return r;
@@ -24,7 +29,7 @@ Room ReadRoom(const Statement& s) {
 std::string RoomEventData(const Room& r) {
   JsonWriter w;
   w.BeginObject().Key("room").BeginObject();
-  w.Key("id").Int(r.id).Key("name").String(r.name).Key("kind").String(r.kind);
+  w.Key("id").Int(r.id).Key("name").String(r.name).Key("kind").String(ToString(r.kind));
   if (r.owner) {
     w.Key("owner");
     Write(w, *r.owner);
@@ -34,10 +39,10 @@ std::string RoomEventData(const Room& r) {
   return w.Take();
 }
 
-const char* DefaultRole(const std::string& kind) { return kind == "qa" ? "student" : "member"; }
+Role DefaultRole(RoomKind kind) { return kind == RoomKind::kQa ? Role::kStudent : Role::kMember; }
 
-bool RoleFitsKind(const std::string& role, const std::string& kind) {
-  return kind == "qa" ? (role == "student" || role == "professor") : role == "member";
+bool RoleFitsKind(Role role, RoomKind kind) {
+  return kind == RoomKind::kQa ? (role == Role::kStudent || role == Role::kProfessor) : role == Role::kMember;
 }
 
 }  // namespace
@@ -51,8 +56,8 @@ Result<Store::Access> Store::LoadAccess(int64_t user_id, int64_t room_id, bool r
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return Status::NotFound("room_not_found", "no such room");
   Access a{ReadRoom(s), std::nullopt};
-  if (!s.IsNull(6)) a.role = s.Text(6);
-  if (!a.role && (a.room.kind == "private" || a.room.kind == "dm")) {
+  if (!s.IsNull(6)) a.role = ReadRole(s, 6);
+  if (!a.role && (a.room.kind == RoomKind::kPrivate || a.room.kind == RoomKind::kDm)) {
     return Status::NotFound("room_not_found", "no such room");
   }
   if (require_member && !a.role) {
@@ -95,7 +100,7 @@ static Status FillView(Db& db, Room& r, int64_t user_id) {
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     r.unread = row ? s.Int(0) : 0;
   }
-  if (r.kind == "dm") {
+  if (r.kind == RoomKind::kDm) {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(
         "SELECT u.id, u.username FROM rooms r JOIN users u ON r.dm_key IN "
         "(u.id || ':' || ?2, ?2 || ':' || u.id) WHERE r.id = ?1 AND u.id <> ?2"));
@@ -127,7 +132,7 @@ Result<std::vector<Room>> Store::ListRooms(const User& me) {
       PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
       Room r = ReadRoom(s);
-      if (!s.IsNull(6)) r.role = s.Text(6);
+      if (!s.IsNull(6)) r.role = ReadRole(s, 6);
       r.member = r.role.has_value();
       rooms.push_back(std::move(r));
     }
@@ -136,21 +141,20 @@ Result<std::vector<Room>> Store::ListRooms(const User& me) {
   return rooms;
 }
 
-Status Store::AppendMemberEvent(int64_t room_id, const User& user, const std::string& role,
-                                const char* action) {
+Status Store::AppendMemberEvent(int64_t room_id, const User& user, Role role, MemberAction action) {
   JsonWriter w;
   w.BeginObject().Key("room_id").Int(room_id).Key("user");
   Write(w, user);
-  w.Key("role").String(role).Key("action").String(action).EndObject();
+  w.Key("role").String(ToString(role)).Key("action").String(ToString(action)).EndObject();
   // target_id: the user concerned hears of it even once no longer a member.
-  auto id = AppendEvent("member", room_id, user.id, "room", w.str());
+  auto id = AppendEvent("member", room_id, user.id, Audience::kRoom, w.str());
   return id.status();
 }
 
-Status Store::AddMember(int64_t room_id, const User& user, const std::string& role, const char* action) {
+Status Store::AddMember(int64_t room_id, const User& user, Role role, MemberAction action) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "INSERT INTO members(room_id, user_id, role, joined_ts) VALUES (?,?,?,?) ON CONFLICT DO NOTHING"));
-  s.Bind(1, room_id).Bind(2, user.id).Bind(3, role).Bind(4, NowMs());
+  s.Bind(1, room_id).Bind(2, user.id).Bind(3, ToString(role)).Bind(4, NowMs());
   PARLEY_RETURN_IF_ERROR(s.Exec());
   if (s.Changes() == 0) return Status::Ok();
   return AppendMemberEvent(room_id, user, role, action);
@@ -165,25 +169,35 @@ Result<Member> Store::LoadMember(int64_t room_id, int64_t user_id) {
   s.Bind(1, room_id).Bind(2, user_id);
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return Status::NotFound("member_not_found", "that user is not a member of this room");
-  return Member{User{s.Int(0), s.Text(1)}, s.Text(2), s.Int(3) != 0, s.Int(4) != 0};
+  return Member{User{s.Int(0), s.Text(1)}, ReadRole(s, 2), s.Int(3) != 0, s.Int(4) != 0};
 }
 
-Result<Room> Store::CreateRoom(const User& me, const std::string& name, const std::string& kind,
+Result<Room> Store::CreateRoom(const User& me, const std::string& name, RoomKind kind,
                                std::optional<int64_t> answers_per_professor) {
-  if (kind != "public" && kind != "private" && kind != "qa") {
+  if (kind == RoomKind::kDm) {
     return Status::Invalid("invalid_field", "kind must be public, private or qa");
   }
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kCreateRoom));
+  if (limits_.rooms_per_user > 0) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT COUNT(*) FROM rooms WHERE owner_id = ?"));
+    s.Bind(1, me.id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row && s.Int(0) >= limits_.rooms_per_user) {
+      return Status::Forbidden("room_limit_reached", "you already own " + std::to_string(s.Int(0)) +
+                                                         " rooms, the most one person may own");
+    }
+  }
   Room room;
   room.name = name;
   room.kind = kind;
   room.owner = me;
-  if (kind == "qa") room.answers_per_professor = answers_per_professor;
+  if (kind == RoomKind::kQa) room.answers_per_professor = answers_per_professor;
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         "INSERT INTO rooms(name, kind, owner_id, answers_per_professor, created_ts) VALUES (?,?,?,?,?) "
         "ON CONFLICT DO NOTHING"));
-    s.Bind(1, name).Bind(2, kind).Bind(3, me.id).Bind(4, room.answers_per_professor).Bind(5, NowMs());
+    s.Bind(1, name).Bind(2, ToString(kind)).Bind(3, me.id).Bind(4, room.answers_per_professor).Bind(5, NowMs());
     PARLEY_RETURN_IF_ERROR(s.Exec());
     if (s.Changes() == 0) return Status::Conflict("room_name_taken", "a room with that name exists");
     room.id = db_.LastInsertId();
@@ -191,11 +205,12 @@ Result<Room> Store::CreateRoom(const User& me, const std::string& name, const st
   // The owner of a classroom teaches in it. The member event comes first so
   // that a reader of the log knows the owner is in a private room before
   // the room event addressed to its members.
-  std::string role = kind == "qa" ? "professor" : "member";
-  PARLEY_RETURN_IF_ERROR(AddMember(room.id, me, role, "joined"));
+  Role role = kind == RoomKind::kQa ? Role::kProfessor : Role::kMember;
+  PARLEY_RETURN_IF_ERROR(AddMember(room.id, me, role, MemberAction::kJoined));
   // Public and Q&A rooms are announced to everyone so room lists stay live.
   PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("room", room.id, std::nullopt,
-                                                   kind == "private" ? "room" : "all", RoomEventData(room)));
+                                                   kind == RoomKind::kPrivate ? Audience::kRoom : Audience::kAll,
+                                                   RoomEventData(room)));
   (void)ev;
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return LoadRoomView(me, room.id);
@@ -203,10 +218,11 @@ Result<Room> Store::CreateRoom(const User& me, const std::string& name, const st
 
 Result<Room> Store::Join(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kJoin));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, false));
   if (!a.role) {
     // LoadAccess already hid private and dm rooms the user is not in.
-    PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, DefaultRole(a.room.kind), "joined"));
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, DefaultRole(a.room.kind), MemberAction::kJoined));
   }
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return LoadRoomView(me, room_id);
@@ -214,18 +230,20 @@ Result<Room> Store::Join(const User& me, int64_t room_id) {
 
 Status Store::Leave(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kLeave));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM members WHERE room_id = ? AND user_id = ?"));
   s.Bind(1, room_id).Bind(2, me.id);
   PARLEY_RETURN_IF_ERROR(s.Exec());
-  PARLEY_RETURN_IF_ERROR(AppendMemberEvent(room_id, me, *a.role, "left"));
+  PARLEY_RETURN_IF_ERROR(AppendMemberEvent(room_id, me, *a.role, MemberAction::kLeft));
   return CommitWrite(*tx);
 }
 
 Result<std::pair<Member, bool>> Store::Invite(const User& me, int64_t room_id, const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kInvite));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
-  if (a.room.kind == "dm") {
+  if (a.room.kind == RoomKind::kDm) {
     return Status::Forbidden("forbidden", "a direct conversation has exactly two people");
   }
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
@@ -237,7 +255,7 @@ Result<std::pair<Member, bool>> Store::Invite(const User& me, int64_t room_id, c
     PARLEY_ASSIGN_OR_RETURN(bool present, s.Step());
     added = !present;
   }
-  if (added) PARLEY_RETURN_IF_ERROR(AddMember(room_id, *who, DefaultRole(a.room.kind), "added"));
+  if (added) PARLEY_RETURN_IF_ERROR(AddMember(room_id, *who, DefaultRole(a.room.kind), MemberAction::kAdded));
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   PARLEY_ASSIGN_OR_RETURN(Member m, LoadMember(room_id, who->id));
   return std::make_pair(std::move(m), added);
@@ -256,24 +274,23 @@ Result<std::vector<Member>> Store::Members(const User& me, int64_t room_id) {
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    out.push_back(Member{User{s.Int(0), s.Text(1)}, s.Text(2), s.Int(3) != 0, s.Int(4) != 0});
+    out.push_back(Member{User{s.Int(0), s.Text(1)}, ReadRole(s, 2), s.Int(3) != 0, s.Int(4) != 0});
   }
   return out;
 }
 
-Result<Member> Store::SetRole(const User& me, int64_t room_id, const std::string& username,
-                              const std::string& role) {
+Result<Member> Store::SetRole(const User& me, int64_t room_id, const std::string& username, Role role) {
   PARLEY_RETURN_IF_ERROR(ChangeRole(&me, room_id, username, role));
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
   return LoadMember(room_id, who->id);
 }
 
-Status Store::AdminSetRole(int64_t room_id, const std::string& username, const std::string& role) {
+Status Store::AdminSetRole(int64_t room_id, const std::string& username, Role role) {
   return ChangeRole(nullptr, room_id, username, role);
 }
 
-Status Store::ChangeRole(const User* owner, int64_t room_id, const std::string& username, const std::string& role) {
+Status Store::ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   if (owner) {
     // Checked inside the transaction that changes the role.
@@ -282,35 +299,36 @@ Status Store::ChangeRole(const User* owner, int64_t room_id, const std::string& 
       return Status::Forbidden("not_owner", "only the room's owner sets roles");
     }
   }
-  std::string kind;
+  RoomKind kind = RoomKind::kPublic;
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT kind FROM rooms WHERE id = ?"));
     s.Bind(1, room_id);
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return Status::NotFound("room_not_found", "no such room");
-    kind = s.Text(0);
+    kind = ReadKind(s, 0);
   }
   if (!RoleFitsKind(role, kind)) {
-    return Status::Invalid("invalid_field", kind == "qa" ? "role must be professor or student in a Q&A room"
+    return Status::Invalid("invalid_field", kind == RoomKind::kQa ? "role must be professor or student in a Q&A room"
                                                          : "role must be member outside Q&A rooms");
   }
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
   PARLEY_ASSIGN_OR_RETURN(Statement u, db_.Prepare(
       "UPDATE members SET role = ?3 WHERE room_id = ?1 AND user_id = ?2 AND role <> ?3"));
-  u.Bind(1, room_id).Bind(2, who->id).Bind(3, role);
+  u.Bind(1, room_id).Bind(2, who->id).Bind(3, ToString(role));
   PARLEY_RETURN_IF_ERROR(u.Exec());
   if (u.Changes() == 0) {
     PARLEY_ASSIGN_OR_RETURN(Member m, LoadMember(room_id, who->id));  // not a member: 404
     (void)m;
     return Status::Ok();  // already in that role
   }
-  PARLEY_RETURN_IF_ERROR(AppendMemberEvent(room_id, *who, role, "role"));
+  PARLEY_RETURN_IF_ERROR(AppendMemberEvent(room_id, *who, role, MemberAction::kRole));
   return CommitWrite(*tx);
 }
 
 Result<std::pair<Room, bool>> Store::GetOrCreateDm(const User& me, const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kDm));
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> peer, FindUser(username));
   if (!peer) return Status::NotFound("user_not_found", "no such user");
   if (peer->id == me.id) return Status::Invalid("invalid_field", "a direct conversation needs another person");
@@ -333,17 +351,18 @@ Result<std::pair<Room, bool>> Store::GetOrCreateDm(const User& me, const std::st
     Room r;
     r.id = room_id;
     r.name = "dm";
-    r.kind = "dm";
+    r.kind = RoomKind::kDm;
     // Member events first: a reader of the log (parley-events) learns who
     // is in the room before the room event that they must both receive.
-    PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, "member", "joined"));
-    PARLEY_RETURN_IF_ERROR(AddMember(room_id, *peer, "member", "joined"));
-    PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("room", room_id, std::nullopt, "room", RoomEventData(r)));
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, Role::kMember, MemberAction::kJoined));
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, *peer, Role::kMember, MemberAction::kJoined));
+    PARLEY_ASSIGN_OR_RETURN(int64_t ev,
+                            AppendEvent("room", room_id, std::nullopt, Audience::kRoom, RoomEventData(r)));
     (void)ev;
   } else {
-    // Either side may have left; asking again brings both back.
-    PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, "member", "joined"));
-    PARLEY_RETURN_IF_ERROR(AddMember(room_id, *peer, "member", "joined"));
+    // Asking again brings back the requester only: a peer who left stays
+    // out (leaving is respected), and sends then reach the members alone.
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, Role::kMember, MemberAction::kJoined));
   }
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   PARLEY_ASSIGN_OR_RETURN(Room view, LoadRoomView(me, room_id));

@@ -184,7 +184,9 @@ int main(int argc, char** argv) {
     char* end = nullptr;
     long long room = std::strtoll(args[1].c_str(), &end, 10);
     if (*end != '\0' || room <= 0) return Usage();
-    Status st = store.AdminSetRole(room, args[2], args[3]);
+    std::optional<parley::Role> role = parley::ParseRole(args[3]);
+    if (!role) return Usage();
+    Status st = store.AdminSetRole(room, args[2], *role);
     if (!st.ok()) return Fail(st);
     std::printf("%s is now %s in room %lld\n", args[2].c_str(), args[3].c_str(), room);
     return 0;

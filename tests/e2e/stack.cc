@@ -350,6 +350,7 @@ Child::Options Stack::FcgiOptions() const {
                "--events-socket", d + "/notify.sock",
                "--workers", std::to_string(options_.workers)};
   fcgi.env = {std::string("PARLEY_LIMITS=") + (options_.limits ? "on" : "off")};
+  fcgi.env.insert(fcgi.env.end(), options_.fcgi_env.begin(), options_.fcgi_env.end());
   fcgi.log_path = d + "/fcgi.log";
   return fcgi;
 }

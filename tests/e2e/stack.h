@@ -115,6 +115,8 @@ struct StackOptions {
   bool tls = false;
   // PARLEY_TRUSTED_PROXIES: addresses whose X-Forwarded-For nginx believes.
   std::string trusted_proxies;
+  // Extra environment of parley-fcgi, e.g. {"PARLEY_WRITE_RATES=edit=0.01/2"}.
+  std::vector<std::string> fcgi_env;
 };
 
 class Stack {

@@ -37,6 +37,21 @@ TEST(ValidateUsernameTest, Characters) {
   }
 }
 
+TEST(ValidateUsernameTest, DotAndDotDotAreRefused) {
+  EXPECT_ERROR(ValidateUsername("."), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateUsername(".."), Code::kInvalid, "invalid_field");
+  EXPECT_OK(ValidateUsername("..."));
+  EXPECT_OK(ValidateUsername(".a"));
+  EXPECT_OK(ValidateUsername("a.."));
+}
+
+TEST(ValidateUsernameTest, HiddenCharactersAreRefused) {
+  // Only ASCII letters, digits and _ . - are allowed, so every one of these is out.
+  for (const char* bad : {"ali\xE2\x80\xAE" "ce", "ali\xE2\x80\x8B" "ce", "\xEF\xBB\xBF" "alice", "ali\xC2\x85" "ce"}) {
+    EXPECT_ERROR(ValidateUsername(bad), Code::kInvalid, "invalid_field") << bad;
+  }
+}
+
 TEST(ValidatePasswordTest, LengthInBytes) {
   EXPECT_ERROR(ValidatePassword(std::string(7, 'p')), Code::kInvalid, "invalid_field");
   EXPECT_OK(ValidatePassword(std::string(8, 'p')));
@@ -97,6 +112,27 @@ TEST(ValidateRoomNameTest, Limits) {
   EXPECT_ERROR(ValidateRoomName(std::string("a\0b", 3)), Code::kInvalid, "invalid_field");
   EXPECT_ERROR(ValidateRoomName("a\x7f"), Code::kInvalid, "invalid_field");
   EXPECT_ERROR(ValidateRoomName("bad \xC3\x28"), Code::kInvalid, "invalid_utf8");
+}
+
+TEST(ValidateRoomNameTest, BidiZeroWidthAndC1CharactersAreRefused) {
+  // Each as UTF-8, between ordinary letters.
+  const std::vector<std::string> bad = {
+      "\xE2\x80\xAA", "\xE2\x80\xAB", "\xE2\x80\xAC", "\xE2\x80\xAD", "\xE2\x80\xAE",  // U+202A-202E
+      "\xE2\x81\xA6", "\xE2\x81\xA7", "\xE2\x81\xA8", "\xE2\x81\xA9",                    // U+2066-2069
+      "\xE2\x80\x8E", "\xE2\x80\x8F", "\xD8\x9C",                                          // U+200E/200F, U+061C
+      "\xE2\x80\x8B", "\xE2\x80\x8C", "\xE2\x80\x8D", "\xE2\x81\xA0", "\xEF\xBB\xBF",  // zero-width
+      "\xC2\x80", "\xC2\x85", "\xC2\x9F",                                                  // C1 controls
+  };
+  for (const std::string& c : bad) {
+    EXPECT_ERROR(ValidateRoomName("ab" + c + "cd"), Code::kInvalid, "invalid_field") << c.size();
+    EXPECT_ERROR(ValidateRoomName(c + "name"), Code::kInvalid, "invalid_field") << c.size();
+  }
+  // Their neighbours, and ordinary non-Latin names and emoji, are fine.
+  for (const char* ok : {"\xE2\x80\xA9x", "\xE2\x80\xAFx", "\xE2\x81\xA5x", "\xE2\x81\xAAx", "\xC2\xA0x",
+                         "\xD8\x9Bx", "\xD8\xB9\xD8\xB1\xD8\xA8\xD9\x8A", "caf\xC3\xA9",
+                         "\xF0\x9F\x98\x80 room", "\xE6\x97\xA5\xE6\x9C\xAC"}) {
+    EXPECT_OK(ValidateRoomName(ok)) << ok;
+  }
 }
 
 TEST(ValidateClientIdTest, PrintableAscii) {

@@ -90,7 +90,7 @@ TEST(ModelJsonTest, RoomHasEveryKeyWithNulls) {
   Room r;
   r.id = 3;
   r.name = "Lobby";
-  r.kind = "public";
+  r.kind = RoomKind::kPublic;
   JsonPtr j = Parse(ToJson(r));
   ASSERT_NE(j, nullptr);
   EXPECT_EQ(Get(j.get(), "id")->valuedouble, 3);
@@ -107,11 +107,11 @@ TEST(ModelJsonTest, RoomHasEveryKeyWithNulls) {
 
   r.owner = User{1, "alice"};
   r.member = true;
-  r.role = "professor";
+  r.role = Role::kProfessor;
   r.unread = 4;
   r.last_event_id = 99;
   r.read_event_id = 97;
-  r.kind = "qa";
+  r.kind = RoomKind::kQa;
   r.answers_per_professor = 1;
   j = Parse(ToJson(r));
   EXPECT_STREQ(Get(Get(j.get(), "owner"), "username")->valuestring, "alice");
@@ -123,22 +123,48 @@ TEST(ModelJsonTest, RoomHasEveryKeyWithNulls) {
   EXPECT_EQ(Get(j.get(), "answers_per_professor")->valuedouble, 1);
 }
 
-TEST(ModelJsonTest, DirectConversationIsNamedAfterThePeer) {
+// A direct conversation with bob, as alice sees it.
+Room DmWithBob() {
   Room r;
   r.id = 9;
   r.name = "dm";
-  r.kind = "dm";
+  r.kind = RoomKind::kDm;
   r.member = true;
-  r.role = "member";
+  r.role = Role::kMember;
   r.peer = User{2, "bob"};
+  return r;
+}
+
+TEST(ModelJsonTest, DirectConversationIsNamedAfterThePeer) {
+  Room r = DmWithBob();
   JsonPtr j = Parse(ToJson(r));
   EXPECT_STREQ(Get(j.get(), "name")->valuestring, "bob");
   EXPECT_STREQ(Get(Get(j.get(), "peer"), "username")->valuestring, "bob");
   EXPECT_EQ(Get(Get(j.get(), "peer"), "id")->valuedouble, 2);
 }
 
+// Byte for byte: the JSON that clients parse did not change when kinds and
+// roles became enums.
+TEST(ModelJsonTest, RoomBytes) {
+  Room r;
+  r.id = 3;
+  r.name = "Lobby";
+  r.kind = RoomKind::kPrivate;
+  EXPECT_EQ(ToJson(r), R"({"id":3,"name":"Lobby","kind":"private","owner":null,"member":false,"role":null,)"
+                       R"("unread":0,"last_event_id":0,"answers_per_professor":null})");
+  r.kind = RoomKind::kQa;
+  r.owner = User{1, "alice"};
+  r.member = true;
+  r.role = Role::kStudent;
+  r.answers_per_professor = 2;
+  EXPECT_EQ(ToJson(r), R"({"id":3,"name":"Lobby","kind":"qa","owner":{"id":1,"username":"alice"},"member":true,)"
+                       R"("role":"student","unread":0,"last_event_id":0,"answers_per_professor":2})");
+  EXPECT_EQ(ToJson(DmWithBob()), R"({"id":9,"name":"bob","kind":"dm","owner":null,"member":true,"role":"member",)"
+                        R"("unread":0,"last_event_id":0,"answers_per_professor":null,"peer":{"id":2,"username":"bob"}})");
+}
+
 TEST(ModelJsonTest, Member) {
-  EXPECT_EQ(ToJson(Member{User{2, "bob"}, "student", false, true}),
+  EXPECT_EQ(ToJson(Member{User{2, "bob"}, Role::kStudent, false, true}),
             R"({"user":{"id":2,"username":"bob"},"role":"student","owner":false,"online":true})");
 }
 

@@ -46,7 +46,7 @@ TEST_F(MigrateTest, FreshDatabaseReachesLatestVersion) {
   ASSERT_OK_AND_ASSIGN(int version, Migrate(*db_));
   EXPECT_EQ(version, LatestSchemaVersion());
   EXPECT_EQ(QueryInt("PRAGMA user_version"), LatestSchemaVersion());
-  for (const char* table : {"meta", "users", "sessions", "login_failures", "rooms", "members", "events",
+  for (const char* table : {"meta", "users", "sessions", "login_throttle", "write_quota", "rooms", "members", "events",
                             "messages", "answers", "idempotency", "read_markers", "presence"}) {
     EXPECT_EQ(QueryInt(std::string("SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='") + table +
                        "'"),

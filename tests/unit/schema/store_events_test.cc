@@ -34,7 +34,7 @@ class StoreEventsTest : public ::testing::Test {
     EXPECT_OK(u) << name;
     return u.ok() ? *u : User{};
   }
-  Room NewRoom(const User& owner, const std::string& name, const std::string& kind) {
+  Room NewRoom(const User& owner, const std::string& name, RoomKind kind) {
     auto r = store_->CreateRoom(owner, name, kind, std::nullopt);
     EXPECT_OK(r) << name;
     return r.ok() ? *r : Room{};
@@ -88,7 +88,7 @@ class StoreEventsTest : public ::testing::Test {
 TEST_F(StoreEventsTest, EventsAfterPages) {
   User alice = NewUser("alice");
   NewUser("bob");
-  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
   for (int i = 0; i < 5; ++i) Post(alice, lobby.id, "m" + std::to_string(i));
   ASSERT_OK_AND_ASSIGN(std::vector<Event> all, store_->EventsAfter(0, 1000));
   ASSERT_EQ(static_cast<int64_t>(all.size()), Head());
@@ -129,9 +129,9 @@ TEST_F(StoreEventsTest, EventsAfterPages) {
 TEST_F(StoreEventsTest, EventsForUserFollowMembership) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  Room secret = NewRoom(alice, "secret", "private");
+  Room secret = NewRoom(alice, "secret", RoomKind::kPrivate);
   const int64_t hidden = Post(alice, secret.id, "before bob");
-  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
   const int64_t lobby_msg = Post(alice, lobby.id, "in the lobby");
   const int64_t general_msg = Post(alice, kGeneral, "hello all");
 
@@ -141,7 +141,7 @@ TEST_F(StoreEventsTest, EventsForUserFollowMembership) {
   EXPECT_TRUE(Contains(seen, general_msg));  // bob is in general
   ASSERT_OK_AND_ASSIGN(std::vector<Event> all, store_->EventsAfter(0, 1000));
   for (const Event& e : all) {
-    if (e.audience == "all") {
+    if (e.audience == Audience::kAll) {
       EXPECT_TRUE(Contains(seen, e.id)) << e.type << " " << e.id;
     }
     if (e.room_id == secret.id) {
@@ -190,8 +190,8 @@ TEST_F(StoreEventsTest, DirectConversationEventsReachBothPeopleOnly) {
 TEST_F(StoreEventsTest, RoomIdsOf) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  Room lobby = NewRoom(alice, "Lobby", "public");
-  Room secret = NewRoom(alice, "secret", "private");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
+  Room secret = NewRoom(alice, "secret", RoomKind::kPrivate);
   ASSERT_OK_AND_ASSIGN(std::vector<int64_t> rooms, store_->RoomIdsOf(alice.id));
   std::sort(rooms.begin(), rooms.end());
   EXPECT_EQ(rooms, (std::vector<int64_t>{kGeneral, lobby.id, secret.id}));
@@ -303,11 +303,11 @@ TEST_F(StoreEventsTest, OldestEventId) {
 
 TEST_F(StoreEventsTest, PruneKeepsTheNewestPerRoomAndTheHead) {
   Limits unlimited;
-  unlimited.sends_per_second = 0;
+  unlimited.WritesOff();
   store_ = std::make_unique<Store>(*db_, unlimited);
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
   std::vector<int64_t> lobby_ids;
   for (int i = 0; i < 5; ++i) lobby_ids.push_back(Post(alice, lobby.id, "m" + std::to_string(i)));
   ASSERT_OK_AND_ASSIGN(std::vector<Event> before, store_->EventsAfter(0, 1000));

@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "schema/crypto.h"
@@ -38,7 +40,7 @@ class StoreTest : public ::testing::Test {
     EXPECT_OK(u) << name;
     return u.ok() ? *u : User{};
   }
-  Room NewRoom(const User& owner, const std::string& name, const std::string& kind,
+  Room NewRoom(const User& owner, const std::string& name, RoomKind kind,
                std::optional<int64_t> per_professor = std::nullopt) {
     auto r = store_->CreateRoom(owner, name, kind, per_professor);
     EXPECT_OK(r) << name;
@@ -56,7 +58,7 @@ class StoreTest : public ::testing::Test {
   // Makes `who` a professor of a Q&A room owned by `owner`.
   void MakeProfessor(const User& owner, int64_t room_id, const User& who) {
     JoinOk(who, room_id);
-    EXPECT_OK(store_->SetRole(owner, room_id, who.username, "professor"));
+    EXPECT_OK(store_->SetRole(owner, room_id, who.username, Role::kProfessor));
   }
 
   int64_t Head() {
@@ -145,7 +147,7 @@ TEST_F(StoreTest, CreateUserJoinsGeneralAndAppendsUserAndMemberEvents) {
   std::vector<Event> ev = EventsSince(0);
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_EQ(ev[0].type, "user");
-  EXPECT_EQ(ev[0].audience, "all");
+  EXPECT_EQ(ev[0].audience, Audience::kAll);
   EXPECT_FALSE(ev[0].room_id.has_value());
   EXPECT_EQ(ev[0].target_id, alice.id);
   JsonPtr user_data = Parse(ev[0].data);
@@ -154,7 +156,7 @@ TEST_F(StoreTest, CreateUserJoinsGeneralAndAppendsUserAndMemberEvents) {
   EXPECT_EQ(Str(u, "username"), "alice");
 
   EXPECT_EQ(ev[1].type, "member");
-  EXPECT_EQ(ev[1].audience, "room");
+  EXPECT_EQ(ev[1].audience, Audience::kRoom);
   EXPECT_EQ(ev[1].room_id, kGeneral);
   EXPECT_EQ(ev[1].target_id, alice.id);
   JsonPtr member_data = Parse(ev[1].data);
@@ -172,7 +174,7 @@ TEST_F(StoreTest, CreateUserJoinsGeneralAndAppendsUserAndMemberEvents) {
   std::optional<Room> general = Listed(alice, kGeneral);
   ASSERT_TRUE(general.has_value());
   EXPECT_TRUE(general->member);
-  EXPECT_EQ(general->role, "member");
+  EXPECT_EQ(general->role, Role::kMember);
 }
 
 TEST_F(StoreTest, CreateUserIsOneTransaction) {
@@ -294,44 +296,83 @@ TEST_F(StoreTest, IdleSessionIsNotAccepted) {
   EXPECT_TRUE(patient.has_value());
 }
 
-TEST_F(StoreTest, LoginThrottlingPerAccount) {
+TEST_F(StoreTest, LoginThrottlingPerAccountAndAddress) {
   Limits limits;
   limits.login_failures = 3;
   Store store(*db_, limits);
-  EXPECT_OK(store.CheckLoginAllowed("alice"));
-  for (int i = 0; i < 2; ++i) {
-    ASSERT_OK(store.RecordLoginFailure("alice"));
-    EXPECT_OK(store.CheckLoginAllowed("alice")) << "after " << i + 1 << " failures";
+  // Each attempt counts before the password is known: three are let through.
+  for (int i = 0; i < 3; ++i) EXPECT_OK(store.BeginLogin("alice", "10.0.0.1")) << "attempt " << i + 1;
+  auto refused = store.BeginLogin("alice", "10.0.0.1");
+  EXPECT_ERROR(refused, Code::kThrottled, "throttled");
+  EXPECT_GE(refused.retry_after_s(), 14);  // the 15 s first backoff
+  EXPECT_LE(refused.retry_after_s(), 15);
+  EXPECT_ERROR(store.BeginLogin("ALICE", "10.0.0.1"), Code::kThrottled, "throttled");
+  // Never locked for everyone: the same account from another address, and
+  // another account from the same address.
+  EXPECT_OK(store.BeginLogin("alice", "10.0.0.2"));
+  ASSERT_OK(store.LoginSucceeded("alice", "10.0.0.2"));
+  EXPECT_OK(store.BeginLogin("bob", "10.0.0.1"));
+  // A refused attempt is not counted again.
+  EXPECT_EQ(QueryInt("SELECT failures FROM login_throttle WHERE account = 'alice' AND address = '10.0.0.1'"), 3);
+  // A success clears its own pair only.
+  ASSERT_OK(store.LoginSucceeded("bob", "10.0.0.1"));
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM login_throttle WHERE account = 'bob'"), 0);
+  EXPECT_ERROR(store.BeginLogin("alice", "10.0.0.1"), Code::kThrottled, "throttled");
+}
+
+TEST_F(StoreTest, LoginThrottlingPerAddressOverAllAccounts) {
+  Limits limits;
+  limits.login_address_failures = 4;
+  Store store(*db_, limits);
+  for (int i = 0; i < 4; ++i) EXPECT_OK(store.BeginLogin("user" + std::to_string(i), "10.0.0.9"));
+  EXPECT_ERROR(store.BeginLogin("someone", "10.0.0.9"), Code::kThrottled, "throttled");
+  EXPECT_OK(store.BeginLogin("someone", "10.0.0.8"));
+  // Successes give the address its attempts back.
+  Limits loose;
+  loose.login_address_failures = 2;
+  Store other(*db_, loose);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK(other.BeginLogin("carol", "10.0.0.7"));
+    ASSERT_OK(other.LoginSucceeded("carol", "10.0.0.7"));
   }
-  ASSERT_OK(store.RecordLoginFailure("alice"));
-  EXPECT_ERROR(store.CheckLoginAllowed("alice"), Code::kThrottled, "throttled");
-  EXPECT_ERROR(store.CheckLoginAllowed("ALICE"), Code::kThrottled, "throttled");
-  EXPECT_OK(store.CheckLoginAllowed("bob"));
-
-  ASSERT_OK(store.ClearLoginFailures("Alice"));
-  EXPECT_OK(store.CheckLoginAllowed("alice"));
-  // Counting starts over after a reset.
-  ASSERT_OK(store.RecordLoginFailure("alice"));
-  EXPECT_OK(store.CheckLoginAllowed("alice"));
-  EXPECT_OK(store.ClearLoginFailures("nobody"));
+  EXPECT_EQ(QueryInt("SELECT failures FROM login_throttle WHERE account = '' AND address = '10.0.0.7'"), 0);
 }
 
-TEST_F(StoreTest, LoginThrottlingDefaultIsFiveFailures) {
-  for (int i = 0; i < 4; ++i) ASSERT_OK(store_->RecordLoginFailure("alice"));
-  EXPECT_OK(store_->CheckLoginAllowed("alice"));
-  ASSERT_OK(store_->RecordLoginFailure("alice"));
-  EXPECT_ERROR(store_->CheckLoginAllowed("alice"), Code::kThrottled, "throttled");
+TEST_F(StoreTest, LoginBackoffGrowsWithEveryFurtherFailure) {
+  Limits limits;
+  limits.login_failures = 2;
+  limits.login_backoff_ms = 40;
+  limits.login_backoff_max_ms = 200;
+  Store store(*db_, limits);
+  auto wait = [&] {
+    return QueryInt("SELECT blocked_until - last_ts FROM login_throttle WHERE account = 'alice' AND address = 'a'");
+  };
+  ASSERT_OK(store.BeginLogin("alice", "a"));
+  EXPECT_EQ(QueryInt("SELECT blocked_until FROM login_throttle WHERE account = 'alice'"), 0);  // not yet
+  std::vector<int64_t> waits;
+  for (int i = 0; i < 5; ++i) {
+    // Wait out the block (bounded: at most the 200 ms cap, plus slack).
+    Status st;
+    for (int tries = 0; tries < 100; ++tries) {
+      st = store.BeginLogin("alice", "a");
+      if (st.ok()) break;
+      ASSERT_EQ(st.code(), Code::kThrottled);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_OK(st);
+    waits.push_back(wait());
+  }
+  EXPECT_EQ(waits, (std::vector<int64_t>{40, 80, 160, 200, 200}));
 }
 
-TEST_F(StoreTest, LoginThrottlingEndsWithItsWindow) {
+TEST_F(StoreTest, LoginThrottlingForgetsAfterItsWindow) {
   Limits limits;
   limits.login_failures = 1;
-  limits.login_window_ms = 0;  // every window is already over
+  limits.login_window_ms = 0;  // every failure is already forgotten
   Store store(*db_, limits);
-  ASSERT_OK(store.RecordLoginFailure("alice"));
-  EXPECT_OK(store.CheckLoginAllowed("alice"));
-  ASSERT_OK(store.RecordLoginFailure("alice"));
-  EXPECT_EQ(QueryInt("SELECT failures FROM login_failures WHERE username = 'alice'"), 1);
+  ASSERT_OK(store.BeginLogin("alice", "a"));
+  EXPECT_OK(store.BeginLogin("alice", "a"));
+  EXPECT_LE(QueryInt("SELECT MAX(failures) FROM login_throttle WHERE account = 'alice'"), 1);
 }
 
 // ---------------------------------------------------------------- rooms
@@ -339,14 +380,14 @@ TEST_F(StoreTest, LoginThrottlingEndsWithItsWindow) {
 TEST_F(StoreTest, CreateRoomOfEachKind) {
   User alice = NewUser("alice");
   int64_t h = Head();
-  ASSERT_OK_AND_ASSIGN(Room pub, store_->CreateRoom(alice, "Lobby", "public", std::nullopt));
+  ASSERT_OK_AND_ASSIGN(Room pub, store_->CreateRoom(alice, "Lobby", RoomKind::kPublic, std::nullopt));
   EXPECT_GT(pub.id, kGeneral);
   EXPECT_EQ(pub.name, "Lobby");
-  EXPECT_EQ(pub.kind, "public");
+  EXPECT_EQ(pub.kind, RoomKind::kPublic);
   ASSERT_TRUE(pub.owner.has_value());
   EXPECT_EQ(pub.owner->id, alice.id);
   EXPECT_TRUE(pub.member);
-  EXPECT_EQ(pub.role, "member");
+  EXPECT_EQ(pub.role, Role::kMember);
   EXPECT_EQ(pub.unread, 0);
   EXPECT_FALSE(pub.answers_per_professor.has_value());
   EXPECT_FALSE(pub.peer.has_value());
@@ -358,7 +399,7 @@ TEST_F(StoreTest, CreateRoomOfEachKind) {
   EXPECT_EQ(ev[0].room_id, pub.id);
   EXPECT_EQ(ev[0].target_id, alice.id);
   EXPECT_EQ(ev[1].type, "room");
-  EXPECT_EQ(ev[1].audience, "all");  // public rooms are announced to everyone
+  EXPECT_EQ(ev[1].audience, Audience::kAll);  // public rooms are announced to everyone
   EXPECT_EQ(ev[1].room_id, pub.id);
   JsonPtr room_data = Parse(ev[1].data);
   const cJSON* rd = Get(room_data.get(), "room");
@@ -370,44 +411,49 @@ TEST_F(StoreTest, CreateRoomOfEachKind) {
   EXPECT_EQ(pub.last_event_id, ev[1].id);
 
   h = Head();
-  ASSERT_OK_AND_ASSIGN(Room priv, store_->CreateRoom(alice, "secret", "private", std::nullopt));
-  EXPECT_EQ(priv.kind, "private");
-  EXPECT_EQ(priv.role, "member");
+  ASSERT_OK_AND_ASSIGN(Room priv, store_->CreateRoom(alice, "secret", RoomKind::kPrivate, std::nullopt));
+  EXPECT_EQ(priv.kind, RoomKind::kPrivate);
+  EXPECT_EQ(priv.role, Role::kMember);
   ev = EventsSince(h);
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_EQ(ev[0].type, "member");
   EXPECT_EQ(ev[1].type, "room");
-  EXPECT_EQ(ev[1].audience, "room");  // private rooms are not announced
+  EXPECT_EQ(ev[1].audience, Audience::kRoom);  // private rooms are not announced
 
   h = Head();
-  ASSERT_OK_AND_ASSIGN(Room qa, store_->CreateRoom(alice, "Physics", "qa", 2));
-  EXPECT_EQ(qa.kind, "qa");
-  EXPECT_EQ(qa.role, "professor");  // the owner of a classroom teaches in it
+  ASSERT_OK_AND_ASSIGN(Room qa, store_->CreateRoom(alice, "Physics", RoomKind::kQa, 2));
+  EXPECT_EQ(qa.kind, RoomKind::kQa);
+  EXPECT_EQ(qa.role, Role::kProfessor);  // the owner of a classroom teaches in it
   EXPECT_EQ(qa.answers_per_professor, 2);
   ev = EventsSince(h);
   ASSERT_EQ(ev.size(), 2u);
   JsonPtr member = Parse(ev[0].data);
   EXPECT_EQ(Str(member.get(), "role"), "professor");
+  // Byte for byte, as before kinds, roles and actions became enums.
+  const std::string id = std::to_string(qa.id), uid = std::to_string(alice.id);
+  EXPECT_EQ(ev[0].data, R"({"room_id":)" + id + R"(,"user":{"id":)" + uid +
+                            R"(,"username":"alice"},"role":"professor","action":"joined"})");
+  EXPECT_EQ(ev[1].data, R"({"room":{"id":)" + id + R"(,"name":"Physics","kind":"qa","owner":{"id":)" + uid +
+                            R"(,"username":"alice"},"answers_per_professor":2}})");
   EXPECT_EQ(ev[1].type, "room");
-  EXPECT_EQ(ev[1].audience, "all");
+  EXPECT_EQ(ev[1].audience, Audience::kAll);
   EXPECT_EQ(Num(Get(Parse(ev[1].data).get(), "room"), "answers_per_professor"), 2);
 
   // answers_per_professor only means something in a Q&A room.
-  ASSERT_OK_AND_ASSIGN(Room other, store_->CreateRoom(alice, "Other", "public", 3));
+  ASSERT_OK_AND_ASSIGN(Room other, store_->CreateRoom(alice, "Other", RoomKind::kPublic, 3));
   EXPECT_FALSE(other.answers_per_professor.has_value());
 
-  EXPECT_ERROR(store_->CreateRoom(alice, "dm room", "dm", std::nullopt), Code::kInvalid, "invalid_field");
-  EXPECT_ERROR(store_->CreateRoom(alice, "none", "", std::nullopt), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(store_->CreateRoom(alice, "dm room", RoomKind::kDm, std::nullopt), Code::kInvalid, "invalid_field");
 }
 
 TEST_F(StoreTest, RoomNamesAreUniqueIgnoringCase) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  NewRoom(alice, "Lobby", "public");
+  NewRoom(alice, "Lobby", RoomKind::kPublic);
   const int64_t h = Head();
   DrainNotify();
-  EXPECT_ERROR(store_->CreateRoom(bob, "lobby", "private", std::nullopt), Code::kConflict, "room_name_taken");
-  EXPECT_ERROR(store_->CreateRoom(bob, "GENERAL", "qa", std::nullopt), Code::kConflict, "room_name_taken");
+  EXPECT_ERROR(store_->CreateRoom(bob, "lobby", RoomKind::kPrivate, std::nullopt), Code::kConflict, "room_name_taken");
+  EXPECT_ERROR(store_->CreateRoom(bob, "GENERAL", RoomKind::kQa, std::nullopt), Code::kConflict, "room_name_taken");
   EXPECT_EQ(Head(), h);
   EXPECT_EQ(store_->TakeNotifyHead(), 0);
 }
@@ -415,7 +461,7 @@ TEST_F(StoreTest, RoomNamesAreUniqueIgnoringCase) {
 TEST_F(StoreTest, PrivateRoomIsInvisibleToNonMembers) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  Room secret = NewRoom(alice, "secret", "private");
+  Room secret = NewRoom(alice, "secret", RoomKind::kPrivate);
   Message m = Post(alice, secret.id, "hidden");
   const int64_t h = Head();
 
@@ -443,7 +489,7 @@ TEST_F(StoreTest, PrivateRoomIsInvisibleToNonMembers) {
 TEST_F(StoreTest, PublicRoomNonMemberMustJoinFirst) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
   Post(alice, lobby.id, "welcome");
 
   ASSERT_OK_AND_ASSIGN(Room seen, store_->GetRoom(bob, lobby.id));
@@ -466,7 +512,7 @@ TEST_F(StoreTest, PublicRoomNonMemberMustJoinFirst) {
   int64_t h = Head();
   ASSERT_OK_AND_ASSIGN(Room joined, store_->Join(bob, lobby.id));
   EXPECT_TRUE(joined.member);
-  EXPECT_EQ(joined.role, "member");
+  EXPECT_EQ(joined.role, Role::kMember);
   std::vector<Event> ev = EventsSince(h);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].type, "member");
@@ -485,25 +531,25 @@ TEST_F(StoreTest, PublicRoomNonMemberMustJoinFirst) {
 TEST_F(StoreTest, JoiningQaRoomMakesAStudent) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  Room qa = NewRoom(alice, "Physics", "qa");
+  Room qa = NewRoom(alice, "Physics", RoomKind::kQa);
   ASSERT_OK_AND_ASSIGN(Room joined, store_->Join(bob, qa.id));
-  EXPECT_EQ(joined.role, "student");
+  EXPECT_EQ(joined.role, Role::kStudent);
   std::optional<Room> listed = Listed(bob, qa.id);
   ASSERT_TRUE(listed.has_value());
-  EXPECT_EQ(listed->role, "student");
+  EXPECT_EQ(listed->role, Role::kStudent);
 }
 
 TEST_F(StoreTest, InviteAddsMembersOnce) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
   User carol = NewUser("carol");
-  Room secret = NewRoom(alice, "secret", "private");
+  Room secret = NewRoom(alice, "secret", RoomKind::kPrivate);
 
   int64_t h = Head();
   ASSERT_OK_AND_ASSIGN(auto added, store_->Invite(alice, secret.id, "BOB"));
   EXPECT_TRUE(added.second);
   EXPECT_EQ(added.first.user.id, bob.id);
-  EXPECT_EQ(added.first.role, "member");
+  EXPECT_EQ(added.first.role, Role::kMember);
   EXPECT_FALSE(added.first.owner);
   std::vector<Event> ev = EventsSince(h);
   ASSERT_EQ(ev.size(), 1u);
@@ -526,15 +572,15 @@ TEST_F(StoreTest, InviteAddsMembersOnce) {
   EXPECT_TRUE(by_bob.second);
   EXPECT_OK(store_->GetRoom(carol, secret.id));
 
-  Room qa = NewRoom(alice, "Physics", "qa");
+  Room qa = NewRoom(alice, "Physics", RoomKind::kQa);
   ASSERT_OK_AND_ASSIGN(auto student, store_->Invite(alice, qa.id, "bob"));
-  EXPECT_EQ(student.first.role, "student");
+  EXPECT_EQ(student.first.role, Role::kStudent);
 }
 
 TEST_F(StoreTest, LeaveRemovesMembership) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  Room secret = NewRoom(alice, "secret", "private");
+  Room secret = NewRoom(alice, "secret", RoomKind::kPrivate);
   ASSERT_OK(store_->Invite(alice, secret.id, "bob"));
 
   int64_t h = Head();
@@ -549,7 +595,7 @@ TEST_F(StoreTest, LeaveRemovesMembership) {
   EXPECT_ERROR(store_->GetRoom(bob, secret.id), Code::kNotFound, "room_not_found");
   EXPECT_ERROR(store_->Leave(bob, secret.id), Code::kNotFound, "room_not_found");
 
-  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
   JoinOk(bob, lobby.id);
   ASSERT_OK(store_->Leave(bob, lobby.id));
   EXPECT_ERROR(store_->Leave(bob, lobby.id), Code::kForbidden, "not_a_member");
@@ -560,20 +606,20 @@ TEST_F(StoreTest, MembersListsRolesOwnerAndPresence) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
   User carol = NewUser("carol");
-  Room qa = NewRoom(alice, "Physics", "qa");
+  Room qa = NewRoom(alice, "Physics", RoomKind::kQa);
   JoinOk(carol, qa.id);
   JoinOk(bob, qa.id);
 
   ASSERT_OK_AND_ASSIGN(std::vector<Member> members, store_->Members(bob, qa.id));
   ASSERT_EQ(members.size(), 3u);
   EXPECT_EQ(members[0].user.username, "alice");
-  EXPECT_EQ(members[0].role, "professor");
+  EXPECT_EQ(members[0].role, Role::kProfessor);
   EXPECT_TRUE(members[0].owner);
   EXPECT_EQ(members[1].user.username, "bob");
-  EXPECT_EQ(members[1].role, "student");
+  EXPECT_EQ(members[1].role, Role::kStudent);
   EXPECT_FALSE(members[1].owner);
   EXPECT_EQ(members[2].user.username, "carol");
-  EXPECT_EQ(members[2].role, "student");
+  EXPECT_EQ(members[2].role, Role::kStudent);
   for (const Member& m : members) EXPECT_FALSE(m.online);
 
   ASSERT_OK(db_->ExecScript("INSERT INTO presence(user_id, since) VALUES (" + std::to_string(bob.id) + ", 1)"));
@@ -588,16 +634,16 @@ TEST_F(StoreTest, SetRoleOnlyByOwnerAndFittingTheKind) {
   User bob = NewUser("bob");
   User carol = NewUser("carol");
   User dave = NewUser("dave");
-  Room qa = NewRoom(alice, "Physics", "qa");
+  Room qa = NewRoom(alice, "Physics", RoomKind::kQa);
   JoinOk(bob, qa.id);
   JoinOk(carol, qa.id);
 
-  EXPECT_ERROR(store_->SetRole(bob, qa.id, "carol", "professor"), Code::kForbidden, "not_owner");
+  EXPECT_ERROR(store_->SetRole(bob, qa.id, "carol", Role::kProfessor), Code::kForbidden, "not_owner");
 
   int64_t h = Head();
-  ASSERT_OK_AND_ASSIGN(Member m, store_->SetRole(alice, qa.id, "Carol", "professor"));
+  ASSERT_OK_AND_ASSIGN(Member m, store_->SetRole(alice, qa.id, "Carol", Role::kProfessor));
   EXPECT_EQ(m.user.id, carol.id);
-  EXPECT_EQ(m.role, "professor");
+  EXPECT_EQ(m.role, Role::kProfessor);
   EXPECT_FALSE(m.owner);
   std::vector<Event> ev = EventsSince(h);
   ASSERT_EQ(ev.size(), 1u);
@@ -608,29 +654,29 @@ TEST_F(StoreTest, SetRoleOnlyByOwnerAndFittingTheKind) {
   EXPECT_EQ(Str(data.get(), "role"), "professor");
 
   h = Head();
-  ASSERT_OK_AND_ASSIGN(Member same, store_->SetRole(alice, qa.id, "carol", "professor"));
-  EXPECT_EQ(same.role, "professor");
+  ASSERT_OK_AND_ASSIGN(Member same, store_->SetRole(alice, qa.id, "carol", Role::kProfessor));
+  EXPECT_EQ(same.role, Role::kProfessor);
   EXPECT_EQ(Head(), h);  // no change, no event
 
-  EXPECT_ERROR(store_->SetRole(alice, qa.id, "carol", "member"), Code::kInvalid, "invalid_field");
-  EXPECT_ERROR(store_->SetRole(alice, qa.id, "nobody", "student"), Code::kNotFound, "user_not_found");
-  EXPECT_EQ(store_->SetRole(alice, qa.id, "dave", "student").status().code(), Code::kNotFound);  // not a member
+  EXPECT_ERROR(store_->SetRole(alice, qa.id, "carol", Role::kMember), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(store_->SetRole(alice, qa.id, "nobody", Role::kStudent), Code::kNotFound, "user_not_found");
+  EXPECT_EQ(store_->SetRole(alice, qa.id, "dave", Role::kStudent).status().code(), Code::kNotFound);  // not a member
   EXPECT_EQ(Head(), h);
 
-  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
   JoinOk(bob, lobby.id);
-  EXPECT_ERROR(store_->SetRole(alice, lobby.id, "bob", "professor"), Code::kInvalid, "invalid_field");
-  EXPECT_OK(store_->SetRole(alice, lobby.id, "bob", "member"));
-  EXPECT_ERROR(store_->SetRole(dave, lobby.id, "bob", "member"), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(store_->SetRole(alice, lobby.id, "bob", Role::kProfessor), Code::kInvalid, "invalid_field");
+  EXPECT_OK(store_->SetRole(alice, lobby.id, "bob", Role::kMember));
+  EXPECT_ERROR(store_->SetRole(dave, lobby.id, "bob", Role::kMember), Code::kForbidden, "not_a_member");
   // `general` has no owner: nobody sets roles there.
-  EXPECT_ERROR(store_->SetRole(alice, kGeneral, "bob", "member"), Code::kForbidden, "not_owner");
+  EXPECT_ERROR(store_->SetRole(alice, kGeneral, "bob", Role::kMember), Code::kForbidden, "not_owner");
 
   ASSERT_OK_AND_ASSIGN(std::vector<Member> members, store_->Members(alice, qa.id));
   for (const Member& mm : members) {
     if (mm.user.id == carol.id) {
-      EXPECT_EQ(mm.role, "professor");
+      EXPECT_EQ(mm.role, Role::kProfessor);
     } else if (mm.user.id == bob.id) {
-      EXPECT_EQ(mm.role, "student");
+      EXPECT_EQ(mm.role, Role::kStudent);
     }
   }
 }
@@ -643,7 +689,7 @@ TEST_F(StoreTest, DirectConversationIsOnePerPairAndPrivate) {
   int64_t h = Head();
   ASSERT_OK_AND_ASSIGN(auto ab, store_->GetOrCreateDm(alice, "bob"));
   EXPECT_TRUE(ab.second);
-  EXPECT_EQ(ab.first.kind, "dm");
+  EXPECT_EQ(ab.first.kind, RoomKind::kDm);
   EXPECT_TRUE(ab.first.member);
   EXPECT_FALSE(ab.first.owner.has_value());
   ASSERT_TRUE(ab.first.peer.has_value());
@@ -657,7 +703,7 @@ TEST_F(StoreTest, DirectConversationIsOnePerPairAndPrivate) {
   EXPECT_EQ(ev[1].target_id, bob.id);
   EXPECT_EQ(ev[2].type, "room");
   EXPECT_EQ(ev[2].room_id, ab.first.id);
-  EXPECT_EQ(ev[2].audience, "room");
+  EXPECT_EQ(ev[2].audience, Audience::kRoom);
   for (const Event& e : ev) EXPECT_EQ(e.room_id, ab.first.id);
   // Seen by the reader, a conversation is named after the other person.
   JsonPtr j = Parse(parley::ToJson(ab.first));
@@ -694,24 +740,44 @@ TEST_F(StoreTest, DirectConversationIsOnePerPairAndPrivate) {
   EXPECT_FALSE(Listed(carol, dm).has_value());
 }
 
-TEST_F(StoreTest, AskingForADmAgainBringsBothBack) {
+// Hardening item 12: asking for a DM again brings back the requester only.
+TEST_F(StoreTest, LeavingADmIsRespected) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
   ASSERT_OK_AND_ASSIGN(auto ab, store_->GetOrCreateDm(alice, "bob"));
-  ASSERT_OK(store_->Leave(bob, ab.first.id));
-  EXPECT_ERROR(store_->GetRoom(bob, ab.first.id), Code::kNotFound, "room_not_found");
+  const int64_t dm = ab.first.id;
+  ASSERT_OK(store_->Leave(bob, dm));
+  EXPECT_ERROR(store_->GetRoom(bob, dm), Code::kNotFound, "room_not_found");
+  const int64_t h = Head();
   ASSERT_OK_AND_ASSIGN(auto again, store_->GetOrCreateDm(alice, "bob"));
   EXPECT_FALSE(again.second);
-  EXPECT_EQ(again.first.id, ab.first.id);
-  ASSERT_OK_AND_ASSIGN(Room seen, store_->GetRoom(bob, ab.first.id));
-  EXPECT_TRUE(seen.member);
+  EXPECT_EQ(again.first.id, dm);
+  EXPECT_EQ(again.first.peer->id, bob.id);  // still named after bob
+  EXPECT_EQ(Head(), h);                      // alice was in: nothing happened
+  EXPECT_ERROR(store_->GetRoom(bob, dm), Code::kNotFound, "room_not_found");
+  // Sends into it reach the members only: bob is not one, and the log's
+  // message event is for the room's members.
+  Post(alice, dm, "are you there?");
+  EXPECT_ERROR(store_->History(bob, dm, std::nullopt, std::nullopt, 50), Code::kNotFound, "room_not_found");
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE room_id = " + std::to_string(dm)), 1);
+  // Bob asking brings bob back, and alice (still in) stays.
+  ASSERT_OK_AND_ASSIGN(auto back, store_->GetOrCreateDm(bob, "alice"));
+  EXPECT_EQ(back.first.id, dm);
+  EXPECT_TRUE(back.first.member);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE room_id = " + std::to_string(dm)), 2);
+  // Both left: whoever asks comes back alone.
+  ASSERT_OK(store_->Leave(alice, dm));
+  ASSERT_OK(store_->Leave(bob, dm));
+  ASSERT_OK(store_->GetOrCreateDm(bob, "alice"));
+  EXPECT_EQ(QueryInt("SELECT user_id FROM members WHERE room_id = " + std::to_string(dm)), bob.id);
+  EXPECT_ERROR(store_->GetRoom(alice, dm), Code::kNotFound, "room_not_found");
 }
 
 // ---------------------------------------------------------------- messages
 
 TEST_F(StoreTest, SendReturnsTheEventId) {
   User alice = NewUser("alice");
-  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
   const int64_t h = Head();
   const int64_t before_ms = NowMs();
   ASSERT_OK_AND_ASSIGN(SendResult r, store_->Send(alice, lobby.id, "hello", std::nullopt));
@@ -736,7 +802,7 @@ TEST_F(StoreTest, SendReturnsTheEventId) {
   EXPECT_EQ(ev[0].id, m.id);
   EXPECT_EQ(ev[0].type, "message");
   EXPECT_EQ(ev[0].room_id, lobby.id);
-  EXPECT_EQ(ev[0].audience, "room");
+  EXPECT_EQ(ev[0].audience, Audience::kRoom);
   JsonPtr data = Parse(ev[0].data);
   EXPECT_EQ(Num(data.get(), "id"), m.id);
   EXPECT_EQ(Num(data.get(), "room_id"), lobby.id);
@@ -752,7 +818,7 @@ TEST_F(StoreTest, SendReturnsTheEventId) {
 TEST_F(StoreTest, SameClientIdReturnsTheStoredMessage) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
   JoinOk(bob, lobby.id);
 
   ASSERT_OK_AND_ASSIGN(SendResult first, store_->Send(alice, lobby.id, "first", std::string("c-1")));
@@ -792,10 +858,10 @@ TEST_F(StoreTest, SendIsOneTransactionWithItsEvent) {
 
 TEST_F(StoreTest, HistoryPagesExactly) {
   Limits unlimited;
-  unlimited.sends_per_second = 0;  // 50 sends in a row: past the default burst
+  unlimited.WritesOff();  // 50 sends in a row: past the default burst
   Reopen(unlimited);
   User alice = NewUser("alice");
-  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
   std::vector<int64_t> ids;
   for (int i = 0; i < 25; ++i) {
     ids.push_back(Post(alice, lobby.id, "m" + std::to_string(i)).id);
@@ -846,7 +912,7 @@ TEST_F(StoreTest, HistoryPagesExactly) {
 TEST_F(StoreTest, EditAndDeleteByAuthorOnly) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
   JoinOk(bob, lobby.id);
   Message m = Post(alice, lobby.id, "original");
 
@@ -906,7 +972,7 @@ class QaTest : public StoreTest {
     bob_ = NewUser("bob");
     carol_ = NewUser("carol");
     dave_ = NewUser("dave");
-    qa_ = NewRoom(alice_, "Physics", "qa");
+    qa_ = NewRoom(alice_, "Physics", RoomKind::kQa);
     JoinOk(bob_, qa_.id);
     MakeProfessor(alice_, qa_.id, carol_);
   }
@@ -953,7 +1019,7 @@ TEST_F(QaTest, OnlyQuestionsCanBeAnswered) {
   ASSERT_OK_AND_ASSIGN(SendResult a, store_->Answer(alice_, q.id, "because", std::nullopt));
   EXPECT_ERROR(store_->Answer(carol_, a.message.id, "re", std::nullopt), Code::kInvalid, "not_a_question");
 
-  Room lobby = NewRoom(alice_, "Lobby", "public");
+  Room lobby = NewRoom(alice_, "Lobby", RoomKind::kPublic);
   Message plain = Post(alice_, lobby.id, "just chatting");
   EXPECT_EQ(plain.kind, "message");
   EXPECT_ERROR(store_->Answer(alice_, plain.id, "re", std::nullopt), Code::kInvalid, "not_a_question");
@@ -968,7 +1034,7 @@ TEST_F(QaTest, OnlyQuestionsCanBeAnswered) {
 }
 
 TEST_F(QaTest, AnswersPerProfessorLimit) {
-  Room lab = NewRoom(alice_, "Lab", "qa", 1);
+  Room lab = NewRoom(alice_, "Lab", RoomKind::kQa, 1);
   JoinOk(bob_, lab.id);
   MakeProfessor(alice_, lab.id, carol_);
   Message q1 = Post(bob_, lab.id, "q1");
@@ -995,12 +1061,11 @@ TEST_F(QaTest, AnswerRetryWithClientIdReturnsStoredAnswer) {
 
 TEST_F(StoreTest, SendQuotaPerUser) {
   Limits limits;
-  limits.send_burst = 3;
-  limits.sends_per_second = 0.001;  // refills one send in ~17 minutes: not during this test
+  limits.rate(WriteClass::kSend) = Rate{0.001, 3};  // refills one send in ~17 minutes: not during this test
   Reopen(limits);
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  Room qa = NewRoom(alice, "Physics", "qa");
+  Room qa = NewRoom(alice, "Physics", RoomKind::kQa);
   JoinOk(bob, qa.id);
   Post(bob, kGeneral, "1", std::string("c-1"));
   Post(bob, kGeneral, "2");
@@ -1023,10 +1088,39 @@ TEST_F(StoreTest, SendQuotaPerUser) {
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages"), 6);
 }
 
+// The other classes share the mechanism: a bucket per user and class, in the
+// write transaction, so a refused write leaves nothing behind.
+TEST_F(StoreTest, WriteQuotaPerUserAndClass) {
+  Limits limits;
+  limits.rate(WriteClass::kJoin) = Rate{0.001, 1};
+  limits.rate(WriteClass::kRead) = Rate{0.001, 2};
+  Reopen(limits);
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
+  Room hall = NewRoom(alice, "Hall", RoomKind::kPublic);
+  JoinOk(bob, lobby.id);
+  const int64_t h = Head();
+  DrainNotify();
+  auto refused = store_->Join(bob, hall.id);
+  EXPECT_ERROR(refused, Code::kThrottled, "throttled");
+  EXPECT_GE(refused.status().retry_after_s(), 999);  // 1 token at 0.001/s
+  EXPECT_EQ(Head(), h);
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE room_id = " + std::to_string(hall.id)), 1);
+  // Another class of the same user, and the same class of another user.
+  EXPECT_OK(store_->MarkRead(bob, lobby.id, 1));
+  EXPECT_OK(store_->MarkRead(bob, lobby.id, 2));
+  EXPECT_ERROR(store_->MarkRead(bob, lobby.id, 3), Code::kThrottled, "throttled");
+  EXPECT_EQ(QueryInt("SELECT event_id FROM read_markers WHERE user_id = " + std::to_string(bob.id)), 2);
+  JoinOk(alice, kGeneral);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM write_quota WHERE user_id = " + std::to_string(bob.id)), 2);
+}
+
 TEST_F(StoreTest, MarkReadMovesForwardAndDrivesUnread) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
   JoinOk(bob, lobby.id);
   EXPECT_EQ(Unread(bob, lobby.id), 0);
 
@@ -1070,10 +1164,10 @@ TEST_F(StoreTest, EventIdsIncreaseWithoutGaps) {
   User bob = NewUser("bob");
   User carol = NewUser("carol");
   EXPECT_FALSE(store_->CreateUser("Bob", kFakeHash).ok());
-  Room lobby = NewRoom(alice, "Lobby", "public");
-  Room secret = NewRoom(alice, "secret", "private");
-  Room qa = NewRoom(alice, "Physics", "qa");
-  EXPECT_FALSE(store_->CreateRoom(bob, "LOBBY", "public", std::nullopt).ok());
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
+  Room secret = NewRoom(alice, "secret", RoomKind::kPrivate);
+  Room qa = NewRoom(alice, "Physics", RoomKind::kQa);
+  EXPECT_FALSE(store_->CreateRoom(bob, "LOBBY", RoomKind::kPublic, std::nullopt).ok());
   JoinOk(bob, lobby.id);
   EXPECT_OK(store_->Invite(alice, secret.id, "carol"));
   EXPECT_OK(store_->GetOrCreateDm(bob, "carol"));
@@ -1087,7 +1181,7 @@ TEST_F(StoreTest, EventIdsIncreaseWithoutGaps) {
   Message q = Post(bob, qa.id, "why?");
   EXPECT_OK(store_->Answer(alice, q.id, "because", std::nullopt));
   EXPECT_FALSE(store_->Answer(alice, q.id, "again", std::nullopt).ok());
-  EXPECT_OK(store_->SetRole(alice, qa.id, "bob", "professor"));
+  EXPECT_OK(store_->SetRole(alice, qa.id, "bob", Role::kProfessor));
   EXPECT_OK(store_->Leave(carol, secret.id));
   EXPECT_OK(store_->MarkRead(bob, lobby.id, m1.id));
   EXPECT_OK(store_->CreateSession(bob.id, TokenHash(NewToken())));
@@ -1123,7 +1217,7 @@ TEST_F(StoreTest, TakeNotifyHeadOncePerWrite) {
   // Writes that append no event, and failed writes, leave nothing to announce.
   ASSERT_OK(store_->CreateSession(alice.id, TokenHash(NewToken())));
   ASSERT_OK(store_->MarkRead(alice, kGeneral, m.id));
-  ASSERT_OK(store_->RecordLoginFailure("alice"));
+  ASSERT_OK(store_->BeginLogin("alice", "127.0.0.1"));
   EXPECT_FALSE(store_->Send(alice, 999999, "nowhere", std::nullopt).ok());
   EXPECT_EQ(store_->TakeNotifyHead(), 0);
 

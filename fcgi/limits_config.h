@@ -1,0 +1,16 @@
+// The write limits of parley-fcgi from its environment (fcgi/main.cc):
+//   PARLEY_LIMITS=on|off        off: every per-user bucket and the room cap off
+//   PARLEY_WRITE_RATES=send=5/30,typing=1/10,...
+//                               per class: tokens per second / burst (0 = off)
+//   PARLEY_ROOMS_PER_USER=50    rooms one user may own (0 = no cap)
+// Pure, so the parsing is unit-tested; nullptr or "" means unset.
+#pragma once
+
+#include "schema/status.h"
+#include "schema/store.h"
+
+namespace parley::fcgi {
+
+Status ApplyLimitsEnv(const char* limits, const char* write_rates, const char* rooms_per_user, Limits* out);
+
+}  // namespace parley::fcgi

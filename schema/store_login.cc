@@ -1,0 +1,88 @@
+// Store: login throttling, per account and client address, and per address.
+//
+// Design note. The count happens before the password is checked, in one
+// BEGIN IMMEDIATE transaction that reads both rows, decides and increments:
+// of 40 parallel guesses, SQLite's single writer lets exactly
+// login_failures through, and the rest find the row blocked. A success
+// deletes its (account, address) row and takes its attempt back from the
+// address row. Rows are keyed by address as well as account, so failures
+// from one address never lock the account for anyone else: the rightful
+// owner signs in from their own address while the guesser's address waits
+// longer after every failure (login_backoff_ms, doubling).
+#include <algorithm>
+
+#include "schema/store.h"
+
+namespace parley {
+namespace {
+
+// The wait after the n-th failure past the limit (n >= 1), doubling.
+int64_t Backoff(const Limits& l, int64_t over) {
+  int64_t wait = l.login_backoff_ms;
+  for (int64_t i = 1; i < over && wait < l.login_backoff_max_ms; ++i) wait *= 2;
+  return std::min(wait, l.login_backoff_max_ms);
+}
+
+}  // namespace
+
+Status Store::BeginLogin(const std::string& username, const std::string& address) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  const int64_t now = NowMs();
+  struct Row {
+    const std::string& account;
+    int limit;
+    int64_t failures = 0;
+  };
+  static const std::string kAnyAccount;
+  Row rows[] = {{username, limits_.login_failures}, {kAnyAccount, limits_.login_address_failures}};
+  for (Row& r : rows) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "SELECT failures, last_ts, blocked_until FROM login_throttle WHERE account = ? AND address = ?"));
+    s.Bind(1, r.account).Bind(2, address);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row || s.Int(1) + limits_.login_window_ms <= now) continue;  // none, or forgotten
+    if (s.Int(2) > now) {
+      int64_t wait_s = RetryAfterSeconds(s.Int(2) - now);
+      const char* whose = &r == &rows[0] ? "for this account from this address" : "from this address";
+      return Status::Throttled("throttled", std::string("too many failed logins ") + whose + "; try again in " +
+                                                std::to_string(wait_s) + " s",
+                               wait_s);
+    }
+    r.failures = s.Int(0);
+  }
+  for (const Row& r : rows) {
+    int64_t failures = r.failures + 1;
+    int64_t blocked_until = failures >= r.limit ? now + Backoff(limits_, failures - r.limit + 1) : 0;
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "INSERT INTO login_throttle(account, address, failures, last_ts, blocked_until) VALUES (?1,?2,?3,?4,?5) "
+        "ON CONFLICT(account, address) DO UPDATE SET failures = ?3, last_ts = ?4, blocked_until = ?5"));
+    s.Bind(1, r.account).Bind(2, address).Bind(3, failures).Bind(4, now).Bind(5, blocked_until);
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+  }
+  // Forgotten rows go a few at a time, so the table stays the size of the
+  // recent attempts without a sweeper.
+  PARLEY_ASSIGN_OR_RETURN(Statement prune, db_.Prepare(
+      "DELETE FROM login_throttle WHERE (account, address) IN (SELECT account, address FROM login_throttle "
+      "WHERE last_ts < ?1 AND blocked_until < ?2 LIMIT 8)"));
+  prune.Bind(1, now - limits_.login_window_ms).Bind(2, now);
+  PARLEY_RETURN_IF_ERROR(prune.Exec());
+  return CommitWrite(*tx);
+}
+
+Status Store::LoginSucceeded(const std::string& username, const std::string& address) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "DELETE FROM login_throttle WHERE account = ? AND address = ?"));
+    s.Bind(1, username).Bind(2, address);
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+  }
+  // The attempt was counted as a failure of the address in advance.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "UPDATE login_throttle SET failures = MAX(0, failures - 1) WHERE account = '' AND address = ?"));
+  s.Bind(1, address);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  return CommitWrite(*tx);
+}
+
+}  // namespace parley

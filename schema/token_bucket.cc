@@ -1,0 +1,47 @@
+#include "schema/token_bucket.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace parley {
+
+Take TakeToken(const std::optional<Bucket>& prev, const Rate& rate, int64_t now_ms) {
+  Take t;
+  if (rate.unlimited()) {
+    t.ok = true;
+    return t;
+  }
+  double tokens = rate.burst;
+  if (prev) {
+    // A clock that stepped back refills nothing rather than going negative.
+    int64_t elapsed = std::max<int64_t>(0, now_ms - prev->updated_ms);
+    tokens = std::min(rate.burst, prev->tokens + static_cast<double>(elapsed) * rate.per_second / 1000.0);
+  }
+  if (tokens >= 1) {
+    t.ok = true;
+    t.next = Bucket{tokens - 1, now_ms};
+    return t;
+  }
+  t.retry_after_ms = static_cast<int64_t>(std::ceil((1 - tokens) * 1000.0 / rate.per_second));
+  return t;
+}
+
+int64_t RetryAfterSeconds(int64_t retry_after_ms) { return std::max<int64_t>(1, (retry_after_ms + 999) / 1000); }
+
+Take BucketMap::Consume(int64_t key, const Rate& rate, int64_t now_ms) {
+  auto it = buckets_.find(key);
+  std::optional<Bucket> prev;
+  if (it != buckets_.end()) prev = it->second;
+  Take t = TakeToken(prev, rate, now_ms);
+  if (!t.ok || rate.unlimited()) return t;
+  if (it == buckets_.end() && buckets_.size() >= max_entries_) {
+    // A bucket idle long enough to be full again holds no information.
+    double full_after_ms = rate.burst * 1000.0 / rate.per_second;
+    std::erase_if(buckets_, [&](const auto& kv) { return now_ms - kv.second.updated_ms >= full_after_ms; });
+    if (buckets_.size() >= max_entries_) buckets_.clear();
+  }
+  buckets_[key] = t.next;
+  return t;
+}
+
+}  // namespace parley

@@ -1,0 +1,43 @@
+// Names shown to others (hardening item 11), through the real stack:
+// usernames "." and "..", and room names with control, bidi-override or
+// zero-width characters, are 400 invalid_field.
+#include <string>
+#include <vector>
+
+#include "fixture.h"
+
+namespace parley::e2e {
+namespace {
+
+class NamesTest : public StackTest {};
+
+TEST_F(NamesTest, DotUsernamesAreRefused) {
+  auto c = NewClient(Client::Cookies::kOff);
+  for (const char* name : {".", ".."}) {
+    Response r = c->Post("/api/register", "{\"username\":" + Quote(name) + ",\"password\":" + Quote(kPassword) + "}");
+    EXPECT_EQ(r.status, 400) << name << ": " << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), "invalid_field") << r.body;
+  }
+  // A DM or an invite naming them finds nobody, as any impossible name.
+  User alice = Register("alice");
+  EXPECT_EQ(alice->Post("/api/dm", "{\"username\":\"..\"}").status, 404);
+}
+
+TEST_F(NamesTest, HiddenCharactersInRoomNamesAreRefused) {
+  User alice = Register("alice");
+  // JSON escapes, so the bytes reach the server exactly.
+  const std::vector<std::string> bad = {"\\u202Egnp.exe", "ad\\u202Amin", "a\\u2066b", "a\\u200Eb", "a\\u061Cb",
+                                        "gen\\u200Beral", "a\\u200Db", "a\\u2060b", "\\uFEFFgeneral",
+                                        "a\\u0085b", "a\\u001bb"};
+  for (const std::string& name : bad) {
+    Response r = alice->Post("/api/rooms", "{\"name\":\"" + name + "\",\"kind\":\"public\"}");
+    EXPECT_EQ(r.status, 400) << name << ": " << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), "invalid_field") << name << ": " << r.body;
+  }
+  // Ordinary non-Latin names are fine.
+  Response ok = alice->Post("/api/rooms", "{\"name\":\"caf\\u00e9 \\u65e5\\u672c " + Unique("r") + "\",\"kind\":\"public\"}");
+  EXPECT_EQ(ok.status, 201) << ok.Describe();
+}
+
+}  // namespace
+}  // namespace parley::e2e

@@ -1,0 +1,54 @@
+// fcgi/limits_config.cc: PARLEY_LIMITS, PARLEY_WRITE_RATES, PARLEY_ROOMS_PER_USER.
+#include "fcgi/limits_config.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/temp_db.h"
+
+namespace parley::fcgi {
+namespace {
+
+TEST(LimitsConfigTest, UnsetKeepsTheDefaults) {
+  Limits l;
+  ASSERT_OK(ApplyLimitsEnv(nullptr, nullptr, nullptr, &l));
+  EXPECT_DOUBLE_EQ(l.rate(WriteClass::kSend).per_second, 5);
+  EXPECT_DOUBLE_EQ(l.rate(WriteClass::kSend).burst, 30);
+  EXPECT_EQ(l.rooms_per_user, 50);
+  ASSERT_OK(ApplyLimitsEnv("on", "", "", &l));
+  EXPECT_FALSE(l.rate(WriteClass::kTyping).unlimited());
+}
+
+TEST(LimitsConfigTest, RatesAndRoomCapAreSet) {
+  Limits l;
+  ASSERT_OK(ApplyLimitsEnv("on", "send=10/50,typing=0.5/3,read=0", "7", &l));
+  EXPECT_DOUBLE_EQ(l.rate(WriteClass::kSend).per_second, 10);
+  EXPECT_DOUBLE_EQ(l.rate(WriteClass::kSend).burst, 50);
+  EXPECT_DOUBLE_EQ(l.rate(WriteClass::kTyping).per_second, 0.5);
+  EXPECT_DOUBLE_EQ(l.rate(WriteClass::kTyping).burst, 3);
+  EXPECT_TRUE(l.rate(WriteClass::kRead).unlimited());
+  EXPECT_FALSE(l.rate(WriteClass::kEdit).unlimited());  // untouched
+  EXPECT_EQ(l.rooms_per_user, 7);
+}
+
+TEST(LimitsConfigTest, OffTurnsEveryQuotaOff) {
+  Limits l;
+  ASSERT_OK(ApplyLimitsEnv("off", "send=10/50", "7", &l));
+  for (const Rate& r : l.write_rates) EXPECT_TRUE(r.unlimited());
+  EXPECT_EQ(l.rooms_per_user, 0);
+}
+
+TEST(LimitsConfigTest, BadValuesAreRefused) {
+  for (const char* rates : {"send", "send=", "send=5", "send=5/0", "send=-1/3", "nosuch=1/1", "send=1/x",
+                            "send=nan/3", "send=5/30,,", "send=1e99/3"}) {
+    Limits l;
+    EXPECT_FALSE(ApplyLimitsEnv("on", rates, nullptr, &l).ok()) << rates;
+  }
+  Limits l;
+  EXPECT_FALSE(ApplyLimitsEnv("yes", nullptr, nullptr, &l).ok());
+  EXPECT_FALSE(ApplyLimitsEnv(nullptr, nullptr, "-1", &l).ok());
+  EXPECT_FALSE(ApplyLimitsEnv(nullptr, nullptr, "2.5", &l).ok());
+  EXPECT_FALSE(ApplyLimitsEnv(nullptr, nullptr, "ten", &l).ok());
+}
+
+}  // namespace
+}  // namespace parley::fcgi
