@@ -1229,8 +1229,8 @@ TEST_F(StoreTest, TakeNotifyHeadOncePerWrite) {
 TEST_F(StoreTest, ReplyToNamesAMessageOfTheSameRoom) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  Room lobby = NewRoom(alice, "Lobby", "public");
-  Room other = NewRoom(alice, "Other", "public");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
+  Room other = NewRoom(alice, "Other", RoomKind::kPublic);
   JoinOk(bob, lobby.id);
   Message original = Post(alice, lobby.id, "question?");
   Message elsewhere = Post(alice, other.id, "not here");
@@ -1246,7 +1246,7 @@ TEST_F(StoreTest, ReplyToNamesAMessageOfTheSameRoom) {
 
   // Another room's message, an unknown id, an event that is not a message:
   // refused, and nothing is stored or appended.
-  NewRoom(alice, "Third", "public");
+  NewRoom(alice, "Third", RoomKind::kPublic);
   const int64_t room_event = Head();
   const int64_t h = Head();
   EXPECT_ERROR(store_->Send(alice, lobby.id, "x", std::nullopt, elsewhere.id), Code::kInvalid, "invalid_reply");
@@ -1262,7 +1262,7 @@ TEST_F(StoreTest, ReplyToNamesAMessageOfTheSameRoom) {
 TEST_F(StoreTest, RoomsCarryMyReadMarker) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  Room lobby = NewRoom(alice, "Lobby", "public");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
   JoinOk(bob, lobby.id);
   Post(alice, lobby.id, "one");
   Message m2 = Post(alice, lobby.id, "two");
