@@ -93,6 +93,10 @@ Result<bool> ReadBatch(Db& db, Source& src, int64_t after, int64_t upto) {
 Result<std::vector<Event>> Store::EventsForUser(int64_t user_id, int64_t after, int64_t upto, int limit) {
   std::vector<Event> out;
   if (limit <= 0 || after >= upto) return out;
+  // One snapshot for the membership and every source's reads: one WAL read
+  // lock instead of one per statement, and a join or a leave committed
+  // meanwhile cannot show half its effect.
+  PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_, Transaction::Mode::kRead));
   // Membership now, as before: a room's log is readable once joined.
   PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> rooms, RoomIdsOf(user_id));
   std::vector<Source> sources;
@@ -136,6 +140,7 @@ Result<std::vector<Event>> Store::EventsForUser(int64_t user_id, int64_t after, 
       if (any) heads.emplace(src.events.front().id, i);
     }
   }
+  PARLEY_RETURN_IF_ERROR(tx->Commit());
   return out;
 }
 

@@ -182,6 +182,7 @@ TEST_F(StoreEventReadsTest, EveryStatementOfAPollSearchesAnIndex) {
     StatementTrace trace(*db_);
     ASSERT_OK(store_->EventsForUser(bob.id, 0, head, 500));
     for (const auto& run : trace.runs()) {
+      if (run.sql == "BEGIN" || run.sql == "COMMIT") continue;  // its read snapshot
       if (std::find(merge.begin(), merge.end(), run.sql) == merge.end()) merge.push_back(run.sql);
     }
   }
