@@ -73,7 +73,9 @@ Status Db::Checkpoint() {
   // only for readers of older snapshots, briefly: it blocks every writer.
   const int saved = busy_timeout_ms_;
   busy_timeout_ms_ = kCheckpointReaderWaitMs;
-  int rc = sqlite3_wal_checkpoint_v2(db_.get(), "main", SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+  // TRUNCATE rather than RESTART: the WAL file is emptied, not overwritten
+  // later, so old page images (with text since deleted) do not stay in it.
+  int rc = sqlite3_wal_checkpoint_v2(db_.get(), "main", SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
   busy_timeout_ms_ = saved;
   if (rc == SQLITE_OK) wal_frames_ = 0;
   return FromSqlite(rc, db_.get(), "checkpoint");
@@ -200,10 +202,15 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_m
   // Wait for our turn as for any lock.
   PARLEY_RETURN_IF_ERROR(
       RetryWhileBusy(busy_timeout_ms, [&db] { return db->ExecScript("PRAGMA journal_mode=WAL"); }));
+  // secure_delete zeroes what a delete or an update frees, so text that
+  // its author deleted or edited does not linger in free space of the file
+  // (issue 8, item 6); together with the TRUNCATE checkpoint, not in the
+  // WAL either once it is checkpointed.
   PARLEY_RETURN_IF_ERROR(db->ExecScript(
       "PRAGMA synchronous=NORMAL;"
       "PRAGMA foreign_keys=ON;"
       "PRAGMA temp_store=MEMORY;"
+      "PRAGMA secure_delete=ON;"
       "PRAGMA journal_size_limit=16777216;"));
   return db;
 }

@@ -10,7 +10,7 @@
 // BEGIN IMMEDIATE until after COMMIT or ROLLBACK; a Statement that would
 // change the file outside one is refused. SQLite's automatic checkpoints are
 // off: a connection whose commit leaves the WAL over kCheckpointFrames runs a
-// RESTART checkpoint itself, at a quiet point (CheckpointIfDue), holding the
+// TRUNCATE checkpoint itself, at a quiet point (CheckpointIfDue), holding the
 // same lock. So the WAL starts over, and stays bounded, under any steady load,
 // and no checkpoint ever runs while another Parley connection writes: that
 // is the condition of the WAL-reset race of SQLite before 3.51.3 (a
@@ -119,7 +119,8 @@ class Db {
 
   // Frames in the WAL after this connection's last commit.
   int wal_frames() const { return wal_frames_; }
-  // A RESTART checkpoint; the caller holds the writer lock. kUnavailable
+  // A TRUNCATE checkpoint (a RESTART that also empties the WAL file); the
+  // caller holds the writer lock. kUnavailable
   // when readers of older snapshots kept it from completing.
   Status Checkpoint();
   // Checkpoints when this connection's last commit left kCheckpointFrames or

@@ -40,10 +40,11 @@ Result<int64_t> Store::NextEventId() {
 
 Result<int64_t> Store::AppendEvent(int64_t id, const char* type, std::optional<int64_t> room_id,
                                    std::optional<int64_t> target_id, Audience audience,
-                                   const std::string& data) {
+                                   const std::string& data, std::optional<int64_t> message_id) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "INSERT INTO events(id, ts, type, room_id, target_id, audience, data) VALUES (?,?,?,?,?,?,?)"));
+      "INSERT INTO events(id, ts, type, room_id, target_id, audience, data, message_id) VALUES (?,?,?,?,?,?,?,?)"));
   s.Bind(1, id).Bind(2, NowMs()).Bind(3, type).Bind(4, room_id).Bind(5, target_id).Bind(6, ToString(audience)).Bind(7, data);
+  s.Bind(8, message_id);
   PARLEY_RETURN_IF_ERROR(s.Exec());
   pending_head_ = id;
   return id;
@@ -51,9 +52,9 @@ Result<int64_t> Store::AppendEvent(int64_t id, const char* type, std::optional<i
 
 Result<int64_t> Store::AppendEvent(const char* type, std::optional<int64_t> room_id,
                                    std::optional<int64_t> target_id, Audience audience,
-                                   const std::string& data) {
+                                   const std::string& data, std::optional<int64_t> message_id) {
   PARLEY_ASSIGN_OR_RETURN(int64_t id, NextEventId());
-  return AppendEvent(id, type, room_id, target_id, audience, data);
+  return AppendEvent(id, type, room_id, target_id, audience, data, message_id);
 }
 
 Result<std::unique_ptr<Transaction>> Store::BeginWrite() {

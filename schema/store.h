@@ -207,12 +207,16 @@ class Store {
   Result<Member> LoadMember(int64_t room_id, int64_t user_id);
   Result<int64_t> NextEventId();
   // Appends an event inside the current write transaction; returns its id.
+  // message_id tags the events of one message (RewriteMessageEvents).
   Result<int64_t> AppendEvent(int64_t id, const char* type, std::optional<int64_t> room_id,
                               std::optional<int64_t> target_id, Audience audience,
-                              const std::string& data);
+                              const std::string& data, std::optional<int64_t> message_id = std::nullopt);
   Result<int64_t> AppendEvent(const char* type, std::optional<int64_t> room_id,
                               std::optional<int64_t> target_id, Audience audience,
-                              const std::string& data);
+                              const std::string& data, std::optional<int64_t> message_id = std::nullopt);
+  // Inside an edit's or a delete's write transaction: every event of the
+  // message so far now carries `data`, its current object (DESIGN section 4).
+  Status RewriteMessageEvents(int64_t message_id, const std::string& data);
   Status AppendMemberEvent(int64_t room_id, const User& user, Role role, MemberAction action);
   // Sets a member's role; with owner set, only that room's owner may.
   Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role);

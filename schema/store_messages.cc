@@ -111,7 +111,7 @@ Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char
   m.reply_to = reply_to;
   m.ts = NowMs();
   m.client_id = client_id;
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent(m.id, kind, room_id, std::nullopt, Audience::kRoom, ToJson(m)));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent(m.id, kind, room_id, std::nullopt, Audience::kRoom, ToJson(m), m.id));
   (void)ev;
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
@@ -220,7 +220,9 @@ Result<Message> Store::Edit(const User& me, int64_t message_id, const std::strin
   PARLEY_RETURN_IF_ERROR(s.Exec());
   m.text = text;
   m.edited = true;
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("edit", m.room_id, std::nullopt, Audience::kRoom, ToJson(m)));
+  const std::string data = ToJson(m);
+  PARLEY_RETURN_IF_ERROR(RewriteMessageEvents(m.id, data));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("edit", m.room_id, std::nullopt, Audience::kRoom, data, m.id));
   (void)ev;
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return m;
@@ -238,9 +240,22 @@ Status Store::Delete(const User& me, int64_t message_id) {
   PARLEY_RETURN_IF_ERROR(s.Exec());
   m.text.clear();
   m.deleted = true;
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("delete", m.room_id, std::nullopt, Audience::kRoom, ToJson(m)));
+  const std::string data = ToJson(m);
+  PARLEY_RETURN_IF_ERROR(RewriteMessageEvents(m.id, data));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("delete", m.room_id, std::nullopt, Audience::kRoom, data, m.id));
   (void)ev;
   return CommitWrite(*tx);
+}
+
+// The earlier events of a message are rewritten, not left for readers to
+// patch: parley-events replays rows as they are stored, and SQLite with
+// secure_delete (schema/db.cc) zeroes the old bytes, so the text is gone
+// from the file too. Cost: one row per earlier event of the message still
+// in the log (its send and its edits).
+Status Store::RewriteMessageEvents(int64_t message_id, const std::string& data) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE events SET data = ?1 WHERE message_id = ?2"));
+  s.Bind(1, data).Bind(2, message_id);
+  return s.Exec();
 }
 
 Status Store::MarkRead(const User& me, int64_t room_id, int64_t event_id) {

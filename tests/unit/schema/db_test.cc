@@ -45,7 +45,7 @@ class DbTest : public ::testing::Test {
   std::unique_ptr<Db> db_;
 };
 
-// A RESTART checkpoint on `db`, taken under the writer lock as Db requires:
+// A checkpoint on `db`, taken under the writer lock as Db requires:
 // 1 if a reader kept it from completing, 0 if it completed.
 int64_t CheckpointBusy(Db& db) {
   Status locked = db.LockWriter();
