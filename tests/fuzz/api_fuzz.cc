@@ -83,9 +83,9 @@ void MakeFixture(Fixture* f) {
     users[i] = *u;
     Must(store.CreateSession(users[i].id, TokenHash(kTokens[i])), "session");
   }
-  auto lobby = store.CreateRoom(users[0], "lobby", "public", std::nullopt);
-  auto secret = store.CreateRoom(users[0], "secret", "private", std::nullopt);
-  auto qa = store.CreateRoom(users[0], "class", "qa", 1);
+  auto lobby = store.CreateRoom(users[0], "lobby", RoomKind::kPublic, std::nullopt);
+  auto secret = store.CreateRoom(users[0], "secret", RoomKind::kPrivate, std::nullopt);
+  auto qa = store.CreateRoom(users[0], "class", RoomKind::kQa, 1);
   Must(lobby.status(), "lobby");
   Must(secret.status(), "secret");
   Must(qa.status(), "qa");
