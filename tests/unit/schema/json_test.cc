@@ -158,9 +158,9 @@ TEST(ModelJsonTest, RoomBytes) {
   r.role = Role::kStudent;
   r.answers_per_professor = 2;
   EXPECT_EQ(ToJson(r), R"({"id":3,"name":"Lobby","kind":"qa","owner":{"id":1,"username":"alice"},"member":true,)"
-                       R"("role":"student","unread":0,"last_event_id":0,"answers_per_professor":2})");
+                       R"("role":"student","unread":0,"last_event_id":0,"read_event_id":0,"answers_per_professor":2})");
   EXPECT_EQ(ToJson(DmWithBob()), R"({"id":9,"name":"bob","kind":"dm","owner":null,"member":true,"role":"member",)"
-                        R"("unread":0,"last_event_id":0,"answers_per_professor":null,"peer":{"id":2,"username":"bob"}})");
+                        R"("unread":0,"last_event_id":0,"read_event_id":0,"answers_per_professor":null,"peer":{"id":2,"username":"bob"}})");
 }
 
 TEST(ModelJsonTest, Member) {
