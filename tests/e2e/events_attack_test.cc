@@ -136,7 +136,12 @@ TEST_F(MemoryAttackTest, SlowResumingReadersAndATypingFloodKeepMemoryBounded) {
               static_cast<long long>(stats["disconnects"]["slow"].num()),
               static_cast<long long>(stats["disconnects"]["budget"].num()),
               static_cast<long long>(stats["queued_bytes"].num()));
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's quarantine and shadow memory make RSS no measure of our heap;
+  // queued_bytes below still bounds what the daemon holds.
+#else
   EXPECT_LT(rss_max, rss_before + (96u << 20)) << stats.Dump();
+#endif
   EXPECT_LE(stats["queued_bytes"].num(), 16 * 1048576 + 262144) << stats.Dump();
 
   // Live delivery still works for everybody else, at once.
