@@ -60,6 +60,18 @@ void DropHeaders(evhttp_request* req) {
   evhttp_clear_headers(evhttp_request_get_output_headers(req));
 }
 
+// A connection of the session's user that ends (rotates, or times out)
+// after `lifetime_s`.
+std::unique_ptr<Conn> NewConn(evhttp_request* req, const Session& session, HoldMode mode, int64_t lifetime_s) {
+  auto conn = std::make_unique<Conn>();
+  conn->mode = mode;
+  conn->req = req;
+  conn->user_id = session.user.id;
+  conn->session_id = session.id;
+  conn->deadline_ms = NowMs() + lifetime_s * 1000;
+  return conn;
+}
+
 }  // namespace
 
 Status Http::Listen(event_base* base) {
@@ -178,12 +190,7 @@ void Http::HandleStream(evhttp_request* req, const RawRequest& raw) {
   std::optional<Session> session = Admit(req, /*cache_session=*/false);
   if (!session) return;
   const int64_t head = p_.fanout.head();
-  auto conn = std::make_unique<Conn>();
-  conn->mode = HoldMode::kStream;
-  conn->req = req;
-  conn->user_id = session->user.id;
-  conn->session_id = session->id;
-  conn->deadline_ms = NowMs() + int64_t{p_.cfg.stream_lifetime_s} * 1000;
+  auto conn = NewConn(req, *session, HoldMode::kStream, int64_t{p_.cfg.stream_lifetime_s});
   conn->pending = SsePreamble(p_.epoch, head, ToJson(session->user));
 
   // Where the stream starts: at the head, after the client's cursor, or
@@ -232,13 +239,8 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
   std::optional<Session> session = Admit(req, /*cache_session=*/true);
   if (!session) return;
   const int64_t head = p_.fanout.head();
-  auto conn = std::make_unique<Conn>();
-  conn->mode = HoldMode::kPoll;
+  auto conn = NewConn(req, *session, HoldMode::kPoll, params->timeout_s);
   conn->state = ConnState::kWaiting;
-  conn->req = req;
-  conn->user_id = session->user.id;
-  conn->session_id = session->id;
-  conn->deadline_ms = NowMs() + params->timeout_s * 1000;
   conn->cursor = head;
   bool answer_now = !params->since || params->timeout_s == 0;
   if (params->since) {
