@@ -27,7 +27,9 @@ Server::~Server() {
 
 Status Server::Start() {
   PARLEY_RETURN_IF_ERROR(CryptoInit());
-  PARLEY_ASSIGN_OR_RETURN(db_, Db::Open(cfg_.db_path));
+  // The daemon writes only presence rows, which it rebuilds at start-up:
+  // an fsync per change would stall its loop for nothing.
+  PARLEY_ASSIGN_OR_RETURN(db_, Db::Open(cfg_.db_path, 5000, Sync::kNormal));
   PARLEY_RETURN_IF_ERROR(Migrate(*db_).status());
   store_ = std::make_unique<Store>(*db_);
   PARLEY_ASSIGN_OR_RETURN(std::string epoch, store_->Epoch());

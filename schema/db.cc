@@ -175,7 +175,15 @@ std::string Statement::Text(int col) const {
 bool Statement::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 int64_t Statement::Changes() const { return sqlite3_changes(db_->raw()); }
 
-Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_ms) {
+std::optional<Sync> ParseSync(std::string_view s) {
+  if (s == "full") return Sync::kFull;
+  if (s == "normal") return Sync::kNormal;
+  return std::nullopt;
+}
+
+bool Db::in_transaction() const { return sqlite3_get_autocommit(db_.get()) == 0; }
+
+Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_ms, Sync sync) {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -190,9 +198,12 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_m
   // Replaces SQLite's automatic checkpoints (a wal hook of their own): see
   // db.h for who checkpoints instead.
   sqlite3_wal_hook(raw, &Db::OnWalCommit, db.get());
-  // WAL lets the events daemon read while a worker writes. synchronous=NORMAL
-  // is durable across application crashes; a power cut may lose the last
-  // commits but never corrupts the file (the SQLite WAL documentation).
+  // WAL lets the events daemon read while a worker writes. synchronous=FULL
+  // in WAL mode syncs the WAL at every commit, so a commit is durable when
+  // it returns (https://sqlite.org/pragma.html#pragma_synchronous);
+  // synchronous=NORMAL is durable across application crashes, and a power
+  // cut may lose the last commits but never corrupts the file (the SQLite
+  // WAL documentation).
   // Every read here is one short statement, so a checkpoint seldom waits
   // for a reader. journal_size_limit truncates the WAL file when it starts
   // over after a reader held a checkpoint back and the WAL grew past it.
@@ -206,8 +217,8 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_m
   // its author deleted or edited does not linger in free space of the file
   // (issue 8, item 6); together with the TRUNCATE checkpoint, not in the
   // WAL either once it is checkpointed.
+  PARLEY_RETURN_IF_ERROR(db->ExecScript(sync == Sync::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   PARLEY_RETURN_IF_ERROR(db->ExecScript(
-      "PRAGMA synchronous=NORMAL;"
       "PRAGMA foreign_keys=ON;"
       "PRAGMA temp_store=MEMORY;"
       "PRAGMA secure_delete=ON;"
@@ -269,6 +280,20 @@ Result<std::string> Db::IntegrityCheck() {
 int64_t Db::LastInsertId() const { return sqlite3_last_insert_rowid(db_.get()); }
 
 Result<std::unique_ptr<Transaction>> Transaction::Begin(Db& db, Mode mode) {
+  if (mode == Mode::kWrite && db.in_batch()) mode = Mode::kSavepoint;
+  if (mode == Mode::kSavepoint) {
+    // SQLite rolls the whole transaction back by itself after some errors
+    // (a full disk, an I/O error); a savepoint then would run in autocommit
+    // mode, outside the batch. Refuse instead: the batch fails as a whole.
+    if (!db.in_batch() || !db.in_transaction()) return Status::Unavailable("the write batch was rolled back");
+    std::unique_ptr<Transaction> tx(new Transaction(db, mode));
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare("SAVEPOINT parley_write"));
+    if (Status st = s.Exec(); !st.ok()) {
+      tx->open_ = false;
+      return st;
+    }
+    return tx;
+  }
   if (mode == Mode::kWrite) PARLEY_RETURN_IF_ERROR(db.LockWriter());
   std::unique_ptr<Transaction> tx(new Transaction(db, mode));
   PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(mode == Mode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
@@ -281,7 +306,15 @@ Result<std::unique_ptr<Transaction>> Transaction::Begin(Db& db, Mode mode) {
 
 Transaction::~Transaction() {
   if (open_) {
-    if (auto s = db_.Prepare("ROLLBACK"); s.ok()) (void)s->Exec();
+    if (mode_ == Mode::kSavepoint) {
+      // Undo this write only; the batch and the writes before it stay.
+      if (db_.in_transaction()) {
+        if (auto s = db_.Prepare("ROLLBACK TO parley_write"); s.ok()) (void)s->Exec();
+        if (auto s = db_.Prepare("RELEASE parley_write"); s.ok()) (void)s->Exec();
+      }
+    } else if (auto s = db_.Prepare("ROLLBACK"); s.ok()) {
+      (void)s->Exec();
+    }
   }
   Close();
 }
@@ -292,9 +325,11 @@ void Transaction::Close() {
 }
 
 Status Transaction::Commit() {
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("COMMIT"));
+  const bool savepoint = mode_ == Mode::kSavepoint;
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(savepoint ? "RELEASE parley_write" : "COMMIT"));
   Status st = s.Exec();
   if (st.ok()) {
+    if (mode_ == Mode::kWrite) ++db_.commits_;
     open_ = false;
     Close();
   }

@@ -16,10 +16,16 @@
 // is the condition of the WAL-reset race of SQLite before 3.51.3 (a
 // checkpoint starting as another connection's commit restarts the WAL can
 // lose committed pages; https://sqlite.org/wal.html#walresetbug).
+//
+// Group commit (schema/write_batch.h). While a WriteBatch is open on a Db,
+// a write Transaction on it is a SAVEPOINT inside the batch instead of a
+// transaction of its own: the same Store code runs either way, and a
+// failure rolls back only its own savepoint.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -81,6 +87,14 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;  // owned by the Db's cache
 };
 
+// How a commit reaches the disk (PRAGMA synchronous in WAL mode). kFull:
+// the WAL is fsynced at every commit, so a commit that returned survives a
+// power cut. kNormal: fsynced only at checkpoints; a commit survives a crash
+// of the program, but a power cut may lose the last ones.
+enum class Sync { kNormal, kFull };
+// "full" or "normal" (PARLEY_SYNC); nullopt for anything else.
+std::optional<Sync> ParseSync(std::string_view s);
+
 class Db {
  public:
   // A commit that leaves this many frames (pages) in the WAL makes its
@@ -93,7 +107,9 @@ class Db {
 
   // Opens (creating if needed) with WAL, foreign keys and a busy timeout,
   // which also bounds the wait for the writer lock.
-  static Result<std::unique_ptr<Db>> Open(const std::string& path, int busy_timeout_ms = 5000);
+  // Durable (Sync::kFull) unless told otherwise.
+  static Result<std::unique_ptr<Db>> Open(const std::string& path, int busy_timeout_ms = 5000,
+                                          Sync sync = Sync::kFull);
 
   // Prepared once per connection and cached by SQL text; the statement is
   // reset and its bindings cleared on each call.
@@ -116,6 +132,14 @@ class Db {
   Status LockWriter();
   void UnlockWriter() { writer_lock_.Unlock(); }
   bool writing() const { return writer_lock_.held(); }
+  // Whether a WriteBatch is open: write Transactions become savepoints.
+  bool in_batch() const { return in_batch_; }
+  // Whether SQLite has a transaction open (it rolls one back by itself on
+  // some errors, such as a full disk).
+  bool in_transaction() const;
+  // Commits of write transactions and batches on this connection so far:
+  // each is one sync of the WAL under Sync::kFull.
+  uint64_t commits() const { return commits_; }
 
   // Frames in the WAL after this connection's last commit.
   int wal_frames() const { return wal_frames_; }
@@ -138,16 +162,22 @@ class Db {
   int64_t busy_since_us_ = 0;
   int wal_frames_ = 0;
   int64_t next_checkpoint_us_ = 0;
+  bool in_batch_ = false;
+  uint64_t commits_ = 0;
+  friend class WriteBatch;
+  friend class Transaction;
   std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, StmtFinalizer>> cache_;
   std::string path_;
 };
 
 // BEGIN IMMEDIATE (or DEFERRED for reads) on construction via Begin(), ROLLBACK in the
 // destructor unless Commit() succeeded. A write transaction holds the writer
-// lock for its whole life.
+// lock for its whole life. Inside an open WriteBatch a write transaction is
+// SAVEPOINT instead, Commit() its RELEASE (durable only once the batch
+// commits) and the destructor rolls back to it; the batch holds the lock.
 class Transaction {
  public:
-  enum class Mode { kRead, kWrite };
+  enum class Mode { kRead, kWrite, kSavepoint };
   static Result<std::unique_ptr<Transaction>> Begin(Db& db, Mode mode);
   ~Transaction();
   Transaction(const Transaction&) = delete;

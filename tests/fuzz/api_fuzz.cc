@@ -71,7 +71,7 @@ void MakeFixture(Fixture* f) {
   f->db = f->dir + "/parley.db";
   Must(CryptoInit(), "crypto");
   g_log_level = LogLevel::kError;
-  auto db = Db::Open(f->template_db);
+  auto db = Db::Open(f->template_db, 5000, Sync::kNormal);
   Must(db.status(), "open");
   Must(Migrate(**db).status(), "migrate");
   Store store(**db);
@@ -212,7 +212,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (fixture.dir.empty()) MakeFixture(&fixture);
   std::filesystem::copy_file(fixture.template_db, fixture.db, std::filesystem::copy_options::overwrite_existing);
   {
-    auto db = Db::Open(fixture.db);
+    auto db = Db::Open(fixture.db, 5000, Sync::kNormal);
     FUZZ_CHECK(db.ok());
     Store store(**db);
     Notifier quiet("");
