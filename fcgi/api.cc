@@ -31,8 +31,11 @@ Response Api::Handle(const Request& req) {
   Result<Response> result = Authenticate(call);
   if (result.ok()) result = Dispatch(call);
   // Wake the events daemon for whatever this request committed, even if a
-  // later step of it failed.
-  if (int64_t head = store_.TakeNotifyHead(); head > 0) notifier_.Head(head);
+  // later step of it failed. Inside a write batch nothing is committed yet:
+  // the batch's writer wakes it once, after its COMMIT (fcgi/writer.h).
+  if (!store_.db().in_batch()) {
+    if (int64_t head = store_.TakeNotifyHead(); head > 0) notifier_.Head(head);
+  }
   if (!result.ok()) {
     const Status& st = result.status();
     if (st.code() == Code::kInternal) {

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -14,9 +15,12 @@ namespace {
 void Usage() {
   std::fprintf(stderr,
                "usage: parley-fcgi --db PATH --listen SOCKET [--events-socket SOCKET]\n"
-               "                   [--workers N] [--log-level error|warn|info|debug]\n"
+               "                   [--workers N] [--threads N] [--sync full|normal]\n"
+               "                   [--log-level error|warn|info|debug]\n"
                "Defaults come from PARLEY_DB, PARLEY_FCGI_SOCKET, PARLEY_EVENTS_SOCKET,\n"
-               "PARLEY_WORKERS (default: one per core) and PARLEY_LOG_LEVEL.\n"
+               "PARLEY_WORKERS (default: one per core), PARLEY_THREADS (request threads\n"
+               "per worker, default 32), PARLEY_SYNC (default full: a write is answered\n"
+               "once it is on disk; normal: once committed) and PARLEY_LOG_LEVEL.\n"
                "PARLEY_LIMITS=off turns the per-user write quotas off (benchmarks);\n"
                "PARLEY_WRITE_RATES=send=5/30,... and PARLEY_ROOMS_PER_USER=50 tune them.\n");
 }
@@ -24,6 +28,20 @@ void Usage() {
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
+}
+
+// An optional count from a flag or the environment: 1 to max, else a
+// message and false. Empty leaves *out as it is.
+bool ParseCount(const std::string& text, const char* flag, long max, int* out) {
+  if (text.empty()) return true;
+  char* end = nullptr;
+  long n = std::strtol(text.c_str(), &end, 10);
+  if (*end != '\0' || n < 1 || n > max) {
+    std::fprintf(stderr, "parley-fcgi: %s must be 1 to %ld\n", flag, max);
+    return false;
+  }
+  *out = static_cast<int>(n);
+  return true;
 }
 
 }  // namespace
@@ -35,6 +53,8 @@ int main(int argc, char** argv) {
   cfg.events_socket = Env("PARLEY_EVENTS_SOCKET");
   std::string workers = Env("PARLEY_WORKERS");
   std::string level = Env("PARLEY_LOG_LEVEL");
+  std::string threads = Env("PARLEY_THREADS");
+  std::string sync = Env("PARLEY_SYNC");
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* flag) -> const char* {
@@ -54,6 +74,10 @@ int main(int argc, char** argv) {
       workers = v4;
     } else if (const char* v5 = value("--log-level")) {
       level = v5;
+    } else if (const char* v6 = value("--threads")) {
+      threads = v6;
+    } else if (const char* v7 = value("--sync")) {
+      sync = v7;
     } else {
       Usage();
       return 2;
@@ -74,15 +98,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   cfg.workers = static_cast<int>(std::thread::hardware_concurrency());
-  if (!workers.empty()) {
-    char* end = nullptr;
-    long n = std::strtol(workers.c_str(), &end, 10);
-    if (*end != '\0' || n < 1 || n > 256) {
-      std::fprintf(stderr, "parley-fcgi: --workers must be 1 to 256\n");
-      return 2;
-    }
-    cfg.workers = static_cast<int>(n);
+  if (!ParseCount(workers, "--workers", 256, &cfg.workers) || !ParseCount(threads, "--threads", 1024, &cfg.threads)) {
+    return 2;
   }
   if (cfg.workers < 1) cfg.workers = 1;
+  if (!sync.empty()) {
+    std::optional<parley::Sync> s = parley::ParseSync(sync);
+    if (!s) {
+      std::fprintf(stderr, "parley-fcgi: --sync must be full or normal\n");
+      return 2;
+    }
+    cfg.sync = *s;
+  }
   return parley::fcgi::RunPool(cfg);
 }

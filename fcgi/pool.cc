@@ -33,7 +33,7 @@ struct Slot {
   Clock::time_point respawn_at;  // when pid == 0
 };
 
-pid_t Spawn(const PoolConfig& cfg, int listen_fd) {
+pid_t Spawn(const PoolConfig& cfg, int listen_fd, Metrics* metrics) {
   pid_t master = getpid();
   pid_t pid = fork();
   if (pid != 0) return pid;  // parent, or -1
@@ -46,7 +46,7 @@ pid_t Spawn(const PoolConfig& cfg, int listen_fd) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  WorkerConfig wc{cfg.db_path, cfg.events_socket, listen_fd, cfg.limits};
+  WorkerConfig wc{cfg.db_path, cfg.events_socket, listen_fd, cfg.limits, cfg.sync, cfg.threads, metrics};
   _exit(RunWorker(wc));
 }
 
@@ -81,20 +81,27 @@ int RunPool(const PoolConfig& cfg) {
     return 1;
   }
   Fd listen_fd = std::move(listening).value();
+  // Counters every worker adds to, whichever answers GET /api/_stats.
+  auto metrics = Metrics::CreateShared();
+  if (!metrics.ok()) {
+    LOG_ERROR("%s", metrics.status().message().c_str());
+    return 1;
+  }
   // Workers inherit the socket across fork; CLOEXEC only keeps it from exec'd programs.
 
   std::vector<Slot> slots(static_cast<size_t>(cfg.workers));
   bool stopping = false;
   Clock::time_point deadline;
   int exit_code = 0;
-  LOG_INFO("listening on %s with %d workers", cfg.listen_path.c_str(), cfg.workers);
+  LOG_INFO("listening on %s with %d workers of %d request threads, synchronous=%s", cfg.listen_path.c_str(),
+           cfg.workers, cfg.threads, cfg.sync == Sync::kFull ? "full" : "normal");
 
   for (;;) {
     Clock::time_point now = Clock::now();
     if (!stopping) {
       for (Slot& s : slots) {
         if (s.pid != 0 || now < s.respawn_at) continue;
-        s.pid = Spawn(cfg, listen_fd.get());
+        s.pid = Spawn(cfg, listen_fd.get(), *metrics);
         s.started = now;
         if (s.pid < 0) {
           LOG_ERROR("%s", PosixError("fork", errno).message().c_str());

@@ -16,6 +16,8 @@ struct PoolConfig {
   int workers = 1;
   int drain_timeout_s = 10;   // then stragglers are killed
   Limits limits;              // write quotas (fcgi/limits_config.h)
+  Sync sync = Sync::kFull;    // PARLEY_SYNC: full (durable answers) or normal
+  int threads = 32;           // request threads per worker (fcgi/worker.cc)
 };
 
 // Returns the process exit code.

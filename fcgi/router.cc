@@ -104,3 +104,25 @@ bool IsPublic(RouteId id) {
 }
 
 }  // namespace parley::fcgi
+
+namespace parley::fcgi {
+
+std::string RouteLabel(RouteId id) {
+  for (const RouteDef& r : kRoutes) {
+    if (r.id != id) continue;
+    std::string label = std::string(r.method) + " ";
+    for (const char* p = r.pattern; *p; ++p) {
+      if (*p == '#') {
+        label += "{id}";
+      } else if (*p == '*') {
+        label += "{name}";
+      } else {
+        label += *p;
+      }
+    }
+    return label;
+  }
+  return "?";
+}
+
+}  // namespace parley::fcgi

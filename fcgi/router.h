@@ -29,3 +29,11 @@ bool TakesBody(RouteId id);
 bool IsPublic(RouteId id);
 
 }  // namespace parley::fcgi
+
+namespace parley::fcgi {
+
+// "POST /api/rooms/{id}/messages": the route's method and pattern, for
+// metrics labels (fcgi/metrics.h); "?" for an id outside the table.
+std::string RouteLabel(RouteId id);
+
+}  // namespace parley::fcgi

@@ -11,20 +11,43 @@
 // new connection can arrive) and makes the socket non-blocking; a stopping
 // worker that sees that answers the connections still queued in the backlog
 // before it exits, since closing the last descriptor would reset them.
+//
+// Threads (issue 9). A worker runs cfg.threads request threads, each in
+// FCGX_Accept_r on the same duplicate, each with its own FCGX_Request and
+// its own SQLite connection for reads (WAL readers never wait for the
+// writer), and one Writer thread (writer.h) that runs every authenticated
+// unsafe request in a group-committed batch. Register and login stay on
+// their request thread, in transactions of their own: their password hash
+// takes tens of milliseconds that a batch must not wait for. Closing the
+// descriptor does not wake a thread already blocked in accept() (Linux), so
+// the main thread, which alone takes SIGTERM, then sends SIGUSR1 (installed
+// without SA_RESTART, and unblocked only around FCGX_Accept_r, which is
+// told to fail on EINTR) to every thread still waiting there. A thread that
+// is serving has it blocked, so its request is never interrupted.
 #include "fcgi/worker.h"
 
 #include <fcgiapp.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "fcgi/api.h"
+#include "fcgi/auth.h"
 #include "fcgi/input.h"
+#include "fcgi/writer.h"
 #include "schema/crypto.h"
 #include "schema/log.h"
 
@@ -37,6 +60,8 @@ void OnStop(int) {
   if (!g_stop && g_accept_fd >= 0) close(g_accept_fd);  // async-signal-safe
   g_stop = 1;
 }
+// SIGUSR1 only interrupts an accept() (see the design note).
+void OnKick(int) {}
 
 std::string Param(FCGX_Request& r, const char* name) {
   const char* v = FCGX_GetParam(name, r.envp);
@@ -75,7 +100,9 @@ Request ReadRequest(FCGX_Request& r) {
 void WriteResponse(FCGX_Request& r, const Response& resp) {
   std::string head = "Status: " + std::to_string(resp.status) + " " + ReasonPhrase(resp.status) + "\r\n";
   for (const auto& [name, value] : resp.headers) head += name + ": " + value + "\r\n";
-  if (!resp.body.empty()) head += "Content-Type: application/json; charset=utf-8\r\n";
+  bool typed = false;
+  for (const auto& h : resp.headers) typed = typed || h.first == "Content-Type";
+  if (!resp.body.empty() && !typed) head += "Content-Type: application/json; charset=utf-8\r\n";
   head += "Cache-Control: no-store\r\n\r\n";
   FCGX_PutStr(head.data(), static_cast<int>(head.size()), r.out);
   if (!resp.body.empty()) FCGX_PutStr(resp.body.data(), static_cast<int>(resp.body.size()), r.out);
@@ -97,29 +124,108 @@ void FinishWithoutLinger(FCGX_Request& r) {
   r.detached = 0;
 }
 
-void Serve(FCGX_Request& fr, Api& api) {
+// What one request thread owns: its read connection and the Api over it.
+struct Lane {
+  std::unique_ptr<Db> db;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Notifier> notifier;
+  std::unique_ptr<Api> api;
+  std::atomic<bool> in_accept{false};
+  std::atomic<bool> finished{false};
+  std::thread thread;
+};
+
+// Writes that go through the batch: everything a signed-in user changes.
+// Register and login are public; a route added later that hashes a
+// password for a signed-in user belongs here too, beside IsPublic.
+bool RunsInBatch(const Request& req, const RouteMatch& m) {
+  return IsUnsafeMethod(req.method) && m.kind == RouteMatch::Kind::kFound && !IsPublic(m.id);
+}
+
+int64_t NowUs() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+void Serve(FCGX_Request& fr, Lane& lane, Writer& writer, Metrics& metrics) {
+  const int64_t start = NowUs();
   Request req = ReadRequest(fr);
-  Response resp = api.Handle(req);
+  Response resp;
+  std::optional<RouteId> route;
+  if (IsStatsPath(req.path)) {
+    resp = StatsResponse(req, metrics);
+  } else {
+    RouteMatch m = Route(req.method, req.path);
+    if (m.kind == RouteMatch::Kind::kFound) route = m.id;
+    if (RunsInBatch(req, m)) {
+      resp = writer.Submit(req);
+    } else {
+      const uint64_t commits = lane.db->commits();
+      resp = lane.api->Handle(req);
+      metrics.Syncs(lane.db->commits() - commits);
+    }
+  }
   WriteResponse(fr, resp);
   FinishWithoutLinger(fr);
+  metrics.Request(route, resp.status, NowUs() - start);
   LOG_DEBUG("%s %s -> %d", req.method.c_str(), req.path.c_str(), resp.status);
 }
 
 // Answers the connections queued on a pool that is stopping (see the design
 // note). accept() on the non-blocking socket fails with EAGAIN once the
 // backlog is empty, whichever worker took the last one.
-void DrainBacklog(int listen_fd, Api& api) {
+void DrainBacklog(int listen_fd, Lane& lane, Writer& writer, Metrics& metrics) {
   int flags = fcntl(listen_fd, F_GETFL);
   if (flags < 0 || !(flags & O_NONBLOCK)) return;  // a reload: others serve the queue
   FCGX_Request fr;
   FCGX_InitRequest(&fr, listen_fd, 0);
   int served = 0;
   while (FCGX_Accept_r(&fr) >= 0) {
-    Serve(fr, api);
+    Serve(fr, lane, writer, metrics);
     ++served;
   }
   FCGX_Free(&fr, 1);
   if (served > 0) LOG_DEBUG("answered %d queued request(s) before stopping", served);
+}
+
+void RequestThread(Lane& lane, Writer& writer, Metrics& metrics) {
+  pthread_setname_np(pthread_self(), "fcgi-req");  // tests/e2e/stack.cc looks for it
+  sigset_t kick;
+  sigemptyset(&kick);
+  sigaddset(&kick, SIGUSR1);
+  FCGX_Request fr;
+  FCGX_InitRequest(&fr, g_accept_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+  while (!g_stop) {
+    lane.in_accept = true;
+    pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
+    int rc = FCGX_Accept_r(&fr);
+    pthread_sigmask(SIG_BLOCK, &kick, nullptr);
+    lane.in_accept = false;
+    if (rc < 0) {
+      if (g_stop) break;
+      if (errno == EINTR) continue;
+      // accept() failed for a reason other than a stop (EMFILE, ENOBUFS):
+      // pause instead of spinning, then try again.
+      LOG_WARN("accept failed: %s", std::strerror(errno));
+      usleep(100 * 1000);
+      continue;
+    }
+    Serve(fr, lane, writer, metrics);
+    // Logins and registrations commit on this connection: the checkpoint
+    // they may have made due, after the response (schema/db.h).
+    if (Status st = lane.db->CheckpointIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
+  }
+  FCGX_Free(&fr, 1);
+  lane.finished = true;
+}
+
+Result<std::unique_ptr<Lane>> OpenLane(const WorkerConfig& cfg) {
+  auto lane = std::make_unique<Lane>();
+  PARLEY_ASSIGN_OR_RETURN(lane->db, Db::Open(cfg.db_path, 5000, cfg.sync));
+  lane->store = std::make_unique<Store>(*lane->db, cfg.limits);
+  lane->notifier = std::make_unique<Notifier>(cfg.events_socket);
+  lane->api = std::make_unique<Api>(*lane->store, *lane->notifier);
+  return lane;
 }
 
 }  // namespace
@@ -136,41 +242,66 @@ int RunWorker(const WorkerConfig& cfg) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  struct sigaction kick {};
+  kick.sa_handler = OnKick;
+  kick.sa_flags = 0;  // no SA_RESTART: the point is to interrupt accept()
+  sigemptyset(&kick.sa_mask);
+  sigaction(SIGUSR1, &kick, nullptr);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   signal(SIGCHLD, SIG_DFL);
+  // Every thread starts with these blocked; only this one takes stop
+  // signals (sigsuspend below), only a thread in accept() takes SIGUSR1.
+  sigset_t blocked, waiting;
+  sigemptyset(&blocked);
+  for (int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&blocked, sig);
+  pthread_sigmask(SIG_BLOCK, &blocked, &waiting);
+  sigdelset(&waiting, SIGTERM);
+  sigdelset(&waiting, SIGINT);
 
   if (!CryptoInit().ok()) return 1;
-  auto db = Db::Open(cfg.db_path);
-  if (!db.ok()) {
-    LOG_ERROR("cannot open the database %s: %s", cfg.db_path.c_str(), db.status().message().c_str());
+  std::unique_ptr<Metrics> own_metrics;
+  if (!cfg.metrics) own_metrics.reset(Metrics::CreatePrivate());
+  Metrics& metrics = cfg.metrics ? *cfg.metrics : *own_metrics;
+
+  auto open_error = [&cfg](const Status& st) {
+    LOG_ERROR("cannot open the database %s: %s", cfg.db_path.c_str(), st.message().c_str());
     return 1;
+  };
+  auto writer_lane = OpenLane(cfg);
+  if (!writer_lane.ok()) return open_error(writer_lane.status());
+  Lane& w = **writer_lane;
+  Writer writer(*w.db, *w.store, *w.api, *w.notifier, metrics);
+  std::vector<std::unique_ptr<Lane>> lanes;
+  for (int i = 0; i < std::max(1, cfg.threads); ++i) {
+    auto lane = OpenLane(cfg);
+    if (!lane.ok()) return open_error(lane.status());
+    lanes.push_back(std::move(lane).value());
   }
-  Store store(**db, cfg.limits);
-  Notifier notifier(cfg.events_socket);
-  Api api(store, notifier);
 
   if (FCGX_Init() != 0) return 1;
-  FCGX_Request fr;
-  FCGX_InitRequest(&fr, g_accept_fd, 0);
-  LOG_DEBUG("worker ready");
-  while (!g_stop) {
-    if (FCGX_Accept_r(&fr) < 0) {
-      if (g_stop) break;
-      // accept() failed for a reason other than a stop (EMFILE, ENOBUFS):
-      // pause instead of spinning, then try again.
-      LOG_WARN("accept failed: %s", std::strerror(errno));
-      usleep(100 * 1000);
-      continue;
-    }
-    Serve(fr, api);
-    // After the response has gone: the WAL checkpoint this worker's commit
-    // may have made due (schema/db.h) costs no request its latency.
-    if (Status st = (*db)->CheckpointIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
+  writer.Start();
+  for (auto& lane : lanes) {
+    Lane* l = lane.get();
+    l->thread = std::thread([l, &writer, &metrics] { RequestThread(*l, writer, metrics); });
   }
+  LOG_DEBUG("worker ready with %zu request threads", lanes.size());
+  while (!g_stop) sigsuspend(&waiting);
   LOG_DEBUG("worker stopping");
-  FCGX_Free(&fr, 1);
-  DrainBacklog(cfg.listen_fd, api);
+  // The descriptor is closed (OnStop); wake the threads blocked in accept().
+  for (;;) {
+    bool all = true;
+    for (auto& lane : lanes) {
+      if (lane->finished) continue;
+      all = false;
+      if (lane->in_accept) pthread_kill(lane->thread.native_handle(), SIGUSR1);
+    }
+    if (all) break;
+    usleep(10 * 1000);
+  }
+  for (auto& lane : lanes) lane->thread.join();
+  DrainBacklog(cfg.listen_fd, *lanes.front(), writer, metrics);
+  writer.Stop();
   return 0;
 }
 

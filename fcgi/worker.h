@@ -1,9 +1,12 @@
-// One FastCGI worker process: opens its own SQLite connection (after fork,
-// never inherited) and serves requests one at a time until told to stop.
+// One FastCGI worker process: opens its own SQLite connections (after fork,
+// never inherited) and serves several requests at once on threads, reads on
+// each thread's own connection and writes through one Writer (writer.h),
+// until told to stop.
 #pragma once
 
 #include <string>
 
+#include "fcgi/metrics.h"
 #include "schema/store.h"
 
 namespace parley::fcgi {
@@ -13,10 +16,13 @@ struct WorkerConfig {
   std::string events_socket;  // empty: no wake-ups
   int listen_fd = -1;         // non-blocking, shared by all workers
   Limits limits;              // per-user write quotas (fcgi/limits_config.h)
+  Sync sync = Sync::kFull;    // PARLEY_SYNC
+  int threads = 32;           // request threads, each with a read connection
+  Metrics* metrics = nullptr; // shared by the pool; null: this process's own
 };
 
 // Runs in the forked child; returns the process exit code. SIGTERM or
-// SIGINT lets the request in progress finish, then returns 0.
+// SIGINT lets the requests in progress finish, then returns 0.
 int RunWorker(const WorkerConfig& cfg);
 
 }  // namespace parley::fcgi

@@ -194,19 +194,23 @@ TEST_F(PoolTest, SigtermDrainsTheRequestInFlightAndExitsZero) {
 // (the socket path is gone: 502 unavailable). None may be reset, which is
 // what happens to a queued connection when its listening socket closes.
 TEST_F(PoolTest, SigtermAnswersQueuedRequestsAndRefusesOnlyNewOnes) {
-  User alice = Register("alice");
+  constexpr int kLogins = 10;
+  // One account per login: each worker serves many requests at once, and
+  // parallel logins to one account count as failures until checked
+  // (store_login.cc), so ten at once would throttle each other.
+  std::vector<User> users;
+  for (int i = 0; i < kLogins; ++i) users.push_back(Register("alice"));
   std::vector<pid_t> workers = WaitForWorkers(2, {}, 5s);
   ASSERT_EQ(workers.size(), 2u);
 
   ASSERT_TRUE(WaitUntilIdle(workers)) << "workers never went idle";
-  constexpr int kLogins = 10;
   std::vector<Response> logins(kLogins);
   std::atomic<bool> done{false};
   std::vector<std::thread> threads;
   for (int i = 0; i < kLogins; ++i) {
     threads.emplace_back([&, i] {
       Client c(stack().base_url(), Client::Cookies::kOff);
-      logins[i] = c.Post("/api/login", "{\"username\":" + Quote(alice.name) +
+      logins[i] = c.Post("/api/login", "{\"username\":" + Quote(users[i].name) +
                                            ",\"password\":" + Quote(kPassword) + "}");
     });
   }

@@ -259,11 +259,29 @@ std::string ReadText(const std::string& path) {
   return ss.str();
 }
 
-bool BlockedInAccept(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+namespace {
+bool TaskInAccept(const std::string& task_dir) {
+  std::ifstream in(task_dir + "/syscall");
   long nr = -1;
   if (!(in >> nr)) return false;  // "running", or gone
   return nr == SYS_accept || nr == SYS_accept4;
+}
+}  // namespace
+
+bool BlockedInAccept(pid_t pid) {
+  // A threaded worker (fcgi/worker.cc) names its request threads
+  // "fcgi-req": it is idle when every one of them waits in accept().
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::error_code ec;
+  int request_threads = 0;
+  for (const auto& task : std::filesystem::directory_iterator(proc + "/task", ec)) {
+    std::ifstream comm(task.path().string() + "/comm");
+    std::string name;
+    if (!std::getline(comm, name) || name != "fcgi-req") continue;
+    ++request_threads;
+    if (!TaskInAccept(task.path().string())) return false;
+  }
+  return request_threads > 0 || TaskInAccept(proc);
 }
 
 char ProcessState(pid_t pid) {

@@ -1,0 +1,100 @@
+#include "fcgi/writer.h"
+
+#include <pthread.h>
+
+#include <vector>
+
+#include "fcgi/response.h"
+#include "schema/log.h"
+#include "schema/write_batch.h"
+
+namespace parley::fcgi {
+
+Writer::Writer(Db& db, Store& store, Api& api, Notifier& notifier, Metrics& metrics)
+    : db_(db), store_(store), api_(api), notifier_(notifier), metrics_(metrics) {}
+
+Writer::~Writer() { Stop(); }
+
+void Writer::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void Writer::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  queued_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Response Writer::Submit(const Request& req) {
+  Job job{&req, {}, false};
+  metrics_.QueueDepth(1);
+  std::unique_lock<std::mutex> lock(mu_);
+  queue_.push_back(&job);
+  queued_.notify_one();
+  answered_.wait(lock, [&job] { return job.done; });
+  lock.unlock();
+  metrics_.QueueDepth(-1);
+  return std::move(job.resp);
+}
+
+void Writer::Loop() {
+  pthread_setname_np(pthread_self(), "fcgi-writer");
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      queued_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left to answer
+    }
+    RunBatch();
+    // After the answers: the checkpoint this batch may have made due costs
+    // no request its latency (schema/db.h).
+    if (Status st = db_.CheckpointIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
+  }
+}
+
+void Writer::RunBatch() {
+  std::vector<Job*> jobs;
+  const uint64_t commits_before = db_.commits();
+  auto begun = WriteBatch::Begin(db_);
+  Status result = begun.status();
+  std::unique_ptr<WriteBatch> batch = begun.ok() ? std::move(begun).value() : nullptr;
+  if (batch) {
+    // Take the queue one job at a time: a request that arrives while the
+    // batch runs joins it rather than waiting for the next fsync.
+    while (jobs.size() < kMaxBatch) {
+      Job* job = nullptr;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (queue_.empty()) break;
+        job = queue_.front();
+        queue_.pop_front();
+      }
+      job->resp = api_.Handle(*job->req);
+      jobs.push_back(job);
+    }
+    result = batch->Commit();
+  } else {
+    // No batch (the lock or BEGIN timed out): everyone queued gets the error.
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs.assign(queue_.begin(), queue_.end());
+    queue_.clear();
+  }
+  batch.reset();  // rolls back a batch whose commit failed, before the answers
+  metrics_.Syncs(db_.commits() - commits_before);
+  // Once per batch, and only for what was committed.
+  const int64_t head = store_.TakeNotifyHead();
+  if (result.ok() && head > 0) notifier_.Head(head);
+  if (!result.ok()) {
+    LOG_ERROR("write batch of %zu request(s) failed: %s", jobs.size(), result.message().c_str());
+    for (Job* job : jobs) job->resp = ErrorResponse(result);
+  }
+  if (!jobs.empty()) metrics_.Batch(jobs.size(), result.ok());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Job* job : jobs) job->done = true;
+  }
+  answered_.notify_all();
+}
+
+}  // namespace parley::fcgi

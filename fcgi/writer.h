@@ -1,0 +1,77 @@
+// Writer: the one thread of a worker process that runs its write requests,
+// as many at a time as are waiting, in one WriteBatch (group commit).
+//
+// Design note. LevelDB's DBImpl::Write queues writers and lets the one in
+// front take the others' updates into one log write and one sync. Here the
+// request threads queue their write requests and a dedicated thread is
+// always the one in front: it waits for the first request, takes the writer
+// lock and BEGIN IMMEDIATE (schema/write_batch.h), runs every request that
+// is queued by then, or arrives while it runs, each through the Api and so
+// each store write in its own savepoint, up to kMaxBatch; then one COMMIT
+// (one fsync under synchronous=FULL), one wake-up datagram for the highest
+// event id, and only then the answers. While it commits, the next requests
+// queue up behind it, so the batch grows with the load: one request alone
+// waits for one fsync, as before; many share it.
+//
+// Threading: Submit() is called by request threads; everything else of the
+// batch (its Db, Store, Api and Notifier) belongs to the writer thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "fcgi/api.h"
+#include "fcgi/http.h"
+#include "fcgi/metrics.h"
+#include "fcgi/notifier.h"
+#include "schema/db.h"
+#include "schema/store.h"
+
+namespace parley::fcgi {
+
+class Writer {
+ public:
+  // Bounds the time one batch holds the writer lock, which other
+  // processes' writers and checkpoints wait for.
+  static constexpr size_t kMaxBatch = 256;
+
+  // db, store, api and notifier are used by the writer thread only from Start().
+  Writer(Db& db, Store& store, Api& api, Notifier& notifier, Metrics& metrics);
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void Start();
+  // Answers every request queued so far, then ends the thread.
+  void Stop();
+  // Runs req in the next batch and returns its response once that batch
+  // has committed (or, if the commit failed, the commit's error).
+  Response Submit(const Request& req);
+
+ private:
+  struct Job {
+    const Request* req;
+    Response resp;
+    bool done = false;
+  };
+  void Loop();
+  // Runs one batch over the jobs queued (and arriving), answers them.
+  void RunBatch();
+
+  Db& db_;
+  Store& store_;
+  Api& api_;
+  Notifier& notifier_;
+  Metrics& metrics_;
+  std::mutex mu_;
+  std::condition_variable queued_;    // a job arrived, or stop
+  std::condition_variable answered_;  // some jobs are done
+  std::deque<Job*> queue_;            // guarded by mu_
+  bool stop_ = false;                 // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace parley::fcgi
