@@ -1,0 +1,89 @@
+// Shared by the durability tests (durable_test.cc, powercut_test.cc): the
+// fixture, and senders that retry with their client_id until answered.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "events_fixture.h"
+
+namespace parley::e2e {
+
+class DurableTest : public EventsTest {
+ protected:
+  // Registers PREFIX0..PREFIXn-1 and makes each a member of the room.
+  std::vector<User> RegisterMembers(const std::string& prefix, int n, int64_t room) {
+    std::vector<User> users;
+    for (int i = 0; i < n; ++i) {
+      users.push_back(Register(prefix + std::to_string(i)));
+      Join(users.back(), room);
+    }
+    return users;
+  }
+  // The metrics as JSON, straight from the pool through nginx.
+  Json FcgiStats() {
+    Response r = NewClient(Client::Cookies::kOff)->Get("/api/_stats");
+    if (r.status != 200) throw SetupError("/api/_stats: " + r.Describe());
+    return r.json();
+  }
+  // client_id -> id of every message of the room, and fails on duplicates.
+  std::map<std::string, int64_t> Stored(int64_t room) {
+    const std::string sql = std::to_string(room);
+    EXPECT_EQ(Sqlite("SELECT client_id, COUNT(*) FROM messages WHERE room_id = " + sql +
+                     " GROUP BY client_id HAVING COUNT(*) > 1;"),
+              "")
+        << "client_ids stored more than once";
+    std::map<std::string, int64_t> stored;
+    std::istringstream rows(Sqlite("SELECT client_id, id FROM messages WHERE room_id = " + sql + " ORDER BY id;"));
+    std::string row;
+    while (std::getline(rows, row)) {
+      auto bar = row.rfind('|');
+      if (bar == std::string::npos) throw SetupError("sqlite row " + row);
+      stored[row.substr(0, bar)] = std::stoll(row.substr(bar + 1));
+    }
+    return stored;
+  }
+};
+
+struct Ack {
+  std::string client_id;
+  int64_t id = 0;
+};
+
+struct Sender {
+  std::vector<Ack> acks;
+  int retries = 0;
+  std::vector<std::string> problems;
+  std::thread thread;
+};
+
+// Sends numbered client_ids until `stop`, each retried with the same
+// client_id until answered 2xx (as the web client does), at most `limit`.
+inline void SendLoop(User& u, int64_t room, const std::string& prefix, int limit, const std::atomic<bool>& stop, Sender& s) {
+  for (int n = 0; n < limit && !stop.load(); ++n) {
+    const std::string cid = prefix + "-" + std::to_string(n);
+    const std::string body = "{\"text\":\"durable " + cid + "\",\"client_id\":\"" + cid + "\"}";
+    const auto give_up = std::chrono::steady_clock::now() + 60s;
+    while (true) {
+      Response r = u->Post(RoomPath(room, "/messages"), body);
+      if (r.status == 201 || r.status == 200) {
+        s.acks.push_back({cid, r.json()["message"]["id"].num()});
+        break;
+      }
+      if ((r.status == 0 || r.status >= 500) && std::chrono::steady_clock::now() < give_up) {
+        ++s.retries;
+        std::this_thread::sleep_for(50ms);
+        continue;
+      }
+      s.problems.push_back(cid + ": " + r.Describe());
+      break;
+    }
+  }
+}
+
+}  // namespace parley::e2e
