@@ -2,7 +2,9 @@
 //
 // Lifecycle (a state machine, as Pushpin names its hold modes):
 //   stream: kReplaying -> kLive -> kClosing -> (freed)
-//   poll:   kWaiting -> kClosing -> (answered and freed)
+//   poll:   [kPaced ->] kWaiting -> kClosing -> (answered and freed)
+// kPaced: a poll from an old cursor held until its user's next catch-up
+// page is due (pacer.h); it collects nothing, its cursor is its `since`.
 // A Conn is owned by the Registry and only Conns (conns.h) creates, writes
 // and frees one. It is never freed while a loop walks the registry: closes
 // are queued and done at the reap point (Redis' freeClientAsync).
@@ -21,7 +23,7 @@ struct evhttp_connection;
 namespace parley::events {
 
 enum class HoldMode { kStream, kPoll };
-enum class ConnState { kReplaying, kLive, kWaiting, kClosing };
+enum class ConnState { kReplaying, kLive, kWaiting, kPaced, kClosing };
 
 struct Conn {
   uint64_t id = 0;

@@ -94,12 +94,14 @@ void Conns::MarkDirty(Conn& c) {
 
 void Conns::RequestClose(Conn& c, CloseCause cause) {
   if (c.state == ConnState::kClosing) return;
+  // A held poll has read nothing: it is answered empty, with its own since.
+  const bool paced = c.state == ConnState::kPaced;
   c.state = ConnState::kClosing;
   c.close_cause = cause;
   // A poll stops collecting now, so its "next" is fixed now: the fan-out may
   // move the head on before the reap point, past events this poll no longer
   // takes.
-  if (c.mode == HoldMode::kPoll && !c.poll_full && hooks_.head) c.cursor = std::max(c.cursor, hooks_.head());
+  if (c.mode == HoldMode::kPoll && !c.poll_full && !paced && hooks_.head) c.cursor = std::max(c.cursor, hooks_.head());
   to_close_.push_back(c.id);
   MarkDirty(c);  // schedules the pass, whose reap closes it
 }

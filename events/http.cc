@@ -253,7 +253,20 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
       conn->poll_events.push_back(PollEvent{0, "reset", ResetData(*reason)});
       answer_now = true;
     } else if (*params->since < head) {
-      if (Status st = p_.fanout.FillPoll(*conn, *params->since); !st.ok()) {
+      // A catch-up page: built now if the user's pacing allows, else held.
+      if (int64_t wait_ms = p_.pacer.Take(session->user.id); wait_ms > 0) {
+        conn->state = ConnState::kPaced;
+        conn->cursor = *params->since;
+        conn->deadline_ms += wait_ms;  // the poll's own wait starts at its turn
+        Conn* c = p_.conns.Register(std::move(conn));
+        DropHeaders(req);
+        evhttp_connection_set_timeout(c->evcon, static_cast<int>(params->timeout_s + wait_ms / 1000) + 30);
+        p_.pacer.Hold(c->id, wait_ms);
+        return;
+      }
+      Status st = p_.fanout.FillPoll(*conn, *params->since);
+      p_.pacer.Built(session->user.id, conn->poll_events.size());
+      if (!st.ok()) {
         ReplyError(req, st);
         return;
       }
@@ -269,6 +282,29 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
   }
   DropHeaders(req);
   evhttp_connection_set_timeout(c->evcon, static_cast<int>(params->timeout_s) + 30);
+}
+
+void Http::BuildHeldPage(uint64_t id) {
+  Conn* c = p_.conns.registry().Find(id);
+  if (!c || c->state != ConnState::kPaced) return;  // gone, or answered while held
+  const int64_t since = c->cursor;
+  c->state = ConnState::kWaiting;
+  Status st = p_.fanout.FillPoll(*c, since);
+  p_.pacer.Built(c->user_id, c->poll_events.size());
+  if (!st.ok()) {
+    // Answered empty with its own since; the client asks again.
+    LOG_WARN("conn %llu user %lld: catch-up page failed: %s", static_cast<unsigned long long>(c->id),
+             static_cast<long long>(c->user_id), st.message().c_str());
+    c->poll_events.clear();
+    c->poll_bytes = 0;
+    c->poll_full = false;
+    c->cursor = since;
+    c->state = ConnState::kPaced;
+    p_.conns.RequestClose(*c, CloseCause::kClient);
+    return;
+  }
+  // As at arrival: answered if it found something or asked not to wait.
+  if (!c->poll_events.empty() || c->deadline_ms <= NowMs()) p_.conns.RequestClose(*c, CloseCause::kClient);
 }
 
 void Http::HandleStats(evhttp_request* req, const RawRequest& raw) {

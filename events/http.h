@@ -13,6 +13,7 @@
 #include "events/config.h"
 #include "events/conns.h"
 #include "events/fanout.h"
+#include "events/pacer.h"
 #include "events/presence.h"
 #include "events/request.h"
 #include "events/sessions.h"
@@ -33,6 +34,7 @@ class Http {
     Store& store;
     Conns& conns;
     Fanout& fanout;
+    Pacer& pacer;
     Presence& presence;
     Sessions& sessions;
     Stats& stats;
@@ -41,6 +43,8 @@ class Http {
   Status Listen(event_base* base);
   // Refuses new requests with 503 (shutdown).
   void Stop() { stopping_ = true; }
+  // Builds the page of a catch-up poll held by the pacer, at its turn.
+  void BuildHeldPage(uint64_t conn_id);
 
  private:
   static void OnRequest(evhttp_request* req, void* self);

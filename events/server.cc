@@ -20,6 +20,7 @@ Server::~Server() {
   http_.reset();
   sessions_.reset();
   presence_.reset();
+  pacer_.reset();
   fanout_.reset();
   conns_.reset();
   signal_evs_.clear();
@@ -47,9 +48,11 @@ Status Server::Start() {
   hooks.head = [this] { return fanout_->head(); };
   conns_ = std::make_unique<Conns>(base_.get(), cfg_, epoch, stats_, std::move(hooks));
   fanout_ = std::make_unique<Fanout>(base_.get(), cfg_, *store_, *conns_, stats_, head);
+  pacer_ = std::make_unique<Pacer>(base_.get(), cfg_, stats_, [this](uint64_t id) { http_->BuildHeldPage(id); });
   presence_ = std::make_unique<Presence>(cfg_, *store_, *conns_, *fanout_);
   sessions_ = std::make_unique<Sessions>(cfg_, *store_);
-  http_ = std::make_unique<Http>(Http::Parts{cfg_, epoch, *store_, *conns_, *fanout_, *presence_, *sessions_, stats_});
+  http_ = std::make_unique<Http>(
+      Http::Parts{cfg_, epoch, *store_, *conns_, *fanout_, *pacer_, *presence_, *sessions_, stats_});
   PARLEY_RETURN_IF_ERROR(http_->Listen(base_.get()));
   notify_ = std::make_unique<Notify>(stats_, [this](const Wakeup& w) {
     if (w.kind == Wakeup::Kind::kHead) {

@@ -6,6 +6,7 @@
 //   conns.h     connection lifecycle and output: one flush pass per loop
 //               turn, every close at its reap point, the caps and budget
 //   fanout.h    the log tail, replay of old cursors, ephemeral events
+//   pacer.h     per-user pacing of catch-up polls from old cursors
 //   http.h      the endpoints; request.h decides what a request asks for
 //   sessions.h  authentication and revocation
 //   presence.h  online/offline announcements
@@ -23,6 +24,7 @@
 #include "events/fanout.h"
 #include "events/http.h"
 #include "events/notify.h"
+#include "events/pacer.h"
 #include "events/presence.h"
 #include "events/sessions.h"
 #include "events/stats.h"
@@ -56,6 +58,7 @@ class Server {
   Stats stats_;
   std::unique_ptr<Conns> conns_;
   std::unique_ptr<Fanout> fanout_;
+  std::unique_ptr<Pacer> pacer_;
   std::unique_ptr<Presence> presence_;
   std::unique_ptr<Sessions> sessions_;
   std::unique_ptr<Http> http_;

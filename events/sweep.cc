@@ -66,7 +66,8 @@ void Sweep::Tick() {
   int64_t now = NowMs();
   std::vector<uint64_t> due;
   p_.conns.registry().ForAll([&](Conn& c) {
-    if (c.state != ConnState::kClosing && c.deadline_ms <= now) due.push_back(c.id);
+    // A held catch-up poll waits for the pacer, which answers it at its turn.
+    if (c.state != ConnState::kClosing && c.state != ConnState::kPaced && c.deadline_ms <= now) due.push_back(c.id);
   });
   for (uint64_t id : due) {
     // A poll is answered (empty, with the current head); a stream rotates.
