@@ -37,6 +37,7 @@ void Fanout::Pump() {
   for (const Event& e : *events) {
     ApplyMembership(e);
     Dispatch(e);
+    ApplyAccount(e);
     head_ = e.id;
   }
   if (!events->empty()) {
@@ -56,10 +57,28 @@ void Fanout::ApplyMembership(const Event& e) {
   if (!cJSON_IsNumber(id) || !cJSON_IsString(action)) return;
   int64_t user_id = static_cast<int64_t>(id->valuedouble);
   std::optional<MemberAction> act = ParseMemberAction(action->valuestring);
-  if (act == MemberAction::kLeft) {
+  // A kicked or banned member stops receiving the room at that event, as
+  // one who left: the event itself still reaches them (its target_id), and
+  // EventsForUser agrees on replay (membership now, plus events addressed to them).
+  if (act == MemberAction::kLeft || act == MemberAction::kKicked || act == MemberAction::kBanned) {
     conns_.registry().Leave(user_id, *e.room_id);
   } else if (act == MemberAction::kJoined || act == MemberAction::kAdded) {
     conns_.registry().Join(user_id, *e.room_id);
+  }
+}
+
+void Fanout::ApplyAccount(const Event& e) {
+  // A deactivation (store_moderation.cc) deleted the user's sessions in its
+  // transaction; closing their connections here, at the event, beats the
+  // periodic session check (Sessions::Check, every revoke_check_s).
+  if (e.type != "user" || !e.target_id || e.audience != Audience::kRoom) return;
+  JsonPtr j(cJSON_Parse(e.data.c_str()));
+  if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j.get(), "deactivated"))) return;
+  std::vector<Conn*> conns;
+  conns_.registry().ForUser(*e.target_id, [&](Conn& c) { conns.push_back(&c); });
+  for (Conn* c : conns) conns_.RequestClose(*c, CloseCause::kRevoked);
+  if (!conns.empty()) {
+    LOG_INFO("user %lld deactivated: closing %zu connections", static_cast<long long>(*e.target_id), conns.size());
   }
 }
 

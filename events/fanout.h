@@ -57,6 +57,8 @@ class Fanout {
   static void OnWake(int, short, void* self);
   void Dispatch(const Event& e);
   void ApplyMembership(const Event& e);
+  // Closes every connection of a user whose account was deactivated.
+  void ApplyAccount(const Event& e);
   void Deliver(Conn& c, const Event& e, const std::string& sse);
   // Adds one event to a poll's answer unless the page is full (in events or
   // bytes); returns false when it is.

@@ -90,6 +90,17 @@ Result<Response> Api::Dispatch(Call& c) {
     case RouteId::kAnswer: return Answer(c);
     case RouteId::kEdit: return Edit(c);
     case RouteId::kDelete: return Delete(c);
+    case RouteId::kKick: return Kick(c);
+    case RouteId::kBans: return Bans(c);
+    case RouteId::kBan: return Ban(c);
+    case RouteId::kUnban: return Unban(c);
+    case RouteId::kPassword: return Password(c);
+    case RouteId::kBlocks: return Blocks(c);
+    case RouteId::kBlock: return Block(c);
+    case RouteId::kUnblock: return Unblock(c);
+    case RouteId::kAdminUsers: return AdminUsers(c);
+    case RouteId::kDeactivate: return SetDeactivated(c, true);
+    case RouteId::kReactivate: return SetDeactivated(c, false);
   }
   return Status::Internal("unrouted request");
 }

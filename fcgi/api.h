@@ -60,6 +60,18 @@ class Api {
   Result<Response> Answer(Call& c);
   Result<Response> Edit(Call& c);
   Result<Response> Delete(Call& c);
+  // handlers_moderation.cc
+  Result<Response> UpdateMember(Call& c);
+  Result<Response> Kick(Call& c);
+  Result<Response> Bans(Call& c);
+  Result<Response> Ban(Call& c);
+  Result<Response> Unban(Call& c);
+  Result<Response> Password(Call& c);
+  Result<Response> Blocks(Call& c);
+  Result<Response> Block(Call& c);
+  Result<Response> Unblock(Call& c);
+  Result<Response> AdminUsers(Call& c);
+  Result<Response> SetDeactivated(Call& c, bool deactivated);
 
   Store& store_;
   Notifier& notifier_;

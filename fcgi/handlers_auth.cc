@@ -54,6 +54,8 @@ Result<Response> Api::Login(Call& c) {
   }
   if (!ok) return bad;  // already counted by BeginLogin
   PARLEY_RETURN_IF_ERROR(store_.LoginSucceeded(username, c.req.remote_addr));
+  // Only after the password check, so a guesser learns nothing from it.
+  if (cred->deactivated) return Status::Forbidden("account_deactivated", "this account was deactivated by an admin");
   return SignedIn(cred->user, 200, c.req.https);
 }
 

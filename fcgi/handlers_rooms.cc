@@ -9,12 +9,6 @@ namespace {
 
 Response RoomResponse(int status, const Room& room) { return JsonResponse(status, Wrap("room", room)); }
 
-// A name in the path that cannot be a username names nobody.
-Status CheckPathUsername(const std::string& name) {
-  if (!ValidateUsername(name).ok()) return Status::NotFound("user_not_found", "no such user");
-  return Status::Ok();
-}
-
 }  // namespace
 
 Result<Response> Api::Rooms(Call& c) {
@@ -62,6 +56,8 @@ Result<Response> Api::Members(Call& c) {
 }
 
 Result<Response> Api::SetRole(Call& c) {
+  // Moderator and mute changes (DESIGN section 3.1) have their own rules.
+  if (cJSON_HasObjectItem(c.body, "moderator") || cJSON_HasObjectItem(c.body, "muted_until")) return UpdateMember(c);
   PARLEY_ASSIGN_OR_RETURN(std::string role_name, RequireString(c.body, "role"));
   std::optional<Role> role = ParseRole(role_name);
   if (!role) {

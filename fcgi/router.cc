@@ -36,6 +36,17 @@ constexpr RouteDef kRoutes[] = {
     {"POST", "/api/rooms/#/typing", RouteId::kTyping},
     {"POST", "/api/rooms/#/read", RouteId::kRead},
     {"GET", "/api/health", RouteId::kHealth},
+    {"DELETE", "/api/rooms/#/members/*", RouteId::kKick},
+    {"GET", "/api/rooms/#/bans", RouteId::kBans},
+    {"PUT", "/api/rooms/#/bans/*", RouteId::kBan},
+    {"DELETE", "/api/rooms/#/bans/*", RouteId::kUnban},
+    {"POST", "/api/me/password", RouteId::kPassword},
+    {"GET", "/api/me/blocks", RouteId::kBlocks},
+    {"PUT", "/api/me/blocks/*", RouteId::kBlock},
+    {"DELETE", "/api/me/blocks/*", RouteId::kUnblock},
+    {"GET", "/api/admin/users", RouteId::kAdminUsers},
+    {"POST", "/api/admin/users/*/deactivate", RouteId::kDeactivate},
+    {"POST", "/api/admin/users/*/reactivate", RouteId::kReactivate},
 };
 
 // Matches path against pattern segment by segment, filling num and name.
@@ -93,6 +104,7 @@ bool TakesBody(RouteId id) {
     case RouteId::kAnswer:
     case RouteId::kEdit:
     case RouteId::kRead:
+    case RouteId::kPassword:
       return true;
     default:
       return false;

@@ -51,6 +51,11 @@ bool IsBlank(const std::string& s) {
 
 }  // namespace
 
+Status CheckPathUsername(const std::string& name) {
+  if (!ValidateUsername(name).ok()) return Status::NotFound("user_not_found", "no such user");
+  return Status::Ok();
+}
+
 Status ValidateUsername(const std::string& s) {
   if (s.empty() || s.size() > kMaxUsername) {
     return Status::Invalid("invalid_field", "username must be 1 to 32 characters");

@@ -20,5 +20,7 @@ Status ValidatePassword(const std::string& s);
 Status ValidateText(const std::string& s);
 Status ValidateRoomName(const std::string& s);
 Status ValidateClientId(const std::string& s);
+// A name in a path that cannot be a username names nobody: 404 user_not_found.
+Status CheckPathUsername(const std::string& name);
 
 }  // namespace parley::fcgi

@@ -131,7 +131,10 @@ void Write(JsonWriter& w, const Room& r) {
 void Write(JsonWriter& w, const Member& m) {
   w.BeginObject().Key("user");
   Write(w, m.user);
-  w.Key("role").String(ToString(m.role)).Key("owner").Bool(m.owner).Key("online").Bool(m.online).EndObject();
+  w.Key("role").String(ToString(m.role)).Key("owner").Bool(m.owner).Key("moderator").Bool(m.moderator);
+  w.Key("online").Bool(m.online);
+  if (m.muted_until) w.Key("muted_until").Int(*m.muted_until);
+  w.Key("read_event_id").Int(m.read_event_id).EndObject();
 }
 
 void Write(JsonWriter& w, const Message& m) {
@@ -144,6 +147,10 @@ void Write(JsonWriter& w, const Message& m) {
   if (m.client_id) w.Key("client_id").String(*m.client_id);
   if (m.edited) w.Key("edited").Bool(true);
   if (m.deleted) w.Key("deleted").Bool(true);
+  if (m.deleted_by) {
+    w.Key("deleted_by");
+    Write(w, *m.deleted_by);
+  }
   w.EndObject();
 }
 

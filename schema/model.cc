@@ -10,7 +10,8 @@ namespace {
 constexpr std::array<const char*, 4> kRoomKinds = {"public", "private", "qa", "dm"};
 constexpr std::array<const char*, 3> kRoles = {"member", "student", "professor"};
 constexpr std::array<const char*, 2> kAudiences = {"room", "all"};
-constexpr std::array<const char*, 4> kMemberActions = {"joined", "left", "added", "role"};
+constexpr std::array<const char*, 10> kMemberActions = {"joined", "left",   "added",    "role",    "kicked",
+                                                         "banned", "unbanned", "muted", "unmuted", "moderator"};
 
 template <typename E, size_t N>
 std::optional<E> Find(const std::array<const char*, N>& names, std::string_view s) {

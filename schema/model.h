@@ -17,7 +17,9 @@ enum class Role { kMember, kStudent, kProfessor };  // member: ordinary rooms; t
 // Who may read an event: the members of its room (plus its target_id), or everyone.
 enum class Audience { kRoom, kAll };
 // The "action" of a member event.
-enum class MemberAction { kJoined, kLeft, kAdded, kRole };
+// kKicked and kBanned end the membership as kLeft does; the others
+// (DESIGN section 3.1) change it in place or, for kUnbanned, lift a ban.
+enum class MemberAction { kJoined, kLeft, kAdded, kRole, kKicked, kBanned, kUnbanned, kMuted, kUnmuted, kModerator };
 
 const char* ToString(RoomKind kind);
 const char* ToString(Role role);
@@ -54,6 +56,9 @@ struct Member {
   Role role = Role::kMember;
   bool owner = false;
   bool online = false;
+  bool moderator = false;
+  std::optional<int64_t> muted_until;  // ms since the epoch, while in the future
+  int64_t read_event_id = 0;           // their read marker (0: never read)
 };
 
 struct Message {
@@ -68,6 +73,7 @@ struct Message {
   std::optional<std::string> client_id;
   bool edited = false;
   bool deleted = false;
+  std::optional<User> deleted_by;  // set when someone other than the author deleted it
 };
 
 // One row of the event log. data is the JSON payload clients receive.

@@ -97,11 +97,11 @@ Result<User> Store::CreateUser(const std::string& username, const std::string& p
 
 Result<std::optional<UserCredentials>> Store::FindCredentials(const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT id, username, pw_hash FROM users WHERE username = ?"));
+      "SELECT id, username, pw_hash, deactivated FROM users WHERE username = ?"));
   s.Bind(1, username);
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::optional<UserCredentials>();
-  return std::optional<UserCredentials>(UserCredentials{User{s.Int(0), s.Text(1)}, s.Text(2)});
+  return std::optional<UserCredentials>(UserCredentials{User{s.Int(0), s.Text(1)}, s.Text(2), s.Int(3) != 0});
 }
 
 Result<std::optional<User>> Store::FindUser(const std::string& username) {
@@ -113,18 +113,11 @@ Result<std::optional<User>> Store::FindUser(const std::string& username) {
 }
 
 Result<std::vector<User>> Store::SearchUsers(const std::string& prefix, int limit) {
-  // Range scan on the NOCASE unique index instead of LIKE, whose wildcards
-  // ('%', '_') would have to be escaped from user input.
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT id, username FROM users WHERE username >= ?1 AND username < ?1 || char(1114111) "
-      "ORDER BY username LIMIT ?2"));
-  s.Bind(1, prefix).Bind(2, limit);
+  // The admins' listing (store_moderation.cc) without the account flags.
+  PARLEY_ASSIGN_OR_RETURN(std::vector<AccountInfo> accounts, AdminListUsers(prefix, limit));
   std::vector<User> out;
-  for (;;) {
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(User{s.Int(0), s.Text(1)});
-  }
+  out.reserve(accounts.size());
+  for (AccountInfo& a : accounts) out.push_back(std::move(a.user));
   return out;
 }
 

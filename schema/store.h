@@ -31,8 +31,8 @@ namespace parley {
 // The classes of writes that each have a token bucket per user (item 4 of
 // the hardening issue). kTyping's bucket lives in the worker's memory, the
 // others in write_quota (store_quota.cc).
-enum class WriteClass { kSend, kEdit, kDelete, kJoin, kLeave, kCreateRoom, kInvite, kDm, kTyping, kRead };
-constexpr size_t kWriteClasses = 10;
+enum class WriteClass { kSend, kEdit, kDelete, kJoin, kLeave, kCreateRoom, kInvite, kDm, kTyping, kRead, kModerate };
+constexpr size_t kWriteClasses = 11;
 // "send", "edit", ...: the write_quota.class column and the PARLEY_WRITE_RATES names.
 const char* ToString(WriteClass c);
 std::optional<WriteClass> ParseWriteClass(std::string_view s);
@@ -66,6 +66,7 @@ struct Limits {
       {0.5, 20},      // dm
       {1, 10},        // typing: the web client sends one every 3 s while typing
       {5, 60},        // read: one per room switch and per new message seen
+      {2, 30},        // moderate: mutes, kicks, bans, moderators, blocks, admin actions
   }};
   // Rooms a user may own (public, private and Q&A); 0 = no cap.
   int64_t rooms_per_user = 50;
@@ -82,6 +83,29 @@ struct Limits {
 struct UserCredentials {
   User user;
   std::string pw_hash;
+  bool deactivated = false;  // login answers 403 account_deactivated after the password check
+};
+
+// A change to one member (PUT /api/rooms/{id}/members/{username}); unset
+// fields stay as they are. mute: set to change the mute (nullopt inside: lift it).
+struct MemberUpdate {
+  std::optional<Role> role;
+  std::optional<bool> moderator;
+  std::optional<std::optional<int64_t>> mute;
+};
+
+struct Ban {
+  User user;
+  std::string reason;
+  std::optional<User> by;
+  int64_t ts = 0;
+};
+
+// A user as an admin sees it.
+struct AccountInfo {
+  User user;
+  bool admin = false;
+  bool deactivated = false;
 };
 
 struct HistoryPage {
@@ -164,6 +188,29 @@ class Store {
   Status Delete(const User& me, int64_t message_id);
   Status MarkRead(const User& me, int64_t room_id, int64_t event_id);
 
+  // Moderation, blocks, admins and accounts (store_moderation.cc). Every
+  // check runs inside the write transaction of the action it guards, and
+  // every action appends its event there (DESIGN section 3.1). Errors: 403
+  // not_moderator / not_owner / target_protected, 404 user_not_found /
+  // member_not_found, 400 invalid_field.
+  Result<Member> UpdateMember(const User& me, int64_t room_id, const std::string& username, const MemberUpdate& u);
+  Status Kick(const User& me, int64_t room_id, const std::string& username);
+  Status BanUser(const User& me, int64_t room_id, const std::string& username, const std::string& reason);
+  Status Unban(const User& me, int64_t room_id, const std::string& username);
+  Result<std::vector<Ban>> Bans(const User& me, int64_t room_id);
+  Status Block(const User& me, const std::string& username);
+  Status Unblock(const User& me, const std::string& username);
+  Result<std::vector<User>> Blocks(const User& me);
+  Result<bool> IsAdmin(int64_t user_id);
+  Result<std::vector<AccountInfo>> AdminListUsers(const std::string& prefix, int limit);
+  // Deactivation ends every session of the user; reactivation lets them sign in again.
+  Status SetDeactivated(const User& me, const std::string& username, bool deactivated);
+  // parleyctl admin [--revoke]: no actor, no quota.
+  Status SetAdmin(const std::string& username, bool admin);
+  // Stores a new password hash and ends every session of the user except
+  // the one whose token hash is keep (empty: all of them).
+  Status SetPassword(int64_t user_id, const std::string& pw_hash, const std::string& keep_token_hash);
+
   // The event log, for readers such as parley-events (store_events.cc).
   Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit);
   // Events in (after, upto] that user may see: broadcast, addressed to
@@ -190,7 +237,25 @@ class Store {
   struct Access {
     Room room;                      // without the per-user counters
     std::optional<Role> role;       // set when a member
+    bool moderator = false;
+    std::optional<int64_t> muted_until;
   };
+  // Access of a moderator (the owner or a moderator) of a non-DM room, or 403 not_moderator.
+  Result<Access> LoadModeratorAccess(const User& me, int64_t room_id);
+  // The target of a moderation action: known (404 user_not_found), not the
+  // actor, not the owner, and not a moderator unless the actor owns the room
+  // (403 target_protected).
+  Result<User> LoadTarget(const Access& actor, const User& me, const std::string& username);
+  // 403 banned when the user is banned from the room; 403 blocked when
+  // `from` may not reach `to` (to blocked from).
+  Status CheckNotBanned(int64_t room_id, int64_t user_id);
+  Status CheckNotBlocked(int64_t from_id, int64_t to_id);
+  // In a direct conversation: 403 blocked when the other person blocked me.
+  Status CheckDmNotBlocked(const User& me, int64_t room_id);
+  // A moderation member event: the member's state after the action, and who acted.
+  Status AppendModerationEvent(int64_t room_id, const Member& m, MemberAction action, const User& by,
+                               const std::string* reason = nullptr);
+  Status ApplyRole(int64_t room_id, const User& who, Role role);
   // kNotFound for unknown rooms and for private/dm rooms the user is not in
   // (their existence is not revealed); kForbidden not_a_member otherwise.
   Result<Access> LoadAccess(int64_t user_id, int64_t room_id, bool require_member);

@@ -10,8 +10,8 @@ namespace {
 
 constexpr const char* kMessageSelect =
     "SELECT m.id, m.room_id, m.user_id, u.username, m.kind, m.text, m.reply_to, m.ts, m.client_id, "
-    "m.edited_ts, m.deleted, a.answer_id FROM messages m JOIN users u ON u.id = m.user_id "
-    "LEFT JOIN answers a ON a.question_id = m.id ";
+    "m.edited_ts, m.deleted, a.answer_id, m.deleted_by, du.username FROM messages m JOIN users u ON u.id = m.user_id "
+    "LEFT JOIN answers a ON a.question_id = m.id LEFT JOIN users du ON du.id = m.deleted_by ";
 
 Message ReadMessage(const Statement& s) {
   Message m;
@@ -26,6 +26,7 @@ Message ReadMessage(const Statement& s) {
   m.edited = !s.IsNull(9);
   m.deleted = s.Int(10) != 0;
   if (!s.IsNull(11)) m.answer_id = s.Int(11);
+  if (!s.IsNull(12)) m.deleted_by = User{s.Int(12), s.Text(13)};
   return m;
 }
 
@@ -39,6 +40,16 @@ Status ClientIdReused() {
 Status HideRoom(const Status& st) {
   if (st.code() == Code::kNotFound) return Status::NotFound("message_not_found", "no such message");
   return st;
+}
+
+// A muted member's sends and answers are refused inside the send's own
+// transaction, so a send racing a mute is either before the mute event in
+// the log or refused.
+Status CheckNotMuted(const std::optional<int64_t>& muted_until) {
+  if (muted_until && *muted_until > NowMs()) {
+    return Status::Forbidden("muted", "a moderator muted you in this room until " + std::to_string(*muted_until));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -138,6 +149,8 @@ Result<SendResult> Store::Send(const User& me, int64_t room_id, const std::strin
     if (seen->room_id != room_id || seen->kind == "answer") return ClientIdReused();
     return SendResult{std::move(*seen), false};
   }
+  PARLEY_RETURN_IF_ERROR(CheckNotMuted(a.muted_until));
+  if (a.room.kind == RoomKind::kDm) PARLEY_RETURN_IF_ERROR(CheckDmNotBlocked(me, room_id));
   const char* kind = "message";
   if (a.room.kind == RoomKind::kQa) {
     if (*a.role == Role::kProfessor) {
@@ -175,6 +188,7 @@ Result<SendResult> Store::Answer(const User& me, int64_t question_id, const std:
   }
   if (q->kind != "question") return Status::Invalid("not_a_question", "only questions can be answered");
   if (*access->role != Role::kProfessor) return Status::Forbidden("not_professor", "only professors answer questions");
+  PARLEY_RETURN_IF_ERROR(CheckNotMuted(access->muted_until));
   if (q->deleted) return Status::Conflict("message_deleted", "that question was deleted");
   if (q->answer_id) return Status::Conflict("already_answered", "another professor answered this question first");
   if (access->room.answers_per_professor) {
@@ -231,12 +245,30 @@ Result<Message> Store::Edit(const User& me, int64_t message_id, const std::strin
 Status Store::Delete(const User& me, int64_t message_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kDelete));
-  PARLEY_ASSIGN_OR_RETURN(Message m, LoadOwnMessage(me, message_id));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Message> found, LoadMessage(message_id));
+  if (!found) return Status::NotFound("message_not_found", "no such message");
+  Message m = std::move(*found);
+  auto access = LoadAccess(me.id, m.room_id, true);
+  if (!access.ok()) return HideRoom(access.status());
+  if (m.user.id != me.id) {
+    // The room's owner or a moderator removes anyone's message, except the
+    // owner's or another moderator's (the rule of every moderation action).
+    const bool owner = access->room.owner && access->room.owner->id == me.id;
+    if (!owner && !access->moderator) return Status::Forbidden("not_author", "only the author can change a message");
+    auto target = LoadAccess(m.user.id, m.room_id, false);
+    const bool protected_author = (access->room.owner && access->room.owner->id == m.user.id) ||
+                                  (target.ok() && target->moderator);
+    if (!owner && protected_author) {
+      return Status::Forbidden("target_protected", "a moderator cannot remove the owner's or another moderator's message");
+    }
+    m.deleted_by = me;
+  }
   if (m.deleted) return Status::Ok();  // deleting twice is not an error
   // A tombstone: the id stays in history so cursors and replies still point
   // somewhere, but the text is gone from the database.
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE messages SET text = '', deleted = 1 WHERE id = ?"));
-  s.Bind(1, message_id);
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "UPDATE messages SET text = '', deleted = 1, deleted_by = ?2 WHERE id = ?1"));
+  s.Bind(1, message_id).Bind(2, m.deleted_by ? std::optional<int64_t>(m.deleted_by->id) : std::nullopt);
   PARLEY_RETURN_IF_ERROR(s.Exec());
   m.text.clear();
   m.deleted = true;

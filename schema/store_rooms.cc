@@ -49,14 +49,18 @@ bool RoleFitsKind(Role role, RoomKind kind) {
 
 Result<Store::Access> Store::LoadAccess(int64_t user_id, int64_t room_id, bool require_member) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      std::string("SELECT ") + kRoomColumns + ", m.role FROM rooms r "
+      std::string("SELECT ") + kRoomColumns + ", m.role, m.moderator, m.muted_until FROM rooms r "
       "LEFT JOIN users ou ON ou.id = r.owner_id "
       "LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ?2 WHERE r.id = ?1"));
   s.Bind(1, room_id).Bind(2, user_id);
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return Status::NotFound("room_not_found", "no such room");
   Access a{ReadRoom(s), std::nullopt};
-  if (!s.IsNull(6)) a.role = ReadRole(s, 6);
+  if (!s.IsNull(6)) {
+    a.role = ReadRole(s, 6);
+    a.moderator = s.Int(7) != 0;
+    if (!s.IsNull(8)) a.muted_until = s.Int(8);
+  }
   if (!a.role && (a.room.kind == RoomKind::kPrivate || a.room.kind == RoomKind::kDm)) {
     return Status::NotFound("room_not_found", "no such room");
   }
@@ -152,6 +156,9 @@ Status Store::AppendMemberEvent(int64_t room_id, const User& user, Role role, Me
 }
 
 Status Store::AddMember(int64_t room_id, const User& user, Role role, MemberAction action) {
+  // Every way into a room (join, invite, DM, a new user's `general`) passes
+  // here, so a ban keeps its user out of all of them.
+  PARLEY_RETURN_IF_ERROR(CheckNotBanned(room_id, user.id));
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "INSERT INTO members(room_id, user_id, role, joined_ts) VALUES (?,?,?,?) ON CONFLICT DO NOTHING"));
   s.Bind(1, room_id).Bind(2, user.id).Bind(3, ToString(role)).Bind(4, NowMs());
@@ -160,16 +167,29 @@ Status Store::AddMember(int64_t room_id, const User& user, Role role, MemberActi
   return AppendMemberEvent(room_id, user, role, action);
 }
 
+// The columns of a member object (DESIGN section 3.1), for ReadMember; a
+// mute that has run out is shown as none.
+constexpr const char* kMemberSelect =
+    "SELECT u.id, u.username, m.role, r.owner_id IS m.user_id, "
+    "EXISTS(SELECT 1 FROM presence p WHERE p.user_id = m.user_id), m.moderator, "
+    "CASE WHEN m.muted_until > ?3 THEN m.muted_until END, "
+    "COALESCE((SELECT rm.event_id FROM read_markers rm WHERE rm.user_id = m.user_id AND rm.room_id = m.room_id), 0) "
+    "FROM members m JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id ";
+
+static Member ReadMember(const Statement& s) {
+  Member m{User{s.Int(0), s.Text(1)}, ReadRole(s, 2), s.Int(3) != 0, s.Int(4) != 0, s.Int(5) != 0};
+  if (!s.IsNull(6)) m.muted_until = s.Int(6);
+  m.read_event_id = s.Int(7);
+  return m;
+}
+
 Result<Member> Store::LoadMember(int64_t room_id, int64_t user_id) {
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT u.id, u.username, m.role, r.owner_id IS m.user_id, "
-      "EXISTS(SELECT 1 FROM presence p WHERE p.user_id = m.user_id) "
-      "FROM members m JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id "
-      "WHERE m.room_id = ? AND m.user_id = ?"));
-  s.Bind(1, room_id).Bind(2, user_id);
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string(kMemberSelect) +
+                                                   "WHERE m.room_id = ?1 AND m.user_id = ?2"));
+  s.Bind(1, room_id).Bind(2, user_id).Bind(3, NowMs());
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return Status::NotFound("member_not_found", "that user is not a member of this room");
-  return Member{User{s.Int(0), s.Text(1)}, ReadRole(s, 2), s.Int(3) != 0, s.Int(4) != 0};
+  return ReadMember(s);
 }
 
 Result<Room> Store::CreateRoom(const User& me, const std::string& name, RoomKind kind,
@@ -248,6 +268,7 @@ Result<std::pair<Member, bool>> Store::Invite(const User& me, int64_t room_id, c
   }
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
+  PARLEY_RETURN_IF_ERROR(CheckNotBlocked(me.id, who->id));
   bool added = false;
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT 1 FROM members WHERE room_id = ? AND user_id = ?"));
@@ -264,17 +285,14 @@ Result<std::pair<Member, bool>> Store::Invite(const User& me, int64_t room_id, c
 Result<std::vector<Member>> Store::Members(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   (void)a;
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT u.id, u.username, m.role, r.owner_id IS m.user_id, "
-      "EXISTS(SELECT 1 FROM presence p WHERE p.user_id = m.user_id) "
-      "FROM members m JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id "
-      "WHERE m.room_id = ? ORDER BY u.username"));
-  s.Bind(1, room_id);
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string(kMemberSelect) +
+                                                   "WHERE m.room_id = ?1 ORDER BY u.username"));
+  s.Bind(1, room_id).Bind(3, NowMs());
   std::vector<Member> out;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    out.push_back(Member{User{s.Int(0), s.Text(1)}, ReadRole(s, 2), s.Int(3) != 0, s.Int(4) != 0});
+    out.push_back(ReadMember(s));
   }
   return out;
 }
@@ -299,6 +317,13 @@ Status Store::ChangeRole(const User* owner, int64_t room_id, const std::string& 
       return Status::Forbidden("not_owner", "only the room's owner sets roles");
     }
   }
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  PARLEY_RETURN_IF_ERROR(ApplyRole(room_id, *who, role));
+  return CommitWrite(*tx);
+}
+
+Status Store::ApplyRole(int64_t room_id, const User& who, Role role) {
   RoomKind kind = RoomKind::kPublic;
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT kind FROM rooms WHERE id = ?"));
@@ -311,19 +336,16 @@ Status Store::ChangeRole(const User* owner, int64_t room_id, const std::string& 
     return Status::Invalid("invalid_field", kind == RoomKind::kQa ? "role must be professor or student in a Q&A room"
                                                          : "role must be member outside Q&A rooms");
   }
-  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
-  if (!who) return Status::NotFound("user_not_found", "no such user");
   PARLEY_ASSIGN_OR_RETURN(Statement u, db_.Prepare(
       "UPDATE members SET role = ?3 WHERE room_id = ?1 AND user_id = ?2 AND role <> ?3"));
-  u.Bind(1, room_id).Bind(2, who->id).Bind(3, ToString(role));
+  u.Bind(1, room_id).Bind(2, who.id).Bind(3, ToString(role));
   PARLEY_RETURN_IF_ERROR(u.Exec());
   if (u.Changes() == 0) {
-    PARLEY_ASSIGN_OR_RETURN(Member m, LoadMember(room_id, who->id));  // not a member: 404
+    PARLEY_ASSIGN_OR_RETURN(Member m, LoadMember(room_id, who.id));  // not a member: 404
     (void)m;
     return Status::Ok();  // already in that role
   }
-  PARLEY_RETURN_IF_ERROR(AppendMemberEvent(room_id, *who, role, MemberAction::kRole));
-  return CommitWrite(*tx);
+  return AppendMemberEvent(room_id, who, role, MemberAction::kRole);
 }
 
 Result<std::pair<Room, bool>> Store::GetOrCreateDm(const User& me, const std::string& username) {
@@ -332,6 +354,7 @@ Result<std::pair<Room, bool>> Store::GetOrCreateDm(const User& me, const std::st
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> peer, FindUser(username));
   if (!peer) return Status::NotFound("user_not_found", "no such user");
   if (peer->id == me.id) return Status::Invalid("invalid_field", "a direct conversation needs another person");
+  PARLEY_RETURN_IF_ERROR(CheckNotBlocked(me.id, peer->id));
   int64_t lo = std::min(me.id, peer->id), hi = std::max(me.id, peer->id);
   std::string key = std::to_string(lo) + ":" + std::to_string(hi);
   int64_t room_id = 0;

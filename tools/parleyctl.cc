@@ -26,6 +26,9 @@ int Usage() {
                "  token USERNAME [COUNT]           open COUNT sessions; print one bearer token per line\n"
                "  tokens PREFIX COUNT              one session each for PREFIX1..PREFIXCOUNT: \"name token\" lines\n"
                "  set-role ROOM_ID USERNAME ROLE   member | student | professor\n"
+               "  admin [--revoke] USERNAME        make USERNAME a site admin (or no longer one)\n"
+               "  set-password USERNAME            new password from $PARLEY_PASSWORD or one line of stdin;\n"
+               "                                   ends every session of the user\n"
                "  rooms                            list rooms with member and message counts\n"
                "  backup DEST                      online copy of the database (SQLite backup API)\n"
                "  check                            PRAGMA integrity_check of the database\n");
@@ -45,7 +48,8 @@ void CheckpointIfDue(parley::Store& store) {
   }
 }
 
-int CreateUser(parley::Store& store, const std::string& username) {
+// Never from argv: other users of the machine can read a process's arguments.
+std::string ReadPassword(const std::string& username) {
   std::string password;
   if (const char* env = std::getenv("PARLEY_PASSWORD")) {
     password = env;
@@ -53,16 +57,42 @@ int CreateUser(parley::Store& store, const std::string& username) {
     if (isatty(STDIN_FILENO)) std::fprintf(stderr, "password for %s: ", username.c_str());
     std::getline(std::cin, password);
   }
+  return password;
+}
+
+bool PasswordFits(const std::string& password) {
+  if (password.size() < 8 || password.size() > 1024) {
+    std::fprintf(stderr, "parleyctl: password must be 8 to 1024 bytes\n");
+    return false;
+  }
+  return true;
+}
+
+int SetPassword(parley::Store& store, const std::string& username) {
+  auto user = store.FindUser(username);
+  if (!user.ok()) return Fail(user.status());
+  if (!*user) {
+    std::fprintf(stderr, "parleyctl: no such user %s\n", username.c_str());
+    return 1;
+  }
+  std::string password = ReadPassword(username);
+  if (!PasswordFits(password)) return 2;
+  auto hash = parley::HashPassword(password);
+  if (!hash.ok()) return Fail(hash.status());
+  if (Status st = store.SetPassword((*user)->id, *hash, ""); !st.ok()) return Fail(st);
+  std::printf("password of %s changed; every session ended\n", (*user)->username.c_str());
+  return 0;
+}
+
+int CreateUser(parley::Store& store, const std::string& username) {
+  std::string password = ReadPassword(username);
   if (username.empty() || username.size() > 32 ||
       username.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
           std::string::npos) {
     std::fprintf(stderr, "parleyctl: username must be 1-32 of [A-Za-z0-9_.-]\n");
     return 2;
   }
-  if (password.size() < 8 || password.size() > 1024) {
-    std::fprintf(stderr, "parleyctl: password must be 8 to 1024 bytes\n");
-    return 2;
-  }
+  if (!PasswordFits(password)) return 2;
   auto hash = parley::HashPassword(password);
   if (!hash.ok()) return Fail(hash.status());
   auto user = store.CreateUser(username, *hash);
@@ -192,6 +222,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "rooms" && args.size() == 1) return ListRooms(**db);
+  if (cmd == "admin" && (args.size() == 2 || (args.size() == 3 && args[1] == "--revoke"))) {
+    const bool grant = args.size() == 2;
+    const std::string& name = args.back();
+    if (Status st = store.SetAdmin(name, grant); !st.ok()) return Fail(st);
+    std::printf("%s is %s a site admin\n", name.c_str(), grant ? "now" : "no longer");
+    return 0;
+  }
+  if (cmd == "set-password" && args.size() == 2) return SetPassword(store, args[1]);
   if (cmd == "backup" && args.size() == 2) {
     Status st = (*db)->BackupTo(args[1]);
     if (!st.ok()) return Fail(st);

@@ -117,21 +117,23 @@ std::string EventsTest::Sqlite(const std::string& sql) {
   return text;
 }
 
+std::string EventsTest::Ctl(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  const std::string out = stack().dir() + "/parleyctl-" + std::to_string(++runs_) + ".out";
+  Child::Options o;
+  o.argv = {PARLEY_CTL_BIN, "--db", stack().db_path()};
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.env = env;
+  o.log_path = out;
+  std::string error;
+  int rc = RunToCompletion(o, 30s, &error);
+  std::string text = ReadText(out);
+  if (rc != 0) throw SetupError("parleyctl " + args[0] + " exited " + std::to_string(rc) + ": " + error + text);
+  return text;
+}
+
 std::vector<std::pair<std::string, std::string>> EventsTest::BulkUsers(const std::string& prefix, int n) {
-  auto run = [&](const std::vector<std::string>& args) {
-    const std::string out = stack().dir() + "/parleyctl-" + std::to_string(++runs_) + ".out";
-    Child::Options o;
-    o.argv = {PARLEY_CTL_BIN, "--db", stack().db_path()};
-    o.argv.insert(o.argv.end(), args.begin(), args.end());
-    o.log_path = out;
-    std::string error;
-    int rc = RunToCompletion(o, 30s, &error);
-    std::string text = ReadText(out);
-    if (rc != 0) throw SetupError("parleyctl " + args[0] + " exited " + std::to_string(rc) + ": " + error + text);
-    return text;
-  };
-  run({"create-users", prefix, std::to_string(n)});
-  std::istringstream lines(run({"tokens", prefix, std::to_string(n)}));
+  Ctl({"create-users", prefix, std::to_string(n)});
+  std::istringstream lines(Ctl({"tokens", prefix, std::to_string(n)}));
   std::vector<std::pair<std::string, std::string>> users;
   std::string name, token;
   while (lines >> name >> token) users.emplace_back(name, token);

@@ -71,6 +71,9 @@ class EventsTest : public StackTest {
   // PREFIX1..PREFIXn created with parleyctl (one password hash for all),
   // with one session each: (username, token) pairs.
   std::vector<std::pair<std::string, std::string>> BulkUsers(const std::string& prefix, int n);
+  // Runs parleyctl on the test's database with `env` ("NAME=value") added;
+  // returns its output. Throws on a non-zero exit.
+  std::string Ctl(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
   // A signed-in User for a token made outside the API.
   User AsUser(const std::string& name, const std::string& token);
   // Waits (bounded) until the daemon's head has reached `id` (it has read

@@ -20,7 +20,12 @@ var kErrorText = {
   user_not_found: 'No user with that name.',
   room_not_found: 'That room does not exist, or you were not invited.',
   not_signed_in: 'Please sign in again.',
-  invalid_reply: 'The message you replied to is not in this room any more.'
+  invalid_reply: 'The message you replied to is not in this room any more.',
+  muted: 'A moderator muted you in this room for now.',
+  banned: 'That person is banned from this room.',
+  blocked: 'That person does not accept messages from you.',
+  wrong_password: 'The current password is not right.',
+  account_deactivated: 'This account was deactivated by an admin.'
 };
 
 Parley.errorText = function (err) {

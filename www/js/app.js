@@ -63,6 +63,7 @@ window.Parley = Parley;
   function signedIn(user) {
     state.me = user;
     $('me').textContent = user.username;
+    Parley.moderation.load();
     ready();
     Parley.show($('auth'), false);
     Parley.show($('app'), true);
@@ -422,6 +423,7 @@ window.Parley = Parley;
   function init() {
     initSettings();
     Parley.room.init();
+    Parley.moderation.init();
     Parley.onSignedOut = function () {
       if (state.me) signedOut('Your session ended. Please sign in again.');
     };

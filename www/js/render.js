@@ -88,8 +88,15 @@ window.Parley = Parley;
     if (m.reply_to && m.kind !== 'answer') {
       box.appendChild(quote(m, ctx.quoteOf(m.reply_to), function () { ctx.onJump(m.reply_to); }));
     }
-    if (m.deleted) box.appendChild(el('p', 'text deleted', 'message deleted'));
-    else box.appendChild(el('p', 'text', m.text));
+    if (m.deleted) {
+      box.appendChild(el('p', 'text deleted', m.deleted_by ? 'removed by a moderator' : 'message deleted'));
+    } else if (ctx.hidden) {
+      var p = el('p', 'text deleted', 'Hidden: you blocked this person. ');
+      p.appendChild(button('Show', 'show', function () { ctx.onShow(m.id); }));
+      box.appendChild(p);
+    } else {
+      box.appendChild(el('p', 'text', m.text));
+    }
     // After the text, not in the head: a grouped message shows no head.
     if (m.edited && !m.deleted) box.appendChild(el('span', 'edited', '(edited)'));
 
@@ -99,6 +106,9 @@ window.Parley = Parley;
     if (!m.deleted && ctx.canReply) actions.appendChild(button('Reply', 'reply', function () { ctx.onReply(m.id); }));
     if (!m.deleted && ctx.mine) {
       actions.appendChild(button('Edit', 'edit', function () { ctx.onEdit(m.id); }));
+      actions.appendChild(button('Delete', 'delete', function () { ctx.onDelete(m.id); }));
+    }
+    if (!m.deleted && !ctx.mine && ctx.canDelete) {
       actions.appendChild(button('Delete', 'delete', function () { ctx.onDelete(m.id); }));
     }
     if (ctx.canAnswer) actions.appendChild(button('Answer', 'answer', function () { ctx.onAnswer(m.id); }));

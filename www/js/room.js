@@ -120,6 +120,12 @@ window.Parley = Parley;
       mine: mine(m),
       canReply: !(isQa() && myRole() === 'professor') && m.kind !== 'answer',
       canAnswer: canAnswer,
+      canDelete: Parley.moderation.canDelete(R.room, me(), R.members, m),
+      hidden: Parley.moderation.hidden(m),
+      onShow: function (id) {
+        Parley.moderation.show(id);
+        if (R.msgs[id]) renderMessage(R.msgs[id]);
+      },
       quoteOf: quoteOf,
       onReply: startReply,
       onEdit: startEdit,
@@ -775,6 +781,7 @@ window.Parley = Parley;
       } else if (isQa() || m.owner) {
         li.appendChild(el('span', 'role', m.owner ? 'owner' + (isQa() ? ', ' + m.role : '') : m.role));
       }
+      Parley.moderation.member(li, m, {room: R.room, me: me(), members: R.members, onError: setError, reload: loadMembers});
       ul.appendChild(li);
     }
     $('members-count').textContent = String(list.length);
@@ -811,6 +818,8 @@ window.Parley = Parley;
         R.members = data.members || [];
         for (var i = 0; i < R.members.length; i++) R.online[R.members[i].user.id] = R.members[i].online;
         renderMembers();
+        renderHeader();  // my mute, and whether I may delete others' messages
+        rerender();
       });
     }, 50);
   }
@@ -852,10 +861,21 @@ window.Parley = Parley;
         label = 'Ask a question';
       }
     }
+    var muted = Parley.moderation.mutedUntil(me(), R.members);
+    if (R.removed || muted) {
+      canWrite = false;
+      $('composer-note').textContent = R.removed ? R.removed : Parley.moderation.mutedText(muted);
+    }
     $('text-label').textContent = label;
     $('text').setAttribute('placeholder', label + (room.kind === 'dm' ? ' to ' + room.name : ''));
     Parley.show($('composer'), canWrite);
     Parley.show($('composer-note'), !canWrite);
+  }
+
+  function rerender() {
+    for (var id in R.msgs) {
+      if (R.msgs.hasOwnProperty(id) && R.nodes[id]) renderMessage(R.msgs[id]);
+    }
   }
 
   // --- public interface ----------------------------------------------------
@@ -874,6 +894,7 @@ window.Parley = Parley;
       R.quoteAsked = {};
       R.typing = {};
       R.members = [];
+      R.removed = '';
       R.readSent = 0;
       // The "New messages" line goes after my read marker as it was when
       // I opened the room; reading moves the marker, not the line.
@@ -882,7 +903,8 @@ window.Parley = Parley;
       cancelReply();
       Parley.clear($('members'));
       Parley.clear($('announcer'));
-      setError('');
+      setError(R.notice || '');
+      R.notice = '';
       renderTyping();
       renderHeader();
       Parley.show($('room'), true);
@@ -944,7 +966,15 @@ window.Parley = Parley;
     onMemberEvent: function (d, id) {
       if (!R.room || d.room_id !== R.room.id) return;
       var verbs = {joined: ' joined', added: ' was added', left: ' left', role: ' is now a ' + d.role};
-      if (verbs[d.action]) systemNote(id, d.user.username + verbs[d.action]);
+      var note = verbs[d.action] ? d.user.username + verbs[d.action] : Parley.moderation.note(d, me());
+      if (note) systemNote(id, note);
+      if (me() && d.user.id === me().id && (d.action === 'kicked' || d.action === 'banned')) {
+        R.removed = note;
+        // The page then moves to another room (app.js): the notice goes with it.
+        R.notice = note.replace('this room', 'the room ' + R.room.name);
+        renderHeader();
+      }
+      if (me() && d.user.id === me().id && d.action === 'joined') R.removed = '';
       loadMembers();
     },
 
@@ -963,6 +993,8 @@ window.Parley = Parley;
     visible: function () {
       markRead();
     },
+
+    rerender: rerender,
 
     init: function () {
       $('composer').addEventListener('submit', submitComposer);

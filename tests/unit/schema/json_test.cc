@@ -165,7 +165,11 @@ TEST(ModelJsonTest, RoomBytes) {
 
 TEST(ModelJsonTest, Member) {
   EXPECT_EQ(ToJson(Member{User{2, "bob"}, Role::kStudent, false, true}),
-            R"({"user":{"id":2,"username":"bob"},"role":"student","owner":false,"online":true})");
+            R"({"user":{"id":2,"username":"bob"},"role":"student","owner":false,"moderator":false,"online":true,)"
+            R"("read_event_id":0})");
+  Member muted{User{2, "bob"}, Role::kMember, false, false, true, 1795330742179, 42};
+  EXPECT_EQ(ToJson(muted), R"({"user":{"id":2,"username":"bob"},"role":"member","owner":false,"moderator":true,)"
+                           R"("online":false,"muted_until":1795330742179,"read_event_id":42})");
 }
 
 TEST(ModelJsonTest, MessageOptionalKeysAreAbsentUnlessSet) {

@@ -34,7 +34,9 @@ TEST(ModelEnumTest, AudienceRoundTrips) {
 }
 
 TEST(ModelEnumTest, MemberActionRoundTrips) {
-  for (MemberAction a : {MemberAction::kJoined, MemberAction::kLeft, MemberAction::kAdded, MemberAction::kRole}) {
+  for (MemberAction a : {MemberAction::kJoined, MemberAction::kLeft, MemberAction::kAdded, MemberAction::kRole,
+                        MemberAction::kKicked, MemberAction::kBanned, MemberAction::kUnbanned, MemberAction::kMuted,
+                        MemberAction::kUnmuted, MemberAction::kModerator}) {
     EXPECT_EQ(ParseMemberAction(ToString(a)), a);
   }
   EXPECT_STREQ(ToString(MemberAction::kJoined), "joined");
@@ -50,7 +52,7 @@ TEST(ModelEnumTest, UnknownInputIsRefused) {
   }
   for (const char* s : {"", "Member", "admin", "owner", "professors", "dm"}) EXPECT_FALSE(ParseRole(s).has_value()) << s;
   for (const char* s : {"", "All", "everyone", "public"}) EXPECT_FALSE(ParseAudience(s).has_value()) << s;
-  for (const char* s : {"", "join", "LEFT", "kicked"}) EXPECT_FALSE(ParseMemberAction(s).has_value()) << s;
+  for (const char* s : {"", "join", "LEFT", "kick"}) EXPECT_FALSE(ParseMemberAction(s).has_value()) << s;
   EXPECT_FALSE(ParseRoomKind(std::string("qa\0x", 4)).has_value());
 }
 

@@ -1,0 +1,326 @@
+// Store: running a community (DESIGN section 3.1): moderators, mutes,
+// kicks, bans, blocks, site admins, deactivation and passwords.
+//
+// Design note. Every rule is checked inside the BEGIN IMMEDIATE
+// transaction of the action, and every action appends its event there, so
+// the log is the order of record: two moderators banning and unbanning at
+// once are serialised by SQLite's one writer and the last event is the
+// state; a send racing a ban either committed before the ban event (it is
+// earlier in the log) or finds the member gone and is refused. The checks
+// that other writes need live with those writes: bans in AddMember (every
+// way into a room), mutes and DM blocks in Send and Answer.
+//
+// Who may act on whom (Matrix's power levels, reduced to three): the owner
+// on anyone but themselves; a moderator on plain members only; nobody else
+// on anyone (403 not_moderator).
+#include "schema/store.h"
+
+#include "schema/json.h"
+
+namespace parley {
+namespace {
+
+Status NotModerator() {
+  return Status::Forbidden("not_moderator", "only the room's owner or a moderator can do that");
+}
+
+bool IsOwner(const Room& r, int64_t user_id) { return r.owner && r.owner->id == user_id; }
+
+}  // namespace
+
+Status Store::CheckNotBanned(int64_t room_id, int64_t user_id) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT 1 FROM bans WHERE room_id = ? AND user_id = ?"));
+  s.Bind(1, room_id).Bind(2, user_id);
+  PARLEY_ASSIGN_OR_RETURN(bool banned, s.Step());
+  if (banned) return Status::Forbidden("banned", "that user is banned from this room");
+  return Status::Ok();
+}
+
+Status Store::CheckNotBlocked(int64_t from_id, int64_t to_id) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?"));
+  s.Bind(1, to_id).Bind(2, from_id);
+  PARLEY_ASSIGN_OR_RETURN(bool blocked, s.Step());
+  if (blocked) return Status::Forbidden("blocked", "that person does not accept messages or invitations from you");
+  return Status::Ok();
+}
+
+Status Store::CheckDmNotBlocked(const User& me, int64_t room_id) {
+  // dm_key is "lowid:highid" (001); the other id is the peer.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT 1 FROM rooms r JOIN blocks b ON b.blocked_id = ?2 "
+      "AND r.dm_key IN (b.blocker_id || ':' || ?2, ?2 || ':' || b.blocker_id) WHERE r.id = ?1"));
+  s.Bind(1, room_id).Bind(2, me.id);
+  PARLEY_ASSIGN_OR_RETURN(bool blocked, s.Step());
+  if (blocked) return Status::Forbidden("blocked", "that person does not accept messages from you");
+  return Status::Ok();
+}
+
+Result<Store::Access> Store::LoadModeratorAccess(const User& me, int64_t room_id) {
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+  if (a.room.kind == RoomKind::kDm || (!IsOwner(a.room, me.id) && !a.moderator)) return NotModerator();
+  return a;
+}
+
+Result<User> Store::LoadTarget(const Access& actor, const User& me, const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  if (who->id == me.id) return Status::Forbidden("target_protected", "you cannot do that to yourself");
+  if (IsOwner(actor.room, who->id)) return Status::Forbidden("target_protected", "nobody can act on the room's owner");
+  if (!IsOwner(actor.room, me.id)) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "SELECT moderator FROM members WHERE room_id = ? AND user_id = ?"));
+    s.Bind(1, actor.room.id).Bind(2, who->id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row && s.Int(0) != 0) {
+      return Status::Forbidden("target_protected", "only the owner can act on another moderator");
+    }
+  }
+  return std::move(*who);
+}
+
+Status Store::AppendModerationEvent(int64_t room_id, const Member& m, MemberAction action, const User& by,
+                                    const std::string* reason) {
+  JsonWriter w;
+  w.BeginObject().Key("room_id").Int(room_id).Key("user");
+  Write(w, m.user);
+  w.Key("role").String(ToString(m.role)).Key("moderator").Bool(m.moderator);
+  if (m.muted_until) w.Key("muted_until").Int(*m.muted_until);
+  w.Key("action").String(ToString(action)).Key("by");
+  Write(w, by);
+  if (reason) w.Key("reason").String(*reason);
+  w.EndObject();
+  // target_id: the member hears of it even once removed (kicked, banned).
+  auto id = AppendEvent("member", room_id, m.user.id, Audience::kRoom, w.str());
+  return id.status();
+}
+
+Result<Member> Store::UpdateMember(const User& me, int64_t room_id, const std::string& username,
+                                   const MemberUpdate& u) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
+  if ((u.role || u.moderator) && !IsOwner(a.room, me.id)) {
+    return Status::Forbidden("not_owner", "only the room's owner sets roles and moderators");
+  }
+  PARLEY_ASSIGN_OR_RETURN(User who, LoadTarget(a, me, username));
+  PARLEY_ASSIGN_OR_RETURN(Member before, LoadMember(room_id, who.id));
+  if (u.role) PARLEY_RETURN_IF_ERROR(ApplyRole(room_id, who, *u.role));
+  if (u.moderator && *u.moderator != before.moderator) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "UPDATE members SET moderator = ? WHERE room_id = ? AND user_id = ?"));
+    s.Bind(1, int64_t{*u.moderator}).Bind(2, room_id).Bind(3, who.id);
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+    PARLEY_ASSIGN_OR_RETURN(Member now, LoadMember(room_id, who.id));
+    PARLEY_RETURN_IF_ERROR(AppendModerationEvent(room_id, now, MemberAction::kModerator, me));
+  }
+  if (u.mute) {
+    // A time already past lifts the mute, as null does.
+    std::optional<int64_t> until = *u.mute;
+    if (until && *until <= NowMs()) until.reset();
+    if (until != before.muted_until) {
+      PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+          "UPDATE members SET muted_until = ? WHERE room_id = ? AND user_id = ?"));
+      s.Bind(1, until).Bind(2, room_id).Bind(3, who.id);
+      PARLEY_RETURN_IF_ERROR(s.Exec());
+      PARLEY_ASSIGN_OR_RETURN(Member now, LoadMember(room_id, who.id));
+      PARLEY_RETURN_IF_ERROR(
+          AppendModerationEvent(room_id, now, until ? MemberAction::kMuted : MemberAction::kUnmuted, me));
+    }
+  }
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return LoadMember(room_id, who.id);
+}
+
+Status Store::Kick(const User& me, int64_t room_id, const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
+  PARLEY_ASSIGN_OR_RETURN(User who, LoadTarget(a, me, username));
+  PARLEY_ASSIGN_OR_RETURN(Member m, LoadMember(room_id, who.id));
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM members WHERE room_id = ? AND user_id = ?"));
+  s.Bind(1, room_id).Bind(2, who.id);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  m.moderator = false;
+  m.muted_until.reset();
+  PARLEY_RETURN_IF_ERROR(AppendModerationEvent(room_id, m, MemberAction::kKicked, me));
+  return CommitWrite(*tx);
+}
+
+Status Store::BanUser(const User& me, int64_t room_id, const std::string& username, const std::string& reason) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
+  PARLEY_ASSIGN_OR_RETURN(User who, LoadTarget(a, me, username));
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "INSERT INTO bans(room_id, user_id, reason, banned_by, ts) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING"));
+    s.Bind(1, room_id).Bind(2, who.id).Bind(3, reason).Bind(4, me.id).Bind(5, NowMs());
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+    if (s.Changes() == 0) return Status::Ok();  // already banned: no second event
+  }
+  Member m{who, a.room.kind == RoomKind::kQa ? Role::kStudent : Role::kMember};
+  auto current = LoadMember(room_id, who.id);
+  if (current.ok()) m.role = current->role;
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM members WHERE room_id = ? AND user_id = ?"));
+  s.Bind(1, room_id).Bind(2, who.id);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  PARLEY_RETURN_IF_ERROR(AppendModerationEvent(room_id, m, MemberAction::kBanned, me, &reason));
+  return CommitWrite(*tx);
+}
+
+Status Store::Unban(const User& me, int64_t room_id, const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
+  PARLEY_ASSIGN_OR_RETURN(User who, LoadTarget(a, me, username));
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM bans WHERE room_id = ? AND user_id = ?"));
+  s.Bind(1, room_id).Bind(2, who.id);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  if (s.Changes() == 0) return Status::Ok();  // not banned: nothing happened, no event
+  Member m{who, a.room.kind == RoomKind::kQa ? Role::kStudent : Role::kMember};
+  PARLEY_RETURN_IF_ERROR(AppendModerationEvent(room_id, m, MemberAction::kUnbanned, me));
+  return CommitWrite(*tx);
+}
+
+Result<std::vector<Ban>> Store::Bans(const User& me, int64_t room_id) {
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
+  (void)a;
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT u.id, u.username, b.reason, bu.id, bu.username, b.ts FROM bans b JOIN users u ON u.id = b.user_id "
+      "LEFT JOIN users bu ON bu.id = b.banned_by WHERE b.room_id = ? ORDER BY u.username"));
+  s.Bind(1, room_id);
+  std::vector<Ban> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    Ban b{User{s.Int(0), s.Text(1)}, s.Text(2)};
+    if (!s.IsNull(3)) b.by = User{s.Int(3), s.Text(4)};
+    b.ts = s.Int(5);
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+Status Store::Block(const User& me, const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  if (who->id == me.id) return Status::Invalid("invalid_field", "you cannot block yourself");
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "INSERT INTO blocks(blocker_id, blocked_id, ts) VALUES (?,?,?) ON CONFLICT DO NOTHING"));
+  s.Bind(1, me.id).Bind(2, who->id).Bind(3, NowMs());
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  return CommitWrite(*tx);
+}
+
+Status Store::Unblock(const User& me, const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM blocks WHERE blocker_id = ? AND blocked_id = ?"));
+  s.Bind(1, me.id).Bind(2, who->id);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  return CommitWrite(*tx);
+}
+
+Result<std::vector<User>> Store::Blocks(const User& me) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT u.id, u.username FROM blocks b JOIN users u ON u.id = b.blocked_id WHERE b.blocker_id = ? "
+      "ORDER BY u.username"));
+  s.Bind(1, me.id);
+  std::vector<User> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(User{s.Int(0), s.Text(1)});
+  }
+  return out;
+}
+
+Result<bool> Store::IsAdmin(int64_t user_id) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT admin FROM users WHERE id = ?"));
+  s.Bind(1, user_id);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row && s.Int(0) != 0;
+}
+
+Result<std::vector<AccountInfo>> Store::AdminListUsers(const std::string& prefix, int limit) {
+  // Range scan on the NOCASE unique index instead of LIKE, whose wildcards
+  // ('%', '_') would have to be escaped from user input.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT id, username, admin, deactivated FROM users WHERE username >= ?1 AND username < ?1 || char(1114111) "
+      "ORDER BY username LIMIT ?2"));
+  s.Bind(1, prefix).Bind(2, limit);
+  std::vector<AccountInfo> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(AccountInfo{User{s.Int(0), s.Text(1)}, s.Int(2) != 0, s.Int(3) != 0});
+  }
+  return out;
+}
+
+Status Store::SetDeactivated(const User& me, const std::string& username, bool deactivated) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
+  PARLEY_ASSIGN_OR_RETURN(bool admin, IsAdmin(me.id));
+  if (!admin) return Status::Forbidden("not_admin", "only a site admin can do that");
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  if (who->id == me.id && deactivated) return Status::Invalid("invalid_field", "you cannot deactivate yourself");
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "UPDATE users SET deactivated = ?1 WHERE id = ?2 AND deactivated <> ?1"));
+  s.Bind(1, int64_t{deactivated}).Bind(2, who->id);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  if (s.Changes() == 0) return Status::Ok();
+  if (deactivated) {
+    PARLEY_ASSIGN_OR_RETURN(Statement d, db_.Prepare("DELETE FROM sessions WHERE user_id = ?"));
+    d.Bind(1, who->id);
+    PARLEY_RETURN_IF_ERROR(d.Exec());
+  }
+  // Addressed to the user alone: parley-events closes their connections as
+  // it passes (Fanout::ApplyAccount), instead of at its next session check.
+  JsonWriter w;
+  w.BeginObject().Key("user");
+  Write(w, *who);
+  w.Key("deactivated").Bool(deactivated).EndObject();
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("user", std::nullopt, who->id, Audience::kRoom, w.str()));
+  (void)ev;
+  return CommitWrite(*tx);
+}
+
+Status Store::SetAdmin(const std::string& username, bool admin) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE users SET admin = ? WHERE username = ?"));
+  s.Bind(1, int64_t{admin}).Bind(2, username);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  if (s.Changes() == 0) return Status::NotFound("user_not_found", "no such user");
+  return CommitWrite(*tx);
+}
+
+Status Store::SetPassword(int64_t user_id, const std::string& pw_hash, const std::string& keep_token_hash) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE users SET pw_hash = ? WHERE id = ?"));
+    s.Bind(1, pw_hash).Bind(2, user_id);
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+    if (s.Changes() == 0) return Status::NotFound("user_not_found", "no such user");
+  }
+  // parley-events re-checks the sessions of open streams every
+  // revoke_check_s (3 s) and closes those that are gone.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2"));
+  s.Bind(1, user_id);
+  if (keep_token_hash.empty()) {
+    s.BindNull(2);
+  } else {
+    s.BindBlob(2, keep_token_hash);
+  }
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  return CommitWrite(*tx);
+}
+
+}  // namespace parley

@@ -1,0 +1,102 @@
+'use strict';
+// Moderation in real Chromium (issue 11): in a Q&A room the professor who
+// owns it removes a student's question, mutes the student for 10 minutes
+// and then removes them from the room, all from the member's menu and the
+// message's actions; the student's screen says what happened at each step,
+// live. Screenshots of the student's screen at each step (and of the
+// professor's menu) go to $PARLEY_SCREENSHOTS.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const h = require('./harness');
+const ui = require('./ui');
+
+const f = h.fixture();
+const logged = f.logged;
+
+async function shot(page, name) {
+  if (!process.env.PARLEY_SCREENSHOTS) return;
+  fs.mkdirSync(process.env.PARLEY_SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(process.env.PARLEY_SCREENSHOTS, name) });
+}
+
+test('a professor removes a question, mutes and removes a student; the student sees each step', logged(async () => {
+  const room = h.uniqueName('physics');
+  const profName = h.uniqueName('prof');
+  const studentName = h.uniqueName('student');
+  const prof = await ui.openAs(f.browser, f.stack.url, profName);
+  const student = await ui.openAs(f.browser, f.stack.url, studentName);
+
+  await prof.page.getByLabel('New room').fill(room);
+  await prof.page.getByLabel('Kind of room').selectOption('qa');
+  await prof.page.getByRole('button', { name: 'Create' }).click();
+  await prof.page.locator('#room-kind', { hasText: 'you are a professor' }).waitFor();
+  await student.page.getByRole('button', { name: `Join ${room}` }).click();
+  await student.page.locator('#room-kind', { hasText: 'you are a student' }).waitFor();
+
+  // 1. The professor deletes the student's question: a tombstone for both.
+  await ui.send(student.page, 'this class is a waste of time');
+  const rude = ui.item(prof.page, 'this class is a waste of time', 'question');
+  await rude.waitFor();
+  await rude.getByRole('button', { name: 'Delete' }).click();
+  for (const u of [prof, student]) {
+    await u.page.locator('#messages .text.deleted', { hasText: 'removed by a moderator' }).waitFor();
+    assert.equal(await ui.messages(u.page, 'this class is a waste of time').count(), 0);
+  }
+  await shot(student.page, 'moderation-removed.png');
+
+  // 2. Mute for 10 minutes from the member's menu: the student's composer
+  // gives way to a note saying until when.
+  await prof.page.getByRole('button', { name: `Moderate ${studentName}` }).click();
+  await prof.page.getByRole('button', { name: 'Mute 10 minutes' }).waitFor();
+  await shot(prof.page, 'moderation-menu.png');
+  await prof.page.getByRole('button', { name: 'Mute 10 minutes' }).click();
+  await student.page.locator('#composer-note', { hasText: /You are muted in this room until \d\d:\d\d/ }).waitFor();
+  assert.equal(await student.page.locator('#composer').isVisible(), false, 'no composer while muted');
+  await prof.page.locator('#members .muted', { hasText: 'muted until' }).waitFor();
+  await shot(student.page, 'moderation-muted.png');
+
+  // 3. Removed from the room: the student reads it in the conversation.
+  await prof.page.getByRole('button', { name: `Moderate ${studentName}` }).click();
+  await prof.page.getByRole('button', { name: 'Remove from room' }).click();
+  await prof.page.locator('#messages .system', { hasText: `${studentName} was removed by ${profName}` }).waitFor();
+  // The page moves on to another room and says why.
+  await student.page.locator('#room-error', { hasText: `You were removed from the room ${room} by ${profName}` })
+    .waitFor();
+  await student.page.locator('#room-title', { hasText: '# general' }).waitFor();
+  await shot(student.page, 'moderation-kicked.png');
+  assert.equal(await prof.page.locator('#room-error').textContent(), '');
+  await ui.finish(prof, student);
+}));
+
+test('a blocked person\'s messages are hidden until shown; the password changes from Settings', logged(async () => {
+  const aName = h.uniqueName('ana');
+  const bName = h.uniqueName('ben');
+  const ana = await ui.openAs(f.browser, f.stack.url, aName);
+  const ben = await ui.openAs(f.browser, f.stack.url, bName);
+  await ui.openRoom(ana.page, 'general');
+  await ui.openRoom(ben.page, 'general');
+  await ui.sendAndSee(ben.page, 'buy cheap watches', ana.page);
+
+  await ana.page.getByRole('button', { name: 'Settings' }).click();
+  await ana.page.getByLabel('Block a user').fill(bName);
+  await ana.page.getByRole('button', { name: 'Block', exact: true }).click();
+  await ana.page.getByRole('button', { name: `Unblock ${bName}` }).waitFor();
+  await ana.page.locator('#messages .text', { hasText: 'Hidden: you blocked this person' }).waitFor();
+  assert.equal(await ui.messages(ana.page, 'buy cheap watches').count(), 0);
+  await ana.page.getByRole('button', { name: 'Show', exact: true }).click();
+  await ui.waitForMessage(ana.page, 'buy cheap watches');
+
+  await ana.page.getByRole('button', { name: 'Change password…' }).click();
+  await ana.page.getByLabel('Current password').fill('not my password');
+  await ana.page.getByLabel(/^New password/).fill('a brand new secret');
+  await ana.page.getByRole('button', { name: 'Save new password' }).click();
+  await ana.page.locator('#password-result', { hasText: 'current password is not right' }).waitFor();
+  await ana.page.getByLabel('Current password').fill('correct horse battery');
+  await ana.page.getByLabel(/^New password/).fill('a brand new secret');
+  await ana.page.getByRole('button', { name: 'Save new password' }).click();
+  await ana.page.locator('#password-result', { hasText: 'Password changed' }).waitFor();
+  await ui.finish(ana, ben);
+}));

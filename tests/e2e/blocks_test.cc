@@ -1,0 +1,70 @@
+// Blocks through the real stack (DESIGN section 3.1): a blocked user can no
+// longer open a direct conversation with the blocker, invite them, or send
+// into their conversation (403 blocked); the blocker still can; lifting
+// the block restores it; and the refusals for bad input.
+#include <string>
+
+#include "events_fixture.h"
+
+namespace parley::e2e {
+namespace {
+
+class BlocksTest : public EventsTest {};
+
+std::string BlockPath(const User& who) { return "/api/me/blocks/" + who.name; }
+
+TEST_F(BlocksTest, ABlockedUserCannotOpenInviteOrSendUntilUnblocked) {
+  User alice = Register("alice");
+  User troll = Register("troll");
+  Response dm = troll->Post("/api/dm", "{\"username\":" + Quote(alice.name) + "}");
+  ASSERT_EQ(dm.status, 201) << dm.Describe();
+  const int64_t room = dm.json()["room"]["id"].num();
+  const int64_t trolls_room = CreateRoom(troll, "den", "private");
+
+  ASSERT_EQ(alice->Put(BlockPath(troll), "").status, 204);
+  ASSERT_EQ(alice->Put(BlockPath(troll), "").status, 204) << "blocking twice is one block";
+  Json blocks = alice->Get("/api/me/blocks").json()["blocks"];
+  ASSERT_EQ(blocks.size(), 1u) << blocks.Dump();
+  EXPECT_EQ(blocks[size_t{0}]["id"].num(), troll.id);
+  EXPECT_EQ(troll->Get("/api/me/blocks").json()["blocks"].size(), 0u) << "a block is the blocker's alone";
+
+  Response open = troll->Post("/api/dm", "{\"username\":" + Quote(alice.name) + "}");
+  EXPECT_EQ(open.status, 403) << open.Describe();
+  EXPECT_EQ(open.ErrorCode(), "blocked");
+  Response send = troll->Post(RoomPath(room, "/messages"), "{\"text\":\"are you there\"}");
+  EXPECT_EQ(send.status, 403) << send.Describe();
+  EXPECT_EQ(send.ErrorCode(), "blocked");
+  Response invite = troll->Post(RoomPath(trolls_room, "/members"), "{\"username\":" + Quote(alice.name) + "}");
+  EXPECT_EQ(invite.status, 403) << invite.Describe();
+  EXPECT_EQ(invite.ErrorCode(), "blocked");
+  // The blocker is not blocked: her side still works.
+  Send(alice, room, "please stop");
+  EXPECT_EQ(alice->Get(RoomPath(room, "/messages")).json()["messages"].size(), 1u);
+
+  ASSERT_EQ(alice->Delete(BlockPath(troll)).status, 204);
+  EXPECT_EQ(alice->Get("/api/me/blocks").json()["blocks"].size(), 0u);
+  Send(troll, room, "sorry");
+  EXPECT_EQ(troll->Post(RoomPath(trolls_room, "/members"), "{\"username\":" + Quote(alice.name) + "}").status, 201);
+}
+
+TEST_F(BlocksTest, BadBlocksAreRefused) {
+  User alice = Register("alice");
+  Response self = alice->Put(BlockPath(alice), "");
+  EXPECT_EQ(self.status, 400) << self.Describe();
+  EXPECT_EQ(self.ErrorCode(), "invalid_field");
+  Response unknown = alice->Put("/api/me/blocks/nobody_at_all", "");
+  EXPECT_EQ(unknown.status, 404) << unknown.Describe();
+  EXPECT_EQ(unknown.ErrorCode(), "user_not_found");
+  Response bad = alice->Put("/api/me/blocks/no%20such", "");
+  EXPECT_EQ(bad.status, 404) << bad.Describe();
+  Response unblock_unknown = alice->Delete("/api/me/blocks/nobody_at_all");
+  EXPECT_EQ(unblock_unknown.status, 404) << unblock_unknown.Describe();
+  Response method = alice->Post("/api/me/blocks/" + alice.name, "{}");
+  EXPECT_EQ(method.status, 405) << method.Describe();
+  Client anonymous(stack().base_url(), Client::Cookies::kOff);
+  Response unsigned_in = anonymous.Get("/api/me/blocks");
+  EXPECT_EQ(unsigned_in.status, 401) << unsigned_in.Describe();
+}
+
+}  // namespace
+}  // namespace parley::e2e

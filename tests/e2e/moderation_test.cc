@@ -1,0 +1,398 @@
+// Room moderation through the real stack (DESIGN section 3.1): the owner
+// makes moderators; the owner or a moderator mutes, kicks, bans, unbans and
+// deletes anyone's message; every refusal with its status and code; every
+// action one event that members see live and on resume; a kicked member's
+// stream and long-poll stop at the event; and the races the issue names.
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "events_fixture.h"
+
+namespace parley::e2e {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class ModerationTest : public EventsTest {
+ protected:
+  std::string MemberPath(int64_t room, const User& who) { return RoomPath(room, "/members/" + who.name); }
+  std::string BanPath(int64_t room, const User& who) { return RoomPath(room, "/bans/" + who.name); }
+  // Owner makes `who` a moderator of `room`.
+  void MakeModerator(User& owner, int64_t room, const User& who) {
+    Response r = owner->Put(MemberPath(room, who), "{\"moderator\":true}");
+    if (r.status != 200) throw SetupError("make moderator: " + r.Describe());
+  }
+  // A room of `kind` owned by `owner`, where `mod` is a moderator and `member` a plain member.
+  int64_t RoomWithModerator(User& owner, User& mod, User& member, const std::string& kind) {
+    const int64_t room = CreateRoom(owner, kind == "qa" ? "physics" : "club", kind);
+    Join(mod, room);
+    Join(member, room);
+    MakeModerator(owner, room, mod);
+    return room;
+  }
+  // The member object of `who` in `room` as `reader` lists it, or a null Json.
+  Json MemberOf(User& reader, int64_t room, const User& who) {
+    for (const Json& m : reader->Get(RoomPath(room, "/members")).json()["members"].items()) {
+      if (m["user"]["id"].num() == who.id) return m;
+    }
+    return Json();
+  }
+  // The durable events of `room` after `since`, as `reader` polls them.
+  std::vector<PolledEvent> RoomEvents(User& reader, int64_t since) {
+    PollResult p = Poll(reader.token, "?since=" + std::to_string(since) + "&timeout=0");
+    if (!p.well_formed) throw SetupError("poll: " + p.response.Describe());
+    return p.events;
+  }
+};
+
+std::string Expect(const Response& r, long status, const std::string& code) {
+  if (r.status == status && r.ErrorCode() == code) return "";
+  return "want " + std::to_string(status) + " " + code + ", got " + r.Describe();
+}
+
+TEST_F(ModerationTest, OwnerMakesAModeratorAndTheMemberObjectSaysSo) {
+  User owner = Register("owner");
+  User mod = Register("mod");
+  const int64_t room = CreateRoom(owner, "club", "public");
+  Join(mod, room);
+  Response r = owner->Put(MemberPath(room, mod), "{\"moderator\":true}");
+  ASSERT_EQ(r.status, 200) << r.Describe();
+  Json m = r.json()["member"];
+  EXPECT_TRUE(m["moderator"].boolean()) << m.Dump();
+  EXPECT_FALSE(m["owner"].boolean());
+  EXPECT_TRUE(m.has("read_event_id")) << m.Dump();
+  EXPECT_FALSE(m.has("muted_until")) << m.Dump();
+  Json o = MemberOf(mod, room, owner);
+  EXPECT_TRUE(o["owner"].boolean()) << o.Dump();
+  EXPECT_FALSE(o["moderator"].boolean()) << o.Dump();
+  // The owner unmakes it again; each change is one member event.
+  const int64_t before = Head(owner.token);
+  ASSERT_EQ(owner->Put(MemberPath(room, mod), "{\"moderator\":false}").status, 200);
+  EXPECT_FALSE(MemberOf(owner, room, mod)["moderator"].boolean());
+  std::vector<PolledEvent> ev = RoomEvents(owner, before);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, "member");
+  EXPECT_EQ(ev[0].data["action"].str(), "moderator") << ev[0].data.Dump();
+  EXPECT_FALSE(ev[0].data["moderator"].boolean());
+  EXPECT_EQ(ev[0].data["by"]["id"].num(), owner.id);
+}
+
+TEST_F(ModerationTest, EveryRefusalHasItsStatusAndCode) {
+  User owner = Register("owner");
+  User mod = Register("mod");
+  User mod2 = Register("modtwo");
+  User member = Register("member");
+  User outsider = Register("out");
+  const int64_t room = CreateRoom(owner, "club", "public");
+  for (User* u : {&mod, &mod2, &member}) Join(*u, room);
+  MakeModerator(owner, room, mod);
+  MakeModerator(owner, room, mod2);
+
+  // Non-moderators: 403 not_moderator for every action; non-members 403 not_a_member.
+  EXPECT_EQ(Expect(member->Delete(MemberPath(room, mod)), 403, "not_moderator"), "");
+  EXPECT_EQ(Expect(member->Put(BanPath(room, owner), ""), 403, "not_moderator"), "");
+  EXPECT_EQ(Expect(member->Put(MemberPath(room, mod), "{\"muted_until\":null}"), 403, "not_moderator"), "");
+  EXPECT_EQ(Expect(member->Get(RoomPath(room, "/bans")), 403, "not_moderator"), "");
+  EXPECT_EQ(Expect(outsider->Delete(MemberPath(room, member)), 403, "not_a_member"), "");
+  // A moderator cannot act on the owner or another moderator, nor make moderators.
+  EXPECT_EQ(Expect(mod->Delete(MemberPath(room, owner)), 403, "target_protected"), "");
+  EXPECT_EQ(Expect(mod->Put(BanPath(room, mod2), ""), 403, "target_protected"), "");
+  EXPECT_EQ(Expect(mod->Put(MemberPath(room, mod2), "{\"muted_until\":9007199254740991}"), 403,
+                   "target_protected"), "");
+  EXPECT_EQ(Expect(mod->Put(MemberPath(room, member), "{\"moderator\":true}"), 403, "not_owner"), "");
+  EXPECT_EQ(Expect(mod->Delete(MemberPath(room, mod)), 403, "target_protected"), "") << "nor on themselves";
+  // Unknown users and non-members: 404.
+  EXPECT_EQ(Expect(mod->Delete(RoomPath(room, "/members/nobody_here")), 404, "user_not_found"), "");
+  EXPECT_EQ(Expect(mod->Put(RoomPath(room, "/bans/nobody_here"), ""), 404, "user_not_found"), "");
+  EXPECT_EQ(Expect(mod->Delete(RoomPath(room, "/members/bad%20name")), 404, "user_not_found"), "");
+  EXPECT_EQ(Expect(mod->Delete(MemberPath(room, outsider)), 404, "member_not_found"), "");
+  // Bad input: 400 with the field named.
+  EXPECT_EQ(Expect(owner->Put(MemberPath(room, member), "{\"moderator\":\"yes\"}"), 400, "invalid_field"), "");
+  EXPECT_EQ(Expect(owner->Put(MemberPath(room, member), "{\"muted_until\":-5}"), 400, "invalid_field"), "");
+  EXPECT_EQ(Expect(owner->Put(MemberPath(room, member), "{\"muted_until\":\"soon\"}"), 400, "invalid_field"), "");
+  EXPECT_EQ(Expect(owner->Put(BanPath(room, member), "{\"reason\":5}"), 400, "invalid_field"), "");
+  EXPECT_EQ(Expect(owner->Put(BanPath(room, member), "{\"reason\":\"" + std::string(501, 'x') + "\"}"), 400,
+                   "invalid_field"), "");
+  EXPECT_EQ(Expect(owner->Put(BanPath(room, member), "{\"reason\":"), 400, "invalid_json"), "");
+  // Unknown rooms: 404; direct conversations have no moderators.
+  EXPECT_EQ(Expect(owner->Delete(RoomPath(987654, "/members/" + member.name)), 404, "room_not_found"), "");
+  Response dm = owner->Post("/api/dm", "{\"username\":" + Quote(member.name) + "}");
+  ASSERT_EQ(dm.status, 201) << dm.Describe();
+  EXPECT_EQ(Expect(owner->Delete(MemberPath(dm.json()["room"]["id"].num(), member)), 403, "not_moderator"), "");
+  // Nothing above changed the room.
+  EXPECT_EQ(owner->Get(RoomPath(room, "/members")).json()["members"].size(), 4u);
+  ExpectHealthy();
+}
+
+TEST_F(ModerationTest, AMutedMemberCannotSendOrAnswerUntilUnmuted) {
+  User owner = Register("prof");
+  User mod = Register("mod");
+  User student = Register("student");
+  const int64_t room = RoomWithModerator(owner, mod, student, "qa");
+  const int64_t q = Send(student, room, "what is a moment?")["id"].num();
+
+  const int64_t until = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count() + 3600 * 1000;
+  const int64_t before = Head(owner.token);
+  Response r = mod->Put(MemberPath(room, student), "{\"muted_until\":" + std::to_string(until) + "}");
+  ASSERT_EQ(r.status, 200) << r.Describe();
+  EXPECT_EQ(r.json()["member"]["muted_until"].num(), until);
+  EXPECT_EQ(Expect(student->Post(RoomPath(room, "/messages"), "{\"text\":\"let me speak\"}"), 403, "muted"), "");
+  std::vector<PolledEvent> ev = RoomEvents(owner, before);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data["action"].str(), "muted");
+  EXPECT_EQ(ev[0].data["muted_until"].num(), until);
+  EXPECT_EQ(ev[0].data["by"]["id"].num(), mod.id);
+
+  // The owner (a professor here) muted: answers are refused too.
+  owner->Put(MemberPath(room, mod), "{\"moderator\":false}");
+  SetRole(owner, room, mod, "professor");
+  ASSERT_EQ(owner->Put(MemberPath(room, mod), "{\"muted_until\":" + std::to_string(until) + "}").status, 200);
+  EXPECT_EQ(Expect(mod->Post(MessagePath(q, "/answer"), "{\"text\":\"r x F\"}"), 403, "muted"), "");
+
+  // Lifting the mute (null) lets the student speak again.
+  Response lift = owner->Put(MemberPath(room, student), "{\"muted_until\":null}");
+  ASSERT_EQ(lift.status, 200) << lift.Describe();
+  EXPECT_FALSE(lift.json()["member"].has("muted_until"));
+  Send(student, room, "thank you");
+  // A time already past is no mute at all.
+  ASSERT_EQ(owner->Put(MemberPath(room, student), "{\"muted_until\":1000}").status, 200);
+  Send(student, room, "still here");
+}
+
+TEST_F(ModerationTest, BannedUsersStayOutAndKickedOnesMayRejoin) {
+  User owner = Register("owner");
+  User kicked = Register("kicked");
+  User banned = Register("banned");
+  const int64_t room = CreateRoom(owner, "club", "public");
+  const int64_t secret = CreateRoom(owner, "inner", "private");
+  Join(kicked, room);
+  Join(banned, room);
+
+  const int64_t before = Head(owner.token);
+  ASSERT_EQ(owner->Delete(MemberPath(room, kicked)).status, 204);
+  EXPECT_TRUE(MemberOf(owner, room, kicked).is_null() || !MemberOf(owner, room, kicked).valid());
+  ASSERT_EQ(owner->Put(BanPath(room, banned), "{\"reason\":\"spam\"}").status, 204);
+  ASSERT_EQ(owner->Put(BanPath(secret, banned), "").status, 204) << "a ban need not follow a membership";
+  std::vector<PolledEvent> ev = RoomEvents(owner, before);
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[0].data["action"].str(), "kicked");
+  EXPECT_EQ(ev[1].data["action"].str(), "banned");
+  EXPECT_EQ(ev[1].data["reason"].str(), "spam");
+
+  // Kicked: may rejoin a public room. Banned: join and invite refused.
+  Join(kicked, room);
+  EXPECT_EQ(Expect(banned->Post(RoomPath(room, "/join")), 403, "banned"), "");
+  EXPECT_EQ(Expect(owner->Post(RoomPath(secret, "/members"), "{\"username\":" + Quote(banned.name) + "}"), 403,
+                   "banned"), "");
+  EXPECT_EQ(Expect(banned->Post(RoomPath(room, "/messages"), "{\"text\":\"hi\"}"), 403, "not_a_member"), "");
+  Json bans = owner->Get(RoomPath(room, "/bans")).json()["bans"];
+  ASSERT_EQ(bans.size(), 1u) << bans.Dump();
+  EXPECT_EQ(bans[size_t{0}]["user"]["id"].num(), banned.id);
+  EXPECT_EQ(bans[size_t{0}]["reason"].str(), "spam");
+  EXPECT_EQ(bans[size_t{0}]["by"]["id"].num(), owner.id);
+  // Banning twice is one ban and one event; lifting it lets them back.
+  const int64_t mid = Head(owner.token);
+  ASSERT_EQ(owner->Put(BanPath(room, banned), "").status, 204);
+  EXPECT_TRUE(RoomEvents(owner, mid).empty());
+  ASSERT_EQ(owner->Delete(BanPath(room, banned)).status, 204);
+  EXPECT_EQ(owner->Get(RoomPath(room, "/bans")).json()["bans"].size(), 0u);
+  std::vector<PolledEvent> lifted = RoomEvents(owner, mid);
+  ASSERT_EQ(lifted.size(), 1u);
+  EXPECT_EQ(lifted[0].data["action"].str(), "unbanned");
+  Join(banned, room);
+}
+
+TEST_F(ModerationTest, ModeratorsDeleteAnyonesMessageAndTheTombstoneSaysWho) {
+  User owner = Register("owner");
+  User mod = Register("mod");
+  User member = Register("member");
+  const int64_t room = RoomWithModerator(owner, mod, member, "public");
+  const int64_t rude = Send(member, room, "something rude")["id"].num();
+  const int64_t owners = Send(owner, room, "house rules")["id"].num();
+
+  EXPECT_EQ(Expect(member->Delete(MessagePath(owners)), 403, "not_author"), "");
+  EXPECT_EQ(Expect(mod->Delete(MessagePath(owners)), 403, "target_protected"), "");
+  const int64_t before = Head(owner.token);
+  ASSERT_EQ(mod->Delete(MessagePath(rude)).status, 204);
+  std::vector<PolledEvent> ev = RoomEvents(member, before);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, "delete");
+  EXPECT_TRUE(ev[0].data["deleted"].boolean());
+  EXPECT_EQ(ev[0].data["deleted_by"]["id"].num(), mod.id) << ev[0].data.Dump();
+  EXPECT_EQ(ev[0].data["text"].str(), "");
+  // History and a replay from before the send show the tombstone only.
+  Json history = member->Get(RoomPath(room, "/messages")).json()["messages"];
+  bool seen = false;
+  for (const Json& m : history.items()) {
+    if (m["id"].num() != rude) continue;
+    seen = true;
+    EXPECT_EQ(m["deleted_by"]["username"].str(), mod.name);
+  }
+  EXPECT_TRUE(seen);
+  for (const PolledEvent& e : RoomEvents(owner, rude - 1)) {
+    EXPECT_EQ(e.data.Dump().find("something rude"), std::string::npos) << e.type;
+  }
+  // An author deleting their own message leaves no deleted_by.
+  const int64_t own = Send(member, room, "oops")["id"].num();
+  ASSERT_EQ(member->Delete(MessagePath(own)).status, 204);
+  for (const Json& m : member->Get(RoomPath(room, "/messages")).json()["messages"].items()) {
+    if (m["id"].num() == own) {
+      EXPECT_FALSE(m.has("deleted_by")) << m.Dump();
+    }
+  }
+}
+
+// The kicked member's stream receives the kick, then nothing more of the
+// room; a waiting long-poll answers with the kick, and the next poll has
+// nothing of the room; a replay from before the kick agrees.
+TEST_F(ModerationTest, AKickedMembersStreamAndPollStopAtTheEvent) {
+  User owner = Register("owner");
+  User student = Register("student");
+  const int64_t room = CreateRoom(owner, "club", "public");
+  Join(student, room);
+  auto stream = Subscribe(student.token);
+  const int64_t cursor = Head(student.token);
+  PollResult waiting;
+  std::jthread poller([&] { waiting = Poll(student.token, "?since=" + std::to_string(cursor) + "&timeout=10"); });
+  std::this_thread::sleep_for(300ms);  // the poll is waiting (it answers either way)
+
+  ASSERT_EQ(owner->Delete(MemberPath(room, student)).status, 204);
+  const int64_t after = Send(owner, room, "said after the kick")["id"].num();
+  ASSERT_TRUE(stream->WaitForEvent("member", 5s));
+  WaitHead(owner.token, after);
+  Send(owner, General(owner), "a room the student is still in");
+  ASSERT_TRUE(stream->WaitForEvent("message", 5s)) << "the stream stays open for the other rooms";
+  poller.join();
+
+  std::vector<SseEvent> events = stream->Events();
+  int kicks = 0;
+  for (const SseEvent& e : events) {
+    EXPECT_EQ(e.data.find("said after the kick"), std::string::npos) << "delivered after the kick: " << e.data;
+    if (e.type == "member" && e.json()["action"].str() == "kicked") ++kicks;
+  }
+  EXPECT_EQ(kicks, 1);
+  ASSERT_TRUE(waiting.well_formed) << waiting.response.Describe();
+  ASSERT_FALSE(waiting.events.empty());
+  EXPECT_EQ(waiting.events[0].data["action"].str(), "kicked");
+  PollResult next = Poll(student.token, "?since=" + std::to_string(waiting.next) + "&timeout=0");
+  for (const PolledEvent& e : next.events) EXPECT_EQ(e.data.Dump().find("said after the kick"), std::string::npos);
+  // A replay from before the kick: the kick reaches them (it is addressed to them), the rest of the room does not.
+  PollResult replay = Poll(student.token, "?since=" + std::to_string(cursor) + "&timeout=0");
+  bool kick_replayed = false;
+  for (const PolledEvent& e : replay.events) {
+    EXPECT_EQ(e.data.Dump().find("said after the kick"), std::string::npos);
+    if (e.type == "member" && e.data["action"].str() == "kicked") kick_replayed = true;
+  }
+  EXPECT_TRUE(kick_replayed);
+}
+
+// Two moderators ban and unban one member at once, many times: the state
+// at the end is what the last event in the log says.
+TEST_F(ModerationTest, ConcurrentBansAndUnbansEndAsTheLogSays) {
+  User owner = Register("owner");
+  User a = Register("moda");
+  User b = Register("modb");
+  User target = Register("target");
+  const int64_t room = CreateRoom(owner, "club", "public");
+  for (User* u : {&a, &b, &target}) Join(*u, room);
+  MakeModerator(owner, room, a);
+  MakeModerator(owner, room, b);
+  const int64_t start = Head(owner.token);
+  auto churn = [&](User& mod, int seed) {
+    for (int i = 0; i < 15; ++i) {
+      const bool ban = (i + seed) % 2 == 0;
+      Response r = ban ? mod->Put(BanPath(room, target), "") : mod->Delete(BanPath(room, target));
+      EXPECT_EQ(r.status, 204) << r.Describe();
+    }
+  };
+  {
+    std::jthread ta([&] { churn(a, 0); });
+    std::jthread tb([&] { churn(b, 1); });
+  }
+  const bool banned = owner->Get(RoomPath(room, "/bans")).json()["bans"].size() == 1;
+  std::string last;
+  int64_t cursor = start;
+  for (int page = 0; page < 20; ++page) {
+    PollResult p = Poll(owner.token, "?since=" + std::to_string(cursor) + "&timeout=0");
+    ASSERT_TRUE(p.well_formed);
+    for (const PolledEvent& e : p.events) {
+      if (e.type == "member" && e.data["user"]["id"].num() == target.id) last = e.data["action"].str();
+    }
+    cursor = p.next;
+    if (!p.more) break;
+  }
+  ASSERT_FALSE(last.empty());
+  EXPECT_EQ(banned, last == "banned") << "last event " << last;
+  EXPECT_EQ(Sqlite("SELECT COUNT(*) FROM bans;"), banned ? "1\n" : "0\n");
+}
+
+// A member sends as fast as they can while a moderator bans them: every
+// message they stored is before the ban event in the log, and every send
+// after it is refused.
+TEST_F(ModerationTest, ASendRacingABanIsBeforeTheBanOrRefused) {
+  User owner = Register("owner");
+  User spammer = Register("spammer");
+  const int64_t room = CreateRoom(owner, "club", "public");
+  Join(spammer, room);
+  std::atomic<bool> stop{false};
+  std::vector<int64_t> stored;
+  int refused = 0;
+  std::jthread sender([&] {
+    const auto deadline = Clock::now() + 20s;
+    for (int i = 0; !stop && Clock::now() < deadline; ++i) {
+      Response r = spammer->Post(RoomPath(room, "/messages"), "{\"text\":\"spam " + std::to_string(i) + "\"}");
+      if (r.status == 201) {
+        stored.push_back(r.json()["message"]["id"].num());
+      } else {
+        EXPECT_EQ(r.status, 403) << r.Describe();
+        ++refused;
+        if (refused >= 5) return;
+      }
+    }
+  });
+  std::this_thread::sleep_for(400ms);
+  ASSERT_EQ(owner->Put(BanPath(room, spammer), "").status, 204);
+  sender.join();
+  stop = true;
+  const std::string ban_id = Sqlite("SELECT id FROM events WHERE type = 'member' AND json_extract(data, '$.action') "
+                                    "= 'banned';");
+  ASSERT_FALSE(ban_id.empty());
+  const int64_t ban = std::stoll(ban_id);
+  EXPECT_GE(refused, 1);
+  EXPECT_FALSE(stored.empty()) << "the race needs sends before the ban";
+  for (int64_t id : stored) EXPECT_LT(id, ban);
+  EXPECT_EQ(Sqlite("SELECT COUNT(*) FROM messages WHERE user_id = " + std::to_string(spammer.id) +
+                   " AND id > " + std::to_string(ban) + ";"),
+            "0\n");
+}
+
+class ModerationQuotaTest : public ModerationTest {
+  StackOptions Options() const override {
+    StackOptions o = EventsTest::Options();
+    o.limits = true;  // else PARLEY_LIMITS=off turns every bucket off
+    o.fcgi_env.push_back("PARLEY_WRITE_RATES=moderate=0.01/2");
+    return o;
+  }
+};
+
+TEST_F(ModerationQuotaTest, ModerationWritesSpendTheModerateQuota) {
+  User owner = Register("owner");
+  User member = Register("member");
+  const int64_t room = CreateRoom(owner, "club", "public");
+  Join(member, room);
+  const std::string mute = "{\"muted_until\":9007199254740991}";
+  ASSERT_EQ(owner->Put(MemberPath(room, member), mute).status, 200);
+  ASSERT_EQ(owner->Put(MemberPath(room, member), "{\"muted_until\":null}").status, 200);
+  Response third = owner->Delete(MemberPath(room, member));
+  EXPECT_EQ(third.status, 429) << third.Describe();
+  EXPECT_EQ(third.ErrorCode(), "throttled");
+  EXPECT_FALSE(third.Header("retry-after").empty());
+  EXPECT_TRUE(MemberOf(owner, room, member).valid()) << "the refused kick changed nothing";
+}
+
+}  // namespace
+}  // namespace parley::e2e
