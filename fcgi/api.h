@@ -72,6 +72,12 @@ class Api {
   Result<Response> Unblock(Call& c);
   Result<Response> AdminUsers(Call& c);
   Result<Response> SetDeactivated(Call& c, bool deactivated);
+  // handlers_conversations.cc (issue 12)
+  Result<Response> RoomList(Call& c);
+  Result<Response> Directory(Call& c);
+  Result<Response> Notifications(Call& c);
+  Result<Response> React(Call& c, bool add);
+  Result<Response> Search(Call& c);
 
   Store& store_;
   Notifier& notifier_;

@@ -47,6 +47,11 @@ constexpr RouteDef kRoutes[] = {
     {"GET", "/api/admin/users", RouteId::kAdminUsers},
     {"POST", "/api/admin/users/*/deactivate", RouteId::kDeactivate},
     {"POST", "/api/admin/users/*/reactivate", RouteId::kReactivate},
+    {"GET", "/api/rooms/directory", RouteId::kDirectory},
+    {"PUT", "/api/rooms/#/notifications", RouteId::kNotifications},
+    {"PUT", "/api/messages/#/reactions/*", RouteId::kReact},
+    {"DELETE", "/api/messages/#/reactions/*", RouteId::kUnreact},
+    {"GET", "/api/search", RouteId::kSearch},
 };
 
 // Matches path against pattern segment by segment, filling num and name.
@@ -105,6 +110,7 @@ bool TakesBody(RouteId id) {
     case RouteId::kEdit:
     case RouteId::kRead:
     case RouteId::kPassword:
+    case RouteId::kNotifications:
       return true;
     default:
       return false;

@@ -12,6 +12,8 @@ enum class RouteId {
   kSetRole, kDm, kHistory, kSend, kAnswer, kEdit, kDelete, kTyping, kRead, kHealth,
   // DESIGN section 3.1 (handlers_moderation.cc)
   kKick, kBans, kBan, kUnban, kPassword, kBlocks, kBlock, kUnblock, kAdminUsers, kDeactivate, kReactivate,
+  // Conversations (issue 12).
+  kDirectory, kNotifications, kReact, kUnreact, kSearch,
 };
 
 struct RouteMatch {

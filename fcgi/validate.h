@@ -22,5 +22,9 @@ Status ValidateRoomName(const std::string& s);
 Status ValidateClientId(const std::string& s);
 // A name in a path that cannot be a username names nobody: 404 user_not_found.
 Status CheckPathUsername(const std::string& name);
+// A reaction: 1-32 bytes of valid UTF-8 without control or bidi-override
+// characters (zero-width joiners stay: emoji sequences are built with them).
+constexpr size_t kMaxEmoji = 32;
+Status ValidateEmoji(const std::string& s);
 
 }  // namespace parley::fcgi

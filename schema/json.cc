@@ -125,6 +125,15 @@ void Write(JsonWriter& w, const Room& r) {
     w.Key("peer");
     Write(w, *r.peer);
   }
+  if (r.member) {
+    w.Key("unread_mentions").Int(r.unread_mentions).Key("notifications").String(ToString(r.notifications));
+    w.Key("last_message");
+    if (r.last_message) {
+      Write(w, *r.last_message);
+    } else {
+      w.Null();
+    }
+  }
   w.EndObject();
 }
 
@@ -150,6 +159,19 @@ void Write(JsonWriter& w, const Message& m) {
   if (m.deleted_by) {
     w.Key("deleted_by");
     Write(w, *m.deleted_by);
+  }
+  // Both omitted when empty, as reply_to is when absent.
+  if (!m.mentions.empty()) {
+    w.Key("mentions").BeginArray();
+    for (int64_t id : m.mentions) w.Int(id);
+    w.EndArray();
+  }
+  if (!m.reactions.empty()) {
+    w.Key("reactions").BeginArray();
+    for (const Reaction& r : m.reactions) {
+      w.BeginObject().Key("emoji").String(r.emoji).Key("count").Int(r.count).Key("me").Bool(r.me).EndObject();
+    }
+    w.EndArray();
   }
   w.EndObject();
 }

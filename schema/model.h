@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace parley {
 
@@ -20,6 +22,8 @@ enum class Audience { kRoom, kAll };
 // kKicked and kBanned end the membership as kLeft does; the others
 // (DESIGN section 3.1) change it in place or, for kUnbanned, lift a ban.
 enum class MemberAction { kJoined, kLeft, kAdded, kRole, kKicked, kBanned, kUnbanned, kMuted, kUnmuted, kModerator };
+// A member's notification level in a room (PUT /api/rooms/{id}/notifications).
+enum class NotifyLevel { kAll, kMentions, kNone };
 
 const char* ToString(RoomKind kind);
 const char* ToString(Role role);
@@ -29,12 +33,16 @@ std::optional<RoomKind> ParseRoomKind(std::string_view s);
 std::optional<Role> ParseRole(std::string_view s);
 std::optional<Audience> ParseAudience(std::string_view s);
 std::optional<MemberAction> ParseMemberAction(std::string_view s);
+const char* ToString(NotifyLevel level);
+std::optional<NotifyLevel> ParseNotifyLevel(std::string_view s);
 
 
 struct User {
   int64_t id = 0;
   std::string username;
 };
+
+struct Message;
 
 struct Room {
   int64_t id = 0;
@@ -49,6 +57,11 @@ struct Room {
   int64_t last_event_id = 0;
   int64_t read_event_id = 0;  // members: my read marker (0: never read)
   std::optional<User> peer;  // the other person of a direct conversation
+  // Room list (issue 12), members only: mentions of me after my marker,
+  // my notification level, the latest message (null when none).
+  int64_t unread_mentions = 0;
+  NotifyLevel notifications = NotifyLevel::kAll;
+  std::shared_ptr<const Message> last_message;
 };
 
 struct Member {
@@ -59,6 +72,13 @@ struct Member {
   bool moderator = false;
   std::optional<int64_t> muted_until;  // ms since the epoch, while in the future
   int64_t read_event_id = 0;           // their read marker (0: never read)
+};
+
+// Reactions to a message as one reader sees them: counted per emoji.
+struct Reaction {
+  std::string emoji;
+  int64_t count = 0;
+  bool me = false;  // the reader is among them
 };
 
 struct Message {
@@ -74,6 +94,8 @@ struct Message {
   bool edited = false;
   bool deleted = false;
   std::optional<User> deleted_by;  // set when someone other than the author deleted it
+  std::vector<int64_t> mentions;    // members named by @username, in order
+  std::vector<Reaction> reactions;  // filled for a reader (history, search), never in events
 };
 
 // One row of the event log. data is the JSON payload clients receive.
