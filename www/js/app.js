@@ -231,7 +231,7 @@ window.Parley = Parley;
       else location.hash = 'room-' + id;
     }
     Parley.room.open(room);  // before unread is cleared: it places the "New messages" line
-    Parley.mentions.showLevel(room);
+    $('notify-level').value = room.notifications || 'all';
     room.unread = room.unread_mentions = 0;
     renderRooms();
     toggleMenu(false);

@@ -118,10 +118,6 @@ window.Parley = Parley;
     Parley.show($('notify-allow'), !!window.Notification && Notification.permission === 'default');
   }
 
-  function showLevel(room) {
-    $('notify-level').value = room.notifications || 'all';
-  }
-
   function init() {
     $('text').addEventListener('input', suggest);
     $('composer').addEventListener('keydown', onKey, true);
@@ -132,17 +128,13 @@ window.Parley = Parley;
     });
     $('notify-level').addEventListener('change', function () {
       var room = Parley.state.byId[Parley.room.currentId()];
-      var level = $('notify-level').value;
-      Parley.api('PUT', '/rooms/' + room.id + '/notifications', {level: level}, function (err) {
-        if (err) {
-          showLevel(room);
-          $('room-error').textContent = Parley.errorText(err);
-        } else {
-          room.notifications = level;
-        }
+      Parley.api('PUT', '/rooms/' + room.id + '/notifications', {level: $('notify-level').value}, function (err, data) {
+        if (!err) room.notifications = data.room.notifications;
+        $('notify-level').value = room.notifications || 'all';
+        $('room-error').textContent = Parley.errorText(err);
       });
     });
   }
 
-  Parley.mentions = {ofMe: ofMe, fill: fill, notify: notify, showLevel: showLevel, init: init};
+  Parley.mentions = {ofMe: ofMe, fill: fill, notify: notify, init: init};
 })();

@@ -29,6 +29,7 @@ window.Parley = Parley;
 (function () {
   var $ = Parley.$;
   var el = Parley.el;
+  var button = Parley.render.button;
   var kPageSize = 50;
   var kMaxItems = 400;
   var kEdgePx = 120;
@@ -529,13 +530,6 @@ window.Parley = Parley;
       delete R.pending[clientId];
     }));
     p.li.appendChild(f);
-  }
-
-  function button(label, cls, onClick) {
-    var b = el('button', cls, label);
-    b.type = 'button';
-    b.addEventListener('click', onClick);
-    return b;
   }
 
   function post(clientId) {
