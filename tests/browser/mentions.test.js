@@ -3,12 +3,13 @@
 // completed from the room's members, a mention of me highlighted, counted in
 // the page title while I am elsewhere, and shown as a desktop notification
 // while the tab is hidden; the room list with the most recent conversation
-// first and its last line.
+// first and its last line. With PARLEY_SCREENSHOTS set it saves rooms.png.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 const ui = require('./ui');
+const { shot } = require('./look');
 
 const f = h.fixture();
 const logged = f.logged;
@@ -113,5 +114,6 @@ test('the room list shows the most recent conversation first, with its last line
   const general = ui.roomButton(dee.page, 'general');
   await general.locator('.last', { hasText: /: general news$/ }).waitFor();
   await general.locator('.unread', { hasText: '1' }).waitFor();
+  await shot(dee.page, 'rooms.png');
   await ui.finish(dee, eve);
 }));
