@@ -161,8 +161,9 @@ window.Parley = Parley;
   }
 
   // After a reset for a cursor older than the log keeps: only the rooms
-  // with events since what this page saw, not every room again.
-  function catchUp(since) {
+  // with events since what this page saw, not every room again (then: in
+  // place of the usual refresh).
+  function catchUp(since, then) {
     Parley.api('GET', '/rooms?changed_since=' + since, null, function (err, data) {
       if (err) return loadRooms(false);
       var left = data.left || [];
@@ -170,7 +171,8 @@ window.Parley = Parley;
         if (state.byId[left[i]]) state.byId[left[i]].member = false;
       }
       merge(data.rooms || []);
-      afterRooms(false);
+      if (then) then();
+      else afterRooms(false);
     });
   }
 
@@ -322,6 +324,7 @@ window.Parley = Parley;
   // Called by room.js when the reader has seen a room up to `eventId`.
   Parley.rooms = {
     open: openRoom,
+    catchUp: catchUp,
     markedRead: function (roomId, eventId) {
       var r = state.byId[roomId];
       if (!r) return;

@@ -19,9 +19,14 @@ window.Parley = Parley;
     var p = b.appendChild(el('span', 'snippet'));
     var parts = String(m.snippet || m.text).split(/[\u0002\u0003]/);
     for (var i = 0; i < parts.length; i++) p.appendChild(i % 2 ? el('mark', null, parts[i]) : document.createTextNode(parts[i]));
-    b.addEventListener('click', function () {
+    function show() {
       Parley.rooms.open(m.room_id);
       if (Parley.room.currentId() === m.room_id) Parley.room.jump(m.id);
+    }
+    // A room beyond the pages of the list loaded so far: fetch it first.
+    b.addEventListener('click', function () {
+      if (Parley.state.byId[m.room_id]) show();
+      else Parley.rooms.catchUp(m.id - 1, show);
     });
     return b;
   }
