@@ -51,6 +51,9 @@ test('@ completes from the members; a mention is highlighted, counted in the tit
   assert.equal(await li.locator('.at.me').textContent(), `@${bobName}`);
   // Not highlighted as a mention for the sender.
   assert.doesNotMatch(await ui.item(ann.page, text).getAttribute('class'), /\bmention\b/);
+  // A name typed in full is not offered again: Enter sends.
+  await ui.send(ann.page, `thanks @${bobName}`);
+  await ui.waitForMessage(bob.page, `thanks @${bobName}`);
 
   // Bob reads another room: a mention in general counts in the title, an
   // ordinary message does not.

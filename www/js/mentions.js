@@ -55,10 +55,14 @@ window.Parley = Parley;
     Parley.clear(ul);
     matches = [];
     var members = w === null ? [] : Parley.room.members();
-    for (var i = 0; i < members.length && matches.length < 5; i++) {
+    var full = false;
+    for (var i = 0; i < members.length; i++) {
       var name = members[i].user.username;
-      if (name.toLowerCase().indexOf(w) === 0 && name !== me().username) matches.push(name);
+      full = full || name.toLowerCase() === w;
+      if (name.toLowerCase().indexOf(w) === 0 && name !== me().username && matches.length < 5) matches.push(name);
     }
+    // A name typed in full needs no offer (and Enter sends).
+    if (full) matches = [];
     for (var j = 0; j < matches.length; j++) {
       var b = el('button', 'pick', '@' + matches[j]);
       b.type = 'button';
