@@ -191,6 +191,14 @@ void Fanout::Typing(int64_t room_id, const User& user) {
   Ephemeral("typing", w.str(), room_id, user.id, nullptr);
 }
 
+void Fanout::Receipt(int64_t room_id, const User& user, int64_t event_id) {
+  JsonWriter w;
+  w.BeginObject().Key("room_id").Int(room_id).Key("user");
+  Write(w, user);
+  w.Key("event_id").Int(event_id).EndObject();
+  Ephemeral("receipt", w.str(), room_id, user.id, nullptr);
+}
+
 void Fanout::PruneTyping(int64_t now_ms) {
   std::erase_if(typing_at_, [&](const auto& e) { return now_ms - e.second >= cfg_.typing_merge_ms; });
 }

@@ -50,6 +50,9 @@ class Fanout {
   // A typing notice, merged per user and room: at most one fan-out per
   // typing_merge_ms, however often the client posts.
   void Typing(int64_t room_id, const User& user);
+  // A read marker moved: {"room_id","user","event_id"} to the room's other
+  // members (the writer sends it only for rooms of at most 100 members).
+  void Receipt(int64_t room_id, const User& user, int64_t event_id);
   // Forgets typing entries older than the merge window (bounds the map).
   void PruneTyping(int64_t now_ms);
 

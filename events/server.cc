@@ -52,6 +52,8 @@ Status Server::Start() {
   notify_ = std::make_unique<Notify>(stats_, [this](const Wakeup& w) {
     if (w.kind == Wakeup::Kind::kHead) {
       if (w.head > fanout_->head()) fanout_->Wake();
+    } else if (w.kind == Wakeup::Kind::kReceipt) {
+      fanout_->Receipt(w.room_id, w.user, w.event_id);
     } else {
       fanout_->Typing(w.room_id, w.user);
     }

@@ -72,7 +72,7 @@ Result<Response> Api::Dispatch(Call& c) {
     case RouteId::kMe: return Me(c);
     case RouteId::kUsers: return Users(c);
     case RouteId::kHealth: return Health(c);
-    case RouteId::kRooms: return Rooms(c);
+    case RouteId::kRooms: return RoomList(c);
     case RouteId::kCreateRoom: return CreateRoom(c);
     case RouteId::kJoin: return Join(c);
     case RouteId::kLeave: return Leave(c);
@@ -87,6 +87,11 @@ Result<Response> Api::Dispatch(Call& c) {
     case RouteId::kAnswer: return Answer(c);
     case RouteId::kEdit: return Edit(c);
     case RouteId::kDelete: return Delete(c);
+    case RouteId::kDirectory: return Directory(c);
+    case RouteId::kNotifications: return Notifications(c);
+    case RouteId::kReact: return React(c, true);
+    case RouteId::kUnreact: return React(c, false);
+    case RouteId::kSearch: return Search(c);
   }
   return Status::Internal("unrouted request");
 }

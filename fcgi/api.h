@@ -60,6 +60,12 @@ class Api {
   Result<Response> Answer(Call& c);
   Result<Response> Edit(Call& c);
   Result<Response> Delete(Call& c);
+  // handlers_conversations.cc (issue 12)
+  Result<Response> RoomList(Call& c);
+  Result<Response> Directory(Call& c);
+  Result<Response> Notifications(Call& c);
+  Result<Response> React(Call& c, bool add);
+  Result<Response> Search(Call& c);
 
   Store& store_;
   Notifier& notifier_;

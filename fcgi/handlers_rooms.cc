@@ -7,6 +7,8 @@
 namespace parley::fcgi {
 namespace {
 
+constexpr int64_t kMaxReceiptRoom = 100;
+
 Response RoomResponse(int status, const Room& room) { return JsonResponse(status, Wrap("room", room)); }
 
 // A name in the path that cannot be a username names nobody.
@@ -94,7 +96,15 @@ Result<Response> Api::Typing(Call& c) {
 
 Result<Response> Api::Read(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(int64_t event_id, RequireInt(c.body, "event_id", 0, (int64_t{1} << 53)));
-  PARLEY_RETURN_IF_ERROR(store_.MarkRead(c.user, c.route.num, event_id));
+  bool moved = false;
+  PARLEY_RETURN_IF_ERROR(store_.MarkRead(c.user, c.route.num, event_id, &moved));
+  if (moved) {
+    // A receipt to the room's connected members, ephemeral like typing
+    // (DESIGN section 4): only in rooms of at most kMaxReceiptRoom members,
+    // where "who has read up to where" is worth showing.
+    PARLEY_ASSIGN_OR_RETURN(int64_t members, store_.MemberCount(c.route.num, kMaxReceiptRoom + 1));
+    if (members <= kMaxReceiptRoom) notifier_.Receipt(c.route.num, c.user, event_id);
+  }
   return NoContent();
 }
 

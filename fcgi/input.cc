@@ -213,6 +213,21 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view k
   return std::nullopt;
 }
 
+std::optional<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size() || HexValue(s[i + 1]) < 0 || HexValue(s[i + 2]) < 0) return std::nullopt;
+    out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
+    i += 2;
+  }
+  return out;
+}
+
 std::optional<int64_t> ParseId(std::string_view s) {
   if (s.empty() || s.size() > 18) return std::nullopt;  // 18 digits cannot overflow int64
   int64_t v = 0;

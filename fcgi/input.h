@@ -41,6 +41,10 @@ Result<std::optional<int64_t>> OptionalInt(const cJSON* obj, const char* key, in
 std::optional<std::string> QueryParam(std::string_view query, std::string_view key);
 Result<std::optional<int64_t>> QueryInt(std::string_view query, const char* key, int64_t min, int64_t max);
 
+// A path segment's %XX escapes decoded; nullopt for a '%' not followed by
+// two hex digits. nginx passes the raw REQUEST_URI, so segments arrive encoded.
+std::optional<std::string> PercentDecode(std::string_view s);
+
 // Strict decimal parse of a whole string: digits only, no sign, no overflow.
 std::optional<int64_t> ParseId(std::string_view s);
 

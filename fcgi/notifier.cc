@@ -44,4 +44,8 @@ void Notifier::Head(int64_t head) {
 
 void Notifier::Typing(int64_t room_id, const User& user) { Send(EncodeTyping(room_id, user)); }
 
+void Notifier::Receipt(int64_t room_id, const User& user, int64_t event_id) {
+  Send(EncodeReceipt(room_id, user, event_id));
+}
+
 }  // namespace parley::fcgi

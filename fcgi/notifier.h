@@ -23,6 +23,7 @@ class Notifier {
 
   void Head(int64_t head);
   void Typing(int64_t room_id, const User& user);
+  void Receipt(int64_t room_id, const User& user, int64_t event_id);
   uint64_t dropped() const { return dropped_; }
 
  private:

@@ -36,6 +36,11 @@ constexpr RouteDef kRoutes[] = {
     {"POST", "/api/rooms/#/typing", RouteId::kTyping},
     {"POST", "/api/rooms/#/read", RouteId::kRead},
     {"GET", "/api/health", RouteId::kHealth},
+    {"GET", "/api/rooms/directory", RouteId::kDirectory},
+    {"PUT", "/api/rooms/#/notifications", RouteId::kNotifications},
+    {"PUT", "/api/messages/#/reactions/*", RouteId::kReact},
+    {"DELETE", "/api/messages/#/reactions/*", RouteId::kUnreact},
+    {"GET", "/api/search", RouteId::kSearch},
 };
 
 // Matches path against pattern segment by segment, filling num and name.
@@ -93,6 +98,7 @@ bool TakesBody(RouteId id) {
     case RouteId::kAnswer:
     case RouteId::kEdit:
     case RouteId::kRead:
+    case RouteId::kNotifications:
       return true;
     default:
       return false;

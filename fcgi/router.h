@@ -10,6 +10,8 @@ namespace parley::fcgi {
 enum class RouteId {
   kRegister, kLogin, kLogout, kMe, kUsers, kRooms, kCreateRoom, kJoin, kLeave, kInvite, kMembers,
   kSetRole, kDm, kHistory, kSend, kAnswer, kEdit, kDelete, kTyping, kRead, kHealth,
+  // Conversations (issue 12).
+  kDirectory, kNotifications, kReact, kUnreact, kSearch,
 };
 
 struct RouteMatch {

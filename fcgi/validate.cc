@@ -91,6 +91,23 @@ Status ValidateRoomName(const std::string& s) {
   return Status::Ok();
 }
 
+Status ValidateEmoji(const std::string& s) {
+  if (s.empty() || s.size() > kMaxEmoji) return Status::Invalid("invalid_emoji", "an emoji is 1 to 32 bytes");
+  if (!ValidUtf8(s)) return Status::Invalid("invalid_emoji", "the emoji is not valid UTF-8");
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    int len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+    for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    bool joiner = cp == 0x200D;
+    if (cp == ' ' || (IsHiddenOrControl(cp) && !joiner)) {
+      return Status::Invalid("invalid_emoji", "the emoji must not contain spaces, control or bidi characters");
+    }
+    i += len;
+  }
+  return Status::Ok();
+}
+
 Status ValidateClientId(const std::string& s) {
   if (s.empty() || s.size() > kMaxClientId) {
     return Status::Invalid("invalid_field", "client_id must be 1 to 64 characters");

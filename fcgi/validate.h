@@ -20,5 +20,9 @@ Status ValidatePassword(const std::string& s);
 Status ValidateText(const std::string& s);
 Status ValidateRoomName(const std::string& s);
 Status ValidateClientId(const std::string& s);
+// A reaction: 1-32 bytes of valid UTF-8 without control or bidi-override
+// characters (zero-width joiners stay: emoji sequences are built with them).
+constexpr size_t kMaxEmoji = 32;
+Status ValidateEmoji(const std::string& s);
 
 }  // namespace parley::fcgi

@@ -125,13 +125,23 @@ void Write(JsonWriter& w, const Room& r) {
     w.Key("peer");
     Write(w, *r.peer);
   }
+  if (r.member) {
+    w.Key("unread_mentions").Int(r.unread_mentions).Key("notifications").String(ToString(r.notifications));
+    w.Key("last_message");
+    if (r.last_message) {
+      Write(w, *r.last_message);
+    } else {
+      w.Null();
+    }
+  }
   w.EndObject();
 }
 
 void Write(JsonWriter& w, const Member& m) {
   w.BeginObject().Key("user");
   Write(w, m.user);
-  w.Key("role").String(ToString(m.role)).Key("owner").Bool(m.owner).Key("online").Bool(m.online).EndObject();
+  w.Key("role").String(ToString(m.role)).Key("owner").Bool(m.owner).Key("online").Bool(m.online);
+  w.Key("read_event_id").Int(m.read_event_id).EndObject();
 }
 
 void Write(JsonWriter& w, const Message& m) {
@@ -144,6 +154,19 @@ void Write(JsonWriter& w, const Message& m) {
   if (m.client_id) w.Key("client_id").String(*m.client_id);
   if (m.edited) w.Key("edited").Bool(true);
   if (m.deleted) w.Key("deleted").Bool(true);
+  // Both omitted when empty, as reply_to is when absent.
+  if (!m.mentions.empty()) {
+    w.Key("mentions").BeginArray();
+    for (int64_t id : m.mentions) w.Int(id);
+    w.EndArray();
+  }
+  if (!m.reactions.empty()) {
+    w.Key("reactions").BeginArray();
+    for (const Reaction& r : m.reactions) {
+      w.BeginObject().Key("emoji").String(r.emoji).Key("count").Int(r.count).Key("me").Bool(r.me).EndObject();
+    }
+    w.EndArray();
+  }
   w.EndObject();
 }
 

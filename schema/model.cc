@@ -11,6 +11,7 @@ constexpr std::array<const char*, 4> kRoomKinds = {"public", "private", "qa", "d
 constexpr std::array<const char*, 3> kRoles = {"member", "student", "professor"};
 constexpr std::array<const char*, 2> kAudiences = {"room", "all"};
 constexpr std::array<const char*, 4> kMemberActions = {"joined", "left", "added", "role"};
+constexpr std::array<const char*, 3> kNotifyLevels = {"all", "mentions", "none"};
 
 template <typename E, size_t N>
 std::optional<E> Find(const std::array<const char*, N>& names, std::string_view s) {
@@ -33,5 +34,7 @@ std::optional<Audience> ParseAudience(std::string_view s) { return Find<Audience
 std::optional<MemberAction> ParseMemberAction(std::string_view s) {
   return Find<MemberAction>(kMemberActions, s);
 }
+const char* ToString(NotifyLevel level) { return kNotifyLevels[static_cast<size_t>(level)]; }
+std::optional<NotifyLevel> ParseNotifyLevel(std::string_view s) { return Find<NotifyLevel>(kNotifyLevels, s); }
 
 }  // namespace parley

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace parley {
 
@@ -18,6 +20,8 @@ enum class Role { kMember, kStudent, kProfessor };  // member: ordinary rooms; t
 enum class Audience { kRoom, kAll };
 // The "action" of a member event.
 enum class MemberAction { kJoined, kLeft, kAdded, kRole };
+// A member's notification level in a room (PUT /api/rooms/{id}/notifications).
+enum class NotifyLevel { kAll, kMentions, kNone };
 
 const char* ToString(RoomKind kind);
 const char* ToString(Role role);
@@ -27,12 +31,16 @@ std::optional<RoomKind> ParseRoomKind(std::string_view s);
 std::optional<Role> ParseRole(std::string_view s);
 std::optional<Audience> ParseAudience(std::string_view s);
 std::optional<MemberAction> ParseMemberAction(std::string_view s);
+const char* ToString(NotifyLevel level);
+std::optional<NotifyLevel> ParseNotifyLevel(std::string_view s);
 
 
 struct User {
   int64_t id = 0;
   std::string username;
 };
+
+struct Message;
 
 struct Room {
   int64_t id = 0;
@@ -47,6 +55,11 @@ struct Room {
   int64_t last_event_id = 0;
   int64_t read_event_id = 0;  // members: my read marker (0: never read)
   std::optional<User> peer;  // the other person of a direct conversation
+  // Room list (issue 12), members only: mentions of me after my marker,
+  // my notification level, the latest message (null when none).
+  int64_t unread_mentions = 0;
+  NotifyLevel notifications = NotifyLevel::kAll;
+  std::shared_ptr<const Message> last_message;
 };
 
 struct Member {
@@ -54,6 +67,14 @@ struct Member {
   Role role = Role::kMember;
   bool owner = false;
   bool online = false;
+  int64_t read_event_id = 0;  // their read marker (receipts, issue 12)
+};
+
+// Reactions to a message as one reader sees them: counted per emoji.
+struct Reaction {
+  std::string emoji;
+  int64_t count = 0;
+  bool me = false;  // the reader is among them
 };
 
 struct Message {
@@ -68,6 +89,8 @@ struct Message {
   std::optional<std::string> client_id;
   bool edited = false;
   bool deleted = false;
+  std::vector<int64_t> mentions;    // members named by @username, in order
+  std::vector<Reaction> reactions;  // filled for a reader (history, search), never in events
 };
 
 // One row of the event log. data is the JSON payload clients receive.

@@ -46,6 +46,12 @@ Result<int64_t> Store::AppendEvent(int64_t id, const char* type, std::optional<i
   s.Bind(1, id).Bind(2, NowMs()).Bind(3, type).Bind(4, room_id).Bind(5, target_id).Bind(6, ToString(audience)).Bind(7, data);
   s.Bind(8, message_id);
   PARLEY_RETURN_IF_ERROR(s.Exec());
+  if (room_id) {
+    // The room list's order (migration 006), kept in the event's transaction.
+    PARLEY_ASSIGN_OR_RETURN(Statement r, db_.Prepare("UPDATE rooms SET last_event_id = ?1 WHERE id = ?2"));
+    r.Bind(1, id).Bind(2, *room_id);
+    PARLEY_RETURN_IF_ERROR(r.Exec());
+  }
   pending_head_ = id;
   return id;
 }

@@ -31,8 +31,8 @@ namespace parley {
 // The classes of writes that each have a token bucket per user (item 4 of
 // the hardening issue). kTyping's bucket lives in the worker's memory, the
 // others in write_quota (store_quota.cc).
-enum class WriteClass { kSend, kEdit, kDelete, kJoin, kLeave, kCreateRoom, kInvite, kDm, kTyping, kRead };
-constexpr size_t kWriteClasses = 10;
+enum class WriteClass { kSend, kEdit, kDelete, kJoin, kLeave, kCreateRoom, kInvite, kDm, kTyping, kRead, kReact };
+constexpr size_t kWriteClasses = 11;
 // "send", "edit", ...: the write_quota.class column and the PARLEY_WRITE_RATES names.
 const char* ToString(WriteClass c);
 std::optional<WriteClass> ParseWriteClass(std::string_view s);
@@ -66,6 +66,7 @@ struct Limits {
       {0.5, 20},      // dm
       {1, 10},        // typing: the web client sends one every 3 s while typing
       {5, 60},        // read: one per room switch and per new message seen
+      {2, 30},        // react: reactions added and removed
   }};
   // Rooms a user may own (public, private and Q&A); 0 = no cap.
   int64_t rooms_per_user = 50;
@@ -92,6 +93,49 @@ struct HistoryPage {
 struct Session {
   int64_t id = 0;
   User user;
+};
+
+// A position in the room list (most recent activity first): the room's
+// last_event_id, then its id for rooms with equal activity (no events yet).
+struct RoomCursor {
+  int64_t last_event_id = 0;
+  int64_t room_id = 0;
+};
+
+struct RoomListQuery {
+  int limit = 50;                    // rooms per page
+  std::optional<RoomCursor> before;  // the page after this position
+  std::optional<int64_t> changed_since;  // only rooms with events after this id, plus `left`
+};
+
+struct RoomListPage {
+  std::vector<Room> rooms;         // most recent activity first
+  std::optional<RoomCursor> next;  // set when there are more
+  std::vector<int64_t> left;       // changed_since: rooms I left (or was removed from) since
+};
+
+struct SearchQuery {
+  std::string match;                  // an FTS5 MATCH expression built by the caller from quoted terms
+  std::optional<int64_t> room_id;
+  std::optional<int64_t> from_user;
+  std::optional<int64_t> before;      // message ids below this
+  int limit = 20;
+};
+
+struct SearchHit {
+  Message message;
+  std::string snippet;  // the match marked with \u0002 ... \u0003
+};
+
+struct SearchPage {
+  std::vector<SearchHit> results;  // newest first
+  bool has_more = false;
+};
+
+// A reaction added or removed, and whether anything changed.
+struct ReactionResult {
+  Message message;  // with reactions as the reader sees them now
+  bool changed = false;
 };
 
 struct SendResult {
@@ -151,6 +195,20 @@ class Store {
   // Membership check only, for ephemeral actions such as typing.
   Status CheckMember(const User& me, int64_t room_id);
 
+  // Conversations (issue 12). Room list and directory (store_rooms.cc):
+  // pages walk my memberships by rooms.last_event_id; at most the limit.
+  Result<RoomListPage> ListRoomsPage(const User& me, const RoomListQuery& q);
+  // Public and Q&A rooms I am not in, whose name starts with prefix (any case).
+  Result<std::vector<Room>> Directory(const User& me, const std::string& prefix, int limit);
+  Result<Room> SetNotifications(const User& me, int64_t room_id, NotifyLevel level);
+  // Reactions (store_reactions.cc): idempotent; members only; not on deleted messages.
+  Result<ReactionResult> React(const User& me, int64_t message_id, const std::string& emoji, bool add);
+  // Search (store_search.cc): only rooms I am a member of now.
+  Result<SearchPage> Search(const User& me, const SearchQuery& q);
+  // The number of members of a room, counted up to cap (receipts go to
+  // rooms of at most 100: a room of 10,000 costs no more than one of 101).
+  Result<int64_t> MemberCount(int64_t room_id, int64_t cap);
+
   // Messages (store_messages.cc).
   Result<HistoryPage> History(const User& me, int64_t room_id, std::optional<int64_t> before,
                               std::optional<int64_t> after, int limit);
@@ -162,7 +220,8 @@ class Store {
                             const std::optional<std::string>& client_id);
   Result<Message> Edit(const User& me, int64_t message_id, const std::string& text);
   Status Delete(const User& me, int64_t message_id);
-  Status MarkRead(const User& me, int64_t room_id, int64_t event_id);
+  // Moves my read marker forward; *moved (if given) tells whether it moved.
+  Status MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved = nullptr);
 
   // The event log, for readers such as parley-events (store_events.cc).
   Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit);
@@ -205,6 +264,15 @@ class Store {
   Result<Message> InsertMessage(const User& me, int64_t room_id, const char* kind, const std::string& text,
                                 std::optional<int64_t> reply_to, const std::optional<std::string>& client_id);
   Result<Member> LoadMember(int64_t room_id, int64_t user_id);
+  // Fills the per-reader fields of a room (store_rooms.cc).
+  Status FillView(Room& r, int64_t user_id);
+  // The room's newest message (a tombstone included), with its reactions as user sees them.
+  Result<std::optional<Message>> LastMessage(int64_t room_id, int64_t user_id);
+  // Sets each message's reactions as user sees them (store_reactions.cc).
+  Status AttachReactions(int64_t user_id, std::vector<Message>& messages);
+  // Resolves @username in text to members of the room other than the
+  // author and stores them for the message (store_messages.cc).
+  Status StoreMentions(Message& m);
   Result<int64_t> NextEventId();
   // Appends an event inside the current write transaction; returns its id.
   // message_id tags the events of one message (RewriteMessageEvents).

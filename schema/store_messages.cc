@@ -4,13 +4,16 @@
 #include <algorithm>
 
 #include "schema/json.h"
+#include "schema/mentions.h"
 
 namespace parley {
 namespace {
 
 constexpr const char* kMessageSelect =
     "SELECT m.id, m.room_id, m.user_id, u.username, m.kind, m.text, m.reply_to, m.ts, m.client_id, "
-    "m.edited_ts, m.deleted, a.answer_id FROM messages m JOIN users u ON u.id = m.user_id "
+    "m.edited_ts, m.deleted, a.answer_id, "
+    "(SELECT group_concat(x.user_id) FROM mentions x WHERE x.message_id = m.id) "
+    "FROM messages m JOIN users u ON u.id = m.user_id "
     "LEFT JOIN answers a ON a.question_id = m.id ";
 
 Message ReadMessage(const Statement& s) {
@@ -26,6 +29,16 @@ Message ReadMessage(const Statement& s) {
   m.edited = !s.IsNull(9);
   m.deleted = s.Int(10) != 0;
   if (!s.IsNull(11)) m.answer_id = s.Int(11);
+  if (!s.IsNull(12)) {
+    // group_concat of integers: "3,17,4" (SQLite keeps the index order, by user id).
+    std::string ids = s.Text(12);
+    for (size_t i = 0; i < ids.size();) {
+      size_t comma = ids.find(',', i);
+      if (comma == std::string::npos) comma = ids.size();
+      m.mentions.push_back(std::stoll(ids.substr(i, comma - i)));
+      i = comma + 1;
+    }
+  }
   return m;
 }
 
@@ -49,6 +62,47 @@ Result<std::optional<Message>> Store::LoadMessage(int64_t id) {
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::optional<Message>();
   return std::optional<Message>(ReadMessage(s));
+}
+
+Result<std::optional<Message>> Store::LastMessage(int64_t room_id, int64_t user_id) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string(kMessageSelect) +
+      "WHERE m.room_id = ? ORDER BY m.id DESC LIMIT 1"));
+  s.Bind(1, room_id);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<Message>();
+  std::vector<Message> one{ReadMessage(s)};
+  PARLEY_RETURN_IF_ERROR(AttachReactions(user_id, one));
+  return std::optional<Message>(std::move(one[0]));
+}
+
+Status Store::StoreMentions(Message& m) {
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM mentions WHERE message_id = ?"));
+    s.Bind(1, m.id);
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+  }
+  m.mentions.clear();
+  if (m.deleted) return Status::Ok();
+  for (const std::string& name : MentionNames(m.text)) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "SELECT u.id FROM users u JOIN members mb ON mb.user_id = u.id AND mb.room_id = ?2 "
+        "WHERE u.username = ?1"));
+    s.Bind(1, name).Bind(2, m.room_id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) continue;
+    int64_t id = s.Int(0);
+    if (id == m.user.id || std::find(m.mentions.begin(), m.mentions.end(), id) != m.mentions.end()) continue;
+    m.mentions.push_back(id);
+  }
+  // Stored in id order: ReadMessage reads them back through the primary key.
+  std::sort(m.mentions.begin(), m.mentions.end());
+  for (int64_t id : m.mentions) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "INSERT INTO mentions(message_id, user_id, room_id) VALUES (?,?,?)"));
+    s.Bind(1, m.id).Bind(2, id).Bind(3, m.room_id);
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+  }
+  return Status::Ok();
 }
 
 Result<HistoryPage> Store::History(const User& me, int64_t room_id, std::optional<int64_t> before,
@@ -81,6 +135,7 @@ Result<HistoryPage> Store::History(const User& me, int64_t room_id, std::optiona
     page.messages.pop_back();
   }
   if (!after) std::reverse(page.messages.begin(), page.messages.end());
+  PARLEY_RETURN_IF_ERROR(AttachReactions(me.id, page.messages));
   return page;
 }
 
@@ -111,8 +166,6 @@ Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char
   m.reply_to = reply_to;
   m.ts = NowMs();
   m.client_id = client_id;
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent(m.id, kind, room_id, std::nullopt, Audience::kRoom, ToJson(m), m.id));
-  (void)ev;
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         "INSERT INTO messages(id, room_id, user_id, kind, text, reply_to, ts, client_id) VALUES (?,?,?,?,?,?,?,?)"));
@@ -120,6 +173,10 @@ Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char
         .Bind(7, m.ts).Bind(8, client_id);
     PARLEY_RETURN_IF_ERROR(s.Exec());
   }
+  // After the message row (the mentions reference it), before the event that carries them.
+  PARLEY_RETURN_IF_ERROR(StoreMentions(m));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent(m.id, kind, room_id, std::nullopt, Audience::kRoom, ToJson(m), m.id));
+  (void)ev;
   if (client_id) {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         "INSERT INTO idempotency(user_id, client_id, message_id, created_ts) VALUES (?,?,?,?)"));
@@ -220,6 +277,7 @@ Result<Message> Store::Edit(const User& me, int64_t message_id, const std::strin
   PARLEY_RETURN_IF_ERROR(s.Exec());
   m.text = text;
   m.edited = true;
+  PARLEY_RETURN_IF_ERROR(StoreMentions(m));
   const std::string data = ToJson(m);
   PARLEY_RETURN_IF_ERROR(RewriteMessageEvents(m.id, data));
   PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("edit", m.room_id, std::nullopt, Audience::kRoom, data, m.id));
@@ -240,6 +298,7 @@ Status Store::Delete(const User& me, int64_t message_id) {
   PARLEY_RETURN_IF_ERROR(s.Exec());
   m.text.clear();
   m.deleted = true;
+  PARLEY_RETURN_IF_ERROR(StoreMentions(m));
   const std::string data = ToJson(m);
   PARLEY_RETURN_IF_ERROR(RewriteMessageEvents(m.id, data));
   PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("delete", m.room_id, std::nullopt, Audience::kRoom, data, m.id));
@@ -258,7 +317,7 @@ Status Store::RewriteMessageEvents(int64_t message_id, const std::string& data) 
   return s.Exec();
 }
 
-Status Store::MarkRead(const User& me, int64_t room_id, int64_t event_id) {
+Status Store::MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
@@ -266,9 +325,11 @@ Status Store::MarkRead(const User& me, int64_t room_id, int64_t event_id) {
   // The marker only moves forward: an old tab cannot unread what a newer one read.
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "INSERT INTO read_markers(user_id, room_id, event_id) VALUES (?1, ?2, ?3) "
-      "ON CONFLICT(user_id, room_id) DO UPDATE SET event_id = MAX(event_id, excluded.event_id)"));
+      "ON CONFLICT(user_id, room_id) DO UPDATE SET event_id = excluded.event_id "
+      "WHERE excluded.event_id > event_id"));
   s.Bind(1, me.id).Bind(2, room_id).Bind(3, event_id);
   PARLEY_RETURN_IF_ERROR(s.Exec());
+  if (moved) *moved = s.Changes() > 0;
   return CommitWrite(*tx);
 }
 

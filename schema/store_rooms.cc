@@ -8,7 +8,9 @@ namespace {
 
 // The columns every room query starts with, in this order.
 constexpr const char* kRoomColumns =
-    "r.id, r.name, r.kind, r.owner_id, ou.username, r.answers_per_professor";
+    "r.id, r.name, r.kind, r.owner_id, ou.username, r.answers_per_professor, r.last_event_id";
+// After kRoomColumns, the reader's membership: role (null: not a member) and notification level.
+constexpr int kRoleColumn = 7;
 
 // Columns that CHECK constraints guard; an unknown value falls back to the
 // narrowest: a hidden room, the least role.
@@ -22,7 +24,22 @@ Room ReadRoom(const Statement& s) {
   r.kind = ReadKind(s, 2);
   if (!s.IsNull(3)) r.owner = User{s.Int(3), s.Text(4)};
   if (!s.IsNull(5)) r.answers_per_professor = s.Int(5);
+  r.last_event_id = s.Int(6);
   return r;
+}
+
+// The room and the reader's membership columns (kRoleColumn and the next).
+Room ReadRoomView(const Statement& s) {
+  Room r = ReadRoom(s);
+  if (!s.IsNull(kRoleColumn)) r.role = ReadRole(s, kRoleColumn);
+  r.member = r.role.has_value();
+  r.notifications = ParseNotifyLevel(s.Text(kRoleColumn + 1)).value_or(NotifyLevel::kAll);
+  return r;
+}
+
+// The columns of the two member queries, in order: user, role, owner, online, read marker.
+Member ReadMember(const Statement& s) {
+  return Member{User{s.Int(0), s.Text(1)}, ReadRole(s, 2), s.Int(3) != 0, s.Int(4) != 0, s.Int(5)};
 }
 
 // What every reader of a `room` event may see: no per-user counters.
@@ -49,22 +66,20 @@ bool RoleFitsKind(Role role, RoomKind kind) {
 
 Result<Store::Access> Store::LoadAccess(int64_t user_id, int64_t room_id, bool require_member) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      std::string("SELECT ") + kRoomColumns + ", m.role FROM rooms r "
+      std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications FROM rooms r "
       "LEFT JOIN users ou ON ou.id = r.owner_id "
       "LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ?2 WHERE r.id = ?1"));
   s.Bind(1, room_id).Bind(2, user_id);
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return Status::NotFound("room_not_found", "no such room");
-  Access a{ReadRoom(s), std::nullopt};
-  if (!s.IsNull(6)) a.role = ReadRole(s, 6);
+  Access a{ReadRoomView(s), std::nullopt};
+  a.role = a.room.role;
   if (!a.role && (a.room.kind == RoomKind::kPrivate || a.room.kind == RoomKind::kDm)) {
     return Status::NotFound("room_not_found", "no such room");
   }
   if (require_member && !a.role) {
     return Status::Forbidden("not_a_member", "join the room first");
   }
-  a.room.member = a.role.has_value();
-  a.room.role = a.role;
   return a;
 }
 
@@ -73,18 +88,12 @@ Status Store::CheckMember(const User& me, int64_t room_id) {
   return a.status();
 }
 
-// Fills the per-reader fields of a room: last event, read marker, unread count, peer.
-static Status FillView(Db& db, Room& r, int64_t user_id) {
-  {
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(
-        "SELECT COALESCE(MAX(id), 0) FROM events WHERE room_id = ?"));
-    s.Bind(1, r.id);
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    r.last_event_id = row ? s.Int(0) : 0;
-  }
+// Fills the per-reader fields of a room: read marker, unread counts, last
+// message, peer. last_event_id came with the room row (migration 006).
+Status Store::FillView(Room& r, int64_t user_id) {
   if (!r.member) return Status::Ok();
   {
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         "SELECT event_id FROM read_markers WHERE user_id = ? AND room_id = ?"));
     s.Bind(1, user_id).Bind(2, r.id);
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -93,15 +102,29 @@ static Status FillView(Db& db, Room& r, int64_t user_id) {
   {
     // Capped: a badge reads "999+" long before an exact count matters, and
     // the cap bounds the work for a user back from a long absence.
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = ?1 AND id > ?3 "
         "AND user_id <> ?2 AND deleted = 0 LIMIT 1000)"));
     s.Bind(1, r.id).Bind(2, user_id).Bind(3, r.read_event_id);
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     r.unread = row ? s.Int(0) : 0;
   }
+  {
+    // Mentions are stored without the author's own (StoreMentions) and
+    // removed with a delete, so no join with messages is needed.
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM mentions WHERE user_id = ?1 AND room_id = ?2 "
+        "AND message_id > ?3 LIMIT 1000)"));
+    s.Bind(1, user_id).Bind(2, r.id).Bind(3, r.read_event_id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    r.unread_mentions = row ? s.Int(0) : 0;
+  }
+  {
+    PARLEY_ASSIGN_OR_RETURN(std::optional<Message> last, LastMessage(r.id, user_id));
+    if (last) r.last_message = std::make_shared<const Message>(std::move(*last));
+  }
   if (r.kind == RoomKind::kDm) {
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         "SELECT u.id, u.username FROM rooms r JOIN users u ON r.dm_key IN "
         "(u.id || ':' || ?2, ?2 || ':' || u.id) WHERE r.id = ?1 AND u.id <> ?2"));
     s.Bind(1, r.id).Bind(2, user_id);
@@ -113,7 +136,7 @@ static Status FillView(Db& db, Room& r, int64_t user_id) {
 
 Result<Room> Store::LoadRoomView(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, false));
-  PARLEY_RETURN_IF_ERROR(FillView(db_, a.room, me.id));
+  PARLEY_RETURN_IF_ERROR(FillView(a.room, me.id));
   return a.room;
 }
 
@@ -123,7 +146,7 @@ Result<std::vector<Room>> Store::ListRooms(const User& me) {
   std::vector<Room> rooms;
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-        std::string("SELECT ") + kRoomColumns + ", m.role FROM rooms r "
+        std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications FROM rooms r "
         "LEFT JOIN users ou ON ou.id = r.owner_id "
         "LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ?1 "
         "WHERE m.user_id IS NOT NULL OR r.kind IN ('public', 'qa') ORDER BY r.id"));
@@ -131,13 +154,10 @@ Result<std::vector<Room>> Store::ListRooms(const User& me) {
     for (;;) {
       PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      Room r = ReadRoom(s);
-      if (!s.IsNull(6)) r.role = ReadRole(s, 6);
-      r.member = r.role.has_value();
-      rooms.push_back(std::move(r));
+      rooms.push_back(ReadRoomView(s));
     }
   }
-  for (Room& r : rooms) PARLEY_RETURN_IF_ERROR(FillView(db_, r, me.id));
+  for (Room& r : rooms) PARLEY_RETURN_IF_ERROR(FillView(r, me.id));
   return rooms;
 }
 
@@ -163,13 +183,14 @@ Status Store::AddMember(int64_t room_id, const User& user, Role role, MemberActi
 Result<Member> Store::LoadMember(int64_t room_id, int64_t user_id) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "SELECT u.id, u.username, m.role, r.owner_id IS m.user_id, "
-      "EXISTS(SELECT 1 FROM presence p WHERE p.user_id = m.user_id) "
+      "EXISTS(SELECT 1 FROM presence p WHERE p.user_id = m.user_id), "
+      "COALESCE((SELECT event_id FROM read_markers rm WHERE rm.user_id = m.user_id AND rm.room_id = m.room_id), 0) "
       "FROM members m JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id "
       "WHERE m.room_id = ? AND m.user_id = ?"));
   s.Bind(1, room_id).Bind(2, user_id);
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return Status::NotFound("member_not_found", "that user is not a member of this room");
-  return Member{User{s.Int(0), s.Text(1)}, ReadRole(s, 2), s.Int(3) != 0, s.Int(4) != 0};
+  return ReadMember(s);
 }
 
 Result<Room> Store::CreateRoom(const User& me, const std::string& name, RoomKind kind,
@@ -266,7 +287,8 @@ Result<std::vector<Member>> Store::Members(const User& me, int64_t room_id) {
   (void)a;
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "SELECT u.id, u.username, m.role, r.owner_id IS m.user_id, "
-      "EXISTS(SELECT 1 FROM presence p WHERE p.user_id = m.user_id) "
+      "EXISTS(SELECT 1 FROM presence p WHERE p.user_id = m.user_id), "
+      "COALESCE((SELECT event_id FROM read_markers rm WHERE rm.user_id = m.user_id AND rm.room_id = m.room_id), 0) "
       "FROM members m JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id "
       "WHERE m.room_id = ? ORDER BY u.username"));
   s.Bind(1, room_id);
@@ -274,7 +296,7 @@ Result<std::vector<Member>> Store::Members(const User& me, int64_t room_id) {
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    out.push_back(Member{User{s.Int(0), s.Text(1)}, ReadRole(s, 2), s.Int(3) != 0, s.Int(4) != 0});
+    out.push_back(ReadMember(s));
   }
   return out;
 }
@@ -367,6 +389,92 @@ Result<std::pair<Room, bool>> Store::GetOrCreateDm(const User& me, const std::st
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   PARLEY_ASSIGN_OR_RETURN(Room view, LoadRoomView(me, room_id));
   return std::make_pair(std::move(view), created);
+}
+
+// The room list walks my memberships (members_user) and orders them by the
+// room's last_event_id, so its cost follows the number of rooms I am in
+// (1,000 rooms: one index range and a sort of 1,000 rows), never the
+// number of events; each room on the page then costs a few index lookups.
+Result<RoomListPage> Store::ListRoomsPage(const User& me, const RoomListQuery& q) {
+  RoomListPage page;
+  PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_, Transaction::Mode::kRead));
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications FROM members m "
+        "JOIN rooms r ON r.id = m.room_id LEFT JOIN users ou ON ou.id = r.owner_id "
+        "WHERE m.user_id = ?1 AND r.last_event_id > ?2 AND (r.last_event_id, r.id) < (?3, ?4) "
+        "ORDER BY r.last_event_id DESC, r.id DESC LIMIT ?5"));
+    s.Bind(1, me.id).Bind(2, q.changed_since.value_or(-1));
+    s.Bind(3, q.before ? q.before->last_event_id : INT64_MAX).Bind(4, q.before ? q.before->room_id : INT64_MAX);
+    s.Bind(5, q.limit + 1);
+    for (;;) {
+      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      page.rooms.push_back(ReadRoomView(s));
+    }
+  }
+  if (static_cast<int>(page.rooms.size()) > q.limit) {
+    page.rooms.pop_back();
+    page.next = RoomCursor{page.rooms.back().last_event_id, page.rooms.back().id};
+  }
+  for (Room& r : page.rooms) PARLEY_RETURN_IF_ERROR(FillView(r, me.id));
+  if (q.changed_since) {
+    // Rooms I am no longer in whose member events about me came after the
+    // cursor: events_target, bounded like a page of the log.
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "SELECT DISTINCT e.room_id FROM events e WHERE e.target_id = ?1 AND e.id > ?2 AND e.type = 'member' "
+        "AND e.room_id IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = e.room_id AND m.user_id = ?1) LIMIT 1000"));
+    s.Bind(1, me.id).Bind(2, *q.changed_since);
+    for (;;) {
+      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      page.left.push_back(s.Int(0));
+    }
+  }
+  PARLEY_RETURN_IF_ERROR(tx->Commit());
+  return page;
+}
+
+Result<std::vector<Room>> Store::Directory(const User& me, const std::string& prefix, int limit) {
+  // A range on rooms_name (NOCASE) as SearchUsers does, not LIKE with its wildcards.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      std::string("SELECT ") + kRoomColumns + ", NULL, NULL FROM rooms r "
+      "LEFT JOIN users ou ON ou.id = r.owner_id "
+      "WHERE r.kind IN ('public', 'qa') AND r.name >= ?2 COLLATE NOCASE "
+      "AND r.name < ?2 || char(1114111) COLLATE NOCASE "
+      "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = ?1) "
+      "ORDER BY r.name COLLATE NOCASE LIMIT ?3"));
+  s.Bind(1, me.id).Bind(2, prefix).Bind(3, limit);
+  std::vector<Room> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(ReadRoomView(s));
+  }
+  return out;
+}
+
+Result<Room> Store::SetNotifications(const User& me, int64_t room_id, NotifyLevel level) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  // A personal setting of the room, like the read marker: its bucket.
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead));
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+  (void)a;
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "UPDATE members SET notifications = ?3 WHERE room_id = ?1 AND user_id = ?2"));
+  s.Bind(1, room_id).Bind(2, me.id).Bind(3, ToString(level));
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return LoadRoomView(me, room_id);
+}
+
+Result<int64_t> Store::MemberCount(int64_t room_id, int64_t cap) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT COUNT(*) FROM (SELECT 1 FROM members WHERE room_id = ?1 LIMIT ?2)"));
+  s.Bind(1, room_id).Bind(2, cap);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : 0;
 }
 
 }  // namespace parley

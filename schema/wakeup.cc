@@ -41,6 +41,14 @@ std::string EncodeTyping(int64_t room_id, const User& user) {
   return w.Take();
 }
 
+std::string EncodeReceipt(int64_t room_id, const User& user, int64_t event_id) {
+  JsonWriter w;
+  w.BeginObject().Key("receipt").BeginObject().Key("room_id").Int(room_id).Key("user");
+  Write(w, user);
+  w.Key("event_id").Int(event_id).EndObject().EndObject();
+  return w.Take();
+}
+
 std::optional<Wakeup> DecodeWakeup(std::string_view datagram) {
   if (datagram.empty() || datagram.size() > kMaxWakeupBytes) return std::nullopt;
   JsonPtr j(cJSON_ParseWithLength(datagram.data(), datagram.size()));
@@ -54,12 +62,20 @@ std::optional<Wakeup> DecodeWakeup(std::string_view datagram) {
     return w;
   }
   const cJSON* typing = cJSON_GetObjectItemCaseSensitive(j.get(), "typing");
+  const cJSON* receipt = cJSON_GetObjectItemCaseSensitive(j.get(), "receipt");
+  if (receipt) {
+    // Same body as typing, plus the marker.
+    std::optional<int64_t> event = PositiveId(cJSON_GetObjectItemCaseSensitive(receipt, "event_id"));
+    if (typing || !event) return std::nullopt;
+    typing = receipt;
+    w.event_id = *event;
+  }
   const cJSON* user = cJSON_GetObjectItemCaseSensitive(typing, "user");
   std::optional<int64_t> room = PositiveId(cJSON_GetObjectItemCaseSensitive(typing, "room_id"));
   std::optional<int64_t> uid = PositiveId(cJSON_GetObjectItemCaseSensitive(user, "id"));
   const cJSON* name = cJSON_GetObjectItemCaseSensitive(user, "username");
   if (!room || !uid || !cJSON_IsString(name) || !PlausibleUsername(name->valuestring)) return std::nullopt;
-  w.kind = Wakeup::Kind::kTyping;
+  w.kind = receipt ? Wakeup::Kind::kReceipt : Wakeup::Kind::kTyping;
   w.room_id = *room;
   w.user = User{*uid, name->valuestring};
   return w;

@@ -5,6 +5,7 @@
 // One JSON object per datagram, at most kMaxWakeupBytes:
 //   {"head":N}                                          new events up to N
 //   {"typing":{"room_id":R,"user":{"id":U,"username":"..."}}}
+//   {"receipt":{"room_id":R,"user":{...},"event_id":E}}   a read marker moved
 // Only the service's own processes can send one (the socket is 0660 under a
 // 0700 directory, and the daemon checks the sender's uid), yet the decoder
 // treats it as hostile input: every number is range-checked, every name
@@ -23,15 +24,17 @@ namespace parley {
 constexpr size_t kMaxWakeupBytes = 1024;
 
 struct Wakeup {
-  enum class Kind { kHead, kTyping };
+  enum class Kind { kHead, kTyping, kReceipt };
   Kind kind = Kind::kHead;
   int64_t head = 0;     // kHead
-  int64_t room_id = 0;  // kTyping
-  User user;            // kTyping
+  int64_t room_id = 0;  // kTyping, kReceipt
+  User user;            // kTyping, kReceipt
+  int64_t event_id = 0;  // kReceipt
 };
 
 std::string EncodeHead(int64_t head);
 std::string EncodeTyping(int64_t room_id, const User& user);
+std::string EncodeReceipt(int64_t room_id, const User& user, int64_t event_id);
 // nullopt for anything malformed, out of range or too long.
 std::optional<Wakeup> DecodeWakeup(std::string_view datagram);
 

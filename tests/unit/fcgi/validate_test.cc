@@ -149,5 +149,19 @@ TEST(ValidateClientIdTest, PrintableAscii) {
   EXPECT_ERROR(ValidateClientId(std::string("a\0b", 3)), Code::kInvalid, "invalid_field");
 }
 
+TEST(ValidateEmojiTest, OneToThirtyTwoBytesWithoutControls) {
+  EXPECT_OK(ValidateEmoji("\xF0\x9F\x91\x8D"));  // thumbs up
+  EXPECT_OK(ValidateEmoji("ok"));
+  EXPECT_OK(ValidateEmoji("\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9"));  // joined by U+200D
+  EXPECT_OK(ValidateEmoji(std::string(32, 'x')));
+  for (const std::string& bad : {std::string(), std::string(33, 'x'), std::string("a b"), std::string("\x01"),
+                                 std::string("\x7F"), std::string("\xFF"), std::string("\xE2\x80\xAE"),
+                                 std::string("\xC2\x85"), std::string("\xF0\x9F")}) {
+    Status st = ValidateEmoji(bad);
+    EXPECT_EQ(st.code(), Code::kInvalid) << bad;
+    EXPECT_EQ(st.reason(), "invalid_emoji") << bad;
+  }
+}
+
 }  // namespace
 }  // namespace parley::fcgi

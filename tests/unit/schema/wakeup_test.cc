@@ -21,6 +21,25 @@ TEST(WakeupTest, TypingRoundTrips) {
   EXPECT_EQ(w->user.username, "alice.b-c_d");
 }
 
+TEST(WakeupTest, ReceiptRoundTrips) {
+  auto w = DecodeWakeup(EncodeReceipt(7, User{42, "bob"}, 9001));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->kind, Wakeup::Kind::kReceipt);
+  EXPECT_EQ(w->room_id, 7);
+  EXPECT_EQ(w->user.id, 42);
+  EXPECT_EQ(w->user.username, "bob");
+  EXPECT_EQ(w->event_id, 9001);
+  for (const char* bad : {
+           "{\"receipt\":{\"room_id\":1,\"user\":{\"id\":1,\"username\":\"a\"}}}",
+           "{\"receipt\":{\"room_id\":1,\"user\":{\"id\":1,\"username\":\"a\"},\"event_id\":0}}",
+           "{\"receipt\":{\"room_id\":1,\"user\":{\"id\":1,\"username\":\"a b\"},\"event_id\":5}}",
+           "{\"receipt\":{\"room_id\":1,\"user\":{\"id\":1,\"username\":\"a\"},\"event_id\":5},"
+           "\"typing\":{\"room_id\":1,\"user\":{\"id\":1,\"username\":\"a\"}}}",
+       }) {
+    EXPECT_FALSE(DecodeWakeup(bad).has_value()) << bad;
+  }
+}
+
 TEST(WakeupTest, RefusesWhatParleyFcgiNeverSends) {
   for (const char* bad : {
            "", "{", "[]", "42", "{}", "{\"head\":0}", "{\"head\":-1}", "{\"head\":1.5}", "{\"head\":1e300}",

@@ -1,0 +1,24 @@
+// A user's search box text to an FTS5 MATCH expression: pure, unit-tested.
+//
+// Users type words, not FTS5 syntax. Every whitespace-separated term becomes
+// an FTS5 string ("term", inner quotes doubled), joined by spaces (all
+// terms must occur); a term ending in '*' becomes a prefix ("term"*). So
+// AND, OR, NEAR, column filters, parentheses and stray quotes are just
+// words, and no input can make FTS5 fail with a syntax error.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "schema/status.h"
+
+namespace parley::fcgi {
+
+constexpr size_t kMaxSearchBytes = 256;
+constexpr size_t kMaxSearchTerms = 16;
+
+// kInvalid invalid_query: empty, blank, too long, too many terms, invalid
+// UTF-8 or control characters.
+Result<std::string> BuildMatchExpression(std::string_view q);
+
+}  // namespace parley::fcgi

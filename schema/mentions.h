@@ -1,0 +1,23 @@
+// @username in message text: pure parsing, unit-tested without a database.
+//
+// A mention is '@' at the start of the text or after a character that
+// cannot be part of a username (so "a@b.c" is an address, not a mention),
+// followed by 1-32 username characters ([A-Za-z0-9_.-], fcgi/validate.cc).
+// A name ending in dots also yields the name without them, since "@bob."
+// usually ends a sentence. The store resolves the names against the room's
+// members; names of nobody are ignored.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parley {
+
+// At most kMaxMentionNames distinct candidate names (compared as written),
+// in order of first appearance: a message cannot make the store look up
+// thousands of names.
+constexpr size_t kMaxMentionNames = 20;
+std::vector<std::string> MentionNames(std::string_view text);
+
+}  // namespace parley

@@ -1,0 +1,94 @@
+// Store: reactions to messages (issue 12, DESIGN section 3.2).
+//
+// One row per (message, emoji, person). Adding twice or removing what is not
+// there changes nothing and appends no event, so a retried click is
+// harmless. Each change that happens appends a `reaction` event
+// {"message_id","room_id","user","emoji","added"} to the room; readers keep
+// counts from history (AttachReactions) and apply the events as they come.
+// Stored message events never carry reactions: counts change after the
+// event was written, and "me" depends on the reader.
+#include <map>
+
+#include "schema/json.h"
+#include "schema/store.h"
+
+namespace parley {
+
+Result<ReactionResult> Store::React(const User& me, int64_t message_id, const std::string& emoji, bool add) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Message> m, LoadMessage(message_id));
+  if (!m) return Status::NotFound("message_not_found", "no such message");
+  auto access = LoadAccess(me.id, m->room_id, true);
+  if (!access.ok()) {
+    // A message in a room the reader cannot see does not exist for them.
+    if (access.status().code() == Code::kNotFound) return Status::NotFound("message_not_found", "no such message");
+    return access.status();
+  }
+  if (m->deleted) return Status::Conflict("message_deleted", "that message was deleted");
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kReact));
+  int64_t changes = 0;
+  if (add) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "INSERT INTO reactions(message_id, emoji, user_id, room_id, ts) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING"));
+    s.Bind(1, message_id).Bind(2, emoji).Bind(3, me.id).Bind(4, m->room_id).Bind(5, NowMs());
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+    changes = s.Changes();
+  } else {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "DELETE FROM reactions WHERE message_id = ? AND emoji = ? AND user_id = ?"));
+    s.Bind(1, message_id).Bind(2, emoji).Bind(3, me.id);
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+    changes = s.Changes();
+  }
+  if (changes == 0) {
+    // Nothing changed: rolling back returns the token, so a retry is free.
+    tx.reset();
+    std::vector<Message> one{std::move(*m)};
+    PARLEY_RETURN_IF_ERROR(AttachReactions(me.id, one));
+    return ReactionResult{std::move(one[0]), false};
+  }
+  JsonWriter w;
+  w.BeginObject().Key("message_id").Int(message_id).Key("room_id").Int(m->room_id).Key("user");
+  Write(w, me);
+  w.Key("emoji").String(emoji).Key("added").Bool(add).EndObject();
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("reaction", m->room_id, std::nullopt, Audience::kRoom, w.str()));
+  (void)ev;
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  std::vector<Message> one{std::move(*m)};
+  PARLEY_RETURN_IF_ERROR(AttachReactions(me.id, one));
+  return ReactionResult{std::move(one[0]), true};
+}
+
+// One query per page: the reactions of the page's id range in its room,
+// grouped by message and emoji, in the order each emoji was first used.
+Status Store::AttachReactions(int64_t user_id, std::vector<Message>& messages) {
+  if (messages.empty()) return Status::Ok();
+  std::map<std::pair<int64_t, int64_t>, std::vector<Message*>> by_room;  // (room, id) -> messages
+  std::map<int64_t, std::pair<int64_t, int64_t>> ranges;                 // room -> [min id, max id]
+  for (Message& m : messages) {
+    m.reactions.clear();
+    by_room[{m.room_id, m.id}].push_back(&m);
+    auto [it, fresh] = ranges.try_emplace(m.room_id, m.id, m.id);
+    if (!fresh) {
+      it->second.first = std::min(it->second.first, m.id);
+      it->second.second = std::max(it->second.second, m.id);
+    }
+  }
+  for (const auto& [room, range] : ranges) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "SELECT message_id, emoji, COUNT(*), MAX(user_id = ?4), MIN(ts) AS first FROM reactions "
+        "WHERE room_id = ?1 AND message_id BETWEEN ?2 AND ?3 GROUP BY message_id, emoji "
+        "ORDER BY message_id, first, emoji"));
+    s.Bind(1, room).Bind(2, range.first).Bind(3, range.second).Bind(4, user_id);
+    for (;;) {
+      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      auto it = by_room.find({room, s.Int(0)});
+      if (it == by_room.end()) continue;  // in the range, not on the page
+      for (Message* m : it->second) m->reactions.push_back(Reaction{s.Text(1), s.Int(2), s.Int(3) != 0});
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace parley

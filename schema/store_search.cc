@@ -1,0 +1,63 @@
+// Store: full-text search over the rooms a user is a member of now
+// (issue 12, DESIGN section 3.2), on the FTS5 table of migration 006.
+//
+// The FTS5 index is kept current by triggers inside the transaction that
+// sends, edits or deletes, so deleted text is never found and edited text
+// is found as it now reads. The caller passes a MATCH expression made only
+// of quoted terms (fcgi/search_query.cc), so user input cannot reach FTS5's
+// query syntax; any FTS5 error is still reported as invalid_query, never as
+// an internal error.
+//
+// Cost: FTS5 yields matching rowids newest first (ORDER BY rowid DESC is
+// answered by the index itself); each is checked against my membership by
+// primary key until the page is full. A term common in rooms I am not in
+// costs a walk over those matches; tools/bench/search measures it.
+#include "schema/store.h"
+
+namespace parley {
+
+Result<SearchPage> Store::Search(const User& me, const SearchQuery& q) {
+  SearchPage page;
+  std::vector<std::pair<int64_t, std::string>> hits;  // message id, snippet
+  PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_, Transaction::Mode::kRead));
+  if (q.room_id) PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, *q.room_id, true).status());
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "SELECT f.rowid, snippet(messages_fts, 0, char(2), char(3), '…', 16) "
+        "FROM messages_fts f JOIN messages m ON m.id = f.rowid "
+        "JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = ?2 "
+        "WHERE messages_fts MATCH ?1 AND f.rowid < ?3 AND m.deleted = 0 "
+        "AND (?4 IS NULL OR m.room_id = ?4) AND (?5 IS NULL OR m.user_id = ?5) "
+        "ORDER BY f.rowid DESC LIMIT ?6"));
+    s.Bind(1, q.match).Bind(2, me.id).Bind(3, q.before.value_or(INT64_MAX)).Bind(4, q.room_id);
+    s.Bind(5, q.from_user).Bind(6, q.limit + 1);
+    for (;;) {
+      Result<bool> row = s.Step();
+      if (!row.ok()) {
+        if (row.status().code() == Code::kInternal) {
+          return Status::Invalid("invalid_query", "the search terms could not be understood");
+        }
+        return row.status();
+      }
+      if (!*row) break;
+      hits.emplace_back(s.Int(0), s.Text(1));
+    }
+  }
+  if (static_cast<int>(hits.size()) > q.limit) {
+    page.has_more = true;
+    hits.pop_back();
+  }
+  std::vector<Message> messages;
+  for (const auto& [id, snippet] : hits) {
+    PARLEY_ASSIGN_OR_RETURN(std::optional<Message> m, LoadMessage(id));
+    if (m) messages.push_back(std::move(*m));
+  }
+  PARLEY_RETURN_IF_ERROR(AttachReactions(me.id, messages));
+  PARLEY_RETURN_IF_ERROR(tx->Commit());
+  for (size_t i = 0; i < messages.size(); ++i) {
+    page.results.push_back(SearchHit{std::move(messages[i]), hits[i].second});
+  }
+  return page;
+}
+
+}  // namespace parley

@@ -1,0 +1,39 @@
+// schema/mentions.cc: which @names a text mentions.
+#include "schema/mentions.h"
+
+#include <gtest/gtest.h>
+
+namespace parley {
+namespace {
+
+using Names = std::vector<std::string>;
+
+TEST(MentionNamesTest, FindsNamesAtWordStarts) {
+  EXPECT_EQ(MentionNames("@bob hi"), (Names{"bob"}));
+  EXPECT_EQ(MentionNames("hi @bob, and (@carol_2) @dave-x!"), (Names{"bob", "carol_2", "dave-x"}));
+  EXPECT_EQ(MentionNames("@bob @bob @Bob"), (Names{"bob", "Bob"})) << "distinct as written; the store folds case";
+  EXPECT_EQ(MentionNames("line\n@eve\t@frank"), (Names{"eve", "frank"}));
+}
+
+TEST(MentionNamesTest, IgnoresAddressesAndBareAts) {
+  EXPECT_TRUE(MentionNames("mail a@bob.org").empty());
+  EXPECT_TRUE(MentionNames("@ alone, @@, @").empty());
+  EXPECT_TRUE(MentionNames("@. @..").empty());
+  EXPECT_TRUE(MentionNames("@" + std::string(33, 'a')).empty()) << "longer than any username";
+}
+
+TEST(MentionNamesTest, SentenceEndDotsAlsoYieldTheNameWithout) {
+  EXPECT_EQ(MentionNames("thanks @bob."), (Names{"bob.", "bob"}));
+  EXPECT_EQ(MentionNames("@j.r.r..."), (Names{"j.r.r...", "j.r.r"}));
+}
+
+TEST(MentionNamesTest, BoundedNumberOfNames) {
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += "@user" + std::to_string(i) + " ";
+  Names names = MentionNames(text);
+  ASSERT_EQ(names.size(), kMaxMentionNames);
+  EXPECT_EQ(names.front(), "user0");
+}
+
+}  // namespace
+}  // namespace parley

@@ -1,0 +1,217 @@
+// schema/store_rooms.cc (room list, directory, notification levels),
+// store_messages.cc (mentions), store_reactions.cc and store_search.cc:
+// the conversation features of issue 12 on a real, migrated SQLite file.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "schema/crypto.h"
+#include "schema/store.h"
+#include "tests/unit/temp_db.h"
+
+namespace parley {
+namespace {
+
+constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
+
+class StoreConversationsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK(CryptoInit());
+    db_ = test::OpenDb(dir_.File("parley.db"));
+    ASSERT_NE(db_, nullptr);
+    store_ = std::make_unique<Store>(*db_);
+    alice_ = NewUser("alice");
+    bob_ = NewUser("bob");
+  }
+  User NewUser(const std::string& name) {
+    auto u = store_->CreateUser(name, kFakeHash);
+    EXPECT_OK(u) << name;
+    return u.ok() ? *u : User{};
+  }
+  int64_t NewRoom(const std::string& name, RoomKind kind = RoomKind::kPublic) {
+    auto r = store_->CreateRoom(alice_, name, kind, std::nullopt);
+    EXPECT_OK(r) << name;
+    return r.ok() ? r->id : 0;
+  }
+  Message Post(const User& u, int64_t room, const std::string& text) {
+    auto r = store_->Send(u, room, text, std::nullopt);
+    EXPECT_OK(r) << text;
+    return r.ok() ? r->message : Message{};
+  }
+  std::vector<int64_t> PageIds(const User& u, const RoomListQuery& q, RoomListPage* out = nullptr) {
+    auto page = store_->ListRoomsPage(u, q);
+    EXPECT_OK(page);
+    std::vector<int64_t> ids;
+    if (!page.ok()) return ids;
+    for (const Room& r : page->rooms) ids.push_back(r.id);
+    if (out) *out = *page;
+    return ids;
+  }
+  std::vector<std::string> Found(const User& u, const std::string& match, std::optional<int64_t> room = {}) {
+    SearchQuery q;
+    q.match = match;
+    q.room_id = room;
+    auto page = store_->Search(u, q);
+    EXPECT_OK(page) << match;
+    std::vector<std::string> texts;
+    if (page.ok()) {
+      for (const SearchHit& h : page->results) texts.push_back(h.message.text);
+    }
+    return texts;
+  }
+
+  test::TempDir dir_;
+  std::unique_ptr<Db> db_;
+  std::unique_ptr<Store> store_;
+  User alice_, bob_;
+};
+
+TEST_F(StoreConversationsTest, EveryRoomEventMovesTheRoomsActivity) {
+  const int64_t room = NewRoom("lobby");
+  Message m = Post(alice_, room, "hi");
+  auto view = store_->GetRoom(alice_, room);
+  ASSERT_OK(view);
+  EXPECT_EQ(view->last_event_id, m.id);
+  ASSERT_TRUE(view->last_message);
+  EXPECT_EQ(view->last_message->text, "hi");
+  ASSERT_OK(store_->Join(bob_, room));
+  auto after = store_->GetRoom(alice_, room);
+  ASSERT_OK(after);
+  EXPECT_GT(after->last_event_id, m.id) << "the join is activity too (changed_since must see it)";
+}
+
+TEST_F(StoreConversationsTest, PagesWalkMyRoomsNewestFirstAndResumeAtTheCursor) {
+  std::vector<int64_t> rooms;
+  for (int i = 0; i < 5; ++i) rooms.push_back(NewRoom("r" + std::to_string(i)));
+  Post(alice_, rooms[2], "latest");  // r2 first, then r4, r3, r1, r0, general
+  RoomListQuery q;
+  q.limit = 2;
+  RoomListPage page;
+  EXPECT_EQ(PageIds(alice_, q, &page), (std::vector<int64_t>{rooms[2], rooms[4]}));
+  ASSERT_TRUE(page.next);
+  q.before = page.next;
+  EXPECT_EQ(PageIds(alice_, q, &page), (std::vector<int64_t>{rooms[3], rooms[1]}));
+  q.before = page.next;
+  EXPECT_EQ(PageIds(alice_, q, &page), (std::vector<int64_t>{rooms[0], 1}));
+  EXPECT_FALSE(page.next);
+  // Bob is only in general.
+  EXPECT_EQ(PageIds(bob_, RoomListQuery{}), std::vector<int64_t>{1});
+}
+
+TEST_F(StoreConversationsTest, ChangedSinceListsChangedRoomsAndRoomsLeft) {
+  const int64_t a = NewRoom("a"), b = NewRoom("b");
+  ASSERT_OK(store_->Join(bob_, a));
+  ASSERT_OK(store_->Join(bob_, b));
+  auto head = store_->Head();
+  ASSERT_OK(head);
+  Post(alice_, a, "news");
+  ASSERT_OK(store_->Leave(bob_, b));
+  RoomListQuery q;
+  q.changed_since = *head;
+  RoomListPage page;
+  EXPECT_EQ(PageIds(bob_, q, &page), std::vector<int64_t>{a});
+  EXPECT_EQ(page.left, std::vector<int64_t>{b});
+  ASSERT_OK(store_->Join(bob_, b));
+  EXPECT_EQ(PageIds(bob_, q, &page), (std::vector<int64_t>{b, a})) << "back in b: changed, not left";
+  EXPECT_TRUE(page.left.empty());
+}
+
+TEST_F(StoreConversationsTest, DirectoryShowsJoinablePublicAndQaRoomsByPrefix) {
+  const int64_t pub = NewRoom("Chess");
+  const int64_t qa = NewRoom("chemistry", RoomKind::kQa);
+  NewRoom("chest", RoomKind::kPrivate);
+  auto rooms = store_->Directory(bob_, "CHE", 50);
+  ASSERT_OK(rooms);
+  ASSERT_EQ(rooms->size(), 2u);
+  EXPECT_EQ((*rooms)[0].id, pub);
+  EXPECT_EQ((*rooms)[1].id, qa);
+  ASSERT_OK(store_->Join(bob_, pub));
+  auto after = store_->Directory(bob_, "che", 50);
+  ASSERT_OK(after);
+  ASSERT_EQ(after->size(), 1u) << "joined rooms are not offered";
+  auto none = store_->Directory(bob_, "%", 50);
+  ASSERT_OK(none);
+  EXPECT_TRUE(none->empty()) << "no LIKE wildcards";
+}
+
+TEST_F(StoreConversationsTest, NotificationLevelIsPerMember) {
+  const int64_t room = NewRoom("quiet");
+  auto set = store_->SetNotifications(alice_, room, NotifyLevel::kNone);
+  ASSERT_OK(set);
+  EXPECT_EQ(set->notifications, NotifyLevel::kNone);
+  ASSERT_OK(store_->Join(bob_, room));
+  auto bobs = store_->GetRoom(bob_, room);
+  ASSERT_OK(bobs);
+  EXPECT_EQ(bobs->notifications, NotifyLevel::kAll);
+  EXPECT_ERROR(store_->SetNotifications(bob_, NewRoom("other"), NotifyLevel::kMentions), Code::kForbidden,
+               "not_a_member");
+}
+
+TEST_F(StoreConversationsTest, MentionsResolveToMembersOtherThanTheAuthor) {
+  const int64_t room = NewRoom("talk");
+  ASSERT_OK(store_->Join(bob_, room));
+  User carol = NewUser("Carol");  // not in the room
+  Message m = Post(alice_, room, "@BOB, @alice and @carol: @bob.");
+  EXPECT_EQ(m.mentions, std::vector<int64_t>{bob_.id}) << "case-insensitive, members only, not myself, once";
+  auto bobs = store_->GetRoom(bob_, room);
+  ASSERT_OK(bobs);
+  EXPECT_EQ(bobs->unread_mentions, 1);
+  ASSERT_OK(store_->Delete(alice_, m.id));
+  auto after = store_->GetRoom(bob_, room);
+  ASSERT_OK(after);
+  EXPECT_EQ(after->unread_mentions, 0) << "a deleted message mentions nobody";
+  (void)carol;
+}
+
+TEST_F(StoreConversationsTest, ReactionsAreCountedPerEmojiAndReader) {
+  const int64_t room = NewRoom("fun");
+  ASSERT_OK(store_->Join(bob_, room));
+  Message m = Post(alice_, room, "joke");
+  auto added = store_->React(bob_, m.id, "x", true);
+  ASSERT_OK(added);
+  EXPECT_TRUE(added->changed);
+  auto again = store_->React(bob_, m.id, "x", true);
+  ASSERT_OK(again);
+  EXPECT_FALSE(again->changed);
+  ASSERT_OK(store_->React(alice_, m.id, "x", true));
+  ASSERT_OK(store_->React(alice_, m.id, "y", true));
+  auto page = store_->History(alice_, room, std::nullopt, std::nullopt, 50);
+  ASSERT_OK(page);
+  const Message& last = page->messages.back();
+  ASSERT_EQ(last.reactions.size(), 2u);
+  EXPECT_EQ(last.reactions[0].emoji, "x");
+  EXPECT_EQ(last.reactions[0].count, 2);
+  EXPECT_TRUE(last.reactions[0].me);
+  EXPECT_EQ(last.reactions[1].count, 1);
+  auto removed = store_->React(bob_, m.id, "x", false);
+  ASSERT_OK(removed);
+  EXPECT_EQ(removed->message.reactions[0].count, 1);
+  EXPECT_FALSE(removed->message.reactions[0].me);
+  EXPECT_ERROR(store_->React(bob_, 999999, "x", true), Code::kNotFound, "message_not_found");
+}
+
+TEST_F(StoreConversationsTest, SearchFollowsEditsDeletesAndMembership) {
+  const int64_t room = NewRoom("notes");
+  const int64_t hidden = NewRoom("hidden", RoomKind::kPrivate);
+  ASSERT_OK(store_->Join(bob_, room));
+  Message edited = Post(alice_, room, "apples and pears");
+  Message deleted = Post(alice_, room, "apples gone");
+  Post(alice_, hidden, "apples hidden");
+  ASSERT_OK(store_->Edit(alice_, edited.id, "plums and pears"));
+  ASSERT_OK(store_->Delete(alice_, deleted.id));
+  EXPECT_TRUE(Found(bob_, "\"apples\"").empty());
+  EXPECT_EQ(Found(bob_, "\"plums\""), std::vector<std::string>{"plums and pears"});
+  EXPECT_EQ(Found(alice_, "\"apples\""), std::vector<std::string>{"apples hidden"});
+  EXPECT_ERROR(store_->Search(bob_, SearchQuery{"\"apples\"", hidden, {}, {}, 20}), Code::kNotFound,
+               "room_not_found");
+  // A MATCH expression FTS5 cannot parse is the user's error, not ours.
+  EXPECT_ERROR(store_->Search(bob_, SearchQuery{"\"unterminated", {}, {}, {}, 20}), Code::kInvalid,
+               "invalid_query");
+  ASSERT_OK(store_->Leave(bob_, room));
+  EXPECT_TRUE(Found(bob_, "\"plums\"").empty()) << "only rooms I am a member of now";
+}
+
+}  // namespace
+}  // namespace parley
