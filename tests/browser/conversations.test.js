@@ -3,7 +3,8 @@
 // reactions (one click to add or remove, live for everyone, counted in
 // history), read receipts ("Read" in a DM, "Read by" in a room), search that
 // opens a result far back in history in its context, the notification level
-// stored on the server, and a room list of more rooms than one page.
+// stored on the server, a room list of more rooms than one page, and the
+// catch-up by ?changed_since= after a reset for an old cursor.
 // Screenshots of reactions and search when PARLEY_SCREENSHOTS is set;
 // axe-core on each.
 
@@ -147,4 +148,31 @@ test('a room list longer than a page: most recent first, more as it scrolls', lo
   await gus.page.locator('#sidebar').evaluate((s) => { s.scrollTop = 0; });
   await assertAccessible(gus.page, 'room list');
   await ui.finish(gus);
+}));
+
+test('after a reset for an old cursor the room list asks only for what changed', logged(async () => {
+  const hal = await h.apiRegister(f.stack.url, h.uniqueName('hal'));
+  const ida = await h.apiRegister(f.stack.url, h.uniqueName('ida'));
+  const room = h.uniqueName('away');
+  const made = await fill.api(f.stack, ida.token, 'POST', '/rooms', { name: room, kind: 'public' });
+  await fill.api(f.stack, hal.token, 'POST', `/rooms/${made.body.room.id}/join`);
+  const page = await ui.openAs(f.browser, f.stack.url, hal.user.username, { register: false });
+  await ui.waitForStatus(page.page, 'live');
+  const asked = [];
+  page.page.on('request', (r) => asked.push(new URL(r.url()).pathname + new URL(r.url()).search));
+
+  // While the push daemon is down, ida writes and the log drops everything
+  // up to then: the page's cursor is older than the log keeps.
+  const down = f.stack.restartEvents(4000);
+  await ui.waitForStatus(page.page, 'reconnecting');
+  const path = `/rooms/${made.body.room.id}/messages`;
+  const first = await fill.api(f.stack, ida.token, 'POST', path, { text: 'while you were away' });
+  assert.equal((await fill.api(f.stack, ida.token, 'POST', path, { text: 'and more' })).status, 201);
+  await fill.sql(f.stack, `DELETE FROM events WHERE id <= ${first.body.message.id};`);
+  await down;
+  await ui.waitForStatus(page.page, 'live', 20000);
+  await ui.roomButton(page.page, room).locator('.last', { hasText: 'and more' }).waitFor({ timeout: 15000 });
+  assert.ok(asked.some((a) => /^\/api\/rooms\?changed_since=\d+$/.test(a)), asked.join('\n'));
+  assert.ok(!asked.some((a) => /^\/api\/rooms\?limit=/.test(a)), asked.join('\n'));
+  await ui.finish(page);
 }));
