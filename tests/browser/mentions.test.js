@@ -64,15 +64,28 @@ test('@ completes from the members; a mention is highlighted, counted in the tit
   await ui.send(ann.page, `@${bobName} are you there?`);
   await bob.page.waitForFunction(() => document.title === '(1) Parley', null, { timeout: 10000 });
 
-  // Hidden tab: the mention becomes a desktop notification.
-  await bob.page.evaluate(() => { window.__hidden = true; });
+  // While another of bob's tabs is visible, a hidden one does not notify.
+  const hide = (page, hidden) => page.evaluate((v) => {
+    window.__hidden = v;
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+  const bob2 = await ui.newTab(bob.ctx, f.stack.url);
+  await ui.waitForStatus(bob2.page, 'live');
+  await hide(bob.page, true);
+  await ui.send(ann.page, `@${bobName} seen in the other tab`);
+  await ui.waitForMessage(bob2.page, `@${bobName} seen in the other tab`);
+  await bob.page.waitForTimeout(1000);
+  assert.deepEqual(await bob.page.evaluate(() => window.__notes), []);
+  await bob2.page.close();
+
+  // No tab visible: the mention becomes a desktop notification.
   await ui.send(ann.page, `@${bobName} one more`);
   await bob.page.waitForFunction(() => window.__notes.length > 0, null, { timeout: 10000 });
   const notes = await bob.page.evaluate(() => window.__notes);
   assert.equal(notes.length, 1, JSON.stringify(notes));
   assert.match(notes[0].title, /in #general$/);
   assert.equal(notes[0].body, `@${bobName} one more`);
-  await bob.page.evaluate(() => { window.__hidden = false; });
+  await hide(bob.page, false);
 
   // Opening general clears the count.
   await ui.openRoom(bob.page, 'general');

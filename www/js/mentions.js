@@ -108,14 +108,19 @@ window.Parley = Parley;
   function notify(room, m) {
     if (!window.Notification || Notification.permission !== 'granted' || !document.hidden) return;
     if (!me() || m.user.id === me().id || !wanted(room, m)) return;
-    // One tag per message: every tab of mine shows the same notification.
-    var n = new Notification(m.user.username + (room.kind === 'dm' ? '' : ' in #' + room.name),
-      {body: m.text.slice(0, 200), tag: 'parley-' + m.id});
-    n.onclick = function () {
-      window.focus();
-      location.hash = 'room-' + room.id;
-      n.close();
+    // One tag per message: every hidden tab of mine shows the same one.
+    var show = function () {
+      var n = new Notification(m.user.username + (room.kind === 'dm' ? '' : ' in #' + room.name),
+        {body: m.text.slice(0, 200), tag: 'parley-' + m.id});
+      n.onclick = function () {
+        window.focus();
+        location.hash = 'room-' + room.id;
+        n.close();
+      };
     };
+    var t = Parley.state.transport;
+    if (t.unlessVisible) t.unlessVisible(show);
+    else show();
   }
 
   function showAllow() {

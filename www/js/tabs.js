@@ -95,7 +95,19 @@ Parley.SharedTransport = function (userId, handlers) {
     return new Promise(function (resolve) { self.release = resolve; });
   };
 
+  // fn() unless another of my tabs is visible: asked when needed (a closed
+  // or crashed tab cannot leave a stale answer), silence for 300 ms is no.
+  S.unlessVisible = function (fn) {
+    var self = this;
+    this.seenVisible = false;
+    this.ch.postMessage({t: 'visible?'});
+    setTimeout(function () { if (!self.seenVisible && !self.stopped) fn(); }, 300);
+  };
+
   S.heard = function (m) {
+    if (m.t === 'visible?' && !document.hidden) this.ch.postMessage({t: 'visible'});
+    if (m.t === 'visible') this.seenVisible = true;
+    if (m.t === 'visible?' || m.t === 'visible') return;
     if (this.stopped || (this.inner && m.t !== 'hi')) return;
     if (m.t === 'hi') return this.inner && this.post({t: 'st'});
     if (m.t === 'ev' && m.id && this.lastId !== null && m.id <= this.lastId) return;
