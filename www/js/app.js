@@ -11,13 +11,16 @@ window.Parley = Parley;
 (function () {
   var $ = Parley.$;
   var el = Parley.el;
+  var kRoomPage = 50;
 
   var state = Parley.state = {
     me: null,
     rooms: [],
     byId: {},
     transport: null,
-    people: 0
+    people: 0,
+    seen: 0,     // the newest event id routed: a reset catches up from it
+    next: null   // the room list's cursor for its next page
   };
 
   // --- signing in ------------------------------------------------------------
@@ -67,11 +70,15 @@ window.Parley = Parley;
     ready();
     Parley.show($('auth'), false);
     Parley.show($('app'), true);
-    state.transport = new Parley.Transport({
+    state.transport = new Parley.SharedTransport(user.id, {
       onStatus: showStatus,
-      onReady: function () { loadRooms(true); },
-      onReset: function () {
-        loadRooms(false);
+      onReady: function (head) {
+        state.seen = head || 0;
+        loadRooms(true);
+      },
+      onReset: function (head, d) {
+        if (d && d.reason === 'cursor_too_old' && state.seen) catchUp(state.seen);
+        else loadRooms(false);
         Parley.room.reload();
       },
       onSignedOut: function () { signedOut('Your session ended. Please sign in again.'); },
@@ -90,6 +97,7 @@ window.Parley = Parley;
     Parley.show($('settings'), false);
     Parley.clear($('people'));
     Parley.show($('people-section'), false);
+    Parley.show($('search-section'), false);
     showAuth(message);
   }
 
@@ -97,45 +105,95 @@ window.Parley = Parley;
     var badge = $('status');
     badge.textContent = s;
     badge.className = 'badge ' + s;
+    if (s === 'live' || s === 'long-poll') Parley.ping();
+    else $('rtt').textContent = '';
   }
 
   // --- rooms -----------------------------------------------------------------
 
-  // GET /api/rooms into state.rooms and state.byId, then then().
+  // Rooms into state.rooms and state.byId, replacing those with the same id.
+  // The marker this page moved may not have reached the server yet (its
+  // post waits a moment): keep the further one (prev: the rooms before).
+  function merge(rooms, prev) {
+    for (var i = 0; i < rooms.length; i++) {
+      var r = rooms[i];
+      var old = (prev || state.byId)[r.id];
+      if (old && old.read_event_id > (r.read_event_id || 0)) r.read_event_id = old.read_event_id;
+      var at = state.rooms.indexOf(state.byId[r.id]);
+      if (at >= 0) state.rooms[at] = r;
+      else state.rooms.push(r);
+      state.byId[r.id] = r;
+    }
+  }
+
+  // The first page of my rooms, most recent first (issue 12 item 6; more as
+  // the list scrolls), then() and the rooms I could join.
   function fetchRooms(then) {
-    Parley.api('GET', '/rooms', null, function (err, data) {
+    Parley.api('GET', '/rooms?limit=' + kRoomPage, null, function (err, data) {
       if (err) return;
-      var before = state.byId;
-      state.rooms = data.rooms || [];
+      var prev = state.byId;
+      state.rooms = [];
       state.byId = {};
-      for (var i = 0; i < state.rooms.length; i++) {
-        var r = state.rooms[i];
-        // The marker this page moved may not have reached the server yet
-        // (its post waits a moment): keep the further one.
-        if (before[r.id] && before[r.id].read_event_id > (r.read_event_id || 0)) {
-          r.read_event_id = before[r.id].read_event_id;
-        }
-        state.byId[r.id] = r;
-      }
+      state.next = data.next || null;
+      merge(data.rooms || [], prev);
       then();
+      moreRooms();
+      Parley.api('GET', '/rooms/directory', null, function (e, dir) {
+        if (e) return;
+        merge(dir.rooms || []);
+        renderRooms();
+      });
+    });
+  }
+
+  // The next page when the list is scrolled near its end (or not full).
+  function moreRooms() {
+    var side = $('sidebar');
+    if (!state.next || state.paging || side.scrollHeight - side.scrollTop - side.clientHeight > 300) return;
+    state.paging = true;
+    Parley.api('GET', '/rooms?limit=' + kRoomPage + '&before=' + encodeURIComponent(state.next), null, function (err, data) {
+      state.paging = false;
+      if (err) return;
+      state.next = data.next || null;
+      merge(data.rooms || []);
+      renderRooms();
+      moreRooms();
+    });
+  }
+
+  // After a reset for a cursor older than the log keeps: only the rooms
+  // with events since what this page saw, not every room again (then: in
+  // place of the usual refresh).
+  function catchUp(since, then) {
+    Parley.api('GET', '/rooms?changed_since=' + since, null, function (err, data) {
+      if (err) return loadRooms(false);
+      var left = data.left || [];
+      for (var i = 0; i < left.length; i++) {
+        if (state.byId[left[i]]) state.byId[left[i]].member = false;
+      }
+      merge(data.rooms || []);
+      if (then) then();
+      else afterRooms(false);
     });
   }
 
   function loadRooms(openInitial) {
-    fetchRooms(function () {
-      var current = Parley.room.currentId();
-      if (current !== null) {
-        var now = state.byId[current];
-        if (!now || !now.member) openRoom(defaultRoom());
-        else {
-          now.unread = 0;
-          Parley.room.update(now);
-        }
-      } else if (openInitial) {
-        openRoom(roomFromHash() || defaultRoom());
+    fetchRooms(function () { afterRooms(openInitial); });
+  }
+
+  function afterRooms(openInitial) {
+    var current = Parley.room.currentId();
+    if (current !== null) {
+      var now = state.byId[current];
+      if (!now || !now.member) openRoom(defaultRoom());
+      else {
+        now.unread = 0;
+        Parley.room.update(now);
       }
-      renderRooms();
-    });
+    } else if (openInitial) {
+      openRoom(roomFromHash() || defaultRoom());
+    }
+    renderRooms();
   }
 
   var roomsTimer = null;
@@ -176,7 +234,8 @@ window.Parley = Parley;
       else location.hash = 'room-' + id;
     }
     Parley.room.open(room);  // before unread is cleared: it places the "New messages" line
-    room.unread = 0;
+    $('notify-level').value = room.notifications || 'all';
+    room.unread = room.unread_mentions = 0;
     renderRooms();
     toggleMenu(false);
   }
@@ -193,6 +252,8 @@ window.Parley = Parley;
       u.setAttribute('aria-label', room.unread + ' unread');
       b.appendChild(u);
     }
+    var last = room.last_message;
+    if (last) b.appendChild(el('span', 'last', last.user.username + ': ' + (last.deleted ? 'message deleted' : last.text)));
     if (room.id === Parley.room.currentId()) b.setAttribute('aria-current', 'true');
     b.addEventListener('click', function () { openRoom(room.id); });
     return b;
@@ -206,14 +267,17 @@ window.Parley = Parley;
     Parley.clear(dms);
     Parley.clear(others);
     var unread = 0;
+    // Mine by latest activity (issue 12 item 6), the others by name.
     var sorted = state.rooms.slice().sort(function (a, b) {
+      if (a.member && b.member) return (b.last_event_id || 0) - (a.last_event_id || 0) || a.id - b.id;
       return a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1;
     });
     for (var i = 0; i < sorted.length; i++) {
       var r = sorted[i];
       var li = el('li');
       if (r.member) {
-        unread += r.unread || 0;
+        // The title counts what is addressed to me: mentions and DMs.
+        unread += (r.kind === 'dm' ? r.unread : r.unread_mentions) || 0;
         li.appendChild(roomButton(r));
         (r.kind === 'dm' ? dms : mine).appendChild(li);
       } else {
@@ -260,11 +324,13 @@ window.Parley = Parley;
 
   // Called by room.js when the reader has seen a room up to `eventId`.
   Parley.rooms = {
+    open: openRoom,
+    catchUp: catchUp,
     markedRead: function (roomId, eventId) {
       var r = state.byId[roomId];
       if (!r) return;
-      var changed = r.unread !== 0;
-      r.unread = 0;
+      var changed = r.unread !== 0 || r.unread_mentions > 0;
+      r.unread = r.unread_mentions = 0;
       if (eventId > (r.last_event_id || 0)) r.last_event_id = eventId;
       if (eventId > (r.read_event_id || 0)) r.read_event_id = eventId;
       if (changed) renderRooms();
@@ -324,6 +390,7 @@ window.Parley = Parley;
 
   function route(type, d, id) {
     if (!state.me || !d) return;
+    if (id > state.seen) state.seen = id;
     switch (type) {
       case 'message':
       case 'question':
@@ -350,6 +417,12 @@ window.Parley = Parley;
       case 'presence':
         Parley.room.onPresence(d);
         break;
+      case 'reaction':
+        Parley.room.onReaction(d);
+        break;
+      case 'receipt':
+        Parley.room.onReceipt(d);
+        break;
     }
   }
 
@@ -360,12 +433,15 @@ window.Parley = Parley;
       return;
     }
     room.last_event_id = Math.max(room.last_event_id || 0, id);
+    room.last_message = m;
     var current = room.id === Parley.room.currentId();
     if (current) Parley.room.onMessageEvent('message', m);
     if ((!current || document.hidden) && m.user.id !== state.me.id) {
       room.unread = (room.unread || 0) + 1;
-      renderRooms();
+      if (Parley.mentions.ofMe(m)) room.unread_mentions = (room.unread_mentions || 0) + 1;
     }
+    renderRooms();
+    Parley.mentions.notify(room, m);
   }
 
   // --- layout ----------------------------------------------------------------
@@ -424,6 +500,8 @@ window.Parley = Parley;
     initSettings();
     Parley.room.init();
     Parley.moderation.init();
+    Parley.mentions.init();
+    Parley.search.init();
     Parley.onSignedOut = function () {
       if (state.me) signedOut('Your session ended. Please sign in again.');
     };
@@ -437,6 +515,7 @@ window.Parley = Parley;
       Parley.api('POST', '/logout', null, function () { signedOut(''); });
     });
     $('menu').addEventListener('click', function () { toggleMenu(); });
+    $('sidebar').addEventListener('scroll', moreRooms);
     $('leave').addEventListener('click', function () {
       var id = Parley.room.currentId();
       if (id === null) return;

@@ -68,7 +68,8 @@ window.Parley = Parley;
   }
 
   // Fills (or refills) li's .content for message m. ctx: {mine, canReply,
-  // canAnswer, quoteOf(id), onReply, onEdit, onDelete, onAnswer, onJump}.
+  // canAnswer, quoteOf(id), onReply, onEdit, onDelete, onAnswer, onJump,
+  // onReact(id, emoji)}.
   function content(li, m, ctx) {
     setClass(li, m, ctx.mine);
     var old = null;
@@ -95,15 +96,19 @@ window.Parley = Parley;
       p.appendChild(button('Show', 'show', function () { ctx.onShow(m.id); }));
       box.appendChild(p);
     } else {
-      box.appendChild(el('p', 'text', m.text));
+      Parley.mentions.fill(box.appendChild(el('p', 'text')), m.text);
     }
+    toggle(li, 'mention', Parley.mentions.ofMe(m));
     // After the text, not in the head: a grouped message shows no head.
     if (m.edited && !m.deleted) box.appendChild(el('span', 'edited', '(edited)'));
+    var react = function (emoji) { ctx.onReact(m.id, emoji); };
+    if (!m.deleted) Parley.reactions.counts(box, m, react);
 
     var actions = el('div', 'actions');
     actions.setAttribute('role', 'group');
     actions.setAttribute('aria-label', 'Actions for this message');
     if (!m.deleted && ctx.canReply) actions.appendChild(button('Reply', 'reply', function () { ctx.onReply(m.id); }));
+    if (!m.deleted) actions.appendChild(button('React', 'react', function () { Parley.reactions.palette(box, react); }));
     if (!m.deleted && ctx.mine) {
       actions.appendChild(button('Edit', 'edit', function () { ctx.onEdit(m.id); }));
       actions.appendChild(button('Delete', 'delete', function () { ctx.onDelete(m.id); }));
@@ -214,6 +219,7 @@ window.Parley = Parley;
   }
 
   Parley.render = {
+    button: button,
     item: item,
     content: content,
     pending: pending,

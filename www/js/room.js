@@ -29,6 +29,7 @@ window.Parley = Parley;
 (function () {
   var $ = Parley.$;
   var el = Parley.el;
+  var button = Parley.render.button;
   var kPageSize = 50;
   var kMaxItems = 400;
   var kEdgePx = 120;
@@ -131,8 +132,46 @@ window.Parley = Parley;
       onEdit: startEdit,
       onDelete: removeMessage,
       onAnswer: startAnswer,
-      onJump: jumpTo
+      onJump: jumpTo,
+      onReact: react
     });
+  }
+
+  function react(id, emoji) {
+    if (!R.msgs[id]) return;
+    Parley.reactions.toggle(R.msgs[id], emoji, function (err, stored) {
+      if (err) setError(Parley.errorText(err));
+      else if (stored && R.msgs[id]) placeMessage(stored);
+    });
+  }
+
+  // Who read up to where (issue 12 item 5), from the members' markers:
+  // "Read" under my newest message in a DM once the other person's marker
+  // passed it; in other rooms of at most 100 members, "Read by" names under
+  // the last message each has read.
+  function renderReceipts() {
+    var list = $('messages');
+    var old = list.querySelectorAll('.seen');
+    for (var i = 0; i < old.length; i++) old[i].parentNode.removeChild(old[i]);
+    if (!R.room || R.members.length > 100) return;
+    var dm = R.room.kind === 'dm';
+    var ids = [];
+    for (var c = list.firstChild; c; c = c.nextSibling) {
+      var id = parseInt(c.getAttribute('data-id') || '', 10);
+      if (R.msgs[id] && (!dm || mine(R.msgs[id]))) ids.push(id);
+    }
+    if (dm) ids = ids.slice(-1);
+    var at = {};
+    for (var j = 0; j < R.members.length; j++) {
+      var mb = R.members[j];
+      if (!me() || mb.user.id === me().id || !mb.read_event_id) continue;
+      var k = ids.length - 1;
+      while (k >= 0 && ids[k] > mb.read_event_id) k--;
+      if (k >= 0) (at[ids[k]] = at[ids[k]] || []).push(mb.user.username);
+    }
+    for (var mid in at) {
+      if (at.hasOwnProperty(mid)) R.nodes[mid].appendChild(el('p', 'seen', dm ? 'Read' : 'Read by ' + at[mid].join(', ')));
+    }
   }
 
   // What depends on neighbours: grouping and dividers.
@@ -144,6 +183,7 @@ window.Parley = Parley;
     });
     Parley.show($('older'), R.hasMore);
     Parley.show($('latest'), !R.atEnd);
+    renderReceipts();
   }
 
   // The <li> before which a message with this id belongs: the first loaded
@@ -498,13 +538,6 @@ window.Parley = Parley;
     p.li.appendChild(f);
   }
 
-  function button(label, cls, onClick) {
-    var b = el('button', cls, label);
-    b.type = 'button';
-    b.addEventListener('click', onClick);
-    return b;
-  }
-
   function post(clientId) {
     var p = R.pending[clientId];
     var seq = R.seq;
@@ -820,6 +853,7 @@ window.Parley = Parley;
         renderMembers();
         renderHeader();  // my mute, and whether I may delete others' messages
         rerender();
+        renderReceipts();
       });
     }, 50);
   }
@@ -884,6 +918,12 @@ window.Parley = Parley;
     currentId: function () {
       return R.room ? R.room.id : null;
     },
+
+    members: function () {
+      return R.members;
+    },
+
+    jump: jumpTo,
 
     open: function (room) {
       flushRead();
@@ -983,6 +1023,20 @@ window.Parley = Parley;
       R.typing[d.user.username] = Date.now() + kTypingShowMs;
       renderTyping();
       setTimeout(renderTyping, kTypingShowMs + 50);
+    },
+
+    onReaction: function (d) {
+      var m = R.msgs[d.message_id];
+      if (m && me() && Parley.reactions.apply(m, d, me().id)) renderMessage(m);
+    },
+
+    onReceipt: function (d) {
+      if (!R.room || d.room_id !== R.room.id) return;
+      for (var i = 0; i < R.members.length; i++) {
+        var mb = R.members[i];
+        if (mb.user.id === d.user.id && d.event_id > (mb.read_event_id || 0)) mb.read_event_id = d.event_id;
+      }
+      renderReceipts();
     },
 
     onPresence: function (d) {

@@ -30,7 +30,7 @@ var kBackoffMinMs = 1000;
 var kBackoffMaxMs = 16000;
 var kPollTimeoutS = 25;
 var kEventTypes = ['message', 'question', 'answer', 'edit', 'delete', 'room', 'member', 'user',
-  'typing', 'presence', 'reset'];
+  'typing', 'presence', 'reset', 'reaction', 'receipt'];
 
 // handlers: onEvent(type, data, id), onStatus(status), onReady(head),
 // onReset(head), onSignedOut(). onReady fires once, when the cursor is
@@ -146,7 +146,7 @@ T.deliver = function (type, data, id) {
     // Our cursor cannot be served (too old, or the database changed):
     // carry on from the head, and let the page refetch what it shows.
     if (data && typeof data.head === 'number') this.lastId = data.head;
-    if (this.h.onReset) this.h.onReset(this.lastId);
+    if (this.h.onReset) this.h.onReset(this.lastId, data);
     return true;
   }
   if (this.h.onEvent) this.h.onEvent(type, data, id);
@@ -203,7 +203,7 @@ T.openStream = function () {
       var id = e.lastEventId ? parseInt(e.lastEventId, 10) : 0;
       // Ephemeral events carry no id: EventSource then repeats the last
       // one it saw, so only an id above our cursor is a new durable event.
-      if (type === 'typing' || type === 'presence' || type === 'reset') id = 0;
+      if (type === 'typing' || type === 'presence' || type === 'reset' || type === 'receipt') id = 0;
       self.deliver(type, parse(e), id);
       self.armSilenceCheck();
     });

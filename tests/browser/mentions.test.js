@@ -1,0 +1,135 @@
+'use strict';
+// Mentions and the room list in real Chromium (issue 12 items 3 and 6): @
+// completed from the room's members, a mention of me highlighted, counted in
+// the page title while I am elsewhere, and shown as a desktop notification
+// while the tab is hidden; the room list with the most recent conversation
+// first and its last line. With PARLEY_SCREENSHOTS set it saves rooms.png.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+const ui = require('./ui');
+const { shot } = require('./look');
+
+const f = h.fixture();
+const logged = f.logged;
+
+// Before the page's scripts: a way to mark the page hidden (headless tabs
+// are always visible) and a record of every Notification the page creates,
+// passed on to Chromium's own.
+const hiddenAndWatched = `
+  window.__hidden = false;
+  Object.defineProperty(document, 'hidden', { get: function () { return window.__hidden; }, configurable: true });
+  window.__notes = [];
+  if (window.Notification) {
+    var Real = window.Notification;
+    var Spy = function (title, opts) { window.__notes.push({ title: title, body: opts && opts.body }); return new Real(title, opts); };
+    Object.defineProperty(Spy, 'permission', { get: function () { return Real.permission; } });
+    Spy.requestPermission = Real.requestPermission.bind(Real);
+    window.Notification = Spy;
+  }`;
+
+test('@ completes from the members; a mention is highlighted, counted in the title and notified', logged(async () => {
+  const bobName = h.uniqueName('bob');
+  const bob = await ui.openAs(f.browser, f.stack.url, bobName, { initScript: hiddenAndWatched });
+  await bob.ctx.grantPermissions(['notifications'], { origin: f.stack.url });
+  const ann = await ui.openAs(f.browser, f.stack.url, h.uniqueName('ann'));
+  await ann.page.locator('#members li', { hasText: bobName }).waitFor();
+
+  // Typing "@" and the start of the name offers bob; Tab takes it.
+  const box = ann.page.getByRole('textbox', { name: 'Message' });
+  await box.pressSequentially(`hi @${bobName.slice(0, 4)}`);
+  await ann.page.locator('#mention-list').getByRole('button', { name: `@${bobName}` }).waitFor();
+  await box.press('Tab');
+  assert.equal(await box.inputValue(), `hi @${bobName} `);
+  await box.pressSequentially('look at this');
+  await box.press('Enter');
+  const text = `hi @${bobName} look at this`;
+  await ui.waitForMessage(bob.page, text);
+  const li = ui.item(bob.page, text);
+  assert.match(await li.getAttribute('class'), /\bmention\b/);
+  assert.equal(await li.locator('.at.me').textContent(), `@${bobName}`);
+  // Not highlighted as a mention for the sender.
+  assert.doesNotMatch(await ui.item(ann.page, text).getAttribute('class'), /\bmention\b/);
+  // A name typed in full is not offered again: Enter sends.
+  await ui.send(ann.page, `thanks @${bobName}`);
+  await ui.waitForMessage(bob.page, `thanks @${bobName}`);
+
+  // Bob reads another room: a mention in general counts in the title, an
+  // ordinary message does not.
+  await bob.page.getByLabel('New room').fill(h.uniqueName('side'));
+  await bob.page.getByRole('button', { name: 'Create' }).click();
+  await bob.page.locator('#room-title', { hasText: '# side_' }).waitFor();
+  await ui.send(ann.page, 'nothing for bob');
+  await ui.send(ann.page, `@${bobName} are you there?`);
+  await bob.page.waitForFunction(() => document.title === '(1) Parley', null, { timeout: 10000 });
+
+  // While another of bob's tabs is visible, a hidden one does not notify.
+  const hide = (page, hidden) => page.evaluate((v) => {
+    window.__hidden = v;
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+  const bob2 = await ui.newTab(bob.ctx, f.stack.url);
+  await ui.waitForStatus(bob2.page, 'live');
+  await hide(bob.page, true);
+  await ui.send(ann.page, `@${bobName} seen in the other tab`);
+  await ui.waitForMessage(bob2.page, `@${bobName} seen in the other tab`);
+  await bob.page.waitForTimeout(1000);
+  assert.deepEqual(await bob.page.evaluate(() => window.__notes), []);
+  await bob2.page.close();
+
+  // No tab visible: the mention becomes a desktop notification.
+  await ui.send(ann.page, `@${bobName} one more`);
+  await bob.page.waitForFunction(() => window.__notes.length > 0, null, { timeout: 10000 });
+  const notes = await bob.page.evaluate(() => window.__notes);
+  assert.equal(notes.length, 1, JSON.stringify(notes));
+  assert.match(notes[0].title, /in #general$/);
+  assert.equal(notes[0].body, `@${bobName} one more`);
+  await hide(bob.page, false);
+
+  // Opening general clears the count.
+  await ui.openRoom(bob.page, 'general');
+  await bob.page.waitForFunction(() => document.title === 'Parley', null, { timeout: 10000 });
+  await ui.finish(bob, ann);
+}));
+
+test('notifications are asked for on a click in Settings, never by themselves', logged(async () => {
+  const cy = await ui.openAs(f.browser, f.stack.url, h.uniqueName('cy'));
+  assert.equal(await cy.page.evaluate(() => Notification.permission), 'default');
+  await cy.page.getByRole('button', { name: 'Settings' }).click();
+  const allow = cy.page.getByRole('button', { name: 'Allow desktop notifications' });
+  await allow.waitFor();
+  await allow.click();
+  // Headless Chromium answers the prompt itself (denied): the button goes.
+  await allow.waitFor({ state: 'hidden' });
+  await ui.finish(cy);
+}));
+
+test('the room list shows the most recent conversation first, with its last line', logged(async () => {
+  const dee = await ui.openAs(f.browser, f.stack.url, h.uniqueName('dee'));
+  const eve = await ui.openAs(f.browser, f.stack.url, h.uniqueName('eve'));
+  const names = [h.uniqueName('older'), h.uniqueName('newer')];
+  for (const n of names) {
+    await dee.page.getByLabel('New room').fill(n);
+    await dee.page.getByRole('button', { name: 'Create' }).click();
+    await dee.page.locator('#room-title', { hasText: `# ${n}` }).waitFor();
+  }
+  const order = () => dee.page.locator('#rooms button.room .name').allTextContents();
+  assert.deepEqual((await order()).slice(0, 2), [`# ${names[1]}`, `# ${names[0]}`]);
+
+  await ui.openRoom(dee.page, names[0]);
+  await ui.send(dee.page, 'the older room speaks');
+  await dee.page.waitForFunction((n) => document.querySelector('#rooms button.room .name').textContent === `# ${n}`,
+    names[0], { timeout: 10000 });
+  await ui.roomButton(dee.page, names[0]).locator('.last', { hasText: 'the older room speaks' }).waitFor();
+
+  // Someone else's message in general brings it to the top, with their line.
+  await ui.send(eve.page, 'general news');
+  await dee.page.waitForFunction(() => document.querySelector('#rooms button.room .name').textContent === '# general',
+    null, { timeout: 10000 });
+  const general = ui.roomButton(dee.page, 'general');
+  await general.locator('.last', { hasText: /: general news$/ }).waitFor();
+  await general.locator('.unread', { hasText: '1' }).waitFor();
+  await shot(dee.page, 'rooms.png');
+  await ui.finish(dee, eve);
+}));

@@ -1,0 +1,80 @@
+// Reactions (issue 12 item 4, issue 13's "react"): the counts under a
+// message, each one click to add or remove mine, and a small palette behind
+// the message's "React" action. The counts come with the message (history,
+// a PUT's answer) and change by `reaction` events.
+var Parley = window.Parley || {};
+window.Parley = Parley;
+
+(function () {
+  var el = Parley.el;
+  var button = Parley.render.button;
+  var kPalette = ['👍', '❤️', '😂', '🎉', '😮', '🙏'];
+
+  // The counts of message m under its text; onToggle(emoji).
+  function counts(box, m, onToggle) {
+    var list = m.reactions || [];
+    if (!list.length) return;
+    var row = el('div', 'reactions');
+    for (var i = 0; i < list.length; i++) {
+      var r = list[i];
+      var b = button(r.emoji + ' ' + r.count, 'reaction', onToggle.bind(null, r.emoji));
+      b.setAttribute('aria-pressed', r.me ? 'true' : 'false');
+      b.title = r.me ? 'Remove your ' + r.emoji : 'React with ' + r.emoji;
+      row.appendChild(b);
+    }
+    box.appendChild(row);
+  }
+
+  // The palette, opened by "React" under the message (focus on its first).
+  function palette(box, onToggle) {
+    var old = box.querySelector('.palette');
+    if (old) {
+      box.removeChild(old);
+      return;
+    }
+    var p = el('div', 'palette');
+    p.setAttribute('role', 'group');
+    p.setAttribute('aria-label', 'Pick a reaction');
+    for (var i = 0; i < kPalette.length; i++) {
+      p.appendChild(button(kPalette[i], null, onToggle.bind(null, kPalette[i]), 'React with ' + kPalette[i]));
+    }
+    box.appendChild(p);
+    p.firstChild.focus();
+  }
+
+  // Adds or removes my reaction; done(message or null) with the stored state.
+  function toggle(m, emoji, done) {
+    var mine = false;
+    var list = m.reactions || [];
+    for (var i = 0; i < list.length; i++) {
+      if (list[i].emoji === emoji) mine = list[i].me;
+    }
+    var path = '/messages/' + m.id + '/reactions/' + encodeURIComponent(emoji);
+    Parley.api(mine ? 'DELETE' : 'PUT', path, null, function (err, data) {
+      done(err, data && data.message ? data.message : null);
+    });
+  }
+
+  // A `reaction` event into m.reactions; false when it changes nothing
+  // (mine, already counted from the PUT's answer).
+  function apply(m, d, meId) {
+    var list = m.reactions = m.reactions || [];
+    var r = null;
+    for (var i = 0; i < list.length; i++) {
+      if (list[i].emoji === d.emoji) r = list[i];
+    }
+    var isMe = d.user.id === meId;
+    if (!r) {
+      if (!d.added) return false;
+      r = {emoji: d.emoji, count: 0, me: false};
+      list.push(r);
+    }
+    if (isMe && r.me === !!d.added) return false;
+    if (isMe) r.me = !!d.added;
+    r.count += d.added ? 1 : -1;
+    if (r.count <= 0) list.splice(list.indexOf(r), 1);
+    return true;
+  }
+
+  Parley.reactions = {counts: counts, palette: palette, toggle: toggle, apply: apply};
+})();
