@@ -32,5 +32,6 @@ CREATE INDEX blocks_blocked ON blocks(blocked_id, blocker_id);
 ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN deactivated INTEGER NOT NULL DEFAULT 0;
 
--- A moderator's delete names who removed the message.
-ALTER TABLE messages ADD COLUMN deleted_by INTEGER REFERENCES users(id);
+-- A moderator's delete names who removed the message (a user id; no
+-- REFERENCES clause, which would keep the column from ever being dropped).
+ALTER TABLE messages ADD COLUMN deleted_by INTEGER;

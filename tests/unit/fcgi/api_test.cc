@@ -540,6 +540,7 @@ TEST_F(ApiTest, EveryWriteClassIs429WithRetryAfter) {
       {WriteClass::kDm, "POST", "/api/dm", "/api/dm", R"({"username":"carol"})", R"({"username":"dave"})"},
       {WriteClass::kTyping, "POST", r + "1/typing", r + "1/typing", "", ""},
       {WriteClass::kRead, "POST", r + "1/read", r + "1/read", R"({"event_id":1})", R"({"event_id":2})"},
+      {WriteClass::kModerate, "PUT", "/api/me/blocks/carol", "/api/me/blocks/dave", "", ""},
   };
   ASSERT_EQ(writes.size(), kWriteClasses);
   Limits limits;

@@ -213,6 +213,10 @@ TEST_F(StoreRedactTest, Migration004TagsAndScrubsEventsWrittenBeforeIt) {
       "ALTER TABLE events DROP COLUMN message_id;"
       "UPDATE messages SET text = '', deleted = 1 WHERE id = " + std::to_string(deleted) + ";"
       "UPDATE messages SET text = 'final-after-004', edited_ts = 1 WHERE id = " + std::to_string(edited) + ";"
+      // What 005 (moderation) added, so that it applies again on top.
+      "DROP TABLE bans; DROP TABLE blocks; ALTER TABLE members DROP COLUMN moderator;"
+      "ALTER TABLE members DROP COLUMN muted_until; ALTER TABLE users DROP COLUMN admin;"
+      "ALTER TABLE users DROP COLUMN deactivated; ALTER TABLE messages DROP COLUMN deleted_by;"
       "PRAGMA user_version = 3;"));
   ASSERT_OK(tx->Commit());
   ASSERT_TRUE(AnyContains(EventsOf(deleted), "deleted-before-004"));  // the leak 004 mends
