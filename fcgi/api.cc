@@ -87,6 +87,8 @@ Result<Response> Api::Dispatch(Call& c) {
     case RouteId::kAnswer: return Answer(c);
     case RouteId::kEdit: return Edit(c);
     case RouteId::kDelete: return Delete(c);
+    case RouteId::kUpload: return PostUpload(c);
+    case RouteId::kDownload: return GetUpload(c);
   }
   return Status::Internal("unrouted request");
 }

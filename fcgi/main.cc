@@ -18,7 +18,9 @@ void Usage() {
                "Defaults come from PARLEY_DB, PARLEY_FCGI_SOCKET, PARLEY_EVENTS_SOCKET,\n"
                "PARLEY_WORKERS (default: one per core) and PARLEY_LOG_LEVEL.\n"
                "PARLEY_LIMITS=off turns the per-user write quotas off (benchmarks);\n"
-               "PARLEY_WRITE_RATES=send=5/30,... and PARLEY_ROOMS_PER_USER=50 tune them.\n");
+               "PARLEY_WRITE_RATES=send=5/30,... and PARLEY_ROOMS_PER_USER=50 tune them.\n"
+               "PARLEY_UPLOAD_MAX=25m (one file) and PARLEY_UPLOAD_QUOTA=1g (per user) bound\n"
+               "uploads, kept in spool/ and uploads/ beside the database.\n");
 }
 
 std::string Env(const char* name) {
@@ -61,6 +63,12 @@ int main(int argc, char** argv) {
   }
   if (parley::Status st = parley::fcgi::ApplyLimitsEnv(std::getenv("PARLEY_LIMITS"), std::getenv("PARLEY_WRITE_RATES"),
                                                        std::getenv("PARLEY_ROOMS_PER_USER"), &cfg.limits);
+      !st.ok()) {
+    std::fprintf(stderr, "parley-fcgi: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (parley::Status st = parley::fcgi::ApplyUploadEnv(std::getenv("PARLEY_UPLOAD_MAX"),
+                                                       std::getenv("PARLEY_UPLOAD_QUOTA"), &cfg.limits);
       !st.ok()) {
     std::fprintf(stderr, "parley-fcgi: %s\n", st.message().c_str());
     return 2;

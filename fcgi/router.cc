@@ -36,6 +36,8 @@ constexpr RouteDef kRoutes[] = {
     {"POST", "/api/rooms/#/typing", RouteId::kTyping},
     {"POST", "/api/rooms/#/read", RouteId::kRead},
     {"GET", "/api/health", RouteId::kHealth},
+    {"POST", "/api/uploads", RouteId::kUpload},
+    {"GET", "/api/uploads/#", RouteId::kDownload},
 };
 
 // Matches path against pattern segment by segment, filling num and name.

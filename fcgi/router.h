@@ -10,6 +10,7 @@ namespace parley::fcgi {
 enum class RouteId {
   kRegister, kLogin, kLogout, kMe, kUsers, kRooms, kCreateRoom, kJoin, kLeave, kInvite, kMembers,
   kSetRole, kDm, kHistory, kSend, kAnswer, kEdit, kDelete, kTyping, kRead, kHealth,
+  kUpload, kDownload,
 };
 
 struct RouteMatch {

@@ -17,11 +17,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "fcgi/api.h"
 #include "fcgi/input.h"
@@ -60,6 +62,7 @@ Request ReadRequest(FCGX_Request& r) {
   req.host = Param(r, "HTTP_HOST");
   req.https = Param(r, "HTTPS") == "on" || Param(r, "REQUEST_SCHEME") == "https";
   req.remote_addr = Param(r, "REMOTE_ADDR");
+  req.upload_file = Param(r, "PARLEY_UPLOAD_FILE");
   // Read at most one byte more than allowed: enough for the API to answer
   // 413 without buffering whatever an attacker declared.
   std::optional<int64_t> length = ParseId(Param(r, "CONTENT_LENGTH"));
@@ -148,7 +151,20 @@ int RunWorker(const WorkerConfig& cfg) {
   }
   Store store(**db, cfg.limits);
   Notifier notifier(cfg.events_socket);
-  Api api(store, notifier);
+  // Uploads sit beside the database (DESIGN: PARLEY_VAR holds them), in the
+  // spool and uploads directories that nginx/parley.conf names too.
+  size_t slash = cfg.db_path.rfind('/');
+  std::string data_dir = slash == std::string::npos ? "." : cfg.db_path.substr(0, slash);
+  // Absolute and without symlinks, as nginx names the spooled files
+  // (tools/nginx-conf resolves PARLEY_VAR with pwd -P).
+  if (std::unique_ptr<char, decltype(&free)> real(realpath(data_dir.c_str(), nullptr), &free); real) {
+    data_dir = real.get();
+  }
+  UploadDirs uploads{data_dir + "/spool", data_dir + "/uploads"};
+  if (mkdir(uploads.files.c_str(), 0700) != 0 && errno != EEXIST) {
+    LOG_WARN("cannot create %s: %s", uploads.files.c_str(), std::strerror(errno));
+  }
+  Api api(store, notifier, uploads);
 
   if (FCGX_Init() != 0) return 1;
   FCGX_Request fr;

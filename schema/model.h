@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace parley {
 
@@ -56,6 +57,18 @@ struct Member {
   bool online = false;
 };
 
+// An uploaded file (store_uploads.cc). On a message it is an attachment;
+// its bytes live in the uploads directory under its id.
+struct Upload {
+  int64_t id = 0;  // random, below 2^53: not guessable, yet a JSON number
+  int64_t user_id = 0;
+  std::string name;
+  std::string mime;
+  int64_t size = 0;
+  std::optional<int64_t> width;   // images only
+  std::optional<int64_t> height;  // images only
+};
+
 struct Message {
   int64_t id = 0;
   int64_t room_id = 0;
@@ -68,6 +81,7 @@ struct Message {
   std::optional<std::string> client_id;
   bool edited = false;
   bool deleted = false;
+  std::vector<Upload> attachments;  // in the order they were sent
 };
 
 // One row of the event log. data is the JSON payload clients receive.

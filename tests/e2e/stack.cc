@@ -259,6 +259,19 @@ std::string ReadText(const std::string& path) {
   return ss.str();
 }
 
+uint64_t ProcStatusBytes(pid_t pid, const std::string& key) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string word;
+  uint64_t kb = 0;
+  while (f >> word) {
+    if (word == key + ":") {
+      f >> kb;
+      return kb * 1024;
+    }
+  }
+  return 0;
+}
+
 bool BlockedInAccept(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
   long nr = -1;

@@ -422,6 +422,7 @@ window.Parley = Parley;
   function init() {
     initSettings();
     Parley.room.init();
+    Parley.uploads.init();
     Parley.onSignedOut = function () {
       if (state.me) signedOut('Your session ended. Please sign in again.');
     };

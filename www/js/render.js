@@ -89,7 +89,8 @@ window.Parley = Parley;
       box.appendChild(quote(m, ctx.quoteOf(m.reply_to), function () { ctx.onJump(m.reply_to); }));
     }
     if (m.deleted) box.appendChild(el('p', 'text deleted', 'message deleted'));
-    else box.appendChild(el('p', 'text', m.text));
+    else if (m.text || !m.attachments) box.appendChild(el('p', 'text', m.text));
+    if (m.attachments && !m.deleted) Parley.uploads.render(box, m.attachments);
     // After the text, not in the head: a grouped message shows no head.
     if (m.edited && !m.deleted) box.appendChild(el('span', 'edited', '(edited)'));
 
