@@ -106,6 +106,8 @@ Result<Response> Api::Dispatch(Call& c) {
     case RouteId::kReact: return React(c, true);
     case RouteId::kUnreact: return React(c, false);
     case RouteId::kSearch: return Search(c);
+    case RouteId::kUpload: return PostUpload(c);
+    case RouteId::kDownload: return GetUpload(c);
   }
   return Status::Internal("unrouted request");
 }

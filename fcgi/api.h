@@ -8,6 +8,8 @@
 #pragma once
 
 #include <optional>
+#include <string>
+#include <utility>
 
 #include "fcgi/auth.h"
 #include "fcgi/http.h"
@@ -18,9 +20,17 @@
 
 namespace parley::fcgi {
 
+// Where uploads live (fcgi/handlers_uploads.cc). Both on one file system:
+// a spooled body becomes an upload by rename(2), never by copying.
+struct UploadDirs {
+  std::string spool;  // nginx's client_body_temp_path for POST /api/uploads
+  std::string files;  // the uploads, one file per id
+};
+
 class Api {
  public:
-  Api(Store& store, Notifier& notifier) : store_(store), notifier_(notifier) {}
+  Api(Store& store, Notifier& notifier, UploadDirs uploads = {})
+      : store_(store), notifier_(notifier), uploads_(std::move(uploads)) {}
   Response Handle(const Request& req);
 
  private:
@@ -78,9 +88,13 @@ class Api {
   Result<Response> Notifications(Call& c);
   Result<Response> React(Call& c, bool add);
   Result<Response> Search(Call& c);
+  // handlers_uploads.cc
+  Result<Response> PostUpload(Call& c);
+  Result<Response> GetUpload(Call& c);
 
   Store& store_;
   Notifier& notifier_;
+  UploadDirs uploads_;
   BucketMap typing_buckets_;  // per user; see Typing() for why in memory
 };
 

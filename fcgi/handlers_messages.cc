@@ -8,16 +8,22 @@ namespace parley::fcgi {
 namespace {
 
 constexpr int64_t kMaxId = int64_t{1} << 53;
+constexpr size_t kMaxAttachments = 10;
 
 struct Draft {
   std::string text;
   std::optional<std::string> client_id;
 };
 
-Result<Draft> ReadDraft(const cJSON* body) {
+Result<Draft> ReadDraft(const cJSON* body, bool text_optional = false) {
   Draft d;
-  PARLEY_ASSIGN_OR_RETURN(d.text, RequireString(body, "text"));
-  PARLEY_RETURN_IF_ERROR(ValidateText(d.text));
+  if (text_optional) {
+    PARLEY_ASSIGN_OR_RETURN(std::optional<std::string> text, OptionalString(body, "text"));
+    d.text = text.value_or("");
+  } else {
+    PARLEY_ASSIGN_OR_RETURN(d.text, RequireString(body, "text"));
+  }
+  if (!text_optional || !d.text.empty()) PARLEY_RETURN_IF_ERROR(ValidateText(d.text));
   PARLEY_ASSIGN_OR_RETURN(d.client_id, OptionalString(body, "client_id"));
   if (d.client_id) PARLEY_RETURN_IF_ERROR(ValidateClientId(*d.client_id));
   return d;
@@ -43,9 +49,13 @@ Result<Response> Api::History(Call& c) {
 }
 
 Result<Response> Api::Send(Call& c) {
-  PARLEY_ASSIGN_OR_RETURN(Draft d, ReadDraft(c.body));
+  PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> attachments,
+                          OptionalIdList(c.body, "attachments", kMaxAttachments, kMaxId));
+  // A photo needs no caption: with attachments the text may be empty.
+  PARLEY_ASSIGN_OR_RETURN(Draft d, ReadDraft(c.body, !attachments.empty()));
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> reply_to, OptionalInt(c.body, "reply_to", 1, kMaxId));
-  PARLEY_ASSIGN_OR_RETURN(SendResult r, store_.Send(c.user, c.route.num, d.text, d.client_id, reply_to));
+  PARLEY_ASSIGN_OR_RETURN(SendResult r,
+                          store_.Send(c.user, c.route.num, d.text, d.client_id, reply_to, attachments));
   return MessageResponse(r);
 }
 

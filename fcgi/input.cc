@@ -1,5 +1,6 @@
 #include "fcgi/input.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 
@@ -180,6 +181,25 @@ Result<std::optional<int64_t>> OptionalInt(const cJSON* obj, const char* key, in
     return WrongType(key, range.c_str());
   }
   return std::optional<int64_t>(static_cast<int64_t>(d));
+}
+
+Result<std::vector<int64_t>> OptionalIdList(const cJSON* obj, const char* key, size_t max_items, int64_t max) {
+  std::vector<int64_t> out;
+  const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!v || cJSON_IsNull(v)) return out;
+  std::string what = "an array of at most " + std::to_string(max_items) + " distinct ids";
+  if (!cJSON_IsArray(v) || static_cast<size_t>(cJSON_GetArraySize(v)) > max_items) return WrongType(key, what.c_str());
+  const cJSON* item = nullptr;
+  cJSON_ArrayForEach(item, v) {
+    double d = cJSON_IsNumber(item) ? item->valuedouble : 0;
+    if (!std::isfinite(d) || d != std::floor(d) || d < 1 || d > static_cast<double>(max)) {
+      return WrongType(key, what.c_str());
+    }
+    int64_t id = static_cast<int64_t>(d);
+    if (std::find(out.begin(), out.end(), id) != out.end()) return WrongType(key, what.c_str());
+    out.push_back(id);
+  }
+  return out;
 }
 
 Result<int64_t> RequireInt(const cJSON* obj, const char* key, int64_t min, int64_t max) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "schema/json.h"
 #include "schema/status.h"
@@ -36,6 +37,8 @@ Result<std::string> RequireString(const cJSON* obj, const char* key);
 Result<std::optional<std::string>> OptionalString(const cJSON* obj, const char* key);
 Result<int64_t> RequireInt(const cJSON* obj, const char* key, int64_t min, int64_t max);
 Result<std::optional<int64_t>> OptionalInt(const cJSON* obj, const char* key, int64_t min, int64_t max);
+// An optional array of at most max_items distinct integers in [1, max]; absent or null: empty.
+Result<std::vector<int64_t>> OptionalIdList(const cJSON* obj, const char* key, size_t max_items, int64_t max);
 
 // Query strings: the decoded value of key, if present.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view key);

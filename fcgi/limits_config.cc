@@ -44,7 +44,38 @@ Status ApplyRate(std::string_view item, Limits* out) {
   return Status::Ok();
 }
 
+// "25m", "512k", "1g" or bytes, as nginx writes sizes; at most 1 TiB.
+bool ParseSize(std::string_view s, int64_t* out) {
+  int64_t unit = 1;
+  if (!s.empty()) {
+    switch (s.back()) {
+      case 'k': case 'K': unit = int64_t{1} << 10; break;
+      case 'm': case 'M': unit = int64_t{1} << 20; break;
+      case 'g': case 'G': unit = int64_t{1} << 30; break;
+      default: break;
+    }
+    if (unit != 1) s.remove_suffix(1);
+  }
+  if (s.empty() || s.size() > 13 || s.find_first_not_of("0123456789") != std::string_view::npos) return false;
+  int64_t n = std::stoll(std::string(s));
+  if (n > (int64_t{1} << 40) / unit) return false;
+  *out = n * unit;
+  return true;
+}
+
 }  // namespace
+
+Status ApplyUploadEnv(const char* upload_max, const char* upload_quota, Limits* out) {
+  if (upload_max && *upload_max) {
+    if (!ParseSize(upload_max, &out->upload_max_bytes) || out->upload_max_bytes == 0) {
+      return Bad("PARLEY_UPLOAD_MAX must be a size such as 25m (bytes, k, m or g)");
+    }
+  }
+  if (upload_quota && *upload_quota && !ParseSize(upload_quota, &out->upload_quota_bytes)) {
+    return Bad("PARLEY_UPLOAD_QUOTA must be a size such as 1g (bytes, k, m or g; 0: none)");
+  }
+  return Status::Ok();
+}
 
 Status ApplyLimitsEnv(const char* limits, const char* write_rates, const char* rooms_per_user, Limits* out) {
   std::string_view on = limits ? limits : "";

@@ -12,5 +12,8 @@
 namespace parley::fcgi {
 
 Status ApplyLimitsEnv(const char* limits, const char* write_rates, const char* rooms_per_user, Limits* out);
+// PARLEY_UPLOAD_MAX=25m (one file; nginx reads the same variable) and
+// PARLEY_UPLOAD_QUOTA=1g (all of one user's files; 0 = none).
+Status ApplyUploadEnv(const char* upload_max, const char* upload_quota, Limits* out);
 
 }  // namespace parley::fcgi

@@ -22,7 +22,9 @@ void Usage() {
                "per worker, default 32), PARLEY_SYNC (default full: a write is answered\n"
                "once it is on disk; normal: once committed) and PARLEY_LOG_LEVEL.\n"
                "PARLEY_LIMITS=off turns the per-user write quotas off (benchmarks);\n"
-               "PARLEY_WRITE_RATES=send=5/30,... and PARLEY_ROOMS_PER_USER=50 tune them.\n");
+               "PARLEY_WRITE_RATES=send=5/30,... and PARLEY_ROOMS_PER_USER=50 tune them.\n"
+               "PARLEY_UPLOAD_MAX=25m (one file) and PARLEY_UPLOAD_QUOTA=1g (per user) bound\n"
+               "uploads, kept in spool/ and uploads/ beside the database.\n");
 }
 
 std::string Env(const char* name) {
@@ -85,6 +87,12 @@ int main(int argc, char** argv) {
   }
   if (parley::Status st = parley::fcgi::ApplyLimitsEnv(std::getenv("PARLEY_LIMITS"), std::getenv("PARLEY_WRITE_RATES"),
                                                        std::getenv("PARLEY_ROOMS_PER_USER"), &cfg.limits);
+      !st.ok()) {
+    std::fprintf(stderr, "parley-fcgi: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (parley::Status st = parley::fcgi::ApplyUploadEnv(std::getenv("PARLEY_UPLOAD_MAX"),
+                                                       std::getenv("PARLEY_UPLOAD_QUOTA"), &cfg.limits);
       !st.ok()) {
     std::fprintf(stderr, "parley-fcgi: %s\n", st.message().c_str());
     return 2;

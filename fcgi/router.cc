@@ -52,6 +52,8 @@ constexpr RouteDef kRoutes[] = {
     {"PUT", "/api/messages/#/reactions/*", RouteId::kReact},
     {"DELETE", "/api/messages/#/reactions/*", RouteId::kUnreact},
     {"GET", "/api/search", RouteId::kSearch},
+    {"POST", "/api/uploads", RouteId::kUpload},
+    {"GET", "/api/uploads/#", RouteId::kDownload},
 };
 
 // Matches path against pattern segment by segment, filling num and name.

@@ -14,6 +14,7 @@ enum class RouteId {
   kKick, kBans, kBan, kUnban, kPassword, kBlocks, kBlock, kUnblock, kAdminUsers, kDeactivate, kReactivate,
   // Conversations (issue 12).
   kDirectory, kNotifications, kReact, kUnreact, kSearch,
+  kUpload, kDownload,
 };
 
 struct RouteMatch {

@@ -1,6 +1,7 @@
 #include "fcgi/validate.h"
 
 #include <cstdint>
+#include <string>
 
 #include "fcgi/input.h"
 
@@ -85,13 +86,14 @@ Status ValidateText(const std::string& s) {
   return Status::Ok();
 }
 
-Status ValidateRoomName(const std::string& s) {
+// A name others see: valid UTF-8, nothing hidden, 1 to max_chars code points.
+Status ValidateShownName(const std::string& s, size_t max_chars) {
   if (!ValidUtf8(s)) return Status::Invalid("invalid_utf8", "name is not valid UTF-8");
   if (HasHiddenOrControl(s)) {
     return Status::Invalid("invalid_field", "name must not contain control, bidi-override or zero-width characters");
   }
-  if (IsBlank(s) || CodePoints(s) > kMaxRoomName) {
-    return Status::Invalid("invalid_field", "name must be 1 to 64 characters");
+  if (IsBlank(s) || CodePoints(s) > max_chars) {
+    return Status::Invalid("invalid_field", "name must be 1 to " + std::to_string(max_chars) + " characters");
   }
   return Status::Ok();
 }
@@ -112,6 +114,7 @@ Status ValidateEmoji(const std::string& s) {
   }
   return Status::Ok();
 }
+Status ValidateRoomName(const std::string& s) { return ValidateShownName(s, kMaxRoomName); }
 
 Status ValidateClientId(const std::string& s) {
   if (s.empty() || s.size() > kMaxClientId) {
@@ -119,6 +122,14 @@ Status ValidateClientId(const std::string& s) {
   }
   for (unsigned char c : s) {
     if (c < 0x21 || c > 0x7E) return Status::Invalid("invalid_field", "client_id must be printable ASCII");
+  }
+  return Status::Ok();
+}
+
+Status ValidateFileName(const std::string& s) {
+  PARLEY_RETURN_IF_ERROR(ValidateShownName(s, kMaxFileName));
+  if (s.find_first_of("/\\") != std::string::npos || s == "." || s == "..") {
+    return Status::Invalid("invalid_field", "name must be a file name, not a path");
   }
   return Status::Ok();
 }

@@ -14,6 +14,7 @@ constexpr size_t kMaxPassword = 1024;
 constexpr size_t kMaxText = 4000;      // code points
 constexpr size_t kMaxRoomName = 64;    // code points
 constexpr size_t kMaxClientId = 64;
+constexpr size_t kMaxFileName = 200;  // code points
 
 Status ValidateUsername(const std::string& s);
 Status ValidatePassword(const std::string& s);
@@ -26,5 +27,8 @@ Status CheckPathUsername(const std::string& name);
 // characters (zero-width joiners stay: emoji sequences are built with them).
 constexpr size_t kMaxEmoji = 32;
 Status ValidateEmoji(const std::string& s);
+// An upload's ?name=: shown to others and offered as the download's file
+// name, so no control, bidi or zero-width characters and no path.
+Status ValidateFileName(const std::string& s);
 
 }  // namespace parley::fcgi

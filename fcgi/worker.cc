@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -85,6 +86,7 @@ Request ReadRequest(FCGX_Request& r) {
   req.host = Param(r, "HTTP_HOST");
   req.https = Param(r, "HTTPS") == "on" || Param(r, "REQUEST_SCHEME") == "https";
   req.remote_addr = Param(r, "REMOTE_ADDR");
+  req.upload_file = Param(r, "PARLEY_UPLOAD_FILE");
   // Read at most one byte more than allowed: enough for the API to answer
   // 413 without buffering whatever an attacker declared.
   std::optional<int64_t> length = ParseId(Param(r, "CONTENT_LENGTH"));
@@ -219,13 +221,30 @@ void RequestThread(Lane& lane, Writer& writer, Metrics& metrics) {
   lane.finished = true;
 }
 
-Result<std::unique_ptr<Lane>> OpenLane(const WorkerConfig& cfg) {
+Result<std::unique_ptr<Lane>> OpenLane(const WorkerConfig& cfg, const UploadDirs& uploads) {
   auto lane = std::make_unique<Lane>();
   PARLEY_ASSIGN_OR_RETURN(lane->db, Db::Open(cfg.db_path, 5000, cfg.sync));
   lane->store = std::make_unique<Store>(*lane->db, cfg.limits);
   lane->notifier = std::make_unique<Notifier>(cfg.events_socket);
-  lane->api = std::make_unique<Api>(*lane->store, *lane->notifier);
+  lane->api = std::make_unique<Api>(*lane->store, *lane->notifier, uploads);
   return lane;
+}
+
+// Uploads sit beside the database (DESIGN: PARLEY_VAR holds them), in the
+// spool and uploads directories that nginx/parley.conf names too.
+UploadDirs OpenUploadDirs(const WorkerConfig& cfg) {
+  size_t slash = cfg.db_path.rfind('/');
+  std::string data_dir = slash == std::string::npos ? "." : cfg.db_path.substr(0, slash);
+  // Absolute and without symlinks, as nginx names the spooled files
+  // (tools/nginx-conf resolves PARLEY_VAR with pwd -P).
+  if (std::unique_ptr<char, decltype(&free)> real(realpath(data_dir.c_str(), nullptr), &free); real) {
+    data_dir = real.get();
+  }
+  UploadDirs uploads{data_dir + "/spool", data_dir + "/uploads"};
+  if (mkdir(uploads.files.c_str(), 0700) != 0 && errno != EEXIST) {
+    LOG_WARN("cannot create %s: %s", uploads.files.c_str(), std::strerror(errno));
+  }
+  return uploads;
 }
 
 }  // namespace
@@ -268,13 +287,14 @@ int RunWorker(const WorkerConfig& cfg) {
     LOG_ERROR("cannot open the database %s: %s", cfg.db_path.c_str(), st.message().c_str());
     return 1;
   };
-  auto writer_lane = OpenLane(cfg);
+  const UploadDirs uploads = OpenUploadDirs(cfg);
+  auto writer_lane = OpenLane(cfg, uploads);
   if (!writer_lane.ok()) return open_error(writer_lane.status());
   Lane& w = **writer_lane;
   Writer writer(*w.db, *w.store, *w.api, *w.notifier, metrics);
   std::vector<std::unique_ptr<Lane>> lanes;
   for (int i = 0; i < std::max(1, cfg.threads); ++i) {
-    auto lane = OpenLane(cfg);
+    auto lane = OpenLane(cfg, uploads);
     if (!lane.ok()) return open_error(lane.status());
     lanes.push_back(std::move(lane).value());
   }

@@ -146,6 +146,18 @@ void Write(JsonWriter& w, const Member& m) {
   w.Key("read_event_id").Int(m.read_event_id).EndObject();
 }
 
+namespace {
+
+void WriteUpload(JsonWriter& w, const Upload& u, bool with_url) {
+  w.BeginObject().Key("id").Int(u.id).Key("name").String(u.name).Key("mime").String(u.mime).Key("size").Int(u.size);
+  if (u.width) w.Key("width").Int(*u.width);
+  if (u.height) w.Key("height").Int(*u.height);
+  if (with_url) w.Key("url").String("/api/uploads/" + std::to_string(u.id));
+  w.EndObject();
+}
+
+}  // namespace
+
 void Write(JsonWriter& w, const Message& m) {
   w.BeginObject().Key("id").Int(m.id).Key("room_id").Int(m.room_id).Key("user");
   Write(w, m.user);
@@ -173,7 +185,14 @@ void Write(JsonWriter& w, const Message& m) {
     }
     w.EndArray();
   }
+  if (!m.attachments.empty()) {
+    w.Key("attachments").BeginArray();
+    for (const Upload& u : m.attachments) WriteUpload(w, u, true);
+    w.EndArray();
+  }
   w.EndObject();
 }
+
+void Write(JsonWriter& w, const Upload& u) { WriteUpload(w, u, false); }
 
 }  // namespace parley

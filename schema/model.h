@@ -81,6 +81,18 @@ struct Reaction {
   bool me = false;  // the reader is among them
 };
 
+// An uploaded file (store_uploads.cc). On a message it is an attachment;
+// its bytes live in the uploads directory under its id.
+struct Upload {
+  int64_t id = 0;  // random, below 2^53: not guessable, yet a JSON number
+  int64_t user_id = 0;
+  std::string name;
+  std::string mime;
+  int64_t size = 0;
+  std::optional<int64_t> width;   // images only
+  std::optional<int64_t> height;  // images only
+};
+
 struct Message {
   int64_t id = 0;
   int64_t room_id = 0;
@@ -96,6 +108,7 @@ struct Message {
   std::optional<User> deleted_by;  // set when someone other than the author deleted it
   std::vector<int64_t> mentions;    // members named by @username, in order
   std::vector<Reaction> reactions;  // filled for a reader (history, search), never in events
+  std::vector<Upload> attachments;  // in the order they were sent
 };
 
 // One row of the event log. data is the JSON payload clients receive.

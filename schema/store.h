@@ -17,6 +17,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,8 +32,8 @@ namespace parley {
 // The classes of writes that each have a token bucket per user (item 4 of
 // the hardening issue). kTyping's bucket lives in the worker's memory, the
 // others in write_quota (store_quota.cc).
-enum class WriteClass { kSend, kEdit, kDelete, kJoin, kLeave, kCreateRoom, kInvite, kDm, kTyping, kRead, kModerate, kReact };
-constexpr size_t kWriteClasses = 12;
+enum class WriteClass { kSend, kEdit, kDelete, kJoin, kLeave, kCreateRoom, kInvite, kDm, kTyping, kRead, kModerate, kReact, kUpload };
+constexpr size_t kWriteClasses = 13;
 // "send", "edit", ...: the write_quota.class column and the PARLEY_WRITE_RATES names.
 const char* ToString(WriteClass c);
 std::optional<WriteClass> ParseWriteClass(std::string_view s);
@@ -68,9 +69,15 @@ struct Limits {
       {5, 60},        // read: one per room switch and per new message seen
       {2, 30},        // moderate: mutes, kicks, bans, moderators, blocks, admin actions
       {2, 30},        // react: reactions added and removed
+      {0.5, 20},      // upload: a handful of photos at once, then one per 2 s
   }};
   // Rooms a user may own (public, private and Q&A); 0 = no cap.
   int64_t rooms_per_user = 50;
+  // Uploads (store_uploads.cc): one file at most upload_max_bytes (nginx
+  // enforces the same PARLEY_UPLOAD_MAX first), all of a user's files
+  // together at most upload_quota_bytes (0 = no quota).
+  int64_t upload_max_bytes = 25LL << 20;
+  int64_t upload_quota_bytes = 1LL << 30;
 
   const Rate& rate(WriteClass c) const { return write_rates[static_cast<size_t>(c)]; }
   Rate& rate(WriteClass c) { return write_rates[static_cast<size_t>(c)]; }
@@ -237,9 +244,11 @@ class Store {
   Result<HistoryPage> History(const User& me, int64_t room_id, std::optional<int64_t> before,
                               std::optional<int64_t> after, int limit);
   // reply_to, when set, must name a message of the same room (else kInvalid invalid_reply).
+  // attachments: upload ids, each one of the sender's own (else kInvalid invalid_attachment).
   Result<SendResult> Send(const User& me, int64_t room_id, const std::string& text,
                           const std::optional<std::string>& client_id,
-                          std::optional<int64_t> reply_to = std::nullopt);
+                          std::optional<int64_t> reply_to = std::nullopt,
+                          const std::vector<int64_t>& attachments = {});
   Result<SendResult> Answer(const User& me, int64_t question_id, const std::string& text,
                             const std::optional<std::string>& client_id);
   Result<Message> Edit(const User& me, int64_t message_id, const std::string& text);
@@ -269,6 +278,16 @@ class Store {
   // Stores a new password hash and ends every session of the user except
   // the one whose token hash is keep (empty: all of them).
   Status SetPassword(int64_t user_id, const std::string& pw_hash, const std::string& keep_token_hash);
+
+  // Uploads (store_uploads.cc). CreateUpload takes a token of WriteClass
+  // kUpload, checks the quota (kTooLarge quota_exceeded), gives `u` a random
+  // id and inserts it; `place` then puts the file under that id, inside the
+  // transaction, so a row never exists without its file. A caller whose
+  // `place` succeeded removes the file again if this returns an error.
+  Result<Upload> CreateUpload(const User& me, Upload u, const std::function<Status(int64_t id)>& place);
+  // The upload, if me uploaded it or is a member of a room where a message
+  // carrying it was posted (and not deleted); kNotFound otherwise.
+  Result<Upload> ReadableUpload(const User& me, int64_t upload_id);
 
   // The event log, for readers such as parley-events (store_events.cc).
   Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit);
@@ -327,7 +346,13 @@ class Store {
   Status ConsumeWriteToken(int64_t user_id, WriteClass c);
   Result<std::optional<Message>> FindByClientId(int64_t user_id, const std::optional<std::string>& client_id);
   Result<Message> InsertMessage(const User& me, int64_t room_id, const char* kind, const std::string& text,
-                                std::optional<int64_t> reply_to, const std::optional<std::string>& client_id);
+                                std::optional<int64_t> reply_to, const std::optional<std::string>& client_id,
+                                std::vector<Upload> attachments = {});
+  // store_uploads.cc: the uploads named by ids, all owned by me, in that order.
+  Result<std::vector<Upload>> OwnUploads(const User& me, const std::vector<int64_t>& ids);
+  Status InsertAttachments(int64_t message_id, const std::vector<Upload>& attachments);
+  // Fills each message's attachments (one query per call).
+  Status LoadAttachments(std::vector<Message>& messages);
   Result<Member> LoadMember(int64_t room_id, int64_t user_id);
   // Fills the per-reader fields of a room (store_rooms.cc).
   Status FillView(Room& r, int64_t user_id);

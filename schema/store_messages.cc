@@ -72,7 +72,10 @@ Result<std::optional<Message>> Store::LoadMessage(int64_t id) {
   s.Bind(1, id);
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::optional<Message>();
-  return std::optional<Message>(ReadMessage(s));
+  std::vector<Message> one{ReadMessage(s)};
+  s.Reset();
+  PARLEY_RETURN_IF_ERROR(LoadAttachments(one));
+  return std::optional<Message>(std::move(one[0]));
 }
 
 Result<std::optional<Message>> Store::LastMessage(int64_t room_id, int64_t user_id) {
@@ -147,6 +150,7 @@ Result<HistoryPage> Store::History(const User& me, int64_t room_id, std::optiona
   }
   if (!after) std::reverse(page.messages.begin(), page.messages.end());
   PARLEY_RETURN_IF_ERROR(AttachReactions(me.id, page.messages));
+  PARLEY_RETURN_IF_ERROR(LoadAttachments(page.messages));
   return page;
 }
 
@@ -165,7 +169,8 @@ Result<std::optional<Message>> Store::FindByClientId(int64_t user_id, const std:
 }
 
 Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char* kind, const std::string& text,
-                                     std::optional<int64_t> reply_to, const std::optional<std::string>& client_id) {
+                                     std::optional<int64_t> reply_to, const std::optional<std::string>& client_id,
+                                     std::vector<Upload> attachments) {
   // After the client_id lookup: a retried send costs no token.
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kSend));
   Message m;
@@ -177,6 +182,7 @@ Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char
   m.reply_to = reply_to;
   m.ts = NowMs();
   m.client_id = client_id;
+  m.attachments = std::move(attachments);
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         "INSERT INTO messages(id, room_id, user_id, kind, text, reply_to, ts, client_id) VALUES (?,?,?,?,?,?,?,?)"));
@@ -194,11 +200,13 @@ Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char
     s.Bind(1, me.id).Bind(2, *client_id).Bind(3, m.id).Bind(4, m.ts);
     PARLEY_RETURN_IF_ERROR(s.Exec());
   }
+  PARLEY_RETURN_IF_ERROR(InsertAttachments(m.id, m.attachments));
   return m;
 }
 
 Result<SendResult> Store::Send(const User& me, int64_t room_id, const std::string& text,
-                               const std::optional<std::string>& client_id, std::optional<int64_t> reply_to) {
+                               const std::optional<std::string>& client_id, std::optional<int64_t> reply_to,
+                               const std::vector<int64_t>& attachments) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
@@ -223,7 +231,8 @@ Result<SendResult> Store::Send(const User& me, int64_t room_id, const std::strin
       return Status::Invalid("invalid_reply", "reply_to must name a message of the same room");
     }
   }
-  PARLEY_ASSIGN_OR_RETURN(Message m, InsertMessage(me, room_id, kind, text, reply_to, client_id));
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Upload> files, OwnUploads(me, attachments));
+  PARLEY_ASSIGN_OR_RETURN(Message m, InsertMessage(me, room_id, kind, text, reply_to, client_id, std::move(files)));
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return SendResult{std::move(m), true};
 }
@@ -331,6 +340,7 @@ Status Store::Delete(const User& me, int64_t message_id) {
   m.text.clear();
   m.deleted = true;
   PARLEY_RETURN_IF_ERROR(StoreMentions(m));
+  m.attachments.clear();  // and ReadableUpload no longer lets the room read them
   const std::string data = ToJson(m);
   PARLEY_RETURN_IF_ERROR(RewriteMessageEvents(m.id, data));
   PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("delete", m.room_id, std::nullopt, Audience::kRoom, data, m.id));

@@ -9,7 +9,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "events_fixture.h"
 
@@ -19,18 +18,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Resident memory of a process in bytes, from /proc (0 if it is gone).
-uint64_t Rss(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  uint64_t kb = 0;
-  while (f >> key) {
-    if (key == "VmRSS:") {
-      f >> kb;
-      return kb * 1024;
-    }
-  }
-  return 0;
-}
+uint64_t Rss(pid_t pid) { return ProcStatusBytes(pid, "VmRSS"); }
 
 // One HTTP/1.0 exchange straight with a unix socket (no nginx): the status
 // line's code, the headers and the body, or status 0 if the exchange failed.

@@ -259,6 +259,19 @@ std::string ReadText(const std::string& path) {
   return ss.str();
 }
 
+uint64_t ProcStatusBytes(pid_t pid, const std::string& key) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string word;
+  uint64_t kb = 0;
+  while (f >> word) {
+    if (word == key + ":") {
+      f >> kb;
+      return kb * 1024;
+    }
+  }
+  return 0;
+}
+
 namespace {
 bool TaskInAccept(const std::string& task_dir) {
   std::ifstream in(task_dir + "/syscall");

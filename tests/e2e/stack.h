@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -100,6 +101,10 @@ char ProcessState(pid_t pid);
 // idle parley-fcgi worker. A worker that has left accept() has taken a
 // connection.
 bool BlockedInAccept(pid_t pid);
+
+// A "Key: N kB" line of /proc/<pid>/status in bytes (key "VmRSS", "VmHWM"),
+// or 0 if the process is gone.
+uint64_t ProcStatusBytes(pid_t pid, const std::string& key);
 
 // The whole file, or "" if it cannot be read.
 std::string ReadText(const std::string& path);

@@ -502,6 +502,7 @@ window.Parley = Parley;
     Parley.moderation.init();
     Parley.mentions.init();
     Parley.search.init();
+    Parley.uploads.init();
     Parley.onSignedOut = function () {
       if (state.me) signedOut('Your session ended. Please sign in again.');
     };

@@ -96,7 +96,8 @@ window.Parley = Parley;
       p.appendChild(button('Show', 'show', function () { ctx.onShow(m.id); }));
       box.appendChild(p);
     } else {
-      Parley.mentions.fill(box.appendChild(el('p', 'text')), m.text);
+      if (m.text || !m.attachments) Parley.mentions.fill(box.appendChild(el('p', 'text')), m.text);
+      if (m.attachments) Parley.uploads.render(box, m.attachments);
     }
     toggle(li, 'mention', Parley.mentions.ofMe(m));
     // After the text, not in the head: a grouped message shows no head.

@@ -543,6 +543,7 @@ window.Parley = Parley;
     var seq = R.seq;
     var body = {text: p.text, client_id: clientId};
     if (p.replyTo) body.reply_to = p.replyTo;
+    if (p.attachments.length) body.attachments = p.attachments;
     Parley.api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
       if (seq !== R.seq) return;
       if (err) {
@@ -555,12 +556,12 @@ window.Parley = Parley;
     });
   }
 
-  function send(text) {
+  function send(text, attachments) {
     var q = R.replyTo !== null ? quoteOf(R.replyTo) : null;
     if (!R.atEnd) loadLatest();
     var clientId = Parley.newClientId();
     var li = Parley.render.pending(text, clientId, me(), q && q.username + ': ' + q.text);
-    R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo};
+    R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo, attachments: attachments};
     cancelReply();
     $('messages').appendChild(li);
     layout();
@@ -605,11 +606,17 @@ window.Parley = Parley;
     if (e) e.preventDefault();
     var box = $('text');
     var text = box.value;
-    if (!R.room || !text.replace(/\s+/g, '')) return;
+    if (!R.room) return;
+    // Finished uploads go with this message; then the text may be empty.
+    var attachments = Parley.uploads.take();
+    if (!text.replace(/\s+/g, '')) {
+      if (!attachments.length) return;
+      text = '';
+    }
     setError('');
     box.value = '';
     growComposer();
-    send(text);
+    send(text, attachments);
   }
 
   function onComposerInput() {

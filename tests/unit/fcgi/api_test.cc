@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <utility>
@@ -541,18 +542,32 @@ TEST_F(ApiTest, EveryWriteClassIs429WithRetryAfter) {
       {WriteClass::kTyping, "POST", r + "1/typing", r + "1/typing", "", ""},
       {WriteClass::kRead, "POST", r + "1/read", r + "1/read", R"({"event_id":1})", R"({"event_id":2})"},
       {WriteClass::kModerate, "PUT", "/api/me/blocks/carol", "/api/me/blocks/dave", "", ""},
+      {WriteClass::kUpload, "POST", "/api/uploads?name=a.txt", "/api/uploads?name=b.txt", "", ""},
   };
   ASSERT_EQ(writes.size(), kWriteClasses);
   Limits limits;
   for (Rate& rate : limits.write_rates) rate = Rate{0.01, 1};  // one token, then one per 100 s
   Store strict(*db_, limits);
-  Api api(strict, quiet_);
+  // Uploads come as files nginx spooled (fcgi/handlers_uploads.cc).
+  UploadDirs dirs{dir_.File("spool"), dir_.File("uploads")};
+  ASSERT_TRUE(std::filesystem::create_directory(dirs.spool) && std::filesystem::create_directory(dirs.files));
+  auto spooled = [&](const std::string& name) {
+    std::ofstream(dirs.spool + "/" + name) << "bytes of " << name;
+    return dirs.spool + "/" + name;
+  };
+  Api api(strict, quiet_, dirs);
   for (const Write& w : writes) {
     SCOPED_TRACE(ToString(w.c));
-    Response ok = api.Handle(Bearer(Req(w.method, w.first, w.body1), alice.token));
+    Request first = Bearer(Req(w.method, w.first, w.body1), alice.token);
+    Request second = Bearer(Req(w.method, w.second, w.body2), alice.token);
+    if (w.c == WriteClass::kUpload) {
+      first.upload_file = spooled("1");
+      second.upload_file = spooled("2");
+    }
+    Response ok = api.Handle(first);
     EXPECT_GE(ok.status, 200) << ok.body;
     EXPECT_LT(ok.status, 300) << ok.body;
-    Response refused = api.Handle(Bearer(Req(w.method, w.second, w.body2), alice.token));
+    Response refused = api.Handle(second);
     EXPECT_API_ERROR(refused, 429, "throttled");
     std::optional<std::string> after = Header(refused, "Retry-After");
     ASSERT_TRUE(after.has_value());

@@ -50,5 +50,22 @@ TEST(LimitsConfigTest, BadValuesAreRefused) {
   EXPECT_FALSE(ApplyLimitsEnv(nullptr, nullptr, "ten", &l).ok());
 }
 
+TEST(LimitsConfigTest, UploadSizes) {
+  Limits l;
+  ASSERT_OK(ApplyUploadEnv(nullptr, "", &l));
+  EXPECT_EQ(l.upload_max_bytes, 25 << 20);
+  EXPECT_EQ(l.upload_quota_bytes, int64_t{1} << 30);
+  ASSERT_OK(ApplyUploadEnv("512k", "2G", &l));
+  EXPECT_EQ(l.upload_max_bytes, 512 << 10);
+  EXPECT_EQ(l.upload_quota_bytes, int64_t{2} << 30);
+  ASSERT_OK(ApplyUploadEnv("1000", "0", &l));
+  EXPECT_EQ(l.upload_max_bytes, 1000);
+  EXPECT_EQ(l.upload_quota_bytes, 0);
+  for (const char* bad : {"0", "25mb", "-1", "m", "1.5m", "99999999999999"}) {
+    EXPECT_FALSE(ApplyUploadEnv(bad, nullptr, &l).ok()) << bad;
+  }
+  EXPECT_FALSE(ApplyUploadEnv(nullptr, "lots", &l).ok());
+}
+
 }  // namespace
 }  // namespace parley::fcgi

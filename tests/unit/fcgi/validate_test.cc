@@ -163,5 +163,21 @@ TEST(ValidateEmojiTest, OneToThirtyTwoBytesWithoutControls) {
   }
 }
 
+TEST(ValidateFileNameTest, NamesNotPaths) {
+  EXPECT_OK(ValidateFileName("photo.png"));
+  EXPECT_OK(ValidateFileName(kE + "t" + kE + " " + kSmile + ".jpg"));
+  EXPECT_OK(ValidateFileName(std::string(200, 'a')));
+  EXPECT_ERROR(ValidateFileName(std::string(201, 'a')), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateFileName(""), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateFileName("  "), Code::kInvalid, "invalid_field");
+  for (const char* bad : {"a/b", "/etc/passwd", "a\\b", ".", ".."}) {
+    EXPECT_ERROR(ValidateFileName(bad), Code::kInvalid, "invalid_field") << bad;
+  }
+  EXPECT_ERROR(ValidateFileName("a\tb"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateFileName("evil\xE2\x80\xAEgnp.exe"), Code::kInvalid, "invalid_field");  // U+202E
+  EXPECT_ERROR(ValidateFileName("a\xE2\x80\x8B.png"), Code::kInvalid, "invalid_field");        // U+200B
+  EXPECT_ERROR(ValidateFileName("\xFF.png"), Code::kInvalid, "invalid_utf8");
+}
+
 }  // namespace
 }  // namespace parley::fcgi

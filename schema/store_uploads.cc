@@ -1,0 +1,140 @@
+// Store: uploads and message attachments.
+//
+// Design note. An upload is a row here and a file in the uploads directory
+// named by the row's id; the worker (fcgi/handlers_uploads.cc) moves nginx's
+// spooled file there inside CreateUpload's write transaction, so a committed
+// row always has its file. The id is random (52 bits from libsodium) rather
+// than sequential so that ids do not reveal how many files others upload;
+// access is still checked on every download: the uploader, and the members
+// of any room where a live (not deleted) message carries it. Everyone else
+// gets the same 404 as for an id that does not exist.
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+
+#include "schema/crypto.h"
+#include "schema/store.h"
+
+namespace parley {
+namespace {
+
+constexpr const char* kUploadColumns = "u.id, u.user_id, u.name, u.mime, u.size, u.width, u.height";
+
+Upload ReadUpload(const Statement& s, int first) {
+  Upload u;
+  u.id = s.Int(first);
+  u.user_id = s.Int(first + 1);
+  u.name = s.Text(first + 2);
+  u.mime = s.Text(first + 3);
+  u.size = s.Int(first + 4);
+  if (!s.IsNull(first + 5)) u.width = s.Int(first + 5);
+  if (!s.IsNull(first + 6)) u.height = s.Int(first + 6);
+  return u;
+}
+
+// 52 random bits plus one: positive, below 2^53 (a JSON number any client reads exactly).
+int64_t RandomUploadId() { return static_cast<int64_t>(std::stoull(NewToken().substr(0, 13), nullptr, 16)) + 1; }
+
+Status UploadNotFound() { return Status::NotFound("upload_not_found", "no such upload"); }
+
+}  // namespace
+
+Result<Upload> Store::CreateUpload(const User& me, Upload u, const std::function<Status(int64_t id)>& place) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kUpload));
+  if (limits_.upload_quota_bytes > 0) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT COALESCE(SUM(size), 0) FROM uploads WHERE user_id = ?"));
+    s.Bind(1, me.id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    int64_t used = row ? s.Int(0) : 0;
+    if (used + u.size > limits_.upload_quota_bytes) {
+      return Status(Code::kTooLarge, "quota_exceeded",
+                    "your uploads would take more than " + std::to_string(limits_.upload_quota_bytes >> 20) +
+                        " MiB; " + std::to_string(used >> 20) + " MiB are used");
+    }
+  }
+  u.user_id = me.id;
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "INSERT INTO uploads(id, user_id, name, mime, size, width, height, created_ts) VALUES (?,?,?,?,?,?,?,?) "
+      "ON CONFLICT DO NOTHING"));
+  // A collision among 2^52 ids is all but impossible; one more draw covers it.
+  for (int attempt = 0; attempt < 2 && u.id == 0; ++attempt) {
+    int64_t id = RandomUploadId();
+    s.Bind(1, id).Bind(2, me.id).Bind(3, u.name).Bind(4, u.mime).Bind(5, u.size).Bind(6, u.width)
+        .Bind(7, u.height).Bind(8, NowMs());
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+    if (s.Changes() == 1) u.id = id;
+    s.Reset();
+  }
+  if (u.id == 0) return Status::Internal("no free upload id");
+  PARLEY_RETURN_IF_ERROR(place(u.id));
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return u;
+}
+
+Result<Upload> Store::ReadableUpload(const User& me, int64_t upload_id) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string("SELECT ") + kUploadColumns +
+      " FROM uploads u WHERE u.id = ?1 AND (u.user_id = ?2 OR EXISTS ("
+      "SELECT 1 FROM message_attachments a JOIN messages m ON m.id = a.message_id "
+      "JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = ?2 "
+      "WHERE a.upload_id = ?1 AND m.deleted = 0))"));
+  s.Bind(1, upload_id).Bind(2, me.id);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return UploadNotFound();
+  return ReadUpload(s, 0);
+}
+
+Result<std::vector<Upload>> Store::OwnUploads(const User& me, const std::vector<int64_t>& ids) {
+  std::vector<Upload> out;
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string("SELECT ") + kUploadColumns +
+                                                   " FROM uploads u WHERE u.id = ? AND u.user_id = ?"));
+  for (int64_t id : ids) {
+    s.Bind(1, id).Bind(2, me.id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      return Status::Invalid("invalid_attachment", "attachments must name uploads of your own");
+    }
+    out.push_back(ReadUpload(s, 0));
+    s.Reset();
+  }
+  return out;
+}
+
+Status Store::InsertAttachments(int64_t message_id, const std::vector<Upload>& attachments) {
+  if (attachments.empty()) return Status::Ok();
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "INSERT INTO message_attachments(message_id, position, upload_id) VALUES (?,?,?)"));
+  for (size_t i = 0; i < attachments.size(); ++i) {
+    s.Bind(1, message_id).Bind(2, static_cast<int64_t>(i)).Bind(3, attachments[i].id);
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+    s.Reset();
+  }
+  return Status::Ok();
+}
+
+// One range query over the page's ids: message ids are event ids, so the
+// range also covers other rooms' messages, whose rows are skipped here; only
+// messages with attachments have rows at all.
+Status Store::LoadAttachments(std::vector<Message>& messages) {
+  if (messages.empty()) return Status::Ok();
+  auto [lo, hi] = std::minmax_element(messages.begin(), messages.end(),
+                                      [](const Message& a, const Message& b) { return a.id < b.id; });
+  std::unordered_map<int64_t, Message*> by_id;
+  for (Message& m : messages) {
+    m.attachments.clear();
+    if (!m.deleted) by_id[m.id] = &m;
+  }
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string("SELECT a.message_id, ") + kUploadColumns +
+      " FROM message_attachments a JOIN uploads u ON u.id = a.upload_id "
+      "WHERE a.message_id BETWEEN ? AND ? ORDER BY a.message_id, a.position"));
+  s.Bind(1, lo->id).Bind(2, hi->id);
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    auto it = by_id.find(s.Int(0));
+    if (it != by_id.end()) it->second->attachments.push_back(ReadUpload(s, 1));
+  }
+  return Status::Ok();
+}
+
+}  // namespace parley
