@@ -151,7 +151,7 @@ TEST_F(WriteBatchTest, TheFirstAnswerWinsInsideABatch) {
   EXPECT_ERROR(store_->Answer(carol, q.message.id, "me too", std::nullopt), Code::kConflict, "already_answered");
   ASSERT_OK(batch->Commit());
   EXPECT_EQ(Count(*reader_db_, "SELECT COUNT(*) FROM messages WHERE kind = 'answer'"), 1);
-  EXPECT_EQ(Count(*reader_db_, "SELECT answer_id FROM messages WHERE id = " + std::to_string(q.message.id)),
+  EXPECT_EQ(Count(*reader_db_, "SELECT answer_id FROM answers WHERE question_id = " + std::to_string(q.message.id)),
             a.message.id);
 }
 
