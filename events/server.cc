@@ -47,6 +47,7 @@ Status Server::Start() {
   fanout_ = std::make_unique<Fanout>(base_.get(), cfg_, *store_, *conns_, stats_, head);
   presence_ = std::make_unique<Presence>(cfg_, *store_, *conns_, *fanout_);
   sessions_ = std::make_unique<Sessions>(cfg_, *store_);
+  fanout_->on_deactivated = [this](int64_t user_id) { sessions_->ForgetUser(user_id); };
   http_ = std::make_unique<Http>(Http::Parts{cfg_, epoch, *store_, *conns_, *fanout_, *presence_, *sessions_, stats_});
   PARLEY_RETURN_IF_ERROR(http_->Listen(base_.get()));
   notify_ = std::make_unique<Notify>(stats_, [this](const Wakeup& w) {
