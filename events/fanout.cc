@@ -77,6 +77,7 @@ void Fanout::ApplyAccount(const Event& e) {
   std::vector<Conn*> conns;
   conns_.registry().ForUser(*e.target_id, [&](Conn& c) { conns.push_back(&c); });
   for (Conn* c : conns) conns_.RequestClose(*c, CloseCause::kRevoked);
+  if (on_deactivated) on_deactivated(*e.target_id);
   if (!conns.empty()) {
     LOG_INFO("user %lld deactivated: closing %zu connections", static_cast<long long>(*e.target_id), conns.size());
   }

@@ -55,6 +55,9 @@ class Fanout {
   void Receipt(int64_t room_id, const User& user, int64_t event_id);
   // Forgets typing entries older than the merge window (bounds the map).
   void PruneTyping(int64_t now_ms);
+  // Called with a user id when their account is deactivated (after their
+  // connections are closed): server.cc drops their cached sessions.
+  std::function<void(int64_t)> on_deactivated;
 
  private:
   static void OnWake(int, short, void* self);

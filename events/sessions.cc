@@ -22,6 +22,10 @@ Result<Session> Sessions::Authenticate(std::string_view authorization, std::stri
   return std::move(*session);
 }
 
+void Sessions::ForgetUser(int64_t user_id) {
+  std::erase_if(cache_, [&](const auto& entry) { return entry.second.session.user.id == user_id; });
+}
+
 void Sessions::Check(Conns& conns) {
   std::unordered_map<int64_t, bool> alive;
   conns.registry().ForAll([&](Conn& c) { alive.emplace(c.session_id, true); });
