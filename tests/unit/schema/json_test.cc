@@ -158,14 +158,16 @@ TEST(ModelJsonTest, RoomBytes) {
   r.role = Role::kStudent;
   r.answers_per_professor = 2;
   EXPECT_EQ(ToJson(r), R"({"id":3,"name":"Lobby","kind":"qa","owner":{"id":1,"username":"alice"},"member":true,)"
-                       R"("role":"student","unread":0,"last_event_id":0,"read_event_id":0,"answers_per_professor":2})");
+                       R"("role":"student","unread":0,"last_event_id":0,"read_event_id":0,"answers_per_professor":2,)"
+                       R"("unread_mentions":0,"notifications":"all","last_message":null})");
   EXPECT_EQ(ToJson(DmWithBob()), R"({"id":9,"name":"bob","kind":"dm","owner":null,"member":true,"role":"member",)"
-                        R"("unread":0,"last_event_id":0,"read_event_id":0,"answers_per_professor":null,"peer":{"id":2,"username":"bob"}})");
+                        R"("unread":0,"last_event_id":0,"read_event_id":0,"answers_per_professor":null,"peer":{"id":2,"username":"bob"},)"
+                        R"("unread_mentions":0,"notifications":"all","last_message":null})");
 }
 
 TEST(ModelJsonTest, Member) {
-  EXPECT_EQ(ToJson(Member{User{2, "bob"}, Role::kStudent, false, true}),
-            R"({"user":{"id":2,"username":"bob"},"role":"student","owner":false,"online":true})");
+  EXPECT_EQ(ToJson(Member{User{2, "bob"}, Role::kStudent, false, true, 17}),
+            R"({"user":{"id":2,"username":"bob"},"role":"student","owner":false,"online":true,"read_event_id":17})");
 }
 
 TEST(ModelJsonTest, MessageOptionalKeysAreAbsentUnlessSet) {
