@@ -214,6 +214,7 @@ TEST_F(StoreRedactTest, Migration004TagsAndScrubsEventsWrittenBeforeIt) {
       // What migration 006 added, so that it can run again.
       "DROP TRIGGER messages_fts_insert; DROP TRIGGER messages_fts_update; DROP TRIGGER messages_fts_delete;"
       "DROP TABLE messages_fts; DROP TABLE mentions; DROP TABLE reactions; DROP INDEX rooms_activity;"
+      "DROP INDEX messages_unread;"
       "ALTER TABLE rooms DROP COLUMN last_event_id; ALTER TABLE members DROP COLUMN notifications;"
       "UPDATE messages SET text = '', deleted = 1 WHERE id = " + std::to_string(deleted) + ";"
       "UPDATE messages SET text = 'final-after-004', edited_ts = 1 WHERE id = " + std::to_string(edited) + ";"
