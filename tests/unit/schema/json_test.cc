@@ -170,6 +170,21 @@ TEST(ModelJsonTest, Member) {
             R"({"user":{"id":2,"username":"bob"},"role":"student","owner":false,"online":true,"read_event_id":17})");
 }
 
+TEST(ModelJsonTest, MessageMentionsAndReactionsBytes) {
+  Message m;
+  m.id = 10;
+  m.room_id = 1;
+  m.user = User{1, "alice"};
+  m.kind = "message";
+  m.text = "@bob";
+  m.ts = 5;
+  m.mentions = {2, 3};
+  m.reactions = {Reaction{"\xF0\x9F\x91\x8D", 2, true}, Reaction{"ok", 1, false}};
+  EXPECT_EQ(ToJson(m), R"({"id":10,"room_id":1,"user":{"id":1,"username":"alice"},"kind":"message","text":"@bob",)"
+                       R"("ts":5,"mentions":[2,3],"reactions":[{"emoji":")" "\xF0\x9F\x91\x8D" R"(","count":2,"me":true},)"
+                       R"({"emoji":"ok","count":1,"me":false}]})");
+}
+
 TEST(ModelJsonTest, MessageOptionalKeysAreAbsentUnlessSet) {
   Message m;
   m.id = 10;
