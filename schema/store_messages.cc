@@ -341,6 +341,12 @@ Status Store::Delete(const User& me, int64_t message_id) {
   m.deleted = true;
   PARLEY_RETURN_IF_ERROR(StoreMentions(m));
   m.attachments.clear();  // and ReadableUpload no longer lets the room read them
+  {
+    // A tombstone keeps no reactions; clients drop them on the delete event.
+    PARLEY_ASSIGN_OR_RETURN(Statement r, db_.Prepare("DELETE FROM reactions WHERE message_id = ?"));
+    r.Bind(1, message_id);
+    PARLEY_RETURN_IF_ERROR(r.Exec());
+  }
   const std::string data = ToJson(m);
   PARLEY_RETURN_IF_ERROR(RewriteMessageEvents(m.id, data));
   PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("delete", m.room_id, std::nullopt, Audience::kRoom, data, m.id));

@@ -543,6 +543,8 @@ TEST_F(ApiTest, EveryWriteClassIs429WithRetryAfter) {
       {WriteClass::kRead, "POST", r + "1/read", r + "1/read", R"({"event_id":1})", R"({"event_id":2})"},
       {WriteClass::kModerate, "PUT", "/api/me/blocks/carol", "/api/me/blocks/dave", "", ""},
       {WriteClass::kUpload, "POST", "/api/uploads?name=a.txt", "/api/uploads?name=b.txt", "", ""},
+      {WriteClass::kReact, "PUT", "/api/messages/" + m2 + "/reactions/a", "/api/messages/" + m2 + "/reactions/b",
+       "", ""},
   };
   ASSERT_EQ(writes.size(), kWriteClasses);
   Limits limits;
@@ -843,6 +845,11 @@ TEST_F(ApiTest, NotifierWakesTheDaemonAfterWritesAndForTyping) {
   // Reads and refused writes wake nobody.
   EXPECT_EQ(api.Handle(Bearer(Req("GET", "/api/rooms/1/messages"), bob.token)).status, 200);
   EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/999/messages", R"({"text":"x"})"), bob.token)).status, 404);
+  EXPECT_EQ(daemon.Next(), std::nullopt);
+  // A read marker that moves sends a receipt (not stored: no head); one that does not, nothing.
+  EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/1/read", R"({"event_id":1})"), bob.token)).status, 204);
+  EXPECT_EQ(daemon.Next(), "{\"receipt\":{\"room_id\":1,\"user\":{\"id\":" + std::to_string(bob.user.id) +
+                               ",\"username\":\"bob\"},\"event_id\":1}}");
   EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/1/read", R"({"event_id":1})"), bob.token)).status, 204);
   EXPECT_EQ(daemon.Next(), std::nullopt);
 

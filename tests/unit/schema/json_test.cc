@@ -158,9 +158,11 @@ TEST(ModelJsonTest, RoomBytes) {
   r.role = Role::kStudent;
   r.answers_per_professor = 2;
   EXPECT_EQ(ToJson(r), R"({"id":3,"name":"Lobby","kind":"qa","owner":{"id":1,"username":"alice"},"member":true,)"
-                       R"("role":"student","unread":0,"last_event_id":0,"read_event_id":0,"answers_per_professor":2})");
+                       R"("role":"student","unread":0,"last_event_id":0,"read_event_id":0,"answers_per_professor":2,)"
+                       R"("unread_mentions":0,"notifications":"all","last_message":null})");
   EXPECT_EQ(ToJson(DmWithBob()), R"({"id":9,"name":"bob","kind":"dm","owner":null,"member":true,"role":"member",)"
-                        R"("unread":0,"last_event_id":0,"read_event_id":0,"answers_per_professor":null,"peer":{"id":2,"username":"bob"}})");
+                        R"("unread":0,"last_event_id":0,"read_event_id":0,"answers_per_professor":null,"peer":{"id":2,"username":"bob"},)"
+                        R"("unread_mentions":0,"notifications":"all","last_message":null})");
 }
 
 TEST(ModelJsonTest, Member) {
@@ -170,6 +172,21 @@ TEST(ModelJsonTest, Member) {
   Member muted{User{2, "bob"}, Role::kMember, false, false, true, 1795330742179, 42};
   EXPECT_EQ(ToJson(muted), R"({"user":{"id":2,"username":"bob"},"role":"member","owner":false,"moderator":true,)"
                            R"("online":false,"muted_until":1795330742179,"read_event_id":42})");
+}
+
+TEST(ModelJsonTest, MessageMentionsAndReactionsBytes) {
+  Message m;
+  m.id = 10;
+  m.room_id = 1;
+  m.user = User{1, "alice"};
+  m.kind = "message";
+  m.text = "@bob";
+  m.ts = 5;
+  m.mentions = {2, 3};
+  m.reactions = {Reaction{"\xF0\x9F\x91\x8D", 2, true}, Reaction{"ok", 1, false}};
+  EXPECT_EQ(ToJson(m), R"({"id":10,"room_id":1,"user":{"id":1,"username":"alice"},"kind":"message","text":"@bob",)"
+                       R"("ts":5,"mentions":[2,3],"reactions":[{"emoji":")" "\xF0\x9F\x91\x8D" R"(","count":2,"me":true},)"
+                       R"({"emoji":"ok","count":1,"me":false}]})");
 }
 
 TEST(ModelJsonTest, MessageOptionalKeysAreAbsentUnlessSet) {

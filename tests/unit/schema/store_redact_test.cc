@@ -211,6 +211,11 @@ TEST_F(StoreRedactTest, Migration004TagsAndScrubsEventsWrittenBeforeIt) {
   ASSERT_OK(db_->ExecScript(
       "DROP INDEX events_message; DROP INDEX events_broadcast; DROP INDEX events_target;"
       "ALTER TABLE events DROP COLUMN message_id;"
+      // What migration 006 added, so that it can run again.
+      "DROP TRIGGER messages_fts_insert; DROP TRIGGER messages_fts_update; DROP TRIGGER messages_fts_delete;"
+      "DROP TABLE messages_fts; DROP TABLE mentions; DROP TABLE reactions; DROP INDEX rooms_activity;"
+      "DROP INDEX messages_unread;"
+      "ALTER TABLE rooms DROP COLUMN last_event_id; ALTER TABLE members DROP COLUMN notifications;"
       "UPDATE messages SET text = '', deleted = 1 WHERE id = " + std::to_string(deleted) + ";"
       "UPDATE messages SET text = 'final-after-004', edited_ts = 1 WHERE id = " + std::to_string(edited) + ";"
       // What 005 (moderation) added, so that it applies again on top.
