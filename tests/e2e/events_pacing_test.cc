@@ -82,7 +82,7 @@ TEST_F(PacingTest, HeldPollsDoNotDelayLiveDeliveryAndAreAnsweredAtTheirTurn) {
   }
   WaitForStats([](const Json& j) { return j["polls_paced"].num() >= 1; }, 10s);
   const int64_t id = Send(bob, room, "live while alice catches up")["id"].num();
-  EXPECT_TRUE(live->WaitForId(id, 2s)) << "live delivery waits for nobody's catch-up";
+  EXPECT_TRUE(live->WaitForId(id, 3s)) << "live delivery waits for nobody's catch-up (8 held pages take 4 s)";
   for (auto& t : threads) t.join();
   for (const PollResult& p : polls) {
     ASSERT_TRUE(p.well_formed) << p.response.Describe();
