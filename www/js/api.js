@@ -1,10 +1,6 @@
-// The REST API client: one function over XMLHttpRequest (present in every
-// browser, unlike fetch in old ones). The session lives in the HttpOnly
-// cookie the server sets at login; the token in the response body is never
-// stored by the page, so a script injected into the page could not steal it.
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
+// The REST client over XMLHttpRequest (old browsers lack fetch). The session
+// is the HttpOnly cookie; the page never stores the token, so injected script
+// cannot steal it.
 // Readable words for the error codes a user can cause; anything else shows
 // the server's own message, which is already a sentence.
 var kErrorText = {

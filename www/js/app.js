@@ -1,13 +1,7 @@
-// The page: signing in and out, the room list with unread counts, direct
-// conversations, new rooms, and routing each pushed event to what shows it.
-//
-// Start-up order matters for "nothing lost": the event transport connects
-// first and learns the cursor (the head); only then are rooms and history
-// fetched. Anything that happens after that cursor arrives as an event, and
-// anything before it is in what we fetch; overlaps are dropped by id.
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
+// The page: sign-in, the room list, DMs, new rooms, and routing events.
+// Order matters for "nothing lost": the transport learns the cursor first,
+// then rooms and history are fetched; later events arrive pushed, overlaps
+// are dropped by id.
 (function () {
   var $ = Parley.$;
   var el = Parley.el;
@@ -23,8 +17,7 @@ window.Parley = Parley;
     next: null   // the room list's cursor for its next page
   };
 
-  // --- signing in ------------------------------------------------------------
-
+  // Signing in.
   // The first screen that can be used; the tests time it.
   function ready() {
     Parley.show($('boot'), false);
@@ -40,7 +33,7 @@ window.Parley = Parley;
   }
 
   function authenticate(path) {
-    var username = $('username').value.replace(/^\s+|\s+$/g, '');
+    var username = $('username').value.trim();
     var password = $('password').value;
     if (!/^[A-Za-z0-9_.\-]{1,32}$/.test(username)) {
       $('auth-error').textContent = 'A username is 1 to 32 letters, digits, dots, dashes or underscores.';
@@ -109,8 +102,7 @@ window.Parley = Parley;
     else $('rtt').textContent = '';
   }
 
-  // --- rooms -----------------------------------------------------------------
-
+  // Rooms.
   // Rooms into state.rooms and state.byId, replacing those with the same id.
   // The marker this page moved may not have reached the server yet (its
   // post waits a moment): keep the further one (prev: the rooms before).
@@ -241,8 +233,7 @@ window.Parley = Parley;
   }
 
   function roomButton(room) {
-    var b = el('button', 'room');
-    b.type = 'button';
+    var b = Parley.button(null, 'room', function () { openRoom(room.id); });
     b.setAttribute('data-room-id', String(room.id));
     b.appendChild(el('span', 'name', (room.kind === 'dm' ? '@ ' : '# ') + room.name));
     if (room.kind === 'qa') b.appendChild(el('span', 'tag', 'Q&A'));
@@ -255,7 +246,6 @@ window.Parley = Parley;
     var last = room.last_message;
     if (last) b.appendChild(el('span', 'last', last.user.username + ': ' + (last.deleted ? 'message deleted' : last.text)));
     if (room.id === Parley.room.currentId()) b.setAttribute('aria-current', 'true');
-    b.addEventListener('click', function () { openRoom(room.id); });
     return b;
   }
 
@@ -293,10 +283,7 @@ window.Parley = Parley;
   }
 
   function joinButton(room) {
-    var b = el('button', 'join', 'Join');
-    b.type = 'button';
-    b.setAttribute('aria-label', 'Join ' + room.name);
-    b.addEventListener('click', function () {
+    var b = Parley.button('Join', 'join', function () {
       b.disabled = true;
       Parley.api('POST', '/rooms/' + room.id + '/join', null, function (err) {
         b.disabled = false;
@@ -306,7 +293,7 @@ window.Parley = Parley;
         }
         afterRoomChange(room.id);
       });
-    });
+    }, 'Join ' + room.name);
     return b;
   }
 
@@ -337,17 +324,12 @@ window.Parley = Parley;
     }
   };
 
-  // --- people ----------------------------------------------------------------
-
+  // People.
   function addPerson(user) {
     if (!state.me || user.id === state.me.id) return;
     var li = el('li');
     li.appendChild(el('span', 'name', user.username));
-    var b = el('button', 'dm', 'Message');
-    b.type = 'button';
-    b.setAttribute('aria-label', 'Message ' + user.username);
-    b.addEventListener('click', function () { startDm(user.username); });
-    li.appendChild(b);
+    li.appendChild(Parley.button('Message', 'dm', function () { startDm(user.username); }, 'Message ' + user.username));
     var list = $('people');
     list.insertBefore(li, list.firstChild);
     while (list.childNodes.length > 10) list.removeChild(list.lastChild);
@@ -368,7 +350,7 @@ window.Parley = Parley;
   var searchTimer = null;
   function suggestUsers() {
     clearTimeout(searchTimer);
-    var prefix = $('dm-user').value.replace(/^\s+|\s+$/g, '');
+    var prefix = $('dm-user').value.trim();
     if (!/^[A-Za-z0-9_.\-]{1,32}$/.test(prefix)) return;
     searchTimer = setTimeout(function () {
       Parley.api('GET', '/users?limit=10&prefix=' + encodeURIComponent(prefix), null, function (err, data) {
@@ -386,8 +368,7 @@ window.Parley = Parley;
     }, 200);
   }
 
-  // --- events ----------------------------------------------------------------
-
+  // Events.
   function route(type, d, id) {
     if (!state.me || !d) return;
     if (id > state.seen) state.seen = id;
@@ -444,8 +425,7 @@ window.Parley = Parley;
     Parley.mentions.notify(room, m);
   }
 
-  // --- layout ----------------------------------------------------------------
-
+  // Layout.
   function toggleMenu(open) {
     var menu = $('menu');
     if (open === undefined) open = menu.getAttribute('aria-expanded') !== 'true';
@@ -459,8 +439,7 @@ window.Parley = Parley;
     }
   }
 
-  // --- settings --------------------------------------------------------------
-
+  // Settings.
   function toggleSettings(open) {
     var b = $('settings-open');
     Parley.show($('settings'), open);
@@ -531,7 +510,7 @@ window.Parley = Parley;
     });
     $('room-form').addEventListener('submit', function (e) {
       e.preventDefault();
-      var name = $('room-name').value.replace(/^\s+|\s+$/g, '');
+      var name = $('room-name').value.trim();
       if (!name) return;
       Parley.api('POST', '/rooms', {name: name, kind: $('room-kind-select').value}, function (err, data) {
         if (err) {
@@ -544,7 +523,7 @@ window.Parley = Parley;
     });
     $('dm-form').addEventListener('submit', function (e) {
       e.preventDefault();
-      var name = $('dm-user').value.replace(/^\s+|\s+$/g, '');
+      var name = $('dm-user').value.trim();
       if (name) startDm(name);
     });
     $('dm-user').addEventListener('input', suggestUsers);

@@ -1,12 +1,8 @@
-// Small DOM and formatting helpers shared by the other scripts.
-//
-// The scripts are plain ES5 (var, function, no arrows or template strings)
-// so that old browsers behind old proxies can still parse them; nginx
-// serves them as they are, with no build step. User-supplied text is only
-// ever put into the page with textContent (never innerHTML), which is what
-// makes a message like <img src=x onerror=...> harmless.
-var Parley = window.Parley || {};
-window.Parley = Parley;
+// DOM and formatting helpers. Plain ES5 with no build step, so old browsers
+// parse it as served. User text only ever goes in via textContent, never
+// innerHTML: <img onerror=...> stays harmless.
+// Loaded first: it makes the one global, Parley, that the other scripts extend.
+var Parley = window.Parley = {};
 
 Parley.$ = function (id) {
   return document.getElementById(id);
@@ -20,8 +16,22 @@ Parley.el = function (tag, className, text) {
   return node;
 };
 
+// A plain button (type=button: never submits the form it is in).
+Parley.button = function (label, cls, onClick, ariaLabel) {
+  var b = Parley.el('button', cls, label);
+  b.type = 'button';
+  if (ariaLabel) b.setAttribute('aria-label', ariaLabel);
+  if (onClick) b.addEventListener('click', onClick);
+  return b;
+};
+
 Parley.clear = function (node) {
   while (node.firstChild) node.removeChild(node.firstChild);
+};
+
+// Takes node (if any) out of the page.
+Parley.remove = function (node) {
+  if (node && node.parentNode) node.parentNode.removeChild(node);
 };
 
 Parley.show = function (node, visible) {

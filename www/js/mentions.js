@@ -1,10 +1,6 @@
-// Mentions and desktop notifications (issue 12 item 3): @names shown as
-// such and mine highlighted, @ completed from the room's members, and a
-// Notification for a message the room's level asks for while the tab is
-// hidden, once the person allowed it in Settings (asked on that click only).
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
+// Mentions (issue 12 item 3): @names shown, mine highlighted, @ completion
+// from members, and a Notification while the tab is hidden if the room's
+// level asks and Settings allowed it (asked on that click only).
 (function () {
   var $ = Parley.$;
   var el = Parley.el;
@@ -64,8 +60,7 @@ window.Parley = Parley;
     // A name typed in full needs no offer (and Enter sends).
     if (full) matches = [];
     for (var j = 0; j < matches.length; j++) {
-      var b = el('button', 'pick', '@' + matches[j]);
-      b.type = 'button';
+      var b = Parley.button('@' + matches[j], 'pick');
       b.setAttribute('data-name', matches[j]);
       b.addEventListener('click', function (e) { complete(e.target.getAttribute('data-name')); });
       ul.appendChild(el('li')).appendChild(b);

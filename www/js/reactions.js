@@ -1,13 +1,9 @@
-// Reactions (issue 12 item 4, issue 13's "react"): the counts under a
-// message, each one click to add or remove mine, and a small palette behind
-// the message's "React" action. The counts come with the message (history,
-// a PUT's answer) and change by `reaction` events.
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
+// Reactions (issue 12 item 4): counts under a message, one click to toggle
+// mine, a palette behind "React". Counts come with the message and change
+// by `reaction` events.
 (function () {
   var el = Parley.el;
-  var button = Parley.render.button;
+  var button = Parley.button;
   var kPalette = ['👍', '❤️', '😂', '🎉', '😮', '🙏'];
 
   // The counts of message m under its text; onToggle(emoji).

@@ -1,9 +1,6 @@
-// Attachments: uploading files (picker, drag-and-drop, paste) with a
-// progress bar, and showing a message's attachments. Images are shown
-// inline at a size computed from the width and height the server read, so
-// the message list does not jump when they load; other files are links
-// (the server sends them as downloads). Names reach the page through
-// textContent only.
+// Attachments: upload (picker, drop, paste) with progress, and display.
+// Images get their size from the server's width and height so the list does
+// not jump on load; other files are download links. Names via textContent.
 (function () {
   var el = Parley.el, $ = Parley.$;
   var kMaxFiles = 10;
@@ -20,7 +17,7 @@
     if (item.xhr) item.xhr.abort();
     var i = tray.indexOf(item);
     if (i >= 0) tray.splice(i, 1);
-    if (item.node.parentNode) item.node.parentNode.removeChild(item.node);
+    Parley.remove(item.node);
     Parley.show($('upload-tray'), tray.length > 0);
   }
 
@@ -35,10 +32,7 @@
     bar.value = 0;
     bar.setAttribute('aria-label', 'Uploading ' + name);
     var state = el('span', 'upload-state', 'uploading');
-    var remove = el('button', 'upload-remove', '×');
-    remove.type = 'button';
-    remove.setAttribute('aria-label', 'Remove ' + name);
-    remove.addEventListener('click', function () { removeItem(item); });
+    var remove = Parley.button('×', 'upload-remove', function () { removeItem(item); }, 'Remove ' + name);
     item.node.appendChild(el('span', 'upload-name', name));
     item.node.appendChild(bar);
     item.node.appendChild(state);
