@@ -6,6 +6,8 @@
   var $ = Parley.$;
   var el = Parley.el;
   var kRoomPage = 50;
+  var kUsername = /^[A-Za-z0-9_.\-]{1,32}$/;
+  var kSessionEnded = 'Your session ended. Please sign in again.';
 
   var state = Parley.state = {
     me: null,
@@ -17,8 +19,7 @@
     next: null   // the room list's cursor for its next page
   };
 
-  // Signing in.
-  // The first screen that can be used; the tests time it.
+  // Signing in. ready(): the first usable screen (the tests time it).
   function ready() {
     Parley.show($('boot'), false);
     if (window.performance && performance.mark) performance.mark('parley-ready');
@@ -35,7 +36,7 @@
   function authenticate(path) {
     var username = $('username').value.trim();
     var password = $('password').value;
-    if (!/^[A-Za-z0-9_.\-]{1,32}$/.test(username)) {
+    if (!kUsername.test(username)) {
       $('auth-error').textContent = 'A username is 1 to 32 letters, digits, dots, dashes or underscores.';
       return;
     }
@@ -74,7 +75,7 @@
         else loadRooms(false);
         Parley.room.reload();
       },
-      onSignedOut: function () { signedOut('Your session ended. Please sign in again.'); },
+      onSignedOut: function () { signedOut(kSessionEnded); },
       onEvent: route
     });
     state.transport.start();
@@ -102,10 +103,8 @@
     else $('rtt').textContent = '';
   }
 
-  // Rooms.
-  // Rooms into state.rooms and state.byId, replacing those with the same id.
-  // The marker this page moved may not have reached the server yet (its
-  // post waits a moment): keep the further one (prev: the rooms before).
+  // Rooms. merge() replaces by id, keeping the further read marker: ours
+  // may not be posted yet (prev: the rooms before).
   function merge(rooms, prev) {
     for (var i = 0; i < rooms.length; i++) {
       var r = rooms[i];
@@ -118,8 +117,7 @@
     }
   }
 
-  // The first page of my rooms, most recent first (issue 12 item 6; more as
-  // the list scrolls), then() and the rooms I could join.
+  // My rooms' first page, latest first (issue 12 item 6), then the directory.
   function fetchRooms(then) {
     Parley.api('GET', '/rooms?limit=' + kRoomPage, null, function (err, data) {
       if (err) return;
@@ -138,7 +136,6 @@
     });
   }
 
-  // The next page when the list is scrolled near its end (or not full).
   function moreRooms() {
     var side = $('sidebar');
     if (!state.next || state.paging || side.scrollHeight - side.scrollTop - side.clientHeight > 300) return;
@@ -153,9 +150,7 @@
     });
   }
 
-  // After a reset for a cursor older than the log keeps: only the rooms
-  // with events since what this page saw, not every room again (then: in
-  // place of the usual refresh).
+  // After a cursor_too_old reset: only rooms changed since what we saw.
   function catchUp(since, then) {
     Parley.api('GET', '/rooms?changed_since=' + since, null, function (err, data) {
       if (err) return loadRooms(false);
@@ -287,10 +282,7 @@
       b.disabled = true;
       Parley.api('POST', '/rooms/' + room.id + '/join', null, function (err) {
         b.disabled = false;
-        if (err) {
-          sidebarError(err);
-          return;
-        }
+        if (err) return sidebarError(err);
         afterRoomChange(room.id);
       });
     }, 'Join ' + room.name);
@@ -301,7 +293,6 @@
     $('sidebar-error').textContent = err ? Parley.errorText(err) : '';
   }
 
-  // Reload the list, then open `id` (a room just joined or created).
   function afterRoomChange(id) {
     sidebarError(null);
     fetchRooms(function () {
@@ -309,7 +300,6 @@
     });
   }
 
-  // Called by room.js when the reader has seen a room up to `eventId`.
   Parley.rooms = {
     open: openRoom,
     catchUp: catchUp,
@@ -338,10 +328,7 @@
 
   function startDm(username) {
     Parley.api('POST', '/dm', {username: username}, function (err, data) {
-      if (err) {
-        sidebarError(err);
-        return;
-      }
+      if (err) return sidebarError(err);
       $('dm-user').value = '';
       afterRoomChange(data.room.id);
     });
@@ -351,7 +338,7 @@
   function suggestUsers() {
     clearTimeout(searchTimer);
     var prefix = $('dm-user').value.trim();
-    if (!/^[A-Za-z0-9_.\-]{1,32}$/.test(prefix)) return;
+    if (!kUsername.test(prefix)) return;
     searchTimer = setTimeout(function () {
       Parley.api('GET', '/users?limit=10&prefix=' + encodeURIComponent(prefix), null, function (err, data) {
         if (err) return;
@@ -372,39 +359,16 @@
   function route(type, d, id) {
     if (!state.me || !d) return;
     if (id > state.seen) state.seen = id;
-    switch (type) {
-      case 'message':
-      case 'question':
-      case 'answer':
-        onNewMessage(d, id);
-        break;
-      case 'edit':
-      case 'delete':
-        Parley.room.onMessageEvent(type, d);
-        break;
-      case 'room':
-        loadRoomsSoon();
-        break;
-      case 'member':
-        if (d.user && d.user.id === state.me.id) loadRoomsSoon();
-        Parley.room.onMemberEvent(d, id);
-        break;
-      case 'user':
-        if (d.user) addPerson(d.user);
-        break;
-      case 'typing':
-        Parley.room.onTyping(d);
-        break;
-      case 'presence':
-        Parley.room.onPresence(d);
-        break;
-      case 'reaction':
-        Parley.room.onReaction(d);
-        break;
-      case 'receipt':
-        Parley.room.onReceipt(d);
-        break;
-    }
+    var room = Parley.room;
+    var simple = {typing: room.onTyping, presence: room.onPresence, reaction: room.onReaction, receipt: room.onReceipt};
+    if (type === 'message' || type === 'question' || type === 'answer') onNewMessage(d, id);
+    else if (type === 'edit' || type === 'delete') room.onMessageEvent(type, d);
+    else if (type === 'room') loadRoomsSoon();
+    else if (type === 'user' && d.user) addPerson(d.user);
+    else if (type === 'member') {
+      if (d.user && d.user.id === state.me.id) loadRoomsSoon();
+      room.onMemberEvent(d, id);
+    } else if (simple[type]) simple[type].call(room, d);
   }
 
   function onNewMessage(m, id) {
@@ -432,7 +396,7 @@
     menu.setAttribute('aria-expanded', open ? 'true' : 'false');
     var wasOpen = $('sidebar').className === 'open';
     $('sidebar').className = open ? 'open' : '';
-    // Keyboard users land in the drawer they opened, on the room they are in.
+    // Focus lands in the drawer, on the current room.
     if (open && !wasOpen) {
       var here = $('sidebar').querySelector('button.room[aria-current=true]') || $('sidebar').querySelector('button');
       if (here) here.focus();
@@ -464,7 +428,6 @@
     for (var i = 0; i < radios.length; i++) {
       radios[i].addEventListener('change', function (e) { Parley.theme.set(e.target.value); });
     }
-    // Escape closes what floats over the room: the settings, the drawer.
     document.addEventListener('keydown', function (e) {
       if (e.key !== 'Escape' && e.key !== 'Esc') return;
       if (!$('settings').hidden) toggleSettings(false);
@@ -483,7 +446,7 @@
     Parley.search.init();
     Parley.uploads.init();
     Parley.onSignedOut = function () {
-      if (state.me) signedOut('Your session ended. Please sign in again.');
+      if (state.me) signedOut(kSessionEnded);
     };
     $('auth-form').addEventListener('submit', function (e) {
       e.preventDefault();
@@ -500,10 +463,7 @@
       var id = Parley.room.currentId();
       if (id === null) return;
       Parley.api('POST', '/rooms/' + id + '/leave', null, function (err) {
-        if (err) {
-          sidebarError(err);
-          return;
-        }
+        if (err) return sidebarError(err);
         Parley.room.close();
         afterRoomChange(null);
       });
@@ -513,10 +473,7 @@
       var name = $('room-name').value.trim();
       if (!name) return;
       Parley.api('POST', '/rooms', {name: name, kind: $('room-kind-select').value}, function (err, data) {
-        if (err) {
-          sidebarError(err);
-          return;
-        }
+        if (err) return sidebarError(err);
         $('room-name').value = '';
         afterRoomChange(data.room.id);
       });
@@ -535,7 +492,7 @@
       if (id !== null && id !== Parley.room.currentId()) openRoom(id);
     });
 
-    // Signed in already? The cookie is HttpOnly: only the server can say.
+    // The cookie is HttpOnly: only the server knows if we are signed in.
     Parley.api('GET', '/me', null, function (err, data) {
       if (err && err.status === 401) showAuth('');
       else if (err) showAuth(Parley.errorText(err));

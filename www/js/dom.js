@@ -16,7 +16,7 @@ Parley.el = function (tag, className, text) {
   return node;
 };
 
-// A plain button (type=button: never submits the form it is in).
+// type=button: never submits its form.
 Parley.button = function (label, cls, onClick, ariaLabel) {
   var b = Parley.el('button', cls, label);
   b.type = 'button';
@@ -29,7 +29,6 @@ Parley.clear = function (node) {
   while (node.firstChild) node.removeChild(node.firstChild);
 };
 
-// Takes node (if any) out of the page.
 Parley.remove = function (node) {
   if (node && node.parentNode) node.parentNode.removeChild(node);
 };
@@ -43,8 +42,7 @@ function pad2(n) {
   return n < 10 ? '0' + n : String(n);
 }
 
-// A client_id for idempotent sends: printable ASCII, well under the
-// 64-character limit, unique enough across tabs and reloads.
+// A client_id for idempotent sends: ASCII, under 64 chars, unique enough.
 Parley.newClientId = function () {
   var rnd = '';
   if (window.crypto && window.crypto.getRandomValues) {
@@ -65,8 +63,7 @@ function dayStart(ms) {
   return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
 }
 
-// How long ago, the way people say it: "now", "2 min", then the clock time
-// (the day separators above say which day).
+// "now", "2 min", then the clock time (day dividers say the day).
 Parley.relativeTime = function (ms, now) {
   now = now || Date.now();
   var ago = now - ms;
@@ -94,7 +91,7 @@ Parley.sameDay = function (a, b) {
   return dayStart(a) === dayStart(b);
 };
 
-// "alice_k" -> "AK", "bob" -> "BO": up to two letters for an avatar.
+// "alice_k" -> "AK", "bob" -> "BO".
 Parley.initials = function (name) {
   var parts = String(name).split(/[._\-]+/);
   var a = parts[0] || name;
@@ -102,17 +99,14 @@ Parley.initials = function (name) {
   return (a.charAt(0) + (b || '')).toUpperCase();
 };
 
-// A stable colour per user (by id). Each keeps 4.5:1 or more against the
-// white initials it carries.
+// A stable colour per user id, each 4.5:1 or more against white initials.
 var kAvatarColours = ['#1f5fbf', '#7b3fb3', '#b3261e', '#1e6b34', '#8a5a00', '#00695c', '#ad1457', '#4a5360'];
 Parley.avatarColour = function (userId) {
   var h = (userId * 2654435761) % 4294967296;  // Knuth's multiplicative hash spreads neighbours
   return kAvatarColours[Math.floor(h / 4294967296 * kAvatarColours.length)];
 };
 
-// The theme: "system" (follow prefers-color-scheme), "light" or "dark".
-// Only a choice other than the default is stored; the page stores nothing
-// else (the session is an HttpOnly cookie).
+// "system", "light" or "dark"; the only thing the page stores.
 Parley.theme = {
   get: function () {
     try {

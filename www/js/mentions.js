@@ -18,7 +18,7 @@
     return n === mine || n.replace(/\.+$/, '') === mine;
   }
 
-  // Does m mention me? The server's list when it sent one, else the text.
+  // The server's mention list when sent, else the text.
   function ofMe(m) {
     if (!me() || m.user.id === me().id || m.deleted) return false;
     if (m.mentions) return m.mentions.indexOf(me().id) >= 0;
@@ -29,7 +29,6 @@
     return false;
   }
 
-  // A message's text into p, each @name a span (textContent only).
   function fill(p, text) {
     var parts = String(text).split(kWord);
     for (var i = 0; i < parts.length; i++) {
@@ -38,7 +37,6 @@
     }
   }
 
-  // The partial @name before the caret, or null.
   function partial() {
     var box = $('text');
     var m = /(^|\s)@([A-Za-z0-9_.\-]*)$/.exec(box.value.slice(0, box.selectionStart));
@@ -78,8 +76,7 @@
     suggest();
   }
 
-  // Before room.js's own keys (capture): Tab or Enter takes the first
-  // suggestion, Escape closes them.
+  // Capture: before room.js's keys (Tab/Enter pick, Escape closes).
   function onKey(e) {
     if (!matches.length || e.target !== $('text')) return;
     if ((e.key === 'Tab' || e.key === 'Enter') && !e.shiftKey && !e.isComposing) {
@@ -103,7 +100,7 @@
   function notify(room, m) {
     if (!window.Notification || Notification.permission !== 'granted' || !document.hidden) return;
     if (!me() || m.user.id === me().id || !wanted(room, m)) return;
-    // One tag per message: every hidden tab of mine shows the same one.
+    // One tag per message: my hidden tabs show it once.
     var show = function () {
       var n = new Notification(m.user.username + (room.kind === 'dm' ? '' : ' in #' + room.name),
         {body: m.text.slice(0, 200), tag: 'parley-' + m.id});

@@ -6,7 +6,6 @@
   var button = Parley.button;
   var kPalette = ['👍', '❤️', '😂', '🎉', '😮', '🙏'];
 
-  // The counts of message m under its text; onToggle(emoji).
   function counts(box, m, onToggle) {
     var list = m.reactions || [];
     if (!list.length) return;
@@ -21,13 +20,9 @@
     box.appendChild(row);
   }
 
-  // The palette, opened by "React" under the message (focus on its first).
   function palette(box, onToggle) {
     var old = box.querySelector('.palette');
-    if (old) {
-      box.removeChild(old);
-      return;
-    }
+    if (old) return box.removeChild(old);
     var p = el('div', 'palette');
     p.setAttribute('role', 'group');
     p.setAttribute('aria-label', 'Pick a reaction');
@@ -38,7 +33,7 @@
     p.firstChild.focus();
   }
 
-  // Adds or removes my reaction; done(message or null) with the stored state.
+  // done(err, the stored message or null).
   function toggle(m, emoji, done) {
     var mine = false;
     var list = m.reactions || [];
@@ -51,8 +46,7 @@
     });
   }
 
-  // A `reaction` event into m.reactions; false when it changes nothing
-  // (mine, already counted from the PUT's answer).
+  // A `reaction` event into m; false if already counted (my PUT's answer).
   function apply(m, d, meId) {
     var list = m.reactions = m.reactions || [];
     var r = null;

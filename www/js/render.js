@@ -126,10 +126,7 @@
     for (var c = li.firstChild; c && (isDivider(c, 'day') || isDivider(c, 'new')); c = c.nextSibling) {
       if (isDivider(c, cls)) found = c;
     }
-    if (!text) {
-      if (found) li.removeChild(found);
-      return;
-    }
+    if (!text) return found && li.removeChild(found);
     if (found) {
       if (found.textContent !== text) found.textContent = text;
       return;

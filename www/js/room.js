@@ -24,29 +24,29 @@
   var kAnnounceKeep = 3;
 
   var R = {
-    room: null,        // the room object from GET /api/rooms
-    nodes: {},         // message id -> <li>, for messages in the window
-    msgs: {},          // message id -> message object, same keys
-    quotes: {},        // message id -> {username, text, deleted}: originals of replies
-    quoteAsked: {},    // message id -> true while its original is being fetched
-    pending: {},       // client_id -> {li, text, roomId, replyTo}
-    oldest: null,      // smallest id in the window
-    newest: 0,         // largest id in the window
-    hasMore: false,    // older messages exist before the window
+    room: null,
+    nodes: {},         // message id -> <li> in the window
+    msgs: {},          // message id -> message, same keys
+    quotes: {},        // id -> {username, text, deleted}: replies' originals
+    quoteAsked: {},
+    pending: {},       // client_id -> {li, text, roomId, replyTo, attachments}
+    oldest: null,      // the window's smallest and largest ids
+    newest: 0,
+    hasMore: false,    // older messages before the window
     atEnd: true,       // the window reaches the newest message
-    skipped: 0,        // largest live message id not shown (window not at the end)
+    skipped: 0,        // largest live id not shown (window not at the end)
     loading: false,
-    gen: 0,            // bumped when the window is replaced: late pages are dropped
-    unreadAfter: null, // my read marker when the room opened, if anything was unread
-    replyTo: null,     // the message the composer replies to
+    gen: 0,            // bumped when the window is replaced: late pages dropped
+    unreadAfter: null, // my read marker on opening, if anything was unread
+    replyTo: null,
     typing: {},        // username -> expiry (ms)
     lastTypingSent: 0,
     members: [],
-    online: {},        // user id -> true/false, from members and presence
+    online: {},        // user id -> bool
     readSent: 0,
     readTimer: null,
     readPending: null, // {roomId, eventId} not posted yet
-    seq: 0             // bumped when another room opens: late answers are dropped
+    seq: 0             // bumped when another room opens: late answers dropped
   };
 
   function me() {
@@ -495,10 +495,7 @@
     if (p.attachments.length) body.attachments = p.attachments;
     Parley.api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
       if (seq !== R.seq) return;
-      if (err) {
-        failPending(clientId, err);
-        return;
-      }
+      if (err) return failPending(clientId, err);
       placeMessage(data.message);
       layout();
       markRead();
@@ -641,10 +638,7 @@
     var m = R.msgs[id];
     inlineEditor(R.nodes[id], 'Edit message', m.text, 'Save', function (text, done) {
       Parley.api('PATCH', '/messages/' + id, {text: text}, function (err, data) {
-        if (err) {
-          done(Parley.errorText(err));
-          return;
-        }
+        if (err) return done(Parley.errorText(err));
         placeMessage(data.message);
         done(null);
       });
@@ -653,10 +647,7 @@
 
   function removeMessage(id) {
     Parley.api('DELETE', '/messages/' + id, null, function (err) {
-      if (err) {
-        setError(Parley.errorText(err));
-        return;
-      }
+      if (err) return setError(Parley.errorText(err));
       var m = R.msgs[id];
       if (m) {
         m.deleted = true;
@@ -906,11 +897,7 @@
       var roleChanged = R.room && R.room.role !== room.role;
       R.room = room;
       renderHeader();
-      if (roleChanged) {
-        for (var id in R.msgs) {
-          if (R.msgs.hasOwnProperty(id)) renderMessage(R.msgs[id]);
-        }
-      }
+      if (roleChanged) rerender();
     },
 
     close: function () {
@@ -1015,10 +1002,7 @@
         var name = $('invite-user').value.trim();
         if (!name || !R.room) return;
         Parley.api('POST', '/rooms/' + R.room.id + '/members', {username: name}, function (err) {
-          if (err) {
-            setError(Parley.errorText(err));
-            return;
-          }
+          if (err) return setError(Parley.errorText(err));
           $('invite-user').value = '';
           setError('');
           loadMembers();

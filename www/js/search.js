@@ -18,7 +18,7 @@
       Parley.rooms.open(m.room_id);
       if (Parley.room.currentId() === m.room_id) Parley.room.jump(m.id);
     }
-    // A room beyond the pages of the list loaded so far: fetch it first.
+    // A room not in the loaded list pages is fetched first.
     b.addEventListener('click', function () {
       if (Parley.state.byId[m.room_id]) show();
       else Parley.rooms.catchUp(m.id - 1, show);

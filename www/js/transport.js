@@ -114,6 +114,10 @@ T.retryLater = function () {
   this.timer('retry', delay, this.connect);
 };
 
+T.signedOut = function () {
+  if (this.h.onSignedOut) this.h.onSignedOut();
+};
+
 T.switchToPoll = function (why) {
   if (window.console) console.info('parley: falling back to long-poll: ' + why);
   this.usePoll = true;
@@ -193,10 +197,7 @@ T.openStream = function () {
 
   es.onerror = function () {
     if (gen !== self.generation) return;
-    if (helloSeen) {
-      self.retryLater();
-      return;
-    }
+    if (helloSeen) return self.retryLater();
     // Failed before hello, and EventSource says not why; a poll tells: 401
     // signed out, failing too: retry later, working (twice): something
     // breaks streams, so long-poll.
@@ -205,10 +206,7 @@ T.openStream = function () {
     var checking = self.generation;
     Parley.getJson('/events/poll?timeout=0', 10000, function (err) {
       if (checking !== self.generation || self.stopped) return;
-      if (err && err.status === 401) {
-        if (self.h.onSignedOut) self.h.onSignedOut();
-        return;
-      }
+      if (err && err.status === 401) return self.signedOut();
       if (!err && ++self.streamFailures >= 2) {
         self.switchToPoll('the stream fails where a poll works');
         return;
@@ -231,10 +229,7 @@ T.armSilenceCheck = function () {
       if (!err && body && body.events) {
         for (var i = 0; i < body.events.length; i++) newest = Math.max(newest, body.events[i].id || 0);
       }
-      if (newest <= from) {
-        self.armSilenceCheck();
-        return;
-      }
+      if (newest <= from) return self.armSilenceCheck();
       self.timer('silence', 2000, function () {
         if (this.lastId < newest) this.switchToPoll('the stream is silent but events are waiting');
         else this.armSilenceCheck();
@@ -253,14 +248,7 @@ T.poll = function () {
   this.xhr = Parley.getJson(url, (kPollTimeoutS + 15) * 1000, function (err, body) {
     if (gen !== self.generation) return;
     self.xhr = null;
-    if (err) {
-      if (err.status === 401) {
-        if (self.h.onSignedOut) self.h.onSignedOut();
-        return;
-      }
-      self.retryLater();
-      return;
-    }
+    if (err) return err.status === 401 ? self.signedOut() : self.retryLater();
     self.backoff = kBackoffMinMs;
     self.becameReady(body.next, body.epoch);
     self.setStatus('long-poll');
