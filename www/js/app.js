@@ -1,7 +1,6 @@
-// The page: sign-in, the room list, DMs, new rooms, and routing events.
-// Order matters for "nothing lost": the transport learns the cursor first,
-// then rooms and history are fetched; later events arrive pushed, overlaps
-// are dropped by id.
+// The page: sign-in, the room list, DMs, new rooms, routing events.
+// Nothing is lost: the transport learns the cursor before rooms and history
+// are fetched, and overlaps are dropped by id.
 (function () {
   var $ = Parley.$;
   var el = Parley.el;
@@ -220,7 +219,7 @@
       if (window.history && history.replaceState) history.replaceState(null, '', '#room-' + id);
       else location.hash = 'room-' + id;
     }
-    Parley.room.open(room);  // before unread is cleared: it places the "New messages" line
+    Parley.room.open(room);  // before unread is cleared: it places "New messages"
     $('notify-level').value = room.notifications || 'all';
     room.unread = room.unread_mentions = 0;
     renderRooms();

@@ -1,7 +1,6 @@
-// DOM and formatting helpers. Plain ES5 with no build step, so old browsers
-// parse it as served. User text only ever goes in via textContent, never
-// innerHTML: <img onerror=...> stays harmless.
-// Loaded first: it makes the one global, Parley, that the other scripts extend.
+// DOM helpers, loaded first: the global Parley the others extend. Plain ES5,
+// served as is, so old browsers parse it. User text goes in only by
+// textContent, never innerHTML, so <img onerror=...> stays harmless.
 var Parley = window.Parley = {};
 
 Parley.$ = function (id) {
@@ -102,7 +101,7 @@ Parley.initials = function (name) {
 // A stable colour per user id, each 4.5:1 or more against white initials.
 var kAvatarColours = ['#1f5fbf', '#7b3fb3', '#b3261e', '#1e6b34', '#8a5a00', '#00695c', '#ad1457', '#4a5360'];
 Parley.avatarColour = function (userId) {
-  var h = (userId * 2654435761) % 4294967296;  // Knuth's multiplicative hash spreads neighbours
+  var h = (userId * 2654435761) % 4294967296;  // Knuth's hash spreads neighbours
   return kAvatarColours[Math.floor(h / 4294967296 * kAvatarColours.length)];
 };
 

@@ -1,8 +1,7 @@
-// How a conversation looks: one message's element, and regroup(), which
-// sets what depends on neighbours (the `cont` class, day and "New messages"
-// dividers) by walking the window (~400 items) after each batch of changes:
-// simpler than patching each case as pages load, trim and arrive. Dividers
-// are first children of the message they precede, so none is stranded.
+// A message's element, and regroup(): it sets what depends on neighbours
+// (`cont`, the day and "New messages" dividers) by walking the window after
+// each batch of changes, simpler than patching every case. A divider is the
+// first child of its message, so none is stranded.
 (function () {
   var el = Parley.el;
   var kGroupMs = 5 * 60 * 1000;
@@ -144,7 +143,7 @@
   }
 
   function regroup(list, ctx) {
-    var prev = null;  // {user, ts, kind} of the previous message, null after a system note
+    var prev = null;  // the previous message, null after a system note
     var prevTs = 0;
     // "New" goes before others' first message after the marker, once the
     // window is known to hold what came before it.

@@ -1,6 +1,4 @@
-// The open room: a window of messages paged both ways, live events merged
-// in id order, the composer (optimistic sends, replies), edit, delete, Q&A,
-// typing, members.
+// The open room: its message window, composer, edits, Q&A, typing, members.
 // - Messages are keyed by id in `nodes`, so every path (page, response,
 //   event, replay) shows one copy. A send shows "pending" under its
 //   client_id until the stored copy replaces it; Retry reuses the client_id
@@ -658,7 +656,7 @@
   }
 
   function startAnswer(questionId) {
-    var clientId = Parley.newClientId();  // one per answer form: a retry cannot answer twice
+    var clientId = Parley.newClientId();  // one per form: a retry cannot answer twice
     var li = R.nodes[questionId];
     inlineEditor(li, 'Your answer', '', 'Post answer', function (text, done) {
       Parley.api('POST', '/messages/' + questionId + '/answer', {text: text, client_id: clientId}, function (err, data) {
@@ -671,7 +669,7 @@
             Parley.remove(li.querySelector('.lost'));
             li.insertBefore(note, li.querySelector('.answers'));
             var q = R.msgs[questionId];
-            if (q && !q.answer_id) q.answer_id = -1;  // hide the Answer button until the answer arrives
+            if (q && !q.answer_id) q.answer_id = -1;  // no Answer button until it arrives
             if (q) renderMessage(q);
             return;
           }
@@ -787,7 +785,7 @@
         R.members = data.members || [];
         for (var i = 0; i < R.members.length; i++) R.online[R.members[i].user.id] = R.members[i].online;
         renderMembers();
-        renderHeader();  // my mute, and whether I may delete others' messages
+        renderHeader();  // my mute may have changed
         rerender();
         renderReceipts();
       });
@@ -907,7 +905,7 @@
       Parley.show($('room'), false);
     },
 
-    // After a reset: what is shown may have gaps; load it again.
+    // After a reset the window may have gaps.
     reload: function () {
       if (R.room) this.open(R.room);
     },
@@ -991,7 +989,7 @@
       $('messages').addEventListener('scroll', onScroll);
       $('messages').addEventListener('keydown', onListKey);
       longPress();
-      // Relative times age, and "Today" becomes "Yesterday" at midnight.
+      // Times age; "Today" becomes "Yesterday".
       setInterval(function () {
         if (!R.room) return;
         Parley.render.refreshTimes($('messages'));
