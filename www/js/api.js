@@ -1,12 +1,7 @@
-// The REST API client: one function over XMLHttpRequest (present in every
-// browser, unlike fetch in old ones). The session lives in the HttpOnly
-// cookie the server sets at login; the token in the response body is never
-// stored by the page, so a script injected into the page could not steal it.
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
-// Readable words for the error codes a user can cause; anything else shows
-// the server's own message, which is already a sentence.
+// The REST client over XMLHttpRequest (old browsers lack fetch). The session
+// is the HttpOnly cookie; the page never stores the token, so injected script
+// cannot steal it.
+// Words for codes a user can cause; else the server's message.
 var kErrorText = {
   network: 'The server cannot be reached. Check your connection and try again.',
   invalid_credentials: 'Wrong username or password.',
@@ -33,19 +28,24 @@ Parley.errorText = function (err) {
   return kErrorText[err.code] || err.message || 'Something went wrong (HTTP ' + err.status + ').';
 };
 
-// Called when any request answers 401: the session ended (signed out in
-// another tab, expired, revoked). app.js sets it.
+// Set by app.js; called on any 401 (signed out elsewhere, expired).
 Parley.onSignedOut = null;
 
-// One JSON request over XMLHttpRequest: done(err, data, status), err null on
-// 2xx, else {status, code, message} (status 0: no answer). Returns the xhr,
-// so a caller can abort it.
+// done(err, data, status): err null on 2xx, else {status (0: no answer),
+// code, message}. Returns the xhr.
 Parley.request = function (method, url, body, timeoutMs, done) {
   var xhr = new XMLHttpRequest();
   xhr.open(method, url, true);
   xhr.setRequestHeader('Accept', 'application/json');
   if (body !== undefined && body !== null) xhr.setRequestHeader('Content-Type', 'application/json');
   xhr.timeout = timeoutMs;
+  Parley.onAnswer(xhr, done);
+  xhr.send(body === undefined || body === null ? null : JSON.stringify(body));
+  return xhr;
+};
+
+// Calls done(err, data, status) as above once xhr (also an upload) ends.
+Parley.onAnswer = function (xhr, done) {
   var finished = false;
   function finish(err, data, status) {
     if (finished) return;
@@ -69,11 +69,8 @@ Parley.request = function (method, url, body, timeoutMs, done) {
   xhr.onerror = xhr.ontimeout = xhr.onabort = function () {
     finish({status: 0, code: 'network', message: ''}, null, 0);
   };
-  xhr.send(body === undefined || body === null ? null : JSON.stringify(body));
-  return xhr;
 };
 
-// Parley.api('POST', '/rooms', {name: 'x'}, function (err, data, status) {})
 Parley.api = function (method, path, body, done) {
   return Parley.request(method, '/api' + path, body, 20000, function (err, data, status) {
     if (err && err.status === 401 && Parley.onSignedOut && path !== '/login' && path !== '/register') {
@@ -83,8 +80,7 @@ Parley.api = function (method, path, body, done) {
   });
 };
 
-// GET of a JSON body (the event endpoints): done(err, body); a 200 whose
-// body is not JSON counts as a failure.
+// For the event endpoints: a 200 that is not JSON fails too.
 Parley.getJson = function (url, timeoutMs, done) {
   return Parley.request('GET', url, null, timeoutMs, function (err, data, status) {
     if (!err && !data) err = {status: status, code: 'bad_body', message: ''};

@@ -1,17 +1,12 @@
-// The page: signing in and out, the room list with unread counts, direct
-// conversations, new rooms, and routing each pushed event to what shows it.
-//
-// Start-up order matters for "nothing lost": the event transport connects
-// first and learns the cursor (the head); only then are rooms and history
-// fetched. Anything that happens after that cursor arrives as an event, and
-// anything before it is in what we fetch; overlaps are dropped by id.
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
+// The page: sign-in, the room list, DMs, new rooms, routing events.
+// Nothing is lost: the transport learns the cursor before rooms and history
+// are fetched, and overlaps are dropped by id.
 (function () {
   var $ = Parley.$;
   var el = Parley.el;
   var kRoomPage = 50;
+  var kUsername = /^[A-Za-z0-9_.\-]{1,32}$/;
+  var kSessionEnded = 'Your session ended. Please sign in again.';
 
   var state = Parley.state = {
     me: null,
@@ -23,9 +18,7 @@ window.Parley = Parley;
     next: null   // the room list's cursor for its next page
   };
 
-  // --- signing in ------------------------------------------------------------
-
-  // The first screen that can be used; the tests time it.
+  // Signing in. ready(): the first usable screen (the tests time it).
   function ready() {
     Parley.show($('boot'), false);
     if (window.performance && performance.mark) performance.mark('parley-ready');
@@ -40,9 +33,9 @@ window.Parley = Parley;
   }
 
   function authenticate(path) {
-    var username = $('username').value.replace(/^\s+|\s+$/g, '');
+    var username = $('username').value.trim();
     var password = $('password').value;
-    if (!/^[A-Za-z0-9_.\-]{1,32}$/.test(username)) {
+    if (!kUsername.test(username)) {
       $('auth-error').textContent = 'A username is 1 to 32 letters, digits, dots, dashes or underscores.';
       return;
     }
@@ -81,7 +74,7 @@ window.Parley = Parley;
         else loadRooms(false);
         Parley.room.reload();
       },
-      onSignedOut: function () { signedOut('Your session ended. Please sign in again.'); },
+      onSignedOut: function () { signedOut(kSessionEnded); },
       onEvent: route
     });
     state.transport.start();
@@ -109,11 +102,8 @@ window.Parley = Parley;
     else $('rtt').textContent = '';
   }
 
-  // --- rooms -----------------------------------------------------------------
-
-  // Rooms into state.rooms and state.byId, replacing those with the same id.
-  // The marker this page moved may not have reached the server yet (its
-  // post waits a moment): keep the further one (prev: the rooms before).
+  // Rooms. merge() replaces by id, keeping the further read marker: ours
+  // may not be posted yet (prev: the rooms before).
   function merge(rooms, prev) {
     for (var i = 0; i < rooms.length; i++) {
       var r = rooms[i];
@@ -126,8 +116,7 @@ window.Parley = Parley;
     }
   }
 
-  // The first page of my rooms, most recent first (issue 12 item 6; more as
-  // the list scrolls), then() and the rooms I could join.
+  // My rooms' first page, latest first (issue 12 item 6), then the directory.
   function fetchRooms(then) {
     Parley.api('GET', '/rooms?limit=' + kRoomPage, null, function (err, data) {
       if (err) return;
@@ -146,7 +135,6 @@ window.Parley = Parley;
     });
   }
 
-  // The next page when the list is scrolled near its end (or not full).
   function moreRooms() {
     var side = $('sidebar');
     if (!state.next || state.paging || side.scrollHeight - side.scrollTop - side.clientHeight > 300) return;
@@ -161,9 +149,7 @@ window.Parley = Parley;
     });
   }
 
-  // After a reset for a cursor older than the log keeps: only the rooms
-  // with events since what this page saw, not every room again (then: in
-  // place of the usual refresh).
+  // After a cursor_too_old reset: only rooms changed since what we saw.
   function catchUp(since, then) {
     Parley.api('GET', '/rooms?changed_since=' + since, null, function (err, data) {
       if (err) return loadRooms(false);
@@ -233,7 +219,7 @@ window.Parley = Parley;
       if (window.history && history.replaceState) history.replaceState(null, '', '#room-' + id);
       else location.hash = 'room-' + id;
     }
-    Parley.room.open(room);  // before unread is cleared: it places the "New messages" line
+    Parley.room.open(room);  // before unread is cleared: it places "New messages"
     $('notify-level').value = room.notifications || 'all';
     room.unread = room.unread_mentions = 0;
     renderRooms();
@@ -241,8 +227,7 @@ window.Parley = Parley;
   }
 
   function roomButton(room) {
-    var b = el('button', 'room');
-    b.type = 'button';
+    var b = Parley.button(null, 'room', function () { openRoom(room.id); });
     b.setAttribute('data-room-id', String(room.id));
     b.appendChild(el('span', 'name', (room.kind === 'dm' ? '@ ' : '# ') + room.name));
     if (room.kind === 'qa') b.appendChild(el('span', 'tag', 'Q&A'));
@@ -255,7 +240,6 @@ window.Parley = Parley;
     var last = room.last_message;
     if (last) b.appendChild(el('span', 'last', last.user.username + ': ' + (last.deleted ? 'message deleted' : last.text)));
     if (room.id === Parley.room.currentId()) b.setAttribute('aria-current', 'true');
-    b.addEventListener('click', function () { openRoom(room.id); });
     return b;
   }
 
@@ -293,20 +277,14 @@ window.Parley = Parley;
   }
 
   function joinButton(room) {
-    var b = el('button', 'join', 'Join');
-    b.type = 'button';
-    b.setAttribute('aria-label', 'Join ' + room.name);
-    b.addEventListener('click', function () {
+    var b = Parley.button('Join', 'join', function () {
       b.disabled = true;
       Parley.api('POST', '/rooms/' + room.id + '/join', null, function (err) {
         b.disabled = false;
-        if (err) {
-          sidebarError(err);
-          return;
-        }
+        if (err) return sidebarError(err);
         afterRoomChange(room.id);
       });
-    });
+    }, 'Join ' + room.name);
     return b;
   }
 
@@ -314,7 +292,6 @@ window.Parley = Parley;
     $('sidebar-error').textContent = err ? Parley.errorText(err) : '';
   }
 
-  // Reload the list, then open `id` (a room just joined or created).
   function afterRoomChange(id) {
     sidebarError(null);
     fetchRooms(function () {
@@ -322,7 +299,6 @@ window.Parley = Parley;
     });
   }
 
-  // Called by room.js when the reader has seen a room up to `eventId`.
   Parley.rooms = {
     open: openRoom,
     catchUp: catchUp,
@@ -337,17 +313,12 @@ window.Parley = Parley;
     }
   };
 
-  // --- people ----------------------------------------------------------------
-
+  // People.
   function addPerson(user) {
     if (!state.me || user.id === state.me.id) return;
     var li = el('li');
     li.appendChild(el('span', 'name', user.username));
-    var b = el('button', 'dm', 'Message');
-    b.type = 'button';
-    b.setAttribute('aria-label', 'Message ' + user.username);
-    b.addEventListener('click', function () { startDm(user.username); });
-    li.appendChild(b);
+    li.appendChild(Parley.button('Message', 'dm', function () { startDm(user.username); }, 'Message ' + user.username));
     var list = $('people');
     list.insertBefore(li, list.firstChild);
     while (list.childNodes.length > 10) list.removeChild(list.lastChild);
@@ -356,10 +327,7 @@ window.Parley = Parley;
 
   function startDm(username) {
     Parley.api('POST', '/dm', {username: username}, function (err, data) {
-      if (err) {
-        sidebarError(err);
-        return;
-      }
+      if (err) return sidebarError(err);
       $('dm-user').value = '';
       afterRoomChange(data.room.id);
     });
@@ -368,8 +336,8 @@ window.Parley = Parley;
   var searchTimer = null;
   function suggestUsers() {
     clearTimeout(searchTimer);
-    var prefix = $('dm-user').value.replace(/^\s+|\s+$/g, '');
-    if (!/^[A-Za-z0-9_.\-]{1,32}$/.test(prefix)) return;
+    var prefix = $('dm-user').value.trim();
+    if (!kUsername.test(prefix)) return;
     searchTimer = setTimeout(function () {
       Parley.api('GET', '/users?limit=10&prefix=' + encodeURIComponent(prefix), null, function (err, data) {
         if (err) return;
@@ -386,44 +354,20 @@ window.Parley = Parley;
     }, 200);
   }
 
-  // --- events ----------------------------------------------------------------
-
+  // Events.
   function route(type, d, id) {
     if (!state.me || !d) return;
     if (id > state.seen) state.seen = id;
-    switch (type) {
-      case 'message':
-      case 'question':
-      case 'answer':
-        onNewMessage(d, id);
-        break;
-      case 'edit':
-      case 'delete':
-        Parley.room.onMessageEvent(type, d);
-        break;
-      case 'room':
-        loadRoomsSoon();
-        break;
-      case 'member':
-        if (d.user && d.user.id === state.me.id) loadRoomsSoon();
-        Parley.room.onMemberEvent(d, id);
-        break;
-      case 'user':
-        if (d.user) addPerson(d.user);
-        break;
-      case 'typing':
-        Parley.room.onTyping(d);
-        break;
-      case 'presence':
-        Parley.room.onPresence(d);
-        break;
-      case 'reaction':
-        Parley.room.onReaction(d);
-        break;
-      case 'receipt':
-        Parley.room.onReceipt(d);
-        break;
-    }
+    var room = Parley.room;
+    var simple = {typing: room.onTyping, presence: room.onPresence, reaction: room.onReaction, receipt: room.onReceipt};
+    if (type === 'message' || type === 'question' || type === 'answer') onNewMessage(d, id);
+    else if (type === 'edit' || type === 'delete') room.onMessageEvent(type, d);
+    else if (type === 'room') loadRoomsSoon();
+    else if (type === 'user' && d.user) addPerson(d.user);
+    else if (type === 'member') {
+      if (d.user && d.user.id === state.me.id) loadRoomsSoon();
+      room.onMemberEvent(d, id);
+    } else if (simple[type]) simple[type].call(room, d);
   }
 
   function onNewMessage(m, id) {
@@ -444,23 +388,21 @@ window.Parley = Parley;
     Parley.mentions.notify(room, m);
   }
 
-  // --- layout ----------------------------------------------------------------
-
+  // Layout.
   function toggleMenu(open) {
     var menu = $('menu');
     if (open === undefined) open = menu.getAttribute('aria-expanded') !== 'true';
     menu.setAttribute('aria-expanded', open ? 'true' : 'false');
     var wasOpen = $('sidebar').className === 'open';
     $('sidebar').className = open ? 'open' : '';
-    // Keyboard users land in the drawer they opened, on the room they are in.
+    // Focus lands in the drawer, on the current room.
     if (open && !wasOpen) {
       var here = $('sidebar').querySelector('button.room[aria-current=true]') || $('sidebar').querySelector('button');
       if (here) here.focus();
     }
   }
 
-  // --- settings --------------------------------------------------------------
-
+  // Settings.
   function toggleSettings(open) {
     var b = $('settings-open');
     Parley.show($('settings'), open);
@@ -485,7 +427,6 @@ window.Parley = Parley;
     for (var i = 0; i < radios.length; i++) {
       radios[i].addEventListener('change', function (e) { Parley.theme.set(e.target.value); });
     }
-    // Escape closes what floats over the room: the settings, the drawer.
     document.addEventListener('keydown', function (e) {
       if (e.key !== 'Escape' && e.key !== 'Esc') return;
       if (!$('settings').hidden) toggleSettings(false);
@@ -504,7 +445,7 @@ window.Parley = Parley;
     Parley.search.init();
     Parley.uploads.init();
     Parley.onSignedOut = function () {
-      if (state.me) signedOut('Your session ended. Please sign in again.');
+      if (state.me) signedOut(kSessionEnded);
     };
     $('auth-form').addEventListener('submit', function (e) {
       e.preventDefault();
@@ -521,30 +462,24 @@ window.Parley = Parley;
       var id = Parley.room.currentId();
       if (id === null) return;
       Parley.api('POST', '/rooms/' + id + '/leave', null, function (err) {
-        if (err) {
-          sidebarError(err);
-          return;
-        }
+        if (err) return sidebarError(err);
         Parley.room.close();
         afterRoomChange(null);
       });
     });
     $('room-form').addEventListener('submit', function (e) {
       e.preventDefault();
-      var name = $('room-name').value.replace(/^\s+|\s+$/g, '');
+      var name = $('room-name').value.trim();
       if (!name) return;
       Parley.api('POST', '/rooms', {name: name, kind: $('room-kind-select').value}, function (err, data) {
-        if (err) {
-          sidebarError(err);
-          return;
-        }
+        if (err) return sidebarError(err);
         $('room-name').value = '';
         afterRoomChange(data.room.id);
       });
     });
     $('dm-form').addEventListener('submit', function (e) {
       e.preventDefault();
-      var name = $('dm-user').value.replace(/^\s+|\s+$/g, '');
+      var name = $('dm-user').value.trim();
       if (name) startDm(name);
     });
     $('dm-user').addEventListener('input', suggestUsers);
@@ -556,7 +491,7 @@ window.Parley = Parley;
       if (id !== null && id !== Parley.room.currentId()) openRoom(id);
     });
 
-    // Signed in already? The cookie is HttpOnly: only the server can say.
+    // The cookie is HttpOnly: only the server knows if we are signed in.
     Parley.api('GET', '/me', null, function (err, data) {
       if (err && err.status === 401) showAuth('');
       else if (err) showAuth(Parley.errorText(err));

@@ -1,12 +1,7 @@
-// Small DOM and formatting helpers shared by the other scripts.
-//
-// The scripts are plain ES5 (var, function, no arrows or template strings)
-// so that old browsers behind old proxies can still parse them; nginx
-// serves them as they are, with no build step. User-supplied text is only
-// ever put into the page with textContent (never innerHTML), which is what
-// makes a message like <img src=x onerror=...> harmless.
-var Parley = window.Parley || {};
-window.Parley = Parley;
+// DOM helpers, loaded first: the global Parley the others extend. Plain ES5,
+// served as is, so old browsers parse it. User text goes in only by
+// textContent, never innerHTML, so <img onerror=...> stays harmless.
+var Parley = window.Parley = {};
 
 Parley.$ = function (id) {
   return document.getElementById(id);
@@ -20,8 +15,21 @@ Parley.el = function (tag, className, text) {
   return node;
 };
 
+// type=button: never submits its form.
+Parley.button = function (label, cls, onClick, ariaLabel) {
+  var b = Parley.el('button', cls, label);
+  b.type = 'button';
+  if (ariaLabel) b.setAttribute('aria-label', ariaLabel);
+  if (onClick) b.addEventListener('click', onClick);
+  return b;
+};
+
 Parley.clear = function (node) {
   while (node.firstChild) node.removeChild(node.firstChild);
+};
+
+Parley.remove = function (node) {
+  if (node && node.parentNode) node.parentNode.removeChild(node);
 };
 
 Parley.show = function (node, visible) {
@@ -33,8 +41,7 @@ function pad2(n) {
   return n < 10 ? '0' + n : String(n);
 }
 
-// A client_id for idempotent sends: printable ASCII, well under the
-// 64-character limit, unique enough across tabs and reloads.
+// A client_id for idempotent sends: ASCII, under 64 chars, unique enough.
 Parley.newClientId = function () {
   var rnd = '';
   if (window.crypto && window.crypto.getRandomValues) {
@@ -55,8 +62,7 @@ function dayStart(ms) {
   return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
 }
 
-// How long ago, the way people say it: "now", "2 min", then the clock time
-// (the day separators above say which day).
+// "now", "2 min", then the clock time (day dividers say the day).
 Parley.relativeTime = function (ms, now) {
   now = now || Date.now();
   var ago = now - ms;
@@ -84,7 +90,7 @@ Parley.sameDay = function (a, b) {
   return dayStart(a) === dayStart(b);
 };
 
-// "alice_k" -> "AK", "bob" -> "BO": up to two letters for an avatar.
+// "alice_k" -> "AK", "bob" -> "BO".
 Parley.initials = function (name) {
   var parts = String(name).split(/[._\-]+/);
   var a = parts[0] || name;
@@ -92,17 +98,14 @@ Parley.initials = function (name) {
   return (a.charAt(0) + (b || '')).toUpperCase();
 };
 
-// A stable colour per user (by id). Each keeps 4.5:1 or more against the
-// white initials it carries.
+// A stable colour per user id, each 4.5:1 or more against white initials.
 var kAvatarColours = ['#1f5fbf', '#7b3fb3', '#b3261e', '#1e6b34', '#8a5a00', '#00695c', '#ad1457', '#4a5360'];
 Parley.avatarColour = function (userId) {
-  var h = (userId * 2654435761) % 4294967296;  // Knuth's multiplicative hash spreads neighbours
+  var h = (userId * 2654435761) % 4294967296;  // Knuth's hash spreads neighbours
   return kAvatarColours[Math.floor(h / 4294967296 * kAvatarColours.length)];
 };
 
-// The theme: "system" (follow prefers-color-scheme), "light" or "dark".
-// Only a choice other than the default is stored; the page stores nothing
-// else (the session is an HttpOnly cookie).
+// "system", "light" or "dark"; the only thing the page stores.
 Parley.theme = {
   get: function () {
     try {

@@ -1,10 +1,6 @@
-// Mentions and desktop notifications (issue 12 item 3): @names shown as
-// such and mine highlighted, @ completed from the room's members, and a
-// Notification for a message the room's level asks for while the tab is
-// hidden, once the person allowed it in Settings (asked on that click only).
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
+// Mentions (issue 12 item 3): @names shown, mine highlighted, @ completion
+// from members, and a Notification while the tab is hidden if the room's
+// level asks and Settings allowed it (asked on that click only).
 (function () {
   var $ = Parley.$;
   var el = Parley.el;
@@ -22,7 +18,7 @@ window.Parley = Parley;
     return n === mine || n.replace(/\.+$/, '') === mine;
   }
 
-  // Does m mention me? The server's list when it sent one, else the text.
+  // The server's mention list when sent, else the text.
   function ofMe(m) {
     if (!me() || m.user.id === me().id || m.deleted) return false;
     if (m.mentions) return m.mentions.indexOf(me().id) >= 0;
@@ -33,7 +29,6 @@ window.Parley = Parley;
     return false;
   }
 
-  // A message's text into p, each @name a span (textContent only).
   function fill(p, text) {
     var parts = String(text).split(kWord);
     for (var i = 0; i < parts.length; i++) {
@@ -42,7 +37,6 @@ window.Parley = Parley;
     }
   }
 
-  // The partial @name before the caret, or null.
   function partial() {
     var box = $('text');
     var m = /(^|\s)@([A-Za-z0-9_.\-]*)$/.exec(box.value.slice(0, box.selectionStart));
@@ -64,8 +58,7 @@ window.Parley = Parley;
     // A name typed in full needs no offer (and Enter sends).
     if (full) matches = [];
     for (var j = 0; j < matches.length; j++) {
-      var b = el('button', 'pick', '@' + matches[j]);
-      b.type = 'button';
+      var b = Parley.button('@' + matches[j], 'pick');
       b.setAttribute('data-name', matches[j]);
       b.addEventListener('click', function (e) { complete(e.target.getAttribute('data-name')); });
       ul.appendChild(el('li')).appendChild(b);
@@ -83,8 +76,7 @@ window.Parley = Parley;
     suggest();
   }
 
-  // Before room.js's own keys (capture): Tab or Enter takes the first
-  // suggestion, Escape closes them.
+  // Capture: before room.js's keys (Tab/Enter pick, Escape closes).
   function onKey(e) {
     if (!matches.length || e.target !== $('text')) return;
     if ((e.key === 'Tab' || e.key === 'Enter') && !e.shiftKey && !e.isComposing) {
@@ -108,7 +100,7 @@ window.Parley = Parley;
   function notify(room, m) {
     if (!window.Notification || Notification.permission !== 'granted' || !document.hidden) return;
     if (!me() || m.user.id === me().id || !wanted(room, m)) return;
-    // One tag per message: every hidden tab of mine shows the same one.
+    // One tag per message: my hidden tabs show it once.
     var show = function () {
       var n = new Notification(m.user.username + (room.kind === 'dm' ? '' : ' in #' + room.name),
         {body: m.text.slice(0, 200), tag: 'parley-' + m.id});

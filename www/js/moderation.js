@@ -1,24 +1,13 @@
-// Running a community in the page (DESIGN section 3.1): the member menu of
-// owners and moderators (moderator, mute, remove, ban), who may delete
-// whose message, blocked users (their messages hidden until shown), and
-// the password change, both in Settings. room.js asks; this file decides
-// and talks to the API. Plain ES5, text only through textContent.
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
+// Moderation (DESIGN 3.1): the owners' and moderators' member menu, who may
+// delete what, blocked users (hidden until shown), and the password change.
+// room.js asks; this file decides and talks to the API.
 (function () {
   var $ = Parley.$;
   var el = Parley.el;
   var blocked = {};   // user id -> username, people I blocked
   var shown = {};     // message id -> true: shown anyway
   var kMutes = [['Mute 10 minutes', 10], ['Mute 1 hour', 60], ['Mute 1 day', 1440]];
-
-  function button(label, cls, onClick) {
-    var b = el('button', cls, label);
-    b.type = 'button';
-    b.addEventListener('click', onClick);
-    return b;
-  }
+  var button = Parley.button;
 
   function find(members, id) {
     for (var i = 0; i < members.length; i++) {
@@ -35,8 +24,7 @@ window.Parley = Parley;
     return mine && mine.moderator ? 1 : 0;
   }
 
-  // The rule of the server: the owner acts on anyone else, a moderator on
-  // plain members only.
+  // As the server rules: the owner acts on anyone, a moderator on members.
   function mayActOn(room, me, members, userId) {
     var p = power(room, me, members);
     if (!p || userId === me.id || (room.owner && room.owner.id === userId)) return false;
@@ -54,7 +42,6 @@ window.Parley = Parley;
     return '/rooms/' + room.id + '/members/' + encodeURIComponent(m.user.username);
   }
 
-  // The actions menu of one member: a button that opens a list.
   function menu(room, m, isOwner, ctx) {
     var wrap = el('span', 'mod-menu');
     var open = button('⋯', 'mod-open', function () {
@@ -62,8 +49,7 @@ window.Parley = Parley;
       Parley.show(list, show);
       open.setAttribute('aria-expanded', show ? 'true' : 'false');
       if (show && list.firstChild) list.firstChild.firstChild.focus();
-    });
-    open.setAttribute('aria-label', 'Moderate ' + m.user.username);
+    }, 'Moderate ' + m.user.username);
     open.setAttribute('aria-expanded', 'false');
     var list = el('ul', 'mod-list');
     list.setAttribute('hidden', '');
@@ -108,14 +94,12 @@ window.Parley = Parley;
   }
 
   function unblockButton(name) {
-    var b = button('Unblock', 'unblock', function () {
+    return button('Unblock', 'unblock', function () {
       Parley.api('DELETE', '/me/blocks/' + encodeURIComponent(name), null, function (err) {
         if (err) $('blocks-error').textContent = Parley.errorText(err);
         else load();
       });
-    });
-    b.setAttribute('aria-label', 'Unblock ' + name);
-    return b;
+    }, 'Unblock ' + name);
   }
 
   function load() {
@@ -130,7 +114,7 @@ window.Parley = Parley;
 
   function onBlock(e) {
     e.preventDefault();
-    var name = $('block-user').value.replace(/^\s+|\s+$/g, '');
+    var name = $('block-user').value.trim();
     if (!name) return;
     Parley.api('PUT', '/me/blocks/' + encodeURIComponent(name), null, function (err) {
       $('blocks-error').textContent = err ? Parley.errorText(err) : '';
@@ -140,8 +124,7 @@ window.Parley = Parley;
     });
   }
 
-  // Built when asked for: until then the page has one password field, the
-  // sign-in one, and password managers fill that one alone.
+  // Built on demand, so password managers see only the sign-in field.
   function passwordForm() {
     var form = $('password-form');
     if (form.firstChild) return;
@@ -178,8 +161,7 @@ window.Parley = Parley;
   }
 
   Parley.moderation = {
-    // Decorates a member's row: labels, and my menu if I may act on them.
-    // ctx: {room, me, members, onError(text), reload()}.
+    // A member's labels, and my menu if I may act on them.
     member: function (li, m, ctx) {
       if (m.moderator) li.appendChild(el('span', 'role', 'moderator'));
       if (m.muted_until) li.appendChild(el('span', 'role muted', 'muted until ' + clock(m.muted_until)));
@@ -187,7 +169,6 @@ window.Parley = Parley;
         li.appendChild(menu(ctx.room, m, power(ctx.room, ctx.me, ctx.members) === 2, ctx));
       }
     },
-    // Whether I may delete someone else's message m.
     canDelete: function (room, me, members, m) {
       return m.user.id !== me.id && mayActOn(room, me, members, m.user.id);
     },
@@ -199,7 +180,6 @@ window.Parley = Parley;
     mutedText: function (until) {
       return 'You are muted in this room until ' + clock(until) + '.';
     },
-    // The line a member event leaves in the conversation.
     note: function (d, me) {
       var who = d.user.username;
       var by = d.by ? ' by ' + d.by.username : '';
@@ -215,7 +195,6 @@ window.Parley = Parley;
       };
       return verbs[d.action] ? who + verbs[d.action] : '';
     },
-    // A blocked person's message stays hidden until shown.
     hidden: function (m) {
       return !!blocked[m.user.id] && !shown[m.id];
     },

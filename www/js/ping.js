@@ -1,10 +1,6 @@
-// The round-trip time beside the connection badge (issue 12 item 8),
-// measured with GET /api/health (nginx, a worker and one SQLite read: the
-// cheapest request that crosses the whole path) every 15 s while the tab
-// is visible; never by sending chat messages.
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
+// The round-trip time beside the badge (issue 12 item 8): GET /api/health
+// crosses nginx, a worker and SQLite; every 15 s while visible, never by
+// sending chat messages.
 (function () {
   var kEveryMs = 15000;
   var now = window.performance && performance.now ? function () { return performance.now(); } : Date.now;

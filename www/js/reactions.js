@@ -1,16 +1,11 @@
-// Reactions (issue 12 item 4, issue 13's "react"): the counts under a
-// message, each one click to add or remove mine, and a small palette behind
-// the message's "React" action. The counts come with the message (history,
-// a PUT's answer) and change by `reaction` events.
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
+// Reactions (issue 12 item 4): counts under a message, one click to toggle
+// mine, a palette behind "React". Counts come with the message and change
+// by `reaction` events.
 (function () {
   var el = Parley.el;
-  var button = Parley.render.button;
+  var button = Parley.button;
   var kPalette = ['👍', '❤️', '😂', '🎉', '😮', '🙏'];
 
-  // The counts of message m under its text; onToggle(emoji).
   function counts(box, m, onToggle) {
     var list = m.reactions || [];
     if (!list.length) return;
@@ -25,13 +20,9 @@ window.Parley = Parley;
     box.appendChild(row);
   }
 
-  // The palette, opened by "React" under the message (focus on its first).
   function palette(box, onToggle) {
     var old = box.querySelector('.palette');
-    if (old) {
-      box.removeChild(old);
-      return;
-    }
+    if (old) return box.removeChild(old);
     var p = el('div', 'palette');
     p.setAttribute('role', 'group');
     p.setAttribute('aria-label', 'Pick a reaction');
@@ -42,7 +33,7 @@ window.Parley = Parley;
     p.firstChild.focus();
   }
 
-  // Adds or removes my reaction; done(message or null) with the stored state.
+  // done(err, the stored message or null).
   function toggle(m, emoji, done) {
     var mine = false;
     var list = m.reactions || [];
@@ -55,8 +46,7 @@ window.Parley = Parley;
     });
   }
 
-  // A `reaction` event into m.reactions; false when it changes nothing
-  // (mine, already counted from the PUT's answer).
+  // A `reaction` event into m; false if already counted (my PUT's answer).
   function apply(m, d, meId) {
     var list = m.reactions = m.reactions || [];
     var r = null;

@@ -1,28 +1,11 @@
-// How a conversation looks: one message's element (avatar, name, relative
-// time, reply quote, text, hover actions), and the pass that groups
-// consecutive messages and places the day and "New messages" dividers.
-//
-// Design note. Grouping depends on neighbours, and neighbours change as
-// pages load, windows trim and live messages arrive. Instead of patching
-// each case, regroup() walks the list's top-level items (never more than the
-// window's ~400) after each batch of changes and sets what depends on
-// position: the `cont` class (same author within 5 minutes, no divider in
-// between) and the dividers, kept as the first children of the message they
-// precede so that inserting and removing messages never strands one.
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
+// A message's element, and regroup(): it sets what depends on neighbours
+// (`cont`, the day and "New messages" dividers) by walking the window after
+// each batch of changes, simpler than patching every case. A divider is the
+// first child of its message, so none is stranded.
 (function () {
   var el = Parley.el;
   var kGroupMs = 5 * 60 * 1000;
-
-  function button(label, cls, onClick, ariaLabel) {
-    var b = el('button', cls, label);
-    b.type = 'button';
-    if (ariaLabel) b.setAttribute('aria-label', ariaLabel);
-    b.addEventListener('click', onClick);
-    return b;
-  }
+  var button = Parley.button;
 
   function timeNode(ts) {
     var d = new Date(ts);
@@ -40,7 +23,6 @@ window.Parley = Parley;
     return a;
   }
 
-  // A new <li> for message m (its content comes from content() below).
   function item(m, mine) {
     var li = el('li', '');
     li.setAttribute('data-id', String(m.id));
@@ -58,18 +40,13 @@ window.Parley = Parley;
     li.className = 'msg ' + m.kind + (mine ? ' own' : '') + (extra ? ' ' + extra : '');
   }
 
-  // The quoted line of a reply: who and what it answers; a button that
-  // jumps to the original. q: {username, text, deleted} or null (not known
-  // yet: the original is outside the loaded window).
-  function quote(m, q, onJump) {
+  // A reply's quote, a button to the original; q null: not loaded yet.
+  function quote(q, onJump) {
     var text = q ? q.username + ': ' + (q.deleted ? 'message deleted' : q.text) : 'an earlier message';
-    var b = button('↩ ' + text, 'quote', onJump, 'Reply to ' + text + '. Show the original');
-    return b;
+    return button('↩ ' + text, 'quote', onJump, 'Reply to ' + text + '. Show the original');
   }
 
-  // Fills (or refills) li's .content for message m. ctx: {mine, canReply,
-  // canAnswer, quoteOf(id), onReply, onEdit, onDelete, onAnswer, onJump,
-  // onReact(id, emoji)}.
+  // (Re)fills li's .content; ctx: room.js's rights and callbacks.
   function content(li, m, ctx) {
     setClass(li, m, ctx.mine);
     var old = null;
@@ -87,7 +64,7 @@ window.Parley = Parley;
     if (m.kind === 'answer') head.appendChild(el('span', 'kind', 'answer'));
     box.appendChild(head);
     if (m.reply_to && m.kind !== 'answer') {
-      box.appendChild(quote(m, ctx.quoteOf(m.reply_to), function () { ctx.onJump(m.reply_to); }));
+      box.appendChild(quote(ctx.quoteOf(m.reply_to), function () { ctx.onJump(m.reply_to); }));
     }
     if (m.deleted) {
       box.appendChild(el('p', 'text deleted', m.deleted_by ? 'removed by a moderator' : 'message deleted'));
@@ -110,11 +87,8 @@ window.Parley = Parley;
     actions.setAttribute('aria-label', 'Actions for this message');
     if (!m.deleted && ctx.canReply) actions.appendChild(button('Reply', 'reply', function () { ctx.onReply(m.id); }));
     if (!m.deleted) actions.appendChild(button('React', 'react', function () { Parley.reactions.palette(box, react); }));
-    if (!m.deleted && ctx.mine) {
-      actions.appendChild(button('Edit', 'edit', function () { ctx.onEdit(m.id); }));
-      actions.appendChild(button('Delete', 'delete', function () { ctx.onDelete(m.id); }));
-    }
-    if (!m.deleted && !ctx.mine && ctx.canDelete) {
+    if (!m.deleted && ctx.mine) actions.appendChild(button('Edit', 'edit', function () { ctx.onEdit(m.id); }));
+    if (!m.deleted && (ctx.mine || ctx.canDelete)) {
       actions.appendChild(button('Delete', 'delete', function () { ctx.onDelete(m.id); }));
     }
     if (ctx.canAnswer) actions.appendChild(button('Answer', 'answer', function () { ctx.onAnswer(m.id); }));
@@ -123,8 +97,7 @@ window.Parley = Parley;
     else li.appendChild(box);
   }
 
-  // The optimistic copy of a message being sent; quoted: the line of the
-  // message it replies to, if any.
+  // The optimistic copy of a message being sent.
   function pending(text, clientId, me, quoted) {
     var li = el('li', 'msg own pending');
     li.setAttribute('data-client-id', clientId);
@@ -146,17 +119,13 @@ window.Parley = Parley;
     return node && node.nodeType === 1 && node.className === 'divider ' + cls;
   }
 
-  // Puts (text) or removes (null) li's divider of class cls ("day" first,
-  // then "new").
+  // Sets (text) or removes (null) li's divider cls; "day" goes before "new".
   function setDivider(li, cls, text) {
     var found = null;
     for (var c = li.firstChild; c && (isDivider(c, 'day') || isDivider(c, 'new')); c = c.nextSibling) {
       if (isDivider(c, cls)) found = c;
     }
-    if (!text) {
-      if (found) li.removeChild(found);
-      return;
-    }
+    if (!text) return found && li.removeChild(found);
     if (found) {
       if (found.textContent !== text) found.textContent = text;
       return;
@@ -170,16 +139,14 @@ window.Parley = Parley;
   function toggle(node, cls, on) {
     var has = (' ' + node.className + ' ').indexOf(' ' + cls + ' ') >= 0;
     if (on && !has) node.className += ' ' + cls;
-    if (!on && has) node.className = (' ' + node.className + ' ').replace(' ' + cls + ' ', ' ').replace(/^\s+|\s+$/g, '');
+    if (!on && has) node.className = (' ' + node.className + ' ').replace(' ' + cls + ' ', ' ').trim();
   }
 
-  // ctx: {unreadAfter: id or null, startsRoom: the window begins at the
-  // room's first message, meId}.
   function regroup(list, ctx) {
-    var prev = null;  // {user, ts, kind} of the previous message, null after a system note
+    var prev = null;  // the previous message, null after a system note
     var prevTs = 0;
-    // The divider goes before the first message of someone else after the
-    // marker, once we know the window holds what came before it.
+    // "New" goes before others' first message after the marker, once the
+    // window is known to hold what came before it.
     var sawRead = ctx.startsRoom;
     var newDone = ctx.unreadAfter === null;
     for (var node = list.firstChild; node; node = node.nextSibling) {
@@ -209,7 +176,6 @@ window.Parley = Parley;
     }
   }
 
-  // Relative times age; the timer in room.js calls this every 30 s.
   function refreshTimes(list) {
     var times = list.getElementsByTagName('time');
     var now = Date.now();
@@ -220,7 +186,6 @@ window.Parley = Parley;
   }
 
   Parley.render = {
-    button: button,
     item: item,
     content: content,
     pending: pending,

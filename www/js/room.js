@@ -1,35 +1,18 @@
-// The open room: a window of its messages (history paged both ways as you
-// scroll, live events merged in id order), the composer with optimistic
-// sends and replies, edit and delete, Q&A questions and answers, typing,
-// and the member list.
-//
-// Design note.
-// - A message is keyed by its id (= its event id) in `nodes`, so whatever
-//   path it comes by (history page, the send's response, the live event, a
-//   replay after a reconnect) it is shown once and updated in place. A
-//   message being sent is shown at once as "pending" under its client_id;
-//   the stored copy replaces it, whichever of the response and the event
-//   comes first. A failed send keeps its client_id, so "Retry" can never
-//   store a second copy.
-// - Windowing: the page holds one contiguous run of the room's messages,
-//   at most kMaxItems top-level items, so a room of 10,000 messages costs
-//   what a room of 400 does. Loading older pages trims the newest end
-//   (atEnd becomes false) and scrolling back down loads them again (trimming
-//   the oldest end). While the window does not reach the newest message,
-//   live messages are not inserted (they would leave a gap): a button offers
-//   to jump to them. Every change that adds or removes items above what the
-//   reader looks at goes through keepPosition(), which puts the item at the
-//   top of the view back where it was.
-// - Announcements: the list itself is not a live region (loading history
-//   would read it all out); live messages from others are written to a
-//   separate polite live region instead, a few lines at most.
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
+// The open room: its message window, composer, edits, Q&A, typing, members.
+// - Messages are keyed by id in `nodes`, so every path (page, response,
+//   event, replay) shows one copy. A send shows "pending" under its
+//   client_id until the stored copy replaces it; Retry reuses the client_id
+//   so it can never store twice.
+// - The window holds at most kMaxItems items so 10,000 messages cost what
+//   400 do; paging one end trims the other. Live messages are not inserted
+//   while the window misses the newest (that would leave a gap): a button
+//   jumps there. keepPosition() keeps the reader's item in place.
+// - The list is not a live region (history would be read out): others'
+//   live messages go to a small polite region.
 (function () {
   var $ = Parley.$;
   var el = Parley.el;
-  var button = Parley.render.button;
+  var button = Parley.button;
   var kPageSize = 50;
   var kMaxItems = 400;
   var kEdgePx = 120;
@@ -39,29 +22,29 @@ window.Parley = Parley;
   var kAnnounceKeep = 3;
 
   var R = {
-    room: null,        // the room object from GET /api/rooms
-    nodes: {},         // message id -> <li>, for messages in the window
-    msgs: {},          // message id -> message object, same keys
-    quotes: {},        // message id -> {username, text, deleted}: originals of replies
-    quoteAsked: {},    // message id -> true while its original is being fetched
-    pending: {},       // client_id -> {li, text, roomId, replyTo}
-    oldest: null,      // smallest id in the window
-    newest: 0,         // largest id in the window
-    hasMore: false,    // older messages exist before the window
+    room: null,
+    nodes: {},         // message id -> <li> in the window
+    msgs: {},          // message id -> message, same keys
+    quotes: {},        // id -> {username, text, deleted}: replies' originals
+    quoteAsked: {},
+    pending: {},       // client_id -> {li, text, roomId, replyTo, attachments}
+    oldest: null,      // the window's smallest and largest ids
+    newest: 0,
+    hasMore: false,    // older messages before the window
     atEnd: true,       // the window reaches the newest message
-    skipped: 0,        // largest live message id not shown (window not at the end)
+    skipped: 0,        // largest live id not shown (window not at the end)
     loading: false,
-    gen: 0,            // bumped when the window is replaced: late pages are dropped
-    unreadAfter: null, // my read marker when the room opened, if anything was unread
-    replyTo: null,     // the message the composer replies to
+    gen: 0,            // bumped when the window is replaced: late pages dropped
+    unreadAfter: null, // my read marker on opening, if anything was unread
+    replyTo: null,
     typing: {},        // username -> expiry (ms)
     lastTypingSent: 0,
     members: [],
-    online: {},        // user id -> true/false, from members and presence
+    online: {},        // user id -> bool
     readSent: 0,
     readTimer: null,
     readPending: null, // {roomId, eventId} not posted yet
-    seq: 0             // bumped when another room opens: late answers are dropped
+    seq: 0             // bumped when another room opens: late answers dropped
   };
 
   function me() {
@@ -88,8 +71,7 @@ window.Parley = Parley;
     return '/rooms/' + R.room.id + '/messages?' + query;
   }
 
-  // --- rendering ---------------------------------------------------------
-
+  // Rendering.
   function quoteOf(id) {
     var m = R.msgs[id];
     if (m) return {username: m.user.username, text: m.text, deleted: m.deleted};
@@ -98,8 +80,7 @@ window.Parley = Parley;
     return null;
   }
 
-  // The original of a reply outside the window: the one message at or
-  // before its id (the same room, checked by the server when it was sent).
+  // A reply's original outside the window: the message at or before its id.
   function fetchQuote(id) {
     if (R.quoteAsked[id] || !R.room) return;
     R.quoteAsked[id] = true;
@@ -145,14 +126,13 @@ window.Parley = Parley;
     });
   }
 
-  // Who read up to where (issue 12 item 5), from the members' markers:
-  // "Read" under my newest message in a DM once the other person's marker
-  // passed it; in other rooms of at most 100 members, "Read by" names under
-  // the last message each has read.
+  // Receipts (issue 12 item 5) from members' markers: "Read" under my newest
+  // DM message they passed; elsewhere (<= 100 members) "Read by" names under
+  // each one's last read message.
   function renderReceipts() {
     var list = $('messages');
     var old = list.querySelectorAll('.seen');
-    for (var i = 0; i < old.length; i++) old[i].parentNode.removeChild(old[i]);
+    for (var i = 0; i < old.length; i++) Parley.remove(old[i]);
     if (!R.room || R.members.length > 100) return;
     var dm = R.room.kind === 'dm';
     var ids = [];
@@ -174,7 +154,6 @@ window.Parley = Parley;
     }
   }
 
-  // What depends on neighbours: grouping and dividers.
   function layout() {
     Parley.render.regroup($('messages'), {
       unreadAfter: R.unreadAfter,
@@ -186,8 +165,7 @@ window.Parley = Parley;
     renderReceipts();
   }
 
-  // The <li> before which a message with this id belongs: the first loaded
-  // message with a larger id, or the first pending one (pending stay last).
+  // The <li> a message with this id goes before (pending ones stay last).
   function insertionPoint(list, id) {
     var node = list.lastChild;
     var before = null;
@@ -200,9 +178,7 @@ window.Parley = Parley;
     return before;
   }
 
-  // Outside the window: a live message while the window is not at the end,
-  // or an old one before its start. Pages that extend the window pass
-  // extending.
+  // Beyond either end of the window (pages extending it pass `extending`).
   function outsideWindow(id) {
     return (!R.atEnd && id > R.newest) || (R.hasMore && R.oldest !== null && id < R.oldest);
   }
@@ -211,10 +187,10 @@ window.Parley = Parley;
     if (!R.room || m.room_id !== R.room.id) return;
     if (m.client_id && R.pending[m.client_id]) {
       var p = R.pending[m.client_id];
-      if (p.li.parentNode) p.li.parentNode.removeChild(p.li);
+      Parley.remove(p.li);
       delete R.pending[m.client_id];
     }
-    // An answer marks its question answered, even when it is itself outside the window.
+    // An answer marks its question answered, even from outside the window.
     if (m.kind === 'answer' && m.reply_to && R.msgs[m.reply_to] && !(R.msgs[m.reply_to].answer_id > 0)) {
       R.msgs[m.reply_to].answer_id = m.id;
       renderMessage(R.msgs[m.reply_to]);
@@ -252,7 +228,7 @@ window.Parley = Parley;
     return a;
   }
 
-  // An answer loaded before its question (a page boundary) moves under it.
+  // An answer loaded before its question moves under it.
   function adoptAnswer(q) {
     if (!q.answer_id || !R.nodes[q.answer_id]) return;
     answersOf(R.nodes[q.id]).appendChild(R.nodes[q.answer_id]);
@@ -268,9 +244,7 @@ window.Parley = Parley;
     list.scrollTop = list.scrollHeight;
   }
 
-  // Runs change(), then scrolls so that the item that was at the top of the
-  // view is where it was: prepending a page or trimming items above the
-  // view does not move what the reader reads.
+  // Runs change(), keeping the item at the top of the view where it was.
   function keepPosition(change) {
     var list = $('messages');
     var anchor = null;
@@ -305,8 +279,7 @@ window.Parley = Parley;
     while (region.childNodes.length > kAnnounceKeep) region.removeChild(region.firstChild);
   }
 
-  // --- the window ----------------------------------------------------------
-
+  // The window.
   function forget(node) {
     var inner = node.querySelectorAll('[data-id]');
     for (var i = 0; i < inner.length; i++) {
@@ -329,7 +302,6 @@ window.Parley = Parley;
     }
   }
 
-  // Drops items from one end until the window holds kMaxItems.
   function trim(fromTop) {
     var list = $('messages');
     var trimmed = false;
@@ -347,8 +319,7 @@ window.Parley = Parley;
     else R.atEnd = false;
   }
 
-  // Empties the window (the pending sends stay in R.pending and come back
-  // with their stored copies).
+  // Empties the window (pending sends stay in R.pending).
   function clearWindow() {
     R.gen++;
     R.nodes = {};
@@ -377,13 +348,12 @@ window.Parley = Parley;
     for (var i = 0; i < page.length; i++) placeMessage(page[i], true);
   }
 
-  // After the window reached the end: anything skipped meanwhile is newer
-  // than the page, so keep going.
+  // Anything skipped while loading is newer than the page: keep going.
   function reachedEnd() {
     R.atEnd = true;
     if (R.skipped > R.newest) {
       R.atEnd = false;
-      loadNewer();
+      loadPage(false);
     }
   }
 
@@ -403,8 +373,7 @@ window.Parley = Parley;
     });
   }
 
-  // Replaces the window with the messages around `id`: a few before it and
-  // a page after it. then() runs once they are in place.
+  // Replaces the window with the messages around `id`, then then().
   function loadAround(id, then) {
     clearWindow();
     R.atEnd = false;
@@ -423,51 +392,35 @@ window.Parley = Parley;
     });
   }
 
-  // Loads the page before the oldest shown message, keeping what the reader
-  // looks at in place.
-  function loadOlder() {
-    if (R.loading || !R.hasMore || R.oldest === null) return;
+  // The page before (older) or after the window, keeping what the reader
+  // looks at in place; the other end is trimmed.
+  function loadPage(older) {
+    if (R.loading || (older ? !R.hasMore || R.oldest === null : R.atEnd || !R.newest)) return;
     R.loading = true;
-    var gen = R.gen;
-    historyGet('limit=' + kPageSize + '&before=' + R.oldest, gen, function (page, more) {
+    historyGet('limit=' + kPageSize + (older ? '&before=' + R.oldest : '&after=' + R.newest), R.gen, function (page, more) {
       R.loading = false;
       keepPosition(function () {
         placePage(page);
-        R.hasMore = more;
-        trim(false);
+        if (older) R.hasMore = more;
+        else if (!more) reachedEnd();
+        trim(!older);
         layout();
       });
-      fillViewport();
+      if (older) fillViewport();
+      else markRead();
     });
   }
 
-  function loadNewer() {
-    if (R.loading || R.atEnd || !R.newest) return;
-    R.loading = true;
-    var gen = R.gen;
-    historyGet('limit=' + kPageSize + '&after=' + R.newest, gen, function (page, more) {
-      R.loading = false;
-      keepPosition(function () {
-        placePage(page);
-        if (!more) reachedEnd();
-        trim(true);
-        layout();
-      });
-      markRead();
-    });
-  }
-
-  // A tall window may show a whole page without a scroll bar, and then no
-  // scroll event ever asks for more.
+  // A tall window may show a whole page with no scroll bar (no scroll event).
   function fillViewport() {
     var list = $('messages');
-    if (R.hasMore && list.scrollHeight <= list.clientHeight + 10) loadOlder();
+    if (R.hasMore && list.scrollHeight <= list.clientHeight + 10) loadPage(true);
   }
 
   function onScroll() {
     var list = $('messages');
-    if (list.scrollTop < kEdgePx) loadOlder();
-    else if (list.scrollHeight - list.scrollTop - list.clientHeight < kEdgePx) loadNewer();
+    if (list.scrollTop < kEdgePx) loadPage(true);
+    else if (list.scrollHeight - list.scrollTop - list.clientHeight < kEdgePx) loadPage(false);
   }
 
   function focusMessage(id) {
@@ -479,7 +432,6 @@ window.Parley = Parley;
     setTimeout(function () { Parley.render.toggle(li, 'flash', false); }, 2000);
   }
 
-  // Shows a message (a reply's original), loading it in context if needed.
   function jumpTo(id) {
     if (R.nodes[id]) focusMessage(id);
     else loadAround(id, function () { focusMessage(id); });
@@ -489,9 +441,8 @@ window.Parley = Parley;
     loadLatest(function () { $('text').focus(); });
   }
 
-  // The read marker moves when the reader can see the newest message. The
-  // post waits a moment (a burst of messages moves it once); opening
-  // another room posts at once what this one was read up to.
+  // The marker moves when the newest message is visible; the post waits a
+  // moment so a burst moves it once (opening another room flushes it).
   function markRead() {
     if (!R.room || document.hidden) return;
     var newest = R.atEnd ? Math.max(R.room.last_event_id || 0, R.newest) : R.newest;
@@ -510,29 +461,25 @@ window.Parley = Parley;
     if (p) Parley.api('POST', '/rooms/' + p.roomId + '/read', {event_id: p.eventId}, null);
   }
 
-  // --- sending -------------------------------------------------------------
-
+  // Sending.
   function failPending(clientId, err) {
     var p = R.pending[clientId];
     if (!p) return;
     var head = p.li.querySelector('.head');
-    var sending = head.querySelector('.sending');
-    if (sending) head.removeChild(sending);
-    var old = p.li.querySelector('.failed');
-    if (old) old.parentNode.removeChild(old);
+    Parley.remove(head.querySelector('.sending'));
+    Parley.remove(p.li.querySelector('.failed'));
     var f = el('div', 'failed');
     f.appendChild(el('span', 'why', 'Not sent: ' + Parley.errorText(err)));
-    // A rejected message (too long, not allowed) would fail again; a lost
-    // connection or a throttle is worth another try, with the same client_id.
+    // Only network, throttle and server errors are worth a retry.
     if (err.status === 0 || err.status === 429 || err.status >= 500) {
       f.appendChild(button('Retry', 'retry', function () {
-        f.parentNode.removeChild(f);
+        Parley.remove(f);
         head.appendChild(el('span', 'sending', 'sending…'));
         post(clientId);
       }));
     }
     f.appendChild(button('Discard', 'discard', function () {
-      if (p.li.parentNode) p.li.parentNode.removeChild(p.li);
+      Parley.remove(p.li);
       delete R.pending[clientId];
     }));
     p.li.appendChild(f);
@@ -546,10 +493,7 @@ window.Parley = Parley;
     if (p.attachments.length) body.attachments = p.attachments;
     Parley.api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
       if (seq !== R.seq) return;
-      if (err) {
-        failPending(clientId, err);
-        return;
-      }
+      if (err) return failPending(clientId, err);
       placeMessage(data.message);
       layout();
       markRead();
@@ -576,7 +520,6 @@ window.Parley = Parley;
     else box.style.height = '';
   }
 
-  // The newest message of mine in the window that can still be edited.
   function lastOwnId() {
     for (var node = $('messages').lastChild; node; node = node.previousSibling) {
       var m = R.msgs[node.getAttribute('data-id')];
@@ -586,8 +529,7 @@ window.Parley = Parley;
   }
 
   function onComposerKey(e) {
-    // Enter sends; Shift+Enter is a new line. Not while an input method is
-    // composing a character (isComposing), which also uses Enter.
+    // Enter sends, Shift+Enter breaks; an input method composing uses Enter.
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       submitComposer();
@@ -607,7 +549,7 @@ window.Parley = Parley;
     var box = $('text');
     var text = box.value;
     if (!R.room) return;
-    // Finished uploads go with this message; then the text may be empty.
+    // With finished uploads the text may be empty.
     var attachments = Parley.uploads.take();
     if (!text.replace(/\s+/g, '')) {
       if (!attachments.length) return;
@@ -641,12 +583,9 @@ window.Parley = Parley;
     Parley.show($('reply-bar'), false);
   }
 
-  // --- edit, delete, answer ----------------------------------------------
-
-  // An inline editor (textarea + two buttons) in the message's place.
+  // Edit, delete, answer.
   function inlineEditor(li, label, initial, submitLabel, onSubmit) {
-    var old = li.querySelector('.inline');
-    if (old) old.parentNode.removeChild(old);
+    Parley.remove(li.querySelector('.inline'));
     var form = el('form', 'inline');
     var id = 'inline-' + li.getAttribute('data-id');
     var lab = el('label', null, label);
@@ -661,9 +600,8 @@ window.Parley = Parley;
     var cancel = button('Cancel', 'cancel', function () { close(); });
     var msg = el('p', 'note');
     msg.setAttribute('role', 'alert');
-    // Back to the composer: where the keyboard was before the editor.
     function close() {
-      if (form.parentNode) form.parentNode.removeChild(form);
+      Parley.remove(form);
       if (!$('composer').hidden) $('text').focus();
     }
     form.appendChild(lab);
@@ -698,10 +636,7 @@ window.Parley = Parley;
     var m = R.msgs[id];
     inlineEditor(R.nodes[id], 'Edit message', m.text, 'Save', function (text, done) {
       Parley.api('PATCH', '/messages/' + id, {text: text}, function (err, data) {
-        if (err) {
-          done(Parley.errorText(err));
-          return;
-        }
+        if (err) return done(Parley.errorText(err));
         placeMessage(data.message);
         done(null);
       });
@@ -710,10 +645,7 @@ window.Parley = Parley;
 
   function removeMessage(id) {
     Parley.api('DELETE', '/messages/' + id, null, function (err) {
-      if (err) {
-        setError(Parley.errorText(err));
-        return;
-      }
+      if (err) return setError(Parley.errorText(err));
       var m = R.msgs[id];
       if (m) {
         m.deleted = true;
@@ -724,22 +656,20 @@ window.Parley = Parley;
   }
 
   function startAnswer(questionId) {
-    var clientId = Parley.newClientId();  // one per answer form: a retry cannot answer twice
+    var clientId = Parley.newClientId();  // one per form: a retry cannot answer twice
     var li = R.nodes[questionId];
     inlineEditor(li, 'Your answer', '', 'Post answer', function (text, done) {
       Parley.api('POST', '/messages/' + questionId + '/answer', {text: text, client_id: clientId}, function (err, data) {
         if (err) {
           if (err.code === 'already_answered') {
-            // The winning answer is on its way as an event; say why ours
-            // is not there instead of showing an error.
+            // The winner arrives as an event: explain, not an error.
             done(null);
             var note = el('p', 'note lost', 'Already answered by another professor.');
             note.setAttribute('role', 'status');
-            var prev = li.querySelector('.lost');
-            if (prev) li.removeChild(prev);
+            Parley.remove(li.querySelector('.lost'));
             li.insertBefore(note, li.querySelector('.answers'));
             var q = R.msgs[questionId];
-            if (q && !q.answer_id) q.answer_id = -1;  // hide the Answer button until the answer arrives
+            if (q && !q.answer_id) q.answer_id = -1;  // no Answer button until it arrives
             if (q) renderMessage(q);
             return;
           }
@@ -752,9 +682,7 @@ window.Parley = Parley;
     });
   }
 
-  // Keyboard: in the message list, Up and Down move between messages (the
-  // focused one shows its actions, the next Tab reaches them); Home and End
-  // go to the first and last loaded.
+  // Up/Down/Home/End move between messages; Tab then reaches the actions.
   function onListKey(e) {
     var keys = {ArrowUp: -1, Up: -1, ArrowDown: 1, Down: 1, Home: -2, End: 2};
     var step = keys[e.key];
@@ -771,7 +699,7 @@ window.Parley = Parley;
     all[next].focus();
   }
 
-  // Touch screens have no hover: a long press shows a message's actions.
+  // No hover on touch screens: a long press shows the actions.
   function longPress() {
     var timer = null;
     var shown = null;
@@ -798,8 +726,7 @@ window.Parley = Parley;
     list.addEventListener('touchcancel', cancel, false);
   }
 
-// --- members, typing -----------------------------------------------------
-
+// Members, typing.
   function renderMembers() {
     var ul = $('members');
     Parley.clear(ul);
@@ -858,7 +785,7 @@ window.Parley = Parley;
         R.members = data.members || [];
         for (var i = 0; i < R.members.length; i++) R.online[R.members[i].user.id] = R.members[i].online;
         renderMembers();
-        renderHeader();  // my mute, and whether I may delete others' messages
+        renderHeader();  // my mute may have changed
         rerender();
         renderReceipts();
       });
@@ -880,8 +807,7 @@ window.Parley = Parley;
     $('typing').textContent = text;
   }
 
-  // --- the room header and composer for this kind of room ------------------
-
+  // The room header and composer for this kind of room.
   function renderHeader() {
     var room = R.room;
     $('room-title').textContent = room.kind === 'dm' ? '@ ' + room.name : '# ' + room.name;
@@ -919,8 +845,7 @@ window.Parley = Parley;
     }
   }
 
-  // --- public interface ----------------------------------------------------
-
+  // Public interface.
   Parley.room = {
     currentId: function () {
       return R.room ? R.room.id : null;
@@ -943,9 +868,8 @@ window.Parley = Parley;
       R.members = [];
       R.removed = '';
       R.readSent = 0;
-      // The "New messages" line goes after my read marker as it was when
-      // I opened the room; reading moves the marker, not the line.
-      // Someone who never read the room (just joined) gets no line.
+      // "New messages" stays at the marker as it was on opening (none for
+      // a room never read).
       R.unreadAfter = room.unread > 0 && room.read_event_id > 0 ? room.read_event_id : null;
       cancelReply();
       Parley.clear($('members'));
@@ -967,16 +891,11 @@ window.Parley = Parley;
       loadMembers();
     },
 
-    // The room object changed (role, name) without leaving it.
     update: function (room) {
       var roleChanged = R.room && R.room.role !== room.role;
       R.room = room;
       renderHeader();
-      if (roleChanged) {
-        for (var id in R.msgs) {
-          if (R.msgs.hasOwnProperty(id)) renderMessage(R.msgs[id]);
-        }
-      }
+      if (roleChanged) rerender();
     },
 
     close: function () {
@@ -986,7 +905,7 @@ window.Parley = Parley;
       Parley.show($('room'), false);
     },
 
-    // After a reset: what is shown may have gaps; load it again.
+    // After a reset the window may have gaps.
     reload: function () {
       if (R.room) this.open(R.room);
     },
@@ -1017,7 +936,7 @@ window.Parley = Parley;
       if (note) systemNote(id, note);
       if (me() && d.user.id === me().id && (d.action === 'kicked' || d.action === 'banned')) {
         R.removed = note;
-        // The page then moves to another room (app.js): the notice goes with it.
+        // app.js moves to another room: the notice goes along.
         R.notice = note.replace('this room', 'the room ' + R.room.name);
         renderHeader();
       }
@@ -1061,7 +980,7 @@ window.Parley = Parley;
       $('composer').addEventListener('submit', submitComposer);
       $('text').addEventListener('keydown', onComposerKey);
       $('text').addEventListener('input', onComposerInput);
-      $('older').addEventListener('click', loadOlder);
+      $('older').addEventListener('click', function () { loadPage(true); });
       $('latest').addEventListener('click', jumpToLatest);
       $('reply-cancel').addEventListener('click', function () {
         cancelReply();
@@ -1070,7 +989,7 @@ window.Parley = Parley;
       $('messages').addEventListener('scroll', onScroll);
       $('messages').addEventListener('keydown', onListKey);
       longPress();
-      // Relative times age, and "Today" becomes "Yesterday" at midnight.
+      // Times age; "Today" becomes "Yesterday".
       setInterval(function () {
         if (!R.room) return;
         Parley.render.refreshTimes($('messages'));
@@ -1078,13 +997,10 @@ window.Parley = Parley;
       }, 30000);
       $('invite-form').addEventListener('submit', function (e) {
         e.preventDefault();
-        var name = $('invite-user').value.replace(/^\s+|\s+$/g, '');
+        var name = $('invite-user').value.trim();
         if (!name || !R.room) return;
         Parley.api('POST', '/rooms/' + R.room.id + '/members', {username: name}, function (err) {
-          if (err) {
-            setError(Parley.errorText(err));
-            return;
-          }
+          if (err) return setError(Parley.errorText(err));
           $('invite-user').value = '';
           setError('');
           loadMembers();

@@ -1,10 +1,6 @@
-// Search (issue 12 item 1, issue 13's jump to a result): results newest
-// first with the server's snippet (the match between \u0002 and \u0003,
-// marked here with textContent only); a result opens its room with the
-// message loaded in context.
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
+// Search (issue 12 item 1): newest first, the server's snippet marks the
+// match between \u0002 and \u0003 (set with textContent); a result opens its
+// room around the message.
 (function () {
   var $ = Parley.$;
   var el = Parley.el;
@@ -12,8 +8,7 @@ window.Parley = Parley;
   var last = null;  // id of the last result shown: the next page is before it
 
   function result(m) {
-    var b = el('button', 'result');
-    b.type = 'button';
+    var b = Parley.button(null, 'result');
     var room = Parley.state.byId[m.room_id];
     b.appendChild(el('span', 'where', (room ? room.name + ' · ' : '') + m.user.username));
     var p = b.appendChild(el('span', 'snippet'));
@@ -23,7 +18,7 @@ window.Parley = Parley;
       Parley.rooms.open(m.room_id);
       if (Parley.room.currentId() === m.room_id) Parley.room.jump(m.id);
     }
-    // A room beyond the pages of the list loaded so far: fetch it first.
+    // A room not in the loaded list pages is fetched first.
     b.addEventListener('click', function () {
       if (Parley.state.byId[m.room_id]) show();
       else Parley.rooms.catchUp(m.id - 1, show);
@@ -52,7 +47,7 @@ window.Parley = Parley;
     init: function () {
       $('search-form').addEventListener('submit', function (e) {
         e.preventDefault();
-        query = $('search-q').value.replace(/^\s+|\s+$/g, '');
+        query = $('search-q').value.trim();
         if (query) run(false);
         else Parley.show($('search-section'), false);
       });

@@ -1,17 +1,10 @@
-// One event stream for all of a person's tabs (issue 12 item 7): over
-// HTTP/1.1 a browser opens six connections per site, so with a stream per
-// tab the seventh tab, and its sends, would wait forever.
-//
-// Design note. The tab holding the Web Lock "parley-stream-<user id>" leads:
-// it runs the real Parley.Transport and relays each event with its status
-// and cursor over a BroadcastChannel. When it closes, the browser grants the
-// lock to a waiting tab, which resumes from the last cursor it heard, so
-// nothing is lost (with none yet it reloads, as after a reset). Every tab
-// sends by itself. Without Web Locks or BroadcastChannel: a stream per tab.
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
-// Parley.Transport's interface and handlers.
+// One event stream for all my tabs (issue 12 item 7): HTTP/1.1 allows six
+// connections per site, so a stream per tab starves the seventh.
+// The tab holding the Web Lock "parley-stream-<user id>" runs the Transport
+// and relays events with status and cursor over a BroadcastChannel. When it
+// closes, a waiting tab gets the lock and resumes from the last cursor heard
+// (none yet: reload). Each tab sends itself. Without these APIs: a stream
+// per tab. Same interface and handlers as Parley.Transport.
 Parley.SharedTransport = function (userId, handlers) {
   if (!window.BroadcastChannel || !navigator.locks) return new Parley.Transport(handlers);
   this.h = handlers;
@@ -30,8 +23,8 @@ Parley.SharedTransport = function (userId, handlers) {
     navigator.locks.request(this.name, {ifAvailable: true}, function (lock) {
       if (self.stopped) return null;
       if (lock) return self.lead(true);
-      // A follower: what it fetches now plus what the channel brings is
-      // everything. The leader answers "hi" with its status.
+      // A follower: its fetches plus the channel are everything; the
+      // leader answers "hi" with its status.
       self.setStatus('connecting');
       self.ch.postMessage({t: 'hi'});
       self.h.onReady(null);
@@ -95,8 +88,8 @@ Parley.SharedTransport = function (userId, handlers) {
     return new Promise(function (resolve) { self.release = resolve; });
   };
 
-  // fn() unless another of my tabs is visible: asked when needed (a closed
-  // or crashed tab cannot leave a stale answer), silence for 300 ms is no.
+  // fn() unless another of my tabs answers "visible" within 300 ms (asked
+  // each time: a crashed tab cannot leave a stale answer).
   S.unlessVisible = function (fn) {
     var self = this;
     this.seenVisible = false;

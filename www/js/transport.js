@@ -1,29 +1,14 @@
-// The event transport: one connection per tab that carries every event of
-// every room the user is in (DESIGN §4), by Server-Sent Events when they
-// work and by long-poll when they do not.
-//
-// Design note.
-// - The cursor (`lastId`) is the id of the last event handed to the page.
-//   Events at or below it are dropped, so a replay after a reconnect, or a
-//   switch from stream to poll, never shows anything twice; resuming from
-//   it loses nothing. The epoch travels with the cursor, so a recreated
-//   database answers `reset` instead of silently skipping.
-// - EventSource's own reconnect is not used: on any error the stream is
-//   closed and reopened by us, 1 s after the first failure, doubling to
-//   16 s (with some jitter so a restarted server is not hit by every tab
-//   in the same millisecond), from our cursor.
-// - Fallback to long-poll, for good (for this page): when EventSource is
-//   missing; when a stream sends no `hello` within 5 s (a proxy or
-//   antivirus that buffers the response holds it back); or when a stream
-//   stays silent for 45 s and a quick poll shows events it should have
-//   delivered, or when it fails twice before its hello while polls work. Heartbeats are SSE comments, which EventSource never shows
-//   to the page, so "silent" means "no event"; the poll tells a quiet
-//   stream from a stuck one.
-// - Status for the badge: "connecting", "live" (stream), "long-poll",
-//   "reconnecting".
-var Parley = window.Parley || {};
-window.Parley = Parley;
-
+// The event transport: one connection per tab for all my rooms (DESIGN 4),
+// SSE when it works, long-poll when not.
+// - The cursor `lastId` is the last event handed on; events at or below it
+//   are dropped, so replays never show twice and resuming loses nothing. The
+//   epoch travels with it: a new database answers `reset`, not a gap.
+// - Not EventSource's reconnect: we reopen from our cursor after 1 s,
+//   doubling to 16 s, with jitter so tabs do not all hit a restarted server.
+// - Long-poll for good when EventSource is missing, no `hello` within 5 s
+//   (a buffering proxy), a stream silent 45 s while a poll finds events, or
+//   two failures before hello while polls work. Heartbeats are comments the
+//   page never sees; the poll tells quiet from stuck.
 var kHelloTimeoutMs = 5000;
 var kSilenceCheckMs = 45000;
 var kBackoffMinMs = 1000;
@@ -32,9 +17,8 @@ var kPollTimeoutS = 25;
 var kEventTypes = ['message', 'question', 'answer', 'edit', 'delete', 'room', 'member', 'user',
   'typing', 'presence', 'reset', 'reaction', 'receipt'];
 
-// handlers: onEvent(type, data, id), onStatus(status), onReady(head),
-// onReset(head), onSignedOut(). onReady fires once, when the cursor is
-// known: the page loads history after it, so nothing falls in between.
+// handlers: onEvent(type, data, id), onStatus(s), onReady(head) (once, when
+// the cursor is known: history loads after it), onReset(head), onSignedOut().
 Parley.Transport = function (handlers) {
   this.h = handlers;
   this.lastId = null;
@@ -130,21 +114,24 @@ T.retryLater = function () {
   this.timer('retry', delay, this.connect);
 };
 
+T.signedOut = function () {
+  if (this.h.onSignedOut) this.h.onSignedOut();
+};
+
 T.switchToPoll = function (why) {
   if (window.console) console.info('parley: falling back to long-poll: ' + why);
   this.usePoll = true;
   this.connect();
 };
 
-// One event from either transport. Returns false when it was a duplicate.
+// One event from either transport; false for a duplicate.
 T.deliver = function (type, data, id) {
   if (id) {
     if (this.lastId !== null && id <= this.lastId) return false;
     this.lastId = id;
   }
   if (type === 'reset') {
-    // Our cursor cannot be served (too old, or the database changed):
-    // carry on from the head, and let the page refetch what it shows.
+    // Our cursor is too old or the database changed: go on from the head.
     if (data && typeof data.head === 'number') this.lastId = data.head;
     if (this.h.onReset) this.h.onReset(this.lastId, data);
     return true;
@@ -162,8 +149,7 @@ T.becameReady = function (head, epoch) {
   }
 };
 
-// --- Server-Sent Events ------------------------------------------------
-
+// Server-Sent Events.
 T.openStream = function () {
   var self = this;
   var gen = this.generation;
@@ -201,8 +187,7 @@ T.openStream = function () {
     es.addEventListener(type, function (e) {
       if (gen !== self.generation) return;
       var id = e.lastEventId ? parseInt(e.lastEventId, 10) : 0;
-      // Ephemeral events carry no id: EventSource then repeats the last
-      // one it saw, so only an id above our cursor is a new durable event.
+      // EventSource repeats the last id on ephemeral events, which have none.
       if (type === 'typing' || type === 'presence' || type === 'reset' || type === 'receipt') id = 0;
       self.deliver(type, parse(e), id);
       self.armSilenceCheck();
@@ -212,25 +197,16 @@ T.openStream = function () {
 
   es.onerror = function () {
     if (gen !== self.generation) return;
-    // Closed by the server (rotation, restart) or never opened.
-    if (helloSeen) {
-      self.retryLater();
-      return;
-    }
-    // It failed before its hello, and EventSource does not say why. A poll
-    // tells: refused too (401) means signed out; failing too means the
-    // push service is down or restarting (retry the stream later); working
-    // means something between us and the server breaks event streams
-    // (twice is enough: long-poll from then on).
+    if (helloSeen) return self.retryLater();
+    // Failed before hello, and EventSource says not why; a poll tells: 401
+    // signed out, failing too: retry later, working (twice): something
+    // breaks streams, so long-poll.
     self.teardown();
     self.setStatus('reconnecting');
     var checking = self.generation;
     Parley.getJson('/events/poll?timeout=0', 10000, function (err) {
       if (checking !== self.generation || self.stopped) return;
-      if (err && err.status === 401) {
-        if (self.h.onSignedOut) self.h.onSignedOut();
-        return;
-      }
+      if (err && err.status === 401) return self.signedOut();
       if (!err && ++self.streamFailures >= 2) {
         self.switchToPoll('the stream fails where a poll works');
         return;
@@ -240,8 +216,8 @@ T.openStream = function () {
   };
 };
 
-// After 45 s without an event, one quick poll from our cursor: if it finds
-// events the stream has not delivered 2 s later, the stream is stuck.
+// After 45 s without an event, a quick poll: events it finds that the
+// stream has not delivered 2 s later mean the stream is stuck.
 T.armSilenceCheck = function () {
   this.timer('silence', kSilenceCheckMs, function () {
     var self = this;
@@ -253,10 +229,7 @@ T.armSilenceCheck = function () {
       if (!err && body && body.events) {
         for (var i = 0; i < body.events.length; i++) newest = Math.max(newest, body.events[i].id || 0);
       }
-      if (newest <= from) {
-        self.armSilenceCheck();
-        return;
-      }
+      if (newest <= from) return self.armSilenceCheck();
       self.timer('silence', 2000, function () {
         if (this.lastId < newest) this.switchToPoll('the stream is silent but events are waiting');
         else this.armSilenceCheck();
@@ -265,8 +238,7 @@ T.armSilenceCheck = function () {
   });
 };
 
-// --- Long-poll ---------------------------------------------------------
-
+// Long-poll.
 T.poll = function () {
   var self = this;
   var gen = this.generation;
@@ -276,14 +248,7 @@ T.poll = function () {
   this.xhr = Parley.getJson(url, (kPollTimeoutS + 15) * 1000, function (err, body) {
     if (gen !== self.generation) return;
     self.xhr = null;
-    if (err) {
-      if (err.status === 401) {
-        if (self.h.onSignedOut) self.h.onSignedOut();
-        return;
-      }
-      self.retryLater();
-      return;
-    }
+    if (err) return err.status === 401 ? self.signedOut() : self.retryLater();
     self.backoff = kBackoffMinMs;
     self.becameReady(body.next, body.epoch);
     self.setStatus('long-poll');
@@ -293,7 +258,7 @@ T.poll = function () {
       self.deliver(ev.type, ev.data, ev.id || 0);
     }
     if (gen !== self.generation) return;
-    // `next` is authoritative (after a reset it may even go down).
+    // `next` rules (after a reset it may go down).
     if (typeof body.next === 'number') self.lastId = body.next;
     self.poll();
   });

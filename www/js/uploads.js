@@ -1,9 +1,6 @@
-// Attachments: uploading files (picker, drag-and-drop, paste) with a
-// progress bar, and showing a message's attachments. Images are shown
-// inline at a size computed from the width and height the server read, so
-// the message list does not jump when they load; other files are links
-// (the server sends them as downloads). Names reach the page through
-// textContent only.
+// Attachments: upload (picker, drop, paste) with progress, and display.
+// Images get their size from the server's width and height so the list does
+// not jump on load; other files are download links. Names via textContent.
 (function () {
   var el = Parley.el, $ = Parley.$;
   var kMaxFiles = 10;
@@ -20,12 +17,11 @@
     if (item.xhr) item.xhr.abort();
     var i = tray.indexOf(item);
     if (i >= 0) tray.splice(i, 1);
-    if (item.node.parentNode) item.node.parentNode.removeChild(item.node);
+    Parley.remove(item.node);
     Parley.show($('upload-tray'), tray.length > 0);
   }
 
-  // Uploads one File or Blob: a row in the tray with a progress bar, then
-  // "ready" (its id goes with the next message) or the reason it failed.
+  // A tray row with progress, then "ready" (the id goes with the next send).
   function upload(file) {
     if (tray.length >= kMaxFiles) return;
     var name = file.name || 'pasted.png';
@@ -35,10 +31,7 @@
     bar.value = 0;
     bar.setAttribute('aria-label', 'Uploading ' + name);
     var state = el('span', 'upload-state', 'uploading');
-    var remove = el('button', 'upload-remove', '×');
-    remove.type = 'button';
-    remove.setAttribute('aria-label', 'Remove ' + name);
-    remove.addEventListener('click', function () { removeItem(item); });
+    var remove = Parley.button('×', 'upload-remove', function () { removeItem(item); }, 'Remove ' + name);
     item.node.appendChild(el('span', 'upload-name', name));
     item.node.appendChild(bar);
     item.node.appendChild(state);
@@ -53,27 +46,18 @@
     xhr.upload.onprogress = function (e) {
       if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total);
     };
-    xhr.onload = function () {
+    Parley.onAnswer(xhr, function (err, data, status) {
       item.xhr = null;
-      var data = null;
-      try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; }
-      if (xhr.status === 201 && data && data.upload) {
+      if (!err && status === 201 && data && data.upload) {
         item.id = data.upload.id;
         bar.value = 100;
         state.textContent = 'ready, ' + size(data.upload.size);
         item.node.className = 'upload ready';
         return;
       }
-      var err = (data && data.error) || {};
-      state.textContent = Parley.errorText({status: xhr.status, code: err.code || 'http_' + xhr.status,
-                                            message: err.message || ''});
+      state.textContent = Parley.errorText(err || {status: status});
       item.node.className = 'upload failed';
-    };
-    xhr.onerror = function () {
-      item.xhr = null;
-      state.textContent = Parley.errorText({status: 0, code: 'network'});
-      item.node.className = 'upload failed';
-    };
+    });
     xhr.send(file);
   }
 
@@ -81,7 +65,6 @@
     for (var i = 0; list && i < list.length; ++i) upload(list[i]);
   }
 
-  // The <img> or link for one attachment.
   function attachment(a) {
     var link = el('a', 'attachment');
     link.href = a.url;
@@ -105,14 +88,12 @@
   }
 
   Parley.uploads = {
-    // Appends the attachments of message m to its content box.
     render: function (box, attachments) {
       var list = el('div', 'attachments');
       for (var i = 0; i < attachments.length; ++i) list.appendChild(attachment(attachments[i]));
       box.appendChild(list);
     },
-    // The ids of the finished uploads, removed from the tray (they go with
-    // the message being sent); uploads still running or failed stay.
+    // Takes the finished uploads' ids out of the tray.
     take: function () {
       var ids = [];
       for (var i = tray.length - 1; i >= 0; --i) {
