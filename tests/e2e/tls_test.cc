@@ -105,9 +105,18 @@ TEST_F(TlsTest, LongPollOverHttp2WakesOnASend) {
   User alice = Register("alice");
   User bob = Register("bob");
   int64_t room = General(alice);
-  Response now = bob->Get("/events/poll");
-  ASSERT_EQ(now.status, 200) << now.Describe();
-  const int64_t next = now.json()["next"].num();
+  // A poll without `since` answers the daemon's head, which may trail the
+  // store by a wake-up: wait until it has reached a known event, or the held
+  // poll below would return bob's own sign-up events instead of waiting.
+  const int64_t marker = Send(alice, room, "before the poll")["id"].num();
+  int64_t next = 0;
+  for (auto deadline = Clock::now() + milliseconds(10000); next < marker && Clock::now() < deadline;) {
+    Response now = bob->Get("/events/poll?timeout=0");
+    ASSERT_EQ(now.status, 200) << now.Describe();
+    next = now.json()["next"].num();
+    if (next < marker) std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_GE(next, marker) << "the daemon's head never reached the marker";
   const std::string out = stack().dir() + "/poll.out";
   auto curl = Curl("/events/poll?since=" + std::to_string(next) + "&timeout=20", bob.token, out, 30);
   ASSERT_TRUE(curl);
