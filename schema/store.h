@@ -29,6 +29,8 @@
 
 namespace parley {
 
+class MessageIndex;  // schema/message_index.h
+
 // The classes of writes that each have a token bucket per user (item 4 of
 // the hardening issue). kTyping's bucket lives in the worker's memory, the
 // others in write_quota (store_quota.cc).
@@ -351,12 +353,17 @@ class Store {
   // store_uploads.cc: the uploads named by ids, all owned by me, in that order.
   Result<std::vector<Upload>> OwnUploads(const User& me, const std::vector<int64_t>& ids);
   Status InsertAttachments(int64_t message_id, const std::vector<Upload>& attachments);
-  // Fills each message's attachments (one query per call).
-  Status LoadAttachments(std::vector<Message>& messages);
+  // Fills the listed messages' mentions, attachments and (for a reader) their
+  // reactions as that reader sees them: three queries whatever the list's
+  // length (schema/message_index.h).
+  Status AttachDetails(std::optional<int64_t> reader_id, std::vector<Message>& messages);
+  Status LoadMentions(const MessageIndex& index);
+  Status LoadReactions(int64_t user_id, const MessageIndex& index);  // store_reactions.cc
+  Status LoadAttachments(const MessageIndex& index);                 // store_uploads.cc
   Result<Member> LoadMember(int64_t room_id, int64_t user_id);
   // Fills the per-reader fields of a room (store_rooms.cc).
   Status FillView(Room& r, int64_t user_id);
-  // The room's newest message (a tombstone included), with its reactions as user sees them.
+  // The room's newest message (a tombstone included), with its details as user sees them.
   Result<std::optional<Message>> LastMessage(int64_t room_id, int64_t user_id);
   // Sets each message's reactions as user sees them (store_reactions.cc).
   Status AttachReactions(int64_t user_id, std::vector<Message>& messages);

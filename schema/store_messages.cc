@@ -5,14 +5,14 @@
 
 #include "schema/json.h"
 #include "schema/mentions.h"
+#include "schema/message_index.h"
 
 namespace parley {
 namespace {
 
 constexpr const char* kMessageSelect =
     "SELECT m.id, m.room_id, m.user_id, u.username, m.kind, m.text, m.reply_to, m.ts, m.client_id, "
-    "m.edited_ts, m.deleted, a.answer_id, m.deleted_by, du.username, "
-    "(SELECT group_concat(x.user_id) FROM mentions x WHERE x.message_id = m.id) "
+    "m.edited_ts, m.deleted, a.answer_id, m.deleted_by, du.username "
     "FROM messages m JOIN users u ON u.id = m.user_id "
     "LEFT JOIN answers a ON a.question_id = m.id LEFT JOIN users du ON du.id = m.deleted_by ";
 
@@ -30,16 +30,6 @@ Message ReadMessage(const Statement& s) {
   m.deleted = s.Int(10) != 0;
   if (!s.IsNull(11)) m.answer_id = s.Int(11);
   if (!s.IsNull(12)) m.deleted_by = User{s.Int(12), s.Text(13)};
-  if (!s.IsNull(14)) {
-    // group_concat of integers: "3,17,4" (SQLite keeps the index order, by user id).
-    std::string ids = s.Text(14);
-    for (size_t i = 0; i < ids.size();) {
-      size_t comma = ids.find(',', i);
-      if (comma == std::string::npos) comma = ids.size();
-      m.mentions.push_back(std::stoll(ids.substr(i, comma - i)));
-      i = comma + 1;
-    }
-  }
   return m;
 }
 
@@ -74,7 +64,7 @@ Result<std::optional<Message>> Store::LoadMessage(int64_t id) {
   if (!row) return std::optional<Message>();
   std::vector<Message> one{ReadMessage(s)};
   s.Reset();
-  PARLEY_RETURN_IF_ERROR(LoadAttachments(one));
+  PARLEY_RETURN_IF_ERROR(AttachDetails(std::nullopt, one));
   return std::optional<Message>(std::move(one[0]));
 }
 
@@ -85,8 +75,33 @@ Result<std::optional<Message>> Store::LastMessage(int64_t room_id, int64_t user_
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::optional<Message>();
   std::vector<Message> one{ReadMessage(s)};
-  PARLEY_RETURN_IF_ERROR(AttachReactions(user_id, one));
+  s.Reset();
+  PARLEY_RETURN_IF_ERROR(AttachDetails(user_id, one));
   return std::optional<Message>(std::move(one[0]));
+}
+
+Status Store::AttachDetails(std::optional<int64_t> reader_id, std::vector<Message>& messages) {
+  const MessageIndex index(messages);
+  if (index.empty()) return Status::Ok();
+  PARLEY_RETURN_IF_ERROR(LoadMentions(index));
+  if (reader_id) PARLEY_RETURN_IF_ERROR(LoadReactions(*reader_id, index));
+  return LoadAttachments(index);
+}
+
+// Stored in user id order (StoreMentions), and read back in it.
+Status Store::LoadMentions(const MessageIndex& index) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT message_id, user_id FROM mentions WHERE message_id BETWEEN ?1 AND ?2 ORDER BY message_id, user_id"));
+  for (const MessageIndex::Range& r : index.ranges()) {
+    s.Bind(1, r.lo).Bind(2, r.hi);
+    for (;;) {
+      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      if (Message* m = index.Find(s.Int(0))) m->mentions.push_back(s.Int(1));
+    }
+    s.Reset();
+  }
+  return Status::Ok();
 }
 
 Status Store::StoreMentions(Message& m) {
@@ -121,9 +136,14 @@ Status Store::StoreMentions(Message& m) {
 
 Result<HistoryPage> Store::History(const User& me, int64_t room_id, std::optional<int64_t> before,
                                    std::optional<int64_t> after, int limit) {
+  // One snapshot for the access check, the page, its reactions and its
+  // attachments: one WAL read lock instead of four, and a reaction or an
+  // edit committed meanwhile cannot show on a page that lacks it.
+  PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_, Transaction::Mode::kRead));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   (void)a;
   HistoryPage page;
+  page.messages.reserve(static_cast<size_t>(limit) + 1);
   // One row more than asked tells whether there is more in that direction.
   if (after) {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string(kMessageSelect) +
@@ -149,8 +169,8 @@ Result<HistoryPage> Store::History(const User& me, int64_t room_id, std::optiona
     page.messages.pop_back();
   }
   if (!after) std::reverse(page.messages.begin(), page.messages.end());
-  PARLEY_RETURN_IF_ERROR(AttachReactions(me.id, page.messages));
-  PARLEY_RETURN_IF_ERROR(LoadAttachments(page.messages));
+  PARLEY_RETURN_IF_ERROR(AttachDetails(me.id, page.messages));
+  PARLEY_RETURN_IF_ERROR(tx->Commit());
   return page;
 }
 

@@ -7,9 +7,8 @@
 // counts from history (AttachReactions) and apply the events as they come.
 // Stored message events never carry reactions: counts change after the
 // event was written, and "me" depends on the reader.
-#include <map>
-
 #include "schema/json.h"
+#include "schema/message_index.h"
 #include "schema/store.h"
 
 namespace parley {
@@ -59,34 +58,25 @@ Result<ReactionResult> Store::React(const User& me, int64_t message_id, const st
   return ReactionResult{std::move(one[0]), true};
 }
 
-// One query per page: the reactions of the page's id range in its room,
-// grouped by message and emoji, in the order each emoji was first used.
 Status Store::AttachReactions(int64_t user_id, std::vector<Message>& messages) {
-  if (messages.empty()) return Status::Ok();
-  std::map<std::pair<int64_t, int64_t>, std::vector<Message*>> by_room;  // (room, id) -> messages
-  std::map<int64_t, std::pair<int64_t, int64_t>> ranges;                 // room -> [min id, max id]
-  for (Message& m : messages) {
-    m.reactions.clear();
-    by_room[{m.room_id, m.id}].push_back(&m);
-    auto [it, fresh] = ranges.try_emplace(m.room_id, m.id, m.id);
-    if (!fresh) {
-      it->second.first = std::min(it->second.first, m.id);
-      it->second.second = std::max(it->second.second, m.id);
-    }
-  }
-  for (const auto& [room, range] : ranges) {
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-        "SELECT message_id, emoji, COUNT(*), MAX(user_id = ?4), MIN(ts) AS first FROM reactions "
-        "WHERE room_id = ?1 AND message_id BETWEEN ?2 AND ?3 GROUP BY message_id, emoji "
-        "ORDER BY message_id, first, emoji"));
-    s.Bind(1, room).Bind(2, range.first).Bind(3, range.second).Bind(4, user_id);
+  const MessageIndex index(messages);
+  return index.empty() ? Status::Ok() : LoadReactions(user_id, index);
+}
+
+// One query per list: the reactions of the listed messages, grouped by
+// message and emoji, in the order each emoji was first used.
+Status Store::LoadReactions(int64_t user_id, const MessageIndex& index) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT message_id, emoji, COUNT(*), MAX(user_id = ?2), MIN(ts) AS first FROM reactions "
+      "WHERE message_id BETWEEN ?1 AND ?3 GROUP BY message_id, emoji ORDER BY message_id, first, emoji"));
+  for (const MessageIndex::Range& r : index.ranges()) {
+    s.Bind(1, r.lo).Bind(2, user_id).Bind(3, r.hi);
     for (;;) {
       PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      auto it = by_room.find({room, s.Int(0)});
-      if (it == by_room.end()) continue;  // in the range, not on the page
-      for (Message* m : it->second) m->reactions.push_back(Reaction{s.Text(1), s.Int(2), s.Int(3) != 0});
+      if (Message* m = index.Find(s.Int(0))) m->reactions.push_back(Reaction{s.Text(1), s.Int(2), s.Int(3) != 0});
     }
+    s.Reset();
   }
   return Status::Ok();
 }

@@ -10,9 +10,9 @@
 // gets the same 404 as for an id that does not exist.
 #include <algorithm>
 #include <string>
-#include <unordered_map>
 
 #include "schema/crypto.h"
+#include "schema/message_index.h"
 #include "schema/store.h"
 
 namespace parley {
@@ -112,27 +112,20 @@ Status Store::InsertAttachments(int64_t message_id, const std::vector<Upload>& a
   return Status::Ok();
 }
 
-// One range query over the page's ids: message ids are event ids, so the
-// range also covers other rooms' messages, whose rows are skipped here; only
-// messages with attachments have rows at all.
-Status Store::LoadAttachments(std::vector<Message>& messages) {
-  if (messages.empty()) return Status::Ok();
-  auto [lo, hi] = std::minmax_element(messages.begin(), messages.end(),
-                                      [](const Message& a, const Message& b) { return a.id < b.id; });
-  std::unordered_map<int64_t, Message*> by_id;
-  for (Message& m : messages) {
-    m.attachments.clear();
-    if (!m.deleted) by_id[m.id] = &m;
-  }
+// Only messages with attachments have rows at all; a tombstone keeps none.
+Status Store::LoadAttachments(const MessageIndex& index) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string("SELECT a.message_id, ") + kUploadColumns +
       " FROM message_attachments a JOIN uploads u ON u.id = a.upload_id "
-      "WHERE a.message_id BETWEEN ? AND ? ORDER BY a.message_id, a.position"));
-  s.Bind(1, lo->id).Bind(2, hi->id);
-  for (;;) {
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    auto it = by_id.find(s.Int(0));
-    if (it != by_id.end()) it->second->attachments.push_back(ReadUpload(s, 1));
+      "WHERE a.message_id BETWEEN ?1 AND ?2 ORDER BY a.message_id, a.position"));
+  for (const MessageIndex::Range& r : index.ranges()) {
+    s.Bind(1, r.lo).Bind(2, r.hi);
+    for (;;) {
+      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      Message* m = index.Find(s.Int(0));
+      if (m != nullptr && !m->deleted) m->attachments.push_back(ReadUpload(s, 1));
+    }
+    s.Reset();
   }
   return Status::Ok();
 }
