@@ -15,11 +15,12 @@ namespace {
 void Usage() {
   std::fprintf(stderr,
                "usage: parley-fcgi --db PATH --listen SOCKET [--events-socket SOCKET]\n"
-               "                   [--workers N] [--threads N] [--sync full|normal]\n"
+               "                   [--workers N] [--threads N] [--running N] [--sync full|normal]\n"
                "                   [--log-level error|warn|info|debug]\n"
                "Defaults come from PARLEY_DB, PARLEY_FCGI_SOCKET, PARLEY_EVENTS_SOCKET,\n"
                "PARLEY_WORKERS (default: one per core), PARLEY_THREADS (request threads\n"
-               "per worker, default 32), PARLEY_SYNC (default full: a write is answered\n"
+               "per worker, default 32), PARLEY_RUNNING (of those, how many compute at\n"
+               "once, default 2; the others wait their turn), PARLEY_SYNC (default full: a write is answered\n"
                "once it is on disk; normal: once committed) and PARLEY_LOG_LEVEL.\n"
                "PARLEY_LIMITS=off turns the per-user write quotas off (benchmarks);\n"
                "PARLEY_WRITE_RATES=send=5/30,... and PARLEY_ROOMS_PER_USER=50 tune them.\n"
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
   std::string workers = Env("PARLEY_WORKERS");
   std::string level = Env("PARLEY_LOG_LEVEL");
   std::string threads = Env("PARLEY_THREADS");
+  std::string running = Env("PARLEY_RUNNING");
   std::string sync = Env("PARLEY_SYNC");
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -80,6 +82,8 @@ int main(int argc, char** argv) {
       threads = v6;
     } else if (const char* v7 = value("--sync")) {
       sync = v7;
+    } else if (const char* v8 = value("--running")) {
+      running = v8;
     } else {
       Usage();
       return 2;
@@ -106,7 +110,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   cfg.workers = static_cast<int>(std::thread::hardware_concurrency());
-  if (!ParseCount(workers, "--workers", 256, &cfg.workers) || !ParseCount(threads, "--threads", 1024, &cfg.threads)) {
+  if (!ParseCount(workers, "--workers", 256, &cfg.workers) || !ParseCount(threads, "--threads", 1024, &cfg.threads) ||
+      !ParseCount(running, "--running", 1024, &cfg.running)) {
     return 2;
   }
   if (cfg.workers < 1) cfg.workers = 1;

@@ -46,7 +46,7 @@ pid_t Spawn(const PoolConfig& cfg, int listen_fd, Metrics* metrics) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  WorkerConfig wc{cfg.db_path, cfg.events_socket, listen_fd, cfg.limits, cfg.sync, cfg.threads, metrics};
+  WorkerConfig wc{cfg.db_path, cfg.events_socket, listen_fd, cfg.limits, cfg.sync, cfg.threads, cfg.running, metrics};
   _exit(RunWorker(wc));
 }
 
@@ -93,8 +93,8 @@ int RunPool(const PoolConfig& cfg) {
   bool stopping = false;
   Clock::time_point deadline;
   int exit_code = 0;
-  LOG_INFO("listening on %s with %d workers of %d request threads, synchronous=%s", cfg.listen_path.c_str(),
-           cfg.workers, cfg.threads, cfg.sync == Sync::kFull ? "full" : "normal");
+  LOG_INFO("listening on %s with %d workers of %d request threads (%d at once), synchronous=%s",
+           cfg.listen_path.c_str(), cfg.workers, cfg.threads, cfg.running, cfg.sync == Sync::kFull ? "full" : "normal");
 
   for (;;) {
     Clock::time_point now = Clock::now();

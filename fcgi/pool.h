@@ -18,6 +18,7 @@ struct PoolConfig {
   Limits limits;              // write quotas (fcgi/limits_config.h)
   Sync sync = Sync::kFull;    // PARLEY_SYNC: full (durable answers) or normal
   int threads = 32;           // request threads per worker (fcgi/worker.cc)
+  int running = 2;            // of those, computing at once (fcgi/gate.h)
 };
 
 // Returns the process exit code.

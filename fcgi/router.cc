@@ -11,49 +11,54 @@ struct RouteDef {
   const char* method;
   const char* pattern;  // '#' a numeric id segment, '*' a name segment
   RouteId id;
+  RunsOn runs;
 };
+
+constexpr RunsOn kReader = RunsOn::kReader;
+constexpr RunsOn kBatch = RunsOn::kBatch;
+constexpr RunsOn kAlone = RunsOn::kOwnTransaction;
 
 // Order matters only for the Allow header, which lists methods in this order.
 constexpr RouteDef kRoutes[] = {
-    {"POST", "/api/register", RouteId::kRegister},
-    {"POST", "/api/login", RouteId::kLogin},
-    {"POST", "/api/logout", RouteId::kLogout},
-    {"GET", "/api/me", RouteId::kMe},
-    {"GET", "/api/users", RouteId::kUsers},
-    {"GET", "/api/rooms", RouteId::kRooms},
-    {"POST", "/api/rooms", RouteId::kCreateRoom},
-    {"POST", "/api/rooms/#/join", RouteId::kJoin},
-    {"POST", "/api/rooms/#/leave", RouteId::kLeave},
-    {"GET", "/api/rooms/#/members", RouteId::kMembers},
-    {"POST", "/api/rooms/#/members", RouteId::kInvite},
-    {"PUT", "/api/rooms/#/members/*", RouteId::kSetRole},
-    {"POST", "/api/dm", RouteId::kDm},
-    {"GET", "/api/rooms/#/messages", RouteId::kHistory},
-    {"POST", "/api/rooms/#/messages", RouteId::kSend},
-    {"POST", "/api/messages/#/answer", RouteId::kAnswer},
-    {"PATCH", "/api/messages/#", RouteId::kEdit},
-    {"DELETE", "/api/messages/#", RouteId::kDelete},
-    {"POST", "/api/rooms/#/typing", RouteId::kTyping},
-    {"POST", "/api/rooms/#/read", RouteId::kRead},
-    {"GET", "/api/health", RouteId::kHealth},
-    {"DELETE", "/api/rooms/#/members/*", RouteId::kKick},
-    {"GET", "/api/rooms/#/bans", RouteId::kBans},
-    {"PUT", "/api/rooms/#/bans/*", RouteId::kBan},
-    {"DELETE", "/api/rooms/#/bans/*", RouteId::kUnban},
-    {"POST", "/api/me/password", RouteId::kPassword},
-    {"GET", "/api/me/blocks", RouteId::kBlocks},
-    {"PUT", "/api/me/blocks/*", RouteId::kBlock},
-    {"DELETE", "/api/me/blocks/*", RouteId::kUnblock},
-    {"GET", "/api/admin/users", RouteId::kAdminUsers},
-    {"POST", "/api/admin/users/*/deactivate", RouteId::kDeactivate},
-    {"POST", "/api/admin/users/*/reactivate", RouteId::kReactivate},
-    {"GET", "/api/rooms/directory", RouteId::kDirectory},
-    {"PUT", "/api/rooms/#/notifications", RouteId::kNotifications},
-    {"PUT", "/api/messages/#/reactions/*", RouteId::kReact},
-    {"DELETE", "/api/messages/#/reactions/*", RouteId::kUnreact},
-    {"GET", "/api/search", RouteId::kSearch},
-    {"POST", "/api/uploads", RouteId::kUpload},
-    {"GET", "/api/uploads/#", RouteId::kDownload},
+    {"POST", "/api/register", RouteId::kRegister, kAlone},
+    {"POST", "/api/login", RouteId::kLogin, kAlone},
+    {"POST", "/api/logout", RouteId::kLogout, kBatch},
+    {"GET", "/api/me", RouteId::kMe, kReader},
+    {"GET", "/api/users", RouteId::kUsers, kReader},
+    {"GET", "/api/rooms", RouteId::kRooms, kReader},
+    {"POST", "/api/rooms", RouteId::kCreateRoom, kBatch},
+    {"POST", "/api/rooms/#/join", RouteId::kJoin, kBatch},
+    {"POST", "/api/rooms/#/leave", RouteId::kLeave, kBatch},
+    {"GET", "/api/rooms/#/members", RouteId::kMembers, kReader},
+    {"POST", "/api/rooms/#/members", RouteId::kInvite, kBatch},
+    {"PUT", "/api/rooms/#/members/*", RouteId::kSetRole, kBatch},
+    {"POST", "/api/dm", RouteId::kDm, kBatch},
+    {"GET", "/api/rooms/#/messages", RouteId::kHistory, kReader},
+    {"POST", "/api/rooms/#/messages", RouteId::kSend, kBatch},
+    {"POST", "/api/messages/#/answer", RouteId::kAnswer, kBatch},
+    {"PATCH", "/api/messages/#", RouteId::kEdit, kBatch},
+    {"DELETE", "/api/messages/#", RouteId::kDelete, kBatch},
+    {"POST", "/api/rooms/#/typing", RouteId::kTyping, kBatch},
+    {"POST", "/api/rooms/#/read", RouteId::kRead, kBatch},
+    {"GET", "/api/health", RouteId::kHealth, kReader},
+    {"DELETE", "/api/rooms/#/members/*", RouteId::kKick, kBatch},
+    {"GET", "/api/rooms/#/bans", RouteId::kBans, kReader},
+    {"PUT", "/api/rooms/#/bans/*", RouteId::kBan, kBatch},
+    {"DELETE", "/api/rooms/#/bans/*", RouteId::kUnban, kBatch},
+    {"POST", "/api/me/password", RouteId::kPassword, kAlone},
+    {"GET", "/api/me/blocks", RouteId::kBlocks, kReader},
+    {"PUT", "/api/me/blocks/*", RouteId::kBlock, kBatch},
+    {"DELETE", "/api/me/blocks/*", RouteId::kUnblock, kBatch},
+    {"GET", "/api/admin/users", RouteId::kAdminUsers, kReader},
+    {"POST", "/api/admin/users/*/deactivate", RouteId::kDeactivate, kBatch},
+    {"POST", "/api/admin/users/*/reactivate", RouteId::kReactivate, kBatch},
+    {"GET", "/api/rooms/directory", RouteId::kDirectory, kReader},
+    {"PUT", "/api/rooms/#/notifications", RouteId::kNotifications, kBatch},
+    {"PUT", "/api/messages/#/reactions/*", RouteId::kReact, kBatch},
+    {"DELETE", "/api/messages/#/reactions/*", RouteId::kUnreact, kBatch},
+    {"GET", "/api/search", RouteId::kSearch, kReader},
+    {"POST", "/api/uploads", RouteId::kUpload, kBatch},
+    {"GET", "/api/uploads/#", RouteId::kDownload, kReader},
 };
 
 // Matches path against pattern segment by segment, filling num and name.
@@ -90,6 +95,7 @@ RouteMatch Route(std::string_view method, std::string_view path) {
     if (method == r.method) {
       m.kind = RouteMatch::Kind::kFound;
       m.id = r.id;
+      m.runs = r.runs;
       return m;
     }
     result.kind = RouteMatch::Kind::kWrongMethod;

@@ -17,10 +17,18 @@ enum class RouteId {
   kUpload, kDownload,
 };
 
+// Where a route's requests run (fcgi/worker.cc): on the request thread's
+// read connection; in the writer's group-committed batch (every write of a
+// signed-in user); or on the request thread in a write transaction of its
+// own, for what hashes a password (register, login, a password change):
+// tens of milliseconds of Argon2 would hold up every write queued behind it.
+enum class RunsOn { kReader, kBatch, kOwnTransaction };
+
 struct RouteMatch {
   enum class Kind { kFound, kNotFound, kWrongMethod };
   Kind kind = Kind::kNotFound;
   RouteId id = RouteId::kHealth;
+  RunsOn runs = RunsOn::kReader;
   int64_t num = 0;       // the {id} in the path, if any
   std::string name;      // the {username} in the path, if any
   std::string allow;     // for kWrongMethod: the methods the path accepts

@@ -13,10 +13,11 @@
 // before it exits, since closing the last descriptor would reset them.
 //
 // Threads (issue 9). A worker runs cfg.threads request threads, each in
-// FCGX_Accept_r on the same duplicate, each with its own FCGX_Request and
-// its own SQLite connection for reads (WAL readers never wait for the
-// writer), and one Writer thread (writer.h) that runs every authenticated
-// unsafe request in a group-committed batch. Register and login stay on
+// FCGX_Accept_r on the same duplicate with its own FCGX_Request, and one
+// Writer thread (writer.h) that runs every authenticated unsafe request in a
+// group-committed batch. Of the request threads, at most cfg.running compute
+// at once (gate.h), each on the read connection of its seat (a Lane: WAL
+// readers never wait for the writer). Register and login stay on
 // their request thread, in transactions of their own: their password hash
 // takes tens of milliseconds that a batch must not wait for. Closing the
 // descriptor does not wake a thread already blocked in accept() (Linux), so
@@ -47,6 +48,7 @@
 
 #include "fcgi/api.h"
 #include "fcgi/auth.h"
+#include "fcgi/gate.h"
 #include "fcgi/input.h"
 #include "fcgi/writer.h"
 #include "schema/crypto.h"
@@ -126,33 +128,32 @@ void FinishWithoutLinger(FCGX_Request& r) {
   r.detached = 0;
 }
 
-// What one request thread owns: its read connection and the Api over it.
+// What a computing thread uses: a read connection and the Api over it. One
+// per seat of the gate, and one for the writer.
 struct Lane {
   std::unique_ptr<Db> db;
   std::unique_ptr<Store> store;
   std::unique_ptr<Notifier> notifier;
   std::unique_ptr<Api> api;
+};
+using Lanes = std::vector<std::unique_ptr<Lane>>;
+
+// A request thread, as the stopping main thread sees it.
+struct RequestThread {
   std::atomic<bool> in_accept{false};
   std::atomic<bool> finished{false};
   std::thread thread;
 };
-
-// Writes that go through the batch: everything a signed-in user changes,
-// except what hashes a password (register, login, a password change): tens
-// of milliseconds of Argon2 would hold up every write queued behind it, so
-// those run in their own transaction on the request's thread.
-bool RunsInBatch(const Request& req, const RouteMatch& m) {
-  return IsUnsafeMethod(req.method) && m.kind == RouteMatch::Kind::kFound && !IsPublic(m.id) &&
-         m.id != RouteId::kPassword;
-}
 
 int64_t NowUs() {
   using namespace std::chrono;
   return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-void Serve(FCGX_Request& fr, Lane& lane, Writer& writer, Metrics& metrics) {
+void Serve(FCGX_Request& fr, const Lanes& lanes, Writer& writer, Gate& gate, Metrics& metrics) {
   const int64_t start = NowUs();
+  Gate::Pass pass = gate.Enter();
+  Lane& lane = *lanes[static_cast<size_t>(pass.seat())];
   Request req = ReadRequest(fr);
   Response resp;
   std::optional<RouteId> route;
@@ -161,7 +162,8 @@ void Serve(FCGX_Request& fr, Lane& lane, Writer& writer, Metrics& metrics) {
   } else {
     RouteMatch m = Route(req.method, req.path);
     if (m.kind == RouteMatch::Kind::kFound) route = m.id;
-    if (RunsInBatch(req, m)) {
+    if (m.kind == RouteMatch::Kind::kFound && m.runs == RunsOn::kBatch) {
+      pass.Leave();  // the writer computes; this thread only waits (gate.h)
       resp = writer.Submit(req);
     } else {
       const uint64_t commits = lane.db->commits();
@@ -173,26 +175,31 @@ void Serve(FCGX_Request& fr, Lane& lane, Writer& writer, Metrics& metrics) {
   FinishWithoutLinger(fr);
   metrics.Request(route, resp.status, NowUs() - start);
   LOG_DEBUG("%s %s -> %d", req.method.c_str(), req.path.c_str(), resp.status);
+  // Logins and registrations commit on the seat's connection: the checkpoint
+  // they may have made due, after the response (schema/db.h).
+  if (pass.held()) {
+    if (Status st = lane.db->CheckpointIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
+  }
 }
 
 // Answers the connections queued on a pool that is stopping (see the design
 // note). accept() on the non-blocking socket fails with EAGAIN once the
 // backlog is empty, whichever worker took the last one.
-void DrainBacklog(int listen_fd, Lane& lane, Writer& writer, Metrics& metrics) {
+void DrainBacklog(int listen_fd, const Lanes& lanes, Writer& writer, Gate& gate, Metrics& metrics) {
   int flags = fcntl(listen_fd, F_GETFL);
   if (flags < 0 || !(flags & O_NONBLOCK)) return;  // a reload: others serve the queue
   FCGX_Request fr;
   FCGX_InitRequest(&fr, listen_fd, 0);
   int served = 0;
   while (FCGX_Accept_r(&fr) >= 0) {
-    Serve(fr, lane, writer, metrics);
+    Serve(fr, lanes, writer, gate, metrics);
     ++served;
   }
   FCGX_Free(&fr, 1);
   if (served > 0) LOG_DEBUG("answered %d queued request(s) before stopping", served);
 }
 
-void RequestThread(Lane& lane, Writer& writer, Metrics& metrics) {
+void RunRequestThread(RequestThread& self, const Lanes& lanes, Writer& writer, Gate& gate, Metrics& metrics) {
   pthread_setname_np(pthread_self(), "fcgi-req");  // tests/e2e/stack.cc looks for it
   sigset_t kick;
   sigemptyset(&kick);
@@ -200,11 +207,11 @@ void RequestThread(Lane& lane, Writer& writer, Metrics& metrics) {
   FCGX_Request fr;
   FCGX_InitRequest(&fr, g_accept_fd, FCGI_FAIL_ACCEPT_ON_INTR);
   while (!g_stop) {
-    lane.in_accept = true;
+    self.in_accept = true;
     pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
     int rc = FCGX_Accept_r(&fr);
     pthread_sigmask(SIG_BLOCK, &kick, nullptr);
-    lane.in_accept = false;
+    self.in_accept = false;
     if (rc < 0) {
       if (g_stop) break;
       if (errno == EINTR) continue;
@@ -214,13 +221,10 @@ void RequestThread(Lane& lane, Writer& writer, Metrics& metrics) {
       usleep(100 * 1000);
       continue;
     }
-    Serve(fr, lane, writer, metrics);
-    // Logins and registrations commit on this connection: the checkpoint
-    // they may have made due, after the response (schema/db.h).
-    if (Status st = lane.db->CheckpointIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
+    Serve(fr, lanes, writer, gate, metrics);
   }
   FCGX_Free(&fr, 1);
-  lane.finished = true;
+  self.finished = true;
 }
 
 Result<std::unique_ptr<Lane>> OpenLane(const WorkerConfig& cfg, const UploadDirs& uploads) {
@@ -293,36 +297,42 @@ int RunWorker(const WorkerConfig& cfg) {
   auto writer_lane = OpenLane(cfg, uploads);
   if (!writer_lane.ok()) return open_error(writer_lane.status());
   Lane& w = **writer_lane;
-  Writer writer(*w.db, *w.store, *w.api, *w.notifier, metrics);
-  std::vector<std::unique_ptr<Lane>> lanes;
-  for (int i = 0; i < std::max(1, cfg.threads); ++i) {
+  const int running = std::max(1, std::min(cfg.running, cfg.threads));
+  Gate gate(running);
+  Writer writer(*w.db, *w.store, *w.api, *w.notifier, gate, metrics);
+  Lanes lanes;
+  for (int i = 0; i < running; ++i) {
     auto lane = OpenLane(cfg, uploads);
     if (!lane.ok()) return open_error(lane.status());
     lanes.push_back(std::move(lane).value());
   }
+  std::vector<std::unique_ptr<RequestThread>> threads;
+  for (int i = 0; i < std::max(1, cfg.threads); ++i) threads.push_back(std::make_unique<RequestThread>());
 
   if (FCGX_Init() != 0) return 1;
   writer.Start();
-  for (auto& lane : lanes) {
-    Lane* l = lane.get();
-    l->thread = std::thread([l, &writer, &metrics] { RequestThread(*l, writer, metrics); });
+  for (auto& t : threads) {
+    RequestThread* self = t.get();
+    self->thread = std::thread([self, &lanes, &writer, &gate, &metrics] {
+      RunRequestThread(*self, lanes, writer, gate, metrics);
+    });
   }
-  LOG_DEBUG("worker ready with %zu request threads", lanes.size());
+  LOG_DEBUG("worker ready with %zu request threads, %d at once", threads.size(), running);
   while (!g_stop) sigsuspend(&waiting);
   LOG_DEBUG("worker stopping");
   // The descriptor is closed (OnStop); wake the threads blocked in accept().
   for (;;) {
     bool all = true;
-    for (auto& lane : lanes) {
-      if (lane->finished) continue;
+    for (auto& t : threads) {
+      if (t->finished) continue;
       all = false;
-      if (lane->in_accept) pthread_kill(lane->thread.native_handle(), SIGUSR1);
+      if (t->in_accept) pthread_kill(t->thread.native_handle(), SIGUSR1);
     }
     if (all) break;
     usleep(10 * 1000);
   }
-  for (auto& lane : lanes) lane->thread.join();
-  DrainBacklog(cfg.listen_fd, *lanes.front(), writer, metrics);
+  for (auto& t : threads) t->thread.join();
+  DrainBacklog(cfg.listen_fd, lanes, writer, gate, metrics);
   writer.Stop();
   return 0;
 }

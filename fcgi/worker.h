@@ -18,6 +18,7 @@ struct WorkerConfig {
   Limits limits;              // per-user write quotas (fcgi/limits_config.h)
   Sync sync = Sync::kFull;    // PARLEY_SYNC
   int threads = 32;           // request threads, each with a read connection
+  int running = 2;            // of those, how many compute at once (gate.h)
   Metrics* metrics = nullptr; // shared by the pool; null: this process's own
 };
 

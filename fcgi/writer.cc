@@ -10,8 +10,8 @@
 
 namespace parley::fcgi {
 
-Writer::Writer(Db& db, Store& store, Api& api, Notifier& notifier, Metrics& metrics)
-    : db_(db), store_(store), api_(api), notifier_(notifier), metrics_(metrics) {}
+Writer::Writer(Db& db, Store& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics)
+    : db_(db), store_(store), api_(api), notifier_(notifier), gate_(gate), metrics_(metrics) {}
 
 Writer::~Writer() { Stop(); }
 
@@ -60,6 +60,7 @@ void Writer::RunBatch() {
   Status result = begun.status();
   std::unique_ptr<WriteBatch> batch = begun.ok() ? std::move(begun).value() : nullptr;
   if (batch) {
+    Gate::Pass pass = gate_.EnterFirst();
     // Take the queue one job at a time: a request that arrives while the
     // batch runs joins it rather than waiting for the next fsync.
     while (jobs.size() < kMaxBatch) {
@@ -73,6 +74,7 @@ void Writer::RunBatch() {
       job->resp = api_.Handle(*job->req);
       jobs.push_back(job);
     }
+    pass.Leave();  // the fsync needs no core
     result = batch->Commit();
   } else {
     // No batch (the lock or BEGIN timed out): everyone queued gets the error.

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "fcgi/api.h"
+#include "fcgi/gate.h"
 #include "fcgi/http.h"
 #include "fcgi/metrics.h"
 #include "fcgi/notifier.h"
@@ -39,7 +40,9 @@ class Writer {
   static constexpr size_t kMaxBatch = 256;
 
   // db, store, api and notifier are used by the writer thread only from Start().
-  Writer(Db& db, Store& store, Api& api, Notifier& notifier, Metrics& metrics);
+  // The writer takes a pass of `gate` ahead of queued requests while it runs
+  // a batch's requests, and gives it back for the COMMIT's fsync.
+  Writer(Db& db, Store& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics);
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -65,6 +68,7 @@ class Writer {
   Store& store_;
   Api& api_;
   Notifier& notifier_;
+  Gate& gate_;
   Metrics& metrics_;
   std::mutex mu_;
   std::condition_variable queued_;    // a job arrived, or stop

@@ -143,3 +143,25 @@ TEST(RouterTest, BodiesAndPublicRoutes) {
 
 }  // namespace
 }  // namespace parley::fcgi
+
+namespace parley::fcgi {
+namespace {
+
+// Reads run on the request thread; every write of a signed-in user joins the
+// group-committed batch; what hashes a password runs alone (fcgi/router.h).
+TEST(RouterTest, WhereEachRouteRuns) {
+  for (const RouteCase& c : kCases) {
+    RouteMatch m = Route(c.method, c.path);
+    ASSERT_EQ(m.kind, RouteMatch::Kind::kFound) << c.method << " " << c.path;
+    RunsOn expected = RunsOn::kBatch;
+    if (std::string(c.method) == "GET") {
+      expected = RunsOn::kReader;
+    } else if (c.id == RouteId::kRegister || c.id == RouteId::kLogin || c.id == RouteId::kPassword) {
+      expected = RunsOn::kOwnTransaction;
+    }
+    EXPECT_EQ(m.runs, expected) << c.method << " " << c.path;
+  }
+}
+
+}  // namespace
+}  // namespace parley::fcgi
