@@ -273,26 +273,35 @@ uint64_t ProcStatusBytes(pid_t pid, const std::string& key) {
 }
 
 namespace {
-bool TaskInAccept(const std::string& task_dir) {
+long TaskSyscall(const std::string& task_dir) {
   std::ifstream in(task_dir + "/syscall");
   long nr = -1;
-  if (!(in >> nr)) return false;  // "running", or gone
+  if (!(in >> nr)) return -1;  // "running", or gone
+  return nr;
+}
+bool TaskInAccept(const std::string& task_dir) {
+  long nr = TaskSyscall(task_dir);
   return nr == SYS_accept || nr == SYS_accept4;
 }
 }  // namespace
 
 bool BlockedInAccept(pid_t pid) {
   // A threaded worker (fcgi/worker.cc) names its request threads
-  // "fcgi-req": it is idle when every one of them waits in accept().
+  // "fcgi-req" while they wait for a request and "fcgi-serve" while they
+  // serve one: it is idle when none serves and each waiting one is in
+  // accept() or waits for its turn at it (a futex).
   const std::string proc = "/proc/" + std::to_string(pid);
   std::error_code ec;
   int request_threads = 0;
   for (const auto& task : std::filesystem::directory_iterator(proc + "/task", ec)) {
     std::ifstream comm(task.path().string() + "/comm");
     std::string name;
-    if (!std::getline(comm, name) || name != "fcgi-req") continue;
+    if (!std::getline(comm, name)) continue;
+    if (name == "fcgi-serve") return false;
+    if (name != "fcgi-req") continue;
     ++request_threads;
-    if (!TaskInAccept(task.path().string())) return false;
+    long nr = TaskSyscall(task.path().string());
+    if (nr != SYS_accept && nr != SYS_accept4 && nr != SYS_futex) return false;
   }
   return request_threads > 0 || TaskInAccept(proc);
 }
