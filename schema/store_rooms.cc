@@ -2,6 +2,7 @@
 #include "schema/store.h"
 
 #include "schema/json.h"
+#include "schema/per_user_limit.h"
 
 namespace parley {
 namespace {
@@ -215,11 +216,9 @@ Result<Room> Store::CreateRoom(const User& me, const std::string& name, RoomKind
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kCreateRoom));
   if (limits_.rooms_per_user > 0) {
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT COUNT(*) FROM rooms WHERE owner_id = ?"));
-    s.Bind(1, me.id);
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (row && s.Int(0) >= limits_.rooms_per_user) {
-      return Status::Forbidden("room_limit_reached", "you already own " + std::to_string(s.Int(0)) +
+    PARLEY_ASSIGN_OR_RETURN(int64_t owned, UsedByUser(db_, "SELECT COUNT(*) FROM rooms WHERE owner_id = ?", me.id));
+    if (owned >= limits_.rooms_per_user) {
+      return Status::Forbidden("room_limit_reached", "you already own " + std::to_string(owned) +
                                                          " rooms, the most one person may own");
     }
   }

@@ -13,6 +13,7 @@
 
 #include "schema/crypto.h"
 #include "schema/message_index.h"
+#include "schema/per_user_limit.h"
 #include "schema/store.h"
 
 namespace parley {
@@ -43,10 +44,8 @@ Result<Upload> Store::CreateUpload(const User& me, Upload u, const std::function
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kUpload));
   if (limits_.upload_quota_bytes > 0) {
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT COALESCE(SUM(size), 0) FROM uploads WHERE user_id = ?"));
-    s.Bind(1, me.id);
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    int64_t used = row ? s.Int(0) : 0;
+    PARLEY_ASSIGN_OR_RETURN(int64_t used,
+                            UsedByUser(db_, "SELECT COALESCE(SUM(size), 0) FROM uploads WHERE user_id = ?", me.id));
     if (used + u.size > limits_.upload_quota_bytes) {
       return Status(Code::kTooLarge, "quota_exceeded",
                     "your uploads would take more than " + std::to_string(limits_.upload_quota_bytes >> 20) +

@@ -212,9 +212,7 @@ test('actions show on hover, focus and long-press; a reply quotes and jumps to i
   // protocol) shows the actions of that message.
   const touch = await f.browser.newContext({ viewport: { width: 375, height: 700 }, hasTouch: true, isMobile: true });
   const tab = await ui.newTab(touch, f.stack.url);
-  await tab.page.getByLabel('Username').fill(halName);
-  await tab.page.getByLabel('Password').fill(ui.PASSWORD);
-  await tab.page.getByRole('button', { name: 'Sign in' }).click();
+  await ui.signIn(tab.page, halName);
   await ui.waitForMessage(tab.page, 'filler 3');
   const target = ui.item(tab.page, 'filler 2');
   const box = await target.locator('.text').boundingBox();

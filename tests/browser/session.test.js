@@ -22,9 +22,7 @@ test('sign-in errors are readable sentences', logged(async () => {
   const { page } = tab;
   const error = page.getByRole('alert').filter({ hasText: /./ });
 
-  await page.getByLabel('Username').fill(taken);
-  await page.getByLabel('Password').fill('not the password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await ui.signIn(page, taken, { password: 'not the password' });
   await error.filter({ hasText: 'Wrong username or password.' }).waitFor();
 
   await page.getByRole('button', { name: 'Create account' }).click();
@@ -63,9 +61,7 @@ test('signing out ends the session in every tab, and the page never holds the to
   assert.equal(await rita.page.locator('#app').isVisible(), false);
 
   // Signing in again brings the same account back.
-  await rita.page.getByLabel('Username').fill(name);
-  await rita.page.getByLabel('Password').fill(ui.PASSWORD);
-  await rita.page.getByRole('button', { name: 'Sign in' }).click();
+  await ui.signIn(rita.page, name);
   await ui.signedInAs(rita.page, name);
   await ui.finish(rita, tab2);
 }));

@@ -18,12 +18,19 @@ async function openAs(browser, url, name, opts = {}) {
   const ctx = await browser.newContext({ viewport: opts.viewport || { width: 1100, height: 720 } });
   if (opts.initScript) await ctx.addInitScript(opts.initScript);
   const user = await newTab(ctx, url);
-  await user.page.getByLabel('Username').fill(name);
-  await user.page.getByLabel('Password').fill(opts.password || PASSWORD);
-  const action = opts.register === false ? 'Sign in' : 'Create account';
-  await user.page.getByRole('button', { name: action, exact: true }).click();
+  await signIn(user.page, name, { password: opts.password, register: opts.register !== false });
   await signedInAs(user.page, name);
   return { ctx, page: user.page, errors: user.errors };
+}
+
+// Fills the sign-in form of `page` as `name` (opts.password, default
+// PASSWORD) and presses "Sign in", or "Create account" when opts.register.
+// It does not wait for the outcome: the caller waits for what it expects
+// (signedInAs, an error, the page's content).
+async function signIn(page, name, opts = {}) {
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(opts.password || PASSWORD);
+  await page.getByRole('button', { name: opts.register ? 'Create account' : 'Sign in', exact: true }).click();
 }
 
 // Another tab in the same context (the same signed-in browser).
@@ -127,6 +134,7 @@ async function finish(...users) {
 module.exports = {
   PASSWORD,
   openAs,
+  signIn,
   newTab,
   signedInAs,
   waitForStatus,

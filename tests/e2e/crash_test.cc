@@ -23,7 +23,7 @@
 #include <sstream>
 #include <thread>
 
-#include "events_fixture.h"
+#include "durable_fixture.h"
 
 namespace parley::e2e {
 namespace {
@@ -35,20 +35,6 @@ constexpr auto kRound = 3s;       // one kill per round, about a second in
 constexpr auto kRetryFor = 60s;   // a sender gives up on one message after this
 
 class CrashTest : public EventsTest {};
-
-struct Ack {
-  std::string client_id;
-  int64_t id = 0;
-};
-
-// One sender's thread: numbered client_ids, each sent until answered 2xx.
-struct Sender {
-  std::vector<Ack> acks;
-  int retries = 0;
-  int replayed = 0;  // retries answered 200: the first attempt had been stored
-  std::vector<std::string> problems;
-  std::thread thread;
-};
 
 // One long-poller's thread: follows `next` until it has seen `target`.
 struct Poller {
@@ -283,22 +269,7 @@ TEST_F(CrashTest, KillsUnderLoadLoseNoAcknowledgedSend) {
       stored_ids.push_back(id);
     }
   }
-  size_t acked = 0, losses = 0;
-  int retries = 0, replayed = 0;
-  for (const Sender& s : sends) {
-    EXPECT_TRUE(s.problems.empty()) << s.problems.size() << " failed send(s), first: " << s.problems.front();
-    retries += s.retries;
-    replayed += s.replayed;
-    for (const Ack& a : s.acks) {
-      ++acked;
-      auto it = stored.find(a.client_id);
-      if (it == stored.end() || it->second != a.id) {
-        ++losses;
-        ADD_FAILURE() << a.client_id << " was answered with id " << a.id << " but is "
-                      << (it == stored.end() ? "not stored" : "stored as " + std::to_string(it->second));
-      }
-    }
-  }
+  const auto [acked, losses, retries, replayed] = CheckAcknowledged(sends, stored);
   EXPECT_EQ(losses, 0u);
   // Every stored message was acknowledged (a sender retries until it is):
   // nothing stored that nobody was told about, but the final marker.

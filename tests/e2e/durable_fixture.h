@@ -1,5 +1,8 @@
-// Shared by the durability tests (durable_test.cc, powercut_test.cc): the
-// fixture, and senders that retry with their client_id until answered.
+// Shared by the durability tests (durable_test.cc, powercut_test.cc,
+// crash_test.cc): the fixture, senders that retry with their client_id until
+// answered, and the check of what they were told against what is stored.
+// crash_test.cc keeps its own send loop (paced, no limit) but records into
+// the same Sender.
 #pragma once
 
 #include <atomic>
@@ -55,9 +58,11 @@ struct Ack {
   int64_t id = 0;
 };
 
+// One sender's thread: numbered client_ids, each sent until answered 2xx.
 struct Sender {
   std::vector<Ack> acks;
   int retries = 0;
+  int replayed = 0;  // retries answered 200: the first attempt had been stored
   std::vector<std::string> problems;
   std::thread thread;
 };
@@ -84,6 +89,36 @@ inline void SendLoop(User& u, int64_t room, const std::string& prefix, int limit
       break;
     }
   }
+}
+
+// What the senders were told, checked against what is stored.
+struct AckCheck {
+  size_t acked = 0;  // sends answered 2xx
+  size_t lost = 0;   // of those, not stored under the id they were answered with
+  int retries = 0;
+  int replayed = 0;
+};
+
+// Checks every acknowledged send of `senders` against `stored` (client_id
+// -> id): a failure for each one not stored under the id it was answered
+// with, and for each sender that met a problem.
+inline AckCheck CheckAcknowledged(const std::vector<Sender>& senders, const std::map<std::string, int64_t>& stored) {
+  AckCheck c;
+  for (const Sender& s : senders) {
+    EXPECT_TRUE(s.problems.empty()) << s.problems.size() << " failed send(s), first: " << s.problems.front();
+    c.retries += s.retries;
+    c.replayed += s.replayed;
+    for (const Ack& a : s.acks) {
+      ++c.acked;
+      auto it = stored.find(a.client_id);
+      if (it == stored.end() || it->second != a.id) {
+        ++c.lost;
+        ADD_FAILURE() << a.client_id << " was answered with id " << a.id << " but is "
+                      << (it == stored.end() ? "not stored" : "stored as " + std::to_string(it->second));
+      }
+    }
+  }
+  return c;
 }
 
 }  // namespace parley::e2e

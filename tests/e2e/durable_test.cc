@@ -159,21 +159,7 @@ TEST_F(DurableTest, FiftyWorkerKillsLoseNoAcknowledgedSend) {
 
   EXPECT_EQ(Sqlite("PRAGMA integrity_check;"), "ok\n");
   std::map<std::string, int64_t> stored = Stored(room);
-  size_t acked = 0, lost = 0;
-  int retries = 0;
-  for (const Sender& s : senders) {
-    EXPECT_TRUE(s.problems.empty()) << s.problems.size() << " failed send(s), first: " << s.problems.front();
-    retries += s.retries;
-    for (const Ack& a : s.acks) {
-      ++acked;
-      auto it = stored.find(a.client_id);
-      if (it == stored.end() || it->second != a.id) {
-        ++lost;
-        ADD_FAILURE() << a.client_id << " was answered with id " << a.id << " but is "
-                      << (it == stored.end() ? "not stored" : "stored as " + std::to_string(it->second));
-      }
-    }
-  }
+  const auto [acked, lost, retries, replayed] = CheckAcknowledged(senders, stored);
   EXPECT_EQ(lost, 0u);
   EXPECT_EQ(stored.size(), acked) << "stored sends that no client was told about";
   EXPECT_GT(acked, static_cast<size_t>(kKills) * 4) << "the senders hardly got going";

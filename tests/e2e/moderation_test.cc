@@ -5,6 +5,7 @@
 // stream and long-poll stop at the event; and the races the issue names.
 #include <algorithm>
 #include <atomic>
+#include <initializer_list>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,12 +26,14 @@ class ModerationTest : public EventsTest {
     Response r = owner->Put(MemberPath(room, who), "{\"moderator\":true}");
     if (r.status != 200) throw SetupError("make moderator: " + r.Describe());
   }
-  // A room of `kind` owned by `owner`, where `mod` is a moderator and `member` a plain member.
-  int64_t RoomWithModerator(User& owner, User& mod, User& member, const std::string& kind) {
+  // A room of `kind` owned by `owner`, which `mods` and then `members` join;
+  // the owner makes each of `mods` a moderator.
+  int64_t RoomWithModerators(User& owner, std::initializer_list<User*> mods, std::initializer_list<User*> members,
+                             const std::string& kind = "public") {
     const int64_t room = CreateRoom(owner, kind == "qa" ? "physics" : "club", kind);
-    Join(mod, room);
-    Join(member, room);
-    MakeModerator(owner, room, mod);
+    for (User* u : mods) Join(*u, room);
+    for (User* u : members) Join(*u, room);
+    for (User* u : mods) MakeModerator(owner, room, *u);
     return room;
   }
   // The member object of `who` in `room` as `reader` lists it, or a null Json.
@@ -86,10 +89,7 @@ TEST_F(ModerationTest, EveryRefusalHasItsStatusAndCode) {
   User mod2 = Register("modtwo");
   User member = Register("member");
   User outsider = Register("out");
-  const int64_t room = CreateRoom(owner, "club", "public");
-  for (User* u : {&mod, &mod2, &member}) Join(*u, room);
-  MakeModerator(owner, room, mod);
-  MakeModerator(owner, room, mod2);
+  const int64_t room = RoomWithModerators(owner, {&mod, &mod2}, {&member});
 
   // Non-moderators: 403 not_moderator for every action; non-members 403 not_a_member.
   EXPECT_EQ(Expect(member->Delete(MemberPath(room, mod)), 403, "not_moderator"), "");
@@ -131,7 +131,7 @@ TEST_F(ModerationTest, AMutedMemberCannotSendOrAnswerUntilUnmuted) {
   User owner = Register("prof");
   User mod = Register("mod");
   User student = Register("student");
-  const int64_t room = RoomWithModerator(owner, mod, student, "qa");
+  const int64_t room = RoomWithModerators(owner, {&mod}, {&student}, "qa");
   const int64_t q = Send(student, room, "what is a moment?")["id"].num();
 
   const int64_t until = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -210,7 +210,7 @@ TEST_F(ModerationTest, ModeratorsDeleteAnyonesMessageAndTheTombstoneSaysWho) {
   User owner = Register("owner");
   User mod = Register("mod");
   User member = Register("member");
-  const int64_t room = RoomWithModerator(owner, mod, member, "public");
+  const int64_t room = RoomWithModerators(owner, {&mod}, {&member});
   const int64_t rude = Send(member, room, "something rude")["id"].num();
   const int64_t owners = Send(owner, room, "house rules")["id"].num();
 
@@ -297,10 +297,7 @@ TEST_F(ModerationTest, ConcurrentBansAndUnbansEndAsTheLogSays) {
   User a = Register("moda");
   User b = Register("modb");
   User target = Register("target");
-  const int64_t room = CreateRoom(owner, "club", "public");
-  for (User* u : {&a, &b, &target}) Join(*u, room);
-  MakeModerator(owner, room, a);
-  MakeModerator(owner, room, b);
+  const int64_t room = RoomWithModerators(owner, {&a, &b}, {&target});
   const int64_t start = Head(owner.token);
   auto churn = [&](User& mod, int seed) {
     for (int i = 0; i < 15; ++i) {

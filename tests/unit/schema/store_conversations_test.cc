@@ -8,32 +8,20 @@
 
 #include "schema/crypto.h"
 #include "schema/store.h"
-#include "tests/unit/temp_db.h"
+#include "tests/unit/schema/store_fixture.h"
 
 namespace parley {
 namespace {
 
-constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
-
-class StoreConversationsTest : public ::testing::Test {
+class StoreConversationsTest : public test::StoreFixture {
  protected:
   void SetUp() override {
-    ASSERT_OK(CryptoInit());
-    db_ = test::OpenDb(dir_.File("parley.db"));
-    ASSERT_NE(db_, nullptr);
-    store_ = std::make_unique<Store>(*db_);
+    ASSERT_NO_FATAL_FAILURE(OpenStore());
     alice_ = NewUser("alice");
     bob_ = NewUser("bob");
   }
-  User NewUser(const std::string& name) {
-    auto u = store_->CreateUser(name, kFakeHash);
-    EXPECT_OK(u) << name;
-    return u.ok() ? *u : User{};
-  }
   int64_t NewRoom(const std::string& name, RoomKind kind = RoomKind::kPublic) {
-    auto r = store_->CreateRoom(alice_, name, kind, std::nullopt);
-    EXPECT_OK(r) << name;
-    return r.ok() ? r->id : 0;
+    return StoreFixture::NewRoom(alice_, name, kind).id;
   }
   Message Post(const User& u, int64_t room, const std::string& text) {
     auto r = store_->Send(u, room, text, std::nullopt);
@@ -62,9 +50,6 @@ class StoreConversationsTest : public ::testing::Test {
     return texts;
   }
 
-  test::TempDir dir_;
-  std::unique_ptr<Db> db_;
-  std::unique_ptr<Store> store_;
   User alice_, bob_;
 };
 

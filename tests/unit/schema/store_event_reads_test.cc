@@ -15,12 +15,12 @@
 
 #include "schema/crypto.h"
 #include "schema/store.h"
-#include "tests/unit/temp_db.h"
+#include "tests/unit/schema/store_fixture.h"
 
 namespace parley {
 namespace {
 
-constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
+using test::kFakeHash;
 
 // Records every statement that finishes on a connection, with the VM steps
 // it took, while it is alive (sqlite3_trace_v2, SQLITE_TRACE_PROFILE).
@@ -55,31 +55,18 @@ class StatementTrace {
   std::vector<Run> runs_;
 };
 
-class StoreEventReadsTest : public ::testing::Test {
+class StoreEventReadsTest : public test::StoreFixture {
  protected:
   void SetUp() override {
-    ASSERT_OK(CryptoInit());
-    db_ = test::OpenDb(dir_.File("parley.db"));
-    ASSERT_NE(db_, nullptr);
     Limits unlimited;
     unlimited.WritesOff();
-    store_ = std::make_unique<Store>(*db_, unlimited);
+    ASSERT_NO_FATAL_FAILURE(OpenStore(unlimited));
   }
 
-  User NewUser(const std::string& name) {
-    auto u = store_->CreateUser(name, kFakeHash);
-    EXPECT_OK(u) << name;
-    return u.ok() ? *u : User{};
-  }
   int64_t NewRoom(const User& owner, const std::string& name, RoomKind kind = RoomKind::kPublic) {
     auto r = store_->CreateRoom(owner, name, kind, std::nullopt);
     EXPECT_OK(r) << name;
     return r.ok() ? r->id : -1;
-  }
-  int64_t Head() {
-    auto h = store_->Head();
-    EXPECT_OK(h);
-    return h.ok() ? *h : -1;
   }
   // `n` message events in `room`, written directly (as a bulk import or a
   // long-lived busy room would leave them), in one transaction.
@@ -124,10 +111,6 @@ class StoreEventReadsTest : public ::testing::Test {
     }
     return ids;
   }
-
-  test::TempDir dir_;
-  std::unique_ptr<Db> db_;
-  std::unique_ptr<Store> store_;
 };
 
 // The plan of `sql`, one detail line per row ("SEARCH events USING ...").

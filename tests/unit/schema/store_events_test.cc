@@ -11,43 +11,20 @@
 
 #include "schema/crypto.h"
 #include "schema/json.h"
-#include "tests/unit/temp_db.h"
+#include "tests/unit/schema/store_fixture.h"
 
 namespace parley {
 namespace {
 
-constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
-constexpr int64_t kGeneral = 1;
+using test::kFakeHash;
+using test::kGeneral;
 
-class StoreEventsTest : public ::testing::Test {
+class StoreEventsTest : public test::StoreFixture {
  protected:
-  void SetUp() override {
-    ASSERT_OK(CryptoInit());
-    db_ = test::OpenDb(path());
-    ASSERT_NE(db_, nullptr);
-    store_ = std::make_unique<Store>(*db_);
-  }
-  std::string path() const { return dir_.File("parley.db"); }
-
-  User NewUser(const std::string& name) {
-    auto u = store_->CreateUser(name, kFakeHash);
-    EXPECT_OK(u) << name;
-    return u.ok() ? *u : User{};
-  }
-  Room NewRoom(const User& owner, const std::string& name, RoomKind kind) {
-    auto r = store_->CreateRoom(owner, name, kind, std::nullopt);
-    EXPECT_OK(r) << name;
-    return r.ok() ? *r : Room{};
-  }
   int64_t Post(const User& u, int64_t room_id, const std::string& text) {
     auto r = store_->Send(u, room_id, text, std::nullopt);
     EXPECT_OK(r) << text;
     return r.ok() ? r->message.id : -1;
-  }
-  int64_t Head() {
-    auto h = store_->Head();
-    EXPECT_OK(h);
-    return h.ok() ? *h : -1;
   }
   std::vector<int64_t> VisibleIds(const User& u, int64_t after = 0, int64_t upto = INT64_MAX, int limit = 1000) {
     auto r = store_->EventsForUser(u.id, after, upto, limit);
@@ -61,14 +38,6 @@ class StoreEventsTest : public ::testing::Test {
   static bool Contains(const std::vector<int64_t>& ids, int64_t id) {
     return std::find(ids.begin(), ids.end(), id) != ids.end();
   }
-  int64_t QueryInt(const std::string& sql) {
-    auto s = db_->Prepare(sql);
-    EXPECT_OK(s) << sql;
-    if (!s.ok()) return -1;
-    auto row = s->Step();
-    EXPECT_OK(row) << sql;
-    return row.ok() && *row ? s->Int(0) : -1;
-  }
   bool Online(const User& viewer, int64_t room_id, int64_t user_id) {
     auto members = store_->Members(viewer, room_id);
     EXPECT_OK(members);
@@ -79,10 +48,6 @@ class StoreEventsTest : public ::testing::Test {
     ADD_FAILURE() << "user " << user_id << " is not a member of room " << room_id;
     return false;
   }
-
-  test::TempDir dir_;
-  std::unique_ptr<Db> db_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StoreEventsTest, EventsAfterPages) {

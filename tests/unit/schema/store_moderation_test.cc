@@ -8,35 +8,25 @@
 
 #include "schema/crypto.h"
 #include "schema/store.h"
-#include "tests/unit/temp_db.h"
+#include "tests/unit/schema/store_fixture.h"
 
 namespace parley {
 namespace {
 
-constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
+using test::kFakeHash;
 
-class StoreModerationTest : public ::testing::Test {
+class StoreModerationTest : public test::StoreFixture {
  protected:
   void SetUp() override {
-    ASSERT_OK(CryptoInit());
-    db_ = test::OpenDb(dir_.File("parley.db"));
-    ASSERT_NE(db_, nullptr);
-    store_ = std::make_unique<Store>(*db_);
+    ASSERT_NO_FATAL_FAILURE(OpenStore());
     owner_ = NewUser("owner");
     mod_ = NewUser("mod");
     member_ = NewUser("member");
-    auto r = store_->CreateRoom(owner_, "club", RoomKind::kPublic, std::nullopt);
-    ASSERT_OK(r);
-    room_ = r->id;
-    for (const User* u : {&mod_, &member_}) ASSERT_OK(store_->Join(*u, room_));
+    room_ = NewRoomWith(owner_, "club", RoomKind::kPublic, {&mod_, &member_}).id;
+    ASSERT_FALSE(HasFailure());
     MemberUpdate make;
     make.moderator = true;
     ASSERT_OK(store_->UpdateMember(owner_, room_, "mod", make));
-  }
-  User NewUser(const std::string& name) {
-    auto u = store_->CreateUser(name, kFakeHash);
-    EXPECT_OK(u) << name;
-    return u.ok() ? *u : User{};
   }
   std::vector<Event> EventsOf(const User& u, int64_t after) {
     auto h = store_->Head();
@@ -46,9 +36,6 @@ class StoreModerationTest : public ::testing::Test {
     return ev.ok() ? *ev : std::vector<Event>();
   }
 
-  test::TempDir dir_;
-  std::unique_ptr<Db> db_;
-  std::unique_ptr<Store> store_;
   User owner_, mod_, member_;
   int64_t room_ = 0;
 };

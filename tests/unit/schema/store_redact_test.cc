@@ -14,35 +14,24 @@
 #include "schema/json.h"
 #include "schema/migrate.h"
 #include "schema/store.h"
-#include "tests/unit/temp_db.h"
+#include "tests/unit/schema/store_fixture.h"
 
 namespace parley {
 namespace {
 
-constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
-constexpr int64_t kGeneral = 1;
+using test::kGeneral;
 
 std::string FileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-class StoreRedactTest : public ::testing::Test {
+class StoreRedactTest : public test::StoreFixture {
  protected:
   void SetUp() override {
-    ASSERT_OK(CryptoInit());
-    db_ = test::OpenDb(path());
-    ASSERT_NE(db_, nullptr);
-    store_ = std::make_unique<Store>(*db_);
+    ASSERT_NO_FATAL_FAILURE(OpenStore());
     alice_ = NewUser("alice");
     bob_ = NewUser("bob");
-  }
-  std::string path() const { return dir_.File("parley.db"); }
-
-  User NewUser(const std::string& name) {
-    auto u = store_->CreateUser(name, kFakeHash);
-    EXPECT_OK(u) << name;
-    return u.ok() ? *u : User{};
   }
   int64_t Send(const User& u, const std::string& text) {
     auto r = store_->Send(u, kGeneral, text, std::nullopt);
@@ -91,9 +80,6 @@ class StoreRedactTest : public ::testing::Test {
            FileBytes(path() + "-wal").find(text) != std::string::npos;
   }
 
-  test::TempDir dir_;
-  std::unique_ptr<Db> db_;
-  std::unique_ptr<Store> store_;
   User alice_, bob_;
 };
 

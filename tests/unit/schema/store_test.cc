@@ -15,37 +15,19 @@
 
 #include "schema/crypto.h"
 #include "schema/json.h"
-#include "tests/unit/temp_db.h"
+#include "tests/unit/schema/store_fixture.h"
 
 namespace parley {
 namespace {
 
-constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
-constexpr int64_t kGeneral = 1;  // created by the first migration
+using test::kFakeHash;
+using test::kGeneral;
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public test::StoreFixture {
  protected:
-  void SetUp() override {
-    ASSERT_OK(CryptoInit());
-    db_ = test::OpenDb(dir_.File("parley.db"));
-    ASSERT_NE(db_, nullptr);
-    store_ = std::make_unique<Store>(*db_);
-  }
-
   // The same database through a Store with other limits.
   void Reopen(const Limits& limits) { store_ = std::make_unique<Store>(*db_, limits); }
 
-  User NewUser(const std::string& name) {
-    auto u = store_->CreateUser(name, kFakeHash);
-    EXPECT_OK(u) << name;
-    return u.ok() ? *u : User{};
-  }
-  Room NewRoom(const User& owner, const std::string& name, RoomKind kind,
-               std::optional<int64_t> per_professor = std::nullopt) {
-    auto r = store_->CreateRoom(owner, name, kind, per_professor);
-    EXPECT_OK(r) << name;
-    return r.ok() ? *r : Room{};
-  }
   Message Post(const User& u, int64_t room_id, const std::string& text,
                const std::optional<std::string>& client_id = std::nullopt) {
     auto r = store_->Send(u, room_id, text, client_id);
@@ -54,30 +36,15 @@ class StoreTest : public ::testing::Test {
     EXPECT_TRUE(r->created);
     return r->message;
   }
-  void JoinOk(const User& u, int64_t room_id) { EXPECT_OK(store_->Join(u, room_id)); }
   // Makes `who` a professor of a Q&A room owned by `owner`.
   void MakeProfessor(const User& owner, int64_t room_id, const User& who) {
     JoinOk(who, room_id);
     EXPECT_OK(store_->SetRole(owner, room_id, who.username, Role::kProfessor));
   }
-
-  int64_t Head() {
-    auto h = store_->Head();
-    EXPECT_OK(h);
-    return h.ok() ? *h : -1;
-  }
   std::vector<Event> EventsSince(int64_t after) {
     auto r = store_->EventsAfter(after, 1000000);
     EXPECT_OK(r);
     return r.ok() ? *r : std::vector<Event>{};
-  }
-  int64_t QueryInt(const std::string& sql) {
-    auto s = db_->Prepare(sql);
-    EXPECT_OK(s) << sql;
-    if (!s.ok()) return -1;
-    auto row = s->Step();
-    EXPECT_OK(row) << sql;
-    return row.ok() && *row ? s->Int(0) : -1;
   }
   std::string QueryText(const std::string& sql) {
     auto s = db_->Prepare(sql);
@@ -116,9 +83,6 @@ class StoreTest : public ::testing::Test {
   // Forgets what earlier setup steps left for the notifier.
   void DrainNotify() { (void)store_->TakeNotifyHead(); }
 
-  test::TempDir dir_;
-  std::unique_ptr<Db> db_;
-  std::unique_ptr<Store> store_;
 };
 
 JsonPtr Parse(const std::string& s) {

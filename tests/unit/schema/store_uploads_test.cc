@@ -8,30 +8,21 @@
 
 #include "schema/crypto.h"
 #include "schema/store.h"
-#include "tests/unit/temp_db.h"
+#include "tests/unit/schema/store_fixture.h"
 
 namespace parley {
 namespace {
 
-constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
-constexpr int64_t kGeneral = 1;
+using test::kGeneral;
 
-class StoreUploadsTest : public ::testing::Test {
+class StoreUploadsTest : public test::StoreFixture {
  protected:
   void SetUp() override {
-    ASSERT_OK(CryptoInit());
-    db_ = test::OpenDb(dir_.File("parley.db"));
-    ASSERT_NE(db_, nullptr);
     Limits limits;
     limits.upload_quota_bytes = 1000;
-    store_ = std::make_unique<Store>(*db_, limits);
+    ASSERT_NO_FATAL_FAILURE(OpenStore(limits));
     alice_ = NewUser("alice");
     bob_ = NewUser("bob");
-  }
-  User NewUser(const std::string& name) {
-    auto u = store_->CreateUser(name, kFakeHash);
-    EXPECT_OK(u) << name;
-    return u.ok() ? *u : User{};
   }
   // Creates an upload of `size` bytes; `placed` records the id given to place().
   Result<Upload> Create(const User& u, int64_t size, Status place_result = Status::Ok()) {
@@ -47,9 +38,6 @@ class StoreUploadsTest : public ::testing::Test {
     });
   }
 
-  test::TempDir dir_;
-  std::unique_ptr<Db> db_;
-  std::unique_ptr<Store> store_;
   User alice_, bob_;
   std::vector<int64_t> placed_;
 };
