@@ -23,8 +23,9 @@ var kErrorText = {
   account_deactivated: 'This account was deactivated by an admin.'
 };
 
+// err: an error as request() gives it, a text, or null for none.
 Parley.errorText = function (err) {
-  if (!err) return '';
+  if (!err || typeof err === 'string') return err || '';
   return kErrorText[err.code] || err.message || 'Something went wrong (HTTP ' + err.status + ').';
 };
 
@@ -78,6 +79,10 @@ Parley.api = function (method, path, body, done) {
     }
     if (done) done(err, data, status);
   });
+};
+
+Parley.get = function (path, done) {
+  return Parley.api('GET', path, null, done);
 };
 
 // For the event endpoints: a 200 that is not JSON fails too.

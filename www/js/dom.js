@@ -1,17 +1,22 @@
 // DOM helpers, loaded first: the global Parley the others extend. Plain ES5,
 // served as is, so old browsers parse it. User text goes in only by
 // textContent, never innerHTML, so <img onerror=...> stays harmless.
+// The other modules' bodies sit unindented in their IIFE: the served files
+// are the source, and the whole client stays under 100 KB (issue 13).
 var Parley = window.Parley = {};
 
 Parley.$ = function (id) {
   return document.getElementById(id);
 };
 
-// el('li', 'msg own', 'text') -> <li class="msg own">text</li>
-Parley.el = function (tag, className, text) {
+// el('li', 'msg', 'hi', {'data-id': 5}) -> <li class="msg" data-id="5">hi</li>
+Parley.el = function (tag, className, text, attrs) {
   var node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined && text !== null) node.textContent = String(text);
+  for (var k in attrs) {
+    if (attrs.hasOwnProperty(k)) node.setAttribute(k, String(attrs[k]));
+  }
   return node;
 };
 
@@ -24,6 +29,14 @@ Parley.button = function (label, cls, onClick, ariaLabel) {
   return b;
 };
 
+// on('composer', 'submit', fn): a submit also stops the page from loading.
+Parley.on = function (id, type, fn, capture) {
+  Parley.$(id).addEventListener(type, type !== 'submit' ? fn : function (e) {
+    e.preventDefault();
+    fn(e);
+  }, !!capture);
+};
+
 Parley.clear = function (node) {
   while (node.firstChild) node.removeChild(node.firstChild);
 };
@@ -32,26 +45,37 @@ Parley.remove = function (node) {
   if (node && node.parentNode) node.parentNode.removeChild(node);
 };
 
+// node: an element or its id.
 Parley.show = function (node, visible) {
+  if (typeof node === 'string') node = Parley.$(node);
   if (visible) node.removeAttribute('hidden');
   else node.setAttribute('hidden', '');
+};
+
+// Enter alone sends or saves: Shift+Enter breaks the line, and an input
+// method composing a character uses Enter itself.
+Parley.isEnter = function (e) {
+  return e.key === 'Enter' && !e.shiftKey && !e.isComposing;
+};
+
+Parley.isEsc = function (e) {
+  return e.key === 'Escape' || e.key === 'Esc';
 };
 
 function pad2(n) {
   return n < 10 ? '0' + n : String(n);
 }
 
+Parley.clock = function (ms) {
+  var d = new Date(ms);
+  return pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+};
+
 // A client_id for idempotent sends: ASCII, under 64 chars, unique enough.
 Parley.newClientId = function () {
-  var rnd = '';
-  if (window.crypto && window.crypto.getRandomValues) {
-    var a = new Uint32Array(2);
-    window.crypto.getRandomValues(a);
-    rnd = a[0].toString(36) + a[1].toString(36);
-  } else {
-    rnd = Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
-  }
-  return 'w' + Date.now().toString(36) + '-' + rnd;
+  var a = [Math.random() * 4294967296, Math.random() * 4294967296];
+  if (window.crypto && crypto.getRandomValues) a = crypto.getRandomValues(new Uint32Array(2));
+  return 'w' + Date.now().toString(36) + '-' + Math.floor(a[0]).toString(36) + Math.floor(a[1]).toString(36);
 };
 
 var kMonths = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -68,8 +92,7 @@ Parley.relativeTime = function (ms, now) {
   var ago = now - ms;
   if (ago < kMinuteMs) return 'now';
   if (ago < 60 * kMinuteMs) return Math.floor(ago / kMinuteMs) + ' min';
-  var d = new Date(ms);
-  return pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+  return Parley.clock(ms);
 };
 
 // "Today", "Yesterday", "3 Nov", or "3 Nov 2025" before this year.
