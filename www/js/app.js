@@ -1,6 +1,6 @@
-// The page: sign-in, the room list, DMs, new rooms, routing events.
-// Nothing is lost: the transport learns the cursor before rooms and history
-// are fetched, and overlaps are dropped by id.
+// The page: sign-in, the room list, DMs, new rooms, routing events. Nothing
+// is lost: the transport learns the cursor before rooms and history are
+// fetched, and overlaps are dropped by id.
 (function () {
 var $ = Parley.$;
 var show = Parley.show;
@@ -96,8 +96,8 @@ function showStatus(s) {
   else $('rtt').textContent = '';
 }
 
-// Rooms. merge() replaces by id, keeping the further read marker: ours
-// may not be posted yet (prev: the rooms before).
+// Replaces rooms by id, keeping the further read marker: ours may not be
+// posted yet (prev: the rooms before).
 function merge(rooms, prev) {
   for (var i = 0; i < rooms.length; i++) {
     var r = rooms[i];
@@ -176,14 +176,9 @@ function afterRooms(openInitial) {
   renderRooms();
 }
 
-var roomsTimer = null;
-function loadRoomsSoon() {
-  if (roomsTimer) return;
-  roomsTimer = setTimeout(function () {
-    roomsTimer = null;
-    if (state.me) loadRooms(false);
-  }, 150);
-}
+var loadRoomsSoon = Parley.soon(function () {
+  if (state.me) loadRooms(false);
+}, 150);
 
 function roomFromHash() {
   var m = /^#room-(\d+)$/.exec(location.hash);
@@ -305,7 +300,6 @@ Parley.rooms = {
   }
 };
 
-// People.
 function addPerson(user) {
   if (!state.me || user.id === state.me.id) return;
   var li = el('li');
@@ -337,15 +331,12 @@ function suggestUsers() {
       var users = data.users || [];
       for (var i = 0; i < users.length; i++) {
         if (state.me && users[i].id === state.me.id) continue;
-        var o = el('option');
-        o.value = users[i].username;
-        list.appendChild(o);
+        list.appendChild(el('option', null, null, {value: users[i].username}));
       }
     });
   }, 200);
 }
 
-// Events.
 function route(type, d, id) {
   if (!state.me || !d) return;
   if (id > state.seen) state.seen = id;
@@ -379,25 +370,21 @@ function onNewMessage(m, id) {
   Parley.mentions.notify(room, m);
 }
 
-// Layout.
 function toggleMenu(open) {
-  var menu = $('menu');
-  if (open === undefined) open = menu.getAttribute('aria-expanded') !== 'true';
-  menu.setAttribute('aria-expanded', open ? 'true' : 'false');
-  var wasOpen = $('sidebar').className === 'open';
-  $('sidebar').className = open ? 'open' : '';
+  var side = $('sidebar');
+  var was = side.className === 'open';
+  if (open === undefined) open = !was;
+  $('menu').setAttribute('aria-expanded', String(open));
+  side.className = open ? 'open' : '';
   // Focus lands in the drawer, on the current room.
-  if (open && !wasOpen) {
-    var here = $('sidebar').querySelector('button.room[aria-current=true]') || $('sidebar').querySelector('button');
-    if (here) here.focus();
-  }
+  var here = open && !was && (side.querySelector('button.room[aria-current=true]') || side.querySelector('button'));
+  if (here) here.focus();
 }
 
-// Settings.
 function toggleSettings(open) {
   var b = $('settings-open');
   show('settings', open);
-  b.setAttribute('aria-expanded', open ? 'true' : 'false');
+  b.setAttribute('aria-expanded', String(open));
   if (open) {
     var radios = document.getElementsByName('theme');
     for (var i = 0; i < radios.length; i++) {

@@ -1,8 +1,9 @@
 // DOM helpers, loaded first: the global Parley the others extend. Plain ES5,
 // served as is, so old browsers parse it. User text goes in only by
 // textContent, never innerHTML, so <img onerror=...> stays harmless.
-// The other modules' bodies sit unindented in their IIFE: the served files
-// are the source, and the whole client stays under 100 KB (issue 13).
+// for-in walks only our own maps: nothing adds to Object.prototype.
+// Modules' bodies sit unindented in their IIFE: the served files are the
+// source, and the whole client stays under 100 KB (issue 13).
 var Parley = window.Parley = {};
 
 Parley.$ = function (id) {
@@ -14,9 +15,7 @@ Parley.el = function (tag, className, text, attrs) {
   var node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined && text !== null) node.textContent = String(text);
-  for (var k in attrs) {
-    if (attrs.hasOwnProperty(k)) node.setAttribute(k, String(attrs[k]));
-  }
+  for (var k in attrs) node.setAttribute(k, String(attrs[k]));
   return node;
 };
 
@@ -37,6 +36,22 @@ Parley.on = function (id, type, fn, capture) {
   }, !!capture);
 };
 
+// Appends text to p split by re, every other part (what re matched) as
+// wrap(part) gives it; no markup is parsed.
+Parley.split = function (p, text, re, wrap) {
+  var parts = String(text).split(re);
+  for (var i = 0; i < parts.length; i++) p.appendChild(i % 2 ? wrap(parts[i]) : document.createTextNode(parts[i]));
+  return p;
+};
+
+// A function that runs fn() ms after its first call: a burst costs one run.
+Parley.soon = function (fn, ms) {
+  var timer = null;
+  return function () {
+    if (!timer) timer = setTimeout(function () { timer = null; fn(); }, ms);
+  };
+};
+
 Parley.clear = function (node) {
   while (node.firstChild) node.removeChild(node.firstChild);
 };
@@ -52,8 +67,8 @@ Parley.show = function (node, visible) {
   else node.setAttribute('hidden', '');
 };
 
-// Enter alone sends or saves: Shift+Enter breaks the line, and an input
-// method composing a character uses Enter itself.
+// Enter alone sends: Shift+Enter breaks the line, and an input method
+// composing uses Enter itself.
 Parley.isEnter = function (e) {
   return e.key === 'Enter' && !e.shiftKey && !e.isComposing;
 };

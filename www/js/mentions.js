@@ -32,11 +32,7 @@ function ofMe(m) {
 }
 
 function fill(p, text) {
-  var parts = String(text).split(kWord);
-  for (var i = 0; i < parts.length; i++) {
-    if (i % 2) p.appendChild(el('span', isMe(parts[i]) ? 'at me' : 'at', parts[i]));
-    else if (parts[i]) p.appendChild(document.createTextNode(parts[i]));
-  }
+  Parley.split(p, text, kWord, function (w) { return el('span', isMe(w) ? 'at me' : 'at', w); });
 }
 
 function partial() {
@@ -60,10 +56,7 @@ function suggest() {
   // A name typed in full needs no offer (and Enter sends).
   if (full) matches = [];
   for (var j = 0; j < matches.length; j++) {
-    var b = Parley.button('@' + matches[j], 'pick');
-    b.setAttribute('data-name', matches[j]);
-    b.addEventListener('click', function (e) { complete(e.target.getAttribute('data-name')); });
-    ul.appendChild(el('li')).appendChild(b);
+    ul.appendChild(el('li')).appendChild(Parley.button('@' + matches[j], 'pick', complete.bind(null, matches[j])));
   }
   show(ul, matches.length > 0);
 }

@@ -79,14 +79,11 @@ function menu(room, m, isOwner, ctx) {
 function renderBlocks() {
   var ul = $('blocks');
   Parley.clear(ul);
-  var any = false;
   for (var id in blocked) {
-    if (!blocked.hasOwnProperty(id)) continue;
-    any = true;
     var li = ul.appendChild(el('li', null, blocked[id] + ' '));
     li.appendChild(button('Unblock', 'unblock', setBlock.bind(null, 'DELETE', blocked[id], null), 'Unblock ' + blocked[id]));
   }
-  if (!any) ul.appendChild(el('li', 'note', 'Nobody.'));
+  if (!ul.firstChild) ul.appendChild(el('li', 'note', 'Nobody.'));
 }
 
 // PUT blocks, DELETE unblocks; then() on success.

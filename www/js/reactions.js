@@ -13,7 +13,7 @@ function counts(box, m, onToggle) {
   for (var i = 0; i < list.length; i++) {
     var r = list[i];
     var b = button(r.emoji + ' ' + r.count, 'reaction', onToggle.bind(null, r.emoji));
-    b.setAttribute('aria-pressed', r.me ? 'true' : 'false');
+    b.setAttribute('aria-pressed', String(!!r.me));
     b.title = r.me ? 'Remove your ' + r.emoji : 'React with ' + r.emoji;
     row.appendChild(b);
   }
@@ -23,25 +23,25 @@ function counts(box, m, onToggle) {
 function palette(box, onToggle) {
   var old = box.querySelector('.palette');
   if (old) return box.removeChild(old);
-  var p = el('div', 'palette');
-  p.setAttribute('role', 'group');
-  p.setAttribute('aria-label', 'Pick a reaction');
+  var p = box.appendChild(el('div', 'palette', null, {role: 'group', 'aria-label': 'Pick a reaction'}));
   for (var i = 0; i < kPalette.length; i++) {
     p.appendChild(button(kPalette[i], null, onToggle.bind(null, kPalette[i]), 'React with ' + kPalette[i]));
   }
-  box.appendChild(p);
   p.firstChild.focus();
+}
+
+function find(list, emoji) {
+  for (var i = 0; i < list.length; i++) {
+    if (list[i].emoji === emoji) return list[i];
+  }
+  return null;
 }
 
 // done(err, the stored message or null).
 function toggle(m, emoji, done) {
-  var mine = false;
-  var list = m.reactions || [];
-  for (var i = 0; i < list.length; i++) {
-    if (list[i].emoji === emoji) mine = list[i].me;
-  }
+  var r = find(m.reactions || [], emoji);
   var path = '/messages/' + m.id + '/reactions/' + encodeURIComponent(emoji);
-  Parley.api(mine ? 'DELETE' : 'PUT', path, null, function (err, data) {
+  Parley.api(r && r.me ? 'DELETE' : 'PUT', path, null, function (err, data) {
     done(err, data && data.message ? data.message : null);
   });
 }
@@ -49,10 +49,7 @@ function toggle(m, emoji, done) {
 // A `reaction` event into m; false if already counted (my PUT's answer).
 function apply(m, d, meId) {
   var list = m.reactions = m.reactions || [];
-  var r = null;
-  for (var i = 0; i < list.length; i++) {
-    if (list[i].emoji === d.emoji) r = list[i];
-  }
+  var r = find(list, d.emoji);
   var isMe = d.user.id === meId;
   if (!r) {
     if (!d.added) return false;

@@ -1,7 +1,7 @@
-// A message's element, and regroup(): it sets what depends on neighbours
-// (`cont`, the day and "New messages" dividers) by walking the window after
-// each batch of changes, simpler than patching every case. A divider is the
-// first child of its message, so none is stranded.
+// A message's element, and regroup(): after each batch of changes it walks
+// the window to set what depends on neighbours (`cont`, the day and "New
+// messages" dividers), simpler than patching every case. A divider is its
+// message's first child, so none is stranded.
 (function () {
 var el = Parley.el;
 var kGroupMs = 5 * 60 * 1000;
@@ -12,8 +12,7 @@ function timeNode(ts) {
   return el('time', 'ts', Parley.relativeTime(ts), {datetime: d.toISOString(), 'data-ms': ts, title: d.toLocaleString()});
 }
 
-// A message's <li> with its avatar; the head (author, then what follows it)
-// and the content box are the caller's.
+// A message's <li> with its avatar.
 function shell(cls, attrs, user, ts) {
   attrs['data-user'] = user.id;
   attrs['data-ts'] = ts;
@@ -96,7 +95,7 @@ function content(li, m, ctx) {
   else li.appendChild(box);
 }
 
-// The optimistic copy of a message being sent.
+// The copy of a message being sent.
 function pending(text, clientId, me, quoted) {
   var li = shell('msg own pending', {'data-client-id': clientId}, me, Date.now());
   var c = el('div', 'content');

@@ -13,6 +13,7 @@ var show = Parley.show;
 var on = Parley.on;
 var el = Parley.el;
 var button = Parley.button;
+var list = $('messages');  // the window: one <li> per message or note
 var kPageSize = 50;
 var kMaxItems = 400;
 var kEdgePx = 120;
@@ -88,7 +89,7 @@ function fetchQuote(id) {
     if (!m || m.id !== id) return;
     R.quotes[id] = m;
     for (var k in R.msgs) {
-      if (R.msgs.hasOwnProperty(k) && R.msgs[k].reply_to === id) renderMessage(R.msgs[k]);
+      if (R.msgs[k].reply_to === id) renderMessage(R.msgs[k]);
     }
   });
 }
@@ -126,7 +127,6 @@ function react(id, emoji) {
 // Receipts (issue 12 item 5): "Read" under my newest DM message they passed;
 // elsewhere (<= 100 members) "Read by" names under each one's last read.
 function renderReceipts() {
-  var list = $('messages');
   var old = list.querySelectorAll('.seen');
   for (var i = 0; i < old.length; i++) Parley.remove(old[i]);
   if (!R.room || R.members.length > 100) return;
@@ -145,13 +145,11 @@ function renderReceipts() {
     while (k >= 0 && ids[k] > mb.read_event_id) k--;
     if (k >= 0) (at[ids[k]] = at[ids[k]] || []).push(mb.user.username);
   }
-  for (var mid in at) {
-    if (at.hasOwnProperty(mid)) R.nodes[mid].appendChild(el('p', 'seen', dm ? 'Read' : 'Read by ' + at[mid].join(', ')));
-  }
+  for (var mid in at) R.nodes[mid].appendChild(el('p', 'seen', dm ? 'Read' : 'Read by ' + at[mid].join(', ')));
 }
 
 function layout() {
-  Parley.render.regroup($('messages'), {
+  Parley.render.regroup(list, {
     unreadAfter: R.unreadAfter,
     startsRoom: !R.hasMore,
     meId: me() ? me().id : null
@@ -162,7 +160,7 @@ function layout() {
 }
 
 // The <li> a message with this id goes before (pending ones stay last).
-function insertionPoint(list, id) {
+function insertionPoint(id) {
   var node = list.lastChild;
   var before = null;
   while (node) {
@@ -197,15 +195,9 @@ function placeMessage(m, extending) {
       if (m.id > R.skipped) R.skipped = m.id;
       return;
     }
-    li = Parley.render.item(m, mine(m));
-    R.nodes[m.id] = li;
-    var container = $('messages');
-    if (m.kind === 'answer' && m.reply_to && R.nodes[m.reply_to]) {
-      container = answersOf(R.nodes[m.reply_to]);
-      container.appendChild(li);
-    } else {
-      container.insertBefore(li, insertionPoint(container, m.id));
-    }
+    li = R.nodes[m.id] = Parley.render.item(m, mine(m));
+    if (m.kind === 'answer' && m.reply_to && R.nodes[m.reply_to]) answersOf(R.nodes[m.reply_to]).appendChild(li);
+    else list.insertBefore(li, insertionPoint(m.id));
   }
   R.msgs[m.id] = m;
   if (R.oldest === null || m.id < R.oldest) R.oldest = m.id;
@@ -225,18 +217,15 @@ function adoptAnswer(q) {
 }
 
 function nearBottom() {
-  var list = $('messages');
   return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
 }
 
 function scrollToBottom() {
-  var list = $('messages');
   list.scrollTop = list.scrollHeight;
 }
 
 // Runs change(), keeping the item at the top of the view in place.
 function keepPosition(change) {
-  var list = $('messages');
   var anchor = null;
   var offset = 0;
   for (var c = list.firstChild; c; c = c.nextSibling) {
@@ -253,9 +242,8 @@ function keepPosition(change) {
 function systemNote(id, text) {
   if (R.nodes[id] || outsideWindow(id)) return;
   var li = R.nodes[id] = el('li', 'system', text, {'data-id': id});
-  var list = $('messages');
   var stick = nearBottom();
-  list.insertBefore(li, insertionPoint(list, id));
+  list.insertBefore(li, insertionPoint(id));
   if (id > R.newest) R.newest = id;
   layout();
   if (stick) scrollToBottom();
@@ -268,17 +256,15 @@ function announce(text) {
 }
 
 function forget(node) {
-  var inner = node.querySelectorAll('[data-id]');
-  for (var i = 0; i < inner.length; i++) {
-    delete R.nodes[inner[i].getAttribute('data-id')];
-    delete R.msgs[inner[i].getAttribute('data-id')];
+  var all = [node].concat([].slice.call(node.querySelectorAll('[data-id]')));
+  for (var i = 0; i < all.length; i++) {
+    var id = all[i].getAttribute('data-id');
+    delete R.nodes[id];
+    delete R.msgs[id];
   }
-  delete R.nodes[node.getAttribute('data-id')];
-  delete R.msgs[node.getAttribute('data-id')];
 }
 
 function bounds() {
-  var list = $('messages');
   R.oldest = null;
   R.newest = 0;
   for (var c = list.firstChild; c; c = c.nextSibling) {
@@ -290,7 +276,6 @@ function bounds() {
 }
 
 function trim(fromTop) {
-  var list = $('messages');
   var trimmed = false;
   while (list.childNodes.length > kMaxItems) {
     var node = fromTop ? list.firstChild : list.lastChild;
@@ -316,7 +301,7 @@ function clearWindow() {
   R.hasMore = false;
   R.skipped = 0;
   R.loading = true;
-  Parley.clear($('messages'));
+  Parley.clear(list);
 }
 
 function historyGet(query, gen, done) {
@@ -399,12 +384,10 @@ function loadPage(older) {
 
 // A tall window may show a whole page with no scroll bar (no scroll event).
 function fillViewport() {
-  var list = $('messages');
   if (R.hasMore && list.scrollHeight <= list.clientHeight + 10) loadPage(true);
 }
 
 function onScroll() {
-  var list = $('messages');
   if (list.scrollTop < kEdgePx) loadPage(true);
   else if (list.scrollHeight - list.scrollTop - list.clientHeight < kEdgePx) loadPage(false);
 }
@@ -492,7 +475,7 @@ function send(text, attachments) {
   var li = Parley.render.pending(text, clientId, me(), q && q.user.username + ': ' + q.text);
   R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo, attachments: attachments};
   cancelReply();
-  $('messages').appendChild(li);
+  list.appendChild(li);
   layout();
   scrollToBottom();
   post(clientId);
@@ -506,7 +489,7 @@ function growComposer() {
 }
 
 function lastOwnId() {
-  for (var node = $('messages').lastChild; node; node = node.previousSibling) {
+  for (var node = list.lastChild; node; node = node.previousSibling) {
     var m = R.msgs[node.getAttribute('data-id')];
     if (m && mine(m) && !m.deleted && m.kind !== 'answer') return m.id;
   }
@@ -646,8 +629,8 @@ function onListKey(e) {
   var keys = {ArrowUp: -1, Up: -1, ArrowDown: 1, Down: 1, Home: -2, End: 2};
   var step = keys[e.key];
   var t = e.target;
-  if (!step || (t !== $('messages') && !t.classList.contains('msg'))) return;
-  var all = $('messages').querySelectorAll('.msg[data-id]');
+  if (!step || (t !== list && !t.classList.contains('msg'))) return;
+  var all = list.querySelectorAll('.msg[data-id]');
   if (!all.length) return;
   var at = -1;
   for (var i = 0; i < all.length; i++) {
@@ -666,7 +649,6 @@ function longPress() {
     if (shown) shown.classList.remove('touched');
     shown = null;
   }
-  var list = $('messages');
   list.addEventListener('touchstart', function (e) {
     clearTimeout(timer);
     var li = e.target;
@@ -688,14 +670,14 @@ function longPress() {
 function renderMembers() {
   var ul = $('members');
   Parley.clear(ul);
-  var list = R.members.slice().sort(function (a, b) {
+  var sorted = R.members.slice().sort(function (a, b) {
     var ao = R.online[a.user.id] ? 0 : 1;
     var bo = R.online[b.user.id] ? 0 : 1;
     return ao - bo || (a.user.username < b.user.username ? -1 : 1);
   });
   var amOwner = R.room && R.room.owner && me() && R.room.owner.id === me().id;
-  for (var i = 0; i < list.length; i++) {
-    var m = list[i];
+  for (var i = 0; i < sorted.length; i++) {
+    var m = sorted[i];
     var online = !!R.online[m.user.id];
     var li = el('li', online ? 'online' : 'offline');
     li.appendChild(el('span', 'dot'));
@@ -709,7 +691,7 @@ function renderMembers() {
     Parley.moderation.member(li, m, {room: R.room, me: me(), members: R.members, onError: setError, reload: loadMembers});
     ul.appendChild(li);
   }
-  $('members-count').textContent = String(list.length);
+  $('members-count').textContent = String(sorted.length);
 }
 
 function roleSelect(m) {
@@ -724,30 +706,24 @@ function roleSelect(m) {
   return s;
 }
 
-var membersTimer = null;
-function loadMembers() {
-  if (membersTimer) return;
-  membersTimer = setTimeout(function () {
-    membersTimer = null;
-    if (!R.room) return;
-    var seq = R.seq;
-    Parley.get('/rooms/' + R.room.id + '/members', function (err, data) {
-      if (seq !== R.seq || err) return;
-      R.members = data.members || [];
-      for (var i = 0; i < R.members.length; i++) R.online[R.members[i].user.id] = R.members[i].online;
-      renderMembers();
-      renderHeader();  // my mute may have changed
-      rerender();
-      renderReceipts();
-    });
-  }, 50);
-}
+var loadMembers = Parley.soon(function () {
+  if (!R.room) return;
+  var seq = R.seq;
+  Parley.get('/rooms/' + R.room.id + '/members', function (err, data) {
+    if (seq !== R.seq || err) return;
+    R.members = data.members || [];
+    for (var i = 0; i < R.members.length; i++) R.online[R.members[i].user.id] = R.members[i].online;
+    renderMembers();
+    renderHeader();  // my mute may have changed
+    rerender();
+    renderReceipts();
+  });
+}, 50);
 
 function renderTyping() {
   var now = Date.now();
   var names = [];
   for (var name in R.typing) {
-    if (!R.typing.hasOwnProperty(name)) continue;
     if (R.typing[name] > now) names.push(name);
     else delete R.typing[name];
   }
@@ -766,7 +742,7 @@ function renderHeader() {
   var kind = kinds[room.kind] || room.kind;
   if (room.kind === 'qa' && room.role) kind += ' · you are a ' + room.role;
   $('room-kind').textContent = kind;
-  $('messages').className = room.kind === 'dm' ? 'dm' : '';
+  list.className = room.kind === 'dm' ? 'dm' : '';
   show('leave', room.kind !== 'dm' && room.member);
   show('invite-form', room.kind === 'private');
   var label = 'Message';
@@ -792,7 +768,7 @@ function renderHeader() {
 
 function rerender() {
   for (var id in R.msgs) {
-    if (R.msgs.hasOwnProperty(id) && R.nodes[id]) renderMessage(R.msgs[id]);
+    if (R.nodes[id]) renderMessage(R.msgs[id]);
   }
 }
 
@@ -830,8 +806,8 @@ Parley.room = {
     show('room', true);
     if (R.unreadAfter) {
       loadAround(R.unreadAfter, function () {
-        var divider = $('messages').querySelector('.divider.new');
-        if (divider) $('messages').scrollTop = divider.parentNode.offsetTop - 8;
+        var divider = list.querySelector('.divider.new');
+        if (divider) list.scrollTop = divider.parentNode.offsetTop - 8;
         else scrollToBottom();
       });
     } else {
@@ -883,18 +859,19 @@ Parley.room = {
     var verbs = {joined: ' joined', added: ' was added', left: ' left', role: ' is now a ' + d.role};
     var note = verbs[d.action] ? d.user.username + verbs[d.action] : Parley.moderation.note(d, me());
     if (note) systemNote(id, note);
-    if (me() && d.user.id === me().id && (d.action === 'kicked' || d.action === 'banned')) {
+    var isMe = mine(d);
+    if (isMe && (d.action === 'kicked' || d.action === 'banned')) {
       R.removed = note;
       // app.js moves to another room: the notice goes along.
       R.notice = note.replace('this room', 'the room ' + R.room.name);
       renderHeader();
     }
-    if (me() && d.user.id === me().id && d.action === 'joined') R.removed = '';
+    if (isMe && d.action === 'joined') R.removed = '';
     loadMembers();
   },
 
   onTyping: function (d) {
-    if (!R.room || d.room_id !== R.room.id || (me() && d.user.id === me().id)) return;
+    if (!R.room || d.room_id !== R.room.id || mine(d)) return;
     R.typing[d.user.username] = Date.now() + kTypingShowMs;
     renderTyping();
     setTimeout(renderTyping, kTypingShowMs + 50);
@@ -919,9 +896,7 @@ Parley.room = {
     if (R.room) renderMembers();
   },
 
-  visible: function () {
-    markRead();
-  },
+  visible: markRead,
 
   rerender: rerender,
 
@@ -941,7 +916,7 @@ Parley.room = {
     // Times age; "Today" becomes "Yesterday".
     setInterval(function () {
       if (!R.room) return;
-      Parley.render.refreshTimes($('messages'));
+      Parley.render.refreshTimes(list);
       layout();
     }, 30000);
     on('invite-form', 'submit', function () {

@@ -13,9 +13,7 @@ function result(m) {
   var b = Parley.button(null, 'result');
   var room = Parley.state.byId[m.room_id];
   b.appendChild(el('span', 'where', (room ? room.name + ' · ' : '') + m.user.username));
-  var p = b.appendChild(el('span', 'snippet'));
-  var parts = String(m.snippet || m.text).split(/[\u0002\u0003]/);
-  for (var i = 0; i < parts.length; i++) p.appendChild(i % 2 ? el('mark', null, parts[i]) : document.createTextNode(parts[i]));
+  Parley.split(b.appendChild(el('span', 'snippet')), m.snippet || m.text, /[\u0002\u0003]/, function (t) { return el('mark', null, t); });
   function reveal() {
     Parley.rooms.open(m.room_id);
     if (Parley.room.currentId() === m.room_id) Parley.room.jump(m.id);

@@ -1,10 +1,9 @@
 // One event stream for all my tabs (issue 12 item 7): HTTP/1.1 allows six
-// connections per site, so a stream per tab starves the seventh.
-// The tab holding the Web Lock "parley-stream-<user id>" runs the Transport
-// and relays events with status and cursor over a BroadcastChannel. When it
-// closes, a waiting tab gets the lock and resumes from the last cursor heard
-// (none yet: reload). Each tab sends itself. Without these APIs: a stream
-// per tab. Same interface and handlers as Parley.Transport.
+// connections per site, so a stream per tab starves the seventh. The tab
+// holding the Web Lock "parley-stream-<user id>" runs the Transport and
+// relays events, status and cursor over a BroadcastChannel; when it closes,
+// a waiting tab takes the lock and resumes from the last cursor heard (none
+// yet: reload). Each tab sends itself. Without these APIs, a stream per tab.
 Parley.SharedTransport = function (userId, handlers) {
   if (!window.BroadcastChannel || !navigator.locks) return new Parley.Transport(handlers);
   this.h = handlers;
@@ -23,8 +22,7 @@ S.start = function () {
   navigator.locks.request(this.name, {ifAvailable: true}, function (lock) {
     if (self.stopped) return null;
     if (lock) return self.lead(true);
-    // A follower: its fetches plus the channel are everything; the
-    // leader answers "hi" with its status.
+    // A follower: the leader answers "hi" with its status.
     self.setStatus('connecting');
     self.ch.postMessage({t: 'hi'});
     self.h.onReady(null);
@@ -46,9 +44,7 @@ S.mode = function () {
   return this.inner ? this.inner.mode() : 'shared';
 };
 
-S.setStatus = function (s) {
-  if (s !== this.status) this.h.onStatus(this.status = s);
-};
+S.setStatus = Parley.Transport.prototype.setStatus;
 
 S.post = function (m) {
   m.s = this.status;

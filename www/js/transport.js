@@ -1,14 +1,14 @@
 // The event transport: one connection per tab for all my rooms (DESIGN 4),
 // SSE when it works, long-poll when not.
 // - The cursor `lastId` is the last event handed on; events at or below it
-//   are dropped, so replays never show twice and resuming loses nothing. The
-//   epoch travels with it: a new database answers `reset`, not a gap.
+//   are dropped: replays never show twice, resuming loses nothing. The epoch
+//   goes with it: a new database answers `reset`, not a gap.
 // - Not EventSource's reconnect: we reopen from our cursor after 1 s,
 //   doubling to 16 s, with jitter so tabs do not all hit a restarted server.
 // - Long-poll for good when EventSource is missing, no `hello` within 5 s
 //   (a buffering proxy), a stream silent 45 s while a poll finds events, or
-//   two failures before hello while polls work. Heartbeats are comments the
-//   page never sees; the poll tells quiet from stuck.
+//   two failures before hello while polls work (heartbeats are comments the
+//   page never sees: a poll tells quiet from stuck).
 var kHelloTimeoutMs = 5000;
 var kSilenceCheckMs = 45000;
 var kBackoffMinMs = 1000;
@@ -173,8 +173,7 @@ T.openStream = function () {
     if (gen !== self.generation) return;
     if (helloSeen) return self.retryLater();
     // Failed before hello, and EventSource says not why; a poll tells: 401
-    // signed out, failing too: retry later, working (twice): something
-    // breaks streams, so long-poll.
+    // signed out, failing too: retry, working (twice): long-poll.
     self.teardown();
     self.setStatus('reconnecting');
     var checking = self.generation;

@@ -26,16 +26,10 @@ function upload(file) {
   if (tray.length >= kMaxFiles) return;
   var name = file.name || 'pasted.png';
   var item = {name: name, id: null, xhr: new XMLHttpRequest(), node: el('li', 'upload')};
-  var bar = el('progress', '');
-  bar.max = 100;
-  bar.value = 0;
-  bar.setAttribute('aria-label', 'Uploading ' + name);
-  var state = el('span', 'upload-state', 'uploading');
-  var remove = Parley.button('×', 'upload-remove', function () { removeItem(item); }, 'Remove ' + name);
   item.node.appendChild(el('span', 'upload-name', name));
-  item.node.appendChild(bar);
-  item.node.appendChild(state);
-  item.node.appendChild(remove);
+  var bar = item.node.appendChild(el('progress', '', null, {max: 100, value: 0, 'aria-label': 'Uploading ' + name}));
+  var state = item.node.appendChild(el('span', 'upload-state', 'uploading'));
+  item.node.appendChild(Parley.button('×', 'upload-remove', removeItem.bind(null, item), 'Remove ' + name));
   $('upload-tray').appendChild(item.node);
   show('upload-tray', true);
   tray.push(item);
@@ -66,32 +60,24 @@ function uploadAll(list) {
 }
 
 function attachment(a) {
-  var link = el('a', 'attachment');
-  link.href = a.url;
+  var link;
   if (/^image\//.test(a.mime) && a.width && a.height) {
     var scale = Math.min(1, kBox / Math.max(a.width, a.height));
-    var img = el('img', '');
-    img.alt = a.name;
-    img.width = Math.max(1, Math.round(a.width * scale));
-    img.height = Math.max(1, Math.round(a.height * scale));
-    img.src = a.url;
-    link.className = 'attachment image';
-    link.target = '_blank';
-    link.rel = 'noopener';
-    link.appendChild(img);
+    link = el('a', 'attachment image', null, {href: a.url, target: '_blank', rel: 'noopener'});
+    link.appendChild(el('img', null, null, {alt: a.name, width: Math.max(1, Math.round(a.width * scale)),
+      height: Math.max(1, Math.round(a.height * scale)), src: a.url}));
   } else {
+    link = el('a', 'attachment', null, {href: a.url, download: a.name});
     link.appendChild(el('span', 'file-name', a.name));
     link.appendChild(el('span', 'file-size', size(a.size)));
-    link.setAttribute('download', a.name);
   }
   return link;
 }
 
 Parley.uploads = {
   render: function (box, attachments) {
-    var list = el('div', 'attachments');
+    var list = box.appendChild(el('div', 'attachments'));
     for (var i = 0; i < attachments.length; ++i) list.appendChild(attachment(attachments[i]));
-    box.appendChild(list);
   },
   // Takes the finished uploads' ids out of the tray.
   take: function () {
