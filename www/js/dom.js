@@ -1,9 +1,8 @@
-// DOM helpers, loaded first: the global Parley the others extend. Plain ES5,
-// served as is, so old browsers parse it. User text goes in only by
-// textContent, never innerHTML, so <img onerror=...> stays harmless.
-// for-in walks only our own maps: nothing adds to Object.prototype.
-// Modules' bodies sit unindented in their IIFE: the served files are the
-// source, and the whole client stays under 100 KB (issue 13).
+// DOM helpers, loaded first: the global Parley the others extend. Plain ES5
+// served as is (no build step), so old browsers parse it; module bodies sit
+// unindented in their IIFE to keep the client small (issue 13). User text
+// goes in only by textContent, never innerHTML, so <img onerror=...> stays
+// harmless. for-in walks only our own maps: nothing adds to Object.prototype.
 var Parley = window.Parley = {};
 
 Parley.$ = function (id) {
@@ -11,19 +10,20 @@ Parley.$ = function (id) {
 };
 
 // el('li', 'msg', 'hi', {'data-id': 5}) -> <li class="msg" data-id="5">hi</li>
+// (null text or attribute: none).
 Parley.el = function (tag, className, text, attrs) {
   var node = document.createElement(tag);
   if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  for (var k in attrs) node.setAttribute(k, String(attrs[k]));
+  if (text != null) node.textContent = String(text);
+  for (var k in attrs) {
+    if (attrs[k] != null) node.setAttribute(k, String(attrs[k]));
+  }
   return node;
 };
 
 // type=button: never submits its form.
 Parley.button = function (label, cls, onClick, ariaLabel) {
-  var b = Parley.el('button', cls, label);
-  b.type = 'button';
-  if (ariaLabel) b.setAttribute('aria-label', ariaLabel);
+  var b = Parley.el('button', cls, label, {type: 'button', 'aria-label': ariaLabel});
   if (onClick) b.addEventListener('click', onClick);
   return b;
 };

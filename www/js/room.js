@@ -5,8 +5,8 @@
 // - The window holds at most kMaxItems items (10,000 messages cost what 400
 //   do); paging one end trims the other. While it misses the newest, live
 //   messages are not inserted (a gap): a button jumps there.
-// - The list is not a live region (history would be read out): others'
-//   live messages go to a small polite one.
+// - Others' live messages go to a small polite live region, not the list
+//   (history would be read out).
 (function () {
 var $ = Parley.$;
 var show = Parley.show;
@@ -25,7 +25,7 @@ var kAnnounceKeep = 3;
 var R = {
   room: null,
   nodes: {},         // message id -> <li> in the window
-  msgs: {},          // message id -> message, same keys
+  msgs: {},          // message id -> message
   quotes: {},        // id -> message: replies' originals outside the window
   quoteAsked: {},
   pending: {},       // client_id -> {li, text, roomId, replyTo, attachments}
@@ -95,11 +95,11 @@ function fetchQuote(id) {
 }
 
 function renderMessage(m) {
-  var canAnswer = m.kind === 'question' && !m.answer_id && !m.deleted && myRole() === 'professor';
+  var prof = myRole() === 'professor';
   Parley.render.content(R.nodes[m.id], m, {
     mine: mine(m),
-    canReply: !(isQa() && myRole() === 'professor') && m.kind !== 'answer',
-    canAnswer: canAnswer,
+    canReply: !(isQa() && prof) && m.kind !== 'answer',
+    canAnswer: m.kind === 'question' && !m.answer_id && !m.deleted && prof,
     canDelete: Parley.moderation.canDelete(R.room, me(), R.members, m),
     hidden: Parley.moderation.hidden(m),
     onShow: function (id) {
@@ -410,8 +410,8 @@ function jumpToLatest() {
   loadLatest(function () { $('text').focus(); });
 }
 
-// The marker moves when the newest message is visible; the post waits a
-// moment so a burst moves it once (opening another room flushes it).
+// The marker moves when the newest message is seen; the post waits so a
+// burst moves it once (opening another room flushes it).
 function markRead() {
   if (!R.room || document.hidden) return;
   var newest = R.atEnd ? Math.max(R.room.last_event_id || 0, R.newest) : R.newest;
