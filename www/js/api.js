@@ -1,31 +1,24 @@
 // The REST client over XMLHttpRequest (old browsers lack fetch). The session
 // is the HttpOnly cookie; the page never stores the token, so injected script
 // cannot steal it.
-// Words for codes a user can cause; else the server's message.
+// Words for codes whose server message (shown as a sentence otherwise:
+// "wrong username or password" -> "Wrong username or password.") would not
+// do for a person: it names an API field, a time in ms, or says too little.
 var kErrorText = {
   network: 'The server cannot be reached. Check your connection and try again.',
-  invalid_credentials: 'Wrong username or password.',
-  username_taken: 'That username is taken. Pick another one.',
   throttled: 'Too many attempts. Wait a moment and try again.',
   already_answered: 'Already answered: another professor answered this question first.',
-  answer_limit_reached: 'You have answered as many questions as this room allows.',
-  professors_cannot_ask: 'Professors answer questions; they do not ask them.',
-  not_professor: 'Only professors can answer questions.',
-  room_name_taken: 'A room with that name already exists.',
-  user_not_found: 'No user with that name.',
   room_not_found: 'That room does not exist, or you were not invited.',
   not_signed_in: 'Please sign in again.',
   invalid_reply: 'The message you replied to is not in this room any more.',
-  muted: 'A moderator muted you in this room for now.',
-  banned: 'That person is banned from this room.',
-  blocked: 'That person does not accept messages from you.',
-  wrong_password: 'The current password is not right.',
-  account_deactivated: 'This account was deactivated by an admin.'
+  muted: 'A moderator muted you in this room for now.'
 };
 
+// err: an error as request() gives it, a text, or null for none.
 Parley.errorText = function (err) {
-  if (!err) return '';
-  return kErrorText[err.code] || err.message || 'Something went wrong (HTTP ' + err.status + ').';
+  if (!err || typeof err === 'string') return err || '';
+  var m = err.message;
+  return kErrorText[err.code] || (m ? m.charAt(0).toUpperCase() + m.slice(1) + '.' : 'Something went wrong (HTTP ' + err.status + ').');
 };
 
 // Set by app.js; called on any 401 (signed out elsewhere, expired).
@@ -78,6 +71,10 @@ Parley.api = function (method, path, body, done) {
     }
     if (done) done(err, data, status);
   });
+};
+
+Parley.get = function (path, done) {
+  return Parley.api('GET', path, null, done);
 };
 
 // For the event endpoints: a 200 that is not JSON fails too.

@@ -1,504 +1,475 @@
-// The page: sign-in, the room list, DMs, new rooms, routing events.
-// Nothing is lost: the transport learns the cursor before rooms and history
-// are fetched, and overlaps are dropped by id.
+// The page: sign-in, the room list, DMs, new rooms, routing events. Nothing
+// is lost: the transport learns the cursor before rooms and history are
+// fetched, and overlaps are dropped by id.
 (function () {
-  var $ = Parley.$;
-  var el = Parley.el;
-  var kRoomPage = 50;
-  var kUsername = /^[A-Za-z0-9_.\-]{1,32}$/;
-  var kSessionEnded = 'Your session ended. Please sign in again.';
+var $ = Parley.$;
+var show = Parley.show;
+var on = Parley.on;
+var el = Parley.el;
+var kRoomPage = 50;
+var kUsername = /^[A-Za-z0-9_.\-]{1,32}$/;
+var kSessionEnded = 'Your session ended. Please sign in again.';
 
-  var state = Parley.state = {
-    me: null,
-    rooms: [],
-    byId: {},
-    transport: null,
-    people: 0,
-    seen: 0,     // the newest event id routed: a reset catches up from it
-    next: null   // the room list's cursor for its next page
-  };
+var state = Parley.state = {
+  me: null,
+  rooms: [],
+  byId: {},
+  transport: null,
+  seen: 0,     // the newest event id routed: a reset catches up from it
+  next: null   // the room list's cursor for its next page
+};
 
-  // Signing in. ready(): the first usable screen (the tests time it).
-  function ready() {
-    Parley.show($('boot'), false);
-    if (window.performance && performance.mark) performance.mark('parley-ready');
+// Signing in. ready(): the first usable screen (the tests time it).
+function ready() {
+  show('boot', false);
+  if (window.performance && performance.mark) performance.mark('parley-ready');
+}
+
+function showAuth(message) {
+  ready();
+  show('app', false);
+  show('auth', true);
+  $('auth-error').textContent = message || '';
+  $('username').focus();
+}
+
+function authenticate(path) {
+  var username = $('username').value.trim();
+  var password = $('password').value;
+  var bad = !kUsername.test(username) ? 'A username is 1 to 32 letters, digits, dots, dashes or underscores.'
+    : password.length < 8 ? 'A password has at least 8 characters.' : '';
+  $('auth-error').textContent = bad;
+  if (bad) return;
+  $('login').disabled = $('register').disabled = true;
+  Parley.api('POST', path, {username: username, password: password}, function (err, data) {
+    $('login').disabled = $('register').disabled = false;
+    $('auth-error').textContent = Parley.errorText(err);
+    if (err) return;
+    $('password').value = '';
+    signedIn(data.user);
+  });
+}
+
+function signedIn(user) {
+  state.me = user;
+  $('me').textContent = user.username;
+  Parley.moderation.load();
+  ready();
+  show('auth', false);
+  show('app', true);
+  state.transport = new Parley.SharedTransport(user.id, {
+    onStatus: showStatus,
+    onReady: function (head) {
+      state.seen = head || 0;
+      loadRooms(true);
+    },
+    onReset: function (head, d) {
+      if (d && d.reason === 'cursor_too_old' && state.seen) catchUp(state.seen);
+      else loadRooms(false);
+      Parley.room.reload();
+    },
+    onSignedOut: function () { signedOut(kSessionEnded); },
+    onEvent: route
+  });
+  state.transport.start();
+}
+
+function signedOut(message) {
+  if (state.transport) state.transport.stop();
+  state.transport = null;
+  state.me = null;
+  state.rooms = [];
+  state.byId = {};
+  Parley.room.close();
+  show('settings', false);
+  Parley.clear($('people'));
+  show('people-section', false);
+  show('search-section', false);
+  showAuth(message);
+}
+
+function showStatus(s) {
+  var badge = $('status');
+  badge.textContent = s;
+  badge.className = 'badge ' + s;
+  if (s === 'live' || s === 'long-poll') Parley.ping();
+  else $('rtt').textContent = '';
+}
+
+// Replaces rooms by id, keeping the further read marker: ours may not be
+// posted yet (prev: the rooms before).
+function merge(rooms, prev) {
+  for (var i = 0; i < rooms.length; i++) {
+    var r = rooms[i];
+    var old = (prev || state.byId)[r.id];
+    if (old && old.read_event_id > (r.read_event_id || 0)) r.read_event_id = old.read_event_id;
+    var at = state.rooms.indexOf(state.byId[r.id]);
+    if (at >= 0) state.rooms[at] = r;
+    else state.rooms.push(r);
+    state.byId[r.id] = r;
   }
+}
 
-  function showAuth(message) {
-    ready();
-    Parley.show($('app'), false);
-    Parley.show($('auth'), true);
-    $('auth-error').textContent = message || '';
-    $('username').focus();
-  }
-
-  function authenticate(path) {
-    var username = $('username').value.trim();
-    var password = $('password').value;
-    if (!kUsername.test(username)) {
-      $('auth-error').textContent = 'A username is 1 to 32 letters, digits, dots, dashes or underscores.';
-      return;
-    }
-    if (password.length < 8) {
-      $('auth-error').textContent = 'A password has at least 8 characters.';
-      return;
-    }
-    $('auth-error').textContent = '';
-    $('login').disabled = $('register').disabled = true;
-    Parley.api('POST', path, {username: username, password: password}, function (err, data) {
-      $('login').disabled = $('register').disabled = false;
-      if (err) {
-        $('auth-error').textContent = Parley.errorText(err);
-        return;
-      }
-      $('password').value = '';
-      signedIn(data.user);
-    });
-  }
-
-  function signedIn(user) {
-    state.me = user;
-    $('me').textContent = user.username;
-    Parley.moderation.load();
-    ready();
-    Parley.show($('auth'), false);
-    Parley.show($('app'), true);
-    state.transport = new Parley.SharedTransport(user.id, {
-      onStatus: showStatus,
-      onReady: function (head) {
-        state.seen = head || 0;
-        loadRooms(true);
-      },
-      onReset: function (head, d) {
-        if (d && d.reason === 'cursor_too_old' && state.seen) catchUp(state.seen);
-        else loadRooms(false);
-        Parley.room.reload();
-      },
-      onSignedOut: function () { signedOut(kSessionEnded); },
-      onEvent: route
-    });
-    state.transport.start();
-  }
-
-  function signedOut(message) {
-    if (state.transport) state.transport.stop();
-    state.transport = null;
-    state.me = null;
+// My rooms' first page, latest first (issue 12 item 6), then the directory.
+function fetchRooms(then) {
+  Parley.get('/rooms?limit=' + kRoomPage, function (err, data) {
+    if (err) return;
+    var prev = state.byId;
     state.rooms = [];
     state.byId = {};
+    state.next = data.next || null;
+    merge(data.rooms || [], prev);
+    then();
+    moreRooms();
+    Parley.get('/rooms/directory', function (e, dir) {
+      if (e) return;
+      merge(dir.rooms || []);
+      renderRooms();
+    });
+  });
+}
+
+function moreRooms() {
+  var side = $('sidebar');
+  if (!state.next || state.paging || side.scrollHeight - side.scrollTop - side.clientHeight > 300) return;
+  state.paging = true;
+  Parley.get('/rooms?limit=' + kRoomPage + '&before=' + encodeURIComponent(state.next), function (err, data) {
+    state.paging = false;
+    if (err) return;
+    state.next = data.next || null;
+    merge(data.rooms || []);
+    renderRooms();
+    moreRooms();
+  });
+}
+
+// After a cursor_too_old reset: only rooms changed since what we saw.
+function catchUp(since, then) {
+  Parley.get('/rooms?changed_since=' + since, function (err, data) {
+    if (err) return loadRooms(false);
+    var left = data.left || [];
+    for (var i = 0; i < left.length; i++) {
+      if (state.byId[left[i]]) state.byId[left[i]].member = false;
+    }
+    merge(data.rooms || []);
+    if (then) then();
+    else afterRooms(false);
+  });
+}
+
+function loadRooms(openInitial) {
+  fetchRooms(function () { afterRooms(openInitial); });
+}
+
+function afterRooms(openInitial) {
+  var current = Parley.room.currentId();
+  if (current !== null) {
+    var now = state.byId[current];
+    if (!now || !now.member) openRoom(defaultRoom());
+    else {
+      now.unread = 0;
+      Parley.room.update(now);
+    }
+  } else if (openInitial) {
+    openRoom(roomFromHash() || defaultRoom());
+  }
+  renderRooms();
+}
+
+var loadRoomsSoon = Parley.soon(function () {
+  if (state.me) loadRooms(false);
+}, 150);
+
+function roomFromHash() {
+  var m = /^#room-(\d+)$/.exec(location.hash);
+  var r = m && state.byId[parseInt(m[1], 10)];
+  return r && r.member ? r.id : null;
+}
+
+function defaultRoom() {
+  var first = null;
+  for (var i = 0; i < state.rooms.length; i++) {
+    var r = state.rooms[i];
+    if (!r.member) continue;
+    if (r.name === 'general' && r.kind === 'public') return r.id;
+    if (first === null) first = r.id;
+  }
+  return first;
+}
+
+function openRoom(id) {
+  var room = id !== null ? state.byId[id] : null;
+  if (!room || !room.member) {
     Parley.room.close();
-    Parley.show($('settings'), false);
-    Parley.clear($('people'));
-    Parley.show($('people-section'), false);
-    Parley.show($('search-section'), false);
-    showAuth(message);
-  }
-
-  function showStatus(s) {
-    var badge = $('status');
-    badge.textContent = s;
-    badge.className = 'badge ' + s;
-    if (s === 'live' || s === 'long-poll') Parley.ping();
-    else $('rtt').textContent = '';
-  }
-
-  // Rooms. merge() replaces by id, keeping the further read marker: ours
-  // may not be posted yet (prev: the rooms before).
-  function merge(rooms, prev) {
-    for (var i = 0; i < rooms.length; i++) {
-      var r = rooms[i];
-      var old = (prev || state.byId)[r.id];
-      if (old && old.read_event_id > (r.read_event_id || 0)) r.read_event_id = old.read_event_id;
-      var at = state.rooms.indexOf(state.byId[r.id]);
-      if (at >= 0) state.rooms[at] = r;
-      else state.rooms.push(r);
-      state.byId[r.id] = r;
-    }
-  }
-
-  // My rooms' first page, latest first (issue 12 item 6), then the directory.
-  function fetchRooms(then) {
-    Parley.api('GET', '/rooms?limit=' + kRoomPage, null, function (err, data) {
-      if (err) return;
-      var prev = state.byId;
-      state.rooms = [];
-      state.byId = {};
-      state.next = data.next || null;
-      merge(data.rooms || [], prev);
-      then();
-      moreRooms();
-      Parley.api('GET', '/rooms/directory', null, function (e, dir) {
-        if (e) return;
-        merge(dir.rooms || []);
-        renderRooms();
-      });
-    });
-  }
-
-  function moreRooms() {
-    var side = $('sidebar');
-    if (!state.next || state.paging || side.scrollHeight - side.scrollTop - side.clientHeight > 300) return;
-    state.paging = true;
-    Parley.api('GET', '/rooms?limit=' + kRoomPage + '&before=' + encodeURIComponent(state.next), null, function (err, data) {
-      state.paging = false;
-      if (err) return;
-      state.next = data.next || null;
-      merge(data.rooms || []);
-      renderRooms();
-      moreRooms();
-    });
-  }
-
-  // After a cursor_too_old reset: only rooms changed since what we saw.
-  function catchUp(since, then) {
-    Parley.api('GET', '/rooms?changed_since=' + since, null, function (err, data) {
-      if (err) return loadRooms(false);
-      var left = data.left || [];
-      for (var i = 0; i < left.length; i++) {
-        if (state.byId[left[i]]) state.byId[left[i]].member = false;
-      }
-      merge(data.rooms || []);
-      if (then) then();
-      else afterRooms(false);
-    });
-  }
-
-  function loadRooms(openInitial) {
-    fetchRooms(function () { afterRooms(openInitial); });
-  }
-
-  function afterRooms(openInitial) {
-    var current = Parley.room.currentId();
-    if (current !== null) {
-      var now = state.byId[current];
-      if (!now || !now.member) openRoom(defaultRoom());
-      else {
-        now.unread = 0;
-        Parley.room.update(now);
-      }
-    } else if (openInitial) {
-      openRoom(roomFromHash() || defaultRoom());
-    }
     renderRooms();
+    return;
   }
-
-  var roomsTimer = null;
-  function loadRoomsSoon() {
-    if (roomsTimer) return;
-    roomsTimer = setTimeout(function () {
-      roomsTimer = null;
-      if (state.me) loadRooms(false);
-    }, 150);
+  if (location.hash !== '#room-' + id) {
+    if (window.history && history.replaceState) history.replaceState(null, '', '#room-' + id);
+    else location.hash = 'room-' + id;
   }
+  Parley.room.open(room);  // before unread is cleared: it places "New messages"
+  $('notify-level').value = room.notifications || 'all';
+  room.unread = room.unread_mentions = 0;
+  renderRooms();
+  toggleMenu(false);
+}
 
-  function roomFromHash() {
-    var m = /^#room-(\d+)$/.exec(location.hash);
-    var r = m && state.byId[parseInt(m[1], 10)];
-    return r && r.member ? r.id : null;
-  }
+function roomButton(room) {
+  var b = label(Parley.button(null, 'room', function () { openRoom(room.id); }), room);
+  b.setAttribute('data-room-id', String(room.id));
+  if (room.unread > 0) b.appendChild(el('span', 'unread', room.unread > 99 ? '99+' : room.unread, {'aria-label': room.unread + ' unread'}));
+  var last = room.last_message;
+  if (last) b.appendChild(el('span', 'last', last.user.username + ': ' + (last.deleted ? 'message deleted' : last.text)));
+  if (room.id === Parley.room.currentId()) b.setAttribute('aria-current', 'true');
+  return b;
+}
 
-  function defaultRoom() {
-    var first = null;
-    for (var i = 0; i < state.rooms.length; i++) {
-      var r = state.rooms[i];
-      if (!r.member) continue;
-      if (r.name === 'general' && r.kind === 'public') return r.id;
-      if (first === null) first = r.id;
+// The room's name and kind into node.
+function label(node, room) {
+  node.appendChild(el('span', 'name', (room.kind === 'dm' ? '@ ' : '# ') + room.name));
+  var tag = {qa: 'Q&A', 'private': 'private'}[room.kind];
+  if (tag) node.appendChild(el('span', 'tag', tag));
+  return node;
+}
+
+function renderRooms() {
+  var mine = $('rooms');
+  var dms = $('dms');
+  var others = $('public-rooms');
+  Parley.clear(mine);
+  Parley.clear(dms);
+  Parley.clear(others);
+  var unread = 0;
+  // Mine by latest activity (issue 12 item 6), the others by name.
+  var sorted = state.rooms.slice().sort(function (a, b) {
+    if (a.member && b.member) return (b.last_event_id || 0) - (a.last_event_id || 0) || a.id - b.id;
+    return a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1;
+  });
+  for (var i = 0; i < sorted.length; i++) {
+    var r = sorted[i];
+    var li = el('li');
+    if (r.member) {
+      // The title counts what is addressed to me: mentions and DMs.
+      unread += (r.kind === 'dm' ? r.unread : r.unread_mentions) || 0;
+      li.appendChild(roomButton(r));
+      (r.kind === 'dm' ? dms : mine).appendChild(li);
+    } else {
+      label(li, r).appendChild(joinButton(r));
+      others.appendChild(li);
     }
-    return first;
   }
+  show('dms-section', dms.firstChild !== null);
+  show('public-section', others.firstChild !== null);
+  document.title = (unread > 0 ? '(' + unread + ') ' : '') + 'Parley';
+}
 
-  function openRoom(id) {
-    var room = id !== null ? state.byId[id] : null;
-    if (!room || !room.member) {
-      Parley.room.close();
-      renderRooms();
-      return;
-    }
-    if (location.hash !== '#room-' + id) {
-      if (window.history && history.replaceState) history.replaceState(null, '', '#room-' + id);
-      else location.hash = 'room-' + id;
-    }
-    Parley.room.open(room);  // before unread is cleared: it places "New messages"
-    $('notify-level').value = room.notifications || 'all';
-    room.unread = room.unread_mentions = 0;
-    renderRooms();
-    toggleMenu(false);
-  }
+function joinButton(room) {
+  var b = Parley.button('Join', 'join', function () {
+    roomChange('POST', '/rooms/' + room.id + '/join', null, function () { return room.id; }, b);
+  }, 'Join ' + room.name);
+  return b;
+}
 
-  function roomButton(room) {
-    var b = Parley.button(null, 'room', function () { openRoom(room.id); });
-    b.setAttribute('data-room-id', String(room.id));
-    b.appendChild(el('span', 'name', (room.kind === 'dm' ? '@ ' : '# ') + room.name));
-    if (room.kind === 'qa') b.appendChild(el('span', 'tag', 'Q&A'));
-    if (room.kind === 'private') b.appendChild(el('span', 'tag', 'private'));
-    if (room.unread > 0) {
-      var u = el('span', 'unread', room.unread > 99 ? '99+' : String(room.unread));
-      u.setAttribute('aria-label', room.unread + ' unread');
-      b.appendChild(u);
-    }
-    var last = room.last_message;
-    if (last) b.appendChild(el('span', 'last', last.user.username + ': ' + (last.deleted ? 'message deleted' : last.text)));
-    if (room.id === Parley.room.currentId()) b.setAttribute('aria-current', 'true');
-    return b;
-  }
-
-  function renderRooms() {
-    var mine = $('rooms');
-    var dms = $('dms');
-    var others = $('public-rooms');
-    Parley.clear(mine);
-    Parley.clear(dms);
-    Parley.clear(others);
-    var unread = 0;
-    // Mine by latest activity (issue 12 item 6), the others by name.
-    var sorted = state.rooms.slice().sort(function (a, b) {
-      if (a.member && b.member) return (b.last_event_id || 0) - (a.last_event_id || 0) || a.id - b.id;
-      return a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1;
-    });
-    for (var i = 0; i < sorted.length; i++) {
-      var r = sorted[i];
-      var li = el('li');
-      if (r.member) {
-        // The title counts what is addressed to me: mentions and DMs.
-        unread += (r.kind === 'dm' ? r.unread : r.unread_mentions) || 0;
-        li.appendChild(roomButton(r));
-        (r.kind === 'dm' ? dms : mine).appendChild(li);
-      } else {
-        li.appendChild(el('span', 'name', '# ' + r.name));
-        if (r.kind === 'qa') li.appendChild(el('span', 'tag', 'Q&A'));
-        li.appendChild(joinButton(r));
-        others.appendChild(li);
-      }
-    }
-    Parley.show($('dms-section'), dms.firstChild !== null);
-    Parley.show($('public-section'), others.firstChild !== null);
-    document.title = (unread > 0 ? '(' + unread + ') ' : '') + 'Parley';
-  }
-
-  function joinButton(room) {
-    var b = Parley.button('Join', 'join', function () {
-      b.disabled = true;
-      Parley.api('POST', '/rooms/' + room.id + '/join', null, function (err) {
-        b.disabled = false;
-        if (err) return sidebarError(err);
-        afterRoomChange(room.id);
-      });
-    }, 'Join ' + room.name);
-    return b;
-  }
-
-  function sidebarError(err) {
-    $('sidebar-error').textContent = err ? Parley.errorText(err) : '';
-  }
-
-  function afterRoomChange(id) {
-    sidebarError(null);
+// Join, leave, a DM or a new room: then the list again, and the room
+// opened(data) names (null: the default) opened. busy: disabled meanwhile.
+function roomChange(method, path, body, opened, busy) {
+  if (busy) busy.disabled = true;
+  Parley.api(method, path, body, function (err, data) {
+    if (busy) busy.disabled = false;
+    $('sidebar-error').textContent = Parley.errorText(err);
+    if (err) return;
+    var id = opened(data);
     fetchRooms(function () {
       openRoom(id !== null && state.byId[id] ? id : defaultRoom());
     });
+  });
+}
+
+Parley.rooms = {
+  open: openRoom,
+  catchUp: catchUp,
+  markedRead: function (roomId, eventId) {
+    var r = state.byId[roomId];
+    if (!r) return;
+    var changed = r.unread !== 0 || r.unread_mentions > 0;
+    r.unread = r.unread_mentions = 0;
+    if (eventId > (r.last_event_id || 0)) r.last_event_id = eventId;
+    if (eventId > (r.read_event_id || 0)) r.read_event_id = eventId;
+    if (changed) renderRooms();
   }
+};
 
-  Parley.rooms = {
-    open: openRoom,
-    catchUp: catchUp,
-    markedRead: function (roomId, eventId) {
-      var r = state.byId[roomId];
-      if (!r) return;
-      var changed = r.unread !== 0 || r.unread_mentions > 0;
-      r.unread = r.unread_mentions = 0;
-      if (eventId > (r.last_event_id || 0)) r.last_event_id = eventId;
-      if (eventId > (r.read_event_id || 0)) r.read_event_id = eventId;
-      if (changed) renderRooms();
-    }
-  };
+function addPerson(user) {
+  if (!state.me || user.id === state.me.id) return;
+  var li = el('li');
+  li.appendChild(el('span', 'name', user.username));
+  li.appendChild(Parley.button('Message', 'dm', function () { startDm(user.username); }, 'Message ' + user.username));
+  var list = $('people');
+  list.insertBefore(li, list.firstChild);
+  while (list.childNodes.length > 10) list.removeChild(list.lastChild);
+  show('people-section', true);
+}
 
-  // People.
-  function addPerson(user) {
-    if (!state.me || user.id === state.me.id) return;
-    var li = el('li');
-    li.appendChild(el('span', 'name', user.username));
-    li.appendChild(Parley.button('Message', 'dm', function () { startDm(user.username); }, 'Message ' + user.username));
-    var list = $('people');
-    list.insertBefore(li, list.firstChild);
-    while (list.childNodes.length > 10) list.removeChild(list.lastChild);
-    Parley.show($('people-section'), true);
-  }
+function startDm(username) {
+  roomChange('POST', '/dm', {username: username}, function (data) {
+    $('dm-user').value = '';
+    return data.room.id;
+  });
+}
 
-  function startDm(username) {
-    Parley.api('POST', '/dm', {username: username}, function (err, data) {
-      if (err) return sidebarError(err);
-      $('dm-user').value = '';
-      afterRoomChange(data.room.id);
-    });
-  }
-
-  var searchTimer = null;
-  function suggestUsers() {
-    clearTimeout(searchTimer);
-    var prefix = $('dm-user').value.trim();
-    if (!kUsername.test(prefix)) return;
-    searchTimer = setTimeout(function () {
-      Parley.api('GET', '/users?limit=10&prefix=' + encodeURIComponent(prefix), null, function (err, data) {
-        if (err) return;
-        var list = $('dm-suggestions');
-        Parley.clear(list);
-        var users = data.users || [];
-        for (var i = 0; i < users.length; i++) {
-          if (state.me && users[i].id === state.me.id) continue;
-          var o = el('option');
-          o.value = users[i].username;
-          list.appendChild(o);
-        }
-      });
-    }, 200);
-  }
-
-  // Events.
-  function route(type, d, id) {
-    if (!state.me || !d) return;
-    if (id > state.seen) state.seen = id;
-    var room = Parley.room;
-    var simple = {typing: room.onTyping, presence: room.onPresence, reaction: room.onReaction, receipt: room.onReceipt};
-    if (type === 'message' || type === 'question' || type === 'answer') onNewMessage(d, id);
-    else if (type === 'edit' || type === 'delete') room.onMessageEvent(type, d);
-    else if (type === 'room') loadRoomsSoon();
-    else if (type === 'user' && d.user) addPerson(d.user);
-    else if (type === 'member') {
-      if (d.user && d.user.id === state.me.id) loadRoomsSoon();
-      room.onMemberEvent(d, id);
-    } else if (simple[type]) simple[type].call(room, d);
-  }
-
-  function onNewMessage(m, id) {
-    var room = state.byId[m.room_id];
-    if (!room) {
-      loadRoomsSoon();  // a conversation someone just started with us
-      return;
-    }
-    room.last_event_id = Math.max(room.last_event_id || 0, id);
-    room.last_message = m;
-    var current = room.id === Parley.room.currentId();
-    if (current) Parley.room.onMessageEvent('message', m);
-    if ((!current || document.hidden) && m.user.id !== state.me.id) {
-      room.unread = (room.unread || 0) + 1;
-      if (Parley.mentions.ofMe(m)) room.unread_mentions = (room.unread_mentions || 0) + 1;
-    }
-    renderRooms();
-    Parley.mentions.notify(room, m);
-  }
-
-  // Layout.
-  function toggleMenu(open) {
-    var menu = $('menu');
-    if (open === undefined) open = menu.getAttribute('aria-expanded') !== 'true';
-    menu.setAttribute('aria-expanded', open ? 'true' : 'false');
-    var wasOpen = $('sidebar').className === 'open';
-    $('sidebar').className = open ? 'open' : '';
-    // Focus lands in the drawer, on the current room.
-    if (open && !wasOpen) {
-      var here = $('sidebar').querySelector('button.room[aria-current=true]') || $('sidebar').querySelector('button');
-      if (here) here.focus();
-    }
-  }
-
-  // Settings.
-  function toggleSettings(open) {
-    var b = $('settings-open');
-    Parley.show($('settings'), open);
-    b.setAttribute('aria-expanded', open ? 'true' : 'false');
-    if (open) {
-      var radios = document.getElementsByName('theme');
-      for (var i = 0; i < radios.length; i++) {
-        radios[i].checked = radios[i].value === Parley.theme.get();
-        if (radios[i].checked) radios[i].focus();
+var searchTimer = null;
+function suggestUsers() {
+  clearTimeout(searchTimer);
+  var prefix = $('dm-user').value.trim();
+  if (!kUsername.test(prefix)) return;
+  searchTimer = setTimeout(function () {
+    Parley.get('/users?limit=10&prefix=' + encodeURIComponent(prefix), function (err, data) {
+      if (err) return;
+      var list = $('dm-suggestions');
+      Parley.clear(list);
+      var users = data.users || [];
+      for (var i = 0; i < users.length; i++) {
+        if (state.me && users[i].id === state.me.id) continue;
+        list.appendChild(el('option', null, null, {value: users[i].username}));
       }
-    } else {
-      b.focus();
-    }
-  }
-
-  function initSettings() {
-    $('settings-open').addEventListener('click', function () {
-      toggleSettings($('settings').hidden);
     });
-    $('settings-close').addEventListener('click', function () { toggleSettings(false); });
+  }, 200);
+}
+
+function route(type, d, id) {
+  if (!state.me || !d) return;
+  if (id > state.seen) state.seen = id;
+  var room = Parley.room;
+  var simple = {typing: room.onTyping, presence: room.onPresence, reaction: room.onReaction, receipt: room.onReceipt};
+  if (type === 'message' || type === 'question' || type === 'answer') onNewMessage(d, id);
+  else if (type === 'edit' || type === 'delete') room.onMessageEvent(type, d);
+  else if (type === 'room') loadRoomsSoon();
+  else if (type === 'user' && d.user) addPerson(d.user);
+  else if (type === 'member') {
+    if (d.user && d.user.id === state.me.id) loadRoomsSoon();
+    room.onMemberEvent(d, id);
+  } else if (simple[type]) simple[type].call(room, d);
+}
+
+function onNewMessage(m, id) {
+  var room = state.byId[m.room_id];
+  if (!room) {
+    loadRoomsSoon();  // a conversation someone just started with us
+    return;
+  }
+  room.last_event_id = Math.max(room.last_event_id || 0, id);
+  room.last_message = m;
+  var current = room.id === Parley.room.currentId();
+  if (current) Parley.room.onMessageEvent('message', m);
+  if ((!current || document.hidden) && m.user.id !== state.me.id) {
+    room.unread = (room.unread || 0) + 1;
+    if (Parley.mentions.ofMe(m)) room.unread_mentions = (room.unread_mentions || 0) + 1;
+  }
+  renderRooms();
+  Parley.mentions.notify(room, m);
+}
+
+function toggleMenu(open) {
+  var side = $('sidebar');
+  var was = side.className === 'open';
+  if (open === undefined) open = !was;
+  $('menu').setAttribute('aria-expanded', String(open));
+  side.className = open ? 'open' : '';
+  // Focus lands in the drawer, on the current room.
+  var here = open && !was && (side.querySelector('button.room[aria-current=true]') || side.querySelector('button'));
+  if (here) here.focus();
+}
+
+function toggleSettings(open) {
+  var b = $('settings-open');
+  show('settings', open);
+  b.setAttribute('aria-expanded', String(open));
+  if (open) {
     var radios = document.getElementsByName('theme');
     for (var i = 0; i < radios.length; i++) {
-      radios[i].addEventListener('change', function (e) { Parley.theme.set(e.target.value); });
+      radios[i].checked = radios[i].value === Parley.theme.get();
+      if (radios[i].checked) radios[i].focus();
     }
-    document.addEventListener('keydown', function (e) {
-      if (e.key !== 'Escape' && e.key !== 'Esc') return;
-      if (!$('settings').hidden) toggleSettings(false);
-      else if ($('menu').getAttribute('aria-expanded') === 'true') {
-        toggleMenu(false);
-        $('menu').focus();
-      }
-    });
+  } else {
+    b.focus();
   }
+}
 
-  function init() {
-    initSettings();
-    Parley.room.init();
-    Parley.moderation.init();
-    Parley.mentions.init();
-    Parley.search.init();
-    Parley.uploads.init();
-    Parley.onSignedOut = function () {
-      if (state.me) signedOut(kSessionEnded);
-    };
-    $('auth-form').addEventListener('submit', function (e) {
-      e.preventDefault();
-      authenticate('/login');
-    });
-    $('register').addEventListener('click', function () { authenticate('/register'); });
-    $('logout').addEventListener('click', function () {
-      toggleSettings(false);
-      Parley.api('POST', '/logout', null, function () { signedOut(''); });
-    });
-    $('menu').addEventListener('click', function () { toggleMenu(); });
-    $('sidebar').addEventListener('scroll', moreRooms);
-    $('leave').addEventListener('click', function () {
-      var id = Parley.room.currentId();
-      if (id === null) return;
-      Parley.api('POST', '/rooms/' + id + '/leave', null, function (err) {
-        if (err) return sidebarError(err);
-        Parley.room.close();
-        afterRoomChange(null);
-      });
-    });
-    $('room-form').addEventListener('submit', function (e) {
-      e.preventDefault();
-      var name = $('room-name').value.trim();
-      if (!name) return;
-      Parley.api('POST', '/rooms', {name: name, kind: $('room-kind-select').value}, function (err, data) {
-        if (err) return sidebarError(err);
-        $('room-name').value = '';
-        afterRoomChange(data.room.id);
-      });
-    });
-    $('dm-form').addEventListener('submit', function (e) {
-      e.preventDefault();
-      var name = $('dm-user').value.trim();
-      if (name) startDm(name);
-    });
-    $('dm-user').addEventListener('input', suggestUsers);
-    document.addEventListener('visibilitychange', function () {
-      if (!document.hidden) Parley.room.visible();
-    });
-    window.addEventListener('hashchange', function () {
-      var id = roomFromHash();
-      if (id !== null && id !== Parley.room.currentId()) openRoom(id);
-    });
-
-    // The cookie is HttpOnly: only the server knows if we are signed in.
-    Parley.api('GET', '/me', null, function (err, data) {
-      if (err && err.status === 401) showAuth('');
-      else if (err) showAuth(Parley.errorText(err));
-      else signedIn(data.user);
-    });
+function initSettings() {
+  on('settings-open', 'click', function () {
+    toggleSettings($('settings').hidden);
+  });
+  on('settings-close', 'click', function () { toggleSettings(false); });
+  var radios = document.getElementsByName('theme');
+  for (var i = 0; i < radios.length; i++) {
+    radios[i].addEventListener('change', function (e) { Parley.theme.set(e.target.value); });
   }
+  document.addEventListener('keydown', function (e) {
+    if (!Parley.isEsc(e)) return;
+    if (!$('settings').hidden) toggleSettings(false);
+    else if ($('menu').getAttribute('aria-expanded') === 'true') {
+      toggleMenu(false);
+      $('menu').focus();
+    }
+  });
+}
 
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
-  else init();
+function init() {
+  initSettings();
+  Parley.room.init();
+  Parley.moderation.init();
+  Parley.mentions.init();
+  Parley.search.init();
+  Parley.uploads.init();
+  Parley.onSignedOut = function () {
+    if (state.me) signedOut(kSessionEnded);
+  };
+  on('auth-form', 'submit', function () { authenticate('/login'); });
+  on('register', 'click', function () { authenticate('/register'); });
+  on('logout', 'click', function () {
+    toggleSettings(false);
+    Parley.api('POST', '/logout', null, function () { signedOut(''); });
+  });
+  on('menu', 'click', function () { toggleMenu(); });
+  on('sidebar', 'scroll', moreRooms);
+  on('leave', 'click', function () {
+    var id = Parley.room.currentId();
+    if (id === null) return;
+    roomChange('POST', '/rooms/' + id + '/leave', null, function () {
+      Parley.room.close();
+      return null;
+    });
+  });
+  on('room-form', 'submit', function () {
+    var name = $('room-name').value.trim();
+    if (!name) return;
+    roomChange('POST', '/rooms', {name: name, kind: $('room-kind-select').value}, function (data) {
+      $('room-name').value = '';
+      return data.room.id;
+    });
+  });
+  on('dm-form', 'submit', function () {
+    var name = $('dm-user').value.trim();
+    if (name) startDm(name);
+  });
+  on('dm-user', 'input', suggestUsers);
+  document.addEventListener('visibilitychange', function () {
+    if (!document.hidden) Parley.room.visible();
+  });
+  window.addEventListener('hashchange', function () {
+    var id = roomFromHash();
+    if (id !== null && id !== Parley.room.currentId()) openRoom(id);
+  });
+
+  // The cookie is HttpOnly: only the server knows if we are signed in.
+  Parley.get('/me', function (err, data) {
+    if (err && err.status === 401) showAuth('');
+    else if (err) showAuth(Parley.errorText(err));
+    else signedIn(data.user);
+  });
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+else init();
 })();

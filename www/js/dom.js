@@ -1,27 +1,55 @@
-// DOM helpers, loaded first: the global Parley the others extend. Plain ES5,
-// served as is, so old browsers parse it. User text goes in only by
-// textContent, never innerHTML, so <img onerror=...> stays harmless.
+// DOM helpers, loaded first: the global Parley the others extend. Plain ES5
+// served as is (no build step), so old browsers parse it; module bodies sit
+// unindented in their IIFE to keep the client small (issue 13). User text
+// goes in only by textContent, never innerHTML, so <img onerror=...> stays
+// harmless. for-in walks only our own maps: nothing adds to Object.prototype.
 var Parley = window.Parley = {};
 
 Parley.$ = function (id) {
   return document.getElementById(id);
 };
 
-// el('li', 'msg own', 'text') -> <li class="msg own">text</li>
-Parley.el = function (tag, className, text) {
+// el('li', 'msg', 'hi', {'data-id': 5}) -> <li class="msg" data-id="5">hi</li>
+// (null text or attribute: none).
+Parley.el = function (tag, className, text, attrs) {
   var node = document.createElement(tag);
   if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (text != null) node.textContent = String(text);
+  for (var k in attrs) {
+    if (attrs[k] != null) node.setAttribute(k, String(attrs[k]));
+  }
   return node;
 };
 
 // type=button: never submits its form.
 Parley.button = function (label, cls, onClick, ariaLabel) {
-  var b = Parley.el('button', cls, label);
-  b.type = 'button';
-  if (ariaLabel) b.setAttribute('aria-label', ariaLabel);
+  var b = Parley.el('button', cls, label, {type: 'button', 'aria-label': ariaLabel});
   if (onClick) b.addEventListener('click', onClick);
   return b;
+};
+
+// on('composer', 'submit', fn): a submit also stops the page from loading.
+Parley.on = function (id, type, fn, capture) {
+  Parley.$(id).addEventListener(type, type !== 'submit' ? fn : function (e) {
+    e.preventDefault();
+    fn(e);
+  }, !!capture);
+};
+
+// Appends text to p split by re, every other part (what re matched) as
+// wrap(part) gives it; no markup is parsed.
+Parley.split = function (p, text, re, wrap) {
+  var parts = String(text).split(re);
+  for (var i = 0; i < parts.length; i++) p.appendChild(i % 2 ? wrap(parts[i]) : document.createTextNode(parts[i]));
+  return p;
+};
+
+// A function that runs fn() ms after its first call: a burst costs one run.
+Parley.soon = function (fn, ms) {
+  var timer = null;
+  return function () {
+    if (!timer) timer = setTimeout(function () { timer = null; fn(); }, ms);
+  };
 };
 
 Parley.clear = function (node) {
@@ -32,26 +60,37 @@ Parley.remove = function (node) {
   if (node && node.parentNode) node.parentNode.removeChild(node);
 };
 
+// node: an element or its id.
 Parley.show = function (node, visible) {
+  if (typeof node === 'string') node = Parley.$(node);
   if (visible) node.removeAttribute('hidden');
   else node.setAttribute('hidden', '');
+};
+
+// Enter alone sends: Shift+Enter breaks the line, and an input method
+// composing uses Enter itself.
+Parley.isEnter = function (e) {
+  return e.key === 'Enter' && !e.shiftKey && !e.isComposing;
+};
+
+Parley.isEsc = function (e) {
+  return e.key === 'Escape' || e.key === 'Esc';
 };
 
 function pad2(n) {
   return n < 10 ? '0' + n : String(n);
 }
 
+Parley.clock = function (ms) {
+  var d = new Date(ms);
+  return pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+};
+
 // A client_id for idempotent sends: ASCII, under 64 chars, unique enough.
 Parley.newClientId = function () {
-  var rnd = '';
-  if (window.crypto && window.crypto.getRandomValues) {
-    var a = new Uint32Array(2);
-    window.crypto.getRandomValues(a);
-    rnd = a[0].toString(36) + a[1].toString(36);
-  } else {
-    rnd = Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
-  }
-  return 'w' + Date.now().toString(36) + '-' + rnd;
+  var a = [Math.random() * 4294967296, Math.random() * 4294967296];
+  if (window.crypto && crypto.getRandomValues) a = crypto.getRandomValues(new Uint32Array(2));
+  return 'w' + Date.now().toString(36) + '-' + Math.floor(a[0]).toString(36) + Math.floor(a[1]).toString(36);
 };
 
 var kMonths = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -68,8 +107,7 @@ Parley.relativeTime = function (ms, now) {
   var ago = now - ms;
   if (ago < kMinuteMs) return 'now';
   if (ago < 60 * kMinuteMs) return Math.floor(ago / kMinuteMs) + ' min';
-  var d = new Date(ms);
-  return pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+  return Parley.clock(ms);
 };
 
 // "Today", "Yesterday", "3 Nov", or "3 Nov 2025" before this year.

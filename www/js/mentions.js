@@ -2,140 +2,135 @@
 // from members, and a Notification while the tab is hidden if the room's
 // level asks and Settings allowed it (asked on that click only).
 (function () {
-  var $ = Parley.$;
-  var el = Parley.el;
-  var kWord = /(@[A-Za-z0-9_.\-]+)/;
-  var matches = [];
+var $ = Parley.$;
+var show = Parley.show;
+var on = Parley.on;
+var el = Parley.el;
+var kWord = /(@[A-Za-z0-9_.\-]+)/;
+var matches = [];
 
-  function me() {
-    return Parley.state.me;
+function me() {
+  return Parley.state.me;
+}
+
+// "@Bob" and "@bob." (end of a sentence) name bob.
+function isMe(word) {
+  var n = word.slice(1).toLowerCase();
+  var mine = me() ? me().username.toLowerCase() : '';
+  return n === mine || n.replace(/\.+$/, '') === mine;
+}
+
+// The server's mention list when sent, else the text.
+function ofMe(m) {
+  if (!me() || m.user.id === me().id || m.deleted) return false;
+  if (m.mentions) return m.mentions.indexOf(me().id) >= 0;
+  var words = String(m.text).split(kWord);
+  for (var i = 1; i < words.length; i += 2) {
+    if (isMe(words[i])) return true;
   }
+  return false;
+}
 
-  // "@Bob" and "@bob." (end of a sentence) name bob.
-  function isMe(word) {
-    var n = word.slice(1).toLowerCase();
-    var mine = me() ? me().username.toLowerCase() : '';
-    return n === mine || n.replace(/\.+$/, '') === mine;
+function fill(p, text) {
+  Parley.split(p, text, kWord, function (w) { return el('span', isMe(w) ? 'at me' : 'at', w); });
+}
+
+function partial() {
+  var box = $('text');
+  var m = /(^|\s)@([A-Za-z0-9_.\-]*)$/.exec(box.value.slice(0, box.selectionStart));
+  return m ? m[2].toLowerCase() : null;
+}
+
+function suggest() {
+  var w = partial();
+  var ul = $('mention-list');
+  Parley.clear(ul);
+  matches = [];
+  var members = w === null ? [] : Parley.room.members();
+  var full = false;
+  for (var i = 0; i < members.length; i++) {
+    var name = members[i].user.username;
+    full = full || name.toLowerCase() === w;
+    if (name.toLowerCase().indexOf(w) === 0 && name !== me().username && matches.length < 5) matches.push(name);
   }
-
-  // The server's mention list when sent, else the text.
-  function ofMe(m) {
-    if (!me() || m.user.id === me().id || m.deleted) return false;
-    if (m.mentions) return m.mentions.indexOf(me().id) >= 0;
-    var words = String(m.text).split(kWord);
-    for (var i = 1; i < words.length; i += 2) {
-      if (isMe(words[i])) return true;
-    }
-    return false;
+  // A name typed in full needs no offer (and Enter sends).
+  if (full) matches = [];
+  for (var j = 0; j < matches.length; j++) {
+    ul.appendChild(el('li')).appendChild(Parley.button('@' + matches[j], 'pick', complete.bind(null, matches[j])));
   }
+  show(ul, matches.length > 0);
+}
 
-  function fill(p, text) {
-    var parts = String(text).split(kWord);
-    for (var i = 0; i < parts.length; i++) {
-      if (i % 2) p.appendChild(el('span', isMe(parts[i]) ? 'at me' : 'at', parts[i]));
-      else if (parts[i]) p.appendChild(document.createTextNode(parts[i]));
-    }
-  }
+function complete(name) {
+  var box = $('text');
+  var at = box.selectionStart;
+  var head = box.value.slice(0, at).replace(/@[A-Za-z0-9_.\-]*$/, '@' + name + ' ');
+  box.value = head + box.value.slice(at);
+  box.focus();
+  box.setSelectionRange(head.length, head.length);
+  suggest();
+}
 
-  function partial() {
-    var box = $('text');
-    var m = /(^|\s)@([A-Za-z0-9_.\-]*)$/.exec(box.value.slice(0, box.selectionStart));
-    return m ? m[2].toLowerCase() : null;
-  }
-
-  function suggest() {
-    var w = partial();
-    var ul = $('mention-list');
-    Parley.clear(ul);
+// Capture: before room.js's keys (Tab/Enter pick, Escape closes).
+function onKey(e) {
+  if (!matches.length || e.target !== $('text')) return;
+  if (Parley.isEnter(e) || (e.key === 'Tab' && !e.shiftKey && !e.isComposing)) {
+    e.preventDefault();
+    e.stopPropagation();
+    complete(matches[0]);
+  } else if (Parley.isEsc(e)) {
+    e.stopPropagation();
+    Parley.clear($('mention-list'));
     matches = [];
-    var members = w === null ? [] : Parley.room.members();
-    var full = false;
-    for (var i = 0; i < members.length; i++) {
-      var name = members[i].user.username;
-      full = full || name.toLowerCase() === w;
-      if (name.toLowerCase().indexOf(w) === 0 && name !== me().username && matches.length < 5) matches.push(name);
-    }
-    // A name typed in full needs no offer (and Enter sends).
-    if (full) matches = [];
-    for (var j = 0; j < matches.length; j++) {
-      var b = Parley.button('@' + matches[j], 'pick');
-      b.setAttribute('data-name', matches[j]);
-      b.addEventListener('click', function (e) { complete(e.target.getAttribute('data-name')); });
-      ul.appendChild(el('li')).appendChild(b);
-    }
-    Parley.show(ul, matches.length > 0);
+    show('mention-list', false);
   }
+}
 
-  function complete(name) {
-    var box = $('text');
-    var at = box.selectionStart;
-    var head = box.value.slice(0, at).replace(/@[A-Za-z0-9_.\-]*$/, '@' + name + ' ');
-    box.value = head + box.value.slice(at);
-    box.focus();
-    box.setSelectionRange(head.length, head.length);
-    suggest();
-  }
+// A DM counts as a mention: it is addressed to me.
+function wanted(room, m) {
+  var level = room.notifications || 'all';
+  return level === 'all' || (level === 'mentions' && (room.kind === 'dm' || ofMe(m)));
+}
 
-  // Capture: before room.js's keys (Tab/Enter pick, Escape closes).
-  function onKey(e) {
-    if (!matches.length || e.target !== $('text')) return;
-    if ((e.key === 'Tab' || e.key === 'Enter') && !e.shiftKey && !e.isComposing) {
-      e.preventDefault();
-      e.stopPropagation();
-      complete(matches[0]);
-    } else if (e.key === 'Escape' || e.key === 'Esc') {
-      e.stopPropagation();
-      Parley.clear($('mention-list'));
-      matches = [];
-      Parley.show($('mention-list'), false);
-    }
-  }
-
-  // A DM counts as a mention: it is addressed to me.
-  function wanted(room, m) {
-    var level = room.notifications || 'all';
-    return level === 'all' || (level === 'mentions' && (room.kind === 'dm' || ofMe(m)));
-  }
-
-  function notify(room, m) {
-    if (!window.Notification || Notification.permission !== 'granted' || !document.hidden) return;
-    if (!me() || m.user.id === me().id || !wanted(room, m)) return;
-    // One tag per message: my hidden tabs show it once.
-    var show = function () {
-      var n = new Notification(m.user.username + (room.kind === 'dm' ? '' : ' in #' + room.name),
-        {body: m.text.slice(0, 200), tag: 'parley-' + m.id});
-      n.onclick = function () {
-        window.focus();
-        location.hash = 'room-' + room.id;
-        n.close();
-      };
+function notify(room, m) {
+  if (!window.Notification || Notification.permission !== 'granted' || !document.hidden) return;
+  if (!me() || m.user.id === me().id || !wanted(room, m)) return;
+  // One tag per message: my hidden tabs show it once.
+  var pop = function () {
+    var n = new Notification(m.user.username + (room.kind === 'dm' ? '' : ' in #' + room.name),
+      {body: m.text.slice(0, 200), tag: 'parley-' + m.id});
+    n.onclick = function () {
+      window.focus();
+      location.hash = 'room-' + room.id;
+      n.close();
     };
-    var t = Parley.state.transport;
-    if (t.unlessVisible) t.unlessVisible(show);
-    else show();
-  }
+  };
+  var t = Parley.state.transport;
+  if (t.unlessVisible) t.unlessVisible(pop);
+  else pop();
+}
 
-  function showAllow() {
-    Parley.show($('notify-allow'), !!window.Notification && Notification.permission === 'default');
-  }
+function showAllow() {
+  show('notify-allow', !!window.Notification && Notification.permission === 'default');
+}
 
-  function init() {
-    $('text').addEventListener('input', suggest);
-    $('composer').addEventListener('keydown', onKey, true);
-    $('composer').addEventListener('submit', suggest);
-    showAllow();
-    $('notify-allow').addEventListener('click', function () {
-      Notification.requestPermission(showAllow);
+function init() {
+  on('text', 'input', suggest);
+  on('composer', 'keydown', onKey, true);
+  on('composer', 'submit', suggest);
+  showAllow();
+  on('notify-allow', 'click', function () {
+    Notification.requestPermission(showAllow);
+  });
+  on('notify-level', 'change', function () {
+    var room = Parley.state.byId[Parley.room.currentId()];
+    Parley.api('PUT', '/rooms/' + room.id + '/notifications', {level: $('notify-level').value}, function (err, data) {
+      if (!err) room.notifications = data.room.notifications;
+      $('notify-level').value = room.notifications || 'all';
+      $('room-error').textContent = Parley.errorText(err);
     });
-    $('notify-level').addEventListener('change', function () {
-      var room = Parley.state.byId[Parley.room.currentId()];
-      Parley.api('PUT', '/rooms/' + room.id + '/notifications', {level: $('notify-level').value}, function (err, data) {
-        if (!err) room.notifications = data.room.notifications;
-        $('notify-level').value = room.notifications || 'all';
-        $('room-error').textContent = Parley.errorText(err);
-      });
-    });
-  }
+  });
+}
 
-  Parley.mentions = {ofMe: ofMe, fill: fill, notify: notify, init: init};
+Parley.mentions = {ofMe: ofMe, fill: fill, notify: notify, init: init};
 })();

@@ -2,210 +2,187 @@
 // delete what, blocked users (hidden until shown), and the password change.
 // room.js asks; this file decides and talks to the API.
 (function () {
-  var $ = Parley.$;
-  var el = Parley.el;
-  var blocked = {};   // user id -> username, people I blocked
-  var shown = {};     // message id -> true: shown anyway
-  var kMutes = [['Mute 10 minutes', 10], ['Mute 1 hour', 60], ['Mute 1 day', 1440]];
-  var button = Parley.button;
+var $ = Parley.$;
+var show = Parley.show;
+var on = Parley.on;
+var el = Parley.el;
+var blocked = {};   // user id -> username, people I blocked
+var shown = {};     // message id -> true: shown anyway
+var kMutes = [['Mute 10 minutes', 10], ['Mute 1 hour', 60], ['Mute 1 day', 1440]];
+var button = Parley.button;
 
-  function find(members, id) {
-    for (var i = 0; i < members.length; i++) {
-      if (members[i].user.id === id) return members[i];
-    }
-    return null;
+function find(members, id) {
+  for (var i = 0; i < members.length; i++) {
+    if (members[i].user.id === id) return members[i];
   }
+  return null;
+}
 
-  // Owner, moderator or nothing, for me in that room.
-  function power(room, me, members) {
-    if (!room || !me || room.kind === 'dm') return 0;
-    if (room.owner && room.owner.id === me.id) return 2;
-    var mine = find(members, me.id);
-    return mine && mine.moderator ? 1 : 0;
-  }
+// Owner, moderator or nothing, for me in that room.
+function power(room, me, members) {
+  if (!room || !me || room.kind === 'dm') return 0;
+  if (room.owner && room.owner.id === me.id) return 2;
+  var mine = find(members, me.id);
+  return mine && mine.moderator ? 1 : 0;
+}
 
-  // As the server rules: the owner acts on anyone, a moderator on members.
-  function mayActOn(room, me, members, userId) {
-    var p = power(room, me, members);
-    if (!p || userId === me.id || (room.owner && room.owner.id === userId)) return false;
-    var target = find(members, userId);
-    return p === 2 || !(target && target.moderator);
-  }
+// As the server rules: the owner acts on anyone, a moderator on members.
+function mayActOn(room, me, members, userId) {
+  var p = power(room, me, members);
+  if (!p || userId === me.id || (room.owner && room.owner.id === userId)) return false;
+  var target = find(members, userId);
+  return p === 2 || !(target && target.moderator);
+}
 
-  function clock(ms) {
-    var d = new Date(ms);
-    var hm = (d.getHours() < 10 ? '0' : '') + d.getHours() + ':' + (d.getMinutes() < 10 ? '0' : '') + d.getMinutes();
-    return new Date().toDateString() === d.toDateString() ? hm : d.toLocaleDateString() + ' ' + hm;
-  }
+function clock(ms) {
+  return (Parley.sameDay(ms, Date.now()) ? '' : new Date(ms).toLocaleDateString() + ' ') + Parley.clock(ms);
+}
 
-  function memberPath(room, m) {
-    return '/rooms/' + room.id + '/members/' + encodeURIComponent(m.user.username);
-  }
+function memberPath(room, m) {
+  return '/rooms/' + room.id + '/members/' + encodeURIComponent(m.user.username);
+}
 
-  function menu(room, m, isOwner, ctx) {
-    var wrap = el('span', 'mod-menu');
-    var open = button('⋯', 'mod-open', function () {
-      var show = list.hidden;
-      Parley.show(list, show);
-      open.setAttribute('aria-expanded', show ? 'true' : 'false');
-      if (show && list.firstChild) list.firstChild.firstChild.focus();
-    }, 'Moderate ' + m.user.username);
-    open.setAttribute('aria-expanded', 'false');
-    var list = el('ul', 'mod-list');
-    list.setAttribute('hidden', '');
-    function item(label, method, path, body) {
-      var li = el('li');
-      li.appendChild(button(label, 'mod-item', function () {
-        Parley.show(list, false);
-        Parley.api(method, path, body, function (err) {
-          if (err) ctx.onError(Parley.errorText(err));
-          ctx.reload();
-        });
-      }));
-      list.appendChild(li);
-    }
-    var path = memberPath(room, m);
-    if (isOwner) {
-      item(m.moderator ? 'Remove moderator' : 'Make moderator', 'PUT', path, {moderator: !m.moderator});
-    }
-    if (m.muted_until) item('Unmute', 'PUT', path, {muted_until: null});
-    for (var i = 0; i < kMutes.length; i++) {
-      item(kMutes[i][0], 'PUT', path, {muted_until: Date.now() + kMutes[i][1] * 60000});
-    }
-    item('Remove from room', 'DELETE', path, null);
-    item('Ban from room', 'PUT', '/rooms/' + room.id + '/bans/' + encodeURIComponent(m.user.username), null);
-    wrap.appendChild(open);
-    wrap.appendChild(list);
-    return wrap;
-  }
-
-  function renderBlocks() {
-    var ul = $('blocks');
-    Parley.clear(ul);
-    var any = false;
-    for (var id in blocked) {
-      if (!blocked.hasOwnProperty(id)) continue;
-      any = true;
-      var li = el('li', null, blocked[id] + ' ');
-      li.appendChild(unblockButton(blocked[id]));
-      ul.appendChild(li);
-    }
-    if (!any) ul.appendChild(el('li', 'note', 'Nobody.'));
-  }
-
-  function unblockButton(name) {
-    return button('Unblock', 'unblock', function () {
-      Parley.api('DELETE', '/me/blocks/' + encodeURIComponent(name), null, function (err) {
-        if (err) $('blocks-error').textContent = Parley.errorText(err);
-        else load();
+function menu(room, m, isOwner, ctx) {
+  var wrap = el('span', 'mod-menu');
+  var open = button('⋯', 'mod-open', function () {
+    var opening = list.hidden;
+    show(list, opening);
+    open.setAttribute('aria-expanded', opening ? 'true' : 'false');
+    if (opening && list.firstChild) list.firstChild.firstChild.focus();
+  }, 'Moderate ' + m.user.username);
+  open.setAttribute('aria-expanded', 'false');
+  var list = el('ul', 'mod-list', null, {hidden: ''});
+  function item(label, method, path, body) {
+    list.appendChild(el('li')).appendChild(button(label, 'mod-item', function () {
+      show(list, false);
+      Parley.api(method, path, body, function (err) {
+        if (err) ctx.onError(err);
+        ctx.reload();
       });
-    }, 'Unblock ' + name);
+    }));
   }
-
-  function load() {
-    Parley.api('GET', '/me/blocks', null, function (err, data) {
-      if (err) return;
-      blocked = {};
-      for (var i = 0; i < data.blocks.length; i++) blocked[data.blocks[i].id] = data.blocks[i].username;
-      renderBlocks();
-      if (Parley.room.rerender) Parley.room.rerender();
-    });
+  var path = memberPath(room, m);
+  if (isOwner) {
+    item(m.moderator ? 'Remove moderator' : 'Make moderator', 'PUT', path, {moderator: !m.moderator});
   }
-
-  function onBlock(e) {
-    e.preventDefault();
-    var name = $('block-user').value.trim();
-    if (!name) return;
-    Parley.api('PUT', '/me/blocks/' + encodeURIComponent(name), null, function (err) {
-      $('blocks-error').textContent = err ? Parley.errorText(err) : '';
-      if (err) return;
-      $('block-user').value = '';
-      load();
-    });
+  if (m.muted_until) item('Unmute', 'PUT', path, {muted_until: null});
+  for (var i = 0; i < kMutes.length; i++) {
+    item(kMutes[i][0], 'PUT', path, {muted_until: Date.now() + kMutes[i][1] * 60000});
   }
+  item('Remove from room', 'DELETE', path, null);
+  item('Ban from room', 'PUT', '/rooms/' + room.id + '/bans/' + encodeURIComponent(m.user.username), null);
+  wrap.appendChild(open);
+  wrap.appendChild(list);
+  return wrap;
+}
 
-  // Built on demand, so password managers see only the sign-in field.
-  function passwordForm() {
-    var form = $('password-form');
-    if (form.firstChild) return;
-    var fields = [['old-password', 'Current password', 'current-password'],
-                  ['new-password', 'New password (at least 8 characters)', 'new-password']];
-    for (var i = 0; i < fields.length; i++) {
-      var label = el('label', null, fields[i][1]);
-      label.setAttribute('for', fields[i][0]);
-      var input = el('input');
-      input.id = fields[i][0];
-      input.type = 'password';
-      input.setAttribute('autocomplete', fields[i][2]);
-      form.appendChild(label);
-      form.appendChild(input);
+function renderBlocks() {
+  var ul = $('blocks');
+  Parley.clear(ul);
+  for (var id in blocked) {
+    var li = ul.appendChild(el('li', null, blocked[id] + ' '));
+    li.appendChild(button('Unblock', 'unblock', setBlock.bind(null, 'DELETE', blocked[id], null), 'Unblock ' + blocked[id]));
+  }
+  if (!ul.firstChild) ul.appendChild(el('li', 'note', 'Nobody.'));
+}
+
+// PUT blocks, DELETE unblocks; then() on success.
+function setBlock(method, name, then) {
+  Parley.api(method, '/me/blocks/' + encodeURIComponent(name), null, function (err) {
+    $('blocks-error').textContent = Parley.errorText(err);
+    if (err) return;
+    if (then) then();
+    load();
+  });
+}
+
+function load() {
+  Parley.get('/me/blocks', function (err, data) {
+    if (err) return;
+    blocked = {};
+    for (var i = 0; i < data.blocks.length; i++) blocked[data.blocks[i].id] = data.blocks[i].username;
+    renderBlocks();
+    if (Parley.room.rerender) Parley.room.rerender();
+  });
+}
+
+function onBlock() {
+  var name = $('block-user').value.trim();
+  if (name) setBlock('PUT', name, function () { $('block-user').value = ''; });
+}
+
+// Built on demand, so password managers see only the sign-in field.
+function passwordForm() {
+  var form = $('password-form');
+  if (form.firstChild) return;
+  var fields = [['old-password', 'Current password', 'current-password'],
+                ['new-password', 'New password (at least 8 characters)', 'new-password']];
+  for (var i = 0; i < fields.length; i++) {
+    form.appendChild(el('label', null, fields[i][1], {'for': fields[i][0]}));
+    form.appendChild(el('input', null, null, {id: fields[i][0], type: 'password', autocomplete: fields[i][2]}));
+  }
+  form.appendChild(el('button', null, 'Save new password', {type: 'submit'}));
+  show(form, true);
+  show('password-open', false);
+  $('old-password').focus();
+}
+
+function onPassword() {
+  var out = $('password-result');
+  var body = {old_password: $('old-password').value, new_password: $('new-password').value};
+  Parley.api('POST', '/me/password', body, function (err) {
+    out.className = err ? 'error' : 'note';
+    out.textContent = Parley.errorText(err) || 'Password changed. You were signed out everywhere else.';
+    if (!err) $('password-form').reset();
+  });
+}
+
+Parley.moderation = {
+  // A member's labels, and my menu if I may act on them.
+  member: function (li, m, ctx) {
+    if (m.moderator) li.appendChild(el('span', 'role', 'moderator'));
+    if (m.muted_until) li.appendChild(el('span', 'role muted', 'muted until ' + clock(m.muted_until)));
+    if (mayActOn(ctx.room, ctx.me, ctx.members, m.user.id)) {
+      li.appendChild(menu(ctx.room, m, power(ctx.room, ctx.me, ctx.members) === 2, ctx));
     }
-    var save = el('button', null, 'Save new password');
-    save.type = 'submit';
-    form.appendChild(save);
-    Parley.show(form, true);
-    Parley.show($('password-open'), false);
-    $('old-password').focus();
-  }
-
-  function onPassword(e) {
-    e.preventDefault();
-    var out = $('password-result');
-    var body = {old_password: $('old-password').value, new_password: $('new-password').value};
-    Parley.api('POST', '/me/password', body, function (err) {
-      out.className = err ? 'error' : 'note';
-      out.textContent = err ? Parley.errorText(err)
-                            : 'Password changed. You were signed out everywhere else.';
-      if (!err) $('password-form').reset();
-    });
-  }
-
-  Parley.moderation = {
-    // A member's labels, and my menu if I may act on them.
-    member: function (li, m, ctx) {
-      if (m.moderator) li.appendChild(el('span', 'role', 'moderator'));
-      if (m.muted_until) li.appendChild(el('span', 'role muted', 'muted until ' + clock(m.muted_until)));
-      if (mayActOn(ctx.room, ctx.me, ctx.members, m.user.id)) {
-        li.appendChild(menu(ctx.room, m, power(ctx.room, ctx.me, ctx.members) === 2, ctx));
-      }
-    },
-    canDelete: function (room, me, members, m) {
-      return m.user.id !== me.id && mayActOn(room, me, members, m.user.id);
-    },
-    // My mute in this room (ms), or 0.
-    mutedUntil: function (me, members) {
-      var mine = me && find(members, me.id);
-      return mine && mine.muted_until > Date.now() ? mine.muted_until : 0;
-    },
-    mutedText: function (until) {
-      return 'You are muted in this room until ' + clock(until) + '.';
-    },
-    note: function (d, me) {
-      var who = d.user.username;
-      var by = d.by ? ' by ' + d.by.username : '';
-      if (me && d.user.id === me.id) {
-        if (d.action === 'kicked' || d.action === 'banned') return 'You were removed from this room' + by + '.';
-        if (d.action === 'muted') return this.mutedText(d.muted_until);
-        if (d.action === 'unmuted') return 'You may write in this room again.';
-      }
-      var verbs = {
-        kicked: ' was removed' + by, banned: ' was banned' + by, unbanned: ' may come back' + by,
-        muted: ' is muted until ' + clock(d.muted_until || 0), unmuted: ' may write again',
-        moderator: d.moderator ? ' is now a moderator' : ' is no longer a moderator'
-      };
-      return verbs[d.action] ? who + verbs[d.action] : '';
-    },
-    hidden: function (m) {
-      return !!blocked[m.user.id] && !shown[m.id];
-    },
-    show: function (id) {
-      shown[id] = true;
-    },
-    load: load,
-    init: function () {
-      $('block-form').addEventListener('submit', onBlock);
-      $('password-form').addEventListener('submit', onPassword);
-      $('password-open').addEventListener('click', passwordForm);
+  },
+  canDelete: function (room, me, members, m) {
+    return m.user.id !== me.id && mayActOn(room, me, members, m.user.id);
+  },
+  // My mute in this room (ms), or 0.
+  mutedUntil: function (me, members) {
+    var mine = me && find(members, me.id);
+    return mine && mine.muted_until > Date.now() ? mine.muted_until : 0;
+  },
+  mutedText: function (until) {
+    return 'You are muted in this room until ' + clock(until) + '.';
+  },
+  note: function (d, me) {
+    var who = d.user.username;
+    var by = d.by ? ' by ' + d.by.username : '';
+    if (me && d.user.id === me.id) {
+      if (d.action === 'kicked' || d.action === 'banned') return 'You were removed from this room' + by + '.';
+      if (d.action === 'muted') return this.mutedText(d.muted_until);
+      if (d.action === 'unmuted') return 'You may write in this room again.';
     }
-  };
+    var verbs = {
+      kicked: ' was removed' + by, banned: ' was banned' + by, unbanned: ' may come back' + by,
+      muted: ' is muted until ' + clock(d.muted_until || 0), unmuted: ' may write again',
+      moderator: d.moderator ? ' is now a moderator' : ' is no longer a moderator'
+    };
+    return verbs[d.action] ? who + verbs[d.action] : '';
+  },
+  hidden: function (m) {
+    return !!blocked[m.user.id] && !shown[m.id];
+  },
+  show: function (id) {
+    shown[id] = true;
+  },
+  load: load,
+  init: function () {
+    on('block-form', 'submit', onBlock);
+    on('password-form', 'submit', onPassword);
+    on('password-open', 'click', passwordForm);
+  }
+};
 })();

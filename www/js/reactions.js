@@ -2,69 +2,66 @@
 // mine, a palette behind "React". Counts come with the message and change
 // by `reaction` events.
 (function () {
-  var el = Parley.el;
-  var button = Parley.button;
-  var kPalette = ['👍', '❤️', '😂', '🎉', '😮', '🙏'];
+var el = Parley.el;
+var button = Parley.button;
+var kPalette = ['👍', '❤️', '😂', '🎉', '😮', '🙏'];
 
-  function counts(box, m, onToggle) {
-    var list = m.reactions || [];
-    if (!list.length) return;
-    var row = el('div', 'reactions');
-    for (var i = 0; i < list.length; i++) {
-      var r = list[i];
-      var b = button(r.emoji + ' ' + r.count, 'reaction', onToggle.bind(null, r.emoji));
-      b.setAttribute('aria-pressed', r.me ? 'true' : 'false');
-      b.title = r.me ? 'Remove your ' + r.emoji : 'React with ' + r.emoji;
-      row.appendChild(b);
-    }
-    box.appendChild(row);
+function counts(box, m, onToggle) {
+  var list = m.reactions || [];
+  if (!list.length) return;
+  var row = el('div', 'reactions');
+  for (var i = 0; i < list.length; i++) {
+    var r = list[i];
+    var b = button(r.emoji + ' ' + r.count, 'reaction', onToggle.bind(null, r.emoji));
+    b.setAttribute('aria-pressed', String(!!r.me));
+    b.title = r.me ? 'Remove your ' + r.emoji : 'React with ' + r.emoji;
+    row.appendChild(b);
   }
+  box.appendChild(row);
+}
 
-  function palette(box, onToggle) {
-    var old = box.querySelector('.palette');
-    if (old) return box.removeChild(old);
-    var p = el('div', 'palette');
-    p.setAttribute('role', 'group');
-    p.setAttribute('aria-label', 'Pick a reaction');
-    for (var i = 0; i < kPalette.length; i++) {
-      p.appendChild(button(kPalette[i], null, onToggle.bind(null, kPalette[i]), 'React with ' + kPalette[i]));
-    }
-    box.appendChild(p);
-    p.firstChild.focus();
+function palette(box, onToggle) {
+  var old = box.querySelector('.palette');
+  if (old) return box.removeChild(old);
+  var p = box.appendChild(el('div', 'palette', null, {role: 'group', 'aria-label': 'Pick a reaction'}));
+  for (var i = 0; i < kPalette.length; i++) {
+    p.appendChild(button(kPalette[i], null, onToggle.bind(null, kPalette[i]), 'React with ' + kPalette[i]));
   }
+  p.firstChild.focus();
+}
 
-  // done(err, the stored message or null).
-  function toggle(m, emoji, done) {
-    var mine = false;
-    var list = m.reactions || [];
-    for (var i = 0; i < list.length; i++) {
-      if (list[i].emoji === emoji) mine = list[i].me;
-    }
-    var path = '/messages/' + m.id + '/reactions/' + encodeURIComponent(emoji);
-    Parley.api(mine ? 'DELETE' : 'PUT', path, null, function (err, data) {
-      done(err, data && data.message ? data.message : null);
-    });
+function find(list, emoji) {
+  for (var i = 0; i < list.length; i++) {
+    if (list[i].emoji === emoji) return list[i];
   }
+  return null;
+}
 
-  // A `reaction` event into m; false if already counted (my PUT's answer).
-  function apply(m, d, meId) {
-    var list = m.reactions = m.reactions || [];
-    var r = null;
-    for (var i = 0; i < list.length; i++) {
-      if (list[i].emoji === d.emoji) r = list[i];
-    }
-    var isMe = d.user.id === meId;
-    if (!r) {
-      if (!d.added) return false;
-      r = {emoji: d.emoji, count: 0, me: false};
-      list.push(r);
-    }
-    if (isMe && r.me === !!d.added) return false;
-    if (isMe) r.me = !!d.added;
-    r.count += d.added ? 1 : -1;
-    if (r.count <= 0) list.splice(list.indexOf(r), 1);
-    return true;
+// done(err, the stored message or null).
+function toggle(m, emoji, done) {
+  var r = find(m.reactions || [], emoji);
+  var path = '/messages/' + m.id + '/reactions/' + encodeURIComponent(emoji);
+  Parley.api(r && r.me ? 'DELETE' : 'PUT', path, null, function (err, data) {
+    done(err, data && data.message ? data.message : null);
+  });
+}
+
+// A `reaction` event into m; false if already counted (my PUT's answer).
+function apply(m, d, meId) {
+  var list = m.reactions = m.reactions || [];
+  var r = find(list, d.emoji);
+  var isMe = d.user.id === meId;
+  if (!r) {
+    if (!d.added) return false;
+    r = {emoji: d.emoji, count: 0, me: false};
+    list.push(r);
   }
+  if (isMe && r.me === !!d.added) return false;
+  if (isMe) r.me = !!d.added;
+  r.count += d.added ? 1 : -1;
+  if (r.count <= 0) list.splice(list.indexOf(r), 1);
+  return true;
+}
 
-  Parley.reactions = {counts: counts, palette: palette, toggle: toggle, apply: apply};
+Parley.reactions = {counts: counts, palette: palette, toggle: toggle, apply: apply};
 })();

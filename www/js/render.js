@@ -1,196 +1,180 @@
-// A message's element, and regroup(): it sets what depends on neighbours
-// (`cont`, the day and "New messages" dividers) by walking the window after
-// each batch of changes, simpler than patching every case. A divider is the
-// first child of its message, so none is stranded.
+// A message's element, and regroup(): after each batch of changes it walks
+// the window to set what depends on neighbours (`cont`, the day and "New
+// messages" dividers), simpler than patching every case. A divider is its
+// message's first child, so none is stranded.
 (function () {
-  var el = Parley.el;
-  var kGroupMs = 5 * 60 * 1000;
-  var button = Parley.button;
+var el = Parley.el;
+var kGroupMs = 5 * 60 * 1000;
+var button = Parley.button;
 
-  function timeNode(ts) {
-    var d = new Date(ts);
-    var t = el('time', 'ts', Parley.relativeTime(ts));
-    t.setAttribute('datetime', d.toISOString());
-    t.setAttribute('data-ms', String(ts));
-    t.setAttribute('title', d.toLocaleString());
-    return t;
+function timeNode(ts) {
+  var d = new Date(ts);
+  return el('time', 'ts', Parley.relativeTime(ts), {datetime: d.toISOString(), 'data-ms': ts, title: d.toLocaleString()});
+}
+
+// A message's <li> with its avatar.
+function shell(cls, attrs, user, ts) {
+  attrs['data-user'] = user.id;
+  attrs['data-ts'] = ts;
+  var li = el('li', cls, null, attrs);
+  var a = li.appendChild(el('span', 'avatar', Parley.initials(user.username), {'aria-hidden': 'true'}));
+  a.style.backgroundColor = Parley.avatarColour(user.id);
+  return li;
+}
+
+function head(user) {
+  var h = el('div', 'head');
+  h.appendChild(el('span', 'author', user.username));
+  return h;
+}
+
+function item(m, mine) {
+  // tabindex: a jump to a reply's original focuses it.
+  var li = shell('', {'data-id': m.id, tabindex: -1}, m.user, m.ts);
+  setClass(li, m, mine);
+  return li;
+}
+
+function setClass(li, m, mine) {
+  var keep = /\b(cont|touched|flash)\b/g;
+  var extra = (li.className.match(keep) || []).join(' ');
+  li.className = 'msg ' + m.kind + (mine ? ' own' : '') + (extra ? ' ' + extra : '');
+}
+
+// A reply's quote, a button to the original; q null: not loaded yet.
+function quote(q, onJump) {
+  var text = q ? q.user.username + ': ' + (q.deleted ? 'message deleted' : q.text) : 'an earlier message';
+  return button('↩ ' + text, 'quote', onJump, 'Reply to ' + text + '. Show the original');
+}
+
+// (Re)fills li's .content; ctx: room.js's rights and callbacks.
+function content(li, m, ctx) {
+  setClass(li, m, ctx.mine);
+  var old = null;
+  for (var c = li.firstChild; c; c = c.nextSibling) {
+    if (c.className === 'content') old = c;
   }
-
-  function avatar(user) {
-    var a = el('span', 'avatar', Parley.initials(user.username));
-    a.setAttribute('aria-hidden', 'true');
-    a.style.backgroundColor = Parley.avatarColour(user.id);
-    return a;
+  var box = el('div', 'content');
+  var h = box.appendChild(head(m.user));
+  h.appendChild(timeNode(m.ts));
+  if (m.kind === 'question') {
+    var answered = !!m.answer_id;
+    h.appendChild(el('span', 'state ' + (answered ? 'answered' : 'open'), answered ? 'answered' : 'unanswered'));
   }
-
-  function item(m, mine) {
-    var li = el('li', '');
-    li.setAttribute('data-id', String(m.id));
-    li.setAttribute('data-user', String(m.user.id));
-    li.setAttribute('data-ts', String(m.ts));
-    li.tabIndex = -1;  // a jump to a reply's original focuses it
-    li.appendChild(avatar(m.user));
-    setClass(li, m, mine);
-    return li;
+  if (m.kind === 'answer') h.appendChild(el('span', 'kind', 'answer'));
+  if (m.reply_to && m.kind !== 'answer') {
+    box.appendChild(quote(ctx.quoteOf(m.reply_to), function () { ctx.onJump(m.reply_to); }));
   }
-
-  function setClass(li, m, mine) {
-    var keep = /\b(cont|touched|flash)\b/g;
-    var extra = (li.className.match(keep) || []).join(' ');
-    li.className = 'msg ' + m.kind + (mine ? ' own' : '') + (extra ? ' ' + extra : '');
+  if (m.deleted) {
+    box.appendChild(el('p', 'text deleted', m.deleted_by ? 'removed by a moderator' : 'message deleted'));
+  } else if (ctx.hidden) {
+    box.appendChild(el('p', 'text deleted', 'Hidden: you blocked this person. '))
+      .appendChild(button('Show', 'show', ctx.onShow.bind(null, m.id)));
+  } else {
+    if (m.text || !m.attachments) Parley.mentions.fill(box.appendChild(el('p', 'text')), m.text);
+    if (m.attachments) Parley.uploads.render(box, m.attachments);
   }
+  li.classList.toggle('mention', Parley.mentions.ofMe(m));
+  // After the text, not in the head: a grouped message shows no head.
+  if (m.edited && !m.deleted) box.appendChild(el('span', 'edited', '(edited)'));
+  var react = function (emoji) { ctx.onReact(m.id, emoji); };
+  if (!m.deleted) Parley.reactions.counts(box, m, react);
 
-  // A reply's quote, a button to the original; q null: not loaded yet.
-  function quote(q, onJump) {
-    var text = q ? q.username + ': ' + (q.deleted ? 'message deleted' : q.text) : 'an earlier message';
-    return button('↩ ' + text, 'quote', onJump, 'Reply to ' + text + '. Show the original');
-  }
-
-  // (Re)fills li's .content; ctx: room.js's rights and callbacks.
-  function content(li, m, ctx) {
-    setClass(li, m, ctx.mine);
-    var old = null;
-    for (var c = li.firstChild; c; c = c.nextSibling) {
-      if (c.className === 'content') old = c;
-    }
-    var box = el('div', 'content');
-    var head = el('div', 'head');
-    head.appendChild(el('span', 'author', m.user.username));
-    head.appendChild(timeNode(m.ts));
-    if (m.kind === 'question') {
-      var answered = !!m.answer_id;
-      head.appendChild(el('span', 'state ' + (answered ? 'answered' : 'open'), answered ? 'answered' : 'unanswered'));
-    }
-    if (m.kind === 'answer') head.appendChild(el('span', 'kind', 'answer'));
-    box.appendChild(head);
-    if (m.reply_to && m.kind !== 'answer') {
-      box.appendChild(quote(ctx.quoteOf(m.reply_to), function () { ctx.onJump(m.reply_to); }));
-    }
-    if (m.deleted) {
-      box.appendChild(el('p', 'text deleted', m.deleted_by ? 'removed by a moderator' : 'message deleted'));
-    } else if (ctx.hidden) {
-      var p = el('p', 'text deleted', 'Hidden: you blocked this person. ');
-      p.appendChild(button('Show', 'show', function () { ctx.onShow(m.id); }));
-      box.appendChild(p);
-    } else {
-      if (m.text || !m.attachments) Parley.mentions.fill(box.appendChild(el('p', 'text')), m.text);
-      if (m.attachments) Parley.uploads.render(box, m.attachments);
-    }
-    toggle(li, 'mention', Parley.mentions.ofMe(m));
-    // After the text, not in the head: a grouped message shows no head.
-    if (m.edited && !m.deleted) box.appendChild(el('span', 'edited', '(edited)'));
-    var react = function (emoji) { ctx.onReact(m.id, emoji); };
-    if (!m.deleted) Parley.reactions.counts(box, m, react);
-
-    var actions = el('div', 'actions');
-    actions.setAttribute('role', 'group');
-    actions.setAttribute('aria-label', 'Actions for this message');
-    if (!m.deleted && ctx.canReply) actions.appendChild(button('Reply', 'reply', function () { ctx.onReply(m.id); }));
-    if (!m.deleted) actions.appendChild(button('React', 'react', function () { Parley.reactions.palette(box, react); }));
-    if (!m.deleted && ctx.mine) actions.appendChild(button('Edit', 'edit', function () { ctx.onEdit(m.id); }));
-    if (!m.deleted && (ctx.mine || ctx.canDelete)) {
-      actions.appendChild(button('Delete', 'delete', function () { ctx.onDelete(m.id); }));
-    }
-    if (ctx.canAnswer) actions.appendChild(button('Answer', 'answer', function () { ctx.onAnswer(m.id); }));
-    if (actions.firstChild) box.appendChild(actions);
-    if (old) li.replaceChild(box, old);
-    else li.appendChild(box);
-  }
-
-  // The optimistic copy of a message being sent.
-  function pending(text, clientId, me, quoted) {
-    var li = el('li', 'msg own pending');
-    li.setAttribute('data-client-id', clientId);
-    li.setAttribute('data-user', String(me.id));
-    li.setAttribute('data-ts', String(Date.now()));
-    li.appendChild(avatar(me));
-    var c = el('div', 'content');
-    var head = el('div', 'head');
-    head.appendChild(el('span', 'author', me.username));
-    head.appendChild(el('span', 'sending', 'sending…'));
-    c.appendChild(head);
-    if (quoted) c.appendChild(el('p', 'quote', '↩ ' + quoted));
-    c.appendChild(el('p', 'text', text));
-    li.appendChild(c);
-    return li;
-  }
-
-  function isDivider(node, cls) {
-    return node && node.nodeType === 1 && node.className === 'divider ' + cls;
-  }
-
-  // Sets (text) or removes (null) li's divider cls; "day" goes before "new".
-  function setDivider(li, cls, text) {
-    var found = null;
-    for (var c = li.firstChild; c && (isDivider(c, 'day') || isDivider(c, 'new')); c = c.nextSibling) {
-      if (isDivider(c, cls)) found = c;
-    }
-    if (!text) return found && li.removeChild(found);
-    if (found) {
-      if (found.textContent !== text) found.textContent = text;
-      return;
-    }
-    var d = el('div', 'divider ' + cls, text);
-    var before = li.firstChild;
-    if (cls === 'new' && isDivider(before, 'day')) before = before.nextSibling;
-    li.insertBefore(d, before);
-  }
-
-  function toggle(node, cls, on) {
-    var has = (' ' + node.className + ' ').indexOf(' ' + cls + ' ') >= 0;
-    if (on && !has) node.className += ' ' + cls;
-    if (!on && has) node.className = (' ' + node.className + ' ').replace(' ' + cls + ' ', ' ').trim();
-  }
-
-  function regroup(list, ctx) {
-    var prev = null;  // the previous message, null after a system note
-    var prevTs = 0;
-    // "New" goes before others' first message after the marker, once the
-    // window is known to hold what came before it.
-    var sawRead = ctx.startsRoom;
-    var newDone = ctx.unreadAfter === null;
-    for (var node = list.firstChild; node; node = node.nextSibling) {
-      var ts = parseInt(node.getAttribute('data-ts'), 10);
-      var id = parseInt(node.getAttribute('data-id') || '', 10);
-      if (!ts) {
-        prev = null;
-        if (id && ctx.unreadAfter !== null && id <= ctx.unreadAfter) sawRead = true;
-        continue;
-      }
-      var user = node.getAttribute('data-user');
-      var day = !prevTs || !Parley.sameDay(prevTs, ts) ? Parley.dayLabel(ts) : null;
-      setDivider(node, 'day', day);
-      var isNew = false;
-      if (!newDone && id && id > ctx.unreadAfter && user !== String(ctx.meId)) {
-        isNew = sawRead;
-        newDone = true;
-      }
-      if (id && ctx.unreadAfter !== null && id <= ctx.unreadAfter) sawRead = true;
-      setDivider(node, 'new', isNew ? 'New messages' : null);
-      var kind = /\bquestion\b/.test(node.className) ? 'question' : 'message';
-      var cont = !!prev && !day && !isNew && prev.user === user && prev.kind === 'message' && kind === 'message' &&
-        ts - prev.ts < kGroupMs;
-      toggle(node, 'cont', cont);
-      prev = {user: user, ts: ts, kind: kind};
-      prevTs = ts;
-    }
-  }
-
-  function refreshTimes(list) {
-    var times = list.getElementsByTagName('time');
-    var now = Date.now();
-    for (var i = 0; i < times.length; i++) {
-      var t = Parley.relativeTime(parseInt(times[i].getAttribute('data-ms'), 10), now);
-      if (times[i].textContent !== t) times[i].textContent = t;
-    }
-  }
-
-  Parley.render = {
-    item: item,
-    content: content,
-    pending: pending,
-    regroup: regroup,
-    refreshTimes: refreshTimes,
-    toggle: toggle
+  var actions = el('div', 'actions', null, {role: 'group', 'aria-label': 'Actions for this message'});
+  var live = !m.deleted;
+  var action = function (shown, label, onClick) {
+    if (shown) actions.appendChild(button(label, label.toLowerCase(), onClick));
   };
+  action(live && ctx.canReply, 'Reply', ctx.onReply.bind(null, m.id));
+  action(live, 'React', function () { Parley.reactions.palette(box, react); });
+  action(live && ctx.mine, 'Edit', ctx.onEdit.bind(null, m.id));
+  action(live && (ctx.mine || ctx.canDelete), 'Delete', ctx.onDelete.bind(null, m.id));
+  action(ctx.canAnswer, 'Answer', ctx.onAnswer.bind(null, m.id));
+  if (actions.firstChild) box.appendChild(actions);
+  if (old) li.replaceChild(box, old);
+  else li.appendChild(box);
+}
+
+// The copy of a message being sent.
+function pending(text, clientId, me, quoted) {
+  var li = shell('msg own pending', {'data-client-id': clientId}, me, Date.now());
+  var c = el('div', 'content');
+  c.appendChild(head(me)).appendChild(el('span', 'sending', 'sending…'));
+  if (quoted) c.appendChild(el('p', 'quote', '↩ ' + quoted));
+  c.appendChild(el('p', 'text', text));
+  li.appendChild(c);
+  return li;
+}
+
+function isDivider(node, cls) {
+  return node && node.nodeType === 1 && node.className === 'divider ' + cls;
+}
+
+// Sets (text) or removes (null) li's divider cls; "day" goes before "new".
+function setDivider(li, cls, text) {
+  var found = null;
+  for (var c = li.firstChild; c && (isDivider(c, 'day') || isDivider(c, 'new')); c = c.nextSibling) {
+    if (isDivider(c, cls)) found = c;
+  }
+  if (!text) return found && li.removeChild(found);
+  if (found) {
+    if (found.textContent !== text) found.textContent = text;
+    return;
+  }
+  var d = el('div', 'divider ' + cls, text);
+  var before = li.firstChild;
+  if (cls === 'new' && isDivider(before, 'day')) before = before.nextSibling;
+  li.insertBefore(d, before);
+}
+
+function regroup(list, ctx) {
+  var prev = null;  // the previous message, null after a system note
+  var prevTs = 0;
+  // "New" goes before others' first message after the marker, once the
+  // window is known to hold what came before it.
+  var sawRead = ctx.startsRoom;
+  var newDone = ctx.unreadAfter === null;
+  for (var node = list.firstChild; node; node = node.nextSibling) {
+    var ts = parseInt(node.getAttribute('data-ts'), 10);
+    var id = parseInt(node.getAttribute('data-id') || '', 10);
+    if (!ts) {
+      prev = null;
+      if (id && ctx.unreadAfter !== null && id <= ctx.unreadAfter) sawRead = true;
+      continue;
+    }
+    var user = node.getAttribute('data-user');
+    var day = !prevTs || !Parley.sameDay(prevTs, ts) ? Parley.dayLabel(ts) : null;
+    setDivider(node, 'day', day);
+    var isNew = false;
+    if (!newDone && id && id > ctx.unreadAfter && user !== String(ctx.meId)) {
+      isNew = sawRead;
+      newDone = true;
+    }
+    if (id && ctx.unreadAfter !== null && id <= ctx.unreadAfter) sawRead = true;
+    setDivider(node, 'new', isNew ? 'New messages' : null);
+    var kind = node.classList.contains('question') ? 'question' : 'message';
+    var cont = !!prev && !day && !isNew && prev.user === user && prev.kind === 'message' && kind === 'message' &&
+      ts - prev.ts < kGroupMs;
+    node.classList.toggle('cont', cont);
+    prev = {user: user, ts: ts, kind: kind};
+    prevTs = ts;
+  }
+}
+
+function refreshTimes(list) {
+  var times = list.getElementsByTagName('time');
+  var now = Date.now();
+  for (var i = 0; i < times.length; i++) {
+    var t = Parley.relativeTime(parseInt(times[i].getAttribute('data-ms'), 10), now);
+    if (times[i].textContent !== t) times[i].textContent = t;
+  }
+}
+
+Parley.render = {
+  item: item,
+  content: content,
+  pending: pending,
+  regroup: regroup,
+  refreshTimes: refreshTimes
+};
 })();

@@ -1,1011 +1,934 @@
 // The open room: its message window, composer, edits, Q&A, typing, members.
-// - Messages are keyed by id in `nodes`, so every path (page, response,
-//   event, replay) shows one copy. A send shows "pending" under its
-//   client_id until the stored copy replaces it; Retry reuses the client_id
-//   so it can never store twice.
-// - The window holds at most kMaxItems items so 10,000 messages cost what
-//   400 do; paging one end trims the other. Live messages are not inserted
-//   while the window misses the newest (that would leave a gap): a button
-//   jumps there. keepPosition() keeps the reader's item in place.
-// - The list is not a live region (history would be read out): others'
-//   live messages go to a small polite region.
+// - Messages are keyed by id: every path (page, response, event, replay)
+//   shows one copy. A send is "pending" under its client_id until the stored
+//   copy replaces it; Retry reuses the client_id, so never stores twice.
+// - The window holds at most kMaxItems items (10,000 messages cost what 400
+//   do); paging one end trims the other. While it misses the newest, live
+//   messages are not inserted (a gap): a button jumps there.
+// - Others' live messages go to a small polite live region, not the list
+//   (history would be read out).
 (function () {
-  var $ = Parley.$;
-  var el = Parley.el;
-  var button = Parley.button;
-  var kPageSize = 50;
-  var kMaxItems = 400;
-  var kEdgePx = 120;
-  var kTypingSendEveryMs = 3000;
-  var kTypingShowMs = 6000;
-  var kLongPressMs = 500;
-  var kAnnounceKeep = 3;
+var $ = Parley.$;
+var show = Parley.show;
+var on = Parley.on;
+var el = Parley.el;
+var button = Parley.button;
+var list = $('messages');  // the window: one <li> per message or note
+var kPageSize = 50;
+var kMaxItems = 400;
+var kEdgePx = 120;
+var kTypingSendEveryMs = 3000;
+var kTypingShowMs = 6000;
+var kLongPressMs = 500;
+var kAnnounceKeep = 3;
 
-  var R = {
-    room: null,
-    nodes: {},         // message id -> <li> in the window
-    msgs: {},          // message id -> message, same keys
-    quotes: {},        // id -> {username, text, deleted}: replies' originals
-    quoteAsked: {},
-    pending: {},       // client_id -> {li, text, roomId, replyTo, attachments}
-    oldest: null,      // the window's smallest and largest ids
-    newest: 0,
-    hasMore: false,    // older messages before the window
-    atEnd: true,       // the window reaches the newest message
-    skipped: 0,        // largest live id not shown (window not at the end)
-    loading: false,
-    gen: 0,            // bumped when the window is replaced: late pages dropped
-    unreadAfter: null, // my read marker on opening, if anything was unread
-    replyTo: null,
-    typing: {},        // username -> expiry (ms)
-    lastTypingSent: 0,
-    members: [],
-    online: {},        // user id -> bool
-    readSent: 0,
-    readTimer: null,
-    readPending: null, // {roomId, eventId} not posted yet
-    seq: 0             // bumped when another room opens: late answers dropped
-  };
+var R = {
+  room: null,
+  nodes: {},         // message id -> <li> in the window
+  msgs: {},          // message id -> message
+  quotes: {},        // id -> message: replies' originals outside the window
+  quoteAsked: {},
+  pending: {},       // client_id -> {li, text, roomId, replyTo, attachments}
+  oldest: null,      // the window's smallest and largest ids
+  newest: 0,
+  hasMore: false,    // older messages before the window
+  atEnd: true,       // the window reaches the newest message
+  skipped: 0,        // largest live id not shown (window not at the end)
+  loading: false,
+  gen: 0,            // bumped when the window is replaced: late pages dropped
+  unreadAfter: null, // my read marker on opening, if anything was unread
+  replyTo: null,
+  typing: {},        // username -> expiry (ms)
+  lastTypingSent: 0,
+  members: [],
+  online: {},        // user id -> bool
+  readSent: 0,
+  readTimer: null,
+  readPending: null, // {roomId, eventId} not posted yet
+  seq: 0             // bumped when another room opens: late answers dropped
+};
 
-  function me() {
-    return Parley.state.me;
-  }
+function me() {
+  return Parley.state.me;
+}
 
-  function mine(m) {
-    return !!me() && m.user.id === me().id;
-  }
+function mine(m) {
+  return !!me() && m.user.id === me().id;
+}
 
-  function myRole() {
-    return R.room ? R.room.role : null;
-  }
+function myRole() {
+  return R.room ? R.room.role : null;
+}
 
-  function isQa() {
-    return R.room && R.room.kind === 'qa';
-  }
+function isQa() {
+  return R.room && R.room.kind === 'qa';
+}
 
-  function setError(text) {
-    $('room-error').textContent = text || '';
-  }
+function setError(err) {
+  $('room-error').textContent = Parley.errorText(err);
+}
 
-  function messagesPath(query) {
-    return '/rooms/' + R.room.id + '/messages?' + query;
-  }
+function messagesPath(query) {
+  return '/rooms/' + R.room.id + '/messages?' + query;
+}
 
-  // Rendering.
-  function quoteOf(id) {
-    var m = R.msgs[id];
-    if (m) return {username: m.user.username, text: m.text, deleted: m.deleted};
-    if (R.quotes[id]) return R.quotes[id];
-    fetchQuote(id);
-    return null;
-  }
+function quoteOf(id) {
+  var m = R.msgs[id] || R.quotes[id];
+  if (!m) fetchQuote(id);
+  return m || null;
+}
 
-  // A reply's original outside the window: the message at or before its id.
-  function fetchQuote(id) {
-    if (R.quoteAsked[id] || !R.room) return;
-    R.quoteAsked[id] = true;
-    var seq = R.seq;
-    Parley.api('GET', messagesPath('limit=1&before=' + (id + 1)), null, function (err, data) {
-      if (seq !== R.seq || err) return;
-      var m = (data.messages || [])[0];
-      if (!m || m.id !== id) return;
-      R.quotes[id] = {username: m.user.username, text: m.text, deleted: m.deleted};
-      for (var k in R.msgs) {
-        if (R.msgs.hasOwnProperty(k) && R.msgs[k].reply_to === id) renderMessage(R.msgs[k]);
-      }
-    });
-  }
-
-  function renderMessage(m) {
-    var canAnswer = m.kind === 'question' && !m.answer_id && !m.deleted && myRole() === 'professor';
-    Parley.render.content(R.nodes[m.id], m, {
-      mine: mine(m),
-      canReply: !(isQa() && myRole() === 'professor') && m.kind !== 'answer',
-      canAnswer: canAnswer,
-      canDelete: Parley.moderation.canDelete(R.room, me(), R.members, m),
-      hidden: Parley.moderation.hidden(m),
-      onShow: function (id) {
-        Parley.moderation.show(id);
-        if (R.msgs[id]) renderMessage(R.msgs[id]);
-      },
-      quoteOf: quoteOf,
-      onReply: startReply,
-      onEdit: startEdit,
-      onDelete: removeMessage,
-      onAnswer: startAnswer,
-      onJump: jumpTo,
-      onReact: react
-    });
-  }
-
-  function react(id, emoji) {
-    if (!R.msgs[id]) return;
-    Parley.reactions.toggle(R.msgs[id], emoji, function (err, stored) {
-      if (err) setError(Parley.errorText(err));
-      else if (stored && R.msgs[id]) placeMessage(stored);
-    });
-  }
-
-  // Receipts (issue 12 item 5) from members' markers: "Read" under my newest
-  // DM message they passed; elsewhere (<= 100 members) "Read by" names under
-  // each one's last read message.
-  function renderReceipts() {
-    var list = $('messages');
-    var old = list.querySelectorAll('.seen');
-    for (var i = 0; i < old.length; i++) Parley.remove(old[i]);
-    if (!R.room || R.members.length > 100) return;
-    var dm = R.room.kind === 'dm';
-    var ids = [];
-    for (var c = list.firstChild; c; c = c.nextSibling) {
-      var id = parseInt(c.getAttribute('data-id') || '', 10);
-      if (R.msgs[id] && (!dm || mine(R.msgs[id]))) ids.push(id);
+// A reply's original outside the window: the message at or before its id.
+function fetchQuote(id) {
+  if (R.quoteAsked[id] || !R.room) return;
+  R.quoteAsked[id] = true;
+  var seq = R.seq;
+  Parley.get(messagesPath('limit=1&before=' + (id + 1)), function (err, data) {
+    if (seq !== R.seq || err) return;
+    var m = (data.messages || [])[0];
+    if (!m || m.id !== id) return;
+    R.quotes[id] = m;
+    for (var k in R.msgs) {
+      if (R.msgs[k].reply_to === id) renderMessage(R.msgs[k]);
     }
-    if (dm) ids = ids.slice(-1);
-    var at = {};
-    for (var j = 0; j < R.members.length; j++) {
-      var mb = R.members[j];
-      if (!me() || mb.user.id === me().id || !mb.read_event_id) continue;
-      var k = ids.length - 1;
-      while (k >= 0 && ids[k] > mb.read_event_id) k--;
-      if (k >= 0) (at[ids[k]] = at[ids[k]] || []).push(mb.user.username);
+  });
+}
+
+function renderMessage(m) {
+  var prof = myRole() === 'professor';
+  Parley.render.content(R.nodes[m.id], m, {
+    mine: mine(m),
+    canReply: !(isQa() && prof) && m.kind !== 'answer',
+    canAnswer: m.kind === 'question' && !m.answer_id && !m.deleted && prof,
+    canDelete: Parley.moderation.canDelete(R.room, me(), R.members, m),
+    hidden: Parley.moderation.hidden(m),
+    onShow: function (id) {
+      Parley.moderation.show(id);
+      if (R.msgs[id]) renderMessage(R.msgs[id]);
+    },
+    quoteOf: quoteOf,
+    onReply: startReply,
+    onEdit: startEdit,
+    onDelete: removeMessage,
+    onAnswer: startAnswer,
+    onJump: jumpTo,
+    onReact: react
+  });
+}
+
+function react(id, emoji) {
+  if (!R.msgs[id]) return;
+  Parley.reactions.toggle(R.msgs[id], emoji, function (err, stored) {
+    if (err) setError(err);
+    else if (stored && R.msgs[id]) placeMessage(stored);
+  });
+}
+
+// Receipts (issue 12 item 5): "Read" under my newest DM message they passed;
+// elsewhere (<= 100 members) "Read by" names under each one's last read.
+function renderReceipts() {
+  var old = list.querySelectorAll('.seen');
+  for (var i = 0; i < old.length; i++) Parley.remove(old[i]);
+  if (!R.room || R.members.length > 100) return;
+  var dm = R.room.kind === 'dm';
+  var ids = [];
+  for (var c = list.firstChild; c; c = c.nextSibling) {
+    var id = parseInt(c.getAttribute('data-id') || '', 10);
+    if (R.msgs[id] && (!dm || mine(R.msgs[id]))) ids.push(id);
+  }
+  if (dm) ids = ids.slice(-1);
+  var at = {};
+  for (var j = 0; j < R.members.length; j++) {
+    var mb = R.members[j];
+    if (!me() || mb.user.id === me().id || !mb.read_event_id) continue;
+    var k = ids.length - 1;
+    while (k >= 0 && ids[k] > mb.read_event_id) k--;
+    if (k >= 0) (at[ids[k]] = at[ids[k]] || []).push(mb.user.username);
+  }
+  for (var mid in at) R.nodes[mid].appendChild(el('p', 'seen', dm ? 'Read' : 'Read by ' + at[mid].join(', ')));
+}
+
+function layout() {
+  Parley.render.regroup(list, {
+    unreadAfter: R.unreadAfter,
+    startsRoom: !R.hasMore,
+    meId: me() ? me().id : null
+  });
+  show('older', R.hasMore);
+  show('latest', !R.atEnd);
+  renderReceipts();
+}
+
+// The <li> a message with this id goes before (pending ones stay last).
+function insertionPoint(id) {
+  var node = list.lastChild;
+  var before = null;
+  while (node) {
+    var nid = node.getAttribute('data-id');
+    if (!node.classList.contains('pending') && nid && parseInt(nid, 10) < id) break;
+    before = node;
+    node = node.previousSibling;
+  }
+  return before;
+}
+
+// Beyond either end of the window (pages extending it pass `extending`).
+function outsideWindow(id) {
+  return (!R.atEnd && id > R.newest) || (R.hasMore && R.oldest !== null && id < R.oldest);
+}
+
+function placeMessage(m, extending) {
+  if (!R.room || m.room_id !== R.room.id) return;
+  if (m.client_id && R.pending[m.client_id]) {
+    var p = R.pending[m.client_id];
+    Parley.remove(p.li);
+    delete R.pending[m.client_id];
+  }
+  // An answer marks its question answered, even from outside the window.
+  if (m.kind === 'answer' && m.reply_to && R.msgs[m.reply_to] && !(R.msgs[m.reply_to].answer_id > 0)) {
+    R.msgs[m.reply_to].answer_id = m.id;
+    renderMessage(R.msgs[m.reply_to]);
+  }
+  var li = R.nodes[m.id];
+  if (!li) {
+    if (!extending && outsideWindow(m.id)) {
+      if (m.id > R.skipped) R.skipped = m.id;
+      return;
     }
-    for (var mid in at) {
-      if (at.hasOwnProperty(mid)) R.nodes[mid].appendChild(el('p', 'seen', dm ? 'Read' : 'Read by ' + at[mid].join(', ')));
+    li = R.nodes[m.id] = Parley.render.item(m, mine(m));
+    if (m.kind === 'answer' && m.reply_to && R.nodes[m.reply_to]) answersOf(R.nodes[m.reply_to]).appendChild(li);
+    else list.insertBefore(li, insertionPoint(m.id));
+  }
+  R.msgs[m.id] = m;
+  if (R.oldest === null || m.id < R.oldest) R.oldest = m.id;
+  if (m.id > R.newest) R.newest = m.id;
+  renderMessage(m);
+  if (m.kind === 'question') adoptAnswer(m);
+}
+
+function answersOf(questionLi) {
+  return questionLi.querySelector('.answers') || questionLi.appendChild(el('ol', 'answers', null, {'aria-label': 'Answer'}));
+}
+
+// An answer loaded before its question moves under it.
+function adoptAnswer(q) {
+  if (!q.answer_id || !R.nodes[q.answer_id]) return;
+  answersOf(R.nodes[q.id]).appendChild(R.nodes[q.answer_id]);
+}
+
+function nearBottom() {
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+}
+
+function scrollToBottom() {
+  list.scrollTop = list.scrollHeight;
+}
+
+// Runs change(), keeping the item at the top of the view in place.
+function keepPosition(change) {
+  var anchor = null;
+  var offset = 0;
+  for (var c = list.firstChild; c; c = c.nextSibling) {
+    if (c.offsetTop + c.offsetHeight > list.scrollTop) {
+      anchor = c;
+      offset = c.offsetTop - list.scrollTop;
+      break;
     }
   }
+  change();
+  if (anchor && anchor.parentNode === list) list.scrollTop = anchor.offsetTop - offset;
+}
 
-  function layout() {
-    Parley.render.regroup($('messages'), {
-      unreadAfter: R.unreadAfter,
-      startsRoom: !R.hasMore,
-      meId: me() ? me().id : null
-    });
-    Parley.show($('older'), R.hasMore);
-    Parley.show($('latest'), !R.atEnd);
-    renderReceipts();
+function systemNote(id, text) {
+  if (R.nodes[id] || outsideWindow(id)) return;
+  var li = R.nodes[id] = el('li', 'system', text, {'data-id': id});
+  var stick = nearBottom();
+  list.insertBefore(li, insertionPoint(id));
+  if (id > R.newest) R.newest = id;
+  layout();
+  if (stick) scrollToBottom();
+}
+
+function announce(text) {
+  var region = $('announcer');
+  region.appendChild(el('p', null, text));
+  while (region.childNodes.length > kAnnounceKeep) region.removeChild(region.firstChild);
+}
+
+function forget(node) {
+  var all = [node].concat([].slice.call(node.querySelectorAll('[data-id]')));
+  for (var i = 0; i < all.length; i++) {
+    var id = all[i].getAttribute('data-id');
+    delete R.nodes[id];
+    delete R.msgs[id];
   }
+}
 
-  // The <li> a message with this id goes before (pending ones stay last).
-  function insertionPoint(list, id) {
-    var node = list.lastChild;
-    var before = null;
-    while (node) {
-      var nid = node.getAttribute('data-id');
-      if (!node.classList.contains('pending') && nid && parseInt(nid, 10) < id) break;
-      before = node;
-      node = node.previousSibling;
-    }
-    return before;
-  }
-
-  // Beyond either end of the window (pages extending it pass `extending`).
-  function outsideWindow(id) {
-    return (!R.atEnd && id > R.newest) || (R.hasMore && R.oldest !== null && id < R.oldest);
-  }
-
-  function placeMessage(m, extending) {
-    if (!R.room || m.room_id !== R.room.id) return;
-    if (m.client_id && R.pending[m.client_id]) {
-      var p = R.pending[m.client_id];
-      Parley.remove(p.li);
-      delete R.pending[m.client_id];
-    }
-    // An answer marks its question answered, even from outside the window.
-    if (m.kind === 'answer' && m.reply_to && R.msgs[m.reply_to] && !(R.msgs[m.reply_to].answer_id > 0)) {
-      R.msgs[m.reply_to].answer_id = m.id;
-      renderMessage(R.msgs[m.reply_to]);
-    }
-    var li = R.nodes[m.id];
-    if (!li) {
-      if (!extending && outsideWindow(m.id)) {
-        if (m.id > R.skipped) R.skipped = m.id;
-        return;
-      }
-      li = Parley.render.item(m, mine(m));
-      R.nodes[m.id] = li;
-      var container = $('messages');
-      if (m.kind === 'answer' && m.reply_to && R.nodes[m.reply_to]) {
-        container = answersOf(R.nodes[m.reply_to]);
-        container.appendChild(li);
-      } else {
-        container.insertBefore(li, insertionPoint(container, m.id));
-      }
-    }
-    R.msgs[m.id] = m;
-    if (R.oldest === null || m.id < R.oldest) R.oldest = m.id;
-    if (m.id > R.newest) R.newest = m.id;
-    renderMessage(m);
-    if (m.kind === 'question') adoptAnswer(m);
-  }
-
-  function answersOf(questionLi) {
-    var a = questionLi.querySelector('.answers');
-    if (!a) {
-      a = el('ol', 'answers');
-      a.setAttribute('aria-label', 'Answer');
-      questionLi.appendChild(a);
-    }
-    return a;
-  }
-
-  // An answer loaded before its question moves under it.
-  function adoptAnswer(q) {
-    if (!q.answer_id || !R.nodes[q.answer_id]) return;
-    answersOf(R.nodes[q.id]).appendChild(R.nodes[q.answer_id]);
-  }
-
-  function nearBottom() {
-    var list = $('messages');
-    return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
-  }
-
-  function scrollToBottom() {
-    var list = $('messages');
-    list.scrollTop = list.scrollHeight;
-  }
-
-  // Runs change(), keeping the item at the top of the view where it was.
-  function keepPosition(change) {
-    var list = $('messages');
-    var anchor = null;
-    var offset = 0;
-    for (var c = list.firstChild; c; c = c.nextSibling) {
-      if (c.offsetTop + c.offsetHeight > list.scrollTop) {
-        anchor = c;
-        offset = c.offsetTop - list.scrollTop;
-        break;
-      }
-    }
-    change();
-    if (anchor && anchor.parentNode === list) list.scrollTop = anchor.offsetTop - offset;
-  }
-
-  function systemNote(id, text) {
-    if (R.nodes[id] || outsideWindow(id)) return;
-    var li = el('li', 'system', text);
-    li.setAttribute('data-id', String(id));
-    R.nodes[id] = li;
-    var list = $('messages');
-    var stick = nearBottom();
-    list.insertBefore(li, insertionPoint(list, id));
+function bounds() {
+  R.oldest = null;
+  R.newest = 0;
+  for (var c = list.firstChild; c; c = c.nextSibling) {
+    var id = parseInt(c.getAttribute('data-id') || '', 10);
+    if (!id) continue;
+    if (R.oldest === null) R.oldest = id;
     if (id > R.newest) R.newest = id;
-    layout();
-    if (stick) scrollToBottom();
   }
+}
 
-  function announce(text) {
-    var region = $('announcer');
-    region.appendChild(el('p', null, text));
-    while (region.childNodes.length > kAnnounceKeep) region.removeChild(region.firstChild);
+function trim(fromTop) {
+  var trimmed = false;
+  while (list.childNodes.length > kMaxItems) {
+    var node = fromTop ? list.firstChild : list.lastChild;
+    while (!fromTop && node && !node.getAttribute('data-id')) node = node.previousSibling;  // pending stay
+    if (!node) break;
+    forget(node);
+    list.removeChild(node);
+    trimmed = true;
   }
+  if (!trimmed) return;
+  bounds();
+  if (fromTop) R.hasMore = true;
+  else R.atEnd = false;
+}
 
-  // The window.
-  function forget(node) {
-    var inner = node.querySelectorAll('[data-id]');
-    for (var i = 0; i < inner.length; i++) {
-      delete R.nodes[inner[i].getAttribute('data-id')];
-      delete R.msgs[inner[i].getAttribute('data-id')];
-    }
-    delete R.nodes[node.getAttribute('data-id')];
-    delete R.msgs[node.getAttribute('data-id')];
-  }
+// Empties the window (pending sends stay in R.pending).
+function clearWindow() {
+  R.gen++;
+  R.nodes = {};
+  R.msgs = {};
+  R.oldest = null;
+  R.newest = 0;
+  R.hasMore = false;
+  R.skipped = 0;
+  R.loading = true;
+  Parley.clear(list);
+}
 
-  function bounds() {
-    var list = $('messages');
-    R.oldest = null;
-    R.newest = 0;
-    for (var c = list.firstChild; c; c = c.nextSibling) {
-      var id = parseInt(c.getAttribute('data-id') || '', 10);
-      if (!id) continue;
-      if (R.oldest === null) R.oldest = id;
-      if (id > R.newest) R.newest = id;
-    }
-  }
-
-  function trim(fromTop) {
-    var list = $('messages');
-    var trimmed = false;
-    while (list.childNodes.length > kMaxItems) {
-      var node = fromTop ? list.firstChild : list.lastChild;
-      while (!fromTop && node && !node.getAttribute('data-id')) node = node.previousSibling;  // pending stay
-      if (!node) break;
-      forget(node);
-      list.removeChild(node);
-      trimmed = true;
-    }
-    if (!trimmed) return;
-    bounds();
-    if (fromTop) R.hasMore = true;
-    else R.atEnd = false;
-  }
-
-  // Empties the window (pending sends stay in R.pending).
-  function clearWindow() {
-    R.gen++;
-    R.nodes = {};
-    R.msgs = {};
-    R.oldest = null;
-    R.newest = 0;
-    R.hasMore = false;
-    R.skipped = 0;
-    R.loading = true;
-    Parley.clear($('messages'));
-  }
-
-  function historyGet(query, gen, done) {
-    Parley.api('GET', messagesPath(query), null, function (err, data) {
-      if (gen !== R.gen) return;
-      if (err) {
-        R.loading = false;
-        setError(Parley.errorText(err));
-        return;
-      }
-      done(data.messages || [], !!data.has_more);
-    });
-  }
-
-  function placePage(page) {
-    for (var i = 0; i < page.length; i++) placeMessage(page[i], true);
-  }
-
-  // Anything skipped while loading is newer than the page: keep going.
-  function reachedEnd() {
-    R.atEnd = true;
-    if (R.skipped > R.newest) {
-      R.atEnd = false;
-      loadPage(false);
-    }
-  }
-
-  function loadLatest(then) {
-    clearWindow();
-    R.atEnd = true;  // live messages arriving meanwhile belong at the end
-    var gen = R.gen;
-    historyGet('limit=' + kPageSize, gen, function (page, more) {
+function historyGet(query, gen, done) {
+  Parley.get(messagesPath(query), function (err, data) {
+    if (gen !== R.gen) return;
+    if (err) {
       R.loading = false;
-      placePage(page);
-      R.hasMore = more;
-      layout();
-      scrollToBottom();
-      markRead();
-      if (then) then();
-      fillViewport();
-    });
-  }
+      setError(err);
+      return;
+    }
+    done(data.messages || [], !!data.has_more);
+  });
+}
 
-  // Replaces the window with the messages around `id`, then then().
-  function loadAround(id, then) {
-    clearWindow();
+function placePage(page) {
+  for (var i = 0; i < page.length; i++) placeMessage(page[i], true);
+}
+
+// Anything skipped while loading is newer than the page: keep going.
+function reachedEnd() {
+  R.atEnd = true;
+  if (R.skipped > R.newest) {
     R.atEnd = false;
-    var gen = R.gen;
-    historyGet('limit=' + Math.floor(kPageSize / 2) + '&before=' + (id + 1), gen, function (before, moreBefore) {
-      historyGet('limit=' + kPageSize + '&after=' + id, gen, function (after, moreAfter) {
-        R.loading = false;
-        placePage(before);
-        placePage(after);
-        R.hasMore = moreBefore;
-        if (!moreAfter) reachedEnd();
-        layout();
-        then();
-        markRead();
-      });
-    });
+    loadPage(false);
   }
+}
 
-  // The page before (older) or after the window, keeping what the reader
-  // looks at in place; the other end is trimmed.
-  function loadPage(older) {
-    if (R.loading || (older ? !R.hasMore || R.oldest === null : R.atEnd || !R.newest)) return;
-    R.loading = true;
-    historyGet('limit=' + kPageSize + (older ? '&before=' + R.oldest : '&after=' + R.newest), R.gen, function (page, more) {
-      R.loading = false;
-      keepPosition(function () {
-        placePage(page);
-        if (older) R.hasMore = more;
-        else if (!more) reachedEnd();
-        trim(!older);
-        layout();
-      });
-      if (older) fillViewport();
-      else markRead();
-    });
-  }
-
-  // A tall window may show a whole page with no scroll bar (no scroll event).
-  function fillViewport() {
-    var list = $('messages');
-    if (R.hasMore && list.scrollHeight <= list.clientHeight + 10) loadPage(true);
-  }
-
-  function onScroll() {
-    var list = $('messages');
-    if (list.scrollTop < kEdgePx) loadPage(true);
-    else if (list.scrollHeight - list.scrollTop - list.clientHeight < kEdgePx) loadPage(false);
-  }
-
-  function focusMessage(id) {
-    var li = R.nodes[id];
-    if (!li) return;
-    li.focus();
-    if (li.scrollIntoView) li.scrollIntoView({block: 'center'});
-    Parley.render.toggle(li, 'flash', true);
-    setTimeout(function () { Parley.render.toggle(li, 'flash', false); }, 2000);
-  }
-
-  function jumpTo(id) {
-    if (R.nodes[id]) focusMessage(id);
-    else loadAround(id, function () { focusMessage(id); });
-  }
-
-  function jumpToLatest() {
-    loadLatest(function () { $('text').focus(); });
-  }
-
-  // The marker moves when the newest message is visible; the post waits a
-  // moment so a burst moves it once (opening another room flushes it).
-  function markRead() {
-    if (!R.room || document.hidden) return;
-    var newest = R.atEnd ? Math.max(R.room.last_event_id || 0, R.newest) : R.newest;
-    Parley.rooms.markedRead(R.room.id, newest);
-    if (newest <= R.readSent) return;
-    R.readSent = newest;
-    R.readPending = {roomId: R.room.id, eventId: newest};
-    if (!R.readTimer) R.readTimer = setTimeout(flushRead, 500);
-  }
-
-  function flushRead() {
-    clearTimeout(R.readTimer);
-    R.readTimer = null;
-    var p = R.readPending;
-    R.readPending = null;
-    if (p) Parley.api('POST', '/rooms/' + p.roomId + '/read', {event_id: p.eventId}, null);
-  }
-
-  // Sending.
-  function failPending(clientId, err) {
-    var p = R.pending[clientId];
-    if (!p) return;
-    var head = p.li.querySelector('.head');
-    Parley.remove(head.querySelector('.sending'));
-    Parley.remove(p.li.querySelector('.failed'));
-    var f = el('div', 'failed');
-    f.appendChild(el('span', 'why', 'Not sent: ' + Parley.errorText(err)));
-    // Only network, throttle and server errors are worth a retry.
-    if (err.status === 0 || err.status === 429 || err.status >= 500) {
-      f.appendChild(button('Retry', 'retry', function () {
-        Parley.remove(f);
-        head.appendChild(el('span', 'sending', 'sending…'));
-        post(clientId);
-      }));
-    }
-    f.appendChild(button('Discard', 'discard', function () {
-      Parley.remove(p.li);
-      delete R.pending[clientId];
-    }));
-    p.li.appendChild(f);
-  }
-
-  function post(clientId) {
-    var p = R.pending[clientId];
-    var seq = R.seq;
-    var body = {text: p.text, client_id: clientId};
-    if (p.replyTo) body.reply_to = p.replyTo;
-    if (p.attachments.length) body.attachments = p.attachments;
-    Parley.api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
-      if (seq !== R.seq) return;
-      if (err) return failPending(clientId, err);
-      placeMessage(data.message);
-      layout();
-      markRead();
-    });
-  }
-
-  function send(text, attachments) {
-    var q = R.replyTo !== null ? quoteOf(R.replyTo) : null;
-    if (!R.atEnd) loadLatest();
-    var clientId = Parley.newClientId();
-    var li = Parley.render.pending(text, clientId, me(), q && q.username + ': ' + q.text);
-    R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo, attachments: attachments};
-    cancelReply();
-    $('messages').appendChild(li);
+function loadLatest(then) {
+  clearWindow();
+  R.atEnd = true;  // live messages arriving meanwhile belong at the end
+  var gen = R.gen;
+  historyGet('limit=' + kPageSize, gen, function (page, more) {
+    R.loading = false;
+    placePage(page);
+    R.hasMore = more;
     layout();
     scrollToBottom();
-    post(clientId);
-  }
+    markRead();
+    if (then) then();
+    fillViewport();
+  });
+}
 
-  function growComposer() {
-    var box = $('text');
-    box.style.height = 'auto';
-    if (box.value) box.style.height = Math.min(box.scrollHeight + 2, 160) + 'px';
-    else box.style.height = '';
-  }
-
-  function lastOwnId() {
-    for (var node = $('messages').lastChild; node; node = node.previousSibling) {
-      var m = R.msgs[node.getAttribute('data-id')];
-      if (m && mine(m) && !m.deleted && m.kind !== 'answer') return m.id;
-    }
-    return null;
-  }
-
-  function onComposerKey(e) {
-    // Enter sends, Shift+Enter breaks; an input method composing uses Enter.
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-      e.preventDefault();
-      submitComposer();
-    } else if ((e.key === 'ArrowUp' || e.key === 'Up') && !$('text').value) {
-      var id = lastOwnId();
-      if (id !== null) {
-        e.preventDefault();
-        startEdit(id);
-      }
-    } else if ((e.key === 'Escape' || e.key === 'Esc') && R.replyTo !== null) {
-      cancelReply();
-    }
-  }
-
-  function submitComposer(e) {
-    if (e) e.preventDefault();
-    var box = $('text');
-    var text = box.value;
-    if (!R.room) return;
-    // With finished uploads the text may be empty.
-    var attachments = Parley.uploads.take();
-    if (!text.replace(/\s+/g, '')) {
-      if (!attachments.length) return;
-      text = '';
-    }
-    setError('');
-    box.value = '';
-    growComposer();
-    send(text, attachments);
-  }
-
-  function onComposerInput() {
-    growComposer();
-    var now = Date.now();
-    if (!R.room || now - R.lastTypingSent < kTypingSendEveryMs || !$('text').value) return;
-    R.lastTypingSent = now;
-    Parley.api('POST', '/rooms/' + R.room.id + '/typing', null, null);
-  }
-
-  function startReply(id) {
-    var m = R.msgs[id];
-    if (!m) return;
-    R.replyTo = id;
-    $('reply-text').textContent = 'Replying to ' + m.user.username + ': ' + m.text;
-    Parley.show($('reply-bar'), true);
-    $('text').focus();
-  }
-
-  function cancelReply() {
-    R.replyTo = null;
-    Parley.show($('reply-bar'), false);
-  }
-
-  // Edit, delete, answer.
-  function inlineEditor(li, label, initial, submitLabel, onSubmit) {
-    Parley.remove(li.querySelector('.inline'));
-    var form = el('form', 'inline');
-    var id = 'inline-' + li.getAttribute('data-id');
-    var lab = el('label', null, label);
-    lab.setAttribute('for', id);
-    var box = el('textarea');
-    box.id = id;
-    box.rows = 2;
-    box.maxLength = 4000;
-    box.value = initial;
-    var ok = el('button', null, submitLabel);
-    ok.type = 'submit';
-    var cancel = button('Cancel', 'cancel', function () { close(); });
-    var msg = el('p', 'note');
-    msg.setAttribute('role', 'alert');
-    function close() {
-      Parley.remove(form);
-      if (!$('composer').hidden) $('text').focus();
-    }
-    form.appendChild(lab);
-    form.appendChild(box);
-    form.appendChild(ok);
-    form.appendChild(cancel);
-    form.appendChild(msg);
-    form.addEventListener('submit', function (e) {
-      e.preventDefault();
-      if (!box.value.replace(/\s+/g, '')) return;
-      ok.disabled = true;
-      onSubmit(box.value, function (errText) {
-        ok.disabled = false;
-        if (errText) msg.textContent = errText;
-        else close();
-      });
-    });
-    box.addEventListener('keydown', function (e) {
-      if (e.key === 'Escape' || e.key === 'Esc') close();
-      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-        e.preventDefault();
-        ok.click();
-      }
-    });
-    li.insertBefore(form, li.querySelector('.answers'));
-    box.focus();
-    box.setSelectionRange(box.value.length, box.value.length);
-    return form;
-  }
-
-  function startEdit(id) {
-    var m = R.msgs[id];
-    inlineEditor(R.nodes[id], 'Edit message', m.text, 'Save', function (text, done) {
-      Parley.api('PATCH', '/messages/' + id, {text: text}, function (err, data) {
-        if (err) return done(Parley.errorText(err));
-        placeMessage(data.message);
-        done(null);
-      });
-    });
-  }
-
-  function removeMessage(id) {
-    Parley.api('DELETE', '/messages/' + id, null, function (err) {
-      if (err) return setError(Parley.errorText(err));
-      var m = R.msgs[id];
-      if (m) {
-        m.deleted = true;
-        m.text = '';
-        placeMessage(m);
-      }
-    });
-  }
-
-  function startAnswer(questionId) {
-    var clientId = Parley.newClientId();  // one per form: a retry cannot answer twice
-    var li = R.nodes[questionId];
-    inlineEditor(li, 'Your answer', '', 'Post answer', function (text, done) {
-      Parley.api('POST', '/messages/' + questionId + '/answer', {text: text, client_id: clientId}, function (err, data) {
-        if (err) {
-          if (err.code === 'already_answered') {
-            // The winner arrives as an event: explain, not an error.
-            done(null);
-            var note = el('p', 'note lost', 'Already answered by another professor.');
-            note.setAttribute('role', 'status');
-            Parley.remove(li.querySelector('.lost'));
-            li.insertBefore(note, li.querySelector('.answers'));
-            var q = R.msgs[questionId];
-            if (q && !q.answer_id) q.answer_id = -1;  // no Answer button until it arrives
-            if (q) renderMessage(q);
-            return;
-          }
-          done(Parley.errorText(err));
-          return;
-        }
-        placeMessage(data.message);
-        done(null);
-      });
-    });
-  }
-
-  // Up/Down/Home/End move between messages; Tab then reaches the actions.
-  function onListKey(e) {
-    var keys = {ArrowUp: -1, Up: -1, ArrowDown: 1, Down: 1, Home: -2, End: 2};
-    var step = keys[e.key];
-    var t = e.target;
-    if (!step || (t !== $('messages') && !/\bmsg\b/.test(t.className))) return;
-    var all = $('messages').querySelectorAll('.msg[data-id]');
-    if (!all.length) return;
-    var at = -1;
-    for (var i = 0; i < all.length; i++) {
-      if (all[i] === t) at = i;
-    }
-    var next = step === -2 ? 0 : step === 2 || at < 0 ? all.length - 1 : Math.max(0, Math.min(all.length - 1, at + step));
-    e.preventDefault();
-    all[next].focus();
-  }
-
-  // No hover on touch screens: a long press shows the actions.
-  function longPress() {
-    var timer = null;
-    var shown = null;
-    function hide() {
-      if (shown) Parley.render.toggle(shown, 'touched', false);
-      shown = null;
-    }
-    var list = $('messages');
-    list.addEventListener('touchstart', function (e) {
-      clearTimeout(timer);
-      var li = e.target;
-      while (li && li !== list && !(li.className && /\bmsg\b/.test(li.className))) li = li.parentNode;
-      if (shown && shown !== li) hide();
-      if (!li || li === list) return;
-      timer = setTimeout(function () {
-        hide();
-        shown = li;
-        Parley.render.toggle(li, 'touched', true);
-      }, kLongPressMs);
-    }, false);
-    var cancel = function () { clearTimeout(timer); };
-    list.addEventListener('touchmove', cancel, false);
-    list.addEventListener('touchend', cancel, false);
-    list.addEventListener('touchcancel', cancel, false);
-  }
-
-// Members, typing.
-  function renderMembers() {
-    var ul = $('members');
-    Parley.clear(ul);
-    var list = R.members.slice().sort(function (a, b) {
-      var ao = R.online[a.user.id] ? 0 : 1;
-      var bo = R.online[b.user.id] ? 0 : 1;
-      return ao - bo || (a.user.username < b.user.username ? -1 : 1);
-    });
-    var amOwner = R.room && R.room.owner && me() && R.room.owner.id === me().id;
-    for (var i = 0; i < list.length; i++) {
-      var m = list[i];
-      var online = !!R.online[m.user.id];
-      var li = el('li', online ? 'online' : 'offline');
-      li.appendChild(el('span', 'dot'));
-      li.appendChild(el('span', 'name', m.user.username));
-      li.appendChild(el('span', 'visually-hidden', online ? ' (online)' : ' (offline)'));
-      if (isQa() && amOwner && m.user.id !== me().id) {
-        li.appendChild(roleSelect(m));
-      } else if (isQa() || m.owner) {
-        li.appendChild(el('span', 'role', m.owner ? 'owner' + (isQa() ? ', ' + m.role : '') : m.role));
-      }
-      Parley.moderation.member(li, m, {room: R.room, me: me(), members: R.members, onError: setError, reload: loadMembers});
-      ul.appendChild(li);
-    }
-    $('members-count').textContent = String(list.length);
-  }
-
-  function roleSelect(m) {
-    var s = el('select', 'role-select');
-    s.setAttribute('aria-label', 'Role of ' + m.user.username);
-    var roles = ['student', 'professor'];
-    for (var i = 0; i < roles.length; i++) {
-      var o = el('option', null, roles[i]);
-      o.value = roles[i];
-      if (m.role === roles[i]) o.selected = true;
-      s.appendChild(o);
-    }
-    s.addEventListener('change', function () {
-      var path = '/rooms/' + R.room.id + '/members/' + encodeURIComponent(m.user.username);
-      Parley.api('PUT', path, {role: s.value}, function (err) {
-        if (err) setError(Parley.errorText(err));
-      });
-    });
-    return s;
-  }
-
-  var membersTimer = null;
-  function loadMembers() {
-    if (membersTimer) return;
-    membersTimer = setTimeout(function () {
-      membersTimer = null;
-      if (!R.room) return;
-      var seq = R.seq;
-      Parley.api('GET', '/rooms/' + R.room.id + '/members', null, function (err, data) {
-        if (seq !== R.seq || err) return;
-        R.members = data.members || [];
-        for (var i = 0; i < R.members.length; i++) R.online[R.members[i].user.id] = R.members[i].online;
-        renderMembers();
-        renderHeader();  // my mute may have changed
-        rerender();
-        renderReceipts();
-      });
-    }, 50);
-  }
-
-  function renderTyping() {
-    var now = Date.now();
-    var names = [];
-    for (var name in R.typing) {
-      if (!R.typing.hasOwnProperty(name)) continue;
-      if (R.typing[name] > now) names.push(name);
-      else delete R.typing[name];
-    }
-    var text = '';
-    if (names.length === 1) text = names[0] + ' is typing…';
-    else if (names.length === 2) text = names[0] + ' and ' + names[1] + ' are typing…';
-    else if (names.length > 2) text = 'Several people are typing…';
-    $('typing').textContent = text;
-  }
-
-  // The room header and composer for this kind of room.
-  function renderHeader() {
-    var room = R.room;
-    $('room-title').textContent = room.kind === 'dm' ? '@ ' + room.name : '# ' + room.name;
-    var kinds = {public: 'public room', private: 'private room', qa: 'Q&A room', dm: 'direct conversation'};
-    var kind = kinds[room.kind] || room.kind;
-    if (room.kind === 'qa' && room.role) kind += ' · you are a ' + room.role;
-    $('room-kind').textContent = kind;
-    $('messages').className = room.kind === 'dm' ? 'dm' : '';
-    Parley.show($('leave'), room.kind !== 'dm' && room.member);
-    Parley.show($('invite-form'), room.kind === 'private');
-    var label = 'Message';
-    var canWrite = true;
-    if (room.kind === 'qa') {
-      if (room.role === 'professor') {
-        canWrite = false;
-        $('composer-note').textContent = 'Professors answer questions: use Answer on a question.';
-      } else {
-        label = 'Ask a question';
-      }
-    }
-    var muted = Parley.moderation.mutedUntil(me(), R.members);
-    if (R.removed || muted) {
-      canWrite = false;
-      $('composer-note').textContent = R.removed ? R.removed : Parley.moderation.mutedText(muted);
-    }
-    $('text-label').textContent = label;
-    $('text').setAttribute('placeholder', label + (room.kind === 'dm' ? ' to ' + room.name : ''));
-    Parley.show($('composer'), canWrite);
-    Parley.show($('composer-note'), !canWrite);
-  }
-
-  function rerender() {
-    for (var id in R.msgs) {
-      if (R.msgs.hasOwnProperty(id) && R.nodes[id]) renderMessage(R.msgs[id]);
-    }
-  }
-
-  // Public interface.
-  Parley.room = {
-    currentId: function () {
-      return R.room ? R.room.id : null;
-    },
-
-    members: function () {
-      return R.members;
-    },
-
-    jump: jumpTo,
-
-    open: function (room) {
-      flushRead();
-      R.seq++;
-      R.room = room;
-      R.pending = {};
-      R.quotes = {};
-      R.quoteAsked = {};
-      R.typing = {};
-      R.members = [];
-      R.removed = '';
-      R.readSent = 0;
-      // "New messages" stays at the marker as it was on opening (none for
-      // a room never read).
-      R.unreadAfter = room.unread > 0 && room.read_event_id > 0 ? room.read_event_id : null;
-      cancelReply();
-      Parley.clear($('members'));
-      Parley.clear($('announcer'));
-      setError(R.notice || '');
-      R.notice = '';
-      renderTyping();
-      renderHeader();
-      Parley.show($('room'), true);
-      if (R.unreadAfter) {
-        loadAround(R.unreadAfter, function () {
-          var divider = $('messages').querySelector('.divider.new');
-          if (divider) $('messages').scrollTop = divider.parentNode.offsetTop - 8;
-          else scrollToBottom();
-        });
-      } else {
-        loadLatest();
-      }
-      loadMembers();
-    },
-
-    update: function (room) {
-      var roleChanged = R.room && R.room.role !== room.role;
-      R.room = room;
-      renderHeader();
-      if (roleChanged) rerender();
-    },
-
-    close: function () {
-      R.seq++;
-      R.gen++;
-      R.room = null;
-      Parley.show($('room'), false);
-    },
-
-    // After a reset the window may have gaps.
-    reload: function () {
-      if (R.room) this.open(R.room);
-    },
-
-    onMessageEvent: function (type, m) {
-      if (!R.room || m.room_id !== R.room.id) return;
-      var stick = nearBottom();
-      if (type === 'edit' || type === 'delete') {
-        if (R.msgs[m.id]) placeMessage(m);
-        return;
-      }
-      var isNew = !R.nodes[m.id];
-      placeMessage(m);
+// Replaces the window with the messages around `id`, then then().
+function loadAround(id, then) {
+  clearWindow();
+  R.atEnd = false;
+  var gen = R.gen;
+  historyGet('limit=' + Math.floor(kPageSize / 2) + '&before=' + (id + 1), gen, function (before, moreBefore) {
+    historyGet('limit=' + kPageSize + '&after=' + id, gen, function (after, moreAfter) {
+      R.loading = false;
+      placePage(before);
+      placePage(after);
+      R.hasMore = moreBefore;
+      if (!moreAfter) reachedEnd();
       layout();
-      if (isNew && !mine(m)) announce(m.user.username + ': ' + m.text);
-      if (m.user && R.typing[m.user.username]) {
-        delete R.typing[m.user.username];
-        renderTyping();
-      }
-      if (stick && R.atEnd) scrollToBottom();
+      then();
       markRead();
-    },
+    });
+  });
+}
 
-    onMemberEvent: function (d, id) {
-      if (!R.room || d.room_id !== R.room.id) return;
-      var verbs = {joined: ' joined', added: ' was added', left: ' left', role: ' is now a ' + d.role};
-      var note = verbs[d.action] ? d.user.username + verbs[d.action] : Parley.moderation.note(d, me());
-      if (note) systemNote(id, note);
-      if (me() && d.user.id === me().id && (d.action === 'kicked' || d.action === 'banned')) {
-        R.removed = note;
-        // app.js moves to another room: the notice goes along.
-        R.notice = note.replace('this room', 'the room ' + R.room.name);
-        renderHeader();
-      }
-      if (me() && d.user.id === me().id && d.action === 'joined') R.removed = '';
-      loadMembers();
-    },
+// The page before (older) or after the window; the other end is trimmed.
+function loadPage(older) {
+  if (R.loading || (older ? !R.hasMore || R.oldest === null : R.atEnd || !R.newest)) return;
+  R.loading = true;
+  historyGet('limit=' + kPageSize + (older ? '&before=' + R.oldest : '&after=' + R.newest), R.gen, function (page, more) {
+    R.loading = false;
+    keepPosition(function () {
+      placePage(page);
+      if (older) R.hasMore = more;
+      else if (!more) reachedEnd();
+      trim(!older);
+      layout();
+    });
+    if (older) fillViewport();
+    else markRead();
+  });
+}
 
-    onTyping: function (d) {
-      if (!R.room || d.room_id !== R.room.id || (me() && d.user.id === me().id)) return;
-      R.typing[d.user.username] = Date.now() + kTypingShowMs;
-      renderTyping();
-      setTimeout(renderTyping, kTypingShowMs + 50);
-    },
+// A tall window may show a whole page with no scroll bar (no scroll event).
+function fillViewport() {
+  if (R.hasMore && list.scrollHeight <= list.clientHeight + 10) loadPage(true);
+}
 
-    onReaction: function (d) {
-      var m = R.msgs[d.message_id];
-      if (m && me() && Parley.reactions.apply(m, d, me().id)) renderMessage(m);
-    },
+function onScroll() {
+  if (list.scrollTop < kEdgePx) loadPage(true);
+  else if (list.scrollHeight - list.scrollTop - list.clientHeight < kEdgePx) loadPage(false);
+}
 
-    onReceipt: function (d) {
-      if (!R.room || d.room_id !== R.room.id) return;
-      for (var i = 0; i < R.members.length; i++) {
-        var mb = R.members[i];
-        if (mb.user.id === d.user.id && d.event_id > (mb.read_event_id || 0)) mb.read_event_id = d.event_id;
-      }
-      renderReceipts();
-    },
+function focusMessage(id) {
+  var li = R.nodes[id];
+  if (!li) return;
+  li.focus();
+  if (li.scrollIntoView) li.scrollIntoView({block: 'center'});
+  li.classList.add('flash');
+  setTimeout(function () { li.classList.remove('flash'); }, 2000);
+}
 
-    onPresence: function (d) {
-      R.online[d.user.id] = !!d.online;
-      if (R.room) renderMembers();
-    },
+function jumpTo(id) {
+  if (R.nodes[id]) focusMessage(id);
+  else loadAround(id, function () { focusMessage(id); });
+}
 
-    visible: function () {
-      markRead();
-    },
+function jumpToLatest() {
+  loadLatest(function () { $('text').focus(); });
+}
 
-    rerender: rerender,
+// The marker moves when the newest message is seen; the post waits so a
+// burst moves it once (opening another room flushes it).
+function markRead() {
+  if (!R.room || document.hidden) return;
+  var newest = R.atEnd ? Math.max(R.room.last_event_id || 0, R.newest) : R.newest;
+  Parley.rooms.markedRead(R.room.id, newest);
+  if (newest <= R.readSent) return;
+  R.readSent = newest;
+  R.readPending = {roomId: R.room.id, eventId: newest};
+  if (!R.readTimer) R.readTimer = setTimeout(flushRead, 500);
+}
 
-    init: function () {
-      $('composer').addEventListener('submit', submitComposer);
-      $('text').addEventListener('keydown', onComposerKey);
-      $('text').addEventListener('input', onComposerInput);
-      $('older').addEventListener('click', function () { loadPage(true); });
-      $('latest').addEventListener('click', jumpToLatest);
-      $('reply-cancel').addEventListener('click', function () {
-        cancelReply();
-        $('text').focus();
-      });
-      $('messages').addEventListener('scroll', onScroll);
-      $('messages').addEventListener('keydown', onListKey);
-      longPress();
-      // Times age; "Today" becomes "Yesterday".
-      setInterval(function () {
-        if (!R.room) return;
-        Parley.render.refreshTimes($('messages'));
-        layout();
-      }, 30000);
-      $('invite-form').addEventListener('submit', function (e) {
-        e.preventDefault();
-        var name = $('invite-user').value.trim();
-        if (!name || !R.room) return;
-        Parley.api('POST', '/rooms/' + R.room.id + '/members', {username: name}, function (err) {
-          if (err) return setError(Parley.errorText(err));
-          $('invite-user').value = '';
-          setError('');
-          loadMembers();
-        });
-      });
+function flushRead() {
+  clearTimeout(R.readTimer);
+  R.readTimer = null;
+  var p = R.readPending;
+  R.readPending = null;
+  if (p) Parley.api('POST', '/rooms/' + p.roomId + '/read', {event_id: p.eventId}, null);
+}
+
+function failPending(clientId, err) {
+  var p = R.pending[clientId];
+  if (!p) return;
+  var head = p.li.querySelector('.head');
+  Parley.remove(head.querySelector('.sending'));
+  Parley.remove(p.li.querySelector('.failed'));
+  var f = el('div', 'failed');
+  f.appendChild(el('span', 'why', 'Not sent: ' + Parley.errorText(err)));
+  // Only network, throttle and server errors are worth a retry.
+  if (err.status === 0 || err.status === 429 || err.status >= 500) {
+    f.appendChild(button('Retry', 'retry', function () {
+      Parley.remove(f);
+      head.appendChild(el('span', 'sending', 'sending…'));
+      post(clientId);
+    }));
+  }
+  f.appendChild(button('Discard', 'discard', function () {
+    Parley.remove(p.li);
+    delete R.pending[clientId];
+  }));
+  p.li.appendChild(f);
+}
+
+function post(clientId) {
+  var p = R.pending[clientId];
+  var seq = R.seq;
+  var body = {text: p.text, client_id: clientId};
+  if (p.replyTo) body.reply_to = p.replyTo;
+  if (p.attachments.length) body.attachments = p.attachments;
+  Parley.api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
+    if (seq !== R.seq) return;
+    if (err) return failPending(clientId, err);
+    placeMessage(data.message);
+    layout();
+    markRead();
+  });
+}
+
+function send(text, attachments) {
+  var q = R.replyTo !== null ? quoteOf(R.replyTo) : null;
+  if (!R.atEnd) loadLatest();
+  var clientId = Parley.newClientId();
+  var li = Parley.render.pending(text, clientId, me(), q && q.user.username + ': ' + q.text);
+  R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo, attachments: attachments};
+  cancelReply();
+  list.appendChild(li);
+  layout();
+  scrollToBottom();
+  post(clientId);
+}
+
+function growComposer() {
+  var box = $('text');
+  box.style.height = 'auto';
+  if (box.value) box.style.height = Math.min(box.scrollHeight + 2, 160) + 'px';
+  else box.style.height = '';
+}
+
+function lastOwnId() {
+  for (var node = list.lastChild; node; node = node.previousSibling) {
+    var m = R.msgs[node.getAttribute('data-id')];
+    if (m && mine(m) && !m.deleted && m.kind !== 'answer') return m.id;
+  }
+  return null;
+}
+
+function onComposerKey(e) {
+  if (Parley.isEnter(e)) {
+    e.preventDefault();
+    submitComposer();
+  } else if ((e.key === 'ArrowUp' || e.key === 'Up') && !$('text').value) {
+    var id = lastOwnId();
+    if (id !== null) {
+      e.preventDefault();
+      startEdit(id);
     }
-  };
+  } else if (Parley.isEsc(e) && R.replyTo !== null) {
+    cancelReply();
+  }
+}
+
+function submitComposer() {
+  var box = $('text');
+  var text = box.value;
+  if (!R.room) return;
+  // With finished uploads the text may be empty.
+  var attachments = Parley.uploads.take();
+  if (!text.replace(/\s+/g, '')) {
+    if (!attachments.length) return;
+    text = '';
+  }
+  setError('');
+  box.value = '';
+  growComposer();
+  send(text, attachments);
+}
+
+function onComposerInput() {
+  growComposer();
+  var now = Date.now();
+  if (!R.room || now - R.lastTypingSent < kTypingSendEveryMs || !$('text').value) return;
+  R.lastTypingSent = now;
+  Parley.api('POST', '/rooms/' + R.room.id + '/typing', null, null);
+}
+
+function startReply(id) {
+  var m = R.msgs[id];
+  if (!m) return;
+  R.replyTo = id;
+  $('reply-text').textContent = 'Replying to ' + m.user.username + ': ' + m.text;
+  show('reply-bar', true);
+  $('text').focus();
+}
+
+function cancelReply() {
+  R.replyTo = null;
+  show('reply-bar', false);
+}
+
+// Edit, delete, answer: a form in the message. send(text, done) posts;
+// done(err, data) shows the error or places data.message and closes.
+function inlineEditor(li, label, initial, submitLabel, send) {
+  Parley.remove(li.querySelector('.inline'));
+  var id = 'inline-' + li.getAttribute('data-id');
+  var form = el('form', 'inline');
+  form.appendChild(el('label', null, label, {'for': id}));
+  var box = form.appendChild(el('textarea', null, null, {id: id, rows: 2, maxlength: 4000}));
+  box.value = initial;
+  var ok = form.appendChild(el('button', null, submitLabel, {type: 'submit'}));
+  form.appendChild(button('Cancel', 'cancel', close));
+  var msg = form.appendChild(el('p', 'note', null, {role: 'alert'}));
+  function close() {
+    Parley.remove(form);
+    if (!$('composer').hidden) $('text').focus();
+  }
+  form.addEventListener('submit', function (e) {
+    e.preventDefault();
+    if (!box.value.replace(/\s+/g, '')) return;
+    ok.disabled = true;
+    send(box.value, function (err, data) {
+      ok.disabled = false;
+      msg.textContent = Parley.errorText(err);
+      if (err) return;
+      if (data) placeMessage(data.message);
+      close();
+    });
+  });
+  box.addEventListener('keydown', function (e) {
+    if (Parley.isEsc(e)) close();
+    if (Parley.isEnter(e)) {
+      e.preventDefault();
+      ok.click();
+    }
+  });
+  li.insertBefore(form, li.querySelector('.answers'));
+  box.focus();
+  box.setSelectionRange(box.value.length, box.value.length);
+}
+
+function startEdit(id) {
+  inlineEditor(R.nodes[id], 'Edit message', R.msgs[id].text, 'Save', function (text, done) {
+    Parley.api('PATCH', '/messages/' + id, {text: text}, done);
+  });
+}
+
+function removeMessage(id) {
+  Parley.api('DELETE', '/messages/' + id, null, function (err) {
+    if (err) return setError(err);
+    var m = R.msgs[id];
+    if (m) {
+      m.deleted = true;
+      m.text = '';
+      placeMessage(m);
+    }
+  });
+}
+
+function startAnswer(questionId) {
+  var clientId = Parley.newClientId();  // one per form: a retry cannot answer twice
+  var li = R.nodes[questionId];
+  inlineEditor(li, 'Your answer', '', 'Post answer', function (text, done) {
+    Parley.api('POST', '/messages/' + questionId + '/answer', {text: text, client_id: clientId}, function (err, data) {
+      if (!err || err.code !== 'already_answered') return done(err, data);
+      // The winner arrives as an event: explain, not an error.
+      done(null);
+      Parley.remove(li.querySelector('.lost'));
+      li.insertBefore(el('p', 'note lost', 'Already answered by another professor.', {role: 'status'}), li.querySelector('.answers'));
+      var q = R.msgs[questionId];
+      if (q && !q.answer_id) q.answer_id = -1;  // no Answer button until it arrives
+      if (q) renderMessage(q);
+    });
+  });
+}
+
+// Up/Down/Home/End move between messages; Tab then reaches the actions.
+function onListKey(e) {
+  var keys = {ArrowUp: -1, Up: -1, ArrowDown: 1, Down: 1, Home: -2, End: 2};
+  var step = keys[e.key];
+  var t = e.target;
+  if (!step || (t !== list && !t.classList.contains('msg'))) return;
+  var all = list.querySelectorAll('.msg[data-id]');
+  if (!all.length) return;
+  var at = -1;
+  for (var i = 0; i < all.length; i++) {
+    if (all[i] === t) at = i;
+  }
+  var next = step === -2 ? 0 : step === 2 || at < 0 ? all.length - 1 : Math.max(0, Math.min(all.length - 1, at + step));
+  e.preventDefault();
+  all[next].focus();
+}
+
+// No hover on touch screens: a long press shows the actions.
+function longPress() {
+  var timer = null;
+  var shown = null;
+  function hide() {
+    if (shown) shown.classList.remove('touched');
+    shown = null;
+  }
+  list.addEventListener('touchstart', function (e) {
+    clearTimeout(timer);
+    var li = e.target;
+    while (li && li !== list && !(li.classList && li.classList.contains('msg'))) li = li.parentNode;
+    if (shown && shown !== li) hide();
+    if (!li || li === list) return;
+    timer = setTimeout(function () {
+      hide();
+      shown = li;
+      li.classList.add('touched');
+    }, kLongPressMs);
+  }, false);
+  var cancel = function () { clearTimeout(timer); };
+  list.addEventListener('touchmove', cancel, false);
+  list.addEventListener('touchend', cancel, false);
+  list.addEventListener('touchcancel', cancel, false);
+}
+
+function renderMembers() {
+  var ul = $('members');
+  Parley.clear(ul);
+  var sorted = R.members.slice().sort(function (a, b) {
+    var ao = R.online[a.user.id] ? 0 : 1;
+    var bo = R.online[b.user.id] ? 0 : 1;
+    return ao - bo || (a.user.username < b.user.username ? -1 : 1);
+  });
+  var amOwner = R.room && R.room.owner && me() && R.room.owner.id === me().id;
+  for (var i = 0; i < sorted.length; i++) {
+    var m = sorted[i];
+    var online = !!R.online[m.user.id];
+    var li = el('li', online ? 'online' : 'offline');
+    li.appendChild(el('span', 'dot'));
+    li.appendChild(el('span', 'name', m.user.username));
+    li.appendChild(el('span', 'visually-hidden', online ? ' (online)' : ' (offline)'));
+    if (isQa() && amOwner && m.user.id !== me().id) {
+      li.appendChild(roleSelect(m));
+    } else if (isQa() || m.owner) {
+      li.appendChild(el('span', 'role', m.owner ? 'owner' + (isQa() ? ', ' + m.role : '') : m.role));
+    }
+    Parley.moderation.member(li, m, {room: R.room, me: me(), members: R.members, onError: setError, reload: loadMembers});
+    ul.appendChild(li);
+  }
+  $('members-count').textContent = String(sorted.length);
+}
+
+function roleSelect(m) {
+  var s = el('select', 'role-select', null, {'aria-label': 'Role of ' + m.user.username});
+  s.appendChild(el('option', null, 'student'));
+  s.appendChild(el('option', null, 'professor'));
+  s.value = m.role === 'professor' ? 'professor' : 'student';
+  s.addEventListener('change', function () {
+    var path = '/rooms/' + R.room.id + '/members/' + encodeURIComponent(m.user.username);
+    Parley.api('PUT', path, {role: s.value}, setError);
+  });
+  return s;
+}
+
+var loadMembers = Parley.soon(function () {
+  if (!R.room) return;
+  var seq = R.seq;
+  Parley.get('/rooms/' + R.room.id + '/members', function (err, data) {
+    if (seq !== R.seq || err) return;
+    R.members = data.members || [];
+    for (var i = 0; i < R.members.length; i++) R.online[R.members[i].user.id] = R.members[i].online;
+    renderMembers();
+    renderHeader();  // my mute may have changed
+    rerender();
+    renderReceipts();
+  });
+}, 50);
+
+function renderTyping() {
+  var now = Date.now();
+  var names = [];
+  for (var name in R.typing) {
+    if (R.typing[name] > now) names.push(name);
+    else delete R.typing[name];
+  }
+  var text = '';
+  if (names.length === 1) text = names[0] + ' is typing…';
+  else if (names.length === 2) text = names[0] + ' and ' + names[1] + ' are typing…';
+  else if (names.length > 2) text = 'Several people are typing…';
+  $('typing').textContent = text;
+}
+
+// The room header and composer for this kind of room.
+function renderHeader() {
+  var room = R.room;
+  $('room-title').textContent = room.kind === 'dm' ? '@ ' + room.name : '# ' + room.name;
+  var kinds = {public: 'public room', private: 'private room', qa: 'Q&A room', dm: 'direct conversation'};
+  var kind = kinds[room.kind] || room.kind;
+  if (room.kind === 'qa' && room.role) kind += ' · you are a ' + room.role;
+  $('room-kind').textContent = kind;
+  list.className = room.kind === 'dm' ? 'dm' : '';
+  show('leave', room.kind !== 'dm' && room.member);
+  show('invite-form', room.kind === 'private');
+  var label = 'Message';
+  var canWrite = true;
+  if (room.kind === 'qa') {
+    if (room.role === 'professor') {
+      canWrite = false;
+      $('composer-note').textContent = 'Professors answer questions: use Answer on a question.';
+    } else {
+      label = 'Ask a question';
+    }
+  }
+  var muted = Parley.moderation.mutedUntil(me(), R.members);
+  if (R.removed || muted) {
+    canWrite = false;
+    $('composer-note').textContent = R.removed ? R.removed : Parley.moderation.mutedText(muted);
+  }
+  $('text-label').textContent = label;
+  $('text').setAttribute('placeholder', label + (room.kind === 'dm' ? ' to ' + room.name : ''));
+  show('composer', canWrite);
+  show('composer-note', !canWrite);
+}
+
+function rerender() {
+  for (var id in R.msgs) {
+    if (R.nodes[id]) renderMessage(R.msgs[id]);
+  }
+}
+
+Parley.room = {
+  currentId: function () {
+    return R.room ? R.room.id : null;
+  },
+
+  members: function () {
+    return R.members;
+  },
+
+  jump: jumpTo,
+
+  open: function (room) {
+    flushRead();
+    R.seq++;
+    R.room = room;
+    R.pending = {};
+    R.quotes = {};
+    R.quoteAsked = {};
+    R.typing = {};
+    R.members = [];
+    R.removed = '';
+    R.readSent = 0;
+    // "New messages" stays where the marker was on opening (none if never read).
+    R.unreadAfter = room.unread > 0 && room.read_event_id > 0 ? room.read_event_id : null;
+    cancelReply();
+    Parley.clear($('members'));
+    Parley.clear($('announcer'));
+    setError(R.notice || '');
+    R.notice = '';
+    renderTyping();
+    renderHeader();
+    show('room', true);
+    if (R.unreadAfter) {
+      loadAround(R.unreadAfter, function () {
+        var divider = list.querySelector('.divider.new');
+        if (divider) list.scrollTop = divider.parentNode.offsetTop - 8;
+        else scrollToBottom();
+      });
+    } else {
+      loadLatest();
+    }
+    loadMembers();
+  },
+
+  update: function (room) {
+    var roleChanged = R.room && R.room.role !== room.role;
+    R.room = room;
+    renderHeader();
+    if (roleChanged) rerender();
+  },
+
+  close: function () {
+    R.seq++;
+    R.gen++;
+    R.room = null;
+    show('room', false);
+  },
+
+  // After a reset the window may have gaps.
+  reload: function () {
+    if (R.room) this.open(R.room);
+  },
+
+  onMessageEvent: function (type, m) {
+    if (!R.room || m.room_id !== R.room.id) return;
+    var stick = nearBottom();
+    if (type === 'edit' || type === 'delete') {
+      if (R.msgs[m.id]) placeMessage(m);
+      return;
+    }
+    var isNew = !R.nodes[m.id];
+    placeMessage(m);
+    layout();
+    if (isNew && !mine(m)) announce(m.user.username + ': ' + m.text);
+    if (m.user && R.typing[m.user.username]) {
+      delete R.typing[m.user.username];
+      renderTyping();
+    }
+    if (stick && R.atEnd) scrollToBottom();
+    markRead();
+  },
+
+  onMemberEvent: function (d, id) {
+    if (!R.room || d.room_id !== R.room.id) return;
+    var verbs = {joined: ' joined', added: ' was added', left: ' left', role: ' is now a ' + d.role};
+    var note = verbs[d.action] ? d.user.username + verbs[d.action] : Parley.moderation.note(d, me());
+    if (note) systemNote(id, note);
+    var isMe = mine(d);
+    if (isMe && (d.action === 'kicked' || d.action === 'banned')) {
+      R.removed = note;
+      // app.js moves to another room: the notice goes along.
+      R.notice = note.replace('this room', 'the room ' + R.room.name);
+      renderHeader();
+    }
+    if (isMe && d.action === 'joined') R.removed = '';
+    loadMembers();
+  },
+
+  onTyping: function (d) {
+    if (!R.room || d.room_id !== R.room.id || mine(d)) return;
+    R.typing[d.user.username] = Date.now() + kTypingShowMs;
+    renderTyping();
+    setTimeout(renderTyping, kTypingShowMs + 50);
+  },
+
+  onReaction: function (d) {
+    var m = R.msgs[d.message_id];
+    if (m && me() && Parley.reactions.apply(m, d, me().id)) renderMessage(m);
+  },
+
+  onReceipt: function (d) {
+    if (!R.room || d.room_id !== R.room.id) return;
+    for (var i = 0; i < R.members.length; i++) {
+      var mb = R.members[i];
+      if (mb.user.id === d.user.id && d.event_id > (mb.read_event_id || 0)) mb.read_event_id = d.event_id;
+    }
+    renderReceipts();
+  },
+
+  onPresence: function (d) {
+    R.online[d.user.id] = !!d.online;
+    if (R.room) renderMembers();
+  },
+
+  visible: markRead,
+
+  rerender: rerender,
+
+  init: function () {
+    on('composer', 'submit', submitComposer);
+    on('text', 'keydown', onComposerKey);
+    on('text', 'input', onComposerInput);
+    on('older', 'click', function () { loadPage(true); });
+    on('latest', 'click', jumpToLatest);
+    on('reply-cancel', 'click', function () {
+      cancelReply();
+      $('text').focus();
+    });
+    on('messages', 'scroll', onScroll);
+    on('messages', 'keydown', onListKey);
+    longPress();
+    // Times age; "Today" becomes "Yesterday".
+    setInterval(function () {
+      if (!R.room) return;
+      Parley.render.refreshTimes(list);
+      layout();
+    }, 30000);
+    on('invite-form', 'submit', function () {
+      var name = $('invite-user').value.trim();
+      if (!name || !R.room) return;
+      Parley.api('POST', '/rooms/' + R.room.id + '/members', {username: name}, function (err) {
+        if (err) return setError(err);
+        $('invite-user').value = '';
+        setError('');
+        loadMembers();
+      });
+    });
+  }
+};
 })();

@@ -2,56 +2,55 @@
 // match between \u0002 and \u0003 (set with textContent); a result opens its
 // room around the message.
 (function () {
-  var $ = Parley.$;
-  var el = Parley.el;
-  var query = '';
-  var last = null;  // id of the last result shown: the next page is before it
+var $ = Parley.$;
+var show = Parley.show;
+var on = Parley.on;
+var el = Parley.el;
+var query = '';
+var last = null;  // id of the last result shown: the next page is before it
 
-  function result(m) {
-    var b = Parley.button(null, 'result');
-    var room = Parley.state.byId[m.room_id];
-    b.appendChild(el('span', 'where', (room ? room.name + ' · ' : '') + m.user.username));
-    var p = b.appendChild(el('span', 'snippet'));
-    var parts = String(m.snippet || m.text).split(/[\u0002\u0003]/);
-    for (var i = 0; i < parts.length; i++) p.appendChild(i % 2 ? el('mark', null, parts[i]) : document.createTextNode(parts[i]));
-    function show() {
-      Parley.rooms.open(m.room_id);
-      if (Parley.room.currentId() === m.room_id) Parley.room.jump(m.id);
-    }
-    // A room not in the loaded list pages is fetched first.
-    b.addEventListener('click', function () {
-      if (Parley.state.byId[m.room_id]) show();
-      else Parley.rooms.catchUp(m.id - 1, show);
-    });
-    return b;
+function result(m) {
+  var b = Parley.button(null, 'result');
+  var room = Parley.state.byId[m.room_id];
+  b.appendChild(el('span', 'where', (room ? room.name + ' · ' : '') + m.user.username));
+  Parley.split(b.appendChild(el('span', 'snippet')), m.snippet || m.text, /[\u0002\u0003]/, function (t) { return el('mark', null, t); });
+  function reveal() {
+    Parley.rooms.open(m.room_id);
+    if (Parley.room.currentId() === m.room_id) Parley.room.jump(m.id);
   }
+  // A room not in the loaded list pages is fetched first.
+  b.addEventListener('click', function () {
+    if (Parley.state.byId[m.room_id]) reveal();
+    else Parley.rooms.catchUp(m.id - 1, reveal);
+  });
+  return b;
+}
 
-  function run(more) {
-    var q = 'q=' + encodeURIComponent(query) + '&limit=20' + (more ? '&before=' + last : '');
-    Parley.api('GET', '/search?' + q, null, function (err, data) {
-      var ul = $('search-results');
-      if (!more) Parley.clear(ul);
-      $('search-note').textContent = err ? Parley.errorText(err) : '';
-      var list = (data && data.results) || [];
-      for (var i = 0; i < list.length; i++) {
-        ul.appendChild(el('li')).appendChild(result(list[i]));
-        last = list[i].id;
-      }
-      if (!err && !ul.firstChild) $('search-note').textContent = 'Nothing found.';
-      Parley.show($('search-more'), !!(data && data.has_more));
-      Parley.show($('search-section'), true);
-    });
-  }
-
-  Parley.search = {
-    init: function () {
-      $('search-form').addEventListener('submit', function (e) {
-        e.preventDefault();
-        query = $('search-q').value.trim();
-        if (query) run(false);
-        else Parley.show($('search-section'), false);
-      });
-      $('search-more').addEventListener('click', function () { run(true); });
+function run(more) {
+  var q = 'q=' + encodeURIComponent(query) + '&limit=20' + (more ? '&before=' + last : '');
+  Parley.get('/search?' + q, function (err, data) {
+    var ul = $('search-results');
+    if (!more) Parley.clear(ul);
+    $('search-note').textContent = Parley.errorText(err);
+    var list = (data && data.results) || [];
+    for (var i = 0; i < list.length; i++) {
+      ul.appendChild(el('li')).appendChild(result(list[i]));
+      last = list[i].id;
     }
-  };
+    if (!err && !ul.firstChild) $('search-note').textContent = 'Nothing found.';
+    show('search-more', !!(data && data.has_more));
+    show('search-section', true);
+  });
+}
+
+Parley.search = {
+  init: function () {
+    on('search-form', 'submit', function () {
+      query = $('search-q').value.trim();
+      if (query) run(false);
+      else show('search-section', false);
+    });
+    on('search-more', 'click', function () { run(true); });
+  }
+};
 })();

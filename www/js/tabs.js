@@ -1,10 +1,9 @@
 // One event stream for all my tabs (issue 12 item 7): HTTP/1.1 allows six
-// connections per site, so a stream per tab starves the seventh.
-// The tab holding the Web Lock "parley-stream-<user id>" runs the Transport
-// and relays events with status and cursor over a BroadcastChannel. When it
-// closes, a waiting tab gets the lock and resumes from the last cursor heard
-// (none yet: reload). Each tab sends itself. Without these APIs: a stream
-// per tab. Same interface and handlers as Parley.Transport.
+// connections per site, so a stream per tab starves the seventh. The tab
+// holding the Web Lock "parley-stream-<user id>" runs the Transport and
+// relays events, status and cursor over a BroadcastChannel; when it closes,
+// a waiting tab takes the lock and resumes from the last cursor heard (none
+// yet: reload). Each tab sends itself. Without these APIs, a stream per tab.
 Parley.SharedTransport = function (userId, handlers) {
   if (!window.BroadcastChannel || !navigator.locks) return new Parley.Transport(handlers);
   this.h = handlers;
@@ -14,100 +13,97 @@ Parley.SharedTransport = function (userId, handlers) {
 };
 
 (function () {
-  var S = Parley.SharedTransport.prototype;
+var S = Parley.SharedTransport.prototype;
 
-  S.start = function () {
-    var self = this;
-    this.ch = new BroadcastChannel(this.name);
-    this.ch.onmessage = function (e) { self.heard(e.data); };
-    navigator.locks.request(this.name, {ifAvailable: true}, function (lock) {
-      if (self.stopped) return null;
-      if (lock) return self.lead(true);
-      // A follower: its fetches plus the channel are everything; the
-      // leader answers "hi" with its status.
-      self.setStatus('connecting');
-      self.ch.postMessage({t: 'hi'});
-      self.h.onReady(null);
-      return navigator.locks.request(self.name, function () { return self.lead(false); });
-    });
-  };
+S.start = function () {
+  var self = this;
+  this.ch = new BroadcastChannel(this.name);
+  this.ch.onmessage = function (e) { self.heard(e.data); };
+  navigator.locks.request(this.name, {ifAvailable: true}, function (lock) {
+    if (self.stopped) return null;
+    if (lock) return self.lead(true);
+    // A follower: the leader answers "hi" with its status.
+    self.setStatus('connecting');
+    self.ch.postMessage({t: 'hi'});
+    self.h.onReady(null);
+    return navigator.locks.request(self.name, function () { return self.lead(false); });
+  });
+};
 
-  S.stop = function () {
-    this.stopped = true;
-    var t = this.inner;
-    this.inner = null;
-    if (t) t.stop();
-    if (this.release) this.release();
-    this.ch.close();
-    this.setStatus('stopped');
-  };
+S.stop = function () {
+  this.stopped = true;
+  var t = this.inner;
+  this.inner = null;
+  if (t) t.stop();
+  if (this.release) this.release();
+  this.ch.close();
+  this.setStatus('stopped');
+};
 
-  S.mode = function () {
-    return this.inner ? this.inner.mode() : 'shared';
-  };
+S.mode = function () {
+  return this.inner ? this.inner.mode() : 'shared';
+};
 
-  S.setStatus = function (s) {
-    if (s !== this.status) this.h.onStatus(this.status = s);
-  };
+S.setStatus = Parley.Transport.prototype.setStatus;
 
-  S.post = function (m) {
-    m.s = this.status;
-    m.cur = this.inner.lastId;
-    m.epoch = this.inner.epoch;
-    this.ch.postMessage(m);
-  };
+S.post = function (m) {
+  m.s = this.status;
+  m.cur = this.inner.lastId;
+  m.epoch = this.inner.epoch;
+  this.ch.postMessage(m);
+};
 
-  // Holds the lock (the promise) until stop().
-  S.lead = function (first) {
-    var self = this;
-    if (this.stopped) return null;
-    var resume = this.lastId !== null;
-    var t = this.inner = new Parley.Transport({
-      onStatus: function (s) {
-        if (self.inner !== t) return;
-        self.setStatus(s);
-        self.post({t: 'st'});
-      },
-      onReady: function (head) {
-        if (first) self.h.onReady(head);
-        else if (!resume) self.h.onReset(head);
-      },
-      onReset: function (head, d) {
-        self.post({t: 'reset', d: d});
-        self.h.onReset(head, d);
-      },
-      onSignedOut: this.h.onSignedOut,
-      onEvent: function (type, data, id) {
-        self.post({t: 'ev', type: type, data: data, id: id});
-        self.h.onEvent(type, data, id);
-      }
-    });
-    t.lastId = this.lastId;
-    t.epoch = this.epoch;
-    t.start();
-    return new Promise(function (resolve) { self.release = resolve; });
-  };
+// Holds the lock (the promise) until stop().
+S.lead = function (first) {
+  var self = this;
+  if (this.stopped) return null;
+  var resume = this.lastId !== null;
+  var t = this.inner = new Parley.Transport({
+    onStatus: function (s) {
+      if (self.inner !== t) return;
+      self.setStatus(s);
+      self.post({t: 'st'});
+    },
+    onReady: function (head) {
+      if (first) self.h.onReady(head);
+      else if (!resume) self.h.onReset(head);
+    },
+    onReset: function (head, d) {
+      self.post({t: 'reset', d: d});
+      self.h.onReset(head, d);
+    },
+    onSignedOut: this.h.onSignedOut,
+    onEvent: function (type, data, id) {
+      self.post({t: 'ev', type: type, data: data, id: id});
+      self.h.onEvent(type, data, id);
+    }
+  });
+  t.lastId = this.lastId;
+  t.epoch = this.epoch;
+  t.start();
+  return new Promise(function (resolve) { self.release = resolve; });
+};
 
-  // fn() unless another of my tabs answers "visible" within 300 ms (asked
-  // each time: a crashed tab cannot leave a stale answer).
-  S.unlessVisible = function (fn) {
-    var self = this;
-    this.seenVisible = false;
-    this.ch.postMessage({t: 'visible?'});
-    setTimeout(function () { if (!self.seenVisible && !self.stopped) fn(); }, 300);
-  };
+// fn() unless another of my tabs answers "visible" within 300 ms (asked
+// each time: a crashed tab cannot leave a stale answer).
+S.unlessVisible = function (fn) {
+  var self = this;
+  this.seenVisible = false;
+  this.ch.postMessage({t: 'visible?'});
+  setTimeout(function () { if (!self.seenVisible && !self.stopped) fn(); }, 300);
+};
 
-  S.heard = function (m) {
-    if (m.t === 'visible?' && !document.hidden) this.ch.postMessage({t: 'visible'});
-    if (m.t === 'visible') this.seenVisible = true;
-    if (m.t === 'visible?' || m.t === 'visible') return;
-    if (this.stopped || (this.inner && m.t !== 'hi')) return;
-    if (m.t === 'hi') return this.inner && this.post({t: 'st'});
-    if (m.t === 'ev' && m.id && this.lastId !== null && m.id <= this.lastId) return;
-    if (m.cur !== null) this.lastId = m.cur;
-    if (m.epoch) this.epoch = m.epoch;
-    if (m.s) this.setStatus(m.s);
-    if (m.t === 'ev') this.h.onEvent(m.type, m.data, m.id);
-    if (m.t === 'reset') this.h.onReset(m.cur, m.d);
-  };
+S.heard = function (m) {
+  if (m.t === 'visible?' && !document.hidden) this.ch.postMessage({t: 'visible'});
+  if (m.t === 'visible') this.seenVisible = true;
+  if (m.t === 'visible?' || m.t === 'visible') return;
+  if (this.stopped || (this.inner && m.t !== 'hi')) return;
+  if (m.t === 'hi') return this.inner && this.post({t: 'st'});
+  if (m.t === 'ev' && m.id && this.lastId !== null && m.id <= this.lastId) return;
+  if (m.cur !== null) this.lastId = m.cur;
+  if (m.epoch) this.epoch = m.epoch;
+  if (m.s) this.setStatus(m.s);
+  if (m.t === 'ev') this.h.onEvent(m.type, m.data, m.id);
+  if (m.t === 'reset') this.h.onReset(m.cur, m.d);
+};
 })();

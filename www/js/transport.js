@@ -1,14 +1,14 @@
 // The event transport: one connection per tab for all my rooms (DESIGN 4),
 // SSE when it works, long-poll when not.
 // - The cursor `lastId` is the last event handed on; events at or below it
-//   are dropped, so replays never show twice and resuming loses nothing. The
-//   epoch travels with it: a new database answers `reset`, not a gap.
+//   are dropped: replays never show twice, resuming loses nothing. The epoch
+//   goes with it: a new database answers `reset`, not a gap.
 // - Not EventSource's reconnect: we reopen from our cursor after 1 s,
 //   doubling to 16 s, with jitter so tabs do not all hit a restarted server.
 // - Long-poll for good when EventSource is missing, no `hello` within 5 s
 //   (a buffering proxy), a stream silent 45 s while a poll finds events, or
-//   two failures before hello while polls work. Heartbeats are comments the
-//   page never sees; the poll tells quiet from stuck.
+//   two failures before hello while polls work (heartbeats are comments the
+//   page never sees: a poll tells quiet from stuck).
 var kHelloTimeoutMs = 5000;
 var kSilenceCheckMs = 45000;
 var kBackoffMinMs = 1000;
@@ -17,18 +17,16 @@ var kPollTimeoutS = 25;
 var kEventTypes = ['message', 'question', 'answer', 'edit', 'delete', 'room', 'member', 'user',
   'typing', 'presence', 'reset', 'reaction', 'receipt'];
 
-// handlers: onEvent(type, data, id), onStatus(s), onReady(head) (once, when
-// the cursor is known: history loads after it), onReset(head), onSignedOut().
+// handlers (all required): onEvent(type, data, id), onStatus(s),
+// onReady(head) (once, when the cursor is known: history loads after it),
+// onReset(head, data), onSignedOut().
 Parley.Transport = function (handlers) {
   this.h = handlers;
-  this.lastId = null;
-  this.epoch = null;
+  this.lastId = this.epoch = this.es = this.xhr = null;
   this.ready = false;
   this.usePoll = !window.EventSource;
   this.backoff = kBackoffMinMs;
   this.stopped = true;
-  this.es = null;
-  this.xhr = null;
   this.timers = {};
   this.status = '';
   this.streamFailures = 0;
@@ -53,9 +51,7 @@ T.mode = function () {
 };
 
 T.setStatus = function (s) {
-  if (s === this.status) return;
-  this.status = s;
-  if (this.h.onStatus) this.h.onStatus(s);
+  if (s !== this.status) this.h.onStatus(this.status = s);
 };
 
 T.timer = function (name, ms, fn) {
@@ -68,34 +64,22 @@ T.timer = function (name, ms, fn) {
 };
 
 T.clearTimer = function (name) {
-  if (this.timers[name]) {
-    clearTimeout(this.timers[name]);
-    delete this.timers[name];
-  }
+  clearTimeout(this.timers[name]);
+  delete this.timers[name];
 };
 
 T.teardown = function () {
   this.generation++;
-  for (var name in this.timers) {
-    if (this.timers.hasOwnProperty(name)) clearTimeout(this.timers[name]);
-  }
-  this.timers = {};
-  if (this.es) {
-    this.es.close();
-    this.es = null;
-  }
-  if (this.xhr) {
-    var x = this.xhr;
-    this.xhr = null;
-    x.abort();
-  }
+  for (var name in this.timers) this.clearTimer(name);
+  if (this.es) this.es.close();
+  var x = this.xhr;
+  this.es = this.xhr = null;
+  if (x) x.abort();
 };
 
 T.cursorQuery = function (name) {
   if (this.lastId === null) return '';
-  var q = name + '=' + this.lastId;
-  if (this.epoch) q += '&epoch=' + encodeURIComponent(this.epoch);
-  return q;
+  return name + '=' + this.lastId + (this.epoch ? '&epoch=' + encodeURIComponent(this.epoch) : '');
 };
 
 T.connect = function () {
@@ -114,30 +98,22 @@ T.retryLater = function () {
   this.timer('retry', delay, this.connect);
 };
 
-T.signedOut = function () {
-  if (this.h.onSignedOut) this.h.onSignedOut();
-};
-
 T.switchToPoll = function (why) {
   if (window.console) console.info('parley: falling back to long-poll: ' + why);
   this.usePoll = true;
   this.connect();
 };
 
-// One event from either transport; false for a duplicate.
+// One event from either transport; duplicates are dropped.
 T.deliver = function (type, data, id) {
   if (id) {
-    if (this.lastId !== null && id <= this.lastId) return false;
+    if (this.lastId !== null && id <= this.lastId) return;
     this.lastId = id;
   }
-  if (type === 'reset') {
-    // Our cursor is too old or the database changed: go on from the head.
-    if (data && typeof data.head === 'number') this.lastId = data.head;
-    if (this.h.onReset) this.h.onReset(this.lastId, data);
-    return true;
-  }
-  if (this.h.onEvent) this.h.onEvent(type, data, id);
-  return true;
+  if (type !== 'reset') return this.h.onEvent(type, data, id);
+  // Our cursor is too old or the database changed: go on from the head.
+  if (data && typeof data.head === 'number') this.lastId = data.head;
+  this.h.onReset(this.lastId, data);
 };
 
 T.becameReady = function (head, epoch) {
@@ -145,7 +121,7 @@ T.becameReady = function (head, epoch) {
   if (this.lastId === null) this.lastId = head;
   if (!this.ready) {
     this.ready = true;
-    if (this.h.onReady) this.h.onReady(this.lastId);
+    this.h.onReady(this.lastId);
   }
 };
 
@@ -154,9 +130,8 @@ T.openStream = function () {
   var self = this;
   var gen = this.generation;
   var q = this.cursorQuery('last_event_id');
-  var es = new EventSource('/events/stream' + (q ? '?' + q : ''));
+  var es = this.es = new EventSource('/events/stream' + (q ? '?' + q : ''));
   var helloSeen = false;
-  this.es = es;
   if (this.status !== 'live') this.setStatus(this.ready ? 'reconnecting' : 'connecting');
 
   this.timer('hello', kHelloTimeoutMs, function () {
@@ -186,10 +161,9 @@ T.openStream = function () {
   function onTyped(type) {
     es.addEventListener(type, function (e) {
       if (gen !== self.generation) return;
-      var id = e.lastEventId ? parseInt(e.lastEventId, 10) : 0;
       // EventSource repeats the last id on ephemeral events, which have none.
-      if (type === 'typing' || type === 'presence' || type === 'reset' || type === 'receipt') id = 0;
-      self.deliver(type, parse(e), id);
+      var ephemeral = /^(typing|presence|reset|receipt)$/.test(type);
+      self.deliver(type, parse(e), e.lastEventId && !ephemeral ? parseInt(e.lastEventId, 10) : 0);
       self.armSilenceCheck();
     });
   }
@@ -199,18 +173,14 @@ T.openStream = function () {
     if (gen !== self.generation) return;
     if (helloSeen) return self.retryLater();
     // Failed before hello, and EventSource says not why; a poll tells: 401
-    // signed out, failing too: retry later, working (twice): something
-    // breaks streams, so long-poll.
+    // signed out, failing too: retry, working (twice): long-poll.
     self.teardown();
     self.setStatus('reconnecting');
     var checking = self.generation;
     Parley.getJson('/events/poll?timeout=0', 10000, function (err) {
       if (checking !== self.generation || self.stopped) return;
-      if (err && err.status === 401) return self.signedOut();
-      if (!err && ++self.streamFailures >= 2) {
-        self.switchToPoll('the stream fails where a poll works');
-        return;
-      }
+      if (err && err.status === 401) return self.h.onSignedOut();
+      if (!err && ++self.streamFailures >= 2) return self.switchToPoll('the stream fails where a poll works');
       self.retryLater();
     });
   };
@@ -226,9 +196,8 @@ T.armSilenceCheck = function () {
     Parley.getJson('/events/poll?' + this.cursorQuery('since') + '&timeout=0', 10000, function (err, body) {
       if (gen !== self.generation) return;
       var newest = 0;
-      if (!err && body && body.events) {
-        for (var i = 0; i < body.events.length; i++) newest = Math.max(newest, body.events[i].id || 0);
-      }
+      var events = (!err && body.events) || [];
+      for (var i = 0; i < events.length; i++) newest = Math.max(newest, events[i].id || 0);
       if (newest <= from) return self.armSilenceCheck();
       self.timer('silence', 2000, function () {
         if (this.lastId < newest) this.switchToPoll('the stream is silent but events are waiting');
@@ -248,14 +217,13 @@ T.poll = function () {
   this.xhr = Parley.getJson(url, (kPollTimeoutS + 15) * 1000, function (err, body) {
     if (gen !== self.generation) return;
     self.xhr = null;
-    if (err) return err.status === 401 ? self.signedOut() : self.retryLater();
+    if (err) return err.status === 401 ? self.h.onSignedOut() : self.retryLater();
     self.backoff = kBackoffMinMs;
     self.becameReady(body.next, body.epoch);
     self.setStatus('long-poll');
     var events = body.events || [];
     for (var i = 0; i < events.length && gen === self.generation; i++) {
-      var ev = events[i];
-      self.deliver(ev.type, ev.data, ev.id || 0);
+      self.deliver(events[i].type, events[i].data, events[i].id || 0);
     }
     if (gen !== self.generation) return;
     // `next` rules (after a reset it may go down).

@@ -2,134 +2,120 @@
 // Images get their size from the server's width and height so the list does
 // not jump on load; other files are download links. Names via textContent.
 (function () {
-  var el = Parley.el, $ = Parley.$;
-  var kMaxFiles = 10;
-  var kBox = 320;  // the largest side an inline image is shown at, in CSS px
-  var tray = [];   // {name, id|null, xhr|null, node}
+var el = Parley.el, $ = Parley.$, on = Parley.on, show = Parley.show;
+var kMaxFiles = 10;
+var kBox = 320;  // the largest side an inline image is shown at, in CSS px
+var tray = [];   // {name, id|null, xhr|null, node}
 
-  function size(n) {
-    if (n < 1024) return n + ' B';
-    if (n < 1048576) return Math.round(n / 1024) + ' KB';
-    return (n / 1048576).toFixed(1) + ' MB';
-  }
+function size(n) {
+  if (n < 1024) return n + ' B';
+  if (n < 1048576) return Math.round(n / 1024) + ' KB';
+  return (n / 1048576).toFixed(1) + ' MB';
+}
 
-  function removeItem(item) {
-    if (item.xhr) item.xhr.abort();
-    var i = tray.indexOf(item);
-    if (i >= 0) tray.splice(i, 1);
-    Parley.remove(item.node);
-    Parley.show($('upload-tray'), tray.length > 0);
-  }
+function removeItem(item) {
+  if (item.xhr) item.xhr.abort();
+  var i = tray.indexOf(item);
+  if (i >= 0) tray.splice(i, 1);
+  Parley.remove(item.node);
+  show('upload-tray', tray.length > 0);
+}
 
-  // A tray row with progress, then "ready" (the id goes with the next send).
-  function upload(file) {
-    if (tray.length >= kMaxFiles) return;
-    var name = file.name || 'pasted.png';
-    var item = {name: name, id: null, xhr: new XMLHttpRequest(), node: el('li', 'upload')};
-    var bar = el('progress', '');
-    bar.max = 100;
-    bar.value = 0;
-    bar.setAttribute('aria-label', 'Uploading ' + name);
-    var state = el('span', 'upload-state', 'uploading');
-    var remove = Parley.button('×', 'upload-remove', function () { removeItem(item); }, 'Remove ' + name);
-    item.node.appendChild(el('span', 'upload-name', name));
-    item.node.appendChild(bar);
-    item.node.appendChild(state);
-    item.node.appendChild(remove);
-    $('upload-tray').appendChild(item.node);
-    Parley.show($('upload-tray'), true);
-    tray.push(item);
+// A tray row with progress, then "ready" (the id goes with the next send).
+function upload(file) {
+  if (tray.length >= kMaxFiles) return;
+  var name = file.name || 'pasted.png';
+  var item = {name: name, id: null, xhr: new XMLHttpRequest(), node: el('li', 'upload')};
+  item.node.appendChild(el('span', 'upload-name', name));
+  var bar = item.node.appendChild(el('progress', '', null, {max: 100, value: 0, 'aria-label': 'Uploading ' + name}));
+  var state = item.node.appendChild(el('span', 'upload-state', 'uploading'));
+  item.node.appendChild(Parley.button('×', 'upload-remove', removeItem.bind(null, item), 'Remove ' + name));
+  $('upload-tray').appendChild(item.node);
+  show('upload-tray', true);
+  tray.push(item);
 
-    var xhr = item.xhr;
-    xhr.open('POST', '/api/uploads?name=' + encodeURIComponent(name), true);
-    xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
-    xhr.upload.onprogress = function (e) {
-      if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total);
-    };
-    Parley.onAnswer(xhr, function (err, data, status) {
-      item.xhr = null;
-      if (!err && status === 201 && data && data.upload) {
-        item.id = data.upload.id;
-        bar.value = 100;
-        state.textContent = 'ready, ' + size(data.upload.size);
-        item.node.className = 'upload ready';
-        return;
-      }
-      state.textContent = Parley.errorText(err || {status: status});
-      item.node.className = 'upload failed';
-    });
-    xhr.send(file);
-  }
-
-  function uploadAll(list) {
-    for (var i = 0; list && i < list.length; ++i) upload(list[i]);
-  }
-
-  function attachment(a) {
-    var link = el('a', 'attachment');
-    link.href = a.url;
-    if (/^image\//.test(a.mime) && a.width && a.height) {
-      var scale = Math.min(1, kBox / Math.max(a.width, a.height));
-      var img = el('img', '');
-      img.alt = a.name;
-      img.width = Math.max(1, Math.round(a.width * scale));
-      img.height = Math.max(1, Math.round(a.height * scale));
-      img.src = a.url;
-      link.className = 'attachment image';
-      link.target = '_blank';
-      link.rel = 'noopener';
-      link.appendChild(img);
-    } else {
-      link.appendChild(el('span', 'file-name', a.name));
-      link.appendChild(el('span', 'file-size', size(a.size)));
-      link.setAttribute('download', a.name);
-    }
-    return link;
-  }
-
-  Parley.uploads = {
-    render: function (box, attachments) {
-      var list = el('div', 'attachments');
-      for (var i = 0; i < attachments.length; ++i) list.appendChild(attachment(attachments[i]));
-      box.appendChild(list);
-    },
-    // Takes the finished uploads' ids out of the tray.
-    take: function () {
-      var ids = [];
-      for (var i = tray.length - 1; i >= 0; --i) {
-        if (tray[i].id !== null) {
-          ids.unshift(tray[i].id);
-          removeItem(tray[i]);
-        }
-      }
-      return ids;
-    },
-    init: function () {
-      var input = $('attach');
-      $('attach-button').addEventListener('click', function () { input.click(); });
-      input.addEventListener('change', function () {
-        uploadAll(input.files);
-        input.value = '';
-      });
-      var room = $('room');
-      room.addEventListener('dragover', function (e) {
-        if (!e.dataTransfer || !$('composer').offsetParent) return;
-        e.preventDefault();
-        room.className = 'dropping';
-      });
-      room.addEventListener('dragleave', function () { room.className = ''; });
-      room.addEventListener('drop', function (e) {
-        room.className = '';
-        if (!e.dataTransfer || !e.dataTransfer.files.length || !$('composer').offsetParent) return;
-        e.preventDefault();
-        uploadAll(e.dataTransfer.files);
-      });
-      $('text').addEventListener('paste', function (e) {
-        var files = e.clipboardData && e.clipboardData.files;
-        if (!files || !files.length) return;
-        e.preventDefault();
-        uploadAll(files);
-      });
-    }
+  var xhr = item.xhr;
+  xhr.open('POST', '/api/uploads?name=' + encodeURIComponent(name), true);
+  xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+  xhr.upload.onprogress = function (e) {
+    if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total);
   };
+  Parley.onAnswer(xhr, function (err, data, status) {
+    item.xhr = null;
+    if (!err && status === 201 && data && data.upload) {
+      item.id = data.upload.id;
+      bar.value = 100;
+      state.textContent = 'ready, ' + size(data.upload.size);
+      item.node.className = 'upload ready';
+      return;
+    }
+    state.textContent = Parley.errorText(err || {status: status});
+    item.node.className = 'upload failed';
+  });
+  xhr.send(file);
+}
+
+function uploadAll(list) {
+  for (var i = 0; list && i < list.length; ++i) upload(list[i]);
+}
+
+function attachment(a) {
+  var link;
+  if (/^image\//.test(a.mime) && a.width && a.height) {
+    var scale = Math.min(1, kBox / Math.max(a.width, a.height));
+    link = el('a', 'attachment image', null, {href: a.url, target: '_blank', rel: 'noopener'});
+    link.appendChild(el('img', null, null, {alt: a.name, width: Math.max(1, Math.round(a.width * scale)),
+      height: Math.max(1, Math.round(a.height * scale)), src: a.url}));
+  } else {
+    link = el('a', 'attachment', null, {href: a.url, download: a.name});
+    link.appendChild(el('span', 'file-name', a.name));
+    link.appendChild(el('span', 'file-size', size(a.size)));
+  }
+  return link;
+}
+
+Parley.uploads = {
+  render: function (box, attachments) {
+    var list = box.appendChild(el('div', 'attachments'));
+    for (var i = 0; i < attachments.length; ++i) list.appendChild(attachment(attachments[i]));
+  },
+  // Takes the finished uploads' ids out of the tray.
+  take: function () {
+    var ids = [];
+    for (var i = tray.length - 1; i >= 0; --i) {
+      if (tray[i].id !== null) {
+        ids.unshift(tray[i].id);
+        removeItem(tray[i]);
+      }
+    }
+    return ids;
+  },
+  init: function () {
+    var input = $('attach');
+    on('attach-button', 'click', function () { input.click(); });
+    input.addEventListener('change', function () {
+      uploadAll(input.files);
+      input.value = '';
+    });
+    var room = $('room');
+    room.addEventListener('dragover', function (e) {
+      if (!e.dataTransfer || !$('composer').offsetParent) return;
+      e.preventDefault();
+      room.className = 'dropping';
+    });
+    room.addEventListener('dragleave', function () { room.className = ''; });
+    room.addEventListener('drop', function (e) {
+      room.className = '';
+      if (!e.dataTransfer || !e.dataTransfer.files.length || !$('composer').offsetParent) return;
+      e.preventDefault();
+      uploadAll(e.dataTransfer.files);
+    });
+    on('text', 'paste', function (e) {
+      var files = e.clipboardData && e.clipboardData.files;
+      if (!files || !files.length) return;
+      e.preventDefault();
+      uploadAll(files);
+    });
+  }
+};
 })();
