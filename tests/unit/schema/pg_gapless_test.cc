@@ -34,7 +34,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kWriters = 16;
 constexpr int kReaders = 4;
-constexpr int kTxPerWriter = 20;
+constexpr int kTxPerWriter = 15;
 constexpr int kReadPage = 500;
 constexpr auto kDeadline = std::chrono::seconds(60);
 
