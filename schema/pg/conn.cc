@@ -19,6 +19,13 @@ std::string Trimmed(const char* msg) {
   return s;
 }
 
+// The statement as an error names it: its start (a batch INSERT runs to
+// hundreds of kilobytes).
+std::string Brief(std::string_view sql) {
+  constexpr size_t kMax = 80;
+  return sql.size() > kMax ? std::string(sql.substr(0, kMax)) + "..." : std::string(sql);
+}
+
 bool StartsWith(const char* s, const char* prefix) {
   return s && std::strncmp(s, prefix, std::strlen(prefix)) == 0;
 }
@@ -135,14 +142,14 @@ Result<PgResult> PgConn::ExecParams(std::string_view sql, const PgParam* params,
   // by the server from the statement.
   PgResult res(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(n), nullptr, values.data(),
                             nullptr, nullptr, 0));
-  Status st = FromPg(res.raw(), conn_.get(), text);
+  Status st = FromPg(res.raw(), conn_.get(), Brief(text));
   if (!st.ok()) return st;
   return res;
 }
 
 Status PgConn::ExecScript(const std::string& sql) {
   PgResult res(PQexec(conn_.get(), sql.c_str()));
-  return FromPg(res.raw(), conn_.get(), sql.size() > 60 ? sql.substr(0, 60) + "..." : sql);
+  return FromPg(res.raw(), conn_.get(), Brief(sql));
 }
 
 Result<std::unique_ptr<PgTx>> PgTx::Begin(PgConn& conn) {
