@@ -1,0 +1,178 @@
+#include "schema/pg/conn.h"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace parley::pg {
+
+void PgConnCloser::operator()(pg_conn* conn) const { PQfinish(conn); }
+void PgResultClearer::operator()(pg_result* res) const { PQclear(res); }
+
+namespace {
+
+// libpq's messages end with a newline; a Status message reads better without.
+std::string Trimmed(const char* msg) {
+  std::string s = msg ? msg : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The statement as an error names it: its start (a batch INSERT runs to
+// hundreds of kilobytes).
+std::string Brief(std::string_view sql) {
+  constexpr size_t kMax = 80;
+  return sql.size() > kMax ? std::string(sql.substr(0, kMax)) + "..." : std::string(sql);
+}
+
+bool StartsWith(const char* s, const char* prefix) {
+  return s && std::strncmp(s, prefix, std::strlen(prefix)) == 0;
+}
+
+}  // namespace
+
+Status FromPg(const pg_result* res, const pg_conn* conn, std::string_view what) {
+  ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return Status::Ok();
+  std::string msg(what);
+  msg += ": ";
+  msg += Trimmed(res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  // No SQLSTATE: libpq itself failed, almost always a lost connection.
+  if (state == nullptr) {
+    if (PQstatus(conn) == CONNECTION_BAD) return Status::Unavailable(msg);
+    return Status::Internal(msg);
+  }
+  // https://www.postgresql.org/docs/15/errcodes-appendix.html
+  if (StartsWith(state, "23")) return Status::Conflict("conflict", msg);  // integrity
+  // A protocol violation (08P01: say, too few parameters) is our bug, not
+  // a connection to retry.
+  if (std::strcmp(state, "08P01") == 0) return Status::Internal(msg);
+  if (StartsWith(state, "40") ||   // serialization failure, deadlock: retry
+      StartsWith(state, "08") ||   // connection exception
+      StartsWith(state, "53") ||   // insufficient resources (too many connections)
+      StartsWith(state, "57P") ||  // shutting down, cannot connect now
+      std::strcmp(state, "57014") == 0) {  // statement timeout
+    return Status::Unavailable(msg);
+  }
+  if (std::strcmp(state, "54000") == 0) return Status(Code::kTooLarge, "too_large", msg);
+  return Status::Internal(msg);
+}
+
+int PgResult::Rows() const { return PQntuples(res_.get()); }
+int PgResult::Columns() const { return PQnfields(res_.get()); }
+bool PgResult::IsNull(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }
+
+std::string PgResult::Text(int row, int col) const {
+  return std::string(PQgetvalue(res_.get(), row, col),
+                     static_cast<size_t>(PQgetlength(res_.get(), row, col)));
+}
+
+Result<int64_t> PgResult::Int(int row, int col) const {
+  const char* v = PQgetvalue(res_.get(), row, col);
+  const char* end = v + PQgetlength(res_.get(), row, col);
+  int64_t out = 0;
+  auto [ptr, ec] = std::from_chars(v, end, out);
+  if (ec != std::errc() || ptr != end || IsNull(row, col)) {
+    return Status::Internal("column " + std::to_string(col) + " of row " + std::to_string(row) +
+                            " is not an integer: '" + std::string(v, end) + "'");
+  }
+  return out;
+}
+
+std::optional<int64_t> PgResult::OptionalInt(int row, int col) const {
+  if (IsNull(row, col)) return std::nullopt;
+  Result<int64_t> v = Int(row, col);
+  return v.ok() ? std::optional<int64_t>(*v) : std::nullopt;
+}
+
+int64_t PgResult::Affected() const {
+  const char* n = PQcmdTuples(res_.get());
+  int64_t out = 0;
+  std::from_chars(n, n + std::strlen(n), out);
+  return out;
+}
+
+Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& url) {
+  // Keywords are applied in order and the expanded URL comes last, so a
+  // connect_timeout in the URL wins over ours.
+  const std::string timeout = std::to_string(kConnectTimeoutS);
+  const char* keys[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {timeout.c_str(), url.c_str(), nullptr};
+  std::unique_ptr<PgConn> conn(new PgConn(PQconnectdbParams(keys, values, /*expand_dbname=*/1)));
+  if (!conn->conn_) return Status::Internal("PQconnectdbParams: out of memory");
+  if (PQstatus(conn->raw()) != CONNECTION_OK) {
+    std::string msg = Trimmed(PQerrorMessage(conn->raw()));
+    // libpq says why it could not even try: the URL is malformed.
+    if (msg.find("invalid") != std::string::npos || msg.find("missing") != std::string::npos ||
+        msg.find("unrecognized") != std::string::npos) {
+      return Status::Invalid("invalid_database_url", "PostgreSQL URL: " + msg);
+    }
+    return Status::Unavailable("connecting to PostgreSQL: " + msg);
+  }
+  return conn;
+}
+
+bool PgConn::ok() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+
+bool PgConn::in_transaction() const {
+  PGTransactionStatusType t = PQtransactionStatus(conn_.get());
+  return t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
+}
+
+Result<PgResult> PgConn::Exec(std::string_view sql, std::initializer_list<PgParam> params) {
+  return ExecParams(sql, params.begin(), params.size());
+}
+
+Result<PgResult> PgConn::Exec(std::string_view sql, const std::vector<PgParam>& params) {
+  return ExecParams(sql, params.data(), params.size());
+}
+
+Result<PgResult> PgConn::ExecParams(std::string_view sql, const PgParam* params, size_t n) {
+  std::vector<const char*> values(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (params[i].has_nul()) {
+      return Status::Invalid("invalid_text", "parameter " + std::to_string(i + 1) + " holds a NUL byte");
+    }
+    values[i] = params[i].c_str();
+  }
+  const std::string text(sql);
+  // resultFormat 0 and null paramTypes: text in, text out, types inferred
+  // by the server from the statement.
+  PgResult res(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(n), nullptr, values.data(),
+                            nullptr, nullptr, 0));
+  Status st = FromPg(res.raw(), conn_.get(), Brief(text));
+  if (!st.ok()) return st;
+  return res;
+}
+
+Status PgConn::ExecScript(const std::string& sql) {
+  PgResult res(PQexec(conn_.get(), sql.c_str()));
+  return FromPg(res.raw(), conn_.get(), Brief(sql));
+}
+
+Result<std::unique_ptr<PgTx>> PgTx::Begin(PgConn& conn) {
+  PARLEY_RETURN_IF_ERROR(conn.ExecScript("BEGIN"));
+  return std::unique_ptr<PgTx>(new PgTx(conn));
+}
+
+PgTx::~PgTx() {
+  // Errors are ignored on purpose: on a broken connection the server has
+  // rolled back already, and a destructor has no one to tell.
+  if (open_) (void)conn_.ExecScript("ROLLBACK");
+}
+
+Status PgTx::Commit() {
+  PgResult res(PQexec(conn_.raw(), "COMMIT"));
+  open_ = false;
+  PARLEY_RETURN_IF_ERROR(FromPg(res.raw(), conn_.raw(), "COMMIT"));
+  // COMMIT of a transaction that failed earlier "succeeds" with the tag
+  // ROLLBACK: nothing was committed.
+  if (std::strcmp(PQcmdStatus(res.raw()), "ROLLBACK") == 0) {
+    return Status::Internal("COMMIT: the transaction had failed and was rolled back");
+  }
+  return Status::Ok();
+}
+
+}  // namespace parley::pg

@@ -1,0 +1,142 @@
+// Thin RAII layer over libpq: a connection (PgConn), a result (PgResult),
+// text parameters (PgParam) and a transaction guard (PgTx), in the style of
+// schema/db.h, for the PostgreSQL backend of issue 10 (DESIGN §7).
+//
+// Contract: a PgConn is used by one thread at a time (libpq connections are
+// not shared; each thread or process opens its own). Every libpq failure
+// becomes a Status in exactly one place, FromPg() in conn.cc, by SQLSTATE:
+// integrity violations are kConflict, serialization failures, deadlocks,
+// lost connections and a server shutting down are kUnavailable (try again,
+// perhaps on a new connection), anything else kInternal.
+//
+// Queries are synchronous (PQexecParams) with every parameter sent as text,
+// so values never meet the SQL string. The event daemon will want libpq's
+// asynchronous calls later (PQsendQuery, PQconsumeInput, PQnotifies on the
+// libevent loop); that is not here yet.
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "schema/status.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace parley::pg {
+
+struct PgConnCloser {
+  void operator()(pg_conn* conn) const;
+};
+struct PgResultClearer {
+  void operator()(pg_result* res) const;
+};
+
+// One parameter of a query, as text, or SQL NULL.
+class PgParam {
+ public:
+  PgParam(std::integral auto v) : value_(std::to_string(v)) {}  // NOLINT: implicit by design
+  PgParam(std::string_view v) : value_(std::string(v)) {}        // NOLINT
+  PgParam(const char* v) : value_(std::string(v)) {}             // NOLINT
+  PgParam(const std::string& v) : value_(v) {}                   // NOLINT
+  PgParam(std::nullopt_t) {}                                     // NOLINT
+  template <typename T>
+  PgParam(const std::optional<T>& v) {  // NOLINT
+    if (v) value_ = PgParam(*v).value_;
+  }
+  // nullptr for SQL NULL.
+  const char* c_str() const { return value_ ? value_->c_str() : nullptr; }
+  // PostgreSQL text cannot hold a NUL byte, and libpq would cut the value
+  // there; such a value is refused instead (kInvalid, invalid_text).
+  bool has_nul() const { return value_ && value_->find('\0') != std::string::npos; }
+
+ private:
+  std::optional<std::string> value_;
+};
+
+// The rows of a query. Rows and columns are 0-based, as in libpq; reading
+// outside them is a bug of the caller (the SQL names the columns).
+class PgResult {
+ public:
+  explicit PgResult(pg_result* res) : res_(res) {}
+
+  int Rows() const;
+  int Columns() const;
+  bool IsNull(int row, int col) const;
+  std::string Text(int row, int col) const;
+  // The column as a 64-bit integer; a value that is not one is a kInternal
+  // error (it means the SQL and the caller disagree about a column's type).
+  Result<int64_t> Int(int row, int col) const;
+  std::optional<int64_t> OptionalInt(int row, int col) const;
+  // Rows changed by an INSERT, UPDATE or DELETE.
+  int64_t Affected() const;
+  pg_result* raw() const { return res_.get(); }
+
+ private:
+  std::unique_ptr<pg_result, PgResultClearer> res_;
+};
+
+class PgConn {
+ public:
+  // How long a connection attempt may take, unless the URL says otherwise.
+  static constexpr int kConnectTimeoutS = 10;
+
+  // url: a libpq connection string or URI ("postgresql://user@/db?host=/dir").
+  // A server that cannot be reached is kUnavailable; a malformed URL kInvalid.
+  static Result<std::unique_ptr<PgConn>> Connect(const std::string& url);
+
+  // One statement with $1, $2... bound to params (text). A parameter with a
+  // NUL byte is kInvalid (invalid_text), before anything is sent.
+  Result<PgResult> Exec(std::string_view sql, std::initializer_list<PgParam> params = {});
+  Result<PgResult> Exec(std::string_view sql, const std::vector<PgParam>& params);
+  // One or more statements without parameters (migrations, BEGIN/COMMIT).
+  Status ExecScript(const std::string& sql);
+
+  // Whether the connection is still up (libpq's CONNECTION_OK); a broken one
+  // answers every query kUnavailable and is best replaced.
+  bool ok() const;
+  // Whether a transaction is open on the server (idle in transaction or in
+  // a failed one).
+  bool in_transaction() const;
+  pg_conn* raw() const { return conn_.get(); }
+
+ private:
+  explicit PgConn(pg_conn* conn) : conn_(conn) {}
+  Result<PgResult> ExecParams(std::string_view sql, const PgParam* params, size_t n);
+  std::unique_ptr<pg_conn, PgConnCloser> conn_;
+};
+
+// BEGIN on Begin(), ROLLBACK in the destructor unless Commit() succeeded.
+// Isolation is PostgreSQL's default, READ COMMITTED: each statement sees
+// what committed before it started, and an UPDATE that waited for another
+// transaction's row lock re-reads that row's committed value (which is what
+// makes the event counter row hand out ids in commit order, event_log.h).
+class PgTx {
+ public:
+  static Result<std::unique_ptr<PgTx>> Begin(PgConn& conn);
+  ~PgTx();
+  PgTx(const PgTx&) = delete;
+  PgTx& operator=(const PgTx&) = delete;
+
+  // COMMIT. A transaction in which a statement failed does not commit: the
+  // server rolls it back and answers "ROLLBACK", which is an error here.
+  Status Commit();
+  PgConn& conn() { return conn_; }
+
+ private:
+  explicit PgTx(PgConn& conn) : conn_(conn) {}
+  PgConn& conn_;
+  bool open_ = true;
+};
+
+// The single conversion point from a libpq failure to a Status. res may be
+// null (no result at all: out of memory or a lost connection).
+Status FromPg(const pg_result* res, const pg_conn* conn, std::string_view what);
+
+}  // namespace parley::pg

@@ -1,0 +1,45 @@
+// The event log on PostgreSQL: the gapless append and the tailing read
+// (issue 10 item 2, DESIGN §7).
+//
+// Design note. Readers tail the log with `id > cursor ORDER BY id` and move
+// the cursor to the last id they saw, so the log must never let an id
+// become visible after a higher one did: that reader would skip it for
+// ever. A sequence (bigserial) breaks this: ids are taken at INSERT and
+// transactions commit in any order. So AppendEvents() takes its ids from
+// the one row of event_counter (`UPDATE ... SET last = last + n RETURNING
+// last`) inside the appending transaction. The row lock is held until
+// COMMIT, so the next appender waits, then (READ COMMITTED re-reads a row it
+// waited for) continues from the committed value: ids are handed out in
+// commit order with no gaps, and a rolled-back append returns its ids
+// unused. What it costs: appends are serialised from their UPDATE to their
+// COMMIT, so an appending transaction should take its ids last, just before
+// it commits, and batch many events in one transaction (group commit takes
+// the counter once per batch).
+//
+// Operating limit: one counter row is one hot lock; every appender on every
+// host queues on it. That is the price of a single id space, the same one
+// SQLite's single writer pays.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "schema/model.h"
+#include "schema/pg/conn.h"
+
+namespace parley::pg {
+
+// Appends events in the transaction, setting each one's id (ascending, in
+// span order, gapless after the last committed id). Nothing is visible to
+// readers until tx commits; if it rolls back, the ids are unused and the
+// next append takes them.
+Status AppendEvents(PgTx& tx, std::span<Event> events);
+
+// Up to limit events with id > after, ascending.
+Result<std::vector<Event>> ReadEventsAfter(PgConn& conn, int64_t after, int limit);
+
+// The last id handed out and committed (0 for an empty log).
+Result<int64_t> LastEventId(PgConn& conn);
+
+}  // namespace parley::pg

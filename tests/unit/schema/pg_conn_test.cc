@@ -1,0 +1,128 @@
+// schema/pg/conn.h against a real PostgreSQL server (pg_cluster.h).
+#include "schema/pg/conn.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/schema/pg_cluster.h"
+
+namespace parley::pg {
+namespace {
+
+using test::PgCluster;
+
+// A connection to a fresh schema of the test's own, with one table made by
+// ddl in it.
+std::unique_ptr<PgConn> FreshConn(PgCluster* cluster, const std::string& prefix, const std::string& ddl) {
+  auto url = cluster->NewSchema(prefix);
+  auto conn = url.ok() ? PgConn::Connect(*url) : Result<std::unique_ptr<PgConn>>(url.status());
+  Status st = conn.ok() ? (*conn)->ExecScript(ddl) : conn.status();
+  if (!st.ok()) {
+    ADD_FAILURE() << st.ToString();
+    return nullptr;
+  }
+  return std::move(conn).value();
+}
+
+TEST(PgConnTest, ParametersRoundTripAsTextWithNulls) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(cluster->url()));
+  const std::string tricky = "it's \"quoted\"; DROP TABLE x; -- é 😀";
+  std::optional<int64_t> none;
+  ASSERT_OK_AND_ASSIGN(PgResult r, conn->Exec("SELECT $1::bigint, $2::text, $3::bigint, $4::text",
+                                              {int64_t{-9007199254740993}, tricky, none, std::nullopt}));
+  ASSERT_EQ(r.Rows(), 1);
+  ASSERT_EQ(r.Columns(), 4);
+  ASSERT_OK_AND_ASSIGN(int64_t big, r.Int(0, 0));
+  EXPECT_EQ(big, -9007199254740993);
+  EXPECT_EQ(r.Text(0, 1), tricky);
+  EXPECT_TRUE(r.IsNull(0, 2));
+  EXPECT_EQ(r.OptionalInt(0, 2), std::nullopt);
+  EXPECT_TRUE(r.IsNull(0, 3));
+}
+
+TEST(PgConnTest, ANonIntegerColumnReadAsIntegerIsAnError) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(cluster->url()));
+  ASSERT_OK_AND_ASSIGN(PgResult r, conn->Exec("SELECT 'twelve', NULL::bigint"));
+  EXPECT_ERROR(r.Int(0, 0), Code::kInternal, "internal");
+  EXPECT_ERROR(r.Int(0, 1), Code::kInternal, "internal");
+}
+
+TEST(PgConnTest, AMalformedUrlIsInvalid) {
+  auto conn = PgConn::Connect("postgresql:///parley?no_such_option=1");
+  EXPECT_ERROR(conn, Code::kInvalid, "invalid_database_url");
+  EXPECT_NE(conn.status().message().find("no_such_option"), std::string::npos) << conn.status().message();
+}
+
+TEST(PgConnTest, AServerThatIsNotThereIsUnavailable) {
+  test::TempDir empty;  // a socket directory with no server in it
+  auto conn = PgConn::Connect("postgresql://parley@/parley?host=" + empty.path());
+  EXPECT_ERROR(conn, Code::kUnavailable, "busy");
+}
+
+TEST(PgConnTest, SqlErrorsBecomeStatusesBySqlstate) {
+  PARLEY_PG_CLUSTER(cluster);
+  auto conn = FreshConn(cluster, "errors", "CREATE TABLE t (k text PRIMARY KEY, n bigint NOT NULL)");
+  ASSERT_NE(conn, nullptr);
+  EXPECT_ERROR(conn->Exec("SELEC 1"), Code::kInternal, "internal");  // syntax error 42601
+  ASSERT_OK(conn->Exec("INSERT INTO t VALUES ($1, $2)", {"a", 1}).status());
+  EXPECT_ERROR(conn->Exec("INSERT INTO t VALUES ($1, $2)", {"a", 2}), Code::kConflict, "conflict");
+  EXPECT_ERROR(conn->Exec("INSERT INTO t VALUES ($1, $2)", {"b", std::nullopt}), Code::kConflict, "conflict");
+  // A parameter that is not of the column's type (22P02) is the caller's bug.
+  EXPECT_ERROR(conn->Exec("INSERT INTO t VALUES ($1, $2)", {"c", "x"}), Code::kInternal, "internal");
+  // Too few parameters for the statement.
+  EXPECT_ERROR(conn->Exec("INSERT INTO t VALUES ($1, $2)", {"d"}), Code::kInternal, "internal");
+  ASSERT_OK_AND_ASSIGN(PgResult r, conn->Exec("SELECT count(*) FROM t"));
+  EXPECT_EQ(r.Int(0, 0).value(), 1);
+}
+
+TEST(PgConnTest, ALostConnectionIsUnavailable) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(auto victim, PgConn::Connect(cluster->url()));
+  ASSERT_OK_AND_ASSIGN(auto admin, PgConn::Connect(cluster->url()));
+  ASSERT_OK_AND_ASSIGN(PgResult pid, victim->Exec("SELECT pg_backend_pid()"));
+  ASSERT_OK_AND_ASSIGN(PgResult killed, admin->Exec("SELECT pg_terminate_backend($1::int, 10000)",
+                                                    {pid.Text(0, 0)}));
+  EXPECT_EQ(killed.Text(0, 0), "t");
+  EXPECT_ERROR(victim->Exec("SELECT 1"), Code::kUnavailable, "busy");
+  EXPECT_FALSE(victim->ok());
+}
+
+TEST(PgTxTest, RollsBackUnlessCommitted) {
+  PARLEY_PG_CLUSTER(cluster);
+  auto conn = FreshConn(cluster, "tx", "CREATE TABLE t (n bigint)");
+  ASSERT_NE(conn, nullptr);
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Exec("INSERT INTO t VALUES ($1)", {1}).status());
+    EXPECT_TRUE(conn->in_transaction());
+  }
+  EXPECT_FALSE(conn->in_transaction());
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Exec("INSERT INTO t VALUES ($1)", {2}).status());
+    ASSERT_OK(tx->Commit());
+  }
+  ASSERT_OK_AND_ASSIGN(PgResult r, conn->Exec("SELECT n FROM t"));
+  ASSERT_EQ(r.Rows(), 1);
+  EXPECT_EQ(r.Int(0, 0).value(), 2);
+}
+
+TEST(PgTxTest, ATransactionWithAFailedStatementDoesNotCommit) {
+  PARLEY_PG_CLUSTER(cluster);
+  auto conn = FreshConn(cluster, "failedtx", "CREATE TABLE t (n bigint PRIMARY KEY)");
+  ASSERT_NE(conn, nullptr);
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Exec("INSERT INTO t VALUES ($1)", {1}).status());
+    EXPECT_ERROR(conn->Exec("INSERT INTO t VALUES ($1)", {1}), Code::kConflict, "conflict");
+    // The server answers COMMIT with ROLLBACK: that must not read as success.
+    EXPECT_ERROR(tx->Commit(), Code::kInternal, "internal");
+  }
+  EXPECT_FALSE(conn->in_transaction());
+  ASSERT_OK_AND_ASSIGN(PgResult r, conn->Exec("SELECT count(*) FROM t"));
+  EXPECT_EQ(r.Int(0, 0).value(), 0);
+}
+
+}  // namespace
+}  // namespace parley::pg
