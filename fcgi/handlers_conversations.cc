@@ -14,6 +14,8 @@ constexpr int64_t kMaxId = int64_t{1} << 53;
 constexpr int64_t kMaxRoomPage = 1000;
 constexpr int64_t kMaxDirectory = 50;
 constexpr int64_t kMaxSearch = 50;
+// with=latest: each room's latest page, the size of GET /api/rooms/{id}/messages' default page.
+constexpr int kLatestPage = 50;
 
 // The room list's cursor: "LAST_EVENT_ID:ROOM_ID" (RoomCursor), opaque to clients.
 std::string FormatCursor(const RoomCursor& c) {
@@ -32,22 +34,52 @@ Result<std::optional<RoomCursor>> ParseCursor(std::string_view query) {
   return std::optional<RoomCursor>(RoomCursor{*event, *room});
 }
 
+// with=latest asks for each room's latest page of history in the same answer.
+Result<bool> ParseWithLatest(std::string_view query) {
+  std::optional<std::string> with = QueryParam(query, "with");
+  if (!with) return false;
+  if (*with != "latest") return Status::Invalid("invalid_field", "with may only be latest");
+  return true;
+}
+
+// The rooms, each with "latest":{"messages","has_more"} when the page has them.
+void WriteRooms(JsonWriter& w, const RoomListPage& page) {
+  if (page.latest.empty()) {
+    Write(w, page.rooms);
+    return;
+  }
+  w.BeginArray();
+  for (size_t i = 0; i < page.rooms.size(); ++i) {
+    std::string room = ToJson(page.rooms[i]);
+    room.pop_back();
+    JsonWriter latest;
+    latest.BeginObject().Key("messages");
+    Write(latest, page.latest[i].messages);
+    latest.Key("has_more").Bool(page.latest[i].has_more).EndObject();
+    room += ",\"latest\":" + latest.Take() + "}";
+    w.Raw(room);
+  }
+  w.EndArray();
+}
+
 }  // namespace
 
 Result<Response> Api::RoomList(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> limit, QueryInt(c.req.query, "limit", 1, kMaxRoomPage));
   PARLEY_ASSIGN_OR_RETURN(std::optional<RoomCursor> before, ParseCursor(c.req.query));
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> changed, QueryInt(c.req.query, "changed_since", 0, kMaxId));
+  PARLEY_ASSIGN_OR_RETURN(bool with_latest, ParseWithLatest(c.req.query));
   // Without any of them: today's list (my rooms and the public ones, by id).
-  if (!limit && !before && !changed) return Rooms(c);
+  if (!limit && !before && !changed && !with_latest) return Rooms(c);
   RoomListQuery q;
+  q.latest = with_latest ? kLatestPage : 0;
   q.limit = static_cast<int>(limit.value_or(changed ? kMaxRoomPage : 50));
   q.before = before;
   q.changed_since = changed;
   PARLEY_ASSIGN_OR_RETURN(RoomListPage page, store_.ListRoomsPage(c.user, q));
   JsonWriter w;
   w.BeginObject().Key("rooms");
-  Write(w, page.rooms);
+  WriteRooms(w, page);
   w.Key("next");
   if (page.next) {
     w.String(FormatCursor(*page.next));

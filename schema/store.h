@@ -139,12 +139,14 @@ struct RoomListQuery {
   int limit = 50;                    // rooms per page
   std::optional<RoomCursor> before;  // the page after this position
   std::optional<int64_t> changed_since;  // only rooms with events after this id, plus `left`
+  int latest = 0;  // > 0: each room's latest page of history, this many messages (with=latest)
 };
 
 struct RoomListPage {
   std::vector<Room> rooms;         // most recent activity first
   std::optional<RoomCursor> next;  // set when there are more
   std::vector<int64_t> left;       // changed_since: rooms I left (or was removed from) since
+  std::vector<HistoryPage> latest; // with q.latest: one per room, in the same order, read in the same transaction
 };
 
 struct SearchQuery {
@@ -363,6 +365,7 @@ class Store {
   Result<Member> LoadMember(int64_t room_id, int64_t user_id);
   // Fills the per-reader fields of a room (store_rooms.cc).
   Status FillView(Room& r, int64_t user_id);
+  Status FillLastAndPeer(Room& r, int64_t user_id);
   // The room's newest message (a tombstone included), with its details as user sees them.
   Result<std::optional<Message>> LastMessage(int64_t room_id, int64_t user_id);
   // Sets each message's reactions as user sees them (store_reactions.cc).

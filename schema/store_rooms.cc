@@ -88,45 +88,51 @@ Status Store::CheckMember(const User& me, int64_t room_id) {
   return a.status();
 }
 
+// The reader's read marker in room r, as column read_event_id.
+constexpr const char* kReadMarkerColumn =
+    "COALESCE((SELECT event_id FROM read_markers WHERE user_id = ?1 AND room_id = r.id), 0) AS read_event_id";
+// After it, over a subquery p (columns id and read_event_id): the unread
+// counts. Capped: a badge reads "999+" long before an exact count matters,
+// and the cap bounds the work for a user back from a long absence.
+// Mentions are stored without the author's own (StoreMentions) and removed
+// with a delete, so no join with messages is needed.
+constexpr const char* kUnreadColumns =
+    "(SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = p.id AND x.id > p.read_event_id "
+    "AND x.user_id <> ?1 AND x.deleted = 0 LIMIT 1000)), "
+    "(SELECT COUNT(*) FROM (SELECT 1 FROM mentions x WHERE x.user_id = ?1 AND x.room_id = p.id "
+    "AND x.message_id > p.read_event_id LIMIT 1000))";
+
+void ReadUnread(const Statement& s, int col, Room& r) {
+  r.read_event_id = s.Int(col);
+  r.unread = s.Int(col + 1);
+  r.unread_mentions = s.Int(col + 2);
+}
+
 // Fills the per-reader fields of a room: read marker, unread counts, last
 // message, peer. last_event_id came with the room row (migration 006).
 Status Store::FillView(Room& r, int64_t user_id) {
   if (!r.member) return Status::Ok();
-  {
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-        "SELECT event_id FROM read_markers WHERE user_id = ? AND room_id = ?"));
-    s.Bind(1, user_id).Bind(2, r.id);
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    r.read_event_id = row ? s.Int(0) : 0;
-  }
-  {
-    // Capped: a badge reads "999+" long before an exact count matters, and
-    // the cap bounds the work for a user back from a long absence.
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = ?1 AND id > ?3 "
-        "AND user_id <> ?2 AND deleted = 0 LIMIT 1000)"));
-    s.Bind(1, r.id).Bind(2, user_id).Bind(3, r.read_event_id);
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    r.unread = row ? s.Int(0) : 0;
-  }
-  {
-    // Mentions are stored without the author's own (StoreMentions) and
-    // removed with a delete, so no join with messages is needed.
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM mentions WHERE user_id = ?1 AND room_id = ?2 "
-        "AND message_id > ?3 LIMIT 1000)"));
-    s.Bind(1, user_id).Bind(2, r.id).Bind(3, r.read_event_id);
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    r.unread_mentions = row ? s.Int(0) : 0;
-  }
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      std::string("SELECT p.read_event_id, ") + kUnreadColumns + " FROM (SELECT r.id, " + kReadMarkerColumn +
+      " FROM rooms r WHERE r.id = ?2) p"));
+  s.Bind(1, user_id).Bind(2, r.id);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (row) ReadUnread(s, 0, r);
+  return FillLastAndPeer(r, user_id);
+}
+
+Status Store::FillLastAndPeer(Room& r, int64_t user_id) {
   {
     PARLEY_ASSIGN_OR_RETURN(std::optional<Message> last, LastMessage(r.id, user_id));
     if (last) r.last_message = std::make_shared<const Message>(std::move(*last));
   }
   if (r.kind == RoomKind::kDm) {
+    // dm_key is "LOW:HIGH" (GetOrCreateDm): the two ids, looked up by
+    // primary key, not a scan of every user per conversation.
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-        "SELECT u.id, u.username FROM rooms r JOIN users u ON r.dm_key IN "
-        "(u.id || ':' || ?2, ?2 || ':' || u.id) WHERE r.id = ?1 AND u.id <> ?2"));
+        "SELECT u.id, u.username FROM rooms r JOIN users u ON u.id IN "
+        "(CAST(substr(r.dm_key, 1, instr(r.dm_key, ':') - 1) AS INTEGER), "
+        "CAST(substr(r.dm_key, instr(r.dm_key, ':') + 1) AS INTEGER)) WHERE r.id = ?1 AND u.id <> ?2"));
     s.Bind(1, r.id).Bind(2, user_id);
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     if (row) r.peer = User{s.Int(0), s.Text(1)};
@@ -409,16 +415,19 @@ Result<std::pair<Room, bool>> Store::GetOrCreateDm(const User& me, const std::st
 // The room list walks my memberships (members_user) and orders them by the
 // room's last_event_id, so its cost follows the number of rooms I am in
 // (1,000 rooms: one index range and a sort of 1,000 rows), never the
-// number of events; each room on the page then costs a few index lookups.
+// number of events. One statement for the page: the read marker and the
+// unread counts are computed in the outer query, for the page's rooms only;
+// then each room costs its last message (and a DM its peer).
 Result<RoomListPage> Store::ListRoomsPage(const User& me, const RoomListQuery& q) {
   RoomListPage page;
   PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_, Transaction::Mode::kRead));
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-        std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications FROM members m "
+        std::string("SELECT p.*, ") + kUnreadColumns + " FROM (SELECT " + kRoomColumns +
+        ", m.role, m.notifications, " + kReadMarkerColumn + " FROM members m "
         "JOIN rooms r ON r.id = m.room_id LEFT JOIN users ou ON ou.id = r.owner_id "
         "WHERE m.user_id = ?1 AND r.last_event_id > ?2 AND (r.last_event_id, r.id) < (?3, ?4) "
-        "ORDER BY r.last_event_id DESC, r.id DESC LIMIT ?5"));
+        "ORDER BY r.last_event_id DESC, r.id DESC LIMIT ?5) p ORDER BY p.last_event_id DESC, p.id DESC"));
     s.Bind(1, me.id).Bind(2, q.changed_since.value_or(-1));
     s.Bind(3, q.before ? q.before->last_event_id : INT64_MAX).Bind(4, q.before ? q.before->room_id : INT64_MAX);
     s.Bind(5, q.limit + 1);
@@ -426,13 +435,21 @@ Result<RoomListPage> Store::ListRoomsPage(const User& me, const RoomListQuery& q
       PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
       page.rooms.push_back(ReadRoomView(s));
+      ReadUnread(s, kRoleColumn + 2, page.rooms.back());
     }
   }
   if (static_cast<int>(page.rooms.size()) > q.limit) {
     page.rooms.pop_back();
     page.next = RoomCursor{page.rooms.back().last_event_id, page.rooms.back().id};
   }
-  for (Room& r : page.rooms) PARLEY_RETURN_IF_ERROR(FillView(r, me.id));
+  for (Room& r : page.rooms) PARLEY_RETURN_IF_ERROR(FillLastAndPeer(r, me.id));
+  // The catch-up in one request: each room's latest page through History
+  // as it is, inside this read transaction, so last_message and the page agree.
+  for (const Room& r : page.rooms) {
+    if (q.latest <= 0) break;
+    PARLEY_ASSIGN_OR_RETURN(HistoryPage h, History(me, r.id, std::nullopt, std::nullopt, q.latest));
+    page.latest.push_back(std::move(h));
+  }
   if (q.changed_since) {
     // Rooms I am no longer in whose member events about me came after the
     // cursor: events_target, bounded like a page of the log.

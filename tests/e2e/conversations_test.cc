@@ -131,6 +131,38 @@ TEST_F(ConversationsTest, ChangedSinceReturnsOnlyChangedRoomsAndTheOnesLeft) {
   EXPECT_EQ(none["left"].size(), 0u) << none.Dump();
 }
 
+TEST_F(ConversationsTest, CatchUpBringsEachChangedRoomsLatestPage) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  const int64_t quiet = CreateRoom(alice, "quiet", "public");
+  const int64_t busy = CreateRoom(alice, "busy", "public");
+  Join(bob, quiet);
+  Join(bob, busy);
+  const int64_t since = DbHead();
+  Send(alice, busy, "first while away");
+  Send(alice, busy, "second while away");
+
+  Json page = RoomPage(bob, "?changed_since=" + std::to_string(since) + "&with=latest");
+  ASSERT_EQ(Ids(page["rooms"]), std::vector<int64_t>{busy}) << page.Dump();
+  Json latest = page["rooms"][size_t{0}]["latest"];
+  ASSERT_EQ(latest["messages"].size(), 2u) << page.Dump();
+  EXPECT_EQ(latest["messages"][size_t{0}]["text"].str(), "first while away");
+  EXPECT_EQ(latest["messages"][size_t{1}]["text"].str(), "second while away");
+  EXPECT_FALSE(latest["has_more"].boolean()) << page.Dump();
+  // The same page as GET /api/rooms/{id}/messages gives.
+  Response history = bob->Get(RoomPath(busy, "/messages"));
+  ASSERT_EQ(history.status, 200) << history.Describe();
+  EXPECT_EQ(latest.Dump(), history.json().Dump());
+  // Without with=latest the rooms carry no page.
+  EXPECT_FALSE(RoomPage(bob, "?changed_since=" + std::to_string(since))["rooms"][size_t{0}].has("latest"));
+
+  for (const char* q : {"?with=", "?with=oldest", "?changed_since=1&with=latest,members"}) {
+    Response r = bob->Get(std::string("/api/rooms") + q);
+    EXPECT_EQ(r.status, 400) << q << ": " << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), "invalid_field") << q << ": " << r.body;
+  }
+}
+
 TEST_F(ConversationsTest, RoomListRefusesBadCursorsAndLimits) {
   User alice = Register("alice");
   for (const char* q : {"?before=abc", "?before=12", "?before=1:x", "?before=:3", "?before=-1:2",

@@ -203,5 +203,52 @@ TEST_F(StoreConversationsTest, SearchFollowsEditsDeletesAndMembership) {
   EXPECT_TRUE(Found(bob_, "\"plums\"").empty()) << "only rooms I am a member of now";
 }
 
+TEST_F(StoreConversationsTest, LatestPagesComeWithTheirRoomsInOneRead) {
+  const int64_t a = NewRoom("a"), b = NewRoom("b"), quiet = NewRoom("quiet");
+  for (const int64_t room : {a, b, quiet}) ASSERT_OK(store_->Join(bob_, room));
+  auto head = store_->Head();
+  ASSERT_OK(head);
+  for (int i = 0; i < 3; ++i) Post(alice_, a, "a" + std::to_string(i));
+  Post(alice_, b, "b0");
+  RoomListQuery q;
+  q.changed_since = *head;
+  q.latest = 2;
+  RoomListPage page;
+  ASSERT_EQ(PageIds(bob_, q, &page), (std::vector<int64_t>{b, a}));
+  ASSERT_EQ(page.latest.size(), 2u);
+  // b: the join events are not messages; its one message, nothing more.
+  ASSERT_EQ(page.latest[0].messages.size(), 1u);
+  EXPECT_EQ(page.latest[0].messages[0].text, "b0");
+  EXPECT_FALSE(page.latest[0].has_more);
+  // a: the newest two, oldest first as in history, and more before them.
+  ASSERT_EQ(page.latest[1].messages.size(), 2u);
+  EXPECT_EQ(page.latest[1].messages[0].text, "a1");
+  EXPECT_EQ(page.latest[1].messages[1].text, "a2");
+  EXPECT_TRUE(page.latest[1].has_more);
+  EXPECT_EQ(page.rooms[1].unread, 3);
+  ASSERT_TRUE(page.rooms[1].last_message);
+  EXPECT_EQ(page.rooms[1].last_message->id, page.latest[1].messages[1].id);
+  // Without latest, no pages.
+  q.latest = 0;
+  PageIds(bob_, q, &page);
+  EXPECT_TRUE(page.latest.empty());
+}
+
+TEST_F(StoreConversationsTest, PrefixSearchOfEveryLengthFollowsEdits) {
+  // Prefixes of 2 to 4 characters come from the prefix index (migration
+  // 008), longer ones from the terms; both must find the same messages.
+  const int64_t room = NewRoom("words");
+  Post(alice_, room, "deployment tonight");
+  Message edited = Post(alice_, room, "deploy nothing");
+  Post(alice_, room, "depth");
+  EXPECT_EQ(Found(alice_, "\"de\"*").size(), 3u);
+  EXPECT_EQ(Found(alice_, "\"dep\"*").size(), 3u);
+  EXPECT_EQ(Found(alice_, "\"depl\"*"), (std::vector<std::string>{"deploy nothing", "deployment tonight"}));
+  EXPECT_EQ(Found(alice_, "\"deploym\"*"), std::vector<std::string>{"deployment tonight"});
+  ASSERT_OK(store_->Edit(alice_, edited.id, "nothing left"));
+  EXPECT_EQ(Found(alice_, "\"depl\"*"), std::vector<std::string>{"deployment tonight"});
+  EXPECT_EQ(Found(alice_, "\"le\"*"), std::vector<std::string>{"nothing left"});
+}
+
 }  // namespace
 }  // namespace parley
