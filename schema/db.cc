@@ -294,6 +294,14 @@ Result<std::unique_ptr<Transaction>> Transaction::Begin(Db& db, Mode mode) {
     }
     return tx;
   }
+  if (mode == Mode::kRead && db.in_transaction()) {
+    // A read inside an open transaction (a room list reading each room's
+    // latest page) reads that transaction's snapshot: nothing to begin or end.
+    std::unique_ptr<Transaction> tx(new Transaction(db, mode));
+    tx->open_ = false;
+    tx->joined_ = true;
+    return tx;
+  }
   if (mode == Mode::kWrite) PARLEY_RETURN_IF_ERROR(db.LockWriter());
   std::unique_ptr<Transaction> tx(new Transaction(db, mode));
   PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(mode == Mode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
@@ -325,6 +333,7 @@ void Transaction::Close() {
 }
 
 Status Transaction::Commit() {
+  if (joined_) return Status::Ok();
   const bool savepoint = mode_ == Mode::kSavepoint;
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(savepoint ? "RELEASE parley_write" : "COMMIT"));
   Status st = s.Exec();

@@ -175,6 +175,7 @@ class Db {
 // lock for its whole life. Inside an open WriteBatch a write transaction is
 // SAVEPOINT instead, Commit() its RELEASE (durable only once the batch
 // commits) and the destructor rolls back to it; the batch holds the lock.
+// A read transaction begun inside an open transaction joins it.
 class Transaction {
  public:
   enum class Mode { kRead, kWrite, kSavepoint };
@@ -190,6 +191,7 @@ class Transaction {
   Db& db_;
   Mode mode_;
   bool open_ = true;
+  bool joined_ = false;  // a read inside an open transaction: a no-op
 };
 
 // The single conversion point from an SQLite result code to a Status.

@@ -212,6 +212,25 @@ TEST_F(DbTest, ReadTransactionSeesOneSnapshot) {
   EXPECT_EQ(CountRows(*db_), 1);
 }
 
+TEST_F(DbTest, AReadInsideAReadJoinsItsSnapshot) {
+  auto writer = test::OpenDb(path(), false);
+  ASSERT_NE(writer, nullptr);
+  {
+    ASSERT_OK_AND_ASSIGN(auto outer, Transaction::Begin(*db_, Transaction::Mode::kRead));
+    EXPECT_EQ(CountRows(*db_), 0);
+    ASSERT_OK(Write(*writer, "INSERT INTO t(name) VALUES ('later')"));
+    {
+      ASSERT_OK_AND_ASSIGN(auto inner, Transaction::Begin(*db_, Transaction::Mode::kRead));
+      EXPECT_EQ(CountRows(*db_), 0);  // the outer snapshot, not a new one
+      ASSERT_OK(inner->Commit());
+    }
+    EXPECT_TRUE(db_->in_transaction());  // the inner end did not end the outer
+    EXPECT_EQ(CountRows(*db_), 0);
+    ASSERT_OK(outer->Commit());
+  }
+  EXPECT_EQ(CountRows(*db_), 1);
+}
+
 TEST_F(DbTest, BusyDatabaseIsUnavailable) {
   auto other = test::OpenDb(path(), false, /*busy_timeout_ms=*/0);
   ASSERT_NE(other, nullptr);
