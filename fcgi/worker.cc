@@ -173,8 +173,10 @@ void Serve(FCGX_Request& fr, const Lanes& lanes, Writer& writer, Gate& gate, Met
     }
   }
   WriteResponse(fr, resp);
-  FinishWithoutLinger(fr);
+  // Counted before the answer leaves (the finish flushes it): a client that
+  // reads /api/_stats after its answer finds its request counted.
   metrics.Request(route, resp.status, NowUs() - start);
+  FinishWithoutLinger(fr);
   LOG_DEBUG("%s %s -> %d", req.method.c_str(), req.path.c_str(), resp.status);
   // Logins and registrations commit on the seat's connection: the checkpoint
   // they may have made due, after the response (schema/db.h).
