@@ -43,8 +43,11 @@ class ModerationTest : public EventsTest {
     }
     return Json();
   }
-  // The durable events of `room` after `since`, as `reader` polls them.
+  // The durable events of `room` after `since`, as `reader` polls them once
+  // the events daemon has caught up with the store (its wake-up datagram
+  // may still be on its way when the write's answer arrives).
   std::vector<PolledEvent> RoomEvents(User& reader, int64_t since) {
+    Head(reader.token);
     PollResult p = Poll(reader.token, "?since=" + std::to_string(since) + "&timeout=0");
     if (!p.well_formed) throw SetupError("poll: " + p.response.Describe());
     return p.events;
