@@ -16,7 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "schema/db.h"
 #include "schema/model.h"
+#include "schema/status.h"
 
 namespace parley {
 
@@ -39,6 +41,30 @@ class MessageIndex {
   const std::vector<Range>& ranges() const { return ranges_; }
   // The listed message with that id, or null.
   Message* Find(int64_t id) const;
+
+  // Runs `s` once per range, ?1 and ?2 bound to its first and last id and
+  // bind_more(s) binding the rest (a reset clears every binding), and calls
+  // fill(message, s) for each row whose column 0 is a listed message's id
+  // (rows of unlisted messages inside a range are skipped). Templates: no
+  // std::function allocation on the history page's path.
+  template <typename Fill>
+  Status ForEachRow(Statement& s, Fill fill) const {
+    return ForEachRow(s, [](Statement&) {}, fill);
+  }
+  template <typename BindMore, typename Fill>
+  Status ForEachRow(Statement& s, BindMore bind_more, Fill fill) const {
+    for (const Range& r : ranges_) {
+      s.Bind(1, r.lo).Bind(2, r.hi);
+      bind_more(s);
+      for (;;) {
+        PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        if (Message* m = Find(s.Int(0))) fill(*m, s);
+      }
+      s.Reset();
+    }
+    return Status::Ok();
+  }
 
  private:
   std::vector<std::pair<int64_t, Message*>> by_id_;  // sorted by id

@@ -92,16 +92,7 @@ Status Store::AttachDetails(std::optional<int64_t> reader_id, std::vector<Messag
 Status Store::LoadMentions(const MessageIndex& index) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "SELECT message_id, user_id FROM mentions WHERE message_id BETWEEN ?1 AND ?2 ORDER BY message_id, user_id"));
-  for (const MessageIndex::Range& r : index.ranges()) {
-    s.Bind(1, r.lo).Bind(2, r.hi);
-    for (;;) {
-      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      if (Message* m = index.Find(s.Int(0))) m->mentions.push_back(s.Int(1));
-    }
-    s.Reset();
-  }
-  return Status::Ok();
+  return index.ForEachRow(s, [](Message& m, const Statement& row) { m.mentions.push_back(row.Int(1)); });
 }
 
 Status Store::StoreMentions(Message& m) {

@@ -67,18 +67,13 @@ Status Store::AttachReactions(int64_t user_id, std::vector<Message>& messages) {
 // message and emoji, in the order each emoji was first used.
 Status Store::LoadReactions(int64_t user_id, const MessageIndex& index) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT message_id, emoji, COUNT(*), MAX(user_id = ?2), MIN(ts) AS first FROM reactions "
-      "WHERE message_id BETWEEN ?1 AND ?3 GROUP BY message_id, emoji ORDER BY message_id, first, emoji"));
-  for (const MessageIndex::Range& r : index.ranges()) {
-    s.Bind(1, r.lo).Bind(2, user_id).Bind(3, r.hi);
-    for (;;) {
-      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      if (Message* m = index.Find(s.Int(0))) m->reactions.push_back(Reaction{s.Text(1), s.Int(2), s.Int(3) != 0});
-    }
-    s.Reset();
-  }
-  return Status::Ok();
+      "SELECT message_id, emoji, COUNT(*), MAX(user_id = ?3), MIN(ts) AS first FROM reactions "
+      "WHERE message_id BETWEEN ?1 AND ?2 GROUP BY message_id, emoji ORDER BY message_id, first, emoji"));
+  return index.ForEachRow(
+      s, [user_id](Statement& q) { q.Bind(3, user_id); },
+      [](Message& m, const Statement& row) {
+        m.reactions.push_back(Reaction{row.Text(1), row.Int(2), row.Int(3) != 0});
+      });
 }
 
 }  // namespace parley

@@ -116,17 +116,9 @@ Status Store::LoadAttachments(const MessageIndex& index) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string("SELECT a.message_id, ") + kUploadColumns +
       " FROM message_attachments a JOIN uploads u ON u.id = a.upload_id "
       "WHERE a.message_id BETWEEN ?1 AND ?2 ORDER BY a.message_id, a.position"));
-  for (const MessageIndex::Range& r : index.ranges()) {
-    s.Bind(1, r.lo).Bind(2, r.hi);
-    for (;;) {
-      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      Message* m = index.Find(s.Int(0));
-      if (m != nullptr && !m->deleted) m->attachments.push_back(ReadUpload(s, 1));
-    }
-    s.Reset();
-  }
-  return Status::Ok();
+  return index.ForEachRow(s, [](Message& m, const Statement& row) {
+    if (!m.deleted) m.attachments.push_back(ReadUpload(row, 1));
+  });
 }
 
 }  // namespace parley

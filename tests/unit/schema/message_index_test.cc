@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "tests/unit/temp_db.h"
+
 namespace parley {
 namespace {
 
@@ -38,6 +40,27 @@ TEST(MessageIndexTest, FindsListedMessagesOnly) {
   EXPECT_EQ(index.Find(12), &list[2]);
   EXPECT_EQ(index.Find(5), nullptr);  // inside the range, another room's
   EXPECT_EQ(index.Find(13), nullptr);
+}
+
+// Each range runs the statement again, and a reset clears every binding:
+// what bind_more binds holds in every range, and rows of unlisted ids are
+// skipped. A real SQLite table; the ids make two ranges.
+TEST(MessageIndexTest, EveryRangeRunsWithItsOwnAndTheExtraBindings) {
+  test::TempDir dir;
+  auto db = test::OpenDb(dir.path() + "/t.db", false);
+  ASSERT_NE(db, nullptr);
+  ASSERT_OK(db->ExecScript("CREATE TABLE d(message_id INTEGER, owner INTEGER);"
+                           "INSERT INTO d VALUES (10, 1), (11, 1), (11, 2), (5000, 1), (5000, 2), (5001, 1);"));
+  std::vector<Message> list = WithIds({10, 5000});
+  MessageIndex index(list);
+  ASSERT_EQ(index.ranges().size(), 2u);
+  ASSERT_OK_AND_ASSIGN(Statement s, db->Prepare(
+      "SELECT message_id, owner FROM d WHERE message_id BETWEEN ?1 AND ?2 AND owner = ?3 ORDER BY message_id"));
+  ASSERT_OK(index.ForEachRow(
+      s, [](Statement& q) { q.Bind(3, int64_t{2}); },
+      [](Message& m, const Statement& row) { m.mentions.push_back(row.Int(1)); }));
+  EXPECT_TRUE(list[0].mentions.empty());  // 10 has no owner-2 row; 11 is not listed
+  EXPECT_EQ(list[1].mentions, std::vector<int64_t>{2});
 }
 
 TEST(MessageIndexTest, AnEmptyListHasNoRange) {
