@@ -7,8 +7,7 @@
 
 namespace parley::fcgi {
 
-Response Api::Handle(const Request& req) {
-  RouteMatch route = Route(req.method, req.path);
+Response Api::Handle(const Request& req, const RouteMatch& route) {
   if (route.kind == RouteMatch::Kind::kNotFound) {
     return ErrorResponse(Status::NotFound("not_found", "no such API endpoint"));
   }

@@ -31,7 +31,10 @@ class Api {
  public:
   Api(Store& store, Notifier& notifier, UploadDirs uploads = {})
       : store_(store), notifier_(notifier), uploads_(std::move(uploads)) {}
-  Response Handle(const Request& req);
+  Response Handle(const Request& req) { return Handle(req, Route(req.method, req.path)); }
+  // With the route already matched (the worker matches it to choose where
+  // the request runs): the path is not matched twice.
+  Response Handle(const Request& req, const RouteMatch& route);
 
  private:
   // Everything a handler may need about the request being served.

@@ -165,10 +165,10 @@ void Serve(FCGX_Request& fr, const Lanes& lanes, Writer& writer, Gate& gate, Met
     if (m.kind == RouteMatch::Kind::kFound) route = m.id;
     if (m.kind == RouteMatch::Kind::kFound && m.runs == RunsOn::kBatch) {
       pass.Leave();  // the writer computes; this thread only waits (gate.h)
-      resp = writer.Submit(req);
+      resp = writer.Submit(req, m);
     } else {
       const uint64_t commits = lane.db->commits();
-      resp = lane.api->Handle(req);
+      resp = lane.api->Handle(req, m);
       metrics.Syncs(lane.db->commits() - commits);
     }
   }

@@ -26,8 +26,8 @@ void Writer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-Response Writer::Submit(const Request& req) {
-  Job job{&req, {}, false};
+Response Writer::Submit(const Request& req, const RouteMatch& route) {
+  Job job{&req, &route, {}, false};
   metrics_.QueueDepth(1);
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&job);
@@ -71,7 +71,7 @@ void Writer::RunBatch() {
         job = queue_.front();
         queue_.pop_front();
       }
-      job->resp = api_.Handle(*job->req);
+      job->resp = api_.Handle(*job->req, *job->route);
       jobs.push_back(job);
     }
     pass.Leave();  // the fsync needs no core

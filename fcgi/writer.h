@@ -52,11 +52,12 @@ class Writer {
   void Stop();
   // Runs req in the next batch and returns its response once that batch
   // has committed (or, if the commit failed, the commit's error).
-  Response Submit(const Request& req);
+  Response Submit(const Request& req, const RouteMatch& route);
 
  private:
   struct Job {
     const Request* req;
+    const RouteMatch* route;
     Response resp;
     bool done = false;
   };
