@@ -13,7 +13,7 @@ constexpr int kBatch = 1000;  // events read per pass; more wait for the next tu
 
 }  // namespace
 
-Fanout::Fanout(event_base* base, const Config& cfg, Store& store, Conns& conns, Stats& stats, int64_t head)
+Fanout::Fanout(event_base* base, const Config& cfg, Storage& store, Conns& conns, Stats& stats, int64_t head)
     : cfg_(cfg), store_(store), conns_(conns), stats_(stats), head_(head) {
   wake_ev_.reset(event_new(base, -1, 0, &Fanout::OnWake, this));
 }

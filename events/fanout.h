@@ -26,13 +26,13 @@
 #include "events/config.h"
 #include "events/conns.h"
 #include "schema/model.h"
-#include "schema/store.h"
+#include "schema/storage.h"
 
 namespace parley::events {
 
 class Fanout {
  public:
-  Fanout(event_base* base, const Config& cfg, Store& store, Conns& conns, Stats& stats, int64_t head);
+  Fanout(event_base* base, const Config& cfg, Storage& store, Conns& conns, Stats& stats, int64_t head);
 
   int64_t head() const { return head_; }
   // Coalesced: one read of the log per loop turn, however many wake-ups.
@@ -75,7 +75,7 @@ class Fanout {
   Result<bool> ReadVisible(const Conn& c, int64_t after, const std::function<bool(const Event&)>& take);
 
   const Config& cfg_;
-  Store& store_;
+  Storage& store_;
   Conns& conns_;
   Stats& stats_;
   int64_t head_;

@@ -17,7 +17,7 @@
 #include "events/presence.h"
 #include "events/request.h"
 #include "events/sessions.h"
-#include "schema/store.h"
+#include "schema/storage.h"
 
 struct evhttp;
 struct evhttp_request;
@@ -31,7 +31,7 @@ class Http {
   struct Parts {
     const Config& cfg;
     std::string epoch;
-    Store& store;
+    Storage& store;
     Conns& conns;
     Fanout& fanout;
     Pacer& pacer;

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "schema/store.h"
+#include "schema/storage.h"
 
 namespace parley::events {
 

@@ -13,13 +13,13 @@
 #include "events/config.h"
 #include "events/conns.h"
 #include "events/fanout.h"
-#include "schema/store.h"
+#include "schema/storage.h"
 
 namespace parley::events {
 
 class Presence {
  public:
-  Presence(const Config& cfg, Store& store, Conns& conns, Fanout& fanout)
+  Presence(const Config& cfg, Storage& store, Conns& conns, Fanout& fanout)
       : cfg_(cfg), store_(store), conns_(conns), fanout_(fanout) {}
 
   void Remember(const User& user);
@@ -35,7 +35,7 @@ class Presence {
   void Offline(int64_t user_id);
 
   const Config& cfg_;
-  Store& store_;
+  Storage& store_;
   Conns& conns_;
   Fanout& fanout_;
   std::unordered_map<int64_t, int64_t> offline_at_;     // user -> when to announce offline

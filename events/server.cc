@@ -66,7 +66,7 @@ Status Server::Start() {
   });
   PARLEY_RETURN_IF_ERROR(notify_->Open(base_.get(), cfg_.notify_path));
   sweep_ = std::make_unique<Sweep>(
-      Sweep::Parts{cfg_, *db_, *store_, *conns_, *fanout_, *presence_, *sessions_, stats_});
+      Sweep::Parts{cfg_, *store_, *conns_, *fanout_, *presence_, *sessions_, stats_});
   PARLEY_RETURN_IF_ERROR(sweep_->Start(base_.get()));
 
   signal(SIGPIPE, SIG_IGN);

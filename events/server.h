@@ -53,7 +53,7 @@ class Server {
   // Declared in the order they are built; destroyed in reverse.
   Config cfg_;
   std::unique_ptr<Db> db_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<Storage> store_;
   std::unique_ptr<event_base, EventBaseFree> base_;
   Stats stats_;
   std::unique_ptr<Conns> conns_;

@@ -16,13 +16,13 @@
 
 #include "events/config.h"
 #include "events/conns.h"
-#include "schema/store.h"
+#include "schema/storage.h"
 
 namespace parley::events {
 
 class Sessions {
  public:
-  Sessions(const Config& cfg, Store& store) : cfg_(cfg), store_(store) {}
+  Sessions(const Config& cfg, Storage& store) : cfg_(cfg), store_(store) {}
 
   // The session of the credential a request carries (a Bearer token wins
   // over the cookie). kUnauthorized when there is none or it has ended; a
@@ -41,7 +41,7 @@ class Sessions {
     int64_t checked_ms = 0;
   };
   const Config& cfg_;
-  Store& store_;
+  Storage& store_;
   std::unordered_map<std::string, Cached> cache_;  // token hash -> session
 };
 

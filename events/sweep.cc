@@ -94,8 +94,8 @@ void Sweep::Tick() {
     if (n.ok() && *n > 0) LOG_INFO("retention: pruned %lld old events", static_cast<long long>(*n));
   }
   // Presence changes are this daemon's writes; a checkpoint they made due
-  // (schema/db.h) is run here, once a second at most, not in a callback.
-  if (Status st = p_.db.CheckpointIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
+  // (Storage::MaintainIfDue) is run here, once a second at most, not in a callback.
+  if (Status st = p_.store.MaintainIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
   p_.stats.rss_bytes = ResidentBytes();
 }
 

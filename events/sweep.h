@@ -13,8 +13,7 @@
 #include "events/fanout.h"
 #include "events/presence.h"
 #include "events/sessions.h"
-#include "schema/db.h"
-#include "schema/store.h"
+#include "schema/storage.h"
 
 namespace parley::events {
 
@@ -22,8 +21,7 @@ class Sweep {
  public:
   struct Parts {
     const Config& cfg;
-    Db& db;
-    Store& store;
+    Storage& store;
     Conns& conns;
     Fanout& fanout;
     Presence& presence;

@@ -32,7 +32,7 @@ Response Api::Handle(const Request& req, const RouteMatch& route) {
   // Wake the events daemon for whatever this request committed, even if a
   // later step of it failed. Inside a write batch nothing is committed yet:
   // the batch's writer wakes it once, after its COMMIT (fcgi/writer.h).
-  if (!store_.db().in_batch()) {
+  if (!store_.in_batch()) {
     if (int64_t head = store_.TakeNotifyHead(); head > 0) notifier_.Head(head);
   }
   if (!result.ok()) {

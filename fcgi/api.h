@@ -16,7 +16,7 @@
 #include "fcgi/notifier.h"
 #include "fcgi/router.h"
 #include "schema/json.h"
-#include "schema/store.h"
+#include "schema/storage.h"
 
 namespace parley::fcgi {
 
@@ -29,7 +29,7 @@ struct UploadDirs {
 
 class Api {
  public:
-  Api(Store& store, Notifier& notifier, UploadDirs uploads = {})
+  Api(Storage& store, Notifier& notifier, UploadDirs uploads = {})
       : store_(store), notifier_(notifier), uploads_(std::move(uploads)) {}
   Response Handle(const Request& req) { return Handle(req, Route(req.method, req.path)); }
   // With the route already matched (the worker matches it to choose where
@@ -95,7 +95,7 @@ class Api {
   Result<Response> PostUpload(Call& c);
   Result<Response> GetUpload(Call& c);
 
-  Store& store_;
+  Storage& store_;
   Notifier& notifier_;
   UploadDirs uploads_;
   BucketMap typing_buckets_;  // per user; see Typing() for why in memory

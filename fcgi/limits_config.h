@@ -7,7 +7,7 @@
 #pragma once
 
 #include "schema/status.h"
-#include "schema/store.h"
+#include "schema/storage.h"
 
 namespace parley::fcgi {
 

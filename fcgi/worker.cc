@@ -167,9 +167,9 @@ void Serve(FCGX_Request& fr, const Lanes& lanes, Writer& writer, Gate& gate, Met
       pass.Leave();  // the writer computes; this thread only waits (gate.h)
       resp = writer.Submit(req, m);
     } else {
-      const uint64_t commits = lane.db->commits();
+      const uint64_t commits = lane.store->commits();
       resp = lane.api->Handle(req, m);
-      metrics.Syncs(lane.db->commits() - commits);
+      metrics.Syncs(lane.store->commits() - commits);
     }
   }
   WriteResponse(fr, resp);
@@ -181,7 +181,7 @@ void Serve(FCGX_Request& fr, const Lanes& lanes, Writer& writer, Gate& gate, Met
   // Logins and registrations commit on the seat's connection: the checkpoint
   // they may have made due, after the response (schema/db.h).
   if (pass.held()) {
-    if (Status st = lane.db->CheckpointIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
+    if (Status st = lane.store->MaintainIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
   }
 }
 
@@ -316,7 +316,7 @@ int RunWorker(const WorkerConfig& cfg) {
   Lane& w = **writer_lane;
   const int running = std::max(1, std::min(cfg.running, cfg.threads));
   Gate gate(running);
-  Writer writer(*w.db, *w.store, *w.api, *w.notifier, gate, metrics);
+  Writer writer(*w.store, *w.api, *w.notifier, gate, metrics);
   Lanes lanes;
   for (int i = 0; i < running; ++i) {
     auto lane = OpenLane(cfg, uploads);

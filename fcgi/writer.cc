@@ -6,12 +6,11 @@
 
 #include "fcgi/response.h"
 #include "schema/log.h"
-#include "schema/write_batch.h"
 
 namespace parley::fcgi {
 
-Writer::Writer(Db& db, Store& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics)
-    : db_(db), store_(store), api_(api), notifier_(notifier), gate_(gate), metrics_(metrics) {}
+Writer::Writer(Storage& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics)
+    : store_(store), api_(api), notifier_(notifier), gate_(gate), metrics_(metrics) {}
 
 Writer::~Writer() { Stop(); }
 
@@ -49,16 +48,16 @@ void Writer::Loop() {
     RunBatch();
     // After the answers: the checkpoint this batch may have made due costs
     // no request its latency (schema/db.h).
-    if (Status st = db_.CheckpointIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
+    if (Status st = store_.MaintainIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
   }
 }
 
 void Writer::RunBatch() {
   std::vector<Job*> jobs;
-  const uint64_t commits_before = db_.commits();
-  auto begun = WriteBatch::Begin(db_);
+  const uint64_t commits_before = store_.commits();
+  auto begun = store_.BeginBatch();
   Status result = begun.status();
-  std::unique_ptr<WriteBatch> batch = begun.ok() ? std::move(begun).value() : nullptr;
+  std::unique_ptr<Batch> batch = begun.ok() ? std::move(begun).value() : nullptr;
   if (batch) {
     Gate::Pass pass = gate_.EnterFirst();
     // Take the queue one job at a time: a request that arrives while the
@@ -83,7 +82,7 @@ void Writer::RunBatch() {
     queue_.clear();
   }
   batch.reset();  // rolls back a batch whose commit failed, before the answers
-  metrics_.Syncs(db_.commits() - commits_before);
+  metrics_.Syncs(store_.commits() - commits_before);
   // Once per batch, and only for what was committed.
   const int64_t head = store_.TakeNotifyHead();
   if (result.ok() && head > 0) notifier_.Head(head);

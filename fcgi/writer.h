@@ -28,8 +28,7 @@
 #include "fcgi/http.h"
 #include "fcgi/metrics.h"
 #include "fcgi/notifier.h"
-#include "schema/db.h"
-#include "schema/store.h"
+#include "schema/storage.h"
 
 namespace parley::fcgi {
 
@@ -39,10 +38,10 @@ class Writer {
   // processes' writers and checkpoints wait for.
   static constexpr size_t kMaxBatch = 256;
 
-  // db, store, api and notifier are used by the writer thread only from Start().
+  // store, api and notifier are used by the writer thread only from Start().
   // The writer takes a pass of `gate` ahead of queued requests while it runs
   // a batch's requests, and gives it back for the COMMIT's fsync.
-  Writer(Db& db, Store& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics);
+  Writer(Storage& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics);
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -65,8 +64,7 @@ class Writer {
   // Runs one batch over the jobs queued (and arriving), answers them.
   void RunBatch();
 
-  Db& db_;
-  Store& store_;
+  Storage& store_;
   Api& api_;
   Notifier& notifier_;
   Gate& gate_;

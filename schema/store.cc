@@ -4,12 +4,18 @@
 #include <chrono>
 
 #include "schema/json.h"
+#include "schema/write_batch.h"
 
 namespace parley {
 
 int64_t NowMs() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Result<std::unique_ptr<Batch>> Store::BeginBatch() {
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<WriteBatch> batch, WriteBatch::Begin(db_));
+  return std::unique_ptr<Batch>(std::move(batch));
 }
 
 Result<std::string> Store::Epoch() {

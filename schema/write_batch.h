@@ -38,22 +38,23 @@
 #include <memory>
 
 #include "schema/db.h"
+#include "schema/storage.h"
 
 namespace parley {
 
-class WriteBatch {
+class WriteBatch final : public Batch {
  public:
   // Takes the writer lock and begins the batch; Transactions of Mode::kWrite
   // on db are savepoints in it until Commit() or destruction.
   static Result<std::unique_ptr<WriteBatch>> Begin(Db& db);
   // Rolls back whatever was not committed.
-  ~WriteBatch();
+  ~WriteBatch() override;
   WriteBatch(const WriteBatch&) = delete;
   WriteBatch& operator=(const WriteBatch&) = delete;
 
   // COMMIT: durable when it returns ok under Sync::kFull. Fails if SQLite
   // rolled the batch back by itself on an error inside it.
-  Status Commit();
+  Status Commit() override;
 
  private:
   explicit WriteBatch(Db& db) : db_(db) {}

@@ -42,8 +42,8 @@ int Fail(const Status& st) {
 
 // Bulk commands commit thousands of times: they keep the WAL bounded the way
 // the daemons do (schema/db.h), between commits.
-void CheckpointIfDue(parley::Store& store) {
-  if (Status st = store.db().CheckpointIfDue(); !st.ok()) {
+void CheckpointIfDue(parley::Storage& store) {
+  if (Status st = store.MaintainIfDue(); !st.ok()) {
     std::fprintf(stderr, "parleyctl: checkpoint: %s\n", st.message().c_str());
   }
 }
@@ -68,7 +68,7 @@ bool PasswordFits(const std::string& password) {
   return true;
 }
 
-int SetPassword(parley::Store& store, const std::string& username) {
+int SetPassword(parley::Storage& store, const std::string& username) {
   auto user = store.FindUser(username);
   if (!user.ok()) return Fail(user.status());
   if (!*user) {
@@ -84,7 +84,7 @@ int SetPassword(parley::Store& store, const std::string& username) {
   return 0;
 }
 
-int CreateUser(parley::Store& store, const std::string& username) {
+int CreateUser(parley::Storage& store, const std::string& username) {
   std::string password = ReadPassword(username);
   if (username.empty() || username.size() > 32 ||
       username.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
@@ -104,7 +104,7 @@ int CreateUser(parley::Store& store, const std::string& username) {
 // Load tests need thousands of accounts: Argon2id runs once and every
 // account stores the same encoded hash (salt included), so they all share
 // the one password. Not for real users: identical hashes reveal that.
-int CreateUsers(parley::Store& store, const std::string& prefix, long count) {
+int CreateUsers(parley::Storage& store, const std::string& prefix, long count) {
   const char* env = std::getenv("PARLEY_PASSWORD");
   std::string password = env ? env : "load-test-password";
   auto hash = parley::HashPassword(password);
@@ -123,7 +123,7 @@ int CreateUsers(parley::Store& store, const std::string& prefix, long count) {
   return 0;
 }
 
-int Tokens(parley::Store& store, const std::string& username, long count) {
+int Tokens(parley::Storage& store, const std::string& username, long count) {
   auto user = store.FindUser(username);
   if (!user.ok()) return Fail(user.status());
   if (!*user) {

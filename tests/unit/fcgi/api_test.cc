@@ -23,6 +23,7 @@
 #include "fcgi/input.h"
 #include "schema/crypto.h"
 #include "schema/log.h"
+#include "schema/store.h"
 #include "tests/unit/temp_db.h"
 
 namespace parley::fcgi {

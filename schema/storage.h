@@ -1,0 +1,338 @@
+// Storage: everything the daemons and parleyctl do with Parley's data, as
+// one interface (DESIGN section 7, issue 10). Store (schema/store.h) is the
+// SQLite backend; a PostgreSQL one implements the same methods
+// (schema/pg/). Callers hold a Storage& and do not know which one runs.
+//
+// The contract every backend keeps (DESIGN sections 2 and 4): each write
+// appends its events in the transaction that makes the change, so the log
+// and the tables never disagree; event ids become visible in increasing
+// order with no holes that fill in later (a reader tailing `id > cursor`
+// never skips one); membership and permissions are checked inside the
+// transaction of the action they guard. After a commit that appended
+// events, TakeNotifyHead() returns the new head once, so the caller can wake
+// the events daemon.
+//
+// Group commit (fcgi/writer.h): writes made while a Batch is open share its
+// one transaction and its one sync, each in a savepoint of its own, so one
+// that fails rolls back alone.
+//
+// Threading: one Storage object per connection, used by one thread.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "schema/model.h"
+#include "schema/status.h"
+#include "schema/token_bucket.h"
+
+namespace parley {
+
+// The classes of writes that each have a token bucket per user (item 4 of
+// the hardening issue). kTyping's bucket lives in the worker's memory, the
+// others in write_quota (store_quota.cc).
+enum class WriteClass { kSend, kEdit, kDelete, kJoin, kLeave, kCreateRoom, kInvite, kDm, kTyping, kRead, kModerate, kReact, kUpload };
+constexpr size_t kWriteClasses = 13;
+// "send", "edit", ...: the write_quota.class column and the PARLEY_WRITE_RATES names.
+const char* ToString(WriteClass c);
+std::optional<WriteClass> ParseWriteClass(std::string_view s);
+
+// 429 throttled for that class, with Retry-After in whole seconds.
+Status WriteThrottled(WriteClass c, int64_t retry_after_ms);
+
+struct Limits {
+  int64_t session_idle_ms = 30LL * 24 * 3600 * 1000;      // 30 days without use
+  int64_t session_absolute_ms = 90LL * 24 * 3600 * 1000;  // 90 days at most
+  // Login throttling (store_login.cc): failures allowed per account and
+  // client address, and per address over all accounts, before each further
+  // failure waits login_backoff_ms, doubling up to login_backoff_max_ms.
+  // Failures are forgotten after login_window_ms without any.
+  int login_failures = 5;
+  int login_address_failures = 100;
+  int64_t login_backoff_ms = 15 * 1000;
+  int64_t login_backoff_max_ms = 15LL * 60 * 1000;
+  int64_t login_window_ms = 15LL * 60 * 1000;
+  // Per user and WriteClass, indexed by it: a sustained rate and a burst.
+  // The bursts let a person work in spurts (a conversation, joining a few
+  // rooms); the rates stay far below what a script would need to flood.
+  std::array<Rate, kWriteClasses> write_rates = {{
+      {5, 30},        // send: messages and answers
+      {2, 30},        // edit
+      {2, 30},        // delete
+      {1, 30},        // join
+      {1, 30},        // leave
+      {1.0 / 60, 10},  // create_room: one a minute after the first ten
+      {1, 30},        // invite
+      {0.5, 20},      // dm
+      {1, 10},        // typing: the web client sends one every 3 s while typing
+      {5, 60},        // read: one per room switch and per new message seen
+      {2, 30},        // moderate: mutes, kicks, bans, moderators, blocks, admin actions
+      {2, 30},        // react: reactions added and removed
+      {0.5, 20},      // upload: a handful of photos at once, then one per 2 s
+  }};
+  // Rooms a user may own (public, private and Q&A); 0 = no cap.
+  int64_t rooms_per_user = 50;
+  // Uploads (store_uploads.cc): one file at most upload_max_bytes (nginx
+  // enforces the same PARLEY_UPLOAD_MAX first), all of a user's files
+  // together at most upload_quota_bytes (0 = no quota).
+  int64_t upload_max_bytes = 25LL << 20;
+  int64_t upload_quota_bytes = 1LL << 30;
+
+  const Rate& rate(WriteClass c) const { return write_rates[static_cast<size_t>(c)]; }
+  Rate& rate(WriteClass c) { return write_rates[static_cast<size_t>(c)]; }
+  // PARLEY_LIMITS=off (benchmarks): every bucket and the room cap off.
+  void WritesOff() {
+    for (Rate& r : write_rates) r = Rate{};
+    rooms_per_user = 0;
+  }
+};
+
+struct UserCredentials {
+  User user;
+  std::string pw_hash;
+  bool deactivated = false;  // login answers 403 account_deactivated after the password check
+};
+
+// A change to one member (PUT /api/rooms/{id}/members/{username}); unset
+// fields stay as they are. mute: set to change the mute (nullopt inside: lift it).
+struct MemberUpdate {
+  std::optional<Role> role;
+  std::optional<bool> moderator;
+  std::optional<std::optional<int64_t>> mute;
+};
+
+struct Ban {
+  User user;
+  std::string reason;
+  std::optional<User> by;
+  int64_t ts = 0;
+};
+
+// A user as an admin sees it.
+struct AccountInfo {
+  User user;
+  bool admin = false;
+  bool deactivated = false;
+};
+
+struct HistoryPage {
+  std::vector<Message> messages;  // oldest first
+  bool has_more = false;
+};
+
+struct Session {
+  int64_t id = 0;
+  User user;
+};
+
+// A position in the room list (most recent activity first): the room's
+// last_event_id, then its id for rooms with equal activity (no events yet).
+struct RoomCursor {
+  int64_t last_event_id = 0;
+  int64_t room_id = 0;
+};
+
+struct RoomListQuery {
+  int limit = 50;                    // rooms per page
+  std::optional<RoomCursor> before;  // the page after this position
+  std::optional<int64_t> changed_since;  // only rooms with events after this id, plus `left`
+  int latest = 0;  // > 0: each room's latest page of history, this many messages (with=latest)
+};
+
+struct RoomListPage {
+  std::vector<Room> rooms;         // most recent activity first
+  std::optional<RoomCursor> next;  // set when there are more
+  std::vector<int64_t> left;       // changed_since: rooms I left (or was removed from) since
+  std::vector<HistoryPage> latest; // with q.latest: one per room, in the same order, read in the same transaction
+};
+
+struct SearchQuery {
+  std::string match;                  // an FTS5 MATCH expression built by the caller from quoted terms
+  std::optional<int64_t> room_id;
+  std::optional<int64_t> from_user;
+  std::optional<int64_t> before;      // message ids below this
+  int limit = 20;
+};
+
+struct SearchHit {
+  Message message;
+  std::string snippet;  // the match marked with \u0002 ... \u0003
+};
+
+struct SearchPage {
+  std::vector<SearchHit> results;  // newest first
+  bool has_more = false;
+};
+
+// A reaction added or removed, and whether anything changed.
+struct ReactionResult {
+  Message message;  // with reactions as the reader sees them now
+  bool changed = false;
+};
+
+struct SendResult {
+  Message message;
+  bool created = false;  // false: the client_id was seen before; stored copy
+};
+
+int64_t NowMs();
+
+// One group commit in progress (see the note at the top).
+class Batch {
+ public:
+  virtual ~Batch() = default;
+  // Durable when it returns ok (unless the backend was told otherwise,
+  // PARLEY_SYNC=normal); what was not committed is rolled back on destruction.
+  virtual Status Commit() = 0;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Group commit: writes until the batch commits or is destroyed join it.
+  virtual Result<std::unique_ptr<Batch>> BeginBatch() = 0;
+  virtual bool in_batch() const = 0;
+  // Commits of write transactions and batches so far: each is one sync
+  // under a durable setting (the metrics' syncs per batch).
+  virtual uint64_t commits() const = 0;
+  // Upkeep that no request should wait for (SQLite: the WAL checkpoint),
+  // called by the daemons at quiet points, between requests.
+  virtual Status MaintainIfDue() = 0;
+
+  virtual const Limits& limits() const = 0;
+  virtual Result<std::string> Epoch() = 0;
+  virtual Result<int64_t> Head() = 0;
+  // The head after the last committed write that appended events, once; 0 if none.
+  virtual int64_t TakeNotifyHead() = 0;
+
+  // Accounts and sessions (store.cc).
+  virtual Result<User> CreateUser(const std::string& username, const std::string& pw_hash) = 0;
+  virtual Result<std::optional<UserCredentials>> FindCredentials(const std::string& username) = 0;
+  virtual Result<std::optional<User>> FindUser(const std::string& username) = 0;
+  virtual Result<std::vector<User>> SearchUsers(const std::string& prefix, int limit) = 0;
+  virtual Status CreateSession(int64_t user_id, const std::string& token_hash) = 0;
+  // The user a token hash belongs to, if the session is live; refreshes its idle clock.
+  virtual Result<std::optional<User>> SessionUser(const std::string& token_hash) = 0;
+  virtual Status RevokeSession(const std::string& token_hash) = 0;
+  // Login throttling (store_login.cc). BeginLogin counts an attempt on
+  // (username, address) and on address before the password is checked, in
+  // one write transaction, and refuses it (kThrottled, with the wait) while
+  // either is blocked: parallel guesses get no extra tries. A success is
+  // then reported with LoginSucceeded, which clears that pair's count.
+  virtual Status BeginLogin(const std::string& username, const std::string& address) = 0;
+  virtual Status LoginSucceeded(const std::string& username, const std::string& address) = 0;
+
+  // Rooms and membership (store_rooms.cc).
+  virtual Result<std::vector<Room>> ListRooms(const User& me) = 0;
+  virtual Result<Room> CreateRoom(const User& me, const std::string& name, RoomKind kind,
+                                  std::optional<int64_t> answers_per_professor) = 0;
+  virtual Result<Room> GetRoom(const User& me, int64_t room_id) = 0;
+  virtual Result<Room> Join(const User& me, int64_t room_id) = 0;
+  virtual Status Leave(const User& me, int64_t room_id) = 0;
+  // Returns the member and whether it was newly added.
+  virtual Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username) = 0;
+  virtual Result<std::vector<Member>> Members(const User& me, int64_t room_id) = 0;
+  virtual Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role) = 0;
+  // Returns the room and whether it was created now.
+  virtual Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) = 0;
+  // Set a role without the owner check (parleyctl).
+  virtual Status AdminSetRole(int64_t room_id, const std::string& username, Role role) = 0;
+  // Membership check only, for ephemeral actions such as typing.
+  virtual Status CheckMember(const User& me, int64_t room_id) = 0;
+
+  // Conversations (issue 12). Room list and directory (store_rooms.cc):
+  // pages walk my memberships by rooms.last_event_id; at most the limit.
+  virtual Result<RoomListPage> ListRoomsPage(const User& me, const RoomListQuery& q) = 0;
+  // Public and Q&A rooms I am not in, whose name starts with prefix (any case).
+  virtual Result<std::vector<Room>> Directory(const User& me, const std::string& prefix, int limit) = 0;
+  virtual Result<Room> SetNotifications(const User& me, int64_t room_id, NotifyLevel level) = 0;
+  // Reactions (store_reactions.cc): idempotent; members only; not on deleted messages.
+  virtual Result<ReactionResult> React(const User& me, int64_t message_id, const std::string& emoji, bool add) = 0;
+  // Search (store_search.cc): only rooms I am a member of now.
+  virtual Result<SearchPage> Search(const User& me, const SearchQuery& q) = 0;
+  // The number of members of a room, counted up to cap (receipts go to
+  // rooms of at most 100: a room of 10,000 costs no more than one of 101).
+  virtual Result<int64_t> MemberCount(int64_t room_id, int64_t cap) = 0;
+
+  // Messages (store_messages.cc).
+  virtual Result<HistoryPage> History(const User& me, int64_t room_id, std::optional<int64_t> before,
+                                      std::optional<int64_t> after, int limit) = 0;
+  // reply_to, when set, must name a message of the same room (else kInvalid invalid_reply).
+  // attachments: upload ids, each one of the sender's own (else kInvalid invalid_attachment).
+  virtual Result<SendResult> Send(const User& me, int64_t room_id, const std::string& text,
+                                  const std::optional<std::string>& client_id,
+                                  std::optional<int64_t> reply_to = std::nullopt,
+                                  const std::vector<int64_t>& attachments = {}) = 0;
+  virtual Result<SendResult> Answer(const User& me, int64_t question_id, const std::string& text,
+                                    const std::optional<std::string>& client_id) = 0;
+  virtual Result<Message> Edit(const User& me, int64_t message_id, const std::string& text) = 0;
+  virtual Status Delete(const User& me, int64_t message_id) = 0;
+  // Moves my read marker forward; *moved (if given) tells whether it moved.
+  virtual Status MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved = nullptr) = 0;
+
+  // Moderation, blocks, admins and accounts (store_moderation.cc). Every
+  // check runs inside the write transaction of the action it guards, and
+  // every action appends its event there (DESIGN section 3.1). Errors: 403
+  // not_moderator / not_owner / target_protected, 404 user_not_found /
+  // member_not_found, 400 invalid_field.
+  virtual Result<Member> UpdateMember(const User& me, int64_t room_id, const std::string& username, const MemberUpdate& u) = 0;
+  virtual Status Kick(const User& me, int64_t room_id, const std::string& username) = 0;
+  virtual Status BanUser(const User& me, int64_t room_id, const std::string& username, const std::string& reason) = 0;
+  virtual Status Unban(const User& me, int64_t room_id, const std::string& username) = 0;
+  virtual Result<std::vector<Ban>> Bans(const User& me, int64_t room_id) = 0;
+  virtual Status Block(const User& me, const std::string& username) = 0;
+  virtual Status Unblock(const User& me, const std::string& username) = 0;
+  virtual Result<std::vector<User>> Blocks(const User& me) = 0;
+  virtual Result<bool> IsAdmin(int64_t user_id) = 0;
+  virtual Result<std::vector<AccountInfo>> AdminListUsers(const std::string& prefix, int limit) = 0;
+  // Deactivation ends every session of the user; reactivation lets them sign in again.
+  virtual Status SetDeactivated(const User& me, const std::string& username, bool deactivated) = 0;
+  // parleyctl admin [--revoke]: no actor, no quota.
+  virtual Status SetAdmin(const std::string& username, bool admin) = 0;
+  // Stores a new password hash and ends every session of the user except
+  // the one whose token hash is keep (empty: all of them).
+  virtual Status SetPassword(int64_t user_id, const std::string& pw_hash, const std::string& keep_token_hash) = 0;
+
+  // Uploads (store_uploads.cc). CreateUpload takes a token of WriteClass
+  // kUpload, checks the quota (kTooLarge quota_exceeded), gives `u` a random
+  // id and inserts it; `place` then puts the file under that id, inside the
+  // transaction, so a row never exists without its file. A caller whose
+  // `place` succeeded removes the file again if this returns an error.
+  virtual Result<Upload> CreateUpload(const User& me, Upload u, const std::function<Status(int64_t id)>& place) = 0;
+  // The upload, if me uploaded it or is a member of a room where a message
+  // carrying it was posted (and not deleted); kNotFound otherwise.
+  virtual Result<Upload> ReadableUpload(const User& me, int64_t upload_id) = 0;
+
+  // The event log, for readers such as parley-events (store_events.cc).
+  virtual Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit) = 0;
+  // Events in (after, upto] that user may see: broadcast, addressed to
+  // them, or in a room they are a member of now.
+  virtual Result<std::vector<Event>> EventsForUser(int64_t user_id, int64_t after, int64_t upto, int limit) = 0;
+  // The oldest event still in the log (0 if empty): cursors below it - 1
+  // cannot be replayed without a gap.
+  virtual Result<int64_t> OldestEventId() = 0;
+  virtual Result<std::vector<int64_t>> RoomIdsOf(int64_t user_id) = 0;
+  // A live session for a token hash, without touching its idle clock.
+  virtual Result<std::optional<Session>> FindSession(const std::string& token_hash) = 0;
+  virtual Result<bool> SessionAlive(int64_t session_id) = 0;
+  // PRAGMA data_version: changes whenever another connection commits.
+  virtual Result<int64_t> DataVersion() = 0;
+  // Presence rows, written by parley-events only.
+  virtual Status SetOnline(int64_t user_id, bool online) = 0;
+  virtual Status ClearPresence() = 0;
+  // Retention: deletes events older than keep_ms, except the newest
+  // keep_per_room of each room and the newest event overall (the head).
+  virtual Result<int64_t> PruneEvents(int64_t keep_ms, int64_t keep_per_room) = 0;
+
+};
+
+}  // namespace parley
