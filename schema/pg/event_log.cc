@@ -46,12 +46,7 @@ Status AppendEvents(PgTx& tx, std::span<Event> events) {
   return Status::Ok();
 }
 
-Result<std::vector<Event>> ReadEventsAfter(PgConn& conn, int64_t after, int limit) {
-  PARLEY_ASSIGN_OR_RETURN(
-      PgResult rows,
-      conn.Exec("SELECT id, ts, type, room_id, target_id, audience, data FROM events "
-                "WHERE id > $1 ORDER BY id LIMIT $2",
-                {after, limit}));
+Result<std::vector<Event>> EventsFromRows(const PgResult& rows) {
   std::vector<Event> out;
   out.reserve(rows.Rows());
   for (int r = 0; r < rows.Rows(); ++r) {
@@ -68,6 +63,13 @@ Result<std::vector<Event>> ReadEventsAfter(PgConn& conn, int64_t after, int limi
     out.push_back(std::move(e));
   }
   return out;
+}
+
+Result<std::vector<Event>> ReadEventsAfter(PgConn& conn, int64_t after, int limit) {
+  PARLEY_ASSIGN_OR_RETURN(PgResult rows, conn.Exec(std::string("SELECT ") + kEventColumns +
+                                                       " FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+                                                   {after, limit}));
+  return EventsFromRows(rows);
 }
 
 Result<int64_t> LastEventId(PgConn& conn) {

@@ -39,6 +39,11 @@ Status AppendEvents(PgTx& tx, std::span<Event> events);
 // Up to limit events with id > after, ascending.
 Result<std::vector<Event>> ReadEventsAfter(PgConn& conn, int64_t after, int limit);
 
+// The events of rows that select, in this order, the columns id, ts, type,
+// room_id, target_id, audience, data (kEventColumns).
+inline constexpr const char* kEventColumns = "id, ts, type, room_id, target_id, audience, data";
+Result<std::vector<Event>> EventsFromRows(const PgResult& rows);
+
 // The last id handed out and committed (0 for an empty log).
 Result<int64_t> LastEventId(PgConn& conn);
 

@@ -45,6 +45,10 @@ class PgCluster {
     if (!dir_.path().empty()) Run("stop");
   }
 
+  // `tools/pg stop` or `tools/pg start` on this cluster, for tests of what
+  // survives a server restart; the exit code (0: done).
+  int Control(const char* verb) const { return Run(verb); }
+
   // The URL of the cluster's `parley` database.
   const std::string& url() const { return url_; }
 

@@ -1,0 +1,77 @@
+#include "schema/pg/notify.h"
+
+#include <libpq-fe.h>
+
+namespace parley::pg {
+
+namespace {
+
+struct PgNotifyFreer {
+  void operator()(PGnotify* n) const { PQfreemem(n); }
+};
+
+// LISTEN takes an identifier, not a parameter; ours are plain names, so
+// quoting them is never needed and anything else is refused.
+bool PlainName(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;  // NAMEDATALEN - 1
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status Notify(PgTx& tx, std::string_view channel, std::string_view payload) {
+  if (payload.size() > kMaxPayloadBytes) {
+    return Status(Code::kTooLarge, "payload_too_large",
+                  "a notification carries at most " + std::to_string(kMaxPayloadBytes) + " bytes, not " +
+                      std::to_string(payload.size()));
+  }
+  return tx.conn().Exec("SELECT pg_notify($1, $2)", {channel, payload}).status();
+}
+
+Status NotifyHead(PgTx& tx, int64_t head) { return Notify(tx, kEventsChannel, std::to_string(head)); }
+
+Result<std::unique_ptr<Listener>> Listener::Open(const std::string& url, std::vector<std::string> channels) {
+  for (const std::string& c : channels) {
+    if (!PlainName(c)) return Status::Invalid("invalid_channel", "not a plain channel name: '" + c + "'");
+  }
+  std::unique_ptr<Listener> l(new Listener(url, std::move(channels)));
+  PARLEY_RETURN_IF_ERROR(l->Connect());
+  return l;
+}
+
+Status Listener::Connect() {
+  conn_.reset();
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Connect(url_));
+  for (const std::string& c : channels_) PARLEY_RETURN_IF_ERROR(conn->ExecScript("LISTEN " + c));
+  // Non-blocking from here: Drain() must never wait on the socket.
+  if (PQsetnonblocking(conn->raw(), 1) != 0) return Status::Internal("PQsetnonblocking failed");
+  conn_ = std::move(conn);
+  return Status::Ok();
+}
+
+int Listener::fd() const { return conn_ && conn_->ok() ? PQsocket(conn_->raw()) : -1; }
+
+void Listener::Collect(std::vector<Notification>& out) {
+  while (std::unique_ptr<PGnotify, PgNotifyFreer> n{PQnotifies(conn_->raw())}) {
+    out.push_back(Notification{n->relname, n->extra ? n->extra : "", n->be_pid});
+  }
+}
+
+Result<Drained> Listener::Drain() {
+  Drained d;
+  if (conn_ && conn_->ok() && PQconsumeInput(conn_->raw()) == 1) {
+    Collect(d.notifications);
+    return d;
+  }
+  // Lost (EOF on the socket: the server restarted or the link broke).
+  // What arrived before the loss was consumed with it and is still queued.
+  if (conn_) Collect(d.notifications);
+  PARLEY_RETURN_IF_ERROR(Connect());
+  d.reconnected = true;
+  return d;
+}
+
+}  // namespace parley::pg

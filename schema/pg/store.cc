@@ -1,0 +1,156 @@
+// PgStore: the epoch and head, appends, accounts and sessions.
+#include "schema/pg/store.h"
+
+#include <map>
+
+#include "schema/json.h"
+#include "schema/pg/event_log.h"
+#include "schema/pg/notify.h"
+
+namespace parley::pg {
+
+namespace {
+
+Event MakeEvent(const char* type, std::optional<int64_t> room_id, std::optional<int64_t> target_id,
+                Audience audience, std::string data) {
+  Event e;
+  e.ts = NowMs();
+  e.type = type;
+  e.room_id = room_id;
+  e.target_id = target_id;
+  e.audience = audience;
+  e.data = std::move(data);
+  return e;
+}
+
+// The member event of Store::AppendMemberEvent: the same object.
+Event MemberEvent(int64_t room_id, const User& user, Role role, MemberAction action) {
+  JsonWriter w;
+  w.BeginObject().Key("room_id").Int(room_id).Key("user");
+  Write(w, user);
+  w.Key("role").String(ToString(role)).Key("action").String(ToString(action)).EndObject();
+  // target_id: the user concerned hears of it even once no longer a member.
+  return MakeEvent("member", room_id, user.id, Audience::kRoom, w.Take());
+}
+
+}  // namespace
+
+std::string HexOf(const std::string& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+Result<std::string> PgStore::Epoch() {
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT value FROM meta WHERE key = 'epoch'"));
+  if (r.Rows() != 1) return Status::Internal("the database has no epoch");
+  return r.Text(0, 0);
+}
+
+Result<int64_t> PgStore::Head() { return LastEventId(conn_); }
+
+Status PgStore::CommitEvents(PgTx& tx, std::vector<Event>& events) {
+  PARLEY_RETURN_IF_ERROR(AppendEvents(tx, events));
+  // The room list's order (SQLite's migration 006): each room's newest event.
+  std::map<int64_t, int64_t> last_of_room;
+  for (const Event& e : events) {
+    if (e.room_id) last_of_room[*e.room_id] = e.id;
+  }
+  for (const auto& [room, id] : last_of_room) {
+    PARLEY_RETURN_IF_ERROR(
+        conn_.Exec("UPDATE rooms SET last_event_id = $1 WHERE id = $2", {id, room}).status());
+  }
+  const int64_t head = events.empty() ? 0 : events.back().id;
+  if (head > 0) PARLEY_RETURN_IF_ERROR(NotifyHead(tx, head));
+  PARLEY_RETURN_IF_ERROR(tx.Commit());
+  if (head > 0) notify_head_ = head;
+  return Status::Ok();
+}
+
+Result<User> PgStore::CreateUser(const std::string& username, const std::string& pw_hash) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  // No conflict target: the unique index on lower(username) is the one
+  // that can refuse the row.
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult inserted,
+      conn_.Exec("INSERT INTO users (username, pw_hash, created_ts) VALUES ($1, $2, $3) "
+                 "ON CONFLICT DO NOTHING RETURNING id",
+                 {username, pw_hash, NowMs()}));
+  if (inserted.Rows() == 0) return Status::Conflict("username_taken", "that username is taken");
+  PARLEY_ASSIGN_OR_RETURN(int64_t id, inserted.Int(0, 0));
+  User user{id, username};
+  std::vector<Event> events = {MakeEvent("user", std::nullopt, user.id, Audience::kAll, Wrap("user", user))};
+  // Every new user lands in `general`. A new account cannot be banned from
+  // it yet (bans name existing users), so the ban check of AddMember has
+  // nothing to find here.
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult general,
+      conn_.Exec("INSERT INTO members (room_id, user_id, role, joined_ts) "
+                 "SELECT id, $1, 'member', $2 FROM rooms WHERE name = 'general' AND kind = 'public' "
+                 "ON CONFLICT DO NOTHING RETURNING room_id",
+                 {user.id, NowMs()}));
+  if (general.Rows() == 1) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t room, general.Int(0, 0));
+    events.push_back(MemberEvent(room, user, Role::kMember, MemberAction::kJoined));
+  }
+  PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
+  return user;
+}
+
+Result<std::optional<UserCredentials>> PgStore::FindCredentials(const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec("SELECT id, username, pw_hash, deactivated FROM users WHERE lower(username) = lower($1)",
+                             {username}));
+  if (r.Rows() == 0) return std::optional<UserCredentials>();
+  PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(0, 0));
+  PARLEY_ASSIGN_OR_RETURN(int64_t deactivated, r.Int(0, 3));
+  return std::optional<UserCredentials>(UserCredentials{User{id, r.Text(0, 1)}, r.Text(0, 2), deactivated != 0});
+}
+
+Result<std::optional<User>> PgStore::FindUser(const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec("SELECT id, username FROM users WHERE lower(username) = lower($1)", {username}));
+  if (r.Rows() == 0) return std::optional<User>();
+  PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(0, 0));
+  return std::optional<User>(User{id, r.Text(0, 1)});
+}
+
+Status PgStore::CreateSession(int64_t user_id, const std::string& token_hash) {
+  const int64_t now = NowMs();
+  return conn_
+      .Exec("INSERT INTO sessions (user_id, token_hash, created_ts, last_seen_ts, expires_ts) "
+            "VALUES ($1, decode($2, 'hex'), $3, $3, $4)",
+            {user_id, HexOf(token_hash), now, now + limits_.session_absolute_ms})
+      .status();
+}
+
+Result<std::optional<User>> PgStore::SessionUser(const std::string& token_hash) {
+  const int64_t now = NowMs();
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec("SELECT s.id, s.last_seen_ts, s.expires_ts, u.id, u.username FROM sessions s "
+                             "JOIN users u ON u.id = s.user_id WHERE s.token_hash = decode($1, 'hex')",
+                             {HexOf(token_hash)}));
+  if (r.Rows() == 0) return std::optional<User>();
+  PARLEY_ASSIGN_OR_RETURN(int64_t session_id, r.Int(0, 0));
+  PARLEY_ASSIGN_OR_RETURN(int64_t last_seen, r.Int(0, 1));
+  PARLEY_ASSIGN_OR_RETURN(int64_t expires, r.Int(0, 2));
+  PARLEY_ASSIGN_OR_RETURN(int64_t user_id, r.Int(0, 3));
+  if (expires <= now || last_seen + limits_.session_idle_ms <= now) return std::optional<User>();
+  // The idle clock moves at most once an hour, so reads stay reads.
+  if (now - last_seen > 3600 * 1000) {
+    PARLEY_RETURN_IF_ERROR(
+        conn_.Exec("UPDATE sessions SET last_seen_ts = $1 WHERE id = $2", {now, session_id}).status());
+  }
+  return std::optional<User>(User{user_id, r.Text(0, 4)});
+}
+
+Status PgStore::RevokeSession(const std::string& token_hash) {
+  return conn_.Exec("DELETE FROM sessions WHERE token_hash = decode($1, 'hex')", {HexOf(token_hash)}).status();
+}
+
+}  // namespace parley::pg
