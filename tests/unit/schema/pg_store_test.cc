@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
@@ -379,6 +380,68 @@ TEST_F(PgStoreTest, PagingMatchesTheWholeLogFilterForAnyPageSize) {
     }
     EXPECT_EQ(paged(u.id, head / 4, head / 2, 9), Oracle(*conn_, u.id, head / 4, head / 2)) << u.username;
   }
+}
+
+// Rows of `events` this connection's statements have read so far, by
+// sequential or index scans. The backend flushes its counters when idle
+// after pg_stat_force_next_flush(), so the next statement sees them all.
+int64_t EventRowsRead(PgConn& conn) {
+  EXPECT_OK(conn.ExecScript("SELECT pg_stat_force_next_flush()"));
+  auto r = conn.Exec(
+      "SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) FROM pg_stat_user_tables "
+      "WHERE relid = 'events'::regclass");
+  EXPECT_OK(r);
+  if (!r.ok() || r->Rows() != 1) return -1;
+  return std::stoll(r->Text(0, 0));
+}
+
+TEST_F(PgStoreTest, OneCallReadsRowsInProportionToWhatTheUserMaySee) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  const int64_t busy = NewRoom(alice, "busy");  // bob is not in it
+  const int64_t lobby = NewRoom(alice, "lobby");
+  AddMember(lobby, bob);
+  for (int i = 0; i < 3; ++i) Post(lobby);
+  std::vector<Event> flood(5000);
+  for (Event& e : flood) {
+    e.type = "message";
+    e.room_id = busy;
+    e.data = "{}";
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn_));
+    ASSERT_OK(AppendEvents(*tx, flood));
+    ASSERT_OK(tx->Commit());
+  }
+  ASSERT_OK(conn_->ExecScript("ANALYZE events"));
+  const int64_t head = Head();
+
+  // bob's poll from zero reads his few events, not alice's busy room.
+  int64_t before = EventRowsRead(*conn_);
+  ASSERT_OK_AND_ASSIGN(std::vector<Event> bobs, store_->EventsForUser(bob.id, 0, head, 500));
+  const int64_t bob_rows = EventRowsRead(*conn_) - before;
+  EXPECT_EQ(bobs.size(), 7u);  // two user events, two joins of general, three lobby posts
+  EXPECT_LT(bob_rows, 50) << bob_rows << " rows read";
+
+  // A page of 500 from the start of the 5,000-event room reads about 500.
+  before = EventRowsRead(*conn_);
+  ASSERT_OK_AND_ASSIGN(std::vector<Event> page, store_->EventsForUser(alice.id, 0, head, 500));
+  const int64_t alice_rows = EventRowsRead(*conn_) - before;
+  EXPECT_EQ(page.size(), 500u);
+  EXPECT_LT(alice_rows, 500 * 3) << alice_rows << " rows read";
+
+  // The control: the filter of the whole log's id range reads the busy room too.
+  before = EventRowsRead(*conn_);
+  ASSERT_OK_AND_ASSIGN(PgResult all,
+                       conn_->Exec("SELECT COUNT(*) FROM events WHERE id > 0 AND (audience = 'all' OR target_id = $1 "
+                                   "OR room_id IN (SELECT room_id FROM members WHERE user_id = $1))",
+                                   {bob.id}));
+  EXPECT_EQ(all.Text(0, 0), "7");
+  const int64_t filter_rows = EventRowsRead(*conn_) - before;
+  EXPECT_GT(filter_rows, 5000);
+  std::printf("rows of events read: bob's poll %lld, a page of 500 %lld, the whole-log filter %lld\n",
+              static_cast<long long>(bob_rows), static_cast<long long>(alice_rows),
+              static_cast<long long>(filter_rows));
 }
 
 TEST_F(PgStoreTest, RoomIdsOf) {
