@@ -30,6 +30,43 @@ TEST(PgMigrateTest, AppliesEveryMigrationOnceAndRecordsTheVersion) {
   EXPECT_EQ(counter.Int(0, 0).value(), 0);
 }
 
+TEST(PgMigrateTest, TheSchemaFoldsNamesAndIndexesTextAsItNowReads) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("migrate_schema"));
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url));
+  ASSERT_OK(MigratePg(*conn));
+  ASSERT_OK_AND_ASSIGN(PgResult general, conn->Exec("SELECT id, name, kind FROM rooms"));
+  ASSERT_EQ(general.Rows(), 1);
+  EXPECT_EQ(general.Text(0, 0) + " " + general.Text(0, 1) + " " + general.Text(0, 2), "1 general public");
+  // Names are unique whatever their case, as SQLite's COLLATE NOCASE makes them.
+  ASSERT_OK(conn->Exec("INSERT INTO users (username, pw_hash, created_ts) VALUES ('Alice', 'h', 0)"));
+  EXPECT_ERROR(conn->Exec("INSERT INTO users (username, pw_hash, created_ts) VALUES ('aLICE', 'h', 0)"),
+               Code::kConflict, "conflict");
+  EXPECT_ERROR(conn->Exec("INSERT INTO rooms (name, kind, created_ts) VALUES ('GENERAL', 'public', 0)"),
+               Code::kConflict, "conflict");
+  // Two DMs may share a name; dm_key keeps one per pair.
+  ASSERT_OK(conn->Exec("INSERT INTO rooms (name, kind, dm_key, created_ts) VALUES ('x', 'dm', '1:2', 0)"));
+  ASSERT_OK(conn->Exec("INSERT INTO rooms (name, kind, dm_key, created_ts) VALUES ('x', 'dm', '1:3', 0)"));
+  // Search finds words and prefixes of the text as it reads now (an edit
+  // or a delete's '' changes what is found, in the same statement).
+  ASSERT_OK(conn->Exec("INSERT INTO messages (id, room_id, user_id, kind, text, ts) "
+                       "SELECT 1, 1, id, 'message', 'Hello Wörld', 0 FROM users"));
+  auto found = [&](const char* query) {
+    auto r = conn->Exec("SELECT count(*) FROM messages WHERE search @@ to_tsquery('simple', $1)", {query});
+    EXPECT_OK(r);
+    return r.ok() ? r->Text(0, 0) : "";
+  };
+  EXPECT_EQ(found("hello"), "1");
+  EXPECT_EQ(found("wörld"), "1");
+  EXPECT_EQ(found("hel:*"), "1");
+  EXPECT_EQ(found("bye"), "0");
+  ASSERT_OK(conn->Exec("UPDATE messages SET text = 'goodbye' WHERE id = 1"));
+  EXPECT_EQ(found("hello"), "0");
+  EXPECT_EQ(found("goodbye"), "1");
+  ASSERT_OK(conn->Exec("UPDATE messages SET text = '', deleted = 1 WHERE id = 1"));
+  EXPECT_EQ(found("goodbye"), "0");
+}
+
 TEST(PgMigrateTest, ConcurrentStartersApplyEachMigrationOnce) {
   PARLEY_PG_CLUSTER(cluster);
   ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("migrate_race"));
