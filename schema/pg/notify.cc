@@ -2,6 +2,10 @@
 
 #include <libpq-fe.h>
 
+#include <cstring>
+
+#include "schema/log.h"
+
 namespace parley::pg {
 
 namespace {
@@ -18,6 +22,15 @@ bool PlainName(const std::string& s) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
   }
   return true;
+}
+
+// What the server says to an idle connection (its goodbye before a
+// restart: "terminating connection due to administrator command") reaches
+// libpq as a notice, which it would print to stderr; it goes to our log.
+void LogNotice(void*, const char* message) {
+  size_t n = std::strlen(message);
+  while (n > 0 && message[n - 1] == '\n') --n;
+  LOG_WARN("PostgreSQL listener: %.*s", static_cast<int>(n), message);
 }
 
 }  // namespace
@@ -45,6 +58,7 @@ Result<std::unique_ptr<Listener>> Listener::Open(const std::string& url, std::ve
 Status Listener::Connect() {
   conn_.reset();
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Connect(url_));
+  PQsetNoticeProcessor(conn->raw(), &LogNotice, nullptr);
   for (const std::string& c : channels_) PARLEY_RETURN_IF_ERROR(conn->ExecScript("LISTEN " + c));
   // Non-blocking from here: Drain() must never wait on the socket.
   if (PQsetnonblocking(conn->raw(), 1) != 0) return Status::Internal("PQsetnonblocking failed");
