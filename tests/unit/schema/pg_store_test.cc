@@ -335,18 +335,18 @@ std::vector<int64_t> Oracle(PgConn& conn, int64_t user_id, int64_t after, int64_
 }
 
 TEST_F(PgStoreTest, PagingMatchesTheWholeLogFilterForAnyPageSize) {
-  // Six users in overlapping rooms (one in all 20), events of every
+  // Four users in overlapping rooms (one in all 12), events of every
   // source interleaved at random: room messages, broadcasts, events
   // addressed to one user; membership changes as it goes.
   std::mt19937 rng(8);
   std::vector<User> users;
-  for (int i = 0; i < 6; ++i) users.push_back(NewUser("u" + std::to_string(i)));
+  for (int i = 0; i < 4; ++i) users.push_back(NewUser("u" + std::to_string(i)));
   std::vector<int64_t> rooms;
-  for (int r = 0; r < 20; ++r) {
+  for (int r = 0; r < 12; ++r) {
     rooms.push_back(NewRoom(users[rng() % users.size()], "r" + std::to_string(r)));
     AddMember(rooms.back(), users[0]);
   }
-  for (int step = 0; step < 800; ++step) {
+  for (int step = 0; step < 400; ++step) {
     const User& u = users[rng() % users.size()];
     const int64_t room = rooms[rng() % rooms.size()];
     switch (rng() % 10) {
@@ -358,7 +358,7 @@ TEST_F(PgStoreTest, PagingMatchesTheWholeLogFilterForAnyPageSize) {
     }
   }
   const int64_t head = Head();
-  ASSERT_GT(head, 500);
+  ASSERT_GT(head, 250);
   auto paged = [&](int64_t user_id, int64_t after, int64_t upto, int limit) {
     std::vector<int64_t> ids;
     for (int guard = 0; guard < 10000; ++guard) {
@@ -372,9 +372,9 @@ TEST_F(PgStoreTest, PagingMatchesTheWholeLogFilterForAnyPageSize) {
     return ids;
   };
   for (const User& u : users) {
-    for (int64_t after : {int64_t{0}, head / 3, head - 5}) {
+    for (int64_t after : {int64_t{0}, head - 5}) {
       const std::vector<int64_t> want = Oracle(*conn_, u.id, after, head);
-      for (int limit : {7, 500}) {
+      for (int limit : {5, 500}) {
         EXPECT_EQ(paged(u.id, after, head, limit), want) << u.username << " after " << after << " limit " << limit;
       }
     }
