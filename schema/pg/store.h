@@ -1,11 +1,12 @@
-// PgStore: the Store (schema/store.h) on PostgreSQL, issue 10 item 1, as
-// far as the events daemon and accounts need it: the epoch and head, the
-// event log readers, sessions and presence, and creating and finding
-// users. Each method has exactly the signature of the Store method of the
-// same name and its semantics (the comments of schema/store.h hold), so
-// the coming extraction of one interface with two implementations only
-// moves declarations. What is not here yet: rooms, messages, moderation,
-// uploads, search, login throttling and quotas (the worker's side).
+// PgStore: the Storage interface (schema/storage.h) on PostgreSQL, issue
+// 10 item 1, as far as the events daemon and accounts need it: the epoch
+// and head, the event log readers, sessions and presence, and creating and
+// finding users. Each method has exactly the signature of the Storage
+// method of the same name and the semantics of SQLite's Store (the
+// comments of schema/storage.h hold), so once the rest exists PgStore
+// derives from Storage and these become overrides. What is not here yet:
+// rooms, messages, moderation, uploads, search, login throttling, quotas
+// and batches (the worker's side).
 //
 // Design note. Every write that appends events collects them while the
 // transaction runs and appends them last (CommitEvents): AppendEvents takes
@@ -35,7 +36,7 @@
 
 #include "schema/model.h"
 #include "schema/pg/conn.h"
-#include "schema/store.h"  // Limits, UserCredentials, Session, NowMs: the same types as Store's
+#include "schema/storage.h"  // Limits, UserCredentials, Session, NowMs: the types of the interface
 
 namespace parley::pg {
 
