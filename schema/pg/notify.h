@@ -10,17 +10,18 @@
 // Receiving. A Listener owns its own connection (LISTEN is per connection,
 // and a connection busy with queries would delay notifications). Its fd()
 // is for a libevent read event; Drain() reads what arrived without
-// blocking (PQconsumeInput, PQnotifies). When the server restarts, the
-// socket reports EOF and the connection is dead: Drain() connects again and
+// blocking (PQconsumeInput, PQnotifies). When the server restarts, it says
+// goodbye and closes the socket; the Drain() that reads the EOF (the one
+// after the goodbye's, or the same) finds the connection dead, connects and
 // LISTENs again, and says so (reconnected), because notifications sent while
 // it was away are lost and the socket, hence fd(), is a new one.
 //
 // Why a periodic head check stays as the safety net: notifications are
 // hints, and some are lost: those sent while a listener is disconnected
-// (a server restart, a cut link), before a new daemon's LISTEN, or to a
-// listener whose queue the server had to drop. The reader's cursor against
-// the committed head (event_counter) is the truth, so a lost notification
-// costs the delay until the next check, never an event.
+// (a server restart, a cut link, until its reconnect succeeds) or before a
+// new daemon's LISTEN. The reader's cursor against the committed head
+// (event_counter) is the truth, so a lost notification costs the delay
+// until the next check, never an event.
 #pragma once
 
 #include <cstdint>
