@@ -108,6 +108,7 @@ TEST_F(PgNotifyTest, PayloadsUpToTheServersLimitAndNoMore) {
     ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn_));
     ASSERT_OK(Notify(*tx, "typing", largest));
     EXPECT_ERROR(Notify(*tx, "typing", largest + "x"), Code::kTooLarge, "payload_too_large");
+    EXPECT_ERROR(Notify(*tx, "typing", std::string("a\0b", 3)), Code::kInvalid, "invalid_text");
     // Refused before it was sent: the transaction is still good.
     ASSERT_OK(tx->Commit());
   }
