@@ -1,10 +1,9 @@
 // Attachments: upload (picker, drop, paste) with progress, and display.
-// Images get their size from the server's width and height so the list does
-// not jump on load; other files are download links. Names via textContent.
+// Images are laid out at the server's width and height, so the list does
+// not jump on load; other files are download links.
 (function () {
-var el = Parley.el, $ = Parley.$, on = Parley.on, show = Parley.show;
 var kMaxFiles = 10;
-var kBox = 320;  // the largest side an inline image is shown at, in CSS px
+var kBox = 320;  // an inline image's largest side, CSS px
 var tray = [];   // {name, id|null, xhr|null, node}
 
 function size(n) {
@@ -21,7 +20,7 @@ function removeItem(item) {
   show('upload-tray', tray.length > 0);
 }
 
-// A tray row with progress, then "ready" (the id goes with the next send).
+// A tray row with progress, then "ready": the id goes with the next send.
 function upload(file) {
   if (tray.length >= kMaxFiles) return;
   var name = file.name || 'pasted.png';
@@ -29,7 +28,7 @@ function upload(file) {
   item.node.appendChild(el('span', 'upload-name', name));
   var bar = item.node.appendChild(el('progress', '', null, {max: 100, value: 0, 'aria-label': 'Uploading ' + name}));
   var state = item.node.appendChild(el('span', 'upload-state', 'uploading'));
-  item.node.appendChild(Parley.button('×', 'upload-remove', removeItem.bind(null, item), 'Remove ' + name));
+  item.node.appendChild(button('×', 'upload-remove', removeItem.bind(null, item), 'Remove ' + name));
   $('upload-tray').appendChild(item.node);
   show('upload-tray', true);
   tray.push(item);
@@ -79,16 +78,10 @@ Parley.uploads = {
     var list = box.appendChild(el('div', 'attachments'));
     for (var i = 0; i < attachments.length; ++i) list.appendChild(attachment(attachments[i]));
   },
-  // Takes the finished uploads' ids out of the tray.
   take: function () {
-    var ids = [];
-    for (var i = tray.length - 1; i >= 0; --i) {
-      if (tray[i].id !== null) {
-        ids.unshift(tray[i].id);
-        removeItem(tray[i]);
-      }
-    }
-    return ids;
+    var done = tray.filter(function (item) { return item.id !== null; });
+    done.forEach(removeItem);
+    return done.map(function (item) { return item.id; });
   },
   init: function () {
     var input = $('attach');
