@@ -17,7 +17,7 @@ var state = Parley.state = {
 // The first usable screen (timed by the tests).
 function ready() {
   show('boot', false);
-  if (window.performance && performance.mark) performance.mark('parley-ready');
+  performance.mark('parley-ready');
 }
 
 function showAuth(message) {
@@ -77,7 +77,7 @@ function signedOut(message) {
   state.byId = {};
   Parley.room.close();
   show('settings', false);
-  Parley.clear($('people'));
+  clear($('people'));
   show('people-section', false);
   show('search-section', false);
   showAuth(message);
@@ -224,9 +224,9 @@ function label(node, room) {
 }
 
 function renderRooms() {
-  var mine = Parley.clear($('rooms'));
-  var dms = Parley.clear($('dms'));
-  var others = Parley.clear($('public-rooms'));
+  var mine = clear($('rooms'));
+  var dms = clear($('dms'));
+  var others = clear($('public-rooms'));
   var unread = 0;
   var sorted = state.rooms.slice().sort(function (a, b) {
     if (a.member && b.member) return (b.last_event_id || 0) - (a.last_event_id || 0) || a.id - b.id;
@@ -312,7 +312,7 @@ function suggestUsers() {
   searchTimer = setTimeout(function () {
     Parley.get('/users?limit=10&prefix=' + encodeURIComponent(prefix), function (err, data) {
       if (err) return;
-      var list = Parley.clear($('dm-suggestions'));
+      var list = clear($('dm-suggestions'));
       var users = data.users || [];
       for (var i = 0; i < users.length; i++) {
         if (state.me && users[i].id === state.me.id) continue;
@@ -390,7 +390,7 @@ function initSettings() {
     radios[i].addEventListener('change', function (e) { Parley.theme.set(e.target.value); });
   }
   document.addEventListener('keydown', function (e) {
-    if (!Parley.isEsc(e)) return;
+    if (!isEsc(e)) return;
     if (!$('settings').hidden) toggleSettings(false);
     else if ($('menu').getAttribute('aria-expanded') === 'true') {
       toggleMenu(false);

@@ -1,7 +1,8 @@
 // Helpers, loaded first: the global Parley the others extend, and the DOM
-// words every file uses ($, el, button, on, show), global too. ES5 served as
-// is; module bodies sit unindented in their IIFE. User text goes in by
-// textContent only. for-in walks our own maps: none extends Object.prototype.
+// words every file uses ($, el, button, on, show, clear, remove, isEnter,
+// isEsc), global too. ES5 served as is; module bodies sit unindented in
+// their IIFE. User text goes in by textContent only. for-in walks our own
+// maps: none extends Object.prototype.
 var Parley = window.Parley = {};
 
 function $(id) {
@@ -48,14 +49,14 @@ Parley.soon = function (fn, ms) {
   };
 };
 
-Parley.clear = function (node) {
+function clear(node) {
   while (node.firstChild) node.removeChild(node.firstChild);
   return node;
-};
+}
 
-Parley.remove = function (node) {
+function remove(node) {
   if (node && node.parentNode) node.parentNode.removeChild(node);
-};
+}
 
 function show(node, visible) {
   if (typeof node === 'string') node = $(node);
@@ -64,13 +65,13 @@ function show(node, visible) {
 }
 
 // Shift+Enter breaks the line; an input method composing uses Enter.
-Parley.isEnter = function (e) {
+function isEnter(e) {
   return e.key === 'Enter' && !e.shiftKey && !e.isComposing;
-};
+}
 
-Parley.isEsc = function (e) {
+function isEsc(e) {
   return e.key === 'Escape' || e.key === 'Esc';
-};
+}
 
 function pad2(n) {
   return n < 10 ? '0' + n : String(n);
@@ -82,9 +83,8 @@ Parley.clock = function (ms) {
 };
 
 Parley.newClientId = function () {
-  var a = [Math.random() * 4294967296, Math.random() * 4294967296];
-  if (window.crypto && crypto.getRandomValues) a = crypto.getRandomValues(new Uint32Array(2));
-  return 'w' + Date.now().toString(36) + '-' + Math.floor(a[0]).toString(36) + Math.floor(a[1]).toString(36);
+  var a = crypto.getRandomValues(new Uint32Array(2));
+  return 'w' + Date.now().toString(36) + '-' + a[0].toString(36) + a[1].toString(36);
 };
 
 var kMonths = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

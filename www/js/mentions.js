@@ -37,7 +37,7 @@ function partial() {
 
 function suggest() {
   var w = partial();
-  var ul = Parley.clear($('mention-list'));
+  var ul = clear($('mention-list'));
   matches = [];
   var members = w === null ? [] : Parley.room.members();
   var full = false;
@@ -67,14 +67,14 @@ function complete(name) {
 // Captured before room.js's keys: Tab or Enter picks, Escape closes.
 function onKey(e) {
   if (!matches.length || e.target !== $('text')) return;
-  if (Parley.isEnter(e) || (e.key === 'Tab' && !e.shiftKey && !e.isComposing)) {
+  if (isEnter(e) || (e.key === 'Tab' && !e.shiftKey && !e.isComposing)) {
     e.preventDefault();
     e.stopPropagation();
     complete(matches[0]);
-  } else if (Parley.isEsc(e)) {
+  } else if (isEsc(e)) {
     e.stopPropagation();
     matches = [];
-    show(Parley.clear($('mention-list')), false);
+    show(clear($('mention-list')), false);
   }
 }
 

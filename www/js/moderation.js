@@ -68,7 +68,7 @@ function menu(room, m, isOwner, ctx) {
 }
 
 function renderBlocks() {
-  var ul = Parley.clear($('blocks'));
+  var ul = clear($('blocks'));
   for (var id in blocked) {
     var li = ul.appendChild(el('li', null, blocked[id] + ' '));
     li.appendChild(button('Unblock', 'unblock', setBlock.bind(null, 'DELETE', blocked[id], null), 'Unblock ' + blocked[id]));

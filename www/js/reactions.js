@@ -10,7 +10,7 @@ function counts(box, m, onToggle) {
   for (var i = 0; i < list.length; i++) {
     var r = list[i];
     var b = button(r.emoji + ' ' + r.count, 'reaction', onToggle.bind(null, r.emoji));
-    b.setAttribute('aria-pressed', String(!!r.me));
+    b.setAttribute('aria-pressed', !!r.me);
     b.title = r.me ? 'Remove your ' + r.emoji : 'React with ' + r.emoji;
     row.appendChild(b);
   }

@@ -119,7 +119,7 @@ function react(id, emoji) {
 // "Read by" names under each one's last read.
 function renderReceipts() {
   var old = list.querySelectorAll('.seen');
-  for (var i = 0; i < old.length; i++) Parley.remove(old[i]);
+  for (var i = 0; i < old.length; i++) remove(old[i]);
   if (!R.room || R.members.length > 100) return;
   var dm = R.room.kind === 'dm';
   var ids = [];
@@ -170,7 +170,7 @@ function outsideWindow(id) {
 function placeMessage(m, extending) {
   if (!inRoom(m)) return;
   if (m.client_id && R.pending[m.client_id]) {
-    Parley.remove(R.pending[m.client_id].li);
+    remove(R.pending[m.client_id].li);
     delete R.pending[m.client_id];
   }
   if (m.kind === 'answer' && m.reply_to && R.msgs[m.reply_to] && !(R.msgs[m.reply_to].answer_id > 0)) {
@@ -288,7 +288,7 @@ function clearWindow() {
   R.hasMore = false;
   R.skipped = 0;
   R.loading = true;
-  Parley.clear(list);
+  clear(list);
 }
 
 function historyGet(query, gen, done) {
@@ -417,19 +417,19 @@ function failPending(clientId, err) {
   var p = R.pending[clientId];
   if (!p) return;
   var head = p.li.querySelector('.head');
-  Parley.remove(head.querySelector('.sending'));
-  Parley.remove(p.li.querySelector('.failed'));
+  remove(head.querySelector('.sending'));
+  remove(p.li.querySelector('.failed'));
   var f = el('div', 'failed');
   f.appendChild(el('span', 'why', 'Not sent: ' + Parley.errorText(err)));
   if (err.status === 0 || err.status === 429 || err.status >= 500) {
     f.appendChild(button('Retry', 'retry', function () {
-      Parley.remove(f);
+      remove(f);
       head.appendChild(el('span', 'sending', 'sending…'));
       post(clientId);
     }));
   }
   f.appendChild(button('Discard', 'discard', function () {
-    Parley.remove(p.li);
+    remove(p.li);
     delete R.pending[clientId];
   }));
   p.li.appendChild(f);
@@ -478,7 +478,7 @@ function lastOwnId() {
 }
 
 function onComposerKey(e) {
-  if (Parley.isEnter(e)) {
+  if (isEnter(e)) {
     e.preventDefault();
     submitComposer();
   } else if ((e.key === 'ArrowUp' || e.key === 'Up') && !$('text').value) {
@@ -487,7 +487,7 @@ function onComposerKey(e) {
       e.preventDefault();
       startEdit(id);
     }
-  } else if (Parley.isEsc(e) && R.replyTo !== null) {
+  } else if (isEsc(e) && R.replyTo !== null) {
     cancelReply();
   }
 }
@@ -532,7 +532,7 @@ function cancelReply() {
 // Edit or answer: send(text, done); done(err, data) shows the error, or
 // places data.message and closes.
 function inlineEditor(li, label, initial, submitLabel, send) {
-  Parley.remove(li.querySelector('.inline'));
+  remove(li.querySelector('.inline'));
   var id = 'inline-' + li.getAttribute('data-id');
   var form = el('form', 'inline');
   form.appendChild(el('label', null, label, {'for': id}));
@@ -542,7 +542,7 @@ function inlineEditor(li, label, initial, submitLabel, send) {
   form.appendChild(button('Cancel', 'cancel', close));
   var msg = form.appendChild(el('p', 'note', null, {role: 'alert'}));
   function close() {
-    Parley.remove(form);
+    remove(form);
     if (!$('composer').hidden) $('text').focus();
   }
   form.addEventListener('submit', function (e) {
@@ -558,8 +558,8 @@ function inlineEditor(li, label, initial, submitLabel, send) {
     });
   });
   box.addEventListener('keydown', function (e) {
-    if (Parley.isEsc(e)) close();
-    if (Parley.isEnter(e)) {
+    if (isEsc(e)) close();
+    if (isEnter(e)) {
       e.preventDefault();
       ok.click();
     }
@@ -595,7 +595,7 @@ function startAnswer(questionId) {
       if (!err || err.code !== 'already_answered') return done(err, data);
       // The winner arrives as an event: explain, no error.
       done(null);
-      Parley.remove(li.querySelector('.lost'));
+      remove(li.querySelector('.lost'));
       li.insertBefore(el('p', 'note lost', 'Already answered by another professor.', {role: 'status'}), li.querySelector('.answers'));
       var q = R.msgs[questionId];
       if (q && !q.answer_id) q.answer_id = -1;  // no Answer button until it arrives
@@ -643,7 +643,7 @@ function longPress() {
 }
 
 function renderMembers() {
-  var ul = Parley.clear($('members'));
+  var ul = clear($('members'));
   var sorted = R.members.slice().sort(function (a, b) {
     return !R.online[a.user.id] - !R.online[b.user.id] || (a.user.username < b.user.username ? -1 : 1);
   });
@@ -765,8 +765,8 @@ Parley.room = {
     // "New messages" stays where the marker was on opening.
     R.unreadAfter = room.unread > 0 && room.read_event_id > 0 ? room.read_event_id : null;
     cancelReply();
-    Parley.clear($('members'));
-    Parley.clear($('announcer'));
+    clear($('members'));
+    clear($('announcer'));
     setError(R.notice || '');
     R.notice = '';
     renderTyping();

@@ -25,7 +25,7 @@ function run(more) {
   var q = 'q=' + encodeURIComponent(query) + '&limit=20' + (more ? '&before=' + last : '');
   Parley.get('/search?' + q, function (err, data) {
     var ul = $('search-results');
-    if (!more) Parley.clear(ul);
+    if (!more) clear(ul);
     $('search-note').textContent = Parley.errorText(err);
     var list = (data && data.results) || [];
     for (var i = 0; i < list.length; i++) {

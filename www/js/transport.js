@@ -95,7 +95,7 @@ T.retryLater = function () {
 };
 
 T.switchToPoll = function (why) {
-  if (window.console) console.info('parley: falling back to long-poll: ' + why);
+  console.info('parley: falling back to long-poll: ' + why);
   this.usePoll = true;
   this.connect();
 };

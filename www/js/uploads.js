@@ -16,7 +16,7 @@ function removeItem(item) {
   if (item.xhr) item.xhr.abort();
   var i = tray.indexOf(item);
   if (i >= 0) tray.splice(i, 1);
-  Parley.remove(item.node);
+  remove(item.node);
   show('upload-tray', tray.length > 0);
 }
 
