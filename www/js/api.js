@@ -4,9 +4,7 @@
 var kErrorText = {
   network: 'The server cannot be reached. Check your connection and try again.',
   throttled: 'Too many attempts. Wait a moment and try again.',
-  already_answered: 'Already answered: another professor answered this question first.',
   room_not_found: 'That room does not exist, or you were not invited.',
-  not_signed_in: 'Please sign in again.',
   invalid_reply: 'The message you replied to is not in this room any more.',
   muted: 'A moderator muted you in this room for now.'
 };

@@ -1,6 +1,6 @@
 // Helpers, loaded first: the global Parley the others extend, and the DOM
-// words every file uses ($, el, button, on, show, clear, remove, isEnter,
-// isEsc), global too. ES5 served as is; module bodies sit unindented in
+// words every file uses ($, el, button, on, show, clear, remove, keepFocus,
+// isEnter, isEsc), global too. ES5 served as is; module bodies sit unindented in
 // their IIFE. User text goes in by textContent only. for-in walks our own
 // maps: none extends Object.prototype.
 var Parley = window.Parley = {};
@@ -32,6 +32,23 @@ function on(id, type, fn, capture) {
     e.preventDefault();
     fn(e);
   }, !!capture);
+}
+
+// Runs redraw() on node. If that took the focus away (a reaction, someone
+// coming online), it goes back to the control with the same class, text and
+// label, else to node: keyboard users keep their place.
+function keepFocus(node, redraw) {
+  var had = document.activeElement;
+  var inside = node.contains(had);
+  redraw();
+  if (!inside || node.contains(document.activeElement)) return;
+  var all = node.querySelectorAll('button, select');
+  for (var i = 0; i < all.length; i++) {
+    var c = all[i];
+    if (c.className === had.className && c.textContent === had.textContent &&
+        c.getAttribute('aria-label') === had.getAttribute('aria-label')) return c.focus();
+  }
+  node.focus();
 }
 
 // Appends text split by re to p, what re matched as wrap(part) gives it.

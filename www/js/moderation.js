@@ -45,6 +45,7 @@ function menu(room, m, isOwner, ctx) {
   function item(label, method, path, body) {
     list.appendChild(el('li')).appendChild(button(label, 'mod-item', function () {
       show(list, false);
+      open.focus();
       Parley.api(method, path, body, function (err) {
         if (err) ctx.onError(err);
         ctx.reload();

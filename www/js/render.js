@@ -85,20 +85,10 @@ function content(li, m, ctx) {
   action(live && (ctx.mine || ctx.canDelete), 'Delete', ctx.onDelete.bind(null, m.id));
   action(ctx.canAnswer, 'Answer', ctx.onAnswer.bind(null, m.id));
   if (actions.firstChild) box.appendChild(actions);
-  var had = old && old.contains(document.activeElement) && document.activeElement;
-  if (old) li.replaceChild(box, old);
-  else li.appendChild(box);
-  if (had) refocus(li, box, had);
-}
-
-// Redrawn under the keyboard (a reaction, an edit): the focus stays on the
-// same control if it is still there, else on the message.
-function refocus(li, box, had) {
-  var all = box.querySelectorAll('button');
-  for (var i = 0; i < all.length; i++) {
-    if (all[i].className === had.className && all[i].textContent === had.textContent) return all[i].focus();
-  }
-  li.focus();
+  keepFocus(li, function () {
+    if (old) li.replaceChild(box, old);
+    else li.appendChild(box);
+  });
 }
 
 function pending(text, clientId, me, quoted) {

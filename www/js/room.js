@@ -23,13 +23,13 @@ var R = {
   oldest: null,
   newest: 0,
   hasMore: false,  // older messages before the window
-  atEnd: true,  // the window holds the newest message
+  atEnd: true,  // it holds the newest
   skipped: 0,  // largest live id not shown
   loading: false,
   gen: 0,  // bumped when the window is replaced: late pages dropped
   unreadAfter: null,  // my read marker on opening, if anything was unread
   replyTo: null,
-  typing: {},  // username -> expiry (ms)
+  typing: {},  // username -> expiry
   lastTypingSent: 0,
   members: [],
   online: {},
@@ -59,8 +59,8 @@ function setError(err) {
   $('room-error').textContent = Parley.errorText(err);
 }
 
-function messagesPath(query) {
-  return '/rooms/' + R.room.id + '/messages?' + query;
+function roomPath(rest) {
+  return '/rooms/' + R.room.id + rest;
 }
 
 function quoteOf(id) {
@@ -74,7 +74,7 @@ function fetchQuote(id) {
   if (R.quoteAsked[id] || !R.room) return;
   R.quoteAsked[id] = true;
   var seq = R.seq;
-  Parley.get(messagesPath('limit=1&before=' + (id + 1)), function (err, data) {
+  Parley.get(roomPath('/messages?limit=1&before=' + (id + 1)), function (err, data) {
     if (seq !== R.seq || err) return;
     var m = (data.messages || [])[0];
     if (!m || m.id !== id) return;
@@ -292,7 +292,7 @@ function clearWindow() {
 }
 
 function historyGet(query, gen, done) {
-  Parley.get(messagesPath(query), function (err, data) {
+  Parley.get(roomPath('/messages?' + query), function (err, data) {
     if (gen !== R.gen) return;
     if (err) {
       R.loading = false;
@@ -512,7 +512,7 @@ function onComposerInput() {
   var now = Date.now();
   if (!R.room || now - R.lastTypingSent < kTypingSendEveryMs || !$('text').value) return;
   R.lastTypingSent = now;
-  Parley.api('POST', '/rooms/' + R.room.id + '/typing', null, null);
+  Parley.api('POST', roomPath('/typing'), null, null);
 }
 
 function startReply(id) {
@@ -643,6 +643,10 @@ function longPress() {
 }
 
 function renderMembers() {
+  keepFocus($('members'), drawMembers);
+}
+
+function drawMembers() {
   var ul = clear($('members'));
   var sorted = R.members.slice().sort(function (a, b) {
     return !R.online[a.user.id] - !R.online[b.user.id] || (a.user.username < b.user.username ? -1 : 1);
@@ -672,8 +676,7 @@ function roleSelect(m) {
   s.appendChild(el('option', null, 'professor'));
   s.value = m.role === 'professor' ? 'professor' : 'student';
   s.addEventListener('change', function () {
-    var path = '/rooms/' + R.room.id + '/members/' + encodeURIComponent(m.user.username);
-    Parley.api('PUT', path, {role: s.value}, setError);
+    Parley.api('PUT', roomPath('/members/' + encodeURIComponent(m.user.username)), {role: s.value}, setError);
   });
   return s;
 }
@@ -681,7 +684,7 @@ function roleSelect(m) {
 var loadMembers = Parley.soon(function () {
   if (!R.room) return;
   var seq = R.seq;
-  Parley.get('/rooms/' + R.room.id + '/members', function (err, data) {
+  Parley.get(roomPath('/members'), function (err, data) {
     if (seq !== R.seq || err) return;
     R.members = data.members || [];
     for (var i = 0; i < R.members.length; i++) R.online[R.members[i].user.id] = R.members[i].online;
@@ -888,7 +891,7 @@ Parley.room = {
     on('invite-form', 'submit', function () {
       var name = $('invite-user').value.trim();
       if (!name || !R.room) return;
-      Parley.api('POST', '/rooms/' + R.room.id + '/members', {username: name}, function (err) {
+      Parley.api('POST', roomPath('/members'), {username: name}, function (err) {
         if (err) return setError(err);
         $('invite-user').value = '';
         setError('');

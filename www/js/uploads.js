@@ -4,7 +4,7 @@
 (function () {
 var kMaxFiles = 10;
 var kBox = 320;  // an inline image's largest side, CSS px
-var tray = [];   // {name, id|null, xhr|null, node}
+var tray = [];  // {id|null, xhr|null, node}
 
 function size(n) {
   if (n < 1024) return n + ' B';
@@ -24,12 +24,13 @@ function removeItem(item) {
 function upload(file) {
   if (tray.length >= kMaxFiles) return;
   var name = file.name || 'pasted.png';
-  var item = {name: name, id: null, xhr: new XMLHttpRequest(), node: el('li', 'upload')};
-  item.node.appendChild(el('span', 'upload-name', name));
-  var bar = item.node.appendChild(el('progress', '', null, {max: 100, value: 0, 'aria-label': 'Uploading ' + name}));
-  var state = item.node.appendChild(el('span', 'upload-state', 'uploading'));
-  item.node.appendChild(button('×', 'upload-remove', removeItem.bind(null, item), 'Remove ' + name));
-  $('upload-tray').appendChild(item.node);
+  var node = el('li', 'upload');
+  var item = {id: null, xhr: new XMLHttpRequest(), node: node};
+  node.appendChild(el('span', 'upload-name', name));
+  var bar = node.appendChild(el('progress', '', null, {max: 100, value: 0, 'aria-label': 'Uploading ' + name}));
+  var state = node.appendChild(el('span', 'upload-state', 'uploading'));
+  node.appendChild(button('×', 'upload-remove', removeItem.bind(null, item), 'Remove ' + name));
+  $('upload-tray').appendChild(node);
   show('upload-tray', true);
   tray.push(item);
 
@@ -45,11 +46,11 @@ function upload(file) {
       item.id = data.upload.id;
       bar.value = 100;
       state.textContent = 'ready, ' + size(data.upload.size);
-      item.node.className = 'upload ready';
+      node.className = 'upload ready';
       return;
     }
     state.textContent = Parley.errorText(err || {status: status});
-    item.node.className = 'upload failed';
+    node.className = 'upload failed';
   });
   xhr.send(file);
 }
