@@ -295,7 +295,7 @@ test('keyboard: Enter, Shift+Enter, Up edits my last message, Escape cancels, th
   assert.equal(await checked(), 'light');
   assert.equal(await jo.page.evaluate(() => document.documentElement.getAttribute('data-theme')), 'light');
   await jo.page.keyboard.press('ArrowUp');
-  assert.equal(await jo.page.evaluate(() => document.documentElement.getAttribute('data-theme')), null);
+  assert.equal(await jo.page.evaluate(() => document.documentElement.getAttribute('data-theme')), 'system');
   await jo.page.keyboard.press('Escape');
   await jo.page.locator('#settings').waitFor({ state: 'hidden' });
   assert.equal(await jo.page.evaluate(() => document.activeElement.id), 'settings-open');

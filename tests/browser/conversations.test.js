@@ -45,6 +45,39 @@ test('reactions: one click adds or removes mine, everyone sees the counts live a
   await count(atAnn, 1).waitFor();
   assert.equal(await count(atBob, 1).getAttribute('aria-pressed'), 'false');
 
+  // From the keyboard alone: React, then 👍 from the palette. The message
+  // is drawn again with the count, and the focus stays in it (not lost to
+  // the page), so Tab goes on from there.
+  await atAnn.focus();
+  await ann.page.keyboard.press('Tab');
+  assert.equal(await ann.page.evaluate(() => document.activeElement.textContent), '👍 1');
+  await ann.page.keyboard.press('Tab');
+  await ann.page.keyboard.press('Tab');
+  assert.equal(await ann.page.evaluate(() => document.activeElement.textContent), 'React');
+  await ann.page.keyboard.press('Enter');
+  assert.equal(await ann.page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'React with 👍');
+  await ann.page.keyboard.press('ArrowRight');
+  await ann.page.keyboard.press('Tab');
+  assert.equal(await ann.page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'React with ❤️');
+  await ann.page.keyboard.press('Enter');
+  await atAnn.locator('.reaction', { hasText: '❤️ 1' }).waitFor();
+  const focusedIn = () => ann.page.evaluate(() => {
+    const li = document.activeElement.closest('li.msg');
+    return li ? li.querySelector('.text').textContent : document.activeElement.tagName;
+  });
+  assert.equal(await focusedIn(), text);
+  // Bob's live reaction redraws it again under Ann's keyboard: still there.
+  await ann.page.keyboard.press('Tab');
+  const before = await ann.page.evaluate(() => document.activeElement.textContent);
+  await atBob.getByRole('button', { name: 'React', exact: true }).click();
+  await atBob.getByRole('button', { name: 'React with 🎉' }).click();
+  await atAnn.locator('.reaction', { hasText: '🎉 1' }).waitFor();
+  assert.equal(await focusedIn(), text);
+  assert.equal(await ann.page.evaluate(() => document.activeElement.textContent), before);
+  await ann.page.keyboard.press('Tab');
+  await ann.page.keyboard.press('Enter');
+  await atAnn.locator('.reaction', { hasText: '❤️ 1' }).waitFor({ state: 'detached' });
+
   // History carries the counts: a reload shows the same.
   await bob.page.reload();
   await count(ui.item(bob.page, text), 1).waitFor();

@@ -47,15 +47,23 @@ test('a professor removes a question, mutes and removes a student; the student s
   }
   await shot(student.page, 'moderation-removed.png');
 
-  // 2. Mute for 10 minutes from the member's menu: the student's composer
-  // gives way to a note saying until when.
-  await prof.page.getByRole('button', { name: `Moderate ${studentName}` }).click();
+  // 2. Mute for 10 minutes from the member's menu, by keyboard: the
+  // student's composer gives way to a note saying until when.
+  const focused = () => prof.page.evaluate(() => document.activeElement.getAttribute('aria-label') ||
+    document.activeElement.textContent);
+  await prof.page.getByRole('button', { name: `Moderate ${studentName}` }).focus();
+  await prof.page.keyboard.press('Enter');
   await prof.page.getByRole('button', { name: 'Mute 10 minutes' }).waitFor();
+  assert.equal(await focused(), 'Make moderator');
   await shot(prof.page, 'moderation-menu.png');
-  await prof.page.getByRole('button', { name: 'Mute 10 minutes' }).click();
+  await prof.page.keyboard.press('Tab');
+  assert.equal(await focused(), 'Mute 10 minutes');
+  await prof.page.keyboard.press('Enter');
   await student.page.locator('#composer-note', { hasText: /You are muted in this room until \d\d:\d\d/ }).waitFor();
   assert.equal(await student.page.locator('#composer').isVisible(), false, 'no composer while muted');
   await prof.page.locator('#members .muted', { hasText: 'muted until' }).waitFor();
+  // The member list was drawn again: the focus is back on the menu's button.
+  assert.equal(await focused(), `Moderate ${studentName}`);
   await shot(student.page, 'moderation-muted.png');
 
   // 3. Removed from the room: the student reads it in the conversation.

@@ -22,8 +22,13 @@ test('without EventSource, messages still arrive by long-poll', logged(async () 
 
   await ui.sendAndSee(mia.page, 'can you hear me by long-poll?', lou.page);
   await ui.sendAndSee(lou.page, 'loud and clear', mia.page, lou.page);
-  // Several in a row, each once and in order, across re-polls.
-  for (let i = 1; i <= 5; i++) await ui.send(mia.page, `burst ${i}`);
+  // Several in a row, each once and in order, across re-polls. Each send
+  // waits for its stored copy: sends in flight together may be stored in
+  // any order, and the page rightly shows the stored order.
+  for (let i = 1; i <= 5; i++) {
+    await ui.send(mia.page, `burst ${i}`);
+    await mia.page.locator('#messages .pending').waitFor({ state: 'detached' });
+  }
   await ui.waitForMessage(lou.page, 'burst 5');
   const texts = await lou.page.locator('#messages .msg .text').allTextContents();
   assert.deepEqual(texts.filter((t) => t.startsWith('burst ')), ['burst 1', 'burst 2', 'burst 3', 'burst 4', 'burst 5']);

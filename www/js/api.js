@@ -1,43 +1,45 @@
 // The REST client over XMLHttpRequest (old browsers lack fetch). The session
-// is the HttpOnly cookie; the page never stores the token, so injected script
-// cannot steal it.
-// Words for codes whose server message (shown as a sentence otherwise:
-// "wrong username or password" -> "Wrong username or password.") would not
-// do for a person: it names an API field, a time in ms, or says too little.
+// is the HttpOnly cookie: the page never holds the token. Words for codes
+// whose server message would not do for a person:
 var kErrorText = {
   network: 'The server cannot be reached. Check your connection and try again.',
   throttled: 'Too many attempts. Wait a moment and try again.',
-  already_answered: 'Already answered: another professor answered this question first.',
   room_not_found: 'That room does not exist, or you were not invited.',
-  not_signed_in: 'Please sign in again.',
   invalid_reply: 'The message you replied to is not in this room any more.',
   muted: 'A moderator muted you in this room for now.'
 };
 
-// err: an error as request() gives it, a text, or null for none.
 Parley.errorText = function (err) {
   if (!err || typeof err === 'string') return err || '';
   var m = err.message;
   return kErrorText[err.code] || (m ? m.charAt(0).toUpperCase() + m.slice(1) + '.' : 'Something went wrong (HTTP ' + err.status + ').');
 };
 
-// Set by app.js; called on any 401 (signed out elsewhere, expired).
+Parley.parse = function (text) {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    return null;
+  }
+};
+
+// Set by app.js; called on any 401.
 Parley.onSignedOut = null;
 
 // done(err, data, status): err null on 2xx, else {status (0: no answer),
-// code, message}. Returns the xhr.
+// code, message}.
 Parley.request = function (method, url, body, timeoutMs, done) {
   var xhr = new XMLHttpRequest();
   xhr.open(method, url, true);
   xhr.setRequestHeader('Accept', 'application/json');
-  if (body !== undefined && body !== null) xhr.setRequestHeader('Content-Type', 'application/json');
+  if (body != null) xhr.setRequestHeader('Content-Type', 'application/json');
   xhr.timeout = timeoutMs;
   Parley.onAnswer(xhr, done);
-  xhr.send(body === undefined || body === null ? null : JSON.stringify(body));
+  xhr.send(body == null ? null : JSON.stringify(body));
   return xhr;
 };
 
-// Calls done(err, data, status) as above once xhr (also an upload) ends.
+// Also for uploads.
 Parley.onAnswer = function (xhr, done) {
   var finished = false;
   function finish(err, data, status) {
@@ -46,18 +48,10 @@ Parley.onAnswer = function (xhr, done) {
     done(err, data, status);
   }
   xhr.onload = function () {
-    var data = null;
-    try {
-      data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
-    } catch (e) {
-      data = null;
-    }
-    if (xhr.status >= 200 && xhr.status < 300) {
-      finish(null, data, xhr.status);
-      return;
-    }
+    var data = Parley.parse(xhr.responseText);
+    var s = xhr.status;
     var e = (data && data.error) || {};
-    finish({status: xhr.status, code: e.code || 'http_' + xhr.status, message: e.message || ''}, data, xhr.status);
+    finish(s >= 200 && s < 300 ? null : {status: s, code: e.code || 'http_' + s, message: e.message || ''}, data, s);
   };
   xhr.onerror = xhr.ontimeout = xhr.onabort = function () {
     finish({status: 0, code: 'network', message: ''}, null, 0);

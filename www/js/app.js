@@ -1,11 +1,6 @@
-// The page: sign-in, the room list, DMs, new rooms, routing events. Nothing
-// is lost: the transport learns the cursor before rooms and history are
-// fetched, and overlaps are dropped by id.
+// The page: sign-in, the room list, DMs, new rooms, routing events. The
+// cursor is known before rooms and history are fetched: nothing is lost.
 (function () {
-var $ = Parley.$;
-var show = Parley.show;
-var on = Parley.on;
-var el = Parley.el;
 var kRoomPage = 50;
 var kUsername = /^[A-Za-z0-9_.\-]{1,32}$/;
 var kSessionEnded = 'Your session ended. Please sign in again.';
@@ -15,14 +10,14 @@ var state = Parley.state = {
   rooms: [],
   byId: {},
   transport: null,
-  seen: 0,     // the newest event id routed: a reset catches up from it
-  next: null   // the room list's cursor for its next page
+  seen: 0,  // the newest event id routed: a reset catches up from it
+  next: null  // the room list's next page
 };
 
-// Signing in. ready(): the first usable screen (the tests time it).
+// The first usable screen (timed by the tests).
 function ready() {
   show('boot', false);
-  if (window.performance && performance.mark) performance.mark('parley-ready');
+  performance.mark('parley-ready');
 }
 
 function showAuth(message) {
@@ -82,7 +77,7 @@ function signedOut(message) {
   state.byId = {};
   Parley.room.close();
   show('settings', false);
-  Parley.clear($('people'));
+  clear($('people'));
   show('people-section', false);
   show('search-section', false);
   showAuth(message);
@@ -97,7 +92,7 @@ function showStatus(s) {
 }
 
 // Replaces rooms by id, keeping the further read marker: ours may not be
-// posted yet (prev: the rooms before).
+// posted yet.
 function merge(rooms, prev) {
   for (var i = 0; i < rooms.length; i++) {
     var r = rooms[i];
@@ -110,7 +105,6 @@ function merge(rooms, prev) {
   }
 }
 
-// My rooms' first page, latest first (issue 12 item 6), then the directory.
 function fetchRooms(then) {
   Parley.get('/rooms?limit=' + kRoomPage, function (err, data) {
     if (err) return;
@@ -143,7 +137,7 @@ function moreRooms() {
   });
 }
 
-// After a cursor_too_old reset: only rooms changed since what we saw.
+// After a cursor_too_old reset: only the rooms changed since.
 function catchUp(since, then) {
   Parley.get('/rooms?changed_since=' + since, function (err, data) {
     if (err) return loadRooms(false);
@@ -182,7 +176,7 @@ var loadRoomsSoon = Parley.soon(function () {
 
 function roomFromHash() {
   var m = /^#room-(\d+)$/.exec(location.hash);
-  var r = m && state.byId[parseInt(m[1], 10)];
+  var r = m && state.byId[m[1]];
   return r && r.member ? r.id : null;
 }
 
@@ -204,10 +198,7 @@ function openRoom(id) {
     renderRooms();
     return;
   }
-  if (location.hash !== '#room-' + id) {
-    if (window.history && history.replaceState) history.replaceState(null, '', '#room-' + id);
-    else location.hash = 'room-' + id;
-  }
+  if (location.hash !== '#room-' + id) history.replaceState(null, '', '#room-' + id);
   Parley.room.open(room);  // before unread is cleared: it places "New messages"
   $('notify-level').value = room.notifications || 'all';
   room.unread = room.unread_mentions = 0;
@@ -216,8 +207,8 @@ function openRoom(id) {
 }
 
 function roomButton(room) {
-  var b = label(Parley.button(null, 'room', function () { openRoom(room.id); }), room);
-  b.setAttribute('data-room-id', String(room.id));
+  var b = label(button(null, 'room', function () { openRoom(room.id); }), room);
+  b.setAttribute('data-room-id', room.id);
   if (room.unread > 0) b.appendChild(el('span', 'unread', room.unread > 99 ? '99+' : room.unread, {'aria-label': room.unread + ' unread'}));
   var last = room.last_message;
   if (last) b.appendChild(el('span', 'last', last.user.username + ': ' + (last.deleted ? 'message deleted' : last.text)));
@@ -225,7 +216,6 @@ function roomButton(room) {
   return b;
 }
 
-// The room's name and kind into node.
 function label(node, room) {
   node.appendChild(el('span', 'name', (room.kind === 'dm' ? '@ ' : '# ') + room.name));
   var tag = {qa: 'Q&A', 'private': 'private'}[room.kind];
@@ -234,14 +224,10 @@ function label(node, room) {
 }
 
 function renderRooms() {
-  var mine = $('rooms');
-  var dms = $('dms');
-  var others = $('public-rooms');
-  Parley.clear(mine);
-  Parley.clear(dms);
-  Parley.clear(others);
+  var mine = clear($('rooms'));
+  var dms = clear($('dms'));
+  var others = clear($('public-rooms'));
   var unread = 0;
-  // Mine by latest activity (issue 12 item 6), the others by name.
   var sorted = state.rooms.slice().sort(function (a, b) {
     if (a.member && b.member) return (b.last_event_id || 0) - (a.last_event_id || 0) || a.id - b.id;
     return a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1;
@@ -250,7 +236,7 @@ function renderRooms() {
     var r = sorted[i];
     var li = el('li');
     if (r.member) {
-      // The title counts what is addressed to me: mentions and DMs.
+      // The title counts mentions and DMs.
       unread += (r.kind === 'dm' ? r.unread : r.unread_mentions) || 0;
       li.appendChild(roomButton(r));
       (r.kind === 'dm' ? dms : mine).appendChild(li);
@@ -259,20 +245,20 @@ function renderRooms() {
       others.appendChild(li);
     }
   }
-  show('dms-section', dms.firstChild !== null);
-  show('public-section', others.firstChild !== null);
+  show('dms-section', dms.firstChild);
+  show('public-section', others.firstChild);
   document.title = (unread > 0 ? '(' + unread + ') ' : '') + 'Parley';
 }
 
 function joinButton(room) {
-  var b = Parley.button('Join', 'join', function () {
+  var b = button('Join', 'join', function () {
     roomChange('POST', '/rooms/' + room.id + '/join', null, function () { return room.id; }, b);
   }, 'Join ' + room.name);
   return b;
 }
 
-// Join, leave, a DM or a new room: then the list again, and the room
-// opened(data) names (null: the default) opened. busy: disabled meanwhile.
+// Join, leave, a DM or a new room; then the list again, and the room
+// opened(data) names opened (null: the default).
 function roomChange(method, path, body, opened, busy) {
   if (busy) busy.disabled = true;
   Parley.api(method, path, body, function (err, data) {
@@ -304,7 +290,7 @@ function addPerson(user) {
   if (!state.me || user.id === state.me.id) return;
   var li = el('li');
   li.appendChild(el('span', 'name', user.username));
-  li.appendChild(Parley.button('Message', 'dm', function () { startDm(user.username); }, 'Message ' + user.username));
+  li.appendChild(button('Message', 'dm', function () { startDm(user.username); }, 'Message ' + user.username));
   var list = $('people');
   list.insertBefore(li, list.firstChild);
   while (list.childNodes.length > 10) list.removeChild(list.lastChild);
@@ -326,8 +312,7 @@ function suggestUsers() {
   searchTimer = setTimeout(function () {
     Parley.get('/users?limit=10&prefix=' + encodeURIComponent(prefix), function (err, data) {
       if (err) return;
-      var list = $('dm-suggestions');
-      Parley.clear(list);
+      var list = clear($('dm-suggestions'));
       var users = data.users || [];
       for (var i = 0; i < users.length; i++) {
         if (state.me && users[i].id === state.me.id) continue;
@@ -374,17 +359,16 @@ function toggleMenu(open) {
   var side = $('sidebar');
   var was = side.className === 'open';
   if (open === undefined) open = !was;
-  $('menu').setAttribute('aria-expanded', String(open));
+  $('menu').setAttribute('aria-expanded', open);
   side.className = open ? 'open' : '';
-  // Focus lands in the drawer, on the current room.
-  var here = open && !was && (side.querySelector('button.room[aria-current=true]') || side.querySelector('button'));
+  var here = open && !was && (side.querySelector('[aria-current=true]') || side.querySelector('button'));
   if (here) here.focus();
 }
 
 function toggleSettings(open) {
   var b = $('settings-open');
   show('settings', open);
-  b.setAttribute('aria-expanded', String(open));
+  b.setAttribute('aria-expanded', open);
   if (open) {
     var radios = document.getElementsByName('theme');
     for (var i = 0; i < radios.length; i++) {
@@ -406,7 +390,7 @@ function initSettings() {
     radios[i].addEventListener('change', function (e) { Parley.theme.set(e.target.value); });
   }
   document.addEventListener('keydown', function (e) {
-    if (!Parley.isEsc(e)) return;
+    if (!isEsc(e)) return;
     if (!$('settings').hidden) toggleSettings(false);
     else if ($('menu').getAttribute('aria-expanded') === 'true') {
       toggleMenu(false);
@@ -464,8 +448,7 @@ function init() {
 
   // The cookie is HttpOnly: only the server knows if we are signed in.
   Parley.get('/me', function (err, data) {
-    if (err && err.status === 401) showAuth('');
-    else if (err) showAuth(Parley.errorText(err));
+    if (err) showAuth(err.status === 401 ? '' : Parley.errorText(err));
     else signedIn(data.user);
   });
 }

@@ -1,17 +1,16 @@
-// DOM helpers, loaded first: the global Parley the others extend. Plain ES5
-// served as is (no build step), so old browsers parse it; module bodies sit
-// unindented in their IIFE to keep the client small (issue 13). User text
-// goes in only by textContent, never innerHTML, so <img onerror=...> stays
-// harmless. for-in walks only our own maps: nothing adds to Object.prototype.
+// Helpers, loaded first: the global Parley the others extend, and the DOM
+// words every file uses ($, el, button, on, show, clear, remove, keepFocus,
+// isEnter, isEsc), global too. ES5 served as is; module bodies sit unindented in
+// their IIFE. User text goes in by textContent only. for-in walks our own
+// maps: none extends Object.prototype.
 var Parley = window.Parley = {};
 
-Parley.$ = function (id) {
+function $(id) {
   return document.getElementById(id);
-};
+}
 
-// el('li', 'msg', 'hi', {'data-id': 5}) -> <li class="msg" data-id="5">hi</li>
-// (null text or attribute: none).
-Parley.el = function (tag, className, text, attrs) {
+// Null text or attributes are left out.
+function el(tag, className, text, attrs) {
   var node = document.createElement(tag);
   if (className) node.className = className;
   if (text != null) node.textContent = String(text);
@@ -19,32 +18,47 @@ Parley.el = function (tag, className, text, attrs) {
     if (attrs[k] != null) node.setAttribute(k, String(attrs[k]));
   }
   return node;
-};
+}
 
-// type=button: never submits its form.
-Parley.button = function (label, cls, onClick, ariaLabel) {
-  var b = Parley.el('button', cls, label, {type: 'button', 'aria-label': ariaLabel});
+function button(label, cls, onClick, ariaLabel) {
+  var b = el('button', cls, label, {type: 'button', 'aria-label': ariaLabel});
   if (onClick) b.addEventListener('click', onClick);
   return b;
-};
+}
 
-// on('composer', 'submit', fn): a submit also stops the page from loading.
-Parley.on = function (id, type, fn, capture) {
-  Parley.$(id).addEventListener(type, type !== 'submit' ? fn : function (e) {
+// A submit also stops the page from loading.
+function on(id, type, fn, capture) {
+  $(id).addEventListener(type, type !== 'submit' ? fn : function (e) {
     e.preventDefault();
     fn(e);
   }, !!capture);
-};
+}
 
-// Appends text to p split by re, every other part (what re matched) as
-// wrap(part) gives it; no markup is parsed.
+// Runs redraw() on node. If that took the focus away (a reaction, someone
+// coming online), it goes back to the control with the same class, text and
+// label, else to node: keyboard users keep their place.
+function keepFocus(node, redraw) {
+  var had = document.activeElement;
+  var inside = node.contains(had);
+  redraw();
+  if (!inside || node.contains(document.activeElement)) return;
+  var all = node.querySelectorAll('button, select');
+  for (var i = 0; i < all.length; i++) {
+    var c = all[i];
+    if (c.className === had.className && c.textContent === had.textContent &&
+        c.getAttribute('aria-label') === had.getAttribute('aria-label')) return c.focus();
+  }
+  node.focus();
+}
+
+// Appends text split by re to p, what re matched as wrap(part) gives it.
 Parley.split = function (p, text, re, wrap) {
   var parts = String(text).split(re);
   for (var i = 0; i < parts.length; i++) p.appendChild(i % 2 ? wrap(parts[i]) : document.createTextNode(parts[i]));
   return p;
 };
 
-// A function that runs fn() ms after its first call: a burst costs one run.
+// Runs fn() ms after its first call: a burst costs one run.
 Parley.soon = function (fn, ms) {
   var timer = null;
   return function () {
@@ -52,30 +66,29 @@ Parley.soon = function (fn, ms) {
   };
 };
 
-Parley.clear = function (node) {
+function clear(node) {
   while (node.firstChild) node.removeChild(node.firstChild);
-};
+  return node;
+}
 
-Parley.remove = function (node) {
+function remove(node) {
   if (node && node.parentNode) node.parentNode.removeChild(node);
-};
+}
 
-// node: an element or its id.
-Parley.show = function (node, visible) {
-  if (typeof node === 'string') node = Parley.$(node);
+function show(node, visible) {
+  if (typeof node === 'string') node = $(node);
   if (visible) node.removeAttribute('hidden');
   else node.setAttribute('hidden', '');
-};
+}
 
-// Enter alone sends: Shift+Enter breaks the line, and an input method
-// composing uses Enter itself.
-Parley.isEnter = function (e) {
+// Shift+Enter breaks the line; an input method composing uses Enter.
+function isEnter(e) {
   return e.key === 'Enter' && !e.shiftKey && !e.isComposing;
-};
+}
 
-Parley.isEsc = function (e) {
+function isEsc(e) {
   return e.key === 'Escape' || e.key === 'Esc';
-};
+}
 
 function pad2(n) {
   return n < 10 ? '0' + n : String(n);
@@ -86,11 +99,9 @@ Parley.clock = function (ms) {
   return pad2(d.getHours()) + ':' + pad2(d.getMinutes());
 };
 
-// A client_id for idempotent sends: ASCII, under 64 chars, unique enough.
 Parley.newClientId = function () {
-  var a = [Math.random() * 4294967296, Math.random() * 4294967296];
-  if (window.crypto && crypto.getRandomValues) a = crypto.getRandomValues(new Uint32Array(2));
-  return 'w' + Date.now().toString(36) + '-' + Math.floor(a[0]).toString(36) + Math.floor(a[1]).toString(36);
+  var a = crypto.getRandomValues(new Uint32Array(2));
+  return 'w' + Date.now().toString(36) + '-' + a[0].toString(36) + a[1].toString(36);
 };
 
 var kMonths = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -101,7 +112,7 @@ function dayStart(ms) {
   return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
 }
 
-// "now", "2 min", then the clock time (day dividers say the day).
+// "now", "2 min", then the clock (dividers say the day).
 Parley.relativeTime = function (ms, now) {
   now = now || Date.now();
   var ago = now - ms;
@@ -110,11 +121,10 @@ Parley.relativeTime = function (ms, now) {
   return Parley.clock(ms);
 };
 
-// "Today", "Yesterday", "3 Nov", or "3 Nov 2025" before this year.
 Parley.dayLabel = function (ms, now) {
   var today = dayStart(now || Date.now());
   var day = dayStart(ms);
-  // Rounded: a day across a daylight-saving change is 23 or 25 hours.
+  // Rounded: a daylight-saving day lasts 23 or 25 hours.
   var days = Math.round((today - day) / (24 * 60 * kMinuteMs));
   if (days === 0) return 'Today';
   if (days === 1) return 'Yesterday';
@@ -128,7 +138,7 @@ Parley.sameDay = function (a, b) {
   return dayStart(a) === dayStart(b);
 };
 
-// "alice_k" -> "AK", "bob" -> "BO".
+// alice_k: AK, bob: BO.
 Parley.initials = function (name) {
   var parts = String(name).split(/[._\-]+/);
   var a = parts[0] || name;
@@ -136,34 +146,29 @@ Parley.initials = function (name) {
   return (a.charAt(0) + (b || '')).toUpperCase();
 };
 
-// A stable colour per user id, each 4.5:1 or more against white initials.
+// A stable colour per user, each 4.5:1 or more against white.
 var kAvatarColours = ['#1f5fbf', '#7b3fb3', '#b3261e', '#1e6b34', '#8a5a00', '#00695c', '#ad1457', '#4a5360'];
 Parley.avatarColour = function (userId) {
   var h = (userId * 2654435761) % 4294967296;  // Knuth's hash spreads neighbours
   return kAvatarColours[Math.floor(h / 4294967296 * kAvatarColours.length)];
 };
 
-// "system", "light" or "dark"; the only thing the page stores.
+// "system", "light" or "dark" (the CSS knows the last two): the only thing
+// the page stores, and not the default; with storage off, until reload.
 Parley.theme = {
   get: function () {
     try {
-      return window.localStorage.getItem('parley-theme') || 'system';
+      return localStorage.getItem('parley-theme') || 'system';
     } catch (e) {
       return 'system';
     }
   },
   set: function (theme) {
+    document.documentElement.setAttribute('data-theme', theme);
     try {
-      if (theme === 'system') window.localStorage.removeItem('parley-theme');
-      else window.localStorage.setItem('parley-theme', theme);
-    } catch (e) {
-      // storage off (private mode): the choice lasts until reload
-    }
-    Parley.theme.apply(theme);
-  },
-  apply: function (theme) {
-    if (theme === 'light' || theme === 'dark') document.documentElement.setAttribute('data-theme', theme);
-    else document.documentElement.removeAttribute('data-theme');
+      if (theme === 'system') localStorage.removeItem('parley-theme');
+      else localStorage.setItem('parley-theme', theme);
+    } catch (ignored) {}
   }
 };
-Parley.theme.apply(Parley.theme.get());
+Parley.theme.set(Parley.theme.get());

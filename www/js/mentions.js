@@ -1,11 +1,6 @@
-// Mentions (issue 12 item 3): @names shown, mine highlighted, @ completion
-// from members, and a Notification while the tab is hidden if the room's
-// level asks and Settings allowed it (asked on that click only).
+// Mentions: @names, mine highlighted, @ completion from members, and a
+// Notification while hidden if the room's level and Settings allow it.
 (function () {
-var $ = Parley.$;
-var show = Parley.show;
-var on = Parley.on;
-var el = Parley.el;
 var kWord = /(@[A-Za-z0-9_.\-]+)/;
 var matches = [];
 
@@ -13,14 +8,13 @@ function me() {
   return Parley.state.me;
 }
 
-// "@Bob" and "@bob." (end of a sentence) name bob.
+// "@Bob" and "@bob." (a sentence's end) name bob.
 function isMe(word) {
   var n = word.slice(1).toLowerCase();
   var mine = me() ? me().username.toLowerCase() : '';
   return n === mine || n.replace(/\.+$/, '') === mine;
 }
 
-// The server's mention list when sent, else the text.
 function ofMe(m) {
   if (!me() || m.user.id === me().id || m.deleted) return false;
   if (m.mentions) return m.mentions.indexOf(me().id) >= 0;
@@ -43,8 +37,7 @@ function partial() {
 
 function suggest() {
   var w = partial();
-  var ul = $('mention-list');
-  Parley.clear(ul);
+  var ul = clear($('mention-list'));
   matches = [];
   var members = w === null ? [] : Parley.room.members();
   var full = false;
@@ -53,10 +46,10 @@ function suggest() {
     full = full || name.toLowerCase() === w;
     if (name.toLowerCase().indexOf(w) === 0 && name !== me().username && matches.length < 5) matches.push(name);
   }
-  // A name typed in full needs no offer (and Enter sends).
+  // A name typed in full needs no offer (Enter sends).
   if (full) matches = [];
   for (var j = 0; j < matches.length; j++) {
-    ul.appendChild(el('li')).appendChild(Parley.button('@' + matches[j], 'pick', complete.bind(null, matches[j])));
+    ul.appendChild(el('li')).appendChild(button('@' + matches[j], 'pick', complete.bind(null, matches[j])));
   }
   show(ul, matches.length > 0);
 }
@@ -71,22 +64,20 @@ function complete(name) {
   suggest();
 }
 
-// Capture: before room.js's keys (Tab/Enter pick, Escape closes).
+// Captured before room.js's keys: Tab or Enter picks, Escape closes.
 function onKey(e) {
   if (!matches.length || e.target !== $('text')) return;
-  if (Parley.isEnter(e) || (e.key === 'Tab' && !e.shiftKey && !e.isComposing)) {
+  if (isEnter(e) || (e.key === 'Tab' && !e.shiftKey && !e.isComposing)) {
     e.preventDefault();
     e.stopPropagation();
     complete(matches[0]);
-  } else if (Parley.isEsc(e)) {
+  } else if (isEsc(e)) {
     e.stopPropagation();
-    Parley.clear($('mention-list'));
     matches = [];
-    show('mention-list', false);
+    show(clear($('mention-list')), false);
   }
 }
 
-// A DM counts as a mention: it is addressed to me.
 function wanted(room, m) {
   var level = room.notifications || 'all';
   return level === 'all' || (level === 'mentions' && (room.kind === 'dm' || ofMe(m)));
@@ -95,7 +86,7 @@ function wanted(room, m) {
 function notify(room, m) {
   if (!window.Notification || Notification.permission !== 'granted' || !document.hidden) return;
   if (!me() || m.user.id === me().id || !wanted(room, m)) return;
-  // One tag per message: my hidden tabs show it once.
+  // One tag per message: shown once by all my hidden tabs.
   var pop = function () {
     var n = new Notification(m.user.username + (room.kind === 'dm' ? '' : ' in #' + room.name),
       {body: m.text.slice(0, 200), tag: 'parley-' + m.id});

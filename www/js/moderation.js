@@ -1,15 +1,9 @@
-// Moderation (DESIGN 3.1): the owners' and moderators' member menu, who may
-// delete what, blocked users (hidden until shown), and the password change.
-// room.js asks; this file decides and talks to the API.
+// Moderation (DESIGN 3.1): the member menu, who may delete what, blocked
+// users (hidden until shown), the password change.
 (function () {
-var $ = Parley.$;
-var show = Parley.show;
-var on = Parley.on;
-var el = Parley.el;
-var blocked = {};   // user id -> username, people I blocked
-var shown = {};     // message id -> true: shown anyway
+var blocked = {};  // user id -> username
+var shown = {};  // message ids shown anyway
 var kMutes = [['Mute 10 minutes', 10], ['Mute 1 hour', 60], ['Mute 1 day', 1440]];
-var button = Parley.button;
 
 function find(members, id) {
   for (var i = 0; i < members.length; i++) {
@@ -18,7 +12,7 @@ function find(members, id) {
   return null;
 }
 
-// Owner, moderator or nothing, for me in that room.
+// Owner 2, moderator 1, or 0, for me in that room.
 function power(room, me, members) {
   if (!room || !me || room.kind === 'dm') return 0;
   if (room.owner && room.owner.id === me.id) return 2;
@@ -26,7 +20,7 @@ function power(room, me, members) {
   return mine && mine.moderator ? 1 : 0;
 }
 
-// As the server rules: the owner acts on anyone, a moderator on members.
+// As the server: the owner acts on anyone, a moderator on members.
 function mayActOn(room, me, members, userId) {
   var p = power(room, me, members);
   if (!p || userId === me.id || (room.owner && room.owner.id === userId)) return false;
@@ -38,16 +32,12 @@ function clock(ms) {
   return (Parley.sameDay(ms, Date.now()) ? '' : new Date(ms).toLocaleDateString() + ' ') + Parley.clock(ms);
 }
 
-function memberPath(room, m) {
-  return '/rooms/' + room.id + '/members/' + encodeURIComponent(m.user.username);
-}
-
 function menu(room, m, isOwner, ctx) {
   var wrap = el('span', 'mod-menu');
   var open = button('⋯', 'mod-open', function () {
     var opening = list.hidden;
     show(list, opening);
-    open.setAttribute('aria-expanded', opening ? 'true' : 'false');
+    open.setAttribute('aria-expanded', opening);
     if (opening && list.firstChild) list.firstChild.firstChild.focus();
   }, 'Moderate ' + m.user.username);
   open.setAttribute('aria-expanded', 'false');
@@ -55,13 +45,15 @@ function menu(room, m, isOwner, ctx) {
   function item(label, method, path, body) {
     list.appendChild(el('li')).appendChild(button(label, 'mod-item', function () {
       show(list, false);
+      open.focus();
       Parley.api(method, path, body, function (err) {
         if (err) ctx.onError(err);
         ctx.reload();
       });
     }));
   }
-  var path = memberPath(room, m);
+  var who = encodeURIComponent(m.user.username);
+  var path = '/rooms/' + room.id + '/members/' + who;
   if (isOwner) {
     item(m.moderator ? 'Remove moderator' : 'Make moderator', 'PUT', path, {moderator: !m.moderator});
   }
@@ -70,15 +62,14 @@ function menu(room, m, isOwner, ctx) {
     item(kMutes[i][0], 'PUT', path, {muted_until: Date.now() + kMutes[i][1] * 60000});
   }
   item('Remove from room', 'DELETE', path, null);
-  item('Ban from room', 'PUT', '/rooms/' + room.id + '/bans/' + encodeURIComponent(m.user.username), null);
+  item('Ban from room', 'PUT', '/rooms/' + room.id + '/bans/' + who, null);
   wrap.appendChild(open);
   wrap.appendChild(list);
   return wrap;
 }
 
 function renderBlocks() {
-  var ul = $('blocks');
-  Parley.clear(ul);
+  var ul = clear($('blocks'));
   for (var id in blocked) {
     var li = ul.appendChild(el('li', null, blocked[id] + ' '));
     li.appendChild(button('Unblock', 'unblock', setBlock.bind(null, 'DELETE', blocked[id], null), 'Unblock ' + blocked[id]));
@@ -86,7 +77,6 @@ function renderBlocks() {
   if (!ul.firstChild) ul.appendChild(el('li', 'note', 'Nobody.'));
 }
 
-// PUT blocks, DELETE unblocks; then() on success.
 function setBlock(method, name, then) {
   Parley.api(method, '/me/blocks/' + encodeURIComponent(name), null, function (err) {
     $('blocks-error').textContent = Parley.errorText(err);
@@ -111,7 +101,7 @@ function onBlock() {
   if (name) setBlock('PUT', name, function () { $('block-user').value = ''; });
 }
 
-// Built on demand, so password managers see only the sign-in field.
+// Built on demand: password managers see only the sign-in field.
 function passwordForm() {
   var form = $('password-form');
   if (form.firstChild) return;
@@ -138,7 +128,6 @@ function onPassword() {
 }
 
 Parley.moderation = {
-  // A member's labels, and my menu if I may act on them.
   member: function (li, m, ctx) {
     if (m.moderator) li.appendChild(el('span', 'role', 'moderator'));
     if (m.muted_until) li.appendChild(el('span', 'role muted', 'muted until ' + clock(m.muted_until)));
@@ -149,7 +138,7 @@ Parley.moderation = {
   canDelete: function (room, me, members, m) {
     return m.user.id !== me.id && mayActOn(room, me, members, m.user.id);
   },
-  // My mute in this room (ms), or 0.
+  // My mute's end (ms), or 0.
   mutedUntil: function (me, members) {
     var mine = me && find(members, me.id);
     return mine && mine.muted_until > Date.now() ? mine.muted_until : 0;

@@ -1,9 +1,6 @@
-// Reactions (issue 12 item 4): counts under a message, one click to toggle
-// mine, a palette behind "React". Counts come with the message and change
-// by `reaction` events.
+// Reactions: counts under a message (one click toggles mine), a palette
+// behind "React"; `reaction` events change the counts.
 (function () {
-var el = Parley.el;
-var button = Parley.button;
 var kPalette = ['👍', '❤️', '😂', '🎉', '😮', '🙏'];
 
 function counts(box, m, onToggle) {
@@ -13,7 +10,7 @@ function counts(box, m, onToggle) {
   for (var i = 0; i < list.length; i++) {
     var r = list[i];
     var b = button(r.emoji + ' ' + r.count, 'reaction', onToggle.bind(null, r.emoji));
-    b.setAttribute('aria-pressed', String(!!r.me));
+    b.setAttribute('aria-pressed', !!r.me);
     b.title = r.me ? 'Remove your ' + r.emoji : 'React with ' + r.emoji;
     row.appendChild(b);
   }
@@ -37,7 +34,6 @@ function find(list, emoji) {
   return null;
 }
 
-// done(err, the stored message or null).
 function toggle(m, emoji, done) {
   var r = find(m.reactions || [], emoji);
   var path = '/messages/' + m.id + '/reactions/' + encodeURIComponent(emoji);

@@ -1,18 +1,14 @@
-// A message's element, and regroup(): after each batch of changes it walks
-// the window to set what depends on neighbours (`cont`, the day and "New
-// messages" dividers), simpler than patching every case. A divider is its
-// message's first child, so none is stranded.
+// A message's element, and regroup(): after each batch of changes it sets
+// what depends on neighbours (`cont`, dividers), simpler than patching each
+// case. A divider is its message's first child: none is stranded.
 (function () {
-var el = Parley.el;
 var kGroupMs = 5 * 60 * 1000;
-var button = Parley.button;
 
 function timeNode(ts) {
   var d = new Date(ts);
   return el('time', 'ts', Parley.relativeTime(ts), {datetime: d.toISOString(), 'data-ms': ts, title: d.toLocaleString()});
 }
 
-// A message's <li> with its avatar.
 function shell(cls, attrs, user, ts) {
   attrs['data-user'] = user.id;
   attrs['data-ts'] = ts;
@@ -28,11 +24,9 @@ function head(user) {
   return h;
 }
 
-function item(m, mine) {
-  // tabindex: a jump to a reply's original focuses it.
-  var li = shell('', {'data-id': m.id, tabindex: -1}, m.user, m.ts);
-  setClass(li, m, mine);
-  return li;
+// Filled by content(). tabindex: a jump to a reply's original focuses it.
+function item(m) {
+  return shell('', {'data-id': m.id, tabindex: -1}, m.user, m.ts);
 }
 
 function setClass(li, m, mine) {
@@ -41,13 +35,13 @@ function setClass(li, m, mine) {
   li.className = 'msg ' + m.kind + (mine ? ' own' : '') + (extra ? ' ' + extra : '');
 }
 
-// A reply's quote, a button to the original; q null: not loaded yet.
+// A reply's quote, a button to the original (q null: not loaded yet).
 function quote(q, onJump) {
   var text = q ? q.user.username + ': ' + (q.deleted ? 'message deleted' : q.text) : 'an earlier message';
   return button('↩ ' + text, 'quote', onJump, 'Reply to ' + text + '. Show the original');
 }
 
-// (Re)fills li's .content; ctx: room.js's rights and callbacks.
+// ctx: room.js's rights and callbacks.
 function content(li, m, ctx) {
   setClass(li, m, ctx.mine);
   var old = null;
@@ -75,7 +69,7 @@ function content(li, m, ctx) {
     if (m.attachments) Parley.uploads.render(box, m.attachments);
   }
   li.classList.toggle('mention', Parley.mentions.ofMe(m));
-  // After the text, not in the head: a grouped message shows no head.
+  // After the text: a grouped message shows no head.
   if (m.edited && !m.deleted) box.appendChild(el('span', 'edited', '(edited)'));
   var react = function (emoji) { ctx.onReact(m.id, emoji); };
   if (!m.deleted) Parley.reactions.counts(box, m, react);
@@ -91,11 +85,12 @@ function content(li, m, ctx) {
   action(live && (ctx.mine || ctx.canDelete), 'Delete', ctx.onDelete.bind(null, m.id));
   action(ctx.canAnswer, 'Answer', ctx.onAnswer.bind(null, m.id));
   if (actions.firstChild) box.appendChild(actions);
-  if (old) li.replaceChild(box, old);
-  else li.appendChild(box);
+  keepFocus(li, function () {
+    if (old) li.replaceChild(box, old);
+    else li.appendChild(box);
+  });
 }
 
-// The copy of a message being sent.
 function pending(text, clientId, me, quoted) {
   var li = shell('msg own pending', {'data-client-id': clientId}, me, Date.now());
   var c = el('div', 'content');
@@ -107,31 +102,24 @@ function pending(text, clientId, me, quoted) {
 }
 
 function isDivider(node, cls) {
-  return node && node.nodeType === 1 && node.className === 'divider ' + cls;
+  return node && node.className === 'divider ' + cls;
 }
 
-// Sets (text) or removes (null) li's divider cls; "day" goes before "new".
+// Sets (text) or removes (null) li's divider cls: "day" first, then "new".
 function setDivider(li, cls, text) {
-  var found = null;
-  for (var c = li.firstChild; c && (isDivider(c, 'day') || isDivider(c, 'new')); c = c.nextSibling) {
-    if (isDivider(c, cls)) found = c;
-  }
+  var c = li.firstChild;
+  if (cls === 'new' && isDivider(c, 'day')) c = c.nextSibling;
+  var found = isDivider(c, cls) ? c : null;
   if (!text) return found && li.removeChild(found);
-  if (found) {
-    if (found.textContent !== text) found.textContent = text;
-    return;
-  }
-  var d = el('div', 'divider ' + cls, text);
-  var before = li.firstChild;
-  if (cls === 'new' && isDivider(before, 'day')) before = before.nextSibling;
-  li.insertBefore(d, before);
+  if (!found) li.insertBefore(el('div', 'divider ' + cls, text), c);
+  else if (found.textContent !== text) found.textContent = text;
 }
 
 function regroup(list, ctx) {
-  var prev = null;  // the previous message, null after a system note
+  var prev = null;  // null after a system note
   var prevTs = 0;
   // "New" goes before others' first message after the marker, once the
-  // window is known to hold what came before it.
+  // window holds what came before.
   var sawRead = ctx.startsRoom;
   var newDone = ctx.unreadAfter === null;
   for (var node = list.firstChild; node; node = node.nextSibling) {

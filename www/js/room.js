@@ -1,19 +1,10 @@
-// The open room: its message window, composer, edits, Q&A, typing, members.
-// - Messages are keyed by id: every path (page, response, event, replay)
-//   shows one copy. A send is "pending" under its client_id until the stored
-//   copy replaces it; Retry reuses the client_id, so never stores twice.
-// - The window holds at most kMaxItems items (10,000 messages cost what 400
-//   do); paging one end trims the other. While it misses the newest, live
-//   messages are not inserted (a gap): a button jumps there.
-// - Others' live messages go to a small polite live region, not the list
-//   (history would be read out).
+// The open room: message window, composer, edits, Q&A, typing, members.
+// Messages are keyed by id: every path shows one copy. A send is pending
+// under its client_id (Retry reuses it). The window keeps kMaxItems at most;
+// while it misses the newest, live messages are skipped. New messages are
+// announced in a live region, not the list (history would be read out).
 (function () {
-var $ = Parley.$;
-var show = Parley.show;
-var on = Parley.on;
-var el = Parley.el;
-var button = Parley.button;
-var list = $('messages');  // the window: one <li> per message or note
+var list = $('messages');
 var kPageSize = 50;
 var kMaxItems = 400;
 var kEdgePx = 120;
@@ -24,28 +15,28 @@ var kAnnounceKeep = 3;
 
 var R = {
   room: null,
-  nodes: {},         // message id -> <li> in the window
-  msgs: {},          // message id -> message
-  quotes: {},        // id -> message: replies' originals outside the window
+  nodes: {},  // id -> <li>
+  msgs: {},
+  quotes: {},  // replies' originals outside the window
   quoteAsked: {},
-  pending: {},       // client_id -> {li, text, roomId, replyTo, attachments}
-  oldest: null,      // the window's smallest and largest ids
+  pending: {},  // client_id -> {li, text, roomId, replyTo, attachments}
+  oldest: null,
   newest: 0,
-  hasMore: false,    // older messages before the window
-  atEnd: true,       // the window reaches the newest message
-  skipped: 0,        // largest live id not shown (window not at the end)
+  hasMore: false,  // older messages before the window
+  atEnd: true,  // it holds the newest
+  skipped: 0,  // largest live id not shown
   loading: false,
-  gen: 0,            // bumped when the window is replaced: late pages dropped
-  unreadAfter: null, // my read marker on opening, if anything was unread
+  gen: 0,  // bumped when the window is replaced: late pages dropped
+  unreadAfter: null,  // my read marker on opening, if anything was unread
   replyTo: null,
-  typing: {},        // username -> expiry (ms)
+  typing: {},  // username -> expiry
   lastTypingSent: 0,
   members: [],
-  online: {},        // user id -> bool
+  online: {},
   readSent: 0,
   readTimer: null,
-  readPending: null, // {roomId, eventId} not posted yet
-  seq: 0             // bumped when another room opens: late answers dropped
+  readPending: null,
+  seq: 0  // bumped when another room opens: late answers dropped
 };
 
 function me() {
@@ -56,8 +47,8 @@ function mine(m) {
   return !!me() && m.user.id === me().id;
 }
 
-function myRole() {
-  return R.room ? R.room.role : null;
+function inRoom(d) {
+  return !!R.room && d.room_id === R.room.id;
 }
 
 function isQa() {
@@ -68,8 +59,8 @@ function setError(err) {
   $('room-error').textContent = Parley.errorText(err);
 }
 
-function messagesPath(query) {
-  return '/rooms/' + R.room.id + '/messages?' + query;
+function roomPath(rest) {
+  return '/rooms/' + R.room.id + rest;
 }
 
 function quoteOf(id) {
@@ -83,7 +74,7 @@ function fetchQuote(id) {
   if (R.quoteAsked[id] || !R.room) return;
   R.quoteAsked[id] = true;
   var seq = R.seq;
-  Parley.get(messagesPath('limit=1&before=' + (id + 1)), function (err, data) {
+  Parley.get(roomPath('/messages?limit=1&before=' + (id + 1)), function (err, data) {
     if (seq !== R.seq || err) return;
     var m = (data.messages || [])[0];
     if (!m || m.id !== id) return;
@@ -95,7 +86,7 @@ function fetchQuote(id) {
 }
 
 function renderMessage(m) {
-  var prof = myRole() === 'professor';
+  var prof = !!R.room && R.room.role === 'professor';
   Parley.render.content(R.nodes[m.id], m, {
     mine: mine(m),
     canReply: !(isQa() && prof) && m.kind !== 'answer',
@@ -124,11 +115,11 @@ function react(id, emoji) {
   });
 }
 
-// Receipts (issue 12 item 5): "Read" under my newest DM message they passed;
-// elsewhere (<= 100 members) "Read by" names under each one's last read.
+// "Read" under my last DM message they passed; elsewhere (<= 100 members)
+// "Read by" names under each one's last read.
 function renderReceipts() {
   var old = list.querySelectorAll('.seen');
-  for (var i = 0; i < old.length; i++) Parley.remove(old[i]);
+  for (var i = 0; i < old.length; i++) remove(old[i]);
   if (!R.room || R.members.length > 100) return;
   var dm = R.room.kind === 'dm';
   var ids = [];
@@ -159,7 +150,7 @@ function layout() {
   renderReceipts();
 }
 
-// The <li> a message with this id goes before (pending ones stay last).
+// Pending ones stay last.
 function insertionPoint(id) {
   var node = list.lastChild;
   var before = null;
@@ -172,19 +163,16 @@ function insertionPoint(id) {
   return before;
 }
 
-// Beyond either end of the window (pages extending it pass `extending`).
 function outsideWindow(id) {
   return (!R.atEnd && id > R.newest) || (R.hasMore && R.oldest !== null && id < R.oldest);
 }
 
 function placeMessage(m, extending) {
-  if (!R.room || m.room_id !== R.room.id) return;
+  if (!inRoom(m)) return;
   if (m.client_id && R.pending[m.client_id]) {
-    var p = R.pending[m.client_id];
-    Parley.remove(p.li);
+    remove(R.pending[m.client_id].li);
     delete R.pending[m.client_id];
   }
-  // An answer marks its question answered, even from outside the window.
   if (m.kind === 'answer' && m.reply_to && R.msgs[m.reply_to] && !(R.msgs[m.reply_to].answer_id > 0)) {
     R.msgs[m.reply_to].answer_id = m.id;
     renderMessage(R.msgs[m.reply_to]);
@@ -195,7 +183,7 @@ function placeMessage(m, extending) {
       if (m.id > R.skipped) R.skipped = m.id;
       return;
     }
-    li = R.nodes[m.id] = Parley.render.item(m, mine(m));
+    li = R.nodes[m.id] = Parley.render.item(m);
     if (m.kind === 'answer' && m.reply_to && R.nodes[m.reply_to]) answersOf(R.nodes[m.reply_to]).appendChild(li);
     else list.insertBefore(li, insertionPoint(m.id));
   }
@@ -216,15 +204,15 @@ function adoptAnswer(q) {
   answersOf(R.nodes[q.id]).appendChild(R.nodes[q.answer_id]);
 }
 
-function nearBottom() {
-  return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+function toBottom() {
+  return list.scrollHeight - list.scrollTop - list.clientHeight;
 }
 
 function scrollToBottom() {
   list.scrollTop = list.scrollHeight;
 }
 
-// Runs change(), keeping the item at the top of the view in place.
+// Runs change(), keeping the top item of the view in place.
 function keepPosition(change) {
   var anchor = null;
   var offset = 0;
@@ -242,7 +230,7 @@ function keepPosition(change) {
 function systemNote(id, text) {
   if (R.nodes[id] || outsideWindow(id)) return;
   var li = R.nodes[id] = el('li', 'system', text, {'data-id': id});
-  var stick = nearBottom();
+  var stick = toBottom() < 80;
   list.insertBefore(li, insertionPoint(id));
   if (id > R.newest) R.newest = id;
   layout();
@@ -291,7 +279,6 @@ function trim(fromTop) {
   else R.atEnd = false;
 }
 
-// Empties the window (pending sends stay in R.pending).
 function clearWindow() {
   R.gen++;
   R.nodes = {};
@@ -301,11 +288,11 @@ function clearWindow() {
   R.hasMore = false;
   R.skipped = 0;
   R.loading = true;
-  Parley.clear(list);
+  clear(list);
 }
 
 function historyGet(query, gen, done) {
-  Parley.get(messagesPath(query), function (err, data) {
+  Parley.get(roomPath('/messages?' + query), function (err, data) {
     if (gen !== R.gen) return;
     if (err) {
       R.loading = false;
@@ -320,7 +307,7 @@ function placePage(page) {
   for (var i = 0; i < page.length; i++) placeMessage(page[i], true);
 }
 
-// Anything skipped while loading is newer than the page: keep going.
+// Anything skipped while loading is newer: keep going.
 function reachedEnd() {
   R.atEnd = true;
   if (R.skipped > R.newest) {
@@ -331,9 +318,8 @@ function reachedEnd() {
 
 function loadLatest(then) {
   clearWindow();
-  R.atEnd = true;  // live messages arriving meanwhile belong at the end
-  var gen = R.gen;
-  historyGet('limit=' + kPageSize, gen, function (page, more) {
+  R.atEnd = true;  // live messages meanwhile belong at the end
+  historyGet('limit=' + kPageSize, R.gen, function (page, more) {
     R.loading = false;
     placePage(page);
     R.hasMore = more;
@@ -345,7 +331,6 @@ function loadLatest(then) {
   });
 }
 
-// Replaces the window with the messages around `id`, then then().
 function loadAround(id, then) {
   clearWindow();
   R.atEnd = false;
@@ -364,7 +349,6 @@ function loadAround(id, then) {
   });
 }
 
-// The page before (older) or after the window; the other end is trimmed.
 function loadPage(older) {
   if (R.loading || (older ? !R.hasMore || R.oldest === null : R.atEnd || !R.newest)) return;
   R.loading = true;
@@ -382,21 +366,21 @@ function loadPage(older) {
   });
 }
 
-// A tall window may show a whole page with no scroll bar (no scroll event).
+// A tall window may show a page with no scroll bar (so no scroll event).
 function fillViewport() {
   if (R.hasMore && list.scrollHeight <= list.clientHeight + 10) loadPage(true);
 }
 
 function onScroll() {
   if (list.scrollTop < kEdgePx) loadPage(true);
-  else if (list.scrollHeight - list.scrollTop - list.clientHeight < kEdgePx) loadPage(false);
+  else if (toBottom() < kEdgePx) loadPage(false);
 }
 
 function focusMessage(id) {
   var li = R.nodes[id];
   if (!li) return;
   li.focus();
-  if (li.scrollIntoView) li.scrollIntoView({block: 'center'});
+  li.scrollIntoView({block: 'center'});
   li.classList.add('flash');
   setTimeout(function () { li.classList.remove('flash'); }, 2000);
 }
@@ -410,8 +394,7 @@ function jumpToLatest() {
   loadLatest(function () { $('text').focus(); });
 }
 
-// The marker moves when the newest message is seen; the post waits so a
-// burst moves it once (opening another room flushes it).
+// Posted 500 ms late: a burst moves the marker once.
 function markRead() {
   if (!R.room || document.hidden) return;
   var newest = R.atEnd ? Math.max(R.room.last_event_id || 0, R.newest) : R.newest;
@@ -434,20 +417,19 @@ function failPending(clientId, err) {
   var p = R.pending[clientId];
   if (!p) return;
   var head = p.li.querySelector('.head');
-  Parley.remove(head.querySelector('.sending'));
-  Parley.remove(p.li.querySelector('.failed'));
+  remove(head.querySelector('.sending'));
+  remove(p.li.querySelector('.failed'));
   var f = el('div', 'failed');
   f.appendChild(el('span', 'why', 'Not sent: ' + Parley.errorText(err)));
-  // Only network, throttle and server errors are worth a retry.
   if (err.status === 0 || err.status === 429 || err.status >= 500) {
     f.appendChild(button('Retry', 'retry', function () {
-      Parley.remove(f);
+      remove(f);
       head.appendChild(el('span', 'sending', 'sending…'));
       post(clientId);
     }));
   }
   f.appendChild(button('Discard', 'discard', function () {
-    Parley.remove(p.li);
+    remove(p.li);
     delete R.pending[clientId];
   }));
   p.li.appendChild(f);
@@ -484,8 +466,7 @@ function send(text, attachments) {
 function growComposer() {
   var box = $('text');
   box.style.height = 'auto';
-  if (box.value) box.style.height = Math.min(box.scrollHeight + 2, 160) + 'px';
-  else box.style.height = '';
+  box.style.height = box.value ? Math.min(box.scrollHeight + 2, 160) + 'px' : '';
 }
 
 function lastOwnId() {
@@ -497,7 +478,7 @@ function lastOwnId() {
 }
 
 function onComposerKey(e) {
-  if (Parley.isEnter(e)) {
+  if (isEnter(e)) {
     e.preventDefault();
     submitComposer();
   } else if ((e.key === 'ArrowUp' || e.key === 'Up') && !$('text').value) {
@@ -506,7 +487,7 @@ function onComposerKey(e) {
       e.preventDefault();
       startEdit(id);
     }
-  } else if (Parley.isEsc(e) && R.replyTo !== null) {
+  } else if (isEsc(e) && R.replyTo !== null) {
     cancelReply();
   }
 }
@@ -515,9 +496,8 @@ function submitComposer() {
   var box = $('text');
   var text = box.value;
   if (!R.room) return;
-  // With finished uploads the text may be empty.
   var attachments = Parley.uploads.take();
-  if (!text.replace(/\s+/g, '')) {
+  if (!text.trim()) {
     if (!attachments.length) return;
     text = '';
   }
@@ -532,7 +512,7 @@ function onComposerInput() {
   var now = Date.now();
   if (!R.room || now - R.lastTypingSent < kTypingSendEveryMs || !$('text').value) return;
   R.lastTypingSent = now;
-  Parley.api('POST', '/rooms/' + R.room.id + '/typing', null, null);
+  Parley.api('POST', roomPath('/typing'), null, null);
 }
 
 function startReply(id) {
@@ -549,10 +529,10 @@ function cancelReply() {
   show('reply-bar', false);
 }
 
-// Edit, delete, answer: a form in the message. send(text, done) posts;
-// done(err, data) shows the error or places data.message and closes.
+// Edit or answer: send(text, done); done(err, data) shows the error, or
+// places data.message and closes.
 function inlineEditor(li, label, initial, submitLabel, send) {
-  Parley.remove(li.querySelector('.inline'));
+  remove(li.querySelector('.inline'));
   var id = 'inline-' + li.getAttribute('data-id');
   var form = el('form', 'inline');
   form.appendChild(el('label', null, label, {'for': id}));
@@ -562,12 +542,12 @@ function inlineEditor(li, label, initial, submitLabel, send) {
   form.appendChild(button('Cancel', 'cancel', close));
   var msg = form.appendChild(el('p', 'note', null, {role: 'alert'}));
   function close() {
-    Parley.remove(form);
+    remove(form);
     if (!$('composer').hidden) $('text').focus();
   }
   form.addEventListener('submit', function (e) {
     e.preventDefault();
-    if (!box.value.replace(/\s+/g, '')) return;
+    if (!box.value.trim()) return;
     ok.disabled = true;
     send(box.value, function (err, data) {
       ok.disabled = false;
@@ -578,8 +558,8 @@ function inlineEditor(li, label, initial, submitLabel, send) {
     });
   });
   box.addEventListener('keydown', function (e) {
-    if (Parley.isEsc(e)) close();
-    if (Parley.isEnter(e)) {
+    if (isEsc(e)) close();
+    if (isEnter(e)) {
       e.preventDefault();
       ok.click();
     }
@@ -608,14 +588,14 @@ function removeMessage(id) {
 }
 
 function startAnswer(questionId) {
-  var clientId = Parley.newClientId();  // one per form: a retry cannot answer twice
+  var clientId = Parley.newClientId();  // per form: a retry cannot answer twice
   var li = R.nodes[questionId];
   inlineEditor(li, 'Your answer', '', 'Post answer', function (text, done) {
     Parley.api('POST', '/messages/' + questionId + '/answer', {text: text, client_id: clientId}, function (err, data) {
       if (!err || err.code !== 'already_answered') return done(err, data);
-      // The winner arrives as an event: explain, not an error.
+      // The winner arrives as an event: explain, no error.
       done(null);
-      Parley.remove(li.querySelector('.lost'));
+      remove(li.querySelector('.lost'));
       li.insertBefore(el('p', 'note lost', 'Already answered by another professor.', {role: 'status'}), li.querySelector('.answers'));
       var q = R.msgs[questionId];
       if (q && !q.answer_id) q.answer_id = -1;  // no Answer button until it arrives
@@ -624,7 +604,7 @@ function startAnswer(questionId) {
   });
 }
 
-// Up/Down/Home/End move between messages; Tab then reaches the actions.
+// Arrows, Home and End move between messages; Tab reaches the actions.
 function onListKey(e) {
   var keys = {ArrowUp: -1, Up: -1, ArrowDown: 1, Down: 1, Home: -2, End: 2};
   var step = keys[e.key];
@@ -632,16 +612,12 @@ function onListKey(e) {
   if (!step || (t !== list && !t.classList.contains('msg'))) return;
   var all = list.querySelectorAll('.msg[data-id]');
   if (!all.length) return;
-  var at = -1;
-  for (var i = 0; i < all.length; i++) {
-    if (all[i] === t) at = i;
-  }
+  var at = [].indexOf.call(all, t);
   var next = step === -2 ? 0 : step === 2 || at < 0 ? all.length - 1 : Math.max(0, Math.min(all.length - 1, at + step));
   e.preventDefault();
   all[next].focus();
 }
 
-// No hover on touch screens: a long press shows the actions.
 function longPress() {
   var timer = null;
   var shown = null;
@@ -661,19 +637,19 @@ function longPress() {
       li.classList.add('touched');
     }, kLongPressMs);
   }, false);
-  var cancel = function () { clearTimeout(timer); };
-  list.addEventListener('touchmove', cancel, false);
-  list.addEventListener('touchend', cancel, false);
-  list.addEventListener('touchcancel', cancel, false);
+  ['touchmove', 'touchend', 'touchcancel'].forEach(function (type) {
+    list.addEventListener(type, function () { clearTimeout(timer); });
+  });
 }
 
 function renderMembers() {
-  var ul = $('members');
-  Parley.clear(ul);
+  keepFocus($('members'), drawMembers);
+}
+
+function drawMembers() {
+  var ul = clear($('members'));
   var sorted = R.members.slice().sort(function (a, b) {
-    var ao = R.online[a.user.id] ? 0 : 1;
-    var bo = R.online[b.user.id] ? 0 : 1;
-    return ao - bo || (a.user.username < b.user.username ? -1 : 1);
+    return !R.online[a.user.id] - !R.online[b.user.id] || (a.user.username < b.user.username ? -1 : 1);
   });
   var amOwner = R.room && R.room.owner && me() && R.room.owner.id === me().id;
   for (var i = 0; i < sorted.length; i++) {
@@ -691,7 +667,7 @@ function renderMembers() {
     Parley.moderation.member(li, m, {room: R.room, me: me(), members: R.members, onError: setError, reload: loadMembers});
     ul.appendChild(li);
   }
-  $('members-count').textContent = String(sorted.length);
+  $('members-count').textContent = sorted.length;
 }
 
 function roleSelect(m) {
@@ -700,8 +676,7 @@ function roleSelect(m) {
   s.appendChild(el('option', null, 'professor'));
   s.value = m.role === 'professor' ? 'professor' : 'student';
   s.addEventListener('change', function () {
-    var path = '/rooms/' + R.room.id + '/members/' + encodeURIComponent(m.user.username);
-    Parley.api('PUT', path, {role: s.value}, setError);
+    Parley.api('PUT', roomPath('/members/' + encodeURIComponent(m.user.username)), {role: s.value}, setError);
   });
   return s;
 }
@@ -709,12 +684,12 @@ function roleSelect(m) {
 var loadMembers = Parley.soon(function () {
   if (!R.room) return;
   var seq = R.seq;
-  Parley.get('/rooms/' + R.room.id + '/members', function (err, data) {
+  Parley.get(roomPath('/members'), function (err, data) {
     if (seq !== R.seq || err) return;
     R.members = data.members || [];
     for (var i = 0; i < R.members.length; i++) R.online[R.members[i].user.id] = R.members[i].online;
     renderMembers();
-    renderHeader();  // my mute may have changed
+    renderHeader();  // my mute may change
     rerender();
     renderReceipts();
   });
@@ -727,17 +702,13 @@ function renderTyping() {
     if (R.typing[name] > now) names.push(name);
     else delete R.typing[name];
   }
-  var text = '';
-  if (names.length === 1) text = names[0] + ' is typing…';
-  else if (names.length === 2) text = names[0] + ' and ' + names[1] + ' are typing…';
-  else if (names.length > 2) text = 'Several people are typing…';
-  $('typing').textContent = text;
+  $('typing').textContent = names.length > 2 ? 'Several people are typing…'
+    : names.length ? names.join(' and ') + (names[1] ? ' are' : ' is') + ' typing…' : '';
 }
 
-// The room header and composer for this kind of room.
 function renderHeader() {
   var room = R.room;
-  $('room-title').textContent = room.kind === 'dm' ? '@ ' + room.name : '# ' + room.name;
+  $('room-title').textContent = (room.kind === 'dm' ? '@ ' : '# ') + room.name;
   var kinds = {public: 'public room', private: 'private room', qa: 'Q&A room', dm: 'direct conversation'};
   var kind = kinds[room.kind] || room.kind;
   if (room.kind === 'qa' && room.role) kind += ' · you are a ' + room.role;
@@ -758,7 +729,7 @@ function renderHeader() {
   var muted = Parley.moderation.mutedUntil(me(), R.members);
   if (R.removed || muted) {
     canWrite = false;
-    $('composer-note').textContent = R.removed ? R.removed : Parley.moderation.mutedText(muted);
+    $('composer-note').textContent = R.removed || Parley.moderation.mutedText(muted);
   }
   $('text-label').textContent = label;
   $('text').setAttribute('placeholder', label + (room.kind === 'dm' ? ' to ' + room.name : ''));
@@ -794,11 +765,11 @@ Parley.room = {
     R.members = [];
     R.removed = '';
     R.readSent = 0;
-    // "New messages" stays where the marker was on opening (none if never read).
+    // "New messages" stays where the marker was on opening.
     R.unreadAfter = room.unread > 0 && room.read_event_id > 0 ? room.read_event_id : null;
     cancelReply();
-    Parley.clear($('members'));
-    Parley.clear($('announcer'));
+    clear($('members'));
+    clear($('announcer'));
     setError(R.notice || '');
     R.notice = '';
     renderTyping();
@@ -830,14 +801,13 @@ Parley.room = {
     show('room', false);
   },
 
-  // After a reset the window may have gaps.
   reload: function () {
     if (R.room) this.open(R.room);
   },
 
   onMessageEvent: function (type, m) {
-    if (!R.room || m.room_id !== R.room.id) return;
-    var stick = nearBottom();
+    if (!inRoom(m)) return;
+    var stick = toBottom() < 80;
     if (type === 'edit' || type === 'delete') {
       if (R.msgs[m.id]) placeMessage(m);
       return;
@@ -855,14 +825,14 @@ Parley.room = {
   },
 
   onMemberEvent: function (d, id) {
-    if (!R.room || d.room_id !== R.room.id) return;
+    if (!inRoom(d)) return;
     var verbs = {joined: ' joined', added: ' was added', left: ' left', role: ' is now a ' + d.role};
     var note = verbs[d.action] ? d.user.username + verbs[d.action] : Parley.moderation.note(d, me());
     if (note) systemNote(id, note);
     var isMe = mine(d);
     if (isMe && (d.action === 'kicked' || d.action === 'banned')) {
       R.removed = note;
-      // app.js moves to another room: the notice goes along.
+      // Shown in the room app.js opens next.
       R.notice = note.replace('this room', 'the room ' + R.room.name);
       renderHeader();
     }
@@ -871,7 +841,7 @@ Parley.room = {
   },
 
   onTyping: function (d) {
-    if (!R.room || d.room_id !== R.room.id || mine(d)) return;
+    if (!inRoom(d) || mine(d)) return;
     R.typing[d.user.username] = Date.now() + kTypingShowMs;
     renderTyping();
     setTimeout(renderTyping, kTypingShowMs + 50);
@@ -883,7 +853,7 @@ Parley.room = {
   },
 
   onReceipt: function (d) {
-    if (!R.room || d.room_id !== R.room.id) return;
+    if (!inRoom(d)) return;
     for (var i = 0; i < R.members.length; i++) {
       var mb = R.members[i];
       if (mb.user.id === d.user.id && d.event_id > (mb.read_event_id || 0)) mb.read_event_id = d.event_id;
@@ -913,7 +883,6 @@ Parley.room = {
     on('messages', 'scroll', onScroll);
     on('messages', 'keydown', onListKey);
     longPress();
-    // Times age; "Today" becomes "Yesterday".
     setInterval(function () {
       if (!R.room) return;
       Parley.render.refreshTimes(list);
@@ -922,7 +891,7 @@ Parley.room = {
     on('invite-form', 'submit', function () {
       var name = $('invite-user').value.trim();
       if (!name || !R.room) return;
-      Parley.api('POST', '/rooms/' + R.room.id + '/members', {username: name}, function (err) {
+      Parley.api('POST', roomPath('/members'), {username: name}, function (err) {
         if (err) return setError(err);
         $('invite-user').value = '';
         setError('');

@@ -1,16 +1,11 @@
-// Search (issue 12 item 1): newest first, the server's snippet marks the
-// match between \u0002 and \u0003 (set with textContent); a result opens its
-// room around the message.
+// Search, newest first; the snippet marks the match between \u0002 and
+// \u0003. A result opens its room around the message.
 (function () {
-var $ = Parley.$;
-var show = Parley.show;
-var on = Parley.on;
-var el = Parley.el;
 var query = '';
-var last = null;  // id of the last result shown: the next page is before it
+var last = null;  // the last result's id: the next page is before it
 
 function result(m) {
-  var b = Parley.button(null, 'result');
+  var b = button(null, 'result');
   var room = Parley.state.byId[m.room_id];
   b.appendChild(el('span', 'where', (room ? room.name + ' · ' : '') + m.user.username));
   Parley.split(b.appendChild(el('span', 'snippet')), m.snippet || m.text, /[\u0002\u0003]/, function (t) { return el('mark', null, t); });
@@ -18,7 +13,7 @@ function result(m) {
     Parley.rooms.open(m.room_id);
     if (Parley.room.currentId() === m.room_id) Parley.room.jump(m.id);
   }
-  // A room not in the loaded list pages is fetched first.
+  // A room not in the loaded pages is fetched first.
   b.addEventListener('click', function () {
     if (Parley.state.byId[m.room_id]) reveal();
     else Parley.rooms.catchUp(m.id - 1, reveal);
@@ -30,7 +25,7 @@ function run(more) {
   var q = 'q=' + encodeURIComponent(query) + '&limit=20' + (more ? '&before=' + last : '');
   Parley.get('/search?' + q, function (err, data) {
     var ul = $('search-results');
-    if (!more) Parley.clear(ul);
+    if (!more) clear(ul);
     $('search-note').textContent = Parley.errorText(err);
     var list = (data && data.results) || [];
     for (var i = 0; i < list.length; i++) {

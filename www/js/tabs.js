@@ -1,14 +1,12 @@
-// One event stream for all my tabs (issue 12 item 7): HTTP/1.1 allows six
-// connections per site, so a stream per tab starves the seventh. The tab
-// holding the Web Lock "parley-stream-<user id>" runs the Transport and
-// relays events, status and cursor over a BroadcastChannel; when it closes,
-// a waiting tab takes the lock and resumes from the last cursor heard (none
-// yet: reload). Each tab sends itself. Without these APIs, a stream per tab.
+// One stream for all my tabs (HTTP/1.1 allows six connections a site): the
+// tab holding the Web Lock runs the Transport and relays over a
+// BroadcastChannel; when it closes, a waiting tab takes the lock and resumes
+// from the last cursor heard. Without these APIs, a stream per tab.
 Parley.SharedTransport = function (userId, handlers) {
   if (!window.BroadcastChannel || !navigator.locks) return new Parley.Transport(handlers);
   this.h = handlers;
   this.name = 'parley-stream-' + userId;
-  this.lastId = this.epoch = this.inner = this.release = null;  // inner: the leader's Transport
+  this.lastId = this.epoch = this.inner = this.release = null;  // inner: the leader's
   this.status = '';
 };
 
@@ -85,7 +83,7 @@ S.lead = function (first) {
 };
 
 // fn() unless another of my tabs answers "visible" within 300 ms (asked
-// each time: a crashed tab cannot leave a stale answer).
+// each time: a crashed tab leaves no stale answer).
 S.unlessVisible = function (fn) {
   var self = this;
   this.seenVisible = false;

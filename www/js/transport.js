@@ -1,14 +1,11 @@
-// The event transport: one connection per tab for all my rooms (DESIGN 4),
-// SSE when it works, long-poll when not.
-// - The cursor `lastId` is the last event handed on; events at or below it
-//   are dropped: replays never show twice, resuming loses nothing. The epoch
-//   goes with it: a new database answers `reset`, not a gap.
-// - Not EventSource's reconnect: we reopen from our cursor after 1 s,
-//   doubling to 16 s, with jitter so tabs do not all hit a restarted server.
-// - Long-poll for good when EventSource is missing, no `hello` within 5 s
-//   (a buffering proxy), a stream silent 45 s while a poll finds events, or
-//   two failures before hello while polls work (heartbeats are comments the
-//   page never sees: a poll tells quiet from stuck).
+// The event connection for all my rooms (DESIGN 4): SSE, else long-poll.
+// - Events at or below lastId are dropped: replays never show twice. The
+//   epoch goes along: a new database answers `reset`, not a gap.
+// - We reopen from our cursor (not EventSource's) after 1 s, doubling to
+//   16 s, jittered so tabs do not all hit a restarted server.
+// - Long-poll for good with no EventSource, no `hello` in 5 s (a buffering
+//   proxy), a stream silent 45 s while a poll finds events, or two failures
+//   before hello while polls work.
 var kHelloTimeoutMs = 5000;
 var kSilenceCheckMs = 45000;
 var kBackoffMinMs = 1000;
@@ -17,9 +14,8 @@ var kPollTimeoutS = 25;
 var kEventTypes = ['message', 'question', 'answer', 'edit', 'delete', 'room', 'member', 'user',
   'typing', 'presence', 'reset', 'reaction', 'receipt'];
 
-// handlers (all required): onEvent(type, data, id), onStatus(s),
-// onReady(head) (once, when the cursor is known: history loads after it),
-// onReset(head, data), onSignedOut().
+// handlers: onEvent(type, data, id), onStatus(s), onReady(head) (once,
+// when the cursor is known), onReset(head, data), onSignedOut().
 Parley.Transport = function (handlers) {
   this.h = handlers;
   this.lastId = this.epoch = this.es = this.xhr = null;
@@ -30,7 +26,7 @@ Parley.Transport = function (handlers) {
   this.timers = {};
   this.status = '';
   this.streamFailures = 0;
-  this.generation = 0;  // bumped on every (re)connect; stale callbacks check it
+  this.generation = 0;  // bumped on each (re)connect: stale callbacks check it
 };
 
 var T = Parley.Transport.prototype;
@@ -99,19 +95,18 @@ T.retryLater = function () {
 };
 
 T.switchToPoll = function (why) {
-  if (window.console) console.info('parley: falling back to long-poll: ' + why);
+  console.info('parley: falling back to long-poll: ' + why);
   this.usePoll = true;
   this.connect();
 };
 
-// One event from either transport; duplicates are dropped.
 T.deliver = function (type, data, id) {
   if (id) {
     if (this.lastId !== null && id <= this.lastId) return;
     this.lastId = id;
   }
   if (type !== 'reset') return this.h.onEvent(type, data, id);
-  // Our cursor is too old or the database changed: go on from the head.
+  // Cursor too old or a new database: go on from the head.
   if (data && typeof data.head === 'number') this.lastId = data.head;
   this.h.onReset(this.lastId, data);
 };
@@ -125,7 +120,6 @@ T.becameReady = function (head, epoch) {
   }
 };
 
-// Server-Sent Events.
 T.openStream = function () {
   var self = this;
   var gen = this.generation;
@@ -138,17 +132,9 @@ T.openStream = function () {
     this.switchToPoll('no hello within ' + kHelloTimeoutMs + ' ms (a buffering proxy?)');
   });
 
-  function parse(e) {
-    try {
-      return JSON.parse(e.data);
-    } catch (err) {
-      return null;
-    }
-  }
-
   es.addEventListener('hello', function (e) {
     if (gen !== self.generation) return;
-    var d = parse(e) || {};
+    var d = Parley.parse(e.data) || {};
     helloSeen = true;
     self.streamFailures = 0;
     self.clearTimer('hello');
@@ -163,7 +149,7 @@ T.openStream = function () {
       if (gen !== self.generation) return;
       // EventSource repeats the last id on ephemeral events, which have none.
       var ephemeral = /^(typing|presence|reset|receipt)$/.test(type);
-      self.deliver(type, parse(e), e.lastEventId && !ephemeral ? parseInt(e.lastEventId, 10) : 0);
+      self.deliver(type, Parley.parse(e.data), e.lastEventId && !ephemeral ? parseInt(e.lastEventId, 10) : 0);
       self.armSilenceCheck();
     });
   }
@@ -172,8 +158,8 @@ T.openStream = function () {
   es.onerror = function () {
     if (gen !== self.generation) return;
     if (helloSeen) return self.retryLater();
-    // Failed before hello, and EventSource says not why; a poll tells: 401
-    // signed out, failing too: retry, working (twice): long-poll.
+    // Failed before hello; a poll tells why: 401 signed out, failing too:
+    // retry, working (twice): long-poll.
     self.teardown();
     self.setStatus('reconnecting');
     var checking = self.generation;
@@ -187,7 +173,7 @@ T.openStream = function () {
 };
 
 // After 45 s without an event, a quick poll: events it finds that the
-// stream has not delivered 2 s later mean the stream is stuck.
+// stream has not delivered 2 s later mean it is stuck.
 T.armSilenceCheck = function () {
   this.timer('silence', kSilenceCheckMs, function () {
     var self = this;
@@ -207,7 +193,6 @@ T.armSilenceCheck = function () {
   });
 };
 
-// Long-poll.
 T.poll = function () {
   var self = this;
   var gen = this.generation;

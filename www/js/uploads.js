@@ -1,11 +1,10 @@
 // Attachments: upload (picker, drop, paste) with progress, and display.
-// Images get their size from the server's width and height so the list does
-// not jump on load; other files are download links. Names via textContent.
+// Images are laid out at the server's width and height, so the list does
+// not jump on load; other files are download links.
 (function () {
-var el = Parley.el, $ = Parley.$, on = Parley.on, show = Parley.show;
 var kMaxFiles = 10;
-var kBox = 320;  // the largest side an inline image is shown at, in CSS px
-var tray = [];   // {name, id|null, xhr|null, node}
+var kBox = 320;  // an inline image's largest side, CSS px
+var tray = [];  // {id|null, xhr|null, node}
 
 function size(n) {
   if (n < 1024) return n + ' B';
@@ -17,20 +16,21 @@ function removeItem(item) {
   if (item.xhr) item.xhr.abort();
   var i = tray.indexOf(item);
   if (i >= 0) tray.splice(i, 1);
-  Parley.remove(item.node);
+  remove(item.node);
   show('upload-tray', tray.length > 0);
 }
 
-// A tray row with progress, then "ready" (the id goes with the next send).
+// A tray row with progress, then "ready": the id goes with the next send.
 function upload(file) {
   if (tray.length >= kMaxFiles) return;
   var name = file.name || 'pasted.png';
-  var item = {name: name, id: null, xhr: new XMLHttpRequest(), node: el('li', 'upload')};
-  item.node.appendChild(el('span', 'upload-name', name));
-  var bar = item.node.appendChild(el('progress', '', null, {max: 100, value: 0, 'aria-label': 'Uploading ' + name}));
-  var state = item.node.appendChild(el('span', 'upload-state', 'uploading'));
-  item.node.appendChild(Parley.button('×', 'upload-remove', removeItem.bind(null, item), 'Remove ' + name));
-  $('upload-tray').appendChild(item.node);
+  var node = el('li', 'upload');
+  var item = {id: null, xhr: new XMLHttpRequest(), node: node};
+  node.appendChild(el('span', 'upload-name', name));
+  var bar = node.appendChild(el('progress', '', null, {max: 100, value: 0, 'aria-label': 'Uploading ' + name}));
+  var state = node.appendChild(el('span', 'upload-state', 'uploading'));
+  node.appendChild(button('×', 'upload-remove', removeItem.bind(null, item), 'Remove ' + name));
+  $('upload-tray').appendChild(node);
   show('upload-tray', true);
   tray.push(item);
 
@@ -46,11 +46,11 @@ function upload(file) {
       item.id = data.upload.id;
       bar.value = 100;
       state.textContent = 'ready, ' + size(data.upload.size);
-      item.node.className = 'upload ready';
+      node.className = 'upload ready';
       return;
     }
     state.textContent = Parley.errorText(err || {status: status});
-    item.node.className = 'upload failed';
+    node.className = 'upload failed';
   });
   xhr.send(file);
 }
@@ -79,16 +79,10 @@ Parley.uploads = {
     var list = box.appendChild(el('div', 'attachments'));
     for (var i = 0; i < attachments.length; ++i) list.appendChild(attachment(attachments[i]));
   },
-  // Takes the finished uploads' ids out of the tray.
   take: function () {
-    var ids = [];
-    for (var i = tray.length - 1; i >= 0; --i) {
-      if (tray[i].id !== null) {
-        ids.unshift(tray[i].id);
-        removeItem(tray[i]);
-      }
-    }
-    return ids;
+    var done = tray.filter(function (item) { return item.id !== null; });
+    done.forEach(removeItem);
+    return done.map(function (item) { return item.id; });
   },
   init: function () {
     var input = $('attach');
