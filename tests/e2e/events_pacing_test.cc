@@ -133,12 +133,13 @@ TEST_F(PacingTest, ResumingStreamsArePacedLikePollsAndLoseNothing) {
 }
 
 // Six accounts on one address (every client here is 127.0.0.1) each poll
-// once from cursor 0, with a per-user rate that would let all of them
-// through at once: the address's 2 pages/s (4 at once) hold the last two.
+// once from cursor 0, at once, with a per-user rate that would let all of
+// them through: the address's 1 page/s (2 at once) holds four of them, the
+// last for about 4 s.
 class AddressPacingTest : public PacingTest {
  protected:
   std::vector<std::string> EventsFlags() const override {
-    return {"--catchup-pages", "100", "--catchup-address-pages", "2"};
+    return {"--catchup-pages", "100", "--catchup-address-pages", "1"};
   }
 };
 
@@ -148,15 +149,23 @@ TEST_F(AddressPacingTest, ManyAccountsFromOneAddressShareItsPages) {
   const int64_t room = General(users[0]);
   Backlog(users[0].token, room, 600);
   const auto start = Clock::now();
-  for (const User& u : users) {
-    PollResult p = Poll(u.token, "?since=0&timeout=0");
-    ASSERT_TRUE(p.well_formed) << p.response.Describe();
-    EXPECT_EQ(p.events.size(), 500u);
-    EXPECT_TRUE(p.more);
+  std::vector<PollResult> polls(users.size());
+  {
+    std::vector<std::jthread> threads;
+    for (size_t i = 0; i < users.size(); ++i) {
+      threads.emplace_back([&, i] { polls[i] = Poll(users[i].token, "?since=0&timeout=0"); });
+    }
   }
   const auto took = Clock::now() - start;
-  EXPECT_GE(took, 700ms) << "2 pages past the address's burst, at 2/s";
+  for (const PollResult& p : polls) {
+    ASSERT_TRUE(p.well_formed) << p.response.Describe();
+    EXPECT_EQ(p.events.size(), 500u) << "a held poll still gets a whole page";
+    EXPECT_TRUE(p.more);
+  }
+  // Bounds that a slow machine only makes easier: requests that straggle
+  // in let the bucket refill a little, so 2 of the 4 and 2 s of the 4 s.
   EXPECT_GE(Stats()["polls_paced"].num(), 2);
+  EXPECT_GE(took, 2000ms) << "pages past the address's burst, at 1/s";
 }
 
 }  // namespace
