@@ -7,6 +7,14 @@
 // config has the connection slots and descriptors for them
 // (tools/nginx-conf: worker_connections, worker_rlimit_nofile) and that
 // client_header_timeout reaps them.
+// Where a slow probe's time goes (measured 2026-12-01 with the phases and
+// the listen-queue overflows this test prints, machine at load 15-18, the
+// full suite running): the register, an Argon2id hash of ~0.1 s CPU, takes
+// 634-1,665 ms, and as long before the attack starts (676-1,195 ms) as
+// during it; room list + send 10-50 ms (once 751 ms); no listen-queue
+// overflow (accept queue and worker_connections are not the limit). A
+// probe past 2 s is the CPU-starved hash, which the 4x-baseline bound
+// allows for.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
