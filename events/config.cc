@@ -36,13 +36,14 @@ const char* Usage() {
          "  --output-cap BYTES       cut a subscriber with more queued output (1048576)\n"
          "  --output-budget BYTES    output queued to all subscribers; past it the slowest are cut (268435456)\n"
          "  --max-user-connections N  streams and polls per user; more get 429 (32)\n"
-         "  --catchup-pages N        poll pages/s per user from old cursors; 0: unpaced (4)\n"
+         "  --catchup-pages N        poll and resume pages/s per user from old cursors; 0: unpaced (4)\n"
+         "  --catchup-address-pages N  the same per client address (IPv6: /64); 0: by user only (4 x user)\n"
          "  --presence-grace MS      delay before a user is shown offline (5000)\n"
          "  --presence-room-limit N  push presence only through rooms of <= N online members (100)\n"
          "  --retention-days D       keep events at least this long (7)\n"
          "  --retention-per-room N   and at least the newest N per room (100000)\n"
          "Environment: PARLEY_DB, PARLEY_EVENTS_SOCKET, PARLEY_NOTIFY_SOCKET, PARLEY_LOG_LEVEL,\n"
-         "  PARLEY_CATCHUP_PAGES.\n";
+         "  PARLEY_CATCHUP_PAGES, PARLEY_CATCHUP_ADDRESS_PAGES.\n";
 }
 
 Result<Config> ParseConfig(int argc, char** argv) {
@@ -55,6 +56,11 @@ Result<Config> ParseConfig(int argc, char** argv) {
     int64_t n = 0;
     PARLEY_RETURN_IF_ERROR(ParseInt("PARLEY_CATCHUP_PAGES", v, 0, 100000, &n));
     c.catchup_pages_per_s = static_cast<int>(n);
+  }
+  if (std::string v = Env("PARLEY_CATCHUP_ADDRESS_PAGES"); !v.empty()) {
+    int64_t n = 0;
+    PARLEY_RETURN_IF_ERROR(ParseInt("PARLEY_CATCHUP_ADDRESS_PAGES", v, 0, 100000, &n));
+    c.catchup_address_pages_per_s = static_cast<int>(n);
   }
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i], value;
@@ -98,6 +104,9 @@ Result<Config> ParseConfig(int argc, char** argv) {
     } else if (flag == "--catchup-pages") {
       PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 0, 100000, &n));
       c.catchup_pages_per_s = static_cast<int>(n);
+    } else if (flag == "--catchup-address-pages") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 0, 100000, &n));
+      c.catchup_address_pages_per_s = static_cast<int>(n);
     } else if (flag == "--presence-grace") {
       PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 0, 600000, &n));
       c.presence_grace_ms = static_cast<int>(n);

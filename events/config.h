@@ -31,10 +31,13 @@ struct Config {
   int presence_room_limit = 100;
   int data_version_ms = 250;          // safety-net poll of PRAGMA data_version
   int revoke_check_s = 3;             // sessions re-checked this often
-  // Pages (of up to 500 events) a user's polls may read from old cursors
+  // Pages (of up to 500 events) a user's polls and resuming streams may read from old cursors
   // per second, twice that at once; more wait for their turn (pacer.h).
   // 0 turns pacing off (to measure what it saves).
   int catchup_pages_per_s = 4;
+  // The same, per client address (pacer.h says why both): -1 is four
+  // users' worth, 0 paces by user only.
+  int catchup_address_pages_per_s = -1;
   int typing_merge_ms = 2000;         // one typing fan-out per user and room in this window
   int64_t retention_ms = 7LL * 24 * 3600 * 1000;
   int64_t retention_per_room = 100000;

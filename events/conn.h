@@ -1,10 +1,11 @@
 // One subscriber: an SSE stream or a held long-poll.
 //
 // Lifecycle (a state machine, as Pushpin names its hold modes):
-//   stream: kReplaying -> kLive -> kClosing -> (freed)
+//   stream: [kReplaying <-> kPaced ->] kLive -> kClosing -> (freed)
 //   poll:   [kPaced ->] kWaiting -> kClosing -> (answered and freed)
-// kPaced: a poll from an old cursor held until its user's next catch-up
-// page is due (pacer.h); it collects nothing, its cursor is its `since`.
+// kPaced: a poll from an old cursor, or a resuming stream between two
+// replay pages, held until its next catch-up page is due (pacer.h); it
+// collects nothing, its cursor is where that page starts.
 // A Conn is owned by the Registry and only Conns (conns.h) creates, writes
 // and frees one. It is never freed while a loop walks the registry: closes
 // are queued and done at the reap point (Redis' freeClientAsync).
@@ -33,6 +34,7 @@ struct Conn {
   evhttp_connection* evcon = nullptr;  // owned by evhttp
   int64_t user_id = 0;
   int64_t session_id = 0;
+  uint64_t address = 0;                // ClientAddressKey, for pacing
   // Stream: the last event id written. Poll: the last event id collected
   // (the answer's "next" when it is cut short).
   int64_t cursor = 0;

@@ -2,6 +2,7 @@
 
 #include <event2/event.h>
 
+#include "events/pacer.h"
 #include "events/wire.h"
 #include "schema/json.h"
 #include "schema/log.h"
@@ -149,7 +150,7 @@ Status Fanout::FillPoll(Conn& c, int64_t since) {
   return Status::Ok();
 }
 
-void Fanout::Replay(Conn& c) {
+double Fanout::Replay(Conn& c) {
   // One page, bounded in bytes well under the output cap: a client resuming
   // far behind must never be cut as slow for its own backlog.
   const size_t budget = cfg_.output_cap / 4;
@@ -165,15 +166,17 @@ void Fanout::Replay(Conn& c) {
     LOG_WARN("conn %llu user %lld: replay failed: %s", static_cast<unsigned long long>(c.id),
              static_cast<long long>(c.user_id), all.status().message().c_str());
     conns_.RequestClose(c, CloseCause::kSlow);  // it resumes from its cursor
-    return;
+    return 1.0;
   }
   stats_.deliveries += taken;
+  const double used = PageUsed(taken, c.pending.size(), budget);
   if (*all) {
     // Everything visible up to head_ is written; live fan-out takes over.
     c.cursor = head_;
     c.state = ConnState::kLive;
   }
   conns_.MarkDirty(c);
+  return used;
 }
 
 void Fanout::Ephemeral(const char* type, const std::string& data, int64_t room_id, int64_t except_user,

@@ -40,7 +40,8 @@ class Fanout {
   // Reads and dispatches now (shutdown delivers what is committed).
   void Pump();
   // Appends a replaying stream's next page; moves it to live at the head.
-  void Replay(Conn& c);
+  // Returns how much of a page it used (PageUsed), for the pacer.
+  double Replay(Conn& c);
   // The first page of an old-cursor poll, bounded in events and bytes.
   Status FillPoll(Conn& c, int64_t since);
   // An ephemeral event to the live streams and waiting polls of a room's

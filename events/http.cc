@@ -62,8 +62,10 @@ void DropHeaders(evhttp_request* req) {
 
 // A connection of the session's user that ends (rotates, or times out)
 // after `lifetime_s`.
-std::unique_ptr<Conn> NewConn(evhttp_request* req, const Session& session, HoldMode mode, int64_t lifetime_s) {
+std::unique_ptr<Conn> NewConn(evhttp_request* req, const Session& session, const RawRequest& raw, HoldMode mode,
+                              int64_t lifetime_s) {
   auto conn = std::make_unique<Conn>();
+  conn->address = ClientAddressKey(raw);
   conn->mode = mode;
   conn->req = req;
   conn->user_id = session.user.id;
@@ -71,6 +73,8 @@ std::unique_ptr<Conn> NewConn(evhttp_request* req, const Session& session, HoldM
   conn->deadline_ms = NowMs() + lifetime_s * 1000;
   return conn;
 }
+
+PaceKey PaceKeyOf(const Conn& c) { return PaceKey{c.user_id, c.address}; }
 
 }  // namespace
 
@@ -190,7 +194,7 @@ void Http::HandleStream(evhttp_request* req, const RawRequest& raw) {
   std::optional<Session> session = Admit(req, /*cache_session=*/false);
   if (!session) return;
   const int64_t head = p_.fanout.head();
-  auto conn = NewConn(req, *session, HoldMode::kStream, int64_t{p_.cfg.stream_lifetime_s});
+  auto conn = NewConn(req, *session, raw, HoldMode::kStream, int64_t{p_.cfg.stream_lifetime_s});
   conn->pending = SsePreamble(p_.epoch, head, ToJson(session->user));
 
   // Where the stream starts: at the head, after the client's cursor, or
@@ -224,7 +228,7 @@ void Http::HandleStream(evhttp_request* req, const RawRequest& raw) {
   evhttp_connection_set_timeout(c->evcon, p_.cfg.stream_lifetime_s + 60);
   ++p_.stats.streams_opened;
   if (c->state == ConnState::kReplaying) {
-    p_.fanout.Replay(*c);
+    ReplayPage(*c);
   } else {
     p_.conns.MarkDirty(*c);
   }
@@ -239,7 +243,7 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
   std::optional<Session> session = Admit(req, /*cache_session=*/true);
   if (!session) return;
   const int64_t head = p_.fanout.head();
-  auto conn = NewConn(req, *session, HoldMode::kPoll, params->timeout_s);
+  auto conn = NewConn(req, *session, raw, HoldMode::kPoll, params->timeout_s);
   conn->state = ConnState::kWaiting;
   conn->cursor = head;
   bool answer_now = !params->since || params->timeout_s == 0;
@@ -253,8 +257,9 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
       conn->poll_events.push_back(PollEvent{0, "reset", ResetData(*reason)});
       answer_now = true;
     } else if (*params->since < head) {
-      // A catch-up page: built now if the user's pacing allows, else held.
-      if (int64_t wait_ms = p_.pacer.Take(session->user.id); wait_ms > 0) {
+      // A catch-up page: built now if the pacing allows, else held.
+      if (int64_t wait_ms = p_.pacer.Take(PaceKeyOf(*conn)); wait_ms > 0) {
+        ++p_.stats.polls_paced;
         conn->state = ConnState::kPaced;
         conn->cursor = *params->since;
         conn->deadline_ms += wait_ms;  // the poll's own wait starts at its turn
@@ -265,7 +270,7 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
         return;
       }
       Status st = p_.fanout.FillPoll(*conn, *params->since);
-      p_.pacer.Built(session->user.id, conn->poll_events.size());
+      p_.pacer.Built(PaceKeyOf(*conn), PollPageUsed(*conn));
       if (!st.ok()) {
         ReplyError(req, st);
         return;
@@ -284,13 +289,35 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
   evhttp_connection_set_timeout(c->evcon, static_cast<int>(params->timeout_s) + 30);
 }
 
+void Http::ReplayPage(Conn& c) {
+  if (int64_t wait_ms = p_.pacer.Take(PaceKeyOf(c)); wait_ms > 0) {
+    // Nothing is read until its turn; the stream gets no live events
+    // meanwhile (it is not live) and catches up to the head from its cursor.
+    ++p_.stats.streams_paced;
+    c.state = ConnState::kPaced;
+    p_.pacer.Hold(c.id, wait_ms);
+    p_.conns.MarkDirty(c);  // what is pending (the hello of a new stream) goes now
+    return;
+  }
+  BuildReplayPage(c);
+}
+
+void Http::BuildReplayPage(Conn& c) {
+  c.state = ConnState::kReplaying;
+  p_.pacer.Built(PaceKeyOf(c), p_.fanout.Replay(c));
+}
+
 void Http::BuildHeldPage(uint64_t id) {
   Conn* c = p_.conns.registry().Find(id);
   if (!c || c->state != ConnState::kPaced) return;  // gone, or answered while held
+  if (c->mode == HoldMode::kStream) {
+    BuildReplayPage(*c);
+    return;
+  }
   const int64_t since = c->cursor;
   c->state = ConnState::kWaiting;
   Status st = p_.fanout.FillPoll(*c, since);
-  p_.pacer.Built(c->user_id, c->poll_events.size());
+  p_.pacer.Built(PaceKeyOf(*c), PollPageUsed(*c));
   if (!st.ok()) {
     // Answered empty with its own since; the client asks again.
     LOG_WARN("conn %llu user %lld: catch-up page failed: %s", static_cast<unsigned long long>(c->id),

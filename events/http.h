@@ -43,8 +43,14 @@ class Http {
   Status Listen(event_base* base);
   // Refuses new requests with 503 (shutdown).
   void Stop() { stopping_ = true; }
-  // Builds the page of a catch-up poll held by the pacer, at its turn.
+  // Builds the page of a catch-up poll or resuming stream held by the
+  // pacer, at its turn.
   void BuildHeldPage(uint64_t conn_id);
+  // A resuming stream's next replay page: appended now if its pacing
+  // allows, else the stream is held (kPaced) until the page is due. Every
+  // page of a resume goes through here, the first and each one after the
+  // previous has left (Conns' replay hook).
+  void ReplayPage(Conn& c);
 
  private:
   static void OnRequest(evhttp_request* req, void* self);
@@ -58,6 +64,12 @@ class Http {
   // A reset reason for a cursor, from the database's head and oldest event.
   Result<const char*> ResetFor(int64_t cursor, const std::optional<std::string>& epoch);
   std::string ResetData(const char* reason) const;
+  // Builds a replay page already paid for, and gives back what it left unused.
+  void BuildReplayPage(Conn& c);
+  // How much of a page a poll's answer used (PageUsed).
+  double PollPageUsed(const Conn& c) const {
+    return PageUsed(c.poll_events.size(), c.poll_bytes, p_.cfg.output_cap / 4);
+  }
   void Reply(evhttp_request* req, int status, const char* content_type, const std::string& body);
   void ReplyError(evhttp_request* req, const Status& st);
 

@@ -28,34 +28,56 @@ void PageBucket::Refund(double pages) { pages_ = std::min(burst_, pages_ + std::
 
 bool PageBucket::Full(int64_t now_ms) const { return Level(now_ms) >= burst_; }
 
-Pacer::Pacer(event_base* base, const Config& cfg, Stats& stats, std::function<void(uint64_t)> due)
-    : cfg_(cfg), stats_(stats), due_(std::move(due)) {
+int64_t PageBudgets::Take(const PaceKey& key, int64_t now_ms) {
+  int64_t wait = 0;
+  if (user_rate_ > 0) wait = users_.try_emplace(key.user, user_rate_, now_ms).first->second.Take(now_ms);
+  if (address_rate_ > 0 && key.address != 0) {
+    wait = std::max(wait, addresses_.try_emplace(key.address, address_rate_, now_ms).first->second.Take(now_ms));
+  }
+  return wait;
+}
+
+void PageBudgets::Built(const PaceKey& key, double used) {
+  const double unused = 1.0 - std::clamp(used, 0.0, 1.0);
+  if (auto it = users_.find(key.user); it != users_.end()) it->second.Refund(unused);
+  if (auto it = addresses_.find(key.address); it != addresses_.end()) it->second.Refund(unused);
+}
+
+void PageBudgets::Prune(int64_t now_ms) {
+  std::erase_if(users_, [&](const auto& e) { return e.second.Full(now_ms); });
+  std::erase_if(addresses_, [&](const auto& e) { return e.second.Full(now_ms); });
+}
+
+double PageUsed(size_t events, size_t bytes, size_t page_bytes) {
+  const double by_events = static_cast<double>(events) / static_cast<double>(kPollMax);
+  const double by_bytes = page_bytes ? static_cast<double>(bytes) / static_cast<double>(page_bytes) : 0;
+  return std::min(1.0, std::max(by_events, by_bytes));
+}
+
+Pacer::Pacer(event_base* base, const Config& cfg, std::function<void(uint64_t)> due)
+    : due_(std::move(due)),
+      budgets_(static_cast<double>(cfg.catchup_pages_per_s),
+               cfg.catchup_pages_per_s == 0            ? 0.0
+               : cfg.catchup_address_pages_per_s < 0   ? 4.0 * cfg.catchup_pages_per_s
+                                                       : static_cast<double>(cfg.catchup_address_pages_per_s)) {
   timer_.reset(evtimer_new(base, &Pacer::OnTimer, this));
 }
 
-int64_t Pacer::Take(int64_t user) {
-  if (cfg_.catchup_pages_per_s == 0) return 0;
+int64_t Pacer::Take(const PaceKey& key) {
   const int64_t now = NowMs();
   if (now - pruned_ms_ >= 10 * 1000) {
-    // Buckets of users who have caught up (refilled) are forgotten.
-    std::erase_if(buckets_, [&](const auto& e) { return e.second.Full(now); });
+    budgets_.Prune(now);
     pruned_ms_ = now;
   }
-  auto it = buckets_.try_emplace(user, static_cast<double>(cfg_.catchup_pages_per_s), now).first;
-  return it->second.Take(now);
+  return budgets_.Take(key, now);
 }
 
 void Pacer::Hold(uint64_t conn, int64_t wait_ms) {
-  ++stats_.polls_paced;
   held_.emplace(NowMs() + wait_ms, conn);
   Arm();
 }
 
-void Pacer::Built(int64_t user, size_t events) {
-  auto it = buckets_.find(user);
-  if (it == buckets_.end()) return;
-  it->second.Refund(1.0 - static_cast<double>(std::min(events, kPollMax)) / static_cast<double>(kPollMax));
-}
+void Pacer::Built(const PaceKey& key, double used) { budgets_.Built(key, used); }
 
 void Pacer::OnTimer(int, short, void* self) { static_cast<Pacer*>(self)->RunDue(); }
 

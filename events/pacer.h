@@ -1,18 +1,32 @@
-// Catch-up pacing (issue 8, item 5): what a poll from an old cursor may
-// cost, per user.
+// Catch-up pacing (issue 8, item 5): what reading from an old cursor may
+// cost, per user and per client address.
 //
 // Reading a backlog is the one piece of work whose size a client chooses: a
-// loop of `since=0` polls asks for a full page (500 events) per request, as
-// fast as the daemon answers, and every page is read, formatted and sent on
-// the same loop and cores as live delivery. Measured with 32 such loops on
-// 2 cores, the daemon answered 100-150 pages/s and live p99 rose 36-124 %,
-// whatever the size of the log. So each user has a bucket of pages: a poll
-// from a cursor behind the head takes one page (the part it did not read is
-// given back once the page is built); the bucket refills at
-// catchup_pages_per_s, up to twice that. A poll that finds it empty is held
-// without reading anything until its page is due, then built like any other.
-// Live streams and polls at the head never take from it, and a client that
-// catches up after a reconnect (a few pages) never waits.
+// loop of `since=0` polls, or of SSE streams resuming from 0, asks for full
+// pages (500 events, or a quarter of the output cap) as fast as the daemon
+// answers, and every page is read, formatted and sent on the same loop and
+// cores as live delivery. Measured with 32 such loops on 2 cores, the
+// daemon answered 100-150 pages/s and live p99 rose 36-124 %, whatever the
+// size of the log. So pages come from buckets: a poll from a cursor behind
+// the head, and each page a resuming stream replays, takes one page (the
+// part it did not read is given back once the page is built); a bucket
+// refills at its rate, up to twice that. A poll or stream that finds one
+// empty is held without reading anything until its page is due, then built
+// like any other. Live streams and polls at the head never take from them,
+// and a client that catches up after a reconnect (a few pages, mostly
+// given back) never waits.
+//
+// The key. Every page is taken from two buckets, its user's and its client
+// address's, and waits for the later of the two: a user who signs in from
+// many addresses (or a botnet sharing one stolen account) gets one user's
+// pages, and many accounts opened from one address (registration is open)
+// get one address's. The address bucket is larger (catchup_address_pages_per_s,
+// by default four users' worth), because an office or a campus behind one
+// NAT is many honest users who come back together after an outage; an
+// attacker then gets at most that multiple of one user, not one per
+// account. IPv6 addresses count by /64 (request.h, ClientAddressKey), since a
+// host can draw any number of addresses from its prefix. A request with no
+// address (straight to the socket, not through nginx) is paced by user only.
 //
 // Threading: single-threaded, on the loop.
 #pragma once
@@ -49,26 +63,61 @@ class PageBucket {
   int64_t at_ms_;
 };
 
+// Who a page is read for: the user, and the client address key
+// (ClientAddressKey; 0: none).
+struct PaceKey {
+  int64_t user = 0;
+  uint64_t address = 0;
+};
+
+// The buckets of every user and address; time is passed in, so the two-key
+// rule is unit tested. Rates of 0 turn pacing off.
+class PageBudgets {
+ public:
+  PageBudgets(double user_pages_per_s, double address_pages_per_s)
+      : user_rate_(user_pages_per_s), address_rate_(address_pages_per_s) {}
+  // Takes one page from both of key's buckets: 0 when both have it now,
+  // else the ms until the later one does.
+  int64_t Take(const PaceKey& key, int64_t now_ms);
+  // A page was built that used `used` (0 to 1) of a page: the rest goes
+  // back to both buckets.
+  void Built(const PaceKey& key, double used);
+  // Forgets buckets that are idle and refilled (nothing is lost).
+  void Prune(int64_t now_ms);
+  size_t size() const { return users_.size() + addresses_.size(); }
+
+ private:
+  double user_rate_;
+  double address_rate_;
+  std::unordered_map<int64_t, PageBucket> users_;
+  std::unordered_map<uint64_t, PageBucket> addresses_;
+};
+
+// How much of a page a built page used: the larger of its share of the
+// events (kPollMax) and of the bytes (page_bytes) a page may hold.
+double PageUsed(size_t events, size_t bytes, size_t page_bytes);
+
 class Pacer {
  public:
-  // `due` builds the page of a held poll (by connection id) at its turn.
-  Pacer(event_base* base, const Config& cfg, Stats& stats, std::function<void(uint64_t)> due);
-  // How long a catch-up poll of `user` must wait for its page (0: build it now).
-  int64_t Take(int64_t user);
-  // Holds the poll with id `conn` for `wait_ms`, then runs `due` for it.
+  // `due` builds the page of a held poll or stream (by connection id) at
+  // its turn.
+  Pacer(event_base* base, const Config& cfg, std::function<void(uint64_t)> due);
+  // How long a catch-up page for `key` must wait (0: build it now). The
+  // page is taken either way: a held one is built at its turn without
+  // taking again.
+  int64_t Take(const PaceKey& key);
+  // Holds the connection with id `conn` for `wait_ms`, then runs `due` for it.
   void Hold(uint64_t conn, int64_t wait_ms);
-  // A page of `events` was built for `user`: the unread part goes back.
-  void Built(int64_t user, size_t events);
+  // A page that used `used` (PageUsed) was built for `key`.
+  void Built(const PaceKey& key, double used);
 
  private:
   static void OnTimer(int, short, void* self);
   void RunDue();
   void Arm();
 
-  const Config& cfg_;
-  Stats& stats_;
   std::function<void(uint64_t)> due_;
-  std::unordered_map<int64_t, PageBucket> buckets_;
+  PageBudgets budgets_;
   std::multimap<int64_t, uint64_t> held_;  // due time (ms) -> connection id
   int64_t pruned_ms_ = 0;
   EventPtr timer_;

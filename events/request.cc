@@ -1,5 +1,9 @@
 #include "events/request.h"
 
+#include <arpa/inet.h>
+
+#include <cstring>
+
 namespace parley::events {
 namespace {
 
@@ -87,6 +91,29 @@ bool StatsAllowed(const RawRequest& r) {
   if (!r.forwarded_for) return true;
   std::string_view hop = LastHop(*r.forwarded_for);
   return hop == "127.0.0.1" || hop == "::1";
+}
+
+uint64_t ClientAddressKey(const RawRequest& r) {
+  if (!r.forwarded_for) return 0;
+  const std::string hop(LastHop(*r.forwarded_for));
+  unsigned char a[16];
+  if (inet_pton(AF_INET, hop.c_str(), a) == 1) {
+    uint32_t v4;
+    std::memcpy(&v4, a, 4);
+    return (uint64_t{1} << 32) | ntohl(v4);  // tagged: never equal to an IPv6 key or 0
+  }
+  if (inet_pton(AF_INET6, hop.c_str(), a) != 1) return 0;
+  static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(a, kMapped, 12) == 0) {
+    uint32_t v4;
+    std::memcpy(&v4, a + 12, 4);
+    return (uint64_t{1} << 32) | ntohl(v4);  // ::ffff:a.b.c.d is that IPv4 client
+  }
+  uint64_t prefix = 0;
+  for (int i = 0; i < 8; ++i) prefix = prefix << 8 | a[i];
+  // The /64 with its top bit set; IPv4 keys stay below 2^33, and a /64 whose
+  // key would collide with one is not a routable unicast prefix.
+  return prefix | (uint64_t{1} << 63);
 }
 
 const char* ResetReason(int64_t cursor, const std::optional<std::string>& client_epoch, std::string_view epoch,

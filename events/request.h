@@ -58,6 +58,14 @@ Result<PollParams> ParsePoll(const RawRequest& r, int default_timeout_s, int max
 // this host.
 bool StatsAllowed(const RawRequest& r);
 
+// The client address a request is paced by (pacer.h), as a key: the last
+// X-Forwarded-For hop, which nginx appends (after realip, so behind a
+// trusted balancer it is the real client). IPv4 counts whole; IPv6 by its
+// /64, the block one subscriber is handed, so rotating through the
+// addresses of a home or a server does not multiply the budget. 0 when
+// there is no address (a request straight to the unix socket).
+uint64_t ClientAddressKey(const RawRequest& r);
+
 // The reset rule (DESIGN section 4): why a client's cursor cannot be served
 // without a gap, or nullptr when it can.
 //   epoch_changed:  the client names another database's epoch

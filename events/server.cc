@@ -44,11 +44,11 @@ Status Server::Start() {
   Conns::Hooks hooks;
   hooks.first_opened = [this](int64_t user) { presence_->Opened(user); };
   hooks.last_closed = [this](int64_t user) { presence_->Closed(user); };
-  hooks.replay = [this](Conn& c) { fanout_->Replay(c); };
+  hooks.replay = [this](Conn& c) { http_->ReplayPage(c); };
   hooks.head = [this] { return fanout_->head(); };
   conns_ = std::make_unique<Conns>(base_.get(), cfg_, epoch, stats_, std::move(hooks));
   fanout_ = std::make_unique<Fanout>(base_.get(), cfg_, *store_, *conns_, stats_, head);
-  pacer_ = std::make_unique<Pacer>(base_.get(), cfg_, stats_, [this](uint64_t id) { http_->BuildHeldPage(id); });
+  pacer_ = std::make_unique<Pacer>(base_.get(), cfg_, [this](uint64_t id) { http_->BuildHeldPage(id); });
   presence_ = std::make_unique<Presence>(cfg_, *store_, *conns_, *fanout_);
   sessions_ = std::make_unique<Sessions>(cfg_, *store_);
   fanout_->on_deactivated = [this](int64_t user_id) { sessions_->ForgetUser(user_id); };

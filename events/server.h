@@ -6,7 +6,7 @@
 //   conns.h     connection lifecycle and output: one flush pass per loop
 //               turn, every close at its reap point, the caps and budget
 //   fanout.h    the log tail, replay of old cursors, ephemeral events
-//   pacer.h     per-user pacing of catch-up polls from old cursors
+//   pacer.h     per-user and per-address pacing of catch-up polls and resumes
 //   http.h      the endpoints; request.h decides what a request asks for
 //   sessions.h  authentication and revocation
 //   presence.h  online/offline announcements

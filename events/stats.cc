@@ -31,6 +31,7 @@ std::string Stats::Json() const {
   w.Key("refused_user_cap").Int(static_cast<int64_t>(refused_user));
   w.Key("typing_merged").Int(static_cast<int64_t>(typing_merged));
   w.Key("polls_paced").Int(static_cast<int64_t>(polls_paced));
+  w.Key("streams_paced").Int(static_cast<int64_t>(streams_paced));
   w.Key("datagrams_refused").Int(static_cast<int64_t>(datagrams_refused));
   w.Key("queued_bytes").Int(static_cast<int64_t>(queued_bytes));
   w.Key("head").Int(head).Key("db_head").Int(db_head).Key("lag").Int(db_head - head);
@@ -78,6 +79,8 @@ std::string Stats::Prometheus() const {
        v("parley_typing_merged_total", typing_merged));
   line("parley_polls_paced_total", "Polls from old cursors held for their user's next catch-up page.", "counter",
        v("parley_polls_paced_total", polls_paced));
+  line("parley_streams_paced_total", "Replay pages of resuming streams held for their next catch-up page.", "counter",
+       v("parley_streams_paced_total", streams_paced));
   line("parley_datagrams_refused_total", "Wake-up datagrams refused (other uid, malformed).", "counter",
        v("parley_datagrams_refused_total", datagrams_refused));
   line("parley_queued_output_bytes", "Output queued to all connections.", "gauge",

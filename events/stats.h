@@ -21,7 +21,8 @@ struct Stats {
   uint64_t batches = 0;          // fan-out passes that found events
   uint64_t refused = 0;          // 503 at the connection cap
   uint64_t refused_user = 0;     // 429 at the per-user connection cap
-  uint64_t polls_paced = 0;      // catch-up polls held for their user's next page
+  uint64_t polls_paced = 0;      // catch-up polls held for their next page (pacer.h)
+  uint64_t streams_paced = 0;    // resuming streams' replay pages held the same way
   uint64_t typing_merged = 0;    // typing notices dropped as repeats within the merge window
   uint64_t datagrams_refused = 0;  // wake-ups from another uid, or malformed
   uint64_t queued_bytes = 0;     // output queued to all connections (the budget's measure)

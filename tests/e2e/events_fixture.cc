@@ -250,6 +250,11 @@ void Resumer::Run() {
         SseEvent& e = item.event;
         if (e.type == "hello") {
           retry_after_hello = false;
+          // A stream opened without a cursor starts at hello's head; a
+          // connection dropped before any event arrived must resume from
+          // there, not from the head at its next connect (which would skip
+          // what was sent in between).
+          if (!cursor && e.json()["head"].is_number()) cursor = e.json()["head"].num();
         } else if (e.id) {
           retry_after_hello = false;
           if (cursor && *e.id <= *cursor) {

@@ -2,7 +2,10 @@
 // not serve gets a 4xx with the API's JSON error, never a 5xx page. Sent over
 // raw sockets, because no HTTP library will send a lower-case method, a NUL
 // in the path or a body on an SSE request. (Issue 8, item 17.)
+#include <sys/socket.h>
+
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "fixture.h"
@@ -10,6 +13,8 @@
 
 namespace parley::e2e {
 namespace {
+
+using namespace std::chrono_literals;
 
 class MalformedHttpTest : public StackTest {
  protected:
@@ -108,6 +113,90 @@ TEST_F(MalformedHttpTest, BodyOnEventsIs413Json) {
                        "Content-Length: 0\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(ok.status, 200) << ok.Describe();
   ExpectHealthy();
+}
+
+// A malformed chunked body (item 17): a bad chunk size, a chunk without its
+// CRLF, an overflowing size, on every kind of route: one nginx reads in full
+// (the API), and ones it refuses before reading (405 and 413 on /events/, a
+// POST to a static file), where the body is discarded only as the error page
+// goes out and nginx used to answer that discard's failure with its HTML
+// 400. Truncated bodies: the client gives up (half-close), and nginx closes
+// without answering, or answers what needed no body; never a 5xx.
+const std::vector<std::pair<std::string, std::string>> kBadChunks = {
+    {"bad chunk size", "zz\r\nhello\r\n0\r\n\r\n"},
+    {"missing CRLF after the data", "5\r\nhelloXX0\r\n\r\n"},
+    {"size overflows", "fffffffffffffffffffffff\r\nhello\r\n0\r\n\r\n"},
+    {"negative size", "-5\r\nhello\r\n0\r\n\r\n"},
+};
+
+std::string Chunked(const std::string& method, const std::string& target, const std::string& body,
+                    const std::string& extra = "") {
+  return method + " " + target + " HTTP/1.1\r\n" + kHost + extra +
+         "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + body;
+}
+
+TEST_F(MalformedHttpTest, MalformedChunkedBodiesAre400JsonOnEveryRoute) {
+  User u = Register("chunker");
+  const std::string auth = "Authorization: Bearer " + u.token + "\r\n";
+  const std::vector<std::tuple<std::string, std::string, std::string>> routes = {
+      {"POST", "/api/login", ""},                        // read in full, then refused
+      {"POST", "/api/rooms/1/messages", auth},           // signed in
+      {"POST", "/api/rooms/1/messages", ""},             // would be 401
+      {"POST", "/api/uploads?name=a.txt", auth},         // spooled to a file
+      {"GET", "/events/stream", auth},                   // 413: no body on /events/
+      {"POST", "/events/poll", auth},                    // 405 on /events/
+      {"GET", "/events/stats", ""},                      // 413, nested location
+      {"POST", "/index.html", ""},                       // 405 from the static files
+      {"GET", "/", ""},
+  };
+  for (const auto& [method, target, extra] : routes) {
+    for (const auto& [what, body] : kBadChunks) {
+      ExpectJsonError(Raw(Chunked(method, target, body, extra)), 400, "bad_request",
+                      method + " " + target + ": " + what);
+    }
+  }
+  // Truncated: the client stops half-way and closes its side.
+  for (const auto& [method, target, extra] : routes) {
+    std::string error;
+    RawSocket s = RawSocket::Connect(stack().port(), &error);
+    ASSERT_TRUE(s.valid()) << error;
+    ASSERT_TRUE(s.Send(Chunked(method, target, "50\r\nhello", extra), 5s));
+    shutdown(s.fd(), SHUT_WR);
+    RawResponse r = ReadResponse(s, 10s);
+    EXPECT_FALSE(r.timed_out) << method << " " << target << " " << r.Describe();
+    // No answer, a 4xx, or (a static GET, which never reads a body) the file.
+    EXPECT_LT(r.status, 500) << method << " " << target << " " << r.Describe();
+  }
+  ExpectHealthy();
+}
+
+// With the shipped rate limits: a request refused with 429 before nginx read
+// its body, whose body is malformed, also gets JSON (the discard of its body
+// failed after the 429 had picked its error page).
+class MalformedHttpLimitsTest : public MalformedHttpTest {
+ protected:
+  StackOptions Options() const override {
+    StackOptions o;
+    o.limits = true;
+    return o;
+  }
+};
+
+TEST_F(MalformedHttpLimitsTest, MalformedChunkedBodyOnAThrottledRouteIs400Json) {
+  // Empty logins (refused by the worker at once, no password hash) until
+  // nginx's login limit (10/s, burst 20) answers 429.
+  bool throttled = false;
+  for (int i = 0; i < 200 && !throttled; ++i) {
+    RawResponse r = Raw("POST /api/login HTTP/1.1\r\n" + std::string(kHost) +
+                        "Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+    throttled = r.status == 429;
+  }
+  ASSERT_TRUE(throttled) << "the login limit never answered 429";
+  for (int i = 0; i < 5; ++i) {
+    for (const auto& [what, body] : kBadChunks) {
+      ExpectJsonError(Raw(Chunked("POST", "/api/login", body)), 400, "bad_request", "throttled: " + what);
+    }
+  }
 }
 
 // The internal error locations are not reachable from outside.

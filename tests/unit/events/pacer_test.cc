@@ -36,5 +36,50 @@ TEST(PageBucketTest, RefillsToTheBurstAndNoFurther) {
   EXPECT_EQ(b.Take(60000), 250);
 }
 
+TEST(PageBudgetsTest, APageWaitsForTheLaterOfItsUsersAndItsAddresssBucket) {
+  PageBudgets b(2, 4);  // per user 2/s (4 at once), per address 4/s (8 at once)
+  // One user from many addresses: the user's bucket binds.
+  for (uint64_t a = 1; a <= 4; ++a) EXPECT_EQ(b.Take(PaceKey{7, a}, 0), 0);
+  EXPECT_EQ(b.Take(PaceKey{7, 5}, 0), 500) << "a new address adds no pages to the user";
+  // Many users from one address: the address's bucket binds.
+  for (int64_t u = 10; u < 17; ++u) EXPECT_EQ(b.Take(PaceKey{u, 99}, 0), 0) << "user " << u;
+  EXPECT_EQ(b.Take(PaceKey{17, 99}, 0), 0) << "the address's 8th page";
+  EXPECT_EQ(b.Take(PaceKey{18, 99}, 0), 250) << "a new account adds no pages to the address";
+  // No address (a request straight to the socket): by user only.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(b.Take(PaceKey{30, 0}, 0), 0);
+  EXPECT_EQ(b.Take(PaceKey{30, 0}, 0), 500);
+}
+
+TEST(PageBudgetsTest, WhatAPageLeftUnusedGoesBackToBothBuckets) {
+  PageBudgets b(2, 2);
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(b.Take(PaceKey{1, 5}, 0), 0);
+  // Small pages (a live-ish poll): taken and given back, so never waiting.
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(b.Take(PaceKey{1, 5}, 0), 500);
+    b.Built(PaceKey{1, 5}, 0.0);
+  }
+  EXPECT_EQ(b.Take(PaceKey{2, 5}, 0), 500) << "a fresh user, but the address has no page left";
+}
+
+TEST(PageBudgetsTest, ZeroRatesTurnPacingOffAndIdleBucketsArePruned) {
+  PageBudgets off(0, 0);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(off.Take(PaceKey{1, 5}, 0), 0);
+  EXPECT_EQ(off.size(), 0u);
+  PageBudgets b(2, 8);
+  b.Take(PaceKey{1, 5}, 0);
+  EXPECT_EQ(b.size(), 2u);
+  b.Prune(100);
+  EXPECT_EQ(b.size(), 2u) << "not refilled yet";
+  b.Prune(1000);
+  EXPECT_EQ(b.size(), 0u);
+}
+
+TEST(PageUsedTest, TheLargerShareOfEventsOrBytes) {
+  EXPECT_DOUBLE_EQ(PageUsed(0, 0, 1000), 0.0);
+  EXPECT_DOUBLE_EQ(PageUsed(kPollMax, 10, 1000), 1.0);
+  EXPECT_DOUBLE_EQ(PageUsed(kPollMax / 10, 500, 1000), 0.5) << "20 large events cost half a page, not 4 %";
+  EXPECT_DOUBLE_EQ(PageUsed(1, 5000, 1000), 1.0);
+}
+
 }  // namespace
 }  // namespace parley::events

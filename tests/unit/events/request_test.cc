@@ -88,6 +88,24 @@ TEST(RequestTest, StatsOnlyToLoopback) {
   EXPECT_FALSE(StatsAllowed(r));
 }
 
+TEST(RequestTest, ClientAddressKeyIsTheLastHopAndAnIpv6Slash64) {
+  auto key = [](std::optional<std::string_view> xff) {
+    RawRequest r;
+    r.forwarded_for = xff;
+    return ClientAddressKey(r);
+  };
+  EXPECT_EQ(key(std::nullopt), 0u) << "straight to the socket: no address";
+  EXPECT_EQ(key("junk"), 0u);
+  EXPECT_NE(key("203.0.113.9"), 0u);
+  EXPECT_EQ(key("203.0.113.9"), key("1.2.3.4, 203.0.113.9")) << "only nginx's hop counts";
+  EXPECT_NE(key("203.0.113.9"), key("203.0.113.10"));
+  EXPECT_EQ(key("::ffff:203.0.113.9"), key("203.0.113.9"));
+  EXPECT_EQ(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::7")) << "one /64";
+  EXPECT_NE(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+  EXPECT_NE(key("::1"), key("127.0.0.1"));
+  EXPECT_NE(key("::1"), 0u);
+}
+
 TEST(RequestTest, TheResetRule) {
   const std::string epoch = "e1";
   EXPECT_EQ(ResetReason(10, std::nullopt, epoch, 20, 1), nullptr);
