@@ -94,6 +94,14 @@ Status Db::CheckpointIfDue() {
   return st;
 }
 
+Status Db::BeforeCommit() {
+  for (const std::string& sql : before_commit_) {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, Prepare(sql));
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+  }
+  return Status::Ok();
+}
+
 Status FromSqlite(int rc, sqlite3* db, std::string_view what) {
   if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::Ok();
   std::string msg(what);
@@ -335,6 +343,7 @@ void Transaction::Close() {
 Status Transaction::Commit() {
   if (joined_) return Status::Ok();
   const bool savepoint = mode_ == Mode::kSavepoint;
+  if (mode_ == Mode::kWrite) PARLEY_RETURN_IF_ERROR(db_.BeforeCommit());
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(savepoint ? "RELEASE parley_write" : "COMMIT"));
   Status st = s.Exec();
   if (st.ok()) {

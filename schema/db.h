@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "schema/status.h"
 #include "schema/writer_lock.h"
@@ -152,6 +153,13 @@ class Db {
   // Called between requests, so no response waits for it.
   Status CheckpointIfDue();
 
+  // Statements run inside every outermost commit of this connection, just
+  // before its COMMIT (a write Transaction's, a WriteBatch's): work that must
+  // be current at commit but costs less once per commit than once per write
+  // (the search index, migration 009: Store sets them). None by default.
+  void SetBeforeCommit(std::vector<std::string> sql) { before_commit_ = std::move(sql); }
+  Status BeforeCommit();
+
  private:
   Db() = default;
   static int OnBusy(void* self, int count);
@@ -164,6 +172,7 @@ class Db {
   int64_t next_checkpoint_us_ = 0;
   bool in_batch_ = false;
   uint64_t commits_ = 0;
+  std::vector<std::string> before_commit_;
   friend class WriteBatch;
   friend class Transaction;
   std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, StmtFinalizer>> cache_;

@@ -25,7 +25,7 @@ class MessageIndex;  // schema/message_index.h
 
 class Store final : public Storage {
  public:
-  explicit Store(Db& db, Limits limits = {}) : db_(db), limits_(limits) {}
+  explicit Store(Db& db, Limits limits = {}) : db_(db), limits_(limits) { IndexPendingAtCommit(); }
 
   Db& db() { return db_; }
 
@@ -168,6 +168,16 @@ class Store final : public Storage {
   Status FillLastAndPeer(Room& r, int64_t user_id);
   // The room's newest message (a tombstone included), with its details as user sees them.
   Result<std::optional<Message>> LastMessage(int64_t room_id, int64_t user_id);
+  // The messages with these ids that exist, in that order, with details as
+  // reader sees them: one detail query per kind for the list (search hits).
+  Result<std::vector<Message>> LoadMessages(const std::vector<int64_t>& ids, int64_t reader_id);
+  // The newest message of each room that has one, in room_ids' order, with
+  // details as user sees them: one detail query per kind for the list.
+  Result<std::vector<Message>> LastMessages(const std::vector<int64_t>& room_ids, int64_t user_id);
+  Status FillPeer(Room& r, int64_t user_id);  // store_rooms.cc: a DM's other member
+  // Makes every commit on db_ index the messages it sends first (migration
+  // 009, store_search.cc): Db::SetBeforeCommit.
+  void IndexPendingAtCommit();
   // Sets each message's reactions as user sees them (store_reactions.cc).
   Status AttachReactions(int64_t user_id, std::vector<Message>& messages);
   // Resolves @username in text to members of the room other than the

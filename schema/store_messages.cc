@@ -80,6 +80,39 @@ Result<std::optional<Message>> Store::LastMessage(int64_t room_id, int64_t user_
   return std::optional<Message>(std::move(one[0]));
 }
 
+Result<std::vector<Message>> Store::LoadMessages(const std::vector<int64_t>& ids, int64_t reader_id) {
+  std::vector<Message> out;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string(kMessageSelect) + "WHERE m.id = ?"));
+    for (int64_t id : ids) {
+      s.Bind(1, id);
+      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row) out.push_back(ReadMessage(s));
+      s.Reset();
+    }
+  }
+  PARLEY_RETURN_IF_ERROR(AttachDetails(reader_id, out));
+  return out;
+}
+
+Result<std::vector<Message>> Store::LastMessages(const std::vector<int64_t>& room_ids, int64_t user_id) {
+  std::vector<int64_t> ids;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT MAX(id) FROM messages WHERE room_id = ?"));
+    for (int64_t room_id : room_ids) {
+      s.Bind(1, room_id);
+      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row && !s.IsNull(0)) ids.push_back(s.Int(0));
+      s.Reset();
+    }
+  }
+  // One LoadMessages for the whole list: the rooms of a page are the most
+  // recently active, so their last messages' ids lie close together and
+  // share a range or a few (message_index.h), where a call per room cost
+  // three detail queries per room.
+  return LoadMessages(ids, user_id);
+}
+
 Status Store::AttachDetails(std::optional<int64_t> reader_id, std::vector<Message>& messages) {
   const MessageIndex index(messages);
   if (index.empty()) return Status::Ok();

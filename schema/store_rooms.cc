@@ -126,6 +126,10 @@ Status Store::FillLastAndPeer(Room& r, int64_t user_id) {
     PARLEY_ASSIGN_OR_RETURN(std::optional<Message> last, LastMessage(r.id, user_id));
     if (last) r.last_message = std::make_shared<const Message>(std::move(*last));
   }
+  return FillPeer(r, user_id);
+}
+
+Status Store::FillPeer(Room& r, int64_t user_id) {
   if (r.kind == RoomKind::kDm) {
     // dm_key is "LOW:HIGH" (GetOrCreateDm): the two ids, looked up by
     // primary key, not a scan of every user per conversation.
@@ -417,7 +421,8 @@ Result<std::pair<Room, bool>> Store::GetOrCreateDm(const User& me, const std::st
 // (1,000 rooms: one index range and a sort of 1,000 rows), never the
 // number of events. One statement for the page: the read marker and the
 // unread counts are computed in the outer query, for the page's rooms only;
-// then each room costs its last message (and a DM its peer).
+// then each room costs its last message (their details in one query per
+// kind for the page: LastMessages) and a DM its peer.
 Result<RoomListPage> Store::ListRoomsPage(const User& me, const RoomListQuery& q) {
   RoomListPage page;
   PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_, Transaction::Mode::kRead));
@@ -442,7 +447,19 @@ Result<RoomListPage> Store::ListRoomsPage(const User& me, const RoomListQuery& q
     page.rooms.pop_back();
     page.next = RoomCursor{page.rooms.back().last_event_id, page.rooms.back().id};
   }
-  for (Room& r : page.rooms) PARLEY_RETURN_IF_ERROR(FillLastAndPeer(r, me.id));
+  {
+    std::vector<int64_t> ids;
+    for (const Room& r : page.rooms) ids.push_back(r.id);
+    PARLEY_ASSIGN_OR_RETURN(std::vector<Message> lasts, LastMessages(ids, me.id));
+    // In the page's order, skipping rooms without a message.
+    size_t next = 0;
+    for (Room& r : page.rooms) {
+      if (next < lasts.size() && lasts[next].room_id == r.id) {
+        r.last_message = std::make_shared<const Message>(std::move(lasts[next++]));
+      }
+      PARLEY_RETURN_IF_ERROR(FillPeer(r, me.id));
+    }
+  }
   // The catch-up in one request: each room's latest page through History
   // as it is, inside this read transaction, so last_message and the page agree.
   for (const Room& r : page.rooms) {

@@ -32,6 +32,7 @@ void WriteBatch::End() {
 Status WriteBatch::Commit() {
   if (!open_) return Status::Internal("the write batch is closed");
   if (!db_.in_transaction()) return Status::Unavailable("the write batch was rolled back");
+  PARLEY_RETURN_IF_ERROR(db_.BeforeCommit());
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("COMMIT"));
   Status st = s.Exec();
   if (st.ok()) {

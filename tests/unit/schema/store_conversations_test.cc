@@ -250,5 +250,38 @@ TEST_F(StoreConversationsTest, PrefixSearchOfEveryLengthFollowsEdits) {
   EXPECT_EQ(Found(alice_, "\"le\"*"), std::vector<std::string>{"nothing left"});
 }
 
+TEST_F(StoreConversationsTest, EachRoomOfAPageHasItsOwnLastMessageWithItsDetails) {
+  // The page's last messages are loaded together (Store::LastMessages):
+  // each must land on its own room, a room without messages gets none, and
+  // reactions are the reader's view.
+  const int64_t a = NewRoom("a"), empty = NewRoom("empty"), b = NewRoom("b");
+  for (const int64_t room : {a, empty, b}) ASSERT_OK(store_->Join(bob_, room));
+  Post(alice_, a, "a first");
+  Message last_a = Post(alice_, a, "a last @bob");
+  Message last_b = Post(alice_, b, "b only");
+  ASSERT_OK(store_->React(bob_, last_a.id, "👍", true));
+  RoomListPage page;
+  RoomListQuery q;
+  PageIds(bob_, q, &page);
+  int checked = 0;
+  for (const Room& r : page.rooms) {
+    if (r.id == empty) {
+      EXPECT_FALSE(r.last_message);
+      ++checked;
+    } else if (r.id == a || r.id == b) {
+      ASSERT_TRUE(r.last_message) << r.name;
+      EXPECT_EQ(r.last_message->id, r.id == a ? last_a.id : last_b.id);
+      EXPECT_EQ(r.last_message->room_id, r.id);
+      ++checked;
+    }
+    if (r.id == a) {
+      EXPECT_EQ(r.last_message->mentions, std::vector<int64_t>{bob_.id});
+      ASSERT_EQ(r.last_message->reactions.size(), 1u);
+      EXPECT_TRUE(r.last_message->reactions[0].me);
+    }
+  }
+  EXPECT_EQ(checked, 3);
+}
+
 }  // namespace
 }  // namespace parley

@@ -193,6 +193,9 @@ TEST_F(StoreRedactTest, Migration004TagsAndScrubsEventsWrittenBeforeIt) {
   const int64_t deleted = Send(alice_, "deleted-before-004");
   const int64_t edited = Send(alice_, "draft-before-004");
   const int64_t plain = Send(alice_, "untouched-before-004");
+  // No search indexing at these commits (the Store's, migration 009): the
+  // tables it writes are dropped here and made again by Migrate.
+  db_->SetBeforeCommit({});
   ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(*db_, Transaction::Mode::kWrite));
   ASSERT_OK(db_->ExecScript(
       "DROP INDEX events_message; DROP INDEX events_broadcast; DROP INDEX events_target;"
@@ -214,6 +217,7 @@ TEST_F(StoreRedactTest, Migration004TagsAndScrubsEventsWrittenBeforeIt) {
 
   ASSERT_OK_AND_ASSIGN(int version, Migrate(*db_));
   EXPECT_EQ(version, LatestSchemaVersion());
+  store_ = std::make_unique<Store>(*db_);  // its hook back
   std::vector<Event> d = EventsOf(deleted);
   ASSERT_EQ(d.size(), 1u);
   JsonPtr dj(cJSON_Parse(d[0].data.c_str()));
