@@ -292,6 +292,14 @@ class Store {
   // The upload, if me uploaded it or is a member of a room where a message
   // carrying it was posted (and not deleted); kNotFound otherwise.
   Result<Upload> ReadableUpload(const User& me, int64_t upload_id);
+  // One bounded step of the uploads' garbage collection (parley-events runs
+  // it periodically): at most `limit` uploads never attached to a message
+  // and older than keep_ms lose their row, then at most `limit` files of
+  // uploads whose row is gone (those, and deleted messages' uploads that no
+  // live message carries, see ReleaseAttachments) are removed by `remove`
+  // (called with the upload id, outside any transaction: nothing can reach
+  // them any more). Returns how many files were removed.
+  Result<int64_t> CollectUploads(int64_t keep_ms, int limit, const std::function<Status(int64_t id)>& remove);
 
   // The event log, for readers such as parley-events (store_events.cc).
   Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit);
@@ -355,6 +363,12 @@ class Store {
   // store_uploads.cc: the uploads named by ids, all owned by me, in that order.
   Result<std::vector<Upload>> OwnUploads(const User& me, const std::vector<int64_t>& ids);
   Status InsertAttachments(int64_t message_id, const std::vector<Upload>& attachments);
+  // In a delete's transaction, after the tombstone is written: the uploads
+  // of that message that no live message carries any more lose their row
+  // (404 to everyone at once, quota given back) and their file is queued
+  // for CollectUploads.
+  Status ReleaseAttachments(int64_t message_id);
+  Status DropUploads(const std::vector<int64_t>& ids);  // rows out, ids to upload_trash
   // Fills the listed messages' mentions, attachments and (for a reader) their
   // reactions as that reader sees them: three queries whatever the list's
   // length (schema/message_index.h).
