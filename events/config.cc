@@ -42,6 +42,9 @@ const char* Usage() {
          "  --presence-room-limit N  push presence only through rooms of <= N online members (100)\n"
          "  --retention-days D       keep events at least this long (7)\n"
          "  --retention-per-room N   and at least the newest N per room (100000)\n"
+         "  --revoke-check S         re-check open connections' sessions this often (3)\n"
+         "  --upload-keep S          remove uploads never attached to a message after S seconds (86400)\n"
+         "  --upload-sweep S         collect unused uploads this often (60)\n"
          "Environment: PARLEY_DB, PARLEY_EVENTS_SOCKET, PARLEY_NOTIFY_SOCKET, PARLEY_LOG_LEVEL,\n"
          "  PARLEY_CATCHUP_PAGES, PARLEY_CATCHUP_ADDRESS_PAGES.\n";
 }
@@ -119,6 +122,15 @@ Result<Config> ParseConfig(int argc, char** argv) {
     } else if (flag == "--retention-per-room") {
       PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 1, int64_t{1} << 40, &n));
       c.retention_per_room = n;
+    } else if (flag == "--revoke-check") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 1, 3600, &n));
+      c.revoke_check_s = static_cast<int>(n);
+    } else if (flag == "--upload-keep") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 1, int64_t{3650} * 24 * 3600, &n));
+      c.upload_keep_ms = n * 1000;
+    } else if (flag == "--upload-sweep") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 1, 24 * 3600, &n));
+      c.upload_sweep_s = static_cast<int>(n);
     } else {
       return Status::Invalid("invalid_flag", "unknown option " + flag);
     }

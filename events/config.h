@@ -41,6 +41,11 @@ struct Config {
   int typing_merge_ms = 2000;         // one typing fan-out per user and room in this window
   int64_t retention_ms = 7LL * 24 * 3600 * 1000;
   int64_t retention_per_room = 100000;
+  // Uploads (schema/store_uploads.cc): one never attached to a message is
+  // removed, row and file, after upload_keep_ms; every upload_sweep_s a
+  // bounded step removes those and the files of deleted messages' uploads.
+  int64_t upload_keep_ms = 24LL * 3600 * 1000;
+  int upload_sweep_s = 60;
 };
 
 // Parses argv (flags override PARLEY_* environment variables).

@@ -69,18 +69,30 @@ void Fanout::ApplyMembership(const Event& e) {
 }
 
 void Fanout::ApplyAccount(const Event& e) {
-  // A deactivation (store_moderation.cc) deleted the user's sessions in its
-  // transaction; closing their connections here, at the event, beats the
-  // periodic session check (Sessions::Check, every revoke_check_s).
+  // A deactivation or a password change (store_moderation.cc) deleted
+  // sessions of the user in its transaction; closing their connections here,
+  // at the event, beats the periodic session check (Sessions::Check, every
+  // revoke_check_s). A deactivation ends them all; a password change all but
+  // the changer's, so each connection's session is looked up (a user holds
+  // at most max_user_connections).
   if (e.type != "user" || !e.target_id || e.audience != Audience::kRoom) return;
   JsonPtr j(cJSON_Parse(e.data.c_str()));
-  if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j.get(), "deactivated"))) return;
+  const bool deactivated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j.get(), "deactivated"));
+  if (!deactivated && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j.get(), "password_changed"))) return;
   std::vector<Conn*> conns;
-  conns_.registry().ForUser(*e.target_id, [&](Conn& c) { conns.push_back(&c); });
+  conns_.registry().ForUser(*e.target_id, [&](Conn& c) {
+    if (deactivated) {
+      conns.push_back(&c);
+      return;
+    }
+    auto alive = store_.SessionAlive(c.session_id);
+    if (alive.ok() && !*alive) conns.push_back(&c);  // busy: left to the periodic check
+  });
   for (Conn* c : conns) conns_.RequestClose(*c, CloseCause::kRevoked);
-  if (on_deactivated) on_deactivated(*e.target_id);
+  if (on_sessions_ended) on_sessions_ended(*e.target_id);
   if (!conns.empty()) {
-    LOG_INFO("user %lld deactivated: closing %zu connections", static_cast<long long>(*e.target_id), conns.size());
+    LOG_INFO("user %lld %s: closing %zu connections", static_cast<long long>(*e.target_id),
+             deactivated ? "deactivated" : "changed their password", conns.size());
   }
 }
 

@@ -56,15 +56,17 @@ class Fanout {
   void Receipt(int64_t room_id, const User& user, int64_t event_id);
   // Forgets typing entries older than the merge window (bounds the map).
   void PruneTyping(int64_t now_ms);
-  // Called with a user id when their account is deactivated (after their
-  // connections are closed): server.cc drops their cached sessions.
-  std::function<void(int64_t)> on_deactivated;
+  // Called with a user id when sessions of theirs ended (deactivation or a
+  // password change, after the connections are closed): server.cc drops
+  // their cached sessions.
+  std::function<void(int64_t)> on_sessions_ended;
 
  private:
   static void OnWake(int, short, void* self);
   void Dispatch(const Event& e);
   void ApplyMembership(const Event& e);
-  // Closes every connection of a user whose account was deactivated.
+  // Closes every connection of a user whose account was deactivated, or
+  // those whose session a password change ended.
   void ApplyAccount(const Event& e);
   void Deliver(Conn& c, const Event& e, const std::string& sse);
   // Adds one event to a poll's answer unless the page is full (in events or

@@ -51,7 +51,7 @@ Status Server::Start() {
   pacer_ = std::make_unique<Pacer>(base_.get(), cfg_, [this](uint64_t id) { http_->BuildHeldPage(id); });
   presence_ = std::make_unique<Presence>(cfg_, *store_, *conns_, *fanout_);
   sessions_ = std::make_unique<Sessions>(cfg_, *store_);
-  fanout_->on_deactivated = [this](int64_t user_id) { sessions_->ForgetUser(user_id); };
+  fanout_->on_sessions_ended = [this](int64_t user_id) { sessions_->ForgetUser(user_id); };
   http_ = std::make_unique<Http>(
       Http::Parts{cfg_, epoch, *store_, *conns_, *fanout_, *pacer_, *presence_, *sessions_, stats_});
   PARLEY_RETURN_IF_ERROR(http_->Listen(base_.get()));

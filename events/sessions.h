@@ -31,8 +31,9 @@ class Sessions {
   Result<Session> Authenticate(std::string_view authorization, std::string_view cookie, bool cache);
   // Closes the connections whose session has ended, and bounds the cache.
   void Check(Conns& conns);
-  // Drops the cached sessions of a user whose account was deactivated, so
-  // their next poll is looked up (and refused) at once.
+  // Drops the cached sessions of a user whose account was deactivated or
+  // whose password changed, so their next poll is looked up (and refused,
+  // if its session ended) at once.
   void ForgetUser(int64_t user_id);
 
  private:

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "events/upload_sweep.h"
 #include "events/wire.h"
 #include "schema/log.h"
 
@@ -32,7 +33,7 @@ bool Due(int64_t& last_ms, int64_t now, int64_t period_ms) {
 }  // namespace
 
 Sweep::Sweep(Parts parts) : p_(parts) {
-  last_heartbeat_ms_ = last_session_check_ms_ = last_prune_ms_ = last_trim_ms_ = NowMs();
+  last_heartbeat_ms_ = last_session_check_ms_ = last_prune_ms_ = last_trim_ms_ = last_upload_sweep_ms_ = NowMs();
 }
 
 Status Sweep::Start(event_base* base) {
@@ -92,6 +93,9 @@ void Sweep::Tick() {
   if (Due(last_prune_ms_, now, 3600 * 1000)) {
     auto n = p_.store.PruneEvents(p_.cfg.retention_ms, p_.cfg.retention_per_room);
     if (n.ok() && *n > 0) LOG_INFO("retention: pruned %lld old events", static_cast<long long>(*n));
+  }
+  if (Due(last_upload_sweep_ms_, now, int64_t{p_.cfg.upload_sweep_s} * 1000) || uploads_backlog_) {
+    uploads_backlog_ = SweepUploads(p_.store, p_.cfg);
   }
   // Presence changes are this daemon's writes; a checkpoint they made due
   // (Storage::MaintainIfDue) is run here, once a second at most, not in a callback.

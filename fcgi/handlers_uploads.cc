@@ -7,7 +7,11 @@
 // then rename(2)s the file into the uploads directory (same file system) in
 // the transaction that records it, so a 25 MiB upload costs a worker a
 // 256 KiB buffer. nginx deletes the spooled file after the request, which
-// after a successful rename is a no-op. A download is an access check that
+// after a successful rename is a no-op. The route runs on the request
+// thread, outside the writer's batch (RunsOn::kOwnTransaction): opening,
+// reading and sniffing the file happen before any transaction, so the write
+// transaction holds the lock only to check the quota, insert the row and
+// rename the file. A download is an access check that
 // answers X-Accel-Redirect: nginx then sends the file from an internal
 // location, with the type and disposition decided here.
 #include <fcntl.h>

@@ -57,7 +57,7 @@ constexpr RouteDef kRoutes[] = {
     {"PUT", "/api/messages/#/reactions/*", RouteId::kReact, kBatch},
     {"DELETE", "/api/messages/#/reactions/*", RouteId::kUnreact, kBatch},
     {"GET", "/api/search", RouteId::kSearch, kReader},
-    {"POST", "/api/uploads", RouteId::kUpload, kBatch},
+    {"POST", "/api/uploads", RouteId::kUpload, kAlone},
     {"GET", "/api/uploads/#", RouteId::kDownload, kReader},
 };
 

@@ -21,7 +21,9 @@ enum class RouteId {
 // read connection; in the writer's group-committed batch (every write of a
 // signed-in user); or on the request thread in a write transaction of its
 // own, for what hashes a password (register, login, a password change):
-// tens of milliseconds of Argon2 would hold up every write queued behind it.
+// tens of milliseconds of Argon2 would hold up every write queued behind it;
+// and for an upload, whose file is opened, read and sniffed before its short
+// transaction (insert the row, rename the file) begins.
 enum class RunsOn { kReader, kBatch, kOwnTransaction };
 
 struct RouteMatch {

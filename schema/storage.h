@@ -311,6 +311,15 @@ class Storage {
   // The upload, if me uploaded it or is a member of a room where a message
   // carrying it was posted (and not deleted); kNotFound otherwise.
   virtual Result<Upload> ReadableUpload(const User& me, int64_t upload_id) = 0;
+  // One bounded step of the uploads' garbage collection (parley-events runs
+  // it periodically): at most `limit` uploads never attached to a message
+  // and older than keep_ms lose their row, then at most `limit` files of
+  // uploads whose row is gone (those, and deleted messages' uploads that no
+  // live message carries) are removed by `remove` (called with the upload
+  // id, outside any transaction: nothing can reach them any more). Returns
+  // how many files were removed.
+  virtual Result<int64_t> CollectUploads(int64_t keep_ms, int limit,
+                                         const std::function<Status(int64_t id)>& remove) = 0;
 
   // The event log, for readers such as parley-events (store_events.cc).
   virtual Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit) = 0;

@@ -101,6 +101,7 @@ class Store final : public Storage {
 
   Result<Upload> CreateUpload(const User& me, Upload u, const std::function<Status(int64_t id)>& place) override;
   Result<Upload> ReadableUpload(const User& me, int64_t upload_id) override;
+  Result<int64_t> CollectUploads(int64_t keep_ms, int limit, const std::function<Status(int64_t id)>& remove) override;
 
   Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit) override;
   Result<std::vector<Event>> EventsForUser(int64_t user_id, int64_t after, int64_t upto, int limit) override;
@@ -155,6 +156,12 @@ class Store final : public Storage {
   // store_uploads.cc: the uploads named by ids, all owned by me, in that order.
   Result<std::vector<Upload>> OwnUploads(const User& me, const std::vector<int64_t>& ids);
   Status InsertAttachments(int64_t message_id, const std::vector<Upload>& attachments);
+  // In a delete's transaction, after the tombstone is written: the uploads
+  // of that message that no live message carries any more lose their row
+  // (404 to everyone at once, quota given back) and their file is queued
+  // for CollectUploads.
+  Status ReleaseAttachments(int64_t message_id);
+  Status DropUploads(const std::vector<int64_t>& ids);  // rows out, ids to upload_trash
   // Fills the listed messages' mentions, attachments and (for a reader) their
   // reactions as that reader sees them: three queries whatever the list's
   // length (schema/message_index.h).

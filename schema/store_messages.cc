@@ -384,6 +384,7 @@ Status Store::Delete(const User& me, int64_t message_id) {
   m.text.clear();
   m.deleted = true;
   PARLEY_RETURN_IF_ERROR(StoreMentions(m));
+  PARLEY_RETURN_IF_ERROR(ReleaseAttachments(message_id));
   m.attachments.clear();  // and ReadableUpload no longer lets the room read them
   {
     // A tombstone keeps no reactions; clients drop them on the delete event.

@@ -303,23 +303,40 @@ Status Store::SetAdmin(const std::string& username, bool admin) {
 
 Status Store::SetPassword(int64_t user_id, const std::string& pw_hash, const std::string& keep_token_hash) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  User who{user_id, ""};
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT username FROM users WHERE id = ?"));
+    s.Bind(1, user_id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Status::NotFound("user_not_found", "no such user");
+    who.username = s.Text(0);
+  }
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE users SET pw_hash = ? WHERE id = ?"));
     s.Bind(1, pw_hash).Bind(2, user_id);
     PARLEY_RETURN_IF_ERROR(s.Exec());
-    if (s.Changes() == 0) return Status::NotFound("user_not_found", "no such user");
   }
-  // parley-events re-checks the sessions of open streams every
-  // revoke_check_s (3 s) and closes those that are gone.
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2"));
-  s.Bind(1, user_id);
-  if (keep_token_hash.empty()) {
-    s.BindNull(2);
-  } else {
-    s.BindBlob(2, keep_token_hash);
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2"));
+    s.Bind(1, user_id);
+    if (keep_token_hash.empty()) {
+      s.BindNull(2);
+    } else {
+      s.BindBlob(2, keep_token_hash);
+    }
+    PARLEY_RETURN_IF_ERROR(s.Exec());
   }
-  PARLEY_RETURN_IF_ERROR(s.Exec());
+  // Addressed to the user alone, as a deactivation is: parley-events closes
+  // the connections whose session this transaction ended as it passes the
+  // event (Fanout::ApplyAccount), instead of at its next session check
+  // (revoke_check_s, 3 s); the session that changed the password keeps its.
+  JsonWriter w;
+  w.BeginObject().Key("user");
+  Write(w, who);
+  w.Key("password_changed").Bool(true).EndObject();
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("user", std::nullopt, user_id, Audience::kRoom, w.str()));
+  (void)ev;
   return CommitWrite(*tx);
 }
 

@@ -8,6 +8,16 @@
 // access is still checked on every download: the uploader, and the members
 // of any room where a live (not deleted) message carries it. Everyone else
 // gets the same 404 as for an id that does not exist.
+//
+// Lifecycle (migration 010). An upload starts in upload_pending; attaching
+// it takes it out. A pending one older than a day (parley-events'
+// --upload-keep) loses its row in CollectUploads. When a message is deleted,
+// each of its uploads that no live message carries any more loses its row in
+// the delete's transaction (ReleaseAttachments), so it is gone for everyone,
+// its uploader included, at once. Either way its id goes to upload_trash,
+// and CollectUploads removes the file later, a bounded number per step: the
+// row goes first, so a file is never reachable once its removal is decided,
+// and a crash between the two leaves only a trash row to retry.
 #include <algorithm>
 #include <string>
 
@@ -38,6 +48,16 @@ int64_t RandomUploadId() { return static_cast<int64_t>(std::stoull(NewToken().su
 
 Status UploadNotFound() { return Status::NotFound("upload_not_found", "no such upload"); }
 
+// Every row's first column.
+Result<std::vector<int64_t>> ReadIds(Statement& s) {
+  std::vector<int64_t> ids;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return ids;
+    ids.push_back(s.Int(0));
+  }
+}
+
 }  // namespace
 
 Result<Upload> Store::CreateUpload(const User& me, Upload u, const std::function<Status(int64_t id)>& place) {
@@ -66,6 +86,12 @@ Result<Upload> Store::CreateUpload(const User& me, Upload u, const std::function
     s.Reset();
   }
   if (u.id == 0) return Status::Internal("no free upload id");
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement p, db_.Prepare(
+        "INSERT INTO upload_pending(upload_id, created_ts) SELECT id, created_ts FROM uploads WHERE id = ?"));
+    p.Bind(1, u.id);
+    PARLEY_RETURN_IF_ERROR(p.Exec());
+  }
   PARLEY_RETURN_IF_ERROR(place(u.id));
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return u;
@@ -108,7 +134,85 @@ Status Store::InsertAttachments(int64_t message_id, const std::vector<Upload>& a
     PARLEY_RETURN_IF_ERROR(s.Exec());
     s.Reset();
   }
+  PARLEY_ASSIGN_OR_RETURN(Statement p, db_.Prepare("DELETE FROM upload_pending WHERE upload_id = ?"));
+  for (const Upload& u : attachments) {
+    p.Bind(1, u.id);
+    PARLEY_RETURN_IF_ERROR(p.Exec());
+    p.Reset();
+  }
   return Status::Ok();
+}
+
+// The row goes, its file is queued: see the design note.
+Status Store::DropUploads(const std::vector<int64_t>& ids) {
+  PARLEY_ASSIGN_OR_RETURN(Statement trash, db_.Prepare(
+      "INSERT INTO upload_trash(upload_id) VALUES (?) ON CONFLICT DO NOTHING"));
+  PARLEY_ASSIGN_OR_RETURN(Statement drop, db_.Prepare("DELETE FROM uploads WHERE id = ?"));
+  for (int64_t id : ids) {
+    trash.Bind(1, id);
+    PARLEY_RETURN_IF_ERROR(trash.Exec());
+    trash.Reset();
+    drop.Bind(1, id);  // cascades to upload_pending and message_attachments
+    PARLEY_RETURN_IF_ERROR(drop.Exec());
+    drop.Reset();
+  }
+  return Status::Ok();
+}
+
+Status Store::ReleaseAttachments(int64_t message_id) {
+  // The message is a tombstone already, so "a live message carries it" is
+  // "some other message does".
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT a.upload_id FROM message_attachments a WHERE a.message_id = ?1 AND NOT EXISTS ("
+      "SELECT 1 FROM message_attachments b JOIN messages m ON m.id = b.message_id "
+      "WHERE b.upload_id = a.upload_id AND m.deleted = 0)"));
+  s.Bind(1, message_id);
+  PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> unused, ReadIds(s));
+  return DropUploads(unused);
+}
+
+Result<int64_t> Store::CollectUploads(int64_t keep_ms, int limit, const std::function<Status(int64_t id)>& remove) {
+  auto expired = [&]() -> Result<std::vector<int64_t>> {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "SELECT upload_id FROM upload_pending WHERE created_ts < ? ORDER BY created_ts LIMIT ?"));
+    s.Bind(1, NowMs() - keep_ms).Bind(2, limit);
+    return ReadIds(s);
+  };
+  // Looked at first without the write lock, which most steps then never take.
+  PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> candidates, expired());
+  if (!candidates.empty()) {
+    PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+    PARLEY_ASSIGN_OR_RETURN(candidates, expired());  // a send may have attached one meanwhile
+    PARLEY_RETURN_IF_ERROR(DropUploads(candidates));
+    PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  }
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT upload_id FROM upload_trash ORDER BY upload_id LIMIT ?"));
+  s.Bind(1, limit);
+  PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> trashed, ReadIds(s));
+  s.Reset();
+  if (trashed.empty()) return 0;
+  // A file that will not go (an I/O error) stays queued for the next step;
+  // the others are done.
+  std::vector<int64_t> removed;
+  Status failed = Status::Ok();
+  for (int64_t id : trashed) {
+    Status st = remove(id);
+    if (st.ok()) {
+      removed.push_back(id);
+    } else if (failed.ok()) {
+      failed = st;
+    }
+  }
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Statement d, db_.Prepare("DELETE FROM upload_trash WHERE upload_id = ?"));
+  for (int64_t id : removed) {
+    d.Bind(1, id);
+    PARLEY_RETURN_IF_ERROR(d.Exec());
+    d.Reset();
+  }
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  PARLEY_RETURN_IF_ERROR(failed);
+  return static_cast<int64_t>(removed.size());
 }
 
 // Only messages with attachments have rows at all; a tombstone keeps none.

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "events_fixture.h"
@@ -132,6 +133,59 @@ TEST_F(AdminTest, SetPasswordFromParleyctlEndsEverySession) {
   EXPECT_EQ(carol->Get("/api/me").status, 401);
   EXPECT_EQ(Login(carol.name, kPassword).status, 401);
   EXPECT_EQ(Login(carol.name, "reset by the operator").status, 200);
+}
+
+// With the periodic session check out of the way (every 60 s), only the
+// password change's `user` event can end the other session's connections.
+class PasswordEventTest : public AdminTest {
+ protected:
+  std::vector<std::string> EventsFlags() const override { return {"--revoke-check", "60"}; }
+};
+
+TEST_F(PasswordEventTest, OtherSessionsStreamAndPollCloseAtOnceMineStaysOpen) {
+  User alice = Register("alice");
+  Response second = Login(alice.name, kPassword);
+  ASSERT_EQ(second.status, 200) << second.Describe();
+  const std::string other = second.json()["token"].str();
+  auto mine = Subscribe(alice.token);
+  auto theirs = Subscribe(other);
+  const int64_t head = Head(other);
+  PollResult poll;
+  Clock::time_point poll_end;
+  std::jthread poller([&] {
+    poll = Poll(other, "?since=" + std::to_string(head) + "&timeout=30");
+    poll_end = Clock::now();
+  });
+  Json held = WaitForStats([](const Json& j) { return j["connections"]["poll"].num() >= 1; }, 5s);
+  ASSERT_GE(held["connections"]["poll"].num(), 1) << "the other session's poll is waiting";
+
+  Response ok = alice->Post("/api/me/password", "{\"old_password\":" + Quote(kPassword) +
+                                                    ",\"new_password\":\"a new secret\"}");
+  ASSERT_EQ(ok.status, 204) << ok.Describe();
+  const auto changed = Clock::now();
+  EXPECT_TRUE(theirs->WaitEof(1s)) << "the other session's stream closes within 1 s";
+  const auto stream_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - changed);
+  poller.join();  // bounded: the poll's own timeout is 30 s
+  const auto poll_ms = std::chrono::duration_cast<std::chrono::milliseconds>(poll_end - changed);
+  std::printf("password change to close, ms: stream %lld, poll %lld\n", static_cast<long long>(stream_ms.count()),
+              static_cast<long long>(poll_ms.count()));
+  EXPECT_LT(poll_ms, 1s) << "the other session's waiting poll was answered after " << poll_ms.count() << " ms";
+  EXPECT_EQ(poll.response.status, 200) << poll.response.Describe();
+  // The waiting poll is answered at once either way (it carries the event);
+  // that the session ended shows in its next poll, refused at once instead
+  // of served from the session cache until the next check.
+  EXPECT_EQ(Poll(other, "?since=" + std::to_string(head)).response.status, 401) << "its next poll is refused";
+
+  // The changer's stream hears of it and stays open.
+  ASSERT_TRUE(mine->WaitForEvent("user", 5s));
+  Json data;
+  for (const SseEvent& e : mine->Events()) {
+    if (e.type == "user") data = e.json();
+  }
+  EXPECT_TRUE(data["password_changed"].boolean()) << data.Dump();
+  EXPECT_EQ(data["user"]["id"].num(), alice.id);
+  EXPECT_FALSE(mine->eof()) << "the session that changed the password keeps its stream";
+  EXPECT_EQ(alice->Get("/api/me").status, 200);
 }
 
 // The figure of the issue: 100 users with a stream open each, deactivated

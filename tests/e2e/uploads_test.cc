@@ -3,8 +3,9 @@
 // a 25 MiB upload leaves a worker's peak RSS small; type, size, name and
 // quota checks; downloads through X-Accel-Redirect with the worker's type
 // and disposition, to the uploader and to members of a room where it was
-// posted, 404 to anyone else; attachments on messages; and the 16 KiB
-// limit still everywhere else.
+// posted, 404 to anyone else; attachments on messages; the lifecycle (a
+// deleted message's uploads gone at once, files collected, uploads never
+// attached expiring); and the 16 KiB limit still everywhere else.
 #include <dirent.h>
 #include <unistd.h>
 
@@ -262,11 +263,12 @@ TEST_F(UploadsTest, DownloadsAreForTheUploaderAndTheRoomOnly) {
   EXPECT_EQ(direct.status, 404) << direct.Describe();
   EXPECT_EQ(direct.body.find("\x89PNG"), std::string::npos);
 
-  // Deleting the message takes the room's access away again.
+  // Deleting the message takes it away from everyone, its uploader too
+  // (UploadLifecycleTest follows the file).
   int64_t message = sent.json()["message"]["id"].num();
   ASSERT_EQ(alice->Delete(MessagePath(message)).status, 204);
   EXPECT_EQ(bob->Get(UploadPath(u)).status, 404);
-  EXPECT_EQ(alice->Get(UploadPath(u)).status, 200);
+  EXPECT_EQ(alice->Get(UploadPath(u)).status, 404);
 }
 
 TEST_F(UploadsTest, MessagesCarryAttachments) {
@@ -351,6 +353,90 @@ TEST_F(UploadsTest, OtherRoutesKeepThe16KiBLimit) {
     EXPECT_EQ(r.status, 413) << path << ": " << r.Describe();
     EXPECT_EQ(r.ErrorCode(), "body_too_large") << path;
   }
+}
+
+// The lifecycle: parley-events collects unused uploads every second here.
+class UploadLifecycleTest : public UploadsTest {
+ protected:
+  StackOptions Options() const override {
+    StackOptions o;
+    o.events_flags = {"--upload-sweep", "1"};
+    return o;
+  }
+  // Waits (bounded) until the upload's file is gone from the uploads directory.
+  bool FileGoes(const Json& upload, std::chrono::seconds timeout = std::chrono::seconds(15)) {
+    const std::string name = std::to_string(upload["id"].num());
+    for (auto until = Clock::now() + timeout; Clock::now() < until;) {
+      std::vector<std::string> files = ListDir(FilesDir());
+      if (std::find(files.begin(), files.end(), name) == files.end()) return true;
+      usleep(100 * 1000);
+    }
+    return false;
+  }
+  bool HasFile(const Json& upload) {
+    std::vector<std::string> files = ListDir(FilesDir());
+    return std::find(files.begin(), files.end(), std::to_string(upload["id"].num())) != files.end();
+  }
+};
+
+TEST_F(UploadLifecycleTest, ADeletedMessagesAttachmentIsNeverReachableAgainAndItsFileGoes) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  int64_t room = CreateRoom(alice, "photos", "public");
+  Join(bob, room);
+  Json kept = Uploaded(alice, Png(10, 10, 2000), "?name=kept.png");
+  Json gone = Uploaded(alice, Png(20, 20, 3000), "?name=gone.png");
+  Json shared = Uploaded(alice, Png(30, 30, 1000), "?name=shared.png");
+  const std::string gone_ids = "[" + std::to_string(gone["id"].num()) + "," + std::to_string(shared["id"].num()) + "]";
+  Response first = SendWith(alice, room, "two photos", gone_ids);
+  ASSERT_EQ(first.status, 201) << first.Describe();
+  Response second = SendWith(alice, room, "", "[" + std::to_string(shared["id"].num()) + "]");
+  ASSERT_EQ(second.status, 201) << second.Describe();
+  Response third = SendWith(alice, room, "", "[" + std::to_string(kept["id"].num()) + "]");
+  ASSERT_EQ(third.status, 201) << third.Describe();
+  ASSERT_EQ(bob->Get(UploadPath(gone)).status, 200);
+  ASSERT_TRUE(HasFile(gone));
+
+  ASSERT_EQ(alice->Delete(MessagePath(first.json()["message"]["id"].num())).status, 204);
+  // At once, for everyone: no window where the file is still served.
+  for (User* u : {&alice, &bob}) {
+    Response r = (*u)->Get(UploadPath(gone));
+    EXPECT_EQ(r.status, 404) << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), "upload_not_found");
+    EXPECT_EQ(r.body.find("\x89PNG"), std::string::npos);
+  }
+  EXPECT_TRUE(FileGoes(gone)) << "the sweep removes the file";
+  Response reattach = SendWith(alice, room, "again", "[" + std::to_string(gone["id"].num()) + "]");
+  EXPECT_EQ(reattach.status, 400) << reattach.Describe();
+  EXPECT_EQ(reattach.ErrorCode(), "invalid_attachment");
+  EXPECT_EQ(bob->Get(UploadPath(gone)).status, 404) << "and never reachable again";
+  // Another message still carries `shared`; `kept` was never touched.
+  Response still = bob->Get(UploadPath(shared));
+  EXPECT_EQ(still.status, 200) << still.Describe();
+  EXPECT_TRUE(still.body == Png(30, 30, 1000));
+  EXPECT_TRUE(HasFile(shared));
+  EXPECT_EQ(bob->Get(UploadPath(kept)).status, 200);
+}
+
+// Uploads never attached expire after --upload-keep (2 s here).
+class UploadExpiryTest : public UploadLifecycleTest {
+ protected:
+  StackOptions Options() const override {
+    StackOptions o;
+    o.events_flags = {"--upload-sweep", "1", "--upload-keep", "2"};
+    return o;
+  }
+};
+
+TEST_F(UploadExpiryTest, AnUploadNeverAttachedIsRemovedRowAndFile) {
+  User alice = Register("alice");
+  Json loose = Uploaded(alice, Png(10, 10, 2000));
+  EXPECT_TRUE(FileGoes(loose)) << "removed after --upload-keep";
+  Response r = alice->Get(UploadPath(loose));
+  EXPECT_EQ(r.status, 404) << r.Describe();
+  Response attach = SendWith(alice, General(alice), "late", "[" + std::to_string(loose["id"].num()) + "]");
+  EXPECT_EQ(attach.status, 400) << attach.Describe();
+  EXPECT_EQ(attach.ErrorCode(), "invalid_attachment");
 }
 
 class UploadQuotaTest : public UploadsTest {

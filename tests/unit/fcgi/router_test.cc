@@ -41,6 +41,8 @@ const RouteCase kCases[] = {
     {"POST", "/api/rooms/17/typing", RouteId::kTyping, 17, ""},
     {"POST", "/api/rooms/18/read", RouteId::kRead, 18, ""},
     {"GET", "/api/health", RouteId::kHealth, 0, ""},
+    {"POST", "/api/uploads", RouteId::kUpload, 0, ""},
+    {"GET", "/api/uploads/19", RouteId::kDownload, 19, ""},
 };
 
 TEST(RouterTest, EveryRouteMatches) {
@@ -148,7 +150,8 @@ namespace parley::fcgi {
 namespace {
 
 // Reads run on the request thread; every write of a signed-in user joins the
-// group-committed batch; what hashes a password runs alone (fcgi/router.h).
+// group-committed batch; what hashes a password, or reads an uploaded file,
+// runs alone (fcgi/router.h).
 TEST(RouterTest, WhereEachRouteRuns) {
   for (const RouteCase& c : kCases) {
     RouteMatch m = Route(c.method, c.path);
@@ -156,7 +159,8 @@ TEST(RouterTest, WhereEachRouteRuns) {
     RunsOn expected = RunsOn::kBatch;
     if (std::string(c.method) == "GET") {
       expected = RunsOn::kReader;
-    } else if (c.id == RouteId::kRegister || c.id == RouteId::kLogin || c.id == RouteId::kPassword) {
+    } else if (c.id == RouteId::kRegister || c.id == RouteId::kLogin || c.id == RouteId::kPassword ||
+               c.id == RouteId::kUpload) {
       expected = RunsOn::kOwnTransaction;
     }
     EXPECT_EQ(m.runs, expected) << c.method << " " << c.path;

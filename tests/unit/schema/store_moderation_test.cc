@@ -90,9 +90,21 @@ TEST_F(StoreModerationTest, BlocksAndPasswords) {
   const std::string keep = TokenHash("kept"), drop = TokenHash("dropped");
   ASSERT_OK(store_->CreateSession(member_.id, keep));
   ASSERT_OK(store_->CreateSession(member_.id, drop));
+  ASSERT_OK_AND_ASSIGN(int64_t before, store_->Head());
   ASSERT_OK(store_->SetPassword(member_.id, kFakeHash, keep));
   EXPECT_TRUE(store_->FindSession(keep)->has_value());
   EXPECT_FALSE(store_->FindSession(drop)->has_value());
+  // One `user` event, addressed to the member alone, tells parley-events to
+  // close the connections of the sessions that ended.
+  std::vector<Event> events = EventsOf(member_, before);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "user");
+  EXPECT_EQ(events[0].target_id, member_.id);
+  EXPECT_FALSE(events[0].room_id.has_value());
+  EXPECT_NE(events[0].data.find("\"password_changed\":true"), std::string::npos) << events[0].data;
+  EXPECT_NE(events[0].data.find("\"username\":\"member\""), std::string::npos) << events[0].data;
+  EXPECT_TRUE(EventsOf(owner_, before).empty()) << "nobody else hears of it";
+  EXPECT_ERROR(store_->SetPassword(987654, kFakeHash, ""), Code::kNotFound, "user_not_found");
   ASSERT_OK(store_->SetPassword(member_.id, kFakeHash, ""));
   EXPECT_FALSE(store_->FindSession(keep)->has_value());
 }

@@ -1,12 +1,16 @@
 // schema/store_uploads.cc: an upload's row commits only with its file in
 // place, the per-user quota, who may read an upload, and attachments on
-// messages (sent, loaded with history, dropped by a delete).
+// messages (sent, loaded with history, dropped by a delete), and the
+// lifecycle: uploads never attached expire, a deleted message's uploads are
+// gone at once, their files collected in bounded steps.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "schema/crypto.h"
+#include "schema/migrate.h"
 #include "schema/store.h"
 #include "tests/unit/schema/store_fixture.h"
 
@@ -91,10 +95,130 @@ TEST_F(StoreUploadsTest, TheRoomReadsWhatWasPostedThereUntilItIsDeleted) {
 
   ASSERT_OK(store_->Delete(alice_, sent->message.id));
   EXPECT_EQ(store_->ReadableUpload(bob_, up->id).status().code(), Code::kNotFound);
-  EXPECT_OK(store_->ReadableUpload(alice_, up->id));
+  EXPECT_EQ(store_->ReadableUpload(alice_, up->id).status().code(), Code::kNotFound) << "its uploader's too";
   page = store_->History(bob_, kGeneral, std::nullopt, std::nullopt, 50);
   ASSERT_OK(page);
   EXPECT_TRUE(page->messages.back().attachments.empty());
+}
+
+// The lifecycle (store_uploads.cc's design note, migration 010).
+class StoreUploadsLifecycleTest : public StoreUploadsTest {
+ protected:
+  // One collection step; the ids given to remove() go to removed_.
+  Result<int64_t> Collect(int64_t keep_ms, int limit = 64, Status remove_result = Status::Ok()) {
+    return store_->CollectUploads(keep_ms, limit, [&, remove_result](int64_t id) {
+      if (remove_result.ok()) removed_.push_back(id);
+      return remove_result;
+    });
+  }
+  std::vector<int64_t> removed_;
+};
+
+constexpr int64_t kDay = 24LL * 3600 * 1000;
+constexpr int64_t kEveryPending = -60000;  // a cutoff in the future: every pending upload is old
+
+TEST_F(StoreUploadsLifecycleTest, ADeletedMessagesUploadIsGoneForEveryoneAndItsFileCollected) {
+  auto up = Create(alice_, 600);
+  ASSERT_OK(up);
+  auto sent = store_->Send(alice_, kGeneral, "look", std::nullopt, std::nullopt, {up->id});
+  ASSERT_OK(sent);
+  ASSERT_OK_AND_ASSIGN(int64_t none, Collect(kEveryPending));
+  EXPECT_EQ(none, 0) << "an attached upload is never collected";
+  EXPECT_OK(store_->ReadableUpload(bob_, up->id));
+
+  ASSERT_OK(store_->Delete(alice_, sent->message.id));
+  EXPECT_EQ(store_->ReadableUpload(alice_, up->id).status().reason(), "upload_not_found");
+  EXPECT_EQ(store_->ReadableUpload(bob_, up->id).status().reason(), "upload_not_found");
+  auto again = store_->Send(alice_, kGeneral, "again", std::nullopt, std::nullopt, {up->id});
+  EXPECT_EQ(again.status().reason(), "invalid_attachment") << "it cannot be attached again either";
+  EXPECT_OK(Create(alice_, 1000)) << "the quota was given back at the delete";
+
+  ASSERT_OK_AND_ASSIGN(int64_t n, Collect(kDay));
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(removed_, std::vector<int64_t>{up->id});
+  ASSERT_OK_AND_ASSIGN(n, Collect(kDay));
+  EXPECT_EQ(n, 0) << "each file is removed once";
+}
+
+TEST_F(StoreUploadsLifecycleTest, AnUploadOnTwoMessagesStaysUntilBothAreDeleted) {
+  auto up = Create(alice_, 10);
+  ASSERT_OK(up);
+  auto first = store_->Send(alice_, kGeneral, "one", std::nullopt, std::nullopt, {up->id});
+  auto second = store_->Send(alice_, kGeneral, "two", std::nullopt, std::nullopt, {up->id});
+  ASSERT_OK(first);
+  ASSERT_OK(second);
+  ASSERT_OK(store_->Delete(alice_, first->message.id));
+  EXPECT_OK(store_->ReadableUpload(bob_, up->id)) << "the second message still carries it";
+  ASSERT_OK_AND_ASSIGN(int64_t n, Collect(kEveryPending));
+  EXPECT_EQ(n, 0);
+  ASSERT_OK(store_->Delete(alice_, second->message.id));
+  EXPECT_EQ(store_->ReadableUpload(bob_, up->id).status().code(), Code::kNotFound);
+  ASSERT_OK_AND_ASSIGN(n, Collect(kDay));
+  EXPECT_EQ(n, 1);
+}
+
+TEST_F(StoreUploadsLifecycleTest, UploadsNeverAttachedExpireInBoundedSteps) {
+  std::vector<int64_t> loose;
+  for (int i = 0; i < 3; ++i) {
+    auto up = Create(alice_, 10);
+    ASSERT_OK(up);
+    loose.push_back(up->id);
+  }
+  auto kept = Create(alice_, 10);
+  ASSERT_OK(kept);
+  ASSERT_OK(store_->Send(alice_, kGeneral, "", std::nullopt, std::nullopt, {kept->id}));
+
+  ASSERT_OK_AND_ASSIGN(int64_t n, Collect(kDay));
+  EXPECT_EQ(n, 0) << "younger than a day";
+  EXPECT_OK(store_->ReadableUpload(alice_, loose[0]));
+
+  ASSERT_OK_AND_ASSIGN(n, Collect(kEveryPending, 2));
+  EXPECT_EQ(n, 2) << "at most `limit` per step";
+  ASSERT_OK_AND_ASSIGN(n, Collect(kEveryPending, 2));
+  EXPECT_EQ(n, 1);
+  std::sort(removed_.begin(), removed_.end());
+  std::sort(loose.begin(), loose.end());
+  EXPECT_EQ(removed_, loose);
+  for (int64_t id : loose) EXPECT_EQ(store_->ReadableUpload(alice_, id).status().code(), Code::kNotFound);
+  EXPECT_OK(store_->ReadableUpload(bob_, kept->id)) << "the attached one stays";
+}
+
+// Migration 010 on a database that had uploads already: the loose one
+// becomes pending, the one carried only by a deleted message is trashed.
+TEST_F(StoreUploadsLifecycleTest, Migration010SortsExistingUploads) {
+  auto loose = Create(alice_, 10);
+  auto attached = Create(alice_, 10);
+  auto orphaned = Create(alice_, 10);
+  ASSERT_OK(loose);
+  ASSERT_OK(attached);
+  ASSERT_OK(orphaned);
+  auto live = store_->Send(alice_, kGeneral, "", std::nullopt, std::nullopt, {attached->id});
+  auto dead = store_->Send(alice_, kGeneral, "", std::nullopt, std::nullopt, {orphaned->id});
+  ASSERT_OK(live);
+  ASSERT_OK(dead);
+  // As a delete left things before 010: a tombstone still carrying its upload.
+  ASSERT_OK(db_->ExecScript("UPDATE messages SET deleted = 1 WHERE id = " + std::to_string(dead->message.id) +
+                            "; DROP TABLE upload_pending; DROP TABLE upload_trash; PRAGMA user_version = 9;"));
+  ASSERT_OK(Migrate(*db_));
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM upload_pending"), 1);
+  EXPECT_EQ(QueryInt("SELECT upload_id FROM upload_pending"), loose->id);
+  EXPECT_EQ(QueryInt("SELECT upload_id FROM upload_trash"), orphaned->id);
+  EXPECT_EQ(store_->ReadableUpload(alice_, orphaned->id).status().code(), Code::kNotFound);
+  EXPECT_OK(store_->ReadableUpload(bob_, attached->id));
+  ASSERT_OK_AND_ASSIGN(int64_t n, Collect(kDay));
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(removed_, std::vector<int64_t>{orphaned->id});
+}
+
+TEST_F(StoreUploadsLifecycleTest, AFileThatWillNotGoIsTriedAgain) {
+  auto up = Create(alice_, 10);
+  ASSERT_OK(up);
+  auto failed = Collect(kEveryPending, 64, Status::Internal("read-only file system"));
+  EXPECT_FALSE(failed.ok());
+  EXPECT_EQ(store_->ReadableUpload(alice_, up->id).status().code(), Code::kNotFound) << "the row went first";
+  ASSERT_OK_AND_ASSIGN(int64_t n, Collect(kDay));
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(removed_, std::vector<int64_t>{up->id});
 }
 
 }  // namespace

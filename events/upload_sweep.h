@@ -1,0 +1,26 @@
+// The uploads' garbage collection, one bounded step at a time (the sweep
+// runs it every upload_sweep_s, and again a second later while a step found
+// a full batch): the database side is Store::CollectUploads; this removes
+// the files, which live in the uploads directory beside the database, named
+// by the upload's id, as parley-fcgi puts them (fcgi/worker.cc).
+//
+// Threading: single-threaded, on the loop. A step removes at most
+// kUploadsPerStep files, so it never holds the loop for long.
+#pragma once
+
+#include <string>
+
+#include "events/config.h"
+#include "schema/store.h"
+
+namespace parley::events {
+
+constexpr int kUploadsPerStep = 64;
+
+// The uploads directory for a database path: its directory + "/uploads".
+std::string UploadsDir(const std::string& db_path);
+
+// One step; true when it was full, so more may be waiting.
+bool SweepUploads(Store& store, const Config& cfg);
+
+}  // namespace parley::events
