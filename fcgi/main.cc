@@ -19,7 +19,7 @@ void Usage() {
                "                   [--log-level error|warn|info|debug]\n"
                "Defaults come from PARLEY_DB, PARLEY_FCGI_SOCKET, PARLEY_EVENTS_SOCKET,\n"
                "PARLEY_WORKERS (default: one per core), PARLEY_THREADS (request threads\n"
-               "per worker, default 32), PARLEY_RUNNING (of those, how many compute at\n"
+               "per worker, default 2), PARLEY_RUNNING (of those, how many compute at\n"
                "once, default 2; the others wait their turn), PARLEY_SYNC (default full: a write is answered\n"
                "once it is on disk; normal: once committed) and PARLEY_LOG_LEVEL.\n"
                "PARLEY_LIMITS=off turns the per-user write quotas off (benchmarks);\n"

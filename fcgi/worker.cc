@@ -12,12 +12,15 @@
 // worker that sees that answers the connections still queued in the backlog
 // before it exits, since closing the last descriptor would reset them.
 //
-// Threads (issue 9). A worker runs cfg.threads request threads, each in
-// FCGX_Accept_r on the same duplicate with its own FCGX_Request, and one
-// Writer thread (writer.h) that runs every authenticated unsafe request in a
-// group-committed batch. Of the request threads, at most cfg.running compute
-// at once (gate.h), each on the read connection of its seat (a Lane: WAL
-// readers never wait for the writer). Register and login stay on
+// Threads (issue 9). A worker runs cfg.threads request threads, taking
+// turns in FCGX_Accept_r on the same duplicate, one Exchange (exchange.h)
+// per request; one Writer thread (writer.h) that runs every authenticated
+// unsafe request in a group-committed batch; and one Responder thread
+// (responder.h) that answers those once their batch is durable. A request
+// thread hands a write over and goes back to accept(), so a few threads
+// suffice (2 by default, one per seat). Of the request threads, at most
+// cfg.running compute at once (gate.h), each on the read connection of its
+// seat (a Lane: WAL readers never wait for the writer). Register and login stay on
 // their request thread, in transactions of their own: their password hash
 // takes tens of milliseconds that a batch must not wait for. Closing the
 // descriptor does not wake a thread already blocked in accept() (Linux), so
@@ -49,8 +52,10 @@
 
 #include "fcgi/api.h"
 #include "fcgi/auth.h"
+#include "fcgi/exchange.h"
 #include "fcgi/gate.h"
 #include "fcgi/input.h"
+#include "fcgi/responder.h"
 #include "fcgi/writer.h"
 #include "schema/crypto.h"
 #include "schema/log.h"
@@ -66,68 +71,6 @@ void OnStop(int) {
 }
 // SIGUSR1 only interrupts an accept() (see the design note).
 void OnKick(int) {}
-
-std::string Param(FCGX_Request& r, const char* name) {
-  const char* v = FCGX_GetParam(name, r.envp);
-  return v ? std::string(v) : std::string();
-}
-
-Request ReadRequest(FCGX_Request& r) {
-  Request req;
-  req.method = Param(r, "REQUEST_METHOD");
-  req.path = Param(r, "DOCUMENT_URI");
-  if (req.path.empty()) {
-    req.path = Param(r, "REQUEST_URI");
-    req.path = req.path.substr(0, req.path.find('?'));
-  }
-  req.query = Param(r, "QUERY_STRING");
-  req.content_type = Param(r, "CONTENT_TYPE");
-  req.cookie = Param(r, "HTTP_COOKIE");
-  req.authorization = Param(r, "HTTP_AUTHORIZATION");
-  req.origin = Param(r, "HTTP_ORIGIN");
-  req.sec_fetch_site = Param(r, "HTTP_SEC_FETCH_SITE");
-  req.host = Param(r, "HTTP_HOST");
-  req.https = Param(r, "HTTPS") == "on" || Param(r, "REQUEST_SCHEME") == "https";
-  req.remote_addr = Param(r, "REMOTE_ADDR");
-  req.upload_file = Param(r, "PARLEY_UPLOAD_FILE");
-  // Read at most one byte more than allowed: enough for the API to answer
-  // 413 without buffering whatever an attacker declared.
-  std::optional<int64_t> length = ParseId(Param(r, "CONTENT_LENGTH"));
-  if (length && *length > 0) {
-    size_t want = std::min<size_t>(static_cast<size_t>(*length), kMaxBody + 1);
-    req.body.resize(want);
-    int got = FCGX_GetStr(req.body.data(), static_cast<int>(want), r.in);
-    req.body.resize(got > 0 ? static_cast<size_t>(got) : 0);
-  }
-  return req;
-}
-
-void WriteResponse(FCGX_Request& r, const Response& resp) {
-  std::string head = "Status: " + std::to_string(resp.status) + " " + ReasonPhrase(resp.status) + "\r\n";
-  for (const auto& [name, value] : resp.headers) head += name + ": " + value + "\r\n";
-  bool typed = false;
-  for (const auto& h : resp.headers) typed = typed || h.first == "Content-Type";
-  if (!resp.body.empty() && !typed) head += "Content-Type: application/json; charset=utf-8\r\n";
-  head += "Cache-Control: no-store\r\n\r\n";
-  FCGX_PutStr(head.data(), static_cast<int>(head.size()), r.out);
-  if (!resp.body.empty()) FCGX_PutStr(resp.body.data(), static_cast<int>(resp.body.size()), r.out);
-}
-
-// libfcgi closes a connection "politely": shutdown(SHUT_WR), then up to 2 s
-// of select() and read() until the peer closes. nginx closes only once it
-// has processed the reply, so under load every worker sat in that wait for
-// tens of milliseconds per request (strace). We read the rest of the
-// request ourselves (it is at most a few records: nginx caps bodies at
-// 16 KiB) so that nothing unread is left to reset the connection, and mark
-// the request detached, which makes libfcgi close the socket at once.
-void FinishWithoutLinger(FCGX_Request& r) {
-  char sink[4096];
-  for (int budget = 64; budget > 0 && FCGX_GetStr(sink, sizeof sink, r.in) > 0; --budget) {
-  }
-  r.detached = 1;
-  FCGX_Finish_r(&r);
-  r.detached = 0;
-}
 
 // What a computing thread uses: a read connection and the Api over it. One
 // per seat of the gate, and one for the writer.
@@ -146,43 +89,32 @@ struct RequestThread {
   std::thread thread;
 };
 
-int64_t NowUs() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
-void Serve(FCGX_Request& fr, const Lanes& lanes, Writer& writer, Gate& gate, Metrics& metrics) {
-  const int64_t start = NowUs();
+// Serves one accepted exchange: a read (or a login) here, on the seat's
+// connection; a write is handed to the writer, which answers it through
+// the responder once its batch is durable (exchange.h).
+void Serve(std::unique_ptr<Exchange> ex, const Lanes& lanes, Writer& writer, Gate& gate, Metrics& metrics) {
+  ex->Read();
+  const Request& req = ex->req;
+  if (IsStatsPath(req.path)) {
+    ex->Answer(StatsResponse(req, metrics), metrics);
+    return;
+  }
+  ex->route = Route(req.method, req.path);
+  if (ex->route.kind == RouteMatch::Kind::kFound && ex->route.runs == RunsOn::kBatch) {
+    writer.Submit(std::move(ex));
+    return;
+  }
   Gate::Pass pass = gate.Enter();
   Lane& lane = *lanes[static_cast<size_t>(pass.seat())];
-  Request req = ReadRequest(fr);
-  Response resp;
-  std::optional<RouteId> route;
-  if (IsStatsPath(req.path)) {
-    resp = StatsResponse(req, metrics);
-  } else {
-    RouteMatch m = Route(req.method, req.path);
-    if (m.kind == RouteMatch::Kind::kFound) route = m.id;
-    if (m.kind == RouteMatch::Kind::kFound && m.runs == RunsOn::kBatch) {
-      pass.Leave();  // the writer computes; this thread only waits (gate.h)
-      resp = writer.Submit(req, m);
-    } else {
-      const uint64_t commits = lane.store->commits();
-      resp = lane.api->Handle(req, m);
-      metrics.Syncs(lane.store->commits() - commits);
-    }
-  }
-  WriteResponse(fr, resp);
-  // Counted before the answer leaves (the finish flushes it): a client that
-  // reads /api/_stats after its answer finds its request counted.
-  metrics.Request(route, resp.status, NowUs() - start);
-  FinishWithoutLinger(fr);
+  const uint64_t commits = lane.store->commits();
+  Response resp = lane.api->Handle(req, ex->route);
+  metrics.Syncs(lane.store->commits() - commits);
+  ex->Answer(resp, metrics);
   LOG_DEBUG("%s %s -> %d", req.method.c_str(), req.path.c_str(), resp.status);
   // Logins and registrations commit on the seat's connection: the checkpoint
   // they may have made due, after the response (schema/db.h).
-  if (pass.held()) {
-    if (Status st = lane.store->MaintainIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
-  }
+  if (Status st = lane.store->MaintainIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
 }
 
 // Answers the connections queued on a pool that is stopping (see the design
@@ -191,14 +123,13 @@ void Serve(FCGX_Request& fr, const Lanes& lanes, Writer& writer, Gate& gate, Met
 void DrainBacklog(int listen_fd, const Lanes& lanes, Writer& writer, Gate& gate, Metrics& metrics) {
   int flags = fcntl(listen_fd, F_GETFL);
   if (flags < 0 || !(flags & O_NONBLOCK)) return;  // a reload: others serve the queue
-  FCGX_Request fr;
-  FCGX_InitRequest(&fr, listen_fd, 0);
   int served = 0;
-  while (FCGX_Accept_r(&fr) >= 0) {
-    Serve(fr, lanes, writer, gate, metrics);
+  for (;;) {
+    auto ex = std::make_unique<Exchange>(listen_fd, 0);
+    if (!ex->Accept()) break;
+    Serve(std::move(ex), lanes, writer, gate, metrics);
     ++served;
   }
-  FCGX_Free(&fr, 1);
   if (served > 0) LOG_DEBUG("answered %d queued request(s) before stopping", served);
 }
 
@@ -214,18 +145,17 @@ void RunRequestThread(RequestThread& self, std::mutex& accept_turn, const Lanes&
   sigset_t kick;
   sigemptyset(&kick);
   sigaddset(&kick, SIGUSR1);
-  FCGX_Request fr;
-  FCGX_InitRequest(&fr, g_accept_fd, FCGI_FAIL_ACCEPT_ON_INTR);
   while (!g_stop) {
+    auto ex = std::make_unique<Exchange>(g_accept_fd, FCGI_FAIL_ACCEPT_ON_INTR);
     std::unique_lock<std::mutex> turn(accept_turn);
     if (g_stop) break;
     self.in_accept = true;
     pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
-    int rc = FCGX_Accept_r(&fr);
+    const bool accepted = ex->Accept();
     pthread_sigmask(SIG_BLOCK, &kick, nullptr);
     self.in_accept = false;
     turn.unlock();
-    if (rc < 0) {
+    if (!accepted) {
       if (g_stop) break;
       if (errno == EINTR) continue;
       // accept() failed for a reason other than a stop (EMFILE, ENOBUFS):
@@ -237,10 +167,9 @@ void RunRequestThread(RequestThread& self, std::mutex& accept_turn, const Lanes&
     // The name tells a serving thread from a waiting one (top -H; the e2e
     // tests' idleness check, tests/e2e/stack.cc): both may wait on a futex.
     pthread_setname_np(pthread_self(), "fcgi-serve");
-    Serve(fr, lanes, writer, gate, metrics);
+    Serve(std::move(ex), lanes, writer, gate, metrics);
     pthread_setname_np(pthread_self(), "fcgi-req");
   }
-  FCGX_Free(&fr, 1);
   self.finished = true;
 }
 
@@ -316,7 +245,8 @@ int RunWorker(const WorkerConfig& cfg) {
   Lane& w = **writer_lane;
   const int running = std::max(1, std::min(cfg.running, cfg.threads));
   Gate gate(running);
-  Writer writer(*w.store, *w.api, *w.notifier, gate, metrics);
+  Responder responder(metrics);
+  Writer writer(*w.store, *w.api, *w.notifier, gate, metrics, responder);
   Lanes lanes;
   for (int i = 0; i < running; ++i) {
     auto lane = OpenLane(cfg, uploads);
@@ -327,6 +257,7 @@ int RunWorker(const WorkerConfig& cfg) {
   for (int i = 0; i < std::max(1, cfg.threads); ++i) threads.push_back(std::make_unique<RequestThread>());
 
   if (FCGX_Init() != 0) return 1;
+  responder.Start();
   writer.Start();
   std::mutex accept_turn;
   for (auto& t : threads) {
@@ -352,6 +283,7 @@ int RunWorker(const WorkerConfig& cfg) {
   for (auto& t : threads) t->thread.join();
   DrainBacklog(cfg.listen_fd, lanes, writer, gate, metrics);
   writer.Stop();
+  responder.Stop();
   return 0;
 }
 

@@ -17,7 +17,7 @@ struct WorkerConfig {
   int listen_fd = -1;         // non-blocking, shared by all workers
   Limits limits;              // per-user write quotas (fcgi/limits_config.h)
   Sync sync = Sync::kFull;    // PARLEY_SYNC
-  int threads = 32;           // request threads, each with a read connection
+  int threads = 2;            // request threads (writes do not hold one while they wait)
   int running = 2;            // of those, how many compute at once (gate.h)
   Metrics* metrics = nullptr; // shared by the pool; null: this process's own
 };

@@ -9,8 +9,8 @@
 
 namespace parley::fcgi {
 
-Writer::Writer(Storage& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics)
-    : store_(store), api_(api), notifier_(notifier), gate_(gate), metrics_(metrics) {}
+Writer::Writer(Storage& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics, Responder& responder)
+    : store_(store), api_(api), notifier_(notifier), gate_(gate), metrics_(metrics), responder_(responder) {}
 
 Writer::~Writer() { Stop(); }
 
@@ -25,16 +25,14 @@ void Writer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-Response Writer::Submit(const Request& req, const RouteMatch& route) {
-  Job job{&req, &route, {}, false};
+void Writer::Submit(std::unique_ptr<Exchange> ex) {
   metrics_.QueueDepth(1);
-  std::unique_lock<std::mutex> lock(mu_);
-  queue_.push_back(&job);
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    room_.wait(lock, [this] { return queue_.size() < kMaxQueued; });
+    queue_.push_back(std::move(ex));
+  }
   queued_.notify_one();
-  answered_.wait(lock, [&job] { return job.done; });
-  lock.unlock();
-  metrics_.QueueDepth(-1);
-  return std::move(job.resp);
 }
 
 void Writer::Loop() {
@@ -46,14 +44,16 @@ void Writer::Loop() {
       if (queue_.empty()) return;  // stopping, and nothing left to answer
     }
     RunBatch();
-    // After the answers: the checkpoint this batch may have made due costs
-    // no request its latency (schema/db.h).
+    // After the batch, whose answers are with the responder: the checkpoint
+    // it may have made due costs no request its latency (schema/db.h).
     if (Status st = store_.MaintainIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
   }
 }
 
 void Writer::RunBatch() {
-  std::vector<Job*> jobs;
+  // Named like a serving request thread while it has writes (tests/e2e/stack.cc).
+  pthread_setname_np(pthread_self(), "fcgi-serve");
+  std::vector<std::unique_ptr<Exchange>> jobs;
   const uint64_t commits_before = store_.commits();
   auto begun = store_.BeginBatch();
   Status result = begun.status();
@@ -63,23 +63,25 @@ void Writer::RunBatch() {
     // Take the queue one job at a time: a request that arrives while the
     // batch runs joins it rather than waiting for the next fsync.
     while (jobs.size() < kMaxBatch) {
-      Job* job = nullptr;
+      std::unique_ptr<Exchange> job;
       {
         std::lock_guard<std::mutex> lock(mu_);
         if (queue_.empty()) break;
-        job = queue_.front();
+        job = std::move(queue_.front());
         queue_.pop_front();
       }
-      job->resp = api_.Handle(*job->req, *job->route);
-      jobs.push_back(job);
+      room_.notify_one();
+      job->resp = api_.Handle(job->req, job->route);
+      jobs.push_back(std::move(job));
     }
     pass.Leave();  // the fsync needs no core
     result = batch->Commit();
   } else {
     // No batch (the lock or BEGIN timed out): everyone queued gets the error.
     std::lock_guard<std::mutex> lock(mu_);
-    jobs.assign(queue_.begin(), queue_.end());
+    for (auto& job : queue_) jobs.push_back(std::move(job));
     queue_.clear();
+    room_.notify_all();
   }
   batch.reset();  // rolls back a batch whose commit failed, before the answers
   metrics_.Syncs(store_.commits() - commits_before);
@@ -88,14 +90,14 @@ void Writer::RunBatch() {
   if (result.ok() && head > 0) notifier_.Head(head);
   if (!result.ok()) {
     LOG_ERROR("write batch of %zu request(s) failed: %s", jobs.size(), result.message().c_str());
-    for (Job* job : jobs) job->resp = ErrorResponse(result);
+    for (auto& job : jobs) job->resp = ErrorResponse(result);
   }
-  if (!jobs.empty()) metrics_.Batch(jobs.size(), result.ok());
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (Job* job : jobs) job->done = true;
+  if (!jobs.empty()) {
+    metrics_.Batch(jobs.size(), result.ok());
+    metrics_.QueueDepth(-static_cast<int64_t>(jobs.size()));
+    responder_.Post(std::move(jobs));
   }
-  answered_.notify_all();
+  pthread_setname_np(pthread_self(), "fcgi-writer");
 }
 
 }  // namespace parley::fcgi

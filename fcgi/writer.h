@@ -11,7 +11,8 @@
 // (one fsync under synchronous=FULL), one wake-up datagram for the highest
 // event id, and only then the answers. While it commits, the next requests
 // queue up behind it, so the batch grows with the load: one request alone
-// waits for one fsync, as before; many share it.
+// waits for one fsync, as before; many share it. The answers are then
+// handed to the responder (responder.h): no thread waits for its batch.
 //
 // Threading: Submit() is called by request threads; everything else of the
 // batch (its Db, Store, Api and Notifier) belongs to the writer thread.
@@ -20,14 +21,17 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "fcgi/api.h"
+#include "fcgi/exchange.h"
 #include "fcgi/gate.h"
 #include "fcgi/http.h"
 #include "fcgi/metrics.h"
 #include "fcgi/notifier.h"
+#include "fcgi/responder.h"
 #include "schema/storage.h"
 
 namespace parley::fcgi {
@@ -37,11 +41,14 @@ class Writer {
   // Bounds the time one batch holds the writer lock, which other
   // processes' writers and checkpoints wait for.
   static constexpr size_t kMaxBatch = 256;
+  // Writes that may wait for a batch; a request thread that would queue one
+  // more waits for room (each holds a connection and up to 16 KiB of body).
+  static constexpr size_t kMaxQueued = 4 * kMaxBatch;
 
   // store, api and notifier are used by the writer thread only from Start().
   // The writer takes a pass of `gate` ahead of queued requests while it runs
   // a batch's requests, and gives it back for the COMMIT's fsync.
-  Writer(Storage& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics);
+  Writer(Storage& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics, Responder& responder);
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -49,17 +56,11 @@ class Writer {
   void Start();
   // Answers every request queued so far, then ends the thread.
   void Stop();
-  // Runs req in the next batch and returns its response once that batch
-  // has committed (or, if the commit failed, the commit's error).
-  Response Submit(const Request& req, const RouteMatch& route);
+  // Queues ex to run in the next batch and returns; the responder answers
+  // it once that batch has committed (or with the commit's error).
+  void Submit(std::unique_ptr<Exchange> ex);
 
  private:
-  struct Job {
-    const Request* req;
-    const RouteMatch* route;
-    Response resp;
-    bool done = false;
-  };
   void Loop();
   // Runs one batch over the jobs queued (and arriving), answers them.
   void RunBatch();
@@ -69,10 +70,11 @@ class Writer {
   Notifier& notifier_;
   Gate& gate_;
   Metrics& metrics_;
+  Responder& responder_;
   std::mutex mu_;
-  std::condition_variable queued_;    // a job arrived, or stop
-  std::condition_variable answered_;  // some jobs are done
-  std::deque<Job*> queue_;            // guarded by mu_
+  std::condition_variable queued_;  // a write arrived, or stop
+  std::condition_variable room_;    // the queue went below kMaxQueued
+  std::deque<std::unique_ptr<Exchange>> queue_;  // guarded by mu_
   bool stop_ = false;                 // guarded by mu_
   std::thread thread_;
 };
