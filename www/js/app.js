@@ -387,10 +387,9 @@ function initSettings() {
   on('settings-close', 'click', function () { toggleSettings(false); });
   var radios = document.getElementsByName('theme');
   for (var i = 0; i < radios.length; i++) {
-    radios[i].addEventListener('change', function (e) { Parley.theme.set(e.target.value); });
+    on(radios[i], 'change', function (e) { Parley.theme.set(e.target.value); });
   }
-  document.addEventListener('keydown', function (e) {
-    if (!isEsc(e)) return;
+  onEsc(document, function () {
     if (!$('settings').hidden) toggleSettings(false);
     else if ($('menu').getAttribute('aria-expanded') === 'true') {
       toggleMenu(false);
@@ -438,10 +437,10 @@ function init() {
     if (name) startDm(name);
   });
   on('dm-user', 'input', suggestUsers);
-  document.addEventListener('visibilitychange', function () {
+  on(document, 'visibilitychange', function () {
     if (!document.hidden) Parley.room.visible();
   });
-  window.addEventListener('hashchange', function () {
+  on(window, 'hashchange', function () {
     var id = roomFromHash();
     if (id !== null && id !== Parley.room.currentId()) openRoom(id);
   });
@@ -453,6 +452,6 @@ function init() {
   });
 }
 
-if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+if (document.readyState === 'loading') on(document, 'DOMContentLoaded', init);
 else init();
 })();
