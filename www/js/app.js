@@ -385,10 +385,9 @@ function initSettings() {
     toggleSettings($('settings').hidden);
   });
   on('settings-close', 'click', function () { toggleSettings(false); });
-  var radios = document.getElementsByName('theme');
-  for (var i = 0; i < radios.length; i++) {
-    on(radios[i], 'change', function (e) { Parley.theme.set(e.target.value); });
-  }
+  on('settings', 'change', function (e) {
+    if (e.target.name === 'theme') Parley.theme.set(e.target.value);
+  });
   onEsc(document, function () {
     if (!$('settings').hidden) toggleSettings(false);
     else if ($('menu').getAttribute('aria-expanded') === 'true') {

@@ -99,7 +99,7 @@ function onEsc(node, close) {
 }
 
 function pad2(n) {
-  return n < 10 ? '0' + n : String(n);
+  return (n < 10 ? '0' : '') + n;
 }
 
 Parley.clock = function (ms) {
