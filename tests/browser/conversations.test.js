@@ -56,6 +56,12 @@ test('reactions: one click adds or removes mine, everyone sees the counts live a
   assert.equal(await ann.page.evaluate(() => document.activeElement.textContent), 'React');
   await ann.page.keyboard.press('Enter');
   assert.equal(await ann.page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'React with 👍');
+  // Escape shuts the palette and gives the focus back to React; Enter opens it again.
+  await ann.page.keyboard.press('Escape');
+  assert.equal(await atAnn.locator('.palette').count(), 0);
+  assert.equal(await ann.page.evaluate(() => document.activeElement.textContent), 'React');
+  await ann.page.keyboard.press('Enter');
+  assert.equal(await ann.page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'React with 👍');
   await ann.page.keyboard.press('ArrowRight');
   await ann.page.keyboard.press('Tab');
   assert.equal(await ann.page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'React with ❤️');

@@ -51,7 +51,16 @@ test('a professor removes a question, mutes and removes a student; the student s
   // student's composer gives way to a note saying until when.
   const focused = () => prof.page.evaluate(() => document.activeElement.getAttribute('aria-label') ||
     document.activeElement.textContent);
-  await prof.page.getByRole('button', { name: `Moderate ${studentName}` }).focus();
+  const opener = prof.page.getByRole('button', { name: `Moderate ${studentName}` });
+  await opener.focus();
+  await prof.page.keyboard.press('Enter');
+  await prof.page.getByRole('button', { name: 'Mute 10 minutes' }).waitFor();
+  assert.equal(await focused(), 'Make moderator');
+  // Escape shuts the menu, the focus back on its button; Enter opens it again.
+  await prof.page.keyboard.press('Escape');
+  await prof.page.getByRole('button', { name: 'Mute 10 minutes' }).waitFor({ state: 'hidden' });
+  assert.equal(await opener.getAttribute('aria-expanded'), 'false');
+  assert.equal(await focused(), `Moderate ${studentName}`);
   await prof.page.keyboard.press('Enter');
   await prof.page.getByRole('button', { name: 'Mute 10 minutes' }).waitFor();
   assert.equal(await focused(), 'Make moderator');

@@ -385,12 +385,10 @@ function initSettings() {
     toggleSettings($('settings').hidden);
   });
   on('settings-close', 'click', function () { toggleSettings(false); });
-  var radios = document.getElementsByName('theme');
-  for (var i = 0; i < radios.length; i++) {
-    radios[i].addEventListener('change', function (e) { Parley.theme.set(e.target.value); });
-  }
-  document.addEventListener('keydown', function (e) {
-    if (!isEsc(e)) return;
+  on('settings', 'change', function (e) {
+    if (e.target.name === 'theme') Parley.theme.set(e.target.value);
+  });
+  onEsc(document, function () {
     if (!$('settings').hidden) toggleSettings(false);
     else if ($('menu').getAttribute('aria-expanded') === 'true') {
       toggleMenu(false);
@@ -438,10 +436,10 @@ function init() {
     if (name) startDm(name);
   });
   on('dm-user', 'input', suggestUsers);
-  document.addEventListener('visibilitychange', function () {
+  on(document, 'visibilitychange', function () {
     if (!document.hidden) Parley.room.visible();
   });
-  window.addEventListener('hashchange', function () {
+  on(window, 'hashchange', function () {
     var id = roomFromHash();
     if (id !== null && id !== Parley.room.currentId()) openRoom(id);
   });
@@ -453,6 +451,6 @@ function init() {
   });
 }
 
-if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+if (document.readyState === 'loading') on(document, 'DOMContentLoaded', init);
 else init();
 })();

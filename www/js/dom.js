@@ -1,28 +1,29 @@
 // Helpers, loaded first: the global Parley the others extend, and the DOM
 // words every file uses ($, el, button, on, show, clear, remove, keepFocus,
-// isEnter, isEsc), global too. ES5 served as is; module bodies sit unindented in
+// isEnter, isEsc, onEsc), global too. ES5 served as is; module bodies sit unindented in
 // their IIFE. User text goes in by textContent only. for-in walks our own
 // maps: none extends Object.prototype.
 var Parley = window.Parley = {};
 
+// An id, or already the node (or window).
 function $(id) {
-  return document.getElementById(id);
+  return typeof id === 'string' ? document.getElementById(id) : id;
 }
 
 // Null text or attributes are left out.
 function el(tag, className, text, attrs) {
   var node = document.createElement(tag);
   if (className) node.className = className;
-  if (text != null) node.textContent = String(text);
+  if (text != null) node.textContent = text;
   for (var k in attrs) {
-    if (attrs[k] != null) node.setAttribute(k, String(attrs[k]));
+    if (attrs[k] != null) node.setAttribute(k, attrs[k]);
   }
   return node;
 }
 
 function button(label, cls, onClick, ariaLabel) {
   var b = el('button', cls, label, {type: 'button', 'aria-label': ariaLabel});
-  if (onClick) b.addEventListener('click', onClick);
+  if (onClick) on(b, 'click', onClick);
   return b;
 }
 
@@ -31,7 +32,7 @@ function on(id, type, fn, capture) {
   $(id).addEventListener(type, type !== 'submit' ? fn : function (e) {
     e.preventDefault();
     fn(e);
-  }, !!capture);
+  }, capture);
 }
 
 // Runs redraw() on node. If that took the focus away (a reaction, someone
@@ -76,9 +77,7 @@ function remove(node) {
 }
 
 function show(node, visible) {
-  if (typeof node === 'string') node = $(node);
-  if (visible) node.removeAttribute('hidden');
-  else node.setAttribute('hidden', '');
+  $(node).hidden = !visible;
 }
 
 // Shift+Enter breaks the line; an input method composing uses Enter.
@@ -90,8 +89,17 @@ function isEsc(e) {
   return e.key === 'Escape' || e.key === 'Esc';
 }
 
+// Escape in node runs close() and stops there: one key shuts one thing.
+function onEsc(node, close) {
+  on(node, 'keydown', function (e) {
+    if (!isEsc(e)) return;
+    e.stopPropagation();
+    close();
+  });
+}
+
 function pad2(n) {
-  return n < 10 ? '0' + n : String(n);
+  return (n < 10 ? '0' : '') + n;
 }
 
 Parley.clock = function (ms) {

@@ -34,18 +34,20 @@ function clock(ms) {
 
 function menu(room, m, isOwner, ctx) {
   var wrap = el('span', 'mod-menu');
-  var open = button('⋯', 'mod-open', function () {
-    var opening = list.hidden;
+  var list = el('ul', 'mod-list', null, {hidden: ''});
+  var open = button('⋯', 'mod-open', function () { toggle(list.hidden); }, 'Moderate ' + m.user.username);
+  // The focus goes to the first item, and back to the button on a pick or
+  // Escape: the WAI-ARIA menu button.
+  function toggle(opening) {
     show(list, opening);
     open.setAttribute('aria-expanded', opening);
-    if (opening && list.firstChild) list.firstChild.firstChild.focus();
-  }, 'Moderate ' + m.user.username);
+    (opening ? list.firstChild.firstChild : open).focus();
+  }
   open.setAttribute('aria-expanded', 'false');
-  var list = el('ul', 'mod-list', null, {hidden: ''});
+  onEsc(list, toggle.bind(null, false));
   function item(label, method, path, body) {
     list.appendChild(el('li')).appendChild(button(label, 'mod-item', function () {
-      show(list, false);
-      open.focus();
+      toggle(false);
       Parley.api(method, path, body, function (err) {
         if (err) ctx.onError(err);
         ctx.reload();

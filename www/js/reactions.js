@@ -24,6 +24,11 @@ function palette(box, onToggle) {
   for (var i = 0; i < kPalette.length; i++) {
     p.appendChild(button(kPalette[i], null, onToggle.bind(null, kPalette[i]), 'React with ' + kPalette[i]));
   }
+  // Escape shuts it, the focus back on React: the WAI-ARIA menu button.
+  onEsc(p, function () {
+    palette(box);
+    box.querySelector('.react').focus();
+  });
   p.firstChild.focus();
 }
 

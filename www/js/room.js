@@ -545,8 +545,7 @@ function inlineEditor(li, label, initial, submitLabel, send) {
     remove(form);
     if (!$('composer').hidden) $('text').focus();
   }
-  form.addEventListener('submit', function (e) {
-    e.preventDefault();
+  on(form, 'submit', function () {
     if (!box.value.trim()) return;
     ok.disabled = true;
     send(box.value, function (err, data) {
@@ -557,7 +556,7 @@ function inlineEditor(li, label, initial, submitLabel, send) {
       close();
     });
   });
-  box.addEventListener('keydown', function (e) {
+  on(box, 'keydown', function (e) {
     if (isEsc(e)) close();
     if (isEnter(e)) {
       e.preventDefault();
@@ -625,7 +624,7 @@ function longPress() {
     if (shown) shown.classList.remove('touched');
     shown = null;
   }
-  list.addEventListener('touchstart', function (e) {
+  on(list, 'touchstart', function (e) {
     clearTimeout(timer);
     var li = e.target;
     while (li && li !== list && !(li.classList && li.classList.contains('msg'))) li = li.parentNode;
@@ -636,9 +635,9 @@ function longPress() {
       shown = li;
       li.classList.add('touched');
     }, kLongPressMs);
-  }, false);
+  });
   ['touchmove', 'touchend', 'touchcancel'].forEach(function (type) {
-    list.addEventListener(type, function () { clearTimeout(timer); });
+    on(list, type, function () { clearTimeout(timer); });
   });
 }
 
@@ -675,7 +674,7 @@ function roleSelect(m) {
   s.appendChild(el('option', null, 'student'));
   s.appendChild(el('option', null, 'professor'));
   s.value = m.role === 'professor' ? 'professor' : 'student';
-  s.addEventListener('change', function () {
+  on(s, 'change', function () {
     Parley.api('PUT', roomPath('/members/' + encodeURIComponent(m.user.username)), {role: s.value}, setError);
   });
   return s;

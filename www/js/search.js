@@ -14,7 +14,7 @@ function result(m) {
     if (Parley.room.currentId() === m.room_id) Parley.room.jump(m.id);
   }
   // A room not in the loaded pages is fetched first.
-  b.addEventListener('click', function () {
+  on(b, 'click', function () {
     if (Parley.state.byId[m.room_id]) reveal();
     else Parley.rooms.catchUp(m.id - 1, reveal);
   });

@@ -87,18 +87,18 @@ Parley.uploads = {
   init: function () {
     var input = $('attach');
     on('attach-button', 'click', function () { input.click(); });
-    input.addEventListener('change', function () {
+    on(input, 'change', function () {
       uploadAll(input.files);
       input.value = '';
     });
     var room = $('room');
-    room.addEventListener('dragover', function (e) {
+    on(room, 'dragover', function (e) {
       if (!e.dataTransfer || !$('composer').offsetParent) return;
       e.preventDefault();
       room.className = 'dropping';
     });
-    room.addEventListener('dragleave', function () { room.className = ''; });
-    room.addEventListener('drop', function (e) {
+    on(room, 'dragleave', function () { room.className = ''; });
+    on(room, 'drop', function (e) {
       room.className = '';
       if (!e.dataTransfer || !e.dataTransfer.files.length || !$('composer').offsetParent) return;
       e.preventDefault();
