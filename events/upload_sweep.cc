@@ -14,7 +14,7 @@ std::string UploadsDir(const std::string& db_path) {
   return (slash == std::string::npos ? std::string(".") : db_path.substr(0, slash)) + "/uploads";
 }
 
-bool SweepUploads(Store& store, const Config& cfg) {
+bool SweepUploads(Storage& store, const Config& cfg) {
   const std::string dir = UploadsDir(cfg.db_path);
   auto removed = store.CollectUploads(cfg.upload_keep_ms, kUploadsPerStep, [&](int64_t id) -> Status {
     const std::string path = dir + "/" + std::to_string(id);

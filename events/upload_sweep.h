@@ -11,7 +11,7 @@
 #include <string>
 
 #include "events/config.h"
-#include "schema/store.h"
+#include "schema/storage.h"
 
 namespace parley::events {
 
@@ -21,6 +21,6 @@ constexpr int kUploadsPerStep = 64;
 std::string UploadsDir(const std::string& db_path);
 
 // One step; true when it was full, so more may be waiting.
-bool SweepUploads(Store& store, const Config& cfg);
+bool SweepUploads(Storage& store, const Config& cfg);
 
 }  // namespace parley::events
