@@ -265,9 +265,25 @@ kill_master() {
 kill_master parley-fcgi after-fcgi-kill
 kill_master nginx after-nginx-kill
 
+# Two daemons dying at once: the second dies while tools/run waits out the
+# first one's backoff, so bash reaps it then and `wait -n` no longer knows
+# it; it must be found and restarted all the same.
+find_daemon parley-fcgi || fail "no parley-fcgi under tools/run"
+fcgi_master=$dpid
+find_daemon nginx || fail "no nginx under tools/run"
+nginx_master=$dpid
+mapfile -t nginx_workers < <(children_of "$nginx_master" nginx)
+kill -KILL "$fcgi_master" "$nginx_master"
+send after-both-killed
+gone "${nginx_workers[@]}" || fail "workers ${nginx_workers[*]} of the killed nginx master still run"
+for pid in "$fcgi_master" "$nginx_master"; do
+  grep -q "(pid $pid) .*restarting" "$tmp/run.log" || fail "the death of pid $pid was not handled"
+done
+note "parley-fcgi and nginx masters killed at once: both restarted, a send answered"
+
 # Every acknowledged send stored once (retries reuse their client_id).
 api GET "/api/rooms/$room/messages?limit=50"
-for cid in first-1 before-events-kill after-events-kill after-fcgi-kill after-nginx-kill; do
+for cid in first-1 before-events-kill after-events-kill after-fcgi-kill after-nginx-kill after-both-killed; do
   n=$(grep -o "\"client_id\":\"$cid\"" <<< "$body" | wc -l)
   [[ $n == 1 ]] || fail "client_id $cid stored $n times"
 done
