@@ -15,10 +15,9 @@
 // the cursor is and however long the log.
 #include "schema/store.h"
 
-#include <algorithm>
-#include <functional>
-#include <queue>
 #include <utility>
+
+#include "schema/event_merge.h"
 
 namespace parley {
 namespace {
@@ -53,39 +52,27 @@ Result<std::vector<Event>> Store::EventsAfter(int64_t after_id, int limit) {
 
 namespace {
 
-// One index range of the user's events, read a batch at a time.
-struct Source {
-  enum class Kind { kRoom, kBroadcast, kAddressed };
-  Kind kind = Kind::kRoom;
-  int64_t key = 0;    // the room id, or the user id for kAddressed
-  int batch = 1;      // rows to read next time
-  std::vector<Event> events;
-  size_t next = 0;    // the first of `events` not merged yet
-  bool done = false;  // the last read came back short: nothing more up to `upto`
-};
-
 // Reads src's next batch in (after, upto]; false when it found nothing.
-Result<bool> ReadBatch(Db& db, Source& src, int64_t after, int64_t upto) {
+Result<bool> ReadBatch(Db& db, EventSource& src, int64_t after, int64_t upto) {
   static const std::string kColumns = "SELECT id, ts, type, room_id, target_id, audience, data FROM events ";
   static const std::string kRoom = kColumns + "WHERE room_id = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4";
   static const std::string kBroadcast =
       kColumns + "WHERE audience = 'all' AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4";
   static const std::string kAddressed =
       kColumns + "WHERE target_id = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4";
-  const std::string& sql = src.kind == Source::Kind::kRoom        ? kRoom
-                           : src.kind == Source::Kind::kBroadcast ? kBroadcast
-                                                                  : kAddressed;
+  const std::string& sql = src.kind == EventSource::Kind::kRoom        ? kRoom
+                           : src.kind == EventSource::Kind::kBroadcast ? kBroadcast
+                                                                       : kAddressed;
   PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(sql));
-  if (src.kind != Source::Kind::kBroadcast) s.Bind(1, src.key);
+  if (src.kind != EventSource::Kind::kBroadcast) s.Bind(1, src.key);
   s.Bind(2, after).Bind(3, upto).Bind(4, src.batch);
-  src.events.clear();
-  src.next = 0;
+  std::vector<Event> read;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    src.events.push_back(ReadEvent(s));
+    read.push_back(ReadEvent(s));
   }
-  src.done = static_cast<int>(src.events.size()) < src.batch;
+  src.Fill(std::move(read));
   return !src.events.empty();
 }
 
@@ -100,47 +87,10 @@ Result<std::vector<Event>> Store::EventsForUser(int64_t user_id, int64_t after, 
   PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_, Transaction::Mode::kRead));
   // Membership now, as before: a room's log is readable once joined.
   PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> rooms, RoomIdsOf(user_id));
-  std::vector<Source> sources;
-  sources.reserve(rooms.size() + 2);
-  for (int64_t room : rooms) sources.push_back(Source{Source::Kind::kRoom, room});
-  sources.push_back(Source{Source::Kind::kBroadcast, 0});
-  sources.push_back(Source{Source::Kind::kAddressed, user_id});
-  // The first reads share `limit` between the sources; a source that turns
-  // out busy doubles its batch on each further read (up to `limit`), so a
-  // user in a thousand rooms reads about one row per quiet room, and the
-  // busy room still takes few statements.
-  const int first = std::clamp(limit / static_cast<int>(sources.size()), 1, limit);
-
-  // A min-heap of (the id of each source's next event, source index).
-  using Head = std::pair<int64_t, size_t>;
-  std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heads;
-  for (size_t i = 0; i < sources.size(); ++i) {
-    sources[i].batch = first;
-    PARLEY_ASSIGN_OR_RETURN(bool any, ReadBatch(db_, sources[i], after, upto));
-    if (any) heads.emplace(sources[i].events.front().id, i);
-  }
-  // The smallest head is the next event of the merge, and a source whose
-  // batch runs out reads on from its last id before anything later is
-  // taken: ids come out in order with nothing skipped. So when fewer than
-  // `limit` come out, every event the user may see up to `upto` did, and
-  // otherwise the caller continues after the last one. An event in two
-  // sources (a room's event addressed to a member) comes out twice in a
-  // row and is kept once.
-  while (!heads.empty() && static_cast<int>(out.size()) < limit) {
-    const size_t i = heads.top().second;
-    heads.pop();
-    Source& src = sources[i];
-    Event& e = src.events[src.next++];
-    const int64_t id = e.id;
-    if (out.empty() || out.back().id != id) out.push_back(std::move(e));
-    if (src.next < src.events.size()) {
-      heads.emplace(src.events[src.next].id, i);
-    } else if (!src.done) {
-      src.batch = std::min(limit, src.batch * 2);
-      PARLEY_ASSIGN_OR_RETURN(bool any, ReadBatch(db_, src, id, upto));
-      if (any) heads.emplace(src.events.front().id, i);
-    }
-  }
+  std::vector<EventSource> sources = UserEventSources(user_id, rooms, limit);
+  for (EventSource& src : sources) PARLEY_RETURN_IF_ERROR(ReadBatch(db_, src, after, upto).status());
+  auto read_more = [&](EventSource& src, int64_t from) { return ReadBatch(db_, src, from, upto); };
+  PARLEY_ASSIGN_OR_RETURN(out, MergeEventSources(sources, limit, read_more));
   PARLEY_RETURN_IF_ERROR(tx->Commit());
   return out;
 }

@@ -12,9 +12,9 @@
 #include <algorithm>
 #include <functional>
 #include <map>
-#include <queue>
 #include <utility>
 
+#include "schema/event_merge.h"
 #include "schema/pg/event_log.h"
 #include "schema/pg/store.h"
 
@@ -22,41 +22,23 @@ namespace parley::pg {
 
 namespace {
 
-// One index range of the user's events, read a batch at a time.
-struct Source {
-  enum class Kind { kRoom, kBroadcast, kAddressed };
-  Kind kind = Kind::kRoom;
-  int64_t key = 0;    // the room id, or the user id for kAddressed
-  int batch = 1;      // rows to read next time
-  std::vector<Event> events;
-  size_t next = 0;    // the first of `events` not merged yet
-  bool done = false;  // the last read came back short: nothing more up to `upto`
-};
-
-const std::string& SourceSql(Source::Kind kind) {
+const std::string& SourceSql(EventSource::Kind kind) {
   static const std::string kSelect = std::string("SELECT ") + kEventColumns + " FROM events ";
   static const std::string kRoom = kSelect + "WHERE room_id = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT $4";
   static const std::string kBroadcast = kSelect + "WHERE audience = 'all' AND id > $1 AND id <= $2 ORDER BY id LIMIT $3";
   static const std::string kAddressed =
       kSelect + "WHERE target_id = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT $4";
-  return kind == Source::Kind::kRoom ? kRoom : kind == Source::Kind::kBroadcast ? kBroadcast : kAddressed;
-}
-
-// Hands src a batch that was read with src.batch as its limit.
-void Fill(Source& src, std::vector<Event> events) {
-  src.events = std::move(events);
-  src.next = 0;
-  src.done = static_cast<int>(src.events.size()) < src.batch;
+  return kind == EventSource::Kind::kRoom ? kRoom : kind == EventSource::Kind::kBroadcast ? kBroadcast : kAddressed;
 }
 
 // Reads src's next batch in (after, upto]; false when it found nothing.
-Result<bool> ReadBatch(PgConn& conn, Source& src, int64_t after, int64_t upto) {
+Result<bool> ReadBatch(PgConn& conn, EventSource& src, int64_t after, int64_t upto) {
   const std::string& sql = SourceSql(src.kind);
-  PARLEY_ASSIGN_OR_RETURN(PgResult rows, src.kind == Source::Kind::kBroadcast
+  PARLEY_ASSIGN_OR_RETURN(PgResult rows, src.kind == EventSource::Kind::kBroadcast
                                              ? conn.Exec(sql, {after, upto, src.batch})
                                              : conn.Exec(sql, {src.key, after, upto, src.batch}));
   PARLEY_ASSIGN_OR_RETURN(std::vector<Event> events, EventsFromRows(rows));
-  Fill(src, std::move(events));
+  src.Fill(std::move(events));
   return !src.events.empty();
 }
 
@@ -93,49 +75,18 @@ Result<std::vector<Event>> PgStore::EventsForUser(int64_t user_id, int64_t after
   PARLEY_RETURN_IF_ERROR(conn_.ExecScript("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
   // Membership now, as before: a room's log is readable once joined.
   PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> rooms, RoomIdsOf(user_id));
-  std::vector<Source> sources;
-  sources.reserve(rooms.size() + 2);
-  for (int64_t room : rooms) sources.push_back(Source{Source::Kind::kRoom, room});
-  sources.push_back(Source{Source::Kind::kBroadcast, 0});
-  sources.push_back(Source{Source::Kind::kAddressed, user_id});
-  // The first reads share `limit` between the sources; a busy source
-  // doubles its batch on each further read (up to `limit`).
-  const int first = std::clamp(limit / static_cast<int>(sources.size()), 1, limit);
+  std::vector<EventSource> sources = UserEventSources(user_id, rooms, limit);
+  const int first = sources.front().batch;
   PARLEY_ASSIGN_OR_RETURN(auto room_batches, FirstRoomBatches(conn_, user_id, after, upto, first));
-
-  // A min-heap of (the id of each source's next event, source index).
-  using Head = std::pair<int64_t, size_t>;
-  std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heads;
-  for (size_t i = 0; i < sources.size(); ++i) {
-    Source& src = sources[i];
-    src.batch = first;
-    if (src.kind == Source::Kind::kRoom) {
-      Fill(src, std::move(room_batches[src.key]));
+  for (EventSource& src : sources) {
+    if (src.kind == EventSource::Kind::kRoom) {
+      src.Fill(std::move(room_batches[src.key]));
     } else {
       PARLEY_RETURN_IF_ERROR(ReadBatch(conn_, src, after, upto).status());
     }
-    if (!src.events.empty()) heads.emplace(src.events.front().id, i);
   }
-  // The smallest head is the next event of the merge, and a source whose
-  // batch runs out reads on from its last id before anything later is
-  // taken: ids come out in order with nothing skipped. An event in two
-  // sources (a room's event addressed to a member) comes out twice in a
-  // row and is kept once.
-  while (!heads.empty() && static_cast<int>(out.size()) < limit) {
-    const size_t i = heads.top().second;
-    heads.pop();
-    Source& src = sources[i];
-    Event& e = src.events[src.next++];
-    const int64_t id = e.id;
-    if (out.empty() || out.back().id != id) out.push_back(std::move(e));
-    if (src.next < src.events.size()) {
-      heads.emplace(src.events[src.next].id, i);
-    } else if (!src.done) {
-      src.batch = std::min(limit, src.batch * 2);
-      PARLEY_ASSIGN_OR_RETURN(bool any, ReadBatch(conn_, src, id, upto));
-      if (any) heads.emplace(src.events.front().id, i);
-    }
-  }
+  auto read_more = [&](EventSource& src, int64_t from) { return ReadBatch(conn_, src, from, upto); };
+  PARLEY_ASSIGN_OR_RETURN(out, MergeEventSources(sources, limit, read_more));
   PARLEY_RETURN_IF_ERROR(tx->Commit());
   return out;
 }
