@@ -152,26 +152,69 @@ Status PgConn::ExecScript(const std::string& sql) {
   return FromPg(res.raw(), conn_.get(), Brief(sql));
 }
 
+namespace {
+
+// COMMIT of a transaction in which a statement failed "succeeds" with the
+// tag ROLLBACK: nothing was committed.
+Status CommitNow(PgConn& conn) {
+  PgResult res(PQexec(conn.raw(), "COMMIT"));
+  PARLEY_RETURN_IF_ERROR(FromPg(res.raw(), conn.raw(), "COMMIT"));
+  if (std::strcmp(PQcmdStatus(res.raw()), "ROLLBACK") == 0) {
+    return Status::Internal("COMMIT: the transaction had failed and was rolled back");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<PgTx>> PgTx::Begin(PgConn& conn) {
-  PARLEY_RETURN_IF_ERROR(conn.ExecScript("BEGIN"));
-  return std::unique_ptr<PgTx>(new PgTx(conn));
+  const bool savepoint = conn.in_batch();
+  PARLEY_RETURN_IF_ERROR(conn.ExecScript(savepoint ? "SAVEPOINT parley_write" : "BEGIN"));
+  return std::unique_ptr<PgTx>(new PgTx(conn, savepoint));
 }
 
 PgTx::~PgTx() {
   // Errors are ignored on purpose: on a broken connection the server has
-  // rolled back already, and a destructor has no one to tell.
-  if (open_) (void)conn_.ExecScript("ROLLBACK");
+  // rolled back already, and a destructor has no one to tell. A statement
+  // that failed inside the savepoint aborted the batch's transaction until
+  // this ROLLBACK TO, which makes it usable again.
+  if (!open_) return;
+  (void)conn_.ExecScript(savepoint_ ? "ROLLBACK TO SAVEPOINT parley_write; RELEASE SAVEPOINT parley_write"
+                                    : "ROLLBACK");
 }
 
 Status PgTx::Commit() {
-  PgResult res(PQexec(conn_.raw(), "COMMIT"));
-  open_ = false;
-  PARLEY_RETURN_IF_ERROR(FromPg(res.raw(), conn_.raw(), "COMMIT"));
-  // COMMIT of a transaction that failed earlier "succeeds" with the tag
-  // ROLLBACK: nothing was committed.
-  if (std::strcmp(PQcmdStatus(res.raw()), "ROLLBACK") == 0) {
-    return Status::Internal("COMMIT: the transaction had failed and was rolled back");
+  if (savepoint_) {
+    // Only a savepoint that is still good is released; a failed one is
+    // left to the destructor's ROLLBACK TO.
+    PARLEY_RETURN_IF_ERROR(conn_.ExecScript("RELEASE SAVEPOINT parley_write"));
+    open_ = false;
+    return Status::Ok();
   }
+  open_ = false;
+  PARLEY_RETURN_IF_ERROR(CommitNow(conn_));
+  ++conn_.commits_;
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn) {
+  if (conn.in_batch_) return Status::Internal("a batch is already open on this connection");
+  PARLEY_RETURN_IF_ERROR(conn.ExecScript("BEGIN"));
+  conn.in_batch_ = true;
+  return std::unique_ptr<PgBatch>(new PgBatch(conn));
+}
+
+PgBatch::~PgBatch() {
+  if (!open_) return;
+  (void)conn_.ExecScript("ROLLBACK");
+  conn_.in_batch_ = false;
+}
+
+Status PgBatch::Commit() {
+  open_ = false;
+  conn_.in_batch_ = false;
+  PARLEY_RETURN_IF_ERROR(CommitNow(conn_));
+  ++conn_.commits_;
   return Status::Ok();
 }
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "schema/status.h"
+#include "schema/storage.h"  // Batch
 
 struct pg_conn;
 struct pg_result;
@@ -106,13 +107,27 @@ class PgConn {
   bool in_transaction() const;
   pg_conn* raw() const { return conn_.get(); }
 
+  // Group commit (PgBatch): while a batch is open, every PgTx on this
+  // connection is a savepoint inside it.
+  bool in_batch() const { return in_batch_; }
+  // Transactions and batches committed on this connection: each is one WAL
+  // flush under synchronous_commit=on (the worker's syncs-per-batch metric).
+  uint64_t commits() const { return commits_; }
+
  private:
+  friend class PgTx;
+  friend class PgBatch;
   explicit PgConn(pg_conn* conn) : conn_(conn) {}
   Result<PgResult> ExecParams(std::string_view sql, const PgParam* params, size_t n);
   std::unique_ptr<pg_conn, PgConnCloser> conn_;
+  bool in_batch_ = false;
+  uint64_t commits_ = 0;
 };
 
 // BEGIN on Begin(), ROLLBACK in the destructor unless Commit() succeeded.
+// Inside an open PgBatch it is a SAVEPOINT instead: Commit() releases it
+// (the batch's COMMIT makes it durable), the destructor rolls back to it, so
+// one write that fails leaves the others of the batch alone.
 // Isolation is PostgreSQL's default, READ COMMITTED: each statement sees
 // what committed before it started, and an UPDATE that waited for another
 // transaction's row lock re-reads that row's committed value (which is what
@@ -130,7 +145,26 @@ class PgTx {
   PgConn& conn() { return conn_; }
 
  private:
-  explicit PgTx(PgConn& conn) : conn_(conn) {}
+  PgTx(PgConn& conn, bool savepoint) : conn_(conn), savepoint_(savepoint) {}
+  PgConn& conn_;
+  bool savepoint_;
+  bool open_ = true;
+};
+
+// One transaction that many writes share (the PostgreSQL side of
+// schema/write_batch.h): BEGIN now, COMMIT once for all of them. Appends
+// inside it take the event counter row (event_log.h) at the first write
+// and hold it to the COMMIT, so the counter row is taken once per batch.
+class PgBatch final : public Batch {
+ public:
+  static Result<std::unique_ptr<PgBatch>> Begin(PgConn& conn);
+  ~PgBatch() override;
+  PgBatch(const PgBatch&) = delete;
+  PgBatch& operator=(const PgBatch&) = delete;
+  Status Commit() override;
+
+ private:
+  explicit PgBatch(PgConn& conn) : conn_(conn) {}
   PgConn& conn_;
   bool open_ = true;
 };

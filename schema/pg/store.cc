@@ -46,6 +46,11 @@ std::string HexOf(const std::string& bytes) {
   return out;
 }
 
+Result<std::unique_ptr<Batch>> PgStore::BeginBatch() {
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgBatch> batch, PgBatch::Begin(conn_));
+  return std::unique_ptr<Batch>(std::move(batch));
+}
+
 Result<std::string> PgStore::Epoch() {
   PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT value FROM meta WHERE key = 'epoch'"));
   if (r.Rows() != 1) return Status::Internal("the database has no epoch");
@@ -118,6 +123,15 @@ Result<std::optional<User>> PgStore::FindUser(const std::string& username) {
   if (r.Rows() == 0) return std::optional<User>();
   PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(0, 0));
   return std::optional<User>(User{id, r.Text(0, 1)});
+}
+
+Result<std::vector<User>> PgStore::SearchUsers(const std::string& prefix, int limit) {
+  // The admins' listing (store_moderation.cc) without the account flags.
+  PARLEY_ASSIGN_OR_RETURN(std::vector<AccountInfo> accounts, AdminListUsers(prefix, limit));
+  std::vector<User> out;
+  out.reserve(accounts.size());
+  for (AccountInfo& a : accounts) out.push_back(std::move(a.user));
+  return out;
 }
 
 Status PgStore::CreateSession(int64_t user_id, const std::string& token_hash) {

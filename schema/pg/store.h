@@ -1,12 +1,7 @@
 // PgStore: the Storage interface (schema/storage.h) on PostgreSQL, issue
-// 10 item 1, as far as the events daemon and accounts need it: the epoch
-// and head, the event log readers, sessions and presence, and creating and
-// finding users. Each method has exactly the signature of the Storage
-// method of the same name and the semantics of SQLite's Store (the
-// comments of schema/storage.h hold), so once the rest exists PgStore
-// derives from Storage and these become overrides. What is not here yet:
-// rooms, messages, moderation, uploads, search, login throttling, quotas
-// and batches (the worker's side).
+// 10 item 1, with the semantics of SQLite's Store (the comments of
+// schema/storage.h hold). Methods not yet written answer kInternal
+// "not on PostgreSQL yet" (store_pending.cc).
 //
 // Design note. Every write that appends events collects them while the
 // transaction runs and appends them last (CommitEvents): AppendEvents takes
@@ -25,22 +20,28 @@
 //   holds one, and ClearPresence() at a daemon's start clears only its own.
 // - EventsForUser reads in a REPEATABLE READ transaction, PostgreSQL's
 //   snapshot, as SQLite's read transaction gives one.
+// - Transactions are READ COMMITTED, and several pools write at once (SQLite
+//   has one writer). So a check that guards a write locks what it read until
+//   COMMIT (SELECT ... FOR SHARE on the member row a send relies on, FOR
+//   UPDATE on a quota bucket), where SQLite's single writer made that free.
 //
 // Threading: one PgStore per PgConn, used by one thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "schema/model.h"
 #include "schema/pg/conn.h"
-#include "schema/storage.h"  // Limits, UserCredentials, Session, NowMs: the types of the interface
+#include "schema/storage.h"
 
 namespace parley::pg {
 
-class PgStore {
+class PgStore final : public Storage {
  public:
   // daemon: this process's name in the presence table (unique per daemon:
   // a host name and port, say).
@@ -48,40 +49,113 @@ class PgStore {
       : conn_(conn), limits_(limits), daemon_(std::move(daemon)) {}
 
   PgConn& conn() { return conn_; }
-  const Limits& limits() const { return limits_; }
-  Result<std::string> Epoch();
-  Result<int64_t> Head();
-  // The head after the last committed write that appended events, once; 0 if none.
-  int64_t TakeNotifyHead() {
+
+  Result<std::unique_ptr<Batch>> BeginBatch() override;
+  bool in_batch() const override { return conn_.in_batch(); }
+  uint64_t commits() const override { return conn_.commits(); }
+  // PostgreSQL's autovacuum and checkpointer do their own upkeep.
+  Status MaintainIfDue() override { return Status::Ok(); }
+
+  const Limits& limits() const override { return limits_; }
+  Result<std::string> Epoch() override;
+  Result<int64_t> Head() override;
+  int64_t TakeNotifyHead() override {
     int64_t h = notify_head_;
     notify_head_ = 0;
     return h;
   }
 
   // Accounts and sessions (store.cc).
-  Result<User> CreateUser(const std::string& username, const std::string& pw_hash);
-  Result<std::optional<UserCredentials>> FindCredentials(const std::string& username);
-  Result<std::optional<User>> FindUser(const std::string& username);
-  Status CreateSession(int64_t user_id, const std::string& token_hash);
-  Result<std::optional<User>> SessionUser(const std::string& token_hash);
-  Status RevokeSession(const std::string& token_hash);
+  Result<User> CreateUser(const std::string& username, const std::string& pw_hash) override;
+  Result<std::optional<UserCredentials>> FindCredentials(const std::string& username) override;
+  Result<std::optional<User>> FindUser(const std::string& username) override;
+  Result<std::vector<User>> SearchUsers(const std::string& prefix, int limit) override;
+  Status CreateSession(int64_t user_id, const std::string& token_hash) override;
+  Result<std::optional<User>> SessionUser(const std::string& token_hash) override;
+  Status RevokeSession(const std::string& token_hash) override;
+  // store_login.cc
+  Status BeginLogin(const std::string& username, const std::string& address) override;
+  Status LoginSucceeded(const std::string& username, const std::string& address) override;
+
+  // Rooms and membership (store_rooms.cc).
+  Result<std::vector<Room>> ListRooms(const User& me) override;
+  Result<Room> CreateRoom(const User& me, const std::string& name, RoomKind kind,
+                          std::optional<int64_t> answers_per_professor) override;
+  Result<Room> GetRoom(const User& me, int64_t room_id) override;
+  Result<Room> Join(const User& me, int64_t room_id) override;
+  Status Leave(const User& me, int64_t room_id) override;
+  Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username) override;
+  Result<std::vector<Member>> Members(const User& me, int64_t room_id) override;
+  Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role) override;
+  Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) override;
+  Status AdminSetRole(int64_t room_id, const std::string& username, Role role) override;
+  Status CheckMember(const User& me, int64_t room_id) override;
+  Result<RoomListPage> ListRoomsPage(const User& me, const RoomListQuery& q) override;
+  Result<std::vector<Room>> Directory(const User& me, const std::string& prefix, int limit) override;
+  Result<Room> SetNotifications(const User& me, int64_t room_id, NotifyLevel level) override;
+  Result<int64_t> MemberCount(int64_t room_id, int64_t cap) override;
+  // store_reactions.cc, store_search.cc
+  Result<ReactionResult> React(const User& me, int64_t message_id, const std::string& emoji, bool add) override;
+  Result<SearchPage> Search(const User& me, const SearchQuery& q) override;
+
+  // Messages (store_messages.cc).
+  Result<HistoryPage> History(const User& me, int64_t room_id, std::optional<int64_t> before,
+                              std::optional<int64_t> after, int limit) override;
+  Result<SendResult> Send(const User& me, int64_t room_id, const std::string& text,
+                          const std::optional<std::string>& client_id, std::optional<int64_t> reply_to = std::nullopt,
+                          const std::vector<int64_t>& attachments = {}) override;
+  Result<SendResult> Answer(const User& me, int64_t question_id, const std::string& text,
+                            const std::optional<std::string>& client_id) override;
+  Result<Message> Edit(const User& me, int64_t message_id, const std::string& text) override;
+  Status Delete(const User& me, int64_t message_id) override;
+  Status MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved = nullptr) override;
+
+  // Moderation, blocks, admins and accounts (store_moderation.cc).
+  Result<Member> UpdateMember(const User& me, int64_t room_id, const std::string& username,
+                              const MemberUpdate& u) override;
+  Status Kick(const User& me, int64_t room_id, const std::string& username) override;
+  Status BanUser(const User& me, int64_t room_id, const std::string& username, const std::string& reason) override;
+  Status Unban(const User& me, int64_t room_id, const std::string& username) override;
+  Result<std::vector<Ban>> Bans(const User& me, int64_t room_id) override;
+  Status Block(const User& me, const std::string& username) override;
+  Status Unblock(const User& me, const std::string& username) override;
+  Result<std::vector<User>> Blocks(const User& me) override;
+  Result<bool> IsAdmin(int64_t user_id) override;
+  Result<std::vector<AccountInfo>> AdminListUsers(const std::string& prefix, int limit) override;
+  Status SetDeactivated(const User& me, const std::string& username, bool deactivated) override;
+  Status SetAdmin(const std::string& username, bool admin) override;
+  Status SetPassword(int64_t user_id, const std::string& pw_hash, const std::string& keep_token_hash) override;
+
+  // Uploads (store_uploads.cc).
+  Result<Upload> CreateUpload(const User& me, Upload u, const std::function<Status(int64_t id)>& place) override;
+  Result<Upload> ReadableUpload(const User& me, int64_t upload_id) override;
+  Result<int64_t> CollectUploads(int64_t keep_ms, int limit,
+                                 const std::function<Status(int64_t id)>& remove) override;
 
   // The event log, sessions and presence for parley-events (store_events.cc).
-  Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit);
-  Result<std::vector<Event>> EventsForUser(int64_t user_id, int64_t after, int64_t upto, int limit);
-  Result<int64_t> OldestEventId();
-  Result<std::vector<int64_t>> RoomIdsOf(int64_t user_id);
-  Result<std::optional<Session>> FindSession(const std::string& token_hash);
-  Result<bool> SessionAlive(int64_t session_id);
-  Result<int64_t> DataVersion();
-  Status SetOnline(int64_t user_id, bool online);
-  Status ClearPresence();
-  Result<int64_t> PruneEvents(int64_t keep_ms, int64_t keep_per_room);
+  Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit) override;
+  Result<std::vector<Event>> EventsForUser(int64_t user_id, int64_t after, int64_t upto, int limit) override;
+  Result<int64_t> OldestEventId() override;
+  Result<std::vector<int64_t>> RoomIdsOf(int64_t user_id) override;
+  Result<std::optional<Session>> FindSession(const std::string& token_hash) override;
+  Result<bool> SessionAlive(int64_t session_id) override;
+  Result<int64_t> DataVersion() override;
+  Status SetOnline(int64_t user_id, bool online) override;
+  Status ClearPresence() override;
+  Result<int64_t> PruneEvents(int64_t keep_ms, int64_t keep_per_room) override;
 
  private:
   // Appends events (setting their ids), moves each room's last_event_id,
   // queues the wake-up and commits; on success the head is TakeNotifyHead's.
   Status CommitEvents(PgTx& tx, std::vector<Event>& events);
+  // Takes one token from the user's bucket of that class inside the open
+  // write transaction (the bucket row locked to COMMIT), or kThrottled with
+  // the seconds until one is back (store_quota.cc).
+  Status ConsumeWriteToken(int64_t user_id, WriteClass c);
+
+  // --- pgw: private helpers of rooms, messages, reactions, search ---
+
+  // --- pgm: private helpers of moderation, uploads, login ---
 
   PgConn& conn_;
   Limits limits_;

@@ -124,5 +124,51 @@ TEST(PgTxTest, ATransactionWithAFailedStatementDoesNotCommit) {
   EXPECT_EQ(r.Int(0, 0).value(), 0);
 }
 
+// Group commit: writes inside a batch are savepoints; one that fails rolls
+// back alone, the others commit together in the batch's one COMMIT.
+TEST(PgBatchTest, AFailedWriteRollsBackAloneAndTheBatchCommitsOnce) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("batch"));
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url));
+  ASSERT_OK(conn->ExecScript("CREATE TABLE t (n bigint PRIMARY KEY)"));
+  const uint64_t commits = conn->commits();
+  {
+    ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(*conn));
+    EXPECT_TRUE(conn->in_batch());
+    const int values[] = {1, 1, 2};  // the second 1 fails on the primary key
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+      Status st = conn->Exec("INSERT INTO t VALUES ($1)", {values[i]}).status();
+      if (st.ok()) st = tx->Commit();
+      EXPECT_EQ(st.ok(), i != 1) << i << ": " << st.ToString();
+    }
+    EXPECT_EQ(conn->commits(), commits);
+    // Released savepoints are not committed yet: another connection sees nothing.
+    ASSERT_OK_AND_ASSIGN(auto other, PgConn::Connect(url));
+    ASSERT_OK_AND_ASSIGN(PgResult seen, other->Exec("SELECT count(*) FROM t"));
+    EXPECT_EQ(seen.Int(0, 0).value(), 0);
+    ASSERT_OK(batch->Commit());
+  }
+  EXPECT_FALSE(conn->in_batch());
+  EXPECT_EQ(conn->commits(), commits + 1);
+  ASSERT_OK_AND_ASSIGN(PgResult r, conn->Exec("SELECT string_agg(n::text, ',' ORDER BY n) FROM t"));
+  EXPECT_EQ(r.Text(0, 0), "1,2");
+}
+
+TEST(PgBatchTest, ABatchNotCommittedLeavesNothing) {
+  PARLEY_PG_CLUSTER(cluster);
+  auto conn = FreshConn(cluster, "batchrb", "CREATE TABLE t (n bigint)");
+  ASSERT_NE(conn, nullptr);
+  {
+    ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(*conn));
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Exec("INSERT INTO t VALUES (1)").status());
+    ASSERT_OK(tx->Commit());
+  }
+  EXPECT_FALSE(conn->in_transaction());
+  ASSERT_OK_AND_ASSIGN(PgResult r, conn->Exec("SELECT count(*) FROM t"));
+  EXPECT_EQ(r.Int(0, 0).value(), 0);
+}
+
 }  // namespace
 }  // namespace parley::pg

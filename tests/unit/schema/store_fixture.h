@@ -1,6 +1,9 @@
-// Shared by the Store unit tests (tests/unit/schema/store_*_test.cc): a
-// real, migrated SQLite file in a temporary directory, a Store on it, and
-// the users and rooms most tests begin with. Users get a fake password hash:
+// Shared by the Storage unit tests (tests/unit/schema/store_*_test.cc): a
+// real, migrated database, a Storage on it, and the users and rooms most
+// tests begin with. The backend is SQLite (a file in a temporary directory,
+// Store), or PostgreSQL (a fresh schema of the test cluster, pg_cluster.h,
+// PgStore) when PARLEY_TEST_BACKEND=postgresql: the same tests hold both
+// backends to one contract (tests/unit/CMakeLists.txt runs them twice). Users get a fake password hash:
 // the Store never looks inside it, and real Argon2id would cost ~50-100 ms
 // per user.
 #pragma once
@@ -11,15 +14,30 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
+#include <cstdlib>
 
 #include "schema/crypto.h"
+#include "schema/pg/migrate.h"
+#include "schema/pg/store.h"
 #include "schema/store.h"
+#include "tests/unit/schema/pg_cluster.h"
 #include "tests/unit/temp_db.h"
 
 namespace parley::test {
 
 inline constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
 inline constexpr int64_t kGeneral = 1;  // created by the first migration
+
+// Whether this run tests the PostgreSQL backend (PARLEY_TEST_BACKEND=postgresql).
+inline bool OnPostgres() {
+  const char* b = std::getenv("PARLEY_TEST_BACKEND");
+  return b != nullptr && std::string(b) == "postgresql";
+}
+
+// In a test body of a test about SQLite itself (its files, its plans).
+#define PARLEY_SQLITE_ONLY()                                      \
+  if (::parley::test::OnPostgres()) GTEST_SKIP() << "SQLite only"
 
 class StoreFixture : public ::testing::Test {
  protected:
@@ -30,11 +48,44 @@ class StoreFixture : public ::testing::Test {
   // stops there when the database cannot be opened.
   void OpenStore(const Limits& limits = {}) {
     ASSERT_OK(CryptoInit());
-    db_ = OpenDb(path());
-    ASSERT_NE(db_, nullptr);
-    store_ = std::make_unique<Store>(*db_, limits);
+    if (OnPostgres()) {
+      PARLEY_PG_CLUSTER(cluster);
+      ASSERT_OK_AND_ASSIGN(pg_url_, cluster->NewSchema("store"));
+      ASSERT_OK_AND_ASSIGN(pg_, pg::PgConn::Connect(pg_url_));
+      ASSERT_OK(pg::MigratePg(*pg_));
+      // Test data need not survive a crash: commits skip the WAL flush.
+      ASSERT_OK(pg_->ExecScript("SET synchronous_commit = off"));
+    } else {
+      db_ = OpenDb(path());
+      ASSERT_NE(db_, nullptr);
+    }
+    store_ = NewStorage(limits);
+  }
+  // Another Storage on the same database, on a connection of its own (as
+  // another worker or daemon would have); the fixture keeps the connection.
+  std::unique_ptr<Storage> NewStorage(const Limits& limits = {}) {
+    if (OnPostgres()) {
+      pg::PgConn* conn = pg_.get();
+      if (store_ != nullptr) {  // not the first: a connection of its own
+        auto c = pg::PgConn::Connect(pg_url_);
+        EXPECT_OK(c);
+        if (!c.ok()) return nullptr;
+        EXPECT_OK((*c)->ExecScript("SET synchronous_commit = off"));
+        conn = c->get();
+        more_pg_.push_back(std::move(c).value());
+      }
+      return std::make_unique<pg::PgStore>(*conn, limits);
+    }
+    Db* db = db_.get();
+    if (store_ != nullptr) {
+      more_db_.push_back(OpenDb(path()));
+      db = more_db_.back().get();
+    }
+    return std::make_unique<Store>(*db, limits);
   }
   std::string path() const { return dir_.File("parley.db"); }
+  // Statements both backends accept, run outside the Storage (test set-up).
+  Status Exec(const std::string& sql) { return OnPostgres() ? pg_->ExecScript(sql) : db_->ExecScript(sql); }
 
   User NewUser(const std::string& name) {
     auto u = store_->CreateUser(name, kFakeHash);
@@ -62,6 +113,13 @@ class StoreFixture : public ::testing::Test {
   }
   // The first column of the first row of `sql`, or -1.
   int64_t QueryInt(const std::string& sql) {
+    if (OnPostgres()) {
+      auto r = pg_->Exec(sql);
+      EXPECT_OK(r) << sql;
+      if (!r.ok() || r->Rows() < 1) return -1;
+      auto v = r->Int(0, 0);
+      return v.ok() ? *v : -1;
+    }
     auto s = db_->Prepare(sql);
     EXPECT_OK(s) << sql;
     if (!s.ok()) return -1;
@@ -71,8 +129,13 @@ class StoreFixture : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<Db> db_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<Db> db_;  // SQLite
+  std::vector<std::unique_ptr<Db>> more_db_;
+  std::string pg_url_;      // PostgreSQL
+  std::unique_ptr<pg::PgConn> pg_;
+  std::vector<std::unique_ptr<pg::PgConn>> more_pg_;
+  // Declared last: destroyed before the connections it uses.
+  std::unique_ptr<Storage> store_;
 };
 
 }  // namespace parley::test
