@@ -1,5 +1,9 @@
 #include "events/config.h"
 
+#include "schema/backend/backend.h"
+
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -27,7 +31,10 @@ Status ParseInt(const std::string& flag, const std::string& text, int64_t min, i
 }  // namespace
 
 const char* Usage() {
-  return "usage: parley-events --db PATH --listen SOCKET --notify SOCKET [options]\n"
+  return "usage: parley-events --db PATH|URL --listen SOCKET --notify SOCKET [options]\n"
+         "  --db PATH|URL            an SQLite file, or a postgresql:// URL\n"
+         "  --data DIR               uploads live under DIR/uploads (default: beside an SQLite file)\n"
+         "  --name NAME              this daemon's name among several on PostgreSQL (host:socket)\n"
          "  --log-file PATH          append logs here (reopened on SIGHUP); default stderr\n"
          "  --log-level LEVEL        error|warn|info|debug (SIGUSR1 raises, SIGUSR2 lowers)\n"
          "  --heartbeat S            comment line interval on streams (15)\n"
@@ -45,13 +52,14 @@ const char* Usage() {
          "  --revoke-check S         re-check open connections' sessions this often (3)\n"
          "  --upload-keep S          remove uploads never attached to a message after S seconds (86400)\n"
          "  --upload-sweep S         collect unused uploads this often (60)\n"
-         "Environment: PARLEY_DB, PARLEY_EVENTS_SOCKET, PARLEY_NOTIFY_SOCKET, PARLEY_LOG_LEVEL,\n"
+         "Environment: PARLEY_DB, PARLEY_DATA, PARLEY_EVENTS_SOCKET, PARLEY_NOTIFY_SOCKET, PARLEY_LOG_LEVEL,\n"
          "  PARLEY_CATCHUP_PAGES, PARLEY_CATCHUP_ADDRESS_PAGES.\n";
 }
 
 Result<Config> ParseConfig(int argc, char** argv) {
   Config c;
-  c.db_path = Env("PARLEY_DB");
+  c.db = Env("PARLEY_DB");
+  c.data_dir = Env("PARLEY_DATA");
   c.listen_path = Env("PARLEY_EVENTS_SOCKET");
   c.notify_path = Env("PARLEY_NOTIFY_SOCKET");
   std::string level = Env("PARLEY_LOG_LEVEL");
@@ -77,7 +85,11 @@ Result<Config> ParseConfig(int argc, char** argv) {
     }
     int64_t n = 0;
     if (flag == "--db") {
-      c.db_path = value;
+      c.db = value;
+    } else if (flag == "--data") {
+      c.data_dir = value;
+    } else if (flag == "--name") {
+      c.name = value;
     } else if (flag == "--listen") {
       c.listen_path = value;
     } else if (flag == "--notify") {
@@ -135,8 +147,17 @@ Result<Config> ParseConfig(int argc, char** argv) {
       return Status::Invalid("invalid_flag", "unknown option " + flag);
     }
   }
-  if (c.db_path.empty() || c.listen_path.empty() || c.notify_path.empty()) {
+  if (c.db.empty() || c.listen_path.empty() || c.notify_path.empty()) {
     return Status::Invalid("invalid_flag", "--db, --listen and --notify are required");
+  }
+  if (c.data_dir.empty()) c.data_dir = DefaultDataDir(c.db);
+  if (c.name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    c.name = std::string(host) + ":" + c.listen_path;
+  }
+  if (c.data_dir.empty()) {
+    return Status::Invalid("invalid_flag", "--data DIR (PARLEY_DATA) is required with PostgreSQL: uploads live there");
   }
   if (!level.empty() && !ParseLogLevel(level.c_str(), &g_log_level)) {
     return Status::Invalid("invalid_flag", "unknown log level " + level);

@@ -9,7 +9,11 @@
 namespace parley::events {
 
 struct Config {
-  std::string db_path;
+  std::string db;            // PARLEY_DB: an SQLite path or a postgresql:// URL (schema/backend)
+  std::string data_dir;      // uploads/ under it (the uploads' sweep)
+  // This daemon's name among several on PostgreSQL (its presence rows);
+  // default: host name and listening socket.
+  std::string name;
   std::string listen_path;   // HTTP over a unix socket (nginx proxy_pass)
   std::string notify_path;   // unix datagram socket parley-fcgi wakes us on
   std::string log_file;      // empty: stderr only

@@ -16,6 +16,7 @@ void EventBaseFree::operator()(event_base* b) const { event_base_free(b); }
 Server::~Server() {
   // The modules hold events of base_: free them before the base.
   sweep_.reset();
+  pg_wakeups_.reset();
   notify_.reset();
   http_.reset();
   sessions_.reset();
@@ -30,9 +31,12 @@ Status Server::Start() {
   PARLEY_RETURN_IF_ERROR(CryptoInit());
   // The daemon writes only presence rows, which it rebuilds at start-up:
   // an fsync per change would stall its loop for nothing.
-  PARLEY_ASSIGN_OR_RETURN(db_, Db::Open(cfg_.db_path, 5000, Sync::kNormal));
-  PARLEY_RETURN_IF_ERROR(Migrate(*db_).status());
-  store_ = std::make_unique<Store>(*db_);
+  PARLEY_RETURN_IF_ERROR(MigrateStorage(cfg_.db).status());
+  StorageOptions options;
+  options.sync = Sync::kNormal;
+  options.daemon = cfg_.name;
+  PARLEY_ASSIGN_OR_RETURN(db_, OpenStorage::Open(cfg_.db, options));
+  store_ = &db_->storage();
   PARLEY_ASSIGN_OR_RETURN(std::string epoch, store_->Epoch());
   PARLEY_ASSIGN_OR_RETURN(int64_t head, store_->Head());
   // Nobody is connected to a daemon that is just starting.
@@ -55,7 +59,7 @@ Status Server::Start() {
   http_ = std::make_unique<Http>(
       Http::Parts{cfg_, epoch, *store_, *conns_, *fanout_, *pacer_, *presence_, *sessions_, stats_});
   PARLEY_RETURN_IF_ERROR(http_->Listen(base_.get()));
-  notify_ = std::make_unique<Notify>(stats_, [this](const Wakeup& w) {
+  auto on_wakeup = [this](const Wakeup& w) {
     if (w.kind == Wakeup::Kind::kHead) {
       if (w.head > fanout_->head()) fanout_->Wake();
     } else if (w.kind == Wakeup::Kind::kReceipt) {
@@ -63,8 +67,13 @@ Status Server::Start() {
     } else {
       fanout_->Typing(w.room_id, w.user);
     }
-  });
+  };
+  notify_ = std::make_unique<Notify>(stats_, on_wakeup);
   PARLEY_RETURN_IF_ERROR(notify_->Open(base_.get(), cfg_.notify_path));
+  if (store_->carries_wakeups()) {  // PostgreSQL: from every pool on every host
+    pg_wakeups_ = std::make_unique<PgWakeups>(stats_, on_wakeup);
+    PARLEY_RETURN_IF_ERROR(pg_wakeups_->Open(base_.get(), cfg_.db));
+  }
   sweep_ = std::make_unique<Sweep>(
       Sweep::Parts{cfg_, *store_, *conns_, *fanout_, *presence_, *sessions_, stats_});
   PARLEY_RETURN_IF_ERROR(sweep_->Start(base_.get()));

@@ -25,12 +25,12 @@
 #include "events/http.h"
 #include "events/notify.h"
 #include "events/pacer.h"
+#include "events/pg_wakeups.h"
 #include "events/presence.h"
 #include "events/sessions.h"
 #include "events/stats.h"
 #include "events/sweep.h"
-#include "schema/db.h"
-#include "schema/store.h"
+#include "schema/backend/backend.h"
 
 struct event_base;
 
@@ -52,8 +52,8 @@ class Server {
 
   // Declared in the order they are built; destroyed in reverse.
   Config cfg_;
-  std::unique_ptr<Db> db_;
-  std::unique_ptr<Storage> store_;
+  std::unique_ptr<OpenStorage> db_;
+  Storage* store_ = nullptr;  // db_'s
   std::unique_ptr<event_base, EventBaseFree> base_;
   Stats stats_;
   std::unique_ptr<Conns> conns_;
@@ -63,6 +63,7 @@ class Server {
   std::unique_ptr<Sessions> sessions_;
   std::unique_ptr<Http> http_;
   std::unique_ptr<Notify> notify_;
+  std::unique_ptr<PgWakeups> pg_wakeups_;
   std::unique_ptr<Sweep> sweep_;
   std::vector<EventPtr> signal_evs_;
   bool stopping_ = false;

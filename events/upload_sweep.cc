@@ -9,13 +9,10 @@
 
 namespace parley::events {
 
-std::string UploadsDir(const std::string& db_path) {
-  size_t slash = db_path.rfind('/');
-  return (slash == std::string::npos ? std::string(".") : db_path.substr(0, slash)) + "/uploads";
-}
+std::string UploadsDir(const std::string& data_dir) { return data_dir + "/uploads"; }
 
 bool SweepUploads(Storage& store, const Config& cfg) {
-  const std::string dir = UploadsDir(cfg.db_path);
+  const std::string dir = UploadsDir(cfg.data_dir);
   auto removed = store.CollectUploads(cfg.upload_keep_ms, kUploadsPerStep, [&](int64_t id) -> Status {
     const std::string path = dir + "/" + std::to_string(id);
     // Already gone (a step that removed it and then could not record so): done.

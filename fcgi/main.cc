@@ -14,10 +14,11 @@ namespace {
 
 void Usage() {
   std::fprintf(stderr,
-               "usage: parley-fcgi --db PATH --listen SOCKET [--events-socket SOCKET]\n"
+               "usage: parley-fcgi --db PATH|URL --listen SOCKET [--events-socket SOCKET] [--data DIR]\n"
                "                   [--workers N] [--threads N] [--running N] [--sync full|normal]\n"
                "                   [--log-level error|warn|info|debug]\n"
-               "Defaults come from PARLEY_DB, PARLEY_FCGI_SOCKET, PARLEY_EVENTS_SOCKET,\n"
+               "--db: an SQLite file, or a postgresql:// URL. Defaults come from PARLEY_DB,\n"
+               "PARLEY_DATA (uploads; default: beside an SQLite file), PARLEY_FCGI_SOCKET, PARLEY_EVENTS_SOCKET,\n"
                "PARLEY_WORKERS (default: one per core), PARLEY_THREADS (request threads\n"
                "per worker, default 2), PARLEY_RUNNING (of those, how many compute at\n"
                "once, default 2; the others wait their turn), PARLEY_SYNC (default full: a write is answered\n"
@@ -25,7 +26,7 @@ void Usage() {
                "PARLEY_LIMITS=off turns the per-user write quotas off (benchmarks);\n"
                "PARLEY_WRITE_RATES=send=5/30,... and PARLEY_ROOMS_PER_USER=50 tune them.\n"
                "PARLEY_UPLOAD_MAX=25m (one file) and PARLEY_UPLOAD_QUOTA=1g (per user) bound\n"
-               "uploads, kept in spool/ and uploads/ beside the database.\n");
+               "uploads, kept in spool/ and uploads/ under the data directory.\n");
 }
 
 std::string Env(const char* name) {
@@ -51,7 +52,8 @@ bool ParseCount(const std::string& text, const char* flag, long max, int* out) {
 
 int main(int argc, char** argv) {
   parley::fcgi::PoolConfig cfg;
-  cfg.db_path = Env("PARLEY_DB");
+  cfg.db = Env("PARLEY_DB");
+  cfg.data_dir = Env("PARLEY_DATA");
   cfg.listen_path = Env("PARLEY_FCGI_SOCKET");
   cfg.events_socket = Env("PARLEY_EVENTS_SOCKET");
   std::string workers = Env("PARLEY_WORKERS");
@@ -69,7 +71,9 @@ int main(int argc, char** argv) {
       return nullptr;
     };
     if (const char* v = value("--db")) {
-      cfg.db_path = v;
+      cfg.db = v;
+    } else if (const char* v9 = value("--data")) {
+      cfg.data_dir = v9;
     } else if (const char* v2 = value("--listen")) {
       cfg.listen_path = v2;
     } else if (const char* v3 = value("--events-socket")) {
@@ -101,8 +105,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "parley-fcgi: %s\n", st.message().c_str());
     return 2;
   }
-  if (cfg.db_path.empty() || cfg.listen_path.empty()) {
+  if (cfg.db.empty() || cfg.listen_path.empty()) {
     Usage();
+    return 2;
+  }
+  if (cfg.data_dir.empty()) cfg.data_dir = parley::DefaultDataDir(cfg.db);
+  if (cfg.data_dir.empty()) {
+    std::fprintf(stderr, "parley-fcgi: --data DIR (PARLEY_DATA) is required with PostgreSQL: uploads live there\n");
     return 2;
   }
   if (!level.empty() && !parley::ParseLogLevel(level.c_str(), &parley::g_log_level)) {

@@ -10,7 +10,8 @@
 
 namespace parley::fcgi {
 
-Notifier::Notifier(std::string path) : path_(std::move(path)) {
+Notifier::Notifier(std::string path, Storage* store) : path_(std::move(path)), store_(store) {
+  if (store_ != nullptr) path_.clear();  // the storage carries everything
   if (path_.empty()) return;
   sockaddr_un addr;
   if (!UnixAddress(path_, &addr)) {
@@ -27,6 +28,13 @@ Notifier::Notifier(std::string path) : path_(std::move(path)) {
 }
 
 void Notifier::Send(const std::string& datagram) {
+  if (store_ != nullptr) {
+    if (Status st = store_->Announce(datagram); !st.ok()) {
+      ++dropped_;
+      LOG_DEBUG("announce dropped: %s", st.message().c_str());
+    }
+    return;
+  }
   sockaddr_un addr;
   if (!fd_.valid() || !UnixAddress(path_, &addr)) return;
   if (sendto(fd_.get(), datagram.data(), datagram.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr),
@@ -39,7 +47,8 @@ void Notifier::Send(const std::string& datagram) {
 }
 
 void Notifier::Head(int64_t head) {
-  if (head > 0) Send(EncodeHead(head));
+  // With a store, the append's own NOTIFY announced it at COMMIT.
+  if (head > 0 && store_ == nullptr) Send(EncodeHead(head));
 }
 
 void Notifier::Typing(int64_t room_id, const User& user) { Send(EncodeTyping(room_id, user)); }

@@ -1,4 +1,7 @@
-// Wakes parley-events after a commit: one unix datagram, best effort.
+// Wakes parley-events after a commit: one unix datagram, best effort; or,
+// when the storage carries wake-ups itself (PostgreSQL's NOTIFY, to every
+// daemon on every host), through it: appends then announce their head in
+// their own transaction, and typing and receipts go by Storage::Announce.
 //
 // Contract: never blocks and never fails the request. If nobody listens
 // (ENOENT, ECONNREFUSED) or the daemon's queue is full (EAGAIN), the
@@ -11,13 +14,15 @@
 
 #include "schema/model.h"
 #include "schema/posix.h"
+#include "schema/storage.h"
 
 namespace parley::fcgi {
 
 class Notifier {
  public:
-  // An empty path disables notification (unit tests, no daemon).
-  explicit Notifier(std::string path);
+  // An empty path disables the datagrams (unit tests, no daemon). store:
+  // one whose carries_wakeups() is true, used from the same thread, or null.
+  explicit Notifier(std::string path, Storage* store = nullptr);
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
@@ -29,6 +34,7 @@ class Notifier {
  private:
   void Send(const std::string& datagram);
   std::string path_;
+  Storage* store_;
   Fd fd_;
   uint64_t dropped_ = 0;
 };

@@ -46,7 +46,7 @@ pid_t Spawn(const PoolConfig& cfg, int listen_fd, Metrics* metrics) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  WorkerConfig wc{cfg.db_path, cfg.events_socket, listen_fd, cfg.limits, cfg.sync, cfg.threads, cfg.running, metrics};
+  WorkerConfig wc{cfg.db, cfg.data_dir, cfg.events_socket, listen_fd, cfg.limits, cfg.sync, cfg.threads, cfg.running, metrics};
   _exit(RunWorker(wc));
 }
 
@@ -55,17 +55,12 @@ pid_t Spawn(const PoolConfig& cfg, int listen_fd, Metrics* metrics) {
 int RunPool(const PoolConfig& cfg) {
   SetLogRole("fcgi master");
   {
-    auto db = Db::Open(cfg.db_path);
-    if (!db.ok()) {
-      LOG_ERROR("cannot open the database %s: %s", cfg.db_path.c_str(), db.status().message().c_str());
-      return 1;
-    }
-    auto version = Migrate(**db);
+    auto version = MigrateStorage(cfg.db);
     if (!version.ok()) {
-      LOG_ERROR("migration failed: %s", version.status().message().c_str());
+      LOG_ERROR("database %s: %s", Redacted(cfg.db).c_str(), version.status().message().c_str());
       return 1;
     }
-    LOG_INFO("database %s at schema version %d", cfg.db_path.c_str(), *version);
+    LOG_INFO("database %s at schema version %d", Redacted(cfg.db).c_str(), *version);
   }  // closed before any fork
 
   sigset_t sigs;

@@ -5,12 +5,13 @@
 
 #include <string>
 
-#include "schema/store.h"
+#include "schema/backend/backend.h"
 
 namespace parley::fcgi {
 
 struct PoolConfig {
-  std::string db_path;
+  std::string db;        // PARLEY_DB: an SQLite path or a postgresql:// URL (schema/backend)
+  std::string data_dir;  // uploads: spool/ and uploads/ under it
   std::string listen_path;    // unix socket nginx connects to
   std::string events_socket;  // parley-events' datagram socket
   int workers = 1;

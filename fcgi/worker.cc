@@ -75,8 +75,8 @@ void OnKick(int) {}
 // What a computing thread uses: a read connection and the Api over it. One
 // per seat of the gate, and one for the writer.
 struct Lane {
-  std::unique_ptr<Db> db;
-  std::unique_ptr<Store> store;
+  std::unique_ptr<OpenStorage> db;
+  Storage* store = nullptr;  // db's
   std::unique_ptr<Notifier> notifier;
   std::unique_ptr<Api> api;
 };
@@ -175,9 +175,10 @@ void RunRequestThread(RequestThread& self, std::mutex& accept_turn, const Lanes&
 
 Result<std::unique_ptr<Lane>> OpenLane(const WorkerConfig& cfg, const UploadDirs& uploads) {
   auto lane = std::make_unique<Lane>();
-  PARLEY_ASSIGN_OR_RETURN(lane->db, Db::Open(cfg.db_path, 5000, cfg.sync));
-  lane->store = std::make_unique<Store>(*lane->db, cfg.limits);
-  lane->notifier = std::make_unique<Notifier>(cfg.events_socket);
+  PARLEY_ASSIGN_OR_RETURN(lane->db, OpenStorage::Open(cfg.db, StorageOptions{cfg.limits, cfg.sync}));
+  lane->store = &lane->db->storage();
+  lane->notifier =
+      std::make_unique<Notifier>(cfg.events_socket, lane->store->carries_wakeups() ? lane->store : nullptr);
   lane->api = std::make_unique<Api>(*lane->store, *lane->notifier, uploads);
   return lane;
 }
@@ -185,8 +186,7 @@ Result<std::unique_ptr<Lane>> OpenLane(const WorkerConfig& cfg, const UploadDirs
 // Uploads sit beside the database (DESIGN: PARLEY_VAR holds them), in the
 // spool and uploads directories that nginx/parley.conf names too.
 UploadDirs OpenUploadDirs(const WorkerConfig& cfg) {
-  size_t slash = cfg.db_path.rfind('/');
-  std::string data_dir = slash == std::string::npos ? "." : cfg.db_path.substr(0, slash);
+  std::string data_dir = cfg.data_dir;
   // Absolute and without symlinks, as nginx names the spooled files
   // (tools/nginx-conf resolves PARLEY_VAR with pwd -P).
   if (std::unique_ptr<char, decltype(&free)> real(realpath(data_dir.c_str(), nullptr), &free); real) {
@@ -236,7 +236,7 @@ int RunWorker(const WorkerConfig& cfg) {
   Metrics& metrics = cfg.metrics ? *cfg.metrics : *own_metrics;
 
   auto open_error = [&cfg](const Status& st) {
-    LOG_ERROR("cannot open the database %s: %s", cfg.db_path.c_str(), st.message().c_str());
+    LOG_ERROR("cannot open the database %s: %s", Redacted(cfg.db).c_str(), st.message().c_str());
     return 1;
   };
   const UploadDirs uploads = OpenUploadDirs(cfg);

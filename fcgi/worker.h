@@ -7,12 +7,13 @@
 #include <string>
 
 #include "fcgi/metrics.h"
-#include "schema/store.h"
+#include "schema/backend/backend.h"
 
 namespace parley::fcgi {
 
 struct WorkerConfig {
-  std::string db_path;
+  std::string db;        // PARLEY_DB: an SQLite path or a postgresql:// URL (schema/backend)
+  std::string data_dir;  // uploads: spool/ and uploads/ under it
   std::string events_socket;  // empty: no wake-ups
   int listen_fd = -1;         // non-blocking, shared by all workers
   Limits limits;              // per-user write quotas (fcgi/limits_config.h)

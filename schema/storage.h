@@ -213,6 +213,14 @@ class Storage {
   virtual Result<int64_t> Head() = 0;
   // The head after the last committed write that appended events, once; 0 if none.
   virtual int64_t TakeNotifyHead() = 0;
+  // Whether the backend itself carries wake-ups and ephemeral events to
+  // every events daemon (PostgreSQL: LISTEN/NOTIFY, across hosts; each
+  // append announces its head at COMMIT). When false (SQLite), the worker's
+  // datagram to its one local daemon does (fcgi/notifier.h).
+  virtual bool carries_wakeups() const = 0;
+  // Sends one schema/wakeup.h payload (typing, a receipt) to every daemon,
+  // at once and outside any transaction; only where carries_wakeups().
+  virtual Status Announce(const std::string& payload) = 0;
 
   // Accounts and sessions (store.cc).
   virtual Result<User> CreateUser(const std::string& username, const std::string& pw_hash) = 0;

@@ -42,6 +42,10 @@ class Store final : public Storage {
     notify_head_ = 0;
     return h;
   }
+  bool carries_wakeups() const override { return false; }
+  Status Announce(const std::string&) override {
+    return Status::Internal("SQLite carries no wake-ups: the worker's datagram does");
+  }
 
   Result<User> CreateUser(const std::string& username, const std::string& pw_hash) override;
   Result<std::optional<UserCredentials>> FindCredentials(const std::string& username) override;

@@ -1,5 +1,6 @@
 // parleyctl: administration of a Parley database, safe to run while the
 // daemons are up (every write goes through the same Store transactions).
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,9 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "schema/backend/backend.h"
 #include "schema/crypto.h"
-#include "schema/migrate.h"
-#include "schema/store.h"
 
 namespace {
 
@@ -19,7 +19,7 @@ using parley::Status;
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: parleyctl --db PATH COMMAND\n"
+               "usage: parleyctl --db PATH|URL COMMAND   (an SQLite file or a postgresql:// URL; default $PARLEY_DB)\n"
                "  migrate                          apply pending schema migrations\n"
                "  create-user USERNAME             password from $PARLEY_PASSWORD or one line of stdin\n"
                "  create-users PREFIX COUNT        PREFIX1..PREFIXCOUNT sharing one password (load tests)\n"
@@ -30,8 +30,9 @@ int Usage() {
                "  set-password USERNAME            new password from $PARLEY_PASSWORD or one line of stdin;\n"
                "                                   ends every session of the user\n"
                "  rooms                            list rooms with member and message counts\n"
-               "  backup DEST                      online copy of the database (SQLite backup API)\n"
-               "  check                            PRAGMA integrity_check of the database\n");
+               "  backup DEST                      online copy of the database: SQLite's backup API, or\n"
+               "                                   pg_dump --format=custom for PostgreSQL (pg_restore reads it)\n"
+               "  check                            PRAGMA integrity_check (SQLite; on PostgreSQL use pg_amcheck)\n");
   return 2;
 }
 
@@ -139,20 +140,52 @@ int Tokens(parley::Storage& store, const std::string& username, long count) {
   return 0;
 }
 
-int ListRooms(parley::Db& db) {
-  auto s = db.Prepare(
-      "SELECT r.id, r.kind, r.name, (SELECT COUNT(*) FROM members m WHERE m.room_id = r.id), "
-      "(SELECT COUNT(*) FROM messages g WHERE g.room_id = r.id) FROM rooms r ORDER BY r.id");
-  if (!s.ok()) return Fail(s.status());
+// The same SQL on both backends.
+constexpr const char* kRoomsSql =
+    "SELECT r.id, r.kind, r.name, (SELECT COUNT(*) FROM members m WHERE m.room_id = r.id), "
+    "(SELECT COUNT(*) FROM messages g WHERE g.room_id = r.id) FROM rooms r ORDER BY r.id";
+
+void PrintRoom(long long id, const std::string& kind, long long members, long long messages, const std::string& name) {
+  std::printf("%-8lld %-8s %-8lld %-9lld %s\n", id, kind.c_str(), members, messages, name.c_str());
+}
+
+int ListRooms(parley::OpenStorage& opened) {
   std::printf("%-8s %-8s %-8s %-9s %s\n", "id", "kind", "members", "messages", "name");
+  if (parley::pg::PgConn* conn = opened.postgres()) {
+    auto r = conn->Exec(kRoomsSql);
+    if (!r.ok()) return Fail(r.status());
+    for (int i = 0; i < r->Rows(); ++i) {
+      PrintRoom(r->OptionalInt(i, 0).value_or(0), r->Text(i, 1), r->OptionalInt(i, 3).value_or(0), r->OptionalInt(i, 4).value_or(0),
+                r->Text(i, 2));
+    }
+    return 0;
+  }
+  auto s = opened.sqlite()->Prepare(kRoomsSql);
+  if (!s.ok()) return Fail(s.status());
   for (;;) {
     auto row = s->Step();
     if (!row.ok()) return Fail(row.status());
     if (!*row) break;
-    std::printf("%-8lld %-8s %-8lld %-9lld %s\n", static_cast<long long>(s->Int(0)), s->Text(1).c_str(),
-                static_cast<long long>(s->Int(3)), static_cast<long long>(s->Int(4)), s->Text(2).c_str());
+    PrintRoom(s->Int(0), s->Text(1), s->Int(3), s->Int(4), s->Text(2));
   }
   return 0;
+}
+
+// pg_dump's custom format, consistent as of one snapshot, while the
+// daemons run. Arguments go to execvp, never through a shell.
+int PgDump(const std::string& url, const std::string& dest) {
+  pid_t pid = fork();
+  if (pid < 0) return Fail(Status::Internal("fork failed"));
+  if (pid == 0) {
+    execlp("pg_dump", "pg_dump", "--format=custom", "--file", dest.c_str(), "--dbname", url.c_str(),
+           static_cast<char*>(nullptr));
+    std::fprintf(stderr, "parleyctl: cannot run pg_dump (Debian: postgresql-client)\n");
+    _exit(127);
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -171,19 +204,25 @@ int main(int argc, char** argv) {
   }
   if (db_path.empty() || args.empty()) return Usage();
   if (Status st = parley::CryptoInit(); !st.ok()) return Fail(st);
-  auto db = parley::Db::Open(db_path);
-  if (!db.ok()) return Fail(db.status());
   const std::string& cmd = args[0];
   if (cmd == "check" && args.size() == 1) {
+    if (parley::BackendOf(db_path) == parley::Backend::kPostgres) {
+      std::fprintf(stderr, "parleyctl: check is SQLite's integrity check; on PostgreSQL run pg_amcheck\n");
+      return 2;
+    }
+    auto db = parley::Db::Open(db_path);
+    if (!db.ok()) return Fail(db.status());
     auto r = (*db)->IntegrityCheck();
     if (!r.ok()) return Fail(r.status());
     std::printf("%s\n", r->c_str());
     return *r == "ok" ? 0 : 1;
   }
   // Everything else needs the current schema.
-  auto version = parley::Migrate(**db);
+  auto version = parley::MigrateStorage(db_path);
   if (!version.ok()) return Fail(version.status());
-  parley::Store store(**db);
+  auto opened = parley::OpenStorage::Open(db_path, parley::StorageOptions{});
+  if (!opened.ok()) return Fail(opened.status());
+  parley::Storage& store = (*opened)->storage();
   if (cmd == "migrate" && args.size() == 1) {
     std::printf("schema version %d\n", *version);
     return 0;
@@ -221,7 +260,7 @@ int main(int argc, char** argv) {
     std::printf("%s is now %s in room %lld\n", args[2].c_str(), args[3].c_str(), room);
     return 0;
   }
-  if (cmd == "rooms" && args.size() == 1) return ListRooms(**db);
+  if (cmd == "rooms" && args.size() == 1) return ListRooms(**opened);
   if (cmd == "admin" && (args.size() == 2 || (args.size() == 3 && args[1] == "--revoke"))) {
     const bool grant = args.size() == 2;
     const std::string& name = args.back();
@@ -231,9 +270,12 @@ int main(int argc, char** argv) {
   }
   if (cmd == "set-password" && args.size() == 2) return SetPassword(store, args[1]);
   if (cmd == "backup" && args.size() == 2) {
-    Status st = (*db)->BackupTo(args[1]);
-    if (!st.ok()) return Fail(st);
-    std::printf("backed up %s to %s\n", db_path.c_str(), args[1].c_str());
+    if (parley::Db* db = (*opened)->sqlite()) {
+      if (Status st = db->BackupTo(args[1]); !st.ok()) return Fail(st);
+    } else if (int rc = PgDump(db_path, args[1]); rc != 0) {
+      return rc;
+    }
+    std::printf("backed up %s to %s\n", parley::Redacted(db_path).c_str(), args[1].c_str());
     return 0;
   }
   return Usage();

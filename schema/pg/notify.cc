@@ -1,5 +1,7 @@
 #include "schema/pg/notify.h"
 
+#include "schema/wakeup.h"
+
 #include <libpq-fe.h>
 
 #include <cstring>
@@ -44,7 +46,7 @@ Status Notify(PgTx& tx, std::string_view channel, std::string_view payload) {
   return tx.conn().Exec("SELECT pg_notify($1, $2)", {channel, payload}).status();
 }
 
-Status NotifyHead(PgTx& tx, int64_t head) { return Notify(tx, kEventsChannel, std::to_string(head)); }
+Status NotifyHead(PgTx& tx, int64_t head) { return Notify(tx, kEventsChannel, EncodeHead(head)); }
 
 Result<std::unique_ptr<Listener>> Listener::Open(const std::string& url, std::vector<std::string> channels) {
   for (const std::string& c : channels) {

@@ -44,7 +44,10 @@ inline constexpr size_t kMaxPayloadBytes = 7999;
 // over kMaxPayloadBytes is kTooLarge (payload_too_large), before anything
 // is sent; one with a NUL byte kInvalid.
 Status Notify(PgTx& tx, std::string_view channel, std::string_view payload);
-// The wake-up of an append: the new head, in decimal, on kEventsChannel.
+// The wake-up of an append: the new head on kEventsChannel, as SQLite's
+// datagram says it (schema/wakeup.h's EncodeHead), so a daemon decodes
+// every payload of the channel with DecodeWakeup (typing and receipts come
+// the same way, PgStore::Announce).
 Status NotifyHead(PgTx& tx, int64_t head);
 
 struct Notification {

@@ -51,6 +51,10 @@ Result<std::unique_ptr<Batch>> PgStore::BeginBatch() {
   return std::unique_ptr<Batch>(std::move(batch));
 }
 
+Status PgStore::Announce(const std::string& payload) {
+  return conn_.Exec("SELECT pg_notify($1, $2)", {kEventsChannel, payload}).status();
+}
+
 Result<std::string> PgStore::Epoch() {
   PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT value FROM meta WHERE key = 'epoch'"));
   if (r.Rows() != 1) return Status::Internal("the database has no epoch");

@@ -64,6 +64,8 @@ class PgStore final : public Storage {
     notify_head_ = 0;
     return h;
   }
+  bool carries_wakeups() const override { return true; }
+  Status Announce(const std::string& payload) override;  // notify.cc's channel, outside a transaction
 
   // Accounts and sessions (store.cc).
   Result<User> CreateUser(const std::string& username, const std::string& pw_hash) override;

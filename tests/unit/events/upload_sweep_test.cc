@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "schema/backend/backend.h"
 #include "tests/unit/schema/store_fixture.h"
 
 namespace parley::events {
@@ -23,11 +24,12 @@ class UploadSweepTest : public test::StoreFixture {
     limits.WritesOff();  // more uploads than the upload bucket's burst
     ASSERT_NO_FATAL_FAILURE(OpenStore(limits));
     ASSERT_EQ(mkdir(Dir().c_str(), 0700), 0);
-    cfg_.db_path = path();
+    cfg_.db = path();
+    cfg_.data_dir = dir_.path();
     cfg_.upload_keep_ms = -60000;  // every upload never attached is due
     alice_ = NewUser("alice");
   }
-  std::string Dir() const { return UploadsDir(path()); }
+  std::string Dir() const { return UploadsDir(dir_.path()); }
   std::string File(int64_t id) const { return Dir() + "/" + std::to_string(id); }
   bool Exists(int64_t id) const {
     struct stat st {};
@@ -51,9 +53,12 @@ class UploadSweepTest : public test::StoreFixture {
   User alice_;
 };
 
-TEST_F(UploadSweepTest, TheUploadsDirectoryIsBesideTheDatabase) {
-  EXPECT_EQ(UploadsDir("/var/lib/parley/parley.db"), "/var/lib/parley/uploads");
-  EXPECT_EQ(UploadsDir("parley.db"), "./uploads");
+TEST_F(UploadSweepTest, TheUploadsDirectoryIsUnderTheDataDirectory) {
+  EXPECT_EQ(UploadsDir("/var/lib/parley"), "/var/lib/parley/uploads");
+  // Beside an SQLite file by default; PostgreSQL has no default.
+  EXPECT_EQ(DefaultDataDir("/var/lib/parley/parley.db"), "/var/lib/parley");
+  EXPECT_EQ(DefaultDataDir("parley.db"), ".");
+  EXPECT_EQ(DefaultDataDir("postgresql://parley@/parley?host=/run/postgresql"), "");
 }
 
 TEST_F(UploadSweepTest, RemovesTheFilesOfUnusedUploadsOnly) {

@@ -3,6 +3,7 @@
 // the payload limit, and the listener outlives a server restart. Every wait
 // is on a condition (a notification seen, the socket readable), bounded.
 #include "schema/pg/notify.h"
+#include "schema/wakeup.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -74,7 +75,7 @@ TEST_F(PgNotifyTest, ACommittedAppendWakesAListenerOnAnotherConnectionWithTheRow
   ASSERT_OK(store_->CreateUser("alice", test::kPgFakeHash));  // PgStore's own writes notify
   const int64_t head = store_->TakeNotifyHead();
   ASSERT_GT(head, 0);
-  std::vector<Notification> seen = DrainUntil(*listener, std::to_string(head));
+  std::vector<Notification> seen = DrainUntil(*listener, EncodeHead(head));
   ASSERT_FALSE(seen.empty());
   EXPECT_EQ(seen.back().channel, kEventsChannel);
   ASSERT_OK_AND_ASSIGN(PgResult pid, conn_->Exec("SELECT pg_backend_pid()"));
@@ -97,7 +98,7 @@ TEST_F(PgNotifyTest, ARolledBackAppendNeverNotifies) {
   std::vector<Notification> seen = DrainUntil(*listener, "marker");
   std::vector<std::string> payloads;
   for (const Notification& n : seen) payloads.push_back(n.payload);
-  EXPECT_EQ(payloads, (std::vector<std::string>{std::to_string(kept), "marker"}));
+  EXPECT_EQ(payloads, (std::vector<std::string>{EncodeHead(kept), "marker"}));
 }
 
 TEST_F(PgNotifyTest, PayloadsUpToTheServersLimitAndNoMore) {
@@ -154,7 +155,7 @@ TEST_F(PgNotifyTest, TheListenerSurvivesAServerRestartAndSaysSo) {
   auto writer = OtherConn();
   ASSERT_NE(writer, nullptr);
   const int64_t head = AppendAndNotify(*writer, /*commit=*/true);
-  std::vector<Notification> seen = DrainUntil(*listener, std::to_string(head));
+  std::vector<Notification> seen = DrainUntil(*listener, EncodeHead(head));
   EXPECT_FALSE(seen.empty());
 }
 
