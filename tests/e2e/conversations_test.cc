@@ -374,7 +374,7 @@ TEST_F(ConversationsTest, NoReceiptsInRoomsOverAHundredMembers) {
   const int64_t room = CreateRoom(alice, "big", "public");
   Join(bob, room);
   BulkUsers("crowd", 1);  // at least one more user row exists; the crowd below is written directly
-  Sqlite("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) "
+  Sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) "
          "INSERT INTO users(username, pw_hash, created_ts) SELECT 'crowdx' || i, 'x', 0 FROM n;"
          "INSERT INTO members(room_id, user_id, role, joined_ts) SELECT " + std::to_string(room) +
          ", id, 'member', 0 FROM users WHERE username LIKE 'crowdx%';");

@@ -249,16 +249,16 @@ TEST_F(CrashTest, KillsUnderLoadLoseNoAcknowledgedSend) {
   EXPECT_TRUE(round_problems.empty()) << round_problems.size() << " problem(s), first: " << round_problems.front();
 
   // The database: intact, and every acknowledged send in it once.
-  EXPECT_EQ(Sqlite("PRAGMA integrity_check;"), "ok\n");
+  EXPECT_EQ(Sql("PRAGMA integrity_check;"), "ok\n");
   const std::string room_sql = std::to_string(room);
-  EXPECT_EQ(Sqlite("SELECT client_id, COUNT(*) FROM messages WHERE room_id = " + room_sql +
+  EXPECT_EQ(Sql("SELECT client_id, COUNT(*) FROM messages WHERE room_id = " + room_sql +
                    " GROUP BY client_id HAVING COUNT(*) > 1;"),
             "")
       << "client_ids stored more than once";
   std::map<std::string, int64_t> stored;  // client_id -> id
   std::vector<int64_t> stored_ids;        // every message of the room, by id
   {
-    std::istringstream rows(Sqlite("SELECT client_id, id FROM messages WHERE room_id = " + room_sql +
+    std::istringstream rows(Sql("SELECT client_id, id FROM messages WHERE room_id = " + room_sql +
                                    " ORDER BY id;"));
     std::string row;
     while (std::getline(rows, row)) {

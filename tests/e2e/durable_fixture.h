@@ -37,12 +37,12 @@ class DurableTest : public EventsTest {
   // client_id -> id of every message of the room, and fails on duplicates.
   std::map<std::string, int64_t> Stored(int64_t room) {
     const std::string sql = std::to_string(room);
-    EXPECT_EQ(Sqlite("SELECT client_id, COUNT(*) FROM messages WHERE room_id = " + sql +
+    EXPECT_EQ(Sql("SELECT client_id, COUNT(*) FROM messages WHERE room_id = " + sql +
                      " GROUP BY client_id HAVING COUNT(*) > 1;"),
               "")
         << "client_ids stored more than once";
     std::map<std::string, int64_t> stored;
-    std::istringstream rows(Sqlite("SELECT client_id, id FROM messages WHERE room_id = " + sql + " ORDER BY id;"));
+    std::istringstream rows(Sql("SELECT client_id, id FROM messages WHERE room_id = " + sql + " ORDER BY id;"));
     std::string row;
     while (std::getline(rows, row)) {
       auto bar = row.rfind('|');

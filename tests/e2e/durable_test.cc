@@ -157,7 +157,7 @@ TEST_F(DurableTest, FiftyWorkerKillsLoseNoAcknowledgedSend) {
   for (Sender& s : senders) s.thread.join();
   EXPECT_EQ(kills, kKills) << "the kills did not finish in time";
 
-  EXPECT_EQ(Sqlite("PRAGMA integrity_check;"), "ok\n");
+  EXPECT_EQ(Sql("PRAGMA integrity_check;"), "ok\n");
   std::map<std::string, int64_t> stored = Stored(room);
   const auto [acked, lost, retries, replayed] = CheckAcknowledged(senders, stored);
   EXPECT_EQ(lost, 0u);

@@ -87,7 +87,7 @@ TEST_F(MemoryAttackTest, SlowResumingReadersAndATypingFloodKeepMemoryBounded) {
   const int64_t room = General(alice);
   // The backlog: 2,000 events of 12 KB in the room, written as another
   // program would (the daemon picks them up through data_version).
-  Sqlite("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+  Sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
          "INSERT INTO events(ts, type, room_id, audience, data) SELECT CAST(strftime('%s','now') AS INTEGER) * 1000, "
          "'message', " + std::to_string(room) + ", 'room', '{\"text\":\"' || hex(zeroblob(6000)) || '\"}' FROM n;");
   const int64_t head = DbHead();

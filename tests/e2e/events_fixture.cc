@@ -104,23 +104,29 @@ int64_t EventsTest::Head(const std::string& token) {
   }
 }
 
-std::string EventsTest::Sqlite(const std::string& sql) {
-  const std::string out = stack().dir() + "/sqlite-" + std::to_string(++runs_) + ".out";
+std::string EventsTest::Sql(const std::string& sql) {
+  const std::string out = stack().dir() + "/sql-" + std::to_string(++runs_) + ".out";
   Child::Options o;
-  // .timeout: the daemons hold the database; wait for their locks as they do.
-  o.argv = {FindProgram({"/usr/bin/sqlite3", "/usr/local/bin/sqlite3"}, "sqlite3"), "-bail", "-cmd", ".timeout 5000", stack().db_path(), sql};
+  if (OnPostgres()) {
+    // Unaligned, tuples only: "a|b" lines, as sqlite3 prints them.
+    o.argv = {FindProgram({"/usr/bin/psql"}, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+              "-d", stack().db(), "-c", sql};
+  } else {
+    // .timeout: the daemons hold the database; wait for their locks as they do.
+    o.argv = {FindProgram({"/usr/bin/sqlite3", "/usr/local/bin/sqlite3"}, "sqlite3"), "-bail", "-cmd", ".timeout 5000", stack().db_path(), sql};
+  }
   o.log_path = out;
   std::string error;
   int rc = RunToCompletion(o, 15s, &error);
   std::string text = ReadText(out);
-  if (rc != 0) throw SetupError("sqlite3 '" + sql + "' exited " + std::to_string(rc) + ": " + error + text);
+  if (rc != 0) throw SetupError(std::string(OnPostgres() ? "psql" : "sqlite3") + " '" + sql + "' exited " + std::to_string(rc) + ": " + error + text);
   return text;
 }
 
 std::string EventsTest::Ctl(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   const std::string out = stack().dir() + "/parleyctl-" + std::to_string(++runs_) + ".out";
   Child::Options o;
-  o.argv = {PARLEY_CTL_BIN, "--db", stack().db_path()};
+  o.argv = {PARLEY_CTL_BIN, "--db", stack().db()};
   o.argv.insert(o.argv.end(), args.begin(), args.end());
   o.env = env;
   o.log_path = out;

@@ -65,9 +65,10 @@ class EventsTest : public StackTest {
   // them arrive later as if they were new.
   int64_t DbHead();
   int64_t Head(const std::string& token);
-  // Runs SQL with the sqlite3 shell on the test's database; returns its
-  // output (list mode). Throws on a non-zero exit.
-  std::string Sqlite(const std::string& sql);
+  // Runs SQL on the test's database with the sqlite3 shell, or psql on
+  // PostgreSQL; returns its output ("a|b" lines). Throws on a non-zero exit.
+  // SQL that only SQLite understands belongs in a PARLEY_E2E_SQLITE_ONLY test.
+  std::string Sql(const std::string& sql);
   // PREFIX1..PREFIXn created with parleyctl (one password hash for all),
   // with one session each: (username, token) pairs.
   std::vector<std::pair<std::string, std::string>> BulkUsers(const std::string& prefix, int n);

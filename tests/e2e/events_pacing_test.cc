@@ -22,7 +22,7 @@ class PacingTest : public EventsTest {
   // would; returns the ids in order.
   std::vector<int64_t> Backlog(const std::string& token, int64_t room, int n) {
     const int64_t from = DbHead();
-    Sqlite("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < " + std::to_string(n) +
+    Sql("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < " + std::to_string(n) +
            ") INSERT INTO events(ts, type, room_id, audience, data) SELECT CAST(strftime('%s','now') AS INTEGER) "
            "* 1000, 'message', " + std::to_string(room) + ", 'room', json_object('text', 'backlog ' || i) FROM c;");
     const int64_t to = DbHead();

@@ -80,12 +80,12 @@ TEST_F(EventsResumeTest, ResumeAcrossABacklogOfManyPages) {
   User alice = Register("alice");
   User bob = Register("bob");
   const int64_t before = Head(bob.token);
-  Sqlite(
+  Sql(
       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1200) "
       "INSERT INTO events(ts, type, room_id, audience, data) "
       "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 'message', 1, 'room', "
       "json_object('room_id', 1, 'kind', 'message', 'text', 'bulk ' || x) FROM c;");
-  const int64_t last = std::atoll(Sqlite("SELECT MAX(id) FROM events;").c_str());
+  const int64_t last = std::atoll(Sql("SELECT MAX(id) FROM events;").c_str());
   ASSERT_EQ(last, before + 1200);
   WaitHead(bob.token, last, 5s);
 
@@ -146,7 +146,7 @@ TEST_F(EventsResumeTest, CursorOlderThanTheLogGetsReset) {
   for (int i = 0; i < 10; ++i) ids.push_back(Send(alice, room, "old " + std::to_string(i))["id"].num());
   WaitHead(bob.token, ids.back());
   // Retention as an admin would prune: the log now starts at ids[7].
-  Sqlite("DELETE FROM events WHERE id < " + std::to_string(ids[7]) + ";");
+  Sql("DELETE FROM events WHERE id < " + std::to_string(ids[7]) + ";");
 
   // oldest - 1 is still a cursor the log can serve without a gap.
   auto fine = Subscribe(bob.token, "", {"Last-Event-ID: " + std::to_string(ids[7] - 1)});

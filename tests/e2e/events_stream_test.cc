@@ -140,7 +140,7 @@ TEST_F(EventsStreamTest, MessageTextCannotForgeSseFields) {
 TEST_F(EventsStreamTest, EventInsertedByAnotherProgramArrivesWithinASecond) {
   User bob = Register("bob");
   auto stream = Subscribe(bob.token);
-  const std::string out = Sqlite(
+  const std::string out = Sql(
       "INSERT INTO events(ts, type, room_id, audience, data) VALUES ("
       "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 'message', 1, 'room', "
       "'{\"room_id\":1,\"kind\":\"message\",\"text\":\"from the sqlite3 shell\"}') RETURNING id;");

@@ -112,7 +112,7 @@ TEST_F(LeakTest, ADeletedMessageReplaysOnlyAsItsTombstone) {
   Response h = bob->Get(RoomPath(room, "/messages?limit=50"));
   ASSERT_EQ(h.status, 200);
   EXPECT_EQ(h.body.find("4111-1111"), std::string::npos) << h.body;
-  EXPECT_EQ(Sqlite("SELECT COUNT(*) FROM events WHERE data LIKE '%4111-1111%';"), "0\n");
+  EXPECT_EQ(Sql("SELECT COUNT(*) FROM events WHERE data LIKE '%4111-1111%';"), "0\n");
 }
 
 TEST_F(LeakTest, AnEditedMessageReplaysOnlyWithItsCurrentText) {
@@ -155,7 +155,7 @@ double CpuSeconds(pid_t pid) {
 TEST_F(LeakTest, PollsFromCursorZeroCostLittleWhateverOtherRoomsHold) {
   const int64_t busy = CreateRoom(alice_, "busy", "public");
   // 200,000 events in a room carol is not in, written by the sqlite3 shell.
-  Sqlite(
+  Sql(
       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) "
       "INSERT INTO events(ts, type, room_id, audience, data) "
       "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 'message', " + std::to_string(busy) +

@@ -327,7 +327,7 @@ TEST_F(ModerationTest, ConcurrentBansAndUnbansEndAsTheLogSays) {
   }
   ASSERT_FALSE(last.empty());
   EXPECT_EQ(banned, last == "banned") << "last event " << last;
-  EXPECT_EQ(Sqlite("SELECT COUNT(*) FROM bans;"), banned ? "1\n" : "0\n");
+  EXPECT_EQ(Sql("SELECT COUNT(*) FROM bans;"), banned ? "1\n" : "0\n");
 }
 
 // A member sends as fast as they can while a moderator bans them: every
@@ -358,14 +358,14 @@ TEST_F(ModerationTest, ASendRacingABanIsBeforeTheBanOrRefused) {
   ASSERT_EQ(owner->Put(BanPath(room, spammer), "").status, 204);
   sender.join();
   stop = true;
-  const std::string ban_id = Sqlite("SELECT id FROM events WHERE type = 'member' AND json_extract(data, '$.action') "
+  const std::string ban_id = Sql("SELECT id FROM events WHERE type = 'member' AND json_extract(data, '$.action') "
                                     "= 'banned';");
   ASSERT_FALSE(ban_id.empty());
   const int64_t ban = std::stoll(ban_id);
   EXPECT_GE(refused, 1);
   EXPECT_FALSE(stored.empty()) << "the race needs sends before the ban";
   for (int64_t id : stored) EXPECT_LT(id, ban);
-  EXPECT_EQ(Sqlite("SELECT COUNT(*) FROM messages WHERE user_id = " + std::to_string(spammer.id) +
+  EXPECT_EQ(Sql("SELECT COUNT(*) FROM messages WHERE user_id = " + std::to_string(spammer.id) +
                    " AND id > " + std::to_string(ban) + ";"),
             "0\n");
 }

@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "client.h"
+#include "schema/pg/conn.h"
 
 extern char** environ;
 
@@ -312,6 +313,45 @@ char ProcessState(pid_t pid) {
   return ReadStat(pid, &state, &ppid) ? state : '?';
 }
 
+// ---- PostgreSQL --------------------------------------------------------------
+
+bool OnPostgres() {
+  const char* dir = std::getenv("PARLEY_TEST_PG_DIR");
+  return dir != nullptr && *dir != '\0';
+}
+
+namespace {
+
+// A new schema in the run's cluster (PARLEY_TEST_PG_DIR, started by the
+// ctest fixture e2e_pg), and the URL that makes it the search path: each
+// stack has tables of its own, as each has its own SQLite file.
+std::string NewPgSchema(std::string* error) {
+  const char* dir = std::getenv("PARLEY_TEST_PG_DIR");
+  std::string url;
+  {
+    std::string cmd = std::string("timeout 30 ") + PARLEY_SOURCE_DIR + "/tools/pg url '" + dir + "'";
+    FILE* f = popen(cmd.c_str(), "r");
+    char buf[512] = {};
+    while (f != nullptr && fgets(buf, sizeof buf, f) != nullptr) url += buf;
+    if (f != nullptr) pclose(f);
+    while (!url.empty() && url.back() == '\n') url.pop_back();
+  }
+  auto conn = pg::PgConn::Connect(url);
+  if (!conn.ok()) {
+    *error = "PostgreSQL at " + url + ": " + conn.status().message();
+    return "";
+  }
+  static int next = 0;
+  const std::string name = "e2e_" + std::to_string(getpid()) + "_" + std::to_string(next++);
+  if (Status st = (*conn)->ExecScript("CREATE SCHEMA " + name); !st.ok()) {
+    *error = "CREATE SCHEMA: " + st.message();
+    return "";
+  }
+  return url + "&options=-csearch_path%3D" + name;
+}
+
+}  // namespace
+
 // ---- Stack -----------------------------------------------------------------
 
 std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* error) {
@@ -319,6 +359,8 @@ std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* er
   s->dir_ = TempDir::Make(error);
   if (!s->dir_) return nullptr;
   const std::string dir = s->dir_->path();
+  s->db_ = OnPostgres() ? NewPgSchema(error) : dir + "/parley.db";
+  if (s->db_.empty()) return nullptr;
   const std::string limits = std::string("PARLEY_LIMITS=") + (options.limits ? "on" : "off");
 
   auto fail = [&](const std::string& what) {
@@ -385,7 +427,7 @@ Child::Options Stack::FcgiOptions() const {
   // the HTTP socket nginx proxies /events/ to. While parley-events is not
   // running the datagrams are best-effort and simply go nowhere.
   fcgi.argv = {PARLEY_FCGI_BIN,
-               "--db", d + "/parley.db",
+               "--db", db_, "--data", d,
                "--listen", d + "/fcgi.sock",
                "--events-socket", d + "/notify.sock",
                "--workers", std::to_string(options_.workers)};
@@ -436,7 +478,7 @@ bool Stack::StartEvents(std::string* error) {
   const std::string& d = dir();
   Child::Options ev;
   ev.argv = {PARLEY_EVENTS_BIN,
-             "--db", d + "/parley.db",
+             "--db", db_, "--data", d,
              "--listen", d + "/events.sock",
              "--notify", d + "/notify.sock"};
   for (const auto& f : options_.events_flags) ev.argv.push_back(f);

@@ -2,7 +2,9 @@
 // tools/nginx-conf generates from nginx/parley.conf, the parley-fcgi binary
 // and the parley-events push daemon, started as child processes in a fresh
 // temporary directory on a free 127.0.0.1 port. Layout of that directory:
-//   parley.db     the database both daemons open
+//   parley.db     the database both daemons open (SQLite; on PostgreSQL,
+//                 PARLEY_TEST_BACKEND=postgresql, a schema of its own in the
+//                 cluster that ctest starts for the run: see db())
 //   fcgi.sock     parley-fcgi (nginx fastcgi_pass)
 //   events.sock   parley-events' HTTP socket (nginx proxy_pass for /events/)
 //   notify.sock   parley-events' datagram socket (parley-fcgi's wake-ups)
@@ -124,6 +126,14 @@ struct StackOptions {
   std::vector<std::string> fcgi_env;
 };
 
+// Whether the tests run on PostgreSQL: PARLEY_TEST_PG_DIR names the run's
+// cluster (set by ctest for the `.pg` copies of the e2e tests,
+// tests/e2e/CMakeLists.txt).
+bool OnPostgres();
+// In a test body of a test about SQLite itself (its files, its SQL).
+#define PARLEY_E2E_SQLITE_ONLY()                                  \
+  if (::parley::e2e::OnPostgres()) GTEST_SKIP() << "SQLite only"
+
 class Stack {
  public:
   // Starts parley-fcgi and nginx, waits (bounded) until /api/health answers
@@ -144,7 +154,10 @@ class Stack {
   Child& nginx() { return *nginx_; }
   // Null while parley-events is not running (stopped, killed, or off).
   Child* events() { return events_.get(); }
-  std::string db_path() const { return dir() + "/parley.db"; }
+  // What the daemons' --db says: the SQLite file, or a PostgreSQL URL whose
+  // search path is this stack's own schema.
+  const std::string& db() const { return db_; }
+  std::string db_path() const { return dir() + "/parley.db"; }  // SQLite's file
 
   // parley-events on its own, for the restart and crash tests. StartEvents
   // (re)starts it with the options' flags and waits, bounded, until
@@ -177,6 +190,7 @@ class Stack {
   // Declaration order is destruction order reversed: processes stop before
   // the directory that holds their sockets and logs is removed.
   std::optional<TempDir> dir_;
+  std::string db_;
   int port_ = 0;
   std::unique_ptr<Child> fcgi_;
   std::unique_ptr<Child> events_;

@@ -89,13 +89,13 @@ TEST_F(WalTest, StaysBoundedUnderSteadySendsAndLosesNothing) {
   EXPECT_LT(max_wal.load(), kBound) << "the WAL reached " << max_wal.load() << " bytes";
 
   // Every acknowledged send is in the database, once, and the file is sound.
-  std::istringstream stored(Sqlite("SELECT id FROM messages WHERE room_id = " + std::to_string(room) +
+  std::istringstream stored(Sql("SELECT id FROM messages WHERE room_id = " + std::to_string(room) +
                                    " ORDER BY id"));
   std::set<int64_t> ids;
   for (int64_t id; stored >> id;) ids.insert(id);
   EXPECT_EQ(ids.size(), acknowledged.size());
   EXPECT_TRUE(ids == acknowledged) << "stored and acknowledged messages differ";
-  EXPECT_EQ(Sqlite("PRAGMA integrity_check"), "ok\n");
+  EXPECT_EQ(Sql("PRAGMA integrity_check"), "ok\n");
   ExpectHealthy();
 }
 
