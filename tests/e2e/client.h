@@ -51,6 +51,9 @@ class Client {
   // Every request carries "Authorization: Bearer <token>" when set.
   void set_bearer(std::string token) { bearer_ = std::move(token); }
   const std::string& bearer() const { return bearer_; }
+  // Connect to this unix socket instead of base_url's host (one daemon of
+  // a cluster, bypassing nginx); base_url still gives the Host and path.
+  void set_unix_socket(std::string path) { unix_socket_ = std::move(path); }
   // The value of a cookie in the jar, or "".
   std::string Cookie(const std::string& name) const;
 
@@ -83,6 +86,7 @@ class Client {
   };
   std::string base_url_;
   std::string bearer_;
+  std::string unix_socket_;
   std::unique_ptr<CURL, CurlCleanup> curl_;
 };
 
