@@ -11,21 +11,10 @@
 // taken in the same order (the account's, then the address's), so two
 // attempts never wait for each other in a cycle. A refused attempt rolls
 // back, taking with it a row it created.
-#include <algorithm>
-
+#include "schema/login_rules.h"
 #include "schema/pg/store.h"
 
 namespace parley::pg {
-namespace {
-
-// The wait after the n-th failure past the limit (n >= 1), doubling.
-int64_t Backoff(const Limits& l, int64_t over) {
-  int64_t wait = l.login_backoff_ms;
-  for (int64_t i = 1; i < over && wait < l.login_backoff_max_ms; ++i) wait *= 2;
-  return std::min(wait, l.login_backoff_max_ms);
-}
-
-}  // namespace
 
 Status PgStore::BeginLogin(const std::string& username, const std::string& address) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
@@ -49,18 +38,12 @@ Status PgStore::BeginLogin(const std::string& username, const std::string& addre
     PARLEY_ASSIGN_OR_RETURN(int64_t last_ts, s.Int(0, 1));
     PARLEY_ASSIGN_OR_RETURN(int64_t blocked_until, s.Int(0, 2));
     if (last_ts + limits_.login_window_ms <= now) continue;  // forgotten
-    if (blocked_until > now) {
-      int64_t wait_s = RetryAfterSeconds(blocked_until - now);
-      const char* whose = &r == &rows[0] ? "for this account from this address" : "from this address";
-      return Status::Throttled("throttled", std::string("too many failed logins ") + whose + "; try again in " +
-                                                std::to_string(wait_s) + " s",
-                               wait_s);
-    }
+    if (blocked_until > now) return LoginThrottled(&r == &rows[0], blocked_until - now);
     r.failures = failures;
   }
   for (const Row& r : rows) {
     int64_t failures = r.failures + 1;
-    int64_t blocked_until = failures >= r.limit ? now + Backoff(limits_, failures - r.limit + 1) : 0;
+    int64_t blocked_until = LoginBlockedUntil(limits_, failures, r.limit, now);
     PARLEY_RETURN_IF_ERROR(conn_
                                .Exec("UPDATE login_throttle SET failures = $3, last_ts = $4, blocked_until = $5 "
                                      "WHERE lower(account) = lower($1) AND address = $2",

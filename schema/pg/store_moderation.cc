@@ -21,16 +21,11 @@
 #include <vector>
 
 #include "schema/json.h"
+#include "schema/moderation.h"
 #include "schema/pg/store.h"
 
 namespace parley::pg {
 namespace {
-
-Status NotModerator() {
-  return Status::Forbidden("not_moderator", "only the room's owner or a moderator can do that");
-}
-
-bool IsOwner(const Room& r, int64_t user_id) { return r.owner && r.owner->id == user_id; }
 
 Event MemberStateEvent(int64_t room_id, int64_t user_id, std::string data) {
   Event e;
@@ -44,19 +39,9 @@ Event MemberStateEvent(int64_t room_id, int64_t user_id, std::string data) {
   return e;
 }
 
-// The event of Store::AppendModerationEvent: the same object.
 Event ModerationEvent(int64_t room_id, const Member& m, MemberAction action, const User& by,
                       const std::string* reason = nullptr) {
-  JsonWriter w;
-  w.BeginObject().Key("room_id").Int(room_id).Key("user");
-  Write(w, m.user);
-  w.Key("role").String(ToString(m.role)).Key("moderator").Bool(m.moderator);
-  if (m.muted_until) w.Key("muted_until").Int(*m.muted_until);
-  w.Key("action").String(ToString(action)).Key("by");
-  Write(w, by);
-  if (reason) w.Key("reason").String(*reason);
-  w.EndObject();
-  return MemberStateEvent(room_id, m.user.id, w.Take());
+  return MemberStateEvent(room_id, m.user.id, ModerationEventData(room_id, m, action, by, reason));
 }
 
 // The role change's event, Store::AppendMemberEvent's object.
@@ -70,16 +55,12 @@ Event RoleEvent(int64_t room_id, const User& user, Role role) {
 
 // An account event addressed to the user alone (deactivation, password).
 Event AccountEvent(const User& who, const char* flag, bool value) {
-  JsonWriter w;
-  w.BeginObject().Key("user");
-  Write(w, who);
-  w.Key(flag).Bool(value).EndObject();
   Event e;
   e.ts = NowMs();
   e.type = "user";
   e.target_id = who.id;
   e.audience = Audience::kRoom;
-  e.data = w.Take();
+  e.data = AccountEventData(who, flag, value);
   return e;
 }
 

@@ -19,6 +19,7 @@
 
 #include "schema/crypto.h"
 #include "schema/pg/store.h"
+#include "schema/upload_gc.h"
 
 namespace parley::pg {
 namespace {
@@ -137,22 +138,15 @@ Result<int64_t> PgStore::CollectUploads(int64_t keep_ms, int limit, const std::f
   if (trashed.empty()) return 0;
   // A file that will not go (an I/O error) stays queued for the next step;
   // the others are done.
-  std::vector<int64_t> removed;
-  Status failed = Status::Ok();
-  for (int64_t id : trashed) {
-    Status st = remove(id);
-    if (st.ok()) {
-      removed.push_back(id);
-    } else if (failed.ok()) {
-      failed = st;
-    }
+  FileRemoval files = RemoveFiles(trashed, remove);
+  if (!files.removed.empty()) {
+    PARLEY_RETURN_IF_ERROR(conn_
+                               .Exec("DELETE FROM upload_trash WHERE upload_id = ANY($1::bigint[])",
+                                     {ArrayOf(files.removed)})
+                               .status());
   }
-  if (!removed.empty()) {
-    PARLEY_RETURN_IF_ERROR(
-        conn_.Exec("DELETE FROM upload_trash WHERE upload_id = ANY($1::bigint[])", {ArrayOf(removed)}).status());
-  }
-  PARLEY_RETURN_IF_ERROR(failed);
-  return static_cast<int64_t>(removed.size());
+  PARLEY_RETURN_IF_ERROR(files.failed);
+  return static_cast<int64_t>(files.removed.size());
 }
 
 }  // namespace parley::pg
