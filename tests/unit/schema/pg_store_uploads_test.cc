@@ -100,6 +100,24 @@ TEST_F(PgUploadsTest, UploadsNeverAttachedExpireInBoundedStepsAndTheirFilesGoOnc
   EXPECT_OK(Create(*store_, alice_, 970)) << "the expired ones gave their quota back";
 }
 
+// A send on another pool that is attaching an expired upload holds its row
+// (FOR SHARE, as its ownership check does): the collection passes it by
+// without waiting, and takes it at a later step if it stays unattached.
+TEST_F(PgUploadsTest, ACollectionSkipsAnUploadASendIsAttaching) {
+  ASSERT_OK_AND_ASSIGN(Upload up, Create(*store_, alice_, 10));
+  auto send = OtherConn();
+  ASSERT_NE(send, nullptr);
+  ASSERT_OK(send->ExecScript("BEGIN"));
+  ASSERT_OK(send->Exec("SELECT id FROM uploads WHERE id = $1 FOR SHARE", {up.id}).status());
+  ASSERT_OK_AND_ASSIGN(int64_t n, Collect(kEveryPending));
+  EXPECT_EQ(n, 0);
+  EXPECT_OK(store_->ReadableUpload(alice_, up.id));
+  ASSERT_OK(send->ExecScript("ROLLBACK"));  // the send failed: the upload stays loose
+  ASSERT_OK_AND_ASSIGN(n, Collect(kEveryPending));
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(removed_, std::vector<int64_t>{up.id});
+}
+
 // Two uploads of one user on two pools at once, each fitting alone: the
 // second waits for the first's COMMIT (the user's row is locked for the
 // quota check) and then finds the quota used.
