@@ -9,21 +9,10 @@
 // from one address never lock the account for anyone else: the rightful
 // owner signs in from their own address while the guesser's address waits
 // longer after every failure (login_backoff_ms, doubling).
-#include <algorithm>
-
+#include "schema/login_rules.h"
 #include "schema/store.h"
 
 namespace parley {
-namespace {
-
-// The wait after the n-th failure past the limit (n >= 1), doubling.
-int64_t Backoff(const Limits& l, int64_t over) {
-  int64_t wait = l.login_backoff_ms;
-  for (int64_t i = 1; i < over && wait < l.login_backoff_max_ms; ++i) wait *= 2;
-  return std::min(wait, l.login_backoff_max_ms);
-}
-
-}  // namespace
 
 Status Store::BeginLogin(const std::string& username, const std::string& address) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
@@ -41,18 +30,12 @@ Status Store::BeginLogin(const std::string& username, const std::string& address
     s.Bind(1, r.account).Bind(2, address);
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row || s.Int(1) + limits_.login_window_ms <= now) continue;  // none, or forgotten
-    if (s.Int(2) > now) {
-      int64_t wait_s = RetryAfterSeconds(s.Int(2) - now);
-      const char* whose = &r == &rows[0] ? "for this account from this address" : "from this address";
-      return Status::Throttled("throttled", std::string("too many failed logins ") + whose + "; try again in " +
-                                                std::to_string(wait_s) + " s",
-                               wait_s);
-    }
+    if (s.Int(2) > now) return LoginThrottled(&r == &rows[0], s.Int(2) - now);
     r.failures = s.Int(0);
   }
   for (const Row& r : rows) {
     int64_t failures = r.failures + 1;
-    int64_t blocked_until = failures >= r.limit ? now + Backoff(limits_, failures - r.limit + 1) : 0;
+    int64_t blocked_until = LoginBlockedUntil(limits_, failures, r.limit, now);
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         "INSERT INTO login_throttle(account, address, failures, last_ts, blocked_until) VALUES (?1,?2,?3,?4,?5) "
         "ON CONFLICT(account, address) DO UPDATE SET failures = ?3, last_ts = ?4, blocked_until = ?5"));

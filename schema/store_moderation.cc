@@ -15,18 +15,9 @@
 // on anyone (403 not_moderator).
 #include "schema/store.h"
 
-#include "schema/json.h"
+#include "schema/moderation.h"
 
 namespace parley {
-namespace {
-
-Status NotModerator() {
-  return Status::Forbidden("not_moderator", "only the room's owner or a moderator can do that");
-}
-
-bool IsOwner(const Room& r, int64_t user_id) { return r.owner && r.owner->id == user_id; }
-
-}  // namespace
 
 Status Store::CheckNotBanned(int64_t room_id, int64_t user_id) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT 1 FROM bans WHERE room_id = ? AND user_id = ?"));
@@ -81,17 +72,9 @@ Result<User> Store::LoadTarget(const Access& actor, const User& me, const std::s
 
 Status Store::AppendModerationEvent(int64_t room_id, const Member& m, MemberAction action, const User& by,
                                     const std::string* reason) {
-  JsonWriter w;
-  w.BeginObject().Key("room_id").Int(room_id).Key("user");
-  Write(w, m.user);
-  w.Key("role").String(ToString(m.role)).Key("moderator").Bool(m.moderator);
-  if (m.muted_until) w.Key("muted_until").Int(*m.muted_until);
-  w.Key("action").String(ToString(action)).Key("by");
-  Write(w, by);
-  if (reason) w.Key("reason").String(*reason);
-  w.EndObject();
   // target_id: the member hears of it even once removed (kicked, banned).
-  auto id = AppendEvent("member", room_id, m.user.id, Audience::kRoom, w.str());
+  auto id = AppendEvent("member", room_id, m.user.id, Audience::kRoom,
+                        ModerationEventData(room_id, m, action, by, reason));
   return id.status();
 }
 
@@ -283,11 +266,8 @@ Status Store::SetDeactivated(const User& me, const std::string& username, bool d
   }
   // Addressed to the user alone: parley-events closes their connections as
   // it passes (Fanout::ApplyAccount), instead of at its next session check.
-  JsonWriter w;
-  w.BeginObject().Key("user");
-  Write(w, *who);
-  w.Key("deactivated").Bool(deactivated).EndObject();
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("user", std::nullopt, who->id, Audience::kRoom, w.str()));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("user", std::nullopt, who->id, Audience::kRoom,
+                                                  AccountEventData(*who, "deactivated", deactivated)));
   (void)ev;
   return CommitWrite(*tx);
 }
@@ -331,11 +311,8 @@ Status Store::SetPassword(int64_t user_id, const std::string& pw_hash, const std
   // the connections whose session this transaction ended as it passes the
   // event (Fanout::ApplyAccount), instead of at its next session check
   // (revoke_check_s, 3 s); the session that changed the password keeps its.
-  JsonWriter w;
-  w.BeginObject().Key("user");
-  Write(w, who);
-  w.Key("password_changed").Bool(true).EndObject();
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("user", std::nullopt, user_id, Audience::kRoom, w.str()));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("user", std::nullopt, user_id, Audience::kRoom,
+                                                  AccountEventData(who, "password_changed", true)));
   (void)ev;
   return CommitWrite(*tx);
 }

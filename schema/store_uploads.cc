@@ -25,6 +25,7 @@
 #include "schema/message_index.h"
 #include "schema/per_user_limit.h"
 #include "schema/store.h"
+#include "schema/upload_gc.h"
 
 namespace parley {
 namespace {
@@ -193,26 +194,17 @@ Result<int64_t> Store::CollectUploads(int64_t keep_ms, int limit, const std::fun
   if (trashed.empty()) return 0;
   // A file that will not go (an I/O error) stays queued for the next step;
   // the others are done.
-  std::vector<int64_t> removed;
-  Status failed = Status::Ok();
-  for (int64_t id : trashed) {
-    Status st = remove(id);
-    if (st.ok()) {
-      removed.push_back(id);
-    } else if (failed.ok()) {
-      failed = st;
-    }
-  }
+  FileRemoval files = RemoveFiles(trashed, remove);
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(Statement d, db_.Prepare("DELETE FROM upload_trash WHERE upload_id = ?"));
-  for (int64_t id : removed) {
+  for (int64_t id : files.removed) {
     d.Bind(1, id);
     PARLEY_RETURN_IF_ERROR(d.Exec());
     d.Reset();
   }
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
-  PARLEY_RETURN_IF_ERROR(failed);
-  return static_cast<int64_t>(removed.size());
+  PARLEY_RETURN_IF_ERROR(files.failed);
+  return static_cast<int64_t>(files.removed.size());
 }
 
 // Only messages with attachments have rows at all; a tombstone keeps none.

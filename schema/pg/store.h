@@ -158,6 +158,28 @@ class PgStore final : public Storage {
   // --- pgw: private helpers of rooms, messages, reactions, search ---
 
   // --- pgm: private helpers of moderation, uploads, login ---
+  // What a moderation action knows of its room and actor (store_moderation.cc).
+  struct ModAccess {
+    Room room;  // id, kind and owner only
+    bool moderator = false;
+  };
+  // The room and the actor's member row, locked FOR SHARE until COMMIT:
+  // 404 room_not_found / 403 not_a_member as for any member action, then
+  // 403 not_moderator unless the owner or a moderator of a room not a DM.
+  Result<ModAccess> LockModerator(const User& me, int64_t room_id);
+  // The target of a moderation action: known (404 user_not_found), not the
+  // actor, not the owner, and not a moderator unless the actor owns the room
+  // (403 target_protected); its member row, if any, locked FOR UPDATE.
+  Result<User> LockTarget(const ModAccess& actor, const User& me, const std::string& username);
+  // The member as Members() lists it, or 404 member_not_found.
+  Result<Member> LoadRoomMember(int64_t room_id, int64_t user_id);
+  // Sets a member's role (400 invalid_field if it does not fit the room's
+  // kind, 404 member_not_found), adding the role event if it changed.
+  Status ChangeMemberRole(int64_t room_id, RoomKind kind, const User& who, Role role, std::vector<Event>& events);
+  // In an open transaction: the uploads' rows go and their ids are queued in
+  // upload_trash for CollectUploads to remove the files (store_uploads.cc;
+  // the delete of a message's last carrier uses it too).
+  Status DropUploads(const std::vector<int64_t>& ids);
 
   PgConn& conn_;
   Limits limits_;

@@ -263,41 +263,41 @@ TEST_F(StoreTest, IdleSessionIsNotAccepted) {
 TEST_F(StoreTest, LoginThrottlingPerAccountAndAddress) {
   Limits limits;
   limits.login_failures = 3;
-  Store store(*db_, limits);
+  std::unique_ptr<Storage> store = NewStorage(limits);
   // Each attempt counts before the password is known: three are let through.
-  for (int i = 0; i < 3; ++i) EXPECT_OK(store.BeginLogin("alice", "10.0.0.1")) << "attempt " << i + 1;
-  auto refused = store.BeginLogin("alice", "10.0.0.1");
+  for (int i = 0; i < 3; ++i) EXPECT_OK(store->BeginLogin("alice", "10.0.0.1")) << "attempt " << i + 1;
+  auto refused = store->BeginLogin("alice", "10.0.0.1");
   EXPECT_ERROR(refused, Code::kThrottled, "throttled");
   EXPECT_GE(refused.retry_after_s(), 14);  // the 15 s first backoff
   EXPECT_LE(refused.retry_after_s(), 15);
-  EXPECT_ERROR(store.BeginLogin("ALICE", "10.0.0.1"), Code::kThrottled, "throttled");
+  EXPECT_ERROR(store->BeginLogin("ALICE", "10.0.0.1"), Code::kThrottled, "throttled");
   // Never locked for everyone: the same account from another address, and
   // another account from the same address.
-  EXPECT_OK(store.BeginLogin("alice", "10.0.0.2"));
-  ASSERT_OK(store.LoginSucceeded("alice", "10.0.0.2"));
-  EXPECT_OK(store.BeginLogin("bob", "10.0.0.1"));
+  EXPECT_OK(store->BeginLogin("alice", "10.0.0.2"));
+  ASSERT_OK(store->LoginSucceeded("alice", "10.0.0.2"));
+  EXPECT_OK(store->BeginLogin("bob", "10.0.0.1"));
   // A refused attempt is not counted again.
   EXPECT_EQ(QueryInt("SELECT failures FROM login_throttle WHERE account = 'alice' AND address = '10.0.0.1'"), 3);
   // A success clears its own pair only.
-  ASSERT_OK(store.LoginSucceeded("bob", "10.0.0.1"));
+  ASSERT_OK(store->LoginSucceeded("bob", "10.0.0.1"));
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM login_throttle WHERE account = 'bob'"), 0);
-  EXPECT_ERROR(store.BeginLogin("alice", "10.0.0.1"), Code::kThrottled, "throttled");
+  EXPECT_ERROR(store->BeginLogin("alice", "10.0.0.1"), Code::kThrottled, "throttled");
 }
 
 TEST_F(StoreTest, LoginThrottlingPerAddressOverAllAccounts) {
   Limits limits;
   limits.login_address_failures = 4;
-  Store store(*db_, limits);
-  for (int i = 0; i < 4; ++i) EXPECT_OK(store.BeginLogin("user" + std::to_string(i), "10.0.0.9"));
-  EXPECT_ERROR(store.BeginLogin("someone", "10.0.0.9"), Code::kThrottled, "throttled");
-  EXPECT_OK(store.BeginLogin("someone", "10.0.0.8"));
+  std::unique_ptr<Storage> store = NewStorage(limits);
+  for (int i = 0; i < 4; ++i) EXPECT_OK(store->BeginLogin("user" + std::to_string(i), "10.0.0.9"));
+  EXPECT_ERROR(store->BeginLogin("someone", "10.0.0.9"), Code::kThrottled, "throttled");
+  EXPECT_OK(store->BeginLogin("someone", "10.0.0.8"));
   // Successes give the address its attempts back.
   Limits loose;
   loose.login_address_failures = 2;
-  Store other(*db_, loose);
+  std::unique_ptr<Storage> other = NewStorage(loose);
   for (int i = 0; i < 5; ++i) {
-    ASSERT_OK(other.BeginLogin("carol", "10.0.0.7"));
-    ASSERT_OK(other.LoginSucceeded("carol", "10.0.0.7"));
+    ASSERT_OK(other->BeginLogin("carol", "10.0.0.7"));
+    ASSERT_OK(other->LoginSucceeded("carol", "10.0.0.7"));
   }
   EXPECT_EQ(QueryInt("SELECT failures FROM login_throttle WHERE account = '' AND address = '10.0.0.7'"), 0);
 }
@@ -307,18 +307,18 @@ TEST_F(StoreTest, LoginBackoffGrowsWithEveryFurtherFailure) {
   limits.login_failures = 2;
   limits.login_backoff_ms = 40;
   limits.login_backoff_max_ms = 200;
-  Store store(*db_, limits);
+  std::unique_ptr<Storage> store = NewStorage(limits);
   auto wait = [&] {
     return QueryInt("SELECT blocked_until - last_ts FROM login_throttle WHERE account = 'alice' AND address = 'a'");
   };
-  ASSERT_OK(store.BeginLogin("alice", "a"));
+  ASSERT_OK(store->BeginLogin("alice", "a"));
   EXPECT_EQ(QueryInt("SELECT blocked_until FROM login_throttle WHERE account = 'alice'"), 0);  // not yet
   std::vector<int64_t> waits;
   for (int i = 0; i < 5; ++i) {
     // Wait out the block (bounded: at most the 200 ms cap, plus slack).
     Status st;
     for (int tries = 0; tries < 100; ++tries) {
-      st = store.BeginLogin("alice", "a");
+      st = store->BeginLogin("alice", "a");
       if (st.ok()) break;
       ASSERT_EQ(st.code(), Code::kThrottled);
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -333,9 +333,9 @@ TEST_F(StoreTest, LoginThrottlingForgetsAfterItsWindow) {
   Limits limits;
   limits.login_failures = 1;
   limits.login_window_ms = 0;  // every failure is already forgotten
-  Store store(*db_, limits);
-  ASSERT_OK(store.BeginLogin("alice", "a"));
-  EXPECT_OK(store.BeginLogin("alice", "a"));
+  std::unique_ptr<Storage> store = NewStorage(limits);
+  ASSERT_OK(store->BeginLogin("alice", "a"));
+  EXPECT_OK(store->BeginLogin("alice", "a"));
   EXPECT_LE(QueryInt("SELECT MAX(failures) FROM login_throttle WHERE account = 'alice'"), 1);
 }
 

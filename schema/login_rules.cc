@@ -1,0 +1,26 @@
+#include "schema/login_rules.h"
+
+#include <algorithm>
+#include <string>
+
+#include "schema/token_bucket.h"
+
+namespace parley {
+
+int64_t LoginBlockedUntil(const Limits& l, int64_t failures, int limit, int64_t now) {
+  if (failures < limit) return 0;
+  const int64_t over = failures - limit + 1;  // >= 1
+  int64_t wait = l.login_backoff_ms;
+  for (int64_t i = 1; i < over && wait < l.login_backoff_max_ms; ++i) wait *= 2;
+  return now + std::min(wait, l.login_backoff_max_ms);
+}
+
+Status LoginThrottled(bool account_row, int64_t wait_ms) {
+  const int64_t wait_s = RetryAfterSeconds(wait_ms);
+  const char* whose = account_row ? "for this account from this address" : "from this address";
+  return Status::Throttled("throttled", std::string("too many failed logins ") + whose + "; try again in " +
+                                            std::to_string(wait_s) + " s",
+                           wait_s);
+}
+
+}  // namespace parley

@@ -1,0 +1,28 @@
+// What the two Storage backends (schema/store_moderation.cc on SQLite,
+// schema/pg/store_moderation.cc on PostgreSQL) share of moderation and
+// accounts: the rules that need no database and the JSON of the events
+// they append, so both answer and log exactly alike.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "schema/model.h"
+#include "schema/status.h"
+
+namespace parley {
+
+// 403 not_moderator: the actor is neither the room's owner nor a moderator.
+Status NotModerator();
+bool IsOwner(const Room& r, int64_t user_id);
+
+// A moderation `member` event: the member's state after the action, who
+// acted, and the reason of a ban.
+std::string ModerationEventData(int64_t room_id, const Member& m, MemberAction action, const User& by,
+                                const std::string* reason = nullptr);
+// A `user` event addressed to that user alone ({"user":...,"<flag>":value}):
+// parley-events closes the connections of sessions it ended
+// (Fanout::ApplyAccount) as it passes.
+std::string AccountEventData(const User& who, const char* flag, bool value);
+
+}  // namespace parley
