@@ -11,7 +11,11 @@
 #include "schema/log.h"
 
 namespace parley::events {
+
 namespace {
+// A daemon that has not marked itself alive for this long has died (it does
+// every second, KeepPresence): its users' presence expires.
+constexpr int64_t kDeadDaemonMs = 5000;
 
 uint64_t ResidentBytes() {
   long pages = 0, resident = 0;
@@ -88,6 +92,12 @@ void Sweep::Tick() {
   }
   if (Due(last_session_check_ms_, now, int64_t{p_.cfg.revoke_check_s} * 1000)) p_.sessions.Check(p_.conns);
   p_.presence.Tick(now);
+  // Other daemons (PostgreSQL): this one is alive; the rows of a dead one go.
+  if (auto gone = p_.store.KeepPresence(kDeadDaemonMs); !gone.ok()) {
+    LOG_WARN("presence: %s", gone.status().message().c_str());
+  } else if (!gone->empty()) {
+    LOG_INFO("presence: %zu connections of a daemon that stopped answering expired", gone->size());
+  }
   p_.fanout.PruneTyping(now);
   p_.conns.Remeasure();
   if (Due(last_prune_ms_, now, 3600 * 1000)) {

@@ -346,6 +346,12 @@ class Storage {
   // Presence rows, written by parley-events only.
   virtual Status SetOnline(int64_t user_id, bool online) = 0;
   virtual Status ClearPresence() = 0;
+  // Called by parley-events about once a second: this daemon is alive, and
+  // the presence of daemons not seen for stale_ms is dropped (they died, and
+  // their connections with them). Returns the users whose presence rows
+  // went. SQLite has one daemon, which clears its own rows when it starts:
+  // nothing to do there.
+  virtual Result<std::vector<int64_t>> KeepPresence(int64_t stale_ms) = 0;
   // Retention: deletes events older than keep_ms, except the newest
   // keep_per_room of each room and the newest event overall (the head).
   virtual Result<int64_t> PruneEvents(int64_t keep_ms, int64_t keep_per_room) = 0;

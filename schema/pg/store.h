@@ -144,6 +144,7 @@ class PgStore final : public Storage {
   Result<int64_t> DataVersion() override;
   Status SetOnline(int64_t user_id, bool online) override;
   Status ClearPresence() override;
+  Result<std::vector<int64_t>> KeepPresence(int64_t stale_ms) override;
   Result<int64_t> PruneEvents(int64_t keep_ms, int64_t keep_per_room) override;
 
  private:

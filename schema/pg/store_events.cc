@@ -141,6 +141,27 @@ Status PgStore::ClearPresence() {
   return conn_.Exec("DELETE FROM presence WHERE daemon = $1", {daemon_}).status();
 }
 
+Result<std::vector<int64_t>> PgStore::KeepPresence(int64_t stale_ms) {
+  const int64_t now = NowMs();
+  PARLEY_RETURN_IF_ERROR(conn_
+                             .Exec("INSERT INTO daemons (name, seen_ts) VALUES ($1, $2) "
+                                   "ON CONFLICT (name) DO UPDATE SET seen_ts = $2",
+                                   {daemon_, now})
+                             .status());
+  // One statement: the dead daemons go, and their presence rows with them.
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult gone,
+      conn_.Exec("WITH dead AS (DELETE FROM daemons WHERE seen_ts < $1 RETURNING name) "
+                 "DELETE FROM presence WHERE daemon IN (SELECT name FROM dead) RETURNING user_id",
+                 {now - stale_ms}));
+  std::vector<int64_t> users;
+  for (int i = 0; i < gone.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t u, gone.Int(i, 0));
+    users.push_back(u);
+  }
+  return users;
+}
+
 Result<int64_t> PgStore::PruneEvents(int64_t keep_ms, int64_t keep_per_room) {
   // Per room, the id below which events may go: the keep_per_room-th
   // newest; and never the newest event overall (the head).
