@@ -18,46 +18,6 @@ Status NotYet(const char* method) {
 Status PgStore::BeginLogin(const std::string&, const std::string&) { return NotYet("BeginLogin"); }
 Status PgStore::LoginSucceeded(const std::string&, const std::string&) { return NotYet("LoginSucceeded"); }
 
-// pgw: rooms and membership (store_rooms.cc).
-Result<std::vector<Room>> PgStore::ListRooms(const User&) { return NotYet("ListRooms"); }
-Result<Room> PgStore::CreateRoom(const User&, const std::string&, RoomKind, std::optional<int64_t>) {
-  return NotYet("CreateRoom");
-}
-Result<Room> PgStore::GetRoom(const User&, int64_t) { return NotYet("GetRoom"); }
-Result<Room> PgStore::Join(const User&, int64_t) { return NotYet("Join"); }
-Status PgStore::Leave(const User&, int64_t) { return NotYet("Leave"); }
-Result<std::pair<Member, bool>> PgStore::Invite(const User&, int64_t, const std::string&) { return NotYet("Invite"); }
-Result<std::vector<Member>> PgStore::Members(const User&, int64_t) { return NotYet("Members"); }
-Result<Member> PgStore::SetRole(const User&, int64_t, const std::string&, Role) { return NotYet("SetRole"); }
-Result<std::pair<Room, bool>> PgStore::GetOrCreateDm(const User&, const std::string&) {
-  return NotYet("GetOrCreateDm");
-}
-Status PgStore::AdminSetRole(int64_t, const std::string&, Role) { return NotYet("AdminSetRole"); }
-Status PgStore::CheckMember(const User&, int64_t) { return NotYet("CheckMember"); }
-Result<RoomListPage> PgStore::ListRoomsPage(const User&, const RoomListQuery&) { return NotYet("ListRoomsPage"); }
-Result<std::vector<Room>> PgStore::Directory(const User&, const std::string&, int) { return NotYet("Directory"); }
-Result<Room> PgStore::SetNotifications(const User&, int64_t, NotifyLevel) { return NotYet("SetNotifications"); }
-Result<int64_t> PgStore::MemberCount(int64_t, int64_t) { return NotYet("MemberCount"); }
-
-// pgw: reactions and search (store_reactions.cc, store_search.cc).
-Result<ReactionResult> PgStore::React(const User&, int64_t, const std::string&, bool) { return NotYet("React"); }
-Result<SearchPage> PgStore::Search(const User&, const SearchQuery&) { return NotYet("Search"); }
-
-// pgw: messages (store_messages.cc).
-Result<HistoryPage> PgStore::History(const User&, int64_t, std::optional<int64_t>, std::optional<int64_t>, int) {
-  return NotYet("History");
-}
-Result<SendResult> PgStore::Send(const User&, int64_t, const std::string&, const std::optional<std::string>&,
-                                 std::optional<int64_t>, const std::vector<int64_t>&) {
-  return NotYet("Send");
-}
-Result<SendResult> PgStore::Answer(const User&, int64_t, const std::string&, const std::optional<std::string>&) {
-  return NotYet("Answer");
-}
-Result<Message> PgStore::Edit(const User&, int64_t, const std::string&) { return NotYet("Edit"); }
-Status PgStore::Delete(const User&, int64_t) { return NotYet("Delete"); }
-Status PgStore::MarkRead(const User&, int64_t, int64_t, bool*) { return NotYet("MarkRead"); }
-
 // pgm: moderation, blocks, admins and accounts (store_moderation.cc).
 Result<Member> PgStore::UpdateMember(const User&, int64_t, const std::string&, const MemberUpdate&) {
   return NotYet("UpdateMember");
