@@ -28,32 +28,9 @@
 #include "schema/pg/event_log.h"
 #include "schema/pg/store.h"
 #include "schema/pg/store_details.h"
+#include "schema/store_rules.h"
 
 namespace parley::pg {
-namespace {
-
-// A client_id names one send: reusing it for another room or another kind
-// of message is a client bug, not a retry.
-Status ClientIdReused() {
-  return Status::Conflict("client_id_reused", "that client_id was already used for a different message");
-}
-
-// A message in a room the reader cannot see is reported as not existing.
-Status HideRoom(const Status& st) {
-  if (st.code() == Code::kNotFound) return Status::NotFound("message_not_found", "no such message");
-  return st;
-}
-
-// Refused inside the send's own transaction, so a send racing a mute is
-// either before the mute event in the log or refused.
-Status CheckNotMuted(const std::optional<int64_t>& muted_until) {
-  if (muted_until && *muted_until > NowMs()) {
-    return Status::Forbidden("muted", "a moderator muted you in this room until " + std::to_string(*muted_until));
-  }
-  return Status::Ok();
-}
-
-}  // namespace
 
 Result<std::unique_ptr<PgTx>> PgStore::BeginRead() {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));

@@ -16,6 +16,7 @@
 
 #include "schema/json.h"
 #include "schema/pg/store.h"
+#include "schema/store_rules.h"
 
 namespace parley::pg {
 namespace {
@@ -54,26 +55,6 @@ Result<Room> ReadRoomView(const PgResult& r, int row) {
   room.member = room.role.has_value();
   room.notifications = ParseNotifyLevel(r.Text(row, kRoleColumn + 1)).value_or(NotifyLevel::kAll);
   return room;
-}
-
-// What every reader of a `room` event may see: no per-user counters.
-std::string RoomEventData(const Room& r) {
-  JsonWriter w;
-  w.BeginObject().Key("room").BeginObject();
-  w.Key("id").Int(r.id).Key("name").String(r.name).Key("kind").String(ToString(r.kind));
-  if (r.owner) {
-    w.Key("owner");
-    Write(w, *r.owner);
-  }
-  if (r.answers_per_professor) w.Key("answers_per_professor").Int(*r.answers_per_professor);
-  w.EndObject().EndObject();
-  return w.Take();
-}
-
-Role DefaultRole(RoomKind kind) { return kind == RoomKind::kQa ? Role::kStudent : Role::kMember; }
-
-bool RoleFitsKind(Role role, RoomKind kind) {
-  return kind == RoomKind::kQa ? (role == Role::kStudent || role == Role::kProfessor) : role == Role::kMember;
 }
 
 // The reader's ($1) read marker in room r, as column read_event_id.
