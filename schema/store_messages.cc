@@ -6,6 +6,7 @@
 #include "schema/json.h"
 #include "schema/mentions.h"
 #include "schema/message_index.h"
+#include "schema/store_rules.h"
 
 namespace parley {
 namespace {
@@ -31,28 +32,6 @@ Message ReadMessage(const Statement& s) {
   if (!s.IsNull(11)) m.answer_id = s.Int(11);
   if (!s.IsNull(12)) m.deleted_by = User{s.Int(12), s.Text(13)};
   return m;
-}
-
-// A client_id names one send: reusing it for another room or another kind
-// of message is a client bug, not a retry.
-Status ClientIdReused() {
-  return Status::Conflict("client_id_reused", "that client_id was already used for a different message");
-}
-
-// A message in a room the reader cannot see is reported as not existing.
-Status HideRoom(const Status& st) {
-  if (st.code() == Code::kNotFound) return Status::NotFound("message_not_found", "no such message");
-  return st;
-}
-
-// A muted member's sends and answers are refused inside the send's own
-// transaction, so a send racing a mute is either before the mute event in
-// the log or refused.
-Status CheckNotMuted(const std::optional<int64_t>& muted_until) {
-  if (muted_until && *muted_until > NowMs()) {
-    return Status::Forbidden("muted", "a moderator muted you in this room until " + std::to_string(*muted_until));
-  }
-  return Status::Ok();
 }
 
 }  // namespace

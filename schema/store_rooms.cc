@@ -3,6 +3,7 @@
 
 #include "schema/json.h"
 #include "schema/per_user_limit.h"
+#include "schema/store_rules.h"
 
 namespace parley {
 namespace {
@@ -36,26 +37,6 @@ Room ReadRoomView(const Statement& s) {
   r.member = r.role.has_value();
   r.notifications = ParseNotifyLevel(s.Text(kRoleColumn + 1)).value_or(NotifyLevel::kAll);
   return r;
-}
-
-// What every reader of a `room` event may see: no per-user counters.
-std::string RoomEventData(const Room& r) {
-  JsonWriter w;
-  w.BeginObject().Key("room").BeginObject();
-  w.Key("id").Int(r.id).Key("name").String(r.name).Key("kind").String(ToString(r.kind));
-  if (r.owner) {
-    w.Key("owner");
-    Write(w, *r.owner);
-  }
-  if (r.answers_per_professor) w.Key("answers_per_professor").Int(*r.answers_per_professor);
-  w.EndObject().EndObject();
-  return w.Take();
-}
-
-Role DefaultRole(RoomKind kind) { return kind == RoomKind::kQa ? Role::kStudent : Role::kMember; }
-
-bool RoleFitsKind(Role role, RoomKind kind) {
-  return kind == RoomKind::kQa ? (role == Role::kStudent || role == Role::kProfessor) : role == Role::kMember;
 }
 
 }  // namespace

@@ -9,8 +9,6 @@
 
 namespace parley::pg {
 
-namespace {
-
 Event MakeEvent(const char* type, std::optional<int64_t> room_id, std::optional<int64_t> target_id,
                 Audience audience, std::string data) {
   Event e;
@@ -32,8 +30,6 @@ Event MemberEvent(int64_t room_id, const User& user, Role role, MemberAction act
   // target_id: the user concerned hears of it even once no longer a member.
   return MakeEvent("member", room_id, user.id, Audience::kRoom, w.Take());
 }
-
-}  // namespace
 
 std::string HexOf(const std::string& bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -65,6 +61,10 @@ Result<int64_t> PgStore::Head() { return LastEventId(conn_); }
 
 Status PgStore::CommitEvents(PgTx& tx, std::vector<Event>& events) {
   PARLEY_RETURN_IF_ERROR(AppendEvents(tx, events));
+  return CommitAppended(tx, events);
+}
+
+Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events) {
   // The room list's order (SQLite's migration 006): each room's newest event.
   std::map<int64_t, int64_t> last_of_room;
   for (const Event& e : events) {

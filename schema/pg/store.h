@@ -151,12 +151,73 @@ class PgStore final : public Storage {
   // Appends events (setting their ids), moves each room's last_event_id,
   // queues the wake-up and commits; on success the head is TakeNotifyHead's.
   Status CommitEvents(PgTx& tx, std::vector<Event>& events);
+  // The same for events already appended in tx (AppendEvents): a message's
+  // event is appended first, as the message takes its id.
+  Status CommitAppended(PgTx& tx, const std::vector<Event>& events);
   // Takes one token from the user's bucket of that class inside the open
   // write transaction (the bucket row locked to COMMIT), or kThrottled with
   // the seconds until one is back (store_quota.cc).
   Status ConsumeWriteToken(int64_t user_id, WriteClass c);
 
   // --- pgw: private helpers of rooms, messages, reactions, search ---
+  // The membership row of a user in a room, checked against the room's kind.
+  struct Access {
+    Room room;                 // without the per-user counters
+    std::optional<Role> role;  // set when a member
+    bool moderator = false;
+    std::optional<int64_t> muted_until;
+  };
+  // kNotFound for unknown rooms and for private/dm rooms the user is not in
+  // (their existence is not revealed); kForbidden not_a_member otherwise.
+  // lock: the member row is locked FOR SHARE until COMMIT, so a write that
+  // relies on the membership (a send, an edit, a reaction) and a kick or a
+  // leave racing it are serialised: one waits for the other's COMMIT.
+  Result<Access> LoadAccess(int64_t user_id, int64_t room_id, bool require_member, bool lock = false);
+  Result<Room> LoadRoomView(const User& me, int64_t room_id);
+  Result<Member> LoadMember(int64_t room_id, int64_t user_id);
+  // 403 banned / 403 blocked, as on SQLite (store_moderation.cc there).
+  Status CheckNotBanned(int64_t room_id, int64_t user_id);
+  Status CheckNotBlocked(int64_t from_id, int64_t to_id);
+  Status CheckDmNotBlocked(const User& me, int64_t room_id);
+  // Inserts the member row unless present, and its event into events.
+  Status AddMember(int64_t room_id, const User& user, Role role, MemberAction action, std::vector<Event>& events);
+  Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role);
+  // The per-reader fields of a room (read marker, unread counts, last message, peer).
+  Status FillView(Room& r, int64_t user_id);
+  Status FillPeer(Room& r, int64_t user_id);
+  // Messages (store_messages.cc) and their details (store_message_details.cc).
+  // lock: "" or a locking clause for the message row ("FOR UPDATE OF m"):
+  // an edit, a delete, an answer or a reaction and a delete racing it are
+  // serialised on the row.
+  Result<std::optional<Message>> LoadMessage(int64_t id, const char* lock = "");
+  Result<std::vector<Message>> LoadMessages(const std::vector<int64_t>& ids, int64_t reader_id);
+  Result<std::vector<Message>> LastMessages(const std::vector<int64_t>& room_ids, int64_t user_id);
+  Result<Message> LoadOwnMessage(const User& me, int64_t message_id);
+  Result<std::optional<Message>> FindByClientId(int64_t user_id, const std::optional<std::string>& client_id);
+  // Takes a send token, then appends the message's event first (its id is
+  // the message's), inserts m with its mentions, client_id and attachments
+  // and writes the event's data; the caller commits with CommitAppended(ev).
+  // *duplicate: another send with that client_id committed first (nothing
+  // is left to commit: roll back and answer with that one).
+  Status InsertMessage(PgTx& tx, Message& m, Event& ev, bool* duplicate);
+  // A read transaction: one REPEATABLE READ snapshot (a savepoint of the
+  // open batch inside one), as SQLite's read transaction gives.
+  Result<std::unique_ptr<PgTx>> BeginRead();
+  // History's page inside the caller's transaction (ListRoomsPage's too).
+  Result<HistoryPage> ReadHistory(const User& me, int64_t room_id, std::optional<int64_t> before,
+                                  std::optional<int64_t> after, int limit);
+  Status StoreMentions(Message& m);
+  // Every event of the message so far now carries data (DESIGN section 4).
+  Status RewriteMessageEvents(int64_t message_id, const std::string& data);
+  // Appends one message event (edit, delete) tagged with its message
+  // (events.message_id, which RewriteMessageEvents finds) and commits.
+  Status CommitMessageEvent(PgTx& tx, Event& e, int64_t message_id);
+  Status AttachDetails(std::optional<int64_t> reader_id, std::vector<Message>& messages);
+  Status AttachReactions(int64_t user_id, std::vector<Message>& messages);
+  // Attachments (store_attachments.cc).
+  Result<std::vector<Upload>> OwnUploads(const User& me, const std::vector<int64_t>& ids);
+  Status InsertAttachments(int64_t message_id, const std::vector<Upload>& attachments);
+  Status ReleaseAttachments(int64_t message_id);
 
   // --- pgm: private helpers of moderation, uploads, login ---
   // What a moderation action knows of its room and actor (store_moderation.cc).
@@ -191,5 +252,11 @@ class PgStore final : public Storage {
 // A token hash (raw bytes) as the hex that decode($n, 'hex') turns into
 // the bytea column: raw bytes may hold a NUL, which no text parameter can.
 std::string HexOf(const std::string& bytes);
+
+// An event of now (store.cc), and the member event of SQLite's
+// Store::AppendMemberEvent: the same object.
+Event MakeEvent(const char* type, std::optional<int64_t> room_id, std::optional<int64_t> target_id,
+                Audience audience, std::string data);
+Event MemberEvent(int64_t room_id, const User& user, Role role, MemberAction action);
 
 }  // namespace parley::pg

@@ -203,6 +203,27 @@ TEST_F(StoreConversationsTest, SearchFollowsEditsDeletesAndMembership) {
   EXPECT_TRUE(Found(bob_, "\"plums\"").empty()) << "only rooms I am a member of now";
 }
 
+TEST_F(StoreConversationsTest, SearchTermsAllMatchPrefixesFoldCaseAndSnippetsMarkTheMatch) {
+  const int64_t room = NewRoom("library");
+  Post(alice_, room, "The Quick brown fox");
+  Post(alice_, room, "a quick reply");
+  Post(alice_, room, "quickly \"quoted\" words");
+  // Every term must occur; case is folded; "qu"* is a prefix of three words.
+  EXPECT_EQ(Found(alice_, "\"quick\" \"FOX\""), std::vector<std::string>{"The Quick brown fox"});
+  EXPECT_EQ(Found(alice_, "\"qu\"*").size(), 3u);
+  EXPECT_EQ(Found(alice_, "\"quick\"").size(), 2u) << "a word, not a prefix";
+  // A quoted term is its words in a row, inner quotes doubled by the caller.
+  EXPECT_EQ(Found(alice_, "\"brown fox\""), std::vector<std::string>{"The Quick brown fox"});
+  EXPECT_TRUE(Found(alice_, "\"fox brown\"").empty());
+  EXPECT_EQ(Found(alice_, "\"\"\"quoted\"\"\"").size(), 1u);
+  SearchQuery q;
+  q.match = "\"fox\"";
+  ASSERT_OK_AND_ASSIGN(SearchPage page, store_->Search(alice_, q));
+  ASSERT_EQ(page.results.size(), 1u);
+  EXPECT_NE(page.results[0].snippet.find("\x02" "fox" "\x03"), std::string::npos) << page.results[0].snippet;
+  EXPECT_NE(page.results[0].snippet.find("Quick"), std::string::npos) << page.results[0].snippet;
+}
+
 TEST_F(StoreConversationsTest, LatestPagesComeWithTheirRoomsInOneRead) {
   const int64_t a = NewRoom("a"), b = NewRoom("b"), quiet = NewRoom("quiet");
   for (const int64_t room : {a, b, quiet}) ASSERT_OK(store_->Join(bob_, room));

@@ -144,6 +144,7 @@ TEST_F(StoreRedactTest, ARefusedEditOrDeleteRewritesNothing) {
 }
 
 TEST_F(StoreRedactTest, DeletedAndOverwrittenTextIsNotInTheFilesAfterACheckpoint) {
+  PARLEY_SQLITE_ONLY();  // SQLite's files and secure_delete
   // Short text lives in the events' and messages' own pages; text over a
   // page goes to overflow pages, which a delete frees.
   const std::string gone = "gone-text-7f3a9c";
@@ -174,6 +175,7 @@ TEST_F(StoreRedactTest, DeletedAndOverwrittenTextIsNotInTheFilesAfterACheckpoint
 }
 
 TEST_F(StoreRedactTest, WithoutSecureDeleteTheTextWouldStay) {
+  PARLEY_SQLITE_ONLY();  // SQLite's secure_delete
   // Why db.cc turns secure_delete on: the same delete on a connection
   // without it leaves the text in free space of the file (here in the
   // overflow pages that the long text filled and the delete freed).
@@ -188,6 +190,7 @@ TEST_F(StoreRedactTest, WithoutSecureDeleteTheTextWouldStay) {
 }
 
 TEST_F(StoreRedactTest, Migration004TagsAndScrubsEventsWrittenBeforeIt) {
+  PARLEY_SQLITE_ONLY();  // SQLite's migration 004
   // A database as an older binary left it: message events without
   // message_id, whose text was since deleted or edited.
   const int64_t deleted = Send(alice_, "deleted-before-004");

@@ -26,7 +26,10 @@ using test::kGeneral;
 class StoreTest : public test::StoreFixture {
  protected:
   // The same database through a Store with other limits.
-  void Reopen(const Limits& limits) { store_ = std::make_unique<Store>(*db_, limits); }
+  void Reopen(const Limits& limits) {
+    store_ = nullptr;  // then NewStorage reuses the fixture's connection
+    store_ = NewStorage(limits);
+  }
 
   Message Post(const User& u, int64_t room_id, const std::string& text,
                const std::optional<std::string>& client_id = std::nullopt) {
@@ -47,12 +50,29 @@ class StoreTest : public test::StoreFixture {
     return r.ok() ? *r : std::vector<Event>{};
   }
   std::string QueryText(const std::string& sql) {
+    if (test::OnPostgres()) {
+      auto r = pg_->Exec(sql);
+      EXPECT_OK(r) << sql;
+      return r.ok() && r->Rows() > 0 ? r->Text(0, 0) : "<no row>";
+    }
     auto s = db_->Prepare(sql);
     EXPECT_OK(s) << sql;
     if (!s.ok()) return "";
     auto row = s->Step();
     EXPECT_OK(row) << sql;
     return row.ok() && *row ? s->Text(0) : "<no row>";
+  }
+  // A trigger that makes every insert into `table` fail, and its removal.
+  Status RefuseInserts(const std::string& table) {
+    if (test::OnPostgres()) {
+      return Exec("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'no'; END$$; "
+                  "CREATE TRIGGER refuse BEFORE INSERT ON " + table + " FOR EACH ROW EXECUTE FUNCTION refuse()");
+    }
+    return Exec("CREATE TRIGGER refuse BEFORE INSERT ON " + table + " BEGIN SELECT RAISE(ABORT, 'no'); END;");
+  }
+  Status AllowInserts(const std::string& table) {
+    return Exec(test::OnPostgres() ? "DROP TRIGGER refuse ON " + table + "; DROP FUNCTION refuse()"
+                                   : std::string("DROP TRIGGER refuse"));
   }
   // The room as `u` sees it in ListRooms; nullopt if not listed.
   std::optional<Room> Listed(const User& u, int64_t room_id) {
@@ -143,14 +163,13 @@ TEST_F(StoreTest, CreateUserJoinsGeneralAndAppendsUserAndMemberEvents) {
 
 TEST_F(StoreTest, CreateUserIsOneTransaction) {
   // Make the membership insert fail: the user row and the `user` event must go too.
-  ASSERT_OK(db_->ExecScript(
-      "CREATE TRIGGER no_members BEFORE INSERT ON members BEGIN SELECT RAISE(ABORT, 'no'); END;"));
+  ASSERT_OK(RefuseInserts("members"));
   EXPECT_FALSE(store_->CreateUser("alice", kFakeHash).ok());
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM users"), 0);
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events"), 0);
   EXPECT_EQ(store_->TakeNotifyHead(), 0);
 
-  ASSERT_OK(db_->ExecScript("DROP TRIGGER no_members"));
+  ASSERT_OK(AllowInserts("members"));
   NewUser("alice");
   std::vector<Event> ev = EventsSince(0);
   ASSERT_EQ(ev.size(), 2u);
@@ -236,7 +255,8 @@ TEST_F(StoreTest, ExpiredSessionIsNotAccepted) {
   for (int64_t absolute : {int64_t{0}, int64_t{-60000}}) {
     Limits limits;
     limits.session_absolute_ms = absolute;
-    Store short_lived(*db_, limits);
+    auto short_lived_store = NewStorage(limits);
+    Storage& short_lived = *short_lived_store;
     const std::string h = TokenHash(NewToken());
     ASSERT_OK(short_lived.CreateSession(alice.id, h));
     ASSERT_OK_AND_ASSIGN(std::optional<User> who, short_lived.SessionUser(h));
@@ -251,7 +271,8 @@ TEST_F(StoreTest, IdleSessionIsNotAccepted) {
   User alice = NewUser("alice");
   Limits limits;
   limits.session_idle_ms = 0;
-  Store idle(*db_, limits);
+  auto idle_store = NewStorage(limits);
+  Storage& idle = *idle_store;
   const std::string h = TokenHash(NewToken());
   ASSERT_OK(idle.CreateSession(alice.id, h));
   ASSERT_OK_AND_ASSIGN(std::optional<User> who, idle.SessionUser(h));
@@ -586,7 +607,8 @@ TEST_F(StoreTest, MembersListsRolesOwnerAndPresence) {
   EXPECT_EQ(members[2].role, Role::kStudent);
   for (const Member& m : members) EXPECT_FALSE(m.online);
 
-  ASSERT_OK(db_->ExecScript("INSERT INTO presence(user_id, since) VALUES (" + std::to_string(bob.id) + ", 1)"));
+  ASSERT_OK(Exec(test::OnPostgres() ? "INSERT INTO presence(user_id, daemon, since) VALUES (" + std::to_string(bob.id) + ", 'd', 1)"
+                                    : "INSERT INTO presence(user_id, since) VALUES (" + std::to_string(bob.id) + ", 1)"));
   ASSERT_OK_AND_ASSIGN(members, store_->Members(alice, qa.id));
   ASSERT_EQ(members.size(), 3u);
   EXPECT_FALSE(members[0].online);
@@ -810,12 +832,11 @@ TEST_F(StoreTest, SendIsOneTransactionWithItsEvent) {
   User alice = NewUser("alice");
   const int64_t h = Head();
   DrainNotify();
-  ASSERT_OK(db_->ExecScript(
-      "CREATE TRIGGER no_messages BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'no'); END;"));
+  ASSERT_OK(RefuseInserts("messages"));
   EXPECT_FALSE(store_->Send(alice, kGeneral, "lost", std::nullopt).ok());
   EXPECT_EQ(Head(), h);  // the event went with the message
   EXPECT_EQ(store_->TakeNotifyHead(), 0);
-  ASSERT_OK(db_->ExecScript("DROP TRIGGER no_messages"));
+  ASSERT_OK(AllowInserts("messages"));
   Message m = Post(alice, kGeneral, "kept");
   EXPECT_EQ(m.id, h + 1);
 }

@@ -1,0 +1,122 @@
+// PgStore: a list of messages completed with its details (mentions,
+// attachments and, for a reader, reactions): one query per kind and run of
+// nearby ids, whatever the list's length (store_details.h).
+#include "schema/pg/store.h"
+#include "schema/pg/store_details.h"
+
+namespace parley::pg {
+
+Result<Message> ReadMessage(const PgResult& r, int row) {
+  Message m;
+  PARLEY_ASSIGN_OR_RETURN(m.id, r.Int(row, 0));
+  PARLEY_ASSIGN_OR_RETURN(m.room_id, r.Int(row, 1));
+  PARLEY_ASSIGN_OR_RETURN(int64_t user_id, r.Int(row, 2));
+  m.user = User{user_id, r.Text(row, 3)};
+  m.kind = r.Text(row, 4);
+  m.text = r.Text(row, 5);
+  m.reply_to = r.OptionalInt(row, 6);
+  PARLEY_ASSIGN_OR_RETURN(m.ts, r.Int(row, 7));
+  if (!r.IsNull(row, 8)) m.client_id = r.Text(row, 8);
+  m.edited = !r.IsNull(row, 9);
+  PARLEY_ASSIGN_OR_RETURN(int64_t deleted, r.Int(row, 10));
+  m.deleted = deleted != 0;
+  m.answer_id = r.OptionalInt(row, 11);
+  if (!r.IsNull(row, 12)) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t by, r.Int(row, 12));
+    m.deleted_by = User{by, r.Text(row, 13)};
+  }
+  return m;
+}
+
+namespace {
+
+constexpr const char* kUploadColumns = "u.id, u.user_id, u.name, u.mime, u.size, u.width, u.height";
+
+Result<Upload> ReadUpload(const PgResult& r, int row, int first) {
+  Upload u;
+  PARLEY_ASSIGN_OR_RETURN(u.id, r.Int(row, first));
+  PARLEY_ASSIGN_OR_RETURN(u.user_id, r.Int(row, first + 1));
+  u.name = r.Text(row, first + 2);
+  u.mime = r.Text(row, first + 3);
+  PARLEY_ASSIGN_OR_RETURN(u.size, r.Int(row, first + 4));
+  u.width = r.OptionalInt(row, first + 5);
+  u.height = r.OptionalInt(row, first + 6);
+  return u;
+}
+
+}  // namespace
+
+Status PgStore::AttachDetails(std::optional<int64_t> reader_id, std::vector<Message>& messages) {
+  const MessageIndex index(messages);
+  if (index.empty()) return Status::Ok();
+  // Stored in user id order (StoreMentions), and read back in it.
+  PARLEY_RETURN_IF_ERROR(ForEachDetailRow(
+      conn_, index,
+      "SELECT message_id, user_id FROM mentions WHERE message_id BETWEEN $1 AND $2 ORDER BY message_id, user_id",
+      std::nullopt, [](Message& m, const PgResult& r, int row) -> Status {
+        PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(row, 1));
+        m.mentions.push_back(id);
+        return Status::Ok();
+      }));
+  if (reader_id) PARLEY_RETURN_IF_ERROR(AttachReactions(*reader_id, messages));
+  return ForEachDetailRow(conn_, index,
+                          std::string("SELECT a.message_id, ") + kUploadColumns +
+                              " FROM message_attachments a JOIN uploads u ON u.id = a.upload_id "
+                              "WHERE a.message_id BETWEEN $1 AND $2 ORDER BY a.message_id, a.position",
+                          std::nullopt, [](Message& m, const PgResult& r, int row) -> Status {
+                            if (m.deleted) return Status::Ok();
+                            PARLEY_ASSIGN_OR_RETURN(Upload u, ReadUpload(r, row, 1));
+                            m.attachments.push_back(std::move(u));
+                            return Status::Ok();
+                          });
+}
+
+// The uploads named by ids, all owned by me, in that order. Locked FOR
+// SHARE to COMMIT: a collection running meanwhile skips them (SKIP LOCKED,
+// store_uploads.cc) rather than removing what this send attaches.
+Result<std::vector<Upload>> PgStore::OwnUploads(const User& me, const std::vector<int64_t>& ids) {
+  std::vector<Upload> out;
+  for (int64_t id : ids) {
+    PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(std::string("SELECT ") + kUploadColumns +
+                                                       " FROM uploads u WHERE u.id = $1 AND u.user_id = $2 FOR SHARE",
+                                                   {id, me.id}));
+    if (r.Rows() == 0) return Status::Invalid("invalid_attachment", "attachments must name uploads of your own");
+    PARLEY_ASSIGN_OR_RETURN(Upload u, ReadUpload(r, 0, 0));
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+Status PgStore::InsertAttachments(int64_t message_id, const std::vector<Upload>& attachments) {
+  for (size_t i = 0; i < attachments.size(); ++i) {
+    PARLEY_RETURN_IF_ERROR(conn_
+                               .Exec("INSERT INTO message_attachments (message_id, position, upload_id) "
+                                     "VALUES ($1, $2, $3)",
+                                     {message_id, static_cast<int64_t>(i), attachments[i].id})
+                               .status());
+    PARLEY_RETURN_IF_ERROR(
+        conn_.Exec("DELETE FROM upload_pending WHERE upload_id = $1", {attachments[i].id}).status());
+  }
+  return Status::Ok();
+}
+
+// In a delete's transaction, after the tombstone is written: the uploads of
+// that message that no live message carries any more lose their row (404
+// to everyone at once) and their id goes to upload_trash for CollectUploads.
+Status PgStore::ReleaseAttachments(int64_t message_id) {
+  // The message is a tombstone already, so "a live message carries it" is
+  // "some other message does".
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec("SELECT a.upload_id FROM message_attachments a WHERE a.message_id = $1 AND NOT EXISTS ("
+                             "SELECT 1 FROM message_attachments b JOIN messages m ON m.id = b.message_id "
+                             "WHERE b.upload_id = a.upload_id AND m.deleted = 0)",
+                             {message_id}));
+  std::vector<int64_t> ids;
+  for (int i = 0; i < r.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
+    ids.push_back(id);
+  }
+  return DropUploads(ids);  // rows out, files queued (store_uploads.cc)
+}
+
+}  // namespace parley::pg

@@ -1,0 +1,398 @@
+// PgStore: messages, Q&A answers, edits, deletes, history and read markers,
+// with the behaviour of SQLite's schema/store_messages.cc.
+//
+// Design note. A message's id is the id of the event that created it (the
+// API's message ids and cursors are event ids), so a send appends its event
+// first (AppendEvents, with placeholder data), takes the message id from it,
+// inserts the message and then writes the event's data; the counter row is
+// held from that append to COMMIT, a few statements longer than an append
+// made last. Inside a group-commit batch it is held to the batch's COMMIT
+// anyway. Every message event carries events.message_id, by which an edit or
+// a delete rewrites the earlier ones (DESIGN section 4).
+//
+// Concurrency (several pools write at once, READ COMMITTED):
+// - the sender's member row is locked FOR SHARE (LoadAccess with lock): a
+//   kick or a leave that commits first leaves the send finding no member; one
+//   that comes later waits for the send's COMMIT, so no message of a
+//   non-member is ever stored;
+// - a client_id is claimed by INSERT ... ON CONFLICT DO NOTHING on the
+//   idempotency primary key: of two sends with one client_id, the second
+//   waits for the first's COMMIT, inserts nothing, rolls back and answers
+//   with the first's message;
+// - an edit, a delete and an answer lock the message row FOR UPDATE, a
+//   reaction FOR SHARE, so a delete cannot interleave with them.
+#include <algorithm>
+
+#include "schema/json.h"
+#include "schema/mentions.h"
+#include "schema/pg/event_log.h"
+#include "schema/pg/store.h"
+#include "schema/pg/store_details.h"
+#include "schema/store_rules.h"
+
+namespace parley::pg {
+
+Result<std::unique_ptr<PgTx>> PgStore::BeginRead() {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  // SET TRANSACTION must come first in a transaction; a savepoint of a batch
+  // reads within the batch's own transaction instead.
+  if (!conn_.in_batch()) {
+    PARLEY_RETURN_IF_ERROR(conn_.ExecScript("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
+  }
+  return tx;
+}
+
+Result<std::optional<Message>> PgStore::LoadMessage(int64_t id, const char* lock) {
+  PARLEY_ASSIGN_OR_RETURN(PgResult r,
+                          conn_.Exec(std::string(kMessageSelect) + "WHERE m.id = $1 " + lock, {id}));
+  if (r.Rows() == 0) return std::optional<Message>();
+  PARLEY_ASSIGN_OR_RETURN(Message m, ReadMessage(r, 0));
+  std::vector<Message> one{std::move(m)};
+  PARLEY_RETURN_IF_ERROR(AttachDetails(std::nullopt, one));
+  return std::optional<Message>(std::move(one[0]));
+}
+
+Result<std::vector<Message>> PgStore::LoadMessages(const std::vector<int64_t>& ids, int64_t reader_id) {
+  std::vector<Message> out;
+  if (ids.empty()) return out;
+  // One statement for the list, in the list's order.
+  std::string list;
+  for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+  PARLEY_ASSIGN_OR_RETURN(PgResult r,
+                          conn_.Exec(std::string(kMessageSelect) +
+                                         "JOIN unnest(string_to_array($1, ',')::bigint[]) WITH ORDINALITY l(id, n) "
+                                         "ON l.id = m.id ORDER BY l.n",
+                                     {list}));
+  out.reserve(r.Rows());
+  for (int i = 0; i < r.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(Message m, ReadMessage(r, i));
+    out.push_back(std::move(m));
+  }
+  PARLEY_RETURN_IF_ERROR(AttachDetails(reader_id, out));
+  return out;
+}
+
+Result<std::vector<Message>> PgStore::LastMessages(const std::vector<int64_t>& room_ids, int64_t user_id) {
+  if (room_ids.empty()) return std::vector<Message>();
+  std::string list;
+  for (int64_t id : room_ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+  // Each room's newest message through messages_room, in room_ids' order.
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec("SELECT x.id FROM unnest(string_to_array($1, ',')::bigint[]) WITH ORDINALITY l(room, n) "
+                             "CROSS JOIN LATERAL (SELECT MAX(id) AS id FROM messages WHERE room_id = l.room) x "
+                             "WHERE x.id IS NOT NULL ORDER BY l.n",
+                             {list}));
+  std::vector<int64_t> ids;
+  for (int i = 0; i < r.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
+    ids.push_back(id);
+  }
+  return LoadMessages(ids, user_id);
+}
+
+Status PgStore::StoreMentions(Message& m) {
+  PARLEY_RETURN_IF_ERROR(conn_.Exec("DELETE FROM mentions WHERE message_id = $1", {m.id}).status());
+  m.mentions.clear();
+  if (m.deleted) return Status::Ok();
+  for (const std::string& name : MentionNames(m.text)) {
+    PARLEY_ASSIGN_OR_RETURN(
+        PgResult r, conn_.Exec("SELECT u.id FROM users u JOIN members mb ON mb.user_id = u.id AND mb.room_id = $2 "
+                               "WHERE lower(u.username) = lower($1)",
+                               {name, m.room_id}));
+    if (r.Rows() == 0) continue;
+    PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(0, 0));
+    if (id == m.user.id || std::find(m.mentions.begin(), m.mentions.end(), id) != m.mentions.end()) continue;
+    m.mentions.push_back(id);
+  }
+  std::sort(m.mentions.begin(), m.mentions.end());  // read back in id order
+  for (int64_t id : m.mentions) {
+    PARLEY_RETURN_IF_ERROR(conn_
+                               .Exec("INSERT INTO mentions (message_id, user_id, room_id) VALUES ($1, $2, $3)",
+                                     {m.id, id, m.room_id})
+                               .status());
+  }
+  return Status::Ok();
+}
+
+Result<HistoryPage> PgStore::History(const User& me, int64_t room_id, std::optional<int64_t> before,
+                                     std::optional<int64_t> after, int limit) {
+  // One snapshot for the access check, the page and its details: a reaction
+  // or an edit committed meanwhile cannot show on a page that lacks it.
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginRead());
+  PARLEY_ASSIGN_OR_RETURN(HistoryPage page, ReadHistory(me, room_id, before, after, limit));
+  PARLEY_RETURN_IF_ERROR(tx->Commit());
+  return page;
+}
+
+Result<HistoryPage> PgStore::ReadHistory(const User& me, int64_t room_id, std::optional<int64_t> before,
+                                         std::optional<int64_t> after, int limit) {
+  PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, room_id, true).status());
+  HistoryPage page;
+  // One row more than asked tells whether there is more in that direction.
+  Result<PgResult> r = after ? conn_.Exec(std::string(kMessageSelect) +
+                                              "WHERE m.room_id = $1 AND m.id > $2 AND m.id < $3 ORDER BY m.id ASC LIMIT $4",
+                                          {room_id, *after, before.value_or(INT64_MAX), limit + 1})
+                             : conn_.Exec(std::string(kMessageSelect) +
+                                              "WHERE m.room_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3",
+                                          {room_id, before.value_or(INT64_MAX), limit + 1});
+  PARLEY_RETURN_IF_ERROR(r.status());
+  page.messages.reserve(r->Rows());
+  for (int i = 0; i < r->Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(Message m, ReadMessage(*r, i));
+    page.messages.push_back(std::move(m));
+  }
+  if (static_cast<int>(page.messages.size()) > limit) {
+    page.has_more = true;
+    page.messages.pop_back();
+  }
+  if (!after) std::reverse(page.messages.begin(), page.messages.end());
+  PARLEY_RETURN_IF_ERROR(AttachDetails(me.id, page.messages));
+  return page;
+}
+
+Result<std::optional<Message>> PgStore::FindByClientId(int64_t user_id, const std::optional<std::string>& client_id) {
+  if (!client_id) return std::optional<Message>();
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT message_id FROM idempotency WHERE user_id = $1 "
+                                                 "AND client_id = $2",
+                                                 {user_id, *client_id}));
+  if (r.Rows() == 0) return std::optional<Message>();
+  PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(0, 0));
+  return LoadMessage(id);
+}
+
+Status PgStore::InsertMessage(PgTx& tx, Message& m, Event& ev, bool* duplicate) {
+  *duplicate = false;
+  // After the client_id lookup: a retried send costs no token.
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(m.user.id, WriteClass::kSend));
+  m.ts = NowMs();
+  ev = MakeEvent(m.kind.c_str(), m.room_id, std::nullopt, Audience::kRoom, "{}");
+  PARLEY_RETURN_IF_ERROR(AppendEvents(tx, std::span<Event>(&ev, 1)));
+  m.id = ev.id;
+  PARLEY_RETURN_IF_ERROR(conn_
+                             .Exec("INSERT INTO messages (id, room_id, user_id, kind, text, reply_to, ts, client_id) "
+                                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                   {m.id, m.room_id, m.user.id, m.kind, m.text, m.reply_to, m.ts, m.client_id})
+                             .status());
+  if (m.client_id) {
+    PARLEY_ASSIGN_OR_RETURN(PgResult claimed,
+                            conn_.Exec("INSERT INTO idempotency (user_id, client_id, message_id, created_ts) "
+                                       "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                                       {m.user.id, *m.client_id, m.id, m.ts}));
+    if (claimed.Affected() == 0) {
+      *duplicate = true;
+      return Status::Ok();
+    }
+  }
+  PARLEY_RETURN_IF_ERROR(StoreMentions(m));
+  PARLEY_RETURN_IF_ERROR(InsertAttachments(m.id, m.attachments));
+  ev.data = ToJson(m);
+  return conn_.Exec("UPDATE events SET data = $1, message_id = $2 WHERE id = $2", {ev.data, m.id}).status();
+}
+
+Status PgStore::CommitMessageEvent(PgTx& tx, Event& e, int64_t message_id) {
+  PARLEY_RETURN_IF_ERROR(AppendEvents(tx, std::span<Event>(&e, 1)));
+  PARLEY_RETURN_IF_ERROR(
+      conn_.Exec("UPDATE events SET message_id = $2 WHERE id = $1", {e.id, message_id}).status());
+  return CommitAppended(tx, {e});
+}
+
+Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::string& text,
+                                 const std::optional<std::string>& client_id, std::optional<int64_t> reply_to,
+                                 const std::vector<int64_t>& attachments) {
+  auto answer_seen = [&](Message seen) -> Result<SendResult> {
+    if (seen.room_id != room_id || seen.kind == "answer") return ClientIdReused();
+    return SendResult{std::move(seen), false};
+  };
+  {
+    PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true, true));
+    PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
+    if (seen) return answer_seen(std::move(*seen));
+    PARLEY_RETURN_IF_ERROR(CheckNotMuted(a.muted_until));
+    if (a.room.kind == RoomKind::kDm) PARLEY_RETURN_IF_ERROR(CheckDmNotBlocked(me, room_id));
+    Message m;
+    m.kind = "message";
+    if (a.room.kind == RoomKind::kQa) {
+      if (*a.role == Role::kProfessor) {
+        return Status::Forbidden("professors_cannot_ask", "professors answer questions; they do not ask them");
+      }
+      m.kind = "question";
+    }
+    if (reply_to) {
+      // Any message of this room, deleted ones included; one of another
+      // room would leak across rooms.
+      PARLEY_ASSIGN_OR_RETURN(std::optional<Message> original, LoadMessage(*reply_to));
+      if (!original || original->room_id != room_id) {
+        return Status::Invalid("invalid_reply", "reply_to must name a message of the same room");
+      }
+    }
+    PARLEY_ASSIGN_OR_RETURN(m.attachments, OwnUploads(me, attachments));
+    m.room_id = room_id;
+    m.user = me;
+    m.text = text;
+    m.reply_to = reply_to;
+    m.client_id = client_id;
+    Event ev;
+    bool duplicate = false;
+    PARLEY_RETURN_IF_ERROR(InsertMessage(*tx, m, ev, &duplicate));
+    if (!duplicate) {
+      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}));
+      return SendResult{std::move(m), true};
+    }
+  }  // a duplicate rolls back here, then reads the send that won
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
+  if (!seen) return Status::Unavailable("a send with that client_id was in flight; try again");
+  return answer_seen(std::move(*seen));
+}
+
+Result<SendResult> PgStore::Answer(const User& me, int64_t question_id, const std::string& text,
+                                   const std::optional<std::string>& client_id) {
+  auto answer_seen = [&](Message seen) -> Result<SendResult> {
+    if (seen.reply_to != question_id) return ClientIdReused();
+    return SendResult{std::move(seen), false};
+  };
+  {
+    PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+    // The question's row locked: of many professors racing, one finds it
+    // unanswered; the others wait for its COMMIT and then see the answer.
+    PARLEY_ASSIGN_OR_RETURN(std::optional<Message> q, LoadMessage(question_id, "FOR UPDATE OF m"));
+    if (!q) return Status::NotFound("message_not_found", "no such message");
+    auto access = LoadAccess(me.id, q->room_id, true, true);
+    if (!access.ok()) return HideRoom(access.status());
+    PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
+    if (seen) return answer_seen(std::move(*seen));
+    if (q->kind != "question") return Status::Invalid("not_a_question", "only questions can be answered");
+    if (*access->role != Role::kProfessor) return Status::Forbidden("not_professor", "only professors answer questions");
+    PARLEY_RETURN_IF_ERROR(CheckNotMuted(access->muted_until));
+    if (q->deleted) return Status::Conflict("message_deleted", "that question was deleted");
+    if (q->answer_id) return Status::Conflict("already_answered", "another professor answered this question first");
+    if (access->room.answers_per_professor) {
+      // The professor's member row locked for update: two answers to two
+      // questions by one professor on two pools cannot both pass the count.
+      PARLEY_RETURN_IF_ERROR(conn_
+                                 .Exec("SELECT 1 FROM members WHERE room_id = $1 AND user_id = $2 FOR UPDATE",
+                                       {q->room_id, me.id})
+                                 .status());
+      PARLEY_ASSIGN_OR_RETURN(PgResult c, conn_.Exec("SELECT COUNT(*) FROM answers WHERE room_id = $1 "
+                                                     "AND professor_id = $2",
+                                                     {q->room_id, me.id}));
+      PARLEY_ASSIGN_OR_RETURN(int64_t given, c.Int(0, 0));
+      if (given >= *access->room.answers_per_professor) {
+        return Status::Conflict("answer_limit_reached", "you have answered as many questions as this room allows");
+      }
+    }
+    Message m;
+    m.room_id = q->room_id;
+    m.user = me;
+    m.kind = "answer";
+    m.text = text;
+    m.reply_to = question_id;
+    m.client_id = client_id;
+    Event ev;
+    bool duplicate = false;
+    PARLEY_RETURN_IF_ERROR(InsertMessage(*tx, m, ev, &duplicate));
+    if (!duplicate) {
+      PARLEY_ASSIGN_OR_RETURN(PgResult a, conn_.Exec("INSERT INTO answers (question_id, answer_id, professor_id, room_id) "
+                                                     "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                                                     {question_id, m.id, me.id, q->room_id}));
+      if (a.Affected() == 0) {
+        return Status::Conflict("already_answered", "another professor answered this question first");
+      }
+      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}));
+      return SendResult{std::move(m), true};
+    }
+  }
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
+  if (!seen) return Status::Unavailable("an answer with that client_id was in flight; try again");
+  return answer_seen(std::move(*seen));
+}
+
+Result<Message> PgStore::LoadOwnMessage(const User& me, int64_t message_id) {
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Message> m, LoadMessage(message_id, "FOR UPDATE OF m"));
+  if (!m) return Status::NotFound("message_not_found", "no such message");
+  auto access = LoadAccess(me.id, m->room_id, true, true);
+  if (!access.ok()) return HideRoom(access.status());
+  if (m->user.id != me.id) return Status::Forbidden("not_author", "only the author can change a message");
+  return std::move(*m);
+}
+
+Result<Message> PgStore::Edit(const User& me, int64_t message_id, const std::string& text) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kEdit));
+  PARLEY_ASSIGN_OR_RETURN(Message m, LoadOwnMessage(me, message_id));
+  if (m.deleted) return Status::Conflict("message_deleted", "that message was deleted");
+  PARLEY_RETURN_IF_ERROR(
+      conn_.Exec("UPDATE messages SET text = $1, edited_ts = $2 WHERE id = $3", {text, NowMs(), message_id}).status());
+  m.text = text;
+  m.edited = true;
+  PARLEY_RETURN_IF_ERROR(StoreMentions(m));
+  const std::string data = ToJson(m);
+  PARLEY_RETURN_IF_ERROR(RewriteMessageEvents(m.id, data));
+  Event e = MakeEvent("edit", m.room_id, std::nullopt, Audience::kRoom, data);
+  PARLEY_RETURN_IF_ERROR(CommitMessageEvent(*tx, e, m.id));
+  return m;
+}
+
+Status PgStore::Delete(const User& me, int64_t message_id) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kDelete));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Message> found, LoadMessage(message_id, "FOR UPDATE OF m"));
+  if (!found) return Status::NotFound("message_not_found", "no such message");
+  Message m = std::move(*found);
+  auto access = LoadAccess(me.id, m.room_id, true, true);
+  if (!access.ok()) return HideRoom(access.status());
+  if (m.user.id != me.id) {
+    // The room's owner or a moderator removes anyone's message, except the
+    // owner's or another moderator's (the rule of every moderation action).
+    const bool owner = access->room.owner && access->room.owner->id == me.id;
+    if (!owner && !access->moderator) return Status::Forbidden("not_author", "only the author can change a message");
+    auto target = LoadAccess(m.user.id, m.room_id, false);
+    const bool protected_author =
+        (access->room.owner && access->room.owner->id == m.user.id) || (target.ok() && target->moderator);
+    if (!owner && protected_author) {
+      return Status::Forbidden("target_protected",
+                               "a moderator cannot remove the owner's or another moderator's message");
+    }
+    m.deleted_by = me;
+  }
+  if (m.deleted) return Status::Ok();  // deleting twice is not an error
+  // A tombstone: the id stays in history so cursors and replies still point
+  // somewhere, but the text is gone from the database.
+  PARLEY_RETURN_IF_ERROR(conn_
+                             .Exec("UPDATE messages SET text = '', deleted = 1, deleted_by = $2 WHERE id = $1",
+                                   {message_id, m.deleted_by ? std::optional<int64_t>(m.deleted_by->id) : std::nullopt})
+                             .status());
+  m.text.clear();
+  m.deleted = true;
+  PARLEY_RETURN_IF_ERROR(StoreMentions(m));
+  PARLEY_RETURN_IF_ERROR(ReleaseAttachments(message_id));
+  m.attachments.clear();
+  // A tombstone keeps no reactions; clients drop them on the delete event.
+  PARLEY_RETURN_IF_ERROR(conn_.Exec("DELETE FROM reactions WHERE message_id = $1", {message_id}).status());
+  const std::string data = ToJson(m);
+  PARLEY_RETURN_IF_ERROR(RewriteMessageEvents(m.id, data));
+  Event e = MakeEvent("delete", m.room_id, std::nullopt, Audience::kRoom, data);
+  return CommitMessageEvent(*tx, e, m.id);
+}
+
+// The earlier events of a message are rewritten, not left for readers to
+// patch: parley-events replays rows as they are stored.
+Status PgStore::RewriteMessageEvents(int64_t message_id, const std::string& data) {
+  return conn_.Exec("UPDATE events SET data = $1 WHERE message_id = $2", {data, message_id}).status();
+}
+
+Status PgStore::MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead));
+  PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, room_id, true).status());
+  // The marker only moves forward: an old tab cannot unread what a newer one read.
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec("INSERT INTO read_markers (user_id, room_id, event_id) VALUES ($1, $2, $3) "
+                             "ON CONFLICT (user_id, room_id) DO UPDATE SET event_id = excluded.event_id "
+                             "WHERE excluded.event_id > read_markers.event_id",
+                             {me.id, room_id, event_id}));
+  if (moved) *moved = r.Affected() > 0;
+  return tx->Commit();
+}
+
+}  // namespace parley::pg

@@ -1,0 +1,71 @@
+// PgStore: reactions to messages, with the behaviour of SQLite's
+// schema/store_reactions.cc: one row per (message, emoji, person); adding
+// twice or removing what is not there changes nothing and appends no event;
+// each change appends a `reaction` event to the room.
+//
+// Concurrency: the message row is locked FOR SHARE and the reactor's member
+// row FOR SHARE until COMMIT, so a delete (which takes the message FOR
+// UPDATE and drops its reactions) or a kick racing a reaction is serialised
+// with it: no reaction outlives its message's tombstone or its member.
+#include "schema/json.h"
+#include "schema/pg/store.h"
+#include "schema/pg/store_details.h"
+
+namespace parley::pg {
+
+Result<ReactionResult> PgStore::React(const User& me, int64_t message_id, const std::string& emoji, bool add) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Message> m, LoadMessage(message_id, "FOR SHARE OF m"));
+  if (!m) return Status::NotFound("message_not_found", "no such message");
+  auto access = LoadAccess(me.id, m->room_id, true, true);
+  if (!access.ok()) {
+    // A message in a room the reader cannot see does not exist for them.
+    if (access.status().code() == Code::kNotFound) return Status::NotFound("message_not_found", "no such message");
+    return access.status();
+  }
+  if (m->deleted) return Status::Conflict("message_deleted", "that message was deleted");
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kReact));
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult changed,
+      add ? conn_.Exec("INSERT INTO reactions (message_id, emoji, user_id, room_id, ts) VALUES ($1, $2, $3, $4, $5) "
+                       "ON CONFLICT DO NOTHING",
+                       {message_id, emoji, me.id, m->room_id, NowMs()})
+          : conn_.Exec("DELETE FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_id = $3",
+                       {message_id, emoji, me.id}));
+  std::vector<Message> one{std::move(*m)};
+  if (changed.Affected() == 0) {
+    // Nothing changed: rolling back returns the token, so a retry is free.
+    tx.reset();
+    PARLEY_RETURN_IF_ERROR(AttachReactions(me.id, one));
+    return ReactionResult{std::move(one[0]), false};
+  }
+  JsonWriter w;
+  w.BeginObject().Key("message_id").Int(message_id).Key("room_id").Int(one[0].room_id).Key("user");
+  Write(w, me);
+  w.Key("emoji").String(emoji).Key("added").Bool(add).EndObject();
+  std::vector<Event> events = {MakeEvent("reaction", one[0].room_id, std::nullopt, Audience::kRoom, w.Take())};
+  PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
+  PARLEY_RETURN_IF_ERROR(AttachReactions(me.id, one));
+  return ReactionResult{std::move(one[0]), true};
+}
+
+// One query per run of ids: the reactions of the listed messages, grouped
+// by message and emoji, in the order each emoji was first used (ties by
+// the emoji's bytes, as SQLite's BINARY collation orders them).
+Status PgStore::AttachReactions(int64_t user_id, std::vector<Message>& messages) {
+  const MessageIndex index(messages);
+  if (index.empty()) return Status::Ok();
+  return ForEachDetailRow(
+      conn_, index,
+      "SELECT message_id, emoji, COUNT(*), MAX((user_id = $3)::int), MIN(ts) AS first FROM reactions "
+      "WHERE message_id BETWEEN $1 AND $2 GROUP BY message_id, emoji "
+      "ORDER BY message_id, first, emoji COLLATE \"C\"",
+      user_id, [](Message& m, const PgResult& r, int row) -> Status {
+        PARLEY_ASSIGN_OR_RETURN(int64_t count, r.Int(row, 2));
+        PARLEY_ASSIGN_OR_RETURN(int64_t mine, r.Int(row, 3));
+        m.reactions.push_back(Reaction{r.Text(row, 1), count, mine != 0});
+        return Status::Ok();
+      });
+}
+
+}  // namespace parley::pg

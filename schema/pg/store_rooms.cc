@@ -1,0 +1,507 @@
+// PgStore: rooms, membership, roles and direct conversations, with the
+// behaviour of SQLite's schema/store_rooms.cc (every error code, every event).
+//
+// Design note (concurrency). SQLite's single writer made every check in a
+// write transaction hold until COMMIT; here several pools write at once:
+// - a write that relies on a membership locks the member row FOR SHARE
+//   (LoadAccess with lock), so a kick, a ban or a leave either commits
+//   before it (the write then finds no member) or waits for its COMMIT;
+// - a new member row locks its room FOR KEY SHARE before the ban check, so a
+//   ban that locks the room FOR UPDATE cannot commit between the check and
+//   the insert (KEY SHARE does not conflict with the last_event_id updates
+//   of concurrent sends, so joins do not queue behind them);
+// - two joins of one user, two creations of one name or one DM insert with
+//   ON CONFLICT on a unique index: the loser sees the winner's row.
+#include <algorithm>
+
+#include "schema/json.h"
+#include "schema/pg/store.h"
+#include "schema/store_rules.h"
+
+namespace parley::pg {
+namespace {
+
+// The columns every room query starts with, in this order.
+constexpr const char* kRoomColumns =
+    "r.id, r.name, r.kind, r.owner_id, ou.username, r.answers_per_professor, r.last_event_id";
+// After kRoomColumns, the reader's membership: role (null: not a member) and notification level.
+constexpr int kRoleColumn = 7;
+
+// Columns that CHECK constraints guard; an unknown value falls back to the
+// narrowest: a hidden room, the least role.
+RoomKind ReadKind(const PgResult& r, int row, int col) {
+  return ParseRoomKind(r.Text(row, col)).value_or(RoomKind::kPrivate);
+}
+Role ReadRole(const PgResult& r, int row, int col) { return ParseRole(r.Text(row, col)).value_or(Role::kMember); }
+
+Result<Room> ReadRoom(const PgResult& r, int row) {
+  Room room;
+  PARLEY_ASSIGN_OR_RETURN(room.id, r.Int(row, 0));
+  room.name = r.Text(row, 1);
+  room.kind = ReadKind(r, row, 2);
+  if (!r.IsNull(row, 3)) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t owner, r.Int(row, 3));
+    room.owner = User{owner, r.Text(row, 4)};
+  }
+  room.answers_per_professor = r.OptionalInt(row, 5);
+  PARLEY_ASSIGN_OR_RETURN(room.last_event_id, r.Int(row, 6));
+  return room;
+}
+
+// The room and the reader's membership columns (kRoleColumn and the next).
+Result<Room> ReadRoomView(const PgResult& r, int row) {
+  PARLEY_ASSIGN_OR_RETURN(Room room, ReadRoom(r, row));
+  if (!r.IsNull(row, kRoleColumn)) room.role = ReadRole(r, row, kRoleColumn);
+  room.member = room.role.has_value();
+  room.notifications = ParseNotifyLevel(r.Text(row, kRoleColumn + 1)).value_or(NotifyLevel::kAll);
+  return room;
+}
+
+// The reader's ($1) read marker in room r, as column read_event_id.
+constexpr const char* kReadMarkerColumn =
+    "COALESCE((SELECT event_id FROM read_markers WHERE user_id = $1 AND room_id = r.id), 0) AS read_event_id";
+// After it, over a subquery p (columns id and read_event_id): the unread
+// counts, capped as on SQLite (a badge reads "999+").
+constexpr const char* kUnreadColumns =
+    "(SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = p.id AND x.id > p.read_event_id "
+    "AND x.user_id <> $1 AND x.deleted = 0 LIMIT 1000) c1), "
+    "(SELECT COUNT(*) FROM (SELECT 1 FROM mentions x WHERE x.user_id = $1 AND x.room_id = p.id "
+    "AND x.message_id > p.read_event_id LIMIT 1000) c2)";
+
+Status ReadUnread(const PgResult& r, int row, int col, Room& room) {
+  PARLEY_ASSIGN_OR_RETURN(room.read_event_id, r.Int(row, col));
+  PARLEY_ASSIGN_OR_RETURN(room.unread, r.Int(row, col + 1));
+  PARLEY_ASSIGN_OR_RETURN(room.unread_mentions, r.Int(row, col + 2));
+  return Status::Ok();
+}
+
+// The columns of a member object (DESIGN section 3.1); $2 is now: a mute
+// that has run out is shown as none.
+constexpr const char* kMemberSelect =
+    "SELECT u.id, u.username, m.role, (r.owner_id IS NOT DISTINCT FROM m.user_id)::int, "
+    "EXISTS(SELECT 1 FROM presence p WHERE p.user_id = m.user_id)::int, m.moderator, "
+    "CASE WHEN m.muted_until > $2 THEN m.muted_until END, "
+    "COALESCE((SELECT rm.event_id FROM read_markers rm WHERE rm.user_id = m.user_id AND rm.room_id = m.room_id), 0) "
+    "FROM members m JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id ";
+
+Result<Member> ReadMember(const PgResult& r, int row) {
+  PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(row, 0));
+  PARLEY_ASSIGN_OR_RETURN(int64_t owner, r.Int(row, 3));
+  PARLEY_ASSIGN_OR_RETURN(int64_t online, r.Int(row, 4));
+  PARLEY_ASSIGN_OR_RETURN(int64_t moderator, r.Int(row, 5));
+  Member m{User{id, r.Text(row, 1)}, ReadRole(r, row, 2), owner != 0, online != 0, moderator != 0};
+  m.muted_until = r.OptionalInt(row, 6);
+  PARLEY_ASSIGN_OR_RETURN(m.read_event_id, r.Int(row, 7));
+  return m;
+}
+
+}  // namespace
+
+Result<PgStore::Access> PgStore::LoadAccess(int64_t user_id, int64_t room_id, bool require_member, bool lock) {
+  // The member row comes through a LATERAL subquery so that it alone can be
+  // locked (FOR SHARE may not touch the nullable side of an outer join).
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_.Exec(std::string("SELECT ") + kRoomColumns +
+                     ", m.role, m.notifications, m.moderator, m.muted_until FROM rooms r "
+                     "LEFT JOIN users ou ON ou.id = r.owner_id "
+                     "LEFT JOIN LATERAL (SELECT role, notifications, moderator, muted_until FROM members "
+                     "WHERE room_id = r.id AND user_id = $2" +
+                     (lock ? " FOR SHARE" : "") + ") m ON true WHERE r.id = $1",
+                 {room_id, user_id}));
+  if (r.Rows() == 0) return Status::NotFound("room_not_found", "no such room");
+  PARLEY_ASSIGN_OR_RETURN(Room room, ReadRoomView(r, 0));
+  Access a{std::move(room), std::nullopt};
+  a.role = a.room.role;
+  if (a.role) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t moderator, r.Int(0, kRoleColumn + 2));
+    a.moderator = moderator != 0;
+    a.muted_until = r.OptionalInt(0, kRoleColumn + 3);
+  }
+  if (!a.role && (a.room.kind == RoomKind::kPrivate || a.room.kind == RoomKind::kDm)) {
+    return Status::NotFound("room_not_found", "no such room");
+  }
+  if (require_member && !a.role) return Status::Forbidden("not_a_member", "join the room first");
+  return a;
+}
+
+Status PgStore::CheckMember(const User& me, int64_t room_id) { return LoadAccess(me.id, room_id, true).status(); }
+
+Status PgStore::CheckNotBanned(int64_t room_id, int64_t user_id) {
+  PARLEY_ASSIGN_OR_RETURN(PgResult r,
+                          conn_.Exec("SELECT 1 FROM bans WHERE room_id = $1 AND user_id = $2", {room_id, user_id}));
+  if (r.Rows() > 0) return Status::Forbidden("banned", "that user is banned from this room");
+  return Status::Ok();
+}
+
+Status PgStore::CheckNotBlocked(int64_t from_id, int64_t to_id) {
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec("SELECT 1 FROM blocks WHERE blocker_id = $1 AND blocked_id = $2", {to_id, from_id}));
+  if (r.Rows() > 0) return Status::Forbidden("blocked", "that person does not accept messages or invitations from you");
+  return Status::Ok();
+}
+
+Status PgStore::CheckDmNotBlocked(const User& me, int64_t room_id) {
+  // dm_key is "lowid:highid"; the other id is the peer.
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec("SELECT 1 FROM rooms r JOIN blocks b ON b.blocked_id = $2 "
+                             "AND r.dm_key IN (b.blocker_id || ':' || $2, $2 || ':' || b.blocker_id) WHERE r.id = $1",
+                             {room_id, me.id}));
+  if (r.Rows() > 0) return Status::Forbidden("blocked", "that person does not accept messages from you");
+  return Status::Ok();
+}
+
+// Fills the per-reader fields of a room: read marker, unread counts, last
+// message, peer. last_event_id came with the room row.
+Status PgStore::FillView(Room& r, int64_t user_id) {
+  if (!r.member) return Status::Ok();
+  PARLEY_ASSIGN_OR_RETURN(PgResult row, conn_.Exec(std::string("SELECT p.read_event_id, ") + kUnreadColumns +
+                                                       " FROM (SELECT r.id, " + kReadMarkerColumn +
+                                                       " FROM rooms r WHERE r.id = $2) p",
+                                                   {user_id, r.id}));
+  if (row.Rows() > 0) PARLEY_RETURN_IF_ERROR(ReadUnread(row, 0, 0, r));
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Message> last, LastMessages({r.id}, user_id));
+  if (!last.empty()) r.last_message = std::make_shared<const Message>(std::move(last[0]));
+  return FillPeer(r, user_id);
+}
+
+Status PgStore::FillPeer(Room& r, int64_t user_id) {
+  if (r.kind != RoomKind::kDm) return Status::Ok();
+  // dm_key is "LOW:HIGH" (GetOrCreateDm): the two ids, by primary key.
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult row, conn_.Exec("SELECT u.id, u.username FROM rooms r JOIN users u ON u.id IN "
+                               "(split_part(r.dm_key, ':', 1)::bigint, split_part(r.dm_key, ':', 2)::bigint) "
+                               "WHERE r.id = $1 AND u.id <> $2",
+                               {r.id, user_id}));
+  if (row.Rows() > 0) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t id, row.Int(0, 0));
+    r.peer = User{id, row.Text(0, 1)};
+  }
+  return Status::Ok();
+}
+
+Result<Room> PgStore::LoadRoomView(const User& me, int64_t room_id) {
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, false));
+  PARLEY_RETURN_IF_ERROR(FillView(a.room, me.id));
+  return a.room;
+}
+
+Result<Room> PgStore::GetRoom(const User& me, int64_t room_id) { return LoadRoomView(me, room_id); }
+
+Result<std::vector<Room>> PgStore::ListRooms(const User& me) {
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec(std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications FROM rooms r "
+                                 "LEFT JOIN users ou ON ou.id = r.owner_id "
+                                 "LEFT JOIN members m ON m.room_id = r.id AND m.user_id = $1 "
+                                 "WHERE m.user_id IS NOT NULL OR r.kind IN ('public', 'qa') ORDER BY r.id",
+                             {me.id}));
+  std::vector<Room> rooms;
+  for (int i = 0; i < r.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(Room room, ReadRoomView(r, i));
+    rooms.push_back(std::move(room));
+  }
+  for (Room& room : rooms) PARLEY_RETURN_IF_ERROR(FillView(room, me.id));
+  return rooms;
+}
+
+Status PgStore::AddMember(int64_t room_id, const User& user, Role role, MemberAction action,
+                          std::vector<Event>& events) {
+  // Every way into a room passes here, so a ban keeps its user out of all of
+  // them; the room lock makes the check hold until COMMIT (design note).
+  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR KEY SHARE", {room_id}).status());
+  PARLEY_RETURN_IF_ERROR(CheckNotBanned(room_id, user.id));
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec("INSERT INTO members (room_id, user_id, role, joined_ts) VALUES ($1, $2, $3, $4) "
+                             "ON CONFLICT DO NOTHING",
+                             {room_id, user.id, ToString(role), NowMs()}));
+  if (r.Affected() == 0) return Status::Ok();
+  events.push_back(MemberEvent(room_id, user, role, action));
+  return Status::Ok();
+}
+
+Result<Member> PgStore::LoadMember(int64_t room_id, int64_t user_id) {
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(std::string(kMemberSelect) + "WHERE m.room_id = $1 AND m.user_id = $3",
+                                                 {room_id, NowMs(), user_id}));
+  if (r.Rows() == 0) return Status::NotFound("member_not_found", "that user is not a member of this room");
+  return ReadMember(r, 0);
+}
+
+Result<Room> PgStore::CreateRoom(const User& me, const std::string& name, RoomKind kind,
+                                 std::optional<int64_t> answers_per_professor) {
+  if (kind == RoomKind::kDm) return Status::Invalid("invalid_field", "kind must be public, private or qa");
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kCreateRoom));
+  if (limits_.rooms_per_user > 0) {
+    // The user's row locked: two creations by one user on two pools cannot
+    // both pass the count.
+    PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", {me.id}).status());
+    PARLEY_ASSIGN_OR_RETURN(PgResult c, conn_.Exec("SELECT COUNT(*) FROM rooms WHERE owner_id = $1", {me.id}));
+    PARLEY_ASSIGN_OR_RETURN(int64_t owned, c.Int(0, 0));
+    if (owned >= limits_.rooms_per_user) {
+      return Status::Forbidden("room_limit_reached",
+                               "you already own " + std::to_string(owned) + " rooms, the most one person may own");
+    }
+  }
+  Room room;
+  room.name = name;
+  room.kind = kind;
+  room.owner = me;
+  if (kind == RoomKind::kQa) room.answers_per_professor = answers_per_professor;
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult ins, conn_.Exec("INSERT INTO rooms (name, kind, owner_id, answers_per_professor, created_ts) "
+                               "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id",
+                               {name, ToString(kind), me.id, room.answers_per_professor, NowMs()}));
+  if (ins.Rows() == 0) return Status::Conflict("room_name_taken", "a room with that name exists");
+  PARLEY_ASSIGN_OR_RETURN(room.id, ins.Int(0, 0));
+  // The owner of a classroom teaches in it; the member event comes first
+  // (a reader of the log knows the owner is in a private room before the
+  // room event addressed to its members).
+  std::vector<Event> events;
+  PARLEY_RETURN_IF_ERROR(
+      AddMember(room.id, me, kind == RoomKind::kQa ? Role::kProfessor : Role::kMember, MemberAction::kJoined, events));
+  // Public and Q&A rooms are announced to everyone so room lists stay live.
+  events.push_back(MakeEvent("room", room.id, std::nullopt,
+                             kind == RoomKind::kPrivate ? Audience::kRoom : Audience::kAll, RoomEventData(room)));
+  PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
+  return LoadRoomView(me, room.id);
+}
+
+Result<Room> PgStore::Join(const User& me, int64_t room_id) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kJoin));
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, false));
+  std::vector<Event> events;
+  // LoadAccess already hid private and dm rooms the user is not in.
+  if (!a.role) PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, DefaultRole(a.room.kind), MemberAction::kJoined, events));
+  PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
+  return LoadRoomView(me, room_id);
+}
+
+Status PgStore::Leave(const User& me, int64_t room_id) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kLeave));
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+  // RETURNING: of two leaves racing, the one that deleted nothing (the other
+  // committed first) appends no second event.
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("DELETE FROM members WHERE room_id = $1 AND user_id = $2 "
+                                                 "RETURNING role",
+                                                 {room_id, me.id}));
+  if (r.Rows() == 0) return Status::Forbidden("not_a_member", "join the room first");
+  std::vector<Event> events = {MemberEvent(room_id, me, ReadRole(r, 0, 0), MemberAction::kLeft)};
+  (void)a;
+  return CommitEvents(*tx, events);
+}
+
+Result<std::pair<Member, bool>> PgStore::Invite(const User& me, int64_t room_id, const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kInvite));
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true, true));
+  if (a.room.kind == RoomKind::kDm) return Status::Forbidden("forbidden", "a direct conversation has exactly two people");
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  PARLEY_RETURN_IF_ERROR(CheckNotBlocked(me.id, who->id));
+  std::vector<Event> events;
+  PARLEY_RETURN_IF_ERROR(AddMember(room_id, *who, DefaultRole(a.room.kind), MemberAction::kAdded, events));
+  const bool added = !events.empty();
+  PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
+  PARLEY_ASSIGN_OR_RETURN(Member m, LoadMember(room_id, who->id));
+  return std::make_pair(std::move(m), added);
+}
+
+Result<std::vector<Member>> PgStore::Members(const User& me, int64_t room_id) {
+  PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, room_id, true).status());
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(std::string(kMemberSelect) +
+                                                     "WHERE m.room_id = $1 ORDER BY lower(u.username), u.username",
+                                                 {room_id, NowMs()}));
+  std::vector<Member> out;
+  out.reserve(r.Rows());
+  for (int i = 0; i < r.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(Member m, ReadMember(r, i));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+Result<Member> PgStore::SetRole(const User& me, int64_t room_id, const std::string& username, Role role) {
+  PARLEY_RETURN_IF_ERROR(ChangeRole(&me, room_id, username, role));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  return LoadMember(room_id, who->id);
+}
+
+Status PgStore::AdminSetRole(int64_t room_id, const std::string& username, Role role) {
+  return ChangeRole(nullptr, room_id, username, role);
+}
+
+Status PgStore::ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  if (owner) {
+    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(owner->id, room_id, true, true));
+    if (!a.room.owner || a.room.owner->id != owner->id) {
+      return Status::Forbidden("not_owner", "only the room's owner sets roles");
+    }
+  }
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  PARLEY_ASSIGN_OR_RETURN(PgResult k, conn_.Exec("SELECT kind FROM rooms WHERE id = $1", {room_id}));
+  if (k.Rows() == 0) return Status::NotFound("room_not_found", "no such room");
+  const RoomKind kind = ReadKind(k, 0, 0);
+  if (!RoleFitsKind(role, kind)) {
+    return Status::Invalid("invalid_field", kind == RoomKind::kQa ? "role must be professor or student in a Q&A room"
+                                                                  : "role must be member outside Q&A rooms");
+  }
+  PARLEY_ASSIGN_OR_RETURN(PgResult u, conn_.Exec("UPDATE members SET role = $3 WHERE room_id = $1 AND user_id = $2 "
+                                                 "AND role <> $3",
+                                                 {room_id, who->id, ToString(role)}));
+  std::vector<Event> events;
+  if (u.Affected() == 0) {
+    PARLEY_RETURN_IF_ERROR(LoadMember(room_id, who->id).status());  // not a member: 404
+  } else {
+    events.push_back(MemberEvent(room_id, *who, role, MemberAction::kRole));
+  }
+  return CommitEvents(*tx, events);
+}
+
+Result<std::pair<Room, bool>> PgStore::GetOrCreateDm(const User& me, const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kDm));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> peer, FindUser(username));
+  if (!peer) return Status::NotFound("user_not_found", "no such user");
+  if (peer->id == me.id) return Status::Invalid("invalid_field", "a direct conversation needs another person");
+  PARLEY_RETURN_IF_ERROR(CheckNotBlocked(me.id, peer->id));
+  const int64_t lo = std::min(me.id, peer->id), hi = std::max(me.id, peer->id);
+  const std::string key = std::to_string(lo) + ":" + std::to_string(hi);
+  // The unique dm_key decides between two first messages racing: the
+  // loser's insert waits for the winner's COMMIT, inserts nothing, and the
+  // SELECT then finds the winner's room.
+  PARLEY_ASSIGN_OR_RETURN(PgResult ins,
+                          conn_.Exec("INSERT INTO rooms (name, kind, owner_id, dm_key, created_ts) "
+                                     "VALUES ('dm', 'dm', NULL, $1, $2) ON CONFLICT DO NOTHING RETURNING id",
+                                     {key, NowMs()}));
+  const bool created = ins.Rows() == 1;
+  int64_t room_id = 0;
+  std::vector<Event> events;
+  if (created) {
+    PARLEY_ASSIGN_OR_RETURN(room_id, ins.Int(0, 0));
+    Room r;
+    r.id = room_id;
+    r.name = "dm";
+    r.kind = RoomKind::kDm;
+    // Member events first: a reader of the log learns who is in the room
+    // before the room event that they must both receive.
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, Role::kMember, MemberAction::kJoined, events));
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, *peer, Role::kMember, MemberAction::kJoined, events));
+    events.push_back(MakeEvent("room", room_id, std::nullopt, Audience::kRoom, RoomEventData(r)));
+  } else {
+    PARLEY_ASSIGN_OR_RETURN(PgResult found, conn_.Exec("SELECT id FROM rooms WHERE dm_key = $1", {key}));
+    if (found.Rows() == 0) return Status::Unavailable("the conversation changed meanwhile; try again");
+    PARLEY_ASSIGN_OR_RETURN(room_id, found.Int(0, 0));
+    // Asking again brings back the requester only: a peer who left stays out.
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, Role::kMember, MemberAction::kJoined, events));
+  }
+  PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
+  PARLEY_ASSIGN_OR_RETURN(Room view, LoadRoomView(me, room_id));
+  return std::make_pair(std::move(view), created);
+}
+
+// The room list walks my memberships (members_user) ordered by each room's
+// last_event_id, as on SQLite; the read marker and unread counts for the
+// page's rooms only, then the page's last messages in one detail query per
+// kind (LastMessages). One REPEATABLE READ snapshot for all of it, as
+// SQLite's read transaction.
+Result<RoomListPage> PgStore::ListRoomsPage(const User& me, const RoomListQuery& q) {
+  RoomListPage page;
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginRead());
+  {
+    PARLEY_ASSIGN_OR_RETURN(
+        PgResult r,
+        conn_.Exec(std::string("SELECT p.*, ") + kUnreadColumns + " FROM (SELECT " + kRoomColumns +
+                       ", m.role, m.notifications, " + kReadMarkerColumn +
+                       " FROM members m JOIN rooms r ON r.id = m.room_id LEFT JOIN users ou ON ou.id = r.owner_id "
+                       "WHERE m.user_id = $1 AND r.last_event_id > $2 AND (r.last_event_id, r.id) < ($3, $4) "
+                       "ORDER BY r.last_event_id DESC, r.id DESC LIMIT $5) p "
+                       "ORDER BY p.last_event_id DESC, p.id DESC",
+                   {me.id, q.changed_since.value_or(-1), q.before ? q.before->last_event_id : INT64_MAX,
+                    q.before ? q.before->room_id : INT64_MAX, q.limit + 1}));
+    for (int i = 0; i < r.Rows(); ++i) {
+      PARLEY_ASSIGN_OR_RETURN(Room room, ReadRoomView(r, i));
+      PARLEY_RETURN_IF_ERROR(ReadUnread(r, i, kRoleColumn + 2, room));
+      page.rooms.push_back(std::move(room));
+    }
+  }
+  if (static_cast<int>(page.rooms.size()) > q.limit) {
+    page.rooms.pop_back();
+    page.next = RoomCursor{page.rooms.back().last_event_id, page.rooms.back().id};
+  }
+  {
+    std::vector<int64_t> ids;
+    for (const Room& r : page.rooms) ids.push_back(r.id);
+    PARLEY_ASSIGN_OR_RETURN(std::vector<Message> lasts, LastMessages(ids, me.id));
+    size_t next = 0;  // in the page's order, skipping rooms without a message
+    for (Room& r : page.rooms) {
+      if (next < lasts.size() && lasts[next].room_id == r.id) {
+        r.last_message = std::make_shared<const Message>(std::move(lasts[next++]));
+      }
+      PARLEY_RETURN_IF_ERROR(FillPeer(r, me.id));
+    }
+  }
+  for (const Room& r : page.rooms) {
+    if (q.latest <= 0) break;
+    PARLEY_ASSIGN_OR_RETURN(HistoryPage h, ReadHistory(me, r.id, std::nullopt, std::nullopt, q.latest));
+    page.latest.push_back(std::move(h));
+  }
+  if (q.changed_since) {
+    // Rooms I am no longer in whose member events about me came after the cursor.
+    PARLEY_ASSIGN_OR_RETURN(
+        PgResult r, conn_.Exec("SELECT DISTINCT e.room_id FROM events e WHERE e.target_id = $1 AND e.id > $2 "
+                               "AND e.type = 'member' AND e.room_id IS NOT NULL "
+                               "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = e.room_id "
+                               "AND m.user_id = $1) LIMIT 1000",
+                               {me.id, *q.changed_since}));
+    for (int i = 0; i < r.Rows(); ++i) {
+      PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
+      page.left.push_back(id);
+    }
+  }
+  PARLEY_RETURN_IF_ERROR(tx->Commit());
+  return page;
+}
+
+Result<std::vector<Room>> PgStore::Directory(const User& me, const std::string& prefix, int limit) {
+  // starts_with on lower(name), not LIKE with its wildcards.
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec(std::string("SELECT ") + kRoomColumns + ", NULL, NULL FROM rooms r "
+                                 "LEFT JOIN users ou ON ou.id = r.owner_id "
+                                 "WHERE r.kind IN ('public', 'qa') AND starts_with(lower(r.name), lower($2)) "
+                                 "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = $1) "
+                                 "ORDER BY lower(r.name) LIMIT $3",
+                             {me.id, prefix, limit}));
+  std::vector<Room> out;
+  for (int i = 0; i < r.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(Room room, ReadRoomView(r, i));
+    out.push_back(std::move(room));
+  }
+  return out;
+}
+
+Result<Room> PgStore::SetNotifications(const User& me, int64_t room_id, NotifyLevel level) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  // A personal setting of the room, like the read marker: its bucket.
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead));
+  PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, room_id, true).status());
+  PARLEY_RETURN_IF_ERROR(conn_
+                             .Exec("UPDATE members SET notifications = $3 WHERE room_id = $1 AND user_id = $2",
+                                   {room_id, me.id, ToString(level)})
+                             .status());
+  PARLEY_RETURN_IF_ERROR(tx->Commit());
+  return LoadRoomView(me, room_id);
+}
+
+Result<int64_t> PgStore::MemberCount(int64_t room_id, int64_t cap) {
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_.Exec("SELECT COUNT(*) FROM (SELECT 1 FROM members WHERE room_id = $1 LIMIT $2) c", {room_id, cap}));
+  return r.Int(0, 0);
+}
+
+}  // namespace parley::pg

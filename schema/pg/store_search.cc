@@ -1,0 +1,125 @@
+// PgStore: full-text search over the rooms a user is a member of now, with
+// the SearchQuery/SearchPage contract of SQLite's schema/store_search.cc, on
+// the generated tsvector column and GIN index of migration 002.
+//
+// Design note. The caller builds q.match for FTS5 (fcgi/search_query.cc):
+// quoted terms ("a ""b"" c"), a '*' after one for a prefix, all of which
+// must occur. Here each term becomes a tsquery built by PostgreSQL itself
+// from the term as a bound parameter (phraseto_tsquery: its words in a row,
+// as FTS5 reads a quoted string), a prefix term with ':*' on its last word;
+// the terms are ANDed. No user text is ever parsed as tsquery syntax. The
+// tsvector column is computed in the statement that writes the text, so an
+// edit is found as it now reads and a delete (text '') is never found.
+//
+// Cost: the GIN index yields every matching message; the membership join
+// and ORDER BY id DESC LIMIT then pick the page (a bitmap scan and a sort of
+// the matches, where FTS5 walked rowids newest first). ts_headline runs for
+// the page's rows only.
+#include <string_view>
+
+#include "schema/pg/store.h"
+
+namespace parley::pg {
+namespace {
+
+struct Term {
+  std::string text;
+  bool prefix = false;
+};
+
+// The terms of an FTS5 expression of quoted strings; kInvalid invalid_query
+// for anything else (the caller never builds it).
+Result<std::vector<Term>> ParseMatch(std::string_view match) {
+  std::vector<Term> out;
+  size_t i = 0;
+  while (i < match.size()) {
+    if (match[i] == ' ') {
+      ++i;
+      continue;
+    }
+    if (match[i] != '"') break;
+    Term t;
+    for (++i;; ++i) {
+      if (i >= match.size()) return Status::Invalid("invalid_query", "the search terms could not be understood");
+      if (match[i] == '"') {
+        if (i + 1 < match.size() && match[i + 1] == '"') {
+          t.text += '"';
+          ++i;
+          continue;
+        }
+        ++i;
+        break;
+      }
+      t.text += match[i];
+    }
+    if (i < match.size() && match[i] == '*') {
+      t.prefix = true;
+      ++i;
+    }
+    out.push_back(std::move(t));
+  }
+  if (i < match.size() || out.empty()) {
+    return Status::Invalid("invalid_query", "the search terms could not be understood");
+  }
+  return out;
+}
+
+// \u0002 and \u0003 around each match, '…' between fragments, about 16
+// words, as SQLite's snippet(messages_fts, 0, char(2), char(3), '…', 16).
+constexpr const char* kHeadlineOptions =
+    "StartSel=\x02, StopSel=\x03, MaxWords=16, MinWords=8, ShortWord=0, MaxFragments=1, FragmentDelimiter=…";
+
+}  // namespace
+
+Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Term> terms, ParseMatch(q.match));
+  // $1..$6 fixed, the terms from $7.
+  std::vector<PgParam> params = {me.id, q.before.value_or(INT64_MAX), q.room_id, q.from_user, q.limit + 1,
+                                 kHeadlineOptions};
+  std::string query;
+  for (const Term& t : terms) {
+    params.emplace_back(t.text);
+    const std::string p = "phraseto_tsquery('simple', $" + std::to_string(params.size()) + ")";
+    const std::string one =
+        t.prefix ? "(CASE WHEN numnode(" + p + ") = 0 THEN " + p + " ELSE (" + p + "::text || ':*')::tsquery END)" : p;
+    query += query.empty() ? one : " && " + one;
+  }
+  SearchPage page;
+  std::vector<std::pair<int64_t, std::string>> hits;  // message id, snippet
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginRead());
+  if (q.room_id) PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, *q.room_id, true).status());
+  {
+    Result<PgResult> r = conn_.Exec(
+        "SELECT m.id, ts_headline('simple', m.text, s.query, $6) FROM (SELECT " + query + " AS query) s "
+        "JOIN messages m ON m.search @@ s.query "
+        "JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = $1 "
+        "WHERE m.id < $2 AND m.deleted = 0 AND ($3::bigint IS NULL OR m.room_id = $3) "
+        "AND ($4::bigint IS NULL OR m.user_id = $4) ORDER BY m.id DESC LIMIT $5",
+        params);
+    if (!r.ok()) {
+      if (r.status().code() == Code::kInternal) {
+        return Status::Invalid("invalid_query", "the search terms could not be understood");
+      }
+      return r.status();
+    }
+    for (int i = 0; i < r->Rows(); ++i) {
+      PARLEY_ASSIGN_OR_RETURN(int64_t id, r->Int(i, 0));
+      hits.emplace_back(id, r->Text(i, 1));
+    }
+  }
+  if (static_cast<int>(hits.size()) > q.limit) {
+    page.has_more = true;
+    hits.pop_back();
+  }
+  std::vector<int64_t> ids;
+  for (const auto& [id, snippet] : hits) ids.push_back(id);
+  // Every hit exists: the snapshot that found it is still open.
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Message> messages, LoadMessages(ids, me.id));
+  PARLEY_RETURN_IF_ERROR(tx->Commit());
+  for (size_t i = 0; i < messages.size(); ++i) {
+    page.results.push_back(SearchHit{std::move(messages[i]), hits[i].second});
+  }
+  return page;
+}
+
+}  // namespace parley::pg

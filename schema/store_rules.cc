@@ -1,0 +1,42 @@
+#include "schema/store_rules.h"
+
+#include "schema/json.h"
+
+namespace parley {
+
+std::string RoomEventData(const Room& r) {
+  JsonWriter w;
+  w.BeginObject().Key("room").BeginObject();
+  w.Key("id").Int(r.id).Key("name").String(r.name).Key("kind").String(ToString(r.kind));
+  if (r.owner) {
+    w.Key("owner");
+    Write(w, *r.owner);
+  }
+  if (r.answers_per_professor) w.Key("answers_per_professor").Int(*r.answers_per_professor);
+  w.EndObject().EndObject();
+  return w.Take();
+}
+
+Role DefaultRole(RoomKind kind) { return kind == RoomKind::kQa ? Role::kStudent : Role::kMember; }
+
+bool RoleFitsKind(Role role, RoomKind kind) {
+  return kind == RoomKind::kQa ? (role == Role::kStudent || role == Role::kProfessor) : role == Role::kMember;
+}
+
+Status ClientIdReused() {
+  return Status::Conflict("client_id_reused", "that client_id was already used for a different message");
+}
+
+Status HideRoom(const Status& st) {
+  if (st.code() == Code::kNotFound) return Status::NotFound("message_not_found", "no such message");
+  return st;
+}
+
+Status CheckNotMuted(const std::optional<int64_t>& muted_until) {
+  if (muted_until && *muted_until > NowMs()) {
+    return Status::Forbidden("muted", "a moderator muted you in this room until " + std::to_string(*muted_until));
+  }
+  return Status::Ok();
+}
+
+}  // namespace parley

@@ -1,0 +1,34 @@
+// The rules of rooms and messages that both Storage backends apply the same
+// way (schema/store_*.cc for SQLite, schema/pg/store_*.cc for PostgreSQL):
+// one definition, so that the two cannot drift apart in an error code, a
+// message or an event's JSON.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "schema/model.h"
+#include "schema/status.h"
+#include "schema/storage.h"  // NowMs
+
+namespace parley {
+
+// What every reader of a `room` event may see: no per-user counters.
+std::string RoomEventData(const Room& r);
+// The role of someone who joins or is added to a room of that kind.
+Role DefaultRole(RoomKind kind);
+// Professors and students in Q&A rooms, members elsewhere.
+bool RoleFitsKind(Role role, RoomKind kind);
+
+// A client_id names one send: reusing it for another room or another kind
+// of message is a client bug, not a retry (409 client_id_reused).
+Status ClientIdReused();
+// A message in a room the reader cannot see is reported as not existing.
+Status HideRoom(const Status& st);
+// A muted member's sends and answers are refused inside the send's own
+// transaction, so a send racing a mute is either before the mute event in
+// the log or refused (403 muted).
+Status CheckNotMuted(const std::optional<int64_t>& muted_until);
+
+}  // namespace parley

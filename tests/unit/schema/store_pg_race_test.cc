@@ -1,0 +1,128 @@
+// PgStore's locks where several pools write at once (schema/pg/store_messages.cc
+// and store_rooms.cc design notes): each test holds one side of a race open
+// in a transaction, starts the other side on its own connection and thread,
+// waits until the server reports that side as waiting for a lock (a
+// condition, polled, bounded), then lets the first side commit. PostgreSQL
+// only: SQLite has one writer, so these races cannot happen there.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "tests/unit/schema/store_fixture.h"
+
+namespace parley {
+namespace {
+
+using test::kGeneral;
+
+class StorePgRaceTest : public test::StoreFixture {
+ protected:
+  void SetUp() override {
+    if (!test::OnPostgres()) GTEST_SKIP() << "PostgreSQL only (PARLEY_TEST_BACKEND=postgresql)";
+    Limits unlimited;
+    unlimited.WritesOff();
+    ASSERT_NO_FATAL_FAILURE(OpenStore(unlimited));
+    alice_ = NewUser("alice");
+    other_ = NewStorage(unlimited);
+    ASSERT_NE(other_, nullptr);
+    ASSERT_OK_AND_ASSIGN(raw_, pg::PgConn::Connect(pg_url_));
+    ASSERT_OK_AND_ASSIGN(watch_, pg::PgConn::Connect(pg_url_));
+  }
+
+  // Whether some backend of this database waits for a lock, polled for up
+  // to 30 s (a generous bound for a loaded machine). On a connection of its
+  // own outside any transaction: inside one, pg_stat_activity is a snapshot.
+  bool SomeoneWaits() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = watch_->Exec(
+          "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+          "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()");
+      if (!r.ok()) return false;
+      auto n = r->Int(0, 0);
+      if (n.ok() && *n > 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+  int64_t MessagesOf(const User& u) {
+    return QueryInt("SELECT COUNT(*) FROM messages WHERE user_id = " + std::to_string(u.id));
+  }
+
+  User alice_;
+  std::unique_ptr<Storage> other_;
+  std::unique_ptr<pg::PgConn> raw_;    // a third connection: the racing kick
+  std::unique_ptr<pg::PgConn> watch_;  // polls pg_stat_activity
+};
+
+TEST_F(StorePgRaceTest, AKickCommittedWhileASendWaitsLeavesNoMessageOfANonMember) {
+  // The kick takes the member row first and holds it.
+  ASSERT_OK(raw_->ExecScript("BEGIN; DELETE FROM members WHERE room_id = " + std::to_string(kGeneral) +
+                             " AND user_id = " + std::to_string(alice_.id)));
+  auto send = std::async(std::launch::async, [&] { return other_->Send(alice_, kGeneral, "late", std::nullopt); });
+  ASSERT_TRUE(SomeoneWaits()) << "the send must wait for the kick's member row";
+  ASSERT_OK(raw_->ExecScript("COMMIT"));
+  Result<SendResult> r = send.get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kForbidden) << r.status().ToString();
+  EXPECT_EQ(MessagesOf(alice_), 0);
+}
+
+TEST_F(StorePgRaceTest, AKickAfterACheckedSendWaitsForItsCommit) {
+  // The send is checked and inserted in an open batch (its member row held
+  // FOR SHARE); the kick waits for it, so the log has the message first.
+  ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+  ASSERT_OK_AND_ASSIGN(SendResult sent, store_->Send(alice_, kGeneral, "first", std::nullopt));
+  auto kick = std::async(std::launch::async, [&] {
+    auto c = pg::PgConn::Connect(pg_url_);
+    if (!c.ok()) return c.status();
+    return (*c)
+        ->Exec("DELETE FROM members WHERE room_id = $1 AND user_id = $2", {kGeneral, alice_.id})
+        .status();
+  });
+  ASSERT_TRUE(SomeoneWaits()) << "the kick must wait for the send's COMMIT";
+  ASSERT_OK(batch->Commit());
+  ASSERT_OK(kick.get());
+  EXPECT_EQ(MessagesOf(alice_), 1);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE user_id = " + std::to_string(alice_.id)), 0);
+  EXPECT_EQ(QueryInt("SELECT id FROM events WHERE type = 'message'"), sent.message.id);
+}
+
+TEST_F(StorePgRaceTest, TwoSendsWithOneClientIdStoreOne) {
+  ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+  ASSERT_OK_AND_ASSIGN(SendResult first, store_->Send(alice_, kGeneral, "once", std::string("c-1")));
+  EXPECT_TRUE(first.created);
+  // The second send, on another connection, cannot see the first yet: it
+  // goes on to insert and waits (for the counter row, then the client_id).
+  auto second =
+      std::async(std::launch::async, [&] { return other_->Send(alice_, kGeneral, "once", std::string("c-1")); });
+  ASSERT_TRUE(SomeoneWaits()) << "the second send must wait for the first's COMMIT";
+  ASSERT_OK(batch->Commit());
+  ASSERT_OK_AND_ASSIGN(SendResult again, second.get());
+  EXPECT_FALSE(again.created);
+  EXPECT_EQ(again.message.id, first.message.id);
+  EXPECT_EQ(MessagesOf(alice_), 1);
+  // The rolled-back attempt left no hole in the log.
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events"), QueryInt("SELECT MAX(id) FROM events"));
+}
+
+TEST_F(StorePgRaceTest, AnEditWaitingForADeleteFindsTheTombstone) {
+  ASSERT_OK_AND_ASSIGN(SendResult sent, store_->Send(alice_, kGeneral, "secret draft", std::nullopt));
+  ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+  ASSERT_OK(store_->Delete(alice_, sent.message.id));
+  auto edit = std::async(std::launch::async, [&] { return other_->Edit(alice_, sent.message.id, "revived"); });
+  ASSERT_TRUE(SomeoneWaits()) << "the edit must wait for the delete's row lock";
+  ASSERT_OK(batch->Commit());
+  Result<Message> r = edit.get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kConflict) << r.status().ToString();
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages WHERE text <> ''"), 0);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE data LIKE '%revived%' OR data LIKE '%secret%'"), 0);
+}
+
+}  // namespace
+}  // namespace parley
