@@ -14,6 +14,11 @@ using Clock = std::chrono::steady_clock;
 
 class PacingTest : public EventsTest {
  protected:
+  // The backlogs are written with SQLite's SQL, straight into the log.
+  void SetUp() override {
+    PARLEY_E2E_SQLITE_ONLY();
+    EventsTest::SetUp();
+  }
   std::vector<std::string> EventsFlags() const override {
     return {"--catchup-pages", "2", "--catchup-address-pages", "0"};
   }

@@ -358,8 +358,7 @@ TEST_F(ModerationTest, ASendRacingABanIsBeforeTheBanOrRefused) {
   ASSERT_EQ(owner->Put(BanPath(room, spammer), "").status, 204);
   sender.join();
   stop = true;
-  const std::string ban_id = Sql("SELECT id FROM events WHERE type = 'member' AND json_extract(data, '$.action') "
-                                    "= 'banned';");
+  const std::string ban_id = Sql("SELECT id FROM events WHERE type = 'member' AND data LIKE '%\"action\":\"banned\"%';");
   ASSERT_FALSE(ban_id.empty());
   const int64_t ban = std::stoll(ban_id);
   EXPECT_GE(refused, 1);
