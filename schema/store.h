@@ -198,7 +198,9 @@ class Store final : public Storage {
   Status AttachReactions(int64_t user_id, std::vector<Message>& messages);
   // Resolves @username in text to members of the room other than the
   // author and stores them for the message (store_messages.cc).
-  Status StoreMentions(Message& m);
+  // A new message (`replace` false) has none to delete first: that DELETE
+  // was a tenth of a send's instructions (tools/bench/sendcost, index mode).
+  Status StoreMentions(Message& m, bool replace = true);
   Result<int64_t> NextEventId();
   // Appends an event inside the current write transaction; returns its id.
   // message_id tags the events of one message (RewriteMessageEvents).
