@@ -94,11 +94,33 @@ Status Db::CheckpointIfDue() {
   return st;
 }
 
+void Db::OnUpdate(void* self, int op, const char*, const char* table, int64_t) {
+  Db* db = static_cast<Db*>(self);
+  if (op == SQLITE_INSERT && db->before_commit_table_ == table) db->before_commit_due_ = true;
+}
+
+void Db::SetBeforeCommit(std::vector<std::string> sql, std::string after_insert_into) {
+  before_commit_ = std::move(sql);
+  before_commit_table_ = std::move(after_insert_into);
+  before_commit_due_ = false;
+  // The hook costs a call per row written: only on connections that need it.
+  if (before_commit_table_.empty()) {
+    sqlite3_update_hook(db_.get(), nullptr, nullptr);
+  } else {
+    sqlite3_update_hook(db_.get(), [](void* self, int op, const char* db, const char* table, sqlite3_int64 rowid) {
+      OnUpdate(self, op, db, table, rowid);
+    }, this);
+  }
+}
+
 Status Db::BeforeCommit() {
+  if (before_commit_.empty() || (!before_commit_table_.empty() && !before_commit_due_)) return Status::Ok();
   for (const std::string& sql : before_commit_) {
     PARLEY_ASSIGN_OR_RETURN(Statement s, Prepare(sql));
     PARLEY_RETURN_IF_ERROR(s.Exec());
   }
+  before_commit_due_ = false;
+  ++before_commits_;
   return Status::Ok();
 }
 

@@ -157,13 +157,21 @@ class Db {
   // before its COMMIT (a write Transaction's, a WriteBatch's): work that must
   // be current at commit but costs less once per commit than once per write
   // (the search index, migration 009: Store sets them). None by default.
-  void SetBeforeCommit(std::vector<std::string> sql) { before_commit_ = std::move(sql); }
+  // With `after_insert_into`, only in commits that inserted a row into that
+  // table (SQLite's update hook sees it, a trigger's inserts included), so
+  // a connection that never writes it (the events daemon's) pays nothing;
+  // a savepoint rolled back may leave it due for one commit that finds
+  // nothing to do.
+  void SetBeforeCommit(std::vector<std::string> sql, std::string after_insert_into = "");
   Status BeforeCommit();
+  // Commits of this connection whose BeforeCommit statements ran.
+  uint64_t before_commits() const { return before_commits_; }
 
  private:
   Db() = default;
   static int OnBusy(void* self, int count);
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int frames);
+  static void OnUpdate(void* self, int op, const char* db, const char* table, int64_t rowid);
   std::unique_ptr<sqlite3, SqliteCloser> db_;
   WriterLock writer_lock_;
   int busy_timeout_ms_ = 0;
@@ -173,6 +181,9 @@ class Db {
   bool in_batch_ = false;
   uint64_t commits_ = 0;
   std::vector<std::string> before_commit_;
+  std::string before_commit_table_;  // empty: every commit
+  bool before_commit_due_ = false;
+  uint64_t before_commits_ = 0;
   friend class WriteBatch;
   friend class Transaction;
   std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, StmtFinalizer>> cache_;

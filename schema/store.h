@@ -32,7 +32,13 @@ class Store final : public Storage {
   Result<std::unique_ptr<Batch>> BeginBatch() override;
   bool in_batch() const override { return db_.in_batch(); }
   uint64_t commits() const override { return db_.commits(); }
-  Status MaintainIfDue() override { return db_.CheckpointIfDue(); }
+  // The WAL checkpoint, then the search index's merge step (store_search.cc).
+  Status MaintainIfDue() override;
+  // The merge step: after this many commits that indexed messages, at most
+  // this many pages (migration 011). Rare and small: the commits' own merges
+  // of 64 segments do the bulk; this tidies an index that grows slowly.
+  static constexpr uint64_t kMergeEveryCommits = 256;
+  static constexpr int64_t kMergePages = 32;
 
   const Limits& limits() const override { return limits_; }
   Result<std::string> Epoch() override;
@@ -190,11 +196,16 @@ class Store final : public Storage {
   // Makes every commit on db_ index the messages it sends first (migration
   // 009, store_search.cc): Db::SetBeforeCommit.
   void IndexPendingAtCommit();
+  // A bounded merge of the search index's segments once this connection
+  // indexed kMergeEveryCommits commits since its last (migration 011).
+  Status MergeIndexIfDue();
   // Sets each message's reactions as user sees them (store_reactions.cc).
   Status AttachReactions(int64_t user_id, std::vector<Message>& messages);
   // Resolves @username in text to members of the room other than the
   // author and stores them for the message (store_messages.cc).
-  Status StoreMentions(Message& m);
+  // A new message (`replace` false) has none to delete first: that DELETE
+  // was a tenth of a send's instructions (tools/bench/sendcost, index mode).
+  Status StoreMentions(Message& m, bool replace = true);
   Result<int64_t> NextEventId();
   // Appends an event inside the current write transaction; returns its id.
   // message_id tags the events of one message (RewriteMessageEvents).
@@ -218,6 +229,7 @@ class Store final : public Storage {
   Limits limits_;
   int64_t pending_head_ = 0;  // highest event id appended in the open transaction
   int64_t notify_head_ = 0;
+  uint64_t merged_at_ = 0;  // db_.before_commits() at the last merge step
 };
 
 }  // namespace parley

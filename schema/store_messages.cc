@@ -107,8 +107,8 @@ Status Store::LoadMentions(const MessageIndex& index) {
   return index.ForEachRow(s, [](Message& m, const Statement& row) { m.mentions.push_back(row.Int(1)); });
 }
 
-Status Store::StoreMentions(Message& m) {
-  {
+Status Store::StoreMentions(Message& m, bool replace) {
+  if (replace) {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM mentions WHERE message_id = ?"));
     s.Bind(1, m.id);
     PARLEY_RETURN_IF_ERROR(s.Exec());
@@ -214,7 +214,7 @@ Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char
     PARLEY_RETURN_IF_ERROR(s.Exec());
   }
   // After the message row (the mentions reference it), before the event that carries them.
-  PARLEY_RETURN_IF_ERROR(StoreMentions(m));
+  PARLEY_RETURN_IF_ERROR(StoreMentions(m, false));
   PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent(m.id, kind, room_id, std::nullopt, Audience::kRoom, ToJson(m), m.id));
   (void)ev;
   if (client_id) {

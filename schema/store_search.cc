@@ -20,13 +20,41 @@ namespace parley {
 // Migration 009: what a commit runs before COMMIT so that the messages it
 // sends are indexed by it, in one FTS5 statement (one new segment) for the
 // whole commit rather than one per send. ORDER BY: FTS5 appends rowids in
-// ascending order most cheaply.
+// ascending order most cheaply. Only commits that noted a message for the
+// index run it: a connection that sends nothing (the events daemon's, a
+// login's) pays no statement per commit.
 void Store::IndexPendingAtCommit() {
-  db_.SetBeforeCommit({
-      "INSERT INTO messages_fts(rowid, text) "
-      "SELECT m.id, m.text FROM messages_fts_pending p JOIN messages m ON m.id = p.id ORDER BY p.id",
-      "DELETE FROM messages_fts_pending",
-  });
+  db_.SetBeforeCommit(
+      {
+          "INSERT INTO messages_fts(rowid, text) "
+          "SELECT m.id, m.text FROM messages_fts_pending p JOIN messages m ON m.id = p.id ORDER BY p.id",
+          "DELETE FROM messages_fts_pending",
+      },
+      "messages_fts_pending");
+}
+
+Status Store::MaintainIfDue() {
+  PARLEY_RETURN_IF_ERROR(db_.CheckpointIfDue());
+  return MergeIndexIfDue();
+}
+
+// Migration 011: the commits that index no longer merge segments as they go
+// (automerge 0) but only when a level holds crisismerge of them, 64 at once,
+// so each row is rewritten fewer times than in steps of 16. This step, at a
+// quiet point (after a batch's answers are out, as the WAL checkpoint),
+// merges a level of usermerge (16) segments or more, kMergePages pages at
+// most, once every kMergeEveryCommits indexing commits: an index that grows
+// slowly is tidied without adding to a busy one's cost. Counting commits,
+// not time, makes its cost the same in every run of tools/bench/sendcost.
+// A positive N merges nothing when no level holds 16 segments.
+Status Store::MergeIndexIfDue() {
+  if (db_.before_commits() - merged_at_ < kMergeEveryCommits) return Status::Ok();
+  merged_at_ = db_.before_commits();
+  PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_, Transaction::Mode::kWrite));
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("INSERT INTO messages_fts(messages_fts, rank) VALUES ('merge', ?)"));
+  s.Bind(1, kMergePages);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  return tx->Commit();
 }
 
 Result<SearchPage> Store::Search(const User& me, const SearchQuery& q) {

@@ -1,6 +1,7 @@
-// schema/store_search.cc and migration 009: the search index is written at
-// commit, once per transaction or write batch, and is then exactly the
-// messages' current text (FTS5's own integrity check compares the two).
+// schema/store_search.cc and migrations 009 and 011: the search index is
+// written at commit, once per transaction or write batch, and is then exactly
+// the messages' current text (FTS5's own integrity check compares the two);
+// its segments merge at quiet points and stay bounded without them.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -16,7 +17,9 @@ namespace {
 class StoreSearchTest : public test::StoreFixture {
  protected:
   void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(OpenStore());
+    Limits unlimited;
+    unlimited.WritesOff();  // hundreds of sends in a moment
+    ASSERT_NO_FATAL_FAILURE(OpenStore(unlimited));
     alice_ = NewUser("alice");
     // Another connection, as a worker's read lane sees the commits.
     reader_ = NewStorage();
@@ -48,6 +51,9 @@ class StoreSearchTest : public test::StoreFixture {
     EXPECT_OK(tx->Commit());
     EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages_fts_pending"), 0);
   }
+
+  // Segments of the index now (each has rows in messages_fts_idx).
+  int64_t Segments() { return QueryInt("SELECT COUNT(DISTINCT segid) FROM messages_fts_idx"); }
 
   User alice_;
   std::unique_ptr<Storage> reader_;
@@ -101,24 +107,60 @@ TEST_F(StoreSearchTest, RowsWrittenWithoutAStoreAreIndexedByTheNextCommit) {
   ExpectIndexMatchesMessages();
 }
 
-TEST_F(StoreSearchTest, TheIndexMergesSixteenSegmentsAtATime) {
-  PARLEY_SQLITE_ONLY();  // FTS5's own segments
-  EXPECT_EQ(QueryInt("SELECT v FROM messages_fts_config WHERE k = 'automerge'"), 16);
-  // Many commits, many segments and merges of them: the index still holds
-  // exactly the messages' text, and finds the same rows as before a full
-  // merge ('optimize').
-  for (int i = 0; i < 25; ++i) Post("fig " + std::to_string(i % 7) + " round" + std::to_string(i));
-  const std::vector<std::string> word = Found("\"fig\" \"3\""), prefix = Found("\"rou\"*");
-  EXPECT_EQ(word.size(), 4u);
-  EXPECT_EQ(prefix.size(), 20u);  // a page
-  ExpectIndexMatchesMessages();
-  {
-    ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(*db_, Transaction::Mode::kWrite));
-    ASSERT_OK(db_->ExecScript("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')"));
-    ASSERT_OK(tx->Commit());
-  }
+// Migration 011: commits do not merge (automerge 0) until a level holds 64
+// segments; Store::MaintainIfDue merges levels of 16 or more at quiet points.
+TEST_F(StoreSearchTest, AQuietMergeStepLeavesSearchResultsIdentical) {
+  PARLEY_SQLITE_ONLY();  // FTS5's own segments and hooks
+  EXPECT_EQ(QueryInt("SELECT v FROM messages_fts_config WHERE k = 'automerge'"), 0);
+  EXPECT_EQ(QueryInt("SELECT v FROM messages_fts_config WHERE k = 'crisismerge'"), 64);
+  EXPECT_EQ(QueryInt("SELECT v FROM messages_fts_config WHERE k = 'usermerge'"), 16);
+  ASSERT_OK(db_->ExecScript("PRAGMA synchronous=OFF"));  // hundreds of commits, no fsync: the test stays cheap
+  // A step is due after kMergeEveryCommits indexing commits; 20 more leave
+  // 20 one-message segments on level 0 (the commits merged each 64 before).
+  const int commits = static_cast<int>(Store::kMergeEveryCommits) + 20;
+  for (int i = 0; i < commits; ++i) Post("fig " + std::to_string(i % 7) + " round" + std::to_string(i));
+  const int64_t before = Segments();
+  EXPECT_LT(before, 64) << "the commits merged each 64 segments of a level";
+  EXPECT_GE(before, 20);
+  const std::vector<std::string> word = Found("\"fig\" \"3\""), prefix = Found("\"rou\"*"),
+                                 exact = Found("\"round17\"");
+  EXPECT_EQ(word.size(), 20u);  // a page
+  EXPECT_EQ(prefix.size(), 20u);
+  EXPECT_EQ(exact, std::vector<std::string>{"fig 3 round17"});
+  ASSERT_OK(store_->MaintainIfDue());
+  const int64_t after = Segments();
+  EXPECT_LE(after, before - 19) << "the step merged level 0's 20 segments into one";
   EXPECT_EQ(Found("\"fig\" \"3\""), word);
   EXPECT_EQ(Found("\"rou\"*"), prefix);
+  EXPECT_EQ(Found("\"round17\""), exact);
+  ExpectIndexMatchesMessages();
+  // Not due again until as many commits more: nothing runs.
+  for (int i = 0; i < 20; ++i) Post("fig again " + std::to_string(i));
+  ASSERT_OK(store_->MaintainIfDue());
+  EXPECT_EQ(Segments(), after + 20);
+}
+
+TEST_F(StoreSearchTest, SegmentsStayBoundedAfterManyCommitsWithAutomergeOff) {
+  PARLEY_SQLITE_ONLY();  // FTS5's own segments and hooks
+  ASSERT_OK(db_->ExecScript("PRAGMA synchronous=OFF"));  // 300 commits, no fsync
+  // No quiet point at all: crisismerge bounds each level to 64 (merged at
+  // the commit that would add a 65th).
+  for (int i = 0; i < 300; ++i) {
+    Post("plum " + std::to_string(i));
+    ASSERT_LE(Segments(), 64) << "after commit " << i;
+  }
+  EXPECT_EQ(Found("\"plum\" \"123\""), std::vector<std::string>{"plum 123"});
+  ExpectIndexMatchesMessages();
+}
+
+TEST_F(StoreSearchTest, ACommitThatSendsNothingRunsNoIndexStatement) {
+  PARLEY_SQLITE_ONLY();  // FTS5's own segments and hooks
+  const uint64_t before = db_->before_commits();
+  ASSERT_OK(store_->CreateRoom(alice_, "quiet", RoomKind::kPublic, std::nullopt));
+  EXPECT_EQ(db_->before_commits(), before) << "no message: the index is not touched";
+  Post("apricot");
+  EXPECT_EQ(db_->before_commits(), before + 1);
+  EXPECT_EQ(Found("\"apricot\""), std::vector<std::string>{"apricot"});
 }
 
 TEST_F(StoreSearchTest, AFailedSendInABatchLeavesNothingPending) {
