@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -341,8 +342,13 @@ std::string NewPgSchema(std::string* error) {
     *error = "PostgreSQL at " + url + ": " + conn.status().message();
     return "";
   }
-  static int next = 0;
-  const std::string name = "e2e_" + std::to_string(getpid()) + "_" + std::to_string(next++);
+  // Random, not the pid: ctest runs hundreds of processes against one
+  // cluster, and pids come round again.
+  std::random_device rd;
+  const uint64_t r = (uint64_t{rd()} << 32) | rd();
+  char name_buf[32];
+  std::snprintf(name_buf, sizeof name_buf, "e2e_%016llx", static_cast<unsigned long long>(r));
+  const std::string name = name_buf;
   if (Status st = (*conn)->ExecScript("CREATE SCHEMA " + name); !st.ok()) {
     *error = "CREATE SCHEMA: " + st.message();
     return "";

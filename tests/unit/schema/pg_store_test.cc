@@ -513,6 +513,30 @@ TEST_F(PgStoreTest, PresenceCountsEveryDaemon) {
   EXPECT_EQ(a.TakeNotifyHead(), 0);
 }
 
+// A daemon that stops marking itself alive (it died) has its connections'
+// presence dropped by another daemon's KeepPresence; a live one keeps its.
+TEST_F(PgStoreTest, ADeadDaemonsPresenceExpires) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  PgStore a(*conn_, {}, "daemon-a");
+  PgStore b(*conn_, {}, "daemon-b");
+  ASSERT_OK(a.SetOnline(alice.id, true));
+  ASSERT_OK(a.SetOnline(bob.id, true));
+  ASSERT_OK(b.SetOnline(bob.id, true));
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> none_a, a.KeepPresence(5000));
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> none_b, b.KeepPresence(5000));
+  EXPECT_TRUE(none_a.empty());
+  EXPECT_TRUE(none_b.empty());
+  // Daemon a falls silent: 6 s since it was last seen.
+  ASSERT_OK(conn_->Exec("UPDATE daemons SET seen_ts = seen_ts - 6000 WHERE name = 'daemon-a'").status());
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> gone, b.KeepPresence(5000));
+  std::sort(gone.begin(), gone.end());
+  EXPECT_EQ(gone, (std::vector<int64_t>{alice.id, bob.id}));
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM presence WHERE daemon = 'daemon-a'"), 0);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM presence WHERE daemon = 'daemon-b'"), 1);  // bob, on b
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM daemons"), 1);
+}
+
 TEST_F(PgStoreTest, OldestEventIdAndPruneKeepTheNewestPerRoomAndTheHead) {
   ASSERT_OK_AND_ASSIGN(int64_t empty, store_->OldestEventId());
   EXPECT_EQ(empty, 0);
