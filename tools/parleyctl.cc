@@ -1,5 +1,6 @@
 // parleyctl: administration of a Parley database, safe to run while the
 // daemons are up (every write goes through the same Store transactions).
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -191,6 +192,9 @@ int PgDump(const std::string& url, const std::string& dest) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // What parleyctl writes (a backup, an SQLite file it creates) holds
+  // password and session hashes: for the owner only, as tools/run's files.
+  umask(077);
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string db_path;
   if (args.size() >= 2 && args[0] == "--db") {

@@ -138,10 +138,20 @@ Result<PgResult> PgConn::ExecParams(std::string_view sql, const PgParam* params,
     values[i] = params[i].c_str();
   }
   const std::string text(sql);
-  // resultFormat 0 and null paramTypes: text in, text out, types inferred
-  // by the server from the statement.
-  PgResult res(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(n), nullptr, values.data(),
-                            nullptr, nullptr, 0));
+  // Prepared once per connection and SQL text, as SQLite's statements are
+  // (schema/db.h): an unnamed statement is parsed and planned at every
+  // call, which cost more server CPU than running it (about 1 ms against
+  // 0.05 ms per statement of a history read). Null paramTypes: the server
+  // infers them; text in, text out.
+  auto it = prepared_.find(text);
+  if (it == prepared_.end()) {
+    std::string name = "p" + std::to_string(prepared_.size() + 1);
+    PgResult prep(PQprepare(conn_.get(), name.c_str(), text.c_str(), static_cast<int>(n), nullptr));
+    if (Status ps = FromPg(prep.raw(), conn_.get(), Brief(text)); !ps.ok()) return ps;
+    it = prepared_.emplace(text, std::move(name)).first;
+  }
+  PgResult res(PQexecPrepared(conn_.get(), it->second.c_str(), static_cast<int>(n), values.data(), nullptr,
+                              nullptr, 0));
   Status st = FromPg(res.raw(), conn_.get(), Brief(text));
   if (!st.ok()) return st;
   return res;

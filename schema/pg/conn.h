@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "schema/status.h"
@@ -122,6 +123,7 @@ class PgConn {
   std::unique_ptr<pg_conn, PgConnCloser> conn_;
   bool in_batch_ = false;
   uint64_t commits_ = 0;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
 };
 
 // BEGIN on Begin(), ROLLBACK in the destructor unless Commit() succeeded.
