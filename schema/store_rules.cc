@@ -39,4 +39,20 @@ Status CheckNotMuted(const std::optional<int64_t>& muted_until) {
   return Status::Ok();
 }
 
+Result<SearchPage> SearchPageOf(SearchHits hits, int limit,
+                                const std::function<Result<std::vector<Message>>(const std::vector<int64_t>&)>& load) {
+  SearchPage page;
+  if (static_cast<int>(hits.size()) > limit) {
+    page.has_more = true;
+    hits.pop_back();
+  }
+  std::vector<int64_t> ids;
+  for (const auto& [id, snippet] : hits) ids.push_back(id);
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Message> messages, load(ids));
+  for (size_t i = 0; i < messages.size(); ++i) {
+    page.results.push_back(SearchHit{std::move(messages[i]), std::move(hits[i].second)});
+  }
+  return page;
+}
+
 }  // namespace parley

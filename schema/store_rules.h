@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "schema/model.h"
 #include "schema/status.h"
@@ -30,5 +33,14 @@ Status HideRoom(const Status& st);
 // transaction, so a send racing a mute is either before the mute event in
 // the log or refused (403 muted).
 Status CheckNotMuted(const std::optional<int64_t>& muted_until);
+
+// What a backend's search query found: message id and snippet, newest
+// first, up to one more than the page (which tells that there are more).
+using SearchHits = std::vector<std::pair<int64_t, std::string>>;
+// The page of at most `limit` hits, each with its message as `load` gives
+// them (for the ids in order; every hit exists, in the read transaction
+// that found it).
+Result<SearchPage> SearchPageOf(SearchHits hits, int limit,
+                                const std::function<Result<std::vector<Message>>(const std::vector<int64_t>&)>& load);
 
 }  // namespace parley

@@ -14,6 +14,7 @@
 // primary key until the page is full. A term common in rooms I am not in
 // costs a walk over those matches; tools/bench/search measures it.
 #include "schema/store.h"
+#include "schema/store_rules.h"
 
 namespace parley {
 
@@ -58,8 +59,7 @@ Status Store::MergeIndexIfDue() {
 }
 
 Result<SearchPage> Store::Search(const User& me, const SearchQuery& q) {
-  SearchPage page;
-  std::vector<std::pair<int64_t, std::string>> hits;  // message id, snippet
+  SearchHits hits;
   PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_, Transaction::Mode::kRead));
   if (q.room_id) PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, *q.room_id, true).status());
   {
@@ -84,18 +84,11 @@ Result<SearchPage> Store::Search(const User& me, const SearchQuery& q) {
       hits.emplace_back(s.Int(0), s.Text(1));
     }
   }
-  if (static_cast<int>(hits.size()) > q.limit) {
-    page.has_more = true;
-    hits.pop_back();
-  }
-  std::vector<int64_t> ids;
-  for (const auto& [id, snippet] : hits) ids.push_back(id);
   // Every hit exists: the read transaction that found it is still open.
-  PARLEY_ASSIGN_OR_RETURN(std::vector<Message> messages, LoadMessages(ids, me.id));
+  PARLEY_ASSIGN_OR_RETURN(SearchPage page, SearchPageOf(std::move(hits), q.limit, [&](const std::vector<int64_t>& ids) {
+                            return LoadMessages(ids, me.id);
+                          }));
   PARLEY_RETURN_IF_ERROR(tx->Commit());
-  for (size_t i = 0; i < messages.size(); ++i) {
-    page.results.push_back(SearchHit{std::move(messages[i]), hits[i].second});
-  }
   return page;
 }
 

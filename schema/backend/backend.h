@@ -35,7 +35,6 @@ class OpenStorage {
   OpenStorage& operator=(const OpenStorage&) = delete;
 
   Storage& storage() { return *storage_; }
-  Backend backend() const { return db_ ? Backend::kSqlite : Backend::kPostgres; }
   Db* sqlite() { return db_.get(); }          // null on PostgreSQL
   pg::PgConn* postgres() { return pg_.get(); }  // null on SQLite
 

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "schema/pg/store.h"
+#include "schema/store_rules.h"
 
 namespace parley::pg {
 namespace {
@@ -84,8 +85,7 @@ Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
         t.prefix ? "(CASE WHEN numnode(" + p + ") = 0 THEN " + p + " ELSE (" + p + "::text || ':*')::tsquery END)" : p;
     query += query.empty() ? one : " && " + one;
   }
-  SearchPage page;
-  std::vector<std::pair<int64_t, std::string>> hits;  // message id, snippet
+  SearchHits hits;
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginRead());
   if (q.room_id) PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, *q.room_id, true).status());
   {
@@ -107,18 +107,11 @@ Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
       hits.emplace_back(id, r->Text(i, 1));
     }
   }
-  if (static_cast<int>(hits.size()) > q.limit) {
-    page.has_more = true;
-    hits.pop_back();
-  }
-  std::vector<int64_t> ids;
-  for (const auto& [id, snippet] : hits) ids.push_back(id);
   // Every hit exists: the snapshot that found it is still open.
-  PARLEY_ASSIGN_OR_RETURN(std::vector<Message> messages, LoadMessages(ids, me.id));
+  PARLEY_ASSIGN_OR_RETURN(SearchPage page, SearchPageOf(std::move(hits), q.limit, [&](const std::vector<int64_t>& ids) {
+                            return LoadMessages(ids, me.id);
+                          }));
   PARLEY_RETURN_IF_ERROR(tx->Commit());
-  for (size_t i = 0; i < messages.size(); ++i) {
-    page.results.push_back(SearchHit{std::move(messages[i]), hits[i].second});
-  }
   return page;
 }
 
