@@ -1,4 +1,4 @@
-// A PgStore over a freshly migrated schema of the test cluster
+// A PgStore over a just-migrated schema of the test cluster
 // (pg_cluster.h), and ways to lay out rooms, members and events with SQL:
 // PgStore has no rooms or messages yet, so the tests of its readers build
 // the state those writes would leave, and append through the gapless
@@ -26,9 +26,8 @@ class PgStoreFixture : public ::testing::Test {
   void SetUp() override {
     PARLEY_PG_CLUSTER(cluster);
     cluster_ = cluster;
-    ASSERT_OK_AND_ASSIGN(url_, cluster->NewSchema("store"));
+    ASSERT_OK_AND_ASSIGN(url_, cluster->ResetMigratedSchema());
     ASSERT_OK_AND_ASSIGN(conn_, pg::PgConn::Connect(url_));
-    ASSERT_OK(pg::MigratePg(*conn_));
     // Test data need not survive a crash: commits skip the WAL flush, so a
     // test's hundreds of appends cost no fsync each.
     ASSERT_OK(conn_->ExecScript("SET synchronous_commit = off"));

@@ -50,9 +50,8 @@ class StoreFixture : public ::testing::Test {
     ASSERT_OK(CryptoInit());
     if (OnPostgres()) {
       PARLEY_PG_CLUSTER(cluster);
-      ASSERT_OK_AND_ASSIGN(pg_url_, cluster->NewSchema("store"));
+      ASSERT_OK_AND_ASSIGN(pg_url_, cluster->ResetMigratedSchema());
       ASSERT_OK_AND_ASSIGN(pg_, pg::PgConn::Connect(pg_url_));
-      ASSERT_OK(pg::MigratePg(*pg_));
       // Test data need not survive a crash: commits skip the WAL flush.
       ASSERT_OK(pg_->ExecScript("SET synchronous_commit = off"));
     } else {
