@@ -14,13 +14,12 @@ std::string PresenceData(const User& user, bool online) {
   return w.Take();
 }
 
-// Whether SetOnline changed the user's presence anywhere. A store error is
-// logged and counts as no change: the user's next change corrects it.
-bool Changed(const Result<bool>& set, int64_t user_id) {
+// Presence is best effort: a failed write is logged, and the user's next
+// change corrects it.
+void WarnIfFailed(const Result<bool>& set, int64_t user_id) {
   if (!set.ok()) {
     LOG_WARN("presence of user %lld: %s", static_cast<long long>(user_id), set.status().message().c_str());
   }
-  return set.ok() && *set;
 }
 
 }  // namespace
@@ -36,9 +35,11 @@ void Presence::Opened(int64_t user_id) {
   auto rooms = store_.RoomIdsOf(user_id);
   if (rooms.ok()) reg.SetRooms(user_id, *rooms);
   if (returning) return;
-  // Where the database announces (carries_wakeups), the change comes back
-  // to every daemon, this one included, as a wake-up.
-  if (Changed(store_.SetOnline(user_id, true), user_id) && !store_.carries_wakeups()) Tell(users_[user_id], true);
+  WarnIfFailed(store_.SetOnline(user_id, true), user_id);
+  // One daemon (SQLite): a first connection here is the first anywhere, as
+  // before. Several (PostgreSQL): the database announced it if it was, and
+  // that comes back to every daemon, this one included, as a wake-up.
+  if (!store_.carries_wakeups()) Tell(users_[user_id], true);
 }
 
 void Presence::Closed(int64_t user_id) {
@@ -60,7 +61,8 @@ void Presence::Tick(int64_t now_ms) {
 }
 
 void Presence::Offline(int64_t user_id) {
-  if (Changed(store_.SetOnline(user_id, false), user_id) && !store_.carries_wakeups()) Tell(users_[user_id], false);
+  WarnIfFailed(store_.SetOnline(user_id, false), user_id);
+  if (!store_.carries_wakeups()) Tell(users_[user_id], false);  // as in Opened
   conns_.registry().DropRooms(user_id);
   users_.erase(user_id);
 }
