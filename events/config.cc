@@ -53,7 +53,7 @@ const char* Usage() {
          "  --upload-keep S          remove uploads never attached to a message after S seconds (86400)\n"
          "  --upload-sweep S         collect unused uploads this often (60)\n"
          "Environment: PARLEY_DB, PARLEY_DATA, PARLEY_EVENTS_SOCKET, PARLEY_NOTIFY_SOCKET, PARLEY_LOG_LEVEL,\n"
-         "  PARLEY_CATCHUP_PAGES, PARLEY_CATCHUP_ADDRESS_PAGES.\n";
+         "  PARLEY_CATCHUP_PAGES, PARLEY_CATCHUP_ADDRESS_PAGES, PARLEY_PRESENCE_GRACE.\n";
 }
 
 Result<Config> ParseConfig(int argc, char** argv) {
@@ -72,6 +72,12 @@ Result<Config> ParseConfig(int argc, char** argv) {
     int64_t n = 0;
     PARLEY_RETURN_IF_ERROR(ParseInt("PARLEY_CATCHUP_ADDRESS_PAGES", v, 0, 100000, &n));
     c.catchup_address_pages_per_s = static_cast<int>(n);
+  }
+  // As --presence-grace, for daemons started by a script (tools/cluster in tests).
+  if (std::string v = Env("PARLEY_PRESENCE_GRACE"); !v.empty()) {
+    int64_t n = 0;
+    PARLEY_RETURN_IF_ERROR(ParseInt("PARLEY_PRESENCE_GRACE", v, 0, 600000, &n));
+    c.presence_grace_ms = static_cast<int>(n);
   }
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i], value;

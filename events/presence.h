@@ -3,6 +3,15 @@
 // a page reload does not flap. Also remembers the {"id","username"} of
 // connected users for the announcements.
 //
+// Who announces. With one daemon (SQLite), this one: a user's first
+// connection here is their first anywhere. With several (PostgreSQL), the
+// database decides whether a change was the user's first row anywhere or
+// their last (Storage::SetOnline, and KeepPresence for a daemon that died),
+// and announces it to every daemon through LISTEN/NOTIFY; each daemon,
+// this one included, then tells its own connected peers (Tell). So a
+// second daemon gaining a connection of an online user announces nothing,
+// and no daemon says "offline" while another still holds the user.
+//
 // Threading: single-threaded, on the loop.
 #pragma once
 
@@ -30,6 +39,10 @@ class Presence {
   void Tick(int64_t now_ms);
   // Shutdown: nobody is connected any more.
   void ClearAll();
+  // Tells this daemon's peers of the user that they came or went: a change
+  // decided here (SQLite) or by the database (PostgreSQL: a presence
+  // wake-up, from any daemon).
+  void Tell(const User& user, bool online);
 
  private:
   void Offline(int64_t user_id);
@@ -38,8 +51,8 @@ class Presence {
   Storage& store_;
   Conns& conns_;
   Fanout& fanout_;
-  std::unordered_map<int64_t, int64_t> offline_at_;     // user -> when to announce offline
-  std::unordered_map<int64_t, std::string> user_json_;  // connected users' {"id","username"}
+  std::unordered_map<int64_t, int64_t> offline_at_;  // user -> when to announce offline
+  std::unordered_map<int64_t, User> users_;          // connected users, for the announcements
 };
 
 }  // namespace parley::events

@@ -62,6 +62,8 @@ Status Server::Start() {
   auto on_wakeup = [this](const Wakeup& w) {
     if (w.kind == Wakeup::Kind::kHead) {
       if (w.head > fanout_->head()) fanout_->Wake();
+    } else if (w.kind == Wakeup::Kind::kPresence) {
+      presence_->Tell(w.user, w.online);
     } else if (w.kind == Wakeup::Kind::kReceipt) {
       fanout_->Receipt(w.room_id, w.user, w.event_id);
     } else {

@@ -96,7 +96,7 @@ void Sweep::Tick() {
   if (auto gone = p_.store.KeepPresence(kDeadDaemonMs); !gone.ok()) {
     LOG_WARN("presence: %s", gone.status().message().c_str());
   } else if (!gone->empty()) {
-    LOG_INFO("presence: %zu connections of a daemon that stopped answering expired", gone->size());
+    LOG_INFO("presence: %zu users of a daemon that stopped answering went offline", gone->size());
   }
   p_.fanout.PruneTyping(now);
   p_.conns.Remeasure();

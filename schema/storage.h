@@ -343,14 +343,25 @@ class Storage {
   virtual Result<bool> SessionAlive(int64_t session_id) = 0;
   // PRAGMA data_version: changes whenever another connection commits.
   virtual Result<int64_t> DataVersion() = 0;
-  // Presence rows, written by parley-events only.
-  virtual Status SetOnline(int64_t user_id, bool online) = 0;
+  // Presence rows, written by parley-events only. SetOnline answers whether
+  // this changed the user's presence across every daemon: their first row
+  // anywhere (online) or their last one gone (offline). Where
+  // carries_wakeups() (PostgreSQL), the database is the judge: the answer is
+  // decided under a lock on the user, so two daemons racing cannot both or
+  // neither see it, and the change is announced to every daemon (Announce,
+  // schema/wakeup.h's presence) in the same transaction, so every daemon
+  // hears of a user's changes in the order they were made. SQLite has one
+  // daemon, which tracks its connections itself: always true, no query more.
+  virtual Result<bool> SetOnline(int64_t user_id, bool online) = 0;
+  // A daemon's start: it holds no connection. On PostgreSQL, the users it
+  // held (a crash, then a restart) who are left with no row anywhere are
+  // announced offline, as by KeepPresence.
   virtual Status ClearPresence() = 0;
   // Called by parley-events about once a second: this daemon is alive, and
   // the presence of daemons not seen for stale_ms is dropped (they died, and
-  // their connections with them). Returns the users whose presence rows
-  // went. SQLite has one daemon, which clears its own rows when it starts:
-  // nothing to do there.
+  // their connections with them). The users this left with no row anywhere
+  // are announced offline (as SetOnline does) and returned. SQLite has one
+  // daemon, which clears its own rows when it starts: nothing to do there.
   virtual Result<std::vector<int64_t>> KeepPresence(int64_t stale_ms) = 0;
   // Retention: deletes events older than keep_ms, except the newest
   // keep_per_room of each room and the newest event overall (the head).

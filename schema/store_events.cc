@@ -137,7 +137,9 @@ Result<int64_t> Store::DataVersion() {
   return row ? s.Int(0) : 0;
 }
 
-Status Store::SetOnline(int64_t user_id, bool online) {
+Result<bool> Store::SetOnline(int64_t user_id, bool online) {
+  // One daemon: it calls this only on a user's first connection and after
+  // their last one's grace period, so every call is a change.
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   if (online) {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
@@ -149,7 +151,8 @@ Status Store::SetOnline(int64_t user_id, bool online) {
     s.Bind(1, user_id);
     PARLEY_RETURN_IF_ERROR(s.Exec());
   }
-  return CommitWrite(*tx);
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return true;
 }
 
 Status Store::ClearPresence() {

@@ -29,6 +29,14 @@ bool PlausibleUsername(const char* s) {
   return n > 0;
 }
 
+// {"id","username"} as Write(JsonWriter&, User) makes it.
+std::optional<User> PlausibleUser(const cJSON* user) {
+  std::optional<int64_t> uid = PositiveId(cJSON_GetObjectItemCaseSensitive(user, "id"));
+  const cJSON* name = cJSON_GetObjectItemCaseSensitive(user, "username");
+  if (!uid || !cJSON_IsString(name) || !PlausibleUsername(name->valuestring)) return std::nullopt;
+  return User{*uid, name->valuestring};
+}
+
 }  // namespace
 
 std::string EncodeHead(int64_t head) { return "{\"head\":" + std::to_string(head) + "}"; }
@@ -49,6 +57,14 @@ std::string EncodeReceipt(int64_t room_id, const User& user, int64_t event_id) {
   return w.Take();
 }
 
+std::string EncodePresence(const User& user, bool online) {
+  JsonWriter w;
+  w.BeginObject().Key("presence").BeginObject().Key("user");
+  Write(w, user);
+  w.Key("online").Bool(online).EndObject().EndObject();
+  return w.Take();
+}
+
 std::optional<Wakeup> DecodeWakeup(std::string_view datagram) {
   if (datagram.empty() || datagram.size() > kMaxWakeupBytes) return std::nullopt;
   JsonPtr j(cJSON_ParseWithLength(datagram.data(), datagram.size()));
@@ -61,6 +77,15 @@ std::optional<Wakeup> DecodeWakeup(std::string_view datagram) {
     w.head = *h;
     return w;
   }
+  if (const cJSON* presence = cJSON_GetObjectItemCaseSensitive(j.get(), "presence")) {
+    const cJSON* online = cJSON_GetObjectItemCaseSensitive(presence, "online");
+    std::optional<User> user = PlausibleUser(cJSON_GetObjectItemCaseSensitive(presence, "user"));
+    if (!cJSON_IsBool(online) || !user) return std::nullopt;
+    w.kind = Wakeup::Kind::kPresence;
+    w.user = *user;
+    w.online = cJSON_IsTrue(online);
+    return w;
+  }
   const cJSON* typing = cJSON_GetObjectItemCaseSensitive(j.get(), "typing");
   const cJSON* receipt = cJSON_GetObjectItemCaseSensitive(j.get(), "receipt");
   if (receipt) {
@@ -70,14 +95,12 @@ std::optional<Wakeup> DecodeWakeup(std::string_view datagram) {
     typing = receipt;
     w.event_id = *event;
   }
-  const cJSON* user = cJSON_GetObjectItemCaseSensitive(typing, "user");
   std::optional<int64_t> room = PositiveId(cJSON_GetObjectItemCaseSensitive(typing, "room_id"));
-  std::optional<int64_t> uid = PositiveId(cJSON_GetObjectItemCaseSensitive(user, "id"));
-  const cJSON* name = cJSON_GetObjectItemCaseSensitive(user, "username");
-  if (!room || !uid || !cJSON_IsString(name) || !PlausibleUsername(name->valuestring)) return std::nullopt;
+  std::optional<User> user = PlausibleUser(cJSON_GetObjectItemCaseSensitive(typing, "user"));
+  if (!room || !user) return std::nullopt;
   w.kind = receipt ? Wakeup::Kind::kReceipt : Wakeup::Kind::kTyping;
   w.room_id = *room;
-  w.user = User{*uid, name->valuestring};
+  w.user = *user;
   return w;
 }
 

@@ -6,6 +6,8 @@
 //   {"head":N}                                          new events up to N
 //   {"typing":{"room_id":R,"user":{"id":U,"username":"..."}}}
 //   {"receipt":{"room_id":R,"user":{...},"event_id":E}}   a read marker moved
+//   {"presence":{"user":{...},"online":B}}               a user came or went
+//     (PostgreSQL only, sent by the daemon that decided it: schema/storage.h)
 // Only the service's own processes can send one (the socket is 0660 under a
 // 0700 directory, and the daemon checks the sender's uid), yet the decoder
 // treats it as hostile input: every number is range-checked, every name
@@ -24,17 +26,19 @@ namespace parley {
 constexpr size_t kMaxWakeupBytes = 1024;
 
 struct Wakeup {
-  enum class Kind { kHead, kTyping, kReceipt };
+  enum class Kind { kHead, kTyping, kReceipt, kPresence };
   Kind kind = Kind::kHead;
   int64_t head = 0;     // kHead
   int64_t room_id = 0;  // kTyping, kReceipt
-  User user;            // kTyping, kReceipt
+  User user;            // kTyping, kReceipt, kPresence
   int64_t event_id = 0;  // kReceipt
+  bool online = false;   // kPresence
 };
 
 std::string EncodeHead(int64_t head);
 std::string EncodeTyping(int64_t room_id, const User& user);
 std::string EncodeReceipt(int64_t room_id, const User& user, int64_t event_id);
+std::string EncodePresence(const User& user, bool online);
 // nullopt for anything malformed, out of range or too long.
 std::optional<Wakeup> DecodeWakeup(std::string_view datagram);
 

@@ -142,7 +142,7 @@ class PgStore final : public Storage {
   Result<std::optional<Session>> FindSession(const std::string& token_hash) override;
   Result<bool> SessionAlive(int64_t session_id) override;
   Result<int64_t> DataVersion() override;
-  Status SetOnline(int64_t user_id, bool online) override;
+  Result<bool> SetOnline(int64_t user_id, bool online) override;
   Status ClearPresence() override;
   Result<std::vector<int64_t>> KeepPresence(int64_t stale_ms) override;
   Result<int64_t> PruneEvents(int64_t keep_ms, int64_t keep_per_room) override;

@@ -17,6 +17,7 @@
 #include "schema/event_merge.h"
 #include "schema/pg/event_log.h"
 #include "schema/pg/store.h"
+#include "schema/wakeup.h"
 
 namespace parley::pg {
 
@@ -58,6 +59,44 @@ Result<std::map<int64_t, std::vector<Event>>> FirstRoomBatches(PgConn& conn, int
   std::map<int64_t, std::vector<Event>> out;
   for (Event& e : events) out[*e.room_id].push_back(std::move(e));
   return out;
+}
+
+// Presence (issue 10 item 3). A user's rows change under an advisory lock
+// of the user, held to COMMIT, so that whether a change was the first row
+// anywhere or the last is decided once. The two-key form keeps these locks
+// apart from the one-key lock of migrations (migrate.cc); the user id is
+// folded to 31 bits, and two users who share a key only wait for each other.
+// The class, 1886545267, is "pres" in ASCII; DropDaemonPresence takes the same.
+constexpr const char* kLockUserSql = "SELECT pg_advisory_xact_lock(1886545267, ($1::bigint & 2147483647)::int)";
+// The tail of SetOnline's statements: after `mine` (this daemon's row, if
+// it changed), the user's name if no other daemon holds a row.
+constexpr const char* kAloneSql =
+    "SELECT u.username FROM users u JOIN mine ON mine.user_id = u.id "
+    "WHERE NOT EXISTS (SELECT 1 FROM presence p WHERE p.user_id = u.id AND p.daemon <> $2)";
+
+// Deletes the presence rows of `daemon` (this one at its start, or a dead
+// one) in the caller's transaction, and announces offline the users it
+// leaves with no row anywhere (returned). Locks are taken in key order, so
+// two daemons doing this at once wait rather than deadlock.
+Result<std::vector<int64_t>> DropDaemonPresence(PgStore& store, const std::string& daemon) {
+  PgConn& conn = store.conn();
+  PARLEY_RETURN_IF_ERROR(conn.Exec("SELECT pg_advisory_xact_lock(1886545267, k) FROM (SELECT DISTINCT "
+                                   "(user_id & 2147483647)::int AS k FROM presence WHERE daemon = $1 ORDER BY k) s",
+                                   {daemon})
+                             .status());
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult alone,
+      conn.Exec("WITH gone AS (DELETE FROM presence WHERE daemon = $1 RETURNING user_id) "
+                "SELECT u.id, u.username FROM users u JOIN gone ON gone.user_id = u.id "
+                "WHERE NOT EXISTS (SELECT 1 FROM presence p WHERE p.user_id = u.id AND p.daemon <> $1) ORDER BY u.id",
+                {daemon}));
+  std::vector<int64_t> users;
+  for (int i = 0; i < alone.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t id, alone.Int(i, 0));
+    PARLEY_RETURN_IF_ERROR(store.Announce(EncodePresence(User{id, alone.Text(i, 1)}, false)));
+    users.push_back(id);
+  }
+  return users;
 }
 
 }  // namespace
@@ -127,18 +166,33 @@ Result<bool> PgStore::SessionAlive(int64_t session_id) {
 
 Result<int64_t> PgStore::DataVersion() { return LastEventId(conn_); }
 
-Status PgStore::SetOnline(int64_t user_id, bool online) {
-  if (online) {
-    return conn_
-        .Exec("INSERT INTO presence (user_id, daemon, since) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-              {user_id, daemon_, NowMs()})
-        .status();
-  }
-  return conn_.Exec("DELETE FROM presence WHERE user_id = $1 AND daemon = $2", {user_id, daemon_}).status();
+Result<bool> PgStore::SetOnline(int64_t user_id, bool online) {
+  // Under the user's lock, this statement's snapshot holds every other
+  // daemon's row of the user, and none can come or go until COMMIT: the
+  // answer (a row, with the name to announce, when this was the first row
+  // or the last) cannot be given to two daemons, nor to none.
+  static const std::string kInsert =
+      "WITH mine AS (INSERT INTO presence (user_id, daemon, since) VALUES ($1, $2, $3) "
+      "ON CONFLICT DO NOTHING RETURNING user_id) " +
+      std::string(kAloneSql);
+  static const std::string kDelete =
+      "WITH mine AS (DELETE FROM presence WHERE user_id = $1 AND daemon = $2 RETURNING user_id) " +
+      std::string(kAloneSql);
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_RETURN_IF_ERROR(conn_.Exec(kLockUserSql, {user_id}).status());
+  PARLEY_ASSIGN_OR_RETURN(PgResult changed, online ? conn_.Exec(kInsert, {user_id, daemon_, NowMs()})
+                                                   : conn_.Exec(kDelete, {user_id, daemon_}));
+  if (changed.Rows() == 1) PARLEY_RETURN_IF_ERROR(Announce(EncodePresence(User{user_id, changed.Text(0, 0)}, online)));
+  PARLEY_RETURN_IF_ERROR(tx->Commit());
+  return changed.Rows() == 1;
 }
 
 Status PgStore::ClearPresence() {
-  return conn_.Exec("DELETE FROM presence WHERE daemon = $1", {daemon_}).status();
+  // After a crash, a restart may come before the others noticed (KeepPresence):
+  // the users this daemon held and nobody else does are announced here.
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_RETURN_IF_ERROR(DropDaemonPresence(*this, daemon_).status());
+  return tx->Commit();
 }
 
 Result<std::vector<int64_t>> PgStore::KeepPresence(int64_t stale_ms) {
@@ -148,18 +202,23 @@ Result<std::vector<int64_t>> PgStore::KeepPresence(int64_t stale_ms) {
                                    "ON CONFLICT (name) DO UPDATE SET seen_ts = $2",
                                    {daemon_, now})
                              .status());
-  // One statement: the dead daemons go, and their presence rows with them.
-  PARLEY_ASSIGN_OR_RETURN(
-      PgResult gone,
-      conn_.Exec("WITH dead AS (DELETE FROM daemons WHERE seen_ts < $1 RETURNING name) "
-                 "DELETE FROM presence WHERE daemon IN (SELECT name FROM dead) RETURNING user_id",
-                 {now - stale_ms}));
-  std::vector<int64_t> users;
-  for (int i = 0; i < gone.Rows(); ++i) {
-    PARLEY_ASSIGN_OR_RETURN(int64_t u, gone.Int(i, 0));
-    users.push_back(u);
+  // Once a second on every daemon: a read, and a transaction only when a
+  // daemon died.
+  PARLEY_ASSIGN_OR_RETURN(PgResult stale, conn_.Exec("SELECT 1 FROM daemons WHERE seen_ts < $1 LIMIT 1",
+                                                     {now - stale_ms}));
+  std::vector<int64_t> offline;
+  if (stale.Rows() == 0) return offline;
+  // The dead daemons' rows lock the daemons that notice together: the
+  // second waits, then finds nothing left to do.
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(PgResult dead,
+                          conn_.Exec("DELETE FROM daemons WHERE seen_ts < $1 RETURNING name", {now - stale_ms}));
+  for (int i = 0; i < dead.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> users, DropDaemonPresence(*this, dead.Text(i, 0)));
+    offline.insert(offline.end(), users.begin(), users.end());
   }
-  return users;
+  PARLEY_RETURN_IF_ERROR(tx->Commit());
+  return offline;
 }
 
 Result<int64_t> PgStore::PruneEvents(int64_t keep_ms, int64_t keep_per_room) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
@@ -20,6 +21,7 @@
 
 #include "client.h"
 #include "json.h"
+#include "sse.h"
 #include "stack.h"
 
 namespace parley::e2e {
@@ -29,6 +31,9 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kHosts = 2;
+// The daemons' grace before "offline" (5 s by default): short, so the
+// presence test waits little.
+constexpr int kPresenceGraceMs = 1000;
 
 // tools/cluster 2 in a temporary directory, stopped (with its PostgreSQL)
 // when destroyed.
@@ -45,7 +50,8 @@ class Cluster {
     Child::Options o;
     o.argv = {"/bin/bash", std::string(PARLEY_SOURCE_DIR) + "/tools/cluster", std::to_string(kHosts)};
     o.env = {"PARLEY_NO_BUILD=1", "PARLEY_BUILD_DIR=" + std::string(PARLEY_BUILD_DIR),
-             "PARLEY_PORT=" + std::to_string(port_), "PARLEY_VAR=" + var(), "PARLEY_LIMITS=off"};
+             "PARLEY_PORT=" + std::to_string(port_), "PARLEY_VAR=" + var(), "PARLEY_LIMITS=off",
+             "PARLEY_PRESENCE_GRACE=" + std::to_string(kPresenceGraceMs)};
     o.log_path = dir_->path() + "/cluster.out";
     child_ = Child::Spawn(o, error);
     if (!child_) return false;
@@ -216,6 +222,99 @@ TEST_F(ClusterTest, ADeadDaemonAndADeadPoolAreRoutedAroundAndNothingIsLost) {
   for (int i = 0; i < 10; ++i) sent.push_back(Send(alice, room, "after" + std::to_string(i)));
   // Through nginx: every poll lands on the daemon that lives, from the cursor.
   EXPECT_EQ(MessagesFrom(bob, 0, since, sent.size()), sent);
+}
+
+// Presence counts every daemon's connections (issue 10 item 3): "online"
+// reaches peers on every daemon when a user's first connection anywhere
+// opens, "offline" when their last one anywhere closes (after the grace) or
+// when the daemon that held it dies.
+class ClusterPresenceTest : public ClusterTest {
+ protected:
+  // A stream held on daemon `host`'s own socket, open once its hello came.
+  std::unique_ptr<SseStream> StreamOn(const Person& p, int host) {
+    SseStream::Options o;
+    o.unix_socket = cluster_.daemon_socket(host);
+    o.headers = {"Authorization: Bearer " + p.token};
+    std::string error;
+    auto s = SseStream::Open(0, o, &error);
+    EXPECT_TRUE(s) << error;
+    if (s) {
+      EXPECT_TRUE(s->WaitForEvent("hello", 10s)) << p.name << " on daemon " << host << ": " << s->Body();
+    }
+    return s;
+  }
+  static int Announced(const SseState& st, const std::string& user, bool online) {
+    int n = 0;
+    for (const SseEvent& e : st.Events()) {
+      n += e.type == "presence" && e.json()["user"]["username"].str() == user && e.json()["online"].boolean() == online;
+    }
+    return n;
+  }
+  // Waits (bounded) until `s` has seen `user` announced `online` n times.
+  static bool WaitAnnounced(SseStream& s, const std::string& user, bool online, int n,
+                            std::chrono::milliseconds timeout = 10s) {
+    return s.WaitUntil([&](const SseState& st) { return Announced(st, user, online) >= n; }, timeout);
+  }
+  // The members list's `online` of `user` in `room`, as `viewer` reads it.
+  bool ListedOnline(const Person& viewer, int64_t room, const std::string& user) {
+    Client c = Api(&viewer);
+    Response r = c.Get("/api/rooms/" + std::to_string(room) + "/members");
+    EXPECT_EQ(r.status, 200) << r.Describe();
+    for (const Json& m : r.json()["members"].items()) {
+      if (m["user"]["username"].str() == user) return m["online"].boolean();
+    }
+    ADD_FAILURE() << user << " is not a member: " << r.body;
+    return false;
+  }
+};
+
+TEST_F(ClusterPresenceTest, OnlineAndOfflineOnceAcrossDaemonsAndWhenADaemonDies) {
+  Person alice = Register("alice");
+  Person bob = Register("bob");
+  Person carol = Register("carol");
+  const int64_t room = NewRoom(bob, {&alice, &carol});  // a small room: they are each other's peers
+  auto b = StreamOn(bob, 2);
+  ASSERT_TRUE(b);
+
+  // Alice's first connection anywhere: bob, on the other daemon, hears it.
+  auto a1 = StreamOn(alice, 1);
+  ASSERT_TRUE(WaitAnnounced(*b, "alice", true, 1)) << b->Body();
+  EXPECT_TRUE(ListedOnline(bob, room, "alice"));
+  // A second daemon gains a connection of hers, then the first loses its:
+  // neither is news. Carol, on daemon 1 only, comes and goes after alice,
+  // so her offline arrives after anything daemon 1 or 2 said of alice.
+  auto a2 = StreamOn(alice, 2);
+  auto c1 = StreamOn(carol, 1);
+  ASSERT_TRUE(WaitAnnounced(*b, "carol", true, 1)) << b->Body();
+  a1->Close();
+  c1->Close();
+  ASSERT_TRUE(WaitAnnounced(*b, "carol", false, 1)) << b->Body();
+  b->With([](const SseState& st) {
+    EXPECT_EQ(Announced(st, "alice", true), 1);
+    EXPECT_EQ(Announced(st, "alice", false), 0) << "offline while daemon 2 holds her";
+  });
+  EXPECT_TRUE(ListedOnline(bob, room, "alice"));
+  // Her last connection anywhere closes: offline, once, after the grace.
+  a2->Close();
+  ASSERT_TRUE(WaitAnnounced(*b, "alice", false, 1)) << b->Body();
+  EXPECT_FALSE(ListedOnline(bob, room, "alice"));
+
+  // Back on daemon 1, which then dies: the others notice within seconds
+  // (KeepPresence: 5 s of silence, checked every second).
+  auto a3 = StreamOn(alice, 1);
+  ASSERT_TRUE(WaitAnnounced(*b, "alice", true, 2)) << b->Body();
+  const auto killed = Clock::now();
+  cluster_.Kill("events-1");
+  ASSERT_TRUE(WaitAnnounced(*b, "alice", false, 2, 15s)) << b->Body();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed);
+  EXPECT_LT(took, 9s) << "offline " << took.count() << " ms after the kill";
+  std::printf("presence: offline %lld ms after kill -9 of the daemon that held the user\n",
+              static_cast<long long>(took.count()));
+  EXPECT_FALSE(ListedOnline(bob, room, "alice"));
+  b->With([](const SseState& st) {
+    EXPECT_EQ(Announced(st, "alice", true), 2);
+    EXPECT_EQ(Announced(st, "alice", false), 2);
+  });
 }
 
 }  // namespace

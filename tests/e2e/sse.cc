@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +18,28 @@ namespace parley::e2e {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// A stream socket connected to a unix socket; -1 with *error set.
+int ConnectUnix(const std::string& path, std::string* error) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) {
+    *error = "socket path too long: " + path;
+    return -1;
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = std::string("socket: ") + std::strerror(errno);
+    return -1;
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    *error = "connect " + path + ": " + std::strerror(errno);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -131,7 +154,8 @@ std::optional<int64_t> SseState::LastId() const {
 // ---- SseStream -------------------------------------------------------------
 
 std::unique_ptr<SseStream> SseStream::Open(int port, Options options, std::string* error) {
-  int fd = ConnectLoopback(port, options.rcvbuf, error);
+  int fd = options.unix_socket.empty() ? ConnectLoopback(port, options.rcvbuf, error)
+                                       : ConnectUnix(options.unix_socket, error);
   if (fd < 0) return nullptr;
   std::unique_ptr<SseStream> s(new SseStream(fd));
   std::string req = "GET " + options.path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +

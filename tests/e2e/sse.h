@@ -96,8 +96,9 @@ class SseStream {
     HeaderList headers;                   // "Name: value", added to Host
     int rcvbuf = 0;                       // SO_RCVBUF set before connect; 0: the default
     bool start_reading = true;            // false: hold the socket unread until StartReading()
+    std::string unix_socket;              // set: connect here (a daemon's own socket), not to the port
   };
-  // Connects to 127.0.0.1:port and sends the request. Null, with *error set,
+  // Connects to 127.0.0.1:port (or options.unix_socket) and sends the request. Null, with *error set,
   // if the connection or the write fails.
   static std::unique_ptr<SseStream> Open(int port, Options options, std::string* error);
   SseStream(const SseStream&) = delete;

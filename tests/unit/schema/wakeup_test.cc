@@ -40,6 +40,27 @@ TEST(WakeupTest, ReceiptRoundTrips) {
   }
 }
 
+TEST(WakeupTest, PresenceRoundTrips) {
+  for (bool online : {true, false}) {
+    auto w = DecodeWakeup(EncodePresence(User{42, "carol"}, online));
+    ASSERT_TRUE(w);
+    EXPECT_EQ(w->kind, Wakeup::Kind::kPresence);
+    EXPECT_EQ(w->user.id, 42);
+    EXPECT_EQ(w->user.username, "carol");
+    EXPECT_EQ(w->online, online);
+  }
+  for (const char* bad : {
+           "{\"presence\":{}}",
+           "{\"presence\":{\"user\":{\"id\":1,\"username\":\"a\"}}}",
+           "{\"presence\":{\"user\":{\"id\":1,\"username\":\"a\"},\"online\":1}}",
+           "{\"presence\":{\"user\":{\"id\":0,\"username\":\"a\"},\"online\":true}}",
+           "{\"presence\":{\"user\":{\"id\":1,\"username\":\"a b\"},\"online\":true}}",
+           "{\"presence\":{\"online\":false}}",
+       }) {
+    EXPECT_FALSE(DecodeWakeup(bad).has_value()) << bad;
+  }
+}
+
 TEST(WakeupTest, RefusesWhatParleyFcgiNeverSends) {
   for (const char* bad : {
            "", "{", "[]", "42", "{}", "{\"head\":0}", "{\"head\":-1}", "{\"head\":1.5}", "{\"head\":1e300}",

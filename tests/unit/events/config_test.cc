@@ -1,0 +1,54 @@
+// events/config.cc: the presence grace from the environment
+// (PARLEY_PRESENCE_GRACE, as tools/cluster's daemons take it) and from the
+// flag, which wins; a bad value is a clear error, not a silent default.
+#include "events/config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <string>
+#include <vector>
+
+namespace parley::events {
+namespace {
+
+// The flags every daemon needs, then `args`; nothing is opened while parsing.
+Result<Config> Parse(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {"parley-events", "--db", "/nonexistent/parley.db", "--listen",
+                                  "/nonexistent/events.sock", "--notify", "/nonexistent/notify.sock"};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  return ParseConfig(static_cast<int>(argv.size()), argv.data());
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void TearDown() override { unsetenv("PARLEY_PRESENCE_GRACE"); }
+};
+
+TEST_F(ConfigTest, PresenceGraceFromTheEnvironmentAndTheFlag) {
+  auto plain = Parse({});
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_EQ(plain->presence_grace_ms, 5000);
+  setenv("PARLEY_PRESENCE_GRACE", "1000", 1);
+  auto env = Parse({});
+  ASSERT_TRUE(env.ok()) << env.status().message();
+  EXPECT_EQ(env->presence_grace_ms, 1000);
+  auto flag = Parse({"--presence-grace", "300"});
+  ASSERT_TRUE(flag.ok()) << flag.status().message();
+  EXPECT_EQ(flag->presence_grace_ms, 300);
+}
+
+TEST_F(ConfigTest, ABadPresenceGraceInTheEnvironmentIsRefused) {
+  for (const char* bad : {"-1", "soon", "1.5", "600001", "1000ms"}) {
+    setenv("PARLEY_PRESENCE_GRACE", bad, 1);
+    auto c = Parse({});
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_EQ(c.status().code(), Code::kInvalid) << bad;
+    EXPECT_NE(c.status().message().find("PARLEY_PRESENCE_GRACE"), std::string::npos) << c.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace parley::events
