@@ -356,6 +356,7 @@ TEST_F(ChaosTest, AcknowledgedSendsAreStoredAndDeliveredExactlyOnceThroughTenRou
   // Ten rounds, each: a daemon, a pool and PostgreSQL, in a rotating order,
   // with acknowledged traffic after each fault.
   ASSERT_TRUE(ledger_.WaitCount(kAcksBetweenFaults, kRecoverWithin)) << "no traffic before the first fault";
+  std::vector<double> fault_seconds(3), recover_seconds(3);  // daemon, pool, PostgreSQL: for the log
   for (int round = 0; round < kRounds; ++round) {
     const std::string daemon = "events-" + std::to_string(round % kHosts + 1);
     const std::string pool = "fcgi-" + std::to_string((round + 1) % kHosts + 1);
@@ -370,15 +371,20 @@ TEST_F(ChaosTest, AcknowledgedSendsAreStoredAndDeliveredExactlyOnceThroughTenRou
          }},
     };
     std::rotate(faults.begin(), faults.begin() + round % 3, faults.end());
-    for (auto& [what, fault] : faults) {
+    for (size_t f = 0; f < faults.size(); ++f) {
+      auto& [what, fault] = faults[f];
       const size_t before = ledger_.count();
+      const auto at = Clock::now();
       fault();
+      const size_t kind = (f + static_cast<size_t>(round) % 3) % 3;  // before the rotation
+      fault_seconds[kind] += std::chrono::duration<double>(Clock::now() - at).count();
       if (!ledger_.WaitCount(before + kAcksBetweenFaults, kRecoverWithin)) {
         StopSenders();
         FAIL() << "round " << round << ": sends were not acknowledged again after " << what << "\n"
                << ::testing::PrintToString(ledger_.failures()) << "\n"
                << cluster_.LogTail();
       }
+      recover_seconds[kind] += std::chrono::duration<double>(Clock::now() - at).count();
     }
     ASSERT_TRUE(cluster_.WaitBack(daemon, daemon_pid, kBackWithin))
         << "round " << round << ": " << daemon << " not back\n" << cluster_.LogTail();
@@ -460,6 +466,10 @@ TEST_F(ChaosTest, AcknowledgedSendsAreStoredAndDeliveredExactlyOnceThroughTenRou
               "%.1f s in all, %.1f s of faults\n",
               kRounds, acked.size(), ledger_.retries(), reconnects, secs(Clock::now() - started),
               secs(faults_done - started));
+  std::printf("chaos: seconds in all (the fault itself / until %zu more acks): daemon %.1f/%.1f, pool %.1f/%.1f, "
+              "PostgreSQL %.1f/%.1f\n",
+              kAcksBetweenFaults, fault_seconds[0], recover_seconds[0], fault_seconds[1], recover_seconds[1],
+              fault_seconds[2], recover_seconds[2]);
 }
 
 }  // namespace
