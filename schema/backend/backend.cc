@@ -25,7 +25,7 @@ Result<std::unique_ptr<OpenStorage>> OpenStorage::Open(const std::string& spec, 
   PARLEY_ASSIGN_OR_RETURN(out->pg_, pg::PgConn::Connect(spec));
   // synchronous_commit=on (PostgreSQL's default) answers COMMIT after the
   // WAL is flushed: the same promise as SQLite's synchronous=FULL.
-  PARLEY_RETURN_IF_ERROR(out->pg_->ExecScript(options.sync == Sync::kFull ? "SET synchronous_commit = on"
+  PARLEY_RETURN_IF_ERROR(out->pg_->SetSession(options.sync == Sync::kFull ? "SET synchronous_commit = on"
                                                                           : "SET synchronous_commit = off"));
   out->storage_ = std::make_unique<pg::PgStore>(*out->pg_, options.limits, options.daemon);
   return out;

@@ -39,11 +39,13 @@ Status FromPg(const pg_result* res, const pg_conn* conn, std::string_view what) 
   msg += ": ";
   msg += Trimmed(res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res) : PQerrorMessage(conn));
   const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-  // No SQLSTATE: libpq itself failed, almost always a lost connection.
-  if (state == nullptr) {
-    if (PQstatus(conn) == CONNECTION_BAD) return Status::Unavailable(msg);
-    return Status::Internal(msg);
-  }
+  // No SQLSTATE: libpq itself failed, almost always a lost connection. The
+  // first statement on a connection whose server restarted fails with
+  // "server closed the connection unexpectedly" while libpq may still call
+  // the connection good (the chaos test saw it answer 500), so this is
+  // kUnavailable whatever PQstatus says: the client retries, and the next
+  // statement finds the connection bad and makes it again.
+  if (state == nullptr) return Status::Unavailable(msg);
   // https://www.postgresql.org/docs/15/errcodes-appendix.html
   if (StartsWith(state, "23")) return Status::Conflict("conflict", msg);  // integrity
   // A protocol violation (08P01: say, too few parameters) is our bug, not
@@ -129,7 +131,26 @@ Result<PgResult> PgConn::Exec(std::string_view sql, const std::vector<PgParam>& 
   return ExecParams(sql, params.data(), params.size());
 }
 
+Status PgConn::ReconnectIfLost() {
+  if (ok() || in_tx_ || in_batch_) return Status::Ok();
+  PQreset(conn_.get());
+  if (!ok()) return Status::Unavailable("reconnecting to PostgreSQL: " + Trimmed(PQerrorMessage(conn_.get())));
+  prepared_.clear();  // they lived in the old server session
+  if (!session_.empty()) {
+    PgResult res(PQexec(conn_.get(), session_.c_str()));
+    PARLEY_RETURN_IF_ERROR(FromPg(res.raw(), conn_.get(), Brief(session_)));
+  }
+  return Status::Ok();
+}
+
+Status PgConn::SetSession(const std::string& sql) {
+  PARLEY_RETURN_IF_ERROR(ExecScript(sql));
+  session_ = sql;
+  return Status::Ok();
+}
+
 Result<PgResult> PgConn::ExecParams(std::string_view sql, const PgParam* params, size_t n) {
+  PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
   std::vector<const char*> values(n);
   for (size_t i = 0; i < n; ++i) {
     if (params[i].has_nul()) {
@@ -158,6 +179,7 @@ Result<PgResult> PgConn::ExecParams(std::string_view sql, const PgParam* params,
 }
 
 Status PgConn::ExecScript(const std::string& sql) {
+  PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
   PgResult res(PQexec(conn_.get(), sql.c_str()));
   return FromPg(res.raw(), conn_.get(), Brief(sql));
 }
@@ -180,6 +202,7 @@ Status CommitNow(PgConn& conn) {
 Result<std::unique_ptr<PgTx>> PgTx::Begin(PgConn& conn) {
   const bool savepoint = conn.in_batch();
   PARLEY_RETURN_IF_ERROR(conn.ExecScript(savepoint ? "SAVEPOINT parley_write" : "BEGIN"));
+  if (!savepoint) conn.in_tx_ = true;
   return std::unique_ptr<PgTx>(new PgTx(conn, savepoint));
 }
 
@@ -191,6 +214,7 @@ PgTx::~PgTx() {
   if (!open_) return;
   (void)conn_.ExecScript(savepoint_ ? "ROLLBACK TO SAVEPOINT parley_write; RELEASE SAVEPOINT parley_write"
                                     : "ROLLBACK");
+  if (!savepoint_) conn_.in_tx_ = false;
 }
 
 Status PgTx::Commit() {
@@ -202,6 +226,7 @@ Status PgTx::Commit() {
     return Status::Ok();
   }
   open_ = false;
+  conn_.in_tx_ = false;
   PARLEY_RETURN_IF_ERROR(CommitNow(conn_));
   ++conn_.commits_;
   return Status::Ok();

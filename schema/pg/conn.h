@@ -100,8 +100,17 @@ class PgConn {
   // One or more statements without parameters (migrations, BEGIN/COMMIT).
   Status ExecScript(const std::string& sql);
 
-  // Whether the connection is still up (libpq's CONNECTION_OK); a broken one
-  // answers every query kUnavailable and is best replaced.
+  // Session settings ("SET synchronous_commit = on"): run now, and again on
+  // every reconnection (a new server session starts from the defaults).
+  Status SetSession(const std::string& sql);
+
+  // Whether the connection is still up (libpq's CONNECTION_OK). A broken
+  // one (the server restarted, say) answers the statement that found it
+  // broken kUnavailable; the next statement that starts outside a
+  // transaction reconnects first (PQreset), so a worker or daemon outlives
+  // a PostgreSQL restart. Inside a transaction it never reconnects: the
+  // server rolled that transaction back, and the rest of it must fail too
+  // rather than run on its own.
   bool ok() const;
   // Whether a transaction is open on the server (idle in transaction or in
   // a failed one).
@@ -120,8 +129,13 @@ class PgConn {
   friend class PgBatch;
   explicit PgConn(pg_conn* conn) : conn_(conn) {}
   Result<PgResult> ExecParams(std::string_view sql, const PgParam* params, size_t n);
+  // Before a statement: a lost connection, outside a transaction of ours,
+  // is made again (see ok()). Fails kUnavailable while the server is down.
+  Status ReconnectIfLost();
   std::unique_ptr<pg_conn, PgConnCloser> conn_;
+  bool in_tx_ = false;  // a PgTx (not a savepoint) is open
   bool in_batch_ = false;
+  std::string session_;  // SetSession's statements
   uint64_t commits_ = 0;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
 };

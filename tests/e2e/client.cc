@@ -133,7 +133,7 @@ Response Client::Request(const std::string& method, const std::string& path,
   curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, unix_socket_.empty() ? nullptr : unix_socket_.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // threads
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms_);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);

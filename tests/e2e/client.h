@@ -54,6 +54,9 @@ class Client {
   // Connect to this unix socket instead of base_url's host (one daemon of
   // a cluster, bypassing nginx); base_url still gives the Host and path.
   void set_unix_socket(std::string path) { unix_socket_ = std::move(path); }
+  // The whole request's bound (default 30 s); a chaos test's sender gives
+  // up sooner on a request lost in a fault, and retries it.
+  void set_timeout_ms(long ms) { timeout_ms_ = ms; }
   // The value of a cookie in the jar, or "".
   std::string Cookie(const std::string& name) const;
 
@@ -87,6 +90,7 @@ class Client {
   std::string base_url_;
   std::string bearer_;
   std::string unix_socket_;
+  long timeout_ms_ = 30000;
   std::unique_ptr<CURL, CurlCleanup> curl_;
 };
 

@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "client.h"
+#include "cluster.h"
 #include "json.h"
 #include "sse.h"
 #include "stack.h"
@@ -35,62 +36,6 @@ constexpr int kHosts = 2;
 // presence test waits little.
 constexpr int kPresenceGraceMs = 1000;
 
-// tools/cluster 2 in a temporary directory, stopped (with its PostgreSQL)
-// when destroyed.
-class Cluster {
- public:
-  bool Start(std::string* error) {
-    auto dir = TempDir::Make(error);
-    if (!dir) return false;
-    dir_ = std::move(dir);
-    // As root, tools/pg runs the server as the postgres user, who must be
-    // able to pass through the directory (mkdtemp makes it 0700).
-    chmod(dir_->path().c_str(), 0711);
-    port_ = FreeLoopbackPort();
-    Child::Options o;
-    o.argv = {"/bin/bash", std::string(PARLEY_SOURCE_DIR) + "/tools/cluster", std::to_string(kHosts)};
-    o.env = {"PARLEY_NO_BUILD=1", "PARLEY_BUILD_DIR=" + std::string(PARLEY_BUILD_DIR),
-             "PARLEY_PORT=" + std::to_string(port_), "PARLEY_VAR=" + var(), "PARLEY_LIMITS=off",
-             "PARLEY_PRESENCE_GRACE=" + std::to_string(kPresenceGraceMs)};
-    o.log_path = dir_->path() + "/cluster.out";
-    child_ = Child::Spawn(o, error);
-    if (!child_) return false;
-    const auto deadline = Clock::now() + 90s;  // initdb on a busy machine
-    while (Clock::now() < deadline) {
-      std::ifstream in(var() + "/cluster.pids");
-      std::string name;
-      pid_t pid = 0;
-      while (in >> name) {
-        if (name == "ready") return true;
-        if (in >> pid) pids_[name] = pid;
-      }
-      if (!child_->Running()) break;
-      std::this_thread::sleep_for(100ms);
-    }
-    *error = "tools/cluster did not become ready:\n" + ReadText(dir_->path() + "/cluster.out") +
-             ReadText(var() + "/fcgi-1.log") + ReadText(var() + "/events-1.log");
-    return false;
-  }
-  ~Cluster() {
-    if (child_) child_->Stop(20000ms);  // tools/cluster stops everything it started
-  }
-
-  std::string var() const { return dir_->path() + "/var"; }
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::string daemon_socket(int i) const { return var() + "/events-" + std::to_string(i) + ".sock"; }
-  // SIGKILL to a process of the cluster ("events-1", "fcgi-2"): a crashed host.
-  void Kill(const std::string& name) {
-    ASSERT_TRUE(pids_.count(name)) << name;
-    ::kill(pids_[name], SIGKILL);
-  }
-
- private:
-  std::optional<TempDir> dir_;
-  int port_ = 0;
-  std::unique_ptr<Child> child_;
-  std::map<std::string, pid_t> pids_;
-};
-
 struct Person {
   std::string name;
   std::string token;
@@ -103,17 +48,8 @@ class ClusterTest : public ::testing::Test {
     if (!cluster_.Start(&error)) FAIL() << error;
   }
 
-  Client Api(const Person* as = nullptr) {
-    Client c(cluster_.base_url(), Client::Cookies::kOff);
-    if (as) c.set_bearer(as->token);
-    return c;
-  }
-  Person Register(const std::string& name) {
-    Client c = Api();
-    Response r = c.Post("/api/register", R"({"username":")" + name + R"(","password":"correct horse battery"})");
-    EXPECT_EQ(r.status, 201) << r.Describe();
-    return Person{name, r.json()["token"].str()};
-  }
+  Client Api(const Person* as = nullptr) { return cluster_.Api(as ? as->token : ""); }
+  Person Register(const std::string& name) { return Person{name, cluster_.Register(name)}; }
   // A poll on daemon `host` directly (1-based), or through nginx (0).
   Json Poll(const Person& p, int host, const std::string& query) {
     Client c(cluster_.base_url(), Client::Cookies::kOff);
@@ -161,7 +97,7 @@ class ClusterTest : public ::testing::Test {
     return r.status == 201 ? r.json()["message"]["id"].num() : -1;
   }
 
-  Cluster cluster_;
+  Cluster cluster_{ClusterOptions{.hosts = kHosts, .presence_grace_ms = kPresenceGraceMs}};
 };
 
 TEST_F(ClusterTest, WhatAnyPoolWritesReachesEveryDaemonInOrder) {

@@ -88,6 +88,54 @@ TEST(PgConnTest, ALostConnectionIsUnavailable) {
   EXPECT_FALSE(victim->ok());
 }
 
+// Kills the server process behind `victim` (what a PostgreSQL restart does
+// to every connection).
+void TerminateBackendOf(PgConn& victim, PgConn& admin) {
+  ASSERT_OK_AND_ASSIGN(PgResult pid, victim.Exec("SELECT pg_backend_pid()"));
+  ASSERT_OK_AND_ASSIGN(PgResult killed,
+                       admin.Exec("SELECT pg_terminate_backend($1::int, 10000)", {pid.Text(0, 0)}));
+  ASSERT_EQ(killed.Text(0, 0), "t");
+}
+
+// The chaos test's finding (issue 10 item 6): a worker or daemon outlives a
+// server restart. The statement that finds the connection lost fails
+// (kUnavailable: the client retries); the next one reconnects, with the
+// session's settings and its prepared statements made again.
+TEST(PgConnTest, TheStatementAfterALostConnectionReconnects) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(auto victim, PgConn::Connect(cluster->url()));
+  ASSERT_OK_AND_ASSIGN(auto admin, PgConn::Connect(cluster->url()));
+  ASSERT_OK(victim->SetSession("SET application_name = 'chaos'"));
+  TerminateBackendOf(*victim, *admin);
+  EXPECT_ERROR(victim->Exec("SELECT pg_backend_pid()"), Code::kUnavailable, "busy");
+  ASSERT_OK_AND_ASSIGN(PgResult pid, victim->Exec("SELECT pg_backend_pid()"));  // prepared again
+  EXPECT_TRUE(victim->ok());
+  ASSERT_OK_AND_ASSIGN(PgResult name, victim->Exec("SELECT current_setting('application_name')"));
+  EXPECT_EQ(name.Text(0, 0), "chaos");
+}
+
+// Inside a transaction a lost connection is not made again: the server
+// rolled the transaction back, and its remaining statements must not run
+// on their own. The next transaction reconnects.
+TEST(PgConnTest, ALostConnectionInsideATransactionFailsItsRemainingStatements) {
+  PARLEY_PG_CLUSTER(cluster);
+  auto victim = FreshConn(cluster, "lost_tx", "CREATE TABLE t (k text)");
+  ASSERT_NE(victim, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto admin, PgConn::Connect(cluster->url()));
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*victim));
+    ASSERT_OK(victim->Exec("INSERT INTO t VALUES ('first')").status());
+    TerminateBackendOf(*victim, *admin);
+    EXPECT_ERROR(victim->Exec("INSERT INTO t VALUES ('second')"), Code::kUnavailable, "busy");
+    EXPECT_ERROR(victim->Exec("INSERT INTO t VALUES ('third')"), Code::kUnavailable, "busy");
+    EXPECT_FALSE(tx->Commit().ok());
+  }
+  ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*victim));
+  ASSERT_OK_AND_ASSIGN(PgResult rows, victim->Exec("SELECT count(*) FROM t"));
+  EXPECT_EQ(rows.Text(0, 0), "0");
+  ASSERT_OK(tx->Commit());
+}
+
 TEST(PgTxTest, RollsBackUnlessCommitted) {
   PARLEY_PG_CLUSTER(cluster);
   auto conn = FreshConn(cluster, "tx", "CREATE TABLE t (n bigint)");

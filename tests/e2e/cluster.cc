@@ -1,0 +1,140 @@
+#include "cluster.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace parley::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Whether something listens on the unix stream socket at `path`.
+bool Accepts(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) return false;
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+std::string Tail(const std::string& text, size_t max) {
+  return text.size() > max ? "..." + text.substr(text.size() - max) : text;
+}
+
+}  // namespace
+
+bool Cluster::Start(std::string* error) {
+  auto dir = TempDir::Make(error);
+  if (!dir) return false;
+  dir_ = std::move(dir);
+  // As root, tools/pg runs the server as the postgres user, who must be
+  // able to pass through the directory (mkdtemp makes it 0700).
+  chmod(dir_->path().c_str(), 0711);
+  port_ = FreeLoopbackPort();
+  Child::Options o;
+  o.argv = {"/bin/bash", std::string(PARLEY_SOURCE_DIR) + "/tools/cluster", std::to_string(options_.hosts)};
+  o.env = {"PARLEY_NO_BUILD=1", "PARLEY_BUILD_DIR=" + std::string(PARLEY_BUILD_DIR),
+           "PARLEY_PORT=" + std::to_string(port_), "PARLEY_VAR=" + var(), "PARLEY_LIMITS=off",
+           std::string("PARLEY_RESTART=") + (options_.restart ? "1" : "0")};
+  if (options_.presence_grace_ms > 0) {
+    o.env.push_back("PARLEY_PRESENCE_GRACE=" + std::to_string(options_.presence_grace_ms));
+  }
+  o.log_path = dir_->path() + "/cluster.out";
+  child_ = Child::Spawn(o, error);
+  if (!child_) return false;
+  const auto deadline = Clock::now() + 90s;  // initdb on a busy machine
+  while (Clock::now() < deadline) {
+    std::ifstream in(var() + "/cluster.pids");
+    std::string word;
+    while (in >> word) {
+      if (word == "ready") return true;
+    }
+    if (!child_->Running()) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  *error = "tools/cluster did not become ready:\n" + LogTail();
+  return false;
+}
+
+Cluster::~Cluster() {
+  if (child_) child_->Stop(20000ms);  // tools/cluster stops everything it started
+}
+
+pid_t Cluster::Pid(const std::string& name) const {
+  std::ifstream in(var() + "/cluster.pids");
+  std::string word;
+  pid_t pid = 0;
+  while (in >> word && word != "ready") {
+    if (!(in >> pid)) return 0;
+    if (word == name) return pid;
+  }
+  return 0;
+}
+
+pid_t Cluster::Kill(const std::string& name) {
+  const pid_t pid = Pid(name);
+  EXPECT_GT(pid, 0) << "no process " << name << " in cluster.pids";
+  if (pid <= 0) return 0;
+  ::kill(pid, SIGKILL);
+  return pid;
+}
+
+bool Cluster::WaitBack(const std::string& name, pid_t old, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    const pid_t now = Pid(name);
+    if (now > 0 && now != old && ::kill(now, 0) == 0 && Accepts(socket_of(name))) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+bool Cluster::CrashPostgres(std::string* error) {
+  Child::Options o;
+  o.argv = {"/bin/bash", std::string(PARLEY_SOURCE_DIR) + "/tools/pg", "crash", var() + "/pg"};
+  o.log_path = dir_->path() + "/pg-crash.out";
+  const int code = RunToCompletion(o, 60000ms, error);
+  if (code == 0) return true;
+  if (error->empty()) *error = "tools/pg crash exited with " + std::to_string(code) + ": " + ReadText(o.log_path);
+  return false;
+}
+
+Client Cluster::Api(const std::string& token) const {
+  Client c(base_url(), Client::Cookies::kOff);
+  if (!token.empty()) c.set_bearer(token);
+  return c;
+}
+
+std::string Cluster::Register(const std::string& username) const {
+  Client c = Api();
+  Response r = c.Post("/api/register", R"({"username":")" + username + R"(","password":"correct horse battery"})");
+  EXPECT_EQ(r.status, 201) << r.Describe();
+  return r.json()["token"].str();
+}
+
+std::string Cluster::LogTail() const {
+  std::string out = "tools/cluster: " + Tail(ReadText(dir_->path() + "/cluster.out"), 2000);
+  for (int i = 1; i <= options_.hosts; ++i) {
+    for (const char* kind : {"fcgi-", "events-"}) {
+      const std::string name = kind + std::to_string(i);
+      out += "\n" + name + ": " + Tail(ReadText(var() + "/" + name + ".log"), 1500);
+    }
+  }
+  return out;
+}
+
+}  // namespace parley::e2e
