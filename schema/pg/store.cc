@@ -43,7 +43,12 @@ std::string HexOf(const std::string& bytes) {
 }
 
 Result<std::unique_ptr<Batch>> PgStore::BeginBatch() {
-  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgBatch> batch, PgBatch::Begin(conn_));
+  // One wake-up for the whole batch, for its highest id (issue 10: once
+  // per batch, not once per write): CommitAppended queues none inside it.
+  notify_head_ = 0;
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgBatch> batch, PgBatch::Begin(conn_, [this] {
+                            return notify_head_ > 0 ? NotifyHead(conn_, notify_head_) : Status::Ok();
+                          }));
   return std::unique_ptr<Batch>(std::move(batch));
 }
 
@@ -64,18 +69,19 @@ Status PgStore::CommitEvents(PgTx& tx, std::vector<Event>& events) {
   return CommitAppended(tx, events);
 }
 
-Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events) {
+Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events, bool rooms_done) {
   // The room list's order (SQLite's migration 006): each room's newest event.
   std::map<int64_t, int64_t> last_of_room;
   for (const Event& e : events) {
-    if (e.room_id) last_of_room[*e.room_id] = e.id;
+    if (e.room_id && !rooms_done) last_of_room[*e.room_id] = e.id;
   }
   for (const auto& [room, id] : last_of_room) {
     PARLEY_RETURN_IF_ERROR(
         conn_.Exec("UPDATE rooms SET last_event_id = $1 WHERE id = $2", {id, room}).status());
   }
   const int64_t head = events.empty() ? 0 : events.back().id;
-  if (head > 0) PARLEY_RETURN_IF_ERROR(NotifyHead(tx, head));
+  // In a batch, the batch's COMMIT announces its highest id (BeginBatch).
+  if (head > 0 && !conn_.in_batch()) PARLEY_RETURN_IF_ERROR(NotifyHead(tx, head));
   PARLEY_RETURN_IF_ERROR(tx.Commit());
   if (head > 0) notify_head_ = head;
   return Status::Ok();

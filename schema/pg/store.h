@@ -153,7 +153,9 @@ class PgStore final : public Storage {
   Status CommitEvents(PgTx& tx, std::vector<Event>& events);
   // The same for events already appended in tx (AppendEvents): a message's
   // event is appended first, as the message takes its id.
-  Status CommitAppended(PgTx& tx, const std::vector<Event>& events);
+  // rooms_done: the caller moved the rooms' last_event_id itself (a send,
+  // in the statement that inserts its event).
+  Status CommitAppended(PgTx& tx, const std::vector<Event>& events, bool rooms_done = false);
   // Takes one token from the user's bucket of that class inside the open
   // write transaction (the bucket row locked to COMMIT), or kThrottled with
   // the seconds until one is back (store_quota.cc).

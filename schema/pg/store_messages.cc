@@ -160,33 +160,45 @@ Result<std::optional<Message>> PgStore::FindByClientId(int64_t user_id, const st
   return LoadMessage(id);
 }
 
-Status PgStore::InsertMessage(PgTx& tx, Message& m, Event& ev, bool* duplicate) {
+Status PgStore::InsertMessage(PgTx& /*tx: the write's, whose COMMIT ends the counter lock*/, Message& m, Event& ev,
+                              bool* duplicate) {
   *duplicate = false;
   // After the client_id lookup: a retried send costs no token.
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(m.user.id, WriteClass::kSend));
   m.ts = NowMs();
-  ev = MakeEvent(m.kind.c_str(), m.room_id, std::nullopt, Audience::kRoom, "{}");
-  PARLEY_RETURN_IF_ERROR(AppendEvents(tx, std::span<Event>(&ev, 1)));
-  m.id = ev.id;
-  PARLEY_RETURN_IF_ERROR(conn_
-                             .Exec("INSERT INTO messages (id, room_id, user_id, kind, text, reply_to, ts, client_id) "
-                                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                                   {m.id, m.room_id, m.user.id, m.kind, m.text, m.reply_to, m.ts, m.client_id})
-                             .status());
-  if (m.client_id) {
-    PARLEY_ASSIGN_OR_RETURN(PgResult claimed,
-                            conn_.Exec("INSERT INTO idempotency (user_id, client_id, message_id, created_ts) "
-                                       "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                                       {m.user.id, *m.client_id, m.id, m.ts}));
-    if (claimed.Affected() == 0) {
-      *duplicate = true;
-      return Status::Ok();
-    }
+  // One round trip takes the id from the counter row (kTakeOneId: the lock
+  // of AppendEvents, held to COMMIT), inserts the message under it and
+  // claims the client_id; the event row comes last, with its final data.
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec(std::string("WITH ") + kTakeOneId +
+                                 ", m AS (INSERT INTO messages (id, room_id, user_id, kind, text, reply_to, ts, "
+                                 "client_id) SELECT last, $1::bigint, $2::bigint, $3::text, $4::text, $5::bigint, $6::bigint, $7::text "
+                                 "FROM ids RETURNING id), "
+                                 "i AS (INSERT INTO idempotency (user_id, client_id, message_id, created_ts) "
+                                 "SELECT $2::bigint, $7::text, id, $6::bigint FROM m WHERE $7::text IS NOT NULL "
+                                 "ON CONFLICT DO NOTHING RETURNING 1) "
+                                 "SELECT id, (SELECT count(*) FROM i) FROM m",
+                             {m.room_id, m.user.id, m.kind, m.text, m.reply_to, m.ts, m.client_id}));
+  if (r.Rows() != 1) return Status::Internal("event_counter has no row (migration 001 not applied?)");
+  PARLEY_ASSIGN_OR_RETURN(m.id, r.Int(0, 0));
+  PARLEY_ASSIGN_OR_RETURN(int64_t claimed, r.Int(0, 1));
+  if (m.client_id && claimed == 0) {
+    *duplicate = true;
+    return Status::Ok();
   }
-  PARLEY_RETURN_IF_ERROR(StoreMentions(m));
+  // A new message has no mentions to clear (StoreMentions deletes first).
+  if (!MentionNames(m.text).empty()) PARLEY_RETURN_IF_ERROR(StoreMentions(m));
   PARLEY_RETURN_IF_ERROR(InsertAttachments(m.id, m.attachments));
-  ev.data = ToJson(m);
-  return conn_.Exec("UPDATE events SET data = $1, message_id = $2 WHERE id = $2", {ev.data, m.id}).status();
+  ev = MakeEvent(m.kind.c_str(), m.room_id, std::nullopt, Audience::kRoom, ToJson(m));
+  ev.id = m.id;
+  // The room list's order moves in the same statement (CommitAppended is
+  // then told the rooms are done).
+  return conn_
+      .Exec("WITH r AS (UPDATE rooms SET last_event_id = $1 WHERE id = $4) "
+            "INSERT INTO events (id, ts, type, room_id, target_id, audience, data, message_id) "
+            "VALUES ($1, $2, $3, $4, NULL, $5, $6, $1)",
+            {ev.id, ev.ts, ev.type, m.room_id, ToString(ev.audience), ev.data})
+      .status();
 }
 
 Status PgStore::CommitMessageEvent(PgTx& tx, Event& e, int64_t message_id) {
@@ -236,7 +248,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     bool duplicate = false;
     PARLEY_RETURN_IF_ERROR(InsertMessage(*tx, m, ev, &duplicate));
     if (!duplicate) {
-      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}));
+      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}, /*rooms_done=*/true));
       return SendResult{std::move(m), true};
     }
   }  // a duplicate rolls back here, then reads the send that won
@@ -298,7 +310,7 @@ Result<SendResult> PgStore::Answer(const User& me, int64_t question_id, const st
       if (a.Affected() == 0) {
         return Status::Conflict("already_answered", "another professor answered this question first");
       }
-      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}));
+      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}, /*rooms_done=*/true));
       return SendResult{std::move(m), true};
     }
   }
