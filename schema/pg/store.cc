@@ -1,6 +1,7 @@
 // PgStore: the epoch and head, appends, accounts and sessions.
 #include "schema/pg/store.h"
 
+#include <algorithm>
 #include <map>
 
 #include "schema/json.h"
@@ -46,10 +47,22 @@ Result<std::unique_ptr<Batch>> PgStore::BeginBatch() {
   // One wake-up for the whole batch, for its highest id (issue 10: once
   // per batch, not once per write): CommitAppended queues none inside it.
   notify_head_ = 0;
-  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgBatch> batch, PgBatch::Begin(conn_, [this] {
-                            return notify_head_ > 0 ? NotifyHead(conn_, notify_head_) : Status::Ok();
-                          }));
+  batch_rooms_.clear();
+  batch_member_locks_.clear();
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgBatch> batch, PgBatch::Begin(conn_, [this] { return FinishBatch(); }));
   return std::unique_ptr<Batch>(std::move(batch));
+}
+
+Status PgStore::FinishBatch() {
+  // The counter row is held to the COMMIT, so no other writer's id lands
+  // in between; GREATEST only guards the order of the room list against a
+  // room moved by some other path.
+  for (const auto& [room, id] : batch_rooms_) {
+    PARLEY_RETURN_IF_ERROR(
+        conn_.Exec("UPDATE rooms SET last_event_id = GREATEST(last_event_id, $1) WHERE id = $2", {id, room})
+            .status());
+  }
+  return notify_head_ > 0 ? NotifyHead(conn_, notify_head_) : Status::Ok();
 }
 
 Status PgStore::Announce(const std::string& payload) {
@@ -69,13 +82,15 @@ Status PgStore::CommitEvents(PgTx& tx, std::vector<Event>& events) {
   return CommitAppended(tx, events);
 }
 
-Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events, bool rooms_done) {
+Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events) {
   // The room list's order (SQLite's migration 006): each room's newest event.
   std::map<int64_t, int64_t> last_of_room;
   for (const Event& e : events) {
-    if (e.room_id && !rooms_done) last_of_room[*e.room_id] = e.id;
+    if (e.room_id) last_of_room[*e.room_id] = e.id;
   }
+  const bool batch = conn_.in_batch();  // then once for the batch, FinishBatch()
   for (const auto& [room, id] : last_of_room) {
+    if (batch) break;
     PARLEY_RETURN_IF_ERROR(
         conn_.Exec("UPDATE rooms SET last_event_id = $1 WHERE id = $2", {id, room}).status());
   }
@@ -84,6 +99,9 @@ Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events, bool 
   if (head > 0 && !conn_.in_batch()) PARLEY_RETURN_IF_ERROR(NotifyHead(tx, head));
   PARLEY_RETURN_IF_ERROR(tx.Commit());
   if (head > 0) notify_head_ = head;
+  if (batch) {
+    for (const auto& [room, id] : last_of_room) batch_rooms_[room] = std::max(batch_rooms_[room], id);
+  }
   return Status::Ok();
 }
 

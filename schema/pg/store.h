@@ -30,8 +30,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -153,9 +155,9 @@ class PgStore final : public Storage {
   Status CommitEvents(PgTx& tx, std::vector<Event>& events);
   // The same for events already appended in tx (AppendEvents): a message's
   // event is appended first, as the message takes its id.
-  // rooms_done: the caller moved the rooms' last_event_id itself (a send,
-  // in the statement that inserts its event).
-  Status CommitAppended(PgTx& tx, const std::vector<Event>& events, bool rooms_done = false);
+  Status CommitAppended(PgTx& tx, const std::vector<Event>& events);
+  // Before a batch's COMMIT: its rooms' last_event_id and its one wake-up.
+  Status FinishBatch();
   // Takes one token from the user's bucket of that class inside the open
   // write transaction (the bucket row locked to COMMIT), or kThrottled with
   // the seconds until one is back (store_quota.cc).
@@ -249,6 +251,15 @@ class PgStore final : public Storage {
   Limits limits_;
   std::string daemon_;
   int64_t notify_head_ = 0;
+  // Work a group-commit batch does once (BeginBatch, CommitAppended, Send):
+  // each room's newest id appended by its committed writes, written to
+  // rooms.last_event_id once before the batch's COMMIT rather than by
+  // every write (a row version each); and the member rows (room, user)
+  // that a committed write of the batch locked FOR SHARE, which stay
+  // locked to its COMMIT, so a later send need not lock them again (each
+  // lock from another savepoint would make a MultiXact).
+  std::map<int64_t, int64_t> batch_rooms_;
+  std::set<std::pair<int64_t, int64_t>> batch_member_locks_;
 };
 
 // A token hash (raw bytes) as the hex that decode($n, 'hex') turns into

@@ -191,11 +191,8 @@ Status PgStore::InsertMessage(PgTx& /*tx: the write's, whose COMMIT ends the cou
   PARLEY_RETURN_IF_ERROR(InsertAttachments(m.id, m.attachments));
   ev = MakeEvent(m.kind.c_str(), m.room_id, std::nullopt, Audience::kRoom, ToJson(m));
   ev.id = m.id;
-  // The room list's order moves in the same statement (CommitAppended is
-  // then told the rooms are done).
   return conn_
-      .Exec("WITH r AS (UPDATE rooms SET last_event_id = $1 WHERE id = $4) "
-            "INSERT INTO events (id, ts, type, room_id, target_id, audience, data, message_id) "
+      .Exec("INSERT INTO events (id, ts, type, room_id, target_id, audience, data, message_id) "
             "VALUES ($1, $2, $3, $4, NULL, $5, $6, $1)",
             {ev.id, ev.ts, ev.type, m.room_id, ToString(ev.audience), ev.data})
       .status();
@@ -217,7 +214,11 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
   };
   {
     PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
-    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true, true));
+    // A member row that an earlier send of this batch locked is locked
+    // still (to the batch's COMMIT): no second lock, no MultiXact.
+    const std::pair<int64_t, int64_t> member{room_id, me.id};
+    const bool locked = conn_.in_batch() && batch_member_locks_.count(member) > 0;
+    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true, !locked));
     PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
     if (seen) return answer_seen(std::move(*seen));
     PARLEY_RETURN_IF_ERROR(CheckNotMuted(a.muted_until));
@@ -248,7 +249,8 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     bool duplicate = false;
     PARLEY_RETURN_IF_ERROR(InsertMessage(*tx, m, ev, &duplicate));
     if (!duplicate) {
-      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}, /*rooms_done=*/true));
+      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}));
+      if (conn_.in_batch()) batch_member_locks_.insert(member);
       return SendResult{std::move(m), true};
     }
   }  // a duplicate rolls back here, then reads the send that won
@@ -310,7 +312,7 @@ Result<SendResult> PgStore::Answer(const User& me, int64_t question_id, const st
       if (a.Affected() == 0) {
         return Status::Conflict("already_answered", "another professor answered this question first");
       }
-      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}, /*rooms_done=*/true));
+      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}));
       return SendResult{std::move(m), true};
     }
   }
