@@ -8,7 +8,10 @@
 // the ids from the counter row, whose lock serialises every appender on
 // every host until COMMIT, so the lock is held for as short a time as the
 // transaction allows. The wake-up (notify.h) is queued in the same
-// transaction, so it is delivered at COMMIT or never.
+// transaction, so it is delivered at COMMIT or never. In a group-commit
+// batch it is queued once, for the batch's highest id, just before its
+// COMMIT, with each room's last_event_id (FinishBatch): a batch of n sends
+// costs one NOTIFY and one rooms row version per room, not n.
 //
 // Differences from SQLite, all invisible to callers:
 // - Head() and DataVersion() read the counter row (the last committed id):

@@ -2,13 +2,18 @@
 // with the behaviour of SQLite's schema/store_messages.cc.
 //
 // Design note. A message's id is the id of the event that created it (the
-// API's message ids and cursors are event ids), so a send appends its event
-// first (AppendEvents, with placeholder data), takes the message id from it,
-// inserts the message and then writes the event's data; the counter row is
-// held from that append to COMMIT, a few statements longer than an append
-// made last. Inside a group-commit batch it is held to the batch's COMMIT
-// anyway. Every message event carries events.message_id, by which an edit or
-// a delete rewrites the earlier ones (DESIGN section 4).
+// API's message ids and cursors are event ids), so a send takes its id from
+// the counter row first, in the statement that inserts the message and
+// claims its client_id (kTakeOneId), and inserts its event last, once, with
+// its final data: two round trips where there were five. The counter row is
+// held from that first statement to COMMIT, a few statements longer than an
+// append made last; inside a group-commit batch it is held to the batch's
+// COMMIT anyway. Every message event carries events.message_id, by which an
+// edit or a delete rewrites the earlier ones (DESIGN section 4).
+//
+// In a batch, a send does not lock its member row again when an earlier
+// send of the batch did (PgStore::batch_member_locks_): that lock is held
+// to the batch's COMMIT already.
 //
 // Concurrency (several pools write at once, READ COMMITTED):
 // - the sender's member row is locked FOR SHARE (LoadAccess with lock): a
