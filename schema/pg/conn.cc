@@ -201,7 +201,11 @@ Status CommitNow(PgConn& conn) {
 
 Result<std::unique_ptr<PgTx>> PgTx::Begin(PgConn& conn) {
   const bool savepoint = conn.in_batch();
-  PARLEY_RETURN_IF_ERROR(conn.ExecScript(savepoint ? "SAVEPOINT parley_write" : "BEGIN"));
+  const char* sql = !savepoint                ? "BEGIN"
+                    : conn.release_pending_ ? "RELEASE SAVEPOINT parley_write; SAVEPOINT parley_write"
+                                            : "SAVEPOINT parley_write";
+  PARLEY_RETURN_IF_ERROR(conn.ExecScript(sql));
+  conn.release_pending_ = false;
   if (!savepoint) conn.in_tx_ = true;
   return std::unique_ptr<PgTx>(new PgTx(conn, savepoint));
 }
@@ -212,16 +216,29 @@ PgTx::~PgTx() {
   // that failed inside the savepoint aborted the batch's transaction until
   // this ROLLBACK TO, which makes it usable again.
   if (!open_) return;
-  (void)conn_.ExecScript(savepoint_ ? "ROLLBACK TO SAVEPOINT parley_write; RELEASE SAVEPOINT parley_write"
-                                    : "ROLLBACK");
-  if (!savepoint_) conn_.in_tx_ = false;
+  if (!savepoint_) {
+    (void)conn_.ExecScript("ROLLBACK");
+    conn_.in_tx_ = false;
+    return;
+  }
+  // A pending release is of a savepoint nested in this one: rolled back
+  // and released first (a RELEASE alone fails in an aborted transaction),
+  // so that the second ROLLBACK TO finds this one.
+  constexpr const char* kRollback = "ROLLBACK TO SAVEPOINT parley_write; RELEASE SAVEPOINT parley_write";
+  (void)conn_.ExecScript(conn_.release_pending_ ? std::string(kRollback) + "; " + kRollback : kRollback);
+  conn_.release_pending_ = false;
 }
 
 Status PgTx::Commit() {
   if (savepoint_) {
     // Only a savepoint that is still good is released; a failed one is
-    // left to the destructor's ROLLBACK TO.
-    PARLEY_RETURN_IF_ERROR(conn_.ExecScript("RELEASE SAVEPOINT parley_write"));
+    // left to the destructor's ROLLBACK TO. A nested one committed before
+    // (pending) is released now, so that at most one is ever pending.
+    if (PQtransactionStatus(conn_.raw()) == PQTRANS_INERROR) {
+      return Status::Internal("RELEASE SAVEPOINT: a statement of the write failed; it is rolled back");
+    }
+    if (conn_.release_pending_) PARLEY_RETURN_IF_ERROR(conn_.ExecScript("RELEASE SAVEPOINT parley_write"));
+    conn_.release_pending_ = true;
     open_ = false;
     return Status::Ok();
   }
@@ -232,22 +249,26 @@ Status PgTx::Commit() {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn) {
+Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn, std::function<Status()> before_commit) {
   if (conn.in_batch_) return Status::Internal("a batch is already open on this connection");
   PARLEY_RETURN_IF_ERROR(conn.ExecScript("BEGIN"));
   conn.in_batch_ = true;
-  return std::unique_ptr<PgBatch>(new PgBatch(conn));
+  conn.release_pending_ = false;
+  return std::unique_ptr<PgBatch>(new PgBatch(conn, std::move(before_commit)));
 }
 
 PgBatch::~PgBatch() {
   if (!open_) return;
   (void)conn_.ExecScript("ROLLBACK");
   conn_.in_batch_ = false;
+  conn_.release_pending_ = false;
 }
 
 Status PgBatch::Commit() {
+  if (before_commit_) PARLEY_RETURN_IF_ERROR(before_commit_());  // still open: the destructor rolls back
   open_ = false;
   conn_.in_batch_ = false;
+  conn_.release_pending_ = false;  // COMMIT releases every savepoint
   PARLEY_RETURN_IF_ERROR(CommitNow(conn_));
   ++conn_.commits_;
   return Status::Ok();

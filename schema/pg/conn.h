@@ -17,6 +17,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -136,6 +137,11 @@ class PgConn {
   bool in_tx_ = false;  // a PgTx (not a savepoint) is open
   bool in_batch_ = false;
   std::string session_;  // SetSession's statements
+  // A savepoint of the batch was committed (PgTx::Commit) but not released
+  // yet: its RELEASE rides with the next SAVEPOINT or ROLLBACK TO, one
+  // round trip less per write; the batch's COMMIT releases it anyway. At
+  // most one is pending, and it is the newest parley_write.
+  bool release_pending_ = false;
   uint64_t commits_ = 0;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
 };
@@ -143,7 +149,10 @@ class PgConn {
 // BEGIN on Begin(), ROLLBACK in the destructor unless Commit() succeeded.
 // Inside an open PgBatch it is a SAVEPOINT instead: Commit() releases it
 // (the batch's COMMIT makes it durable), the destructor rolls back to it, so
-// one write that fails leaves the others of the batch alone.
+// one write that fails leaves the others of the batch alone. The RELEASE is
+// sent with the next savepoint statement of the batch, not on its own
+// (PgConn::release_pending_): a released savepoint changes nothing until
+// then, since nothing rolls back to it.
 // Isolation is PostgreSQL's default, READ COMMITTED: each statement sees
 // what committed before it started, and an UPDATE that waited for another
 // transaction's row lock re-reads that row's committed value (which is what
@@ -173,15 +182,20 @@ class PgTx {
 // and hold it to the COMMIT, so the counter row is taken once per batch.
 class PgBatch final : public Batch {
  public:
-  static Result<std::unique_ptr<PgBatch>> Begin(PgConn& conn);
+  // before_commit, if set, runs in the batch's transaction just before its
+  // COMMIT (the store's one wake-up for the batch); its error fails the
+  // batch, which then rolls back.
+  static Result<std::unique_ptr<PgBatch>> Begin(PgConn& conn, std::function<Status()> before_commit = {});
   ~PgBatch() override;
   PgBatch(const PgBatch&) = delete;
   PgBatch& operator=(const PgBatch&) = delete;
   Status Commit() override;
 
  private:
-  explicit PgBatch(PgConn& conn) : conn_(conn) {}
+  PgBatch(PgConn& conn, std::function<Status()> before_commit)
+      : conn_(conn), before_commit_(std::move(before_commit)) {}
   PgConn& conn_;
+  std::function<Status()> before_commit_;
   bool open_ = true;
 };
 

@@ -37,16 +37,26 @@ void LogNotice(void*, const char* message) {
 
 }  // namespace
 
-Status Notify(PgTx& tx, std::string_view channel, std::string_view payload) {
+namespace {
+
+Status Notify(PgConn& conn, std::string_view channel, std::string_view payload) {
   if (payload.size() > kMaxPayloadBytes) {
     return Status(Code::kTooLarge, "payload_too_large",
                   "a notification carries at most " + std::to_string(kMaxPayloadBytes) + " bytes, not " +
                       std::to_string(payload.size()));
   }
-  return tx.conn().Exec("SELECT pg_notify($1, $2)", {channel, payload}).status();
+  return conn.Exec("SELECT pg_notify($1, $2)", {channel, payload}).status();
 }
 
-Status NotifyHead(PgTx& tx, int64_t head) { return Notify(tx, kEventsChannel, EncodeHead(head)); }
+}  // namespace
+
+Status Notify(PgTx& tx, std::string_view channel, std::string_view payload) {
+  return Notify(tx.conn(), channel, payload);
+}
+
+Status NotifyHead(PgTx& tx, int64_t head) { return NotifyHead(tx.conn(), head); }
+
+Status NotifyHead(PgConn& conn, int64_t head) { return Notify(conn, kEventsChannel, EncodeHead(head)); }
 
 Result<std::unique_ptr<Listener>> Listener::Open(const std::string& url, std::vector<std::string> channels) {
   for (const std::string& c : channels) {

@@ -49,6 +49,9 @@ Status Notify(PgTx& tx, std::string_view channel, std::string_view payload);
 // every payload of the channel with DecodeWakeup (typing and receipts come
 // the same way, PgStore::Announce).
 Status NotifyHead(PgTx& tx, int64_t head);
+// The same in conn's open transaction (a group-commit batch announces its
+// highest id once, before its COMMIT, rather than once per write).
+Status NotifyHead(PgConn& conn, int64_t head);
 
 struct Notification {
   std::string channel;

@@ -1,6 +1,7 @@
 // PgStore: the epoch and head, appends, accounts and sessions.
 #include "schema/pg/store.h"
 
+#include <algorithm>
 #include <map>
 
 #include "schema/json.h"
@@ -43,8 +44,25 @@ std::string HexOf(const std::string& bytes) {
 }
 
 Result<std::unique_ptr<Batch>> PgStore::BeginBatch() {
-  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgBatch> batch, PgBatch::Begin(conn_));
+  // One wake-up for the whole batch, for its highest id (issue 10: once
+  // per batch, not once per write): CommitAppended queues none inside it.
+  notify_head_ = 0;
+  batch_rooms_.clear();
+  batch_member_locks_.clear();
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgBatch> batch, PgBatch::Begin(conn_, [this] { return FinishBatch(); }));
   return std::unique_ptr<Batch>(std::move(batch));
+}
+
+Status PgStore::FinishBatch() {
+  // The counter row is held to the COMMIT, so no other writer's id lands
+  // in between; GREATEST only guards the order of the room list against a
+  // room moved by some other path.
+  for (const auto& [room, id] : batch_rooms_) {
+    PARLEY_RETURN_IF_ERROR(
+        conn_.Exec("UPDATE rooms SET last_event_id = GREATEST(last_event_id, $1) WHERE id = $2", {id, room})
+            .status());
+  }
+  return notify_head_ > 0 ? NotifyHead(conn_, notify_head_) : Status::Ok();
 }
 
 Status PgStore::Announce(const std::string& payload) {
@@ -70,14 +88,20 @@ Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events) {
   for (const Event& e : events) {
     if (e.room_id) last_of_room[*e.room_id] = e.id;
   }
+  const bool batch = conn_.in_batch();  // then once for the batch, FinishBatch()
   for (const auto& [room, id] : last_of_room) {
+    if (batch) break;
     PARLEY_RETURN_IF_ERROR(
         conn_.Exec("UPDATE rooms SET last_event_id = $1 WHERE id = $2", {id, room}).status());
   }
   const int64_t head = events.empty() ? 0 : events.back().id;
-  if (head > 0) PARLEY_RETURN_IF_ERROR(NotifyHead(tx, head));
+  // In a batch, the batch's COMMIT announces its highest id (BeginBatch).
+  if (head > 0 && !conn_.in_batch()) PARLEY_RETURN_IF_ERROR(NotifyHead(tx, head));
   PARLEY_RETURN_IF_ERROR(tx.Commit());
   if (head > 0) notify_head_ = head;
+  if (batch) {
+    for (const auto& [room, id] : last_of_room) batch_rooms_[room] = std::max(batch_rooms_[room], id);
+  }
   return Status::Ok();
 }
 

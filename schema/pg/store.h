@@ -8,7 +8,10 @@
 // the ids from the counter row, whose lock serialises every appender on
 // every host until COMMIT, so the lock is held for as short a time as the
 // transaction allows. The wake-up (notify.h) is queued in the same
-// transaction, so it is delivered at COMMIT or never.
+// transaction, so it is delivered at COMMIT or never. In a group-commit
+// batch it is queued once, for the batch's highest id, just before its
+// COMMIT, with each room's last_event_id (FinishBatch): a batch of n sends
+// costs one NOTIFY and one rooms row version per room, not n.
 //
 // Differences from SQLite, all invisible to callers:
 // - Head() and DataVersion() read the counter row (the last committed id):
@@ -30,8 +33,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -154,6 +159,8 @@ class PgStore final : public Storage {
   // The same for events already appended in tx (AppendEvents): a message's
   // event is appended first, as the message takes its id.
   Status CommitAppended(PgTx& tx, const std::vector<Event>& events);
+  // Before a batch's COMMIT: its rooms' last_event_id and its one wake-up.
+  Status FinishBatch();
   // Takes one token from the user's bucket of that class inside the open
   // write transaction (the bucket row locked to COMMIT), or kThrottled with
   // the seconds until one is back (store_quota.cc).
@@ -247,6 +254,15 @@ class PgStore final : public Storage {
   Limits limits_;
   std::string daemon_;
   int64_t notify_head_ = 0;
+  // Work a group-commit batch does once (BeginBatch, CommitAppended, Send):
+  // each room's newest id appended by its committed writes, written to
+  // rooms.last_event_id once before the batch's COMMIT rather than by
+  // every write (a row version each); and the member rows (room, user)
+  // that a committed write of the batch locked FOR SHARE, which stay
+  // locked to its COMMIT, so a later send need not lock them again (each
+  // lock from another savepoint would make a MultiXact).
+  std::map<int64_t, int64_t> batch_rooms_;
+  std::set<std::pair<int64_t, int64_t>> batch_member_locks_;
 };
 
 // A token hash (raw bytes) as the hex that decode($n, 'hex') turns into

@@ -2,13 +2,18 @@
 // with the behaviour of SQLite's schema/store_messages.cc.
 //
 // Design note. A message's id is the id of the event that created it (the
-// API's message ids and cursors are event ids), so a send appends its event
-// first (AppendEvents, with placeholder data), takes the message id from it,
-// inserts the message and then writes the event's data; the counter row is
-// held from that append to COMMIT, a few statements longer than an append
-// made last. Inside a group-commit batch it is held to the batch's COMMIT
-// anyway. Every message event carries events.message_id, by which an edit or
-// a delete rewrites the earlier ones (DESIGN section 4).
+// API's message ids and cursors are event ids), so a send takes its id from
+// the counter row first, in the statement that inserts the message and
+// claims its client_id (kTakeOneId), and inserts its event last, once, with
+// its final data: two round trips where there were five. The counter row is
+// held from that first statement to COMMIT, a few statements longer than an
+// append made last; inside a group-commit batch it is held to the batch's
+// COMMIT anyway. Every message event carries events.message_id, by which an
+// edit or a delete rewrites the earlier ones (DESIGN section 4).
+//
+// In a batch, a send does not lock its member row again when an earlier
+// send of the batch did (PgStore::batch_member_locks_): that lock is held
+// to the batch's COMMIT already.
 //
 // Concurrency (several pools write at once, READ COMMITTED):
 // - the sender's member row is locked FOR SHARE (LoadAccess with lock): a
@@ -160,33 +165,42 @@ Result<std::optional<Message>> PgStore::FindByClientId(int64_t user_id, const st
   return LoadMessage(id);
 }
 
-Status PgStore::InsertMessage(PgTx& tx, Message& m, Event& ev, bool* duplicate) {
+Status PgStore::InsertMessage(PgTx& /*tx: the write's, whose COMMIT ends the counter lock*/, Message& m, Event& ev,
+                              bool* duplicate) {
   *duplicate = false;
   // After the client_id lookup: a retried send costs no token.
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(m.user.id, WriteClass::kSend));
   m.ts = NowMs();
-  ev = MakeEvent(m.kind.c_str(), m.room_id, std::nullopt, Audience::kRoom, "{}");
-  PARLEY_RETURN_IF_ERROR(AppendEvents(tx, std::span<Event>(&ev, 1)));
-  m.id = ev.id;
-  PARLEY_RETURN_IF_ERROR(conn_
-                             .Exec("INSERT INTO messages (id, room_id, user_id, kind, text, reply_to, ts, client_id) "
-                                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                                   {m.id, m.room_id, m.user.id, m.kind, m.text, m.reply_to, m.ts, m.client_id})
-                             .status());
-  if (m.client_id) {
-    PARLEY_ASSIGN_OR_RETURN(PgResult claimed,
-                            conn_.Exec("INSERT INTO idempotency (user_id, client_id, message_id, created_ts) "
-                                       "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                                       {m.user.id, *m.client_id, m.id, m.ts}));
-    if (claimed.Affected() == 0) {
-      *duplicate = true;
-      return Status::Ok();
-    }
+  // One round trip takes the id from the counter row (kTakeOneId: the lock
+  // of AppendEvents, held to COMMIT), inserts the message under it and
+  // claims the client_id; the event row comes last, with its final data.
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec(std::string("WITH ") + kTakeOneId +
+                                 ", m AS (INSERT INTO messages (id, room_id, user_id, kind, text, reply_to, ts, "
+                                 "client_id) SELECT last, $1::bigint, $2::bigint, $3::text, $4::text, $5::bigint, $6::bigint, $7::text "
+                                 "FROM ids RETURNING id), "
+                                 "i AS (INSERT INTO idempotency (user_id, client_id, message_id, created_ts) "
+                                 "SELECT $2::bigint, $7::text, id, $6::bigint FROM m WHERE $7::text IS NOT NULL "
+                                 "ON CONFLICT DO NOTHING RETURNING 1) "
+                                 "SELECT id, (SELECT count(*) FROM i) FROM m",
+                             {m.room_id, m.user.id, m.kind, m.text, m.reply_to, m.ts, m.client_id}));
+  if (r.Rows() != 1) return Status::Internal("event_counter has no row (migration 001 not applied?)");
+  PARLEY_ASSIGN_OR_RETURN(m.id, r.Int(0, 0));
+  PARLEY_ASSIGN_OR_RETURN(int64_t claimed, r.Int(0, 1));
+  if (m.client_id && claimed == 0) {
+    *duplicate = true;
+    return Status::Ok();
   }
-  PARLEY_RETURN_IF_ERROR(StoreMentions(m));
+  // A new message has no mentions to clear (StoreMentions deletes first).
+  if (!MentionNames(m.text).empty()) PARLEY_RETURN_IF_ERROR(StoreMentions(m));
   PARLEY_RETURN_IF_ERROR(InsertAttachments(m.id, m.attachments));
-  ev.data = ToJson(m);
-  return conn_.Exec("UPDATE events SET data = $1, message_id = $2 WHERE id = $2", {ev.data, m.id}).status();
+  ev = MakeEvent(m.kind.c_str(), m.room_id, std::nullopt, Audience::kRoom, ToJson(m));
+  ev.id = m.id;
+  return conn_
+      .Exec("INSERT INTO events (id, ts, type, room_id, target_id, audience, data, message_id) "
+            "VALUES ($1, $2, $3, $4, NULL, $5, $6, $1)",
+            {ev.id, ev.ts, ev.type, m.room_id, ToString(ev.audience), ev.data})
+      .status();
 }
 
 Status PgStore::CommitMessageEvent(PgTx& tx, Event& e, int64_t message_id) {
@@ -205,7 +219,11 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
   };
   {
     PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
-    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true, true));
+    // A member row that an earlier send of this batch locked is locked
+    // still (to the batch's COMMIT): no second lock, no MultiXact.
+    const std::pair<int64_t, int64_t> member{room_id, me.id};
+    const bool locked = conn_.in_batch() && batch_member_locks_.count(member) > 0;
+    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true, !locked));
     PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
     if (seen) return answer_seen(std::move(*seen));
     PARLEY_RETURN_IF_ERROR(CheckNotMuted(a.muted_until));
@@ -237,6 +255,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     PARLEY_RETURN_IF_ERROR(InsertMessage(*tx, m, ev, &duplicate));
     if (!duplicate) {
       PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}));
+      if (conn_.in_batch()) batch_member_locks_.insert(member);
       return SendResult{std::move(m), true};
     }
   }  // a duplicate rolls back here, then reads the send that won

@@ -23,6 +23,12 @@ std::unique_ptr<PgConn> FreshConn(PgCluster* cluster, const std::string& prefix,
   return std::move(conn).value();
 }
 
+// The values of t.n, ascending, comma separated.
+std::string Ns(PgConn& conn) {
+  Result<PgResult> r = conn.Exec("SELECT string_agg(n::text, ',' ORDER BY n) FROM t");
+  return r.ok() ? r->Text(0, 0) : r.status().ToString();
+}
+
 TEST(PgConnTest, ParametersRoundTripAsTextWithNulls) {
   PARLEY_PG_CLUSTER(cluster);
   ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(cluster->url()));
@@ -199,8 +205,7 @@ TEST(PgBatchTest, AFailedWriteRollsBackAloneAndTheBatchCommitsOnce) {
   }
   EXPECT_FALSE(conn->in_batch());
   EXPECT_EQ(conn->commits(), commits + 1);
-  ASSERT_OK_AND_ASSIGN(PgResult r, conn->Exec("SELECT string_agg(n::text, ',' ORDER BY n) FROM t"));
-  EXPECT_EQ(r.Text(0, 0), "1,2");
+  EXPECT_EQ(Ns(*conn), "1,2");
 }
 
 TEST(PgBatchTest, ABatchNotCommittedLeavesNothing) {
@@ -216,6 +221,53 @@ TEST(PgBatchTest, ABatchNotCommittedLeavesNothing) {
   EXPECT_FALSE(conn->in_transaction());
   ASSERT_OK_AND_ASSIGN(PgResult r, conn->Exec("SELECT count(*) FROM t"));
   EXPECT_EQ(r.Int(0, 0).value(), 0);
+}
+
+// A committed savepoint's RELEASE rides with the next savepoint statement
+// (conn.h): a write nested in another and committed, then the outer one
+// failing, must still roll back both, and the batch go on.
+TEST(PgBatchTest, AnOuterWriteThatFailsRollsBackTheInnerOneItCommitted) {
+  PARLEY_PG_CLUSTER(cluster);
+  auto conn = FreshConn(cluster, "batchnest", "CREATE TABLE t (n bigint PRIMARY KEY)");
+  ASSERT_NE(conn, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(*conn));
+  {
+    ASSERT_OK_AND_ASSIGN(auto outer, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Exec("INSERT INTO t VALUES (1)").status());
+    {
+      ASSERT_OK_AND_ASSIGN(auto inner, PgTx::Begin(*conn));
+      ASSERT_OK(conn->Exec("INSERT INTO t VALUES (2)").status());
+      ASSERT_OK(inner->Commit());
+    }
+    EXPECT_FALSE(conn->Exec("INSERT INTO t VALUES (1)").ok());  // the outer write fails
+    EXPECT_FALSE(outer->Commit().ok());
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Exec("INSERT INTO t VALUES (3)").status());
+    ASSERT_OK(tx->Commit());
+  }
+  ASSERT_OK(batch->Commit());
+  EXPECT_EQ(Ns(*conn), "3");
+}
+
+// What the batch runs before its COMMIT (the store's one wake-up) fails
+// the batch as a whole: nothing of it commits.
+TEST(PgBatchTest, AFailureBeforeCommitRollsTheBatchBack) {
+  PARLEY_PG_CLUSTER(cluster);
+  auto conn = FreshConn(cluster, "batchhook", "CREATE TABLE t (n bigint)");
+  ASSERT_NE(conn, nullptr);
+  {
+    PgConn& c = *conn;
+    ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(c, [&c] { return c.Exec("SELECT 1/0").status(); }));
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(c));
+    ASSERT_OK(c.Exec("INSERT INTO t VALUES (1)").status());
+    ASSERT_OK(tx->Commit());
+    EXPECT_FALSE(batch->Commit().ok());
+  }
+  EXPECT_FALSE(conn->in_transaction());
+  EXPECT_FALSE(conn->in_batch());
+  EXPECT_EQ(Ns(*conn), "");  // no row
 }
 
 }  // namespace
