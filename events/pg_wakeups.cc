@@ -11,7 +11,8 @@ namespace parley::events {
 
 Status PgWakeups::Open(event_base* base, const std::string& url) {
   base_ = base;
-  PARLEY_ASSIGN_OR_RETURN(listener_, pg::Listener::Open(url, {pg::kEventsChannel}));
+  PARLEY_ASSIGN_OR_RETURN(std::string channel, pg::EventsChannel(url));
+  PARLEY_ASSIGN_OR_RETURN(listener_, pg::Listener::Open(url, {channel}));
   retry_ev_.reset(evtimer_new(base_, &PgWakeups::OnRetry, this));
   Watch();
   return Status::Ok();

@@ -54,9 +54,25 @@ Status Notify(PgTx& tx, std::string_view channel, std::string_view payload) {
   return Notify(tx.conn(), channel, payload);
 }
 
-Status NotifyHead(PgTx& tx, int64_t head) { return NotifyHead(tx.conn(), head); }
+Status NotifyHead(PgTx& tx, std::string_view channel, int64_t head) { return NotifyHead(tx.conn(), channel, head); }
 
-Status NotifyHead(PgConn& conn, int64_t head) { return Notify(conn, kEventsChannel, EncodeHead(head)); }
+Status NotifyHead(PgConn& conn, std::string_view channel, int64_t head) {
+  return Notify(conn, channel, EncodeHead(head));
+}
+
+Result<std::string> EventsChannel(PgConn& conn) {
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn.Exec("SELECT current_schema(), left(md5(current_schema()), 16)"));
+  if (r.Rows() != 1 || r.IsNull(0, 0)) {
+    return Status::Internal("no current schema: the search_path names no schema that exists");
+  }
+  if (r.Text(0, 0) == "public") return std::string(kEventsChannel);
+  return std::string(kEventsChannel) + "_" + r.Text(0, 1);
+}
+
+Result<std::string> EventsChannel(const std::string& url) {
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Connect(url));
+  return EventsChannel(*conn);
+}
 
 Result<std::unique_ptr<Listener>> Listener::Open(const std::string& url, std::vector<std::string> channels) {
   for (const std::string& c : channels) {

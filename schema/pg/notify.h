@@ -34,7 +34,8 @@
 
 namespace parley::pg {
 
-// The channel on which appends announce the new head.
+// The channel on which appends announce the new head, in the schema
+// "public"; EventsChannel() names it for the connection's schema.
 inline constexpr const char* kEventsChannel = "parley_events";
 // PostgreSQL refuses a payload of 8000 bytes or more (in the server's
 // encoding; we count bytes of UTF-8, which is what it receives).
@@ -44,14 +45,24 @@ inline constexpr size_t kMaxPayloadBytes = 7999;
 // over kMaxPayloadBytes is kTooLarge (payload_too_large), before anything
 // is sent; one with a NUL byte kInvalid.
 Status Notify(PgTx& tx, std::string_view channel, std::string_view payload);
-// The wake-up of an append: the new head on kEventsChannel, as SQLite's
+// The events channel of the schema conn works in (its search_path's
+// first): kEventsChannel in "public", else kEventsChannel + "_" + 16 hex
+// digits of the schema name's md5. NOTIFY is per database, not per schema,
+// so two deployments in two schemas of one database (or two tests running
+// at once) would otherwise wake each other's daemons and show presence to
+// each other's users, whose ids overlap.
+Result<std::string> EventsChannel(PgConn& conn);
+// The same on a connection of its own, closed after (a daemon's listener).
+Result<std::string> EventsChannel(const std::string& url);
+
+// The wake-up of an append: the new head on the events channel, as SQLite's
 // datagram says it (schema/wakeup.h's EncodeHead), so a daemon decodes
 // every payload of the channel with DecodeWakeup (typing and receipts come
 // the same way, PgStore::Announce).
-Status NotifyHead(PgTx& tx, int64_t head);
+Status NotifyHead(PgTx& tx, std::string_view channel, int64_t head);
 // The same in conn's open transaction (a group-commit batch announces its
 // highest id once, before its COMMIT, rather than once per write).
-Status NotifyHead(PgConn& conn, int64_t head);
+Status NotifyHead(PgConn& conn, std::string_view channel, int64_t head);
 
 struct Notification {
   std::string channel;

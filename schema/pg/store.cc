@@ -62,11 +62,21 @@ Status PgStore::FinishBatch() {
         conn_.Exec("UPDATE rooms SET last_event_id = GREATEST(last_event_id, $1) WHERE id = $2", {id, room})
             .status());
   }
-  return notify_head_ > 0 ? NotifyHead(conn_, notify_head_) : Status::Ok();
+  if (notify_head_ == 0) return Status::Ok();
+  PARLEY_ASSIGN_OR_RETURN(std::string channel, Channel());
+  return NotifyHead(conn_, channel, notify_head_);
+}
+
+Result<std::string> PgStore::Channel() {
+  if (channel_.empty()) {
+    PARLEY_ASSIGN_OR_RETURN(channel_, EventsChannel(conn_));
+  }
+  return channel_;
 }
 
 Status PgStore::Announce(const std::string& payload) {
-  return conn_.Exec("SELECT pg_notify($1, $2)", {kEventsChannel, payload}).status();
+  PARLEY_ASSIGN_OR_RETURN(std::string channel, Channel());
+  return conn_.Exec("SELECT pg_notify($1, $2)", {channel, payload}).status();
 }
 
 Result<std::string> PgStore::Epoch() {
@@ -96,7 +106,10 @@ Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events) {
   }
   const int64_t head = events.empty() ? 0 : events.back().id;
   // In a batch, the batch's COMMIT announces its highest id (BeginBatch).
-  if (head > 0 && !conn_.in_batch()) PARLEY_RETURN_IF_ERROR(NotifyHead(tx, head));
+  if (head > 0 && !conn_.in_batch()) {
+    PARLEY_ASSIGN_OR_RETURN(std::string channel, Channel());
+    PARLEY_RETURN_IF_ERROR(NotifyHead(tx, channel, head));
+  }
   PARLEY_RETURN_IF_ERROR(tx.Commit());
   if (head > 0) notify_head_ = head;
   if (batch) {

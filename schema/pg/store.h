@@ -249,11 +249,15 @@ class PgStore final : public Storage {
   // upload_trash for CollectUploads to remove the files (store_uploads.cc;
   // the delete of a message's last carrier uses it too).
   Status DropUploads(const std::vector<int64_t>& ids);
+  // notify.h's EventsChannel for conn_, asked once (the schema never
+  // changes under a store).
+  Result<std::string> Channel();
 
   PgConn& conn_;
   Limits limits_;
   std::string daemon_;
   int64_t notify_head_ = 0;
+  std::string channel_;
   // Work a group-commit batch does once (BeginBatch, CommitAppended, Send):
   // each room's newest id appended by its committed writes, written to
   // rooms.last_event_id once before the batch's COMMIT rather than by

@@ -22,7 +22,17 @@ constexpr auto kWait = std::chrono::seconds(30);
 
 class PgNotifyTest : public test::PgStoreFixture {
  protected:
-  std::unique_ptr<Listener> Listen(std::vector<std::string> channels = {kEventsChannel}) {
+  // The fixture's schema is not "public": its channel has the schema's
+  // suffix (asked on a connection of its own: conn_ may be one the server
+  // closed).
+  std::string Channel() {
+    auto c = EventsChannel(url_);
+    EXPECT_OK(c);
+    return c.ok() ? *c : "";
+  }
+
+  std::unique_ptr<Listener> Listen(std::vector<std::string> channels = {}) {
+    if (channels.empty()) channels.push_back(Channel());
     auto l = Listener::Open(url_, std::move(channels));
     EXPECT_OK(l);
     return l.ok() ? std::move(l).value() : nullptr;
@@ -57,7 +67,7 @@ class PgNotifyTest : public test::PgStoreFixture {
     EXPECT_OK(tx);
     if (!tx.ok()) return -1;
     EXPECT_OK(AppendEvents(**tx, events));
-    EXPECT_OK(NotifyHead(**tx, events[0].id));
+    EXPECT_OK(NotifyHead(**tx, Channel(), events[0].id));
     if (commit) {
       EXPECT_OK((*tx)->Commit());
     }
@@ -77,7 +87,7 @@ TEST_F(PgNotifyTest, ACommittedAppendWakesAListenerOnAnotherConnectionWithTheRow
   ASSERT_GT(head, 0);
   std::vector<Notification> seen = DrainUntil(*listener, EncodeHead(head));
   ASSERT_FALSE(seen.empty());
-  EXPECT_EQ(seen.back().channel, kEventsChannel);
+  EXPECT_EQ(seen.back().channel, Channel());
   ASSERT_OK_AND_ASSIGN(PgResult pid, conn_->Exec("SELECT pg_backend_pid()"));
   EXPECT_EQ(std::to_string(seen.back().sender_pid), pid.Text(0, 0));
   // Delivered at commit, so never before the rows: the events it announces are there.
@@ -94,7 +104,7 @@ TEST_F(PgNotifyTest, ARolledBackAppendNeverNotifies) {
   EXPECT_EQ(kept, lost);  // the rolled-back ids were unused
   // Notifications of one connection arrive in commit order: had the
   // rolled-back one been sent, it would be seen before this one.
-  ASSERT_OK(conn_->Exec("SELECT pg_notify($1, 'marker')", {kEventsChannel}));
+  ASSERT_OK(conn_->Exec("SELECT pg_notify($1, 'marker')", {Channel()}));
   std::vector<Notification> seen = DrainUntil(*listener, "marker");
   std::vector<std::string> payloads;
   for (const Notification& n : seen) payloads.push_back(n.payload);
@@ -119,6 +129,34 @@ TEST_F(PgNotifyTest, PayloadsUpToTheServersLimitAndNoMore) {
   // The limit is the server's: one byte more would fail there too.
   ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn_));
   EXPECT_FALSE(tx->conn().Exec("SELECT pg_notify('typing', $1)", {largest + "x"}).ok());
+}
+
+// NOTIFY is per database: a deployment in another schema of the same
+// database (here, another migrated schema) must not wake this one's
+// listener. With one channel for all, the other schema's head arrives first.
+TEST_F(PgNotifyTest, AnotherSchemaOfTheDatabaseNeverWakesThisOnesListener) {
+  auto listener = Listen();
+  ASSERT_NE(listener, nullptr);
+  test::PgCluster* cluster = test::PgCluster::Get();
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::string other_url, cluster->NewSchema("other"));
+  ASSERT_OK_AND_ASSIGN(auto other, PgConn::Connect(other_url));
+  ASSERT_OK(MigratePg(*other).status());
+  ASSERT_OK_AND_ASSIGN(std::string other_channel, EventsChannel(*other));
+  EXPECT_NE(other_channel, Channel());
+  EXPECT_EQ(other_channel.rfind(std::string(kEventsChannel) + "_", 0), 0u) << other_channel;
+  PgStore other_store(*other);
+  ASSERT_OK(other_store.CreateUser("mallory", test::kPgFakeHash));  // notifies on its own channel
+  ASSERT_GT(other_store.TakeNotifyHead(), 0);
+
+  const int64_t kept = AppendAndNotify(*conn_, /*commit=*/true);
+  std::vector<Notification> seen = DrainUntil(*listener, EncodeHead(kept));
+  ASSERT_EQ(seen.size(), 1u) << "a wake-up of the other schema arrived: " << seen.front().payload;
+  EXPECT_EQ(seen[0].channel, Channel());
+
+  ASSERT_OK_AND_ASSIGN(auto plain, PgConn::Connect(cluster->url()));
+  ASSERT_OK_AND_ASSIGN(std::string plain_channel, EventsChannel(*plain));
+  EXPECT_EQ(plain_channel, kEventsChannel) << "the schema public keeps the plain name";
 }
 
 TEST_F(PgNotifyTest, ChannelNamesMustBePlain) {

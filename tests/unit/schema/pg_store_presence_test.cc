@@ -24,7 +24,9 @@ class PgPresenceTest : public test::PgStoreFixture {
   void SetUp() override {
     test::PgStoreFixture::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    auto l = Listener::Open(url_, {kEventsChannel});
+    auto channel = EventsChannel(url_);
+    ASSERT_OK(channel);
+    auto l = Listener::Open(url_, {*channel});
     ASSERT_OK(l);
     listener_ = std::move(l).value();
   }
