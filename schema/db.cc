@@ -36,6 +36,11 @@ bool WaitToRetry(int count, int64_t since_us, int timeout_ms) {
   return true;
 }
 
+// How long a connection polls the writer lock before it says it is waiting:
+// longer than a batch usually holds it (its COMMIT's fsync included), so
+// that under a light load no one stands back for anyone.
+constexpr int64_t kWriterPatienceUs = 20'000;
+
 // Runs attempt() again while it answers busy (kUnavailable), paced as above,
 // until timeout_ms has passed; then its last answer stands.
 template <typename Attempt>
@@ -60,10 +65,22 @@ int Db::OnWalCommit(void* self, sqlite3*, const char*, int frames) {
 }
 
 Status Db::LockWriter() {
-  return RetryWhileBusy(busy_timeout_ms_, [this]() -> Status {
+  // Past kWriterPatienceUs a connection says it is waiting, and those that
+  // have not waited stand back for it (writer_lock.h: fairness).
+  const int64_t since = MonotonicUs();
+  Status st = RetryWhileBusy(busy_timeout_ms_, [this, since]() -> Status {
+    if (!writer_lock_.waiting() && MonotonicUs() - since >= kWriterPatienceUs) {
+      PARLEY_RETURN_IF_ERROR(writer_lock_.SetWaiting(true));
+    }
+    if (!writer_lock_.waiting()) {
+      PARLEY_ASSIGN_OR_RETURN(bool others, writer_lock_.OthersWaiting());
+      if (others) return Status::Unavailable("the database is busy, try again");
+    }
     PARLEY_ASSIGN_OR_RETURN(bool taken, writer_lock_.TryLock());
     return taken ? Status::Ok() : Status::Unavailable("the database is busy, try again");
   });
+  Status stopped = writer_lock_.SetWaiting(false);
+  return st.ok() ? stopped : st;
 }
 
 Status Db::Checkpoint() {

@@ -19,6 +19,7 @@ WriterLock& WriterLock::operator=(WriterLock&& o) noexcept {
     if (fd_ >= 0) close(fd_);
     fd_ = std::exchange(o.fd_, -1);
     held_ = std::exchange(o.held_, false);
+    waiting_ = std::exchange(o.waiting_, false);
   }
   return *this;
 }
@@ -42,6 +43,38 @@ Result<bool> WriterLock::TryLock() {
     if (errno == EWOULDBLOCK) return false;
     if (errno != EINTR) return Status::Internal(std::string("flock: ") + std::strerror(errno));
   }
+}
+
+namespace {
+// Byte 0 of the lock file, for the waiting flag.
+struct flock WaitRange(short type) {
+  struct flock fl {};
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 1;
+  return fl;
+}
+}  // namespace
+
+Status WriterLock::SetWaiting(bool waiting) {
+  if (waiting == waiting_) return Status::Ok();
+  struct flock fl = WaitRange(waiting ? F_RDLCK : F_UNLCK);
+  while (fcntl(fd_, F_OFD_SETLK, &fl) != 0) {
+    if (errno != EINTR) return Status::Internal(std::string("fcntl(F_OFD_SETLK): ") + std::strerror(errno));
+  }
+  waiting_ = waiting;
+  return Status::Ok();
+}
+
+Result<bool> WriterLock::OthersWaiting() const {
+  // Would a write lock on the byte conflict? Only with another
+  // description's read lock: this one's own never conflicts.
+  struct flock fl = WaitRange(F_WRLCK);
+  while (fcntl(fd_, F_OFD_GETLK, &fl) != 0) {
+    if (errno != EINTR) return Status::Internal(std::string("fcntl(F_OFD_GETLK): ") + std::strerror(errno));
+  }
+  return fl.l_type != F_UNLCK;
 }
 
 void WriterLock::Unlock() {

@@ -5,6 +5,16 @@
 // flock() locks belong to an open file description, so each Db opens its own
 // (after fork): two connections in one process exclude each other like two
 // processes do, and a descriptor inherited across fork is never shared.
+//
+// Fairness. The lock is polled (TryLock), and a writer that has just
+// committed with more writes queued takes it again within microseconds,
+// while another connection polls every millisecond: under a steady load
+// that one could lose every time until its busy timeout (a login answered
+// 503 behind two busy batch writers). So a connection that has waited long
+// says so (SetWaiting: a shared open-file-description lock on byte 0 of
+// the same file; on Linux, fcntl() and flock() locks do not interact), and
+// a connection that has not waited (OthersWaiting) stands back until no one
+// says it. Those that say it take turns among themselves by polling.
 #pragma once
 
 #include <string>
@@ -17,7 +27,11 @@ class WriterLock {
  public:
   WriterLock() = default;
   ~WriterLock();
-  WriterLock(WriterLock&& o) noexcept : fd_(o.fd_), held_(o.held_) { o.fd_ = -1; o.held_ = false; }
+  WriterLock(WriterLock&& o) noexcept : fd_(o.fd_), held_(o.held_), waiting_(o.waiting_) {
+    o.fd_ = -1;
+    o.held_ = false;
+    o.waiting_ = false;
+  }
   WriterLock& operator=(WriterLock&& o) noexcept;
   WriterLock(const WriterLock&) = delete;
   WriterLock& operator=(const WriterLock&) = delete;
@@ -31,9 +45,17 @@ class WriterLock {
   void Unlock();
   bool held() const { return held_; }
 
+  // Says (or stops saying) that this connection has waited long for the
+  // lock. A crash stops saying it, as it releases the lock.
+  Status SetWaiting(bool waiting);
+  bool waiting() const { return waiting_; }
+  // Whether another description says it is waiting.
+  Result<bool> OthersWaiting() const;
+
  private:
   int fd_ = -1;
   bool held_ = false;
+  bool waiting_ = false;
 };
 
 }  // namespace parley

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -522,6 +523,42 @@ TEST(DbOpenTest, ProcessesOpeningANewDatabaseTogetherAllSucceed) {
     }
   }
   EXPECT_EQ(failures, 0) << "of " << kRounds * kProcesses << " opens";
+}
+
+// Two writers that take the writer lock back the moment they let it go (two
+// busy batch writers) and a third connection with a short timeout (a login
+// on its own transaction): the third must get its turn. Polled alone it
+// lost nearly every time, until its timeout (writer_lock.h: fairness).
+TEST_F(DbTest, AConnectionThatWaitedGetsTheWriterLockFromWritersThatNeverPause) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> turns{0};
+  auto hog = [&] {
+    auto db = test::OpenDb(path(), false);
+    ASSERT_NE(db, nullptr);
+    while (!stop) {
+      ASSERT_OK(db->LockWriter());
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a batch and its fsync
+      db->UnlockWriter();
+      ++turns;
+    }
+  };
+  std::thread a(hog), b(hog);
+  while (turns < 10) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Db> late, Db::Open(path(), /*busy_timeout_ms=*/300));
+  int got = 0;
+  for (int i = 0; i < 5; ++i) {
+    Status st = late->LockWriter();
+    if (st.ok()) {
+      ++got;
+      late->UnlockWriter();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  stop = true;
+  a.join();
+  b.join();
+  EXPECT_EQ(got, 5) << "the connection that waited lost to writers that never paused";
+  EXPECT_GT(turns, 20);
 }
 
 }  // namespace
