@@ -15,6 +15,19 @@ int64_t LoginBlockedUntil(const Limits& l, int64_t failures, int limit, int64_t 
   return now + std::min(wait, l.login_backoff_max_ms);
 }
 
+std::array<LoginRow, 2> LoginRows(const std::string& username, const Limits& l) {
+  static const std::string kAnyAccount;
+  return {LoginRow{username, l.login_failures, true}, LoginRow{kAnyAccount, l.login_address_failures, false}};
+}
+
+Status LoginRow::Read(const Limits& l, int64_t stored_failures, int64_t last_ts, int64_t blocked_until,
+                      int64_t now) {
+  if (last_ts + l.login_window_ms <= now) return Status::Ok();  // forgotten
+  if (blocked_until > now) return LoginThrottled(account_row, blocked_until - now);
+  failures = stored_failures;
+  return Status::Ok();
+}
+
 Status LoginThrottled(bool account_row, int64_t wait_ms) {
   const int64_t wait_s = RetryAfterSeconds(wait_ms);
   const char* whose = account_row ? "for this account from this address" : "from this address";

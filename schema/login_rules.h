@@ -3,12 +3,30 @@
 // arithmetic and the answer, free of the database.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <string>
 
 #include "schema/status.h"
 #include "schema/storage.h"
 
 namespace parley {
+
+// The two rows an attempt is counted against: its (account, address) row,
+// then its address's (account ''). `failures` is what the row held while
+// it still counted, filled by LoginRow::Read.
+struct LoginRow {
+  const std::string& account;
+  int limit;
+  bool account_row;
+  int64_t failures = 0;
+
+  // Takes a row's stored state: a row last counted more than
+  // login_window_ms ago is forgotten (failures stay 0); a blocked one
+  // answers LoginThrottled.
+  Status Read(const Limits& l, int64_t failures, int64_t last_ts, int64_t blocked_until, int64_t now);
+};
+std::array<LoginRow, 2> LoginRows(const std::string& username, const Limits& l);
 
 // When the row of an attempt that brings its count to `failures` (of at
 // most `limit` allowed) is blocked until: 0 below the limit, else now plus

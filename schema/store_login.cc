@@ -17,23 +17,15 @@ namespace parley {
 Status Store::BeginLogin(const std::string& username, const std::string& address) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   const int64_t now = NowMs();
-  struct Row {
-    const std::string& account;
-    int limit;
-    int64_t failures = 0;
-  };
-  static const std::string kAnyAccount;
-  Row rows[] = {{username, limits_.login_failures}, {kAnyAccount, limits_.login_address_failures}};
-  for (Row& r : rows) {
+  std::array<LoginRow, 2> rows = LoginRows(username, limits_);
+  for (LoginRow& r : rows) {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         "SELECT failures, last_ts, blocked_until FROM login_throttle WHERE account = ? AND address = ?"));
     s.Bind(1, r.account).Bind(2, address);
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row || s.Int(1) + limits_.login_window_ms <= now) continue;  // none, or forgotten
-    if (s.Int(2) > now) return LoginThrottled(&r == &rows[0], s.Int(2) - now);
-    r.failures = s.Int(0);
+    if (row) PARLEY_RETURN_IF_ERROR(r.Read(limits_, s.Int(0), s.Int(1), s.Int(2), now));
   }
-  for (const Row& r : rows) {
+  for (const LoginRow& r : rows) {
     int64_t failures = r.failures + 1;
     int64_t blocked_until = LoginBlockedUntil(limits_, failures, r.limit, now);
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(

@@ -19,14 +19,8 @@ namespace parley::pg {
 Status PgStore::BeginLogin(const std::string& username, const std::string& address) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
   const int64_t now = NowMs();
-  struct Row {
-    const std::string& account;
-    int limit;
-    int64_t failures = 0;
-  };
-  static const std::string kAnyAccount;
-  Row rows[] = {{username, limits_.login_failures}, {kAnyAccount, limits_.login_address_failures}};
-  for (Row& r : rows) {
+  std::array<LoginRow, 2> rows = LoginRows(username, limits_);
+  for (LoginRow& r : rows) {
     // A new row starts forgotten (last_ts 0); the no-op update locks an old one.
     PARLEY_ASSIGN_OR_RETURN(
         PgResult s, conn_.Exec("INSERT INTO login_throttle (account, address, failures, last_ts, blocked_until) "
@@ -37,11 +31,9 @@ Status PgStore::BeginLogin(const std::string& username, const std::string& addre
     PARLEY_ASSIGN_OR_RETURN(int64_t failures, s.Int(0, 0));
     PARLEY_ASSIGN_OR_RETURN(int64_t last_ts, s.Int(0, 1));
     PARLEY_ASSIGN_OR_RETURN(int64_t blocked_until, s.Int(0, 2));
-    if (last_ts + limits_.login_window_ms <= now) continue;  // forgotten
-    if (blocked_until > now) return LoginThrottled(&r == &rows[0], blocked_until - now);
-    r.failures = failures;
+    PARLEY_RETURN_IF_ERROR(r.Read(limits_, failures, last_ts, blocked_until, now));
   }
-  for (const Row& r : rows) {
+  for (const LoginRow& r : rows) {
     int64_t failures = r.failures + 1;
     int64_t blocked_until = LoginBlockedUntil(limits_, failures, r.limit, now);
     PARLEY_RETURN_IF_ERROR(conn_
