@@ -167,6 +167,18 @@ TEST_F(EventsStreamTest, TypingReachesOtherMembersWithoutIdAndNotTheTypist) {
   Join(bob, room);
   auto a = Subscribe(alice.token);
   auto b = Subscribe(bob.token);
+  // Presence settles first: on PostgreSQL it comes back through NOTIFY, in
+  // commit order, so once alice hears bob come online, alice's own online
+  // notice (sent before) has gone out too and cannot answer bob's poll.
+  ASSERT_TRUE(a->WaitUntil(
+      [&](const SseState& st) {
+        for (const SseEvent& e : st.Events()) {
+          if (e.type == "presence" && e.json()["user"]["id"].num() == bob.id) return true;
+        }
+        return false;
+      },
+      5s))
+      << "alice never saw bob come online";
   const int64_t head = Head(bob.token);
   PollResult polled;
   std::jthread poller([&] { polled = Poll(bob.token, "?since=" + std::to_string(head) + "&timeout=10"); });
