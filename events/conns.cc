@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "events/timing.h"
 #include "events/wire.h"
 #include "schema/log.h"
 
@@ -110,6 +111,7 @@ void Conns::OnPass(int, short, void* self) { static_cast<Conns*>(self)->RunPass(
 
 void Conns::RunPass() {
   pass_scheduled_ = false;
+  const uint64_t start = MonoUs();
   // Swapped out first: answering a poll or a close hook may mark others.
   std::vector<uint64_t> dirty;
   dirty.swap(dirty_);
@@ -122,6 +124,7 @@ void Conns::RunPass() {
   EnforceBudget();
   stats_.queued_bytes = queued_total_;
   Reap();
+  stats_.flush.Add(MonoUs() - start);
 }
 
 void Conns::Flush(Conn& c) {

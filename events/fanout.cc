@@ -2,7 +2,10 @@
 
 #include <event2/event.h>
 
+#include <algorithm>
+
 #include "events/pacer.h"
+#include "events/timing.h"
 #include "events/wire.h"
 #include "schema/json.h"
 #include "schema/log.h"
@@ -29,19 +32,27 @@ void Fanout::OnWake(int, short, void* self) { static_cast<Fanout*>(self)->Pump()
 
 void Fanout::Pump() {
   wake_pending_ = false;
+  const uint64_t t0 = MonoUs();
   auto events = store_.EventsAfter(head_, kBatch);
+  const uint64_t t1 = MonoUs();
   if (!events.ok()) {
     // Busy or failing database: the data_version timer wakes us again.
     LOG_WARN("reading events after %lld: %s", static_cast<long long>(head_), events.status().message().c_str());
     return;
   }
+  const int64_t now_ms = NowMs();
   for (const Event& e : *events) {
+    // ts is the writer's wall clock in ms (another host's, on a cluster):
+    // a clock step back shows as 0, never as a huge value.
+    stats_.commit_to_read.Add(static_cast<uint64_t>(std::max<int64_t>(0, now_ms - e.ts)) * 1000);
     ApplyMembership(e);
     Dispatch(e);
     ApplyAccount(e);
     head_ = e.id;
   }
   if (!events->empty()) {
+    stats_.read.Add(t1 - t0);
+    stats_.append.Add(MonoUs() - t1);
     ++stats_.batches;
     stats_.head = head_;
     if (head_ > stats_.db_head) stats_.db_head = head_;

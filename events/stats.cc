@@ -39,7 +39,17 @@ std::string Stats::Json() const {
   for (int i = 0; i < static_cast<int>(CloseCause::kCount); ++i) {
     w.Key(CauseName(static_cast<CloseCause>(i))).Int(static_cast<int64_t>(closed[i]));
   }
-  w.EndObject().Key("rss_bytes").Int(static_cast<int64_t>(rss_bytes)).EndObject();
+  w.EndObject().Key("rss_bytes").Int(static_cast<int64_t>(rss_bytes));
+  w.Key("timing").BeginObject();
+  w.Key("commit_to_read");
+  commit_to_read.Write(w);
+  w.Key("read");
+  read.Write(w);
+  w.Key("append");
+  append.Write(w);
+  w.Key("flush");
+  flush.Write(w);
+  w.EndObject().EndObject();
   return w.Take();
 }
 

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "events/timing.h"
+
 namespace parley::events {
 
 // Why a connection ended. kBudget: cut as one of the slowest when the
@@ -30,6 +32,11 @@ struct Stats {
   int64_t head = 0;              // last event id fanned out
   int64_t db_head = 0;           // last event id seen in the database
   uint64_t rss_bytes = 0;
+  // Where a delivery's time goes in the daemon (timing.h).
+  Timing commit_to_read;  // an event's ts to the pass that read it, per event
+  Timing read;            // each log read that found events
+  Timing append;          // appending them to every recipient's output
+  Timing flush;           // each write pass to the sockets
 
   std::string Json() const;
   std::string Prometheus() const;

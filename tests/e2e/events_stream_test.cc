@@ -210,6 +210,25 @@ TEST_F(EventsStreamTest, TypingReachesOtherMembersWithoutIdAndNotTheTypist) {
   for (const SseEvent& e : a->Events()) EXPECT_NE(e.type, "typing") << "the typist got her own notice";
 }
 
+TEST_F(EventsStreamTest, StatsTimeTheDeliveryPath) {
+  // events/timing.h: where a delivery's time goes, for the fan-out bench.
+  User alice = Register("alice");
+  const int64_t room = CreateRoom(alice, "timed", "public");
+  auto s = Subscribe(alice.token);
+  Json sent = Send(alice, room, "timed");
+  ASSERT_TRUE(s->WaitForId(sent["id"].num(), 3s));
+  // The write pass is timed as it ends, after the bytes left: wait for it.
+  Json st = WaitForStats([](const Json& j) { return j["timing"]["flush"]["count"].num() >= 1; }, 3s);
+  for (const char* t : {"commit_to_read", "read", "append", "flush"}) {
+    const Json& h = st["timing"][t];
+    EXPECT_GE(h["count"].num(), 1) << t << ": " << st.Dump();
+    EXPECT_LE(h["p50_us"].num(), h["p99_us"].num()) << t << ": " << st.Dump();
+    EXPECT_LE(h["mean_us"].num(), h["max_us"].num()) << t << ": " << st.Dump();
+  }
+  // A message read within seconds of its commit, on this idle stack.
+  EXPECT_LT(st["timing"]["commit_to_read"]["p50_us"].num(), 5e6) << st.Dump();
+}
+
 TEST_F(EventsStreamTest, StatsAsJsonAndPrometheus) {
   User alice = Register("alice");
   auto s1 = Subscribe(alice.token);
