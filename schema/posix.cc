@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -75,6 +76,10 @@ Result<Fd> TcpBind(const std::string& host, int port, bool ipv6, bool nonblockin
   if (!fd.valid()) return PosixError("socket", errno);
   int one = 1;
   if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return PosixError("SO_REUSEADDR", errno);
+  // Both daemons write small frames (an SSE event, a FastCGI record) that
+  // must leave at once: Nagle's algorithm with the peer's delayed ACK can
+  // hold one up to 40 ms. Linux copies the option to accepted sockets.
+  if (setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) return PosixError("TCP_NODELAY", errno);
   if (ipv6 && setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) {
     return PosixError("IPV6_V6ONLY", errno);
   }

@@ -58,7 +58,8 @@ Result<Fd> UnixDatagramSender();
 bool UnixAddress(const std::string& path, ::sockaddr_un* addr);
 // A listening TCP socket on a numeric host and port (schema/listen_address.h
 // parses them), close-on-exec, SO_REUSEADDR so that a daemon started again
-// at once after a crash binds despite its old connections in TIME_WAIT.
+// at once after a crash binds despite its old connections in TIME_WAIT;
+// TCP_NODELAY, which accepted connections inherit.
 Result<Fd> TcpBind(const std::string& host, int port, bool ipv6, bool nonblocking);
 
 }  // namespace parley

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <gtest/gtest.h>
@@ -90,7 +91,12 @@ TEST(ListenAddressTest, TcpListenerAccepts) {
   Fd client(socket(AF_INET, SOCK_STREAM, 0));
   ASSERT_EQ(connect(client.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   Fd accepted(accept(listener->get(), nullptr, nullptr));
-  EXPECT_TRUE(accepted.valid());
+  ASSERT_TRUE(accepted.valid());
+  // Small frames leave at once: the listener's TCP_NODELAY is inherited.
+  int nodelay = 0;
+  socklen_t size = sizeof nodelay;
+  ASSERT_EQ(getsockopt(accepted.get(), IPPROTO_TCP, TCP_NODELAY, &nodelay, &size), 0);
+  EXPECT_EQ(nodelay, 1);
   // A second listener on the same port is a clear error, not a crash.
   auto again = ListenOn(*parsed, false);
   ASSERT_FALSE(again.ok());
