@@ -1,6 +1,7 @@
 #include "events/config.h"
 
 #include "schema/backend/backend.h"
+#include "schema/listen_address.h"
 
 #include <unistd.h>
 
@@ -31,7 +32,9 @@ Status ParseInt(const std::string& flag, const std::string& text, int64_t min, i
 }  // namespace
 
 const char* Usage() {
-  return "usage: parley-events --db PATH|URL --listen SOCKET --notify SOCKET [options]\n"
+  return "usage: parley-events --db PATH|URL --listen SOCKET|HOST:PORT --notify SOCKET [options]\n"
+         "  --listen SOCKET|HOST:PORT  a unix socket path (it has a '/'), or TCP on IPV4:PORT or [IPV6]:PORT\n"
+         "                           (numeric, no names; for a private network that only nginx reaches)\n"
          "  --db PATH|URL            an SQLite file, or a postgresql:// URL\n"
          "  --data DIR               uploads live under DIR/uploads (default: beside an SQLite file)\n"
          "  --name NAME              this daemon's name among several on PostgreSQL (host:socket)\n"
@@ -156,6 +159,7 @@ Result<Config> ParseConfig(int argc, char** argv) {
   if (c.db.empty() || c.listen_path.empty() || c.notify_path.empty()) {
     return Status::Invalid("invalid_flag", "--db, --listen and --notify are required");
   }
+  PARLEY_RETURN_IF_ERROR(ParseListenAddress("--listen", c.listen_path).status());
   if (c.data_dir.empty()) c.data_dir = DefaultDataDir(c.db);
   if (c.name.empty()) {
     char host[256] = {};

@@ -14,7 +14,7 @@ struct Config {
   // This daemon's name among several on PostgreSQL (its presence rows);
   // default: host name and listening socket.
   std::string name;
-  std::string listen_path;   // HTTP over a unix socket (nginx proxy_pass)
+  std::string listen_path;   // HTTP over a unix socket or TCP (schema/listen_address.h) for nginx
   std::string notify_path;   // unix datagram socket parley-fcgi wakes us on
   std::string log_file;      // empty: stderr only
   int heartbeat_s = 15;

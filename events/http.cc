@@ -7,6 +7,7 @@
 
 #include "events/wire.h"
 #include "schema/json.h"
+#include "schema/listen_address.h"
 #include "schema/log.h"
 #include "schema/posix.h"
 
@@ -90,7 +91,8 @@ Status Http::Listen(event_base* base) {
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
   evhttp_set_timeout(http_.get(), 30);  // reading a request; streams and polls raise it
   evhttp_set_gencb(http_.get(), &Http::OnRequest, this);
-  PARLEY_ASSIGN_OR_RETURN(Fd fd, UnixBind(p_.cfg.listen_path, SocketKind::kStream, /*nonblocking=*/true));
+  PARLEY_ASSIGN_OR_RETURN(ListenAddress address, ParseListenAddress("--listen", p_.cfg.listen_path));
+  PARLEY_ASSIGN_OR_RETURN(Fd fd, ListenOn(address, /*nonblocking=*/true));
   if (!evhttp_accept_socket_with_handle(http_.get(), fd.get())) {
     return Status::Internal("cannot accept on " + p_.cfg.listen_path);
   }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "schema/crypto.h"
+#include "schema/listen_address.h"
 #include "schema/log.h"
 #include "schema/migrate.h"
 
@@ -93,7 +94,9 @@ Status Server::Start() {
 
 int Server::Run() {
   event_base_dispatch(base_.get());
-  unlink(cfg_.listen_path.c_str());
+  if (auto address = ParseListenAddress("--listen", cfg_.listen_path); address.ok() && !address->tcp) {
+    unlink(cfg_.listen_path.c_str());
+  }
   unlink(cfg_.notify_path.c_str());
   LOG_INFO("stopped");
   return 0;

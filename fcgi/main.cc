@@ -8,16 +8,19 @@
 
 #include "fcgi/limits_config.h"
 #include "fcgi/pool.h"
+#include "schema/listen_address.h"
 #include "schema/log.h"
 
 namespace {
 
 void Usage() {
   std::fprintf(stderr,
-               "usage: parley-fcgi --db PATH|URL --listen SOCKET [--events-socket SOCKET] [--data DIR]\n"
+               "usage: parley-fcgi --db PATH|URL --listen SOCKET|HOST:PORT [--events-socket SOCKET] [--data DIR]\n"
                "                   [--workers N] [--threads N] [--running N] [--sync full|normal]\n"
                "                   [--log-level error|warn|info|debug]\n"
-               "--db: an SQLite file, or a postgresql:// URL. Defaults come from PARLEY_DB,\n"
+               "--db: an SQLite file, or a postgresql:// URL. --listen: a unix socket path (it has a '/'), or\n"
+               "TCP on IPV4:PORT or [IPV6]:PORT, for a private network only (FCGI_WEB_SERVER_ADDRS=a,b\n"
+               "limits which IPv4 addresses may connect). Defaults come from PARLEY_DB,\n"
                "PARLEY_DATA (uploads; default: beside an SQLite file), PARLEY_FCGI_SOCKET, PARLEY_EVENTS_SOCKET,\n"
                "PARLEY_WORKERS (default: one per core), PARLEY_THREADS (request threads\n"
                "per worker, default 2), PARLEY_RUNNING (of those, how many compute at\n"
@@ -107,6 +110,10 @@ int main(int argc, char** argv) {
   }
   if (cfg.db.empty() || cfg.listen_path.empty()) {
     Usage();
+    return 2;
+  }
+  if (auto address = parley::ParseListenAddress("--listen", cfg.listen_path); !address.ok()) {
+    std::fprintf(stderr, "parley-fcgi: %s\n", address.status().message().c_str());
     return 2;
   }
   if (cfg.data_dir.empty()) cfg.data_dir = parley::DefaultDataDir(cfg.db);

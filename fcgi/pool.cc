@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "fcgi/worker.h"
+#include "schema/listen_address.h"
 #include "schema/log.h"
 #include "schema/migrate.h"
 #include "schema/posix.h"
@@ -70,7 +71,13 @@ int RunPool(const PoolConfig& cfg) {
   signal(SIGPIPE, SIG_IGN);
 
   // A blocking stream socket (see worker.cc), reachable by the web server.
-  auto listening = UnixBind(cfg.listen_path, SocketKind::kStream, /*nonblocking=*/false);
+  // main() validated the address; a TCP one has no file to unlink.
+  auto address = ParseListenAddress("--listen", cfg.listen_path);
+  if (!address.ok()) {
+    LOG_ERROR("%s", address.status().message().c_str());
+    return 1;
+  }
+  auto listening = ListenOn(*address, /*nonblocking=*/false);
   if (!listening.ok()) {
     LOG_ERROR("%s", listening.status().message().c_str());
     return 1;
@@ -129,7 +136,9 @@ int RunPool(const PoolConfig& cfg) {
         // be on its way into the backlog (we saw one land 2 ms later, with
         // nginx preempted, and be reset when the socket closed): the
         // workers go on serving for a moment before they drain and stop.
-        unlink(cfg.listen_path.c_str());
+        // Over TCP there is no path to take away: connections that arrive
+        // while the workers drain are served, or reset when they stop.
+        if (!address->tcp) unlink(cfg.listen_path.c_str());
         int flags = fcntl(listen_fd.get(), F_GETFL);
         if (flags >= 0) fcntl(listen_fd.get(), F_SETFL, flags | O_NONBLOCK);
         usleep(100 * 1000);
@@ -164,7 +173,7 @@ int RunPool(const PoolConfig& cfg) {
       }
     }
   }
-  unlink(cfg.listen_path.c_str());
+  if (!address->tcp) unlink(cfg.listen_path.c_str());
   LOG_INFO("stopped");
   return exit_code;
 }

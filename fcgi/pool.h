@@ -12,7 +12,7 @@ namespace parley::fcgi {
 struct PoolConfig {
   std::string db;        // PARLEY_DB: an SQLite path or a postgresql:// URL (schema/backend)
   std::string data_dir;  // uploads: spool/ and uploads/ under it
-  std::string listen_path;    // unix socket nginx connects to
+  std::string listen_path;    // unix socket or TCP address nginx connects to (schema/listen_address.h)
   std::string events_socket;  // parley-events' datagram socket
   int workers = 1;
   int drain_timeout_s = 10;   // then stragglers are killed

@@ -56,5 +56,10 @@ Result<Fd> UnixBind(const std::string& path, SocketKind kind, bool nonblocking);
 Result<Fd> UnixDatagramSender();
 // Fills a sockaddr_un for path; false when path does not fit.
 bool UnixAddress(const std::string& path, ::sockaddr_un* addr);
+// A listening TCP socket on a numeric host and port (schema/listen_address.h
+// parses them), close-on-exec, SO_REUSEADDR so that a daemon started again
+// at once after a crash binds despite its old connections in TIME_WAIT;
+// TCP_NODELAY, which accepted connections inherit.
+Result<Fd> TcpBind(const std::string& host, int port, bool ipv6, bool nonblocking);
 
 }  // namespace parley

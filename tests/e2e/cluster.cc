@@ -1,11 +1,14 @@
 #include "cluster.h"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -50,6 +53,8 @@ bool Cluster::Start(std::string* error) {
   o.env = {"PARLEY_NO_BUILD=1", "PARLEY_BUILD_DIR=" + std::string(PARLEY_BUILD_DIR),
            "PARLEY_PORT=" + std::to_string(port_), "PARLEY_VAR=" + var(), "PARLEY_LIMITS=off",
            std::string("PARLEY_RESTART=") + (options_.restart ? "1" : "0")};
+  if (options_.netns) o.env.push_back("PARLEY_NETNS=1");
+  if (options_.heartbeat_s > 0) o.env.push_back("PARLEY_HEARTBEAT=" + std::to_string(options_.heartbeat_s));
   if (options_.presence_grace_ms > 0) {
     o.env.push_back("PARLEY_PRESENCE_GRACE=" + std::to_string(options_.presence_grace_ms));
   }
@@ -110,6 +115,39 @@ bool Cluster::CrashPostgres(std::string* error) {
   const int code = RunToCompletion(o, 60000ms, error);
   if (code == 0) return true;
   if (error->empty()) *error = "tools/pg crash exited with " + std::to_string(code) + ": " + ReadText(o.log_path);
+  return false;
+}
+
+bool Cluster::EnterFront(std::string* error) {
+  std::string prefix;
+  std::ifstream(var() + "/netns") >> prefix;
+  if (prefix.empty()) {
+    *error = "no " + var() + "/netns: is the cluster in namespaces (ClusterOptions::netns)?";
+    return false;
+  }
+  const std::string path = "/run/netns/" + prefix + "-front";
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = "open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  const int rc = setns(fd, CLONE_NEWNET);
+  const int err = errno;
+  close(fd);
+  if (rc != 0) {
+    *error = "setns " + path + ": " + std::strerror(err);
+    return false;
+  }
+  return true;
+}
+
+bool Cluster::Link(const std::string& verb, int host, std::string* error) {
+  Child::Options o;
+  o.argv = {"/bin/bash", std::string(PARLEY_SOURCE_DIR) + "/tools/cluster", verb, var(), std::to_string(host)};
+  o.log_path = dir_->path() + "/link.out";
+  const int code = RunToCompletion(o, 10000ms, error);
+  if (code == 0) return true;
+  if (error->empty()) *error = "tools/cluster " + verb + " exited with " + std::to_string(code) + ": " + ReadText(o.log_path);
   return false;
 }
 

@@ -30,6 +30,12 @@ struct ClusterOptions {
   // PARLEY_PRESENCE_GRACE for every daemon: how long after a user's last
   // connection closes "offline" is announced (0: the daemons' default).
   int presence_grace_ms = 0;
+  // PARLEY_NETNS=1: each host in a network namespace of its own, linked
+  // over TCP, nginx and PostgreSQL in "front" (tools/cluster); needs root.
+  // The test reaches nginx after EnterFront().
+  bool netns = false;
+  // PARLEY_HEARTBEAT: the daemons' SSE heartbeat in seconds (0: default).
+  int heartbeat_s = 0;
 };
 
 class Cluster {
@@ -67,10 +73,21 @@ class Cluster {
   // A new account (through nginx); its session token, "" and a test
   // failure if the registration failed.
   std::string Register(const std::string& username) const;
+  // With netns: moves the calling thread into the front namespace, where
+  // nginx listens on 127.0.0.1:port(). Call it on the main thread before
+  // any other thread starts: threads started later inherit it (setns(2)
+  // changes only the calling thread).
+  bool EnterFront(std::string* error);
+  // With netns: host i's link to front down (Cut) or up (Heal), with
+  // `tools/cluster cut|heal`. A cut link answers nothing, not even a reset.
+  bool Cut(int host, std::string* error) { return Link("cut", host, error); }
+  bool Heal(int host, std::string* error) { return Link("heal", host, error); }
   // The end of tools/cluster's output and of every process's log.
   std::string LogTail() const;
 
  private:
+  bool Link(const std::string& verb, int host, std::string* error);
+
   ClusterOptions options_;
   std::optional<TempDir> dir_;
   int port_ = 0;

@@ -50,5 +50,19 @@ TEST_F(ConfigTest, ABadPresenceGraceInTheEnvironmentIsRefused) {
   }
 }
 
+// --listen takes a socket path or a TCP address (schema/listen_address.h);
+// a bad address is refused while parsing, before anything is opened.
+TEST_F(ConfigTest, ListenTakesATcpAddressAndRefusesGarbage) {
+  auto tcp = Parse({"--listen", "127.0.0.1:9001"});
+  ASSERT_TRUE(tcp.ok()) << tcp.status().message();
+  EXPECT_EQ(tcp->listen_path, "127.0.0.1:9001");
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:0", "localhost:9001", "events.sock"}) {
+    auto c = Parse({"--listen", bad});
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_EQ(c.status().code(), Code::kInvalid) << bad;
+    EXPECT_NE(c.status().message().find("--listen"), std::string::npos) << c.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace parley::events
