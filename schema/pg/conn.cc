@@ -98,10 +98,14 @@ int64_t PgResult::Affected() const {
 
 Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& url) {
   // Keywords are applied in order and the expanded URL comes last, so a
-  // connect_timeout in the URL wins over ours.
+  // connect_timeout (or a keepalive setting) in the URL wins over ours.
+  // Keepalives: idle 5 s, then 3 probes 2 s apart; unacknowledged data
+  // 10 s (kIdleInTransactionS's note). They apply to TCP only.
   const std::string timeout = std::to_string(kConnectTimeoutS);
-  const char* keys[] = {"connect_timeout", "dbname", nullptr};
-  const char* values[] = {timeout.c_str(), url.c_str(), nullptr};
+  const std::string user_timeout = std::to_string(kIdleInTransactionS * 1000);
+  const char* keys[] = {"connect_timeout",     "keepalives",        "keepalives_idle", "keepalives_interval",
+                        "keepalives_count",    "tcp_user_timeout",  "dbname",          nullptr};
+  const char* values[] = {timeout.c_str(), "1", "5", "2", "3", user_timeout.c_str(), url.c_str(), nullptr};
   std::unique_ptr<PgConn> conn(new PgConn(PQconnectdbParams(keys, values, /*expand_dbname=*/1)));
   if (!conn->conn_) return Status::Internal("PQconnectdbParams: out of memory");
   if (PQstatus(conn->raw()) != CONNECTION_OK) {
@@ -113,7 +117,15 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& url) {
     }
     return Status::Unavailable("connecting to PostgreSQL: " + msg);
   }
+  PARLEY_RETURN_IF_ERROR(conn->Guard());
   return conn;
+}
+
+Status PgConn::Guard() {
+  const std::string sql =
+      "SET idle_in_transaction_session_timeout = '" + std::to_string(kIdleInTransactionS) + "s'";
+  PgResult res(PQexec(conn_.get(), sql.c_str()));
+  return FromPg(res.raw(), conn_.get(), Brief(sql));
 }
 
 bool PgConn::ok() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
@@ -136,6 +148,7 @@ Status PgConn::ReconnectIfLost() {
   PQreset(conn_.get());
   if (!ok()) return Status::Unavailable("reconnecting to PostgreSQL: " + Trimmed(PQerrorMessage(conn_.get())));
   prepared_.clear();  // they lived in the old server session
+  PARLEY_RETURN_IF_ERROR(Guard());
   if (!session_.empty()) {
     PgResult res(PQexec(conn_.get(), session_.c_str()));
     PARLEY_RETURN_IF_ERROR(FromPg(res.raw(), conn_.get(), Brief(session_)));

@@ -89,6 +89,16 @@ class PgConn {
  public:
   // How long a connection attempt may take, unless the URL says otherwise.
   static constexpr int kConnectTimeoutS = 10;
+  // A host that vanishes (a cut link, a VM stopped) sends no FIN or RST.
+  // The server ends a session of ours that has sat inside a transaction
+  // this long (idle_in_transaction_session_timeout), so the counter row
+  // and member rows it locked do not stall every other pool's appends
+  // until the server's TCP notices, hours later. None of our transactions
+  // waits on its client for anything close to this (no hashing, no client
+  // I/O inside one). Over TCP, libpq's keepalives and tcp_user_timeout
+  // (URL keywords, which the URL may override) let this side see a dead
+  // server within about the same time instead of waiting forever.
+  static constexpr int kIdleInTransactionS = 10;
 
   // url: a libpq connection string or URI ("postgresql://user@/db?host=/dir").
   // A server that cannot be reached is kUnavailable; a malformed URL kInvalid.
@@ -133,6 +143,9 @@ class PgConn {
   // Before a statement: a lost connection, outside a transaction of ours,
   // is made again (see ok()). Fails kUnavailable while the server is down.
   Status ReconnectIfLost();
+  // Every session's own settings (kIdleInTransactionS), at connect and at
+  // every reconnect, before session_.
+  Status Guard();
   std::unique_ptr<pg_conn, PgConnCloser> conn_;
   bool in_tx_ = false;  // a PgTx (not a savepoint) is open
   bool in_batch_ = false;

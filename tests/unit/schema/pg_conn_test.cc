@@ -2,6 +2,10 @@
 #include "schema/pg/conn.h"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <map>
+#include <string>
 
 #include "tests/unit/schema/pg_cluster.h"
 
@@ -118,6 +122,43 @@ TEST(PgConnTest, TheStatementAfterALostConnectionReconnects) {
   EXPECT_TRUE(victim->ok());
   ASSERT_OK_AND_ASSIGN(PgResult name, victim->Exec("SELECT current_setting('application_name')"));
   EXPECT_EQ(name.Text(0, 0), "chaos");
+}
+
+// The options libpq connected with, by keyword.
+std::map<std::string, std::string> ConnOptions(PgConn& conn) {
+  std::map<std::string, std::string> out;
+  PQconninfoOption* all = PQconninfo(conn.raw());
+  for (PQconninfoOption* o = all; o && o->keyword; ++o) {
+    if (o->val) out[o->keyword] = o->val;
+  }
+  PQconninfoFree(all);
+  return out;
+}
+
+// What keeps a vanished host from holding locks for hours (conn.h,
+// kIdleInTransactionS): every session, and every reconnected one, has the
+// server end it after 10 s idle inside a transaction; libpq keeps TCP
+// keepalives and a user timeout unless the URL says otherwise.
+TEST(PgConnTest, EverySessionIsGuardedAgainstAVanishedPeerAlsoAfterAReconnect) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(cluster->url()));
+  ASSERT_OK_AND_ASSIGN(auto admin, PgConn::Connect(cluster->url()));
+  auto idle_timeout = [&]() -> std::string {
+    auto r = conn->Exec("SELECT current_setting('idle_in_transaction_session_timeout')");
+    return r.ok() ? r->Text(0, 0) : r.status().ToString();
+  };
+  EXPECT_EQ(idle_timeout(), "10s");
+  TerminateBackendOf(*conn, *admin);
+  EXPECT_ERROR(conn->Exec("SELECT 1"), Code::kUnavailable, "busy");
+  EXPECT_EQ(idle_timeout(), "10s") << "the reconnected session";
+
+  std::map<std::string, std::string> options = ConnOptions(*conn);
+  EXPECT_EQ(options["keepalives"], "1");
+  EXPECT_EQ(options["keepalives_idle"], "5");
+  EXPECT_EQ(options["tcp_user_timeout"], "10000");
+  // The URL's own setting wins.
+  ASSERT_OK_AND_ASSIGN(auto own, PgConn::Connect(cluster->url() + "&keepalives_idle=30"));
+  EXPECT_EQ(ConnOptions(*own)["keepalives_idle"], "30");
 }
 
 // Inside a transaction a lost connection is not made again: the server
