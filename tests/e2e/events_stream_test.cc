@@ -160,6 +160,14 @@ TEST_F(EventsStreamTest, EventInsertedByAnotherProgramArrivesWithinASecond) {
   }
 }
 
+// Whether a stream has had a presence event about user_id.
+bool SawPresenceOf(const SseState& st, int64_t user_id) {
+  for (const SseEvent& e : st.Events()) {
+    if (e.type == "presence" && e.json()["user"]["id"].num() == user_id) return true;
+  }
+  return false;
+}
+
 TEST_F(EventsStreamTest, TypingReachesOtherMembersWithoutIdAndNotTheTypist) {
   User alice = Register("alice");
   User bob = Register("bob");
@@ -170,14 +178,7 @@ TEST_F(EventsStreamTest, TypingReachesOtherMembersWithoutIdAndNotTheTypist) {
   // Presence settles first: on PostgreSQL it comes back through NOTIFY, in
   // commit order, so once alice hears bob come online, alice's own online
   // notice (sent before) has gone out too and cannot answer bob's poll.
-  ASSERT_TRUE(a->WaitUntil(
-      [&](const SseState& st) {
-        for (const SseEvent& e : st.Events()) {
-          if (e.type == "presence" && e.json()["user"]["id"].num() == bob.id) return true;
-        }
-        return false;
-      },
-      5s))
+  ASSERT_TRUE(a->WaitUntil([&](const SseState& st) { return SawPresenceOf(st, bob.id); }, 5s))
       << "alice never saw bob come online";
   const int64_t head = Head(bob.token);
   PollResult polled;
@@ -334,14 +335,7 @@ TEST_F(PresenceTest, PeerSeesOnlineThenOfflineAndMembersShowIt) {
 
   auto b = Subscribe(bob.token);
   auto a = Subscribe(alice.token);
-  ASSERT_TRUE(b->WaitUntil(
-      [&](const SseState& st) {
-        for (const SseEvent& e : st.Events()) {
-          if (e.type == "presence" && e.json()["user"]["id"].num() == alice.id) return true;
-        }
-        return false;
-      },
-      3s))
+  ASSERT_TRUE(b->WaitUntil([&](const SseState& st) { return SawPresenceOf(st, alice.id); }, 3s))
       << "bob never saw alice come online";
   EXPECT_EQ(Count(*b, alice.id, true), 1);
   for (const SseEvent& e : b->Events()) {
