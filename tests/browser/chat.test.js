@@ -137,6 +137,49 @@ test('edit, delete, typing and presence reach the other person', logged(async ()
   await hank.ctx.close();
 }));
 
+test('a member list asked for before someone came online does not hide them when it arrives late', logged(async () => {
+  // The race of a busy machine, made certain: ivy's page asks for the member
+  // list when jack joins, before jack's stream opens; the answer (jack
+  // offline, true when it was read) reaches the page only after the
+  // presence event that says he is online.
+  const ivy = await ui.openAs(f.browser, f.stack.url, h.uniqueName('ivy'));
+  await ui.waitForStatus(ivy.page, 'live');
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  let held = 0;
+  await ivy.page.route('**/api/rooms/*/members', async (route) => {
+    if (route.request().method() !== 'GET') return route.fallback();
+    held++;
+    const snapshot = await route.fetch();
+    await released;
+    await route.fulfill({ response: snapshot });
+  });
+
+  const jackName = h.uniqueName('jack');
+  const jackCtx = await f.browser.newContext({ viewport: { width: 1100, height: 720 } });
+  let streamAsked = false;
+  await jackCtx.route('**/events/**', async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    streamAsked = true;
+    await route.fallback();
+  });
+  const jackTab = await ui.newTab(jackCtx, f.stack.url);
+  await ui.signIn(jackTab.page, jackName, { register: true });
+  await ui.signedInAs(jackTab.page, jackName);
+  await ui.waitForStatus(jackTab.page, 'live');
+  assert.ok(streamAsked);
+  assert.ok(held > 0, 'ivy asked for the member list while jack was not yet online');
+  // The presence event reaches ivy's page (it has nothing to show yet: jack
+  // is not in the list it holds), then the old list does.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  release();
+  await ivy.page.locator('#members li.online .name', { hasText: jackName }).waitFor();
+  await ivy.page.unroute('**/api/rooms/*/members');
+  ui.assertNoErrors(ivy, jackTab);
+  await ivy.ctx.close();
+  await jackCtx.close();
+}));
+
 test('rooms: create, join, leave, invite, unread counts and new people', logged(async () => {
   const ivy = await ui.openAs(f.browser, f.stack.url, h.uniqueName('ivy'));
   const jackName = h.uniqueName('jack');

@@ -1,8 +1,7 @@
 // Helpers, loaded first: the global Parley the others extend, and the DOM
-// words every file uses ($, el, button, on, show, clear, remove, keepFocus,
-// isEnter, isEsc, onEsc), global too. ES5 served as is; module bodies sit unindented in
-// their IIFE. User text goes in by textContent only. for-in walks our own
-// maps: none extends Object.prototype.
+// words every file uses, global too. ES5 served as is; module bodies sit
+// unindented in their IIFE. User text goes in by textContent only. for-in
+// walks our own maps: none extends Object.prototype.
 var Parley = window.Parley = {};
 
 // An id, or already the node (or window).

@@ -33,6 +33,8 @@ var R = {
   lastTypingSent: 0,
   members: [],
   online: {},
+  presenceAt: {},  // user id -> tick of their last presence event
+  tick: 0,
   readSent: 0,
   readTimer: null,
   readPending: null,
@@ -653,11 +655,11 @@ function drawMembers() {
   var amOwner = R.room && R.room.owner && me() && R.room.owner.id === me().id;
   for (var i = 0; i < sorted.length; i++) {
     var m = sorted[i];
-    var online = !!R.online[m.user.id];
-    var li = el('li', online ? 'online' : 'offline');
+    var state = R.online[m.user.id] ? 'online' : 'offline';
+    var li = el('li', state);
     li.appendChild(el('span', 'dot'));
     li.appendChild(el('span', 'name', m.user.username));
-    li.appendChild(el('span', 'visually-hidden', online ? ' (online)' : ' (offline)'));
+    li.appendChild(el('span', 'visually-hidden', ' (' + state + ')'));
     if (isQa() && amOwner && m.user.id !== me().id) {
       li.appendChild(roleSelect(m));
     } else if (isQa() || m.owner) {
@@ -683,10 +685,14 @@ function roleSelect(m) {
 var loadMembers = Parley.soon(function () {
   if (!R.room) return;
   var seq = R.seq;
+  var asked = R.tick;
   Parley.get(roomPath('/members'), function (err, data) {
     if (seq !== R.seq || err) return;
     R.members = data.members || [];
-    for (var i = 0; i < R.members.length; i++) R.online[R.members[i].user.id] = R.members[i].online;
+    for (var i = 0; i < R.members.length; i++) {
+      var id = R.members[i].user.id;  // presence newer than the list stays
+      if (!(R.presenceAt[id] > asked)) R.online[id] = R.members[i].online;
+    }
     renderMembers();
     renderHeader();  // my mute may change
     rerender();
@@ -862,6 +868,7 @@ Parley.room = {
 
   onPresence: function (d) {
     R.online[d.user.id] = !!d.online;
+    R.presenceAt[d.user.id] = ++R.tick;
     if (R.room) renderMembers();
   },
 
