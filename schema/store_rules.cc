@@ -1,5 +1,8 @@
 #include "schema/store_rules.h"
 
+#include <string>
+
+#include "schema/crypto.h"
 #include "schema/json.h"
 
 namespace parley {
@@ -26,6 +29,8 @@ bool RoleFitsKind(Role role, RoomKind kind) {
 Status ClientIdReused() {
   return Status::Conflict("client_id_reused", "that client_id was already used for a different message");
 }
+
+int64_t RandomUploadId() { return static_cast<int64_t>(std::stoull(NewToken().substr(0, 13), nullptr, 16)) + 1; }
 
 Status HideRoom(const Status& st) {
   if (st.code() == Code::kNotFound) return Status::NotFound("message_not_found", "no such message");

@@ -27,6 +27,12 @@ bool RoleFitsKind(Role role, RoomKind kind);
 // A client_id names one send: reusing it for another room or another kind
 // of message is a client bug, not a retry (409 client_id_reused).
 Status ClientIdReused();
+
+// The columns of an upload row `u`, in the order both backends read them.
+inline constexpr const char* kUploadColumns = "u.id, u.user_id, u.name, u.mime, u.size, u.width, u.height";
+// A new upload's id: 52 random bits plus one, positive and below 2^53 (a
+// JSON number any client reads exactly), so one id tells nothing of others.
+int64_t RandomUploadId();
 // A message in a room the reader cannot see is reported as not existing.
 Status HideRoom(const Status& st);
 // A muted member's sends and answers are refused inside the send's own

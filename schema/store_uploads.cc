@@ -21,16 +21,14 @@
 #include <algorithm>
 #include <string>
 
-#include "schema/crypto.h"
 #include "schema/message_index.h"
 #include "schema/per_user_limit.h"
 #include "schema/store.h"
+#include "schema/store_rules.h"
 #include "schema/upload_gc.h"
 
 namespace parley {
 namespace {
-
-constexpr const char* kUploadColumns = "u.id, u.user_id, u.name, u.mime, u.size, u.width, u.height";
 
 Upload ReadUpload(const Statement& s, int first) {
   Upload u;
@@ -44,8 +42,6 @@ Upload ReadUpload(const Statement& s, int first) {
   return u;
 }
 
-// 52 random bits plus one: positive, below 2^53 (a JSON number any client reads exactly).
-int64_t RandomUploadId() { return static_cast<int64_t>(std::stoull(NewToken().substr(0, 13), nullptr, 16)) + 1; }
 
 Status UploadNotFound() { return Status::NotFound("upload_not_found", "no such upload"); }
 

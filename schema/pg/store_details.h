@@ -1,6 +1,7 @@
 // What PgStore's message files share (store_messages.cc,
-// store_message_details.cc, store_reactions.cc, store_search.cc): the
-// message row's columns, reading one, and the per-range read of a list's
+// store_message_details.cc, store_reactions.cc, store_search.cc,
+// store_uploads.cc): the message row's columns, reading one, reading an
+// upload, and the per-range read of a list's
 // detail rows (mentions, reactions, attachments), as SQLite's MessageIndex
 // does (schema/message_index.h: one query per run of nearby ids).
 #pragma once
@@ -22,6 +23,9 @@ inline constexpr const char* kMessageSelect =
 
 // The row-th row of a kMessageSelect query.
 Result<Message> ReadMessage(const PgResult& r, int row);
+// The upload in the row-th row, its kUploadColumns (schema/store_rules.h)
+// from column `first` on.
+Result<Upload> ReadUpload(const PgResult& r, int row, int first);
 
 // Runs sql once per range of index, $1 and $2 bound to its first and last
 // id and $3 to `more` when set, and calls fill(message, rows, row) for each

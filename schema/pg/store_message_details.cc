@@ -3,6 +3,7 @@
 // nearby ids, whatever the list's length (store_details.h).
 #include "schema/pg/store.h"
 #include "schema/pg/store_details.h"
+#include "schema/store_rules.h"
 
 namespace parley::pg {
 
@@ -28,10 +29,6 @@ Result<Message> ReadMessage(const PgResult& r, int row) {
   return m;
 }
 
-namespace {
-
-constexpr const char* kUploadColumns = "u.id, u.user_id, u.name, u.mime, u.size, u.width, u.height";
-
 Result<Upload> ReadUpload(const PgResult& r, int row, int first) {
   Upload u;
   PARLEY_ASSIGN_OR_RETURN(u.id, r.Int(row, first));
@@ -43,8 +40,6 @@ Result<Upload> ReadUpload(const PgResult& r, int row, int first) {
   u.height = r.OptionalInt(row, first + 6);
   return u;
 }
-
-}  // namespace
 
 Status PgStore::AttachDetails(std::optional<int64_t> reader_id, std::vector<Message>& messages) {
   const MessageIndex index(messages);

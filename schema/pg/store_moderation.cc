@@ -23,6 +23,7 @@
 #include "schema/json.h"
 #include "schema/moderation.h"
 #include "schema/pg/store.h"
+#include "schema/store_rules.h"
 
 namespace parley::pg {
 namespace {
@@ -62,12 +63,6 @@ Event AccountEvent(const User& who, const char* flag, bool value) {
   e.audience = Audience::kRoom;
   e.data = AccountEventData(who, flag, value);
   return e;
-}
-
-Role DefaultRole(RoomKind kind) { return kind == RoomKind::kQa ? Role::kStudent : Role::kMember; }
-
-bool RoleFitsKind(Role role, RoomKind kind) {
-  return kind == RoomKind::kQa ? (role == Role::kStudent || role == Role::kProfessor) : role == Role::kMember;
 }
 
 }  // namespace

@@ -17,29 +17,13 @@
 //   the remover treats as done (events/upload_sweep.cc: ENOENT is fine).
 #include <string>
 
-#include "schema/crypto.h"
 #include "schema/pg/store.h"
+#include "schema/pg/store_details.h"
+#include "schema/store_rules.h"
 #include "schema/upload_gc.h"
 
 namespace parley::pg {
 namespace {
-
-constexpr const char* kUploadColumns = "u.id, u.user_id, u.name, u.mime, u.size, u.width, u.height";
-
-Result<Upload> ReadUpload(const PgResult& r, int row) {
-  Upload u;
-  PARLEY_ASSIGN_OR_RETURN(u.id, r.Int(row, 0));
-  PARLEY_ASSIGN_OR_RETURN(u.user_id, r.Int(row, 1));
-  u.name = r.Text(row, 2);
-  u.mime = r.Text(row, 3);
-  PARLEY_ASSIGN_OR_RETURN(u.size, r.Int(row, 4));
-  u.width = r.OptionalInt(row, 5);
-  u.height = r.OptionalInt(row, 6);
-  return u;
-}
-
-// 52 random bits plus one: positive, below 2^53 (a JSON number any client reads exactly).
-int64_t RandomUploadId() { return static_cast<int64_t>(std::stoull(NewToken().substr(0, 13), nullptr, 16)) + 1; }
 
 Result<std::vector<int64_t>> FirstColumn(const PgResult& r) {
   std::vector<int64_t> ids;
@@ -101,7 +85,7 @@ Result<Upload> PgStore::ReadableUpload(const User& me, int64_t upload_id) {
                                  "WHERE a.upload_id = $1 AND m.deleted = 0))",
                              {upload_id, me.id}));
   if (r.Rows() == 0) return Status::NotFound("upload_not_found", "no such upload");
-  return ReadUpload(r, 0);
+  return ReadUpload(r, 0, 0);
 }
 
 // The row goes, its file is queued: see the design note.
