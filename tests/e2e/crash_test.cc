@@ -217,10 +217,18 @@ TEST_F(CrashTest, KillsUnderLoadLoseNoAcknowledgedSend) {
         }
         break;
       }
-      default: {  // parley-events
+      default: {  // parley-events: every stream open at the kill must end
+        for (auto& s : streams) s->Hold(true);
+        for (size_t i = 0; i < streams.size(); ++i) {
+          if (!streams[i]->WaitStreaming(10s)) {
+            round_problems.push_back("round " + std::to_string(round) + ": stream " + std::to_string(i) +
+                                     " not open before the kill");
+          }
+        }
         ++events_kills;
         const int st = stack().KillEvents();
         restarted(st, stack().StartEvents(&error));
+        for (auto& s : streams) s->Hold(false);
         break;
       }
     }

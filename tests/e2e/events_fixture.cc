@@ -195,6 +195,15 @@ bool Resumer::WaitConnected(std::chrono::milliseconds timeout) {
   return true;
 }
 
+bool Resumer::WaitStreaming(std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!streaming_.load()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
 bool Resumer::Join() {
   if (thread_.joinable()) thread_.join();
   return reached_;
@@ -231,6 +240,7 @@ void Resumer::Run() {
     }
     ++connections;
     connected_ = true;
+    streaming_ = true;
     auto life_end = deadline;
     if (options_.min_life.count() > 0) {
       std::uniform_int_distribution<int64_t> life(options_.min_life.count(), options_.max_life.count());
@@ -284,8 +294,10 @@ void Resumer::Run() {
         if (retry_after_hello) ++server_ends_with_retry;
         break;
       }
-      if (stop_.load() || Clock::now() >= life_end) break;
+      const auto now = Clock::now();
+      if (stop_.load() || now >= deadline || (now >= life_end && !hold_.load())) break;
     }
+    streaming_ = false;
     s->Close();
   }
 }

@@ -126,6 +126,12 @@ class Resumer {
   void Start();
   // Until the first stream has said hello.
   bool WaitConnected(std::chrono::milliseconds timeout);
+  // While on, a stream that is open stays open (no drop on purpose): a test
+  // that is about to end streams from the server side (a kill) holds them,
+  // waits until each is open (WaitStreaming), and knows each must end.
+  void Hold(bool on) { hold_ = on; }
+  // Until a stream is open now (said hello, not ended); false after `timeout`.
+  bool WaitStreaming(std::chrono::milliseconds timeout);
   void FinishAt(int64_t id) { target_.store(id); }
   // Waits for the thread (it ends by its deadline); true if it reached the target.
   bool Join();
@@ -145,6 +151,8 @@ class Resumer {
   std::thread thread_;
   std::atomic<int64_t> target_{INT64_MAX};
   std::atomic<bool> connected_{false};
+  std::atomic<bool> streaming_{false};
+  std::atomic<bool> hold_{false};
   std::atomic<bool> stop_{false};
   bool reached_ = false;
 };
