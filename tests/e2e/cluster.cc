@@ -1,6 +1,9 @@
 #include "cluster.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -9,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -21,15 +25,37 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// Whether something listens on the unix stream socket at `path`.
-bool Accepts(const std::string& path) {
-  sockaddr_un addr{};
-  if (path.size() >= sizeof addr.sun_path) return false;
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// Whether something listens at `address`: a unix stream socket's path, or
+// IPv4:PORT (a host's address in namespaces, reached from front). A TCP
+// connect gets 1 s: a host whose link is down would not even refuse.
+bool Accepts(const std::string& address) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (address.find('/') != std::string::npos) {
+    auto* un = reinterpret_cast<sockaddr_un*>(&addr);
+    if (address.size() >= sizeof un->sun_path) return false;
+    un->sun_family = AF_UNIX;
+    std::memcpy(un->sun_path, address.c_str(), address.size() + 1);
+    len = sizeof *un;
+  } else {
+    const size_t colon = address.rfind(':');
+    auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+    in->sin_family = AF_INET;
+    if (colon == std::string::npos || inet_pton(AF_INET, address.substr(0, colon).c_str(), &in->sin_addr) != 1) {
+      return false;
+    }
+    in->sin_port = htons(static_cast<uint16_t>(std::atoi(address.c_str() + colon + 1)));
+    len = sizeof *in;
+  }
+  const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return false;
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0;
+  if (!ok && errno == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    int err = 0;
+    socklen_t err_len = sizeof err;
+    ok = poll(&p, 1, 1000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) == 0 && err == 0;
+  }
   close(fd);
   return ok;
 }
@@ -90,6 +116,15 @@ pid_t Cluster::Pid(const std::string& name) const {
   return 0;
 }
 
+std::string Cluster::address_of(const std::string& name) const {
+  std::ifstream in(var() + "/cluster.addrs");
+  std::string word, address;
+  while (in >> word >> address) {
+    if (word == name) return address;
+  }
+  return "";
+}
+
 pid_t Cluster::Kill(const std::string& name) {
   const pid_t pid = Pid(name);
   EXPECT_GT(pid, 0) << "no process " << name << " in cluster.pids";
@@ -102,7 +137,7 @@ bool Cluster::WaitBack(const std::string& name, pid_t old, std::chrono::millisec
   const auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
     const pid_t now = Pid(name);
-    if (now > 0 && now != old && ::kill(now, 0) == 0 && Accepts(socket_of(name))) return true;
+    if (now > 0 && now != old && ::kill(now, 0) == 0 && Accepts(address_of(name))) return true;
     std::this_thread::sleep_for(50ms);
   }
   return false;

@@ -53,8 +53,9 @@ class Cluster {
   int port() const { return port_; }
   std::string daemon_socket(int i) const { return var() + "/events-" + std::to_string(i) + ".sock"; }
   std::string pool_socket(int i) const { return var() + "/fcgi-" + std::to_string(i) + ".sock"; }
-  // The socket a process of the cluster listens on ("events-1", "fcgi-2").
-  std::string socket_of(const std::string& name) const { return var() + "/" + name + ".sock"; }
+  // Where a process of the cluster listens ("events-1", "fcgi-2"): a socket
+  // path, or HOST:PORT in namespaces (from $PARLEY_VAR/cluster.addrs).
+  std::string address_of(const std::string& name) const;
 
   // The pid that $PARLEY_VAR/cluster.pids names now (rewritten by
   // tools/cluster on every restart), or 0.
