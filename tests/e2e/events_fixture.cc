@@ -186,23 +186,23 @@ void Resumer::Start() {
   thread_ = std::thread([this] { Run(); });
 }
 
-bool Resumer::WaitConnected(std::chrono::milliseconds timeout) {
+namespace {
+
+// Until `flag` is set by the stream's thread; false after `timeout`.
+bool WaitSet(const std::atomic<bool>& flag, std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
-  while (!connected_.load()) {
+  while (!flag.load()) {
     if (Clock::now() >= deadline) return false;
     std::this_thread::sleep_for(5ms);
   }
   return true;
 }
 
-bool Resumer::WaitStreaming(std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (!streaming_.load()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+}  // namespace
+
+bool Resumer::WaitConnected(std::chrono::milliseconds timeout) { return WaitSet(connected_, timeout); }
+
+bool Resumer::WaitStreaming(std::chrono::milliseconds timeout) { return WaitSet(streaming_, timeout); }
 
 bool Resumer::Join() {
   if (thread_.joinable()) thread_.join();
