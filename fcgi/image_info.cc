@@ -28,31 +28,31 @@ FileType Image(std::string_view mime, int64_t w, int64_t h) {
   return t;
 }
 
-FileType Bad(std::string_view mime) { return Image(mime, 0, 0); }
+FileType Unsized(std::string_view mime) { return Image(mime, 0, 0); }
 
 FileType Png(std::string_view b) {
   // Signature, then the IHDR chunk must come first: length 13, "IHDR", width, height.
-  if (b.size() < 24 || Be32(b, 8) != 13 || b.substr(12, 4) != "IHDR") return Bad("image/png");
+  if (b.size() < 24 || Be32(b, 8) != 13 || b.substr(12, 4) != "IHDR") return Unsized("image/png");
   return Image("image/png", Be32(b, 16), Be32(b, 20));
 }
 
 FileType Gif(std::string_view b) {
-  if (b.size() < 10) return Bad("image/gif");
+  if (b.size() < 10) return Unsized("image/gif");
   return Image("image/gif", Le16(b, 6), Le16(b, 8));
 }
 
 FileType Webp(std::string_view b) {
   constexpr std::string_view kMime = "image/webp";
-  if (b.size() < 30) return Bad(kMime);
+  if (b.size() < 30) return Unsized(kMime);
   std::string_view chunk = b.substr(12, 4);
   if (chunk == "VP8 ") {
     // Lossy: a 3-byte frame tag, the start code 9d 01 2a, then 14-bit sizes.
-    if (b.substr(23, 3) != "\x9d\x01\x2a") return Bad(kMime);
+    if (b.substr(23, 3) != "\x9d\x01\x2a") return Unsized(kMime);
     return Image(kMime, Le16(b, 26) & 0x3fff, Le16(b, 28) & 0x3fff);
   }
   if (chunk == "VP8L") {
     // Lossless: signature 0x2f, then width-1 and height-1 in 14 bits each.
-    if (static_cast<unsigned char>(b[20]) != 0x2f) return Bad(kMime);
+    if (static_cast<unsigned char>(b[20]) != 0x2f) return Unsized(kMime);
     uint32_t bits = Le32(b, 21);
     return Image(kMime, (bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1);
   }
@@ -60,7 +60,7 @@ FileType Webp(std::string_view b) {
     // Extended: flags and 3 reserved bytes, then canvas width-1 and height-1 in 24 bits.
     return Image(kMime, int64_t{Le24(b, 24)} + 1, int64_t{Le24(b, 27)} + 1);
   }
-  return Bad(kMime);
+  return Unsized(kMime);
 }
 
 // Start-of-frame markers carry the size; C4 (DHT), C8 (reserved) and CC
@@ -72,18 +72,18 @@ FileType Jpeg(std::string_view b) {
   size_t at = 2;  // after SOI (ff d8)
   for (;;) {
     // A marker: one or more ff fill bytes, then its code.
-    if (at >= b.size() || static_cast<unsigned char>(b[at]) != 0xff) return Bad(kMime);
+    if (at >= b.size() || static_cast<unsigned char>(b[at]) != 0xff) return Unsized(kMime);
     while (at < b.size() && static_cast<unsigned char>(b[at]) == 0xff) ++at;
-    if (at >= b.size()) return Bad(kMime);
+    if (at >= b.size()) return Unsized(kMime);
     unsigned char m = static_cast<unsigned char>(b[at++]);
     if (m == 0x01 || (m >= 0xd0 && m <= 0xd7)) continue;  // no length follows
-    if (m == 0xd8 || m == 0xd9 || m == 0xda) return Bad(kMime);  // SOI again, EOI or scan data before a frame
-    if (at + 2 > b.size()) return Bad(kMime);
+    if (m == 0xd8 || m == 0xd9 || m == 0xda) return Unsized(kMime);  // SOI again, EOI or scan data before a frame
+    if (at + 2 > b.size()) return Unsized(kMime);
     uint32_t len = Be16(b, at);  // counts itself
-    if (len < 2) return Bad(kMime);
+    if (len < 2) return Unsized(kMime);
     if (IsStartOfFrame(m)) {
       // length, precision, height, width
-      if (len < 7 || at + 7 > b.size()) return Bad(kMime);
+      if (len < 7 || at + 7 > b.size()) return Unsized(kMime);
       return Image(kMime, Be16(b, at + 5), Be16(b, at + 3));
     }
     at += len;

@@ -20,6 +20,9 @@ namespace parley::e2e {
 // bounded (5 s): loopback answers at once or not at all.
 int ConnectLoopback(int port, int rcvbuf, std::string* error);
 
+// ASCII lower case (header names compare that way).
+std::string Lower(std::string s);
+
 // An owned socket; closed on destruction.
 class RawSocket {
  public:

@@ -41,11 +41,6 @@ int ConnectUnix(const std::string& path, std::string* error) {
   return fd;
 }
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 std::optional<int64_t> ParseId(std::string_view s) {
   if (s.empty() || s.size() > 18) return std::nullopt;
   int64_t v = 0;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -19,6 +20,12 @@
 #include "schema/status.h"
 
 namespace parley::test {
+
+// A password hash for test users: no Store looks inside it, and a real
+// Argon2id hash costs ~50-100 ms a user.
+inline constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
+// The room `general`, created by the first migration.
+inline constexpr int64_t kGeneral = 1;
 
 // mkdtemp under $TMPDIR (or /tmp); removed with its contents on destruction.
 // Unix socket paths must fit in 108 bytes, so a long $TMPDIR falls back to /tmp.

@@ -9,13 +9,13 @@
 namespace parley::loadgen {
 
 namespace {
-void TickCb(evutil_socket_t, short, void* self) { static_cast<Pacer*>(self)->OnTick(); }
-constexpr int kTickMs = 5;
+void RefillCb(evutil_socket_t, short, void* self) { static_cast<Pacer*>(self)->OnTick(); }
+constexpr int kRefillMs = 5;
 }  // namespace
 
 Pacer::Pacer(event_base* base, double rate) : rate_(rate), last_ns_(MonoNs()) {
-  tick_.reset(event_new(base, -1, EV_PERSIST, &TickCb, this));
-  timeval tv{0, kTickMs * 1000};
+  tick_.reset(event_new(base, -1, EV_PERSIST, &RefillCb, this));
+  timeval tv{0, kRefillMs * 1000};
   event_add(tick_.get(), &tv);
 }
 
@@ -25,7 +25,7 @@ void Pacer::OnTick() {
   int64_t now = MonoNs();
   // A burst allowance of one tick's worth (at least one connection), so a
   // slow tick does not turn into a later burst.
-  double cap = std::max(1.0, rate_ * kTickMs / 1000.0);
+  double cap = std::max(1.0, rate_ * kRefillMs / 1000.0);
   tokens_ = std::min(cap, tokens_ + rate_ * static_cast<double>(now - last_ns_) / 1e9);
   last_ns_ = now;
   while (tokens_ >= 1 && !queue_.empty()) {

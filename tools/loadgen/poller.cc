@@ -7,7 +7,7 @@
 namespace parley::loadgen {
 
 namespace {
-void RetryCb(evutil_socket_t, short, void* self) { static_cast<Poller*>(self)->OnRetryTimer(); }
+void PollRetryCb(evutil_socket_t, short, void* self) { static_cast<Poller*>(self)->OnRetryTimer(); }
 constexpr size_t kMaxBody = 8 << 20;
 }  // namespace
 
@@ -94,7 +94,7 @@ void Poller::Retry() {
   }
   state_ = State::kRetrying;
   int ms = std::min(1000 << std::min(std::max(failures_ - 1, 0), 3), 8000);
-  if (!retry_ev_) retry_ev_.reset(evtimer_new(ctx_.base, &RetryCb, this));
+  if (!retry_ev_) retry_ev_.reset(evtimer_new(ctx_.base, &PollRetryCb, this));
   timeval tv{ms / 1000, (ms % 1000) * 1000};
   evtimer_add(retry_ev_.get(), &tv);
 }

@@ -32,7 +32,7 @@ namespace {
 constexpr const char* kHost = "chat.example";
 constexpr const char* kOrigin = "http://chat.example";
 constexpr const char* kPassword = "correct-horse";
-constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
+using test::kFakeHash;
 
 JsonPtr ParseBody(const Response& r) {
   JsonPtr j(cJSON_ParseWithLength(r.body.data(), r.body.size()));

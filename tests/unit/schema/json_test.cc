@@ -9,15 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/json_read.h"
+
 namespace parley {
 namespace {
 
-JsonPtr Parse(const std::string& s) {
-  JsonPtr j(cJSON_ParseWithLength(s.data(), s.size()));
-  EXPECT_NE(j, nullptr) << s;
-  return j;
-}
-const cJSON* Get(const cJSON* obj, const char* key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
+using test::Get;
+using test::Parse;
+
 std::string Quoted(std::string_view s) {
   std::string out;
   AppendJsonString(out, s);

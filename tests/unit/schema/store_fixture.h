@@ -3,9 +3,8 @@
 // tests begin with. The backend is SQLite (a file in a temporary directory,
 // Store), or PostgreSQL (a fresh schema of the test cluster, pg_cluster.h,
 // PgStore) when PARLEY_TEST_BACKEND=postgresql: the same tests hold both
-// backends to one contract (tests/unit/CMakeLists.txt runs them twice). Users get a fake password hash:
-// the Store never looks inside it, and real Argon2id would cost ~50-100 ms
-// per user.
+// backends to one contract (tests/unit/CMakeLists.txt runs them twice).
+// Users get kFakeHash (temp_db.h) as their password hash.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -25,9 +24,6 @@
 #include "tests/unit/temp_db.h"
 
 namespace parley::test {
-
-inline constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
-inline constexpr int64_t kGeneral = 1;  // created by the first migration
 
 // Whether this run tests the PostgreSQL backend (PARLEY_TEST_BACKEND=postgresql).
 inline bool OnPostgres() {

@@ -15,6 +15,7 @@
 
 #include "schema/crypto.h"
 #include "schema/json.h"
+#include "tests/unit/json_read.h"
 #include "tests/unit/schema/store_fixture.h"
 
 namespace parley {
@@ -105,12 +106,8 @@ class StoreTest : public test::StoreFixture {
 
 };
 
-JsonPtr Parse(const std::string& s) {
-  JsonPtr j(cJSON_Parse(s.c_str()));
-  EXPECT_NE(j, nullptr) << s;
-  return j;
-}
-const cJSON* Get(const cJSON* obj, const char* key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
+using test::Get;
+using test::Parse;
 std::string Str(const cJSON* obj, const char* key) {
   const cJSON* v = Get(obj, key);
   return cJSON_IsString(v) ? v->valuestring : "<missing>";

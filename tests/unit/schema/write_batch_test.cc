@@ -14,8 +14,8 @@
 namespace parley {
 namespace {
 
-constexpr const char* kFakeHash = "$argon2id$v=19$m=65536,t=2,p=1$fake$fake";
-constexpr int64_t kGeneral = 1;
+using test::kFakeHash;
+using test::kGeneral;
 
 class WriteBatchTest : public ::testing::Test {
  protected:
