@@ -1,9 +1,9 @@
 // What PgStore's message files share (store_messages.cc,
 // store_message_details.cc, store_reactions.cc, store_search.cc,
 // store_uploads.cc): the message row's columns, reading one, reading an
-// upload, and the per-range read of a list's
-// detail rows (mentions, reactions, attachments), as SQLite's MessageIndex
-// does (schema/message_index.h: one query per run of nearby ids).
+// upload, and the per-range read of a list's detail rows (mentions,
+// reactions, attachments), as SQLite's MessageIndex does
+// (schema/message_index.h: one query per run of nearby ids).
 #pragma once
 
 #include <optional>

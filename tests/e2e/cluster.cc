@@ -12,12 +12,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
+
+#include "schema/listen_address.h"
 
 namespace parley::e2e {
 namespace {
@@ -25,26 +26,29 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// Whether something listens at `address`: a unix stream socket's path, or
-// IPv4:PORT (a host's address in namespaces, reached from front). A TCP
+// Whether something listens at `address`, a daemon's --listen value (the
+// daemons' own rule, schema/listen_address.h): a unix stream socket's path,
+// or HOST:PORT (a host's address in namespaces, reached from front). A TCP
 // connect gets 1 s: a host whose link is down would not even refuse.
 bool Accepts(const std::string& address) {
+  auto where = ParseListenAddress("cluster.addrs", address);
+  if (!where.ok()) return false;
   sockaddr_storage addr{};
   socklen_t len = 0;
-  if (address.find('/') != std::string::npos) {
-    auto* un = reinterpret_cast<sockaddr_un*>(&addr);
-    if (address.size() >= sizeof un->sun_path) return false;
-    un->sun_family = AF_UNIX;
-    std::memcpy(un->sun_path, address.c_str(), address.size() + 1);
-    len = sizeof *un;
+  if (!where->tcp) {
+    if (!UnixAddress(where->path, reinterpret_cast<sockaddr_un*>(&addr))) return false;
+    len = sizeof(sockaddr_un);
+  } else if (where->ipv6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(static_cast<uint16_t>(where->port));
+    if (inet_pton(AF_INET6, where->host.c_str(), &in6->sin6_addr) != 1) return false;
+    len = sizeof *in6;
   } else {
-    const size_t colon = address.rfind(':');
     auto* in = reinterpret_cast<sockaddr_in*>(&addr);
     in->sin_family = AF_INET;
-    if (colon == std::string::npos || inet_pton(AF_INET, address.substr(0, colon).c_str(), &in->sin_addr) != 1) {
-      return false;
-    }
-    in->sin_port = htons(static_cast<uint16_t>(std::atoi(address.c_str() + colon + 1)));
+    in->sin_port = htons(static_cast<uint16_t>(where->port));
+    if (inet_pton(AF_INET, where->host.c_str(), &in->sin_addr) != 1) return false;
     len = sizeof *in;
   }
   const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
