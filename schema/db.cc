@@ -113,13 +113,13 @@ Status Db::CheckpointIfDue() {
 
 void Db::OnUpdate(void* self, int op, const char*, const char* table, int64_t) {
   Db* db = static_cast<Db*>(self);
-  if (op == SQLITE_INSERT && db->before_commit_table_ == table) db->before_commit_due_ = true;
+  if (op == SQLITE_INSERT && db->before_commit_table_ == table) ++db->before_commit_rows_;
 }
 
-void Db::SetBeforeCommit(std::vector<std::string> sql, std::string after_insert_into) {
+void Db::SetBeforeCommit(std::vector<std::string> sql, std::string after_insert_into, int64_t every_rows) {
   before_commit_ = std::move(sql);
   before_commit_table_ = std::move(after_insert_into);
-  before_commit_due_ = false;
+  before_commit_every_ = std::max<int64_t>(every_rows, 1);  // the rows counted so far still count
   // The hook costs a call per row written: only on connections that need it.
   if (before_commit_table_.empty()) {
     sqlite3_update_hook(db_.get(), nullptr, nullptr);
@@ -131,12 +131,14 @@ void Db::SetBeforeCommit(std::vector<std::string> sql, std::string after_insert_
 }
 
 Status Db::BeforeCommit() {
-  if (before_commit_.empty() || (!before_commit_table_.empty() && !before_commit_due_)) return Status::Ok();
+  if (before_commit_.empty() || (!before_commit_table_.empty() && before_commit_rows_ < before_commit_every_)) {
+    return Status::Ok();
+  }
   for (const std::string& sql : before_commit_) {
     PARLEY_ASSIGN_OR_RETURN(Statement s, Prepare(sql));
     PARLEY_RETURN_IF_ERROR(s.Exec());
   }
-  before_commit_due_ = false;
+  before_commit_rows_ = 0;
   ++before_commits_;
   return Status::Ok();
 }
@@ -188,7 +190,7 @@ Result<bool> Statement::Step() {
   // The WAL is only safe to checkpoint because every change is made under
   // the writer lock (db.h); a write that slipped past Transaction would
   // quietly void that, so it fails instead.
-  if (!db_->writing() && !sqlite3_stmt_readonly(stmt_)) {
+  if (!temp_only_ && !db_->writing() && !sqlite3_stmt_readonly(stmt_)) {
     return Status::Internal(std::string("a write outside a write transaction: ") + sqlite3_sql(stmt_));
   }
   int rc = sqlite3_step(stmt_);
@@ -273,17 +275,43 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_m
   return db;
 }
 
-Result<Statement> Db::Prepare(std::string_view sql) {
+Result<sqlite3_stmt*> Db::Cached(Cache& cache, std::string_view sql) {
   std::string key(sql);
-  auto it = cache_.find(key);
-  if (it == cache_.end()) {
+  auto it = cache.find(key);
+  if (it == cache.end()) {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) return FromSqlite(rc, db_.get(), "prepare");
-    it = cache_.emplace(std::move(key), std::unique_ptr<sqlite3_stmt, StmtFinalizer>(stmt)).first;
+    it = cache.emplace(std::move(key), std::unique_ptr<sqlite3_stmt, StmtFinalizer>(stmt)).first;
   }
-  Statement s(this, it->second.get());
+  return it->second.get();
+}
+
+Result<Statement> Db::Prepare(std::string_view sql) {
+  PARLEY_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Cached(cache_, sql));
+  Statement s(this, stmt);
+  s.Reset();
+  return s;
+}
+
+namespace {
+// The authorizer of PrepareTempWrite: reading anything, and any other
+// action on the TEMP schema only.
+int TempOnly(void*, int action, const char*, const char*, const char* schema, const char*) {
+  if (action == SQLITE_SELECT || action == SQLITE_READ || action == SQLITE_FUNCTION || action == SQLITE_RECURSIVE) {
+    return SQLITE_OK;
+  }
+  return schema != nullptr && std::string_view(schema) == "temp" ? SQLITE_OK : SQLITE_DENY;
+}
+}  // namespace
+
+Result<Statement> Db::PrepareTempWrite(std::string_view sql) {
+  sqlite3_set_authorizer(db_.get(), TempOnly, nullptr);
+  Result<sqlite3_stmt*> stmt = Cached(temp_cache_, sql);
+  sqlite3_set_authorizer(db_.get(), nullptr, nullptr);
+  PARLEY_RETURN_IF_ERROR(stmt.status());
+  Statement s(this, *stmt, true);
   s.Reset();
   return s;
 }

@@ -54,8 +54,8 @@ class Db;
 // (an open reader would stop WAL checkpoints from finishing).
 class Statement {
  public:
-  Statement(Db* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+  Statement(Db* db, sqlite3_stmt* stmt, bool temp_only = false) : db_(db), stmt_(stmt), temp_only_(temp_only) {}
+  Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_), temp_only_(o.temp_only_) { o.stmt_ = nullptr; }
   Statement& operator=(Statement&&) = delete;
   Statement(const Statement&) = delete;
   ~Statement();
@@ -86,6 +86,7 @@ class Statement {
  private:
   Db* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;  // owned by the Db's cache
+  bool temp_only_ = false;        // Db::PrepareTempWrite's: writes TEMP only
 };
 
 // How a commit reaches the disk (PRAGMA synchronous in WAL mode). kFull:
@@ -115,6 +116,11 @@ class Db {
   // Prepared once per connection and cached by SQL text; the statement is
   // reset and its bindings cleared on each call.
   Result<Statement> Prepare(std::string_view sql);
+  // The same for a statement that writes only this connection's TEMP
+  // database (a read's scratch tables: search's tail): it needs no writer
+  // lock, as nothing of it reaches the database file or its WAL. Refused at
+  // prepare (kInternal) if it would touch any other schema but to read.
+  Result<Statement> PrepareTempWrite(std::string_view sql);
   // Runs one or more statements without results (DDL, pragmas). Unlike
   // Statement it cannot tell a write from a read: writes through it belong
   // inside a write Transaction (as the migrations run).
@@ -157,12 +163,13 @@ class Db {
   // before its COMMIT (a write Transaction's, a WriteBatch's): work that must
   // be current at commit but costs less once per commit than once per write
   // (the search index, migration 009: Store sets them). None by default.
-  // With `after_insert_into`, only in commits that inserted a row into that
-  // table (SQLite's update hook sees it, a trigger's inserts included), so
-  // a connection that never writes it (the events daemon's) pays nothing;
-  // a savepoint rolled back may leave it due for one commit that finds
-  // nothing to do.
-  void SetBeforeCommit(std::vector<std::string> sql, std::string after_insert_into = "");
+  // With `after_insert_into`, only in commits once this connection has
+  // inserted `every_rows` rows into that table since they last ran
+  // (SQLite's update hook sees them, a trigger's inserts included), so a
+  // connection that never writes it (the events daemon's) pays nothing; a
+  // savepoint rolled back still counts its rows (the statements then run a
+  // little early, never late).
+  void SetBeforeCommit(std::vector<std::string> sql, std::string after_insert_into = "", int64_t every_rows = 1);
   Status BeforeCommit();
   // Commits of this connection whose BeforeCommit statements ran.
   uint64_t before_commits() const { return before_commits_; }
@@ -182,11 +189,15 @@ class Db {
   uint64_t commits_ = 0;
   std::vector<std::string> before_commit_;
   std::string before_commit_table_;  // empty: every commit
-  bool before_commit_due_ = false;
+  int64_t before_commit_every_ = 1;
+  int64_t before_commit_rows_ = 0;  // inserted into before_commit_table_ since they last ran
   uint64_t before_commits_ = 0;
   friend class WriteBatch;
   friend class Transaction;
-  std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, StmtFinalizer>> cache_;
+  using Cache = std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, StmtFinalizer>>;
+  Result<sqlite3_stmt*> Cached(Cache& cache, std::string_view sql);
+  Cache cache_;
+  Cache temp_cache_;  // PrepareTempWrite's
   std::string path_;
 };
 

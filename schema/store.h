@@ -18,6 +18,7 @@
 
 #include "schema/db.h"
 #include "schema/storage.h"
+#include "schema/store_rules.h"
 
 namespace parley {
 
@@ -25,7 +26,7 @@ class MessageIndex;  // schema/message_index.h
 
 class Store final : public Storage {
  public:
-  explicit Store(Db& db, Limits limits = {}) : db_(db), limits_(limits) { IndexPendingAtCommit(); }
+  explicit Store(Db& db, Limits limits = {}) : db_(db), limits_(limits) { IndexEvery(kIndexEveryRows); }
 
   Db& db() { return db_; }
 
@@ -37,8 +38,18 @@ class Store final : public Storage {
   // The merge step: after this many commits that indexed messages, at most
   // this many pages (migration 011). Rare and small: the commits' own merges
   // of 64 segments do the bulk; this tidies an index that grows slowly.
-  static constexpr uint64_t kMergeEveryCommits = 256;
+  static constexpr uint64_t kMergeEveryCommits = 16;
   static constexpr int64_t kMergePages = 32;
+  // A commit indexes the messages waiting for the search index once this
+  // connection has sent this many since its last indexing commit
+  // (store_search.cc); until then Search finds them in the waiting tail.
+  static constexpr int64_t kIndexEveryRows = 256;
+  // Another cadence (1: every commit that sends indexes, as migration 009 did), for
+  // tests and tools/bench/sendcost; applies from the next commit.
+  void IndexEvery(int64_t rows);
+  // Indexes every waiting message now, in a write transaction of its own
+  // (tests, before FTS5's integrity check compares index and messages).
+  Status IndexWaiting();
 
   const Limits& limits() const override { return limits_; }
   Result<std::string> Epoch() override;
@@ -193,9 +204,12 @@ class Store final : public Storage {
   // details as user sees them: one detail query per kind for the list.
   Result<std::vector<Message>> LastMessages(const std::vector<int64_t>& room_ids, int64_t user_id);
   Status FillPeer(Room& r, int64_t user_id);  // store_rooms.cc: a DM's other member
-  // Makes every commit on db_ index the messages it sends first (migration
-  // 009, store_search.cc): Db::SetBeforeCommit.
-  void IndexPendingAtCommit();
+  // Search's hits in `table` (messages_fts, or the tail of messages not yet
+  // in it), newest first, at most q.limit + 1 (store_search.cc).
+  Status CollectHits(const char* table, const User& me, const SearchQuery& q, SearchHits& hits);
+  // Fills the temporary FTS5 table search_tail, on this connection only,
+  // with the messages still waiting for the index that q could find.
+  Status LoadSearchTail(const User& me, const SearchQuery& q);
   // A bounded merge of the search index's segments once this connection
   // indexed kMergeEveryCommits commits since its last (migration 011).
   Status MergeIndexIfDue();

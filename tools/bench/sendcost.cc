@@ -25,12 +25,15 @@
 // --no-index: the same build without the search index's work in a send
 // (tools/bench/sendcost's "noindex"): the triggers that note a message for
 // the index are dropped and nothing runs before COMMIT, as
-// PARLEY_BENCH_NO_FTS does to tools/bench/api's stack.
+// PARLEY_BENCH_NO_FTS does to tools/bench/api's stack. --index-every R: a
+// commit indexes the waiting messages once R were sent since the last one
+// that did (Store::IndexEvery; default Store::kIndexEveryRows; 1: each
+// commit its own, as migration 009 did).
 //
 // It prints one line: the sends, their status, and the CPU microseconds
 // per send measured around the loop alone (CLOCK_PROCESS_CPUTIME_ID).
 //
-// Usage: parley-sendcost DIR N [public|dm] [--batch B] [--no-index]
+// Usage: parley-sendcost DIR N [public|dm] [--batch B] [--no-index] [--index-every R]
 //        parley-sendcost prefill DIR K [public|dm]
 #include <time.h>
 
@@ -67,7 +70,7 @@ int Fail(const char* what, const Status& st) {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: parley-sendcost DIR N [public|dm] [--batch B] [--no-index]\n"
+               "usage: parley-sendcost DIR N [public|dm] [--batch B] [--no-index] [--index-every R]\n"
                "       parley-sendcost prefill DIR K [public|dm]\n");
   return 2;
 }
@@ -201,6 +204,7 @@ int main(int argc, char** argv) {
   std::string where = "public";
   long batch_size = 1;
   bool index = true;
+  long index_every = Store::kIndexEveryRows;
   for (size_t i = 2; i < args.size(); ++i) {
     if (args[i] == "public" || args[i] == "dm") {
       where = args[i];
@@ -208,17 +212,20 @@ int main(int argc, char** argv) {
       index = false;
     } else if (args[i] == "--batch" && i + 1 < args.size()) {
       batch_size = std::strtol(args[++i].c_str(), nullptr, 10);
+    } else if (args[i] == "--index-every" && i + 1 < args.size()) {
+      index_every = std::strtol(args[++i].c_str(), nullptr, 10);
     } else {
       return Usage();
     }
   }
-  if (n < 0 || batch_size < 1) return Usage();
+  if (n < 0 || batch_size < 1 || index_every < 1) return Usage();
   auto b = OpenBench(dir, where);
   if (!b.ok()) return Fail("open", b.status());
   if (!index) {
     if (Status st = DropIndexWork(*b->db); !st.ok()) return Fail("no index", st);
   }
   Store& store = *b->store;
+  if (index) store.IndexEvery(index_every);
   const std::string token = NewToken();
   if (Status st = store.CreateSession(b->alice.id, TokenHash(token)); !st.ok()) return Fail("session", st);
   fcgi::Notifier notifier("");  // no daemon to wake
@@ -255,8 +262,9 @@ int main(int argc, char** argv) {
     if (Status st = store.MaintainIfDue(); !st.ok()) return Fail("maintain", st);
   }
   const double cpu_us = CpuUs() - start;
-  std::printf("{\"sends\":%ld,\"room\":\"%s\",\"batch\":%ld,\"index\":%s,\"status\":%d,\"cpu_us_per_send\":%.2f}\n",
-              n, where.c_str(), batch_size, index ? "true" : "false", status,
+  std::printf("{\"sends\":%ld,\"room\":\"%s\",\"batch\":%ld,\"index\":%s,\"index_every\":%ld,\"status\":%d,"
+              "\"cpu_us_per_send\":%.2f}\n",
+              n, where.c_str(), batch_size, index ? "true" : "false", index_every, status,
               n > 0 ? cpu_us / static_cast<double>(n) : 0.0);
   return 0;
 }

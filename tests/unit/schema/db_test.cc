@@ -374,6 +374,24 @@ TEST_F(DbTest, ChangesOutsideAWriteTransactionAreRefused) {
   EXPECT_EQ(CountRows(*db_), 1);
 }
 
+// A read's scratch tables (search's tail) are written without the writer
+// lock; a statement that would change anything else is refused at prepare.
+TEST_F(DbTest, TempWritesNeedNoWriterLockAndReachNothingElse) {
+  ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(*db_, Transaction::Mode::kRead));
+  for (const char* sql : {"CREATE TEMP TABLE IF NOT EXISTS scratch (v INTEGER)",
+                          "INSERT INTO scratch (v) SELECT COUNT(*) FROM t", "DELETE FROM scratch WHERE v > 5"}) {
+    ASSERT_OK_AND_ASSIGN(Statement s, db_->PrepareTempWrite(sql));
+    EXPECT_OK(s.Exec()) << sql;
+  }
+  EXPECT_FALSE(db_->writing());
+  for (const char* sql : {"INSERT INTO t(name) VALUES ('x')", "INSERT INTO main.t(name) SELECT 'y'",
+                          "DELETE FROM t", "CREATE TABLE u (v INTEGER)", "DROP TABLE t"}) {
+    EXPECT_EQ(db_->PrepareTempWrite(sql).status().code(), Code::kInternal) << sql;
+  }
+  ASSERT_OK(tx->Commit());
+  EXPECT_EQ(CountRows(*db_), 0);
+}
+
 TEST_F(DbTest, TheWriterLockFileHoldsWritersBack) {
   // Another process holding the lock (here: a plain flock on the file, as
   // a Parley process would take it) keeps writers out, not readers.
