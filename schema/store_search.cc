@@ -103,9 +103,12 @@ Status Store::LoadSearchTail(const User& me, const SearchQuery& q) {
     PARLEY_RETURN_IF_ERROR(s.Exec());
   }
   // Only what this search could return: my rooms, its filters, not deleted.
+  // CROSS JOIN keeps the waiting rows (a few hundred) in the lead: left to
+  // itself the planner walked every message of my rooms (a bench user in
+  // 50 rooms of 1,000 messages each: 20-29 ms, against 0.3 ms).
   PARLEY_ASSIGN_OR_RETURN(Statement copy, db_.PrepareTempWrite(
       "INSERT INTO search_tail_text (id, text) SELECT m.id, m.text FROM messages_fts_pending p "
-      "JOIN messages m ON m.id = p.id JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = ?1 "
+      "CROSS JOIN messages m ON m.id = p.id CROSS JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = ?1 "
       "WHERE m.deleted = 0 AND m.id < ?2 AND (?3 IS NULL OR m.room_id = ?3) AND (?4 IS NULL OR m.user_id = ?4)"));
   copy.Bind(1, me.id).Bind(2, q.before.value_or(INT64_MAX)).Bind(3, q.room_id).Bind(4, q.from_user);
   PARLEY_RETURN_IF_ERROR(copy.Exec());
