@@ -3,24 +3,25 @@
 //
 // What a search sees is always the messages as committed: deleted text is
 // never found and edited text is found as it now reads. A message reaches
-// the FTS5 index in a commit that sends (migration 009's table of waiting messages): once a
-// connection has sent kIndexEveryRows messages since its last indexing
-// commit, that commit indexes every message waiting in
-// messages_fts_pending, in one FTS5 statement (one new segment). Until
-// then a message waits there, and each search also looks through that
-// tail: it copies the waiting messages it could find into a temporary FTS5
-// table of its own connection (same tokenizer) and runs the same query on
-// both. Edits and deletes of indexed messages update the index in their own
-// transaction (the triggers of 009); of waiting ones, the text copied is the
-// text they then have.
+// the FTS5 index in a commit that sends: once a connection has sent
+// kIndexEveryRows messages since its last indexing commit, that commit
+// indexes every message waiting in messages_fts_pending (migration 009's
+// table), in one FTS5 statement (one new segment). Until then a message
+// waits there, and each search also looks through that tail: it copies the
+// waiting messages it could find into a temporary FTS5 table of its own
+// connection (same tokenizer) and runs the same query on both. Edits and
+// deletes of indexed messages update the index in their own transaction
+// (the triggers of 009); of waiting ones, the text copied is the text they
+// then have.
 //
 // Why not index in every commit, as 009 did: FTS5's cost per message falls
 // with the size of the segment it writes (fewer, larger segments to merge
 // later). In process, 200,000 messages indexed, commits of 30 sends
-// (tools/bench/sendcost index mode): +19 us per send when each commit
-// indexed its own, +8 to +10 us in segments of 256. A search pays for it: it
-// tokenizes at most kIndexEveryRows messages per sending connection
-// (writers in all processes), about a millisecond.
+// (tools/bench/sendcost index mode): 41,000 instructions per send in
+// segments of 256, 267,000 when each commit indexed its own. A search pays
+// for it: it copies and tokenizes at most kIndexEveryRows - 1 messages per
+// sending connection (one writer per worker process); with 510 waiting in
+// the searcher's rooms, 2-3 ms of CPU per search (tools/bench/conversations).
 //
 // The caller passes a MATCH expression made only of quoted terms
 // (fcgi/search_query.cc), so user input cannot reach FTS5's query syntax;
