@@ -18,8 +18,8 @@ struct PoolConfig {
   int drain_timeout_s = 10;   // then stragglers are killed
   Limits limits;              // write quotas (fcgi/limits_config.h)
   Sync sync = Sync::kFull;    // PARLEY_SYNC: full (durable answers) or normal
-  int threads = 2;            // request threads per worker (fcgi/worker.cc)
-  int running = 2;            // of those, computing at once (fcgi/gate.h)
+  int threads = 2;            // request threads per worker (fcgi/worker.cc; main: one per core)
+  int running = 2;            // of those, computing at once (fcgi/gate.h; main: one per core)
 };
 
 // Returns the process exit code.
