@@ -1,11 +1,9 @@
 // parley-fcgi: the FastCGI worker pool behind nginx's /api/ location.
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "fcgi/limits_config.h"
 #include "fcgi/pool.h"
@@ -126,13 +124,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "parley-fcgi: unknown log level '%s'\n", level.c_str());
     return 2;
   }
-  // One worker by default, whose threads use every core: each worker has
-  // a writer of its own, and writers of one database only take turns
-  // (SQLite's writer lock, PostgreSQL's counter row), so a second worker
-  // adds waiting, not throughput. On 2 cores, tools/bench/api: 6,411 /
-  // 5,864 sends/s, p99 19 / 22 ms, with one worker; 4,591 / 4,078, p99 30 /
-  // 33 ms, with two; history 6,075 / 6,034 against 5,714 / 5,497 reads/s.
-  cfg.threads = cfg.running = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
   if (!ParseCount(workers, "--workers", 256, &cfg.workers) || !ParseCount(threads, "--threads", 1024, &cfg.threads) ||
       !ParseCount(running, "--running", 1024, &cfg.running)) {
     return 2;

@@ -134,12 +134,17 @@ Status Db::BeforeCommit() {
   if (before_commit_.empty() || (!before_commit_table_.empty() && before_commit_rows_ < before_commit_every_)) {
     return Status::Ok();
   }
+  PARLEY_RETURN_IF_ERROR(RunBeforeCommit());
+  ++before_commits_;
+  return Status::Ok();
+}
+
+Status Db::RunBeforeCommit() {
   for (const std::string& sql : before_commit_) {
     PARLEY_ASSIGN_OR_RETURN(Statement s, Prepare(sql));
     PARLEY_RETURN_IF_ERROR(s.Exec());
   }
   before_commit_rows_ = 0;
-  ++before_commits_;
   return Status::Ok();
 }
 

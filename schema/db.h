@@ -170,7 +170,11 @@ class Db {
   // savepoint rolled back still counts its rows (the statements then run a
   // little early, never late).
   void SetBeforeCommit(std::vector<std::string> sql, std::string after_insert_into = "", int64_t every_rows = 1);
+  // Runs them if due (the commits call it).
   Status BeforeCommit();
+  // Runs them now, due or not, inside the caller's write transaction (not
+  // counted in before_commits()).
+  Status RunBeforeCommit();
   // Commits of this connection whose BeforeCommit statements ran.
   uint64_t before_commits() const { return before_commits_; }
 

@@ -44,25 +44,19 @@ namespace parley {
 // appends rowids in ascending order most cheaply. Only a connection that
 // notes messages for the index counts towards it: one that sends nothing
 // (the events daemon's, a login's) pays no statement per commit.
-namespace {
-const std::vector<std::string>& IndexWaitingSql() {
-  static const std::vector<std::string> sql = {
-      "INSERT INTO messages_fts(rowid, text) "
-      "SELECT m.id, m.text FROM messages_fts_pending p JOIN messages m ON m.id = p.id ORDER BY p.id",
-      "DELETE FROM messages_fts_pending",
-  };
-  return sql;
+void Store::IndexEvery(int64_t rows) {
+  db_.SetBeforeCommit(
+      {
+          "INSERT INTO messages_fts(rowid, text) "
+          "SELECT m.id, m.text FROM messages_fts_pending p JOIN messages m ON m.id = p.id ORDER BY p.id",
+          "DELETE FROM messages_fts_pending",
+      },
+      "messages_fts_pending", rows);
 }
-}  // namespace
-
-void Store::IndexEvery(int64_t rows) { db_.SetBeforeCommit(IndexWaitingSql(), "messages_fts_pending", rows); }
 
 Status Store::IndexWaiting() {
   PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_, Transaction::Mode::kWrite));
-  for (const std::string& sql : IndexWaitingSql()) {
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(sql));
-    PARLEY_RETURN_IF_ERROR(s.Exec());
-  }
+  PARLEY_RETURN_IF_ERROR(db_.RunBeforeCommit());
   return tx->Commit();
 }
 
