@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <optional>
 
 namespace parley::pg {
 
@@ -162,16 +163,7 @@ Status PgConn::SetSession(const std::string& sql) {
   return Status::Ok();
 }
 
-Result<PgResult> PgConn::ExecParams(std::string_view sql, const PgParam* params, size_t n) {
-  PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
-  std::vector<const char*> values(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (params[i].has_nul()) {
-      return Status::Invalid("invalid_text", "parameter " + std::to_string(i + 1) + " holds a NUL byte");
-    }
-    values[i] = params[i].c_str();
-  }
-  const std::string text(sql);
+Result<std::string> PgConn::Prepared(const std::string& text, size_t n) {
   // Prepared once per connection and SQL text, as SQLite's statements are
   // (schema/db.h): an unnamed statement is parsed and planned at every
   // call, which cost more server CPU than running it (about 1 ms against
@@ -180,47 +172,190 @@ Result<PgResult> PgConn::ExecParams(std::string_view sql, const PgParam* params,
   auto it = prepared_.find(text);
   if (it == prepared_.end()) {
     std::string name = "p" + std::to_string(prepared_.size() + 1);
+    ++round_trips_;
     PgResult prep(PQprepare(conn_.get(), name.c_str(), text.c_str(), static_cast<int>(n), nullptr));
     if (Status ps = FromPg(prep.raw(), conn_.get(), Brief(text)); !ps.ok()) return ps;
     it = prepared_.emplace(text, std::move(name)).first;
   }
-  PgResult res(PQexecPrepared(conn_.get(), it->second.c_str(), static_cast<int>(n), values.data(), nullptr,
-                              nullptr, 0));
-  Status st = FromPg(res.raw(), conn_.get(), Brief(text));
-  if (!st.ok()) return st;
-  return res;
-}
-
-Status PgConn::ExecScript(const std::string& sql) {
-  PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
-  PgResult res(PQexec(conn_.get(), sql.c_str()));
-  return FromPg(res.raw(), conn_.get(), Brief(sql));
+  return it->second;
 }
 
 namespace {
 
-// COMMIT of a transaction in which a statement failed "succeeds" with the
-// tag ROLLBACK: nothing was committed.
-Status CommitNow(PgConn& conn) {
-  PgResult res(PQexec(conn.raw(), "COMMIT"));
-  PARLEY_RETURN_IF_ERROR(FromPg(res.raw(), conn.raw(), "COMMIT"));
-  if (std::strcmp(PQcmdStatus(res.raw()), "ROLLBACK") == 0) {
-    return Status::Internal("COMMIT: the transaction had failed and was rolled back");
+std::vector<const char*> Values(const PgParam* params, size_t n) {
+  std::vector<const char*> values(n);
+  for (size_t i = 0; i < n; ++i) values[i] = params[i].c_str();
+  return values;
+}
+
+Status CheckNoNul(const PgParam* params, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (params[i].has_nul()) {
+      return Status::Invalid("invalid_text", "parameter " + std::to_string(i + 1) + " holds a NUL byte");
+    }
   }
   return Status::Ok();
 }
 
 }  // namespace
 
+Result<PgResult> PgConn::ExecParams(std::string_view sql, const PgParam* params, size_t n) {
+  PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
+  PARLEY_RETURN_IF_ERROR(CheckNoNul(params, n));
+  Main main{std::string(sql), true, params, n};
+  if (!deferred_.empty()) return Pipeline(&main);
+  PARLEY_ASSIGN_OR_RETURN(std::string name, Prepared(main.text, n));
+  std::vector<const char*> values = Values(params, n);
+  ++round_trips_;
+  PgResult res(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(n), values.data(), nullptr, nullptr, 0));
+  Status st = FromPg(res.raw(), conn_.get(), Brief(main.text));
+  if (!st.ok()) return st;
+  return res;
+}
+
+uint64_t PgConn::Queue(std::string sql, std::vector<PgParam> params) {
+  deferred_.push_back({next_seq_, std::move(sql), std::move(params)});
+  return next_seq_++;
+}
+
+Status PgConn::Defer(std::string_view sql, std::vector<PgParam> params) {
+  PARLEY_RETURN_IF_ERROR(CheckNoNul(params.data(), params.size()));
+  Queue(std::string(sql), std::move(params));
+  return Status::Ok();
+}
+
+bool PgConn::OnlyQueued(uint64_t seq) const {
+  return seq > sent_seq_ && deferred_.size() == 1 && deferred_.front().seq == seq;
+}
+
+void PgConn::DropQueuedFrom(uint64_t seq) {
+  std::erase_if(deferred_, [seq](const Deferred& d) { return d.seq >= seq; });
+}
+
+Result<PgResult> PgConn::Pipeline(const Main* main) {
+  // Everything is prepared before the pipeline opens: PQprepare waits for
+  // its answer, which pipeline mode does not allow. Statements without
+  // parameters (BEGIN, SAVEPOINT...) go unnamed: nothing to plan.
+  // (A statement that fails to prepare leaves the queue as it was.)
+  std::vector<std::string> names(deferred_.size());
+  for (size_t i = 0; i < deferred_.size(); ++i) {
+    if (deferred_[i].params.empty()) continue;
+    PARLEY_ASSIGN_OR_RETURN(names[i], Prepared(deferred_[i].sql, deferred_[i].params.size()));
+  }
+  std::string main_name;
+  if (main && main->prepared) {
+    PARLEY_ASSIGN_OR_RETURN(main_name, Prepared(main->text, main->n));
+  }
+  std::vector<Deferred> queued;
+  queued.swap(deferred_);
+  if (!queued.empty()) sent_seq_ = queued.back().seq;
+
+  pg_conn* c = conn_.get();
+  if (PQenterPipelineMode(c) != 1) return Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c)));
+  auto send = [c](const std::string& sql, const std::string& name, const PgParam* params, size_t n) {
+    std::vector<const char*> values = Values(params, n);
+    return name.empty() ? PQsendQueryParams(c, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)
+                        : PQsendQueryPrepared(c, name.c_str(), static_cast<int>(n), values.data(), nullptr, nullptr, 0);
+  };
+  size_t sent = 0;
+  bool ok = true;
+  for (size_t i = 0; i < queued.size() && ok; ++i, ++sent) {
+    ok = send(queued[i].sql, names[i], queued[i].params.data(), queued[i].params.size()) == 1;
+  }
+  if (ok && main) {
+    ok = send(main->text, main_name, main->params, main->n) == 1;
+    if (ok) ++sent;
+  }
+  ++round_trips_;
+  // A statement that could not be sent (a lost connection) leaves the
+  // queued ones unknown: counted as a queued statement's failure.
+  Status first = ok ? Status::Ok() : Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c)));
+  bool first_is_queued = !ok;
+  std::optional<PgResult> main_result;
+  if (PQpipelineSync(c) == 1) {
+    // One result per statement sent, each followed by a null; then the
+    // sync's. After a failure the later statements come back
+    // PGRES_PIPELINE_ABORTED: the first failure is the one to report.
+    for (size_t i = 0; i < sent; ++i) {
+      PgResult res(PQgetResult(c));
+      if (res.raw() == nullptr) {  // the connection is gone
+        if (first.ok()) {
+          first = Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c)));
+          first_is_queued = true;
+        }
+        break;
+      }
+      while (pg_result* extra = PQgetResult(c)) PQclear(extra);
+      const std::string& what = i < queued.size() ? queued[i].sql : main->text;
+      if (Status st = FromPg(res.raw(), c, Brief(what)); !st.ok() && first.ok()) {
+        first = st;
+        first_is_queued = i < queued.size();
+      }
+      if (i == queued.size()) main_result.emplace(std::move(res));
+    }
+    for (int guard = 0; guard < 4; ++guard) {
+      PgResult res(PQgetResult(c));
+      if (res.raw() == nullptr || PQresultStatus(res.raw()) == PGRES_PIPELINE_SYNC) break;
+    }
+  } else if (first.ok()) {
+    first = Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c)));
+  }
+  if (PQexitPipelineMode(c) != 1) {
+    if (first.ok()) first = Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c)));
+    // Results left behind (a connection lost mid-way): collect them, so
+    // the connection leaves pipeline mode and a later reconnect finds it
+    // usable. Bounded: a dead connection returns no more.
+    for (int i = 0; i < 64 && PQexitPipelineMode(c) != 1; ++i) PQclear(PQgetResult(c));
+  }
+  if (!first.ok()) {
+    if (first_is_queued && deferred_failed_.ok()) deferred_failed_ = first;
+    return first;
+  }
+  if (!main_result) return PgResult(nullptr);
+  return std::move(*main_result);
+}
+
+Status PgConn::ExecScript(const std::string& sql) {
+  PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
+  if (!deferred_.empty()) PARLEY_RETURN_IF_ERROR(Pipeline(nullptr).status());
+  ++round_trips_;
+  PgResult res(PQexec(conn_.get(), sql.c_str()));
+  return FromPg(res.raw(), conn_.get(), Brief(sql));
+}
+
+Status PgConn::CommitNow() {
+  Main commit{"COMMIT", false};
+  Result<PgResult> res = [&]() -> Result<PgResult> {
+    if (!deferred_.empty()) return Pipeline(&commit);
+    ++round_trips_;
+    PgResult r(PQexec(conn_.get(), "COMMIT"));
+    PARLEY_RETURN_IF_ERROR(FromPg(r.raw(), conn_.get(), "COMMIT"));
+    return r;
+  }();
+  PARLEY_RETURN_IF_ERROR(res.status());
+  // A transaction in which a statement failed "commits" with the tag
+  // ROLLBACK: nothing was committed.
+  if (std::strcmp(PQcmdStatus(res->raw()), "ROLLBACK") == 0) {
+    if (!deferred_failed_.ok()) return deferred_failed_;
+    return Status::Internal("COMMIT: the transaction had failed and was rolled back");
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<PgTx>> PgTx::Begin(PgConn& conn) {
-  const bool savepoint = conn.in_batch();
-  const char* sql = !savepoint                ? "BEGIN"
-                    : conn.release_pending_ ? "RELEASE SAVEPOINT parley_write; SAVEPOINT parley_write"
-                                            : "SAVEPOINT parley_write";
-  PARLEY_RETURN_IF_ERROR(conn.ExecScript(sql));
-  conn.release_pending_ = false;
-  if (!savepoint) conn.in_tx_ = true;
-  return std::unique_ptr<PgTx>(new PgTx(conn, savepoint));
+  // Reconnecting is for a statement outside a transaction: this one's
+  // BEGIN is queued, so the check comes now.
+  PARLEY_RETURN_IF_ERROR(conn.ReconnectIfLost());
+  if (!conn.in_batch()) {
+    if (conn.in_tx_) return Status::Internal("a transaction is already open on this connection");
+    conn.deferred_.clear();
+    conn.deferred_failed_ = Status::Ok();
+    conn.in_tx_ = true;
+    return std::unique_ptr<PgTx>(new PgTx(conn, 0, conn.Queue("BEGIN")));
+  }
+  const int depth = ++conn.savepoints_;
+  const uint64_t seq = conn.Queue("SAVEPOINT parley_write_" + std::to_string(depth));
+  return std::unique_ptr<PgTx>(new PgTx(conn, depth, seq));
 }
 
 PgTx::~PgTx() {
@@ -229,60 +364,90 @@ PgTx::~PgTx() {
   // that failed inside the savepoint aborted the batch's transaction until
   // this ROLLBACK TO, which makes it usable again.
   if (!open_) return;
-  if (!savepoint_) {
-    (void)conn_.ExecScript("ROLLBACK");
+  if (depth_ > 0) --conn_.savepoints_;
+  // Sent or not, what was queued after this BEGIN or SAVEPOINT is undone
+  // with it; if the BEGIN or SAVEPOINT itself is still queued, the server
+  // never saw any of it and there is nothing to roll back.
+  const bool sent = seq_ <= conn_.sent_seq_;
+  conn_.DropQueuedFrom(seq_);
+  if (depth_ == 0) {
+    if (sent) (void)conn_.ExecScript("ROLLBACK");
     conn_.in_tx_ = false;
     return;
   }
-  // A pending release is of a savepoint nested in this one: rolled back
-  // and released first (a RELEASE alone fails in an aborted transaction),
-  // so that the second ROLLBACK TO finds this one.
-  constexpr const char* kRollback = "ROLLBACK TO SAVEPOINT parley_write; RELEASE SAVEPOINT parley_write";
-  (void)conn_.ExecScript(conn_.release_pending_ ? std::string(kRollback) + "; " + kRollback : kRollback);
-  conn_.release_pending_ = false;
+  if (!sent) return;
+  // ROLLBACK TO destroys the savepoints made after this one, released or
+  // not (their RELEASE may still be queued: dropped above).
+  const std::string name = "parley_write_" + std::to_string(depth_);
+  (void)conn_.ExecScript("ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name);
 }
 
 Status PgTx::Commit() {
-  if (savepoint_) {
+  if (depth_ > 0) {
     // Only a savepoint that is still good is released; a failed one is
-    // left to the destructor's ROLLBACK TO. A nested one committed before
-    // (pending) is released now, so that at most one is ever pending.
+    // left to the destructor's ROLLBACK TO. The RELEASE is queued: nothing
+    // rolls back to a released savepoint, so it can wait for the next
+    // statement, and the batch's COMMIT releases it anyway.
     if (PQtransactionStatus(conn_.raw()) == PQTRANS_INERROR) {
       return Status::Internal("RELEASE SAVEPOINT: a statement of the write failed; it is rolled back");
     }
-    if (conn_.release_pending_) PARLEY_RETURN_IF_ERROR(conn_.ExecScript("RELEASE SAVEPOINT parley_write"));
-    conn_.release_pending_ = true;
+    conn_.Queue("RELEASE SAVEPOINT parley_write_" + std::to_string(depth_));
+    --conn_.savepoints_;
     open_ = false;
     return Status::Ok();
   }
   open_ = false;
   conn_.in_tx_ = false;
-  PARLEY_RETURN_IF_ERROR(CommitNow(conn_));
+  if (conn_.OnlyQueued(seq_)) {
+    conn_.DropQueuedFrom(seq_);  // a transaction that ran nothing
+    return Status::Ok();
+  }
+  Status st = conn_.CommitNow();
+  if (!st.ok()) {
+    // A COMMIT that failed in the pipeline may leave the transaction open.
+    if (conn_.in_transaction()) (void)conn_.ExecScript("ROLLBACK");
+    return st;
+  }
   ++conn_.commits_;
   return Status::Ok();
 }
 
 Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn, std::function<Status()> before_commit) {
   if (conn.in_batch_) return Status::Internal("a batch is already open on this connection");
-  PARLEY_RETURN_IF_ERROR(conn.ExecScript("BEGIN"));
+  if (conn.in_tx_) return Status::Internal("a transaction is already open on this connection");
+  PARLEY_RETURN_IF_ERROR(conn.ReconnectIfLost());
+  conn.deferred_.clear();
+  conn.deferred_failed_ = Status::Ok();
+  conn.savepoints_ = 0;
+  const uint64_t seq = conn.Queue("BEGIN");
   conn.in_batch_ = true;
-  conn.release_pending_ = false;
-  return std::unique_ptr<PgBatch>(new PgBatch(conn, std::move(before_commit)));
+  return std::unique_ptr<PgBatch>(new PgBatch(conn, std::move(before_commit), seq));
 }
 
 PgBatch::~PgBatch() {
   if (!open_) return;
-  (void)conn_.ExecScript("ROLLBACK");
   conn_.in_batch_ = false;
-  conn_.release_pending_ = false;
+  const bool sent = seq_ <= conn_.sent_seq_;
+  conn_.deferred_.clear();
+  if (sent) (void)conn_.ExecScript("ROLLBACK");
 }
 
 Status PgBatch::Commit() {
   if (before_commit_) PARLEY_RETURN_IF_ERROR(before_commit_());  // still open: the destructor rolls back
+  // A queued statement that failed belonged to a write that may count as
+  // done: nothing of the batch commits.
+  if (!conn_.deferred_failed_.ok()) return conn_.deferred_failed_;
   open_ = false;
   conn_.in_batch_ = false;
-  conn_.release_pending_ = false;  // COMMIT releases every savepoint
-  PARLEY_RETURN_IF_ERROR(CommitNow(conn_));
+  if (conn_.OnlyQueued(seq_)) {
+    conn_.deferred_.clear();  // a batch that ran nothing
+    return Status::Ok();
+  }
+  Status st = conn_.CommitNow();
+  if (!st.ok()) {
+    if (conn_.in_transaction()) (void)conn_.ExecScript("ROLLBACK");
+    return st;
+  }
   ++conn_.commits_;
   return Status::Ok();
 }

@@ -9,10 +9,19 @@
 // lost connections and a server shutting down are kUnavailable (try again,
 // perhaps on a new connection), anything else kInternal.
 //
-// Queries are synchronous (PQexecParams) with every parameter sent as text,
-// so values never meet the SQL string. The event daemon will want libpq's
-// asynchronous calls later (PQsendQuery, PQconsumeInput, PQnotifies on the
-// libevent loop); that is not here yet.
+// Queries are synchronous (prepared statements) with every parameter sent
+// as text, so values never meet the SQL string.
+//
+// Round trips. A statement whose result nobody reads (BEGIN, SET
+// TRANSACTION, a batch's SAVEPOINT and RELEASE, a send's event row: Defer)
+// is not sent on its own: it waits in a queue and goes out in one libpq
+// pipeline with the next statement whose result is read, so a write inside
+// a batch costs the round trips of its reads alone (a send: 2, was 5). The
+// price is that such a statement's failure shows at that next statement:
+// the queue is for statements that fail only when the server or the
+// connection does, and a batch in which one failed cannot commit
+// (PgBatch::Commit), since the write it belonged to may have been counted
+// as done already.
 #pragma once
 
 #include <concepts>
@@ -108,8 +117,13 @@ class PgConn {
   // NUL byte is kInvalid (invalid_text), before anything is sent.
   Result<PgResult> Exec(std::string_view sql, std::initializer_list<PgParam> params = {});
   Result<PgResult> Exec(std::string_view sql, const std::vector<PgParam>& params);
-  // One or more statements without parameters (migrations, BEGIN/COMMIT).
+  // One or more statements without parameters (migrations, LISTEN). The
+  // queue (Defer) is sent first.
   Status ExecScript(const std::string& sql);
+  // A statement whose result is not read: queued, and sent with the next
+  // statement that is (see the top of this file). A parameter with a NUL
+  // byte is kInvalid now, as for Exec.
+  Status Defer(std::string_view sql, std::vector<PgParam> params = {});
 
   // Session settings ("SET synchronous_commit = on"): run now, and again on
   // every reconnection (a new server session starts from the defaults).
@@ -134,12 +148,43 @@ class PgConn {
   // Transactions and batches committed on this connection: each is one WAL
   // flush under synchronous_commit=on (the worker's syncs-per-batch metric).
   uint64_t commits() const { return commits_; }
+  // Exchanges with the server so far: what Defer saves (tests count them).
+  uint64_t round_trips() const { return round_trips_; }
 
  private:
   friend class PgTx;
   friend class PgBatch;
+  struct Deferred {
+    uint64_t seq;  // ascending; a savepoint remembers its SAVEPOINT's
+    std::string sql;
+    std::vector<PgParam> params;
+  };
   explicit PgConn(pg_conn* conn) : conn_(conn) {}
   Result<PgResult> ExecParams(std::string_view sql, const PgParam* params, size_t n);
+  // The name of text's prepared statement, preparing it first if needed.
+  Result<std::string> Prepared(const std::string& text, size_t n);
+  // Sends the queue, then main (if any: prepared unless unnamed), in one
+  // pipeline, and returns main's result (or an empty one). The first
+  // failure is returned; one of a queued statement is also kept in
+  // deferred_failed_.
+  struct Main {
+    std::string text;
+    bool prepared = true;
+    const PgParam* params = nullptr;
+    size_t n = 0;
+  };
+  Result<PgResult> Pipeline(const Main* main);
+  uint64_t Queue(std::string sql, std::vector<PgParam> params = {});
+  // Forgets the queued statements from seq on (a write rolled back before
+  // they were sent).
+  void DropQueuedFrom(uint64_t seq);
+  // Whether the statement seq (a BEGIN) is all there is: unsent, with
+  // nothing queued after it. Then its transaction ran nothing.
+  bool OnlyQueued(uint64_t seq) const;
+  // COMMIT, with the queue in its pipeline. A transaction in which a
+  // statement failed does not commit: the server answers "ROLLBACK", an
+  // error here, as is a deferred statement that failed.
+  Status CommitNow();
   // Before a statement: a lost connection, outside a transaction of ours,
   // is made again (see ok()). Fails kUnavailable while the server is down.
   Status ReconnectIfLost();
@@ -150,22 +195,27 @@ class PgConn {
   bool in_tx_ = false;  // a PgTx (not a savepoint) is open
   bool in_batch_ = false;
   std::string session_;  // SetSession's statements
-  // A savepoint of the batch was committed (PgTx::Commit) but not released
-  // yet: its RELEASE rides with the next SAVEPOINT or ROLLBACK TO, one
-  // round trip less per write; the batch's COMMIT releases it anyway. At
-  // most one is pending, and it is the newest parley_write.
-  bool release_pending_ = false;
+  std::vector<Deferred> deferred_;  // the queue, oldest first
+  uint64_t next_seq_ = 1;
+  uint64_t sent_seq_ = 0;  // the newest queued statement sent
+  // A queued statement failed in this transaction or batch: it cannot
+  // commit. Cleared when the next one begins.
+  Status deferred_failed_;
+  int savepoints_ = 0;  // open PgTx savepoints, nested: parley_write_1, _2...
   uint64_t commits_ = 0;
+  uint64_t round_trips_ = 0;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
 };
 
 // BEGIN on Begin(), ROLLBACK in the destructor unless Commit() succeeded.
 // Inside an open PgBatch it is a SAVEPOINT instead: Commit() releases it
 // (the batch's COMMIT makes it durable), the destructor rolls back to it, so
-// one write that fails leaves the others of the batch alone. The RELEASE is
-// sent with the next savepoint statement of the batch, not on its own
-// (PgConn::release_pending_): a released savepoint changes nothing until
-// then, since nothing rolls back to it.
+// one write that fails leaves the others of the batch alone. BEGIN,
+// SAVEPOINT and RELEASE are queued (PgConn::Defer): they ride with the next
+// statement that is read, and a transaction rolled back before anything
+// was sent costs nothing. Savepoints nested in one another have names of
+// their own (parley_write_1, _2...), so a ROLLBACK TO reaches the right one
+// whatever of the nested ones was released meanwhile.
 // Isolation is PostgreSQL's default, READ COMMITTED: each statement sees
 // what committed before it started, and an UPDATE that waited for another
 // transaction's row lock re-reads that row's committed value (which is what
@@ -183,9 +233,10 @@ class PgTx {
   PgConn& conn() { return conn_; }
 
  private:
-  PgTx(PgConn& conn, bool savepoint) : conn_(conn), savepoint_(savepoint) {}
+  PgTx(PgConn& conn, int depth, uint64_t seq) : conn_(conn), depth_(depth), seq_(seq) {}
   PgConn& conn_;
-  bool savepoint_;
+  int depth_;     // 0: a transaction; n: the savepoint parley_write_n
+  uint64_t seq_;  // of its queued BEGIN or SAVEPOINT
   bool open_ = true;
 };
 
@@ -205,10 +256,11 @@ class PgBatch final : public Batch {
   Status Commit() override;
 
  private:
-  PgBatch(PgConn& conn, std::function<Status()> before_commit)
-      : conn_(conn), before_commit_(std::move(before_commit)) {}
+  PgBatch(PgConn& conn, std::function<Status()> before_commit, uint64_t seq)
+      : conn_(conn), before_commit_(std::move(before_commit)), seq_(seq) {}
   PgConn& conn_;
   std::function<Status()> before_commit_;
+  uint64_t seq_;  // of its queued BEGIN
   bool open_ = true;
 };
 

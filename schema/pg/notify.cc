@@ -45,7 +45,9 @@ Status Notify(PgConn& conn, std::string_view channel, std::string_view payload) 
                   "a notification carries at most " + std::to_string(kMaxPayloadBytes) + " bytes, not " +
                       std::to_string(payload.size()));
   }
-  return conn.Exec("SELECT pg_notify($1, $2)", {channel, payload}).status();
+  // Always inside a transaction, whose COMMIT delivers it: it can wait for
+  // the COMMIT's round trip (PgConn::Defer).
+  return conn.Defer("SELECT pg_notify($1, $2)", {channel, payload});
 }
 
 }  // namespace

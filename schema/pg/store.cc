@@ -57,10 +57,10 @@ Status PgStore::FinishBatch() {
   // The counter row is held to the COMMIT, so no other writer's id lands
   // in between; GREATEST only guards the order of the room list against a
   // room moved by some other path.
+  // Queued (PgConn::Defer): they ride with the batch's COMMIT.
   for (const auto& [room, id] : batch_rooms_) {
     PARLEY_RETURN_IF_ERROR(
-        conn_.Exec("UPDATE rooms SET last_event_id = GREATEST(last_event_id, $1) WHERE id = $2", {id, room})
-            .status());
+        conn_.Defer("UPDATE rooms SET last_event_id = GREATEST(last_event_id, $1) WHERE id = $2", {id, room}));
   }
   if (notify_head_ == 0) return Status::Ok();
   PARLEY_ASSIGN_OR_RETURN(std::string channel, Channel());

@@ -173,13 +173,18 @@ class PgStore final : public Storage {
     std::optional<Role> role;  // set when a member
     bool moderator = false;
     std::optional<int64_t> muted_until;
+    // The message stored under LoadAccess's client_id, if one is.
+    std::optional<int64_t> seen;
   };
   // kNotFound for unknown rooms and for private/dm rooms the user is not in
   // (their existence is not revealed); kForbidden not_a_member otherwise.
   // lock: the member row is locked FOR SHARE until COMMIT, so a write that
   // relies on the membership (a send, an edit, a reaction) and a kick or a
   // leave racing it are serialised: one waits for the other's COMMIT.
-  Result<Access> LoadAccess(int64_t user_id, int64_t room_id, bool require_member, bool lock = false);
+  // client_id, if not null: also look up the message the user stored
+  // under it (seen).
+  Result<Access> LoadAccess(int64_t user_id, int64_t room_id, bool require_member, bool lock = false,
+                            const std::string* client_id = nullptr);
   Result<Room> LoadRoomView(const User& me, int64_t room_id);
   Result<Member> LoadMember(int64_t room_id, int64_t user_id);
   // 403 banned / 403 blocked, as on SQLite (store_moderation.cc there).

@@ -110,8 +110,7 @@ Result<std::vector<Event>> PgStore::EventsForUser(int64_t user_id, int64_t after
   if (limit <= 0 || after >= upto) return out;
   // One snapshot for the membership and every source's reads: a join or a
   // leave committed meanwhile cannot show half its effect.
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
-  PARLEY_RETURN_IF_ERROR(conn_.ExecScript("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginRead());
   // Membership now, as before: a room's log is readable once joined.
   PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> rooms, RoomIdsOf(user_id));
   std::vector<EventSource> sources = UserEventSources(user_id, rooms, limit);

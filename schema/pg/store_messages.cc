@@ -42,7 +42,7 @@ Result<std::unique_ptr<PgTx>> PgStore::BeginRead() {
   // SET TRANSACTION must come first in a transaction; a savepoint of a batch
   // reads within the batch's own transaction instead.
   if (!conn_.in_batch()) {
-    PARLEY_RETURN_IF_ERROR(conn_.ExecScript("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
+    PARLEY_RETURN_IF_ERROR(conn_.Defer("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
   }
   return tx;
 }
@@ -196,11 +196,11 @@ Status PgStore::InsertMessage(PgTx& /*tx: the write's, whose COMMIT ends the cou
   PARLEY_RETURN_IF_ERROR(InsertAttachments(m.id, m.attachments));
   ev = MakeEvent(m.kind.c_str(), m.room_id, std::nullopt, Audience::kRoom, ToJson(m));
   ev.id = m.id;
-  return conn_
-      .Exec("INSERT INTO events (id, ts, type, room_id, target_id, audience, data, message_id) "
-            "VALUES ($1, $2, $3, $4, NULL, $5, $6, $1)",
-            {ev.id, ev.ts, ev.type, m.room_id, ToString(ev.audience), ev.data})
-      .status();
+  // Nothing is read back: it rides with the write's next statement, or
+  // the batch's (PgConn::Defer). It fails only with the server.
+  return conn_.Defer("INSERT INTO events (id, ts, type, room_id, target_id, audience, data, message_id) "
+                     "VALUES ($1, $2, $3, $4, NULL, $5, $6, $1)",
+                     {ev.id, ev.ts, ev.type, m.room_id, ToString(ev.audience), ev.data});
 }
 
 Status PgStore::CommitMessageEvent(PgTx& tx, Event& e, int64_t message_id) {
@@ -223,9 +223,11 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     // still (to the batch's COMMIT): no second lock, no MultiXact.
     const std::pair<int64_t, int64_t> member{room_id, me.id};
     const bool locked = conn_.in_batch() && batch_member_locks_.count(member) > 0;
-    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true, !locked));
-    PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
-    if (seen) return answer_seen(std::move(*seen));
+    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true, !locked, client_id ? &*client_id : nullptr));
+    if (a.seen) {
+      PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, LoadMessage(*a.seen));
+      if (seen) return answer_seen(std::move(*seen));
+    }
     PARLEY_RETURN_IF_ERROR(CheckNotMuted(a.muted_until));
     if (a.room.kind == RoomKind::kDm) PARLEY_RETURN_IF_ERROR(CheckDmNotBlocked(me, room_id));
     Message m;

@@ -311,5 +311,112 @@ TEST(PgBatchTest, AFailureBeforeCommitRollsTheBatchBack) {
   EXPECT_EQ(Ns(*conn), "");  // no row
 }
 
+// Statements whose result is not read (PgConn::Defer, and BEGIN, SAVEPOINT
+// and RELEASE) ride with the next statement that is: a write of a batch
+// costs the round trips of its reads alone.
+TEST(PgBatchTest, AWriteCostsOnlyTheRoundTripsOfItsReads) {
+  PARLEY_PG_CLUSTER(cluster);
+  auto conn = FreshConn(cluster, "batchrt", "CREATE TABLE t (n bigint PRIMARY KEY)");
+  ASSERT_NE(conn, nullptr);
+  const uint64_t before = conn->round_trips();
+  ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(*conn));
+  EXPECT_EQ(conn->round_trips(), before) << "BEGIN waits for the first statement";
+  for (int n = 1; n <= 3; ++n) {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    const uint64_t at = conn->round_trips();
+    // Each statement is prepared on its first use (one round trip, once):
+    // the SELECT in write 1, the INSERT when write 2 sends it. Write 3
+    // shows the cost of a write from then on.
+    ASSERT_OK_AND_ASSIGN(PgResult r, conn->Exec("SELECT count(*) FROM t WHERE n < $1", {n}));
+    EXPECT_EQ(r.Int(0, 0).value(), n - 1) << "the rows of the writes before are there";
+    ASSERT_OK(conn->Defer("INSERT INTO t VALUES ($1)", {n}));
+    ASSERT_OK(tx->Commit());
+    if (n == 3) {
+      EXPECT_EQ(conn->round_trips(), at + 1) << "write " << n;
+    }
+  }
+  const uint64_t at = conn->round_trips();
+  ASSERT_OK(batch->Commit());
+  EXPECT_EQ(conn->round_trips(), at + 1) << "the last write's statements ride with the COMMIT";
+  EXPECT_EQ(Ns(*conn), "1,2,3");
+}
+
+// A queued statement fails at the next statement sent, which may belong to
+// another write: the write it belonged to counted as done, so nothing of
+// the batch may commit, even once the failed write is rolled back.
+TEST(PgBatchTest, AQueuedStatementThatFailsFailsTheWholeBatch) {
+  PARLEY_PG_CLUSTER(cluster);
+  auto conn = FreshConn(cluster, "batchdefer", "CREATE TABLE t (n bigint PRIMARY KEY); INSERT INTO t VALUES (7)");
+  ASSERT_NE(conn, nullptr);
+  {
+    ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(*conn));
+    {
+      ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+      ASSERT_OK(conn->Exec("INSERT INTO t VALUES (1)").status());
+      ASSERT_OK(conn->Defer("INSERT INTO t VALUES (7)"));  // fails on the primary key, later
+      ASSERT_OK(tx->Commit());
+    }
+    {
+      ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+      EXPECT_ERROR(conn->Exec("INSERT INTO t VALUES (2)"), Code::kConflict, "conflict");
+    }
+    {
+      ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+      ASSERT_OK(conn->Exec("INSERT INTO t VALUES (3)").status());
+      ASSERT_OK(tx->Commit());
+    }
+    EXPECT_ERROR(batch->Commit(), Code::kConflict, "conflict");
+  }
+  EXPECT_FALSE(conn->in_transaction());
+  EXPECT_EQ(Ns(*conn), "7");
+  // The next batch is not affected.
+  ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(*conn));
+  ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+  ASSERT_OK(conn->Exec("INSERT INTO t VALUES (8)").status());
+  ASSERT_OK(tx->Commit());
+  ASSERT_OK(batch->Commit());
+  EXPECT_EQ(Ns(*conn), "7,8");
+}
+
+// Outside a batch: BEGIN and what is queued go with the first statement or
+// the COMMIT, and a transaction that ran nothing sends nothing at all.
+TEST(PgTxTest, QueuedStatementsRideWithTheNextOneAndAnEmptyTransactionCostsNothing) {
+  PARLEY_PG_CLUSTER(cluster);
+  auto conn = FreshConn(cluster, "txrt", "CREATE TABLE t (n bigint PRIMARY KEY)");
+  ASSERT_NE(conn, nullptr);
+  uint64_t at = conn->round_trips();
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(tx->Commit());
+  }
+  EXPECT_EQ(conn->round_trips(), at);
+  EXPECT_FALSE(conn->in_transaction());
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Defer("INSERT INTO t VALUES ($1)", {1}));
+    ASSERT_OK(conn->Defer("INSERT INTO t VALUES ($1)", {2}));
+    ASSERT_OK(tx->Commit());
+  }
+  EXPECT_EQ(Ns(*conn), "1,2");
+  {
+    // Rolled back before anything was sent: the server never saw it.
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Defer("INSERT INTO t VALUES ($1)", {3}));
+  }
+  {
+    // A queued statement that fails fails the COMMIT it rode with.
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Defer("INSERT INTO t VALUES ($1)", {4}));
+    ASSERT_OK(conn->Defer("INSERT INTO t VALUES ($1)", {1}));
+    EXPECT_ERROR(tx->Commit(), Code::kConflict, "conflict");
+  }
+  EXPECT_FALSE(conn->in_transaction());
+  EXPECT_EQ(Ns(*conn), "1,2");
+  EXPECT_ERROR(conn->Defer("SELECT $1", {std::string("a\0b", 3)}), Code::kInvalid, "invalid_text");
+}
+
 }  // namespace
 }  // namespace parley::pg
