@@ -251,7 +251,8 @@ Result<PgResult> PgConn::Pipeline(const Main* main) {
   if (!queued.empty()) sent_seq_ = queued.back().seq;
 
   pg_conn* c = conn_.get();
-  if (PQenterPipelineMode(c) != 1) return Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c)));
+  auto lost = [c] { return Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c))); };
+  if (PQenterPipelineMode(c) != 1) return lost();
   auto send = [c](const std::string& sql, const std::string& name, const PgParam* params, size_t n) {
     std::vector<const char*> values = Values(params, n);
     return name.empty() ? PQsendQueryParams(c, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)
@@ -269,7 +270,7 @@ Result<PgResult> PgConn::Pipeline(const Main* main) {
   ++round_trips_;
   // A statement that could not be sent (a lost connection) leaves the
   // queued ones unknown: counted as a queued statement's failure.
-  Status first = ok ? Status::Ok() : Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c)));
+  Status first = ok ? Status::Ok() : lost();
   bool first_is_queued = !ok;
   std::optional<PgResult> main_result;
   if (PQpipelineSync(c) == 1) {
@@ -280,7 +281,7 @@ Result<PgResult> PgConn::Pipeline(const Main* main) {
       PgResult res(PQgetResult(c));
       if (res.raw() == nullptr) {  // the connection is gone
         if (first.ok()) {
-          first = Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c)));
+          first = lost();
           first_is_queued = true;
         }
         break;
@@ -298,10 +299,10 @@ Result<PgResult> PgConn::Pipeline(const Main* main) {
       if (res.raw() == nullptr || PQresultStatus(res.raw()) == PGRES_PIPELINE_SYNC) break;
     }
   } else if (first.ok()) {
-    first = Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c)));
+    first = lost();
   }
   if (PQexitPipelineMode(c) != 1) {
-    if (first.ok()) first = Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c)));
+    if (first.ok()) first = lost();
     // Results left behind (a connection lost mid-way): collect them, so
     // the connection leaves pipeline mode and a later reconnect finds it
     // usable. Bounded: a dead connection returns no more.
@@ -323,22 +324,28 @@ Status PgConn::ExecScript(const std::string& sql) {
   return FromPg(res.raw(), conn_.get(), Brief(sql));
 }
 
-Status PgConn::CommitNow() {
-  Main commit{"COMMIT", false};
-  Result<PgResult> res = [&]() -> Result<PgResult> {
-    if (!deferred_.empty()) return Pipeline(&commit);
-    ++round_trips_;
-    PgResult r(PQexec(conn_.get(), "COMMIT"));
-    PARLEY_RETURN_IF_ERROR(FromPg(r.raw(), conn_.get(), "COMMIT"));
-    return r;
-  }();
-  PARLEY_RETURN_IF_ERROR(res.status());
+Status PgConn::Commit(uint64_t begin_seq) {
+  if (OnlyQueued(begin_seq)) {
+    DropQueuedFrom(begin_seq);  // a transaction that ran nothing
+    return Status::Ok();
+  }
+  // The COMMIT rides in a pipeline like any statement (the queue with it,
+  // if any): one round trip either way.
+  const Main commit{"COMMIT", false};
+  Result<PgResult> res = Pipeline(&commit);
+  Status st = res.status();
   // A transaction in which a statement failed "commits" with the tag
   // ROLLBACK: nothing was committed.
-  if (std::strcmp(PQcmdStatus(res->raw()), "ROLLBACK") == 0) {
-    if (!deferred_failed_.ok()) return deferred_failed_;
-    return Status::Internal("COMMIT: the transaction had failed and was rolled back");
+  if (st.ok() && std::strcmp(PQcmdStatus(res->raw()), "ROLLBACK") == 0) {
+    st = !deferred_failed_.ok() ? deferred_failed_
+                                : Status::Internal("COMMIT: the transaction had failed and was rolled back");
   }
+  if (!st.ok()) {
+    // A COMMIT that failed in the pipeline may leave the transaction open.
+    if (in_transaction()) (void)ExecScript("ROLLBACK");
+    return st;
+  }
+  ++commits_;
   return Status::Ok();
 }
 
@@ -398,18 +405,7 @@ Status PgTx::Commit() {
   }
   open_ = false;
   conn_.in_tx_ = false;
-  if (conn_.OnlyQueued(seq_)) {
-    conn_.DropQueuedFrom(seq_);  // a transaction that ran nothing
-    return Status::Ok();
-  }
-  Status st = conn_.CommitNow();
-  if (!st.ok()) {
-    // A COMMIT that failed in the pipeline may leave the transaction open.
-    if (conn_.in_transaction()) (void)conn_.ExecScript("ROLLBACK");
-    return st;
-  }
-  ++conn_.commits_;
-  return Status::Ok();
+  return conn_.Commit(seq_);
 }
 
 Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn, std::function<Status()> before_commit) {
@@ -439,17 +435,7 @@ Status PgBatch::Commit() {
   if (!conn_.deferred_failed_.ok()) return conn_.deferred_failed_;
   open_ = false;
   conn_.in_batch_ = false;
-  if (conn_.OnlyQueued(seq_)) {
-    conn_.deferred_.clear();  // a batch that ran nothing
-    return Status::Ok();
-  }
-  Status st = conn_.CommitNow();
-  if (!st.ok()) {
-    if (conn_.in_transaction()) (void)conn_.ExecScript("ROLLBACK");
-    return st;
-  }
-  ++conn_.commits_;
-  return Status::Ok();
+  return conn_.Commit(seq_);
 }
 
 }  // namespace parley::pg

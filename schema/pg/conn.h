@@ -181,10 +181,12 @@ class PgConn {
   // Whether the statement seq (a BEGIN) is all there is: unsent, with
   // nothing queued after it. Then its transaction ran nothing.
   bool OnlyQueued(uint64_t seq) const;
-  // COMMIT, with the queue in its pipeline. A transaction in which a
-  // statement failed does not commit: the server answers "ROLLBACK", an
-  // error here, as is a deferred statement that failed.
-  Status CommitNow();
+  // Ends the transaction or batch whose BEGIN is begin_seq: nothing at all
+  // if it ran nothing, else COMMIT with the queue in its pipeline, counted
+  // in commits(). A transaction in which a statement failed does not
+  // commit: the server answers "ROLLBACK", an error here, as is a queued
+  // statement that failed; a failed COMMIT is rolled back.
+  Status Commit(uint64_t begin_seq);
   // Before a statement: a lost connection, outside a transaction of ours,
   // is made again (see ok()). Fails kUnavailable while the server is down.
   Status ReconnectIfLost();
