@@ -251,11 +251,25 @@ test('keyboard: Enter, Shift+Enter, Up edits my last message, Escape cancels, th
   await box.fill('');
   await box.dispatchEvent('input');
 
+  // While my newest message is still being sent, Up opens no older one.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await jo.page.route('**/api/rooms/*/messages', async (route) => {
+    if (route.request().method() === 'POST') await held;
+    await route.fallback();
+  });
   await ui.send(jo.page, 'last of mine');
-  await ui.waitForMessage(jo.page, 'last of mine');
+  await jo.page.locator('#messages .sending').waitFor();
   await box.focus();
   await jo.page.keyboard.press('ArrowUp');
   const editor = jo.page.getByRole('textbox', { name: 'Edit message' });
+  await jo.page.waitForTimeout(300);
+  assert.equal(await editor.count(), 0, 'Up opens no older message while mine is being sent');
+  release();
+  await ui.waitForMessage(jo.page, 'last of mine');
+  await jo.page.unroute('**/api/rooms/*/messages');
+  await box.focus();
+  await jo.page.keyboard.press('ArrowUp');
   await editor.waitFor();
   assert.equal(await editor.inputValue(), 'last of mine');
   assert.equal(await jo.page.evaluate(() => document.activeElement.getAttribute('aria-label') || document.activeElement.id),

@@ -79,8 +79,11 @@ function item(page, text, kind = 'msg') {
     .filter({ has: page.locator(':scope > .content > .text', { hasText: exactly(text) }) });
 }
 
+// Waits until the message is stored: shown from the server's answer or its
+// event, not only as my own copy still being sent.
 async function waitForMessage(page, text, timeout = 10000) {
-  await messages(page, text).first().waitFor({ timeout });
+  await page.locator('#messages .msg:not(.pending) .text').filter({ hasText: exactly(text) })
+    .first().waitFor({ timeout });
 }
 
 // Asserts the text shows exactly once in the open room (no duplicate from

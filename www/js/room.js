@@ -126,7 +126,7 @@ function renderReceipts() {
   var dm = R.room.kind === 'dm';
   var ids = [];
   for (var c = list.firstChild; c; c = c.nextSibling) {
-    var id = parseInt(c.getAttribute('data-id') || '', 10);
+    var id = idOf(c);
     if (R.msgs[id] && (!dm || mine(R.msgs[id]))) ids.push(id);
   }
   if (dm) ids = ids.slice(-1);
@@ -152,13 +152,18 @@ function layout() {
   renderReceipts();
 }
 
+// 0 while pending.
+function idOf(node) {
+  return +node.getAttribute('data-id') || 0;
+}
+
 // Pending ones stay last.
 function insertionPoint(id) {
   var node = list.lastChild;
   var before = null;
   while (node) {
-    var nid = node.getAttribute('data-id');
-    if (!node.classList.contains('pending') && nid && parseInt(nid, 10) < id) break;
+    var nid = idOf(node);
+    if (nid && nid < id) break;
     before = node;
     node = node.previousSibling;
   }
@@ -258,7 +263,7 @@ function bounds() {
   R.oldest = null;
   R.newest = 0;
   for (var c = list.firstChild; c; c = c.nextSibling) {
-    var id = parseInt(c.getAttribute('data-id') || '', 10);
+    var id = idOf(c);
     if (!id) continue;
     if (R.oldest === null) R.oldest = id;
     if (id > R.newest) R.newest = id;
@@ -269,7 +274,7 @@ function trim(fromTop) {
   var trimmed = false;
   while (list.childNodes.length > kMaxItems) {
     var node = fromTop ? list.firstChild : list.lastChild;
-    while (!fromTop && node && !node.getAttribute('data-id')) node = node.previousSibling;  // pending stay
+    while (!fromTop && node && !idOf(node)) node = node.previousSibling;  // pending stay
     if (!node) break;
     forget(node);
     list.removeChild(node);
@@ -473,7 +478,9 @@ function growComposer() {
 
 function lastOwnId() {
   for (var node = list.lastChild; node; node = node.previousSibling) {
-    var m = R.msgs[node.getAttribute('data-id')];
+    // Not an older one while my newest is being sent.
+    if (node.querySelector('.sending')) return null;
+    var m = R.msgs[idOf(node)];
     if (m && mine(m) && !m.deleted && m.kind !== 'answer') return m.id;
   }
   return null;
