@@ -343,11 +343,12 @@ function onNewMessage(m, id) {
     loadRoomsSoon();  // a conversation someone just started with us
     return;
   }
+  var listed = id <= room.last_event_id;  // counted by the room list
   room.last_event_id = Math.max(room.last_event_id || 0, id);
   room.last_message = m;
   var current = room.id === Parley.room.currentId();
   if (current) Parley.room.onMessageEvent('message', m);
-  if ((!current || document.hidden) && m.user.id !== state.me.id) {
+  if (!listed && (!current || document.hidden) && m.user.id !== state.me.id) {
     room.unread = (room.unread || 0) + 1;
     if (Parley.mentions.ofMe(m)) room.unread_mentions = (room.unread_mentions || 0) + 1;
   }

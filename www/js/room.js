@@ -542,7 +542,7 @@ function cancelReply() {
 // places data.message and closes.
 function inlineEditor(li, label, initial, submitLabel, send) {
   remove(li.querySelector('.inline'));
-  var id = 'inline-' + li.getAttribute('data-id');
+  var id = 'inline-' + idOf(li);
   var form = el('form', 'inline');
   form.appendChild(el('label', null, label, {'for': id}));
   var box = form.appendChild(el('textarea', null, null, {id: id, rows: 2, maxlength: 4000}));
