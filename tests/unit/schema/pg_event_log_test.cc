@@ -95,6 +95,82 @@ TEST(PgEventLogTest, ABatchLargerThanOneInsertStaysContiguous) {
   EXPECT_EQ(r.Text(0, 0) + " " + r.Text(0, 1) + " " + r.Text(0, 2), "10000 1 10000");
 }
 
+TEST(PgEventLogTest, ABatchWritesTheCounterOnceAndARolledBackWriteGivesItsIdsBack) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("lease"));
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url));
+  ASSERT_OK(MigratePg(*conn));
+  ASSERT_OK_AND_ASSIGN(auto reader, PgConn::Connect(url));
+  std::vector<Event> first = {MakeEvent("message", 1, "{}"), MakeEvent("message", 1, "{}")};
+  std::vector<Event> undone = {MakeEvent("message", 1, "{}")};
+  std::vector<Event> third = {MakeEvent("message", 1, "{}")};
+  ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(*conn));
+  {
+    ASSERT_OK_AND_ASSIGN(auto write, PgTx::Begin(*conn));
+    ASSERT_OK(AppendEvents(*write, first));
+    ASSERT_OK(write->Commit());
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto write, PgTx::Begin(*conn));
+    ASSERT_OK(AppendEvents(*write, undone));
+    EXPECT_EQ(undone[0].id, 3);
+    // The row is locked: its statement went out with this write's ids.
+    ASSERT_OK(conn->Exec("SELECT 1").status());
+  }  // rolled back to its savepoint
+  const uint64_t before = conn->round_trips();
+  {
+    ASSERT_OK_AND_ASSIGN(auto write, PgTx::Begin(*conn));
+    ASSERT_OK(AppendEvents(*write, third));
+    ASSERT_OK(write->Commit());
+  }
+  EXPECT_EQ(third[0].id, 3) << "the rolled-back write's id is handed out again";
+  EXPECT_EQ(conn->round_trips(), before) << "the lease hands ids out with no statement";
+  EXPECT_EQ(LastEventId(*reader).value(), 0) << "nothing shows before the COMMIT";
+  ASSERT_OK(batch->Commit());
+  EXPECT_EQ(LastEventId(*reader).value(), 3);
+  ASSERT_OK_AND_ASSIGN(std::vector<Event> read, ReadEventsAfter(*reader, 0, 10));
+  ASSERT_EQ(read.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(read[i].id, i + 1);
+  // The next transaction locks the row afresh, from what was committed.
+  std::vector<Event> next = {MakeEvent("message", 1, "{}")};
+  ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+  ASSERT_OK(AppendEvents(*tx, next));
+  ASSERT_OK(tx->Commit());
+  EXPECT_EQ(next[0].id, 4);
+}
+
+TEST(PgEventLogTest, AWriteThatLockedTheCounterAndRolledBackReleasesIt) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("release"));
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url));
+  ASSERT_OK(MigratePg(*conn));
+  ASSERT_OK_AND_ASSIGN(auto other, PgConn::Connect(url));
+  // Waiting for a lock that is never released fails instead of hanging.
+  ASSERT_OK(other->SetSession("SET lock_timeout = '5s'"));
+  ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(*conn));
+  {
+    ASSERT_OK_AND_ASSIGN(auto write, PgTx::Begin(*conn));
+    std::vector<Event> undone = {MakeEvent("message", 1, "{}")};
+    ASSERT_OK(AppendEvents(*write, undone));
+  }  // its savepoint, and the row lock taken in it, rolled back
+  std::vector<Event> elsewhere = {MakeEvent("message", 2, "{}"), MakeEvent("message", 2, "{}")};
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*other));
+    ASSERT_OK(AppendEvents(*tx, elsewhere));
+    ASSERT_OK(tx->Commit());
+  }
+  EXPECT_EQ(elsewhere[1].id, 2);
+  std::vector<Event> mine = {MakeEvent("message", 1, "{}")};
+  {
+    ASSERT_OK_AND_ASSIGN(auto write, PgTx::Begin(*conn));
+    ASSERT_OK(AppendEvents(*write, mine));
+    ASSERT_OK(write->Commit());
+  }
+  ASSERT_OK(batch->Commit());
+  EXPECT_EQ(mine[0].id, 3) << "locked again, from the other connection's commit";
+  EXPECT_EQ(LastEventId(*other).value(), 3);
+}
+
 TEST(PgEventLogTest, TextWithANulByteIsRefusedNotTruncated) {
   PARLEY_PG_CLUSTER(cluster);
   auto conn = MigratedConn(cluster, "nul");
