@@ -5,7 +5,6 @@
 #include <charconv>
 #include <cstring>
 #include <optional>
-#include <utility>
 
 namespace parley::pg {
 
@@ -326,12 +325,10 @@ Status PgConn::ExecScript(const std::string& sql) {
 }
 
 Status PgConn::Commit(uint64_t begin_seq) {
-  Lease lease = std::exchange(lease_, Lease{});
   if (OnlyQueued(begin_seq)) {
     DropQueuedFrom(begin_seq);  // a transaction that ran nothing
     return Status::Ok();
   }
-  if (lease.held && lease.last != lease.base) Queue(std::move(lease.write), {lease.last});
   // The COMMIT rides in a pipeline like any statement (the queue with it,
   // if any): one round trip either way.
   const Main commit{"COMMIT", false};
@@ -360,7 +357,6 @@ Result<std::unique_ptr<PgTx>> PgTx::Begin(PgConn& conn) {
     if (conn.in_tx_) return Status::Internal("a transaction is already open on this connection");
     conn.deferred_.clear();
     conn.deferred_failed_ = Status::Ok();
-    conn.lease_ = {};
     conn.in_tx_ = true;
     return std::unique_ptr<PgTx>(new PgTx(conn, 0, conn.Queue("BEGIN")));
   }
@@ -381,7 +377,6 @@ PgTx::~PgTx() {
   // never saw any of it and there is nothing to roll back.
   const bool sent = seq_ <= conn_.sent_seq_;
   conn_.DropQueuedFrom(seq_);
-  conn_.lease_ = std::move(lease_);
   if (depth_ == 0) {
     if (sent) (void)conn_.ExecScript("ROLLBACK");
     conn_.in_tx_ = false;
@@ -419,7 +414,6 @@ Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn, std::function<Stat
   PARLEY_RETURN_IF_ERROR(conn.ReconnectIfLost());
   conn.deferred_.clear();
   conn.deferred_failed_ = Status::Ok();
-  conn.lease_ = {};
   conn.savepoints_ = 0;
   const uint64_t seq = conn.Queue("BEGIN");
   conn.in_batch_ = true;
@@ -431,7 +425,6 @@ PgBatch::~PgBatch() {
   conn_.in_batch_ = false;
   const bool sent = seq_ <= conn_.sent_seq_;
   conn_.deferred_.clear();
-  conn_.lease_ = {};
   if (sent) (void)conn_.ExecScript("ROLLBACK");
 }
 

@@ -151,21 +151,6 @@ class PgConn {
   // Exchanges with the server so far: what Defer saves (tests count them).
   uint64_t round_trips() const { return round_trips_; }
 
-  // A counter row that the open transaction locked (SELECT ... FOR UPDATE)
-  // and hands values out of here, writing it back once: `write`, with $1 =
-  // last, is queued just before the COMMIT if last moved (event_log.cc
-  // takes event ids so: one UPDATE per batch, not one per send). A
-  // savepoint that rolls back restores it as it was at its SAVEPOINT: the
-  // values taken inside are handed out again, and a lock taken inside was
-  // released with it. It lasts one transaction or batch.
-  struct Lease {
-    bool held = false;
-    int64_t base = 0;  // the row's value when locked
-    int64_t last = 0;  // the last value handed out
-    std::string write;
-  };
-  Lease& lease() { return lease_; }
-
  private:
   friend class PgTx;
   friend class PgBatch;
@@ -219,7 +204,6 @@ class PgConn {
   // commit. Cleared when the next one begins.
   Status deferred_failed_;
   int savepoints_ = 0;  // open PgTx savepoints, nested: parley_write_1, _2...
-  Lease lease_;
   uint64_t commits_ = 0;
   uint64_t round_trips_ = 0;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
@@ -251,11 +235,10 @@ class PgTx {
   PgConn& conn() { return conn_; }
 
  private:
-  PgTx(PgConn& conn, int depth, uint64_t seq) : conn_(conn), depth_(depth), seq_(seq), lease_(conn.lease_) {}
+  PgTx(PgConn& conn, int depth, uint64_t seq) : conn_(conn), depth_(depth), seq_(seq) {}
   PgConn& conn_;
   int depth_;     // 0: a transaction; n: the savepoint parley_write_n
   uint64_t seq_;  // of its queued BEGIN or SAVEPOINT
-  PgConn::Lease lease_;  // as it was at the SAVEPOINT: a rollback restores it
   bool open_ = true;
 };
 

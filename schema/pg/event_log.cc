@@ -25,35 +25,23 @@ Status InsertRows(PgConn& conn, std::span<const Event> events) {
     }
     params.insert(params.end(), {e.id, e.ts, e.type, e.room_id, e.target_id, ToString(e.audience), e.data});
   }
-  // Nothing is read back, so it rides with the next statement (PgConn::
-  // Defer): with ids fresh from the locked counter and an audience of ours,
-  // it fails only with the server.
-  return conn.Defer(sql, std::move(params));
+  return conn.Exec(sql, params).status();
 }
 
 }  // namespace
 
-Result<int64_t> TakeIds(PgTx& tx, int64_t n) {
-  PgConn& conn = tx.conn();
-  PgConn::Lease& lease = conn.lease();
-  if (!lease.held) {
-    PARLEY_ASSIGN_OR_RETURN(PgResult row, conn.Exec("SELECT last FROM event_counter FOR UPDATE"));
-    if (row.Rows() != 1) return Status::Internal("event_counter has no row (migration 001 not applied?)");
-    PARLEY_ASSIGN_OR_RETURN(int64_t last, row.Int(0, 0));
-    lease = {true, last, last, "UPDATE event_counter SET last = $1"};
-  }
-  const int64_t first = lease.last + 1;
-  lease.last += n;
-  return first;
-}
-
 Status AppendEvents(PgTx& tx, std::span<Event> events) {
   if (events.empty()) return Status::Ok();
-  PARLEY_ASSIGN_OR_RETURN(int64_t first, TakeIds(tx, static_cast<int64_t>(events.size())));
-  for (Event& e : events) e.id = first++;
-  for (size_t at = 0; at < events.size(); at += kRowsPerInsert) {
-    size_t count = std::min(kRowsPerInsert, events.size() - at);
-    PARLEY_RETURN_IF_ERROR(InsertRows(tx.conn(), events.subspan(at, count)));
+  PgConn& conn = tx.conn();
+  const int64_t n = static_cast<int64_t>(events.size());
+  PARLEY_ASSIGN_OR_RETURN(PgResult row,
+                          conn.Exec("UPDATE event_counter SET last = last + $1 RETURNING last", {n}));
+  if (row.Rows() != 1) return Status::Internal("event_counter has no row (migration 001 not applied?)");
+  PARLEY_ASSIGN_OR_RETURN(int64_t last, row.Int(0, 0));
+  for (int64_t i = 0; i < n; ++i) events[i].id = last - n + 1 + i;
+  for (size_t first = 0; first < events.size(); first += kRowsPerInsert) {
+    size_t count = std::min(kRowsPerInsert, events.size() - first);
+    PARLEY_RETURN_IF_ERROR(InsertRows(conn, events.subspan(first, count)));
   }
   return Status::Ok();
 }

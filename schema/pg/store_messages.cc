@@ -2,15 +2,14 @@
 // with the behaviour of SQLite's schema/store_messages.cc.
 //
 // Design note. A message's id is the id of the event that created it (the
-// API's message ids and cursors are event ids), so a send takes its id
-// first (TakeIds: no statement once its batch holds the counter row),
-// inserts the message and claims its client_id in one statement, and
-// inserts its event last, once, with its final data, queued: two round
-// trips where there were five. The counter row is held from the first id
-// to COMMIT, a few statements longer than an append made last; inside a
-// group-commit batch it is held to the batch's COMMIT anyway. Every message
-// event carries events.message_id, by which an edit or a delete rewrites
-// the earlier ones (DESIGN section 4).
+// API's message ids and cursors are event ids), so a send takes its id from
+// the counter row first, in the statement that inserts the message and
+// claims its client_id (kTakeOneId), and inserts its event last, once, with
+// its final data: two round trips where there were five. The counter row is
+// held from that first statement to COMMIT, a few statements longer than an
+// append made last; inside a group-commit batch it is held to the batch's
+// COMMIT anyway. Every message event carries events.message_id, by which an
+// edit or a delete rewrites the earlier ones (DESIGN section 4).
 //
 // In a batch, a send does not lock its member row again when an earlier
 // send of the batch did (PgStore::batch_member_locks_): that lock is held
@@ -166,23 +165,28 @@ Result<std::optional<Message>> PgStore::FindByClientId(int64_t user_id, const st
   return LoadMessage(id);
 }
 
-Status PgStore::InsertMessage(PgTx& tx, Message& m, Event& ev, bool* duplicate) {
+Status PgStore::InsertMessage(PgTx& /*tx: the write's, whose COMMIT ends the counter lock*/, Message& m, Event& ev,
+                              bool* duplicate) {
   *duplicate = false;
   // After the client_id lookup: a retried send costs no token.
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(m.user.id, WriteClass::kSend));
   m.ts = NowMs();
-  PARLEY_ASSIGN_OR_RETURN(m.id, TakeIds(tx, 1));
-  // One round trip inserts the message and claims the client_id; the
-  // event row comes last, with its final data.
+  // One round trip takes the id from the counter row (kTakeOneId: the lock
+  // of AppendEvents, held to COMMIT), inserts the message under it and
+  // claims the client_id; the event row comes last, with its final data.
   PARLEY_ASSIGN_OR_RETURN(
-      PgResult r, conn_.Exec("WITH m AS (INSERT INTO messages (id, room_id, user_id, kind, text, reply_to, ts, "
-                             "client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id), "
-                             "i AS (INSERT INTO idempotency (user_id, client_id, message_id, created_ts) "
-                             "SELECT $3::bigint, $8::text, id, $7::bigint FROM m WHERE $8::text IS NOT NULL "
-                             "ON CONFLICT DO NOTHING RETURNING 1) "
-                             "SELECT count(*) FROM i",
-                             {m.id, m.room_id, m.user.id, m.kind, m.text, m.reply_to, m.ts, m.client_id}));
-  PARLEY_ASSIGN_OR_RETURN(int64_t claimed, r.Int(0, 0));
+      PgResult r, conn_.Exec(std::string("WITH ") + kTakeOneId +
+                                 ", m AS (INSERT INTO messages (id, room_id, user_id, kind, text, reply_to, ts, "
+                                 "client_id) SELECT last, $1::bigint, $2::bigint, $3::text, $4::text, $5::bigint, $6::bigint, $7::text "
+                                 "FROM ids RETURNING id), "
+                                 "i AS (INSERT INTO idempotency (user_id, client_id, message_id, created_ts) "
+                                 "SELECT $2::bigint, $7::text, id, $6::bigint FROM m WHERE $7::text IS NOT NULL "
+                                 "ON CONFLICT DO NOTHING RETURNING 1) "
+                                 "SELECT id, (SELECT count(*) FROM i) FROM m",
+                             {m.room_id, m.user.id, m.kind, m.text, m.reply_to, m.ts, m.client_id}));
+  if (r.Rows() != 1) return Status::Internal("event_counter has no row (migration 001 not applied?)");
+  PARLEY_ASSIGN_OR_RETURN(m.id, r.Int(0, 0));
+  PARLEY_ASSIGN_OR_RETURN(int64_t claimed, r.Int(0, 1));
   if (m.client_id && claimed == 0) {
     *duplicate = true;
     return Status::Ok();
