@@ -203,7 +203,7 @@ Result<PgResult> PgConn::ExecParams(std::string_view sql, const PgParam* params,
   PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
   PARLEY_RETURN_IF_ERROR(CheckNoNul(params, n));
   Main main{std::string(sql), true, params, n};
-  if (!deferred_.empty()) return Pipeline(&main);
+  if (!deferred_.empty()) return PipelineOne(main);
   PARLEY_ASSIGN_OR_RETURN(std::string name, Prepared(main.text, n));
   std::vector<const char*> values = Values(params, n);
   ++round_trips_;
@@ -232,7 +232,7 @@ void PgConn::DropQueuedFrom(uint64_t seq) {
   std::erase_if(deferred_, [seq](const Deferred& d) { return d.seq >= seq; });
 }
 
-Result<PgResult> PgConn::Pipeline(const Main* main) {
+Result<std::vector<Result<PgResult>>> PgConn::Pipeline(std::span<const Main> mains) {
   // Everything is prepared before the pipeline opens: PQprepare waits for
   // its answer, which pipeline mode does not allow. Statements without
   // parameters (BEGIN, SAVEPOINT...) go unnamed: nothing to plan.
@@ -242,9 +242,11 @@ Result<PgResult> PgConn::Pipeline(const Main* main) {
     if (deferred_[i].params.empty()) continue;
     PARLEY_ASSIGN_OR_RETURN(names[i], Prepared(deferred_[i].sql, deferred_[i].params.size()));
   }
-  std::string main_name;
-  if (main && main->prepared) {
-    PARLEY_ASSIGN_OR_RETURN(main_name, Prepared(main->text, main->n));
+  std::vector<std::string> main_names(mains.size());
+  for (size_t i = 0; i < mains.size(); ++i) {
+    if (mains[i].prepared) {
+      PARLEY_ASSIGN_OR_RETURN(main_names[i], Prepared(mains[i].text, mains[i].n));
+    }
   }
   std::vector<Deferred> queued;
   queued.swap(deferred_);
@@ -258,67 +260,91 @@ Result<PgResult> PgConn::Pipeline(const Main* main) {
     return name.empty() ? PQsendQueryParams(c, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)
                         : PQsendQueryPrepared(c, name.c_str(), static_cast<int>(n), values.data(), nullptr, nullptr, 0);
   };
+  const size_t total = queued.size() + mains.size();
+  auto text_of = [&](size_t i) -> const std::string& {
+    return i < queued.size() ? queued[i].sql : mains[i - queued.size()].text;
+  };
   size_t sent = 0;
   bool ok = true;
-  for (size_t i = 0; i < queued.size() && ok; ++i, ++sent) {
-    ok = send(queued[i].sql, names[i], queued[i].params.data(), queued[i].params.size()) == 1;
-  }
-  if (ok && main) {
-    ok = send(main->text, main_name, main->params, main->n) == 1;
-    if (ok) ++sent;
+  for (; sent < total && ok; ++sent) {
+    if (sent < queued.size()) {
+      ok = send(queued[sent].sql, names[sent], queued[sent].params.data(), queued[sent].params.size()) == 1;
+    } else {
+      const Main& m = mains[sent - queued.size()];
+      ok = send(m.text, main_names[sent - queued.size()], m.params, m.n) == 1;
+    }
+    if (!ok) break;
   }
   ++round_trips_;
   // A statement that could not be sent (a lost connection) leaves the
   // queued ones unknown: counted as a queued statement's failure.
-  Status first = ok ? Status::Ok() : lost();
-  bool first_is_queued = !ok;
-  std::optional<PgResult> main_result;
+  Status queued_failed = ok ? Status::Ok() : lost();
+  std::vector<Result<PgResult>> results;
+  results.reserve(mains.size());
   if (PQpipelineSync(c) == 1) {
     // One result per statement sent, each followed by a null; then the
     // sync's. After a failure the later statements come back
-    // PGRES_PIPELINE_ABORTED: the first failure is the one to report.
+    // PGRES_PIPELINE_ABORTED, reported as that first failure.
+    Status first;
     for (size_t i = 0; i < sent; ++i) {
       PgResult res(PQgetResult(c));
       if (res.raw() == nullptr) {  // the connection is gone
-        if (first.ok()) {
-          first = lost();
-          first_is_queued = true;
-        }
+        if (queued_failed.ok()) queued_failed = lost();
         break;
       }
       while (pg_result* extra = PQgetResult(c)) PQclear(extra);
-      const std::string& what = i < queued.size() ? queued[i].sql : main->text;
-      if (Status st = FromPg(res.raw(), c, Brief(what)); !st.ok() && first.ok()) {
-        first = st;
-        first_is_queued = i < queued.size();
+      Status st = FromPg(res.raw(), c, Brief(text_of(i)));
+      if (!st.ok() && first.ok()) first = st;
+      if (i < queued.size()) {
+        if (!first.ok() && queued_failed.ok()) queued_failed = first;
+      } else if (!first.ok()) {
+        results.emplace_back(first);
+      } else {
+        results.emplace_back(std::move(res));
       }
-      if (i == queued.size()) main_result.emplace(std::move(res));
     }
     for (int guard = 0; guard < 4; ++guard) {
       PgResult res(PQgetResult(c));
       if (res.raw() == nullptr || PQresultStatus(res.raw()) == PGRES_PIPELINE_SYNC) break;
     }
-  } else if (first.ok()) {
-    first = lost();
+  } else if (queued_failed.ok()) {
+    queued_failed = lost();
   }
-  if (PQexitPipelineMode(c) != 1) {
-    if (first.ok()) first = lost();
+  const bool exited = PQexitPipelineMode(c) == 1;
+  if (!exited) {
     // Results left behind (a connection lost mid-way): collect them, so
     // the connection leaves pipeline mode and a later reconnect finds it
     // usable. Bounded: a dead connection returns no more.
     for (int i = 0; i < 64 && PQexitPipelineMode(c) != 1; ++i) PQclear(PQgetResult(c));
   }
-  if (!first.ok()) {
-    if (first_is_queued && deferred_failed_.ok()) deferred_failed_ = first;
-    return first;
+  if (!queued_failed.ok()) {
+    if (deferred_failed_.ok()) deferred_failed_ = queued_failed;
+    return queued_failed;
   }
-  if (!main_result) return PgResult(nullptr);
-  return std::move(*main_result);
+  if (!exited) return lost();
+  while (results.size() < mains.size()) results.emplace_back(lost());
+  return results;
+}
+
+Result<PgResult> PgConn::PipelineOne(const Main& main) {
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> results, Pipeline(std::span<const Main>(&main, 1)));
+  return std::move(results[0]);
+}
+
+Result<std::vector<Result<PgResult>>> PgConn::ExecTogether(const std::vector<Stmt>& stmts) {
+  PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
+  std::vector<Main> mains;
+  mains.reserve(stmts.size());
+  for (const Stmt& st : stmts) {
+    PARLEY_RETURN_IF_ERROR(CheckNoNul(st.params.data(), st.params.size()));
+    mains.push_back({std::string(st.sql), true, st.params.data(), st.params.size()});
+  }
+  return Pipeline(mains);
 }
 
 Status PgConn::ExecScript(const std::string& sql) {
   PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
-  if (!deferred_.empty()) PARLEY_RETURN_IF_ERROR(Pipeline(nullptr).status());
+  if (!deferred_.empty()) PARLEY_RETURN_IF_ERROR(Pipeline({}).status());
   ++round_trips_;
   PgResult res(PQexec(conn_.get(), sql.c_str()));
   return FromPg(res.raw(), conn_.get(), Brief(sql));
@@ -332,7 +358,7 @@ Status PgConn::Commit(uint64_t begin_seq) {
   // The COMMIT rides in a pipeline like any statement (the queue with it,
   // if any): one round trip either way.
   const Main commit{"COMMIT", false};
-  Result<PgResult> res = Pipeline(&commit);
+  Result<PgResult> res = PipelineOne(commit);
   Status st = res.status();
   // A transaction in which a statement failed "commits" with the tag
   // ROLLBACK: nothing was committed.

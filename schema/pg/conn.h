@@ -30,6 +30,7 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -124,6 +125,15 @@ class PgConn {
   // statement that is (see the top of this file). A parameter with a NUL
   // byte is kInvalid now, as for Exec.
   Status Defer(std::string_view sql, std::vector<PgParam> params = {});
+  // Statements whose results are all read, sent together (after the
+  // queue) in one round trip: each one's result, in order. The server
+  // skips the statements after one that fails; they answer its error. The
+  // outer Result fails when a queued statement or the connection did.
+  struct Stmt {
+    std::string sql;
+    std::vector<PgParam> params;
+  };
+  Result<std::vector<Result<PgResult>>> ExecTogether(const std::vector<Stmt>& stmts);
 
   // Session settings ("SET synchronous_commit = on"): run now, and again on
   // every reconnection (a new server session starts from the defaults).
@@ -163,17 +173,18 @@ class PgConn {
   Result<PgResult> ExecParams(std::string_view sql, const PgParam* params, size_t n);
   // The name of text's prepared statement, preparing it first if needed.
   Result<std::string> Prepared(const std::string& text, size_t n);
-  // Sends the queue, then main (if any: prepared unless unnamed), in one
-  // pipeline, and returns main's result (or an empty one). The first
-  // failure is returned; one of a queued statement is also kept in
-  // deferred_failed_.
+  // Sends the queue, then mains (each prepared unless unnamed), in one
+  // pipeline, and returns the mains' results. A queued statement's failure
+  // (or the connection's) is the outer error, also kept in
+  // deferred_failed_; a main's is its own result, and the later mains'.
   struct Main {
     std::string text;
     bool prepared = true;
     const PgParam* params = nullptr;
     size_t n = 0;
   };
-  Result<PgResult> Pipeline(const Main* main);
+  Result<std::vector<Result<PgResult>>> Pipeline(std::span<const Main> mains);
+  Result<PgResult> PipelineOne(const Main& main);
   uint64_t Queue(std::string sql, std::vector<PgParam> params = {});
   // Forgets the queued statements from seq on (a write rolled back before
   // they were sent).

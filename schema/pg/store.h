@@ -185,6 +185,10 @@ class PgStore final : public Storage {
   // under it (seen).
   Result<Access> LoadAccess(int64_t user_id, int64_t room_id, bool require_member, bool lock = false,
                             const std::string* client_id = nullptr);
+  // LoadAccess in two halves, for a caller that sends the query with
+  // another statement (Send): the statement, and the reading of its rows.
+  static PgConn::Stmt AccessQuery(int64_t user_id, int64_t room_id, bool lock, const std::string* client_id);
+  static Result<Access> ReadAccess(const PgResult& r, bool require_member, bool with_client_id);
   Result<Room> LoadRoomView(const User& me, int64_t room_id);
   Result<Member> LoadMember(int64_t room_id, int64_t user_id);
   // 403 banned / 403 blocked, as on SQLite (store_moderation.cc there).
@@ -212,6 +216,11 @@ class PgStore final : public Storage {
   // *duplicate: another send with that client_id committed first (nothing
   // is left to commit: roll back and answer with that one).
   Status InsertMessage(PgTx& tx, Message& m, Event& ev, bool* duplicate);
+  // InsertMessage's halves without its token: the insert statement (its
+  // kind kind_in_qa in a Q&A room, else m.kind), and the rest once its
+  // rows are back (m.id and m.kind from them).
+  static PgConn::Stmt InsertQuery(const Message& m, const char* kind_in_qa);
+  Status FinishInsert(Message& m, Event& ev, const PgResult& inserted, bool* duplicate);
   // A read transaction: one REPEATABLE READ snapshot (a savepoint of the
   // open batch inside one), as SQLite's read transaction gives.
   Result<std::unique_ptr<PgTx>> BeginRead();

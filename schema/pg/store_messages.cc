@@ -5,7 +5,9 @@
 // API's message ids and cursors are event ids), so a send takes its id from
 // the counter row first, in the statement that inserts the message and
 // claims its client_id (kTakeOneId), and inserts its event last, once, with
-// its final data: two round trips where there were five. The counter row is
+// its final data. The insert goes out in one pipeline with the access
+// query, ahead of the checks it would wait for (a refused send rolls it
+// back with its savepoint): one round trip where there were five. The counter row is
 // held from that first statement to COMMIT, a few statements longer than an
 // append made last; inside a group-commit batch it is held to the batch's
 // COMMIT anyway. Every message event carries events.message_id, by which an
@@ -165,28 +167,28 @@ Result<std::optional<Message>> PgStore::FindByClientId(int64_t user_id, const st
   return LoadMessage(id);
 }
 
-Status PgStore::InsertMessage(PgTx& /*tx: the write's, whose COMMIT ends the counter lock*/, Message& m, Event& ev,
-                              bool* duplicate) {
+PgConn::Stmt PgStore::InsertQuery(const Message& m, const char* kind_in_qa) {
+  // Takes the id from the counter row (kTakeOneId: the lock of
+  // AppendEvents, held to COMMIT), inserts the message under it and claims
+  // the client_id. The kind is the room's: kind_in_qa in a Q&A room, else
+  // m.kind. Nothing is inserted for a room that does not exist.
+  return {std::string("WITH ") + kTakeOneId +
+              ", m AS (INSERT INTO messages (id, room_id, user_id, kind, text, reply_to, ts, client_id) "
+              "SELECT last, r.id, $2::bigint, CASE WHEN r.kind = $9 THEN $3::text ELSE $4::text END, $5::text, "
+              "$6::bigint, $7::bigint, $8::text FROM ids, rooms r WHERE r.id = $1 RETURNING id, kind), "
+              "i AS (INSERT INTO idempotency (user_id, client_id, message_id, created_ts) "
+              "SELECT $2::bigint, $8::text, id, $7::bigint FROM m WHERE $8::text IS NOT NULL "
+              "ON CONFLICT DO NOTHING RETURNING 1) "
+              "SELECT id, kind, (SELECT count(*) FROM i) FROM m",
+          {m.room_id, m.user.id, kind_in_qa, m.kind, m.text, m.reply_to, m.ts, m.client_id, ToString(RoomKind::kQa)}};
+}
+
+Status PgStore::FinishInsert(Message& m, Event& ev, const PgResult& inserted, bool* duplicate) {
   *duplicate = false;
-  // After the client_id lookup: a retried send costs no token.
-  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(m.user.id, WriteClass::kSend));
-  m.ts = NowMs();
-  // One round trip takes the id from the counter row (kTakeOneId: the lock
-  // of AppendEvents, held to COMMIT), inserts the message under it and
-  // claims the client_id; the event row comes last, with its final data.
-  PARLEY_ASSIGN_OR_RETURN(
-      PgResult r, conn_.Exec(std::string("WITH ") + kTakeOneId +
-                                 ", m AS (INSERT INTO messages (id, room_id, user_id, kind, text, reply_to, ts, "
-                                 "client_id) SELECT last, $1::bigint, $2::bigint, $3::text, $4::text, $5::bigint, $6::bigint, $7::text "
-                                 "FROM ids RETURNING id), "
-                                 "i AS (INSERT INTO idempotency (user_id, client_id, message_id, created_ts) "
-                                 "SELECT $2::bigint, $7::text, id, $6::bigint FROM m WHERE $7::text IS NOT NULL "
-                                 "ON CONFLICT DO NOTHING RETURNING 1) "
-                                 "SELECT id, (SELECT count(*) FROM i) FROM m",
-                             {m.room_id, m.user.id, m.kind, m.text, m.reply_to, m.ts, m.client_id}));
-  if (r.Rows() != 1) return Status::Internal("event_counter has no row (migration 001 not applied?)");
-  PARLEY_ASSIGN_OR_RETURN(m.id, r.Int(0, 0));
-  PARLEY_ASSIGN_OR_RETURN(int64_t claimed, r.Int(0, 1));
+  if (inserted.Rows() != 1) return Status::Internal("the message was not inserted (its room is gone?)");
+  PARLEY_ASSIGN_OR_RETURN(m.id, inserted.Int(0, 0));
+  m.kind = inserted.Text(0, 1);
+  PARLEY_ASSIGN_OR_RETURN(int64_t claimed, inserted.Int(0, 2));
   if (m.client_id && claimed == 0) {
     *duplicate = true;
     return Status::Ok();
@@ -201,6 +203,16 @@ Status PgStore::InsertMessage(PgTx& /*tx: the write's, whose COMMIT ends the cou
   return conn_.Defer("INSERT INTO events (id, ts, type, room_id, target_id, audience, data, message_id) "
                      "VALUES ($1, $2, $3, $4, NULL, $5, $6, $1)",
                      {ev.id, ev.ts, ev.type, m.room_id, ToString(ev.audience), ev.data});
+}
+
+Status PgStore::InsertMessage(PgTx& /*tx: the write's, whose COMMIT ends the counter lock*/, Message& m, Event& ev,
+                              bool* duplicate) {
+  // After the client_id lookup: a retried send costs no token.
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(m.user.id, WriteClass::kSend));
+  m.ts = NowMs();
+  PgConn::Stmt st = InsertQuery(m, m.kind.c_str());
+  PARLEY_ASSIGN_OR_RETURN(PgResult inserted, conn_.Exec(st.sql, st.params));
+  return FinishInsert(m, ev, inserted, duplicate);
 }
 
 Status PgStore::CommitMessageEvent(PgTx& tx, Event& e, int64_t message_id) {
@@ -223,20 +235,32 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     // still (to the batch's COMMIT): no second lock, no MultiXact.
     const std::pair<int64_t, int64_t> member{room_id, me.id};
     const bool locked = conn_.in_batch() && batch_member_locks_.count(member) > 0;
-    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true, !locked, client_id ? &*client_id : nullptr));
+    Message m;
+    m.kind = "message";
+    m.room_id = room_id;
+    m.user = me;
+    m.text = text;
+    m.reply_to = reply_to;
+    m.client_id = client_id;
+    m.ts = NowMs();
+    // One round trip: the access query (the member row locked first, as
+    // every write locks it before the counter row), then the message
+    // inserted ahead of the checks. A send that they refuse returns an
+    // error, and its transaction or savepoint rolls back with the insert.
+    const std::string* cid = client_id ? &*client_id : nullptr;
+    PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows,
+                            conn_.ExecTogether({AccessQuery(me.id, room_id, !locked, cid), InsertQuery(m, "question")}));
+    PARLEY_ASSIGN_OR_RETURN(PgResult access_rows, std::move(rows[0]));
+    PARLEY_ASSIGN_OR_RETURN(Access a, ReadAccess(access_rows, true, cid != nullptr));
+    PARLEY_ASSIGN_OR_RETURN(PgResult inserted, std::move(rows[1]));
     if (a.seen) {
       PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, LoadMessage(*a.seen));
       if (seen) return answer_seen(std::move(*seen));
     }
     PARLEY_RETURN_IF_ERROR(CheckNotMuted(a.muted_until));
     if (a.room.kind == RoomKind::kDm) PARLEY_RETURN_IF_ERROR(CheckDmNotBlocked(me, room_id));
-    Message m;
-    m.kind = "message";
-    if (a.room.kind == RoomKind::kQa) {
-      if (*a.role == Role::kProfessor) {
-        return Status::Forbidden("professors_cannot_ask", "professors answer questions; they do not ask them");
-      }
-      m.kind = "question";
+    if (a.room.kind == RoomKind::kQa && *a.role == Role::kProfessor) {
+      return Status::Forbidden("professors_cannot_ask", "professors answer questions; they do not ask them");
     }
     if (reply_to) {
       // Any message of this room, deleted ones included; one of another
@@ -246,15 +270,12 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
         return Status::Invalid("invalid_reply", "reply_to must name a message of the same room");
       }
     }
+    // After the client_id lookup: a retried send costs no token.
+    PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kSend));
     PARLEY_ASSIGN_OR_RETURN(m.attachments, OwnUploads(me, attachments));
-    m.room_id = room_id;
-    m.user = me;
-    m.text = text;
-    m.reply_to = reply_to;
-    m.client_id = client_id;
     Event ev;
     bool duplicate = false;
-    PARLEY_RETURN_IF_ERROR(InsertMessage(*tx, m, ev, &duplicate));
+    PARLEY_RETURN_IF_ERROR(FinishInsert(m, ev, inserted, &duplicate));
     if (!duplicate) {
       PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}));
       if (conn_.in_batch()) batch_member_locks_.insert(member);

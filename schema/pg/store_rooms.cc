@@ -97,23 +97,23 @@ Result<Member> ReadMember(const PgResult& r, int row) {
 
 }  // namespace
 
-Result<PgStore::Access> PgStore::LoadAccess(int64_t user_id, int64_t room_id, bool require_member, bool lock,
-                                            const std::string* client_id) {
+PgConn::Stmt PgStore::AccessQuery(int64_t user_id, int64_t room_id, bool lock, const std::string* client_id) {
   // The member row comes through a LATERAL subquery so that it alone can be
   // locked (FOR SHARE may not touch the nullable side of an outer join).
   // A send's client_id is looked up in the same statement: one round trip.
-  const std::string sql = std::string("SELECT ") + kRoomColumns +
-                          ", m.role, m.notifications, m.moderator, m.muted_until" +
-                          (client_id ? ", (SELECT message_id FROM idempotency WHERE user_id = $2 AND client_id = $3)"
-                                     : "") +
-                          " FROM rooms r "
-                          "LEFT JOIN users ou ON ou.id = r.owner_id "
-                          "LEFT JOIN LATERAL (SELECT role, notifications, moderator, muted_until FROM members "
-                          "WHERE room_id = r.id AND user_id = $2" +
-                          (lock ? " FOR SHARE" : "") + ") m ON true WHERE r.id = $1";
-  std::vector<PgParam> params = {room_id, user_id};
-  if (client_id) params.emplace_back(*client_id);
-  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(sql, params));
+  PgConn::Stmt st{std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications, m.moderator, m.muted_until" +
+                      (client_id ? ", (SELECT message_id FROM idempotency WHERE user_id = $2 AND client_id = $3)" : "") +
+                      " FROM rooms r "
+                      "LEFT JOIN users ou ON ou.id = r.owner_id "
+                      "LEFT JOIN LATERAL (SELECT role, notifications, moderator, muted_until FROM members "
+                      "WHERE room_id = r.id AND user_id = $2" +
+                      (lock ? " FOR SHARE" : "") + ") m ON true WHERE r.id = $1",
+                  {room_id, user_id}};
+  if (client_id) st.params.emplace_back(*client_id);
+  return st;
+}
+
+Result<PgStore::Access> PgStore::ReadAccess(const PgResult& r, bool require_member, bool with_client_id) {
   if (r.Rows() == 0) return Status::NotFound("room_not_found", "no such room");
   PARLEY_ASSIGN_OR_RETURN(Room room, ReadRoomView(r, 0));
   Access a{std::move(room), std::nullopt};
@@ -123,12 +123,19 @@ Result<PgStore::Access> PgStore::LoadAccess(int64_t user_id, int64_t room_id, bo
     a.moderator = moderator != 0;
     a.muted_until = r.OptionalInt(0, kRoleColumn + 3);
   }
-  if (client_id) a.seen = r.OptionalInt(0, kRoleColumn + 4);
+  if (with_client_id) a.seen = r.OptionalInt(0, kRoleColumn + 4);
   if (!a.role && (a.room.kind == RoomKind::kPrivate || a.room.kind == RoomKind::kDm)) {
     return Status::NotFound("room_not_found", "no such room");
   }
   if (require_member && !a.role) return Status::Forbidden("not_a_member", "join the room first");
   return a;
+}
+
+Result<PgStore::Access> PgStore::LoadAccess(int64_t user_id, int64_t room_id, bool require_member, bool lock,
+                                            const std::string* client_id) {
+  PgConn::Stmt st = AccessQuery(user_id, room_id, lock, client_id);
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(st.sql, st.params));
+  return ReadAccess(r, require_member, client_id != nullptr);
 }
 
 Status PgStore::CheckMember(const User& me, int64_t room_id) { return LoadAccess(me.id, room_id, true).status(); }

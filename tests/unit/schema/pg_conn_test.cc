@@ -418,5 +418,35 @@ TEST(PgTxTest, QueuedStatementsRideWithTheNextOneAndAnEmptyTransactionCostsNothi
   EXPECT_ERROR(conn->Defer("SELECT $1", {std::string("a\0b", 3)}), Code::kInvalid, "invalid_text");
 }
 
+TEST(PgConnTest, StatementsReadTogetherTakeOneRoundTripAndAFailureStopsTheRest) {
+  PARLEY_PG_CLUSTER(cluster);
+  auto conn = FreshConn(cluster, "together", "CREATE TABLE t (n bigint PRIMARY KEY)");
+  ASSERT_NE(conn, nullptr);
+  // Prepared once, so the round trips counted below are the statements'.
+  ASSERT_OK(conn->Exec("INSERT INTO t VALUES ($1)", {0}).status());
+  ASSERT_OK(conn->Exec("INSERT INTO t VALUES ($1) RETURNING n", {1}).status());
+  ASSERT_OK(conn->Exec("SELECT count(*) FROM t WHERE n >= $1", {0}).status());
+  ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+  ASSERT_OK(conn->Defer("INSERT INTO t VALUES ($1)", {2}));
+  const uint64_t at = conn->round_trips();
+  ASSERT_OK_AND_ASSIGN(auto rows, conn->ExecTogether({{"INSERT INTO t VALUES ($1) RETURNING n", {3}},
+                                                      {"SELECT count(*) FROM t WHERE n >= $1", {1}}}));
+  EXPECT_EQ(conn->round_trips(), at + 1) << "the queue and both statements in one round trip";
+  ASSERT_EQ(rows.size(), 2u);
+  ASSERT_OK(rows[0]);
+  EXPECT_EQ(rows[0]->Text(0, 0), "3");
+  ASSERT_OK(rows[1]);
+  EXPECT_EQ(rows[1]->Text(0, 0), "3") << "each statement sees the ones before it";
+  // The first fails (a duplicate key): the server skips the second, which
+  // answers the same error; the queue before them is not to blame.
+  ASSERT_OK_AND_ASSIGN(rows, conn->ExecTogether({{"INSERT INTO t VALUES ($1) RETURNING n", {1}},
+                                                 {"SELECT count(*) FROM t WHERE n >= $1", {0}}}));
+  EXPECT_ERROR(rows[0].status(), Code::kConflict, "conflict");
+  EXPECT_ERROR(rows[1].status(), Code::kConflict, "conflict");
+  EXPECT_ERROR(tx->Commit(), Code::kInternal, "internal");  // the transaction had failed
+  EXPECT_EQ(Ns(*conn), "0,1");
+  EXPECT_ERROR(conn->ExecTogether({{"SELECT $1", {std::string("a\0b", 3)}}}).status(), Code::kInvalid, "invalid_text");
+}
+
 }  // namespace
 }  // namespace parley::pg

@@ -838,6 +838,38 @@ TEST_F(StoreTest, SendIsOneTransactionWithItsEvent) {
   EXPECT_EQ(m.id, h + 1);
 }
 
+TEST_F(StoreTest, ARefusedSendLeavesNoMessageNoEventAndNoGap) {
+  // PostgreSQL inserts a send's message in the round trip of its checks
+  // and rolls it back when they refuse it: none of it may remain.
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
+  Message elsewhere = Post(alice, kGeneral, "in general");
+  const int64_t h = Head();
+  const int64_t stored = QueryInt("SELECT COUNT(*) FROM messages");
+  auto refused_then_kept = [&](const std::string& text) {
+    EXPECT_ERROR(store_->Send(bob, lobby.id, "not a member", std::string(text + "-a")), Code::kForbidden,
+                 "not_a_member");
+    EXPECT_ERROR(store_->Send(alice, lobby.id, "bad reply", std::string(text + "-b"), elsewhere.id), Code::kInvalid,
+                 "invalid_reply");
+    EXPECT_ERROR(store_->Send(alice, 999999, "no room", std::nullopt), Code::kNotFound, "room_not_found");
+    return Post(alice, lobby.id, text);
+  };
+  EXPECT_EQ(refused_then_kept("kept").id, h + 1);
+  {  // The same in a group-commit batch: each refused send rolls back alone.
+    ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+    EXPECT_EQ(refused_then_kept("kept in a batch").id, h + 2);
+    ASSERT_OK(batch->Commit());
+  }
+  EXPECT_EQ(Head(), h + 2);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages"), stored + 2);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE id > " + std::to_string(h)), 2);
+  // The refused sends' client_ids were not claimed: they send now.
+  ASSERT_OK_AND_ASSIGN(SendResult retried, store_->Send(alice, lobby.id, "now", std::string("kept-b")));
+  EXPECT_TRUE(retried.created);
+  EXPECT_EQ(retried.message.id, h + 3);
+}
+
 TEST_F(StoreTest, HistoryPagesExactly) {
   Limits unlimited;
   unlimited.WritesOff();  // 50 sends in a row: past the default burst
