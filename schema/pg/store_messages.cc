@@ -7,10 +7,10 @@
 // claims its client_id (kTakeOneId), and inserts its event last, once, with
 // its final data. The insert goes out in one pipeline with the access
 // query, ahead of the checks it would wait for (a refused send rolls it
-// back with its savepoint): one round trip where there were five. The counter row is
-// held from that first statement to COMMIT, a few statements longer than an
-// append made last; inside a group-commit batch it is held to the batch's
-// COMMIT anyway. Every message event carries events.message_id, by which an
+// back with its savepoint): one round trip where there were five. The
+// counter row is held from that first statement to COMMIT, a few
+// statements longer than an append made last; inside a group-commit batch
+// it is held to the batch's COMMIT anyway. Every message event carries events.message_id, by which an
 // edit or a delete rewrites the earlier ones (DESIGN section 4).
 //
 // In a batch, a send does not lock its member row again when an earlier
