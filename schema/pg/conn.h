@@ -16,12 +16,14 @@
 // TRANSACTION, a batch's SAVEPOINT and RELEASE, a send's event row: Defer)
 // is not sent on its own: it waits in a queue and goes out in one libpq
 // pipeline with the next statement whose result is read, so a write inside
-// a batch costs the round trips of its reads alone (a send: 2, was 5). The
-// price is that such a statement's failure shows at that next statement:
-// the queue is for statements that fail only when the server or the
-// connection does, and a batch in which one failed cannot commit
-// (PgBatch::Commit), since the write it belonged to may have been counted
-// as done already.
+// a batch costs the round trips of its reads alone. The price is that
+// such a statement's failure shows at that next statement: the queue is
+// for statements that fail only when the server or the connection does,
+// and a batch in which one failed cannot commit (PgBatch::Commit), since
+// the write it belonged to may have been counted as done already.
+// Statements whose results are read can share a round trip too
+// (ExecTogether): a send's access query and its insert, so a send in a
+// batch is one round trip (was 5).
 #pragma once
 
 #include <concepts>
