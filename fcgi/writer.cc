@@ -55,11 +55,15 @@ void Writer::RunBatch() {
   pthread_setname_np(pthread_self(), "fcgi-serve");
   std::vector<std::unique_ptr<Exchange>> jobs;
   const uint64_t commits_before = store_.commits();
+  // The seat before the writer lock, the order of every request thread
+  // that writes on its own (register, login, uploads: worker.cc): a writer
+  // holding the lock while it waited for a seat held by one of those,
+  // itself waiting for the lock, stopped both until the busy timeout.
+  Gate::Pass pass = gate_.EnterFirst();
   auto begun = store_.BeginBatch();
   Status result = begun.status();
   std::unique_ptr<Batch> batch = begun.ok() ? std::move(begun).value() : nullptr;
   if (batch) {
-    Gate::Pass pass = gate_.EnterFirst();
     // Take the queue one job at a time: a request that arrives while the
     // batch runs joins it rather than waiting for the next fsync.
     while (jobs.size() < kMaxBatch) {
@@ -77,6 +81,7 @@ void Writer::RunBatch() {
     pass.Leave();  // the fsync needs no core
     result = batch->Commit();
   } else {
+    pass.Leave();
     // No batch (the lock or BEGIN timed out): everyone queued gets the error.
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& job : queue_) jobs.push_back(std::move(job));

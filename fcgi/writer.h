@@ -46,8 +46,9 @@ class Writer {
   static constexpr size_t kMaxQueued = 4 * kMaxBatch;
 
   // store, api and notifier are used by the writer thread only from Start().
-  // The writer takes a pass of `gate` ahead of queued requests while it runs
-  // a batch's requests, and gives it back for the COMMIT's fsync.
+  // The writer takes a pass of `gate` ahead of queued requests, before the
+  // writer lock, while it runs a batch's requests, and gives it back for the
+  // COMMIT's fsync.
   Writer(Storage& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics, Responder& responder);
   ~Writer();
   Writer(const Writer&) = delete;

@@ -169,5 +169,75 @@ TEST_F(DurableTest, FiftyWorkerKillsLoseNoAcknowledgedSend) {
   RecordProperty("lost_sends", static_cast<int>(lost));
 }
 
+
+// One worker with one computing seat: the writer's batches and the
+// registrations, which hold a seat while they wait for the writer lock,
+// run side by side. Before the writer took its seat ahead of the writer
+// lock (fcgi/writer.cc), a batch holding the lock could wait for the seat
+// held by a registration waiting for the lock: both stood until the busy
+// timeout, and the registration was answered 503 five seconds late.
+class OneSeatTest : public DurableTest {
+ protected:
+  StackOptions Options() const override {
+    StackOptions o;
+    o.workers = 1;
+    o.fcgi_env = {"PARLEY_THREADS=3", "PARLEY_RUNNING=1"};
+    return o;
+  }
+};
+
+TEST_F(OneSeatTest, RegistrationsBesideBatchesNeitherWaitForTheBusyTimeout) {
+  constexpr int kSenders = 4, kRegistrars = 2;
+  User owner = Register("owner");
+  const int64_t room = CreateRoom(owner, "seats", "public");
+  std::vector<User> users = RegisterMembers("s", kSenders, room);
+  std::atomic<bool> stop{false};
+  std::vector<Sender> senders(kSenders);
+  for (int i = 0; i < kSenders; ++i) {
+    Sender& s = senders[static_cast<size_t>(i)];
+    User& u = users[static_cast<size_t>(i)];
+    s.thread = std::thread([&s, &u, room, i, &stop] { SendLoop(u, room, "q" + std::to_string(i), 100000, stop, s); });
+  }
+  struct Registrar {
+    int registered = 0;
+    std::vector<std::string> problems;
+    std::thread thread;
+  };
+  std::vector<Registrar> registrars(kRegistrars);
+  for (int i = 0; i < kRegistrars; ++i) {
+    Registrar& r = registrars[static_cast<size_t>(i)];
+    auto client = NewClient(Client::Cookies::kOff);
+    r.thread = std::thread([&r, &stop, i, c = std::move(client)] {
+      for (int n = 0; !stop.load(); ++n) {
+        const std::string name = "r" + std::to_string(i) + "n" + std::to_string(n);
+        const auto begun = Clock::now();
+        Response resp = c->Post("/api/register", "{\"username\":" + Quote(name) + ",\"password\":" + Quote(kPassword) + "}");
+        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begun);
+        if (resp.status != 201 || took > 3s) {
+          r.problems.push_back(name + " after " + std::to_string(took.count()) + " ms: " + resp.Describe());
+        } else {
+          ++r.registered;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(6s);
+  stop = true;
+  for (Registrar& r : registrars) r.thread.join();
+  for (Sender& s : senders) s.thread.join();
+
+  int registered = 0;
+  for (const Registrar& r : registrars) {
+    EXPECT_TRUE(r.problems.empty()) << r.problems.size() << " slow or failed registration(s), first: " << r.problems.front();
+    registered += r.registered;
+  }
+  const auto [acked, lost, retries, replayed] = CheckAcknowledged(senders, Stored(room));
+  EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(retries, 0) << "sends answered 5xx or not at all";
+  EXPECT_GT(registered, 4);
+  EXPECT_GT(acked, 40u);
+  std::printf("one seat: %d registrations and %zu sends in 6 s\n", registered, acked);
+}
+
 }  // namespace
 }  // namespace parley::e2e
