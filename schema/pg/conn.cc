@@ -237,17 +237,29 @@ Result<std::vector<Result<PgResult>>> PgConn::Pipeline(std::span<const Main> mai
   // its answer, which pipeline mode does not allow. Statements without
   // parameters (BEGIN, SAVEPOINT...) go unnamed: nothing to plan.
   // (A statement that fails to prepare leaves the queue as it was.)
-  std::vector<std::string> names(deferred_.size());
-  for (size_t i = 0; i < deferred_.size(); ++i) {
-    if (deferred_[i].params.empty()) continue;
-    PARLEY_ASSIGN_OR_RETURN(names[i], Prepared(deferred_[i].sql, deferred_[i].params.size()));
-  }
-  std::vector<std::string> main_names(mains.size());
-  for (size_t i = 0; i < mains.size(); ++i) {
-    if (mains[i].prepared) {
-      PARLEY_ASSIGN_OR_RETURN(main_names[i], Prepared(mains[i].text, mains[i].n));
+  // The queue, then the mains: one list, each with its prepared name
+  // (empty: unnamed).
+  struct Statement {
+    const std::string* text;
+    const PgParam* params;
+    size_t n;
+    std::string name;
+  };
+  std::vector<Statement> all;
+  all.reserve(deferred_.size() + mains.size());
+  for (const Deferred& d : deferred_) {
+    all.push_back({&d.sql, d.params.data(), d.params.size(), {}});
+    if (!d.params.empty()) {
+      PARLEY_ASSIGN_OR_RETURN(all.back().name, Prepared(d.sql, d.params.size()));
     }
   }
+  for (const Main& m : mains) {
+    all.push_back({&m.text, m.params, m.n, {}});
+    if (m.prepared) {
+      PARLEY_ASSIGN_OR_RETURN(all.back().name, Prepared(m.text, m.n));
+    }
+  }
+  // swap keeps the elements where they are: `all` still points into them.
   std::vector<Deferred> queued;
   queued.swap(deferred_);
   if (!queued.empty()) sent_seq_ = queued.back().seq;
@@ -255,26 +267,15 @@ Result<std::vector<Result<PgResult>>> PgConn::Pipeline(std::span<const Main> mai
   pg_conn* c = conn_.get();
   auto lost = [c] { return Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c))); };
   if (PQenterPipelineMode(c) != 1) return lost();
-  auto send = [c](const std::string& sql, const std::string& name, const PgParam* params, size_t n) {
-    std::vector<const char*> values = Values(params, n);
-    return name.empty() ? PQsendQueryParams(c, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)
-                        : PQsendQueryPrepared(c, name.c_str(), static_cast<int>(n), values.data(), nullptr, nullptr, 0);
-  };
-  const size_t total = queued.size() + mains.size();
-  auto text_of = [&](size_t i) -> const std::string& {
-    return i < queued.size() ? queued[i].sql : mains[i - queued.size()].text;
+  auto send = [c](const Statement& st) {
+    std::vector<const char*> values = Values(st.params, st.n);
+    return st.name.empty()
+               ? PQsendQueryParams(c, st.text->c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)
+               : PQsendQueryPrepared(c, st.name.c_str(), static_cast<int>(st.n), values.data(), nullptr, nullptr, 0);
   };
   size_t sent = 0;
-  bool ok = true;
-  for (; sent < total && ok; ++sent) {
-    if (sent < queued.size()) {
-      ok = send(queued[sent].sql, names[sent], queued[sent].params.data(), queued[sent].params.size()) == 1;
-    } else {
-      const Main& m = mains[sent - queued.size()];
-      ok = send(m.text, main_names[sent - queued.size()], m.params, m.n) == 1;
-    }
-    if (!ok) break;
-  }
+  while (sent < all.size() && send(all[sent]) == 1) ++sent;
+  const bool ok = sent == all.size();
   ++round_trips_;
   // A statement that could not be sent (a lost connection) leaves the
   // queued ones unknown: counted as a queued statement's failure.
@@ -293,7 +294,7 @@ Result<std::vector<Result<PgResult>>> PgConn::Pipeline(std::span<const Main> mai
         break;
       }
       while (pg_result* extra = PQgetResult(c)) PQclear(extra);
-      Status st = FromPg(res.raw(), c, Brief(text_of(i)));
+      Status st = FromPg(res.raw(), c, Brief(*all[i].text));
       if (!st.ok() && first.ok()) first = st;
       if (i < queued.size()) {
         if (!first.ok() && queued_failed.ok()) queued_failed = first;
