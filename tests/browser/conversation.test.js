@@ -167,6 +167,41 @@ test('"New messages" marks where I stopped reading, also after a reload', logged
   await gus.ctx.close();
 }));
 
+// The room list and the events are two sources: a list answered before a
+// message, but delivered after its event, must not take the count back.
+test('a room list older than a message does not undo its unread count', logged(async () => {
+  const writer = await h.apiRegister(f.stack.url, h.uniqueName('hal'));
+  const room = await apiRoom(writer);
+  const ida = await ui.openAs(f.browser, f.stack.url, h.uniqueName('ida'));
+  await join(ida, room);
+  await ui.openRoom(ida.page, 'general');
+  let fetched;
+  let release;
+  const answered = new Promise((r) => { fetched = r; });
+  const held = new Promise((r) => { release = r; });
+  const isList = (url) => url.pathname === '/api/rooms' && url.searchParams.has('limit');
+  await ida.page.route(isList, async (route) => {
+    const response = await route.fetch();  // the server's answer now...
+    fetched();
+    await held;
+    await route.fulfill({ response });  // ...delivered after the message
+  });
+  await apiRoom(writer);  // a new public room: ida's page asks for the list again
+  await answered;
+  const said = await fill.api(f.stack, writer.token, 'POST', `/rooms/${room.id}/messages`, { text: 'after the list' });
+  assert.equal(said.status, 201);
+  const badge = ui.roomButton(ida.page, room.name).locator('.unread', { hasText: '1' });
+  await badge.waitFor();
+  // The list's answer is applied (and the directory asked for) at once.
+  const directory = ida.page.waitForRequest((req) => new URL(req.url()).pathname === '/api/rooms/directory');
+  release();
+  await directory;
+  assert.equal(await badge.count(), 1, 'the unread count survives the older list');
+  assert.equal(await ui.roomButton(ida.page, room.name).locator('.last').textContent(), `${writer.user.username}: after the list`);
+  await ida.page.unroute(isList);
+  await ui.finish(ida);
+}));
+
 test('actions show on hover, focus and long-press; a reply quotes and jumps to its original', logged(async () => {
   const hal = await ui.openAs(f.browser, f.stack.url, h.uniqueName('hal'));
   const halName = await hal.page.locator('#me').textContent();
