@@ -151,6 +151,14 @@ test('"New messages" marks where I stopped reading, also after a reload', logged
   const divided = async () => (await facts(gus.page, 'unread 1')).dividers.includes('New messages');
   assert.ok(await divided(), 'the line is right before the first unread message');
   assert.equal(await gus.page.locator('.divider.new').count(), 1);
+  // Its text in the error colour of its rules, names in bold (CSS rules merged to fit the budget).
+  const look = await gus.page.locator('.divider.new').evaluate((d) => ({
+    text: getComputedStyle(d).color,
+    rule: getComputedStyle(d, '::before').borderTopColor,
+    author: getComputedStyle(document.querySelector('#messages .author')).fontWeight,
+  }));
+  assert.equal(look.text, look.rule, 'the "New messages" text has its rules\' colour');
+  assert.equal(look.author, '700', 'authors are bold');
 
   // The server keeps the marker: after a reload the line comes back for
   // what arrived while the page was gone.
