@@ -239,13 +239,13 @@ Result<std::vector<Result<PgResult>>> PgConn::Pipeline(std::span<const Main> mai
   // (A statement that fails to prepare leaves the queue as it was.)
   // The queue, then the mains: one list, each with its prepared name
   // (empty: unnamed).
-  struct Statement {
+  struct Outgoing {
     const std::string* text;
     const PgParam* params;
     size_t n;
     std::string name;
   };
-  std::vector<Statement> all;
+  std::vector<Outgoing> all;
   all.reserve(deferred_.size() + mains.size());
   for (const Deferred& d : deferred_) {
     all.push_back({&d.sql, d.params.data(), d.params.size(), {}});
@@ -267,7 +267,7 @@ Result<std::vector<Result<PgResult>>> PgConn::Pipeline(std::span<const Main> mai
   pg_conn* c = conn_.get();
   auto lost = [c] { return Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c))); };
   if (PQenterPipelineMode(c) != 1) return lost();
-  auto send = [c](const Statement& st) {
+  auto send = [c](const Outgoing& st) {
     std::vector<const char*> values = Values(st.params, st.n);
     return st.name.empty()
                ? PQsendQueryParams(c, st.text->c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)

@@ -10,8 +10,9 @@
 // back with its savepoint): one round trip where there were five. The
 // counter row is held from that first statement to COMMIT, a few
 // statements longer than an append made last; inside a group-commit batch
-// it is held to the batch's COMMIT anyway. Every message event carries events.message_id, by which an
-// edit or a delete rewrites the earlier ones (DESIGN section 4).
+// it is held to the batch's COMMIT anyway. Every message event carries
+// events.message_id, by which an edit or a delete rewrites the earlier ones
+// (DESIGN section 4).
 //
 // In a batch, a send does not lock its member row again when an earlier
 // send of the batch did (PgStore::batch_member_locks_): that lock is held

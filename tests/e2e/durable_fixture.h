@@ -91,6 +91,21 @@ inline void SendLoop(User& u, int64_t room, const std::string& prefix, int limit
   }
 }
 
+// One SendLoop thread per user, with client_ids `prefix`<i>-<n>. The
+// threads hold addresses of the returned vector's elements: moving the
+// vector keeps them where they are.
+inline std::vector<Sender> StartSenders(std::vector<User>& users, int64_t room, const std::string& prefix, int limit,
+                                        const std::atomic<bool>& stop) {
+  std::vector<Sender> senders(users.size());
+  for (size_t i = 0; i < users.size(); ++i) {
+    Sender& s = senders[i];
+    User& u = users[i];
+    const std::string mine = prefix + std::to_string(i);
+    s.thread = std::thread([&s, &u, room, mine, limit, &stop] { SendLoop(u, room, mine, limit, stop, s); });
+  }
+  return senders;
+}
+
 // What the senders were told, checked against what is stored.
 struct AckCheck {
   size_t acked = 0;  // sends answered 2xx

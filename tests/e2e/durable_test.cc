@@ -75,12 +75,7 @@ TEST_F(DurableTest, ConcurrentSendsShareCommits) {
   std::vector<User> users = RegisterMembers("s", kSenders, room);
   Json before = FcgiStats();
   std::atomic<bool> stop{false};
-  std::vector<Sender> senders(kSenders);
-  for (int i = 0; i < kSenders; ++i) {
-    Sender& s = senders[static_cast<size_t>(i)];
-    User& u = users[static_cast<size_t>(i)];
-    s.thread = std::thread([&s, &u, room, i, &stop] { SendLoop(u, room, "b" + std::to_string(i), kEach, stop, s); });
-  }
+  std::vector<Sender> senders = StartSenders(users, room, "b", kEach, stop);
   for (Sender& s : senders) s.thread.join();
   Json after = FcgiStats();
 
@@ -119,12 +114,7 @@ TEST_F(DurableTest, FiftyWorkerKillsLoseNoAcknowledgedSend) {
   const int64_t room = CreateRoom(owner, "crash", "public");
   std::vector<User> users = RegisterMembers("k", kSenders, room);
   std::atomic<bool> stop{false};
-  std::vector<Sender> senders(kSenders);
-  for (int i = 0; i < kSenders; ++i) {
-    Sender& s = senders[static_cast<size_t>(i)];
-    User& u = users[static_cast<size_t>(i)];
-    s.thread = std::thread([&s, &u, room, i, &stop] { SendLoop(u, room, "k" + std::to_string(i), 1 << 30, stop, s); });
-  }
+  std::vector<Sender> senders = StartSenders(users, room, "k", 1 << 30, stop);
 
   std::mt19937 rng(std::random_device{}());
   std::map<pid_t, Clock::time_point> seen;  // worker -> when first seen
@@ -169,7 +159,6 @@ TEST_F(DurableTest, FiftyWorkerKillsLoseNoAcknowledgedSend) {
   RecordProperty("lost_sends", static_cast<int>(lost));
 }
 
-
 // One worker with one computing seat: the writer's batches and the
 // registrations, which hold a seat while they wait for the writer lock,
 // run side by side. Before the writer took its seat ahead of the writer
@@ -192,12 +181,7 @@ TEST_F(OneSeatTest, RegistrationsBesideBatchesNeitherWaitForTheBusyTimeout) {
   const int64_t room = CreateRoom(owner, "seats", "public");
   std::vector<User> users = RegisterMembers("s", kSenders, room);
   std::atomic<bool> stop{false};
-  std::vector<Sender> senders(kSenders);
-  for (int i = 0; i < kSenders; ++i) {
-    Sender& s = senders[static_cast<size_t>(i)];
-    User& u = users[static_cast<size_t>(i)];
-    s.thread = std::thread([&s, &u, room, i, &stop] { SendLoop(u, room, "q" + std::to_string(i), 100000, stop, s); });
-  }
+  std::vector<Sender> senders = StartSenders(users, room, "q", 100000, stop);
   struct Registrar {
     int registered = 0;
     std::vector<std::string> problems;
