@@ -7,6 +7,7 @@
 
 #include "fcgi/limits_config.h"
 #include "fcgi/pool.h"
+#include "schema/crypto.h"
 #include "schema/listen_address.h"
 #include "schema/log.h"
 
@@ -122,6 +123,12 @@ int main(int argc, char** argv) {
   }
   if (!level.empty() && !parley::ParseLogLevel(level.c_str(), &parley::g_log_level)) {
     std::fprintf(stderr, "parley-fcgi: unknown log level '%s'\n", level.c_str());
+    return 2;
+  }
+  // Checked here, before any worker starts: a worker that failed it would
+  // be replaced, and fail, forever.
+  if (parley::Status st = parley::CryptoInit(); !st.ok()) {
+    std::fprintf(stderr, "parley-fcgi: %s\n", st.message().c_str());
     return 2;
   }
   if (!ParseCount(workers, "--workers", 256, &cfg.workers) || !ParseCount(threads, "--threads", 1024, &cfg.threads) ||

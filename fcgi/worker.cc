@@ -230,7 +230,7 @@ int RunWorker(const WorkerConfig& cfg) {
   sigdelset(&waiting, SIGTERM);
   sigdelset(&waiting, SIGINT);
 
-  if (!CryptoInit().ok()) return 1;
+  if (!CryptoInit().ok()) return 1;  // checked by main() before the pool started
   std::unique_ptr<Metrics> own_metrics;
   if (!cfg.metrics) own_metrics.reset(Metrics::CreatePrivate());
   Metrics& metrics = cfg.metrics ? *cfg.metrics : *own_metrics;

@@ -2,31 +2,61 @@
 
 #include <sodium.h>
 
+#include <cstdlib>
+#include <string_view>
+
+#include "schema/log.h"
+
 namespace parley {
 namespace {
 
-// Fuzz builds only (PARLEY_FUZZ defines the macro, OSS-Fuzz's convention):
-// libsodium's minimum cost, so that a fuzzed register or login costs
-// microseconds instead of ~100 ms and the fuzzer keeps its pace. A daemon
-// built this way must never serve anyone.
+// Argon2id's cost: libsodium's interactive limits (about 100 ms and 64 MiB
+// per hash here). Lowered to its minimum (microseconds) in two cases that
+// never serve anyone: fuzz builds (PARLEY_FUZZ defines the macro, OSS-Fuzz's
+// convention), so that a fuzzed register or login keeps the fuzzer's pace;
+// and test stacks that set PARLEY_TEST_FAST_PASSWORDS=1 (tests/e2e/stack.cc,
+// tests/browser/harness.js), whose thousands of registrations and logins
+// were the largest CPU cost of the test suite. The hash is argon2id either
+// way, with its parameters in the encoded string, so a verification needs
+// no setting. Django and Synapse lower their hashers' cost in tests the
+// same way.
+struct Cost {
+  unsigned long long ops;
+  size_t mem;
+};
+constexpr Cost kInteractive{crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE};
+constexpr Cost kMinimum{crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-constexpr unsigned long long kOpsLimit = crypto_pwhash_OPSLIMIT_MIN;
-constexpr size_t kMemLimit = crypto_pwhash_MEMLIMIT_MIN;
+Cost g_cost = kMinimum;
 #else
-constexpr unsigned long long kOpsLimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-constexpr size_t kMemLimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+Cost g_cost = kInteractive;
 #endif
 
 }  // namespace
 
 Status CryptoInit() {
   if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
+  const char* fast = std::getenv("PARLEY_TEST_FAST_PASSWORDS");
+  const std::string_view value = fast ? fast : "";
+  if (value == "1") {
+    // Once per process: a pool's workers inherit the flag from its master.
+    static bool warned = false;
+    if (!warned) LOG_WARN("PARLEY_TEST_FAST_PASSWORDS=1: passwords are hashed at argon2id's minimum cost, for tests only");
+    warned = true;
+    g_cost = kMinimum;
+  } else if (value.empty() || value == "0") {
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    g_cost = kInteractive;
+#endif
+  } else {
+    return Status::Invalid("invalid_config", "PARLEY_TEST_FAST_PASSWORDS must be 0 or 1");
+  }
   return Status::Ok();
 }
 
 Result<std::string> HashPassword(std::string_view password) {
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(out, password.data(), password.size(), kOpsLimit, kMemLimit) != 0) {
+  if (crypto_pwhash_str(out, password.data(), password.size(), g_cost.ops, g_cost.mem) != 0) {
     return Status::Unavailable("out of memory while hashing the password");
   }
   return std::string(out);

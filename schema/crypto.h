@@ -10,11 +10,14 @@
 
 namespace parley {
 
-// Must be called once per process before any other function here.
+// Must be called once per process before any other function here. Reads
+// PARLEY_TEST_FAST_PASSWORDS ("1": argon2id at its minimum cost, for test
+// stacks only; "0" or unset: the interactive cost); any other value is an
+// error.
 Status CryptoInit();
 
-// Argon2id with libsodium's interactive limits; the result is the encoded
-// "$argon2id$..." string (salt and parameters included).
+// Argon2id with libsodium's interactive limits (see CryptoInit); the result
+// is the encoded "$argon2id$..." string (salt and parameters included).
 Result<std::string> HashPassword(std::string_view password);
 bool VerifyPassword(std::string_view password, const std::string& encoded);
 // Spends the same time as a real verification, so that login with an

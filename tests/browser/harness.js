@@ -339,8 +339,17 @@ async function startOnFreePort(dir, what, startFn, readyPaths, scheme = 'http') 
 // a test registers a handful of users, far inside the burst, and
 // apiRegister() waits and retries on a 429 anyway. Tests that really need
 // many accounts at once can pass env: {PARLEY_LIMITS: 'off'}.
+//
+// PARLEY_TEST_FAST_PASSWORDS: argon2id at its minimum cost, as in the e2e
+// stacks (schema/crypto.h): every test registers and signs in several times.
 async function startStack(opts = {}) {
-  const env = { ...process.env, PARLEY_LIMITS: 'on', ...(opts.tls ? { PARLEY_TLS: 'on' } : {}), ...(opts.env || {}) };
+  const env = {
+    ...process.env,
+    PARLEY_LIMITS: 'on',
+    PARLEY_TEST_FAST_PASSWORDS: '1',
+    ...(opts.tls ? { PARLEY_TLS: 'on' } : {}),
+    ...(opts.env || {}),
+  };
   if (opts.tls) process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
   const workers = String(opts.workers || 2);
   for (const bin of ['fcgi/parley-fcgi', 'events/parley-events']) {

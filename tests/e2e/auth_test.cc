@@ -259,5 +259,36 @@ TEST_F(AuthTest, UsersFindsByCaseInsensitivePrefix) {
   EXPECT_EQ(std::find(names.begin(), names.end(), c.name), names.end()) << r.body;
 }
 
+// Test stacks hash passwords at argon2id's minimum cost (StackOptions::
+// fast_passwords); without that setting, as deployed, a stored hash has
+// libsodium's interactive cost: 64 MiB, 2 passes.
+class PasswordCostTest : public AuthTest {
+ protected:
+  StackOptions Options() const override {
+    StackOptions o;
+    o.fast_passwords = false;
+    return o;
+  }
+  std::string StoredHash(const std::string& name) {
+    const std::string out = stack().dir() + "/hash.out";
+    Child::Options o;
+    o.argv = {"sqlite3", "-bail", stack().db_path(), "SELECT pw_hash FROM users WHERE username = '" + name + "';"};
+    o.log_path = out;
+    std::string error;
+    if (RunToCompletion(o, std::chrono::seconds(30), &error) != 0) throw SetupError("sqlite3: " + error + ReadText(out));
+    return ReadText(out);
+  }
+};
+
+TEST_F(PasswordCostTest, ADeploymentStoresInteractiveCostHashes) {
+  PARLEY_E2E_SQLITE_ONLY();
+  User u = Register("cost");
+  const std::string hash = StoredHash(u.name);
+  EXPECT_EQ(hash.rfind("$argon2id$v=19$m=65536,t=2,", 0), 0u) << hash;
+  // And it signs in, which verifies at that cost.
+  Response r = NewClient()->Post("/api/login", Credentials(u.name, kPassword));
+  EXPECT_EQ(r.status, 200) << r.Describe();
+}
+
 }  // namespace
 }  // namespace parley::e2e

@@ -82,7 +82,8 @@ bool Cluster::Start(std::string* error) {
   o.argv = {"/bin/bash", std::string(PARLEY_SOURCE_DIR) + "/tools/cluster", std::to_string(options_.hosts)};
   o.env = {"PARLEY_NO_BUILD=1", "PARLEY_BUILD_DIR=" + std::string(PARLEY_BUILD_DIR),
            "PARLEY_PORT=" + std::to_string(port_), "PARLEY_VAR=" + var(), "PARLEY_LIMITS=off",
-           std::string("PARLEY_RESTART=") + (options_.restart ? "1" : "0")};
+           std::string("PARLEY_RESTART=") + (options_.restart ? "1" : "0"),
+           "PARLEY_TEST_FAST_PASSWORDS=1"};  // as in every test stack (stack.h)
   if (options_.netns) o.env.push_back("PARLEY_NETNS=1");
   if (options_.heartbeat_s > 0) o.env.push_back("PARLEY_HEARTBEAT=" + std::to_string(options_.heartbeat_s));
   if (options_.presence_grace_ms > 0) {

@@ -437,7 +437,8 @@ Child::Options Stack::FcgiOptions() const {
                "--listen", d + "/fcgi.sock",
                "--events-socket", d + "/notify.sock",
                "--workers", std::to_string(options_.workers)};
-  fcgi.env = {std::string("PARLEY_LIMITS=") + (options_.limits ? "on" : "off")};
+  fcgi.env = {std::string("PARLEY_LIMITS=") + (options_.limits ? "on" : "off"),
+              std::string("PARLEY_TEST_FAST_PASSWORDS=") + (options_.fast_passwords ? "1" : "0")};
   fcgi.env.insert(fcgi.env.end(), options_.fcgi_env.begin(), options_.fcgi_env.end());
   fcgi.log_path = d + "/fcgi.log";
   return fcgi;

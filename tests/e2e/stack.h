@@ -124,6 +124,10 @@ struct StackOptions {
   std::string trusted_proxies;
   // Extra environment of parley-fcgi, e.g. {"PARLEY_WRITE_RATES=edit=0.01/2"}.
   std::vector<std::string> fcgi_env;
+  // PARLEY_TEST_FAST_PASSWORDS=1 (schema/crypto.h): argon2id at its minimum
+  // cost, since registrations and logins at the real cost were the suite's
+  // largest CPU cost. False: the cost a deployment has.
+  bool fast_passwords = true;
 };
 
 // Whether the tests run on PostgreSQL: PARLEY_TEST_PG_DIR names the run's

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <optional>
 #include <set>
 #include <string>
@@ -119,6 +120,37 @@ TEST_F(CryptoTest, RequestTokenPrefersBearerThenCookie) {
   EXPECT_EQ(RequestToken("Bearer abc", "parley_session=" + cookie), std::nullopt);
   EXPECT_EQ(RequestToken("Bearer " + std::string(64, 'A'), ""), std::nullopt);
   EXPECT_STREQ(kSessionCookie, "parley_session");
+}
+
+// PARLEY_TEST_FAST_PASSWORDS, for test stacks: "1" lowers argon2id to its
+// minimum cost, "0" or unset keep the interactive cost, and any other value
+// is refused (parley-fcgi and parleyctl then stop with its message).
+TEST_F(CryptoTest, FastPasswordsIsOneOrZeroAndSetsTheCost) {
+  struct Restore {
+    ~Restore() {
+      unsetenv("PARLEY_TEST_FAST_PASSWORDS");
+      (void)CryptoInit();
+    }
+  } restore;
+  setenv("PARLEY_TEST_FAST_PASSWORDS", "1", 1);
+  ASSERT_OK(CryptoInit());
+  ASSERT_OK_AND_ASSIGN(std::string fast, HashPassword("pw"));
+  EXPECT_EQ(fast.rfind("$argon2id$v=19$m=8,t=1,", 0), 0u) << fast;
+  EXPECT_TRUE(VerifyPassword("pw", fast));
+
+  setenv("PARLEY_TEST_FAST_PASSWORDS", "0", 1);
+  ASSERT_OK(CryptoInit());
+  ASSERT_OK_AND_ASSIGN(std::string real, HashPassword("pw"));
+  EXPECT_EQ(real.rfind("$argon2id$v=19$m=65536,t=2,", 0), 0u) << real;
+  // A hash carries its cost: either verifies whatever the setting.
+  EXPECT_TRUE(VerifyPassword("pw", fast));
+
+  for (const char* bad : {"yes", "2", " 1", "1 ", "true", "01"}) {
+    setenv("PARLEY_TEST_FAST_PASSWORDS", bad, 1);
+    Status st = CryptoInit();
+    EXPECT_FALSE(st.ok()) << "'" << bad << "'";
+    EXPECT_NE(st.message().find("PARLEY_TEST_FAST_PASSWORDS must be 0 or 1"), std::string::npos) << st.message();
+  }
 }
 
 }  // namespace
