@@ -18,7 +18,11 @@ namespace parley::pg {
 
 Status PgStore::BeginLogin(const std::string& username, const std::string& address) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
-  const int64_t now = NowMs();
+  // The clock is read once each row is locked, as SQLite's store reads it
+  // under the writer lock: an attempt that waited for another's lock must
+  // not judge that other's fresh block from before it began, which made its
+  // Retry-After one second longer than the backoff (16 s for 15).
+  int64_t now = 0;
   std::array<LoginRow, 2> rows = LoginRows(username, limits_);
   for (LoginRow& r : rows) {
     // A new row starts forgotten (last_ts 0); the no-op update locks an old one.
@@ -31,6 +35,7 @@ Status PgStore::BeginLogin(const std::string& username, const std::string& addre
     PARLEY_ASSIGN_OR_RETURN(int64_t failures, s.Int(0, 0));
     PARLEY_ASSIGN_OR_RETURN(int64_t last_ts, s.Int(0, 1));
     PARLEY_ASSIGN_OR_RETURN(int64_t blocked_until, s.Int(0, 2));
+    now = NowMs();
     PARLEY_RETURN_IF_ERROR(r.Read(limits_, failures, last_ts, blocked_until, now));
   }
   for (const LoginRow& r : rows) {

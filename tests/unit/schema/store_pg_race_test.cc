@@ -124,5 +124,27 @@ TEST_F(StorePgRaceTest, AnEditWaitingForADeleteFindsTheTombstone) {
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE data LIKE '%revived%' OR data LIKE '%secret%'"), 0);
 }
 
+TEST_F(StorePgRaceTest, ALoginThatWaitedForAnotherIsToldTheBackoffNotMore) {
+  // Another attempt holds the account's throttle row, and after a while
+  // blocks it for the 15 s backoff, counted from then. The attempt that
+  // waited for that row must count from when it got it: its Retry-After is
+  // at most 15 s (it was 17 when it counted from before its wait).
+  ASSERT_OK(raw_->ExecScript(
+      "BEGIN; INSERT INTO login_throttle (account, address, failures, last_ts, blocked_until) "
+      "VALUES ('guessed', '127.0.0.1', 0, 0, 0)"));
+  auto login = std::async(std::launch::async, [&] { return other_->BeginLogin("guessed", "127.0.0.1"); });
+  ASSERT_TRUE(SomeoneWaits()) << "the login must wait for the other attempt's row";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_OK(raw_->ExecScript(
+      "UPDATE login_throttle SET failures = 5, "
+      "last_ts = (extract(epoch FROM clock_timestamp()) * 1000)::bigint, "
+      "blocked_until = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + 15000 "
+      "WHERE account = 'guessed'; COMMIT"));
+  Status st = login.get();
+  ASSERT_EQ(st.code(), Code::kThrottled) << st.ToString();
+  EXPECT_GE(st.retry_after_s(), 14);
+  EXPECT_LE(st.retry_after_s(), 15) << st.ToString();
+}
+
 }  // namespace
 }  // namespace parley
