@@ -83,18 +83,38 @@ Status Db::LockWriter() {
   return st.ok() ? stopped : st;
 }
 
+bool Db::WalScrubDue() {
+  auto s = Prepare("SELECT due FROM wal_scrub WHERE id = 1");
+  if (!s.ok()) return true;  // no table: a database before its migrations
+  Result<bool> row = s->Step();
+  return !row.ok() || !*row || s->Int(0) != 0;
+}
+
 Status Db::Checkpoint() {
   if (!writing()) return Status::Internal("checkpoint without the writer lock");
+  // RESTART, or TRUNCATE when text was deleted or overwritten since the last
+  // one that truncated (migration 012): a RESTART leaves the WAL file its
+  // size, and the commits after it overwrite it in place, which an
+  // fdatasync flushes without a journal commit for the file's size; a
+  // TRUNCATE empties the file, so old page images (with text since deleted)
+  // do not stay in it. The mark is cleared before the checkpoint, which
+  // copies that commit into the database file with the rest, and set again
+  // if the checkpoint fails, so that the next one truncates.
+  const bool truncate = WalScrubDue();
+  const bool cleared = truncate && ExecScript("UPDATE wal_scrub SET due = 0 WHERE id = 1").ok();
   // No Parley connection can write now, so the checkpoint gets SQLite's
   // write lock at once and cannot meet a commit restarting the WAL. It waits
   // only for readers of older snapshots, briefly: it blocks every writer.
   const int saved = busy_timeout_ms_;
   busy_timeout_ms_ = kCheckpointReaderWaitMs;
-  // TRUNCATE rather than RESTART: the WAL file is emptied, not overwritten
-  // later, so old page images (with text since deleted) do not stay in it.
-  int rc = sqlite3_wal_checkpoint_v2(db_.get(), "main", SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  int rc = sqlite3_wal_checkpoint_v2(db_.get(), "main", truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_RESTART,
+                                     nullptr, nullptr);
   busy_timeout_ms_ = saved;
-  if (rc == SQLITE_OK) wal_frames_ = 0;
+  if (rc == SQLITE_OK) {
+    wal_frames_ = 0;
+  } else if (cleared) {
+    (void)ExecScript("UPDATE wal_scrub SET due = 1 WHERE id = 1");
+  }
   return FromSqlite(rc, db_.get(), "checkpoint");
 }
 

@@ -10,8 +10,8 @@
 // BEGIN IMMEDIATE until after COMMIT or ROLLBACK; a Statement that would
 // change the file outside one is refused. SQLite's automatic checkpoints are
 // off: a connection whose commit leaves the WAL over kCheckpointFrames runs a
-// TRUNCATE checkpoint itself, at a quiet point (CheckpointIfDue), holding the
-// same lock. So the WAL starts over, and stays bounded, under any steady load,
+// checkpoint itself (RESTART, or TRUNCATE after text was deleted: see
+// Checkpoint), at a quiet point (CheckpointIfDue), holding the same lock. So the WAL starts over, and stays bounded, under any steady load,
 // and no checkpoint ever runs while another Parley connection writes: that
 // is the condition of the WAL-reset race of SQLite before 3.51.3 (a
 // checkpoint starting as another connection's commit restarts the WAL can
@@ -150,10 +150,14 @@ class Db {
 
   // Frames in the WAL after this connection's last commit.
   int wal_frames() const { return wal_frames_; }
-  // A TRUNCATE checkpoint (a RESTART that also empties the WAL file); the
-  // caller holds the writer lock. kUnavailable
-  // when readers of older snapshots kept it from completing.
+  // A RESTART checkpoint, or a TRUNCATE (a RESTART that also empties the
+  // WAL file) when migration 012's triggers marked text as deleted or
+  // overwritten since the last TRUNCATE; the caller holds the writer lock.
+  // kUnavailable when readers of older snapshots kept it from completing.
   Status Checkpoint();
+  // Whether the next checkpoint must truncate (migration 012's mark; true
+  // without its table).
+  bool WalScrubDue();
   // Checkpoints when this connection's last commit left kCheckpointFrames or
   // more in the WAL (not again within kCheckpointRetryMs of a failed try).
   // Called between requests, so no response waits for it.

@@ -1,5 +1,6 @@
 // schema/store_messages.cc (Edit, Delete) with schema/db.cc (secure_delete,
-// TRUNCATE checkpoints) and migration 004: a deleted message's text and an
+// TRUNCATE checkpoints after a delete or an edit, migration 012) and
+// migration 004: a deleted message's text and an
 // edited message's earlier text are gone from every event that replays it
 // (DESIGN section 4), and from the bytes of the database file and its WAL
 // (issue 8, item 6).
@@ -239,6 +240,39 @@ TEST_F(StoreRedactTest, Migration004TagsAndScrubsEventsWrittenBeforeIt) {
   EXPECT_FALSE(OnDisk("deleted-before-004"));
   EXPECT_FALSE(OnDisk("draft-before-004"));
   EXPECT_FALSE(OnDisk("untouched-before-004"));
+}
+
+// Migration 012: sends alone restart the WAL in place (its file keeps its
+// size, so the next commits overwrite it rather than grow it), while an
+// edit or a delete makes the next checkpoint truncate it, once.
+TEST_F(StoreRedactTest, SendsRestartTheWalInPlaceAndAnEditOrADeleteTruncatesIt) {
+  PARLEY_SQLITE_ONLY();  // SQLite's WAL file
+  auto wal_bytes = [this] { return FileBytes(path() + "-wal").size(); };
+  Send(alice_, "first");
+  Checkpoint();  // the mark starts set: a new database truncates once
+  EXPECT_EQ(wal_bytes(), 0u);
+  for (int i = 0; i < 20; ++i) Send(alice_, "send " + std::to_string(i));
+  const size_t grown = wal_bytes();
+  ASSERT_GT(grown, 0u);
+  Checkpoint();
+  EXPECT_EQ(wal_bytes(), grown) << "restarted in place";
+  Send(alice_, "overwrites the start");
+  EXPECT_EQ(wal_bytes(), grown) << "the next commit overwrites; the file does not grow";
+
+  const int64_t edited = Send(alice_, "draft-5d1e");
+  ASSERT_OK(store_->Edit(alice_, edited, "final"));
+  Checkpoint();
+  EXPECT_EQ(wal_bytes(), 0u) << "an edit truncates";
+  EXPECT_FALSE(OnDisk("draft-5d1e"));
+  for (int i = 0; i < 5; ++i) Send(alice_, "again " + std::to_string(i));
+  Checkpoint();
+  EXPECT_GT(wal_bytes(), 0u) << "the mark was cleared: a restart again";
+
+  const int64_t deleted = Send(alice_, "deleted-8c2f");
+  ASSERT_OK(store_->Delete(alice_, deleted));
+  Checkpoint();
+  EXPECT_EQ(wal_bytes(), 0u) << "a delete truncates";
+  EXPECT_FALSE(OnDisk("deleted-8c2f"));
 }
 
 }  // namespace
