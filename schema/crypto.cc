@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <string_view>
+#include <utility>
 
 #include "schema/log.h"
 
@@ -27,10 +28,11 @@ struct Cost {
 constexpr Cost kInteractive{crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE};
 constexpr Cost kMinimum{crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-Cost g_cost = kMinimum;
+constexpr Cost kDefault = kMinimum;
 #else
-Cost g_cost = kInteractive;
+constexpr Cost kDefault = kInteractive;
 #endif
+Cost g_cost = kDefault;
 
 }  // namespace
 
@@ -38,18 +40,14 @@ Status CryptoInit() {
   if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
   const char* fast = std::getenv("PARLEY_TEST_FAST_PASSWORDS");
   const std::string_view value = fast ? fast : "";
-  if (value == "1") {
-    // Once per process: a pool's workers inherit the flag from its master.
-    static bool warned = false;
-    if (!warned) LOG_WARN("PARLEY_TEST_FAST_PASSWORDS=1: passwords are hashed at argon2id's minimum cost, for tests only");
-    warned = true;
-    g_cost = kMinimum;
-  } else if (value.empty() || value == "0") {
-#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-    g_cost = kInteractive;
-#endif
-  } else {
+  if (value != "" && value != "0" && value != "1") {
     return Status::Invalid("invalid_config", "PARLEY_TEST_FAST_PASSWORDS must be 0 or 1");
+  }
+  g_cost = value == "1" ? kMinimum : kDefault;
+  // Once per process: a pool's workers inherit the flag from its master.
+  static bool warned = false;
+  if (value == "1" && !std::exchange(warned, true)) {
+    LOG_WARN("PARLEY_TEST_FAST_PASSWORDS=1: passwords are hashed at argon2id's minimum cost, for tests only");
   }
   return Status::Ok();
 }

@@ -11,8 +11,9 @@
 // change the file outside one is refused. SQLite's automatic checkpoints are
 // off: a connection whose commit leaves the WAL over kCheckpointFrames runs a
 // checkpoint itself (RESTART, or TRUNCATE after text was deleted: see
-// Checkpoint), at a quiet point (CheckpointIfDue), holding the same lock. So the WAL starts over, and stays bounded, under any steady load,
-// and no checkpoint ever runs while another Parley connection writes: that
+// Checkpoint), at a quiet point (CheckpointIfDue), holding the same lock.
+// So the WAL starts over, and stays bounded, under any steady load, and no
+// checkpoint ever runs while another Parley connection writes: that
 // is the condition of the WAL-reset race of SQLite before 3.51.3 (a
 // checkpoint starting as another connection's commit restarts the WAL can
 // lose committed pages; https://sqlite.org/wal.html#walresetbug).
@@ -155,9 +156,6 @@ class Db {
   // overwritten since the last TRUNCATE; the caller holds the writer lock.
   // kUnavailable when readers of older snapshots kept it from completing.
   Status Checkpoint();
-  // Whether the next checkpoint must truncate (migration 012's mark; true
-  // without its table).
-  bool WalScrubDue();
   // Checkpoints when this connection's last commit left kCheckpointFrames or
   // more in the WAL (not again within kCheckpointRetryMs of a failed try).
   // Called between requests, so no response waits for it.
@@ -187,6 +185,9 @@ class Db {
   static int OnBusy(void* self, int count);
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int frames);
   static void OnUpdate(void* self, int op, const char* db, const char* table, int64_t rowid);
+  // Whether the next checkpoint must truncate (migration 012's mark; true
+  // without its table).
+  bool WalScrubDue();
   std::unique_ptr<sqlite3, SqliteCloser> db_;
   WriterLock writer_lock_;
   int busy_timeout_ms_ = 0;

@@ -2,6 +2,7 @@
 // two ways to authenticate (Bearer; cookie with its CSRF check).
 #include <algorithm>
 
+#include "events_fixture.h"
 #include "fixture.h"
 
 namespace parley::e2e {
@@ -262,31 +263,22 @@ TEST_F(AuthTest, UsersFindsByCaseInsensitivePrefix) {
 // Test stacks hash passwords at argon2id's minimum cost (StackOptions::
 // fast_passwords); without that setting, as deployed, a stored hash has
 // libsodium's interactive cost: 64 MiB, 2 passes.
-class PasswordCostTest : public AuthTest {
+class PasswordCostTest : public EventsTest {
  protected:
   StackOptions Options() const override {
-    StackOptions o;
+    StackOptions o = EventsTest::Options();
     o.fast_passwords = false;
     return o;
-  }
-  std::string StoredHash(const std::string& name) {
-    const std::string out = stack().dir() + "/hash.out";
-    Child::Options o;
-    o.argv = {"sqlite3", "-bail", stack().db_path(), "SELECT pw_hash FROM users WHERE username = '" + name + "';"};
-    o.log_path = out;
-    std::string error;
-    if (RunToCompletion(o, std::chrono::seconds(30), &error) != 0) throw SetupError("sqlite3: " + error + ReadText(out));
-    return ReadText(out);
   }
 };
 
 TEST_F(PasswordCostTest, ADeploymentStoresInteractiveCostHashes) {
   PARLEY_E2E_SQLITE_ONLY();
   User u = Register("cost");
-  const std::string hash = StoredHash(u.name);
+  const std::string hash = Sql("SELECT pw_hash FROM users WHERE username = '" + u.name + "';");
   EXPECT_EQ(hash.rfind("$argon2id$v=19$m=65536,t=2,", 0), 0u) << hash;
   // And it signs in, which verifies at that cost.
-  Response r = NewClient()->Post("/api/login", Credentials(u.name, kPassword));
+  Response r = NewClient()->Post("/api/login", "{\"username\":" + Quote(u.name) + ",\"password\":" + Quote(kPassword) + "}");
   EXPECT_EQ(r.status, 200) << r.Describe();
 }
 
