@@ -1,8 +1,11 @@
 #include "fcgi/exchange.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <utility>
 
 #include "fcgi/input.h"
 
@@ -55,20 +58,32 @@ void WriteResponse(FCGX_Request& r, const Response& resp) {
   if (!resp.body.empty()) FCGX_PutStr(resp.body.data(), static_cast<int>(resp.body.size()), r.out);
 }
 
+// Ends the request: libfcgi writes its end record, then closes the
+// connection unless nginx asked to keep it and nothing failed; a kept one
+// goes back to the keeper for its next request.
+//
 // libfcgi closes a connection "politely": shutdown(SHUT_WR), then up to 2 s
 // of select() and read() until the peer closes. nginx closes only once it
 // has processed the reply, so under load every worker sat in that wait for
 // tens of milliseconds per request (strace). We read the rest of the
 // request ourselves (it is at most a few records: nginx caps bodies at
-// 16 KiB) so that nothing unread is left to reset the connection, and mark
-// the request detached, which makes libfcgi close the socket at once.
-void FinishWithoutLinger(FCGX_Request& r) {
+// 16 KiB) so that nothing unread is left to reset the connection, or to be
+// taken for the next request on a kept one, and mark the request detached,
+// which makes libfcgi close the socket at once.
+void Finish(FCGX_Request& r, Keeper* keeper) {
   char sink[4096];
   for (int budget = 64; budget > 0 && FCGX_GetStr(sink, sizeof sink, r.in) > 0; --budget) {
   }
   r.detached = 1;
   FCGX_Finish_r(&r);
   r.detached = 0;
+  if (r.ipcFd < 0) return;  // closed
+  const int fd = std::exchange(r.ipcFd, -1);
+  if (keeper) {
+    keeper->Keep(fd);
+  } else {
+    close(fd);
+  }
 }
 
 }  // namespace
@@ -78,13 +93,25 @@ int64_t NowUs() {
   return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-Exchange::Exchange(int listen_fd, int flags) { FCGX_InitRequest(&fr_, listen_fd, flags); }
+// libfcgi accepts connections itself; ours come from the Keeper. So the
+// request is given its connection (ipcFd) and no listening socket: when the
+// connection ends without a request, FCGX_Accept_r closes it and fails at
+// once instead of blocking in accept(). keepConnection is set because
+// FCGX_Accept_r first finishes the previous request on the connection and
+// would close it otherwise; the begin record then sets it as nginx asks.
+// Both fields are libfcgi 2.4's FCGX_Request, whose layout is its ABI
+// (fcgiapp.h); tests/e2e/pool_test.cc checks that connections are kept.
+Exchange::Exchange(int fd, Keeper* keeper) : keeper_(keeper) {
+  FCGX_InitRequest(&fr_, -1, 0);
+  fr_.ipcFd = fd;
+  fr_.keepConnection = 1;
+}
 
 // After Answer() libfcgi has freed everything and closed the socket; this
 // frees what an exchange that was never answered still holds.
 Exchange::~Exchange() { FCGX_Free(&fr_, 1); }
 
-bool Exchange::Accept() {
+bool Exchange::Open() {
   if (FCGX_Accept_r(&fr_) < 0) return false;
   accepted_ = true;
   start_us = NowUs();
@@ -100,7 +127,7 @@ void Exchange::Answer(const Response& answer, Metrics& metrics) {
   std::optional<RouteId> counted;
   if (route.kind == RouteMatch::Kind::kFound) counted = route.id;
   metrics.Request(counted, answer.status, NowUs() - start_us);
-  FinishWithoutLinger(fr_);
+  Finish(fr_, keeper_);
 }
 
 }  // namespace parley::fcgi

@@ -1,13 +1,14 @@
-// Exchange: one FastCGI request in flight, from its accept to its answer
-// (RAII over libfcgi's FCGX_Request).
+// Exchange: one FastCGI request in flight, from its connection's turn to
+// its answer (RAII over libfcgi's FCGX_Request).
 //
 // Design note (issue 9). A read is answered by the request thread that
-// accepted it. A write is handed, exchange and all, to the process's writer
+// read it. A write is handed, exchange and all, to the process's writer
 // (writer.h), and its answer goes out from the responder (responder.h) once
-// its batch is durable; the accepting thread goes back to accept() at once.
+// its batch is durable; the reading thread goes back for the next at once.
 // So a worker needs no thread per write waiting for an fsync (it had 32),
 // and with as many request threads as may compute (worker.h), reads pass no
-// thread to thread hand-off on their way.
+// thread to thread hand-off on their way. The connection comes from the
+// Keeper (keeper.h), and goes back to it after the answer when nginx keeps it.
 #pragma once
 
 #include <fcgiapp.h>
@@ -16,6 +17,7 @@
 #include <optional>
 
 #include "fcgi/http.h"
+#include "fcgi/keeper.h"
 #include "fcgi/metrics.h"
 #include "fcgi/router.h"
 
@@ -23,30 +25,33 @@ namespace parley::fcgi {
 
 class Exchange {
  public:
-  // flags: FCGX_InitRequest's (FCGI_FAIL_ACCEPT_ON_INTR).
-  Exchange(int listen_fd, int flags);
+  // fd: a connection with a request to read (Keeper::Next), owned from
+  // here; it goes back to keeper (or is closed, with no keeper) once the
+  // answer is written, if nginx keeps it open.
+  Exchange(int fd, Keeper* keeper);
   ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
-  // Waits for a connection (FCGX_Accept_r reads its parameters); false,
-  // with errno set, when accept() failed.
-  bool Accept();
+  // Reads the request's parameters (FCGX_Accept_r on the connection);
+  // false when it ended without a whole request (libfcgi closed it).
+  bool Open();
   // Reads the request into req: the parameters and at most one byte more of
   // the body than the API allows.
   void Read();
   // Writes resp, counts the request in metrics (before the answer leaves:
   // a client that reads /api/_stats after its answer finds it counted) and
-  // closes the connection. Once only.
+  // ends the request (the connection is kept or closed). Once only.
   void Answer(const Response& resp, Metrics& metrics);
 
   Request req;
   RouteMatch route;            // set by the accepting thread
-  int64_t start_us = 0;        // when the request was accepted (latency metric)
+  int64_t start_us = 0;        // when the request was read (latency metric)
   Response resp;               // a write's answer, set by the writer
 
  private:
   FCGX_Request fr_;
+  Keeper* keeper_;
   bool accepted_ = false;
 };
 

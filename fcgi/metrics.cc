@@ -116,6 +116,7 @@ std::string Metrics::Json() const {
   w.Key("syncs").Int(static_cast<int64_t>(syncs_.load(kRelaxed)));
   w.Key("queue_depth").Int(queue_depth_.load(kRelaxed));
   w.Key("queue_depth_max").Int(queue_depth_max_.load(kRelaxed));
+  w.Key("connections_accepted").Int(static_cast<int64_t>(connections_.load(kRelaxed)));
   w.EndObject();
   return w.Take();
 }
@@ -158,6 +159,8 @@ std::string Metrics::Prometheus() const {
   line("parley_fcgi_queue_depth", "", static_cast<uint64_t>(std::max<int64_t>(0, queue_depth_.load(kRelaxed))));
   out += "# TYPE parley_fcgi_queue_depth_max gauge\n";
   line("parley_fcgi_queue_depth_max", "", static_cast<uint64_t>(queue_depth_max_.load(kRelaxed)));
+  out += "# TYPE parley_fcgi_connections_accepted_total counter\n";
+  line("parley_fcgi_connections_accepted_total", "", connections_.load(kRelaxed));
   return out;
 }
 

@@ -49,6 +49,9 @@ class Metrics {
   void Syncs(uint64_t n) { syncs_.fetch_add(n, std::memory_order_relaxed); }
   // Requests now waiting for (or in) their batch, across the pool.
   void QueueDepth(int64_t delta);
+  // A connection from nginx accepted (keeper.h): far fewer than requests
+  // while nginx keeps its connections.
+  void ConnectionAccepted() { connections_.fetch_add(1, std::memory_order_relaxed); }
 
   std::string Json() const;
   std::string Prometheus() const;
@@ -61,6 +64,7 @@ class Metrics {
   std::atomic<uint64_t> batches_, batch_failures_, batched_requests_;
   std::atomic<uint64_t> batch_sizes_[kBatchSlots];
   std::atomic<uint64_t> syncs_;
+  std::atomic<uint64_t> connections_;
   std::atomic<int64_t> queue_depth_, queue_depth_max_;
 };
 

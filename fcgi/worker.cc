@@ -1,37 +1,35 @@
-// Design note. Workers block in accept() on one shared listening socket; the
-// kernel wakes exactly one of them per connection (no thundering herd, no
-// extra poll per request). A worker accepts on its own duplicate of that
-// descriptor. A stop signal (SIGTERM, SIGINT) sets a flag and closes the
-// duplicate. The handler is installed with SA_RESTART, so a request in
-// progress is not disturbed and is answered; an accept() that was waiting
-// (or is about to wait) fails with EBADF instead of blocking, which closes
-// the window between the "stop?" check and accept() that libfcgi's own loop
-// has. On a reload the other workers (old or new) serve what is queued.
+// Design note. Workers share one listening socket. Each keeps the
+// connections nginx opened to it, and keeps open between requests, in a
+// Keeper (keeper.h), which also accepts new ones (the listening socket is in
+// its epoll set, exclusive: one worker is woken per connection). A stop
+// signal (SIGTERM, SIGINT) sets a flag and stops the keeper, which wakes its
+// wait at once (an eventfd: async-signal-safe). The handler is installed
+// with SA_RESTART, so a request in progress is not disturbed and is
+// answered. A stopping worker then answers the requests already waiting on
+// its kept connections, and closes them; nginx takes a closed cached
+// connection for an error and tries again (upstream parley_fcgi). On a
+// reload the other workers (old or new) serve what is queued on the socket.
 // When the whole pool stops, the master first unlinks the socket path (no
 // new connection can arrive) and makes the socket non-blocking; a stopping
 // worker that sees that answers the connections still queued in the backlog
 // before it exits, since closing the last descriptor would reset them.
 //
 // Threads (issue 9). A worker runs cfg.threads request threads, taking
-// turns in FCGX_Accept_r on the same duplicate, one Exchange (exchange.h)
-// per request; one Writer thread (writer.h) that runs every authenticated
-// unsafe request in a group-committed batch; and one Responder thread
-// (responder.h) that answers those once their batch is durable. A request
-// thread hands a write over and goes back to accept(), so a few threads
-// suffice (2 by default, one per seat). Of the request threads, at most
-// cfg.running compute at once (gate.h), each on the read connection of its
-// seat (a Lane: WAL readers never wait for the writer). Register and login stay on
-// their request thread, in transactions of their own: their password hash
-// takes tens of milliseconds that a batch must not wait for. Closing the
-// descriptor does not wake a thread already blocked in accept() (Linux), so
-// the main thread, which alone takes SIGTERM, then sends SIGUSR1 (installed
-// without SA_RESTART, and unblocked only around FCGX_Accept_r, which is
-// told to fail on EINTR) to every thread still waiting there. A thread that
-// is serving has it blocked, so its request is never interrupted.
+// turns to wait for the keeper's next connection with a request, one
+// Exchange (exchange.h) per request; one Writer thread (writer.h) that runs
+// every authenticated unsafe request in a group-committed batch; and one
+// Responder thread (responder.h) that answers those once their batch is
+// durable. A request thread hands a write over and goes back for the next
+// request, so a few threads suffice (2 by default, one per seat). Of the
+// request threads, at most cfg.running compute at once (gate.h), each on the
+// read connection of its seat (a Lane: WAL readers never wait for the
+// writer). Register and login stay on their request thread, in transactions
+// of their own: their password hash
+// takes tens of milliseconds that a batch must not wait for. Only the main
+// thread takes the stop signals, so no request thread is ever interrupted.
 #include "fcgi/worker.h"
 
 #include <fcgiapp.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -39,9 +37,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -55,6 +51,7 @@
 #include "fcgi/exchange.h"
 #include "fcgi/gate.h"
 #include "fcgi/input.h"
+#include "fcgi/keeper.h"
 #include "fcgi/responder.h"
 #include "fcgi/writer.h"
 #include "schema/crypto.h"
@@ -63,14 +60,18 @@
 namespace parley::fcgi {
 namespace {
 
+// Idle connections a worker keeps. nginx keeps at most `keepalive` of them
+// per nginx worker (nginx/parley.conf); past this, the one idle longest is
+// closed, so a client of the socket that opens connections and never sends
+// costs descriptors only up to here.
+constexpr size_t kMaxIdleConnections = 256;
+
 volatile sig_atomic_t g_stop = 0;
-volatile sig_atomic_t g_accept_fd = -1;
+Keeper* g_keeper = nullptr;  // set before the stop signals are unblocked
 void OnStop(int) {
-  if (!g_stop && g_accept_fd >= 0) close(g_accept_fd);  // async-signal-safe
   g_stop = 1;
+  if (g_keeper) g_keeper->Stop();  // async-signal-safe
 }
-// SIGUSR1 only interrupts an accept() (see the design note).
-void OnKick(int) {}
 
 // What a computing thread uses: a read connection and the Api over it. One
 // per seat of the gate, and one for the writer.
@@ -81,14 +82,6 @@ struct Lane {
   std::unique_ptr<Api> api;
 };
 using Lanes = std::vector<std::unique_ptr<Lane>>;
-
-// A request thread, as the stopping main thread sees it.
-struct RequestThread {
-  std::atomic<bool> in_accept{false};
-  std::atomic<bool> finished{false};
-  std::thread thread;
-};
-
 
 // Serves one accepted exchange: a read (or a login) here, on the seat's
 // connection; a write is handed to the writer, which answers it through
@@ -117,60 +110,39 @@ void Serve(std::unique_ptr<Exchange> ex, const Lanes& lanes, Writer& writer, Gat
   if (Status st = lane.store->MaintainIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
 }
 
-// Answers the connections queued on a pool that is stopping (see the design
-// note). accept() on the non-blocking socket fails with EAGAIN once the
-// backlog is empty, whichever worker took the last one.
-void DrainBacklog(int listen_fd, const Lanes& lanes, Writer& writer, Gate& gate, Metrics& metrics) {
-  int flags = fcntl(listen_fd, F_GETFL);
-  if (flags < 0 || !(flags & O_NONBLOCK)) return;  // a reload: others serve the queue
+// Answers what reached this worker before it stopped (see the design note).
+void ServeLeftovers(Keeper& keeper, const Lanes& lanes, Writer& writer, Gate& gate, Metrics& metrics) {
   int served = 0;
-  for (;;) {
-    auto ex = std::make_unique<Exchange>(listen_fd, 0);
-    if (!ex->Accept()) break;
+  while (std::optional<int> fd = keeper.Leftover()) {
+    auto ex = std::make_unique<Exchange>(*fd, &keeper);
+    if (!ex->Open()) continue;
     Serve(std::move(ex), lanes, writer, gate, metrics);
     ++served;
   }
-  if (served > 0) LOG_DEBUG("answered %d queued request(s) before stopping", served);
+  if (served > 0) LOG_DEBUG("answered %d waiting request(s) before stopping", served);
 }
 
-// One request thread of a process at a time waits in FCGX_Accept_r, as
-// libfcgi's own threaded example does: its accept() sits inside an fcntl
-// lock on the listening socket, and a POSIX lock belongs to the process,
-// not the thread, so every release by one thread woke all the others
-// waiting for it (about 100 us of CPU per request with 32 threads, perf);
-// a mutex wakes one.
-void RunRequestThread(RequestThread& self, std::mutex& accept_turn, const Lanes& lanes, Writer& writer, Gate& gate,
+// One request thread of a process at a time waits for the keeper: the
+// listening socket is level-triggered, and two threads woken by one
+// connection would both accept().
+void RunRequestThread(Keeper& keeper, std::mutex& turn, const Lanes& lanes, Writer& writer, Gate& gate,
                       Metrics& metrics) {
   pthread_setname_np(pthread_self(), "fcgi-req");  // tests/e2e/stack.cc looks for it
-  sigset_t kick;
-  sigemptyset(&kick);
-  sigaddset(&kick, SIGUSR1);
-  while (!g_stop) {
-    auto ex = std::make_unique<Exchange>(g_accept_fd, FCGI_FAIL_ACCEPT_ON_INTR);
-    std::unique_lock<std::mutex> turn(accept_turn);
-    if (g_stop) break;
-    self.in_accept = true;
-    pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
-    const bool accepted = ex->Accept();
-    pthread_sigmask(SIG_BLOCK, &kick, nullptr);
-    self.in_accept = false;
-    turn.unlock();
-    if (!accepted) {
-      if (g_stop) break;
-      if (errno == EINTR) continue;
-      // accept() failed for a reason other than a stop (EMFILE, ENOBUFS):
-      // pause instead of spinning, then try again.
-      LOG_WARN("accept failed: %s", std::strerror(errno));
-      usleep(100 * 1000);
-      continue;
+  for (;;) {
+    std::optional<int> fd;
+    {
+      std::lock_guard<std::mutex> lock(turn);
+      fd = keeper.Next();
     }
+    if (!fd) break;  // stopping
+    auto ex = std::make_unique<Exchange>(*fd, &keeper);
+    if (!ex->Open()) continue;
     // The name tells a serving thread from a waiting one (top -H; the e2e
     // tests' idleness check, tests/e2e/stack.cc): both may wait on a futex.
     pthread_setname_np(pthread_self(), "fcgi-serve");
     Serve(std::move(ex), lanes, writer, gate, metrics);
     pthread_setname_np(pthread_self(), "fcgi-req");
   }
-  self.finished = true;
 }
 
 Result<std::unique_ptr<Lane>> OpenLane(const WorkerConfig& cfg, const UploadDirs& uploads) {
@@ -205,27 +177,20 @@ int RunWorker(const WorkerConfig& cfg) {
   SetLogRole("fcgi worker");
   // Die with the master rather than linger as an orphan holding the socket.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
-  g_accept_fd = fcntl(cfg.listen_fd, F_DUPFD_CLOEXEC, 0);
-  if (g_accept_fd < 0) return 1;
   struct sigaction sa {};
   sa.sa_handler = OnStop;
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
-  struct sigaction kick {};
-  kick.sa_handler = OnKick;
-  kick.sa_flags = 0;  // no SA_RESTART: the point is to interrupt accept()
-  sigemptyset(&kick.sa_mask);
-  sigaction(SIGUSR1, &kick, nullptr);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   signal(SIGCHLD, SIG_DFL);
   // Every thread starts with these blocked; only this one takes stop
-  // signals (sigsuspend below), only a thread in accept() takes SIGUSR1.
+  // signals (sigsuspend below).
   sigset_t blocked, waiting;
   sigemptyset(&blocked);
-  for (int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&blocked, sig);
+  for (int sig : {SIGTERM, SIGINT}) sigaddset(&blocked, sig);
   pthread_sigmask(SIG_BLOCK, &blocked, &waiting);
   sigdelset(&waiting, SIGTERM);
   sigdelset(&waiting, SIGINT);
@@ -245,6 +210,14 @@ int RunWorker(const WorkerConfig& cfg) {
   Lane& w = **writer_lane;
   const int running = std::max(1, std::min(cfg.running, cfg.threads));
   Gate gate(running);
+  // Before the responder, which gives connections back to it: destroyed
+  // after it, closing the idle ones.
+  auto keeper = Keeper::Open(cfg.listen_fd, kMaxIdleConnections, &metrics);
+  if (!keeper.ok()) {
+    LOG_ERROR("cannot watch the listening socket: %s", keeper.status().message().c_str());
+    return 1;
+  }
+  g_keeper = keeper->get();
   Responder responder(metrics);
   Writer writer(*w.store, *w.api, *w.notifier, gate, metrics, responder);
   Lanes lanes;
@@ -253,35 +226,22 @@ int RunWorker(const WorkerConfig& cfg) {
     if (!lane.ok()) return open_error(lane.status());
     lanes.push_back(std::move(lane).value());
   }
-  std::vector<std::unique_ptr<RequestThread>> threads;
-  for (int i = 0; i < std::max(1, cfg.threads); ++i) threads.push_back(std::make_unique<RequestThread>());
-
   if (FCGX_Init() != 0) return 1;
   responder.Start();
   writer.Start();
-  std::mutex accept_turn;
-  for (auto& t : threads) {
-    RequestThread* self = t.get();
-    self->thread = std::thread([self, &accept_turn, &lanes, &writer, &gate, &metrics] {
-      RunRequestThread(*self, accept_turn, lanes, writer, gate, metrics);
+  Keeper& k = **keeper;
+  std::mutex turn;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < std::max(1, cfg.threads); ++i) {
+    threads.emplace_back([&k, &turn, &lanes, &writer, &gate, &metrics] {
+      RunRequestThread(k, turn, lanes, writer, gate, metrics);
     });
   }
   LOG_DEBUG("worker ready with %zu request threads, %d at once", threads.size(), running);
   while (!g_stop) sigsuspend(&waiting);
   LOG_DEBUG("worker stopping");
-  // The descriptor is closed (OnStop); wake the threads blocked in accept().
-  for (;;) {
-    bool all = true;
-    for (auto& t : threads) {
-      if (t->finished) continue;
-      all = false;
-      if (t->in_accept) pthread_kill(t->thread.native_handle(), SIGUSR1);
-    }
-    if (all) break;
-    usleep(10 * 1000);
-  }
-  for (auto& t : threads) t->thread.join();
-  DrainBacklog(cfg.listen_fd, lanes, writer, gate, metrics);
+  for (auto& t : threads) t.join();  // OnStop stopped the keeper: each returns after its request
+  ServeLeftovers(k, lanes, writer, gate, metrics);
   writer.Stop();
   responder.Stop();
   return 0;

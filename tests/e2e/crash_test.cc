@@ -183,18 +183,18 @@ TEST_F(CrashTest, KillsUnderLoadLoseNoAcknowledgedSend) {
           round_problems.push_back("round " + std::to_string(round) + ": no worker to kill");
           break;
         }
-        // Preferably one in the middle of a request (not waiting in
-        // accept()), so the kill can land inside a transaction.
+        // Preferably one in the middle of a request (not waiting for one),
+        // so the kill can land inside a transaction.
         pid_t victim = workers[static_cast<size_t>(round) % workers.size()];
         WaitFor(
             [&] {
               for (pid_t w : workers) {
-                if (!BlockedInAccept(w) && !Gone(w)) victim = w;
+                if (!WaitingForRequests(w) && !Gone(w)) victim = w;
               }
-              return !BlockedInAccept(victim);
+              return !WaitingForRequests(victim);
             },
             1s);
-        busy_kills += !BlockedInAccept(victim);
+        busy_kills += !WaitingForRequests(victim);
         kill(victim, SIGKILL);
         ++worker_kills;
         bool replaced = WaitFor(

@@ -281,17 +281,19 @@ long TaskSyscall(const std::string& task_dir) {
   if (!(in >> nr)) return -1;  // "running", or gone
   return nr;
 }
-bool TaskInAccept(const std::string& task_dir) {
+// Waiting for the next request: for a connection (the keeper's epoll set,
+// fcgi/keeper.h, or accept()), or for its turn to wait (a futex).
+bool TaskWaits(const std::string& task_dir) {
   long nr = TaskSyscall(task_dir);
-  return nr == SYS_accept || nr == SYS_accept4;
+  return nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_accept || nr == SYS_accept4 || nr == SYS_futex;
 }
 }  // namespace
 
-bool BlockedInAccept(pid_t pid) {
+bool WaitingForRequests(pid_t pid) {
   // A threaded worker (fcgi/worker.cc) names its request threads
   // "fcgi-req" while they wait for a request and "fcgi-serve" while they
-  // serve one: it is idle when none serves and each waiting one is in
-  // accept() or waits for its turn at it (a futex).
+  // serve one: it is idle when none serves and no waiting one is reading a
+  // request (TaskWaits).
   const std::string proc = "/proc/" + std::to_string(pid);
   std::error_code ec;
   int request_threads = 0;
@@ -302,10 +304,9 @@ bool BlockedInAccept(pid_t pid) {
     if (name == "fcgi-serve") return false;
     if (name != "fcgi-req") continue;
     ++request_threads;
-    long nr = TaskSyscall(task.path().string());
-    if (nr != SYS_accept && nr != SYS_accept4 && nr != SYS_futex) return false;
+    if (!TaskWaits(task.path().string())) return false;
   }
-  return request_threads > 0 || TaskInAccept(proc);
+  return request_threads > 0;
 }
 
 char ProcessState(pid_t pid) {

@@ -99,10 +99,10 @@ std::vector<pid_t> ChildrenOf(pid_t parent);
 // One-letter scheduler state of a process ('R', 'S', ...), or '?' if gone.
 char ProcessState(pid_t pid);
 
-// True while the process sleeps in accept() (from /proc/<pid>/syscall): an
-// idle parley-fcgi worker. A worker that has left accept() has taken a
-// connection.
-bool BlockedInAccept(pid_t pid);
+// True while every request thread of a parley-fcgi worker waits for a
+// request (from /proc/<pid>/task/*/syscall): an idle worker. One that reads
+// or serves a request is not.
+bool WaitingForRequests(pid_t pid);
 
 // A "Key: N kB" line of /proc/<pid>/status in bytes (key "VmRSS", "VmHWM"),
 // or 0 if the process is gone.

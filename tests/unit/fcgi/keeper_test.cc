@@ -1,0 +1,202 @@
+#include "fcgi/keeper.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+#include <string>
+#include <thread>
+
+#include "schema/listen_address.h"
+
+namespace parley::fcgi {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A real listening unix socket in a temporary directory, and clients of it.
+class KeeperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/parley-keeper-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ListenAddress address;
+    address.path = dir_ + "/fcgi.sock";
+    auto fd = ListenOn(address, /*nonblocking=*/false);
+    ASSERT_TRUE(fd.ok()) << fd.status().message();
+    listen_ = std::move(fd).value();
+  }
+  void TearDown() override {
+    unlink((dir_ + "/fcgi.sock").c_str());
+    rmdir(dir_.c_str());
+  }
+
+  std::unique_ptr<Keeper> Open(size_t max_idle, Metrics* metrics = nullptr) {
+    auto k = Keeper::Open(listen_.get(), max_idle, metrics);
+    EXPECT_TRUE(k.ok()) << k.status().message();
+    return k.ok() ? std::move(k).value() : nullptr;
+  }
+
+  Fd Connect() {
+    Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, (dir_ + "/fcgi.sock").c_str(), sizeof sa.sun_path - 1);
+    EXPECT_EQ(connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
+    return fd;
+  }
+
+  // Next() on another thread, so that a test can see it wait.
+  static std::future<std::optional<int>> NextAsync(Keeper& k) {
+    return std::async(std::launch::async, [&k] { return k.Next(); });
+  }
+
+  std::string dir_;
+  Fd listen_;
+};
+
+void Send(int fd, const std::string& s) { ASSERT_EQ(write(fd, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
+
+std::string Receive(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, 5000) != 1) return "(nothing within 5 s)";
+  char buf[64];
+  ssize_t n = read(fd, buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : (n == 0 ? "(closed)" : "(error)");
+}
+
+// Whether the peer closed the connection, within a bound.
+bool Closed(int fd) { return Receive(fd) == "(closed)"; }
+
+TEST_F(KeeperTest, ANewConnectionIsHandedOutOnlyOnceItSendsAndKeptOnesComeBackTheSameWay) {
+  std::unique_ptr<Metrics> metrics(Metrics::CreatePrivate());
+  auto k = Open(8, metrics.get());
+  ASSERT_TRUE(k);
+  Fd client = Connect();
+  auto next = NextAsync(*k);
+  // Connected, silent: accepted into the set, but no thread gets it.
+  ASSERT_EQ(next.wait_for(300ms), std::future_status::timeout);
+  EXPECT_EQ(k->idle(), 1u);
+  Send(client.get(), "one");
+  ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
+  std::optional<int> fd = next.get();
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(k->idle(), 0u);
+  EXPECT_EQ(Receive(*fd), "one");
+  Send(*fd, "answer");
+  EXPECT_EQ(Receive(client.get()), "answer");
+
+  // Kept: idle again until its next request, then the same connection.
+  k->Keep(*fd);
+  EXPECT_EQ(k->idle(), 1u);
+  next = NextAsync(*k);
+  ASSERT_EQ(next.wait_for(300ms), std::future_status::timeout);
+  Send(client.get(), "two");
+  ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
+  std::optional<int> again = next.get();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *fd);
+  EXPECT_EQ(Receive(*again), "two");
+  EXPECT_NE(metrics->Json().find("\"connections_accepted\":1"), std::string::npos) << metrics->Json();
+  close(*again);
+}
+
+TEST_F(KeeperTest, AnIdleConnectionThatHangsUpIsClosedAndARequestBeforeAHangUpIsStillHandedOut) {
+  auto k = Open(8);
+  ASSERT_TRUE(k);
+  Fd quiet = Connect();
+  Fd last_words = Connect();
+  auto next = NextAsync(*k);
+  ASSERT_EQ(next.wait_for(300ms), std::future_status::timeout);
+  EXPECT_EQ(k->idle(), 2u);
+  quiet.Reset();  // nginx let it go: nothing to hand out
+  ASSERT_EQ(next.wait_for(300ms), std::future_status::timeout);
+  Send(last_words.get(), "request");
+  shutdown(last_words.get(), SHUT_WR);
+  ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
+  std::optional<int> fd = next.get();
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(Receive(*fd), "request");
+  EXPECT_EQ(k->idle(), 0u) << "the one that hung up is still kept";
+  close(*fd);
+}
+
+TEST_F(KeeperTest, PastTheCapTheConnectionIdleLongestIsClosed) {
+  auto k = Open(2);
+  ASSERT_TRUE(k);
+  auto next = NextAsync(*k);
+  Fd first = Connect();
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; k->idle() < 1;) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(1ms);
+  }
+  std::this_thread::sleep_for(5ms);  // idle longest by a clear margin
+  Fd second = Connect();
+  Fd third = Connect();
+  EXPECT_TRUE(Closed(first.get()));
+  EXPECT_EQ(k->idle(), 2u);
+  // The two newest are still served.
+  Send(third.get(), "x");
+  ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
+  std::optional<int> fd = next.get();
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(Receive(*fd), "x");
+  close(*fd);
+}
+
+TEST_F(KeeperTest, StopEndsEveryWaitAndKeepAfterItClosesTheConnection) {
+  auto k = Open(8);
+  ASSERT_TRUE(k);
+  Fd client = Connect();
+  Send(client.get(), "r");
+  std::optional<int> fd = k->Next();
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(Receive(*fd), "r");
+  auto next = NextAsync(*k);
+  ASSERT_EQ(next.wait_for(200ms), std::future_status::timeout);
+  k->Stop();
+  ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
+  EXPECT_FALSE(next.get());
+  EXPECT_FALSE(k->Next()) << "a later wait must end at once too";
+  k->Keep(*fd);
+  EXPECT_EQ(k->idle(), 0u);
+  EXPECT_TRUE(Closed(client.get()));
+}
+
+TEST_F(KeeperTest, LeftoversAreWaitingRequestsAndWhenThePoolStopsTheQueuedConnections) {
+  auto k = Open(8);
+  ASSERT_TRUE(k);
+  Fd waiting = Connect();
+  Send(waiting.get(), "first");
+  std::optional<int> fd = k->Next();
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(Receive(*fd), "first");
+  k->Keep(*fd);
+  Fd silent = Connect();
+  Send(waiting.get(), "second");  // arrives as the worker stops
+  k->Stop();
+  // A reload: the queue is the other workers'; only the kept request.
+  std::optional<int> left = k->Leftover();
+  ASSERT_TRUE(left);
+  EXPECT_EQ(Receive(*left), "second");
+  close(*left);
+  EXPECT_FALSE(k->Leftover());
+  // The pool stops: the master made the socket non-blocking.
+  ASSERT_EQ(fcntl(listen_.get(), F_SETFL, fcntl(listen_.get(), F_GETFL) | O_NONBLOCK), 0);
+  std::optional<int> queued = k->Leftover();
+  ASSERT_TRUE(queued) << "the connection queued on the socket";
+  close(*queued);
+  EXPECT_TRUE(Closed(silent.get()));
+  EXPECT_FALSE(k->Leftover());
+}
+
+}  // namespace
+}  // namespace parley::fcgi
