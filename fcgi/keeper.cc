@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -51,21 +52,22 @@ bool HasData(int fd) {
   return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
-constexpr uint32_t kIdleEvents = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+constexpr uint32_t kHeldEvents = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+// Of the workers waiting, one is woken per connection.
+constexpr uint32_t kListenEvents = EPOLLIN | EPOLLEXCLUSIVE;
 
 }  // namespace
 
-Result<std::unique_ptr<Keeper>> Keeper::Open(int listen_fd, size_t max_idle, Metrics* metrics) {
+Result<std::unique_ptr<Keeper>> Keeper::Open(int listen_fd, KeeperLimits limits, Metrics* metrics) {
   Fd epoll(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll.valid()) return Status::Internal(std::string("epoll_create1: ") + std::strerror(errno));
   Fd stop(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop.valid()) return Status::Internal(std::string("eventfd: ") + std::strerror(errno));
-  // Exclusive: of the workers waiting, one is woken per connection.
   int err = Arm(epoll.get(), EPOLL_CTL_ADD, stop.get(), EPOLLIN);
-  if (err == 0) err = Arm(epoll.get(), EPOLL_CTL_ADD, listen_fd, EPOLLIN | EPOLLEXCLUSIVE);
+  if (err == 0) err = Arm(epoll.get(), EPOLL_CTL_ADD, listen_fd, kListenEvents);
   if (err != 0) return Status::Internal(std::string("epoll_ctl: ") + std::strerror(err));
   SetTimeout(listen_fd, SO_RCVTIMEO, kAcceptTimeoutMs);
-  std::unique_ptr<Keeper> k(new Keeper(std::move(epoll), std::move(stop), listen_fd, max_idle, metrics));
+  std::unique_ptr<Keeper> k(new Keeper(std::move(epoll), std::move(stop), listen_fd, limits, metrics));
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   if (getsockname(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
@@ -74,40 +76,45 @@ Result<std::unique_ptr<Keeper>> Keeper::Open(int listen_fd, size_t max_idle, Met
   return k;
 }
 
-Keeper::Keeper(Fd epoll, Fd stop, int listen_fd, size_t max_idle, Metrics* metrics)
-    : epoll_(std::move(epoll)), stop_(std::move(stop)), listen_fd_(listen_fd), max_idle_(max_idle), metrics_(metrics) {}
+Keeper::Keeper(Fd epoll, Fd stop, int listen_fd, KeeperLimits limits, Metrics* metrics)
+    : epoll_(std::move(epoll)), stop_(std::move(stop)), listen_fd_(listen_fd), limits_(limits), metrics_(metrics) {}
 
 Keeper::~Keeper() {
-  for (const auto& [fd, since] : idle_) close(fd);
+  for (const auto& [fd, held] : held_) close(fd);
 }
 
 std::optional<int> Keeper::Next() {
+  const int sweep_ms = std::min(1000, limits_.silent_ms);
   for (;;) {
     epoll_event ev{};
-    int n = epoll_wait(epoll_.get(), &ev, 1, -1);
-    if (n < 0) {
-      if (errno != EINTR) {
-        LOG_WARN("epoll_wait: %s", std::strerror(errno));
-        usleep(kPauseUs);
+    int n = epoll_wait(epoll_.get(), &ev, 1, sweep_ms);
+    if (n < 0 && errno != EINTR) {
+      LOG_WARN("epoll_wait: %s", std::strerror(errno));
+      usleep(kPauseUs);
+    }
+    if (const int64_t now = SteadyMs(); now - swept_ms_ >= sweep_ms) {
+      Sweep(now);
+      swept_ms_ = now;
+    }
+    std::optional<int> ready;
+    if (n == 1) {
+      const int fd = ev.data.fd;
+      if (fd == stop_.get()) return std::nullopt;
+      if (fd == listen_fd_) {
+        bool pause = false;
+        AcceptOne(&pause);
+        if (pause) usleep(kPauseUs);
+      } else if (Take(fd)) {
+        if ((ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !HasData(fd)) {
+          close(fd);  // nginx let it go
+        } else {
+          ready = fd;
+        }
       }
-      continue;
     }
-    if (n == 0) continue;
-    const int fd = ev.data.fd;
-    if (fd == stop_.get()) return std::nullopt;
-    if (fd == listen_fd_) {
-      bool pause = false;
-      AcceptOne(&pause);
-      if (pause) usleep(kPauseUs);
-      continue;
-    }
-    // Not idle any more: closed meanwhile as the one idle longest.
-    if (!Take(fd)) continue;
-    if ((ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !HasData(fd)) {
-      close(fd);  // nginx let it go
-      continue;
-    }
-    return fd;
+    const size_t count = held();
+    if (listening_ != (count < limits_.max_held)) Listen(!listening_);
+    if (ready) return ready;
   }
 }
 
@@ -115,7 +122,7 @@ std::optional<int> Keeper::Leftover() {
   // Stop() left the eventfd readable and the listening socket is read below:
   // neither may come out of the set again.
   epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, stop_.get(), nullptr);
-  epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listen_fd_, nullptr);
+  if (listening_) Listen(false);
   int flags = fcntl(listen_fd_, F_GETFL);
   if (flags >= 0 && (flags & O_NONBLOCK)) {
     // The pool is stopping: what is queued would be reset when the last
@@ -124,7 +131,7 @@ std::optional<int> Keeper::Leftover() {
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd >= 0) {
       if (metrics_) metrics_->ConnectionAccepted();
-      SetTimeout(fd, SO_RCVTIMEO, kReadTimeoutMs);
+      SetTimeout(fd, SO_RCVTIMEO, limits_.silent_ms);
       return fd;
     }
   }
@@ -144,7 +151,7 @@ void Keeper::Keep(int fd) {
     close(fd);
     return;
   }
-  AddIdle(fd, EPOLL_CTL_MOD);
+  Hold(fd, EPOLL_CTL_MOD, /*used=*/true);
 }
 
 void Keeper::Stop() {
@@ -154,9 +161,9 @@ void Keeper::Stop() {
   (void)ignored;
 }
 
-size_t Keeper::idle() const {
+size_t Keeper::held() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return idle_.size();
+  return held_.size();
 }
 
 bool Keeper::AcceptOne(bool* pause) {
@@ -175,36 +182,26 @@ bool Keeper::AcceptOne(bool* pause) {
     return false;
   }
   if (metrics_) metrics_->ConnectionAccepted();
-  SetTimeout(fd, SO_RCVTIMEO, kReadTimeoutMs);
+  SetTimeout(fd, SO_RCVTIMEO, limits_.silent_ms);
   if (tcp_) {
     // One answer per request, written whole: never wait for an ACK to send.
     int on = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   }
-  AddIdle(fd, EPOLL_CTL_ADD);
+  Hold(fd, EPOLL_CTL_ADD, /*used=*/false);
   return true;
 }
 
-void Keeper::AddIdle(int fd, int op) {
-  int evicted = -1;
+void Keeper::Hold(int fd, int op, bool used) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (idle_.size() >= max_idle_) {
-      auto oldest = idle_.begin();
-      for (auto it = idle_.begin(); it != idle_.end(); ++it) {
-        if (it->second < oldest->second) oldest = it;
-      }
-      evicted = oldest->first;
-      idle_.erase(oldest);
-    }
     // In the map before it is armed: its event may come at once.
-    idle_[fd] = SteadyMs();
+    std::lock_guard<std::mutex> lock(mu_);
+    held_[fd] = Held{SteadyMs(), used};
   }
-  if (evicted >= 0) close(evicted);
-  int err = Arm(epoll_.get(), op, fd, kIdleEvents);
+  int err = Arm(epoll_.get(), op, fd, kHeldEvents);
   // A kept connection stays registered (one-shot, disarmed) while it is
   // served, so re-arming it finds it; that is not assumed.
-  if (err == ENOENT && op == EPOLL_CTL_MOD) err = Arm(epoll_.get(), EPOLL_CTL_ADD, fd, kIdleEvents);
+  if (err == ENOENT && op == EPOLL_CTL_MOD) err = Arm(epoll_.get(), EPOLL_CTL_ADD, fd, kHeldEvents);
   if (err != 0) {
     LOG_WARN("connection %d: epoll_ctl: %s", fd, std::strerror(err));
     if (Take(fd)) close(fd);
@@ -213,7 +210,33 @@ void Keeper::AddIdle(int fd, int op) {
 
 bool Keeper::Take(int fd) {
   std::lock_guard<std::mutex> lock(mu_);
-  return idle_.erase(fd) > 0;
+  return held_.erase(fd) > 0;
+}
+
+void Keeper::Listen(bool on) {
+  // EPOLLEXCLUSIVE cannot be modified, only added and deleted.
+  int err = on ? Arm(epoll_.get(), EPOLL_CTL_ADD, listen_fd_, kListenEvents)
+               : (epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listen_fd_, nullptr) == 0 ? 0 : errno);
+  if (err != 0 && err != EEXIST && err != ENOENT) LOG_WARN("listening socket: epoll_ctl: %s", std::strerror(err));
+  listening_ = on;
+}
+
+void Keeper::Sweep(int64_t now_ms) {
+  std::vector<int> silent;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = held_.begin(); it != held_.end();) {
+      // A new connection with data is a request waiting for a thread.
+      if (!it->second.used && now_ms - it->second.since_ms > limits_.silent_ms && !HasData(it->first)) {
+        silent.push_back(it->first);
+        it = held_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (int fd : silent) close(fd);
+  if (!silent.empty()) LOG_INFO("closed %zu connection(s) that sent nothing for %d ms", silent.size(), limits_.silent_ms);
 }
 
 }  // namespace parley::fcgi

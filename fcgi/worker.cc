@@ -60,12 +60,6 @@
 namespace parley::fcgi {
 namespace {
 
-// Idle connections a worker keeps. nginx keeps at most `keepalive` of them
-// per nginx worker (nginx/parley.conf); past this, the one idle longest is
-// closed, so a client of the socket that opens connections and never sends
-// costs descriptors only up to here.
-constexpr size_t kMaxIdleConnections = 256;
-
 volatile sig_atomic_t g_stop = 0;
 Keeper* g_keeper = nullptr;  // set before the stop signals are unblocked
 void OnStop(int) {
@@ -212,7 +206,7 @@ int RunWorker(const WorkerConfig& cfg) {
   Gate gate(running);
   // Before the responder, which gives connections back to it: destroyed
   // after it, closing the idle ones.
-  auto keeper = Keeper::Open(cfg.listen_fd, kMaxIdleConnections, &metrics);
+  auto keeper = Keeper::Open(cfg.listen_fd, KeeperLimits{}, &metrics);
   if (!keeper.ok()) {
     LOG_ERROR("cannot watch the listening socket: %s", keeper.status().message().c_str());
     return 1;

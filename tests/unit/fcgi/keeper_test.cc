@@ -39,8 +39,8 @@ class KeeperTest : public ::testing::Test {
     rmdir(dir_.c_str());
   }
 
-  std::unique_ptr<Keeper> Open(size_t max_idle, Metrics* metrics = nullptr) {
-    auto k = Keeper::Open(listen_.get(), max_idle, metrics);
+  std::unique_ptr<Keeper> Open(KeeperLimits limits, Metrics* metrics = nullptr) {
+    auto k = Keeper::Open(listen_.get(), limits, metrics);
     EXPECT_TRUE(k.ok()) << k.status().message();
     return k.ok() ? std::move(k).value() : nullptr;
   }
@@ -78,25 +78,25 @@ bool Closed(int fd) { return Receive(fd) == "(closed)"; }
 
 TEST_F(KeeperTest, ANewConnectionIsHandedOutOnlyOnceItSendsAndKeptOnesComeBackTheSameWay) {
   std::unique_ptr<Metrics> metrics(Metrics::CreatePrivate());
-  auto k = Open(8, metrics.get());
+  auto k = Open({}, metrics.get());
   ASSERT_TRUE(k);
   Fd client = Connect();
   auto next = NextAsync(*k);
   // Connected, silent: accepted into the set, but no thread gets it.
   ASSERT_EQ(next.wait_for(300ms), std::future_status::timeout);
-  EXPECT_EQ(k->idle(), 1u);
+  EXPECT_EQ(k->held(), 1u);
   Send(client.get(), "one");
   ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
   std::optional<int> fd = next.get();
   ASSERT_TRUE(fd);
-  EXPECT_EQ(k->idle(), 0u);
+  EXPECT_EQ(k->held(), 0u);
   EXPECT_EQ(Receive(*fd), "one");
   Send(*fd, "answer");
   EXPECT_EQ(Receive(client.get()), "answer");
 
   // Kept: idle again until its next request, then the same connection.
   k->Keep(*fd);
-  EXPECT_EQ(k->idle(), 1u);
+  EXPECT_EQ(k->held(), 1u);
   next = NextAsync(*k);
   ASSERT_EQ(next.wait_for(300ms), std::future_status::timeout);
   Send(client.get(), "two");
@@ -110,13 +110,13 @@ TEST_F(KeeperTest, ANewConnectionIsHandedOutOnlyOnceItSendsAndKeptOnesComeBackTh
 }
 
 TEST_F(KeeperTest, AnIdleConnectionThatHangsUpIsClosedAndARequestBeforeAHangUpIsStillHandedOut) {
-  auto k = Open(8);
+  auto k = Open({});
   ASSERT_TRUE(k);
   Fd quiet = Connect();
   Fd last_words = Connect();
   auto next = NextAsync(*k);
   ASSERT_EQ(next.wait_for(300ms), std::future_status::timeout);
-  EXPECT_EQ(k->idle(), 2u);
+  EXPECT_EQ(k->held(), 2u);
   quiet.Reset();  // nginx let it go: nothing to hand out
   ASSERT_EQ(next.wait_for(300ms), std::future_status::timeout);
   Send(last_words.get(), "request");
@@ -125,35 +125,61 @@ TEST_F(KeeperTest, AnIdleConnectionThatHangsUpIsClosedAndARequestBeforeAHangUpIs
   std::optional<int> fd = next.get();
   ASSERT_TRUE(fd);
   EXPECT_EQ(Receive(*fd), "request");
-  EXPECT_EQ(k->idle(), 0u) << "the one that hung up is still kept";
+  EXPECT_EQ(k->held(), 0u) << "the one that hung up is still kept";
   close(*fd);
 }
 
-TEST_F(KeeperTest, PastTheCapTheConnectionIdleLongestIsClosed) {
-  auto k = Open(2);
+TEST_F(KeeperTest, PastMaxHeldNoneIsClosedAndNewConnectionsWaitInTheBacklogUntilOneIsHandedOut) {
+  auto k = Open({.max_held = 2, .silent_ms = 10000});
   ASSERT_TRUE(k);
-  auto next = NextAsync(*k);
   Fd first = Connect();
-  for (auto deadline = std::chrono::steady_clock::now() + 5s; k->idle() < 1;) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
-    std::this_thread::sleep_for(1ms);
-  }
-  std::this_thread::sleep_for(5ms);  // idle longest by a clear margin
   Fd second = Connect();
-  Fd third = Connect();
-  EXPECT_TRUE(Closed(first.get()));
-  EXPECT_EQ(k->idle(), 2u);
-  // The two newest are still served.
-  Send(third.get(), "x");
+  Fd third = Connect();  // completes in the kernel's backlog, behind the two
+  Send(third.get(), "c");
+  auto next = NextAsync(*k);
+  // Two silent ones are held; the third, with its request, is not taken
+  // from the backlog, and neither held one is closed to make room for it.
+  ASSERT_EQ(next.wait_for(300ms), std::future_status::timeout);
+  EXPECT_EQ(k->held(), 2u);
+  Send(first.get(), "a");
   ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
-  std::optional<int> fd = next.get();
+  std::optional<int> a = next.get();
+  ASSERT_TRUE(a);
+  EXPECT_EQ(Receive(*a), "a");
+  // Handing it out made room: the third is accepted and served.
+  std::optional<int> c = k->Next();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(Receive(*c), "c");
+  Send(second.get(), "b");
+  std::optional<int> b = k->Next();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(Receive(*b), "b");
+  for (int fd : {*a, *b, *c}) close(fd);
+}
+
+TEST_F(KeeperTest, ANewConnectionSilentPastTheLimitIsClosedAndAKeptOneIsNot) {
+  auto k = Open({.max_held = 8, .silent_ms = 200});
+  ASSERT_TRUE(k);
+  Fd used = Connect();
+  Send(used.get(), "r");
+  std::optional<int> fd = k->Next();
   ASSERT_TRUE(fd);
-  EXPECT_EQ(Receive(*fd), "x");
-  close(*fd);
+  EXPECT_EQ(Receive(*fd), "r");
+  k->Keep(*fd);
+  Fd silent = Connect();
+  auto next = NextAsync(*k);
+  EXPECT_TRUE(Closed(silent.get())) << "a connection that never sent is still held";
+  EXPECT_EQ(k->held(), 1u) << "the kept connection (nginx's to close) is gone";
+  Send(used.get(), "again");
+  ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
+  std::optional<int> again = next.get();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(Receive(*again), "again");
+  close(*again);
 }
 
 TEST_F(KeeperTest, StopEndsEveryWaitAndKeepAfterItClosesTheConnection) {
-  auto k = Open(8);
+  auto k = Open({});
   ASSERT_TRUE(k);
   Fd client = Connect();
   Send(client.get(), "r");
@@ -167,12 +193,12 @@ TEST_F(KeeperTest, StopEndsEveryWaitAndKeepAfterItClosesTheConnection) {
   EXPECT_FALSE(next.get());
   EXPECT_FALSE(k->Next()) << "a later wait must end at once too";
   k->Keep(*fd);
-  EXPECT_EQ(k->idle(), 0u);
+  EXPECT_EQ(k->held(), 0u);
   EXPECT_TRUE(Closed(client.get()));
 }
 
 TEST_F(KeeperTest, LeftoversAreWaitingRequestsAndWhenThePoolStopsTheQueuedConnections) {
-  auto k = Open(8);
+  auto k = Open({});
   ASSERT_TRUE(k);
   Fd waiting = Connect();
   Send(waiting.get(), "first");
