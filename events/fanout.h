@@ -63,6 +63,7 @@ class Fanout {
 
  private:
   static void OnWake(int, short, void* self);
+  static void OnRetry(int, short, void* self);
   void Dispatch(const Event& e);
   void ApplyMembership(const Event& e);
   // Closes every connection of a user whose account was deactivated, or
@@ -84,6 +85,10 @@ class Fanout {
   int64_t head_;
   EventPtr wake_ev_;
   bool wake_pending_ = false;
+  // A read that failed is tried again after data_version_ms: the wake-up it
+  // answered was its only one when no commit follows (the last message
+  // before a quiet spell), and data_version does not move again.
+  EventPtr retry_ev_;
   std::unordered_map<std::string, int64_t> typing_at_;  // "user:room" -> last fan-out (ms)
 };
 

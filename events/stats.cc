@@ -27,6 +27,7 @@ std::string Stats::Json() const {
   w.Key("events_delivered").Int(static_cast<int64_t>(deliveries));
   w.Key("ephemeral_delivered").Int(static_cast<int64_t>(ephemeral));
   w.Key("wakeups").Int(static_cast<int64_t>(wakeups)).Key("batches").Int(static_cast<int64_t>(batches));
+  w.Key("read_failures").Int(static_cast<int64_t>(read_failures));
   w.Key("refused").Int(static_cast<int64_t>(refused));
   w.Key("refused_user_cap").Int(static_cast<int64_t>(refused_user));
   w.Key("typing_merged").Int(static_cast<int64_t>(typing_merged));
@@ -91,6 +92,8 @@ std::string Stats::Prometheus() const {
        v("parley_polls_paced_total", polls_paced));
   line("parley_streams_paced_total", "Replay pages of resuming streams held for their next catch-up page.", "counter",
        v("parley_streams_paced_total", streams_paced));
+  line("parley_log_read_failures_total", "Reads of the event log that failed and were retried.", "counter",
+       v("parley_log_read_failures_total", read_failures));
   line("parley_datagrams_refused_total", "Wake-up datagrams refused (other uid, malformed).", "counter",
        v("parley_datagrams_refused_total", datagrams_refused));
   line("parley_queued_output_bytes", "Output queued to all connections.", "gauge",

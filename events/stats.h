@@ -21,6 +21,7 @@ struct Stats {
   uint64_t ephemeral = 0;        // typing/presence deliveries
   uint64_t wakeups = 0;          // datagrams received
   uint64_t batches = 0;          // fan-out passes that found events
+  uint64_t read_failures = 0;    // reads of the log that failed (retried after data_version_ms)
   uint64_t refused = 0;          // 503 at the connection cap
   uint64_t refused_user = 0;     // 429 at the per-user connection cap
   uint64_t polls_paced = 0;      // catch-up polls held for their next page (pacer.h)
