@@ -65,6 +65,20 @@ std::vector<int64_t> Seen::ids() {
   return ids_;
 }
 
+void Seen::Heard(std::string what) {
+  std::lock_guard<std::mutex> lock(mu_);
+  heard_ = std::move(what);
+  heard_at_ = std::chrono::steady_clock::now();
+}
+
+std::string Seen::last_heard() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (heard_.empty()) return "nothing heard";
+  const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - heard_at_);
+  return "last heard " + std::to_string(ago.count()) + " ms ago: " + heard_ + "; " + std::to_string(reconnects()) +
+         " reconnections";
+}
+
 std::string Seen::failure() {
   std::lock_guard<std::mutex> lock(mu_);
   return failure_;
@@ -210,6 +224,7 @@ void Traffic::Poll(const Person& p, int64_t cursor, Seen& seen) {
   while (!stop_subscribers_) {
     Response r =
         c.Get("/events/poll?since=" + std::to_string(cursor) + "&timeout=" + std::to_string(options_.poll_timeout_s));
+    seen.Heard("poll since=" + std::to_string(cursor) + ": " + r.Describe());
     if (r.status != 200) {
       if (r.status != 0 && r.status < 500) seen.Fail("poll: " + r.Describe());
       seen.Reconnected();
@@ -238,6 +253,7 @@ void Traffic::Stream(const Person& p, int64_t cursor, Seen& seen) {
     o.headers = {"Authorization: Bearer " + p.token, "Last-Event-ID: " + std::to_string(cursor)};
     std::string error;
     std::unique_ptr<SseStream> s = SseStream::Open(cluster_.port(), o, &error);
+    seen.Heard("stream opened at " + std::to_string(cursor) + (s ? "" : ": " + error));
     if (!s) {
       seen.Reconnected();
       std::this_thread::sleep_for(100ms);
@@ -268,6 +284,7 @@ void Traffic::Stream(const Person& p, int64_t cursor, Seen& seen) {
       if (options_.stream_silence.count() > 0 && Clock::now() - heard > options_.stream_silence) ended = true;
     }
     if (ended) {
+      seen.Heard("stream ended at " + std::to_string(cursor) + " after " + std::to_string(used) + " items");
       s->Close();
       seen.Reconnected();
       std::this_thread::sleep_for(100ms);
@@ -344,8 +361,11 @@ std::string Traffic::CheckDelivered(std::chrono::milliseconds catch_up) {
     Seen& s = *seen_[i];
     const std::string who = (static_cast<int>(i) < streams_ ? "stream " : "poller ") + std::to_string(i);
     if (!s.failure().empty()) out += who + ": " + s.failure() + "\n";
-    if (std::string diff = Compare(s.ids(), want); !diff.empty()) out += who + ": " + diff + "\n";
+    if (std::string diff = Compare(s.ids(), want); !diff.empty()) {
+      out += who + ": " + diff + "  " + s.last_heard() + "\n";
+    }
   }
+  if (!out.empty()) out += cluster_.LogTail();
   return out;
 }
 

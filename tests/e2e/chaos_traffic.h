@@ -62,6 +62,10 @@ class Seen {
   void Add(int64_t id);
   void Reconnected() { reconnects_.fetch_add(1); }
   void Fail(const std::string& what);
+  // What the subscriber last heard (an answer, an error, an end): printed
+  // with a failed check, so that a subscriber that fell behind says why.
+  void Heard(std::string what);
+  std::string last_heard();
   int64_t max();
   std::vector<int64_t> ids();
   std::string failure();
@@ -72,6 +76,8 @@ class Seen {
   std::vector<int64_t> ids_;
   int64_t max_ = 0;
   std::string failure_;
+  std::string heard_;
+  std::chrono::steady_clock::time_point heard_at_{};
   std::atomic<int> reconnects_{0};
 };
 
