@@ -171,7 +171,12 @@ std::optional<Session> Http::Admit(evhttp_request* req, bool cache_session) {
                                       "too many open streams and polls for this user; close some tabs"));
     return std::nullopt;
   }
-  p_.presence.Remember(session->user);
+  if (Status st = p_.presence.Admit(session->user); !st.ok()) {
+    LOG_WARN("user %lld: cannot read their rooms: %s", static_cast<long long>(session->user.id),
+             st.message().c_str());
+    ReplyError(req, Status::Unavailable("the server cannot read your rooms now; retry shortly"));
+    return std::nullopt;
+  }
   return std::move(session).value();
 }
 
@@ -206,6 +211,7 @@ void Http::HandleStream(evhttp_request* req, const RawRequest& raw) {
     auto reason = ResetFor(*params->cursor, params->epoch);
     if (!reason.ok()) {
       ReplyError(req, reason.status());
+      p_.presence.NotHeld(session->user.id);
       return;
     }
     if (*reason) {
@@ -253,6 +259,7 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
     auto reason = ResetFor(*params->since, params->epoch);
     if (!reason.ok()) {
       ReplyError(req, reason.status());
+      p_.presence.NotHeld(session->user.id);
       return;
     }
     if (*reason) {
@@ -275,6 +282,7 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
       p_.pacer.Built(PaceKeyOf(*conn), PollPageUsed(*conn));
       if (!st.ok()) {
         ReplyError(req, st);
+        p_.presence.NotHeld(session->user.id);
         return;
       }
       answer_now |= !conn->poll_events.empty();

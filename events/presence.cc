@@ -24,17 +24,25 @@ void WarnIfFailed(const Result<bool>& set, int64_t user_id) {
 
 }  // namespace
 
-void Presence::Remember(const User& user) { users_[user.id] = user; }
+Status Presence::Admit(const User& user) {
+  users_[user.id] = user;
+  // Tracked while connected, and within the grace period after (a reload,
+  // a long-poller's next poll): then no query.
+  Registry& reg = conns_.registry();
+  if (reg.TracksRooms(user.id)) return Status::Ok();
+  PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> rooms, store_.RoomIdsOf(user.id));
+  reg.SetRooms(user.id, rooms);
+  return Status::Ok();
+}
+
+void Presence::NotHeld(int64_t user_id) {
+  // Only the rooms of one who is neither connected nor in the grace period.
+  if (offline_at_.count(user_id) == 0) conns_.registry().DropRooms(user_id);
+}
 
 void Presence::Opened(int64_t user_id) {
-  // Back within the grace period (a reload, a long-poller's next poll): no
-  // flap, and the rooms are still tracked, so no query either.
-  bool returning = offline_at_.erase(user_id) > 0;
-  Registry& reg = conns_.registry();
-  if (returning && reg.TracksRooms(user_id)) return;
-  auto rooms = store_.RoomIdsOf(user_id);
-  if (rooms.ok()) reg.SetRooms(user_id, *rooms);
-  if (returning) return;
+  // Back within the grace period (a reload, a long-poller's next poll): no flap.
+  if (offline_at_.erase(user_id) > 0) return;
   WarnIfFailed(store_.SetOnline(user_id, true), user_id);
   // One daemon (SQLite): a first connection here is the first anywhere, as
   // before. Several (PostgreSQL): the database announced it if it was, and

@@ -31,7 +31,15 @@ class Presence {
   Presence(const Config& cfg, Storage& store, Conns& conns, Fanout& fanout)
       : cfg_(cfg), store_(store), conns_(conns), fanout_(fanout) {}
 
-  void Remember(const User& user);
+  // Before a connection of the user is held (Http::Admit): remembers the
+  // user, and reads their rooms unless they are tracked already. The
+  // fan-out delivers by those rooms, and a poll that times out is answered
+  // with the head as its next, so a connection held without them would skip
+  // every event it was never given: a failed read (the database restarting)
+  // refuses the connection instead, and the client retries.
+  Status Admit(const User& user);
+  // The request admitted was answered without a connection (an error).
+  void NotHeld(int64_t user_id);
   // Conns' hooks: a user's first connection opened, their last one closed.
   void Opened(int64_t user_id);
   void Closed(int64_t user_id);

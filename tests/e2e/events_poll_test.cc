@@ -4,6 +4,7 @@
 // follows `next` across many sends without losing anything.
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -22,6 +23,45 @@ class EventsPollTest : public EventsTest {
     return ids;
   }
 };
+
+// A poll is held only once the daemon knows its user's rooms, which it
+// delivers by. Before, a poll admitted while they could not be read (the
+// database restarting) was held without them and answered at its timeout
+// with the head as its next, past the messages it was never given: lost
+// for good, since the next poll starts there.
+TEST_F(EventsPollTest, APollWhoseRoomsCannotBeReadIsRefusedNotAnsweredPastWhatItNeverCarried) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  const int64_t room = General(alice);
+  const int64_t head = DbHead();
+  WaitHead(alice.token, head);  // not bob's: his rooms must not be tracked yet
+  Sql("ALTER TABLE members RENAME COLUMN user_id TO user_id_away");  // the rooms cannot be read
+  auto first = std::async(std::launch::async,
+                          [&] { return Poll(bob.token, "?since=" + std::to_string(head) + "&timeout=3"); });
+  // Admitted and held, or refused: either way the daemon has decided.
+  const auto deadline = Clock::now() + 5s;
+  while (first.wait_for(20ms) != std::future_status::ready && Stats()["connections"]["poll"].num() < 1) {
+    ASSERT_LT(Clock::now(), deadline) << "the poll was neither held nor answered";
+  }
+  Sql("ALTER TABLE members RENAME COLUMN user_id_away TO user_id");
+  const int64_t sent = Send(alice, room, "while bob was polling")["id"].num();
+  PollResult r = first.get();
+  int64_t cursor = head;
+  if (r.response.status == 200) {
+    const std::vector<int64_t> ids = Ids(r);
+    if (std::find(ids.begin(), ids.end(), sent) != ids.end()) return;  // it carried the message
+    cursor = r.next;
+  } else {
+    EXPECT_EQ(r.response.status, 503) << r.response.Describe();
+    EXPECT_NE(r.response.body.find("retry"), std::string::npos) << r.response.Describe();
+  }
+  // Following the answer, as a client does, must reach the message.
+  PollResult next = Poll(bob.token, "?since=" + std::to_string(cursor) + "&timeout=3");
+  const std::vector<int64_t> ids = Ids(next);
+  EXPECT_NE(std::find(ids.begin(), ids.end(), sent), ids.end())
+      << "message " << sent << " lost: the first poll answered " << r.response.Describe() << "; the next "
+      << next.response.Describe();
+}
 
 TEST_F(EventsPollTest, WithoutSinceAnswersAtOnceWithTheHead) {
   User alice = Register("alice");
