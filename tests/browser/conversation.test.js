@@ -257,6 +257,10 @@ test('actions show on hover, focus and long-press; a reply quotes and jumps to i
   const tab = await ui.newTab(touch, f.stack.url);
   await ui.signIn(tab.page, halName);
   await ui.waitForMessage(tab.page, 'filler 3');
+  // Once the room's members are in, the page draws its messages again
+  // (room.js rerender: new .content nodes); measured before that, the node
+  // may be gone by the time boundingBox() looks (null; 2 runs in 20).
+  await tab.page.locator('#members li', { hasText: halName }).waitFor({ state: 'attached' });
   const target = ui.item(tab.page, 'filler 2');
   const box = await target.locator('.text').boundingBox();
   const cdp = await touch.newCDPSession(tab.page);
