@@ -210,6 +210,43 @@ test('a room list older than a message does not undo its unread count', logged(a
   await ui.finish(ida);
 }));
 
+test('a room list made before my read marker was stored does not count what I read', logged(async () => {
+  const writer = await h.apiRegister(f.stack.url, h.uniqueName('jon'));
+  const room = await apiRoom(writer);
+  const kim = await ui.openAs(f.browser, f.stack.url, h.uniqueName('kim'));
+  // Kim's read markers for the room are held on their way to the server.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const isRead = (url) => url.pathname === `/api/rooms/${room.id}/read`;
+  const reads = [];
+  await kim.page.route(isRead, (route) => {
+    reads.push(held.then(() => route.continue()));
+  });
+  await join(kim, room);
+  const say = (text) => fill.api(f.stack, writer.token, 'POST', `/rooms/${room.id}/messages`, { text });
+  for (const t of ['seen 1', 'seen 2']) assert.equal((await say(t)).status, 201);
+  await ui.waitForMessage(kim.page, 'seen 2');
+  await ui.openRoom(kim.page, 'general');
+  // A list answered now counts both messages unread: the server has no marker.
+  const isList = (res) => {
+    const url = new URL(res.url());
+    return url.pathname === '/api/rooms' && url.searchParams.has('limit');
+  };
+  const listed = kim.page.waitForResponse(isList);
+  const directory = kim.page.waitForRequest((req) => new URL(req.url()).pathname === '/api/rooms/directory');
+  await apiRoom(writer);  // a new public room: kim's page asks for the list again
+  const answer = await (await listed).json();
+  assert.equal(answer.rooms.find((r) => r.id === room.id).unread, 2, 'the server counted what kim read');
+  await directory;  // the list's answer is applied just before
+  assert.equal(await ui.roomButton(kim.page, room.name).locator('.unread').count(), 0, 'what I read is not unread');
+  release();
+  await Promise.all(reads);
+  await kim.page.unroute(isRead);
+  assert.equal((await say('new')).status, 201);
+  await ui.roomButton(kim.page, room.name).locator('.unread', { hasText: '1' }).waitFor();
+  await ui.finish(kim);
+}));
+
 test('actions show on hover, focus and long-press; a reply quotes and jumps to its original', logged(async () => {
   const hal = await ui.openAs(f.browser, f.stack.url, h.uniqueName('hal'));
   const halName = await hal.page.locator('#me').textContent();

@@ -91,15 +91,14 @@ function showStatus(s) {
   else $('rtt').textContent = '';
 }
 
-// Replaces rooms by id, keeping the further read marker (ours may not be
-// posted yet) and what events newer than the answer counted.
+// Replaces rooms by id; ours stays if events newer than the answer counted,
+// or our read marker is further (not stored yet: the answer counts it unread).
 function merge(rooms, prev) {
   for (var i = 0; i < rooms.length; i++) {
     var r = rooms[i];
-    var old = (prev || state.byId)[r.id];
-    if (old && old.read_event_id > (r.read_event_id || 0)) r.read_event_id = old.read_event_id;
-    if (old && old.last_event_id > r.last_event_id) {
-      for (var k in {unread: 0, unread_mentions: 0, last_event_id: 0, last_message: 0}) r[k] = old[k];
+    var old = (prev || state.byId)[r.id] || {};
+    if (old.read_event_id > (r.read_event_id || 0) || old.last_event_id > r.last_event_id) {
+      for (var k in {unread: 0, unread_mentions: 0, last_event_id: 0, last_message: 0, read_event_id: 0}) r[k] = old[k];
     }
     var at = state.rooms.indexOf(state.byId[r.id]);
     if (at >= 0) state.rooms[at] = r;
