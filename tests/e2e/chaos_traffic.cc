@@ -365,7 +365,7 @@ std::string Traffic::CheckDelivered(std::chrono::milliseconds catch_up) {
       out += who + ": " + diff + "  " + s.last_heard() + "\n";
     }
   }
-  if (!out.empty()) out += cluster_.LogTail();
+  if (!out.empty()) out += cluster_.DaemonStats() + cluster_.LogTail();
   return out;
 }
 

@@ -204,6 +204,48 @@ std::string Cluster::Register(const std::string& username) const {
   return r.json()["token"].str();
 }
 
+Response Cluster::DaemonGet(int host, const std::string& path) const {
+  const std::string address = address_of("events-" + std::to_string(host));
+  const bool unix_socket = address.find('/') != std::string::npos;
+  Client c(unix_socket ? base_url() : "http://" + address, Client::Cookies::kOff);
+  if (unix_socket) c.set_unix_socket(address);
+  c.set_timeout_ms(2000);
+  return c.Get(path);
+}
+
+std::string Cluster::DaemonStats() const {
+  std::string out;
+  for (int i = 1; i <= options_.hosts; ++i) {
+    Response r = DaemonGet(i, "/events/stats");
+    out += "events-" + std::to_string(i) + ": ";
+    if (r.status != 200) {
+      out += r.Describe() + "\n";
+      continue;
+    }
+    Json j = r.json();
+    for (const char* key : {"head", "db_head", "lag", "read_failures", "batches", "wakeups"}) {
+      out += std::string(key) + " " + std::to_string(j[key].num()) + ", ";
+    }
+    out += "streams " + std::to_string(j["connections"]["stream"].num()) + ", polls " +
+           std::to_string(j["connections"]["poll"].num()) + "\n";
+  }
+  return out;
+}
+
+bool Cluster::DaemonsCaughtUp(std::chrono::milliseconds within) const {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  for (;;) {
+    int caught_up = 0;
+    for (int i = 1; i <= options_.hosts; ++i) {
+      Response r = DaemonGet(i, "/events/stats");  // its db_head is read for the answer
+      caught_up += r.status == 200 && r.json()["lag"].num() == 0;
+    }
+    if (caught_up == options_.hosts) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 std::string Cluster::LogTail() const {
   std::string out = "tools/cluster: " + Tail(ReadText(dir_->path() + "/cluster.out"), 2000);
   for (int i = 1; i <= options_.hosts; ++i) {

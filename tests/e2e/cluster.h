@@ -85,6 +85,14 @@ class Cluster {
   bool Heal(int host, std::string* error) { return Link("heal", host, error); }
   // The end of tools/cluster's output and of every process's log.
   std::string LogTail() const;
+  // Each daemon's /events/stats (head, lag, read failures, connections),
+  // asked of it directly, a line each: what a failed delivery check prints.
+  std::string DaemonStats() const;
+  // Whether every daemon's head reaches the database's within `within`
+  // (bounded; nothing is committed meanwhile by the caller).
+  bool DaemonsCaughtUp(std::chrono::milliseconds within) const;
+  // GET `path` of daemon `host` (1-based) directly, bypassing nginx.
+  Response DaemonGet(int host, const std::string& path) const;
 
  private:
   bool Link(const std::string& verb, int host, std::string* error);
