@@ -20,7 +20,6 @@ constexpr int kBatch = 1000;  // events read per pass; more wait for the next tu
 Fanout::Fanout(event_base* base, const Config& cfg, Storage& store, Conns& conns, Stats& stats, int64_t head)
     : cfg_(cfg), store_(store), conns_(conns), stats_(stats), head_(head) {
   wake_ev_.reset(event_new(base, -1, 0, &Fanout::OnWake, this));
-  retry_ev_.reset(evtimer_new(base, &Fanout::OnRetry, this));
 }
 
 void Fanout::Wake() {
@@ -31,21 +30,20 @@ void Fanout::Wake() {
 
 void Fanout::OnWake(int, short, void* self) { static_cast<Fanout*>(self)->Pump(); }
 
-void Fanout::OnRetry(int, short, void* self) { static_cast<Fanout*>(self)->Wake(); }
-
 void Fanout::Pump() {
   wake_pending_ = false;
   const uint64_t t0 = MonoUs();
   auto events = store_.EventsAfter(head_, kBatch);
   const uint64_t t1 = MonoUs();
   if (!events.ok()) {
-    // Busy or failing database (a server restarting): try again shortly.
+    // Busy or failing database (a server restarting): the data_version
+    // timer tries again (sweep.cc).
     LOG_WARN("reading events after %lld: %s", static_cast<long long>(head_), events.status().message().c_str());
     ++stats_.read_failures;
-    const timeval later{cfg_.data_version_ms / 1000, (cfg_.data_version_ms % 1000) * 1000};
-    evtimer_add(retry_ev_.get(), &later);
+    behind_ = true;
     return;
   }
+  behind_ = false;
   const int64_t now_ms = NowMs();
   for (const Event& e : *events) {
     // ts is the writer's wall clock in ms (another host's, on a cluster):

@@ -35,6 +35,10 @@ class Fanout {
   Fanout(event_base* base, const Config& cfg, Storage& store, Conns& conns, Stats& stats, int64_t head);
 
   int64_t head() const { return head_; }
+  // Whether the log may hold what no wake-up announced: nothing has been
+  // read since the start (events committed while the daemon started, before
+  // its wake-ups were armed), or the last read failed.
+  bool behind() const { return behind_; }
   // Coalesced: one read of the log per loop turn, however many wake-ups.
   void Wake();
   // Reads and dispatches now (shutdown delivers what is committed).
@@ -63,7 +67,6 @@ class Fanout {
 
  private:
   static void OnWake(int, short, void* self);
-  static void OnRetry(int, short, void* self);
   void Dispatch(const Event& e);
   void ApplyMembership(const Event& e);
   // Closes every connection of a user whose account was deactivated, or
@@ -85,10 +88,7 @@ class Fanout {
   int64_t head_;
   EventPtr wake_ev_;
   bool wake_pending_ = false;
-  // A read that failed is tried again after data_version_ms: the wake-up it
-  // answered was its only one when no commit follows (the last message
-  // before a quiet spell), and data_version does not move again.
-  EventPtr retry_ev_;
+  bool behind_ = true;
   std::unordered_map<std::string, int64_t> typing_at_;  // "user:room" -> last fan-out (ms)
 };
 

@@ -80,13 +80,6 @@ Status Server::Start() {
   sweep_ = std::make_unique<Sweep>(
       Sweep::Parts{cfg_, *store_, *conns_, *fanout_, *presence_, *sessions_, stats_});
   PARLEY_RETURN_IF_ERROR(sweep_->Start(base_.get()));
-  // What was committed between reading the head and arming the wake-ups
-  // (the datagram socket, LISTEN, the data_version baseline) woke nothing
-  // here, and moved data_version before it was read: one read of the log
-  // now, or those events wait for the next commit. A daemon restarted just
-  // before a quiet spell served its subscribers nothing newer than its
-  // start (the chaos test: a poller always sent to it missed the tail).
-  fanout_->Wake();
 
   signal(SIGPIPE, SIG_IGN);
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}) {

@@ -60,10 +60,12 @@ void Sweep::OnDataVersion(int, short, void* self) {
   // tool that sends no datagram (the sqlite3 shell) still reaches
   // subscribers within this interval.
   auto v = s->p_.store.DataVersion();
-  if (v.ok() && *v != s->data_version_) {
-    s->data_version_ = *v;
-    s->p_.fanout.Wake();
-  }
+  const bool moved = v.ok() && *v != s->data_version_;
+  if (moved) s->data_version_ = *v;
+  // So is what was committed while the daemon started, and a read of the
+  // log that failed: neither may have another wake-up coming (the last
+  // messages before a quiet spell), and data_version had moved already.
+  if (moved || s->p_.fanout.behind()) s->p_.fanout.Wake();
 }
 
 void Sweep::Tick() {
