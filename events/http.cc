@@ -180,6 +180,11 @@ std::optional<Session> Http::Admit(evhttp_request* req, bool cache_session) {
   return std::move(session).value();
 }
 
+void Http::RefuseAdmitted(evhttp_request* req, int64_t user_id, const Status& st) {
+  ReplyError(req, st);
+  p_.presence.NotHeld(user_id);
+}
+
 Result<const char*> Http::ResetFor(int64_t cursor, const std::optional<std::string>& epoch) {
   PARLEY_ASSIGN_OR_RETURN(int64_t db_head, p_.store.Head());
   PARLEY_ASSIGN_OR_RETURN(int64_t oldest, p_.store.OldestEventId());
@@ -210,8 +215,7 @@ void Http::HandleStream(evhttp_request* req, const RawRequest& raw) {
   if (params->cursor) {
     auto reason = ResetFor(*params->cursor, params->epoch);
     if (!reason.ok()) {
-      ReplyError(req, reason.status());
-      p_.presence.NotHeld(session->user.id);
+      RefuseAdmitted(req, session->user.id, reason.status());
       return;
     }
     if (*reason) {
@@ -258,8 +262,7 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
   if (params->since) {
     auto reason = ResetFor(*params->since, params->epoch);
     if (!reason.ok()) {
-      ReplyError(req, reason.status());
-      p_.presence.NotHeld(session->user.id);
+      RefuseAdmitted(req, session->user.id, reason.status());
       return;
     }
     if (*reason) {
@@ -281,8 +284,7 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
       Status st = p_.fanout.FillPoll(*conn, *params->since);
       p_.pacer.Built(PaceKeyOf(*conn), PollPageUsed(*conn));
       if (!st.ok()) {
-        ReplyError(req, st);
-        p_.presence.NotHeld(session->user.id);
+        RefuseAdmitted(req, session->user.id, st);
         return;
       }
       answer_now |= !conn->poll_events.empty();

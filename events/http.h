@@ -61,6 +61,9 @@ class Http {
   // The caps and authentication; answers the request itself (503, 429,
   // 401) and returns nullopt when it may not go on.
   std::optional<Session> Admit(evhttp_request* req, bool cache_session);
+  // Answers an admitted request with an error: it holds no connection, so
+  // its user's rooms are not kept for it (Presence::NotHeld).
+  void RefuseAdmitted(evhttp_request* req, int64_t user_id, const Status& st);
   // A reset reason for a cursor, from the database's head and oldest event.
   Result<const char*> ResetFor(int64_t cursor, const std::optional<std::string>& epoch);
   std::string ResetData(const char* reason) const;
