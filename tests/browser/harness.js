@@ -713,7 +713,10 @@ function withLogs(fn, ...sources) {
         .map((s) => s.logs())
         .join('\n');
       if (err && typeof err === 'object' && logs) {
+        // The spec reporter prints the stack, captured with the message
+        // when the error was made: both get the logs.
         err.message += `\n\nLogs:\n${logs}`;
+        if (typeof err.stack === 'string') err.stack += `\n\nLogs:\n${logs}`;
       }
       throw err;
     }

@@ -91,8 +91,8 @@ function showStatus(s) {
   else $('rtt').textContent = '';
 }
 
-// Replaces rooms by id; ours stays if events newer than the answer counted,
-// or our read marker is further (not stored yet: the answer counts it unread).
+// Replaces rooms by id; ours stays if it counted newer events or read further
+// (a read marker not stored yet).
 function merge(rooms, prev) {
   for (var i = 0; i < rooms.length; i++) {
     var r = rooms[i];

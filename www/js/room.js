@@ -34,7 +34,7 @@ var R = {
   members: [],
   online: {},
   presenceAt: {},  // user id -> tick of their last presence event
-  tick: 0,
+  tick: 0,  // orders presence and member lists
   readSent: 0,
   readTimer: null,
   readPending: null,
@@ -692,9 +692,10 @@ function roleSelect(m) {
 var loadMembers = Parley.soon(function () {
   if (!R.room) return;
   var seq = R.seq;
-  var asked = R.tick;
+  var asked = ++R.tick;
   Parley.get(roomPath('/members'), function (err, data) {
-    if (seq !== R.seq || err) return;
+    if (seq !== R.seq || err || asked < R.listed) return;  // or older than shown
+    R.listed = asked;
     R.members = data.members || [];
     for (var i = 0; i < R.members.length; i++) {
       var id = R.members[i].user.id;  // presence newer than the list stays
