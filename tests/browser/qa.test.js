@@ -75,7 +75,13 @@ test('two professors race to answer: one answer for everyone, "already answered"
   // The professor who lost reads a clear note, not an error dump.
   const winner = seen[0] === 'Rayleigh scattering.' ? prof1 : prof2;
   const loser = winner === prof1 ? prof2 : prof1;
-  await question(loser.page).locator('.note', { hasText: 'Already answered' }).waitFor();
+  try {
+    await question(loser.page).locator('.note', { hasText: 'Already answered' }).waitFor();
+  } catch (err) {
+    // What the losing professor's page shows instead (an error in the form?).
+    const shown = await question(loser.page).innerText().catch((e) => e.message);
+    throw new Error(`${err.message}\nThe losing professor's question shows:\n${shown}`);
+  }
   assert.equal(await question(winner.page).locator('.note').count(), 0);
   for (const u of [prof1, prof2]) {
     assert.equal(await question(u.page).getByRole('button', { name: 'Answer' }).count(), 0);
