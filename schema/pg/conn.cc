@@ -311,6 +311,11 @@ Result<std::vector<Result<PgResult>>> PgConn::Pipeline(std::span<const Main> mai
   } else if (queued_failed.ok()) {
     queued_failed = lost();
   }
+  // Why the connection went, read before PQexitPipelineMode replaces the
+  // message with its own ("cannot exit pipeline mode with uncollected
+  // results"), which names no cause.
+  std::string cause;
+  if (PQstatus(c) == CONNECTION_BAD) cause = Trimmed(PQerrorMessage(c));
   const bool exited = PQexitPipelineMode(c) == 1;
   if (!exited) {
     // Results left behind (a connection lost mid-way): collect them, so
@@ -322,7 +327,7 @@ Result<std::vector<Result<PgResult>>> PgConn::Pipeline(std::span<const Main> mai
     if (deferred_failed_.ok()) deferred_failed_ = queued_failed;
     return queued_failed;
   }
-  if (!exited) return lost();
+  if (!exited) return cause.empty() ? lost() : Status::Unavailable("pipeline: " + cause);
   while (results.size() < mains.size()) results.emplace_back(lost());
   return results;
 }
