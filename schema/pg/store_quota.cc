@@ -14,14 +14,23 @@ Status PgStore::ConsumeWriteToken(int64_t user_id, WriteClass c) {
   if (rate.unlimited()) return Status::Ok();
   const int64_t now = NowMs();
   const std::string cls = ToString(c);
-  PARLEY_RETURN_IF_ERROR(conn_
-                             .Exec("INSERT INTO write_quota (user_id, class, tokens, updated_ts) "
-                                   "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                                   {user_id, cls, std::to_string(rate.burst), now})
-                             .status());
-  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT tokens, updated_ts FROM write_quota "
-                                                 "WHERE user_id = $1 AND class = $2 FOR UPDATE",
-                                                 {user_id, cls}));
+  // One round trip for a bucket that exists (every write of a user but
+  // their first of a class): the row locked and read; the new value is
+  // queued (Defer) and rides with the write's next statement or COMMIT,
+  // under the same lock. A refused write's savepoint drops it unsent.
+  auto locked = [&]() {
+    return conn_.Exec("SELECT tokens, updated_ts FROM write_quota WHERE user_id = $1 AND class = $2 FOR UPDATE",
+                      {user_id, cls});
+  };
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, locked());
+  if (r.Rows() == 0) {
+    PARLEY_RETURN_IF_ERROR(conn_
+                               .Exec("INSERT INTO write_quota (user_id, class, tokens, updated_ts) "
+                                     "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                                     {user_id, cls, std::to_string(rate.burst), now})
+                               .status());
+    PARLEY_ASSIGN_OR_RETURN(r, locked());  // ours, or the one a concurrent write inserted first
+  }
   std::optional<Bucket> prev;
   if (r.Rows() == 1) {
     PARLEY_ASSIGN_OR_RETURN(int64_t updated, r.Int(0, 1));
@@ -29,10 +38,8 @@ Status PgStore::ConsumeWriteToken(int64_t user_id, WriteClass c) {
   }
   Take t = TakeToken(prev, rate, now);
   if (!t.ok) return WriteThrottled(c, t.retry_after_ms);
-  return conn_
-      .Exec("UPDATE write_quota SET tokens = $3, updated_ts = $4 WHERE user_id = $1 AND class = $2",
-            {user_id, cls, std::to_string(t.next.tokens), t.next.updated_ms})
-      .status();
+  return conn_.Defer("UPDATE write_quota SET tokens = $3, updated_ts = $4 WHERE user_id = $1 AND class = $2",
+                     {user_id, cls, std::to_string(t.next.tokens), t.next.updated_ms});
 }
 
 }  // namespace parley::pg

@@ -196,6 +196,41 @@ TEST_F(PgStoreTest, ExpiredAndIdleSessionsAreNotAccepted) {
   EXPECT_FALSE(alive_idle);
 }
 
+// A write's token costs one round trip once its bucket exists: the bucket
+// row read under its lock, and the new count queued to ride with the
+// write's COMMIT. (Read, then updated by a statement of its own, it cost
+// three, the bucket's insert-if-missing included.)
+TEST_F(PgStoreTest, AWritesTokenCostsOneRoundTripAndIsSpent) {
+  Limits unlimited;
+  unlimited.WritesOff();
+  PgStore free_store(*conn_, unlimited);
+  Limits limits;
+  limits.rate(WriteClass::kSend) = Rate{0.001, 10};  // no refill during the test
+  PgStore quota_store(*conn_, limits);
+  User alice = NewUser("alice");
+  auto trips = [&](PgStore& s, const std::string& text) {
+    const uint64_t before = conn_->round_trips();
+    EXPECT_OK(s.Send(alice, kPgGeneral, text, std::nullopt)) << text;
+    return conn_->round_trips() - before;
+  };
+  // Each store's first write also looks up its wake-up channel.
+  trips(quota_store, "the first send makes the bucket");
+  trips(free_store, "a first send with no quota");
+  const uint64_t without = trips(free_store, "a send with no quota");
+  EXPECT_EQ(trips(quota_store, "a send with a quota"), without + 1);
+  const std::string tokens = "SELECT floor(tokens)::bigint FROM write_quota WHERE user_id = " +
+                             std::to_string(alice.id) + " AND class = 'send'";
+  EXPECT_EQ(QueryInt(tokens), 8);
+  // A write refused after its token was taken (an attachment that is not
+  // the sender's) rolls the token back with it.
+  EXPECT_FALSE(quota_store.Send(alice, kPgGeneral, "see attached", std::nullopt, std::nullopt, {424242}).ok());
+  EXPECT_EQ(QueryInt(tokens), 8);
+  for (int i = 0; i < 8; ++i) ASSERT_OK(quota_store.Send(alice, kPgGeneral, "spend " + std::to_string(i), std::nullopt));
+  EXPECT_ERROR(quota_store.Send(alice, kPgGeneral, "one too many", std::nullopt), Code::kThrottled, "throttled");
+  EXPECT_EQ(QueryInt(tokens), 0);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages"), 12);
+}
+
 TEST_F(PgStoreTest, SessionUserMovesTheIdleClockHourlyAndFindSessionNever) {
   User alice = NewUser("alice");
   const std::string hash = TokenHash(NewToken());
