@@ -362,6 +362,20 @@ test('keyboard: Enter, Shift+Enter, Up edits my last message, Escape cancels, th
   await editor.waitFor({ state: 'detached' });
   assert.equal(await jo.page.evaluate(() => document.activeElement.id), 'text', 'Escape returns to the composer');
 
+  // The edit's answer is held until the user has moved on: the edit event
+  // shows the new text first (as on a busy server), and the late answer
+  // must not take the focus back to the composer.
+  let answerEdit;
+  const editAnswered = new Promise((r) => { answerEdit = r; });
+  let editDone;
+  const editFulfilled = new Promise((r) => { editDone = r; });
+  await jo.page.route('**/api/messages/*', async (route) => {
+    if (route.request().method() !== 'PATCH') return route.fallback();
+    const response = await route.fetch();
+    await editAnswered;
+    await route.fulfill({ response });
+    editDone();
+  });
   await jo.page.keyboard.press('ArrowUp');
   await editor.waitFor();
   await editor.fill('last of mine, edited');
@@ -375,6 +389,11 @@ test('keyboard: Enter, Shift+Enter, Up edits my last message, Escape cancels, th
   await jo.page.keyboard.press('End');
   const focusedText = () => jo.page.evaluate(() => document.activeElement.querySelector(':scope > .content > .text').textContent);
   assert.equal(await focusedText(), 'last of mine, edited');
+  answerEdit();
+  await editFulfilled;
+  await editor.waitFor({ state: 'detached' });
+  await jo.page.unroute('**/api/messages/*');
+  assert.equal(await focusedText(), 'last of mine, edited', 'the late answer left the focus where it was');
   await jo.page.keyboard.press('ArrowUp');
   assert.equal(await focusedText(), 'line one\nline two');
   await jo.page.keyboard.press('ArrowDown');

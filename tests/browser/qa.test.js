@@ -50,6 +50,17 @@ test('two professors race to answer: one answer for everyone, "already answered"
     'students get no Answer action');
 
   // Both professors open the answer form, then submit at the same moment.
+  // What each page's answer request did, for a failure to tell a request
+  // never sent from one never answered.
+  const sent = new Map([[prof1, []], [prof2, []]]);
+  for (const [u, log] of sent) {
+    const at = (what) => (r) => {
+      if (r.url().endsWith('/answer')) log.push(`${what} ${new Date().toISOString()}${r.failure() ? ` ${r.failure().errorText}` : ''}`);
+    };
+    u.page.on('request', at('sent'));
+    u.page.on('requestfinished', at('finished'));
+    u.page.on('requestfailed', at('failed'));
+  }
   const forms = [];
   for (const [u, text] of [[prof1, 'Rayleigh scattering.'], [prof2, 'Because of the ocean.']]) {
     await question(u.page).getByRole('button', { name: 'Answer' }).click();
@@ -80,7 +91,11 @@ test('two professors race to answer: one answer for everyone, "already answered"
   } catch (err) {
     // What the losing professor's page shows instead (an error in the form?).
     const shown = await question(loser.page).innerText().catch((e) => e.message);
-    throw new Error(`${err.message}\nThe losing professor's question shows:\n${shown}`);
+    const form = await question(loser.page).locator('form.inline').evaluate((f) => JSON.stringify({
+      text: f.querySelector('textarea').value, disabled: f.querySelector('button[type=submit]').disabled,
+    }), null, { timeout: 1000 }).catch((e) => e.message);
+    throw new Error(`${err.message}\nThe losing professor's question shows:\n${shown}\nIts form: ${form}\n` +
+      `Its answer request: ${sent.get(loser).join(', ') || 'never sent'}; the winner's: ${sent.get(winner).join(', ')}`);
   }
   assert.equal(await question(winner.page).locator('.note').count(), 0);
   for (const u of [prof1, prof2]) {

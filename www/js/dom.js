@@ -1,6 +1,6 @@
 // Helpers, loaded first: the global Parley the others extend, and the DOM
-// words every file uses, global too. ES5 served as is; module bodies sit
-// unindented in their IIFE. User text goes in by textContent only. for-in
+// words every file uses, global too. ES5 served as is; IIFE bodies are
+// unindented. User text goes in by textContent only. for-in
 // walks our own maps: none extends Object.prototype.
 var Parley = window.Parley = {};
 

@@ -52,8 +52,8 @@ function content(li, m, ctx) {
   var h = box.appendChild(head(m.user));
   h.appendChild(timeNode(m.ts));
   if (m.kind === 'question') {
-    var answered = !!m.answer_id;
-    h.appendChild(el('span', 'state ' + (answered ? 'answered' : 'open'), answered ? 'answered' : 'unanswered'));
+    var st = m.answer_id ? 'answered' : 'open';
+    h.appendChild(el('span', 'state ' + st, m.answer_id ? 'answered' : 'unanswered'));
   }
   if (m.kind === 'answer') h.appendChild(el('span', 'kind', 'answer'));
   if (m.reply_to && m.kind !== 'answer') {

@@ -551,8 +551,9 @@ function inlineEditor(li, label, initial, submitLabel, send) {
   form.appendChild(button('Cancel', 'cancel', close));
   var msg = form.appendChild(el('p', 'note', null, {role: 'alert'}));
   function close() {
+    // Not if the user has moved on (a late answer).
+    if (form.contains(document.activeElement) && !$('composer').hidden) $('text').focus();
     remove(form);
-    if (!$('composer').hidden) $('text').focus();
   }
   on(form, 'submit', function () {
     if (!box.value.trim()) return;
@@ -694,7 +695,7 @@ var loadMembers = Parley.soon(function () {
   var seq = R.seq;
   var asked = ++R.tick;
   Parley.get(roomPath('/members'), function (err, data) {
-    if (seq !== R.seq || err || asked < R.listed) return;  // or older than shown
+    if (seq !== R.seq || err || asked < R.listed) return;
     R.listed = asked;
     R.members = data.members || [];
     for (var i = 0; i < R.members.length; i++) {
