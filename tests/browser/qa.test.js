@@ -13,7 +13,11 @@ const ui = require('./ui');
 const f = h.fixture();
 const logged = f.logged;
 
-test('two professors race to answer: one answer for everyone, "already answered" for the other', logged(async () => {
+const question = (page) => ui.item(page, 'Why is the sky blue?', 'question');
+
+// A Q&A room made by prof1 (its owner) with prof2 made a professor and a
+// student who has asked "Why is the sky blue?", shown to all three.
+async function classroom() {
   const room = h.uniqueName('physics');
   const prof1Name = h.uniqueName('prof');
   const prof2Name = h.uniqueName('prof');
@@ -42,10 +46,14 @@ test('two professors race to answer: one answer for everyone, "already answered"
   assert.equal(await prof2.page.locator('#composer').isVisible(), false);
 
   await ui.send(student.page, 'Why is the sky blue?');
-  const question = (page) => ui.item(page, 'Why is the sky blue?', 'question');
   for (const u of [prof1, prof2, student]) {
     await question(u.page).locator('.state', { hasText: 'unanswered' }).waitFor();
   }
+  return { prof1, prof2, student };
+}
+
+test('two professors race to answer: one answer for everyone, "already answered" for the other', logged(async () => {
+  const { prof1, prof2, student } = await classroom();
   assert.equal(await question(student.page).getByRole('button', { name: 'Answer' }).count(), 0,
     'students get no Answer action');
 
@@ -68,14 +76,12 @@ test('two professors race to answer: one answer for everyone, "already answered"
     await box.fill(text);
     boxes.push(box);
   }
-  // Enter in each form (it posts, as the button does), not a click: the
-  // other professor's answer, arriving, can move this form (the question's
-  // "Read by" line, above the form until then, is put back below the
-  // answers). If that falls between the mouse's press and its release, the
-  // release lands elsewhere and the browser makes no click of it;
-  // Playwright checks where the press lands, not the release. The click
-  // "succeeded" and nothing was posted (a CI failure: one answer request in
-  // nginx's log, the loser's form still open).
+  // Enter in each form (it posts, as the button does), not a click: a
+  // page that moves between the mouse's press and its release makes no
+  // click, and Playwright checks where the press lands only. The other
+  // professor's answer, arriving, once moved this form that way (a CI
+  // failure: one answer request in nginx's log, the loser's form still
+  // open; the next test keeps the form in place).
   await Promise.all(boxes.map((b) => b.press('Enter')));
 
   // Everyone ends up with the same single answer.
@@ -115,5 +121,31 @@ test('two professors race to answer: one answer for everyone, "already answered"
     fs.mkdirSync(process.env.PARLEY_SCREENSHOTS, { recursive: true });
     await loser.page.screenshot({ path: path.join(process.env.PARLEY_SCREENSHOTS, 'qa.png') });
   }
+  await ui.finish(prof1, prof2, student);
+}));
+
+test('an open answer form stays where it is when the other professor\'s answer arrives', logged(async () => {
+  const { prof1, prof2, student } = await classroom();
+  // The question carries a "Read by" line on prof2's page before the form
+  // opens (the others have read it), the case where the form used to move.
+  await question(prof2.page).locator('.seen').waitFor();
+  await question(prof2.page).getByRole('button', { name: 'Answer' }).click();
+  const box = prof2.page.getByRole('textbox', { name: 'Your answer' });
+  await box.fill('Half-written');
+  // Where the form sits in its question, whatever the list's scrolling.
+  const offset = () => question(prof2.page).locator('form.inline').evaluate(
+    (form) => form.getBoundingClientRect().top - form.closest('li').getBoundingClientRect().top);
+  const before = await offset();
+
+  await question(prof1.page).getByRole('button', { name: 'Answer' }).click();
+  const box1 = prof1.page.getByRole('textbox', { name: 'Your answer' });
+  await box1.fill('Rayleigh scattering.');
+  await box1.press('Enter');
+  await question(prof2.page).locator('.answers .msg.answer .text', { hasText: 'Rayleigh scattering.' }).waitFor();
+  await question(prof2.page).locator('.seen').waitFor();
+
+  assert.equal(await offset(), before, 'the form did not move within its question');
+  assert.equal(await box.inputValue(), 'Half-written');
+  assert.ok(await box.evaluate((b) => b === document.activeElement), 'the form keeps the focus');
   await ui.finish(prof1, prof2, student);
 }));

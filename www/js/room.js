@@ -118,7 +118,7 @@ function react(id, emoji) {
 }
 
 // "Read" under my last DM message they passed; elsewhere (<= 100 members)
-// "Read by" names under each one's last read.
+// "Read by" names under each one's last read, below forms and answers.
 function renderReceipts() {
   var old = list.querySelectorAll('.seen');
   for (var i = 0; i < old.length; i++) remove(old[i]);
@@ -290,12 +290,11 @@ function clearWindow() {
   R.gen++;
   R.nodes = {};
   R.msgs = {};
-  R.oldest = null;
-  R.newest = 0;
   R.hasMore = false;
   R.skipped = 0;
   R.loading = true;
   clear(list);
+  bounds();
 }
 
 function historyGet(query, gen, done) {
@@ -538,8 +537,8 @@ function cancelReply() {
   show('reply-bar', false);
 }
 
-// Edit or answer: send(text, done); done(err, data) shows the error, or
-// places data.message and closes.
+// Edit or answer: send(text, done); done(err, data) shows err or places
+// data.message and closes.
 function inlineEditor(li, label, initial, submitLabel, send) {
   remove(li.querySelector('.inline'));
   var id = 'inline-' + idOf(li);
@@ -573,7 +572,7 @@ function inlineEditor(li, label, initial, submitLabel, send) {
       ok.click();
     }
   });
-  li.insertBefore(form, li.querySelector('.answers'));
+  li.insertBefore(form, li.querySelector('.answers,.seen'));
   box.focus();
   box.setSelectionRange(box.value.length, box.value.length);
 }
@@ -597,7 +596,7 @@ function removeMessage(id) {
 }
 
 function startAnswer(questionId) {
-  var clientId = Parley.newClientId();  // per form: a retry cannot answer twice
+  var clientId = Parley.newClientId();  // per form: a retry answers once
   var li = R.nodes[questionId];
   inlineEditor(li, 'Your answer', '', 'Post answer', function (text, done) {
     Parley.api('POST', '/messages/' + questionId + '/answer', {text: text, client_id: clientId}, function (err, data) {
@@ -605,7 +604,7 @@ function startAnswer(questionId) {
       // The winner arrives as an event: explain, no error.
       done(null);
       remove(li.querySelector('.lost'));
-      li.insertBefore(el('p', 'note lost', 'Already answered by another professor.', {role: 'status'}), li.querySelector('.answers'));
+      li.insertBefore(el('p', 'note lost', 'Already answered by another professor.', {role: 'status'}), li.querySelector('.answers,.seen'));
       var q = R.msgs[questionId];
       if (q && !q.answer_id) q.answer_id = -1;  // no Answer button until it arrives
       if (q) renderMessage(q);
