@@ -337,14 +337,19 @@ Result<PgResult> PgConn::PipelineOne(const Main& main) {
   return std::move(results[0]);
 }
 
-Result<std::vector<Result<PgResult>>> PgConn::ExecTogether(const std::vector<Stmt>& stmts) {
-  PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
+Result<std::vector<PgConn::Main>> PgConn::MainsOf(const std::vector<Stmt>& stmts) {
   std::vector<Main> mains;
-  mains.reserve(stmts.size());
+  mains.reserve(stmts.size() + 1);  // room for a COMMIT (Commit)
   for (const Stmt& st : stmts) {
     PARLEY_RETURN_IF_ERROR(CheckNoNul(st.params.data(), st.params.size()));
     mains.push_back({std::string(st.sql), true, st.params.data(), st.params.size()});
   }
+  return mains;
+}
+
+Result<std::vector<Result<PgResult>>> PgConn::ExecTogether(const std::vector<Stmt>& stmts) {
+  PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Main> mains, MainsOf(stmts));
   return Pipeline(mains);
 }
 
@@ -356,29 +361,46 @@ Status PgConn::ExecScript(const std::string& sql) {
   return FromPg(res.raw(), conn_.get(), Brief(sql));
 }
 
-Status PgConn::Commit(uint64_t begin_seq) {
-  if (OnlyQueued(begin_seq)) {
+Result<std::vector<Result<PgResult>>> PgConn::Commit(uint64_t begin_seq, const std::vector<Stmt>& reads) {
+  std::vector<Result<PgResult>> results;
+  if (reads.empty() && OnlyQueued(begin_seq)) {
     DropQueuedFrom(begin_seq);  // a transaction that ran nothing
-    return Status::Ok();
+    return results;
   }
-  // The COMMIT rides in a pipeline like any statement (the queue with it,
-  // if any): one round trip either way.
-  const Main commit{"COMMIT", false};
-  Result<PgResult> res = PipelineOne(commit);
-  Status st = res.status();
+  // The COMMIT rides in a pipeline like any statement (the queue and the
+  // reads with it, if any): one round trip either way.
+  Status st;
+  Result<std::vector<Main>> mains = MainsOf(reads);
+  if (!mains.ok()) {
+    st = mains.status();
+  } else {
+    mains->push_back({"COMMIT", false});
+    Result<std::vector<Result<PgResult>>> sent = Pipeline(*mains);
+    if (sent.ok()) {
+      results = std::move(sent).value();
+    } else {
+      st = sent.status();
+    }
+  }
+  // A read that failed is the cause; the COMMIT after it only says so.
+  for (const Result<PgResult>& r : results) {
+    if (st.ok() && !r.ok()) st = r.status();
+  }
   // A transaction in which a statement failed "commits" with the tag
   // ROLLBACK: nothing was committed.
-  if (st.ok() && std::strcmp(PQcmdStatus(res->raw()), "ROLLBACK") == 0) {
+  if (st.ok() && std::strcmp(PQcmdStatus(results.back()->raw()), "ROLLBACK") == 0) {
     st = !deferred_failed_.ok() ? deferred_failed_
                                 : Status::Internal("COMMIT: the transaction had failed and was rolled back");
   }
   if (!st.ok()) {
+    DropQueuedFrom(begin_seq);  // unsent if a read was refused before the pipeline
     // A COMMIT that failed in the pipeline may leave the transaction open.
     if (in_transaction()) (void)ExecScript("ROLLBACK");
     return st;
   }
   ++commits_;
-  return Status::Ok();
+  results.pop_back();  // the COMMIT's
+  return results;
 }
 
 Result<std::unique_ptr<PgTx>> PgTx::Begin(PgConn& conn) {
@@ -437,7 +459,19 @@ Status PgTx::Commit() {
   }
   open_ = false;
   conn_.in_tx_ = false;
-  return conn_.Commit(seq_);
+  return conn_.Commit(seq_).status();
+}
+
+Result<std::vector<Result<PgResult>>> PgTx::CommitAfter(const std::vector<PgConn::Stmt>& reads) {
+  if (depth_ > 0) {
+    PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> results, conn_.ExecTogether(reads));
+    for (const Result<PgResult>& r : results) PARLEY_RETURN_IF_ERROR(r.status());
+    PARLEY_RETURN_IF_ERROR(Commit());
+    return results;
+  }
+  open_ = false;
+  conn_.in_tx_ = false;
+  return conn_.Commit(seq_, reads);
 }
 
 Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn, std::function<Status()> before_commit) {
@@ -467,7 +501,7 @@ Status PgBatch::Commit() {
   if (!conn_.deferred_failed_.ok()) return conn_.deferred_failed_;
   open_ = false;
   conn_.in_batch_ = false;
-  return conn_.Commit(seq_);
+  return conn_.Commit(seq_).status();
 }
 
 }  // namespace parley::pg

@@ -199,7 +199,13 @@ class PgConn {
   // in commits(). A transaction in which a statement failed does not
   // commit: the server answers "ROLLBACK", an error here, as is a queued
   // statement that failed; a failed COMMIT is rolled back.
-  Status Commit(uint64_t begin_seq);
+  // `reads` go in the same pipeline, after the queue and before the COMMIT
+  // (a read transaction's last statements): their results, each ok, or the
+  // error of the first that failed, which rolled everything back.
+  Result<std::vector<Result<PgResult>>> Commit(uint64_t begin_seq, const std::vector<Stmt>& reads = {});
+  // stmts as pipeline entries, prepared, pointing into stmts; a parameter
+  // with a NUL byte is kInvalid.
+  static Result<std::vector<Main>> MainsOf(const std::vector<Stmt>& stmts);
   // Before a statement: a lost connection, outside a transaction of ours,
   // is made again (see ok()). Fails kUnavailable while the server is down.
   Status ReconnectIfLost();
@@ -245,6 +251,11 @@ class PgTx {
   // COMMIT. A transaction in which a statement failed does not commit: the
   // server rolls it back and answers "ROLLBACK", which is an error here.
   Status Commit();
+  // Reads, then COMMIT, in one round trip: a read transaction's last
+  // statements and its end together (PgConn::Commit's `reads`). Their
+  // results, all ok, or the first failure. A savepoint (inside a batch)
+  // runs them (ExecTogether), then Commit().
+  Result<std::vector<Result<PgResult>>> CommitAfter(const std::vector<PgConn::Stmt>& reads);
   PgConn& conn() { return conn_; }
 
  private:

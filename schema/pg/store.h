@@ -46,6 +46,8 @@
 
 namespace parley::pg {
 
+struct DetailQuery;  // store_details.h
+
 class PgStore final : public Storage {
  public:
   // daemon: this process's name in the presence table (unique per daemon:
@@ -227,14 +229,21 @@ class PgStore final : public Storage {
   // History's page inside the caller's transaction (ListRoomsPage's too).
   Result<HistoryPage> ReadHistory(const User& me, int64_t room_id, std::optional<int64_t> before,
                                   std::optional<int64_t> after, int limit);
+  // ReadHistory without the details: the access check and the page's rows,
+  // sent together (one round trip).
+  Result<HistoryPage> ReadHistoryPage(const User& me, int64_t room_id, std::optional<int64_t> before,
+                                      std::optional<int64_t> after, int limit);
   Status StoreMentions(Message& m);
   // Every event of the message so far now carries data (DESIGN section 4).
   Status RewriteMessageEvents(int64_t message_id, const std::string& data);
   // Appends one message event (edit, delete) tagged with its message
   // (events.message_id, which RewriteMessageEvents finds) and commits.
   Status CommitMessageEvent(PgTx& tx, Event& e, int64_t message_id);
+  // Mentions, attachments and, for a reader, reactions (MessageDetailQueries),
+  // or only reactions: one round trip (DetailReads).
   Status AttachDetails(std::optional<int64_t> reader_id, std::vector<Message>& messages);
   Status AttachReactions(int64_t user_id, std::vector<Message>& messages);
+  Status Attach(std::vector<Message>& messages, std::vector<DetailQuery> queries);
   // Attachments (store_attachments.cc).
   Result<std::vector<Upload>> OwnUploads(const User& me, const std::vector<int64_t>& ids);
   Status InsertAttachments(int64_t message_id, const std::vector<Upload>& attachments);

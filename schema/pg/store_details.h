@@ -3,11 +3,14 @@
 // store_uploads.cc): the message row's columns, reading one, reading an
 // upload, and the per-range read of a list's detail rows (mentions,
 // reactions, attachments), as SQLite's MessageIndex does
-// (schema/message_index.h: one query per run of nearby ids).
+// (schema/message_index.h: one query per run of nearby ids), all of them
+// sent in one pipeline.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "schema/message_index.h"
 #include "schema/model.h"
@@ -27,22 +30,38 @@ Result<Message> ReadMessage(const PgResult& r, int row);
 // from column `first` on.
 Result<Upload> ReadUpload(const PgResult& r, int row, int first);
 
-// Runs sql once per range of index, $1 and $2 bound to its first and last
-// id and $3 to `more` when set, and calls fill(message, rows, row) for each
-// row whose column 0 is a listed message's id (rows of unlisted messages
-// inside a range are skipped).
-template <typename Fill>
-Status ForEachDetailRow(PgConn& conn, const MessageIndex& index, const std::string& sql,
-                        std::optional<int64_t> more, Fill fill) {
-  for (const MessageIndex::Range& range : index.ranges()) {
-    PARLEY_ASSIGN_OR_RETURN(PgResult r, more ? conn.Exec(sql, {range.lo, range.hi, *more})
-                                             : conn.Exec(sql, {range.lo, range.hi}));
-    for (int i = 0; i < r.Rows(); ++i) {
-      PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
-      if (Message* m = index.Find(id)) PARLEY_RETURN_IF_ERROR(fill(*m, r, i));
-    }
-  }
-  return Status::Ok();
-}
+// One kind of detail row of a list of messages: `sql` runs once per range
+// of the list's MessageIndex, $1 and $2 bound to the range's first and last
+// id and $3 to `more` when set, and fill(message, rows, row) takes each row
+// whose column 0 is a listed message's id (rows of unlisted messages inside
+// a range are skipped).
+struct DetailQuery {
+  std::string sql;
+  std::optional<int64_t> more;
+  std::function<Status(Message&, const PgResult&, int)> fill;
+};
+
+// Every kind and every range of a list's details as statements for one
+// pipeline: the caller sends them (PgConn::ExecTogether, or PgTx::CommitAfter
+// as a read transaction's last round trip), then Fill() puts the rows into
+// the messages. One round trip for the details of a page, where each kind
+// of each range was one.
+class DetailReads {
+ public:
+  // `messages` must outlive this and keep its size.
+  DetailReads(std::vector<Message>& messages, std::vector<DetailQuery> queries);
+  const std::vector<PgConn::Stmt>& statements() const { return statements_; }
+  // results: those of statements(), in order.
+  Status Fill(const std::vector<Result<PgResult>>& results) const;
+
+ private:
+  MessageIndex index_;
+  std::vector<DetailQuery> queries_;
+  std::vector<PgConn::Stmt> statements_;  // query by query, range by range
+};
+
+// Mentions, reactions when there is a reader (ReactionsQuery), attachments.
+std::vector<DetailQuery> MessageDetailQueries(std::optional<int64_t> reader_id);
+DetailQuery ReactionsQuery(int64_t reader_id);
 
 }  // namespace parley::pg

@@ -41,29 +41,65 @@ Result<Upload> ReadUpload(const PgResult& r, int row, int first) {
   return u;
 }
 
-Status PgStore::AttachDetails(std::optional<int64_t> reader_id, std::vector<Message>& messages) {
-  const MessageIndex index(messages);
-  if (index.empty()) return Status::Ok();
+DetailReads::DetailReads(std::vector<Message>& messages, std::vector<DetailQuery> queries)
+    : index_(messages), queries_(std::move(queries)) {
+  for (const DetailQuery& q : queries_) {
+    for (const MessageIndex::Range& range : index_.ranges()) {
+      PgConn::Stmt st{q.sql, {range.lo, range.hi}};
+      if (q.more) st.params.emplace_back(*q.more);
+      statements_.push_back(std::move(st));
+    }
+  }
+}
+
+Status DetailReads::Fill(const std::vector<Result<PgResult>>& results) const {
+  if (results.size() != statements_.size()) return Status::Internal("detail reads: a result is missing");
+  auto result = results.begin();
+  for (const DetailQuery& q : queries_) {
+    for (size_t range = 0; range < index_.ranges().size(); ++range, ++result) {
+      PARLEY_RETURN_IF_ERROR(result->status());
+      const PgResult& r = **result;
+      for (int i = 0; i < r.Rows(); ++i) {
+        PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
+        if (Message* m = index_.Find(id)) PARLEY_RETURN_IF_ERROR(q.fill(*m, r, i));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+std::vector<DetailQuery> MessageDetailQueries(std::optional<int64_t> reader_id) {
+  std::vector<DetailQuery> queries;
   // Stored in user id order (StoreMentions), and read back in it.
-  PARLEY_RETURN_IF_ERROR(ForEachDetailRow(
-      conn_, index,
-      "SELECT message_id, user_id FROM mentions WHERE message_id BETWEEN $1 AND $2 ORDER BY message_id, user_id",
-      std::nullopt, [](Message& m, const PgResult& r, int row) -> Status {
-        PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(row, 1));
-        m.mentions.push_back(id);
-        return Status::Ok();
-      }));
-  if (reader_id) PARLEY_RETURN_IF_ERROR(AttachReactions(*reader_id, messages));
-  return ForEachDetailRow(conn_, index,
-                          std::string("SELECT a.message_id, ") + kUploadColumns +
-                              " FROM message_attachments a JOIN uploads u ON u.id = a.upload_id "
-                              "WHERE a.message_id BETWEEN $1 AND $2 ORDER BY a.message_id, a.position",
-                          std::nullopt, [](Message& m, const PgResult& r, int row) -> Status {
-                            if (m.deleted) return Status::Ok();
-                            PARLEY_ASSIGN_OR_RETURN(Upload u, ReadUpload(r, row, 1));
-                            m.attachments.push_back(std::move(u));
-                            return Status::Ok();
-                          });
+  queries.push_back(
+      {"SELECT message_id, user_id FROM mentions WHERE message_id BETWEEN $1 AND $2 ORDER BY message_id, user_id",
+       std::nullopt, [](Message& m, const PgResult& r, int row) -> Status {
+         PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(row, 1));
+         m.mentions.push_back(id);
+         return Status::Ok();
+       }});
+  if (reader_id) queries.push_back(ReactionsQuery(*reader_id));
+  queries.push_back({std::string("SELECT a.message_id, ") + kUploadColumns +
+                         " FROM message_attachments a JOIN uploads u ON u.id = a.upload_id "
+                         "WHERE a.message_id BETWEEN $1 AND $2 ORDER BY a.message_id, a.position",
+                     std::nullopt, [](Message& m, const PgResult& r, int row) -> Status {
+                       if (m.deleted) return Status::Ok();
+                       PARLEY_ASSIGN_OR_RETURN(Upload u, ReadUpload(r, row, 1));
+                       m.attachments.push_back(std::move(u));
+                       return Status::Ok();
+                     }});
+  return queries;
+}
+
+Status PgStore::Attach(std::vector<Message>& messages, std::vector<DetailQuery> queries) {
+  DetailReads reads(messages, std::move(queries));
+  if (reads.statements().empty()) return Status::Ok();
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> results, conn_.ExecTogether(reads.statements()));
+  return reads.Fill(results);
+}
+
+Status PgStore::AttachDetails(std::optional<int64_t> reader_id, std::vector<Message>& messages) {
+  return Attach(messages, MessageDetailQueries(reader_id));
 }
 
 // The uploads named by ids, all owned by me, in that order. Locked FOR

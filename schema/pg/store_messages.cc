@@ -125,28 +125,43 @@ Status PgStore::StoreMentions(Message& m) {
 Result<HistoryPage> PgStore::History(const User& me, int64_t room_id, std::optional<int64_t> before,
                                      std::optional<int64_t> after, int limit) {
   // One snapshot for the access check, the page and its details: a reaction
-  // or an edit committed meanwhile cannot show on a page that lacks it.
+  // or an edit committed meanwhile cannot show on a page that lacks it. Two
+  // round trips: the check with the page, then the details with the COMMIT.
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginRead());
-  PARLEY_ASSIGN_OR_RETURN(HistoryPage page, ReadHistory(me, room_id, before, after, limit));
-  PARLEY_RETURN_IF_ERROR(tx->Commit());
+  PARLEY_ASSIGN_OR_RETURN(HistoryPage page, ReadHistoryPage(me, room_id, before, after, limit));
+  DetailReads details(page.messages, MessageDetailQueries(me.id));
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, tx->CommitAfter(details.statements()));
+  PARLEY_RETURN_IF_ERROR(details.Fill(rows));
   return page;
 }
 
 Result<HistoryPage> PgStore::ReadHistory(const User& me, int64_t room_id, std::optional<int64_t> before,
                                          std::optional<int64_t> after, int limit) {
-  PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, room_id, true).status());
-  HistoryPage page;
+  PARLEY_ASSIGN_OR_RETURN(HistoryPage page, ReadHistoryPage(me, room_id, before, after, limit));
+  PARLEY_RETURN_IF_ERROR(AttachDetails(me.id, page.messages));
+  return page;
+}
+
+Result<HistoryPage> PgStore::ReadHistoryPage(const User& me, int64_t room_id, std::optional<int64_t> before,
+                                             std::optional<int64_t> after, int limit) {
   // One row more than asked tells whether there is more in that direction.
-  Result<PgResult> r = after ? conn_.Exec(std::string(kMessageSelect) +
-                                              "WHERE m.room_id = $1 AND m.id > $2 AND m.id < $3 ORDER BY m.id ASC LIMIT $4",
-                                          {room_id, *after, before.value_or(INT64_MAX), limit + 1})
-                             : conn_.Exec(std::string(kMessageSelect) +
-                                              "WHERE m.room_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3",
-                                          {room_id, before.value_or(INT64_MAX), limit + 1});
-  PARLEY_RETURN_IF_ERROR(r.status());
-  page.messages.reserve(r->Rows());
-  for (int i = 0; i < r->Rows(); ++i) {
-    PARLEY_ASSIGN_OR_RETURN(Message m, ReadMessage(*r, i));
+  // The page is read with the access check, ahead of its verdict: a reader
+  // refused gets the refusal, and the rows read with it are dropped.
+  PgConn::Stmt query =
+      after ? PgConn::Stmt{std::string(kMessageSelect) +
+                               "WHERE m.room_id = $1 AND m.id > $2 AND m.id < $3 ORDER BY m.id ASC LIMIT $4",
+                           {room_id, *after, before.value_or(INT64_MAX), limit + 1}}
+            : PgConn::Stmt{std::string(kMessageSelect) + "WHERE m.room_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3",
+                           {room_id, before.value_or(INT64_MAX), limit + 1}};
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows,
+                          conn_.ExecTogether({AccessQuery(me.id, room_id, false, nullptr), std::move(query)}));
+  PARLEY_ASSIGN_OR_RETURN(PgResult access, std::move(rows[0]));
+  PARLEY_RETURN_IF_ERROR(ReadAccess(access, true, false).status());
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, std::move(rows[1]));
+  HistoryPage page;
+  page.messages.reserve(r.Rows());
+  for (int i = 0; i < r.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(Message m, ReadMessage(r, i));
     page.messages.push_back(std::move(m));
   }
   if (static_cast<int>(page.messages.size()) > limit) {
@@ -154,7 +169,6 @@ Result<HistoryPage> PgStore::ReadHistory(const User& me, int64_t room_id, std::o
     page.messages.pop_back();
   }
   if (!after) std::reverse(page.messages.begin(), page.messages.end());
-  PARLEY_RETURN_IF_ERROR(AttachDetails(me.id, page.messages));
   return page;
 }
 

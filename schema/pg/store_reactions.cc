@@ -49,23 +49,23 @@ Result<ReactionResult> PgStore::React(const User& me, int64_t message_id, const 
   return ReactionResult{std::move(one[0]), true};
 }
 
-// One query per run of ids: the reactions of the listed messages, grouped
-// by message and emoji, in the order each emoji was first used (ties by
-// the emoji's bytes, as SQLite's BINARY collation orders them).
+// The reactions of the listed messages, grouped by message and emoji, in
+// the order each emoji was first used (ties by the emoji's bytes, as
+// SQLite's BINARY collation orders them).
+DetailQuery ReactionsQuery(int64_t reader_id) {
+  return {"SELECT message_id, emoji, COUNT(*), MAX((user_id = $3)::int), MIN(ts) AS first FROM reactions "
+          "WHERE message_id BETWEEN $1 AND $2 GROUP BY message_id, emoji "
+          "ORDER BY message_id, first, emoji COLLATE \"C\"",
+          reader_id, [](Message& m, const PgResult& r, int row) -> Status {
+            PARLEY_ASSIGN_OR_RETURN(int64_t count, r.Int(row, 2));
+            PARLEY_ASSIGN_OR_RETURN(int64_t mine, r.Int(row, 3));
+            m.reactions.push_back(Reaction{r.Text(row, 1), count, mine != 0});
+            return Status::Ok();
+          }};
+}
+
 Status PgStore::AttachReactions(int64_t user_id, std::vector<Message>& messages) {
-  const MessageIndex index(messages);
-  if (index.empty()) return Status::Ok();
-  return ForEachDetailRow(
-      conn_, index,
-      "SELECT message_id, emoji, COUNT(*), MAX((user_id = $3)::int), MIN(ts) AS first FROM reactions "
-      "WHERE message_id BETWEEN $1 AND $2 GROUP BY message_id, emoji "
-      "ORDER BY message_id, first, emoji COLLATE \"C\"",
-      user_id, [](Message& m, const PgResult& r, int row) -> Status {
-        PARLEY_ASSIGN_OR_RETURN(int64_t count, r.Int(row, 2));
-        PARLEY_ASSIGN_OR_RETURN(int64_t mine, r.Int(row, 3));
-        m.reactions.push_back(Reaction{r.Text(row, 1), count, mine != 0});
-        return Status::Ok();
-      });
+  return Attach(messages, {ReactionsQuery(user_id)});
 }
 
 }  // namespace parley::pg

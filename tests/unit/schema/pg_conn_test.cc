@@ -448,5 +448,63 @@ TEST(PgConnTest, StatementsReadTogetherTakeOneRoundTripAndAFailureStopsTheRest) 
   EXPECT_ERROR(conn->ExecTogether({{"SELECT $1", {std::string("a\0b", 3)}}}).status(), Code::kInvalid, "invalid_text");
 }
 
+// A transaction's last reads and its COMMIT go together (PgTx::CommitAfter,
+// History's details): one round trip, the queue with them. A read that fails
+// rolls everything back, as does one refused before it is sent, and the
+// connection is usable after both.
+TEST(PgTxTest, ReadsAndTheCommitTakeOneRoundTripAndAFailedReadRollsBack) {
+  PARLEY_PG_CLUSTER(cluster);
+  auto conn = FreshConn(cluster, "commitafter", "CREATE TABLE t (n bigint PRIMARY KEY)");
+  ASSERT_NE(conn, nullptr);
+  // Each statement prepared once, so the round trips counted are theirs.
+  ASSERT_OK(conn->Exec("INSERT INTO t VALUES ($1)", {-1}).status());
+  ASSERT_OK(conn->Exec("DELETE FROM t WHERE n = $1", {-1}).status());
+  ASSERT_OK(conn->Exec("SELECT count(*) FROM t WHERE n >= $1", {0}).status());
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Defer("INSERT INTO t VALUES ($1)", {1}));
+    const uint64_t at = conn->round_trips();
+    ASSERT_OK_AND_ASSIGN(auto rows, tx->CommitAfter({{"SELECT count(*) FROM t WHERE n >= $1", {0}},
+                                                     {"SELECT count(*) FROM t WHERE n >= $1", {5}}}));
+    EXPECT_EQ(conn->round_trips(), at + 1) << "BEGIN, the insert, both reads and the COMMIT";
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0]->Text(0, 0), "1") << "the reads see the transaction's write";
+    EXPECT_EQ(rows[1]->Text(0, 0), "0");
+    EXPECT_FALSE(conn->in_transaction());
+  }
+  EXPECT_EQ(Ns(*conn), "1");
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Exec("INSERT INTO t VALUES ($1) RETURNING n", {2}).status());
+    EXPECT_ERROR(tx->CommitAfter({{"SELECT 1 / ($1::int)", {0}}}).status(), Code::kInternal, "internal");
+    EXPECT_FALSE(conn->in_transaction());
+  }
+  EXPECT_EQ(Ns(*conn), "1") << "the failed read took the insert with it";
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Exec("INSERT INTO t VALUES ($1) RETURNING n", {3}).status());
+    EXPECT_ERROR(tx->CommitAfter({{"SELECT $1", {std::string("a\0b", 3)}}}).status(), Code::kInvalid,
+                 "invalid_text");
+    EXPECT_FALSE(conn->in_transaction());
+  }
+  EXPECT_EQ(Ns(*conn), "1") << "a read refused before sending rolls back too";
+  {
+    // A transaction whose BEGIN is still queued: the reads carry it.
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK_AND_ASSIGN(auto rows, tx->CommitAfter({{"SELECT count(*) FROM t WHERE n >= $1", {0}}}));
+    EXPECT_EQ(rows[0]->Text(0, 0), "1");
+  }
+  // Inside a batch it is a savepoint: the reads run, the savepoint is released.
+  ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(*conn));
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Defer("INSERT INTO t VALUES ($1)", {4}));
+    ASSERT_OK_AND_ASSIGN(auto rows, tx->CommitAfter({{"SELECT count(*) FROM t WHERE n >= $1", {0}}}));
+    EXPECT_EQ(rows[0]->Text(0, 0), "2");
+  }
+  ASSERT_OK(batch->Commit());
+  EXPECT_EQ(Ns(*conn), "1,4");
+}
+
 }  // namespace
 }  // namespace parley::pg

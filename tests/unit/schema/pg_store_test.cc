@@ -13,6 +13,7 @@
 
 #include "schema/crypto.h"
 #include "schema/json.h"
+#include "schema/message_index.h"
 #include "tests/unit/schema/pg_store_fixture.h"
 
 namespace parley::pg {
@@ -477,6 +478,73 @@ TEST_F(PgStoreTest, OneCallReadsRowsInProportionToWhatTheUserMaySee) {
   std::printf("rows of events read: bob's poll %lld, a page of 500 %lld, the whole-log filter %lld\n",
               static_cast<long long>(bob_rows), static_cast<long long>(alice_rows),
               static_cast<long long>(filter_rows));
+}
+
+// A history page is read in one snapshot: the access check with the page,
+// then every detail kind (mentions, reactions, attachments) of every run of
+// ids together with the COMMIT. Each of these was a round trip of its own
+// (9 here, with two runs of ids).
+TEST_F(PgStoreTest, AHistoryPageWithItsDetailsTakesTwoRoundTrips) {
+  Limits unlimited;
+  unlimited.WritesOff();
+  PgStore store(*conn_, unlimited);
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Upload up;
+  up.name = "a.png";
+  up.mime = "image/png";
+  up.size = 10;
+  auto upload = store.CreateUpload(alice, up, [](int64_t) { return Status::Ok(); });
+  ASSERT_OK(upload);
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 60; ++i) {
+    const std::string text = i % 7 == 0 ? "@bob look " + std::to_string(i) : "plain " + std::to_string(i);
+    std::vector<int64_t> attach;
+    if (i == 55) attach.push_back(upload->id);
+    auto sent = store.Send(alice, kPgGeneral, text, std::nullopt, std::nullopt, attach);
+    ASSERT_OK(sent);
+    ids.push_back(sent->message.id);
+  }
+  // Other rooms' messages between two of the page's, more ids than one run
+  // spans (MessageIndex::kRunGap): the page's details come in two ranges.
+  auto other = store.CreateRoom(alice, "elsewhere", RoomKind::kPublic, std::nullopt);
+  ASSERT_OK(other);
+  for (int i = 0; i <= MessageIndex::kRunGap; ++i) ASSERT_OK(store.Send(alice, other->id, "x", std::nullopt));
+  auto late = store.Send(alice, kPgGeneral, "after carol", std::nullopt);
+  ASSERT_OK(late);
+  ids.push_back(late->message.id);
+  ASSERT_GT(ids[60] - ids[59], MessageIndex::kRunGap);
+  for (int i : {50, 52, 60}) ASSERT_OK(store.React(bob, ids[i], "👍", true));
+  ASSERT_OK(store.React(alice, ids[52], "👍", true));
+
+  // Once first: a statement's first use prepares it (a round trip of its own).
+  ASSERT_OK(store.History(bob, kPgGeneral, std::nullopt, std::nullopt, 20));
+  const uint64_t before = conn_->round_trips();
+  auto page = store.History(bob, kPgGeneral, std::nullopt, std::nullopt, 20);
+  ASSERT_OK(page);
+  EXPECT_EQ(conn_->round_trips() - before, 2u);
+  ASSERT_EQ(page->messages.size(), 20u);
+  EXPECT_TRUE(page->has_more);
+  for (const Message& m : page->messages) {
+    const size_t i = std::find(ids.begin(), ids.end(), m.id) - ids.begin();
+    ASSERT_LT(i, ids.size());
+    EXPECT_EQ(m.mentions, i % 7 == 0 && i < 60 ? std::vector<int64_t>{bob.id} : std::vector<int64_t>{}) << i;
+    EXPECT_EQ(m.attachments.size(), i == 55 ? 1u : 0u) << i;
+    if (i == 52) {
+      ASSERT_EQ(m.reactions.size(), 1u);
+      EXPECT_EQ(m.reactions[0].count, 2);
+      EXPECT_TRUE(m.reactions[0].me);
+    } else {
+      EXPECT_EQ(m.reactions.size(), i == 50 || i == 60 ? 1u : 0u) << i;
+    }
+  }
+  // A reader who may not see the room gets the refusal, not the page read with it.
+  auto closed = store.CreateRoom(alice, "closed", RoomKind::kPrivate, std::nullopt);
+  ASSERT_OK(closed);
+  ASSERT_OK(store.Send(alice, closed->id, "secret", std::nullopt));
+  User dave = NewUser("dave");
+  EXPECT_FALSE(store.History(dave, closed->id, std::nullopt, std::nullopt, 20).ok());
+  EXPECT_OK(store.History(alice, closed->id, std::nullopt, std::nullopt, 20));
 }
 
 TEST_F(PgStoreTest, RoomIdsOf) {
