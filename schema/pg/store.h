@@ -166,7 +166,11 @@ class PgStore final : public Storage {
   // Takes one token from the user's bucket of that class inside the open
   // write transaction (the bucket row locked to COMMIT), or kThrottled with
   // the seconds until one is back (store_quota.cc).
-  Status ConsumeWriteToken(int64_t user_id, WriteClass c);
+  // `bucket`: the rows of BucketQuery(user_id, c), when the caller sent it
+  // in a pipeline of its own (a send: no round trip of its own).
+  Status ConsumeWriteToken(int64_t user_id, WriteClass c, std::optional<PgResult> bucket = std::nullopt);
+  // The user's bucket of class c, locked FOR UPDATE to the COMMIT.
+  static PgConn::Stmt BucketQuery(int64_t user_id, WriteClass c);
 
   // --- pgw: private helpers of rooms, messages, reactions, search ---
   // The membership row of a user in a room, checked against the room's kind.

@@ -262,9 +262,13 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     // every write locks it before the counter row), then the message
     // inserted ahead of the checks. A send that they refuse returns an
     // error, and its transaction or savepoint rolls back with the insert.
+    // With a quota, the sender's bucket is read (locked) in it too, last:
+    // after the counter row, where a send always took it.
     const std::string* cid = client_id ? &*client_id : nullptr;
-    PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows,
-                            conn_.ExecTogether({AccessQuery(me.id, room_id, !locked, cid), InsertQuery(m, "question")}));
+    std::vector<PgConn::Stmt> statements = {AccessQuery(me.id, room_id, !locked, cid), InsertQuery(m, "question")};
+    const bool quota = !limits_.rate(WriteClass::kSend).unlimited();
+    if (quota) statements.push_back(BucketQuery(me.id, WriteClass::kSend));
+    PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(statements));
     PARLEY_ASSIGN_OR_RETURN(PgResult access_rows, std::move(rows[0]));
     PARLEY_ASSIGN_OR_RETURN(Access a, ReadAccess(access_rows, true, cid != nullptr));
     PARLEY_ASSIGN_OR_RETURN(PgResult inserted, std::move(rows[1]));
@@ -286,7 +290,11 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
       }
     }
     // After the client_id lookup: a retried send costs no token.
-    PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kSend));
+    std::optional<PgResult> bucket;
+    if (quota) {
+      PARLEY_ASSIGN_OR_RETURN(bucket, std::move(rows[2]));
+    }
+    PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kSend, std::move(bucket)));
     PARLEY_ASSIGN_OR_RETURN(m.attachments, OwnUploads(me, attachments));
     Event ev;
     bool duplicate = false;
@@ -440,14 +448,30 @@ Status PgStore::RewriteMessageEvents(int64_t message_id, const std::string& data
 
 Status PgStore::MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
-  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead));
-  PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, room_id, true).status());
-  // The marker only moves forward: an old tab cannot unread what a newer one read.
-  PARLEY_ASSIGN_OR_RETURN(
-      PgResult r, conn_.Exec("INSERT INTO read_markers (user_id, room_id, event_id) VALUES ($1, $2, $3) "
-                             "ON CONFLICT (user_id, room_id) DO UPDATE SET event_id = excluded.event_id "
-                             "WHERE excluded.event_id > read_markers.event_id",
-                             {me.id, room_id, event_id}));
+  // One round trip for the bucket, the access check and the marker, which
+  // goes in ahead of the check's verdict: a refusal rolls it back with the
+  // transaction. (The quota is still judged first, then the access.)
+  std::vector<PgConn::Stmt> statements;
+  const bool quota = !limits_.rate(WriteClass::kRead).unlimited();
+  if (quota) statements.push_back(BucketQuery(me.id, WriteClass::kRead));
+  statements.push_back(AccessQuery(me.id, room_id, false, nullptr));
+  // The marker only moves forward: an old tab cannot unread what a newer one
+  // read. Only for a room that exists: a foreign key failure would abort
+  // the transaction before the bucket (maybe still to be made) and the
+  // access verdict are read.
+  statements.push_back({"INSERT INTO read_markers (user_id, room_id, event_id) SELECT $1, id, $3 FROM rooms WHERE id = $2 "
+                        "ON CONFLICT (user_id, room_id) DO UPDATE SET event_id = excluded.event_id "
+                        "WHERE excluded.event_id > read_markers.event_id",
+                        {me.id, room_id, event_id}});
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(statements));
+  std::optional<PgResult> bucket;
+  if (quota) {
+    PARLEY_ASSIGN_OR_RETURN(bucket, std::move(rows[0]));
+  }
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead, std::move(bucket)));
+  PARLEY_ASSIGN_OR_RETURN(PgResult access, std::move(rows[quota ? 1 : 0]));
+  PARLEY_RETURN_IF_ERROR(ReadAccess(access, true, false).status());
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, std::move(rows.back()));
   if (moved) *moved = r.Affected() > 0;
   return tx->Commit();
 }
