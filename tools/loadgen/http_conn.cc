@@ -1,12 +1,12 @@
 #include "tools/loadgen/http_conn.h"
 
 #include <arpa/inet.h>
-#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace parley::loadgen {
@@ -17,13 +17,13 @@ void BuffereventFree::operator()(bufferevent* b) const { bufferevent_free(b); }
 
 namespace {
 
-void ReadCb(bufferevent*, void* self) { static_cast<HttpConn*>(self)->OnRead(); }
+void ReadCb(evutil_socket_t, short what, void* self) { static_cast<HttpConn*>(self)->OnReadable(what); }
 void EventCb(bufferevent*, short what, void* self) { static_cast<HttpConn*>(self)->OnEvent(what); }
 
 timeval Seconds(int s) { return timeval{s, 0}; }
 
 // One read buffer for every connection: the loop is single-threaded and
-// OnRead is never re-entered.
+// OnReadable is never re-entered.
 char g_read_buf[64 * 1024];
 
 }  // namespace
@@ -60,18 +60,25 @@ Address ResolveTarget(const Target& t) {
 bool HttpConn::Open() {
   bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
   if (!bev_) return false;
-  bufferevent_setcb(bev_.get(), &ReadCb, nullptr, &EventCb, this);
+  bufferevent_setcb(bev_.get(), nullptr, nullptr, &EventCb, this);
   if (bufferevent_socket_connect(bev_.get(), reinterpret_cast<sockaddr*>(&address_.addr),
                                  static_cast<int>(address_.len)) != 0) {
     Teardown();
     return false;
   }
-  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  // The bufferevent writes; the socket's reads are ours (see the header).
+  read_ev_.reset(event_new(base_, bufferevent_getfd(bev_.get()), EV_READ | EV_PERSIST, &ReadCb, this));
+  if (!read_ev_) {
+    Teardown();
+    return false;
+  }
+  bufferevent_enable(bev_.get(), EV_WRITE);
   return true;
 }
 
 void HttpConn::Teardown() {
   if (bev_) ++gen_;
+  read_ev_.reset();  // before the socket it watches is closed
   bev_.reset();
   connected_ = false;
   busy_ = false;
@@ -97,9 +104,19 @@ bool HttpConn::Request(std::string_view bytes, int head_timeout_s, int body_idle
   got_bytes_ = false;
   body_idle_s_ = body_idle_s;
   timeval t = Seconds(head_timeout_s);
-  bufferevent_set_timeouts(bev_.get(), &t, &t);
+  bufferevent_set_timeouts(bev_.get(), nullptr, &t);
+  ReadTimeout(head_timeout_s);
   bufferevent_write(bev_.get(), bytes.data(), bytes.size());
   return true;
+}
+
+void HttpConn::ReadTimeout(int seconds) {
+  if (seconds > 0) {
+    timeval t = Seconds(seconds);
+    event_add(read_ev_.get(), &t);
+  } else {
+    event_add(read_ev_.get(), nullptr);
+  }
 }
 
 void HttpConn::OnBody(std::string_view bytes) {
@@ -114,31 +131,35 @@ void HttpConn::Fail(HttpFailure f) {
   if (was_busy) handler_->OnFail(f);
 }
 
-void HttpConn::OnRead() {
+void HttpConn::OnReadable(short what) {
+  if (what & EV_TIMEOUT) {
+    Fail(HttpFailure::kTimeout);
+    return;
+  }
+  // One recv per readiness: what is left is reported again (level-triggered).
+  const ssize_t n = recv(bufferevent_getfd(bev_.get()), g_read_buf, sizeof g_read_buf, 0);
+  if (n > 0) {
+    OnBytes(static_cast<size_t>(n));
+  } else if (n == 0) {
+    OnEof();
+  } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    // Before the connection was up it is a connect failure.
+    Fail(got_bytes_ ? HttpFailure::kClosed : connected_ ? HttpFailure::kReset : HttpFailure::kConnect);
+  }
+}
+
+void HttpConn::OnBytes(size_t n) {
   const uint64_t gen = gen_;
-  evbuffer* in = bufferevent_get_input(bev_.get());
-  bool failed = false;
-  HttpFailure failure = HttpFailure::kMalformed;
+  bool failed = !busy_;  // bytes nobody asked for
   in_read_ = true;
-  while (gen_ == gen && !close_pending_ && !failed) {
-    int n = evbuffer_remove(in, g_read_buf, sizeof g_read_buf);
-    if (n <= 0) break;
-    if (!busy_) {
-      failed = true;  // bytes nobody asked for
-      break;
-    }
+  if (!failed) {
     got_bytes_ = true;
-    std::string_view s(g_read_buf, static_cast<size_t>(n));
+    std::string_view s(g_read_buf, n);
     while (gen_ == gen && !close_pending_) {
       ResponseParser::Result r = parser_.Feed(s, *this);
       if (gen_ != gen || close_pending_) break;
       if (r == ResponseParser::Result::kHead) {
-        if (body_idle_s_ > 0) {
-          timeval t = Seconds(body_idle_s_);
-          bufferevent_set_timeouts(bev_.get(), &t, nullptr);
-        } else {
-          bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
-        }
+        ReadTimeout(body_idle_s_);
         handler_->OnHead(parser_);
         continue;
       }
@@ -149,7 +170,7 @@ void HttpConn::OnRead() {
         }
         busy_ = false;
         got_bytes_ = false;
-        bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
+        ReadTimeout(0);
         bool keep = parser_.keep_alive();
         if (!keep) close_pending_ = true;
         handler_->OnDone(parser_);
@@ -162,10 +183,20 @@ void HttpConn::OnRead() {
   in_read_ = false;
   if (gen_ != gen) return;  // a handler already replaced the connection
   if (failed) {
-    Fail(failure);
+    Fail(HttpFailure::kMalformed);
   } else if (close_pending_) {
     Teardown();
   }
+}
+
+void HttpConn::OnEof() {
+  if (busy_ && parser_.head_done() && parser_.Eof() == ResponseParser::Result::kDone) {
+    busy_ = false;
+    Teardown();
+    handler_->OnDone(parser_);  // parser_ was reset: handlers read status in OnHead
+    return;
+  }
+  Fail(got_bytes_ ? HttpFailure::kClosed : HttpFailure::kReset);
 }
 
 void HttpConn::OnEvent(short what) {
@@ -176,14 +207,8 @@ void HttpConn::OnEvent(short what) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return;
   }
-  if (what & BEV_EVENT_EOF) {
-    if (busy_ && parser_.head_done() && parser_.Eof() == ResponseParser::Result::kDone) {
-      busy_ = false;
-      Teardown();
-      handler_->OnDone(parser_);  // parser_ was reset: handlers read status in OnHead
-      return;
-    }
-    Fail(got_bytes_ ? HttpFailure::kClosed : HttpFailure::kReset);
+  if (what & BEV_EVENT_EOF) {  // not expected: the bufferevent does not read
+    OnEof();
     return;
   }
   if (what & BEV_EVENT_TIMEOUT) {
