@@ -314,80 +314,6 @@ TEST_F(PgStoreTest, SessionUserMovesTheIdleClockHourlyAndFindSessionNever) {
 
 // ---------------------------------------------------------------- event log
 
-TEST_F(PgStoreTest, EventsAfterPages) {
-  User alice = NewUser("alice");
-  NewUser("bob");
-  const int64_t lobby = NewRoom(alice, "Lobby");
-  for (int i = 0; i < 5; ++i) Post(lobby);
-  ASSERT_OK_AND_ASSIGN(std::vector<Event> all, store_->EventsAfter(0, 1000));
-  ASSERT_EQ(static_cast<int64_t>(all.size()), Head());
-
-  std::vector<int64_t> paged;
-  int64_t cursor = 0;
-  for (int guard = 0; guard < 100; ++guard) {
-    ASSERT_OK_AND_ASSIGN(std::vector<Event> page, store_->EventsAfter(cursor, 3));
-    ASSERT_LE(page.size(), 3u);
-    if (page.empty()) break;
-    for (const Event& e : page) {
-      EXPECT_GT(e.id, cursor);
-      paged.push_back(e.id);
-    }
-    cursor = page.back().id;
-  }
-  std::vector<int64_t> all_ids;
-  for (const Event& e : all) all_ids.push_back(e.id);
-  EXPECT_EQ(paged, all_ids);
-  ASSERT_OK_AND_ASSIGN(std::vector<Event> past_head, store_->EventsAfter(Head(), 10));
-  EXPECT_TRUE(past_head.empty());
-  ASSERT_OK_AND_ASSIGN(std::vector<Event> middle, store_->EventsAfter(2, 2));
-  ASSERT_EQ(middle.size(), 2u);
-  EXPECT_EQ(middle[0].id, 3);
-  EXPECT_EQ(middle[1].id, 4);
-}
-
-TEST_F(PgStoreTest, EventsForUserFollowMembership) {
-  User alice = NewUser("alice");
-  User bob = NewUser("bob");
-  const int64_t secret = NewRoom(alice, "secret", RoomKind::kPrivate);
-  const int64_t hidden = Post(secret);
-  const int64_t lobby = NewRoom(alice, "Lobby");
-  const int64_t lobby_msg = Post(lobby);
-  const int64_t general_msg = Post(kPgGeneral);
-
-  std::vector<int64_t> seen = VisibleIds(bob);
-  EXPECT_FALSE(Contains(seen, hidden));      // a private room bob is not in
-  EXPECT_FALSE(Contains(seen, lobby_msg));   // a public room bob has not joined
-  EXPECT_TRUE(Contains(seen, general_msg));  // bob is in general
-  ASSERT_OK_AND_ASSIGN(std::vector<Event> all, store_->EventsAfter(0, 1000));
-  for (const Event& e : all) {
-    if (e.audience == Audience::kAll) {
-      EXPECT_TRUE(Contains(seen, e.id)) << e.type << " " << e.id;
-    }
-  }
-
-  // Once a member, the room's log is bob's to read (membership now).
-  AddMember(secret, bob);
-  EXPECT_TRUE(Contains(VisibleIds(bob), hidden));
-
-  // After leaving, bob still hears that he left (addressed to him), but
-  // nothing from the room any more.
-  RemoveMember(secret, bob);
-  const int64_t left = Append("member", secret, bob.id);
-  const int64_t after_leave = Post(secret);
-  seen = VisibleIds(bob);
-  EXPECT_TRUE(Contains(seen, left));
-  EXPECT_FALSE(Contains(seen, after_leave));
-  EXPECT_FALSE(Contains(seen, hidden));
-
-  // Ordered, bounded by (after, upto], and limited.
-  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
-  ASSERT_GE(seen.size(), 3u);
-  EXPECT_EQ(VisibleIds(bob, seen[0], seen[2]), (std::vector<int64_t>{seen[1], seen[2]}));
-  EXPECT_EQ(VisibleIds(bob, 0, INT64_MAX, 2), (std::vector<int64_t>{seen[0], seen[1]}));
-  EXPECT_TRUE(VisibleIds(bob, 5, 5).empty());
-  EXPECT_TRUE(VisibleIds(bob, 0, INT64_MAX, 0).empty());
-}
-
 TEST_F(PgStoreTest, AnEventInTwoSourcesComesOutOnce) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
@@ -586,20 +512,6 @@ TEST_F(PgStoreTest, AHistoryPageWithItsDetailsTakesTwoRoundTrips) {
   User dave = NewUser("dave");
   EXPECT_FALSE(store.History(dave, closed->id, std::nullopt, std::nullopt, 20).ok());
   EXPECT_OK(store.History(alice, closed->id, std::nullopt, std::nullopt, 20));
-}
-
-TEST_F(PgStoreTest, RoomIdsOf) {
-  User alice = NewUser("alice");
-  User bob = NewUser("bob");
-  const int64_t lobby = NewRoom(alice, "Lobby");
-  const int64_t secret = NewRoom(alice, "secret", RoomKind::kPrivate);
-  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> rooms, store_->RoomIdsOf(alice.id));
-  std::sort(rooms.begin(), rooms.end());
-  EXPECT_EQ(rooms, (std::vector<int64_t>{kPgGeneral, lobby, secret}));
-  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> bobs, store_->RoomIdsOf(bob.id));
-  EXPECT_EQ(bobs, (std::vector<int64_t>{kPgGeneral}));
-  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> nobody, store_->RoomIdsOf(999999));
-  EXPECT_TRUE(nobody.empty());
 }
 
 TEST_F(PgStoreTest, DataVersionMovesWithEveryCommittedAppend) {

@@ -136,6 +136,8 @@ TEST_F(StoreEventsTest, EventsForUserFollowMembership) {
   EXPECT_EQ(window, (std::vector<int64_t>{seen[1], seen[2]}));
   std::vector<int64_t> limited = VisibleIds(bob, 0, INT64_MAX, 2);
   EXPECT_EQ(limited, (std::vector<int64_t>{seen[0], seen[1]}));
+  EXPECT_TRUE(VisibleIds(bob, 5, 5).empty());
+  EXPECT_TRUE(VisibleIds(bob, 0, INT64_MAX, 0).empty());
 }
 
 TEST_F(StoreEventsTest, DirectConversationEventsReachBothPeopleOnly) {
