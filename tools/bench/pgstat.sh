@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# tools/bench/pgstat.sh: pg_stat_statements for the benchmarks that run on
+# PostgreSQL (sourced by tools/bench/api and tools/bench/cluster, not run).
+# A profile, not a figure: the extension costs the server a little CPU.
+
+# pgstat_start DIR: a tools/pg server in DIR with pg_stat_statements
+# loaded (it must be preloaded, so the server starts twice) and the
+# extension created. A later `tools/pg start DIR` finds it running.
+pgstat_start() {
+  "$repo/tools/pg" start "$1" > /dev/null
+  echo "shared_preload_libraries = 'pg_stat_statements'" >> "$1/data/postgresql.conf"
+  "$repo/tools/pg" stop "$1" > /dev/null
+  "$repo/tools/pg" start "$1" > /dev/null
+  psql -X -q -h "$1" -U parley -d parley -c "CREATE EXTENSION pg_stat_statements" > /dev/null
+}
+
+pgstat_psql() { psql -X -q -tA -h "$1" -U parley -d parley "${@:2}"; }
+
+# pgstat_reset DIR: forgets what ran before (set-up, an earlier workload).
+pgstat_reset() { pgstat_psql "$1" -c "SELECT pg_stat_statements_reset()" > /dev/null; }
+
+# pgstat_report DIR REQUESTS WHAT: prints to stderr the statements since the
+# reset, most total time first, each with its calls and server ms per
+# request and rows per call; prints to stdout the statements per request.
+pgstat_report() {
+  local dir=$1 served=${2:-1} what=$3
+  (( served > 0 )) || served=1
+  echo "bench: $what, per request: calls, server ms, rows per call, statement" >&2
+  pgstat_psql "$dir" -F ' | ' -c "SELECT round(calls::numeric / $served, 2),
+      round((total_exec_time / $served)::numeric, 3), round(rows::numeric / greatest(calls, 1), 1),
+      left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements
+      WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 20" >&2
+  pgstat_psql "$dir" -c "SELECT round(coalesce(sum(calls), 0)::numeric / $served, 2) FROM pg_stat_statements
+      WHERE query NOT LIKE '%pg_stat_statements%'"
+}
