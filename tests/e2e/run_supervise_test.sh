@@ -24,11 +24,27 @@ seen_pgids=()         # every daemon's process group, killed at exit
 kRecoverSeconds=15    # generous: other builds share the CPU
 
 fail() {
+  local f stat rest
   echo "FAIL: $*" >&2
   if [[ -f $tmp/run.log ]]; then
     echo "--- tools/run output (tail) ---" >&2
     tail -n 40 "$tmp/run.log" >&2
   fi
+  # What else a failure in CI needs to be understood afterwards: nginx's
+  # view of the requests, and every process of the test's daemons' groups.
+  for f in nginx-error.log nginx-access.log; do
+    if [[ -f $var/$f ]]; then
+      echo "--- $f (tail) ---" >&2
+      tail -n 20 "$var/$f" >&2
+    fi
+  done
+  echo "--- processes (tools/run is ${run_pid:-none}): pid ppid pgrp state command ---" >&2
+  for stat in /proc/[0-9]*/stat; do
+    { read -r rest < "$stat"; } 2>/dev/null || continue
+    case $rest in
+      "$run_pid "*|*"(parley-"*|*"(nginx)"*) awk '{print $1, $4, $5, $3, $2}' <<< "$rest" >&2 ;;
+    esac
+  done
   exit 1
 }
 note() { echo "# $*"; }
