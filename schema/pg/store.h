@@ -166,9 +166,9 @@ class PgStore final : public Storage {
   // Takes one token from the user's bucket of that class inside the open
   // write transaction (the bucket row locked to COMMIT), or kThrottled with
   // the seconds until one is back (store_quota.cc).
-  // `bucket`: the rows of BucketQuery(user_id, c), when the caller sent it
-  // in a pipeline of its own (a send: no round trip of its own).
-  Status ConsumeWriteToken(int64_t user_id, WriteClass c, std::optional<PgResult> bucket = std::nullopt);
+  // `prefetched`: the result of BucketQuery(user_id, c), when the caller
+  // sent it in a pipeline of its own (then the bucket costs no round trip).
+  Status ConsumeWriteToken(int64_t user_id, WriteClass c, Result<PgResult>* prefetched = nullptr);
   // The user's bucket of class c, locked FOR UPDATE to the COMMIT.
   static PgConn::Stmt BucketQuery(int64_t user_id, WriteClass c);
 

@@ -290,11 +290,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
       }
     }
     // After the client_id lookup: a retried send costs no token.
-    std::optional<PgResult> bucket;
-    if (quota) {
-      PARLEY_ASSIGN_OR_RETURN(bucket, std::move(rows[2]));
-    }
-    PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kSend, std::move(bucket)));
+    PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kSend, quota ? &rows[2] : nullptr));
     PARLEY_ASSIGN_OR_RETURN(m.attachments, OwnUploads(me, attachments));
     Event ev;
     bool duplicate = false;
@@ -464,11 +460,7 @@ Status PgStore::MarkRead(const User& me, int64_t room_id, int64_t event_id, bool
                         "WHERE excluded.event_id > read_markers.event_id",
                         {me.id, room_id, event_id}});
   PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(statements));
-  std::optional<PgResult> bucket;
-  if (quota) {
-    PARLEY_ASSIGN_OR_RETURN(bucket, std::move(rows[0]));
-  }
-  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead, std::move(bucket)));
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead, quota ? &rows[0] : nullptr));
   PARLEY_ASSIGN_OR_RETURN(PgResult access, std::move(rows[quota ? 1 : 0]));
   PARLEY_RETURN_IF_ERROR(ReadAccess(access, true, false).status());
   PARLEY_ASSIGN_OR_RETURN(PgResult r, std::move(rows.back()));

@@ -143,8 +143,7 @@ void HttpConn::OnReadable(short what) {
   } else if (n == 0) {
     OnEof();
   } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-    // Before the connection was up it is a connect failure.
-    Fail(got_bytes_ ? HttpFailure::kClosed : connected_ ? HttpFailure::kReset : HttpFailure::kConnect);
+    Fail(SocketFailure());
   }
 }
 
@@ -207,16 +206,14 @@ void HttpConn::OnEvent(short what) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return;
   }
-  if (what & BEV_EVENT_EOF) {  // not expected: the bufferevent does not read
-    OnEof();
-    return;
-  }
-  if (what & BEV_EVENT_TIMEOUT) {
-    Fail(HttpFailure::kTimeout);
-    return;
-  }
-  // BEV_EVENT_ERROR: before the connection was up it is a connect failure.
-  Fail(got_bytes_ ? HttpFailure::kClosed : connected_ ? HttpFailure::kReset : HttpFailure::kConnect);
+  // The bufferevent does not read, so no EOF comes from it: a write's
+  // timeout, or its error.
+  Fail(what & BEV_EVENT_TIMEOUT ? HttpFailure::kTimeout : SocketFailure());
+}
+
+HttpFailure HttpConn::SocketFailure() const {
+  // Before the connection was up it is a connect failure.
+  return got_bytes_ ? HttpFailure::kClosed : connected_ ? HttpFailure::kReset : HttpFailure::kConnect;
 }
 
 }  // namespace parley::loadgen

@@ -90,6 +90,8 @@ class HttpConn : private BodySink {
   // Feeds n bytes of the shared read buffer to the parser and handler.
   void OnBytes(size_t n);
   void OnEof();
+  // What a failed socket means, by how far the exchange got.
+  HttpFailure SocketFailure() const;
   // Arms the read event: the silence allowed before the next byte (0: none).
   void ReadTimeout(int seconds);
 
