@@ -425,7 +425,10 @@ PgTx::~PgTx() {
   // that failed inside the savepoint aborted the batch's transaction until
   // this ROLLBACK TO, which makes it usable again.
   if (!open_) return;
-  if (depth_ > 0) --conn_.savepoints_;
+  if (depth_ > 0) {
+    --conn_.savepoints_;
+    conn_.id_run_ = id_run_;
+  }
   // Sent or not, what was queued after this BEGIN or SAVEPOINT is undone
   // with it; if the BEGIN or SAVEPOINT itself is still queued, the server
   // never saw any of it and there is nothing to roll back.
@@ -481,6 +484,7 @@ Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn, std::function<Stat
   conn.deferred_.clear();
   conn.deferred_failed_ = Status::Ok();
   conn.savepoints_ = 0;
+  conn.id_run_.reset();
   const uint64_t seq = conn.Queue("BEGIN");
   conn.in_batch_ = true;
   return std::unique_ptr<PgBatch>(new PgBatch(conn, std::move(before_commit), seq));
@@ -489,6 +493,7 @@ Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn, std::function<Stat
 PgBatch::~PgBatch() {
   if (!open_) return;
   conn_.in_batch_ = false;
+  conn_.id_run_.reset();
   const bool sent = seq_ <= conn_.sent_seq_;
   conn_.deferred_.clear();
   if (sent) (void)conn_.ExecScript("ROLLBACK");
@@ -499,8 +504,14 @@ Status PgBatch::Commit() {
   // A queued statement that failed belonged to a write that may count as
   // done: nothing of the batch commits.
   if (!conn_.deferred_failed_.ok()) return conn_.deferred_failed_;
+  // Ids handed out past the counter row's value would be handed out again
+  // by the next batch: a bug of before_commit, caught before it stores one.
+  if (conn_.id_run_ && conn_.id_run_->last != conn_.id_run_->row) {
+    return Status::Internal("the batch's ids were not written back to the event counter");
+  }
   open_ = false;
   conn_.in_batch_ = false;
+  conn_.id_run_.reset();
   return conn_.Commit(seq_).status();
 }
 

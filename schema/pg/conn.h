@@ -163,6 +163,20 @@ class PgConn {
   // Exchanges with the server so far: what Defer saves (tests count them).
   uint64_t round_trips() const { return round_trips_; }
 
+  // The ids of the open batch (event_log.h): once one of its appends has
+  // taken the event counter row, the batch holds the row's lock to its
+  // COMMIT and hands out the next ids itself. `row` is what the row holds
+  // inside the batch's transaction, `last` the last id handed out; the
+  // batch writes `last` back to the row before its COMMIT. A savepoint that
+  // rolls back puts the run back as it was at its SAVEPOINT, as the server
+  // puts the row back (and lets its lock go, if that savepoint took it).
+  // Empty outside a batch.
+  struct IdRun {
+    int64_t row = 0;
+    int64_t last = 0;
+  };
+  std::optional<IdRun>& id_run() { return id_run_; }
+
  private:
   friend class PgTx;
   friend class PgBatch;
@@ -223,6 +237,7 @@ class PgConn {
   // commit. Cleared when the next one begins.
   Status deferred_failed_;
   int savepoints_ = 0;  // open PgTx savepoints, nested: parley_write_1, _2...
+  std::optional<IdRun> id_run_;
   uint64_t commits_ = 0;
   uint64_t round_trips_ = 0;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
@@ -259,17 +274,20 @@ class PgTx {
   PgConn& conn() { return conn_; }
 
  private:
-  PgTx(PgConn& conn, int depth, uint64_t seq) : conn_(conn), depth_(depth), seq_(seq) {}
+  PgTx(PgConn& conn, int depth, uint64_t seq) : conn_(conn), depth_(depth), seq_(seq), id_run_(conn.id_run_) {}
   PgConn& conn_;
   int depth_;     // 0: a transaction; n: the savepoint parley_write_n
   uint64_t seq_;  // of its queued BEGIN or SAVEPOINT
+  std::optional<PgConn::IdRun> id_run_;  // the batch's at the SAVEPOINT, for a rollback
   bool open_ = true;
 };
 
 // One transaction that many writes share (the PostgreSQL side of
 // schema/write_batch.h): BEGIN now, COMMIT once for all of them. Appends
 // inside it take the event counter row (event_log.h) at the first write
-// and hold it to the COMMIT, so the counter row is taken once per batch.
+// and hold it to the COMMIT, so the counter row is taken once per batch,
+// and written once (PgConn::IdRun): before_commit must write it back
+// (FinishIds), or the batch does not commit.
 class PgBatch final : public Batch {
  public:
   // before_commit, if set, runs in the batch's transaction just before its

@@ -28,16 +28,44 @@ Status InsertRows(PgConn& conn, std::span<const Event> events) {
   return conn.Exec(sql, params).status();
 }
 
+// The last of n ids: from the batch's run, or from the counter row, whose
+// lock this transaction then holds to its COMMIT.
+Result<int64_t> TakeIds(PgConn& conn, int64_t n) {
+  std::optional<PgConn::IdRun>& run = conn.id_run();
+  if (run) return run->last += n;
+  PARLEY_ASSIGN_OR_RETURN(PgResult row,
+                          conn.Exec("UPDATE event_counter SET last = last + $1 RETURNING last", {n}));
+  if (row.Rows() != 1) return Status::Internal("event_counter has no row (migration 001 not applied?)");
+  PARLEY_ASSIGN_OR_RETURN(int64_t last, row.Int(0, 0));
+  TookId(conn, last);
+  return last;
+}
+
 }  // namespace
+
+std::optional<int64_t> NextBatchId(PgConn& conn) {
+  std::optional<PgConn::IdRun>& run = conn.id_run();
+  if (!run) return std::nullopt;
+  return ++run->last;
+}
+
+void TookId(PgConn& conn, int64_t id) {
+  if (conn.in_batch()) conn.id_run() = PgConn::IdRun{id, id};
+}
+
+Status FinishIds(PgConn& conn) {
+  std::optional<PgConn::IdRun>& run = conn.id_run();
+  if (!run || run->last == run->row) return Status::Ok();
+  PARLEY_RETURN_IF_ERROR(conn.Defer("UPDATE event_counter SET last = $1", {run->last}));
+  run->row = run->last;
+  return Status::Ok();
+}
 
 Status AppendEvents(PgTx& tx, std::span<Event> events) {
   if (events.empty()) return Status::Ok();
   PgConn& conn = tx.conn();
   const int64_t n = static_cast<int64_t>(events.size());
-  PARLEY_ASSIGN_OR_RETURN(PgResult row,
-                          conn.Exec("UPDATE event_counter SET last = last + $1 RETURNING last", {n}));
-  if (row.Rows() != 1) return Status::Internal("event_counter has no row (migration 001 not applied?)");
-  PARLEY_ASSIGN_OR_RETURN(int64_t last, row.Int(0, 0));
+  PARLEY_ASSIGN_OR_RETURN(int64_t last, TakeIds(conn, n));
   for (int64_t i = 0; i < n; ++i) events[i].id = last - n + 1 + i;
   for (size_t first = 0; first < events.size(); first += kRowsPerInsert) {
     size_t count = std::min(kRowsPerInsert, events.size() - first);

@@ -16,12 +16,21 @@
 // it commits, and batch many events in one transaction (group commit takes
 // the counter once per batch).
 //
+// In a group-commit batch the row is updated once, not once per write: the
+// batch's first append takes it (UPDATE ... RETURNING, as above), the later
+// ones count on from there in memory (PgConn::IdRun), and FinishIds writes
+// the last id back just before the batch's COMMIT. The lock is the same, so
+// is the order; what goes is a row version per write (a batch of n sends
+// left n dead versions of the one hot row, each a WAL record, and each
+// UPDATE walked the chain of the ones before it).
+//
 // Operating limit: one counter row is one hot lock; every appender on every
 // host queues on it. That is the price of a single id space, the same one
 // SQLite's single writer pays.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -42,6 +51,17 @@ Status AppendEvents(PgTx& tx, std::span<Event> events);
 // The same row lock as AppendEvents, held to COMMIT; the caller inserts
 // the event with that id in the same transaction.
 inline constexpr const char* kTakeOneId = "ids AS (UPDATE event_counter SET last = last + 1 RETURNING last)";
+
+// In a batch that holds the counter row: the next id, handed out (a
+// rollback of the write's savepoint gives it back). Otherwise nothing: the
+// caller's statement takes the row itself (kTakeOneId), then says which id
+// it got (TookId).
+std::optional<int64_t> NextBatchId(PgConn& conn);
+// A statement of kTakeOneId took id: in a batch, its run of ids starts there.
+void TookId(PgConn& conn, int64_t id);
+// In a batch, just before its COMMIT: queues the counter row's UPDATE to
+// the last id handed out, if the batch handed any out past it.
+Status FinishIds(PgConn& conn);
 
 // Up to limit events with id > after, ascending.
 Result<std::vector<Event>> ReadEventsAfter(PgConn& conn, int64_t after, int limit);

@@ -57,7 +57,9 @@ Status PgStore::FinishBatch() {
   // The counter row is held to the COMMIT, so no other writer's id lands
   // in between; GREATEST only guards the order of the room list against a
   // room moved by some other path.
-  // Queued (PgConn::Defer): they ride with the batch's COMMIT.
+  // Queued (PgConn::Defer): they ride with the batch's COMMIT, with the
+  // counter row's one UPDATE for the batch.
+  PARLEY_RETURN_IF_ERROR(FinishIds(conn_));
   for (const auto& [room, id] : batch_rooms_) {
     PARLEY_RETURN_IF_ERROR(
         conn_.Defer("UPDATE rooms SET last_event_id = GREATEST(last_event_id, $1) WHERE id = $2", {id, room}));

@@ -224,8 +224,10 @@ class PgStore final : public Storage {
   Status InsertMessage(PgTx& tx, Message& m, Event& ev, bool* duplicate);
   // InsertMessage's halves without its token: the insert statement (its
   // kind kind_in_qa in a Q&A room, else m.kind), and the rest once its
-  // rows are back (m.id and m.kind from them).
-  static PgConn::Stmt InsertQuery(const Message& m, const char* kind_in_qa);
+  // rows are back (m.id and m.kind from them). The insert statement hands
+  // out the batch's next id when the batch holds the counter row
+  // (event_log.h).
+  PgConn::Stmt InsertQuery(const Message& m, const char* kind_in_qa);
   Status FinishInsert(Message& m, Event& ev, const PgResult& inserted, bool* duplicate);
   // A read transaction: one REPEATABLE READ snapshot (a savepoint of the
   // open batch inside one), as SQLite's read transaction gives.

@@ -183,11 +183,16 @@ Result<std::optional<Message>> PgStore::FindByClientId(int64_t user_id, const st
 }
 
 PgConn::Stmt PgStore::InsertQuery(const Message& m, const char* kind_in_qa) {
-  // Takes the id from the counter row (kTakeOneId: the lock of
-  // AppendEvents, held to COMMIT), inserts the message under it and claims
-  // the client_id. The kind is the room's: kind_in_qa in a Q&A room, else
-  // m.kind. Nothing is inserted for a room that does not exist.
-  return {std::string("WITH ") + kTakeOneId +
+  // Takes the id (the batch's next one, or the counter row's with its lock,
+  // kTakeOneId: the lock of AppendEvents, held to COMMIT), inserts the
+  // message under it and claims the client_id. The kind is the room's:
+  // kind_in_qa in a Q&A room, else m.kind. Nothing is inserted for a room
+  // that does not exist.
+  const std::optional<int64_t> id = NextBatchId(conn_);
+  std::vector<PgParam> params{m.room_id, m.user.id,   kind_in_qa, m.kind, m.text, m.reply_to,
+                              m.ts,      m.client_id, ToString(RoomKind::kQa)};
+  if (id) params.push_back(*id);
+  return {std::string("WITH ") + (id ? "ids AS (SELECT $10::bigint AS last)" : kTakeOneId) +
               ", m AS (INSERT INTO messages (id, room_id, user_id, kind, text, reply_to, ts, client_id) "
               "SELECT last, r.id, $2::bigint, CASE WHEN r.kind = $9 THEN $3::text ELSE $4::text END, $5::text, "
               "$6::bigint, $7::bigint, $8::text FROM ids, rooms r WHERE r.id = $1 RETURNING id, kind), "
@@ -195,13 +200,14 @@ PgConn::Stmt PgStore::InsertQuery(const Message& m, const char* kind_in_qa) {
               "SELECT $2::bigint, $8::text, id, $7::bigint FROM m WHERE $8::text IS NOT NULL "
               "ON CONFLICT DO NOTHING RETURNING 1) "
               "SELECT id, kind, (SELECT count(*) FROM i) FROM m",
-          {m.room_id, m.user.id, kind_in_qa, m.kind, m.text, m.reply_to, m.ts, m.client_id, ToString(RoomKind::kQa)}};
+          std::move(params)};
 }
 
 Status PgStore::FinishInsert(Message& m, Event& ev, const PgResult& inserted, bool* duplicate) {
   *duplicate = false;
   if (inserted.Rows() != 1) return Status::Internal("the message was not inserted (its room is gone?)");
   PARLEY_ASSIGN_OR_RETURN(m.id, inserted.Int(0, 0));
+  if (!conn_.id_run()) TookId(conn_, m.id);
   m.kind = inserted.Text(0, 1);
   PARLEY_ASSIGN_OR_RETURN(int64_t claimed, inserted.Int(0, 2));
   if (m.client_id && claimed == 0) {

@@ -233,6 +233,40 @@ TEST_F(PgStoreTest, ASendsTokenCostsNoRoundTripAndIsSpent) {
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages"), 12);
 }
 
+// A batch updates the counter row once, whatever it appends: its first
+// append takes the row (and its lock, to the COMMIT), the later ones count
+// on in memory, and the last id goes back to the row with the COMMIT. (Each
+// send updated the row: a batch of n sends left n versions of it.)
+TEST_F(PgStoreTest, ABatchUpdatesTheCounterRowOnce) {
+  User alice = NewUser("alice");
+  const std::string updates =
+      "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relid = 'event_counter'::regclass";
+  int64_t last = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+    int64_t after_first = 0;
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_OK_AND_ASSIGN(SendResult sent, store_->Send(alice, kPgGeneral, "m" + std::to_string(i), std::nullopt));
+      last = sent.message.id;
+      if (i == 0) after_first = QueryInt(updates);
+    }
+    EXPECT_GT(after_first, 0) << "the first send took the row";
+    EXPECT_EQ(QueryInt(updates), after_first) << "the later sends did not update it";
+    ASSERT_OK(batch->Commit());
+  }
+  EXPECT_EQ(QueryInt("SELECT last FROM event_counter"), last);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE id > " + std::to_string(last - 5)), 5);
+  // A batch that rolls back leaves the row as it was.
+  {
+    ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+    ASSERT_OK(store_->Send(alice, kPgGeneral, "lost", std::nullopt));
+    ASSERT_OK(store_->Send(alice, kPgGeneral, "lost too", std::nullopt));
+  }
+  EXPECT_EQ(QueryInt("SELECT last FROM event_counter"), last);
+  ASSERT_OK_AND_ASSIGN(SendResult next, store_->Send(alice, kPgGeneral, "next", std::nullopt));
+  EXPECT_EQ(next.message.id, last + 1);
+}
+
 // A read marker is two round trips: its bucket, the access check and the
 // upsert together, then the COMMIT with the bucket's new count (it was four).
 // A refused marker leaves neither a marker nor a spent token.

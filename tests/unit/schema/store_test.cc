@@ -856,18 +856,51 @@ TEST_F(StoreTest, ARefusedSendLeavesNoMessageNoEventAndNoGap) {
     return Post(alice, lobby.id, text);
   };
   EXPECT_EQ(refused_then_kept("kept").id, h + 1);
-  {  // The same in a group-commit batch: each refused send rolls back alone.
+  {  // The same in a group-commit batch: each refused send rolls back alone,
+     // before the batch's first id and between two of its ids (PostgreSQL
+     // hands out a batch's later ids itself: PgConn::IdRun).
     ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
     EXPECT_EQ(refused_then_kept("kept in a batch").id, h + 2);
+    EXPECT_EQ(refused_then_kept("kept again in a batch").id, h + 3);
     ASSERT_OK(batch->Commit());
   }
-  EXPECT_EQ(Head(), h + 2);
-  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages"), stored + 2);
-  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE id > " + std::to_string(h)), 2);
-  // The refused sends' client_ids were not claimed: they send now.
+  EXPECT_EQ(Head(), h + 3);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages"), stored + 3);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE id > " + std::to_string(h)), 3);
+  // The refused sends' client_ids were not claimed: they send now, after
+  // the batch's last id.
   ASSERT_OK_AND_ASSIGN(SendResult retried, store_->Send(alice, lobby.id, "now", std::string("kept-b")));
   EXPECT_TRUE(retried.created);
-  EXPECT_EQ(retried.message.id, h + 3);
+  EXPECT_EQ(retried.message.id, h + 4);
+}
+
+// Every kind of append in one batch, a refused one among them: the events
+// are numbered in order with no gap, and the next write after the batch
+// goes on from its last id (on PostgreSQL the batch takes the counter row
+// once and writes it back once, before its COMMIT).
+TEST_F(StoreTest, ABatchOfMixedWritesNumbersItsEventsWithoutAGap) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  const int64_t h = Head();
+  {
+    ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+    ASSERT_OK_AND_ASSIGN(SendResult one, store_->Send(alice, kGeneral, "one", std::nullopt));
+    EXPECT_EQ(one.message.id, h + 1);
+    ASSERT_OK(store_->Edit(alice, one.message.id, "one, edited"));
+    EXPECT_ERROR(store_->Edit(bob, one.message.id, "not mine"), Code::kForbidden, "not_author");
+    ASSERT_OK_AND_ASSIGN(SendResult two, store_->Send(bob, kGeneral, "two", std::nullopt));
+    EXPECT_EQ(two.message.id, h + 3);
+    ASSERT_OK(store_->Delete(alice, one.message.id));
+    ASSERT_OK(batch->Commit());
+  }
+  std::vector<std::string> types;
+  for (const Event& e : EventsSince(h)) {
+    EXPECT_EQ(e.id, h + 1 + static_cast<int64_t>(types.size()));
+    types.push_back(e.type);
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"message", "edit", "message", "delete"}));
+  EXPECT_EQ(Head(), h + 4);
+  EXPECT_EQ(Post(bob, kGeneral, "after the batch").id, h + 5);
 }
 
 TEST_F(StoreTest, HistoryPagesExactly) {
