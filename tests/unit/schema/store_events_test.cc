@@ -168,7 +168,7 @@ TEST_F(StoreEventsTest, RoomIdsOf) {
   EXPECT_TRUE(nobody.empty());
 }
 
-TEST_F(StoreEventsTest, FindSessionDoesNotTouchTheIdleClock) {
+TEST_F(StoreEventsTest, SessionUserMovesTheIdleClockHourlyAndFindSessionNever) {
   User alice = NewUser("alice");
   const std::string hash = TokenHash(NewToken());
   ASSERT_OK(store_->CreateSession(alice.id, hash));
@@ -184,6 +184,17 @@ TEST_F(StoreEventsTest, FindSessionDoesNotTouchTheIdleClock) {
   ASSERT_OK_AND_ASSIGN(bool alive, store_->SessionAlive(s->id));
   EXPECT_TRUE(alive);
 
+  // A request through the API does move it: two hours is past the hour.
+  ASSERT_OK_AND_ASSIGN(std::optional<User> who, store_->SessionUser(hash));
+  ASSERT_TRUE(who.has_value());
+  const int64_t seen_now = QueryInt("SELECT last_seen_ts FROM sessions");
+  EXPECT_GE(seen_now, seen_before + 7200000 - 1000);
+  // Within the hour, a read stays a read.
+  ASSERT_OK(store_->SessionUser(hash));
+  ASSERT_OK(Exec("UPDATE sessions SET last_seen_ts = last_seen_ts - 60000"));  // 1 min
+  ASSERT_OK(store_->SessionUser(hash));
+  EXPECT_EQ(QueryInt("SELECT last_seen_ts FROM sessions"), seen_now - 60000);
+
   ASSERT_OK_AND_ASSIGN(std::optional<Session> unknown, store_->FindSession(TokenHash(NewToken())));
   EXPECT_FALSE(unknown.has_value());
   ASSERT_OK_AND_ASSIGN(bool ghost, store_->SessionAlive(999999));
@@ -196,26 +207,36 @@ TEST_F(StoreEventsTest, FindSessionDoesNotTouchTheIdleClock) {
   EXPECT_FALSE(after_logout);  // a stream of a logged-out session must end
 }
 
-TEST_F(StoreEventsTest, ExpiredSessionsAreNotFound) {
+TEST_F(StoreEventsTest, ExpiredAndIdleSessionsAreNotAccepted) {
   User alice = NewUser("alice");
-  Limits absolute;
-  absolute.session_absolute_ms = 0;
-  auto expiring = NewStorage(absolute);
-  const std::string h1 = TokenHash(NewToken());
-  ASSERT_OK(expiring->CreateSession(alice.id, h1));
-  ASSERT_OK_AND_ASSIGN(std::optional<Session> s1, store_->FindSession(h1));
-  EXPECT_FALSE(s1.has_value());
-
+  for (int64_t absolute : {int64_t{0}, int64_t{-60000}}) {
+    Limits limits;
+    limits.session_absolute_ms = absolute;
+    auto short_lived = NewStorage(limits);
+    const std::string h = TokenHash(NewToken());
+    ASSERT_OK(short_lived->CreateSession(alice.id, h));
+    ASSERT_OK_AND_ASSIGN(std::optional<User> who, short_lived->SessionUser(h));
+    EXPECT_FALSE(who.has_value()) << absolute;
+    // The expiry is stored with the session: other readers agree.
+    ASSERT_OK_AND_ASSIGN(std::optional<User> who2, store_->SessionUser(h));
+    EXPECT_FALSE(who2.has_value()) << absolute;
+    ASSERT_OK_AND_ASSIGN(std::optional<Session> found, store_->FindSession(h));
+    EXPECT_FALSE(found.has_value()) << absolute;
+  }
   Limits idle;
   idle.session_idle_ms = 0;
   auto impatient = NewStorage(idle);
-  const std::string h2 = TokenHash(NewToken());
-  ASSERT_OK(store_->CreateSession(alice.id, h2));
-  ASSERT_OK_AND_ASSIGN(std::optional<Session> s2, impatient->FindSession(h2));
-  EXPECT_FALSE(s2.has_value());
-  ASSERT_OK_AND_ASSIGN(std::optional<Session> s3, store_->FindSession(h2));
-  ASSERT_TRUE(s3.has_value());
-  ASSERT_OK_AND_ASSIGN(bool alive_idle, impatient->SessionAlive(s3->id));
+  const std::string h = TokenHash(NewToken());
+  ASSERT_OK(impatient->CreateSession(alice.id, h));
+  ASSERT_OK_AND_ASSIGN(std::optional<User> who, impatient->SessionUser(h));
+  EXPECT_FALSE(who.has_value());
+  ASSERT_OK_AND_ASSIGN(std::optional<Session> found, impatient->FindSession(h));
+  EXPECT_FALSE(found.has_value());
+  ASSERT_OK_AND_ASSIGN(std::optional<User> patient, store_->SessionUser(h));
+  ASSERT_TRUE(patient.has_value());
+  ASSERT_OK_AND_ASSIGN(std::optional<Session> s, store_->FindSession(h));
+  ASSERT_TRUE(s.has_value());
+  ASSERT_OK_AND_ASSIGN(bool alive_idle, impatient->SessionAlive(s->id));
   EXPECT_FALSE(alive_idle);
 }
 

@@ -149,9 +149,12 @@ TEST_F(StoreTest, CreateUserJoinsGeneralAndAppendsUserAndMemberEvents) {
 
   // One commit: the notifier hears of the last event once.
   EXPECT_EQ(store_->TakeNotifyHead(), ev[1].id);
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE room_id = 1 AND user_id = " + std::to_string(alice.id) +
                      " AND role = 'member'"),
             1);
+  // The room list's order moved with the member event.
+  EXPECT_EQ(QueryInt("SELECT last_event_id FROM rooms WHERE id = 1"), ev[1].id);
   std::optional<Room> general = Listed(alice, kGeneral);
   ASSERT_TRUE(general.has_value());
   EXPECT_TRUE(general->member);
@@ -194,6 +197,11 @@ TEST_F(StoreTest, UsernamesAreUniqueIgnoringCase) {
   ASSERT_TRUE(cred.has_value());
   EXPECT_EQ(cred->user.id, alice.id);
   EXPECT_EQ(cred->pw_hash, kFakeHash);
+  EXPECT_FALSE(cred->deactivated);
+  ASSERT_OK(Exec("UPDATE users SET deactivated = 1 WHERE id = " + std::to_string(alice.id)));
+  ASSERT_OK_AND_ASSIGN(std::optional<UserCredentials> off, store_->FindCredentials("alice"));
+  ASSERT_TRUE(off.has_value());
+  EXPECT_TRUE(off->deactivated);
   ASSERT_OK_AND_ASSIGN(std::optional<UserCredentials> none, store_->FindCredentials("bob"));
   EXPECT_FALSE(none.has_value());
 }
@@ -224,7 +232,9 @@ TEST_F(StoreTest, SearchUsersByPrefixIgnoringCase) {
 TEST_F(StoreTest, SessionsCreateResolveRevoke) {
   User alice = NewUser("alice");
   DrainNotify();
-  const std::string h1 = TokenHash(NewToken()), h2 = TokenHash(NewToken());
+  // A raw hash may hold NUL bytes; it is stored whole (a blob, bytea).
+  const std::string h1 = std::string("\0\x01\xff", 3) + TokenHash(NewToken()).substr(3);
+  const std::string h2 = TokenHash(NewToken());
   ASSERT_OK(store_->CreateSession(alice.id, h1));
   ASSERT_OK(store_->CreateSession(alice.id, h2));
   EXPECT_EQ(store_->TakeNotifyHead(), 0);  // sessions are not events
@@ -235,6 +245,9 @@ TEST_F(StoreTest, SessionsCreateResolveRevoke) {
   EXPECT_EQ(who->username, "alice");
   ASSERT_OK_AND_ASSIGN(std::optional<User> unknown, store_->SessionUser(TokenHash(NewToken())));
   EXPECT_FALSE(unknown.has_value());
+  // A hash that differs only after its NUL byte is another session.
+  ASSERT_OK_AND_ASSIGN(std::optional<User> prefix, store_->SessionUser(std::string("\0\x01\xfe", 3) + h1.substr(3)));
+  EXPECT_FALSE(prefix.has_value());
 
   ASSERT_OK(store_->RevokeSession(h1));
   ASSERT_OK_AND_ASSIGN(std::optional<User> revoked, store_->SessionUser(h1));
