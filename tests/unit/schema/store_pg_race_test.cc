@@ -135,10 +135,13 @@ TEST_F(StorePgRaceTest, ALoginThatWaitedForAnotherIsToldTheBackoffNotMore) {
   auto login = std::async(std::launch::async, [&] { return other_->BeginLogin("guessed", "127.0.0.1"); });
   ASSERT_TRUE(SomeoneWaits()) << "the login must wait for the other attempt's row";
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // The clock in whole milliseconds, cut as NowMs() cuts it: a cast alone
+  // rounds, and a block stamped up to half a millisecond ahead of the
+  // waiter's clock read 15,001 ms away, Retry-After 16 (1 run in ~12).
   ASSERT_OK(raw_->ExecScript(
       "UPDATE login_throttle SET failures = 5, "
-      "last_ts = (extract(epoch FROM clock_timestamp()) * 1000)::bigint, "
-      "blocked_until = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + 15000 "
+      "last_ts = floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint, "
+      "blocked_until = floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint + 15000 "
       "WHERE account = 'guessed'; COMMIT"));
   Status st = login.get();
   ASSERT_EQ(st.code(), Code::kThrottled) << st.ToString();
