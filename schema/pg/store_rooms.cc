@@ -195,6 +195,15 @@ Status PgStore::FillPeer(Room& r, int64_t user_id) {
 
 Result<Room> PgStore::LoadRoomView(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, false));
+  // In a group-commit batch the rooms row learns its last_event_id only
+  // before the batch's COMMIT (FinishBatch); until then what the batch's
+  // committed writes appended is in batch_rooms_. SQLite moves the row in
+  // each write, so its answers carry the id at once.
+  if (conn_.in_batch()) {
+    if (auto it = batch_rooms_.find(room_id); it != batch_rooms_.end()) {
+      a.room.last_event_id = std::max(a.room.last_event_id, it->second);
+    }
+  }
   PARLEY_RETURN_IF_ERROR(FillView(a.room, me.id));
   return a.room;
 }
