@@ -473,12 +473,13 @@ Result<RoomListPage> PgStore::ListRoomsPage(const User& me, const RoomListQuery&
     page.latest.push_back(std::move(h));
   }
   if (q.changed_since) {
-    // Rooms I am no longer in whose member events about me came after the cursor.
+    // Rooms I am no longer in whose member events about me came after the
+    // cursor, by room id as on SQLite.
     PARLEY_ASSIGN_OR_RETURN(
         PgResult r, conn_.Exec("SELECT DISTINCT e.room_id FROM events e WHERE e.target_id = $1 AND e.id > $2 "
                                "AND e.type = 'member' AND e.room_id IS NOT NULL "
                                "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = e.room_id "
-                               "AND m.user_id = $1) LIMIT 1000",
+                               "AND m.user_id = $1) ORDER BY e.room_id LIMIT 1000",
                                {me.id, *q.changed_since}));
     for (int i = 0; i < r.Rows(); ++i) {
       PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
