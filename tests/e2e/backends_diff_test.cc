@@ -38,7 +38,9 @@
 //
 // Seeds: PARLEY_DIFF_SEEDS=7,8 runs those (default: 1, 2 and one from the
 // clock, each printed); PARLEY_DIFF_OPS calls per seed (600);
-// PARLEY_DIFF_TRACE=1 prints every call and both statuses.
+// PARLEY_DIFF_TRACE=1 prints every call and both statuses;
+// PARLEY_DIFF_ACCENTS=1 also searches for words that differ from the texts'
+// only in accents or case beyond ASCII (a known difference, see Search).
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -50,6 +52,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fixture.h"
@@ -124,6 +127,8 @@ class Canon {
   std::string Member(const std::string& key, const Json& v, bool in_room, bool in_user) const {
     if (v.is_number() && (key == "ts" || EndsWith(key, "_ts"))) return "\"<time>\"";
     if (v.is_string() && key == "token") return "\"<token>\"";
+    // Random at the database's creation (DESIGN section 2).
+    if (v.is_string() && key == "epoch") return "\"<epoch>\"";
     if (v.is_number() && (key == "room_id" || (key == "id" && in_room))) return RoomId(v);
     if (v.is_number() && key == "id" && in_user) return UserId(v);
     if (v.is_array() && key == "mentions") return IdList(v, false);
@@ -137,22 +142,24 @@ class Canon {
       }
     }
     std::string out;
-    Write(v, out);
+    Write(v, out, key);
     return out;
   }
 
-  void Write(const Json& j, std::string& out) const {
+  // `key`: the member whose value j is ("" in an array or at the top).
+  void Write(const Json& j, std::string& out, const std::string& key = "") const {
     if (j.is_object()) {
-      // A room object has last_event_id and kind; a user object, id and
-      // username (User, the peer of a DM, an account).
-      const bool room = j.has("last_event_id") && j.has("kind");
+      // A room object has last_event_id and kind, or is a room event's
+      // "room"; a user object, id and username (User, the peer of a DM, an
+      // account).
+      const bool room = (j.has("last_event_id") && j.has("kind")) || key == "room";
       const bool user = !room && j.has("id") && j.has("username");
       out += '{';
       bool first = true;
-      for (const auto& [key, value] : j.members()) {
+      for (const auto& [name, value] : j.members()) {
         if (!first) out += ',';
         first = false;
-        out += Quote(key) + ":" + Member(key, value, room, user);
+        out += Quote(name) + ":" + Member(name, value, room, user);
       }
       out += '}';
     } else if (j.is_array()) {
@@ -255,6 +262,7 @@ class Differ {
         pick -= w;
       }
     }
+    if (!failed_) ComparePolls();
     return !failed_;
   }
 
@@ -421,9 +429,9 @@ class Differ {
     const std::string a = canon_[kSqlite].Of(r[kSqlite].body);
     const std::string b = canon_[kPg].Of(r[kPg].body);
     if (std::getenv("PARLEY_DIFF_TRACE") != nullptr) {
-      std::printf("#%d %s by %d: %s %s -> %ld %s / %ld %s\n", index, c.op.c_str(), c.user, c.method.c_str(),
-                  c.path[kSqlite].c_str(), r[kSqlite].status, r[kSqlite].ErrorCode().c_str(), r[kPg].status,
-                  r[kPg].ErrorCode().c_str());
+      std::printf("#%d %s by %d: %s %s -> %ld %s %zu bytes / %ld %s %zu bytes\n", index, c.op.c_str(), c.user,
+                  c.method.c_str(), c.path[kSqlite].c_str(), r[kSqlite].status, r[kSqlite].ErrorCode().c_str(),
+                  r[kSqlite].body.size(), r[kPg].status, r[kPg].ErrorCode().c_str(), r[kPg].body.size());
     }
     const bool same = r[kSqlite].status == r[kPg].status && a == b;
     const bool server_error = r[kSqlite].status >= 500 || r[kPg].status >= 500 || r[kSqlite].status == 0;
@@ -516,6 +524,44 @@ class Differ {
     for (size_t u = 0; u < people_.size(); ++u) g.members.insert(static_cast<int>(u));
     rooms_.push_back(g);
     return true;
+  }
+
+  // ---- the event log -------------------------------------------------------
+
+  // Each daemon's head once it has read the whole log (GET /events/stats:
+  // lag 0), or 0 after 5 s.
+  int64_t SettledHead(int side) {
+    for (int tries = 0; tries < 100; ++tries) {
+      const Json stats = anon_[side]->Get("/events/stats").json();
+      if (stats["head"].num() > 0 && stats["lag"].is_number() && stats["lag"].num() == 0) return stats["head"].num();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return 0;
+  }
+
+  // Every user's events from the start of the log, page by page through
+  // long-poll: what each backend stored, replayed as the daemon serves it
+  // (deleted messages as tombstones, edited ones as they now read). Event
+  // ids are gapless on both, so the two heads and every cursor are equal.
+  void ComparePolls() {
+    const Ids head = {SettledHead(kSqlite), SettledHead(kPg)};
+    if (head[kSqlite] == 0 || head[kSqlite] != head[kPg]) {
+      failed_ = true;
+      ADD_FAILURE() << "seed " << seed_ << ": the event log's heads differ or do not settle: SQLite "
+                    << head[kSqlite] << ", PostgreSQL " << head[kPg];
+      return;
+    }
+    for (size_t u = 0; u < people_.size() && !failed_; ++u) {
+      int64_t since = 0;
+      // A page holds up to 500 events; a run appends far fewer than 100 pages.
+      for (int page = 0; page < 100 && !failed_; ++page) {
+        auto r = Do(Make("poll", static_cast<int>(u), "GET",
+                         Same("/events/poll?since=" + std::to_string(since) + "&timeout=0")));
+        const Json body = r[kSqlite].json();
+        if (r[kSqlite].status != 200 || !body["more"].boolean()) break;
+        since = body["next"].num();
+      }
+    }
   }
 
   // ---- the operations ----------------------------------------------------
@@ -1078,6 +1124,15 @@ class Differ {
     std::string q = "q=" + Word();
     if (Chance(25)) q += "+" + Word();
     if (Chance(15)) q = "q=" + Word().substr(0, 3) + "*";
+    // Words beyond ASCII (the texts have "café", "naïve", "日本語"), and
+    // ones that differ from them only in accents or case: those differ
+    // between the backends today, FTS5's unicode61 folding both where
+    // PostgreSQL's 'simple' configuration folds neither (in a C-locale
+    // cluster), so they are searched only with PARLEY_DIFF_ACCENTS=1 until
+    // that is fixed.
+    static const std::vector<std::string> kOther = {"%E6%97%A5%E6%9C%AC%E8%AA%9E", "world", "hello"};
+    static const std::vector<std::string> kAccents = {"caf%C3%A9", "CAF%C3%89", "cafe", "naive", "NA%C3%8FVE"};
+    if (Chance(15)) q = "q=" + OneOf(accents_ && Chance(60) ? kAccents : kOther);
     std::optional<Ids> room;
     if (Chance(30)) room = rooms_[AnyRoom()].id;
     if (Chance(20)) q += "&from=" + Name(AnyUser());
@@ -1182,6 +1237,7 @@ class Differ {
   std::array<Canon, 2> canon_;
   std::array<std::unique_ptr<Client>, 2> anon_;
   int64_t mute_until_ = 0;
+  const bool accents_ = std::getenv("PARLEY_DIFF_ACCENTS") != nullptr;
 
   std::vector<Person> people_;
   std::vector<RoomModel> rooms_;  // rooms_[0] is general
@@ -1228,8 +1284,9 @@ TEST(BackendsDiffTest, SameCallsGetTheSameAnswers) {
     for (int s = 0; s < 2; ++s) {
       StackOptions o;
       o.backend = s == kSqlite ? Backend::kSqlite : Backend::kPostgresql;
-      o.workers = 1;     // one request at a time: the pool's size changes nothing here
-      o.events = false;  // the REST API only
+      o.workers = 1;  // one request at a time: the pool's size changes nothing here
+      // The polls at the end read the whole log at once: unpaced.
+      o.events_flags = {"--catchup-pages", "0", "--catchup-address-pages", "0"};
       std::string error;
       stacks[s] = Stack::Start(o, &error);
       ASSERT_NE(stacks[s], nullptr) << kSideName[s] << " stack: " << error;
