@@ -32,9 +32,12 @@
 //   could answer one call 201 and 429; their rules are quota_test's
 //   business, on both backends. Mutes end a day ahead or long ago, never
 //   near the time of a call.
-// - Not covered: uploads (their ids are random by design,
-//   schema/store_rules.h), logins with a wrong password (throttled by the
-//   clock), admin actions and password changes, and the event streams.
+// - Uploads' ids are random on both backends by design
+//   (schema/store_rules.h): mapped the same way, learnt from POST
+//   /api/uploads.
+// - Not covered: logins with a wrong password (throttled by the clock),
+//   admin actions and password changes, and live event streams (the log is
+//   compared through long-poll at the end of each seed).
 //
 // Seeds: PARLEY_DIFF_SEEDS=7,8 runs those (default: 1, 2 and one from the
 // clock, each printed); PARLEY_DIFF_OPS calls per seed (600);
@@ -95,12 +98,19 @@ class IdMap {
   std::set<int64_t> taken_;
 };
 
-// A body as compared: compact JSON in document order with times and tokens
-// blanked, and on the PostgreSQL side room and user ids as SQLite's.
+// The PostgreSQL stack's ids of what has ids of its own on each backend.
+// Uploads' are random on both by design (schema/store_rules.h).
+struct IdMaps {
+  IdMap rooms, users, uploads;
+};
+
+// A body as compared: compact JSON in document order with times, tokens and
+// the epoch blanked, and on the PostgreSQL side room, user and upload ids
+// as SQLite's.
 class Canon {
  public:
-  // rooms and users null: the SQLite side, ids as they are.
-  Canon(const IdMap* rooms, const IdMap* users) : rooms_(rooms), users_(users) {}
+  // pg null: the SQLite side, ids as they are.
+  explicit Canon(const IdMaps* pg) : pg_(pg) {}
 
   std::string Of(const std::string& body) const {
     Json j = Json::Parse(body);
@@ -111,55 +121,68 @@ class Canon {
   }
 
  private:
-  std::string RoomId(const Json& v) const { return rooms_ ? rooms_->ToSqlite(v.num()) : v.Dump(); }
-  std::string UserId(const Json& v) const { return users_ ? users_->ToSqlite(v.num()) : v.Dump(); }
+  enum class Holder { kOther, kRoom, kUser, kUpload };  // what an object's "id" names
 
-  std::string IdList(const Json& list, bool rooms) const {
+  std::string Id(const IdMap IdMaps::*map, const Json& v) const {
+    return pg_ ? (pg_->*map).ToSqlite(v.num()) : std::to_string(v.num());
+  }
+
+  std::string IdList(const IdMap IdMaps::*map, const Json& list) const {
     std::string out = "[";
     for (const Json& v : list.items()) {
       if (out.size() > 1) out += ',';
-      out += rooms ? RoomId(v) : UserId(v);
+      out += Id(map, v);
     }
     return out + "]";
   }
 
   // A member's value, with what is known of its key and its object.
-  std::string Member(const std::string& key, const Json& v, bool in_room, bool in_user) const {
+  std::string Member(const std::string& key, const Json& v, Holder holder) const {
     if (v.is_number() && (key == "ts" || EndsWith(key, "_ts"))) return "\"<time>\"";
     if (v.is_string() && key == "token") return "\"<token>\"";
     // Random at the database's creation (DESIGN section 2).
     if (v.is_string() && key == "epoch") return "\"<epoch>\"";
-    if (v.is_number() && (key == "room_id" || (key == "id" && in_room))) return RoomId(v);
-    if (v.is_number() && key == "id" && in_user) return UserId(v);
-    if (v.is_array() && key == "mentions") return IdList(v, false);
-    if (v.is_array() && key == "left") return IdList(v, true);
-    // The room list's cursor, "LAST_EVENT_ID:ROOM_ID".
-    if (v.is_string() && key == "next") {
-      const std::string s = v.str();
+    if (v.is_number() && (key == "room_id" || (key == "id" && holder == Holder::kRoom))) return Id(&IdMaps::rooms, v);
+    if (v.is_number() && key == "id" && holder == Holder::kUser) return Id(&IdMaps::users, v);
+    if (v.is_number() && key == "id" && holder == Holder::kUpload) return Id(&IdMaps::uploads, v);
+    if (v.is_array() && key == "mentions") return IdList(&IdMaps::users, v);
+    if (v.is_array() && key == "left") return IdList(&IdMaps::rooms, v);
+    // "/api/uploads/ID", and the room list's cursor "LAST_EVENT_ID:ROOM_ID".
+    const std::string s = v.str();
+    if (pg_ && v.is_string() && key == "url" && holder == Holder::kUpload && s.rfind('/') != std::string::npos) {
+      const size_t slash = s.rfind('/');
+      return Quote(s.substr(0, slash + 1) + pg_->uploads.ToSqlite(std::atoll(s.c_str() + slash + 1)));
+    }
+    if (pg_ && v.is_string() && key == "next" && s.find(':') != std::string::npos) {
       const size_t colon = s.find(':');
-      if (colon != std::string::npos && rooms_) {
-        return Quote(s.substr(0, colon + 1) + rooms_->ToSqlite(std::atoll(s.c_str() + colon + 1)));
-      }
+      return Quote(s.substr(0, colon + 1) + pg_->rooms.ToSqlite(std::atoll(s.c_str() + colon + 1)));
     }
     std::string out;
     Write(v, out, key);
     return out;
   }
 
-  // `key`: the member whose value j is ("" in an array or at the top).
+  // `key`: the member whose value j is (an array's elements get the
+  // array's key, "" at the top).
   void Write(const Json& j, std::string& out, const std::string& key = "") const {
     if (j.is_object()) {
       // A room object has last_event_id and kind, or is a room event's
       // "room"; a user object, id and username (User, the peer of a DM, an
-      // account).
-      const bool room = (j.has("last_event_id") && j.has("kind")) || key == "room";
-      const bool user = !room && j.has("id") && j.has("username");
+      // account); an upload is "upload" or one of a message's "attachments".
+      Holder holder = Holder::kOther;
+      if ((j.has("last_event_id") && j.has("kind")) || key == "room") {
+        holder = Holder::kRoom;
+      } else if (j.has("id") && j.has("username")) {
+        holder = Holder::kUser;
+      } else if (key == "upload" || key == "attachments") {
+        holder = Holder::kUpload;
+      }
       out += '{';
       bool first = true;
       for (const auto& [name, value] : j.members()) {
         if (!first) out += ',';
         first = false;
-        out += Quote(name) + ":" + Member(name, value, room, user);
+        out += Quote(name) + ":" + Member(name, value, holder);
       }
       out += '}';
     } else if (j.is_array()) {
@@ -168,18 +191,21 @@ class Canon {
       for (const Json& v : j.items()) {
         if (!first) out += ',';
         first = false;
-        Write(v, out);
+        Write(v, out, key);
       }
       out += ']';
     } else if (j.is_string()) {
       out += Quote(j.str());
+    } else if (j.is_number()) {
+      // Every number the API writes is an integer (schema/json.h); cJSON
+      // would print one past 15 digits (an upload id) as 3.9e+15.
+      out += std::to_string(j.num());
     } else {
-      out += j.Dump();  // number, true, false, null
+      out += j.Dump();  // true, false, null
     }
   }
 
-  const IdMap* rooms_;
-  const IdMap* users_;
+  const IdMaps* pg_;
 };
 
 // One call, as sent to each side: the paths and bodies differ only by the
@@ -216,6 +242,11 @@ struct MessageModel {
   bool deleted = false;
 };
 
+struct UploadModel {
+  Ids id{};
+  int owner = -1;
+};
+
 struct Tally {
   int calls = 0;
   int ok = 0;  // 2xx
@@ -224,7 +255,7 @@ struct Tally {
 class Differ {
  public:
   Differ(uint64_t seed, Stack& sqlite, Stack& pg)
-      : seed_(seed), rng_(seed), stacks_{&sqlite, &pg}, canon_{Canon(nullptr, nullptr), Canon(&rooms_map_, &users_map_)} {
+      : seed_(seed), rng_(seed), stacks_{&sqlite, &pg}, canon_{Canon(nullptr), Canon(&pg_ids_)} {
     for (int s = 0; s < 2; ++s) anon_[s] = std::make_unique<Client>(stacks_[s]->base_url(), Client::Cookies::kOff);
     using namespace std::chrono;
     mute_until_ = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count() + kDayMs;
@@ -248,7 +279,7 @@ class Differ {
         {1, &Differ::Bans},         {5, &Differ::Read},        {7, &Differ::History},  {3, &Differ::Dm},
         {2, &Differ::Blocks},       {5, &Differ::RoomList},    {1, &Differ::Directory}, {3, &Differ::Search},
         {1, &Differ::Notifications}, {1, &Differ::Typing},     {1, &Differ::MeAndUsers}, {1, &Differ::NewUser},
-        {2, &Differ::Malformed},
+        {2, &Differ::Malformed},    {2, &Differ::Upload},      {1, &Differ::Download},
     };
     int total = 0;
     for (const auto& [w, op] : kOps) total += w;
@@ -447,7 +478,8 @@ class Differ {
     return r;
   }
 
-  static std::string Clip(const std::string& s) { return s.size() > 300 ? s.substr(0, 300) + "..." : s; }
+  // One line: escaped as a JSON string, cut at 300 bytes.
+  static std::string Clip(const std::string& s) { return Quote(s.size() > 300 ? s.substr(0, 300) + "..." : s); }
   static std::string Describe(const Call& c) {
     std::string out = "request:    " + c.method + " " + c.path[kSqlite] + " " + Clip(c.body[kSqlite]) + "\n";
     if (c.path[kPg] != c.path[kSqlite] || c.body[kPg] != c.body[kSqlite]) {
@@ -462,8 +494,9 @@ class Differ {
     if (r[kSqlite].status / 100 != 2 || r[kPg].status / 100 != 2) return;
     const Json a = r[kSqlite].json();
     const Json b = r[kPg].json();
-    if (a["room"].has("id")) rooms_map_.Learn(a["room"]["id"].num(), b["room"]["id"].num());
-    if (a.has("token") && a["user"].has("id")) users_map_.Learn(a["user"]["id"].num(), b["user"]["id"].num());
+    if (a["room"].has("id")) pg_ids_.rooms.Learn(a["room"]["id"].num(), b["room"]["id"].num());
+    if (a.has("token") && a["user"].has("id")) pg_ids_.users.Learn(a["user"]["id"].num(), b["user"]["id"].num());
+    if (a["upload"].has("id")) pg_ids_.uploads.Learn(a["upload"]["id"].num(), b["upload"]["id"].num());
   }
 
   static bool Ok(const std::array<Response, 2>& r, long status = 0) {
@@ -516,7 +549,7 @@ class Differ {
       ADD_FAILURE() << "no general room on one of the stacks";
       return false;
     }
-    rooms_map_.Learn(general[kSqlite], general[kPg]);
+    pg_ids_.rooms.Learn(general[kSqlite], general[kPg]);
     RoomModel g;
     g.id = general;
     g.name = "general";
@@ -581,10 +614,19 @@ class Differ {
     if (Chance(20)) {
       if (auto m = MessageIn(ri)) reply = messages_[*m].id;
     }
+    // Files: the user's own uploads; the text may then be empty.
+    std::vector<Ids> files;
+    if (Chance(12)) {
+      for (const UploadModel& up : uploads_) {
+        if (up.owner == u && files.size() < 2 && Chance(50)) files.push_back(up.id);
+      }
+      if (!files.empty() && Chance(30)) text = "\"\"";
+    }
     std::optional<std::string> raw_reply;  // reply_to as given, not an id
     std::optional<std::string> raw_body;
     if (wrong) {
-      switch (R(11)) {
+      switch (R(12)) {
+        case 11: files.push_back(uploads_.empty() || Chance(30) ? Missing() : uploads_[R(uploads_.size())].id); break;
         case 0: room = Missing(); break;
         case 1: u = NonMember(rooms_[ri]); break;
         case 2: text = "\"\""; break;
@@ -608,6 +650,11 @@ class Differ {
       std::string b = "{\"text\":" + text;
       if (cid) b += ",\"client_id\":" + *cid;
       if (reply) b += ",\"reply_to\":" + std::to_string((*reply)[s]);
+      if (!files.empty()) {
+        b += ",\"attachments\":[";
+        for (size_t i = 0; i < files.size(); ++i) b += (i > 0 ? "," : "") + std::to_string(files[i][s]);
+        b += "]";
+      }
       if (raw_reply) b += ",\"reply_to\":" + *raw_reply;
       return b + "}";
     });
@@ -1203,6 +1250,39 @@ class Differ {
     Do(Make("register", -1, "POST", Same("/api/register"), Same(body)));
   }
 
+  // POST /api/uploads: a small file, raw body (DESIGN section 3.2).
+  void Upload() {
+    const bool wrong = Wrong();
+    const int u = AnyUser();
+    const int n = ++counter_;
+    std::string query = "?name=" + std::string(Chance(50) ? "notes-" : "caf%C3%A9%20") + std::to_string(n) + ".txt";
+    std::string body;
+    for (size_t i = 0, lines = 1 + R(40); i < lines; ++i) body += "line " + std::to_string(i) + " of file " + std::to_string(n) + "\n";
+    if (wrong) {
+      switch (R(4)) {
+        case 0: query = ""; break;
+        case 1: query = "?name=..%2Fescape"; break;
+        case 2: query = "?name=" + std::string(201, 'f'); break;
+        default: body.clear(); break;
+      }
+    }
+    Call c = Make("upload", u, "POST", Same("/api/uploads" + query), Same(body));
+    c.headers = {Chance(50) ? "Content-Type: text/plain" : "Content-Type: application/octet-stream"};
+    auto r = Do(c);
+    if (!Ok(r, 201) || failed_) return;
+    uploads_.push_back(UploadModel{{r[kSqlite].json()["upload"]["id"].num(), r[kPg].json()["upload"]["id"].num()}, u});
+  }
+
+  // GET /api/uploads/{id}: the file to its uploader and to members of a room
+  // where it was posted, through nginx (X-Accel-Redirect); the bytes compared.
+  void Download() {
+    if (uploads_.empty()) return Upload();
+    const UploadModel& up = uploads_[R(uploads_.size())];
+    const Ids id = Wrong() ? Missing() : up.id;
+    const int u = Chance(50) ? up.owner : AnyUser();
+    Do(Make("download", u, "GET", Both([&](int s) { return "/api/uploads/" + std::to_string(id[s]); })));
+  }
+
   // Requests no handler should get as far as a store with, on either side.
   void Malformed() {
     ++wrong_;
@@ -1233,7 +1313,7 @@ class Differ {
   const uint64_t seed_;
   std::mt19937_64 rng_;
   std::array<Stack*, 2> stacks_;
-  IdMap rooms_map_, users_map_;
+  IdMaps pg_ids_;
   std::array<Canon, 2> canon_;
   std::array<std::unique_ptr<Client>, 2> anon_;
   int64_t mute_until_ = 0;
@@ -1242,6 +1322,7 @@ class Differ {
   std::vector<Person> people_;
   std::vector<RoomModel> rooms_;  // rooms_[0] is general
   std::vector<MessageModel> messages_;
+  std::vector<UploadModel> uploads_;
   std::map<int, std::vector<std::string>> client_ids_;
   int counter_ = 0;
 
