@@ -6,8 +6,9 @@
 // disagreement fails the seed with the call and both answers.
 //
 // Design note.
-// - What may differ, and is normalised (Canon): times (`ts`, `*_ts`) and
-//   session tokens; and the ids of rooms and users. Those come from identity
+// - What may differ, and is normalised (Canon): times (`ts`, `*_ts`),
+//   session tokens and the epoch (random, DESIGN section 2); and the ids of
+//   rooms and users. Those come from identity
 //   columns on PostgreSQL (schema/pg/migrations/002_schema.sql: nobody tails
 //   them), where an INSERT ... ON CONFLICT DO NOTHING that inserts nothing (a
 //   taken room name or username, a DM that exists) still uses an id up, and
