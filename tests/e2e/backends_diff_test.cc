@@ -1161,7 +1161,10 @@ class Differ {
 
   void Directory() {
     const bool wrong = Wrong();
-    static const std::vector<std::string> kPrefixes = {"", "room", "ROOM-1", "Salle", "dm", "gen"};
+    // LIKE's wildcards and escape among them: a prefix is text, never a pattern.
+    static const std::vector<std::string> kPrefixes = {"",      "room",  "ROOM-1",          "Salle",  "dm",
+                                                       "gen",   "%25",   "_",               "room_",  "%5C",
+                                                       "Salle%20%C3%A9", "SALLE%20%C3%89", "room-%25"};
     std::string q = "?prefix=" + OneOf(kPrefixes);
     if (Chance(50)) q += "&limit=" + std::to_string(1 + R(5));
     if (wrong) q = Chance(50) ? "?limit=51" : "?prefix=" + std::string(65, 'p');
@@ -1233,7 +1236,8 @@ class Differ {
       Do(Make("me", u, "GET", Same("/api/me")));
       return;
     }
-    static const std::vector<std::string> kPrefixes = {"", "a", "B", "carol", "d", "zz", "n"};
+    static const std::vector<std::string> kPrefixes = {"", "a", "B", "carol", "d", "zz", "n", "%25", "_", "carol_",
+                                                       "dan.", "new_", "NEW.", "%5C", "e%25"};
     const std::string prefix = wrong ? std::string(40, 'a') : OneOf(kPrefixes);
     Do(Make("users", u, "GET", Same("/api/users?prefix=" + prefix)));
   }
