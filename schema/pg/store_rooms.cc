@@ -195,6 +195,15 @@ Status PgStore::FillPeer(Room& r, int64_t user_id) {
 
 Result<Room> PgStore::LoadRoomView(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, false));
+  // In a group-commit batch the rooms row learns its last_event_id only
+  // before the batch's COMMIT (FinishBatch); until then what the batch's
+  // committed writes appended is in batch_rooms_. SQLite moves the row in
+  // each write, so its answers carry the id at once.
+  if (conn_.in_batch()) {
+    if (auto it = batch_rooms_.find(room_id); it != batch_rooms_.end()) {
+      a.room.last_event_id = std::max(a.room.last_event_id, it->second);
+    }
+  }
   PARLEY_RETURN_IF_ERROR(FillView(a.room, me.id));
   return a.room;
 }
@@ -464,12 +473,13 @@ Result<RoomListPage> PgStore::ListRoomsPage(const User& me, const RoomListQuery&
     page.latest.push_back(std::move(h));
   }
   if (q.changed_since) {
-    // Rooms I am no longer in whose member events about me came after the cursor.
+    // Rooms I am no longer in whose member events about me came after the
+    // cursor, by room id as on SQLite.
     PARLEY_ASSIGN_OR_RETURN(
         PgResult r, conn_.Exec("SELECT DISTINCT e.room_id FROM events e WHERE e.target_id = $1 AND e.id > $2 "
                                "AND e.type = 'member' AND e.room_id IS NOT NULL "
                                "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = e.room_id "
-                               "AND m.user_id = $1) LIMIT 1000",
+                               "AND m.user_id = $1) ORDER BY e.room_id LIMIT 1000",
                                {me.id, *q.changed_since}));
     for (int i = 0; i < r.Rows(); ++i) {
       PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));

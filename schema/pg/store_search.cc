@@ -69,14 +69,21 @@ Result<std::vector<Term>> ParseMatch(std::string_view match) {
 // words, as SQLite's snippet(messages_fts, 0, char(2), char(3), '…', 16).
 constexpr const char* kHeadlineOptions =
     "StartSel=\x02, StopSel=\x03, MaxWords=16, MinWords=8, ShortWord=0, MaxFragments=1, FragmentDelimiter=…";
+// A text of at most kSnippetWords words, as snippet() gives it: whole, every
+// match marked. A fragment would drop what is not a word at either end (the
+// "@" of a mention, a closing full stop). Words are the tokens of the
+// default parser that are not blanks (token type 12: spaces and
+// punctuation), as FTS5's unicode61 counts runs of letters and digits.
+constexpr const char* kWholeOptions = "StartSel=\x02, StopSel=\x03, HighlightAll=true";
+constexpr int kSnippetWords = 16;
 
 }  // namespace
 
 Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
   PARLEY_ASSIGN_OR_RETURN(std::vector<Term> terms, ParseMatch(q.match));
-  // $1..$6 fixed, the terms from $7.
+  // $1..$8 fixed, the terms from $9.
   std::vector<PgParam> params = {me.id, q.before.value_or(INT64_MAX), q.room_id, q.from_user, q.limit + 1,
-                                 kHeadlineOptions};
+                                 kHeadlineOptions, kWholeOptions, kSnippetWords};
   std::string query;
   for (const Term& t : terms) {
     params.emplace_back(t.text);
@@ -90,7 +97,9 @@ Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
   if (q.room_id) PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, *q.room_id, true).status());
   {
     Result<PgResult> r = conn_.Exec(
-        "SELECT m.id, ts_headline('simple', m.text, s.query, $6) FROM (SELECT " + query + " AS query) s "
+        "SELECT m.id, CASE WHEN (SELECT COUNT(*) FROM ts_parse('default', m.text) t WHERE t.tokid <> 12) <= $8 "
+        "THEN ts_headline('simple', m.text, s.query, $7) ELSE ts_headline('simple', m.text, s.query, $6) END "
+        "FROM (SELECT " + query + " AS query) s "
         "JOIN messages m ON m.search @@ s.query "
         "JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = $1 "
         "WHERE m.id < $2 AND m.deleted = 0 AND ($3::bigint IS NULL OR m.room_id = $3) "

@@ -47,6 +47,13 @@ std::vector<Json> Json::items() const {
   return out;
 }
 
+std::vector<std::pair<std::string, Json>> Json::members() const {
+  std::vector<std::pair<std::string, Json>> out;
+  if (!is_object()) return out;
+  for (const cJSON* c = node_->child; c; c = c->next) out.emplace_back(c->string ? c->string : "", Json(root_, c));
+  return out;
+}
+
 std::string Json::str() const {
   return is_string() && node_->valuestring ? std::string(node_->valuestring) : std::string();
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 struct cJSON;
@@ -34,6 +35,8 @@ class Json {
   Json operator[](size_t index) const;
   size_t size() const;  // array length, 0 otherwise
   std::vector<Json> items() const;
+  // An object's members in document order, key and value; empty otherwise.
+  std::vector<std::pair<std::string, Json>> members() const;
 
   std::string str() const;
   int64_t num() const;

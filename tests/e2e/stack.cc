@@ -366,7 +366,13 @@ std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* er
   s->dir_ = TempDir::Make(error);
   if (!s->dir_) return nullptr;
   const std::string dir = s->dir_->path();
-  s->db_ = OnPostgres() ? NewPgSchema(error) : dir + "/parley.db";
+  const bool postgres = options.backend == Backend::kPostgresql ||
+                        (options.backend == Backend::kFromEnvironment && OnPostgres());
+  if (postgres && !OnPostgres()) {
+    *error = "a PostgreSQL stack needs PARLEY_TEST_PG_DIR (the ctest fixture e2e_pg)";
+    return nullptr;
+  }
+  s->db_ = postgres ? NewPgSchema(error) : dir + "/parley.db";
   if (s->db_.empty()) return nullptr;
   const std::string limits = std::string("PARLEY_LIMITS=") + (options.limits ? "on" : "off");
 

@@ -111,7 +111,17 @@ uint64_t ProcStatusBytes(pid_t pid, const std::string& key);
 // The whole file, or "" if it cannot be read.
 std::string ReadText(const std::string& path);
 
+// The store a stack runs on.
+enum class Backend {
+  kFromEnvironment,  // PostgreSQL when OnPostgres() (the `.pg` copies of a test), else SQLite
+  kSqlite,
+  kPostgresql,  // still needs PARLEY_TEST_PG_DIR: the run's cluster to make a schema in
+};
+
 struct StackOptions {
+  // Whatever the environment says, unless a test compares the two backends
+  // (backends_diff_test) and names one per stack.
+  Backend backend = Backend::kFromEnvironment;
   bool limits = false;  // PARLEY_LIMITS: nginx rate limits on or off
   int workers = 2;
   bool events = true;   // start parley-events

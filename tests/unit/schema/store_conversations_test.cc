@@ -103,6 +103,25 @@ TEST_F(StoreConversationsTest, ChangedSinceListsChangedRoomsAndRoomsLeft) {
   EXPECT_TRUE(page.left.empty());
 }
 
+// "left" comes in one order on both backends, ascending room ids: the
+// query had no ORDER BY, and SQLite gave the order of the member events
+// where PostgreSQL sorted (found by backends_diff_test).
+TEST_F(StoreConversationsTest, RoomsLeftAreListedByRoomId) {
+  const int64_t a = NewRoom("a"), b = NewRoom("b"), c = NewRoom("c");
+  for (int64_t room : {a, b, c}) ASSERT_OK(store_->Join(bob_, room));
+  auto head = store_->Head();
+  ASSERT_OK(head);
+  ASSERT_OK(store_->Leave(bob_, c));
+  ASSERT_OK(store_->Kick(alice_, a, "bob"));
+  ASSERT_OK(store_->Join(bob_, b));  // no change: still in b
+  ASSERT_OK(store_->Leave(bob_, b));
+  RoomListQuery q;
+  q.changed_since = *head;
+  RoomListPage page;
+  PageIds(bob_, q, &page);
+  EXPECT_EQ(page.left, (std::vector<int64_t>{a, b, c}));
+}
+
 TEST_F(StoreConversationsTest, DirectoryShowsJoinablePublicAndQaRoomsByPrefix) {
   const int64_t pub = NewRoom("Chess");
   const int64_t qa = NewRoom("chemistry", RoomKind::kQa);

@@ -916,6 +916,34 @@ TEST_F(StoreTest, ABatchOfMixedWritesNumbersItsEventsWithoutAGap) {
   EXPECT_EQ(Post(bob, kGeneral, "after the batch").id, h + 5);
 }
 
+// The room object a write answers with carries the room's newest event id,
+// in a group-commit batch too, as the room list shows it after the COMMIT.
+// PostgreSQL moves rooms.last_event_id once per batch, before its COMMIT;
+// its answers inside the batch read the row and said 0 for a room just
+// created (found by backends_diff_test: POST /api/rooms and POST /api/dm).
+TEST_F(StoreTest, ARoomAnsweredInABatchCarriesItsNewestEventId) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  const int64_t h = Head();
+  int64_t lobby_id = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+    ASSERT_OK_AND_ASSIGN(Room lobby, store_->CreateRoom(alice, "Lobby", RoomKind::kPublic, std::nullopt));
+    lobby_id = lobby.id;
+    EXPECT_EQ(lobby.last_event_id, h + 2);  // the owner's member event, then the room event
+    ASSERT_OK_AND_ASSIGN(Room joined, store_->Join(bob, lobby.id));
+    EXPECT_EQ(joined.last_event_id, h + 3);
+    ASSERT_OK_AND_ASSIGN(auto dm, store_->GetOrCreateDm(alice, "bob"));
+    EXPECT_EQ(dm.first.last_event_id, h + 6);  // two member events and the room event
+    const Message m = Post(bob, lobby.id, "hello");
+    ASSERT_OK_AND_ASSIGN(Room quiet, store_->SetNotifications(alice, lobby.id, NotifyLevel::kMentions));
+    EXPECT_EQ(quiet.last_event_id, m.id);
+    ASSERT_OK(batch->Commit());
+  }
+  ASSERT_OK_AND_ASSIGN(Room after, store_->GetRoom(alice, lobby_id));
+  EXPECT_EQ(after.last_event_id, h + 7);
+}
+
 TEST_F(StoreTest, HistoryPagesExactly) {
   Limits unlimited;
   unlimited.WritesOff();  // 50 sends in a row: past the default burst
