@@ -36,9 +36,10 @@
 // - Uploads' ids are random on both backends by design
 //   (schema/store_rules.h): mapped the same way, learnt from POST
 //   /api/uploads.
-// - Not covered: logins with a wrong password (throttled by the clock),
-//   admin actions and password changes, and live event streams (the log is
-//   compared through long-poll at the end of each seed).
+// - Logins, password changes and the admin's (de)activations are covered
+//   below the login throttle (see Account): a blocked login's Retry-After
+//   counts seconds on each stack's clock. Not covered: live event streams
+//   (the log is compared through long-poll at the end of each seed).
 //
 // Seeds: PARLEY_DIFF_SEEDS=7,8 runs those (default: 1, 2 and one from the
 // clock, each printed); PARLEY_DIFF_OPS calls per seed (600);
@@ -46,6 +47,7 @@
 // PARLEY_DIFF_ACCENTS=1 also searches for words that differ from the texts'
 // only in accents or case beyond ASCII (a known difference, see Search).
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -225,6 +227,8 @@ struct Person {
   std::string name;
   std::array<std::unique_ptr<Client>, 2> http;  // Bearer, each side's token
   Texts cursor;                                 // the last room list's "next", each side's
+  std::string password = kPassword;
+  bool deactivated = false;
 };
 
 struct RoomModel {
@@ -270,7 +274,7 @@ class Differ {
     for (const char* name : {"ada", "Bob", "carol_x", "Dan.e", "eve-9", "fay"}) {
       if (!Register(name, true)) return false;
     }
-    if (!LearnGeneral()) return false;
+    if (!LearnGeneral() || !MakeAdmin(0)) return false;
     using Op = void (Differ::*)();
     static constexpr std::pair<int, Op> kOps[] = {
         {17, &Differ::Send},        {4, &Differ::Ask},         {5, &Differ::Answer},   {6, &Differ::Edit},
@@ -280,7 +284,8 @@ class Differ {
         {1, &Differ::Bans},         {5, &Differ::Read},        {7, &Differ::History},  {3, &Differ::Dm},
         {2, &Differ::Blocks},       {5, &Differ::RoomList},    {1, &Differ::Directory}, {3, &Differ::Search},
         {1, &Differ::Notifications}, {1, &Differ::Typing},     {1, &Differ::MeAndUsers}, {1, &Differ::NewUser},
-        {2, &Differ::Malformed},    {2, &Differ::Upload},      {1, &Differ::Download},
+        {2, &Differ::Malformed},    {2, &Differ::Upload},      {1, &Differ::Download}, {3, &Differ::Account},
+        {2, &Differ::Admin},
     };
     int total = 0;
     for (const auto& [w, op] : kOps) total += w;
@@ -559,6 +564,18 @@ class Differ {
     g.kind = "public";
     for (size_t u = 0; u < people_.size(); ++u) g.members.insert(static_cast<int>(u));
     rooms_.push_back(g);
+    return true;
+  }
+
+  // `parleyctl admin` on both stacks: people_[u] is a site admin.
+  bool MakeAdmin(int u) {
+    for (int s = 0; s < 2; ++s) {
+      std::string error;
+      if (!stacks_[s]->Ctl({"admin", Name(u)}, {}, &error)) {
+        ADD_FAILURE() << kSideName[s] << ": " << error;
+        return false;
+      }
+    }
     return true;
   }
 
@@ -1290,6 +1307,108 @@ class Differ {
     Do(Make("download", u, "GET", Both([&](int s) { return "/api/uploads/" + std::to_string(id[s]); })));
   }
 
+  // ---- accounts (DESIGN section 3.1) --------------------------------------
+  //
+  // Every login and password change counts towards the address's throttle
+  // (Limits::login_address_failures, 100 in 15 minutes), so a seed makes
+  // at most kLoginAttempts of them; and a name is given a wrong password only
+  // while it has failed fewer than 3 times in a row (at 5 it is blocked, and
+  // the block's Retry-After counts seconds on each stack's own clock).
+  static constexpr int kLoginAttempts = 80;
+
+  bool MayGuess(const std::string& name) { return failures_[Lower(name)] < 3; }
+  static std::string Lower(std::string s) {
+    for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  }
+
+  // POST /api/login; a success signs people_[u] in again on both sides
+  // (u < 0: the attempt is nobody's).
+  void SignIn(int u, const std::string& name, const std::string& password) {
+    ++login_attempts_;
+    auto r = Do(Make("login", -1, "POST", Same("/api/login"),
+                     Same("{\"username\":" + Quote(name) + ",\"password\":" + Quote(password) + "}")));
+    if (r[kSqlite].status == 401) ++failures_[Lower(name)];
+    if (!Ok(r, 200) || failed_) return;
+    failures_[Lower(name)] = 0;
+    if (u < 0) return;
+    for (int side = 0; side < 2; ++side) {
+      people_[static_cast<size_t>(u)].http[side]->set_bearer(r[side].json()["token"].str());
+    }
+  }
+
+  void Account() {
+    if (login_attempts_ >= kLoginAttempts) return MeAndUsers();
+    const bool wrong = Wrong();
+    const int u = AnyUser();
+    Person& p = people_[static_cast<size_t>(u)];
+    switch (R(4)) {
+      case 0:
+      case 1: {  // sign in, as someone else's device would
+        if (!wrong) return SignIn(u, Chance(30) ? SwapCase(p.name) : p.name, p.password);
+        switch (R(4)) {
+          case 0: return SignIn(-1, p.name, MayGuess(p.name) ? "not-" + p.password : p.password);
+          case 1: return SignIn(-1, MayGuess("nobody_at_all") ? "nobody_at_all" : p.name, p.password);
+          case 2: return SignIn(-1, "bad name!", p.password);  // refused before it counts
+          default:
+            Do(Make("login", -1, "POST", Same("/api/login"), Same("{\"username\":" + Quote(p.name) + "}")));
+            return;
+        }
+      }
+      case 2: {  // a new password; the caller's own session stays
+        std::string old_password = p.password;
+        std::string new_password = "pw-" + std::to_string(++counter_) + "-horse";
+        if (wrong) {
+          if (Chance(50) && MayGuess(p.name)) {
+            old_password = "not-" + old_password;
+          } else {
+            new_password = "1234567";  // too short: refused before it counts
+          }
+        }
+        if (new_password.size() >= 8) ++login_attempts_;
+        auto r = Do(Make("password", u, "POST", Same("/api/me/password"),
+                         Same("{\"old_password\":" + Quote(old_password) + ",\"new_password\":" +
+                              Quote(new_password) + "}")));
+        if (r[kSqlite].status == 403) ++failures_[Lower(p.name)];
+        if (Ok(r, 204)) {
+          p.password = new_password;
+          failures_[Lower(p.name)] = 0;
+        }
+        return;
+      }
+      default: {  // sign out, then in again
+        auto r = Do(Make("logout", u, "POST", Same("/api/logout"), Same("")));
+        if (Ok(r, 204) && !failed_) SignIn(u, p.name, p.password);
+        return;
+      }
+    }
+  }
+
+  // The site admin's listing and (de)activations; people_[0] is the admin.
+  void Admin() {
+    const bool wrong = Wrong();
+    const int by = wrong && Chance(50) ? 1 + static_cast<int>(R(people_.size() - 1)) : 0;
+    const int v = 1 + static_cast<int>(R(people_.size() - 1));
+    Person& target = people_[static_cast<size_t>(v)];
+    if (R(3) == 0) {
+      static const std::vector<std::string> kPrefixes = {"", "a", "B", "new", "%25", "_", "carol_"};
+      std::string q = "?prefix=" + OneOf(kPrefixes);
+      if (Chance(40)) q += "&limit=" + std::to_string(1 + R(5));
+      if (wrong && by == 0) q = Chance(50) ? "?limit=201" : "?prefix=" + std::string(40, 'a');
+      Do(Make("admin_users", by, "GET", Same("/api/admin/users" + q)));
+      return;
+    }
+    std::string name = target.name;
+    if (wrong && by == 0) name = Chance(50) ? Name(0) : "nobody_at_all";  // self, or no one
+    const bool off = !target.deactivated;
+    auto r = Do(Make(off ? "deactivate" : "reactivate", by, "POST",
+                     Same("/api/admin/users/" + name + (off ? "/deactivate" : "/reactivate")), Same("")));
+    if (!Ok(r, 204) || failed_ || name != target.name) return;
+    target.deactivated = off;
+    // Deactivation ends the account's sessions: back in, once reactivated.
+    if (!off && login_attempts_ < kLoginAttempts) SignIn(v, target.name, target.password);
+  }
+
   // Requests no handler should get as far as a store with, on either side.
   void Malformed() {
     ++wrong_;
@@ -1331,6 +1450,8 @@ class Differ {
   std::vector<MessageModel> messages_;
   std::vector<UploadModel> uploads_;
   std::map<int, std::vector<std::string>> client_ids_;
+  std::map<std::string, int> failures_;  // failed logins in a row, by lower-case name
+  int login_attempts_ = 0;
   int counter_ = 0;
 
   bool failed_ = false;

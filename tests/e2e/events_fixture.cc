@@ -124,17 +124,10 @@ std::string EventsTest::Sql(const std::string& sql) {
 }
 
 std::string EventsTest::Ctl(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-  const std::string out = stack().dir() + "/parleyctl-" + std::to_string(++runs_) + ".out";
-  Child::Options o;
-  o.argv = {PARLEY_CTL_BIN, "--db", stack().db()};
-  o.argv.insert(o.argv.end(), args.begin(), args.end());
-  o.env = env;
-  o.log_path = out;
   std::string error;
-  int rc = RunToCompletion(o, 30s, &error);
-  std::string text = ReadText(out);
-  if (rc != 0) throw SetupError("parleyctl " + args[0] + " exited " + std::to_string(rc) + ": " + error + text);
-  return text;
+  std::optional<std::string> out = stack().Ctl(args, env, &error);
+  if (!out) throw SetupError(error);
+  return *out;
 }
 
 std::vector<std::pair<std::string, std::string>> EventsTest::BulkUsers(const std::string& prefix, int n) {

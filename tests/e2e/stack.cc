@@ -581,6 +581,22 @@ std::string Stack::base_url() const {
 
 std::vector<pid_t> Stack::FcgiWorkers() const { return ChildrenOf(fcgi_->pid()); }
 
+std::optional<std::string> Stack::Ctl(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                                      std::string* error) {
+  const std::string out = dir() + "/parleyctl-" + std::to_string(++ctl_runs_) + ".out";
+  Child::Options o;
+  o.argv = {PARLEY_CTL_BIN, "--db", db()};
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.env = env;
+  o.log_path = out;
+  const int rc = RunToCompletion(o, std::chrono::seconds(30), error);
+  std::string text = ReadText(out);
+  if (rc == 0) return text;
+  *error = "parleyctl " + (args.empty() ? std::string() : args[0]) + " exited " + std::to_string(rc) + ": " +
+           *error + text;
+  return std::nullopt;
+}
+
 std::string Stack::LogTail(size_t max_bytes) const {
   if (!dir_) return "";
   const std::string& d = dir_->path();

@@ -190,6 +190,11 @@ class Stack {
   // until GET /api/health answers 200 through nginx.
   int KillFcgi();
   bool StartFcgi(std::string* error);
+  // Runs parleyctl on this stack's database with `env` ("NAME=value")
+  // added, bounded to 30 s: its output, or nothing and *error (the exit
+  // status and what it printed).
+  std::optional<std::string> Ctl(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                                 std::string* error);
   // The last lines of the daemons' logs, for failure messages.
   std::string LogTail(size_t max_bytes = 4000) const;
   // The first AddressSanitizer, LeakSanitizer or UBSan report in the
@@ -209,6 +214,7 @@ class Stack {
   std::unique_ptr<Child> fcgi_;
   std::unique_ptr<Child> events_;
   std::unique_ptr<Child> nginx_;
+  int ctl_runs_ = 0;  // names each Ctl run's output file
 };
 
 }  // namespace parley::e2e
