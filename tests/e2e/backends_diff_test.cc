@@ -402,6 +402,10 @@ class Differ {
     return OneOf(kWords);
   }
   // 1-6 words, now and then a mention, punctuation or letters beyond ASCII.
+  // Not longer: a text of more than 16 words is a known difference, its
+  // search snippet a window that FTS5's snippet() and PostgreSQL's
+  // ts_headline choose each its own way (README, "PostgreSQL and several
+  // hosts").
   std::string Text() {
     static const std::vector<std::string> kExtras = {"café", "naïve", "日本語", "✓", "hello,", "world.", "\"quoted\"",
                                                      "tab\there", "two\nlines", "<b>x</b>"};
