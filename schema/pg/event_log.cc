@@ -50,7 +50,8 @@ std::optional<int64_t> NextBatchId(PgConn& conn) {
 }
 
 void TookId(PgConn& conn, int64_t id) {
-  if (conn.in_batch()) conn.id_run() = PgConn::IdRun{id, id};
+  // With a run already, the id was the run's (NextBatchId).
+  if (conn.in_batch() && !conn.id_run()) conn.id_run() = PgConn::IdRun{id, id};
 }
 
 Status FinishIds(PgConn& conn) {

@@ -57,7 +57,8 @@ inline constexpr const char* kTakeOneId = "ids AS (UPDATE event_counter SET last
 // caller's statement takes the row itself (kTakeOneId), then says which id
 // it got (TookId).
 std::optional<int64_t> NextBatchId(PgConn& conn);
-// A statement of kTakeOneId took id: in a batch, its run of ids starts there.
+// The insert of a message took id (kTakeOneId, or NextBatchId's): in a
+// batch without a run yet, its run of ids starts there.
 void TookId(PgConn& conn, int64_t id);
 // In a batch, just before its COMMIT: queues the counter row's UPDATE to
 // the last id handed out, if the batch handed any out past it.

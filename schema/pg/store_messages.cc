@@ -207,7 +207,7 @@ Status PgStore::FinishInsert(Message& m, Event& ev, const PgResult& inserted, bo
   *duplicate = false;
   if (inserted.Rows() != 1) return Status::Internal("the message was not inserted (its room is gone?)");
   PARLEY_ASSIGN_OR_RETURN(m.id, inserted.Int(0, 0));
-  if (!conn_.id_run()) TookId(conn_, m.id);
+  TookId(conn_, m.id);
   m.kind = inserted.Text(0, 1);
   PARLEY_ASSIGN_OR_RETURN(int64_t claimed, inserted.Int(0, 2));
   if (m.client_id && claimed == 0) {

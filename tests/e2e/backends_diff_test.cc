@@ -47,7 +47,6 @@
 // PARLEY_DIFF_ACCENTS=1 also searches for words that differ from the texts'
 // only in accents or case beyond ASCII (a known difference, see Search).
 #include <array>
-#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -62,6 +61,7 @@
 #include <vector>
 
 #include "fixture.h"
+#include "raw_http.h"  // Lower
 
 namespace parley::e2e {
 namespace {
@@ -76,10 +76,6 @@ using Texts = std::array<std::string, 2>;
 // Far above anything a run makes: "does not exist" on both sides.
 constexpr int64_t kMissingBase = 900000;
 constexpr int64_t kDayMs = 24 * 3600 * 1000;
-
-bool EndsWith(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
 
 // PostgreSQL's ids of one table to SQLite's, learnt pair by pair.
 class IdMap {
@@ -141,7 +137,7 @@ class Canon {
 
   // A member's value, with what is known of its key and its object.
   std::string Member(const std::string& key, const Json& v, Holder holder) const {
-    if (v.is_number() && (key == "ts" || EndsWith(key, "_ts"))) return "\"<time>\"";
+    if (v.is_number() && (key == "ts" || key.ends_with("_ts"))) return "\"<time>\"";
     if (v.is_string() && key == "token") return "\"<token>\"";
     // Random at the database's creation (DESIGN section 2).
     if (v.is_string() && key == "epoch") return "\"<epoch>\"";
@@ -1321,10 +1317,6 @@ class Differ {
   static constexpr int kLoginAttempts = 80;
 
   bool MayGuess(const std::string& name) { return failures_[Lower(name)] < 3; }
-  static std::string Lower(std::string s) {
-    for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return s;
-  }
 
   // POST /api/login; a success signs people_[u] in again on both sides
   // (u < 0: the attempt is nobody's).
