@@ -1,6 +1,6 @@
 // PgStore: full-text search over the rooms a user is a member of now, with
 // the SearchQuery/SearchPage contract of SQLite's schema/store_search.cc, on
-// the generated tsvector column and GIN index of migration 002.
+// the generated tsvector column and GIN index of migrations 002 and 005.
 //
 // Design note. The caller builds q.match for FTS5 (fcgi/search_query.cc):
 // quoted terms ("a ""b"" c"), a '*' after one for a prefix, all of which
@@ -15,6 +15,10 @@
 // and ORDER BY id DESC LIMIT then pick the page (a bitmap scan and a sort of
 // the matches, where FTS5 walked rowids newest first). ts_headline runs for
 // the page's rows only.
+//
+// Words are folded by the configuration parley_search of migration 005
+// (unaccent, then 'simple'), the same for the texts, the query terms and
+// the snippets: "cafe" finds "Café" and marks it, as FTS5 does.
 #include <string_view>
 
 #include "schema/pg/store.h"
@@ -87,7 +91,7 @@ Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
   std::string query;
   for (const Term& t : terms) {
     params.emplace_back(t.text);
-    const std::string p = "phraseto_tsquery('simple', $" + std::to_string(params.size()) + ")";
+    const std::string p = "phraseto_tsquery('parley_search', $" + std::to_string(params.size()) + ")";
     const std::string one =
         t.prefix ? "(CASE WHEN numnode(" + p + ") = 0 THEN " + p + " ELSE (" + p + "::text || ':*')::tsquery END)" : p;
     query += query.empty() ? one : " && " + one;
@@ -98,7 +102,8 @@ Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
   {
     Result<PgResult> r = conn_.Exec(
         "SELECT m.id, CASE WHEN (SELECT COUNT(*) FROM ts_parse('default', m.text) t WHERE t.tokid <> 12) <= $8 "
-        "THEN ts_headline('simple', m.text, s.query, $7) ELSE ts_headline('simple', m.text, s.query, $6) END "
+        "THEN ts_headline('parley_search', m.text, s.query, $7) "
+        "ELSE ts_headline('parley_search', m.text, s.query, $6) END "
         "FROM (SELECT " + query + " AS query) s "
         "JOIN messages m ON m.search @@ s.query "
         "JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = $1 "

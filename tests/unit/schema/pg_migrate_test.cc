@@ -49,15 +49,20 @@ TEST(PgMigrateTest, TheSchemaFoldsNamesAndIndexesTextAsItNowReads) {
   ASSERT_OK(conn->Exec("INSERT INTO rooms (name, kind, dm_key, created_ts) VALUES ('x', 'dm', '1:3', 0)"));
   // Search finds words and prefixes of the text as it reads now (an edit
   // or a delete's '' changes what is found, in the same statement).
+  // Accents and the case of accented letters fold (migration 005), in this
+  // cluster of LC_CTYPE C too.
   ASSERT_OK(conn->Exec("INSERT INTO messages (id, room_id, user_id, kind, text, ts) "
-                       "SELECT 1, 1, id, 'message', 'Hello Wörld', 0 FROM users"));
+                       "SELECT 1, 1, id, 'message', 'Hello Wörld, ÉCOLE', 0 FROM users"));
   auto found = [&](const char* query) {
-    auto r = conn->Exec("SELECT count(*) FROM messages WHERE search @@ to_tsquery('simple', $1)", {query});
+    auto r = conn->Exec("SELECT count(*) FROM messages WHERE search @@ to_tsquery('parley_search', $1)", {query});
     EXPECT_OK(r);
     return r.ok() ? r->Text(0, 0) : "";
   };
   EXPECT_EQ(found("hello"), "1");
   EXPECT_EQ(found("wörld"), "1");
+  EXPECT_EQ(found("world"), "1");
+  EXPECT_EQ(found("école"), "1");
+  EXPECT_EQ(found("ecole"), "1");
   EXPECT_EQ(found("hel:*"), "1");
   EXPECT_EQ(found("bye"), "0");
   ASSERT_OK(conn->Exec("UPDATE messages SET text = 'goodbye' WHERE id = 1"));

@@ -283,6 +283,27 @@ TEST_P(StoreSearchTest, AShortTextIsItsOwnSnippetWithItsPunctuation) {
   EXPECT_EQ(snippets("\"ki\"*"), std::vector<std::string>{"@bob said: \x02kiwi\x03, then \x02kilo\x03."});
 }
 
+// Accents fold, and so does the case of accented letters, on both backends
+// (FTS5's unicode61 remove_diacritics 2; PostgreSQL's migration 005, whose
+// test clusters have LC_CTYPE C): the snippet marks the word as written.
+TEST_P(StoreSearchTest, AccentsAndTheCaseOfAccentedLettersFold) {
+  Post("Un CAFÉ à l'École, naïve");
+  Post("plain cafe");
+  const std::vector<std::string> both = {"plain cafe", "Un CAFÉ à l'École, naïve"};
+  EXPECT_EQ(Found("\"cafe\""), both);
+  EXPECT_EQ(Found("\"café\""), both);
+  EXPECT_EQ(Found("\"CAFÉ\""), both);
+  const std::vector<std::string> first = {"Un CAFÉ à l'École, naïve"};
+  EXPECT_EQ(Found("\"ecole\""), first);
+  EXPECT_EQ(Found("\"ÉCOLE\""), first);
+  EXPECT_EQ(Found("\"NAIVE\" \"école\""), first);
+  EXPECT_EQ(Found("\"éc\"*"), first);
+  auto page = reader_->Search(alice_, SearchQuery{"\"cafe\" \"ecole\"", {}, {}, {}, 20});
+  ASSERT_OK(page);
+  ASSERT_EQ(page->results.size(), 1u);
+  EXPECT_EQ(page->results[0].snippet, "Un \x02" "CAFÉ\x03 à l'\x02" "École\x03, naïve");
+}
+
 INSTANTIATE_TEST_SUITE_P(Cadence, StoreSearchTest, ::testing::Values(int64_t{1}, Store::kIndexEveryRows),
                          [](const ::testing::TestParamInfo<int64_t>& p) {
                            return p.param == 1 ? std::string("EveryCommit") : "Every" + std::to_string(p.param);
