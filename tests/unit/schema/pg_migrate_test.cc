@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -103,6 +105,42 @@ TEST(PgMigrateTest, ADatabaseNewerThanTheBinaryIsRefused) {
   ASSERT_OK(MigratePg(*conn));
   ASSERT_OK(conn->Exec("UPDATE schema_version SET version = $1", {LatestPgSchemaVersion() + 1}).status());
   EXPECT_ERROR(MigratePg(*conn), Code::kInternal, "internal");
+}
+
+// A database that an older binary left at version 4, with messages: 005
+// computes their search column again, so they are found without accents.
+// Its schema is not the first of the database to make the search
+// configuration: it finds the unaccent extension in another schema.
+TEST(PgMigrateTest, AnUpgradeFromVersion4FoldsTheAccentsOfOldMessages) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(std::string first, cluster->NewSchema("migrate_first"));
+  ASSERT_OK_AND_ASSIGN(auto first_conn, PgConn::Connect(first));
+  ASSERT_OK(MigratePg(*first_conn));
+  ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("migrate_v4"));
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url));
+  ASSERT_OK(conn->ExecScript("CREATE TABLE schema_version (one boolean PRIMARY KEY DEFAULT true CHECK (one), "
+                             "version integer NOT NULL); INSERT INTO schema_version VALUES (true, 4)"));
+  for (const char* file : {"001_event_log.sql", "002_schema.sql", "003_upload_lifecycle.sql", "004_daemons.sql"}) {
+    std::ifstream in(std::string(PARLEY_SOURCE_DIR "/schema/pg/migrations/") + file);
+    ASSERT_TRUE(in) << file;
+    std::stringstream sql;
+    sql << in.rdbuf();
+    ASSERT_OK(conn->ExecScript(sql.str())) << file;
+  }
+  ASSERT_OK(conn->Exec("INSERT INTO users (username, pw_hash, created_ts) VALUES ('old', 'h', 0)"));
+  ASSERT_OK(conn->Exec("INSERT INTO messages (id, room_id, user_id, kind, text, ts) "
+                       "SELECT 1, 1, id, 'message', 'Déjà VU', 0 FROM users"));
+  auto found = [&](const char* config, const char* query) {
+    auto r = conn->Exec(std::string("SELECT count(*) FROM messages WHERE search @@ to_tsquery('") + config + "', $1)",
+                        {query});
+    EXPECT_OK(r);
+    return r.ok() ? r->Text(0, 0) : "";
+  };
+  EXPECT_EQ(found("simple", "deja"), "0");  // version 4 kept the accents
+  ASSERT_OK_AND_ASSIGN(int v, MigratePg(*conn));
+  EXPECT_EQ(v, LatestPgSchemaVersion());
+  EXPECT_EQ(found("parley_search", "deja"), "1");
+  EXPECT_EQ(found("parley_search", "déjà & vu"), "1");
 }
 
 }  // namespace
