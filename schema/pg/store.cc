@@ -62,7 +62,8 @@ Status PgStore::FinishBatch() {
   PARLEY_RETURN_IF_ERROR(FinishIds(conn_));
   for (const auto& [room, id] : batch_rooms_) {
     PARLEY_RETURN_IF_ERROR(
-        conn_.Defer("UPDATE rooms SET last_event_id = GREATEST(last_event_id, $1) WHERE id = $2", {id, room}));
+        conn_.Defer("UPDATE room_heads SET last_event_id = GREATEST(last_event_id, $1) WHERE room_id = $2",
+                    {id, room}));
   }
   if (notify_head_ == 0) return Status::Ok();
   PARLEY_ASSIGN_OR_RETURN(std::string channel, Channel());
@@ -104,7 +105,7 @@ Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events) {
   for (const auto& [room, id] : last_of_room) {
     if (batch) break;
     PARLEY_RETURN_IF_ERROR(
-        conn_.Exec("UPDATE rooms SET last_event_id = $1 WHERE id = $2", {id, room}).status());
+        conn_.Exec("UPDATE room_heads SET last_event_id = $1 WHERE room_id = $2", {id, room}).status());
   }
   const int64_t head = events.empty() ? 0 : events.back().id;
   // In a batch, the batch's COMMIT announces its highest id (BeginBatch).

@@ -8,8 +8,8 @@
 //   before it (the write then finds no member) or waits for its COMMIT;
 // - a new member row locks its room FOR KEY SHARE before the ban check, so a
 //   ban that locks the room FOR UPDATE cannot commit between the check and
-//   the insert (KEY SHARE does not conflict with the last_event_id updates
-//   of concurrent sends, so joins do not queue behind them);
+//   the insert (sends move the room's room_heads row, not its rooms row, so
+//   joins do not queue behind them);
 // - two joins of one user, two creations of one name or one DM insert with
 //   ON CONFLICT on a unique index: the loser sees the winner's row.
 #include <algorithm>
@@ -21,9 +21,11 @@
 namespace parley::pg {
 namespace {
 
-// The columns every room query starts with, in this order.
+// The columns every room query starts with, in this order, from kRooms.
 constexpr const char* kRoomColumns =
-    "r.id, r.name, r.kind, r.owner_id, ou.username, r.answers_per_professor, r.last_event_id";
+    "r.id, r.name, r.kind, r.owner_id, ou.username, r.answers_per_professor, h.last_event_id";
+// A room and its head (migration 006: its newest event id, a row apart).
+constexpr const char* kRooms = "rooms r JOIN room_heads h ON h.room_id = r.id ";
 // After kRoomColumns, the reader's membership: role (null: not a member) and notification level.
 constexpr int kRoleColumn = 7;
 
@@ -103,7 +105,7 @@ PgConn::Stmt PgStore::AccessQuery(int64_t user_id, int64_t room_id, bool lock, c
   // A send's client_id is looked up in the same statement: one round trip.
   PgConn::Stmt st{std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications, m.moderator, m.muted_until" +
                       (client_id ? ", (SELECT message_id FROM idempotency WHERE user_id = $2 AND client_id = $3)" : "") +
-                      " FROM rooms r "
+                      " FROM " + kRooms +
                       "LEFT JOIN users ou ON ou.id = r.owner_id "
                       "LEFT JOIN LATERAL (SELECT role, notifications, moderator, muted_until FROM members "
                       "WHERE room_id = r.id AND user_id = $2" +
@@ -165,7 +167,7 @@ Status PgStore::CheckDmNotBlocked(const User& me, int64_t room_id) {
 }
 
 // Fills the per-reader fields of a room: read marker, unread counts, last
-// message, peer. last_event_id came with the room row.
+// message, peer. last_event_id came with the room (its head row).
 Status PgStore::FillView(Room& r, int64_t user_id) {
   if (!r.member) return Status::Ok();
   PARLEY_ASSIGN_OR_RETURN(PgResult row, conn_.Exec(std::string("SELECT p.read_event_id, ") + kUnreadColumns +
@@ -195,7 +197,7 @@ Status PgStore::FillPeer(Room& r, int64_t user_id) {
 
 Result<Room> PgStore::LoadRoomView(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, false));
-  // In a group-commit batch the rooms row learns its last_event_id only
+  // In a group-commit batch the room's head learns its last_event_id only
   // before the batch's COMMIT (FinishBatch); until then what the batch's
   // committed writes appended is in batch_rooms_. SQLite moves the row in
   // each write, so its answers carry the id at once.
@@ -212,7 +214,7 @@ Result<Room> PgStore::GetRoom(const User& me, int64_t room_id) { return LoadRoom
 
 Result<std::vector<Room>> PgStore::ListRooms(const User& me) {
   PARLEY_ASSIGN_OR_RETURN(
-      PgResult r, conn_.Exec(std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications FROM rooms r "
+      PgResult r, conn_.Exec(std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications FROM " + kRooms +
                                  "LEFT JOIN users ou ON ou.id = r.owner_id "
                                  "LEFT JOIN members m ON m.room_id = r.id AND m.user_id = $1 "
                                  "WHERE m.user_id IS NOT NULL OR r.kind IN ('public', 'qa') ORDER BY r.id",
@@ -439,9 +441,10 @@ Result<RoomListPage> PgStore::ListRoomsPage(const User& me, const RoomListQuery&
         PgResult r,
         conn_.Exec(std::string("SELECT p.*, ") + kUnreadColumns + " FROM (SELECT " + kRoomColumns +
                        ", m.role, m.notifications, " + kReadMarkerColumn +
-                       " FROM members m JOIN rooms r ON r.id = m.room_id LEFT JOIN users ou ON ou.id = r.owner_id "
-                       "WHERE m.user_id = $1 AND r.last_event_id > $2 AND (r.last_event_id, r.id) < ($3, $4) "
-                       "ORDER BY r.last_event_id DESC, r.id DESC LIMIT $5) p "
+                       " FROM members m JOIN rooms r ON r.id = m.room_id JOIN room_heads h ON h.room_id = r.id "
+                       "LEFT JOIN users ou ON ou.id = r.owner_id "
+                       "WHERE m.user_id = $1 AND h.last_event_id > $2 AND (h.last_event_id, r.id) < ($3, $4) "
+                       "ORDER BY h.last_event_id DESC, r.id DESC LIMIT $5) p "
                        "ORDER BY p.last_event_id DESC, p.id DESC",
                    {me.id, q.changed_since.value_or(-1), q.before ? q.before->last_event_id : INT64_MAX,
                     q.before ? q.before->room_id : INT64_MAX, q.limit + 1}));
@@ -493,7 +496,7 @@ Result<RoomListPage> PgStore::ListRoomsPage(const User& me, const RoomListQuery&
 Result<std::vector<Room>> PgStore::Directory(const User& me, const std::string& prefix, int limit) {
   // starts_with on lower(name), not LIKE with its wildcards.
   PARLEY_ASSIGN_OR_RETURN(
-      PgResult r, conn_.Exec(std::string("SELECT ") + kRoomColumns + ", NULL, NULL FROM rooms r "
+      PgResult r, conn_.Exec(std::string("SELECT ") + kRoomColumns + ", NULL, NULL FROM " + kRooms +
                                  "LEFT JOIN users ou ON ou.id = r.owner_id "
                                  "WHERE r.kind IN ('public', 'qa') AND starts_with(lower(r.name), lower($2)) "
                                  "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = $1) "

@@ -106,7 +106,7 @@ TEST_F(PgModerationTest, MuteKickBanUnbanAppendTheirEvents) {
   }
   EXPECT_NE(events[2].data.find("\"reason\":\"spam\""), std::string::npos) << events[2].data;
   EXPECT_NE(events[1].data.find("\"by\":{\"id\":" + std::to_string(mod_.id)), std::string::npos) << events[1].data;
-  EXPECT_EQ(QueryInt("SELECT last_event_id FROM rooms WHERE id = " + std::to_string(room_)), Head());
+  EXPECT_EQ(QueryInt("SELECT last_event_id FROM room_heads WHERE room_id = " + std::to_string(room_)), Head());
 }
 
 TEST_F(PgModerationTest, TheOwnerSetsModeratorsAndRolesThatFitTheRoom) {

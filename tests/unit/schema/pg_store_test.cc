@@ -116,6 +116,33 @@ TEST_F(PgStoreTest, ABatchUpdatesTheCounterRowOnce) {
   EXPECT_EQ(next.message.id, last + 1);
 }
 
+// A batch of sends to one room leaves its rooms row without a MultiXact
+// (migration 006): each send's foreign key check locks the row FOR KEY
+// SHARE in the send's savepoint, and when the batch then updated that row's
+// last_event_id every version after carried a MultiXact, which each later
+// look at the room had to resolve. The room's newest id moves in room_heads.
+// Every version of the row on its page is read (pageinspect, contrib).
+TEST_F(PgStoreTest, ABatchOfSendsLeavesNoMultiXactOnItsRoom) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_OK(store_->Send(i % 2 ? bob : alice, kPgGeneral, "m" + std::to_string(i), std::nullopt));
+    }
+    ASSERT_OK(batch->Commit());
+  }
+  // In a schema of its own, whichever test schema is current.
+  ASSERT_OK(conn_->ExecScript("SET client_min_messages = warning; CREATE SCHEMA IF NOT EXISTS inspect; "
+                              "CREATE EXTENSION IF NOT EXISTS pageinspect SCHEMA inspect"));
+  const std::string versions =
+      "FROM inspect.heap_page_items(inspect.get_raw_page('rooms', 0)) WHERE t_data IS NOT NULL";
+  EXPECT_GT(QueryInt("SELECT COUNT(*) " + versions), 0);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) " + versions + " AND (t_infomask & 4096) <> 0"), 0)  // HEAP_XMAX_IS_MULTI
+      << "a version of the room's row has a MultiXact for its xmax";
+  EXPECT_EQ(QueryInt("SELECT last_event_id FROM room_heads WHERE room_id = " + std::to_string(kPgGeneral)), Head());
+}
+
 // A read marker is two round trips: its bucket, the access check and the
 // upsert together, then the COMMIT with the bucket's new count (it was four).
 // A refused marker leaves neither a marker nor a spent token.
