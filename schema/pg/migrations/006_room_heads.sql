@@ -15,6 +15,13 @@
 --
 -- A trigger makes the head row with the room, whoever inserts it, so every
 -- room has one (the room queries join it).
+--
+-- The previous binary keeps working while the pools of a deployment are
+-- upgraded one host at a time: rooms.last_event_id stays (this binary
+-- neither reads nor writes it), and an update of it, which only a pool of
+-- schema 5 makes, is carried to room_heads by a trigger, so the room list
+-- misses none of that pool's sends. A later migration may drop the column
+-- and its trigger once no binary of schema 5 is left.
 CREATE TABLE room_heads (
   room_id       bigint PRIMARY KEY REFERENCES rooms (id) ON DELETE CASCADE,
   last_event_id bigint NOT NULL DEFAULT 0
@@ -22,7 +29,6 @@ CREATE TABLE room_heads (
 INSERT INTO room_heads (room_id, last_event_id) SELECT id, last_event_id FROM rooms;
 CREATE INDEX room_heads_activity ON room_heads (last_event_id, room_id);
 DROP INDEX rooms_activity;
-ALTER TABLE rooms DROP COLUMN last_event_id;
 
 -- SET search_path FROM CURRENT: the trigger finds this schema's room_heads
 -- whatever the search path of the session that inserts a room.
@@ -33,3 +39,12 @@ BEGIN
   RETURN NULL;
 END $$;
 CREATE TRIGGER rooms_head AFTER INSERT ON rooms FOR EACH ROW EXECUTE FUNCTION room_heads_insert();
+
+CREATE FUNCTION room_heads_follow() RETURNS trigger LANGUAGE plpgsql
+  SET search_path FROM CURRENT AS $$
+BEGIN
+  UPDATE room_heads SET last_event_id = GREATEST(last_event_id, NEW.last_event_id) WHERE room_id = NEW.id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER rooms_head_follow AFTER UPDATE OF last_event_id ON rooms FOR EACH ROW
+  WHEN (NEW.last_event_id > OLD.last_event_id) EXECUTE FUNCTION room_heads_follow();

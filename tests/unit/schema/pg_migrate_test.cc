@@ -143,5 +143,34 @@ TEST(PgMigrateTest, AnUpgradeFromVersion4FoldsTheAccentsOfOldMessages) {
   EXPECT_EQ(found("parley_search", "déjà & vu"), "1");
 }
 
+// Migration 006 leaves a pool of schema 5 working while the others are
+// upgraded: its statements (copied from that binary) still run, and what
+// they write reaches room_heads, which this binary reads.
+TEST(PgMigrateTest, APoolOfSchema5KeepsWorkingAfterMigration6) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("migrate_v5_pool"));
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url));
+  ASSERT_OK(MigratePg(*conn));
+  ASSERT_OK_AND_ASSIGN(PgResult room, conn->Exec("INSERT INTO rooms (name, kind, owner_id, answers_per_professor, "
+                                                 "created_ts) VALUES ('old', 'public', NULL, NULL, 0) RETURNING id"));
+  ASSERT_OK_AND_ASSIGN(int64_t id, room.Int(0, 0));
+  auto head = [&] {
+    auto r = conn->Exec("SELECT last_event_id FROM room_heads WHERE room_id = $1", {id});
+    EXPECT_OK(r);
+    return r.ok() && r->Rows() == 1 ? r->Int(0, 0).value() : -1;
+  };
+  EXPECT_EQ(head(), 0);  // the new room has its head row
+  ASSERT_OK(conn->Exec("UPDATE rooms SET last_event_id = GREATEST(last_event_id, $1) WHERE id = $2", {int64_t{7}, id}));
+  EXPECT_EQ(head(), 7);
+  ASSERT_OK(conn->Exec("UPDATE rooms SET last_event_id = $1 WHERE id = $2", {int64_t{9}, id}));
+  EXPECT_EQ(head(), 9);
+  ASSERT_OK(conn->Exec("UPDATE room_heads SET last_event_id = 12 WHERE room_id = $1", {id}));  // a new pool's send
+  ASSERT_OK(conn->Exec("UPDATE rooms SET last_event_id = GREATEST(last_event_id, $1) WHERE id = $2", {int64_t{10}, id}));
+  EXPECT_EQ(head(), 12) << "an older id from a schema-5 pool does not move the head back";
+  ASSERT_OK(conn->Exec("SELECT r.id, r.last_event_id FROM rooms r WHERE r.last_event_id > $1 "
+                       "ORDER BY r.last_event_id DESC, r.id DESC",
+                       {int64_t{0}}));
+}
+
 }  // namespace
 }  // namespace parley::pg
