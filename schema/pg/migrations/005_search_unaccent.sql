@@ -9,12 +9,15 @@
 -- 'simple' lower-cases it. ASCII words map as before.
 --
 -- unaccent is a contrib extension that ships with the server (Debian's
--- postgresql package, every managed service), and a trusted one: the owner
--- of the database may create it without being a superuser. A database
--- that has it already (in whatever schema) keeps it; otherwise it is made
--- here, in the schema being migrated. The configuration names the
--- dictionary by its schema, found in the catalog, so the search path of a
--- later connection does not matter.
+-- postgresql package, every managed service), and a trusted one: a role
+-- with CREATE on the database may create it without being a superuser. A
+-- database that has it already (in whatever schema) keeps it; otherwise it
+-- is made in a schema of its own, parley_ext, shared by every deployment
+-- of the database: not in the schema being migrated, which a DROP SCHEMA
+-- ... CASCADE of that one deployment would take away with the other
+-- deployments' search configurations and columns. The configuration names
+-- the dictionary by its schema, found in the catalog, so the search path
+-- of a later connection does not matter.
 --
 -- What still differs from FTS5, both rare in chat: unaccent also splits
 -- ligatures ("æ" is "ae", "ß" is "ss"), which FTS5 keeps as letters; and
@@ -24,7 +27,13 @@
 --
 -- The stored column is computed again for every message (a table rewrite,
 -- under the migration's lock: minutes for millions of messages).
-CREATE EXTENSION IF NOT EXISTS unaccent;
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'unaccent') THEN
+    CREATE SCHEMA IF NOT EXISTS parley_ext;
+    CREATE EXTENSION unaccent SCHEMA parley_ext;
+  END IF;
+END $$;
 
 CREATE TEXT SEARCH CONFIGURATION parley_search (COPY = pg_catalog.simple);
 

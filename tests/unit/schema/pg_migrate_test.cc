@@ -143,6 +143,32 @@ TEST(PgMigrateTest, AnUpgradeFromVersion4FoldsTheAccentsOfOldMessages) {
   EXPECT_EQ(found("parley_search", "déjà & vu"), "1");
 }
 
+// Several deployments may share a database, each in its schema: the
+// unaccent extension that their search configurations use lives in a
+// schema of none of them, so dropping one deployment (DROP SCHEMA ...
+// CASCADE) leaves the others' search whole.
+TEST(PgMigrateTest, DroppingOneDeploymentsSchemaLeavesTheOthersSearch) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(std::string a_url, cluster->NewSchema("deployment_a"));
+  ASSERT_OK_AND_ASSIGN(std::string b_url, cluster->NewSchema("deployment_b"));
+  ASSERT_OK_AND_ASSIGN(auto a, PgConn::Connect(a_url));
+  ASSERT_OK_AND_ASSIGN(auto b, PgConn::Connect(b_url));
+  ASSERT_OK(MigratePg(*a));
+  ASSERT_OK(MigratePg(*b));
+  ASSERT_OK_AND_ASSIGN(PgResult where,
+                       a->Exec("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'unaccent'"));
+  ASSERT_EQ(where.Rows(), 1);
+  EXPECT_EQ(where.Text(0, 0), "parley_ext");
+  ASSERT_OK_AND_ASSIGN(PgResult schema, a->Exec("SELECT current_schema()"));
+  ASSERT_OK(a->ExecScript("SET client_min_messages = warning; DROP SCHEMA " + schema.Text(0, 0) + " CASCADE"));
+  ASSERT_OK(b->Exec("INSERT INTO users (username, pw_hash, created_ts) VALUES ('b', 'h', 0)"));
+  ASSERT_OK(b->Exec("INSERT INTO messages (id, room_id, user_id, kind, text, ts) "
+                    "SELECT 1, 1, id, 'message', 'Crème brûlée', 0 FROM users"));
+  ASSERT_OK_AND_ASSIGN(PgResult found, b->Exec("SELECT count(*) FROM messages "
+                                               "WHERE search @@ to_tsquery('parley_search', 'creme & brulee')"));
+  EXPECT_EQ(found.Text(0, 0), "1");
+}
+
 // Migration 006 leaves a pool of schema 5 working while the others are
 // upgraded: its statements (copied from that binary) still run, and what
 // they write reaches room_heads, which this binary reads.
