@@ -335,7 +335,7 @@ Result<std::pair<Member, bool>> PgStore::Invite(const User& me, int64_t room_id,
 Result<std::vector<Member>> PgStore::Members(const User& me, int64_t room_id) {
   PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, room_id, true).status());
   PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(std::string(kMemberSelect) +
-                                                     "WHERE m.room_id = $1 ORDER BY lower(u.username), u.username",
+                                                     "WHERE m.room_id = $1 ORDER BY lower(u.username) COLLATE \"C\", u.username COLLATE \"C\"",
                                                  {room_id, NowMs()}));
   std::vector<Member> out;
   out.reserve(r.Rows());
@@ -494,13 +494,16 @@ Result<RoomListPage> PgStore::ListRoomsPage(const User& me, const RoomListQuery&
 }
 
 Result<std::vector<Room>> PgStore::Directory(const User& me, const std::string& prefix, int limit) {
-  // starts_with on lower(name), not LIKE with its wildcards.
+  // starts_with on lower(name), not LIKE with its wildcards. COLLATE "C":
+  // ASCII letters fold, as SQLite's NOCASE folds them, whatever the
+  // database's LC_CTYPE (a UTF-8 one would fold "É" too).
   PARLEY_ASSIGN_OR_RETURN(
       PgResult r, conn_.Exec(std::string("SELECT ") + kRoomColumns + ", NULL, NULL FROM " + kRooms +
                                  "LEFT JOIN users ou ON ou.id = r.owner_id "
-                                 "WHERE r.kind IN ('public', 'qa') AND starts_with(lower(r.name), lower($2)) "
+                                 "WHERE r.kind IN ('public', 'qa') "
+                                 "AND starts_with(lower(r.name COLLATE \"C\"), lower($2 COLLATE \"C\")) "
                                  "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = $1) "
-                                 "ORDER BY lower(r.name) LIMIT $3",
+                                 "ORDER BY lower(r.name COLLATE \"C\") LIMIT $3",
                              {me.id, prefix, limit}));
   std::vector<Room> out;
   for (int i = 0; i < r.Rows(); ++i) {

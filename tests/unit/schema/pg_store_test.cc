@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "schema/message_index.h"
+#include "schema/pg/migrate.h"
 #include "tests/unit/schema/pg_store_fixture.h"
 
 namespace parley::pg {
@@ -141,6 +142,46 @@ TEST_F(PgStoreTest, ABatchOfSendsLeavesNoMultiXactOnItsRoom) {
   EXPECT_EQ(QueryInt("SELECT COUNT(*) " + versions + " AND (t_infomask & 4096) <> 0"), 0)  // HEAP_XMAX_IS_MULTI
       << "a version of the room's row has a MultiXact for its xmax";
   EXPECT_EQ(QueryInt("SELECT last_event_id FROM room_heads WHERE room_id = " + std::to_string(kPgGeneral)), Head());
+}
+
+// In a database whose LC_CTYPE is a UTF-8 locale (initdb's default; the
+// test clusters are C), lower() folds "É" too. Room names and the room
+// directory fold ASCII letters only there as well, as SQLite's NOCASE does
+// (migration 007, COLLATE "C"): found by backends_diff_test on such a
+// cluster, where the directory's "SALLE É" found "Salle é" on PostgreSQL.
+TEST(PgLocaleTest, RoomNamesFoldOnlyAsciiLettersInADatabaseOfAUtf8Ctype) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(auto admin, PgConn::Connect(cluster->url()));
+  // The cluster is the test program's own: the database is new.
+  ASSERT_OK(admin->ExecScript("CREATE DATABASE utf8_ctype TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' "
+                              "LC_CTYPE 'C.UTF-8'"));
+  std::string url = cluster->url();
+  const size_t at = url.find("/parley?");
+  ASSERT_NE(at, std::string::npos) << url;
+  url.replace(at, 8, "/utf8_ctype?");
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url));
+  ASSERT_OK(MigratePg(*conn));
+  ASSERT_OK_AND_ASSIGN(PgResult folded, conn->Exec("SELECT lower('É')"));
+  ASSERT_EQ(folded.Text(0, 0), "é") << "this database folds beyond ASCII";
+  PgStore store(*conn);
+  ASSERT_OK_AND_ASSIGN(User alice, store.CreateUser("alice", kPgFakeHash));
+  ASSERT_OK_AND_ASSIGN(User bob, store.CreateUser("bob", kPgFakeHash));
+  ASSERT_OK(store.CreateRoom(alice, "Salle é", RoomKind::kPublic, std::nullopt));
+  ASSERT_OK(store.CreateRoom(alice, "Salle É", RoomKind::kPublic, std::nullopt)) << "two names, as on SQLite";
+  EXPECT_ERROR(store.CreateRoom(alice, "SALLE é", RoomKind::kPublic, std::nullopt), Code::kConflict,
+               "room_name_taken");
+  auto names = [&](const std::string& prefix) {
+    std::vector<std::string> out;
+    auto rooms = store.Directory(bob, prefix, 10);
+    EXPECT_OK(rooms);
+    if (rooms.ok()) {
+      for (const Room& r : *rooms) out.push_back(r.name);
+    }
+    return out;
+  };
+  EXPECT_EQ(names("SALLE É"), std::vector<std::string>{"Salle É"});
+  EXPECT_EQ(names("salle é"), std::vector<std::string>{"Salle é"});
+  EXPECT_EQ(names("SALLE"), (std::vector<std::string>{"Salle É", "Salle é"}));
 }
 
 // A read marker is two round trips: its bucket, the access check and the
