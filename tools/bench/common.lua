@@ -1,7 +1,9 @@
 -- Shared by send.lua and history.lua (wrk loads it with dofile from the
 -- repository root, where tools/bench/api runs wrk): one bearer token per
 -- wrk thread from PARLEY_TOKENS, non-2xx counting, and the JSON summary line.
-local tokens = {}
+-- Every token of PARLEY_TOKENS, in each thread's state too (send.lua
+-- rotates through them).
+tokens = {}
 for t in string.gmatch(os.getenv("PARLEY_TOKENS") or "", "[^,]+") do tokens[#tokens + 1] = t end
 room = os.getenv("PARLEY_ROOM") or "1"
 local threads = {}

@@ -6,9 +6,7 @@
 -- PARLEY_TOKENS instead (each thread starting at its own), so many users
 -- send, as in a deployment, not two.
 dofile("tools/bench/common.lua")
-local all_tokens = {}
-for t in string.gmatch(os.getenv("PARLEY_TOKENS") or "", "[^,]+") do all_tokens[#all_tokens + 1] = t end
-local rotate = os.getenv("PARLEY_ROTATE_TOKENS") == "1" and #all_tokens > 0
+local rotate = os.getenv("PARLEY_ROTATE_TOKENS") == "1" and #tokens > 0
 
 function init(args)
   n = 0
@@ -24,7 +22,7 @@ function request()
   local body = string.format('{"text":"bench message %d from thread %d","client_id":"b%d-%d-%d"}',
                              n, id, id, os.time(), n)
   if rotate then
-    wrk.headers["Authorization"] = "Bearer " .. all_tokens[(n + id) % #all_tokens + 1]
+    wrk.headers["Authorization"] = "Bearer " .. tokens[(n + id) % #tokens + 1]
   end
   return wrk.format(nil, nil, nil, body)
 end
