@@ -18,7 +18,7 @@ int LatestPgSchemaVersion() {
   return latest;
 }
 
-Result<int> MigratePg(PgConn& conn) {
+Result<int> MigratePg(PgConn& conn, std::optional<int> up_to) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn));
   // Held until COMMIT or ROLLBACK: a second starter waits here, then finds
   // the version the first one left.
@@ -37,7 +37,7 @@ Result<int> MigratePg(PgConn& conn) {
                             " is newer than this binary (" + std::to_string(LatestPgSchemaVersion()) + ")");
   }
   for (const auto& m : kMigrations) {
-    if (m.number <= version) continue;
+    if (m.number <= version || (up_to && m.number > *up_to)) continue;
     Status st = conn.ExecScript(m.sql);
     if (!st.ok()) return Status::Internal("migration " + std::to_string(m.number) + ": " + st.message());
     version = m.number;

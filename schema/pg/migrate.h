@@ -8,13 +8,16 @@
 // (PostgreSQL's DDL is transactional).
 #pragma once
 
+#include <optional>
+
 #include "schema/pg/conn.h"
 
 namespace parley::pg {
 
 // The number of the newest PostgreSQL migration built into this binary.
 int LatestPgSchemaVersion();
-// Applies every pending migration; returns the resulting version.
-Result<int> MigratePg(PgConn& conn);
+// Applies every pending migration, or those up to and including `up_to`
+// (tests of an upgrade from an older schema); returns the resulting version.
+Result<int> MigratePg(PgConn& conn, std::optional<int> up_to = std::nullopt);
 
 }  // namespace parley::pg

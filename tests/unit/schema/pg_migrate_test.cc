@@ -3,8 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -118,15 +116,8 @@ TEST(PgMigrateTest, AnUpgradeFromVersion4FoldsTheAccentsOfOldMessages) {
   ASSERT_OK(MigratePg(*first_conn));
   ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("migrate_v4"));
   ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url));
-  ASSERT_OK(conn->ExecScript("CREATE TABLE schema_version (one boolean PRIMARY KEY DEFAULT true CHECK (one), "
-                             "version integer NOT NULL); INSERT INTO schema_version VALUES (true, 4)"));
-  for (const char* file : {"001_event_log.sql", "002_schema.sql", "003_upload_lifecycle.sql", "004_daemons.sql"}) {
-    std::ifstream in(std::string(PARLEY_SOURCE_DIR "/schema/pg/migrations/") + file);
-    ASSERT_TRUE(in) << file;
-    std::stringstream sql;
-    sql << in.rdbuf();
-    ASSERT_OK(conn->ExecScript(sql.str())) << file;
-  }
+  ASSERT_OK_AND_ASSIGN(int old_version, MigratePg(*conn, 4));
+  ASSERT_EQ(old_version, 4);
   ASSERT_OK(conn->Exec("INSERT INTO users (username, pw_hash, created_ts) VALUES ('old', 'h', 0)"));
   ASSERT_OK(conn->Exec("INSERT INTO messages (id, room_id, user_id, kind, text, ts) "
                        "SELECT 1, 1, id, 'message', 'Déjà VU', 0 FROM users"));
@@ -169,30 +160,41 @@ TEST(PgMigrateTest, DroppingOneDeploymentsSchemaLeavesTheOthersSearch) {
   EXPECT_EQ(found.Text(0, 0), "1");
 }
 
-// Migration 006 leaves a pool of schema 5 working while the others are
-// upgraded: its statements (copied from that binary) still run, and what
-// they write reaches room_heads, which this binary reads.
+// Migration 006 carries a schema-5 database's room heads over, and leaves a
+// pool of schema 5 working while the others are upgraded: its statements
+// (copied from that binary) still run, and what they write reaches
+// room_heads, which this binary reads.
 TEST(PgMigrateTest, APoolOfSchema5KeepsWorkingAfterMigration6) {
   PARLEY_PG_CLUSTER(cluster);
   ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("migrate_v5_pool"));
   ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url));
-  ASSERT_OK(MigratePg(*conn));
-  ASSERT_OK_AND_ASSIGN(PgResult room, conn->Exec("INSERT INTO rooms (name, kind, owner_id, answers_per_professor, "
-                                                 "created_ts) VALUES ('old', 'public', NULL, NULL, 0) RETURNING id"));
-  ASSERT_OK_AND_ASSIGN(int64_t id, room.Int(0, 0));
-  auto head = [&] {
-    auto r = conn->Exec("SELECT last_event_id FROM room_heads WHERE room_id = $1", {id});
+  ASSERT_OK_AND_ASSIGN(int old_version, MigratePg(*conn, 5));
+  ASSERT_EQ(old_version, 5);
+  const char* kNewRoom =
+      "INSERT INTO rooms (name, kind, owner_id, answers_per_professor, created_ts) VALUES ($1, 'public', NULL, "
+      "NULL, 0) RETURNING id";
+  ASSERT_OK_AND_ASSIGN(PgResult before, conn->Exec(kNewRoom, {std::string("before")}));
+  ASSERT_OK_AND_ASSIGN(int64_t before_id, before.Int(0, 0));
+  ASSERT_OK(conn->Exec("UPDATE rooms SET last_event_id = GREATEST(last_event_id, $1) WHERE id = $2",
+                       {int64_t{5}, before_id}));
+  ASSERT_OK_AND_ASSIGN(int v, MigratePg(*conn));
+  EXPECT_EQ(v, LatestPgSchemaVersion());
+  auto head = [&](int64_t room) {
+    auto r = conn->Exec("SELECT last_event_id FROM room_heads WHERE room_id = $1", {room});
     EXPECT_OK(r);
     return r.ok() && r->Rows() == 1 ? r->Int(0, 0).value() : -1;
   };
-  EXPECT_EQ(head(), 0);  // the new room has its head row
+  EXPECT_EQ(head(before_id), 5) << "the head of a room from before the migration";
+  ASSERT_OK_AND_ASSIGN(PgResult room, conn->Exec(kNewRoom, {std::string("old")}));
+  ASSERT_OK_AND_ASSIGN(int64_t id, room.Int(0, 0));
+  EXPECT_EQ(head(id), 0);  // the new room has its head row
   ASSERT_OK(conn->Exec("UPDATE rooms SET last_event_id = GREATEST(last_event_id, $1) WHERE id = $2", {int64_t{7}, id}));
-  EXPECT_EQ(head(), 7);
+  EXPECT_EQ(head(id), 7);
   ASSERT_OK(conn->Exec("UPDATE rooms SET last_event_id = $1 WHERE id = $2", {int64_t{9}, id}));
-  EXPECT_EQ(head(), 9);
+  EXPECT_EQ(head(id), 9);
   ASSERT_OK(conn->Exec("UPDATE room_heads SET last_event_id = 12 WHERE room_id = $1", {id}));  // a new pool's send
   ASSERT_OK(conn->Exec("UPDATE rooms SET last_event_id = GREATEST(last_event_id, $1) WHERE id = $2", {int64_t{10}, id}));
-  EXPECT_EQ(head(), 12) << "an older id from a schema-5 pool does not move the head back";
+  EXPECT_EQ(head(id), 12) << "an older id from a schema-5 pool does not move the head back";
   ASSERT_OK(conn->Exec("SELECT r.id, r.last_event_id FROM rooms r WHERE r.last_event_id > $1 "
                        "ORDER BY r.last_event_id DESC, r.id DESC",
                        {int64_t{0}}));
