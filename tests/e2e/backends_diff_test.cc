@@ -402,7 +402,7 @@ class Differ {
   // hosts").
   std::string Text() {
     static const std::vector<std::string> kExtras = {"café", "naïve", "日本語", "✓", "hello,", "world.", "\"quoted\"",
-                                                     "tab\there", "two\nlines", "<b>x</b>"};
+                                                     "tab\there", "two\nlines", "<b>x</b>", "Дом", "ΩΜΕΓΑ"};
     std::string t;
     const size_t n = 1 + R(6);
     for (size_t i = 0; i < n; ++i) {
@@ -1192,13 +1192,14 @@ class Differ {
     std::string q = "q=" + Word();
     if (Chance(25)) q += "+" + Word();
     if (Chance(15)) q = "q=" + Word().substr(0, 3) + "*";
-    // Words beyond ASCII (the texts have "café", "naïve", "日本語"), and
-    // ones that differ from them only in accents or in the case of an
-    // accented letter: both backends fold them (FTS5's unicode61, and
-    // PostgreSQL's migration 005 in a cluster of LC_CTYPE C too).
-    static const std::vector<std::string> kOther = {"%E6%97%A5%E6%9C%AC%E8%AA%9E", "world",     "hello",
-                                                    "caf%C3%A9",                    "CAF%C3%89", "cafe",
-                                                    "naive",                        "NA%C3%8FVE"};
+    // Words beyond ASCII (the texts have "café", "naïve", "日本語", "Дом",
+    // "ΩΜΕΓΑ"), and ones that differ from them only in accents or in case:
+    // both backends fold them (FTS5's unicode61; PostgreSQL's migration 005,
+    // and for the case of Cyrillic and Greek, tools/pg's LC_CTYPE C.UTF-8).
+    static const std::vector<std::string> kOther = {
+        "%E6%97%A5%E6%9C%AC%E8%AA%9E", "world",        "hello", "caf%C3%A9", "CAF%C3%89",
+        "cafe",                         "naive",        "NA%C3%8FVE",
+        "%D0%B4%D0%BE%D0%BC",           "%D0%94%D0%9E%D0%9C",   "%CF%89%CE%BC%CE%B5%CE%B3%CE%B1"};
     if (Chance(15)) q = "q=" + OneOf(kOther);
     std::optional<Ids> room;
     if (Chance(30)) room = rooms_[AnyRoom()].id;

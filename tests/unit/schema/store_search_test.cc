@@ -284,8 +284,8 @@ TEST_P(StoreSearchTest, AShortTextIsItsOwnSnippetWithItsPunctuation) {
 }
 
 // Accents fold, and so does the case of accented letters, on both backends
-// (FTS5's unicode61 remove_diacritics 2; PostgreSQL's migration 005, whose
-// test clusters have LC_CTYPE C): the snippet marks the word as written.
+// (FTS5's unicode61 remove_diacritics 2; PostgreSQL's migration 005, in a
+// database of LC_CTYPE C as well): the snippet marks the word as written.
 TEST_P(StoreSearchTest, AccentsAndTheCaseOfAccentedLettersFold) {
   Post("Un CAFÉ à l'École, naïve");
   Post("plain cafe");
@@ -302,6 +302,21 @@ TEST_P(StoreSearchTest, AccentsAndTheCaseOfAccentedLettersFold) {
   ASSERT_OK(page);
   ASSERT_EQ(page->results.size(), 1u);
   EXPECT_EQ(page->results[0].snippet, "Un \x02" "CAFÉ\x03 à l'\x02" "École\x03, naïve");
+}
+
+// The case of every alphabet folds, not only Latin's: FTS5's unicode61 on
+// SQLite; on PostgreSQL the database's LC_CTYPE decides, and tools/pg makes
+// its clusters (these tests' among them) with C.UTF-8, as initdb does by
+// default on most hosts (README, "PostgreSQL and several hosts").
+TEST_P(StoreSearchTest, TheCaseOfEveryAlphabetFolds) {
+  Post("Мой ДОМ");
+  Post("ΩΜΕΓΑ point");
+  Post("дом и сад");
+  EXPECT_EQ(Found("\"дом\""), (std::vector<std::string>{"дом и сад", "Мой ДОМ"}));
+  EXPECT_EQ(Found("\"ДОМ\""), (std::vector<std::string>{"дом и сад", "Мой ДОМ"}));
+  EXPECT_EQ(Found("\"ωμεγα\""), std::vector<std::string>{"ΩΜΕΓΑ point"});
+  EXPECT_EQ(Found("\"Сад\""), std::vector<std::string>{"дом и сад"});
+  EXPECT_EQ(Found("\"мо\"*"), std::vector<std::string>{"Мой ДОМ"});
 }
 
 INSTANTIATE_TEST_SUITE_P(Cadence, StoreSearchTest, ::testing::Values(int64_t{1}, Store::kIndexEveryRows),
