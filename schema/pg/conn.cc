@@ -56,6 +56,7 @@ Status FromPg(const pg_result* res, const pg_conn* conn, std::string_view what) 
       StartsWith(state, "08") ||   // connection exception
       StartsWith(state, "53") ||   // insufficient resources (too many connections)
       StartsWith(state, "57P") ||  // shutting down, cannot connect now
+      std::strcmp(state, "55P03") == 0 ||  // lock not available: lock_timeout
       std::strcmp(state, "57014") == 0) {  // statement timeout
     return Status::Unavailable(msg);
   }
@@ -123,8 +124,12 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& url) {
 }
 
 Status PgConn::Guard() {
+  // lock_timeout only where nothing (the URL's options, the role's or the
+  // database's settings) set one already.
   const std::string sql =
-      "SET idle_in_transaction_session_timeout = '" + std::to_string(kIdleInTransactionS) + "s'";
+      "SET idle_in_transaction_session_timeout = '" + std::to_string(kIdleInTransactionS) +
+      "s'; SELECT set_config('lock_timeout', '" + std::to_string(kLockTimeoutS) +
+      "s', false) WHERE current_setting('lock_timeout') = '0'";
   PgResult res(PQexec(conn_.get(), sql.c_str()));
   return FromPg(res.raw(), conn_.get(), Brief(sql));
 }

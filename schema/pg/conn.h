@@ -111,6 +111,16 @@ class PgConn {
   // (URL keywords, which the URL may override) let this side see a dead
   // server within about the same time instead of waiting forever.
   static constexpr int kIdleInTransactionS = 10;
+  // How long any statement of ours waits for a lock (lock_timeout) before
+  // it fails as kUnavailable (503; the client retries). Ours are held for
+  // milliseconds, a batch's counter row included; what holds one longer is
+  // someone else's: a DBA's ALTER TABLE, VACUUM FULL or CREATE INDEX, or a
+  // newer binary's migration during a rolling upgrade. Without a bound,
+  // every request that touches the table would queue behind it, holding its
+  // worker seat and its connection, and a batch stuck that way would hold
+  // the counter row, and so every pool's writes. The URL may set its own
+  // (options=-c lock_timeout=...): a setting made at connect is kept.
+  static constexpr int kLockTimeoutS = 5;
 
   // url: a libpq connection string or URI ("postgresql://user@/db?host=/dir").
   // A server that cannot be reached is kUnavailable; a malformed URL kInvalid.
@@ -223,8 +233,8 @@ class PgConn {
   // Before a statement: a lost connection, outside a transaction of ours,
   // is made again (see ok()). Fails kUnavailable while the server is down.
   Status ReconnectIfLost();
-  // Every session's own settings (kIdleInTransactionS), at connect and at
-  // every reconnect, before session_.
+  // Every session's own settings (kIdleInTransactionS, kLockTimeoutS), at
+  // connect and at every reconnect, before session_.
   Status Guard();
   std::unique_ptr<pg_conn, PgConnCloser> conn_;
   bool in_tx_ = false;  // a PgTx (not a savepoint) is open

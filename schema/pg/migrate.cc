@@ -21,8 +21,17 @@ int LatestPgSchemaVersion() {
 Result<int> MigratePg(PgConn& conn, std::optional<int> up_to) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn));
   // Held until COMMIT or ROLLBACK: a second starter waits here, then finds
-  // the version the first one left.
+  // the version the first one left. It waits as long as the first one
+  // migrates (rewriting a large table takes minutes), so without the
+  // session's lock_timeout (PgConn::kLockTimeoutS), which then applies again
+  // to the migrations' own locks: a table that a long transaction holds
+  // fails the start-up after that long (to be tried again), rather than
+  // queueing every other session's statements on that table behind the
+  // migration's wait.
+  PARLEY_ASSIGN_OR_RETURN(PgResult saved, conn.Exec("SELECT current_setting('lock_timeout')"));
+  PARLEY_RETURN_IF_ERROR(conn.ExecScript("SET LOCAL lock_timeout = 0"));
   PARLEY_RETURN_IF_ERROR(conn.Exec("SELECT pg_advisory_xact_lock($1)", {kMigrationLock}).status());
+  PARLEY_RETURN_IF_ERROR(conn.Exec("SELECT set_config('lock_timeout', $1, true)", {saved.Text(0, 0)}).status());
   // Quiet: the table usually exists, and libpq would print that NOTICE.
   PARLEY_RETURN_IF_ERROR(conn.ExecScript(
       "SET LOCAL client_min_messages = warning;"
@@ -39,7 +48,11 @@ Result<int> MigratePg(PgConn& conn, std::optional<int> up_to) {
   for (const auto& m : kMigrations) {
     if (m.number <= version || (up_to && m.number > *up_to)) continue;
     Status st = conn.ExecScript(m.sql);
-    if (!st.ok()) return Status::Internal("migration " + std::to_string(m.number) + ": " + st.message());
+    if (!st.ok()) {
+      const std::string what = "migration " + std::to_string(m.number) + ": " + st.message();
+      // A lock that did not come in time: the start-up may be tried again.
+      return st.code() == Code::kUnavailable ? Status::Unavailable(what) : Status::Internal(what);
+    }
     version = m.number;
   }
   PARLEY_RETURN_IF_ERROR(conn.Exec("UPDATE schema_version SET version = $1", {version}).status());

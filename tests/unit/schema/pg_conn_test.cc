@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -147,10 +148,19 @@ TEST(PgConnTest, EverySessionIsGuardedAgainstAVanishedPeerAlsoAfterAReconnect) {
     auto r = conn->Exec("SELECT current_setting('idle_in_transaction_session_timeout')");
     return r.ok() ? r->Text(0, 0) : r.status().ToString();
   };
+  auto lock_timeout = [](PgConn& c) -> std::string {
+    auto r = c.Exec("SELECT current_setting('lock_timeout')");
+    return r.ok() ? r->Text(0, 0) : r.status().ToString();
+  };
   EXPECT_EQ(idle_timeout(), "10s");
+  EXPECT_EQ(lock_timeout(*conn), "5s");
   TerminateBackendOf(*conn, *admin);
   EXPECT_ERROR(conn->Exec("SELECT 1"), Code::kUnavailable, "busy");
   EXPECT_EQ(idle_timeout(), "10s") << "the reconnected session";
+  EXPECT_EQ(lock_timeout(*conn), "5s") << "the reconnected session";
+  // A lock_timeout that the URL sets is kept.
+  ASSERT_OK_AND_ASSIGN(auto patient, PgConn::Connect(cluster->url() + "&options=-clock_timeout%3D1min"));
+  EXPECT_EQ(lock_timeout(*patient), "1min");
 
   std::map<std::string, std::string> options = ConnOptions(*conn);
   EXPECT_EQ(options["keepalives"], "1");
@@ -159,6 +169,32 @@ TEST(PgConnTest, EverySessionIsGuardedAgainstAVanishedPeerAlsoAfterAReconnect) {
   // The URL's own setting wins.
   ASSERT_OK_AND_ASSIGN(auto own, PgConn::Connect(cluster->url() + "&keepalives_idle=30"));
   EXPECT_EQ(ConnOptions(*own)["keepalives_idle"], "30");
+}
+
+// A statement that waits for a lock longer than lock_timeout fails as
+// kUnavailable (the client retries), and its transaction with it; the lock
+// holder is unaffected. The URL shortens the timeout for the test.
+TEST(PgConnTest, AWaitForALockEndsAtTheLockTimeoutAsUnavailable) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("lock_wait"));
+  ASSERT_OK_AND_ASSIGN(auto holder, PgConn::Connect(url));
+  ASSERT_OK(holder->ExecScript("CREATE TABLE t (n bigint PRIMARY KEY); INSERT INTO t VALUES (1)"));
+  ASSERT_OK_AND_ASSIGN(auto waiter, PgConn::Connect(url + "%20-clock_timeout%3D200ms"));
+  {
+    ASSERT_OK_AND_ASSIGN(auto held, PgTx::Begin(*holder));
+    ASSERT_OK(holder->Exec("SELECT n FROM t WHERE n = 1 FOR UPDATE").status());
+    const auto start = std::chrono::steady_clock::now();
+    {
+      ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*waiter));
+      EXPECT_ERROR(waiter->Exec("UPDATE t SET n = 2 WHERE n = 1"), Code::kUnavailable, "busy");
+    }
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(waited, std::chrono::milliseconds(150));
+    EXPECT_LT(waited, std::chrono::seconds(3));
+    ASSERT_OK(holder->Exec("UPDATE t SET n = 3 WHERE n = 1").status());
+    ASSERT_OK(held->Commit());
+  }
+  EXPECT_EQ(Ns(*waiter), "3");
 }
 
 // Inside a transaction a lost connection is not made again: the server

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -158,6 +159,44 @@ TEST(PgMigrateTest, DroppingOneDeploymentsSchemaLeavesTheOthersSearch) {
   ASSERT_OK_AND_ASSIGN(PgResult found, b->Exec("SELECT count(*) FROM messages "
                                                "WHERE search @@ to_tsquery('parley_search', 'creme & brulee')"));
   EXPECT_EQ(found.Text(0, 0), "1");
+}
+
+// A starter waits for another one's migrations however long they take (the
+// advisory lock is taken without lock_timeout), but a migration whose table
+// a long transaction holds fails at the lock timeout, as kUnavailable, and
+// leaves the schema as it was; once the table is free it runs. The URL
+// shortens the timeout for the test.
+TEST(PgMigrateTest, AStarterWaitsForAnotherButAMigrationNotForeverForItsTable) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("migrate_locks"));
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url + "%20-clock_timeout%3D200ms"));
+  ASSERT_OK_AND_ASSIGN(auto other, PgConn::Connect(url));
+  ASSERT_OK(MigratePg(*conn, 4));
+  {
+    // A long reader of messages: migration 005 rewrites that table.
+    ASSERT_OK_AND_ASSIGN(auto reader, PgTx::Begin(*other));
+    ASSERT_OK(other->ExecScript("LOCK TABLE messages IN ACCESS SHARE MODE"));
+    Result<int> blocked = MigratePg(*conn);
+    EXPECT_ERROR(blocked, Code::kUnavailable, "busy");
+    EXPECT_NE(blocked.status().message().find("migration 5"), std::string::npos) << blocked.status().ToString();
+  }
+  ASSERT_OK_AND_ASSIGN(PgResult v, conn->Exec("SELECT version FROM schema_version"));
+  EXPECT_EQ(v.Text(0, 0), "4");
+  {
+    // Another starter migrating, for longer than the lock timeout.
+    ASSERT_OK_AND_ASSIGN(auto starter, PgTx::Begin(*other));
+    ASSERT_OK(other->Exec("SELECT pg_advisory_xact_lock($1)", {int64_t{0x7061726c6579}}).status());
+    std::thread release([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+      EXPECT_OK(starter->Commit());
+    });
+    Result<int> waited = MigratePg(*conn);
+    release.join();
+    ASSERT_OK(waited);
+    EXPECT_EQ(*waited, LatestPgSchemaVersion());
+  }
+  ASSERT_OK_AND_ASSIGN(PgResult t, conn->Exec("SELECT current_setting('lock_timeout')"));
+  EXPECT_EQ(t.Text(0, 0), "200ms") << "the session's own timeout, after the migration";
 }
 
 // Migration 006 carries a schema-5 database's room heads over, and leaves a

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -144,8 +145,35 @@ TEST_F(PgStoreTest, ABatchOfSendsLeavesNoMultiXactOnItsRoom) {
   EXPECT_EQ(QueryInt("SELECT last_event_id FROM room_heads WHERE room_id = " + std::to_string(kPgGeneral)), Head());
 }
 
-// In a database whose LC_CTYPE is a UTF-8 locale (initdb's default; the
-// test clusters are C), lower() folds "É" too. Room names and the room
+// While someone else holds the messages table (a DBA's ALTER TABLE, or a
+// newer binary's migration during a rolling upgrade), a read and a send
+// fail at the lock timeout as kUnavailable, which the API answers 503, and
+// leave nothing behind: once the table is free, the next send takes the
+// next id. The session's lock_timeout is shortened for the test.
+TEST_F(PgStoreTest, ReadsAndSendsBehindSomeoneElsesTableLockFailAtTheLockTimeout) {
+  User alice = NewUser("alice");
+  ASSERT_OK_AND_ASSIGN(SendResult first, store_->Send(alice, kPgGeneral, "before", std::nullopt));
+  ASSERT_OK(conn_->ExecScript("SET lock_timeout = '200ms'"));
+  std::unique_ptr<pg::PgConn> dba = OtherConn();
+  ASSERT_NE(dba, nullptr);
+  {
+    ASSERT_OK_AND_ASSIGN(auto held, pg::PgTx::Begin(*dba));
+    ASSERT_OK(dba->ExecScript("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE"));
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_ERROR(store_->History(alice, kPgGeneral, std::nullopt, std::nullopt, 20), Code::kUnavailable, "busy");
+    EXPECT_ERROR(store_->Send(alice, kPgGeneral, "during", std::nullopt), Code::kUnavailable, "busy");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  }  // rolled back: the lock is gone
+  ASSERT_OK_AND_ASSIGN(SendResult after, store_->Send(alice, kPgGeneral, "after", std::nullopt));
+  EXPECT_EQ(after.message.id, first.message.id + 1) << "the refused send left no gap";
+  ASSERT_OK_AND_ASSIGN(HistoryPage page, store_->History(alice, kPgGeneral, std::nullopt, std::nullopt, 20));
+  ASSERT_GE(page.messages.size(), 2u);
+  EXPECT_EQ(page.messages.back().text, "after");
+  EXPECT_EQ(page.messages[page.messages.size() - 2].text, "before");
+}
+
+// In a database whose LC_CTYPE is a UTF-8 locale (initdb's default, and
+// tools/pg's; the test makes one, whatever its cluster's), lower() folds "É" too. Room names and the room
 // directory fold ASCII letters only there as well, as SQLite's NOCASE does
 // (migration 007, COLLATE "C"): found by backends_diff_test on such a
 // cluster, where the directory's "SALLE É" found "Salle é" on PostgreSQL.
