@@ -179,7 +179,7 @@ Result<std::string> PgConn::Prepared(const std::string& text, size_t n) {
     std::string name = "p" + std::to_string(prepared_.size() + 1);
     ++round_trips_;
     PgResult prep(PQprepare(conn_.get(), name.c_str(), text.c_str(), static_cast<int>(n), nullptr));
-    if (Status ps = FromPg(prep.raw(), conn_.get(), Brief(text)); !ps.ok()) return ps;
+    if (Status ps = Checked(prep.raw(), Brief(text)); !ps.ok()) return ps;
     it = prepared_.emplace(text, std::move(name)).first;
   }
   return it->second;
@@ -204,7 +204,22 @@ Status CheckNoNul(const PgParam* params, size_t n) {
 
 }  // namespace
 
+Status PgConn::Checked(const pg_result* res, std::string_view what) {
+  Status st = FromPg(res, conn_.get(), what);
+  if (!st.ok() && in_batch_) {
+    const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+    if (state != nullptr && std::strcmp(state, "55P03") == 0) batch_lock_timed_out_ = true;
+  }
+  return st;
+}
+
+Status PgConn::RefuseAfterLockTimeout() const {
+  if (!in_batch_ || !batch_lock_timed_out_) return Status::Ok();
+  return Status::Unavailable("an earlier write of this batch waited for a lock too long; try again");
+}
+
 Result<PgResult> PgConn::ExecParams(std::string_view sql, const PgParam* params, size_t n) {
+  PARLEY_RETURN_IF_ERROR(RefuseAfterLockTimeout());
   PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
   PARLEY_RETURN_IF_ERROR(CheckNoNul(params, n));
   Main main{std::string(sql), true, params, n};
@@ -213,7 +228,7 @@ Result<PgResult> PgConn::ExecParams(std::string_view sql, const PgParam* params,
   std::vector<const char*> values = Values(params, n);
   ++round_trips_;
   PgResult res(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(n), values.data(), nullptr, nullptr, 0));
-  Status st = FromPg(res.raw(), conn_.get(), Brief(main.text));
+  Status st = Checked(res.raw(), Brief(main.text));
   if (!st.ok()) return st;
   return res;
 }
@@ -299,7 +314,7 @@ Result<std::vector<Result<PgResult>>> PgConn::Pipeline(std::span<const Main> mai
         break;
       }
       while (pg_result* extra = PQgetResult(c)) PQclear(extra);
-      Status st = FromPg(res.raw(), c, Brief(*all[i].text));
+      Status st = Checked(res.raw(), Brief(*all[i].text));
       if (!st.ok() && first.ok()) first = st;
       if (i < queued.size()) {
         if (!first.ok() && queued_failed.ok()) queued_failed = first;
@@ -353,6 +368,7 @@ Result<std::vector<PgConn::Main>> PgConn::MainsOf(const std::vector<Stmt>& stmts
 }
 
 Result<std::vector<Result<PgResult>>> PgConn::ExecTogether(const std::vector<Stmt>& stmts) {
+  PARLEY_RETURN_IF_ERROR(RefuseAfterLockTimeout());
   PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
   PARLEY_ASSIGN_OR_RETURN(std::vector<Main> mains, MainsOf(stmts));
   return Pipeline(mains);
@@ -419,6 +435,7 @@ Result<std::unique_ptr<PgTx>> PgTx::Begin(PgConn& conn) {
     conn.in_tx_ = true;
     return std::unique_ptr<PgTx>(new PgTx(conn, 0, conn.Queue("BEGIN")));
   }
+  PARLEY_RETURN_IF_ERROR(conn.RefuseAfterLockTimeout());
   const int depth = ++conn.savepoints_;
   const uint64_t seq = conn.Queue("SAVEPOINT parley_write_" + std::to_string(depth));
   return std::unique_ptr<PgTx>(new PgTx(conn, depth, seq));
@@ -490,6 +507,7 @@ Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn, std::function<Stat
   conn.deferred_failed_ = Status::Ok();
   conn.savepoints_ = 0;
   conn.id_run_.reset();
+  conn.batch_lock_timed_out_ = false;
   const uint64_t seq = conn.Queue("BEGIN");
   conn.in_batch_ = true;
   return std::unique_ptr<PgBatch>(new PgBatch(conn, std::move(before_commit), seq));

@@ -236,9 +236,18 @@ class PgConn {
   // Every session's own settings (kIdleInTransactionS, kLockTimeoutS), at
   // connect and at every reconnect, before session_.
   Status Guard();
+  // A statement's result: FromPg, noting a lock timeout inside a batch.
+  Status Checked(const pg_result* res, std::string_view what);
+  // Inside a batch in which a statement waited for a lock past
+  // kLockTimeoutS, the later statements that read a result (and the later
+  // writes) fail at once as kUnavailable, so the batch commits what it did
+  // before, and the rest of its queue is answered 503 in a moment instead
+  // of one lock timeout after another. The next batch tries again.
+  Status RefuseAfterLockTimeout() const;
   std::unique_ptr<pg_conn, PgConnCloser> conn_;
   bool in_tx_ = false;  // a PgTx (not a savepoint) is open
   bool in_batch_ = false;
+  bool batch_lock_timed_out_ = false;  // RefuseAfterLockTimeout
   std::string session_;  // SetSession's statements
   std::vector<Deferred> deferred_;  // the queue, oldest first
   uint64_t next_seq_ = 1;

@@ -172,6 +172,38 @@ TEST_F(PgStoreTest, ReadsAndSendsBehindSomeoneElsesTableLockFailAtTheLockTimeout
   EXPECT_EQ(page.messages[page.messages.size() - 2].text, "before");
 }
 
+// In a batch, once a write has waited for a lock past the timeout, the
+// writes after it fail at once (the same kUnavailable) rather than each
+// waiting out its own timeout while the rest of the queue waits behind
+// them; the writes before it commit with the batch, and the next batch
+// tries again.
+TEST_F(PgStoreTest, AfterALockTimeoutTheRestOfTheBatchFailsAtOnce) {
+  User alice = NewUser("alice");
+  ASSERT_OK_AND_ASSIGN(SendResult target, store_->Send(alice, kPgGeneral, "react to me", std::nullopt));
+  ASSERT_OK(conn_->ExecScript("SET lock_timeout = '200ms'"));
+  std::unique_ptr<pg::PgConn> dba = OtherConn();
+  ASSERT_NE(dba, nullptr);
+  {
+    ASSERT_OK_AND_ASSIGN(auto held, pg::PgTx::Begin(*dba));
+    ASSERT_OK(dba->ExecScript("LOCK TABLE reactions IN ACCESS EXCLUSIVE MODE"));
+    ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+    ASSERT_OK(store_->Send(alice, kPgGeneral, "before", std::nullopt));
+    EXPECT_ERROR(store_->React(alice, target.message.id, "+1", true), Code::kUnavailable, "busy");
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_ERROR(store_->Send(alice, kPgGeneral, "after", std::nullopt), Code::kUnavailable, "busy");
+    EXPECT_ERROR(store_->SessionUser(std::string(32, 'x')), Code::kUnavailable, "busy");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150)) << "refused without waiting";
+    ASSERT_OK(batch->Commit());
+  }
+  ASSERT_OK_AND_ASSIGN(HistoryPage page, store_->History(alice, kPgGeneral, std::nullopt, std::nullopt, 20));
+  ASSERT_FALSE(page.messages.empty());
+  EXPECT_EQ(page.messages.back().text, "before");
+  ASSERT_OK_AND_ASSIGN(auto next, store_->BeginBatch());
+  ASSERT_OK(store_->React(alice, target.message.id, "+1", true));
+  ASSERT_OK(store_->Send(alice, kPgGeneral, "next batch", std::nullopt));
+  ASSERT_OK(next->Commit());
+}
+
 // In a database whose LC_CTYPE is a UTF-8 locale (initdb's default, and
 // tools/pg's; the test makes one, whatever its cluster's), lower() folds "É" too. Room names and the room
 // directory fold ASCII letters only there as well, as SQLite's NOCASE does
