@@ -145,25 +145,40 @@ TEST_F(PgStoreTest, ABatchOfSendsLeavesNoMultiXactOnItsRoom) {
   EXPECT_EQ(QueryInt("SELECT last_event_id FROM room_heads WHERE room_id = " + std::to_string(kPgGeneral)), Head());
 }
 
-// While someone else holds the messages table (a DBA's ALTER TABLE, or a
-// newer binary's migration during a rolling upgrade), a read and a send
-// fail at the lock timeout as kUnavailable, which the API answers 503, and
-// leave nothing behind: once the table is free, the next send takes the
-// next id. The session's lock_timeout is shortened for the test.
-TEST_F(PgStoreTest, ReadsAndSendsBehindSomeoneElsesTableLockFailAtTheLockTimeout) {
+// Someone else's lock on a table (a DBA's ALTER TABLE, or a newer binary's
+// migration during a rolling upgrade), held until the struct goes, with the
+// store's lock_timeout shortened for the test.
+class PgLockTimeoutTest : public test::PgStoreFixture {
+ protected:
+  struct HeldLock {
+    std::unique_ptr<pg::PgConn> conn;
+    std::unique_ptr<pg::PgTx> tx;  // rolled back first: the lock goes
+  };
+  HeldLock LockedByAnother(const std::string& table) {
+    EXPECT_OK(conn_->ExecScript("SET lock_timeout = '200ms'"));
+    HeldLock held{OtherConn(), nullptr};
+    if (!held.conn) return held;
+    auto tx = pg::PgTx::Begin(*held.conn);
+    EXPECT_OK(tx);
+    if (tx.ok()) held.tx = std::move(tx).value();
+    EXPECT_OK(held.conn->ExecScript("LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE"));
+    return held;
+  }
+};
+
+// A read and a send behind it fail at the lock timeout as kUnavailable,
+// which the API answers 503, and leave nothing behind: once the table is
+// free, the next send takes the next id.
+TEST_F(PgLockTimeoutTest, ReadsAndSendsBehindSomeoneElsesTableLockFailAtTheLockTimeout) {
   User alice = NewUser("alice");
   ASSERT_OK_AND_ASSIGN(SendResult first, store_->Send(alice, kPgGeneral, "before", std::nullopt));
-  ASSERT_OK(conn_->ExecScript("SET lock_timeout = '200ms'"));
-  std::unique_ptr<pg::PgConn> dba = OtherConn();
-  ASSERT_NE(dba, nullptr);
   {
-    ASSERT_OK_AND_ASSIGN(auto held, pg::PgTx::Begin(*dba));
-    ASSERT_OK(dba->ExecScript("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE"));
+    HeldLock held = LockedByAnother("messages");
     const auto start = std::chrono::steady_clock::now();
     EXPECT_ERROR(store_->History(alice, kPgGeneral, std::nullopt, std::nullopt, 20), Code::kUnavailable, "busy");
     EXPECT_ERROR(store_->Send(alice, kPgGeneral, "during", std::nullopt), Code::kUnavailable, "busy");
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
-  }  // rolled back: the lock is gone
+  }
   ASSERT_OK_AND_ASSIGN(SendResult after, store_->Send(alice, kPgGeneral, "after", std::nullopt));
   EXPECT_EQ(after.message.id, first.message.id + 1) << "the refused send left no gap";
   ASSERT_OK_AND_ASSIGN(HistoryPage page, store_->History(alice, kPgGeneral, std::nullopt, std::nullopt, 20));
@@ -177,15 +192,11 @@ TEST_F(PgStoreTest, ReadsAndSendsBehindSomeoneElsesTableLockFailAtTheLockTimeout
 // waiting out its own timeout while the rest of the queue waits behind
 // them; the writes before it commit with the batch, and the next batch
 // tries again.
-TEST_F(PgStoreTest, AfterALockTimeoutTheRestOfTheBatchFailsAtOnce) {
+TEST_F(PgLockTimeoutTest, AfterALockTimeoutTheRestOfTheBatchFailsAtOnce) {
   User alice = NewUser("alice");
   ASSERT_OK_AND_ASSIGN(SendResult target, store_->Send(alice, kPgGeneral, "react to me", std::nullopt));
-  ASSERT_OK(conn_->ExecScript("SET lock_timeout = '200ms'"));
-  std::unique_ptr<pg::PgConn> dba = OtherConn();
-  ASSERT_NE(dba, nullptr);
   {
-    ASSERT_OK_AND_ASSIGN(auto held, pg::PgTx::Begin(*dba));
-    ASSERT_OK(dba->ExecScript("LOCK TABLE reactions IN ACCESS EXCLUSIVE MODE"));
+    HeldLock held = LockedByAnother("reactions");
     ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
     ASSERT_OK(store_->Send(alice, kPgGeneral, "before", std::nullopt));
     EXPECT_ERROR(store_->React(alice, target.message.id, "+1", true), Code::kUnavailable, "busy");
