@@ -424,7 +424,13 @@ Result<std::vector<Result<PgResult>>> PgConn::Commit(uint64_t begin_seq, const s
   return results;
 }
 
-Result<std::unique_ptr<PgTx>> PgTx::Begin(PgConn& conn) {
+Result<std::unique_ptr<PgTx>> PgTx::Begin(PgConn& conn) { return Open(conn, "BEGIN"); }
+
+Result<std::unique_ptr<PgTx>> PgTx::BeginSnapshot(PgConn& conn) {
+  return Open(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+}
+
+Result<std::unique_ptr<PgTx>> PgTx::Open(PgConn& conn, const char* begin) {
   // Reconnecting is for a statement outside a transaction: this one's
   // BEGIN is queued, so the check comes now.
   PARLEY_RETURN_IF_ERROR(conn.ReconnectIfLost());
@@ -433,7 +439,7 @@ Result<std::unique_ptr<PgTx>> PgTx::Begin(PgConn& conn) {
     conn.deferred_.clear();
     conn.deferred_failed_ = Status::Ok();
     conn.in_tx_ = true;
-    return std::unique_ptr<PgTx>(new PgTx(conn, 0, conn.Queue("BEGIN")));
+    return std::unique_ptr<PgTx>(new PgTx(conn, 0, conn.Queue(begin)));
   }
   PARLEY_RETURN_IF_ERROR(conn.RefuseAfterLockTimeout());
   const int depth = ++conn.savepoints_;

@@ -278,6 +278,11 @@ class PgConn {
 class PgTx {
  public:
   static Result<std::unique_ptr<PgTx>> Begin(PgConn& conn);
+  // A transaction of its own that reads one snapshot, and writes nothing
+  // (BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY: one statement);
+  // inside a batch, a savepoint as Begin makes, reading the batch's own
+  // transaction.
+  static Result<std::unique_ptr<PgTx>> BeginSnapshot(PgConn& conn);
   ~PgTx();
   PgTx(const PgTx&) = delete;
   PgTx& operator=(const PgTx&) = delete;
@@ -294,6 +299,8 @@ class PgTx {
 
  private:
   PgTx(PgConn& conn, int depth, uint64_t seq) : conn_(conn), depth_(depth), seq_(seq), id_run_(conn.id_run_) {}
+  // begin: the statement that opens a transaction of its own.
+  static Result<std::unique_ptr<PgTx>> Open(PgConn& conn, const char* begin);
   PgConn& conn_;
   int depth_;     // 0: a transaction; n: the savepoint parley_write_n
   uint64_t seq_;  // of its queued BEGIN or SAVEPOINT

@@ -40,15 +40,7 @@
 
 namespace parley::pg {
 
-Result<std::unique_ptr<PgTx>> PgStore::BeginRead() {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
-  // SET TRANSACTION must come first in a transaction; a savepoint of a batch
-  // reads within the batch's own transaction instead.
-  if (!conn_.in_batch()) {
-    PARLEY_RETURN_IF_ERROR(conn_.Defer("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
-  }
-  return tx;
-}
+Result<std::unique_ptr<PgTx>> PgStore::BeginRead() { return PgTx::BeginSnapshot(conn_); }
 
 Result<std::optional<Message>> PgStore::LoadMessage(int64_t id, const char* lock) {
   PARLEY_ASSIGN_OR_RETURN(PgResult r,
