@@ -175,14 +175,30 @@ Result<std::string> PgConn::Prepared(const std::string& text, size_t n) {
   // 0.05 ms per statement of a history read). Null paramTypes: the server
   // infers them; text in, text out.
   auto it = prepared_.find(text);
-  if (it == prepared_.end()) {
-    std::string name = "p" + std::to_string(prepared_.size() + 1);
+  if (it != prepared_.end()) return it->second;
+  std::string name = "p" + std::to_string(prepared_.size() + 1);
+  // A PREPARE runs at once, ahead of the queue, whose SAVEPOINT (a write's,
+  // in a batch) the server has not seen yet: one that failed there (say,
+  // behind another session's table lock, past lock_timeout) would abort the
+  // whole transaction, and with it every write of the batch. In a savepoint
+  // of its own it fails alone. Once per statement and connection.
+  pg_conn* c = conn_.get();
+  const bool contained = PQtransactionStatus(c) == PQTRANS_INTRANS;
+  auto script = [this, c](const char* sql) {
     ++round_trips_;
-    PgResult prep(PQprepare(conn_.get(), name.c_str(), text.c_str(), static_cast<int>(n), nullptr));
-    if (Status ps = Checked(prep.raw(), Brief(text)); !ps.ok()) return ps;
-    it = prepared_.emplace(text, std::move(name)).first;
+    PgResult res(PQexec(c, sql));
+    return FromPg(res.raw(), c, sql);
+  };
+  if (contained) PARLEY_RETURN_IF_ERROR(script("SAVEPOINT parley_prepare"));
+  ++round_trips_;
+  PgResult prep(PQprepare(c, name.c_str(), text.c_str(), static_cast<int>(n), nullptr));
+  Status ps = Checked(prep.raw(), Brief(text));
+  if (contained) {
+    PARLEY_RETURN_IF_ERROR(script(ps.ok() ? "RELEASE SAVEPOINT parley_prepare"
+                                          : "ROLLBACK TO SAVEPOINT parley_prepare; RELEASE SAVEPOINT parley_prepare"));
   }
-  return it->second;
+  if (!ps.ok()) return ps;
+  return prepared_.emplace(text, std::move(name)).first->second;
 }
 
 namespace {
@@ -209,6 +225,10 @@ Status PgConn::Checked(const pg_result* res, std::string_view what) {
   if (!st.ok() && in_batch_) {
     const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
     if (state != nullptr && std::strcmp(state, "55P03") == 0) batch_lock_timed_out_ = true;
+    // Outside any savepoint (a read of the batch's own, such as the
+    // session's), a failure aborts the batch's transaction: its COMMIT
+    // will say why.
+    if (savepoints_ == 0 && batch_failed_.ok()) batch_failed_ = st;
   }
   return st;
 }
@@ -410,8 +430,10 @@ Result<std::vector<Result<PgResult>>> PgConn::Commit(uint64_t begin_seq, const s
   // A transaction in which a statement failed "commits" with the tag
   // ROLLBACK: nothing was committed.
   if (st.ok() && std::strcmp(PQcmdStatus(results.back()->raw()), "ROLLBACK") == 0) {
-    st = !deferred_failed_.ok() ? deferred_failed_
-                                : Status::Internal("COMMIT: the transaction had failed and was rolled back");
+    // The cause, when it is known: kUnavailable (busy: retry) stays so.
+    const Status& cause = !deferred_failed_.ok() ? deferred_failed_ : batch_failed_;
+    st = !cause.ok() ? Status(cause.code(), cause.reason(), "the batch failed and was rolled back: " + cause.message())
+                     : Status::Internal("COMMIT: the transaction had failed and was rolled back");
   }
   if (!st.ok()) {
     DropQueuedFrom(begin_seq);  // unsent if a read was refused before the pipeline
@@ -514,6 +536,7 @@ Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn, std::function<Stat
   conn.savepoints_ = 0;
   conn.id_run_.reset();
   conn.batch_lock_timed_out_ = false;
+  conn.batch_failed_ = Status::Ok();
   const uint64_t seq = conn.Queue("BEGIN");
   conn.in_batch_ = true;
   return std::unique_ptr<PgBatch>(new PgBatch(conn, std::move(before_commit), seq));

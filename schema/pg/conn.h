@@ -248,6 +248,10 @@ class PgConn {
   bool in_tx_ = false;  // a PgTx (not a savepoint) is open
   bool in_batch_ = false;
   bool batch_lock_timed_out_ = false;  // RefuseAfterLockTimeout
+  // The first statement of the open batch that failed outside any
+  // savepoint: the batch's transaction is aborted, and its COMMIT fails
+  // with this cause (so a busy database is 503, not 500).
+  Status batch_failed_;
   std::string session_;  // SetSession's statements
   std::vector<Deferred> deferred_;  // the queue, oldest first
   uint64_t next_seq_ = 1;

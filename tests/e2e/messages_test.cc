@@ -316,5 +316,64 @@ TEST_F(MessagesTest, RoomsShowMyReadMarker) {
   EXPECT_EQ(r["unread"].num(), 1) << r.Dump();
 }
 
+// PostgreSQL: while someone else holds the messages table (a DBA's ALTER
+// TABLE, a newer binary's migration), sends and history reads through
+// nginx are answered 503 with the API's JSON error within about the lock
+// timeout (PgConn::kLockTimeoutS, 5 s), not held for as long as the lock
+// lasts; once it goes, the same client_ids send (none was stored) and the
+// stack serves as before.
+TEST_F(MessagesTest, BehindATableLockRequestsAre503WithinTheLockTimeoutThenServeAgain) {
+  if (!OnPostgres()) GTEST_SKIP() << "PostgreSQL's lock_timeout";
+  User alice = Register("alice");
+  const int64_t room = General(alice);
+  Send(alice, room, "before the lock");
+  std::string error;
+  std::unique_ptr<TableLock> dba = TableLock::Take(stack().db(), "messages", &error);
+  ASSERT_NE(dba, nullptr) << error;
+  constexpr int kSenders = 3;
+  std::vector<Response> sent(kSenders);
+  Response read;
+  std::latch start(kSenders + 1);
+  std::vector<std::thread> threads;
+  const auto began = std::chrono::steady_clock::now();
+  for (int i = 0; i < kSenders; ++i) {
+    threads.emplace_back([&, i] {
+      Client c(stack().base_url(), Client::Cookies::kOff);
+      c.set_bearer(alice.token);
+      start.arrive_and_wait();
+      sent[i] = c.Post(RoomPath(room, "/messages"),
+                       "{\"text\":\"during\",\"client_id\":\"locked-" + std::to_string(i) + "\"}");
+    });
+  }
+  threads.emplace_back([&] {
+    Client c(stack().base_url(), Client::Cookies::kOff);
+    c.set_bearer(alice.token);
+    start.arrive_and_wait();
+    read = c.Get(RoomPath(room, "/messages"));
+  });
+  for (auto& t : threads) t.join();
+  const auto took = std::chrono::steady_clock::now() - began;
+  for (const Response& r : sent) {
+    EXPECT_EQ(r.status, 503) << r.Describe() << stack().LogTail(8000);
+    EXPECT_EQ(r.json()["error"]["code"].str(), "busy") << r.body;
+  }
+  EXPECT_EQ(read.status, 503) << read.Describe();
+  EXPECT_EQ(read.json()["error"]["code"].str(), "busy") << read.body;
+  // One lock timeout for the read, one or two for the sends' batches.
+  EXPECT_LT(took, std::chrono::seconds(16));
+  dba->Release();
+  for (int i = 0; i < kSenders; ++i) {
+    Response r = alice->Post(RoomPath(room, "/messages"),
+                             "{\"text\":\"after\",\"client_id\":\"locked-" + std::to_string(i) + "\"}");
+    EXPECT_EQ(r.status, 201) << "the refused send was not stored: " << r.Describe();
+  }
+  Response history = alice->Get(RoomPath(room, "/messages"));
+  ASSERT_EQ(history.status, 200) << history.Describe();
+  int afters = 0;
+  for (const Json& m : history.json()["messages"].items()) afters += m["text"].str() == "after";
+  EXPECT_EQ(afters, kSenders) << history.body;
+  ExpectHealthy();
+}
+
 }  // namespace
 }  // namespace parley::e2e

@@ -261,6 +261,30 @@ std::string ReadText(const std::string& path) {
   return ss.str();
 }
 
+struct TableLock::Session {
+  std::unique_ptr<pg::PgConn> conn;
+};
+
+TableLock::TableLock(std::unique_ptr<Session> session) : session_(std::move(session)) {}
+TableLock::~TableLock() { Release(); }
+
+std::unique_ptr<TableLock> TableLock::Take(const std::string& db_url, const std::string& table, std::string* error) {
+  auto conn = pg::PgConn::Connect(db_url);
+  Status st = conn.ok() ? (*conn)->ExecScript("BEGIN; LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE")
+                        : conn.status();
+  if (!st.ok()) {
+    *error = "locking " + table + ": " + st.ToString();
+    return nullptr;
+  }
+  return std::unique_ptr<TableLock>(new TableLock(std::make_unique<Session>(Session{std::move(conn).value()})));
+}
+
+void TableLock::Release() {
+  if (!session_) return;
+  (void)session_->conn->ExecScript("ROLLBACK");
+  session_.reset();
+}
+
 uint64_t ProcStatusBytes(pid_t pid, const std::string& key) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string word;

@@ -111,6 +111,24 @@ uint64_t ProcStatusBytes(pid_t pid, const std::string& key);
 // The whole file, or "" if it cannot be read.
 std::string ReadText(const std::string& path);
 
+// PostgreSQL only: another session of a stack's database (Stack::db())
+// holding `table` in ACCESS EXCLUSIVE mode, as a DBA's ALTER TABLE or a
+// newer binary's migration does, until Release() or destruction.
+class TableLock {
+ public:
+  // Null, with *error, when the lock could not be taken.
+  static std::unique_ptr<TableLock> Take(const std::string& db_url, const std::string& table, std::string* error);
+  ~TableLock();
+  TableLock(const TableLock&) = delete;
+  TableLock& operator=(const TableLock&) = delete;
+  void Release();
+
+ private:
+  struct Session;
+  explicit TableLock(std::unique_ptr<Session> session);
+  std::unique_ptr<Session> session_;
+};
+
 // The store a stack runs on.
 enum class Backend {
   kFromEnvironment,  // PostgreSQL when OnPostgres() (the `.pg` copies of a test), else SQLite

@@ -255,6 +255,81 @@ TEST(PgTxTest, ATransactionWithAFailedStatementDoesNotCommit) {
   EXPECT_EQ(r.Int(0, 0).value(), 0);
 }
 
+// A write whose statement is new to the connection is prepared first, which
+// the server does at once, ahead of the write's queued SAVEPOINT. When that
+// PREPARE fails (here behind another session's table lock, past the
+// session's lock_timeout), the write fails alone and the batch commits the
+// others, as when the statement itself fails.
+// A connection of lock_timeout 200 ms to a fresh schema with tables t and
+// `locked`, the statements of `warm` prepared on it, and another session
+// that holds `locked` (ACCESS EXCLUSIVE) until it goes.
+struct LockedTable {
+  std::unique_ptr<PgConn> conn;
+  std::unique_ptr<PgConn> dba;
+};
+LockedTable WithALockedTable(PgCluster* cluster, const std::string& prefix, const std::string& warm = "") {
+  LockedTable out;
+  auto url = cluster->NewSchema(prefix);
+  auto conn = url.ok() ? PgConn::Connect(*url + "%20-clock_timeout%3D200ms") : url.status();
+  auto dba = url.ok() ? PgConn::Connect(*url) : url.status();
+  Status st = conn.ok() && dba.ok() ? Status::Ok() : (conn.ok() ? dba.status() : conn.status());
+  if (st.ok()) st = (*conn)->ExecScript("CREATE TABLE t (n bigint); CREATE TABLE locked (n bigint)");
+  if (st.ok() && !warm.empty()) st = (*conn)->Exec(warm).status();
+  if (st.ok()) st = (*dba)->ExecScript("BEGIN; LOCK TABLE locked IN ACCESS EXCLUSIVE MODE");
+  if (!st.ok()) {
+    ADD_FAILURE() << st.ToString();
+    return out;
+  }
+  out.conn = std::move(conn).value();
+  out.dba = std::move(dba).value();
+  return out;
+}
+
+// The batch's first write, which commits: 1 into t.
+void WriteOneInto(PgConn& conn) {
+  auto tx = PgTx::Begin(conn);
+  ASSERT_OK(tx);
+  ASSERT_OK(conn.Exec("INSERT INTO t VALUES ($1) RETURNING n", {1}).status());
+  ASSERT_OK((*tx)->Commit());
+}
+
+TEST(PgBatchTest, AWriteWhoseStatementCannotBePreparedFailsAlone) {
+  PARLEY_PG_CLUSTER(cluster);
+  LockedTable l = WithALockedTable(cluster, "prepare_fails");
+  ASSERT_NE(l.conn, nullptr);
+  PgConn* conn = l.conn.get();
+  {
+    ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(*conn));
+    WriteOneInto(*conn);
+    {
+      ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+      EXPECT_ERROR(conn->Exec("INSERT INTO locked VALUES ($1) RETURNING n", {2}), Code::kUnavailable, "busy");
+    }
+    ASSERT_OK(batch->Commit());
+  }
+  ASSERT_OK(l.dba->ExecScript("ROLLBACK"));
+  EXPECT_EQ(Ns(*conn), "1");
+}
+
+// A statement of the batch outside any write's savepoint (the writer reads
+// the session that way) aborts the batch's transaction when it fails: the
+// COMMIT then fails with that cause, so a busy database is answered 503
+// (retry), not 500.
+TEST(PgBatchTest, AFailureOutsideAWriteFailsTheBatchWithItsCause) {
+  PARLEY_PG_CLUSTER(cluster);
+  LockedTable l = WithALockedTable(cluster, "batch_cause", "SELECT n FROM locked");
+  ASSERT_NE(l.conn, nullptr);
+  PgConn* conn = l.conn.get();
+  {
+    ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(*conn));
+    WriteOneInto(*conn);
+    EXPECT_ERROR(conn->Exec("SELECT n FROM locked"), Code::kUnavailable, "busy");
+    EXPECT_ERROR(batch->Commit(), Code::kUnavailable, "busy");
+  }
+  ASSERT_OK(l.dba->ExecScript("ROLLBACK"));
+  EXPECT_EQ(Ns(*conn), "") << "nothing of the failed batch committed";
+}
+
 // Group commit: writes inside a batch are savepoints; one that fails rolls
 // back alone, the others commit together in the batch's one COMMIT.
 TEST(PgBatchTest, AFailedWriteRollsBackAloneAndTheBatchCommitsOnce) {
