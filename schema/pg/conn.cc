@@ -33,6 +33,9 @@ bool StartsWith(const char* s, const char* prefix) {
 
 }  // namespace
 
+// SQLSTATE lock_not_available: a statement waited past lock_timeout.
+constexpr const char* kLockNotAvailable = "55P03";
+
 Status FromPg(const pg_result* res, const pg_conn* conn, std::string_view what) {
   ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return Status::Ok();
@@ -56,7 +59,7 @@ Status FromPg(const pg_result* res, const pg_conn* conn, std::string_view what) 
       StartsWith(state, "08") ||   // connection exception
       StartsWith(state, "53") ||   // insufficient resources (too many connections)
       StartsWith(state, "57P") ||  // shutting down, cannot connect now
-      std::strcmp(state, "55P03") == 0 ||  // lock not available: lock_timeout
+      std::strcmp(state, kLockNotAvailable) == 0 ||  // lock_timeout
       std::strcmp(state, "57014") == 0) {  // statement timeout
     return Status::Unavailable(msg);
   }
@@ -130,6 +133,11 @@ Status PgConn::Guard() {
       "SET idle_in_transaction_session_timeout = '" + std::to_string(kIdleInTransactionS) +
       "s'; SELECT set_config('lock_timeout', '" + std::to_string(kLockTimeoutS) +
       "s', false) WHERE current_setting('lock_timeout') = '0'";
+  return ExecNow(sql);
+}
+
+Status PgConn::ExecNow(const std::string& sql) {
+  ++round_trips_;
   PgResult res(PQexec(conn_.get(), sql.c_str()));
   return FromPg(res.raw(), conn_.get(), Brief(sql));
 }
@@ -155,10 +163,7 @@ Status PgConn::ReconnectIfLost() {
   if (!ok()) return Status::Unavailable("reconnecting to PostgreSQL: " + Trimmed(PQerrorMessage(conn_.get())));
   prepared_.clear();  // they lived in the old server session
   PARLEY_RETURN_IF_ERROR(Guard());
-  if (!session_.empty()) {
-    PgResult res(PQexec(conn_.get(), session_.c_str()));
-    PARLEY_RETURN_IF_ERROR(FromPg(res.raw(), conn_.get(), Brief(session_)));
-  }
+  if (!session_.empty()) PARLEY_RETURN_IF_ERROR(ExecNow(session_));
   return Status::Ok();
 }
 
@@ -182,20 +187,14 @@ Result<std::string> PgConn::Prepared(const std::string& text, size_t n) {
   // behind another session's table lock, past lock_timeout) would abort the
   // whole transaction, and with it every write of the batch. In a savepoint
   // of its own it fails alone. Once per statement and connection.
-  pg_conn* c = conn_.get();
-  const bool contained = PQtransactionStatus(c) == PQTRANS_INTRANS;
-  auto script = [this, c](const char* sql) {
-    ++round_trips_;
-    PgResult res(PQexec(c, sql));
-    return FromPg(res.raw(), c, sql);
-  };
-  if (contained) PARLEY_RETURN_IF_ERROR(script("SAVEPOINT parley_prepare"));
+  const bool contained = PQtransactionStatus(conn_.get()) == PQTRANS_INTRANS;
+  if (contained) PARLEY_RETURN_IF_ERROR(ExecNow("SAVEPOINT parley_prepare"));
   ++round_trips_;
-  PgResult prep(PQprepare(c, name.c_str(), text.c_str(), static_cast<int>(n), nullptr));
-  Status ps = Checked(prep.raw(), Brief(text));
+  PgResult prep(PQprepare(conn_.get(), name.c_str(), text.c_str(), static_cast<int>(n), nullptr));
+  Status ps = Checked(prep.raw(), Brief(text), /*aborts=*/!contained);
   if (contained) {
-    PARLEY_RETURN_IF_ERROR(script(ps.ok() ? "RELEASE SAVEPOINT parley_prepare"
-                                          : "ROLLBACK TO SAVEPOINT parley_prepare; RELEASE SAVEPOINT parley_prepare"));
+    PARLEY_RETURN_IF_ERROR(ExecNow(ps.ok() ? "RELEASE SAVEPOINT parley_prepare"
+                                           : "ROLLBACK TO SAVEPOINT parley_prepare; RELEASE SAVEPOINT parley_prepare"));
   }
   if (!ps.ok()) return ps;
   return prepared_.emplace(text, std::move(name)).first->second;
@@ -220,15 +219,15 @@ Status CheckNoNul(const PgParam* params, size_t n) {
 
 }  // namespace
 
-Status PgConn::Checked(const pg_result* res, std::string_view what) {
+Status PgConn::Checked(const pg_result* res, std::string_view what, bool aborts) {
   Status st = FromPg(res, conn_.get(), what);
   if (!st.ok() && in_batch_) {
     const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-    if (state != nullptr && std::strcmp(state, "55P03") == 0) batch_lock_timed_out_ = true;
+    if (state != nullptr && std::strcmp(state, kLockNotAvailable) == 0) batch_lock_timed_out_ = true;
     // Outside any savepoint (a read of the batch's own, such as the
     // session's), a failure aborts the batch's transaction: its COMMIT
     // will say why.
-    if (savepoints_ == 0 && batch_failed_.ok()) batch_failed_ = st;
+    if (aborts && savepoints_ == 0 && batch_failed_.ok()) batch_failed_ = st;
   }
   return st;
 }
@@ -397,9 +396,7 @@ Result<std::vector<Result<PgResult>>> PgConn::ExecTogether(const std::vector<Stm
 Status PgConn::ExecScript(const std::string& sql) {
   PARLEY_RETURN_IF_ERROR(ReconnectIfLost());
   if (!deferred_.empty()) PARLEY_RETURN_IF_ERROR(Pipeline({}).status());
-  ++round_trips_;
-  PgResult res(PQexec(conn_.get(), sql.c_str()));
-  return FromPg(res.raw(), conn_.get(), Brief(sql));
+  return ExecNow(sql);
 }
 
 Result<std::vector<Result<PgResult>>> PgConn::Commit(uint64_t begin_seq, const std::vector<Stmt>& reads) {

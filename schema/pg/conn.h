@@ -236,8 +236,14 @@ class PgConn {
   // Every session's own settings (kIdleInTransactionS, kLockTimeoutS), at
   // connect and at every reconnect, before session_.
   Status Guard();
-  // A statement's result: FromPg, noting a lock timeout inside a batch.
-  Status Checked(const pg_result* res, std::string_view what);
+  // One or more statements now, ahead of the queue and without
+  // reconnecting: the session's settings, a prepare's own savepoint, and
+  // ExecScript once it has sent the queue.
+  Status ExecNow(const std::string& sql);
+  // A statement's result: FromPg, noting inside a batch a lock timeout and,
+  // when the failure aborts the transaction (`aborts`: all but a prepare
+  // in a savepoint of its own), its cause.
+  Status Checked(const pg_result* res, std::string_view what, bool aborts = true);
   // Inside a batch in which a statement waited for a lock past
   // kLockTimeoutS, the later statements that read a result (and the later
   // writes) fail at once as kUnavailable, so the batch commits what it did
