@@ -66,6 +66,13 @@ class PgCluster {
     return url_ + "&options=-csearch_path%3D" + name;
   }
 
+  // A URL of NewSchema's whose sessions wait at most 200 ms for a lock
+  // (lock_timeout, added to its options), for tests of what a lock timeout
+  // does without waiting out PgConn::kLockTimeoutS.
+  static std::string WithShortLockTimeout(const std::string& schema_url) {
+    return schema_url + "%20-clock_timeout%3D200ms";
+  }
+
   // The URL of a migrated schema holding only what the migrations wrote, for
   // one test at a time. Made and migrated on the first call; each later call
   // empties it back to those rows (TRUNCATE, then the rows and sequence

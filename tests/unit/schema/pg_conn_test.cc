@@ -179,7 +179,7 @@ TEST(PgConnTest, AWaitForALockEndsAtTheLockTimeoutAsUnavailable) {
   ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("lock_wait"));
   ASSERT_OK_AND_ASSIGN(auto holder, PgConn::Connect(url));
   ASSERT_OK(holder->ExecScript("CREATE TABLE t (n bigint PRIMARY KEY); INSERT INTO t VALUES (1)"));
-  ASSERT_OK_AND_ASSIGN(auto waiter, PgConn::Connect(url + "%20-clock_timeout%3D200ms"));
+  ASSERT_OK_AND_ASSIGN(auto waiter, PgConn::Connect(PgCluster::WithShortLockTimeout(url)));
   {
     ASSERT_OK_AND_ASSIGN(auto held, PgTx::Begin(*holder));
     ASSERT_OK(holder->Exec("SELECT n FROM t WHERE n = 1 FOR UPDATE").status());
@@ -270,7 +270,7 @@ struct LockedTable {
 LockedTable WithALockedTable(PgCluster* cluster, const std::string& prefix, const std::string& warm = "") {
   LockedTable out;
   auto url = cluster->NewSchema(prefix);
-  auto conn = url.ok() ? PgConn::Connect(*url + "%20-clock_timeout%3D200ms") : url.status();
+  auto conn = url.ok() ? PgConn::Connect(PgCluster::WithShortLockTimeout(*url)) : url.status();
   auto dba = url.ok() ? PgConn::Connect(*url) : url.status();
   Status st = conn.ok() && dba.ok() ? Status::Ok() : (conn.ok() ? dba.status() : conn.status());
   if (st.ok()) st = (*conn)->ExecScript("CREATE TABLE t (n bigint); CREATE TABLE locked (n bigint)");

@@ -169,7 +169,7 @@ TEST(PgMigrateTest, DroppingOneDeploymentsSchemaLeavesTheOthersSearch) {
 TEST(PgMigrateTest, AStarterWaitsForAnotherButAMigrationNotForeverForItsTable) {
   PARLEY_PG_CLUSTER(cluster);
   ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("migrate_locks"));
-  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url + "%20-clock_timeout%3D200ms"));
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(test::PgCluster::WithShortLockTimeout(url)));
   ASSERT_OK_AND_ASSIGN(auto other, PgConn::Connect(url));
   ASSERT_OK(MigratePg(*conn, 4));
   {
