@@ -261,11 +261,7 @@ std::string ReadText(const std::string& path) {
   return ss.str();
 }
 
-struct TableLock::Session {
-  std::unique_ptr<pg::PgConn> conn;
-};
-
-TableLock::TableLock(std::unique_ptr<Session> session) : session_(std::move(session)) {}
+TableLock::TableLock(std::unique_ptr<pg::PgConn> session) : session_(std::move(session)) {}
 TableLock::~TableLock() { Release(); }
 
 std::unique_ptr<TableLock> TableLock::Take(const std::string& db_url, const std::string& table, std::string* error) {
@@ -276,12 +272,12 @@ std::unique_ptr<TableLock> TableLock::Take(const std::string& db_url, const std:
     *error = "locking " + table + ": " + st.ToString();
     return nullptr;
   }
-  return std::unique_ptr<TableLock>(new TableLock(std::make_unique<Session>(Session{std::move(conn).value()})));
+  return std::unique_ptr<TableLock>(new TableLock(std::move(conn).value()));
 }
 
 void TableLock::Release() {
   if (!session_) return;
-  (void)session_->conn->ExecScript("ROLLBACK");
+  (void)session_->ExecScript("ROLLBACK");
   session_.reset();
 }
 

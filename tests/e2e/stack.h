@@ -31,6 +31,10 @@
 #include <utility>
 #include <vector>
 
+namespace parley::pg {
+class PgConn;
+}  // namespace parley::pg
+
 namespace parley::e2e {
 
 // A directory made with mkdtemp(3), removed recursively on destruction.
@@ -124,9 +128,8 @@ class TableLock {
   void Release();
 
  private:
-  struct Session;
-  explicit TableLock(std::unique_ptr<Session> session);
-  std::unique_ptr<Session> session_;
+  explicit TableLock(std::unique_ptr<pg::PgConn> session);
+  std::unique_ptr<pg::PgConn> session_;  // in the transaction that holds the lock
 };
 
 // The store a stack runs on.
