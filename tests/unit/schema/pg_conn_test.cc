@@ -269,19 +269,18 @@ struct LockedTable {
 };
 LockedTable WithALockedTable(PgCluster* cluster, const std::string& prefix, const std::string& warm = "") {
   LockedTable out;
-  auto url = cluster->NewSchema(prefix);
-  auto conn = url.ok() ? PgConn::Connect(PgCluster::WithShortLockTimeout(*url)) : url.status();
-  auto dba = url.ok() ? PgConn::Connect(*url) : url.status();
-  Status st = conn.ok() && dba.ok() ? Status::Ok() : (conn.ok() ? dba.status() : conn.status());
-  if (st.ok()) st = (*conn)->ExecScript("CREATE TABLE t (n bigint); CREATE TABLE locked (n bigint)");
-  if (st.ok() && !warm.empty()) st = (*conn)->Exec(warm).status();
-  if (st.ok()) st = (*dba)->ExecScript("BEGIN; LOCK TABLE locked IN ACCESS EXCLUSIVE MODE");
+  Status st = [&]() -> Status {
+    PARLEY_ASSIGN_OR_RETURN(std::string url, cluster->NewSchema(prefix));
+    PARLEY_ASSIGN_OR_RETURN(out.conn, PgConn::Connect(PgCluster::WithShortLockTimeout(url)));
+    PARLEY_ASSIGN_OR_RETURN(out.dba, PgConn::Connect(url));
+    PARLEY_RETURN_IF_ERROR(out.conn->ExecScript("CREATE TABLE t (n bigint); CREATE TABLE locked (n bigint)"));
+    if (!warm.empty()) PARLEY_RETURN_IF_ERROR(out.conn->Exec(warm).status());
+    return out.dba->ExecScript("BEGIN; LOCK TABLE locked IN ACCESS EXCLUSIVE MODE");
+  }();
   if (!st.ok()) {
     ADD_FAILURE() << st.ToString();
-    return out;
+    return {};
   }
-  out.conn = std::move(conn).value();
-  out.dba = std::move(dba).value();
   return out;
 }
 
