@@ -549,6 +549,9 @@ PgBatch::~PgBatch() {
 }
 
 Status PgBatch::Commit() {
+  // No write of the batch comes after this: its end (the store's NOTIFY,
+  // which may read the channel's name) is not refused after a lock timeout.
+  conn_.batch_lock_timed_out_ = false;
   if (before_commit_) PARLEY_RETURN_IF_ERROR(before_commit_());  // still open: the destructor rolls back
   // A queued statement that failed belonged to a write that may count as
   // done: nothing of the batch commits.

@@ -248,7 +248,8 @@ class PgConn {
   // kLockTimeoutS, the later statements that read a result (and the later
   // writes) fail at once as kUnavailable, so the batch commits what it did
   // before, and the rest of its queue is answered 503 in a moment instead
-  // of one lock timeout after another. The next batch tries again.
+  // of one lock timeout after another. The next batch tries again; the
+  // batch's own end (PgBatch::Commit) is not refused.
   Status RefuseAfterLockTimeout() const;
   std::unique_ptr<pg_conn, PgConnCloser> conn_;
   bool in_tx_ = false;  // a PgTx (not a savepoint) is open

@@ -49,11 +49,6 @@ Result<std::unique_ptr<Batch>> PgStore::BeginBatch() {
   notify_head_ = 0;
   batch_rooms_.clear();
   batch_member_locks_.clear();
-  // The channel's name is read once per connection: before the batch, so
-  // that FinishBatch only queues statements, which ride with the COMMIT
-  // even after a write of the batch timed out on a lock (PgConn refuses
-  // the batch's later reads then).
-  PARLEY_RETURN_IF_ERROR(Channel().status());
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgBatch> batch, PgBatch::Begin(conn_, [this] { return FinishBatch(); }));
   return std::unique_ptr<Batch>(std::move(batch));
 }
