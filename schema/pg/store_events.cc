@@ -16,6 +16,7 @@
 
 #include "schema/event_merge.h"
 #include "schema/pg/event_log.h"
+#include "schema/pg/key_range.h"
 #include "schema/pg/store.h"
 #include "schema/wakeup.h"
 
@@ -25,10 +26,15 @@ namespace {
 
 const std::string& SourceSql(EventSource::Kind kind) {
   static const std::string kSelect = std::string("SELECT ") + kEventColumns + " FROM events ";
-  static const std::string kRoom = kSelect + "WHERE room_id = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT $4";
+  // A room's and a user's events as key ranges (key_range.h), so each
+  // source reads its own rows whatever the others' share of the log.
+  static const std::string kRoom =
+      kSelect + "WHERE " + KeyRange("room_id", "id", "$1", "$2", "$3", true) + " ORDER BY room_id, id LIMIT $4";
   static const std::string kBroadcast = kSelect + "WHERE audience = 'all' AND id > $1 AND id <= $2 ORDER BY id LIMIT $3";
-  static const std::string kAddressed =
-      kSelect + "WHERE target_id = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT $4";
+  // target_id IS NOT NULL: events_target's own condition, which the key
+  // range implies but the planner would not see.
+  static const std::string kAddressed = kSelect + "WHERE " + KeyRange("target_id", "id", "$1", "$2", "$3", true) +
+                                        " AND target_id IS NOT NULL ORDER BY target_id, id LIMIT $4";
   return kind == EventSource::Kind::kRoom ? kRoom : kind == EventSource::Kind::kBroadcast ? kBroadcast : kAddressed;
 }
 
@@ -52,7 +58,8 @@ Result<std::map<int64_t, std::vector<Event>>> FirstRoomBatches(PgConn& conn, int
       conn.Exec(std::string("SELECT e.id, e.ts, e.type, e.room_id, e.target_id, e.audience, e.data "
                             "FROM members m CROSS JOIN LATERAL (SELECT ") +
                     kEventColumns +
-                    " FROM events WHERE room_id = m.room_id AND id > $2 AND id <= $3 ORDER BY id LIMIT $4) e "
+                    " FROM events WHERE " + KeyRange("room_id", "id", "m.room_id", "$2", "$3", true) +
+                    " ORDER BY room_id, id LIMIT $4) e "
                     "WHERE m.user_id = $1 ORDER BY e.room_id, e.id",
                 {user_id, after, upto, first}));
   PARLEY_ASSIGN_OR_RETURN(std::vector<Event> events, EventsFromRows(rows));

@@ -34,6 +34,7 @@
 #include "schema/json.h"
 #include "schema/mentions.h"
 #include "schema/pg/event_log.h"
+#include "schema/pg/key_range.h"
 #include "schema/pg/store.h"
 #include "schema/pg/store_details.h"
 #include "schema/store_rules.h"
@@ -76,11 +77,14 @@ Result<std::vector<Message>> PgStore::LastMessages(const std::vector<int64_t>& r
   if (room_ids.empty()) return std::vector<Message>();
   std::string list;
   for (int64_t id : room_ids) list += (list.empty() ? "" : ",") + std::to_string(id);
-  // Each room's newest message through messages_room, in room_ids' order.
+  // Each room's newest message through messages_room (key_range.h), in
+  // room_ids' order.
   PARLEY_ASSIGN_OR_RETURN(
       PgResult r, conn_.Exec("SELECT x.id FROM unnest(string_to_array($1, ',')::bigint[]) WITH ORDINALITY l(room, n) "
-                             "CROSS JOIN LATERAL (SELECT MAX(id) AS id FROM messages WHERE room_id = l.room) x "
-                             "WHERE x.id IS NOT NULL ORDER BY l.n",
+                             "CROSS JOIN LATERAL (SELECT id FROM messages WHERE " +
+                                 KeyRange("room_id", "id", "l.room", "0", kMaxId, true) +
+                                 " ORDER BY room_id DESC, id DESC LIMIT 1) x "
+                                 "ORDER BY l.n",
                              {list}));
   std::vector<int64_t> ids;
   for (int i = 0; i < r.Rows(); ++i) {
@@ -139,12 +143,11 @@ Result<HistoryPage> PgStore::ReadHistoryPage(const User& me, int64_t room_id, st
   // One row more than asked tells whether there is more in that direction.
   // The page is read with the access check, ahead of its verdict: a reader
   // refused gets the refusal, and the rows read with it are dropped.
-  PgConn::Stmt query =
-      after ? PgConn::Stmt{std::string(kMessageSelect) +
-                               "WHERE m.room_id = $1 AND m.id > $2 AND m.id < $3 ORDER BY m.id ASC LIMIT $4",
-                           {room_id, *after, before.value_or(INT64_MAX), limit + 1}}
-            : PgConn::Stmt{std::string(kMessageSelect) + "WHERE m.room_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3",
-                           {room_id, before.value_or(INT64_MAX), limit + 1}};
+  // The room's rows in (after, before), through messages_room (key_range.h).
+  static const std::string kPage =
+      std::string(kMessageSelect) + "WHERE " + KeyRange("m.room_id", "m.id", "$1", "$2", "$3", false) + " ORDER BY ";
+  PgConn::Stmt query{kPage + (after ? "m.room_id, m.id" : "m.room_id DESC, m.id DESC") + " LIMIT $4",
+                     {room_id, after.value_or(0), before.value_or(INT64_MAX), limit + 1}};
   PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows,
                           conn_.ExecTogether({AccessQuery(me.id, room_id, false, nullptr), std::move(query)}));
   PARLEY_ASSIGN_OR_RETURN(PgResult access, std::move(rows[0]));

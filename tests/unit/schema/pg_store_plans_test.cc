@@ -1,0 +1,145 @@
+// The per-room reads of schema/pg read the room's rows, whatever the rest of
+// the log holds and whatever the planner's statistics say about it (the
+// design note on key ranges in schema/pg/store_details.h).
+//
+// The log here is what a real server grows into: a room that was busy long
+// ago and is quiet now (a quarter of every row, all of them old), rooms
+// that took the middle, and a room that is busy now (a quarter, all new).
+// With statistics (ANALYZE), a plain `room_id = $1 ... ORDER BY id LIMIT n`
+// expects one row in four to match anywhere, and walks the primary key in
+// id order, filtering: from the newest end for the quiet room's latest page
+// (every newer row of the others first), from the cursor for the new
+// room's history or events after an old cursor. The server's own counters
+// (pg_stat_user_tables, pg_stat_user_indexes) say how many rows each read
+// of the store touched.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "schema/pg/store.h"
+#include "tests/unit/schema/pg_store_fixture.h"
+
+namespace parley::pg {
+namespace {
+
+constexpr int64_t kRows = 40000;  // events and messages alike
+constexpr int kOthers = 20;       // rooms that share the middle half
+constexpr int kPage = 50;
+// A read of one page may touch the page, the row past it that says
+// whether there is more, and a few index entries at its ends.
+constexpr int64_t kPageBound = kPage + 1 + 16;
+
+class PgStorePlansTest : public test::PgStoreFixture {
+ protected:
+  void SetUp() override {
+    test::PgStoreFixture::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    reader_ = NewUser("reader");
+    const User writer = NewUser("writer");
+    old_room_ = NewRoom(reader_, "once-busy");
+    new_room_ = NewRoom(reader_, "busy-now");
+    std::string others;
+    for (int i = 0; i < kOthers; ++i) {
+      others += (others.empty() ? "" : ",") + std::to_string(NewRoom(reader_, "middle-" + std::to_string(i)));
+    }
+    // The shared schema is emptied between tests by DELETE (pg_cluster.h),
+    // which leaves dead index entries that a scan still reads: a scan of
+    // these rooms must start from clean tables to be counted.
+    ASSERT_OK(conn_->ExecScript("TRUNCATE events, messages CASCADE"));
+    // One message event per message, after the log's head: the first
+    // quarter in old_room_, the last in new_room_, the middle half dealt out.
+    base_ = Head();
+    ASSERT_OK(conn_->Exec("INSERT INTO events (id, ts, type, room_id, audience, data, message_id) "
+                          "SELECT $5::bigint + g, 0, 'message', CASE WHEN g <= $1 / 4 THEN $2::bigint "
+                          "WHEN g > 3 * $1 / 4 THEN $3::bigint "
+                          "ELSE ($4::bigint[])[1 + g % array_length($4::bigint[], 1)] END, 'room', '{}', $5::bigint + g "
+                          "FROM generate_series(1, $1::bigint) g",
+                          {kRows, old_room_, new_room_, "{" + others + "}", base_}));
+    ASSERT_OK(conn_->Exec("INSERT INTO messages (id, room_id, user_id, kind, text, ts) "
+                          "SELECT id, room_id, $1, 'message', 'm' || id, 0 FROM events WHERE id > $2",
+                          {writer.id, base_}));
+    ASSERT_OK(conn_->Exec("UPDATE event_counter SET last = $1", {base_ + kRows}));
+    ASSERT_OK(conn_->ExecScript("ANALYZE events; ANALYZE messages"));
+  }
+
+  // Nor leave the next test 80,000 rows to delete.
+  void TearDown() override {
+    if (conn_ != nullptr) {
+      EXPECT_OK(conn_->ExecScript("TRUNCATE events, messages CASCADE"));
+    }
+  }
+
+  // Rows of `table` read so far, by the server's counters: those of
+  // sequential scans, and the index entries that index scans read (each
+  // heap row an index scan fetches is one of those). This connection's own
+  // counts reach the counters when it next goes idle once
+  // pg_stat_force_next_flush() has asked for it, so the next statement sees
+  // everything the earlier ones read.
+  int64_t RowsRead(const std::string& table) {
+    EXPECT_OK(conn_->Exec("SELECT pg_stat_force_next_flush()"));
+    return QueryInt("SELECT COALESCE(t.seq_tup_read, 0) + "
+                    "(SELECT COALESCE(SUM(i.idx_tup_read), 0) FROM pg_stat_user_indexes i WHERE i.relid = t.relid) "
+                    "FROM pg_stat_user_tables t WHERE t.relid = '" +
+                    table + "'::regclass");
+  }
+
+  int64_t base_ = 0;  // the log's head before the rows above
+  User reader_;
+  int64_t old_room_ = 0;
+  int64_t new_room_ = 0;
+};
+
+TEST_F(PgStorePlansTest, TheLatestPageOfARoomQuietSinceLongAgoReadsThePage) {
+  const int64_t before = RowsRead("messages");
+  ASSERT_OK_AND_ASSIGN(HistoryPage page, store_->History(reader_, old_room_, std::nullopt, std::nullopt, kPage));
+  const int64_t read = RowsRead("messages") - before;
+  ASSERT_EQ(page.messages.size(), static_cast<size_t>(kPage));
+  EXPECT_EQ(page.messages.back().id, base_ + kRows / 4);
+  EXPECT_TRUE(page.has_more);
+  EXPECT_LE(read, kPageBound) << "the latest page of a quiet room read " << read << " rows of messages";
+}
+
+TEST_F(PgStorePlansTest, TheFirstPageAfterAnOldCursorOfARoomBusyNowReadsThePage) {
+  const int64_t before = RowsRead("messages");
+  ASSERT_OK_AND_ASSIGN(HistoryPage page, store_->History(reader_, new_room_, std::nullopt, base_, kPage));
+  const int64_t read = RowsRead("messages") - before;
+  ASSERT_EQ(page.messages.size(), static_cast<size_t>(kPage));
+  EXPECT_EQ(page.messages.front().id, base_ + 3 * kRows / 4 + 1);
+  EXPECT_LE(read, kPageBound) << "a page after an old cursor read " << read << " rows of messages";
+}
+
+TEST_F(PgStorePlansTest, ARoomsViewReadsItsLastMessageAndNoMoreUnreadRowsThanItCounts) {
+  const int64_t before = RowsRead("messages");
+  ASSERT_OK_AND_ASSIGN(Room quiet, store_->GetRoom(reader_, old_room_));
+  ASSERT_OK_AND_ASSIGN(Room busy, store_->GetRoom(reader_, new_room_));
+  const int64_t read = RowsRead("messages") - before;
+  ASSERT_NE(quiet.last_message, nullptr);
+  ASSERT_NE(busy.last_message, nullptr);
+  EXPECT_EQ(quiet.last_message->id, base_ + kRows / 4);
+  EXPECT_EQ(busy.last_message->id, base_ + kRows);
+  // Unread counts stop at 1,000 (a badge reads "999+"), so each view reads
+  // up to 1,000 unread rows and the last message's few.
+  EXPECT_EQ(quiet.unread, 1000);
+  EXPECT_EQ(busy.unread, 1000);
+  EXPECT_LE(read, 2 * (1000 + 16)) << "two rooms' views read " << read << " rows of messages";
+}
+
+TEST_F(PgStorePlansTest, EventsAfterACursorNearTheEndOfAQuietRoomReadThatRoomsRows) {
+  // A member of the quiet room, 20 events behind its last one: the first
+  // batch takes 16 (event_merge.cc), the next asks for 32 and finds 4, and
+  // must not look for the rest among the 30,000 newer events of the others.
+  const User late = NewUser("late");
+  AddMember(old_room_, late);
+  const int64_t cursor = base_ + kRows / 4 - 20;
+  const int64_t before = RowsRead("events");
+  ASSERT_OK_AND_ASSIGN(std::vector<Event> events, store_->EventsForUser(late.id, cursor, base_ + kRows, kPage));
+  const int64_t read = RowsRead("events") - before;
+  ASSERT_EQ(events.size(), 20u);
+  EXPECT_EQ(events.front().id, cursor + 1);
+  EXPECT_EQ(events.back().id, base_ + kRows / 4);
+  EXPECT_LE(read, kPageBound) << "20 events of a quiet room read " << read << " rows of events";
+}
+
+}  // namespace
+}  // namespace parley::pg
