@@ -29,11 +29,11 @@ const std::string& SourceSql(EventSource::Kind kind) {
   // A room's and a user's events as key ranges (key_range.h), so each
   // source reads its own rows whatever the others' share of the log.
   static const std::string kRoom =
-      kSelect + "WHERE " + KeyRange("room_id", "id", "$1", "$2", "$3", true) + " ORDER BY room_id, id LIMIT $4";
+      kSelect + "WHERE " + KeyRange("room_id", "id", "$1", "$2", "$3") + " ORDER BY room_id, id LIMIT $4";
   static const std::string kBroadcast = kSelect + "WHERE audience = 'all' AND id > $1 AND id <= $2 ORDER BY id LIMIT $3";
   // target_id IS NOT NULL: events_target's own condition, which the key
   // range implies but the planner would not see.
-  static const std::string kAddressed = kSelect + "WHERE " + KeyRange("target_id", "id", "$1", "$2", "$3", true) +
+  static const std::string kAddressed = kSelect + "WHERE " + KeyRange("target_id", "id", "$1", "$2", "$3") +
                                         " AND target_id IS NOT NULL ORDER BY target_id, id LIMIT $4";
   return kind == EventSource::Kind::kRoom ? kRoom : kind == EventSource::Kind::kBroadcast ? kBroadcast : kAddressed;
 }
@@ -43,7 +43,7 @@ Result<bool> ReadBatch(PgConn& conn, EventSource& src, int64_t after, int64_t up
   const std::string& sql = SourceSql(src.kind);
   PARLEY_ASSIGN_OR_RETURN(PgResult rows, src.kind == EventSource::Kind::kBroadcast
                                              ? conn.Exec(sql, {after, upto, src.batch})
-                                             : conn.Exec(sql, {src.key, after, upto, src.batch}));
+                                             : conn.Exec(sql, {src.key, IdAfter(after), upto, src.batch}));
   PARLEY_ASSIGN_OR_RETURN(std::vector<Event> events, EventsFromRows(rows));
   src.Fill(std::move(events));
   return !src.events.empty();
@@ -58,10 +58,10 @@ Result<std::map<int64_t, std::vector<Event>>> FirstRoomBatches(PgConn& conn, int
       conn.Exec(std::string("SELECT e.id, e.ts, e.type, e.room_id, e.target_id, e.audience, e.data "
                             "FROM members m CROSS JOIN LATERAL (SELECT ") +
                     kEventColumns +
-                    " FROM events WHERE " + KeyRange("room_id", "id", "m.room_id", "$2", "$3", true) +
+                    " FROM events WHERE " + KeyRange("room_id", "id", "m.room_id", "$2", "$3") +
                     " ORDER BY room_id, id LIMIT $4) e "
                     "WHERE m.user_id = $1 ORDER BY e.room_id, e.id",
-                {user_id, after, upto, first}));
+                {user_id, IdAfter(after), upto, first}));
   PARLEY_ASSIGN_OR_RETURN(std::vector<Event> events, EventsFromRows(rows));
   std::map<int64_t, std::vector<Event>> out;
   for (Event& e : events) out[*e.room_id].push_back(std::move(e));

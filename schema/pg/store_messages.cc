@@ -82,7 +82,7 @@ Result<std::vector<Message>> PgStore::LastMessages(const std::vector<int64_t>& r
   PARLEY_ASSIGN_OR_RETURN(
       PgResult r, conn_.Exec("SELECT x.id FROM unnest(string_to_array($1, ',')::bigint[]) WITH ORDINALITY l(room, n) "
                              "CROSS JOIN LATERAL (SELECT id FROM messages WHERE " +
-                                 KeyRange("room_id", "id", "l.room", "0", kMaxId, true) +
+                                 KeyRange("room_id", "id", "l.room", "0", kMaxId) +
                                  " ORDER BY room_id DESC, id DESC LIMIT 1) x "
                                  "ORDER BY l.n",
                              {list}));
@@ -145,9 +145,9 @@ Result<HistoryPage> PgStore::ReadHistoryPage(const User& me, int64_t room_id, st
   // refused gets the refusal, and the rows read with it are dropped.
   // The room's rows in (after, before), through messages_room (key_range.h).
   static const std::string kPage =
-      std::string(kMessageSelect) + "WHERE " + KeyRange("m.room_id", "m.id", "$1", "$2", "$3", false) + " ORDER BY ";
+      std::string(kMessageSelect) + "WHERE " + KeyRange("m.room_id", "m.id", "$1", "$2", "$3") + " ORDER BY ";
   PgConn::Stmt query{kPage + (after ? "m.room_id, m.id" : "m.room_id DESC, m.id DESC") + " LIMIT $4",
-                     {room_id, after.value_or(0), before.value_or(INT64_MAX), limit + 1}};
+                     {room_id, after ? IdAfter(*after) : 0, before ? IdBefore(*before) : INT64_MAX, limit + 1}};
   PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows,
                           conn_.ExecTogether({AccessQuery(me.id, room_id, false, nullptr), std::move(query)}));
   PARLEY_ASSIGN_OR_RETURN(PgResult access, std::move(rows[0]));
