@@ -992,6 +992,14 @@ TEST_F(StoreTest, HistoryPagesExactly) {
   // Both bounds.
   expect_page(ids[10], ids[4], 10, 5, 10, false);
   expect_page(ids[10], ids[4], 3, 5, 8, true);
+  // Cursors that are no message of the room (ids[i] + 1 lies between two of
+  // its messages), neighbours, and the extremes.
+  expect_page(ids[5] + 1, none, 10, 0, 6, false);
+  expect_page(none, ids[19] - 1, 10, 19, 25, false);
+  expect_page(ids[10], ids[9], 10, 0, 0, false);
+  expect_page(int64_t{INT64_MAX}, none, 10, 15, 25, true);
+  expect_page(none, int64_t{INT64_MAX}, 10, 0, 0, false);
+  expect_page(int64_t{INT64_MAX}, int64_t{0}, 10, 0, 10, true);
   // Limits around the total.
   expect_page(none, none, 25, 0, 25, false);
   expect_page(none, none, 24, 1, 25, true);
