@@ -228,15 +228,24 @@ Result<std::vector<int64_t>> PgStore::KeepPresence(int64_t stale_ms) {
 }
 
 Result<int64_t> PgStore::PruneEvents(int64_t keep_ms, int64_t keep_per_room) {
-  // Per room, the id below which events may go: the keep_per_room-th
-  // newest; and never the newest event overall (the head).
-  PARLEY_ASSIGN_OR_RETURN(
-      PgResult r,
-      conn_.Exec("DELETE FROM events WHERE ts < $1 AND id < (SELECT MAX(id) FROM events) AND "
-                 "(room_id IS NULL OR id < COALESCE((SELECT e2.id FROM events e2 WHERE e2.room_id = events.room_id "
-                 " ORDER BY e2.id DESC LIMIT 1 OFFSET $2), 0))",
-                 {NowMs() - keep_ms, keep_per_room - 1}));
-  return r.Affected();
+  // As on SQLite (schema/store_events.cc): per room with old events, the id
+  // below which they may go, the keep_per_room-th newest (found once per
+  // room, through events_room: key_range.h), then the old events below it
+  // in one join; events of no room by age alone. Never the newest event
+  // overall (the head).
+  static const std::string kPrune =
+      "WITH cut AS MATERIALIZED (SELECT r.room_id, COALESCE((SELECT e2.id FROM events e2 WHERE " +
+      KeyRange("e2.room_id", "e2.id", "r.room_id", "0", kMaxId) +
+      " ORDER BY e2.room_id DESC, e2.id DESC LIMIT 1 OFFSET $2), 0) AS below "
+      "FROM (SELECT DISTINCT room_id FROM events WHERE room_id IS NOT NULL AND ts < $1) r), "
+      "head AS (SELECT MAX(id) AS id FROM events), "
+      "in_rooms AS (DELETE FROM events e USING cut c, head h WHERE e.room_id = c.room_id AND e.id < c.below "
+      "AND e.ts < $1 AND e.id < h.id RETURNING 1), "
+      "no_room AS (DELETE FROM events e USING head h WHERE e.room_id IS NULL AND e.ts < $1 AND e.id < h.id "
+      "RETURNING 1) "
+      "SELECT (SELECT count(*) FROM in_rooms) + (SELECT count(*) FROM no_room)";
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(kPrune, {NowMs() - keep_ms, keep_per_room - 1}));
+  return r.Int(0, 0);
 }
 
 }  // namespace parley::pg

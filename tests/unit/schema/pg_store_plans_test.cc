@@ -141,5 +141,19 @@ TEST_F(PgStorePlansTest, EventsAfterACursorNearTheEndOfAQuietRoomReadThatRoomsRo
   EXPECT_LE(read, kPageBound) << "20 events of a quiet room read " << read << " rows of events";
 }
 
+TEST_F(PgStorePlansTest, APruneReadsTheOldEventsAFewTimesNotOnceForEachEventKeptInItsRoom) {
+  // Every event is older than the retention (ts 0), and each room keeps its
+  // newest 1,000: the two big rooms lose 9,000 each, the others none.
+  const int64_t before = RowsRead("events");
+  ASSERT_OK_AND_ASSIGN(int64_t pruned, store_->PruneEvents(-60000, 1000));
+  const int64_t read = RowsRead("events") - before;
+  EXPECT_EQ(pruned, 2 * (kRows / 4 - 1000));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM events WHERE room_id = " + std::to_string(old_room_)), 1000);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM events"), kRows - pruned);
+  // A few passes over the table and 1,000 entries per room; once per event
+  // instead, it was up to 1,000 entries for each of the 40,000.
+  EXPECT_LE(read, 4 * kRows) << "a prune read " << read << " rows of events";
+}
+
 }  // namespace
 }  // namespace parley::pg

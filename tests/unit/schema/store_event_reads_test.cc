@@ -226,6 +226,23 @@ TEST_F(StoreEventReadsTest, OneCallReadsABoundedNumberOfRows) {
   EXPECT_LT(trace.steps(), 500 * 3 * 12) << trace.steps() << " VM steps";
 }
 
+TEST_F(StoreEventReadsTest, APruneCostsStepsInProportionToTheOldEventsNotTheirSquare) {
+  // Two rooms of 4,000 old events each (ts 1), under the default of
+  // 100,000 kept per room: nothing goes, and the prune must see that with
+  // a few steps per event. Deciding it once per event, it walked the
+  // event's room up to the 100,000th newest: 8,000 × 4,000 rows.
+  User alice = NewUser("alice");
+  Fill(NewRoom(alice, "one"), 4000);
+  Fill(NewRoom(alice, "two"), 4000);
+  const int64_t in_rooms = QueryInt("SELECT COUNT(*) FROM events WHERE room_id IS NOT NULL");
+  StatementTrace trace(*db_);
+  ASSERT_OK_AND_ASSIGN(int64_t pruned, store_->PruneEvents(-60000, 100000));
+  EXPECT_EQ(pruned, 1);  // alice's own event, of no room: by age alone
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE room_id IS NULL"), 0);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE room_id IS NOT NULL"), in_rooms);
+  EXPECT_LT(trace.steps(), 8000 * 100) << trace.steps() << " VM steps";
+}
+
 TEST_F(StoreEventReadsTest, PagingMatchesTheWholeLogFilterForAnyPageSize) {
   // Twelve users in overlapping rooms (one in 40 rooms), events of every
   // source interleaved at random: room messages, broadcasts (registrations,
