@@ -51,6 +51,11 @@ Status WriteThrottled(WriteClass c, int64_t retry_after_ms);
 struct Limits {
   int64_t session_idle_ms = 30LL * 24 * 3600 * 1000;      // 30 days without use
   int64_t session_absolute_ms = 90LL * 24 * 3600 * 1000;  // 90 days at most
+  // Sessions an account holds at once. A login removes the account's
+  // expired and idle ones, then, past this many, the ones used least
+  // recently: without it every login of a script or a bot left a row that
+  // stayed forever.
+  int sessions_per_user = 100;
   // Login throttling (store_login.cc): failures allowed per account and
   // client address, and per address over all accounts, before each further
   // failure waits login_backoff_ms, doubling up to login_backoff_max_ms.

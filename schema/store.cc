@@ -136,10 +136,23 @@ Result<std::vector<User>> Store::SearchUsers(const std::string& prefix, int limi
 Status Store::CreateSession(int64_t user_id, const std::string& token_hash) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   int64_t now = NowMs();
+  {
+    // The account's sessions that can no longer be used (Limits::sessions_per_user).
+    PARLEY_ASSIGN_OR_RETURN(Statement gone, db_.Prepare(
+        "DELETE FROM sessions WHERE user_id = ?1 AND (expires_ts <= ?2 OR last_seen_ts <= ?3)"));
+    gone.Bind(1, user_id).Bind(2, now).Bind(3, now - limits_.session_idle_ms);
+    PARLEY_RETURN_IF_ERROR(gone.Exec());
+  }
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "INSERT INTO sessions(user_id, token_hash, created_ts, last_seen_ts, expires_ts) VALUES (?,?,?,?,?)"));
   s.Bind(1, user_id).BindBlob(2, token_hash).Bind(3, now).Bind(4, now).Bind(5, now + limits_.session_absolute_ms);
   PARLEY_RETURN_IF_ERROR(s.Exec());
+  // Past the cap, the ones used least recently (the new one is the newest).
+  PARLEY_ASSIGN_OR_RETURN(Statement cap, db_.Prepare(
+      "DELETE FROM sessions WHERE user_id = ?1 AND id NOT IN (SELECT id FROM sessions WHERE user_id = ?1 "
+      "ORDER BY last_seen_ts DESC, id DESC LIMIT ?2)"));
+  cap.Bind(1, user_id).Bind(2, static_cast<int64_t>(limits_.sessions_per_user));
+  PARLEY_RETURN_IF_ERROR(cap.Exec());
   return CommitWrite(*tx);
 }
 

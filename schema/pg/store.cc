@@ -179,12 +179,25 @@ Result<std::vector<User>> PgStore::SearchUsers(const std::string& prefix, int li
 }
 
 Status PgStore::CreateSession(int64_t user_id, const std::string& token_hash) {
+  // As on SQLite: the account's unusable sessions go, the new one comes,
+  // then past the cap the ones used least recently (Limits::sessions_per_user).
+  // The account's row is locked first, so two logins at once cannot both
+  // count under the cap.
   const int64_t now = NowMs();
-  return conn_
-      .Exec("INSERT INTO sessions (user_id, token_hash, created_ts, last_seen_ts, expires_ts) "
-            "VALUES ($1, decode($2, 'hex'), $3, $3, $4)",
-            {user_id, HexOf(token_hash), now, now + limits_.session_absolute_ms})
-      .status();
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", {user_id}).status());
+  PARLEY_RETURN_IF_ERROR(
+      conn_.Defer("DELETE FROM sessions WHERE user_id = $1 AND (expires_ts <= $2 OR last_seen_ts <= $3)",
+                  {user_id, now, now - limits_.session_idle_ms}));
+  PARLEY_RETURN_IF_ERROR(conn_.Defer("INSERT INTO sessions (user_id, token_hash, created_ts, last_seen_ts, expires_ts) "
+                                     "VALUES ($1, decode($2, 'hex'), $3, $3, $4)",
+                                     {user_id, HexOf(token_hash), now, now + limits_.session_absolute_ms}));
+  PARLEY_RETURN_IF_ERROR(conn_
+                             .Exec("DELETE FROM sessions WHERE user_id = $1 AND id NOT IN (SELECT id FROM sessions "
+                                   "WHERE user_id = $1 ORDER BY last_seen_ts DESC, id DESC LIMIT $2)",
+                                   {user_id, static_cast<int64_t>(limits_.sessions_per_user)})
+                             .status());
+  return tx->Commit();
 }
 
 Result<std::optional<User>> PgStore::SessionUser(const std::string& token_hash) {

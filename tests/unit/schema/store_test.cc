@@ -262,6 +262,51 @@ TEST_F(StoreTest, SessionsCreateResolveRevoke) {
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM sessions WHERE length(token_hash) = 32"), 1);
 }
 
+
+TEST_F(StoreTest, ALoginPastTheCapEndsTheLeastRecentSessionAndExpiredOnesGoFirst) {
+  Limits limits;
+  limits.sessions_per_user = 3;
+  Reopen(limits);
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  const std::string bobs = TokenHash(NewToken());
+  ASSERT_OK(store_->CreateSession(bob.id, bobs));
+  std::vector<std::string> h;
+  for (int i = 0; i < 5; ++i) {
+    h.push_back(TokenHash(NewToken()));
+    ASSERT_OK(store_->CreateSession(alice.id, h.back()));
+  }
+  auto signed_in = [&](const std::string& hash) {
+    auto who = store_->SessionUser(hash);
+    EXPECT_OK(who);
+    return who.ok() && who->has_value();
+  };
+  EXPECT_FALSE(signed_in(h[0]));
+  EXPECT_FALSE(signed_in(h[1]));
+  EXPECT_TRUE(signed_in(h[2]));
+  EXPECT_TRUE(signed_in(h[3]));
+  EXPECT_TRUE(signed_in(h[4]));
+  EXPECT_TRUE(signed_in(bobs));  // another account's are its own
+  const std::string alices = "SELECT COUNT(*) FROM sessions WHERE user_id = " + std::to_string(alice.id);
+  EXPECT_EQ(QueryInt(alices), 3);
+
+  // A session that expires at once (h[2] goes for it: the cap), then a
+  // login: the expired one goes, not the least recent of the live ones.
+  Limits brief = limits;
+  brief.session_absolute_ms = 1;
+  Reopen(brief);
+  ASSERT_OK(store_->CreateSession(alice.id, TokenHash(NewToken())));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  Reopen(limits);
+  const std::string last = TokenHash(NewToken());
+  ASSERT_OK(store_->CreateSession(alice.id, last));
+  EXPECT_EQ(QueryInt(alices + " AND expires_ts - created_ts < 1000"), 0);
+  EXPECT_FALSE(signed_in(h[2]));
+  EXPECT_TRUE(signed_in(h[3]));
+  EXPECT_TRUE(signed_in(h[4]));
+  EXPECT_TRUE(signed_in(last));
+  EXPECT_EQ(QueryInt(alices), 3);
+}
 TEST_F(StoreTest, ExpiredSessionIsNotAccepted) {
   User alice = NewUser("alice");
   for (int64_t absolute : {int64_t{0}, int64_t{-60000}}) {
