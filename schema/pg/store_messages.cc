@@ -146,7 +146,9 @@ Result<HistoryPage> PgStore::ReadHistoryPage(const User& me, int64_t room_id, st
   // The room's rows in (after, before), through messages_room (key_range.h).
   static const std::string kPage =
       std::string(kMessageSelect) + "WHERE " + KeyRange("m.room_id", "m.id", "$1", "$2", "$3") + " ORDER BY ";
-  PgConn::Stmt query{kPage + (after ? "m.room_id, m.id" : "m.room_id DESC, m.id DESC") + " LIMIT $4",
+  static const std::string kOldestFirst = kPage + "m.room_id, m.id LIMIT $4";
+  static const std::string kNewestFirst = kPage + "m.room_id DESC, m.id DESC LIMIT $4";
+  PgConn::Stmt query{after ? kOldestFirst : kNewestFirst,
                      {room_id, after ? IdAfter(*after) : 0, before ? IdBefore(*before) : INT64_MAX, limit + 1}};
   PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows,
                           conn_.ExecTogether({AccessQuery(me.id, room_id, false, nullptr), std::move(query)}));
