@@ -9,6 +9,7 @@
 #include "events/upload_sweep.h"
 #include "events/wire.h"
 #include "schema/log.h"
+#include "schema/retention.h"
 
 namespace parley::events {
 
@@ -16,6 +17,13 @@ namespace {
 // A daemon that has not marked itself alive for this long has died (it does
 // every second, KeepPresence): its users' presence expires.
 constexpr int64_t kDeadDaemonMs = 5000;
+// A retention pass starts at the first tick, then once an hour, and goes
+// on a step a tick (schema/retention.h): each step holds the loop for about
+// kRetentionStepMs, so pushes wait that long at most, and deletes some
+// thousands of events a second.
+constexpr int64_t kRetentionPeriodMs = 3600 * 1000;
+constexpr int64_t kRetentionStepMs = 20;
+constexpr int64_t kRetentionRowsPerStep = 20 * Retention::kRowsPerDelete;
 
 uint64_t ResidentBytes() {
   long pages = 0, resident = 0;
@@ -36,8 +44,11 @@ bool Due(int64_t& last_ms, int64_t now, int64_t period_ms) {
 
 }  // namespace
 
-Sweep::Sweep(Parts parts) : p_(parts) {
-  last_heartbeat_ms_ = last_session_check_ms_ = last_prune_ms_ = last_trim_ms_ = last_upload_sweep_ms_ = NowMs();
+Sweep::Sweep(Parts parts)
+    : p_(parts), retention_(p_.store, Retention::Policy{p_.cfg.retention_ms, p_.cfg.retention_per_room}) {
+  // Not last_prune_ms_: a daemon restarted more often than hourly (deploys)
+  // would never prune.
+  last_heartbeat_ms_ = last_session_check_ms_ = last_trim_ms_ = last_upload_sweep_ms_ = NowMs();
 }
 
 Status Sweep::Start(event_base* base) {
@@ -102,10 +113,7 @@ void Sweep::Tick() {
   }
   p_.fanout.PruneTyping(now);
   p_.conns.Remeasure();
-  if (Due(last_prune_ms_, now, 3600 * 1000)) {
-    auto n = p_.store.PruneEvents(p_.cfg.retention_ms, p_.cfg.retention_per_room);
-    if (n.ok() && *n > 0) LOG_INFO("retention: pruned %lld old events", static_cast<long long>(*n));
-  }
+  Prune(now);
   if (Due(last_upload_sweep_ms_, now, int64_t{p_.cfg.upload_sweep_s} * 1000) || uploads_backlog_) {
     uploads_backlog_ = SweepUploads(p_.store, p_.cfg);
   }
@@ -113,6 +121,25 @@ void Sweep::Tick() {
   // (Storage::MaintainIfDue) is run here, once a second at most, not in a callback.
   if (Status st = p_.store.MaintainIfDue(); !st.ok()) LOG_WARN("checkpoint: %s", st.message().c_str());
   p_.stats.rss_bytes = ResidentBytes();
+}
+
+void Sweep::Prune(int64_t now) {
+  if (!retention_.running() && Due(last_prune_ms_, now, kRetentionPeriodMs)) {
+    retention_.Begin(now);
+    pruned_in_pass_ = 0;
+  }
+  if (!retention_.running()) return;
+  auto step = retention_.Step(kRetentionRowsPerStep, kRetentionStepMs);
+  if (!step.ok()) {
+    // Tried again next tick, from where it stopped.
+    LOG_WARN("retention: %s", step.status().message().c_str());
+    return;
+  }
+  pruned_in_pass_ += step->deleted;
+  if (!step->running && pruned_in_pass_ > 0) {
+    LOG_INFO("retention: pruned %lld old events in %lld s", static_cast<long long>(pruned_in_pass_),
+             static_cast<long long>((NowMs() - last_prune_ms_) / 1000));
+  }
 }
 
 void Sweep::Heartbeat() {

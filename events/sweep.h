@@ -13,6 +13,7 @@
 #include "events/fanout.h"
 #include "events/presence.h"
 #include "events/sessions.h"
+#include "schema/retention.h"
 #include "schema/storage.h"
 
 namespace parley::events {
@@ -37,6 +38,7 @@ class Sweep {
   static void OnDataVersion(int, short, void* self);
   void Tick();
   void Heartbeat();
+  void Prune(int64_t now);
 
   Parts p_;
   EventPtr tick_ev_, dv_ev_;
@@ -48,6 +50,8 @@ class Sweep {
   int64_t last_trim_ms_ = 0;
   int64_t last_upload_sweep_ms_ = 0;
   bool uploads_backlog_ = false;  // the last uploads step was full
+  Retention retention_;
+  int64_t pruned_in_pass_ = 0;
 };
 
 }  // namespace parley::events

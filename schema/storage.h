@@ -368,9 +368,26 @@ class Storage {
   // are announced offline (as SetOnline does) and returned. SQLite has one
   // daemon, which clears its own rows when it starts: nothing to do there.
   virtual Result<std::vector<int64_t>> KeepPresence(int64_t stale_ms) = 0;
-  // Retention: deletes events older than keep_ms, except the newest
-  // keep_per_room of each room and the newest event overall (the head).
-  virtual Result<int64_t> PruneEvents(int64_t keep_ms, int64_t keep_per_room) = 0;
+  // Retention, the steps schema/retention.h makes a pass of, each its own
+  // short transaction. Room id 0 stands for the events of no room.
+  // The smallest room id above after_room that events have, or 0 when none.
+  virtual Result<int64_t> NextEventRoom(int64_t after_room) = 0;
+  // The id below which a room's events may go, its keep_per_room-th newest
+  // event; 0 when it has no more events than that or when its oldest is not
+  // older than before_ms (checked first, so a room with nothing old costs
+  // one index probe, not a walk of keep_per_room entries).
+  virtual Result<int64_t> RetentionCut(int64_t room_id, int64_t keep_per_room, int64_t before_ms) = 0;
+  // Reads the room's oldest max_rows events with ids after after_id and
+  // below below_id, and deletes those of them older than before_ms, except
+  // the newest event of the log (the head, so that the log is never empty
+  // and its oldest id says which cursors are too old). One transaction that
+  // touches at most max_rows events.
+  struct OldEventsDeleted {
+    int64_t count = 0;
+    int64_t last_id = 0;  // the highest id deleted, 0 when none
+  };
+  virtual Result<OldEventsDeleted> DeleteOldEvents(int64_t room_id, int64_t after_id, int64_t below_id,
+                                                   int64_t before_ms, int64_t max_rows) = 0;
 
 };
 

@@ -15,6 +15,7 @@
 // the cursor is and however long the log.
 #include "schema/store.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "schema/event_merge.h"
@@ -162,26 +163,51 @@ Status Store::ClearPresence() {
   return CommitWrite(*tx);
 }
 
-Result<int64_t> Store::PruneEvents(int64_t keep_ms, int64_t keep_per_room) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
-  // Per room, the id below which events may go: the keep_per_room-th
-  // newest, found once per room that has old events (cut), then the old
-  // events below it in one set. Found once per old event instead, as it
-  // was, each of them walked up to keep_per_room entries of its room's
-  // index: a room keeping 100,000 old events cost 10^10 steps every hour
-  // with the write lock held (tools/bench/HISTORY.md, twenty-second session).
+Result<int64_t> Store::NextEventRoom(int64_t after_room) {
+  // A seek in events_room per room, however many events each holds.
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "WITH cut(room_id, below) AS MATERIALIZED (SELECT r.room_id, COALESCE((SELECT e2.id FROM events e2 "
-      "WHERE e2.room_id = r.room_id ORDER BY e2.id DESC LIMIT 1 OFFSET ?2), 0) "
-      "FROM (SELECT DISTINCT room_id FROM events WHERE room_id IS NOT NULL AND ts < ?1) r) "
-      "DELETE FROM events WHERE ts < ?1 AND id < (SELECT MAX(id) FROM events) AND "
-      "(room_id IS NULL OR id IN (SELECT e.id FROM events e JOIN cut c ON c.room_id = e.room_id "
-      "AND e.id < c.below WHERE e.ts < ?1))"));
-  s.Bind(1, NowMs() - keep_ms).Bind(2, keep_per_room - 1);
-  PARLEY_RETURN_IF_ERROR(s.Exec());
-  int64_t n = s.Changes();
+      "SELECT room_id FROM events WHERE room_id > ? ORDER BY room_id LIMIT 1"));
+  s.Bind(1, after_room);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : 0;
+}
+
+Result<int64_t> Store::RetentionCut(int64_t room_id, int64_t keep_per_room, int64_t before_ms) {
+  // The oldest event's age first (one probe), then the walk from the
+  // newest down to the keep_per_room-th, only for a room with old events.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT CASE WHEN (SELECT ts FROM events WHERE room_id = ?1 ORDER BY id LIMIT 1) < ?3 "
+      "THEN COALESCE((SELECT id FROM events WHERE room_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2), 0) "
+      "ELSE 0 END"));
+  s.Bind(1, room_id).Bind(2, keep_per_room - 1).Bind(3, before_ms);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : 0;
+}
+
+Result<Storage::OldEventsDeleted> Store::DeleteOldEvents(int64_t room_id, int64_t after_id, int64_t below_id,
+                                                         int64_t before_ms, int64_t max_rows) {
+  // The window is the room's oldest max_rows in the range, whatever their
+  // age, so the statement reads max_rows entries at most even where a newer
+  // event sits among old ones (clocks are not monotonic across hosts).
+  static constexpr const char* kInRoom =
+      "DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, ts FROM events WHERE room_id = ?1 AND id > ?2 "
+      "AND id < ?3 ORDER BY id LIMIT ?5) WHERE ts < ?4) AND id < (SELECT MAX(id) FROM events) RETURNING id";
+  static constexpr const char* kNoRoom =
+      "DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, ts FROM events WHERE room_id IS NULL AND id > ?2 "
+      "AND id < ?3 ORDER BY id LIMIT ?5) WHERE ts < ?4) AND id < (SELECT MAX(id) FROM events) RETURNING id";
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(room_id == 0 ? kNoRoom : kInRoom));
+  if (room_id != 0) s.Bind(1, room_id);
+  s.Bind(2, after_id).Bind(3, below_id).Bind(4, before_ms).Bind(5, max_rows);
+  OldEventsDeleted out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    ++out.count;
+    out.last_id = std::max(out.last_id, s.Int(0));
+  }
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
-  return n;
+  return out;
 }
 
 }  // namespace parley

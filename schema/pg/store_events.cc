@@ -227,25 +227,50 @@ Result<std::vector<int64_t>> PgStore::KeepPresence(int64_t stale_ms) {
   return offline;
 }
 
-Result<int64_t> PgStore::PruneEvents(int64_t keep_ms, int64_t keep_per_room) {
-  // As on SQLite (schema/store_events.cc): per room with old events, the id
-  // below which they may go, the keep_per_room-th newest (found once per
-  // room, through events_room: key_range.h), then the old events below it
-  // in one join; events of no room by age alone. Never the newest event
-  // overall (the head).
-  static const std::string kPrune =
-      "WITH cut AS MATERIALIZED (SELECT r.room_id, COALESCE((SELECT e2.id FROM events e2 WHERE " +
-      KeyRange("e2.room_id", "e2.id", "r.room_id", "0", kMaxId) +
-      " ORDER BY e2.room_id DESC, e2.id DESC LIMIT 1 OFFSET $2), 0) AS below "
-      "FROM (SELECT DISTINCT room_id FROM events WHERE room_id IS NOT NULL AND ts < $1) r), "
-      "head AS (SELECT MAX(id) AS id FROM events), "
-      "in_rooms AS (DELETE FROM events e USING cut c, head h WHERE e.room_id = c.room_id AND e.id < c.below "
-      "AND e.ts < $1 AND e.id < h.id RETURNING 1), "
-      "no_room AS (DELETE FROM events e USING head h WHERE e.room_id IS NULL AND e.ts < $1 AND e.id < h.id "
-      "RETURNING 1) "
-      "SELECT (SELECT count(*) FROM in_rooms) + (SELECT count(*) FROM no_room)";
-  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(kPrune, {NowMs() - keep_ms, keep_per_room - 1}));
+Result<int64_t> PgStore::NextEventRoom(int64_t after_room) {
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec("SELECT room_id FROM events WHERE room_id > $1 ORDER BY room_id LIMIT 1", {after_room}));
+  if (r.Rows() == 0) return int64_t{0};
   return r.Int(0, 0);
+}
+
+Result<int64_t> PgStore::RetentionCut(int64_t room_id, int64_t keep_per_room, int64_t before_ms) {
+  // As on SQLite (schema/store_events.cc), each walk a key range of
+  // events_room (key_range.h): the planner cannot take the primary key for it.
+  static const std::string kCut =
+      "SELECT CASE WHEN (SELECT ts FROM events WHERE " + KeyRange("room_id", "id", "$1", "0", kMaxId) +
+      " ORDER BY room_id, id LIMIT 1) < $3 THEN COALESCE((SELECT id FROM events WHERE " +
+      KeyRange("room_id", "id", "$1", "0", kMaxId) +
+      " ORDER BY room_id DESC, id DESC LIMIT 1 OFFSET $2), 0) ELSE 0 END";
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(kCut, {room_id, keep_per_room - 1, before_ms}));
+  return r.Int(0, 0);
+}
+
+Result<Storage::OldEventsDeleted> PgStore::DeleteOldEvents(int64_t room_id, int64_t after_id, int64_t below_id,
+                                                           int64_t before_ms, int64_t max_rows) {
+  // As on SQLite: the room's oldest max_rows in the range, then those of
+  // them that are old, never the head; one statement, its own transaction.
+  // The range starts after the last window's end, not at the room's start:
+  // the entries of the rows a window deleted stay in the index until a
+  // vacuum, and each later window would read them all again.
+  // The window's ids go as an array (= ANY), each a probe of the primary
+  // key: as `id IN (window)`, planned for a third of the table, the delete
+  // was a hash join over every id below the head, each window.
+  static const std::string kWindowEnd =
+      " ORDER BY room_id, id LIMIT $5) w WHERE ts < $4)) AND id < (SELECT MAX(id) FROM events) RETURNING id) "
+      "SELECT count(*), COALESCE(MAX(id), 0) FROM d";
+  static const std::string kInRoom =
+      "WITH d AS (DELETE FROM events WHERE id = ANY (ARRAY(SELECT id FROM (SELECT id, ts FROM events WHERE " +
+      KeyRange("room_id", "id", "$1", "$2::bigint + 1", "$3::bigint - 1") + kWindowEnd;
+  static const std::string kNoRoom =
+      "WITH d AS (DELETE FROM events WHERE id = ANY (ARRAY(SELECT id FROM (SELECT id, ts FROM events WHERE "
+      "room_id IS NULL AND id > $2 AND id < $3 AND $1::bigint = 0" + kWindowEnd;
+  PARLEY_ASSIGN_OR_RETURN(PgResult r,
+                          conn_.Exec(room_id == 0 ? kNoRoom : kInRoom, {room_id, after_id, below_id, before_ms, max_rows}));
+  OldEventsDeleted out;
+  PARLEY_ASSIGN_OR_RETURN(out.count, r.Int(0, 0));
+  PARLEY_ASSIGN_OR_RETURN(out.last_id, r.Int(0, 1));
+  return out;
 }
 
 }  // namespace parley::pg

@@ -413,5 +413,49 @@ TEST_F(RotationTest, RotatedStreamsResumeWithoutLoss) {
   EXPECT_GE(st["disconnects"]["rotated"].num(), 2) << st.Dump();
 }
 
+// Retention (schema/retention.h, run by parley-events' sweep): a pass at
+// the daemon's first tick, then hourly, a step a second. Here every event
+// is old at once (--retention-days 0) and each room keeps its newest 3.
+class EventsRetentionTest : public EventsTest {
+ protected:
+  std::vector<std::string> EventsFlags() const override {
+    return {"--retention-days", "0", "--retention-per-room", "3"};
+  }
+  int64_t Count(const std::string& where) { return std::stoll(Sql("SELECT COUNT(*) FROM events WHERE " + where + ";")); }
+};
+
+TEST_F(EventsRetentionTest, ADaemonThatStartsPrunesAndCursorsBeforeWhatIsLeftGetReset) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  const int64_t room = General(alice);
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(Send(alice, room, "m" + std::to_string(i))["id"].num());
+  WaitHead(bob.token, ids.back());
+  // This daemon's pass came before the sends; a daemon that starts makes
+  // one (one restarted more often than hourly would otherwise never prune).
+  int st = stack().StopEvents(5000ms);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "SIGTERM: wait status " << st;
+  std::string error;
+  ASSERT_TRUE(stack().StartEvents(&error)) << error;
+  const std::string in_room = "room_id = " + std::to_string(room);
+  const Clock::time_point deadline = Clock::now() + 10s;
+  while (Count(in_room) != 3 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(Count(in_room), 3) << stack().LogTail();
+  EXPECT_EQ(Count("id < " + std::to_string(ids[7])), 0) << "the events of no room go by age alone";
+  EXPECT_EQ(Count("id >= " + std::to_string(ids[7])), 3);
+  // The history is kept: only the log a resume replays from is pruned.
+  Json page = bob->Get("/api/rooms/" + std::to_string(room) + "/messages?limit=100").json();
+  EXPECT_GE(page["messages"].size(), 10u);
+
+  PollResult fine = Poll(bob.token, "?since=" + std::to_string(ids[7] - 1));
+  ASSERT_TRUE(fine.well_formed) << fine.response.Describe();
+  ASSERT_EQ(fine.events.size(), 3u) << fine.response.body;
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(fine.events[i].id.value_or(-1), ids[7 + i]) << fine.response.body;
+  PollResult old = Poll(bob.token, "?since=" + std::to_string(ids[0]));
+  ASSERT_TRUE(old.well_formed) << old.response.Describe();
+  ASSERT_FALSE(old.events.empty()) << old.response.body;
+  EXPECT_EQ(old.events[0].type, "reset") << old.response.body;
+}
+
 }  // namespace
 }  // namespace parley::e2e

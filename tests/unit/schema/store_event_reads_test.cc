@@ -15,45 +15,14 @@
 
 #include "schema/crypto.h"
 #include "schema/store.h"
+#include "tests/unit/schema/statement_trace.h"
 #include "tests/unit/schema/store_fixture.h"
 
 namespace parley {
 namespace {
 
 using test::kFakeHash;
-
-// Records every statement that finishes on a connection, with the VM steps
-// it took, while it is alive (sqlite3_trace_v2, SQLITE_TRACE_PROFILE).
-class StatementTrace {
- public:
-  struct Run {
-    std::string sql;  // as prepared, with its ? parameters
-    int steps = 0;
-  };
-  explicit StatementTrace(Db& db) : db_(db) {
-    sqlite3_trace_v2(db_.raw(), SQLITE_TRACE_PROFILE, &StatementTrace::OnTrace, this);
-  }
-  ~StatementTrace() { sqlite3_trace_v2(db_.raw(), 0, nullptr, nullptr); }
-  StatementTrace(const StatementTrace&) = delete;
-  StatementTrace& operator=(const StatementTrace&) = delete;
-
-  const std::vector<Run>& runs() const { return runs_; }
-  int steps() const {
-    int n = 0;
-    for (const Run& r : runs_) n += r.steps;
-    return n;
-  }
-
- private:
-  static int OnTrace(unsigned, void* self, void* p, void*) {
-    auto* stmt = static_cast<sqlite3_stmt*>(p);
-    static_cast<StatementTrace*>(self)->runs_.push_back(
-        Run{sqlite3_sql(stmt), sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, /*reset=*/1)});
-    return 0;
-  }
-  Db& db_;
-  std::vector<Run> runs_;
-};
+using test::StatementTrace;
 
 class StoreEventReadsTest : public test::StoreFixture {
  protected:
@@ -224,23 +193,6 @@ TEST_F(StoreEventReadsTest, OneCallReadsABoundedNumberOfRows) {
   ASSERT_OK_AND_ASSIGN(std::vector<Event> page, store_->EventsForUser(alice.id, 0, Head(), 500));
   EXPECT_EQ(page.size(), 500u);
   EXPECT_LT(trace.steps(), 500 * 3 * 12) << trace.steps() << " VM steps";
-}
-
-TEST_F(StoreEventReadsTest, APruneCostsStepsInProportionToTheOldEventsNotTheirSquare) {
-  // Two rooms of 4,000 old events each (ts 1), under the default of
-  // 100,000 kept per room: nothing goes, and the prune must see that with
-  // a few steps per event. Deciding it once per event, it walked the
-  // event's room up to the 100,000th newest: 8,000 × 4,000 rows.
-  User alice = NewUser("alice");
-  Fill(NewRoom(alice, "one"), 4000);
-  Fill(NewRoom(alice, "two"), 4000);
-  const int64_t in_rooms = QueryInt("SELECT COUNT(*) FROM events WHERE room_id IS NOT NULL");
-  StatementTrace trace(*db_);
-  ASSERT_OK_AND_ASSIGN(int64_t pruned, store_->PruneEvents(-60000, 100000));
-  EXPECT_EQ(pruned, 1);  // alice's own event, of no room: by age alone
-  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE room_id IS NULL"), 0);
-  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE room_id IS NOT NULL"), in_rooms);
-  EXPECT_LT(trace.steps(), 8000 * 100) << trace.steps() << " VM steps";
 }
 
 TEST_F(StoreEventReadsTest, PagingMatchesTheWholeLogFilterForAnyPageSize) {

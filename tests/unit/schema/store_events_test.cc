@@ -290,52 +290,5 @@ TEST_F(StoreEventsTest, OldestEventId) {
   EXPECT_EQ(first, 1);
 }
 
-TEST_F(StoreEventsTest, PruneKeepsTheNewestPerRoomAndTheHead) {
-  Limits unlimited;
-  unlimited.WritesOff();
-  store_ = NewStorage(unlimited);
-  User alice = NewUser("alice");
-  User bob = NewUser("bob");
-  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
-  std::vector<int64_t> lobby_ids;
-  for (int i = 0; i < 5; ++i) lobby_ids.push_back(Post(alice, lobby.id, "m" + std::to_string(i)));
-  ASSERT_OK_AND_ASSIGN(std::vector<Event> before, store_->EventsAfter(0, 1000));
-
-  // Nothing is older than an hour: nothing goes.
-  ASSERT_OK_AND_ASSIGN(int64_t none, store_->PruneEvents(3600 * 1000, 2));
-  EXPECT_EQ(none, 0);
-
-  // Everything is "old" (cutoff in the future): each room keeps its newest 2.
-  ASSERT_OK_AND_ASSIGN(int64_t pruned, store_->PruneEvents(-60000, 2));
-  ASSERT_OK_AND_ASSIGN(std::vector<Event> after, store_->EventsAfter(0, 1000));
-  EXPECT_EQ(pruned, static_cast<int64_t>(before.size() - after.size()));
-  EXPECT_GT(pruned, 0);
-  std::vector<int64_t> kept;
-  for (const Event& e : after) kept.push_back(e.id);
-  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE room_id = " + std::to_string(lobby.id)), 2);
-  EXPECT_TRUE(Contains(kept, lobby_ids[3]));
-  EXPECT_TRUE(Contains(kept, lobby_ids[4]));
-  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE room_id = 1"), 2);
-  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events WHERE room_id IS NULL"), 0);  // user events are not per room
-  ASSERT_OK_AND_ASSIGN(int64_t oldest, store_->OldestEventId());
-  EXPECT_EQ(oldest, kept.front());
-  // Messages themselves stay: history is kept forever.
-  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages"), 5);
-
-  // Ids are never reused after a prune.
-  const int64_t head = Head();
-  EXPECT_EQ(head, before.back().id);
-  EXPECT_EQ(Post(bob, kGeneral, "next"), head + 1);
-}
-
-TEST_F(StoreEventsTest, PruneNeverDeletesTheHead) {
-  NewUser("alice");  // events: user (no room), member (general)
-  ASSERT_OK(Exec("DELETE FROM events WHERE type = 'member'"));
-  const int64_t head = Head();
-  ASSERT_OK_AND_ASSIGN(int64_t pruned, store_->PruneEvents(-60000, 1));
-  EXPECT_EQ(pruned, 0);
-  EXPECT_EQ(Head(), head);
-}
-
 }  // namespace
 }  // namespace parley
