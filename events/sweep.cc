@@ -18,12 +18,14 @@ namespace {
 // every second, KeepPresence): its users' presence expires.
 constexpr int64_t kDeadDaemonMs = 5000;
 // A retention pass starts at the first tick, then once an hour, and goes
-// on a step a tick (schema/retention.h): each step holds the loop for about
-// kRetentionStepMs, so pushes wait that long at most, and deletes some
-// thousands of events a second.
+// on in steps of its own timer (schema/retention.h): each holds the loop
+// for about kRetentionStepMs (a delete or two), so a push or a send waits
+// that long at most, and at one step every kRetentionEveryMs a pass deletes
+// some ten thousand events a second (tools/bench/retention).
 constexpr int64_t kRetentionPeriodMs = 3600 * 1000;
-constexpr int64_t kRetentionStepMs = 20;
-constexpr int64_t kRetentionRowsPerStep = 20 * Retention::kRowsPerDelete;
+constexpr int64_t kRetentionStepMs = 5;
+constexpr int kRetentionEveryMs = 100;
+constexpr int64_t kRetentionRowsPerStep = 4 * Retention::kRowsPerDelete;
 
 uint64_t ResidentBytes() {
   long pages = 0, resident = 0;
@@ -54,6 +56,7 @@ Sweep::Sweep(Parts parts)
 Status Sweep::Start(event_base* base) {
   PARLEY_ASSIGN_OR_RETURN(data_version_, p_.store.DataVersion());
   tick_ev_.reset(event_new(base, -1, EV_PERSIST, &Sweep::OnTick, this));
+  retention_ev_.reset(event_new(base, -1, EV_PERSIST, &Sweep::OnRetention, this));
   dv_ev_.reset(event_new(base, -1, EV_PERSIST, &Sweep::OnDataVersion, this));
   timeval one_s{1, 0};
   timeval dv{p_.cfg.data_version_ms / 1000, (p_.cfg.data_version_ms % 1000) * 1000};
@@ -63,6 +66,11 @@ Status Sweep::Start(event_base* base) {
 }
 
 void Sweep::OnTick(int, short, void* self) { static_cast<Sweep*>(self)->Tick(); }
+
+void Sweep::OnRetention(int, short, void* self) {
+  auto* s = static_cast<Sweep*>(self);
+  if (!s->stopping_) s->PruneStep();
+}
 
 void Sweep::OnDataVersion(int, short, void* self) {
   auto* s = static_cast<Sweep*>(self);
@@ -124,19 +132,24 @@ void Sweep::Tick() {
 }
 
 void Sweep::Prune(int64_t now) {
-  if (!retention_.running() && Due(last_prune_ms_, now, kRetentionPeriodMs)) {
-    retention_.Begin(now);
-    pruned_in_pass_ = 0;
-  }
-  if (!retention_.running()) return;
+  if (retention_.running() || !Due(last_prune_ms_, now, kRetentionPeriodMs)) return;
+  retention_.Begin(now);
+  pruned_in_pass_ = 0;
+  timeval every{0, kRetentionEveryMs * 1000};
+  event_add(retention_ev_.get(), &every);
+}
+
+void Sweep::PruneStep() {
   auto step = retention_.Step(kRetentionRowsPerStep, kRetentionStepMs);
   if (!step.ok()) {
-    // Tried again next tick, from where it stopped.
+    // Tried again at the next step, from where it stopped.
     LOG_WARN("retention: %s", step.status().message().c_str());
     return;
   }
   pruned_in_pass_ += step->deleted;
-  if (!step->running && pruned_in_pass_ > 0) {
+  if (step->running) return;
+  event_del(retention_ev_.get());
+  if (pruned_in_pass_ > 0) {
     LOG_INFO("retention: pruned %lld old events in %lld s", static_cast<long long>(pruned_in_pass_),
              static_cast<long long>((NowMs() - last_prune_ms_) / 1000));
   }

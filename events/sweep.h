@@ -36,12 +36,14 @@ class Sweep {
  private:
   static void OnTick(int, short, void* self);
   static void OnDataVersion(int, short, void* self);
+  static void OnRetention(int, short, void* self);
   void Tick();
   void Heartbeat();
-  void Prune(int64_t now);
+  void Prune(int64_t now);  // begins a pass when one is due
+  void PruneStep();
 
   Parts p_;
-  EventPtr tick_ev_, dv_ev_;
+  EventPtr tick_ev_, dv_ev_, retention_ev_;
   bool stopping_ = false;
   int64_t data_version_ = 0;
   int64_t last_heartbeat_ms_ = 0;
