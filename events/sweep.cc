@@ -26,6 +26,10 @@ constexpr int64_t kRetentionPeriodMs = 3600 * 1000;
 constexpr int64_t kRetentionStepMs = 5;
 constexpr int kRetentionEveryMs = 100;
 constexpr int64_t kRetentionRowsPerStep = 4 * Retention::kRowsPerDelete;
+// Expired sessions (Storage::SweepSessions): a step a minute, and a step a
+// tick while the last one was full.
+constexpr int64_t kSessionSweepMs = 60 * 1000;
+constexpr int64_t kSessionsPerStep = 1000;
 
 uint64_t ResidentBytes() {
   long pages = 0, resident = 0;
@@ -122,6 +126,11 @@ void Sweep::Tick() {
   p_.fanout.PruneTyping(now);
   p_.conns.Remeasure();
   Prune(now);
+  if (Due(last_session_sweep_ms_, now, kSessionSweepMs) || sessions_backlog_) {
+    auto n = p_.store.SweepSessions(kSessionsPerStep);
+    if (!n.ok()) LOG_WARN("sessions: %s", n.status().message().c_str());
+    sessions_backlog_ = n.ok() && *n == kSessionsPerStep;
+  }
   if (Due(last_upload_sweep_ms_, now, int64_t{p_.cfg.upload_sweep_s} * 1000) || uploads_backlog_) {
     uploads_backlog_ = SweepUploads(p_.store, p_.cfg);
   }

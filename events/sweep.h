@@ -1,7 +1,7 @@
 // The once-a-second sweep (poll timeouts, stream rotation, heartbeats,
-// revoked sessions, presence grace, retention, unused uploads, the output
-// budget's re-measure, a due WAL checkpoint, handing freed heap back) and
-// the PRAGMA data_version safety net.
+// revoked and expired sessions, presence grace, retention, unused uploads,
+// the output budget's re-measure, a due WAL checkpoint, handing freed heap
+// back) and the PRAGMA data_version safety net.
 //
 // Threading: single-threaded, on the loop.
 #pragma once
@@ -52,6 +52,8 @@ class Sweep {
   int64_t last_trim_ms_ = 0;
   int64_t last_upload_sweep_ms_ = 0;
   bool uploads_backlog_ = false;  // the last uploads step was full
+  int64_t last_session_sweep_ms_ = 0;  // 0: a step at the first tick
+  bool sessions_backlog_ = false;      // the last sessions step was full
   Retention retention_;
   int64_t pruned_in_pass_ = 0;
 };

@@ -236,6 +236,11 @@ class Storage {
   // The user a token hash belongs to, if the session is live; refreshes its idle clock.
   virtual Result<std::optional<User>> SessionUser(const std::string& token_hash) = 0;
   virtual Status RevokeSession(const std::string& token_hash) = 0;
+  // Removes up to `limit` sessions past their absolute expiry, the oldest
+  // expiry first, in one short transaction; parley-events calls it once a
+  // minute, and again while a step was full. Returns how many went. (A
+  // session idle too long is refused at once, and goes by its expiry.)
+  virtual Result<int64_t> SweepSessions(int64_t limit) = 0;
   // Login throttling (store_login.cc). BeginLogin counts an attempt on
   // (username, address) and on address before the password is checked, in
   // one write transaction, and refuses it (kThrottled, with the wait) while

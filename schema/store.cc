@@ -156,6 +156,17 @@ Status Store::CreateSession(int64_t user_id, const std::string& token_hash) {
   return CommitWrite(*tx);
 }
 
+Result<int64_t> Store::SweepSessions(int64_t limit) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_ts <= ? ORDER BY expires_ts LIMIT ?)"));
+  s.Bind(1, NowMs()).Bind(2, limit);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  const int64_t n = s.Changes();
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return n;
+}
+
 Result<std::optional<User>> Store::SessionUser(const std::string& token_hash) {
   int64_t now = NowMs();
   int64_t session_id = 0, last_seen = 0;

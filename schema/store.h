@@ -72,6 +72,7 @@ class Store final : public Storage {
   Status CreateSession(int64_t user_id, const std::string& token_hash) override;
   Result<std::optional<User>> SessionUser(const std::string& token_hash) override;
   Status RevokeSession(const std::string& token_hash) override;
+  Result<int64_t> SweepSessions(int64_t limit) override;
   Status BeginLogin(const std::string& username, const std::string& address) override;
   Status LoginSucceeded(const std::string& username, const std::string& address) override;
 

@@ -200,6 +200,16 @@ Status PgStore::CreateSession(int64_t user_id, const std::string& token_hash) {
   return tx->Commit();
 }
 
+Result<int64_t> PgStore::SweepSessions(int64_t limit) {
+  // The ids as an array (= ANY): each a probe of the primary key, whatever
+  // the planner guesses of how many there are (store_events.cc, DeleteOldEvents).
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec("DELETE FROM sessions WHERE id = ANY (ARRAY(SELECT id FROM sessions WHERE expires_ts <= $1 "
+                             "ORDER BY expires_ts LIMIT $2))",
+                             {NowMs(), limit}));
+  return r.Affected();
+}
+
 Result<std::optional<User>> PgStore::SessionUser(const std::string& token_hash) {
   const int64_t now = NowMs();
   PARLEY_ASSIGN_OR_RETURN(

@@ -82,6 +82,7 @@ class PgStore final : public Storage {
   Status CreateSession(int64_t user_id, const std::string& token_hash) override;
   Result<std::optional<User>> SessionUser(const std::string& token_hash) override;
   Status RevokeSession(const std::string& token_hash) override;
+  Result<int64_t> SweepSessions(int64_t limit) override;
   // store_login.cc
   Status BeginLogin(const std::string& username, const std::string& address) override;
   Status LoginSucceeded(const std::string& username, const std::string& address) override;

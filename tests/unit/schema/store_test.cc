@@ -307,6 +307,35 @@ TEST_F(StoreTest, ALoginPastTheCapEndsTheLeastRecentSessionAndExpiredOnesGoFirst
   EXPECT_TRUE(signed_in(last));
   EXPECT_EQ(QueryInt(alices), 3);
 }
+
+TEST_F(StoreTest, ExpiredSessionsAreSweptOldestFirstInBoundedSteps) {
+  // Accounts that never log in again: their sessions go by their expiry.
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  std::vector<std::string> live;
+  for (int i = 0; i < 3; ++i) {
+    live.push_back(TokenHash(NewToken()));
+    ASSERT_OK(store_->CreateSession(alice.id, live.back()));
+  }
+  for (int i = 0; i < 5; ++i) ASSERT_OK(store_->CreateSession(bob.id, TokenHash(NewToken())));
+  // Bob's expired at 10, 20, ... 50 ms after the epoch.
+  ASSERT_OK(Exec("UPDATE sessions SET expires_ts = 10 * (id - (SELECT MIN(id) FROM sessions s2 WHERE s2.user_id = " +
+                 std::to_string(bob.id) + ") + 1) WHERE user_id = " + std::to_string(bob.id)));
+  ASSERT_OK_AND_ASSIGN(int64_t n, store_->SweepSessions(2));
+  EXPECT_EQ(n, 2);
+  const std::string bobs = "SELECT MIN(expires_ts) FROM sessions WHERE user_id = " + std::to_string(bob.id);
+  EXPECT_EQ(QueryInt(bobs), 30) << "the two that expired first went first";
+  ASSERT_OK_AND_ASSIGN(n, store_->SweepSessions(1000));
+  EXPECT_EQ(n, 3);
+  ASSERT_OK_AND_ASSIGN(n, store_->SweepSessions(1000));
+  EXPECT_EQ(n, 0);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM sessions"), 3);
+  for (const std::string& h : live) {
+    ASSERT_OK_AND_ASSIGN(std::optional<User> who, store_->SessionUser(h));
+    EXPECT_TRUE(who.has_value());
+  }
+}
+
 TEST_F(StoreTest, ExpiredSessionIsNotAccepted) {
   User alice = NewUser("alice");
   for (int64_t absolute : {int64_t{0}, int64_t{-60000}}) {
