@@ -95,14 +95,15 @@ void Fanout::ApplyAccount(const Event& e) {
   const bool deactivated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j.get(), "deactivated"));
   if (!deactivated && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j.get(), "password_changed"))) return;
   std::vector<Conn*> conns;
-  conns_.registry().ForUser(*e.target_id, [&](Conn& c) {
-    if (deactivated) {
-      conns.push_back(&c);
-      return;
-    }
-    auto alive = store_.SessionAlive(c.session_id);
-    if (alive.ok() && !*alive) conns.push_back(&c);  // busy: left to the periodic check
-  });
+  conns_.registry().ForUser(*e.target_id, [&](Conn& c) { conns.push_back(&c); });
+  if (!deactivated && !conns.empty()) {
+    std::vector<int64_t> ids;
+    for (const Conn* c : conns) ids.push_back(c->session_id);
+    auto ended = store_.EndedSessions(ids);
+    std::erase_if(conns, [&](const Conn* c) {  // busy: left to the periodic check
+      return !ended.ok() || std::find(ended->begin(), ended->end(), c->session_id) == ended->end();
+    });
+  }
   for (Conn* c : conns) conns_.RequestClose(*c, CloseCause::kRevoked);
   if (on_sessions_ended) on_sessions_ended(*e.target_id);
   if (!conns.empty()) {

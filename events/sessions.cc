@@ -1,5 +1,8 @@
 #include "events/sessions.h"
 
+#include <unordered_set>
+#include <vector>
+
 #include "schema/crypto.h"
 
 namespace parley::events {
@@ -27,23 +30,23 @@ void Sessions::ForgetUser(int64_t user_id) {
 }
 
 void Sessions::Check(Conns& conns) {
-  std::unordered_map<int64_t, bool> alive;
-  conns.registry().ForAll([&](Conn& c) { alive.emplace(c.session_id, true); });
-  for (auto& [session, ok] : alive) {
-    auto r = store_.SessionAlive(session);
-    ok = !r.ok() || *r;  // a busy database is not a revocation
+  std::unordered_set<int64_t> held;
+  conns.registry().ForAll([&](Conn& c) { held.insert(c.session_id); });
+  std::unordered_set<int64_t> ended;
+  if (!held.empty()) {
+    auto r = store_.EndedSessions(std::vector<int64_t>(held.begin(), held.end()));
+    if (r.ok()) ended.insert(r->begin(), r->end());  // a busy database is not a revocation
   }
   // Cached sessions not used since the last check are dropped (which
   // bounds the cache), and so are the revoked ones.
   int64_t now = NowMs();
   std::erase_if(cache_, [&](const auto& entry) {
     const Cached& cs = entry.second;
-    auto a = alive.find(cs.session.id);
-    return now - cs.checked_ms >= int64_t{cfg_.revoke_check_s} * 1000 || (a != alive.end() && !a->second);
+    return now - cs.checked_ms >= int64_t{cfg_.revoke_check_s} * 1000 || ended.contains(cs.session.id);
   });
   std::vector<uint64_t> revoked;
   conns.registry().ForAll([&](Conn& c) {
-    if (!alive[c.session_id]) revoked.push_back(c.id);
+    if (ended.contains(c.session_id)) revoked.push_back(c.id);
   });
   for (uint64_t id : revoked) {
     if (Conn* c = conns.registry().Find(id)) conns.RequestClose(*c, CloseCause::kRevoked);

@@ -350,7 +350,11 @@ class Storage {
   virtual Result<std::vector<int64_t>> RoomIdsOf(int64_t user_id) = 0;
   // A live session for a token hash, without touching its idle clock.
   virtual Result<std::optional<Session>> FindSession(const std::string& token_hash) = 0;
-  virtual Result<bool> SessionAlive(int64_t session_id) = 0;
+  // Of these sessions, those that have ended (logged out, expired, idle too
+  // long, or never were), in no order: one read for all of them, however
+  // many (parley-events asks about every held connection's every few
+  // seconds: one read each cost its loop 12,000 round trips a check).
+  virtual Result<std::vector<int64_t>> EndedSessions(const std::vector<int64_t>& session_ids) = 0;
   // PRAGMA data_version: changes whenever another connection commits.
   virtual Result<int64_t> DataVersion() = 0;
   // Presence rows, written by parley-events only. SetOnline answers whether

@@ -125,11 +125,22 @@ Result<std::optional<Session>> Store::FindSession(const std::string& token_hash)
   return std::optional<Session>(Session{s.Int(0), User{s.Int(1), s.Text(2)}});
 }
 
-Result<bool> Store::SessionAlive(int64_t session_id) {
+Result<std::vector<int64_t>> Store::EndedSessions(const std::vector<int64_t>& session_ids) {
+  // The ids as one JSON array (json_each), each a probe of the primary key.
+  std::string ids = "[";
+  for (int64_t id : session_ids) ids.append(ids.size() > 1 ? "," : "").append(std::to_string(id));
+  ids += "]";
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT 1 FROM sessions WHERE id = ?1 AND expires_ts > ?2 AND last_seen_ts + ?3 > ?2"));
-  s.Bind(1, session_id).Bind(2, NowMs()).Bind(3, limits_.session_idle_ms);
-  return s.Step();
+      "SELECT j.value FROM json_each(?1) j WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = j.value "
+      "AND s.expires_ts > ?2 AND s.last_seen_ts + ?3 > ?2)"));
+  s.Bind(1, std::string_view(ids)).Bind(2, NowMs()).Bind(3, limits_.session_idle_ms);
+  std::vector<int64_t> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(s.Int(0));
+  }
+  return out;
 }
 
 Result<int64_t> Store::DataVersion() {

@@ -148,7 +148,7 @@ class PgStore final : public Storage {
   Result<int64_t> OldestEventId() override;
   Result<std::vector<int64_t>> RoomIdsOf(int64_t user_id) override;
   Result<std::optional<Session>> FindSession(const std::string& token_hash) override;
-  Result<bool> SessionAlive(int64_t session_id) override;
+  Result<std::vector<int64_t>> EndedSessions(const std::vector<int64_t>& session_ids) override;
   Result<int64_t> DataVersion() override;
   Result<bool> SetOnline(int64_t user_id, bool online) override;
   Status ClearPresence() override;

@@ -181,8 +181,8 @@ TEST_F(StoreEventsTest, SessionUserMovesTheIdleClockHourlyAndFindSessionNever) {
   EXPECT_EQ(s->user.id, alice.id);
   EXPECT_EQ(s->user.username, "alice");
   EXPECT_EQ(QueryInt("SELECT last_seen_ts FROM sessions"), seen_before);
-  ASSERT_OK_AND_ASSIGN(bool alive, store_->SessionAlive(s->id));
-  EXPECT_TRUE(alive);
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> ended, store_->EndedSessions({s->id}));
+  EXPECT_TRUE(ended.empty());
 
   // A request through the API does move it: two hours is past the hour.
   ASSERT_OK_AND_ASSIGN(std::optional<User> who, store_->SessionUser(hash));
@@ -197,14 +197,16 @@ TEST_F(StoreEventsTest, SessionUserMovesTheIdleClockHourlyAndFindSessionNever) {
 
   ASSERT_OK_AND_ASSIGN(std::optional<Session> unknown, store_->FindSession(TokenHash(NewToken())));
   EXPECT_FALSE(unknown.has_value());
-  ASSERT_OK_AND_ASSIGN(bool ghost, store_->SessionAlive(999999));
-  EXPECT_FALSE(ghost);
+  ASSERT_OK_AND_ASSIGN(ended, store_->EndedSessions({999999, s->id}));
+  EXPECT_EQ(ended, std::vector<int64_t>{999999});
+  ASSERT_OK_AND_ASSIGN(ended, store_->EndedSessions({}));
+  EXPECT_TRUE(ended.empty());
 
   ASSERT_OK(store_->RevokeSession(hash));
   ASSERT_OK_AND_ASSIGN(std::optional<Session> revoked, store_->FindSession(hash));
   EXPECT_FALSE(revoked.has_value());
-  ASSERT_OK_AND_ASSIGN(bool after_logout, store_->SessionAlive(s->id));
-  EXPECT_FALSE(after_logout);  // a stream of a logged-out session must end
+  ASSERT_OK_AND_ASSIGN(ended, store_->EndedSessions({s->id}));
+  EXPECT_EQ(ended, std::vector<int64_t>{s->id});  // a stream of a logged-out session must end
 }
 
 TEST_F(StoreEventsTest, ExpiredAndIdleSessionsAreNotAccepted) {
@@ -236,8 +238,8 @@ TEST_F(StoreEventsTest, ExpiredAndIdleSessionsAreNotAccepted) {
   ASSERT_TRUE(patient.has_value());
   ASSERT_OK_AND_ASSIGN(std::optional<Session> s, store_->FindSession(h));
   ASSERT_TRUE(s.has_value());
-  ASSERT_OK_AND_ASSIGN(bool alive_idle, impatient->SessionAlive(s->id));
-  EXPECT_FALSE(alive_idle);
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> ended, impatient->EndedSessions({s->id}));
+  EXPECT_EQ(ended, std::vector<int64_t>{s->id});
 }
 
 TEST_F(StoreEventsTest, DataVersionChangesWithOtherConnectionsCommits) {
