@@ -226,6 +226,15 @@ Result<bool> Statement::Step() {
   return st;
 }
 
+Result<std::vector<int64_t>> Statement::Ints() {
+  std::vector<int64_t> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return out;
+    out.push_back(Int(0));
+  }
+}
+
 Status Statement::Exec() {
   for (;;) {
     auto r = Step();

@@ -76,6 +76,8 @@ class Statement {
   Result<bool> Step();
   // Step until done; for statements that return no rows.
   Status Exec();
+  // Step until done: the first column of every row, as integers (ids).
+  Result<std::vector<int64_t>> Ints();
   void Reset();
 
   int64_t Int(int col) const;

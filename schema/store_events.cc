@@ -105,13 +105,7 @@ Result<int64_t> Store::OldestEventId() {
 Result<std::vector<int64_t>> Store::RoomIdsOf(int64_t user_id) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT room_id FROM members WHERE user_id = ?"));
   s.Bind(1, user_id);
-  std::vector<int64_t> out;
-  for (;;) {
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(s.Int(0));
-  }
-  return out;
+  return s.Ints();
 }
 
 Result<std::optional<Session>> Store::FindSession(const std::string& token_hash) {
@@ -134,13 +128,7 @@ Result<std::vector<int64_t>> Store::EndedSessions(const std::vector<int64_t>& se
       "SELECT j.value FROM json_each(?1) j WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = j.value "
       "AND s.expires_ts > ?2 AND s.last_seen_ts + ?3 > ?2)"));
   s.Bind(1, std::string_view(ids)).Bind(2, NowMs()).Bind(3, limits_.session_idle_ms);
-  std::vector<int64_t> out;
-  for (;;) {
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(s.Int(0));
-  }
-  return out;
+  return s.Ints();
 }
 
 Result<int64_t> Store::DataVersion() {
