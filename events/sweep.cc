@@ -141,18 +141,25 @@ void Sweep::Tick() {
 }
 
 void Sweep::Prune(int64_t now) {
-  if (retention_.running() || !Due(last_prune_ms_, now, kRetentionPeriodMs)) return;
-  retention_.Begin(now);
-  pruned_in_pass_ = 0;
-  timeval every{0, kRetentionEveryMs * 1000};
-  event_add(retention_ev_.get(), &every);
+  if (!retention_.running()) {
+    if (!Due(last_prune_ms_, now, kRetentionPeriodMs)) return;
+    retention_.Begin(now);
+    pruned_in_pass_ = 0;
+  }
+  // Armed at a pass's start, and again after a step that failed.
+  if (event_pending(retention_ev_.get(), EV_TIMEOUT, nullptr) == 0) {
+    timeval every{0, kRetentionEveryMs * 1000};
+    event_add(retention_ev_.get(), &every);
+  }
 }
 
 void Sweep::PruneStep() {
   auto step = retention_.Step(kRetentionRowsPerStep, kRetentionStepMs);
   if (!step.ok()) {
-    // Tried again at the next step, from where it stopped.
+    // The pass goes on from where it stopped at the next tick, a second
+    // later: a database that stays busy or away gets a line a second.
     LOG_WARN("retention: %s", step.status().message().c_str());
+    event_del(retention_ev_.get());
     return;
   }
   pruned_in_pass_ += step->deleted;
