@@ -188,24 +188,19 @@ Result<Storage::OldEventsDeleted> Store::DeleteOldEvents(int64_t room_id, int64_
   // The window is the room's oldest max_rows in the range, whatever their
   // age, so the statement reads max_rows entries at most even where a newer
   // event sits among old ones (clocks are not monotonic across hosts).
-  static constexpr const char* kInRoom =
-      "DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, ts FROM events WHERE room_id = ?1 AND id > ?2 "
-      "AND id < ?3 ORDER BY id LIMIT ?5) WHERE ts < ?4) AND id < (SELECT MAX(id) FROM events) RETURNING id";
-  static constexpr const char* kNoRoom =
-      "DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, ts FROM events WHERE room_id IS NULL AND id > ?2 "
-      "AND id < ?3 ORDER BY id LIMIT ?5) WHERE ts < ?4) AND id < (SELECT MAX(id) FROM events) RETURNING id";
+  // `room_id IS ?1` is an equality that also matches NULL (room 0: the
+  // events of no room), and events_room serves both.
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(room_id == 0 ? kNoRoom : kInRoom));
-  if (room_id != 0) s.Bind(1, room_id);
-  s.Bind(2, after_id).Bind(3, below_id).Bind(4, before_ms).Bind(5, max_rows);
-  OldEventsDeleted out;
-  for (;;) {
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    ++out.count;
-    out.last_id = std::max(out.last_id, s.Int(0));
-  }
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, ts FROM events WHERE room_id IS ?1 AND id > ?2 "
+      "AND id < ?3 ORDER BY id LIMIT ?5) WHERE ts < ?4) AND id < (SELECT MAX(id) FROM events) RETURNING id"));
+  s.Bind(1, room_id == 0 ? std::nullopt : std::optional<int64_t>(room_id))
+      .Bind(2, after_id).Bind(3, below_id).Bind(4, before_ms).Bind(5, max_rows);
+  PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> ids, s.Ints());
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  OldEventsDeleted out;
+  out.count = static_cast<int64_t>(ids.size());
+  if (!ids.empty()) out.last_id = *std::max_element(ids.begin(), ids.end());
   return out;
 }
 

@@ -76,6 +76,22 @@ std::string PgResult::Text(int row, int col) const {
                      static_cast<size_t>(PQgetlength(res_.get(), row, col)));
 }
 
+std::string ArrayOf(const std::vector<int64_t>& ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+  return out + "}";
+}
+
+Result<std::vector<int64_t>> PgResult::Ints(int col) const {
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(Rows()));
+  for (int i = 0; i < Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t v, Int(i, col));
+    out.push_back(v);
+  }
+  return out;
+}
+
 Result<int64_t> PgResult::Int(int row, int col) const {
   const char* v = PQgetvalue(res_.get(), row, col);
   const char* end = v + PQgetlength(res_.get(), row, col);

@@ -53,6 +53,9 @@ struct PgResultClearer {
   void operator()(pg_result* res) const;
 };
 
+// A bigint[] parameter's text ("{1,2,3}"), for `$n::bigint[]`.
+std::string ArrayOf(const std::vector<int64_t>& ids);
+
 // One parameter of a query, as text, or SQL NULL.
 class PgParam {
  public:
@@ -89,6 +92,8 @@ class PgResult {
   // error (it means the SQL and the caller disagree about a column's type).
   Result<int64_t> Int(int row, int col) const;
   std::optional<int64_t> OptionalInt(int row, int col) const;
+  // Column `col` of every row, as integers (ids).
+  Result<std::vector<int64_t>> Ints(int col = 0) const;
   // Rows changed by an INSERT, UPDATE or DELETE.
   int64_t Affected() const;
   pg_result* raw() const { return res_.get(); }

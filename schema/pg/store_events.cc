@@ -143,13 +143,7 @@ Result<int64_t> PgStore::OldestEventId() {
 
 Result<std::vector<int64_t>> PgStore::RoomIdsOf(int64_t user_id) {
   PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT room_id FROM members WHERE user_id = $1", {user_id}));
-  std::vector<int64_t> out;
-  out.reserve(r.Rows());
-  for (int i = 0; i < r.Rows(); ++i) {
-    PARLEY_ASSIGN_OR_RETURN(int64_t room, r.Int(i, 0));
-    out.push_back(room);
-  }
-  return out;
+  return r.Ints();
 }
 
 Result<std::optional<Session>> PgStore::FindSession(const std::string& token_hash) {
@@ -165,20 +159,11 @@ Result<std::optional<Session>> PgStore::FindSession(const std::string& token_has
 
 Result<std::vector<int64_t>> PgStore::EndedSessions(const std::vector<int64_t>& session_ids) {
   // As on SQLite: the ids as one array, each a probe of the primary key.
-  std::string ids = "{";
-  for (int64_t id : session_ids) ids.append(ids.size() > 1 ? "," : "").append(std::to_string(id));
-  ids += "}";
   PARLEY_ASSIGN_OR_RETURN(
       PgResult r, conn_.Exec("SELECT u.id FROM unnest($1::bigint[]) AS u(id) WHERE NOT EXISTS (SELECT 1 FROM sessions s "
                              "WHERE s.id = u.id AND s.expires_ts > $2 AND s.last_seen_ts + $3 > $2)",
-                             {ids, NowMs(), limits_.session_idle_ms}));
-  std::vector<int64_t> out;
-  out.reserve(static_cast<size_t>(r.Rows()));
-  for (int i = 0; i < r.Rows(); ++i) {
-    PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
-    out.push_back(id);
-  }
-  return out;
+                             {ArrayOf(session_ids), NowMs(), limits_.session_idle_ms}));
+  return r.Ints();
 }
 
 Result<int64_t> PgStore::DataVersion() { return LastEventId(conn_); }

@@ -86,11 +86,7 @@ Result<std::vector<Message>> PgStore::LastMessages(const std::vector<int64_t>& r
                                  " ORDER BY room_id DESC, id DESC LIMIT 1) x "
                                  "ORDER BY l.n",
                              {list}));
-  std::vector<int64_t> ids;
-  for (int i = 0; i < r.Rows(); ++i) {
-    PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
-    ids.push_back(id);
-  }
+  PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> ids, r.Ints());
   return LoadMessages(ids, user_id);
 }
 

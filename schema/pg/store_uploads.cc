@@ -23,26 +23,6 @@
 #include "schema/upload_gc.h"
 
 namespace parley::pg {
-namespace {
-
-Result<std::vector<int64_t>> FirstColumn(const PgResult& r) {
-  std::vector<int64_t> ids;
-  for (int i = 0; i < r.Rows(); ++i) {
-    PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
-    ids.push_back(id);
-  }
-  return ids;
-}
-
-// The ids as a PostgreSQL array literal, for `= ANY($1::bigint[])`.
-std::string ArrayOf(const std::vector<int64_t>& ids) {
-  std::string out = "{";
-  for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
-  return out + "}";
-}
-
-}  // namespace
-
 Result<Upload> PgStore::CreateUpload(const User& me, Upload u, const std::function<Status(int64_t id)>& place) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kUpload));
@@ -112,13 +92,13 @@ Result<int64_t> PgStore::CollectUploads(int64_t keep_ms, int limit, const std::f
         PgResult r, conn_.Exec("SELECT p.upload_id FROM upload_pending p JOIN uploads u ON u.id = p.upload_id "
                                "WHERE p.created_ts < $1 ORDER BY p.created_ts LIMIT $2 FOR UPDATE SKIP LOCKED",
                                {cutoff, limit}));
-    PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> expired, FirstColumn(r));
+    PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> expired, r.Ints());
     PARLEY_RETURN_IF_ERROR(DropUploads(expired));
     PARLEY_RETURN_IF_ERROR(tx->Commit());
   }
   PARLEY_ASSIGN_OR_RETURN(PgResult t,
                           conn_.Exec("SELECT upload_id FROM upload_trash ORDER BY upload_id LIMIT $1", {limit}));
-  PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> trashed, FirstColumn(t));
+  PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> trashed, t.Ints());
   if (trashed.empty()) return 0;
   // A file that will not go (an I/O error) stays queued for the next step;
   // the others are done.
