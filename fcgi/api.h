@@ -63,6 +63,7 @@ class Api {
   Result<Response> Leave(Call& c);
   Result<Response> Invite(Call& c);
   Result<Response> Members(Call& c);
+  Result<Response> GetMember(Call& c);
   Result<Response> SetRole(Call& c);
   Result<Response> Dm(Call& c);
   Result<Response> Typing(Call& c);

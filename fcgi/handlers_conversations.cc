@@ -9,7 +9,6 @@
 namespace parley::fcgi {
 namespace {
 
-constexpr int64_t kMaxId = int64_t{1} << 53;
 // Rooms per page; changed_since without a limit is paged at the most.
 constexpr int64_t kMaxRoomPage = 1000;
 constexpr int64_t kMaxDirectory = 50;

@@ -7,7 +7,6 @@
 namespace parley::fcgi {
 namespace {
 
-constexpr int64_t kMaxId = int64_t{1} << 53;
 constexpr size_t kMaxAttachments = 10;
 
 struct Draft {

@@ -8,6 +8,8 @@ namespace parley::fcgi {
 namespace {
 
 constexpr int64_t kMaxReceiptRoom = 100;
+// Members per page: rooms of up to this many list whole, as before pages.
+constexpr int64_t kMaxMemberPage = 1000;
 
 Response RoomResponse(int status, const Room& room) { return JsonResponse(status, Wrap("room", room)); }
 
@@ -53,8 +55,29 @@ Result<Response> Api::Invite(Call& c) {
 }
 
 Result<Response> Api::Members(Call& c) {
-  PARLEY_ASSIGN_OR_RETURN(std::vector<Member> members, store_.Members(c.user, c.route.num));
-  return JsonResponse(200, Wrap("members", members));
+  MemberQuery q;
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> limit, QueryInt(c.req.query, "limit", 1, kMaxMemberPage));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> after, QueryInt(c.req.query, "after", 0, kMaxId));
+  q.limit = static_cast<int>(limit.value_or(kMaxMemberPage));
+  q.after = after.value_or(0);
+  PARLEY_ASSIGN_OR_RETURN(MemberPage page, store_.Members(c.user, c.route.num, q));
+  JsonWriter w;
+  w.BeginObject().Key("members");
+  Write(w, page.members);
+  w.Key("next");
+  if (page.next) {
+    w.Int(*page.next);
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+  return JsonResponse(200, w.Take());
+}
+
+Result<Response> Api::GetMember(Call& c) {
+  PARLEY_RETURN_IF_ERROR(CheckPathUsername(c.route.name));
+  PARLEY_ASSIGN_OR_RETURN(Member m, store_.FindMember(c.user, c.route.num, c.route.name));
+  return JsonResponse(200, Wrap("member", m));
 }
 
 Result<Response> Api::SetRole(Call& c) {
@@ -91,7 +114,7 @@ Result<Response> Api::Typing(Call& c) {
 }
 
 Result<Response> Api::Read(Call& c) {
-  PARLEY_ASSIGN_OR_RETURN(int64_t event_id, RequireInt(c.body, "event_id", 0, (int64_t{1} << 53)));
+  PARLEY_ASSIGN_OR_RETURN(int64_t event_id, RequireInt(c.body, "event_id", 0, kMaxId));
   bool moved = false;
   PARLEY_RETURN_IF_ERROR(store_.MarkRead(c.user, c.route.num, event_id, &moved));
   if (moved) {

@@ -32,6 +32,10 @@ Status ScanJson(std::string_view body);
 // The whole pipeline above; the result is a JSON object.
 Result<JsonPtr> ParseJsonObject(std::string_view content_type, std::string_view body);
 
+// The largest id (event, message, room, user) a request may name: JSON
+// numbers are exact up to here.
+constexpr int64_t kMaxId = int64_t{1} << 53;
+
 // Field access with typed errors (missing_field, invalid_field).
 Result<std::string> RequireString(const cJSON* obj, const char* key);
 Result<std::optional<std::string>> OptionalString(const cJSON* obj, const char* key);

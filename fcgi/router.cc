@@ -31,6 +31,7 @@ constexpr RouteDef kRoutes[] = {
     {"POST", "/api/rooms/#/leave", RouteId::kLeave, kBatch},
     {"GET", "/api/rooms/#/members", RouteId::kMembers, kReader},
     {"POST", "/api/rooms/#/members", RouteId::kInvite, kBatch},
+    {"GET", "/api/rooms/#/members/*", RouteId::kMember, kReader},
     {"PUT", "/api/rooms/#/members/*", RouteId::kSetRole, kBatch},
     {"POST", "/api/dm", RouteId::kDm, kBatch},
     {"GET", "/api/rooms/#/messages", RouteId::kHistory, kReader},

@@ -133,6 +133,19 @@ struct HistoryPage {
   bool has_more = false;
 };
 
+// A page of a room's members, in user id order: a room's members are
+// read through its primary key, so a page costs its own rows however
+// large the room (`general` holds every user).
+struct MemberQuery {
+  int64_t after = 0;  // user ids above this
+  int limit = 1000;
+};
+
+struct MemberPage {
+  std::vector<Member> members;
+  std::optional<int64_t> next;  // the `after` of the next page, when there is one
+};
+
 struct Session {
   int64_t id = 0;
   User user;
@@ -258,7 +271,9 @@ class Storage {
   virtual Status Leave(const User& me, int64_t room_id) = 0;
   // Returns the member and whether it was newly added.
   virtual Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username) = 0;
-  virtual Result<std::vector<Member>> Members(const User& me, int64_t room_id) = 0;
+  virtual Result<MemberPage> Members(const User& me, int64_t room_id, const MemberQuery& q) = 0;
+  // One member, seen by a member of the room (the list's access rules).
+  virtual Result<Member> FindMember(const User& me, int64_t room_id, const std::string& username) = 0;
   virtual Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role) = 0;
   // Returns the room and whether it was created now.
   virtual Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) = 0;

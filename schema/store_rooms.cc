@@ -287,19 +287,31 @@ Result<std::pair<Member, bool>> Store::Invite(const User& me, int64_t room_id, c
   return std::make_pair(std::move(m), added);
 }
 
-Result<std::vector<Member>> Store::Members(const User& me, int64_t room_id) {
-  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
-  (void)a;
+Result<MemberPage> Store::Members(const User& me, int64_t room_id, const MemberQuery& q) {
+  PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, room_id, true).status());
+  // One row more than asked tells whether there is a next page.
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string(kMemberSelect) +
-                                                   "WHERE m.room_id = ?1 ORDER BY u.username"));
-  s.Bind(1, room_id).Bind(3, NowMs());
-  std::vector<Member> out;
+                                                   "WHERE m.room_id = ?1 AND m.user_id > ?2 "
+                                                   "ORDER BY m.room_id, m.user_id LIMIT ?4"));
+  s.Bind(1, room_id).Bind(2, q.after).Bind(3, NowMs()).Bind(4, q.limit + 1);
+  MemberPage page;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    out.push_back(ReadMember(s));
+    page.members.push_back(ReadMember(s));
   }
-  return out;
+  if (static_cast<int>(page.members.size()) > q.limit) {
+    page.members.pop_back();
+    page.next = page.members.back().user.id;
+  }
+  return page;
+}
+
+Result<Member> Store::FindMember(const User& me, int64_t room_id, const std::string& username) {
+  PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, room_id, true).status());
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  return LoadMember(room_id, who->id);
 }
 
 Result<Member> Store::SetRole(const User& me, int64_t room_id, const std::string& username, Role role) {

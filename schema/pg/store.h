@@ -95,7 +95,8 @@ class PgStore final : public Storage {
   Result<Room> Join(const User& me, int64_t room_id) override;
   Status Leave(const User& me, int64_t room_id) override;
   Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username) override;
-  Result<std::vector<Member>> Members(const User& me, int64_t room_id) override;
+  Result<MemberPage> Members(const User& me, int64_t room_id, const MemberQuery& q) override;
+  Result<Member> FindMember(const User& me, int64_t room_id, const std::string& username) override;
   Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role) override;
   Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) override;
   Status AdminSetRole(int64_t room_id, const std::string& username, Role role) override;

@@ -345,18 +345,36 @@ Result<std::pair<Member, bool>> PgStore::Invite(const User& me, int64_t room_id,
   return std::make_pair(std::move(m), added);
 }
 
-Result<std::vector<Member>> PgStore::Members(const User& me, int64_t room_id) {
-  PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, room_id, true).status());
-  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(std::string(kMemberSelect) +
-                                                     "WHERE m.room_id = $1 ORDER BY lower(u.username) COLLATE \"C\", u.username COLLATE \"C\"",
-                                                 {room_id, NowMs()}));
-  std::vector<Member> out;
-  out.reserve(r.Rows());
+Result<MemberPage> PgStore::Members(const User& me, int64_t room_id, const MemberQuery& q) {
+  // The page is read with the access check, ahead of its verdict (one
+  // round trip), and dropped for a reader refused. One row more than asked
+  // tells whether there is a next page.
+  PgConn::Stmt page_query{std::string(kMemberSelect) +
+                              "WHERE m.room_id = $1 AND m.user_id > $3 ORDER BY m.room_id, m.user_id LIMIT $4",
+                          {room_id, NowMs(), q.after, q.limit + 1}};
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows,
+                          conn_.ExecTogether({AccessQuery(me.id, room_id, false, nullptr), std::move(page_query)}));
+  PARLEY_ASSIGN_OR_RETURN(PgResult access, std::move(rows[0]));
+  PARLEY_RETURN_IF_ERROR(ReadAccess(access, true, false).status());
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, std::move(rows[1]));
+  MemberPage page;
+  page.members.reserve(r.Rows());
   for (int i = 0; i < r.Rows(); ++i) {
     PARLEY_ASSIGN_OR_RETURN(Member m, ReadMember(r, i));
-    out.push_back(std::move(m));
+    page.members.push_back(std::move(m));
   }
-  return out;
+  if (static_cast<int>(page.members.size()) > q.limit) {
+    page.members.pop_back();
+    page.next = page.members.back().user.id;
+  }
+  return page;
+}
+
+Result<Member> PgStore::FindMember(const User& me, int64_t room_id, const std::string& username) {
+  PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, room_id, true).status());
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  return LoadMember(room_id, who->id);
 }
 
 Result<Member> PgStore::SetRole(const User& me, int64_t room_id, const std::string& username, Role role) {

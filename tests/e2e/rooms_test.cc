@@ -247,6 +247,69 @@ TEST_F(RoomsTest, MembersCarryRolesAndOwnerSetsThem) {
   EXPECT_EQ(pub_member.status, 200) << pub_member.Describe();
 }
 
+// `general` holds every user: its member list comes in pages (user id
+// order, `next` the `after` of the next page), and one member is asked for
+// by name.
+TEST_F(RoomsTest, MembersComeInPagesAndOneByName) {
+  User owner = Register("owner");
+  const int64_t room = CreateRoom(owner, "big", "public");
+  std::vector<int64_t> ids{owner.id};
+  std::vector<User> joined;
+  for (int i = 0; i < 4; ++i) {
+    joined.push_back(Register("m" + std::to_string(i)));
+    Join(joined.back(), room);
+    ids.push_back(joined.back().id);
+  }
+  std::vector<int64_t> seen;
+  std::string after;
+  for (int page = 0;; ++page) {
+    ASSERT_LT(page, 5);
+    Response r = owner->Get(RoomPath(room, "/members?limit=2" + after));
+    ASSERT_EQ(r.status, 200) << r.Describe();
+    Json j = r.json();
+    ASSERT_LE(j["members"].size(), 2u) << r.body;
+    for (const Json& m : j["members"].items()) seen.push_back(m["user"]["id"].num());
+    if (j["next"].is_null()) break;
+    EXPECT_EQ(j["next"].num(), seen.back()) << r.body;
+    after = "&after=" + std::to_string(j["next"].num());
+  }
+  EXPECT_EQ(seen, ids);
+  Response whole = owner->Get(RoomPath(room, "/members"));
+  ASSERT_EQ(whole.status, 200) << whole.Describe();
+  EXPECT_EQ(whole.json()["members"].size(), ids.size());
+  EXPECT_TRUE(whole.json()["next"].is_null()) << whole.body;
+
+  for (const char* q : {"?limit=0", "?limit=1001", "?limit=ten", "?limit=", "?limit=1.5", "?after=-1", "?after=x",
+                        "?after=9007199254740993", "?limit=99999999999999999999"}) {
+    Response r = owner->Get(RoomPath(room, std::string("/members") + q));
+    EXPECT_EQ(r.status, 400) << q << ": " << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), "invalid_field") << q << ": " << r.body;
+  }
+
+  User outsider = Register("outsider");
+  Response one = outsider->Get(RoomPath(room, "/members/OWNER"));
+  EXPECT_EQ(one.status, 403) << "the list's access rules: " << one.Describe();
+  Response mine = owner->Get(RoomPath(room, "/members/" + joined[2].name));
+  ASSERT_EQ(mine.status, 200) << mine.Describe();
+  EXPECT_EQ(mine.json()["member"]["user"]["id"].num(), ids[3]);
+  EXPECT_EQ(mine.json()["member"]["role"].str(), "member");
+  Response own = owner->Get(RoomPath(room, "/members/" + owner.name));
+  ASSERT_EQ(own.status, 200) << own.Describe();
+  EXPECT_TRUE(own.json()["member"]["owner"].boolean()) << own.body;
+  Response not_in = owner->Get(RoomPath(room, "/members/" + outsider.name));
+  EXPECT_EQ(not_in.status, 404) << not_in.Describe();
+  EXPECT_EQ(not_in.ErrorCode(), "member_not_found");
+  Response nobody = owner->Get(RoomPath(room, "/members/no_such_user"));
+  EXPECT_EQ(nobody.status, 404) << nobody.Describe();
+  EXPECT_EQ(nobody.ErrorCode(), "user_not_found");
+  // A name no account can have: no such user, as for the other routes by name.
+  for (const char* name : {"a%20b", "%ff", "a%2fb", "x%", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}) {
+    Response bad = owner->Get(RoomPath(room, std::string("/members/") + name));
+    EXPECT_TRUE(bad.status == 404 || bad.status == 400) << name << ": " << bad.Describe();
+    EXPECT_FALSE(bad.ErrorCode().empty()) << name << ": " << bad.body;
+  }
+}
+
 TEST_F(RoomsTest, DirectConversationIsGetOrCreateAndPrivate) {
   User alice = Register("alice");
   User bob = Register("bob");

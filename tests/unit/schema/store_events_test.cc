@@ -39,10 +39,10 @@ class StoreEventsTest : public test::StoreFixture {
     return std::find(ids.begin(), ids.end(), id) != ids.end();
   }
   bool Online(const User& viewer, int64_t room_id, int64_t user_id) {
-    auto members = store_->Members(viewer, room_id);
-    EXPECT_OK(members);
-    if (!members.ok()) return false;
-    for (const Member& m : *members) {
+    auto page = store_->Members(viewer, room_id, {});
+    EXPECT_OK(page);
+    if (!page.ok()) return false;
+    for (const Member& m : page->members) {
       if (m.user.id == user_id) return m.online;
     }
     ADD_FAILURE() << "user " << user_id << " is not a member of room " << room_id;

@@ -540,7 +540,7 @@ TEST_F(StoreTest, PrivateRoomIsInvisibleToNonMembers) {
   EXPECT_ERROR(store_->History(bob, secret.id, std::nullopt, std::nullopt, 50), Code::kNotFound, "room_not_found");
   EXPECT_ERROR(store_->Join(bob, secret.id), Code::kNotFound, "room_not_found");
   EXPECT_ERROR(store_->Send(bob, secret.id, "hi", std::nullopt), Code::kNotFound, "room_not_found");
-  EXPECT_ERROR(store_->Members(bob, secret.id), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Members(bob, secret.id, {}), Code::kNotFound, "room_not_found");
   EXPECT_ERROR(store_->Leave(bob, secret.id), Code::kNotFound, "room_not_found");
   EXPECT_ERROR(store_->MarkRead(bob, secret.id, m.id), Code::kNotFound, "room_not_found");
   EXPECT_ERROR(store_->Invite(bob, secret.id, "bob"), Code::kNotFound, "room_not_found");
@@ -574,7 +574,7 @@ TEST_F(StoreTest, PublicRoomNonMemberMustJoinFirst) {
 
   EXPECT_ERROR(store_->History(bob, lobby.id, std::nullopt, std::nullopt, 50), Code::kForbidden, "not_a_member");
   EXPECT_ERROR(store_->Send(bob, lobby.id, "hi", std::nullopt), Code::kForbidden, "not_a_member");
-  EXPECT_ERROR(store_->Members(bob, lobby.id), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(store_->Members(bob, lobby.id, {}), Code::kForbidden, "not_a_member");
   EXPECT_ERROR(store_->Leave(bob, lobby.id), Code::kForbidden, "not_a_member");
   EXPECT_ERROR(store_->MarkRead(bob, lobby.id, 1), Code::kForbidden, "not_a_member");
   EXPECT_ERROR(store_->CheckMember(bob, lobby.id), Code::kForbidden, "not_a_member");
@@ -681,7 +681,9 @@ TEST_F(StoreTest, MembersListsRolesOwnerAndPresence) {
   JoinOk(carol, qa.id);
   JoinOk(bob, qa.id);
 
-  ASSERT_OK_AND_ASSIGN(std::vector<Member> members, store_->Members(bob, qa.id));
+  ASSERT_OK_AND_ASSIGN(MemberPage page, store_->Members(bob, qa.id, {}));
+  std::vector<Member> members = page.members;
+  EXPECT_FALSE(page.next);
   ASSERT_EQ(members.size(), 3u);
   EXPECT_EQ(members[0].user.username, "alice");
   EXPECT_EQ(members[0].role, Role::kProfessor);
@@ -695,10 +697,75 @@ TEST_F(StoreTest, MembersListsRolesOwnerAndPresence) {
 
   ASSERT_OK(Exec(test::OnPostgres() ? "INSERT INTO presence(user_id, daemon, since) VALUES (" + std::to_string(bob.id) + ", 'd', 1)"
                                     : "INSERT INTO presence(user_id, since) VALUES (" + std::to_string(bob.id) + ", 1)"));
-  ASSERT_OK_AND_ASSIGN(members, store_->Members(alice, qa.id));
+  ASSERT_OK_AND_ASSIGN(page, store_->Members(alice, qa.id, {}));
+  members = page.members;
   ASSERT_EQ(members.size(), 3u);
   EXPECT_FALSE(members[0].online);
   EXPECT_TRUE(members[1].online);
+}
+
+// A room's members come in pages in user id order, each read through the
+// room's primary key range: `general` holds every user of the site.
+TEST_F(StoreTest, MembersComeInPagesInUserIdOrder) {
+  User owner = NewUser("owner");
+  Room lobby = NewRoom(owner, "Lobby", RoomKind::kPublic);
+  std::vector<int64_t> ids{owner.id};
+  // Names against the id order: the pages follow ids, not names.
+  for (const char* name : {"zed", "yan", "xia", "wu", "vic", "uma"}) {
+    User u = NewUser(name);
+    JoinOk(u, lobby.id);
+    ids.push_back(u.id);
+  }
+  User outsider = NewUser("outsider");
+  std::vector<int64_t> seen;
+  MemberQuery q;
+  q.limit = 3;
+  int pages = 0;
+  for (;; ++pages) {
+    ASSERT_LT(pages, 10);
+    ASSERT_OK_AND_ASSIGN(MemberPage page, store_->Members(owner, lobby.id, q));
+    ASSERT_LE(page.members.size(), 3u);
+    for (const Member& m : page.members) seen.push_back(m.user.id);
+    if (!page.next) break;
+    ASSERT_FALSE(page.members.empty());
+    EXPECT_EQ(*page.next, page.members.back().user.id);
+    q.after = *page.next;
+  }
+  EXPECT_EQ(pages, 2);  // 3 + 3 + 1
+  EXPECT_EQ(seen, ids);
+  // A page that ends exactly at the last member has no next.
+  q.after = 0;
+  q.limit = 7;
+  ASSERT_OK_AND_ASSIGN(MemberPage all, store_->Members(owner, lobby.id, q));
+  EXPECT_EQ(all.members.size(), 7u);
+  EXPECT_FALSE(all.next);
+  EXPECT_TRUE(all.members[0].owner);
+  // Past the last: empty.
+  q.after = ids.back();
+  ASSERT_OK_AND_ASSIGN(MemberPage none, store_->Members(owner, lobby.id, q));
+  EXPECT_TRUE(none.members.empty());
+  EXPECT_FALSE(none.next);
+  // The list's access rules: members only.
+  EXPECT_ERROR(store_->Members(outsider, lobby.id, {}), Code::kForbidden, "not_a_member");
+}
+
+TEST_F(StoreTest, FindMemberAnswersForOneMember) {
+  User owner = NewUser("owner");
+  User bob = NewUser("bob");
+  User carol = NewUser("carol");
+  Room lobby = NewRoom(owner, "Lobby", RoomKind::kPublic);
+  Room secret = NewRoom(owner, "Secret", RoomKind::kPrivate);
+  JoinOk(bob, lobby.id);
+  ASSERT_OK_AND_ASSIGN(Member m, store_->FindMember(bob, lobby.id, "OWNER"));
+  EXPECT_EQ(m.user.id, owner.id);
+  EXPECT_TRUE(m.owner);
+  ASSERT_OK_AND_ASSIGN(m, store_->FindMember(bob, lobby.id, "bob"));
+  EXPECT_EQ(m.user.id, bob.id);
+  EXPECT_FALSE(m.owner);
+  EXPECT_ERROR(store_->FindMember(bob, lobby.id, "carol"), Code::kNotFound, "member_not_found");
+  EXPECT_ERROR(store_->FindMember(bob, lobby.id, "nobody"), Code::kNotFound, "user_not_found");
+  EXPECT_ERROR(store_->FindMember(carol, lobby.id, "owner"), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(store_->FindMember(bob, secret.id, "owner"), Code::kNotFound, "room_not_found");
 }
 
 TEST_F(StoreTest, SetRoleOnlyByOwnerAndFittingTheKind) {
@@ -743,7 +810,8 @@ TEST_F(StoreTest, SetRoleOnlyByOwnerAndFittingTheKind) {
   // `general` has no owner: nobody sets roles there.
   EXPECT_ERROR(store_->SetRole(alice, kGeneral, "bob", Role::kMember), Code::kForbidden, "not_owner");
 
-  ASSERT_OK_AND_ASSIGN(std::vector<Member> members, store_->Members(alice, qa.id));
+  ASSERT_OK_AND_ASSIGN(MemberPage page, store_->Members(alice, qa.id, {}));
+  const std::vector<Member>& members = page.members;
   for (const Member& mm : members) {
     if (mm.user.id == carol.id) {
       EXPECT_EQ(mm.role, Role::kProfessor);
@@ -795,7 +863,7 @@ TEST_F(StoreTest, DirectConversationIsOnePerPairAndPrivate) {
   EXPECT_ERROR(store_->History(carol, dm, std::nullopt, std::nullopt, 50), Code::kNotFound, "room_not_found");
   EXPECT_ERROR(store_->Join(carol, dm), Code::kNotFound, "room_not_found");
   EXPECT_ERROR(store_->Send(carol, dm, "hi", std::nullopt), Code::kNotFound, "room_not_found");
-  EXPECT_ERROR(store_->Members(carol, dm), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Members(carol, dm, {}), Code::kNotFound, "room_not_found");
   EXPECT_ERROR(store_->Invite(alice, dm, "carol"), Code::kForbidden, "forbidden");
 
   EXPECT_ERROR(store_->GetOrCreateDm(alice, "Alice"), Code::kInvalid, "invalid_field");
