@@ -12,6 +12,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./harness');
 const ui = require('./ui');
+const fill = require('./fill');
 
 const f = h.fixture();
 const logged = f.logged;
@@ -116,4 +117,35 @@ test('a blocked person\'s messages are hidden until shown; the password changes 
   await ana.page.getByRole('button', { name: 'Save new password' }).click();
   await ana.page.locator('#password-result', { hasText: 'Password changed' }).waitFor();
   await ui.finish(ana, ben);
+}));
+
+test('in a room of more than 1,000 members the list says so, and my own mute still shows', logged(async () => {
+  // The member list comes in pages of 1,000 (user id order); lena joined
+  // after 1,000 others, so the first page lacks her, and her page asks for
+  // her own entry: without it, her mute would not show.
+  const owner = await h.apiRegister(f.stack.url, h.uniqueName('owner'));
+  const crowd = (await fill.api(f.stack, owner.token, 'POST', '/rooms', { name: h.uniqueName('crowd'), kind: 'public' }))
+    .body.room;
+  const prefix = h.uniqueName('c');
+  await fill.sql(f.stack, `BEGIN IMMEDIATE;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+INSERT INTO users(username, pw_hash, created_ts) SELECT '${prefix}' || i, 'x', 0 FROM n;
+INSERT INTO members(room_id, user_id, role, joined_ts)
+  SELECT ${crowd.id}, id, 'member', 0 FROM users WHERE username LIKE '${prefix}%';
+COMMIT;
+`);
+  const lenaName = h.uniqueName('lena');
+  const lena = await h.apiRegister(f.stack.url, lenaName);
+  assert.equal((await fill.api(f.stack, lena.token, 'POST', `/rooms/${crowd.id}/join`)).status, 200);
+  const until = Date.now() + 600000;
+  const muted = await fill.api(f.stack, owner.token, 'PUT', `/rooms/${crowd.id}/members/${lenaName}`, { muted_until: until });
+  assert.equal(muted.status, 200);
+
+  const page = await ui.openAs(f.browser, f.stack.url, lenaName, { register: false });
+  await ui.openRoom(page.page, crowd.name);
+  await page.page.locator('#members-count', { hasText: '1001+' }).waitFor();
+  await page.page.locator('#members li .name', { hasText: lenaName }).waitFor();
+  await page.page.locator('#composer-note', { hasText: 'You are muted in this room until' }).waitFor();
+  assert.equal(await page.page.locator('#composer').isHidden(), true);
+  await ui.finish(page);
 }));

@@ -48,9 +48,7 @@ Parley.onAnswer = function (xhr, done) {
     done(err, data, status);
   }
   xhr.onload = function () {
-    var data = Parley.parse(xhr.responseText);
-    var s = xhr.status;
-    var e = (data && data.error) || {};
+    var data = Parley.parse(xhr.responseText), s = xhr.status, e = (data && data.error) || {};
     finish(s >= 200 && s < 300 ? null : {status: s, code: e.code || 'http_' + s, message: e.message || ''}, data, s);
   };
   xhr.onerror = xhr.ontimeout = xhr.onabort = function () {

@@ -1,9 +1,7 @@
 // The page: sign-in, the room list, DMs, new rooms, routing events. The
 // cursor is known before rooms and history are fetched: nothing is lost.
 (function () {
-var kRoomPage = 50;
-var kUsername = /^[A-Za-z0-9_.\-]{1,32}$/;
-var kSessionEnded = 'Your session ended. Please sign in again.';
+var kRoomPage = 50, kUsername = /^[A-Za-z0-9_.\-]{1,32}$/, kSessionEnded = 'Your session ended. Please sign in again.';
 
 var state = Parley.state = {
   me: null,
@@ -29,8 +27,7 @@ function showAuth(message) {
 }
 
 function authenticate(path) {
-  var username = $('username').value.trim();
-  var password = $('password').value;
+  var username = $('username').value.trim(), password = $('password').value;
   var bad = !kUsername.test(username) ? 'A username is 1 to 32 letters, digits, dots, dashes or underscores.'
     : password.length < 8 ? 'A password has at least 8 characters.' : '';
   $('auth-error').textContent = bad;
@@ -95,8 +92,7 @@ function showStatus(s) {
 // (a read marker not stored yet).
 function merge(rooms, prev) {
   for (var i = 0; i < rooms.length; i++) {
-    var r = rooms[i];
-    var old = (prev || state.byId)[r.id] || {};
+    var r = rooms[i], old = (prev || state.byId)[r.id] || {};
     if (old.read_event_id > (r.read_event_id || 0) || old.last_event_id > r.last_event_id) {
       for (var k in {unread: 0, unread_mentions: 0, last_event_id: 0, last_message: 0, read_event_id: 0}) r[k] = old[k];
     }
@@ -177,8 +173,7 @@ var loadRoomsSoon = Parley.soon(function () {
 }, 150);
 
 function roomFromHash() {
-  var m = /^#room-(\d+)$/.exec(location.hash);
-  var r = m && state.byId[m[1]];
+  var m = /^#room-(\d+)$/.exec(location.hash), r = m && state.byId[m[1]];
   return r && r.member ? r.id : null;
 }
 
@@ -226,17 +221,13 @@ function label(node, room) {
 }
 
 function renderRooms() {
-  var mine = clear($('rooms'));
-  var dms = clear($('dms'));
-  var others = clear($('public-rooms'));
-  var unread = 0;
+  var mine = clear($('rooms')), dms = clear($('dms')), others = clear($('public-rooms')), unread = 0;
   var sorted = state.rooms.slice().sort(function (a, b) {
     if (a.member && b.member) return (b.last_event_id || 0) - (a.last_event_id || 0) || a.id - b.id;
     return a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1;
   });
   for (var i = 0; i < sorted.length; i++) {
-    var r = sorted[i];
-    var li = el('li');
+    var r = sorted[i], li = el('li');
     if (r.member) {
       // The title counts mentions and DMs.
       unread += (r.kind === 'dm' ? r.unread : r.unread_mentions) || 0;
@@ -314,8 +305,7 @@ function suggestUsers() {
   searchTimer = setTimeout(function () {
     Parley.get('/users?limit=10&prefix=' + encodeURIComponent(prefix), function (err, data) {
       if (err) return;
-      var list = clear($('dm-suggestions'));
-      var users = data.users || [];
+      var list = clear($('dm-suggestions')), users = data.users || [];
       for (var i = 0; i < users.length; i++) {
         if (state.me && users[i].id === state.me.id) continue;
         list.appendChild(el('option', null, null, {value: users[i].username}));
@@ -359,8 +349,7 @@ function onNewMessage(m, id) {
 }
 
 function toggleMenu(open) {
-  var side = $('sidebar');
-  var was = side.className === 'open';
+  var side = $('sidebar'), was = side.className === 'open';
   if (open === undefined) open = !was;
   $('menu').setAttribute('aria-expanded', open);
   side.className = open ? 'open' : '';

@@ -26,6 +26,16 @@ function button(label, cls, onClick, ariaLabel) {
   return b;
 }
 
+function me() {
+  return Parley.state.me;
+}
+
+// The entry of list for that user id, or null.
+function byUser(list, id) {
+  for (var i = 0; i < list.length; i++) if (list[i].user.id === id) return list[i];
+  return null;
+}
+
 // A submit also stops the page from loading.
 function on(id, type, fn, capture) {
   $(id).addEventListener(type, type !== 'submit' ? fn : function (e) {
@@ -38,8 +48,7 @@ function on(id, type, fn, capture) {
 // coming online), it goes back to the control with the same class, text and
 // label, else to node: keyboard users keep their place.
 function keepFocus(node, redraw) {
-  var had = document.activeElement;
-  var inside = node.contains(had);
+  var had = document.activeElement, inside = node.contains(had);
   redraw();
   if (!inside || node.contains(document.activeElement)) return;
   var all = node.querySelectorAll('button, select');
@@ -129,14 +138,12 @@ Parley.relativeTime = function (ms, now) {
 };
 
 Parley.dayLabel = function (ms, now) {
-  var today = dayStart(now || Date.now());
-  var day = dayStart(ms);
+  var today = dayStart(now || Date.now()), day = dayStart(ms);
   // Rounded: a daylight-saving day lasts 23 or 25 hours.
   var days = Math.round((today - day) / (24 * 60 * kMinuteMs));
   if (days === 0) return 'Today';
   if (days === 1) return 'Yesterday';
-  var d = new Date(ms);
-  var label = d.getDate() + ' ' + kMonths[d.getMonth()];
+  var d = new Date(ms), label = d.getDate() + ' ' + kMonths[d.getMonth()];
   if (d.getFullYear() !== new Date(today).getFullYear()) label += ' ' + d.getFullYear();
   return label;
 };
@@ -147,8 +154,7 @@ Parley.sameDay = function (a, b) {
 
 // alice_k: AK, bob: BO.
 Parley.initials = function (name) {
-  var parts = String(name).split(/[._\-]+/);
-  var a = parts[0] || name;
+  var parts = String(name).split(/[._\-]+/), a = parts[0] || name;
   var b = parts.length > 1 && parts[1] ? parts[1].charAt(0) : a.charAt(1);
   return (a.charAt(0) + (b || '')).toUpperCase();
 };

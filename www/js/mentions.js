@@ -1,17 +1,11 @@
 // Mentions: @names, mine highlighted, @ completion from members, and a
 // Notification while hidden if the room's level and Settings allow it.
 (function () {
-var kWord = /(@[A-Za-z0-9_.\-]+)/;
-var matches = [];
-
-function me() {
-  return Parley.state.me;
-}
+var kWord = /(@[A-Za-z0-9_.\-]+)/, matches = [];
 
 // "@Bob" and "@bob." (a sentence's end) name bob.
 function isMe(word) {
-  var n = word.slice(1).toLowerCase();
-  var mine = me() ? me().username.toLowerCase() : '';
+  var n = word.slice(1).toLowerCase(), mine = me() ? me().username.toLowerCase() : '';
   return n === mine || n.replace(/\.+$/, '') === mine;
 }
 
@@ -30,17 +24,14 @@ function fill(p, text) {
 }
 
 function partial() {
-  var box = $('text');
-  var m = /(^|\s)@([A-Za-z0-9_.\-]*)$/.exec(box.value.slice(0, box.selectionStart));
+  var box = $('text'), m = /(^|\s)@([A-Za-z0-9_.\-]*)$/.exec(box.value.slice(0, box.selectionStart));
   return m ? m[2].toLowerCase() : null;
 }
 
 function suggest() {
-  var w = partial();
-  var ul = clear($('mention-list'));
+  var w = partial(), ul = clear($('mention-list'));
   matches = [];
-  var members = w === null ? [] : Parley.room.members();
-  var full = false;
+  var members = w === null ? [] : Parley.room.members(), full = false;
   for (var i = 0; i < members.length; i++) {
     var name = members[i].user.username;
     full = full || name.toLowerCase() === w;
@@ -55,8 +46,7 @@ function suggest() {
 }
 
 function complete(name) {
-  var box = $('text');
-  var at = box.selectionStart;
+  var box = $('text'), at = box.selectionStart;
   var head = box.value.slice(0, at).replace(/@[A-Za-z0-9_.\-]*$/, '@' + name + ' ');
   box.value = head + box.value.slice(at);
   box.focus();

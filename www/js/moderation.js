@@ -5,26 +5,19 @@ var blocked = {};  // user id -> username
 var shown = {};  // message ids shown anyway
 var kMutes = [['Mute 10 minutes', 10], ['Mute 1 hour', 60], ['Mute 1 day', 1440]];
 
-function find(members, id) {
-  for (var i = 0; i < members.length; i++) {
-    if (members[i].user.id === id) return members[i];
-  }
-  return null;
-}
-
 // Owner 2, moderator 1, or 0, for me in that room.
-function power(room, me, members) {
-  if (!room || !me || room.kind === 'dm') return 0;
-  if (room.owner && room.owner.id === me.id) return 2;
-  var mine = find(members, me.id);
+function power(room, members) {
+  if (!room || !me() || room.kind === 'dm') return 0;
+  if (room.owner && room.owner.id === me().id) return 2;
+  var mine = byUser(members, me().id);
   return mine && mine.moderator ? 1 : 0;
 }
 
 // As the server: the owner acts on anyone, a moderator on members.
-function mayActOn(room, me, members, userId) {
-  var p = power(room, me, members);
-  if (!p || userId === me.id || (room.owner && room.owner.id === userId)) return false;
-  var target = find(members, userId);
+function mayActOn(room, members, userId) {
+  var p = power(room, members);
+  if (!p || userId === me().id || (room.owner && room.owner.id === userId)) return false;
+  var target = byUser(members, userId);
   return p === 2 || !(target && target.moderator);
 }
 
@@ -33,8 +26,7 @@ function clock(ms) {
 }
 
 function menu(room, m, isOwner, ctx) {
-  var wrap = el('span', 'mod-menu');
-  var list = el('ul', 'mod-list', null, {hidden: ''});
+  var wrap = el('span', 'mod-menu'), list = el('ul', 'mod-list', null, {hidden: ''});
   var open = button('⋯', 'mod-open', function () { toggle(list.hidden); }, 'Moderate ' + m.user.username);
   // The focus goes to the first item, and back to the button on a pick or
   // Escape: the WAI-ARIA menu button.
@@ -48,14 +40,10 @@ function menu(room, m, isOwner, ctx) {
   function item(label, method, path, body) {
     list.appendChild(el('li')).appendChild(button(label, 'mod-item', function () {
       toggle(false);
-      Parley.api(method, path, body, function (err) {
-        if (err) ctx.onError(err);
-        ctx.reload();
-      });
+      Parley.api(method, path, body, ctx.onError);
     }));
   }
-  var who = encodeURIComponent(m.user.username);
-  var path = '/rooms/' + room.id + '/members/' + who;
+  var who = encodeURIComponent(m.user.username), path = '/rooms/' + room.id + '/members/' + who;
   if (isOwner) {
     item(m.moderator ? 'Remove moderator' : 'Make moderator', 'PUT', path, {moderator: !m.moderator});
   }
@@ -120,8 +108,7 @@ function passwordForm() {
 }
 
 function onPassword() {
-  var out = $('password-result');
-  var body = {old_password: $('old-password').value, new_password: $('new-password').value};
+  var out = $('password-result'), body = {old_password: $('old-password').value, new_password: $('new-password').value};
   Parley.api('POST', '/me/password', body, function (err) {
     out.className = err ? 'error' : 'note';
     out.textContent = Parley.errorText(err) || 'Password changed. You were signed out everywhere else.';
@@ -133,30 +120,30 @@ Parley.moderation = {
   member: function (li, m, ctx) {
     if (m.moderator) li.appendChild(el('span', 'role', 'moderator'));
     if (m.muted_until) li.appendChild(el('span', 'role muted', 'muted until ' + clock(m.muted_until)));
-    if (mayActOn(ctx.room, ctx.me, ctx.members, m.user.id)) {
-      li.appendChild(menu(ctx.room, m, power(ctx.room, ctx.me, ctx.members) === 2, ctx));
+    if (mayActOn(ctx.room, ctx.members, m.user.id)) {
+      li.appendChild(menu(ctx.room, m, power(ctx.room, ctx.members) === 2, ctx));
     }
   },
-  canDelete: function (room, me, members, m) {
-    return m.user.id !== me.id && mayActOn(room, me, members, m.user.id);
+  canDelete: function (room, members, m) {
+    return m.user.id !== me().id && mayActOn(room, members, m.user.id);
   },
   // My mute's end (ms), or 0.
-  mutedUntil: function (me, members) {
-    var mine = me && find(members, me.id);
+  mutedUntil: function (members) {
+    var mine = me() && byUser(members, me().id);
     return mine && mine.muted_until > Date.now() ? mine.muted_until : 0;
   },
   mutedText: function (until) {
     return 'You are muted in this room until ' + clock(until) + '.';
   },
-  note: function (d, me) {
-    var who = d.user.username;
-    var by = d.by ? ' by ' + d.by.username : '';
-    if (me && d.user.id === me.id) {
+  note: function (d) {
+    var who = d.user.username, by = d.by ? ' by ' + d.by.username : '';
+    if (me() && d.user.id === me().id) {
       if (d.action === 'kicked' || d.action === 'banned') return 'You were removed from this room' + by + '.';
       if (d.action === 'muted') return this.mutedText(d.muted_until);
       if (d.action === 'unmuted') return 'You may write in this room again.';
     }
     var verbs = {
+      joined: ' joined', added: ' was added', left: ' left', role: ' is now a ' + d.role,
       kicked: ' was removed' + by, banned: ' was banned' + by, unbanned: ' may come back' + by,
       muted: ' is muted until ' + clock(d.muted_until || 0), unmuted: ' may write again',
       moderator: d.moderator ? ' is now a moderator' : ' is no longer a moderator'

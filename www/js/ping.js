@@ -5,7 +5,7 @@ var kEveryMs = 15000;
 
 Parley.ping = function () {
   var out = $('rtt');
-  if (!Parley.state || !Parley.state.me || document.hidden) return;
+  if (!me() || document.hidden) return;
   var t0 = Date.now();
   Parley.request('GET', '/api/health', null, 10000, function (err) {
     out.textContent = err ? '' : Math.max(1, Date.now() - t0) + ' ms';

@@ -8,8 +8,7 @@ function counts(box, m, onToggle) {
   if (!list.length) return;
   var row = el('div', 'reactions');
   for (var i = 0; i < list.length; i++) {
-    var r = list[i];
-    var b = button(r.emoji + ' ' + r.count, 'reaction', onToggle.bind(null, r.emoji));
+    var r = list[i], b = button(r.emoji + ' ' + r.count, 'reaction', onToggle.bind(null, r.emoji));
     b.setAttribute('aria-pressed', !!r.me);
     b.title = r.me ? 'Remove your ' + r.emoji : 'React with ' + r.emoji;
     row.appendChild(b);
@@ -40,8 +39,7 @@ function find(list, emoji) {
 }
 
 function toggle(m, emoji, done) {
-  var r = find(m.reactions || [], emoji);
-  var path = '/messages/' + m.id + '/reactions/' + encodeURIComponent(emoji);
+  var r = find(m.reactions || [], emoji), path = '/messages/' + m.id + '/reactions/' + encodeURIComponent(emoji);
   Parley.api(r && r.me ? 'DELETE' : 'PUT', path, null, function (err, data) {
     done(err, data && data.message ? data.message : null);
   });
@@ -49,9 +47,7 @@ function toggle(m, emoji, done) {
 
 // A `reaction` event into m; false if already counted (my PUT's answer).
 function apply(m, d, meId) {
-  var list = m.reactions = m.reactions || [];
-  var r = find(list, d.emoji);
-  var isMe = d.user.id === meId;
+  var list = m.reactions = m.reactions || [], r = find(list, d.emoji), isMe = d.user.id === meId;
   if (!r) {
     if (!d.added) return false;
     r = {emoji: d.emoji, count: 0, me: false};

@@ -30,8 +30,7 @@ function item(m) {
 }
 
 function setClass(li, m, mine) {
-  var keep = /\b(cont|touched|flash)\b/g;
-  var extra = (li.className.match(keep) || []).join(' ');
+  var keep = /\b(cont|touched|flash)\b/g, extra = (li.className.match(keep) || []).join(' ');
   li.className = 'msg ' + m.kind + (mine ? ' own' : '') + (extra ? ' ' + extra : '');
 }
 
@@ -48,8 +47,7 @@ function content(li, m, ctx) {
   for (var c = li.firstChild; c; c = c.nextSibling) {
     if (c.className === 'content') old = c;
   }
-  var box = el('div', 'content');
-  var h = box.appendChild(head(m.user));
+  var box = el('div', 'content'), h = box.appendChild(head(m.user));
   h.appendChild(timeNode(m.ts));
   if (m.kind === 'question') {
     var st = m.answer_id ? 'answered' : 'open';
@@ -92,8 +90,7 @@ function content(li, m, ctx) {
 }
 
 function pending(text, clientId, me, quoted) {
-  var li = shell('msg own pending', {'data-client-id': clientId}, me, Date.now());
-  var c = el('div', 'content');
+  var li = shell('msg own pending', {'data-client-id': clientId}, me, Date.now()), c = el('div', 'content');
   c.appendChild(head(me)).appendChild(el('span', 'sending', 'sending…'));
   if (quoted) c.appendChild(el('p', 'quote', '↩ ' + quoted));
   c.appendChild(el('p', 'text', text));
@@ -120,11 +117,9 @@ function regroup(list, ctx) {
   var prevTs = 0;
   // "New" goes before others' first message after the marker, once the
   // window holds what came before.
-  var sawRead = ctx.startsRoom;
-  var newDone = ctx.unreadAfter === null;
+  var sawRead = ctx.startsRoom, newDone = ctx.unreadAfter === null;
   for (var node = list.firstChild; node; node = node.nextSibling) {
-    var ts = parseInt(node.getAttribute('data-ts'), 10);
-    var id = parseInt(node.getAttribute('data-id') || '', 10);
+    var ts = parseInt(node.getAttribute('data-ts'), 10), id = parseInt(node.getAttribute('data-id') || '', 10);
     if (!ts) {
       prev = null;
       if (id && ctx.unreadAfter !== null && id <= ctx.unreadAfter) sawRead = true;
@@ -150,8 +145,7 @@ function regroup(list, ctx) {
 }
 
 function refreshTimes(list) {
-  var times = list.getElementsByTagName('time');
-  var now = Date.now();
+  var times = list.getElementsByTagName('time'), now = Date.now();
   for (var i = 0; i < times.length; i++) {
     var t = Parley.relativeTime(parseInt(times[i].getAttribute('data-ms'), 10), now);
     if (times[i].textContent !== t) times[i].textContent = t;

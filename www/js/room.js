@@ -4,14 +4,8 @@
 // while it misses the newest, live messages are skipped. New messages are
 // announced in a live region, not the list (history would be read out).
 (function () {
-var list = $('messages');
-var kPageSize = 50;
-var kMaxItems = 400;
-var kEdgePx = 120;
-var kTypingSendEveryMs = 3000;
-var kTypingShowMs = 6000;
-var kLongPressMs = 500;
-var kAnnounceKeep = 3;
+var list = $('messages'), kPageSize = 50, kMaxItems = 400, kEdgePx = 120, kTypingSendEveryMs = 3000;
+var kTypingShowMs = 6000, kLongPressMs = 500, kAnnounceKeep = 3;
 
 var R = {
   room: null,
@@ -32,18 +26,13 @@ var R = {
   typing: {},  // username -> expiry
   lastTypingSent: 0,
   members: [],
-  online: {},
-  presenceAt: {},  // user id -> tick of their last presence event
-  tick: 0,  // orders presence and member lists
+  more: false,  // members beyond the list
+  events: 0,  // member and presence events
   readSent: 0,
   readTimer: null,
   readPending: null,
   seq: 0  // bumped when another room opens: late answers dropped
 };
-
-function me() {
-  return Parley.state.me;
-}
 
 function mine(m) {
   return !!me() && m.user.id === me().id;
@@ -93,7 +82,7 @@ function renderMessage(m) {
     mine: mine(m),
     canReply: !(isQa() && prof) && m.kind !== 'answer',
     canAnswer: m.kind === 'question' && !m.answer_id && !m.deleted && prof,
-    canDelete: Parley.moderation.canDelete(R.room, me(), R.members, m),
+    canDelete: Parley.moderation.canDelete(R.room, R.members, m),
     hidden: Parley.moderation.hidden(m),
     onShow: function (id) {
       Parley.moderation.show(id);
@@ -123,8 +112,7 @@ function renderReceipts() {
   var old = list.querySelectorAll('.seen');
   for (var i = 0; i < old.length; i++) remove(old[i]);
   if (!R.room || R.members.length > 100) return;
-  var dm = R.room.kind === 'dm';
-  var ids = [];
+  var dm = R.room.kind === 'dm', ids = [];
   for (var c = list.firstChild; c; c = c.nextSibling) {
     var id = idOf(c);
     if (R.msgs[id] && (!dm || mine(R.msgs[id]))) ids.push(id);
@@ -159,8 +147,7 @@ function idOf(node) {
 
 // Pending ones stay last.
 function insertionPoint(id) {
-  var node = list.lastChild;
-  var before = null;
+  var node = list.lastChild, before = null;
   while (node) {
     var nid = idOf(node);
     if (nid && nid < id) break;
@@ -221,8 +208,7 @@ function scrollToBottom() {
 
 // Runs change(), keeping the top item of the view in place.
 function keepPosition(change) {
-  var anchor = null;
-  var offset = 0;
+  var anchor = null, offset = 0;
   for (var c = list.firstChild; c; c = c.nextSibling) {
     if (c.offsetTop + c.offsetHeight > list.scrollTop) {
       anchor = c;
@@ -236,8 +222,7 @@ function keepPosition(change) {
 
 function systemNote(id, text) {
   if (R.nodes[id] || outsideWindow(id)) return;
-  var li = R.nodes[id] = el('li', 'system', text, {'data-id': id});
-  var stick = toBottom() < 80;
+  var li = R.nodes[id] = el('li', 'system', text, {'data-id': id}), stick = toBottom() < 80;
   list.insertBefore(li, insertionPoint(id));
   if (id > R.newest) R.newest = id;
   layout();
@@ -442,9 +427,7 @@ function failPending(clientId, err) {
 }
 
 function post(clientId) {
-  var p = R.pending[clientId];
-  var seq = R.seq;
-  var body = {text: p.text, client_id: clientId};
+  var p = R.pending[clientId], seq = R.seq, body = {text: p.text, client_id: clientId};
   if (p.replyTo) body.reply_to = p.replyTo;
   if (p.attachments.length) body.attachments = p.attachments;
   Parley.api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
@@ -501,8 +484,7 @@ function onComposerKey(e) {
 }
 
 function submitComposer() {
-  var box = $('text');
-  var text = box.value;
+  var box = $('text'), text = box.value;
   if (!R.room) return;
   var attachments = Parley.uploads.take();
   if (!text.trim()) {
@@ -541,8 +523,7 @@ function cancelReply() {
 // data.message and closes.
 function inlineEditor(li, label, initial, submitLabel, send) {
   remove(li.querySelector('.inline'));
-  var id = 'inline-' + idOf(li);
-  var form = el('form', 'inline');
+  var id = 'inline-' + idOf(li), form = el('form', 'inline');
   form.appendChild(el('label', null, label, {'for': id}));
   var box = form.appendChild(el('textarea', null, null, {id: id, rows: 2, maxlength: 4000}));
   box.value = initial;
@@ -614,9 +595,7 @@ function startAnswer(questionId) {
 
 // Arrows, Home and End move between messages; Tab reaches the actions.
 function onListKey(e) {
-  var keys = {ArrowUp: -1, Up: -1, ArrowDown: 1, Down: 1, Home: -2, End: 2};
-  var step = keys[e.key];
-  var t = e.target;
+  var keys = {ArrowUp: -1, Up: -1, ArrowDown: 1, Down: 1, Home: -2, End: 2}, step = keys[e.key], t = e.target;
   if (!step || (t !== list && !t.classList.contains('msg'))) return;
   var all = list.querySelectorAll('.msg[data-id]');
   if (!all.length) return;
@@ -627,8 +606,7 @@ function onListKey(e) {
 }
 
 function longPress() {
-  var timer = null;
-  var shown = null;
+  var timer = null, shown = null;
   function hide() {
     if (shown) shown.classList.remove('touched');
     shown = null;
@@ -657,13 +635,11 @@ function renderMembers() {
 function drawMembers() {
   var ul = clear($('members'));
   var sorted = R.members.slice().sort(function (a, b) {
-    return !R.online[a.user.id] - !R.online[b.user.id] || (a.user.username < b.user.username ? -1 : 1);
+    return !a.online - !b.online || (a.user.username < b.user.username ? -1 : 1);
   });
   var amOwner = R.room && R.room.owner && me() && R.room.owner.id === me().id;
   for (var i = 0; i < sorted.length; i++) {
-    var m = sorted[i];
-    var state = R.online[m.user.id] ? 'online' : 'offline';
-    var li = el('li', state);
+    var m = sorted[i], state = m.online ? 'online' : 'offline', li = el('li', state);
     li.appendChild(el('span', 'dot'));
     li.appendChild(el('span', 'name', m.user.username));
     li.appendChild(el('span', 'visually-hidden', ' (' + state + ')'));
@@ -672,10 +648,10 @@ function drawMembers() {
     } else if (isQa() || m.owner) {
       li.appendChild(el('span', 'role', m.owner ? 'owner' + (isQa() ? ', ' + m.role : '') : m.role));
     }
-    Parley.moderation.member(li, m, {room: R.room, me: me(), members: R.members, onError: setError, reload: loadMembers});
+    Parley.moderation.member(li, m, {room: R.room, members: R.members, onError: setError});
     ul.appendChild(li);
   }
-  $('members-count').textContent = sorted.length;
+  $('members-count').textContent = sorted.length + (R.more ? '+' : '');
 }
 
 function roleSelect(m) {
@@ -689,28 +665,51 @@ function roleSelect(m) {
   return s;
 }
 
+// Member events change the list in place (asked again, every open page
+// read all of `general` at each registration).
+function applyMember(d) {
+  var m = byUser(R.members, d.user.id);
+  if (/^(left|kicked|banned)$/.test(d.action)) {
+    if (m) R.members.splice(R.members.indexOf(m), 1);
+  } else if (m || mine(d) || /^(joined|added)$/.test(d.action)) {
+    if (!m) R.members.push(m = {user: d.user});
+    if (d.role) m.role = d.role;
+    if ('moderator' in d) {  // a moderation event: the member's state
+      m.moderator = d.moderator;
+      m.muted_until = d.muted_until;
+    }
+  }
+}
+
+function membersChanged() {
+  renderMembers();
+  renderHeader();
+  rerender();
+  renderReceipts();
+}
+
+// Page one (1,000), and my entry if not on it (my mute, powers); again if
+// a member or presence event came meanwhile.
 var loadMembers = Parley.soon(function () {
   if (!R.room) return;
-  var seq = R.seq;
-  var asked = ++R.tick;
+  var seq = R.seq, seen = R.events;
   Parley.get(roomPath('/members'), function (err, data) {
-    if (seq !== R.seq || err || asked < R.listed) return;
-    R.listed = asked;
+    if (seq !== R.seq || err) return;
+    if (seen !== R.events) return loadMembers();
     R.members = data.members || [];
-    for (var i = 0; i < R.members.length; i++) {
-      var id = R.members[i].user.id;  // presence newer than the list stays
-      if (!(R.presenceAt[id] > asked)) R.online[id] = R.members[i].online;
+    R.more = !!data.next;
+    if (R.more && !byUser(R.members, me().id)) {
+      Parley.get(roomPath('/members/' + me().username), function (e, one) {
+        if (seq === R.seq && !e && !byUser(R.members, me().id)) R.members.push(one.member);
+        membersChanged();
+      });
     }
-    renderMembers();
-    renderHeader();  // my mute may change
-    rerender();
-    renderReceipts();
+    membersChanged();
   });
 }, 50);
 
 function renderTyping() {
-  var now = Date.now();
-  var names = [];
+  var now = Date.now(), names = [];
   for (var name in R.typing) {
     if (R.typing[name] > now) names.push(name);
     else delete R.typing[name];
@@ -722,15 +721,13 @@ function renderTyping() {
 function renderHeader() {
   var room = R.room;
   $('room-title').textContent = (room.kind === 'dm' ? '@ ' : '# ') + room.name;
-  var kinds = {public: 'public room', private: 'private room', qa: 'Q&A room', dm: 'direct conversation'};
-  var kind = kinds[room.kind] || room.kind;
+  var kind = room.kind === 'dm' ? 'direct conversation' : (room.kind === 'qa' ? 'Q&A' : room.kind) + ' room';
   if (room.kind === 'qa' && room.role) kind += ' · you are a ' + room.role;
   $('room-kind').textContent = kind;
   list.className = room.kind === 'dm' ? 'dm' : '';
   show('leave', room.kind !== 'dm' && room.member);
   show('invite-form', room.kind === 'private');
-  var label = 'Message';
-  var canWrite = true;
+  var label = 'Message', canWrite = true;
   if (room.kind === 'qa') {
     if (room.role === 'professor') {
       canWrite = false;
@@ -739,7 +736,7 @@ function renderHeader() {
       label = 'Ask a question';
     }
   }
-  var muted = Parley.moderation.mutedUntil(me(), R.members);
+  var muted = Parley.moderation.mutedUntil(R.members);
   if (R.removed || muted) {
     canWrite = false;
     $('composer-note').textContent = R.removed || Parley.moderation.mutedText(muted);
@@ -776,6 +773,7 @@ Parley.room = {
     R.quoteAsked = {};
     R.typing = {};
     R.members = [];
+    R.more = false;
     R.removed = '';
     R.readSent = 0;
     // "New messages" stays where the marker was on opening.
@@ -839,18 +837,18 @@ Parley.room = {
 
   onMemberEvent: function (d, id) {
     if (!inRoom(d)) return;
-    var verbs = {joined: ' joined', added: ' was added', left: ' left', role: ' is now a ' + d.role};
-    var note = verbs[d.action] ? d.user.username + verbs[d.action] : Parley.moderation.note(d, me());
+    var note = Parley.moderation.note(d);
     if (note) systemNote(id, note);
     var isMe = mine(d);
     if (isMe && (d.action === 'kicked' || d.action === 'banned')) {
       R.removed = note;
       // Shown in the room app.js opens next.
       R.notice = note.replace('this room', 'the room ' + R.room.name);
-      renderHeader();
     }
     if (isMe && d.action === 'joined') R.removed = '';
-    loadMembers();
+    R.events++;
+    applyMember(d);
+    membersChanged();
   },
 
   onTyping: function (d) {
@@ -867,16 +865,15 @@ Parley.room = {
 
   onReceipt: function (d) {
     if (!inRoom(d)) return;
-    for (var i = 0; i < R.members.length; i++) {
-      var mb = R.members[i];
-      if (mb.user.id === d.user.id && d.event_id > (mb.read_event_id || 0)) mb.read_event_id = d.event_id;
-    }
+    var mb = byUser(R.members, d.user.id);
+    if (mb && d.event_id > (mb.read_event_id || 0)) mb.read_event_id = d.event_id;
     renderReceipts();
   },
 
   onPresence: function (d) {
-    R.online[d.user.id] = !!d.online;
-    R.presenceAt[d.user.id] = ++R.tick;
+    var m = byUser(R.members, d.user.id);
+    if (m) m.online = d.online;
+    R.events++;
     if (R.room) renderMembers();
   },
 
@@ -909,7 +906,6 @@ Parley.room = {
         if (err) return setError(err);
         $('invite-user').value = '';
         setError('');
-        loadMembers();
       });
     });
   }

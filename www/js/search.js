@@ -5,8 +5,7 @@ var query = '';
 var last = null;  // the last result's id: the next page is before it
 
 function result(m) {
-  var b = button(null, 'result');
-  var room = Parley.state.byId[m.room_id];
+  var b = button(null, 'result'), room = Parley.state.byId[m.room_id];
   b.appendChild(el('span', 'where', (room ? room.name + ' · ' : '') + m.user.username));
   Parley.split(b.appendChild(el('span', 'snippet')), m.snippet || m.text, /[\u0002\u0003]/, function (t) { return el('mark', null, t); });
   function reveal() {

@@ -6,11 +6,7 @@
 // - Long-poll for good with no EventSource, no `hello` in 5 s (a buffering
 //   proxy), a stream silent 45 s while a poll finds events, or two failures
 //   before hello while polls work.
-var kHelloTimeoutMs = 5000;
-var kSilenceCheckMs = 45000;
-var kBackoffMinMs = 1000;
-var kBackoffMaxMs = 16000;
-var kPollTimeoutS = 25;
+var kHelloTimeoutMs = 5000, kSilenceCheckMs = 45000, kBackoffMinMs = 1000, kBackoffMaxMs = 16000, kPollTimeoutS = 25;
 var kEventTypes = ['message', 'question', 'answer', 'edit', 'delete', 'room', 'member', 'user',
   'typing', 'presence', 'reset', 'reaction', 'receipt'];
 
@@ -121,11 +117,8 @@ T.becameReady = function (head, epoch) {
 };
 
 T.openStream = function () {
-  var self = this;
-  var gen = this.generation;
-  var q = this.cursorQuery('last_event_id');
-  var es = this.es = new EventSource('/events/stream' + (q ? '?' + q : ''));
-  var helloSeen = false;
+  var self = this, gen = this.generation, q = this.cursorQuery('last_event_id');
+  var es = this.es = new EventSource('/events/stream' + (q ? '?' + q : '')), helloSeen = false;
   if (this.status !== 'live') this.setStatus(this.ready ? 'reconnecting' : 'connecting');
 
   this.timer('hello', kHelloTimeoutMs, function () {
@@ -176,13 +169,10 @@ T.openStream = function () {
 // stream has not delivered 2 s later mean it is stuck.
 T.armSilenceCheck = function () {
   this.timer('silence', kSilenceCheckMs, function () {
-    var self = this;
-    var gen = this.generation;
-    var from = this.lastId;
+    var self = this, gen = this.generation, from = this.lastId;
     Parley.getJson('/events/poll?' + this.cursorQuery('since') + '&timeout=0', 10000, function (err, body) {
       if (gen !== self.generation) return;
-      var newest = 0;
-      var events = (!err && body.events) || [];
+      var newest = 0, events = (!err && body.events) || [];
       for (var i = 0; i < events.length; i++) newest = Math.max(newest, events[i].id || 0);
       if (newest <= from) return self.armSilenceCheck();
       self.timer('silence', 2000, function () {
@@ -194,11 +184,9 @@ T.armSilenceCheck = function () {
 };
 
 T.poll = function () {
-  var self = this;
-  var gen = this.generation;
+  var self = this, gen = this.generation;
   if (this.status !== 'long-poll') this.setStatus(this.ready ? 'reconnecting' : 'connecting');
-  var q = this.cursorQuery('since');
-  var url = '/events/poll?' + (q ? q + '&' : '') + 'timeout=' + kPollTimeoutS;
+  var q = this.cursorQuery('since'), url = '/events/poll?' + (q ? q + '&' : '') + 'timeout=' + kPollTimeoutS;
   this.xhr = Parley.getJson(url, (kPollTimeoutS + 15) * 1000, function (err, body) {
     if (gen !== self.generation) return;
     self.xhr = null;

@@ -23,8 +23,7 @@ function removeItem(item) {
 // A tray row with progress, then "ready": the id goes with the next send.
 function upload(file) {
   if (tray.length >= kMaxFiles) return;
-  var name = file.name || 'pasted.png';
-  var node = el('li', 'upload');
+  var name = file.name || 'pasted.png', node = el('li', 'upload');
   var item = {id: null, xhr: new XMLHttpRequest(), node: node};
   node.appendChild(el('span', 'upload-name', name));
   var bar = node.appendChild(el('progress', '', null, {max: 100, value: 0, 'aria-label': 'Uploading ' + name}));
