@@ -6,10 +6,13 @@
 // each, signed up through the page) on `general`, waits until every page is
 // live and shows its member list, then registers JOINS new accounts through
 // the API, one a second (each joins `general`: one member event to every
-// page), and waits 3 s more. Prints one JSON object: what the pages asked of
-// the server meanwhile (member-list GETs and their bytes, from nginx's
-// access log, read from where it ended when the joins began) and the CPU
-// seconds of the PIDS given in PARLEY_BENCH_PIDS (parley-fcgi, nginx).
+// page), then waits until the pages have asked for no member list for 5 s
+// (at most 120 s: a page that redraws a long list falls behind). Prints one
+// JSON object: what the pages asked of the server meanwhile (member-list
+// GETs and their bytes, from nginx's access log, read from where it ended
+// when the joins began), the CPU seconds of the PIDS given in
+// PARLEY_BENCH_PIDS (parley-fcgi, nginx) and of the whole machine (the
+// pages' own work included), and the seconds until the pages were quiet.
 // Bounded: every wait has a deadline, and the browser closes at the end.
 
 const fs = require('node:fs');
@@ -29,6 +32,29 @@ if (!url || !accessLog || !(pages > 0) || !(joins > 0)) {
 }
 const pids = (process.env.PARLEY_BENCH_PIDS || '').split(/\s+/).filter(Boolean);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function machineSeconds() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;  // user nice system irq softirq steal
+}
+
+// Member-list GETs in the access log after byte `from`: {lists, bytes}.
+function memberLists(from) {
+  const fd = fs.openSync(accessLog, 'r');
+  const size = fs.fstatSync(fd).size;
+  const buf = Buffer.alloc(size - from);
+  fs.readSync(fd, buf, 0, buf.length, from);
+  fs.closeSync(fd);
+  let lists = 0;
+  let bytes = 0;
+  for (const line of buf.toString('utf8').split('\n')) {
+    const m = /"GET \/api\/rooms\/\d+\/members[^"]*" (\d{3}) (\d+)/.exec(line);
+    if (!m) continue;
+    lists++;
+    bytes += Number(m[2]);
+  }
+  return { lists, bytes };
+}
 
 function cpuSeconds() {
   let ticks = 0;
@@ -58,32 +84,30 @@ async function main() {
 
     const from = fs.statSync(accessLog).size;
     const cpu0 = cpuSeconds();
+    const machine0 = machineSeconds();
     const t0 = Date.now();
     for (let i = 0; i < joins; i++) {
       await h.apiRegister(url, h.uniqueName('joiner'));
       await sleep(1000);
     }
-    await sleep(3000);
-    const cpu = cpuSeconds() - cpu0;
-    const seconds = (Date.now() - t0) / 1000;
-
-    const fd = fs.openSync(accessLog, 'r');
-    const size = fs.fstatSync(fd).size;
-    const buf = Buffer.alloc(size - from);
-    fs.readSync(fd, buf, 0, buf.length, from);
-    fs.closeSync(fd);
-    let lists = 0;
-    let bytes = 0;
-    for (const line of buf.toString('utf8').split('\n')) {
-      const m = /"GET \/api\/rooms\/\d+\/members[^"]*" (\d{3}) (\d+)/.exec(line);
-      if (!m) continue;
-      lists++;
-      bytes += Number(m[2]);
+    let seen = memberLists(from).lists;
+    let quietSince = Date.now();
+    while (Date.now() - quietSince < 5000 && Date.now() - t0 < 120000) {
+      await sleep(500);
+      const now = memberLists(from).lists;
+      if (now !== seen) {
+        seen = now;
+        quietSince = Date.now();
+      }
     }
+    const cpu = cpuSeconds() - cpu0;
+    const machine = machineSeconds() - machine0;
+    const seconds = (quietSince - t0) / 1000;
+    const { lists, bytes } = memberLists(from);
     let errors = 0;
     for (const u of users) errors += u.errors.length;
-    console.log(JSON.stringify({ pages, joins, seconds, member_lists: lists, member_list_bytes: bytes,
-      cpu_s: Number(cpu.toFixed(2)), page_errors: errors }));
+    console.log(JSON.stringify({ pages, joins, quiet_after_s: seconds, member_lists: lists, member_list_bytes: bytes,
+      server_cpu_s: Number(cpu.toFixed(2)), machine_cpu_s: Number(machine.toFixed(2)), page_errors: errors }));
   } finally {
     await browser.close();
   }
