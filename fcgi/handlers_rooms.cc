@@ -1,4 +1,7 @@
 // Rooms, membership, roles, direct conversations, typing and read markers.
+#include <algorithm>
+#include <iterator>
+
 #include "fcgi/api.h"
 #include "fcgi/input.h"
 #include "fcgi/response.h"
@@ -8,6 +11,10 @@ namespace parley::fcgi {
 namespace {
 
 constexpr int64_t kMaxReceiptRoom = 100;
+// Public and Q&A rooms I am not in, in the room list without `limit`: a
+// site may have any number (each user may own 50); the directory finds
+// the rest by name.
+constexpr int kPublicRoomsInList = 1000;
 // Members per page: rooms of up to this many list whole, as before pages.
 constexpr int64_t kMaxMemberPage = 1000;
 
@@ -16,7 +23,10 @@ Response RoomResponse(int status, const Room& room) { return JsonResponse(status
 }  // namespace
 
 Result<Response> Api::Rooms(Call& c) {
-  PARLEY_ASSIGN_OR_RETURN(std::vector<Room> rooms, store_.ListRooms(c.user));
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Room> rooms, store_.MyRooms(c.user));
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Room> others, store_.Directory(c.user, "", kPublicRoomsInList));
+  rooms.insert(rooms.end(), std::make_move_iterator(others.begin()), std::make_move_iterator(others.end()));
+  std::sort(rooms.begin(), rooms.end(), [](const Room& a, const Room& b) { return a.id < b.id; });
   return JsonResponse(200, Wrap("rooms", rooms));
 }
 

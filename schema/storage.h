@@ -263,7 +263,9 @@ class Storage {
   virtual Status LoginSucceeded(const std::string& username, const std::string& address) = 0;
 
   // Rooms and membership (store_rooms.cc).
-  virtual Result<std::vector<Room>> ListRooms(const User& me) = 0;
+  // Every room I am a member of, with my view of it (unread counts, last
+  // message), in id order. (GET /api/rooms adds public rooms from Directory.)
+  virtual Result<std::vector<Room>> MyRooms(const User& me) = 0;
   virtual Result<Room> CreateRoom(const User& me, const std::string& name, RoomKind kind,
                                   std::optional<int64_t> answers_per_professor) = 0;
   virtual Result<Room> GetRoom(const User& me, int64_t room_id) = 0;

@@ -225,12 +225,13 @@ Result<Room> PgStore::LoadRoomView(const User& me, int64_t room_id) {
 
 Result<Room> PgStore::GetRoom(const User& me, int64_t room_id) { return LoadRoomView(me, room_id); }
 
-Result<std::vector<Room>> PgStore::ListRooms(const User& me) {
+Result<std::vector<Room>> PgStore::MyRooms(const User& me) {
+  // Through members_user: my rooms only, not a walk of every room.
   PARLEY_ASSIGN_OR_RETURN(
-      PgResult r, conn_.Exec(std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications FROM " + kRooms +
+      PgResult r, conn_.Exec(std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications FROM members m "
+                                 "JOIN rooms r ON r.id = m.room_id JOIN room_heads h ON h.room_id = r.id "
                                  "LEFT JOIN users ou ON ou.id = r.owner_id "
-                                 "LEFT JOIN members m ON m.room_id = r.id AND m.user_id = $1 "
-                                 "WHERE m.user_id IS NOT NULL OR r.kind IN ('public', 'qa') ORDER BY r.id",
+                                 "WHERE m.user_id = $1 ORDER BY m.user_id, m.room_id",
                              {me.id}));
   std::vector<Room> rooms;
   for (int i = 0; i < r.Rows(); ++i) {

@@ -143,7 +143,7 @@ Result<Bench> OpenBench(const std::string& dir, const std::string& where) {
     b.room = dm.first.id;
     return b;
   }
-  PARLEY_ASSIGN_OR_RETURN(std::vector<Room> rooms, b.store->ListRooms(b.alice));
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Room> rooms, b.store->MyRooms(b.alice));
   for (const Room& r : rooms) {
     if (r.name == "bench") b.room = r.id;
   }

@@ -317,7 +317,7 @@ TEST_F(ApiTest, CookieRequestsNeedSameOrigin) {
   Request wrong_scheme = no_origin;
   wrong_scheme.origin = "https://chat.example";  // but served over http
   EXPECT_API_ERROR(Call(wrong_scheme), 403, "csrf_failed");
-  ASSERT_OK_AND_ASSIGN(std::vector<Room> rooms, store_->ListRooms(alice.user));
+  ASSERT_OK_AND_ASSIGN(std::vector<Room> rooms, store_->MyRooms(alice.user));
   EXPECT_EQ(rooms.size(), 1u);  // only general: nothing was created
 
   Request same = no_origin;
@@ -605,6 +605,39 @@ TEST_F(ApiTest, RoomsPerUserAreCapped) {
 }
 
 // ------------------------------------------------------------ rooms
+
+// The room list without `limit` has all my rooms and at most 1,000 public
+// and Q&A rooms I am not in (the first by name): a site may have any
+// number of them, and one request read and sent them all.
+TEST_F(ApiTest, RoomListWithoutLimitHoldsAtMostAThousandOtherRooms) {
+  Session alice = SignIn("alice");
+  const int64_t mine = CreateRoom(alice, "zz mine", "private");
+  ASSERT_OK(db_->ExecScript(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) "
+      "INSERT INTO rooms(name, kind, owner_id, created_ts) SELECT printf('room %04d', i), "
+      "CASE WHEN i % 2 THEN 'public' ELSE 'qa' END, NULL, 0 FROM n;"));
+  Response r = As(alice, "GET", "/api/rooms");
+  ASSERT_EQ(r.status, 200) << r.body;
+  JsonPtr j = ParseBody(r);
+  const cJSON* rooms = Get(j.get(), "rooms");
+  ASSERT_TRUE(cJSON_IsArray(rooms));
+  // general and mine, then room 0001 to room 1000.
+  EXPECT_EQ(cJSON_GetArraySize(rooms), 1002);
+  int64_t last_id = 0;
+  bool has_mine = false;
+  std::string last_other;
+  const cJSON* room = nullptr;
+  cJSON_ArrayForEach(room, rooms) {
+    const int64_t id = Num(room, "id");
+    EXPECT_GT(id, last_id) << "in id order";
+    last_id = id;
+    has_mine = has_mine || id == mine;
+    const std::string name = Str(room, "name");
+    if (name.rfind("room ", 0) == 0 && name > last_other) last_other = name;
+  }
+  EXPECT_TRUE(has_mine);
+  EXPECT_EQ(last_other, "room 1000");
+}
 
 TEST_F(ApiTest, RoomsMembersRolesAndDirectMessages) {
   Session alice = SignIn("alice");
