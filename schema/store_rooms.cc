@@ -481,11 +481,14 @@ Result<RoomListPage> Store::ListRoomsPage(const User& me, const RoomListQuery& q
 }
 
 Result<std::vector<Room>> Store::Directory(const User& me, const std::string& prefix, int limit) {
-  // A range on rooms_name (NOCASE) as SearchUsers does, not LIKE with its wildcards.
+  // A range on rooms_name (NOCASE) as SearchUsers does, not LIKE with its
+  // wildcards. That index is partial (kind <> 'dm'), and SQLite uses one
+  // only when the WHERE names its condition as written: without it, every
+  // room of the site was read and sorted (50,000: ~20 ms a directory).
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       std::string("SELECT ") + kRoomColumns + ", NULL, NULL FROM rooms r "
       "LEFT JOIN users ou ON ou.id = r.owner_id "
-      "WHERE r.kind IN ('public', 'qa') AND r.name >= ?2 COLLATE NOCASE "
+      "WHERE r.kind <> 'dm' AND r.kind IN ('public', 'qa') AND r.name >= ?2 COLLATE NOCASE "
       "AND r.name < ?2 || char(1114111) COLLATE NOCASE "
       "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = ?1) "
       "ORDER BY r.name COLLATE NOCASE LIMIT ?3"));

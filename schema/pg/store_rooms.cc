@@ -526,14 +526,18 @@ Result<RoomListPage> PgStore::ListRoomsPage(const User& me, const RoomListQuery&
 }
 
 Result<std::vector<Room>> PgStore::Directory(const User& me, const std::string& prefix, int limit) {
-  // starts_with on lower(name), not LIKE with its wildcards. COLLATE "C":
-  // ASCII letters fold, as SQLite's NOCASE folds them, whatever the
-  // database's LC_CTYPE (a UTF-8 one would fold "É" too).
+  // A range on rooms_name from the prefix, as SQLite's, not LIKE with its
+  // wildcards. PostgreSQL 15 makes that range of starts_with() itself; an
+  // older server (a managed service may run one) reads no index for it, and
+  // walked every room before the prefix. COLLATE "C": ASCII letters fold,
+  // as SQLite's NOCASE folds them, whatever the database's LC_CTYPE (a
+  // UTF-8 one would fold "É" too). kind <> 'dm' is the index's condition.
   PARLEY_ASSIGN_OR_RETURN(
       PgResult r, conn_.Exec(std::string("SELECT ") + kRoomColumns + ", NULL, NULL FROM " + kRooms +
                                  "LEFT JOIN users ou ON ou.id = r.owner_id "
-                                 "WHERE r.kind IN ('public', 'qa') "
-                                 "AND starts_with(lower(r.name COLLATE \"C\"), lower($2 COLLATE \"C\")) "
+                                 "WHERE r.kind <> 'dm' AND r.kind IN ('public', 'qa') "
+                                 "AND lower(r.name COLLATE \"C\") >= lower($2 COLLATE \"C\") "
+                                 "AND lower(r.name COLLATE \"C\") < lower($2 COLLATE \"C\") || chr(1114111) "
                                  "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = $1) "
                                  "ORDER BY lower(r.name COLLATE \"C\") LIMIT $3",
                              {me.id, prefix, limit}));

@@ -170,5 +170,25 @@ TEST_F(PgStorePlansTest, ARetentionPassOverALogWithNothingOldReadsAFewEntriesPer
   EXPECT_LE(read, 4 * (kOthers + 2) + 16) << "a pass read " << read << " rows of events";
 }
 
+TEST_F(PgStorePlansTest, ADirectoryPageReadsTheRoomsOfItsPrefixNotThoseBefore) {
+  // 5,000 public rooms; a page for "room 49" starts there in rooms_name and
+  // reads at most the 100 rooms with that prefix (all of them, if the
+  // planner finds sorting them cheaper than walking the index), not every
+  // room before the prefix, as starts_with() does on servers before
+  // PostgreSQL 15 (15 makes it the same range).
+  ASSERT_OK(conn_->ExecScript("INSERT INTO rooms (name, kind, created_ts) "
+                              "SELECT 'room ' || lpad(g::text, 4, '0'), 'public', 0 FROM generate_series(1, 5000) g; "
+                              "ANALYZE rooms"));
+  const int64_t before = RowsRead("rooms");
+  ASSERT_OK_AND_ASSIGN(std::vector<Room> page, store_->Directory(reader_, "ROOM 49", kPage));
+  const int64_t read = RowsRead("rooms") - before;
+  ASSERT_EQ(page.size(), static_cast<size_t>(kPage));
+  EXPECT_EQ(page.front().name, "room 4900");
+  EXPECT_LE(read, 100 + 16) << "a directory page read " << read << " rows of rooms";
+  // Nor leave the next tests' rooms rows far from the table's first page.
+  ASSERT_OK(conn_->ExecScript("DELETE FROM rooms WHERE name LIKE 'room %'"));
+  ASSERT_OK(conn_->ExecScript("VACUUM rooms"));
+}
+
 }  // namespace
 }  // namespace parley::pg
