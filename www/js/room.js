@@ -669,12 +669,12 @@ function roleSelect(m) {
 // read all of `general` at each registration).
 function applyMember(d) {
   var m = byUser(R.members, d.user.id);
-  if (/^(left|kicked|banned)$/.test(d.action)) {
+  if (/^(left|kicked|banned|unbanned)$/.test(d.action)) {
     if (m) R.members.splice(R.members.indexOf(m), 1);
   } else if (m || mine(d) || /^(joined|added)$/.test(d.action)) {
     if (!m) R.members.push(m = {user: d.user});
     if (d.role) m.role = d.role;
-    if ('moderator' in d) {  // a moderation event: the member's state
+    if ('moderator' in d) {  // moderation: the member's state
       m.moderator = d.moderator;
       m.muted_until = d.muted_until;
     }
