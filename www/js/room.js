@@ -674,7 +674,7 @@ function applyMember(d) {
   } else if (m || mine(d) || /^(joined|added)$/.test(d.action)) {
     if (!m) R.members.push(m = {user: d.user});
     if (d.role) m.role = d.role;
-    if ('moderator' in d) {  // moderation: the member's state
+    if ('moderator' in d) {
       m.moderator = d.moderator;
       m.muted_until = d.muted_until;
     }
@@ -695,7 +695,7 @@ var loadMembers = Parley.soon(function () {
   var seq = R.seq, seen = R.events;
   Parley.get(roomPath('/members'), function (err, data) {
     if (seq !== R.seq || err) return;
-    if (seen !== R.events) return loadMembers();
+    if (seen !== R.events && R.tries++ < 3) return loadMembers();
     R.members = data.members || [];
     R.more = !!data.next;
     if (R.more && !byUser(R.members, me().id)) {
@@ -774,6 +774,7 @@ Parley.room = {
     R.typing = {};
     R.members = [];
     R.more = false;
+    R.tries = 0;
     R.removed = '';
     R.readSent = 0;
     // "New messages" stays where the marker was on opening.
