@@ -294,17 +294,13 @@ Result<MemberPage> Store::Members(const User& me, int64_t room_id, const MemberQ
                                                    "WHERE m.room_id = ?1 AND m.user_id > ?2 "
                                                    "ORDER BY m.room_id, m.user_id LIMIT ?4"));
   s.Bind(1, room_id).Bind(2, q.after).Bind(3, NowMs()).Bind(4, q.limit + 1);
-  MemberPage page;
+  std::vector<Member> rows;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    page.members.push_back(ReadMember(s));
+    rows.push_back(ReadMember(s));
   }
-  if (static_cast<int>(page.members.size()) > q.limit) {
-    page.members.pop_back();
-    page.next = page.members.back().user.id;
-  }
-  return page;
+  return MemberPageOf(std::move(rows), q.limit);
 }
 
 Result<Member> Store::FindMember(const User& me, int64_t room_id, const std::string& username) {

@@ -60,4 +60,14 @@ Result<SearchPage> SearchPageOf(SearchHits hits, int limit,
   return page;
 }
 
+MemberPage MemberPageOf(std::vector<Member> rows, int limit) {
+  MemberPage page;
+  page.members = std::move(rows);
+  if (static_cast<int>(page.members.size()) > limit) {
+    page.members.resize(limit);
+    if (!page.members.empty()) page.next = page.members.back().user.id;
+  }
+  return page;
+}
+
 }  // namespace parley

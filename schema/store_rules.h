@@ -46,6 +46,10 @@ using SearchHits = std::vector<std::pair<int64_t, std::string>>;
 // The page of at most `limit` hits, each with its message as `load` gives
 // them (for the ids in order; every hit exists, in the read transaction
 // that found it).
+// A page of members from the rows read (limit + 1 asked: the one more says
+// there is a next page, whose `after` is the last kept).
+MemberPage MemberPageOf(std::vector<Member> rows, int limit);
+
 Result<SearchPage> SearchPageOf(SearchHits hits, int limit,
                                 const std::function<Result<std::vector<Message>>(const std::vector<int64_t>&)>& load);
 

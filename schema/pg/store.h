@@ -200,6 +200,10 @@ class PgStore final : public Storage {
   // another statement (Send): the statement, and the reading of its rows.
   static PgConn::Stmt AccessQuery(int64_t user_id, int64_t room_id, bool lock, const std::string* client_id);
   static Result<Access> ReadAccess(const PgResult& r, bool require_member, bool with_client_id);
+  // query's rows, read in one round trip with the access check and ahead
+  // of its verdict: a reader who is not a member gets the refusal, and the
+  // rows read with it are dropped.
+  Result<PgResult> ReadAsMember(int64_t user_id, int64_t room_id, PgConn::Stmt query);
   Result<Room> LoadRoomView(const User& me, int64_t room_id);
   Result<Member> LoadMember(int64_t room_id, int64_t user_id);
   // 403 banned / 403 blocked, as on SQLite (store_moderation.cc there).

@@ -146,11 +146,7 @@ Result<HistoryPage> PgStore::ReadHistoryPage(const User& me, int64_t room_id, st
   static const std::string kNewestFirst = kPage + "m.room_id DESC, m.id DESC LIMIT $4";
   PgConn::Stmt query{after ? kOldestFirst : kNewestFirst,
                      {room_id, after ? IdAfter(*after) : 0, before ? IdBefore(*before) : INT64_MAX, limit + 1}};
-  PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows,
-                          conn_.ExecTogether({AccessQuery(me.id, room_id, false, nullptr), std::move(query)}));
-  PARLEY_ASSIGN_OR_RETURN(PgResult access, std::move(rows[0]));
-  PARLEY_RETURN_IF_ERROR(ReadAccess(access, true, false).status());
-  PARLEY_ASSIGN_OR_RETURN(PgResult r, std::move(rows[1]));
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, ReadAsMember(me.id, room_id, std::move(query)));
   HistoryPage page;
   page.messages.reserve(r.Rows());
   for (int i = 0; i < r.Rows(); ++i) {

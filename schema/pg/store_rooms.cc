@@ -155,6 +155,14 @@ Result<PgStore::Access> PgStore::LoadAccess(int64_t user_id, int64_t room_id, bo
 
 Status PgStore::CheckMember(const User& me, int64_t room_id) { return LoadAccess(me.id, room_id, true).status(); }
 
+Result<PgResult> PgStore::ReadAsMember(int64_t user_id, int64_t room_id, PgConn::Stmt query) {
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows,
+                          conn_.ExecTogether({AccessQuery(user_id, room_id, false, nullptr), std::move(query)}));
+  PARLEY_ASSIGN_OR_RETURN(PgResult access, std::move(rows[0]));
+  PARLEY_RETURN_IF_ERROR(ReadAccess(access, true, false).status());
+  return std::move(rows[1]);
+}
+
 Status PgStore::CheckNotBanned(int64_t room_id, int64_t user_id) {
   PARLEY_ASSIGN_OR_RETURN(PgResult r,
                           conn_.Exec("SELECT 1 FROM bans WHERE room_id = $1 AND user_id = $2", {room_id, user_id}));
@@ -347,28 +355,20 @@ Result<std::pair<Member, bool>> PgStore::Invite(const User& me, int64_t room_id,
 }
 
 Result<MemberPage> PgStore::Members(const User& me, int64_t room_id, const MemberQuery& q) {
-  // The page is read with the access check, ahead of its verdict (one
-  // round trip), and dropped for a reader refused. One row more than asked
-  // tells whether there is a next page.
-  PgConn::Stmt page_query{std::string(kMemberSelect) +
-                              "WHERE m.room_id = $1 AND m.user_id > $3 ORDER BY m.room_id, m.user_id LIMIT $4",
-                          {room_id, NowMs(), q.after, q.limit + 1}};
-  PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows,
-                          conn_.ExecTogether({AccessQuery(me.id, room_id, false, nullptr), std::move(page_query)}));
-  PARLEY_ASSIGN_OR_RETURN(PgResult access, std::move(rows[0]));
-  PARLEY_RETURN_IF_ERROR(ReadAccess(access, true, false).status());
-  PARLEY_ASSIGN_OR_RETURN(PgResult r, std::move(rows[1]));
-  MemberPage page;
-  page.members.reserve(r.Rows());
+  // One row more than asked tells whether there is a next page.
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r,
+      ReadAsMember(me.id, room_id,
+                   {std::string(kMemberSelect) +
+                        "WHERE m.room_id = $1 AND m.user_id > $3 ORDER BY m.room_id, m.user_id LIMIT $4",
+                    {room_id, NowMs(), q.after, q.limit + 1}}));
+  std::vector<Member> rows;
+  rows.reserve(r.Rows());
   for (int i = 0; i < r.Rows(); ++i) {
     PARLEY_ASSIGN_OR_RETURN(Member m, ReadMember(r, i));
-    page.members.push_back(std::move(m));
+    rows.push_back(std::move(m));
   }
-  if (static_cast<int>(page.members.size()) > q.limit) {
-    page.members.pop_back();
-    page.next = page.members.back().user.id;
-  }
-  return page;
+  return MemberPageOf(std::move(rows), q.limit);
 }
 
 Result<Member> PgStore::FindMember(const User& me, int64_t room_id, const std::string& username) {
