@@ -11,7 +11,9 @@ const PASSWORD = 'correct horse battery';
 // opens a new browser context (its own cookie jar: one "device") signed in
 // as `name`. opts.register (default true) creates the account through the
 // page; opts.initScript runs before the page's own scripts (to remove
-// EventSource, say); opts.url overrides the stack's URL (a proxy).
+// EventSource, say); opts.url overrides the stack's URL (a proxy);
+// opts.timeout (ms) how long the page may take to come up signed in
+// (default: the context's action timeout).
 // Returns {ctx, page, errors}: `errors` collects uncaught page errors and
 // console errors, which each test asserts stay empty.
 async function openAs(browser, url, name, opts = {}) {
@@ -19,7 +21,7 @@ async function openAs(browser, url, name, opts = {}) {
   if (opts.initScript) await ctx.addInitScript(opts.initScript);
   const user = await newTab(ctx, url);
   await signIn(user.page, name, { password: opts.password, register: opts.register !== false });
-  await signedInAs(user.page, name);
+  await signedInAs(user.page, name, opts.timeout);
   return { ctx, page: user.page, errors: user.errors };
 }
 
@@ -52,9 +54,9 @@ async function newTab(ctx, url) {
   return { page, errors };
 }
 
-async function signedInAs(page, name) {
+async function signedInAs(page, name, timeout) {
   // Attached, not visible: at phone width the name is not shown.
-  await page.locator('#me', { hasText: name }).waitFor({ state: 'attached' });
+  await page.locator('#me', { hasText: name }).waitFor({ state: 'attached', timeout });
 }
 
 // Waits for the connection badge to say `status` ("live", "long-poll").

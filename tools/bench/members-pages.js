@@ -75,15 +75,10 @@ async function main() {
   const users = [];
   try {
     for (let i = 0; i < pages; i++) {
-      // Signed up through the page, as ui.openAs does, but with a minute for
-      // it: in the tree before the member list followed events, each
-      // sign-up sent every page already open back for the whole list, and
-      // a page could take longer than the tests' 10 s to come up.
-      const name = h.uniqueName('page');
-      const ctx = await browser.newContext({ viewport: { width: 1100, height: 720 } });
-      const u = await ui.newTab(ctx, url);
-      await ui.signIn(u.page, name, { register: true });
-      await u.page.locator('#me', { hasText: name }).waitFor({ state: 'attached', timeout: 60000 });
+      // A minute to come up: in the tree before the member list followed
+      // events, each sign-up sent every page already open back for the
+      // whole list, and a page could take longer than the tests' 10 s.
+      const u = await ui.openAs(browser, url, h.uniqueName('page'), { timeout: 60000 });
       await u.page.locator('#members li').first().waitFor({ timeout: 60000 });
       users.push(u);
     }
