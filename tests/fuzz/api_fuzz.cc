@@ -21,10 +21,12 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <system_error>
 
 #include "fcgi/api.h"
 #include "schema/crypto.h"
@@ -94,6 +96,20 @@ void MakeFixture(Fixture* f) {
   Must(store.Send(users[0], lobby->id, "hello\nworld", std::string("c-1")).status(), "send");
   Must(store.Send(users[0], secret->id, "secret text", std::nullopt).status(), "send");
   Must(store.Send(users[1], qa->id, "a question?", std::nullopt).status(), "ask");
+}
+
+// Each input's fresh database. libFuzzer's -timeout alarm (SIGALRM every
+// timeout/2 + 1 seconds, installed without SA_RESTART) can interrupt the
+// copy's sendfile(2), and copy_file reports that EINTR as a failure: it
+// once ended a CI run with a "crash" whose input was two harmless requests.
+// An interrupted copy is simply made again.
+void CopyTemplate(const Fixture& f) {
+  std::error_code ec;
+  do {
+    std::filesystem::copy_file(f.template_db, f.db, std::filesystem::copy_options::overwrite_existing, ec);
+  } while (ec == std::errc::interrupted);
+  if (ec) std::fprintf(stderr, "api_fuzz: copy %s: %s\n", f.template_db.c_str(), ec.message().c_str());
+  FUZZ_CHECK(!ec);
 }
 
 // The API's own field names, so structured bodies reach the handlers.
@@ -210,7 +226,7 @@ void CheckResponse(const Request& req, const Response& r) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture fixture;  // made once; removed when libFuzzer exits
   if (fixture.dir.empty()) MakeFixture(&fixture);
-  std::filesystem::copy_file(fixture.template_db, fixture.db, std::filesystem::copy_options::overwrite_existing);
+  CopyTemplate(fixture);
   {
     auto db = Db::Open(fixture.db, 5000, Sync::kNormal);
     FUZZ_CHECK(db.ok());
