@@ -334,11 +334,13 @@ async function startOnFreePort(dir, what, startFn, readyPaths, scheme = 'http') 
 //               other: loopback only).
 //
 // Rate limits stay ON by default: that is the configuration users get, and
-// the browser tests should see the same nginx. The one that matters here is
-// limit_req on /api/register and /api/login (10 r/s per address, burst 20);
-// a test registers a handful of users, far inside the burst, and
-// apiRegister() waits and retries on a 429 anyway. Tests that really need
-// many accounts at once can pass env: {PARLEY_LIMITS: 'off'}.
+// the browser tests should see the same nginx. The ones that matter here
+// are limit_req on /api/register and /api/login (10 r/s per address, burst
+// 20; and 100 accounts per address, then one a minute): a stack registers
+// at most ~25 users, and apiRegister() waits and retries on a 429 of the
+// first anyway; and the read limit (30 GETs a second per session, burst
+// 200), which no page comes near. Tests that really need many accounts at
+// once can pass env: {PARLEY_LIMITS: 'off'}.
 //
 // PARLEY_TEST_FAST_PASSWORDS: argon2id at its minimum cost, as in the e2e
 // stacks (schema/crypto.h): every test registers and signs in several times.
