@@ -34,10 +34,11 @@ bench_var=$(mktemp -d "/tmp/parley-bench-$bench_name.XXXXXX")
 bench_cleanup_hook 'if [[ ${PARLEY_BENCH_KEEP:-0} == 1 ]]; then echo "bench/$bench_name: kept $bench_var" >&2; else rm -rf "$bench_var"; fi'
 
 # start_parley PORT: tools/run in the background (it builds first), then
-# waits until the API and the push daemon answer. Sets parley_base.
+# waits until the API and the push daemon answer. Sets parley_base. Rate
+# limits off, unless the caller set bench_limits=on.
 start_parley() {
   local port=$1 _
-  (cd "$repo" && PARLEY_LIMITS=off PARLEY_PORT=$port PARLEY_VAR=$bench_var/parley \
+  (cd "$repo" && PARLEY_LIMITS=${bench_limits:-off} PARLEY_PORT=$port PARLEY_VAR=$bench_var/parley \
     exec setsid tools/run > "$bench_var/run.log" 2>&1) &
   parley_pid=$!
   # tools/run stops its children on SIGTERM within a few seconds.
