@@ -172,12 +172,21 @@ struct RoomListPage {
   std::vector<HistoryPage> latest; // with q.latest: one per room, in the same order, read in the same transaction
 };
 
+// Matching messages a search reads at most (SearchQuery::scan).
+constexpr int kSearchScan = 10000;
+
 struct SearchQuery {
   std::string match;                  // an FTS5 MATCH expression built by the caller from quoted terms
   std::optional<int64_t> room_id;
   std::optional<int64_t> from_user;
   std::optional<int64_t> before;      // message ids below this
   int limit = 20;
+  // The matches read at most, newest first and of every room, before the
+  // membership and the filters choose the page: a search's work is bounded
+  // whatever share of the site's matches its reader may see (one room of a
+  // thousand, say). A page that stops there may hold fewer than `limit`
+  // results, even none, with has_more and next_before where it stopped.
+  int scan = kSearchScan;
 };
 
 struct SearchHit {
@@ -186,8 +195,9 @@ struct SearchHit {
 };
 
 struct SearchPage {
-  std::vector<SearchHit> results;  // newest first
+  std::vector<SearchHit> results;      // newest first
   bool has_more = false;
+  std::optional<int64_t> next_before;  // with has_more: the `before` of the next page
 };
 
 // A reaction added or removed, and whether anything changed.

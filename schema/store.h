@@ -209,9 +209,13 @@ class Store final : public Storage {
   // details as user sees them: one detail query per kind for the list.
   Result<std::vector<Message>> LastMessages(const std::vector<int64_t>& room_ids, int64_t user_id);
   Status FillPeer(Room& r, int64_t user_id);  // store_rooms.cc: a DM's other member
-  // Search's hits in `table` (messages_fts, or the tail of messages not yet
-  // in it), newest first, at most q.limit + 1 (store_search.cc).
-  Status CollectHits(const char* table, const User& me, const SearchQuery& q, SearchHits& hits);
+  // Search's hits in `table` (messages_fts, or search_tail: the messages
+  // not yet in it), newest first, at most q.limit + 1, reading at most
+  // `scan` matches (-1: every one). Returns the oldest match read when the
+  // scan stopped at that bound short of the page, SearchPageOf's floor
+  // (store_search.cc).
+  Result<std::optional<int64_t>> CollectHits(const char* table, const User& me, const SearchQuery& q, int scan,
+                                             SearchHits& hits);
   // Fills the temporary FTS5 table search_tail, on this connection only,
   // with the messages still waiting for the index that q could find.
   Status LoadSearchTail(const User& me, const SearchQuery& q);

@@ -1,5 +1,6 @@
 #include "schema/store_rules.h"
 
+#include <algorithm>
 #include <string>
 
 #include "schema/crypto.h"
@@ -44,12 +45,20 @@ Status CheckNotMuted(const std::optional<int64_t>& muted_until) {
   return Status::Ok();
 }
 
-Result<SearchPage> SearchPageOf(SearchHits hits, int limit,
+Result<SearchPage> SearchPageOf(SearchHits hits, int limit, std::optional<int64_t> floor,
                                 const std::function<Result<std::vector<Message>>(const std::vector<int64_t>&)>& load) {
+  if (floor) {
+    hits.erase(std::remove_if(hits.begin(), hits.end(), [&](const auto& h) { return h.first < *floor; }), hits.end());
+  }
+  std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   SearchPage page;
   if (static_cast<int>(hits.size()) > limit) {
+    hits.resize(limit);
     page.has_more = true;
-    hits.pop_back();
+    page.next_before = hits.back().first;
+  } else if (floor) {
+    page.has_more = true;
+    page.next_before = *floor;
   }
   std::vector<int64_t> ids;
   for (const auto& [id, snippet] : hits) ids.push_back(id);

@@ -40,17 +40,19 @@ Status HideRoom(const Status& st);
 // the log or refused (403 muted).
 Status CheckNotMuted(const std::optional<int64_t>& muted_until);
 
-// What a backend's search query found: message id and snippet, newest
-// first, up to one more than the page (which tells that there are more).
-using SearchHits = std::vector<std::pair<int64_t, std::string>>;
-// The page of at most `limit` hits, each with its message as `load` gives
-// them (for the ids in order; every hit exists, in the read transaction
-// that found it).
 // A page of members from the rows read (limit + 1 asked: the one more says
 // there is a next page, whose `after` is the last kept).
 MemberPage MemberPageOf(std::vector<Member> rows, int limit);
 
-Result<SearchPage> SearchPageOf(SearchHits hits, int limit,
+// What a backend's search queries found: message id and snippet, in any
+// order; up to one more than the page (which tells that there are more).
+using SearchHits = std::vector<std::pair<int64_t, std::string>>;
+// The page of at most `limit` hits, newest first, each with its message as
+// `load` gives them (for the ids in order; every hit exists, in the read
+// transaction that found it). `floor`: the oldest match the index scan read
+// when it stopped at SearchQuery::scan (none: it read every match); hits
+// below it are left to the next page, which starts there.
+Result<SearchPage> SearchPageOf(SearchHits hits, int limit, std::optional<int64_t> floor,
                                 const std::function<Result<std::vector<Message>>(const std::vector<int64_t>&)>& load);
 
 }  // namespace parley

@@ -30,9 +30,11 @@
 //
 // Cost: FTS5 yields matching rowids newest first (ORDER BY rowid DESC is
 // answered by the index itself); each is checked against my membership by
-// primary key until the page is full. A term common in rooms I am not in
-// costs a walk over those matches; tools/bench/search measures it.
-#include <algorithm>
+// primary key until the page is full, or until SearchQuery::scan matches
+// are read: a term common in rooms I am not in cost a walk over all their
+// matches (280 ms over a million, for a reader of one quiet room:
+// tools/bench/searchwalk); now at most 10,000, and the page says where the
+// next one starts.
 
 #include "schema/store.h"
 #include "schema/store_rules.h"
@@ -112,18 +114,25 @@ Status Store::LoadSearchTail(const User& me, const SearchQuery& q) {
   return index.Exec();
 }
 
-Status Store::CollectHits(const char* table, const User& me, const SearchQuery& q, SearchHits& hits) {
+Result<std::optional<int64_t>> Store::CollectHits(const char* table, const User& me, const SearchQuery& q, int scan,
+                                                   SearchHits& hits) {
   const std::string t = table;
+  const std::string visible =
+      "(m.deleted = 0 AND mb.user_id IS NOT NULL AND (?4 IS NULL OR m.room_id = ?4) AND (?5 IS NULL OR m.user_id = ?5))";
+  // Every match in the order FTS5 yields it (rowid, newest first: no sort),
+  // whether or not I may see it, so that LIMIT bounds the matches read; the
+  // LEFT JOINs keep the FTS5 table the outer loop. A snippet only for a hit.
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT " + t + ".rowid, snippet(" + t + ", 0, char(2), char(3), '…', 16) "
-      "FROM " + t + " JOIN messages m ON m.id = " + t + ".rowid "
-      "JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = ?2 "
-      "WHERE " + t + " MATCH ?1 AND " + t + ".rowid < ?3 AND m.deleted = 0 "
-      "AND (?4 IS NULL OR m.room_id = ?4) AND (?5 IS NULL OR m.user_id = ?5) "
-      "ORDER BY " + t + ".rowid DESC LIMIT ?6"));
+      "SELECT " + t + ".rowid, " + visible + ", CASE WHEN " + visible + " THEN snippet(" + t +
+      ", 0, char(2), char(3), '…', 16) END "
+      "FROM " + t + " LEFT JOIN messages m ON m.id = " + t + ".rowid "
+      "LEFT JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = ?2 "
+      "WHERE " + t + " MATCH ?1 AND " + t + ".rowid < ?3 ORDER BY " + t + ".rowid DESC LIMIT ?6"));
   s.Bind(1, q.match).Bind(2, me.id).Bind(3, q.before.value_or(INT64_MAX)).Bind(4, q.room_id);
-  s.Bind(5, q.from_user).Bind(6, q.limit + 1);
-  for (;;) {
+  s.Bind(5, q.from_user).Bind(6, int64_t{scan});
+  int read = 0;
+  int64_t oldest = 0;
+  for (int found = 0; found <= q.limit;) {
     Result<bool> row = s.Step();
     if (!row.ok()) {
       if (row.status().code() == Code::kInternal) {
@@ -131,9 +140,16 @@ Status Store::CollectHits(const char* table, const User& me, const SearchQuery& 
       }
       return row.status();
     }
-    if (!*row) return Status::Ok();
-    hits.emplace_back(s.Int(0), s.Text(1));
+    if (!*row) break;
+    ++read;
+    oldest = s.Int(0);
+    if (s.Int(1) != 0) {
+      hits.emplace_back(oldest, s.Text(2));
+      ++found;
+    }
   }
+  if (read == scan) return std::optional<int64_t>(oldest);
+  return std::optional<int64_t>();
 }
 
 Result<SearchPage> Store::Search(const User& me, const SearchQuery& q) {
@@ -143,13 +159,11 @@ Result<SearchPage> Store::Search(const User& me, const SearchQuery& q) {
   // exactly one of them.
   PARLEY_RETURN_IF_ERROR(LoadSearchTail(me, q));
   SearchHits hits;
-  PARLEY_RETURN_IF_ERROR(CollectHits("search_tail", me, q, hits));
-  PARLEY_RETURN_IF_ERROR(CollectHits("messages_fts", me, q, hits));
-  // Newest first across both (the tail's ids are usually the newer).
-  std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  if (hits.size() > static_cast<size_t>(q.limit) + 1) hits.resize(q.limit + 1);
+  // The tail is at most a few hundred messages: read whole.
+  PARLEY_RETURN_IF_ERROR(CollectHits("search_tail", me, q, -1, hits).status());
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> floor, CollectHits("messages_fts", me, q, q.scan, hits));
   // Every hit exists: the read transaction that found it is still open.
-  PARLEY_ASSIGN_OR_RETURN(SearchPage page, SearchPageOf(std::move(hits), q.limit, [&](const std::vector<int64_t>& ids) {
+  PARLEY_ASSIGN_OR_RETURN(SearchPage page, SearchPageOf(std::move(hits), q.limit, floor, [&](const std::vector<int64_t>& ids) {
                             return LoadMessages(ids, me.id);
                           }));
   PARLEY_RETURN_IF_ERROR(tx->Commit());

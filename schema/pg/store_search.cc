@@ -11,10 +11,14 @@
 // tsvector column is computed in the statement that writes the text, so an
 // edit is found as it now reads and a delete (text '') is never found.
 //
-// Cost: the GIN index yields every matching message; the membership join
-// and ORDER BY id DESC LIMIT then pick the page (a bitmap scan and a sort of
-// the matches, where FTS5 walked rowids newest first). ts_headline runs for
-// the page's rows only.
+// Cost: the newest SearchQuery::scan matches of every room are read first,
+// by whichever of the GIN index (a bitmap scan and a sort of the matches:
+// cheap for a rare term) and a backward walk of the id index checking each
+// row (cheap for a common one) the planner estimates cheaper; the
+// membership join and ORDER BY id DESC LIMIT then pick the page among them.
+// Before, the page was picked among every match: a common term of rooms
+// the reader is not in was read whole. ts_headline runs for the page's rows
+// only.
 //
 // Words are folded by the configuration parley_search of migration 005
 // (unaccent, then 'simple'), the same for the texts, the query terms and
@@ -85,9 +89,9 @@ constexpr int kSnippetWords = 16;
 
 Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
   PARLEY_ASSIGN_OR_RETURN(std::vector<Term> terms, ParseMatch(q.match));
-  // $1..$8 fixed, the terms from $9.
+  // $1..$9 fixed, the terms from $10.
   std::vector<PgParam> params = {me.id, q.before.value_or(INT64_MAX), q.room_id, q.from_user, q.limit + 1,
-                                 kHeadlineOptions, kWholeOptions, kSnippetWords};
+                                 kHeadlineOptions, kWholeOptions, kSnippetWords, int64_t{q.scan}};
   std::string query;
   for (const Term& t : terms) {
     params.emplace_back(t.text);
@@ -97,18 +101,27 @@ Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
     query += query.empty() ? one : " && " + one;
   }
   SearchHits hits;
+  std::optional<int64_t> floor;
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginRead());
   if (q.room_id) PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, *q.room_id, true).status());
   {
+    // w: the newest q.scan matches of every room (the bound on what a
+    // search reads), then the page among them. The query is written out in
+    // w, not taken from a CTE, so that the planner estimates how many
+    // messages it matches (a common term: walk the id index backwards; a
+    // rare one: the GIN index). One row at least, for the window's size.
     Result<PgResult> r = conn_.Exec(
-        "SELECT m.id, CASE WHEN (SELECT COUNT(*) FROM ts_parse('default', m.text) t WHERE t.tokid <> 12) <= $8 "
-        "THEN ts_headline('parley_search', m.text, s.query, $7) "
-        "ELSE ts_headline('parley_search', m.text, s.query, $6) END "
-        "FROM (SELECT " + query + " AS query) s "
-        "JOIN messages m ON m.search @@ s.query "
-        "JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = $1 "
-        "WHERE m.id < $2 AND m.deleted = 0 AND ($3::bigint IS NULL OR m.room_id = $3) "
-        "AND ($4::bigint IS NULL OR m.user_id = $4) ORDER BY m.id DESC LIMIT $5",
+        "WITH w AS MATERIALIZED (SELECT m.id, m.room_id, m.user_id, m.deleted FROM messages m "
+        "WHERE m.search @@ (" + query + ") AND m.id < $2 ORDER BY m.id DESC LIMIT $9), "
+        "page AS (SELECT w.id FROM w JOIN members mb ON mb.room_id = w.room_id AND mb.user_id = $1 "
+        "WHERE w.deleted = 0 AND ($3::bigint IS NULL OR w.room_id = $3) AND ($4::bigint IS NULL OR w.user_id = $4) "
+        "ORDER BY w.id DESC LIMIT $5) "
+        "SELECT n.read, n.oldest, p.id, CASE WHEN p.id IS NULL THEN NULL "
+        "WHEN (SELECT COUNT(*) FROM ts_parse('default', p.text) t WHERE t.tokid <> 12) <= $8 "
+        "THEN ts_headline('parley_search', p.text, s.query, $7) "
+        "ELSE ts_headline('parley_search', p.text, s.query, $6) END "
+        "FROM (SELECT COUNT(*) AS read, MIN(id) AS oldest FROM w) n CROSS JOIN (SELECT " + query + " AS query) s "
+        "LEFT JOIN (SELECT m.id, m.text FROM page JOIN messages m ON m.id = page.id) p ON true ORDER BY p.id DESC",
         params);
     if (!r.ok()) {
       if (r.status().code() == Code::kInternal) {
@@ -116,13 +129,19 @@ Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
       }
       return r.status();
     }
+    PARLEY_ASSIGN_OR_RETURN(int64_t read, r->Int(0, 0));
+    if (read == q.scan) {
+      PARLEY_ASSIGN_OR_RETURN(int64_t oldest, r->Int(0, 1));
+      floor = oldest;
+    }
     for (int i = 0; i < r->Rows(); ++i) {
-      PARLEY_ASSIGN_OR_RETURN(int64_t id, r->Int(i, 0));
-      hits.emplace_back(id, r->Text(i, 1));
+      if (r->IsNull(i, 2)) continue;
+      PARLEY_ASSIGN_OR_RETURN(int64_t id, r->Int(i, 2));
+      hits.emplace_back(id, r->Text(i, 3));
     }
   }
   // Every hit exists: the snapshot that found it is still open.
-  PARLEY_ASSIGN_OR_RETURN(SearchPage page, SearchPageOf(std::move(hits), q.limit, [&](const std::vector<int64_t>& ids) {
+  PARLEY_ASSIGN_OR_RETURN(SearchPage page, SearchPageOf(std::move(hits), q.limit, floor, [&](const std::vector<int64_t>& ids) {
                             return LoadMessages(ids, me.id);
                           }));
   PARLEY_RETURN_IF_ERROR(tx->Commit());

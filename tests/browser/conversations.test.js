@@ -119,15 +119,20 @@ test('read receipts: "Read" under my DM once the other person read it, "Read by"
   await ui.finish(cat, dan);
 }));
 
-test('search finds a message 150 messages back and opens it in its context', logged(async () => {
-  const eveName = h.uniqueName('eve');
-  const { user, token } = await h.apiRegister(f.stack.url, eveName);
+// A new account (over the API) and the id of its room general.
+async function inGeneral(prefix) {
+  const name = h.uniqueName(prefix);
+  const { user, token } = await h.apiRegister(f.stack.url, name);
   const rooms = (await fill.api(f.stack, token, 'GET', '/rooms')).body.rooms;
-  const general = rooms.find((r) => r.name === 'general');
+  return { name, user, general: rooms.find((r) => r.name === 'general').id };
+}
+
+test('search finds a message 150 messages back and opens it in its context', logged(async () => {
+  const { name: eveName, user, general } = await inGeneral('eve');
   const now = Date.now();
   const batch = [{ user, text: 'the quick brown fox jumps over the lazy dog', ts: now - 200000 }];
   for (let i = 0; i < 150; i++) batch.push({ user, text: `filler ${i}`, ts: now - 150000 + i * 1000 });
-  const [target] = await fill.insertMessages(f.stack, general.id, batch);
+  const [target] = await fill.insertMessages(f.stack, general, batch);
 
   const eve = await ui.openAs(f.browser, f.stack.url, eveName, { register: false });
   await ui.waitForMessage(eve.page, 'filler 149');
@@ -150,6 +155,28 @@ test('search finds a message 150 messages back and opens it in its context', log
   assert.equal(await ui.messages(eve.page, 'filler 149').count(), 0);
   await eve.page.getByRole('button', { name: 'Jump to the latest messages' }).waitFor();
   await ui.finish(eve);
+}));
+
+test('search results come in pages of 20, the next one from where the last stopped', logged(async () => {
+  const { name: ivyName, user, general } = await inGeneral('ivy');
+  const now = Date.now();
+  const batch = [];
+  for (let i = 0; i < 25; i++) batch.push({ user, text: `kumquat number ${i}`, ts: now - 60000 + i * 1000 });
+  await fill.insertMessages(f.stack, general, batch);
+
+  const ivy = await ui.openAs(f.browser, f.stack.url, ivyName, { register: false });
+  await ivy.page.getByRole('searchbox', { name: 'Search messages' }).fill('kumquat');
+  await ivy.page.getByRole('button', { name: 'Search', exact: true }).click();
+  const results = ivy.page.locator('#search-results button.result');
+  const more = ivy.page.getByRole('button', { name: 'More results' });
+  await more.waitFor();
+  assert.equal(await results.count(), 20);
+  await more.click();
+  await results.nth(24).waitFor();
+  await more.waitFor({ state: 'hidden' });
+  const texts = await results.locator('.snippet').allTextContents();
+  assert.deepEqual(texts, Array.from({ length: 25 }, (_, i) => `kumquat number ${24 - i}`));
+  await ui.finish(ivy);
 }));
 
 test('the notification level of a room is stored on the server', logged(async () => {

@@ -407,6 +407,7 @@ TEST_F(ConversationsTest, SearchFindsTextAsItNowReadsInMyRoomsOnly) {
   EXPECT_EQ(Texts(r["results"]), (std::vector<std::string>{"bob's Fox, capitalised", "the quick brown fox"}))
       << "newest first, no deleted text, nothing from a room bob is not in: " << r.Dump();
   EXPECT_FALSE(r["has_more"].boolean());
+  EXPECT_FALSE(r.has("next_before")) << r.Dump();
   EXPECT_EQ(r["results"][size_t{1}]["snippet"].str(), "the quick brown \x02" "fox\x03") << r.Dump();
   EXPECT_EQ(r["results"][size_t{1}]["room_id"].num(), shared);
 
@@ -422,6 +423,7 @@ TEST_F(ConversationsTest, SearchFindsTextAsItNowReadsInMyRoomsOnly) {
   Json paged = Search(bob, "q=fox&limit=1");
   EXPECT_EQ(paged["results"].size(), 1u);
   EXPECT_TRUE(paged["has_more"].boolean());
+  EXPECT_EQ(paged["next_before"].num(), bobs["id"].num()) << "the next page starts below the last result";
   EXPECT_EQ(Texts(Search(alice, "q=fox&room_id=" + std::to_string(secret))["results"]),
             std::vector<std::string>{"secret fox"});
   (void)fox;
@@ -456,7 +458,8 @@ TEST_F(ConversationsTest, SearchSpansIndexedAndWaitingMessagesNewestFirst) {
     Json r = Search(alice, "q=olive&limit=50" + before);
     for (size_t i = 0; i < r["results"].size(); ++i) seen.push_back(r["results"][i]["id"].num());
     if (!r["has_more"].boolean() || seen.empty()) break;
-    before = "&before=" + std::to_string(seen.back());
+    EXPECT_EQ(r["next_before"].num(), seen.back());
+    before = "&before=" + std::to_string(r["next_before"].num());
   }
   EXPECT_EQ(seen, std::vector<int64_t>(ids.rbegin(), ids.rend()));
 }

@@ -1,8 +1,8 @@
-// Search, newest first; the snippet marks the match between \u0002 and
-// \u0003. A result opens its room around the message.
+// Search, newest first; the snippet marks matches between \u0002 and
+// \u0003. A result opens its message in its room.
 (function () {
 var query = '';
-var last = null;  // the last result's id: the next page is before it
+var next;  // next_before: the next page's start
 
 function result(m) {
   var b = button(null, 'result'), room = Parley.state.byId[m.room_id];
@@ -21,18 +21,15 @@ function result(m) {
 }
 
 function run(more) {
-  var q = 'q=' + encodeURIComponent(query) + '&limit=20' + (more ? '&before=' + last : '');
+  var q = 'q=' + encodeURIComponent(query) + '&limit=20' + (more ? '&before=' + next : '');
   Parley.get('/search?' + q, function (err, data) {
-    var ul = $('search-results');
+    var ul = $('search-results'), d = data || {}, list = d.results || [];
     if (!more) clear(ul);
-    $('search-note').textContent = Parley.errorText(err);
-    var list = (data && data.results) || [];
-    for (var i = 0; i < list.length; i++) {
-      ul.appendChild(el('li')).appendChild(result(list[i]));
-      last = list[i].id;
-    }
-    if (!err && !ul.firstChild) $('search-note').textContent = 'Nothing found.';
-    show('search-more', !!(data && data.has_more));
+    for (var i = 0; i < list.length; i++) ul.appendChild(el('li')).appendChild(result(list[i]));
+    // A page may stop short, even empty: the scan is bounded.
+    $('search-note').textContent = err ? Parley.errorText(err) : ul.firstChild ? '' : d.has_more ? 'Nothing yet.' : 'Nothing found.';
+    next = d.next_before;
+    show('search-more', d.has_more);
     show('search-section', true);
   });
 }

@@ -190,5 +190,26 @@ TEST_F(PgStorePlansTest, ADirectoryPageReadsTheRoomsOfItsPrefixNotThoseBefore) {
   ASSERT_OK(conn_->ExecScript("VACUUM rooms"));
 }
 
+TEST_F(PgStorePlansTest, ASearchOfAWordEveryMessageHoldsReadsItsScanNotEveryMatch) {
+  // Every message says "common"; the searcher is in the quiet room only,
+  // whose messages are the oldest quarter. The page is picked among the
+  // newest SearchQuery::scan matches (all in the busy room: nothing for
+  // the searcher, and where the next page starts), not among all 40,000.
+  // VACUUM: a scan reads the dead index entries the UPDATE leaves.
+  ASSERT_OK(conn_->ExecScript("UPDATE messages SET text = text || ' common'"));
+  ASSERT_OK(conn_->ExecScript("VACUUM ANALYZE messages"));
+  const User outsider = NewUser("outsider");
+  ASSERT_OK(store_->Join(outsider, old_room_).status());
+  SearchQuery q{"\"common\"", {}, {}, {}, 20};
+  q.scan = kRows / 8;
+  const int64_t before = RowsRead("messages");
+  ASSERT_OK_AND_ASSIGN(SearchPage page, store_->Search(outsider, q));
+  const int64_t read = RowsRead("messages") - before;
+  EXPECT_TRUE(page.results.empty());
+  EXPECT_TRUE(page.has_more);
+  EXPECT_EQ(page.next_before, base_ + kRows - q.scan + 1);
+  EXPECT_LE(read, q.scan + 16) << "a search read " << read << " rows of messages";
+}
+
 }  // namespace
 }  // namespace parley::pg

@@ -158,6 +158,7 @@ TEST_P(StoreSearchTest, ThePagesRunAcrossWaitingAndIndexedMessages) {
   ASSERT_OK_AND_ASSIGN(SearchPage first, reader_->Search(alice_, q));
   ASSERT_EQ(first.results.size(), 15u);
   EXPECT_TRUE(first.has_more);
+  EXPECT_EQ(first.next_before, first.results.back().message.id);
   for (size_t i = 0; i < first.results.size(); ++i) EXPECT_EQ(first.results[i].message.id, ids[19 - i]) << i;
   EXPECT_EQ(first.results[0].snippet, "\x02melon\x03 new 9");
   EXPECT_EQ(first.results[14].snippet, "\x02melon\x03 old 5");
@@ -165,12 +166,67 @@ TEST_P(StoreSearchTest, ThePagesRunAcrossWaitingAndIndexedMessages) {
   ASSERT_OK_AND_ASSIGN(SearchPage rest, reader_->Search(alice_, q));
   ASSERT_EQ(rest.results.size(), 5u);
   EXPECT_FALSE(rest.has_more);
+  EXPECT_FALSE(rest.next_before);
   EXPECT_EQ(rest.results[4].message.id, ids[0]);
   // From bob: only his, all of them waiting (or indexed) sends.
   EXPECT_EQ(Found(alice_, SearchQuery{"\"melon\"", {}, bob.id, {}, 20}),
             (std::vector<std::string>{"melon new 9", "melon new 7", "melon new 5", "melon new 3", "melon new 1"}));
   EXPECT_EQ(Found(alice_, SearchQuery{"\"mel\"*", test::kGeneral, {}, {}, 20}).size(), 20u);
   ExpectIndexMatchesMessages();
+}
+
+// A search reads at most q.scan matches, whoever's they are: a reader of a
+// quiet room searching a word that a busy room of others repeats gets
+// pages that stop where the scan did (none of them holding anything at
+// first), and following next_before finds each of their own messages once,
+// newest first.
+TEST_P(StoreSearchTest, AScanStopsAtItsBoundAndThePagesGoOnFromThere) {
+  User bob = NewUser("bob");
+  Room busy = NewRoom(bob, "busy", RoomKind::kPrivate);
+  std::vector<int64_t> mine, theirs;
+  for (int i = 0; i < 3; ++i) mine.push_back(Post("kiwi mine " + std::to_string(i)).id);
+  for (int i = 0; i < 30; ++i) {
+    auto r = store_->Send(bob, busy.id, "kiwi theirs " + std::to_string(i), std::nullopt);
+    ASSERT_OK(r);
+    theirs.push_back(r->message.id);
+  }
+  // The bound is the index's: the tail of waiting messages is read whole.
+  if (Store* s = sqlite()) {
+    ASSERT_OK(s->IndexWaiting());
+  }
+
+  SearchQuery q{"\"kiwi\"", {}, {}, {}, 2};
+  q.scan = 7;
+  ASSERT_OK_AND_ASSIGN(SearchPage first, reader_->Search(alice_, q));
+  EXPECT_TRUE(first.results.empty());
+  EXPECT_TRUE(first.has_more);
+  EXPECT_EQ(first.next_before, theirs[30 - 7]);  // the 7th newest match
+
+  std::vector<int64_t> found;
+  int pages = 0;
+  for (std::optional<int64_t> before;; ++pages) {
+    ASSERT_LT(pages, 12) << "the pages never end";
+    q.before = before;
+    ASSERT_OK_AND_ASSIGN(SearchPage page, reader_->Search(alice_, q));
+    EXPECT_LE(page.results.size(), 2u);
+    for (const SearchHit& h : page.results) found.push_back(h.message.id);
+    if (!page.has_more) {
+      EXPECT_FALSE(page.next_before);
+      break;
+    }
+    ASSERT_TRUE(page.next_before);
+    before = page.next_before;
+  }
+  EXPECT_EQ(found, (std::vector<int64_t>{mine[2], mine[1], mine[0]}));
+  // Four pages of 7 of theirs (28), then theirs 1 and 0 and mine 2 and 1
+  // (the page of 2 is full: mine 0 is the one more), then mine 0.
+  EXPECT_EQ(pages + 1, 6);
+  // A page that fills before the bound goes on from its last result.
+  q.scan = kSearchScan;
+  q.before.reset();
+  ASSERT_OK_AND_ASSIGN(SearchPage whole, reader_->Search(alice_, q));
+  ASSERT_EQ(whole.results.size(), 2u);
+  EXPECT_EQ(whole.next_before, mine[1]);
 }
 
 // A waiting message of a room I am not in is no more found than an indexed one.
