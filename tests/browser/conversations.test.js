@@ -124,7 +124,7 @@ async function inGeneral(prefix) {
   const name = h.uniqueName(prefix);
   const { user, token } = await h.apiRegister(f.stack.url, name);
   const rooms = (await fill.api(f.stack, token, 'GET', '/rooms')).body.rooms;
-  return { name, user, general: rooms.find((r) => r.name === 'general').id };
+  return { name, user, token, general: rooms.find((r) => r.name === 'general').id };
 }
 
 test('search finds a message 150 messages back and opens it in its context', logged(async () => {
@@ -155,6 +155,33 @@ test('search finds a message 150 messages back and opens it in its context', log
   assert.equal(await ui.messages(eve.page, 'filler 149').count(), 0);
   await eve.page.getByRole('button', { name: 'Jump to the latest messages' }).waitFor();
   await ui.finish(eve);
+}));
+
+// The server reads at most 10,000 matches a page (SearchQuery::scan): with
+// 25,000 newer ones in a room jay is not in, his first two pages come back
+// empty, and the page asks for the next ones by itself.
+test('a search whose newest matches are all in rooms of others goes on by itself', logged(async () => {
+  const { name: jayName, user, general } = await inGeneral('jay');
+  const other = await inGeneral('kim');
+  const room = (await fill.api(f.stack, other.token, 'POST', '/rooms', { name: h.uniqueName('walled'), kind: 'private' })).body.room;
+  const now = Date.now();
+  await fill.insertMessages(f.stack, general, [0, 1, 2].map((i) => ({ user, text: `quince mine ${i}`, ts: now - 90000 + i })));
+  const theirs = [];
+  for (let i = 0; i < 25000; i++) theirs.push({ user: other.user, text: `quince theirs ${i}`, ts: now - 60000 });
+  await fill.insertMessages(f.stack, room.id, theirs);
+
+  const jay = await ui.openAs(f.browser, f.stack.url, jayName, { register: false });
+  const asked = [];
+  jay.page.on('request', (r) => { if (r.url().includes('/api/search')) asked.push(r.url()); });
+  await jay.page.getByRole('searchbox', { name: 'Search messages' }).fill('quince');
+  await jay.page.getByRole('button', { name: 'Search', exact: true }).click();
+  const results = jay.page.locator('#search-results button.result');
+  await results.nth(2).waitFor();
+  assert.deepEqual(await results.locator('.snippet').allTextContents(), ['quince mine 2', 'quince mine 1', 'quince mine 0']);
+  assert.equal(asked.length, 3, asked.join('\n'));
+  assert.equal(await jay.page.getByRole('button', { name: 'More results' }).isHidden(), true);
+  assert.equal(await jay.page.locator('#search-note').textContent(), '');
+  await ui.finish(jay);
 }));
 
 test('search results come in pages of 20, the next one from where the last stopped', logged(async () => {

@@ -56,6 +56,18 @@ start_parley() {
   [[ -x $loadgen && -x $parleyctl ]] || die "missing $loadgen or $parleyctl after the build"
 }
 
+# fcgi_pids: the parley-fcgi processes of this run.
+fcgi_pids() { pgrep -f "parley-fcgi .*$bench_var/" | tr '\n' ' '; }
+# cpu_ticks PID...: their user and system CPU so far, in clock ticks.
+cpu_ticks() {
+  local total=0 pid fields
+  for pid in "$@"; do
+    fields=$(cut -d' ' -f14,15 "/proc/$pid/stat" 2>/dev/null) || continue
+    total=$(( total + ${fields% *} + ${fields#* } ))
+  done
+  echo "$total"
+}
+
 # stop_pid PID: TERM, up to 10 s, then KILL its process group.
 stop_pid() {
   local pid=$1 _

@@ -20,15 +20,17 @@ function result(m) {
   return b;
 }
 
-function run(more) {
+// n: pages asked by this click; an empty one (the server reads 10,000
+// matches a page) goes on by itself, 10 at most.
+function run(more, n) {
   var q = 'q=' + encodeURIComponent(query) + '&limit=20' + (more ? '&before=' + next : '');
   Parley.get('/search?' + q, function (err, data) {
     var ul = $('search-results'), d = data || {}, list = d.results || [];
     if (!more) clear(ul);
     for (var i = 0; i < list.length; i++) ul.appendChild(el('li')).appendChild(result(list[i]));
-    // A page may stop short, even empty: the scan is bounded.
-    $('search-note').textContent = err ? Parley.errorText(err) : ul.firstChild ? '' : d.has_more ? 'Nothing yet.' : 'Nothing found.';
     next = d.next_before;
+    if (d.has_more && !list.length && n < 9) return run(true, n + 1);
+    $('search-note').textContent = err ? Parley.errorText(err) : ul.firstChild ? '' : d.has_more ? 'Nothing yet.' : 'Nothing found.';
     show('search-more', d.has_more);
     show('search-section', true);
   });
@@ -38,10 +40,10 @@ Parley.search = {
   init: function () {
     on('search-form', 'submit', function () {
       query = $('search-q').value.trim();
-      if (query) run(false);
+      if (query) run(false, 0);
       else show('search-section', false);
     });
-    on('search-more', 'click', function () { run(true); });
+    on('search-more', 'click', function () { run(true, 0); });
   }
 };
 })();
