@@ -156,7 +156,7 @@ std::string Path(FuzzedDataProvider& in) {
       "/api/rooms/%/members/", "/api/rooms/%/typing", "/api/rooms/%/read",  "/api/messages/%",
       "/api/messages/%/answer", "/api/rooms",         "/api/dm",            "/api/me",
       "/api/users",             "/api/register",      "/api/login",         "/api/logout",
-      "/api/health"};
+      "/api/health",            "/api/search"};
   if (in.ConsumeIntegralInRange<int>(0, 7) == 0) return Param(in, 120);
   std::string shape = kShapes[in.ConsumeIntegralInRange<size_t>(0, std::size(kShapes) - 1)];
   std::string id = in.ConsumeBool() ? std::to_string(in.ConsumeIntegralInRange<int>(0, 24))
