@@ -149,7 +149,7 @@ Result<Response> Api::Search(Call& c) {
     m += '}';
     w.Raw(m);
   }
-  w.EndArray().Key("has_more").Bool(page.has_more);
+  w.EndArray().Key("has_more").Bool(page.has_more());
   if (page.next_before) w.Key("next_before").Int(*page.next_before);
   w.EndObject();
   return JsonResponse(200, w.Take());

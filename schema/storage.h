@@ -185,7 +185,7 @@ struct SearchQuery {
   // membership and the filters choose the page: a search's work is bounded
   // whatever share of the site's matches its reader may see (one room of a
   // thousand, say). A page that stops there may hold fewer than `limit`
-  // results, even none, with has_more and next_before where it stopped.
+  // results, even none, with next_before where it stopped.
   int scan = kSearchScan;
 };
 
@@ -196,8 +196,8 @@ struct SearchHit {
 
 struct SearchPage {
   std::vector<SearchHit> results;      // newest first
-  bool has_more = false;
-  std::optional<int64_t> next_before;  // with has_more: the `before` of the next page
+  std::optional<int64_t> next_before;  // the `before` of the next page, if there may be one
+  bool has_more() const { return next_before.has_value(); }
 };
 
 // A reaction added or removed, and whether anything changed.

@@ -54,11 +54,9 @@ Result<SearchPage> SearchPageOf(SearchHits hits, int limit, std::optional<int64_
   SearchPage page;
   if (static_cast<int>(hits.size()) > limit) {
     hits.resize(limit);
-    page.has_more = true;
     page.next_before = hits.back().first;
-  } else if (floor) {
-    page.has_more = true;
-    page.next_before = *floor;
+  } else {
+    page.next_before = floor;
   }
   std::vector<int64_t> ids;
   for (const auto& [id, snippet] : hits) ids.push_back(id);

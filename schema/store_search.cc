@@ -121,10 +121,10 @@ Result<std::optional<int64_t>> Store::CollectHits(const char* table, const User&
       "(m.deleted = 0 AND mb.user_id IS NOT NULL AND (?4 IS NULL OR m.room_id = ?4) AND (?5 IS NULL OR m.user_id = ?5))";
   // Every match in the order FTS5 yields it (rowid, newest first: no sort),
   // whether or not I may see it, so that LIMIT bounds the matches read; the
-  // LEFT JOINs keep the FTS5 table the outer loop. A snippet only for a hit.
+  // LEFT JOINs keep the FTS5 table the outer loop. A snippet only for a hit,
+  // so a hit is a row with one.
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT " + t + ".rowid, " + visible + ", CASE WHEN " + visible + " THEN snippet(" + t +
-      ", 0, char(2), char(3), '…', 16) END "
+      "SELECT " + t + ".rowid, CASE WHEN " + visible + " THEN snippet(" + t + ", 0, char(2), char(3), '…', 16) END "
       "FROM " + t + " LEFT JOIN messages m ON m.id = " + t + ".rowid "
       "LEFT JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = ?2 "
       "WHERE " + t + " MATCH ?1 AND " + t + ".rowid < ?3 ORDER BY " + t + ".rowid DESC LIMIT ?6"));
@@ -143,8 +143,8 @@ Result<std::optional<int64_t>> Store::CollectHits(const char* table, const User&
     if (!*row) break;
     ++read;
     oldest = s.Int(0);
-    if (s.Int(1) != 0) {
-      hits.emplace_back(oldest, s.Text(2));
+    if (!s.IsNull(1)) {
+      hits.emplace_back(oldest, s.Text(1));
       ++found;
     }
   }

@@ -206,7 +206,7 @@ TEST_F(PgStorePlansTest, ASearchOfAWordEveryMessageHoldsReadsItsScanNotEveryMatc
   ASSERT_OK_AND_ASSIGN(SearchPage page, store_->Search(outsider, q));
   const int64_t read = RowsRead("messages") - before;
   EXPECT_TRUE(page.results.empty());
-  EXPECT_TRUE(page.has_more);
+  EXPECT_TRUE(page.has_more());
   EXPECT_EQ(page.next_before, base_ + kRows - q.scan + 1);
   EXPECT_LE(read, q.scan + 16) << "a search read " << read << " rows of messages";
 }

@@ -157,7 +157,7 @@ TEST_P(StoreSearchTest, ThePagesRunAcrossWaitingAndIndexedMessages) {
   SearchQuery q{"\"melon\"", {}, {}, {}, 15};
   ASSERT_OK_AND_ASSIGN(SearchPage first, reader_->Search(alice_, q));
   ASSERT_EQ(first.results.size(), 15u);
-  EXPECT_TRUE(first.has_more);
+  EXPECT_TRUE(first.has_more());
   EXPECT_EQ(first.next_before, first.results.back().message.id);
   for (size_t i = 0; i < first.results.size(); ++i) EXPECT_EQ(first.results[i].message.id, ids[19 - i]) << i;
   EXPECT_EQ(first.results[0].snippet, "\x02melon\x03 new 9");
@@ -165,7 +165,7 @@ TEST_P(StoreSearchTest, ThePagesRunAcrossWaitingAndIndexedMessages) {
   q.before = first.results.back().message.id;
   ASSERT_OK_AND_ASSIGN(SearchPage rest, reader_->Search(alice_, q));
   ASSERT_EQ(rest.results.size(), 5u);
-  EXPECT_FALSE(rest.has_more);
+  EXPECT_FALSE(rest.has_more());
   EXPECT_FALSE(rest.next_before);
   EXPECT_EQ(rest.results[4].message.id, ids[0]);
   // From bob: only his, all of them waiting (or indexed) sends.
@@ -199,7 +199,7 @@ TEST_P(StoreSearchTest, AScanStopsAtItsBoundAndThePagesGoOnFromThere) {
   q.scan = 7;
   ASSERT_OK_AND_ASSIGN(SearchPage first, reader_->Search(alice_, q));
   EXPECT_TRUE(first.results.empty());
-  EXPECT_TRUE(first.has_more);
+  EXPECT_TRUE(first.has_more());
   EXPECT_EQ(first.next_before, theirs[30 - 7]);  // the 7th newest match
 
   std::vector<int64_t> found;
@@ -210,7 +210,7 @@ TEST_P(StoreSearchTest, AScanStopsAtItsBoundAndThePagesGoOnFromThere) {
     ASSERT_OK_AND_ASSIGN(SearchPage page, reader_->Search(alice_, q));
     EXPECT_LE(page.results.size(), 2u);
     for (const SearchHit& h : page.results) found.push_back(h.message.id);
-    if (!page.has_more) {
+    if (!page.has_more()) {
       EXPECT_FALSE(page.next_before);
       break;
     }
