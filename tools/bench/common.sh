@@ -68,6 +68,22 @@ cpu_ticks() {
   echo "$total"
 }
 
+# wrk_cpu TOKEN PATH SECONDS: wrk with one connection on GET PATH
+# (rooms.lua) for SECONDS; prints `"wrk":LINE,"fcgi_cpu_us":N`, wrk's summary
+# and parley-fcgi's CPU per request, for the caller's JSON object. The lua
+# scripts are those of $results_repo when the caller measures another tree.
+wrk_cpu() {
+  local line ticks requests
+  # shellcheck disable=SC2046
+  ticks=$(cpu_ticks $(fcgi_pids))
+  line=$(cd "${results_repo:-$repo}" && PARLEY_TOKENS=$1 PARLEY_PATH=$2 \
+    wrk -t1 -c1 -d"$3s" --latency -s tools/bench/rooms.lua "$parley_base" | tail -n 1)
+  # shellcheck disable=SC2046
+  ticks=$(( $(cpu_ticks $(fcgi_pids)) - ticks ))
+  requests=$(json_num requests "$line")
+  echo "\"wrk\":$line,\"fcgi_cpu_us\":$(( requests > 0 ? ticks * 1000000 / $(getconf CLK_TCK) / requests : 0 ))"
+}
+
 # stop_pid PID: TERM, up to 10 s, then KILL its process group.
 stop_pid() {
   local pid=$1 _
