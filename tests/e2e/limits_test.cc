@@ -4,6 +4,7 @@
 // address are not throttled as one.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -81,6 +82,37 @@ TEST_F(LimitsTest, RegistrationsFromOneAddressStopAfterAHundred) {
   EXPECT_EQ(login.status, 200) << login.Describe();
 }
 
+// A flood from 4 connections with one token, each sending request(c, t, i)
+// up to per_thread times without pause: it stops at the first 429 (kept in
+// *throttled), which like every 429 must be the API's throttled error with
+// exactly one Retry-After (the quota's or nginx's, never both), or at
+// anything else but `ok` (described in *problem).
+void Flood(const std::string& base_url, const std::string& token, int per_thread, long ok,
+           const std::function<Response(Client&, int, int)>& request, Response* throttled, std::string* problem) {
+  constexpr int kThreads = 4;
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Client c(base_url, Client::Cookies::kOff);
+      c.set_bearer(token);
+      for (int i = 0; i < per_thread && !stop.load(); ++i) {
+        Response r = request(c, t, i);
+        if (r.status == ok) continue;
+        std::lock_guard<std::mutex> lock(mu);
+        const bool json_429 = r.status == 429 && r.ErrorCode() == "throttled" &&
+                              r.Header("content-type").find("application/json") != std::string::npos &&
+                              r.Headers("retry-after").size() == 1;
+        if (json_429 && throttled->status == 0) *throttled = r;
+        if (!json_429 && problem->empty()) *problem = r.Describe();
+        stop.store(true);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+}
+
 // Two users on the same address (think: one office proxy). One floods sends
 // from several connections until it is throttled; the other, right after,
 // is not. Several connections, so the flood outruns the limit even on a
@@ -91,37 +123,13 @@ TEST_F(LimitsTest, SendLimitIsPerSessionNotPerAddress) {
   int64_t room = CreateRoom(noisy, "busy", "public");
   Join(quiet, room);
 
-  constexpr int kThreads = 4;
-  std::atomic<int> throttled{0};
-  std::mutex mu;
-  std::vector<std::string> problems;  // GUARDED_BY(mu)
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      Client c(stack().base_url(), Client::Cookies::kOff);
-      c.set_bearer(noisy.token);
-      for (int i = 0; i < 250 && throttled.load() == 0; ++i) {
-        Response r = c.Post(RoomPath(room, "/messages"),
-                            "{\"text\":\"spam " + std::to_string(t) + "-" + std::to_string(i) + "\"}");
-        if (r.status == 429 && r.ErrorCode() == "throttled" &&
-            r.Header("content-type").find("application/json") != std::string::npos) {
-          if (r.Headers("retry-after").size() != 1) {  // the quota's or nginx's, never both
-            std::lock_guard<std::mutex> lock(mu);
-            problems.push_back("a 429 without exactly one Retry-After: " + r.Describe());
-            return;
-          }
-          throttled.fetch_add(1);
-        } else if (r.status != 201) {
-          std::lock_guard<std::mutex> lock(mu);
-          problems.push_back(r.Describe());
-          return;
-        }
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_TRUE(problems.empty()) << problems.front();
-  ASSERT_GT(throttled.load(), 0) << "1000 rapid sends were never throttled";
+  Response throttled;
+  std::string problem;
+  Flood(stack().base_url(), noisy.token, 250, 201, [&](Client& c, int t, int i) {
+    return c.Post(RoomPath(room, "/messages"), "{\"text\":\"spam " + std::to_string(t) + "-" + std::to_string(i) + "\"}");
+  }, &throttled, &problem);
+  EXPECT_TRUE(problem.empty()) << problem;
+  ASSERT_EQ(throttled.status, 429) << "1000 rapid sends were never throttled";
 
   for (int i = 0; i < 5; ++i) {
     Response r = quiet->Post(RoomPath(room, "/messages"), "{\"text\":\"still here\"}");
@@ -131,32 +139,6 @@ TEST_F(LimitsTest, SendLimitIsPerSessionNotPerAddress) {
   for (int i = 0; i < 30; ++i) {
     ASSERT_EQ(noisy->Get(RoomPath(room, "/messages?limit=1")).status, 200);
   }
-}
-
-// Counts what a flood of `path` from several connections with one token
-// gets: it stops at the first 429 (kept in *throttled), at anything but a
-// 200 (kept in *problem) or after 4 x 1,000 requests.
-void FloodReads(const std::string& base_url, const std::string& token, const std::string& path,
-                Response* throttled, std::string* problem) {
-  constexpr int kThreads = 4;
-  std::atomic<bool> stop{false};
-  std::mutex mu;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&] {
-      Client c(base_url, Client::Cookies::kOff);
-      c.set_bearer(token);
-      for (int i = 0; i < 1000 && !stop.load(); ++i) {
-        Response r = c.Get(path);
-        if (r.status == 200) continue;
-        std::lock_guard<std::mutex> lock(mu);
-        if (r.status == 429 && throttled->status == 0) *throttled = r;
-        if (r.status != 429 && problem->empty()) *problem = r.Describe();
-        stop.store(true);
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
 }
 
 // One session that reads in a loop (a script paging history or searching)
@@ -179,7 +161,8 @@ TEST_F(LimitsTest, ReadLimitIsPerSessionAndSparesABurst) {
 
   Response throttled;
   std::string problem;
-  FloodReads(stack().base_url(), noisy.token, history, &throttled, &problem);
+  Flood(stack().base_url(), noisy.token, 1000, 200, [&](Client& c, int, int) { return c.Get(history); }, &throttled,
+        &problem);
   EXPECT_TRUE(problem.empty()) << problem;
   ASSERT_EQ(throttled.status, 429) << "4,000 rapid reads of one session were never throttled";
   EXPECT_EQ(throttled.ErrorCode(), "throttled") << throttled.body;
