@@ -77,17 +77,22 @@ Status ApplyUploadEnv(const char* upload_max, const char* upload_quota, Limits* 
   return Status::Ok();
 }
 
-Status ApplyLimitsEnv(const char* limits, const char* write_rates, const char* rooms_per_user, Limits* out) {
-  std::string_view on = limits ? limits : "";
+// A whole number of `name` in [0, 1e9] into *out; unset keeps *out.
+Status ApplyCount(const char* name, const char* value, int64_t* out) {
+  if (!value || !*value) return Status::Ok();
+  double n = 0;
+  if (!ParseNumber(value, 1e9, &n) || n != std::floor(n)) return Bad(std::string(name) + " must be a whole number");
+  *out = static_cast<int64_t>(n);
+  return Status::Ok();
+}
+
+Status ApplyLimitsEnv(const LimitsEnv& env, Limits* out) {
+  std::string_view on = env.limits ? env.limits : "";
   if (!on.empty() && on != "on" && on != "off") return Bad("PARLEY_LIMITS must be on or off");
-  if (rooms_per_user && *rooms_per_user) {
-    double n = 0;
-    if (!ParseNumber(rooms_per_user, 1e9, &n) || n != std::floor(n)) {
-      return Bad("PARLEY_ROOMS_PER_USER must be a whole number");
-    }
-    out->rooms_per_user = static_cast<int64_t>(n);
-  }
-  std::string_view rates = write_rates ? write_rates : "";
+  PARLEY_RETURN_IF_ERROR(ApplyCount("PARLEY_ROOMS_PER_USER", env.rooms_per_user, &out->rooms_per_user));
+  PARLEY_RETURN_IF_ERROR(
+      ApplyCount("PARLEY_MEMBERSHIPS_PER_USER", env.memberships_per_user, &out->memberships_per_user));
+  std::string_view rates = env.write_rates ? env.write_rates : "";
   while (!rates.empty()) {
     size_t comma = rates.find(',');
     PARLEY_RETURN_IF_ERROR(ApplyRate(rates.substr(0, comma), out));

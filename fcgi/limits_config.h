@@ -1,8 +1,10 @@
 // The write limits of parley-fcgi from its environment (fcgi/main.cc):
-//   PARLEY_LIMITS=on|off        off: every per-user bucket and the room cap off
+//   PARLEY_LIMITS=on|off        off: every per-user bucket and both room caps off
 //   PARLEY_WRITE_RATES=send=5/30,typing=1/10,...
 //                               per class: tokens per second / burst (0 = off)
 //   PARLEY_ROOMS_PER_USER=50    rooms one user may own (0 = no cap)
+//   PARLEY_MEMBERSHIPS_PER_USER=1000
+//                               rooms and conversations one user may be in (0 = no cap)
 // Pure, so the parsing is unit-tested; nullptr or "" means unset.
 #pragma once
 
@@ -11,7 +13,14 @@
 
 namespace parley::fcgi {
 
-Status ApplyLimitsEnv(const char* limits, const char* write_rates, const char* rooms_per_user, Limits* out);
+// The variables' values, as getenv gives them.
+struct LimitsEnv {
+  const char* limits = nullptr;
+  const char* write_rates = nullptr;
+  const char* rooms_per_user = nullptr;
+  const char* memberships_per_user = nullptr;
+};
+Status ApplyLimitsEnv(const LimitsEnv& env, Limits* out);
 // PARLEY_UPLOAD_MAX=25m (one file; nginx reads the same variable) and
 // PARLEY_UPLOAD_QUOTA=1g (all of one user's files; 0 = none).
 Status ApplyUploadEnv(const char* upload_max, const char* upload_quota, Limits* out);

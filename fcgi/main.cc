@@ -27,7 +27,8 @@ void Usage() {
                "once, default the same; the others wait their turn), PARLEY_SYNC (default full: a write is answered\n"
                "once it is on disk; normal: once committed) and PARLEY_LOG_LEVEL.\n"
                "PARLEY_LIMITS=off turns the per-user write quotas off (benchmarks);\n"
-               "PARLEY_WRITE_RATES=send=5/30,... and PARLEY_ROOMS_PER_USER=50 tune them.\n"
+               "PARLEY_WRITE_RATES=send=5/30,..., PARLEY_ROOMS_PER_USER=50 (rooms owned) and\n"
+               "PARLEY_MEMBERSHIPS_PER_USER=1000 (rooms and conversations one is in) tune them.\n"
                "PARLEY_UPLOAD_MAX=25m (one file) and PARLEY_UPLOAD_QUOTA=1g (per user) bound\n"
                "uploads, kept in spool/ and uploads/ under the data directory.\n");
 }
@@ -96,9 +97,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (parley::Status st = parley::fcgi::ApplyLimitsEnv(std::getenv("PARLEY_LIMITS"), std::getenv("PARLEY_WRITE_RATES"),
-                                                       std::getenv("PARLEY_ROOMS_PER_USER"), &cfg.limits);
-      !st.ok()) {
+  const parley::fcgi::LimitsEnv limits_env{std::getenv("PARLEY_LIMITS"), std::getenv("PARLEY_WRITE_RATES"),
+                                           std::getenv("PARLEY_ROOMS_PER_USER"),
+                                           std::getenv("PARLEY_MEMBERSHIPS_PER_USER")};
+  if (parley::Status st = parley::fcgi::ApplyLimitsEnv(limits_env, &cfg.limits); !st.ok()) {
     std::fprintf(stderr, "parley-fcgi: %s\n", st.message().c_str());
     return 2;
   }

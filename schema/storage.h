@@ -85,6 +85,11 @@ struct Limits {
   }};
   // Rooms a user may own (public, private and Q&A); 0 = no cap.
   int64_t rooms_per_user = 50;
+  // Rooms and direct conversations a user may be in, however they came in
+  // (join, creation, invitation, a DM from either side); 0 = no cap. What
+  // bounds a user's room list, the rooms the push daemon tracks for them
+  // and the indexes a resume reads: joins alone allow 86,400 a day.
+  int64_t memberships_per_user = 1000;
   // Uploads (store_uploads.cc): one file at most upload_max_bytes (nginx
   // enforces the same PARLEY_UPLOAD_MAX first), all of a user's files
   // together at most upload_quota_bytes (0 = no quota).
@@ -93,10 +98,11 @@ struct Limits {
 
   const Rate& rate(WriteClass c) const { return write_rates[static_cast<size_t>(c)]; }
   Rate& rate(WriteClass c) { return write_rates[static_cast<size_t>(c)]; }
-  // PARLEY_LIMITS=off (benchmarks): every bucket and the room cap off.
+  // PARLEY_LIMITS=off (benchmarks): every bucket and both room caps off.
   void WritesOff() {
     for (Rate& r : write_rates) r = Rate{};
     rooms_per_user = 0;
+    memberships_per_user = 0;
   }
 };
 

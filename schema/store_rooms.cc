@@ -171,6 +171,12 @@ Status Store::AddMember(int64_t room_id, const User& user, Role role, MemberActi
   s.Bind(1, room_id).Bind(2, user.id).Bind(3, ToString(role)).Bind(4, NowMs());
   PARLEY_RETURN_IF_ERROR(s.Exec());
   if (s.Changes() == 0) return Status::Ok();
+  // Counted after the insert, so that a membership already held never
+  // counts against its own return; the caller's rollback undoes the insert.
+  if (limits_.memberships_per_user > 0) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t in, UsedByUser(db_, "SELECT COUNT(*) FROM members WHERE user_id = ?", user.id));
+    if (in > limits_.memberships_per_user) return MembershipLimitReached(user, limits_.memberships_per_user);
+  }
   return AppendMemberEvent(room_id, user, role, action);
 }
 

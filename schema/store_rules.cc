@@ -31,6 +31,12 @@ Status ClientIdReused() {
   return Status::Conflict("client_id_reused", "that client_id was already used for a different message");
 }
 
+Status MembershipLimitReached(const User& user, int64_t cap) {
+  return Status::Forbidden("membership_limit_reached", user.username + " is in " + std::to_string(cap) +
+                                                           " rooms and conversations already, the most one person "
+                                                           "may be in: leaving one makes room for another");
+}
+
 int64_t RandomUploadId() { return static_cast<int64_t>(std::stoull(NewToken().substr(0, 13), nullptr, 16)) + 1; }
 
 Status HideRoom(const Status& st) {

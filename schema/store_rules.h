@@ -28,6 +28,11 @@ bool RoleFitsKind(Role role, RoomKind kind);
 // of message is a client bug, not a retry (409 client_id_reused).
 Status ClientIdReused();
 
+// A user who is in `cap` rooms and conversations already (Limits::
+// memberships_per_user) is added to no other: 403 membership_limit_reached,
+// for their own join and for anyone who invites them or starts a DM.
+Status MembershipLimitReached(const User& user, int64_t cap);
+
 // The columns of an upload row `u`, in the order both backends read them.
 inline constexpr const char* kUploadColumns = "u.id, u.user_id, u.name, u.mime, u.size, u.width, u.height";
 // A new upload's id: 52 random bits plus one, positive and below 2^53 (a

@@ -261,6 +261,16 @@ Status PgStore::AddMember(int64_t room_id, const User& user, Role role, MemberAc
                              "ON CONFLICT DO NOTHING",
                              {room_id, user.id, ToString(role), NowMs()}));
   if (r.Affected() == 0) return Status::Ok();
+  if (limits_.memberships_per_user > 0) {
+    // The user's row locked first (NO KEY: their sends' foreign keys still
+    // pass): two ways in on two pools cannot both pass the count, which
+    // then reads the other's committed row. Counted after the insert, as
+    // on SQLite; the caller's rollback undoes it.
+    PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", {user.id}).status());
+    PARLEY_ASSIGN_OR_RETURN(PgResult c, conn_.Exec("SELECT COUNT(*) FROM members WHERE user_id = $1", {user.id}));
+    PARLEY_ASSIGN_OR_RETURN(int64_t in, c.Int(0, 0));
+    if (in > limits_.memberships_per_user) return MembershipLimitReached(user, limits_.memberships_per_user);
+  }
   events.push_back(MemberEvent(room_id, user, role, action));
   return Status::Ok();
 }

@@ -1,6 +1,7 @@
 // Per-user write quotas inside parley-fcgi (hardening item 4), through the
 // real stack: every class of write gets 429 throttled with a Retry-After of
-// the real wait once its bucket is empty, and rooms per owner are capped.
+// the real wait once its bucket is empty, rooms per owner are capped, and
+// so are the rooms and conversations one user is in.
 // nginx's own limits are on as shipped; the buckets here are far smaller
 // (2 writes, then one per 100 s), so every 429 below is parley-fcgi's own,
 // which its message (naming the class) shows.
@@ -101,17 +102,17 @@ TEST_F(QuotaTest, AFloodOfEachWriteClassGets429WithRetryAfter) {
   ExpectHealthy();
 }
 
-class RoomCapTest : public StackTest {
+class RoomCapsTest : public StackTest {
  protected:
   StackOptions Options() const override {
     StackOptions o;
     o.limits = true;
-    o.fcgi_env = {"PARLEY_ROOMS_PER_USER=3"};
+    o.fcgi_env = {"PARLEY_ROOMS_PER_USER=3", "PARLEY_MEMBERSHIPS_PER_USER=4"};
     return o;
   }
 };
 
-TEST_F(RoomCapTest, RoomsPerOwnerAreCapped) {
+TEST_F(RoomCapsTest, RoomsPerOwnerAreCapped) {
   User alice = Register("alice");
   for (int i = 0; i < 3; ++i) CreateRoom(alice, Unique("room"), i == 2 ? "qa" : "public");
   Response r = alice->Post("/api/rooms", "{\"name\":\"" + Unique("more") + "\",\"kind\":\"private\"}");
@@ -120,6 +121,40 @@ TEST_F(RoomCapTest, RoomsPerOwnerAreCapped) {
   // Somebody else still creates rooms.
   User bob = Register("bob");
   CreateRoom(bob, Unique("bobs"), "public");
+}
+
+TEST_F(RoomCapsTest, AUserInTooManyRoomsIsAddedToNoOtherByAnyone) {
+  User alice = Register("alice");  // in general
+  User bob = Register("bob");
+  User carol = Register("carol");
+  const int64_t mine = CreateRoom(alice, Unique("mine"), "public");
+  const int64_t lobby = CreateRoom(bob, Unique("lobby"), "public");
+  const int64_t hall = CreateRoom(bob, Unique("hall"), "public");
+  const int64_t secret = CreateRoom(carol, Unique("secret"), "private");  // carol is in two
+  EXPECT_EQ(alice->Post(RoomPath(lobby, "/join")).status, 200);
+  EXPECT_EQ(alice->Post(RoomPath(hall, "/join")).status, 200);  // the fourth
+  auto expect_full = [&](const Response& r) {
+    EXPECT_EQ(r.status, 403) << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), "membership_limit_reached") << r.body;
+    EXPECT_NE(r.body.find(alice.name + " is in 4 rooms"), std::string::npos) << r.body;
+  };
+  expect_full(alice->Post("/api/rooms", "{\"name\":\"" + Unique("more") + "\",\"kind\":\"public\"}"));
+  expect_full(carol->Post(RoomPath(secret, "/members"), "{\"username\":\"" + alice.name + "\"}"));
+  expect_full(carol->Post("/api/dm", "{\"username\":\"" + alice.name + "\"}"));
+  expect_full(alice->Post("/api/dm", "{\"username\":\"" + bob.name + "\"}"));
+  // Nothing of the refused ways in shows in alice's list; a room she is in
+  // she may join again; leaving makes room.
+  Response list = alice->Get("/api/rooms");
+  ASSERT_EQ(list.status, 200) << list.Describe();
+  int member_of = 0;
+  for (const Json& room : list.json()["rooms"].items()) {
+    EXPECT_NE(room["kind"].str(), "dm") << list.body;
+    member_of += room["member"].boolean() ? 1 : 0;
+  }
+  EXPECT_EQ(member_of, 4) << list.body;
+  EXPECT_EQ(alice->Post(RoomPath(mine, "/join")).status, 200);
+  EXPECT_EQ(alice->Post(RoomPath(lobby, "/leave")).status, 204);
+  EXPECT_EQ(carol->Post(RoomPath(secret, "/members"), "{\"username\":\"" + alice.name + "\"}").status, 201);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// fcgi/limits_config.cc: PARLEY_LIMITS, PARLEY_WRITE_RATES, PARLEY_ROOMS_PER_USER.
+// fcgi/limits_config.cc: PARLEY_LIMITS, PARLEY_WRITE_RATES, PARLEY_ROOMS_PER_USER,
+// PARLEY_MEMBERSHIPS_PER_USER.
 #include "fcgi/limits_config.h"
 
 #include <gtest/gtest.h>
@@ -10,17 +11,18 @@ namespace {
 
 TEST(LimitsConfigTest, UnsetKeepsTheDefaults) {
   Limits l;
-  ASSERT_OK(ApplyLimitsEnv(nullptr, nullptr, nullptr, &l));
+  ASSERT_OK(ApplyLimitsEnv({}, &l));
   EXPECT_DOUBLE_EQ(l.rate(WriteClass::kSend).per_second, 5);
   EXPECT_DOUBLE_EQ(l.rate(WriteClass::kSend).burst, 30);
   EXPECT_EQ(l.rooms_per_user, 50);
-  ASSERT_OK(ApplyLimitsEnv("on", "", "", &l));
+  EXPECT_EQ(l.memberships_per_user, 1000);
+  ASSERT_OK(ApplyLimitsEnv({"on", "", "", ""}, &l));
   EXPECT_FALSE(l.rate(WriteClass::kTyping).unlimited());
 }
 
-TEST(LimitsConfigTest, RatesAndRoomCapAreSet) {
+TEST(LimitsConfigTest, RatesAndRoomCapsAreSet) {
   Limits l;
-  ASSERT_OK(ApplyLimitsEnv("on", "send=10/50,typing=0.5/3,read=0", "7", &l));
+  ASSERT_OK(ApplyLimitsEnv({"on", "send=10/50,typing=0.5/3,read=0", "7", "20"}, &l));
   EXPECT_DOUBLE_EQ(l.rate(WriteClass::kSend).per_second, 10);
   EXPECT_DOUBLE_EQ(l.rate(WriteClass::kSend).burst, 50);
   EXPECT_DOUBLE_EQ(l.rate(WriteClass::kTyping).per_second, 0.5);
@@ -28,26 +30,33 @@ TEST(LimitsConfigTest, RatesAndRoomCapAreSet) {
   EXPECT_TRUE(l.rate(WriteClass::kRead).unlimited());
   EXPECT_FALSE(l.rate(WriteClass::kEdit).unlimited());  // untouched
   EXPECT_EQ(l.rooms_per_user, 7);
+  EXPECT_EQ(l.memberships_per_user, 20);
+  ASSERT_OK(ApplyLimitsEnv({nullptr, nullptr, nullptr, "0"}, &l));
+  EXPECT_EQ(l.memberships_per_user, 0);
 }
 
 TEST(LimitsConfigTest, OffTurnsEveryQuotaOff) {
   Limits l;
-  ASSERT_OK(ApplyLimitsEnv("off", "send=10/50", "7", &l));
+  ASSERT_OK(ApplyLimitsEnv({"off", "send=10/50", "7", "20"}, &l));
   for (const Rate& r : l.write_rates) EXPECT_TRUE(r.unlimited());
   EXPECT_EQ(l.rooms_per_user, 0);
+  EXPECT_EQ(l.memberships_per_user, 0);
 }
 
 TEST(LimitsConfigTest, BadValuesAreRefused) {
   for (const char* rates : {"send", "send=", "send=5", "send=5/0", "send=-1/3", "nosuch=1/1", "send=1/x",
                             "send=nan/3", "send=5/30,,", "send=1e99/3"}) {
     Limits l;
-    EXPECT_FALSE(ApplyLimitsEnv("on", rates, nullptr, &l).ok()) << rates;
+    EXPECT_FALSE(ApplyLimitsEnv({"on", rates}, &l).ok()) << rates;
   }
   Limits l;
-  EXPECT_FALSE(ApplyLimitsEnv("yes", nullptr, nullptr, &l).ok());
-  EXPECT_FALSE(ApplyLimitsEnv(nullptr, nullptr, "-1", &l).ok());
-  EXPECT_FALSE(ApplyLimitsEnv(nullptr, nullptr, "2.5", &l).ok());
-  EXPECT_FALSE(ApplyLimitsEnv(nullptr, nullptr, "ten", &l).ok());
+  EXPECT_FALSE(ApplyLimitsEnv({"yes"}, &l).ok());
+  for (const char* count : {"-1", "2.5", "ten", "1e10", "nan"}) {
+    EXPECT_FALSE(ApplyLimitsEnv({nullptr, nullptr, count}, &l).ok()) << count;
+    Status st = ApplyLimitsEnv({nullptr, nullptr, nullptr, count}, &l);
+    EXPECT_FALSE(st.ok()) << count;
+    EXPECT_NE(st.message().find("PARLEY_MEMBERSHIPS_PER_USER"), std::string::npos) << st.message();
+  }
 }
 
 TEST(LimitsConfigTest, UploadSizes) {

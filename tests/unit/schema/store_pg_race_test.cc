@@ -92,6 +92,28 @@ TEST_F(StorePgRaceTest, AKickAfterACheckedSendWaitsForItsCommit) {
   EXPECT_EQ(QueryInt("SELECT id FROM events WHERE type = 'message'"), sent.message.id);
 }
 
+TEST_F(StorePgRaceTest, TwoWaysInAtTheMembershipCapOnTwoPoolsLetOneThrough) {
+  Limits capped;
+  capped.WritesOff();
+  capped.memberships_per_user = 2;  // general and one more
+  std::unique_ptr<Storage> a = NewStorage(capped), b = NewStorage(capped);
+  ASSERT_TRUE(a != nullptr && b != nullptr);
+  User bob = NewUser("bob");
+  Room x = NewRoom(bob, "x", RoomKind::kPublic);
+  Room y = NewRoom(bob, "y", RoomKind::kPublic);
+  // Each join counts alice's memberships after its own insert; the second,
+  // on another connection, cannot see the first's row until it commits, so
+  // it must wait for the lock on alice's user row to count right.
+  ASSERT_OK_AND_ASSIGN(auto batch, a->BeginBatch());
+  ASSERT_OK(a->Join(alice_, x.id));
+  auto second = std::async(std::launch::async, [&] { return b->Join(alice_, y.id).status(); });
+  ASSERT_TRUE(SomeoneWaits()) << "the second join must wait for the first's COMMIT";
+  ASSERT_OK(batch->Commit());
+  Status st = second.get();
+  EXPECT_EQ(st.reason(), "membership_limit_reached") << st.ToString();
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE user_id = " + std::to_string(alice_.id)), 2);
+}
+
 TEST_F(StorePgRaceTest, TwoSendsWithOneClientIdStoreOne) {
   ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
   ASSERT_OK_AND_ASSIGN(SendResult first, store_->Send(alice_, kGeneral, "once", std::string("c-1")));

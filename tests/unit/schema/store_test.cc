@@ -678,6 +678,49 @@ TEST_F(StoreTest, LeaveRemovesMembership) {
   EXPECT_ERROR(store_->Send(bob, lobby.id, "hi", std::nullopt), Code::kForbidden, "not_a_member");
 }
 
+// Every way into a room counts against the user who comes in, whoever
+// asked; a refusal leaves no row, no room and no event behind.
+TEST_F(StoreTest, MembershipsPerUserAreCappedWhateverBringsThemIn) {
+  Limits limits;
+  limits.memberships_per_user = 3;
+  Reopen(limits);
+  User alice = NewUser("alice");  // in general: one of three
+  User bob = NewUser("bob");
+  User carol = NewUser("carol");
+  User dave = NewUser("dave");
+  Room one = NewRoom(alice, "one", RoomKind::kPublic);
+  Room two = NewRoom(alice, "two", RoomKind::kPrivate);
+  Room lobby = NewRoom(bob, "lobby", RoomKind::kPublic);
+  Room carols = NewRoom(carol, "carols", RoomKind::kPrivate);
+  const int64_t rooms = QueryInt("SELECT COUNT(*) FROM rooms");
+  const int64_t h = Head();
+
+  auto full = [&](const Status& st) {
+    EXPECT_EQ(st.code(), Code::kForbidden) << st.message();
+    EXPECT_EQ(st.reason(), "membership_limit_reached") << st.message();
+    EXPECT_NE(st.message().find("alice is in 3 rooms"), std::string::npos) << st.message();
+  };
+  full(store_->CreateRoom(alice, "three", RoomKind::kPublic, std::nullopt).status());
+  full(store_->Join(alice, lobby.id).status());
+  full(store_->Invite(carol, carols.id, "alice").status());
+  full(store_->GetOrCreateDm(alice, "bob").status());
+  full(store_->GetOrCreateDm(bob, "alice").status());
+  EXPECT_EQ(Head(), h);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM rooms"), rooms);  // neither "three" nor a DM
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE user_id = " + std::to_string(alice.id)), 3);
+  // What alice is in already she may ask for again, and the others are free.
+  EXPECT_OK(store_->Join(alice, one.id));
+  EXPECT_OK(store_->Invite(alice, two.id, "bob"));
+  ASSERT_OK_AND_ASSIGN(auto dm, store_->GetOrCreateDm(carol, "dave"));
+  EXPECT_TRUE(dm.second);
+  // Leaving makes room.
+  ASSERT_OK(store_->Leave(alice, two.id));
+  JoinOk(alice, lobby.id);
+  full(store_->Invite(carol, carols.id, "alice").status());
+  // bob's invitation, the DM (two members, the room), alice's leave and join
+  EXPECT_EQ(Head(), h + 6);
+}
+
 TEST_F(StoreTest, MembersListsRolesOwnerAndPresence) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
