@@ -76,7 +76,6 @@ class Store final : public Storage {
   Status BeginLogin(const std::string& username, const std::string& address) override;
   Status LoginSucceeded(const std::string& username, const std::string& address) override;
 
-  Result<std::vector<Room>> MyRooms(const User& me) override;
   Result<Room> CreateRoom(const User& me, const std::string& name, RoomKind kind,
                           std::optional<int64_t> answers_per_professor) override;
   Result<Room> GetRoom(const User& me, int64_t room_id) override;

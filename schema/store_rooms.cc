@@ -133,25 +133,6 @@ Result<Room> Store::LoadRoomView(const User& me, int64_t room_id) {
 
 Result<Room> Store::GetRoom(const User& me, int64_t room_id) { return LoadRoomView(me, room_id); }
 
-Result<std::vector<Room>> Store::MyRooms(const User& me) {
-  std::vector<Room> rooms;
-  {
-    // Through members_user: my rooms only, not a walk of every room.
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-        std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications FROM members m "
-        "JOIN rooms r ON r.id = m.room_id LEFT JOIN users ou ON ou.id = r.owner_id "
-        "WHERE m.user_id = ?1 ORDER BY m.user_id, m.room_id"));
-    s.Bind(1, me.id);
-    for (;;) {
-      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      rooms.push_back(ReadRoomView(s));
-    }
-  }
-  for (Room& r : rooms) PARLEY_RETURN_IF_ERROR(FillView(r, me.id));
-  return rooms;
-}
-
 Status Store::AppendMemberEvent(int64_t room_id, const User& user, Role role, MemberAction action) {
   JsonWriter w;
   w.BeginObject().Key("room_id").Int(room_id).Key("user");

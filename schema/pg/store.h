@@ -88,7 +88,6 @@ class PgStore final : public Storage {
   Status LoginSucceeded(const std::string& username, const std::string& address) override;
 
   // Rooms and membership (store_rooms.cc).
-  Result<std::vector<Room>> MyRooms(const User& me) override;
   Result<Room> CreateRoom(const User& me, const std::string& name, RoomKind kind,
                           std::optional<int64_t> answers_per_professor) override;
   Result<Room> GetRoom(const User& me, int64_t room_id) override;

@@ -233,23 +233,6 @@ Result<Room> PgStore::LoadRoomView(const User& me, int64_t room_id) {
 
 Result<Room> PgStore::GetRoom(const User& me, int64_t room_id) { return LoadRoomView(me, room_id); }
 
-Result<std::vector<Room>> PgStore::MyRooms(const User& me) {
-  // Through members_user: my rooms only, not a walk of every room.
-  PARLEY_ASSIGN_OR_RETURN(
-      PgResult r, conn_.Exec(std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications FROM members m "
-                                 "JOIN rooms r ON r.id = m.room_id JOIN room_heads h ON h.room_id = r.id "
-                                 "LEFT JOIN users ou ON ou.id = r.owner_id "
-                                 "WHERE m.user_id = $1 ORDER BY m.user_id, m.room_id",
-                             {me.id}));
-  std::vector<Room> rooms;
-  for (int i = 0; i < r.Rows(); ++i) {
-    PARLEY_ASSIGN_OR_RETURN(Room room, ReadRoomView(r, i));
-    rooms.push_back(std::move(room));
-  }
-  for (Room& room : rooms) PARLEY_RETURN_IF_ERROR(FillView(room, me.id));
-  return rooms;
-}
-
 Status PgStore::AddMember(int64_t room_id, const User& user, Role role, MemberAction action,
                           std::vector<Event>& events) {
   // Every way into a room passes here, so a ban keeps its user out of all of
