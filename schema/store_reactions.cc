@@ -6,10 +6,12 @@
 // {"message_id","room_id","user","emoji","added"} to the room; readers keep
 // counts from history (AttachReactions) and apply the events as they come.
 // Stored message events never carry reactions: counts change after the
-// event was written, and "me" depends on the reader.
+// event was written, and "me" depends on the reader. An add past
+// kReactionsPerPerson or kEmojiPerMessage (store_rules.h) is refused.
 #include "schema/json.h"
 #include "schema/message_index.h"
 #include "schema/store.h"
+#include "schema/store_rules.h"
 
 namespace parley {
 
@@ -32,6 +34,15 @@ Result<ReactionResult> Store::React(const User& me, int64_t message_id, const st
     s.Bind(1, message_id).Bind(2, emoji).Bind(3, me.id).Bind(4, m->room_id).Bind(5, NowMs());
     PARLEY_RETURN_IF_ERROR(s.Exec());
     changes = s.Changes();
+    if (changes > 0) {
+      // Counted after the insert, through the primary key's message prefix;
+      // a refusal rolls the insert back with the rest.
+      PARLEY_ASSIGN_OR_RETURN(Statement c, db_.Prepare(
+          "SELECT COALESCE(SUM(user_id = ?2), 0), COUNT(DISTINCT emoji) FROM reactions WHERE message_id = ?1"));
+      c.Bind(1, message_id).Bind(2, me.id);
+      PARLEY_ASSIGN_OR_RETURN(bool row, c.Step());
+      if (row) PARLEY_RETURN_IF_ERROR(CheckReactionBounds(c.Int(0), c.Int(1)));
+    }
   } else {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         "DELETE FROM reactions WHERE message_id = ? AND emoji = ? AND user_id = ?"));

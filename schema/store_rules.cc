@@ -37,6 +37,19 @@ Status MembershipLimitReached(const User& user, int64_t cap) {
                                                            "may be in: leaving one makes room for another");
 }
 
+Status CheckReactionBounds(int64_t mine, int64_t emoji) {
+  if (mine > kReactionsPerPerson) {
+    return Status::Forbidden("reaction_limit_reached", "you have " + std::to_string(kReactionsPerPerson) +
+                                                           " reactions on this message already: remove one first");
+  }
+  if (emoji > kEmojiPerMessage) {
+    return Status::Forbidden("reaction_limit_reached",
+                             "this message carries " + std::to_string(kEmojiPerMessage) +
+                                 " different reactions already: add yours to one of them");
+  }
+  return Status::Ok();
+}
+
 int64_t RandomUploadId() { return static_cast<int64_t>(std::stoull(NewToken().substr(0, 13), nullptr, 16)) + 1; }
 
 Status HideRoom(const Status& st) {

@@ -33,6 +33,17 @@ Status ClientIdReused();
 // for their own join and for anyone who invites them or starts a DM.
 Status MembershipLimitReached(const User& user, int64_t cap);
 
+// Reactions one person may put on one message, and different emoji one
+// message may carry: what bounds a message's `reactions` in every page of
+// history (any 1-32 bytes make an emoji, and the react quota allows 172,800
+// a day). Adding to an emoji the message carries is always allowed.
+inline constexpr int64_t kReactionsPerPerson = 20;
+inline constexpr int64_t kEmojiPerMessage = 50;
+// After a reaction's insert: `mine`, the reactor's reactions on the message,
+// and `emoji`, the message's different emoji, both counting the new one.
+// 403 reaction_limit_reached past either bound.
+Status CheckReactionBounds(int64_t mine, int64_t emoji);
+
 // The columns of an upload row `u`, in the order both backends read them.
 inline constexpr const char* kUploadColumns = "u.id, u.user_id, u.name, u.mime, u.size, u.width, u.height";
 // A new upload's id: 52 random bits plus one, positive and below 2^53 (a

@@ -3,19 +3,26 @@
 // twice or removing what is not there changes nothing and appends no event;
 // each change appends a `reaction` event to the room.
 //
-// Concurrency: the message row is locked FOR SHARE and the reactor's member
-// row FOR SHARE until COMMIT, so a delete (which takes the message FOR
-// UPDATE and drops its reactions) or a kick racing a reaction is serialised
-// with it: no reaction outlives its message's tombstone or its member.
+// Concurrency: the message row is locked (FOR SHARE to remove a reaction,
+// FOR NO KEY UPDATE to add one, for the count of its emoji) and the
+// reactor's member row FOR SHARE until COMMIT, so a delete (which takes the
+// message FOR UPDATE and drops its reactions) or a kick racing a reaction is
+// serialised with it: no reaction outlives its message's tombstone or its
+// member.
 #include "schema/json.h"
 #include "schema/pg/store.h"
 #include "schema/pg/store_details.h"
+#include "schema/store_rules.h"
 
 namespace parley::pg {
 
 Result<ReactionResult> PgStore::React(const User& me, int64_t message_id, const std::string& emoji, bool add) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
-  PARLEY_ASSIGN_OR_RETURN(std::optional<Message> m, LoadMessage(message_id, "FOR SHARE OF m"));
+  // An add locks the message for itself (NO KEY: other rows' foreign keys
+  // still pass): two new emoji on two pools cannot both pass the count of
+  // kEmojiPerMessage, which then reads the other's committed row.
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Message> m,
+                          LoadMessage(message_id, add ? "FOR NO KEY UPDATE OF m" : "FOR SHARE OF m"));
   if (!m) return Status::NotFound("message_not_found", "no such message");
   auto access = LoadAccess(me.id, m->room_id, true, true);
   if (!access.ok()) {
@@ -32,6 +39,14 @@ Result<ReactionResult> PgStore::React(const User& me, int64_t message_id, const 
                        {message_id, emoji, me.id, m->room_id, NowMs()})
           : conn_.Exec("DELETE FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_id = $3",
                        {message_id, emoji, me.id}));
+  if (add && changed.Affected() > 0) {
+    PARLEY_ASSIGN_OR_RETURN(PgResult c, conn_.Exec("SELECT COALESCE(SUM((user_id = $2)::int), 0), "
+                                                   "COUNT(DISTINCT emoji) FROM reactions WHERE message_id = $1",
+                                                   {message_id, me.id}));
+    PARLEY_ASSIGN_OR_RETURN(int64_t mine, c.Int(0, 0));
+    PARLEY_ASSIGN_OR_RETURN(int64_t different, c.Int(0, 1));
+    PARLEY_RETURN_IF_ERROR(CheckReactionBounds(mine, different));
+  }
   std::vector<Message> one{std::move(*m)};
   if (changed.Affected() == 0) {
     // Nothing changed: rolling back returns the token, so a retry is free.

@@ -328,6 +328,12 @@ TEST_F(ConversationsTest, ReactionsAreRefusedToOutsidersBadEmojiAndDeletedMessag
   // A ZWJ sequence (family) is one emoji: 18 bytes.
   EXPECT_EQ(alice->Put(base + "%F0%9F%91%A8%E2%80%8D%F0%9F%91%A9%E2%80%8D%F0%9F%91%A7", "").status, 200);
 
+  // 20 reactions a person on one message (the family above is one of them).
+  for (int i = 1; i < 20; ++i) ASSERT_EQ(alice->Put(base + "e" + std::to_string(i), "").status, 200) << i;
+  EXPECT_TRUE(Refused(alice->Put(base + "e20", ""), 403, "reaction_limit_reached"));
+  EXPECT_EQ(alice->Delete(base + "e1").status, 200);
+  EXPECT_EQ(alice->Put(base + "e20", "").status, 200);
+
   ASSERT_EQ(alice->Delete(MessagePath(in_open["id"].num())).status, 204);
   EXPECT_TRUE(Refused(alice->Put(base + "ok", ""), 409, "message_deleted"));
 }

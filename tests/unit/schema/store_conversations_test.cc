@@ -9,6 +9,7 @@
 
 #include "schema/crypto.h"
 #include "schema/store.h"
+#include "schema/store_rules.h"
 #include "tests/unit/schema/statement_trace.h"
 #include "tests/unit/schema/store_fixture.h"
 
@@ -273,6 +274,38 @@ TEST_F(StoreConversationsTest, ReactionsAreCountedPerEmojiAndReader) {
   ASSERT_OK(tombstone);
   EXPECT_TRUE(tombstone->messages.back().reactions.empty()) << "a tombstone keeps no reactions";
   EXPECT_ERROR(store_->React(bob_, m.id, "x", true), Code::kConflict, "message_deleted");
+}
+
+TEST_F(StoreConversationsTest, AMessagesReactionsAreBoundedPerPersonAndInEmoji) {
+  static_assert(kEmojiPerMessage == 50 && kReactionsPerPerson == 20, "the counts below");
+  const int64_t room = NewRoom("fun");
+  User carol = NewUser("carol"), dave = NewUser("dave");
+  for (User* u : {&bob_, &carol, &dave}) ASSERT_OK(store_->Join(*u, room));
+  Message m = Post(alice_, room, "joke");
+  auto emoji = [](int i) { return "e" + std::to_string(i); };
+  auto refused = [&](const User& u, const std::string& e, const std::string& why) {
+    auto r = store_->React(u, m.id, e, true);
+    ASSERT_FALSE(r.ok()) << e;
+    EXPECT_EQ(r.status().reason(), "reaction_limit_reached");
+    EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().message();
+  };
+  for (int i = 0; i < 20; ++i) ASSERT_OK(store_->React(alice_, m.id, emoji(i), true));
+  refused(alice_, "one more", "you have 20 reactions");
+  // Adding to an emoji the message carries counts for the person only.
+  for (int i = 0; i < 10; ++i) ASSERT_OK(store_->React(bob_, m.id, emoji(i), true));
+  for (int i = 20; i < 30; ++i) ASSERT_OK(store_->React(bob_, m.id, emoji(i), true));
+  for (int i = 30; i < 50; ++i) ASSERT_OK(store_->React(carol, m.id, emoji(i), true));
+  const int64_t full = Head();
+  refused(dave, "new", "carries 50 different reactions");
+  EXPECT_EQ(Head(), full) << "a refused reaction appends no event";
+  ASSERT_OK(store_->React(dave, m.id, emoji(3), true));
+  // Removing alice's last e19 makes room for one more emoji.
+  ASSERT_OK(store_->React(alice_, m.id, emoji(19), false));
+  ASSERT_OK(store_->React(dave, m.id, "new", true));
+  auto page = store_->History(dave, room, std::nullopt, std::nullopt, 50);
+  ASSERT_OK(page);
+  EXPECT_EQ(page->messages.back().reactions.size(), 50u);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM reactions WHERE emoji = 'one more'"), 0);
 }
 
 TEST_F(StoreConversationsTest, SearchFollowsEditsDeletesAndMembership) {

@@ -11,7 +11,9 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "schema/store_rules.h"
 #include "tests/unit/schema/store_fixture.h"
 
 namespace parley {
@@ -112,6 +114,26 @@ TEST_F(StorePgRaceTest, TwoWaysInAtTheMembershipCapOnTwoPoolsLetOneThrough) {
   Status st = second.get();
   EXPECT_EQ(st.reason(), "membership_limit_reached") << st.ToString();
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE user_id = " + std::to_string(alice_.id)), 2);
+}
+
+TEST_F(StorePgRaceTest, TwoNewEmojiOnTwoPoolsAtTheBoundLetOneThrough) {
+  ASSERT_OK_AND_ASSIGN(SendResult sent, store_->Send(alice_, kGeneral, "vote", std::nullopt));
+  const int64_t id = sent.message.id;
+  // 49 different emoji (20 a person at most), then two new ones at once.
+  std::vector<User> people = {alice_, NewUser("bob"), NewUser("carol")};
+  for (int i = 0; i < kEmojiPerMessage - 1; ++i) {
+    ASSERT_OK(store_->React(people[i / kReactionsPerPerson], id, "e" + std::to_string(i), true)) << i;
+  }
+  User dave = NewUser("dave"), erin = NewUser("erin");
+  ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+  ASSERT_OK(store_->React(dave, id, "fiftieth", true));
+  auto second = std::async(std::launch::async, [&] { return other_->React(erin, id, "fifty-first", true).status(); });
+  ASSERT_TRUE(SomeoneWaits()) << "the second add must wait for the first's COMMIT";
+  ASSERT_OK(batch->Commit());
+  Status st = second.get();
+  EXPECT_EQ(st.reason(), "reaction_limit_reached") << st.ToString();
+  EXPECT_EQ(QueryInt("SELECT COUNT(DISTINCT emoji) FROM reactions WHERE message_id = " + std::to_string(id)),
+            kEmojiPerMessage);
 }
 
 TEST_F(StorePgRaceTest, TwoSendsWithOneClientIdStoreOne) {
