@@ -14,18 +14,6 @@ namespace {
 constexpr int64_t kMaxTs = int64_t{1} << 53;  // ms; JSON numbers are exact up to here
 constexpr size_t kMaxReason = 500;             // code points
 
-void WriteBan(JsonWriter& w, const Ban& b) {
-  w.BeginObject().Key("user");
-  Write(w, b.user);
-  w.Key("reason").String(b.reason).Key("by");
-  if (b.by) {
-    Write(w, *b.by);
-  } else {
-    w.Null();
-  }
-  w.Key("ts").Int(b.ts).EndObject();
-}
-
 void WriteAccount(JsonWriter& w, const AccountInfo& a) {
   w.BeginObject().Key("id").Int(a.user.id).Key("username").String(a.user.username);
   w.Key("admin").Bool(a.admin).Key("deactivated").Bool(a.deactivated).EndObject();
@@ -74,13 +62,9 @@ Result<Response> Api::Kick(Call& c) {
 }
 
 Result<Response> Api::Bans(Call& c) {
-  // parley::Ban: inside Api, plain Ban names the handler below.
-  PARLEY_ASSIGN_OR_RETURN(std::vector<parley::Ban> bans, store_.Bans(c.user, c.route.num));
-  JsonWriter w;
-  w.BeginObject().Key("bans").BeginArray();
-  for (const parley::Ban& b : bans) WriteBan(w, b);
-  w.EndArray().EndObject();
-  return JsonResponse(200, w.Take());
+  PARLEY_ASSIGN_OR_RETURN(UserPageQuery q, QueryUserPage(c.req.query));
+  PARLEY_ASSIGN_OR_RETURN(BanPage page, store_.Bans(c.user, c.route.num, q));
+  return JsonResponse(200, WrapUserPage("bans", page.bans, page.next));
 }
 
 Result<Response> Api::Ban(Call& c) {
@@ -125,8 +109,9 @@ Result<Response> Api::Password(Call& c) {
 }
 
 Result<Response> Api::Blocks(Call& c) {
-  PARLEY_ASSIGN_OR_RETURN(std::vector<User> users, store_.Blocks(c.user));
-  return JsonResponse(200, Wrap("blocks", users));
+  PARLEY_ASSIGN_OR_RETURN(UserPageQuery q, QueryUserPage(c.req.query));
+  PARLEY_ASSIGN_OR_RETURN(BlockPage page, store_.Blocks(c.user, q));
+  return JsonResponse(200, WrapUserPage("blocks", page.blocks, page.next));
 }
 
 Result<Response> Api::Block(Call& c) {

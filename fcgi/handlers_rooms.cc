@@ -17,8 +17,6 @@ constexpr int64_t kMaxReceiptRoom = 100;
 // (3 ms at 50,000 rooms), where for a thousand it chose to read and sort
 // them all (30-170 ms).
 constexpr int kPublicRoomsInList = 100;
-// Members per page: rooms of up to this many list whole, as before pages.
-constexpr int64_t kMaxMemberPage = 1000;
 
 Response RoomResponse(int status, const Room& room) { return JsonResponse(status, Wrap("room", room)); }
 
@@ -67,23 +65,9 @@ Result<Response> Api::Invite(Call& c) {
 }
 
 Result<Response> Api::Members(Call& c) {
-  MemberQuery q;
-  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> limit, QueryInt(c.req.query, "limit", 1, kMaxMemberPage));
-  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> after, QueryInt(c.req.query, "after", 0, kMaxId));
-  q.limit = static_cast<int>(limit.value_or(kMaxMemberPage));
-  q.after = after.value_or(0);
+  PARLEY_ASSIGN_OR_RETURN(UserPageQuery q, QueryUserPage(c.req.query));
   PARLEY_ASSIGN_OR_RETURN(MemberPage page, store_.Members(c.user, c.route.num, q));
-  JsonWriter w;
-  w.BeginObject().Key("members");
-  Write(w, page.members);
-  w.Key("next");
-  if (page.next) {
-    w.Int(*page.next);
-  } else {
-    w.Null();
-  }
-  w.EndObject();
-  return JsonResponse(200, w.Take());
+  return JsonResponse(200, WrapUserPage("members", page.members, page.next));
 }
 
 Result<Response> Api::GetMember(Call& c) {

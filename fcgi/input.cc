@@ -274,4 +274,13 @@ Result<std::optional<int64_t>> QueryInt(std::string_view query, const char* key,
   return v;
 }
 
+Result<UserPageQuery> QueryUserPage(std::string_view query) {
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> limit, QueryInt(query, "limit", 1, kMaxUserPage));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> after, QueryInt(query, "after", 0, kMaxId));
+  UserPageQuery q;
+  q.limit = static_cast<int>(limit.value_or(kMaxUserPage));
+  q.after = after.value_or(0);
+  return q;
+}
+
 }  // namespace parley::fcgi

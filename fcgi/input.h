@@ -14,6 +14,7 @@
 
 #include "schema/json.h"
 #include "schema/status.h"
+#include "schema/storage.h"
 
 namespace parley::fcgi {
 
@@ -47,6 +48,11 @@ Result<std::vector<int64_t>> OptionalIdList(const cJSON* obj, const char* key, s
 // Query strings: the decoded value of key, if present.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view key);
 Result<std::optional<int64_t>> QueryInt(std::string_view query, const char* key, int64_t min, int64_t max);
+// ?limit=&after= of a page of people in user id order (members, bans,
+// blocks): limit 1-1000, by default 1000 (up to 1,000 list whole, as before
+// these lists had pages), after a user id, by default 0.
+inline constexpr int64_t kMaxUserPage = 1000;
+Result<UserPageQuery> QueryUserPage(std::string_view query);
 
 // A path segment's %XX escapes decoded; nullopt for a '%' not followed by
 // two hex digits. nginx passes the raw REQUEST_URI, so segments arrive encoded.

@@ -137,6 +137,18 @@ void Write(JsonWriter& w, const Room& r) {
   w.EndObject();
 }
 
+void Write(JsonWriter& w, const Ban& b) {
+  w.BeginObject().Key("user");
+  Write(w, b.user);
+  w.Key("reason").String(b.reason).Key("by");
+  if (b.by) {
+    Write(w, *b.by);
+  } else {
+    w.Null();
+  }
+  w.Key("ts").Int(b.ts).EndObject();
+}
+
 void Write(JsonWriter& w, const Member& m) {
   w.BeginObject().Key("user");
   Write(w, m.user);

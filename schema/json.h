@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +67,7 @@ std::string ErrorJson(const Status& st);
 void Write(JsonWriter& w, const User& u);
 void Write(JsonWriter& w, const Room& r);
 void Write(JsonWriter& w, const Member& m);
+void Write(JsonWriter& w, const Ban& b);
 void Write(JsonWriter& w, const Message& m);
 // {"id","name","mime","size","width"?,"height"?}; as a message's attachment also "url".
 void Write(JsonWriter& w, const Upload& u);
@@ -89,6 +91,22 @@ std::string Wrap(std::string_view key, const T& v) {
   JsonWriter w;
   w.BeginObject().Key(key);
   Write(w, v);
+  w.EndObject();
+  return w.Take();
+}
+// {"<key>":[items],"next"}: a page of people in user id order (members,
+// bans, blocks), `next` the `after` of the next page or null.
+template <typename T>
+std::string WrapUserPage(std::string_view key, const std::vector<T>& items, const std::optional<int64_t>& next) {
+  JsonWriter w;
+  w.BeginObject().Key(key);
+  Write(w, items);
+  w.Key("next");
+  if (next) {
+    w.Int(*next);
+  } else {
+    w.Null();
+  }
   w.EndObject();
   return w.Take();
 }

@@ -74,6 +74,14 @@ struct Member {
   int64_t read_event_id = 0;           // their read marker (0: never read)
 };
 
+// A ban from a room: who, why, by whom (null once that account is gone), when.
+struct Ban {
+  User user;
+  std::string reason;
+  std::optional<User> by;
+  int64_t ts = 0;
+};
+
 // Reactions to a message as one reader sees them: counted per emoji.
 struct Reaction {
   std::string emoji;

@@ -121,12 +121,6 @@ struct MemberUpdate {
   std::optional<std::optional<int64_t>> mute;
 };
 
-struct Ban {
-  User user;
-  std::string reason;
-  std::optional<User> by;
-  int64_t ts = 0;
-};
 
 // A user as an admin sees it.
 struct AccountInfo {
@@ -143,7 +137,9 @@ struct HistoryPage {
 // A page of a room's members, in user id order: a room's members are
 // read through its primary key, so a page costs its own rows however
 // large the room (`general` holds every user).
-struct MemberQuery {
+// A page of people in user id order (a room's members, its bans, my
+// blocks): those above `after`, through the table's primary key.
+struct UserPageQuery {
   int64_t after = 0;  // user ids above this
   int limit = 1000;
 };
@@ -151,6 +147,14 @@ struct MemberQuery {
 struct MemberPage {
   std::vector<Member> members;
   std::optional<int64_t> next;  // the `after` of the next page, when there is one
+};
+struct BanPage {
+  std::vector<Ban> bans;
+  std::optional<int64_t> next;
+};
+struct BlockPage {
+  std::vector<User> blocks;
+  std::optional<int64_t> next;
 };
 
 struct Session {
@@ -300,7 +304,7 @@ class Storage {
   virtual Status Leave(const User& me, int64_t room_id) = 0;
   // Returns the member and whether it was newly added.
   virtual Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username) = 0;
-  virtual Result<MemberPage> Members(const User& me, int64_t room_id, const MemberQuery& q) = 0;
+  virtual Result<MemberPage> Members(const User& me, int64_t room_id, const UserPageQuery& q) = 0;
   // One member, seen by a member of the room (the list's access rules).
   virtual Result<Member> FindMember(const User& me, int64_t room_id, const std::string& username) = 0;
   virtual Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role) = 0;
@@ -350,10 +354,10 @@ class Storage {
   virtual Status Kick(const User& me, int64_t room_id, const std::string& username) = 0;
   virtual Status BanUser(const User& me, int64_t room_id, const std::string& username, const std::string& reason) = 0;
   virtual Status Unban(const User& me, int64_t room_id, const std::string& username) = 0;
-  virtual Result<std::vector<Ban>> Bans(const User& me, int64_t room_id) = 0;
+  virtual Result<BanPage> Bans(const User& me, int64_t room_id, const UserPageQuery& q) = 0;
   virtual Status Block(const User& me, const std::string& username) = 0;
   virtual Status Unblock(const User& me, const std::string& username) = 0;
-  virtual Result<std::vector<User>> Blocks(const User& me) = 0;
+  virtual Result<BlockPage> Blocks(const User& me, const UserPageQuery& q) = 0;
   virtual Result<bool> IsAdmin(int64_t user_id) = 0;
   virtual Result<std::vector<AccountInfo>> AdminListUsers(const std::string& prefix, int limit) = 0;
   // Deactivation ends every session of the user; reactivation lets them sign in again.

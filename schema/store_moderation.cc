@@ -166,23 +166,27 @@ Status Store::Unban(const User& me, int64_t room_id, const std::string& username
   return CommitWrite(*tx);
 }
 
-Result<std::vector<Ban>> Store::Bans(const User& me, int64_t room_id) {
+Result<BanPage> Store::Bans(const User& me, int64_t room_id, const UserPageQuery& q) {
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
   (void)a;
+  // In user id order through the primary key; one row more than asked
+  // tells whether there is a next page.
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "SELECT u.id, u.username, b.reason, bu.id, bu.username, b.ts FROM bans b JOIN users u ON u.id = b.user_id "
-      "LEFT JOIN users bu ON bu.id = b.banned_by WHERE b.room_id = ? ORDER BY u.username"));
-  s.Bind(1, room_id);
-  std::vector<Ban> out;
+      "LEFT JOIN users bu ON bu.id = b.banned_by WHERE b.room_id = ?1 AND b.user_id > ?2 "
+      "ORDER BY b.room_id, b.user_id LIMIT ?3"));
+  s.Bind(1, room_id).Bind(2, q.after).Bind(3, q.limit + 1);
+  BanPage page;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    Ban b{User{s.Int(0), s.Text(1)}, s.Text(2)};
+    parley::Ban b{User{s.Int(0), s.Text(1)}, s.Text(2)};
     if (!s.IsNull(3)) b.by = User{s.Int(3), s.Text(4)};
     b.ts = s.Int(5);
-    out.push_back(std::move(b));
+    page.bans.push_back(std::move(b));
   }
-  return out;
+  page.next = TrimToPage(page.bans, q.limit);
+  return page;
 }
 
 Status Store::Block(const User& me, const std::string& username) {
@@ -209,18 +213,19 @@ Status Store::Unblock(const User& me, const std::string& username) {
   return CommitWrite(*tx);
 }
 
-Result<std::vector<User>> Store::Blocks(const User& me) {
+Result<BlockPage> Store::Blocks(const User& me, const UserPageQuery& q) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT u.id, u.username FROM blocks b JOIN users u ON u.id = b.blocked_id WHERE b.blocker_id = ? "
-      "ORDER BY u.username"));
-  s.Bind(1, me.id);
-  std::vector<User> out;
+      "SELECT u.id, u.username FROM blocks b JOIN users u ON u.id = b.blocked_id "
+      "WHERE b.blocker_id = ?1 AND b.blocked_id > ?2 ORDER BY b.blocker_id, b.blocked_id LIMIT ?3"));
+  s.Bind(1, me.id).Bind(2, q.after).Bind(3, q.limit + 1);
+  BlockPage page;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    out.push_back(User{s.Int(0), s.Text(1)});
+    page.blocks.push_back(User{s.Int(0), s.Text(1)});
   }
-  return out;
+  page.next = TrimToPage(page.blocks, q.limit);
+  return page;
 }
 
 Result<bool> Store::IsAdmin(int64_t user_id) {

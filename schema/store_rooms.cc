@@ -274,7 +274,7 @@ Result<std::pair<Member, bool>> Store::Invite(const User& me, int64_t room_id, c
   return std::make_pair(std::move(m), added);
 }
 
-Result<MemberPage> Store::Members(const User& me, int64_t room_id, const MemberQuery& q) {
+Result<MemberPage> Store::Members(const User& me, int64_t room_id, const UserPageQuery& q) {
   PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, room_id, true).status());
   // One row more than asked tells whether there is a next page.
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string(kMemberSelect) +
@@ -287,7 +287,10 @@ Result<MemberPage> Store::Members(const User& me, int64_t room_id, const MemberQ
     if (!row) break;
     rows.push_back(ReadMember(s));
   }
-  return MemberPageOf(std::move(rows), q.limit);
+  MemberPage page;
+  page.next = TrimToPage(rows, q.limit);
+  page.members = std::move(rows);
+  return page;
 }
 
 Result<Member> Store::FindMember(const User& me, int64_t room_id, const std::string& username) {

@@ -86,14 +86,4 @@ Result<SearchPage> SearchPageOf(SearchHits hits, int limit, std::optional<int64_
   return page;
 }
 
-MemberPage MemberPageOf(std::vector<Member> rows, int limit) {
-  MemberPage page;
-  page.members = std::move(rows);
-  if (static_cast<int>(page.members.size()) > limit) {
-    page.members.resize(limit);
-    if (!page.members.empty()) page.next = page.members.back().user.id;
-  }
-  return page;
-}
-
 }  // namespace parley

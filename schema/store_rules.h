@@ -56,9 +56,18 @@ Status HideRoom(const Status& st);
 // the log or refused (403 muted).
 Status CheckNotMuted(const std::optional<int64_t>& muted_until);
 
-// A page of members from the rows read (limit + 1 asked: the one more says
-// there is a next page, whose `after` is the last kept).
-MemberPage MemberPageOf(std::vector<Member> rows, int limit);
+// A page of people from the rows read in user id order (limit + 1 asked:
+// the one more says there is a next page, whose `after` is the last kept).
+inline int64_t UserIdOf(const Member& m) { return m.user.id; }
+inline int64_t UserIdOf(const Ban& b) { return b.user.id; }
+inline int64_t UserIdOf(const User& u) { return u.id; }
+template <class Row>
+std::optional<int64_t> TrimToPage(std::vector<Row>& rows, int limit) {
+  if (static_cast<int>(rows.size()) <= limit) return std::nullopt;
+  rows.resize(limit);
+  if (rows.empty()) return std::nullopt;
+  return UserIdOf(rows.back());
+}
 
 // What a backend's search queries found: message id and snippet, in any
 // order; up to one more than the page (which tells that there are more).

@@ -94,7 +94,7 @@ class PgStore final : public Storage {
   Result<Room> Join(const User& me, int64_t room_id) override;
   Status Leave(const User& me, int64_t room_id) override;
   Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username) override;
-  Result<MemberPage> Members(const User& me, int64_t room_id, const MemberQuery& q) override;
+  Result<MemberPage> Members(const User& me, int64_t room_id, const UserPageQuery& q) override;
   Result<Member> FindMember(const User& me, int64_t room_id, const std::string& username) override;
   Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role) override;
   Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) override;
@@ -126,10 +126,10 @@ class PgStore final : public Storage {
   Status Kick(const User& me, int64_t room_id, const std::string& username) override;
   Status BanUser(const User& me, int64_t room_id, const std::string& username, const std::string& reason) override;
   Status Unban(const User& me, int64_t room_id, const std::string& username) override;
-  Result<std::vector<Ban>> Bans(const User& me, int64_t room_id) override;
+  Result<BanPage> Bans(const User& me, int64_t room_id, const UserPageQuery& q) override;
   Status Block(const User& me, const std::string& username) override;
   Status Unblock(const User& me, const std::string& username) override;
-  Result<std::vector<User>> Blocks(const User& me) override;
+  Result<BlockPage> Blocks(const User& me, const UserPageQuery& q) override;
   Result<bool> IsAdmin(int64_t user_id) override;
   Result<std::vector<AccountInfo>> AdminListUsers(const std::string& prefix, int limit) override;
   Status SetDeactivated(const User& me, const std::string& username, bool deactivated) override;

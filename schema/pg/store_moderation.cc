@@ -234,29 +234,31 @@ Status PgStore::Unban(const User& me, int64_t room_id, const std::string& userna
   return CommitEvents(*tx, events);
 }
 
-Result<std::vector<Ban>> PgStore::Bans(const User& me, int64_t room_id) {
+Result<BanPage> PgStore::Bans(const User& me, int64_t room_id, const UserPageQuery& q) {
   // One transaction, so the moderator check's row lock ends at its COMMIT.
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
   PARLEY_ASSIGN_OR_RETURN(ModAccess a, LockModerator(me, room_id));
   (void)a;
+  // In user id order through the primary key, as on SQLite.
   PARLEY_ASSIGN_OR_RETURN(
       PgResult r, conn_.Exec("SELECT u.id, u.username, b.reason, bu.id, bu.username, b.ts FROM bans b "
                              "JOIN users u ON u.id = b.user_id LEFT JOIN users bu ON bu.id = b.banned_by "
-                             "WHERE b.room_id = $1 ORDER BY lower(u.username) COLLATE \"C\"",
-                             {room_id}));
-  std::vector<Ban> out;
+                             "WHERE b.room_id = $1 AND b.user_id > $2 ORDER BY b.room_id, b.user_id LIMIT $3",
+                             {room_id, q.after, q.limit + 1}));
+  BanPage page;
   for (int i = 0; i < r.Rows(); ++i) {
     PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
-    Ban b{User{id, r.Text(i, 1)}, r.Text(i, 2)};
+    parley::Ban b{User{id, r.Text(i, 1)}, r.Text(i, 2)};
     if (!r.IsNull(i, 3)) {
       PARLEY_ASSIGN_OR_RETURN(int64_t by, r.Int(i, 3));
       b.by = User{by, r.Text(i, 4)};
     }
     PARLEY_ASSIGN_OR_RETURN(b.ts, r.Int(i, 5));
-    out.push_back(std::move(b));
+    page.bans.push_back(std::move(b));
   }
   PARLEY_RETURN_IF_ERROR(tx->Commit());
-  return out;
+  page.next = TrimToPage(page.bans, q.limit);
+  return page;
 }
 
 Status PgStore::Block(const User& me, const std::string& username) {
@@ -283,17 +285,19 @@ Status PgStore::Unblock(const User& me, const std::string& username) {
   return tx->Commit();
 }
 
-Result<std::vector<User>> PgStore::Blocks(const User& me) {
+Result<BlockPage> PgStore::Blocks(const User& me, const UserPageQuery& q) {
   PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT u.id, u.username FROM blocks b "
-                                                 "JOIN users u ON u.id = b.blocked_id WHERE b.blocker_id = $1 "
-                                                 "ORDER BY lower(u.username) COLLATE \"C\"",
-                                                 {me.id}));
-  std::vector<User> out;
+                                                 "JOIN users u ON u.id = b.blocked_id "
+                                                 "WHERE b.blocker_id = $1 AND b.blocked_id > $2 "
+                                                 "ORDER BY b.blocker_id, b.blocked_id LIMIT $3",
+                                                 {me.id, q.after, q.limit + 1}));
+  BlockPage page;
   for (int i = 0; i < r.Rows(); ++i) {
     PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
-    out.push_back(User{id, r.Text(i, 1)});
+    page.blocks.push_back(User{id, r.Text(i, 1)});
   }
-  return out;
+  page.next = TrimToPage(page.blocks, q.limit);
+  return page;
 }
 
 Result<bool> PgStore::IsAdmin(int64_t user_id) {

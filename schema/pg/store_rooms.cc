@@ -347,7 +347,7 @@ Result<std::pair<Member, bool>> PgStore::Invite(const User& me, int64_t room_id,
   return std::make_pair(std::move(m), added);
 }
 
-Result<MemberPage> PgStore::Members(const User& me, int64_t room_id, const MemberQuery& q) {
+Result<MemberPage> PgStore::Members(const User& me, int64_t room_id, const UserPageQuery& q) {
   // One row more than asked tells whether there is a next page.
   PARLEY_ASSIGN_OR_RETURN(
       PgResult r,
@@ -361,7 +361,10 @@ Result<MemberPage> PgStore::Members(const User& me, int64_t room_id, const Membe
     PARLEY_ASSIGN_OR_RETURN(Member m, ReadMember(r, i));
     rows.push_back(std::move(m));
   }
-  return MemberPageOf(std::move(rows), q.limit);
+  MemberPage page;
+  page.next = TrimToPage(rows, q.limit);
+  page.members = std::move(rows);
+  return page;
 }
 
 Result<Member> PgStore::FindMember(const User& me, int64_t room_id, const std::string& username) {

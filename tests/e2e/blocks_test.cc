@@ -3,6 +3,7 @@
 // into their conversation (403 blocked); the blocker still can; lifting
 // the block restores it; and the refusals for bad input.
 #include <string>
+#include <vector>
 
 #include "events_fixture.h"
 
@@ -64,6 +65,29 @@ TEST_F(BlocksTest, BadBlocksAreRefused) {
   Client anonymous(stack().base_url(), Client::Cookies::kOff);
   Response unsigned_in = anonymous.Get("/api/me/blocks");
   EXPECT_EQ(unsigned_in.status, 401) << unsigned_in.Describe();
+  for (const char* query : {"limit=0", "limit=1001", "limit=x", "after=-1", "after=1e3", "limit=1&after=9007199254740993"}) {
+    Response r = alice->Get(std::string("/api/me/blocks?") + query);
+    EXPECT_EQ(r.status, 400) << query << " " << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), "invalid_field") << query;
+  }
+}
+
+TEST_F(BlocksTest, BlocksComeInPagesInUserIdOrder) {
+  User alice = Register("alice");
+  std::vector<User> trolls;
+  for (int i = 0; i < 3; ++i) {
+    trolls.push_back(Register("troll"));
+    ASSERT_EQ(alice->Put(BlockPath(trolls.back()), "").status, 204);
+  }
+  Json first = alice->Get("/api/me/blocks?limit=2").json();
+  ASSERT_EQ(first["blocks"].size(), 2u) << first.Dump();
+  EXPECT_EQ(first["blocks"][size_t{0}]["id"].num(), trolls[0].id);
+  EXPECT_EQ(first["blocks"][size_t{1}]["id"].num(), trolls[1].id);
+  EXPECT_EQ(first["next"].num(), trolls[1].id);
+  Json rest = alice->Get("/api/me/blocks?limit=2&after=" + std::to_string(first["next"].num())).json();
+  ASSERT_EQ(rest["blocks"].size(), 1u) << rest.Dump();
+  EXPECT_EQ(rest["blocks"][size_t{0}]["username"].str(), trolls[2].name);
+  EXPECT_TRUE(rest["next"].is_null()) << rest.Dump();
 }
 
 }  // namespace

@@ -192,11 +192,16 @@ TEST_F(ModerationTest, BannedUsersStayOutAndKickedOnesMayRejoin) {
   EXPECT_EQ(Expect(owner->Post(RoomPath(secret, "/members"), "{\"username\":" + Quote(banned.name) + "}"), 403,
                    "banned"), "");
   EXPECT_EQ(Expect(banned->Post(RoomPath(room, "/messages"), "{\"text\":\"hi\"}"), 403, "not_a_member"), "");
-  Json bans = owner->Get(RoomPath(room, "/bans")).json()["bans"];
+  Json list = owner->Get(RoomPath(room, "/bans")).json();
+  Json bans = list["bans"];
   ASSERT_EQ(bans.size(), 1u) << bans.Dump();
   EXPECT_EQ(bans[size_t{0}]["user"]["id"].num(), banned.id);
   EXPECT_EQ(bans[size_t{0}]["reason"].str(), "spam");
   EXPECT_EQ(bans[size_t{0}]["by"]["id"].num(), owner.id);
+  EXPECT_TRUE(list["next"].is_null()) << list.Dump();
+  // In pages of user ids, as members.
+  EXPECT_EQ(owner->Get(RoomPath(room, "/bans?after=" + std::to_string(banned.id))).json()["bans"].size(), 0u);
+  EXPECT_EQ(Expect(owner->Get(RoomPath(room, "/bans?limit=0")), 400, "invalid_field"), "");
   // Banning twice is one ban and one event; lifting it lets them back.
   const int64_t mid = Head(owner.token);
   ASSERT_EQ(owner->Put(BanPath(room, banned), "").status, 204);

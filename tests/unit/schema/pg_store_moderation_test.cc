@@ -85,13 +85,14 @@ TEST_F(PgModerationTest, MuteKickBanUnbanAppendTheirEvents) {
   const int64_t banned = Head();
   ASSERT_OK(store_->BanUser(owner_, room_, "member", "again"));
   EXPECT_EQ(Head(), banned) << "already banned: no second event";
-  ASSERT_OK_AND_ASSIGN(std::vector<Ban> bans, store_->Bans(owner_, room_));
+  ASSERT_OK_AND_ASSIGN(BanPage page, store_->Bans(owner_, room_, {}));
+  const std::vector<Ban>& bans = page.bans;
   ASSERT_EQ(bans.size(), 1u);
   EXPECT_EQ(bans[0].user.id, member_.id);
   EXPECT_EQ(bans[0].reason, "spam");
   ASSERT_TRUE(bans[0].by.has_value());
   EXPECT_EQ(bans[0].by->id, mod_.id);
-  EXPECT_ERROR(store_->Bans(member_, room_), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(store_->Bans(member_, room_, {}), Code::kForbidden, "not_a_member");
   ASSERT_OK(store_->Unban(owner_, room_, "member"));
   ASSERT_OK(store_->Unban(owner_, room_, "member"));  // not banned: no event
 
@@ -207,13 +208,13 @@ TEST_F(PgModerationTest, BlocksAndPasswords) {
   ASSERT_OK(store_->Block(owner_, "member"));
   ASSERT_OK(store_->Block(owner_, "MEMBER"));  // once is enough
   ASSERT_OK(store_->Block(owner_, "mod"));
-  ASSERT_OK_AND_ASSIGN(std::vector<User> blocked, store_->Blocks(owner_));
-  ASSERT_EQ(blocked.size(), 2u);
-  EXPECT_EQ(blocked[0].username, "member");
-  EXPECT_EQ(blocked[1].username, "mod");
+  ASSERT_OK_AND_ASSIGN(BlockPage blocked, store_->Blocks(owner_, {}));
+  ASSERT_EQ(blocked.blocks.size(), 2u);  // in user id order
+  EXPECT_EQ(blocked.blocks[0].id, std::min(member_.id, mod_.id));
+  EXPECT_EQ(blocked.blocks[1].id, std::max(member_.id, mod_.id));
   ASSERT_OK(store_->Unblock(owner_, "member"));
-  ASSERT_OK_AND_ASSIGN(blocked, store_->Blocks(owner_));
-  ASSERT_EQ(blocked.size(), 1u);
+  ASSERT_OK_AND_ASSIGN(blocked, store_->Blocks(owner_, {}));
+  ASSERT_EQ(blocked.blocks.size(), 1u);
 
   const std::string keep = TokenHash("kept"), drop = TokenHash("dropped");
   ASSERT_OK(store_->CreateSession(member_.id, keep));

@@ -71,12 +71,63 @@ TEST_F(StoreModerationTest, ABanKeepsOutAndAKickedMembersReplayStopsAtTheKick) {
   ASSERT_OK(store_->Join(member_, room_));  // kicked, not banned
   ASSERT_OK(store_->BanUser(mod_, room_, "member", "spam"));
   EXPECT_ERROR(store_->Join(member_, room_), Code::kForbidden, "banned");
-  auto bans = store_->Bans(owner_, room_);
+  auto bans = store_->Bans(owner_, room_, {});
   ASSERT_OK(bans);
-  ASSERT_EQ(bans->size(), 1u);
-  EXPECT_EQ((*bans)[0].reason, "spam");
+  ASSERT_EQ(bans->bans.size(), 1u);
+  EXPECT_EQ(bans->bans[0].reason, "spam");
+  EXPECT_FALSE(bans->next.has_value());
   ASSERT_OK(store_->Unban(owner_, room_, "member"));
   ASSERT_OK(store_->Join(member_, room_));
+}
+
+// Bans and blocks come in pages in user id order, as members do: a room
+// under a spam wave may ban thousands, and none of these lists is read
+// whole in one request any more.
+TEST_F(StoreModerationTest, BansAndBlocksComeInPagesInUserIdOrder) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    User u = NewUser("spam" + std::to_string(i));
+    ASSERT_OK(store_->Join(u, room_));
+    ASSERT_OK(store_->BanUser(mod_, room_, u.username, "spam"));
+    ASSERT_OK(store_->Block(member_, u.username));
+    ids.push_back(u.id);
+  }
+  // Walks every page of `limit`, collecting the ids and counting pages.
+  auto walk = [&](auto page_of, int limit) {
+    std::vector<int64_t> seen;
+    UserPageQuery q;
+    q.limit = limit;
+    for (int pages = 0; pages < 10; ++pages) {
+      auto page = page_of(q);
+      EXPECT_OK(page);
+      if (!page.ok()) break;
+      for (int64_t id : page->first) seen.push_back(id);
+      if (!page->second) break;
+      EXPECT_EQ(*page->second, seen.back()) << "next is the last kept";
+      q.after = *page->second;
+    }
+    return seen;
+  };
+  auto bans = [&](const UserPageQuery& q) -> Result<std::pair<std::vector<int64_t>, std::optional<int64_t>>> {
+    PARLEY_ASSIGN_OR_RETURN(BanPage p, store_->Bans(owner_, room_, q));
+    std::vector<int64_t> out;
+    for (const Ban& b : p.bans) out.push_back(b.user.id);
+    return std::make_pair(out, p.next);
+  };
+  auto blocks = [&](const UserPageQuery& q) -> Result<std::pair<std::vector<int64_t>, std::optional<int64_t>>> {
+    PARLEY_ASSIGN_OR_RETURN(BlockPage p, store_->Blocks(member_, q));
+    std::vector<int64_t> out;
+    for (const User& u : p.blocks) out.push_back(u.id);
+    return std::make_pair(out, p.next);
+  };
+  for (int limit : {1, 2, 5, 1000}) {
+    EXPECT_EQ(walk(bans, limit), ids) << limit;
+    EXPECT_EQ(walk(blocks, limit), ids) << limit;
+  }
+  ASSERT_OK_AND_ASSIGN(BanPage full, store_->Bans(owner_, room_, UserPageQuery{0, 5}));
+  EXPECT_FALSE(full.next.has_value()) << "exactly a page: no next";
+  ASSERT_OK_AND_ASSIGN(BlockPage past, store_->Blocks(member_, UserPageQuery{ids.back(), 2}));
+  EXPECT_TRUE(past.blocks.empty());
 }
 
 TEST_F(StoreModerationTest, BlocksAndPasswords) {

@@ -766,7 +766,7 @@ TEST_F(StoreTest, MembersComeInPagesInUserIdOrder) {
   }
   User outsider = NewUser("outsider");
   std::vector<int64_t> seen;
-  MemberQuery q;
+  UserPageQuery q;
   q.limit = 3;
   int pages = 0;
   for (;; ++pages) {
