@@ -439,6 +439,13 @@ Result<std::pair<Room, bool>> PgStore::GetOrCreateDm(const User& me, const std::
     r.id = room_id;
     r.name = "dm";
     r.kind = RoomKind::kDm;
+    if (limits_.memberships_per_user > 0) {
+      // Both people's rows in id order before AddMember locks each for its
+      // count: DMs started at once around a ring (A to B, B to C, C to A)
+      // cannot each hold one row and wait for the next.
+      PARLEY_RETURN_IF_ERROR(
+          conn_.Exec("SELECT 1 FROM users WHERE id IN ($1, $2) ORDER BY id FOR NO KEY UPDATE", {lo, hi}).status());
+    }
     // Member events first: a reader of the log learns who is in the room
     // before the room event that they must both receive.
     PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, Role::kMember, MemberAction::kJoined, events));
