@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -207,7 +208,8 @@ class Store final : public Storage {
   // The newest message of each room that has one, in room_ids' order, with
   // details as user sees them: one detail query per kind for the list.
   Result<std::vector<Message>> LastMessages(const std::vector<int64_t>& room_ids, int64_t user_id);
-  Status FillPeer(Room& r, int64_t user_id);  // store_rooms.cc: a DM's other member
+  // store_rooms.cc: the other person of each DM among rooms, one statement for all.
+  Status FillPeers(std::span<Room> rooms, int64_t user_id);
   // Search's hits in `table` (messages_fts, or search_tail: the messages
   // not yet in it), newest first, at most q.limit + 1, reading at most
   // `scan` matches (-1: every one). Returns the oldest match read when the

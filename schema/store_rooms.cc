@@ -1,6 +1,8 @@
 // Store: rooms, membership, roles and direct conversations.
 #include "schema/store.h"
 
+#include <unordered_map>
+
 #include "schema/json.h"
 #include "schema/per_user_limit.h"
 #include "schema/store_rules.h"
@@ -107,21 +109,26 @@ Status Store::FillLastAndPeer(Room& r, int64_t user_id) {
     PARLEY_ASSIGN_OR_RETURN(std::optional<Message> last, LastMessage(r.id, user_id));
     if (last) r.last_message = std::make_shared<const Message>(std::move(*last));
   }
-  return FillPeer(r, user_id);
+  return FillPeers(std::span<Room>(&r, 1), user_id);
 }
 
-Status Store::FillPeer(Room& r, int64_t user_id) {
-  if (r.kind == RoomKind::kDm) {
-    // dm_key is "LOW:HIGH" (GetOrCreateDm): the two ids, looked up by
-    // primary key, not a scan of every user per conversation.
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-        "SELECT u.id, u.username FROM rooms r JOIN users u ON u.id IN "
-        "(CAST(substr(r.dm_key, 1, instr(r.dm_key, ':') - 1) AS INTEGER), "
-        "CAST(substr(r.dm_key, instr(r.dm_key, ':') + 1) AS INTEGER)) WHERE r.id = ?1 AND u.id <> ?2"));
-    s.Bind(1, r.id).Bind(2, user_id);
+Status Store::FillPeers(std::span<Room> rooms, int64_t user_id) {
+  const std::string dms = DmIds(rooms);
+  if (dms.empty()) return Status::Ok();
+  // dm_key is "LOW:HIGH" (GetOrCreateDm): the two ids, looked up by primary
+  // key, not a scan of every user per conversation.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT r.id, u.id, u.username FROM json_each('[' || ?1 || ']') j JOIN rooms r ON r.id = j.value "
+      "JOIN users u ON u.id IN (CAST(substr(r.dm_key, 1, instr(r.dm_key, ':') - 1) AS INTEGER), "
+      "CAST(substr(r.dm_key, instr(r.dm_key, ':') + 1) AS INTEGER)) WHERE u.id <> ?2"));
+  s.Bind(1, dms).Bind(2, user_id);
+  std::unordered_map<int64_t, User> peers;
+  for (;;) {
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (row) r.peer = User{s.Int(0), s.Text(1)};
+    if (!row) break;
+    peers[s.Int(0)] = User{s.Int(1), s.Text(2)};
   }
+  SetPeers(rooms, peers);
   return Status::Ok();
 }
 
@@ -436,8 +443,8 @@ Result<RoomListPage> Store::ListRoomsPage(const User& me, const RoomListQuery& q
       if (next < lasts.size() && lasts[next].room_id == r.id) {
         r.last_message = std::make_shared<const Message>(std::move(lasts[next++]));
       }
-      PARLEY_RETURN_IF_ERROR(FillPeer(r, me.id));
     }
+    PARLEY_RETURN_IF_ERROR(FillPeers(page.rooms, me.id));
   }
   // The catch-up in one request: each room's latest page through History
   // as it is, inside this read transaction, so last_message and the page agree.

@@ -50,6 +50,20 @@ Status CheckReactionBounds(int64_t mine, int64_t emoji) {
   return Status::Ok();
 }
 
+std::string DmIds(std::span<const Room> rooms) {
+  std::string ids;
+  for (const Room& r : rooms) {
+    if (r.kind == RoomKind::kDm) ids += (ids.empty() ? "" : ",") + std::to_string(r.id);
+  }
+  return ids;
+}
+
+void SetPeers(std::span<Room> rooms, const std::unordered_map<int64_t, User>& peers) {
+  for (Room& r : rooms) {
+    if (auto it = peers.find(r.id); it != peers.end()) r.peer = it->second;
+  }
+}
+
 int64_t RandomUploadId() { return static_cast<int64_t>(std::stoull(NewToken().substr(0, 13), nullptr, 16)) + 1; }
 
 Status HideRoom(const Status& st) {

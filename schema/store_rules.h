@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -43,6 +45,12 @@ inline constexpr int64_t kEmojiPerMessage = 50;
 // and `emoji`, the message's different emoji, both counting the new one.
 // 403 reaction_limit_reached past either bound.
 Status CheckReactionBounds(int64_t mine, int64_t emoji);
+
+// FillPeers of both backends: the ids of the DMs among rooms, comma-
+// separated ("" when there is none), and each room's peer set from what
+// the query found (room id -> the other person).
+std::string DmIds(std::span<const Room> rooms);
+void SetPeers(std::span<Room> rooms, const std::unordered_map<int64_t, User>& peers);
 
 // The columns of an upload row `u`, in the order both backends read them.
 inline constexpr const char* kUploadColumns = "u.id, u.user_id, u.name, u.mime, u.size, u.width, u.height";

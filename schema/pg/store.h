@@ -37,6 +37,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -214,7 +215,8 @@ class PgStore final : public Storage {
   Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role);
   // The per-reader fields of a room (read marker, unread counts, last message, peer).
   Status FillView(Room& r, int64_t user_id);
-  Status FillPeer(Room& r, int64_t user_id);
+  // The other person of each DM among rooms, one round trip for all.
+  Status FillPeers(std::span<Room> rooms, int64_t user_id);
   // Messages (store_messages.cc) and their details (store_message_details.cc).
   // lock: "" or a locking clause for the message row ("FOR UPDATE OF m"):
   // an edit, a delete, an answer or a reaction and a delete racing it are

@@ -13,6 +13,7 @@
 // - two joins of one user, two creations of one name or one DM insert with
 //   ON CONFLICT on a unique index: the loser sees the winner's row.
 #include <algorithm>
+#include <unordered_map>
 
 #include "schema/json.h"
 #include "schema/pg/key_range.h"
@@ -198,21 +199,25 @@ Status PgStore::FillView(Room& r, int64_t user_id) {
   if (row.Rows() > 0) PARLEY_RETURN_IF_ERROR(ReadUnread(row, 0, 0, r));
   PARLEY_ASSIGN_OR_RETURN(std::vector<Message> last, LastMessages({r.id}, user_id));
   if (!last.empty()) r.last_message = std::make_shared<const Message>(std::move(last[0]));
-  return FillPeer(r, user_id);
+  return FillPeers(std::span<Room>(&r, 1), user_id);
 }
 
-Status PgStore::FillPeer(Room& r, int64_t user_id) {
-  if (r.kind != RoomKind::kDm) return Status::Ok();
+Status PgStore::FillPeers(std::span<Room> rooms, int64_t user_id) {
+  const std::string dms = DmIds(rooms);
+  if (dms.empty()) return Status::Ok();
   // dm_key is "LOW:HIGH" (GetOrCreateDm): the two ids, by primary key.
   PARLEY_ASSIGN_OR_RETURN(
-      PgResult row, conn_.Exec("SELECT u.id, u.username FROM rooms r JOIN users u ON u.id IN "
+      PgResult row, conn_.Exec("SELECT r.id, u.id, u.username FROM rooms r JOIN users u ON u.id IN "
                                "(split_part(r.dm_key, ':', 1)::bigint, split_part(r.dm_key, ':', 2)::bigint) "
-                               "WHERE r.id = $1 AND u.id <> $2",
-                               {r.id, user_id}));
-  if (row.Rows() > 0) {
-    PARLEY_ASSIGN_OR_RETURN(int64_t id, row.Int(0, 0));
-    r.peer = User{id, row.Text(0, 1)};
+                               "WHERE r.id = ANY (string_to_array($1, ',')::bigint[]) AND u.id <> $2",
+                               {dms, user_id}));
+  std::unordered_map<int64_t, User> peers;
+  for (int i = 0; i < row.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t room, row.Int(i, 0));
+    PARLEY_ASSIGN_OR_RETURN(int64_t id, row.Int(i, 1));
+    peers[room] = User{id, row.Text(i, 2)};
   }
+  SetPeers(rooms, peers);
   return Status::Ok();
 }
 
@@ -502,8 +507,8 @@ Result<RoomListPage> PgStore::ListRoomsPage(const User& me, const RoomListQuery&
       if (next < lasts.size() && lasts[next].room_id == r.id) {
         r.last_message = std::make_shared<const Message>(std::move(lasts[next++]));
       }
-      PARLEY_RETURN_IF_ERROR(FillPeer(r, me.id));
     }
+    PARLEY_RETURN_IF_ERROR(FillPeers(page.rooms, me.id));
   }
   for (const Room& r : page.rooms) {
     if (q.latest <= 0) break;

@@ -3,6 +3,7 @@
 // the conversation features of issue 12 on a real, migrated SQLite file.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -164,10 +165,11 @@ TEST_F(StoreConversationsTest, ADirectoryPageReadsItsRoomsNotTheSite) {
 }
 
 TEST_F(StoreConversationsTest, TheWholeRoomListReadsEveryRoomInAFewStatements) {
-  // 300 rooms of bob's (GET /api/rooms without limit): it read each room's
-  // unread counts and last message with statements of their own, two a room
-  // (609 statements here on SQLite, 612 round trips on PostgreSQL); now the
-  // room list's page, holding them all (18 round trips).
+  // 300 rooms and 20 DMs of bob's (GET /api/rooms without limit): it read
+  // each room's unread counts and last message with statements of their
+  // own, two a room, and each DM's other person (609 statements here on
+  // SQLite without the DMs, 612 round trips on PostgreSQL); now the room
+  // list's page, holding them all (18 round trips), the DMs' people in one.
   Limits unlimited;
   unlimited.WritesOff();
   store_ = nullptr;
@@ -181,12 +183,19 @@ TEST_F(StoreConversationsTest, TheWholeRoomListReadsEveryRoomInAFewStatements) {
   }
   Post(alice_, r7, "seven");
   Post(alice_, r200, "two hundred");
+  // And 20 direct conversations, each naming its other person.
+  std::map<int64_t, int64_t> peer_of;  // room -> the other person's id
+  for (int i = 0; i < 20; ++i) {
+    User other = NewUser("peer" + std::to_string(i));
+    ASSERT_OK_AND_ASSIGN(auto dm, store_->GetOrCreateDm(i % 2 ? bob_ : other, i % 2 ? other.username : "bob"));
+    peer_of[dm.first.id] = other.id;
+  }
   std::unique_ptr<test::StatementTrace> trace;
   if (!test::OnPostgres()) trace = std::make_unique<test::StatementTrace>(*db_);
   const uint64_t trips = test::OnPostgres() ? pg_->round_trips() : 0;
   auto all = store_->MyRooms(bob_);
   ASSERT_OK(all);
-  ASSERT_EQ(all->size(), 301u);  // and general
+  ASSERT_EQ(all->size(), 321u);  // and general
   if (trace) {
     // One index lookup a room stays (each room's newest message id, by a
     // prepared statement stepped again); every other statement runs once.
@@ -205,6 +214,12 @@ TEST_F(StoreConversationsTest, TheWholeRoomListReadsEveryRoomInAFewStatements) {
       EXPECT_LT((*all)[i - 1].id, r.id) << "in id order";
     }
     EXPECT_TRUE(r.member);
+    if (auto dm = peer_of.find(r.id); dm != peer_of.end()) {
+      ASSERT_TRUE(r.peer.has_value()) << r.id;
+      EXPECT_EQ(r.peer->id, dm->second);
+    } else {
+      EXPECT_FALSE(r.peer.has_value());
+    }
     if (r.id == r7) {
       ASSERT_TRUE(r.last_message);
       EXPECT_EQ(r.last_message->text, "seven");
