@@ -199,9 +199,6 @@ class Store final : public Storage {
   Result<Member> LoadMember(int64_t room_id, int64_t user_id);
   // Fills the per-reader fields of a room (store_rooms.cc).
   Status FillView(Room& r, int64_t user_id);
-  Status FillLastAndPeer(Room& r, int64_t user_id);
-  // The room's newest message (a tombstone included), with its details as user sees them.
-  Result<std::optional<Message>> LastMessage(int64_t room_id, int64_t user_id);
   // The messages with these ids that exist, in that order, with details as
   // reader sees them: one detail query per kind for the list (search hits).
   Result<std::vector<Message>> LoadMessages(const std::vector<int64_t>& ids, int64_t reader_id);

@@ -47,18 +47,6 @@ Result<std::optional<Message>> Store::LoadMessage(int64_t id) {
   return std::optional<Message>(std::move(one[0]));
 }
 
-Result<std::optional<Message>> Store::LastMessage(int64_t room_id, int64_t user_id) {
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string(kMessageSelect) +
-      "WHERE m.room_id = ? ORDER BY m.id DESC LIMIT 1"));
-  s.Bind(1, room_id);
-  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) return std::optional<Message>();
-  std::vector<Message> one{ReadMessage(s)};
-  s.Reset();
-  PARLEY_RETURN_IF_ERROR(AttachDetails(user_id, one));
-  return std::optional<Message>(std::move(one[0]));
-}
-
 Result<std::vector<Message>> Store::LoadMessages(const std::vector<int64_t>& ids, int64_t reader_id) {
   std::vector<Message> out;
   {

@@ -180,7 +180,7 @@ Result<BanPage> Store::Bans(const User& me, int64_t room_id, const UserPageQuery
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    parley::Ban b{User{s.Int(0), s.Text(1)}, s.Text(2)};
+    Ban b{User{s.Int(0), s.Text(1)}, s.Text(2)};
     if (!s.IsNull(3)) b.by = User{s.Int(3), s.Text(4)};
     b.ts = s.Int(5);
     page.bans.push_back(std::move(b));

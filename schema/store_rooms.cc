@@ -101,14 +101,9 @@ Status Store::FillView(Room& r, int64_t user_id) {
   s.Bind(1, user_id).Bind(2, r.id);
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   if (row) ReadUnread(s, 0, r);
-  return FillLastAndPeer(r, user_id);
-}
-
-Status Store::FillLastAndPeer(Room& r, int64_t user_id) {
-  {
-    PARLEY_ASSIGN_OR_RETURN(std::optional<Message> last, LastMessage(r.id, user_id));
-    if (last) r.last_message = std::make_shared<const Message>(std::move(*last));
-  }
+  s.Reset();
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Message> last, LastMessages({r.id}, user_id));
+  if (!last.empty()) r.last_message = std::make_shared<const Message>(std::move(last[0]));
   return FillPeers(std::span<Room>(&r, 1), user_id);
 }
 
@@ -288,15 +283,13 @@ Result<MemberPage> Store::Members(const User& me, int64_t room_id, const UserPag
                                                    "WHERE m.room_id = ?1 AND m.user_id > ?2 "
                                                    "ORDER BY m.room_id, m.user_id LIMIT ?4"));
   s.Bind(1, room_id).Bind(2, q.after).Bind(3, NowMs()).Bind(4, q.limit + 1);
-  std::vector<Member> rows;
+  MemberPage page;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    rows.push_back(ReadMember(s));
+    page.members.push_back(ReadMember(s));
   }
-  MemberPage page;
-  page.next = TrimToPage(rows, q.limit);
-  page.members = std::move(rows);
+  page.next = TrimToPage(page.members, q.limit);
   return page;
 }
 

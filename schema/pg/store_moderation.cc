@@ -248,7 +248,7 @@ Result<BanPage> PgStore::Bans(const User& me, int64_t room_id, const UserPageQue
   BanPage page;
   for (int i = 0; i < r.Rows(); ++i) {
     PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
-    parley::Ban b{User{id, r.Text(i, 1)}, r.Text(i, 2)};
+    Ban b{User{id, r.Text(i, 1)}, r.Text(i, 2)};
     if (!r.IsNull(i, 3)) {
       PARLEY_ASSIGN_OR_RETURN(int64_t by, r.Int(i, 3));
       b.by = User{by, r.Text(i, 4)};

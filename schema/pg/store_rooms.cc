@@ -360,15 +360,13 @@ Result<MemberPage> PgStore::Members(const User& me, int64_t room_id, const UserP
                    {std::string(kMemberSelect) +
                         "WHERE m.room_id = $1 AND m.user_id > $3 ORDER BY m.room_id, m.user_id LIMIT $4",
                     {room_id, NowMs(), q.after, q.limit + 1}}));
-  std::vector<Member> rows;
-  rows.reserve(r.Rows());
+  MemberPage page;
+  page.members.reserve(r.Rows());
   for (int i = 0; i < r.Rows(); ++i) {
     PARLEY_ASSIGN_OR_RETURN(Member m, ReadMember(r, i));
-    rows.push_back(std::move(m));
+    page.members.push_back(std::move(m));
   }
-  MemberPage page;
-  page.next = TrimToPage(rows, q.limit);
-  page.members = std::move(rows);
+  page.next = TrimToPage(page.members, q.limit);
   return page;
 }
 
