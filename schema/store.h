@@ -207,13 +207,24 @@ class Store final : public Storage {
   Result<std::vector<Message>> LastMessages(const std::vector<int64_t>& room_ids, int64_t user_id);
   // store_rooms.cc: the other person of each DM among rooms, one statement for all.
   Status FillPeers(std::span<Room> rooms, int64_t user_id);
+  // Where a search reads: ids in [from, below), at most `scan` matches
+  // (-1: every one).
+  struct SearchWindow {
+    int64_t below;
+    int64_t from;
+    int scan;
+  };
   // Search's hits in `table` (messages_fts, or search_tail: the messages
-  // not yet in it), newest first, at most q.limit + 1, reading at most
-  // `scan` matches (-1: every one). Returns the oldest match read when the
-  // scan stopped at that bound short of the page, SearchPageOf's floor
-  // (store_search.cc).
-  Result<std::optional<int64_t>> CollectHits(const char* table, const User& me, const SearchQuery& q, int scan,
-                                             SearchHits& hits);
+  // not yet in it) for the MATCH expression `match`, newest first, at most
+  // q.limit + 1. Returns the oldest match read when the scan stopped at its
+  // bound short of the page, SearchPageOf's floor (store_search.cc).
+  Result<std::optional<int64_t>> CollectHits(const char* table, const std::string& match, const SearchWindow& w,
+                                             const User& me, const SearchQuery& q, SearchHits& hits);
+  // The rooms a search's second step reads (SearchGoesOnInRooms): q's room,
+  // or mine when I am in at most kSearchRoomsFirst; none otherwise.
+  Result<std::vector<int64_t>> SearchRooms(const User& me, const SearchQuery& q);
+  // The second step's floor for the rooms (ids, comma-separated) below `below`.
+  Result<std::optional<int64_t>> SearchRoomsFloor(const std::string& rooms, int64_t below, int share);
   // Fills the temporary FTS5 table search_tail, on this connection only,
   // with the messages still waiting for the index that q could find.
   Status LoadSearchTail(const User& me, const SearchQuery& q);

@@ -4,6 +4,7 @@
 // message or an event's JSON.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -87,5 +88,25 @@ using SearchHits = std::vector<std::pair<int64_t, std::string>>;
 // below it are left to the next page, which starts there.
 Result<SearchPage> SearchPageOf(SearchHits hits, int limit, std::optional<int64_t> floor,
                                 const std::function<Result<std::vector<Message>>(const std::vector<int64_t>&)>& load);
+
+// A search's second step, on both backends. The first reads the newest
+// SearchQuery::scan matches of every room and keeps the reader's: a reader
+// whose rooms hold a tiny share of a word's matches (one quiet room of a
+// thousand) got pages holding nothing. When that scan stopped at its bound
+// with the page short, a search of one room, or by a reader in at most
+// kSearchRoomsFirst rooms, goes on with the matches of those rooms alone
+// below where it stopped, down to a floor above which at most
+// SearchRoomShare of each room's messages lie: so the second step, too,
+// reads at most about `scan` rows, whatever the word. More rooms than that
+// cost a term each in the index (~1 ms each at a million messages on
+// SQLite), and hold a fair share of most words' matches anyway.
+constexpr size_t kSearchRoomsFirst = 16;
+inline bool SearchGoesOnInRooms(size_t hits, const SearchQuery& q, std::optional<int64_t> floor) {
+  return floor && hits <= static_cast<size_t>(q.limit);
+}
+// Each room's share of the second step's window (at least one message).
+inline int SearchRoomShare(int scan, size_t rooms) {
+  return rooms == 0 ? scan : std::max(1, static_cast<int>(scan / static_cast<int>(rooms)));
+}
 
 }  // namespace parley

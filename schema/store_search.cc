@@ -34,7 +34,13 @@
 // are read: a term common in rooms I am not in cost a walk over all their
 // matches (280 ms over a million, for a reader of one quiet room:
 // tools/bench/searchwalk); now at most 10,000, and the page says where the
-// next one starts.
+// next one starts. When that left the page short, a reader in a few rooms
+// reads on in their own rooms' matches (SearchGoesOnInRooms, store_rules.h):
+// migration 014 put each message's room in the index, so FTS5 steps through
+// the word's doclist and the rooms' together (`text : (…) AND room_id :
+// ("12" OR "40")`), within a window of at most about `scan` of the rooms'
+// messages. The text terms are always confined to the text column: a search
+// for "12" must not find room 12.
 
 #include "schema/store.h"
 #include "schema/store_rules.h"
@@ -49,8 +55,8 @@ namespace parley {
 void Store::IndexEvery(int64_t rows) {
   db_.SetBeforeCommit(
       {
-          "INSERT INTO messages_fts(rowid, text) "
-          "SELECT m.id, m.text FROM messages_fts_pending p JOIN messages m ON m.id = p.id ORDER BY p.id",
+          "INSERT INTO messages_fts(rowid, text, room_id) "
+          "SELECT m.id, m.text, m.room_id FROM messages_fts_pending p JOIN messages m ON m.id = p.id ORDER BY p.id",
           "DELETE FROM messages_fts_pending",
       },
       "messages_fts_pending", rows);
@@ -114,8 +120,8 @@ Status Store::LoadSearchTail(const User& me, const SearchQuery& q) {
   return index.Exec();
 }
 
-Result<std::optional<int64_t>> Store::CollectHits(const char* table, const User& me, const SearchQuery& q, int scan,
-                                                   SearchHits& hits) {
+Result<std::optional<int64_t>> Store::CollectHits(const char* table, const std::string& match, const SearchWindow& w,
+                                                   const User& me, const SearchQuery& q, SearchHits& hits) {
   const std::string t = table;
   const std::string visible =
       "(m.deleted = 0 AND mb.user_id IS NOT NULL AND (?4 IS NULL OR m.room_id = ?4) AND (?5 IS NULL OR m.user_id = ?5))";
@@ -127,9 +133,9 @@ Result<std::optional<int64_t>> Store::CollectHits(const char* table, const User&
       "SELECT " + t + ".rowid, CASE WHEN " + visible + " THEN snippet(" + t + ", 0, char(2), char(3), '…', 16) END "
       "FROM " + t + " LEFT JOIN messages m ON m.id = " + t + ".rowid "
       "LEFT JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = ?2 "
-      "WHERE " + t + " MATCH ?1 AND " + t + ".rowid < ?3 ORDER BY " + t + ".rowid DESC LIMIT ?6"));
-  s.Bind(1, q.match).Bind(2, me.id).Bind(3, q.before.value_or(INT64_MAX)).Bind(4, q.room_id);
-  s.Bind(5, q.from_user).Bind(6, int64_t{scan});
+      "WHERE " + t + " MATCH ?1 AND " + t + ".rowid < ?3 AND " + t + ".rowid >= ?7 ORDER BY " + t + ".rowid DESC LIMIT ?6"));
+  s.Bind(1, match).Bind(2, me.id).Bind(3, w.below).Bind(4, q.room_id);
+  s.Bind(5, q.from_user).Bind(6, int64_t{w.scan}).Bind(7, w.from);
   int read = 0;
   int64_t oldest = 0;
   for (int found = 0; found <= q.limit;) {
@@ -148,8 +154,35 @@ Result<std::optional<int64_t>> Store::CollectHits(const char* table, const User&
       ++found;
     }
   }
-  if (read == scan) return std::optional<int64_t>(oldest);
+  if (read == w.scan) return std::optional<int64_t>(oldest);
   return std::optional<int64_t>();
+}
+
+Result<std::vector<int64_t>> Store::SearchRooms(const User& me, const SearchQuery& q) {
+  if (q.room_id) return std::vector<int64_t>{*q.room_id};
+  PARLEY_ASSIGN_OR_RETURN(Statement s,
+                          db_.Prepare("SELECT room_id FROM members WHERE user_id = ? ORDER BY room_id LIMIT ?"));
+  s.Bind(1, me.id).Bind(2, static_cast<int64_t>(kSearchRoomsFirst + 1));
+  std::vector<int64_t> rooms;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    rooms.push_back(s.Int(0));
+  }
+  if (rooms.size() > kSearchRoomsFirst) rooms.clear();
+  return rooms;
+}
+
+Result<std::optional<int64_t>> Store::SearchRoomsFloor(const std::string& rooms, int64_t below, int share) {
+  // Each room's share-th newest message below `below`, by its (room_id, id)
+  // index; the highest of them.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT MAX((SELECT m.id FROM messages m WHERE m.room_id = j.value AND m.id < ?2 ORDER BY m.id DESC "
+      "LIMIT 1 OFFSET ?3)) FROM json_each('[' || ?1 || ']') j"));
+  s.Bind(1, rooms).Bind(2, below).Bind(3, int64_t{share - 1});
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row || s.IsNull(0)) return std::optional<int64_t>();
+  return std::optional<int64_t>(s.Int(0));
 }
 
 Result<SearchPage> Store::Search(const User& me, const SearchQuery& q) {
@@ -158,10 +191,28 @@ Result<SearchPage> Store::Search(const User& me, const SearchQuery& q) {
   // The tail first, in the same snapshot as the index: a message is in
   // exactly one of them.
   PARLEY_RETURN_IF_ERROR(LoadSearchTail(me, q));
+  const std::string text = "text : (" + q.match + ")";
+  const int64_t below = q.before.value_or(INT64_MAX);
   SearchHits hits;
   // The tail is at most a few hundred messages: read whole.
-  PARLEY_RETURN_IF_ERROR(CollectHits("search_tail", me, q, -1, hits).status());
-  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> floor, CollectHits("messages_fts", me, q, q.scan, hits));
+  PARLEY_RETURN_IF_ERROR(CollectHits("search_tail", text, SearchWindow{below, 0, -1}, me, q, hits).status());
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> floor,
+                          CollectHits("messages_fts", text, SearchWindow{below, 0, q.scan}, me, q, hits));
+  if (SearchGoesOnInRooms(hits.size(), q, floor)) {
+    PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> rooms, SearchRooms(me, q));
+    if (!rooms.empty()) {
+      std::string list, terms;
+      for (int64_t r : rooms) {
+        list += (list.empty() ? "" : ",") + std::to_string(r);
+        terms += (terms.empty() ? "\"" : " OR \"") + std::to_string(r) + "\"";
+      }
+      const int64_t above = *floor;
+      PARLEY_ASSIGN_OR_RETURN(floor, SearchRoomsFloor(list, above, SearchRoomShare(q.scan, rooms.size())));
+      PARLEY_RETURN_IF_ERROR(CollectHits("messages_fts", text + " AND room_id : (" + terms + ")",
+                                         SearchWindow{above, floor.value_or(0), -1}, me, q, hits)
+                                 .status());
+    }
+  }
   // Every hit exists: the read transaction that found it is still open.
   PARLEY_ASSIGN_OR_RETURN(SearchPage page, SearchPageOf(std::move(hits), q.limit, floor, [&](const std::vector<int64_t>& ids) {
                             return LoadMessages(ids, me.id);

@@ -44,6 +44,7 @@
 #include "schema/model.h"
 #include "schema/pg/conn.h"
 #include "schema/storage.h"
+#include "schema/store_rules.h"  // SearchHits
 
 namespace parley::pg {
 
@@ -241,6 +242,14 @@ class PgStore final : public Storage {
   Status FinishInsert(Message& m, Event& ev, const PgResult& inserted, bool* duplicate);
   // A read transaction: one REPEATABLE READ snapshot (a savepoint of the
   // open batch inside one), as SQLite's read transaction gives.
+  // store_search.cc: one step of a search, the matches of `source` (a FROM
+  // clause and its WHERE naming the messages m; at most $9 of them, newest first) over Search's parameters, the
+  // page's hits among them into `hits`; the oldest match read when the step
+  // read `scan` of them. And the second step's rooms and floor, as SQLite's.
+  Result<std::optional<int64_t>> SearchStep(const std::string& source, const std::string& query,
+                                            const std::vector<PgParam>& params, int scan, SearchHits& hits);
+  Result<std::vector<int64_t>> SearchRooms(const User& me, const SearchQuery& q);
+  Result<std::optional<int64_t>> SearchRoomsFloor(const std::string& rooms, int64_t below, int share);
   Result<std::unique_ptr<PgTx>> BeginRead();
   // History's page inside the caller's transaction (ListRoomsPage's too).
   Result<HistoryPage> ReadHistory(const User& me, int64_t room_id, std::optional<int64_t> before,

@@ -43,7 +43,7 @@ async function insertMessages(stack, roomId, messages) {
     rows.push(`INSERT INTO messages(id, room_id, user_id, kind, text, reply_to, ts) VALUES (${id}, ${roomId}, ${m.user.id}, 'message', ${quote(m.text)}, ${reply || 'NULL'}, ${m.ts});`);
   });
   // Indexed for search in the same transaction, as Parley does before each COMMIT (migration 009).
-  rows.push('INSERT INTO messages_fts(rowid, text) SELECT m.id, m.text FROM messages_fts_pending p JOIN messages m ON m.id = p.id ORDER BY p.id;');
+  rows.push('INSERT INTO messages_fts(rowid, text, room_id) SELECT m.id, m.text, m.room_id FROM messages_fts_pending p JOIN messages m ON m.id = p.id ORDER BY p.id;');
   rows.push('DELETE FROM messages_fts_pending;');
   await sql(stack, `BEGIN IMMEDIATE;\n${rows.join('\n')}\nCOMMIT;\n`);
   return messages.map((_, i) => base + 1 + i);

@@ -117,3 +117,16 @@ json_obj_num() {
 bench_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 bench_dirty=$(git -C "$repo" status --porcelain -- events fcgi schema nginx tools/loadgen tools/nginx-conf 2>/dev/null | grep -q . && echo true || echo false)
 bench_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# index_pending_sql DB: what an indexing commit of Parley runs before its
+# COMMIT (Store::IndexEvery, migration 009), for the schema DB has: since
+# migration 014 the index holds each message's room as well, and a tree
+# measured with PARLEY_BENCH_TREE may be older.
+index_pending_sql() {
+  local cols="m.text"
+  [[ $(sqlite3 "$1" "SELECT COUNT(*) FROM pragma_table_info('messages_fts') WHERE name = 'room_id'") == 1 ]] &&
+    cols="m.text, m.room_id"
+  echo "INSERT INTO messages_fts(rowid, ${cols//m./}) SELECT m.id, $cols FROM messages_fts_pending p
+  JOIN messages m ON m.id = p.id ORDER BY p.id;
+DELETE FROM messages_fts_pending;"
+}

@@ -42,7 +42,8 @@ class PgStorePlansTest : public test::PgStoreFixture {
     new_room_ = NewRoom(reader_, "busy-now");
     std::string others;
     for (int i = 0; i < kOthers; ++i) {
-      others += (others.empty() ? "" : ",") + std::to_string(NewRoom(reader_, "middle-" + std::to_string(i)));
+      middle_.push_back(NewRoom(reader_, "middle-" + std::to_string(i)));
+      others += (others.empty() ? "" : ",") + std::to_string(middle_.back());
     }
     // The shared schema is emptied between tests by DELETE (pg_cluster.h),
     // which leaves dead index entries that a scan still reads: a scan of
@@ -89,6 +90,7 @@ class PgStorePlansTest : public test::PgStoreFixture {
   User reader_;
   int64_t old_room_ = 0;
   int64_t new_room_ = 0;
+  std::vector<int64_t> middle_;  // the kOthers rooms of the middle half
 };
 
 TEST_F(PgStorePlansTest, TheLatestPageOfARoomQuietSinceLongAgoReadsThePage) {
@@ -190,16 +192,24 @@ TEST_F(PgStorePlansTest, ADirectoryPageReadsTheRoomsOfItsPrefixNotThoseBefore) {
   ASSERT_OK(conn_->ExecScript("VACUUM rooms"));
 }
 
+// Every message says "common" (a search for it matches all 40,000). The
+// UPDATE leaves dead index entries that a scan still reads: VACUUM.
+void SayCommonEverywhere(PgConn& conn) {
+  ASSERT_OK(conn.ExecScript("UPDATE messages SET text = text || ' common'"));
+  ASSERT_OK(conn.ExecScript("VACUUM ANALYZE messages"));
+}
+
 TEST_F(PgStorePlansTest, ASearchOfAWordEveryMessageHoldsReadsItsScanNotEveryMatch) {
-  // Every message says "common"; the searcher is in the quiet room only,
-  // whose messages are the oldest quarter. The page is picked among the
-  // newest SearchQuery::scan matches (all in the busy room: nothing for
-  // the searcher, and where the next page starts), not among all 40,000.
-  // VACUUM: a scan reads the dead index entries the UPDATE leaves.
-  ASSERT_OK(conn_->ExecScript("UPDATE messages SET text = text || ' common'"));
-  ASSERT_OK(conn_->ExecScript("VACUUM ANALYZE messages"));
+  // The searcher is in the quiet room, whose messages are the oldest
+  // quarter, and in more rooms than kSearchRoomsFirst (of the middle). The
+  // page is picked among the newest SearchQuery::scan matches (all in the
+  // busy room: nothing for the searcher, and where the next page starts),
+  // not among all 40,000.
+  ASSERT_NO_FATAL_FAILURE(SayCommonEverywhere(*conn_));
   const User outsider = NewUser("outsider");
   ASSERT_OK(store_->Join(outsider, old_room_).status());
+  for (int64_t room : middle_) ASSERT_OK(store_->Join(outsider, room).status());
+  ASSERT_GT(middle_.size(), kSearchRoomsFirst);
   SearchQuery q{"\"common\"", {}, {}, {}, 20};
   q.scan = kRows / 8;
   const int64_t before = RowsRead("messages");
@@ -209,6 +219,31 @@ TEST_F(PgStorePlansTest, ASearchOfAWordEveryMessageHoldsReadsItsScanNotEveryMatc
   EXPECT_TRUE(page.has_more());
   EXPECT_EQ(page.next_before, base_ + kRows - q.scan + 1);
   EXPECT_LE(read, q.scan + 16) << "a search read " << read << " rows of messages";
+}
+
+TEST_F(PgStorePlansTest, ASearchByAReaderOfOneQuietRoomReadsOnInItsRoomWithinAWindow) {
+  // The same search by a reader of the quiet room alone: the scan of
+  // everyone's newest matches finds nothing of theirs, and the second step
+  // reads their room's newest messages below it, at most q.scan of them
+  // (not the GIN index's every match), and fills the page.
+  ASSERT_NO_FATAL_FAILURE(SayCommonEverywhere(*conn_));
+  const User outsider = NewUser("outsider");
+  ASSERT_OK(store_->Join(outsider, old_room_).status());
+  SearchQuery q{"\"common\"", {}, {}, {}, 20};
+  q.scan = kRows / 8;
+  const int64_t before = RowsRead("messages");
+  ASSERT_OK_AND_ASSIGN(SearchPage page, store_->Search(outsider, q));
+  const int64_t read = RowsRead("messages") - before;
+  ASSERT_EQ(page.results.size(), 20u);
+  EXPECT_EQ(page.results.front().message.id, base_ + kRows / 4);  // the quiet room's newest
+  EXPECT_EQ(page.results.back().message.id, base_ + kRows / 4 - 19);
+  EXPECT_EQ(page.next_before, base_ + kRows / 4 - 19);
+  // The first step's scan (q.scan), then, for the reader's two rooms
+  // (general, empty, and the quiet one: a share of q.scan / 2 each), the
+  // floor's walk down the quiet room's index and the window above it, a
+  // share each. A plain `room_id = …` floor read the room's every row below
+  // (17,542 in all).
+  EXPECT_LE(read, 2 * q.scan + 64) << "a search read " << read << " rows of messages";
 }
 
 }  // namespace

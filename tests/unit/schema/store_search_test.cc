@@ -175,14 +175,64 @@ TEST_P(StoreSearchTest, ThePagesRunAcrossWaitingAndIndexedMessages) {
   ExpectIndexMatchesMessages();
 }
 
-// A search reads at most q.scan matches, whoever's they are: a reader of a
-// quiet room searching a word that a busy room of others repeats gets
-// pages that stop where the scan did (none of them holding anything at
-// first), and following next_before finds each of their own messages once,
-// newest first.
-TEST_P(StoreSearchTest, AScanStopsAtItsBoundAndThePagesGoOnFromThere) {
+// Follows next_before from the newest page until a page says there is no
+// more: every result's id, in order, and the number of pages.
+std::pair<std::vector<int64_t>, int> WalkPages(Storage& store, const User& who, SearchQuery q) {
+  std::vector<int64_t> found;
+  int pages = 0;
+  for (std::optional<int64_t> before;;) {
+    ++pages;
+    if (pages > 200) {
+      ADD_FAILURE() << "the pages never end";
+      break;
+    }
+    q.before = before;
+    auto page = store.Search(who, q);
+    EXPECT_OK(page);
+    if (!page.ok()) break;
+    EXPECT_LE(page->results.size(), static_cast<size_t>(q.limit));
+    for (const SearchHit& h : page->results) found.push_back(h.message.id);
+    if (!page->has_more()) break;
+    before = page->next_before;
+  }
+  return {found, pages};
+}
+
+// A search reads at most q.scan matches of everyone's first. A reader in a
+// few rooms (alice: one) whose messages lie behind more of others' matches
+// than that reads on in their own rooms at once: the first page holds them.
+TEST_P(StoreSearchTest, AReaderOfAFewRoomsFindsTheirOwnBehindOthersMatches) {
   User bob = NewUser("bob");
   Room busy = NewRoom(bob, "busy", RoomKind::kPrivate);
+  std::vector<int64_t> mine;
+  for (int i = 0; i < 3; ++i) mine.push_back(Post("kiwi mine " + std::to_string(i)).id);
+  for (int i = 0; i < 30; ++i) ASSERT_OK(store_->Send(bob, busy.id, "kiwi theirs " + std::to_string(i), std::nullopt));
+  // The bound is the index's: the tail of waiting messages is read whole.
+  if (Store* s = sqlite()) {
+    ASSERT_OK(s->IndexWaiting());
+  }
+
+  SearchQuery q{"\"kiwi\"", {}, {}, {}, 2};
+  q.scan = 7;
+  ASSERT_OK_AND_ASSIGN(SearchPage first, reader_->Search(alice_, q));
+  ASSERT_EQ(first.results.size(), 2u);
+  EXPECT_EQ(first.results[0].message.id, mine[2]);
+  EXPECT_EQ(first.results[1].message.id, mine[1]);
+  EXPECT_EQ(first.next_before, mine[1]);
+  EXPECT_EQ(WalkPages(*reader_, alice_, q), std::make_pair(std::vector<int64_t>{mine[2], mine[1], mine[0]}, 2));
+  // A search of one room of mine reads on in it the same way.
+  q.room_id = test::kGeneral;
+  EXPECT_EQ(WalkPages(*reader_, alice_, q), std::make_pair(std::vector<int64_t>{mine[2], mine[1], mine[0]}, 2));
+}
+
+// A reader in more rooms than kSearchRoomsFirst has no second step: pages
+// stop where the scan of everyone's matches did (none of them holding
+// anything at first), and following next_before finds each of their own
+// messages once, newest first.
+TEST_P(StoreSearchTest, AReaderOfManyRoomsPagesOnFromWhereTheScanStopped) {
+  User bob = NewUser("bob");
+  Room busy = NewRoom(bob, "busy", RoomKind::kPrivate);
+  for (size_t i = 0; i < kSearchRoomsFirst; ++i) NewRoom(alice_, "mine-" + std::to_string(i), RoomKind::kPublic);
   std::vector<int64_t> mine, theirs;
   for (int i = 0; i < 3; ++i) mine.push_back(Post("kiwi mine " + std::to_string(i)).id);
   for (int i = 0; i < 30; ++i) {
@@ -190,7 +240,6 @@ TEST_P(StoreSearchTest, AScanStopsAtItsBoundAndThePagesGoOnFromThere) {
     ASSERT_OK(r);
     theirs.push_back(r->message.id);
   }
-  // The bound is the index's: the tail of waiting messages is read whole.
   if (Store* s = sqlite()) {
     ASSERT_OK(s->IndexWaiting());
   }
@@ -201,32 +250,61 @@ TEST_P(StoreSearchTest, AScanStopsAtItsBoundAndThePagesGoOnFromThere) {
   EXPECT_TRUE(first.results.empty());
   EXPECT_TRUE(first.has_more());
   EXPECT_EQ(first.next_before, theirs[30 - 7]);  // the 7th newest match
-
-  std::vector<int64_t> found;
-  int pages = 0;
-  for (std::optional<int64_t> before;; ++pages) {
-    ASSERT_LT(pages, 12) << "the pages never end";
-    q.before = before;
-    ASSERT_OK_AND_ASSIGN(SearchPage page, reader_->Search(alice_, q));
-    EXPECT_LE(page.results.size(), 2u);
-    for (const SearchHit& h : page.results) found.push_back(h.message.id);
-    if (!page.has_more()) {
-      EXPECT_FALSE(page.next_before);
-      break;
-    }
-    ASSERT_TRUE(page.next_before);
-    before = page.next_before;
-  }
-  EXPECT_EQ(found, (std::vector<int64_t>{mine[2], mine[1], mine[0]}));
   // Four pages of 7 of theirs (28), then theirs 1 and 0 and mine 2 and 1
   // (the page of 2 is full: mine 0 is the one more), then mine 0.
-  EXPECT_EQ(pages + 1, 6);
+  EXPECT_EQ(WalkPages(*reader_, alice_, q), std::make_pair(std::vector<int64_t>{mine[2], mine[1], mine[0]}, 6));
   // A page that fills before the bound goes on from its last result.
   q.scan = kSearchScan;
   q.before.reset();
   ASSERT_OK_AND_ASSIGN(SearchPage whole, reader_->Search(alice_, q));
   ASSERT_EQ(whole.results.size(), 2u);
   EXPECT_EQ(whole.next_before, mine[1]);
+}
+
+// The second step reads the reader's rooms in a window of about q.scan of
+// their messages (each room's share), whatever the word: a word rare in
+// busy rooms of mine takes several pages, and walking them finds every
+// match I may see exactly once, newest first, across two rooms of mine
+// whose messages interleave with each other's and with a room of others.
+TEST_P(StoreSearchTest, TheSecondStepWalksMyRoomsInWindowsAndMissesNothing) {
+  User bob = NewUser("bob");
+  Room busy = NewRoom(bob, "busy", RoomKind::kPrivate);
+  Room side = NewRoom(alice_, "side", RoomKind::kPublic);
+  std::vector<int64_t> want;
+  for (int i = 0; i < 120; ++i) {
+    const bool plum = i % 7 == 3 || i % 11 == 0;
+    const int64_t room = i % 3 == 0 ? busy.id : i % 3 == 1 ? test::kGeneral : side.id;
+    const User& who = room == busy.id ? bob : alice_;
+    auto r = store_->Send(who, room, std::string(plum ? "plum " : "pear ") + std::to_string(i), std::nullopt);
+    ASSERT_OK(r);
+    if (plum && room != busy.id) want.insert(want.begin(), r->message.id);
+  }
+  // Theirs after mine: the scan of everyone's stops in them.
+  for (int i = 0; i < 20; ++i) ASSERT_OK(store_->Send(bob, busy.id, "plum late " + std::to_string(i), std::nullopt));
+  if (Store* s = sqlite()) {
+    ASSERT_OK(s->IndexWaiting());
+  }
+
+  SearchQuery q{"\"plum\"", {}, {}, {}, 3};
+  q.scan = 10;  // a share of 5 messages a room
+  auto [found, pages] = WalkPages(*reader_, alice_, q);
+  EXPECT_EQ(found, want);
+  EXPECT_GT(pages, static_cast<int>(want.size() + 2) / 3) << "the windows did not bound the pages' reads";
+  // The same walk with one scan covering everything, for comparison.
+  q.scan = kSearchScan;
+  EXPECT_EQ(WalkPages(*reader_, alice_, q).first, want);
+}
+
+// The index holds each message's room (migration 014); the words of a
+// search are looked for in the text only, never in a room's id.
+TEST_P(StoreSearchTest, AWordIsNeverFoundInTheRoomId) {
+  Post("no digits here");
+  if (Store* s = sqlite()) {
+    ASSERT_OK(s->IndexWaiting());
+  }
+  EXPECT_EQ(Found("\"" + std::to_string(test::kGeneral) + "\""), std::vector<std::string>{});
+  EXPECT_EQ(Found("\"" + std::to_string(test::kGeneral) + "\"*"), std::vector<std::string>{});
+  EXPECT_EQ(Found("\"digits\""), std::vector<std::string>{"no digits here"});
 }
 
 // A waiting message of a room I am not in is no more found than an indexed one.
