@@ -15,7 +15,9 @@
 -- rooms, commits of 256 as Parley indexes them): 6.9 µs of CPU a message to
 -- index against 5.7, the file 57 MB against 51 MB (the room's token and
 -- its prefixes of 2, 3 and 4 digits, which the table's prefix option gives
--- every column). The rebuild here reads every message once, as 008's did.
+-- every column). The rebuild here reads every message once, as 008's did:
+-- 3.1 s for a million messages of three words (the sqlite3 module), once,
+-- at the first start of the new binaries.
 --
 -- The table keeps its name; FTS5's configuration (011's merge settings)
 -- lives in its own rows and goes with it, so it is set again. Every message
