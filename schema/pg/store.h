@@ -216,8 +216,11 @@ class PgStore final : public Storage {
   Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role);
   // The per-reader fields of a room (read marker, unread counts, last message, peer).
   Status FillView(Room& r, int64_t user_id);
-  // The other person of each DM among rooms, one round trip for all.
+  // The other person of each DM among rooms, one round trip for all: the
+  // statement (none without a DM) and what it read into the rooms.
   Status FillPeers(std::span<Room> rooms, int64_t user_id);
+  static std::optional<PgConn::Stmt> PeersQuery(std::span<const Room> rooms, int64_t user_id);
+  static Status ReadPeers(const PgResult& row, std::span<Room> rooms);
   // Messages (store_messages.cc) and their details (store_message_details.cc).
   // lock: "" or a locking clause for the message row ("FOR UPDATE OF m"):
   // an edit, a delete, an answer or a reaction and a delete racing it are
@@ -225,6 +228,9 @@ class PgStore final : public Storage {
   Result<std::optional<Message>> LoadMessage(int64_t id, const char* lock = "");
   Result<std::vector<Message>> LoadMessages(const std::vector<int64_t>& ids, int64_t reader_id);
   Result<std::vector<Message>> LastMessages(const std::vector<int64_t>& room_ids, int64_t user_id);
+  // The newest message of each room that has one, in room_ids' order (no
+  // details), as one statement (rows of kMessageSelect: ReadMessages).
+  static PgConn::Stmt LastMessagesQuery(const std::vector<int64_t>& room_ids);
   Result<Message> LoadOwnMessage(const User& me, int64_t message_id);
   Result<std::optional<Message>> FindByClientId(int64_t user_id, const std::optional<std::string>& client_id);
   // Takes a send token, then appends the message's event first (its id is

@@ -26,6 +26,8 @@ inline constexpr const char* kMessageSelect =
 
 // The row-th row of a kMessageSelect query.
 Result<Message> ReadMessage(const PgResult& r, int row);
+// Every row of r.
+Result<std::vector<Message>> ReadMessages(const PgResult& r);
 // The upload in the row-th row, its kUploadColumns (schema/store_rules.h)
 // from column `first` on.
 Result<Upload> ReadUpload(const PgResult& r, int row, int first);

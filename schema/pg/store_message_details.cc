@@ -29,6 +29,16 @@ Result<Message> ReadMessage(const PgResult& r, int row) {
   return m;
 }
 
+Result<std::vector<Message>> ReadMessages(const PgResult& r) {
+  std::vector<Message> out;
+  out.reserve(r.Rows());
+  for (int i = 0; i < r.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(Message m, ReadMessage(r, i));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 Result<Upload> ReadUpload(const PgResult& r, int row, int first) {
   Upload u;
   PARLEY_ASSIGN_OR_RETURN(u.id, r.Int(row, first));

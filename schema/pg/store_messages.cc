@@ -54,8 +54,7 @@ Result<std::optional<Message>> PgStore::LoadMessage(int64_t id, const char* lock
 }
 
 Result<std::vector<Message>> PgStore::LoadMessages(const std::vector<int64_t>& ids, int64_t reader_id) {
-  std::vector<Message> out;
-  if (ids.empty()) return out;
+  if (ids.empty()) return std::vector<Message>();
   // One statement for the list, in the list's order.
   std::string list;
   for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
@@ -64,30 +63,31 @@ Result<std::vector<Message>> PgStore::LoadMessages(const std::vector<int64_t>& i
                                          "JOIN unnest(string_to_array($1, ',')::bigint[]) WITH ORDINALITY l(id, n) "
                                          "ON l.id = m.id ORDER BY l.n",
                                      {list}));
-  out.reserve(r.Rows());
-  for (int i = 0; i < r.Rows(); ++i) {
-    PARLEY_ASSIGN_OR_RETURN(Message m, ReadMessage(r, i));
-    out.push_back(std::move(m));
-  }
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Message> out, ReadMessages(r));
   PARLEY_RETURN_IF_ERROR(AttachDetails(reader_id, out));
   return out;
 }
 
-Result<std::vector<Message>> PgStore::LastMessages(const std::vector<int64_t>& room_ids, int64_t user_id) {
-  if (room_ids.empty()) return std::vector<Message>();
+PgConn::Stmt PgStore::LastMessagesQuery(const std::vector<int64_t>& room_ids) {
   std::string list;
   for (int64_t id : room_ids) list += (list.empty() ? "" : ",") + std::to_string(id);
-  // Each room's newest message through messages_room (key_range.h), in
-  // room_ids' order.
-  PARLEY_ASSIGN_OR_RETURN(
-      PgResult r, conn_.Exec("SELECT x.id FROM unnest(string_to_array($1, ',')::bigint[]) WITH ORDINALITY l(room, n) "
-                             "CROSS JOIN LATERAL (SELECT id FROM messages WHERE " +
-                                 KeyRange("room_id", "id", "l.room", "0", kMaxId) +
-                                 " ORDER BY room_id DESC, id DESC LIMIT 1) x "
-                                 "ORDER BY l.n",
-                             {list}));
-  PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> ids, r.Ints());
-  return LoadMessages(ids, user_id);
+  // Each room's newest message id through messages_room (key_range.h), and
+  // the message by it, in room_ids' order: one statement.
+  return {std::string(kMessageSelect) +
+              "JOIN (SELECT x.id, l.n FROM unnest(string_to_array($1, ',')::bigint[]) WITH ORDINALITY l(room, n) "
+              "CROSS JOIN LATERAL (SELECT id FROM messages WHERE " +
+              KeyRange("room_id", "id", "l.room", "0", kMaxId) +
+              " ORDER BY room_id DESC, id DESC LIMIT 1) x) l ON l.id = m.id ORDER BY l.n",
+          {list}};
+}
+
+Result<std::vector<Message>> PgStore::LastMessages(const std::vector<int64_t>& room_ids, int64_t user_id) {
+  if (room_ids.empty()) return std::vector<Message>();
+  PgConn::Stmt q = LastMessagesQuery(room_ids);
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(q.sql, q.params));
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Message> out, ReadMessages(r));
+  PARLEY_RETURN_IF_ERROR(AttachDetails(user_id, out));
+  return out;
 }
 
 Status PgStore::StoreMentions(Message& m) {
