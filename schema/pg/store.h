@@ -216,9 +216,8 @@ class PgStore final : public Storage {
   Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role);
   // The per-reader fields of a room (read marker, unread counts, last message, peer).
   Status FillView(Room& r, int64_t user_id);
-  // The other person of each DM among rooms, one round trip for all: the
-  // statement (none without a DM) and what it read into the rooms.
-  Status FillPeers(std::span<Room> rooms, int64_t user_id);
+  // The other person of each DM among rooms, one statement for all (none
+  // without a DM), and what it read into the rooms.
   static std::optional<PgConn::Stmt> PeersQuery(std::span<const Room> rooms, int64_t user_id);
   static Status ReadPeers(const PgResult& row, std::span<Room> rooms);
   // Messages (store_messages.cc) and their details (store_message_details.cc).
@@ -227,7 +226,6 @@ class PgStore final : public Storage {
   // serialised on the row.
   Result<std::optional<Message>> LoadMessage(int64_t id, const char* lock = "");
   Result<std::vector<Message>> LoadMessages(const std::vector<int64_t>& ids, int64_t reader_id);
-  Result<std::vector<Message>> LastMessages(const std::vector<int64_t>& room_ids, int64_t user_id);
   // The newest message of each room that has one, in room_ids' order (no
   // details), as one statement (rows of kMessageSelect: ReadMessages).
   static PgConn::Stmt LastMessagesQuery(const std::vector<int64_t>& room_ids);

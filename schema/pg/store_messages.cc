@@ -81,15 +81,6 @@ PgConn::Stmt PgStore::LastMessagesQuery(const std::vector<int64_t>& room_ids) {
           {list}};
 }
 
-Result<std::vector<Message>> PgStore::LastMessages(const std::vector<int64_t>& room_ids, int64_t user_id) {
-  if (room_ids.empty()) return std::vector<Message>();
-  PgConn::Stmt q = LastMessagesQuery(room_ids);
-  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(q.sql, q.params));
-  PARLEY_ASSIGN_OR_RETURN(std::vector<Message> out, ReadMessages(r));
-  PARLEY_RETURN_IF_ERROR(AttachDetails(user_id, out));
-  return out;
-}
-
 Status PgStore::StoreMentions(Message& m) {
   PARLEY_RETURN_IF_ERROR(conn_.Exec("DELETE FROM mentions WHERE message_id = $1", {m.id}).status());
   m.mentions.clear();

@@ -171,7 +171,7 @@ TEST_F(StoreConversationsTest, TheWholeRoomListReadsEveryRoomInAFewStatements) {
   // SQLite without the DMs, 612 round trips on PostgreSQL); now the room
   // list's page, holding them all, the DMs' people in one (13 round trips
   // on this fresh connection, where each statement's first use prepares it;
-  // 3 once they are prepared: ARoomListPageIsThreeRoundTripsOnPostgreSQL).
+  // 3 once they are prepared: ARoomListPageAndARoomAreThreeRoundTripsOnPostgreSQL).
   Limits unlimited;
   unlimited.WritesOff();
   store_ = nullptr;
@@ -232,12 +232,13 @@ TEST_F(StoreConversationsTest, TheWholeRoomListReadsEveryRoomInAFewStatements) {
   EXPECT_EQ(with_last, 2);
 }
 
-// A page of the room list on PostgreSQL, once its statements are prepared:
+// A page of the room list on PostgreSQL, once its statements are prepared
+// (and a room, below):
 // the page, then its last messages, DMs' people and (with changed_since)
 // the rooms left together, then the messages' details with the COMMIT.
 // Six round trips before (each a network round trip to a PostgreSQL on
 // another host); the page's contents are the same.
-TEST_F(StoreConversationsTest, ARoomListPageIsThreeRoundTripsOnPostgreSQL) {
+TEST_F(StoreConversationsTest, ARoomListPageAndARoomAreThreeRoundTripsOnPostgreSQL) {
   if (!test::OnPostgres()) GTEST_SKIP() << "round trips are PostgreSQL's";
   Limits unlimited;
   unlimited.WritesOff();
@@ -270,6 +271,19 @@ TEST_F(StoreConversationsTest, ARoomListPageIsThreeRoundTripsOnPostgreSQL) {
       EXPECT_EQ(page.rooms[1].last_message->reactions.size(), 1u);
       EXPECT_EQ(page.rooms[1].unread, 1);
     }
+    // One room (GET /api/rooms/{id}, and every write that answers with its
+    // room): the access check, then its unread counts, last message and
+    // peer together, then the message's details. Five before (a DM's).
+    const uint64_t trips = pg_->round_trips();
+    ASSERT_OK_AND_ASSIGN(Room room, store_->GetRoom(bob_, dm.first.id));
+    if (i == 1) {
+      EXPECT_EQ(pg_->round_trips() - trips, 3u) << "a room";
+    }
+    ASSERT_TRUE(room.peer);
+    EXPECT_EQ(room.peer->id, alice_.id);
+    ASSERT_TRUE(room.last_message);
+    EXPECT_EQ(room.last_message->text, "psst");
+    EXPECT_EQ(room.unread, 1);
   }
 }
 
