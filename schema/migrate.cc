@@ -12,7 +12,7 @@ int LatestSchemaVersion() {
   return latest;
 }
 
-Result<int> Migrate(Db& db) {
+Result<int> Migrate(Db& db, int target) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db, Transaction::Mode::kWrite));
   int version = 0;
   {
@@ -25,7 +25,7 @@ Result<int> Migrate(Db& db) {
                             " is newer than this binary (" + std::to_string(LatestSchemaVersion()) + ")");
   }
   for (const auto& m : kMigrations) {
-    if (m.number <= version) continue;
+    if (m.number <= version || m.number > target) continue;
     Status st = db.ExecScript(m.sql);
     if (!st.ok()) return Status::Internal("migration " + std::to_string(m.number) + ": " + st.message());
     version = m.number;

@@ -11,7 +11,8 @@ namespace parley {
 
 // The number of the newest migration built into this binary.
 int LatestSchemaVersion();
-// Applies every pending migration; returns the resulting version.
-Result<int> Migrate(Db& db);
+// Applies every pending migration up to `target` (an upgrade test stops at
+// an older version); returns the resulting version.
+Result<int> Migrate(Db& db, int target = LatestSchemaVersion());
 
 }  // namespace parley
