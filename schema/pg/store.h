@@ -225,7 +225,9 @@ class PgStore final : public Storage {
   // an edit, a delete, an answer or a reaction and a delete racing it are
   // serialised on the row.
   Result<std::optional<Message>> LoadMessage(int64_t id, const char* lock = "");
-  Result<std::vector<Message>> LoadMessages(const std::vector<int64_t>& ids, int64_t reader_id);
+  // The messages named by ids, in that order, without their details
+  // (DetailReads).
+  Result<std::vector<Message>> LoadMessages(const std::vector<int64_t>& ids);
   // The newest message of each room that has one, in room_ids' order (no
   // details), as one statement (rows of kMessageSelect: ReadMessages).
   static PgConn::Stmt LastMessagesQuery(const std::vector<int64_t>& room_ids);
@@ -247,13 +249,22 @@ class PgStore final : public Storage {
   // A read transaction: one REPEATABLE READ snapshot (a savepoint of the
   // open batch inside one), as SQLite's read transaction gives.
   // store_search.cc: one step of a search, the matches of `source` (a FROM
-  // clause and its WHERE naming the messages m; at most $9 of them, newest first) over Search's parameters, the
-  // page's hits among them into `hits`; the oldest match read when the step
-  // read `scan` of them. And the second step's rooms and floor, as SQLite's.
-  Result<std::optional<int64_t>> SearchStep(const std::string& source, const std::string& query,
-                                            const std::vector<PgParam>& params, int scan, SearchHits& hits);
-  Result<std::vector<int64_t>> SearchRooms(const User& me, const SearchQuery& q);
-  Result<std::optional<int64_t>> SearchRoomsFloor(const std::string& rooms, int64_t below, int share);
+  // clause and its WHERE naming the messages m; at most $9 of them, newest
+  // first) over Search's parameters, after the CTEs of `with` ("name AS
+  // (...), " each); read, the page's hits among them go into `hits`, and
+  // the step ends with the oldest match read when it read `scan` of them,
+  // and the floor of `with`'s CTE f when it has one. SearchRooms: the
+  // second step (SearchGoesOnInRooms) in `rooms`, below `below`, with its
+  // floor, one statement; the floor.
+  struct SearchStepEnd {
+    std::optional<int64_t> oldest;
+    std::optional<int64_t> floor;
+  };
+  static PgConn::Stmt SearchStepQuery(const std::string& source, const std::string& query, std::vector<PgParam> params,
+                                      const std::string& with = "");
+  static Result<SearchStepEnd> ReadSearchStep(Result<PgResult> r, int scan, SearchHits& hits);
+  Result<std::optional<int64_t>> SearchRooms(const std::vector<int64_t>& rooms, int64_t below, const std::string& query,
+                                             std::vector<PgParam> params, int scan, SearchHits& hits);
   Result<std::unique_ptr<PgTx>> BeginRead();
   // History's page inside the caller's transaction (ListRoomsPage's too).
   Result<HistoryPage> ReadHistory(const User& me, int64_t room_id, std::optional<int64_t> before,

@@ -53,7 +53,7 @@ Result<std::optional<Message>> PgStore::LoadMessage(int64_t id, const char* lock
   return std::optional<Message>(std::move(one[0]));
 }
 
-Result<std::vector<Message>> PgStore::LoadMessages(const std::vector<int64_t>& ids, int64_t reader_id) {
+Result<std::vector<Message>> PgStore::LoadMessages(const std::vector<int64_t>& ids) {
   if (ids.empty()) return std::vector<Message>();
   // One statement for the list, in the list's order.
   std::string list;
@@ -63,9 +63,7 @@ Result<std::vector<Message>> PgStore::LoadMessages(const std::vector<int64_t>& i
                                          "JOIN unnest(string_to_array($1, ',')::bigint[]) WITH ORDINALITY l(id, n) "
                                          "ON l.id = m.id ORDER BY l.n",
                                      {list}));
-  PARLEY_ASSIGN_OR_RETURN(std::vector<Message> out, ReadMessages(r));
-  PARLEY_RETURN_IF_ERROR(AttachDetails(reader_id, out));
-  return out;
+  return ReadMessages(r);
 }
 
 PgConn::Stmt PgStore::LastMessagesQuery(const std::vector<int64_t>& room_ids) {

@@ -107,64 +107,113 @@ Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
   }
   SearchHits hits;
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginRead());
-  if (q.room_id) PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, *q.room_id, true).status());
-  // The newest q.scan matches of every room (the bound on what a search
-  // reads). The query is written out, not taken from a CTE, so that the
-  // planner estimates how many messages it matches (a common term: walk
-  // the id index backwards; a rare one: the GIN index).
-  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> floor,
-                          SearchStep("messages m WHERE m.search @@ (" + query + ") AND m.id < $2", query, params, q.scan, hits));
+  // One round trip: the access check of q's room, the newest q.scan
+  // matches of every room (the bound on what a search reads), and the rooms
+  // a second step would read (mine, when q names none). The query is
+  // written out, not taken from a CTE, so that the planner estimates how
+  // many messages it matches (a common term: walk the id index backwards;
+  // a rare one: the GIN index).
+  std::vector<PgConn::Stmt> first;
+  if (q.room_id) first.push_back(AccessQuery(me.id, *q.room_id, false, nullptr));
+  first.push_back(SearchStepQuery("messages m WHERE m.search @@ (" + query + ") AND m.id < $2", query, params));
+  if (!q.room_id) {
+    first.push_back({"SELECT room_id FROM members WHERE user_id = $1 ORDER BY room_id LIMIT $2",
+                     {me.id, static_cast<int64_t>(kSearchRoomsFirst + 1)}});
+  }
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(first));
+  if (q.room_id) {
+    PARLEY_ASSIGN_OR_RETURN(PgResult access, std::move(rows[0]));
+    PARLEY_RETURN_IF_ERROR(ReadAccess(access, true, false).status());
+  }
+  const size_t step = q.room_id ? 1 : 0;
+  PARLEY_ASSIGN_OR_RETURN(SearchStepEnd end, ReadSearchStep(std::move(rows[step]), q.scan, hits));
+  std::optional<int64_t> floor = end.oldest;
   if (SearchGoesOnInRooms(hits.size(), q, floor)) {
-    PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> rooms, SearchRooms(me, q));
+    std::vector<int64_t> rooms;
+    if (q.room_id) {
+      rooms.push_back(*q.room_id);
+    } else {
+      PARLEY_ASSIGN_OR_RETURN(PgResult mine, std::move(rows[step + 1]));
+      if (mine.Rows() <= static_cast<int>(kSearchRoomsFirst)) {
+        for (int i = 0; i < mine.Rows(); ++i) {
+          PARLEY_ASSIGN_OR_RETURN(int64_t id, mine.Int(i, 0));
+          rooms.push_back(id);
+        }
+      }
+    }
     if (!rooms.empty()) {
-      std::string list;
-      for (int64_t r : rooms) list += (list.empty() ? "{" : ",") + std::to_string(r);
-      list += "}";
-      params[1] = *floor;  // $2: below where the first step stopped
-      PARLEY_ASSIGN_OR_RETURN(floor, SearchRoomsFloor(list, *floor, SearchRoomShare(q.scan, rooms.size())));
-      params.emplace_back(list);
-      const std::string rooms_at = "$" + std::to_string(params.size());
-      params.emplace_back(floor.value_or(0));
-      const std::string from_at = "$" + std::to_string(params.size());
-      // My rooms' messages of the window by their (room_id, id) index (a
-      // KeyRange a room, which the planner cannot walk the primary key
-      // for), at most about q.scan, each tested against the query. OFFSET
-      // 0 keeps the planner from folding the test into the scan: left to
-      // itself it took the GIN index's every match of a common word (40,000
-      // rows read where the window held 2,500: PgStorePlansTest).
-      PARLEY_RETURN_IF_ERROR(SearchStep("(SELECT m.id, m.room_id, m.user_id, m.deleted, m.search FROM unnest(" +
-                                            rooms_at + "::bigint[]) AS j(room) CROSS JOIN LATERAL (SELECT * FROM "
-                                            "messages m WHERE " + KeyRange("m.room_id", "m.id", "j.room", from_at,
-                                            "$2::bigint - 1") + ") m OFFSET 0) m WHERE m.search @@ (" + query + ")",
-                                        query, params, q.scan, hits)
-                                 .status());
+      PARLEY_ASSIGN_OR_RETURN(floor, SearchRooms(rooms, *floor, query, std::move(params), q.scan, hits));
     }
   }
-  // Every hit exists: the snapshot that found it is still open.
-  PARLEY_ASSIGN_OR_RETURN(SearchPage page, SearchPageOf(std::move(hits), q.limit, floor, [&](const std::vector<int64_t>& ids) {
-                            return LoadMessages(ids, me.id);
-                          }));
-  PARLEY_RETURN_IF_ERROR(tx->Commit());
-  return page;
+  // Every hit exists: the snapshot that found it is still open. The page's
+  // details ride with its COMMIT.
+  return SearchPageOf(std::move(hits), q.limit, floor, [&](const std::vector<int64_t>& ids) -> Result<std::vector<Message>> {
+    PARLEY_ASSIGN_OR_RETURN(std::vector<Message> out, LoadMessages(ids));
+    DetailReads details(out, MessageDetailQueries(me.id));
+    PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> detail_rows, tx->CommitAfter(details.statements()));
+    PARLEY_RETURN_IF_ERROR(details.Fill(detail_rows));
+    return out;
+  });
 }
 
-Result<std::optional<int64_t>> PgStore::SearchStep(const std::string& source, const std::string& query,
-                                                   const std::vector<PgParam>& params, int scan, SearchHits& hits) {
+Result<std::optional<int64_t>> PgStore::SearchRooms(const std::vector<int64_t>& rooms, int64_t below,
+                                                     const std::string& query, std::vector<PgParam> params, int scan,
+                                                     SearchHits& hits) {
+  std::string list;
+  for (int64_t r : rooms) list += (list.empty() ? "{" : ",") + std::to_string(r);
+  list += "}";
+  params[1] = below;  // $2: below where the first step stopped
+  params.emplace_back(list);
+  const std::string rooms_at = "$" + std::to_string(params.size());
+  params.emplace_back(int64_t{SearchRoomShare(scan, rooms.size()) - 1});
+  const std::string offset_at = "$" + std::to_string(params.size());
+  // The floor: each room's share-th newest message below, walking its
+  // (room_id, id) index back from there (KeyRange: a bitmap of every row of
+  // the room below and a sort was the planner's choice for a plain
+  // `room_id = j.room`); the highest of them, none when no room holds its
+  // share (the window then reaches every room's first message).
+  const std::string with =
+      "f AS MATERIALIZED (SELECT MAX((SELECT m.id FROM messages m WHERE " +
+      KeyRange("m.room_id", "m.id", "j.room", "0", "$2::bigint - 1") + " ORDER BY m.room_id DESC, m.id DESC OFFSET " +
+      offset_at + " LIMIT 1)) AS floor FROM unnest(" + rooms_at + "::bigint[]) AS j(room)), ";
+  // Then the rooms' messages of the window (floor, $2) by their (room_id,
+  // id) index (a KeyRange a room, which the planner cannot walk the primary
+  // key for), at most about `scan`, each tested against the query. OFFSET
+  // 0 keeps the planner from folding the test into the scan: left to
+  // itself it took the GIN index's every match of a common word (40,000
+  // rows read where the window held 2,500: PgStorePlansTest).
+  const std::string source = "(SELECT m.id, m.room_id, m.user_id, m.deleted, m.search FROM unnest(" + rooms_at +
+                             "::bigint[]) AS j(room) CROSS JOIN LATERAL (SELECT * FROM messages m WHERE " +
+                             KeyRange("m.room_id", "m.id", "j.room", "(SELECT COALESCE(floor, 0) FROM f)",
+                                      "$2::bigint - 1") +
+                             ") m OFFSET 0) m WHERE m.search @@ (" + query + ")";
+  const PgConn::Stmt step = SearchStepQuery(source, query, std::move(params), with);
+  PARLEY_ASSIGN_OR_RETURN(SearchStepEnd end, ReadSearchStep(conn_.Exec(step.sql, step.params), scan, hits));
+  return end.floor;
+}
+
+PgConn::Stmt PgStore::SearchStepQuery(const std::string& source, const std::string& query, std::vector<PgParam> params,
+                                      const std::string& with) {
   // w: at most $9 of the matches, newest first, whether or not I may see
-  // them; then the page among them. One row at least, for the window's size.
-  Result<PgResult> r = conn_.Exec(
-      "WITH w AS MATERIALIZED (SELECT m.id, m.room_id, m.user_id, m.deleted "
-      "FROM " + source + " ORDER BY m.id DESC LIMIT $9), "
-      "page AS (SELECT w.id FROM w JOIN members mb ON mb.room_id = w.room_id AND mb.user_id = $1 "
-      "WHERE w.deleted = 0 AND ($3::bigint IS NULL OR w.room_id = $3) AND ($4::bigint IS NULL OR w.user_id = $4) "
-      "ORDER BY w.id DESC LIMIT $5) "
-      "SELECT n.read, n.oldest, p.id, CASE WHEN p.id IS NULL THEN NULL "
-      "WHEN (SELECT COUNT(*) FROM ts_parse('default', p.text) t WHERE t.tokid <> 12) <= $8 "
-      "THEN ts_headline('parley_search', p.text, s.query, $7) "
-      "ELSE ts_headline('parley_search', p.text, s.query, $6) END "
-      "FROM (SELECT COUNT(*) AS read, MIN(id) AS oldest FROM w) n CROSS JOIN (SELECT " + query + " AS query) s "
-      "LEFT JOIN (SELECT m.id, m.text FROM page JOIN messages m ON m.id = page.id) p ON true ORDER BY p.id DESC",
-      params);
+  // them; then the page among them. One row at least, for the window's size
+  // (and f's floor, when `with` makes one).
+  return {"WITH " + with +
+              "w AS MATERIALIZED (SELECT m.id, m.room_id, m.user_id, m.deleted "
+              "FROM " + source + " ORDER BY m.id DESC LIMIT $9), "
+              "page AS (SELECT w.id FROM w JOIN members mb ON mb.room_id = w.room_id AND mb.user_id = $1 "
+              "WHERE w.deleted = 0 AND ($3::bigint IS NULL OR w.room_id = $3) AND ($4::bigint IS NULL OR w.user_id = $4) "
+              "ORDER BY w.id DESC LIMIT $5) "
+              "SELECT n.read, n.oldest, p.id, CASE WHEN p.id IS NULL THEN NULL "
+              "WHEN (SELECT COUNT(*) FROM ts_parse('default', p.text) t WHERE t.tokid <> 12) <= $8 "
+              "THEN ts_headline('parley_search', p.text, s.query, $7) "
+              "ELSE ts_headline('parley_search', p.text, s.query, $6) END, " +
+              (with.empty() ? "NULL::bigint" : "(SELECT floor FROM f)") +
+              " FROM (SELECT COUNT(*) AS read, MIN(id) AS oldest FROM w) n CROSS JOIN (SELECT " + query + " AS query) s "
+              "LEFT JOIN (SELECT m.id, m.text FROM page JOIN messages m ON m.id = page.id) p ON true ORDER BY p.id DESC",
+          std::move(params)};
+}
+
+Result<PgStore::SearchStepEnd> PgStore::ReadSearchStep(Result<PgResult> r, int scan, SearchHits& hits) {
   if (!r.ok()) {
     if (r.status().code() == Code::kInternal) {
       return Status::Invalid("invalid_query", "the search terms could not be understood");
@@ -176,37 +225,13 @@ Result<std::optional<int64_t>> PgStore::SearchStep(const std::string& source, co
     PARLEY_ASSIGN_OR_RETURN(int64_t id, r->Int(i, 2));
     hits.emplace_back(id, r->Text(i, 3));
   }
+  SearchStepEnd end;
+  end.floor = r->OptionalInt(0, 4);
   PARLEY_ASSIGN_OR_RETURN(int64_t read, r->Int(0, 0));
-  if (read < scan) return std::optional<int64_t>();
+  if (read < scan) return end;
   PARLEY_ASSIGN_OR_RETURN(int64_t oldest, r->Int(0, 1));
-  return std::optional<int64_t>(oldest);
-}
-
-Result<std::vector<int64_t>> PgStore::SearchRooms(const User& me, const SearchQuery& q) {
-  if (q.room_id) return std::vector<int64_t>{*q.room_id};
-  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT room_id FROM members WHERE user_id = $1 ORDER BY room_id LIMIT $2",
-                                                 {me.id, static_cast<int64_t>(kSearchRoomsFirst + 1)}));
-  std::vector<int64_t> rooms;
-  for (int i = 0; i < r.Rows(); ++i) {
-    PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
-    rooms.push_back(id);
-  }
-  if (rooms.size() > kSearchRoomsFirst) rooms.clear();
-  return rooms;
-}
-
-Result<std::optional<int64_t>> PgStore::SearchRoomsFloor(const std::string& rooms, int64_t below, int share) {
-  // Each room's share-th newest message below `below`, walking its
-  // (room_id, id) index back from there (KeyRange: a bitmap of every row of
-  // the room below and a sort was the planner's choice for a plain
-  // `room_id = j.room`); the highest of them.
-  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(
-      "SELECT MAX((SELECT m.id FROM messages m WHERE " + KeyRange("m.room_id", "m.id", "j.room", "0", "$2") +
-      " ORDER BY m.room_id DESC, m.id DESC OFFSET $3 LIMIT 1)) FROM unnest($1::bigint[]) AS j(room)",
-      {rooms, IdBefore(below), int64_t{share - 1}}));
-  if (r.Rows() == 0 || r.IsNull(0, 0)) return std::optional<int64_t>();
-  PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(0, 0));
-  return std::optional<int64_t>(id);
+  end.oldest = oldest;
+  return end;
 }
 
 }  // namespace parley::pg

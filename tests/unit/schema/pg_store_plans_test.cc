@@ -231,8 +231,16 @@ TEST_F(PgStorePlansTest, ASearchByAReaderOfOneQuietRoomReadsOnInItsRoomWithinAWi
   ASSERT_OK(store_->Join(outsider, old_room_).status());
   SearchQuery q{"\"common\"", {}, {}, {}, 20};
   q.scan = kRows / 8;
+  // Once to prepare its statements (a round trip each, once per
+  // connection), then counted.
+  ASSERT_OK(store_->Search(outsider, q).status());
   const int64_t before = RowsRead("messages");
+  const uint64_t trips = conn_->round_trips();
   ASSERT_OK_AND_ASSIGN(SearchPage page, store_->Search(outsider, q));
+  // The first step with the reader's rooms, the second with its floor, the
+  // page's messages, their details with the COMMIT (was seven: the rooms,
+  // the floor and the details each took one of their own).
+  EXPECT_EQ(conn_->round_trips() - trips, 4u);
   const int64_t read = RowsRead("messages") - before;
   ASSERT_EQ(page.results.size(), 20u);
   EXPECT_EQ(page.results.front().message.id, base_ + kRows / 4);  // the quiet room's newest
