@@ -290,7 +290,8 @@ void PgConn::DropQueuedFrom(uint64_t seq) {
 Result<std::vector<Result<PgResult>>> PgConn::Pipeline(std::span<const Main> mains) {
   // Everything is prepared before the pipeline opens: PQprepare waits for
   // its answer, which pipeline mode does not allow. Statements without
-  // parameters (BEGIN, SAVEPOINT...) go unnamed: nothing to plan.
+  // parameters (BEGIN, SAVEPOINT...) go unnamed: nothing to plan; so do
+  // the mains that are planned at every call (Stmt::plan_per_call).
   // (A statement that fails to prepare leaves the queue as it was.)
   // The queue, then the mains: one list, each with its prepared name
   // (empty: unnamed).
@@ -324,9 +325,10 @@ Result<std::vector<Result<PgResult>>> PgConn::Pipeline(std::span<const Main> mai
   if (PQenterPipelineMode(c) != 1) return lost();
   auto send = [c](const Outgoing& st) {
     std::vector<const char*> values = Values(st.params, st.n);
-    return st.name.empty()
-               ? PQsendQueryParams(c, st.text->c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)
-               : PQsendQueryPrepared(c, st.name.c_str(), static_cast<int>(st.n), values.data(), nullptr, nullptr, 0);
+    return st.name.empty() ? PQsendQueryParams(c, st.text->c_str(), static_cast<int>(st.n), nullptr, values.data(),
+                                               nullptr, nullptr, 0)
+                           : PQsendQueryPrepared(c, st.name.c_str(), static_cast<int>(st.n), values.data(), nullptr,
+                                                 nullptr, 0);
   };
   size_t sent = 0;
   while (sent < all.size() && send(all[sent]) == 1) ++sent;
@@ -397,7 +399,7 @@ Result<std::vector<PgConn::Main>> PgConn::MainsOf(const std::vector<Stmt>& stmts
   mains.reserve(stmts.size() + 1);  // room for a COMMIT (Commit)
   for (const Stmt& st : stmts) {
     PARLEY_RETURN_IF_ERROR(CheckNoNul(st.params.data(), st.params.size()));
-    mains.push_back({std::string(st.sql), true, st.params.data(), st.params.size()});
+    mains.push_back({std::string(st.sql), !st.plan_per_call, st.params.data(), st.params.size()});
   }
   return mains;
 }

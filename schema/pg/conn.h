@@ -146,9 +146,14 @@ class PgConn {
   // queue) in one round trip: each one's result, in order. The server
   // skips the statements after one that fails; they answer its error. The
   // outer Result fails when a queued statement or the connection did.
+  // plan_per_call: sent unprepared, so the server plans it for its
+  // parameters at every call, where a prepared statement's generic plan
+  // (which PostgreSQL settles on after five calls) would fit no value well:
+  // a search, whose best index depends on how common its words are.
   struct Stmt {
     std::string sql;
     std::vector<PgParam> params;
+    bool plan_per_call = false;
   };
   Result<std::vector<Result<PgResult>>> ExecTogether(const std::vector<Stmt>& stmts);
 

@@ -110,12 +110,15 @@ Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
   // One round trip: the access check of q's room, the newest q.scan
   // matches of every room (the bound on what a search reads), and the rooms
   // a second step would read (mine, when q names none). The query is
-  // written out, not taken from a CTE, so that the planner estimates how
-  // many messages it matches (a common term: walk the id index backwards;
-  // a rare one: the GIN index).
+  // written out, not taken from a CTE, and planned for its words at every
+  // search (plan_per_call), so that the planner estimates how many messages
+  // it matches (a common term: walk the id index backwards; a rare one: the
+  // GIN index). A generic plan knows no word: it walked the whole log back
+  // for a word of one message (PgStorePlansTest).
   std::vector<PgConn::Stmt> first;
   if (q.room_id) first.push_back(AccessQuery(me.id, *q.room_id, false, nullptr));
   first.push_back(SearchStepQuery("messages m WHERE m.search @@ (" + query + ") AND m.id < $2", query, params));
+  first.back().plan_per_call = true;
   if (!q.room_id) {
     first.push_back({"SELECT room_id FROM members WHERE user_id = $1 ORDER BY room_id LIMIT $2",
                      {me.id, static_cast<int64_t>(kSearchRoomsFirst + 1)}});
