@@ -9,6 +9,9 @@
 # exit. Callers set `repo` and `bench_name` first, and may call
 # bench_cleanup_hook to add their own cleanup.
 
+# shellcheck source=tools/bench/fts.sh
+source "$(dirname "${BASH_SOURCE[0]}")/fts.sh"  # beside this file: repo may be another checkout
+
 die() { echo "bench/$bench_name: $*" >&2; exit 1; }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -119,14 +122,12 @@ bench_dirty=$(git -C "$repo" status --porcelain -- events fcgi schema nginx tool
 bench_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # index_pending_sql DB: what an indexing commit of Parley runs before its
-# COMMIT (Store::IndexEvery, migration 009), for the schema DB has: since
-# migration 014 the index holds each message's room as well, and a tree
-# measured with PARLEY_BENCH_TREE may be older.
+# COMMIT (Store::IndexEvery, migration 009), for the schema DB has
+# (fts_columns).
 index_pending_sql() {
-  local cols="m.text"
-  [[ $(sqlite3 "$1" "SELECT COUNT(*) FROM pragma_table_info('messages_fts') WHERE name = 'room_id'") == 1 ]] &&
-    cols="m.text, m.room_id"
-  echo "INSERT INTO messages_fts(rowid, ${cols//m./}) SELECT m.id, $cols FROM messages_fts_pending p
+  local cols
+  cols=$(fts_columns "$1")
+  echo "INSERT INTO messages_fts(rowid, $cols) SELECT m.id, m.${cols//, /, m.} FROM messages_fts_pending p
   JOIN messages m ON m.id = p.id ORDER BY p.id;
 DELETE FROM messages_fts_pending;"
 }
