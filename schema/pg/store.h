@@ -246,14 +246,12 @@ class PgStore final : public Storage {
   // (event_log.h).
   PgConn::Stmt InsertQuery(const Message& m, const char* kind_in_qa);
   Status FinishInsert(Message& m, Event& ev, const PgResult& inserted, bool* duplicate);
-  // A read transaction: one REPEATABLE READ snapshot (a savepoint of the
-  // open batch inside one), as SQLite's read transaction gives.
   // store_search.cc: one step of a search, the matches of `source` (a FROM
   // clause and its WHERE naming the messages m; at most $9 of them, newest
   // first) over Search's parameters, after the CTEs of `with` ("name AS
   // (...), " each); read, the page's hits among them go into `hits`, and
   // the step ends with the oldest match read when it read `scan` of them,
-  // and the floor of `with`'s CTE f when it has one. SearchRooms: the
+  // and the floor of `with`'s CTE f when it has one. SearchInRooms: the
   // second step (SearchGoesOnInRooms) in `rooms`, below `below`, with its
   // floor, one statement; the floor.
   struct SearchStepEnd {
@@ -263,8 +261,10 @@ class PgStore final : public Storage {
   static PgConn::Stmt SearchStepQuery(const std::string& source, const std::string& query, std::vector<PgParam> params,
                                       const std::string& with = "");
   static Result<SearchStepEnd> ReadSearchStep(Result<PgResult> r, int scan, SearchHits& hits);
-  Result<std::optional<int64_t>> SearchRooms(const std::vector<int64_t>& rooms, int64_t below, const std::string& query,
-                                             std::vector<PgParam> params, int scan, SearchHits& hits);
+  Result<std::optional<int64_t>> SearchInRooms(const std::vector<int64_t>& rooms, int64_t below, const std::string& query,
+                                               std::vector<PgParam> params, int scan, SearchHits& hits);
+  // A read transaction: one REPEATABLE READ snapshot (a savepoint of the
+  // open batch inside one), as SQLite's read transaction gives.
   Result<std::unique_ptr<PgTx>> BeginRead();
   // History's page inside the caller's transaction (ListRoomsPage's too).
   Result<HistoryPage> ReadHistory(const User& me, int64_t room_id, std::optional<int64_t> before,

@@ -145,7 +145,7 @@ Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
       }
     }
     if (!rooms.empty()) {
-      PARLEY_ASSIGN_OR_RETURN(floor, SearchRooms(rooms, *floor, query, std::move(params), q.scan, hits));
+      PARLEY_ASSIGN_OR_RETURN(floor, SearchInRooms(rooms, *floor, query, std::move(params), q.scan, hits));
     }
   }
   // Every hit exists: the snapshot that found it is still open. The page's
@@ -159,7 +159,7 @@ Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
   });
 }
 
-Result<std::optional<int64_t>> PgStore::SearchRooms(const std::vector<int64_t>& rooms, int64_t below,
+Result<std::optional<int64_t>> PgStore::SearchInRooms(const std::vector<int64_t>& rooms, int64_t below,
                                                      const std::string& query, std::vector<PgParam> params, int scan,
                                                      SearchHits& hits) {
   std::string list;
