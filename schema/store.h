@@ -180,6 +180,9 @@ class Store final : public Storage {
   Result<Message> InsertMessage(const User& me, int64_t room_id, const char* kind, const std::string& text,
                                 std::optional<int64_t> reply_to, const std::optional<std::string>& client_id,
                                 std::vector<Upload> attachments = {});
+  // Moves the user's read marker in the room forward to event_id (never
+  // back); *moved says whether it moved.
+  Status MoveReadMarker(int64_t user_id, int64_t room_id, int64_t event_id, bool* moved);
   // store_uploads.cc: the uploads named by ids, all owned by me, in that order.
   Result<std::vector<Upload>> OwnUploads(const User& me, const std::vector<int64_t>& ids);
   Status InsertAttachments(int64_t message_id, const std::vector<Upload>& attachments);

@@ -212,6 +212,12 @@ Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char
     PARLEY_RETURN_IF_ERROR(s.Exec());
   }
   PARLEY_RETURN_IF_ERROR(InsertAttachments(m.id, m.attachments));
+  // Who writes in a room has read it up to there (Matrix servers treat a
+  // user's own event so, MSC4005). It also keeps the unread count's walk
+  // from the marker (store_rooms.cc) off the reader's own messages: a bot
+  // that sent thousands without marking read had its every view read them.
+  // No receipt goes out for it: the message event itself says as much.
+  PARLEY_RETURN_IF_ERROR(MoveReadMarker(me.id, room_id, m.id, nullptr));
   return m;
 }
 
@@ -382,15 +388,20 @@ Status Store::MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* 
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   (void)a;
-  // The marker only moves forward: an old tab cannot unread what a newer one read.
+  PARLEY_RETURN_IF_ERROR(MoveReadMarker(me.id, room_id, event_id, moved));
+  return CommitWrite(*tx);
+}
+
+Status Store::MoveReadMarker(int64_t user_id, int64_t room_id, int64_t event_id, bool* moved) {
+  // Only forward: an old tab cannot unread what a newer one read.
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "INSERT INTO read_markers(user_id, room_id, event_id) VALUES (?1, ?2, ?3) "
       "ON CONFLICT(user_id, room_id) DO UPDATE SET event_id = excluded.event_id "
       "WHERE excluded.event_id > event_id"));
-  s.Bind(1, me.id).Bind(2, room_id).Bind(3, event_id);
+  s.Bind(1, user_id).Bind(2, room_id).Bind(3, event_id);
   PARLEY_RETURN_IF_ERROR(s.Exec());
   if (moved) *moved = s.Changes() > 0;
-  return CommitWrite(*tx);
+  return Status::Ok();
 }
 
 }  // namespace parley

@@ -160,12 +160,19 @@ Result<std::optional<Message>> PgStore::FindByClientId(int64_t user_id, const st
   return LoadMessage(id);
 }
 
+// The end of an insert into read_markers: the marker only moves forward
+// (an old tab cannot unread what a newer one read).
+constexpr const char* kMoveReadMarker =
+    "ON CONFLICT (user_id, room_id) DO UPDATE SET event_id = excluded.event_id "
+    "WHERE excluded.event_id > read_markers.event_id";
+
 PgConn::Stmt PgStore::InsertQuery(const Message& m, const char* kind_in_qa) {
   // Takes the id (the batch's next one, or the counter row's with its lock,
   // kTakeOneId: the lock of AppendEvents, held to COMMIT), inserts the
-  // message under it and claims the client_id. The kind is the room's:
-  // kind_in_qa in a Q&A room, else m.kind. Nothing is inserted for a room
-  // that does not exist.
+  // message under it, claims the client_id and moves the sender's read
+  // marker to it (as Store::InsertMessage on SQLite, which says why). The
+  // kind is the room's: kind_in_qa in a Q&A room, else m.kind. Nothing is
+  // inserted for a room that does not exist.
   const std::optional<int64_t> id = NextBatchId(conn_);
   std::vector<PgParam> params{m.room_id, m.user.id,   kind_in_qa, m.kind, m.text, m.reply_to,
                               m.ts,      m.client_id, ToString(RoomKind::kQa)};
@@ -176,7 +183,9 @@ PgConn::Stmt PgStore::InsertQuery(const Message& m, const char* kind_in_qa) {
               "$6::bigint, $7::bigint, $8::text FROM ids, rooms r WHERE r.id = $1 RETURNING id, kind), "
               "i AS (INSERT INTO idempotency (user_id, client_id, message_id, created_ts) "
               "SELECT $2::bigint, $8::text, id, $7::bigint FROM m WHERE $8::text IS NOT NULL "
-              "ON CONFLICT DO NOTHING RETURNING 1) "
+              "ON CONFLICT DO NOTHING RETURNING 1), "
+              "rm AS (INSERT INTO read_markers (user_id, room_id, event_id) SELECT $2::bigint, $1::bigint, id FROM m " +
+              kMoveReadMarker + ") "
               "SELECT id, kind, (SELECT count(*) FROM i) FROM m",
           std::move(params)};
 }
@@ -435,13 +444,12 @@ Status PgStore::MarkRead(const User& me, int64_t room_id, int64_t event_id, bool
   const bool quota = !limits_.rate(WriteClass::kRead).unlimited();
   if (quota) statements.push_back(BucketQuery(me.id, WriteClass::kRead));
   statements.push_back(AccessQuery(me.id, room_id, false, nullptr));
-  // The marker only moves forward: an old tab cannot unread what a newer one
-  // read. Only for a room that exists: a foreign key failure would abort
+  // Only for a room that exists: a foreign key failure would abort
   // the transaction before the bucket (maybe still to be made) and the
   // access verdict are read.
-  statements.push_back({"INSERT INTO read_markers (user_id, room_id, event_id) SELECT $1, id, $3 FROM rooms WHERE id = $2 "
-                        "ON CONFLICT (user_id, room_id) DO UPDATE SET event_id = excluded.event_id "
-                        "WHERE excluded.event_id > read_markers.event_id",
+  statements.push_back({std::string("INSERT INTO read_markers (user_id, room_id, event_id) SELECT $1, id, $3 "
+                                    "FROM rooms WHERE id = $2 ") +
+                            kMoveReadMarker,
                         {me.id, room_id, event_id}});
   PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(statements));
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead, quota ? &rows[0] : nullptr));

@@ -247,6 +247,30 @@ test('a room list made before my read marker was stored does not count what I re
   await ui.finish(kim);
 }));
 
+test('a message I send from another device clears the room\'s unread count, here and after a reload', logged(async () => {
+  const writer = await h.apiRegister(f.stack.url, h.uniqueName('max'));
+  const room = await apiRoom(writer);
+  const name = h.uniqueName('liv');
+  const phone = await h.apiRegister(f.stack.url, name);  // her other device: a token of her own
+  assert.equal((await fill.api(f.stack, phone.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
+  const liv = await ui.openAs(f.browser, f.stack.url, name, { register: false });
+  await ui.openRoom(liv.page, 'general');
+  for (const t of ['missed 1', 'missed 2']) {
+    assert.equal((await fill.api(f.stack, writer.token, 'POST', `/rooms/${room.id}/messages`, { text: t })).status, 201);
+  }
+  const badge = ui.roomButton(liv.page, room.name).locator('.unread');
+  await badge.filter({ hasText: '2' }).waitFor();
+  const said = await fill.api(f.stack, phone.token, 'POST', `/rooms/${room.id}/messages`, { text: 'from my phone' });
+  assert.equal(said.status, 201);
+  // Whoever writes in a room has read it: the server moved her marker.
+  await badge.waitFor({ state: 'detached' });
+  await liv.page.reload();
+  await ui.signedInAs(liv.page, name);
+  await ui.roomButton(liv.page, room.name).locator('.last', { hasText: 'from my phone' }).waitFor();
+  assert.equal(await badge.count(), 0, 'the server counts nothing unread either');
+  await ui.finish(liv);
+}));
+
 test('actions show on hover, focus and long-press; a reply quotes and jumps to its original', logged(async () => {
   const hal = await ui.openAs(f.browser, f.stack.url, h.uniqueName('hal'));
   const halName = await hal.page.locator('#me').textContent();

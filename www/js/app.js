@@ -340,7 +340,12 @@ function onNewMessage(m, id) {
   room.last_message = m;
   var current = room.id === Parley.room.currentId();
   if (current) Parley.room.onMessageEvent('message', m);
-  if (!listed && (!current || document.hidden) && m.user.id !== state.me.id) {
+  if (!listed && m.user.id === state.me.id) {
+    // My own message, from this tab or another device, moved my read
+    // marker to it on the server: the room is read up to here.
+    room.unread = room.unread_mentions = 0;
+    if (id > (room.read_event_id || 0)) room.read_event_id = id;
+  } else if (!listed && (!current || document.hidden)) {
     room.unread = (room.unread || 0) + 1;
     if (Parley.mentions.ofMe(m)) room.unread_mentions = (room.unread_mentions || 0) + 1;
   }

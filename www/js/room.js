@@ -825,6 +825,10 @@ Parley.room = {
       return;
     }
     var isNew = !R.nodes[m.id];
+    // Its author has read the room up to it (the server moved their
+    // marker): "Read by" follows without a receipt of its own.
+    var author = m.user && byUser(R.members, m.user.id);
+    if (author && m.id > (author.read_event_id || 0)) author.read_event_id = m.id;
     placeMessage(m);
     layout();
     if (isNew && !mine(m)) announce(m.user.username + ': ' + m.text);

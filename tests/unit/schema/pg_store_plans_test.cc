@@ -128,6 +128,30 @@ TEST_F(PgStorePlansTest, ARoomsViewReadsItsLastMessageAndNoMoreUnreadRowsThanItC
   EXPECT_LE(read, 2 * (1000 + 16)) << "two rooms' views read " << read << " rows of messages";
 }
 
+TEST_F(PgStorePlansTest, ARoomsViewOfAReaderWhoSentThousandsSinceReadingReadsNoneOfThem) {
+  // A bot that sends and never marks read: its unread count walked the
+  // room from its marker, its own 1,500 messages included (1,503 rows for
+  // one view, checked), until its own messages moved its marker.
+  Limits unlimited;
+  unlimited.WritesOff();
+  PgStore sender(*conn_, unlimited);
+  const int64_t room = NewRoom(reader_, "bot-room");
+  const User other = NewUser("other");
+  AddMember(room, other);
+  ASSERT_OK(sender.Send(other, room, "hello", std::nullopt).status());
+  for (int i = 0; i < 1500; ++i) {
+    ASSERT_OK(sender.Send(reader_, room, "tick " + std::to_string(i), std::nullopt).status());
+  }
+  ASSERT_OK(sender.Send(other, room, "bye", std::nullopt).status());
+  const int64_t before = RowsRead("messages");
+  ASSERT_OK_AND_ASSIGN(Room view, store_->GetRoom(reader_, room));
+  const int64_t read = RowsRead("messages") - before;
+  EXPECT_EQ(view.unread, 1) << "the message after the reader's own";
+  ASSERT_NE(view.last_message, nullptr);
+  EXPECT_EQ(view.last_message->text, "bye");
+  EXPECT_LE(read, 16) << "a room's view read " << read << " rows of messages";
+}
+
 TEST_F(PgStorePlansTest, EventsAfterACursorNearTheEndOfAQuietRoomReadThatRoomsRows) {
   // A member of the quiet room, 20 events behind its last one: the first
   // batch takes 16 (event_merge.cc), the next asks for 32 and finds 4, and

@@ -267,12 +267,12 @@ TEST_F(PgStoreTest, AReadMarkerTakesTwoRoundTripsAndARefusalLeavesNothing) {
   PgStore store(*conn_, limits);
   User alice = NewUser("alice");
   User bob = NewUser("bob");
-  auto first = store.Send(alice, kPgGeneral, "one", std::nullopt);
+  auto first = store.Send(bob, kPgGeneral, "one", std::nullopt);
   ASSERT_OK(first);
   bool moved = false;
   ASSERT_OK(store.MarkRead(alice, kPgGeneral, first->message.id, &moved));  // makes the bucket, prepares
   EXPECT_TRUE(moved);
-  auto second = store.Send(alice, kPgGeneral, "two", std::nullopt);
+  auto second = store.Send(bob, kPgGeneral, "two", std::nullopt);
   ASSERT_OK(second);
   const uint64_t before = conn_->round_trips();
   ASSERT_OK(store.MarkRead(alice, kPgGeneral, second->message.id, &moved));

@@ -1418,19 +1418,21 @@ TEST_F(StoreTest, MarkReadMovesForwardAndDrivesUnread) {
   EXPECT_EQ(Unread(bob, lobby.id), 3);
   EXPECT_EQ(Unread(alice, lobby.id), 0);  // one's own messages are never unread
 
-  Message mb = Post(bob, lobby.id, "reply");
+  User carol = NewUser("carol");
+  JoinOk(carol, lobby.id);
+  Message mc = Post(carol, lobby.id, "reply");
   EXPECT_EQ(Unread(alice, lobby.id), 1);
-  EXPECT_EQ(Unread(bob, lobby.id), 3);
+  EXPECT_EQ(Unread(bob, lobby.id), 4);
   std::optional<Room> listed = Listed(bob, lobby.id);
   ASSERT_TRUE(listed.has_value());
-  EXPECT_EQ(listed->last_event_id, mb.id);
+  EXPECT_EQ(listed->last_event_id, mc.id);
 
   DrainNotify();
   ASSERT_OK(store_->MarkRead(bob, lobby.id, m2.id));
   EXPECT_EQ(store_->TakeNotifyHead(), 0);  // a read marker is not an event
-  EXPECT_EQ(Unread(bob, lobby.id), 1);
+  EXPECT_EQ(Unread(bob, lobby.id), 2);
   ASSERT_OK(store_->MarkRead(bob, lobby.id, m1.id));  // backwards: ignored
-  EXPECT_EQ(Unread(bob, lobby.id), 1);
+  EXPECT_EQ(Unread(bob, lobby.id), 2);
   ASSERT_OK(store_->MarkRead(bob, lobby.id, listed->last_event_id));
   EXPECT_EQ(Unread(bob, lobby.id), 0);
   ASSERT_OK_AND_ASSIGN(Room seen, store_->GetRoom(bob, lobby.id));
@@ -1443,8 +1445,55 @@ TEST_F(StoreTest, MarkReadMovesForwardAndDrivesUnread) {
   EXPECT_EQ(Unread(bob, lobby.id), 2);
   ASSERT_OK(store_->Delete(alice, m5.id));
   EXPECT_EQ(Unread(bob, lobby.id), 1);
-  // Another user's marker is independent.
-  EXPECT_EQ(Unread(alice, lobby.id), 1);
+  // Another user's marker is independent: carol's stays where she wrote.
+  EXPECT_EQ(Unread(carol, lobby.id), 1);
+}
+
+// One's own message moves one's read marker to it (what Matrix servers do
+// for the events a user sends, MSC4005): who writes in a room has read it.
+// It also bounds the unread count's walk, which reads the room from the
+// marker on: a bot that sends without ever marking read made every room
+// view read all it had sent since.
+TEST_F(StoreTest, OnesOwnMessageMovesOnesReadMarkerToIt) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
+  JoinOk(bob, lobby.id);
+  Post(alice, lobby.id, "one");
+  Post(alice, lobby.id, "two");
+  EXPECT_EQ(Unread(bob, lobby.id), 2);
+  Message reply = Post(bob, lobby.id, "I read you");
+  ASSERT_OK_AND_ASSIGN(Room seen, store_->GetRoom(bob, lobby.id));
+  EXPECT_EQ(seen.read_event_id, reply.id);
+  EXPECT_EQ(seen.unread, 0);
+  EXPECT_EQ(Unread(alice, lobby.id), 1) << "alice's marker moved with her messages, not with bob's";
+  ASSERT_OK_AND_ASSIGN(MemberPage members, store_->Members(alice, lobby.id, {}));
+  for (const Member& m : members.members) {
+    if (m.user.id == bob.id) {
+      EXPECT_EQ(m.read_event_id, reply.id);
+    }
+  }
+
+  // A send that is refused moves nothing, nor does a retry of one stored.
+  ASSERT_OK_AND_ASSIGN(SendResult first, store_->Send(bob, lobby.id, "once", std::string("c1")));
+  Message later = Post(alice, lobby.id, "three");
+  ASSERT_OK_AND_ASSIGN(SendResult retried, store_->Send(bob, lobby.id, "once", std::string("c1")));
+  EXPECT_FALSE(retried.created);
+  EXPECT_EQ(retried.message.id, first.message.id);
+  EXPECT_EQ(Unread(bob, lobby.id), 1) << "a retry is not a new message";
+  EXPECT_ERROR(store_->Send(bob, lobby.id, "elsewhere", std::string("c2"), later.id + 1000), Code::kInvalid,
+               "invalid_reply");
+  EXPECT_EQ(Unread(bob, lobby.id), 1);
+
+  // An answer too: its professor has read the question.
+  Room qa = NewRoom(alice, "Physics", RoomKind::kQa);
+  JoinOk(bob, qa.id);
+  Message question = Post(bob, qa.id, "why?");
+  EXPECT_EQ(Unread(alice, qa.id), 1);
+  ASSERT_OK_AND_ASSIGN(SendResult answer, store_->Answer(alice, question.id, "because", std::nullopt));
+  ASSERT_OK_AND_ASSIGN(Room taught, store_->GetRoom(alice, qa.id));
+  EXPECT_EQ(taught.read_event_id, answer.message.id);
+  EXPECT_EQ(taught.unread, 0);
 }
 
 TEST_F(StoreTest, EventIdsIncreaseWithoutGaps) {
@@ -1563,9 +1612,9 @@ TEST_F(StoreTest, RoomsCarryMyReadMarker) {
   EXPECT_EQ(listed->unread, 1);
   ASSERT_OK_AND_ASSIGN(Room seen, store_->GetRoom(bob, lobby.id));
   EXPECT_EQ(seen.read_event_id, m2.id - 1);
-  // Each reader has their own marker.
+  // Each reader has their own marker: alice's is at her last message.
   listed = Listed(alice, lobby.id);
-  EXPECT_EQ(listed->read_event_id, 0);
+  EXPECT_EQ(listed->read_event_id, m2.id);
 }
 
 }  // namespace
