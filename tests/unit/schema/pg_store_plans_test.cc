@@ -130,7 +130,7 @@ TEST_F(PgStorePlansTest, ARoomsViewReadsItsLastMessageAndNoMoreUnreadRowsThanItC
 
 TEST_F(PgStorePlansTest, ARoomsViewOfAReaderWhoSentThousandsSinceReadingReadsNoneOfThem) {
   // A bot that sends and never marks read: its unread count walked the
-  // room from its marker, its own 1,500 messages included (1,503 rows for
+  // room from its marker, its own 1,500 messages included (1,508 rows for
   // one view, checked), until its own messages moved its marker.
   Limits unlimited;
   unlimited.WritesOff();
