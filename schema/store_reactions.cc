@@ -35,10 +35,12 @@ Result<ReactionResult> Store::React(const User& me, int64_t message_id, const st
     PARLEY_RETURN_IF_ERROR(s.Exec());
     changes = s.Changes();
     if (changes > 0) {
-      // Counted after the insert, through the primary key's message prefix;
-      // a refusal rolls the insert back with the rest.
+      // Counted after the insert, a row per emoji of the message (migration
+      // 015) and a lookup of mine in each: never the message's every
+      // reaction. A refusal rolls the insert back with the rest.
       PARLEY_ASSIGN_OR_RETURN(Statement c, db_.Prepare(
-          "SELECT COALESCE(SUM(user_id = ?2), 0), COUNT(DISTINCT emoji) FROM reactions WHERE message_id = ?1"));
+          "SELECT COALESCE(SUM(EXISTS(SELECT 1 FROM reactions r WHERE r.message_id = c.message_id "
+          "AND r.emoji = c.emoji AND r.user_id = ?2)), 0), COUNT(*) FROM reaction_counts c WHERE c.message_id = ?1"));
       c.Bind(1, message_id).Bind(2, me.id);
       PARLEY_ASSIGN_OR_RETURN(bool row, c.Step());
       if (row) PARLEY_RETURN_IF_ERROR(CheckReactionBounds(c.Int(0), c.Int(1)));
@@ -74,12 +76,14 @@ Status Store::AttachReactions(int64_t user_id, std::vector<Message>& messages) {
   return index.empty() ? Status::Ok() : LoadReactions(user_id, index);
 }
 
-// One query per list: the reactions of the listed messages, grouped by
-// message and emoji, in the order each emoji was first used.
+// One query per list: the reactions of the listed messages, a row per
+// message and emoji from their counts, in the order each emoji was first
+// used, each with a lookup of the reader's own.
 Status Store::LoadReactions(int64_t user_id, const MessageIndex& index) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT message_id, emoji, COUNT(*), MAX(user_id = ?3), MIN(ts) AS first FROM reactions "
-      "WHERE message_id BETWEEN ?1 AND ?2 GROUP BY message_id, emoji ORDER BY message_id, first, emoji"));
+      "SELECT c.message_id, c.emoji, c.n, EXISTS(SELECT 1 FROM reactions r WHERE r.message_id = c.message_id "
+      "AND r.emoji = c.emoji AND r.user_id = ?3) FROM reaction_counts c "
+      "WHERE c.message_id BETWEEN ?1 AND ?2 ORDER BY c.message_id, c.first_ts, c.emoji"));
   return index.ForEachRow(
       s, [user_id](Statement& q) { q.Bind(3, user_id); },
       [](Message& m, const Statement& row) {

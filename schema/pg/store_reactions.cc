@@ -15,6 +15,16 @@
 #include "schema/store_rules.h"
 
 namespace parley::pg {
+namespace {
+
+// Whether the reader (parameter `reader`) reacted with the emoji of the
+// reaction_counts row `counts`: one primary key lookup.
+std::string MineIn(const char* counts, const char* reader = "$2") {
+  return std::string("EXISTS (SELECT 1 FROM reactions r WHERE r.message_id = ") + counts + ".message_id AND r.emoji = " +
+         counts + ".emoji AND r.user_id = " + reader + ")";
+}
+
+}  // namespace
 
 Result<ReactionResult> PgStore::React(const User& me, int64_t message_id, const std::string& emoji, bool add) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
@@ -40,8 +50,10 @@ Result<ReactionResult> PgStore::React(const User& me, int64_t message_id, const 
           : conn_.Exec("DELETE FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_id = $3",
                        {message_id, emoji, me.id}));
   if (add && changed.Affected() > 0) {
-    PARLEY_ASSIGN_OR_RETURN(PgResult c, conn_.Exec("SELECT COALESCE(SUM((user_id = $2)::int), 0), "
-                                                   "COUNT(DISTINCT emoji) FROM reactions WHERE message_id = $1",
+    // A row per emoji of the message (migration 010) and a lookup of
+    // mine in each: never the message's every reaction.
+    PARLEY_ASSIGN_OR_RETURN(PgResult c, conn_.Exec("SELECT COALESCE(SUM((" + MineIn("c") + ")::int), 0), COUNT(*) "
+                                                   "FROM reaction_counts c WHERE c.message_id = $1",
                                                    {message_id, me.id}));
     PARLEY_ASSIGN_OR_RETURN(int64_t mine, c.Int(0, 0));
     PARLEY_ASSIGN_OR_RETURN(int64_t different, c.Int(0, 1));
@@ -64,13 +76,14 @@ Result<ReactionResult> PgStore::React(const User& me, int64_t message_id, const 
   return ReactionResult{std::move(one[0]), true};
 }
 
-// The reactions of the listed messages, grouped by message and emoji, in
-// the order each emoji was first used (ties by the emoji's bytes, as
-// SQLite's BINARY collation orders them).
+// The reactions of the listed messages, a row per message and emoji from
+// their counts, in the order each emoji was first used (ties by the
+// emoji's bytes, as SQLite's BINARY collation orders them), each with a
+// lookup of the reader's own.
 DetailQuery ReactionsQuery(int64_t reader_id) {
-  return {"SELECT message_id, emoji, COUNT(*), MAX((user_id = $3)::int), MIN(ts) AS first FROM reactions "
-          "WHERE message_id BETWEEN $1 AND $2 GROUP BY message_id, emoji "
-          "ORDER BY message_id, first, emoji COLLATE \"C\"",
+  return {"SELECT c.message_id, c.emoji, c.n, (" + MineIn("c", "$3") +
+              ")::int FROM reaction_counts c WHERE c.message_id BETWEEN $1 AND $2 "
+              "ORDER BY c.message_id, c.first_ts, c.emoji COLLATE \"C\"",
           reader_id, [](Message& m, const PgResult& r, int row) -> Status {
             PARLEY_ASSIGN_OR_RETURN(int64_t count, r.Int(row, 2));
             PARLEY_ASSIGN_OR_RETURN(int64_t mine, r.Int(row, 3));

@@ -152,6 +152,34 @@ TEST_F(PgStorePlansTest, ARoomsViewOfAReaderWhoSentThousandsSinceReadingReadsNon
   EXPECT_LE(read, 16) << "a room's view read " << read << " rows of messages";
 }
 
+TEST_F(PgStorePlansTest, AMessageWithThousandsOfReactionsCostsAReadItsEmojiNotItsReactions) {
+  // 3,000 people react to the busy room's newest message with two emoji.
+  // A history page and a reaction added each read all 6,000 rows (18,002
+  // rows of reactions for both, checked); now a row per emoji from
+  // reaction_counts and a lookup of the reader's own in each (2).
+  const int64_t newest = base_ + kRows;
+  ASSERT_OK(conn_->Exec("INSERT INTO users (username, pw_hash, created_ts) "
+                        "SELECT 'fan' || g, 'x', 0 FROM generate_series(1, 3000) g"));
+  ASSERT_OK(conn_->Exec("INSERT INTO reactions (message_id, emoji, user_id, room_id, ts) "
+                        "SELECT $1, e, u.id, $2, u.id FROM users u, (VALUES ('up'), ('party')) v (e) "
+                        "WHERE u.username LIKE 'fan%'",
+                        {newest, new_room_}));
+  ASSERT_OK(conn_->ExecScript("ANALYZE reactions; ANALYZE reaction_counts"));
+  const int64_t before = RowsRead("reactions");
+  ASSERT_OK_AND_ASSIGN(HistoryPage page, store_->History(reader_, new_room_, std::nullopt, std::nullopt, kPage));
+  ASSERT_OK_AND_ASSIGN(ReactionResult added, store_->React(reader_, newest, "up", true));
+  const int64_t read = RowsRead("reactions") - before;
+  ASSERT_EQ(page.messages.back().id, newest);
+  ASSERT_EQ(page.messages.back().reactions.size(), 2u);
+  EXPECT_EQ(page.messages.back().reactions[0].count, 3000);
+  ASSERT_EQ(added.message.reactions.size(), 2u);
+  for (const Reaction& r : added.message.reactions) {
+    EXPECT_EQ(r.count, r.emoji == "up" ? 3001 : 3000) << r.emoji;
+    EXPECT_EQ(r.me, r.emoji == "up") << r.emoji;
+  }
+  EXPECT_LE(read, 16) << "a page and a reaction read " << read << " rows of reactions";
+}
+
 TEST_F(PgStorePlansTest, EventsAfterACursorNearTheEndOfAQuietRoomReadThatRoomsRows) {
   // A member of the quiet room, 20 events behind its last one: the first
   // batch takes 16 (event_merge.cc), the next asks for 32 and finds 4, and
