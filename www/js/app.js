@@ -1,7 +1,7 @@
 // The page: sign-in, the room list, DMs, new rooms, routing events. The
 // cursor is known before rooms and history are fetched: nothing is lost.
 (function () {
-var kRoomPage = 50, kUsername = /^[A-Za-z0-9_.\-]{1,32}$/, kSessionEnded = 'Your session ended. Please sign in again.';
+var view = Parley.room, kRoomPage = 50, kUsername = /^[A-Za-z0-9_.\-]{1,32}$/, kSessionEnded = 'Your session ended. Please sign in again.';
 
 var state = Parley.state = {
   me: null,
@@ -58,7 +58,7 @@ function signedIn(user) {
     onReset: function (head, d) {
       if (d && d.reason === 'cursor_too_old' && state.seen) catchUp(state.seen);
       else loadRooms(false);
-      Parley.room.reload();
+      view.reload();
     },
     onSignedOut: function () { signedOut(kSessionEnded); },
     onEvent: route
@@ -72,7 +72,7 @@ function signedOut(message) {
   state.me = null;
   state.rooms = [];
   state.byId = {};
-  Parley.room.close();
+  view.close();
   show('settings', false);
   clear($('people'));
   show('people-section', false);
@@ -154,13 +154,13 @@ function loadRooms(openInitial) {
 }
 
 function afterRooms(openInitial) {
-  var current = Parley.room.currentId();
+  var current = view.currentId();
   if (current !== null) {
     var now = state.byId[current];
     if (!now || !now.member) openRoom(defaultRoom());
     else {
       now.unread = 0;
-      Parley.room.update(now);
+      view.update(now);
     }
   } else if (openInitial) {
     openRoom(roomFromHash() || defaultRoom());
@@ -191,12 +191,12 @@ function defaultRoom() {
 function openRoom(id) {
   var room = id !== null ? state.byId[id] : null;
   if (!room || !room.member) {
-    Parley.room.close();
+    view.close();
     renderRooms();
     return;
   }
   if (location.hash !== '#room-' + id) history.replaceState(null, '', '#room-' + id);
-  Parley.room.open(room);  // before unread is cleared: it places "New messages"
+  view.open(room);  // before unread is cleared: it places "New messages"
   $('notify-level').value = room.notifications || 'all';
   room.unread = room.unread_mentions = 0;
   renderRooms();
@@ -209,7 +209,7 @@ function roomButton(room) {
   if (room.unread > 0) b.appendChild(el('span', 'unread', room.unread > 99 ? '99+' : room.unread, {'aria-label': room.unread + ' unread'}));
   var last = room.last_message;
   if (last) b.appendChild(el('span', 'last', last.user.username + ': ' + (last.deleted ? 'message deleted' : last.text)));
-  if (room.id === Parley.room.currentId()) b.setAttribute('aria-current', 'true');
+  if (room.id === view.currentId()) b.setAttribute('aria-current', 'true');
   return b;
 }
 
@@ -317,16 +317,15 @@ function suggestUsers() {
 function route(type, d, id) {
   if (!state.me || !d) return;
   if (id > state.seen) state.seen = id;
-  var room = Parley.room;
-  var simple = {typing: room.onTyping, presence: room.onPresence, reaction: room.onReaction, receipt: room.onReceipt};
+  var simple = {typing: view.onTyping, presence: view.onPresence, reaction: view.onReaction, receipt: view.onReceipt};
   if (type === 'message' || type === 'question' || type === 'answer') onNewMessage(d, id);
-  else if (type === 'edit' || type === 'delete') room.onMessageEvent(type, d);
+  else if (type === 'edit' || type === 'delete') view.onMessageEvent(type, d);
   else if (type === 'room') loadRoomsSoon();
   else if (type === 'user' && d.user) addPerson(d.user);
   else if (type === 'member') {
     if (d.user && d.user.id === state.me.id) loadRoomsSoon();
-    room.onMemberEvent(d, id);
-  } else if (simple[type]) simple[type].call(room, d);
+    view.onMemberEvent(d, id);
+  } else if (simple[type]) simple[type].call(view, d);
 }
 
 function onNewMessage(m, id) {
@@ -338,14 +337,10 @@ function onNewMessage(m, id) {
   var listed = id <= room.last_event_id;  // counted by the room list
   room.last_event_id = Math.max(room.last_event_id || 0, id);
   room.last_message = m;
-  var current = room.id === Parley.room.currentId();
-  if (current) Parley.room.onMessageEvent('message', m);
-  if (!listed && m.user.id === state.me.id) {
-    // My own message, from this tab or another device, moved my read
-    // marker to it on the server: the room is read up to here.
-    room.unread = room.unread_mentions = 0;
-    if (id > (room.read_event_id || 0)) room.read_event_id = id;
-  } else if (!listed && (!current || document.hidden)) {
+  var current = room.id === view.currentId();
+  if (current) view.onMessageEvent('message', m);
+  if (!listed && m.user.id === state.me.id) Parley.rooms.markedRead(room.id, id);  // so on the server too
+  else if (!listed && (!current || document.hidden)) {
     room.unread = (room.unread || 0) + 1;
     if (Parley.mentions.ofMe(m)) room.unread_mentions = (room.unread_mentions || 0) + 1;
   }
@@ -396,7 +391,7 @@ function initSettings() {
 
 function init() {
   initSettings();
-  Parley.room.init();
+  view.init();
   Parley.moderation.init();
   Parley.mentions.init();
   Parley.search.init();
@@ -413,10 +408,10 @@ function init() {
   on('menu', 'click', function () { toggleMenu(); });
   on('sidebar', 'scroll', moreRooms);
   on('leave', 'click', function () {
-    var id = Parley.room.currentId();
+    var id = view.currentId();
     if (id === null) return;
     roomChange('POST', '/rooms/' + id + '/leave', null, function () {
-      Parley.room.close();
+      view.close();
       return null;
     });
   });
@@ -434,11 +429,11 @@ function init() {
   });
   on('dm-user', 'input', suggestUsers);
   on(document, 'visibilitychange', function () {
-    if (!document.hidden) Parley.room.visible();
+    if (!document.hidden) view.visible();
   });
   on(window, 'hashchange', function () {
     var id = roomFromHash();
-    if (id !== null && id !== Parley.room.currentId()) openRoom(id);
+    if (id !== null && id !== view.currentId()) openRoom(id);
   });
 
   // The cookie is HttpOnly: only the server knows if we are signed in.

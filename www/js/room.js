@@ -5,7 +5,7 @@
 // announced in a live region, not the list (history would be read out).
 (function () {
 var list = $('messages'), kPageSize = 50, kMaxItems = 400, kEdgePx = 120, kTypingSendEveryMs = 3000;
-var kTypingShowMs = 6000, kLongPressMs = 500, kAnnounceKeep = 3;
+var kTypingShowMs = 6000, kLongPressMs = 500, kAnnounceKeep = 3, mod = Parley.moderation, api = Parley.api;
 
 var R = {
   room: null,
@@ -82,10 +82,10 @@ function renderMessage(m) {
     mine: mine(m),
     canReply: !(isQa() && prof) && m.kind !== 'answer',
     canAnswer: m.kind === 'question' && !m.answer_id && !m.deleted && prof,
-    canDelete: Parley.moderation.canDelete(R.room, R.members, m),
-    hidden: Parley.moderation.hidden(m),
+    canDelete: mod.canDelete(R.room, R.members, m),
+    hidden: mod.hidden(m),
     onShow: function (id) {
-      Parley.moderation.show(id);
+      mod.show(id);
       if (R.msgs[id]) renderMessage(R.msgs[id]);
     },
     quoteOf: quoteOf,
@@ -401,7 +401,7 @@ function flushRead() {
   R.readTimer = null;
   var p = R.readPending;
   R.readPending = null;
-  if (p) Parley.api('POST', '/rooms/' + p.roomId + '/read', {event_id: p.eventId}, null);
+  if (p) api('POST', '/rooms/' + p.roomId + '/read', {event_id: p.eventId}, null);
 }
 
 function failPending(clientId, err) {
@@ -430,7 +430,7 @@ function post(clientId) {
   var p = R.pending[clientId], seq = R.seq, body = {text: p.text, client_id: clientId};
   if (p.replyTo) body.reply_to = p.replyTo;
   if (p.attachments.length) body.attachments = p.attachments;
-  Parley.api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
+  api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
     if (seq !== R.seq) return;
     if (err) return failPending(clientId, err);
     placeMessage(data.message);
@@ -502,7 +502,7 @@ function onComposerInput() {
   var now = Date.now();
   if (!R.room || now - R.lastTypingSent < kTypingSendEveryMs || !$('text').value) return;
   R.lastTypingSent = now;
-  Parley.api('POST', roomPath('/typing'), null, null);
+  api('POST', roomPath('/typing'), null, null);
 }
 
 function startReply(id) {
@@ -560,12 +560,12 @@ function inlineEditor(li, label, initial, submitLabel, send) {
 
 function startEdit(id) {
   inlineEditor(R.nodes[id], 'Edit message', R.msgs[id].text, 'Save', function (text, done) {
-    Parley.api('PATCH', '/messages/' + id, {text: text}, done);
+    api('PATCH', '/messages/' + id, {text: text}, done);
   });
 }
 
 function removeMessage(id) {
-  Parley.api('DELETE', '/messages/' + id, null, function (err) {
+  api('DELETE', '/messages/' + id, null, function (err) {
     if (err) return setError(err);
     var m = R.msgs[id];
     if (m) {
@@ -580,7 +580,7 @@ function startAnswer(questionId) {
   var clientId = Parley.newClientId();  // per form: a retry answers once
   var li = R.nodes[questionId];
   inlineEditor(li, 'Your answer', '', 'Post answer', function (text, done) {
-    Parley.api('POST', '/messages/' + questionId + '/answer', {text: text, client_id: clientId}, function (err, data) {
+    api('POST', '/messages/' + questionId + '/answer', {text: text, client_id: clientId}, function (err, data) {
       if (!err || err.code !== 'already_answered') return done(err, data);
       // The winner arrives as an event: explain, no error.
       done(null);
@@ -648,7 +648,7 @@ function drawMembers() {
     } else if (isQa() || m.owner) {
       li.appendChild(el('span', 'role', m.owner ? 'owner' + (isQa() ? ', ' + m.role : '') : m.role));
     }
-    Parley.moderation.member(li, m, {room: R.room, members: R.members, onError: setError});
+    mod.member(li, m, {room: R.room, members: R.members, onError: setError});
     ul.appendChild(li);
   }
   $('members-count').textContent = sorted.length + (R.more ? '+' : '');
@@ -660,7 +660,7 @@ function roleSelect(m) {
   s.appendChild(el('option', null, 'professor'));
   s.value = m.role === 'professor' ? 'professor' : 'student';
   on(s, 'change', function () {
-    Parley.api('PUT', roomPath('/members/' + encodeURIComponent(m.user.username)), {role: s.value}, setError);
+    api('PUT', roomPath('/members/' + encodeURIComponent(m.user.username)), {role: s.value}, setError);
   });
   return s;
 }
@@ -736,10 +736,10 @@ function renderHeader() {
       label = 'Ask a question';
     }
   }
-  var muted = Parley.moderation.mutedUntil(R.members);
+  var muted = mod.mutedUntil(R.members);
   if (R.removed || muted) {
     canWrite = false;
-    $('composer-note').textContent = R.removed || Parley.moderation.mutedText(muted);
+    $('composer-note').textContent = R.removed || mod.mutedText(muted);
   }
   $('text-label').textContent = label;
   $('text').setAttribute('placeholder', label + (room.kind === 'dm' ? ' to ' + room.name : ''));
@@ -825,10 +825,7 @@ Parley.room = {
       return;
     }
     var isNew = !R.nodes[m.id];
-    // Its author has read the room up to it (the server moved their
-    // marker): "Read by" follows without a receipt of its own.
-    var author = m.user && byUser(R.members, m.user.id);
-    if (author && m.id > (author.read_event_id || 0)) author.read_event_id = m.id;
+    this.onReceipt({room_id: m.room_id, user: m.user, event_id: m.id});  // its author read it
     placeMessage(m);
     layout();
     if (isNew && !mine(m)) announce(m.user.username + ': ' + m.text);
@@ -842,7 +839,7 @@ Parley.room = {
 
   onMemberEvent: function (d, id) {
     if (!inRoom(d)) return;
-    var note = Parley.moderation.note(d);
+    var note = mod.note(d);
     if (note) systemNote(id, note);
     var isMe = mine(d);
     if (isMe && (d.action === 'kicked' || d.action === 'banned')) {
@@ -907,7 +904,7 @@ Parley.room = {
     on('invite-form', 'submit', function () {
       var name = $('invite-user').value.trim();
       if (!name || !R.room) return;
-      Parley.api('POST', roomPath('/members'), {username: name}, function (err) {
+      api('POST', roomPath('/members'), {username: name}, function (err) {
         if (err) return setError(err);
         $('invite-user').value = '';
         setError('');
