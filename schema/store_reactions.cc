@@ -14,6 +14,16 @@
 #include "schema/store_rules.h"
 
 namespace parley {
+namespace {
+
+// Whether the user bound to `reader` reacted with the emoji of the
+// reaction_counts row c: one primary key lookup (migration 015).
+std::string MineIn(const char* reader) {
+  return std::string("EXISTS(SELECT 1 FROM reactions r WHERE r.message_id = c.message_id AND r.emoji = c.emoji "
+                     "AND r.user_id = ") + reader + ")";
+}
+
+}  // namespace
 
 Result<ReactionResult> Store::React(const User& me, int64_t message_id, const std::string& emoji, bool add) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
@@ -38,9 +48,9 @@ Result<ReactionResult> Store::React(const User& me, int64_t message_id, const st
       // Counted after the insert, a row per emoji of the message (migration
       // 015) and a lookup of mine in each: never the message's every
       // reaction. A refusal rolls the insert back with the rest.
-      PARLEY_ASSIGN_OR_RETURN(Statement c, db_.Prepare(
-          "SELECT COALESCE(SUM(EXISTS(SELECT 1 FROM reactions r WHERE r.message_id = c.message_id "
-          "AND r.emoji = c.emoji AND r.user_id = ?2)), 0), COUNT(*) FROM reaction_counts c WHERE c.message_id = ?1"));
+      static const std::string kBounds = "SELECT COALESCE(SUM(" + MineIn("?2") +
+                                         "), 0), COUNT(*) FROM reaction_counts c WHERE c.message_id = ?1";
+      PARLEY_ASSIGN_OR_RETURN(Statement c, db_.Prepare(kBounds));
       c.Bind(1, message_id).Bind(2, me.id);
       PARLEY_ASSIGN_OR_RETURN(bool row, c.Step());
       if (row) PARLEY_RETURN_IF_ERROR(CheckReactionBounds(c.Int(0), c.Int(1)));
@@ -80,10 +90,10 @@ Status Store::AttachReactions(int64_t user_id, std::vector<Message>& messages) {
 // message and emoji from their counts, in the order each emoji was first
 // used, each with a lookup of the reader's own.
 Status Store::LoadReactions(int64_t user_id, const MessageIndex& index) {
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT c.message_id, c.emoji, c.n, EXISTS(SELECT 1 FROM reactions r WHERE r.message_id = c.message_id "
-      "AND r.emoji = c.emoji AND r.user_id = ?3) FROM reaction_counts c "
-      "WHERE c.message_id BETWEEN ?1 AND ?2 ORDER BY c.message_id, c.first_ts, c.emoji"));
+  static const std::string kReactions = "SELECT c.message_id, c.emoji, c.n, " + MineIn("?3") +
+                                        " FROM reaction_counts c WHERE c.message_id BETWEEN ?1 AND ?2 "
+                                        "ORDER BY c.message_id, c.first_ts, c.emoji";
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(kReactions));
   return index.ForEachRow(
       s, [user_id](Statement& q) { q.Bind(3, user_id); },
       [](Message& m, const Statement& row) {

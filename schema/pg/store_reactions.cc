@@ -17,11 +17,11 @@
 namespace parley::pg {
 namespace {
 
-// Whether the reader (parameter `reader`) reacted with the emoji of the
-// reaction_counts row `counts`: one primary key lookup.
-std::string MineIn(const char* counts, const char* reader = "$2") {
-  return std::string("EXISTS (SELECT 1 FROM reactions r WHERE r.message_id = ") + counts + ".message_id AND r.emoji = " +
-         counts + ".emoji AND r.user_id = " + reader + ")";
+// Whether the user bound to `reader` reacted with the emoji of the
+// reaction_counts row c: one primary key lookup (migration 010).
+std::string MineIn(const char* reader) {
+  return std::string("EXISTS (SELECT 1 FROM reactions r WHERE r.message_id = c.message_id AND r.emoji = c.emoji "
+                     "AND r.user_id = ") + reader + ")";
 }
 
 }  // namespace
@@ -52,7 +52,7 @@ Result<ReactionResult> PgStore::React(const User& me, int64_t message_id, const 
   if (add && changed.Affected() > 0) {
     // A row per emoji of the message (migration 010) and a lookup of
     // mine in each: never the message's every reaction.
-    PARLEY_ASSIGN_OR_RETURN(PgResult c, conn_.Exec("SELECT COALESCE(SUM((" + MineIn("c") + ")::int), 0), COUNT(*) "
+    PARLEY_ASSIGN_OR_RETURN(PgResult c, conn_.Exec("SELECT COALESCE(SUM((" + MineIn("$2") + ")::int), 0), COUNT(*) "
                                                    "FROM reaction_counts c WHERE c.message_id = $1",
                                                    {message_id, me.id}));
     PARLEY_ASSIGN_OR_RETURN(int64_t mine, c.Int(0, 0));
@@ -81,7 +81,7 @@ Result<ReactionResult> PgStore::React(const User& me, int64_t message_id, const 
 // emoji's bytes, as SQLite's BINARY collation orders them), each with a
 // lookup of the reader's own.
 DetailQuery ReactionsQuery(int64_t reader_id) {
-  return {"SELECT c.message_id, c.emoji, c.n, (" + MineIn("c", "$3") +
+  return {"SELECT c.message_id, c.emoji, c.n, (" + MineIn("$3") +
               ")::int FROM reaction_counts c WHERE c.message_id BETWEEN $1 AND $2 "
               "ORDER BY c.message_id, c.first_ts, c.emoji COLLATE \"C\"",
           reader_id, [](Message& m, const PgResult& r, int row) -> Status {
