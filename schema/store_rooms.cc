@@ -75,13 +75,23 @@ Status Store::CheckMember(const User& me, int64_t room_id) {
 constexpr const char* kReadMarkerColumn =
     "COALESCE((SELECT event_id FROM read_markers WHERE user_id = ?1 AND room_id = r.id), 0) AS read_event_id";
 // After it, over a subquery p (columns id and read_event_id): the unread
-// counts. Capped: a badge reads "999+" long before an exact count matters,
-// and the cap bounds the work for a user back from a long absence.
+// counts. Capped: a badge reads "999+" long before an exact count matters.
+// The messages after the marker are counted from their places in the room
+// (migration 016 says why): the last seq less the first seq after the
+// marker, plus one, less the tombstones after it. Never the reader's own:
+// a message moves its sender's marker to it (InsertMessage). With 1,000
+// tombstones after the marker (the count of those stops there), the live
+// messages are walked instead, to the cap, as before 016.
 // Mentions are stored without the author's own (StoreMentions) and removed
 // with a delete, so no join with messages is needed.
 constexpr const char* kUnreadColumns =
-    "(SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = p.id AND x.id > p.read_event_id "
-    "AND x.user_id <> ?1 AND x.deleted = 0 LIMIT 1000)), "
+    "(SELECT CASE WHEN d.n < 1000 THEN MIN(1000, MAX(0, COALESCE("
+    "(SELECT seq FROM messages x WHERE x.room_id = p.id ORDER BY x.id DESC LIMIT 1) - "
+    "(SELECT seq FROM messages x WHERE x.room_id = p.id AND x.id > p.read_event_id ORDER BY x.id LIMIT 1) + 1, 0) "
+    "- d.n)) ELSE (SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = p.id "
+    "AND x.id > p.read_event_id AND x.user_id <> ?1 AND x.deleted = 0 LIMIT 1000)) END "
+    "FROM (SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages x WHERE x.room_id = p.id AND x.id > p.read_event_id "
+    "AND x.deleted = 1 LIMIT 1000)) d), "
     "(SELECT COUNT(*) FROM (SELECT 1 FROM mentions x WHERE x.user_id = ?1 AND x.room_id = p.id "
     "AND x.message_id > p.read_event_id LIMIT 1000))";
 

@@ -1,0 +1,192 @@
+// Unread counts (schema/store_rooms.cc, migration 016): counted from each
+// message's place in its room, checked against the messages themselves,
+// on both backends.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "schema/migrate.h"
+#include "schema/store.h"
+#include "tests/unit/schema/statement_trace.h"
+#include "tests/unit/schema/store_fixture.h"
+
+namespace parley {
+namespace {
+
+constexpr int kUnreadCap = 1000;  // store_rooms.cc
+
+class StoreUnreadTest : public test::StoreFixture {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(OpenStore());
+    Limits unlimited;  // these tests write more than a user's quotas allow
+    unlimited.WritesOff();
+    store_ = nullptr;
+    store_ = NewStorage(unlimited);
+    alice_ = NewUser("alice");
+    bob_ = NewUser("bob");
+    carol_ = NewUser("carol");
+  }
+  int64_t SharedRoom(const std::string& name) {
+    const int64_t id = NewRoom(alice_, name, RoomKind::kPublic).id;
+    JoinOk(bob_, id);
+    JoinOk(carol_, id);
+    return id;
+  }
+  Message Post(const User& u, int64_t room, const std::string& text) {
+    auto r = store_->Send(u, room, text, std::nullopt);
+    EXPECT_OK(r) << text;
+    return r.ok() ? r->message : Message{};
+  }
+  // What the count means, from the messages themselves: the live messages
+  // of others after u's marker, up to the cap.
+  int64_t Expected(const User& u, int64_t room) {
+    const std::string marker = "COALESCE((SELECT event_id FROM read_markers WHERE user_id = " +
+                               std::to_string(u.id) + " AND room_id = " + std::to_string(room) + "), 0)";
+    return QueryInt("SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = " + std::to_string(room) +
+                    " AND id > " + marker + " AND user_id <> " + std::to_string(u.id) +
+                    " AND deleted = 0 LIMIT " + std::to_string(kUnreadCap) + ") c");
+  }
+  // The count in u's view of the room and in u's whole room list.
+  void ExpectUnread(const User& u, int64_t room, int64_t want, const std::string& when) {
+    auto view = store_->GetRoom(u, room);
+    ASSERT_OK(view);
+    EXPECT_EQ(view->unread, want) << u.username << " in room " << room << ", " << when;
+    auto page = store_->ListRoomsPage(u, RoomListQuery{});
+    ASSERT_OK(page);
+    bool listed = false;
+    for (const Room& r : page->rooms) {
+      if (r.id != room) continue;
+      listed = true;
+      EXPECT_EQ(r.unread, want) << u.username << "'s room list, room " << room << ", " << when;
+    }
+    EXPECT_TRUE(listed) << when;
+  }
+
+  User alice_, bob_, carol_;
+};
+
+TEST_F(StoreUnreadTest, CountsMatchTheMessagesAfterEachMarkerThroughSendsDeletesAndReads) {
+  // Three people in two rooms, 600 steps drawn from a fixed seed: sends,
+  // deletes (one's own, and the owner's of others'), read markers moved
+  // to any message (forward only: a marker never goes back). Every 25
+  // steps each person's count in each room is checked against the rows.
+  const std::vector<int64_t> rooms{SharedRoom("one"), SharedRoom("two")};
+  const std::vector<const User*> people{&alice_, &bob_, &carol_};
+  std::vector<Message> sent;
+  std::mt19937 rng(16);
+  auto pick = [&rng](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  for (int step = 1; step <= 600; ++step) {
+    const User& u = *people[pick(people.size())];
+    const int64_t room = rooms[pick(rooms.size())];
+    const size_t what = pick(10);
+    if (what < 6 || sent.empty()) {
+      sent.push_back(Post(u, room, "m" + std::to_string(step)));
+    } else if (what < 8) {
+      const Message& m = sent[pick(sent.size())];
+      ASSERT_OK(store_->Delete(what == 6 ? m.user : alice_, m.id)) << "step " << step;
+    } else {
+      const Message& m = sent[pick(sent.size())];
+      ASSERT_OK(store_->MarkRead(u, m.room_id, m.id)) << "step " << step;
+    }
+    if (step % 25 != 0) continue;
+    for (const User* p : people) {
+      for (int64_t r : rooms) {
+        ASSERT_NO_FATAL_FAILURE(ExpectUnread(*p, r, Expected(*p, r), "step " + std::to_string(step)));
+      }
+    }
+  }
+}
+
+TEST_F(StoreUnreadTest, CountsStopAtTheCapAndManyTombstonesAreWalkedPast) {
+  const int64_t room = SharedRoom("busy");
+  std::vector<Message> sent;
+  for (int i = 0; i < 1100; ++i) sent.push_back(Post(alice_, room, "m" + std::to_string(i)));
+  Post(bob_, room, "mine");  // moves bob's marker past everything above
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(bob_, room, 0, "after his own message"));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, kUnreadCap, "1,100 unread, capped"));
+  // 1,050 tombstones after carol's marker: more than the count of them
+  // looks at, so the live messages are counted by walking them.
+  for (int i = 0; i < 1050; ++i) ASSERT_OK(store_->Delete(alice_, sent[i].id));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 51, "50 of alice's and bob's live"));
+  ASSERT_EQ(Expected(carol_, room), 51);
+  // Read up to the last tombstone, then ten more.
+  ASSERT_OK(store_->MarkRead(carol_, room, sent[1049].id));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 51, "read to the last tombstone"));
+  ASSERT_OK(store_->MarkRead(carol_, room, sent[1059].id));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 41, "read ten more"));
+  // A room with no message after the marker, and one with no message.
+  ASSERT_OK(store_->MarkRead(carol_, room, Head()));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 0, "read to the end"));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, SharedRoom("quiet"), 0, "an empty room"));
+}
+
+TEST_F(StoreUnreadTest, AWholeRoomListAtTheCapCostsLookupsNotWalks) {
+  PARLEY_SQLITE_ONLY();  // PostgreSQL: PgStorePlansTest counts the rows
+  // bob in four rooms of 1,200 messages each, never read: each count
+  // walked 1,000 index entries (45,060 VM steps for his whole room list,
+  // checked); now two lookups and an empty walk of the tombstones (1,328,
+  // with the last messages and the rest of the list).
+  std::vector<int64_t> rooms;
+  for (int r = 0; r < 4; ++r) {
+    rooms.push_back(SharedRoom("room " + std::to_string(r)));
+    for (int i = 0; i < 1200; ++i) Post(alice_, rooms.back(), "m" + std::to_string(i));
+  }
+  {
+    test::StatementTrace warm(*db_);  // see StoreConversationsTest: cached statements' steps add up
+    ASSERT_OK(store_->ListRoomsPage(carol_, RoomListQuery{}).status());
+  }
+  test::StatementTrace trace(*db_);
+  ASSERT_OK_AND_ASSIGN(RoomListPage page, store_->ListRoomsPage(bob_, RoomListQuery{}));
+  int capped = 0;
+  for (const Room& r : page.rooms) capped += r.unread == kUnreadCap;
+  EXPECT_EQ(capped, 4);
+  EXPECT_LT(trace.steps(), 2000) << trace.steps() << " VM steps";
+}
+
+TEST_F(StoreUnreadTest, Migration016NumbersEveryRoomsMessagesAndMovesEachSendersMarker) {
+  PARLEY_SQLITE_ONLY();  // PostgreSQL's 011: PgMigrateTest
+  const int64_t one = SharedRoom("one"), two = SharedRoom("two");
+  Post(alice_, one, "a1");
+  Post(bob_, two, "b1");
+  const Message a2 = Post(alice_, one, "a2");
+  Post(bob_, one, "b2");
+  const Message b3 = Post(bob_, two, "b3");
+  Post(carol_, one, "c1");
+  // As a database before 016 was (and before a send moved its sender's
+  // marker): no places, and no markers.
+  ASSERT_OK(Exec("DROP INDEX messages_deleted; ALTER TABLE messages DROP COLUMN seq; DELETE FROM read_markers; "
+                 "PRAGMA user_version = 15;"));
+  ASSERT_OK(Migrate(*db_));
+  auto seqs = [this](int64_t room) {
+    std::string out;
+    auto s = db_->Prepare("SELECT seq FROM messages WHERE room_id = ?1 ORDER BY id");
+    EXPECT_OK(s);
+    if (!s.ok()) return out;
+    s->Bind(1, room);
+    for (;;) {
+      auto row = s->Step();
+      if (!row.ok() || !*row) break;
+      out += std::to_string(s->Int(0)) + " ";
+    }
+    return out;
+  };
+  EXPECT_EQ(seqs(one), "1 2 3 4 ");
+  EXPECT_EQ(seqs(two), "1 2 ");
+  EXPECT_EQ(QueryInt("SELECT event_id FROM read_markers WHERE user_id = " + std::to_string(alice_.id) +
+                     " AND room_id = " + std::to_string(one)), a2.id);
+  EXPECT_EQ(QueryInt("SELECT event_id FROM read_markers WHERE user_id = " + std::to_string(bob_.id) +
+                     " AND room_id = " + std::to_string(two)), b3.id);
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(alice_, one, 2, "after the migration"));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(bob_, one, 1, "after the migration"));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, two, 2, "after the migration"));
+  // And a send after it takes the next place.
+  Post(alice_, two, "a3");
+  EXPECT_EQ(seqs(two), "1 2 3 ");
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, two, 3, "after a send"));
+}
+
+}  // namespace
+}  // namespace parley
