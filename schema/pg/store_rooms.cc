@@ -66,20 +66,30 @@ Result<Room> ReadRoomView(const PgResult& r, int row) {
 constexpr const char* kReadMarkerColumn =
     "COALESCE((SELECT event_id FROM read_markers WHERE user_id = $1 AND room_id = r.id), 0) AS read_event_id";
 // After it, over a subquery p (columns id and read_event_id): the unread
-// counts, capped as on SQLite (a badge reads "999+"). The room's messages
-// after the marker as row comparisons on (room_id, id) (key_range.h), walked
-// in index order so that the cap ends the walk: not the primary key from
-// the marker on (every other room's rows), nor a bitmap scan of every unread
-// row before the cap. Not KeyRange itself: its equality estimate (for p.id
-// of unknown value, a few hundred rows) makes that bitmap scan and a sort
-// look cheaper than the walk; these exclusive bounds estimate next to no
-// rows, and the walk is the plan (PgStorePlansTest).
+// counts, capped as on SQLite (a badge reads "999+"), and counted as there
+// (store_rooms.cc, migration 011): the room's count of messages less the
+// place of the first after the marker, plus one, less the tombstones after
+// it; with 1,000 of those, the live messages are walked to the cap.
+// The messages after the marker as row comparisons on (room_id, id)
+// (key_range.h), walked in index order so that the cap ends a walk: not
+// the primary key from the marker on (every other room's rows), nor a
+// bitmap scan of every row before the cap. Not KeyRange itself: its
+// equality estimate (for p.id of unknown value, a few hundred rows) makes
+// that bitmap scan and a sort look cheaper than the walk; these exclusive
+// bounds estimate next to no rows, and the walk is the plan
+// (PgStorePlansTest).
+std::string AfterMarker(const char* more) {
+  return "FROM messages x WHERE (x.room_id, x.id) > (p.id, p.read_event_id) AND (x.room_id, x.id) <= (p.id, " +
+         std::string(kMaxId) + ")" + more + " ORDER BY x.room_id, x.id";
+}
+
 const std::string& UnreadColumns() {
   static const std::string kColumns =
-      "(SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE (x.room_id, x.id) > (p.id, p.read_event_id) "
-      "AND (x.room_id, x.id) <= (p.id, " +
-      std::string(kMaxId) +
-      ") AND x.user_id <> $1 AND x.deleted = 0 ORDER BY x.room_id, x.id LIMIT 1000) c1), "
+      "(SELECT CASE WHEN d.n < 1000 THEN LEAST(1000, GREATEST(0, COALESCE("
+      "(SELECT h.message_seq FROM room_heads h WHERE h.room_id = p.id) - (SELECT x.seq " +
+      AfterMarker("") + " LIMIT 1) + 1, 0) - d.n)) ELSE (SELECT COUNT(*) FROM (SELECT 1 " +
+      AfterMarker(" AND x.user_id <> $1 AND x.deleted = 0") + " LIMIT 1000) c1) END FROM (SELECT COUNT(*) AS n " +
+      "FROM (SELECT 1 " + AfterMarker(" AND x.deleted = 1") + " LIMIT 1000) c0) d), "
       "(SELECT COUNT(*) FROM (SELECT 1 FROM mentions x WHERE x.user_id = $1 AND x.room_id = p.id "
       "AND x.message_id > p.read_event_id LIMIT 1000) c2)";
   return kColumns;

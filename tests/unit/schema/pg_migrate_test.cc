@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "tests/unit/schema/pg_cluster.h"
@@ -237,6 +238,50 @@ TEST(PgMigrateTest, APoolOfSchema5KeepsWorkingAfterMigration6) {
   ASSERT_OK(conn->Exec("SELECT r.id, r.last_event_id FROM rooms r WHERE r.last_event_id > $1 "
                        "ORDER BY r.last_event_id DESC, r.id DESC",
                        {int64_t{0}}));
+}
+
+TEST(PgMigrateTest, Migration11NumbersEachRoomsMessagesMovesSendersMarkersAndNumbersOldPoolsInserts) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("migrate_v10"));
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url));
+  ASSERT_OK_AND_ASSIGN(int old_version, MigratePg(*conn, 10));
+  ASSERT_EQ(old_version, 10);
+  ASSERT_OK(conn->Exec("INSERT INTO users (username, pw_hash, created_ts) VALUES ('a', 'h', 0), ('b', 'h', 0)"));
+  ASSERT_OK(conn->Exec("INSERT INTO rooms (name, kind, owner_id, answers_per_professor, created_ts) "
+                       "VALUES ('one', 'public', NULL, NULL, 0), ('two', 'public', NULL, NULL, 0)"));
+  // As a pool of schema 10 inserts them (no place): a's, then b's, in both
+  // rooms in turn; a's marker in room one behind her last message there.
+  const char* kInsert =
+      "INSERT INTO messages (id, room_id, user_id, kind, text, ts) SELECT $1::bigint, r.id, u.id, 'message', 'm', 0 "
+      "FROM rooms r, users u WHERE r.name = $2 AND u.username = $3";
+  const std::vector<std::tuple<int64_t, const char*, const char*>> rows{
+      {1, "one", "a"}, {2, "two", "a"}, {3, "one", "b"}, {4, "one", "a"}, {5, "two", "b"}};
+  for (const auto& [id, room, user] : rows) {
+    ASSERT_OK(conn->Exec(kInsert, {id, std::string(room), std::string(user)}));
+  }
+  ASSERT_OK(conn->Exec("INSERT INTO read_markers (user_id, room_id, event_id) SELECT u.id, r.id, 1 "
+                       "FROM users u, rooms r WHERE u.username = 'a' AND r.name = 'one'"));
+  ASSERT_OK_AND_ASSIGN(int v, MigratePg(*conn));
+  EXPECT_EQ(v, LatestPgSchemaVersion());
+  auto text = [&](const std::string& sql) {
+    auto r = conn->Exec(sql);
+    EXPECT_OK(r) << sql;
+    return r.ok() && r->Rows() == 1 ? r->Text(0, 0) : std::string("?");
+  };
+  const std::string kPlaces =
+      "SELECT string_agg(m.id || ':' || m.seq, ' ' ORDER BY m.id) FROM messages m JOIN rooms r ON r.id = m.room_id "
+      "WHERE r.name = ";
+  EXPECT_EQ(text(kPlaces + "'one'"), "1:1 3:2 4:3");
+  EXPECT_EQ(text(kPlaces + "'two'"), "2:1 5:2");
+  EXPECT_EQ(text("SELECT string_agg(r.name || ':' || h.message_seq, ' ' ORDER BY r.name) FROM room_heads h "
+                 "JOIN rooms r ON r.id = h.room_id"),
+            "general:0 one:3 two:2");
+  EXPECT_EQ(text("SELECT string_agg(u.username || '@' || r.name || ':' || m.event_id, ' ' ORDER BY u.username, r.name) "
+                 "FROM read_markers m JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id"),
+            "a@one:4 a@two:2 b@one:3 b@two:5");
+  // A pool of schema 10 still running: its inserts take the next place.
+  ASSERT_OK(conn->Exec(kInsert, {int64_t{6}, std::string("two"), std::string("a")}));
+  EXPECT_EQ(text(kPlaces + "'two'"), "2:1 5:2 6:3");
 }
 
 }  // namespace

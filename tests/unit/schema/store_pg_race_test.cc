@@ -154,6 +154,29 @@ TEST_F(StorePgRaceTest, TwoSendsWithOneClientIdStoreOne) {
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM events"), QueryInt("SELECT MAX(id) FROM events"));
 }
 
+TEST_F(StorePgRaceTest, ASendThatWaitedForAnotherPoolsBatchTakesTheNextPlaceInTheRoom) {
+  // A message's place in its room (migration 011) counts on from the room's
+  // head row as committed when the send's wait for the batch ends.
+  const int64_t before = QueryInt("SELECT message_seq FROM room_heads WHERE room_id = " + std::to_string(kGeneral));
+  ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+  ASSERT_OK(store_->Send(alice_, kGeneral, "one", std::nullopt).status());
+  ASSERT_OK(store_->Send(alice_, kGeneral, "two", std::nullopt).status());
+  auto second = std::async(std::launch::async, [&] { return other_->Send(alice_, kGeneral, "three", std::nullopt); });
+  ASSERT_TRUE(SomeoneWaits()) << "the other pool's send must wait for the batch's COMMIT";
+  ASSERT_OK(batch->Commit());
+  ASSERT_OK(second.get().status());
+  auto place = [this](const char* text) {
+    return QueryInt("SELECT seq FROM messages WHERE text = '" + std::string(text) + "'");
+  };
+  EXPECT_EQ(place("one"), before + 1);
+  EXPECT_EQ(place("two"), before + 2);
+  EXPECT_EQ(place("three"), before + 3);
+  const User bob = NewUser("bob");
+  ASSERT_OK(store_->Join(bob, kGeneral));
+  ASSERT_OK_AND_ASSIGN(Room view, store_->GetRoom(bob, kGeneral));
+  EXPECT_EQ(view.unread, QueryInt("SELECT COUNT(*) FROM messages WHERE room_id = " + std::to_string(kGeneral)));
+}
+
 TEST_F(StorePgRaceTest, AnEditWaitingForADeleteFindsTheTombstone) {
   ASSERT_OK_AND_ASSIGN(SendResult sent, store_->Send(alice_, kGeneral, "secret draft", std::nullopt));
   ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
