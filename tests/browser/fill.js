@@ -40,7 +40,8 @@ async function insertMessages(stack, roomId, messages) {
       ...(reply ? { reply_to: reply } : {}), ts: m.ts,
     });
     rows.push(`INSERT INTO events(id, ts, type, room_id, audience, data) VALUES (${id}, ${m.ts}, 'message', ${roomId}, 'room', ${quote(data)});`);
-    rows.push(`INSERT INTO messages(id, room_id, user_id, kind, text, reply_to, ts) VALUES (${id}, ${roomId}, ${m.user.id}, 'message', ${quote(m.text)}, ${reply || 'NULL'}, ${m.ts});`);
+    // seq: its place in the room, as Store::InsertMessage gives it (unread counts read it).
+    rows.push(`INSERT INTO messages(id, room_id, user_id, kind, text, reply_to, ts, seq) VALUES (${id}, ${roomId}, ${m.user.id}, 'message', ${quote(m.text)}, ${reply || 'NULL'}, ${m.ts}, COALESCE((SELECT seq FROM messages WHERE room_id = ${roomId} ORDER BY id DESC LIMIT 1), 0) + 1);`);
   });
   // Indexed for search in the same transaction, as Parley does before each COMMIT (migration 009).
   rows.push('INSERT INTO messages_fts(rowid, text, room_id) SELECT m.id, m.text, m.room_id FROM messages_fts_pending p JOIN messages m ON m.id = p.id ORDER BY p.id;');
