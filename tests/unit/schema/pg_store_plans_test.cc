@@ -63,6 +63,10 @@ class PgStorePlansTest : public test::PgStoreFixture {
                           {writer.id, base_}));
     ASSERT_OK(conn_->Exec("UPDATE event_counter SET last = $1", {base_ + kRows}));
     ASSERT_OK(conn_->ExecScript("ANALYZE events; ANALYZE messages"));
+    // Each message above moved its room's count in room_heads (migration
+    // 011): 40,000 dead rows there, and statistics that depend on when
+    // autovacuum passed. Cleared and counted here, whatever it does.
+    ASSERT_OK(conn_->ExecScript("VACUUM ANALYZE room_heads"));
   }
 
   // Nor leave the next test 80,000 rows to delete.
@@ -250,7 +254,10 @@ TEST_F(PgStorePlansTest, ADirectoryPageReadsTheRoomsOfItsPrefixNotThoseBefore) {
   // PostgreSQL 15 (15 makes it the same range).
   ASSERT_OK(conn_->ExecScript("INSERT INTO rooms (name, kind, created_ts) "
                               "SELECT 'room ' || lpad(g::text, 4, '0'), 'public', 0 FROM generate_series(1, 5000) g; "
-                              "ANALYZE rooms"));
+                              // And their head rows (a trigger's): with the statistics of
+                              // a few rows there, the plan walked them and looked up
+                              // every room by its key.
+                              "ANALYZE rooms; ANALYZE room_heads"));
   const int64_t before = RowsRead("rooms");
   ASSERT_OK_AND_ASSIGN(std::vector<Room> page, store_->Directory(reader_, "ROOM 49", kPage));
   const int64_t read = RowsRead("rooms") - before;
