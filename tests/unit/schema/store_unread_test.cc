@@ -20,11 +20,9 @@ constexpr int kUnreadCap = 1000;  // store_rooms.cc
 class StoreUnreadTest : public test::StoreFixture {
  protected:
   void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(OpenStore());
     Limits unlimited;  // these tests write more than a user's quotas allow
     unlimited.WritesOff();
-    store_ = nullptr;
-    store_ = NewStorage(unlimited);
+    ASSERT_NO_FATAL_FAILURE(OpenStore(unlimited));
     alice_ = NewUser("alice");
     bob_ = NewUser("bob");
     carol_ = NewUser("carol");
