@@ -126,7 +126,6 @@ TEST_P(StoreSearchTest, RowsWrittenWithoutAStoreAreFoundAtOnceAndIndexedWithTheN
 // messages since the last that did, everything waiting at once.
 TEST_P(StoreSearchTest, TheCommitOfTheNthSendIndexesEverythingWaiting) {
   PARLEY_SQLITE_ONLY();
-  ASSERT_OK(db_->ExecScript("PRAGMA synchronous=OFF"));  // hundreds of commits, no fsync
   const int64_t every = GetParam();
   const uint64_t before = db_->before_commits();
   for (int64_t i = 1; i < every; ++i) Post("cherry " + std::to_string(i));
@@ -330,7 +329,6 @@ TEST_P(StoreSearchTest, AQuietMergeStepLeavesSearchResultsIdentical) {
   EXPECT_EQ(QueryInt("SELECT v FROM messages_fts_config WHERE k = 'automerge'"), 0);
   EXPECT_EQ(QueryInt("SELECT v FROM messages_fts_config WHERE k = 'crisismerge'"), 64);
   EXPECT_EQ(QueryInt("SELECT v FROM messages_fts_config WHERE k = 'usermerge'"), 16);
-  ASSERT_OK(db_->ExecScript("PRAGMA synchronous=OFF"));  // hundreds of commits, no fsync: the test stays cheap
   // A step is due after kMergeEveryCommits indexing commits; 20 more leave
   // 20 one-message segments on level 0 (none merged: fewer than 64).
   const int commits = static_cast<int>(Store::kMergeEveryCommits) + 20;
@@ -360,7 +358,6 @@ TEST_P(StoreSearchTest, AQuietMergeStepLeavesSearchResultsIdentical) {
 TEST_P(StoreSearchTest, SegmentsStayBoundedAfterManyCommitsWithAutomergeOff) {
   PARLEY_SQLITE_ONLY();  // FTS5's own segments and hooks
   if (!every_commit()) GTEST_SKIP() << "a segment per commit: the cadence of 009";
-  ASSERT_OK(db_->ExecScript("PRAGMA synchronous=OFF"));  // 300 commits, no fsync
   // No quiet point at all: crisismerge bounds each level to 64 (merged at
   // the commit that would add a 65th).
   for (int i = 0; i < 300; ++i) {
