@@ -12,16 +12,16 @@ var state = Parley.state = {
   next: null  // the room list's next page
 };
 
-// The first usable screen (timed by the tests).
-function ready() {
+// The first usable screen, the app or the sign-in form (timed by the tests).
+function ready(app) {
   show('boot', false);
+  show('app', app);
+  show('auth', !app);
   performance.mark('parley-ready');
 }
 
 function showAuth(message) {
-  ready();
-  show('app', false);
-  show('auth', true);
+  ready(false);
   $('auth-error').textContent = message || '';
   $('username').focus();
 }
@@ -46,9 +46,7 @@ function signedIn(user) {
   state.me = user;
   $('me').textContent = user.username;
   Parley.moderation.load();
-  ready();
-  show('auth', false);
-  show('app', true);
+  ready(true);
   state.transport = new Parley.SharedTransport(user.id, {
     onStatus: showStatus,
     onReady: function (head) {
@@ -74,7 +72,7 @@ function signedOut(message) {
   state.byId = {};
   view.close();
   show('settings', false);
-  clear($('people'));
+  clear('people');
   show('people-section', false);
   show('search-section', false);
   showAuth(message);
@@ -91,8 +89,8 @@ function showStatus(s) {
 // Replaces rooms by id; ours stays if it counted newer events or read further
 // (a read marker not stored yet).
 function merge(rooms, prev) {
-  for (var i = 0; i < rooms.length; i++) {
-    var r = rooms[i], old = (prev || state.byId)[r.id] || {};
+  rooms.forEach(function (r) {
+    var old = (prev || state.byId)[r.id] || {};
     if (old.read_event_id > (r.read_event_id || 0) || old.last_event_id > r.last_event_id) {
       for (var k in {unread: 0, unread_mentions: 0, last_event_id: 0, last_message: 0, read_event_id: 0}) r[k] = old[k];
     }
@@ -100,7 +98,7 @@ function merge(rooms, prev) {
     if (at >= 0) state.rooms[at] = r;
     else state.rooms.push(r);
     state.byId[r.id] = r;
-  }
+  });
 }
 
 function fetchRooms(then) {
@@ -139,10 +137,9 @@ function moreRooms() {
 function catchUp(since, then) {
   Parley.get('/rooms?changed_since=' + since, function (err, data) {
     if (err) return loadRooms(false);
-    var left = data.left || [];
-    for (var i = 0; i < left.length; i++) {
-      if (state.byId[left[i]]) state.byId[left[i]].member = false;
-    }
+    (data.left || []).forEach(function (id) {
+      if (state.byId[id]) state.byId[id].member = false;
+    });
     merge(data.rooms || []);
     if (then) then();
     else afterRooms(false);
@@ -206,38 +203,35 @@ function openRoom(id) {
 function roomButton(room) {
   var b = label(button(null, 'room', function () { openRoom(room.id); }), room);
   b.setAttribute('data-room-id', room.id);
-  if (room.unread > 0) b.appendChild(el('span', 'unread', room.unread > 99 ? '99+' : room.unread, {'aria-label': room.unread + ' unread'}));
+  if (room.unread > 0) b.append(el('span', 'unread', room.unread > 99 ? '99+' : room.unread, {'aria-label': room.unread + ' unread'}));
   var last = room.last_message;
-  if (last) b.appendChild(el('span', 'last', last.user.username + ': ' + (last.deleted ? 'message deleted' : last.text)));
+  if (last) b.append(el('span', 'last', last.user.username + ': ' + (last.deleted ? 'message deleted' : last.text)));
   if (room.id === view.currentId()) b.setAttribute('aria-current', 'true');
   return b;
 }
 
 function label(node, room) {
-  node.appendChild(el('span', 'name', (room.kind === 'dm' ? '@ ' : '# ') + room.name));
+  node.append(el('span', 'name', (room.kind === 'dm' ? '@ ' : '# ') + room.name));
   var tag = {qa: 'Q&A', 'private': 'private'}[room.kind];
-  if (tag) node.appendChild(el('span', 'tag', tag));
+  if (tag) node.append(el('span', 'tag', tag));
   return node;
 }
 
 function renderRooms() {
-  var mine = clear($('rooms')), dms = clear($('dms')), others = clear($('public-rooms')), unread = 0;
+  var mine = clear('rooms'), dms = clear('dms'), others = clear('public-rooms'), unread = 0;
   var sorted = state.rooms.slice().sort(function (a, b) {
     if (a.member && b.member) return (b.last_event_id || 0) - (a.last_event_id || 0) || a.id - b.id;
     return a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1;
   });
-  for (var i = 0; i < sorted.length; i++) {
-    var r = sorted[i], li = el('li');
+  sorted.forEach(function (r) {
     if (r.member) {
       // The title counts mentions and DMs.
       unread += (r.kind === 'dm' ? r.unread : r.unread_mentions) || 0;
-      li.appendChild(roomButton(r));
-      (r.kind === 'dm' ? dms : mine).appendChild(li);
+      (r.kind === 'dm' ? dms : mine).appendChild(el('li')).append(roomButton(r));
     } else {
-      label(li, r).appendChild(joinButton(r));
-      others.appendChild(li);
+      others.appendChild(label(el('li'), r)).append(joinButton(r));
     }
-  }
+  });
   show('dms-section', dms.firstChild);
   show('public-section', others.firstChild);
   document.title = (unread > 0 ? '(' + unread + ') ' : '') + 'Parley';
@@ -281,12 +275,11 @@ Parley.rooms = {
 
 function addPerson(user) {
   if (!state.me || user.id === state.me.id) return;
-  var li = el('li');
-  li.appendChild(el('span', 'name', user.username));
-  li.appendChild(button('Message', 'dm', function () { startDm(user.username); }, 'Message ' + user.username));
-  var list = $('people');
-  list.insertBefore(li, list.firstChild);
-  while (list.childNodes.length > 10) list.removeChild(list.lastChild);
+  var list = $('people'), li = el('li');
+  li.append(el('span', 'name', user.username),
+    button('Message', 'dm', function () { startDm(user.username); }, 'Message ' + user.username));
+  list.prepend(li);
+  while (list.childNodes.length > 10) list.lastChild.remove();
   show('people-section', true);
 }
 
@@ -305,11 +298,10 @@ function suggestUsers() {
   searchTimer = setTimeout(function () {
     Parley.get('/users?limit=10&prefix=' + encodeURIComponent(prefix), function (err, data) {
       if (err) return;
-      var list = clear($('dm-suggestions')), users = data.users || [];
-      for (var i = 0; i < users.length; i++) {
-        if (state.me && users[i].id === state.me.id) continue;
-        list.appendChild(el('option', null, null, {value: users[i].username}));
-      }
+      var list = clear('dm-suggestions');
+      (data.users || []).forEach(function (u) {
+        if (!state.me || u.id !== state.me.id) list.append(el('option', null, null, {value: u.username}));
+      });
     });
   }, 200);
 }
@@ -323,7 +315,7 @@ function route(type, d, id) {
   else if (type === 'room') loadRoomsSoon();
   else if (type === 'user' && d.user) addPerson(d.user);
   else if (type === 'member') {
-    if (d.user && d.user.id === state.me.id) loadRoomsSoon();
+    if (d.user && mine(d)) loadRoomsSoon();
     view.onMemberEvent(d, id);
   } else if (simple[type]) simple[type].call(view, d);
 }
@@ -339,7 +331,7 @@ function onNewMessage(m, id) {
   room.last_message = m;
   var current = room.id === view.currentId();
   if (current) view.onMessageEvent('message', m);
-  if (!listed && m.user.id === state.me.id) Parley.rooms.markedRead(room.id, id);  // so on the server too
+  if (!listed && mine(m)) Parley.rooms.markedRead(room.id, id);  // so on the server too
   else if (!listed && (!current || document.hidden)) {
     room.unread = (room.unread || 0) + 1;
     if (Parley.mentions.ofMe(m)) room.unread_mentions = (room.unread_mentions || 0) + 1;
@@ -361,15 +353,11 @@ function toggleSettings(open) {
   var b = $('settings-open');
   show('settings', open);
   b.setAttribute('aria-expanded', open);
-  if (open) {
-    var radios = document.getElementsByName('theme');
-    for (var i = 0; i < radios.length; i++) {
-      radios[i].checked = radios[i].value === Parley.theme.get();
-      if (radios[i].checked) radios[i].focus();
-    }
-  } else {
-    b.focus();
-  }
+  if (!open) return b.focus();
+  [].forEach.call(document.getElementsByName('theme'), function (r) {
+    r.checked = r.value === Parley.theme.get();
+    if (r.checked) r.focus();
+  });
 }
 
 function initSettings() {

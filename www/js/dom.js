@@ -30,6 +30,11 @@ function me() {
   return Parley.state.me;
 }
 
+// A message, member or event: its user is me.
+function mine(x) {
+  return !!me() && x.user.id === me().id;
+}
+
 // The entry of list for that user id, or null.
 function byUser(list, id) {
   for (var i = 0; i < list.length; i++) if (list[i].user.id === id) return list[i];
@@ -51,19 +56,17 @@ function keepFocus(node, redraw) {
   var had = document.activeElement, inside = node.contains(had);
   redraw();
   if (!inside || node.contains(document.activeElement)) return;
-  var all = node.querySelectorAll('button, select');
-  for (var i = 0; i < all.length; i++) {
-    var c = all[i];
-    if (c.className === had.className && c.textContent === had.textContent &&
-        c.getAttribute('aria-label') === had.getAttribute('aria-label')) return c.focus();
-  }
-  node.focus();
+  var same = [].filter.call(node.querySelectorAll('button, select'), function (c) {
+    return c.className === had.className && c.textContent === had.textContent &&
+      c.getAttribute('aria-label') === had.getAttribute('aria-label');
+  });
+  (same[0] || node).focus();
 }
 
 // Appends text split by re to p, what re matched as wrap(part) gives it.
 Parley.split = function (p, text, re, wrap) {
   var parts = String(text).split(re);
-  for (var i = 0; i < parts.length; i++) p.appendChild(i % 2 ? wrap(parts[i]) : document.createTextNode(parts[i]));
+  for (var i = 0; i < parts.length; i++) p.append(i % 2 ? wrap(parts[i]) : parts[i]);
   return p;
 };
 
@@ -75,13 +78,15 @@ Parley.soon = function (fn, ms) {
   };
 };
 
+// Takes an id too, like show().
 function clear(node) {
-  while (node.firstChild) node.removeChild(node.firstChild);
+  node = $(node);
+  node.textContent = '';
   return node;
 }
 
 function remove(node) {
-  if (node && node.parentNode) node.parentNode.removeChild(node);
+  if (node) node.remove();
 }
 
 function show(node, visible) {
@@ -120,7 +125,6 @@ Parley.newClientId = function () {
   return 'w' + Date.now().toString(36) + '-' + a[0].toString(36) + a[1].toString(36);
 };
 
-var kMonths = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 var kMinuteMs = 60 * 1000;
 
 function dayStart(ms) {
@@ -143,7 +147,7 @@ Parley.dayLabel = function (ms, now) {
   var days = Math.round((today - day) / (24 * 60 * kMinuteMs));
   if (days === 0) return 'Today';
   if (days === 1) return 'Yesterday';
-  var d = new Date(ms), label = d.getDate() + ' ' + kMonths[d.getMonth()];
+  var d = new Date(ms), label = d.getDate() + ' ' + d.toLocaleString('en-US', {month: 'short'});
   if (d.getFullYear() !== new Date(today).getFullYear()) label += ' ' + d.getFullYear();
   return label;
 };
@@ -172,9 +176,8 @@ Parley.theme = {
   get: function () {
     try {
       return localStorage.getItem('parley-theme') || 'system';
-    } catch (e) {
-      return 'system';
-    }
+    } catch (e) {}
+    return 'system';
   },
   set: function (theme) {
     document.documentElement.setAttribute('data-theme', theme);

@@ -5,18 +5,14 @@ var kWord = /(@[A-Za-z0-9_.\-]+)/, matches = [];
 
 // "@Bob" and "@bob." (a sentence's end) name bob.
 function isMe(word) {
-  var n = word.slice(1).toLowerCase(), mine = me() ? me().username.toLowerCase() : '';
-  return n === mine || n.replace(/\.+$/, '') === mine;
+  var n = word.slice(1).toLowerCase(), myName = me() ? me().username.toLowerCase() : '';
+  return n === myName || n.replace(/\.+$/, '') === myName;
 }
 
 function ofMe(m) {
-  if (!me() || m.user.id === me().id || m.deleted) return false;
+  if (!me() || mine(m) || m.deleted) return false;
   if (m.mentions) return m.mentions.indexOf(me().id) >= 0;
-  var words = String(m.text).split(kWord);
-  for (var i = 1; i < words.length; i += 2) {
-    if (isMe(words[i])) return true;
-  }
-  return false;
+  return String(m.text).split(kWord).some(function (w, i) { return i % 2 && isMe(w); });
 }
 
 function fill(p, text) {
@@ -29,19 +25,19 @@ function partial() {
 }
 
 function suggest() {
-  var w = partial(), ul = clear($('mention-list'));
+  var w = partial(), ul = clear('mention-list');
   matches = [];
   var members = w === null ? [] : Parley.room.members(), full = false;
-  for (var i = 0; i < members.length; i++) {
-    var name = members[i].user.username;
-    full = full || name.toLowerCase() === w;
-    if (name.toLowerCase().indexOf(w) === 0 && name !== me().username && matches.length < 5) matches.push(name);
-  }
+  members.forEach(function (mb) {
+    var name = mb.user.username, low = name.toLowerCase();
+    full = full || low === w;
+    if (low.indexOf(w) === 0 && name !== me().username && matches.length < 5) matches.push(name);
+  });
   // A name typed in full needs no offer (Enter sends).
   if (full) matches = [];
-  for (var j = 0; j < matches.length; j++) {
-    ul.appendChild(el('li')).appendChild(button('@' + matches[j], 'pick', complete.bind(null, matches[j])));
-  }
+  matches.forEach(function (name) {
+    ul.appendChild(el('li')).append(button('@' + name, 'pick', complete.bind(null, name)));
+  });
   show(ul, matches.length > 0);
 }
 
@@ -64,7 +60,7 @@ function onKey(e) {
   } else if (isEsc(e)) {
     e.stopPropagation();
     matches = [];
-    show(clear($('mention-list')), false);
+    show(clear('mention-list'), false);
   }
 }
 
@@ -75,7 +71,7 @@ function wanted(room, m) {
 
 function notify(room, m) {
   if (!window.Notification || Notification.permission !== 'granted' || !document.hidden) return;
-  if (!me() || m.user.id === me().id || !wanted(room, m)) return;
+  if (!me() || mine(m) || !wanted(room, m)) return;
   // One tag per message: shown once by all my hidden tabs.
   var pop = function () {
     var n = new Notification(m.user.username + (room.kind === 'dm' ? '' : ' in #' + room.name),
@@ -104,10 +100,10 @@ function init() {
     Notification.requestPermission(showAllow);
   });
   on('notify-level', 'change', function () {
-    var room = Parley.state.byId[Parley.room.currentId()];
-    Parley.api('PUT', '/rooms/' + room.id + '/notifications', {level: $('notify-level').value}, function (err, data) {
+    var room = Parley.state.byId[Parley.room.currentId()], level = $('notify-level');
+    Parley.api('PUT', '/rooms/' + room.id + '/notifications', {level: level.value}, function (err, data) {
       if (!err) room.notifications = data.room.notifications;
-      $('notify-level').value = room.notifications || 'all';
+      level.value = room.notifications || 'all';
       $('room-error').textContent = Parley.errorText(err);
     });
   });

@@ -9,8 +9,8 @@ var kMutes = [['Mute 10 minutes', 10], ['Mute 1 hour', 60], ['Mute 1 day', 1440]
 function power(room, members) {
   if (!room || !me() || room.kind === 'dm') return 0;
   if (room.owner && room.owner.id === me().id) return 2;
-  var mine = byUser(members, me().id);
-  return mine && mine.moderator ? 1 : 0;
+  var own = byUser(members, me().id);
+  return own && own.moderator ? 1 : 0;
 }
 
 // As the server: the owner acts on anyone, a moderator on members.
@@ -38,7 +38,7 @@ function menu(room, m, isOwner, ctx) {
   open.setAttribute('aria-expanded', 'false');
   onEsc(list, toggle.bind(null, false));
   function item(label, method, path, body) {
-    list.appendChild(el('li')).appendChild(button(label, 'mod-item', function () {
+    list.appendChild(el('li')).append(button(label, 'mod-item', function () {
       toggle(false);
       Parley.api(method, path, body, ctx.onError);
     }));
@@ -48,23 +48,21 @@ function menu(room, m, isOwner, ctx) {
     item(m.moderator ? 'Remove moderator' : 'Make moderator', 'PUT', path, {moderator: !m.moderator});
   }
   if (m.muted_until) item('Unmute', 'PUT', path, {muted_until: null});
-  for (var i = 0; i < kMutes.length; i++) {
-    item(kMutes[i][0], 'PUT', path, {muted_until: Date.now() + kMutes[i][1] * 60000});
-  }
+  kMutes.forEach(function (t) {
+    item(t[0], 'PUT', path, {muted_until: Date.now() + t[1] * 60000});
+  });
   item('Remove from room', 'DELETE', path, null);
   item('Ban from room', 'PUT', '/rooms/' + room.id + '/bans/' + who, null);
-  wrap.appendChild(open);
-  wrap.appendChild(list);
+  wrap.append(open, list);
   return wrap;
 }
 
 function renderBlocks() {
-  var ul = clear($('blocks'));
+  var ul = clear('blocks');
   for (var id in blocked) {
-    var li = ul.appendChild(el('li', null, blocked[id] + ' '));
-    li.appendChild(button('Unblock', 'unblock', setBlock.bind(null, 'DELETE', blocked[id], null), 'Unblock ' + blocked[id]));
+    ul.appendChild(el('li', null, blocked[id] + ' ')).append(button('Unblock', 'unblock', setBlock.bind(null, 'DELETE', blocked[id], null), 'Unblock ' + blocked[id]));
   }
-  if (!ul.firstChild) ul.appendChild(el('li', 'note', 'Nobody.'));
+  if (!ul.firstChild) ul.append(el('li', 'note', 'Nobody.'));
 }
 
 function setBlock(method, name, then) {
@@ -80,9 +78,9 @@ function load() {
   Parley.get('/me/blocks', function (err, data) {
     if (err) return;
     blocked = {};
-    for (var i = 0; i < data.blocks.length; i++) blocked[data.blocks[i].id] = data.blocks[i].username;
+    data.blocks.forEach(function (b) { blocked[b.id] = b.username; });
     renderBlocks();
-    if (Parley.room.rerender) Parley.room.rerender();
+    Parley.room.rerender();
   });
 }
 
@@ -95,13 +93,11 @@ function onBlock() {
 function passwordForm() {
   var form = $('password-form');
   if (form.firstChild) return;
-  var fields = [['old-password', 'Current password', 'current-password'],
-                ['new-password', 'New password (at least 8 characters)', 'new-password']];
-  for (var i = 0; i < fields.length; i++) {
-    form.appendChild(el('label', null, fields[i][1], {'for': fields[i][0]}));
-    form.appendChild(el('input', null, null, {id: fields[i][0], type: 'password', autocomplete: fields[i][2]}));
-  }
-  form.appendChild(el('button', null, 'Save new password', {type: 'submit'}));
+  [['old-password', 'Current password', 'current-password'],
+   ['new-password', 'New password (at least 8 characters)', 'new-password']].forEach(function (f) {
+    form.append(el('label', null, f[1], {'for': f[0]}), el('input', null, null, {id: f[0], type: 'password', autocomplete: f[2]}));
+  });
+  form.append(el('button', null, 'Save new password', {type: 'submit'}));
   show(form, true);
   show('password-open', false);
   $('old-password').focus();
@@ -118,26 +114,26 @@ function onPassword() {
 
 Parley.moderation = {
   member: function (li, m, ctx) {
-    if (m.moderator) li.appendChild(el('span', 'role', 'moderator'));
-    if (m.muted_until) li.appendChild(el('span', 'role muted', 'muted until ' + clock(m.muted_until)));
+    if (m.moderator) li.append(el('span', 'role', 'moderator'));
+    if (m.muted_until) li.append(el('span', 'role muted', 'muted until ' + clock(m.muted_until)));
     if (mayActOn(ctx.room, ctx.members, m.user.id)) {
-      li.appendChild(menu(ctx.room, m, power(ctx.room, ctx.members) === 2, ctx));
+      li.append(menu(ctx.room, m, power(ctx.room, ctx.members) === 2, ctx));
     }
   },
   canDelete: function (room, members, m) {
-    return m.user.id !== me().id && mayActOn(room, members, m.user.id);
+    return !mine(m) && mayActOn(room, members, m.user.id);
   },
   // My mute's end (ms), or 0.
   mutedUntil: function (members) {
-    var mine = me() && byUser(members, me().id);
-    return mine && mine.muted_until > Date.now() ? mine.muted_until : 0;
+    var own = me() && byUser(members, me().id);
+    return own && own.muted_until > Date.now() ? own.muted_until : 0;
   },
   mutedText: function (until) {
     return 'You are muted in this room until ' + clock(until) + '.';
   },
   note: function (d) {
     var who = d.user.username, by = d.by ? ' by ' + d.by.username : '';
-    if (me() && d.user.id === me().id) {
+    if (mine(d)) {
       if (d.action === 'kicked' || d.action === 'banned') return 'You were removed from this room' + by + '.';
       if (d.action === 'muted') return this.mutedText(d.muted_until);
       if (d.action === 'unmuted') return 'You may write in this room again.';

@@ -1,8 +1,5 @@
 // The round-trip time beside the badge: GET /api/health (nginx, a worker,
 // SQLite) every 15 s while visible.
-(function () {
-var kEveryMs = 15000;
-
 Parley.ping = function () {
   var out = $('rtt');
   if (!me() || document.hidden) return;
@@ -11,5 +8,4 @@ Parley.ping = function () {
     out.textContent = err ? '' : Math.max(1, Date.now() - t0) + ' ms';
   });
 };
-setInterval(Parley.ping, kEveryMs);
-})();
+setInterval(Parley.ping, 15000);

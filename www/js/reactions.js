@@ -7,22 +7,22 @@ function counts(box, m, onToggle) {
   var list = m.reactions || [];
   if (!list.length) return;
   var row = el('div', 'reactions');
-  for (var i = 0; i < list.length; i++) {
-    var r = list[i], b = button(r.emoji + ' ' + r.count, 'reaction', onToggle.bind(null, r.emoji));
+  list.forEach(function (r) {
+    var b = button(r.emoji + ' ' + r.count, 'reaction', onToggle.bind(null, r.emoji));
     b.setAttribute('aria-pressed', !!r.me);
     b.title = r.me ? 'Remove your ' + r.emoji : 'React with ' + r.emoji;
-    row.appendChild(b);
-  }
-  box.appendChild(row);
+    row.append(b);
+  });
+  box.append(row);
 }
 
 function palette(box, onToggle) {
   var old = box.querySelector('.palette');
-  if (old) return box.removeChild(old);
+  if (old) return old.remove();
   var p = box.appendChild(el('div', 'palette', null, {role: 'group', 'aria-label': 'Pick a reaction'}));
-  for (var i = 0; i < kPalette.length; i++) {
-    p.appendChild(button(kPalette[i], null, onToggle.bind(null, kPalette[i]), 'React with ' + kPalette[i]));
-  }
+  kPalette.forEach(function (e) {
+    p.append(button(e, null, onToggle.bind(null, e), 'React with ' + e));
+  });
   // Escape shuts it, the focus back on React: the WAI-ARIA menu button.
   onEsc(p, function () {
     palette(box);
@@ -32,10 +32,7 @@ function palette(box, onToggle) {
 }
 
 function find(list, emoji) {
-  for (var i = 0; i < list.length; i++) {
-    if (list[i].emoji === emoji) return list[i];
-  }
-  return null;
+  return list.filter(function (r) { return r.emoji === emoji; })[0] || null;
 }
 
 function toggle(m, emoji, done) {

@@ -20,7 +20,7 @@ function shell(cls, attrs, user, ts) {
 
 function head(user) {
   var h = el('div', 'head');
-  h.appendChild(el('span', 'author', user.username));
+  h.append(el('span', 'author', user.username));
   return h;
 }
 
@@ -43,58 +43,52 @@ function quote(q, onJump) {
 // ctx: room.js's rights and callbacks.
 function content(li, m, ctx) {
   setClass(li, m, ctx.mine);
-  var old = null;
-  for (var c = li.firstChild; c; c = c.nextSibling) {
-    if (c.className === 'content') old = c;
-  }
-  var box = el('div', 'content'), h = box.appendChild(head(m.user));
-  h.appendChild(timeNode(m.ts));
-  if (m.kind === 'question') {
-    var st = m.answer_id ? 'answered' : 'open';
-    h.appendChild(el('span', 'state ' + st, m.answer_id ? 'answered' : 'unanswered'));
-  }
-  if (m.kind === 'answer') h.appendChild(el('span', 'kind', 'answer'));
+  var old = li.querySelector(':scope > .content'), box = el('div', 'content'), h = box.appendChild(head(m.user));
+  h.append(timeNode(m.ts));
+  if (m.kind === 'question') h.append(m.answer_id ? el('span', 'state answered', 'answered') : el('span', 'state open', 'unanswered'));
+  if (m.kind === 'answer') h.append(el('span', 'kind', 'answer'));
   if (m.reply_to && m.kind !== 'answer') {
-    box.appendChild(quote(ctx.quoteOf(m.reply_to), function () { ctx.onJump(m.reply_to); }));
+    box.append(quote(ctx.quoteOf(m.reply_to), function () { ctx.onJump(m.reply_to); }));
   }
   if (m.deleted) {
-    box.appendChild(el('p', 'text deleted', m.deleted_by ? 'removed by a moderator' : 'message deleted'));
+    box.append(el('p', 'text deleted', m.deleted_by ? 'removed by a moderator' : 'message deleted'));
   } else if (ctx.hidden) {
     box.appendChild(el('p', 'text deleted', 'Hidden: you blocked this person. '))
-      .appendChild(button('Show', 'show', ctx.onShow.bind(null, m.id)));
+      .append(button('Show', 'show', ctx.onShow.bind(null, m.id)));
   } else {
     if (m.text || !m.attachments) Parley.mentions.fill(box.appendChild(el('p', 'text')), m.text);
     if (m.attachments) Parley.uploads.render(box, m.attachments);
   }
   li.classList.toggle('mention', Parley.mentions.ofMe(m));
   // After the text: a grouped message shows no head.
-  if (m.edited && !m.deleted) box.appendChild(el('span', 'edited', '(edited)'));
+  if (m.edited && !m.deleted) box.append(el('span', 'edited', '(edited)'));
   var react = function (emoji) { ctx.onReact(m.id, emoji); };
   if (!m.deleted) Parley.reactions.counts(box, m, react);
 
   var actions = el('div', 'actions', null, {role: 'group', 'aria-label': 'Actions for this message'});
   var live = !m.deleted;
+  // Reply runs ctx.onReply(m.id), and so on.
   var action = function (shown, label, onClick) {
-    if (shown) actions.appendChild(button(label, label.toLowerCase(), onClick));
+    if (shown) actions.append(button(label, label.toLowerCase(), onClick || ctx['on' + label].bind(null, m.id)));
   };
-  action(live && ctx.canReply, 'Reply', ctx.onReply.bind(null, m.id));
+  action(live && ctx.canReply, 'Reply');
   action(live, 'React', function () { Parley.reactions.palette(box, react); });
-  action(live && ctx.mine, 'Edit', ctx.onEdit.bind(null, m.id));
-  action(live && (ctx.mine || ctx.canDelete), 'Delete', ctx.onDelete.bind(null, m.id));
-  action(ctx.canAnswer, 'Answer', ctx.onAnswer.bind(null, m.id));
-  if (actions.firstChild) box.appendChild(actions);
+  action(live && ctx.mine, 'Edit');
+  action(live && (ctx.mine || ctx.canDelete), 'Delete');
+  action(ctx.canAnswer, 'Answer');
+  if (actions.firstChild) box.append(actions);
   keepFocus(li, function () {
-    if (old) li.replaceChild(box, old);
-    else li.appendChild(box);
+    if (old) old.replaceWith(box);
+    else li.append(box);
   });
 }
 
 function pending(text, clientId, me, quoted) {
   var li = shell('msg own pending', {'data-client-id': clientId}, me, Date.now()), c = el('div', 'content');
-  c.appendChild(head(me)).appendChild(el('span', 'sending', 'sending…'));
-  if (quoted) c.appendChild(el('p', 'quote', '↩ ' + quoted));
-  c.appendChild(el('p', 'text', text));
-  li.appendChild(c);
+  c.appendChild(head(me)).append(el('span', 'sending', 'sending…'));
+  if (quoted) c.append(el('p', 'quote', '↩ ' + quoted));
+  c.append(el('p', 'text', text));
+  li.append(c);
   return li;
 }
 
@@ -107,49 +101,44 @@ function setDivider(li, cls, text) {
   var c = li.firstChild;
   if (cls === 'new' && isDivider(c, 'day')) c = c.nextSibling;
   var found = isDivider(c, cls) ? c : null;
-  if (!text) return found && li.removeChild(found);
+  if (!text) return found && found.remove();
   if (!found) li.insertBefore(el('div', 'divider ' + cls, text), c);
   else if (found.textContent !== text) found.textContent = text;
 }
 
 function regroup(list, ctx) {
-  var prev = null;  // null after a system note
-  var prevTs = 0;
+  var prev = null, prevTs = 0;  // prev: null after a system note or a question
   // "New" goes before others' first message after the marker, once the
   // window holds what came before.
   var sawRead = ctx.startsRoom, newDone = ctx.unreadAfter === null;
   for (var node = list.firstChild; node; node = node.nextSibling) {
-    var ts = parseInt(node.getAttribute('data-ts'), 10), id = parseInt(node.getAttribute('data-id') || '', 10);
+    var ts = +node.getAttribute('data-ts'), id = +node.getAttribute('data-id');
+    if (id && ctx.unreadAfter !== null && id <= ctx.unreadAfter) sawRead = true;
     if (!ts) {
       prev = null;
-      if (id && ctx.unreadAfter !== null && id <= ctx.unreadAfter) sawRead = true;
       continue;
     }
-    var user = node.getAttribute('data-user');
+    var user = node.getAttribute('data-user'), q = node.classList.contains('question');
     var day = !prevTs || !Parley.sameDay(prevTs, ts) ? Parley.dayLabel(ts) : null;
     setDivider(node, 'day', day);
     var isNew = false;
-    if (!newDone && id && id > ctx.unreadAfter && user !== String(ctx.meId)) {
+    if (!newDone && id > ctx.unreadAfter && user !== String(ctx.meId)) {
       isNew = sawRead;
       newDone = true;
     }
-    if (id && ctx.unreadAfter !== null && id <= ctx.unreadAfter) sawRead = true;
     setDivider(node, 'new', isNew ? 'New messages' : null);
-    var kind = node.classList.contains('question') ? 'question' : 'message';
-    var cont = !!prev && !day && !isNew && prev.user === user && prev.kind === 'message' && kind === 'message' &&
-      ts - prev.ts < kGroupMs;
-    node.classList.toggle('cont', cont);
-    prev = {user: user, ts: ts, kind: kind};
+    node.classList.toggle('cont', !!prev && !day && !isNew && !q && prev.user === user && ts - prev.ts < kGroupMs);
+    prev = q ? null : {user: user, ts: ts};
     prevTs = ts;
   }
 }
 
 function refreshTimes(list) {
-  var times = list.getElementsByTagName('time'), now = Date.now();
-  for (var i = 0; i < times.length; i++) {
-    var t = Parley.relativeTime(parseInt(times[i].getAttribute('data-ms'), 10), now);
-    if (times[i].textContent !== t) times[i].textContent = t;
-  }
+  var now = Date.now();
+  [].forEach.call(list.getElementsByTagName('time'), function (time) {
+    var t = Parley.relativeTime(+time.getAttribute('data-ms'), now);
+    if (time.textContent !== t) time.textContent = t;
+  });
 }
 
 Parley.render = {

@@ -7,13 +7,11 @@
 var list = $('messages'), kPageSize = 50, kMaxItems = 400, kEdgePx = 120, kTypingSendEveryMs = 3000;
 var kTypingShowMs = 6000, kLongPressMs = 500, kAnnounceKeep = 3, mod = Parley.moderation, api = Parley.api;
 
+// Per-room state (replies, quotes, typing...) is set by open().
 var R = {
   room: null,
   nodes: {},  // id -> <li>
   msgs: {},
-  quotes: {},  // replies' originals outside the window
-  quoteAsked: {},
-  pending: {},  // client_id -> {li, text, roomId, replyTo, attachments}
   oldest: null,
   newest: 0,
   hasMore: false,  // older messages before the window
@@ -21,22 +19,13 @@ var R = {
   skipped: 0,  // largest live id not shown
   loading: false,
   gen: 0,  // bumped when the window is replaced: late pages dropped
-  unreadAfter: null,  // my read marker on opening, if anything was unread
-  replyTo: null,
-  typing: {},  // username -> expiry
   lastTypingSent: 0,
   members: [],
-  more: false,  // members beyond the list
   events: 0,  // member and presence events
-  readSent: 0,
   readTimer: null,
   readPending: null,
   seq: 0  // bumped when another room opens: late answers dropped
 };
-
-function mine(m) {
-  return !!me() && m.user.id === me().id;
-}
 
 function inRoom(d) {
   return !!R.room && d.room_id === R.room.id;
@@ -109,8 +98,7 @@ function react(id, emoji) {
 // "Read" under my last DM message they passed; elsewhere (<= 100 members)
 // "Read by" names under each one's last read, below forms and answers.
 function renderReceipts() {
-  var old = list.querySelectorAll('.seen');
-  for (var i = 0; i < old.length; i++) remove(old[i]);
+  [].forEach.call(list.querySelectorAll('.seen'), remove);
   if (!R.room || R.members.length > 100) return;
   var dm = R.room.kind === 'dm', ids = [];
   for (var c = list.firstChild; c; c = c.nextSibling) {
@@ -119,14 +107,13 @@ function renderReceipts() {
   }
   if (dm) ids = ids.slice(-1);
   var at = {};
-  for (var j = 0; j < R.members.length; j++) {
-    var mb = R.members[j];
-    if (!me() || mb.user.id === me().id || !mb.read_event_id) continue;
+  R.members.forEach(function (mb) {
+    if (!me() || mine(mb) || !mb.read_event_id) return;
     var k = ids.length - 1;
     while (k >= 0 && ids[k] > mb.read_event_id) k--;
     if (k >= 0) (at[ids[k]] = at[ids[k]] || []).push(mb.user.username);
-  }
-  for (var mid in at) R.nodes[mid].appendChild(el('p', 'seen', dm ? 'Read' : 'Read by ' + at[mid].join(', ')));
+  });
+  for (var mid in at) R.nodes[mid].append(el('p', 'seen', dm ? 'Read' : 'Read by ' + at[mid].join(', ')));
 }
 
 function layout() {
@@ -167,9 +154,10 @@ function placeMessage(m, extending) {
     remove(R.pending[m.client_id].li);
     delete R.pending[m.client_id];
   }
-  if (m.kind === 'answer' && m.reply_to && R.msgs[m.reply_to] && !(R.msgs[m.reply_to].answer_id > 0)) {
-    R.msgs[m.reply_to].answer_id = m.id;
-    renderMessage(R.msgs[m.reply_to]);
+  var q = m.kind === 'answer' && R.msgs[m.reply_to];
+  if (q && !(q.answer_id > 0)) {
+    q.answer_id = m.id;
+    renderMessage(q);
   }
   var li = R.nodes[m.id];
   if (!li) {
@@ -178,7 +166,7 @@ function placeMessage(m, extending) {
       return;
     }
     li = R.nodes[m.id] = Parley.render.item(m);
-    if (m.kind === 'answer' && m.reply_to && R.nodes[m.reply_to]) answersOf(R.nodes[m.reply_to]).appendChild(li);
+    if (m.kind === 'answer' && m.reply_to && R.nodes[m.reply_to]) answersOf(R.nodes[m.reply_to]).append(li);
     else list.insertBefore(li, insertionPoint(m.id));
   }
   R.msgs[m.id] = m;
@@ -195,7 +183,7 @@ function answersOf(questionLi) {
 // An answer loaded before its question moves under it.
 function adoptAnswer(q) {
   if (!q.answer_id || !R.nodes[q.answer_id]) return;
-  answersOf(R.nodes[q.id]).appendChild(R.nodes[q.answer_id]);
+  answersOf(R.nodes[q.id]).append(R.nodes[q.answer_id]);
 }
 
 function toBottom() {
@@ -208,40 +196,36 @@ function scrollToBottom() {
 
 // Runs change(), keeping the top item of the view in place.
 function keepPosition(change) {
-  var anchor = null, offset = 0;
-  for (var c = list.firstChild; c; c = c.nextSibling) {
-    if (c.offsetTop + c.offsetHeight > list.scrollTop) {
-      anchor = c;
-      offset = c.offsetTop - list.scrollTop;
-      break;
-    }
-  }
+  var anchor = list.firstChild;
+  while (anchor && anchor.offsetTop + anchor.offsetHeight <= list.scrollTop) anchor = anchor.nextSibling;
+  var offset = anchor && anchor.offsetTop - list.scrollTop;
   change();
   if (anchor && anchor.parentNode === list) list.scrollTop = anchor.offsetTop - offset;
 }
 
+// True if shown (and laid out).
 function systemNote(id, text) {
-  if (R.nodes[id] || outsideWindow(id)) return;
+  if (R.nodes[id] || outsideWindow(id)) return false;
   var li = R.nodes[id] = el('li', 'system', text, {'data-id': id}), stick = toBottom() < 80;
   list.insertBefore(li, insertionPoint(id));
   if (id > R.newest) R.newest = id;
   layout();
   if (stick) scrollToBottom();
+  return true;
 }
 
 function announce(text) {
   var region = $('announcer');
-  region.appendChild(el('p', null, text));
-  while (region.childNodes.length > kAnnounceKeep) region.removeChild(region.firstChild);
+  region.append(el('p', null, text));
+  while (region.childNodes.length > kAnnounceKeep) region.firstChild.remove();
 }
 
 function forget(node) {
-  var all = [node].concat([].slice.call(node.querySelectorAll('[data-id]')));
-  for (var i = 0; i < all.length; i++) {
-    var id = all[i].getAttribute('data-id');
+  [node].concat([].slice.call(node.querySelectorAll('[data-id]'))).forEach(function (n) {
+    var id = n.getAttribute('data-id');
     delete R.nodes[id];
     delete R.msgs[id];
-  }
+  });
 }
 
 function bounds() {
@@ -262,7 +246,7 @@ function trim(fromTop) {
     while (!fromTop && node && !idOf(node)) node = node.previousSibling;  // pending stay
     if (!node) break;
     forget(node);
-    list.removeChild(node);
+    node.remove();
     trimmed = true;
   }
   if (!trimmed) return;
@@ -295,7 +279,7 @@ function historyGet(query, gen, done) {
 }
 
 function placePage(page) {
-  for (var i = 0; i < page.length; i++) placeMessage(page[i], true);
+  page.forEach(function (m) { placeMessage(m, true); });
 }
 
 // Anything skipped while loading is newer: keep going.
@@ -381,10 +365,6 @@ function jumpTo(id) {
   else loadAround(id, function () { focusMessage(id); });
 }
 
-function jumpToLatest() {
-  loadLatest(function () { $('text').focus(); });
-}
-
 // Posted 500 ms late: a burst moves the marker once.
 function markRead() {
   if (!R.room || document.hidden) return;
@@ -411,19 +391,19 @@ function failPending(clientId, err) {
   remove(head.querySelector('.sending'));
   remove(p.li.querySelector('.failed'));
   var f = el('div', 'failed');
-  f.appendChild(el('span', 'why', 'Not sent: ' + Parley.errorText(err)));
+  f.append(el('span', 'why', 'Not sent: ' + Parley.errorText(err)));
   if (err.status === 0 || err.status === 429 || err.status >= 500) {
-    f.appendChild(button('Retry', 'retry', function () {
+    f.append(button('Retry', 'retry', function () {
       remove(f);
-      head.appendChild(el('span', 'sending', 'sending…'));
+      head.append(el('span', 'sending', 'sending…'));
       post(clientId);
     }));
   }
-  f.appendChild(button('Discard', 'discard', function () {
+  f.append(button('Discard', 'discard', function () {
     remove(p.li);
     delete R.pending[clientId];
   }));
-  p.li.appendChild(f);
+  p.li.append(f);
 }
 
 function post(clientId) {
@@ -446,7 +426,7 @@ function send(text, attachments) {
   var li = Parley.render.pending(text, clientId, me(), q && q.user.username + ': ' + q.text);
   R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo, attachments: attachments};
   cancelReply();
-  list.appendChild(li);
+  list.append(li);
   layout();
   scrollToBottom();
   post(clientId);
@@ -487,10 +467,8 @@ function submitComposer() {
   var box = $('text'), text = box.value;
   if (!R.room) return;
   var attachments = Parley.uploads.take();
-  if (!text.trim()) {
-    if (!attachments.length) return;
-    text = '';
-  }
+  if (!text.trim()) text = '';
+  if (!text && !attachments.length) return;
   setError('');
   box.value = '';
   growComposer();
@@ -524,11 +502,11 @@ function cancelReply() {
 function inlineEditor(li, label, initial, submitLabel, send) {
   remove(li.querySelector('.inline'));
   var id = 'inline-' + idOf(li), form = el('form', 'inline');
-  form.appendChild(el('label', null, label, {'for': id}));
+  form.append(el('label', null, label, {'for': id}));
   var box = form.appendChild(el('textarea', null, null, {id: id, rows: 2, maxlength: 4000}));
   box.value = initial;
   var ok = form.appendChild(el('button', null, submitLabel, {type: 'submit'}));
-  form.appendChild(button('Cancel', 'cancel', close));
+  form.append(button('Cancel', 'cancel', close));
   var msg = form.appendChild(el('p', 'note', null, {role: 'alert'}));
   function close() {
     // Not if the user has moved on (a late answer).
@@ -613,10 +591,9 @@ function longPress() {
   }
   on(list, 'touchstart', function (e) {
     clearTimeout(timer);
-    var li = e.target;
-    while (li && li !== list && !(li.classList && li.classList.contains('msg'))) li = li.parentNode;
+    var li = e.target.closest('.msg');
     if (shown && shown !== li) hide();
-    if (!li || li === list) return;
+    if (!li) return;
     timer = setTimeout(function () {
       hide();
       shown = li;
@@ -633,31 +610,28 @@ function renderMembers() {
 }
 
 function drawMembers() {
-  var ul = clear($('members'));
+  var ul = clear('members');
   var sorted = R.members.slice().sort(function (a, b) {
     return !a.online - !b.online || (a.user.username < b.user.username ? -1 : 1);
   });
   var amOwner = R.room && R.room.owner && me() && R.room.owner.id === me().id;
-  for (var i = 0; i < sorted.length; i++) {
-    var m = sorted[i], state = m.online ? 'online' : 'offline', li = el('li', state);
-    li.appendChild(el('span', 'dot'));
-    li.appendChild(el('span', 'name', m.user.username));
-    li.appendChild(el('span', 'visually-hidden', ' (' + state + ')'));
-    if (isQa() && amOwner && m.user.id !== me().id) {
-      li.appendChild(roleSelect(m));
+  sorted.forEach(function (m) {
+    var state = m.online ? 'online' : 'offline', li = el('li', state);
+    li.append(el('span', 'dot'), el('span', 'name', m.user.username), el('span', 'visually-hidden', ' (' + state + ')'));
+    if (isQa() && amOwner && !mine(m)) {
+      li.append(roleSelect(m));
     } else if (isQa() || m.owner) {
-      li.appendChild(el('span', 'role', m.owner ? 'owner' + (isQa() ? ', ' + m.role : '') : m.role));
+      li.append(el('span', 'role', m.owner ? 'owner' + (isQa() ? ', ' + m.role : '') : m.role));
     }
     mod.member(li, m, {room: R.room, members: R.members, onError: setError});
-    ul.appendChild(li);
-  }
+    ul.append(li);
+  });
   $('members-count').textContent = sorted.length + (R.more ? '+' : '');
 }
 
 function roleSelect(m) {
   var s = el('select', 'role-select', null, {'aria-label': 'Role of ' + m.user.username});
-  s.appendChild(el('option', null, 'student'));
-  s.appendChild(el('option', null, 'professor'));
+  s.append(el('option', null, 'student'), el('option', null, 'professor'));
   s.value = m.role === 'professor' ? 'professor' : 'student';
   on(s, 'change', function () {
     api('PUT', roomPath('/members/' + encodeURIComponent(m.user.username)), {role: s.value}, setError);
@@ -681,11 +655,17 @@ function applyMember(d) {
   }
 }
 
-function membersChanged() {
+// laidOut: layout() just drew the receipts.
+function membersChanged(laidOut) {
   renderMembers();
   renderHeader();
   rerender();
-  renderReceipts();
+  if (!laidOut) renderReceipts();
+}
+
+function readTo(userId, eventId) {
+  var mb = byUser(R.members, userId);
+  if (mb && eventId > (mb.read_event_id || 0)) mb.read_event_id = eventId;
 }
 
 // Page one (1,000), and my entry if not on it (my mute, powers); again if
@@ -719,32 +699,21 @@ function renderTyping() {
 }
 
 function renderHeader() {
-  var room = R.room;
-  $('room-title').textContent = (room.kind === 'dm' ? '@ ' : '# ') + room.name;
-  var kind = room.kind === 'dm' ? 'direct conversation' : (room.kind === 'qa' ? 'Q&A' : room.kind) + ' room';
-  if (room.kind === 'qa' && room.role) kind += ' · you are a ' + room.role;
+  var room = R.room, dm = room.kind === 'dm', qa = room.kind === 'qa', prof = qa && room.role === 'professor';
+  $('room-title').textContent = (dm ? '@ ' : '# ') + room.name;
+  var kind = dm ? 'direct conversation' : (qa ? 'Q&A' : room.kind) + ' room';
+  if (qa && room.role) kind += ' · you are a ' + room.role;
   $('room-kind').textContent = kind;
-  list.className = room.kind === 'dm' ? 'dm' : '';
-  show('leave', room.kind !== 'dm' && room.member);
+  list.className = dm ? 'dm' : '';
+  show('leave', !dm && room.member);
   show('invite-form', room.kind === 'private');
-  var label = 'Message', canWrite = true;
-  if (room.kind === 'qa') {
-    if (room.role === 'professor') {
-      canWrite = false;
-      $('composer-note').textContent = 'Professors answer questions: use Answer on a question.';
-    } else {
-      label = 'Ask a question';
-    }
-  }
-  var muted = mod.mutedUntil(R.members);
-  if (R.removed || muted) {
-    canWrite = false;
-    $('composer-note').textContent = R.removed || mod.mutedText(muted);
-  }
+  var muted = mod.mutedUntil(R.members), label = qa && !prof ? 'Ask a question' : 'Message';
+  var note = R.removed || (muted ? mod.mutedText(muted) : prof ? 'Professors answer questions: use Answer on a question.' : '');
+  $('composer-note').textContent = note;
   $('text-label').textContent = label;
-  $('text').setAttribute('placeholder', label + (room.kind === 'dm' ? ' to ' + room.name : ''));
-  show('composer', canWrite);
-  show('composer-note', !canWrite);
+  $('text').setAttribute('placeholder', label + (dm ? ' to ' + room.name : ''));
+  show('composer', !note);
+  show('composer-note', note);
 }
 
 function rerender() {
@@ -768,20 +737,21 @@ Parley.room = {
     flushRead();
     R.seq++;
     R.room = room;
-    R.pending = {};
-    R.quotes = {};
+    R.pending = {};  // client_id -> {li, text, roomId, replyTo, attachments}
+    R.quotes = {};  // replies' originals outside the window
     R.quoteAsked = {};
-    R.typing = {};
+    R.typing = {};  // username -> expiry
     R.members = [];
-    R.more = false;
+    R.more = false;  // members beyond the list
     R.tries = 0;
     R.removed = '';
     R.readSent = 0;
-    // "New messages" stays where the marker was on opening.
+    // My read marker on opening, if anything was unread: "New messages"
+    // stays there.
     R.unreadAfter = room.unread > 0 && room.read_event_id > 0 ? room.read_event_id : null;
     cancelReply();
-    clear($('members'));
-    clear($('announcer'));
+    clear('members');
+    clear('announcer');
     setError(R.notice || '');
     R.notice = '';
     renderTyping();
@@ -825,11 +795,11 @@ Parley.room = {
       return;
     }
     var isNew = !R.nodes[m.id];
-    this.onReceipt({room_id: m.room_id, user: m.user, event_id: m.id});  // its author read it
+    readTo(m.user.id, m.id);  // its author read it; layout() shows it
     placeMessage(m);
     layout();
     if (isNew && !mine(m)) announce(m.user.username + ': ' + m.text);
-    if (m.user && R.typing[m.user.username]) {
+    if (R.typing[m.user.username]) {
       delete R.typing[m.user.username];
       renderTyping();
     }
@@ -839,9 +809,7 @@ Parley.room = {
 
   onMemberEvent: function (d, id) {
     if (!inRoom(d)) return;
-    var note = mod.note(d);
-    if (note) systemNote(id, note);
-    var isMe = mine(d);
+    var note = mod.note(d), isMe = mine(d);
     if (isMe && (d.action === 'kicked' || d.action === 'banned')) {
       R.removed = note;
       // Shown in the room app.js opens next.
@@ -850,7 +818,8 @@ Parley.room = {
     if (isMe && d.action === 'joined') R.removed = '';
     R.events++;
     applyMember(d);
-    membersChanged();
+    // The note before the header: hiding the composer moves the bottom.
+    membersChanged(note && systemNote(id, note));
   },
 
   onTyping: function (d) {
@@ -867,8 +836,7 @@ Parley.room = {
 
   onReceipt: function (d) {
     if (!inRoom(d)) return;
-    var mb = byUser(R.members, d.user.id);
-    if (mb && d.event_id > (mb.read_event_id || 0)) mb.read_event_id = d.event_id;
+    readTo(d.user.id, d.event_id);
     renderReceipts();
   },
 
@@ -888,7 +856,9 @@ Parley.room = {
     on('text', 'keydown', onComposerKey);
     on('text', 'input', onComposerInput);
     on('older', 'click', function () { loadPage(true); });
-    on('latest', 'click', jumpToLatest);
+    on('latest', 'click', function () {
+      loadLatest(function () { $('text').focus(); });
+    });
     on('reply-cancel', 'click', function () {
       cancelReply();
       $('text').focus();

@@ -5,18 +5,17 @@ var query = '';
 var next;  // next_before: the next page's start
 
 function result(m) {
-  var b = button(null, 'result'), room = Parley.state.byId[m.room_id];
-  b.appendChild(el('span', 'where', (room ? room.name + ' · ' : '') + m.user.username));
+  var room = Parley.state.byId[m.room_id], b = button(null, 'result', function () {
+    // A room not in the loaded pages is fetched first.
+    if (Parley.state.byId[m.room_id]) reveal();
+    else Parley.rooms.catchUp(m.id - 1, reveal);
+  });
+  b.append(el('span', 'where', (room ? room.name + ' · ' : '') + m.user.username));
   Parley.split(b.appendChild(el('span', 'snippet')), m.snippet || m.text, /[\u0002\u0003]/, function (t) { return el('mark', null, t); });
   function reveal() {
     Parley.rooms.open(m.room_id);
     if (Parley.room.currentId() === m.room_id) Parley.room.jump(m.id);
   }
-  // A room not in the loaded pages is fetched first.
-  on(b, 'click', function () {
-    if (Parley.state.byId[m.room_id]) reveal();
-    else Parley.rooms.catchUp(m.id - 1, reveal);
-  });
   return b;
 }
 
@@ -27,7 +26,7 @@ function run(more, n) {
   Parley.get('/search?' + q, function (err, data) {
     var ul = $('search-results'), d = data || {}, list = d.results || [];
     if (!more) clear(ul);
-    for (var i = 0; i < list.length; i++) ul.appendChild(el('li')).appendChild(result(list[i]));
+    list.forEach(function (m) { ul.appendChild(el('li')).append(result(m)); });
     next = d.next_before;
     if (d.has_more && !list.length && n < 9) return run(true, n + 1);
     $('search-note').textContent = err ? Parley.errorText(err) : ul.firstChild ? '' : d.has_more ? 'Nothing yet.' : 'Nothing found.';

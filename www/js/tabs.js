@@ -94,7 +94,7 @@ S.unlessVisible = function (fn) {
 S.heard = function (m) {
   if (m.t === 'visible?' && !document.hidden) this.ch.postMessage({t: 'visible'});
   if (m.t === 'visible') this.seenVisible = true;
-  if (m.t === 'visible?' || m.t === 'visible') return;
+  if (/^visible/.test(m.t)) return;
   if (this.stopped || (this.inner && m.t !== 'hi')) return;
   if (m.t === 'hi') return this.inner && this.post({t: 'st'});
   if (m.t === 'ev' && m.id && this.lastId !== null && m.id <= this.lastId) return;

@@ -46,18 +46,14 @@ T.setStatus = function (s) {
   if (s !== this.status) this.h.onStatus(this.status = s);
 };
 
+// One timer a name; clearing one that has fired does nothing.
 T.timer = function (name, ms, fn) {
   this.clearTimer(name);
-  var self = this;
-  this.timers[name] = setTimeout(function () {
-    delete self.timers[name];
-    fn.call(self);
-  }, ms);
+  this.timers[name] = setTimeout(fn.bind(this), ms);
 };
 
 T.clearTimer = function (name) {
   clearTimeout(this.timers[name]);
-  delete this.timers[name];
 };
 
 T.teardown = function () {
@@ -107,7 +103,9 @@ T.deliver = function (type, data, id) {
   this.h.onReset(this.lastId, data);
 };
 
+// The connection works: the backoff starts over.
 T.becameReady = function (head, epoch) {
+  this.backoff = kBackoffMinMs;
   if (epoch) this.epoch = epoch;
   if (this.lastId === null) this.lastId = head;
   if (!this.ready) {
@@ -131,13 +129,12 @@ T.openStream = function () {
     helloSeen = true;
     self.streamFailures = 0;
     self.clearTimer('hello');
-    self.backoff = kBackoffMinMs;
     self.becameReady(d.head, d.epoch);
     self.setStatus('live');
     self.armSilenceCheck();
   });
 
-  function onTyped(type) {
+  kEventTypes.forEach(function (type) {
     es.addEventListener(type, function (e) {
       if (gen !== self.generation) return;
       // EventSource repeats the last id on ephemeral events, which have none.
@@ -145,8 +142,7 @@ T.openStream = function () {
       self.deliver(type, Parley.parse(e.data), e.lastEventId && !ephemeral ? parseInt(e.lastEventId, 10) : 0);
       self.armSilenceCheck();
     });
-  }
-  for (var i = 0; i < kEventTypes.length; i++) onTyped(kEventTypes[i]);
+  });
 
   es.onerror = function () {
     if (gen !== self.generation) return;
@@ -191,7 +187,6 @@ T.poll = function () {
     if (gen !== self.generation) return;
     self.xhr = null;
     if (err) return err.status === 401 ? self.h.onSignedOut() : self.retryLater();
-    self.backoff = kBackoffMinMs;
     self.becameReady(body.next, body.epoch);
     self.setStatus('long-poll');
     var events = body.events || [];

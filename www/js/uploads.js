@@ -14,8 +14,7 @@ function size(n) {
 
 function removeItem(item) {
   if (item.xhr) item.xhr.abort();
-  var i = tray.indexOf(item);
-  if (i >= 0) tray.splice(i, 1);
+  tray = tray.filter(function (t) { return t !== item; });
   remove(item.node);
   show('upload-tray', tray.length > 0);
 }
@@ -25,11 +24,11 @@ function upload(file) {
   if (tray.length >= kMaxFiles) return;
   var name = file.name || 'pasted.png', node = el('li', 'upload');
   var item = {id: null, xhr: new XMLHttpRequest(), node: node};
-  node.appendChild(el('span', 'upload-name', name));
+  node.append(el('span', 'upload-name', name));
   var bar = node.appendChild(el('progress', '', null, {max: 100, value: 0, 'aria-label': 'Uploading ' + name}));
   var state = node.appendChild(el('span', 'upload-state', 'uploading'));
-  node.appendChild(button('×', 'upload-remove', removeItem.bind(null, item), 'Remove ' + name));
-  $('upload-tray').appendChild(node);
+  node.append(button('×', 'upload-remove', removeItem.bind(null, item), 'Remove ' + name));
+  $('upload-tray').append(node);
   show('upload-tray', true);
   tray.push(item);
 
@@ -40,22 +39,22 @@ function upload(file) {
     if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total);
   };
   Parley.onAnswer(xhr, function (err, data, status) {
+    var up = !err && status === 201 && data && data.upload;
     item.xhr = null;
-    if (!err && status === 201 && data && data.upload) {
-      item.id = data.upload.id;
+    if (up) {
+      item.id = up.id;
       bar.value = 100;
-      state.textContent = 'ready, ' + size(data.upload.size);
-      node.className = 'upload ready';
-      return;
     }
-    state.textContent = Parley.errorText(err || {status: status});
-    node.className = 'upload failed';
+    state.textContent = up ? 'ready, ' + size(up.size) : Parley.errorText(err || {status: status});
+    node.className = up ? 'upload ready' : 'upload failed';
   });
   xhr.send(file);
 }
 
+// True if list (a FileList, maybe missing) held files.
 function uploadAll(list) {
   for (var i = 0; list && i < list.length; ++i) upload(list[i]);
+  return i > 0;
 }
 
 function attachment(a) {
@@ -63,12 +62,11 @@ function attachment(a) {
   if (/^image\//.test(a.mime) && a.width && a.height) {
     var scale = Math.min(1, kBox / Math.max(a.width, a.height));
     link = el('a', 'attachment image', null, {href: a.url, target: '_blank', rel: 'noopener'});
-    link.appendChild(el('img', null, null, {alt: a.name, width: Math.max(1, Math.round(a.width * scale)),
+    link.append(el('img', null, null, {alt: a.name, width: Math.max(1, Math.round(a.width * scale)),
       height: Math.max(1, Math.round(a.height * scale)), src: a.url}));
   } else {
     link = el('a', 'attachment', null, {href: a.url, download: a.name});
-    link.appendChild(el('span', 'file-name', a.name));
-    link.appendChild(el('span', 'file-size', size(a.size)));
+    link.append(el('span', 'file-name', a.name), el('span', 'file-size', size(a.size)));
   }
   return link;
 }
@@ -76,7 +74,7 @@ function attachment(a) {
 Parley.uploads = {
   render: function (box, attachments) {
     var list = box.appendChild(el('div', 'attachments'));
-    for (var i = 0; i < attachments.length; ++i) list.appendChild(attachment(attachments[i]));
+    attachments.forEach(function (a) { list.append(attachment(a)); });
   },
   take: function () {
     var done = tray.filter(function (item) { return item.id !== null; });
@@ -99,15 +97,10 @@ Parley.uploads = {
     on(room, 'dragleave', function () { room.className = ''; });
     on(room, 'drop', function (e) {
       room.className = '';
-      if (!e.dataTransfer || !e.dataTransfer.files.length || !$('composer').offsetParent) return;
-      e.preventDefault();
-      uploadAll(e.dataTransfer.files);
+      if ($('composer').offsetParent && uploadAll(e.dataTransfer && e.dataTransfer.files)) e.preventDefault();
     });
     on('text', 'paste', function (e) {
-      var files = e.clipboardData && e.clipboardData.files;
-      if (!files || !files.length) return;
-      e.preventDefault();
-      uploadAll(files);
+      if (uploadAll(e.clipboardData && e.clipboardData.files)) e.preventDefault();
     });
   }
 };
