@@ -83,11 +83,11 @@ Keeper::~Keeper() {
   for (const auto& [fd, held] : held_) close(fd);
 }
 
-std::optional<int> Keeper::Next() {
+std::optional<int> Keeper::Next(bool wait) {
   const int sweep_ms = std::min(1000, limits_.silent_ms);
   for (;;) {
     epoll_event ev{};
-    int n = epoll_wait(epoll_.get(), &ev, 1, sweep_ms);
+    int n = epoll_wait(epoll_.get(), &ev, 1, wait ? sweep_ms : 0);
     if (n < 0 && errno != EINTR) {
       LOG_WARN("epoll_wait: %s", std::strerror(errno));
       usleep(kPauseUs);
@@ -114,7 +114,7 @@ std::optional<int> Keeper::Next() {
     }
     const size_t count = held();
     if (listening_ != (count < limits_.max_held)) Listen(!listening_);
-    if (ready) return ready;
+    if (ready || !wait) return ready;
   }
 }
 

@@ -63,8 +63,10 @@ class Keeper {
   Keeper& operator=(const Keeper&) = delete;
 
   // Waits for a connection with a request to read and hands it over (the
-  // caller owns it until Keep() or close). nullopt once stopped.
-  std::optional<int> Next();
+  // caller owns it until Keep() or close). nullopt once stopped. With
+  // wait false it only looks: nullopt when none is ready at once (or when
+  // stopped: the stop stays for the next call that waits).
+  std::optional<int> Next(bool wait = true);
   // After Stop(): a connection that already has a request waiting, or one
   // still queued on the listening socket when the master has made it
   // non-blocking (the whole pool is stopping); nullopt when there is none

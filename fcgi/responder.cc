@@ -1,9 +1,8 @@
 #include "fcgi/responder.h"
 
-#include <pthread.h>
-
 #include <utility>
 
+#include "fcgi/thread_name.h"
 #include "schema/log.h"
 
 namespace parley::fcgi {
@@ -30,19 +29,20 @@ void Responder::Post(std::vector<std::unique_ptr<Exchange>> answered) {
 }
 
 void Responder::Loop() {
+  // Named like a serving request thread while it holds answers, so the
+  // e2e tests' idleness check sees them (thread_name.h).
+  ThreadName name("fcgi-answer");
   for (;;) {
-    // Named like a serving request thread while it holds answers, so the
-    // e2e tests' idleness check sees them (tests/e2e/stack.cc).
-    pthread_setname_np(pthread_self(), "fcgi-answer");
     std::vector<std::unique_ptr<Exchange>> batch;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      if (queue_.empty()) name.Waiting();
       posted_.wait(lock, [this] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to answer
       batch = std::move(queue_.front());
       queue_.pop_front();
     }
-    pthread_setname_np(pthread_self(), "fcgi-serve");
+    name.Serving();
     for (auto& ex : batch) {
       ex->Answer(ex->resp, metrics_);
       LOG_DEBUG("%s %s -> %d", ex->req.method.c_str(), ex->req.path.c_str(), ex->resp.status);

@@ -53,6 +53,7 @@
 #include "fcgi/input.h"
 #include "fcgi/keeper.h"
 #include "fcgi/responder.h"
+#include "fcgi/thread_name.h"
 #include "fcgi/writer.h"
 #include "schema/crypto.h"
 #include "schema/log.h"
@@ -118,24 +119,28 @@ void ServeLeftovers(Keeper& keeper, const Lanes& lanes, Writer& writer, Gate& ga
 
 // One request thread of a process at a time waits for the keeper: the
 // listening socket is level-triggered, and two threads woken by one
-// connection would both accept().
+// connection would both accept(). Under load the next request is often
+// ready at once: the thread takes it without waiting, and keeps its name
+// (thread_name.h).
 void RunRequestThread(Keeper& keeper, std::mutex& turn, const Lanes& lanes, Writer& writer, Gate& gate,
                       Metrics& metrics) {
-  pthread_setname_np(pthread_self(), "fcgi-req");  // tests/e2e/stack.cc looks for it
+  ThreadName name("fcgi-req");
   for (;;) {
     std::optional<int> fd;
     {
-      std::lock_guard<std::mutex> lock(turn);
-      fd = keeper.Next();
+      std::unique_lock<std::mutex> lock(turn, std::try_to_lock);
+      if (lock.owns_lock()) fd = keeper.Next(false);
+      if (!fd) {
+        name.Waiting();
+        if (!lock.owns_lock()) lock.lock();
+        fd = keeper.Next();
+      }
     }
     if (!fd) break;  // stopping
     auto ex = std::make_unique<Exchange>(*fd, &keeper);
     if (!ex->Open()) continue;
-    // The name tells a serving thread from a waiting one (top -H; the e2e
-    // tests' idleness check, tests/e2e/stack.cc): both may wait on a futex.
-    pthread_setname_np(pthread_self(), "fcgi-serve");
+    name.Serving();
     Serve(std::move(ex), lanes, writer, gate, metrics);
-    pthread_setname_np(pthread_self(), "fcgi-req");
   }
 }
 

@@ -1,10 +1,9 @@
 #include "fcgi/writer.h"
 
-#include <pthread.h>
-
 #include <vector>
 
 #include "fcgi/response.h"
+#include "fcgi/thread_name.h"
 #include "schema/log.h"
 
 namespace parley::fcgi {
@@ -36,13 +35,17 @@ void Writer::Submit(std::unique_ptr<Exchange> ex) {
 }
 
 void Writer::Loop() {
-  pthread_setname_np(pthread_self(), "fcgi-writer");
+  // Named like a serving request thread while it has writes, and after
+  // them while its checkpoint runs (thread_name.h).
+  ThreadName name("fcgi-writer");
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
+      if (queue_.empty()) name.Waiting();
       queued_.wait(lock, [this] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to answer
     }
+    name.Serving();
     RunBatch();
     // After the batch, whose answers are with the responder: the checkpoint
     // it may have made due costs no request its latency (schema/db.h).
@@ -51,8 +54,6 @@ void Writer::Loop() {
 }
 
 void Writer::RunBatch() {
-  // Named like a serving request thread while it has writes (tests/e2e/stack.cc).
-  pthread_setname_np(pthread_self(), "fcgi-serve");
   std::vector<std::unique_ptr<Exchange>> jobs;
   const uint64_t commits_before = store_.commits();
   // The seat before the writer lock, the order of every request thread
@@ -102,7 +103,6 @@ void Writer::RunBatch() {
     metrics_.QueueDepth(-static_cast<int64_t>(jobs.size()));
     responder_.Post(std::move(jobs));
   }
-  pthread_setname_np(pthread_self(), "fcgi-writer");
 }
 
 }  // namespace parley::fcgi

@@ -197,6 +197,35 @@ TEST_F(KeeperTest, StopEndsEveryWaitAndKeepAfterItClosesTheConnection) {
   EXPECT_TRUE(Closed(client.get()));
 }
 
+TEST_F(KeeperTest, ALookWithoutWaitingHandsOutOnlyARequestAlreadyThereAndLeavesTheStopForAWait) {
+  auto k = Open({});
+  ASSERT_TRUE(k);
+  // Nothing connected: it returns at once, where Next() would wait.
+  auto look = std::async(std::launch::async, [&k] { return k->Next(false); });
+  ASSERT_EQ(look.wait_for(5s), std::future_status::ready);
+  EXPECT_FALSE(look.get());
+  // A look accepts a new connection, but hands it out only once it sends.
+  Fd client = Connect();
+  EXPECT_FALSE(k->Next(false));
+  EXPECT_EQ(k->held(), 1u);
+  Send(client.get(), "r");
+  std::optional<int> fd;
+  for (int i = 0; i < 100 && !fd; ++i) {  // the bytes are there at once; a few looks at most
+    fd = k->Next(false);
+    if (!fd) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(Receive(*fd), "r");
+  EXPECT_FALSE(k->Next(false)) << "handed out once";
+  // After Stop a look finds nothing, and the wait after it ends at once.
+  k->Stop();
+  EXPECT_FALSE(k->Next(false));
+  auto next = NextAsync(*k);
+  ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
+  EXPECT_FALSE(next.get());
+  close(*fd);
+}
+
 TEST_F(KeeperTest, LeftoversAreWaitingRequestsAndWhenThePoolStopsTheQueuedConnections) {
   auto k = Open({});
   ASSERT_TRUE(k);
