@@ -25,7 +25,8 @@ pgstat_reset() { pgstat_psql "$1" -c "SELECT pg_stat_statements_reset()" > /dev/
 # pgstat_report DIR REQUESTS WHAT: prints to stderr the statements since the
 # reset, most total time first, each with its calls and server ms per
 # request (execution), its plans and planning ms per request and rows per
-# call; prints to stdout the statements per request.
+# call, those run inside a trigger or function marked "(nested)"; prints to
+# stdout the statements the client sent per request.
 pgstat_report() {
   local dir=$1 served=${2:-1} what=$3
   (( served > 0 )) || served=1
@@ -33,8 +34,9 @@ pgstat_report() {
   pgstat_psql "$dir" -F ' | ' -c "SELECT round(calls::numeric / $served, 2),
       round((total_exec_time / $served)::numeric, 3), round(plans::numeric / $served, 2),
       round((total_plan_time / $served)::numeric, 3), round(rows::numeric / greatest(calls, 1), 1),
-      left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements
+      CASE WHEN toplevel THEN '' ELSE '(nested) ' END || left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements
       WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time + total_plan_time DESC LIMIT 20" >&2
+  # Statements the pool sent, as before nested ones were tracked (toplevel).
   pgstat_psql "$dir" -c "SELECT round(coalesce(sum(calls), 0)::numeric / $served, 2) FROM pg_stat_statements
-      WHERE query NOT LIKE '%pg_stat_statements%'"
+      WHERE toplevel AND query NOT LIKE '%pg_stat_statements%'"
 }
