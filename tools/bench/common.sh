@@ -71,6 +71,32 @@ cpu_ticks() {
   echo "$total"
 }
 
+# tree_ticks PID: PID's CPU ticks so far with its children's (pool
+# workers, nginx workers, PostgreSQL backends).
+tree_ticks() {
+  # shellcheck disable=SC2046
+  cpu_ticks "$1" $(pgrep -P "$1")
+}
+# role_ticks PATTERN [MEASURE [NAME...]]: "NAME PID VALUE" for each process
+# whose command line contains PATTERN (a run's directory), named one of the
+# NAMEs (default: the stack's daemons and servers), whose parent has another
+# name: a pool's or nginx's workers and PostgreSQL's backends count with
+# their root. VALUE is `MEASURE PID` (default tree_ticks).
+role_ticks() {
+  local pattern=$1 measure=${2:-tree_ticks} pid comm
+  local names=" ${*:3} "
+  [[ $names == "  " ]] && names=" parley-fcgi parley-events nginx postgres "
+  for pid in $(pgrep -f -- "$pattern"); do
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+    [[ $names == *" $comm "* ]] || continue
+    [[ $(cat "/proc/$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null)/comm" 2>/dev/null) == "$comm" ]] && continue
+    echo "$comm $pid $($measure "$pid")"
+  done
+}
+# busy_ticks: the machine's busy CPU ticks so far, every process's (all
+# of /proc/stat's first line but idle and iowait).
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+
 # wrk_cpu TOKEN PATH SECONDS: wrk with one connection on GET PATH
 # (rooms.lua) for SECONDS; prints `"wrk":LINE,"fcgi_cpu_us":N`, wrk's summary
 # and parley-fcgi's CPU per request, for the caller's JSON object. The lua
@@ -117,8 +143,16 @@ json_obj_num() {
   echo "${v:-0}"
 }
 
+# tree_dirty DIR: true when the checkout DIR has changes to what the
+# benchmarks run (the daemons, the nginx config, the load generator)
+# beyond its commit.
+tree_dirty() {
+  git -C "$1" status --porcelain -- events fcgi schema nginx tools/loadgen tools/nginx-conf 2>/dev/null | grep -q . &&
+    echo true || echo false
+}
+
 bench_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-bench_dirty=$(git -C "$repo" status --porcelain -- events fcgi schema nginx tools/loadgen tools/nginx-conf 2>/dev/null | grep -q . && echo true || echo false)
+bench_dirty=$(tree_dirty "$repo")
 bench_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # index_pending_sql DB: what an indexing commit of Parley runs before its
