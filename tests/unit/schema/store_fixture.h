@@ -42,7 +42,13 @@ class StoreFixture : public ::testing::Test {
   // test of 4,800 sends take 13.7 s in CI (beside the sanitizer build's
   // writes) for 1.7 s of work. Durability has tests of its own (Db,
   // WriteBatch, tests/e2e's crash and power-cut tests).
-  static constexpr const char* kNoSync = "PRAGMA synchronous=OFF";
+  std::unique_ptr<Db> OpenUnsynced() {
+    std::unique_ptr<Db> db = OpenDb(path());
+    if (db != nullptr) {
+      EXPECT_OK(db->ExecScript("PRAGMA synchronous=OFF"));
+    }
+    return db;
+  }
 
   void SetUp() override { OpenStore(); }
 
@@ -58,9 +64,8 @@ class StoreFixture : public ::testing::Test {
       // Test data need not survive a crash: commits skip the WAL flush.
       ASSERT_OK(pg_->ExecScript("SET synchronous_commit = off"));
     } else {
-      db_ = OpenDb(path());
+      db_ = OpenUnsynced();
       ASSERT_NE(db_, nullptr);
-      ASSERT_OK(db_->ExecScript(kNoSync));
     }
     store_ = NewStorage(limits);
   }
@@ -81,11 +86,8 @@ class StoreFixture : public ::testing::Test {
     }
     Db* db = db_.get();
     if (store_ != nullptr) {
-      more_db_.push_back(OpenDb(path()));
+      more_db_.push_back(OpenUnsynced());
       db = more_db_.back().get();
-      if (db != nullptr) {
-        EXPECT_OK(db->ExecScript(kNoSync));
-      }
     }
     return std::make_unique<Store>(*db, limits);
   }
