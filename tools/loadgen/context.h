@@ -45,7 +45,8 @@ struct Context {
   int64_t first_send_mono = 0;
   int64_t last_delivery_mono = 0;
   Ledger ledger;
-  Histogram latency_us;       // send -> receive
+  Histogram latency_us;       // send -> read by this loop
+  Histogram arrival_us;       // send -> queued by the kernel (HttpConn::arrival_ns)
   Histogram send_rtt_us;      // POST -> response
   Counters c;
 
@@ -56,7 +57,8 @@ struct Context {
   }
 
   // A stamp arrived at a receiver.
-  void Deliver(Receipts& r, const Stamp& s) {
+  // arrival_ns: HttpConn::arrival_ns() of the bytes that carried it.
+  void Deliver(Receipts& r, const Stamp& s, int64_t arrival_ns) {
     if (s.run != run_id || !ledger.Known(s.g)) {
       ++c.foreign;
       return;
@@ -68,6 +70,10 @@ struct Context {
     ++c.deliveries;
     int64_t lat = WallNs() - s.t_ns;
     latency_us.Record(lat > 0 ? static_cast<uint64_t>(lat / 1000) : 0);
+    if (arrival_ns >= 0) {
+      int64_t arrived = arrival_ns - s.t_ns;
+      arrival_us.Record(arrived > 0 ? static_cast<uint64_t>(arrived / 1000) : 0);
+    }
     last_delivery_mono = MonoNs();
   }
 };

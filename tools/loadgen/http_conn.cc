@@ -66,6 +66,10 @@ bool HttpConn::Open() {
     Teardown();
     return false;
   }
+  // The kernel stamps each segment as it queues it (arrival_ns()); without
+  // it the load generator still runs, with no arrival figure.
+  const int on = 1;
+  (void)setsockopt(bufferevent_getfd(bev_.get()), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
   // The bufferevent writes; the socket's reads are ours (see the header).
   read_ev_.reset(event_new(base_, bufferevent_getfd(bev_.get()), EV_READ | EV_PERSIST, &ReadCb, this));
   if (!read_ev_) {
@@ -137,8 +141,23 @@ void HttpConn::OnReadable(short what) {
     return;
   }
   // One recv per readiness: what is left is reported again (level-triggered).
-  const ssize_t n = recv(bufferevent_getfd(bev_.get()), g_read_buf, sizeof g_read_buf, 0);
+  iovec iov{g_read_buf, sizeof g_read_buf};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  const ssize_t n = recvmsg(bufferevent_getfd(bev_.get()), &msg, 0);
   if (n > 0) {
+    arrival_ns_ = -1;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
+        timespec ts;
+        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        arrival_ns_ = int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+      }
+    }
     OnBytes(static_cast<size_t>(n));
   } else if (n == 0) {
     OnEof();

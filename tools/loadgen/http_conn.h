@@ -10,6 +10,10 @@
 // So the connection reads with one recv() per readiness into a shared
 // buffer, on an event of its own whose timeout is the read timeout.
 //
+// Each recv also asks for the kernel's receive timestamp (SO_TIMESTAMPNS),
+// so a receiver can tell when the bytes reached this host from when this
+// loop got round to them (arrival_ns()).
+//
 // Design note. A client (subscriber, poller, sender) owns one HttpConn for
 // its whole life and reuses it across reconnects; the HttpConn owns the
 // bufferevent. Handler callbacks may call Close() or Request() on the same
@@ -77,6 +81,12 @@ class HttpConn : private BodySink {
 
   bool open() const { return bev_ != nullptr; }
   bool busy() const { return busy_; }
+  // When the kernel queued the bytes being handled now (CLOCK_REALTIME, ns):
+  // the receive timestamp (SO_TIMESTAMPNS) of the newest segment the last
+  // recv took, or -1 when the kernel gave none. Valid inside a handler's
+  // callback. A delivery's latency to here leaves out the time the bytes
+  // waited for this single-threaded loop, which shares the server's cores.
+  int64_t arrival_ns() const { return arrival_ns_; }
 
   // libevent callbacks; they only forward here.
   void OnReadable(short what);
@@ -108,6 +118,7 @@ class HttpConn : private BodySink {
   bool in_read_ = false;
   bool close_pending_ = false;
   int body_idle_s_ = 0;
+  int64_t arrival_ns_ = -1;
 };
 
 }  // namespace parley::loadgen

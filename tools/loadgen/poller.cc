@@ -72,7 +72,7 @@ void Poller::OnDone(const ResponseParser&) {
   dropped_ns_ = -1;
   failures_ = 0;
   size_t pos = 0;
-  while (auto s = NextStamp(body_, &pos)) ctx_.Deliver(receipts_, *s);
+  while (auto s = NextStamp(body_, &pos)) ctx_.Deliver(receipts_, *s, conn_.arrival_ns());
   cursor_ = next;
   Poll();
 }

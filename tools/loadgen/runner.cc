@@ -275,6 +275,14 @@ std::string Runner::Report() const {
     w.Key("p50").Raw(Ms(h.Percentile(50))).Key("p90").Raw(Ms(h.Percentile(90)));
     w.Key("p99").Raw(Ms(h.Percentile(99))).Key("max").Raw(Ms(h.max()));
     w.Key("mean").Raw(Num(h.mean() / 1000.0)).EndObject();
+    // The same deliveries, to when the kernel queued them: the latency less
+    // the wait for this process's loop (HttpConn::arrival_ns).
+    const Histogram& a = ctx_.arrival_us;
+    w.Key("arrival_latency_ms").BeginObject();
+    w.Key("count").Int(static_cast<int64_t>(a.count()));
+    w.Key("p50").Raw(Ms(a.Percentile(50))).Key("p90").Raw(Ms(a.Percentile(90)));
+    w.Key("p99").Raw(Ms(a.Percentile(99))).Key("max").Raw(Ms(a.max()));
+    w.Key("mean").Raw(Num(a.mean() / 1000.0)).EndObject();
   }
   w.Key("errors").BeginObject();
   for (const auto& [what, n] : c.errors) w.Key(what).Int(static_cast<int64_t>(n));

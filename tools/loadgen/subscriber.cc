@@ -76,7 +76,7 @@ void Subscriber::OnEvent(const SseEvent& ev) {
     return;
   }
   size_t pos = 0;
-  while (auto s = NextStamp(ev.data, &pos)) ctx_.Deliver(receipts_, *s);
+  while (auto s = NextStamp(ev.data, &pos)) ctx_.Deliver(receipts_, *s, conn_.arrival_ns());
 }
 
 void Subscriber::BecomeLive() {
