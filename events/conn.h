@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,8 +21,12 @@
 
 struct evhttp_request;
 struct evhttp_connection;
+struct event;
 
 namespace parley::events {
+
+struct EventFree { void operator()(event* e) const; };
+using EventPtr = std::unique_ptr<event, EventFree>;
 
 enum class HoldMode { kStream, kPoll };
 enum class ConnState { kReplaying, kLive, kWaiting, kPaced, kClosing };
@@ -48,6 +53,7 @@ struct Conn {
   bool dirty = false;
   bool poll_full = false;              // a full page collected: answer with more:true
   bool chunked = false;                // the stream's reply uses HTTP/1.1 chunked encoding
+  EventPtr peer_closed;                // polls: fires when the client goes away while held
 
   bool live_stream() const { return mode == HoldMode::kStream && state == ConnState::kLive; }
   bool waiting_poll() const { return mode == HoldMode::kPoll && state == ConnState::kWaiting; }

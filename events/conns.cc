@@ -72,6 +72,17 @@ Conn* Conns::Register(std::unique_ptr<Conn> conn) {
   c->id = next_id_++;
   c->evcon = evhttp_request_get_connection(c->req);
   evhttp_connection_set_closecb(c->evcon, &Conns::OnClosed, IdArg(c->id));
+  if (c->mode == HoldMode::kPoll) {
+    // evhttp reads nothing more from a connection once its request is in,
+    // until the reply, so it does not see a client that goes away while its
+    // poll is held (a browser's abort, a client's shorter timeout): the poll
+    // would stay until its timeout, counted against the user's connections
+    // and keeping them online. The kernel tells (EV_CLOSED: EPOLLRDHUP); a
+    // pipelined request's bytes do not wake it.
+    const evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(c->evcon));
+    c->peer_closed.reset(event_new(base_, fd, EV_CLOSED, &Conns::OnPeerClosed, IdArg(c->id)));
+    if (c->peer_closed) event_add(c->peer_closed.get(), nullptr);
+  }
   bool first = registry_.Add(std::move(conn));
   if (c->mode == HoldMode::kStream) {
     ++stats_.streams;
@@ -251,6 +262,17 @@ void Conns::OnClosed(evhttp_connection*, void* arg) {
   c->evcon = nullptr;
   ++s->stats_.closed[static_cast<int>(CloseCause::kClient)];
   s->Forget(*c);
+}
+
+// The client of a held poll went away: its connection goes as evhttp's own
+// failures go, through OnClosed (evhttp_connection_free calls it), which
+// forgets the poll and with it this event, fired once and no longer pending.
+void Conns::OnPeerClosed(int, short, void* arg) {
+  Conns* s = g_conns;
+  if (!s) return;
+  Conn* c = s->registry_.Find(ArgId(arg));
+  if (!c || !c->evcon) return;
+  evhttp_connection_free(c->evcon);
 }
 
 // A replaying stream asks for its next page only once the previous one has

@@ -45,9 +45,7 @@ struct evbuffer;
 
 namespace parley::events {
 
-struct EventFree { void operator()(event* e) const; };
 struct EvbufferFree { void operator()(evbuffer* b) const; };
-using EventPtr = std::unique_ptr<event, EventFree>;
 
 class Conns {
  public:
@@ -81,6 +79,7 @@ class Conns {
  private:
   static void OnPass(int, short, void* self);
   static void OnClosed(evhttp_connection* evcon, void* arg);
+  static void OnPeerClosed(int fd, short what, void* arg);
   static void OnChunkWritten(evhttp_connection* evcon, void* arg);
   void Flush(Conn& c);
   void EnforceBudget();

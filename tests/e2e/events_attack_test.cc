@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "events_fixture.h"
+#include "raw_http.h"
 
 namespace parley::e2e {
 namespace {
@@ -235,6 +236,34 @@ TEST_F(UserCapTest, ConnectionsPerUserAreCappedByUserId) {
   WaitForStats([](const Json& j) { return j["connections"]["stream"].num() == 3; }, 5s);
   EXPECT_TRUE(Subscribe(bob.token) != nullptr);
   EXPECT_GE(Stats()["refused_user_cap"].num(), 6);
+}
+
+// A client that goes away while its poll is held frees its slot at once.
+// evhttp reads nothing from a connection while its request is held, so such
+// a poll stayed until its timeout, counted against its user's cap (streams
+// and polls got 429 with no connection open) and keeping them online.
+TEST_F(UserCapTest, APollWhoseClientWentAwayFreesItsSlotAtOnce) {
+  User bob = Register("bob");
+  const int64_t head = Head(bob.token);
+  {
+    std::vector<RawSocket> polls;
+    for (int i = 0; i < 3; ++i) {
+      std::string error;
+      RawSocket s = RawSocket::Connect(stack().port(), &error);
+      ASSERT_TRUE(s.valid()) << error;
+      ASSERT_TRUE(s.Send("GET /events/poll?since=" + std::to_string(head) +
+                             "&timeout=55 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + bob.token +
+                             "\r\n\r\n",
+                         5s));
+      polls.push_back(std::move(s));
+    }
+    WaitForStats([](const Json& j) { return j["connections"]["poll"].num() == 3; }, 5s);
+    Response refused = NewClient(Client::Cookies::kOff)->Get("/events/stream", {"Authorization: Bearer " + bob.token});
+    EXPECT_EQ(refused.status, 429) << refused.Describe();
+  }  // the three clients go away, their polls unanswered
+  Json stats = WaitForStats([](const Json& j) { return j["connections"]["poll"].num() == 0; }, 5s);
+  EXPECT_EQ(stats["connections"]["poll"].num(), 0) << "the polls were held after their clients left";
+  EXPECT_TRUE(Subscribe(bob.token) != nullptr);
 }
 
 // Straight at the daemon's socket, bypassing nginx: wrong methods, bodies
