@@ -13,7 +13,9 @@ Result<Session> Sessions::Authenticate(std::string_view authorization, std::stri
   std::string hash = TokenHash(*token);
   int64_t now = NowMs();
   auto it = cache_.find(hash);
-  if (it != cache_.end() && now - it->second.checked_ms < int64_t{cfg_.revoke_check_s} * 1000) {
+  // Only a poll trusts what an earlier poll read: a stream is held for
+  // long, and one opened just after a logout would run until the next check.
+  if (cache && it != cache_.end() && now - it->second.checked_ms < int64_t{cfg_.revoke_check_s} * 1000) {
     return it->second.session;
   }
   PARLEY_ASSIGN_OR_RETURN(std::optional<Session> session, store_.FindSession(hash));

@@ -27,7 +27,8 @@ class Sessions {
   // The session of the credential a request carries (a Bearer token wins
   // over the cookie). kUnauthorized when there is none or it has ended; a
   // database error is returned as it is (busy: 503), never as a 401, so a
-  // busy database does not sign a browser out.
+  // busy database does not sign a browser out. cache: a poll's lookup,
+  // which may answer from the cache and fills it; a stream's always reads.
   Result<Session> Authenticate(std::string_view authorization, std::string_view cookie, bool cache);
   // Closes the connections whose session has ended, and bounds the cache.
   void Check(Conns& conns);

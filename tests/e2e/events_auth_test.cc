@@ -129,6 +129,21 @@ TEST_F(EventsAuthTest, RevokedTokenPollsAreRefusedWithinSeconds) {
   EXPECT_EQ(p.ErrorCode(), "not_signed_in") << p.body;
 }
 
+// A poll's session is trusted for 3 s, and a stream used to read that
+// cache too: a stream opened just after a logout was admitted and ran until
+// the next revocation check.
+TEST_F(EventsAuthTest, AStreamOpenedJustAfterALogoutIsRefused) {
+  User alice = Register("alice");
+  Response first = alice->Get("/events/poll?timeout=0");
+  ASSERT_EQ(first.status, 200) << first.Describe();  // the daemon now holds the session for polls
+  ASSERT_EQ(alice->Post("/api/logout").status, 204);
+  SseStream::Options o;
+  o.headers = {"Authorization: Bearer " + alice.token};
+  auto s = OpenStream(o);
+  ASSERT_TRUE(s->WaitHeaders(5s));
+  EXPECT_EQ(s->status(), 401) << "a stream opened after the logout: " << s->Body();
+}
+
 // A private room and a direct conversation between alice and bob: carol,
 // who is in neither, never sees a byte of them, on a live stream, on a
 // replay from an old cursor, or in a poll; bob sees all of it.
