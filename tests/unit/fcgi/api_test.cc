@@ -269,6 +269,13 @@ TEST_F(ApiTest, FailuresFromOneAddressNeverLockTheOwnerOut) {
   EXPECT_API_ERROR(login("203.0.113.5", kPassword), 429, "throttled");
 }
 
+TEST_F(ApiTest, ALowercaseBearerSchemeSignsIn) {
+  Session alice = SignIn("alice");
+  Request r = Req("GET", "/api/me");
+  r.authorization = "bearer " + alice.token;
+  EXPECT_EQ(Call(r).status, 200);
+}
+
 TEST_F(ApiTest, MeNeedsAValidSession) {
   EXPECT_API_ERROR(Call(Req("GET", "/api/me")), 401, "not_signed_in");
   EXPECT_API_ERROR(Call(Bearer(Req("GET", "/api/me"), "garbage")), 401, "not_signed_in");
