@@ -276,6 +276,16 @@ TEST_F(ApiTest, ALowercaseBearerSchemeSignsIn) {
   EXPECT_EQ(Call(r).status, 200);
 }
 
+TEST_F(ApiTest, ADirectConversationWithAMalformedUsernameIs400) {
+  Session alice = SignIn("alice");
+  for (const char* name : {"", "a b", "..", "bob/x"}) {
+    EXPECT_API_ERROR(As(alice, "POST", "/api/dm", R"({"username":")" + std::string(name) + R"("})"), 400,
+                     "invalid_field")
+        << name;
+  }
+  EXPECT_API_ERROR(As(alice, "POST", "/api/dm", R"({"username":"nobody"})"), 404, "user_not_found");
+}
+
 TEST_F(ApiTest, MeNeedsAValidSession) {
   EXPECT_API_ERROR(Call(Req("GET", "/api/me")), 401, "not_signed_in");
   EXPECT_API_ERROR(Call(Bearer(Req("GET", "/api/me"), "garbage")), 401, "not_signed_in");
