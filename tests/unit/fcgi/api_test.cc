@@ -269,6 +269,19 @@ TEST_F(ApiTest, FailuresFromOneAddressNeverLockTheOwnerOut) {
   EXPECT_API_ERROR(login("203.0.113.5", kPassword), 429, "throttled");
 }
 
+TEST_F(ApiTest, TextIsStoredWithCrLfAndLoneCrAsNewlines) {
+  Session alice = SignIn("alice");
+  Response sent = As(alice, "POST", "/api/rooms/1/messages", R"({"text":"one\r\ntwo\rthree"})");
+  ASSERT_EQ(sent.status, 201) << sent.body;
+  JsonPtr sj = ParseBody(sent);
+  EXPECT_EQ(Str(Get(sj.get(), "message"), "text"), "one\ntwo\nthree");
+  const std::string edit = "/api/messages/" + std::to_string(Num(Get(sj.get(), "message"), "id"));
+  Response edited = As(alice, "PATCH", edit, R"({"text":"four\r\nfive"})");
+  ASSERT_EQ(edited.status, 200) << edited.body;
+  EXPECT_EQ(Str(Get(ParseBody(edited).get(), "message"), "text"), "four\nfive");
+  EXPECT_API_ERROR(As(alice, "POST", "/api/rooms/1/messages", R"({"text":"a\u009b2J"})"), 400, "invalid_field");
+}
+
 TEST_F(ApiTest, ALowercaseBearerSchemeSignsIn) {
   Session alice = SignIn("alice");
   Request r = Req("GET", "/api/me");

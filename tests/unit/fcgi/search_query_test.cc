@@ -44,5 +44,11 @@ TEST(SearchQueryTest, RefusesWhatIsNotASearch) {
   ExpectInvalid(std::string("nul\0x", 5));
 }
 
+TEST(SearchQueryTest, C1ControlsAreRefused) {
+  ExpectInvalid("a\xC2\x9B" "2J");  // U+009B: CSI
+  ExpectInvalid("a\xC2\x85");       // U+0085
+  EXPECT_EQ(Match("a\xC2\xA1"), "\"a\xC2\xA1\"");
+}
+
 }  // namespace
 }  // namespace parley::fcgi

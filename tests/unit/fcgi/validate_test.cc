@@ -21,6 +21,9 @@ const std::string kE = "\xC3\xA9";                // é: 2 bytes
 const std::string kEuro = "\xE2\x82\xAC";         // €: 3 bytes
 const std::string kSmile = "\xF0\x9F\x98\x80";    // 😀: 4 bytes
 
+// ValidateText on a copy of s, which it may rewrite.
+Status Text(std::string s) { return ValidateText(&s); }
+
 TEST(ValidateUsernameTest, Length) {
   EXPECT_OK(ValidateUsername("a"));
   EXPECT_OK(ValidateUsername(std::string(32, 'a')));
@@ -64,37 +67,56 @@ TEST(ValidatePasswordTest, LengthInBytes) {
 }
 
 TEST(ValidateTextTest, LengthInCodePoints) {
-  EXPECT_OK(ValidateText("x"));
-  EXPECT_OK(ValidateText(std::string(4000, 'x')));
-  EXPECT_ERROR(ValidateText(std::string(4001, 'x')), Code::kInvalid, "invalid_field");
-  EXPECT_OK(ValidateText(Repeat(kE, 4000)));       // 8000 bytes
-  EXPECT_ERROR(ValidateText(Repeat(kE, 4001)), Code::kInvalid, "invalid_field");
-  EXPECT_OK(ValidateText(Repeat(kEuro, 4000)));    // 12000 bytes
-  EXPECT_ERROR(ValidateText(Repeat(kEuro, 4001)), Code::kInvalid, "invalid_field");
-  EXPECT_OK(ValidateText(Repeat(kSmile, 4000)));   // 16000 bytes
-  EXPECT_ERROR(ValidateText(Repeat(kSmile, 4001)), Code::kInvalid, "invalid_field");
-  EXPECT_OK(ValidateText(Repeat(kSmile, 3999) + "x"));
+  EXPECT_OK(Text("x"));
+  EXPECT_OK(Text(std::string(4000, 'x')));
+  EXPECT_ERROR(Text(std::string(4001, 'x')), Code::kInvalid, "invalid_field");
+  EXPECT_OK(Text(Repeat(kE, 4000)));       // 8000 bytes
+  EXPECT_ERROR(Text(Repeat(kE, 4001)), Code::kInvalid, "invalid_field");
+  EXPECT_OK(Text(Repeat(kEuro, 4000)));    // 12000 bytes
+  EXPECT_ERROR(Text(Repeat(kEuro, 4001)), Code::kInvalid, "invalid_field");
+  EXPECT_OK(Text(Repeat(kSmile, 4000)));   // 16000 bytes
+  EXPECT_ERROR(Text(Repeat(kSmile, 4001)), Code::kInvalid, "invalid_field");
+  EXPECT_OK(Text(Repeat(kSmile, 3999) + "x"));
 }
 
 TEST(ValidateTextTest, BlankAndControlCharacters) {
-  EXPECT_ERROR(ValidateText(""), Code::kInvalid, "invalid_field");
-  EXPECT_ERROR(ValidateText(" "), Code::kInvalid, "invalid_field");
-  EXPECT_ERROR(ValidateText(" \t\r\n "), Code::kInvalid, "invalid_field");
-  EXPECT_ERROR(ValidateText("\x1b[2Jgotcha"), Code::kInvalid, "invalid_field");  // ESC
-  EXPECT_ERROR(ValidateText(std::string("a\0b", 3)), Code::kInvalid, "invalid_field");
-  EXPECT_ERROR(ValidateText("a\x07" "b"), Code::kInvalid, "invalid_field");  // BEL
-  EXPECT_ERROR(ValidateText("a\x7f" "b"), Code::kInvalid, "invalid_field");  // DEL
-  EXPECT_OK(ValidateText("line one\nline two"));
-  EXPECT_OK(ValidateText("a\tb"));
-  EXPECT_OK(ValidateText("windows\r\nline"));
-  EXPECT_OK(ValidateText("  padded  "));
+  EXPECT_ERROR(Text(""), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(Text(" "), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(Text(" \t\r\n "), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(Text("\x1b[2Jgotcha"), Code::kInvalid, "invalid_field");  // ESC
+  EXPECT_ERROR(Text(std::string("a\0b", 3)), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(Text("a\x07" "b"), Code::kInvalid, "invalid_field");  // BEL
+  EXPECT_ERROR(Text("a\x7f" "b"), Code::kInvalid, "invalid_field");  // DEL
+  EXPECT_OK(Text("line one\nline two"));
+  EXPECT_OK(Text("a\tb"));
+  EXPECT_OK(Text("windows\r\nline"));
+  EXPECT_OK(Text("  padded  "));
 }
 
 TEST(ValidateTextTest, Utf8) {
-  EXPECT_ERROR(ValidateText("bad \xC3\x28"), Code::kInvalid, "invalid_utf8");
-  EXPECT_ERROR(ValidateText("\xED\xA0\x80"), Code::kInvalid, "invalid_utf8");
-  EXPECT_ERROR(ValidateText("\xC0\x80"), Code::kInvalid, "invalid_utf8");
-  EXPECT_OK(ValidateText("caf" + kE + " " + kEuro + " " + kSmile));
+  EXPECT_ERROR(Text("bad \xC3\x28"), Code::kInvalid, "invalid_utf8");
+  EXPECT_ERROR(Text("\xED\xA0\x80"), Code::kInvalid, "invalid_utf8");
+  EXPECT_ERROR(Text("\xC0\x80"), Code::kInvalid, "invalid_utf8");
+  EXPECT_OK(Text("caf" + kE + " " + kEuro + " " + kSmile));
+}
+
+TEST(ValidateTextTest, CrLfAndLoneCrBecomeNewlinesBeforeTheOtherChecks) {
+  std::string s = "one\r\ntwo\rthree\r\r\nfour\n";
+  EXPECT_OK(ValidateText(&s));
+  EXPECT_EQ(s, "one\ntwo\nthree\n\nfour\n");
+  // The length counts the normalised text: 2000 CRLFs are 2000 characters.
+  EXPECT_OK(Text(Repeat("x\r\n", 2000)));
+  EXPECT_ERROR(Text(Repeat("x\r\n", 2000) + "x"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(Text("\r"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(Text("\r\n\r \r"), Code::kInvalid, "invalid_field");
+}
+
+TEST(ValidateTextTest, C1ControlsAreRefusedAsOtherControls) {
+  for (const char* c1 : {"\xC2\x80", "\xC2\x85", "\xC2\x9B", "\xC2\x9F"}) {
+    EXPECT_ERROR(Text(std::string("a") + c1 + "b"), Code::kInvalid, "invalid_field") << c1;
+  }
+  EXPECT_ERROR(Text("\xC2\x9B" "2Jgotcha"), Code::kInvalid, "invalid_field");  // U+009B: CSI
+  EXPECT_OK(Text("a\xC2\xA1" "b"));  // U+00A1, just past them
 }
 
 TEST(ValidateRoomNameTest, Limits) {
