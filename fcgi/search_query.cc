@@ -16,6 +16,7 @@ Result<std::string> BuildMatchExpression(std::string_view q) {
   if (q.size() > kMaxSearchBytes) return InvalidQuery("the search may be at most 256 bytes");
   if (!ValidUtf8(q)) return InvalidQuery("the search is not valid UTF-8");
   if (HasControl(q, "\t\n\r")) return InvalidQuery("the search must not contain control characters");
+  if (IsBlank(q)) return InvalidQuery("q must contain a word to search for");
   std::string out;
   size_t terms = 0;
   for (size_t i = 0; i < q.size();) {

@@ -24,6 +24,14 @@ uint32_t NextCodePoint(std::string_view s, size_t* i) {
 // confuse line-based tools.
 bool IsControl(uint32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 
+// Unicode White_Space, and the invisible U+200B-200D, U+2060 and U+FEFF:
+// text made only of these shows nothing.
+bool IsBlankCodePoint(uint32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200D) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+         cp == 0x2060 || cp == 0x3000 || cp == 0xFEFF;
+}
+
 // Code points that let a name look like another or rewrite what is around
 // it where it is shown: C0 and C1 controls, DEL, the bidi embeddings,
 // overrides, isolates and marks (U+202A-202E, U+2066-2069, U+200E/200F,
@@ -42,13 +50,6 @@ bool HasHiddenOrControl(std::string_view s) {
   return false;
 }
 
-bool IsBlank(const std::string& s) {
-  for (unsigned char c : s) {
-    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 bool HasControl(std::string_view s, std::string_view allowed) {
@@ -57,6 +58,13 @@ bool HasControl(std::string_view s, std::string_view allowed) {
     if (IsControl(cp) && (cp >= 0x80 || allowed.find(static_cast<char>(cp)) == std::string_view::npos)) return true;
   }
   return false;
+}
+
+bool IsBlank(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    if (!IsBlankCodePoint(NextCodePoint(s, &i))) return false;
+  }
+  return true;
 }
 
 void NormalizeLineBreaks(std::string* s) {

@@ -41,6 +41,10 @@ Status ValidateFileName(const std::string& s);
 // True if s holds a C0 or C1 control character or DEL (U+0000-001F,
 // U+007F-009F) other than the ASCII ones listed in allowed (e.g. "\t\n").
 bool HasControl(std::string_view s, std::string_view allowed);
+// True if s holds only Unicode White_Space (U+0009-000D, U+0020, U+0085,
+// U+00A0, U+1680, U+2000-200A, U+2028, U+2029, U+202F, U+205F, U+3000) and
+// the invisible U+200B-200D, U+2060 and U+FEFF; true for "".
+bool IsBlank(std::string_view s);
 // CRLF and a lone CR become LF, as browsers normalise a textarea's value.
 void NormalizeLineBreaks(std::string* s);
 

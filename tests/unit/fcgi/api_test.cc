@@ -280,6 +280,8 @@ TEST_F(ApiTest, TextIsStoredWithCrLfAndLoneCrAsNewlines) {
   ASSERT_EQ(edited.status, 200) << edited.body;
   EXPECT_EQ(Str(Get(ParseBody(edited).get(), "message"), "text"), "four\nfive");
   EXPECT_API_ERROR(As(alice, "POST", "/api/rooms/1/messages", R"({"text":"a\u009b2J"})"), 400, "invalid_field");
+  EXPECT_API_ERROR(As(alice, "POST", "/api/rooms/1/messages", R"({"text":"\u00a0\u3000\u200b"})"), 400,
+                   "invalid_field");
 }
 
 TEST_F(ApiTest, ALowercaseBearerSchemeSignsIn) {

@@ -50,5 +50,11 @@ TEST(SearchQueryTest, C1ControlsAreRefused) {
   EXPECT_EQ(Match("a\xC2\xA1"), "\"a\xC2\xA1\"");
 }
 
+TEST(SearchQueryTest, UnicodeWhitespaceAndInvisibleCharactersAloneAreBlank) {
+  ExpectInvalid("\xC2\xA0\xE3\x80\x80");  // U+00A0 U+3000
+  ExpectInvalid("\xE2\x80\x8B \t");      // U+200B
+  EXPECT_EQ(Match("a\xC2\xA0" "b"), "\"a\xC2\xA0" "b\"");
+}
+
 }  // namespace
 }  // namespace parley::fcgi

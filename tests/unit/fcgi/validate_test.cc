@@ -24,6 +24,14 @@ const std::string kSmile = "\xF0\x9F\x98\x80";    // 😀: 4 bytes
 // ValidateText on a copy of s, which it may rewrite.
 Status Text(std::string s) { return ValidateText(&s); }
 
+// Unicode White_Space beyond ASCII, then the invisible U+200B-200D, U+2060
+// and U+FEFF, each as UTF-8.
+const std::vector<std::string> kUnicodeBlanks = {
+    "\xC2\xA0",     "\xE1\x9A\x80", "\xE2\x80\x80", "\xE2\x80\x85", "\xE2\x80\x8A",  // U+00A0 1680 2000 2005 200A
+    "\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\xAF", "\xE2\x81\x9F", "\xE3\x80\x80",  // U+2028 2029 202F 205F 3000
+    "\xE2\x80\x8B", "\xE2\x80\x8C", "\xE2\x80\x8D", "\xE2\x81\xA0", "\xEF\xBB\xBF",  // U+200B 200C 200D 2060 FEFF
+};
+
 TEST(ValidateUsernameTest, Length) {
   EXPECT_OK(ValidateUsername("a"));
   EXPECT_OK(ValidateUsername(std::string(32, 'a')));
@@ -119,6 +127,17 @@ TEST(ValidateTextTest, C1ControlsAreRefusedAsOtherControls) {
   EXPECT_OK(Text("a\xC2\xA1" "b"));  // U+00A1, just past them
 }
 
+TEST(ValidateTextTest, UnicodeWhitespaceAndInvisibleCharactersAloneAreBlank) {
+  std::string all;
+  for (const std::string& b : kUnicodeBlanks) {
+    EXPECT_ERROR(Text(b), Code::kInvalid, "invalid_field") << b;
+    EXPECT_ERROR(Text(" " + b + "\n" + b), Code::kInvalid, "invalid_field") << b;
+    EXPECT_OK(Text(b + "x" + b)) << b;
+    all += b;
+  }
+  EXPECT_ERROR(Text(all), Code::kInvalid, "invalid_field");
+}
+
 TEST(ValidateRoomNameTest, Limits) {
   EXPECT_OK(ValidateRoomName("general"));
   EXPECT_OK(ValidateRoomName("Room with spaces"));
@@ -155,6 +174,12 @@ TEST(ValidateRoomNameTest, BidiZeroWidthAndC1CharactersAreRefused) {
                          "\xF0\x9F\x98\x80 room", "\xE6\x97\xA5\xE6\x9C\xAC"}) {
     EXPECT_OK(ValidateRoomName(ok)) << ok;
   }
+}
+
+TEST(ValidateRoomNameTest, UnicodeWhitespaceAloneIsBlank) {
+  EXPECT_ERROR(ValidateRoomName("\xC2\xA0\xC2\xA0"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateRoomName("\xE3\x80\x80"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateFileName("\xE2\x80\x83\xE2\x80\x83"), Code::kInvalid, "invalid_field");  // U+2003
 }
 
 TEST(ValidateClientIdTest, PrintableAscii) {
