@@ -50,6 +50,16 @@ bool HasHiddenOrControl(std::string_view s) {
   return false;
 }
 
+// A name that begins or ends with a blank code point reads as the same name
+// without it ("qa1 " beside "qa1"). s is valid UTF-8 and not empty.
+bool HasOuterBlank(std::string_view s) {
+  size_t i = 0;
+  if (IsBlankCodePoint(NextCodePoint(s, &i))) return true;
+  size_t last = s.size() - 1;
+  while (last > 0 && (static_cast<unsigned char>(s[last]) & 0xC0) == 0x80) --last;
+  return IsBlankCodePoint(NextCodePoint(s, &last));
+}
+
 }  // namespace
 
 bool HasControl(std::string_view s, std::string_view allowed) {
@@ -139,7 +149,12 @@ Status ValidateEmoji(const std::string& s) {
   }
   return Status::Ok();
 }
-Status ValidateRoomName(const std::string& s) { return ValidateShownName(s, kMaxRoomName); }
+
+Status ValidateRoomName(const std::string& s) {
+  PARLEY_RETURN_IF_ERROR(ValidateShownName(s, kMaxRoomName));
+  if (HasOuterBlank(s)) return Status::Invalid("invalid_field", "name must not begin or end with a space");
+  return Status::Ok();
+}
 
 Status ValidateClientId(const std::string& s) {
   if (s.empty() || s.size() > kMaxClientId) {

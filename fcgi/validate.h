@@ -24,6 +24,7 @@ Status ValidatePassword(const std::string& s);
 // UTF-8, no control character but tab and newline, not blank, at most
 // kMaxText code points.
 Status ValidateText(std::string* s);
+// Also refuses a name that begins or ends with a blank code point (IsBlank's set).
 Status ValidateRoomName(const std::string& s);
 Status ValidateClientId(const std::string& s);
 // A name in a path that cannot be a username names nobody: 404 user_not_found.

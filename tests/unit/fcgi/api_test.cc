@@ -284,6 +284,14 @@ TEST_F(ApiTest, TextIsStoredWithCrLfAndLoneCrAsNewlines) {
                    "invalid_field");
 }
 
+TEST_F(ApiTest, RoomNamesWithSpaceAroundThemAreRefused) {
+  Session alice = SignIn("alice");
+  EXPECT_API_ERROR(As(alice, "POST", "/api/rooms", R"({"name":"qa1 ","kind":"public"})"), 400, "invalid_field");
+  EXPECT_API_ERROR(As(alice, "POST", "/api/rooms", R"({"name":"\u00a0\u00a0","kind":"public"})"), 400,
+                   "invalid_field");
+  EXPECT_EQ(As(alice, "POST", "/api/rooms", R"({"name":"qa1","kind":"public"})").status, 201);
+}
+
 TEST_F(ApiTest, ALowercaseBearerSchemeSignsIn) {
   Session alice = SignIn("alice");
   Request r = Req("GET", "/api/me");

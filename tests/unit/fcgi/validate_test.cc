@@ -169,7 +169,7 @@ TEST(ValidateRoomNameTest, BidiZeroWidthAndC1CharactersAreRefused) {
     EXPECT_ERROR(ValidateRoomName(c + "name"), Code::kInvalid, "invalid_field") << c.size();
   }
   // Their neighbours, and ordinary non-Latin names and emoji, are fine.
-  for (const char* ok : {"\xE2\x80\xA9x", "\xE2\x80\xAFx", "\xE2\x81\xA5x", "\xE2\x81\xAAx", "\xC2\xA0x",
+  for (const char* ok : {"x\xE2\x80\xA9x", "x\xE2\x80\xAFx", "\xE2\x81\xA5x", "\xE2\x81\xAAx", "x\xC2\xA0x",
                          "\xD8\x9Bx", "\xD8\xB9\xD8\xB1\xD8\xA8\xD9\x8A", "caf\xC3\xA9",
                          "\xF0\x9F\x98\x80 room", "\xE6\x97\xA5\xE6\x9C\xAC"}) {
     EXPECT_OK(ValidateRoomName(ok)) << ok;
@@ -180,6 +180,18 @@ TEST(ValidateRoomNameTest, UnicodeWhitespaceAloneIsBlank) {
   EXPECT_ERROR(ValidateRoomName("\xC2\xA0\xC2\xA0"), Code::kInvalid, "invalid_field");
   EXPECT_ERROR(ValidateRoomName("\xE3\x80\x80"), Code::kInvalid, "invalid_field");
   EXPECT_ERROR(ValidateFileName("\xE2\x80\x83\xE2\x80\x83"), Code::kInvalid, "invalid_field");  // U+2003
+}
+
+TEST(ValidateRoomNameTest, LeadingOrTrailingWhitespaceIsRefused) {
+  for (const std::string& space : {std::string(" "), std::string("\xC2\xA0"), std::string("\xE3\x80\x80"),
+                                   std::string("\xE2\x80\xA8"), std::string("\xE1\x9A\x80")}) {
+    EXPECT_ERROR(ValidateRoomName("qa1" + space), Code::kInvalid, "invalid_field") << space;
+    EXPECT_ERROR(ValidateRoomName(space + "qa1"), Code::kInvalid, "invalid_field") << space;
+    EXPECT_OK(ValidateRoomName("qa" + space + "1")) << space;
+  }
+  EXPECT_OK(ValidateRoomName("x"));
+  EXPECT_OK(ValidateRoomName(kSmile));
+  EXPECT_OK(ValidateRoomName("caf" + kE));
 }
 
 TEST(ValidateClientIdTest, PrintableAscii) {
