@@ -60,6 +60,10 @@ bool HasOuterBlank(std::string_view s) {
   return IsBlankCodePoint(NextCodePoint(s, &last));
 }
 
+// A variation selector (U+FE0E/FE0F) or zero-width joiner only modifies or
+// joins what is around it: alone it is no emoji.
+bool IsEmojiModifierOnly(uint32_t cp) { return cp == 0x200D || cp == 0xFE0E || cp == 0xFE0F; }
+
 }  // namespace
 
 bool HasControl(std::string_view s, std::string_view allowed) {
@@ -140,13 +144,16 @@ Status ValidateShownName(const std::string& s, size_t max_chars) {
 Status ValidateEmoji(const std::string& s) {
   if (s.empty() || s.size() > kMaxEmoji) return Status::Invalid("invalid_emoji", "an emoji is 1 to 32 bytes");
   if (!ValidUtf8(s)) return Status::Invalid("invalid_emoji", "the emoji is not valid UTF-8");
+  bool shown = false;
   for (size_t i = 0; i < s.size();) {
     uint32_t cp = NextCodePoint(s, &i);
     bool joiner = cp == 0x200D;
     if (cp == ' ' || (IsHiddenOrControl(cp) && !joiner)) {
       return Status::Invalid("invalid_emoji", "the emoji must not contain spaces, control or bidi characters");
     }
+    shown = shown || !IsEmojiModifierOnly(cp);
   }
+  if (!shown) return Status::Invalid("invalid_emoji", "the emoji must not be only joiners or variation selectors");
   return Status::Ok();
 }
 

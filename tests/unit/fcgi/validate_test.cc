@@ -222,6 +222,15 @@ TEST(ValidateEmojiTest, OneToThirtyTwoBytesWithoutControls) {
   }
 }
 
+TEST(ValidateEmojiTest, JoinersAndVariationSelectorsAloneAreRefused) {
+  const std::string zwj = "\xE2\x80\x8D", vs15 = "\xEF\xB8\x8E", vs16 = "\xEF\xB8\x8F";
+  for (const std::string& bad : {zwj, vs15, vs16, zwj + zwj, vs16 + zwj + vs15, Repeat(vs16, 10)}) {
+    EXPECT_ERROR(ValidateEmoji(bad), Code::kInvalid, "invalid_emoji") << bad.size();
+  }
+  EXPECT_OK(ValidateEmoji("\xE2\x9D\xA4" + vs16));  // U+2764 U+FE0F: a red heart
+  EXPECT_OK(ValidateEmoji(zwj + "x"));
+}
+
 TEST(ValidateFileNameTest, NamesNotPaths) {
   EXPECT_OK(ValidateFileName("photo.png"));
   EXPECT_OK(ValidateFileName(kE + "t" + kE + " " + kSmile + ".jpg"));
