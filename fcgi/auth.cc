@@ -6,14 +6,10 @@ namespace parley::fcgi {
 
 Result<std::optional<Credentials>> ExtractCredentials(const Request& req) {
   if (!req.authorization.empty()) {
-    constexpr std::string_view kBearer = "Bearer ";
-    std::string_view auth = req.authorization;
-    if (auth.substr(0, kBearer.size()) != kBearer) {
-      return Status::Unauthorized("not_signed_in", "use Authorization: Bearer <token>");
-    }
-    std::string_view token = auth.substr(kBearer.size());
-    if (!LooksLikeToken(token)) return Status::Unauthorized("not_signed_in", "that token is not valid");
-    return std::optional<Credentials>(Credentials{std::string(token), false});
+    std::optional<std::string_view> token = BearerCredentials(req.authorization);
+    if (!token) return Status::Unauthorized("not_signed_in", "use Authorization: Bearer <token>");
+    if (!LooksLikeToken(*token)) return Status::Unauthorized("not_signed_in", "that token is not valid");
+    return std::optional<Credentials>(Credentials{std::string(*token), false});
   }
   std::optional<std::string> cookie = CookieValue(req.cookie, kCookieName);
   // A malformed or stale cookie is treated as no cookie: the browser then

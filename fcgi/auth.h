@@ -23,8 +23,9 @@ struct Credentials {
 // Shared with parley-events (schema/crypto.h).
 using ::parley::CookieValue;
 
-// Bearer wins over the cookie. No credentials at all is not an error here
-// (nullopt); a malformed Authorization header or token is 401.
+// Bearer (the scheme in any case) wins over the cookie. No credentials at
+// all is not an error here (nullopt); a malformed Authorization header or
+// token is 401.
 Result<std::optional<Credentials>> ExtractCredentials(const Request& req);
 
 // A cookie-authenticated unsafe request must come from our own origin:

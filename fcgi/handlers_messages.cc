@@ -22,7 +22,7 @@ Result<Draft> ReadDraft(const cJSON* body, bool text_optional = false) {
   } else {
     PARLEY_ASSIGN_OR_RETURN(d.text, RequireString(body, "text"));
   }
-  if (!text_optional || !d.text.empty()) PARLEY_RETURN_IF_ERROR(ValidateText(d.text));
+  if (!text_optional || !d.text.empty()) PARLEY_RETURN_IF_ERROR(ValidateText(&d.text));
   PARLEY_ASSIGN_OR_RETURN(d.client_id, OptionalString(body, "client_id"));
   if (d.client_id) PARLEY_RETURN_IF_ERROR(ValidateClientId(*d.client_id));
   return d;
@@ -66,7 +66,7 @@ Result<Response> Api::Answer(Call& c) {
 
 Result<Response> Api::Edit(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(std::string text, RequireString(c.body, "text"));
-  PARLEY_RETURN_IF_ERROR(ValidateText(text));
+  PARLEY_RETURN_IF_ERROR(ValidateText(&text));
   PARLEY_ASSIGN_OR_RETURN(Message m, store_.Edit(c.user, c.route.num, text));
   return JsonResponse(200, Wrap("message", m));
 }

@@ -75,7 +75,7 @@ Result<Response> Api::Ban(Call& c) {
     PARLEY_ASSIGN_OR_RETURN(JsonPtr body, ParseJsonObject(c.req.content_type, c.req.body));
     PARLEY_ASSIGN_OR_RETURN(std::optional<std::string> r, OptionalString(body.get(), "reason"));
     if (r && !r->empty()) {
-      PARLEY_RETURN_IF_ERROR(ValidateText(*r));  // shown to moderators as text
+      PARLEY_RETURN_IF_ERROR(ValidateText(&*r));  // shown to moderators as text
       if (CodePoints(*r) > kMaxReason) return Status::Invalid("invalid_field", "reason may be at most 500 characters");
       reason = std::move(*r);
     }

@@ -91,7 +91,7 @@ Result<Response> Api::SetRole(Call& c) {
 
 Result<Response> Api::Dm(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(std::string username, RequireString(c.body, "username"));
-  PARLEY_RETURN_IF_ERROR(CheckPathUsername(username));
+  PARLEY_RETURN_IF_ERROR(ValidateUsername(username));  // a body's field: 400, not a path's 404
   PARLEY_ASSIGN_OR_RETURN(auto dm, store_.GetOrCreateDm(c.user, username));
   return RoomResponse(dm.second ? 201 : 200, dm.first);
 }

@@ -1,6 +1,7 @@
 #include "fcgi/search_query.h"
 
 #include "fcgi/input.h"
+#include "fcgi/validate.h"
 
 namespace parley::fcgi {
 namespace {
@@ -14,11 +15,8 @@ bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 Result<std::string> BuildMatchExpression(std::string_view q) {
   if (q.size() > kMaxSearchBytes) return InvalidQuery("the search may be at most 256 bytes");
   if (!ValidUtf8(q)) return InvalidQuery("the search is not valid UTF-8");
-  for (unsigned char c : q) {
-    if ((c < 0x20 && !IsSpace(static_cast<char>(c))) || c == 0x7F) {
-      return InvalidQuery("the search must not contain control characters");
-    }
-  }
+  if (HasControl(q, "\t\n\r")) return InvalidQuery("the search must not contain control characters");
+  if (IsBlank(q)) return InvalidQuery("q must contain a word to search for");
   std::string out;
   size_t terms = 0;
   for (size_t i = 0; i < q.size();) {

@@ -17,8 +17,8 @@ namespace parley::fcgi {
 constexpr size_t kMaxSearchBytes = 256;
 constexpr size_t kMaxSearchTerms = 16;
 
-// kInvalid invalid_query: empty, blank, too long, too many terms, invalid
-// UTF-8 or control characters.
+// kInvalid invalid_query: empty, blank (IsBlank), too long, too many terms, invalid
+// UTF-8 or control characters (C0 but tab, newline and CR; DEL; C1).
 Result<std::string> BuildMatchExpression(std::string_view q);
 
 }  // namespace parley::fcgi

@@ -8,15 +8,28 @@
 namespace parley::fcgi {
 namespace {
 
-// C0 controls other than tab, newline and carriage return would let a
-// message rewrite a terminal client's screen (ESC sequences) or confuse
-// line-based tools.
-bool HasForbiddenControl(const std::string& s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return true;
-    if (c == 0x7F) return true;
-  }
-  return false;
+// The code point that starts at s[*i], advancing *i past it. s is valid
+// UTF-8 (checked first by the caller).
+uint32_t NextCodePoint(std::string_view s, size_t* i) {
+  unsigned char c = static_cast<unsigned char>(s[*i]);
+  int len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+  uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+  for (int k = 1; k < len && *i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[*i + k]) & 0x3F);
+  *i += len;
+  return cp;
+}
+
+// C0 and C1 controls and DEL: they let text rewrite a terminal client's
+// screen (ESC sequences, and U+009B, the one-byte CSI of 8-bit terminals) or
+// confuse line-based tools.
+bool IsControl(uint32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
+
+// Unicode White_Space, and the invisible U+200B-200D, U+2060 and U+FEFF:
+// text made only of these shows nothing.
+bool IsBlankCodePoint(uint32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200D) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+         cp == 0x2060 || cp == 0x3000 || cp == 0xFEFF;
 }
 
 // Code points that let a name look like another or rewrite what is around
@@ -25,32 +38,61 @@ bool HasForbiddenControl(const std::string& s) {
 // U+061C: "Trojan Source" style reordering), and the zero-width characters
 // (U+200B-200D, U+2060, U+FEFF) that make two equal-looking names differ.
 bool IsHiddenOrControl(uint32_t cp) {
-  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
-         (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E || cp == 0x200F || cp == 0x061C ||
-         (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 || cp == 0xFEFF;
+  return IsControl(cp) || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E ||
+         cp == 0x200F || cp == 0x061C || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 || cp == 0xFEFF;
 }
 
 // s is valid UTF-8 (checked first by the caller).
-bool HasHiddenOrControl(const std::string& s) {
+bool HasHiddenOrControl(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    int len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-    for (int k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    if (IsHiddenOrControl(cp)) return true;
-    i += len;
+    if (IsHiddenOrControl(NextCodePoint(s, &i))) return true;
   }
   return false;
 }
 
-bool IsBlank(const std::string& s) {
-  for (unsigned char c : s) {
-    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
+// A name that begins or ends with a blank code point reads as the same name
+// without it ("qa1 " beside "qa1"). s is valid UTF-8 and not empty.
+bool HasOuterBlank(std::string_view s) {
+  size_t i = 0;
+  if (IsBlankCodePoint(NextCodePoint(s, &i))) return true;
+  size_t last = s.size() - 1;
+  while (last > 0 && (static_cast<unsigned char>(s[last]) & 0xC0) == 0x80) --last;
+  return IsBlankCodePoint(NextCodePoint(s, &last));
+}
+
+// A variation selector (U+FE0E/FE0F) or zero-width joiner only modifies or
+// joins what is around it: alone it is no emoji.
+bool IsEmojiModifierOnly(uint32_t cp) { return cp == 0x200D || cp == 0xFE0E || cp == 0xFE0F; }
+
+}  // namespace
+
+bool HasControl(std::string_view s, std::string_view allowed) {
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp = NextCodePoint(s, &i);
+    if (IsControl(cp) && (cp >= 0x80 || allowed.find(static_cast<char>(cp)) == std::string_view::npos)) return true;
+  }
+  return false;
+}
+
+bool IsBlank(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    if (!IsBlankCodePoint(NextCodePoint(s, &i))) return false;
   }
   return true;
 }
 
-}  // namespace
+void NormalizeLineBreaks(std::string* s) {
+  size_t out = 0;
+  for (size_t i = 0; i < s->size(); ++i) {
+    char c = (*s)[i];
+    if (c == '\r') {
+      c = '\n';
+      if (i + 1 < s->size() && (*s)[i + 1] == '\n') ++i;
+    }
+    (*s)[out++] = c;
+  }
+  s->resize(out);
+}
 
 Status CheckPathUsername(const std::string& name) {
   if (!ValidateUsername(name).ok()) return Status::NotFound("user_not_found", "no such user");
@@ -78,11 +120,12 @@ Status ValidatePassword(const std::string& s) {
   return Status::Ok();
 }
 
-Status ValidateText(const std::string& s) {
-  if (!ValidUtf8(s)) return Status::Invalid("invalid_utf8", "text is not valid UTF-8");
-  if (HasForbiddenControl(s)) return Status::Invalid("invalid_field", "text must not contain control characters");
-  if (IsBlank(s)) return Status::Invalid("invalid_field", "text must not be empty");
-  if (CodePoints(s) > kMaxText) return Status::Invalid("invalid_field", "text may be at most 4000 characters");
+Status ValidateText(std::string* s) {
+  if (!ValidUtf8(*s)) return Status::Invalid("invalid_utf8", "text is not valid UTF-8");
+  NormalizeLineBreaks(s);
+  if (HasControl(*s, "\t\n")) return Status::Invalid("invalid_field", "text must not contain control characters");
+  if (IsBlank(*s)) return Status::Invalid("invalid_field", "text must not be empty");
+  if (CodePoints(*s) > kMaxText) return Status::Invalid("invalid_field", "text may be at most 4000 characters");
   return Status::Ok();
 }
 
@@ -101,20 +144,24 @@ Status ValidateShownName(const std::string& s, size_t max_chars) {
 Status ValidateEmoji(const std::string& s) {
   if (s.empty() || s.size() > kMaxEmoji) return Status::Invalid("invalid_emoji", "an emoji is 1 to 32 bytes");
   if (!ValidUtf8(s)) return Status::Invalid("invalid_emoji", "the emoji is not valid UTF-8");
+  bool shown = false;
   for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    int len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-    for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    uint32_t cp = NextCodePoint(s, &i);
     bool joiner = cp == 0x200D;
     if (cp == ' ' || (IsHiddenOrControl(cp) && !joiner)) {
       return Status::Invalid("invalid_emoji", "the emoji must not contain spaces, control or bidi characters");
     }
-    i += len;
+    shown = shown || !IsEmojiModifierOnly(cp);
   }
+  if (!shown) return Status::Invalid("invalid_emoji", "the emoji must not be only joiners or variation selectors");
   return Status::Ok();
 }
-Status ValidateRoomName(const std::string& s) { return ValidateShownName(s, kMaxRoomName); }
+
+Status ValidateRoomName(const std::string& s) {
+  PARLEY_RETURN_IF_ERROR(ValidateShownName(s, kMaxRoomName));
+  if (HasOuterBlank(s)) return Status::Invalid("invalid_field", "name must not begin or end with a space");
+  return Status::Ok();
+}
 
 Status ValidateClientId(const std::string& s) {
   if (s.empty() || s.size() > kMaxClientId) {

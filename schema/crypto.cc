@@ -108,13 +108,22 @@ std::optional<std::string> CookieValue(std::string_view header, std::string_view
   return std::nullopt;
 }
 
+std::optional<std::string_view> BearerCredentials(std::string_view authorization) {
+  constexpr std::string_view kBearer = "bearer ";  // lowercase: compared folded
+  if (authorization.size() < kBearer.size()) return std::nullopt;
+  for (size_t i = 0; i < kBearer.size(); ++i) {
+    char c = authorization[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kBearer[i]) return std::nullopt;
+  }
+  return authorization.substr(kBearer.size());
+}
+
 std::optional<std::string> RequestToken(std::string_view authorization, std::string_view cookie_header) {
-  constexpr std::string_view kBearer = "Bearer ";
   if (!authorization.empty()) {
-    if (authorization.substr(0, kBearer.size()) != kBearer) return std::nullopt;
-    std::string_view token = authorization.substr(kBearer.size());
-    if (!LooksLikeToken(token)) return std::nullopt;
-    return std::string(token);
+    std::optional<std::string_view> token = BearerCredentials(authorization);
+    if (!token || !LooksLikeToken(*token)) return std::nullopt;
+    return std::string(*token);
   }
   std::optional<std::string> cookie = CookieValue(cookie_header, kSessionCookie);
   if (!cookie || !LooksLikeToken(*cookie)) return std::nullopt;

@@ -35,6 +35,10 @@ bool LooksLikeToken(std::string_view token);
 // The session cookie's name, and the value of one cookie in a Cookie header.
 constexpr const char* kSessionCookie = "parley_session";
 std::optional<std::string> CookieValue(std::string_view header, std::string_view name);
+// What follows "Bearer " in an Authorization header, the scheme matched in
+// any case (RFC 7235 section 2.1: "bearer", "BEARER"); nullopt for any other
+// scheme. The token itself is not checked (LooksLikeToken).
+std::optional<std::string_view> BearerCredentials(std::string_view authorization);
 // The session token a request carries: "Authorization: Bearer <token>"
 // first, else the session cookie; nullopt when neither holds a
 // well-formed token.

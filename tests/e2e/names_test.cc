@@ -18,9 +18,11 @@ TEST_F(NamesTest, DotUsernamesAreRefused) {
     EXPECT_EQ(r.status, 400) << name << ": " << r.Describe();
     EXPECT_EQ(r.ErrorCode(), "invalid_field") << r.body;
   }
-  // A DM or an invite naming them finds nobody, as any impossible name.
+  // A DM naming them is refused as any malformed username in a body.
   User alice = Register("alice");
-  EXPECT_EQ(alice->Post("/api/dm", "{\"username\":\"..\"}").status, 404);
+  Response dm = alice->Post("/api/dm", "{\"username\":\"..\"}");
+  EXPECT_EQ(dm.status, 400) << dm.Describe();
+  EXPECT_EQ(dm.ErrorCode(), "invalid_field") << dm.body;
 }
 
 TEST_F(NamesTest, HiddenCharactersInRoomNamesAreRefused) {

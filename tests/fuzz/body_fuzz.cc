@@ -5,8 +5,8 @@
 // decoder written from the Unicode table of well-formed byte sequences
 // (Unicode 15, table 3-7); an accepted body is a JSON object of at most
 // kMaxBody bytes, valid UTF-8, nested at most kMaxDepth deep; a string that
-// passes ValidateText has no control character but tab, CR and newline and
-// at most kMaxText code points.
+// passes ValidateText is left with no control character (C0, DEL, C1) but
+// tab and newline, no CR, and at most kMaxText code points.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdint>
@@ -54,10 +54,13 @@ int Depth(const cJSON* j) {
 // Every validator over one decoded string, with the invariants each promises.
 void CheckValidators(const std::string& s) {
   FUZZ_CHECK(ValidUtf8(s) == ReferenceUtf8(s));
-  if (ValidateText(s).ok()) {
-    FUZZ_CHECK(ReferenceUtf8(s));
-    FUZZ_CHECK(CodePoints(s) >= 1 && CodePoints(s) <= kMaxText);
-    for (unsigned char c : s) FUZZ_CHECK(c >= 0x20 || c == '\t' || c == '\n' || c == '\r');
+  if (std::string t = s; ValidateText(&t).ok()) {
+    FUZZ_CHECK(ReferenceUtf8(t));
+    FUZZ_CHECK(CodePoints(t) >= 1 && CodePoints(t) <= kMaxText);
+    for (unsigned char c : t) FUZZ_CHECK((c >= 0x20 && c != 0x7F) || c == '\t' || c == '\n');
+    for (size_t i = 0; i + 1 < t.size(); ++i) {  // C1: U+0080-009F, C2 80 to C2 9F
+      FUZZ_CHECK(!(static_cast<unsigned char>(t[i]) == 0xC2 && static_cast<unsigned char>(t[i + 1]) <= 0x9F));
+    }
   }
   if (ValidateRoomName(s).ok()) {
     FUZZ_CHECK(ReferenceUtf8(s) && CodePoints(s) <= kMaxRoomName);

@@ -269,6 +269,46 @@ TEST_F(ApiTest, FailuresFromOneAddressNeverLockTheOwnerOut) {
   EXPECT_API_ERROR(login("203.0.113.5", kPassword), 429, "throttled");
 }
 
+TEST_F(ApiTest, TextIsStoredWithCrLfAndLoneCrAsNewlines) {
+  Session alice = SignIn("alice");
+  Response sent = As(alice, "POST", "/api/rooms/1/messages", R"({"text":"one\r\ntwo\rthree"})");
+  ASSERT_EQ(sent.status, 201) << sent.body;
+  JsonPtr sj = ParseBody(sent);
+  EXPECT_EQ(Str(Get(sj.get(), "message"), "text"), "one\ntwo\nthree");
+  const std::string edit = "/api/messages/" + std::to_string(Num(Get(sj.get(), "message"), "id"));
+  Response edited = As(alice, "PATCH", edit, R"({"text":"four\r\nfive"})");
+  ASSERT_EQ(edited.status, 200) << edited.body;
+  EXPECT_EQ(Str(Get(ParseBody(edited).get(), "message"), "text"), "four\nfive");
+  EXPECT_API_ERROR(As(alice, "POST", "/api/rooms/1/messages", R"({"text":"a\u009b2J"})"), 400, "invalid_field");
+  EXPECT_API_ERROR(As(alice, "POST", "/api/rooms/1/messages", R"({"text":"\u00a0\u3000\u200b"})"), 400,
+                   "invalid_field");
+}
+
+TEST_F(ApiTest, RoomNamesWithSpaceAroundThemAreRefused) {
+  Session alice = SignIn("alice");
+  EXPECT_API_ERROR(As(alice, "POST", "/api/rooms", R"({"name":"qa1 ","kind":"public"})"), 400, "invalid_field");
+  EXPECT_API_ERROR(As(alice, "POST", "/api/rooms", R"({"name":"\u00a0\u00a0","kind":"public"})"), 400,
+                   "invalid_field");
+  EXPECT_EQ(As(alice, "POST", "/api/rooms", R"({"name":"qa1","kind":"public"})").status, 201);
+}
+
+TEST_F(ApiTest, ALowercaseBearerSchemeSignsIn) {
+  Session alice = SignIn("alice");
+  Request r = Req("GET", "/api/me");
+  r.authorization = "bearer " + alice.token;
+  EXPECT_EQ(Call(r).status, 200);
+}
+
+TEST_F(ApiTest, ADirectConversationWithAMalformedUsernameIs400) {
+  Session alice = SignIn("alice");
+  for (const char* name : {"", "a b", "..", "bob/x"}) {
+    EXPECT_API_ERROR(As(alice, "POST", "/api/dm", R"({"username":")" + std::string(name) + R"("})"), 400,
+                     "invalid_field")
+        << name;
+  }
+  EXPECT_API_ERROR(As(alice, "POST", "/api/dm", R"({"username":"nobody"})"), 404, "user_not_found");
+}
+
 TEST_F(ApiTest, MeNeedsAValidSession) {
   EXPECT_API_ERROR(Call(Req("GET", "/api/me")), 401, "not_signed_in");
   EXPECT_API_ERROR(Call(Bearer(Req("GET", "/api/me"), "garbage")), 401, "not_signed_in");

@@ -76,6 +76,18 @@ TEST_F(AuthTest, MalformedCookieIsNoCredentials) {
   }
 }
 
+TEST_F(AuthTest, TheBearerSchemeIsCaseInsensitive) {
+  const std::string token = NewToken();
+  for (const char* scheme : {"bearer ", "BEARER ", "bEaReR "}) {
+    Request req;
+    req.authorization = scheme + token;
+    ASSERT_OK_AND_ASSIGN(std::optional<Credentials> c, ExtractCredentials(req));
+    ASSERT_TRUE(c.has_value()) << scheme;
+    EXPECT_EQ(c->token, token);
+    EXPECT_FALSE(c->from_cookie);
+  }
+}
+
 TEST_F(AuthTest, BadAuthorizationIsUnauthorized) {
   const std::string token = NewToken();
   for (const std::string& auth : std::vector<std::string>{"Basic " + token, "Token " + token, "Bearer", "Bearer ", "Bearer abc",

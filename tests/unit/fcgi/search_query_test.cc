@@ -44,5 +44,17 @@ TEST(SearchQueryTest, RefusesWhatIsNotASearch) {
   ExpectInvalid(std::string("nul\0x", 5));
 }
 
+TEST(SearchQueryTest, C1ControlsAreRefused) {
+  ExpectInvalid("a\xC2\x9B" "2J");  // U+009B: CSI
+  ExpectInvalid("a\xC2\x85");       // U+0085
+  EXPECT_EQ(Match("a\xC2\xA1"), "\"a\xC2\xA1\"");
+}
+
+TEST(SearchQueryTest, UnicodeWhitespaceAndInvisibleCharactersAloneAreBlank) {
+  ExpectInvalid("\xC2\xA0\xE3\x80\x80");  // U+00A0 U+3000
+  ExpectInvalid("\xE2\x80\x8B \t");      // U+200B
+  EXPECT_EQ(Match("a\xC2\xA0" "b"), "\"a\xC2\xA0" "b\"");
+}
+
 }  // namespace
 }  // namespace parley::fcgi

@@ -21,6 +21,17 @@ const std::string kE = "\xC3\xA9";                // é: 2 bytes
 const std::string kEuro = "\xE2\x82\xAC";         // €: 3 bytes
 const std::string kSmile = "\xF0\x9F\x98\x80";    // 😀: 4 bytes
 
+// ValidateText on a copy of s, which it may rewrite.
+Status Text(std::string s) { return ValidateText(&s); }
+
+// Unicode White_Space beyond ASCII, then the invisible U+200B-200D, U+2060
+// and U+FEFF, each as UTF-8.
+const std::vector<std::string> kUnicodeBlanks = {
+    "\xC2\xA0",     "\xE1\x9A\x80", "\xE2\x80\x80", "\xE2\x80\x85", "\xE2\x80\x8A",  // U+00A0 1680 2000 2005 200A
+    "\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\xAF", "\xE2\x81\x9F", "\xE3\x80\x80",  // U+2028 2029 202F 205F 3000
+    "\xE2\x80\x8B", "\xE2\x80\x8C", "\xE2\x80\x8D", "\xE2\x81\xA0", "\xEF\xBB\xBF",  // U+200B 200C 200D 2060 FEFF
+};
+
 TEST(ValidateUsernameTest, Length) {
   EXPECT_OK(ValidateUsername("a"));
   EXPECT_OK(ValidateUsername(std::string(32, 'a')));
@@ -64,37 +75,67 @@ TEST(ValidatePasswordTest, LengthInBytes) {
 }
 
 TEST(ValidateTextTest, LengthInCodePoints) {
-  EXPECT_OK(ValidateText("x"));
-  EXPECT_OK(ValidateText(std::string(4000, 'x')));
-  EXPECT_ERROR(ValidateText(std::string(4001, 'x')), Code::kInvalid, "invalid_field");
-  EXPECT_OK(ValidateText(Repeat(kE, 4000)));       // 8000 bytes
-  EXPECT_ERROR(ValidateText(Repeat(kE, 4001)), Code::kInvalid, "invalid_field");
-  EXPECT_OK(ValidateText(Repeat(kEuro, 4000)));    // 12000 bytes
-  EXPECT_ERROR(ValidateText(Repeat(kEuro, 4001)), Code::kInvalid, "invalid_field");
-  EXPECT_OK(ValidateText(Repeat(kSmile, 4000)));   // 16000 bytes
-  EXPECT_ERROR(ValidateText(Repeat(kSmile, 4001)), Code::kInvalid, "invalid_field");
-  EXPECT_OK(ValidateText(Repeat(kSmile, 3999) + "x"));
+  EXPECT_OK(Text("x"));
+  EXPECT_OK(Text(std::string(4000, 'x')));
+  EXPECT_ERROR(Text(std::string(4001, 'x')), Code::kInvalid, "invalid_field");
+  EXPECT_OK(Text(Repeat(kE, 4000)));       // 8000 bytes
+  EXPECT_ERROR(Text(Repeat(kE, 4001)), Code::kInvalid, "invalid_field");
+  EXPECT_OK(Text(Repeat(kEuro, 4000)));    // 12000 bytes
+  EXPECT_ERROR(Text(Repeat(kEuro, 4001)), Code::kInvalid, "invalid_field");
+  EXPECT_OK(Text(Repeat(kSmile, 4000)));   // 16000 bytes
+  EXPECT_ERROR(Text(Repeat(kSmile, 4001)), Code::kInvalid, "invalid_field");
+  EXPECT_OK(Text(Repeat(kSmile, 3999) + "x"));
 }
 
 TEST(ValidateTextTest, BlankAndControlCharacters) {
-  EXPECT_ERROR(ValidateText(""), Code::kInvalid, "invalid_field");
-  EXPECT_ERROR(ValidateText(" "), Code::kInvalid, "invalid_field");
-  EXPECT_ERROR(ValidateText(" \t\r\n "), Code::kInvalid, "invalid_field");
-  EXPECT_ERROR(ValidateText("\x1b[2Jgotcha"), Code::kInvalid, "invalid_field");  // ESC
-  EXPECT_ERROR(ValidateText(std::string("a\0b", 3)), Code::kInvalid, "invalid_field");
-  EXPECT_ERROR(ValidateText("a\x07" "b"), Code::kInvalid, "invalid_field");  // BEL
-  EXPECT_ERROR(ValidateText("a\x7f" "b"), Code::kInvalid, "invalid_field");  // DEL
-  EXPECT_OK(ValidateText("line one\nline two"));
-  EXPECT_OK(ValidateText("a\tb"));
-  EXPECT_OK(ValidateText("windows\r\nline"));
-  EXPECT_OK(ValidateText("  padded  "));
+  EXPECT_ERROR(Text(""), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(Text(" "), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(Text(" \t\r\n "), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(Text("\x1b[2Jgotcha"), Code::kInvalid, "invalid_field");  // ESC
+  EXPECT_ERROR(Text(std::string("a\0b", 3)), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(Text("a\x07" "b"), Code::kInvalid, "invalid_field");  // BEL
+  EXPECT_ERROR(Text("a\x7f" "b"), Code::kInvalid, "invalid_field");  // DEL
+  EXPECT_OK(Text("line one\nline two"));
+  EXPECT_OK(Text("a\tb"));
+  EXPECT_OK(Text("windows\r\nline"));
+  EXPECT_OK(Text("  padded  "));
 }
 
 TEST(ValidateTextTest, Utf8) {
-  EXPECT_ERROR(ValidateText("bad \xC3\x28"), Code::kInvalid, "invalid_utf8");
-  EXPECT_ERROR(ValidateText("\xED\xA0\x80"), Code::kInvalid, "invalid_utf8");
-  EXPECT_ERROR(ValidateText("\xC0\x80"), Code::kInvalid, "invalid_utf8");
-  EXPECT_OK(ValidateText("caf" + kE + " " + kEuro + " " + kSmile));
+  EXPECT_ERROR(Text("bad \xC3\x28"), Code::kInvalid, "invalid_utf8");
+  EXPECT_ERROR(Text("\xED\xA0\x80"), Code::kInvalid, "invalid_utf8");
+  EXPECT_ERROR(Text("\xC0\x80"), Code::kInvalid, "invalid_utf8");
+  EXPECT_OK(Text("caf" + kE + " " + kEuro + " " + kSmile));
+}
+
+TEST(ValidateTextTest, CrLfAndLoneCrBecomeNewlinesBeforeTheOtherChecks) {
+  std::string s = "one\r\ntwo\rthree\r\r\nfour\n";
+  EXPECT_OK(ValidateText(&s));
+  EXPECT_EQ(s, "one\ntwo\nthree\n\nfour\n");
+  // The length counts the normalised text: 2000 CRLFs are 2000 characters.
+  EXPECT_OK(Text(Repeat("x\r\n", 2000)));
+  EXPECT_ERROR(Text(Repeat("x\r\n", 2000) + "x"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(Text("\r"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(Text("\r\n\r \r"), Code::kInvalid, "invalid_field");
+}
+
+TEST(ValidateTextTest, C1ControlsAreRefusedAsOtherControls) {
+  for (const char* c1 : {"\xC2\x80", "\xC2\x85", "\xC2\x9B", "\xC2\x9F"}) {
+    EXPECT_ERROR(Text(std::string("a") + c1 + "b"), Code::kInvalid, "invalid_field") << c1;
+  }
+  EXPECT_ERROR(Text("\xC2\x9B" "2Jgotcha"), Code::kInvalid, "invalid_field");  // U+009B: CSI
+  EXPECT_OK(Text("a\xC2\xA1" "b"));  // U+00A1, just past them
+}
+
+TEST(ValidateTextTest, UnicodeWhitespaceAndInvisibleCharactersAloneAreBlank) {
+  std::string all;
+  for (const std::string& b : kUnicodeBlanks) {
+    EXPECT_ERROR(Text(b), Code::kInvalid, "invalid_field") << b;
+    EXPECT_ERROR(Text(" " + b + "\n" + b), Code::kInvalid, "invalid_field") << b;
+    EXPECT_OK(Text(b + "x" + b)) << b;
+    all += b;
+  }
+  EXPECT_ERROR(Text(all), Code::kInvalid, "invalid_field");
 }
 
 TEST(ValidateRoomNameTest, Limits) {
@@ -128,11 +169,29 @@ TEST(ValidateRoomNameTest, BidiZeroWidthAndC1CharactersAreRefused) {
     EXPECT_ERROR(ValidateRoomName(c + "name"), Code::kInvalid, "invalid_field") << c.size();
   }
   // Their neighbours, and ordinary non-Latin names and emoji, are fine.
-  for (const char* ok : {"\xE2\x80\xA9x", "\xE2\x80\xAFx", "\xE2\x81\xA5x", "\xE2\x81\xAAx", "\xC2\xA0x",
+  for (const char* ok : {"x\xE2\x80\xA9x", "x\xE2\x80\xAFx", "\xE2\x81\xA5x", "\xE2\x81\xAAx", "x\xC2\xA0x",
                          "\xD8\x9Bx", "\xD8\xB9\xD8\xB1\xD8\xA8\xD9\x8A", "caf\xC3\xA9",
                          "\xF0\x9F\x98\x80 room", "\xE6\x97\xA5\xE6\x9C\xAC"}) {
     EXPECT_OK(ValidateRoomName(ok)) << ok;
   }
+}
+
+TEST(ValidateRoomNameTest, UnicodeWhitespaceAloneIsBlank) {
+  EXPECT_ERROR(ValidateRoomName("\xC2\xA0\xC2\xA0"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateRoomName("\xE3\x80\x80"), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateFileName("\xE2\x80\x83\xE2\x80\x83"), Code::kInvalid, "invalid_field");  // U+2003
+}
+
+TEST(ValidateRoomNameTest, LeadingOrTrailingWhitespaceIsRefused) {
+  for (const std::string& space : {std::string(" "), std::string("\xC2\xA0"), std::string("\xE3\x80\x80"),
+                                   std::string("\xE2\x80\xA8"), std::string("\xE1\x9A\x80")}) {
+    EXPECT_ERROR(ValidateRoomName("qa1" + space), Code::kInvalid, "invalid_field") << space;
+    EXPECT_ERROR(ValidateRoomName(space + "qa1"), Code::kInvalid, "invalid_field") << space;
+    EXPECT_OK(ValidateRoomName("qa" + space + "1")) << space;
+  }
+  EXPECT_OK(ValidateRoomName("x"));
+  EXPECT_OK(ValidateRoomName(kSmile));
+  EXPECT_OK(ValidateRoomName("caf" + kE));
 }
 
 TEST(ValidateClientIdTest, PrintableAscii) {
@@ -161,6 +220,15 @@ TEST(ValidateEmojiTest, OneToThirtyTwoBytesWithoutControls) {
     EXPECT_EQ(st.code(), Code::kInvalid) << bad;
     EXPECT_EQ(st.reason(), "invalid_emoji") << bad;
   }
+}
+
+TEST(ValidateEmojiTest, JoinersAndVariationSelectorsAloneAreRefused) {
+  const std::string zwj = "\xE2\x80\x8D", vs15 = "\xEF\xB8\x8E", vs16 = "\xEF\xB8\x8F";
+  for (const std::string& bad : {zwj, vs15, vs16, zwj + zwj, vs16 + zwj + vs15, Repeat(vs16, 10)}) {
+    EXPECT_ERROR(ValidateEmoji(bad), Code::kInvalid, "invalid_emoji") << bad.size();
+  }
+  EXPECT_OK(ValidateEmoji("\xE2\x9D\xA4" + vs16));  // U+2764 U+FE0F: a red heart
+  EXPECT_OK(ValidateEmoji(zwj + "x"));
 }
 
 TEST(ValidateFileNameTest, NamesNotPaths) {

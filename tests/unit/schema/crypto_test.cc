@@ -122,6 +122,18 @@ TEST_F(CryptoTest, RequestTokenPrefersBearerThenCookie) {
   EXPECT_STREQ(kSessionCookie, "parley_session");
 }
 
+TEST_F(CryptoTest, TheBearerSchemeIsCaseInsensitive) {
+  const std::string token = NewToken();
+  for (const std::string scheme : {"Bearer ", "bearer ", "BEARER ", "bEaReR "}) {
+    EXPECT_EQ(BearerCredentials(scheme + "x y"), "x y") << scheme;
+    EXPECT_EQ(RequestToken(scheme + token, ""), token) << scheme;
+  }
+  for (const char* other : {"", "Bearer", "Bearer\t", "Bearerx ", "Basic x", "Bearér x", "Bearer\x80x"}) {
+    EXPECT_EQ(BearerCredentials(other), std::nullopt) << other;
+  }
+  EXPECT_EQ(RequestToken("bearer " + token + "0", ""), std::nullopt);
+}
+
 // PARLEY_TEST_FAST_PASSWORDS, for test stacks: "1" lowers argon2id to its
 // minimum cost, "0" or unset keep the interactive cost, and any other value
 // is refused (parley-fcgi and parleyctl then stop with its message).
