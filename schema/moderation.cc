@@ -24,6 +24,17 @@ std::string ModerationEventData(int64_t room_id, const Member& m, MemberAction a
   return w.Take();
 }
 
+std::string MemberEventData(int64_t room_id, const User& user, Role role, MemberAction action,
+                            std::optional<int64_t> muted_until) {
+  JsonWriter w;
+  w.BeginObject().Key("room_id").Int(room_id).Key("user");
+  Write(w, user);
+  w.Key("role").String(ToString(role));
+  if (muted_until) w.Key("moderator").Bool(false).Key("muted_until").Int(*muted_until);
+  w.Key("action").String(ToString(action)).EndObject();
+  return w.Take();
+}
+
 std::string AccountEventData(const User& who, const char* flag, bool value) {
   JsonWriter w;
   w.BeginObject().Key("user");

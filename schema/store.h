@@ -253,10 +253,20 @@ class Store final : public Storage {
   // Inside an edit's or a delete's write transaction: every event of the
   // message so far now carries `data`, its current object (DESIGN section 4).
   Status RewriteMessageEvents(int64_t message_id, const std::string& data);
-  Status AppendMemberEvent(int64_t room_id, const User& user, Role role, MemberAction action);
+  // muted_until: a member's return with a kept mute (MemberEventData).
+  Status AppendMemberEvent(int64_t room_id, const User& user, Role role, MemberAction action,
+                           std::optional<int64_t> muted_until = std::nullopt);
   // Sets a member's role; with owner set, only that room's owner may.
   Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role);
+  // Every way into a room: inserts the member row unless present (403
+  // banned), with the mute kept from an earlier membership if it still runs.
   Status AddMember(int64_t room_id, const User& user, Role role, MemberAction action);
+  // Every way out (leave, kick, ban): deletes the member row, and keeps a
+  // mute that still runs in kept_mutes for the user's return (migration 017).
+  Status RemoveMember(int64_t room_id, int64_t user_id);
+  // In AddMember, after the insert: the kept mute, set on the new row if it
+  // still runs (its value then), the kept row deleted either way.
+  Result<std::optional<int64_t>> TakeKeptMute(int64_t room_id, int64_t user_id);
   Result<std::unique_ptr<Transaction>> BeginWrite();
   Status CommitWrite(Transaction& tx);
 

@@ -10,6 +10,11 @@
 // that other writes need live with those writes: bans in AddMember (every
 // way into a room), mutes and DM blocks in Send and Answer.
 //
+// A mute runs until its time even if the member leaves or is removed
+// (kicked, banned) and comes back: RemoveMember keeps a mute still running
+// in kept_mutes (migration 017) and AddMember, every way back in, takes it
+// into the new members row, where Send's check reads it as before.
+//
 // Who may act on whom (Matrix's power levels, reduced to three): the owner
 // on anyone but themselves; a moderator on plain members only; nobody else
 // on anyone (403 not_moderator).
@@ -121,9 +126,9 @@ Status Store::Kick(const User& me, int64_t room_id, const std::string& username)
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
   PARLEY_ASSIGN_OR_RETURN(User who, LoadTarget(a, me, username));
   PARLEY_ASSIGN_OR_RETURN(Member m, LoadMember(room_id, who.id));
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM members WHERE room_id = ? AND user_id = ?"));
-  s.Bind(1, room_id).Bind(2, who.id);
-  PARLEY_RETURN_IF_ERROR(s.Exec());
+  PARLEY_RETURN_IF_ERROR(RemoveMember(room_id, who.id));
+  // The member's state after the kick: out, and not a moderator; a mute
+  // still running waits for their return (RemoveMember).
   m.moderator = false;
   m.muted_until.reset();
   PARLEY_RETURN_IF_ERROR(AppendModerationEvent(room_id, m, MemberAction::kKicked, me));
@@ -145,9 +150,7 @@ Status Store::BanUser(const User& me, int64_t room_id, const std::string& userna
   Member m{who, a.room.kind == RoomKind::kQa ? Role::kStudent : Role::kMember};
   auto current = LoadMember(room_id, who.id);
   if (current.ok()) m.role = current->role;
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM members WHERE room_id = ? AND user_id = ?"));
-  s.Bind(1, room_id).Bind(2, who.id);
-  PARLEY_RETURN_IF_ERROR(s.Exec());
+  PARLEY_RETURN_IF_ERROR(RemoveMember(room_id, who.id));
   PARLEY_RETURN_IF_ERROR(AppendModerationEvent(room_id, m, MemberAction::kBanned, me, &reason));
   return CommitWrite(*tx);
 }

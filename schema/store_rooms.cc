@@ -3,7 +3,7 @@
 
 #include <unordered_map>
 
-#include "schema/json.h"
+#include "schema/moderation.h"
 #include "schema/per_user_limit.h"
 #include "schema/store_rules.h"
 
@@ -145,13 +145,11 @@ Result<Room> Store::LoadRoomView(const User& me, int64_t room_id) {
 
 Result<Room> Store::GetRoom(const User& me, int64_t room_id) { return LoadRoomView(me, room_id); }
 
-Status Store::AppendMemberEvent(int64_t room_id, const User& user, Role role, MemberAction action) {
-  JsonWriter w;
-  w.BeginObject().Key("room_id").Int(room_id).Key("user");
-  Write(w, user);
-  w.Key("role").String(ToString(role)).Key("action").String(ToString(action)).EndObject();
+Status Store::AppendMemberEvent(int64_t room_id, const User& user, Role role, MemberAction action,
+                                std::optional<int64_t> muted_until) {
   // target_id: the user concerned hears of it even once no longer a member.
-  auto id = AppendEvent("member", room_id, user.id, Audience::kRoom, w.str());
+  auto id = AppendEvent("member", room_id, user.id, Audience::kRoom,
+                        MemberEventData(room_id, user, role, action, muted_until));
   return id.status();
 }
 
@@ -170,7 +168,52 @@ Status Store::AddMember(int64_t room_id, const User& user, Role role, MemberActi
     PARLEY_ASSIGN_OR_RETURN(int64_t in, UsedByUser(db_, "SELECT COUNT(*) FROM members WHERE user_id = ?", user.id));
     if (in > limits_.memberships_per_user) return MembershipLimitReached(user, limits_.memberships_per_user);
   }
-  return AppendMemberEvent(room_id, user, role, action);
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> muted_until, TakeKeptMute(room_id, user.id));
+  return AppendMemberEvent(room_id, user, role, action, muted_until);
+}
+
+// Migration 017: the mute a member had when their row was deleted, back in
+// their new row while it runs. The kept row goes either way: once expired
+// it is of no use.
+Result<std::optional<int64_t>> Store::TakeKeptMute(int64_t room_id, int64_t user_id) {
+  std::optional<int64_t> until;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "DELETE FROM kept_mutes WHERE room_id = ? AND user_id = ? RETURNING muted_until"));
+    s.Bind(1, room_id).Bind(2, user_id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row && s.Int(0) > NowMs()) until = s.Int(0);
+  }
+  if (!until) return until;
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "UPDATE members SET muted_until = ? WHERE room_id = ? AND user_id = ?"));
+  s.Bind(1, until).Bind(2, room_id).Bind(3, user_id);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  return until;
+}
+
+Status Store::RemoveMember(int64_t room_id, int64_t user_id) {
+  const int64_t now = NowMs();
+  {
+    // From the row about to go. A kept row already there (none should be,
+    // while its user is a member) gives way to the member's own mute.
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "INSERT INTO kept_mutes(room_id, user_id, muted_until) SELECT room_id, user_id, muted_until FROM members "
+        "WHERE room_id = ?1 AND user_id = ?2 AND muted_until > ?3 "
+        "ON CONFLICT(room_id, user_id) DO UPDATE SET muted_until = excluded.muted_until"));
+    s.Bind(1, room_id).Bind(2, user_id).Bind(3, now);
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+    if (s.Changes() > 0) {
+      // Writing one prunes the room's expired ones: a range of the key.
+      PARLEY_ASSIGN_OR_RETURN(Statement p, db_.Prepare(
+          "DELETE FROM kept_mutes WHERE room_id = ? AND muted_until <= ?"));
+      p.Bind(1, room_id).Bind(2, now);
+      PARLEY_RETURN_IF_ERROR(p.Exec());
+    }
+  }
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM members WHERE room_id = ? AND user_id = ?"));
+  s.Bind(1, room_id).Bind(2, user_id);
+  return s.Exec();
 }
 
 // The columns of a member object (DESIGN section 3.1), for ReadMember; a
@@ -256,9 +299,7 @@ Status Store::Leave(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kLeave));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM members WHERE room_id = ? AND user_id = ?"));
-  s.Bind(1, room_id).Bind(2, me.id);
-  PARLEY_RETURN_IF_ERROR(s.Exec());
+  PARLEY_RETURN_IF_ERROR(RemoveMember(room_id, me.id));
   PARLEY_RETURN_IF_ERROR(AppendMemberEvent(room_id, me, *a.role, MemberAction::kLeft));
   return CommitWrite(*tx);
 }

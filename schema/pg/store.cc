@@ -5,6 +5,7 @@
 #include <map>
 
 #include "schema/json.h"
+#include "schema/moderation.h"
 #include "schema/pg/event_log.h"
 #include "schema/pg/notify.h"
 
@@ -23,13 +24,11 @@ Event MakeEvent(const char* type, std::optional<int64_t> room_id, std::optional<
 }
 
 // The member event of Store::AppendMemberEvent: the same object.
-Event MemberEvent(int64_t room_id, const User& user, Role role, MemberAction action) {
-  JsonWriter w;
-  w.BeginObject().Key("room_id").Int(room_id).Key("user");
-  Write(w, user);
-  w.Key("role").String(ToString(role)).Key("action").String(ToString(action)).EndObject();
+Event MemberEvent(int64_t room_id, const User& user, Role role, MemberAction action,
+                  std::optional<int64_t> muted_until) {
   // target_id: the user concerned hears of it even once no longer a member.
-  return MakeEvent("member", room_id, user.id, Audience::kRoom, w.Take());
+  return MakeEvent("member", room_id, user.id, Audience::kRoom,
+                   MemberEventData(room_id, user, role, action, muted_until));
 }
 
 std::string HexOf(const std::string& bytes) {
@@ -135,8 +134,8 @@ Result<User> PgStore::CreateUser(const std::string& username, const std::string&
   User user{id, username};
   std::vector<Event> events = {MakeEvent("user", std::nullopt, user.id, Audience::kAll, Wrap("user", user))};
   // Every new user lands in `general`. A new account cannot be banned from
-  // it yet (bans name existing users), so the ban check of AddMember has
-  // nothing to find here.
+  // it yet, nor have a mute kept there (both name existing users), so the
+  // ban check and the kept mute of AddMember have nothing to find here.
   PARLEY_ASSIGN_OR_RETURN(
       PgResult general,
       conn_.Exec("INSERT INTO members (room_id, user_id, role, joined_ts) "

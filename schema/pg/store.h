@@ -211,8 +211,14 @@ class PgStore final : public Storage {
   Status CheckNotBanned(int64_t room_id, int64_t user_id);
   Status CheckNotBlocked(int64_t from_id, int64_t to_id);
   Status CheckDmNotBlocked(const User& me, int64_t room_id);
-  // Inserts the member row unless present, and its event into events.
+  // Inserts the member row unless present, and its event into events; the
+  // row takes back a mute kept from an earlier membership if it still runs
+  // (migration 012).
   Status AddMember(int64_t room_id, const User& user, Role role, MemberAction action, std::vector<Event>& events);
+  // Every way out (leave, kick, ban): deletes the member row and keeps a
+  // mute that still runs in kept_mutes for the user's return. The role of
+  // the row deleted, or none when there was none.
+  Result<std::optional<Role>> RemoveMember(int64_t room_id, int64_t user_id);
   Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role);
   // The per-reader fields of a room (read marker, unread counts, last message, peer).
   Status FillView(Room& r, int64_t user_id);
@@ -340,6 +346,7 @@ std::string HexOf(const std::string& bytes);
 // Store::AppendMemberEvent: the same object.
 Event MakeEvent(const char* type, std::optional<int64_t> room_id, std::optional<int64_t> target_id,
                 Audience audience, std::string data);
-Event MemberEvent(int64_t room_id, const User& user, Role role, MemberAction action);
+Event MemberEvent(int64_t room_id, const User& user, Role role, MemberAction action,
+                  std::optional<int64_t> muted_until = std::nullopt);
 
 }  // namespace parley::pg

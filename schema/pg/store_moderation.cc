@@ -195,8 +195,8 @@ Status PgStore::Kick(const User& me, int64_t room_id, const std::string& usernam
   PARLEY_ASSIGN_OR_RETURN(ModAccess a, LockModerator(me, room_id));
   PARLEY_ASSIGN_OR_RETURN(User who, LockTarget(a, me, username));
   PARLEY_ASSIGN_OR_RETURN(Member m, LoadRoomMember(room_id, who.id));
-  PARLEY_RETURN_IF_ERROR(
-      conn_.Exec("DELETE FROM members WHERE room_id = $1 AND user_id = $2", {room_id, who.id}).status());
+  PARLEY_RETURN_IF_ERROR(RemoveMember(room_id, who.id).status());
+  // As on SQLite: out, not a moderator; a running mute waits for the return.
   m.moderator = false;
   m.muted_until.reset();
   std::vector<Event> events = {ModerationEvent(room_id, m, MemberAction::kKicked, me)};
@@ -215,8 +215,7 @@ Status PgStore::BanUser(const User& me, int64_t room_id, const std::string& user
   Member m{who, DefaultRole(a.room.kind)};
   auto current = LoadRoomMember(room_id, who.id);
   if (current.ok()) m.role = current->role;
-  PARLEY_RETURN_IF_ERROR(
-      conn_.Exec("DELETE FROM members WHERE room_id = $1 AND user_id = $2", {room_id, who.id}).status());
+  PARLEY_RETURN_IF_ERROR(RemoveMember(room_id, who.id).status());
   std::vector<Event> events = {ModerationEvent(room_id, m, MemberAction::kBanned, me, &reason)};
   return CommitEvents(*tx, events);
 }

@@ -281,8 +281,40 @@ Status PgStore::AddMember(int64_t room_id, const User& user, Role role, MemberAc
     PARLEY_ASSIGN_OR_RETURN(int64_t in, c.Int(0, 0));
     if (in > limits_.memberships_per_user) return MembershipLimitReached(user, limits_.memberships_per_user);
   }
-  events.push_back(MemberEvent(room_id, user, role, action));
+  // The mute kept when the user's last row was deleted (RemoveMember), back
+  // in the new row while it runs; the kept row goes either way. A statement
+  // of its own after the insert, not a part of it: an insert that waited
+  // for a kick's COMMIT on the member key would read kept_mutes in its own
+  // snapshot, from before that kick kept the mute.
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult kept, conn_.Exec("WITH k AS (DELETE FROM kept_mutes WHERE room_id = $1 AND user_id = $2 "
+                                "RETURNING muted_until) "
+                                "UPDATE members m SET muted_until = k.muted_until FROM k "
+                                "WHERE m.room_id = $1 AND m.user_id = $2 AND k.muted_until > $3 "
+                                "RETURNING m.muted_until",
+                                {room_id, user.id, NowMs()}));
+  events.push_back(MemberEvent(room_id, user, role, action, kept.Rows() > 0 ? kept.OptionalInt(0, 0) : std::nullopt));
   return Status::Ok();
+}
+
+Result<std::optional<Role>> PgStore::RemoveMember(int64_t room_id, int64_t user_id) {
+  // One round trip: the row deleted, its mute kept if it still runs (a
+  // kept row already there, which none should be while its user is a
+  // member, gives way to it), and, when one is written, the room's expired
+  // ones pruned (a range of the key; not the user's own row, which one
+  // statement may not both upsert and delete).
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_.Exec("WITH gone AS (DELETE FROM members WHERE room_id = $1 AND user_id = $2 RETURNING role, muted_until), "
+                 "kept AS (INSERT INTO kept_mutes (room_id, user_id, muted_until) "
+                 "SELECT $1, $2, muted_until FROM gone WHERE muted_until > $3 "
+                 "ON CONFLICT (room_id, user_id) DO UPDATE SET muted_until = EXCLUDED.muted_until), "
+                 "pruned AS (DELETE FROM kept_mutes WHERE room_id = $1 AND user_id <> $2 AND muted_until <= $3 "
+                 "AND EXISTS (SELECT 1 FROM gone WHERE muted_until > $3)) "
+                 "SELECT role FROM gone",
+                 {room_id, user_id, NowMs()}));
+  if (r.Rows() == 0) return std::optional<Role>();
+  return std::optional<Role>(ReadRole(r, 0, 0));
 }
 
 Result<Member> PgStore::LoadMember(int64_t room_id, int64_t user_id) {
@@ -347,13 +379,11 @@ Status PgStore::Leave(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kLeave));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
-  // RETURNING: of two leaves racing, the one that deleted nothing (the other
+  // Of two leaves racing, the one that deleted nothing (the other
   // committed first) appends no second event.
-  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("DELETE FROM members WHERE room_id = $1 AND user_id = $2 "
-                                                 "RETURNING role",
-                                                 {room_id, me.id}));
-  if (r.Rows() == 0) return Status::Forbidden("not_a_member", "join the room first");
-  std::vector<Event> events = {MemberEvent(room_id, me, ReadRole(r, 0, 0), MemberAction::kLeft)};
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Role> role, RemoveMember(room_id, me.id));
+  if (!role) return Status::Forbidden("not_a_member", "join the room first");
+  std::vector<Event> events = {MemberEvent(room_id, me, *role, MemberAction::kLeft)};
   (void)a;
   return CommitEvents(*tx, events);
 }

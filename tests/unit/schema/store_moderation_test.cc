@@ -36,6 +36,34 @@ class StoreModerationTest : public test::StoreFixture {
     return ev.ok() ? *ev : std::vector<Event>();
   }
 
+  // The owner mutes `who` in room_ until `until`.
+  void Mute(const std::string& who, std::optional<int64_t> until, int64_t room = 0) {
+    MemberUpdate mute;
+    mute.mute = until;
+    EXPECT_OK(store_->UpdateMember(owner_, room != 0 ? room : room_, who, mute));
+  }
+  // What the member list shows of u's mute in room_ (nullopt: not muted,
+  // or not a member).
+  std::optional<int64_t> ListedMute(const User& u, int64_t room = 0) {
+    auto page = store_->Members(owner_, room != 0 ? room : room_, {});
+    EXPECT_OK(page);
+    if (!page.ok()) return std::nullopt;
+    for (const Member& m : page->members) {
+      if (m.user.id == u.id) return m.muted_until;
+    }
+    ADD_FAILURE() << u.username << " is not in the member list";
+    return std::nullopt;
+  }
+  // The data of the last `member` event about u after `after`, seen by the owner.
+  std::string LastMemberEvent(const User& u, int64_t after) {
+    std::string data;
+    for (const Event& e : EventsOf(owner_, after)) {
+      if (e.type == "member" && e.target_id == u.id) data = e.data;
+    }
+    return data;
+  }
+  int64_t KeptMutes() { return QueryInt("SELECT COUNT(*) FROM kept_mutes"); }
+
   User owner_, mod_, member_;
   int64_t room_ = 0;
 };
@@ -54,6 +82,131 @@ TEST_F(StoreModerationTest, WhoMayActOnWhom) {
   ASSERT_OK(store_->UpdateMember(owner_, room_, "mod", mute));
   ASSERT_OK(store_->UpdateMember(mod_, room_, "member", mute));
   EXPECT_ERROR(store_->Send(member_, room_, "hello", std::nullopt), Code::kForbidden, "muted");
+}
+
+// QA's repro: a muted member left and joined again, and their next send
+// got 201. The mute outlives the membership: the member comes back muted
+// until the same time, in the member list and in the `joined` event too.
+TEST_F(StoreModerationTest, LeavingAndRejoiningKeepsTheMute) {
+  const int64_t until = NowMs() + 3600 * 1000;
+  Mute("member", until);
+  EXPECT_ERROR(store_->Send(member_, room_, "hi", std::nullopt), Code::kForbidden, "muted");
+  ASSERT_OK(store_->Leave(member_, room_));
+  EXPECT_EQ(KeptMutes(), 1);
+  const int64_t before = Head();
+  ASSERT_OK(store_->Join(member_, room_));
+  EXPECT_ERROR(store_->Send(member_, room_, "hi", std::nullopt), Code::kForbidden, "muted");
+  EXPECT_EQ(ListedMute(member_), until);
+  const std::string joined = LastMemberEvent(member_, before);
+  EXPECT_NE(joined.find("\"action\":\"joined\""), std::string::npos) << joined;
+  EXPECT_NE(joined.find("\"moderator\":false,\"muted_until\":" + std::to_string(until)), std::string::npos)
+      << joined;
+  EXPECT_EQ(KeptMutes(), 0) << "taken back into the members row";
+  // Leaving again keeps it again: the send check reads the members row.
+  ASSERT_OK(store_->Leave(member_, room_));
+  ASSERT_OK(store_->Join(member_, room_));
+  EXPECT_ERROR(store_->Send(member_, room_, "hi", std::nullopt), Code::kForbidden, "muted");
+}
+
+TEST_F(StoreModerationTest, AKickedMemberComesBackMuted) {
+  const int64_t until = NowMs() + 3600 * 1000;
+  Mute("member", until);
+  ASSERT_OK(store_->Kick(mod_, room_, "member"));
+  ASSERT_OK(store_->Join(member_, room_));  // a public room: they may rejoin
+  EXPECT_ERROR(store_->Send(member_, room_, "hi", std::nullopt), Code::kForbidden, "muted");
+  EXPECT_EQ(ListedMute(member_), until);
+}
+
+TEST_F(StoreModerationTest, ABannedMemberUnbannedComesBackMuted) {
+  const int64_t until = NowMs() + 3600 * 1000;
+  Mute("member", until);
+  ASSERT_OK(store_->BanUser(mod_, room_, "member", "spam"));
+  ASSERT_OK(store_->Unban(owner_, room_, "member"));
+  ASSERT_OK(store_->Join(member_, room_));
+  EXPECT_ERROR(store_->Send(member_, room_, "hi", std::nullopt), Code::kForbidden, "muted");
+  EXPECT_EQ(ListedMute(member_), until);
+}
+
+// Back by invitation (a private room): the invite's answer and its `added`
+// event show the mute.
+TEST_F(StoreModerationTest, AnInviteBackKeepsTheMute) {
+  const int64_t priv = NewRoom(owner_, "backroom", RoomKind::kPrivate).id;
+  ASSERT_OK(store_->Invite(owner_, priv, "member"));
+  const int64_t until = NowMs() + 3600 * 1000;
+  Mute("member", until, priv);
+  ASSERT_OK(store_->Leave(member_, priv));
+  const int64_t before = Head();
+  ASSERT_OK_AND_ASSIGN(auto invited, store_->Invite(owner_, priv, "member"));
+  EXPECT_TRUE(invited.second);
+  EXPECT_EQ(invited.first.muted_until, until);
+  EXPECT_ERROR(store_->Send(member_, priv, "hi", std::nullopt), Code::kForbidden, "muted");
+  EXPECT_EQ(ListedMute(member_, priv), until);
+  const std::string added = LastMemberEvent(member_, before);
+  EXPECT_NE(added.find("\"action\":\"added\""), std::string::npos) << added;
+  EXPECT_NE(added.find("\"muted_until\":" + std::to_string(until)), std::string::npos) << added;
+}
+
+// A mute whose time has passed is not carried, whether it ran out while the
+// member was in or while they were out; a kept one that ran out is pruned
+// when the room keeps another.
+TEST_F(StoreModerationTest, AnExpiredMuteIsNotCarried) {
+  User other = NewUser("other");
+  JoinOk(other, room_);
+  Mute("member", NowMs() + 3600 * 1000);
+  ASSERT_OK(store_->Leave(member_, room_));
+  // Time passes while the member is out.
+  ASSERT_OK(Exec("UPDATE kept_mutes SET muted_until = 1000"));
+  ASSERT_OK(store_->Join(member_, room_));
+  ASSERT_OK(store_->Send(member_, room_, "back", std::nullopt));
+  EXPECT_EQ(ListedMute(member_), std::nullopt);
+  EXPECT_EQ(KeptMutes(), 0) << "a return takes the kept row, run out or not";
+
+  // Runs out while the member is in: nothing to keep when they leave.
+  Mute("member", NowMs() + 3600 * 1000);
+  ASSERT_OK(Exec("UPDATE members SET muted_until = 1000 WHERE user_id = " + std::to_string(member_.id)));
+  ASSERT_OK(store_->Leave(member_, room_));
+  EXPECT_EQ(KeptMutes(), 0);
+
+  // A kept mute that ran out, its user never back, goes when another is kept.
+  ASSERT_OK(Exec("INSERT INTO kept_mutes (room_id, user_id, muted_until) VALUES (" + std::to_string(room_) + ", " +
+                 std::to_string(member_.id) + ", 1000)"));
+  Mute("other", NowMs() + 3600 * 1000);
+  ASSERT_OK(store_->Leave(other, room_));
+  EXPECT_EQ(KeptMutes(), 1);
+  EXPECT_EQ(QueryInt("SELECT user_id FROM kept_mutes"), other.id);
+}
+
+TEST_F(StoreModerationTest, AModeratorLiftsAMuteAfterTheReturn) {
+  Mute("member", NowMs() + 3600 * 1000);
+  ASSERT_OK(store_->Leave(member_, room_));
+  ASSERT_OK(store_->Join(member_, room_));
+  const int64_t before = Head();
+  MemberUpdate lift;
+  lift.mute = std::optional<int64_t>();
+  ASSERT_OK_AND_ASSIGN(Member m, store_->UpdateMember(mod_, room_, "member", lift));
+  EXPECT_EQ(m.muted_until, std::nullopt);
+  EXPECT_NE(LastMemberEvent(member_, before).find("\"unmuted\""), std::string::npos);
+  ASSERT_OK(store_->Send(member_, room_, "free", std::nullopt));
+  // Lifted for good: another leave and return keeps nothing.
+  ASSERT_OK(store_->Leave(member_, room_));
+  EXPECT_EQ(KeptMutes(), 0);
+  ASSERT_OK(store_->Join(member_, room_));
+  ASSERT_OK(store_->Send(member_, room_, "still free", std::nullopt));
+}
+
+// A kept mute names a room and a user: deleting either deletes it.
+TEST_F(StoreModerationTest, DeletingTheUserOrTheRoomLeavesNoKeptMute) {
+  Mute("member", NowMs() + 3600 * 1000);
+  ASSERT_OK(store_->Leave(member_, room_));
+  User other = NewUser("other");
+  JoinOk(other, room_);
+  Mute("other", NowMs() + 3600 * 1000);
+  ASSERT_OK(store_->Kick(owner_, room_, "other"));
+  ASSERT_EQ(KeptMutes(), 2);
+  ASSERT_OK(Exec("DELETE FROM users WHERE id = " + std::to_string(member_.id)));
+  EXPECT_EQ(KeptMutes(), 1);
+  ASSERT_OK(Exec("DELETE FROM rooms WHERE id = " + std::to_string(room_)));
+  EXPECT_EQ(KeptMutes(), 0);
 }
 
 TEST_F(StoreModerationTest, ABanKeepsOutAndAKickedMembersReplayStopsAtTheKick) {
