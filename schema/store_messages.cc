@@ -261,7 +261,9 @@ Result<SendResult> Store::Answer(const User& me, int64_t question_id, const std:
                                  const std::optional<std::string>& client_id) {
   // The whole check-then-insert runs under BEGIN IMMEDIATE: SQLite admits one
   // writer at a time, so of many professors racing, exactly one finds the
-  // question unanswered. The answers primary key backs this up.
+  // question unanswered. The answers primary key backs this up. A deleted
+  // answer has no answers row (Delete, in the same single writer), so its
+  // question is open again and it no longer counts against the limit.
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(std::optional<Message> q, LoadMessage(question_id));
   if (!q) return Status::NotFound("message_not_found", "no such message");
@@ -276,7 +278,7 @@ Result<SendResult> Store::Answer(const User& me, int64_t question_id, const std:
   if (*access->role != Role::kProfessor) return Status::Forbidden("not_professor", "only professors answer questions");
   PARLEY_RETURN_IF_ERROR(CheckNotMuted(access->muted_until));
   if (q->deleted) return Status::Conflict("message_deleted", "that question was deleted");
-  if (q->answer_id) return Status::Conflict("already_answered", "another professor answered this question first");
+  if (q->answer_id) return AlreadyAnswered();
   if (access->room.answers_per_professor) {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         "SELECT COUNT(*) FROM answers WHERE room_id = ? AND professor_id = ?"));
@@ -292,9 +294,7 @@ Result<SendResult> Store::Answer(const User& me, int64_t question_id, const std:
         "INSERT INTO answers(question_id, answer_id, professor_id, room_id) VALUES (?,?,?,?)"));
     s.Bind(1, question_id).Bind(2, m.id).Bind(3, me.id).Bind(4, q->room_id);
     Status st = s.Exec();
-    if (st.code() == Code::kConflict) {
-      return Status::Conflict("already_answered", "another professor answered this question first");
-    }
+    if (st.code() == Code::kConflict) return AlreadyAnswered();
     PARLEY_RETURN_IF_ERROR(st);
   }
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
@@ -367,6 +367,17 @@ Status Store::Delete(const User& me, int64_t message_id) {
     PARLEY_ASSIGN_OR_RETURN(Statement r, db_.Prepare("DELETE FROM reactions WHERE message_id = ?"));
     r.Bind(1, message_id);
     PARLEY_RETURN_IF_ERROR(r.Exec());
+  }
+  if (m.kind == "answer" && m.reply_to) {
+    // A deleted answer reopens its question: its answers row goes, so
+    // history shows the question without answer_id, a professor may answer
+    // it again and this answer no longer counts against
+    // answers_per_professor. Only this answer's row: a later winner stays.
+    // The delete event (the tombstone keeps kind and reply_to) tells clients
+    // which question reopened.
+    PARLEY_ASSIGN_OR_RETURN(Statement a, db_.Prepare("DELETE FROM answers WHERE question_id = ? AND answer_id = ?"));
+    a.Bind(1, *m.reply_to).Bind(2, message_id);
+    PARLEY_RETURN_IF_ERROR(a.Exec());
   }
   const std::string data = ToJson(m);
   PARLEY_RETURN_IF_ERROR(RewriteMessageEvents(m.id, data));

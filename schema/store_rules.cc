@@ -31,6 +31,10 @@ Status ClientIdReused() {
   return Status::Conflict("client_id_reused", "that client_id was already used for a different message");
 }
 
+Status AlreadyAnswered() {
+  return Status::Conflict("already_answered", "another professor answered this question first");
+}
+
 Status MembershipLimitReached(const User& user, int64_t cap) {
   return Status::Forbidden("membership_limit_reached", user.username + " is in " + std::to_string(cap) +
                                                            " rooms and conversations already, the most one person "

@@ -30,6 +30,9 @@ bool RoleFitsKind(Role role, RoomKind kind);
 // A client_id names one send: reusing it for another room or another kind
 // of message is a client bug, not a retry (409 client_id_reused).
 Status ClientIdReused();
+// The question has a live answer: the first answer wins (409
+// already_answered). Deleting that answer reopens the question.
+Status AlreadyAnswered();
 
 // A user who is in `cap` rooms and conversations already (Limits::
 // memberships_per_user) is added to no other: 403 membership_limit_reached,

@@ -319,7 +319,14 @@ Result<SendResult> PgStore::Answer(const User& me, int64_t question_id, const st
     if (*access->role != Role::kProfessor) return Status::Forbidden("not_professor", "only professors answer questions");
     PARLEY_RETURN_IF_ERROR(CheckNotMuted(access->muted_until));
     if (q->deleted) return Status::Conflict("message_deleted", "that question was deleted");
-    if (q->answer_id) return Status::Conflict("already_answered", "another professor answered this question first");
+    if (q->answer_id) {
+      // The join above read the answers row as it was before this statement
+      // waited for the question's lock; a delete of that answer (Delete takes
+      // the question's lock too, before the row goes) may have reopened the
+      // question meanwhile. Asked again under the lock, on this path only.
+      PARLEY_ASSIGN_OR_RETURN(PgResult a, conn_.Exec("SELECT 1 FROM answers WHERE question_id = $1", {question_id}));
+      if (a.Rows() > 0) return AlreadyAnswered();
+    }
     if (access->room.answers_per_professor) {
       // The professor's member row locked for update: two answers to two
       // questions by one professor on two pools cannot both pass the count.
@@ -349,9 +356,7 @@ Result<SendResult> PgStore::Answer(const User& me, int64_t question_id, const st
       PARLEY_ASSIGN_OR_RETURN(PgResult a, conn_.Exec("INSERT INTO answers (question_id, answer_id, professor_id, room_id) "
                                                      "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                                                      {question_id, m.id, me.id, q->room_id}));
-      if (a.Affected() == 0) {
-        return Status::Conflict("already_answered", "another professor answered this question first");
-      }
+      if (a.Affected() == 0) return AlreadyAnswered();
       PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}));
       return SendResult{std::move(m), true};
     }
@@ -393,6 +398,15 @@ Status PgStore::Delete(const User& me, int64_t message_id) {
   PARLEY_ASSIGN_OR_RETURN(std::optional<Message> found, LoadMessage(message_id, "FOR UPDATE OF m"));
   if (!found) return Status::NotFound("message_not_found", "no such message");
   Message m = std::move(*found);
+  const bool answer = m.kind == "answer" && m.reply_to;
+  if (answer) {
+    // An answer's question row next, before any other lock: Answer takes it
+    // first and holds it to COMMIT, so a delete that reopens the question
+    // (below) and an answer to it run one after the other, and neither
+    // holds a lock the other waits for while it waits (the bucket is of
+    // another class, the answer row no answer locks).
+    PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM messages WHERE id = $1 FOR UPDATE", {*m.reply_to}).status());
+  }
   auto access = LoadAccess(me.id, m.room_id, true, true);
   if (!access.ok()) return HideRoom(access.status());
   if (m.user.id != me.id) {
@@ -423,6 +437,15 @@ Status PgStore::Delete(const User& me, int64_t message_id) {
   m.attachments.clear();
   // A tombstone keeps no reactions; clients drop them on the delete event.
   PARLEY_RETURN_IF_ERROR(conn_.Exec("DELETE FROM reactions WHERE message_id = $1", {message_id}).status());
+  if (answer) {
+    // A deleted answer reopens its question, as on SQLite: only this
+    // answer's row goes (a later winner stays), and the tombstone in the
+    // delete event keeps kind and reply_to.
+    PARLEY_RETURN_IF_ERROR(conn_
+                               .Exec("DELETE FROM answers WHERE question_id = $1 AND answer_id = $2",
+                                     {*m.reply_to, message_id})
+                               .status());
+  }
   const std::string data = ToJson(m);
   PARLEY_RETURN_IF_ERROR(RewriteMessageEvents(m.id, data));
   Event e = MakeEvent("delete", m.room_id, std::nullopt, Audience::kRoom, data);

@@ -1,7 +1,8 @@
 'use strict';
 // A Q&A room in real Chromium: students ask, professors answer; two
 // professors race to answer one question and exactly one answer is shown,
-// to everyone, while the other professor reads "already answered".
+// to everyone, while the other professor reads "already answered"; a
+// deleted answer reopens its question, live and on a replay.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -147,5 +148,65 @@ test('an open answer form stays where it is when the other professor\'s answer a
   assert.equal(await offset(), before, 'the form did not move within its question');
   assert.equal(await box.inputValue(), 'Half-written');
   assert.ok(await box.evaluate((b) => b === document.activeElement), 'the form keeps the focus');
+  await ui.finish(prof1, prof2, student);
+}));
+
+// The text of the live answer under the question (a deleted answer stays
+// there as a tombstone, its text "message deleted").
+const liveAnswer = (page) => question(page).locator('.answers .msg.answer .text:not(.deleted)');
+
+async function seesOpen(u, prof) {
+  await question(u.page).locator('.state', { hasText: 'unanswered' }).waitFor();
+  await question(u.page).locator('.answers .text.deleted').waitFor();
+  assert.equal(await liveAnswer(u.page).count(), 0);
+  assert.equal(await question(u.page).getByRole('button', { name: 'Answer' }).count(), prof ? 1 : 0);
+}
+
+async function answer(u, text) {
+  await question(u.page).getByRole('button', { name: 'Answer' }).click();
+  const box = u.page.getByRole('textbox', { name: 'Your answer' });
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+async function seesAnswer(u, text) {
+  await question(u.page).locator('.state', { hasText: /^answered$/ }).waitFor();
+  await liveAnswer(u.page).filter({ hasText: text }).waitFor();
+  assert.equal(await liveAnswer(u.page).count(), 1);
+  assert.equal(await question(u.page).getByRole('button', { name: 'Answer' }).count(), 0);
+}
+
+test('a deleted answer reopens its question: the other professor answers it, and everyone sees that answer', logged(async () => {
+  const { prof1, prof2, student } = await classroom();
+  await answer(prof2, 'Because of the ocean.');
+  for (const u of [prof1, prof2, student]) await seesAnswer(u, 'Because of the ocean.');
+
+  // Its author takes it back: the question is open again for everyone.
+  await ui.item(prof2.page, 'Because of the ocean.', 'answer').getByRole('button', { name: 'Delete' }).click();
+  for (const [u, prof] of [[prof1, true], [prof2, true], [student, false]]) await seesOpen(u, prof);
+
+  await answer(prof1, 'Rayleigh scattering.');
+  for (const u of [prof1, prof2, student]) await seesAnswer(u, 'Rayleigh scattering.');
+  for (const u of [prof1, prof2]) assert.equal(await u.page.locator('#room-error').textContent(), '');
+  await ui.finish(prof1, prof2, student);
+}));
+
+test('an answer given and deleted while the push daemon is down reopens the question on replay', logged(async () => {
+  const { prof1, prof2, student } = await classroom();
+  // The pages replay the answer's event, already rewritten to its
+  // tombstone, and then the delete: the question must end open.
+  const restarted = f.stack.restartEvents(6000);
+  for (const u of [prof1, student]) await ui.waitForStatus(u.page, 'reconnecting');
+  await answer(prof2, 'Because of the ocean.');
+  await seesAnswer(prof2, 'Because of the ocean.');
+  await ui.item(prof2.page, 'Because of the ocean.', 'answer').getByRole('button', { name: 'Delete' }).click();
+  await seesOpen(prof2, true);
+  await restarted;
+  for (const u of [prof1, student]) await ui.waitForStatus(u.page, 'live', 20000);
+  await seesOpen(prof1, true);
+  await seesOpen(student, false);
+
+  await answer(prof1, 'Rayleigh scattering.');
+  for (const u of [prof1, prof2, student]) await seesAnswer(u, 'Rayleigh scattering.');
   await ui.finish(prof1, prof2, student);
 }));

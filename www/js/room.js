@@ -154,9 +154,13 @@ function placeMessage(m, extending) {
     remove(R.pending[m.client_id].li);
     delete R.pending[m.client_id];
   }
-  var q = m.kind === 'answer' && R.msgs[m.reply_to];
-  if (q && !(q.answer_id > 0)) {
-    q.answer_id = m.id;
+  // An answer answers its question; its tombstone (a delete, or a replayed
+  // answer already rewritten) reopens it if it won, or if the winner a 409
+  // told of (-1) is yet to come.
+  var q = m.kind === 'answer' && R.msgs[m.reply_to], a = q && q.answer_id;
+  if (q && (m.deleted ? a === m.id || a < 0 : !(a > 0))) {
+    q.answer_id = m.deleted ? 0 : m.id;
+    if (m.deleted) remove(R.nodes[q.id].querySelector('.lost'));
     renderMessage(q);
   }
   var li = R.nodes[m.id];
@@ -791,7 +795,7 @@ Parley.room = {
     if (!inRoom(m)) return;
     var stick = toBottom() < 80;
     if (type === 'edit' || type === 'delete') {
-      if (R.msgs[m.id]) placeMessage(m);
+      if (R.msgs[m.id] || R.msgs[m.reply_to] && m.kind === 'answer') placeMessage(m);
       return;
     }
     var isNew = !R.nodes[m.id];

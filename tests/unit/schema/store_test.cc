@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <future>
 #include <optional>
 #include <string>
 #include <thread>
@@ -1327,9 +1328,17 @@ TEST_F(QaTest, AnswersPerProfessorLimit) {
   MakeProfessor(alice_, lab.id, carol_);
   Message q1 = Post(bob_, lab.id, "q1");
   Message q2 = Post(bob_, lab.id, "q2");
-  EXPECT_OK(store_->Answer(alice_, q1.id, "a1", std::nullopt));
+  ASSERT_OK_AND_ASSIGN(SendResult a1, store_->Answer(alice_, q1.id, "a1", std::nullopt));
   EXPECT_ERROR(store_->Answer(alice_, q2.id, "a2", std::nullopt), Code::kConflict, "answer_limit_reached");
   EXPECT_OK(store_->Answer(carol_, q2.id, "a2", std::nullopt));
+
+  // Only live answers count: a deleted one gives its place back.
+  Message q5 = Post(bob_, lab.id, "q5");
+  EXPECT_ERROR(store_->Answer(alice_, q5.id, "a5", std::nullopt), Code::kConflict, "answer_limit_reached");
+  ASSERT_OK(store_->Delete(alice_, a1.message.id));
+  EXPECT_OK(store_->Answer(alice_, q5.id, "a5", std::nullopt));
+  // q1 is open again (not already_answered), but alice has spent her answer.
+  EXPECT_ERROR(store_->Answer(alice_, q1.id, "a1 again", std::nullopt), Code::kConflict, "answer_limit_reached");
 
   // Without the option, a professor answers as many questions as come.
   Message q3 = Post(bob_, qa_.id, "q3");
@@ -1345,6 +1354,133 @@ TEST_F(QaTest, AnswerRetryWithClientIdReturnsStoredAnswer) {
   ASSERT_OK_AND_ASSIGN(SendResult retry, store_->Answer(alice_, q.id, "because", std::string("a-1")));
   EXPECT_FALSE(retry.created);
   EXPECT_EQ(retry.message.id, a.message.id);
+}
+
+// Deleting the answer that won reopens its question: history shows it
+// without answer_id, and the next answer wins as the first one did.
+TEST_F(QaTest, DeletingTheAnswerReopensTheQuestion) {
+  Message q = Post(bob_, qa_.id, "why?");
+  ASSERT_OK_AND_ASSIGN(SendResult a1, store_->Answer(alice_, q.id, "because", std::nullopt));
+  EXPECT_ERROR(store_->Answer(carol_, q.id, "me too", std::nullopt), Code::kConflict, "already_answered");
+
+  const int64_t h = Head();
+  ASSERT_OK(store_->Delete(alice_, a1.message.id));
+  // The delete event's tombstone names the question that reopened, and so
+  // does the answer's own event, rewritten to it, on a replay.
+  std::vector<Event> ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, "delete");
+  for (const Event& e : EventsSince(0)) {
+    if (e.id != a1.message.id && e.id != ev[0].id) continue;
+    JsonPtr data = Parse(e.data);
+    EXPECT_EQ(Num(data.get(), "id"), a1.message.id) << e.type;
+    EXPECT_EQ(Str(data.get(), "kind"), "answer") << e.type;
+    EXPECT_EQ(Num(data.get(), "reply_to"), q.id) << e.type;
+    EXPECT_TRUE(cJSON_IsTrue(Get(data.get(), "deleted"))) << e.type;
+  }
+  std::optional<Message> open = FindInHistory(bob_, qa_.id, q.id);
+  ASSERT_TRUE(open.has_value());
+  EXPECT_FALSE(open->answer_id.has_value());
+
+  // The first new answer wins; the next is refused, as before.
+  ASSERT_OK_AND_ASSIGN(SendResult a2, store_->Answer(carol_, q.id, "Rayleigh", std::nullopt));
+  EXPECT_TRUE(a2.created);
+  EXPECT_ERROR(store_->Answer(alice_, q.id, "again", std::nullopt), Code::kConflict, "already_answered");
+  std::optional<Message> answered = FindInHistory(bob_, qa_.id, q.id);
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_EQ(answered->answer_id, a2.message.id);
+  std::optional<Message> tombstone = FindInHistory(bob_, qa_.id, a1.message.id);
+  ASSERT_TRUE(tombstone.has_value());
+  EXPECT_TRUE(tombstone->deleted);
+  EXPECT_EQ(tombstone->reply_to, q.id);
+}
+
+TEST_F(QaTest, AModeratorsOrTheOwnersDeleteReopensTheQuestion) {
+  JoinOk(dave_, qa_.id);
+  MemberUpdate make;
+  make.moderator = true;
+  ASSERT_OK(store_->UpdateMember(alice_, qa_.id, "dave", make));
+  Message q = Post(bob_, qa_.id, "why?");
+
+  ASSERT_OK_AND_ASSIGN(SendResult a1, store_->Answer(carol_, q.id, "because", std::nullopt));
+  const int64_t h = Head();
+  ASSERT_OK(store_->Delete(dave_, a1.message.id));  // a moderator, on carol's answer
+  std::vector<Event> ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 1u);
+  JsonPtr data = Parse(ev[0].data);
+  EXPECT_EQ(Num(data.get(), "reply_to"), q.id);
+  EXPECT_EQ(Str(Get(data.get(), "deleted_by"), "username"), "dave");
+  std::optional<Message> open = FindInHistory(bob_, qa_.id, q.id);
+  ASSERT_TRUE(open.has_value());
+  EXPECT_FALSE(open->answer_id.has_value());
+
+  ASSERT_OK_AND_ASSIGN(SendResult a2, store_->Answer(carol_, q.id, "because, really", std::nullopt));
+  ASSERT_OK(store_->Delete(alice_, a2.message.id));  // the owner, on carol's answer
+  ASSERT_OK_AND_ASSIGN(SendResult a3, store_->Answer(alice_, q.id, "Rayleigh", std::nullopt));
+  EXPECT_ERROR(store_->Answer(carol_, q.id, "again", std::nullopt), Code::kConflict, "already_answered");
+  std::optional<Message> answered = FindInHistory(bob_, qa_.id, q.id);
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_EQ(answered->answer_id, a3.message.id);
+}
+
+TEST_F(QaTest, DeletingALosingTombstoneOrTheQuestionChangesNothingElse) {
+  Message q = Post(bob_, qa_.id, "why?");
+  ASSERT_OK_AND_ASSIGN(SendResult a1, store_->Answer(alice_, q.id, "because", std::nullopt));
+  ASSERT_OK(store_->Delete(alice_, a1.message.id));
+  ASSERT_OK_AND_ASSIGN(SendResult a2, store_->Answer(carol_, q.id, "Rayleigh", std::nullopt));
+
+  // The old tombstone again, by its author and by the owner: no event, and
+  // the new winner stays.
+  int64_t h = Head();
+  ASSERT_OK(store_->Delete(alice_, a1.message.id));
+  EXPECT_EQ(Head(), h);
+  EXPECT_ERROR(store_->Answer(alice_, q.id, "again", std::nullopt), Code::kConflict, "already_answered");
+  std::optional<Message> answered = FindInHistory(bob_, qa_.id, q.id);
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_EQ(answered->answer_id, a2.message.id);
+
+  // Deleting the question leaves its answer and the answer's place alone.
+  const std::string of_q = std::to_string(q.id);
+  ASSERT_OK(store_->Delete(bob_, q.id));
+  EXPECT_EQ(QueryInt("SELECT answer_id FROM answers WHERE question_id = " + of_q), a2.message.id);
+  std::optional<Message> kept = FindInHistory(bob_, qa_.id, a2.message.id);
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_FALSE(kept->deleted);
+  EXPECT_EQ(kept->text, "Rayleigh");
+  EXPECT_ERROR(store_->Answer(alice_, q.id, "too late", std::nullopt), Code::kConflict, "message_deleted");
+}
+
+// PostgreSQL, several pools: an answer that waited for the delete of the
+// winning answer (Delete holds the question's row, as Answer does) finds
+// the question open once the delete commits, and wins.
+TEST_F(QaTest, AnAnswerWaitingForTheWinnersDeleteWinsOnceItCommits) {
+  if (!test::OnPostgres()) GTEST_SKIP() << "PostgreSQL only: SQLite has one writer";
+  Message q = Post(bob_, qa_.id, "why?");
+  ASSERT_OK_AND_ASSIGN(SendResult a1, store_->Answer(alice_, q.id, "because", std::nullopt));
+  std::unique_ptr<Storage> other = NewStorage();
+  ASSERT_NE(other, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto watch, pg::PgConn::Connect(pg_url_));
+  ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+  ASSERT_OK(store_->Delete(alice_, a1.message.id));
+  auto answer = std::async(std::launch::async, [&] { return other->Answer(carol_, q.id, "Rayleigh", std::nullopt); });
+  // Until the answer waits for a lock, or ends without waiting (up to 30 s
+  // on a loaded machine). No ASSERT inside: the batch must commit for the
+  // answer to end.
+  bool waited = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!waited && answer.wait_for(std::chrono::milliseconds(5)) != std::future_status::ready &&
+         std::chrono::steady_clock::now() < deadline) {
+    auto w = watch->Exec("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+                         "AND wait_event_type = 'Lock'");
+    EXPECT_OK(w);
+    if (!w.ok()) break;
+    waited = w->Text(0, 0) != "0";
+  }
+  ASSERT_OK(batch->Commit());
+  Result<SendResult> r = answer.get();
+  EXPECT_TRUE(waited) << "the answer must wait for the delete's lock on the question";
+  ASSERT_OK(r);
+  EXPECT_EQ(QueryInt("SELECT answer_id FROM answers WHERE question_id = " + std::to_string(q.id)), r->message.id);
 }
 
 TEST_F(StoreTest, SendQuotaPerUser) {
