@@ -59,7 +59,7 @@ Result<Response> Api::Leave(Call& c) {
 
 Result<Response> Api::Invite(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(std::string username, RequireString(c.body, "username"));
-  PARLEY_RETURN_IF_ERROR(CheckPathUsername(username));
+  PARLEY_RETURN_IF_ERROR(ValidateUsername(username));  // a body's field: 400, not a path's 404
   PARLEY_ASSIGN_OR_RETURN(auto added, store_.Invite(c.user, c.route.num, username));
   return JsonResponse(added.second ? 201 : 200, Wrap("member", added.first));
 }

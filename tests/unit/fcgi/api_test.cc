@@ -309,6 +309,17 @@ TEST_F(ApiTest, ADirectConversationWithAMalformedUsernameIs400) {
   EXPECT_API_ERROR(As(alice, "POST", "/api/dm", R"({"username":"nobody"})"), 404, "user_not_found");
 }
 
+TEST_F(ApiTest, AnInvitationOfAMalformedUsernameIs400) {
+  Session alice = SignIn("alice");
+  const std::string members = "/api/rooms/" + std::to_string(CreateRoom(alice, "den", "private")) + "/members";
+  for (const char* name : {"", "a b", "..", "bob/x"}) {
+    EXPECT_API_ERROR(As(alice, "POST", members, R"({"username":")" + std::string(name) + R"("})"), 400,
+                     "invalid_field")
+        << name;
+  }
+  EXPECT_API_ERROR(As(alice, "POST", members, R"({"username":"nobody"})"), 404, "user_not_found");
+}
+
 TEST_F(ApiTest, MeNeedsAValidSession) {
   EXPECT_API_ERROR(Call(Req("GET", "/api/me")), 401, "not_signed_in");
   EXPECT_API_ERROR(Call(Bearer(Req("GET", "/api/me"), "garbage")), 401, "not_signed_in");
