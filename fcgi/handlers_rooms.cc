@@ -111,14 +111,15 @@ Result<Response> Api::Typing(Call& c) {
 
 Result<Response> Api::Read(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(int64_t event_id, RequireInt(c.body, "event_id", 0, kMaxId));
-  bool moved = false;
-  PARLEY_RETURN_IF_ERROR(store_.MarkRead(c.user, c.route.num, event_id, &moved));
-  if (moved) {
+  // Where the marker moved to: event_id, or the log's head if it lies beyond.
+  std::optional<int64_t> moved_to;
+  PARLEY_RETURN_IF_ERROR(store_.MarkRead(c.user, c.route.num, event_id, &moved_to));
+  if (moved_to) {
     // A receipt to the room's connected members, ephemeral like typing
     // (DESIGN section 4): only in rooms of at most kMaxReceiptRoom members,
     // where "who has read up to where" is worth showing.
     PARLEY_ASSIGN_OR_RETURN(int64_t members, store_.MemberCount(c.route.num, kMaxReceiptRoom + 1));
-    if (members <= kMaxReceiptRoom) notifier_.Receipt(c.route.num, c.user, event_id);
+    if (members <= kMaxReceiptRoom) notifier_.Receipt(c.route.num, c.user, *moved_to);
   }
   return NoContent();
 }

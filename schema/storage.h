@@ -342,8 +342,12 @@ class Storage {
                                     const std::optional<std::string>& client_id) = 0;
   virtual Result<Message> Edit(const User& me, int64_t message_id, const std::string& text) = 0;
   virtual Status Delete(const User& me, int64_t message_id) = 0;
-  // Moves my read marker forward; *moved (if given) tells whether it moved.
-  virtual Status MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved = nullptr) = 0;
+  // Moves my read marker forward to event_id, or to the log's head (Head)
+  // when event_id lies beyond it: a marker past the head would count every
+  // later message as read, for ever. *moved_to (if given): where the marker
+  // moved to, or nullopt when it did not move.
+  virtual Status MarkRead(const User& me, int64_t room_id, int64_t event_id,
+                          std::optional<int64_t>* moved_to = nullptr) = 0;
 
   // Moderation, blocks, admins and accounts (store_moderation.cc). Every
   // check runs inside the write transaction of the action it guards, and

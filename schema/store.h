@@ -107,7 +107,8 @@ class Store final : public Storage {
                             const std::optional<std::string>& client_id) override;
   Result<Message> Edit(const User& me, int64_t message_id, const std::string& text) override;
   Status Delete(const User& me, int64_t message_id) override;
-  Status MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved = nullptr) override;
+  Status MarkRead(const User& me, int64_t room_id, int64_t event_id,
+                  std::optional<int64_t>* moved_to = nullptr) override;
 
   Result<Member> UpdateMember(const User& me, int64_t room_id, const std::string& username, const MemberUpdate& u) override;
   Status Kick(const User& me, int64_t room_id, const std::string& username) override;

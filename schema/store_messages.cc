@@ -386,12 +386,19 @@ Status Store::RewriteMessageEvents(int64_t message_id, const std::string& data) 
   return s.Exec();
 }
 
-Status Store::MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved) {
+Status Store::MarkRead(const User& me, int64_t room_id, int64_t event_id, std::optional<int64_t>* moved_to) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   (void)a;
-  PARLEY_RETURN_IF_ERROR(MoveReadMarker(me.id, room_id, event_id, moved));
+  // Never past the head, read in this transaction: a marker only moves
+  // forward, so one beyond it would stay there and count every later
+  // message read. The head is as far as anyone can have read.
+  PARLEY_ASSIGN_OR_RETURN(int64_t head, Head());
+  const int64_t to = std::min(event_id, head);
+  bool moved = false;
+  PARLEY_RETURN_IF_ERROR(MoveReadMarker(me.id, room_id, to, &moved));
+  if (moved_to) *moved_to = moved ? std::optional<int64_t>(to) : std::nullopt;
   return CommitWrite(*tx);
 }
 

@@ -120,7 +120,8 @@ class PgStore final : public Storage {
                             const std::optional<std::string>& client_id) override;
   Result<Message> Edit(const User& me, int64_t message_id, const std::string& text) override;
   Status Delete(const User& me, int64_t message_id) override;
-  Status MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved = nullptr) override;
+  Status MarkRead(const User& me, int64_t room_id, int64_t event_id,
+                  std::optional<int64_t>* moved_to = nullptr) override;
 
   // Moderation, blocks, admins and accounts (store_moderation.cc).
   Result<Member> UpdateMember(const User& me, int64_t room_id, const std::string& username,

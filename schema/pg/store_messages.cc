@@ -435,7 +435,7 @@ Status PgStore::RewriteMessageEvents(int64_t message_id, const std::string& data
   return conn_.Exec("UPDATE events SET data = $1 WHERE message_id = $2", {data, message_id}).status();
 }
 
-Status PgStore::MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved) {
+Status PgStore::MarkRead(const User& me, int64_t room_id, int64_t event_id, std::optional<int64_t>* moved_to) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
   // One round trip for the bucket, the access check and the marker, which
   // goes in ahead of the check's verdict: a refusal rolls it back with the
@@ -446,17 +446,25 @@ Status PgStore::MarkRead(const User& me, int64_t room_id, int64_t event_id, bool
   statements.push_back(AccessQuery(me.id, room_id, false, nullptr));
   // Only for a room that exists: a foreign key failure would abort
   // the transaction before the bucket (maybe still to be made) and the
-  // access verdict are read.
-  statements.push_back({std::string("INSERT INTO read_markers (user_id, room_id, event_id) SELECT $1, id, $3 "
+  // access verdict are read. Never past the log's head (Head), read in the
+  // same statement: a marker beyond it would stay there and count every
+  // later message read.
+  statements.push_back({std::string("INSERT INTO read_markers (user_id, room_id, event_id) "
+                                    "SELECT $1, id, LEAST($3::bigint, (SELECT last FROM event_counter)) "
                                     "FROM rooms WHERE id = $2 ") +
-                            kMoveReadMarker,
+                            kMoveReadMarker + " RETURNING event_id",
                         {me.id, room_id, event_id}});
   PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(statements));
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead, quota ? &rows[0] : nullptr));
   PARLEY_ASSIGN_OR_RETURN(PgResult access, std::move(rows[quota ? 1 : 0]));
   PARLEY_RETURN_IF_ERROR(ReadAccess(access, true, false).status());
   PARLEY_ASSIGN_OR_RETURN(PgResult r, std::move(rows.back()));
-  if (moved) *moved = r.Affected() > 0;
+  if (moved_to) {
+    *moved_to = std::nullopt;
+    if (r.Rows() > 0) {
+      PARLEY_ASSIGN_OR_RETURN(*moved_to, r.Int(0, 0));
+    }
+  }
   return tx->Commit();
 }
 

@@ -886,6 +886,15 @@ TEST_F(ApiTest, NotifierWakesTheDaemonAfterWritesAndForTyping) {
                                ",\"username\":\"bob\"},\"event_id\":1}}");
   EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/1/read", R"({"event_id":1})"), bob.token)).status, 204);
   EXPECT_EQ(daemon.Next(), std::nullopt);
+  // One beyond the log's head moves to the head, and its receipt says so;
+  // asked again, it stays there (no receipt).
+  ASSERT_OK_AND_ASSIGN(int64_t read_head, store_->Head());
+  const std::string beyond = R"({"event_id":9007199254740992})";
+  EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/1/read", beyond), bob.token)).status, 204);
+  EXPECT_EQ(daemon.Next(), "{\"receipt\":{\"room_id\":1,\"user\":{\"id\":" + std::to_string(bob.user.id) +
+                               ",\"username\":\"bob\"},\"event_id\":" + std::to_string(read_head) + "}}");
+  EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/1/read", beyond), bob.token)).status, 204);
+  EXPECT_EQ(daemon.Next(), std::nullopt);
 
   // Every write that appends events does.
   Response joined = api.Handle(Bearer(Req("POST", "/api/rooms", R"({"name":"Lobby","kind":"public"})"), bob.token));
