@@ -97,14 +97,15 @@ Result<Response> Api::Dm(Call& c) {
 }
 
 Result<Response> Api::Typing(Call& c) {
-  // Ephemeral: checked against membership, never stored, sent only to the
-  // events daemon. Its bucket lives in this worker's memory, not in
+  // Ephemeral: checked against membership (and mute, and in a DM the other
+  // person's block: typing speaks in the room too), never stored, sent only
+  // to the events daemon. Its bucket lives in this worker's memory, not in
   // write_quota: a typing flood then never queues for SQLite's one write
   // lock, which sends need. The price: with N workers a user may type N
   // times the rate, which is harmless (parley-events merges typing notices).
   Take t = typing_buckets_.Consume(c.user.id, store_.limits().rate(WriteClass::kTyping), NowMs());
   if (!t.ok) return WriteThrottled(WriteClass::kTyping, t.retry_after_ms);
-  PARLEY_RETURN_IF_ERROR(store_.CheckMember(c.user, c.route.num));
+  PARLEY_RETURN_IF_ERROR(store_.CheckMayType(c.user, c.route.num));
   notifier_.Typing(c.route.num, c.user);
   return NoContent();
 }

@@ -269,8 +269,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
       PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, LoadMessage(*a.seen));
       if (seen) return answer_seen(std::move(*seen));
     }
-    PARLEY_RETURN_IF_ERROR(CheckNotMuted(a.muted_until));
-    if (a.room.kind == RoomKind::kDm) PARLEY_RETURN_IF_ERROR(CheckDmNotBlocked(me, room_id));
+    PARLEY_RETURN_IF_ERROR(CheckMaySpeak(me, a));
     if (a.room.kind == RoomKind::kQa && *a.role == Role::kProfessor) {
       return Status::Forbidden("professors_cannot_ask", "professors answer questions; they do not ask them");
     }
@@ -361,20 +360,33 @@ Result<SendResult> PgStore::Answer(const User& me, int64_t question_id, const st
   return answer_seen(std::move(*seen));
 }
 
-Result<Message> PgStore::LoadOwnMessage(const User& me, int64_t message_id) {
+Result<Message> PgStore::LoadOwnMessage(const User& me, int64_t message_id, Access* access) {
   PARLEY_ASSIGN_OR_RETURN(std::optional<Message> m, LoadMessage(message_id, "FOR UPDATE OF m"));
   if (!m) return Status::NotFound("message_not_found", "no such message");
-  auto access = LoadAccess(me.id, m->room_id, true, true);
-  if (!access.ok()) return HideRoom(access.status());
+  auto a = LoadAccess(me.id, m->room_id, true, true);
+  if (!a.ok()) return HideRoom(a.status());
   if (m->user.id != me.id) return Status::Forbidden("not_author", "only the author can change a message");
+  if (access) *access = std::move(*a);
   return std::move(*m);
+}
+
+// As Store::CheckMaySpeak (schema/store_messages.cc, which says why). A
+// write reads `a` in its transaction with the member row locked FOR SHARE
+// (LoadAccess with lock), so a mute racing it waits for its COMMIT or is seen.
+Status PgStore::CheckMaySpeak(const User& me, const Access& a) {
+  PARLEY_RETURN_IF_ERROR(CheckNotMuted(a.muted_until));
+  if (a.room.kind == RoomKind::kDm) return CheckDmNotBlocked(me, a.room.id);
+  return Status::Ok();
 }
 
 Result<Message> PgStore::Edit(const User& me, int64_t message_id, const std::string& text) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kEdit));
-  PARLEY_ASSIGN_OR_RETURN(Message m, LoadOwnMessage(me, message_id));
+  Access a;
+  PARLEY_ASSIGN_OR_RETURN(Message m, LoadOwnMessage(me, message_id, &a));
   if (m.deleted) return Status::Conflict("message_deleted", "that message was deleted");
+  // New text, and new mentions, reach the room live like a send's.
+  PARLEY_RETURN_IF_ERROR(CheckMaySpeak(me, a));
   PARLEY_RETURN_IF_ERROR(
       conn_.Exec("UPDATE messages SET text = $1, edited_ts = $2 WHERE id = $3", {text, NowMs(), message_id}).status());
   m.text = text;
@@ -466,6 +478,13 @@ Status PgStore::MarkRead(const User& me, int64_t room_id, int64_t event_id, std:
     }
   }
   return tx->Commit();
+}
+
+// Typing's check: the access query reads the member row, with its mute,
+// as CheckMember's does; a DM adds the block lookup, as a send does.
+Status PgStore::CheckMayType(const User& me, int64_t room_id) {
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+  return CheckMaySpeak(me, a);
 }
 
 }  // namespace parley::pg
