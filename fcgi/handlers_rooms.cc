@@ -97,28 +97,30 @@ Result<Response> Api::Dm(Call& c) {
 }
 
 Result<Response> Api::Typing(Call& c) {
-  // Ephemeral: checked against membership, never stored, sent only to the
-  // events daemon. Its bucket lives in this worker's memory, not in
+  // Ephemeral: checked against membership (and mute, and in a DM the other
+  // person's block: typing speaks in the room too), never stored, sent only
+  // to the events daemon. Its bucket lives in this worker's memory, not in
   // write_quota: a typing flood then never queues for SQLite's one write
   // lock, which sends need. The price: with N workers a user may type N
   // times the rate, which is harmless (parley-events merges typing notices).
   Take t = typing_buckets_.Consume(c.user.id, store_.limits().rate(WriteClass::kTyping), NowMs());
   if (!t.ok) return WriteThrottled(WriteClass::kTyping, t.retry_after_ms);
-  PARLEY_RETURN_IF_ERROR(store_.CheckMember(c.user, c.route.num));
+  PARLEY_RETURN_IF_ERROR(store_.CheckMayType(c.user, c.route.num));
   notifier_.Typing(c.route.num, c.user);
   return NoContent();
 }
 
 Result<Response> Api::Read(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(int64_t event_id, RequireInt(c.body, "event_id", 0, kMaxId));
-  bool moved = false;
-  PARLEY_RETURN_IF_ERROR(store_.MarkRead(c.user, c.route.num, event_id, &moved));
-  if (moved) {
+  // Where the marker moved to: event_id, or the log's head if it lies beyond.
+  std::optional<int64_t> moved_to;
+  PARLEY_RETURN_IF_ERROR(store_.MarkRead(c.user, c.route.num, event_id, &moved_to));
+  if (moved_to) {
     // A receipt to the room's connected members, ephemeral like typing
     // (DESIGN section 4): only in rooms of at most kMaxReceiptRoom members,
     // where "who has read up to where" is worth showing.
     PARLEY_ASSIGN_OR_RETURN(int64_t members, store_.MemberCount(c.route.num, kMaxReceiptRoom + 1));
-    if (members <= kMaxReceiptRoom) notifier_.Receipt(c.route.num, c.user, event_id);
+    if (members <= kMaxReceiptRoom) notifier_.Receipt(c.route.num, c.user, *moved_to);
   }
   return NoContent();
 }

@@ -314,6 +314,10 @@ class Storage {
   virtual Status AdminSetRole(int64_t room_id, const std::string& username, Role role) = 0;
   // Membership check only, for ephemeral actions such as typing.
   virtual Status CheckMember(const User& me, int64_t room_id) = 0;
+  // Typing's check (store_messages.cc): a member, as CheckMember, who may
+  // speak in the room: not muted (403 muted) and, in a DM, not blocked by
+  // the other person (403 blocked). The same one read of the member row.
+  virtual Status CheckMayType(const User& me, int64_t room_id) = 0;
 
   // Conversations (issue 12). Room list and directory (store_rooms.cc):
   // pages walk my memberships by rooms.last_event_id; at most the limit.
@@ -321,7 +325,9 @@ class Storage {
   // Public and Q&A rooms I am not in, whose name starts with prefix (any case).
   virtual Result<std::vector<Room>> Directory(const User& me, const std::string& prefix, int limit) = 0;
   virtual Result<Room> SetNotifications(const User& me, int64_t room_id, NotifyLevel level) = 0;
-  // Reactions (store_reactions.cc): idempotent; members only; not on deleted messages.
+  // Reactions (store_reactions.cc): idempotent; members only; not on deleted
+  // messages. Adding one is refused as an edit is (403 muted, blocked);
+  // removing one's own is not.
   virtual Result<ReactionResult> React(const User& me, int64_t message_id, const std::string& emoji, bool add) = 0;
   // Search (store_search.cc): only rooms I am a member of now.
   virtual Result<SearchPage> Search(const User& me, const SearchQuery& q) = 0;
@@ -340,10 +346,17 @@ class Storage {
                                   const std::vector<int64_t>& attachments = {}) = 0;
   virtual Result<SendResult> Answer(const User& me, int64_t question_id, const std::string& text,
                                     const std::optional<std::string>& client_id) = 0;
+  // An edit, like a send, is refused to a muted member (403 muted) and, in
+  // a DM, to one the other person blocked (403 blocked). A delete is not:
+  // it takes words back.
   virtual Result<Message> Edit(const User& me, int64_t message_id, const std::string& text) = 0;
   virtual Status Delete(const User& me, int64_t message_id) = 0;
-  // Moves my read marker forward; *moved (if given) tells whether it moved.
-  virtual Status MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved = nullptr) = 0;
+  // Moves my read marker forward to event_id, or to the log's head (Head)
+  // when event_id lies beyond it: a marker past the head would count every
+  // later message as read, for ever. *moved_to (if given): where the marker
+  // moved to, or nullopt when it did not move.
+  virtual Status MarkRead(const User& me, int64_t room_id, int64_t event_id,
+                          std::optional<int64_t>* moved_to = nullptr) = 0;
 
   // Moderation, blocks, admins and accounts (store_moderation.cc). Every
   // check runs inside the write transaction of the action it guards, and

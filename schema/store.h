@@ -89,6 +89,7 @@ class Store final : public Storage {
   Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) override;
   Status AdminSetRole(int64_t room_id, const std::string& username, Role role) override;
   Status CheckMember(const User& me, int64_t room_id) override;
+  Status CheckMayType(const User& me, int64_t room_id) override;
 
   Result<RoomListPage> ListRoomsPage(const User& me, const RoomListQuery& q) override;
   Result<std::vector<Room>> Directory(const User& me, const std::string& prefix, int limit) override;
@@ -107,7 +108,8 @@ class Store final : public Storage {
                             const std::optional<std::string>& client_id) override;
   Result<Message> Edit(const User& me, int64_t message_id, const std::string& text) override;
   Status Delete(const User& me, int64_t message_id) override;
-  Status MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved = nullptr) override;
+  Status MarkRead(const User& me, int64_t room_id, int64_t event_id,
+                  std::optional<int64_t>* moved_to = nullptr) override;
 
   Result<Member> UpdateMember(const User& me, int64_t room_id, const std::string& username, const MemberUpdate& u) override;
   Status Kick(const User& me, int64_t room_id, const std::string& username) override;
@@ -171,8 +173,13 @@ class Store final : public Storage {
   Result<Access> LoadAccess(int64_t user_id, int64_t room_id, bool require_member);
   Result<Room> LoadRoomView(const User& me, int64_t room_id);
   Result<std::optional<Message>> LoadMessage(int64_t id);
-  // The author's own message in a room the author can still see.
-  Result<Message> LoadOwnMessage(const User& me, int64_t message_id);
+  // The author's own message in a room the author can still see; *access
+  // (if given): the author's access to that room.
+  Result<Message> LoadOwnMessage(const User& me, int64_t message_id, Access* access = nullptr);
+  // Whether a member may speak in the room by any means (send, edit, add a
+  // reaction, type): not muted (403 muted) and, in a DM, not blocked by the
+  // other person (403 blocked).
+  Status CheckMaySpeak(const User& me, const Access& a);
   // Takes one token from the user's bucket of that class inside the open
   // write transaction, or kThrottled with the seconds until one is back.
   Status ConsumeWriteToken(int64_t user_id, WriteClass c);

@@ -234,8 +234,7 @@ Result<SendResult> Store::Send(const User& me, int64_t room_id, const std::strin
     if (seen->room_id != room_id || seen->kind == "answer") return ClientIdReused();
     return SendResult{std::move(*seen), false};
   }
-  PARLEY_RETURN_IF_ERROR(CheckNotMuted(a.muted_until));
-  if (a.room.kind == RoomKind::kDm) PARLEY_RETURN_IF_ERROR(CheckDmNotBlocked(me, room_id));
+  PARLEY_RETURN_IF_ERROR(CheckMaySpeak(me, a));
   const char* kind = "message";
   if (a.room.kind == RoomKind::kQa) {
     if (*a.role == Role::kProfessor) {
@@ -301,20 +300,34 @@ Result<SendResult> Store::Answer(const User& me, int64_t question_id, const std:
   return SendResult{std::move(m), true};
 }
 
-Result<Message> Store::LoadOwnMessage(const User& me, int64_t message_id) {
+Result<Message> Store::LoadOwnMessage(const User& me, int64_t message_id, Access* access) {
   PARLEY_ASSIGN_OR_RETURN(std::optional<Message> m, LoadMessage(message_id));
   if (!m) return Status::NotFound("message_not_found", "no such message");
-  auto access = LoadAccess(me.id, m->room_id, true);
-  if (!access.ok()) return HideRoom(access.status());
+  auto a = LoadAccess(me.id, m->room_id, true);
+  if (!a.ok()) return HideRoom(a.status());
   if (m->user.id != me.id) return Status::Forbidden("not_author", "only the author can change a message");
+  if (access) *access = std::move(*a);
   return std::move(*m);
+}
+
+// Checked inside the write's transaction, as every moderation rule is
+// (store_moderation.cc): a write racing a mute or a block is either before
+// its event in the log or refused. Taking words back (a delete, removing
+// one's own reaction) is not speaking, and stays allowed.
+Status Store::CheckMaySpeak(const User& me, const Access& a) {
+  PARLEY_RETURN_IF_ERROR(CheckNotMuted(a.muted_until));
+  if (a.room.kind == RoomKind::kDm) return CheckDmNotBlocked(me, a.room.id);
+  return Status::Ok();
 }
 
 Result<Message> Store::Edit(const User& me, int64_t message_id, const std::string& text) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kEdit));
-  PARLEY_ASSIGN_OR_RETURN(Message m, LoadOwnMessage(me, message_id));
+  Access a;
+  PARLEY_ASSIGN_OR_RETURN(Message m, LoadOwnMessage(me, message_id, &a));
   if (m.deleted) return Status::Conflict("message_deleted", "that message was deleted");
+  // New text, and new mentions, reach the room live like a send's.
+  PARLEY_RETURN_IF_ERROR(CheckMaySpeak(me, a));
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE messages SET text = ?, edited_ts = ? WHERE id = ?"));
   s.Bind(1, text).Bind(2, NowMs()).Bind(3, message_id);
   PARLEY_RETURN_IF_ERROR(s.Exec());
@@ -397,12 +410,19 @@ Status Store::RewriteMessageEvents(int64_t message_id, const std::string& data) 
   return s.Exec();
 }
 
-Status Store::MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved) {
+Status Store::MarkRead(const User& me, int64_t room_id, int64_t event_id, std::optional<int64_t>* moved_to) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   (void)a;
-  PARLEY_RETURN_IF_ERROR(MoveReadMarker(me.id, room_id, event_id, moved));
+  // Never past the head, read in this transaction: a marker only moves
+  // forward, so one beyond it would stay there and count every later
+  // message read. The head is as far as anyone can have read.
+  PARLEY_ASSIGN_OR_RETURN(int64_t head, Head());
+  const int64_t to = std::min(event_id, head);
+  bool moved = false;
+  PARLEY_RETURN_IF_ERROR(MoveReadMarker(me.id, room_id, to, &moved));
+  if (moved_to) *moved_to = moved ? std::optional<int64_t>(to) : std::nullopt;
   return CommitWrite(*tx);
 }
 
@@ -416,6 +436,13 @@ Status Store::MoveReadMarker(int64_t user_id, int64_t room_id, int64_t event_id,
   PARLEY_RETURN_IF_ERROR(s.Exec());
   if (moved) *moved = s.Changes() > 0;
   return Status::Ok();
+}
+
+// Typing's check: LoadAccess reads the member row, with its mute, as
+// CheckMember's did; a DM adds the block lookup, as a send does.
+Status Store::CheckMayType(const User& me, int64_t room_id) {
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+  return CheckMaySpeak(me, a);
 }
 
 }  // namespace parley

@@ -7,7 +7,9 @@
 // counts from history (AttachReactions) and apply the events as they come.
 // Stored message events never carry reactions: counts change after the
 // event was written, and "me" depends on the reader. An add past
-// kReactionsPerPerson or kEmojiPerMessage (store_rules.h) is refused.
+// kReactionsPerPerson or kEmojiPerMessage (store_rules.h) is refused, and
+// so is one by a muted member, or in a DM whose other person blocked the
+// reactor (CheckMaySpeak); removing one's own reaction never is.
 #include "schema/json.h"
 #include "schema/message_index.h"
 #include "schema/store.h"
@@ -36,6 +38,9 @@ Result<ReactionResult> Store::React(const User& me, int64_t message_id, const st
     return access.status();
   }
   if (m->deleted) return Status::Conflict("message_deleted", "that message was deleted");
+  // Adding one speaks in the room (refused to the muted, and to the blocked
+  // in a DM); taking one's own back does not.
+  if (add) PARLEY_RETURN_IF_ERROR(CheckMaySpeak(me, *access));
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kReact));
   int64_t changes = 0;
   if (add) {

@@ -102,6 +102,7 @@ class PgStore final : public Storage {
   Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) override;
   Status AdminSetRole(int64_t room_id, const std::string& username, Role role) override;
   Status CheckMember(const User& me, int64_t room_id) override;
+  Status CheckMayType(const User& me, int64_t room_id) override;
   Result<RoomListPage> ListRoomsPage(const User& me, const RoomListQuery& q) override;
   Result<std::vector<Room>> Directory(const User& me, const std::string& prefix, int limit) override;
   Result<Room> SetNotifications(const User& me, int64_t room_id, NotifyLevel level) override;
@@ -120,7 +121,8 @@ class PgStore final : public Storage {
                             const std::optional<std::string>& client_id) override;
   Result<Message> Edit(const User& me, int64_t message_id, const std::string& text) override;
   Status Delete(const User& me, int64_t message_id) override;
-  Status MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved = nullptr) override;
+  Status MarkRead(const User& me, int64_t room_id, int64_t event_id,
+                  std::optional<int64_t>* moved_to = nullptr) override;
 
   // Moderation, blocks, admins and accounts (store_moderation.cc).
   Result<Member> UpdateMember(const User& me, int64_t room_id, const std::string& username,
@@ -237,7 +239,11 @@ class PgStore final : public Storage {
   // The newest message of each room that has one, in room_ids' order (no
   // details), as one statement (rows of kMessageSelect: ReadMessages).
   static PgConn::Stmt LastMessagesQuery(const std::vector<int64_t>& room_ids);
-  Result<Message> LoadOwnMessage(const User& me, int64_t message_id);
+  // The author's own message in a room the author can still see; *access
+  // (if given): the author's access to that room.
+  Result<Message> LoadOwnMessage(const User& me, int64_t message_id, Access* access = nullptr);
+  // As on SQLite (schema/store.h): not muted, not blocked in a DM.
+  Status CheckMaySpeak(const User& me, const Access& a);
   Result<std::optional<Message>> FindByClientId(int64_t user_id, const std::optional<std::string>& client_id);
   // Takes a send token, then appends the message's event first (its id is
   // the message's), inserts m with its mentions, client_id and attachments

@@ -269,8 +269,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
       PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, LoadMessage(*a.seen));
       if (seen) return answer_seen(std::move(*seen));
     }
-    PARLEY_RETURN_IF_ERROR(CheckNotMuted(a.muted_until));
-    if (a.room.kind == RoomKind::kDm) PARLEY_RETURN_IF_ERROR(CheckDmNotBlocked(me, room_id));
+    PARLEY_RETURN_IF_ERROR(CheckMaySpeak(me, a));
     if (a.room.kind == RoomKind::kQa && *a.role == Role::kProfessor) {
       return Status::Forbidden("professors_cannot_ask", "professors answer questions; they do not ask them");
     }
@@ -366,20 +365,33 @@ Result<SendResult> PgStore::Answer(const User& me, int64_t question_id, const st
   return answer_seen(std::move(*seen));
 }
 
-Result<Message> PgStore::LoadOwnMessage(const User& me, int64_t message_id) {
+Result<Message> PgStore::LoadOwnMessage(const User& me, int64_t message_id, Access* access) {
   PARLEY_ASSIGN_OR_RETURN(std::optional<Message> m, LoadMessage(message_id, "FOR UPDATE OF m"));
   if (!m) return Status::NotFound("message_not_found", "no such message");
-  auto access = LoadAccess(me.id, m->room_id, true, true);
-  if (!access.ok()) return HideRoom(access.status());
+  auto a = LoadAccess(me.id, m->room_id, true, true);
+  if (!a.ok()) return HideRoom(a.status());
   if (m->user.id != me.id) return Status::Forbidden("not_author", "only the author can change a message");
+  if (access) *access = std::move(*a);
   return std::move(*m);
+}
+
+// As Store::CheckMaySpeak (schema/store_messages.cc, which says why). A
+// write reads `a` in its transaction with the member row locked FOR SHARE
+// (LoadAccess with lock), so a mute racing it waits for its COMMIT or is seen.
+Status PgStore::CheckMaySpeak(const User& me, const Access& a) {
+  PARLEY_RETURN_IF_ERROR(CheckNotMuted(a.muted_until));
+  if (a.room.kind == RoomKind::kDm) return CheckDmNotBlocked(me, a.room.id);
+  return Status::Ok();
 }
 
 Result<Message> PgStore::Edit(const User& me, int64_t message_id, const std::string& text) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kEdit));
-  PARLEY_ASSIGN_OR_RETURN(Message m, LoadOwnMessage(me, message_id));
+  Access a;
+  PARLEY_ASSIGN_OR_RETURN(Message m, LoadOwnMessage(me, message_id, &a));
   if (m.deleted) return Status::Conflict("message_deleted", "that message was deleted");
+  // New text, and new mentions, reach the room live like a send's.
+  PARLEY_RETURN_IF_ERROR(CheckMaySpeak(me, a));
   PARLEY_RETURN_IF_ERROR(
       conn_.Exec("UPDATE messages SET text = $1, edited_ts = $2 WHERE id = $3", {text, NowMs(), message_id}).status());
   m.text = text;
@@ -458,7 +470,7 @@ Status PgStore::RewriteMessageEvents(int64_t message_id, const std::string& data
   return conn_.Exec("UPDATE events SET data = $1 WHERE message_id = $2", {data, message_id}).status();
 }
 
-Status PgStore::MarkRead(const User& me, int64_t room_id, int64_t event_id, bool* moved) {
+Status PgStore::MarkRead(const User& me, int64_t room_id, int64_t event_id, std::optional<int64_t>* moved_to) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
   // One round trip for the bucket, the access check and the marker, which
   // goes in ahead of the check's verdict: a refusal rolls it back with the
@@ -469,18 +481,33 @@ Status PgStore::MarkRead(const User& me, int64_t room_id, int64_t event_id, bool
   statements.push_back(AccessQuery(me.id, room_id, false, nullptr));
   // Only for a room that exists: a foreign key failure would abort
   // the transaction before the bucket (maybe still to be made) and the
-  // access verdict are read.
-  statements.push_back({std::string("INSERT INTO read_markers (user_id, room_id, event_id) SELECT $1, id, $3 "
+  // access verdict are read. Never past the log's head (Head), read in the
+  // same statement: a marker beyond it would stay there and count every
+  // later message read.
+  statements.push_back({std::string("INSERT INTO read_markers (user_id, room_id, event_id) "
+                                    "SELECT $1, id, LEAST($3::bigint, (SELECT last FROM event_counter)) "
                                     "FROM rooms WHERE id = $2 ") +
-                            kMoveReadMarker,
+                            kMoveReadMarker + " RETURNING event_id",
                         {me.id, room_id, event_id}});
   PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(statements));
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead, quota ? &rows[0] : nullptr));
   PARLEY_ASSIGN_OR_RETURN(PgResult access, std::move(rows[quota ? 1 : 0]));
   PARLEY_RETURN_IF_ERROR(ReadAccess(access, true, false).status());
   PARLEY_ASSIGN_OR_RETURN(PgResult r, std::move(rows.back()));
-  if (moved) *moved = r.Affected() > 0;
+  if (moved_to) {
+    *moved_to = std::nullopt;
+    if (r.Rows() > 0) {
+      PARLEY_ASSIGN_OR_RETURN(*moved_to, r.Int(0, 0));
+    }
+  }
   return tx->Commit();
+}
+
+// Typing's check: the access query reads the member row, with its mute,
+// as CheckMember's does; a DM adds the block lookup, as a send does.
+Status PgStore::CheckMayType(const User& me, int64_t room_id) {
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+  return CheckMaySpeak(me, a);
 }
 
 }  // namespace parley::pg

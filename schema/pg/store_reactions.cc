@@ -1,7 +1,8 @@
 // PgStore: reactions to messages, with the behaviour of SQLite's
 // schema/store_reactions.cc: one row per (message, emoji, person); adding
 // twice or removing what is not there changes nothing and appends no event;
-// each change appends a `reaction` event to the room.
+// each change appends a `reaction` event to the room; adding one is refused
+// to a muted member and, in a DM, to one the other person blocked.
 //
 // Concurrency: the message row is locked (FOR SHARE to remove a reaction,
 // FOR NO KEY UPDATE to add one, for the count of its emoji) and the
@@ -41,6 +42,8 @@ Result<ReactionResult> PgStore::React(const User& me, int64_t message_id, const 
     return access.status();
   }
   if (m->deleted) return Status::Conflict("message_deleted", "that message was deleted");
+  // Adding one speaks in the room; taking one's own back does not (as SQLite).
+  if (add) PARLEY_RETURN_IF_ERROR(CheckMaySpeak(me, *access));
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kReact));
   PARLEY_ASSIGN_OR_RETURN(
       PgResult changed,

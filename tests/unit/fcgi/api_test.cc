@@ -794,6 +794,26 @@ TEST_F(ApiTest, ReadMarkersAndTyping) {
   EXPECT_API_ERROR(As(bob, "POST", "/api/rooms/" + std::to_string(lobby) + "/typing"), 403, "not_a_member");
 }
 
+// A muted member's typing, edits and reactions are refused as sends are;
+// a delete of their own message is not.
+TEST_F(ApiTest, AMutedMemberTypesEditsAndReactsNoMore) {
+  Session alice = SignIn("alice");
+  Session bob = SignIn("bob");
+  const int64_t lobby = CreateRoom(alice, "Lobby", "public");
+  const std::string base = "/api/rooms/" + std::to_string(lobby);
+  ASSERT_EQ(As(bob, "POST", base + "/join").status, 200);
+  const int64_t m = SendText(bob, lobby, "before the mute");
+  const std::string message = "/api/messages/" + std::to_string(m);
+  const Response muted = As(alice, "PUT", base + "/members/bob",
+                            R"({"muted_until":)" + std::to_string(NowMs() + 60000) + "}");
+  ASSERT_EQ(muted.status, 200) << muted.body;
+  EXPECT_API_ERROR(As(bob, "POST", base + "/typing"), 403, "muted");
+  EXPECT_API_ERROR(As(bob, "PATCH", message, R"({"text":"now with @alice"})"), 403, "muted");
+  EXPECT_API_ERROR(As(bob, "PUT", message + "/reactions/up"), 403, "muted");
+  EXPECT_EQ(As(alice, "POST", base + "/typing").status, 204);
+  EXPECT_EQ(As(bob, "DELETE", message).status, 204);
+}
+
 // ------------------------------------------------------------ generic errors
 
 TEST_F(ApiTest, WrongMethodIs405WithAllow) {
@@ -936,6 +956,15 @@ TEST_F(ApiTest, NotifierWakesTheDaemonAfterWritesAndForTyping) {
   EXPECT_EQ(daemon.Next(), "{\"receipt\":{\"room_id\":1,\"user\":{\"id\":" + std::to_string(bob.user.id) +
                                ",\"username\":\"bob\"},\"event_id\":1}}");
   EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/1/read", R"({"event_id":1})"), bob.token)).status, 204);
+  EXPECT_EQ(daemon.Next(), std::nullopt);
+  // One beyond the log's head moves to the head, and its receipt says so;
+  // asked again, it stays there (no receipt).
+  ASSERT_OK_AND_ASSIGN(int64_t read_head, store_->Head());
+  const std::string beyond = R"({"event_id":9007199254740992})";
+  EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/1/read", beyond), bob.token)).status, 204);
+  EXPECT_EQ(daemon.Next(), "{\"receipt\":{\"room_id\":1,\"user\":{\"id\":" + std::to_string(bob.user.id) +
+                               ",\"username\":\"bob\"},\"event_id\":" + std::to_string(read_head) + "}}");
+  EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/1/read", beyond), bob.token)).status, 204);
   EXPECT_EQ(daemon.Next(), std::nullopt);
 
   // Every write that appends events does.

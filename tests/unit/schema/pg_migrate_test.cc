@@ -261,6 +261,9 @@ TEST(PgMigrateTest, Migration11NumbersEachRoomsMessagesMovesSendersMarkersAndNum
   }
   ASSERT_OK(conn->Exec("INSERT INTO read_markers (user_id, room_id, event_id) SELECT u.id, r.id, 1 "
                        "FROM users u, rooms r WHERE u.username = 'a' AND r.name = 'one'"));
+  // The log's head past those messages, as their appends left it (013
+  // brings markers beyond the head back to it).
+  ASSERT_OK(conn->Exec("UPDATE event_counter SET last = 5"));
   ASSERT_OK_AND_ASSIGN(int v, MigratePg(*conn));
   EXPECT_EQ(v, LatestPgSchemaVersion());
   auto text = [&](const std::string& sql) {

@@ -269,17 +269,17 @@ TEST_F(PgStoreTest, AReadMarkerTakesTwoRoundTripsAndARefusalLeavesNothing) {
   User bob = NewUser("bob");
   auto first = store.Send(bob, kPgGeneral, "one", std::nullopt);
   ASSERT_OK(first);
-  bool moved = false;
+  std::optional<int64_t> moved;
   ASSERT_OK(store.MarkRead(alice, kPgGeneral, first->message.id, &moved));  // makes the bucket, prepares
-  EXPECT_TRUE(moved);
+  EXPECT_EQ(moved, first->message.id);
   auto second = store.Send(bob, kPgGeneral, "two", std::nullopt);
   ASSERT_OK(second);
   const uint64_t before = conn_->round_trips();
   ASSERT_OK(store.MarkRead(alice, kPgGeneral, second->message.id, &moved));
   EXPECT_EQ(conn_->round_trips() - before, 2u);
-  EXPECT_TRUE(moved);
+  EXPECT_EQ(moved, second->message.id);
   ASSERT_OK(store.MarkRead(alice, kPgGeneral, first->message.id, &moved));
-  EXPECT_FALSE(moved) << "the marker only moves forward";
+  EXPECT_EQ(moved, std::nullopt) << "the marker only moves forward";
   const std::string marker = "SELECT event_id FROM read_markers WHERE user_id = " + std::to_string(alice.id) +
                              " AND room_id = " + std::to_string(kPgGeneral);
   EXPECT_EQ(QueryInt(marker), second->message.id);

@@ -64,6 +64,19 @@ class StoreModerationTest : public test::StoreFixture {
   }
   int64_t KeptMutes() { return QueryInt("SELECT COUNT(*) FROM kept_mutes"); }
 
+  // Every way of speaking in the room refused to u with 403 `reason`, and
+  // nothing appended: a send, an edit of u's message `mine` (new text, a new
+  // mention), a reaction added to it or to another's `theirs`, typing.
+  void ExpectSilenced(const User& u, int64_t room, int64_t mine, int64_t theirs, const char* reason) {
+    const int64_t head = Head();
+    EXPECT_ERROR(store_->Send(u, room, "hello", std::nullopt), Code::kForbidden, reason);
+    EXPECT_ERROR(store_->Edit(u, mine, "now with @owner"), Code::kForbidden, reason);
+    EXPECT_ERROR(store_->React(u, theirs, "down", true), Code::kForbidden, reason);
+    EXPECT_ERROR(store_->React(u, mine, "up", true), Code::kForbidden, reason);
+    EXPECT_ERROR(store_->CheckMayType(u, room), Code::kForbidden, reason);
+    EXPECT_EQ(Head(), head) << "a refusal appends nothing";
+  }
+
   User owner_, mod_, member_;
   int64_t room_ = 0;
 };
@@ -311,6 +324,46 @@ TEST_F(StoreModerationTest, BlocksAndPasswords) {
   EXPECT_ERROR(store_->SetPassword(987654, kFakeHash, ""), Code::kNotFound, "user_not_found");
   ASSERT_OK(store_->SetPassword(member_.id, kFakeHash, ""));
   EXPECT_FALSE(store_->FindSession(keep)->has_value());
+}
+
+// A mute stops every way of speaking in the room, not only sends: an edit
+// (new text and new mentions, pushed live), a reaction added and typing.
+// Taking words back stays allowed: a delete, removing one's own reaction.
+TEST_F(StoreModerationTest, AMutedMemberMayNotEditReactOrTypeButMayDeleteAndUnreact) {
+  ASSERT_OK_AND_ASSIGN(SendResult mine, store_->Send(member_, room_, "before the mute", std::nullopt));
+  ASSERT_OK_AND_ASSIGN(SendResult theirs, store_->Send(owner_, room_, "the owner's", std::nullopt));
+  ASSERT_OK(store_->React(member_, theirs.message.id, "up", true));
+  MemberUpdate mute;
+  mute.mute = NowMs() + 60000;
+  ASSERT_OK(store_->UpdateMember(mod_, room_, "member", mute));
+  ExpectSilenced(member_, room_, mine.message.id, theirs.message.id, "muted");
+  EXPECT_OK(store_->CheckMayType(owner_, room_)) << "only the muted member";
+  ASSERT_OK(store_->React(member_, theirs.message.id, "up", false));
+  ASSERT_OK(store_->Delete(member_, mine.message.id));
+  // Lifted, the member speaks again.
+  mute.mute = std::optional<int64_t>();
+  ASSERT_OK(store_->UpdateMember(mod_, room_, "member", mute));
+  EXPECT_OK(store_->CheckMayType(member_, room_));
+  EXPECT_OK(store_->React(member_, theirs.message.id, "down", true));
+}
+
+// In a DM, a block stops the blocked person's edits and reactions as it
+// stops their sends; their delete still goes, and the blocker is not held.
+TEST_F(StoreModerationTest, InADmTheBlockedMayNotEditReactOrTypeButMayDelete) {
+  ASSERT_OK_AND_ASSIGN(auto dm, store_->GetOrCreateDm(member_, "owner"));
+  const int64_t room = dm.first.id;
+  ASSERT_OK_AND_ASSIGN(SendResult mine, store_->Send(member_, room, "hello", std::nullopt));
+  ASSERT_OK_AND_ASSIGN(SendResult kept, store_->Send(member_, room, "again", std::nullopt));
+  ASSERT_OK_AND_ASSIGN(SendResult theirs, store_->Send(owner_, room, "hi", std::nullopt));
+  ASSERT_OK(store_->Block(owner_, "member"));
+  ExpectSilenced(member_, room, mine.message.id, theirs.message.id, "blocked");
+  ASSERT_OK(store_->Delete(member_, mine.message.id));
+  EXPECT_OK(store_->Edit(owner_, theirs.message.id, "bye"));
+  EXPECT_OK(store_->React(owner_, kept.message.id, "up", true));
+  EXPECT_OK(store_->CheckMayType(owner_, room));
+  // Unblocked, the member speaks again.
+  ASSERT_OK(store_->Unblock(owner_, "member"));
+  EXPECT_OK(store_->Edit(member_, kept.message.id, "again, edited"));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // on both backends.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -63,8 +64,32 @@ class StoreUnreadTest : public test::StoreFixture {
     EXPECT_TRUE(listed) << when;
   }
 
+  // u's read marker in the room as stored (-1: none).
+  int64_t Marker(const User& u, int64_t room) {
+    return QueryInt("SELECT event_id FROM read_markers WHERE user_id = " + std::to_string(u.id) +
+                    " AND room_id = " + std::to_string(room));
+  }
+  // u's read_event_id in the room's member list, as the others see it.
+  void ExpectMember(const User& u, int64_t room, int64_t read_event_id) {
+    ASSERT_OK_AND_ASSIGN(MemberPage page, store_->Members(alice_, room, UserPageQuery{}));
+    bool listed = false;
+    for (const Member& m : page.members) {
+      if (m.user.id != u.id) continue;
+      listed = true;
+      EXPECT_EQ(m.read_event_id, read_event_id) << u.username;
+    }
+    EXPECT_TRUE(listed) << u.username;
+  }
+  void ExpectMentions(const User& u, int64_t room, int64_t want) {
+    ASSERT_OK_AND_ASSIGN(Room view, store_->GetRoom(u, room));
+    EXPECT_EQ(view.unread_mentions, want) << u.username;
+  }
+
   User alice_, bob_, carol_;
 };
+
+// 2^53: the largest event id the API takes (fcgi/input.h's kMaxId).
+constexpr int64_t kBeyondEveryId = int64_t{1} << 53;
 
 TEST_F(StoreUnreadTest, CountsMatchTheMessagesAfterEachMarkerThroughSendsDeletesAndReads) {
   // Three people in two rooms, 600 steps drawn from a fixed seed: sends,
@@ -184,6 +209,58 @@ TEST_F(StoreUnreadTest, Migration016NumbersEveryRoomsMessagesAndMovesEachSenders
   Post(alice_, two, "a3");
   EXPECT_EQ(seqs(two), "1 2 3 ");
   ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, two, 3, "after a send"));
+}
+
+// A read marker never goes beyond the log's head: one at 2^53 (the API's
+// largest id) stayed there, since a marker only moves forward, and counted
+// nothing unread for ever while the member list said everything was read.
+TEST_F(StoreUnreadTest, AMarkerAskedBeyondTheHeadStopsAtItAndCountsGoOn) {
+  const int64_t room = SharedRoom("ahead");
+  Post(alice_, room, "one");
+  std::optional<int64_t> moved_to;
+  ASSERT_OK(store_->MarkRead(bob_, room, kBeyondEveryId, &moved_to));
+  const int64_t head = Head();
+  EXPECT_EQ(moved_to, head) << "where it moved: the receipt's id";
+  EXPECT_EQ(Marker(bob_, room), head);
+  ASSERT_NO_FATAL_FAILURE(ExpectMember(bob_, room, head));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(bob_, room, 0, "read to the head"));
+  Post(alice_, room, "two for @bob");
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(bob_, room, 1, "a message after the marker"));
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(bob_, room, 1));
+  // Beyond it again: to the new head, once; then it does not move.
+  ASSERT_OK(store_->MarkRead(bob_, room, kBeyondEveryId, &moved_to));
+  EXPECT_EQ(moved_to, Head());
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(bob_, room, 0, "read to the new head"));
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(bob_, room, 0));
+  ASSERT_OK(store_->MarkRead(bob_, room, kBeyondEveryId, &moved_to));
+  EXPECT_EQ(moved_to, std::nullopt) << "already at the head";
+}
+
+// SQLite's migration 018, PostgreSQL's 013: a marker set beyond the head
+// before MarkRead kept to it is brought back to the head, and counts go on.
+TEST_F(StoreUnreadTest, TheMigrationBringsAMarkerBeyondTheHeadBackToIt) {
+  const int64_t room = SharedRoom("stuck");
+  const Message first = Post(alice_, room, "one");
+  ASSERT_OK(store_->MarkRead(carol_, room, first.id));
+  ASSERT_OK(Exec("INSERT INTO read_markers (user_id, room_id, event_id) VALUES (" + std::to_string(bob_.id) + ", " +
+                 std::to_string(room) + ", " + std::to_string(kBeyondEveryId) +
+                 ") ON CONFLICT (user_id, room_id) DO UPDATE SET event_id = excluded.event_id"));
+  Post(alice_, room, "two");
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(bob_, room, 0, "stuck beyond the head"));
+  // The version before the migration, then the migration.
+  if (test::OnPostgres()) {
+    ASSERT_OK(Exec("UPDATE schema_version SET version = 12"));
+    ASSERT_OK(pg::MigratePg(*pg_));
+  } else {
+    ASSERT_OK(Exec("PRAGMA user_version = 17"));
+    ASSERT_OK(Migrate(*db_));
+  }
+  EXPECT_EQ(Marker(bob_, room), Head());
+  EXPECT_EQ(Marker(carol_, room), first.id) << "a marker below the head stays";
+  ASSERT_NO_FATAL_FAILURE(ExpectMember(bob_, room, Head()));
+  Post(alice_, room, "three");
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(bob_, room, 1, "a message after the migration"));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 2, "after the migration"));
 }
 
 }  // namespace
