@@ -17,6 +17,7 @@
 #include <cstdlib>
 
 #include "schema/crypto.h"
+#include "schema/migrate.h"
 #include "schema/pg/migrate.h"
 #include "schema/pg/store.h"
 #include "schema/store.h"
@@ -94,6 +95,16 @@ class StoreFixture : public ::testing::Test {
   std::string path() const { return dir_.File("parley.db"); }
   // Statements both backends accept, run outside the Storage (test set-up).
   Status Exec(const std::string& sql) { return OnPostgres() ? pg_->ExecScript(sql) : db_->ExecScript(sql); }
+  // Sets the schema back to a version (SQLite's, or PostgreSQL's) and
+  // migrates again: the later migrations then meet the data a test made.
+  Status RemigrateFrom(int sqlite_version, int pg_version) {
+    if (OnPostgres()) {
+      PARLEY_RETURN_IF_ERROR(Exec("UPDATE schema_version SET version = " + std::to_string(pg_version)));
+      return pg::MigratePg(*pg_).status();
+    }
+    PARLEY_RETURN_IF_ERROR(Exec("PRAGMA user_version = " + std::to_string(sqlite_version)));
+    return Migrate(*db_).status();
+  }
 
   User NewUser(const std::string& name) {
     auto u = store_->CreateUser(name, kFakeHash);

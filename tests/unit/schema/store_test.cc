@@ -1358,6 +1358,27 @@ TEST_F(QaTest, AnswerRetryWithClientIdReturnsStoredAnswer) {
 
 // Deleting the answer that won reopens its question: history shows it
 // without answer_id, and the next answer wins as the first one did.
+// A question whose answer was deleted before a delete reopened it still has
+// the answer's row: migration 019 (PostgreSQL 014) removes it.
+TEST_F(QaTest, TheMigrationReopensAQuestionWhoseAnswerWasDeletedBefore) {
+  Message q = Post(bob_, qa_.id, "why?");
+  ASSERT_OK_AND_ASSIGN(SendResult a, store_->Answer(alice_, q.id, "because", std::nullopt));
+  Message kept = Post(bob_, qa_.id, "and how?");
+  ASSERT_OK_AND_ASSIGN(SendResult live, store_->Answer(alice_, kept.id, "like so", std::nullopt));
+  ASSERT_OK(store_->Delete(alice_, a.message.id));
+  // The row as the code before the fix left it.
+  ASSERT_OK(Exec("INSERT INTO answers (question_id, answer_id, professor_id, room_id) VALUES (" +
+                 std::to_string(q.id) + ", " + std::to_string(a.message.id) + ", " + std::to_string(alice_.id) +
+                 ", " + std::to_string(qa_.id) + ")"));
+  EXPECT_ERROR(store_->Answer(carol_, q.id, "me", std::nullopt), Code::kConflict, "already_answered");
+  ASSERT_OK(RemigrateFrom(18, 13));
+  ASSERT_OK_AND_ASSIGN(SendResult again, store_->Answer(carol_, q.id, "me", std::nullopt));
+  EXPECT_TRUE(again.created);
+  std::optional<Message> still = FindInHistory(bob_, qa_.id, kept.id);
+  ASSERT_TRUE(still.has_value());
+  EXPECT_EQ(still->answer_id, live.message.id) << "a live answer keeps its question";
+}
+
 TEST_F(QaTest, DeletingTheAnswerReopensTheQuestion) {
   Message q = Post(bob_, qa_.id, "why?");
   ASSERT_OK_AND_ASSIGN(SendResult a1, store_->Answer(alice_, q.id, "because", std::nullopt));

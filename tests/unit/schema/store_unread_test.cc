@@ -248,13 +248,7 @@ TEST_F(StoreUnreadTest, TheMigrationBringsAMarkerBeyondTheHeadBackToIt) {
   Post(alice_, room, "two");
   ASSERT_NO_FATAL_FAILURE(ExpectUnread(bob_, room, 0, "stuck beyond the head"));
   // The version before the migration, then the migration.
-  if (test::OnPostgres()) {
-    ASSERT_OK(Exec("UPDATE schema_version SET version = 12"));
-    ASSERT_OK(pg::MigratePg(*pg_));
-  } else {
-    ASSERT_OK(Exec("PRAGMA user_version = 17"));
-    ASSERT_OK(Migrate(*db_));
-  }
+  ASSERT_OK(RemigrateFrom(17, 12));
   EXPECT_EQ(Marker(bob_, room), Head());
   EXPECT_EQ(Marker(carol_, room), first.id) << "a marker below the head stays";
   ASSERT_NO_FATAL_FAILURE(ExpectMember(bob_, room, Head()));
