@@ -8,7 +8,8 @@
 // state; a send racing a ban either committed before the ban event (it is
 // earlier in the log) or finds the member gone and is refused. The checks
 // that other writes need live with those writes: bans in AddMember (every
-// way into a room), mutes and DM blocks in Send and Answer.
+// way into a room), mutes and DM blocks in every way of speaking (Send,
+// Answer, Edit, adding a reaction, typing: CheckMaySpeak).
 //
 // A mute runs until its time even if the member leaves or is removed
 // (kicked, banned) and comes back: RemoveMember keeps a mute still running
