@@ -189,7 +189,8 @@ TEST_F(InputTest, Text4000MultiByteCharactersIs201) {
 
 TEST_F(InputTest, UnknownRouteIs404) {
   for (const char* path : {"/api/nope", "/api/rooms/abc/messages", "/api/rooms/1/nope",
-                           "/api/rooms//messages", "/api/messages/", "/api/", "/api/me/extra"}) {
+                           "/api/rooms//messages", "/api/messages/", "/api/", "/api/me/extra", "/api", "/api?x=1",
+                           "/events"}) {
     ExpectError(alice_->Get(path), 404, {"not_found"}, path);
   }
 }
