@@ -312,10 +312,8 @@ class Storage {
   virtual Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) = 0;
   // Set a role without the owner check (parleyctl).
   virtual Status AdminSetRole(int64_t room_id, const std::string& username, Role role) = 0;
-  // Membership check only, for ephemeral actions such as typing.
-  virtual Status CheckMember(const User& me, int64_t room_id) = 0;
-  // Typing's check (store_messages.cc): a member, as CheckMember, who may
-  // speak in the room: not muted (403 muted) and, in a DM, not blocked by
+  // Typing's check (store_messages.cc): a member (403 not_a_member, or 404
+  // for a room one may not see) who may speak in the room: not muted (403 muted) and, in a DM, not blocked by
   // the other person (403 blocked). The same one read of the member row.
   virtual Status CheckMayType(const User& me, int64_t room_id) = 0;
 

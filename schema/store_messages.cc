@@ -438,8 +438,8 @@ Status Store::MoveReadMarker(int64_t user_id, int64_t room_id, int64_t event_id,
   return Status::Ok();
 }
 
-// Typing's check: LoadAccess reads the member row, with its mute, as
-// CheckMember's did; a DM adds the block lookup, as a send does.
+// Typing's check: LoadAccess reads the member row, with its mute; a DM
+// adds the block lookup, as a send does.
 Status Store::CheckMayType(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   return CheckMaySpeak(me, a);

@@ -66,10 +66,6 @@ Result<Store::Access> Store::LoadAccess(int64_t user_id, int64_t room_id, bool r
   return a;
 }
 
-Status Store::CheckMember(const User& me, int64_t room_id) {
-  auto a = LoadAccess(me.id, room_id, true);
-  return a.status();
-}
 
 // The reader's read marker in room r, as column read_event_id.
 constexpr const char* kReadMarkerColumn =

@@ -503,8 +503,8 @@ Status PgStore::MarkRead(const User& me, int64_t room_id, int64_t event_id, std:
   return tx->Commit();
 }
 
-// Typing's check: the access query reads the member row, with its mute,
-// as CheckMember's does; a DM adds the block lookup, as a send does.
+// Typing's check: the access query reads the member row, with its mute; a
+// DM adds the block lookup, as a send does.
 Status PgStore::CheckMayType(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   return CheckMaySpeak(me, a);

@@ -165,7 +165,6 @@ Result<PgStore::Access> PgStore::LoadAccess(int64_t user_id, int64_t room_id, bo
   return ReadAccess(r, require_member, client_id != nullptr);
 }
 
-Status PgStore::CheckMember(const User& me, int64_t room_id) { return LoadAccess(me.id, room_id, true).status(); }
 
 Result<PgResult> PgStore::ReadAsMember(int64_t user_id, int64_t room_id, PgConn::Stmt query) {
   PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows,

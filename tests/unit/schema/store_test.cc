@@ -550,7 +550,7 @@ TEST_F(StoreTest, PrivateRoomIsInvisibleToNonMembers) {
   EXPECT_ERROR(store_->Leave(bob, secret.id), Code::kNotFound, "room_not_found");
   EXPECT_ERROR(store_->MarkRead(bob, secret.id, m.id), Code::kNotFound, "room_not_found");
   EXPECT_ERROR(store_->Invite(bob, secret.id, "bob"), Code::kNotFound, "room_not_found");
-  EXPECT_ERROR(store_->CheckMember(bob, secret.id), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->CheckMayType(bob, secret.id), Code::kNotFound, "room_not_found");
   EXPECT_ERROR(store_->Edit(bob, m.id, "x"), Code::kNotFound, "message_not_found");
   EXPECT_ERROR(store_->Delete(bob, m.id), Code::kNotFound, "message_not_found");
   // Exactly what an unknown room id gets.
@@ -583,7 +583,7 @@ TEST_F(StoreTest, PublicRoomNonMemberMustJoinFirst) {
   EXPECT_ERROR(store_->Members(bob, lobby.id, {}), Code::kForbidden, "not_a_member");
   EXPECT_ERROR(store_->Leave(bob, lobby.id), Code::kForbidden, "not_a_member");
   EXPECT_ERROR(store_->MarkRead(bob, lobby.id, 1), Code::kForbidden, "not_a_member");
-  EXPECT_ERROR(store_->CheckMember(bob, lobby.id), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(store_->CheckMayType(bob, lobby.id), Code::kForbidden, "not_a_member");
   EXPECT_ERROR(store_->Invite(bob, lobby.id, "alice"), Code::kForbidden, "not_a_member");
 
   int64_t h = Head();
@@ -602,7 +602,7 @@ TEST_F(StoreTest, PublicRoomNonMemberMustJoinFirst) {
   EXPECT_EQ(Head(), h);
   EXPECT_OK(store_->History(bob, lobby.id, std::nullopt, std::nullopt, 50));
   EXPECT_OK(store_->Send(bob, lobby.id, "hi", std::nullopt));
-  EXPECT_OK(store_->CheckMember(bob, lobby.id));
+  EXPECT_OK(store_->CheckMayType(bob, lobby.id));
 }
 
 TEST_F(StoreTest, JoiningQaRoomMakesAStudent) {
