@@ -8,8 +8,6 @@ namespace {
 
 Status InvalidQuery(const std::string& why) { return Status::Invalid("invalid_query", why); }
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
 }  // namespace
 
 Result<std::string> BuildMatchExpression(std::string_view q) {
@@ -19,11 +17,26 @@ Result<std::string> BuildMatchExpression(std::string_view q) {
   if (IsBlank(q)) return InvalidQuery("q must contain a word to search for");
   std::string out;
   size_t terms = 0;
+  // Terms are split on every blank code point of IsBlank's set, not only
+  // ASCII white space: "foo<U+3000>bar" reads as two words, and one quoted
+  // string would make FTS5 (and PostgreSQL's phraseto_tsquery) ask for them
+  // side by side, as a phrase. The zero-width characters separate terms too,
+  // so a term made of them alone is no term (it was an empty string, which
+  // FTS5 drops and PostgreSQL may read as a word of its own).
   for (size_t i = 0; i < q.size();) {
-    while (i < q.size() && IsSpace(q[i])) ++i;
     size_t start = i;
-    while (i < q.size() && !IsSpace(q[i])) ++i;
-    std::string_view term = q.substr(start, i - start);
+    size_t end = i;
+    while (i < q.size()) {
+      size_t next = i;
+      if (IsBlankCodePoint(NextCodePoint(q, &next))) {
+        if (end > start) break;  // the term ends at this blank
+        start = end = next;      // blanks before a term
+      } else {
+        end = next;
+      }
+      i = next;
+    }
+    std::string_view term = q.substr(start, end - start);
     if (term.empty()) continue;
     bool prefix = term.size() > 1 && term.back() == '*';
     if (prefix) term.remove_suffix(1);

@@ -1,6 +1,7 @@
 // A user's search box text to an FTS5 MATCH expression: pure, unit-tested.
 //
-// Users type words, not FTS5 syntax. Every whitespace-separated term becomes
+// Users type words, not FTS5 syntax. Every term (split on IsBlankCodePoint:
+// Unicode White_Space and the zero-width characters, as IsBlank) becomes
 // an FTS5 string ("term", inner quotes doubled), joined by spaces (all
 // terms must occur); a term ending in '*' becomes a prefix ("term"*). So
 // AND, OR, NEAR, column filters, parentheses and stray quotes are just

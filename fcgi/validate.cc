@@ -8,29 +8,10 @@
 namespace parley::fcgi {
 namespace {
 
-// The code point that starts at s[*i], advancing *i past it. s is valid
-// UTF-8 (checked first by the caller).
-uint32_t NextCodePoint(std::string_view s, size_t* i) {
-  unsigned char c = static_cast<unsigned char>(s[*i]);
-  int len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-  uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-  for (int k = 1; k < len && *i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[*i + k]) & 0x3F);
-  *i += len;
-  return cp;
-}
-
 // C0 and C1 controls and DEL: they let text rewrite a terminal client's
 // screen (ESC sequences, and U+009B, the one-byte CSI of 8-bit terminals) or
 // confuse line-based tools.
 bool IsControl(uint32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
-
-// Unicode White_Space, and the invisible U+200B-200D, U+2060 and U+FEFF:
-// text made only of these shows nothing.
-bool IsBlankCodePoint(uint32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200D) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x2060 || cp == 0x3000 || cp == 0xFEFF;
-}
 
 // Code points that let a name look like another or rewrite what is around
 // it where it is shown: C0 and C1 controls, DEL, the bidi embeddings,
@@ -65,6 +46,23 @@ bool HasOuterBlank(std::string_view s) {
 bool IsEmojiModifierOnly(uint32_t cp) { return cp == 0x200D || cp == 0xFE0E || cp == 0xFE0F; }
 
 }  // namespace
+
+uint32_t NextCodePoint(std::string_view s, size_t* i) {
+  unsigned char c = static_cast<unsigned char>(s[*i]);
+  int len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+  uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+  for (int k = 1; k < len && *i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[*i + k]) & 0x3F);
+  *i += len;
+  return cp;
+}
+
+// Unicode White_Space, and the invisible U+200B-200D, U+2060 and U+FEFF:
+// text made only of these shows nothing.
+bool IsBlankCodePoint(uint32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200D) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+         cp == 0x2060 || cp == 0x3000 || cp == 0xFEFF;
+}
 
 bool HasControl(std::string_view s, std::string_view allowed) {
   for (size_t i = 0; i < s.size();) {

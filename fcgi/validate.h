@@ -2,6 +2,7 @@
 // Status whose message says what is allowed.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -49,5 +50,13 @@ bool HasControl(std::string_view s, std::string_view allowed);
 bool IsBlank(std::string_view s);
 // CRLF and a lone CR become LF, as browsers normalise a textarea's value.
 void NormalizeLineBreaks(std::string* s);
+
+// One code point of IsBlank's set: White_Space or zero-width. The search
+// splits its terms on these (fcgi/search_query.cc), so that what reads as
+// two words is searched as two.
+bool IsBlankCodePoint(uint32_t cp);
+// The code point that starts at s[*i], advancing *i past it. s is valid
+// UTF-8 (ValidUtf8, checked first by the caller).
+uint32_t NextCodePoint(std::string_view s, size_t* i);
 
 }  // namespace parley::fcgi

@@ -470,6 +470,27 @@ TEST_F(ConversationsTest, SearchSpansIndexedAndWaitingMessagesNewestFirst) {
   EXPECT_EQ(seen, std::vector<int64_t>(ids.rbegin(), ids.rend()));
 }
 
+// Words apart by a Unicode blank are two terms that must both occur, not
+// one phrase that needs them side by side: before, only ASCII white space
+// split the query, so "kiwi<U+3000>mango" found only "kiwi mango" in a row,
+// on both backends (FTS5's string and PostgreSQL's phraseto_tsquery).
+TEST_F(ConversationsTest, SearchSplitsTermsOnUnicodeBlanks) {
+  User alice = Register("alice");
+  const int64_t room = CreateRoom(alice, "words", "public");
+  Send(alice, room, "mango then kiwi");
+  Send(alice, room, "kiwi mango");
+  Send(alice, room, "only kiwi here");
+  const std::vector<std::string> both{"kiwi mango", "mango then kiwi"};
+  for (const char* blank : {"%E3%80%80", "%C2%A0", "%E2%80%83", "%E2%80%AF", "%E2%80%8B", "%EF%BB%BF"}) {
+    EXPECT_EQ(Texts(Search(alice, std::string("q=kiwi") + blank + "mango")["results"]), both)
+        << "U+3000, U+00A0, U+2003, U+202F, U+200B, U+FEFF: " << blank;
+  }
+  EXPECT_EQ(Texts(Search(alice, "q=kiwi%E3%80%80man*")["results"]), both) << "the prefix term after the blank";
+  // A term of zero-width characters alone is no term: the search is "kiwi".
+  EXPECT_EQ(Search(alice, "q=kiwi+%E2%80%8B%E2%81%A0")["results"].size(), 3u);
+  ExpectHealthy();
+}
+
 TEST_F(ConversationsTest, SearchRefusesOtherRoomsAndBadInputWithoutAnyServerError) {
   User alice = Register("alice");
   User bob = Register("bob");

@@ -53,7 +53,33 @@ TEST(SearchQueryTest, C1ControlsAreRefused) {
 TEST(SearchQueryTest, UnicodeWhitespaceAndInvisibleCharactersAloneAreBlank) {
   ExpectInvalid("\xC2\xA0\xE3\x80\x80");  // U+00A0 U+3000
   ExpectInvalid("\xE2\x80\x8B \t");      // U+200B
-  EXPECT_EQ(Match("a\xC2\xA0" "b"), "\"a\xC2\xA0" "b\"");
+}
+
+// What reads as two words is two terms, both of which must occur, not one
+// FTS5 string (a phrase: the words side by side). Before, only ASCII white
+// space split terms.
+TEST(SearchQueryTest, TermsSplitOnUnicodeBlanks) {
+  EXPECT_EQ(Match("foo\xE3\x80\x80" "bar"), "\"foo\" \"bar\"");        // U+3000 ideographic space
+  EXPECT_EQ(Match("foo\xC2\xA0" "bar"), "\"foo\" \"bar\"");            // U+00A0 no-break space
+  EXPECT_EQ(Match("foo\xE2\x80\xAF" "bar*"), "\"foo\" \"bar\"*");      // U+202F
+  EXPECT_EQ(Match("\xE1\x9A\x80" "foo\xE2\x80\x83"), "\"foo\"");      // U+1680, U+2003 around one term
+  EXPECT_EQ(Match("foo\xE2\x80\xA8" "bar\xE2\x80\xA9" "baz"), "\"foo\" \"bar\" \"baz\"");  // U+2028, U+2029
+  // Other non-ASCII characters stay inside their term.
+  EXPECT_EQ(Match("\xE6\x97\xA5\xE6\x9C\xAC caf\xC3\xA9"), "\"\xE6\x97\xA5\xE6\x9C\xAC\" \"caf\xC3\xA9\"");
+}
+
+// A term made only of zero-width characters shows nothing: no term at all,
+// not an empty FTS5 string "" beside the others.
+TEST(SearchQueryTest, ZeroWidthCharactersSeparateTermsAndAreNoTermAlone) {
+  EXPECT_EQ(Match("foo \xE2\x80\x8B"), "\"foo\"");                              // U+200B alone
+  EXPECT_EQ(Match("foo \xE2\x80\x8C\xE2\x81\xA0\xEF\xBB\xBF bar"), "\"foo\" \"bar\"");  // U+200C U+2060 U+FEFF
+  EXPECT_EQ(Match("foo\xE2\x80\x8B" "bar"), "\"foo\" \"bar\"");                // between two words
+  EXPECT_EQ(Match("\xEF\xBB\xBF" "foo"), "\"foo\"");                            // a BOM before the word
+  // Sixteen words with invisible separators are sixteen; one more is refused.
+  std::string sixteen;
+  for (int i = 0; i < 16; ++i) sixteen += "w\xE3\x80\x80";
+  EXPECT_TRUE(BuildMatchExpression(sixteen).ok());
+  ExpectInvalid(sixteen + "x");
 }
 
 }  // namespace
