@@ -146,7 +146,9 @@ Status ValidateEmoji(const std::string& s) {
   for (size_t i = 0; i < s.size();) {
     uint32_t cp = NextCodePoint(s, &i);
     bool joiner = cp == 0x200D;
-    if (cp == ' ' || (IsHiddenOrControl(cp) && !joiner)) {
+    // Every blank, not only U+0020: a reaction of U+3000 or U+00A0 alone
+    // shows as nothing under the message.
+    if ((IsBlankCodePoint(cp) && !joiner) || (IsHiddenOrControl(cp) && !joiner)) {
       return Status::Invalid("invalid_emoji", "the emoji must not contain spaces, control or bidi characters");
     }
     shown = shown || !IsEmojiModifierOnly(cp);

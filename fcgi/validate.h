@@ -30,8 +30,9 @@ Status ValidateRoomName(const std::string& s);
 Status ValidateClientId(const std::string& s);
 // A name in a path that cannot be a username names nobody: 404 user_not_found.
 Status CheckPathUsername(const std::string& name);
-// A reaction: 1-32 bytes of valid UTF-8 without control or bidi-override
-// characters (zero-width joiners stay: emoji sequences are built with them),
+// A reaction: 1-32 bytes of valid UTF-8 without blank (IsBlankCodePoint),
+// control or bidi-override characters (zero-width joiners stay: emoji
+// sequences are built with them),
 // and something besides joiners and variation selectors (U+FE0E/FE0F).
 constexpr size_t kMaxEmoji = 32;
 Status ValidateEmoji(const std::string& s);

@@ -322,7 +322,8 @@ TEST_F(ConversationsTest, ReactionsAreRefusedToOutsidersBadEmojiAndDeletedMessag
 
   const std::string base = MessagePath(in_open["id"].num(), "/reactions/");
   for (const std::string& bad : {std::string(33, 'x'), std::string("%01"), std::string("%FF"),
-                                 std::string("a%20b"), std::string("%E2%80%AE")}) {
+                                 std::string("a%20b"), std::string("%E2%80%AE"), std::string("%E3%80%80"),
+                                 std::string("%C2%A0"), std::string("%E2%80%83")}) {
     EXPECT_TRUE(Refused(alice->Put(base + bad, ""), 400, "invalid_emoji")) << bad;
   }
   // A ZWJ sequence (family) is one emoji: 18 bytes.

@@ -222,6 +222,17 @@ TEST(ValidateEmojiTest, OneToThirtyTwoBytesWithoutControls) {
   }
 }
 
+// "Without spaces" means every Unicode blank: U+3000 or U+00A0 was a
+// reaction that shows as nothing.
+TEST(ValidateEmojiTest, UnicodeSpacesAreRefused) {
+  for (const std::string& bad : {std::string("\xE3\x80\x80"), std::string("\xC2\xA0"), std::string("\xE2\x80\x83"),
+                                 std::string("\xE1\x9A\x80"), std::string("\xE2\x80\xAF"), std::string("\xE2\x81\x9F"),
+                                 std::string("\xE2\x80\xA8"), std::string("x\xC2\xA0y"), std::string("\xE2\x80\x8D\xE3\x80\x80")}) {
+    EXPECT_ERROR(ValidateEmoji(bad), Code::kInvalid, "invalid_emoji") << bad;
+  }
+  EXPECT_OK(ValidateEmoji("\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9"));  // U+200D stays a joiner
+}
+
 TEST(ValidateEmojiTest, JoinersAndVariationSelectorsAloneAreRefused) {
   const std::string zwj = "\xE2\x80\x8D", vs15 = "\xEF\xB8\x8E", vs16 = "\xEF\xB8\x8F";
   for (const std::string& bad : {zwj, vs15, vs16, zwj + zwj, vs16 + zwj + vs15, Repeat(vs16, 10)}) {
