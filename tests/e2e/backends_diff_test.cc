@@ -1201,6 +1201,10 @@ class Differ {
         "cafe",                         "naive",        "NA%C3%8FVE",
         "%D0%B4%D0%BE%D0%BC",           "%D0%94%D0%9E%D0%9C",   "%CF%89%CE%BC%CE%B5%CE%B3%CE%B1"};
     if (Chance(15)) q = "q=" + OneOf(kOther);
+    // Two words apart by a Unicode blank (U+3000, U+00A0) or a zero-width
+    // character are two terms on both backends (fcgi/search_query.cc).
+    static const std::vector<std::string> kBlanks = {"%E3%80%80", "%C2%A0", "%E2%80%8B", "%EF%BB%BF"};
+    if (Chance(10)) q = "q=" + Word() + OneOf(kBlanks) + Word();
     std::optional<Ids> room;
     if (Chance(30)) room = rooms_[AnyRoom()].id;
     if (Chance(20)) q += "&from=" + Name(AnyUser());
