@@ -1,6 +1,6 @@
 // PgStore: full-text search over the rooms a user is a member of now, with
 // the SearchQuery/SearchPage contract of SQLite's schema/store_search.cc, on
-// the generated tsvector column and GIN index of migrations 002 and 005.
+// the generated tsvector column and GIN index of migrations 002, 005 and 015.
 //
 // Design note. The caller builds q.match for FTS5 (fcgi/search_query.cc):
 // quoted terms ("a ""b"" c"), a '*' after one for a prefix, all of which
@@ -26,7 +26,11 @@
 //
 // Words are folded by the configuration parley_search of migration 005
 // (unaccent, then 'simple'), the same for the texts, the query terms and
-// the snippets: "cafe" finds "Café" and marks it, as FTS5 does.
+// the snippets: "cafe" finds "Café" and marks it, as FTS5 does. Texts and
+// terms first have their ASCII punctuation made blanks (migration 015's
+// parley_search_words), so the parser's host, e-mail, URL and path tokens
+// ("example.com") are words as FTS5 reads them; the snippet parses the text
+// as written, and does not mark a word found inside such a token.
 #include <string_view>
 
 #include "schema/pg/key_range.h"
@@ -100,7 +104,10 @@ Result<SearchPage> PgStore::Search(const User& me, const SearchQuery& q) {
   std::string query;
   for (const Term& t : terms) {
     params.emplace_back(t.text);
-    const std::string p = "phraseto_tsquery('parley_search', $" + std::to_string(params.size()) + ")";
+    // parley_search_words (migration 015): ASCII punctuation is a blank in
+    // the terms as in the texts, so "example.com" asks for its two words.
+    const std::string p =
+        "phraseto_tsquery('parley_search', parley_search_words($" + std::to_string(params.size()) + "))";
     const std::string one =
         t.prefix ? "(CASE WHEN numnode(" + p + ") = 0 THEN " + p + " ELSE (" + p + "::text || ':*')::tsquery END)" : p;
     query += query.empty() ? one : " && " + one;

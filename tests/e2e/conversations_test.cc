@@ -492,6 +492,22 @@ TEST_F(ConversationsTest, SearchSplitsTermsOnUnicodeBlanks) {
   ExpectHealthy();
 }
 
+// A word inside a host name, an address or a date is found on both
+// backends: PostgreSQL's parser read "example.com" and "ann@host.org" as one
+// token each, and "2026-12-06" as 2026, -12, -06 (migration 015).
+TEST_F(ConversationsTest, SearchFindsWordsInsideHostsAddressesAndDates) {
+  User alice = Register("alice");
+  const int64_t room = CreateRoom(alice, "links", "public");
+  Send(alice, room, "see example.com/docs");
+  Send(alice, room, "mail ann@host.org");
+  Send(alice, room, "due 2026-12-06");
+  EXPECT_EQ(Texts(Search(alice, "q=example")["results"]), std::vector<std::string>{"see example.com/docs"});
+  EXPECT_EQ(Texts(Search(alice, "q=docs")["results"]), std::vector<std::string>{"see example.com/docs"});
+  EXPECT_EQ(Texts(Search(alice, "q=example.com")["results"]), std::vector<std::string>{"see example.com/docs"});
+  EXPECT_EQ(Texts(Search(alice, "q=host")["results"]), std::vector<std::string>{"mail ann@host.org"});
+  EXPECT_EQ(Texts(Search(alice, "q=12")["results"]), std::vector<std::string>{"due 2026-12-06"});
+}
+
 TEST_F(ConversationsTest, SearchRefusesOtherRoomsAndBadInputWithoutAnyServerError) {
   User alice = Register("alice");
   User bob = Register("bob");
