@@ -26,11 +26,12 @@
 //
 // Words are folded by the configuration parley_search of migration 005
 // (unaccent, then 'simple'), the same for the texts, the query terms and
-// the snippets: "cafe" finds "Café" and marks it, as FTS5 does. Texts and
-// terms first have their ASCII punctuation made blanks (migration 015's
-// parley_search_words), so the parser's host, e-mail, URL and path tokens
-// ("example.com") are words as FTS5 reads them; the snippet parses the text
-// as written, and does not mark a word found inside such a token.
+// the snippets: "cafe" finds "Café" and marks it, as FTS5 does. Texts,
+// terms and snippets first have their ASCII punctuation made blanks
+// (migration 015's parley_search_words), so the parser's host, e-mail, URL
+// and path tokens ("example.com") are words as FTS5 reads them; a snippet
+// then gets its punctuation back (SnippetAsWritten).
+#include <string>
 #include <string_view>
 
 #include "schema/pg/key_range.h"
@@ -93,6 +94,35 @@ constexpr const char* kHeadlineOptions =
 // punctuation), as FTS5's unicode61 counts runs of letters and digits.
 constexpr const char* kWholeOptions = "StartSel=\x02, StopSel=\x03, HighlightAll=true";
 constexpr int kSnippetWords = 16;
+
+// The snippet of a text, made by ts_headline from parley_search_words(text)
+// (its words as the index holds them: "example.com" two words, so a search
+// for "example" marks it), given back with the text's own characters.
+// translate there maps one ASCII character to one, so the same bytes of
+// text and words are the same characters, or a punctuation mark and its
+// blank. The headline is those words, whole or one fragment, with \x02 and
+// \x03 around each match (text never holds either: control characters are
+// refused). A fragment found twice in the words is taken at its first place
+// (ts_headline picked one of them; their text may differ in punctuation
+// only); one not found at all (never seen) is left as it is.
+std::string SnippetAsWritten(const std::string& text, const std::string& headline) {
+  std::string words = text;
+  for (char& c : words) {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    if (c > 0x20 && c < 0x7F && !alnum) c = ' ';  // translate's 32 characters
+  }
+  std::string plain;
+  for (char c : headline) {
+    if (c != '\x02' && c != '\x03') plain += c;
+  }
+  const size_t at = words.find(plain);
+  if (at == std::string::npos) return headline;
+  std::string out;
+  out.reserve(headline.size());
+  size_t j = at;
+  for (char c : headline) out += c == '\x02' || c == '\x03' ? c : text[j++];
+  return out;
+}
 
 }  // namespace
 
@@ -214,12 +244,13 @@ PgConn::Stmt PgStore::SearchStepQuery(const std::string& source, const std::stri
               "WHERE w.deleted = 0 AND ($3::bigint IS NULL OR w.room_id = $3) AND ($4::bigint IS NULL OR w.user_id = $4) "
               "ORDER BY w.id DESC LIMIT $5) "
               "SELECT n.read, n.oldest, p.id, CASE WHEN p.id IS NULL THEN NULL "
-              "WHEN (SELECT COUNT(*) FROM ts_parse('default', p.text) t WHERE t.tokid <> 12) <= $8 "
-              "THEN ts_headline('parley_search', p.text, s.query, $7) "
-              "ELSE ts_headline('parley_search', p.text, s.query, $6) END, " +
+              "WHEN (SELECT COUNT(*) FROM ts_parse('default', p.words) t WHERE t.tokid <> 12) <= $8 "
+              "THEN ts_headline('parley_search', p.words, s.query, $7) "
+              "ELSE ts_headline('parley_search', p.words, s.query, $6) END, " +
               (with.empty() ? "NULL::bigint" : "(SELECT floor FROM f)") +
-              " FROM (SELECT COUNT(*) AS read, MIN(id) AS oldest FROM w) n CROSS JOIN (SELECT " + query + " AS query) s "
-              "LEFT JOIN (SELECT m.id, m.text FROM page JOIN messages m ON m.id = page.id) p ON true ORDER BY p.id DESC",
+              ", p.text FROM (SELECT COUNT(*) AS read, MIN(id) AS oldest FROM w) n CROSS JOIN (SELECT " + query +
+              " AS query) s LEFT JOIN (SELECT m.id, m.text, parley_search_words(m.text) AS words "
+              "FROM page JOIN messages m ON m.id = page.id) p ON true ORDER BY p.id DESC",
           std::move(params)};
 }
 
@@ -233,7 +264,7 @@ Result<PgStore::SearchStepEnd> PgStore::ReadSearchStep(Result<PgResult> r, int s
   for (int i = 0; i < r->Rows(); ++i) {
     if (r->IsNull(i, 2)) continue;
     PARLEY_ASSIGN_OR_RETURN(int64_t id, r->Int(i, 2));
-    hits.emplace_back(id, r->Text(i, 3));
+    hits.emplace_back(id, SnippetAsWritten(r->Text(i, 5), r->Text(i, 3)));
   }
   SearchStepEnd end;
   end.floor = r->OptionalInt(0, 4);

@@ -403,6 +403,9 @@ class Differ {
   std::string Text() {
     static const std::vector<std::string> kExtras = {"café", "naïve", "日本語", "✓", "hello,", "world.", "\"quoted\"",
                                                      "tab\there", "two\nlines", "<b>x</b>", "Дом", "ΩΜΕΓΑ"};
+    // Tokens of PostgreSQL's parser (host, e-mail, URL, path, a date of
+    // signed numbers) that were one word there before its migration 015.
+    static const std::vector<std::string> kTokens = {"example.com/docs", "ann@host.org", "2026-12-06"};
     std::string t;
     const size_t n = 1 + R(6);
     for (size_t i = 0; i < n; ++i) {
@@ -411,6 +414,8 @@ class Differ {
         t += "@" + people_[static_cast<size_t>(AnyUser())].name;
       } else if (Chance(15)) {
         t += OneOf(kExtras);
+      } else if (Chance(10)) {
+        t += OneOf(kTokens);
       } else {
         t += Word();
       }
@@ -1201,6 +1206,11 @@ class Differ {
         "cafe",                         "naive",        "NA%C3%8FVE",
         "%D0%B4%D0%BE%D0%BC",           "%D0%94%D0%9E%D0%9C",   "%CF%89%CE%BC%CE%B5%CE%B3%CE%B1"};
     if (Chance(15)) q = "q=" + OneOf(kOther);
+    // Words inside the texts' kTokens. Not a token as typed ("example.com"):
+    // both find it, but FTS5 marks a phrase as one span, ts_headline each
+    // of its words (README, known differences).
+    static const std::vector<std::string> kInside = {"example", "docs", "host", "ann", "org", "12", "06"};
+    if (Chance(15)) q = "q=" + OneOf(kInside);
     // Two words apart by a Unicode blank (U+3000, U+00A0) or a zero-width
     // character are two terms on both backends (fcgi/search_query.cc).
     static const std::vector<std::string> kBlanks = {"%E3%80%80", "%C2%A0", "%E2%80%8B", "%EF%BB%BF"};

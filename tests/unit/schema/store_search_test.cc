@@ -474,6 +474,32 @@ TEST_P(StoreSearchTest, WordsInsideHostsAddressesPathsAndDatesAreWords) {
   EXPECT_EQ(Found("\"12\""), logs);
   EXPECT_EQ(Found("\"2026-12-06\""), logs);
   EXPECT_TRUE(Found("\"com\" \"ann\"").empty()) << "every term must occur in one message";
+  // The snippet marks the word inside the token, and keeps the punctuation.
+  auto snippets = [&](const std::string& match) {
+    auto page = reader_->Search(alice_, SearchQuery{match, {}, {}, {}, 20});
+    EXPECT_OK(page) << match;
+    std::vector<std::string> out;
+    if (page.ok()) {
+      for (const SearchHit& h : page->results) out.push_back(h.snippet);
+    }
+    return out;
+  };
+  EXPECT_EQ(snippets("\"example\""), std::vector<std::string>{"see \x02" "example\x03.com/docs now"});
+  EXPECT_EQ(snippets("\"host\" \"org\""), std::vector<std::string>{"mail ann@\x02host\x03.\x02org\x03 today"});
+  EXPECT_EQ(snippets("\"12\""), std::vector<std::string>{"logs in /srv/logs since 2026-\x02" "12\x03-06"});
+}
+
+// A snippet longer than 16 words is one fragment of them; on PostgreSQL it
+// is cut from the text's words with punctuation blanked, and gets its
+// punctuation back (SnippetAsWritten).
+TEST_P(StoreSearchTest, ALongTextsSnippetKeepsItsPunctuation) {
+  Post("one, two; three: four. five! six? seven's eight-nine (ten) eleven twelve thirteen fourteen fifteen "
+       "sixteen seventeen eighteen nineteen twenty kiwi.org twenty-one");
+  auto page = reader_->Search(alice_, SearchQuery{"\"kiwi\"", {}, {}, {}, 20});
+  ASSERT_OK(page);
+  ASSERT_EQ(page->results.size(), 1u);
+  const std::string& snippet = page->results[0].snippet;
+  EXPECT_NE(snippet.find("\x02kiwi\x03.org"), std::string::npos) << snippet;
 }
 
 INSTANTIATE_TEST_SUITE_P(Cadence, StoreSearchTest, ::testing::Values(int64_t{1}, Store::kIndexEveryRows),
