@@ -16,13 +16,14 @@
 --
 -- The stored column is computed again for every message (a table rewrite
 -- under the migration's lock, as 005's: minutes for millions of messages);
--- the index keeps 009's pending list limit.
-CREATE FUNCTION parley_search_words(t text) RETURNS text
+-- the index keeps 009's pending list limit. It may run again over itself
+-- (the store tests migrate again from an older version: OR REPLACE).
+CREATE OR REPLACE FUNCTION parley_search_words(t text) RETURNS text
   LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
   RETURN translate(t, '!"#$%&''()*+,-./:;<=>?@[\]^_`{|}~', repeat(' ', 32));
 
-DROP INDEX messages_search;
-ALTER TABLE messages DROP COLUMN search;
+DROP INDEX IF EXISTS messages_search;
+ALTER TABLE messages DROP COLUMN IF EXISTS search;
 ALTER TABLE messages ADD COLUMN search tsvector
   GENERATED ALWAYS AS (to_tsvector('parley_search', parley_search_words(text))) STORED;
 CREATE INDEX messages_search ON messages USING gin (search) WITH (gin_pending_list_limit = 256);
