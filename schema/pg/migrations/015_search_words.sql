@@ -11,8 +11,8 @@
 -- (schema/pg/store_search.cc) both go through it, so a term as typed
 -- ("example.com") is still found, as the phrase of its words, as FTS5
 -- reads its quoted string. translate is immutable and knows no locale.
--- Snippets (ts_headline) still parse the text as it was written, so a
--- word found inside such a token is not marked in the snippet.
+-- Snippets are made from these words too and given the text's punctuation
+-- back (schema/pg/store_search.cc, SnippetAsWritten).
 --
 -- The stored column is computed again for every message (a table rewrite
 -- under the migration's lock, as 005's: minutes for millions of messages);
