@@ -63,7 +63,7 @@ function content(li, m, ctx) {
   // After the text: a grouped message shows no head.
   if (m.edited && !m.deleted) box.append(el('span', 'edited', '(edited)'));
   var react = function (emoji) { ctx.onReact(m.id, emoji); };
-  if (!m.deleted) Parley.reactions.counts(box, m, react);
+  if (!m.deleted) Parley.reactions.counts(box, m, react, ctx.muted);
 
   var actions = el('div', 'actions', null, {role: 'group', 'aria-label': 'Actions for this message'});
   var live = !m.deleted;
@@ -72,8 +72,9 @@ function content(li, m, ctx) {
     if (shown) actions.append(button(label, label.toLowerCase(), onClick || ctx['on' + label].bind(null, m.id)));
   };
   action(live && ctx.canReply, 'Reply');
-  action(live, 'React', function () { Parley.reactions.palette(box, react); });
-  action(live && ctx.mine, 'Edit');
+  // Muted: the server refuses to add a reaction or edit; taking back stays.
+  action(live && !ctx.muted, 'React', function () { Parley.reactions.palette(box, react); });
+  action(live && ctx.mine && !ctx.muted, 'Edit');
   action(live && (ctx.mine || ctx.canDelete), 'Delete');
   action(ctx.canAnswer, 'Answer');
   if (actions.firstChild) box.append(actions);

@@ -69,8 +69,9 @@ function renderMessage(m) {
   var prof = !!R.room && R.room.role === 'professor';
   Parley.render.content(R.nodes[m.id], m, {
     mine: mine(m),
-    canReply: !(isQa() && prof) && m.kind !== 'answer',
-    canAnswer: m.kind === 'question' && !m.answer_id && !m.deleted && prof,
+    canReply: !(isQa() && prof) && m.kind !== 'answer' && !R.muted,
+    canAnswer: m.kind === 'question' && !m.answer_id && !m.deleted && prof && !R.muted,
+    muted: R.muted,
     canDelete: mod.canDelete(R.room, R.members, m),
     hidden: mod.hidden(m),
     onShow: function (id) {
@@ -718,6 +719,10 @@ function renderHeader() {
   $('text').setAttribute('placeholder', label + (dm ? ' to ' + room.name : ''));
   show('composer', !note);
   show('composer-note', note);
+  // No event ends a mute: wake at its end (a delay past 2^31-1 ms fires at once).
+  R.muted = !!muted;
+  clearTimeout(R.muteTimer);
+  if (muted) R.muteTimer = setTimeout(function () { if (R.room) membersChanged(true); }, Math.min(muted - Date.now() + 50, 2e9));
 }
 
 function rerender() {
