@@ -185,10 +185,12 @@ function answersOf(questionLi) {
   return questionLi.querySelector('.answers') || questionLi.appendChild(el('ol', 'answers', null, {'aria-label': 'Answer'}));
 }
 
-// An answer loaded before its question moves under it.
+// Answers loaded before their question move under it, in id order; a
+// deleted one's tombstone too, which only its reply_to ties to it.
 function adoptAnswer(q) {
-  if (!q.answer_id || !R.nodes[q.answer_id]) return;
-  answersOf(R.nodes[q.id]).append(R.nodes[q.answer_id]);
+  for (var id in R.msgs) {
+    if (R.msgs[id].reply_to === q.id && R.msgs[id].kind === 'answer' && R.nodes[id].parentNode === list) answersOf(R.nodes[q.id]).append(R.nodes[id]);
+  }
 }
 
 function toBottom() {
