@@ -1,0 +1,65 @@
+'use strict';
+// What a careless or hostile user can type, against the page: names and
+// words without a space as long as the API allows, markup in every field,
+// right-to-left text. Nothing may run, and nothing may widen the page, the
+// sidebar or the conversation sideways.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+const ui = require('./ui');
+const fill = require('./fill');
+
+const f = h.fixture();
+const logged = f.logged;
+
+// Elements of the page whose content is wider than their box, where that
+// box does not clip it on purpose (an ellipsis) and the page or a scrolling
+// panel would grow: the document, the sidebar, the room's head.
+function overflows(page) {
+  return page.evaluate(() => {
+    const out = [];
+    const doc = document.documentElement.scrollWidth - window.innerWidth;
+    if (doc > 0) out.push(`the page by ${doc} px`);
+    for (const e of document.querySelectorAll('#sidebar, .room-head *, #messages, .attachment')) {
+      if (!e.getClientRects().length || getComputedStyle(e).textOverflow === 'ellipsis' || e.matches('.visually-hidden')) continue;
+      if (e.scrollWidth > e.clientWidth + 1) out.push(`${e.tagName}#${e.id}.${e.className} ${e.scrollWidth} > ${e.clientWidth}`);
+    }
+    return out;
+  });
+}
+
+test('names, file names and words without a space as long as allowed do not widen anything', logged(async () => {
+  const owner = await h.apiRegister(f.stack.url, h.uniqueName('owner'));
+  const readerName = h.uniqueName('reader');
+  const reader = await h.apiRegister(f.stack.url, readerName);
+  const name = 'W'.repeat(64);
+  const room = (await fill.api(f.stack, owner.token, 'POST', '/rooms', { name, kind: 'public' })).body.room;
+  assert.equal((await fill.api(f.stack, reader.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
+  const say = (body) => fill.api(f.stack, owner.token, 'POST', `/rooms/${room.id}/messages`, body);
+  await say({ text: `see https://example.com/${'x'.repeat(1500)} overlong` });
+  const up = await fetch(`${f.stack.url}/api/uploads?name=${'n'.repeat(190)}.txt`, {
+    method: 'POST', headers: { Authorization: `Bearer ${owner.token}`, 'Content-Type': 'text/plain' }, body: 'hello',
+  });
+  assert.equal(up.status, 201);
+  await say({ text: 'the file', attachments: [(await up.json()).upload.id] });
+
+  for (const viewport of [{ width: 375, height: 700 }, { width: 1100, height: 720 }]) {
+    const u = await ui.openAs(f.browser, f.stack.url, readerName, { register: false, viewport });
+    const p = u.page;
+    if (viewport.width < 760) await p.getByRole('button', { name: 'Rooms' }).click();
+    // A search result names the room.
+    await p.locator('#search-q').fill('overlong');
+    await p.locator('#search-q').press('Enter');
+    await p.locator('#search-results .where', { hasText: name }).waitFor();
+    assert.deepEqual(await overflows(p), [], `the sidebar at ${viewport.width} px`);
+    await p.locator(`button.room[data-room-id="${room.id}"]`).click();
+    await ui.waitForMessage(p, 'the file');
+    assert.deepEqual(await overflows(p), [], `the room at ${viewport.width} px`);
+    // The file's size, after its name, is on screen inside the conversation.
+    const [right, listRight] = await p.evaluate(() => [document.querySelector('.attachment .file-size'), document.getElementById('messages')]
+      .map((e) => e.getBoundingClientRect().right));
+    assert.ok(right > 0 && right <= listRight, `the file size shows at ${viewport.width} px (${right} > ${listRight})`);
+    await ui.finish(u);
+  }
+}));
