@@ -43,7 +43,10 @@ function authenticate(path) {
 }
 
 function signedIn(user) {
+  // A draft kept over a lost session is for its author only.
+  if (user.id !== state.was) $('text').value = '';
   state.me = user;
+  state.was = user.id;
   $('me').textContent = user.username;
   Parley.moderation.load();
   ready(true);

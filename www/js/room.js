@@ -418,6 +418,8 @@ function post(clientId) {
   if (p.replyTo) body.reply_to = p.replyTo;
   if (p.attachments.length) body.attachments = p.attachments;
   api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
+    // Signed out under it: the words wait in the composer for signing in.
+    if (err && err.status === 401 && !$('text').value) $('text').value = p.text;
     if (seq !== R.seq) return;
     if (err) return failPending(clientId, err);
     placeMessage(data.message);
