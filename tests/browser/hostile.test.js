@@ -63,3 +63,33 @@ test('names, file names and words without a space as long as allowed do not wide
     await ui.finish(u);
   }
 }));
+
+test('a right-to-left message reads right to left; markup anywhere is only text', logged(async () => {
+  const owner = await h.apiRegister(f.stack.url, h.uniqueName('owner'));
+  const readerName = h.uniqueName('reader');
+  const reader = await h.apiRegister(f.stack.url, readerName);
+  const name = '<img src=x onerror=alert(1)>';
+  const room = (await fill.api(f.stack, owner.token, 'POST', '/rooms', { name, kind: 'public' })).body.room;
+  assert.equal((await fill.api(f.stack, reader.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
+  const say = (text) => fill.api(f.stack, owner.token, 'POST', `/rooms/${room.id}/messages`, { text });
+  await say('<script>alert(1)</script><b>bold</b>');
+  await say('שלום, עולם!');
+  const u = await ui.openAs(f.browser, f.stack.url, readerName, { register: false });
+  const p = u.page;
+  await ui.openRoom(p, name);
+  await ui.waitForMessage(p, '<script>alert(1)</script><b>bold</b>');
+  assert.equal(await p.locator('#messages b, #messages script, #sidebar img, #room-title img').count(), 0);
+  // In a right-to-left paragraph the final "!" is the leftmost character,
+  // as a Hebrew reader expects; a left-to-right one puts it on the right.
+  const [first, last] = await ui.messages(p, 'שלום, עולם!').evaluate((node) => {
+    const text = node.firstChild, at = (i) => {
+      const r = document.createRange();
+      r.setStart(text, i);
+      r.setEnd(text, i + 1);
+      return r.getBoundingClientRect().left;
+    };
+    return [at(0), at(text.length - 1)];
+  });
+  assert.ok(last < first, `"!" (at ${last} px) left of the first letter (at ${first} px)`);
+  await ui.finish(u);
+}));

@@ -56,7 +56,8 @@ function content(li, m, ctx) {
     box.appendChild(el('p', 'text deleted', 'Hidden: you blocked this person. '))
       .append(button('Show', 'show', ctx.onShow.bind(null, m.id)));
   } else {
-    if (m.text || !m.attachments) Parley.mentions.fill(box.appendChild(el('p', 'text')), m.text);
+    // dir: a Hebrew or Arabic message reads right to left, its "!" at its end.
+    if (m.text || !m.attachments) Parley.mentions.fill(box.appendChild(el('p', 'text', null, {dir: 'auto'})), m.text);
     if (m.attachments) Parley.uploads.render(box, m.attachments);
   }
   li.classList.toggle('mention', Parley.mentions.ofMe(m));
