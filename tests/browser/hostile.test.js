@@ -93,3 +93,23 @@ test('a right-to-left message reads right to left; markup anywhere is only text'
   assert.ok(last < first, `"!" (at ${last} px) left of the first letter (at ${first} px)`);
   await ui.finish(u);
 }));
+
+test('a reply does not quote the words of someone I blocked', logged(async () => {
+  const ana = await h.apiRegister(f.stack.url, h.uniqueName('ana'));
+  const ben = await h.apiRegister(f.stack.url, h.uniqueName('ben'));
+  const cat = await h.apiRegister(f.stack.url, h.uniqueName('cat'));
+  const room = (await fill.api(f.stack, ana.token, 'POST', '/rooms', { name: h.uniqueName('club'), kind: 'public' })).body.room;
+  for (const u of [ben, cat]) assert.equal((await fill.api(f.stack, u.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
+  assert.equal((await fill.api(f.stack, ana.token, 'PUT', `/me/blocks/${ben.user.username}`)).status, 204);
+  const spam = (await fill.api(f.stack, ben.token, 'POST', `/rooms/${room.id}/messages`, { text: 'buy cheap watches' })).body.message;
+  await fill.api(f.stack, cat.token, 'POST', `/rooms/${room.id}/messages`, { text: 'no thanks', reply_to: spam.id });
+  const u = await ui.openAs(f.browser, f.stack.url, ana.user.username, { register: false });
+  const p = u.page;
+  await ui.openRoom(p, room.name);
+  await ui.waitForMessage(p, 'no thanks');
+  await p.locator('#messages .text', { hasText: 'Hidden: you blocked this person' }).waitFor();
+  assert.equal(await p.locator('#messages', { hasText: 'watches' }).count(), 0, 'the blocked words are nowhere in the room');
+  await p.getByRole('button', { name: 'Show', exact: true }).click();
+  await p.locator('.quote', { hasText: 'buy cheap watches' }).waitFor();
+  await ui.finish(u);
+}));

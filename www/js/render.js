@@ -36,7 +36,7 @@ function setClass(li, m, mine) {
 
 // A reply's quote, a button to the original (q null: not loaded yet).
 function quote(q, onJump) {
-  var text = q ? q.user.username + ': ' + (q.deleted ? 'message deleted' : q.text) : 'an earlier message';
+  var text = q ? q.user.username + ': ' + (q.deleted ? 'message deleted' : Parley.moderation.hidden(q) ? 'hidden' : q.text) : 'an earlier message';
   return button('↩ ' + text, 'quote', onJump, 'Reply to ' + text + '. Show the original');
 }
 

@@ -76,7 +76,7 @@ function renderMessage(m) {
     hidden: mod.hidden(m),
     onShow: function (id) {
       mod.show(id);
-      if (R.msgs[id]) renderMessage(R.msgs[id]);
+      rerender();  // replies quoting it too
     },
     quoteOf: quoteOf,
     onReply: startReply,
