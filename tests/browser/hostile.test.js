@@ -47,6 +47,8 @@ test('names, file names and words without a space as long as allowed do not wide
   for (const viewport of [{ width: 375, height: 700 }, { width: 1100, height: 720 }]) {
     const u = await ui.openAs(f.browser, f.stack.url, readerName, { register: false, viewport });
     const p = u.page;
+    // A result names its room once the room list is in.
+    await p.locator(`button.room[data-room-id="${room.id}"]`).waitFor({ state: 'attached' });
     if (viewport.width < 760) await p.getByRole('button', { name: 'Rooms' }).click();
     // A search result names the room.
     await p.locator('#search-q').fill('overlong');
