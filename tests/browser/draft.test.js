@@ -1,8 +1,8 @@
 'use strict';
 // A session that ends under a send (401): the page goes back to signing in,
 // and the words just sent are not lost; they wait in the composer for the
-// same person. A draft never outlives its author's session for someone
-// else who signs in on that page.
+// same person. A draft (text and files) never outlives its author's
+// session for someone else who signs in on that page.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -37,6 +37,12 @@ test('a send answered 401 keeps its text for after signing in, and only for its 
 
   // A draft left when signing out is not shown to the next person.
   await p.getByRole('textbox', { name: 'Message' }).fill('private thoughts');
+  const [chooser] = await Promise.all([
+    p.waitForEvent('filechooser'),
+    p.getByRole('button', { name: 'Attach files' }).click(),
+  ]);
+  await chooser.setFiles({ name: 'diary.txt', mimeType: 'text/plain', buffer: Buffer.from('dear diary') });
+  await p.locator('#upload-tray .upload.ready').waitFor({ timeout: 15000 });
   await p.getByRole('button', { name: 'Settings' }).click();
   await p.getByRole('button', { name: 'Sign out' }).click();
   const other = h.uniqueName('tom');
@@ -44,5 +50,6 @@ test('a send answered 401 keeps its text for after signing in, and only for its 
   await ui.signedInAs(p, other);
   await p.locator('#room-title', { hasText: '# general' }).waitFor();
   assert.equal(await p.getByRole('textbox', { name: 'Message' }).inputValue(), '');
+  assert.equal(await p.locator('#upload-tray').isHidden(), true, 'no file of sam\'s waits to go with tom\'s next message');
   await ui.finish(sam);
 }));
