@@ -111,7 +111,11 @@ test('a reply does not quote the words of someone I blocked', logged(async () =>
   await ui.waitForMessage(p, 'no thanks');
   await p.locator('#messages .text', { hasText: 'Hidden: you blocked this person' }).waitFor();
   assert.equal(await p.locator('#messages', { hasText: 'watches' }).count(), 0, 'the blocked words are nowhere in the room');
+  // Replying shows the words replied to above the composer: not offered.
+  const hidden = p.locator('#messages .msg', { has: p.locator(':scope > .content > .text', { hasText: 'Hidden: you blocked' }) });
+  assert.equal(await hidden.getByRole('button', { name: 'Reply', exact: true }).count(), 0);
   await p.getByRole('button', { name: 'Show', exact: true }).click();
+  await ui.item(p, 'buy cheap watches').getByRole('button', { name: 'Reply', exact: true }).waitFor({ state: 'attached' });
   await p.locator('.quote', { hasText: 'buy cheap watches' }).waitFor();
   await ui.finish(u);
 }));

@@ -72,7 +72,7 @@ function content(li, m, ctx) {
   var action = function (shown, label, onClick) {
     if (shown) actions.append(button(label, label.toLowerCase(), onClick || ctx['on' + label].bind(null, m.id)));
   };
-  action(live && ctx.canReply, 'Reply');
+  action(live && ctx.canReply && !ctx.hidden, 'Reply');  // its bar would quote it
   // Muted: the server refuses to add a reaction or edit; taking back stays.
   action(live && !ctx.muted, 'React', function () { Parley.reactions.palette(box, react); });
   action(live && ctx.mine && !ctx.muted, 'Edit');
