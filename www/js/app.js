@@ -43,7 +43,14 @@ function authenticate(path) {
 }
 
 function signedIn(user) {
+  // A draft kept over a lost session is for its author only (files too:
+  // the server refuses another's upload).
+  if (user.id !== state.was) {
+    $('text').value = '';
+    Parley.uploads.take();
+  }
   state.me = user;
+  state.was = user.id;
   $('me').textContent = user.username;
   Parley.moderation.load();
   ready(true);

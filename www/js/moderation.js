@@ -115,7 +115,7 @@ function onPassword() {
 Parley.moderation = {
   member: function (li, m, ctx) {
     if (m.moderator) li.append(el('span', 'role', 'moderator'));
-    if (m.muted_until) li.append(el('span', 'role muted', 'muted until ' + clock(m.muted_until)));
+    if (m.muted_until > Date.now()) li.append(el('span', 'role muted', 'muted until ' + clock(m.muted_until)));
     if (mayActOn(ctx.room, ctx.members, m.user.id)) {
       li.append(menu(ctx.room, m, power(ctx.room, ctx.members) === 2, ctx));
     }

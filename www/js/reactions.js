@@ -3,13 +3,15 @@
 (function () {
 var kPalette = ['👍', '❤️', '😂', '🎉', '😮', '🙏'];
 
-function counts(box, m, onToggle) {
+// muted: only my own can be pressed (to take it back).
+function counts(box, m, onToggle, muted) {
   var list = m.reactions || [];
   if (!list.length) return;
   var row = el('div', 'reactions');
   list.forEach(function (r) {
     var b = button(r.emoji + ' ' + r.count, 'reaction', onToggle.bind(null, r.emoji));
     b.setAttribute('aria-pressed', !!r.me);
+    b.disabled = muted && !r.me;
     b.title = r.me ? 'Remove your ' + r.emoji : 'React with ' + r.emoji;
     row.append(b);
   });

@@ -36,7 +36,7 @@ function setClass(li, m, mine) {
 
 // A reply's quote, a button to the original (q null: not loaded yet).
 function quote(q, onJump) {
-  var text = q ? q.user.username + ': ' + (q.deleted ? 'message deleted' : q.text) : 'an earlier message';
+  var text = q ? q.user.username + ': ' + (q.deleted ? 'message deleted' : Parley.moderation.hidden(q) ? 'hidden' : q.text) : 'an earlier message';
   return button('↩ ' + text, 'quote', onJump, 'Reply to ' + text + '. Show the original');
 }
 
@@ -56,14 +56,15 @@ function content(li, m, ctx) {
     box.appendChild(el('p', 'text deleted', 'Hidden: you blocked this person. '))
       .append(button('Show', 'show', ctx.onShow.bind(null, m.id)));
   } else {
-    if (m.text || !m.attachments) Parley.mentions.fill(box.appendChild(el('p', 'text')), m.text);
+    // dir: a Hebrew or Arabic message reads right to left, its "!" at its end.
+    if (m.text || !m.attachments) Parley.mentions.fill(box.appendChild(el('p', 'text', null, {dir: 'auto'})), m.text);
     if (m.attachments) Parley.uploads.render(box, m.attachments);
   }
   li.classList.toggle('mention', Parley.mentions.ofMe(m));
   // After the text: a grouped message shows no head.
   if (m.edited && !m.deleted) box.append(el('span', 'edited', '(edited)'));
   var react = function (emoji) { ctx.onReact(m.id, emoji); };
-  if (!m.deleted) Parley.reactions.counts(box, m, react);
+  if (!m.deleted) Parley.reactions.counts(box, m, react, ctx.muted);
 
   var actions = el('div', 'actions', null, {role: 'group', 'aria-label': 'Actions for this message'});
   var live = !m.deleted;
@@ -71,9 +72,10 @@ function content(li, m, ctx) {
   var action = function (shown, label, onClick) {
     if (shown) actions.append(button(label, label.toLowerCase(), onClick || ctx['on' + label].bind(null, m.id)));
   };
-  action(live && ctx.canReply, 'Reply');
-  action(live, 'React', function () { Parley.reactions.palette(box, react); });
-  action(live && ctx.mine, 'Edit');
+  action(live && ctx.canReply && !ctx.hidden, 'Reply');  // its bar would quote it
+  // Muted: the server refuses to add a reaction or edit; taking back stays.
+  action(live && !ctx.muted, 'React', function () { Parley.reactions.palette(box, react); });
+  action(live && ctx.mine && !ctx.muted, 'Edit');
   action(live && (ctx.mine || ctx.canDelete), 'Delete');
   action(ctx.canAnswer, 'Answer');
   if (actions.firstChild) box.append(actions);

@@ -69,13 +69,14 @@ function renderMessage(m) {
   var prof = !!R.room && R.room.role === 'professor';
   Parley.render.content(R.nodes[m.id], m, {
     mine: mine(m),
-    canReply: !(isQa() && prof) && m.kind !== 'answer',
-    canAnswer: m.kind === 'question' && !m.answer_id && !m.deleted && prof,
+    canReply: !(isQa() && prof) && m.kind !== 'answer' && !R.muted,
+    canAnswer: m.kind === 'question' && !m.answer_id && !m.deleted && prof && !R.muted,
+    muted: R.muted,
     canDelete: mod.canDelete(R.room, R.members, m),
     hidden: mod.hidden(m),
     onShow: function (id) {
       mod.show(id);
-      if (R.msgs[id]) renderMessage(R.msgs[id]);
+      rerender();  // replies quoting it too
     },
     quoteOf: quoteOf,
     onReply: startReply,
@@ -184,10 +185,12 @@ function answersOf(questionLi) {
   return questionLi.querySelector('.answers') || questionLi.appendChild(el('ol', 'answers', null, {'aria-label': 'Answer'}));
 }
 
-// An answer loaded before its question moves under it.
+// Answers loaded before their question move under it, in id order; a
+// deleted one's tombstone too, which only its reply_to ties to it.
 function adoptAnswer(q) {
-  if (!q.answer_id || !R.nodes[q.answer_id]) return;
-  answersOf(R.nodes[q.id]).append(R.nodes[q.answer_id]);
+  for (var id in R.msgs) {
+    if (R.msgs[id].reply_to === q.id && R.msgs[id].kind === 'answer' && R.nodes[id].parentNode === list) answersOf(R.nodes[q.id]).append(R.nodes[id]);
+  }
 }
 
 function toBottom() {
@@ -415,6 +418,8 @@ function post(clientId) {
   if (p.replyTo) body.reply_to = p.replyTo;
   if (p.attachments.length) body.attachments = p.attachments;
   api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
+    // Signed out under it: the words wait in the composer for signing in.
+    if (err && err.status === 401 && !$('text').value) $('text').value = p.text;
     if (seq !== R.seq) return;
     if (err) return failPending(clientId, err);
     placeMessage(data.message);
@@ -718,6 +723,10 @@ function renderHeader() {
   $('text').setAttribute('placeholder', label + (dm ? ' to ' + room.name : ''));
   show('composer', !note);
   show('composer-note', note);
+  // No event ends a mute: wake at its end (a delay past 2^31-1 ms fires at once).
+  R.muted = !!muted;
+  clearTimeout(R.muteTimer);
+  if (muted) R.muteTimer = setTimeout(function () { if (R.room) membersChanged(true); }, Math.min(muted - Date.now() + 50, 2e9));
 }
 
 function rerender() {

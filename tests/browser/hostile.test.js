@@ -1,0 +1,121 @@
+'use strict';
+// What a careless or hostile user can type, against the page: names and
+// words without a space as long as the API allows, markup in every field,
+// right-to-left text. Nothing may run, and nothing may widen the page, the
+// sidebar or the conversation sideways.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+const ui = require('./ui');
+const fill = require('./fill');
+
+const f = h.fixture();
+const logged = f.logged;
+
+// Elements of the page whose content is wider than their box, where that
+// box does not clip it on purpose (an ellipsis) and the page or a scrolling
+// panel would grow: the document, the sidebar, the room's head.
+function overflows(page) {
+  return page.evaluate(() => {
+    const out = [];
+    const doc = document.documentElement.scrollWidth - window.innerWidth;
+    if (doc > 0) out.push(`the page by ${doc} px`);
+    for (const e of document.querySelectorAll('#sidebar, .room-head *, #messages, .attachment')) {
+      if (!e.getClientRects().length || getComputedStyle(e).textOverflow === 'ellipsis' || e.matches('.visually-hidden')) continue;
+      if (e.scrollWidth > e.clientWidth + 1) out.push(`${e.tagName}#${e.id}.${e.className} ${e.scrollWidth} > ${e.clientWidth}`);
+    }
+    return out;
+  });
+}
+
+test('names, file names and words without a space as long as allowed do not widen anything', logged(async () => {
+  const owner = await h.apiRegister(f.stack.url, h.uniqueName('owner'));
+  const readerName = h.uniqueName('reader');
+  const reader = await h.apiRegister(f.stack.url, readerName);
+  const name = 'W'.repeat(64);
+  const room = (await fill.api(f.stack, owner.token, 'POST', '/rooms', { name, kind: 'public' })).body.room;
+  assert.equal((await fill.api(f.stack, reader.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
+  const say = (body) => fill.api(f.stack, owner.token, 'POST', `/rooms/${room.id}/messages`, body);
+  await say({ text: `see https://example.com/${'x'.repeat(1500)} overlong` });
+  const up = await fetch(`${f.stack.url}/api/uploads?name=${'n'.repeat(190)}.txt`, {
+    method: 'POST', headers: { Authorization: `Bearer ${owner.token}`, 'Content-Type': 'text/plain' }, body: 'hello',
+  });
+  assert.equal(up.status, 201);
+  await say({ text: 'the file', attachments: [(await up.json()).upload.id] });
+
+  for (const viewport of [{ width: 375, height: 700 }, { width: 1100, height: 720 }]) {
+    const u = await ui.openAs(f.browser, f.stack.url, readerName, { register: false, viewport });
+    const p = u.page;
+    // A result names its room once the room list is in.
+    await p.locator(`button.room[data-room-id="${room.id}"]`).waitFor({ state: 'attached' });
+    if (viewport.width < 760) await p.getByRole('button', { name: 'Rooms' }).click();
+    // A search result names the room.
+    await p.locator('#search-q').fill('overlong');
+    await p.locator('#search-q').press('Enter');
+    await p.locator('#search-results .where', { hasText: name }).waitFor();
+    assert.deepEqual(await overflows(p), [], `the sidebar at ${viewport.width} px`);
+    await p.locator(`button.room[data-room-id="${room.id}"]`).click();
+    await ui.waitForMessage(p, 'the file');
+    assert.deepEqual(await overflows(p), [], `the room at ${viewport.width} px`);
+    // The file's size, after its name, is on screen inside the conversation.
+    const [right, listRight] = await p.evaluate(() => [document.querySelector('.attachment .file-size'), document.getElementById('messages')]
+      .map((e) => e.getBoundingClientRect().right));
+    assert.ok(right > 0 && right <= listRight, `the file size shows at ${viewport.width} px (${right} > ${listRight})`);
+    await ui.finish(u);
+  }
+}));
+
+test('a right-to-left message reads right to left; markup anywhere is only text', logged(async () => {
+  const owner = await h.apiRegister(f.stack.url, h.uniqueName('owner'));
+  const readerName = h.uniqueName('reader');
+  const reader = await h.apiRegister(f.stack.url, readerName);
+  const name = '<img src=x onerror=alert(1)>';
+  const room = (await fill.api(f.stack, owner.token, 'POST', '/rooms', { name, kind: 'public' })).body.room;
+  assert.equal((await fill.api(f.stack, reader.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
+  const say = (text) => fill.api(f.stack, owner.token, 'POST', `/rooms/${room.id}/messages`, { text });
+  await say('<script>alert(1)</script><b>bold</b>');
+  await say('שלום, עולם!');
+  const u = await ui.openAs(f.browser, f.stack.url, readerName, { register: false });
+  const p = u.page;
+  await ui.openRoom(p, name);
+  await ui.waitForMessage(p, '<script>alert(1)</script><b>bold</b>');
+  assert.equal(await p.locator('#messages b, #messages script, #sidebar img, #room-title img').count(), 0);
+  // In a right-to-left paragraph the final "!" is the leftmost character,
+  // as a Hebrew reader expects; a left-to-right one puts it on the right.
+  const [first, last] = await ui.messages(p, 'שלום, עולם!').evaluate((node) => {
+    const text = node.firstChild, at = (i) => {
+      const r = document.createRange();
+      r.setStart(text, i);
+      r.setEnd(text, i + 1);
+      return r.getBoundingClientRect().left;
+    };
+    return [at(0), at(text.length - 1)];
+  });
+  assert.ok(last < first, `"!" (at ${last} px) left of the first letter (at ${first} px)`);
+  await ui.finish(u);
+}));
+
+test('a reply does not quote the words of someone I blocked', logged(async () => {
+  const ana = await h.apiRegister(f.stack.url, h.uniqueName('ana'));
+  const ben = await h.apiRegister(f.stack.url, h.uniqueName('ben'));
+  const cat = await h.apiRegister(f.stack.url, h.uniqueName('cat'));
+  const room = (await fill.api(f.stack, ana.token, 'POST', '/rooms', { name: h.uniqueName('club'), kind: 'public' })).body.room;
+  for (const u of [ben, cat]) assert.equal((await fill.api(f.stack, u.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
+  assert.equal((await fill.api(f.stack, ana.token, 'PUT', `/me/blocks/${ben.user.username}`)).status, 204);
+  const spam = (await fill.api(f.stack, ben.token, 'POST', `/rooms/${room.id}/messages`, { text: 'buy cheap watches' })).body.message;
+  await fill.api(f.stack, cat.token, 'POST', `/rooms/${room.id}/messages`, { text: 'no thanks', reply_to: spam.id });
+  const u = await ui.openAs(f.browser, f.stack.url, ana.user.username, { register: false });
+  const p = u.page;
+  await ui.openRoom(p, room.name);
+  await ui.waitForMessage(p, 'no thanks');
+  await p.locator('#messages .text', { hasText: 'Hidden: you blocked this person' }).waitFor();
+  assert.equal(await p.locator('#messages', { hasText: 'watches' }).count(), 0, 'the blocked words are nowhere in the room');
+  // Replying shows the words replied to above the composer: not offered.
+  const hidden = p.locator('#messages .msg', { has: p.locator(':scope > .content > .text', { hasText: 'Hidden: you blocked' }) });
+  assert.equal(await hidden.getByRole('button', { name: 'Reply', exact: true }).count(), 0);
+  await p.getByRole('button', { name: 'Show', exact: true }).click();
+  await ui.item(p, 'buy cheap watches').getByRole('button', { name: 'Reply', exact: true }).waitFor({ state: 'attached' });
+  await p.locator('.quote', { hasText: 'buy cheap watches' }).waitFor();
+  await ui.finish(u);
+}));
