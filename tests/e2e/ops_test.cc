@@ -1,0 +1,128 @@
+// The operator's side, as a careless or unlucky operator meets it: the real
+// parleyctl, parley-fcgi and parley-events binaries run by hand in a fresh
+// directory (no nginx), with wrong arguments, a database that is missing or
+// is not one, and a daemon started twice on the same sockets. Each case
+// expects a message and a non-zero exit, never a crash, a hang, or a file
+// silently made where one was meant to exist.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "stack.h"
+
+namespace parley::e2e {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class OpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    auto dir = TempDir::Make(&error);
+    ASSERT_TRUE(dir) << error;
+    dir_.emplace(std::move(*dir));
+  }
+  const std::string& dir() const { return dir_->path(); }
+  std::string Path(const std::string& name) const { return dir() + "/" + name; }
+
+  // Runs a program to completion (20 s at most); its exit code, or -1 for a
+  // crash or a hang. *output gets what it printed on stdout and stderr.
+  int Run(std::vector<std::string> argv, std::string* output, std::vector<std::string> env = {}) {
+    const std::string log = Path("run-" + std::to_string(++runs_) + ".out");
+    Child::Options o;
+    o.argv = std::move(argv);
+    o.env = std::move(env);
+    o.log_path = log;
+    std::string error;
+    const int rc = RunToCompletion(o, seconds(20), &error);
+    *output = ReadText(log) + error;
+    return rc;
+  }
+  int Ctl(std::vector<std::string> args, std::string* output, std::vector<std::string> env = {}) {
+    args.insert(args.begin(), PARLEY_CTL_BIN);
+    return Run(std::move(args), output, std::move(env));
+  }
+
+  std::unique_ptr<Child> StartEvents(const std::string& log, std::string* error) {
+    Child::Options o;
+    o.argv = {PARLEY_EVENTS_BIN, "--db", Path("parley.db"), "--listen", Path("events.sock"),
+              "--notify", Path("notify.sock")};
+    o.log_path = Path(log);
+    return Child::Spawn(o, error);
+  }
+
+  static bool Exists(const std::string& path) { return std::filesystem::exists(path); }
+
+  // True if something accepts connections on the unix stream socket path.
+  static bool Answers(const std::string& path) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    return ok;
+  }
+
+  // Waits (bounded) until path answers.
+  static bool WaitForSocket(const std::string& path, Child* owner) {
+    for (int i = 0; i < 200; ++i) {
+      if (Answers(path)) return true;
+      if (!owner->Running()) return false;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return false;
+  }
+
+  std::optional<TempDir> dir_;
+  int runs_ = 0;
+};
+
+// A second parley-events on the sockets of a running one used to unlink
+// them and bind its own: the first kept running but could no longer be
+// reached, and once the second stopped (unlinking the paths in turn)
+// nothing answered on them at all.
+TEST_F(OpsTest, SecondEventsDaemonOnTheSameSocketsRefusesAndTheFirstKeepsServing) {
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", Path("parley.db"), "migrate"}, &out), 0) << out;
+  std::string error;
+  auto first = StartEvents("events1.log", &error);
+  ASSERT_TRUE(first) << error;
+  ASSERT_TRUE(WaitForSocket(Path("events.sock"), first.get())) << ReadText(Path("events1.log"));
+
+  auto second = StartEvents("events2.log", &error);
+  ASSERT_TRUE(second) << error;
+  auto status = second->WaitFor(seconds(15));
+  if (!status) second->Stop(milliseconds(5000));  // it took the sockets over: stop it, as an operator would
+  ASSERT_TRUE(status) << "the second daemon started on the first one's sockets\n" << ReadText(Path("events2.log"));
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0);
+  EXPECT_NE(ReadText(Path("events2.log")).find("events.sock (a running process listens on it"), std::string::npos)
+      << ReadText(Path("events2.log"));
+
+  EXPECT_TRUE(first->Running());
+  EXPECT_TRUE(Answers(Path("events.sock"))) << "the first daemon can no longer be reached";
+  EXPECT_TRUE(Exists(Path("notify.sock")));
+
+  // A socket left by a daemon that died is still taken over at once.
+  first->Signal(SIGKILL);
+  ASSERT_TRUE(first->WaitFor(seconds(5)));
+  ASSERT_TRUE(Exists(Path("events.sock")));
+  auto third = StartEvents("events3.log", &error);
+  ASSERT_TRUE(third) << error;
+  EXPECT_TRUE(WaitForSocket(Path("events.sock"), third.get())) << ReadText(Path("events3.log"));
+}
+
+}  // namespace
+}  // namespace parley::e2e
