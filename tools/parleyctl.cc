@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -189,6 +190,38 @@ int PgDump(const std::string& url, const std::string& dest) {
   return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }
 
+// The commands and how many words each takes (its name included), checked
+// before the database is opened: a mistyped command must not create or
+// migrate anything.
+bool KnownCommand(const std::vector<std::string>& args) {
+  const std::string& cmd = args[0];
+  const size_t n = args.size();
+  if (cmd == "migrate" || cmd == "check" || cmd == "rooms") return n == 1;
+  if (cmd == "create-user" || cmd == "set-password" || cmd == "backup") return n == 2;
+  if (cmd == "create-users" || cmd == "tokens") return n == 3;
+  if (cmd == "token") return n == 2 || n == 3;
+  if (cmd == "set-role") return n == 4;
+  if (cmd == "admin") return n == 2 || (n == 3 && args[1] == "--revoke");
+  return false;
+}
+
+// SQLite creates a missing file on open, and the migrations would then make
+// it a fresh, empty Parley database: a typo in --db answered `check` with
+// "ok" and `rooms` with an empty list. Only `migrate` creates a database
+// (the daemons do too, at start-up); every other command needs one there.
+Status CheckSqliteFile(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return Status::NotFound("no_database", "no database at " + path +
+                                                 " (parleyctl migrate creates one, as the daemons do at start-up)");
+    }
+    return Status::Internal(path + ": " + std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) return Status::Invalid("invalid_flag", path + " is a directory, not a database file");
+  return Status::Ok();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -206,9 +239,12 @@ int main(int argc, char** argv) {
   } else if (const char* env = std::getenv("PARLEY_DB")) {
     db_path = env;
   }
-  if (db_path.empty() || args.empty()) return Usage();
+  if (db_path.empty() || args.empty() || !KnownCommand(args)) return Usage();
   if (Status st = parley::CryptoInit(); !st.ok()) return Fail(st);
   const std::string& cmd = args[0];
+  if (parley::BackendOf(db_path) == parley::Backend::kSqlite && cmd != "migrate") {
+    if (Status st = CheckSqliteFile(db_path); !st.ok()) return Fail(st);
+  }
   if (cmd == "check" && args.size() == 1) {
     if (parley::BackendOf(db_path) == parley::Backend::kPostgres) {
       std::fprintf(stderr, "parleyctl: check is SQLite's integrity check; on PostgreSQL run pg_amcheck\n");

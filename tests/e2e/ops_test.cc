@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -122,6 +123,50 @@ TEST_F(OpsTest, SecondEventsDaemonOnTheSameSocketsRefusesAndTheFirstKeepsServing
   auto third = StartEvents("events3.log", &error);
   ASSERT_TRUE(third) << error;
   EXPECT_TRUE(WaitForSocket(Path("events.sock"), third.get())) << ReadText(Path("events3.log"));
+}
+
+// Every command but migrate on a database path where there is none used to
+// create and migrate a fresh one: `check` of a mistyped backup path said
+// "ok", `rooms` listed an empty general room. A mistyped command did too.
+TEST_F(OpsTest, ParleyctlOnAMissingDatabaseSaysSoAndCreatesNothing) {
+  const std::string missing = Path("missing.db");
+  const std::vector<std::vector<std::string>> commands = {
+      {"check"}, {"rooms"}, {"create-user", "alice"}, {"admin", "alice"}, {"set-password", "alice"},
+      {"token", "alice"}, {"set-role", "1", "alice", "professor"}, {"backup", Path("copy.db")}};
+  for (const auto& command : commands) {
+    std::vector<std::string> args = {"--db", missing};
+    args.insert(args.end(), command.begin(), command.end());
+    std::string out;
+    const int rc = Ctl(args, &out, {"PARLEY_PASSWORD=long enough password"});
+    EXPECT_EQ(rc, 1) << command[0] << ": " << out;
+    EXPECT_NE(out.find("no database at " + missing), std::string::npos) << command[0] << ": " << out;
+    EXPECT_FALSE(Exists(missing)) << command[0] << " created " << missing;
+    EXPECT_FALSE(Exists(missing + "-writer")) << command[0];
+    EXPECT_FALSE(Exists(Path("copy.db"))) << command[0];
+  }
+  std::string out;
+  EXPECT_EQ(Ctl({"--db", missing, "no-such-command"}, &out), 2) << out;
+  EXPECT_NE(out.find("usage: parleyctl"), std::string::npos) << out;
+  EXPECT_EQ(Ctl({"--db", missing, "rooms", "extra"}, &out), 2) << out;
+  EXPECT_FALSE(Exists(missing));
+
+  // A directory, a file that is not SQLite, a schema newer than the binary.
+  EXPECT_EQ(Ctl({"--db", dir(), "rooms"}, &out), 1) << out;
+  EXPECT_NE(out.find("is a directory"), std::string::npos) << out;
+  {
+    FILE* f = std::fopen(Path("notes.txt").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("not a database, but a long enough line of text to fill a header\n", f);
+    std::fclose(f);
+  }
+  EXPECT_EQ(Ctl({"--db", Path("notes.txt"), "check"}, &out), 1) << out;
+  EXPECT_NE(out.find("not a database"), std::string::npos) << out;
+
+  // migrate creates the database; then every command finds it.
+  ASSERT_EQ(Ctl({"--db", missing, "migrate"}, &out), 0) << out;
+  EXPECT_EQ(Ctl({"--db", missing, "check"}, &out), 0) << out;
+  EXPECT_EQ(out, "ok\n");
+  EXPECT_EQ(Ctl({"--db", missing, "create-user", "alice"}, &out, {"PARLEY_PASSWORD=long enough password"}), 0) << out;
 }
 
 }  // namespace
