@@ -310,6 +310,15 @@ int main(int argc, char** argv) {
   }
   if (cmd == "set-password" && args.size() == 2) return SetPassword(store, args[1]);
   if (cmd == "backup" && args.size() == 2) {
+    // Never over an existing file: arguments given the wrong way round
+    // (--db old-backup.db backup var/parley.db) wrote the old backup over
+    // the live database, under the running daemons.
+    struct stat existing;
+    if (lstat(args[1].c_str(), &existing) == 0) {
+      std::fprintf(stderr, "parleyctl: %s exists; a backup never overwrites a file (remove it or choose another name)\n",
+                   args[1].c_str());
+      return 1;
+    }
     if (parley::Db* db = (*opened)->sqlite()) {
       if (Status st = db->BackupTo(args[1]); !st.ok()) return Fail(st);
     } else if (int rc = PgDump(db_path, args[1]); rc != 0) {

@@ -172,6 +172,29 @@ TEST_F(OpsTest, ParleyctlOnAMissingDatabaseSaysSoAndCreatesNothing) {
   EXPECT_EQ(Ctl({"--db", missing, "create-user", "alice"}, &out, {"PARLEY_PASSWORD=long enough password"}), 0) << out;
 }
 
+// `parleyctl --db old-backup.db backup var/parley.db`, the arguments the
+// wrong way round, wrote the old backup over the live database; a backup
+// onto its own source "succeeded". A backup now never overwrites a file.
+TEST_F(OpsTest, BackupNeverOverwritesAFile) {
+  const std::string old_backup = Path("old.db"), live = Path("live.db");
+  const std::vector<std::string> password = {"PARLEY_PASSWORD=long enough password"};
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", old_backup, "migrate"}, &out), 0) << out;
+  ASSERT_EQ(Ctl({"--db", live, "migrate"}, &out), 0) << out;
+  ASSERT_EQ(Ctl({"--db", live, "create-user", "newer"}, &out, password), 0) << out;
+
+  EXPECT_EQ(Ctl({"--db", old_backup, "backup", live}, &out), 1) << out;
+  EXPECT_NE(out.find("exists; a backup never overwrites"), std::string::npos) << out;
+  EXPECT_EQ(Ctl({"--db", live, "backup", live}, &out), 1) << out;
+  // The live database still has its user.
+  EXPECT_EQ(Ctl({"--db", live, "token", "newer"}, &out), 0) << out;
+  EXPECT_EQ(Ctl({"--db", live, "check"}, &out), 0) << out;
+
+  EXPECT_EQ(Ctl({"--db", live, "backup", Path("fresh.db")}, &out), 0) << out;
+  EXPECT_EQ(Ctl({"--db", Path("fresh.db"), "token", "newer"}, &out), 0) << out;
+  EXPECT_EQ(Ctl({"--db", live, "backup", dir()}, &out), 1) << out;  // a directory exists too
+}
+
 // parleyctl backup of the live database while clients send, then a stack
 // started on the backup: every send acknowledged before the backup began is
 // there. The copy used to read the database afresh at each of its steps, so
