@@ -195,6 +195,20 @@ TEST_F(OpsTest, BackupNeverOverwritesAFile) {
   EXPECT_EQ(Ctl({"--db", live, "backup", dir()}, &out), 1) << out;  // a directory exists too
 }
 
+// --log-file naming a directory (or an unwritable path): parley-events
+// exited 2 without a word, as freopen had closed stderr before perror
+// could say why.
+TEST_F(OpsTest, EventsWithAnUnopenableLogFileSaysWhy) {
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", Path("parley.db"), "migrate"}, &out), 0) << out;
+  const int rc = Run({PARLEY_EVENTS_BIN, "--db", Path("parley.db"), "--listen", Path("events.sock"), "--notify",
+                      Path("notify.sock"), "--log-file", dir()},
+                     &out);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("--log-file " + dir() + ": Is a directory"), std::string::npos) << out;
+  EXPECT_FALSE(Exists(Path("events.sock")));
+}
+
 // parleyctl backup of the live database while clients send, then a stack
 // started on the backup: every send acknowledged before the backup began is
 // there. The copy used to read the database afresh at each of its steps, so
