@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fcgi/validate.h"
 #include "schema/backend/backend.h"
 #include "schema/crypto.h"
 
@@ -87,14 +88,19 @@ int SetPassword(parley::Storage& store, const std::string& username) {
   return 0;
 }
 
-int CreateUser(parley::Storage& store, const std::string& username) {
-  std::string password = ReadPassword(username);
-  if (username.empty() || username.size() > 32 ||
-      username.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-          std::string::npos) {
-    std::fprintf(stderr, "parleyctl: username must be 1-32 of [A-Za-z0-9_.-]\n");
-    return 2;
+// The API's own rule (fcgi/validate.h), so that no account made here has a
+// name the API would refuse: a space, a '/', bytes that are not UTF-8.
+bool UsernameFits(const std::string& username) {
+  if (Status st = parley::fcgi::ValidateUsername(username); !st.ok()) {
+    std::fprintf(stderr, "parleyctl: %s: %s\n", username.c_str(), st.message().c_str());
+    return false;
   }
+  return true;
+}
+
+int CreateUser(parley::Storage& store, const std::string& username) {
+  if (!UsernameFits(username)) return 2;
+  std::string password = ReadPassword(username);
   if (!PasswordFits(password)) return 2;
   auto hash = parley::HashPassword(password);
   if (!hash.ok()) return Fail(hash.status());
@@ -108,6 +114,9 @@ int CreateUser(parley::Storage& store, const std::string& username) {
 // account stores the same encoded hash (salt included), so they all share
 // the one password. Not for real users: identical hashes reveal that.
 int CreateUsers(parley::Storage& store, const std::string& prefix, long count) {
+  // The first and the longest name stand for all: the rule is per character
+  // and a length, and "." or ".." cannot end in a digit.
+  if (!UsernameFits(prefix + "1") || !UsernameFits(prefix + std::to_string(count))) return 2;
   const char* env = std::getenv("PARLEY_PASSWORD");
   std::string password = env ? env : "load-test-password";
   auto hash = parley::HashPassword(password);

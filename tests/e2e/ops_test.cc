@@ -209,6 +209,25 @@ TEST_F(OpsTest, EventsWithAnUnopenableLogFileSaysWhy) {
   EXPECT_FALSE(Exists(Path("events.sock")));
 }
 
+// create-users made accounts with any prefix: spaces, '/', bytes that are
+// not UTF-8, names longer than 32; the API refuses every one of those names.
+TEST_F(OpsTest, CreateUsersKeepsTheUsernameRule) {
+  const std::string db = Path("parley.db");
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", db, "migrate"}, &out), 0) << out;
+  for (const std::string& prefix : {std::string("bad name"), std::string("a/b"), std::string("caf\xff"),
+                                    std::string(32, 'a')}) {
+    EXPECT_EQ(Ctl({"--db", db, "create-users", prefix, "3"}, &out), 2) << prefix << ": " << out;
+    EXPECT_NE(out.find("username"), std::string::npos) << out;
+  }
+  // 31 letters: user1..user9 fit, user10 would have 33 characters.
+  EXPECT_EQ(Ctl({"--db", db, "create-users", std::string(31, 'b'), "10"}, &out), 2) << out;
+  EXPECT_EQ(Ctl({"--db", db, "create-user", "."}, &out, {"PARLEY_PASSWORD=long enough password"}), 2) << out;
+  EXPECT_EQ(Ctl({"--db", db, "token", "bad name1"}, &out), 1) << "an account with a bad name exists: " << out;
+  EXPECT_EQ(Ctl({"--db", db, "create-users", "lg", "3"}, &out), 0) << out;
+  EXPECT_EQ(out, "created 3 user(s) lg1..lg3\n");
+}
+
 // parleyctl backup of the live database while clients send, then a stack
 // started on the backup: every send acknowledged before the backup began is
 // there. The copy used to read the database afresh at each of its steps, so
