@@ -228,6 +228,24 @@ TEST_F(OpsTest, CreateUsersKeepsTheUsernameRule) {
   EXPECT_EQ(out, "created 3 user(s) lg1..lg3\n");
 }
 
+// parley-fcgi told to send its wake-ups to its own FastCGI socket started,
+// and every wake-up was lost (a stream socket refuses datagrams).
+TEST_F(OpsTest, FcgiListenAndEventsSocketOnOnePathAreRefused) {
+  std::string out;
+  const int rc = Run({PARLEY_FCGI_BIN, "--db", Path("parley.db"), "--listen", Path("fcgi.sock"), "--events-socket",
+                      Path("fcgi.sock")},
+                     &out);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("--listen and --events-socket must be different paths"), std::string::npos) << out;
+  // Bad environment: said, and nothing opened.
+  EXPECT_EQ(Run({PARLEY_FCGI_BIN, "--db", Path("parley.db"), "--listen", Path("fcgi.sock")}, &out,
+                {"PARLEY_SYNC=sometimes"}),
+            2)
+      << out;
+  EXPECT_NE(out.find("must be full or normal"), std::string::npos) << out;
+  EXPECT_FALSE(Exists(Path("parley.db")));
+}
+
 // parleyctl backup of the live database while clients send, then a stack
 // started on the backup: every send acknowledged before the backup began is
 // there. The copy used to read the database afresh at each of its steps, so
