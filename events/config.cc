@@ -160,6 +160,11 @@ Result<Config> ParseConfig(int argc, char** argv) {
     return Status::Invalid("invalid_flag", "--db, --listen and --notify are required");
   }
   PARLEY_RETURN_IF_ERROR(ParseListenAddress("--listen", c.listen_path).status());
+  // One path holds one socket: binding the wake-up socket there replaced
+  // the HTTP listener just bound, and the daemon ran on, unreachable.
+  if (c.listen_path == c.notify_path) {
+    return Status::Invalid("invalid_flag", "--listen and --notify must be different paths (both are " + c.listen_path + ")");
+  }
   if (c.data_dir.empty()) c.data_dir = DefaultDataDir(c.db);
   if (c.name.empty()) {
     char host[256] = {};

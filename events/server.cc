@@ -5,10 +5,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "schema/crypto.h"
 #include "schema/listen_address.h"
 #include "schema/log.h"
 #include "schema/migrate.h"
+#include "schema/posix.h"
 
 namespace parley::events {
 
@@ -109,10 +112,13 @@ void Server::OnSignal(int sig, short, void* self) {
   } else if (sig == SIGHUP) {
     if (!s->cfg_.log_file.empty()) {
       int fd = open(s->cfg_.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-      if (fd >= 0) {
-        dup2(fd, STDERR_FILENO);
-        close(fd);
+      if (fd < 0) {
+        // The old file stays stderr: the line lands where logs went so far.
+        LOG_ERROR("%s; logging on to the file already open", PosixError("reopen " + s->cfg_.log_file, errno).message().c_str());
+        return;
       }
+      dup2(fd, STDERR_FILENO);
+      close(fd);
     }
     LOG_INFO("log reopened");
   } else if (sig == SIGUSR1 || sig == SIGUSR2) {

@@ -1,20 +1,23 @@
 #include "fcgi/limits_config.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace parley::fcgi {
 namespace {
 
 Status Bad(const std::string& what) { return Status::Invalid("invalid_config", what); }
 
-// A finite number in [0, max], the whole of s.
+// A finite number in [0, max], the whole of s, written in plain decimal:
+// strtod alone also took " 5" (but not "5 "), "0x10" (16) and "1e3".
 bool ParseNumber(std::string_view s, double max, double* out) {
   std::string copy(s);
-  if (copy.empty()) return false;
+  if (copy.empty() || copy.find_first_not_of("0123456789.") != std::string::npos) return false;
   char* end = nullptr;
   errno = 0;
   double v = std::strtod(copy.c_str(), &end);
@@ -23,12 +26,18 @@ bool ParseNumber(std::string_view s, double max, double* out) {
   return true;
 }
 
-// "class=rate/burst" or "class=0".
-Status ApplyRate(std::string_view item, Limits* out) {
+// "class=rate/burst" or "class=0". A class named twice is refused: which
+// of the two applied was the parser's choice, not the operator's (the
+// last one, silently).
+Status ApplyRate(std::string_view item, std::vector<WriteClass>* seen, Limits* out) {
   size_t eq = item.find('=');
   if (eq == std::string_view::npos) return Bad("PARLEY_WRITE_RATES: expected class=rate/burst, got '" + std::string(item) + "'");
   std::optional<WriteClass> c = ParseWriteClass(item.substr(0, eq));
   if (!c) return Bad("PARLEY_WRITE_RATES: unknown class '" + std::string(item.substr(0, eq)) + "'");
+  if (std::find(seen->begin(), seen->end(), *c) != seen->end()) {
+    return Bad("PARLEY_WRITE_RATES: " + std::string(ToString(*c)) + " is given twice");
+  }
+  seen->push_back(*c);
   std::string_view value = item.substr(eq + 1);
   size_t slash = value.find('/');
   Rate r;
@@ -37,7 +46,9 @@ Status ApplyRate(std::string_view item, Limits* out) {
   }
   if (slash == std::string_view::npos) {
     if (r.per_second != 0) return Bad("PARLEY_WRITE_RATES: " + std::string(ToString(*c)) + " needs rate/burst");
-  } else if (!ParseNumber(value.substr(slash + 1), 1e6, &r.burst) || (r.per_second > 0 && r.burst < 1)) {
+  } else if (!ParseNumber(value.substr(slash + 1), 1e6, &r.burst)) {
+    return Bad("PARLEY_WRITE_RATES: bad burst for " + std::string(ToString(*c)));
+  } else if (r.per_second > 0 && r.burst < 1) {
     return Bad("PARLEY_WRITE_RATES: the burst of " + std::string(ToString(*c)) + " must be at least 1");
   }
   out->rate(*c) = r;
@@ -93,9 +104,10 @@ Status ApplyLimitsEnv(const LimitsEnv& env, Limits* out) {
   PARLEY_RETURN_IF_ERROR(
       ApplyCount("PARLEY_MEMBERSHIPS_PER_USER", env.memberships_per_user, &out->memberships_per_user));
   std::string_view rates = env.write_rates ? env.write_rates : "";
+  std::vector<WriteClass> seen;
   while (!rates.empty()) {
     size_t comma = rates.find(',');
-    PARLEY_RETURN_IF_ERROR(ApplyRate(rates.substr(0, comma), out));
+    PARLEY_RETURN_IF_ERROR(ApplyRate(rates.substr(0, comma), &seen, out));
     rates = comma == std::string_view::npos ? std::string_view() : rates.substr(comma + 1);
   }
   // Last, so that off wins over everything else.

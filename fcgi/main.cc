@@ -118,6 +118,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "parley-fcgi: %s\n", address.status().message().c_str());
     return 2;
   }
+  // The wake-ups would go to our own FastCGI socket, a stream socket that
+  // refuses datagrams: every one lost, silently (parley-events then sees
+  // new events only at its 250 ms check).
+  if (!cfg.events_socket.empty() && cfg.events_socket == cfg.listen_path) {
+    std::fprintf(stderr, "parley-fcgi: --listen and --events-socket must be different paths (both are %s)\n",
+                 cfg.listen_path.c_str());
+    return 2;
+  }
   if (cfg.data_dir.empty()) cfg.data_dir = parley::DefaultDataDir(cfg.db);
   if (cfg.data_dir.empty()) {
     std::fprintf(stderr, "parley-fcgi: --data DIR (PARLEY_DATA) is required with PostgreSQL: uploads live there\n");

@@ -362,16 +362,29 @@ Status Db::BackupTo(const std::string& dest) {
   int rc = sqlite3_open_v2(dest.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   std::unique_ptr<sqlite3, SqliteCloser> out(raw);
   if (rc != SQLITE_OK) return FromSqlite(rc, raw, "open " + dest);
+  // One read transaction on the source for the whole copy, so the copy is
+  // of one snapshot. Without it each step read the database afresh, and a
+  // commit by another process (a daemon) between two steps restarted the
+  // copy from page 1: under a steady stream of sends a backup of a few MiB
+  // never finished. In WAL mode a reader holds no writer back; it only
+  // keeps checkpoints from restarting the WAL until the copy is done (they
+  // wait kCheckpointReaderWaitMs and try again later).
+  PARLEY_RETURN_IF_ERROR(ExecScript("BEGIN; SELECT count(*) FROM sqlite_schema"));
   sqlite3_backup* b = sqlite3_backup_init(raw, "main", db_.get(), "main");
-  if (!b) return FromSqlite(sqlite3_errcode(raw), raw, "backup");
-  // Copy in steps so writers are held up for one step at a time, not for
-  // the whole copy; a step that meets a lock simply retries.
+  if (!b) {
+    Status st = FromSqlite(sqlite3_errcode(raw), raw, "backup");
+    (void)ExecScript("COMMIT");
+    return st;
+  }
+  // Steps, so that a lock on the destination is retried.
   do {
     rc = sqlite3_backup_step(b, 256);
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) sqlite3_sleep(20);
   } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
   sqlite3_backup_finish(b);
-  return FromSqlite(rc == SQLITE_DONE ? SQLITE_OK : rc, raw, "backup");
+  Status ended = ExecScript("COMMIT");  // the read transaction: nothing to write
+  PARLEY_RETURN_IF_ERROR(FromSqlite(rc == SQLITE_DONE ? SQLITE_OK : rc, raw, "backup"));
+  return ended;
 }
 
 Result<std::string> Db::IntegrityCheck() {

@@ -30,6 +30,27 @@ bool UnixAddress(const std::string& path, sockaddr_un* addr) {
   return true;
 }
 
+namespace {
+
+constexpr int kLiveSocketWaitMs = 3000;
+
+// True if a process still accepts on addr after waiting up to wait_ms for
+// it to stop; a connect that is refused (or finds no file) means nobody.
+bool SocketAnswersFor(const sockaddr_un& addr, SocketKind kind, int wait_ms) {
+  const int type = (kind == SocketKind::kStream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK;
+  for (int waited = 0;; waited += 50) {
+    Fd probe(socket(AF_UNIX, type, 0));
+    if (!probe.valid()) return false;  // bind() below reports what is wrong
+    const int rc = connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    // EAGAIN: a stream socket whose backlog is full, so it is listening.
+    if (rc != 0 && errno != EAGAIN) return false;
+    if (waited >= wait_ms) return true;
+    usleep(50 * 1000);
+  }
+}
+
+}  // namespace
+
 Result<Fd> UnixBind(const std::string& path, SocketKind kind, bool nonblocking) {
   sockaddr_un addr;
   if (!UnixAddress(path, &addr)) return PosixError("socket path " + path, ENAMETOOLONG);
@@ -40,6 +61,17 @@ Result<Fd> UnixBind(const std::string& path, SocketKind kind, bool nonblocking) 
   struct stat st;
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return PosixError("bind " + path + " (not a socket)", EEXIST);
+    // Replace the file only once nobody answers on it (a process that died
+    // leaves it behind: ECONNREFUSED). Unlinking a live daemon's socket
+    // left that daemon running and unreachable, for good once the second
+    // one stopped and unlinked the path in turn (a daemon started twice,
+    // two tools/run on one PARLEY_VAR). The wait is for a pool master
+    // killed with SIGKILL: its workers hold the socket while they answer
+    // what they had queued, then exit.
+    if (SocketAnswersFor(addr, kind, kLiveSocketWaitMs)) {
+      return PosixError("bind " + path + " (a running process listens on it: is this daemon already running?)",
+                        EADDRINUSE);
+    }
     unlink(path.c_str());  // left by a process that died
   }
   // The file is born 0660 whatever the caller's umask was more lenient

@@ -48,8 +48,8 @@ class Fd {
 
 enum class SocketKind { kStream, kDatagram };
 
-// A unix socket bound at path (a stale socket file there is replaced; any
-// other file is an error), listening when kStream, mode 0660, close-on-exec.
+// A unix socket bound at path (a stale socket file there, one nobody
+// answers on, is replaced; a live one or any other file is an error), listening when kStream, mode 0660, close-on-exec.
 // nonblocking for sockets an event loop reads.
 Result<Fd> UnixBind(const std::string& path, SocketKind kind, bool nonblocking);
 // An unbound datagram socket for sending to a UnixBind'ed path.

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fcgi/validate.h"
 #include "schema/backend/backend.h"
 #include "schema/crypto.h"
 
@@ -86,14 +88,19 @@ int SetPassword(parley::Storage& store, const std::string& username) {
   return 0;
 }
 
-int CreateUser(parley::Storage& store, const std::string& username) {
-  std::string password = ReadPassword(username);
-  if (username.empty() || username.size() > 32 ||
-      username.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-          std::string::npos) {
-    std::fprintf(stderr, "parleyctl: username must be 1-32 of [A-Za-z0-9_.-]\n");
-    return 2;
+// The API's own rule (fcgi/validate.h), so that no account made here has a
+// name the API would refuse: a space, a '/', bytes that are not UTF-8.
+bool UsernameFits(const std::string& username) {
+  if (Status st = parley::fcgi::ValidateUsername(username); !st.ok()) {
+    std::fprintf(stderr, "parleyctl: %s: %s\n", username.c_str(), st.message().c_str());
+    return false;
   }
+  return true;
+}
+
+int CreateUser(parley::Storage& store, const std::string& username) {
+  if (!UsernameFits(username)) return 2;
+  std::string password = ReadPassword(username);
   if (!PasswordFits(password)) return 2;
   auto hash = parley::HashPassword(password);
   if (!hash.ok()) return Fail(hash.status());
@@ -107,6 +114,9 @@ int CreateUser(parley::Storage& store, const std::string& username) {
 // account stores the same encoded hash (salt included), so they all share
 // the one password. Not for real users: identical hashes reveal that.
 int CreateUsers(parley::Storage& store, const std::string& prefix, long count) {
+  // The first and the longest name stand for all: the rule is per character
+  // and a length, and "." or ".." cannot end in a digit.
+  if (!UsernameFits(prefix + "1") || !UsernameFits(prefix + std::to_string(count))) return 2;
   const char* env = std::getenv("PARLEY_PASSWORD");
   std::string password = env ? env : "load-test-password";
   auto hash = parley::HashPassword(password);
@@ -189,6 +199,38 @@ int PgDump(const std::string& url, const std::string& dest) {
   return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }
 
+// The commands and how many words each takes (its name included), checked
+// before the database is opened: a mistyped command must not create or
+// migrate anything.
+bool KnownCommand(const std::vector<std::string>& args) {
+  const std::string& cmd = args[0];
+  const size_t n = args.size();
+  if (cmd == "migrate" || cmd == "check" || cmd == "rooms") return n == 1;
+  if (cmd == "create-user" || cmd == "set-password" || cmd == "backup") return n == 2;
+  if (cmd == "create-users" || cmd == "tokens") return n == 3;
+  if (cmd == "token") return n == 2 || n == 3;
+  if (cmd == "set-role") return n == 4;
+  if (cmd == "admin") return n == 2 || (n == 3 && args[1] == "--revoke");
+  return false;
+}
+
+// SQLite creates a missing file on open, and the migrations would then make
+// it a fresh, empty Parley database: a typo in --db answered `check` with
+// "ok" and `rooms` with an empty list. Only `migrate` creates a database
+// (the daemons do too, at start-up); every other command needs one there.
+Status CheckSqliteFile(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return Status::NotFound("no_database", "no database at " + path +
+                                                 " (parleyctl migrate creates one, as the daemons do at start-up)");
+    }
+    return Status::Internal(path + ": " + std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) return Status::Invalid("invalid_flag", path + " is a directory, not a database file");
+  return Status::Ok();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -206,9 +248,12 @@ int main(int argc, char** argv) {
   } else if (const char* env = std::getenv("PARLEY_DB")) {
     db_path = env;
   }
-  if (db_path.empty() || args.empty()) return Usage();
+  if (db_path.empty() || args.empty() || !KnownCommand(args)) return Usage();
   if (Status st = parley::CryptoInit(); !st.ok()) return Fail(st);
   const std::string& cmd = args[0];
+  if (parley::BackendOf(db_path) == parley::Backend::kSqlite && cmd != "migrate") {
+    if (Status st = CheckSqliteFile(db_path); !st.ok()) return Fail(st);
+  }
   if (cmd == "check" && args.size() == 1) {
     if (parley::BackendOf(db_path) == parley::Backend::kPostgres) {
       std::fprintf(stderr, "parleyctl: check is SQLite's integrity check; on PostgreSQL run pg_amcheck\n");
@@ -274,6 +319,15 @@ int main(int argc, char** argv) {
   }
   if (cmd == "set-password" && args.size() == 2) return SetPassword(store, args[1]);
   if (cmd == "backup" && args.size() == 2) {
+    // Never over an existing file: arguments given the wrong way round
+    // (--db old-backup.db backup var/parley.db) wrote the old backup over
+    // the live database, under the running daemons.
+    struct stat existing;
+    if (lstat(args[1].c_str(), &existing) == 0) {
+      std::fprintf(stderr, "parleyctl: %s exists; a backup never overwrites a file (remove it or choose another name)\n",
+                   args[1].c_str());
+      return 1;
+    }
     if (parley::Db* db = (*opened)->sqlite()) {
       if (Status st = db->BackupTo(args[1]); !st.ok()) return Fail(st);
     } else if (int rc = PgDump(db_path, args[1]); rc != 0) {

@@ -64,5 +64,17 @@ TEST_F(ConfigTest, ListenTakesATcpAddressAndRefusesGarbage) {
   }
 }
 
+// One path for both sockets used to start a daemon nginx could not reach:
+// the wake-up socket replaced the HTTP listener bound there a moment before.
+TEST_F(ConfigTest, ListenAndNotifyOnOnePathAreRefused) {
+  auto c = Parse({"--notify", "/nonexistent/events.sock"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kInvalid);
+  EXPECT_NE(c.status().message().find("--listen and --notify must be different"), std::string::npos)
+      << c.status().message();
+  auto apart = Parse({"--notify", "/nonexistent/other.sock"});
+  EXPECT_TRUE(apart.ok()) << apart.status().message();
+}
+
 }  // namespace
 }  // namespace parley::events

@@ -59,6 +59,29 @@ TEST(LimitsConfigTest, BadValuesAreRefused) {
   }
 }
 
+// Hostile values an operator's typo or a generated file can carry: a class
+// twice (which one applied was silent), white space, hex, exponents, CR.
+TEST(LimitsConfigTest, DuplicatesAndNonDecimalNumbersAreRefused) {
+  for (const char* rates : {"send=5/30,send=0", "send=5/30,typing=1/10,send=5/30", "send= 5/30", "send=5/ 30",
+                            "send=0x10/30", "send=5/0x1e", "send=1e1/30", "send=5/30\r", "send=+5/30",
+                            "send=5/30/40"}) {
+    Limits l;
+    Status st = ApplyLimitsEnv({"on", rates}, &l);
+    EXPECT_FALSE(st.ok()) << rates;
+  }
+  Limits l;
+  Status twice = ApplyLimitsEnv({"on", "send=5/30,send=0"}, &l);
+  EXPECT_NE(twice.message().find("send is given twice"), std::string::npos) << twice.message();
+  Status junk = ApplyLimitsEnv({"on", "send=5/30junk"}, &l);
+  EXPECT_NE(junk.message().find("bad burst for send"), std::string::npos) << junk.message();
+  for (const char* count : {" 5", "0x10", "1e3", "+5", "5\r"}) {
+    EXPECT_FALSE(ApplyLimitsEnv({nullptr, nullptr, count}, &l).ok()) << count;
+  }
+  ASSERT_OK(ApplyLimitsEnv({"on", "send=0.0167/10,typing=1.5/2.5", "1000", "0"}, &l));
+  EXPECT_DOUBLE_EQ(l.rate(WriteClass::kSend).per_second, 0.0167);
+  EXPECT_EQ(l.rooms_per_user, 1000);
+}
+
 TEST(LimitsConfigTest, UploadSizes) {
   Limits l;
   ASSERT_OK(ApplyUploadEnv(nullptr, "", &l));

@@ -1,0 +1,353 @@
+// The operator's side, as a careless or unlucky operator meets it: the real
+// parleyctl, parley-fcgi and parley-events binaries run by hand in a fresh
+// directory (no nginx), with wrong arguments, a database that is missing or
+// is not one, and a daemon started twice on the same sockets. Each case
+// expects a message and a non-zero exit, never a crash, a hang, or a file
+// silently made where one was meant to exist.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "fixture.h"
+#include "stack.h"
+
+namespace parley::e2e {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class OpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    auto dir = TempDir::Make(&error);
+    ASSERT_TRUE(dir) << error;
+    dir_.emplace(std::move(*dir));
+  }
+  const std::string& dir() const { return dir_->path(); }
+  std::string Path(const std::string& name) const { return dir() + "/" + name; }
+
+  // Runs a program to completion (20 s at most); its exit code, or -1 for a
+  // crash or a hang. *output gets what it printed on stdout and stderr.
+  int Run(std::vector<std::string> argv, std::string* output, std::vector<std::string> env = {}) {
+    const std::string log = Path("run-" + std::to_string(++runs_) + ".out");
+    Child::Options o;
+    o.argv = std::move(argv);
+    o.env = std::move(env);
+    o.log_path = log;
+    std::string error;
+    const int rc = RunToCompletion(o, seconds(20), &error);
+    *output = ReadText(log) + error;
+    return rc;
+  }
+  int Ctl(std::vector<std::string> args, std::string* output, std::vector<std::string> env = {}) {
+    args.insert(args.begin(), PARLEY_CTL_BIN);
+    return Run(std::move(args), output, std::move(env));
+  }
+
+  std::unique_ptr<Child> StartEvents(const std::string& log, std::string* error) {
+    Child::Options o;
+    o.argv = {PARLEY_EVENTS_BIN, "--db", Path("parley.db"), "--listen", Path("events.sock"),
+              "--notify", Path("notify.sock")};
+    o.log_path = Path(log);
+    return Child::Spawn(o, error);
+  }
+
+  static bool Exists(const std::string& path) { return std::filesystem::exists(path); }
+
+  // True if something accepts connections on the unix stream socket path.
+  static bool Answers(const std::string& path) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    return ok;
+  }
+
+  // Waits (bounded) until path answers.
+  static bool WaitForSocket(const std::string& path, Child* owner) {
+    for (int i = 0; i < 200; ++i) {
+      if (Answers(path)) return true;
+      if (!owner->Running()) return false;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return false;
+  }
+
+  std::optional<TempDir> dir_;
+  int runs_ = 0;
+};
+
+// A second parley-events on the sockets of a running one used to unlink
+// them and bind its own: the first kept running but could no longer be
+// reached, and once the second stopped (unlinking the paths in turn)
+// nothing answered on them at all.
+TEST_F(OpsTest, SecondEventsDaemonOnTheSameSocketsRefusesAndTheFirstKeepsServing) {
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", Path("parley.db"), "migrate"}, &out), 0) << out;
+  std::string error;
+  auto first = StartEvents("events1.log", &error);
+  ASSERT_TRUE(first) << error;
+  ASSERT_TRUE(WaitForSocket(Path("events.sock"), first.get())) << ReadText(Path("events1.log"));
+
+  auto second = StartEvents("events2.log", &error);
+  ASSERT_TRUE(second) << error;
+  auto status = second->WaitFor(seconds(15));
+  if (!status) second->Stop(milliseconds(5000));  // it took the sockets over: stop it, as an operator would
+  ASSERT_TRUE(status) << "the second daemon started on the first one's sockets\n" << ReadText(Path("events2.log"));
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0);
+  EXPECT_NE(ReadText(Path("events2.log")).find("events.sock (a running process listens on it"), std::string::npos)
+      << ReadText(Path("events2.log"));
+
+  EXPECT_TRUE(first->Running());
+  EXPECT_TRUE(Answers(Path("events.sock"))) << "the first daemon can no longer be reached";
+  EXPECT_TRUE(Exists(Path("notify.sock")));
+
+  // A socket left by a daemon that died is still taken over at once.
+  first->Signal(SIGKILL);
+  ASSERT_TRUE(first->WaitFor(seconds(5)));
+  ASSERT_TRUE(Exists(Path("events.sock")));
+  auto third = StartEvents("events3.log", &error);
+  ASSERT_TRUE(third) << error;
+  EXPECT_TRUE(WaitForSocket(Path("events.sock"), third.get())) << ReadText(Path("events3.log"));
+}
+
+// Every command but migrate on a database path where there is none used to
+// create and migrate a fresh one: `check` of a mistyped backup path said
+// "ok", `rooms` listed an empty general room. A mistyped command did too.
+TEST_F(OpsTest, ParleyctlOnAMissingDatabaseSaysSoAndCreatesNothing) {
+  const std::string missing = Path("missing.db");
+  const std::vector<std::vector<std::string>> commands = {
+      {"check"}, {"rooms"}, {"create-user", "alice"}, {"admin", "alice"}, {"set-password", "alice"},
+      {"token", "alice"}, {"set-role", "1", "alice", "professor"}, {"backup", Path("copy.db")}};
+  for (const auto& command : commands) {
+    std::vector<std::string> args = {"--db", missing};
+    args.insert(args.end(), command.begin(), command.end());
+    std::string out;
+    const int rc = Ctl(args, &out, {"PARLEY_PASSWORD=long enough password"});
+    EXPECT_EQ(rc, 1) << command[0] << ": " << out;
+    EXPECT_NE(out.find("no database at " + missing), std::string::npos) << command[0] << ": " << out;
+    EXPECT_FALSE(Exists(missing)) << command[0] << " created " << missing;
+    EXPECT_FALSE(Exists(missing + "-writer")) << command[0];
+    EXPECT_FALSE(Exists(Path("copy.db"))) << command[0];
+  }
+  std::string out;
+  EXPECT_EQ(Ctl({"--db", missing, "no-such-command"}, &out), 2) << out;
+  EXPECT_NE(out.find("usage: parleyctl"), std::string::npos) << out;
+  EXPECT_EQ(Ctl({"--db", missing, "rooms", "extra"}, &out), 2) << out;
+  EXPECT_FALSE(Exists(missing));
+
+  // A directory, a file that is not SQLite, a schema newer than the binary.
+  EXPECT_EQ(Ctl({"--db", dir(), "rooms"}, &out), 1) << out;
+  EXPECT_NE(out.find("is a directory"), std::string::npos) << out;
+  {
+    FILE* f = std::fopen(Path("notes.txt").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("not a database, but a long enough line of text to fill a header\n", f);
+    std::fclose(f);
+  }
+  EXPECT_EQ(Ctl({"--db", Path("notes.txt"), "check"}, &out), 1) << out;
+  EXPECT_NE(out.find("not a database"), std::string::npos) << out;
+
+  // migrate creates the database; then every command finds it.
+  ASSERT_EQ(Ctl({"--db", missing, "migrate"}, &out), 0) << out;
+  EXPECT_EQ(Ctl({"--db", missing, "check"}, &out), 0) << out;
+  EXPECT_EQ(out, "ok\n");
+  EXPECT_EQ(Ctl({"--db", missing, "create-user", "alice"}, &out, {"PARLEY_PASSWORD=long enough password"}), 0) << out;
+}
+
+// `parleyctl --db old-backup.db backup var/parley.db`, the arguments the
+// wrong way round, wrote the old backup over the live database; a backup
+// onto its own source "succeeded". A backup now never overwrites a file.
+TEST_F(OpsTest, BackupNeverOverwritesAFile) {
+  const std::string old_backup = Path("old.db"), live = Path("live.db");
+  const std::vector<std::string> password = {"PARLEY_PASSWORD=long enough password"};
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", old_backup, "migrate"}, &out), 0) << out;
+  ASSERT_EQ(Ctl({"--db", live, "migrate"}, &out), 0) << out;
+  ASSERT_EQ(Ctl({"--db", live, "create-user", "newer"}, &out, password), 0) << out;
+
+  EXPECT_EQ(Ctl({"--db", old_backup, "backup", live}, &out), 1) << out;
+  EXPECT_NE(out.find("exists; a backup never overwrites"), std::string::npos) << out;
+  EXPECT_EQ(Ctl({"--db", live, "backup", live}, &out), 1) << out;
+  // The live database still has its user.
+  EXPECT_EQ(Ctl({"--db", live, "token", "newer"}, &out), 0) << out;
+  EXPECT_EQ(Ctl({"--db", live, "check"}, &out), 0) << out;
+
+  EXPECT_EQ(Ctl({"--db", live, "backup", Path("fresh.db")}, &out), 0) << out;
+  EXPECT_EQ(Ctl({"--db", Path("fresh.db"), "token", "newer"}, &out), 0) << out;
+  EXPECT_EQ(Ctl({"--db", live, "backup", dir()}, &out), 1) << out;  // a directory exists too
+}
+
+// --log-file naming a directory (or an unwritable path): parley-events
+// exited 2 without a word, as freopen had closed stderr before perror
+// could say why.
+TEST_F(OpsTest, EventsWithAnUnopenableLogFileSaysWhy) {
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", Path("parley.db"), "migrate"}, &out), 0) << out;
+  const int rc = Run({PARLEY_EVENTS_BIN, "--db", Path("parley.db"), "--listen", Path("events.sock"), "--notify",
+                      Path("notify.sock"), "--log-file", dir()},
+                     &out);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("--log-file " + dir() + ": Is a directory"), std::string::npos) << out;
+  EXPECT_FALSE(Exists(Path("events.sock")));
+}
+
+// create-users made accounts with any prefix: spaces, '/', bytes that are
+// not UTF-8, names longer than 32; the API refuses every one of those names.
+TEST_F(OpsTest, CreateUsersKeepsTheUsernameRule) {
+  const std::string db = Path("parley.db");
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", db, "migrate"}, &out), 0) << out;
+  for (const std::string& prefix : {std::string("bad name"), std::string("a/b"), std::string("caf\xff"),
+                                    std::string(32, 'a')}) {
+    EXPECT_EQ(Ctl({"--db", db, "create-users", prefix, "3"}, &out), 2) << prefix << ": " << out;
+    EXPECT_NE(out.find("username"), std::string::npos) << out;
+  }
+  // 31 letters: user1..user9 fit, user10 would have 33 characters.
+  EXPECT_EQ(Ctl({"--db", db, "create-users", std::string(31, 'b'), "10"}, &out), 2) << out;
+  EXPECT_EQ(Ctl({"--db", db, "create-user", "."}, &out, {"PARLEY_PASSWORD=long enough password"}), 2) << out;
+  EXPECT_EQ(Ctl({"--db", db, "token", "bad name1"}, &out), 1) << "an account with a bad name exists: " << out;
+  EXPECT_EQ(Ctl({"--db", db, "create-users", "lg", "3"}, &out), 0) << out;
+  EXPECT_EQ(out, "created 3 user(s) lg1..lg3\n");
+}
+
+// parley-fcgi told to send its wake-ups to its own FastCGI socket started,
+// and every wake-up was lost (a stream socket refuses datagrams).
+TEST_F(OpsTest, FcgiListenAndEventsSocketOnOnePathAreRefused) {
+  std::string out;
+  const int rc = Run({PARLEY_FCGI_BIN, "--db", Path("parley.db"), "--listen", Path("fcgi.sock"), "--events-socket",
+                      Path("fcgi.sock")},
+                     &out);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("--listen and --events-socket must be different paths"), std::string::npos) << out;
+  // Bad environment: said, and nothing opened.
+  EXPECT_EQ(Run({PARLEY_FCGI_BIN, "--db", Path("parley.db"), "--listen", Path("fcgi.sock")}, &out,
+                {"PARLEY_SYNC=sometimes"}),
+            2)
+      << out;
+  EXPECT_NE(out.find("must be full or normal"), std::string::npos) << out;
+  EXPECT_FALSE(Exists(Path("parley.db")));
+}
+
+// parleyctl backup of the live database while clients send, then a stack
+// started on the backup: every send acknowledged before the backup began is
+// there. The copy used to read the database afresh at each of its steps, so
+// a commit between two steps started it over: under a steady stream of
+// sends a backup of a few MiB never finished (a 43 MB database took 0.2 s
+// alone and 25-42 s beside one writer).
+class BackupTest : public StackTest {};
+
+TEST_F(BackupTest, BackupWhileClientsSendHasEveryEarlierSendAndServes) {
+  PARLEY_E2E_SQLITE_ONLY();
+  User u = Register("bk");
+  const int64_t room = General(u);
+  // About 60 MB of history (with its search index): a copy of some 15,000
+  // steps, which a commit between any two of them used to start over.
+  {
+    std::vector<std::thread> fill;
+    for (int t = 0; t < 8; ++t) {
+      fill.emplace_back([&, t] {
+        Client c(stack().base_url());
+        c.set_bearer(u.token);
+        for (int i = 0; i < 1500; ++i) {
+          const std::string text = std::string(3900, static_cast<char>('a' + (i % 26))) + " fill " +
+                                   std::to_string(t) + "-" + std::to_string(i);
+          c.Post("/api/rooms/" + std::to_string(room) + "/messages", "{\"text\":" + Quote(text) + "}");
+        }
+      });
+    }
+    for (auto& th : fill) th.join();
+  }
+
+  using Clock = std::chrono::steady_clock;
+  struct Ack {
+    int64_t id;
+    Clock::time_point at;
+  };
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<Ack>> acks(4);
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 4; ++t) {
+    senders.emplace_back([&, t] {
+      Client c(stack().base_url());
+      c.set_bearer(u.token);
+      for (int i = 0; !stop.load(); ++i) {
+        Response r = c.Post("/api/rooms/" + std::to_string(room) + "/messages",
+                            "{\"text\":\"live " + std::to_string(t) + "-" + std::to_string(i) + "\"}");
+        if (r.status == 201) acks[t].push_back({r.json()["message"]["id"].num(), Clock::now()});
+      }
+    });
+  }
+  std::this_thread::sleep_for(milliseconds(500));
+  const Clock::time_point began = Clock::now();
+  const std::string backup = stack().dir() + "/backup.db";
+  std::string out;
+  const std::optional<std::string> copied = stack().Ctl({"backup", backup}, {}, &out);  // 30 s at most
+  const double took_s = std::chrono::duration<double>(Clock::now() - began).count();
+  std::this_thread::sleep_for(milliseconds(200));
+  stop = true;
+  for (auto& th : senders) th.join();
+  ASSERT_TRUE(copied) << out << " (after " << took_s << " s)";
+  std::printf("backup under load: %.2f s\n", took_s);
+
+  std::set<int64_t> before;
+  size_t during = 0;
+  for (const auto& list : acks) {
+    for (const Ack& a : list) (a.at < began ? before.insert(a.id).second : ++during);
+  }
+  ASSERT_GT(before.size(), 0u);
+  ASSERT_GT(during, 0u) << "no send was acknowledged while the backup ran";
+
+  // A second stack, its database replaced by the backup while it is down.
+  std::string error;
+  auto restored = Stack::Start(StackOptions{}, &error);
+  ASSERT_TRUE(restored) << error;
+  restored->fcgi().Stop(seconds(10));
+  restored->StopEvents();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(restored->db_path() + suffix);
+  std::filesystem::copy_file(backup, restored->db_path());
+  ASSERT_TRUE(restored->StartFcgi(&error)) << error;
+  ASSERT_TRUE(restored->StartEvents(&error)) << error;
+
+  Client c(restored->base_url());
+  c.set_bearer(u.token);  // sessions are in the backup too
+  std::set<int64_t> found;
+  int64_t after = 0;
+  for (int page = 0; page < 1000; ++page) {
+    Response r = c.Get("/api/rooms/" + std::to_string(room) + "/messages?after=" + std::to_string(after) +
+                       "&limit=200");
+    ASSERT_EQ(r.status, 200) << r.Describe();
+    Json messages = r.json()["messages"];
+    for (size_t i = 0; i < messages.size(); ++i) {
+      after = messages[i]["id"].num();
+      found.insert(after);
+    }
+    if (!r.json()["has_more"].boolean()) break;
+  }
+  size_t missing = 0;
+  for (int64_t id : before) missing += found.count(id) == 0;
+  EXPECT_EQ(missing, 0u) << "of " << before.size() << " sends acknowledged before the backup began";
+  const std::optional<std::string> check = restored->Ctl({"check"}, {}, &out);
+  ASSERT_TRUE(check) << out;
+  EXPECT_EQ(*check, "ok\n");
+}
+
+}  // namespace
+}  // namespace parley::e2e

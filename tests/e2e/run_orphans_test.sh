@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# tests/e2e/run_orphans_test.sh BUILD_DIR: tools/run killed with SIGKILL (an
+# operator's kill -9, the OOM killer) takes its daemons with it. Its daemons
+# run in sessions of their own, so they used to run on as orphans holding
+# the port and the sockets, and the next tools/run on the same PARLEY_VAR
+# refused to start. Then: a second tools/run on that directory starts and
+# answers. Every wait is bounded.
+set -euo pipefail
+
+build=$(cd "${1:?usage: run_orphans_test.sh BUILD_DIR}" && pwd -P)
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+tmp=$(mktemp -d)
+var=$tmp/var
+run_pid=""
+daemons=()
+
+fail() {
+  echo "FAIL: $*" >&2
+  [[ ! -f $tmp/run.log ]] || { echo "--- tools/run output (tail) ---" >&2; tail -n 30 "$tmp/run.log" >&2; }
+  exit 1
+}
+cleanup() {
+  local p
+  [[ -z $run_pid ]] || kill -TERM "$run_pid" 2>/dev/null || true
+  sleep 0.5
+  for p in "${daemons[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
+  [[ -z $run_pid ]] || kill -KILL "$run_pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Pids of PARENT's daemon children (from /proc), not zombies: not the
+# supervision loop's one-second `sleep`.
+children_of() {
+  local stat rest pid comm
+  for stat in /proc/[0-9]*/stat; do
+    { read -r rest < "$stat"; } 2>/dev/null || continue
+    pid=${rest%% *}
+    comm=${rest#*(}; comm=${comm%)*}
+    rest=${rest##*) }
+    read -r state ppid _ <<< "$rest"
+    case $comm in parley-fcgi|parley-events|nginx) ;; *) continue ;; esac
+    if [[ $ppid == "$1" && $state != Z ]]; then echo "$pid"; fi
+  done
+}
+alive() {
+  local rest
+  { read -r rest < "/proc/$1/stat"; } 2>/dev/null || return 1
+  rest=${rest##*) }
+  [[ ${rest:0:1} != Z ]]
+}
+
+start_run() {
+  local attempt
+  for attempt in 1 2 3; do
+    port=$(( 18000 + RANDOM % 10000 ))
+    : > "$tmp/run.log"
+    PARLEY_NO_BUILD=1 PARLEY_BUILD_DIR="$build" PARLEY_PORT=$port PARLEY_VAR="$var" \
+      PARLEY_LIMITS=off bash "$repo/tools/run" > "$tmp/run.log" 2>&1 &
+    run_pid=$!
+    for _ in $(seq 300); do
+      grep -q "Parley is running" "$tmp/run.log" && return 0
+      kill -0 "$run_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$run_pid" 2>/dev/null && fail "tools/run did not start within 30 s"
+    wait "$run_pid" || true
+    grep -q "port $port on 127.0.0.1 is already in use" "$tmp/run.log" || fail "tools/run exited during start-up"
+  done
+  fail "no free port after 3 attempts"
+}
+
+start_run
+mapfile -t daemons < <(children_of "$run_pid")
+(( ${#daemons[@]} == 3 )) || fail "expected 3 daemons under tools/run, found ${#daemons[@]}"
+kill -KILL "$run_pid"
+wait "$run_pid" 2>/dev/null || true
+run_pid=""
+for _ in $(seq 100); do   # 10 s: parley-fcgi drains, nginx stops its workers
+  left=()
+  for p in "${daemons[@]}"; do if alive "$p"; then left+=("$p"); fi; done
+  (( ${#left[@]} )) || break
+  sleep 0.1
+done
+(( ${#left[@]} == 0 )) || fail "daemons left running after kill -9 of tools/run: $(for p in "${left[@]}"; do tr '\0' ' ' < "/proc/$p/cmdline"; echo; done)"
+echo "# every daemon stopped after kill -9 of tools/run"
+
+start_run
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/api/health") || true
+[[ $code == 200 ]] || fail "the second tools/run on the same directory answers $code"
+echo "# tools/run started again on the same directory"
+echo "PASS"
