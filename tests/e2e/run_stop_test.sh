@@ -27,26 +27,14 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+# shellcheck source=run_lib.sh
+source "$repo/tests/e2e/run_lib.sh"
 
 # One start, 30 streams, one SIGTERM; the cut is a race (about one round
 # in three lost it before the fix), so the test runs three rounds.
 one_round() {
   rm -f "$tmp"/stream*
-  for attempt in 1 2 3; do
-    port=$(( 18000 + RANDOM % 10000 ))
-    : > "$tmp/run.log"
-    PARLEY_NO_BUILD=1 PARLEY_BUILD_DIR="$build" PARLEY_PORT=$port PARLEY_VAR="$var" \
-      PARLEY_LIMITS=off bash "$repo/tools/run" > "$tmp/run.log" 2>&1 &
-    run_pid=$!
-    for _ in $(seq 300); do
-      grep -q "Parley is running" "$tmp/run.log" && break 2
-      kill -0 "$run_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$run_pid" 2>/dev/null && fail "tools/run did not start within 30 s"
-    wait "$run_pid" || true
-    grep -q "already in use" "$tmp/run.log" || fail "tools/run exited during start-up"
-  done
+  start_run
   url=http://127.0.0.1:$port
   token=$(curl -s --max-time 10 "$url/api/register" -H 'Content-Type: application/json' \
     -d '{"username":"stopper'"$1"'","password":"correct horse"}' | sed -nE 's/.*"token":"([0-9a-f]+)".*/\1/p')
