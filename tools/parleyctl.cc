@@ -15,6 +15,7 @@
 #include "fcgi/validate.h"
 #include "schema/backend/backend.h"
 #include "schema/crypto.h"
+#include "schema/pg/conn.h"
 
 namespace {
 
@@ -183,12 +184,20 @@ int ListRooms(parley::OpenStorage& opened) {
 }
 
 // pg_dump's custom format, consistent as of one snapshot, while the
-// daemons run. Arguments go to execvp, never through a shell.
+// daemons run. Arguments go to execvp, never through a shell. The
+// connection goes in pg_dump's environment (PGHOST, PGPASSWORD...), not
+// its arguments: with the URL on its command line, every user of the host
+// could read the password in ps while the dump ran.
 int PgDump(const std::string& url, const std::string& dest) {
+  auto conn = parley::pg::SplitConninfo(url);
+  if (!conn.ok()) return Fail(conn.status());
   pid_t pid = fork();
   if (pid < 0) return Fail(Status::Internal("fork failed"));
   if (pid == 0) {
-    execlp("pg_dump", "pg_dump", "--format=custom", "--file", dest.c_str(), "--dbname", url.c_str(),
+    for (const std::string& var : conn->env) putenv(const_cast<char*>(var.c_str()));
+    // What libpq reads from no variable (rare: keepalives and the like).
+    const char* rest = conn->rest.empty() ? nullptr : conn->rest.c_str();
+    execlp("pg_dump", "pg_dump", "--format=custom", "--file", dest.c_str(), rest ? "--dbname" : nullptr, rest,
            static_cast<char*>(nullptr));
     std::fprintf(stderr, "parleyctl: cannot run pg_dump (Debian: postgresql-client)\n");
     _exit(127);

@@ -82,6 +82,37 @@ std::string ArrayOf(const std::vector<int64_t>& ids) {
   return out + "}";
 }
 
+Result<ConninfoParts> SplitConninfo(const std::string& conninfo) {
+  char* err = nullptr;
+  struct OptionsFreer {
+    void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
+  };
+  std::unique_ptr<PQconninfoOption, OptionsFreer> opts(PQconninfoParse(conninfo.c_str(), &err));
+  if (!opts) {
+    std::string why = err ? err : "out of memory";
+    PQfreemem(err);
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    return Status::Invalid("invalid_db", "the PostgreSQL connection string: " + why);
+  }
+  ConninfoParts parts;
+  for (const PQconninfoOption* o = opts.get(); o->keyword; ++o) {
+    if (!o->val) continue;
+    if (o->envvar) {
+      parts.env.push_back(std::string(o->envvar) + "=" + o->val);
+      continue;
+    }
+    // A conninfo value in single quotes, its quotes and backslashes escaped.
+    if (!parts.rest.empty()) parts.rest += ' ';
+    parts.rest += std::string(o->keyword) + "='";
+    for (const char* c = o->val; *c; ++c) {
+      if (*c == '\'' || *c == '\\') parts.rest += '\\';
+      parts.rest += *c;
+    }
+    parts.rest += '\'';
+  }
+  return parts;
+}
+
 Result<std::vector<int64_t>> PgResult::Ints(int col) const {
   std::vector<int64_t> out;
   out.reserve(static_cast<size_t>(Rows()));

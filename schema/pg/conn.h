@@ -56,6 +56,18 @@ struct PgResultClearer {
 // A bigint[] parameter's text ("{1,2,3}"), for `$n::bigint[]`.
 std::string ArrayOf(const std::vector<int64_t>& ids);
 
+// A connection string or URL taken apart for a libpq client program run as
+// a child (pg_dump): every parameter that libpq also reads from an
+// environment variable (PGHOST, PGUSER, PGPASSWORD...) as "NAME=value" in
+// env, the others as a "key='value' ..." connection string in rest. A
+// program's command line is readable by every user of the host (ps,
+// /proc/PID/cmdline); its environment only by its own user.
+struct ConninfoParts {
+  std::vector<std::string> env;
+  std::string rest;
+};
+Result<ConninfoParts> SplitConninfo(const std::string& conninfo);
+
 // One parameter of a query, as text, or SQL NULL.
 class PgParam {
  public:

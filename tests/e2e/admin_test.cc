@@ -5,8 +5,13 @@
 // POST /api/me/password and parleyctl set-password. One test measures how
 // long 100 deactivated users' open streams take to close (the issue's
 // figure), printed as "deactivation close ms: ...".
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -133,6 +138,49 @@ TEST_F(AdminTest, SetPasswordFromParleyctlEndsEverySession) {
   EXPECT_EQ(carol->Get("/api/me").status, 401);
   EXPECT_EQ(Login(carol.name, kPassword).status, 401);
   EXPECT_EQ(Login(carol.name, "reset by the operator").status, 200);
+}
+
+// parleyctl backup on PostgreSQL gives pg_dump the connection in its
+// environment: a URL's password was on pg_dump's command line, which every
+// user of the host can read (ps) while the dump runs. A pg_dump of the
+// test's own, first on PATH, writes down what it was given and runs the
+// real one, so the backup is real too.
+TEST_F(AdminTest, PgBackupKeepsThePasswordOffPgDumpsCommandLine) {
+  if (!OnPostgres()) GTEST_SKIP() << "PostgreSQL only";
+  Register("dumped");
+  const std::string dir = stack().dir(), shim_dir = dir + "/shim";
+  std::string real, path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin";
+  for (size_t at = 0; at <= path.size();) {
+    const size_t end = std::min(path.find(':', at), path.size());
+    const std::string candidate = path.substr(at, end - at) + "/pg_dump";
+    if (real.empty() && access(candidate.c_str(), X_OK) == 0) real = candidate;
+    at = end + 1;
+  }
+  ASSERT_FALSE(real.empty()) << "no pg_dump on PATH";
+  ASSERT_EQ(mkdir(shim_dir.c_str(), 0700), 0);
+  {
+    std::ofstream shim(shim_dir + "/pg_dump");
+    shim << "#!/bin/sh\nprintf '%s\\n' \"$@\" > '" << dir << "/argv'\n"
+         << "printf '%s' \"$PGPASSWORD\" > '" << dir << "/password'\n"
+         << "exec '" << real << "' \"$@\"\n";
+  }
+  ASSERT_EQ(chmod((shim_dir + "/pg_dump").c_str(), 0700), 0);
+
+  const std::string secret = "hunter2-in-the-url";
+  Child::Options o;
+  o.argv = {PARLEY_CTL_BIN, "--db", stack().db() + "&password=" + secret, "backup", dir + "/dump"};
+  o.env = {"PATH=" + shim_dir + ":" + path};
+  o.log_path = dir + "/backup.out";
+  std::string error;
+  ASSERT_EQ(RunToCompletion(o, std::chrono::seconds(60), &error), 0) << error << ReadText(o.log_path);
+  const std::string argv = ReadText(dir + "/argv");
+  ASSERT_NE(argv.find("--format=custom"), std::string::npos) << "the shim did not run: " << argv;
+  EXPECT_EQ(argv.find(secret), std::string::npos) << argv;
+  EXPECT_EQ(ReadText(dir + "/password"), secret);
+  EXPECT_EQ(ReadText(o.log_path).find(secret), std::string::npos) << ReadText(o.log_path);
+  struct stat st {};
+  ASSERT_EQ(stat((dir + "/dump").c_str(), &st), 0);
+  EXPECT_GT(st.st_size, 1000);  // the schema and the user, in pg_dump's custom format
 }
 
 // With the periodic session check out of the way (every 60 s), only the

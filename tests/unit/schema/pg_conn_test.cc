@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "tests/unit/schema/pg_cluster.h"
 
@@ -32,6 +34,27 @@ std::unique_ptr<PgConn> FreshConn(PgCluster* cluster, const std::string& prefix,
 std::string Ns(PgConn& conn) {
   Result<PgResult> r = conn.Exec("SELECT string_agg(n::text, ',' ORDER BY n) FROM t");
   return r.ok() ? r->Text(0, 0) : r.status().ToString();
+}
+
+// No server needed: the parts pg_dump gets from parleyctl backup.
+TEST(SplitConninfoTest, ThePasswordGoesToTheEnvironmentAndWhatHasNoVariableToTheRest) {
+  auto parts = SplitConninfo("postgresql://ann:s%20cret@db.example:6543/chat?options=-csearch_path%3Dx&keepalives=1");
+  ASSERT_TRUE(parts.ok()) << parts.status().message();
+  std::vector<std::string> want = {"PGHOST=db.example", "PGPORT=6543", "PGDATABASE=chat", "PGUSER=ann",
+                                   "PGPASSWORD=s cret", "PGOPTIONS=-csearch_path=x"};
+  for (const std::string& w : want) {
+    EXPECT_NE(std::find(parts->env.begin(), parts->env.end(), w), parts->env.end()) << w;
+  }
+  EXPECT_EQ(parts->rest, "keepalives='1'");
+  for (const std::string& e : parts->env) EXPECT_EQ(e.find("keepalives"), std::string::npos) << e;
+
+  auto quoted = SplitConninfo("dbname=chat keepalives_idle='it\\'s'");
+  ASSERT_TRUE(quoted.ok()) << quoted.status().message();
+  EXPECT_EQ(quoted->rest, "keepalives_idle='it\\'s'");
+
+  auto bad = SplitConninfo("postgresql://ann@host/db?nosuch=1");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kInvalid);
 }
 
 TEST(PgConnTest, ParametersRoundTripAsTextWithNulls) {
