@@ -2,6 +2,7 @@
 // daemons are up (every write goes through the same Store transactions).
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,7 +26,7 @@ int Usage() {
   std::fprintf(stderr,
                "usage: parleyctl --db PATH|URL COMMAND   (an SQLite file or a postgresql:// URL; default $PARLEY_DB)\n"
                "  migrate                          apply pending schema migrations\n"
-               "  create-user USERNAME             password from $PARLEY_PASSWORD or one line of stdin\n"
+               "  create-user USERNAME             password from $PARLEY_PASSWORD or one line of stdin (not echoed)\n"
                "  create-users PREFIX COUNT        PREFIX1..PREFIXCOUNT sharing one password (load tests)\n"
                "  token USERNAME [COUNT]           open COUNT sessions; print one bearer token per line\n"
                "  tokens PREFIX COUNT              one session each for PREFIX1..PREFIXCOUNT: \"name token\" lines\n"
@@ -54,20 +55,48 @@ void CheckpointIfDue(parley::Storage& store) {
 }
 
 // Never from argv: other users of the machine can read a process's arguments.
+// The terminal's echo off while a password is typed (it showed on the
+// screen, for anyone behind the operator and in a terminal's scrollback),
+// back as it was on every way out.
+class NoEcho {
+ public:
+  explicit NoEcho(int fd) : fd_(fd) {
+    if (tcgetattr(fd_, &saved_) != 0) return;
+    termios quiet = saved_;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    quiet.c_lflag |= ECHONL;  // the Enter still moves to the next line
+    active_ = tcsetattr(fd_, TCSAFLUSH, &quiet) == 0;
+  }
+  ~NoEcho() {
+    if (active_) tcsetattr(fd_, TCSAFLUSH, &saved_);
+  }
+  NoEcho(const NoEcho&) = delete;
+  NoEcho& operator=(const NoEcho&) = delete;
+
+ private:
+  int fd_;
+  termios saved_{};
+  bool active_ = false;
+};
+
 std::string ReadPassword(const std::string& username) {
   std::string password;
   if (const char* env = std::getenv("PARLEY_PASSWORD")) {
     password = env;
+  } else if (isatty(STDIN_FILENO)) {
+    std::fprintf(stderr, "password for %s: ", username.c_str());
+    NoEcho quiet(STDIN_FILENO);
+    std::getline(std::cin, password);
   } else {
-    if (isatty(STDIN_FILENO)) std::fprintf(stderr, "password for %s: ", username.c_str());
     std::getline(std::cin, password);
   }
   return password;
 }
 
+// The API's rule (fcgi/validate.h), as for names.
 bool PasswordFits(const std::string& password) {
-  if (password.size() < 8 || password.size() > 1024) {
-    std::fprintf(stderr, "parleyctl: password must be 8 to 1024 bytes\n");
+  if (Status st = parley::fcgi::ValidatePassword(password); !st.ok()) {
+    std::fprintf(stderr, "parleyctl: %s\n", st.message().c_str());
     return false;
   }
   return true;

@@ -4,7 +4,11 @@
 // is not one, and a daemon started twice on the same sockets. Each case
 // expects a message and a non-zero exit, never a crash, a hang, or a file
 // silently made where one was meant to exist.
+#include <poll.h>
+#include <pty.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -244,6 +248,55 @@ TEST_F(OpsTest, FcgiListenAndEventsSocketOnOnePathAreRefused) {
       << out;
   EXPECT_NE(out.find("must be full or normal"), std::string::npos) << out;
   EXPECT_FALSE(Exists(Path("parley.db")));
+}
+
+// A password typed for parleyctl at a terminal showed on the screen. The
+// test is the terminal: a pty whose other end it reads, as a screen would.
+TEST_F(OpsTest, APasswordTypedAtATerminalIsNotEchoed) {
+  const std::string db = Path("tty.db");
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", db, "migrate"}, &out), 0) << out;
+  int screen = -1, tty = -1;
+  ASSERT_EQ(openpty(&screen, &tty, nullptr, nullptr, nullptr), 0) << std::strerror(errno);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setsid();
+    ioctl(tty, TIOCSCTTY, 0);
+    dup2(tty, 0), dup2(tty, 1), dup2(tty, 2);
+    close(screen), close(tty);
+    execl(PARLEY_CTL_BIN, PARLEY_CTL_BIN, "--db", db.c_str(), "create-user", "typist", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(tty);
+  const std::string password = "typed-at-the-keyboard";
+  std::string screen_text;
+  bool typed = false;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{screen, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      char buf[256];
+      const ssize_t n = read(screen, buf, sizeof buf);
+      if (n <= 0) break;  // EIO: the program exited and closed the pty
+      screen_text.append(buf, static_cast<size_t>(n));
+    }
+    if (!typed && screen_text.find("password for typist: ") != std::string::npos) {
+      // After the prompt, the terminal is set before the line is read.
+      std::this_thread::sleep_for(milliseconds(200));
+      ASSERT_EQ(write(screen, (password + "\n").data(), password.size() + 1),
+                static_cast<ssize_t>(password.size() + 1));
+      typed = true;
+    }
+  }
+  close(screen);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(typed) << screen_text;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << screen_text;
+  EXPECT_EQ(screen_text.find(password), std::string::npos) << screen_text;
+  EXPECT_NE(screen_text.find("created"), std::string::npos) << screen_text;
+  EXPECT_EQ(Ctl({"--db", db, "token", "typist"}, &out), 0) << out;
 }
 
 // parleyctl backup of the live database while clients send, then a stack
