@@ -1,8 +1,8 @@
 // The open room: message window, composer, edits, Q&A, typing, members.
 // Messages are keyed by id: every path shows one copy. A send is pending
-// under its client_id (Retry reuses it). The window keeps kMaxItems at most;
-// while it misses the newest, live messages are skipped. New messages are
-// announced in a live region, not the list (history would be read out).
+// under its client_id (Retry reuses it). While the window misses the
+// newest, live messages are skipped. New messages are announced in a live
+// region, not the list (history would be read out).
 (function () {
 var list = $('messages'), kPageSize = 50, kMaxItems = 400, kEdgePx = 120, kTypingSendEveryMs = 3000;
 var kTypingShowMs = 6000, kLongPressMs = 500, kAnnounceKeep = 3, mod = Parley.moderation, api = Parley.api;
@@ -22,8 +22,6 @@ var R = {
   lastTypingSent: 0,
   members: [],
   events: 0,  // member and presence events
-  readTimer: null,
-  readPending: null,
   seq: 0  // bumped when another room opens: late answers dropped
 };
 

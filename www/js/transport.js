@@ -1,11 +1,9 @@
-// The event connection for all my rooms (DESIGN 4): SSE, else long-poll.
+// The event connection for all my rooms (DESIGN 4): SSE, else long-poll
+// for good (the ways SSE fails are below).
 // - Events at or below lastId are dropped: replays never show twice. The
 //   epoch goes along: a new database answers `reset`, not a gap.
-// - We reopen from our cursor (not EventSource's) after 1 s, doubling to
-//   16 s, jittered so tabs do not all hit a restarted server.
-// - Long-poll for good with no EventSource, no `hello` in 5 s (a buffering
-//   proxy), a stream silent 45 s while a poll finds events, or two failures
-//   before hello while polls work.
+// - We reopen from our cursor (not EventSource's), backing off with jitter
+//   so tabs do not all hit a restarted server.
 var kHelloTimeoutMs = 5000, kSilenceCheckMs = 45000, kBackoffMinMs = 1000, kBackoffMaxMs = 16000, kPollTimeoutS = 25;
 var kEventTypes = ['message', 'question', 'answer', 'edit', 'delete', 'room', 'member', 'user',
   'typing', 'presence', 'reset', 'reaction', 'receipt'];

@@ -1,6 +1,5 @@
-// Attachments: upload (picker, drop, paste) with progress, and display.
-// Images are laid out at the server's width and height, so the list does
-// not jump on load; other files are download links.
+// Attachments: upload (picker, drop, paste) with progress, and display:
+// images at the server's size (nothing jumps on load), else a link.
 (function () {
 var kMaxFiles = 10;
 var kBox = 320;  // an inline image's largest side, CSS px
