@@ -119,3 +119,48 @@ test('a reply does not quote the words of someone I blocked', logged(async () =>
   await p.locator('.quote', { hasText: 'buy cheap watches' }).waitFor();
   await ui.finish(u);
 }));
+
+test('the room list never shows the last words of someone I blocked, before or after my blocks load', logged(async () => {
+  const ana = await h.apiRegister(f.stack.url, h.uniqueName('ana'));
+  const ben = await h.apiRegister(f.stack.url, h.uniqueName('ben'));
+  const room = (await fill.api(f.stack, ana.token, 'POST', '/rooms', { name: h.uniqueName('club'), kind: 'public' })).body.room;
+  assert.equal((await fill.api(f.stack, ben.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
+  assert.equal((await fill.api(f.stack, ana.token, 'PUT', `/me/blocks/${ben.user.username}`)).status, 204);
+  const say = (text) => fill.api(f.stack, ben.token, 'POST', `/rooms/${room.id}/messages`, { text });
+  assert.equal((await say('buy cheap watches')).status, 201);
+  // Every text the sidebar ever shows, from before the page's scripts run.
+  const initScript = () => {
+    window.sidebarSaw = [];
+    new MutationObserver(() => {
+      const s = document.getElementById('sidebar');
+      if (s) window.sidebarSaw.push(s.textContent);
+    }).observe(document, { childList: true, subtree: true, characterData: true });
+  };
+  const ctx = await f.browser.newContext({ viewport: { width: 1100, height: 720 } });
+  await ctx.addInitScript(initScript);
+  // The blocks answer late: the room list is drawn first.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await ctx.route('**/api/me/blocks', async (route) => {
+    await held;
+    await route.continue();
+  });
+  const u = await ui.newTab(ctx, f.stack.url);
+  u.ctx = ctx;
+  const p = u.page;
+  await ui.signIn(p, ana.user.username);
+  await ui.signedInAs(p, ana.user.username);
+  const last = ui.roomButton(p, room.name).locator('.last');
+  await last.waitFor();
+  release();
+  await last.filter({ hasText: `${ben.user.username}: hidden` }).waitFor();
+  // Live: a new message of theirs is hidden in the list too.
+  assert.equal((await say('watches again')).status, 201);
+  await last.filter({ hasText: `${ben.user.username}: hidden` }).waitFor();
+  await p.waitForTimeout(500);
+  const saw = await p.evaluate(() => window.sidebarSaw);
+  assert.ok(saw.length > 0);
+  assert.equal(saw.filter((t) => /watches/.test(t)).length, 0, 'the blocked words never showed in the sidebar');
+  await ctx.unroute('**/api/me/blocks');
+  await ui.finish(u);
+}));

@@ -52,7 +52,7 @@ function signedIn(user) {
   state.me = user;
   state.was = user.id;
   $('me').textContent = user.username;
-  Parley.moderation.load();
+  Parley.moderation.load(1);
   ready(true);
   state.transport = new Parley.SharedTransport(user.id, {
     onStatus: showStatus,
@@ -212,7 +212,7 @@ function roomButton(room) {
   b.setAttribute('data-room-id', room.id);
   if (room.unread > 0) b.append(el('span', 'unread', room.unread > 99 ? '99+' : room.unread, {'aria-label': room.unread + ' unread'}));
   var last = room.last_message;
-  if (last) b.append(el('span', 'last', last.user.username + ': ' + (last.deleted ? 'message deleted' : last.text)));
+  if (last) b.append(el('span', 'last', Parley.render.gist(last)));
   if (room.id === view.currentId()) b.setAttribute('aria-current', 'true');
   return b;
 }
@@ -268,6 +268,7 @@ function roomChange(method, path, body, opened, busy) {
 
 Parley.rooms = {
   open: openRoom,
+  render: renderRooms,
   catchUp: catchUp,
   markedRead: function (roomId, eventId) {
     var r = state.byId[roomId];

@@ -1,7 +1,7 @@
 // Moderation (DESIGN 3.1): the member menu, who may delete what, blocked
 // users (hidden until shown), the password change.
 (function () {
-var blocked = {};  // user id -> username
+var blocked = null;  // user id -> username; null until loaded
 var shown = {};  // message ids shown anyway
 var kMutes = [['Mute 10 minutes', 10], ['Mute 1 hour', 60], ['Mute 1 day', 1440]];
 
@@ -74,13 +74,16 @@ function setBlock(method, name, then) {
   });
 }
 
-function load() {
+// fresh: signing in (not the last person's blocks).
+function load(fresh) {
+  if (fresh) blocked = null;
   Parley.get('/me/blocks', function (err, data) {
     if (err) return;
     blocked = {};
     data.blocks.forEach(function (b) { blocked[b.id] = b.username; });
     renderBlocks();
     Parley.room.rerender();
+    Parley.rooms.render();
   });
 }
 
@@ -146,8 +149,9 @@ Parley.moderation = {
     };
     return verbs[d.action] ? who + verbs[d.action] : '';
   },
+  // null: not known yet.
   hidden: function (m) {
-    return !!blocked[m.user.id] && !shown[m.id];
+    return blocked && !!blocked[m.user.id] && !shown[m.id];
   },
   show: function (id) {
     shown[id] = true;

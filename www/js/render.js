@@ -34,9 +34,16 @@ function setClass(li, m, mine) {
   li.className = 'msg ' + m.kind + (mine ? ' own' : '') + (extra ? ' ' + extra : '');
 }
 
+// "name: text" for quotes and the room list, never a blocked person's
+// words: none until my blocks are known (they load after the list).
+function gist(q) {
+  var h = Parley.moderation.hidden(q);
+  return q.user.username + ': ' + (q.deleted ? 'message deleted' : h ? 'hidden' : h == null ? '…' : q.text);
+}
+
 // A reply's quote, a button to the original (q null: not loaded yet).
 function quote(q, onJump) {
-  var text = q ? q.user.username + ': ' + (q.deleted ? 'message deleted' : Parley.moderation.hidden(q) ? 'hidden' : q.text) : 'an earlier message';
+  var text = q ? gist(q) : 'an earlier message';
   return button('↩ ' + text, 'quote', onJump, 'Reply to ' + text + '. Show the original');
 }
 
@@ -144,6 +151,7 @@ function refreshTimes(list) {
 }
 
 Parley.render = {
+  gist: gist,
   item: item,
   content: content,
   pending: pending,

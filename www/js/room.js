@@ -430,7 +430,7 @@ function send(text, attachments) {
   var q = R.replyTo !== null ? quoteOf(R.replyTo) : null;
   if (!R.atEnd) loadLatest();
   var clientId = Parley.newClientId();
-  var li = Parley.render.pending(text, clientId, me(), q && q.user.username + ': ' + q.text);
+  var li = Parley.render.pending(text, clientId, me(), q && Parley.render.gist(q));
   R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo, attachments: attachments};
   cancelReply();
   list.append(li);
