@@ -493,3 +493,36 @@ test('with 120 unread, the room opens at the "New messages" line, not at the end
   await ui.waitForMessage(nia.page, 'backlog 120');
   await ui.finish(nia);
 }));
+
+test('a read marker lost on the way or refused by the server is sent again', logged(async () => {
+  const writer = await h.apiRegister(f.stack.url, h.uniqueName('lea'));
+  const room = await apiRoom(writer);
+  const kimName = h.uniqueName('kim');
+  const kim = await ui.openAs(f.browser, f.stack.url, kimName);
+  await join(kim, room);
+  await kim.page.waitForTimeout(1000);  // the join's own marker is sent
+  // Kim's next two markers fail: a 503, then a connection lost.
+  const isRead = (url) => url.pathname === `/api/rooms/${room.id}/read`;
+  let failed = 0;
+  await kim.page.route(isRead, (route) => {
+    if (failed >= 2) return route.continue();
+    failed++;
+    if (failed === 2) return route.abort('connectionreset');
+    return route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"unavailable","message":"busy"}}' });
+  });
+  const sent = (await fill.api(f.stack, writer.token, 'POST', `/rooms/${room.id}/messages`, { text: 'read me' })).body.message;
+  await ui.waitForMessage(kim.page, 'read me');
+  // No newer message comes: only a retry can move the stored marker.
+  const marker = async () => {
+    const r = await fill.api(f.stack, writer.token, 'GET', `/rooms/${room.id}/members`);
+    return r.body.members.find((m) => m.user.username === kimName).read_event_id || 0;
+  };
+  const deadline = Date.now() + 15000;
+  for (let at = await marker(); at < sent.id; at = await marker()) {
+    assert.ok(Date.now() < deadline, `kim's stored marker stayed at ${at}, below ${sent.id} (${failed} failed)`);
+    await kim.page.waitForTimeout(250);
+  }
+  assert.equal(failed, 2);
+  await kim.page.unroute(isRead);
+  await ui.finish(kim);
+}));

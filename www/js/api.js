@@ -15,6 +15,11 @@ Parley.errorText = function (err) {
   return kErrorText[err.code] || (m ? m.charAt(0).toUpperCase() + m.slice(1) + '.' : 'Something went wrong (HTTP ' + err.status + ').');
 };
 
+// Worth trying again: no answer, throttled or a server error.
+Parley.transient = function (err) {
+  return !err.status || err.status === 429 || err.status >= 500;
+};
+
 Parley.parse = function (text) {
   try {
     return JSON.parse(text);

@@ -384,9 +384,16 @@ function markRead() {
 function flushRead() {
   clearTimeout(R.readTimer);
   R.readTimer = null;
-  var p = R.readPending;
+  postRead(R.readPending, 0);
   R.readPending = null;
-  if (p) api('POST', '/rooms/' + p.roomId + '/read', {event_id: p.eventId}, null);
+}
+
+// A failure is retried in 2, 4... 32 s, else others' receipts and my
+// unread counts wait for a newer message. The marker only moves forward.
+function postRead(p, n) {
+  if (p) api('POST', '/rooms/' + p.roomId + '/read', {event_id: p.eventId}, function (err) {
+    if (err && Parley.transient(err) && n < 5) setTimeout(postRead, 2000 << n, p, n + 1);
+  });
 }
 
 function failPending(clientId, err) {
@@ -397,7 +404,7 @@ function failPending(clientId, err) {
   remove(p.li.querySelector('.failed'));
   var f = el('div', 'failed');
   f.append(el('span', 'why', 'Not sent: ' + Parley.errorText(err)));
-  if (err.status === 0 || err.status === 429 || err.status >= 500) {
+  if (Parley.transient(err)) {
     f.append(button('Retry', 'retry', function () {
       remove(f);
       head.append(el('span', 'sending', 'sending…'));
