@@ -124,3 +124,35 @@ test('after the database is restored from a backup the page resets and carries o
   await ui.sendAndSee(vic.page, 'after the restore', uma.page);
   await ui.finish(uma, vic);
 }));
+
+test('a reset keeps my messages that failed to send, with their Retry', logged(async () => {
+  const wes = await ui.openAs(f.browser, f.stack.url, h.uniqueName('wes'));
+  const p = wes.page;
+  await ui.send(p, 'wes before the backup');
+  await ui.waitForMessage(p, 'wes before the backup');
+  const backup = path.join(f.stack.dir, 'backup-wes.db');
+  execFileSync(path.join(h.BUILD, 'tools/parleyctl'), ['--db', path.join(f.stack.dir, 'parley.db'), 'backup', backup],
+    { timeout: 10000 });
+  await ui.send(p, 'wes after the backup');
+  await ui.waitForMessage(p, 'wes after the backup');
+  // A send that never reaches the server waits for Retry.
+  const sends = '**/api/rooms/*/messages';
+  await p.route(sends, (route) => (route.request().method() === 'POST' ? route.abort('connectionreset') : route.fallback()));
+  await ui.send(p, 'waiting for Retry');
+  const failed = p.locator('#messages .msg.pending', { hasText: 'waiting for Retry' });
+  await failed.locator('.failed', { hasText: 'Not sent' }).waitFor();
+
+  // The restore answers `reset`: the room reloads from the server.
+  await f.stack.restoreDatabase(backup);
+  await ui.messages(p, 'wes after the backup').waitFor({ state: 'detached', timeout: 20000 });
+  await ui.waitForMessage(p, 'wes before the backup');
+  assert.equal(await failed.count(), 1, 'the failed message is still there');
+  assert.equal(await failed.getByRole('button', { name: 'Retry' }).count(), 1);
+
+  await p.unroute(sends);
+  await ui.waitForStatus(p, 'live', 20000);
+  await failed.getByRole('button', { name: 'Retry' }).click();
+  await failed.waitFor({ state: 'detached' });
+  await ui.assertShownOnce(p, 'waiting for Retry');
+  await ui.finish(wes);
+}));

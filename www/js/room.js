@@ -419,13 +419,13 @@ function failPending(clientId, err) {
 }
 
 function post(clientId) {
-  var p = R.pending[clientId], seq = R.seq, body = {text: p.text, client_id: clientId};
+  var p = R.pending[clientId], body = {text: p.text, client_id: clientId};
   if (p.replyTo) body.reply_to = p.replyTo;
   if (p.attachments.length) body.attachments = p.attachments;
   api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
     // Signed out under it: the words wait in the composer for signing in.
     if (err && err.status === 401 && !$('text').value) $('text').value = p.text;
-    if (seq !== R.seq) return;
+    if (R.pending[clientId] !== p) return;  // another room, or placed
     if (err) return failPending(clientId, err);
     placeMessage(data.message);
     layout();
@@ -801,8 +801,13 @@ Parley.room = {
     show('room', false);
   },
 
+  // A reset: sends waiting for Retry stay.
   reload: function () {
-    if (R.room) this.open(R.room);
+    var p = R.pending;
+    if (!R.room) return;
+    this.open(R.room);
+    R.pending = p;
+    for (var k in p) list.append(p[k].li);
   },
 
   onMessageEvent: function (type, m) {
