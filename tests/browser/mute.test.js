@@ -90,3 +90,24 @@ test('a mute of a month does not spin the page (setTimeout fires at once beyond 
   assert.equal(await action(mine, 'Edit').count(), 0);
   await ui.finish(page);
 }));
+
+test('another member\'s "muted until" leaves the member list when the mute runs out, without any event', logged(async () => {
+  const owner = await h.apiRegister(f.stack.url, h.uniqueName('owner'));
+  const ben = await h.apiRegister(f.stack.url, h.uniqueName('ben'));
+  const room = (await fill.api(f.stack, owner.token, 'POST', '/rooms', { name: h.uniqueName('hall'), kind: 'public' }))
+    .body.room;
+  assert.equal((await fill.api(f.stack, ben.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
+  const cat = await ui.openAs(f.browser, f.stack.url, h.uniqueName('cat'));
+  const p = cat.page;
+  await p.getByRole('button', { name: `Join ${room.name}` }).click();
+  await p.locator('#room-title', { hasText: `# ${room.name}` }).waitFor();
+  const benLabel = p.locator('#members li', { has: p.locator('.name', { hasText: ben.user.username }) }).locator('.muted');
+  const until = Date.now() + 6000;
+  assert.equal((await fill.api(f.stack, owner.token, 'PUT', `/rooms/${room.id}/members/${ben.user.username}`,
+    { muted_until: until })).status, 200);
+  await benLabel.waitFor();
+  assert.ok(Date.now() < until, 'seen while the mute still ran (a loaded machine: raise the mute)');
+  // No event comes at `until`, and nothing else redraws the list.
+  await benLabel.waitFor({ state: 'detached', timeout: until - Date.now() + 3000 });
+  await ui.finish(cat);
+}));

@@ -728,10 +728,12 @@ function renderHeader() {
   $('text').setAttribute('placeholder', label + (dm ? ' to ' + room.name : ''));
   show('composer', !note);
   show('composer-note', note);
-  // No event ends a mute: wake at its end (a delay past 2^31-1 ms fires at once).
+  // No event ends a mute: wake at the first to end, mine or in the list (a
+  // delay past 2^31-1 ms fires at once).
   R.muted = !!muted;
   clearTimeout(R.muteTimer);
-  if (muted) R.muteTimer = setTimeout(function () { if (R.room) membersChanged(true); }, Math.min(muted - Date.now() + 50, 2e9));
+  var end = Math.min.apply(null, R.members.map(function (m) { return m.muted_until > Date.now() ? m.muted_until : 9e15; }));
+  if (end < 9e15) R.muteTimer = setTimeout(function () { if (R.room) membersChanged(true); }, Math.min(end - Date.now() + 50, 2e9));
 }
 
 function rerender() {
