@@ -164,3 +164,20 @@ test('the room list never shows the last words of someone I blocked, before or a
   await ctx.unroute('**/api/me/blocks');
   await ui.finish(u);
 }));
+
+test('a screen reader does not read out the live words of someone I blocked', logged(async () => {
+  const ana = await h.apiRegister(f.stack.url, h.uniqueName('ana'));
+  const ben = await h.apiRegister(f.stack.url, h.uniqueName('ben'));
+  const room = (await fill.api(f.stack, ana.token, 'POST', '/rooms', { name: h.uniqueName('club'), kind: 'public' })).body.room;
+  assert.equal((await fill.api(f.stack, ben.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
+  assert.equal((await fill.api(f.stack, ana.token, 'PUT', `/me/blocks/${ben.user.username}`)).status, 204);
+  const u = await ui.openAs(f.browser, f.stack.url, ana.user.username, { register: false });
+  const p = u.page;
+  await ui.openRoom(p, room.name);
+  await ui.waitForStatus(p, 'live');
+  assert.equal((await fill.api(f.stack, ben.token, 'POST', `/rooms/${room.id}/messages`, { text: 'buy cheap watches' })).status, 201);
+  await p.locator('#messages .text', { hasText: 'Hidden: you blocked this person' }).waitFor();
+  await p.locator('#announcer', { hasText: `${ben.user.username}: hidden` }).waitFor({ state: 'attached' });
+  assert.equal(await p.locator('#announcer', { hasText: 'watches' }).count(), 0, 'the live region holds no blocked words');
+  await ui.finish(u);
+}));

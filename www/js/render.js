@@ -34,8 +34,8 @@ function setClass(li, m, mine) {
   li.className = 'msg ' + m.kind + (mine ? ' own' : '') + (extra ? ' ' + extra : '');
 }
 
-// "name: text" for quotes and the room list, never a blocked person's
-// words: none until my blocks are known (they load after the list).
+// "name: text" for quotes, the room list and the live region, never a
+// blocked person's words: none until my blocks are known.
 function gist(q) {
   var h = Parley.moderation.hidden(q);
   return q.user.username + ': ' + (q.deleted ? 'message deleted' : h ? 'hidden' : h == null ? '…' : q.text);

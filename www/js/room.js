@@ -823,7 +823,7 @@ Parley.room = {
     readTo(m.user.id, m.id);  // its author read it; layout() shows it
     placeMessage(m);
     layout();
-    if (isNew && !mine(m)) announce(m.user.username + ': ' + m.text);
+    if (isNew && !mine(m)) announce(Parley.render.gist(m));
     if (R.typing[m.user.username]) {
       delete R.typing[m.user.username];
       renderTyping();
