@@ -40,14 +40,19 @@ class StoreSearchTest : public test::StoreFixture, public ::testing::WithParamIn
     return r.ok() ? r->message : Message{};
   }
   std::vector<std::string> Found(const std::string& match) { return Found(alice_, SearchQuery{match, {}, {}, {}, 20}); }
-  std::vector<std::string> Found(const User& who, const SearchQuery& q) {
+  std::vector<std::string> Found(const User& who, const SearchQuery& q) { return Hits(who, q, false); }
+  // alice's hits' snippets, newest first.
+  std::vector<std::string> Snippets(const std::string& match) {
+    return Hits(alice_, SearchQuery{match, {}, {}, {}, 20}, true);
+  }
+  std::vector<std::string> Hits(const User& who, const SearchQuery& q, bool snippets) {
     auto page = reader_->Search(who, q);
     EXPECT_OK(page) << q.match;
-    std::vector<std::string> texts;
+    std::vector<std::string> out;
     if (page.ok()) {
-      for (const SearchHit& h : page->results) texts.push_back(h.message.text);
+      for (const SearchHit& h : page->results) out.push_back(snippets ? h.snippet : h.message.text);
     }
-    return texts;
+    return out;
   }
   // FTS5's check that the index holds exactly the content table's text
   // (rank 1: for an external-content table, compare with the content).
@@ -401,17 +406,8 @@ TEST_P(StoreSearchTest, AFailedSendInABatchLeavesNothingWaiting) {
 // a mention, a closing full stop), found by backends_diff_test.
 TEST_P(StoreSearchTest, AShortTextIsItsOwnSnippetWithItsPunctuation) {
   Post("@bob said: kiwi, then kilo.");
-  auto snippets = [&](const std::string& match) {
-    auto page = reader_->Search(alice_, SearchQuery{match, {}, {}, {}, 20});
-    EXPECT_OK(page) << match;
-    std::vector<std::string> out;
-    if (page.ok()) {
-      for (const SearchHit& h : page->results) out.push_back(h.snippet);
-    }
-    return out;
-  };
-  EXPECT_EQ(snippets("\"kiwi\""), std::vector<std::string>{"@bob said: \x02kiwi\x03, then kilo."});
-  EXPECT_EQ(snippets("\"ki\"*"), std::vector<std::string>{"@bob said: \x02kiwi\x03, then \x02kilo\x03."});
+  EXPECT_EQ(Snippets("\"kiwi\""), std::vector<std::string>{"@bob said: \x02kiwi\x03, then kilo."});
+  EXPECT_EQ(Snippets("\"ki\"*"), std::vector<std::string>{"@bob said: \x02kiwi\x03, then \x02kilo\x03."});
 }
 
 // Accents fold, and so does the case of accented letters, on both backends
@@ -475,18 +471,9 @@ TEST_P(StoreSearchTest, WordsInsideHostsAddressesPathsAndDatesAreWords) {
   EXPECT_EQ(Found("\"2026-12-06\""), logs);
   EXPECT_TRUE(Found("\"com\" \"ann\"").empty()) << "every term must occur in one message";
   // The snippet marks the word inside the token, and keeps the punctuation.
-  auto snippets = [&](const std::string& match) {
-    auto page = reader_->Search(alice_, SearchQuery{match, {}, {}, {}, 20});
-    EXPECT_OK(page) << match;
-    std::vector<std::string> out;
-    if (page.ok()) {
-      for (const SearchHit& h : page->results) out.push_back(h.snippet);
-    }
-    return out;
-  };
-  EXPECT_EQ(snippets("\"example\""), std::vector<std::string>{"see \x02" "example\x03.com/docs now"});
-  EXPECT_EQ(snippets("\"host\" \"org\""), std::vector<std::string>{"mail ann@\x02host\x03.\x02org\x03 today"});
-  EXPECT_EQ(snippets("\"12\""), std::vector<std::string>{"logs in /srv/logs since 2026-\x02" "12\x03-06"});
+  EXPECT_EQ(Snippets("\"example\""), std::vector<std::string>{"see \x02" "example\x03.com/docs now"});
+  EXPECT_EQ(Snippets("\"host\" \"org\""), std::vector<std::string>{"mail ann@\x02host\x03.\x02org\x03 today"});
+  EXPECT_EQ(Snippets("\"12\""), std::vector<std::string>{"logs in /srv/logs since 2026-\x02" "12\x03-06"});
 }
 
 // A snippet longer than 16 words is one fragment of them; on PostgreSQL it
