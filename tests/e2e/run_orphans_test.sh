@@ -31,20 +31,7 @@ trap cleanup EXIT
 # shellcheck source=run_lib.sh
 source "$repo/tests/e2e/run_lib.sh"
 
-# Pids of PARENT's daemon children (from /proc), not zombies: not the
-# supervision loop's one-second `sleep`.
-children_of() {
-  local stat rest pid comm
-  for stat in /proc/[0-9]*/stat; do
-    { read -r rest < "$stat"; } 2>/dev/null || continue
-    pid=${rest%% *}
-    comm=${rest#*(}; comm=${comm%)*}
-    rest=${rest##*) }
-    read -r state ppid _ <<< "$rest"
-    case $comm in parley-fcgi|parley-events|nginx) ;; *) continue ;; esac
-    if [[ $ppid == "$1" && $state != Z ]]; then echo "$pid"; fi
-  done
-}
+# Whether process PID still runs (and is no zombie).
 alive() {
   local rest
   { read -r rest < "/proc/$1/stat"; } 2>/dev/null || return 1
@@ -53,7 +40,8 @@ alive() {
 }
 
 start_run
-mapfile -t daemons < <(children_of "$run_pid")
+# Its daemons, not the supervision loop's one-second `sleep`.
+mapfile -t daemons < <(children_of "$run_pid" parley-fcgi parley-events nginx)
 (( ${#daemons[@]} == 3 )) || fail "expected 3 daemons under tools/run, found ${#daemons[@]}"
 kill -KILL "$run_pid"
 wait "$run_pid" 2>/dev/null || true

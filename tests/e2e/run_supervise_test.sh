@@ -22,6 +22,8 @@ var=$tmp/var          # created by tools/run itself
 run_pid=""
 seen_pgids=()         # every daemon's process group, killed at exit
 kRecoverSeconds=15    # generous: other builds share the CPU
+# shellcheck source=run_lib.sh
+source "$repo/tests/e2e/run_lib.sh"   # children_of, start_run
 
 fail() {
   local f stat rest
@@ -79,22 +81,6 @@ trap 'fail "watchdog: the test took too long"' USR1
 watchdog=$!
 trap 'kill $watchdog 2>/dev/null || true; cleanup' EXIT
 
-# children_of PARENT NAME: pids of PARENT's children whose command is NAME
-# (from /proc, so it needs no procps).
-children_of() {
-  local parent=$1 name=$2 stat rest comm ppid pid
-  for stat in /proc/[0-9]*/stat; do
-    { read -r rest < "$stat"; } 2>/dev/null || continue
-    pid=${rest%% *}
-    comm=${rest#*(}; comm=${comm%)*}
-    rest=${rest##*) }
-    read -r _ ppid _ <<< "$rest"
-    if [[ $ppid == "$parent" && $comm == "$name" && ${rest:0:1} != Z ]]; then
-      echo "$pid"
-    fi
-  done
-}
-
 # find_daemon NAME: sets $dpid to the pid of tools/run's child NAME, waiting
 # up to 15 s for it (it may be in its restart backoff).
 find_daemon() {
@@ -126,29 +112,6 @@ gone() {
     sleep 0.1
   done
   return 1
-}
-
-start_run() {
-  local port attempt
-  for attempt in 1 2 3; do
-    port=$(( 18000 + RANDOM % 10000 ))
-    : > "$tmp/run.log"
-    PARLEY_NO_BUILD=1 PARLEY_BUILD_DIR="$build" PARLEY_PORT=$port PARLEY_VAR="$var" \
-      PARLEY_LIMITS=off PARLEY_WORKERS=2 bash "$repo/tools/run" > "$tmp/run.log" 2>&1 &
-    run_pid=$!
-    for _ in $(seq 300); do   # 30 s
-      if grep -q "Parley is running" "$tmp/run.log"; then
-        url="http://127.0.0.1:$port"
-        return 0
-      fi
-      kill -0 "$run_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$run_pid" 2>/dev/null; then fail "tools/run did not start within 30 s"; fi
-    wait "$run_pid" || true
-    grep -q "already in use" "$tmp/run.log" || fail "tools/run exited during start-up (attempt $attempt)"
-  done
-  fail "no free port after 3 attempts"
 }
 
 # api METHOD PATH [BODY]: sets $code and $body.
@@ -209,7 +172,7 @@ resumes_to() {
 }
 
 # ---- 1. start; modes ------------------------------------------------------
-start_run
+start_run PARLEY_WORKERS=2
 note "tools/run up on $url"
 token=""
 api POST /api/register '{"username":"sup_alice","password":"correct-horse-battery"}'
@@ -322,7 +285,7 @@ note "SIGTERM: tools/run exited 0, nothing left"
 
 # ---- 4. a crash loop makes it give up ----------------------------------------
 chmod 755 "$var"   # a directory from a looser run is made private again
-start_run
+start_run PARLEY_WORKERS=2
 [[ $(stat -c %a "$var") == 700 ]] || fail "a reused $var was left $(stat -c %a "$var")"
 kills=0
 t0=$SECONDS
