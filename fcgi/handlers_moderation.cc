@@ -51,8 +51,22 @@ Result<Response> Api::UpdateMember(Call& c) {
     u.mute = until;
   }
   PARLEY_RETURN_IF_ERROR(CheckPathUsername(c.route.name));
-  PARLEY_ASSIGN_OR_RETURN(Member m, store_.UpdateMember(c.user, c.route.num, c.route.name, u));
-  return JsonResponse(200, Wrap("member", m));
+  PARLEY_ASSIGN_OR_RETURN(MemberUpdated m, store_.UpdateMember(c.user, c.route.num, c.route.name, u));
+  if (m.member) return JsonResponse(200, Wrap("member", *m.member));
+  // Someone out of the room whose kept mute was changed or lifted: 200, as
+  // for a member, so a client handles one success; "member": null says the
+  // user is not in the room (nothing to list), and "muted_until" the mute
+  // they will come back with, as stored (a past time lifts it: null), which
+  // an empty 204 would leave the client to guess.
+  JsonWriter w;
+  w.BeginObject().Key("member").Null().Key("muted_until");
+  if (m.kept_muted_until) {
+    w.Int(*m.kept_muted_until);
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+  return JsonResponse(200, w.Take());
 }
 
 Result<Response> Api::Kick(Call& c) {

@@ -1,6 +1,7 @@
 #include "schema/moderation.h"
 
 #include "schema/json.h"
+#include "schema/store_rules.h"
 
 namespace parley {
 
@@ -9,6 +10,28 @@ Status NotModerator() {
 }
 
 bool IsOwner(const Room& r, int64_t user_id) { return r.owner && r.owner->id == user_id; }
+
+Result<UpdateTarget> ResolveUpdateTarget(Result<Member> member, const User& who, RoomKind kind, const MemberUpdate& u,
+                                         const std::function<Result<std::optional<int64_t>>()>& kept_mute) {
+  if (member.ok()) return UpdateTarget{std::move(*member), true};
+  if (member.status().code() != Code::kNotFound || !u.mute || u.role || u.moderator) return member.status();
+  PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> kept, kept_mute());
+  if (!kept) return member.status();  // nothing of theirs in this room: 404 member_not_found
+  UpdateTarget t{Member{who, DefaultRole(kind)}, false};
+  t.state.muted_until = kept;
+  return t;
+}
+
+std::optional<int64_t> MuteEnd(std::optional<int64_t> asked, int64_t now) {
+  if (asked && *asked <= now) return std::nullopt;
+  return asked;
+}
+
+Result<MemberUpdated> UpdatedAnswer(const UpdateTarget& t, const std::function<Result<Member>()>& reload) {
+  if (!t.in_room) return MemberUpdated{std::nullopt, t.state.muted_until};
+  PARLEY_ASSIGN_OR_RETURN(Member m, reload());
+  return MemberUpdated{std::move(m), std::nullopt};
+}
 
 std::string ModerationEventData(int64_t room_id, const Member& m, MemberAction action, const User& by,
                                 const std::string* reason) {

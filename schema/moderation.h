@@ -5,17 +5,45 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "schema/model.h"
 #include "schema/status.h"
+#include "schema/storage.h"  // MemberUpdate
 
 namespace parley {
 
 // 403 not_moderator: the actor is neither the room's owner nor a moderator.
 Status NotModerator();
 bool IsOwner(const Room& r, int64_t user_id);
+
+// Whom UpdateMember changes. A mute outlives the membership (migration
+// 017), so a moderator must be able to lift or change it while its user is
+// out of the room, or a mute set by mistake and followed by a kick could
+// never be undone before the user returns; a role or a moderator flag has
+// no such life outside the room.
+struct UpdateTarget {
+  // In the room: the member as listed. Out of it: the state a moderation
+  // event gives of them (as an unban's does): the room's default role, no
+  // moderator, the kept mute's end.
+  Member state;
+  bool in_room = true;
+};
+// The target from the backend's two lookups, in its transaction: `member`
+// (the member row, or 404 member_not_found), and, only for someone out of
+// the room whom `u` asks nothing but a mute change of, `kept_mute` (the
+// end of a kept mute that still runs, locked until COMMIT). Anything else
+// of a non-member, or no running kept mute, stays 404 member_not_found.
+Result<UpdateTarget> ResolveUpdateTarget(Result<Member> member, const User& who, RoomKind kind, const MemberUpdate& u,
+                                         const std::function<Result<std::optional<int64_t>>()>& kept_mute);
+// The mute an update asks for, as stored: a time already past lifts the
+// mute, as null does.
+std::optional<int64_t> MuteEnd(std::optional<int64_t> asked, int64_t now);
+// UpdateMember's answer once committed: the member reloaded (`reload` is
+// called only then), or the kept mute's end for someone out of the room.
+Result<MemberUpdated> UpdatedAnswer(const UpdateTarget& t, const std::function<Result<Member>()>& reload);
 
 // A moderation `member` event: the member's state after the action, who
 // acted, and the reason of a ban.

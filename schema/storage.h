@@ -121,6 +121,15 @@ struct MemberUpdate {
   std::optional<std::optional<int64_t>> mute;
 };
 
+// What UpdateMember leaves. A member: their member object as it now is.
+// Someone out of the room whose mute is kept for their return (migration
+// 017), when the update asked only to change or lift that mute: no member,
+// and the kept mute's end (nullopt: lifted, they come back unmuted).
+struct MemberUpdated {
+  std::optional<Member> member;
+  std::optional<int64_t> kept_muted_until;
+};
+
 
 // A user as an admin sees it.
 struct AccountInfo {
@@ -360,8 +369,10 @@ class Storage {
   // check runs inside the write transaction of the action it guards, and
   // every action appends its event there (DESIGN section 3.1). Errors: 403
   // not_moderator / not_owner / target_protected, 404 user_not_found /
-  // member_not_found, 400 invalid_field.
-  virtual Result<Member> UpdateMember(const User& me, int64_t room_id, const std::string& username, const MemberUpdate& u) = 0;
+  // member_not_found, 400 invalid_field. UpdateMember reaches someone out
+  // of the room only through a mute kept for their return, and only when
+  // the update touches nothing but the mute (MemberUpdated).
+  virtual Result<MemberUpdated> UpdateMember(const User& me, int64_t room_id, const std::string& username, const MemberUpdate& u) = 0;
   virtual Status Kick(const User& me, int64_t room_id, const std::string& username) = 0;
   virtual Status BanUser(const User& me, int64_t room_id, const std::string& username, const std::string& reason) = 0;
   virtual Status Unban(const User& me, int64_t room_id, const std::string& username) = 0;

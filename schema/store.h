@@ -23,6 +23,8 @@
 
 namespace parley {
 
+struct UpdateTarget;  // schema/moderation.h
+
 class MessageIndex;  // schema/message_index.h
 
 class Store final : public Storage {
@@ -110,7 +112,7 @@ class Store final : public Storage {
   Status MarkRead(const User& me, int64_t room_id, int64_t event_id,
                   std::optional<int64_t>* moved_to = nullptr) override;
 
-  Result<Member> UpdateMember(const User& me, int64_t room_id, const std::string& username, const MemberUpdate& u) override;
+  Result<MemberUpdated> UpdateMember(const User& me, int64_t room_id, const std::string& username, const MemberUpdate& u) override;
   Status Kick(const User& me, int64_t room_id, const std::string& username) override;
   Status BanUser(const User& me, int64_t room_id, const std::string& username, const std::string& reason) override;
   Status Unban(const User& me, int64_t room_id, const std::string& username) override;
@@ -167,6 +169,11 @@ class Store final : public Storage {
   Status AppendModerationEvent(int64_t room_id, const Member& m, MemberAction action, const User& by,
                                const std::string* reason = nullptr);
   Status ApplyRole(int64_t room_id, const User& who, Role role);
+  // UpdateMember's lookups and write of a mute: the end of a kept mute that
+  // still runs (of a user out of the room), and the mute set or lifted where
+  // the target's lives (their members row, or kept_mutes).
+  Result<std::optional<int64_t>> LoadKeptMute(int64_t room_id, int64_t user_id);
+  Status SetMute(int64_t room_id, const UpdateTarget& t, std::optional<int64_t> until);
   // kNotFound for unknown rooms and for private/dm rooms the user is not in
   // (their existence is not revealed); kForbidden not_a_member otherwise.
   Result<Access> LoadAccess(int64_t user_id, int64_t room_id, bool require_member);

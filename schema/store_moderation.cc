@@ -14,7 +14,11 @@
 // A mute runs until its time even if the member leaves or is removed
 // (kicked, banned) and comes back: RemoveMember keeps a mute still running
 // in kept_mutes (migration 017) and AddMember, every way back in, takes it
-// into the new members row, where Send's check reads it as before.
+// into the new members row, where Send's check reads it as before. While
+// they are out, the owner or a moderator changes or lifts the kept mute
+// through UpdateMember, as a member's (the same checks, the same event), so
+// that a mute set by mistake and followed by a kick can be undone before the
+// return; nothing else of a non-member can be updated (404 member_not_found).
 //
 // Who may act on whom (Matrix's power levels, reduced to three): the owner
 // on anyone but themselves; a moderator on plain members only; nobody else
@@ -84,8 +88,8 @@ Status Store::AppendModerationEvent(int64_t room_id, const Member& m, MemberActi
   return id.status();
 }
 
-Result<Member> Store::UpdateMember(const User& me, int64_t room_id, const std::string& username,
-                                   const MemberUpdate& u) {
+Result<MemberUpdated> Store::UpdateMember(const User& me, int64_t room_id, const std::string& username,
+                                          const MemberUpdate& u) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
@@ -93,7 +97,10 @@ Result<Member> Store::UpdateMember(const User& me, int64_t room_id, const std::s
     return Status::Forbidden("not_owner", "only the room's owner sets roles and moderators");
   }
   PARLEY_ASSIGN_OR_RETURN(User who, LoadTarget(a, me, username));
-  PARLEY_ASSIGN_OR_RETURN(Member before, LoadMember(room_id, who.id));
+  PARLEY_ASSIGN_OR_RETURN(UpdateTarget t, ResolveUpdateTarget(LoadMember(room_id, who.id), who, a.room.kind, u, [&] {
+                            return LoadKeptMute(room_id, who.id);
+                          }));
+  const Member& before = t.state;
   if (u.role) PARLEY_RETURN_IF_ERROR(ApplyRole(room_id, who, *u.role));
   if (u.moderator && *u.moderator != before.moderator) {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
@@ -104,21 +111,50 @@ Result<Member> Store::UpdateMember(const User& me, int64_t room_id, const std::s
     PARLEY_RETURN_IF_ERROR(AppendModerationEvent(room_id, now, MemberAction::kModerator, me));
   }
   if (u.mute) {
-    // A time already past lifts the mute, as null does.
-    std::optional<int64_t> until = *u.mute;
-    if (until && *until <= NowMs()) until.reset();
+    std::optional<int64_t> until = MuteEnd(*u.mute, NowMs());
     if (until != before.muted_until) {
-      PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-          "UPDATE members SET muted_until = ? WHERE room_id = ? AND user_id = ?"));
-      s.Bind(1, until).Bind(2, room_id).Bind(3, who.id);
-      PARLEY_RETURN_IF_ERROR(s.Exec());
-      PARLEY_ASSIGN_OR_RETURN(Member now, LoadMember(room_id, who.id));
+      PARLEY_RETURN_IF_ERROR(SetMute(room_id, t, until));
+      // Out of the room, the event says so as an unban's does (the room's
+      // default role, no moderator), to the room and to the user: the log
+      // stays the order of record of every moderation action.
+      Member now = t.state;
+      now.muted_until = until;
+      if (t.in_room) {
+        PARLEY_ASSIGN_OR_RETURN(now, LoadMember(room_id, who.id));
+      }
       PARLEY_RETURN_IF_ERROR(
           AppendModerationEvent(room_id, now, until ? MemberAction::kMuted : MemberAction::kUnmuted, me));
+      t.state.muted_until = until;
     }
   }
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
-  return LoadMember(room_id, who.id);
+  return UpdatedAnswer(t, [&] { return LoadMember(room_id, who.id); });
+}
+
+Result<std::optional<int64_t>> Store::LoadKeptMute(int64_t room_id, int64_t user_id) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT muted_until FROM kept_mutes WHERE room_id = ? AND user_id = ? AND muted_until > ?"));
+  s.Bind(1, room_id).Bind(2, user_id).Bind(3, NowMs());
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<int64_t>();
+  return std::optional<int64_t>(s.Int(0));
+}
+
+Status Store::SetMute(int64_t room_id, const UpdateTarget& t, std::optional<int64_t> until) {
+  // A member's mute lives in their row; an absent user's in kept_mutes,
+  // where a lifted one leaves no row (migration 017: a row there is a mute
+  // that still runs, or one about to be pruned).
+  const int64_t user_id = t.state.user.id;
+  if (!t.in_room && !until) {
+    PARLEY_ASSIGN_OR_RETURN(Statement d, db_.Prepare("DELETE FROM kept_mutes WHERE room_id = ? AND user_id = ?"));
+    d.Bind(1, room_id).Bind(2, user_id);
+    return d.Exec();
+  }
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      t.in_room ? "UPDATE members SET muted_until = ? WHERE room_id = ? AND user_id = ?"
+                : "UPDATE kept_mutes SET muted_until = ? WHERE room_id = ? AND user_id = ?"));
+  s.Bind(1, until).Bind(2, room_id).Bind(3, user_id);
+  return s.Exec();
 }
 
 Status Store::Kick(const User& me, int64_t room_id, const std::string& username) {

@@ -46,6 +46,10 @@
 #include "schema/storage.h"
 #include "schema/store_rules.h"  // SearchHits
 
+namespace parley {
+struct UpdateTarget;  // schema/moderation.h
+}  // namespace parley
+
 namespace parley::pg {
 
 struct DetailQuery;  // store_details.h
@@ -124,8 +128,8 @@ class PgStore final : public Storage {
                   std::optional<int64_t>* moved_to = nullptr) override;
 
   // Moderation, blocks, admins and accounts (store_moderation.cc).
-  Result<Member> UpdateMember(const User& me, int64_t room_id, const std::string& username,
-                              const MemberUpdate& u) override;
+  Result<MemberUpdated> UpdateMember(const User& me, int64_t room_id, const std::string& username,
+                                     const MemberUpdate& u) override;
   Status Kick(const User& me, int64_t room_id, const std::string& username) override;
   Status BanUser(const User& me, int64_t room_id, const std::string& username, const std::string& reason) override;
   Status Unban(const User& me, int64_t room_id, const std::string& username) override;
@@ -319,6 +323,11 @@ class PgStore final : public Storage {
   // Sets a member's role (400 invalid_field if it does not fit the room's
   // kind, 404 member_not_found), adding the role event if it changed.
   Status ChangeMemberRole(int64_t room_id, RoomKind kind, const User& who, Role role, std::vector<Event>& events);
+  // UpdateMember's lookup and write of a mute, as on SQLite: the end of a
+  // kept mute that still runs, its row locked FOR UPDATE until COMMIT, and
+  // the mute set or lifted where the target's lives (members or kept_mutes).
+  Result<std::optional<int64_t>> LockKeptMute(int64_t room_id, int64_t user_id);
+  Status SetMute(int64_t room_id, const UpdateTarget& t, std::optional<int64_t> until);
   // In an open transaction: the uploads' rows go and their ids are queued in
   // upload_trash for CollectUploads to remove the files (store_uploads.cc;
   // the delete of a message's last carrier uses it too).

@@ -152,8 +152,8 @@ Status PgStore::ChangeMemberRole(int64_t room_id, RoomKind kind, const User& who
   return Status::Ok();
 }
 
-Result<Member> PgStore::UpdateMember(const User& me, int64_t room_id, const std::string& username,
-                                     const MemberUpdate& u) {
+Result<MemberUpdated> PgStore::UpdateMember(const User& me, int64_t room_id, const std::string& username,
+                                            const MemberUpdate& u) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_ASSIGN_OR_RETURN(ModAccess a, LockModerator(me, room_id));
@@ -161,7 +161,9 @@ Result<Member> PgStore::UpdateMember(const User& me, int64_t room_id, const std:
     return Status::Forbidden("not_owner", "only the room's owner sets roles and moderators");
   }
   PARLEY_ASSIGN_OR_RETURN(User who, LockTarget(a, me, username));
-  PARLEY_ASSIGN_OR_RETURN(Member before, LoadRoomMember(room_id, who.id));
+  PARLEY_ASSIGN_OR_RETURN(UpdateTarget t, ResolveUpdateTarget(LoadRoomMember(room_id, who.id), who, a.room.kind, u,
+                                                              [&] { return LockKeptMute(room_id, who.id); }));
+  const Member& before = t.state;
   std::vector<Event> events;
   if (u.role) PARLEY_RETURN_IF_ERROR(ChangeMemberRole(room_id, a.room.kind, who, *u.role, events));
   if (u.moderator && *u.moderator != before.moderator) {
@@ -173,20 +175,46 @@ Result<Member> PgStore::UpdateMember(const User& me, int64_t room_id, const std:
     events.push_back(ModerationEvent(room_id, now, MemberAction::kModerator, me));
   }
   if (u.mute) {
-    // A time already past lifts the mute, as null does.
-    std::optional<int64_t> until = *u.mute;
-    if (until && *until <= NowMs()) until.reset();
+    std::optional<int64_t> until = MuteEnd(*u.mute, NowMs());
     if (until != before.muted_until) {
-      PARLEY_RETURN_IF_ERROR(conn_
-                                 .Exec("UPDATE members SET muted_until = $1 WHERE room_id = $2 AND user_id = $3",
-                                       {until, room_id, who.id})
-                                 .status());
-      PARLEY_ASSIGN_OR_RETURN(Member now, LoadRoomMember(room_id, who.id));
+      PARLEY_RETURN_IF_ERROR(SetMute(room_id, t, until));
+      // Out of the room: an unban's state, to the room and the user (SQLite's UpdateMember says why).
+      Member now = t.state;
+      now.muted_until = until;
+      if (t.in_room) {
+        PARLEY_ASSIGN_OR_RETURN(now, LoadRoomMember(room_id, who.id));
+      }
       events.push_back(ModerationEvent(room_id, now, until ? MemberAction::kMuted : MemberAction::kUnmuted, me));
+      t.state.muted_until = until;
     }
   }
   PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
-  return LoadRoomMember(room_id, who.id);
+  return UpdatedAnswer(t, [&] { return LoadRoomMember(room_id, who.id); });
+}
+
+Result<std::optional<int64_t>> PgStore::LockKeptMute(int64_t room_id, int64_t user_id) {
+  // FOR UPDATE: a return (AddMember) that takes the row waits for this
+  // transaction and then takes the mute as it left it; one that took it
+  // first leaves no row here, and the update answers 404 as for anyone out
+  // of the room with no mute (a retry then finds the member).
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec("SELECT muted_until FROM kept_mutes WHERE room_id = $1 AND user_id = $2 "
+                             "AND muted_until > $3 FOR UPDATE",
+                             {room_id, user_id, NowMs()}));
+  if (r.Rows() == 0) return std::optional<int64_t>();
+  return r.OptionalInt(0, 0);
+}
+
+Status PgStore::SetMute(int64_t room_id, const UpdateTarget& t, std::optional<int64_t> until) {
+  // A member's mute lives in their row; an absent user's in kept_mutes,
+  // where a lifted one leaves no row (migration 012).
+  const int64_t user_id = t.state.user.id;
+  if (!t.in_room && !until) {
+    return conn_.Exec("DELETE FROM kept_mutes WHERE room_id = $1 AND user_id = $2", {room_id, user_id}).status();
+  }
+  const char* sql = t.in_room ? "UPDATE members SET muted_until = $3 WHERE room_id = $1 AND user_id = $2"
+                              : "UPDATE kept_mutes SET muted_until = $3 WHERE room_id = $1 AND user_id = $2";
+  return conn_.Exec(sql, {room_id, user_id, until}).status();
 }
 
 Status PgStore::Kick(const User& me, int64_t room_id, const std::string& username) {

@@ -76,8 +76,9 @@ TEST_F(PgModerationTest, MuteKickBanUnbanAppendTheirEvents) {
   const int64_t before = Head();
   MemberUpdate mute;
   mute.mute = NowMs() + 60000;
-  ASSERT_OK_AND_ASSIGN(Member muted, store_->UpdateMember(mod_, room_, "member", mute));
-  EXPECT_EQ(muted.muted_until, mute.mute);
+  ASSERT_OK_AND_ASSIGN(MemberUpdated muted, store_->UpdateMember(mod_, room_, "member", mute));
+  ASSERT_TRUE(muted.member.has_value());
+  EXPECT_EQ(muted.member->muted_until, mute.mute);
   ASSERT_OK(store_->Kick(mod_, room_, "member"));
   EXPECT_EQ(Members(member_), 0);
   EXPECT_ERROR(store_->Kick(mod_, room_, "member"), Code::kNotFound, "member_not_found");
@@ -122,7 +123,9 @@ TEST_F(PgModerationTest, TheOwnerSetsModeratorsAndRolesThatFitTheRoom) {
   MemberUpdate both;
   both.role = Role::kProfessor;
   both.moderator = true;
-  ASSERT_OK_AND_ASSIGN(Member m, store_->UpdateMember(owner_, qa, "member", both));
+  ASSERT_OK_AND_ASSIGN(MemberUpdated updated, store_->UpdateMember(owner_, qa, "member", both));
+  ASSERT_TRUE(updated.member.has_value());
+  const Member& m = *updated.member;
   EXPECT_EQ(m.role, Role::kProfessor);
   EXPECT_TRUE(m.moderator);
   std::vector<Event> events = EventsSince(before);

@@ -196,8 +196,9 @@ TEST_F(StoreModerationTest, AModeratorLiftsAMuteAfterTheReturn) {
   const int64_t before = Head();
   MemberUpdate lift;
   lift.mute = std::optional<int64_t>();
-  ASSERT_OK_AND_ASSIGN(Member m, store_->UpdateMember(mod_, room_, "member", lift));
-  EXPECT_EQ(m.muted_until, std::nullopt);
+  ASSERT_OK_AND_ASSIGN(MemberUpdated m, store_->UpdateMember(mod_, room_, "member", lift));
+  ASSERT_TRUE(m.member.has_value());
+  EXPECT_EQ(m.member->muted_until, std::nullopt);
   EXPECT_NE(LastMemberEvent(member_, before).find("\"unmuted\""), std::string::npos);
   ASSERT_OK(store_->Send(member_, room_, "free", std::nullopt));
   // Lifted for good: another leave and return keeps nothing.
@@ -205,6 +206,113 @@ TEST_F(StoreModerationTest, AModeratorLiftsAMuteAfterTheReturn) {
   EXPECT_EQ(KeptMutes(), 0);
   ASSERT_OK(store_->Join(member_, room_));
   ASSERT_OK(store_->Send(member_, room_, "still free", std::nullopt));
+}
+
+// A mute set by mistake and followed by a kick can be undone before the
+// user comes back: the owner or a moderator lifts the kept mute while the
+// user is out, one `unmuted` event tells the room and the user, and the
+// return is unmuted.
+TEST_F(StoreModerationTest, AModeratorLiftsAKeptMuteWhileTheUserIsOut) {
+  Mute("member", NowMs() + 3600 * 1000);
+  ASSERT_OK(store_->Kick(owner_, room_, "member"));
+  ASSERT_EQ(KeptMutes(), 1);
+  const int64_t before = Head();
+  MemberUpdate lift;
+  lift.mute = std::optional<int64_t>();
+  ASSERT_OK_AND_ASSIGN(MemberUpdated m, store_->UpdateMember(mod_, room_, "member", lift));
+  EXPECT_FALSE(m.member.has_value()) << "not a member: no member object";
+  EXPECT_EQ(m.kept_muted_until, std::nullopt);
+  EXPECT_EQ(KeptMutes(), 0);
+  EXPECT_EQ(Head(), before + 1) << "one event";
+  const std::string event = LastMemberEvent(member_, before);
+  EXPECT_NE(event.find("\"action\":\"unmuted\""), std::string::npos) << event;
+  EXPECT_NE(event.find("\"moderator\":false"), std::string::npos) << event;
+  EXPECT_EQ(event.find("muted_until"), std::string::npos) << event;
+  std::vector<Event> theirs = EventsOf(member_, before);
+  ASSERT_EQ(theirs.size(), 1u) << "addressed to the user, who is out of the room";
+  EXPECT_EQ(theirs[0].data, event);
+  // Lifting it again: nothing kept, nothing to change, 404 as for anyone out of the room.
+  EXPECT_ERROR(store_->UpdateMember(mod_, room_, "member", lift), Code::kNotFound, "member_not_found");
+  ASSERT_OK(store_->Join(member_, room_));
+  EXPECT_EQ(ListedMute(member_), std::nullopt);
+  ASSERT_OK(store_->Send(member_, room_, "back, and free", std::nullopt));
+}
+
+// A kept mute's end can be moved while the user is out (here banned): the
+// return is muted until the new time; a time already past lifts it.
+TEST_F(StoreModerationTest, AModeratorChangesAKeptMutesEndWhileTheUserIsOut) {
+  Mute("member", NowMs() + 3600 * 1000);
+  ASSERT_OK(store_->BanUser(mod_, room_, "member", "spam"));
+  const int64_t later = NowMs() + 7200 * 1000;
+  const int64_t before = Head();
+  MemberUpdate move;
+  move.mute = later;
+  ASSERT_OK_AND_ASSIGN(MemberUpdated m, store_->UpdateMember(mod_, room_, "member", move));
+  EXPECT_FALSE(m.member.has_value());
+  EXPECT_EQ(m.kept_muted_until, later);
+  const std::string event = LastMemberEvent(member_, before);
+  EXPECT_NE(event.find("\"action\":\"muted\""), std::string::npos) << event;
+  EXPECT_NE(event.find("\"muted_until\":" + std::to_string(later)), std::string::npos) << event;
+  // The same end again changes nothing and appends nothing.
+  const int64_t same = Head();
+  ASSERT_OK_AND_ASSIGN(MemberUpdated again, store_->UpdateMember(owner_, room_, "member", move));
+  EXPECT_EQ(again.kept_muted_until, later);
+  EXPECT_EQ(Head(), same);
+  ASSERT_OK(store_->Unban(owner_, room_, "member"));
+  ASSERT_OK(store_->Join(member_, room_));
+  EXPECT_EQ(ListedMute(member_), later);
+  EXPECT_ERROR(store_->Send(member_, room_, "hello?", std::nullopt), Code::kForbidden, "muted");
+
+  // Out again; a time already past lifts the kept mute as null does.
+  ASSERT_OK(store_->Leave(member_, room_));
+  MemberUpdate past;
+  past.mute = int64_t{1000};
+  ASSERT_OK_AND_ASSIGN(MemberUpdated lifted, store_->UpdateMember(mod_, room_, "member", past));
+  EXPECT_FALSE(lifted.member.has_value());
+  EXPECT_EQ(lifted.kept_muted_until, std::nullopt);
+  EXPECT_EQ(KeptMutes(), 0);
+}
+
+// Out of the room, a kept mute is all an update can reach, under the rules
+// that hold for members; everything else stays 404 member_not_found and
+// appends nothing.
+TEST_F(StoreModerationTest, OutOfTheRoomOnlyAKeptMuteCanChange) {
+  User plain = NewUser("plain");
+  JoinOk(plain, room_);
+  NewUser("never");  // known, never in the room
+  Mute("member", NowMs() + 3600 * 1000);
+  ASSERT_OK(store_->Leave(member_, room_));
+  const int64_t head = Head();
+  MemberUpdate lift;
+  lift.mute = std::optional<int64_t>();
+  EXPECT_ERROR(store_->UpdateMember(plain, room_, "member", lift), Code::kForbidden, "not_moderator");
+  EXPECT_ERROR(store_->UpdateMember(mod_, room_, "never", lift), Code::kNotFound, "member_not_found");
+  EXPECT_ERROR(store_->UpdateMember(mod_, room_, "nobody", lift), Code::kNotFound, "user_not_found");
+  // Roles and moderators are for members only, even with a mute change.
+  MemberUpdate role;
+  role.role = Role::kMember;
+  EXPECT_ERROR(store_->UpdateMember(owner_, room_, "member", role), Code::kNotFound, "member_not_found");
+  MemberUpdate both;
+  both.moderator = true;
+  both.mute = std::optional<int64_t>();
+  EXPECT_ERROR(store_->UpdateMember(owner_, room_, "member", both), Code::kNotFound, "member_not_found");
+  both.moderator.reset();
+  both.role = Role::kMember;
+  EXPECT_ERROR(store_->UpdateMember(owner_, room_, "member", both), Code::kNotFound, "member_not_found");
+  EXPECT_EQ(Head(), head) << "a refusal appends nothing";
+  EXPECT_EQ(KeptMutes(), 1) << "and keeps the mute";
+  // A kept mute that ran out is no mute: nothing to lift.
+  ASSERT_OK(Exec("UPDATE kept_mutes SET muted_until = 1000"));
+  EXPECT_ERROR(store_->UpdateMember(mod_, room_, "member", lift), Code::kNotFound, "member_not_found");
+  // A moderator out of the room is no moderator: the kick took the flag,
+  // so another moderator may lift their kept mute.
+  MemberUpdate make;
+  make.moderator = true;
+  ASSERT_OK(store_->UpdateMember(owner_, room_, "plain", make));
+  Mute("plain", NowMs() + 3600 * 1000);
+  ASSERT_OK(store_->Kick(owner_, room_, "plain"));
+  ASSERT_OK(store_->UpdateMember(mod_, room_, "plain", lift));
+  EXPECT_ERROR(store_->UpdateMember(mod_, room_, "mod", lift), Code::kForbidden, "target_protected");
 }
 
 // A kept mute names a room and a user: deleting either deletes it.
