@@ -21,6 +21,11 @@ class ModerationTest : public EventsTest {
  protected:
   std::string MemberPath(int64_t room, const User& who) { return RoomPath(room, "/members/" + who.name); }
   std::string BanPath(int64_t room, const User& who) { return RoomPath(room, "/bans/" + who.name); }
+  // A mute's end an hour from now (ms since the epoch), as clients send it.
+  static int64_t AnHourFromNow() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch()).count() + 3600 * 1000;
+  }
   // Owner makes `who` a moderator of `room`.
   void MakeModerator(User& owner, int64_t room, const User& who) {
     Response r = owner->Put(MemberPath(room, who), "{\"moderator\":true}");
@@ -137,8 +142,7 @@ TEST_F(ModerationTest, AMutedMemberCannotSendOrAnswerUntilUnmuted) {
   const int64_t room = RoomWithModerators(owner, {&mod}, {&student}, "qa");
   const int64_t q = Send(student, room, "what is a moment?")["id"].num();
 
-  const int64_t until = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count() + 3600 * 1000;
+  const int64_t until = AnHourFromNow();
   const int64_t before = Head(owner.token);
   Response r = mod->Put(MemberPath(room, student), "{\"muted_until\":" + std::to_string(until) + "}");
   ASSERT_EQ(r.status, 200) << r.Describe();
@@ -164,6 +168,70 @@ TEST_F(ModerationTest, AMutedMemberCannotSendOrAnswerUntilUnmuted) {
   // A time already past is no mute at all.
   ASSERT_EQ(owner->Put(MemberPath(room, student), "{\"muted_until\":1000}").status, 200);
   Send(student, room, "still here");
+}
+
+// A mute outlives the membership (migration 017), so the owner or a
+// moderator changes or lifts it while its user is out of the room, under
+// the rules that hold for members: 200 {"member":null,"muted_until"}, one
+// member event, and the return is muted as last set. A role or moderator
+// change, or a user with no kept mute, stays 404 member_not_found.
+TEST_F(ModerationTest, AKeptMuteIsMovedOrLiftedWhileTheUserIsOut) {
+  User owner = Register("owner");
+  User mod = Register("mod");
+  User member = Register("member");
+  User plain = Register("plain");
+  const int64_t room = RoomWithModerators(owner, {&mod}, {&member, &plain});
+  const int64_t hour = AnHourFromNow();
+  auto mute = [&](const std::string& until) { return "{\"muted_until\":" + until + "}"; };
+  ASSERT_EQ(mod->Put(MemberPath(room, member), mute(std::to_string(hour))).status, 200);
+  ASSERT_EQ(mod->Delete(MemberPath(room, member)).status, 204);
+
+  // Refusals, which change nothing: a plain member; a user with no kept
+  // mute; anything but the mute for someone out of the room; bad bodies.
+  User stranger = Register("stranger");  // never in the room: nothing kept
+  const int64_t head = Head(owner.token);
+  EXPECT_EQ(Expect(plain->Put(MemberPath(room, member), mute("null")), 403, "not_moderator"), "");
+  EXPECT_EQ(Expect(mod->Put(MemberPath(room, stranger), mute("null")), 404, "member_not_found"), "");
+  EXPECT_EQ(Expect(owner->Put(MemberPath(room, member), "{\"role\":\"member\"}"), 404, "member_not_found"), "");
+  EXPECT_EQ(Expect(owner->Put(MemberPath(room, member), "{\"moderator\":false,\"muted_until\":null}"), 404,
+                   "member_not_found"), "");
+  for (const char* bad : {"\"soon\"", "-5", "1.5", "true", "1e300", "{}"}) {
+    Response r = mod->Put(MemberPath(room, member), mute(bad));
+    EXPECT_EQ(Expect(r, 400, "invalid_field"), "") << bad;
+    EXPECT_TRUE(r.json()["error"]["message"].valid()) << r.Describe();
+  }
+  EXPECT_EQ(Expect(mod->Put(MemberPath(room, member), "{\"muted_until\":"), 400, "invalid_json"), "");
+  EXPECT_TRUE(RoomEvents(owner, head).empty());
+
+  // Moved while out: the return is muted until the new time.
+  const int64_t later = hour + 3600 * 1000;
+  Response moved = mod->Put(MemberPath(room, member), mute(std::to_string(later)));
+  ASSERT_EQ(moved.status, 200) << moved.Describe();
+  EXPECT_TRUE(moved.json()["member"].is_null()) << moved.Describe();
+  EXPECT_EQ(moved.json()["muted_until"].num(), later);
+  std::vector<PolledEvent> ev = RoomEvents(owner, head);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, "member");
+  EXPECT_EQ(ev[0].data["action"].str(), "muted") << ev[0].data.Dump();
+  EXPECT_EQ(ev[0].data["muted_until"].num(), later);
+  EXPECT_EQ(ev[0].data["by"]["id"].num(), mod.id);
+  EXPECT_EQ(RoomEvents(member, head).size(), 1u) << "the user, out of the room, hears of it";
+  Join(member, room);
+  EXPECT_EQ(MemberOf(owner, room, member)["muted_until"].num(), later);
+  EXPECT_EQ(Expect(member->Post(RoomPath(room, "/messages"), "{\"text\":\"hello?\"}"), 403, "muted"), "");
+
+  // Lifted while out (the mute set by mistake, then the kick): the return
+  // is unmuted and speaks.
+  ASSERT_EQ(owner->Delete(MemberPath(room, member)).status, 204);
+  Response lifted = mod->Put(MemberPath(room, member), mute("null"));
+  ASSERT_EQ(lifted.status, 200) << lifted.Describe();
+  EXPECT_TRUE(lifted.json()["member"].is_null()) << lifted.Describe();
+  EXPECT_TRUE(lifted.json()["muted_until"].is_null()) << lifted.Describe();
+  EXPECT_EQ(Expect(mod->Put(MemberPath(room, member), mute("null")), 404, "member_not_found"), "")
+      << "nothing kept any more";
+  Join(member, room);
+  EXPECT_FALSE(MemberOf(owner, room, member).has("muted_until"));
+  Send(member, room, "back, and free");
 }
 
 TEST_F(ModerationTest, BannedUsersStayOutAndKickedOnesMayRejoin) {
