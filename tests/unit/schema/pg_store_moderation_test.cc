@@ -174,6 +174,40 @@ TEST_F(PgModerationTest, APromotionRacingABanProtectsTheNewModerator) {
   EXPECT_EQ(Members(member_), 1);
 }
 
+// A moderator moves the end of a kept mute, or lifts it, while its user
+// comes back on another pool: the return waits for the kept row, which the
+// change locked (FOR UPDATE, then its write) until COMMIT, and comes back
+// as the change left it: muted until the new end, or unmuted; never with
+// the old end, and no kept row is left behind.
+TEST_F(PgModerationTest, AReturnRacingAKeptMuteChangeTakesTheNewEnd) {
+  const int64_t old_end = NowMs() + 3600 * 1000, new_end = old_end + 3600 * 1000;
+  const std::string room = std::to_string(room_), user = std::to_string(member_.id);
+  auto out_with_kept_mute = [&] {
+    ASSERT_OK(conn_->ExecScript("DELETE FROM members WHERE room_id = " + room + " AND user_id = " + user +
+                                "; INSERT INTO kept_mutes (room_id, user_id, muted_until) VALUES (" + room + ", " +
+                                user + ", " + std::to_string(old_end) + ")"));
+  };
+  const std::string listed =
+      "SELECT COALESCE(muted_until, 0) FROM members WHERE room_id = " + room + " AND user_id = " + user;
+  auto mod_pool = OtherStore();
+  auto member_pool = OtherStore();
+  auto watch = OtherConn();
+  ASSERT_NE(watch, nullptr);
+  for (std::optional<int64_t> end : {std::optional<int64_t>(new_end), std::optional<int64_t>()}) {
+    ASSERT_NO_FATAL_FAILURE(out_with_kept_mute());
+    MemberUpdate change;
+    change.mute = end;
+    test::LockRace race = test::RaceAfterOpenWrite(
+        *mod_pool, member_pool->conn(), *watch,
+        [&] { return mod_pool->UpdateMember(mod_, room_, "member", change).status(); },
+        [&] { return member_pool->Join(member_, room_).status(); });
+    EXPECT_TRUE(race.waited);
+    EXPECT_OK(race.second);
+    EXPECT_EQ(QueryInt(listed), end.value_or(0));
+    EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM kept_mutes"), 0);
+  }
+}
+
 TEST_F(PgModerationTest, AdminsDeactivateAndSeeAccounts) {
   EXPECT_ERROR(store_->SetDeactivated(owner_, "member", true), Code::kForbidden, "not_admin");
   EXPECT_ERROR(store_->SetAdmin("nobody", true), Code::kNotFound, "user_not_found");
