@@ -20,12 +20,14 @@
 
 #include <cerrno>
 #include <string>
+#include <string_view>
 
 #include "fcgi/api.h"
 #include "fcgi/image_info.h"
 #include "fcgi/input.h"
 #include "fcgi/response.h"
 #include "fcgi/validate.h"
+#include "schema/percent_encode.h"
 #include "schema/posix.h"
 
 namespace parley::fcgi {
@@ -55,20 +57,10 @@ bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0
 // RFC 5987 form: browsers use filename*, old ones the fallback.
 std::string Disposition(const Upload& u) {
   bool inline_image = StartsWith(u.mime, "image/");
-  std::string ascii, encoded;
-  static const char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : u.name) {
-    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                 c == '-' || c == '_';
-    ascii += plain || c == ' ' ? static_cast<char>(c) : '_';
-    if (plain) {
-      encoded += static_cast<char>(c);
-    } else {
-      encoded += '%';
-      encoded += kHex[c >> 4];
-      encoded += kHex[c & 15];
-    }
-  }
+  constexpr std::string_view kPlain = ".-_";
+  std::string ascii;
+  for (unsigned char c : u.name) ascii += PercentPlain(c, kPlain) || c == ' ' ? static_cast<char>(c) : '_';
+  const std::string encoded = PercentEncode(u.name, kPlain);
   return std::string(inline_image ? "inline" : "attachment") + "; filename=\"" + ascii +
          "\"; filename*=UTF-8''" + encoded;
 }
