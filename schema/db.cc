@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "schema/percent_encode.h"
+
 namespace parley {
 
 void SqliteCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -306,6 +308,37 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_m
       "PRAGMA temp_store=MEMORY;"
       "PRAGMA secure_delete=ON;"
       "PRAGMA journal_size_limit=16777216;"));
+  return db;
+}
+
+namespace {
+// path as an SQLite URI (https://sqlite.org/uri.html), so that query
+// parameters can follow it: every byte but an unreserved one or '/' is
+// percent-encoded, so a '?', '#' or '%' in a hostile path stays part of the
+// name. An absolute path gets an empty authority ("file:///..."), so that
+// one beginning "//" is not read as a host.
+std::string SqliteFileUri(const std::string& path) {
+  return (path.empty() || path[0] != '/' ? "file:" : "file://") + PercentEncode(path, "-._~/");
+}
+}  // namespace
+
+Result<std::unique_ptr<Db>> Db::OpenReadOnly(const std::string& path, ReadOnly how, int busy_timeout_ms) {
+  // mode=ro as well as the flag: a URI's mode may only narrow the flags,
+  // and says the intent where the URI is logged.
+  const std::string uri = SqliteFileUri(path) + (how == ReadOnly::kImmutable ? "?mode=ro&immutable=1" : "?mode=ro");
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<Db> db(new Db());
+  db->db_.reset(raw);
+  db->path_ = path;
+  if (rc != SQLITE_OK) return FromSqlite(rc, raw, "open " + path);
+  // No writer lock (its file would be created beside the database): this
+  // connection never writes, so it never needs it.
+  db->busy_timeout_ms_ = busy_timeout_ms;
+  sqlite3_busy_handler(raw, &Db::OnBusy, db.get());
+  sqlite3_extended_result_codes(raw, 1);
+  // Per connection, written nowhere.
+  PARLEY_RETURN_IF_ERROR(db->ExecScript("PRAGMA query_only=ON"));
   return db;
 }
 

@@ -116,6 +116,26 @@ class Db {
   static Result<std::unique_ptr<Db>> Open(const std::string& path, int busy_timeout_ms = 5000,
                                           Sync sync = Sync::kFull);
 
+  // How OpenReadOnly reads a database it must not change; which one is
+  // honest depends on the files beside it (schema/read_only_check.h).
+  enum class ReadOnly {
+    // SQLite's read-only mode (`mode=ro`): its locks and WAL index as any
+    // reader's, so commits still in the WAL are read, beside running
+    // writers too. Needs the -wal and -shm: where they are missing, SQLite
+    // creates them if the directory lets it, and fails if not.
+    kShared,
+    // The database file alone (`immutable=1`): no locks, no -wal or -shm
+    // opened or created, and any WAL ignored. Honest only when no WAL holds
+    // commits and nothing writes the file meanwhile.
+    kImmutable,
+  };
+  // Opens an existing database for reading only: SQLITE_OPEN_READONLY, no
+  // writer lock, no migrations, no pragma that writes (query_only is on, so
+  // a write is refused by SQLite as well as by Statement::Step). A missing
+  // file is an error, never created.
+  static Result<std::unique_ptr<Db>> OpenReadOnly(const std::string& path, ReadOnly how,
+                                                  int busy_timeout_ms = 5000);
+
   // Prepared once per connection and cached by SQL text; the statement is
   // reset and its bindings cleared on each call.
   Result<Statement> Prepare(std::string_view sql);

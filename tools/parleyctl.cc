@@ -17,6 +17,7 @@
 #include "schema/backend/backend.h"
 #include "schema/crypto.h"
 #include "schema/pg/conn.h"
+#include "schema/read_only_check.h"
 
 namespace {
 
@@ -37,7 +38,8 @@ int Usage() {
                "  rooms                            list rooms with member and message counts\n"
                "  backup DEST                      online copy of the database: SQLite's backup API, or\n"
                "                                   pg_dump --format=custom for PostgreSQL (pg_restore reads it)\n"
-               "  check                            PRAGMA integrity_check (SQLite; on PostgreSQL use pg_amcheck)\n");
+               "  check                            PRAGMA integrity_check (SQLite; on PostgreSQL use pg_amcheck),\n"
+               "                                   reading only: creates and changes nothing\n");
   return 2;
 }
 
@@ -300,9 +302,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "parleyctl: check is SQLite's integrity check; on PostgreSQL run pg_amcheck\n");
       return 2;
     }
-    auto db = parley::Db::Open(db_path);
-    if (!db.ok()) return Fail(db.status());
-    auto r = (*db)->IntegrityCheck();
+    // Read-only: a backup on read-only media, another user's file or one in
+    // a directory it cannot write is checked too, and nothing is created.
+    auto r = parley::ReadOnlyIntegrityCheck(db_path);
     if (!r.ok()) return Fail(r.status());
     std::printf("%s\n", r->c_str());
     return *r == "ok" ? 0 : 1;

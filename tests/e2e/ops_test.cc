@@ -8,6 +8,7 @@
 #include <pty.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -17,6 +18,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -63,9 +66,11 @@ class OpsTest : public ::testing::Test {
   }
 
   std::unique_ptr<Child> StartEvents(const std::string& log, std::string* error) {
+    return StartEventsOn(Path("parley.db"), log, error);
+  }
+  std::unique_ptr<Child> StartEventsOn(const std::string& db, const std::string& log, std::string* error) {
     Child::Options o;
-    o.argv = {PARLEY_EVENTS_BIN, "--db", Path("parley.db"), "--listen", Path("events.sock"),
-              "--notify", Path("notify.sock")};
+    o.argv = {PARLEY_EVENTS_BIN, "--db", db, "--listen", Path("events.sock"), "--notify", Path("notify.sock")};
     o.log_path = Path(log);
     return Child::Spawn(o, error);
   }
@@ -197,6 +202,149 @@ TEST_F(OpsTest, BackupNeverOverwritesAFile) {
   EXPECT_EQ(Ctl({"--db", live, "backup", Path("fresh.db")}, &out), 0) << out;
   EXPECT_EQ(Ctl({"--db", Path("fresh.db"), "token", "newer"}, &out), 0) << out;
   EXPECT_EQ(Ctl({"--db", live, "backup", dir()}, &out), 1) << out;  // a directory exists too
+}
+
+// `parleyctl check` on a database it may only read: a backup on read-only
+// media, another user's file, a file in a directory it cannot write. The
+// fixture makes such a directory, ro/, and runs check as a user for whom
+// its modes hold.
+class ReadOnlyCheckTest : public OpsTest {
+ protected:
+  static constexpr const char* kSetpriv = "/usr/bin/setpriv";
+
+  void TearDown() override {
+    // Writable again, so that the temporary directory can be removed by a
+    // user who is not root.
+    chmod(Ro().c_str(), 0755);
+  }
+  std::string Ro() const { return Path("ro"); }
+
+  // parleyctl check as a user for whom file modes hold. Root may write
+  // whatever the modes say, so as root the check runs as nobody, through
+  // setpriv(1) (util-linux). A read-only mount needs privileges a test
+  // cannot count on, and chattr +i (which binds root too) needs a file
+  // system that has it and leaves files that no one but root can remove
+  // when a test dies half-way. nobody must be able to run the binary and
+  // reach the directory (dir() is made 0711 for that).
+  int CheckAsReader(const std::string& db, std::string* out) {
+    std::vector<std::string> argv;
+    if (geteuid() == 0) argv = {kSetpriv, "--reuid=65534", "--regid=65534", "--clear-groups"};
+    argv.insert(argv.end(), {PARLEY_CTL_BIN, "--db", db, "check"});
+    return Run(std::move(argv), out);
+  }
+
+  // What a directory holds: each file's name with its size, bytes (hashed),
+  // mode and modification time, so that any file created, written, touched
+  // or removed shows as a difference. A -shm is SQLite's shared index of
+  // the -wal, which every reader that can write it updates (its read marks,
+  // the index rebuilt after a crash), the daemons' readers too: with
+  // `shm_content` false, only that it is there counts.
+  static std::map<std::string, std::string> Snapshot(const std::string& path, bool shm_content = true) {
+    std::map<std::string, std::string> files;
+    for (const auto& entry : std::filesystem::directory_iterator(path)) {
+      struct stat st;
+      const std::string file = entry.path().string();
+      if (stat(file.c_str(), &st) != 0) continue;
+      if (!shm_content && entry.path().extension() == ".db-shm") {
+        files[entry.path().filename().string()] = "there";
+        continue;
+      }
+      files[entry.path().filename().string()] =
+          "size " + std::to_string(st.st_size) + " bytes " + std::to_string(std::hash<std::string>{}(ReadText(file))) +
+          " mode " + std::to_string(st.st_mode & 07777) + " mtime " + std::to_string(st.st_mtim.tv_sec) + "." +
+          std::to_string(st.st_mtim.tv_nsec);
+    }
+    return files;
+  }
+};
+
+// check opened the database as the daemons do, for writing (its -writer
+// lock file, WAL set-up): in a directory it could not write, it failed
+// instead of answering. Five databases: cleanly closed (every commit in the
+// file); one whose last commit is only in its -wal (a daemon had it open and
+// was killed); that -wal copied without its -shm (which check would have to
+// create to read those commits: it must say so, not answer "ok" about the
+// file without them); one beside a rollback journal (likewise); and a
+// damaged file. Run without the fix, check made -writer files (and
+// checkpointed the -wal away) where it could, and as nobody failed with
+// "open .../clean.db-writer: Permission denied".
+TEST_F(ReadOnlyCheckTest, ChecksADatabaseItMayOnlyReadAndChangesNothing) {
+  if (geteuid() == 0 && access(kSetpriv, X_OK) != 0) GTEST_SKIP() << "root, and no " << kSetpriv << " to run as nobody";
+  const std::string clean = Ro() + "/clean.db", wal = Ro() + "/wal.db", lost = Ro() + "/lost.db",
+                    bad = Ro() + "/bad.db", journal = Ro() + "/journal.db";
+  const std::vector<std::string> password = {"PARLEY_PASSWORD=long enough password"};
+  ASSERT_EQ(mkdir(Ro().c_str(), 0755), 0);
+  ASSERT_EQ(chmod(dir().c_str(), 0711), 0);  // nobody may pass through to ro/
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", clean, "migrate"}, &out), 0) << out;
+  ASSERT_EQ(Ctl({"--db", clean, "create-user", "alice"}, &out, password), 0) << out;
+  ASSERT_FALSE(Exists(clean + "-wal"));
+
+  ASSERT_EQ(Ctl({"--db", wal, "migrate"}, &out), 0) << out;
+  std::string error;
+  auto events = StartEventsOn(wal, "events.log", &error);
+  ASSERT_TRUE(events) << error;
+  ASSERT_TRUE(WaitForSocket(Path("events.sock"), events.get())) << ReadText(Path("events.log"));
+  ASSERT_EQ(Ctl({"--db", wal, "create-user", "bob"}, &out, password), 0) << out;
+  // Beside a running daemon, check still answers.
+  EXPECT_EQ(Ctl({"--db", wal, "check"}, &out), 0) << out;
+  EXPECT_EQ(out, "ok\n");
+  events->Signal(SIGKILL);
+  ASSERT_TRUE(events->WaitFor(seconds(5)));
+  ASSERT_GT(std::filesystem::file_size(wal + "-wal"), 0u) << "bob's commit should be in the -wal only";
+  ASSERT_TRUE(Exists(wal + "-shm"));
+
+  std::filesystem::copy_file(wal, lost);
+  std::filesystem::copy_file(wal + "-wal", lost + "-wal");
+  // The damage: page 2 (the root of the first table the migrations made)
+  // overwritten with bytes that are no b-tree page. SQLite's check stops
+  // at it ("database disk image is malformed") rather than list it.
+  std::filesystem::copy_file(clean, bad);
+  {
+    FILE* f = std::fopen(bad.c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fseek(f, 4096, SEEK_SET), 0);
+    const std::string garbage(4096, '\x5a');
+    ASSERT_EQ(std::fwrite(garbage.data(), 1, garbage.size(), f), garbage.size());
+    ASSERT_EQ(std::fclose(f), 0);
+  }
+  // A rollback journal beside a copy (not Parley's mode: a file from
+  // elsewhere): only a write could roll it back.
+  std::filesystem::copy_file(clean, journal);
+  {
+    FILE* f = std::fopen((journal + "-journal").c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fputs("a journal that check cannot roll back", f);
+    ASSERT_EQ(std::fclose(f), 0);
+  }
+  // The writer lock files the commands above made: check must not make one.
+  for (const std::string& db : {clean, wal}) std::filesystem::remove(db + "-writer");
+
+  // In a directory it may write, too, check creates and changes nothing
+  // (but the -shm, above).
+  auto before = Snapshot(Ro(), /*shm_content=*/false);
+  EXPECT_EQ(Ctl({"--db", clean, "check"}, &out), 0) << out;
+  EXPECT_EQ(out, "ok\n");
+  EXPECT_EQ(Ctl({"--db", wal, "check"}, &out), 0) << out;
+  EXPECT_EQ(out, "ok\n");
+  EXPECT_EQ(Snapshot(Ro(), /*shm_content=*/false), before);
+
+  for (const auto& entry : std::filesystem::directory_iterator(Ro())) {
+    ASSERT_EQ(chmod(entry.path().c_str(), 0444), 0) << entry.path();
+  }
+  ASSERT_EQ(chmod(Ro().c_str(), 0555), 0);
+  before = Snapshot(Ro());
+  EXPECT_EQ(CheckAsReader(clean, &out), 0) << out;
+  EXPECT_EQ(out, "ok\n");
+  EXPECT_EQ(CheckAsReader(wal, &out), 0) << out;
+  EXPECT_EQ(out, "ok\n");
+  EXPECT_EQ(CheckAsReader(lost, &out), 1) << out;
+  EXPECT_NE(out.find(lost + "-shm, which is missing"), std::string::npos) << out;
+  EXPECT_EQ(CheckAsReader(journal, &out), 1) << out;
+  EXPECT_NE(out.find(journal + "-journal may hold"), std::string::npos) << out;
+  EXPECT_EQ(CheckAsReader(bad, &out), 1) << out;
+  EXPECT_NE(out.find("malformed"), std::string::npos) << "the damage named: " << out;
+  EXPECT_EQ(Snapshot(Ro()), before);
 }
 
 // --log-file naming a directory (or an unwritable path): parley-events

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
@@ -292,6 +293,43 @@ TEST_F(DbTest, IntegrityCheckOfAHealthyDatabase) {
   ASSERT_OK(Write(*db_, "INSERT INTO t(name) VALUES ('a')"));
   ASSERT_OK_AND_ASSIGN(std::string check, db_->IntegrityCheck());
   EXPECT_EQ(check, "ok");
+}
+
+// OpenReadOnly (parleyctl check's): a path holding what an SQLite URI gives
+// a meaning to ('?', '#', '%', '&') still names that file; the immutable
+// read creates nothing beside it; a write is refused; a missing file is an
+// error, not a new database.
+TEST(DbOpenReadOnlyTest, ReadsTheFileAtItsPathCreatesNothingAndRefusesWrites) {
+  test::TempDir dir;
+  const std::string path = dir.File("we?ird#name%41&mode=rwc.db");
+  {
+    std::unique_ptr<Db> db = test::OpenDb(path, /*migrate=*/false);
+    ASSERT_NE(db, nullptr);
+    ASSERT_OK(db->ExecScript("CREATE TABLE t (x); INSERT INTO t VALUES (1), (2)"));
+  }
+  std::filesystem::remove(path + "-writer");
+  const auto files = [&dir] {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) names.push_back(entry.path().filename());
+    return names;
+  };
+  ASSERT_EQ(files(), std::vector<std::string>{"we?ird#name%41&mode=rwc.db"});
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Db> ro, Db::OpenReadOnly(path, Db::ReadOnly::kImmutable));
+  {
+    ASSERT_OK_AND_ASSIGN(Statement count, ro->Prepare("SELECT COUNT(*) FROM t"));
+    ASSERT_OK_AND_ASSIGN(bool row, count.Step());
+    ASSERT_TRUE(row);
+    EXPECT_EQ(count.Int(0), 2);
+  }  // before the connection closes: the statement belongs to it
+  ASSERT_OK_AND_ASSIGN(std::string check, ro->IntegrityCheck());
+  EXPECT_EQ(check, "ok");
+  EXPECT_FALSE(ro->ExecScript("INSERT INTO t VALUES (3)").ok());
+  ro.reset();
+  EXPECT_EQ(files(), std::vector<std::string>{"we?ird#name%41&mode=rwc.db"});
+
+  EXPECT_FALSE(Db::OpenReadOnly(dir.File("missing.db"), Db::ReadOnly::kShared).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir.File("missing.db")));
 }
 
 TEST_F(DbTest, ConstraintViolationIsConflict) {
