@@ -28,9 +28,6 @@ Parley.parse = function (text) {
   }
 };
 
-// Set by app.js; called on any 401.
-Parley.onSignedOut = null;
-
 // done(err, data, status): err null on 2xx, else {status (0: no answer),
 // code, message}.
 Parley.request = function (method, url, body, timeoutMs, done) {
@@ -62,16 +59,15 @@ Parley.onAnswer = function (xhr, done) {
 };
 
 Parley.api = function (method, path, body, done) {
-  return Parley.request(method, '/api' + path, body, 20000, function (err, data, status) {
-    if (err && err.status === 401 && Parley.onSignedOut && path !== '/login' && path !== '/register') {
-      Parley.onSignedOut();
-    }
+  Parley.request(method, '/api' + path, body, 20000, function (err, data, status) {
+    // app.js's, set before its first request.
+    if (err && err.status === 401 && path !== '/login' && path !== '/register') Parley.onSignedOut();
     if (done) done(err, data, status);
   });
 };
 
 Parley.get = function (path, done) {
-  return Parley.api('GET', path, null, done);
+  Parley.api('GET', path, null, done);
 };
 
 // For the event endpoints: a 200 that is not JSON fails too.

@@ -1,7 +1,7 @@
 // The page: sign-in, the room list, DMs, new rooms, routing events. The
 // cursor is known before rooms and history are fetched: nothing is lost.
 (function () {
-var view = Parley.room, kRoomPage = 50, kUsername = /^[A-Za-z0-9_.\-]{1,32}$/, kSessionEnded = 'Your session ended. Please sign in again.';
+var view = Parley.room, kRoomsPage = '/rooms?limit=50', kUsername = /^[A-Za-z0-9_.\-]{1,32}$/, kSessionEnded = 'Your session ended. Please sign in again.';
 
 var state = Parley.state = {
   me: null,
@@ -73,8 +73,7 @@ function signedIn(user) {
 
 function signedOut(message) {
   if (state.transport) state.transport.stop();
-  state.transport = null;
-  state.me = null;
+  state.transport = state.me = null;
   state.rooms = [];
   state.byId = {};
   view.close();
@@ -96,7 +95,7 @@ function showStatus(s) {
 // Replaces rooms by id; ours stays if it counted newer events or read further
 // (a read marker not stored yet).
 function merge(rooms, prev) {
-  rooms.forEach(function (r) {
+  (rooms || []).forEach(function (r) {
     var old = (prev || state.byId)[r.id] || {};
     if (old.read_event_id > (r.read_event_id || 0) || old.last_event_id > r.last_event_id) {
       for (var k in {unread: 0, unread_mentions: 0, last_event_id: 0, last_message: 0, read_event_id: 0}) r[k] = old[k];
@@ -109,18 +108,18 @@ function merge(rooms, prev) {
 }
 
 function fetchRooms(then) {
-  Parley.get('/rooms?limit=' + kRoomPage, function (err, data) {
+  Parley.get(kRoomsPage, function (err, data) {
     if (err) return;
     var prev = state.byId;
     state.rooms = [];
     state.byId = {};
     state.next = data.next || null;
-    merge(data.rooms || [], prev);
+    merge(data.rooms, prev);
     then();
     moreRooms();
     Parley.get('/rooms/directory', function (e, dir) {
       if (e) return;
-      merge(dir.rooms || []);
+      merge(dir.rooms);
       renderRooms();
     });
   });
@@ -130,11 +129,11 @@ function moreRooms() {
   var side = $('sidebar');
   if (!state.next || state.paging || side.scrollHeight - side.scrollTop - side.clientHeight > 300) return;
   state.paging = true;
-  Parley.get('/rooms?limit=' + kRoomPage + '&before=' + encodeURIComponent(state.next), function (err, data) {
+  Parley.get(kRoomsPage + '&before=' + encodeURIComponent(state.next), function (err, data) {
     state.paging = false;
     if (err) return;
     state.next = data.next || null;
-    merge(data.rooms || []);
+    merge(data.rooms);
     renderRooms();
     moreRooms();
   });
@@ -147,14 +146,14 @@ function catchUp(since, then) {
     (data.left || []).forEach(function (id) {
       if (state.byId[id]) state.byId[id].member = false;
     });
-    merge(data.rooms || []);
+    merge(data.rooms);
     if (then) then();
     else afterRooms(false);
   });
 }
 
 function loadRooms(openInitial) {
-  fetchRooms(function () { afterRooms(openInitial); });
+  fetchRooms(afterRooms.bind(null, openInitial));
 }
 
 function afterRooms(openInitial) {
@@ -208,7 +207,7 @@ function openRoom(id) {
 }
 
 function roomButton(room) {
-  var b = label(button(null, 'room', function () { openRoom(room.id); }), room);
+  var b = label(button(null, 'room', openRoom.bind(null, room.id)), room);
   b.setAttribute('data-room-id', room.id);
   if (room.unread > 0) b.append(el('span', 'unread', room.unread > 99 ? '99+' : room.unread, {'aria-label': room.unread + ' unread'}));
   var last = room.last_message;
@@ -232,7 +231,6 @@ function renderRooms() {
   });
   sorted.forEach(function (r) {
     if (r.member) {
-      // The title counts mentions and DMs.
       unread += (r.kind === 'dm' ? r.unread : r.unread_mentions) || 0;
       (r.kind === 'dm' ? dms : mine).appendChild(el('li')).append(roomButton(r));
     } else {
@@ -285,7 +283,7 @@ function addPerson(user) {
   if (!state.me || user.id === state.me.id) return;
   var list = $('people'), li = el('li');
   li.append(el('span', 'name', user.username),
-    button('Message', 'dm', function () { startDm(user.username); }, 'Message ' + user.username));
+    button('Message', 'dm', startDm.bind(null, user.username), 'Message ' + user.username));
   list.prepend(li);
   while (list.childNodes.length > 10) list.lastChild.remove();
   show('people-section', true);
@@ -372,7 +370,7 @@ function initSettings() {
   on('settings-open', 'click', function () {
     toggleSettings($('settings').hidden);
   });
-  on('settings-close', 'click', function () { toggleSettings(false); });
+  on('settings-close', 'click', toggleSettings.bind(null, false));
   on('settings', 'change', function (e) {
     if (e.target.name === 'theme') Parley.theme.set(e.target.value);
   });
@@ -395,11 +393,11 @@ function init() {
   Parley.onSignedOut = function () {
     if (state.me) signedOut(kSessionEnded);
   };
-  on('auth-form', 'submit', function () { authenticate('/login'); });
-  on('register', 'click', function () { authenticate('/register'); });
+  on('auth-form', 'submit', authenticate.bind(null, '/login'));
+  on('register', 'click', authenticate.bind(null, '/register'));
   on('logout', 'click', function () {
     toggleSettings(false);
-    Parley.api('POST', '/logout', null, function () { signedOut(''); });
+    Parley.api('POST', '/logout', null, signedOut.bind(null, ''));
   });
   on('menu', 'click', function () { toggleMenu(); });
   on('sidebar', 'scroll', moreRooms);
@@ -439,6 +437,5 @@ function init() {
   });
 }
 
-if (document.readyState === 'loading') on(document, 'DOMContentLoaded', init);
-else init();
+init();  // deferred: the document is parsed
 })();

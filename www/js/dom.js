@@ -35,7 +35,6 @@ function mine(x) {
   return !!me() && x.user.id === me().id;
 }
 
-// The entry of list for that user id, or null.
 function byUser(list, id) {
   for (var i = 0; i < list.length; i++) if (list[i].user.id === id) return list[i];
   return null;
@@ -78,7 +77,6 @@ Parley.soon = function (fn, ms) {
   };
 };
 
-// Takes an id too, like show().
 function clear(node) {
   node = $(node);
   node.textContent = '';

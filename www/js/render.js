@@ -55,7 +55,7 @@ function content(li, m, ctx) {
   if (m.kind === 'question') h.append(m.answer_id ? el('span', 'state answered', 'answered') : el('span', 'state open', 'unanswered'));
   if (m.kind === 'answer') h.append(el('span', 'kind', 'answer'));
   if (m.reply_to && m.kind !== 'answer') {
-    box.append(quote(ctx.quoteOf(m.reply_to), function () { ctx.onJump(m.reply_to); }));
+    box.append(quote(ctx.quoteOf(m.reply_to), ctx.onJump.bind(null, m.reply_to)));
   }
   if (m.deleted) {
     box.append(el('p', 'text deleted', m.deleted_by ? 'removed by a moderator' : 'message deleted'));

@@ -367,7 +367,7 @@ function focusMessage(id) {
 
 function jumpTo(id) {
   if (R.nodes[id]) focusMessage(id);
-  else loadAround(id, function () { focusMessage(id); });
+  else loadAround(id, focusMessage.bind(null, id));
 }
 
 // Posted 500 ms late: a burst moves the marker once.
@@ -772,7 +772,7 @@ Parley.room = {
     cancelReply();
     clear('members');
     clear('announcer');
-    setError(R.notice || '');
+    setError(R.notice);
     R.notice = '';
     renderTyping();
     renderHeader();
@@ -880,7 +880,7 @@ Parley.room = {
     on('composer', 'submit', submitComposer);
     on('text', 'keydown', onComposerKey);
     on('text', 'input', onComposerInput);
-    on('older', 'click', function () { loadPage(true); });
+    on('older', 'click', loadPage.bind(null, true));
     on('latest', 'click', function () {
       loadLatest(function () { $('text').focus(); });
     });
@@ -900,9 +900,8 @@ Parley.room = {
       var name = $('invite-user').value.trim();
       if (!name || !R.room) return;
       api('POST', roomPath('/members'), {username: name}, function (err) {
-        if (err) return setError(err);
-        $('invite-user').value = '';
-        setError('');
+        setError(err);
+        if (!err) $('invite-user').value = '';
       });
     });
   }

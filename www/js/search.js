@@ -42,7 +42,7 @@ Parley.search = {
       if (query) run(false, 0);
       else show('search-section', false);
     });
-    on('search-more', 'click', function () { run(true, 0); });
+    on('search-more', 'click', run.bind(null, true, 0));
   }
 };
 })();

@@ -46,21 +46,16 @@ T.setStatus = function (s) {
 
 // One timer a name; clearing one that has fired does nothing.
 T.timer = function (name, ms, fn) {
-  this.clearTimer(name);
-  this.timers[name] = setTimeout(fn.bind(this), ms);
-};
-
-T.clearTimer = function (name) {
   clearTimeout(this.timers[name]);
+  this.timers[name] = setTimeout(fn.bind(this), ms);
 };
 
 T.teardown = function () {
   this.generation++;
-  for (var name in this.timers) this.clearTimer(name);
+  for (var name in this.timers) clearTimeout(this.timers[name]);
   if (this.es) this.es.close();
-  var x = this.xhr;
+  if (this.xhr) this.xhr.abort();
   this.es = this.xhr = null;
-  if (x) x.abort();
 };
 
 T.cursorQuery = function (name) {
@@ -71,6 +66,7 @@ T.cursorQuery = function (name) {
 T.connect = function () {
   if (this.stopped) return;
   this.teardown();
+  if (this.status !== (this.usePoll ? 'long-poll' : 'live')) this.setStatus(this.ready ? 'reconnecting' : 'connecting');
   if (this.usePoll) this.poll();
   else this.openStream();
 };
@@ -101,7 +97,6 @@ T.deliver = function (type, data, id) {
   this.h.onReset(this.lastId, data);
 };
 
-// The connection works: the backoff starts over.
 T.becameReady = function (head, epoch) {
   this.backoff = kBackoffMinMs;
   if (epoch) this.epoch = epoch;
@@ -115,7 +110,6 @@ T.becameReady = function (head, epoch) {
 T.openStream = function () {
   var self = this, gen = this.generation, q = this.cursorQuery('last_event_id');
   var es = this.es = new EventSource('/events/stream' + (q ? '?' + q : '')), helloSeen = false;
-  if (this.status !== 'live') this.setStatus(this.ready ? 'reconnecting' : 'connecting');
 
   this.timer('hello', kHelloTimeoutMs, function () {
     this.switchToPoll('no hello within ' + kHelloTimeoutMs + ' ms (a buffering proxy?)');
@@ -126,7 +120,7 @@ T.openStream = function () {
     var d = Parley.parse(e.data) || {};
     helloSeen = true;
     self.streamFailures = 0;
-    self.clearTimer('hello');
+    clearTimeout(self.timers.hello);
     self.becameReady(d.head, d.epoch);
     self.setStatus('live');
     self.armSilenceCheck();
@@ -179,7 +173,6 @@ T.armSilenceCheck = function () {
 
 T.poll = function () {
   var self = this, gen = this.generation;
-  if (this.status !== 'long-poll') this.setStatus(this.ready ? 'reconnecting' : 'connecting');
   var q = this.cursorQuery('since'), url = '/events/poll?' + (q ? q + '&' : '') + 'timeout=' + kPollTimeoutS;
   this.xhr = Parley.getJson(url, (kPollTimeoutS + 15) * 1000, function (err, body) {
     if (gen !== self.generation) return;
