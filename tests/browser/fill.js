@@ -7,8 +7,10 @@
 // transaction. The push daemon notices the commit (PRAGMA data_version)
 // and delivers the events like any other; open pages after filling.
 
+const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
 const path = require('node:path');
+const h = require('./harness');
 
 // Runs SQL on the stack's database (bounded in time); resolves with stdout.
 function sql(stack, text) {
@@ -61,4 +63,23 @@ async function api(stack, token, method, p, body) {
   return { status: res.status, body: await res.json().catch(() => null) };
 }
 
-module.exports = { sql, insertMessages, api };
+// The blocking tests' cast: ana, ben and one user for each name prefix in
+// `others`, all in a new public room of ana's, where ana has blocked ben
+// unless opts.blocked is false. say(u, text or body) posts as u in the room
+// and resolves with the stored message.
+async function club(stack, others = [], opts = {}) {
+  const users = [];
+  for (const n of ['ana', 'ben', ...others]) users.push(await h.apiRegister(stack.url, h.uniqueName(n)));
+  const [ana, ben] = users;
+  const room = (await api(stack, ana.token, 'POST', '/rooms', { name: h.uniqueName('club'), kind: 'public' })).body.room;
+  for (const u of users.slice(1)) assert.equal((await api(stack, u.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
+  if (opts.blocked !== false) assert.equal((await api(stack, ana.token, 'PUT', `/me/blocks/${ben.user.username}`)).status, 204);
+  const say = async (u, body) => {
+    const res = await api(stack, u.token, 'POST', `/rooms/${room.id}/messages`, typeof body === 'string' ? { text: body } : body);
+    assert.equal(res.status, 201);
+    return res.body.message;
+  };
+  return { room, users, say };
+}
+
+module.exports = { sql, insertMessages, api, club };

@@ -97,14 +97,9 @@ test('a right-to-left message reads right to left; markup anywhere is only text'
 }));
 
 test('a reply does not quote the words of someone I blocked', logged(async () => {
-  const ana = await h.apiRegister(f.stack.url, h.uniqueName('ana'));
-  const ben = await h.apiRegister(f.stack.url, h.uniqueName('ben'));
-  const cat = await h.apiRegister(f.stack.url, h.uniqueName('cat'));
-  const room = (await fill.api(f.stack, ana.token, 'POST', '/rooms', { name: h.uniqueName('club'), kind: 'public' })).body.room;
-  for (const u of [ben, cat]) assert.equal((await fill.api(f.stack, u.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
-  assert.equal((await fill.api(f.stack, ana.token, 'PUT', `/me/blocks/${ben.user.username}`)).status, 204);
-  const spam = (await fill.api(f.stack, ben.token, 'POST', `/rooms/${room.id}/messages`, { text: 'buy cheap watches' })).body.message;
-  await fill.api(f.stack, cat.token, 'POST', `/rooms/${room.id}/messages`, { text: 'no thanks', reply_to: spam.id });
+  const { room, users: [ana, ben, cat], say } = await fill.club(f.stack, ['cat']);
+  const spam = await say(ben, 'buy cheap watches');
+  await say(cat, { text: 'no thanks', reply_to: spam.id });
   const u = await ui.openAs(f.browser, f.stack.url, ana.user.username, { register: false });
   const p = u.page;
   await ui.openRoom(p, room.name);
@@ -121,13 +116,8 @@ test('a reply does not quote the words of someone I blocked', logged(async () =>
 }));
 
 test('the room list never shows the last words of someone I blocked, before or after my blocks load', logged(async () => {
-  const ana = await h.apiRegister(f.stack.url, h.uniqueName('ana'));
-  const ben = await h.apiRegister(f.stack.url, h.uniqueName('ben'));
-  const room = (await fill.api(f.stack, ana.token, 'POST', '/rooms', { name: h.uniqueName('club'), kind: 'public' })).body.room;
-  assert.equal((await fill.api(f.stack, ben.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
-  assert.equal((await fill.api(f.stack, ana.token, 'PUT', `/me/blocks/${ben.user.username}`)).status, 204);
-  const say = (text) => fill.api(f.stack, ben.token, 'POST', `/rooms/${room.id}/messages`, { text });
-  assert.equal((await say('buy cheap watches')).status, 201);
+  const { room, users: [ana, ben], say } = await fill.club(f.stack);
+  await say(ben, 'buy cheap watches');
   // Every text the sidebar ever shows, from before the page's scripts run.
   const initScript = () => {
     window.sidebarSaw = [];
@@ -155,7 +145,7 @@ test('the room list never shows the last words of someone I blocked, before or a
   release();
   await last.filter({ hasText: `${ben.user.username}: hidden` }).waitFor();
   // Live: a new message of theirs is hidden in the list too.
-  assert.equal((await say('watches again')).status, 201);
+  await say(ben, 'watches again');
   await last.filter({ hasText: `${ben.user.username}: hidden` }).waitFor();
   await p.waitForTimeout(500);
   const saw = await p.evaluate(() => window.sidebarSaw);
@@ -166,16 +156,12 @@ test('the room list never shows the last words of someone I blocked, before or a
 }));
 
 test('a screen reader does not read out the live words of someone I blocked', logged(async () => {
-  const ana = await h.apiRegister(f.stack.url, h.uniqueName('ana'));
-  const ben = await h.apiRegister(f.stack.url, h.uniqueName('ben'));
-  const room = (await fill.api(f.stack, ana.token, 'POST', '/rooms', { name: h.uniqueName('club'), kind: 'public' })).body.room;
-  assert.equal((await fill.api(f.stack, ben.token, 'POST', `/rooms/${room.id}/join`)).status, 200);
-  assert.equal((await fill.api(f.stack, ana.token, 'PUT', `/me/blocks/${ben.user.username}`)).status, 204);
+  const { room, users: [ana, ben], say } = await fill.club(f.stack);
   const u = await ui.openAs(f.browser, f.stack.url, ana.user.username, { register: false });
   const p = u.page;
   await ui.openRoom(p, room.name);
   await ui.waitForStatus(p, 'live');
-  assert.equal((await fill.api(f.stack, ben.token, 'POST', `/rooms/${room.id}/messages`, { text: 'buy cheap watches' })).status, 201);
+  await say(ben, 'buy cheap watches');
   await p.locator('#messages .text', { hasText: 'Hidden: you blocked this person' }).waitFor();
   await p.locator('#announcer', { hasText: `${ben.user.username}: hidden` }).waitFor({ state: 'attached' });
   assert.equal(await p.locator('#announcer', { hasText: 'watches' }).count(), 0, 'the live region holds no blocked words');
