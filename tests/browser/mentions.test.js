@@ -9,6 +9,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 const ui = require('./ui');
+const fill = require('./fill');
 const { shot } = require('./look');
 
 const f = h.fixture();
@@ -91,6 +92,36 @@ test('@ completes from the members; a mention is highlighted, counted in the tit
   await ui.openRoom(bob.page, 'general');
   await bob.page.waitForFunction(() => document.title === 'Parley', null, { timeout: 10000 });
   await ui.finish(bob, ann);
+}));
+
+test('someone I blocked cannot ping me: no notification, no count in the title, no highlight', logged(async () => {
+  const { room, users: [ana, ben, cat], say } = await fill.club(f.stack, ['cat']);
+  const a = await ui.openAs(f.browser, f.stack.url, ana.user.username, { register: false, initScript: hiddenAndWatched });
+  await a.ctx.grantPermissions(['notifications'], { origin: f.stack.url });
+  await ui.openRoom(a.page, 'general');
+  await ui.waitForStatus(a.page, 'live');
+  const hide = (v) => a.page.evaluate((hidden) => {
+    window.__hidden = hidden;
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, v);
+  await hide(true);
+  // Ben mentions ana first, then cat: cat's mention notifies and counts in
+  // the title, so ben's, before it, would have by then.
+  await say(ben, `@${ana.user.username} buy cheap watches`);
+  await say(cat, `@${ana.user.username} lunch?`);
+  await a.page.waitForFunction(() => window.__notes.length > 0, null, { timeout: 10000 });
+  await a.page.waitForTimeout(500);
+  const notes = await a.page.evaluate(() => window.__notes);
+  assert.deepEqual(notes.map((n) => n.body), [`@${ana.user.username} lunch?`], JSON.stringify(notes));
+  assert.equal(await a.page.title(), '(1) Parley');
+  // In the room ben's message is hidden, and not marked as a mention of me.
+  await hide(false);
+  await ui.openRoom(a.page, room.name);
+  await ui.waitForMessage(a.page, `@${ana.user.username} lunch?`);
+  const hidden = a.page.locator('#messages .msg', { has: a.page.locator(':scope > .content > .text', { hasText: 'Hidden: you blocked' }) });
+  assert.doesNotMatch(await hidden.getAttribute('class'), /\bmention\b/);
+  assert.equal(await a.page.locator('#messages', { hasText: 'watches' }).count(), 0);
+  await ui.finish(a);
 }));
 
 test('notifications are asked for on a click in Settings, never by themselves', logged(async () => {

@@ -9,8 +9,9 @@ function isMe(word) {
   return n === myName || n.replace(/\.+$/, '') === myName;
 }
 
+// Not from someone I blocked: they cannot ping me.
 function ofMe(m) {
-  if (!me() || mine(m) || m.deleted) return false;
+  if (!me() || mine(m) || m.deleted || Parley.moderation.hidden(m)) return false;
   if (m.mentions) return m.mentions.indexOf(me().id) >= 0;
   return String(m.text).split(kWord).some(function (w, i) { return i % 2 && isMe(w); });
 }
@@ -71,11 +72,13 @@ function wanted(room, m) {
 
 function notify(room, m) {
   if (!window.Notification || Notification.permission !== 'granted' || !document.hidden) return;
-  if (!me() || mine(m) || !wanted(room, m)) return;
+  // None for someone I blocked; no words while my blocks are unknown (null).
+  var h = Parley.moderation.hidden(m);
+  if (!me() || mine(m) || h || !wanted(room, m)) return;
   // One tag per message: shown once by all my hidden tabs.
   var pop = function () {
     var n = new Notification(m.user.username + (room.kind === 'dm' ? '' : ' in #' + room.name),
-      {body: m.text.slice(0, 200), tag: 'parley-' + m.id});
+      {body: h === false ? m.text.slice(0, 200) : '…', tag: 'parley-' + m.id});
     n.onclick = function () {
       window.focus();
       location.hash = 'room-' + room.id;
