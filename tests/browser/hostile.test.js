@@ -167,3 +167,25 @@ test('a screen reader does not read out the live words of someone I blocked', lo
   assert.equal(await p.locator('#announcer', { hasText: 'watches' }).count(), 0, 'the live region holds no blocked words');
   await ui.finish(u);
 }));
+
+test('a search shows none of the words of someone I blocked, as the room shows none', logged(async () => {
+  const { room, users: [ana, ben, cat], say } = await fill.club(f.stack, ['cat']);
+  await say(ben, 'buy cheap watches');
+  await say(cat, 'my watches broke');
+  const u = await ui.openAs(f.browser, f.stack.url, ana.user.username, { register: false });
+  const p = u.page;
+  await p.locator(`button.room[data-room-id="${room.id}"]`).waitFor();
+  await p.locator('#search-q').fill('watches');
+  await p.locator('#search-q').press('Enter');
+  const results = p.locator('#search-results li');
+  await results.filter({ hasText: 'my watches broke' }).waitFor();
+  assert.equal(await results.count(), 2);
+  const benHit = results.filter({ hasText: ben.user.username });
+  assert.equal(await benHit.locator('.snippet').textContent(), 'Hidden: you blocked this person.');
+  assert.equal(await p.locator('#search-results', { hasText: 'cheap' }).count(), 0, 'no blocked words in the results');
+  // The hit opens the message, hidden there as well.
+  await benHit.getByRole('button').click();
+  await p.locator('#messages .text', { hasText: 'Hidden: you blocked this person' }).waitFor();
+  assert.equal(await p.locator('#messages', { hasText: 'cheap' }).count(), 0);
+  await ui.finish(u);
+}));

@@ -2,7 +2,7 @@
 // what depends on neighbours (`cont`, dividers), simpler than patching each
 // case. A divider is its message's first child: none is stranded.
 (function () {
-var kGroupMs = 5 * 60 * 1000;
+var kGroupMs = 5 * 60 * 1000, kHidden = 'Hidden: you blocked this person.';
 
 function timeNode(ts) {
   var d = new Date(ts);
@@ -60,7 +60,7 @@ function content(li, m, ctx) {
   if (m.deleted) {
     box.append(el('p', 'text deleted', m.deleted_by ? 'removed by a moderator' : 'message deleted'));
   } else if (ctx.hidden) {
-    box.appendChild(el('p', 'text deleted', 'Hidden: you blocked this person. '))
+    box.appendChild(el('p', 'text deleted', kHidden + ' '))
       .append(button('Show', 'show', ctx.onShow.bind(null, m.id)));
   } else {
     // dir: a Hebrew or Arabic message reads right to left, its "!" at its end.
@@ -151,6 +151,7 @@ function refreshTimes(list) {
 }
 
 Parley.render = {
+  hidden: kHidden,
   gist: gist,
   item: item,
   content: content,

@@ -11,7 +11,9 @@ function result(m) {
     else Parley.rooms.catchUp(m.id - 1, reveal);
   });
   b.append(el('span', 'where', (room ? room.name + ' · ' : '') + m.user.username));
-  Parley.split(b.appendChild(el('span', 'snippet')), m.snippet || m.text, /[\u0002\u0003]/, function (t) { return el('mark', null, t); });
+  // As in the room: no words of someone I blocked.
+  var text = Parley.moderation.hidden(m) ? Parley.render.hidden : m.snippet || m.text;
+  Parley.split(b.appendChild(el('span', 'snippet')), text, /[\u0002\u0003]/, function (t) { return el('mark', null, t); });
   function reveal() {
     Parley.rooms.open(m.room_id);
     if (Parley.room.currentId() === m.room_id) Parley.room.jump(m.id);
