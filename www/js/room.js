@@ -498,12 +498,17 @@ function onComposerInput() {
 }
 
 function startReply(id) {
-  var m = R.msgs[id];
-  if (!m) return;
+  if (!R.msgs[id]) return;
   R.replyTo = id;
-  $('reply-text').textContent = 'Replying to ' + m.user.username + ': ' + m.text;
+  replyText();
   show('reply-bar', true);
   $('text').focus();
+}
+
+// Again on rerender(): my blocks may have changed.
+function replyText() {
+  var q = R.msgs[R.replyTo];
+  if (q) $('reply-text').textContent = 'Replying to ' + Parley.render.gist(q);
 }
 
 function cancelReply() {
@@ -740,6 +745,7 @@ function rerender() {
   for (var id in R.msgs) {
     if (R.nodes[id]) renderMessage(R.msgs[id]);
   }
+  replyText();
 }
 
 Parley.room = {
