@@ -83,15 +83,19 @@ test('a right-to-left message reads right to left; markup anywhere is only text'
   assert.equal(await p.locator('#messages b, #messages script, #sidebar img, #room-title img').count(), 0);
   // In a right-to-left paragraph the final "!" is the leftmost character,
   // as a Hebrew reader expects; a left-to-right one puts it on the right.
-  const [first, last] = await ui.messages(p, 'שלום, עולם!').evaluate((node) => {
-    const text = node.firstChild, at = (i) => {
+  // Found and measured in one step: a redraw (the member list or my blocks
+  // arriving) replaces the paragraph, and a detached one measures 0 px.
+  const measured = await p.waitForFunction((t) => {
+    const node = [...document.querySelectorAll('#messages .msg .text')].find((e) => e.textContent === t);
+    const text = node && node.firstChild, at = (i) => {
       const r = document.createRange();
       r.setStart(text, i);
       r.setEnd(text, i + 1);
       return r.getBoundingClientRect().left;
     };
-    return [at(0), at(text.length - 1)];
-  });
+    return text ? [at(0), at(text.length - 1)] : null;
+  }, 'שלום, עולם!');
+  const [first, last] = await measured.jsonValue();
   assert.ok(last < first, `"!" (at ${last} px) left of the first letter (at ${first} px)`);
   await ui.finish(u);
 }));
