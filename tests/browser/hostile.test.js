@@ -194,7 +194,7 @@ test('a search shows none of the words of someone I blocked, as the room shows n
   await ui.finish(u);
 }));
 
-test('blocking someone while replying to them takes their words off the Reply bar', logged(async () => {
+test('blocking someone while replying to them takes their words off the Reply bar and the search results', logged(async () => {
   const { room, users: [ana, ben], say } = await fill.club(f.stack, [], { blocked: false });
   await say(ben, 'buy cheap watches');
   const u = await ui.openAs(f.browser, f.stack.url, ana.user.username, { register: false });
@@ -203,11 +203,17 @@ test('blocking someone while replying to them takes their words off the Reply ba
   await ui.waitForMessage(p, 'buy cheap watches');
   await ui.item(p, 'buy cheap watches').getByRole('button', { name: 'Reply', exact: true }).click();
   await p.locator('#reply-text', { hasText: 'buy cheap watches' }).waitFor();
+  await p.locator('#search-q').fill('watches');
+  await p.locator('#search-q').press('Enter');
+  const snippet = p.locator('#search-results .snippet');
+  await snippet.filter({ hasText: 'buy cheap watches' }).waitFor();
   await p.getByRole('button', { name: 'Settings' }).click();
   await p.getByLabel('Block a user').fill(ben.user.username);
   await p.getByRole('button', { name: 'Block', exact: true }).click();
   await p.locator('#messages .text', { hasText: 'Hidden: you blocked this person' }).waitFor();
   await p.locator('#reply-text', { hasText: `${ben.user.username}: hidden` }).waitFor();
   assert.equal(await p.locator('#reply-bar', { hasText: 'watches' }).count(), 0);
+  await snippet.filter({ hasText: 'Hidden: you blocked this person.' }).waitFor();
+  assert.equal(await p.locator('#search-results', { hasText: 'cheap' }).count(), 0);
   await ui.finish(u);
 }));

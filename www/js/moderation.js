@@ -84,6 +84,7 @@ function load(fresh) {
     renderBlocks();
     Parley.room.rerender();
     Parley.rooms.render();
+    Parley.search.draw();
   });
 }
 

@@ -1,7 +1,7 @@
 // Search, newest first; the snippet marks matches between \u0002 and
 // \u0003. A result opens its message in its room.
 (function () {
-var query = '';
+var query = '', hits = [];  // shown: drawn again when my blocks change
 var next;  // next_before: the next page's start
 
 function result(m) {
@@ -21,23 +21,29 @@ function result(m) {
   return b;
 }
 
+function draw() {
+  var ul = clear('search-results');
+  hits.forEach(function (m) { ul.appendChild(el('li')).append(result(m)); });
+}
+
 // n: pages asked by this click; an empty one (the server reads 10,000
 // matches a page) goes on by itself, 10 at most.
 function run(more, n) {
   var q = 'q=' + encodeURIComponent(query) + '&limit=20' + (more ? '&before=' + next : '');
   Parley.get('/search?' + q, function (err, data) {
-    var ul = $('search-results'), d = data || {}, list = d.results || [];
-    if (!more) clear(ul);
-    list.forEach(function (m) { ul.appendChild(el('li')).append(result(m)); });
+    var d = data || {}, list = d.results || [];
+    hits = (more ? hits : []).concat(list);
+    draw();
     next = d.next_before;
     if (d.has_more && !list.length && n < 9) return run(true, n + 1);
-    $('search-note').textContent = err ? Parley.errorText(err) : ul.firstChild ? '' : d.has_more ? 'Nothing yet.' : 'Nothing found.';
+    $('search-note').textContent = err ? Parley.errorText(err) : hits.length ? '' : d.has_more ? 'Nothing yet.' : 'Nothing found.';
     show('search-more', d.has_more);
     show('search-section', true);
   });
 }
 
 Parley.search = {
+  draw: draw,
   init: function () {
     on('search-form', 'submit', function () {
       query = $('search-q').value.trim();
