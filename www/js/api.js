@@ -60,7 +60,7 @@ Parley.onAnswer = function (xhr, done) {
 
 Parley.api = function (method, path, body, done) {
   Parley.request(method, '/api' + path, body, 20000, function (err, data, status) {
-    // app.js's, set before its first request.
+    // Parley.onSignedOut: app.js's, set in its init before any request.
     if (err && err.status === 401 && path !== '/login' && path !== '/register') Parley.onSignedOut();
     if (done) done(err, data, status);
   });

@@ -151,7 +151,7 @@ function refreshTimes(list) {
 }
 
 Parley.render = {
-  hidden: kHidden,
+  hiddenText: kHidden,
   gist: gist,
   item: item,
   content: content,

@@ -12,7 +12,7 @@ function result(m) {
   });
   b.append(el('span', 'where', (room ? room.name + ' · ' : '') + m.user.username));
   // As in the room: no words of someone I blocked.
-  var text = Parley.moderation.hidden(m) ? Parley.render.hidden : m.snippet || m.text;
+  var text = Parley.moderation.hidden(m) ? Parley.render.hiddenText : m.snippet || m.text;
   Parley.split(b.appendChild(el('span', 'snippet')), text, /[\u0002\u0003]/, function (t) { return el('mark', null, t); });
   function reveal() {
     Parley.rooms.open(m.room_id);
