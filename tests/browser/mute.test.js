@@ -32,8 +32,10 @@ async function mutedRoom(opts = {}) {
   const page = await ui.openAs(f.browser, f.stack.url, studentName, { register: false, initScript: opts.initScript });
   await ui.openRoom(page.page, room.name);
   await ui.waitForMessage(page.page, 'my words');
-  const mute = (until) => fill.api(f.stack, owner.token, 'PUT', `/rooms/${room.id}/members/${studentName}`, { muted_until: until });
-  return { page, mute, mine: ui.item(page.page, 'my words') };
+  const member = `/rooms/${room.id}/members/${studentName}`;
+  const mute = (until) => fill.api(f.stack, owner.token, 'PUT', member, { muted_until: until });
+  const kick = () => fill.api(f.stack, owner.token, 'DELETE', member);
+  return { page, mute, kick, studentName, mine: ui.item(page.page, 'my words') };
 }
 
 const action = (li, name) => li.locator(':scope > .content > .actions').getByRole('button', { name, exact: true });
@@ -110,4 +112,25 @@ test('another member\'s "muted until" leaves the member list when the mute runs 
   // No event comes at `until`, and nothing else redraws the list.
   await benLabel.waitFor({ state: 'detached', timeout: until - Date.now() + 3000 });
   await ui.finish(cat);
+}));
+
+// A mute outlives the membership, and the owner may lift it while its
+// member is out: the event reaches the removed member's open page, which
+// took it for a return and listed them again.
+test('a kept mute lifted while I am out of the room does not put me back in its member list', logged(async () => {
+  const { page, mute, kick, studentName } = await mutedRoom();
+  const p = page.page;
+  const meListed = p.locator('#members li', { has: p.locator('.name', { hasText: studentName }) });
+  await meListed.waitFor();
+  assert.equal((await mute(Date.now() + 3600000)).status, 200);
+  assert.equal((await kick()).status, 204);
+  await p.locator('#composer-note', { hasText: 'You were removed from this room' }).waitFor();
+  await meListed.waitFor({ state: 'detached' });
+  const lifted = await mute(null);
+  assert.equal(lifted.status, 200);
+  assert.deepEqual(lifted.body, { member: null, muted_until: null });
+  await p.locator('#messages li.system', { hasText: 'Your mute in this room was lifted.' }).waitFor();
+  assert.equal(await meListed.count(), 0, 'not listed: still out of the room');
+  assert.equal(await p.locator('#composer-note', { hasText: 'You were removed from this room' }).count(), 1);
+  await ui.finish(page);
 }));

@@ -140,7 +140,7 @@ Parley.moderation = {
     if (mine(d)) {
       if (d.action === 'kicked' || d.action === 'banned') return 'You were removed from this room' + by + '.';
       if (d.action === 'muted') return this.mutedText(d.muted_until);
-      if (d.action === 'unmuted') return 'You may write in this room again.';
+      if (d.action === 'unmuted') return 'Your mute in this room was lifted.';
     }
     var verbs = {
       joined: ' joined', added: ' was added', left: ' left', role: ' is now a ' + d.role,

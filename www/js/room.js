@@ -659,12 +659,13 @@ function roleSelect(m) {
 }
 
 // Member events change the list in place (asked again, every open page
-// read all of `general` at each registration).
+// read all of `general` at each registration). Removed, I still hear of my
+// kept mute: not a return.
 function applyMember(d) {
   var m = byUser(R.members, d.user.id);
   if (/^(left|kicked|banned|unbanned)$/.test(d.action)) {
     if (m) R.members.splice(R.members.indexOf(m), 1);
-  } else if (m || mine(d) || /^(joined|added)$/.test(d.action)) {
+  } else if (m || mine(d) && !R.removed || /^(joined|added)$/.test(d.action)) {
     if (!m) R.members.push(m = {user: d.user});
     if (d.role) m.role = d.role;
     if ('moderator' in d) {
