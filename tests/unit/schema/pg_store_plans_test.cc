@@ -183,6 +183,38 @@ TEST_F(PgStorePlansTest, ARoomsViewOfAReaderWhoSentThousandsSinceReadingReadsNon
   EXPECT_LE(read, 16) << "a room's view read " << read << " rows of messages";
 }
 
+TEST_F(PgStorePlansTest, ARoomsMentionCountLooksUpTheAuthorOfEachMentionItWalksAndNoOtherMessage) {
+  // The reader is mentioned in the busy room's last 1,200 messages, all the
+  // writer's. unread_mentions leaves out those whose author the reader
+  // blocks: each mention walked costs a lookup of its message by primary
+  // key (its author), never a scan of messages. Written as a join, the
+  // planner hashed all of messages for it (39,809 rows for this view,
+  // checked); the author as a scalar subquery is looked up per mention.
+  ASSERT_OK(conn_->Exec("INSERT INTO mentions (message_id, user_id, room_id) "
+                        "SELECT id, $1, room_id FROM messages WHERE room_id = $2 ORDER BY id DESC LIMIT 1200",
+                        {reader_.id, new_room_}));
+  ASSERT_OK(conn_->ExecScript("ANALYZE mentions"));
+  const User other = NewUser("other");
+  ASSERT_OK(store_->Block(reader_, other.username));
+  int64_t before = RowsRead("messages");
+  ASSERT_OK_AND_ASSIGN(Room view, store_->GetRoom(reader_, new_room_));
+  int64_t read = RowsRead("messages") - before;
+  EXPECT_EQ(view.unread_mentions, 1000);
+  EXPECT_LE(read, 1000 + 16) << "the cap's authors and the view's rows; read " << read << " rows of messages";
+  // Blocking the writer leaves every mention out, so the cap stops none:
+  // all 1,200 are looked at (what is left out is not capped). The plan is
+  // a hash anti join with the reader's blocks, read once; a mention whose
+  // author is in it looks the author up again to check the match: two
+  // lookups each (2,407 rows, checked).
+  ASSERT_OK(store_->Block(reader_, "writer"));
+  before = RowsRead("messages");
+  ASSERT_OK_AND_ASSIGN(view, store_->GetRoom(reader_, new_room_));
+  read = RowsRead("messages") - before;
+  EXPECT_EQ(view.unread_mentions, 0);
+  EXPECT_LE(read, 2 * 1200 + 16) << "every mention's author and the view's rows; read " << read
+                                 << " rows of messages";
+}
+
 TEST_F(PgStorePlansTest, AMessageWithThousandsOfReactionsCostsAReadItsEmojiNotItsReactions) {
   // 3,000 people react to the busy room's newest message with two emoji.
   // A history page and a reaction added each read all 6,000 rows (18,002

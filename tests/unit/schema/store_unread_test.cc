@@ -1,11 +1,15 @@
 // Unread counts (schema/store_rooms.cc, migration 016): counted from each
 // message's place in its room, checked against the messages themselves,
-// on both backends.
+// on both backends; and unread_mentions, which leaves out the mentions by
+// someone the reader blocks, in every read that returns it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "schema/migrate.h"
@@ -48,20 +52,39 @@ class StoreUnreadTest : public test::StoreFixture {
                     " AND id > " + marker + " AND user_id <> " + std::to_string(u.id) +
                     " AND deleted = 0 LIMIT " + std::to_string(kUnreadCap) + ") c");
   }
-  // The count in u's view of the room and in u's whole room list.
-  void ExpectUnread(const User& u, int64_t room, int64_t want, const std::string& when) {
+  // u's room as each read that returns its counts gives it: the room's
+  // view, and the room list in every form (plain, a page at a time,
+  // changed_since, with=latest). Each must count alike.
+  std::vector<std::pair<std::string, Room>> EveryView(const User& u, int64_t room) {
+    std::vector<std::pair<std::string, Room>> views;
     auto view = store_->GetRoom(u, room);
-    ASSERT_OK(view);
-    EXPECT_EQ(view->unread, want) << u.username << " in room " << room << ", " << when;
-    auto page = store_->ListRoomsPage(u, RoomListQuery{});
-    ASSERT_OK(page);
-    bool listed = false;
-    for (const Room& r : page->rooms) {
-      if (r.id != room) continue;
-      listed = true;
-      EXPECT_EQ(r.unread, want) << u.username << "'s room list, room " << room << ", " << when;
+    EXPECT_OK(view);
+    if (view.ok()) views.emplace_back("the room's view", *view);
+    RoomListQuery changed, latest, one;
+    changed.changed_since = 0;
+    latest.latest = 1;
+    one.limit = 1;
+    for (auto [form, q] : {std::pair{"the room list", RoomListQuery{}}, std::pair{"changed_since", changed},
+                           std::pair{"with=latest", latest}, std::pair{"pages of one room", one}}) {
+      for (bool more = true; more;) {
+        auto page = store_->ListRoomsPage(u, q);
+        EXPECT_OK(page) << form;
+        if (!page.ok()) break;
+        for (const Room& r : page->rooms) {
+          if (r.id == room) views.emplace_back(form, r);
+        }
+        more = page->next.has_value();
+        q.before = page->next;
+      }
     }
-    EXPECT_TRUE(listed) << when;
+    EXPECT_EQ(views.size(), 5u) << u.username << ": room " << room << " missing from a form";
+    return views;
+  }
+  // The unread count in every view of the room.
+  void ExpectUnread(const User& u, int64_t room, int64_t want, const std::string& when) {
+    for (const auto& [form, r] : EveryView(u, room)) {
+      EXPECT_EQ(r.unread, want) << u.username << " in room " << room << ", " << form << ", " << when;
+    }
   }
 
   // u's read marker in the room as stored (-1: none).
@@ -80,10 +103,13 @@ class StoreUnreadTest : public test::StoreFixture {
     }
     EXPECT_TRUE(listed) << u.username;
   }
-  void ExpectMentions(const User& u, int64_t room, int64_t want) {
-    ASSERT_OK_AND_ASSIGN(Room view, store_->GetRoom(u, room));
-    EXPECT_EQ(view.unread_mentions, want) << u.username;
+  void ExpectMentions(const User& u, int64_t room, int64_t want, const std::string& when = "") {
+    for (const auto& [form, r] : EveryView(u, room)) {
+      EXPECT_EQ(r.unread_mentions, want) << u.username << " in room " << room << ", " << form << ", " << when;
+    }
   }
+  void BlockOk(const User& u, const User& who) { ASSERT_OK(store_->Block(u, who.username)); }
+  void UnblockOk(const User& u, const User& who) { ASSERT_OK(store_->Unblock(u, who.username)); }
 
   User alice_, bob_, carol_;
 };
@@ -91,33 +117,59 @@ class StoreUnreadTest : public test::StoreFixture {
 // 2^53: the largest event id the API takes (fcgi/input.h's kMaxId).
 constexpr int64_t kBeyondEveryId = int64_t{1} << 53;
 
-TEST_F(StoreUnreadTest, CountsMatchTheMessagesAfterEachMarkerThroughSendsDeletesAndReads) {
-  // Three people in two rooms, 600 steps drawn from a fixed seed: sends,
-  // deletes (one's own, and the owner's of others'), read markers moved
-  // to any message (forward only: a marker never goes back). Every 25
-  // steps each person's count in each room is checked against the rows.
+TEST_F(StoreUnreadTest, CountsMatchTheMessagesAfterEachMarkerThroughSendsDeletesReadsAndBlocks) {
+  // Three people in two rooms, 600 steps drawn from a fixed seed: sends
+  // (one in two mentions someone), deletes (one's own, and the owner's of
+  // others'), read markers moved to any message (forward only: a marker
+  // never goes back), blocks and unblocks. Every 25 steps each person's
+  // counts in each room are checked: unread against the rows, mentions
+  // against the messages sent (a mention of me counts unless I block its
+  // author, whenever the block came).
   const std::vector<int64_t> rooms{SharedRoom("one"), SharedRoom("two")};
   const std::vector<const User*> people{&alice_, &bob_, &carol_};
   std::vector<Message> sent;
+  std::set<std::pair<int64_t, int64_t>> blocks;  // (blocker, blocked)
   std::mt19937 rng(16);
   auto pick = [&rng](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  auto mentions = [&](const User& u, int64_t room) {
+    const int64_t marker = std::max<int64_t>(0, Marker(u, room));
+    int64_t n = 0;
+    for (const Message& m : sent) {
+      n += m.room_id == room && m.id > marker && !m.deleted && !blocks.contains({u.id, m.user.id}) &&
+           std::find(m.mentions.begin(), m.mentions.end(), u.id) != m.mentions.end();
+    }
+    return std::min<int64_t>(n, kUnreadCap);
+  };
   for (int step = 1; step <= 600; ++step) {
     const User& u = *people[pick(people.size())];
+    const User& other = *people[pick(people.size())];
     const int64_t room = rooms[pick(rooms.size())];
-    const size_t what = pick(10);
+    const size_t what = pick(12);
     if (what < 6 || sent.empty()) {
-      sent.push_back(Post(u, room, "m" + std::to_string(step)));
+      sent.push_back(Post(u, room, "m" + std::to_string(step) + (what % 2 ? " @" + other.username : "")));
     } else if (what < 8) {
-      const Message& m = sent[pick(sent.size())];
+      Message& m = sent[pick(sent.size())];
       ASSERT_OK(store_->Delete(what == 6 ? m.user : alice_, m.id)) << "step " << step;
-    } else {
+      m.deleted = true;
+    } else if (what < 10) {
       const Message& m = sent[pick(sent.size())];
       ASSERT_OK(store_->MarkRead(u, m.room_id, m.id)) << "step " << step;
+    } else if (u.id != other.id && what == 10) {
+      ASSERT_NO_FATAL_FAILURE(BlockOk(u, other));
+      blocks.insert({u.id, other.id});
+    } else if (u.id != other.id) {
+      ASSERT_NO_FATAL_FAILURE(UnblockOk(u, other));
+      blocks.erase({u.id, other.id});
     }
     if (step % 25 != 0) continue;
     for (const User* p : people) {
       for (int64_t r : rooms) {
-        ASSERT_NO_FATAL_FAILURE(ExpectUnread(*p, r, Expected(*p, r), "step " + std::to_string(step)));
+        const int64_t unread = Expected(*p, r), mentioned = mentions(*p, r);
+        for (const auto& [form, view] : EveryView(*p, r)) {
+          EXPECT_EQ(view.unread, unread) << p->username << " in room " << r << ", " << form << ", step " << step;
+          EXPECT_EQ(view.unread_mentions, mentioned) << p->username << " in room " << r << ", " << form << ", step "
+                                                     << step;
+        }
       }
     }
   }
@@ -144,6 +196,41 @@ TEST_F(StoreUnreadTest, CountsStopAtTheCapAndManyTombstonesAreWalkedPast) {
   ASSERT_OK(store_->MarkRead(carol_, room, Head()));
   ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 0, "read to the end"));
   ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, SharedRoom("quiet"), 0, "an empty room"));
+}
+
+// Someone I block cannot ping me: their mentions of me are left out of
+// unread_mentions in every view, whether the block came before or after
+// them, and count again once I unblock.
+TEST_F(StoreUnreadTest, MentionsBySomeoneIBlockAreNotCountedWhenEverIBlocked) {
+  const int64_t room = SharedRoom("pings");
+  Post(alice_, room, "@carol hello");
+  Post(bob_, room, "@carol before the block");
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, 2, "before the block"));
+  ASSERT_NO_FATAL_FAILURE(BlockOk(carol_, bob_));
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, 1, "bob's mention came before the block"));
+  Post(bob_, room, "@carol after the block");
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, 1, "and after it"));
+  Post(alice_, room, "@carol and @bob again");
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, 2, "alice's still count"));
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(bob_, room, 1, "carol's block is hers: bob's count is his"));
+  ASSERT_NO_FATAL_FAILURE(BlockOk(alice_, bob_));
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, 2, "alice's block is hers too"));
+  ASSERT_NO_FATAL_FAILURE(UnblockOk(carol_, bob_));
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, 4, "unblocked: bob's two count again"));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 4, "unread counts every message, as before"));
+}
+
+// The cap counts the mentions that count: a blocked person's are left out
+// before it, not after.
+TEST_F(StoreUnreadTest, MentionsStopAtTheCapAfterABlockedPersonsAreLeftOut) {
+  const int64_t room = SharedRoom("crowded");
+  for (int i = 0; i < 10; ++i) Post(bob_, room, "@carol " + std::to_string(i));
+  for (int i = 0; i < kUnreadCap - 5; ++i) Post(alice_, room, "@carol " + std::to_string(i));
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, kUnreadCap, "1,005 mentions, capped"));
+  ASSERT_NO_FATAL_FAILURE(BlockOk(carol_, bob_));
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, kUnreadCap - 5, "bob's 10 left out"));
+  for (int i = 0; i < 10; ++i) Post(alice_, room, "@carol more " + std::to_string(i));
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, kUnreadCap, "alice's 1,005: capped"));
 }
 
 TEST_F(StoreUnreadTest, AWholeRoomListAtTheCapCostsLookupsNotWalks) {
