@@ -234,6 +234,33 @@ TEST_F(ConversationsTest, MentionsNameMembersAndCountUntilRead) {
   EXPECT_EQ(Listed(bob, room)["unread_mentions"].num(), 0);
 }
 
+// Someone I block cannot ping me: GET /api/rooms leaves their mentions of
+// me out of unread_mentions, whether they came before or after the block,
+// in the whole list and in a page of it; an unblock counts them again.
+TEST_F(ConversationsTest, MentionsBySomeoneIBlockAreNotCounted) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  User troll = Register("troll");
+  const int64_t room = CreateRoom(alice, "pings", "public");
+  Join(bob, room);
+  Join(troll, room);
+  Send(troll, room, "@" + bob.name + " before");
+  ASSERT_EQ(bob->Put("/api/me/blocks/" + troll.name, "").status, 204);
+  Send(troll, room, "@" + bob.name + " after");
+  Send(alice, room, "@" + bob.name + " hello");
+  auto mentions = [&] {
+    int64_t whole = -1;
+    for (const Json& j : RoomPage(bob, "")["rooms"].items()) {
+      if (j["id"].num() == room) whole = j["unread_mentions"].num();
+    }
+    EXPECT_EQ(Listed(bob, room)["unread_mentions"].num(), whole) << "a page and the whole list agree";
+    return whole;
+  };
+  EXPECT_EQ(mentions(), 1) << "alice's only";
+  ASSERT_EQ(bob->Delete("/api/me/blocks/" + troll.name).status, 204);
+  EXPECT_EQ(mentions(), 3) << "unblocked: troll's count again";
+}
+
 TEST_F(ConversationsTest, NotificationLevelIsStoredPerMember) {
   User alice = Register("alice");
   User bob = Register("bob");
