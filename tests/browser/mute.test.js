@@ -131,7 +131,9 @@ test('a kept mute lifted while I am out of the room does not put me back in its 
   await p.route(isList, async (route) => {
     const response = await route.fetch();
     await held;
-    await route.fulfill({ response });
+    // Several lists may be held; one still waiting when unroute() or the
+    // page's close comes first is handled already, and nobody reads it.
+    await route.fulfill({ response }).catch(() => {});
   });
   assert.equal((await kick()).status, 204);
   await p.locator('#composer-note', { hasText: 'You were removed from this room' }).waitFor();
