@@ -268,18 +268,25 @@ std::optional<Sync> ParseSync(std::string_view s) {
 
 bool Db::in_transaction() const { return sqlite3_get_autocommit(db_.get()) == 0; }
 
-Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_ms, Sync sync) {
+Result<std::unique_ptr<Db>> Db::OpenHandle(const std::string& path, const std::string& name, int flags,
+                                           int busy_timeout_ms) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(name.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<Db> db(new Db());
   db->db_.reset(raw);
   db->path_ = path;
   if (rc != SQLITE_OK) return FromSqlite(rc, raw, "open " + path);
-  PARLEY_ASSIGN_OR_RETURN(db->writer_lock_, WriterLock::Open(path));
   db->busy_timeout_ms_ = busy_timeout_ms;
   sqlite3_busy_handler(raw, &Db::OnBusy, db.get());
   sqlite3_extended_result_codes(raw, 1);
+  return db;
+}
+
+Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_ms, Sync sync) {
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<Db> db,
+                          OpenHandle(path, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, busy_timeout_ms));
+  PARLEY_ASSIGN_OR_RETURN(db->writer_lock_, WriterLock::Open(path));
+  sqlite3* raw = db->db_.get();
   // Replaces SQLite's automatic checkpoints (a wal hook of their own): see
   // db.h for who checkpoints instead.
   sqlite3_wal_hook(raw, &Db::OnWalCommit, db.get());
@@ -326,17 +333,10 @@ Result<std::unique_ptr<Db>> Db::OpenReadOnly(const std::string& path, ReadOnly h
   // mode=ro as well as the flag: a URI's mode may only narrow the flags,
   // and says the intent where the URI is logged.
   const std::string uri = SqliteFileUri(path) + (how == ReadOnly::kImmutable ? "?mode=ro&immutable=1" : "?mode=ro");
-  sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
-  std::unique_ptr<Db> db(new Db());
-  db->db_.reset(raw);
-  db->path_ = path;
-  if (rc != SQLITE_OK) return FromSqlite(rc, raw, "open " + path);
   // No writer lock (its file would be created beside the database): this
   // connection never writes, so it never needs it.
-  db->busy_timeout_ms_ = busy_timeout_ms;
-  sqlite3_busy_handler(raw, &Db::OnBusy, db.get());
-  sqlite3_extended_result_codes(raw, 1);
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<Db> db,
+                          OpenHandle(path, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, busy_timeout_ms));
   // Per connection, written nowhere.
   PARLEY_RETURN_IF_ERROR(db->ExecScript("PRAGMA query_only=ON"));
   return db;

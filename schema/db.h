@@ -203,6 +203,10 @@ class Db {
   uint64_t before_commits() const { return before_commits_; }
 
  private:
+  // The connection's handle as both opens want it: opened with `flags`,
+  // `path` kept, SQLite's busy handler ours, extended result codes on.
+  static Result<std::unique_ptr<Db>> OpenHandle(const std::string& path, const std::string& name, int flags,
+                                                int busy_timeout_ms);
   Db() = default;
   static int OnBusy(void* self, int count);
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int frames);
