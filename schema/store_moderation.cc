@@ -117,14 +117,13 @@ Result<MemberUpdated> Store::UpdateMember(const User& me, int64_t room_id, const
       // Out of the room, the event says so as an unban's does (the room's
       // default role, no moderator), to the room and to the user: the log
       // stays the order of record of every moderation action.
+      t.state.muted_until = until;
       Member now = t.state;
-      now.muted_until = until;
       if (t.in_room) {
         PARLEY_ASSIGN_OR_RETURN(now, LoadMember(room_id, who.id));
       }
       PARLEY_RETURN_IF_ERROR(
           AppendModerationEvent(room_id, now, until ? MemberAction::kMuted : MemberAction::kUnmuted, me));
-      t.state.muted_until = until;
     }
   }
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));

@@ -179,13 +179,12 @@ Result<MemberUpdated> PgStore::UpdateMember(const User& me, int64_t room_id, con
     if (until != before.muted_until) {
       PARLEY_RETURN_IF_ERROR(SetMute(room_id, t, until));
       // Out of the room: an unban's state, to the room and the user (SQLite's UpdateMember says why).
+      t.state.muted_until = until;
       Member now = t.state;
-      now.muted_until = until;
       if (t.in_room) {
         PARLEY_ASSIGN_OR_RETURN(now, LoadRoomMember(room_id, who.id));
       }
       events.push_back(ModerationEvent(room_id, now, until ? MemberAction::kMuted : MemberAction::kUnmuted, me));
-      t.state.muted_until = until;
     }
   }
   PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
