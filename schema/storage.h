@@ -377,6 +377,10 @@ class Storage {
   virtual Status BanUser(const User& me, int64_t room_id, const std::string& username, const std::string& reason) = 0;
   virtual Status Unban(const User& me, int64_t room_id, const std::string& username) = 0;
   virtual Result<BanPage> Bans(const User& me, int64_t room_id, const UserPageQuery& q) = 0;
+  // A block or unblock that changes something appends a `user` event
+  // addressed to me alone, {"user": the other person, "blocked": bool}: my
+  // other devices apply it live, and a room-list catch-up after it lists
+  // every room (its mention counts changed). The blocked person hears nothing.
   virtual Status Block(const User& me, const std::string& username) = 0;
   virtual Status Unblock(const User& me, const std::string& username) = 0;
   virtual Result<BlockPage> Blocks(const User& me, const UserPageQuery& q) = 0;

@@ -238,6 +238,10 @@ Status Store::Block(const User& me, const std::string& username) {
       "INSERT INTO blocks(blocker_id, blocked_id, ts) VALUES (?,?,?) ON CONFLICT DO NOTHING"));
   s.Bind(1, me.id).Bind(2, who->id).Bind(3, NowMs());
   PARLEY_RETURN_IF_ERROR(s.Exec());
+  if (s.Changes() == 0) return Status::Ok();  // blocked already: no event
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("user", std::nullopt, me.id, Audience::kRoom,
+                                                  AccountEventData(*who, "blocked", true)));
+  (void)ev;
   return CommitWrite(*tx);
 }
 
@@ -249,6 +253,10 @@ Status Store::Unblock(const User& me, const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM blocks WHERE blocker_id = ? AND blocked_id = ?"));
   s.Bind(1, me.id).Bind(2, who->id);
   PARLEY_RETURN_IF_ERROR(s.Exec());
+  if (s.Changes() == 0) return Status::Ok();
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("user", std::nullopt, me.id, Audience::kRoom,
+                                                  AccountEventData(*who, "blocked", false)));
+  (void)ev;
   return CommitWrite(*tx);
 }
 

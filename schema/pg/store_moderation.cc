@@ -54,15 +54,25 @@ Event RoleEvent(int64_t room_id, const User& user, Role role) {
   return MemberStateEvent(room_id, user.id, w.Take());
 }
 
-// An account event addressed to the user alone (deactivation, password).
-Event AccountEvent(const User& who, const char* flag, bool value) {
+// A `user` event addressed to `to` alone.
+Event UserEvent(int64_t to, std::string data) {
   Event e;
   e.ts = NowMs();
   e.type = "user";
-  e.target_id = who.id;
+  e.target_id = to;
   e.audience = Audience::kRoom;
-  e.data = AccountEventData(who, flag, value);
+  e.data = std::move(data);
   return e;
+}
+
+// About the user, to them (deactivation, password).
+Event AccountEvent(const User& who, const char* flag, bool value) {
+  return UserEvent(who.id, AccountEventData(who, flag, value));
+}
+
+// To the blocker alone: the blocked person hears nothing.
+Event BlockEvent(const User& me, const User& who, bool blocked) {
+  return UserEvent(me.id, AccountEventData(who, "blocked", blocked));
 }
 
 }  // namespace
@@ -293,12 +303,12 @@ Status PgStore::Block(const User& me, const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
   if (who->id == me.id) return Status::Invalid("invalid_field", "you cannot block yourself");
-  PARLEY_RETURN_IF_ERROR(conn_
-                             .Exec("INSERT INTO blocks (blocker_id, blocked_id, ts) VALUES ($1, $2, $3) "
-                                   "ON CONFLICT DO NOTHING",
-                                   {me.id, who->id, NowMs()})
-                             .status());
-  return tx->Commit();
+  PARLEY_ASSIGN_OR_RETURN(PgResult b, conn_.Exec("INSERT INTO blocks (blocker_id, blocked_id, ts) VALUES ($1, $2, $3) "
+                                                 "ON CONFLICT DO NOTHING",
+                                                 {me.id, who->id, NowMs()}));
+  if (b.Affected() == 0) return Status::Ok();  // blocked already: no event
+  std::vector<Event> events = {BlockEvent(me, *who, true)};
+  return CommitEvents(*tx, events);
 }
 
 Status PgStore::Unblock(const User& me, const std::string& username) {
@@ -306,9 +316,11 @@ Status PgStore::Unblock(const User& me, const std::string& username) {
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
-  PARLEY_RETURN_IF_ERROR(
-      conn_.Exec("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2", {me.id, who->id}).status());
-  return tx->Commit();
+  PARLEY_ASSIGN_OR_RETURN(PgResult b,
+                          conn_.Exec("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2", {me.id, who->id}));
+  if (b.Affected() == 0) return Status::Ok();
+  std::vector<Event> events = {BlockEvent(me, *who, false)};
+  return CommitEvents(*tx, events);
 }
 
 Result<BlockPage> PgStore::Blocks(const User& me, const UserPageQuery& q) {

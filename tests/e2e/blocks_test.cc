@@ -48,6 +48,43 @@ TEST_F(BlocksTest, ABlockedUserCannotOpenInviteOrSendUntilUnblocked) {
   EXPECT_EQ(troll->Post(RoomPath(trolls_room, "/members"), "{\"username\":" + Quote(alice.name) + "}").status, 201);
 }
 
+// A block reaches the blocker's open streams (their other devices) live,
+// as one `user` event {"user": the blocked person, "blocked"}, and nobody
+// else's: the blocked person never learns of it. A repeat sends nothing.
+TEST_F(BlocksTest, ABlockOrUnblockReachesTheBlockersStreamsAlone) {
+  User alice = Register("alice");
+  User troll = Register("troll");
+  User bob = Register("bob");
+  auto mine = Subscribe(alice.token);
+  auto theirs = Subscribe(troll.token);
+  auto others = Subscribe(bob.token);
+  ASSERT_EQ(alice->Put(BlockPath(troll), "").status, 204);
+  ASSERT_EQ(alice->Put(BlockPath(troll), "").status, 204);
+  ASSERT_EQ(alice->Delete(BlockPath(troll)).status, 204);
+  ASSERT_EQ(alice->Delete(BlockPath(troll)).status, 204);
+  // Sent after them all: once each stream has it, it had every event before.
+  const int64_t last = Send(alice, General(alice), "after the blocks")["id"].num();
+  auto told = [&](SseStream& stream) {
+    std::vector<Json> out;
+    EXPECT_TRUE(stream.WaitForId(last, 5s)) << stream.Body();
+    for (const SseEvent& e : stream.Events()) {
+      if (e.type == "user") out.push_back(e.json());
+    }
+    return out;
+  };
+  EXPECT_TRUE(told(*theirs).empty()) << "the blocked person never hears of it: " << theirs->Body();
+  EXPECT_TRUE(told(*others).empty()) << others->Body();
+  std::vector<Json> mine_told = told(*mine);
+  ASSERT_EQ(mine_told.size(), 2u) << mine->Body();
+  EXPECT_TRUE(mine_told[0]["blocked"].boolean()) << mine_told[0].Dump();
+  EXPECT_FALSE(mine_told[1]["blocked"].boolean()) << mine_told[1].Dump();
+  for (const Json& t : mine_told) {
+    EXPECT_TRUE(t["blocked"].is_bool()) << t.Dump();
+    EXPECT_EQ(t["user"]["id"].num(), troll.id) << t.Dump();
+    EXPECT_EQ(t["user"]["username"].str(), troll.name) << t.Dump();
+  }
+}
+
 TEST_F(BlocksTest, BadBlocksAreRefused) {
   User alice = Register("alice");
   Response self = alice->Put(BlockPath(alice), "");

@@ -434,6 +434,34 @@ TEST_F(StoreModerationTest, BlocksAndPasswords) {
   EXPECT_FALSE(store_->FindSession(keep)->has_value());
 }
 
+// A block that changes something tells the blocker's other devices (one
+// `user` event addressed to the blocker alone); the blocked person, and
+// everyone else, hear nothing; a repeat appends nothing.
+TEST_F(StoreModerationTest, ABlockOrUnblockIsOneEventForTheBlockerAlone) {
+  auto only_event = [&](int64_t after, const char* blocked) {
+    std::vector<Event> events = EventsOf(owner_, after);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].type, "user");
+    EXPECT_EQ(events[0].target_id, owner_.id);
+    EXPECT_FALSE(events[0].room_id.has_value());
+    EXPECT_NE(events[0].data.find(blocked), std::string::npos) << events[0].data;
+    EXPECT_NE(events[0].data.find("\"username\":\"member\""), std::string::npos) << events[0].data;
+    EXPECT_TRUE(EventsOf(member_, after).empty()) << "the blocked person does not learn of it";
+    EXPECT_TRUE(EventsOf(mod_, after).empty());
+  };
+  int64_t before = Head();
+  ASSERT_OK(store_->Block(owner_, "member"));
+  only_event(before, "\"blocked\":true");
+  int64_t again = Head();
+  ASSERT_OK(store_->Block(owner_, "MEMBER"));
+  EXPECT_EQ(Head(), again) << "blocked already";
+  ASSERT_OK(store_->Unblock(owner_, "member"));
+  only_event(again, "\"blocked\":false");
+  again = Head();
+  ASSERT_OK(store_->Unblock(owner_, "member"));
+  EXPECT_EQ(Head(), again) << "not blocked";
+}
+
 // A mute stops every way of speaking in the room, not only sends: an edit
 // (new text and new mentions, pushed live), a reaction added and typing.
 // Taking words back stays allowed: a delete, removing one's own reaction.
