@@ -461,11 +461,18 @@ Result<RoomListPage> Store::ListRoomsPage(const User& me, const RoomListQuery& q
   RoomListPage page;
   PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_, Transaction::Mode::kRead));
   {
+    // A block or unblock changes my mention counts in rooms where nothing
+    // happened: after an event addressed to me alone, the catch-up lists
+    // every room. Looked up once (not correlated), in events_target from the
+    // cursor on, and only for a catch-up: CASE stops at a plain list's -1.
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         std::string("SELECT p.*, ") + kUnreadColumns + " FROM (SELECT " + kRoomColumns +
         ", m.role, m.notifications, " + kReadMarkerColumn + " FROM members m "
         "JOIN rooms r ON r.id = m.room_id LEFT JOIN users ou ON ou.id = r.owner_id "
-        "WHERE m.user_id = ?1 AND r.last_event_id > ?2 AND (r.last_event_id, r.id) < (?3, ?4) "
+        "WHERE m.user_id = ?1 AND r.last_event_id > (CASE WHEN ?2 < 0 THEN ?2 WHEN EXISTS (SELECT 1 FROM events e "
+        "WHERE e.target_id = ?1 AND e.id > ?2 AND e.type = 'user' AND e.audience = 'room' AND e.room_id IS NULL) "
+        "THEN -1 ELSE ?2 END) "
+        "AND (r.last_event_id, r.id) < (?3, ?4) "
         "ORDER BY r.last_event_id DESC, r.id DESC LIMIT ?5) p ORDER BY p.last_event_id DESC, p.id DESC"));
     s.Bind(1, me.id).Bind(2, q.changed_since.value_or(-1));
     s.Bind(3, q.before ? q.before->last_event_id : INT64_MAX).Bind(4, q.before ? q.before->room_id : INT64_MAX);

@@ -533,13 +533,19 @@ Result<RoomListPage> PgStore::ListRoomsPage(const User& me, const RoomListQuery&
   RoomListPage page;
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginRead());
   {
+    // After a block or unblock of mine (an event addressed to me alone),
+    // every room, as on SQLite: an InitPlan, run once and only for a
+    // catch-up (CASE stops at a plain list's -1), no round trip more.
     PARLEY_ASSIGN_OR_RETURN(
         PgResult r,
         conn_.Exec(std::string("SELECT p.*, ") + UnreadColumns() + " FROM (SELECT " + kRoomColumns +
                        ", m.role, m.notifications, " + kReadMarkerColumn +
                        " FROM members m JOIN rooms r ON r.id = m.room_id JOIN room_heads h ON h.room_id = r.id "
                        "LEFT JOIN users ou ON ou.id = r.owner_id "
-                       "WHERE m.user_id = $1 AND h.last_event_id > $2 AND (h.last_event_id, r.id) < ($3, $4) "
+                       "WHERE m.user_id = $1 AND h.last_event_id > (CASE WHEN $2 < 0 THEN $2 WHEN EXISTS (SELECT 1 FROM events e "
+                       "WHERE e.target_id = $1 AND e.id > $2 AND e.type = 'user' AND e.audience = 'room' "
+                       "AND e.room_id IS NULL) "
+                       "THEN -1 ELSE $2 END) AND (h.last_event_id, r.id) < ($3, $4) "
                        "ORDER BY h.last_event_id DESC, r.id DESC LIMIT $5) p "
                        "ORDER BY p.last_event_id DESC, p.id DESC",
                    {me.id, q.changed_since.value_or(-1), q.before ? q.before->last_event_id : INT64_MAX,

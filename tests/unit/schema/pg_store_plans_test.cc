@@ -159,6 +159,38 @@ TEST_F(PgStorePlansTest, ARoomListOfRoomsAtTheUnreadCapReadsAFewRowsARoom) {
   EXPECT_LE(read, (2 + kOthers) * 16) << "a page of the room list read " << read << " rows of messages";
 }
 
+TEST_F(PgStorePlansTest, ARoomListLooksForMyBlocksInTheEventsAfterACatchUpsCursorOnly) {
+  // 20,000 events, alternately addressed to the reader (member events: a
+  // site where they came and went) and a registration of someone (a `user`
+  // event with no room, for everyone), none a block. A catch-up lists every
+  // room after a block of mine, found among the events after its cursor: a
+  // plain list must walk neither kind (it did, 60,001 rows, checked without
+  // the CASE's first branch), nor a catch-up those before its cursor.
+  const int64_t head = Head();
+  ASSERT_OK(conn_->Exec("INSERT INTO events (id, ts, type, room_id, audience, data, target_id) "
+                        "SELECT $1::bigint + g, 0, CASE WHEN g % 2 = 0 THEN 'member' ELSE 'user' END, "
+                        "CASE WHEN g % 2 = 0 THEN $2::bigint END, CASE WHEN g % 2 = 0 THEN 'room' ELSE 'all' END, "
+                        "'{}', CASE WHEN g % 2 = 0 THEN $3::bigint ELSE $4::bigint END FROM generate_series(1, 20000) g",
+                        {head, old_room_, reader_.id, reader_.id + 1}));
+  ASSERT_OK(conn_->Exec("UPDATE event_counter SET last = $1", {head + 20000}));
+  ASSERT_OK(conn_->ExecScript("ANALYZE events"));
+  RoomListQuery q;
+  int64_t before = RowsRead("events");
+  ASSERT_OK_AND_ASSIGN(RoomListPage page, store_->ListRoomsPage(reader_, q));
+  EXPECT_EQ(page.rooms.size(), 3u + kOthers) << "general too";
+  EXPECT_LE(RowsRead("events") - before, 16) << "a plain list";
+  q.changed_since = head + 20000 - 10;
+  before = RowsRead("events");
+  ASSERT_OK_AND_ASSIGN(page, store_->ListRoomsPage(reader_, q));
+  EXPECT_TRUE(page.rooms.empty());
+  // The block lookup and the rooms-left lookup, each the 10 after the cursor.
+  EXPECT_LE(RowsRead("events") - before, 2 * (10 + 16)) << "a catch-up";
+  const User other = NewUser("other");
+  ASSERT_OK(store_->Block(reader_, other.username));
+  ASSERT_OK_AND_ASSIGN(page, store_->ListRoomsPage(reader_, q));
+  EXPECT_EQ(page.rooms.size(), 3u + kOthers) << "after my block, every room";
+}
+
 TEST_F(PgStorePlansTest, ARoomsViewOfAReaderWhoSentThousandsSinceReadingReadsNoneOfThem) {
   // A bot that sends and never marks read: its unread count walked the
   // room from its marker, its own 1,500 messages included (1,508 rows for

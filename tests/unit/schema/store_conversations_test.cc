@@ -115,6 +115,40 @@ TEST_F(StoreConversationsTest, ChangedSinceListsChangedRoomsAndRoomsLeft) {
   EXPECT_TRUE(page.left.empty());
 }
 
+// A block changes my mention counts in rooms where nothing happened, so a
+// catch-up after one lists every room of mine, with the new counts; a
+// block of me by someone else changes none of mine and lists nothing.
+TEST_F(StoreConversationsTest, ACatchUpAfterMyBlockOrUnblockListsEveryRoomWithItsNewCounts) {
+  const int64_t a = NewRoom("a"), b = NewRoom("b");
+  ASSERT_OK(store_->Join(bob_, a));
+  ASSERT_OK(store_->Join(bob_, b));
+  Post(alice_, a, "@bob look");
+  auto mentions_in_a = [&](const RoomListPage& page) {
+    for (const Room& r : page.rooms) {
+      if (r.id == a) return r.unread_mentions;
+    }
+    ADD_FAILURE() << "room a not listed";
+    return int64_t{-1};
+  };
+  RoomListQuery q;
+  q.changed_since = Head();
+  RoomListPage page;
+  EXPECT_TRUE(PageIds(bob_, q, &page).empty()) << "nothing changed yet";
+  ASSERT_OK(store_->Block(bob_, "alice"));
+  const std::vector<int64_t> every = PageIds(bob_, RoomListQuery{});
+  ASSERT_EQ(every.size(), 3u) << "general, a and b";
+  EXPECT_EQ(PageIds(bob_, q, &page), every);
+  EXPECT_EQ(mentions_in_a(page), 0) << "alice's mention is left out now";
+  q.changed_since = Head();
+  EXPECT_TRUE(PageIds(bob_, q, &page).empty()) << "only a block after the cursor";
+  ASSERT_OK(store_->Unblock(bob_, "alice"));
+  EXPECT_EQ(PageIds(bob_, q, &page), every);
+  EXPECT_EQ(mentions_in_a(page), 1) << "counted again";
+  q.changed_since = Head();
+  ASSERT_OK(store_->Block(alice_, "bob"));
+  EXPECT_TRUE(PageIds(bob_, q, &page).empty()) << "blocked by alice: none of bob's counts changed";
+}
+
 // "left" comes in one order on both backends, ascending room ids: the
 // query had no ORDER BY, and SQLite gave the order of the member events
 // where PostgreSQL sorted (found by backends_diff_test).
