@@ -124,6 +124,31 @@ test('someone I blocked cannot ping me: no notification, no count in the title, 
   await ui.finish(a);
 }));
 
+// Another device of ana's (her API session, not the page's) blocks ben:
+// the open page hides his words and drops his mention from the title at
+// once, without a reload; the unblock brings both back.
+test('a block or unblock made on another device applies at once to an open page', logged(async () => {
+  const { room, users: [ana, ben], say } = await fill.club(f.stack, [], { blocked: false });
+  await say(ben, `@${ana.user.username} buy cheap watches`);
+  const a = await ui.openAs(f.browser, f.stack.url, ana.user.username, { register: false });
+  await ui.openRoom(a.page, 'general');
+  await ui.waitForStatus(a.page, 'live');
+  const title = (want) => a.page.waitForFunction((t) => document.title === t, want, { timeout: 10000 });
+  await title('(1) Parley');
+  const block = async (method) => assert.equal(
+    (await fill.api(f.stack, ana.token, method, `/me/blocks/${ben.user.username}`)).status, 204);
+  await block('PUT');
+  await title('Parley');
+  await ui.openRoom(a.page, room.name);
+  await a.page.locator('#messages .text', { hasText: 'Hidden: you blocked this person' }).waitFor();
+  assert.equal(await a.page.locator('#messages', { hasText: 'watches' }).count(), 0);
+  await a.page.locator('#blocks li', { hasText: ben.user.username }).waitFor({ state: 'attached' });
+  await block('DELETE');
+  await ui.waitForMessage(a.page, `@${ana.user.username} buy cheap watches`);
+  assert.equal(await a.page.locator('#blocks li', { hasText: ben.user.username }).count(), 0);
+  await ui.finish(a);
+}));
+
 test('notifications are asked for on a click in Settings, never by themselves', logged(async () => {
   const cy = await ui.openAs(f.browser, f.stack.url, h.uniqueName('cy'));
   assert.equal(await cy.page.evaluate(() => Notification.permission), 'default');

@@ -63,6 +63,7 @@ function signedIn(user) {
     onReset: function (head, d) {
       if (d && d.reason === 'cursor_too_old' && state.seen) catchUp(state.seen);
       else loadRooms(false);
+      Parley.moderation.load();
       view.reload();
     },
     onSignedOut: function () { signedOut(kSessionEnded); },
@@ -319,7 +320,7 @@ function route(type, d, id) {
   if (type === 'message' || type === 'question' || type === 'answer') onNewMessage(d, id);
   else if (type === 'edit' || type === 'delete') view.onMessageEvent(type, d);
   else if (type === 'room') loadRoomsSoon();
-  else if (type === 'user' && d.user) addPerson(d.user);
+  else if (type === 'user') 'blocked' in d ? (Parley.moderation.load(), loadRoomsSoon()) : d.user && addPerson(d.user);
   else if (type === 'member') {
     if (d.user && mine(d)) loadRoomsSoon();
     view.onMemberEvent(d, id);

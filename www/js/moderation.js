@@ -65,12 +65,12 @@ function renderBlocks() {
   if (!ul.firstChild) ul.append(el('li', 'note', 'Nobody.'));
 }
 
+// The list follows my block's event (app.js).
 function setBlock(method, name, then) {
   Parley.api(method, '/me/blocks/' + encodeURIComponent(name), null, function (err) {
     $('blocks-error').textContent = Parley.errorText(err);
     if (err) return;
     if (then) then();
-    load();
   });
 }
 
