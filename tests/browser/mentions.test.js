@@ -149,6 +149,21 @@ test('a block or unblock made on another device applies at once to an open page'
   await ui.finish(a);
 }));
 
+// Their messages are hidden, so "is typing" for someone I blocked would be noise.
+test('someone I blocked typing is not shown', logged(async () => {
+  const { room, users: [ana, ben, cat] } = await fill.club(f.stack, ['cat']);
+  const a = await ui.openAs(f.browser, f.stack.url, ana.user.username, { register: false });
+  await ui.openRoom(a.page, room.name);
+  await ui.waitForStatus(a.page, 'live');
+  for (const u of [ben, cat]) {
+    assert.equal((await fill.api(f.stack, u.token, 'POST', `/rooms/${room.id}/typing`)).status, 204);
+  }
+  // Cat's came after ben's: once it shows, ben's would have.
+  await a.page.locator('#typing', { hasText: cat.user.username }).waitFor();
+  assert.equal(await a.page.locator('#typing').textContent(), `${cat.user.username} is typing…`);
+  await ui.finish(a);
+}));
+
 test('notifications are asked for on a click in Settings, never by themselves', logged(async () => {
   const cy = await ui.openAs(f.browser, f.stack.url, h.uniqueName('cy'));
   assert.equal(await cy.page.evaluate(() => Notification.permission), 'default');

@@ -855,7 +855,7 @@ Parley.room = {
   },
 
   onTyping: function (d) {
-    if (!inRoom(d) || mine(d)) return;
+    if (!inRoom(d) || mine(d) || mod.hidden(d)) return;
     R.typing[d.user.username] = Date.now() + kTypingShowMs;
     renderTyping();
     setTimeout(renderTyping, kTypingShowMs + 50);
