@@ -166,6 +166,7 @@ class Store final : public Storage {
   // In a direct conversation: 403 blocked when the other person blocked me.
   Status CheckDmNotBlocked(const User& me, int64_t room_id);
   // A moderation member event: the member's state after the action, and who acted.
+  Status AppendUserEvent(int64_t to, const std::string& data);
   Status AppendModerationEvent(int64_t room_id, const Member& m, MemberAction action, const User& by,
                                const std::string* reason = nullptr);
   Status ApplyRole(int64_t room_id, const User& who, Role role);

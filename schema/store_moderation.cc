@@ -228,6 +228,11 @@ Result<BanPage> Store::Bans(const User& me, int64_t room_id, const UserPageQuery
   return page;
 }
 
+// A `user` event addressed to `to` alone (as PostgreSQL's UserEvent).
+Status Store::AppendUserEvent(int64_t to, const std::string& data) {
+  return AppendEvent("user", std::nullopt, to, Audience::kRoom, data).status();
+}
+
 Status Store::Block(const User& me, const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
@@ -239,9 +244,7 @@ Status Store::Block(const User& me, const std::string& username) {
   s.Bind(1, me.id).Bind(2, who->id).Bind(3, NowMs());
   PARLEY_RETURN_IF_ERROR(s.Exec());
   if (s.Changes() == 0) return Status::Ok();  // blocked already: no event
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("user", std::nullopt, me.id, Audience::kRoom,
-                                                  AccountEventData(*who, "blocked", true)));
-  (void)ev;
+  PARLEY_RETURN_IF_ERROR(AppendUserEvent(me.id, AccountEventData(*who, "blocked", true)));
   return CommitWrite(*tx);
 }
 
@@ -254,9 +257,7 @@ Status Store::Unblock(const User& me, const std::string& username) {
   s.Bind(1, me.id).Bind(2, who->id);
   PARLEY_RETURN_IF_ERROR(s.Exec());
   if (s.Changes() == 0) return Status::Ok();
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("user", std::nullopt, me.id, Audience::kRoom,
-                                                  AccountEventData(*who, "blocked", false)));
-  (void)ev;
+  PARLEY_RETURN_IF_ERROR(AppendUserEvent(me.id, AccountEventData(*who, "blocked", false)));
   return CommitWrite(*tx);
 }
 
@@ -318,9 +319,7 @@ Status Store::SetDeactivated(const User& me, const std::string& username, bool d
   }
   // Addressed to the user alone: parley-events closes their connections as
   // it passes (Fanout::ApplyAccount), instead of at its next session check.
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("user", std::nullopt, who->id, Audience::kRoom,
-                                                  AccountEventData(*who, "deactivated", deactivated)));
-  (void)ev;
+  PARLEY_RETURN_IF_ERROR(AppendUserEvent(who->id, AccountEventData(*who, "deactivated", deactivated)));
   return CommitWrite(*tx);
 }
 
@@ -363,9 +362,7 @@ Status Store::SetPassword(int64_t user_id, const std::string& pw_hash, const std
   // the connections whose session this transaction ended as it passes the
   // event (Fanout::ApplyAccount), instead of at its next session check
   // (revoke_check_s, 3 s); the session that changed the password keeps its.
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("user", std::nullopt, user_id, Audience::kRoom,
-                                                  AccountEventData(who, "password_changed", true)));
-  (void)ev;
+  PARLEY_RETURN_IF_ERROR(AppendUserEvent(user_id, AccountEventData(who, "password_changed", true)));
   return CommitWrite(*tx);
 }
 
