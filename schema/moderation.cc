@@ -9,6 +9,11 @@ Status NotModerator() {
   return Status::Forbidden("not_moderator", "only the room's owner or a moderator can do that");
 }
 
+Status BlockLimitReached() {
+  return Status::Forbidden("block_limit_reached", "you block " + std::to_string(kMaxBlocks) +
+                                                      " people already: unblock someone first");
+}
+
 bool IsOwner(const Room& r, int64_t user_id) { return r.owner && r.owner->id == user_id; }
 
 Result<UpdateTarget> ResolveUpdateTarget(Result<Member> member, const User& who, RoomKind kind, const MemberUpdate& u,

@@ -17,6 +17,14 @@ namespace parley {
 
 // 403 not_moderator: the actor is neither the room's owner nor a moderator.
 Status NotModerator();
+
+// The people one user may block. Every room of theirs with something
+// unread looks up each person they block (an unread count leaves out that
+// person's messages, migration 020), so the count bounds the work of each
+// room list. More than anyone blocks by hand.
+constexpr int64_t kMaxBlocks = 1000;
+// 403 block_limit_reached, for a block past kMaxBlocks.
+Status BlockLimitReached();
 bool IsOwner(const Room& r, int64_t user_id);
 
 // Whom UpdateMember changes. A mute outlives the membership (migration

@@ -196,10 +196,12 @@ Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char
   m.attachments = std::move(attachments);
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-        "INSERT INTO messages(id, room_id, user_id, kind, text, reply_to, ts, client_id, seq) "
-        // Its place in the room (migration 016): one writer at a time.
+        "INSERT INTO messages(id, room_id, user_id, kind, text, reply_to, ts, client_id, seq, author_seq) "
+        // Its place in the room (migration 016) and among its author's
+        // messages there (020): one writer at a time.
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-        "COALESCE((SELECT seq FROM messages WHERE room_id = ?2 ORDER BY id DESC LIMIT 1), 0) + 1)"));
+        "COALESCE((SELECT seq FROM messages WHERE room_id = ?2 ORDER BY id DESC LIMIT 1), 0) + 1, "
+        "COALESCE((SELECT author_seq FROM messages WHERE room_id = ?2 AND user_id = ?3 ORDER BY id DESC LIMIT 1), 0) + 1)"));
     s.Bind(1, m.id).Bind(2, room_id).Bind(3, me.id).Bind(4, kind).Bind(5, text).Bind(6, reply_to)
         .Bind(7, m.ts).Bind(8, client_id);
     PARLEY_RETURN_IF_ERROR(s.Exec());

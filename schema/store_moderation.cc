@@ -244,6 +244,14 @@ Status Store::Block(const User& me, const std::string& username) {
   s.Bind(1, me.id).Bind(2, who->id).Bind(3, NowMs());
   PARLEY_RETURN_IF_ERROR(s.Exec());
   if (s.Changes() == 0) return Status::Ok();  // blocked already: no event
+  // Counted after the insert, so a repeat at the limit is still a 204; the
+  // insert rolls back with the transaction.
+  PARLEY_ASSIGN_OR_RETURN(Statement n, db_.Prepare(
+      "SELECT COUNT(*) FROM (SELECT 1 FROM blocks WHERE blocker_id = ? LIMIT ?)"));
+  n.Bind(1, me.id).Bind(2, kMaxBlocks + 1);
+  PARLEY_ASSIGN_OR_RETURN(bool row, n.Step());
+  if (row && n.Int(0) > kMaxBlocks) return BlockLimitReached();
+  n.Reset();
   PARLEY_RETURN_IF_ERROR(AppendUserEvent(me.id, AccountEventData(*who, "blocked", true)));
   return CommitWrite(*tx);
 }

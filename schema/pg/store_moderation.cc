@@ -307,6 +307,14 @@ Status PgStore::Block(const User& me, const std::string& username) {
                                                  "ON CONFLICT DO NOTHING",
                                                  {me.id, who->id, NowMs()}));
   if (b.Affected() == 0) return Status::Ok();  // blocked already: no event
+  // As on SQLite: counted after the insert, which rolls back with the
+  // transaction. Two blocks of one user committing at once may pass the
+  // limit by one each: a bound, not an exact count.
+  PARLEY_ASSIGN_OR_RETURN(PgResult n, conn_.Exec("SELECT COUNT(*) FROM (SELECT 1 FROM blocks WHERE blocker_id = $1 "
+                                                 "LIMIT $2) c",
+                                                 {me.id, kMaxBlocks + 1}));
+  PARLEY_ASSIGN_OR_RETURN(int64_t count, n.Int(0, 0));
+  if (count > kMaxBlocks) return BlockLimitReached();
   std::vector<Event> events = {BlockEvent(me, *who, true)};
   return CommitEvents(*tx, events);
 }

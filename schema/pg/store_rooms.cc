@@ -83,17 +83,40 @@ std::string AfterMarker(const char* more) {
          std::string(kMaxId) + ")" + more + " ORDER BY x.room_id, x.id";
 }
 
+// One author's messages after the marker in room p, through
+// messages_author, as row comparisons on (room_id, user_id, id) for the
+// reasons of AfterMarker.
+std::string ByAuthor(const char* author) {
+  return std::string("FROM messages x WHERE (x.room_id, x.user_id, x.id) > (p.id, ") + author +
+         ", p.read_event_id) AND (x.room_id, x.user_id, x.id) <= (p.id, " + author + ", " + std::string(kMaxId) + ")";
+}
+
+// The counts as on SQLite (store_rooms.cc says how): the messages after
+// the marker less the tombstones (d.n) and, in a room with live messages
+// after the marker, the live messages there of each person the reader
+// blocks (their last author_seq less their first after the marker, plus
+// one, less their tombstones d.b). OFFSET 0 keeps q a subquery, so each
+// first place is looked up once, not again in the sum.
 // Mentions as on SQLite: not those whose author the reader blocks, read at
 // count time (a block before or after the mention, an unblock). The author
 // as a scalar subquery, looked up by primary key for each mention walked:
 // as a join, the planner hashed all of messages (PgStorePlansTest).
 const std::string& UnreadColumns() {
   static const std::string kColumns =
-      "(SELECT CASE WHEN d.n < 1000 THEN LEAST(1000, GREATEST(0, COALESCE("
-      "(SELECT h.message_seq FROM room_heads h WHERE h.room_id = p.id) - (SELECT x.seq " +
-      AfterMarker("") + " LIMIT 1) + 1, 0) - d.n)) ELSE (SELECT COUNT(*) FROM (SELECT 1 " +
-      AfterMarker(" AND x.user_id <> $1 AND x.deleted = 0") + " LIMIT 1000) c1) END FROM (SELECT COUNT(*) AS n " +
-      "FROM (SELECT 1 " + AfterMarker(" AND x.deleted = 1") + " LIMIT 1000) c0) d), "
+      "(SELECT CASE WHEN d.n < 1000 THEN LEAST(1000, GREATEST(0, a.n - d.n - CASE WHEN a.n > d.n THEN "
+      "(SELECT COALESCE(SUM((SELECT x.author_seq " + ByAuthor("q.u") +
+      " ORDER BY x.room_id DESC, x.user_id DESC, x.id DESC LIMIT 1) - q.f + 1), 0)::bigint "
+      "FROM (SELECT b.blocked_id AS u, (SELECT x.author_seq " + ByAuthor("b.blocked_id") +
+      " ORDER BY x.room_id, x.user_id, x.id LIMIT 1) AS f FROM blocks b WHERE b.blocker_id = $1 OFFSET 0) q "
+      "WHERE q.f IS NOT NULL) - d.b ELSE 0 END)) "
+      "ELSE (SELECT COUNT(*) - COUNT(b.blocked_id) FROM (SELECT x.user_id " +
+      AfterMarker(" AND x.user_id <> $1 AND x.deleted = 0") + " LIMIT 1000) t "
+      "LEFT JOIN blocks b ON b.blocker_id = $1 AND b.blocked_id = t.user_id) END "
+      "FROM (SELECT COUNT(*) AS n, COUNT(b.blocked_id) AS b FROM (SELECT x.user_id " +
+      AfterMarker(" AND x.deleted = 1") + " LIMIT 1000) t "
+      "LEFT JOIN blocks b ON b.blocker_id = $1 AND b.blocked_id = t.user_id) d, "
+      "(SELECT COALESCE((SELECT h.message_seq FROM room_heads h WHERE h.room_id = p.id) - (SELECT x.seq " +
+      AfterMarker("") + " LIMIT 1) + 1, 0) AS n) a), "
       "(SELECT COUNT(*) FROM (SELECT 1 FROM mentions x WHERE x.user_id = $1 AND x.room_id = p.id "
       "AND x.message_id > p.read_event_id AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 "
       "AND b.blocked_id = (SELECT a.user_id FROM messages a WHERE a.id = x.message_id)) LIMIT 1000) c2)";

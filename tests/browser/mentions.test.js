@@ -149,6 +149,27 @@ test('a block or unblock made on another device applies at once to an open page'
   await ui.finish(a);
 }));
 
+// Their messages are hidden, so they are not unread either: live, and in
+// the server's counts after a reload.
+test('the messages of someone I blocked are not counted unread', logged(async () => {
+  const { room, users: [ana, ben, cat], say } = await fill.club(f.stack, ['cat']);
+  const a = await ui.openAs(f.browser, f.stack.url, ana.user.username, { register: false });
+  await ui.openRoom(a.page, 'general');
+  await ui.waitForStatus(a.page, 'live');
+  await say(ben, 'spam one');
+  await say(ben, 'spam two');
+  await say(cat, 'a real one');
+  // Cat's came last: once the room shows it, ben's would have counted.
+  const badge = () => ui.roomButton(a.page, room.name).locator('.unread');
+  await ui.roomButton(a.page, room.name).locator('.last', { hasText: 'a real one' }).waitFor();
+  assert.equal(await badge().textContent(), '1', 'live');
+  await a.page.reload();
+  await ui.waitForStatus(a.page, 'live');
+  await badge().waitFor();
+  assert.equal(await badge().textContent(), '1', 'from the server');
+  await ui.finish(a);
+}));
+
 // Their messages are hidden, so "is typing" for someone I blocked would be noise.
 test('someone I blocked typing is not shown', logged(async () => {
   const { room, users: [ana, ben, cat] } = await fill.club(f.stack, ['cat']);

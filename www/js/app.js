@@ -339,7 +339,7 @@ function onNewMessage(m, id) {
   var current = room.id === view.currentId();
   if (current) view.onMessageEvent('message', m);
   if (!listed && mine(m)) Parley.rooms.markedRead(room.id, id);  // so on the server too
-  else if (!listed && (!current || document.hidden)) {
+  else if (!listed && (!current || document.hidden) && !Parley.moderation.hidden(m)) {
     room.unread = (room.unread || 0) + 1;
     if (Parley.mentions.ofMe(m)) room.unread_mentions = (room.unread_mentions || 0) + 1;
   }

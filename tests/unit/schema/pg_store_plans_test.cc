@@ -247,6 +247,30 @@ TEST_F(PgStorePlansTest, ARoomsMentionCountLooksUpTheAuthorOfEachMentionItWalksA
                                  << " rows of messages";
 }
 
+TEST_F(PgStorePlansTest, AnUnreadCountTakesOffABlockedPersonsMessagesByTheirPlacesNotByReadingThem) {
+  // The writer wrote all 40,000 messages, 1,000 unread or more in each of
+  // the reader's 22 rooms; the reader blocks them, and 20 people who wrote
+  // nothing. Each count is then 0, from two of the writer's places a room
+  // (messages_author, migration 016) beside the room's own reads; someone
+  // blocked who wrote nothing there costs an empty lookup.
+  for (int i = 0; i < 20; ++i) ASSERT_OK(store_->Block(reader_, NewUser("quiet-" + std::to_string(i)).username));
+  ASSERT_OK(store_->Block(reader_, "writer"));
+  int64_t before = RowsRead("messages");
+  ASSERT_OK_AND_ASSIGN(Room busy, store_->GetRoom(reader_, new_room_));
+  int64_t read = RowsRead("messages") - before;
+  EXPECT_EQ(busy.unread, 0);
+  EXPECT_LE(read, 16 + 2) << "a room's view read " << read << " rows of messages";
+  RoomListQuery q;
+  q.limit = 50;
+  before = RowsRead("messages");
+  ASSERT_OK_AND_ASSIGN(RoomListPage page, store_->ListRoomsPage(reader_, q));
+  read = RowsRead("messages") - before;
+  int none = 0;
+  for (const Room& r : page.rooms) none += r.unread == 0;
+  EXPECT_EQ(none, 3 + kOthers) << "general too";
+  EXPECT_LE(read, (2 + kOthers) * (16 + 2)) << "a page of the room list read " << read << " rows of messages";
+}
+
 TEST_F(PgStorePlansTest, AMessageWithThousandsOfReactionsCostsAReadItsEmojiNotItsReactions) {
   // 3,000 people react to the busy room's newest message with two emoji.
   // A history page and a reaction added each read all 6,000 rows (18,002

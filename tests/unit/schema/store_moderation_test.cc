@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "schema/crypto.h"
+#include "schema/moderation.h"
 #include "schema/store.h"
 #include "tests/unit/schema/store_fixture.h"
 
@@ -460,6 +461,26 @@ TEST_F(StoreModerationTest, ABlockOrUnblockIsOneEventForTheBlockerAlone) {
   again = Head();
   ASSERT_OK(store_->Unblock(owner_, "member"));
   EXPECT_EQ(Head(), again) << "not blocked";
+}
+
+// One may block kMaxBlocks people (an unread count looks each up, so the
+// number bounds a room list's work): the next block is refused and leaves
+// nothing behind; a repeat at the limit is still a quiet success, and an
+// unblock makes room.
+TEST_F(StoreModerationTest, BlocksStopAtTheLimitAndARefusedOneLeavesNothing) {
+  for (int64_t i = 0; i < kMaxBlocks - 1; ++i) NewUser("filler" + std::to_string(i));
+  ASSERT_OK(Exec("INSERT INTO blocks (blocker_id, blocked_id, ts) SELECT " + std::to_string(owner_.id) +
+                 ", id, 0 FROM users WHERE username LIKE 'filler%'"));
+  ASSERT_OK(store_->Block(owner_, "member"));
+  const int64_t at_limit = Head();
+  EXPECT_ERROR(store_->Block(owner_, "mod"), Code::kForbidden, "block_limit_reached");
+  EXPECT_EQ(Head(), at_limit) << "no event for the refused block";
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM blocks WHERE blocker_id = " + std::to_string(owner_.id)), kMaxBlocks);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM blocks WHERE blocked_id = " + std::to_string(mod_.id)), 0);
+  ASSERT_OK(store_->Block(owner_, "member")) << "blocked already";
+  ASSERT_OK(store_->Unblock(owner_, "member"));
+  ASSERT_OK(store_->Block(owner_, "mod"));
+  ASSERT_OK(store_->Block(mod_, "member")) << "the limit is each blocker's";
 }
 
 // A mute stops every way of speaking in the room, not only sends: an edit

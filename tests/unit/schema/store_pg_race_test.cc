@@ -156,7 +156,8 @@ TEST_F(StorePgRaceTest, TwoSendsWithOneClientIdStoreOne) {
 
 TEST_F(StorePgRaceTest, ASendThatWaitedForAnotherPoolsBatchTakesTheNextPlaceInTheRoom) {
   // A message's place in its room (migration 011) counts on from the room's
-  // head row as committed when the send's wait for the batch ends.
+  // head row as committed when the send's wait for the batch ends; so does
+  // its place among its author's there (016).
   const int64_t before = QueryInt("SELECT message_seq FROM room_heads WHERE room_id = " + std::to_string(kGeneral));
   ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
   ASSERT_OK(store_->Send(alice_, kGeneral, "one", std::nullopt).status());
@@ -171,6 +172,13 @@ TEST_F(StorePgRaceTest, ASendThatWaitedForAnotherPoolsBatchTakesTheNextPlaceInTh
   EXPECT_EQ(place("one"), before + 1);
   EXPECT_EQ(place("two"), before + 2);
   EXPECT_EQ(place("three"), before + 3);
+  // And its place among its author's (migration 016): the trigger's lookup
+  // after the head row's lock sees the batch's messages once committed.
+  auto author_place = [this](const char* text) {
+    return QueryInt("SELECT author_seq FROM messages WHERE text = '" + std::string(text) + "'");
+  };
+  EXPECT_EQ(author_place("two"), author_place("one") + 1);
+  EXPECT_EQ(author_place("three"), author_place("one") + 2);
   const User bob = NewUser("bob");
   ASSERT_OK(store_->Join(bob, kGeneral));
   ASSERT_OK_AND_ASSIGN(Room view, store_->GetRoom(bob, kGeneral));

@@ -1,7 +1,8 @@
-// Unread counts (schema/store_rooms.cc, migration 016): counted from each
-// message's place in its room, checked against the messages themselves,
-// on both backends; and unread_mentions, which leaves out the mentions by
-// someone the reader blocks, in every read that returns it.
+// Unread counts (schema/store_rooms.cc, migrations 016 and 020): counted
+// from each message's place in its room and among its author's, checked
+// against the messages themselves, on both backends; both unread and
+// unread_mentions leave out the messages of someone the reader blocks, in
+// every read that returns them.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -44,13 +45,15 @@ class StoreUnreadTest : public test::StoreFixture {
     return r.ok() ? r->message : Message{};
   }
   // What the count means, from the messages themselves: the live messages
-  // of others after u's marker, up to the cap.
+  // after u's marker of others whom u does not block, up to the cap.
   int64_t Expected(const User& u, int64_t room) {
-    const std::string marker = "COALESCE((SELECT event_id FROM read_markers WHERE user_id = " +
-                               std::to_string(u.id) + " AND room_id = " + std::to_string(room) + "), 0)";
+    const std::string me = std::to_string(u.id);
+    const std::string marker = "COALESCE((SELECT event_id FROM read_markers WHERE user_id = " + me +
+                               " AND room_id = " + std::to_string(room) + "), 0)";
     return QueryInt("SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = " + std::to_string(room) +
-                    " AND id > " + marker + " AND user_id <> " + std::to_string(u.id) +
-                    " AND deleted = 0 LIMIT " + std::to_string(kUnreadCap) + ") c");
+                    " AND id > " + marker + " AND user_id <> " + me +
+                    " AND user_id NOT IN (SELECT blocked_id FROM blocks WHERE blocker_id = " + me +
+                    ") AND deleted = 0 LIMIT " + std::to_string(kUnreadCap) + ") c");
   }
   // u's room as each read that returns its counts gives it: the room's
   // view, and the room list in every form (plain, a page at a time,
@@ -122,7 +125,8 @@ TEST_F(StoreUnreadTest, CountsMatchTheMessagesAfterEachMarkerThroughSendsDeletes
   // (one in two mentions someone), deletes (one's own, and the owner's of
   // others'), read markers moved to any message (forward only: a marker
   // never goes back), blocks and unblocks. Every 25 steps each person's
-  // counts in each room are checked: unread against the rows, mentions
+  // counts in each room are checked: unread against the rows (less those
+  // of the people they block, whenever the block came), mentions
   // against the messages sent (a mention of me counts unless I block its
   // author, whenever the block came).
   const std::vector<int64_t> rooms{SharedRoom("one"), SharedRoom("two")};
@@ -217,7 +221,7 @@ TEST_F(StoreUnreadTest, MentionsBySomeoneIBlockAreNotCountedWhenEverIBlocked) {
   ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, 2, "alice's block is hers too"));
   ASSERT_NO_FATAL_FAILURE(UnblockOk(carol_, bob_));
   ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, 4, "unblocked: bob's two count again"));
-  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 4, "unread counts every message, as before"));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 4, "and the messages"));
 }
 
 // The cap counts the mentions that count: a blocked person's are left out
@@ -231,6 +235,115 @@ TEST_F(StoreUnreadTest, MentionsStopAtTheCapAfterABlockedPersonsAreLeftOut) {
   ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, kUnreadCap - 5, "bob's 10 left out"));
   for (int i = 0; i < 10; ++i) Post(alice_, room, "@carol more " + std::to_string(i));
   ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, kUnreadCap, "alice's 1,005: capped"));
+}
+
+// Nor their messages: the client hides them, so a room where only someone
+// I block spoke has nothing unread for me. Whenever the block came; their
+// tombstones after my marker are taken off once, not twice; an unblock
+// counts their live messages again; a block is the blocker's alone.
+TEST_F(StoreUnreadTest, TheMessagesOfSomeoneIBlockAreNotUnreadWhenEverIBlocked) {
+  const int64_t room = SharedRoom("quiet for me");
+  Post(alice_, room, "a1");
+  const Message b1 = Post(bob_, room, "b1");
+  Post(bob_, room, "b2");
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 3, "before the block"));
+  ASSERT_NO_FATAL_FAILURE(BlockOk(carol_, bob_));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 1, "bob's came before the block"));
+  const Message b3 = Post(bob_, room, "b3");
+  Post(bob_, room, "b4");
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 1, "and after it"));
+  ASSERT_OK(store_->Delete(bob_, b3.id));
+  ASSERT_OK(store_->Delete(alice_, b1.id));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 1, "two of bob's deleted"));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(alice_, room, 2, "carol's block is hers: alice sees bob's two live"));
+  const Message a2 = Post(alice_, room, "a2");
+  ASSERT_OK(store_->MarkRead(carol_, room, b1.id));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 1, "read past a1 and b1: a2 left"));
+  ASSERT_NO_FATAL_FAILURE(UnblockOk(carol_, bob_));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 3, "unblocked: b2, b4 and a2"));
+  ASSERT_NO_FATAL_FAILURE(BlockOk(bob_, carol_));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 3, "bob's block of carol changes nothing of hers"));
+  ASSERT_OK(store_->MarkRead(carol_, room, a2.id));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 0, "all read"));
+  EXPECT_EQ(Expected(carol_, room), 0);
+}
+
+// A blocked spammer's thousands leave the count exact, not "999+": each
+// person blocked is taken off by their places, not by a capped walk. With
+// 1,000 tombstones after the marker (the walk of the live messages), the
+// blocked person's are taken off the walk's.
+TEST_F(StoreUnreadTest, ABlockedSpammersThousandsLeaveTheCountExact) {
+  const int64_t room = SharedRoom("spam");
+  for (int i = 0; i < 1200; ++i) Post(bob_, room, "spam " + std::to_string(i));
+  Post(alice_, room, "a real one");
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, kUnreadCap, "1,201 unread, capped"));
+  ASSERT_NO_FATAL_FAILURE(BlockOk(carol_, bob_));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 1, "alice's alone"));
+  EXPECT_EQ(Expected(carol_, room), 1);
+
+  const int64_t deleted = SharedRoom("deleted");
+  std::vector<Message> gone;
+  for (int i = 0; i < 1050; ++i) gone.push_back(Post(alice_, deleted, "gone " + std::to_string(i)));
+  for (const Message& m : gone) ASSERT_OK(store_->Delete(alice_, m.id));
+  for (int i = 0; i < 10; ++i) Post(bob_, deleted, "spam " + std::to_string(i));
+  for (int i = 0; i < 5; ++i) Post(alice_, deleted, "real " + std::to_string(i));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, deleted, 5, "1,050 tombstones, then bob's 10 and alice's 5"));
+  ASSERT_NO_FATAL_FAILURE(UnblockOk(carol_, bob_));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, deleted, 15, "unblocked: bob's 10 too"));
+}
+
+// The lookups per person blocked are made only in a room with something
+// unread: a read room costs what it cost before, however many I block.
+TEST_F(StoreUnreadTest, ReadRoomsCostNoLookupPerPersonBlocked) {
+  PARLEY_SQLITE_ONLY();  // VM steps
+  std::vector<int64_t> rooms;
+  for (int r = 0; r < 4; ++r) {
+    rooms.push_back(SharedRoom("room " + std::to_string(r)));
+    for (int i = 0; i < 20; ++i) Post(alice_, rooms.back(), "m" + std::to_string(i));
+    ASSERT_OK(store_->MarkRead(carol_, rooms.back(), Head()));
+  }
+  auto steps = [this] {
+    { test::StatementTrace warm(*db_); EXPECT_OK(store_->ListRoomsPage(carol_, RoomListQuery{}).status()); }
+    test::StatementTrace trace(*db_);
+    auto page = store_->ListRoomsPage(carol_, RoomListQuery{});
+    EXPECT_OK(page);
+    return trace.steps();
+  };
+  const int before = steps();
+  for (int i = 0; i < 100; ++i) ASSERT_NO_FATAL_FAILURE(BlockOk(carol_, NewUser("blocked" + std::to_string(i))));
+  const int after = steps();
+  EXPECT_LT(after, before + 50) << before << " VM steps before 100 blocks, " << after << " after";
+  // One unread room: its count looks each of the 100 up.
+  Post(alice_, rooms[0], "new");
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, rooms[0], 1, "one new"));
+  const int unread = steps();
+  EXPECT_GT(unread, after + 100) << after << " VM steps read, " << unread << " with one room unread";
+}
+
+// Migration 020 (PostgreSQL's 016) numbers the messages written before it
+// by author in each room, tombstones included, and sends go on from there.
+TEST_F(StoreUnreadTest, TheMigrationNumbersEachAuthorsMessagesInEachRoom) {
+  const int64_t one = SharedRoom("one"), two = SharedRoom("two");
+  const std::vector<Message> sent = {Post(alice_, one, "a1"), Post(bob_, one, "b1"), Post(alice_, one, "a2"),
+                                     Post(alice_, two, "a1 in two"), Post(bob_, one, "b2")};
+  ASSERT_OK(store_->Delete(bob_, sent[1].id));
+  // As a database before it was: no places by author (SQLite's are dropped
+  // by RemigrateFrom).
+  if (test::OnPostgres()) {
+    ASSERT_OK(Exec("DROP INDEX messages_author; ALTER TABLE messages DROP COLUMN author_seq"));
+  }
+  ASSERT_OK(RemigrateFrom(19, 15));
+  auto place = [this](const Message& m) {
+    return QueryInt("SELECT author_seq FROM messages WHERE id = " + std::to_string(m.id));
+  };
+  EXPECT_EQ(place(sent[0]), 1);
+  EXPECT_EQ(place(sent[1]), 1) << "a tombstone keeps its place";
+  EXPECT_EQ(place(sent[2]), 2);
+  EXPECT_EQ(place(sent[3]), 1) << "each room counts apart";
+  EXPECT_EQ(place(sent[4]), 2);
+  EXPECT_EQ(place(Post(bob_, one, "b3")), 3) << "a send after it";
+  ASSERT_NO_FATAL_FAILURE(BlockOk(carol_, bob_));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, one, 2, "alice's two"));
 }
 
 TEST_F(StoreUnreadTest, AWholeRoomListAtTheCapCostsLookupsNotWalks) {
@@ -267,7 +380,8 @@ TEST_F(StoreUnreadTest, Migration016NumbersEveryRoomsMessagesAndMovesEachSenders
   Post(carol_, one, "c1");
   // As a database before 016 was (and before a send moved its sender's
   // marker): no places, and no markers.
-  ASSERT_OK(Exec("DROP INDEX messages_deleted; ALTER TABLE messages DROP COLUMN seq; DELETE FROM read_markers; "
+  ASSERT_OK(Exec("DROP INDEX messages_author; ALTER TABLE messages DROP COLUMN author_seq; "
+                 "DROP INDEX messages_deleted; ALTER TABLE messages DROP COLUMN seq; DELETE FROM read_markers; "
                  "PRAGMA user_version = 15;"));
   ASSERT_OK(Migrate(*db_));
   auto seqs = [this](int64_t room) {
