@@ -92,9 +92,12 @@ constexpr const char* kReadMarkerColumn =
 // I block cannot ping me). The author is the message's, by primary key,
 // then blocks' primary key: two lookups a mention walked. A scalar
 // subquery, not a join: PostgreSQL hashed all of messages for that join
-// (PgStorePlansTest). The cap stops the walk at 1,000 counted; mentions
-// left out are walked past, as many as a blocked person sent me since my
-// marker.
+// (PgStorePlansTest). The walk, newest first, stops at 1,000 counted or
+// 2,000 read, whoever wrote them: before, it went on past those left out
+// until 1,000 counted, as many as a blocked person ever sent me (a
+// spammer's 100,000 @mentions, 200,000 lookups a room list). So with over
+// 2,000 mentions after the marker, those older than the newest 2,000 are
+// not counted; the newest are the ones a badge is for.
 constexpr const char* kUnreadColumns =
     "(SELECT CASE WHEN d.n < 1000 THEN MIN(1000, MAX(0, a.n - d.n - CASE WHEN a.n > d.n THEN "
     "(SELECT COALESCE(SUM((SELECT x.author_seq FROM messages x WHERE x.room_id = p.id AND x.user_id = q.u "
@@ -110,9 +113,10 @@ constexpr const char* kUnreadColumns =
     "(SELECT COALESCE((SELECT seq FROM messages x WHERE x.room_id = p.id ORDER BY x.id DESC LIMIT 1) - "
     "(SELECT seq FROM messages x WHERE x.room_id = p.id AND x.id > p.read_event_id ORDER BY x.id LIMIT 1) + 1, 0) "
     "AS n) a), "
-    "(SELECT COUNT(*) FROM (SELECT 1 FROM mentions x WHERE x.user_id = ?1 AND x.room_id = p.id "
-    "AND x.message_id > p.read_event_id AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = ?1 "
-    "AND b.blocked_id = (SELECT a.user_id FROM messages a WHERE a.id = x.message_id)) LIMIT 1000))";
+    "(SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT x.message_id FROM mentions x WHERE x.user_id = ?1 "
+    "AND x.room_id = p.id AND x.message_id > p.read_event_id ORDER BY x.message_id DESC LIMIT 2000) t "
+    "WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = ?1 "
+    "AND b.blocked_id = (SELECT a.user_id FROM messages a WHERE a.id = t.message_id)) LIMIT 1000))";
 
 void ReadUnread(const Statement& s, int col, Room& r) {
   r.read_event_id = s.Int(col);

@@ -98,9 +98,10 @@ std::string ByAuthor(const char* author) {
 // one, less their tombstones d.b). OFFSET 0 keeps q a subquery, so each
 // first place is looked up once, not again in the sum.
 // Mentions as on SQLite: not those whose author the reader blocks, read at
-// count time (a block before or after the mention, an unblock). The author
-// as a scalar subquery, looked up by primary key for each mention walked:
-// as a join, the planner hashed all of messages (PgStorePlansTest).
+// count time (a block before or after the mention, an unblock), newest
+// first, to 1,000 counted or 2,000 read. The author as a scalar subquery, looked up
+// by primary key for each mention walked: as a join, the planner hashed
+// all of messages (PgStorePlansTest).
 const std::string& UnreadColumns() {
   static const std::string kColumns =
       "(SELECT CASE WHEN d.n < 1000 THEN LEAST(1000, GREATEST(0, a.n - d.n - CASE WHEN a.n > d.n THEN "
@@ -117,9 +118,10 @@ const std::string& UnreadColumns() {
       "LEFT JOIN blocks b ON b.blocker_id = $1 AND b.blocked_id = t.user_id) d, "
       "(SELECT COALESCE((SELECT h.message_seq FROM room_heads h WHERE h.room_id = p.id) - (SELECT x.seq " +
       AfterMarker("") + " LIMIT 1) + 1, 0) AS n) a), "
-      "(SELECT COUNT(*) FROM (SELECT 1 FROM mentions x WHERE x.user_id = $1 AND x.room_id = p.id "
-      "AND x.message_id > p.read_event_id AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 "
-      "AND b.blocked_id = (SELECT a.user_id FROM messages a WHERE a.id = x.message_id)) LIMIT 1000) c2)";
+      "(SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT x.message_id FROM mentions x WHERE x.user_id = $1 "
+      "AND x.room_id = p.id AND x.message_id > p.read_event_id ORDER BY x.message_id DESC LIMIT 2000) t "
+      "WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 "
+      "AND b.blocked_id = (SELECT a.user_id FROM messages a WHERE a.id = t.message_id)) LIMIT 1000) c2)";
   return kColumns;
 }
 

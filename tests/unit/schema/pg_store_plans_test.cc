@@ -247,6 +247,22 @@ TEST_F(PgStorePlansTest, ARoomsMentionCountLooksUpTheAuthorOfEachMentionItWalksA
                                  << " rows of messages";
 }
 
+TEST_F(PgStorePlansTest, AMentionCountReadsTheNewest2000MentionsAtMostWhateverABlockedPersonSent) {
+  // The reader is mentioned in the busy room's last 5,000 messages, all by
+  // the writer, whom the reader blocks: the count walked past every one
+  // (two lookups each: 10,010 rows, checked), now the newest 2,000.
+  ASSERT_OK(conn_->Exec("INSERT INTO mentions (message_id, user_id, room_id) "
+                        "SELECT id, $1, room_id FROM messages WHERE room_id = $2 ORDER BY id DESC LIMIT 5000",
+                        {reader_.id, new_room_}));
+  ASSERT_OK(conn_->ExecScript("ANALYZE mentions"));
+  ASSERT_OK(store_->Block(reader_, "writer"));
+  const int64_t before = RowsRead("messages");
+  ASSERT_OK_AND_ASSIGN(Room view, store_->GetRoom(reader_, new_room_));
+  const int64_t read = RowsRead("messages") - before;
+  EXPECT_EQ(view.unread_mentions, 0);
+  EXPECT_LE(read, 2 * 2000 + 16) << "read " << read << " rows of messages";
+}
+
 TEST_F(PgStorePlansTest, AnUnreadCountTakesOffABlockedPersonsMessagesByTheirPlacesNotByReadingThem) {
   // The writer wrote all 40,000 messages, 1,000 unread or more in each of
   // the reader's 22 rooms; the reader blocks them, and 20 people who wrote

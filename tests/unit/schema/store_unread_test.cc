@@ -237,6 +237,22 @@ TEST_F(StoreUnreadTest, MentionsStopAtTheCapAfterABlockedPersonsAreLeftOut) {
   ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, kUnreadCap, "alice's 1,005: capped"));
 }
 
+// The mention count reads the newest 2,000 mentions after the marker at
+// most, whoever wrote them: a blocked spammer's thousands are not walked
+// past to the end. Newer mentions count; older ones than those 2,000 are
+// not reached (the cost of the bound).
+TEST_F(StoreUnreadTest, AMentionCountReadsTheNewest2000MentionsAfterTheMarkerAtMost) {
+  const int64_t room = SharedRoom("pinged");
+  Post(alice_, room, "@carol an old one");
+  ASSERT_NO_FATAL_FAILURE(BlockOk(carol_, bob_));
+  for (int i = 0; i < 2005; ++i) Post(bob_, room, "@carol spam " + std::to_string(i));
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, 0, "alice's is older than the newest 2,000"));
+  for (int i = 0; i < 3; ++i) Post(alice_, room, "@carol new " + std::to_string(i));
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, 3, "the newest 2,000 hold alice's three"));
+  ASSERT_NO_FATAL_FAILURE(UnblockOk(carol_, bob_));
+  ASSERT_NO_FATAL_FAILURE(ExpectMentions(carol_, room, kUnreadCap, "unblocked: capped"));
+}
+
 // Nor their messages: the client hides them, so a room where only someone
 // I block spoke has nothing unread for me. Whenever the block came; their
 // tombstones after my marker are taken off once, not twice; an unblock
