@@ -21,8 +21,13 @@ Status NotModerator();
 // The people one user may block. Every room of theirs with something
 // unread looks up each person they block (an unread count leaves out that
 // person's messages, migration 020), so the count bounds the work of each
-// room list. More than anyone blocks by hand.
-constexpr int64_t kMaxBlocks = 1000;
+// room list: ~0.35 µs a lookup on SQLite, 0.3-0.8 on PostgreSQL. With
+// 1,000 blocks a page of 50 unread rooms took 21 ms of parley-fcgi CPU
+// instead of 1.7, and the whole list of 1,000 unread rooms 358 ms instead
+// of 11 (tools/bench/conversations, PARLEY_BENCH_BLOCKS); with 200, 5.9
+// and 86 ms. 200: more than anyone blocks by hand in a team's chat (a raid
+// of many accounts is for a site admin's deactivation), at a few ms a page.
+constexpr int64_t kMaxBlocks = 200;
 // 403 block_limit_reached, for a block past kMaxBlocks.
 Status BlockLimitReached();
 bool IsOwner(const Room& r, int64_t user_id);
