@@ -99,9 +99,9 @@ std::string ByAuthor(const char* author) {
 // first place is looked up once, not again in the sum.
 // Mentions as on SQLite: not those whose author the reader blocks, read at
 // count time (a block before or after the mention, an unblock), newest
-// first, to 1,000 counted or 2,000 read. The author as a scalar subquery, looked up
-// by primary key for each mention walked: as a join, the planner hashed
-// all of messages (PgStorePlansTest).
+// first, to 1,000 counted or 2,000 read. The author as a scalar subquery,
+// looked up by primary key for each mention walked: as a join, the planner
+// hashed all of messages (PgStorePlansTest).
 const std::string& UnreadColumns() {
   static const std::string kColumns =
       "(SELECT CASE WHEN d.n < 1000 THEN LEAST(1000, GREATEST(0, a.n - d.n - CASE WHEN a.n > d.n THEN "

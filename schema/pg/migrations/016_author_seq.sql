@@ -8,11 +8,14 @@
 -- function each statement takes a new snapshot, so the lookup of the
 -- author's last message that follows sees every message of the room
 -- committed before it. It may run again over itself (OR REPLACE, IF NOT
--- EXISTS; the backfill computes the same places again).
+-- EXISTS; the backfill finds every place right).
 ALTER TABLE messages ADD COLUMN IF NOT EXISTS author_seq bigint;
+-- Only the rows whose place is not already right: each row updated is
+-- written again whole (a new version of the row, and entries in its
+-- indexes), so a run over itself writes nothing.
 UPDATE messages m SET author_seq = s.n
   FROM (SELECT id, row_number() OVER (PARTITION BY room_id, user_id ORDER BY id) AS n FROM messages) s
-  WHERE m.id = s.id;
+  WHERE m.id = s.id AND m.author_seq IS DISTINCT FROM s.n;
 
 -- An author's messages in a room in id order, with their places: the
 -- lookups above and the trigger's read the index alone.
