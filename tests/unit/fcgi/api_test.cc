@@ -23,6 +23,7 @@
 #include "fcgi/input.h"
 #include "schema/crypto.h"
 #include "schema/log.h"
+#include "schema/moderation.h"
 #include "schema/store.h"
 #include "tests/unit/temp_db.h"
 
@@ -653,6 +654,22 @@ TEST_F(ApiTest, RoomsPerUserAreCapped) {
   // Direct conversations are not owned rooms and do not count.
   SignIn("bob");
   EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/dm", R"({"username":"bob"})"), alice.token)).status, 201);
+}
+
+// One blocks at most kMaxBlocks people: the next is 403 with the API's
+// error shape, and a repeat at the limit is still 204.
+TEST_F(ApiTest, BlocksPastTheLimitAre403) {
+  Session alice = SignIn("alice");
+  SignIn("bob");
+  SignIn("carol");
+  ASSERT_OK(db_->ExecScript(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " + std::to_string(kMaxBlocks - 1) +
+      ") INSERT INTO users(username, pw_hash, created_ts) SELECT 'filler' || i, 'x', 0 FROM n; "
+      "INSERT INTO blocks(blocker_id, blocked_id, ts) SELECT " + std::to_string(alice.user.id) +
+      ", id, 0 FROM users WHERE username LIKE 'filler%';"));
+  EXPECT_EQ(As(alice, "PUT", "/api/me/blocks/bob").status, 204);
+  EXPECT_API_ERROR(As(alice, "PUT", "/api/me/blocks/carol"), 403, "block_limit_reached");
+  EXPECT_EQ(As(alice, "PUT", "/api/me/blocks/bob").status, 204) << "blocked already";
 }
 
 // ------------------------------------------------------------ rooms
