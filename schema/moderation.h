@@ -17,6 +17,7 @@ namespace parley {
 
 // 403 not_moderator: the actor is neither the room's owner nor a moderator.
 Status NotModerator();
+bool IsOwner(const Room& r, int64_t user_id);
 
 // The people one user may block. Every room of theirs with something
 // unread looks up each person they block (an unread count leaves out that
@@ -30,7 +31,6 @@ Status NotModerator();
 constexpr int64_t kMaxBlocks = 200;
 // 403 block_limit_reached, for a block past kMaxBlocks.
 Status BlockLimitReached();
-bool IsOwner(const Room& r, int64_t user_id);
 
 // Whom UpdateMember changes. A mute outlives the membership (migration
 // 017), so a moderator must be able to lift or change it while its user is

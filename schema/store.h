@@ -165,8 +165,9 @@ class Store final : public Storage {
   Status CheckNotBlocked(int64_t from_id, int64_t to_id);
   // In a direct conversation: 403 blocked when the other person blocked me.
   Status CheckDmNotBlocked(const User& me, int64_t room_id);
-  // A moderation member event: the member's state after the action, and who acted.
+  // A `user` event addressed to `to` alone (PostgreSQL's UserEvent).
   Status AppendUserEvent(int64_t to, const std::string& data);
+  // A moderation member event: the member's state after the action, and who acted.
   Status AppendModerationEvent(int64_t room_id, const Member& m, MemberAction action, const User& by,
                                const std::string* reason = nullptr);
   Status ApplyRole(int64_t room_id, const User& who, Role role);

@@ -251,7 +251,6 @@ Status Store::Block(const User& me, const std::string& username) {
   n.Bind(1, me.id).Bind(2, kMaxBlocks + 1);
   PARLEY_ASSIGN_OR_RETURN(bool row, n.Step());
   if (row && n.Int(0) > kMaxBlocks) return BlockLimitReached();
-  n.Reset();
   PARLEY_RETURN_IF_ERROR(AppendUserEvent(me.id, AccountEventData(*who, "blocked", true)));
   return CommitWrite(*tx);
 }

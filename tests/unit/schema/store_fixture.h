@@ -27,6 +27,12 @@
 namespace parley::test {
 
 // Whether this run tests the PostgreSQL backend (PARLEY_TEST_BACKEND=postgresql).
+// What migration 020 (PostgreSQL's 016) added, undone, so that it runs
+// again over a test's data; both backends take it. SQLite has no ADD
+// COLUMN IF NOT EXISTS, so every test that sets SQLite's schema back
+// before 020 drops these first.
+inline const std::string kUndoAuthorSeq = "DROP INDEX messages_author; ALTER TABLE messages DROP COLUMN author_seq; ";
+
 inline bool OnPostgres() {
   const char* b = std::getenv("PARLEY_TEST_BACKEND");
   return b != nullptr && std::string(b) == "postgresql";
@@ -102,9 +108,8 @@ class StoreFixture : public ::testing::Test {
       PARLEY_RETURN_IF_ERROR(Exec("UPDATE schema_version SET version = " + std::to_string(pg_version)));
       return pg::MigratePg(*pg_).status();
     }
-    // SQLite has no ADD COLUMN IF NOT EXISTS: what 020 added goes first.
     if (sqlite_version < 20) {
-      PARLEY_RETURN_IF_ERROR(Exec("DROP INDEX messages_author; ALTER TABLE messages DROP COLUMN author_seq"));
+      PARLEY_RETURN_IF_ERROR(Exec(kUndoAuthorSeq));
     }
     PARLEY_RETURN_IF_ERROR(Exec("PRAGMA user_version = " + std::to_string(sqlite_version)));
     return Migrate(*db_).status();
