@@ -2,6 +2,12 @@
 # run_stop_test.sh, run_supervise_test.sh). start_run needs build, repo, tmp
 # and var set and fail defined.
 
+# A command that fails where set -e ends the script says so: such an exit
+# used to leave only ctest's "Failed" and no line to start from. The trap
+# also runs under set +e, where a failure is expected and says nothing.
+on_err() { [[ $- != *e* ]] || echo "FAIL: line $2: \"$3\" exited $1" >&2; }
+trap 'on_err $? "$LINENO" "$BASH_COMMAND"' ERR
+
 # children_of PARENT NAME...: pids of PARENT's live (not zombie) children
 # whose command is one of NAMEs, from /proc, so it needs no procps.
 children_of() {
