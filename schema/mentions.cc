@@ -15,11 +15,29 @@ void AddName(std::vector<std::string>& out, std::string_view name) {
   if (std::find(out.begin(), out.end(), name) == out.end()) out.emplace_back(name);
 }
 
+bool StartsWith(std::string_view text, size_t i, std::string_view prefix) {
+  if (text.size() - i < prefix.size()) return false;
+  for (size_t k = 0; k < prefix.size(); ++k) {
+    char c = text[i + k];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != prefix[k]) return false;
+  }
+  return true;
+}
+
+// ASCII white space ends an address. In the web client any \s ends its link,
+// so after a U+00A0 there an "@name" is drawn as a mention that pings nobody.
+bool Space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
 }  // namespace
 
 std::vector<std::string> MentionNames(std::string_view text) {
   std::vector<std::string> out;
   for (size_t i = 0; i < text.size() && out.size() < kMaxMentionNames; ++i) {
+    if (StartsWith(text, i, "http://") || StartsWith(text, i, "https://")) {
+      while (i + 1 < text.size() && !Space(text[i + 1])) ++i;
+      continue;
+    }
     if (text[i] != '@' || (i > 0 && UsernameChar(text[i - 1]))) continue;
     size_t end = i + 1;
     while (end < text.size() && UsernameChar(text[end])) ++end;

@@ -4,8 +4,11 @@
 // cannot be part of a username (so "a@b.c" is an address, not a mention),
 // followed by 1-32 username characters ([A-Za-z0-9_.-], fcgi/validate.cc).
 // A name ending in dots also yields the name without them, since "@bob."
-// usually ends a sentence. The store resolves the names against the room's
-// members; names of nobody are ignored.
+// usually ends a sentence. An '@' inside a web address (from "http://" or
+// "https://", any case, to the next white space) names nobody: the web
+// client shows the address as a link, and "https://host/@bob" must not ping
+// bob. The store resolves the names against the room's members; names of
+// nobody are ignored.
 #pragma once
 
 #include <string>

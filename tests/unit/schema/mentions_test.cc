@@ -22,6 +22,15 @@ TEST(MentionNamesTest, IgnoresAddressesAndBareAts) {
   EXPECT_TRUE(MentionNames("@" + std::string(33, 'a')).empty()) << "longer than any username";
 }
 
+TEST(MentionNamesTest, AnAtInsideAWebAddressNamesNobody) {
+  EXPECT_TRUE(MentionNames("see https://social.example/@bob").empty());
+  EXPECT_TRUE(MentionNames("HTTP://x.example/?u=@bob&v=(@carol)").empty()) << "any case, up to the next space";
+  EXPECT_EQ(MentionNames("https://x.example/@bob @carol"), (Names{"carol"})) << "the address ends at a space";
+  EXPECT_EQ(MentionNames("http://x/@bob\n@dave\thttps://@eve"), (Names{"dave"}));
+  EXPECT_EQ(MentionNames("@bob: http:/x/@carol ftp://x/@dave http"), (Names{"bob", "carol", "dave"}))
+      << "not an address: one slash, another scheme";
+}
+
 TEST(MentionNamesTest, SentenceEndDotsAlsoYieldTheNameWithout) {
   EXPECT_EQ(MentionNames("thanks @bob."), (Names{"bob.", "bob"}));
   EXPECT_EQ(MentionNames("@j.r.r..."), (Names{"j.r.r...", "j.r.r"}));
