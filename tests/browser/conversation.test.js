@@ -382,6 +382,8 @@ test('keyboard: Enter, Shift+Enter, Up edits my last message, Escape cancels, th
   assert.equal(await editor.inputValue(), 'last of mine');
   assert.equal(await jo.page.evaluate(() => document.activeElement.getAttribute('aria-label') || document.activeElement.id),
     await editor.evaluate((e) => e.id));
+  // The caret at the end, as typing on expects (the textarea's value put it there).
+  assert.deepEqual(await editor.evaluate((e) => [e.selectionStart, e.selectionEnd]), [12, 12]);
   await jo.page.keyboard.press('Escape');
   await editor.waitFor({ state: 'detached' });
   assert.equal(await jo.page.evaluate(() => document.activeElement.id), 'text', 'Escape returns to the composer');

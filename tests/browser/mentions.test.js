@@ -185,6 +185,37 @@ test('someone I blocked typing is not shown', logged(async () => {
   await ui.finish(a);
 }));
 
+// A web address is a link (only http and https, opened apart from the page),
+// to the end of the address and not the sentence; an @name inside one pings
+// nobody, on the server as on the page.
+test('a web address in a message is a link, and an @name inside it is no mention', logged(async () => {
+  const { room, users: [ana, ben], say } = await fill.club(f.stack, [], { blocked: false });
+  const me = ana.user.username;
+  const text = `see https://example.test/wiki/A_(b). and (HTTP://x.test/@${me}), not javascript:alert(1) or ftp://y.test/`;
+  const plain = await say(ben, text);
+  assert.equal(plain.mentions, undefined, 'an @name inside an address is no mention');
+  assert.deepEqual((await say(ben, `@${me} https://z.test/@${me}`)).mentions, [ana.user.id]);
+  const a = await ui.openAs(f.browser, f.stack.url, me, { register: false });
+  await ui.openRoom(a.page, room.name);
+  await ui.waitForMessage(a.page, text);
+  const li = ui.item(a.page, text);
+  assert.equal(await li.locator('.text').textContent(), text, 'every character shown, once');
+  const links = await li.locator('.text a').evaluateAll((as) => as.map((x) => [x.textContent, x.getAttribute('href'), x.target, x.rel]));
+  assert.deepEqual(links, [
+    ['https://example.test/wiki/A_(b)', 'https://example.test/wiki/A_(b)', '_blank', 'noopener'],
+    [`HTTP://x.test/@${me}`, `HTTP://x.test/@${me}`, '_blank', 'noopener'],
+  ]);
+  assert.doesNotMatch(await li.getAttribute('class'), /\bmention\b/);
+  assert.equal(await li.locator('.at').count(), 0);
+  // The link reads in the text's colour (underlined): its contrast is the text's, also in my bubbles.
+  assert.ok(await li.locator('.text a').first().evaluate((x) => getComputedStyle(x).color === getComputedStyle(x.parentNode).color));
+  const both = ui.item(a.page, `@${me} https://z.test/@${me}`);
+  await both.waitFor();
+  assert.equal(await both.locator('.at.me').count(), 1);
+  assert.equal(await both.locator('.text a').textContent(), `https://z.test/@${me}`);
+  await ui.finish(a);
+}));
+
 test('notifications are asked for on a click in Settings, never by themselves', logged(async () => {
   const cy = await ui.openAs(f.browser, f.stack.url, h.uniqueName('cy'));
   assert.equal(await cy.page.evaluate(() => Notification.permission), 'default');

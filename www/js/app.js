@@ -1,7 +1,7 @@
 // The page: sign-in, the room list, DMs, new rooms, routing events. The
 // cursor is known before rooms and history are fetched: nothing is lost.
 (function () {
-var view = Parley.room, kRoomsPage = '/rooms?limit=50', kUsername = /^[A-Za-z0-9_.\-]{1,32}$/, kSessionEnded = 'Your session ended. Please sign in again.';
+var view = Parley.room, mod = Parley.moderation, get = Parley.get, kRoomsPage = '/rooms?limit=50', kUsername = /^[\w.-]{1,32}$/, kSessionEnded = 'Your session ended. Please sign in again.';
 
 var state = Parley.state = {
   me: null,
@@ -52,7 +52,7 @@ function signedIn(user) {
   state.me = user;
   state.was = user.id;
   $('me').textContent = user.username;
-  Parley.moderation.load(1);
+  mod.load(1);
   ready(true);
   state.transport = new Parley.SharedTransport(user.id, {
     onStatus: showStatus,
@@ -63,7 +63,7 @@ function signedIn(user) {
     onReset: function (head, d) {
       if (d && d.reason === 'cursor_too_old' && state.seen) catchUp(state.seen);
       else loadRooms(false);
-      Parley.moderation.load();
+      mod.load();
       view.reload();
     },
     onSignedOut: function () { signedOut(kSessionEnded); },
@@ -109,7 +109,7 @@ function merge(rooms, prev) {
 }
 
 function fetchRooms(then) {
-  Parley.get(kRoomsPage, function (err, data) {
+  get(kRoomsPage, function (err, data) {
     if (err) return;
     var prev = state.byId;
     state.rooms = [];
@@ -118,7 +118,7 @@ function fetchRooms(then) {
     merge(data.rooms, prev);
     then();
     moreRooms();
-    Parley.get('/rooms/directory', function (e, dir) {
+    get('/rooms/directory', function (e, dir) {
       if (e) return;
       merge(dir.rooms);
       renderRooms();
@@ -130,7 +130,7 @@ function moreRooms() {
   var side = $('sidebar');
   if (!state.next || state.paging || side.scrollHeight - side.scrollTop - side.clientHeight > 300) return;
   state.paging = true;
-  Parley.get(kRoomsPage + '&before=' + encodeURIComponent(state.next), function (err, data) {
+  get(kRoomsPage + '&before=' + encodeURIComponent(state.next), function (err, data) {
     state.paging = false;
     if (err) return;
     state.next = data.next || null;
@@ -142,7 +142,7 @@ function moreRooms() {
 
 // After a cursor_too_old reset: only the rooms changed since.
 function catchUp(since, then) {
-  Parley.get('/rooms?changed_since=' + since, function (err, data) {
+  get('/rooms?changed_since=' + since, function (err, data) {
     if (err) return loadRooms(false);
     (data.left || []).forEach(function (id) {
       if (state.byId[id]) state.byId[id].member = false;
@@ -303,7 +303,7 @@ function suggestUsers() {
   var prefix = $('dm-user').value.trim();
   if (!kUsername.test(prefix)) return;
   searchTimer = setTimeout(function () {
-    Parley.get('/users?limit=10&prefix=' + encodeURIComponent(prefix), function (err, data) {
+    get('/users?limit=10&prefix=' + encodeURIComponent(prefix), function (err, data) {
       if (err) return;
       var list = clear('dm-suggestions');
       (data.users || []).forEach(function (u) {
@@ -320,7 +320,7 @@ function route(type, d, id) {
   if (type === 'message' || type === 'question' || type === 'answer') onNewMessage(d, id);
   else if (type === 'edit' || type === 'delete') view.onMessageEvent(type, d);
   else if (type === 'room') loadRoomsSoon();
-  else if (type === 'user') 'blocked' in d ? (Parley.moderation.load(), loadRoomsSoon()) : d.user && addPerson(d.user);
+  else if (type === 'user') 'blocked' in d ? (mod.load(), loadRoomsSoon()) : d.user && addPerson(d.user);
   else if (type === 'member') {
     if (d.user && mine(d)) loadRoomsSoon();
     view.onMemberEvent(d, id);
@@ -339,7 +339,7 @@ function onNewMessage(m, id) {
   var current = room.id === view.currentId();
   if (current) view.onMessageEvent('message', m);
   if (!listed && mine(m)) Parley.rooms.markedRead(room.id, id);  // so on the server too
-  else if (!listed && (!current || document.hidden) && !Parley.moderation.hidden(m)) {
+  else if (!listed && (!current || document.hidden) && !mod.hidden(m)) {
     room.unread = (room.unread || 0) + 1;
     if (Parley.mentions.ofMe(m)) room.unread_mentions = (room.unread_mentions || 0) + 1;
   }
@@ -387,7 +387,7 @@ function initSettings() {
 function init() {
   initSettings();
   view.init();
-  Parley.moderation.init();
+  mod.init();
   Parley.mentions.init();
   Parley.search.init();
   Parley.uploads.init();
@@ -432,7 +432,7 @@ function init() {
   });
 
   // The cookie is HttpOnly: only the server knows if we are signed in.
-  Parley.get('/me', function (err, data) {
+  get('/me', function (err, data) {
     if (err) showAuth(err.status === 401 ? '' : Parley.errorText(err));
     else signedIn(data.user);
   });

@@ -156,7 +156,7 @@ Parley.sameDay = function (a, b) {
 
 // alice_k: AK, bob: BO.
 Parley.initials = function (name) {
-  var parts = String(name).split(/[._\-]+/), a = parts[0] || name;
+  var parts = String(name).split(/[._-]+/), a = parts[0] || name;
   var b = parts.length > 1 && parts[1] ? parts[1].charAt(0) : a.charAt(1);
   return (a.charAt(0) + (b || '')).toUpperCase();
 };

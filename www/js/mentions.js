@@ -1,7 +1,8 @@
 // Mentions: @names, mine highlighted, @ completion from members, and a
 // Notification while hidden if the room's level and Settings allow it.
+// A link runs to a space, less an end mark (a "(…)" stays).
 (function () {
-var kWord = /(@[A-Za-z0-9_.\-]+)/, matches = [];
+var kWord = /(https?:\/\/(?:\([^\s()]*\)|[^\s()])*(?:\([^\s()]*\)|[^\s().,;:!?'"\]>])|@[\w.-]+)/i, matches = [], mod = Parley.moderation;
 
 // "@Bob" and "@bob." (a sentence's end) name bob.
 function isMe(word) {
@@ -11,17 +12,19 @@ function isMe(word) {
 
 // Not from someone I blocked: they cannot ping me.
 function ofMe(m) {
-  if (!me() || mine(m) || m.deleted || Parley.moderation.hidden(m)) return false;
+  if (!me() || mine(m) || m.deleted || mod.hidden(m)) return false;
   if (m.mentions) return m.mentions.indexOf(me().id) >= 0;
   return String(m.text).split(kWord).some(function (w, i) { return i % 2 && isMe(w); });
 }
 
 function fill(p, text) {
-  Parley.split(p, text, kWord, function (w) { return el('span', isMe(w) ? 'at me' : 'at', w); });
+  Parley.split(p, text, kWord, function (w) {
+    return w[0] == '@' ? el('span', isMe(w) ? 'at me' : 'at', w) : el('a', null, w, {href: w, target: '_blank', rel: 'noopener'});
+  });
 }
 
 function partial() {
-  var box = $('text'), m = /(^|\s)@([A-Za-z0-9_.\-]*)$/.exec(box.value.slice(0, box.selectionStart));
+  var box = $('text'), m = /(^|\s)@([\w.-]*)$/.exec(box.value.slice(0, box.selectionStart));
   return m ? m[2].toLowerCase() : null;
 }
 
@@ -44,7 +47,7 @@ function suggest() {
 
 function complete(name) {
   var box = $('text'), at = box.selectionStart;
-  var head = box.value.slice(0, at).replace(/@[A-Za-z0-9_.\-]*$/, '@' + name + ' ');
+  var head = box.value.slice(0, at).replace(/@[\w.-]*$/, '@' + name + ' ');
   box.value = head + box.value.slice(at);
   box.focus();
   box.setSelectionRange(head.length, head.length);
@@ -73,7 +76,7 @@ function wanted(room, m) {
 function notify(room, m) {
   if (!window.Notification || Notification.permission !== 'granted' || !document.hidden) return;
   // None for someone I blocked; no words while my blocks are unknown (null).
-  var h = Parley.moderation.hidden(m);
+  var h = mod.hidden(m);
   if (!me() || mine(m) || h || !wanted(room, m)) return;
   // One tag per message: shown once by all my hidden tabs.
   var pop = function () {

@@ -5,7 +5,7 @@
 // region, not the list (history would be read out).
 (function () {
 var list = $('messages'), kPageSize = 50, kMaxItems = 400, kEdgePx = 120, kTypingSendEveryMs = 3000;
-var kTypingShowMs = 6000, kLongPressMs = 500, kAnnounceKeep = 3, mod = Parley.moderation, api = Parley.api;
+var kTypingShowMs = 6000, kLongPressMs = 500, kAnnounceKeep = 3, mod = Parley.moderation, api = Parley.api, draw = Parley.render, get = Parley.get;
 
 // Per-room state (replies, quotes, typing...) is set by open().
 var R = {
@@ -52,7 +52,7 @@ function fetchQuote(id) {
   if (R.quoteAsked[id] || !R.room) return;
   R.quoteAsked[id] = true;
   var seq = R.seq;
-  Parley.get(roomPath('/messages?limit=1&before=' + (id + 1)), function (err, data) {
+  get(roomPath('/messages?limit=1&before=' + (id + 1)), function (err, data) {
     if (seq !== R.seq || err) return;
     var m = (data.messages || [])[0];
     if (!m || m.id !== id) return;
@@ -65,7 +65,7 @@ function fetchQuote(id) {
 
 function renderMessage(m) {
   var prof = !!R.room && R.room.role === 'professor';
-  Parley.render.content(R.nodes[m.id], m, {
+  draw.content(R.nodes[m.id], m, {
     mine: mine(m),
     canReply: !(isQa() && prof) && m.kind !== 'answer' && !R.muted,
     canAnswer: m.kind === 'question' && !m.answer_id && !m.deleted && prof && !R.muted,
@@ -116,7 +116,7 @@ function renderReceipts() {
 }
 
 function layout() {
-  Parley.render.regroup(list, {
+  draw.regroup(list, {
     unreadAfter: R.unreadAfter,
     startsRoom: !R.hasMore,
     meId: me() ? me().id : null
@@ -168,7 +168,7 @@ function placeMessage(m, extending) {
       if (m.id > R.skipped) R.skipped = m.id;
       return;
     }
-    li = R.nodes[m.id] = Parley.render.item(m);
+    li = R.nodes[m.id] = draw.item(m);
     if (m.kind === 'answer' && m.reply_to && R.nodes[m.reply_to]) answersOf(R.nodes[m.reply_to]).append(li);
     else list.insertBefore(li, insertionPoint(m.id));
   }
@@ -272,7 +272,7 @@ function clearWindow() {
 }
 
 function historyGet(query, gen, done) {
-  Parley.get(roomPath('/messages?' + query), function (err, data) {
+  get(roomPath('/messages?' + query), function (err, data) {
     if (gen !== R.gen) return;
     if (err) {
       R.loading = false;
@@ -437,7 +437,7 @@ function send(text, attachments) {
   var q = R.replyTo !== null ? quoteOf(R.replyTo) : null;
   if (!R.atEnd) loadLatest();
   var clientId = Parley.newClientId();
-  var li = Parley.render.pending(text, clientId, me(), q && Parley.render.gist(q));
+  var li = draw.pending(text, clientId, me(), q && draw.gist(q));
   R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo, attachments: attachments};
   cancelReply();
   list.append(li);
@@ -508,7 +508,7 @@ function startReply(id) {
 // Again on rerender(): my blocks may have changed.
 function replyText() {
   var q = R.msgs[R.replyTo];
-  if (q) $('reply-text').textContent = 'Replying to ' + Parley.render.gist(q);
+  if (q) $('reply-text').textContent = 'Replying to ' + draw.gist(q);
 }
 
 function cancelReply() {
@@ -552,7 +552,6 @@ function inlineEditor(li, label, initial, submitLabel, send) {
   });
   li.insertBefore(form, li.querySelector('.answers,.seen'));
   box.focus();
-  box.setSelectionRange(box.value.length, box.value.length);
 }
 
 function startEdit(id) {
@@ -693,13 +692,13 @@ function readTo(userId, eventId) {
 var loadMembers = Parley.soon(function () {
   if (!R.room) return;
   var seq = R.seq, seen = R.events;
-  Parley.get(roomPath('/members'), function (err, data) {
+  get(roomPath('/members'), function (err, data) {
     if (seq !== R.seq || err) return;
     if (seen !== R.events && R.tries++ < 3) return loadMembers();
     R.members = data.members || [];
     R.more = !!data.next;
     if (R.more && !byUser(R.members, me().id)) {
-      Parley.get(roomPath('/members/' + me().username), function (e, one) {
+      get(roomPath('/members/' + me().username), function (e, one) {
         if (seq === R.seq && !e && !byUser(R.members, me().id)) R.members.push(one.member);
         membersChanged();
       });
@@ -753,13 +752,10 @@ Parley.room = {
   currentId: function () {
     return R.room ? R.room.id : null;
   },
-
   members: function () {
     return R.members;
   },
-
   jump: jumpTo,
-
   open: function (room) {
     flushRead();
     R.seq++;
@@ -795,21 +791,18 @@ Parley.room = {
     }
     loadMembers();
   },
-
   update: function (room) {
     var roleChanged = R.room && R.room.role !== room.role;
     R.room = room;
     renderHeader();
     if (roleChanged) rerender();
   },
-
   close: function () {
     R.seq++;
     R.gen++;
     R.room = null;
     show('room', false);
   },
-
   // A reset: sends waiting for Retry stay.
   reload: function () {
     var p = R.pending;
@@ -818,7 +811,6 @@ Parley.room = {
     R.pending = p;
     for (var k in p) list.append(p[k].li);
   },
-
   onMessageEvent: function (type, m) {
     if (!inRoom(m)) return;
     var stick = toBottom() < 80;
@@ -830,7 +822,7 @@ Parley.room = {
     readTo(m.user.id, m.id);  // its author read it; layout() shows it
     placeMessage(m);
     layout();
-    if (isNew && !mine(m)) announce(Parley.render.gist(m));
+    if (isNew && !mine(m)) announce(draw.gist(m));
     if (R.typing[m.user.username]) {
       delete R.typing[m.user.username];
       renderTyping();
@@ -838,7 +830,6 @@ Parley.room = {
     if (stick && R.atEnd) scrollToBottom();
     markRead();
   },
-
   onMemberEvent: function (d, id) {
     if (!inRoom(d)) return;
     var note = mod.note(d), isMe = mine(d);
@@ -853,36 +844,29 @@ Parley.room = {
     // The note before the header: hiding the composer moves the bottom.
     membersChanged(note && systemNote(id, note));
   },
-
   onTyping: function (d) {
     if (!inRoom(d) || mine(d) || mod.hidden(d)) return;
     R.typing[d.user.username] = Date.now() + kTypingShowMs;
     renderTyping();
     setTimeout(renderTyping, kTypingShowMs + 50);
   },
-
   onReaction: function (d) {
     var m = R.msgs[d.message_id];
     if (m && me() && Parley.reactions.apply(m, d, me().id)) renderMessage(m);
   },
-
   onReceipt: function (d) {
     if (!inRoom(d)) return;
     readTo(d.user.id, d.event_id);
     renderReceipts();
   },
-
   onPresence: function (d) {
     var m = byUser(R.members, d.user.id);
     if (m) m.online = d.online;
     R.events++;
     if (R.room) renderMembers();
   },
-
   visible: markRead,
-
   rerender: rerender,
-
   init: function () {
     on('composer', 'submit', submitComposer);
     on('text', 'keydown', onComposerKey);
@@ -900,7 +884,7 @@ Parley.room = {
     longPress();
     setInterval(function () {
       if (!R.room) return;
-      Parley.render.refreshTimes(list);
+      draw.refreshTimes(list);
       layout();
     }, 30000);
     on('invite-form', 'submit', function () {
