@@ -187,7 +187,7 @@ test('someone I blocked typing is not shown', logged(async () => {
 
 // A web address is a link (only http and https, opened apart from the page),
 // to the end of the address and not the sentence; an @name inside one pings
-// nobody, on the server as on the page.
+// nobody, on the server as on the page, nor does one in an address of mail.
 test('a web address in a message is a link, and an @name inside it is no mention', logged(async () => {
   const { room, users: [ana, ben], say } = await fill.club(f.stack, [], { blocked: false });
   const me = ana.user.username;
@@ -213,6 +213,13 @@ test('a web address in a message is a link, and an @name inside it is no mention
   await both.waitFor();
   assert.equal(await both.locator('.at.me').count(), 1);
   assert.equal(await both.locator('.text a').textContent(), `https://z.test/@${me}`);
+  // An address of mail is no mention either, on the server as on the page (which
+  // once found one in the text when the server's message named nobody).
+  const mail = `write to x@${me} or x.@${me}`;
+  assert.equal((await say(ben, mail)).mentions, undefined);
+  await ui.waitForMessage(a.page, mail);
+  assert.doesNotMatch(await ui.item(a.page, mail).getAttribute('class'), /\bmention\b/);
+  assert.equal(await ui.item(a.page, mail).locator('.at').count(), 0);
   await ui.finish(a);
 }));
 

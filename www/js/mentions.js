@@ -10,16 +10,16 @@ function isMe(word) {
   return n === myName || n.replace(/\.+$/, '') === myName;
 }
 
-// Not from someone I blocked: they cannot ping me.
+// As the server counts; not from someone I blocked.
 function ofMe(m) {
-  if (!me() || mine(m) || m.deleted || mod.hidden(m)) return false;
-  if (m.mentions) return m.mentions.indexOf(me().id) >= 0;
-  return String(m.text).split(kWord).some(function (w, i) { return i % 2 && isMe(w); });
+  return !!me() && !mine(m) && !m.deleted && !mod.hidden(m) && (m.mentions || []).indexOf(me().id) >= 0;
 }
 
+// "a@b.c" is no mention, as on the server.
 function fill(p, text) {
-  Parley.split(p, text, kWord, function (w) {
-    return w[0] == '@' ? el('span', isMe(w) ? 'at me' : 'at', w) : el('a', null, w, {href: w, target: '_blank', rel: 'noopener'});
+  Parley.split(p, text, kWord, function (w, before) {
+    return w[0] != '@' ? el('a', null, w, {href: w, target: '_blank', rel: 'noopener'})
+      : /[\w.-]$/.test(before) ? w : el('span', isMe(w) ? 'at me' : 'at', w);
   });
 }
 

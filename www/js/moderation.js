@@ -69,8 +69,7 @@ function renderBlocks() {
 function setBlock(method, name, then) {
   Parley.api(method, '/me/blocks/' + encodeURIComponent(name), null, function (err) {
     $('blocks-error').textContent = Parley.errorText(err);
-    if (err) return;
-    if (then) then();
+    if (!err && then) then();
   });
 }
 
