@@ -26,6 +26,17 @@ children_of() {
   done
 }
 
+# stop_run: SIGTERM to tools/run, which stops its daemons and waits for
+# them, then SIGKILL after 10 s. A plain SIGKILL left the daemons (given
+# their SIGTERM by the kernel: setpriv --pdeathsig) writing into $tmp while
+# the test's cleanup removed it.
+stop_run() {
+  kill -0 "$run_pid" 2>/dev/null || return 0
+  kill -TERM "$run_pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$run_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$run_pid" 2>/dev/null || true
+}
+
 # start_run [NAME=VALUE...]: tools/run on a random loopback port, with
 # those variables added to its environment, its output in $tmp/run.log;
 # sets port, url and run_pid once "Parley is running". A port taken by

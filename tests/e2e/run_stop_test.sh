@@ -21,14 +21,7 @@ fail() {
   exit 1
 }
 cleanup() {
-  # SIGTERM first, so that tools/run stops its daemons and waits for them:
-  # after a plain SIGKILL they got their SIGTERM from the kernel (setpriv
-  # --pdeathsig) and were still writing into $tmp while rm ran.
-  if [[ -n $run_pid ]] && kill -0 "$run_pid" 2>/dev/null; then
-    kill -TERM "$run_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$run_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$run_pid" 2>/dev/null || true
-  fi
+  [[ -z $run_pid ]] || stop_run
   # The streams' curls are ours.
   jobs -p | xargs -r kill 2>/dev/null || true
   rm -rf "$tmp"

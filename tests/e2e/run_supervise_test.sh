@@ -59,14 +59,7 @@ since() {
 
 cleanup() {
   local g
-  if [[ -n $run_pid ]] && kill -0 "$run_pid" 2>/dev/null; then
-    kill -TERM "$run_pid" 2>/dev/null || true
-    for _ in $(seq 100); do
-      kill -0 "$run_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$run_pid" 2>/dev/null || true
-  fi
+  [[ -z $run_pid ]] || stop_run
   for g in "${seen_pgids[@]}"; do
     kill -KILL -- "-$g" 2>/dev/null || true
   done
