@@ -108,6 +108,8 @@ Result<Response> Api::Dispatch(Call& c) {
     case RouteId::kSearch: return Search(c);
     case RouteId::kUpload: return PostUpload(c);
     case RouteId::kDownload: return GetUpload(c);
+    case RouteId::kRoom: return GetRoom(c);
+    case RouteId::kUpdateRoom: return UpdateRoom(c);
   }
   return Status::Internal("unrouted request");
 }

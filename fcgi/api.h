@@ -59,6 +59,8 @@ class Api {
   // handlers_rooms.cc
   Result<Response> Rooms(Call& c);
   Result<Response> CreateRoom(Call& c);
+  Result<Response> GetRoom(Call& c);
+  Result<Response> UpdateRoom(Call& c);
   Result<Response> Join(Call& c);
   Result<Response> Leave(Call& c);
   Result<Response> Invite(Call& c);

@@ -47,6 +47,27 @@ Result<Response> Api::CreateRoom(Call& c) {
   return RoomResponse(201, room);
 }
 
+Result<Response> Api::GetRoom(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(Room room, store_.GetRoom(c.user, c.route.num));
+  return RoomResponse(200, room);
+}
+
+Result<Response> Api::UpdateRoom(Call& c) {
+  RoomUpdate u;
+  PARLEY_ASSIGN_OR_RETURN(u.name, OptionalString(c.body, "name"));
+  if (u.name) PARLEY_RETURN_IF_ERROR(ValidateRoomName(*u.name));
+  // As a JSON merge patch reads it: null clears the topic, as "" does.
+  if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c.body, "topic"))) {
+    u.topic = "";
+  } else {
+    PARLEY_ASSIGN_OR_RETURN(u.topic, OptionalString(c.body, "topic"));
+    if (u.topic) PARLEY_RETURN_IF_ERROR(ValidateTopic(*u.topic));
+  }
+  if (!u.name && !u.topic) return Status::Invalid("missing_field", "name or topic is required");
+  PARLEY_ASSIGN_OR_RETURN(Room room, store_.UpdateRoom(c.user, c.route.num, u));
+  return RoomResponse(200, room);
+}
+
 Result<Response> Api::Join(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(Room room, store_.Join(c.user, c.route.num));
   return RoomResponse(200, room);

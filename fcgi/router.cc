@@ -60,6 +60,8 @@ constexpr RouteDef kRoutes[] = {
     {"GET", "/api/search", RouteId::kSearch, kReader},
     {"POST", "/api/uploads", RouteId::kUpload, kAlone},
     {"GET", "/api/uploads/#", RouteId::kDownload, kReader},
+    {"GET", "/api/rooms/#", RouteId::kRoom, kReader},
+    {"PATCH", "/api/rooms/#", RouteId::kUpdateRoom, kBatch},
 };
 
 // Matches path against pattern segment by segment, filling num and name.
@@ -120,6 +122,7 @@ bool TakesBody(RouteId id) {
     case RouteId::kRead:
     case RouteId::kPassword:
     case RouteId::kNotifications:
+    case RouteId::kUpdateRoom:
       return true;
     default:
       return false;

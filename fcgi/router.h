@@ -16,6 +16,8 @@ enum class RouteId {
   // Conversations (issue 12).
   kDirectory, kNotifications, kReact, kUnreact, kSearch,
   kUpload, kDownload,
+  // A room's name and topic.
+  kRoom, kUpdateRoom,
 };
 
 // Where a route's requests run (fcgi/worker.cc): on the request thread's

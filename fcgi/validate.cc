@@ -163,6 +163,26 @@ Status ValidateRoomName(const std::string& s) {
   return Status::Ok();
 }
 
+Status ValidateTopic(const std::string& s) {
+  if (s.empty()) return Status::Ok();  // no topic
+  if (!ValidUtf8(s)) return Status::Invalid("invalid_utf8", "topic is not valid UTF-8");
+  // One line, nothing hidden: it is shown under the room's name to
+  // everyone who opens the room, as the name is.
+  if (HasHiddenOrControl(s)) {
+    return Status::Invalid("invalid_field", "topic must not contain line breaks, control, bidi-override or "
+                                            "zero-width characters");
+  }
+  // U+2028 and U+2029 (blank, so not hidden) break the line too.
+  if (s.find("\xE2\x80\xA8") != std::string::npos || s.find("\xE2\x80\xA9") != std::string::npos) {
+    return Status::Invalid("invalid_field", "topic must be one line");
+  }
+  if (IsBlank(s) || HasOuterBlank(s)) {
+    return Status::Invalid("invalid_field", "topic must not be blank or begin or end with a space");
+  }
+  if (CodePoints(s) > kMaxTopic) return Status::Invalid("invalid_field", "topic may be at most 250 characters");
+  return Status::Ok();
+}
+
 Status ValidateClientId(const std::string& s) {
   if (s.empty() || s.size() > kMaxClientId) {
     return Status::Invalid("invalid_field", "client_id must be 1 to 64 characters");

@@ -15,6 +15,7 @@ constexpr size_t kMinPassword = 8;
 constexpr size_t kMaxPassword = 1024;
 constexpr size_t kMaxText = 4000;      // code points
 constexpr size_t kMaxRoomName = 64;    // code points
+constexpr size_t kMaxTopic = 250;      // code points: a line under the room's name
 constexpr size_t kMaxClientId = 64;
 constexpr size_t kMaxFileName = 200;  // code points
 
@@ -27,6 +28,9 @@ Status ValidatePassword(const std::string& s);
 Status ValidateText(std::string* s);
 // Also refuses a name that begins or ends with a blank code point (IsBlank's set).
 Status ValidateRoomName(const std::string& s);
+// A room's topic: "" (none), or one line of 1-250 code points, nothing
+// hidden, no white space at either end.
+Status ValidateTopic(const std::string& s);
 Status ValidateClientId(const std::string& s);
 // A name in a path that cannot be a username names nobody: 404 user_not_found.
 Status CheckPathUsername(const std::string& name);

@@ -99,6 +99,7 @@ void Write(JsonWriter& w, const Room& r) {
   // A direct conversation is named after the other person, as seen by the reader.
   w.Key("name").String(r.peer ? r.peer->username : r.name);
   w.Key("kind").String(ToString(r.kind));
+  if (!r.topic.empty()) w.Key("topic").String(r.topic);
   w.Key("owner");
   if (r.owner) {
     Write(w, *r.owner);

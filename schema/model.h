@@ -47,6 +47,7 @@ struct Message;
 struct Room {
   int64_t id = 0;
   std::string name;
+  std::string topic;  // one line the owner or a moderator sets; empty: none
   RoomKind kind = RoomKind::kPublic;
   std::optional<User> owner;
   std::optional<int64_t> answers_per_professor;

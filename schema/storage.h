@@ -178,6 +178,12 @@ struct RoomCursor {
   int64_t room_id = 0;
 };
 
+// PATCH /api/rooms/{id}: what to change; an absent field stays.
+struct RoomUpdate {
+  std::optional<std::string> name;
+  std::optional<std::string> topic;
+};
+
 struct RoomListQuery {
   int limit = 50;                    // rooms per page
   std::optional<RoomCursor> before;  // the page after this position
@@ -309,6 +315,13 @@ class Storage {
   virtual Result<Room> CreateRoom(const User& me, const std::string& name, RoomKind kind,
                                   std::optional<int64_t> answers_per_professor) = 0;
   virtual Result<Room> GetRoom(const User& me, int64_t room_id) = 0;
+  // A new name or topic (each validated already; an empty topic clears
+  // it), by the room's owner or a moderator (403 not_moderator; DMs are
+  // named after their people and cannot be renamed). A change appends a
+  // `room` event, to everyone for public and Q&A rooms, as their creation
+  // is, and to the members of a private one; a change to what the room
+  // already has appends nothing. 409 room_name_taken.
+  virtual Result<Room> UpdateRoom(const User& me, int64_t room_id, const RoomUpdate& u) = 0;
   virtual Result<Room> Join(const User& me, int64_t room_id) = 0;
   virtual Status Leave(const User& me, int64_t room_id) = 0;
   // Returns the member and whether it was newly added.

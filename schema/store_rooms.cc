@@ -12,9 +12,9 @@ namespace {
 
 // The columns every room query starts with, in this order.
 constexpr const char* kRoomColumns =
-    "r.id, r.name, r.kind, r.owner_id, ou.username, r.answers_per_professor, r.last_event_id";
+    "r.id, r.name, r.kind, r.owner_id, ou.username, r.answers_per_professor, r.last_event_id, r.topic";
 // After kRoomColumns, the reader's membership: role (null: not a member) and notification level.
-constexpr int kRoleColumn = 7;
+constexpr int kRoleColumn = 8;
 
 // Columns that CHECK constraints guard; an unknown value falls back to the
 // narrowest: a hidden room, the least role.
@@ -29,6 +29,7 @@ Room ReadRoom(const Statement& s) {
   if (!s.IsNull(3)) r.owner = User{s.Int(3), s.Text(4)};
   if (!s.IsNull(5)) r.answers_per_professor = s.Int(5);
   r.last_event_id = s.Int(6);
+  r.topic = s.Text(7);  // NULL reads as ""
   return r;
 }
 
@@ -304,6 +305,32 @@ Result<Room> Store::CreateRoom(const User& me, const std::string& name, RoomKind
   (void)ev;
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return LoadRoomView(me, room.id);
+}
+
+Result<Room> Store::UpdateRoom(const User& me, int64_t room_id, const RoomUpdate& u) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
+  Room r = a.room;
+  if (u.name) r.name = *u.name;
+  if (u.topic) r.topic = *u.topic;
+  if (r.name != a.room.name || r.topic != a.room.topic) {
+    // OR IGNORE: a name another room has (any ASCII case, the index's
+    // NOCASE) leaves the row as it was, and nothing changed means 409.
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "UPDATE OR IGNORE rooms SET name = ?2, topic = NULLIF(?3, '') WHERE id = ?1"));
+    s.Bind(1, room_id).Bind(2, r.name).Bind(3, r.topic);
+    PARLEY_RETURN_IF_ERROR(s.Exec());
+    if (s.Changes() == 0) return Status::Conflict("room_name_taken", "a room with that name exists");
+    // As its creation was: public and Q&A rooms to everyone (room lists
+    // and the directory stay live), a private room to its members.
+    PARLEY_RETURN_IF_ERROR(AppendEvent("room", room_id, std::nullopt,
+                                       r.kind == RoomKind::kPrivate ? Audience::kRoom : Audience::kAll,
+                                       RoomEventData(r))
+                               .status());
+  }
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return LoadRoomView(me, room_id);
 }
 
 Result<Room> Store::Join(const User& me, int64_t room_id) {

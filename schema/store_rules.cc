@@ -12,6 +12,7 @@ std::string RoomEventData(const Room& r) {
   JsonWriter w;
   w.BeginObject().Key("room").BeginObject();
   w.Key("id").Int(r.id).Key("name").String(r.name).Key("kind").String(ToString(r.kind));
+  if (!r.topic.empty()) w.Key("topic").String(r.topic);
   if (r.owner) {
     w.Key("owner");
     Write(w, *r.owner);

@@ -97,6 +97,7 @@ class PgStore final : public Storage {
   Result<Room> CreateRoom(const User& me, const std::string& name, RoomKind kind,
                           std::optional<int64_t> answers_per_professor) override;
   Result<Room> GetRoom(const User& me, int64_t room_id) override;
+  Result<Room> UpdateRoom(const User& me, int64_t room_id, const RoomUpdate& u) override;
   Result<Room> Join(const User& me, int64_t room_id) override;
   Status Leave(const User& me, int64_t room_id) override;
   Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username) override;

@@ -26,11 +26,11 @@ namespace {
 
 // The columns every room query starts with, in this order, from kRooms.
 constexpr const char* kRoomColumns =
-    "r.id, r.name, r.kind, r.owner_id, ou.username, r.answers_per_professor, h.last_event_id";
+    "r.id, r.name, r.kind, r.owner_id, ou.username, r.answers_per_professor, h.last_event_id, r.topic";
 // A room and its head (migration 006: its newest event id, a row apart).
 constexpr const char* kRooms = "rooms r JOIN room_heads h ON h.room_id = r.id ";
 // After kRoomColumns, the reader's membership: role (null: not a member) and notification level.
-constexpr int kRoleColumn = 7;
+constexpr int kRoleColumn = 8;
 
 // Columns that CHECK constraints guard; an unknown value falls back to the
 // narrowest: a hidden room, the least role.
@@ -50,6 +50,7 @@ Result<Room> ReadRoom(const PgResult& r, int row) {
   }
   room.answers_per_professor = r.OptionalInt(row, 5);
   PARLEY_ASSIGN_OR_RETURN(room.last_event_id, r.Int(row, 6));
+  room.topic = r.Text(row, 7);  // NULL reads as ""
   return room;
 }
 
@@ -391,6 +392,40 @@ Result<Room> PgStore::CreateRoom(const User& me, const std::string& name, RoomKi
                              kind == RoomKind::kPrivate ? Audience::kRoom : Audience::kAll, RoomEventData(room)));
   PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
   return LoadRoomView(me, room.id);
+}
+
+Result<Room> PgStore::UpdateRoom(const User& me, int64_t room_id, const RoomUpdate& u) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
+  PARLEY_RETURN_IF_ERROR(LockModerator(me, room_id).status());
+  // The room row locked after the actor's member row (every action's
+  // order) and before the counter row: two changes on two pools apply one
+  // after the other, each to what the last one left. An UPDATE of name and
+  // topic takes FOR NO KEY UPDATE (rooms_name is an expression index), so
+  // the FOR KEY SHARE of a join (AddMember) does not wait for it.
+  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR NO KEY UPDATE", {room_id}).status());
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
+  Room r = a.room;
+  if (u.name) r.name = *u.name;
+  if (u.topic) r.topic = *u.topic;
+  std::vector<Event> events;
+  if (r.name != a.room.name || r.topic != a.room.topic) {
+    auto updated = conn_.Exec("UPDATE rooms SET name = $2, topic = NULLIF($3, '') WHERE id = $1",
+                              {room_id, r.name, r.topic});
+    // The unique index on the name (any ASCII case, migration 007) is the
+    // only constraint the row can break, also against a room that another
+    // pool created or renamed a moment ago.
+    if (!updated.ok() && updated.status().code() == Code::kConflict) {
+      return Status::Conflict("room_name_taken", "a room with that name exists");
+    }
+    PARLEY_RETURN_IF_ERROR(updated.status());
+    // As its creation was: public and Q&A rooms to everyone, a private
+    // room to its members.
+    events.push_back(MakeEvent("room", room_id, std::nullopt,
+                               r.kind == RoomKind::kPrivate ? Audience::kRoom : Audience::kAll, RoomEventData(r)));
+  }
+  PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
+  return LoadRoomView(me, room_id);
 }
 
 Result<Room> PgStore::Join(const User& me, int64_t room_id) {

@@ -387,6 +387,10 @@ TEST_F(ModerationTest, ConcurrentBansAndUnbansEndAsTheLogSays) {
     std::jthread tb([&] { churn(b, 1); });
   }
   const bool banned = owner->Get(RoomPath(room, "/bans")).json()["bans"].size() == 1;
+  // Once the daemon has read the log to its head: a poll before that (the
+  // last write's wake-up still on its way, on PostgreSQL a NOTIFY) would
+  // end on an earlier event than the table's state.
+  Head(owner.token);
   std::string last;
   int64_t cursor = start;
   for (int page = 0; page < 20; ++page) {
@@ -464,6 +468,107 @@ TEST_F(ModerationQuotaTest, ModerationWritesSpendTheModerateQuota) {
   EXPECT_EQ(third.ErrorCode(), "throttled");
   EXPECT_FALSE(third.Header("retry-after").empty());
   EXPECT_TRUE(MemberOf(owner, room, member).valid()) << "the refused kick changed nothing";
+}
+
+// PATCH /api/rooms/{id}: the owner or a moderator renames the room and
+// sets its topic; everyone who lists the room hears of it live.
+TEST_F(ModerationTest, TheOwnerOrAModeratorRenamesTheRoomAndSetsItsTopic) {
+  User owner = Register("owner");
+  User mod = Register("mod");
+  User member = Register("member");
+  User outsider = Register("outsider");
+  const int64_t room = RoomWithModerators(owner, {&mod}, {&member});
+  const int64_t head = Head(owner.token);
+  Response r = owner->Patch(RoomPath(room), R"({"name":"Club House","topic":"Tuesdays at 6, room 4"})");
+  ASSERT_EQ(r.status, 200) << r.Describe();
+  EXPECT_EQ(r.json()["room"]["name"].str(), "Club House");
+  EXPECT_EQ(r.json()["room"]["topic"].str(), "Tuesdays at 6, room 4");
+  Response got = member->Get(RoomPath(room));
+  ASSERT_EQ(got.status, 200) << got.Describe();
+  EXPECT_EQ(got.json()["room"]["topic"].str(), "Tuesdays at 6, room 4");
+  EXPECT_EQ(FindRoom(member, room)["topic"].str(), "Tuesdays at 6, room 4");
+  // One `room` event, the room as it now is, to members and (a public
+  // room, as its creation was) to everyone else.
+  for (User* u : {&member, &outsider}) {
+    std::vector<PolledEvent> ev = RoomEvents(*u, head);
+    auto it = std::find_if(ev.begin(), ev.end(), [](const PolledEvent& e) { return e.type == "room"; });
+    ASSERT_NE(it, ev.end()) << u->name;
+    EXPECT_EQ(it->data["room"]["id"].num(), room);
+    EXPECT_EQ(it->data["room"]["name"].str(), "Club House");
+    EXPECT_EQ(it->data["room"]["topic"].str(), "Tuesdays at 6, room 4");
+  }
+  // A moderator clears the topic (null as "" does); the key is then gone.
+  r = mod->Patch(RoomPath(room), R"({"topic":null})");
+  ASSERT_EQ(r.status, 200) << r.Describe();
+  EXPECT_FALSE(r.json()["room"].has("topic")) << r.body;
+  EXPECT_EQ(r.json()["room"]["name"].str(), "Club House");
+  // Nobody else; a taken name in any case; a direct conversation.
+  const int64_t head2 = Head(owner.token);
+  EXPECT_EQ(Expect(member->Patch(RoomPath(room), R"({"topic":"mine"})"), 403, "not_moderator"), "");
+  EXPECT_EQ(Expect(outsider->Patch(RoomPath(room), R"({"topic":"mine"})"), 403, "not_a_member"), "");
+  CreateRoom(outsider, "lounge", "public");
+  const int64_t head3 = Head(owner.token);
+  EXPECT_EQ(Expect(owner->Patch(RoomPath(room), R"({"name":"LOUNGE"})"), 409, "room_name_taken"), "");
+  Response dm = owner->Post("/api/dm", "{\"username\":" + Quote(member.name) + "}");
+  ASSERT_EQ(dm.status, 201) << dm.Describe();
+  const int64_t head4 = Head(owner.token);
+  EXPECT_EQ(Expect(owner->Patch(RoomPath(dm.json()["room"]["id"].num()), R"({"name":"ours"})"), 403,
+                   "not_moderator"),
+            "");
+  // A private room is not revealed to outsiders, by GET or by PATCH.
+  const int64_t secret = CreateRoom(owner, "secret", "private");
+  const int64_t head5 = Head(owner.token);
+  EXPECT_EQ(Expect(outsider->Get(RoomPath(secret)), 404, "room_not_found"), "");
+  EXPECT_EQ(Expect(outsider->Patch(RoomPath(secret), R"({"name":"found"})"), 404, "room_not_found"), "");
+  EXPECT_EQ(Head(owner.token), head5) << "refusals append nothing";
+  EXPECT_GT(head3, head2);
+  EXPECT_GT(head4, head3);
+}
+
+// Hostile bodies: each a clear 4xx, nothing appended, the room unchanged.
+TEST_F(ModerationTest, ARoomChangeRefusesBadInput) {
+  User owner = Register("owner");
+  const int64_t room = CreateRoom(owner, "club", "public");
+  struct Case {
+    std::string body;
+    long status;
+    const char* code;
+  };
+  const std::vector<Case> cases = {
+      {"{}", 400, "missing_field"},
+      {R"({"name":null})", 400, "missing_field"},
+      {R"({"name":5})", 400, "invalid_field"},
+      {R"({"topic":["a"]})", 400, "invalid_field"},
+      {R"({"name":""})", 400, "invalid_field"},
+      {R"({"name":" club"})", 400, "invalid_field"},
+      {"{\"name\":" + Quote(std::string(65, 'n')) + "}", 400, "invalid_field"},
+      {R"({"name":"a\u202eb"})", 400, "invalid_field"},
+      {R"({"topic":"two\nlines"})", 400, "invalid_field"},
+      {R"({"topic":"x\u2028y"})", 400, "invalid_field"},
+      {R"({"topic":"a\u0000b"})", 400, "invalid_field"},
+      {R"({"topic":"   "})", 400, "invalid_field"},
+      {"{\"topic\":" + Quote(std::string(251, 't')) + "}", 400, "invalid_field"},
+      {"{\"topic\":\"bad \xC3\x28\"}", 400, "invalid_utf8"},
+      {R"({"name":"ok","topic":7})", 400, "invalid_field"},
+      {"not json", 400, "invalid_json"},
+      {"[]", 400, "invalid_json"},
+      {"{\"topic\":" + Quote(std::string(17 * 1024, 't')) + "}", 413, "body_too_large"},
+  };
+  const int64_t head = Head(owner.token);
+  for (const Case& c : cases) {
+    Response r = owner->Patch(RoomPath(room), c.body);
+    EXPECT_EQ(r.status, c.status) << c.body.substr(0, 60) << ": " << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), c.code) << c.body.substr(0, 60) << ": " << r.Describe();
+  }
+  Response plain = owner->Patch(RoomPath(room), R"({"topic":"x"})", {"Content-Type: text/plain"});
+  EXPECT_EQ(plain.status, 415) << plain.Describe();
+  EXPECT_EQ(owner->Patch(RoomPath(999999999), R"({"topic":"x"})").status, 404);
+  EXPECT_EQ(owner->Patch("/api/rooms/0", R"({"topic":"x"})").status, 404);
+  EXPECT_EQ(Head(owner.token), head) << "no refusal appends anything";
+  Json now = FindRoom(owner, room);
+  EXPECT_EQ(now["name"].str(), "club");
+  EXPECT_FALSE(now.has("topic")) << now.Dump();
+  ExpectHealthy();
 }
 
 }  // namespace

@@ -114,7 +114,7 @@ void CopyTemplate(const Fixture& f) {
 
 // The API's own field names, so structured bodies reach the handlers.
 const char* const kFields[] = {"text", "client_id", "name", "kind", "username", "password",
-                               "role", "event_id", "answers_per_professor"};
+                               "role", "event_id", "answers_per_professor", "topic"};
 const char* const kWords[] = {"public", "private", "qa", "dm", "professor", "student", "member",
                               "alice", "bob", "carol", "lobby", "correct-horse"};
 
@@ -156,7 +156,7 @@ std::string Path(FuzzedDataProvider& in) {
       "/api/rooms/%/members/", "/api/rooms/%/typing", "/api/rooms/%/read",  "/api/messages/%",
       "/api/messages/%/answer", "/api/rooms",         "/api/dm",            "/api/me",
       "/api/users",             "/api/register",      "/api/login",         "/api/logout",
-      "/api/health",            "/api/search"};
+      "/api/health",            "/api/search",        "/api/rooms/%"};
   if (in.ConsumeIntegralInRange<int>(0, 7) == 0) return Param(in, 120);
   std::string shape = kShapes[in.ConsumeIntegralInRange<size_t>(0, std::size(kShapes) - 1)];
   std::string id = in.ConsumeBool() ? std::to_string(in.ConsumeIntegralInRange<int>(0, 24))

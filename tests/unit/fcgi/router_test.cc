@@ -44,6 +44,8 @@ const RouteCase kCases[] = {
     {"GET", "/api/health", RouteId::kHealth, 0, ""},
     {"POST", "/api/uploads", RouteId::kUpload, 0, ""},
     {"GET", "/api/uploads/19", RouteId::kDownload, 19, ""},
+    {"GET", "/api/rooms/20", RouteId::kRoom, 20, ""},
+    {"PATCH", "/api/rooms/21", RouteId::kUpdateRoom, 21, ""},
 };
 
 TEST(RouterTest, EveryRouteMatches) {
@@ -64,7 +66,7 @@ TEST(RouterTest, LargestIdIsCaptured) {
 }
 
 TEST(RouterTest, UnknownPathsAreNotFound) {
-  for (const char* path : {"", "/", "/api", "/api/", "/api/nope", "/api/rooms/7", "/api/rooms/7/nope",
+  for (const char* path : {"", "/", "/api", "/api/", "/api/nope", "/api/rooms/7/nope",
                            "/api/rooms/7/messages/extra", "/api/messages/7/answers", "/API/me", "/api/ME",
                            "api/me", "/api//me", "/api/me/x", "/events/stream", "/api/rooms/7/members/a/b"}) {
     RouteMatch m = Route("GET", path);
@@ -123,6 +125,9 @@ TEST(RouterTest, WrongMethodListsTheAllowedOnes) {
       {"GET", "/api/rooms/1/join", "POST"},
       {"GET", "/api/rooms/1/typing", "POST"},
       {"HEAD", "/api/me", "GET"},
+      {"POST", "/api/rooms/1", "GET, PATCH"},
+      {"DELETE", "/api/rooms/1", "GET, PATCH"},
+      {"PATCH", "/api/rooms/directory", "GET"},
   };
   for (const Case& c : cases) {
     RouteMatch m = Route(c.method, c.path);
@@ -135,7 +140,7 @@ TEST(RouterTest, BodiesAndPublicRoutes) {
   const std::vector<RouteId> with_body = {RouteId::kRegister, RouteId::kLogin,  RouteId::kCreateRoom,
                                           RouteId::kInvite,   RouteId::kSetRole, RouteId::kDm,
                                           RouteId::kSend,     RouteId::kAnswer, RouteId::kEdit,
-                                          RouteId::kRead};
+                                          RouteId::kRead,     RouteId::kUpdateRoom};
   for (const RouteCase& c : kCases) {
     bool expected = std::find(with_body.begin(), with_body.end(), c.id) != with_body.end();
     EXPECT_EQ(TakesBody(c.id), expected) << c.method << " " << c.path;

@@ -176,6 +176,23 @@ TEST(ValidateRoomNameTest, BidiZeroWidthAndC1CharactersAreRefused) {
   }
 }
 
+TEST(ValidateTopicTest, OneShownLineOrNothing) {
+  EXPECT_OK(ValidateTopic(""));  // no topic
+  EXPECT_OK(ValidateTopic("Tuesdays at 6, room 4: bring your questions"));
+  EXPECT_OK(ValidateTopic(std::string(250, 't')));
+  EXPECT_OK(ValidateTopic(Repeat(kEuro, 250)));
+  EXPECT_OK(ValidateTopic("caf\xC3\xA9 \xF0\x9F\x98\x80 and a\xC2\xA0non-breaking space"));
+  EXPECT_ERROR(ValidateTopic(std::string(251, 't')), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateTopic(Repeat(kEuro, 251)), Code::kInvalid, "invalid_field");
+  for (const char* bad : {"   ", "\xC2\xA0", " lead", "trail ", "two\nlines", "two\r\nlines", "a\tb",
+                          "x\xE2\x80\xA8y", "x\xE2\x80\xA9y", "\x1b[31mred", "a\x7f", "ab\xE2\x80\xAE" "cd",
+                          "zero\xE2\x80\x8Bwidth", "c1\xC2\x85"}) {
+    EXPECT_ERROR(ValidateTopic(bad), Code::kInvalid, "invalid_field") << bad;
+  }
+  EXPECT_ERROR(ValidateTopic(std::string("a\0b", 3)), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidateTopic("bad \xC3\x28"), Code::kInvalid, "invalid_utf8");
+}
+
 TEST(ValidateRoomNameTest, UnicodeWhitespaceAloneIsBlank) {
   EXPECT_ERROR(ValidateRoomName("\xC2\xA0\xC2\xA0"), Code::kInvalid, "invalid_field");
   EXPECT_ERROR(ValidateRoomName("\xE3\x80\x80"), Code::kInvalid, "invalid_field");

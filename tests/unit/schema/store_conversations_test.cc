@@ -459,7 +459,7 @@ TEST_F(StoreConversationsTest, Migration015CountsTheReactionsMadeBeforeIt) {
   ASSERT_OK(store_->React(alice_, m.id, "x", true).status());
   ASSERT_OK(store_->React(alice_, m.id, "y", true).status());
   // As a database before 015 was: reactions and no counts (nor 016's seq).
-  ASSERT_OK(Exec(test::kUndoAuthorSeq +
+  ASSERT_OK(Exec(test::kUndoSince020 +
                  "DROP INDEX messages_deleted; ALTER TABLE messages DROP COLUMN seq; DROP TABLE reaction_counts; "
                  "PRAGMA user_version = 14;"));
   ASSERT_OK(Migrate(*db_));

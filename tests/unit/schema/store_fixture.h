@@ -27,11 +27,12 @@
 namespace parley::test {
 
 // Whether this run tests the PostgreSQL backend (PARLEY_TEST_BACKEND=postgresql).
-// What migration 020 (PostgreSQL's 016) added, undone, so that it runs
-// again over a test's data; both backends take it. SQLite has no ADD
-// COLUMN IF NOT EXISTS, so every test that sets SQLite's schema back
-// before 020 drops these first.
-inline const std::string kUndoAuthorSeq = "DROP INDEX messages_author; ALTER TABLE messages DROP COLUMN author_seq; ";
+// What migrations 020 and 021 (PostgreSQL's 016 and 017) added, undone, so
+// that they run again over a test's data; both backends take it. SQLite
+// has no ADD COLUMN IF NOT EXISTS, so every test that sets SQLite's schema
+// back before 020 drops these first.
+inline const std::string kUndoSince020 =
+    "ALTER TABLE rooms DROP COLUMN topic; DROP INDEX messages_author; ALTER TABLE messages DROP COLUMN author_seq; ";
 
 inline bool OnPostgres() {
   const char* b = std::getenv("PARLEY_TEST_BACKEND");
@@ -109,7 +110,9 @@ class StoreFixture : public ::testing::Test {
       return pg::MigratePg(*pg_).status();
     }
     if (sqlite_version < 20) {
-      PARLEY_RETURN_IF_ERROR(Exec(kUndoAuthorSeq));
+      PARLEY_RETURN_IF_ERROR(Exec(kUndoSince020));
+    } else if (sqlite_version < 21) {
+      PARLEY_RETURN_IF_ERROR(Exec("ALTER TABLE rooms DROP COLUMN topic"));
     }
     PARLEY_RETURN_IF_ERROR(Exec("PRAGMA user_version = " + std::to_string(sqlite_version)));
     return Migrate(*db_).status();

@@ -1,6 +1,7 @@
 // schema/store_moderation.cc in-process, on a real SQLite file: who may act
 // on whom, what each action leaves in the tables and in the log, and that a
-// replay (EventsForUser) agrees with live fan-out about a kicked member.
+// replay (EventsForUser) agrees with live fan-out about a kicked member; and
+// renaming a room or setting its topic (UpdateRoom, schema/store_rooms.cc).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -521,6 +522,128 @@ TEST_F(StoreModerationTest, InADmTheBlockedMayNotEditReactOrTypeButMayDelete) {
   // Unblocked, the member speaks again.
   ASSERT_OK(store_->Unblock(owner_, "member"));
   EXPECT_OK(store_->Edit(member_, kept.message.id, "again, edited"));
+}
+
+// UpdateRoom (schema/store_rooms.cc): the owner or a moderator renames the
+// room or sets its topic. Helpers: what to change, and the `room` events
+// u may read after `after`.
+RoomUpdate RenameTo(const std::string& name) {
+  RoomUpdate u;
+  u.name = name;
+  return u;
+}
+RoomUpdate TopicOf(const std::string& topic) {
+  RoomUpdate u;
+  u.topic = topic;
+  return u;
+}
+std::vector<Event> OfType(std::vector<Event> events, const std::string& type) {
+  std::vector<Event> out;
+  for (Event& e : events) {
+    if (e.type == type) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+TEST_F(StoreModerationTest, TheOwnerRenamesTheRoomAndSetsItsTopic) {
+  User outsider = NewUser("outsider");
+  const int64_t head = Head();
+  RoomUpdate u = RenameTo("Club House");
+  u.topic = "Tuesdays at 6, room 4";
+  ASSERT_OK_AND_ASSIGN(Room r, store_->UpdateRoom(owner_, room_, u));
+  EXPECT_EQ(r.name, "Club House");
+  EXPECT_EQ(r.topic, "Tuesdays at 6, room 4");
+  EXPECT_TRUE(r.member);
+  // Every member reads it, and so does the room list.
+  ASSERT_OK_AND_ASSIGN(Room seen, store_->GetRoom(member_, room_));
+  EXPECT_EQ(seen.name, "Club House");
+  EXPECT_EQ(seen.topic, "Tuesdays at 6, room 4");
+  ASSERT_OK_AND_ASSIGN(std::vector<Room> mine, store_->MyRooms(member_));
+  bool listed = false;
+  for (const Room& m : mine) listed = listed || (m.id == room_ && m.topic == "Tuesdays at 6, room 4");
+  EXPECT_TRUE(listed);
+  // One event for both changes, carrying the room as it now is.
+  std::vector<Event> ev = OfType(EventsOf(member_, head), "room");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].room_id, room_);
+  EXPECT_NE(ev[0].data.find("\"name\":\"Club House\""), std::string::npos) << ev[0].data;
+  EXPECT_NE(ev[0].data.find("\"topic\":\"Tuesdays at 6, room 4\""), std::string::npos) << ev[0].data;
+  // A public room's change reaches everyone, as its creation did: room
+  // lists and the directory stay live.
+  EXPECT_EQ(OfType(EventsOf(outsider, head), "room").size(), 1u);
+}
+
+TEST_F(StoreModerationTest, AModeratorMayAndAPlainMemberMayNot) {
+  User outsider = NewUser("outsider");
+  ASSERT_OK_AND_ASSIGN(Room r, store_->UpdateRoom(mod_, room_, TopicOf("set by a moderator")));
+  EXPECT_EQ(r.topic, "set by a moderator");
+  const int64_t head = Head();
+  EXPECT_ERROR(store_->UpdateRoom(member_, room_, RenameTo("mine now")), Code::kForbidden, "not_moderator");
+  EXPECT_ERROR(store_->UpdateRoom(outsider, room_, RenameTo("mine now")), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(store_->UpdateRoom(owner_, 999999, RenameTo("nowhere")), Code::kNotFound, "room_not_found");
+  // A private room is not revealed to outsiders.
+  Room secret = NewRoom(owner_, "secret", RoomKind::kPrivate);
+  const int64_t head2 = Head();
+  EXPECT_ERROR(store_->UpdateRoom(outsider, secret.id, RenameTo("found")), Code::kNotFound, "room_not_found");
+  EXPECT_EQ(Head(), head2) << "a refusal appends nothing";
+  EXPECT_GT(head2, head);
+  ASSERT_OK_AND_ASSIGN(Room still, store_->GetRoom(member_, room_));
+  EXPECT_EQ(still.name, "club");
+}
+
+TEST_F(StoreModerationTest, ADirectConversationCannotBeRenamed) {
+  ASSERT_OK_AND_ASSIGN(auto dm, store_->GetOrCreateDm(owner_, "member"));
+  const int64_t head = Head();
+  EXPECT_ERROR(store_->UpdateRoom(owner_, dm.first.id, RenameTo("ours")), Code::kForbidden, "not_moderator");
+  EXPECT_ERROR(store_->UpdateRoom(member_, dm.first.id, TopicOf("ours")), Code::kForbidden, "not_moderator");
+  EXPECT_EQ(Head(), head);
+}
+
+TEST_F(StoreModerationTest, ANameAnotherRoomHasIsTakenInAnyCase) {
+  NewRoom(owner_, "lounge", RoomKind::kPrivate);
+  const int64_t head = Head();
+  EXPECT_ERROR(store_->UpdateRoom(owner_, room_, RenameTo("LOUNGE")), Code::kConflict, "room_name_taken");
+  EXPECT_ERROR(store_->UpdateRoom(mod_, room_, RenameTo("General")), Code::kConflict, "room_name_taken");
+  EXPECT_EQ(Head(), head);
+  ASSERT_OK_AND_ASSIGN(Room still, store_->GetRoom(member_, room_));
+  EXPECT_EQ(still.name, "club");
+  // Its own name in another case is no other room's.
+  ASSERT_OK_AND_ASSIGN(Room r, store_->UpdateRoom(owner_, room_, RenameTo("CLUB")));
+  EXPECT_EQ(r.name, "CLUB");
+  // Renamed, the old name is free again.
+  ASSERT_OK(store_->UpdateRoom(owner_, room_, RenameTo("club house")));
+  EXPECT_OK(store_->CreateRoom(member_, "club", RoomKind::kPublic, std::nullopt));
+}
+
+TEST_F(StoreModerationTest, AChangeToWhatTheRoomHasAppendsNothing) {
+  ASSERT_OK(store_->UpdateRoom(owner_, room_, TopicOf("same")));
+  const int64_t head = Head();
+  RoomUpdate same = RenameTo("club");
+  same.topic = "same";
+  ASSERT_OK_AND_ASSIGN(Room r, store_->UpdateRoom(owner_, room_, same));
+  EXPECT_EQ(r.topic, "same");
+  EXPECT_EQ(Head(), head);
+}
+
+TEST_F(StoreModerationTest, AnEmptyTopicClearsIt) {
+  ASSERT_OK(store_->UpdateRoom(owner_, room_, TopicOf("for now")));
+  const int64_t head = Head();
+  ASSERT_OK_AND_ASSIGN(Room r, store_->UpdateRoom(mod_, room_, TopicOf("")));
+  EXPECT_EQ(r.topic, "");
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM rooms WHERE topic IS NULL AND id = " + std::to_string(room_)), 1);
+  std::vector<Event> ev = OfType(EventsOf(owner_, head), "room");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data.find("topic"), std::string::npos) << "no topic: the key is omitted, " << ev[0].data;
+}
+
+TEST_F(StoreModerationTest, APrivateRoomsChangeReachesItsMembersOnly) {
+  User outsider = NewUser("outsider");
+  Room secret = NewRoomWith(owner_, "secret", RoomKind::kPrivate, {});
+  ASSERT_OK(store_->Invite(owner_, secret.id, "member"));
+  const int64_t head = Head();
+  ASSERT_OK(store_->UpdateRoom(owner_, secret.id, RenameTo("still secret")));
+  EXPECT_EQ(OfType(EventsOf(member_, head), "room").size(), 1u);
+  EXPECT_TRUE(OfType(EventsOf(outsider, head), "room").empty());
 }
 
 }  // namespace

@@ -224,5 +224,35 @@ TEST_F(StorePgRaceTest, ALoginThatWaitedForAnotherIsToldTheBackoffNotMore) {
   EXPECT_LE(st.retry_after_s(), 15) << st.ToString();
 }
 
+// A rename to a name that another pool's room takes at the same moment:
+// the rename's UPDATE waits on the name index for that transaction, and
+// then answers 409 room_name_taken, not a 5xx; had it rolled back, the name
+// is free and the rename goes through.
+TEST_F(StorePgRaceTest, ARenameToANameAnotherPoolIsTakingWaitsAndIsTaken) {
+  ASSERT_OK_AND_ASSIGN(Room club, store_->CreateRoom(alice_, "club", RoomKind::kPublic, std::nullopt));
+  auto rename = [&](Storage& s, const char* name) {
+    RoomUpdate u;
+    u.name = name;
+    return s.UpdateRoom(alice_, club.id, u);
+  };
+  for (const char* end : {"ROLLBACK", "COMMIT"}) {
+    SCOPED_TRACE(end);
+    ASSERT_OK(raw_->ExecScript("BEGIN; INSERT INTO rooms (name, kind, created_ts) VALUES ('lounge', 'public', 0)"));
+    auto renamed = std::async(std::launch::async, [&] { return rename(*other_, "Lounge"); });
+    ASSERT_TRUE(SomeoneWaits()) << "the rename must wait for the other room's name";
+    ASSERT_OK(raw_->ExecScript(end));
+    Result<Room> r = renamed.get();
+    if (std::string(end) == "COMMIT") {
+      EXPECT_ERROR(r, Code::kConflict, "room_name_taken");
+    } else {
+      ASSERT_OK(r);
+      EXPECT_EQ(r->name, "Lounge");
+      ASSERT_OK(rename(*store_, "club"));  // back, for the next round
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(Room still, store_->GetRoom(alice_, club.id));
+  EXPECT_EQ(still.name, "club");
+}
+
 }  // namespace
 }  // namespace parley

@@ -216,7 +216,7 @@ TEST_F(StoreRedactTest, Migration004TagsAndScrubsEventsWrittenBeforeIt) {
       "ALTER TABLE members DROP COLUMN muted_until; ALTER TABLE users DROP COLUMN admin;"
       "ALTER TABLE users DROP COLUMN deactivated; ALTER TABLE messages DROP COLUMN deleted_by;"
       // And what 016 and 020 added.
-      "DROP INDEX messages_deleted; ALTER TABLE messages DROP COLUMN seq; " + test::kUndoAuthorSeq +
+      "DROP INDEX messages_deleted; ALTER TABLE messages DROP COLUMN seq; " + test::kUndoSince020 +
       "PRAGMA user_version = 3;"));
   ASSERT_OK(tx->Commit());
   ASSERT_TRUE(AnyContains(EventsOf(deleted), "deleted-before-004"));  // the leak 004 mends

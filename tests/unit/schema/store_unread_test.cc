@@ -346,7 +346,7 @@ TEST_F(StoreUnreadTest, TheMigrationNumbersEachAuthorsMessagesInEachRoom) {
   // As a database before it was: no places by author (SQLite's are dropped
   // by RemigrateFrom).
   if (test::OnPostgres()) {
-    ASSERT_OK(Exec(test::kUndoAuthorSeq));
+    ASSERT_OK(Exec(test::kUndoSince020));
   }
   ASSERT_OK(RemigrateFrom(19, 15));
   auto place = [this](const Message& m) {
@@ -404,7 +404,7 @@ TEST_F(StoreUnreadTest, Migration016NumbersEveryRoomsMessagesAndMovesEachSenders
   Post(carol_, one, "c1");
   // As a database before 016 was (and before a send moved its sender's
   // marker): no places, and no markers.
-  ASSERT_OK(Exec(test::kUndoAuthorSeq +
+  ASSERT_OK(Exec(test::kUndoSince020 +
                  "DROP INDEX messages_deleted; ALTER TABLE messages DROP COLUMN seq; DELETE FROM read_markers; "
                  "PRAGMA user_version = 15;"));
   ASSERT_OK(Migrate(*db_));

@@ -199,7 +199,7 @@ TEST_F(StoreUploadsLifecycleTest, Migration010SortsExistingUploads) {
   ASSERT_OK(dead);
   // As a delete left things before 010: a tombstone still carrying its upload.
   ASSERT_OK(db_->ExecScript("UPDATE messages SET deleted = 1 WHERE id = " + std::to_string(dead->message.id) +
-                            "; DROP TABLE upload_pending; DROP TABLE upload_trash; " + test::kUndoAuthorSeq +
+                            "; DROP TABLE upload_pending; DROP TABLE upload_trash; " + test::kUndoSince020 +
                             "DROP INDEX messages_deleted; ALTER TABLE messages DROP COLUMN seq; PRAGMA user_version = 9;"));
   ASSERT_OK(Migrate(*db_));
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM upload_pending"), 1);
