@@ -298,11 +298,8 @@ Result<Room> Store::CreateRoom(const User& me, const std::string& name, RoomKind
   // the room event addressed to its members.
   Role role = kind == RoomKind::kQa ? Role::kProfessor : Role::kMember;
   PARLEY_RETURN_IF_ERROR(AddMember(room.id, me, role, MemberAction::kJoined));
-  // Public and Q&A rooms are announced to everyone so room lists stay live.
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("room", room.id, std::nullopt,
-                                                   kind == RoomKind::kPrivate ? Audience::kRoom : Audience::kAll,
-                                                   RoomEventData(room)));
-  (void)ev;
+  PARLEY_RETURN_IF_ERROR(
+      AppendEvent("room", room.id, std::nullopt, RoomEventAudience(kind), RoomEventData(room)).status());
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return LoadRoomView(me, room.id);
 }
@@ -322,12 +319,8 @@ Result<Room> Store::UpdateRoom(const User& me, int64_t room_id, const RoomUpdate
     s.Bind(1, room_id).Bind(2, r.name).Bind(3, r.topic);
     PARLEY_RETURN_IF_ERROR(s.Exec());
     if (s.Changes() == 0) return Status::Conflict("room_name_taken", "a room with that name exists");
-    // As its creation was: public and Q&A rooms to everyone (room lists
-    // and the directory stay live), a private room to its members.
-    PARLEY_RETURN_IF_ERROR(AppendEvent("room", room_id, std::nullopt,
-                                       r.kind == RoomKind::kPrivate ? Audience::kRoom : Audience::kAll,
-                                       RoomEventData(r))
-                               .status());
+    PARLEY_RETURN_IF_ERROR(
+        AppendEvent("room", room_id, std::nullopt, RoomEventAudience(r.kind), RoomEventData(r)).status());
   }
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return LoadRoomView(me, room_id);

@@ -22,6 +22,10 @@ std::string RoomEventData(const Room& r) {
   return w.Take();
 }
 
+Audience RoomEventAudience(RoomKind kind) {
+  return kind == RoomKind::kPublic || kind == RoomKind::kQa ? Audience::kAll : Audience::kRoom;
+}
+
 Role DefaultRole(RoomKind kind) { return kind == RoomKind::kQa ? Role::kStudent : Role::kMember; }
 
 bool RoleFitsKind(Role role, RoomKind kind) {

@@ -22,6 +22,10 @@ namespace parley {
 
 // What every reader of a `room` event may see: no per-user counters.
 std::string RoomEventData(const Room& r);
+// Who hears of a room's creation or change: everyone for public and Q&A
+// rooms (room lists and the directory stay live), its members for a
+// private room (a DM's members are its only readers too).
+Audience RoomEventAudience(RoomKind kind);
 // The role of someone who joins or is added to a room of that kind.
 Role DefaultRole(RoomKind kind);
 // Professors and students in Q&A rooms, members elsewhere.

@@ -387,9 +387,7 @@ Result<Room> PgStore::CreateRoom(const User& me, const std::string& name, RoomKi
   std::vector<Event> events;
   PARLEY_RETURN_IF_ERROR(
       AddMember(room.id, me, kind == RoomKind::kQa ? Role::kProfessor : Role::kMember, MemberAction::kJoined, events));
-  // Public and Q&A rooms are announced to everyone so room lists stay live.
-  events.push_back(MakeEvent("room", room.id, std::nullopt,
-                             kind == RoomKind::kPrivate ? Audience::kRoom : Audience::kAll, RoomEventData(room)));
+  events.push_back(MakeEvent("room", room.id, std::nullopt, RoomEventAudience(kind), RoomEventData(room)));
   PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
   return LoadRoomView(me, room.id);
 }
@@ -419,10 +417,7 @@ Result<Room> PgStore::UpdateRoom(const User& me, int64_t room_id, const RoomUpda
       return Status::Conflict("room_name_taken", "a room with that name exists");
     }
     PARLEY_RETURN_IF_ERROR(updated.status());
-    // As its creation was: public and Q&A rooms to everyone, a private
-    // room to its members.
-    events.push_back(MakeEvent("room", room_id, std::nullopt,
-                               r.kind == RoomKind::kPrivate ? Audience::kRoom : Audience::kAll, RoomEventData(r)));
+    events.push_back(MakeEvent("room", room_id, std::nullopt, RoomEventAudience(r.kind), RoomEventData(r)));
   }
   PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
   return LoadRoomView(me, room_id);
