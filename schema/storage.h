@@ -334,6 +334,14 @@ class Storage {
   virtual Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) = 0;
   // Set a role without the owner check (parleyctl).
   virtual Status AdminSetRole(int64_t room_id, const std::string& username, Role role) = 0;
+  // Hands a room to a member (parleyctl set-owner): 404 user_not_found,
+  // room_not_found, member_not_found; 400 invalid_field for a DM. The only
+  // way a room gets an owner after its creation: `general` is made with
+  // none, and until then nobody could moderate the room everyone is in.
+  // The new owner of a Q&A room teaches in it (professor), as its creator
+  // would. Appends a `room` event with the new owner (nothing if they own
+  // it already); the previous owner stays a member.
+  virtual Status AdminSetOwner(int64_t room_id, const std::string& username) = 0;
   // Typing's check (store_messages.cc): a member (403 not_a_member, or 404
   // for a room one may not see) who may speak in the room: not muted (403 muted) and, in a DM, not blocked by
   // the other person (403 blocked). The same one read of the member row.

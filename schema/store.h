@@ -91,6 +91,7 @@ class Store final : public Storage {
   Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role) override;
   Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) override;
   Status AdminSetRole(int64_t room_id, const std::string& username, Role role) override;
+  Status AdminSetOwner(int64_t room_id, const std::string& username) override;
   Status CheckMayType(const User& me, int64_t room_id) override;
 
   Result<RoomListPage> ListRoomsPage(const User& me, const RoomListQuery& q) override;

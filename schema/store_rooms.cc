@@ -405,6 +405,24 @@ Status Store::AdminSetRole(int64_t room_id, const std::string& username, Role ro
   return ChangeRole(nullptr, room_id, username, role);
 }
 
+Status Store::AdminSetOwner(int64_t room_id, const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(who->id, room_id, false));
+  if (a.room.kind == RoomKind::kDm) return Status::Invalid("invalid_field", "a direct conversation has no owner");
+  if (!a.role) return Status::NotFound("member_not_found", who->username + " is not a member of this room");
+  if (IsOwner(a.room, who->id)) return CommitWrite(*tx);
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE rooms SET owner_id = ?2 WHERE id = ?1"));
+  s.Bind(1, room_id).Bind(2, who->id);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  if (a.room.kind == RoomKind::kQa) PARLEY_RETURN_IF_ERROR(ApplyRole(room_id, *who, Role::kProfessor));
+  a.room.owner = *who;
+  PARLEY_RETURN_IF_ERROR(
+      AppendEvent("room", room_id, std::nullopt, RoomEventAudience(a.room.kind), RoomEventData(a.room)).status());
+  return CommitWrite(*tx);
+}
+
 Status Store::ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   if (owner) {

@@ -32,6 +32,8 @@ int Usage() {
                "  token USERNAME [COUNT]           open COUNT sessions; print one bearer token per line\n"
                "  tokens PREFIX COUNT              one session each for PREFIX1..PREFIXCOUNT: \"name token\" lines\n"
                "  set-role ROOM_ID USERNAME ROLE   member | student | professor\n"
+               "  set-owner ROOM_ID USERNAME       hand the room to one of its members (general has no owner\n"
+               "                                   until then: its owner appoints moderators)\n"
                "  admin [--revoke] USERNAME        make USERNAME a site admin (or no longer one)\n"
                "  set-password USERNAME            new password from $PARLEY_PASSWORD or one line of stdin;\n"
                "                                   ends every session of the user\n"
@@ -41,6 +43,15 @@ int Usage() {
                "  check                            PRAGMA integrity_check (SQLite; on PostgreSQL use pg_amcheck),\n"
                "                                   reading only: creates and changes nothing\n");
   return 2;
+}
+
+// ROOM_ID of set-role and set-owner: a positive integer, or nothing.
+std::optional<int64_t> RoomId(const std::string& s) {
+  char* end = nullptr;
+  errno = 0;
+  const long long id = std::strtoll(s.c_str(), &end, 10);
+  if (end == s.c_str() || *end != '\0' || id <= 0 || errno == ERANGE) return std::nullopt;
+  return id;
 }
 
 int Fail(const Status& st) {
@@ -250,6 +261,7 @@ bool KnownCommand(const std::vector<std::string>& args) {
   if (cmd == "create-users" || cmd == "tokens") return n == 3;
   if (cmd == "token") return n == 2 || n == 3;
   if (cmd == "set-role") return n == 4;
+  if (cmd == "set-owner") return n == 3;
   if (cmd == "admin") return n == 2 || (n == 3 && args[1] == "--revoke");
   return false;
 }
@@ -342,14 +354,21 @@ int main(int argc, char** argv) {
     return cmd == "token" ? Tokens(store, args[1], count) : CreateUsers(store, args[1], count);
   }
   if (cmd == "set-role") {
-    char* end = nullptr;
-    long long room = std::strtoll(args[1].c_str(), &end, 10);
-    if (*end != '\0' || room <= 0) return Usage();
+    const std::optional<int64_t> room = RoomId(args[1]);
+    if (!room) return Usage();
     std::optional<parley::Role> role = parley::ParseRole(args[3]);
     if (!role) return Usage();
-    Status st = store.AdminSetRole(room, args[2], *role);
+    Status st = store.AdminSetRole(*room, args[2], *role);
     if (!st.ok()) return Fail(st);
-    std::printf("%s is now %s in room %lld\n", args[2].c_str(), args[3].c_str(), room);
+    std::printf("%s is now %s in room %lld\n", args[2].c_str(), args[3].c_str(), static_cast<long long>(*room));
+    return 0;
+  }
+  if (cmd == "set-owner") {
+    const std::optional<int64_t> room = RoomId(args[1]);
+    if (!room) return Usage();
+    Status st = store.AdminSetOwner(*room, args[2]);
+    if (!st.ok()) return Fail(st);
+    std::printf("%s now owns room %lld\n", args[2].c_str(), static_cast<long long>(*room));
     return 0;
   }
   if (cmd == "rooms") return ListRooms(**opened);

@@ -106,6 +106,7 @@ class PgStore final : public Storage {
   Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role) override;
   Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) override;
   Status AdminSetRole(int64_t room_id, const std::string& username, Role role) override;
+  Status AdminSetOwner(int64_t room_id, const std::string& username) override;
   Status CheckMayType(const User& me, int64_t room_id) override;
   Result<RoomListPage> ListRoomsPage(const User& me, const RoomListQuery& q) override;
   Result<std::vector<Room>> Directory(const User& me, const std::string& prefix, int limit) override;

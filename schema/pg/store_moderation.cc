@@ -17,7 +17,9 @@
 // plain members, so two moderators never wait for each other in a cycle;
 // should the owner and a moderator ever do (PostgreSQL detects it), one of
 // them gets kUnavailable and may try again. The room row itself is only
-// read: its kind and owner never change.
+// read: its kind never changes, and its owner only by the operator
+// (parleyctl set-owner, AdminSetOwner): an action that read the previous
+// owner a moment before commits as that owner's, as if it had come first.
 #include <vector>
 
 #include "schema/json.h"

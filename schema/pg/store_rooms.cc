@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "schema/json.h"
+#include "schema/moderation.h"
 #include "schema/pg/key_range.h"
 #include "schema/pg/store_details.h"
 #include "schema/pg/store.h"
@@ -497,6 +498,29 @@ Result<Member> PgStore::SetRole(const User& me, int64_t room_id, const std::stri
 
 Status PgStore::AdminSetRole(int64_t room_id, const std::string& username, Role role) {
   return ChangeRole(nullptr, room_id, username, role);
+}
+
+Status PgStore::AdminSetOwner(int64_t room_id, const std::string& username) {
+  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
+  if (!who) return Status::NotFound("user_not_found", "no such user");
+  // The room row first, as UpdateRoom takes it: two hand-overs (or one
+  // and a rename) apply one after the other.
+  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR NO KEY UPDATE", {room_id}).status());
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(who->id, room_id, false, true));
+  if (a.room.kind == RoomKind::kDm) return Status::Invalid("invalid_field", "a direct conversation has no owner");
+  if (!a.role) return Status::NotFound("member_not_found", who->username + " is not a member of this room");
+  std::vector<Event> events;
+  if (!IsOwner(a.room, who->id)) {
+    PARLEY_RETURN_IF_ERROR(
+        conn_.Exec("UPDATE rooms SET owner_id = $2 WHERE id = $1", {room_id, who->id}).status());
+    if (a.room.kind == RoomKind::kQa) {
+      PARLEY_RETURN_IF_ERROR(ChangeMemberRole(room_id, a.room.kind, *who, Role::kProfessor, events));
+    }
+    a.room.owner = *who;
+    events.push_back(MakeEvent("room", room_id, std::nullopt, RoomEventAudience(a.room.kind), RoomEventData(a.room)));
+  }
+  return CommitEvents(*tx, events);
 }
 
 Status PgStore::ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role) {

@@ -571,5 +571,32 @@ TEST_F(ModerationTest, ARoomChangeRefusesBadInput) {
   ExpectHealthy();
 }
 
+// `general` has no owner, so nobody could remove spam from the room every
+// user is in. The operator hands it to a member with parleyctl, on the
+// running stack; every page hears of it live, and the new owner's
+// moderator cleans up through the API.
+TEST_F(ModerationTest, TheOperatorHandsGeneralToAMemberWhoAppointsAModerator) {
+  User host = Register("host");
+  User helper = Register("helper");
+  User spammer = Register("spammer");
+  const int64_t general = General(host);
+  const int64_t spam = Send(spammer, general, "buy now")["id"].num();
+  EXPECT_EQ(Expect(host->Delete("/api/messages/" + std::to_string(spam)), 403, "not_author"), "");
+  const int64_t head = Head(host.token);
+  const std::string out = Ctl({"set-owner", std::to_string(general), host.name});
+  EXPECT_NE(out.find(host.name + " now owns room " + std::to_string(general)), std::string::npos) << out;
+  WaitHead(host.token, head + 1);
+  std::vector<PolledEvent> ev = RoomEvents(spammer, head);
+  auto it = std::find_if(ev.begin(), ev.end(), [](const PolledEvent& e) { return e.type == "room"; });
+  ASSERT_NE(it, ev.end()) << "every member hears of the new owner";
+  EXPECT_EQ(it->data["room"]["owner"]["id"].num(), host.id);
+  EXPECT_EQ(FindRoom(helper, general)["owner"]["id"].num(), host.id);
+  MakeModerator(host, general, helper);
+  Response del = helper->Delete("/api/messages/" + std::to_string(spam));
+  EXPECT_EQ(del.status, 204) << del.Describe();
+  EXPECT_EQ(helper->Put(BanPath(general, spammer), "").status, 204);
+  EXPECT_EQ(Expect(spammer->Post(RoomPath(general, "/messages"), R"({"text":"again"})"), 403, "not_a_member"), "");
+}
+
 }  // namespace
 }  // namespace parley::e2e

@@ -144,7 +144,8 @@ TEST_F(OpsTest, ParleyctlOnAMissingDatabaseSaysSoAndCreatesNothing) {
   const std::string missing = Path("missing.db");
   const std::vector<std::vector<std::string>> commands = {
       {"check"}, {"rooms"}, {"create-user", "alice"}, {"admin", "alice"}, {"set-password", "alice"},
-      {"token", "alice"}, {"set-role", "1", "alice", "professor"}, {"backup", Path("copy.db")}};
+      {"token", "alice"}, {"set-role", "1", "alice", "professor"}, {"set-owner", "1", "alice"},
+      {"backup", Path("copy.db")}};
   for (const auto& command : commands) {
     std::vector<std::string> args = {"--db", missing};
     args.insert(args.end(), command.begin(), command.end());

@@ -646,5 +646,61 @@ TEST_F(StoreModerationTest, APrivateRoomsChangeReachesItsMembersOnly) {
   EXPECT_TRUE(OfType(EventsOf(outsider, head), "room").empty());
 }
 
+// `general` is made without an owner, so nobody could moderate the room
+// everyone is in: the operator hands it to a member (parleyctl set-owner),
+// who then appoints moderators as any owner does.
+TEST_F(StoreModerationTest, TheOperatorHandsGeneralToAMemberWhoThenModeratesIt) {
+  ASSERT_OK_AND_ASSIGN(SendResult spam, store_->Send(member_, test::kGeneral, "spam", std::nullopt));
+  EXPECT_ERROR(store_->Kick(owner_, test::kGeneral, "member"), Code::kForbidden, "not_moderator");
+  EXPECT_ERROR(store_->Delete(owner_, spam.message.id), Code::kForbidden, "not_author");
+  const int64_t head = Head();
+  ASSERT_OK(store_->AdminSetOwner(test::kGeneral, "owner"));
+  ASSERT_OK_AND_ASSIGN(Room general, store_->GetRoom(member_, test::kGeneral));
+  ASSERT_TRUE(general.owner.has_value());
+  EXPECT_EQ(general.owner->id, owner_.id);
+  std::vector<Event> ev = OfType(EventsOf(mod_, head), "room");
+  ASSERT_EQ(ev.size(), 1u) << "one room event, to everyone: general is public";
+  EXPECT_NE(ev[0].data.find("\"owner\":{\"id\":" + std::to_string(owner_.id)), std::string::npos) << ev[0].data;
+  // The new owner appoints a moderator, who cleans up.
+  MemberUpdate make;
+  make.moderator = true;
+  ASSERT_OK(store_->UpdateMember(owner_, test::kGeneral, "mod", make));
+  EXPECT_OK(store_->Delete(mod_, spam.message.id));
+  EXPECT_OK(store_->Kick(mod_, test::kGeneral, "member"));
+  // Handing it to its owner again appends nothing.
+  const int64_t head2 = Head();
+  ASSERT_OK(store_->AdminSetOwner(test::kGeneral, "owner"));
+  EXPECT_EQ(Head(), head2);
+}
+
+TEST_F(StoreModerationTest, ARoomGoesOnlyToOneOfItsMembers) {
+  User outsider = NewUser("outsider");
+  ASSERT_OK(store_->Leave(outsider, test::kGeneral));
+  const int64_t head = Head();
+  EXPECT_ERROR(store_->AdminSetOwner(room_, "nobody"), Code::kNotFound, "user_not_found");
+  EXPECT_ERROR(store_->AdminSetOwner(999999, "member"), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->AdminSetOwner(room_, "outsider"), Code::kNotFound, "member_not_found");
+  EXPECT_ERROR(store_->AdminSetOwner(test::kGeneral, "outsider"), Code::kNotFound, "member_not_found");
+  ASSERT_OK_AND_ASSIGN(auto dm, store_->GetOrCreateDm(owner_, "member"));
+  const int64_t head2 = Head();
+  EXPECT_ERROR(store_->AdminSetOwner(dm.first.id, "member"), Code::kInvalid, "invalid_field");
+  EXPECT_EQ(Head(), head2) << "refusals append nothing";
+  EXPECT_GT(head2, head);
+  ASSERT_OK_AND_ASSIGN(Room club, store_->GetRoom(member_, room_));
+  EXPECT_EQ(club.owner->id, owner_.id);
+}
+
+TEST_F(StoreModerationTest, TheNewOwnerOfAQaRoomTeachesInIt) {
+  Room physics = NewRoom(owner_, "physics", RoomKind::kQa);
+  JoinOk(member_, physics.id);
+  ASSERT_OK(store_->AdminSetOwner(physics.id, "member"));
+  ASSERT_OK_AND_ASSIGN(Member m, store_->FindMember(owner_, physics.id, "member"));
+  EXPECT_EQ(m.role, Role::kProfessor);
+  EXPECT_TRUE(m.owner);
+  ASSERT_OK_AND_ASSIGN(Member before, store_->FindMember(owner_, physics.id, "owner"));
+  EXPECT_FALSE(before.owner) << "the previous owner stays, a member";
+  EXPECT_EQ(before.role, Role::kProfessor);
+}
+
 }  // namespace
 }  // namespace parley
