@@ -41,20 +41,14 @@ Parley.request = function (method, url, body, timeoutMs, done) {
   return xhr;
 };
 
-// Also for uploads.
+// Also for uploads. An XHR ends by one of load, error, timeout or abort.
 Parley.onAnswer = function (xhr, done) {
-  var finished = false;
-  function finish(err, data, status) {
-    if (finished) return;
-    finished = true;
-    done(err, data, status);
-  }
   xhr.onload = function () {
     var data = Parley.parse(xhr.responseText), s = xhr.status, e = (data && data.error) || {};
-    finish(s >= 200 && s < 300 ? null : {status: s, code: e.code || 'http_' + s, message: e.message || ''}, data, s);
+    done(s >= 200 && s < 300 ? null : {status: s, code: e.code || 'http_' + s, message: e.message || ''}, data, s);
   };
   xhr.onerror = xhr.ontimeout = xhr.onabort = function () {
-    finish({status: 0, code: 'network', message: ''}, null, 0);
+    done({status: 0, code: 'network', message: ''}, null, 0);
   };
 };
 

@@ -22,7 +22,7 @@ function ready(app) {
 
 function showAuth(message) {
   ready(false);
-  $('auth-error').textContent = message || '';
+  $('auth-error').textContent = message;
   $('username').focus();
 }
 
@@ -66,7 +66,7 @@ function signedIn(user) {
       mod.load();
       view.reload();
     },
-    onSignedOut: function () { signedOut(kSessionEnded); },
+    onSignedOut: Parley.onSignedOut,
     onEvent: route
   });
   state.transport.start();
@@ -114,7 +114,7 @@ function fetchRooms(then) {
     var prev = state.byId;
     state.rooms = [];
     state.byId = {};
-    state.next = data.next || null;
+    state.next = data.next;
     merge(data.rooms, prev);
     then();
     moreRooms();
@@ -133,7 +133,7 @@ function moreRooms() {
   get(kRoomsPage + '&before=' + encodeURIComponent(state.next), function (err, data) {
     state.paging = false;
     if (err) return;
-    state.next = data.next || null;
+    state.next = data.next;
     merge(data.rooms);
     renderRooms();
     moreRooms();
@@ -209,7 +209,7 @@ function openRoom(id) {
 
 function roomButton(room) {
   var b = label(button(null, 'room', openRoom.bind(null, room.id)), room);
-  b.setAttribute('data-room-id', room.id);
+  b.dataset.roomId = room.id;
   if (room.unread > 0) b.append(el('span', 'unread', room.unread > 99 ? '99+' : room.unread, {'aria-label': room.unread + ' unread'}));
   var last = room.last_message;
   if (last) b.append(el('span', 'last', Parley.render.gist(last)));
@@ -244,10 +244,9 @@ function renderRooms() {
 }
 
 function joinButton(room) {
-  var b = button('Join', 'join', function () {
-    roomChange('POST', '/rooms/' + room.id + '/join', null, function () { return room.id; }, b);
+  return button('Join', 'join', function () {
+    roomChange('POST', '/rooms/' + room.id + '/join', null, function () { return room.id; }, this);
   }, 'Join ' + room.name);
-  return b;
 }
 
 // Join, leave, a DM or a new room; then the list again, and the room
@@ -281,7 +280,7 @@ Parley.rooms = {
 };
 
 function addPerson(user) {
-  if (!state.me || user.id === state.me.id) return;
+  if (user.id === me().id) return;
   var list = $('people'), li = el('li');
   li.append(el('span', 'name', user.username),
     button('Message', 'dm', startDm.bind(null, user.username), 'Message ' + user.username));
@@ -334,7 +333,7 @@ function onNewMessage(m, id) {
     return;
   }
   var listed = id <= room.last_event_id;  // counted by the room list
-  room.last_event_id = Math.max(room.last_event_id || 0, id);
+  if (!listed) room.last_event_id = id;
   room.last_message = m;
   var current = room.id === view.currentId();
   if (current) view.onMessageEvent('message', m);
@@ -377,7 +376,7 @@ function initSettings() {
   });
   onEsc(document, function () {
     if (!$('settings').hidden) toggleSettings(false);
-    else if ($('menu').getAttribute('aria-expanded') === 'true') {
+    else if ($('sidebar').className === 'open') {
       toggleMenu(false);
       $('menu').focus();
     }
@@ -423,9 +422,7 @@ function init() {
     if (name) startDm(name);
   });
   on('dm-user', 'input', suggestUsers);
-  on(document, 'visibilitychange', function () {
-    if (!document.hidden) view.visible();
-  });
+  on(document, 'visibilitychange', view.visible);  // nothing while hidden
   on(window, 'hashchange', function () {
     var id = roomFromHash();
     if (id !== null && id !== view.currentId()) openRoom(id);

@@ -14,15 +14,13 @@ function el(tag, className, text, attrs) {
   var node = document.createElement(tag);
   if (className) node.className = className;
   if (text != null) node.textContent = text;
-  for (var k in attrs) {
-    if (attrs[k] != null) node.setAttribute(k, attrs[k]);
-  }
+  for (var k in attrs) if (attrs[k] != null) node.setAttribute(k, attrs[k]);
   return node;
 }
 
 function button(label, cls, onClick, ariaLabel) {
   var b = el('button', cls, label, {type: 'button', 'aria-label': ariaLabel});
-  if (onClick) on(b, 'click', onClick);
+  on(b, 'click', onClick);
   return b;
 }
 
@@ -110,13 +108,9 @@ function onEsc(node, close) {
   });
 }
 
-function pad2(n) {
-  return (n < 10 ? '0' : '') + n;
-}
-
+// HH:MM, local: every browser's toTimeString() starts with HH:MM:SS.
 Parley.clock = function (ms) {
-  var d = new Date(ms);
-  return pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+  return new Date(ms).toTimeString().slice(0, 5);
 };
 
 Parley.newClientId = function () {
@@ -133,17 +127,16 @@ function dayStart(ms) {
 
 // "now", "2 min", then the clock (dividers say the day).
 Parley.relativeTime = function (ms, now) {
-  now = now || Date.now();
-  var ago = now - ms;
+  var ago = (now || Date.now()) - ms;
   if (ago < kMinuteMs) return 'now';
   if (ago < 60 * kMinuteMs) return Math.floor(ago / kMinuteMs) + ' min';
   return Parley.clock(ms);
 };
 
-Parley.dayLabel = function (ms, now) {
-  var today = dayStart(now || Date.now()), day = dayStart(ms);
+Parley.dayLabel = function (ms) {
+  var today = dayStart(Date.now());
   // Rounded: a daylight-saving day lasts 23 or 25 hours.
-  var days = Math.round((today - day) / (24 * 60 * kMinuteMs));
+  var days = Math.round((today - dayStart(ms)) / (24 * 60 * kMinuteMs));
   if (days === 0) return 'Today';
   if (days === 1) return 'Yesterday';
   var d = new Date(ms), label = d.getDate() + ' ' + d.toLocaleString('en-US', {month: 'short'});
@@ -158,8 +151,8 @@ Parley.sameDay = function (a, b) {
 // alice_k: AK, bob: BO.
 Parley.initials = function (name) {
   var parts = String(name).split(/[._-]+/), a = parts[0] || name;
-  var b = parts.length > 1 && parts[1] ? parts[1].charAt(0) : a.charAt(1);
-  return (a.charAt(0) + (b || '')).toUpperCase();
+  var b = parts[1] ? parts[1].charAt(0) : a.charAt(1);
+  return (a.charAt(0) + b).toUpperCase();
 };
 
 // A stable colour per user, each 4.5:1 or more against white.
@@ -179,7 +172,7 @@ Parley.theme = {
     return 'system';
   },
   set: function (theme) {
-    document.documentElement.setAttribute('data-theme', theme);
+    document.documentElement.dataset.theme = theme;
     try {
       if (theme === 'system') localStorage.removeItem('parley-theme');
       else localStorage.setItem('parley-theme', theme);

@@ -77,7 +77,7 @@ function notify(room, m) {
   if (!window.Notification || Notification.permission !== 'granted' || !document.hidden) return;
   // None for someone I blocked; no words while my blocks are unknown (null).
   var h = mod.hidden(m);
-  if (!me() || mine(m) || h || !wanted(room, m)) return;
+  if (mine(m) || h || !wanted(room, m)) return;
   // One tag per message: shown once by all my hidden tabs.
   var pop = function () {
     var n = new Notification(m.user.username + (room.kind === 'dm' ? '' : ' in #' + room.name),

@@ -25,8 +25,8 @@ function clock(ms) {
   return (Parley.sameDay(ms, Date.now()) ? '' : new Date(ms).toLocaleDateString() + ' ') + Parley.clock(ms);
 }
 
-function menu(room, m, isOwner, ctx) {
-  var wrap = el('span', 'mod-menu'), list = el('ul', 'mod-list', null, {hidden: ''});
+function menu(li, m, ctx) {
+  var room = ctx.room, list = el('ul', 'mod-list', null, {hidden: ''});
   var open = button('⋯', 'mod-open', function () { toggle(list.hidden); }, 'Moderate ' + m.user.username);
   // The focus goes to the first item, and back to the button on a pick or
   // Escape: the WAI-ARIA menu button.
@@ -44,23 +44,22 @@ function menu(room, m, isOwner, ctx) {
     }));
   }
   var who = encodeURIComponent(m.user.username), path = '/rooms/' + room.id + '/members/' + who;
-  if (isOwner) {
+  if (power(room, ctx.members) === 2) {
     item(m.moderator ? 'Remove moderator' : 'Make moderator', 'PUT', path, {moderator: !m.moderator});
   }
   if (m.muted_until) item('Unmute', 'PUT', path, {muted_until: null});
   kMutes.forEach(function (t) {
     item(t[0], 'PUT', path, {muted_until: Date.now() + t[1] * 60000});
   });
-  item('Remove from room', 'DELETE', path, null);
-  item('Ban from room', 'PUT', '/rooms/' + room.id + '/bans/' + who, null);
-  wrap.append(open, list);
-  return wrap;
+  item('Remove from room', 'DELETE', path);
+  item('Ban from room', 'PUT', '/rooms/' + room.id + '/bans/' + who);
+  li.append(open, list);
 }
 
 function renderBlocks() {
   var ul = clear('blocks');
   for (var id in blocked) {
-    ul.appendChild(el('li', null, blocked[id] + ' ')).append(button('Unblock', 'unblock', setBlock.bind(null, 'DELETE', blocked[id], null), 'Unblock ' + blocked[id]));
+    ul.appendChild(el('li', null, blocked[id] + ' ')).append(button('Unblock', 'unblock', setBlock.bind(null, 'DELETE', blocked[id]), 'Unblock ' + blocked[id]));
   }
   if (!ul.firstChild) ul.append(el('li', 'note', 'Nobody.'));
 }
@@ -92,15 +91,10 @@ function onBlock() {
   if (name) setBlock('PUT', name, function () { $('block-user').value = ''; });
 }
 
-// Built on demand: password managers see only the sign-in field.
+// Once (the button hides), from index.html's <template>, which says why.
 function passwordForm() {
   var form = $('password-form');
-  if (form.firstChild) return;
-  [['old-password', 'Current password', 'current-password'],
-   ['new-password', 'New password (at least 8 characters)', 'new-password']].forEach(function (f) {
-    form.append(el('label', null, f[1], {'for': f[0]}), el('input', null, null, {id: f[0], type: 'password', autocomplete: f[2]}));
-  });
-  form.append(el('button', null, 'Save new password', {type: 'submit'}));
+  form.append($('password-fields').content);
   show(form, true);
   show('password-open', false);
   $('old-password').focus();
@@ -119,9 +113,7 @@ Parley.moderation = {
   member: function (li, m, ctx) {
     if (m.moderator) li.append(el('span', 'role', 'moderator'));
     if (m.muted_until > Date.now()) li.append(el('span', 'role muted', 'muted until ' + clock(m.muted_until)));
-    if (mayActOn(ctx.room, ctx.members, m.user.id)) {
-      li.append(menu(ctx.room, m, power(ctx.room, ctx.members) === 2, ctx));
-    }
+    if (mayActOn(ctx.room, ctx.members, m.user.id)) menu(li, m, ctx);
   },
   canDelete: function (room, members, m) {
     return !mine(m) && mayActOn(room, members, m.user.id);
@@ -137,7 +129,7 @@ Parley.moderation = {
   note: function (d) {
     var who = d.user.username, by = d.by ? ' by ' + d.by.username : '';
     if (mine(d)) {
-      if (d.action === 'kicked' || d.action === 'banned') return 'You were removed from this room' + by + '.';
+      if (/^(kicked|banned)$/.test(d.action)) return 'You were removed from this room' + by + '.';
       if (d.action === 'muted') return this.mutedText(d.muted_until);
       if (d.action === 'unmuted') return 'Your mute in this room was lifted.';
     }
@@ -156,6 +148,7 @@ Parley.moderation = {
   show: function (id) {
     shown[id] = true;
   },
+  power: power,
   load: load,
   init: function () {
     on('block-form', 'submit', onBlock);

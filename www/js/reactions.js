@@ -34,19 +34,19 @@ function palette(box, onToggle) {
 }
 
 function find(list, emoji) {
-  return list.filter(function (r) { return r.emoji === emoji; })[0] || null;
+  return list.filter(function (r) { return r.emoji === emoji; })[0];
 }
 
 function toggle(m, emoji, done) {
   var r = find(m.reactions || [], emoji), path = '/messages/' + m.id + '/reactions/' + encodeURIComponent(emoji);
   Parley.api(r && r.me ? 'DELETE' : 'PUT', path, null, function (err, data) {
-    done(err, data && data.message ? data.message : null);
+    done(err, data && data.message);
   });
 }
 
 // A `reaction` event into m; false if already counted (my PUT's answer).
-function apply(m, d, meId) {
-  var list = m.reactions = m.reactions || [], r = find(list, d.emoji), isMe = d.user.id === meId;
+function apply(m, d) {
+  var list = m.reactions = m.reactions || [], r = find(list, d.emoji), isMe = mine(d);
   if (!r) {
     if (!d.added) return false;
     r = {emoji: d.emoji, count: 0, me: false};

@@ -18,20 +18,15 @@ function shell(cls, attrs, user, ts) {
   return li;
 }
 
-function head(user) {
+function head(user, after) {
   var h = el('div', 'head');
-  h.append(el('span', 'author', user.username));
+  h.append(el('span', 'author', user.username), after);
   return h;
 }
 
 // Filled by content(). tabindex: a jump to a reply's original focuses it.
 function item(m) {
   return shell('', {'data-id': m.id, tabindex: -1}, m.user, m.ts);
-}
-
-function setClass(li, m, mine) {
-  var keep = /\b(cont|touched|flash)\b/g, extra = (li.className.match(keep) || []).join(' ');
-  li.className = 'msg ' + m.kind + (mine ? ' own' : '') + (extra ? ' ' + extra : '');
 }
 
 // "name: text" for quotes, the room list and the live region, never a
@@ -49,15 +44,13 @@ function quote(q, onJump) {
 
 // ctx: room.js's rights and callbacks.
 function content(li, m, ctx) {
-  setClass(li, m, ctx.mine);
-  var old = li.querySelector(':scope > .content'), box = el('div', 'content'), h = box.appendChild(head(m.user));
-  h.append(timeNode(m.ts));
+  li.classList.add('msg', m.kind);  // a message keeps its kind
+  li.classList.toggle('own', ctx.mine);
+  var old = li.querySelector(':scope > .content'), box = el('div', 'content'), h = box.appendChild(head(m.user, timeNode(m.ts))), live = !m.deleted;
   if (m.kind === 'question') h.append(m.answer_id ? el('span', 'state answered', 'answered') : el('span', 'state open', 'unanswered'));
   if (m.kind === 'answer') h.append(el('span', 'kind', 'answer'));
-  if (m.reply_to && m.kind !== 'answer') {
-    box.append(quote(ctx.quoteOf(m.reply_to), ctx.onJump.bind(null, m.reply_to)));
-  }
-  if (m.deleted) {
+  if (m.reply_to && m.kind !== 'answer') box.append(quote(ctx.quoteOf(m.reply_to), ctx.onJump.bind(null, m.reply_to)));
+  if (!live) {
     box.append(el('p', 'text deleted', m.deleted_by ? 'removed by a moderator' : 'message deleted'));
   } else if (ctx.hidden) {
     box.appendChild(el('p', 'text deleted', kHidden + ' '))
@@ -69,12 +62,11 @@ function content(li, m, ctx) {
   }
   li.classList.toggle('mention', Parley.mentions.ofMe(m));
   // After the text: a grouped message shows no head.
-  if (m.edited && !m.deleted) box.append(el('span', 'edited', '(edited)'));
-  var react = function (emoji) { ctx.onReact(m.id, emoji); };
-  if (!m.deleted) Parley.reactions.counts(box, m, react, ctx.muted);
+  if (m.edited && live) box.append(el('span', 'edited', '(edited)'));
+  var react = ctx.onReact.bind(null, m.id);
+  if (live) Parley.reactions.counts(box, m, react, ctx.muted);
 
   var actions = el('div', 'actions', null, {role: 'group', 'aria-label': 'Actions for this message'});
-  var live = !m.deleted;
   // Reply runs ctx.onReply(m.id), and so on.
   var action = function (shown, label, onClick) {
     if (shown) actions.append(button(label, label.toLowerCase(), onClick || ctx['on' + label].bind(null, m.id)));
@@ -93,11 +85,10 @@ function content(li, m, ctx) {
 }
 
 function pending(text, clientId, me, quoted) {
-  var li = shell('msg own pending', {'data-client-id': clientId}, me, Date.now()), c = el('div', 'content');
-  c.appendChild(head(me)).append(el('span', 'sending', 'sending…'));
+  var li = shell('msg own pending', {'data-client-id': clientId}, me, Date.now()), c = li.appendChild(el('div', 'content'));
+  c.append(head(me, el('span', 'sending', 'sending…')));
   if (quoted) c.append(el('p', 'quote', '↩ ' + quoted));
   c.append(el('p', 'text', text));
-  li.append(c);
   return li;
 }
 
@@ -121,13 +112,13 @@ function regroup(list, ctx) {
   // window holds what came before.
   var sawRead = ctx.startsRoom, newDone = ctx.unreadAfter === null;
   for (var node = list.firstChild; node; node = node.nextSibling) {
-    var ts = +node.getAttribute('data-ts'), id = +node.getAttribute('data-id');
+    var ts = +node.dataset.ts, id = +node.dataset.id;
     if (id && ctx.unreadAfter !== null && id <= ctx.unreadAfter) sawRead = true;
     if (!ts) {
       prev = null;
       continue;
     }
-    var user = node.getAttribute('data-user'), q = node.classList.contains('question');
+    var user = node.dataset.user, q = node.classList.contains('question');
     var day = !prevTs || !Parley.sameDay(prevTs, ts) ? Parley.dayLabel(ts) : null;
     setDivider(node, 'day', day);
     var isNew = false;
@@ -145,7 +136,7 @@ function regroup(list, ctx) {
 function refreshTimes(list) {
   var now = Date.now();
   [].forEach.call(list.getElementsByTagName('time'), function (time) {
-    var t = Parley.relativeTime(+time.getAttribute('data-ms'), now);
+    var t = Parley.relativeTime(+time.dataset.ms, now);
     if (time.textContent !== t) time.textContent = t;
   });
 }

@@ -44,7 +44,7 @@ function roomPath(rest) {
 function quoteOf(id) {
   var m = R.msgs[id] || R.quotes[id];
   if (!m) fetchQuote(id);
-  return m || null;
+  return m;
 }
 
 // A reply's original outside the window: the message at or before its id.
@@ -107,7 +107,7 @@ function renderReceipts() {
   if (dm) ids = ids.slice(-1);
   var at = {};
   R.members.forEach(function (mb) {
-    if (!me() || mine(mb) || !mb.read_event_id) return;
+    if (mine(mb) || !mb.read_event_id) return;
     var k = ids.length - 1;
     while (k >= 0 && ids[k] > mb.read_event_id) k--;
     if (k >= 0) (at[ids[k]] = at[ids[k]] || []).push(mb.user.username);
@@ -128,7 +128,7 @@ function layout() {
 
 // 0 while pending.
 function idOf(node) {
-  return +node.getAttribute('data-id') || 0;
+  return +node.dataset.id || 0;
 }
 
 // Pending ones stay last.
@@ -227,7 +227,7 @@ function announce(text) {
 
 function forget(node) {
   [node].concat([].slice.call(node.querySelectorAll('[data-id]'))).forEach(function (n) {
-    var id = n.getAttribute('data-id');
+    var id = n.dataset.id;
     delete R.nodes[id];
     delete R.msgs[id];
   });
@@ -271,7 +271,8 @@ function clearWindow() {
   bounds();
 }
 
-function historyGet(query, gen, done) {
+function historyGet(query, done) {
+  var gen = R.gen;
   get(roomPath('/messages?' + query), function (err, data) {
     if (gen !== R.gen) return;
     if (err) {
@@ -299,7 +300,7 @@ function reachedEnd() {
 function loadLatest(then) {
   clearWindow();
   R.atEnd = true;  // live messages meanwhile belong at the end
-  historyGet('limit=' + kPageSize, R.gen, function (page, more) {
+  historyGet('limit=' + kPageSize, function (page, more) {
     R.loading = false;
     placePage(page);
     R.hasMore = more;
@@ -314,9 +315,8 @@ function loadLatest(then) {
 function loadAround(id, then) {
   clearWindow();
   R.atEnd = false;
-  var gen = R.gen;
-  historyGet('limit=' + Math.floor(kPageSize / 2) + '&before=' + (id + 1), gen, function (before, moreBefore) {
-    historyGet('limit=' + kPageSize + '&after=' + id, gen, function (after, moreAfter) {
+  historyGet('limit=' + Math.floor(kPageSize / 2) + '&before=' + (id + 1), function (before, moreBefore) {
+    historyGet('limit=' + kPageSize + '&after=' + id, function (after, moreAfter) {
       R.loading = false;
       placePage(before);
       placePage(after);
@@ -332,7 +332,7 @@ function loadAround(id, then) {
 function loadPage(older) {
   if (R.loading || (older ? !R.hasMore || R.oldest === null : R.atEnd || !R.newest)) return;
   R.loading = true;
-  historyGet('limit=' + kPageSize + (older ? '&before=' + R.oldest : '&after=' + R.newest), R.gen, function (page, more) {
+  historyGet('limit=' + kPageSize + (older ? '&before=' + R.oldest : '&after=' + R.newest), function (page, more) {
     R.loading = false;
     keepPosition(function () {
       placePage(page);
@@ -397,12 +397,10 @@ function postRead(p, n) {
 }
 
 function failPending(clientId, err) {
-  var p = R.pending[clientId];
-  if (!p) return;
-  var head = p.li.querySelector('.head');
+  var p = R.pending[clientId], head = p.li.querySelector('.head');
   remove(head.querySelector('.sending'));
   remove(p.li.querySelector('.failed'));
-  var f = el('div', 'failed');
+  var f = p.li.appendChild(el('div', 'failed'));
   f.append(el('span', 'why', 'Not sent: ' + Parley.errorText(err)));
   if (Parley.transient(err)) {
     f.append(button('Retry', 'retry', function () {
@@ -415,7 +413,6 @@ function failPending(clientId, err) {
     remove(p.li);
     delete R.pending[clientId];
   }));
-  p.li.append(f);
 }
 
 function post(clientId) {
@@ -494,7 +491,7 @@ function onComposerInput() {
   var now = Date.now();
   if (!R.room || now - R.lastTypingSent < kTypingSendEveryMs || !$('text').value) return;
   R.lastTypingSent = now;
-  api('POST', roomPath('/typing'), null, null);
+  api('POST', roomPath('/typing'));
 }
 
 function startReply(id) {
@@ -632,7 +629,7 @@ function drawMembers() {
   var sorted = R.members.slice().sort(function (a, b) {
     return !a.online - !b.online || (a.user.username < b.user.username ? -1 : 1);
   });
-  var amOwner = R.room && R.room.owner && me() && R.room.owner.id === me().id;
+  var amOwner = mod.power(R.room, R.members) === 2;
   sorted.forEach(function (m) {
     var state = m.online ? 'online' : 'offline', li = el('li', state);
     li.append(el('span', 'dot'), el('span', 'name', m.user.username), el('span', 'visually-hidden', ' (' + state + ')'));
@@ -730,7 +727,7 @@ function renderHeader() {
   var note = R.removed || (muted ? mod.mutedText(muted) : prof ? 'Professors answer questions: use Answer on a question.' : '');
   $('composer-note').textContent = note;
   $('text-label').textContent = label;
-  $('text').setAttribute('placeholder', label + (dm ? ' to ' + room.name : ''));
+  $('text').placeholder = label + (dm ? ' to ' + room.name : '');
   show('composer', !note);
   show('composer-note', note);
   // No event ends a mute: wake at the first to end, mine or in the list (a
@@ -742,9 +739,7 @@ function renderHeader() {
 }
 
 function rerender() {
-  for (var id in R.msgs) {
-    if (R.nodes[id]) renderMessage(R.msgs[id]);
-  }
+  for (var id in R.msgs) if (R.nodes[id]) renderMessage(R.msgs[id]);
   replyText();
 }
 
@@ -792,7 +787,7 @@ Parley.room = {
     loadMembers();
   },
   update: function (room) {
-    var roleChanged = R.room && R.room.role !== room.role;
+    var roleChanged = R.room.role !== room.role;
     R.room = room;
     renderHeader();
     if (roleChanged) rerender();
@@ -833,7 +828,7 @@ Parley.room = {
   onMemberEvent: function (d, id) {
     if (!inRoom(d)) return;
     var note = mod.note(d), isMe = mine(d);
-    if (isMe && (d.action === 'kicked' || d.action === 'banned')) {
+    if (isMe && /^(kicked|banned)$/.test(d.action)) {
       R.removed = note;
       // Shown in the room app.js opens next.
       R.notice = note.replace('this room', 'the room ' + R.room.name);
@@ -852,7 +847,7 @@ Parley.room = {
   },
   onReaction: function (d) {
     var m = R.msgs[d.message_id];
-    if (m && me() && Parley.reactions.apply(m, d, me().id)) renderMessage(m);
+    if (m && Parley.reactions.apply(m, d)) renderMessage(m);
   },
   onReceipt: function (d) {
     if (!inRoom(d)) return;
@@ -879,8 +874,8 @@ Parley.room = {
       cancelReply();
       $('text').focus();
     });
-    on('messages', 'scroll', onScroll);
-    on('messages', 'keydown', onListKey);
+    on(list, 'scroll', onScroll);
+    on(list, 'keydown', onListKey);
     longPress();
     setInterval(function () {
       if (!R.room) return;

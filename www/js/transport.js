@@ -145,7 +145,7 @@ T.openStream = function () {
     self.setStatus('reconnecting');
     var checking = self.generation;
     Parley.getJson('/events/poll?timeout=0', 10000, function (err) {
-      if (checking !== self.generation || self.stopped) return;
+      if (checking !== self.generation) return;
       if (err && err.status === 401) return self.h.onSignedOut();
       if (!err && ++self.streamFailures >= 2) return self.switchToPoll('the stream fails where a poll works');
       self.retryLater();

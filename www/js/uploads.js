@@ -21,8 +21,8 @@ function removeItem(item) {
 // A tray row with progress, then "ready": the id goes with the next send.
 function upload(file) {
   if (tray.length >= kMaxFiles) return;
-  var name = file.name || 'pasted.png', node = el('li', 'upload');
-  var item = {id: null, xhr: new XMLHttpRequest(), node: node};
+  var name = file.name || 'pasted.png', node = el('li', 'upload'), xhr = new XMLHttpRequest();
+  var item = {id: null, xhr: xhr, node: node};
   node.append(el('span', 'upload-name', name));
   var bar = node.appendChild(el('progress', '', null, {max: 100, value: 0, 'aria-label': 'Uploading ' + name}));
   var state = node.appendChild(el('span', 'upload-state', 'uploading'));
@@ -31,7 +31,6 @@ function upload(file) {
   show('upload-tray', true);
   tray.push(item);
 
-  var xhr = item.xhr;
   xhr.open('POST', '/api/uploads?name=' + encodeURIComponent(name), true);
   xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
   xhr.upload.onprogress = function (e) {
