@@ -65,6 +65,9 @@ test('when the push daemon restarts, the page reconnects and misses nothing', lo
   const restarted = f.stack.restartEvents(3000);
   await ui.waitForStatus(pia.page, 'reconnecting');
   await ui.send(quinn.page, 'while the daemon was down 1');
+  // Stored before the next is sent: two sends at once may be stored in
+  // either order (two workers), and the page shows them in stored order.
+  await ui.waitForMessage(quinn.page, 'while the daemon was down 1');
   await ui.send(quinn.page, 'while the daemon was down 2');
   await restarted;
   await ui.waitForStatus(pia.page, 'live', 20000);

@@ -716,7 +716,11 @@ function renderTyping() {
 
 function renderHeader() {
   var room = R.room, dm = room.kind === 'dm', qa = room.kind === 'qa', prof = qa && room.role === 'professor';
+  var topic = $('room-topic'), editor = mod.power(room, R.members) > 0;
   $('room-title').textContent = (dm ? '@ ' : '# ') + room.name;
+  topic.textContent = topic.title = room.topic || '';
+  show('room-edit-open', editor);
+  if (!editor) editRoom(false);
   var kind = dm ? 'direct conversation' : (qa ? 'Q&A' : room.kind) + ' room';
   if (qa && room.role) kind += ' · you are a ' + room.role;
   $('room-kind').textContent = kind;
@@ -736,6 +740,28 @@ function renderHeader() {
   clearTimeout(R.muteTimer);
   var end = Math.min.apply(null, R.members.map(function (m) { return m.muted_until > Date.now() ? m.muted_until : 9e15; }));
   if (end < 9e15) R.muteTimer = setTimeout(function () { if (R.room) membersChanged(true); }, Math.min(end - Date.now() + 50, 2e9));
+}
+
+// The owner and moderators rename the room and set its topic (a DM is
+// named after its people); focus: to the form, or back to its button.
+function editRoom(open, focus) {
+  var b = $('room-edit-open');
+  show('room-edit', open);
+  b.setAttribute('aria-expanded', open);
+  $('room-edit-error').textContent = '';
+  $('room-edit-name').value = R.room.name;
+  $('room-edit-topic').value = R.room.topic || '';
+  if (focus) (open ? $('room-edit-name') : b).focus();
+}
+
+// The room event redraws the header and the list.
+function saveRoom() {
+  var seq = R.seq;
+  api('PATCH', roomPath(''), {name: $('room-edit-name').value.trim(), topic: $('room-edit-topic').value.trim()}, function (err) {
+    if (seq !== R.seq) return;
+    if (err) $('room-edit-error').textContent = Parley.errorText(err);
+    else editRoom(false, 1);
+  });
 }
 
 function rerender() {
@@ -768,6 +794,7 @@ Parley.room = {
     // stays there.
     R.unreadAfter = room.unread > 0 && room.read_event_id > 0 ? room.read_event_id : null;
     cancelReply();
+    editRoom(false);
     clear('members');
     clear('announcer');
     setError(R.notice);
@@ -882,6 +909,13 @@ Parley.room = {
       draw.refreshTimes(list);
       layout();
     }, 30000);
+    var closeEdit = editRoom.bind(null, false, 1);
+    on('room-edit-open', 'click', function () {
+      editRoom($('room-edit').hidden, 1);
+    });
+    on('room-edit', 'submit', saveRoom);
+    on('room-edit-cancel', 'click', closeEdit);
+    onEsc('room-edit', closeEdit);
     on('invite-form', 'submit', function () {
       var name = $('invite-user').value.trim();
       if (!name || !R.room) return;
