@@ -52,18 +52,21 @@ Result<Response> Api::GetRoom(Call& c) {
   return RoomResponse(200, room);
 }
 
+// A JSON merge patch (RFC 7396): absent fields stay, {} changes nothing
+// (200, after the same checks), null removes: the topic, never the name.
 Result<Response> Api::UpdateRoom(Call& c) {
   RoomUpdate u;
+  if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c.body, "name"))) {
+    return Status::Invalid("invalid_field", "a room keeps a name");
+  }
   PARLEY_ASSIGN_OR_RETURN(u.name, OptionalString(c.body, "name"));
   if (u.name) PARLEY_RETURN_IF_ERROR(ValidateRoomName(*u.name));
-  // As a JSON merge patch reads it: null clears the topic, as "" does.
   if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c.body, "topic"))) {
     u.topic = "";
   } else {
     PARLEY_ASSIGN_OR_RETURN(u.topic, OptionalString(c.body, "topic"));
     if (u.topic) PARLEY_RETURN_IF_ERROR(ValidateTopic(*u.topic));
   }
-  if (!u.name && !u.topic) return Status::Invalid("missing_field", "name or topic is required");
   PARLEY_ASSIGN_OR_RETURN(Room room, store_.UpdateRoom(c.user, c.route.num, u));
   return RoomResponse(200, room);
 }

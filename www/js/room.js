@@ -749,15 +749,21 @@ function editRoom(open, focus) {
   show('room-edit', open);
   b.setAttribute('aria-expanded', open);
   $('room-edit-error').textContent = '';
-  $('room-edit-name').value = R.room.name;
-  $('room-edit-topic').value = R.room.topic || '';
+  $('room-edit-name').defaultValue = R.room.name;
+  $('room-edit-topic').defaultValue = R.room.topic || '';
+  $('room-edit').reset();
   if (focus) (open ? $('room-edit-name') : b).focus();
 }
 
-// The room event redraws the header and the list.
+// What I changed alone: another's rename meanwhile stays. The room event
+// redraws the header.
 function saveRoom() {
-  var seq = R.seq;
-  api('PATCH', roomPath(''), {name: $('room-edit-name').value.trim(), topic: $('room-edit-topic').value.trim()}, function (err) {
+  var seq = R.seq, body = {};
+  ['name', 'topic'].forEach(function (k) {
+    var f = $('room-edit-' + k), v = f.value.trim();
+    if (v !== f.defaultValue) body[k] = v;
+  });
+  api('PATCH', roomPath(''), body, function (err) {
     if (seq !== R.seq) return;
     if (err) $('room-edit-error').textContent = Parley.errorText(err);
     else editRoom(false, 1);
