@@ -108,13 +108,21 @@ test('a photo by the picker shows inline in a DM, sized before it loads', logged
   assert.equal(await img.getAttribute('height'), '213');
   const box = (i) => ({ w: Math.round(i.getBoundingClientRect().width), h: Math.round(i.getBoundingClientRect().height),
                         loaded: i.complete && i.naturalWidth > 0 });
-  const before = await img.evaluate(box);
+  // Measured once it has a box: a message redrawn meanwhile (the member
+  // list or my blocks arriving) is a new element, laid out at the next
+  // frame; one the client sized only when its bytes came never gets a box
+  // here, its bytes held back.
+  const sel = '#messages .attachment.image img[alt="sunset.png"]';
+  const before = await (await ben.page.waitForFunction((s) => {
+    const i = document.querySelector(s), r = i && i.getBoundingClientRect();
+    return r && r.width > 0 ? { w: Math.round(r.width), h: Math.round(r.height), loaded: i.complete && i.naturalWidth > 0 } : null;
+  }, sel, { timeout: 10000 })).jsonValue();
   assert.equal(before.loaded, false, 'measured before the image arrived');
   release();
   await ben.page.waitForFunction((sel) => {
     const i = document.querySelector(sel);
     return i && i.complete && i.naturalWidth > 0;
-  }, '#messages .attachment.image img[alt="sunset.png"]', { timeout: 10000 });
+  }, sel, { timeout: 10000 });
   const after = await img.evaluate(box);
   assert.equal(await img.evaluate((i) => i.naturalWidth), 480, 'the real image loaded through nginx (CSP img-src self)');
   assert.deepEqual({ w: before.w, h: before.h }, { w: 320, h: 213 }, 'sized before loading');
