@@ -504,8 +504,9 @@ Status PgStore::AdminSetOwner(int64_t room_id, const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
-  // The room row first, as UpdateRoom takes it: two hand-overs (or one
-  // and a rename) apply one after the other.
+  // The room row locked, as UpdateRoom locks it: two hand-overs, or one
+  // and a rename, apply one after the other. Then the new owner's member
+  // row FOR SHARE (LoadAccess's lock): a kick of them waits, or is seen.
   PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR NO KEY UPDATE", {room_id}).status());
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(who->id, room_id, false, true));
   if (a.room.kind == RoomKind::kDm) return Status::Invalid("invalid_field", "a direct conversation has no owner");
