@@ -37,7 +37,7 @@ int Usage() {
                "  admin [--revoke] USERNAME        make USERNAME a site admin (or no longer one)\n"
                "  set-password USERNAME            new password from $PARLEY_PASSWORD or one line of stdin;\n"
                "                                   ends every session of the user\n"
-               "  rooms                            list rooms with member and message counts\n"
+               "  rooms                            list rooms with member and message counts and the owner\n"
                "  backup DEST                      online copy of the database: SQLite's backup API, or\n"
                "                                   pg_dump --format=custom for PostgreSQL (pg_restore reads it)\n"
                "  check                            PRAGMA integrity_check (SQLite; on PostgreSQL use pg_amcheck),\n"
@@ -195,22 +195,26 @@ int Tokens(parley::Storage& store, const std::string& username, long count) {
 }
 
 // The same SQL on both backends.
+// The owner's name, or "-" for a room with none (general until
+// set-owner: nobody can moderate it before).
 constexpr const char* kRoomsSql =
     "SELECT r.id, r.kind, r.name, (SELECT COUNT(*) FROM members m WHERE m.room_id = r.id), "
-    "(SELECT COUNT(*) FROM messages g WHERE g.room_id = r.id) FROM rooms r ORDER BY r.id";
+    "(SELECT COUNT(*) FROM messages g WHERE g.room_id = r.id), "
+    "COALESCE((SELECT u.username FROM users u WHERE u.id = r.owner_id), '-') FROM rooms r ORDER BY r.id";
 
-void PrintRoom(long long id, const std::string& kind, long long members, long long messages, const std::string& name) {
-  std::printf("%-8lld %-8s %-8lld %-9lld %s\n", id, kind.c_str(), members, messages, name.c_str());
+void PrintRoom(long long id, const std::string& kind, long long members, long long messages, const std::string& owner,
+               const std::string& name) {
+  std::printf("%-8lld %-8s %-8lld %-9lld %-16s %s\n", id, kind.c_str(), members, messages, owner.c_str(), name.c_str());
 }
 
 int ListRooms(parley::OpenStorage& opened) {
-  std::printf("%-8s %-8s %-8s %-9s %s\n", "id", "kind", "members", "messages", "name");
+  std::printf("%-8s %-8s %-8s %-9s %-16s %s\n", "id", "kind", "members", "messages", "owner", "name");
   if (parley::pg::PgConn* conn = opened.postgres()) {
     auto r = conn->Exec(kRoomsSql);
     if (!r.ok()) return Fail(r.status());
     for (int i = 0; i < r->Rows(); ++i) {
       PrintRoom(r->OptionalInt(i, 0).value_or(0), r->Text(i, 1), r->OptionalInt(i, 3).value_or(0), r->OptionalInt(i, 4).value_or(0),
-                r->Text(i, 2));
+                r->Text(i, 5), r->Text(i, 2));
     }
     return 0;
   }
@@ -220,7 +224,7 @@ int ListRooms(parley::OpenStorage& opened) {
     auto row = s->Step();
     if (!row.ok()) return Fail(row.status());
     if (!*row) break;
-    PrintRoom(s->Int(0), s->Text(1), s->Int(3), s->Int(4), s->Text(2));
+    PrintRoom(s->Int(0), s->Text(1), s->Int(3), s->Int(4), s->Text(5), s->Text(2));
   }
   return 0;
 }

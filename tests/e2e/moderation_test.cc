@@ -586,8 +586,16 @@ TEST_F(ModerationTest, TheOperatorHandsGeneralToAMemberWhoAppointsAModerator) {
   const int64_t general = General(host);
   const int64_t spam = Send(spammer, general, "buy now")["id"].num();
   EXPECT_EQ(Expect(host->Delete("/api/messages/" + std::to_string(spam)), 403, "not_author"), "");
+  // parleyctl rooms shows it without an owner ("-"), then with one.
+  auto general_line = [&] {
+    std::string rooms = Ctl({"rooms"});
+    size_t at = rooms.find("\n" + std::to_string(general) + " ");
+    return at == std::string::npos ? rooms : rooms.substr(at + 1, rooms.find('\n', at + 1) - at - 1);
+  };
+  EXPECT_NE(general_line().find(" - "), std::string::npos) << general_line();
   const int64_t head = Head(host.token);
   const std::string out = Ctl({"set-owner", std::to_string(general), host.name});
+  EXPECT_NE(general_line().find(" " + host.name + " "), std::string::npos) << general_line();
   EXPECT_NE(out.find(host.name + " now owns room " + std::to_string(general)), std::string::npos) << out;
   WaitHead(host.token, head + 1);
   std::vector<PolledEvent> ev = RoomEvents(spammer, head);
