@@ -309,9 +309,7 @@ Result<Room> Store::UpdateRoom(const User& me, int64_t room_id, const RoomUpdate
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
   Room r = a.room;
-  if (u.name) r.name = *u.name;
-  if (u.topic) r.topic = *u.topic;
-  if (r.name != a.room.name || r.topic != a.room.topic) {
+  if (ApplyRoomUpdate(r, u)) {
     // OR IGNORE: a name another room has (any ASCII case, the index's
     // NOCASE) leaves the row as it was, and nothing changed means 409.
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
@@ -410,8 +408,7 @@ Status Store::AdminSetOwner(int64_t room_id, const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(who->id, room_id, false));
-  if (a.room.kind == RoomKind::kDm) return Status::Invalid("invalid_field", "a direct conversation has no owner");
-  if (!a.role) return Status::NotFound("member_not_found", who->username + " is not a member of this room");
+  PARLEY_RETURN_IF_ERROR(CheckMayOwn(a.room, a.role.has_value(), *who));
   if (IsOwner(a.room, who->id)) return CommitWrite(*tx);
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE rooms SET owner_id = ?2 WHERE id = ?1"));
   s.Bind(1, room_id).Bind(2, who->id);

@@ -26,6 +26,19 @@ Audience RoomEventAudience(RoomKind kind) {
   return kind == RoomKind::kPublic || kind == RoomKind::kQa ? Audience::kAll : Audience::kRoom;
 }
 
+bool ApplyRoomUpdate(Room& r, const RoomUpdate& u) {
+  const bool changed = (u.name && *u.name != r.name) || (u.topic && *u.topic != r.topic);
+  if (u.name) r.name = *u.name;
+  if (u.topic) r.topic = *u.topic;
+  return changed;
+}
+
+Status CheckMayOwn(const Room& r, bool member, const User& who) {
+  if (r.kind == RoomKind::kDm) return Status::Invalid("invalid_field", "a direct conversation has no owner");
+  if (!member) return Status::NotFound("member_not_found", who.username + " is not a member of this room");
+  return Status::Ok();
+}
+
 Role DefaultRole(RoomKind kind) { return kind == RoomKind::kQa ? Role::kStudent : Role::kMember; }
 
 bool RoleFitsKind(Role role, RoomKind kind) {

@@ -16,7 +16,7 @@
 
 #include "schema/model.h"
 #include "schema/status.h"
-#include "schema/storage.h"  // NowMs
+#include "schema/storage.h"  // NowMs, RoomUpdate
 
 namespace parley {
 
@@ -26,6 +26,13 @@ std::string RoomEventData(const Room& r);
 // rooms (room lists and the directory stay live), its members for a
 // private room (a DM's members are its only readers too).
 Audience RoomEventAudience(RoomKind kind);
+// UpdateRoom's change, the same on both backends: `r` (the room as it is)
+// with u's fields applied; false if that leaves it as it was (no write, no
+// event).
+bool ApplyRoomUpdate(Room& r, const RoomUpdate& u);
+// AdminSetOwner's refusals, from the room as the new owner's access read
+// it: a DM has no owner (400), a non-member cannot own it (404).
+Status CheckMayOwn(const Room& r, bool member, const User& who);
 // The role of someone who joins or is added to a room of that kind.
 Role DefaultRole(RoomKind kind);
 // Professors and students in Q&A rooms, members elsewhere.

@@ -405,10 +405,8 @@ Result<Room> PgStore::UpdateRoom(const User& me, int64_t room_id, const RoomUpda
   PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR NO KEY UPDATE", {room_id}).status());
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   Room r = a.room;
-  if (u.name) r.name = *u.name;
-  if (u.topic) r.topic = *u.topic;
   std::vector<Event> events;
-  if (r.name != a.room.name || r.topic != a.room.topic) {
+  if (ApplyRoomUpdate(r, u)) {
     auto updated = conn_.Exec("UPDATE rooms SET name = $2, topic = NULLIF($3, '') WHERE id = $1",
                               {room_id, r.name, r.topic});
     // The unique index on the name (any ASCII case, migration 007) is the
@@ -509,8 +507,7 @@ Status PgStore::AdminSetOwner(int64_t room_id, const std::string& username) {
   // row FOR SHARE (LoadAccess's lock): a kick of them waits, or is seen.
   PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR NO KEY UPDATE", {room_id}).status());
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(who->id, room_id, false, true));
-  if (a.room.kind == RoomKind::kDm) return Status::Invalid("invalid_field", "a direct conversation has no owner");
-  if (!a.role) return Status::NotFound("member_not_found", who->username + " is not a member of this room");
+  PARLEY_RETURN_IF_ERROR(CheckMayOwn(a.room, a.role.has_value(), *who));
   std::vector<Event> events;
   if (!IsOwner(a.room, who->id)) {
     PARLEY_RETURN_IF_ERROR(
