@@ -45,17 +45,21 @@ namespace parley::pg {
 // next append takes them.
 Status AppendEvents(PgTx& tx, std::span<Event> events);
 
-// The counter row's UPDATE as a common table expression `ids` whose one
-// row's `last` is one id taken, for a statement that takes an id and
-// writes the rows it names at once (PgStore's send: one round trip fewer).
-// The same row lock as AppendEvents, held to COMMIT; the caller inserts
-// the event with that id in the same transaction.
-inline constexpr const char* kTakeOneId = "ids AS (UPDATE event_counter SET last = last + 1 RETURNING last)";
+// For a statement that takes an id and writes the rows it names at once
+// (PgStore's send): kTakeOneId takes one from the counter row, with the
+// lock of AppendEvents, held to COMMIT; the caller's next statement reads
+// it as the `last` of a common table expression `ids` (kTakenId), and
+// inserts the event with that id in the same transaction. Two statements,
+// sent together: the second's snapshot (READ COMMITTED takes one as each
+// statement starts) is younger than the lock, so it sees every write that
+// held the counter row before it (a message's places count on from them).
+inline constexpr const char* kTakeOneId = "UPDATE event_counter SET last = last + 1";
+inline constexpr const char* kTakenId = "ids AS (SELECT last FROM event_counter)";
 
 // In a batch that holds the counter row: the next id, handed out (a
 // rollback of the write's savepoint gives it back). Otherwise nothing: the
-// caller's statement takes the row itself (kTakeOneId), then says which id
-// it got (TookId).
+// caller takes the row itself (kTakeOneId), then says which id it got
+// (TookId).
 std::optional<int64_t> NextBatchId(PgConn& conn);
 // The insert of a message took id (kTakeOneId, or NextBatchId's): in a
 // batch without a run yet, its run of ids starts there.

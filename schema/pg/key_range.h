@@ -69,4 +69,12 @@ inline std::string KeyRange(std::string_view key, std::string_view id, std::stri
   return out;
 }
 
+// The place of room k's newest message (messages.seq: the room's count of
+// messages, tombstones included, as none is ever removed; 0 for a room
+// with none), from the room's last entry in messages_room.
+inline std::string LastPlaceInRoom(std::string_view k) {
+  return "COALESCE((SELECT x.seq FROM messages x WHERE " + KeyRange("x.room_id", "x.id", k, "0", kMaxId) +
+         " ORDER BY x.room_id DESC, x.id DESC LIMIT 1), 0)";
+}
+
 }  // namespace parley::pg

@@ -7,6 +7,7 @@
 #include "schema/json.h"
 #include "schema/moderation.h"
 #include "schema/pg/event_log.h"
+#include "schema/pg/key_range.h"
 #include "schema/pg/notify.h"
 
 namespace parley::pg {
@@ -42,6 +43,19 @@ std::string HexOf(const std::string& bytes) {
   return out;
 }
 
+// Room $2's head row once its writes are done ($1: its newest event):
+// last_event_id for the room list's order, and message_seq, its newest
+// message's place, the room's count of messages. This binary's inserts and
+// unread counts read the messages' places themselves (migration 018); a
+// pool of the previous binary, while a deployment is upgraded, counts on
+// from message_seq (its insert trigger, its unread counts).
+static const std::string& MoveRoomHead() {
+  static const std::string kMove =
+      "UPDATE room_heads SET last_event_id = GREATEST(last_event_id, $1), message_seq = GREATEST(message_seq, " +
+      LastPlaceInRoom("$2") + ") WHERE room_id = $2";
+  return kMove;
+}
+
 Result<std::unique_ptr<Batch>> PgStore::BeginBatch() {
   // One wake-up for the whole batch, for its highest id (issue 10: once
   // per batch, not once per write): CommitAppended queues none inside it.
@@ -60,9 +74,7 @@ Status PgStore::FinishBatch() {
   // counter row's one UPDATE for the batch.
   PARLEY_RETURN_IF_ERROR(FinishIds(conn_));
   for (const auto& [room, id] : batch_rooms_) {
-    PARLEY_RETURN_IF_ERROR(
-        conn_.Defer("UPDATE room_heads SET last_event_id = GREATEST(last_event_id, $1) WHERE room_id = $2",
-                    {id, room}));
+    PARLEY_RETURN_IF_ERROR(conn_.Defer(MoveRoomHead(), {id, room}));
   }
   if (notify_head_ == 0) return Status::Ok();
   PARLEY_ASSIGN_OR_RETURN(std::string channel, Channel());
@@ -103,8 +115,7 @@ Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events) {
   const bool batch = conn_.in_batch();  // then once for the batch, FinishBatch()
   for (const auto& [room, id] : last_of_room) {
     if (batch) break;
-    PARLEY_RETURN_IF_ERROR(
-        conn_.Exec("UPDATE room_heads SET last_event_id = $1 WHERE room_id = $2", {id, room}).status());
+    PARLEY_RETURN_IF_ERROR(conn_.Exec(MoveRoomHead(), {id, room}).status());
   }
   const int64_t head = events.empty() ? 0 : events.back().id;
   // In a batch, the batch's COMMIT announces its highest id (BeginBatch).

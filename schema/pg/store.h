@@ -260,8 +260,9 @@ class PgStore final : public Storage {
   // kind kind_in_qa in a Q&A room, else m.kind), and the rest once its
   // rows are back (m.id and m.kind from them). The insert statement hands
   // out the batch's next id when the batch holds the counter row
-  // (event_log.h).
-  PgConn::Stmt InsertQuery(const Message& m, const char* kind_in_qa);
+  // (event_log.h); otherwise kTakeOneId comes first, and FinishInsert
+  // reads the last statement's rows.
+  std::vector<PgConn::Stmt> InsertQuery(const Message& m, const char* kind_in_qa);
   Status FinishInsert(Message& m, Event& ev, const PgResult& inserted, bool* duplicate);
   // store_search.cc: one step of a search, the matches of `source` (a FROM
   // clause and its WHERE naming the messages m; at most $9 of them, newest

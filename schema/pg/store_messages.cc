@@ -3,12 +3,12 @@
 //
 // Design note. A message's id is the id of the event that created it (the
 // API's message ids and cursors are event ids), so a send takes its id from
-// the counter row first, in the statement that inserts the message and
-// claims its client_id (kTakeOneId), and inserts its event last, once, with
-// its final data. The insert goes out in one pipeline with the access
-// query, ahead of the checks it would wait for (a refused send rolls it
-// back with its savepoint): one round trip where there were five. The
-// counter row is held from that first statement to COMMIT, a few
+// the counter row first (the batch's next id, or kTakeOneId just before
+// the statement that inserts the message and claims its client_id), and
+// inserts its event last, once, with its final data. The insert goes out
+// in one pipeline with the access query, ahead of the checks it would wait
+// for (a refused send rolls it back with its savepoint): one round trip
+// where there were five. The counter row is held from then to COMMIT, a few
 // statements longer than an append made last; inside a group-commit batch
 // it is held to the batch's COMMIT anyway. Every message event carries
 // events.message_id, by which an edit or a delete rewrites the earlier ones
@@ -166,29 +166,58 @@ constexpr const char* kMoveReadMarker =
     "ON CONFLICT (user_id, room_id) DO UPDATE SET event_id = excluded.event_id "
     "WHERE excluded.event_id > read_markers.event_id";
 
-PgConn::Stmt PgStore::InsertQuery(const Message& m, const char* kind_in_qa) {
+std::vector<PgConn::Stmt> PgStore::InsertQuery(const Message& m, const char* kind_in_qa) {
   // Takes the id (the batch's next one, or the counter row's with its lock,
   // kTakeOneId: the lock of AppendEvents, held to COMMIT), inserts the
   // message under it, claims the client_id and moves the sender's read
   // marker to it (as Store::InsertMessage on SQLite, which says why). The
   // kind is the room's: kind_in_qa in a Q&A room, else m.kind. Nothing is
   // inserted for a room that does not exist.
+  //
+  // Its places (migrations 011, 016, 018) count on from the room's newest
+  // message and the author's newest there. Messages are never removed, only
+  // made tombstones, so the newest has the room's count. The lookups see
+  // every message committed before: the counter row is held when the insert
+  // starts (by this batch, or by kTakeOneId just before), and every message
+  // insert holds it to its COMMIT.
+  static const std::string kPlaces =
+      LastPlaceInRoom("$1") +
+      " + 1, COALESCE((SELECT x.author_seq FROM messages x WHERE (x.room_id, x.user_id) = ($1::bigint, $2::bigint) "
+      "ORDER BY x.room_id DESC, x.user_id DESC, x.id DESC LIMIT 1), 0) + 1";
   const std::optional<int64_t> id = NextBatchId(conn_);
   std::vector<PgParam> params{m.room_id, m.user.id,   kind_in_qa, m.kind, m.text, m.reply_to,
                               m.ts,      m.client_id, ToString(RoomKind::kQa)};
   if (id) params.push_back(*id);
-  return {std::string("WITH ") + (id ? "ids AS (SELECT $10::bigint AS last)" : kTakeOneId) +
-              ", m AS (INSERT INTO messages (id, room_id, user_id, kind, text, reply_to, ts, client_id) "
-              "SELECT last, r.id, $2::bigint, CASE WHEN r.kind = $9 THEN $3::text ELSE $4::text END, $5::text, "
-              "$6::bigint, $7::bigint, $8::text FROM ids, rooms r WHERE r.id = $1 RETURNING id, kind), "
-              "i AS (INSERT INTO idempotency (user_id, client_id, message_id, created_ts) "
-              "SELECT $2::bigint, $8::text, id, $7::bigint FROM m WHERE $8::text IS NOT NULL "
-              "ON CONFLICT DO NOTHING RETURNING 1), "
-              "rm AS (INSERT INTO read_markers (user_id, room_id, event_id) SELECT $2::bigint, $1::bigint, id FROM m " +
-              kMoveReadMarker + ") "
-              "SELECT id, kind, (SELECT count(*) FROM i) FROM m",
-          std::move(params)};
+  std::vector<PgConn::Stmt> out;
+  if (!id) out.push_back({kTakeOneId, {}});
+  out.push_back({std::string("WITH ") + (id ? "ids AS (SELECT $10::bigint AS last)" : kTakenId) +
+                     ", m AS (INSERT INTO messages (id, room_id, user_id, kind, text, reply_to, ts, client_id, seq, "
+                     "author_seq) SELECT last, r.id, $2::bigint, CASE WHEN r.kind = $9 THEN $3::text ELSE $4::text "
+                     "END, $5::text, $6::bigint, $7::bigint, $8::text, " +
+                     kPlaces +
+                     " FROM ids, rooms r WHERE r.id = $1 RETURNING id, kind), "
+                     "i AS (INSERT INTO idempotency (user_id, client_id, message_id, created_ts) "
+                     "SELECT $2::bigint, $8::text, id, $7::bigint FROM m WHERE $8::text IS NOT NULL "
+                     "ON CONFLICT DO NOTHING RETURNING 1), "
+                     "rm AS (INSERT INTO read_markers (user_id, room_id, event_id) SELECT $2::bigint, $1::bigint, id "
+                     "FROM m " +
+                     kMoveReadMarker +
+                     ") "
+                     "SELECT id, kind, (SELECT count(*) FROM i) FROM m",
+                 std::move(params)});
+  return out;
 }
+
+namespace {
+
+Result<PgResult> InsertedOf(std::vector<Result<PgResult>>& rows, size_t first, size_t count) {
+  // The first failure among InsertQuery's statements is the cause; those
+  // after it only say that the transaction had failed.
+  for (size_t i = first; i + 1 < first + count; ++i) PARLEY_RETURN_IF_ERROR(rows[i].status());
+  return std::move(rows[first + count - 1]);
+}
+
+}  // namespace
 
 Status PgStore::FinishInsert(Message& m, Event& ev, const PgResult& inserted, bool* duplicate) {
   *duplicate = false;
@@ -218,8 +247,9 @@ Status PgStore::InsertMessage(PgTx& /*tx: the write's, whose COMMIT ends the cou
   // After the client_id lookup: a retried send costs no token.
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(m.user.id, WriteClass::kSend));
   m.ts = NowMs();
-  PgConn::Stmt st = InsertQuery(m, m.kind.c_str());
-  PARLEY_ASSIGN_OR_RETURN(PgResult inserted, conn_.Exec(st.sql, st.params));
+  const std::vector<PgConn::Stmt> insert = InsertQuery(m, m.kind.c_str());
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(insert));
+  PARLEY_ASSIGN_OR_RETURN(PgResult inserted, InsertedOf(rows, 0, insert.size()));
   return FinishInsert(m, ev, inserted, duplicate);
 }
 
@@ -258,13 +288,15 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     // With a quota, the sender's bucket is read (locked) in it too, last:
     // after the counter row, where a send always took it.
     const std::string* cid = client_id ? &*client_id : nullptr;
-    std::vector<PgConn::Stmt> statements = {AccessQuery(me.id, room_id, !locked, cid), InsertQuery(m, "question")};
+    std::vector<PgConn::Stmt> statements = InsertQuery(m, "question");
+    const size_t inserts = statements.size();
+    statements.insert(statements.begin(), AccessQuery(me.id, room_id, !locked, cid));
     const bool quota = !limits_.rate(WriteClass::kSend).unlimited();
     if (quota) statements.push_back(BucketQuery(me.id, WriteClass::kSend));
     PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(statements));
     PARLEY_ASSIGN_OR_RETURN(PgResult access_rows, std::move(rows[0]));
     PARLEY_ASSIGN_OR_RETURN(Access a, ReadAccess(access_rows, true, cid != nullptr));
-    PARLEY_ASSIGN_OR_RETURN(PgResult inserted, std::move(rows[1]));
+    PARLEY_ASSIGN_OR_RETURN(PgResult inserted, InsertedOf(rows, 1, inserts));
     if (a.seen) {
       PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, LoadMessage(*a.seen));
       if (seen) return answer_seen(std::move(*seen));
@@ -282,7 +314,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
       }
     }
     // After the client_id lookup: a retried send costs no token.
-    PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kSend, quota ? &rows[2] : nullptr));
+    PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kSend, quota ? &rows.back() : nullptr));
     PARLEY_ASSIGN_OR_RETURN(m.attachments, OwnUploads(me, attachments));
     Event ev;
     bool duplicate = false;

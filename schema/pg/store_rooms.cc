@@ -69,9 +69,12 @@ constexpr const char* kReadMarkerColumn =
     "COALESCE((SELECT event_id FROM read_markers WHERE user_id = $1 AND room_id = r.id), 0) AS read_event_id";
 // After it, over a subquery p (columns id and read_event_id): the unread
 // counts, capped as on SQLite (a badge reads "999+"), and counted as there
-// (store_rooms.cc, migration 011): the room's count of messages less the
-// place of the first after the marker, plus one, less the tombstones after
-// it; with 1,000 of those, the live messages are walked to the cap.
+// (store_rooms.cc, migration 011): the place of the newest message after
+// the marker less the place of the first, plus one, less the tombstones
+// after it; with 1,000 of those, the live messages are walked to the cap.
+// The newest message's place, not the head row's count (message_seq): that
+// row is moved once a batch (migration 018), and a write of the batch that
+// answers with a room would miss the batch's earlier sends.
 // The messages after the marker as row comparisons on (room_id, id)
 // (key_range.h), walked in index order so that the cap ends a walk: not
 // the primary key from the marker on (every other room's rows), nor a
@@ -80,9 +83,9 @@ constexpr const char* kReadMarkerColumn =
 // that bitmap scan and a sort look cheaper than the walk; these exclusive
 // bounds estimate next to no rows, and the walk is the plan
 // (PgStorePlansTest).
-std::string AfterMarker(const char* more) {
+std::string AfterMarker(const char* more, const char* order = "x.room_id, x.id") {
   return "FROM messages x WHERE (x.room_id, x.id) > (p.id, p.read_event_id) AND (x.room_id, x.id) <= (p.id, " +
-         std::string(kMaxId) + ")" + more + " ORDER BY x.room_id, x.id";
+         std::string(kMaxId) + ")" + more + " ORDER BY " + order;
 }
 
 // One author's messages after the marker in room p, through
@@ -118,7 +121,7 @@ const std::string& UnreadColumns() {
       "FROM (SELECT COUNT(*) AS n, COUNT(b.blocked_id) AS b FROM (SELECT x.user_id " +
       AfterMarker(" AND x.deleted = 1") + " LIMIT 1000) t "
       "LEFT JOIN blocks b ON b.blocker_id = $1 AND b.blocked_id = t.user_id) d, "
-      "(SELECT COALESCE((SELECT h.message_seq FROM room_heads h WHERE h.room_id = p.id) - (SELECT x.seq " +
+      "(SELECT COALESCE((SELECT x.seq " + AfterMarker("", "x.room_id DESC, x.id DESC") + " LIMIT 1) - (SELECT x.seq " +
       AfterMarker("") + " LIMIT 1) + 1, 0) AS n) a), "
       "(SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT x.message_id FROM mentions x WHERE x.user_id = $1 "
       "AND x.room_id = p.id AND x.message_id > p.read_event_id ORDER BY x.message_id DESC LIMIT 2000) t "

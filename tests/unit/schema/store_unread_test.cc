@@ -461,6 +461,62 @@ TEST_F(StoreUnreadTest, AMarkerAskedBeyondTheHeadStopsAtItAndCountsGoOn) {
   EXPECT_EQ(moved_to, std::nullopt) << "already at the head";
 }
 
+// A write that answers with its room, later in a batch than sends to that
+// room, counts them. PostgreSQL moves a room's head row once a batch
+// (migration 018), so a count from the head row's message_seq missed the
+// batch's earlier sends (1 here, not 3).
+TEST_F(StoreUnreadTest, AWriteLaterInABatchCountsTheBatchsSends) {
+  const int64_t room = SharedRoom("busy");
+  Post(alice_, room, "before");
+  {
+    ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+    Post(alice_, room, "one");
+    Post(alice_, room, "two");
+    ASSERT_OK_AND_ASSIGN(Room view, store_->SetNotifications(bob_, room, NotifyLevel::kMentions));
+    EXPECT_EQ(view.unread, 3) << "the room in the answer to a write of the batch";
+    ASSERT_OK(batch->Commit());
+  }
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(bob_, room, 3, "after the batch"));
+  if (test::OnPostgres()) {
+    EXPECT_EQ(QueryInt("SELECT message_seq FROM room_heads WHERE room_id = " + std::to_string(room)), 3)
+        << "the head row's count, moved with the batch's COMMIT";
+  }
+}
+
+// PostgreSQL's migration 018: while a deployment is upgraded one host at a
+// time, a pool of the previous binary inserts messages without their
+// places. The trigger numbers them on from this binary's messages, and this
+// binary's sends number on from theirs.
+TEST_F(StoreUnreadTest, ThePreviousBinarysMessagesAreNumberedInLineWithThisOnes) {
+  if (!test::OnPostgres()) GTEST_SKIP() << "PostgreSQL's trigger";
+  const int64_t room = SharedRoom("upgrade");
+  const std::string r = std::to_string(room);
+  Post(alice_, room, "this binary");
+  Post(bob_, room, "this binary, bob");
+  // As the previous binary's send inserts: its id from the counter row, no places.
+  ASSERT_OK(Exec("WITH ids AS (UPDATE event_counter SET last = last + 1 RETURNING last) "
+                 "INSERT INTO messages (id, room_id, user_id, kind, text, ts) SELECT last, " + r + ", " +
+                 std::to_string(alice_.id) + ", 'message', 'the previous binary', 0 FROM ids"));
+  EXPECT_EQ(QueryInt("SELECT message_seq FROM room_heads WHERE room_id = " + r), 3);
+  const Message after = Post(alice_, room, "this binary again");
+  auto places = [&](const char* column) {
+    std::string out;
+    for (int64_t id = QueryInt("SELECT MIN(id) FROM messages WHERE room_id = " + r); id > 0;
+         id = QueryInt("SELECT COALESCE(MIN(id), 0) FROM messages WHERE room_id = " + r + " AND id > " +
+                       std::to_string(id))) {
+      out += std::to_string(QueryInt(std::string("SELECT ") + column + " FROM messages WHERE id = " +
+                                     std::to_string(id))) + " ";
+    }
+    return out;
+  };
+  EXPECT_EQ(places("seq"), "1 2 3 4 ");
+  EXPECT_EQ(places("author_seq"), "1 1 2 3 ");
+  EXPECT_EQ(QueryInt("SELECT message_seq FROM room_heads WHERE room_id = " + r), 4);
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 4, "four messages, one of the previous binary"));
+  ASSERT_OK(store_->MarkRead(carol_, room, after.id - 1));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 1, "read to the previous binary's"));
+}
+
 // SQLite's migration 018, PostgreSQL's 013: a marker set beyond the head
 // before MarkRead kept to it is brought back to the head, and counts go on.
 TEST_F(StoreUnreadTest, TheMigrationBringsAMarkerBeyondTheHeadBackToIt) {
