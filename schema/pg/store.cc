@@ -9,6 +9,7 @@
 #include "schema/pg/event_log.h"
 #include "schema/pg/key_range.h"
 #include "schema/pg/notify.h"
+#include "schema/pg/store_details.h"
 
 namespace parley::pg {
 
@@ -62,6 +63,7 @@ Result<std::unique_ptr<Batch>> PgStore::BeginBatch() {
   notify_head_ = 0;
   batch_rooms_.clear();
   batch_member_locks_.clear();
+  batch_markers_.clear();
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgBatch> batch, PgBatch::Begin(conn_, [this] { return FinishBatch(); }));
   return std::unique_ptr<Batch>(std::move(batch));
 }
@@ -73,12 +75,32 @@ Status PgStore::FinishBatch() {
   // Queued (PgConn::Defer): they ride with the batch's COMMIT, with the
   // counter row's one UPDATE for the batch.
   PARLEY_RETURN_IF_ERROR(FinishIds(conn_));
+  PARLEY_RETURN_IF_ERROR(WriteBatchMarkers());
   for (const auto& [room, id] : batch_rooms_) {
     PARLEY_RETURN_IF_ERROR(conn_.Defer(MoveRoomHead(), {id, room}));
   }
   if (notify_head_ == 0) return Status::Ok();
   PARLEY_ASSIGN_OR_RETURN(std::string channel, Channel());
   return NotifyHead(conn_, channel, notify_head_);
+}
+
+// A sender's read marker moved to their message ($1 user, $2 room, $3 id).
+constexpr const char* kMoveSendersMarker = "INSERT INTO read_markers (user_id, room_id, event_id) VALUES ($1, $2, $3) ";
+
+Status PgStore::WriteBatchMarkers() {
+  // Queued: they ride with the next statement, outside any write's
+  // savepoint (their sends committed), or with the batch's COMMIT.
+  for (const auto& [who, id] : batch_markers_) {
+    PARLEY_RETURN_IF_ERROR(
+        conn_.Defer(std::string(kMoveSendersMarker) + kMoveReadMarker, {who.first, who.second, id}));
+  }
+  batch_markers_.clear();
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<PgTx>> PgStore::BeginWrite() {
+  PARLEY_RETURN_IF_ERROR(WriteBatchMarkers());
+  return PgTx::Begin(conn_);
 }
 
 Result<std::string> PgStore::Channel() {
@@ -106,7 +128,7 @@ Status PgStore::CommitEvents(PgTx& tx, std::vector<Event>& events) {
   return CommitAppended(tx, events);
 }
 
-Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events) {
+Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events, const Message* sent) {
   // The room list's order (SQLite's migration 006): each room's newest event.
   std::map<int64_t, int64_t> last_of_room;
   for (const Event& e : events) {
@@ -116,6 +138,12 @@ Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events) {
   for (const auto& [room, id] : last_of_room) {
     if (batch) break;
     PARLEY_RETURN_IF_ERROR(conn_.Exec(MoveRoomHead(), {id, room}).status());
+  }
+  // The sender's marker at once outside a batch; in one, once its send has
+  // committed (below), with the batch's next write that is not a send.
+  if (sent != nullptr && !batch) {
+    PARLEY_RETURN_IF_ERROR(
+        conn_.Defer(std::string(kMoveSendersMarker) + kMoveReadMarker, {sent->user.id, sent->room_id, sent->id}));
   }
   const int64_t head = events.empty() ? 0 : events.back().id;
   // In a batch, the batch's COMMIT announces its highest id (BeginBatch).
@@ -127,12 +155,16 @@ Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events) {
   if (head > 0) notify_head_ = head;
   if (batch) {
     for (const auto& [room, id] : last_of_room) batch_rooms_[room] = std::max(batch_rooms_[room], id);
+    if (sent != nullptr) {
+      int64_t& marker = batch_markers_[{sent->user.id, sent->room_id}];
+      marker = std::max(marker, sent->id);
+    }
   }
   return Status::Ok();
 }
 
 Result<User> PgStore::CreateUser(const std::string& username, const std::string& pw_hash) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   // No conflict target: the unique index on lower(username) is the one
   // that can refuse the row.
   PARLEY_ASSIGN_OR_RETURN(
@@ -194,7 +226,7 @@ Status PgStore::CreateSession(int64_t user_id, const std::string& token_hash) {
   // The account's row is locked first, so two logins at once cannot both
   // count under the cap.
   const int64_t now = NowMs();
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", {user_id}).status());
   PARLEY_RETURN_IF_ERROR(
       conn_.Defer("DELETE FROM sessions WHERE user_id = $1 AND (expires_ts <= $2 OR last_seen_ts <= $3)",

@@ -24,6 +24,12 @@ inline constexpr const char* kMessageSelect =
     "FROM messages m JOIN users u ON u.id = m.user_id "
     "LEFT JOIN answers a ON a.question_id = m.id LEFT JOIN users du ON du.id = m.deleted_by ";
 
+// The end of an insert into read_markers: the marker only moves forward
+// (an old tab cannot unread what a newer one read).
+inline constexpr const char* kMoveReadMarker =
+    "ON CONFLICT (user_id, room_id) DO UPDATE SET event_id = excluded.event_id "
+    "WHERE excluded.event_id > read_markers.event_id";
+
 // The row-th row of a kMessageSelect query.
 Result<Message> ReadMessage(const PgResult& r, int row);
 // Every row of r.

@@ -180,7 +180,7 @@ Result<bool> PgStore::SetOnline(int64_t user_id, bool online) {
   static const std::string kDelete =
       "WITH mine AS (DELETE FROM presence WHERE user_id = $1 AND daemon = $2 RETURNING user_id) " +
       std::string(kAloneSql);
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(conn_.Exec(kLockUserSql, {user_id}).status());
   PARLEY_ASSIGN_OR_RETURN(PgResult changed, online ? conn_.Exec(kInsert, {user_id, daemon_, NowMs()})
                                                    : conn_.Exec(kDelete, {user_id, daemon_}));
@@ -192,7 +192,7 @@ Result<bool> PgStore::SetOnline(int64_t user_id, bool online) {
 Status PgStore::ClearPresence() {
   // After a crash, a restart may come before the others noticed (KeepPresence):
   // the users this daemon held and nobody else does are announced here.
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(DropDaemonPresence(*this, daemon_).status());
   return tx->Commit();
 }
@@ -212,7 +212,7 @@ Result<std::vector<int64_t>> PgStore::KeepPresence(int64_t stale_ms) {
   if (stale.Rows() == 0) return offline;
   // The dead daemons' rows lock the daemons that notice together: the
   // second waits, then finds nothing left to do.
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(PgResult dead,
                           conn_.Exec("DELETE FROM daemons WHERE seen_ts < $1 RETURNING name", {now - stale_ms}));
   for (int i = 0; i < dead.Rows(); ++i) {

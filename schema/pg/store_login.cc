@@ -17,7 +17,7 @@
 namespace parley::pg {
 
 Status PgStore::BeginLogin(const std::string& username, const std::string& address) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   // The clock is read once each row is locked, as SQLite's store reads it
   // under the writer lock: an attempt that waited for another's lock must
   // not judge that other's fresh block from before it began, which made its
@@ -59,7 +59,7 @@ Status PgStore::BeginLogin(const std::string& username, const std::string& addre
 }
 
 Status PgStore::LoginSucceeded(const std::string& username, const std::string& address) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(
       conn_.Exec("DELETE FROM login_throttle WHERE lower(account) = lower($1) AND address = $2", {username, address})
           .status());

@@ -160,19 +160,13 @@ Result<std::optional<Message>> PgStore::FindByClientId(int64_t user_id, const st
   return LoadMessage(id);
 }
 
-// The end of an insert into read_markers: the marker only moves forward
-// (an old tab cannot unread what a newer one read).
-constexpr const char* kMoveReadMarker =
-    "ON CONFLICT (user_id, room_id) DO UPDATE SET event_id = excluded.event_id "
-    "WHERE excluded.event_id > read_markers.event_id";
-
 std::vector<PgConn::Stmt> PgStore::InsertQuery(const Message& m, const char* kind_in_qa) {
   // Takes the id (the batch's next one, or the counter row's with its lock,
   // kTakeOneId: the lock of AppendEvents, held to COMMIT), inserts the
-  // message under it, claims the client_id and moves the sender's read
-  // marker to it (as Store::InsertMessage on SQLite, which says why). The
-  // kind is the room's: kind_in_qa in a Q&A room, else m.kind. Nothing is
-  // inserted for a room that does not exist.
+  // message under it and claims the client_id. The kind is the room's:
+  // kind_in_qa in a Q&A room, else m.kind. Nothing is inserted for a room
+  // that does not exist. The sender's read marker moves with the write's
+  // COMMIT (CommitAppended).
   //
   // Its places (migrations 011, 016, 018) count on from the room's newest
   // message and the author's newest there. Messages are never removed, only
@@ -198,11 +192,7 @@ std::vector<PgConn::Stmt> PgStore::InsertQuery(const Message& m, const char* kin
                      " FROM ids, rooms r WHERE r.id = $1 RETURNING id, kind), "
                      "i AS (INSERT INTO idempotency (user_id, client_id, message_id, created_ts) "
                      "SELECT $2::bigint, $8::text, id, $7::bigint FROM m WHERE $8::text IS NOT NULL "
-                     "ON CONFLICT DO NOTHING RETURNING 1), "
-                     "rm AS (INSERT INTO read_markers (user_id, room_id, event_id) SELECT $2::bigint, $1::bigint, id "
-                     "FROM m " +
-                     kMoveReadMarker +
-                     ") "
+                     "ON CONFLICT DO NOTHING RETURNING 1) "
                      "SELECT id, kind, (SELECT count(*) FROM i) FROM m",
                  std::move(params)});
   return out;
@@ -268,6 +258,8 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     return SendResult{std::move(seen), false};
   };
   {
+    // Not BeginWrite: a send reads no read marker, and leaves the ones
+    // its batch moved for its end.
     PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
     // A member row that an earlier send of this batch locked is locked
     // still (to the batch's COMMIT): no second lock, no MultiXact.
@@ -320,7 +312,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     bool duplicate = false;
     PARLEY_RETURN_IF_ERROR(FinishInsert(m, ev, inserted, &duplicate));
     if (!duplicate) {
-      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}));
+      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}, &m));
       if (conn_.in_batch()) batch_member_locks_.insert(member);
       return SendResult{std::move(m), true};
     }
@@ -337,7 +329,7 @@ Result<SendResult> PgStore::Answer(const User& me, int64_t question_id, const st
     return SendResult{std::move(seen), false};
   };
   {
-    PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+    PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
     // The question's row locked: of many professors racing, one finds it
     // unanswered; the others wait for its COMMIT and then see the answer.
     PARLEY_ASSIGN_OR_RETURN(std::optional<Message> q, LoadMessage(question_id, "FOR UPDATE OF m"));
@@ -388,7 +380,7 @@ Result<SendResult> PgStore::Answer(const User& me, int64_t question_id, const st
                                                      "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                                                      {question_id, m.id, me.id, q->room_id}));
       if (a.Affected() == 0) return AlreadyAnswered();
-      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}));
+      PARLEY_RETURN_IF_ERROR(CommitAppended(*tx, {ev}, &m));
       return SendResult{std::move(m), true};
     }
   }
@@ -417,7 +409,7 @@ Status PgStore::CheckMaySpeak(const User& me, const Access& a) {
 }
 
 Result<Message> PgStore::Edit(const User& me, int64_t message_id, const std::string& text) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kEdit));
   Access a;
   PARLEY_ASSIGN_OR_RETURN(Message m, LoadOwnMessage(me, message_id, &a));
@@ -437,7 +429,7 @@ Result<Message> PgStore::Edit(const User& me, int64_t message_id, const std::str
 }
 
 Status PgStore::Delete(const User& me, int64_t message_id) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kDelete));
   PARLEY_ASSIGN_OR_RETURN(std::optional<Message> found, LoadMessage(message_id, "FOR UPDATE OF m"));
   if (!found) return Status::NotFound("message_not_found", "no such message");
@@ -503,7 +495,7 @@ Status PgStore::RewriteMessageEvents(int64_t message_id, const std::string& data
 }
 
 Status PgStore::MarkRead(const User& me, int64_t room_id, int64_t event_id, std::optional<int64_t>* moved_to) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   // One round trip for the bucket, the access check and the marker, which
   // goes in ahead of the check's verdict: a refusal rolls it back with the
   // transaction. (The quota is still judged first, then the access.)

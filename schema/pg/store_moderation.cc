@@ -166,7 +166,7 @@ Status PgStore::ChangeMemberRole(int64_t room_id, RoomKind kind, const User& who
 
 Result<MemberUpdated> PgStore::UpdateMember(const User& me, int64_t room_id, const std::string& username,
                                             const MemberUpdate& u) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_ASSIGN_OR_RETURN(ModAccess a, LockModerator(me, room_id));
   if ((u.role || u.moderator) && !IsOwner(a.room, me.id)) {
@@ -229,7 +229,7 @@ Status PgStore::SetMute(int64_t room_id, const UpdateTarget& t, std::optional<in
 }
 
 Status PgStore::Kick(const User& me, int64_t room_id, const std::string& username) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_ASSIGN_OR_RETURN(ModAccess a, LockModerator(me, room_id));
   PARLEY_ASSIGN_OR_RETURN(User who, LockTarget(a, me, username));
@@ -243,7 +243,7 @@ Status PgStore::Kick(const User& me, int64_t room_id, const std::string& usernam
 }
 
 Status PgStore::BanUser(const User& me, int64_t room_id, const std::string& username, const std::string& reason) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_ASSIGN_OR_RETURN(ModAccess a, LockModerator(me, room_id));
   PARLEY_ASSIGN_OR_RETURN(User who, LockTarget(a, me, username));
@@ -260,7 +260,7 @@ Status PgStore::BanUser(const User& me, int64_t room_id, const std::string& user
 }
 
 Status PgStore::Unban(const User& me, int64_t room_id, const std::string& username) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_ASSIGN_OR_RETURN(ModAccess a, LockModerator(me, room_id));
   PARLEY_ASSIGN_OR_RETURN(User who, LockTarget(a, me, username));
@@ -274,7 +274,7 @@ Status PgStore::Unban(const User& me, int64_t room_id, const std::string& userna
 
 Result<BanPage> PgStore::Bans(const User& me, int64_t room_id, const UserPageQuery& q) {
   // One transaction, so the moderator check's row lock ends at its COMMIT.
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(ModAccess a, LockModerator(me, room_id));
   (void)a;
   // In user id order through the primary key, as on SQLite.
@@ -300,7 +300,7 @@ Result<BanPage> PgStore::Bans(const User& me, int64_t room_id, const UserPageQue
 }
 
 Status PgStore::Block(const User& me, const std::string& username) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
@@ -322,7 +322,7 @@ Status PgStore::Block(const User& me, const std::string& username) {
 }
 
 Status PgStore::Unblock(const User& me, const std::string& username) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
@@ -376,7 +376,7 @@ Result<std::vector<AccountInfo>> PgStore::AdminListUsers(const std::string& pref
 }
 
 Status PgStore::SetDeactivated(const User& me, const std::string& username, bool deactivated) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   // The admin flag is held (FOR SHARE) to COMMIT: a revocation racing this
   // waits, or this sees it.
@@ -409,7 +409,7 @@ Status PgStore::SetAdmin(const std::string& username, bool admin) {
 }
 
 Status PgStore::SetPassword(int64_t user_id, const std::string& pw_hash, const std::string& keep_token_hash) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(PgResult u, conn_.Exec("UPDATE users SET pw_hash = $1 WHERE id = $2 RETURNING username",
                                                  {pw_hash, user_id}));
   if (u.Rows() == 0) return Status::NotFound("user_not_found", "no such user");

@@ -28,7 +28,7 @@ std::string MineIn(const char* reader) {
 }  // namespace
 
 Result<ReactionResult> PgStore::React(const User& me, int64_t message_id, const std::string& emoji, bool add) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   // An add locks the message for itself (NO KEY: other rows' foreign keys
   // still pass): two new emoji on two pools cannot both pass the count of
   // kEmojiPerMessage, which then reads the other's committed row.

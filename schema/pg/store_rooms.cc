@@ -361,7 +361,7 @@ Result<Member> PgStore::LoadMember(int64_t room_id, int64_t user_id) {
 Result<Room> PgStore::CreateRoom(const User& me, const std::string& name, RoomKind kind,
                                  std::optional<int64_t> answers_per_professor) {
   if (kind == RoomKind::kDm) return Status::Invalid("invalid_field", "kind must be public, private or qa");
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kCreateRoom));
   if (limits_.rooms_per_user > 0) {
     // The user's row locked: two creations by one user on two pools cannot
@@ -397,7 +397,7 @@ Result<Room> PgStore::CreateRoom(const User& me, const std::string& name, RoomKi
 }
 
 Result<Room> PgStore::UpdateRoom(const User& me, int64_t room_id, const RoomUpdate& u) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_RETURN_IF_ERROR(LockModerator(me, room_id).status());
   // The room row locked after the actor's member row (every action's
@@ -426,7 +426,7 @@ Result<Room> PgStore::UpdateRoom(const User& me, int64_t room_id, const RoomUpda
 }
 
 Result<Room> PgStore::Join(const User& me, int64_t room_id) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kJoin));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, false));
   std::vector<Event> events;
@@ -437,7 +437,7 @@ Result<Room> PgStore::Join(const User& me, int64_t room_id) {
 }
 
 Status PgStore::Leave(const User& me, int64_t room_id) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kLeave));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   // Of two leaves racing, the one that deleted nothing (the other
@@ -450,7 +450,7 @@ Status PgStore::Leave(const User& me, int64_t room_id) {
 }
 
 Result<std::pair<Member, bool>> PgStore::Invite(const User& me, int64_t room_id, const std::string& username) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kInvite));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true, true));
   if (a.room.kind == RoomKind::kDm) return Status::Forbidden("forbidden", "a direct conversation has exactly two people");
@@ -502,7 +502,7 @@ Status PgStore::AdminSetRole(int64_t room_id, const std::string& username, Role 
 }
 
 Status PgStore::AdminSetOwner(int64_t room_id, const std::string& username) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
   // The room row locked, as UpdateRoom locks it: two hand-overs, or one
@@ -525,7 +525,7 @@ Status PgStore::AdminSetOwner(int64_t room_id, const std::string& username) {
 }
 
 Status PgStore::ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   if (owner) {
     PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(owner->id, room_id, true, true));
     if (!a.room.owner || a.room.owner->id != owner->id) {
@@ -554,7 +554,7 @@ Status PgStore::ChangeRole(const User* owner, int64_t room_id, const std::string
 }
 
 Result<std::pair<Room, bool>> PgStore::GetOrCreateDm(const User& me, const std::string& username) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kDm));
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> peer, FindUser(username));
   if (!peer) return Status::NotFound("user_not_found", "no such user");
@@ -714,7 +714,7 @@ Result<std::vector<Room>> PgStore::Directory(const User& me, const std::string& 
 }
 
 Result<Room> PgStore::SetNotifications(const User& me, int64_t room_id, NotifyLevel level) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   // A personal setting of the room, like the read marker: its bucket.
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRead));
   PARLEY_RETURN_IF_ERROR(LoadAccess(me.id, room_id, true).status());

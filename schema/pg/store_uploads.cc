@@ -24,7 +24,7 @@
 
 namespace parley::pg {
 Result<Upload> PgStore::CreateUpload(const User& me, Upload u, const std::function<Status(int64_t id)>& place) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kUpload));
   if (limits_.upload_quota_bytes > 0) {
     PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", {me.id}).status());
@@ -87,7 +87,7 @@ Result<int64_t> PgStore::CollectUploads(int64_t keep_ms, int limit, const std::f
   PARLEY_ASSIGN_OR_RETURN(PgResult any, conn_.Exec("SELECT 1 FROM upload_pending WHERE created_ts < $1 LIMIT 1",
                                                    {cutoff}));
   if (any.Rows() > 0) {
-    PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
+    PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
     PARLEY_ASSIGN_OR_RETURN(
         PgResult r, conn_.Exec("SELECT p.upload_id FROM upload_pending p JOIN uploads u ON u.id = p.upload_id "
                                "WHERE p.created_ts < $1 ORDER BY p.created_ts LIMIT $2 FOR UPDATE SKIP LOCKED",

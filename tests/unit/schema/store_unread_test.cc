@@ -483,6 +483,34 @@ TEST_F(StoreUnreadTest, AWriteLaterInABatchCountsTheBatchsSends) {
   }
 }
 
+// A send moves its sender's marker to it. In a batch, PostgreSQL writes
+// each sender's marker once, at the batch's next write that is not a send
+// or its COMMIT; that write reads it moved, as if each send had moved it.
+TEST_F(StoreUnreadTest, ASendersMarkerInABatchIsMovedForTheWritesAfterIt) {
+  const int64_t room = SharedRoom("mine");
+  const Message bobs = Post(bob_, room, "bob's, before");
+  Message last;
+  {
+    ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+    Post(alice_, room, "a1");
+    Post(carol_, room, "c1");
+    const Message a2 = Post(alice_, room, "a2");
+    ASSERT_OK_AND_ASSIGN(Room view, store_->SetNotifications(alice_, room, NotifyLevel::kMentions));
+    EXPECT_EQ(view.read_event_id, a2.id) << "her marker, at her last message";
+    EXPECT_EQ(view.unread, 0) << "her own messages, and what came before them, are not unread to her";
+    std::optional<int64_t> moved_to;
+    ASSERT_OK(store_->MarkRead(alice_, room, bobs.id, &moved_to));
+    EXPECT_EQ(moved_to, std::nullopt) << "her marker is past bob's message already";
+    last = Post(alice_, room, "a3");
+    ASSERT_OK(batch->Commit());
+  }
+  EXPECT_EQ(Marker(alice_, room), last.id);
+  EXPECT_EQ(Marker(carol_, room), last.id - 2) << "carol's, at hers";
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(alice_, room, 0, "after the batch"));
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(carol_, room, 2, "alice's two after carol's"));
+  ASSERT_NO_FATAL_FAILURE(ExpectMember(alice_, room, last.id));
+}
+
 // PostgreSQL's migration 018: while a deployment is upgraded one host at a
 // time, a pool of the previous binary inserts messages without their
 // places. The trigger numbers them on from this binary's messages, and this
