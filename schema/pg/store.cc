@@ -88,6 +88,13 @@ Status PgStore::FinishBatch() {
 constexpr const char* kMoveSendersMarker = "INSERT INTO read_markers (user_id, room_id, event_id) VALUES ($1, $2, $3) ";
 
 Status PgStore::WriteBatchMarkers() {
+  // Outside a batch none is due: a batch that committed wrote its markers
+  // (FinishBatch), and one rolled back took its sends with it, so what is
+  // left names ids that the next sends will take again.
+  if (!conn_.in_batch()) {
+    batch_markers_.clear();
+    return Status::Ok();
+  }
   // Queued: they ride with the next statement, outside any write's
   // savepoint (their sends committed), or with the batch's COMMIT.
   for (const auto& [who, id] : batch_markers_) {

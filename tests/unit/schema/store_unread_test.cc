@@ -511,6 +511,22 @@ TEST_F(StoreUnreadTest, ASendersMarkerInABatchIsMovedForTheWritesAfterIt) {
   ASSERT_NO_FATAL_FAILURE(ExpectMember(alice_, room, last.id));
 }
 
+// A batch that never commits takes its sends with it, and their markers:
+// the next write, outside any batch, moves no marker to the id a rolled
+// back send had, which the next send takes again.
+TEST_F(StoreUnreadTest, ABatchRolledBackLeavesNoMarkerBehind) {
+  const int64_t room = SharedRoom("undone");
+  {
+    ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+    Post(alice_, room, "never stored");
+  }  // not committed: rolled back
+  const Message bobs = Post(bob_, room, "bob's takes its id");
+  ASSERT_OK_AND_ASSIGN(Room view, store_->SetNotifications(alice_, room, NotifyLevel::kMentions));
+  EXPECT_EQ(view.unread, 1) << "bob's message";
+  EXPECT_NE(Marker(alice_, room), bobs.id);
+  ASSERT_NO_FATAL_FAILURE(ExpectUnread(alice_, room, 1, "bob's message"));
+}
+
 // PostgreSQL's migration 018: while a deployment is upgraded one host at a
 // time, a pool of the previous binary inserts messages without their
 // places. The trigger numbers them on from this binary's messages, and this
