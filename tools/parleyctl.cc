@@ -39,7 +39,8 @@ int Usage() {
                "                                   ends every session of the user\n"
                "  rooms                            list rooms with member and message counts and the owner\n"
                "  backup DEST                      online copy of the database: SQLite's backup API, or\n"
-               "                                   pg_dump --format=custom for PostgreSQL (pg_restore reads it)\n"
+               "                                   pg_dump --format=custom of this deployment's schema for\n"
+               "                                   PostgreSQL (pg_restore --clean --if-exists reads it)\n"
                "  check                            PRAGMA integrity_check (SQLite; on PostgreSQL use pg_amcheck),\n"
                "                                   reading only: creates and changes nothing\n");
   return 2;
@@ -229,22 +230,60 @@ int ListRooms(parley::OpenStorage& opened) {
   return 0;
 }
 
+// A schema's name as a pg_dump pattern that matches it alone: quoted, so
+// that capitals, dots and the pattern's * and ? are the name's own.
+std::string ExactPattern(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+// The pg_dump arguments that keep a dump to this deployment: its schema
+// (the connection's search path), and the unaccent extension its search
+// configuration uses (PostgreSQL migration 005), with the schema that
+// extension lives in when Parley made that one (parley_ext). Not the
+// whole database: deployments may share one, each in a schema of its own,
+// and a backup of one must not carry the others' users and messages.
+parley::Result<std::vector<std::string>> DumpScope(parley::pg::PgConn& conn) {
+  PARLEY_ASSIGN_OR_RETURN(
+      parley::pg::PgResult r,
+      conn.Exec("SELECT current_schema(), (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+                "ON n.oid = e.extnamespace WHERE e.extname = 'unaccent')"));
+  if (r.Rows() != 1 || r.IsNull(0, 0)) return Status::Internal("the connection has no schema to back up");
+  std::vector<std::string> args = {"--schema=" + ExactPattern(r.Text(0, 0))};
+  if (!r.IsNull(0, 1)) {
+    // public is in every new database; another schema of the extension's
+    // own comes with it, empty but for the extension.
+    const std::string ext_schema = r.Text(0, 1);
+    if (ext_schema != r.Text(0, 0) && ext_schema != "public") args.push_back("--schema=" + ExactPattern(ext_schema));
+    args.push_back("--extension=unaccent");
+  }
+  return args;
+}
+
 // pg_dump's custom format, consistent as of one snapshot, while the
-// daemons run. Arguments go to execvp, never through a shell. The
-// connection goes in pg_dump's environment (PGHOST, PGPASSWORD...), not
-// its arguments: with the URL on its command line, every user of the host
-// could read the password in ps while the dump ran.
-int PgDump(const std::string& url, const std::string& dest) {
+// daemons run: this deployment's schema (DumpScope). Arguments go to
+// execvp, never through a shell. The connection goes in pg_dump's
+// environment (PGHOST, PGPASSWORD...), not its arguments: with the URL on
+// its command line, every user of the host could read the password in ps
+// while the dump ran.
+int PgDump(parley::pg::PgConn& db, const std::string& url, const std::string& dest) {
   auto conn = parley::pg::SplitConninfo(url);
   if (!conn.ok()) return Fail(conn.status());
+  auto scope = DumpScope(db);
+  if (!scope.ok()) return Fail(scope.status());
+  std::vector<std::string> words = {"pg_dump", "--format=custom", "--file", dest};
+  words.insert(words.end(), scope->begin(), scope->end());
+  // What libpq reads from no variable (rare: keepalives and the like).
+  if (!conn->rest.empty()) words.insert(words.end(), {"--dbname", conn->rest});
+  std::vector<char*> argv;
+  for (std::string& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
   pid_t pid = fork();
   if (pid < 0) return Fail(Status::Internal("fork failed"));
   if (pid == 0) {
     for (const std::string& var : conn->env) putenv(const_cast<char*>(var.c_str()));
-    // What libpq reads from no variable (rare: keepalives and the like).
-    const char* rest = conn->rest.empty() ? nullptr : conn->rest.c_str();
-    execlp("pg_dump", "pg_dump", "--format=custom", "--file", dest.c_str(), rest ? "--dbname" : nullptr, rest,
-           static_cast<char*>(nullptr));
+    execvp("pg_dump", argv.data());
     std::fprintf(stderr, "parleyctl: cannot run pg_dump (Debian: postgresql-client)\n");
     _exit(127);
   }
@@ -396,7 +435,7 @@ int main(int argc, char** argv) {
     }
     if (parley::Db* db = (*opened)->sqlite()) {
       if (Status st = db->BackupTo(args[1]); !st.ok()) return Fail(st);
-    } else if (int rc = PgDump(db_path, args[1]); rc != 0) {
+    } else if (int rc = PgDump(*(*opened)->postgres(), db_path, args[1]); rc != 0) {
       return rc;
     }
     std::printf("backed up %s to %s\n", parley::Redacted(db_path).c_str(), args[1].c_str());

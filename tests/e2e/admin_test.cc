@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -181,6 +182,70 @@ TEST_F(AdminTest, PgBackupKeepsThePasswordOffPgDumpsCommandLine) {
   struct stat st {};
   ASSERT_EQ(stat((dir + "/dump").c_str(), &st), 0);
   EXPECT_GT(st.st_size, 1000);  // the schema and the user, in pg_dump's custom format
+}
+
+// A backup on PostgreSQL holds this deployment alone: its schema (the
+// search path of its URL) and the unaccent extension its search uses,
+// not another deployment's schema in the same database. And it restores:
+// pg_restore into a new database, and Parley reads it there, its search
+// configuration included.
+TEST_F(AdminTest, PgBackupHoldsThisDeploymentAloneAndRestoresIntoANewDatabase) {
+  if (!OnPostgres()) GTEST_SKIP() << "PostgreSQL only";
+  User bob = Register("bob");
+  const int64_t room = CreateRoom(bob, "Café crème", "public");
+  Send(bob, room, "Un café, s'il vous plaît");
+  // Another deployment in the same database, a schema of its own.
+  std::random_device rd;
+  const std::string tag = std::to_string(rd()) + std::to_string(rd());
+  const std::string other = "other_" + tag, restored = "restored_" + tag;
+  Sql("CREATE SCHEMA " + other + "; CREATE TABLE " + other + ".users (secret text); INSERT INTO " + other +
+      ".users VALUES ('not this deployment''s')");
+  const std::string dump = stack().dir() + "/dump";
+  Ctl({"backup", dump});
+
+  Child::Options list;
+  list.argv = {FindProgram({"/usr/bin/pg_restore"}, "pg_restore"), "--list", dump};
+  list.log_path = stack().dir() + "/list.out";
+  std::string error;
+  ASSERT_EQ(RunToCompletion(list, 30s, &error), 0) << error << ReadText(list.log_path);
+  const std::string toc = ReadText(list.log_path);
+  const std::string schema = stack().db().substr(stack().db().find("search_path%3D") + 14);
+  EXPECT_NE(toc.find("TABLE DATA " + schema + " messages"), std::string::npos) << toc;
+  EXPECT_NE(toc.find("EXTENSION - unaccent"), std::string::npos) << toc;
+  EXPECT_EQ(toc.find(other), std::string::npos) << "another deployment's schema is in the dump:\n" << toc;
+
+  // Restored into a database of its own, read by parleyctl there.
+  Sql("CREATE DATABASE " + restored);
+  std::string url = stack().db();
+  const size_t at = url.find("/parley?");
+  ASSERT_NE(at, std::string::npos) << url;
+  url.replace(at, 8, "/" + restored + "?");
+  Child::Options restore;
+  restore.argv = {FindProgram({"/usr/bin/pg_restore"}, "pg_restore"), "--clean", "--if-exists", "--exit-on-error",
+                  "--no-owner",
+                  "--dbname", url, dump};
+  restore.log_path = stack().dir() + "/restore.out";
+  const int rc = RunToCompletion(restore, 60s, &error);
+  Child::Options rooms;
+  rooms.argv = {PARLEY_CTL_BIN, "--db", url, "rooms"};
+  rooms.log_path = stack().dir() + "/rooms-restored.out";
+  const int rooms_rc = rc == 0 ? RunToCompletion(rooms, 30s, &error) : -1;
+  const std::string rooms_there = ReadText(rooms.log_path);
+  // The search column and its configuration came along: "cafe" finds
+  // "café" there (unaccent).
+  Child::Options search;
+  search.argv = {FindProgram({"/usr/bin/psql"}, "psql"), "-X", "-q", "-A", "-t", "-d", url, "-c",
+                 "SELECT count(*) FROM messages WHERE search @@ plainto_tsquery('parley_search', 'cafe')"};
+  search.log_path = stack().dir() + "/search-restored.out";
+  const int search_rc = rc == 0 ? RunToCompletion(search, 30s, &error) : -1;
+  const std::string found = ReadText(search.log_path);
+  Sql("DROP DATABASE " + restored + " WITH (FORCE)");
+  ASSERT_EQ(rc, 0) << error << ReadText(restore.log_path);
+  ASSERT_EQ(rooms_rc, 0) << error << rooms_there;
+  ASSERT_EQ(search_rc, 0) << error << found;
+  EXPECT_EQ(found, "1\n");
+  EXPECT_EQ(rooms_there, Ctl({"rooms"}));
+  EXPECT_NE(rooms_there.find("Café crème"), std::string::npos) << rooms_there;
 }
 
 // With the periodic session check out of the way (every 60 s), only the
