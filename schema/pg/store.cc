@@ -84,8 +84,12 @@ Status PgStore::FinishBatch() {
   return NotifyHead(conn_, channel, notify_head_);
 }
 
-// A sender's read marker moved to their message ($1 user, $2 room, $3 id).
-constexpr const char* kMoveSendersMarker = "INSERT INTO read_markers (user_id, room_id, event_id) VALUES ($1, $2, $3) ";
+// Senders' read markers moved to their messages: $1 users, $2 rooms, $3
+// ids, as arrays of one length, each (user, room) once (ON CONFLICT DO
+// UPDATE cannot touch a row twice in one statement).
+constexpr const char* kMoveSendersMarkers =
+    "INSERT INTO read_markers (user_id, room_id, event_id) "
+    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ";
 
 Status PgStore::WriteBatchMarkers() {
   // Outside a batch none is due: a batch that committed wrote its markers
@@ -95,14 +99,19 @@ Status PgStore::WriteBatchMarkers() {
     batch_markers_.clear();
     return Status::Ok();
   }
-  // Queued: they ride with the next statement, outside any write's
-  // savepoint (their sends committed), or with the batch's COMMIT.
+  // One statement for them all, queued: it rides with the next statement,
+  // outside any write's savepoint (their sends committed), or with the
+  // batch's COMMIT.
+  if (batch_markers_.empty()) return Status::Ok();
+  std::vector<int64_t> users, rooms, ids;
   for (const auto& [who, id] : batch_markers_) {
-    PARLEY_RETURN_IF_ERROR(
-        conn_.Defer(std::string(kMoveSendersMarker) + kMoveReadMarker, {who.first, who.second, id}));
+    users.push_back(who.first);
+    rooms.push_back(who.second);
+    ids.push_back(id);
   }
   batch_markers_.clear();
-  return Status::Ok();
+  return conn_.Defer(std::string(kMoveSendersMarkers) + kMoveReadMarker,
+                     {ArrayOf(users), ArrayOf(rooms), ArrayOf(ids)});
 }
 
 Result<std::unique_ptr<PgTx>> PgStore::BeginWrite() {
@@ -149,8 +158,8 @@ Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events, const
   // The sender's marker at once outside a batch; in one, once its send has
   // committed (below), with the batch's next write that is not a send.
   if (sent != nullptr && !batch) {
-    PARLEY_RETURN_IF_ERROR(
-        conn_.Defer(std::string(kMoveSendersMarker) + kMoveReadMarker, {sent->user.id, sent->room_id, sent->id}));
+    PARLEY_RETURN_IF_ERROR(conn_.Defer(std::string(kMoveSendersMarkers) + kMoveReadMarker,
+                                       {ArrayOf({sent->user.id}), ArrayOf({sent->room_id}), ArrayOf({sent->id})}));
   }
   const int64_t head = events.empty() ? 0 : events.back().id;
   // In a batch, the batch's COMMIT announces its highest id (BeginBatch).
