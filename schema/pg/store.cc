@@ -91,27 +91,28 @@ constexpr const char* kMoveSendersMarkers =
     "INSERT INTO read_markers (user_id, room_id, event_id) "
     "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ";
 
-Status PgStore::WriteBatchMarkers() {
-  // Outside a batch none is due: a batch that committed wrote its markers
-  // (FinishBatch), and one rolled back took its sends with it, so what is
-  // left names ids that the next sends will take again.
-  if (!conn_.in_batch()) {
-    batch_markers_.clear();
-    return Status::Ok();
-  }
+Status PgStore::DeferMarkerMoves(const MarkerMoves& moves) {
   // One statement for them all, queued: it rides with the next statement,
-  // outside any write's savepoint (their sends committed), or with the
-  // batch's COMMIT.
-  if (batch_markers_.empty()) return Status::Ok();
+  // or with the COMMIT.
+  if (moves.empty()) return Status::Ok();
   std::vector<int64_t> users, rooms, ids;
-  for (const auto& [who, id] : batch_markers_) {
+  for (const auto& [who, id] : moves) {
     users.push_back(who.first);
     rooms.push_back(who.second);
     ids.push_back(id);
   }
-  batch_markers_.clear();
   return conn_.Defer(std::string(kMoveSendersMarkers) + kMoveReadMarker,
                      {ArrayOf(users), ArrayOf(rooms), ArrayOf(ids)});
+}
+
+Status PgStore::WriteBatchMarkers() {
+  // Outside a batch none is due: a batch that committed wrote its markers
+  // (FinishBatch), and one rolled back took its sends with it, so what is
+  // left names ids that the next sends will take again. In one, they go
+  // outside any write's savepoint (their sends committed).
+  MarkerMoves moves = std::move(batch_markers_);
+  batch_markers_.clear();
+  return conn_.in_batch() ? DeferMarkerMoves(moves) : Status::Ok();
 }
 
 Result<std::unique_ptr<PgTx>> PgStore::BeginWrite() {
@@ -158,8 +159,7 @@ Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events, const
   // The sender's marker at once outside a batch; in one, once its send has
   // committed (below), with the batch's next write that is not a send.
   if (sent != nullptr && !batch) {
-    PARLEY_RETURN_IF_ERROR(conn_.Defer(std::string(kMoveSendersMarkers) + kMoveReadMarker,
-                                       {ArrayOf({sent->user.id}), ArrayOf({sent->room_id}), ArrayOf({sent->id})}));
+    PARLEY_RETURN_IF_ERROR(DeferMarkerMoves({{{sent->user.id, sent->room_id}, sent->id}}));
   }
   const int64_t head = events.empty() ? 0 : events.back().id;
   // In a batch, the batch's COMMIT announces its highest id (BeginBatch).

@@ -178,14 +178,19 @@ class PgStore final : public Storage {
   // Before a batch's COMMIT: its senders' read markers, its rooms' head
   // rows and its one wake-up.
   Status FinishBatch();
-  // Every write but a send begins here (a send, PgTx::Begin). The read
+  // Every transaction of PgStore but a send's begins here (a send,
+  // PgTx::Begin; a read outside a batch finds nothing pending). The read
   // markers that the batch's earlier sends moved (batch_markers_) are
   // written first, riding with the write's first statement, so that what
   // it reads (a room's unread count, a member's read_event_id, MarkRead's
   // forward-only rule) is as if each send had written its own. A send
   // reads no marker, so a run of sends writes each sender's once.
   Result<std::unique_ptr<PgTx>> BeginWrite();
+  // (user, room) -> the id a sender's marker moves to.
+  using MarkerMoves = std::map<std::pair<int64_t, int64_t>, int64_t>;
   Status WriteBatchMarkers();
+  // Queues one statement that moves the markers (forward only).
+  Status DeferMarkerMoves(const MarkerMoves& moves);
   // Takes one token from the user's bucket of that class inside the open
   // write transaction (the bucket row locked to COMMIT), or kThrottled with
   // the seconds until one is back (store_quota.cc).
@@ -369,7 +374,7 @@ class PgStore final : public Storage {
   // one person now writes that row once, not once a send (a row version
   // and two foreign key checks each: ~60 µs of the server's CPU a send,
   // tools/bench/cluster sends).
-  std::map<std::pair<int64_t, int64_t>, int64_t> batch_markers_;
+  MarkerMoves batch_markers_;
 };
 
 // A token hash (raw bytes) as the hex that decode($n, 'hex') turns into
