@@ -8,6 +8,12 @@
 namespace parley::fcgi {
 
 Response Api::Handle(const Request& req, const RouteMatch& route) {
+  std::variant<Response, Admitted> admitted = Admit(req, route);
+  if (Response* refused = std::get_if<Response>(&admitted)) return std::move(*refused);
+  return Run(req, route, std::get<Admitted>(admitted));
+}
+
+std::variant<Response, Admitted> Api::Admit(const Request& req, const RouteMatch& route) {
   if (route.kind == RouteMatch::Kind::kNotFound) {
     return ErrorResponse(Status::NotFound("not_found", "no such API endpoint"));
   }
@@ -17,53 +23,60 @@ Response Api::Handle(const Request& req, const RouteMatch& route) {
     r.headers.emplace_back("Allow", route.allow);
     return r;
   }
-  Call call{req, route};
   JsonPtr body;
   if (TakesBody(route.id)) {
     auto parsed = ParseJsonObject(req.content_type, req.body);
     if (!parsed.ok()) return ErrorResponse(parsed.status());
     body = std::move(parsed).value();
-    call.body = body.get();
   } else if (req.body.size() > kMaxBody) {
     return ErrorResponse(Status(Code::kTooLarge, "body_too_large", "the request body is too large"));
   }
-  Result<Response> result = Authenticate(call);
-  if (result.ok()) result = Dispatch(call);
+  Result<Admitted> admitted = Authenticate(req, route);
+  if (!admitted.ok()) return Refused(req, admitted.status());
+  admitted->body = std::move(body);
+  return std::move(admitted).value();
+}
+
+Response Api::Run(const Request& req, const RouteMatch& route, Admitted& admitted) {
+  Call call{req, route, admitted.body.get(), std::move(admitted.creds), std::move(admitted.user)};
+  Result<Response> result = Dispatch(call);
   // Wake the events daemon for whatever this request committed, even if a
   // later step of it failed. Inside a write batch nothing is committed yet:
   // the batch's writer wakes it once, after its COMMIT (fcgi/writer.h).
   if (!store_.in_batch()) {
     if (int64_t head = store_.TakeNotifyHead(); head > 0) notifier_.Head(head);
   }
-  if (!result.ok()) {
-    const Status& st = result.status();
-    if (st.code() == Code::kInternal) {
-      LOG_ERROR("%s %s failed: %s", req.method.c_str(), req.path.c_str(), st.message().c_str());
-    } else if (st.code() == Code::kUnavailable) {
-      LOG_WARN("%s %s: database busy", req.method.c_str(), req.path.c_str());
-    }
-    return ErrorResponse(st);
-  }
+  if (!result.ok()) return Refused(req, result.status());
   return std::move(result).value();
 }
 
-Result<Response> Api::Authenticate(Call& c) {
-  auto creds = ExtractCredentials(c.req);
-  if (IsPublic(c.route.id)) {
+Response Api::Refused(const Request& req, const Status& st) {
+  if (st.code() == Code::kInternal) {
+    LOG_ERROR("%s %s failed: %s", req.method.c_str(), req.path.c_str(), st.message().c_str());
+  } else if (st.code() == Code::kUnavailable) {
+    LOG_WARN("%s %s: database busy", req.method.c_str(), req.path.c_str());
+  }
+  return ErrorResponse(st);
+}
+
+Result<Admitted> Api::Authenticate(const Request& req, const RouteMatch& route) {
+  Admitted a;
+  auto creds = ExtractCredentials(req);
+  if (IsPublic(route.id)) {
     // Login CSRF: a cross-site page must not sign a browser in to the
     // attacker's account. Clients that send no Origin (curl) are not browsers.
-    if (IsUnsafeMethod(c.req.method) && !c.req.origin.empty()) PARLEY_RETURN_IF_ERROR(CheckCsrf(c.req));
-    if (creds.ok()) c.creds = std::move(creds).value();
-    return Response{};
+    if (IsUnsafeMethod(req.method) && !req.origin.empty()) PARLEY_RETURN_IF_ERROR(CheckCsrf(req));
+    if (creds.ok()) a.creds = std::move(creds).value();
+    return a;
   }
   if (!creds.ok()) return creds.status();
-  c.creds = std::move(creds).value();
-  if (!c.creds) return Status::Unauthorized("not_signed_in", "sign in first");
-  PARLEY_ASSIGN_OR_RETURN(std::optional<User> user, store_.SessionUser(TokenHash(c.creds->token)));
+  a.creds = std::move(creds).value();
+  if (!a.creds) return Status::Unauthorized("not_signed_in", "sign in first");
+  PARLEY_ASSIGN_OR_RETURN(std::optional<User> user, store_.SessionUser(TokenHash(a.creds->token)));
   if (!user) return Status::Unauthorized("not_signed_in", "the session has ended; sign in again");
-  c.user = std::move(*user);
-  if (c.creds->from_cookie && IsUnsafeMethod(c.req.method)) PARLEY_RETURN_IF_ERROR(CheckCsrf(c.req));
-  return Response{};
+  a.user = std::move(*user);
+  if (a.creds->from_cookie && IsUnsafeMethod(req.method)) PARLEY_RETURN_IF_ERROR(CheckCsrf(req));
+  return a;
 }
 
 Result<Response> Api::Dispatch(Call& c) {

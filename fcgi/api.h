@@ -10,7 +10,9 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 
+#include "fcgi/admitted.h"
 #include "fcgi/auth.h"
 #include "fcgi/http.h"
 #include "fcgi/notifier.h"
@@ -33,8 +35,14 @@ class Api {
       : store_(store), notifier_(notifier), uploads_(std::move(uploads)) {}
   Response Handle(const Request& req) { return Handle(req, Route(req.method, req.path)); }
   // With the route already matched (the worker matches it to choose where
-  // the request runs): the path is not matched twice.
+  // the request runs): the path is not matched twice. Admit, then Run.
   Response Handle(const Request& req, const RouteMatch& route);
+  // Every check before the handler, in the order above: the answer that
+  // refuses the request, or the request admitted (admitted.h).
+  std::variant<Response, Admitted> Admit(const Request& req, const RouteMatch& route);
+  // The handler of an admitted request, on this Api's store: req and route
+  // as given to Admit, on this Api or another (a read lane's, worker.cc).
+  Response Run(const Request& req, const RouteMatch& route, Admitted& admitted);
 
  private:
   // Everything a handler may need about the request being served.
@@ -46,7 +54,9 @@ class Api {
     User user;  // set for every non-public route
   };
   Result<Response> Dispatch(Call& c);
-  Result<Response> Authenticate(Call& c);
+  Result<Admitted> Authenticate(const Request& req, const RouteMatch& route);
+  // A failed request's answer, logged when the fault is ours.
+  static Response Refused(const Request& req, const Status& st);
 
   // handlers_auth.cc
   Result<Response> Register(Call& c);

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "fcgi/admitted.h"
 #include "fcgi/http.h"
 #include "fcgi/keeper.h"
 #include "fcgi/metrics.h"
@@ -47,6 +48,7 @@ class Exchange {
   Request req;
   RouteMatch route;            // set by the accepting thread
   int64_t start_us = 0;        // when the request was read (latency metric)
+  std::optional<Admitted> admitted;  // a write admitted by its request thread, if it was
   Response resp;               // a write's answer, set by the writer
 
  private:

@@ -89,12 +89,33 @@ void Serve(std::unique_ptr<Exchange> ex, const Lanes& lanes, Writer& writer, Gat
     return;
   }
   ex->route = Route(req.method, req.path);
-  if (ex->route.kind == RouteMatch::Kind::kFound && ex->route.runs == RunsOn::kBatch) {
+  const bool write = ex->route.kind == RouteMatch::Kind::kFound && ex->route.runs == RunsOn::kBatch;
+  // On PostgreSQL a write's checks (its body parsed, its session read: a
+  // round trip) run here, beside the other request threads, not in the
+  // writer's turn that every write of the process, and every pool's batch
+  // behind the counter row, waits for. On SQLite the session read is a call
+  // into the process, cheaper in the writer's turn than a pass of the gate
+  // (which reads then wait for): measured both ways (tools/bench/HISTORY.md,
+  // fortieth session). Like a request that a server has begun, a write
+  // admitted here goes on if its session ends while it waits for its batch
+  // (a few milliseconds); the next request is refused.
+  if (write && !lanes.front()->store->remote()) {
     writer.Submit(std::move(ex));
     return;
   }
   Gate::Pass pass = gate.Enter();
   Lane& lane = *lanes[static_cast<size_t>(pass.seat())];
+  if (write) {
+    std::variant<Response, Admitted> admitted = lane.api->Admit(req, ex->route);
+    pass.Leave();
+    if (Response* refused = std::get_if<Response>(&admitted)) {
+      ex->Answer(*refused, metrics);
+      return;
+    }
+    ex->admitted = std::move(std::get<Admitted>(admitted));
+    writer.Submit(std::move(ex));
+    return;
+  }
   const uint64_t commits = lane.store->commits();
   Response resp = lane.api->Handle(req, ex->route);
   metrics.Syncs(lane.store->commits() - commits);

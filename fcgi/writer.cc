@@ -76,7 +76,7 @@ void Writer::RunBatch() {
         queue_.pop_front();
       }
       room_.notify_one();
-      job->resp = api_.Handle(job->req, job->route);
+      job->resp = job->admitted ? api_.Run(job->req, job->route, *job->admitted) : api_.Handle(job->req, job->route);
       jobs.push_back(std::move(job));
     }
     pass.Leave();  // the fsync needs no core

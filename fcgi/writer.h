@@ -3,11 +3,13 @@
 //
 // Design note. LevelDB's DBImpl::Write queues writers and lets the one in
 // front take the others' updates into one log write and one sync. Here the
-// request threads queue their write requests and a dedicated thread is
-// always the one in front: it waits for the first request, takes the writer
-// lock and BEGIN IMMEDIATE (schema/write_batch.h), runs every request that
-// is queued by then, or arrives while it runs, each through the Api and so
-// each store write in its own savepoint, up to kMaxBatch; then one COMMIT
+// request threads queue their write requests (on PostgreSQL admitted
+// first: Api::Admit on the thread's read lane, worker.cc), and a dedicated
+// thread is always the one in front: it waits for the first request, takes
+// the writer lock and BEGIN IMMEDIATE (schema/write_batch.h), runs every
+// request that is queued by then, or arrives while it runs, through the Api
+// (the handler alone, Api::Run, for an admitted one), each store write in
+// its own savepoint, up to kMaxBatch; then one COMMIT
 // (one fsync under synchronous=FULL), one wake-up datagram for the highest
 // event id, and only then the answers. While it commits, the next requests
 // queue up behind it, so the batch grows with the load: one request alone
@@ -57,8 +59,9 @@ class Writer {
   void Start();
   // Answers every request queued so far, then ends the thread.
   void Stop();
-  // Queues ex to run in the next batch and returns; the responder answers
-  // it once that batch has committed (or with the commit's error).
+  // Queues ex (admitted, or to be admitted by the writer) to run in the
+  // next batch and returns; the responder answers it once that batch has
+  // committed (or with the commit's error).
   void Submit(std::unique_ptr<Exchange> ex);
 
  private:

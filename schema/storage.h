@@ -272,6 +272,10 @@ class Storage {
   // append announces its head at COMMIT). When false (SQLite), the worker's
   // datagram to its one local daemon does (fcgi/notifier.h).
   virtual bool carries_wakeups() const = 0;
+  // Whether each statement is a round trip to a server (PostgreSQL), not a
+  // call inside this process (SQLite): a wait worth moving off a thread
+  // that others queue behind (fcgi/worker.cc admits writes before the batch).
+  virtual bool remote() const = 0;
   // Sends one schema/wakeup.h payload (typing, a receipt) to every daemon,
   // at once and outside any transaction; only where carries_wakeups().
   virtual Status Announce(const std::string& payload) = 0;

@@ -78,6 +78,7 @@ class PgStore final : public Storage {
     return h;
   }
   bool carries_wakeups() const override { return true; }
+  bool remote() const override { return true; }
   Status Announce(const std::string& payload) override;  // notify.cc's channel, outside a transaction
 
   // Accounts and sessions (store.cc).

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "fcgi/input.h"
@@ -1051,6 +1052,61 @@ TEST_F(ApiTest, UnknownPathsAnswerValidJsonWithoutEchoingThePath) {
   EXPECT_EQ(r.status, 404);
   EXPECT_TRUE(ValidUtf8(r.body)) << r.body;
   EXPECT_EQ(r.body.find('\xff'), std::string::npos);
+}
+
+// ------------------------------------------------------ admitted, then run
+
+// A write on PostgreSQL is admitted on its request thread's connection and
+// run by the writer on another (fcgi/worker.cc): Admit must refuse exactly
+// what Handle refuses, touching nothing, and Run must need nothing more.
+TEST_F(ApiTest, AWriteAdmittedOnOneConnectionRunsOnAnother) {
+  std::unique_ptr<Db> lane_db = test::OpenDb(dir_.File("parley.db"));
+  ASSERT_NE(lane_db, nullptr);
+  Store lane_store(*lane_db);
+  Api lane(lane_store, quiet_);
+  Session alice = SignIn("alice");
+  const std::string send = "/api/rooms/1/messages";
+  auto refused = [&](const Request& r, int status, const std::string& code) {
+    std::variant<Response, Admitted> a = lane.Admit(r, Route(r.method, r.path));
+    const Response* answer = std::get_if<Response>(&a);
+    if (!answer) return ::testing::AssertionFailure() << r.method << " " << r.path << " was admitted";
+    if (::testing::AssertionResult e = IsError(*answer, status, code); !e) return e;
+    if (r.method == "PUT" && !Header(*answer, "Allow")) return ::testing::AssertionFailure() << "no Allow header";
+    return ::testing::AssertionSuccess();
+  };
+  EXPECT_TRUE(refused(Bearer(Req("POST", "/api/nowhere", "{}"), alice.token), 404, "not_found"));
+  EXPECT_TRUE(refused(Bearer(Req("PUT", send, R"({"text":"x"})"), alice.token), 405, "method_not_allowed"));
+  Request form = Bearer(Req("POST", send, "text=x"), alice.token);
+  form.content_type = "application/x-www-form-urlencoded";
+  EXPECT_TRUE(refused(form, 415, "unsupported_media_type"));
+  EXPECT_TRUE(refused(Bearer(Req("POST", send, R"({"text":)"), alice.token), 400, "invalid_json"));
+  EXPECT_TRUE(refused(Req("POST", send, R"({"text":"x"})"), 401, "not_signed_in"));
+  EXPECT_TRUE(refused(Bearer(Req("POST", send, R"({"text":"x"})"), NewToken()), 401, "not_signed_in"));
+  EXPECT_TRUE(refused(Cookie(Req("POST", send, R"({"text":"x"})"), alice.token), 403, "csrf_failed"));
+
+  // Admitted on the lane, run on the writer's Api: stored, as Handle would.
+  Request ok = Bearer(Req("POST", send, R"({"text":"admitted"})"), alice.token);
+  const RouteMatch route = Route(ok.method, ok.path);
+  std::variant<Response, Admitted> a = lane.Admit(ok, route);
+  ASSERT_TRUE(std::holds_alternative<Admitted>(a)) << std::get<Response>(a).body;
+  EXPECT_EQ(std::get<Admitted>(a).user.id, alice.user.id);
+  ASSERT_OK_AND_ASSIGN(HistoryPage before, store_->History(alice.user, 1, std::nullopt, std::nullopt, 50));
+  EXPECT_TRUE(before.messages.empty()) << "admitting wrote nothing";
+  Response sent = api_->Run(ok, route, std::get<Admitted>(a));
+  ASSERT_EQ(sent.status, 201) << sent.body;
+  ASSERT_OK_AND_ASSIGN(HistoryPage after, store_->History(alice.user, 1, std::nullopt, std::nullopt, 50));
+  ASSERT_EQ(after.messages.size(), 1u);
+  EXPECT_EQ(after.messages[0].text, "admitted");
+  EXPECT_EQ(after.messages[0].user.id, alice.user.id);
+
+  // A session that ends between the two: the write admitted goes on (as a
+  // request a server has begun); the next is refused at its admission.
+  Request again = Bearer(Req("POST", send, R"({"text":"in flight"})"), alice.token);
+  std::variant<Response, Admitted> in_flight = lane.Admit(again, route);
+  ASSERT_TRUE(std::holds_alternative<Admitted>(in_flight));
+  ASSERT_OK(store_->RevokeSession(TokenHash(alice.token)));
+  EXPECT_EQ(api_->Run(again, route, std::get<Admitted>(in_flight)).status, 201);
+  EXPECT_TRUE(refused(again, 401, "not_signed_in"));
 }
 
 }  // namespace
