@@ -282,6 +282,29 @@ test('rooms: create, join, leave, invite, unread counts and new people', logged(
   await ui.finish(ivy, jack);
 }));
 
+test('a second Enter on a new room asks nothing: one request, the room made once, no error', logged(async () => {
+  const kim = await ui.openAs(f.browser, f.stack.url, h.uniqueName('kim'));
+  const room = h.uniqueName('twice');
+  // The answer held back, so the second Enter comes while the first waits.
+  const posts = [];
+  await kim.page.route('**/api/rooms', async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    posts.push(route.request().postData());
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    return route.continue();
+  });
+  const name = kim.page.getByLabel('New room');
+  await name.fill(room);
+  await name.press('Enter');
+  assert.ok(await kim.page.getByRole('button', { name: 'Create' }).isDisabled(), 'Create is off while it waits');
+  await name.press('Enter');
+  await kim.page.locator('#room-title', { hasText: `# ${room}` }).waitFor();
+  assert.equal(posts.length, 1, `one POST /api/rooms: ${JSON.stringify(posts)}`);
+  assert.equal(await kim.page.locator('#sidebar-error').textContent(), '');
+  assert.ok(await kim.page.getByRole('button', { name: 'Create' }).isEnabled(), 'Create is back once answered');
+  await ui.finish(kim);
+}));
+
 test('history loads older pages as you scroll up', logged(async () => {
   // 75 messages (a page and a half) from three accounts (the per-user send
   // quota allows a burst of 30), in a room of their own.

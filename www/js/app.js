@@ -409,13 +409,13 @@ function init() {
       return null;
     });
   });
-  on('room-form', 'submit', function () {
+  on('room-form', 'submit', function (e) {
     var name = $('room-name').value.trim();
     if (!name) return;
     roomChange('POST', '/rooms', {name: name, kind: $('room-kind-select').value}, function (data) {
       $('room-name').value = '';
       return data.room.id;
-    });
+    }, e.submitter);
   });
   on('dm-form', 'submit', function () {
     var name = $('dm-user').value.trim();
