@@ -10,7 +10,7 @@ namespace parley::fcgi {
 Response Api::Handle(const Request& req, const RouteMatch& route) {
   std::variant<Response, Admitted> admitted = Admit(req, route);
   if (Response* refused = std::get_if<Response>(&admitted)) return std::move(*refused);
-  return Run(req, route, std::get<Admitted>(admitted));
+  return Run(req, route, std::get<Admitted>(std::move(admitted)));
 }
 
 std::variant<Response, Admitted> Api::Admit(const Request& req, const RouteMatch& route) {
@@ -37,7 +37,7 @@ std::variant<Response, Admitted> Api::Admit(const Request& req, const RouteMatch
   return std::move(admitted).value();
 }
 
-Response Api::Run(const Request& req, const RouteMatch& route, Admitted& admitted) {
+Response Api::Run(const Request& req, const RouteMatch& route, Admitted&& admitted) {
   Call call{req, route, admitted.body.get(), std::move(admitted.creds), std::move(admitted.user)};
   Result<Response> result = Dispatch(call);
   // Wake the events daemon for whatever this request committed, even if a

@@ -42,7 +42,8 @@ class Api {
   std::variant<Response, Admitted> Admit(const Request& req, const RouteMatch& route);
   // The handler of an admitted request, on this Api's store: req and route
   // as given to Admit, on this Api or another (a read lane's, worker.cc).
-  Response Run(const Request& req, const RouteMatch& route, Admitted& admitted);
+  // It takes what admitted holds.
+  Response Run(const Request& req, const RouteMatch& route, Admitted&& admitted);
 
  private:
   // Everything a handler may need about the request being served.

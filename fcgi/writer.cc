@@ -1,5 +1,6 @@
 #include "fcgi/writer.h"
 
+#include <utility>
 #include <vector>
 
 #include "fcgi/response.h"
@@ -76,7 +77,8 @@ void Writer::RunBatch() {
         queue_.pop_front();
       }
       room_.notify_one();
-      job->resp = job->admitted ? api_.Run(job->req, job->route, *job->admitted) : api_.Handle(job->req, job->route);
+      job->resp = job->admitted ? api_.Run(job->req, job->route, std::move(*job->admitted))
+                                : api_.Handle(job->req, job->route);
       jobs.push_back(std::move(job));
     }
     pass.Leave();  // the fsync needs no core

@@ -1092,7 +1092,7 @@ TEST_F(ApiTest, AWriteAdmittedOnOneConnectionRunsOnAnother) {
   EXPECT_EQ(std::get<Admitted>(a).user.id, alice.user.id);
   ASSERT_OK_AND_ASSIGN(HistoryPage before, store_->History(alice.user, 1, std::nullopt, std::nullopt, 50));
   EXPECT_TRUE(before.messages.empty()) << "admitting wrote nothing";
-  Response sent = api_->Run(ok, route, std::get<Admitted>(a));
+  Response sent = api_->Run(ok, route, std::get<Admitted>(std::move(a)));
   ASSERT_EQ(sent.status, 201) << sent.body;
   ASSERT_OK_AND_ASSIGN(HistoryPage after, store_->History(alice.user, 1, std::nullopt, std::nullopt, 50));
   ASSERT_EQ(after.messages.size(), 1u);
@@ -1105,7 +1105,7 @@ TEST_F(ApiTest, AWriteAdmittedOnOneConnectionRunsOnAnother) {
   std::variant<Response, Admitted> in_flight = lane.Admit(again, route);
   ASSERT_TRUE(std::holds_alternative<Admitted>(in_flight));
   ASSERT_OK(store_->RevokeSession(TokenHash(alice.token)));
-  EXPECT_EQ(api_->Run(again, route, std::get<Admitted>(in_flight)).status, 201);
+  EXPECT_EQ(api_->Run(again, route, std::get<Admitted>(std::move(in_flight))).status, 201);
   EXPECT_TRUE(refused(again, 401, "not_signed_in"));
 }
 
