@@ -53,6 +53,8 @@ Response Api::Run(const Request& req, const RouteMatch& route, Admitted&& admitt
 Response Api::Refused(const Request& req, const Status& st) {
   if (st.code() == Code::kInternal) {
     LOG_ERROR("%s %s failed: %s", req.method.c_str(), req.path.c_str(), st.message().c_str());
+  } else if (st.reason() == "storage_full") {
+    LOG_ERROR("%s %s refused: the database's disk is full", req.method.c_str(), req.path.c_str());
   } else if (st.code() == Code::kUnavailable) {
     LOG_WARN("%s %s: database busy", req.method.c_str(), req.path.c_str());
   }

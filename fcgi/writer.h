@@ -20,6 +20,7 @@
 // batch (its Db, Store, Api and Notifier) belongs to the writer thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -68,6 +69,8 @@ class Writer {
   void Loop();
   // Runs one batch over the jobs queued (and arriving), answers them.
   void RunBatch();
+  // Logs a failed batch, at most once a second (writer thread only).
+  void LogFailure(size_t requests, const Status& result);
 
   Storage& store_;
   Api& api_;
@@ -80,6 +83,8 @@ class Writer {
   std::condition_variable room_;    // the queue went below kMaxQueued
   std::deque<std::unique_ptr<Exchange>> queue_;  // guarded by mu_
   bool stop_ = false;                 // guarded by mu_
+  std::chrono::steady_clock::time_point failure_logged_{};  // writer thread only
+  size_t failures_unlogged_ = 0;                             // writer thread only
   std::thread thread_;
 };
 

@@ -114,7 +114,11 @@ Status Db::Checkpoint() {
   busy_timeout_ms_ = saved;
   if (rc == SQLITE_OK) {
     wal_frames_ = 0;
-  } else if (cleared) {
+    checkpoint_wants_room_ = false;
+  } else if ((rc & 0xff) == SQLITE_FULL) {
+    checkpoint_wants_room_ = true;
+  }
+  if (rc != SQLITE_OK && cleared) {
     (void)ExecScript("UPDATE wal_scrub SET due = 1 WHERE id = 1");
   }
   return FromSqlite(rc, db_.get(), "checkpoint");
@@ -130,6 +134,17 @@ Status Db::CheckpointIfDue() {
     UnlockWriter();
   }
   if (!st.ok()) next_checkpoint_us_ = now + int64_t{kCheckpointRetryMs} * 1000;
+  return st;
+}
+
+Status Db::LockWriterToWrite() {
+  PARLEY_RETURN_IF_ERROR(LockWriter());
+  if (!checkpoint_wants_room_) return Status::Ok();
+  const int64_t now = MonotonicUs();
+  Status st = now < next_checkpoint_us_ ? Status::StorageFull() : Checkpoint();
+  if (st.ok()) return st;
+  if (now >= next_checkpoint_us_) next_checkpoint_us_ = now + int64_t{kCheckpointRetryMs} * 1000;
+  UnlockWriter();
   return st;
 }
 
@@ -179,6 +194,8 @@ Status FromSqlite(int rc, sqlite3* db, std::string_view what) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return Status::Unavailable("the database is busy, try again");
+    case SQLITE_FULL:
+      return Status::StorageFull();
     case SQLITE_CONSTRAINT:
       return Status::Conflict("conflict", msg);
     case SQLITE_TOOBIG:
@@ -457,7 +474,7 @@ Result<std::unique_ptr<Transaction>> Transaction::Begin(Db& db, Mode mode) {
     tx->joined_ = true;
     return tx;
   }
-  if (mode == Mode::kWrite) PARLEY_RETURN_IF_ERROR(db.LockWriter());
+  if (mode == Mode::kWrite) PARLEY_RETURN_IF_ERROR(db.LockWriterToWrite());
   std::unique_ptr<Transaction> tx(new Transaction(db, mode));
   PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(mode == Mode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
   if (Status st = s.Exec(); !st.ok()) {

@@ -160,6 +160,13 @@ class Db {
   // The writer lock, waited for up to the busy timeout (kUnavailable past
   // it). Transaction takes and releases it; nothing else should.
   Status LockWriter();
+  // LockWriter for a write (Transaction, WriteBatch). After a checkpoint
+  // failed for want of disk space, a write first tries it again (at most
+  // every kCheckpointRetryMs) and is refused with its error until one
+  // succeeds: the checkpoint needs the space that comes free to grow the
+  // database file, and a WAL that took it first would keep every later
+  // checkpoint failing and the disk full for good (DiskFullTest).
+  Status LockWriterToWrite();
   void UnlockWriter() { writer_lock_.Unlock(); }
   bool writing() const { return writer_lock_.held(); }
   // Whether a WriteBatch is open: write Transactions become savepoints.
@@ -220,6 +227,7 @@ class Db {
   int64_t busy_since_us_ = 0;
   int wal_frames_ = 0;
   int64_t next_checkpoint_us_ = 0;
+  bool checkpoint_wants_room_ = false;  // the last checkpoint tried failed with SQLITE_FULL
   bool in_batch_ = false;
   uint64_t commits_ = 0;
   std::vector<std::string> before_commit_;

@@ -60,6 +60,14 @@ class [[nodiscard]] Status {
   static Status Unavailable(std::string message) {
     return {Code::kUnavailable, "busy", std::move(message)};
   }
+  // The database or the file system had no room for a write (SQLite's
+  // SQLITE_FULL, PostgreSQL's disk_full, ENOSPC): nothing of the write was
+  // stored, and it may succeed once an operator frees space.
+  static Status StorageFull() {
+    Status st(Code::kUnavailable, "storage_full", "the server's disk is full; try again later");
+    st.retry_after_s_ = 10;
+    return st;
+  }
   static Status Internal(std::string message) {
     return {Code::kInternal, "internal", std::move(message)};
   }

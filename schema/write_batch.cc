@@ -4,7 +4,7 @@ namespace parley {
 
 Result<std::unique_ptr<WriteBatch>> WriteBatch::Begin(Db& db) {
   if (db.in_batch() || db.writing()) return Status::Internal("a write batch inside a write transaction");
-  PARLEY_RETURN_IF_ERROR(db.LockWriter());
+  PARLEY_RETURN_IF_ERROR(db.LockWriterToWrite());
   std::unique_ptr<WriteBatch> batch(new WriteBatch(db));
   PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare("BEGIN IMMEDIATE"));
   if (Status st = s.Exec(); !st.ok()) {

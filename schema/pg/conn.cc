@@ -55,6 +55,7 @@ Status FromPg(const pg_result* res, const pg_conn* conn, std::string_view what) 
   // A protocol violation (08P01: say, too few parameters) is our bug, not
   // a connection to retry.
   if (std::strcmp(state, "08P01") == 0) return Status::Internal(msg);
+  if (std::strcmp(state, "53100") == 0) return Status::StorageFull();  // disk_full
   if (StartsWith(state, "40") ||   // serialization failure, deadlock: retry
       StartsWith(state, "08") ||   // connection exception
       StartsWith(state, "53") ||   // insufficient resources (too many connections)

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -63,8 +65,33 @@ std::optional<TempDir> TempDir::Make(std::string* error) {
 
 TempDir::~TempDir() {
   if (path_.empty()) return;
+  // The tmpfs's files go with it; the directory under it is empty.
+  if (mounted_) umount2(path_.c_str(), MNT_DETACH);
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+bool TempDir::MountTmpfs(uint64_t bytes, std::string* error) {
+  static bool own_namespace = false;
+  if (!own_namespace) {
+    // Private from / down: no mount made here propagates to the host's.
+    if (unshare(CLONE_NEWNS) != 0) {
+      *error = Errno("unshare(CLONE_NEWNS)");
+      return false;
+    }
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      *error = Errno("mount --make-rprivate /");
+      return false;
+    }
+    own_namespace = true;
+  }
+  const std::string options = "size=" + std::to_string(bytes) + ",mode=0700";
+  if (mount("tmpfs", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
+    *error = Errno("mount tmpfs on " + path_);
+    return false;
+  }
+  mounted_ = true;
+  return true;
 }
 
 // ---- Child -----------------------------------------------------------------
@@ -385,6 +412,7 @@ std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* er
   std::unique_ptr<Stack> s(new Stack(options));
   s->dir_ = TempDir::Make(error);
   if (!s->dir_) return nullptr;
+  if (options.disk_bytes > 0 && !s->dir_->MountTmpfs(options.disk_bytes, error)) return nullptr;
   const std::string dir = s->dir_->path();
   const bool postgres = options.backend == Backend::kPostgresql ||
                         (options.backend == Backend::kFromEnvironment && OnPostgres());

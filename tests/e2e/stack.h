@@ -41,9 +41,10 @@ namespace parley::e2e {
 class TempDir {
  public:
   static std::optional<TempDir> Make(std::string* error);
-  TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+  TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)), mounted_(o.mounted_) { o.path_.clear(); }
   TempDir& operator=(TempDir&& o) noexcept {
     std::swap(path_, o.path_);  // o's destructor removes what we held
+    std::swap(mounted_, o.mounted_);
     return *this;
   }
   TempDir(const TempDir&) = delete;
@@ -51,9 +52,17 @@ class TempDir {
 
   const std::string& path() const { return path_; }
 
+  // Makes the (empty) directory a tmpfs of `bytes`: a small disk that a test
+  // can fill. The mount is made in a mount namespace of this process's own,
+  // entered on first use, so it is seen by this process and the children it
+  // starts after, by nothing else, and goes with them however the test
+  // ends. Needs root (CAP_SYS_ADMIN); false and *error otherwise.
+  bool MountTmpfs(uint64_t bytes, std::string* error);
+
  private:
   explicit TempDir(std::string path) : path_(std::move(path)) {}
   std::string path_;
+  bool mounted_ = false;  // unmounted before the directory is removed
 };
 
 // A child process started with fork/exec in its own process group, stdout
@@ -153,6 +162,9 @@ struct StackOptions {
   bool tls = false;
   // PARLEY_TRUSTED_PROXIES: addresses whose X-Forwarded-For nginx believes.
   std::string trusted_proxies;
+  // > 0: the stack's directory (database, uploads, logs, nginx's spool) is
+  // a tmpfs of this many bytes (TempDir::MountTmpfs), for the disk-full tests.
+  uint64_t disk_bytes = 0;
   // Extra environment of parley-fcgi, e.g. {"PARLEY_WRITE_RATES=edit=0.01/2"}.
   std::vector<std::string> fcgi_env;
   // PARLEY_TEST_FAST_PASSWORDS=1 (schema/crypto.h): argon2id at its minimum

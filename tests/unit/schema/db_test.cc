@@ -249,6 +249,33 @@ TEST_F(DbTest, BusyDatabaseIsUnavailable) {
   EXPECT_OK(Write(*other, "INSERT INTO t(name) VALUES ('x')"));
 }
 
+// SQLITE_FULL, here from SQLite's own page limit (a full file system gives
+// the same code: DiskFullTest in tests/e2e), is a 503 the client may retry,
+// not a 500; the transaction is rolled back and the connection writes again
+// once there is room.
+TEST_F(DbTest, AFullDatabaseIsStorageFullAndWritesAgainOnceThereIsRoom) {
+  ASSERT_OK(Write(*db_, "INSERT INTO t(name) VALUES ('before')"));
+  auto pages = db_->Prepare("PRAGMA page_count");
+  ASSERT_OK(pages);
+  ASSERT_OK_AND_ASSIGN(bool row, pages->Step());
+  ASSERT_TRUE(row);
+  const int64_t now = pages->Int(0);
+  ASSERT_OK(db_->ExecScript("PRAGMA max_page_count = " + std::to_string(now + 2)));
+  Status full = Write(*db_,
+                      "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 10) "
+                      "INSERT INTO t(data) SELECT randomblob(4000) FROM c");
+  EXPECT_ERROR(full, Code::kUnavailable, "storage_full");
+  EXPECT_EQ(full.retry_after_s(), 10);
+  EXPECT_EQ(CountRows(*db_), 1);  // the statement's rows went with its transaction
+  ASSERT_OK(db_->ExecScript("PRAGMA max_page_count = 1000000"));
+  EXPECT_OK(Write(*db_, "INSERT INTO t(name) VALUES ('after')"));
+  auto names = db_->Prepare("SELECT COUNT(*) FROM t WHERE name IN ('before', 'after')");
+  ASSERT_OK(names);
+  ASSERT_OK_AND_ASSIGN(bool got, names->Step());
+  ASSERT_TRUE(got);
+  EXPECT_EQ(names->Int(0), 2);
+}
+
 TEST_F(DbTest, BusyHandlerWaitsForItsTimeoutThenGivesUp) {
   constexpr int kTimeoutMs = 30;
   auto other = test::OpenDb(path(), false, kTimeoutMs);

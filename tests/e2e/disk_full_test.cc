@@ -1,0 +1,242 @@
+// A full disk (SQLite): the stack's directory is a small tmpfs
+// (StackOptions::disk_bytes) that the test fills with a file until the
+// kernel answers ENOSPC, as a log or a backup filling the data volume of a
+// real server does. What must hold:
+// - a write that cannot be stored is answered 503 `storage_full` with a
+//   Retry-After, in JSON, never 500, never a crash or a hang of a worker;
+// - a write answered 2xx is stored, and reaches subscribers once;
+// - reads and streams go on;
+// - once space is freed, writes succeed again without a restart.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "events_fixture.h"
+
+namespace parley::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+class DiskFullTest : public EventsTest {
+ protected:
+  StackOptions Options() const override {
+    StackOptions o = EventsTest::Options();
+    o.disk_bytes = 48 << 20;  // the database the tests make, a WAL at its 4 MiB bound, and room to spare
+    return o;
+  }
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "a tmpfs mount needs root";
+    EventsTest::SetUp();
+  }
+
+  std::string FillerPath() { return stack().dir() + "/filler"; }
+  // Writes zeros to a file until the disk has no block left.
+  void Fill() {
+    int fd = open(FillerPath().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    const std::string chunk(64 << 10, '\0');
+    int err = 0;
+    for (int i = 0; i < 100000 && err == 0; ++i) {  // 6 GiB at most: the tmpfs is far smaller
+      size_t done = 0;
+      while (done < chunk.size()) {
+        ssize_t n = write(fd, chunk.data() + done, chunk.size() - done);
+        if (n < 0) {
+          err = errno;
+          break;
+        }
+        done += static_cast<size_t>(n);
+      }
+    }
+    close(fd);
+    ASSERT_EQ(err, ENOSPC) << "the disk did not fill: " << std::strerror(err);
+  }
+  void Unfill() { ASSERT_EQ(unlink(FillerPath().c_str()), 0) << std::strerror(errno); }
+
+  // The answer is the JSON refusal a full disk must give.
+  static void ExpectStorageFull(const Response& r) {
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_EQ(r.json()["error"]["code"].str(), "storage_full") << r.body;
+    EXPECT_FALSE(r.Header("retry-after").empty()) << r.body;
+  }
+};
+
+TEST_F(DiskFullTest, WritesAreRefused503WhileFullAndResumeWithNothingAcknowledgedLost) {
+  User alice = Register("full");
+  const int64_t room = CreateRoom(alice, "full", "public");
+  auto stream = Subscribe(alice.token);
+  const std::vector<pid_t> workers = stack().FcgiWorkers();
+
+  std::vector<int64_t> acknowledged;
+  for (int i = 0; i < 10; ++i) acknowledged.push_back(Send(alice, room, "before " + std::to_string(i))["id"].num());
+
+  Fill();
+  // The WAL may have room left in blocks it already holds: sends go on
+  // until a commit needs a new one. Long texts find that point sooner.
+  const std::string text(2000, 'w');
+  int refused = 0, in_a_row = 0;
+  const auto until = Clock::now() + 30s;
+  for (int n = 0; in_a_row < 3 && Clock::now() < until; ++n) {
+    Response r = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"" + text + std::to_string(n) + "\"}");
+    if (r.status == 201) {
+      acknowledged.push_back(r.json()["message"]["id"].num());
+      in_a_row = 0;
+      continue;
+    }
+    ExpectStorageFull(r);
+    if (r.status != 503) break;
+    ++refused;
+    ++in_a_row;
+  }
+  ASSERT_EQ(in_a_row, 3) << "sends were not refused within 30 s; " << refused << " refused\n" << stack().LogTail();
+
+  // Reads go on.
+  Response history = alice->Get(RoomPath(room, "/messages") + "?limit=5");
+  EXPECT_EQ(history.status, 200) << history.body;
+  EXPECT_EQ(history.json()["messages"][size_t{4}]["id"].num(), acknowledged.back()) << history.body;
+  EXPECT_EQ(alice->Get("/api/rooms").status, 200);
+  // Other writes are refused the same way: a registration, a login (a new
+  // session), a room.
+  Client anon(stack().base_url(), Client::Cookies::kOff);
+  ExpectStorageFull(anon.Post("/api/register", "{\"username\":\"" + Unique("late") + "\",\"password\":\"" +
+                                                   std::string(kPassword) + "\"}"));
+  ExpectStorageFull(anon.Post("/api/login", "{\"username\":\"" + alice.name + "\",\"password\":\"" +
+                                                std::string(kPassword) + "\"}"));
+  ExpectStorageFull(alice->Post("/api/rooms", "{\"name\":\"" + Unique("r") + "\",\"kind\":\"public\"}"));
+
+  Unfill();
+  // Writes succeed again, with no restart.
+  Response after;
+  for (const auto until2 = Clock::now() + 10s; Clock::now() < until2;) {
+    after = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}");
+    if (after.status != 503) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(after.status, 201) << after.body;
+  acknowledged.push_back(after.json()["message"]["id"].num());
+
+  // Every acknowledged send is stored once and was pushed once, in order.
+  ASSERT_TRUE(stream->WaitForId(acknowledged.back(), 10s));
+  std::vector<int64_t> pushed;
+  for (const SseEvent& e : stream->Events()) {
+    if (e.type == "message" && e.id) pushed.push_back(*e.id);
+  }
+  EXPECT_EQ(pushed, acknowledged);
+  std::istringstream stored(Sql("SELECT id FROM messages WHERE room_id = " + std::to_string(room) + " ORDER BY id"));
+  std::vector<int64_t> ids;
+  for (int64_t id; stored >> id;) ids.push_back(id);
+  EXPECT_EQ(ids, acknowledged);
+  EXPECT_EQ(Sql("PRAGMA integrity_check"), "ok\n");
+  // No worker died on the way.
+  EXPECT_EQ(stack().FcgiWorkers(), workers);
+  ExpectHealthy();
+}
+
+// Senders on every worker while the disk fills and empties three times:
+// batches of several writes fail together, checkpoints fail and are tried
+// again, and still every answer is a 201 that is stored or a 503 that is not.
+TEST_F(DiskFullTest, UnderLoadEveryWriteIsStoredAndPushedOrRefused503) {
+  constexpr int kSenders = 4;
+  std::vector<User> users;
+  for (int i = 0; i < kSenders; ++i) users.push_back(Register("load"));
+  const int64_t room = CreateRoom(users[0], "load", "public");
+  for (int i = 1; i < kSenders; ++i) Join(users[i], room);
+  auto stream = Subscribe(users[0].token);
+  const std::vector<pid_t> workers = stack().FcgiWorkers();
+
+  std::atomic<bool> done{false};
+  std::mutex mu;
+  std::set<int64_t> acknowledged;
+  std::vector<std::string> wrong;  // answers that are neither
+  std::atomic<int> refused{0};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < kSenders; ++t) {
+    senders.emplace_back([&, t] {
+      // Short: what the senders store must leave the disk room to spare
+      // at the end, when the test reads the database with the shell.
+      const std::string text(100, static_cast<char>('a' + t));
+      for (int n = 0; !done.load(); ++n) {
+        Response r = users[t]->Post(RoomPath(room, "/messages"), "{\"text\":\"" + text + std::to_string(n) + "\"}");
+        std::lock_guard<std::mutex> lock(mu);
+        if (r.status == 201) {
+          acknowledged.insert(r.json()["message"]["id"].num());
+        } else if (r.status == 503 && r.json()["error"]["code"].str() == "storage_full") {
+          ++refused;
+        } else if (wrong.size() < 5) {
+          wrong.push_back(std::to_string(r.status) + " " + r.body);
+        }
+      }
+    });
+  }
+  // Each time long enough for the WAL to pass its checkpoint's bound (1,000
+  // frames) and for a checkpoint to fail, and then to be tried again
+  // (Db::kCheckpointRetryMs) and succeed.
+  for (int cycle = 0; cycle < 3; ++cycle) {
+    std::this_thread::sleep_for(500ms);
+    Fill();
+    std::this_thread::sleep_for(500ms);
+    Unfill();
+  }
+  std::this_thread::sleep_for(1500ms);
+  done = true;
+  for (std::thread& t : senders) t.join();
+
+  // The WAL kept its bound (wal_test.cc): while a checkpoint could not
+  // grow the database file, no write took the space freed.
+  struct stat wal {};
+  ASSERT_EQ(stat((stack().db_path() + "-wal").c_str(), &wal), 0);
+  EXPECT_LT(wal.st_size, 6 << 20) << "the WAL grew to " << wal.st_size << " bytes";
+  EXPECT_TRUE(wrong.empty()) << wrong.size() << " answers neither 201 nor 503 storage_full, first: " << wrong[0];
+  EXPECT_GT(refused.load(), 0);
+  ASSERT_FALSE(acknowledged.empty());
+  std::printf("%zu sends stored, %d refused\n", acknowledged.size(), refused.load());
+  ASSERT_TRUE(stream->WaitForId(*acknowledged.rbegin(), 10s));
+  std::vector<int64_t> pushed;
+  for (const SseEvent& e : stream->Events()) {
+    if (e.type == "message" && e.id) pushed.push_back(*e.id);
+  }
+  EXPECT_EQ(pushed, std::vector<int64_t>(acknowledged.begin(), acknowledged.end()));
+  std::istringstream stored(Sql("SELECT id FROM messages WHERE room_id = " + std::to_string(room) + " ORDER BY id"));
+  std::vector<int64_t> ids;
+  for (int64_t id; stored >> id;) ids.push_back(id);
+  EXPECT_EQ(ids, std::vector<int64_t>(acknowledged.begin(), acknowledged.end()));
+  EXPECT_EQ(Sql("PRAGMA integrity_check"), "ok\n");
+  EXPECT_EQ(stack().FcgiWorkers(), workers);
+  ExpectHealthy();
+}
+
+// nginx writes an upload to its spool before the worker sees it (DESIGN
+// 3.2); on a full disk that write fails, and the answer is the same JSON.
+TEST_F(DiskFullTest, AnUploadIsRefusedInJsonAndLeavesNoFile) {
+  User alice = Register("up");
+  Fill();
+  ExpectStorageFull(alice->Post("/api/uploads?name=a.bin", std::string(300 << 10, 'x'),
+                                {"Content-Type: application/octet-stream"}));
+  for (const char* d : {"/spool", "/uploads"}) {
+    std::error_code ec;
+    EXPECT_TRUE(!std::filesystem::exists(stack().dir() + d) || std::filesystem::is_empty(stack().dir() + d))
+        << d << " is not empty";
+  }
+  Unfill();
+  Response ok = alice->Post("/api/uploads?name=a.bin", std::string(300 << 10, 'x'),
+                            {"Content-Type: application/octet-stream"});
+  EXPECT_EQ(ok.status, 201) << ok.body;
+  ExpectHealthy();
+}
+
+}  // namespace
+}  // namespace parley::e2e
