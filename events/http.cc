@@ -4,6 +4,10 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "events/wire.h"
 #include "schema/json.h"
@@ -93,11 +97,38 @@ Status Http::Listen(event_base* base) {
   evhttp_set_gencb(http_.get(), &Http::OnRequest, this);
   PARLEY_ASSIGN_OR_RETURN(ListenAddress address, ParseListenAddress("--listen", p_.cfg.listen_path));
   PARLEY_ASSIGN_OR_RETURN(Fd fd, ListenOn(address, /*nonblocking=*/true));
-  if (!evhttp_accept_socket_with_handle(http_.get(), fd.get())) {
-    return Status::Internal("cannot accept on " + p_.cfg.listen_path);
-  }
+  evhttp_bound_socket* bound = evhttp_accept_socket_with_handle(http_.get(), fd.get());
+  if (bound == nullptr) return Status::Internal("cannot accept on " + p_.cfg.listen_path);
   fd.Release();  // evhttp owns it now
+  listener_ = evhttp_bound_socket_get_listener(bound);
+  paused_by_[listener_] = this;
+  evconnlistener_set_error_cb(listener_, &Http::OnAcceptError);
+  accept_resume_.reset(evtimer_new(base, &Http::OnAcceptResume, this));
+  if (!accept_resume_) return Status::Internal("evtimer_new failed");
   return Status::Ok();
+}
+
+void Http::OnAcceptError(evconnlistener* listener, void*) {
+  // The argument is the listener's user data, which is evhttp's own.
+  Http* self = paused_by_.at(listener);
+  const int err = errno;  // accept()'s, still: libevent called nothing since
+  evconnlistener_disable(listener);
+  timeval pause{0, kAcceptPauseMs * 1000};
+  evtimer_add(self->accept_resume_.get(), &pause);
+  ++self->p_.stats.accept_pauses;
+  ++self->accept_pauses_unlogged_;
+  const int64_t now = NowMs();
+  if (now - self->accept_pause_logged_ms_ >= 1000) {
+    LOG_WARN("accept: %s: not accepting for %d ms (pauses since the last such line: %llu; for open files, raise "
+             "LimitNOFILE or ulimit -n)",
+             std::strerror(err), kAcceptPauseMs, static_cast<unsigned long long>(self->accept_pauses_unlogged_));
+    self->accept_pause_logged_ms_ = now;
+    self->accept_pauses_unlogged_ = 0;
+  }
+}
+
+void Http::OnAcceptResume(evutil_socket_t, short, void* self) {
+  evconnlistener_enable(static_cast<Http*>(self)->listener_);
 }
 
 void Http::OnRequest(evhttp_request* req, void* self) { static_cast<Http*>(self)->Handle(req); }

@@ -6,6 +6,9 @@
 // Threading: single-threaded, on the loop.
 #pragma once
 
+#include <event2/util.h>
+
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +22,7 @@
 #include "events/sessions.h"
 #include "schema/storage.h"
 
+struct evconnlistener;
 struct evhttp;
 struct evhttp_request;
 
@@ -41,6 +45,8 @@ class Http {
   };
   explicit Http(Parts parts) : p_(std::move(parts)) {}
   Status Listen(event_base* base);
+  // Past the open-file limit, accept() fails: how long the listener rests.
+  static constexpr int kAcceptPauseMs = 100;
   // Refuses new requests with 503 (shutdown).
   void Stop() { stopping_ = true; }
   // Builds the page of a catch-up poll or resuming stream held by the
@@ -76,8 +82,22 @@ class Http {
   void Reply(evhttp_request* req, int status, const char* content_type, const std::string& body);
   void ReplyError(evhttp_request* req, const Status& st);
 
+  // accept() failed for want of a descriptor (EMFILE, ENFILE) or of
+  // memory: the listening socket stays readable, and libevent, left to
+  // itself, calls accept() again at once, a busy loop that logged millions
+  // of lines a second. So the listener pauses (kAcceptPauseMs) and the
+  // connections wait in its backlog; one line a second says so.
+  static void OnAcceptError(evconnlistener* listener, void* self);
+  static void OnAcceptResume(evutil_socket_t, short, void* self);
+  // Whose listener is whose, for OnAcceptError (the loop's thread only).
+  static inline std::map<evconnlistener*, Http*> paused_by_;
+
   Parts p_;
   std::unique_ptr<evhttp, EvhttpFree> http_;
+  evconnlistener* listener_ = nullptr;  // evhttp's, owned by http_
+  EventPtr accept_resume_;
+  int64_t accept_pause_logged_ms_ = 0;
+  uint64_t accept_pauses_unlogged_ = 0;
   bool stopping_ = false;
 };
 

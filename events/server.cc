@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "schema/crypto.h"
@@ -31,6 +32,24 @@ Server::~Server() {
   signal_evs_.clear();
 }
 
+void Server::HoldWithinOpenFiles() {
+  // Each held stream or poll is a descriptor. Past the open-file limit
+  // accept() fails before --max-connections refuses anything, and nginx's
+  // clients wait instead of hearing 503; so the cap stays below the limit,
+  // raised first to what the operator allows (the hard limit).
+  auto files = RaiseOpenFileLimit();
+  if (!files.ok()) {
+    LOG_WARN("%s", files.status().message().c_str());
+    return;
+  }
+  const uint64_t room = *files - std::min(kReservedFiles, *files / 4);
+  if (static_cast<uint64_t>(cfg_.max_connections) <= room) return;
+  LOG_WARN("--max-connections %d is more than %llu open files allow: holding at most %llu (raise LimitNOFILE, "
+           "or ulimit -n)",
+           cfg_.max_connections, static_cast<unsigned long long>(*files), static_cast<unsigned long long>(room));
+  cfg_.max_connections = static_cast<int>(room);
+}
+
 Status Server::Start() {
   PARLEY_RETURN_IF_ERROR(CryptoInit());
   // The daemon writes only presence rows, which it rebuilds at start-up:
@@ -47,6 +66,7 @@ Status Server::Start() {
   PARLEY_RETURN_IF_ERROR(store_->ClearPresence());
   stats_.head = stats_.db_head = head;
 
+  HoldWithinOpenFiles();
   base_.reset(event_base_new());
   if (!base_) return Status::Internal("libevent initialisation failed");
   Conns::Hooks hooks;

@@ -49,6 +49,11 @@ class Server {
  private:
   static void OnSignal(int sig, short, void* self);
   void Shutdown();
+  // Raises the open-file limit and lowers --max-connections below it.
+  void HoldWithinOpenFiles();
+  // Descriptors kept for what is not a client: the database's files, the
+  // sockets, the log, libevent's own, and requests read but not yet held.
+  static constexpr uint64_t kReservedFiles = 64;
 
   // Declared in the order they are built; destroyed in reverse.
   Config cfg_;

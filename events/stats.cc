@@ -30,6 +30,7 @@ std::string Stats::Json() const {
   w.Key("read_failures").Int(static_cast<int64_t>(read_failures));
   w.Key("refused").Int(static_cast<int64_t>(refused));
   w.Key("refused_user_cap").Int(static_cast<int64_t>(refused_user));
+  w.Key("accept_pauses").Int(static_cast<int64_t>(accept_pauses));
   w.Key("typing_merged").Int(static_cast<int64_t>(typing_merged));
   w.Key("polls_paced").Int(static_cast<int64_t>(polls_paced));
   w.Key("streams_paced").Int(static_cast<int64_t>(streams_paced));
@@ -86,6 +87,8 @@ std::string Stats::Prometheus() const {
   line("parley_refused_total", "Connections refused at the cap.", "counter", v("parley_refused_total", refused));
   line("parley_refused_user_cap_total", "Connections refused at the per-user cap.", "counter",
        v("parley_refused_user_cap_total", refused_user));
+  line("parley_accept_pauses_total", "Pauses of the listener after accept() ran out of descriptors or memory.",
+       "counter", v("parley_accept_pauses_total", accept_pauses));
   line("parley_typing_merged_total", "Typing notices merged into an earlier one.", "counter",
        v("parley_typing_merged_total", typing_merged));
   line("parley_polls_paced_total", "Polls from old cursors held for their user's next catch-up page.", "counter",

@@ -24,6 +24,7 @@ struct Stats {
   uint64_t read_failures = 0;    // reads of the log that failed (retried after data_version_ms)
   uint64_t refused = 0;          // 503 at the connection cap
   uint64_t refused_user = 0;     // 429 at the per-user connection cap
+  uint64_t accept_pauses = 0;    // accept() out of descriptors or memory: the listener rested (http.h)
   uint64_t polls_paced = 0;      // catch-up polls held for their next page (pacer.h)
   uint64_t streams_paced = 0;    // resuming streams' replay pages held the same way
   uint64_t typing_merged = 0;    // typing notices dropped as repeats within the merge window

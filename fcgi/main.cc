@@ -10,6 +10,7 @@
 #include "schema/crypto.h"
 #include "schema/listen_address.h"
 #include "schema/log.h"
+#include "schema/posix.h"
 
 namespace {
 
@@ -153,6 +154,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     cfg.sync = *s;
+  }
+  // A worker holds up to 4,096 of nginx's connections (keeper.h), past a
+  // shell's usual soft limit of 1,024; its workers inherit the raised one.
+  if (auto files = parley::RaiseOpenFileLimit(); !files.ok()) {
+    std::fprintf(stderr, "parley-fcgi: %s\n", files.status().message().c_str());
   }
   return parley::fcgi::RunPool(cfg);
 }

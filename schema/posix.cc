@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -124,6 +125,19 @@ Result<Fd> UnixDatagramSender() {
   Fd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return PosixError("socket", errno);
   return fd;
+}
+
+Result<uint64_t> RaiseOpenFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return PosixError("getrlimit(RLIMIT_NOFILE)", errno);
+  if (rl.rlim_cur != rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    // An unlimited hard limit is not a number the kernel takes for open
+    // files (past fs.nr_open it answers EPERM): keep the soft one then.
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  return static_cast<uint64_t>(rl.rlim_cur);
 }
 
 }  // namespace parley

@@ -7,6 +7,7 @@
 // Their directory is what really guards them (tools/run makes it 0700).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -61,5 +62,12 @@ bool UnixAddress(const std::string& path, ::sockaddr_un* addr);
 // at once after a crash binds despite its old connections in TIME_WAIT;
 // TCP_NODELAY, which accepted connections inherit.
 Result<Fd> TcpBind(const std::string& host, int port, bool ipv6, bool nonblocking);
+
+// Raises this process's soft limit of open files to its hard limit, as
+// nginx's worker_rlimit_nofile does: a shell's soft limit is often 1,024,
+// far below what a daemon holding a descriptor per client needs, while
+// the hard limit (systemd's default: 524,288) is what the operator allows.
+// Returns the soft limit now in force.
+Result<uint64_t> RaiseOpenFileLimit();
 
 }  // namespace parley

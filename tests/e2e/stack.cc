@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -148,6 +149,10 @@ std::unique_ptr<Child> Child::Spawn(const Options& options, std::string* error) 
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     signal(SIGPIPE, SIG_DFL);
+    if (options.max_open_files > 0) {
+      const rlimit files{options.max_open_files, options.max_open_files};
+      setrlimit(RLIMIT_NOFILE, &files);
+    }
     dup2(null_fd, STDIN_FILENO);
     dup2(log_fd, STDOUT_FILENO);
     dup2(log_fd, STDERR_FILENO);
@@ -546,6 +551,7 @@ bool Stack::StartEvents(std::string* error) {
   for (const auto& f : options_.events_flags) ev.argv.push_back(f);
   ev.env = {std::string("PARLEY_LIMITS=") + (options_.limits ? "on" : "off")};
   ev.log_path = d + "/events.log";
+  ev.max_open_files = options_.events_max_open_files;
   // A socket left by a killed daemon would let the probe below reach
   // nobody (and fill nginx's error log) until the new one replaces it.
   unlink((d + "/events.sock").c_str());

@@ -73,6 +73,7 @@ class Child {
     std::vector<std::string> argv;  // argv[0] is the program path
     std::vector<std::string> env;   // "NAME=value", added to ours
     std::string log_path;           // stdout and stderr; /dev/null if empty
+    uint64_t max_open_files = 0;    // > 0: RLIMIT_NOFILE, soft and hard (a daemon cannot raise it)
   };
   static std::unique_ptr<Child> Spawn(const Options& options, std::string* error);
   Child(const Child&) = delete;
@@ -157,6 +158,8 @@ struct StackOptions {
   bool events = true;   // start parley-events
   // Extra parley-events flags, e.g. {"--stream-lifetime", "3", "--heartbeat", "1"}.
   std::vector<std::string> events_flags;
+  // > 0: parley-events runs with this many open files at most (hard limit).
+  uint64_t events_max_open_files = 0;
   // PARLEY_TLS=on: HTTPS + HTTP/2 with a self-signed certificate; base_url()
   // is then https://.
   bool tls = false;
