@@ -44,9 +44,10 @@ void Server::HoldWithinOpenFiles() {
   }
   const uint64_t room = *files - std::min(kReservedFiles, *files / 4);
   if (static_cast<uint64_t>(cfg_.max_connections) <= room) return;
-  LOG_WARN("--max-connections %d is more than %llu open files allow: holding at most %llu (raise LimitNOFILE, "
-           "or ulimit -n)",
-           cfg_.max_connections, static_cast<unsigned long long>(*files), static_cast<unsigned long long>(room));
+  // Not a warning: the default cap is above the usual limits.
+  LOG_INFO("holding at most %llu connections, as %llu open files allow (--max-connections %d; raise LimitNOFILE, "
+           "or ulimit -n, for more)",
+           static_cast<unsigned long long>(room), static_cast<unsigned long long>(*files), cfg_.max_connections);
   cfg_.max_connections = static_cast<int>(room);
 }
 

@@ -274,7 +274,7 @@ TEST_F(OpenFilesTest, OutOfDescriptorsTheDaemonRestsAndServesOnceTheyAreBack) {
 TEST_F(OpenFilesTest, HeldConnectionsStayBelowTheLimitAndTheRestHear503) {
   User alice = Register("files");
   // 128 files, a quarter of them kept: at most 96 held.
-  EXPECT_NE(ReadText(stack().dir() + "/events.log").find("holding at most 96"), std::string::npos)
+  EXPECT_NE(ReadText(stack().dir() + "/events.log").find("holding at most 96 connections"), std::string::npos)
       << ReadText(stack().dir() + "/events.log");
   Head(alice.token);
   std::vector<std::unique_ptr<SseStream>> streams;
