@@ -256,8 +256,17 @@ for pid in "$fcgi_master" "$nginx_master"; do
 done
 note "parley-fcgi and nginx masters killed at once: both restarted, a send answered"
 
-# Every acknowledged send stored once (retries reuse their client_id).
+# Every acknowledged send stored once (retries reuse their client_id). The
+# send above may have gone through the killed nginx's last worker before
+# tools/run's new nginx listens: read until one answers (a CI run read
+# nothing here, once, and found no message).
+deadline=$(( SECONDS + kRecoverSeconds ))
 api GET "/api/rooms/$room/messages?limit=50"
+while [[ $code != 200 ]] && (( SECONDS < deadline )); do
+  sleep 0.2
+  api GET "/api/rooms/$room/messages?limit=50"
+done
+[[ $code == 200 ]] || fail "history: no 200 within $kRecoverSeconds s (last: $code $body)"
 for cid in first-1 before-events-kill after-events-kill after-fcgi-kill after-nginx-kill after-both-killed; do
   n=$({ grep -o "\"client_id\":\"$cid\"" <<< "$body" || true; } | wc -l)
   [[ $n == 1 ]] || fail "client_id $cid stored $n times"
