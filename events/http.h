@@ -44,6 +44,9 @@ class Http {
     Stats& stats;
   };
   explicit Http(Parts parts) : p_(std::move(parts)) {}
+  ~Http() { paused_by_.erase(listener_); }
+  Http(const Http&) = delete;
+  Http& operator=(const Http&) = delete;
   Status Listen(event_base* base);
   // Past the open-file limit, accept() fails: how long the listener rests.
   static constexpr int kAcceptPauseMs = 100;
