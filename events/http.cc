@@ -116,14 +116,10 @@ void Http::OnAcceptError(evconnlistener* listener, void*) {
   timeval pause{0, kAcceptPauseMs * 1000};
   evtimer_add(self->accept_resume_.get(), &pause);
   ++self->p_.stats.accept_pauses;
-  ++self->accept_pauses_unlogged_;
-  const int64_t now = NowMs();
-  if (now - self->accept_pause_logged_ms_ >= 1000) {
+  if (uint64_t pauses; self->accept_log_.Due(&pauses)) {
     LOG_WARN("accept: %s: not accepting for %d ms (pauses since the last such line: %llu; for open files, raise "
              "LimitNOFILE or ulimit -n)",
-             std::strerror(err), kAcceptPauseMs, static_cast<unsigned long long>(self->accept_pauses_unlogged_));
-    self->accept_pause_logged_ms_ = now;
-    self->accept_pauses_unlogged_ = 0;
+             std::strerror(err), kAcceptPauseMs, static_cast<unsigned long long>(pauses));
   }
 }
 

@@ -20,6 +20,7 @@
 #include "events/presence.h"
 #include "events/request.h"
 #include "events/sessions.h"
+#include "schema/log.h"
 #include "schema/storage.h"
 
 struct evconnlistener;
@@ -99,8 +100,7 @@ class Http {
   std::unique_ptr<evhttp, EvhttpFree> http_;
   evconnlistener* listener_ = nullptr;  // evhttp's, owned by http_
   EventPtr accept_resume_;
-  int64_t accept_pause_logged_ms_ = 0;
-  uint64_t accept_pauses_unlogged_ = 0;
+  LogEverySecond accept_log_;
   bool stopping_ = false;
 };
 

@@ -97,7 +97,12 @@ void Writer::RunBatch() {
   const int64_t head = store_.TakeNotifyHead();
   if (result.ok() && head > 0) notifier_.Head(head);
   if (!result.ok()) {
-    LogFailure(jobs.size(), result);
+    // A full disk or a lost database fails every batch, hundreds a second.
+    if (uint64_t failed; failure_log_.Due(&failed)) {
+      LOG_ERROR("write batch of %zu request(s) failed: %s (%llu batch(es) failed since the last such line, this "
+                "one included)",
+                jobs.size(), result.message().c_str(), static_cast<unsigned long long>(failed));
+    }
     for (auto& job : jobs) job->resp = ErrorResponse(result);
   }
   if (!jobs.empty()) {
@@ -105,18 +110,6 @@ void Writer::RunBatch() {
     metrics_.QueueDepth(-static_cast<int64_t>(jobs.size()));
     responder_.Post(std::move(jobs));
   }
-}
-
-void Writer::LogFailure(size_t requests, const Status& result) {
-  // A full disk or a lost database fails every batch, hundreds a second:
-  // one line a second says so, with how many more failed since the last.
-  const auto now = std::chrono::steady_clock::now();
-  ++failures_unlogged_;
-  if (now - failure_logged_ < std::chrono::seconds(1)) return;
-  LOG_ERROR("write batch of %zu request(s) failed: %s (%zu batch(es) failed since the last such line, this one included)", requests,
-            result.message().c_str(), failures_unlogged_);
-  failure_logged_ = now;
-  failures_unlogged_ = 0;
 }
 
 }  // namespace parley::fcgi

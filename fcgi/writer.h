@@ -20,7 +20,6 @@
 // batch (its Db, Store, Api and Notifier) belongs to the writer thread.
 #pragma once
 
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -35,6 +34,7 @@
 #include "fcgi/metrics.h"
 #include "fcgi/notifier.h"
 #include "fcgi/responder.h"
+#include "schema/log.h"
 #include "schema/storage.h"
 
 namespace parley::fcgi {
@@ -69,8 +69,6 @@ class Writer {
   void Loop();
   // Runs one batch over the jobs queued (and arriving), answers them.
   void RunBatch();
-  // Logs a failed batch, at most once a second (writer thread only).
-  void LogFailure(size_t requests, const Status& result);
 
   Storage& store_;
   Api& api_;
@@ -83,8 +81,7 @@ class Writer {
   std::condition_variable room_;    // the queue went below kMaxQueued
   std::deque<std::unique_ptr<Exchange>> queue_;  // guarded by mu_
   bool stop_ = false;                 // guarded by mu_
-  std::chrono::steady_clock::time_point failure_logged_{};  // writer thread only
-  size_t failures_unlogged_ = 0;                             // writer thread only
+  LogEverySecond failure_log_;         // writer thread only
   std::thread thread_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 
@@ -45,6 +46,17 @@ void LogLine(LogLevel level, const char* fmt, ...) {
   // One write(2) per line keeps lines from several processes whole.
   ssize_t ignored = write(STDERR_FILENO, line, len);
   (void)ignored;
+}
+
+bool LogEverySecond::Due(uint64_t* since) {
+  using namespace std::chrono;
+  const int64_t now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  ++unlogged_;
+  if (now - logged_ms_ < 1000) return false;
+  *since = unlogged_;
+  logged_ms_ = now;
+  unlogged_ = 0;
+  return true;
 }
 
 }  // namespace parley

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdarg>
+#include <cstdint>
 
 namespace parley {
 
@@ -16,6 +17,20 @@ bool ParseLogLevel(const char* s, LogLevel* out);
 // Sets the prefix printed after the level, e.g. "fcgi worker".
 void SetLogRole(const char* role);
 void LogLine(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// For a failure that can repeat hundreds of times a second (a full disk, a
+// daemon out of descriptors): one line a second at most, saying how many
+// it stands for. One per thread (or event loop): it takes no lock.
+class LogEverySecond {
+ public:
+  // Counts one occurrence; true when this one is to be logged, with
+  // *since the occurrences since the last logged one, this one included.
+  bool Due(uint64_t* since);
+
+ private:
+  int64_t logged_ms_ = INT64_MIN / 2;  // the first is always logged
+  uint64_t unlogged_ = 0;
+};
 
 }  // namespace parley
 
