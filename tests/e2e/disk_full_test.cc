@@ -67,6 +67,22 @@ class DiskFullTest : public EventsTest {
   }
   void Unfill() { ASSERT_EQ(unlink(FillerPath().c_str()), 0) << std::strerror(errno); }
 
+  // Every acknowledged send (ascending) is stored once and was pushed once,
+  // in order; the file is sound, and no worker died on the way.
+  void ExpectEachStoredAndPushedOnce(SseStream& stream, int64_t room, const std::vector<int64_t>& acknowledged,
+                                     const std::vector<pid_t>& workers) {
+    ASSERT_TRUE(stream.WaitForId(acknowledged.back(), 10s));
+    EXPECT_EQ(MessageIds(stream.Events(), room), acknowledged);
+    std::istringstream stored(
+        Sql("SELECT id FROM messages WHERE room_id = " + std::to_string(room) + " ORDER BY id"));
+    std::vector<int64_t> ids;
+    for (int64_t id; stored >> id;) ids.push_back(id);
+    EXPECT_EQ(ids, acknowledged);
+    EXPECT_EQ(Sql("PRAGMA integrity_check"), "ok\n");
+    EXPECT_EQ(stack().FcgiWorkers(), workers);
+    ExpectHealthy();
+  }
+
   // The answer is the JSON refusal a full disk must give.
   static void ExpectStorageFull(const Response& r) {
     EXPECT_EQ(r.status, 503) << r.body;
@@ -129,21 +145,7 @@ TEST_F(DiskFullTest, WritesAreRefused503WhileFullAndResumeWithNothingAcknowledge
   ASSERT_EQ(after.status, 201) << after.body;
   acknowledged.push_back(after.json()["message"]["id"].num());
 
-  // Every acknowledged send is stored once and was pushed once, in order.
-  ASSERT_TRUE(stream->WaitForId(acknowledged.back(), 10s));
-  std::vector<int64_t> pushed;
-  for (const SseEvent& e : stream->Events()) {
-    if (e.type == "message" && e.id) pushed.push_back(*e.id);
-  }
-  EXPECT_EQ(pushed, acknowledged);
-  std::istringstream stored(Sql("SELECT id FROM messages WHERE room_id = " + std::to_string(room) + " ORDER BY id"));
-  std::vector<int64_t> ids;
-  for (int64_t id; stored >> id;) ids.push_back(id);
-  EXPECT_EQ(ids, acknowledged);
-  EXPECT_EQ(Sql("PRAGMA integrity_check"), "ok\n");
-  // No worker died on the way.
-  EXPECT_EQ(stack().FcgiWorkers(), workers);
-  ExpectHealthy();
+  ExpectEachStoredAndPushedOnce(*stream, room, acknowledged, workers);
 }
 
 // Senders on every worker while the disk fills and empties three times:
@@ -204,19 +206,8 @@ TEST_F(DiskFullTest, UnderLoadEveryWriteIsStoredAndPushedOrRefused503) {
   EXPECT_GT(refused.load(), 0);
   ASSERT_FALSE(acknowledged.empty());
   std::printf("%zu sends stored, %d refused\n", acknowledged.size(), refused.load());
-  ASSERT_TRUE(stream->WaitForId(*acknowledged.rbegin(), 10s));
-  std::vector<int64_t> pushed;
-  for (const SseEvent& e : stream->Events()) {
-    if (e.type == "message" && e.id) pushed.push_back(*e.id);
-  }
-  EXPECT_EQ(pushed, std::vector<int64_t>(acknowledged.begin(), acknowledged.end()));
-  std::istringstream stored(Sql("SELECT id FROM messages WHERE room_id = " + std::to_string(room) + " ORDER BY id"));
-  std::vector<int64_t> ids;
-  for (int64_t id; stored >> id;) ids.push_back(id);
-  EXPECT_EQ(ids, std::vector<int64_t>(acknowledged.begin(), acknowledged.end()));
-  EXPECT_EQ(Sql("PRAGMA integrity_check"), "ok\n");
-  EXPECT_EQ(stack().FcgiWorkers(), workers);
-  ExpectHealthy();
+  ExpectEachStoredAndPushedOnce(*stream, room, std::vector<int64_t>(acknowledged.begin(), acknowledged.end()),
+                                workers);
 }
 
 // nginx writes an upload to its spool before the worker sees it (DESIGN
