@@ -4,13 +4,6 @@
 // only the current text (DESIGN section 4). And polls from cursor 0 by a
 // user in few rooms cost parley-events little CPU however many events
 // other rooms hold.
-#include <unistd.h>
-
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
-#include <sstream>
-
 #include "events_fixture.h"
 
 namespace parley::e2e {
@@ -135,21 +128,6 @@ TEST_F(LeakTest, AnEditedMessageReplaysOnlyWithItsCurrentText) {
     EXPECT_EQ(m["text"].str(), "meet at the station at noon") << m.Dump();
     EXPECT_TRUE(m["edited"].boolean());
   }
-}
-
-// CPU seconds (user + system) that a process has used, from /proc/PID/stat.
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Fields after the command name (which may hold spaces) start at ") ".
-  std::istringstream rest(all.substr(all.rfind(')') + 2));
-  std::string field;
-  long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::atoll(field.c_str());
-    if (i == 15) stime = std::atoll(field.c_str());
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 TEST_F(LeakTest, PollsFromCursorZeroCostLittleWhateverOtherRoomsHold) {

@@ -313,6 +313,21 @@ void TableLock::Release() {
   session_.reset();
 }
 
+double CpuSeconds(pid_t pid) {
+  const std::string all = ReadText("/proc/" + std::to_string(pid) + "/stat");
+  const size_t name_end = all.rfind(')');
+  if (name_end == std::string::npos) return 0;
+  // Fields after the command name (which may hold spaces) start at ") ".
+  std::istringstream rest(all.substr(name_end + 2));
+  std::string field;
+  long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::atoll(field.c_str());
+    if (i == 15) stime = std::atoll(field.c_str());
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 uint64_t ProcStatusBytes(pid_t pid, const std::string& key) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string word;

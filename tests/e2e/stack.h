@@ -122,6 +122,10 @@ bool WaitingForRequests(pid_t pid);
 // or 0 if the process is gone.
 uint64_t ProcStatusBytes(pid_t pid, const std::string& key);
 
+// CPU seconds (user + system) a process has used, from /proc/<pid>/stat
+// (0 if it is gone).
+double CpuSeconds(pid_t pid);
+
 // The whole file, or "" if it cannot be read.
 std::string ReadText(const std::string& path);
 
