@@ -123,8 +123,7 @@ std::optional<int> Keeper::Leftover() {
   // neither may come out of the set again.
   epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, stop_.get(), nullptr);
   if (listening_) Listen(false);
-  int flags = fcntl(listen_fd_, F_GETFL);
-  if (flags >= 0 && (flags & O_NONBLOCK)) {
+  if (PoolStopping()) {
     // The pool is stopping: what is queued would be reset when the last
     // worker closes the socket, so it is served here, whichever worker
     // takes it. On a reload the others (old or new) serve the queue.
@@ -148,10 +147,31 @@ std::optional<int> Keeper::Leftover() {
 
 void Keeper::Keep(int fd) {
   if (stop_requested_.load(std::memory_order_relaxed)) {
-    close(fd);
+    if (PoolStopping()) {
+      close(fd);
+    } else {
+      // Parked for Release(), not re-armed: a stopping worker answers at
+      // most one more request per connection (Leftover), then stops.
+      std::lock_guard<std::mutex> lock(mu_);
+      held_[fd] = Held{SteadyMs(), true};
+    }
     return;
   }
   Hold(fd, EPOLL_CTL_MOD, /*used=*/true);
+}
+
+void Keeper::Adopt(int fd) { Hold(fd, EPOLL_CTL_ADD, /*used=*/true); }
+
+std::vector<int> Keeper::Release() {
+  std::vector<int> fds;
+  if (PoolStopping()) return fds;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [fd, held] : held_) {
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    fds.push_back(fd);
+  }
+  held_.clear();
+  return fds;
 }
 
 void Keeper::Stop() {
@@ -206,6 +226,11 @@ void Keeper::Hold(int fd, int op, bool used) {
     LOG_WARN("connection %d: epoll_ctl: %s", fd, std::strerror(err));
     if (Take(fd)) close(fd);
   }
+}
+
+bool Keeper::PoolStopping() const {
+  int flags = fcntl(listen_fd_, F_GETFL);
+  return flags >= 0 && (flags & O_NONBLOCK);
 }
 
 bool Keeper::Take(int fd) {

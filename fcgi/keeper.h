@@ -26,10 +26,14 @@
 // - A reading socket times out after `silent_ms`: a request that stops
 //   half-way is dropped (libfcgi's read fails) instead of holding its thread.
 // - Stop() is async-signal-safe (a write to an eventfd): every wait, current
-//   or later, returns at once. After it, Keep() closes what it is given.
+//   or later, returns at once. After it, on a reload, Keep() parks what it
+//   is given, unwatched, and Release() hands every connection held to the
+//   worker's successor (handoff.h); when the whole pool stops, Keep()
+//   closes what it is given and the destructor the rest.
 //
-// Threading: Next() and Leftover() are called by one thread at a time;
-// Keep() from any thread (request threads and the responder).
+// Threading: Next(), Leftover(), Adopt() and Release() are called by one
+// thread at a time; Keep() from any thread (request threads and the
+// responder).
 #pragma once
 
 #include <atomic>
@@ -39,6 +43,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "fcgi/metrics.h"
 #include "schema/posix.h"
@@ -75,6 +80,12 @@ class Keeper {
   // Takes back a connection whose request was answered and which nginx
   // keeps open, to wait for its next request.
   void Keep(int fd);
+  // Watches a connection a stopped predecessor held (handoff.h) as a kept
+  // one: between two requests, perhaps with the next one already waiting.
+  void Adopt(int fd);
+  // After Stop(), on a reload: every connection held, out of the set, for
+  // the successor; the caller owns them. Empty when the whole pool stops.
+  std::vector<int> Release();
   // Wakes every wait for good; callable from a signal handler.
   void Stop();
 
@@ -98,6 +109,9 @@ class Keeper {
   void Listen(bool on);
   // Closes new connections silent for longer than silent_ms.
   void Sweep(int64_t now_ms);
+  // The master made the listening socket non-blocking: the whole pool is
+  // stopping, not reloading (pool.cc).
+  bool PoolStopping() const;
 
   Fd epoll_;
   Fd stop_;  // eventfd

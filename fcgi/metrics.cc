@@ -117,6 +117,7 @@ std::string Metrics::Json() const {
   w.Key("queue_depth").Int(queue_depth_.load(kRelaxed));
   w.Key("queue_depth_max").Int(queue_depth_max_.load(kRelaxed));
   w.Key("connections_accepted").Int(static_cast<int64_t>(connections_.load(kRelaxed)));
+  w.Key("connections_handed_over").Int(static_cast<int64_t>(handed_over_.load(kRelaxed)));
   w.EndObject();
   return w.Take();
 }
@@ -161,6 +162,8 @@ std::string Metrics::Prometheus() const {
   line("parley_fcgi_queue_depth_max", "", static_cast<uint64_t>(queue_depth_max_.load(kRelaxed)));
   out += "# TYPE parley_fcgi_connections_accepted_total counter\n";
   line("parley_fcgi_connections_accepted_total", "", connections_.load(kRelaxed));
+  out += "# TYPE parley_fcgi_connections_handed_over_total counter\n";
+  line("parley_fcgi_connections_handed_over_total", "", handed_over_.load(kRelaxed));
   return out;
 }
 

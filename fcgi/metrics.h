@@ -52,6 +52,9 @@ class Metrics {
   // A connection from nginx accepted (keeper.h): far fewer than requests
   // while nginx keeps its connections.
   void ConnectionAccepted() { connections_.fetch_add(1, std::memory_order_relaxed); }
+  // Connections a worker took over from its predecessor on a reload
+  // (handoff.h): nginx went on using them, with no reconnect.
+  void ConnectionsHandedOver(size_t n) { handed_over_.fetch_add(n, std::memory_order_relaxed); }
 
   std::string Json() const;
   std::string Prometheus() const;
@@ -64,7 +67,7 @@ class Metrics {
   std::atomic<uint64_t> batches_, batch_failures_, batched_requests_;
   std::atomic<uint64_t> batch_sizes_[kBatchSlots];
   std::atomic<uint64_t> syncs_;
-  std::atomic<uint64_t> connections_;
+  std::atomic<uint64_t> connections_, handed_over_;
   std::atomic<int64_t> queue_depth_, queue_depth_max_;
 };
 

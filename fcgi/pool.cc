@@ -4,7 +4,9 @@
 // so there is no handler code and no async-signal-safety to get wrong. A
 // worker that exits while the pool runs is replaced; one that dies within a
 // second of starting is replaced after a one-second pause, so a broken
-// configuration does not fork in a tight loop.
+// configuration does not fork in a tight loop. Each worker has a channel to
+// the master for its kept connections (handoff.h): what a worker stopped by
+// a reload hands over, the next worker forked inherits.
 #include "fcgi/pool.h"
 
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include <chrono>
 #include <vector>
 
+#include "fcgi/handoff.h"
 #include "fcgi/worker.h"
 #include "schema/listen_address.h"
 #include "schema/log.h"
@@ -28,15 +31,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Slot {
+struct WorkerSlot {
   pid_t pid = 0;
   Clock::time_point started;
   Clock::time_point respawn_at;  // when pid == 0
+  Fd channel;                    // the master's end of the worker's handoff channel
 };
 
-pid_t Spawn(const PoolConfig& cfg, int listen_fd, Metrics* metrics) {
+// Forks the worker of slot s, which inherits the connections in *adopted
+// (the master's copies are closed once it has them).
+pid_t Spawn(const PoolConfig& cfg, int listen_fd, Metrics* metrics, std::vector<WorkerSlot>& slots, WorkerSlot& s,
+            std::vector<Fd>* adopted) {
+  auto channel = OpenHandoffChannel();
+  if (!channel.ok()) LOG_WARN("no handoff channel: %s", channel.status().message().c_str());
   pid_t master = getpid();
   pid_t pid = fork();
+  if (pid > 0) {
+    if (channel.ok()) s.channel = std::move(channel->master);
+    adopted->clear();
+  }
   if (pid != 0) return pid;  // parent, or -1
   // The worker asks for SIGTERM when the master dies (RunWorker does too);
   // a master killed with SIGKILL before that request leaves an orphan that
@@ -48,6 +61,13 @@ pid_t Spawn(const PoolConfig& cfg, int listen_fd, Metrics* metrics) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   WorkerConfig wc{cfg.db, cfg.data_dir, cfg.events_socket, listen_fd, cfg.limits, cfg.sync, cfg.threads, cfg.running, metrics};
+  // The other workers' channels are the master's to read.
+  for (WorkerSlot& other : slots) other.channel.Reset();
+  if (channel.ok()) {
+    channel->master.Reset();
+    wc.handoff_fd = channel->worker.get();
+  }
+  for (const Fd& fd : *adopted) wc.adopted.push_back(fd.get());
   _exit(RunWorker(wc));
 }
 
@@ -91,7 +111,8 @@ int RunPool(const PoolConfig& cfg) {
   }
   // Workers inherit the socket across fork; CLOEXEC only keeps it from exec'd programs.
 
-  std::vector<Slot> slots(static_cast<size_t>(cfg.workers));
+  std::vector<WorkerSlot> slots(static_cast<size_t>(cfg.workers));
+  std::vector<Fd> handed_over;  // by workers that stopped, for the next one forked
   bool stopping = false;
   Clock::time_point deadline;
   int exit_code = 0;
@@ -101,9 +122,9 @@ int RunPool(const PoolConfig& cfg) {
   for (;;) {
     Clock::time_point now = Clock::now();
     if (!stopping) {
-      for (Slot& s : slots) {
+      for (WorkerSlot& s : slots) {
         if (s.pid != 0 || now < s.respawn_at) continue;
-        s.pid = Spawn(cfg, listen_fd.get(), *metrics);
+        s.pid = Spawn(cfg, listen_fd.get(), *metrics, slots, s, &handed_over);
         s.started = now;
         if (s.pid < 0) {
           LOG_ERROR("%s", PosixError("fork", errno).message().c_str());
@@ -113,11 +134,11 @@ int RunPool(const PoolConfig& cfg) {
       }
     }
     size_t alive = 0;
-    for (const Slot& s : slots) alive += s.pid != 0;
+    for (const WorkerSlot& s : slots) alive += s.pid != 0;
     if (stopping && alive == 0) break;
     if (stopping && now >= deadline) {
       LOG_WARN("drain timeout: killing %zu worker(s)", alive);
-      for (Slot& s : slots) {
+      for (WorkerSlot& s : slots) {
         if (s.pid != 0) kill(s.pid, SIGKILL);
       }
       deadline = now + std::chrono::hours(1);
@@ -143,14 +164,14 @@ int RunPool(const PoolConfig& cfg) {
         if (flags >= 0) fcntl(listen_fd.get(), F_SETFL, flags | O_NONBLOCK);
         usleep(100 * 1000);
         deadline = Clock::now() + std::chrono::seconds(cfg.drain_timeout_s);
-        for (Slot& s : slots) {
+        for (WorkerSlot& s : slots) {
           if (s.pid != 0) kill(s.pid, SIGTERM);
         }
       }
     } else if (sig == SIGHUP && !stopping) {
       // Rolling reload: each worker finishes its request and is replaced.
       LOG_INFO("reloading workers");
-      for (Slot& s : slots) {
+      for (WorkerSlot& s : slots) {
         if (s.pid != 0) kill(s.pid, SIGTERM);
       }
     }
@@ -159,9 +180,16 @@ int RunPool(const PoolConfig& cfg) {
       int status = 0;
       pid_t pid = waitpid(-1, &status, WNOHANG);
       if (pid <= 0) break;
-      for (Slot& s : slots) {
+      for (WorkerSlot& s : slots) {
         if (s.pid != pid) continue;
         s.pid = 0;
+        // Queued on the channel, they outlived the worker.
+        if (s.channel.valid()) {
+          if (Status st = TakeOver(s.channel.get(), &handed_over); !st.ok()) {
+            LOG_WARN("kept connections of worker %d: %s", static_cast<int>(pid), st.message().c_str());
+          }
+          s.channel.Reset();
+        }
         Clock::time_point t = Clock::now();
         bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         if (!stopping && !clean) {

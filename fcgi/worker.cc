@@ -6,9 +6,11 @@
 // wait at once (an eventfd: async-signal-safe). The handler is installed
 // with SA_RESTART, so a request in progress is not disturbed and is
 // answered. A stopping worker then answers the requests already waiting on
-// its kept connections, and closes them; nginx takes a closed cached
-// connection for an error and tries again (upstream parley_fcgi). On a
-// reload the other workers (old or new) serve what is queued on the socket.
+// its kept connections. On a reload it hands them all to the master for its
+// successor (handoff.h), and the other workers (old or new) serve what is
+// queued on the socket; when the pool stops it closes them, and nginx takes
+// a closed cached connection for an error and tries again (upstream
+// parley_fcgi).
 // When the whole pool stops, the master first unlinks the socket path (no
 // new connection can arrive) and makes the socket non-blocking; a stopping
 // worker that sees that answers the connections still queued in the backlog
@@ -51,6 +53,7 @@
 #include "fcgi/exchange.h"
 #include "fcgi/gate.h"
 #include "fcgi/input.h"
+#include "fcgi/handoff.h"
 #include "fcgi/keeper.h"
 #include "fcgi/responder.h"
 #include "fcgi/thread_name.h"
@@ -136,6 +139,20 @@ void ServeLeftovers(Keeper& keeper, const Lanes& lanes, Writer& writer, Gate& ga
     ++served;
   }
   if (served > 0) LOG_DEBUG("answered %d waiting request(s) before stopping", served);
+}
+
+// On a reload: the connections nginx keeps, to the worker that replaces
+// this one (handoff.h). Closed if they cannot be sent.
+void HandOverKept(Keeper& keeper, int channel) {
+  std::vector<int> fds = keeper.Release();
+  if (fds.empty()) return;
+  Status st = channel >= 0 ? HandOver(channel, fds) : Status::Internal("no channel to the master");
+  for (int fd : fds) close(fd);
+  if (st.ok()) {
+    LOG_INFO("handed %zu kept connection(s) to the next worker", fds.size());
+  } else {
+    LOG_WARN("closed %zu kept connection(s): %s", fds.size(), st.message().c_str());
+  }
 }
 
 // One request thread of a process at a time waits for the keeper: the
@@ -238,6 +255,8 @@ int RunWorker(const WorkerConfig& cfg) {
     return 1;
   }
   g_keeper = keeper->get();
+  for (int fd : cfg.adopted) (*keeper)->Adopt(fd);
+  metrics.ConnectionsHandedOver(cfg.adopted.size());
   Responder responder(metrics);
   Writer writer(*w.store, *w.api, *w.notifier, gate, metrics, responder);
   Lanes lanes;
@@ -263,7 +282,8 @@ int RunWorker(const WorkerConfig& cfg) {
   for (auto& t : threads) t.join();  // OnStop stopped the keeper: each returns after its request
   ServeLeftovers(k, lanes, writer, gate, metrics);
   writer.Stop();
-  responder.Stop();
+  responder.Stop();  // its last answers gave their connections back
+  HandOverKept(k, cfg.handoff_fd);
   return 0;
 }
 

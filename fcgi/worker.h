@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "fcgi/metrics.h"
 #include "schema/backend/backend.h"
@@ -21,6 +22,8 @@ struct WorkerConfig {
   int threads = 2;            // request threads (writes do not hold one while they wait)
   int running = 2;            // of those, how many compute at once (gate.h)
   Metrics* metrics = nullptr; // shared by the pool; null: this process's own
+  int handoff_fd = -1;        // where a reload sends the kept connections (handoff.h)
+  std::vector<int> adopted;   // kept connections of the predecessor, now this worker's
 };
 
 // Runs in the forked child; returns the process exit code. SIGTERM or

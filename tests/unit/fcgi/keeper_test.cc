@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -178,7 +179,7 @@ TEST_F(KeeperTest, ANewConnectionSilentPastTheLimitIsClosedAndAKeptOneIsNot) {
   close(*again);
 }
 
-TEST_F(KeeperTest, StopEndsEveryWaitAndKeepAfterItClosesTheConnection) {
+TEST_F(KeeperTest, StopEndsEveryWaitAndWhenThePoolStopsKeepClosesTheConnection) {
   auto k = Open({});
   ASSERT_TRUE(k);
   Fd client = Connect();
@@ -192,9 +193,66 @@ TEST_F(KeeperTest, StopEndsEveryWaitAndKeepAfterItClosesTheConnection) {
   ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
   EXPECT_FALSE(next.get());
   EXPECT_FALSE(k->Next()) << "a later wait must end at once too";
+  // The master made the socket non-blocking: the whole pool stops.
+  ASSERT_EQ(fcntl(listen_.get(), F_SETFL, fcntl(listen_.get(), F_GETFL) | O_NONBLOCK), 0);
   k->Keep(*fd);
   EXPECT_EQ(k->held(), 0u);
+  EXPECT_TRUE(k->Release().empty()) << "nothing is handed over when the pool stops";
   EXPECT_TRUE(Closed(client.get()));
+}
+
+// A reload: what is given back after Stop() is parked, not watched (a
+// stopping worker serves no new request on it), and Release() hands it
+// over, open, with the idle ones held.
+TEST_F(KeeperTest, OnAReloadKeepParksTheConnectionAndReleaseHandsOverEveryOneHeld) {
+  auto k = Open({});
+  ASSERT_TRUE(k);
+  Fd served = Connect();
+  Send(served.get(), "r");
+  std::optional<int> fd = k->Next();
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(Receive(*fd), "r");
+  Fd idle = Connect();
+  EXPECT_FALSE(k->Next(false));  // accepted into the set
+  ASSERT_EQ(k->held(), 1u);
+  k->Stop();
+  k->Keep(*fd);
+  EXPECT_EQ(k->held(), 2u);
+  Send(served.get(), "next");  // nginx's next request on it
+  EXPECT_FALSE(k->Leftover()) << "a parked connection is the successor's to serve";
+  std::vector<int> released = k->Release();
+  ASSERT_EQ(released.size(), 2u);
+  EXPECT_EQ(k->held(), 0u);
+  EXPECT_NE(std::find(released.begin(), released.end(), *fd), released.end());
+  k.reset();  // the keeper's end: the released ones stay open
+  EXPECT_EQ(Receive(*fd), "next");
+  Send(*fd, "answer");
+  EXPECT_EQ(Receive(served.get()), "answer");
+  for (int r : released) close(r);
+  EXPECT_TRUE(Closed(idle.get()));
+}
+
+// What a predecessor handed over is watched like a kept connection: a
+// request already waiting on it is handed out at once.
+TEST_F(KeeperTest, AnAdoptedConnectionIsHandedOutWithTheRequestWaitingOnIt) {
+  auto k = Open({});
+  ASSERT_TRUE(k);
+  int ends[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends), 0);
+  Fd nginx(ends[0]);
+  Send(nginx.get(), "waiting");
+  k->Adopt(ends[1]);
+  EXPECT_EQ(k->held(), 1u);
+  std::optional<int> fd = k->Next();
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(*fd, ends[1]);
+  EXPECT_EQ(Receive(*fd), "waiting");
+  k->Keep(*fd);
+  Send(nginx.get(), "again");
+  std::optional<int> again = k->Next();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(Receive(*again), "again");
+  close(*again);
 }
 
 TEST_F(KeeperTest, ALookWithoutWaitingHandsOutOnlyARequestAlreadyThereAndLeavesTheStopForAWait) {
