@@ -57,6 +57,11 @@ bool ParseCount(const std::string& text, const char* flag, long max, int* out) {
 
 int main(int argc, char** argv) {
   parley::fcgi::PoolConfig cfg;
+  // What a reload runs again (fcgi/reexec.h): read before anything could
+  // replace the file, and the descriptors the image before this one kept.
+  cfg.exe = parley::fcgi::SelfPath();
+  cfg.argv.assign(argv, argv + argc);
+  auto inherited = parley::fcgi::TakeInherited();
   cfg.db = Env("PARLEY_DB");
   cfg.data_dir = Env("PARLEY_DATA");
   cfg.listen_path = Env("PARLEY_FCGI_SOCKET");
@@ -160,5 +165,10 @@ int main(int argc, char** argv) {
   if (auto files = parley::RaiseOpenFileLimit(); !files.ok()) {
     std::fprintf(stderr, "parley-fcgi: %s\n", files.status().message().c_str());
   }
-  return parley::fcgi::RunPool(cfg);
+  if (!inherited.ok()) {
+    // Not ours to close: listen anew (refused if the socket is still live).
+    std::fprintf(stderr, "parley-fcgi: %s\n", inherited.status().message().c_str());
+    return parley::fcgi::RunPool(cfg);
+  }
+  return parley::fcgi::RunPool(cfg, inherited->has_value() ? std::move(**inherited) : parley::fcgi::Inherited{});
 }

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <vector>
@@ -73,7 +74,7 @@ pid_t Spawn(const PoolConfig& cfg, int listen_fd, Metrics* metrics, std::vector<
 
 }  // namespace
 
-int RunPool(const PoolConfig& cfg) {
+int RunPool(const PoolConfig& cfg, Inherited inherited) {
   SetLogRole("fcgi master");
   {
     auto version = MigrateStorage(cfg.db);
@@ -97,12 +98,17 @@ int RunPool(const PoolConfig& cfg) {
     LOG_ERROR("%s", address.status().message().c_str());
     return 1;
   }
-  auto listening = ListenOn(*address, /*nonblocking=*/false);
-  if (!listening.ok()) {
-    LOG_ERROR("%s", listening.status().message().c_str());
-    return 1;
+  // After a reload's exec, the socket nginx connects to is the one it had.
+  const bool reloaded = inherited.listen.valid();
+  Fd listen_fd = std::move(inherited.listen);
+  if (!listen_fd.valid()) {
+    auto listening = ListenOn(*address, /*nonblocking=*/false);
+    if (!listening.ok()) {
+      LOG_ERROR("%s", listening.status().message().c_str());
+      return 1;
+    }
+    listen_fd = std::move(listening).value();
   }
-  Fd listen_fd = std::move(listening).value();
   // Counters every worker adds to, whichever answers GET /api/_stats.
   auto metrics = Metrics::CreateShared();
   if (!metrics.ok()) {
@@ -112,16 +118,28 @@ int RunPool(const PoolConfig& cfg) {
   // Workers inherit the socket across fork; CLOEXEC only keeps it from exec'd programs.
 
   std::vector<WorkerSlot> slots(static_cast<size_t>(cfg.workers));
-  std::vector<Fd> handed_over;  // by workers that stopped, for the next one forked
+  // By workers that stopped (or the image before this one), for the next
+  // one forked.
+  std::vector<Fd> handed_over = std::move(inherited.kept);
   bool stopping = false;
+  bool reloading = false;  // waiting for the workers to stop, then exec
   Clock::time_point deadline;
   int exit_code = 0;
-  LOG_INFO("listening on %s with %d workers of %d request threads (%d at once), synchronous=%s",
-           cfg.listen_path.c_str(), cfg.workers, cfg.threads, cfg.running, cfg.sync == Sync::kFull ? "full" : "normal");
+  LOG_INFO("listening on %s%s with %d workers of %d request threads (%d at once), synchronous=%s",
+           cfg.listen_path.c_str(), reloaded ? " (kept across the reload)" : "", cfg.workers, cfg.threads,
+           cfg.running, cfg.sync == Sync::kFull ? "full" : "normal");
 
   for (;;) {
     Clock::time_point now = Clock::now();
-    if (!stopping) {
+    if (reloading && std::none_of(slots.begin(), slots.end(), [](const WorkerSlot& s) { return s.pid != 0; })) {
+      LOG_INFO("reloading: running %s again, with the socket and %zu kept connection(s)", cfg.exe.c_str(),
+               handed_over.size());
+      Status st = ExecAgain(cfg.exe, cfg.argv, listen_fd.get(), handed_over);
+      // Only on failure: the running binary goes on, with new workers.
+      LOG_ERROR("reload: %s; going on with the binary running", st.message().c_str());
+      reloading = false;
+    }
+    if (!stopping && !reloading) {
       for (WorkerSlot& s : slots) {
         if (s.pid != 0 || now < s.respawn_at) continue;
         s.pid = Spawn(cfg, listen_fd.get(), *metrics, slots, s, &handed_over);
@@ -136,13 +154,13 @@ int RunPool(const PoolConfig& cfg) {
     size_t alive = 0;
     for (const WorkerSlot& s : slots) alive += s.pid != 0;
     if (stopping && alive == 0) break;
-    if (stopping && now >= deadline) {
+    if ((stopping || reloading) && alive > 0 && now >= deadline) {
       LOG_WARN("drain timeout: killing %zu worker(s)", alive);
       for (WorkerSlot& s : slots) {
         if (s.pid != 0) kill(s.pid, SIGKILL);
       }
       deadline = now + std::chrono::hours(1);
-      exit_code = 1;
+      if (stopping) exit_code = 1;
     }
 
     timespec tick{0, 200 * 1000 * 1000};
@@ -151,6 +169,7 @@ int RunPool(const PoolConfig& cfg) {
       if (!stopping) {
         LOG_INFO("stopping: draining %zu worker(s)", alive);
         stopping = true;
+        reloading = false;
         // No new connection from here on; what is queued gets answered by
         // the workers (worker.cc), which see the non-blocking flag. A
         // connect() that found the path just before the unlink may still
@@ -168,9 +187,13 @@ int RunPool(const PoolConfig& cfg) {
           if (s.pid != 0) kill(s.pid, SIGTERM);
         }
       }
-    } else if (sig == SIGHUP && !stopping) {
-      // Rolling reload: each worker finishes its request and is replaced.
+    } else if (sig == SIGHUP && !stopping && !reloading) {
+      // Each worker finishes its requests and hands its kept connections
+      // over; then the binary installed now takes over (reexec.h), or,
+      // without one, each worker is replaced as it exits.
       LOG_INFO("reloading workers");
+      reloading = !cfg.exe.empty();
+      deadline = Clock::now() + std::chrono::seconds(cfg.drain_timeout_s);
       for (WorkerSlot& s : slots) {
         if (s.pid != 0) kill(s.pid, SIGTERM);
       }

@@ -1,12 +1,15 @@
 // The parley-fcgi master: prepares the database and the listening socket,
-// forks the workers, restarts any that die, rolls them on SIGHUP and drains
-// them on SIGTERM/SIGINT.
+// forks the workers, restarts any that die, replaces them and itself with
+// the binary installed now on SIGHUP (reexec.h) and drains them on
+// SIGTERM/SIGINT.
 #pragma once
 
 #include <algorithm>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "fcgi/reexec.h"
 #include "schema/backend/backend.h"
 
 namespace parley::fcgi {
@@ -31,9 +34,14 @@ struct PoolConfig {
   Sync sync = Sync::kFull;    // PARLEY_SYNC: full (durable answers) or normal
   int threads = OnePerCore();  // request threads per worker (fcgi/worker.cc)
   int running = OnePerCore();  // of those, computing at once (fcgi/gate.h)
+  // A reload runs this binary again, with these arguments (reexec.h);
+  // empty: it forks new workers of the code running.
+  std::string exe;
+  std::vector<std::string> argv;
 };
 
-// Returns the process exit code.
-int RunPool(const PoolConfig& cfg);
+// Returns the process exit code. inherited: what the image before this one
+// kept across its exec (reexec.h), or nothing.
+int RunPool(const PoolConfig& cfg, Inherited inherited = {});
 
 }  // namespace parley::fcgi

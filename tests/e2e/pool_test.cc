@@ -2,11 +2,14 @@
 // replaced with no failed request, and SIGTERM drains in-flight requests
 // before the master exits 0.
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -132,6 +135,16 @@ class PoolTest : public StackTest {
     load.reader = std::move(users[0]);
     return load;
   }
+  // None of these in nginx's error log.
+  void ExpectNginxLoggedNone(std::initializer_list<const char*> none_of) {
+    std::string errors = ReadText(stack().dir() + "/nginx-error.log");
+    for (const char* sign : none_of) EXPECT_EQ(errors.find(sign), std::string::npos) << sign << " in " << errors;
+  }
+  // nginx never wrote to, or read from, a connection the pool had closed,
+  // nor failed to connect: the pool was there for every request.
+  void ExpectNginxMetNoClosedConnection() {
+    ExpectNginxLoggedNone({"reset by peer", "prematurely closed", "Broken pipe", "connect() to"});
+  }
   // Every send answered, progress after the fault, each stored once.
   void ExpectNoneLost(Load& load) {
     EXPECT_GT(load.sent_before_fault, 20) << "the load did not get going";
@@ -189,9 +202,7 @@ TEST_F(PoolTest, ARollingReloadUnderLoadFailsNoRequest) {
   }, 1s);
   EXPECT_EQ(after.size(), 2u) << "the master must replace both workers";
   ExpectNoneLost(load);
-  std::string errors = ReadText(stack().dir() + "/nginx-error.log");
-  EXPECT_EQ(errors.find("reset by peer"), std::string::npos) << errors;
-  EXPECT_EQ(errors.find("prematurely closed"), std::string::npos) << errors;
+  ExpectNginxMetNoClosedConnection();
 }
 
 // The connections nginx keeps outlive a reload: the new workers answer on
@@ -219,13 +230,93 @@ TEST_F(PoolTest, AReloadHandsNginxsConnectionsToTheNewWorkers) {
   std::vector<pid_t> after = WaitForWorkers(2, before, 10s);
   ASSERT_EQ(after.size(), 2u) << "the master must replace both workers";
   requests();
+  // The reload ran the binary again (fcgi/reexec.h): its counters start
+  // from zero.
   const Json now = stats();
-  EXPECT_EQ(now["connections_accepted"].num(), was["connections_accepted"].num())
-      << "connections nginx opened across the reload";
-  EXPECT_GE(now["connections_handed_over"].num() - was["connections_handed_over"].num(), 2)
-      << "one kept connection per nginx worker, at least";
+  EXPECT_GE(was["connections_accepted"].num(), 2) << "one connection per nginx worker, at least";
+  EXPECT_EQ(now["connections_accepted"].num(), 0) << "connections nginx opened after the reload";
+  EXPECT_GE(now["connections_handed_over"].num(), 2) << "one kept connection per nginx worker, at least";
   std::string log = ReadText(stack().dir() + "/fcgi.log");
   EXPECT_NE(log.find("kept connection(s) to the next worker"), std::string::npos) << log;
+}
+
+// A reload runs the binary installed at the time (fcgi/reexec.h): the
+// master execs it in place, with the same pid and socket and nginx's
+// connections, so an upgrade is `install` and a SIGHUP.
+class PoolUpgradeTest : public PoolTest {
+ protected:
+  PoolUpgradeTest() {
+    std::string error;
+    bin_dir_ = TempDir::Make(&error);
+    if (!bin_dir_) {
+      ADD_FAILURE() << error;
+      return;
+    }
+    Install();
+  }
+  StackOptions Options() const override {
+    StackOptions o = PoolTest::Options();
+    if (bin_dir_) o.fcgi_binary = binary();
+    return o;
+  }
+  std::string binary() const { return bin_dir_->path() + "/parley-fcgi"; }
+  // A copy of the build's binary, as `install` puts one: a new file (a new
+  // inode) renamed over the old.
+  void Install() {
+    namespace fs = std::filesystem;
+    const std::string next = binary() + ".new";
+    fs::copy_file(PARLEY_FCGI_BIN, next, fs::copy_options::overwrite_existing);
+    fs::permissions(next, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+    fs::rename(next, binary());
+  }
+  static ino_t Inode(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+  }
+  ino_t Running() { return Inode("/proc/" + std::to_string(stack().fcgi().pid()) + "/exe"); }
+
+  std::optional<TempDir> bin_dir_;
+};
+
+TEST_F(PoolUpgradeTest, AReloadRunsTheBinaryInstalledNowAndFailsNoRequest) {
+  const pid_t master = stack().fcgi().pid();
+  std::vector<pid_t> before = WaitForWorkers(2, {}, 5s);
+  ASSERT_EQ(before.size(), 2u) << "--workers 2";
+  const ino_t started_with = Running();
+  ASSERT_EQ(started_with, Inode(binary()));
+  std::vector<pid_t> after;
+  Load load = SendThrough(1s, [&] {
+    Install();
+    stack().fcgi().Signal(SIGHUP);
+    after = WaitForWorkers(2, before, 10s);
+  }, 1s);
+  EXPECT_EQ(after.size(), 2u) << "the master must start two workers of the new binary";
+  ASSERT_TRUE(stack().fcgi().Running());
+  EXPECT_EQ(stack().fcgi().pid(), master);
+  EXPECT_NE(Inode(binary()), started_with) << "the test did not install a new file";
+  EXPECT_EQ(Running(), Inode(binary())) << "the master runs the binary it was started with, not the one installed";
+  ExpectNoneLost(load);
+  ExpectNginxMetNoClosedConnection();
+  std::string log = ReadText(stack().dir() + "/fcgi.log");
+  EXPECT_NE(log.find("(kept across the reload)"), std::string::npos) << log;
+}
+
+// A binary that cannot be run (removed here) leaves the running one in
+// place: the reload forks new workers of it, and says why.
+TEST_F(PoolUpgradeTest, AReloadWhoseBinaryIsGoneGoesOnWithTheRunningOne) {
+  std::vector<pid_t> before = WaitForWorkers(2, {}, 5s);
+  ASSERT_EQ(before.size(), 2u) << "--workers 2";
+  const ino_t started_with = Running();
+  ASSERT_EQ(unlink(binary().c_str()), 0);
+  stack().fcgi().Signal(SIGHUP);
+  std::vector<pid_t> after = WaitForWorkers(2, before, 10s);
+  EXPECT_EQ(after.size(), 2u) << "the master must replace both workers";
+  User u = Register("after");
+  EXPECT_FALSE(u.token.empty());
+  EXPECT_EQ(Running(), started_with);
+  std::string log = ReadText(stack().dir() + "/fcgi.log");
+  EXPECT_NE(log.find("going on with the binary running"), std::string::npos) << log;
 }
 
 // The stop tests catch a login inside a worker, so a login must take long
@@ -336,9 +427,8 @@ TEST_F(PoolStopTest, SigtermAnswersQueuedRequestsAndRefusesOnlyNewOnes) {
   ASSERT_TRUE(status.has_value()) << "the master did not exit within 5 s of SIGTERM";
   EXPECT_EQ(WEXITSTATUS(*status), 0);
 
-  std::string errors = ReadText(stack().dir() + "/nginx-error.log");
-  EXPECT_EQ(errors.find("reset by peer"), std::string::npos) << errors;
-  EXPECT_EQ(errors.find("prematurely closed"), std::string::npos) << errors;
+  // A refused login is nginx failing to connect, never a reset.
+  ExpectNginxLoggedNone({"reset by peer", "prematurely closed"});
 }
 
 }  // namespace

@@ -507,7 +507,7 @@ Child::Options Stack::FcgiOptions() const {
   // --events-socket is parley-events' datagram socket (its --notify), not
   // the HTTP socket nginx proxies /events/ to. While parley-events is not
   // running the datagrams are best-effort and simply go nowhere.
-  fcgi.argv = {PARLEY_FCGI_BIN,
+  fcgi.argv = {options_.fcgi_binary.empty() ? std::string(PARLEY_FCGI_BIN) : options_.fcgi_binary,
                "--db", db_, "--data", d,
                "--listen", d + "/fcgi.sock",
                "--events-socket", d + "/notify.sock",
