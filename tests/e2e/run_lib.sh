@@ -1,5 +1,5 @@
 # tests/e2e/run_lib.sh: sourced by the tools/run tests (run_orphans_test.sh,
-# run_stop_test.sh, run_supervise_test.sh). start_run needs build, repo, tmp
+# run_stop_test.sh, run_supervise_test.sh, run_logs_test.sh). start_run needs build, repo, tmp
 # and var set and fail defined.
 
 # A command that fails where set -e ends the script says so: such an exit
