@@ -2,7 +2,8 @@
 # The shipped systemd units (tools/parley-*.service) and nginx/parley.conf
 # can serve uploads (DESIGN 3.2 and 6), checked without systemd:
 #  1. systemd-analyze verify accepts both units without a warning (the built
-#     binaries stand in for /usr/local/bin/parley-*).
+#     binaries stand in for /usr/local/bin/parley-*), and parley-fcgi's
+#     system call filter allows what a reload needs.
 #  2. Paths: both units' database sits in their StateDirectory, whose spool/
 #     and uploads/ are where nginx spools POST /api/uploads
 #     (client_body_temp_path) and what /_parley_uploads/ aliases, as the
@@ -42,6 +43,32 @@ if command -v systemd-analyze >/dev/null; then
   out=$(cd "$scratch" && timeout 60 systemd-analyze verify ./parley-fcgi.service ./parley-events.service 2>&1) ||
     fail "systemd-analyze verify failed: $out"
   if [[ -n "$out" ]]; then fail "systemd-analyze verify warns: $out"; else ok "systemd-analyze verify"; fi
+  # A reload (SIGHUP) passes the kept connections to the master and execs
+  # the binary again (fcgi/handoff.h, fcgi/reexec.h): parley-fcgi's
+  # SystemCallFilter= lines must leave those calls allowed.
+  calls() {  # the system calls of a group, its nested groups expanded
+    local item
+    for item in $(systemd-analyze syscall-filter "$1" | sed -n 's/^    \([-@a-z_0-9]*\)$/\1/p'); do
+      if [[ $item == @* ]]; then calls "$item"; else echo "$item"; fi
+    done
+  }
+  allowed="" denied=""
+  while read -r line; do  # one SystemCallFilter= line; "~" denies all of it
+    deny=0
+    if [[ $line == '~'* ]]; then deny=1; line=${line#\~}; fi
+    for item in $line; do
+      list=$item
+      if [[ $item == @* ]]; then list=$(calls "$item" | tr "\n" " "); fi
+      if (( deny )); then denied+=" $list"; else allowed+=" $list"; fi
+    done
+  done < <(key "$fcgi_unit" SystemCallFilter)
+  for call in execve socketpair sendmsg recvmsg fcntl; do
+    if [[ " $allowed " == *" $call "* && " $denied " != *" $call "* ]]; then
+      ok "parley-fcgi.service allows $call (a reload)"
+    else
+      fail "parley-fcgi.service's SystemCallFilter refuses $call, which a reload needs"
+    fi
+  done
 else
   echo "skip: systemd-analyze is not installed (apt-get install systemd)"
 fi
