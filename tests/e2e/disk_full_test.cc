@@ -1,4 +1,4 @@
-// A full disk (SQLite): the stack's directory is a small tmpfs
+// A full disk (SQLite; PostgreSQL at the end): the stack's directory is a small tmpfs
 // (StackOptions::disk_bytes) that the test fills with a file until the
 // kernel answers ENOSPC, as a log or a backup filling the data volume of a
 // real server does. What must hold:
@@ -18,6 +18,8 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -32,6 +34,34 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+// Writes zeros to `path` until its disk has no block left.
+void FillDisk(const std::string& path) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  const std::string chunk(64 << 10, '\0');
+  int err = 0;
+  for (int i = 0; i < 100000 && err == 0; ++i) {  // 6 GiB at most: the tmpfs is far smaller
+    size_t done = 0;
+    while (done < chunk.size()) {
+      ssize_t n = write(fd, chunk.data() + done, chunk.size() - done);
+      if (n < 0) {
+        err = errno;
+        break;
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+  close(fd);
+  ASSERT_EQ(err, ENOSPC) << "the disk did not fill: " << std::strerror(err);
+}
+
+// The answer is the JSON refusal a full disk must give.
+void ExpectStorageFull(const Response& r) {
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.json()["error"]["code"].str(), "storage_full") << r.body;
+  EXPECT_FALSE(r.Header("retry-after").empty()) << r.body;
+}
+
 class DiskFullTest : public EventsTest {
  protected:
   StackOptions Options() const override {
@@ -45,26 +75,7 @@ class DiskFullTest : public EventsTest {
   }
 
   std::string FillerPath() { return stack().dir() + "/filler"; }
-  // Writes zeros to a file until the disk has no block left.
-  void Fill() {
-    int fd = open(FillerPath().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    ASSERT_GE(fd, 0) << std::strerror(errno);
-    const std::string chunk(64 << 10, '\0');
-    int err = 0;
-    for (int i = 0; i < 100000 && err == 0; ++i) {  // 6 GiB at most: the tmpfs is far smaller
-      size_t done = 0;
-      while (done < chunk.size()) {
-        ssize_t n = write(fd, chunk.data() + done, chunk.size() - done);
-        if (n < 0) {
-          err = errno;
-          break;
-        }
-        done += static_cast<size_t>(n);
-      }
-    }
-    close(fd);
-    ASSERT_EQ(err, ENOSPC) << "the disk did not fill: " << std::strerror(err);
-  }
+  void Fill() { FillDisk(FillerPath()); }
   void Unfill() { ASSERT_EQ(unlink(FillerPath().c_str()), 0) << std::strerror(errno); }
 
   // Every acknowledged send (ascending) is stored once and was pushed once,
@@ -81,13 +92,6 @@ class DiskFullTest : public EventsTest {
     EXPECT_EQ(Sql("PRAGMA integrity_check"), "ok\n");
     EXPECT_EQ(stack().FcgiWorkers(), workers);
     ExpectHealthy();
-  }
-
-  // The answer is the JSON refusal a full disk must give.
-  static void ExpectStorageFull(const Response& r) {
-    EXPECT_EQ(r.status, 503) << r.body;
-    EXPECT_EQ(r.json()["error"]["code"].str(), "storage_full") << r.body;
-    EXPECT_FALSE(r.Header("retry-after").empty()) << r.body;
   }
 };
 
@@ -232,6 +236,119 @@ TEST_F(DiskFullTest, AnUploadIsRefusedInJsonAndLeavesNoFile) {
   Response ok = alice->Post("/api/uploads?name=a.bin", std::string(300 << 10, 'x'),
                             {"Content-Type: application/octet-stream"});
   EXPECT_EQ(ok.status, 201) << ok.body;
+  ExpectHealthy();
+}
+
+// The same on PostgreSQL, on a cluster of the test's own (tools/pg) in a
+// tmpfs of its own: a table or index that needs a page more fails with
+// SQLSTATE 53100 disk_full ("could not extend file"), which must be 503
+// storage_full as on SQLite (schema/pg/conn.cc).
+class DiskFullPgTest : public StackTest {
+ protected:
+  StackOptions Options() const override {
+    StackOptions o = StackTest::Options();
+    o.backend = Backend::kPostgresql;
+    return o;
+  }
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "a tmpfs mount needs root";
+    std::string error;
+    disk_ = TempDir::Make(&error);
+    ASSERT_TRUE(disk_) << error;
+    // A new cluster takes about 40 MB; the rest is what the test fills.
+    ASSERT_TRUE(disk_->MountTmpfs(96 << 20, &error)) << error;
+    ASSERT_EQ(chmod(disk_->path().c_str(), 0711), 0);  // as root, the server runs as postgres
+    const int rc = Pg("start");
+    if (rc == 4) GTEST_SKIP() << "the PostgreSQL server is not installed";
+    ASSERT_EQ(rc, 0) << "tools/pg start: " << ReadText(disk_->path() + "/pg.log");
+    cluster_up_ = true;
+    if (const char* was = std::getenv("PARLEY_TEST_PG_DIR")) saved_env_ = was;
+    setenv("PARLEY_TEST_PG_DIR", (disk_->path() + "/pg").c_str(), 1);
+    StackTest::SetUp();
+  }
+  void TearDown() override {
+    StackTest::TearDown();
+    if (saved_env_) {
+      setenv("PARLEY_TEST_PG_DIR", saved_env_->c_str(), 1);
+    } else {
+      unsetenv("PARLEY_TEST_PG_DIR");
+    }
+    if (cluster_up_) Pg("stop");
+  }
+  // tools/pg VERB on the cluster; its exit code.
+  int Pg(const std::string& verb) {
+    Child::Options o;
+    o.argv = {"/bin/bash", std::string(PARLEY_SOURCE_DIR) + "/tools/pg", verb, disk_->path() + "/pg"};
+    o.env = {"PARLEY_PG_THROWAWAY=1"};
+    o.log_path = disk_->path() + "/pg.log";
+    std::string error;
+    return RunToCompletion(o, 120s, &error);
+  }
+  std::string FillerPath() { return disk_->path() + "/filler"; }
+  // The room's message ids, oldest first, paging back through all of it.
+  std::vector<int64_t> StoredIds(User& u, int64_t room) {
+    std::vector<int64_t> ids;
+    std::string query = "?limit=100";
+    for (int pages = 0; pages < 100; ++pages) {
+      Response r = u->Get(RoomPath(room, "/messages") + query);
+      if (r.status != 200) throw SetupError("history: " + r.Describe());
+      Json page = r.json()["messages"];
+      for (size_t i = page.size(); i-- > 0;) ids.insert(ids.begin(), page[i]["id"].num());
+      if (!r.json()["has_more"].boolean() || page.size() == 0) break;
+      query = "?limit=100&before=" + std::to_string(page[size_t{0}]["id"].num());
+    }
+    return ids;
+  }
+
+  std::optional<TempDir> disk_;
+  bool cluster_up_ = false;
+  std::optional<std::string> saved_env_;
+};
+
+TEST_F(DiskFullPgTest, AWriteWithNoRoomIs503StorageFullAndWritesResume) {
+  User alice = Register("pgfull");
+  const int64_t room = CreateRoom(alice, "pgfull", "public");
+  std::vector<int64_t> acknowledged;
+  for (int i = 0; i < 5; ++i) acknowledged.push_back(Send(alice, room, "before " + std::to_string(i))["id"].num());
+
+  FillDisk(FillerPath());
+  // Texts that do not compress, so that rows take their room and a table
+  // needs a new page within a few sends.
+  std::mt19937 random(7);
+  auto text = [&random] {
+    std::string t(1500, ' ');
+    for (char& c : t) c = static_cast<char>('a' + random() % 26);
+    return t;
+  };
+  int refused = 0;
+  for (int n = 0; n < 200 && refused == 0; ++n) {
+    Response r = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"" + text() + "\"}");
+    if (r.status == 201) {
+      acknowledged.push_back(r.json()["message"]["id"].num());
+      continue;
+    }
+    ExpectStorageFull(r);
+    if (r.status != 503) break;
+    ++refused;
+  }
+  ASSERT_GT(refused, 0) << "no send of 200 was refused\n" << stack().LogTail();
+
+  // Reads go on.
+  Response history = alice->Get(RoomPath(room, "/messages") + "?limit=5");
+  EXPECT_EQ(history.status, 200) << history.body;
+
+  ASSERT_EQ(unlink(FillerPath().c_str()), 0) << std::strerror(errno);
+  // Writes succeed again, with no restart.
+  Response after;
+  for (const auto until = Clock::now() + 10s; Clock::now() < until;) {
+    after = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}");
+    if (after.status != 503) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(after.status, 201) << after.body;
+  acknowledged.push_back(after.json()["message"]["id"].num());
+  // Every acknowledged send is stored, once, in order, and nothing else.
+  EXPECT_EQ(StoredIds(alice, room), acknowledged);
   ExpectHealthy();
 }
 
