@@ -172,7 +172,7 @@ void Http::ReplyError(evhttp_request* req, const Status& st) {
   if (st.code() == Code::kUnavailable || st.code() == Code::kThrottled) {
     evhttp_add_header(h, "Retry-After", std::to_string(st.retry_after_s()).c_str());
   }
-  if (st.code() == Code::kInternal) LOG_WARN("%s", st.message().c_str());
+  if (st.message_is_private()) LOG_WARN("%s: %s", st.reason().c_str(), st.message().c_str());
   Reply(req, HttpStatus(st.code()), "application/json; charset=utf-8", ErrorJson(st));
 }
 

@@ -55,6 +55,9 @@ Response Api::Refused(const Request& req, const Status& st) {
     LOG_ERROR("%s %s failed: %s", req.method.c_str(), req.path.c_str(), st.message().c_str());
   } else if (st.reason() == "storage_full") {
     LOG_ERROR("%s %s refused: the database's disk is full", req.method.c_str(), req.path.c_str());
+  } else if (st.message_is_private()) {
+    // The client was told only the code (ErrorJson): the why is for the log.
+    LOG_WARN("%s %s: %s: %s", req.method.c_str(), req.path.c_str(), st.reason().c_str(), st.message().c_str());
   } else if (st.code() == Code::kUnavailable) {
     LOG_WARN("%s %s: database busy", req.method.c_str(), req.path.c_str());
   }

@@ -197,9 +197,9 @@ Status FromSqlite(int rc, sqlite3* db, std::string_view what) {
     case SQLITE_FULL:
       return Status::StorageFull();
     case SQLITE_CONSTRAINT:
-      return Status::Conflict("conflict", msg);
+      return Status::Conflict("conflict", msg).WithPrivateMessage();
     case SQLITE_TOOBIG:
-      return Status(Code::kTooLarge, "too_large", msg);
+      return Status(Code::kTooLarge, "too_large", msg).WithPrivateMessage();
     default:
       return Status::Internal(msg);
   }

@@ -82,8 +82,28 @@ JsonWriter& JsonWriter::Raw(std::string_view json) {
   return *this;
 }
 
+namespace {
+
+// What a client reads when the message is not for it (Status::message_is_private).
+std::string_view PublicMessage(Code code) {
+  switch (code) {
+    case Code::kUnavailable:
+      return "the database is busy; try again shortly";
+    case Code::kConflict:
+      return "the request conflicted with another one; try again";
+    case Code::kTooLarge:
+      return "too large to store";
+    case Code::kInternal:
+      return "internal error";
+    default:
+      return "the request failed";
+  }
+}
+
+}  // namespace
+
 std::string ErrorJson(const Status& st) {
-  std::string_view msg = st.code() == Code::kInternal ? std::string_view("internal error") : st.message();
+  std::string_view msg = st.message_is_private() ? PublicMessage(st.code()) : std::string_view(st.message());
   JsonWriter w;
   w.BeginObject().Key("error").BeginObject().Key("code").String(st.reason()).Key("message").String(msg);
   w.EndObject().EndObject();

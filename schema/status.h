@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -72,6 +73,23 @@ class [[nodiscard]] Status {
     return {Code::kInternal, "internal", std::move(message)};
   }
 
+  // The message names what a client must not see: a statement, the
+  // database's own words, a host or a path. Clients get a fixed text for
+  // the code instead (ErrorJson); the message is for the log. Set where
+  // a C library's error becomes a Status (FromSqlite, FromPg).
+  Status WithPrivateMessage() && {
+    private_message_ = true;
+    return std::move(*this);
+  }
+  bool message_is_private() const { return private_message_ || code_ == Code::kInternal; }
+  // The same status (code, reason, Retry-After, privacy), its message
+  // prefixed with what was being done.
+  Status WithContext(std::string_view context) const {
+    Status st = *this;
+    st.message_ = std::string(context) + ": " + message_;
+    return st;
+  }
+
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& reason() const { return reason_; }
@@ -84,6 +102,7 @@ class [[nodiscard]] Status {
   std::string reason_;
   std::string message_;
   int64_t retry_after_s_ = 1;  // kThrottled and kUnavailable only
+  bool private_message_ = false;
 };
 
 // The one table from Code to HTTP status (status.cc), for both daemons.

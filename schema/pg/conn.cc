@@ -49,9 +49,9 @@ Status FromPg(const pg_result* res, const pg_conn* conn, std::string_view what) 
   // the connection good (the chaos test saw it answer 500), so this is
   // kUnavailable whatever PQstatus says: the client retries, and the next
   // statement finds the connection bad and makes it again.
-  if (state == nullptr) return Status::Unavailable(msg);
+  if (state == nullptr) return Status::Unavailable(msg).WithPrivateMessage();
   // https://www.postgresql.org/docs/15/errcodes-appendix.html
-  if (StartsWith(state, "23")) return Status::Conflict("conflict", msg);  // integrity
+  if (StartsWith(state, "23")) return Status::Conflict("conflict", msg).WithPrivateMessage();  // integrity
   // A protocol violation (08P01: say, too few parameters) is our bug, not
   // a connection to retry.
   if (std::strcmp(state, "08P01") == 0) return Status::Internal(msg);
@@ -62,9 +62,9 @@ Status FromPg(const pg_result* res, const pg_conn* conn, std::string_view what) 
       StartsWith(state, "57P") ||  // shutting down, cannot connect now
       std::strcmp(state, kLockNotAvailable) == 0 ||  // lock_timeout
       std::strcmp(state, "57014") == 0) {  // statement timeout
-    return Status::Unavailable(msg);
+    return Status::Unavailable(msg).WithPrivateMessage();
   }
-  if (std::strcmp(state, "54000") == 0) return Status(Code::kTooLarge, "too_large", msg);
+  if (std::strcmp(state, "54000") == 0) return Status(Code::kTooLarge, "too_large", msg).WithPrivateMessage();
   return Status::Internal(msg);
 }
 
@@ -168,7 +168,7 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& url) {
         msg.find("unrecognized") != std::string::npos) {
       return Status::Invalid("invalid_database_url", "PostgreSQL URL: " + msg);
     }
-    return Status::Unavailable("connecting to PostgreSQL: " + msg);
+    return Status::Unavailable("connecting to PostgreSQL: " + msg).WithPrivateMessage();
   }
   PARLEY_RETURN_IF_ERROR(conn->Guard());
   return conn;
@@ -208,7 +208,10 @@ Result<PgResult> PgConn::Exec(std::string_view sql, const std::vector<PgParam>& 
 Status PgConn::ReconnectIfLost() {
   if (ok() || in_tx_ || in_batch_) return Status::Ok();
   PQreset(conn_.get());
-  if (!ok()) return Status::Unavailable("reconnecting to PostgreSQL: " + Trimmed(PQerrorMessage(conn_.get())));
+  if (!ok()) {
+    return Status::Unavailable("reconnecting to PostgreSQL: " + Trimmed(PQerrorMessage(conn_.get())))
+        .WithPrivateMessage();
+  }
   prepared_.clear();  // they lived in the old server session
   PARLEY_RETURN_IF_ERROR(Guard());
   if (!session_.empty()) PARLEY_RETURN_IF_ERROR(ExecNow(session_));
@@ -353,7 +356,7 @@ Result<std::vector<Result<PgResult>>> PgConn::Pipeline(std::span<const Main> mai
   if (!queued.empty()) sent_seq_ = queued.back().seq;
 
   pg_conn* c = conn_.get();
-  auto lost = [c] { return Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c))); };
+  auto lost = [c] { return Status::Unavailable("pipeline: " + Trimmed(PQerrorMessage(c))).WithPrivateMessage(); };
   if (PQenterPipelineMode(c) != 1) return lost();
   auto send = [c](const Outgoing& st) {
     std::vector<const char*> values = Values(st.params, st.n);
@@ -416,7 +419,7 @@ Result<std::vector<Result<PgResult>>> PgConn::Pipeline(std::span<const Main> mai
     if (deferred_failed_.ok()) deferred_failed_ = queued_failed;
     return queued_failed;
   }
-  if (!exited) return cause.empty() ? lost() : Status::Unavailable("pipeline: " + cause);
+  if (!exited) return cause.empty() ? lost() : Status::Unavailable("pipeline: " + cause).WithPrivateMessage();
   while (results.size() < mains.size()) results.emplace_back(lost());
   return results;
 }
@@ -479,7 +482,7 @@ Result<std::vector<Result<PgResult>>> PgConn::Commit(uint64_t begin_seq, const s
   if (st.ok() && std::strcmp(PQcmdStatus(results.back()->raw()), "ROLLBACK") == 0) {
     // The cause, when it is known: kUnavailable (busy: retry) stays so.
     const Status& cause = !deferred_failed_.ok() ? deferred_failed_ : batch_failed_;
-    st = !cause.ok() ? Status(cause.code(), cause.reason(), "the batch failed and was rolled back: " + cause.message())
+    st = !cause.ok() ? cause.WithContext("the batch failed and was rolled back")
                      : Status::Internal("COMMIT: the transaction had failed and was rolled back");
   }
   if (!st.ok()) {

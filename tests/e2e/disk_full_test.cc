@@ -239,11 +239,11 @@ TEST_F(DiskFullTest, AnUploadIsRefusedInJsonAndLeavesNoFile) {
   ExpectHealthy();
 }
 
-// The same on PostgreSQL, on a cluster of the test's own (tools/pg) in a
-// tmpfs of its own: a table or index that needs a page more fails with
-// SQLSTATE 53100 disk_full ("could not extend file"), which must be 503
-// storage_full as on SQLite (schema/pg/conn.cc).
-class DiskFullPgTest : public StackTest {
+// PostgreSQL on a cluster of the test's own (tools/pg) in a tmpfs of its
+// own, which the test can fill or stop. A full disk: a table or index that
+// needs a page more fails with SQLSTATE 53100 disk_full ("could not extend
+// file"), which must be 503 storage_full as on SQLite (schema/pg/conn.cc).
+class OwnPgClusterTest : public StackTest {
  protected:
   StackOptions Options() const override {
     StackOptions o = StackTest::Options();
@@ -305,7 +305,7 @@ class DiskFullPgTest : public StackTest {
   std::optional<std::string> saved_env_;
 };
 
-TEST_F(DiskFullPgTest, AWriteWithNoRoomIs503StorageFullAndWritesResume) {
+TEST_F(OwnPgClusterTest, AFullDiskIs503StorageFullAndWritesResume) {
   User alice = Register("pgfull");
   const int64_t room = CreateRoom(alice, "pgfull", "public");
   std::vector<int64_t> acknowledged;
@@ -350,6 +350,39 @@ TEST_F(DiskFullPgTest, AWriteWithNoRoomIs503StorageFullAndWritesResume) {
   // Every acknowledged send is stored, once, in order, and nothing else.
   EXPECT_EQ(StoredIds(alice, room), acknowledged);
   ExpectHealthy();
+}
+
+// A database that is down: writes and reads are 503 busy, and the answer
+// names nothing of it (libpq's words name its socket or host, the failed
+// statement is in the log only); all is well once it is back.
+TEST_F(OwnPgClusterTest, ADatabaseThatIsDownIs503BusyAndNamesNothingOfIt) {
+  User alice = Register("down");
+  const int64_t room = CreateRoom(alice, "down", "public");
+  ASSERT_EQ(Pg("stop"), 0) << ReadText(disk_->path() + "/pg.log");
+  const Response send = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"while down\"}");
+  const Response read = alice->Get(RoomPath(room, "/messages"));
+  for (const Response* r : {&send, &read}) {
+    EXPECT_EQ(r->status, 503) << r->body;
+    EXPECT_EQ(r->ErrorCode(), "busy") << r->body;
+    EXPECT_FALSE(r->Header("retry-after").empty()) << r->body;
+    for (const std::string& word : {std::string("PostgreSQL"), std::string("socket"), std::string("SELECT"),
+                                    std::string("INSERT"), std::string("connection"), disk_->path()}) {
+      EXPECT_EQ(r->body.find(word), std::string::npos) << word << " in " << r->body;
+    }
+  }
+  // The log says why (Api::Refused), with the database's own words.
+  EXPECT_NE(ReadText(stack().dir() + "/fcgi.log").find("POST " + RoomPath(room, "/messages") + ": busy: "),
+            std::string::npos)
+      << stack().LogTail();
+
+  ASSERT_EQ(Pg("start"), 0) << ReadText(disk_->path() + "/pg.log");
+  Response after;
+  for (const auto until = Clock::now() + 15s; Clock::now() < until;) {
+    after = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}");
+    if (after.status != 503) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(after.status, 201) << after.body;
 }
 
 }  // namespace

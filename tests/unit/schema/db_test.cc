@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "schema/json.h"
 #include "schema/migrate.h"
 #include "tests/unit/temp_db.h"
 
@@ -364,7 +365,13 @@ TEST_F(DbTest, ConstraintViolationIsConflict) {
   ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(*db_, Transaction::Mode::kWrite));
   ASSERT_OK_AND_ASSIGN(Statement s, db_->Prepare("INSERT INTO t(id, name) VALUES (?, ?)"));
   s.Bind(1, int64_t{2}).Bind(2, "a");  // UNIQUE(name)
-  EXPECT_ERROR(s.Exec(), Code::kConflict, "conflict");
+  Status unique = s.Exec();
+  EXPECT_ERROR(unique, Code::kConflict, "conflict");
+  // SQLite's words and the statement are for the log, not the client.
+  EXPECT_NE(unique.message().find("UNIQUE constraint failed"), std::string::npos) << unique.message();
+  EXPECT_TRUE(unique.message_is_private());
+  EXPECT_EQ(ErrorJson(unique).find("UNIQUE"), std::string::npos) << ErrorJson(unique);
+  EXPECT_EQ(ErrorJson(unique).find("INSERT"), std::string::npos) << ErrorJson(unique);
   s.Reset();
   s.Bind(1, int64_t{1}).Bind(2, "b");  // PRIMARY KEY
   EXPECT_ERROR(s.Exec(), Code::kConflict, "conflict");

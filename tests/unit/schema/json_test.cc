@@ -235,5 +235,28 @@ TEST(ModelJsonTest, WrapsVectors) {
             R"({"users":[{"id":1,"username":"a"},{"id":2,"username":"b"}]})");
 }
 
+// A client reads a status's message unless it is private (the database's
+// own words: Status::WithPrivateMessage) or internal; then a fixed text for
+// the code, and the code and reason are kept.
+TEST(ErrorJsonTest, APrivateMessageIsNeverSentAndItsCodeIs) {
+  EXPECT_EQ(ErrorJson(Status::Conflict("name_taken", "that name is taken")),
+            R"({"error":{"code":"name_taken","message":"that name is taken"}})");
+  EXPECT_EQ(ErrorJson(Status::Internal("SELECT secret FROM t: disk I/O error")),
+            R"({"error":{"code":"internal","message":"internal error"}})");
+  const Status busy = Status::Unavailable("connecting to PostgreSQL: connection to server at \"10.1.2.3\" failed")
+                          .WithPrivateMessage();
+  EXPECT_EQ(ErrorJson(busy), R"({"error":{"code":"busy","message":"the database is busy; try again shortly"}})");
+  const Status conflict = Status::Conflict("conflict", "INSERT INTO users: duplicate key").WithPrivateMessage();
+  EXPECT_EQ(ErrorJson(conflict),
+            R"({"error":{"code":"conflict","message":"the request conflicted with another one; try again"}})");
+  // Context keeps the privacy, the code and the Retry-After.
+  const Status wrapped = Status::StorageFull().WithContext("the batch failed");
+  EXPECT_EQ(wrapped.retry_after_s(), 10);
+  EXPECT_EQ(wrapped.message(), "the batch failed: the server's disk is full; try again later");
+  const Status still = busy.WithContext("the batch failed and was rolled back");
+  EXPECT_TRUE(still.message_is_private());
+  EXPECT_EQ(ErrorJson(still), ErrorJson(busy));
+}
+
 }  // namespace
 }  // namespace parley

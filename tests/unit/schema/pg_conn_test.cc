@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "schema/json.h"
 #include "tests/unit/schema/pg_cluster.h"
 
 namespace parley::pg {
@@ -92,6 +93,10 @@ TEST(PgConnTest, AServerThatIsNotThereIsUnavailable) {
   test::TempDir empty;  // a socket directory with no server in it
   auto conn = PgConn::Connect("postgresql://parley@/parley?host=" + empty.path());
   EXPECT_ERROR(conn, Code::kUnavailable, "busy");
+  // libpq's words name the socket: the log's, never a client's.
+  EXPECT_NE(conn.status().message().find(empty.path()), std::string::npos) << conn.status().message();
+  EXPECT_TRUE(conn.status().message_is_private());
+  EXPECT_EQ(ErrorJson(conn.status()).find(empty.path()), std::string::npos) << ErrorJson(conn.status());
 }
 
 TEST(PgConnTest, SqlErrorsBecomeStatusesBySqlstate) {
@@ -100,7 +105,11 @@ TEST(PgConnTest, SqlErrorsBecomeStatusesBySqlstate) {
   ASSERT_NE(conn, nullptr);
   EXPECT_ERROR(conn->Exec("SELEC 1"), Code::kInternal, "internal");  // syntax error 42601
   ASSERT_OK(conn->Exec("INSERT INTO t VALUES ($1, $2)", {"a", 1}).status());
-  EXPECT_ERROR(conn->Exec("INSERT INTO t VALUES ($1, $2)", {"a", 2}), Code::kConflict, "conflict");
+  Status duplicate = conn->Exec("INSERT INTO t VALUES ($1, $2)", {"a", 2}).status();
+  EXPECT_ERROR(duplicate, Code::kConflict, "conflict");
+  EXPECT_NE(duplicate.message().find("duplicate key"), std::string::npos) << duplicate.message();
+  EXPECT_EQ(ErrorJson(duplicate).find("duplicate key"), std::string::npos) << ErrorJson(duplicate);
+  EXPECT_EQ(ErrorJson(duplicate).find("INSERT"), std::string::npos) << ErrorJson(duplicate);
   EXPECT_ERROR(conn->Exec("INSERT INTO t VALUES ($1, $2)", {"b", std::nullopt}), Code::kConflict, "conflict");
   // A parameter that is not of the column's type (22P02) is the caller's bug.
   EXPECT_ERROR(conn->Exec("INSERT INTO t VALUES ($1, $2)", {"c", "x"}), Code::kInternal, "internal");
