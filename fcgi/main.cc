@@ -165,10 +165,12 @@ int main(int argc, char** argv) {
   if (auto files = parley::RaiseOpenFileLimit(); !files.ok()) {
     std::fprintf(stderr, "parley-fcgi: %s\n", files.status().message().c_str());
   }
+  parley::fcgi::Inherited kept;
   if (!inherited.ok()) {
     // Not ours to close: listen anew (refused if the socket is still live).
     std::fprintf(stderr, "parley-fcgi: %s\n", inherited.status().message().c_str());
-    return parley::fcgi::RunPool(cfg);
+  } else if (inherited->has_value()) {
+    kept = std::move(**inherited);
   }
-  return parley::fcgi::RunPool(cfg, inherited->has_value() ? std::move(**inherited) : parley::fcgi::Inherited{});
+  return parley::fcgi::RunPool(cfg, std::move(kept));
 }

@@ -15,7 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <vector>
@@ -131,14 +130,6 @@ int RunPool(const PoolConfig& cfg, Inherited inherited) {
 
   for (;;) {
     Clock::time_point now = Clock::now();
-    if (reloading && std::none_of(slots.begin(), slots.end(), [](const WorkerSlot& s) { return s.pid != 0; })) {
-      LOG_INFO("reloading: running %s again, with the socket and %zu kept connection(s)", cfg.exe.c_str(),
-               handed_over.size());
-      Status st = ExecAgain(cfg.exe, cfg.argv, listen_fd.get(), handed_over);
-      // Only on failure: the running binary goes on, with new workers.
-      LOG_ERROR("reload: %s; going on with the binary running", st.message().c_str());
-      reloading = false;
-    }
     if (!stopping && !reloading) {
       for (WorkerSlot& s : slots) {
         if (s.pid != 0 || now < s.respawn_at) continue;
@@ -154,6 +145,15 @@ int RunPool(const PoolConfig& cfg, Inherited inherited) {
     size_t alive = 0;
     for (const WorkerSlot& s : slots) alive += s.pid != 0;
     if (stopping && alive == 0) break;
+    if (reloading && alive == 0) {
+      LOG_INFO("reloading: running %s again, with the socket and %zu kept connection(s)", cfg.exe.c_str(),
+               handed_over.size());
+      Status st = ExecAgain(cfg.exe, cfg.argv, listen_fd.get(), handed_over);
+      // Only on failure: the running binary goes on, with new workers forked at once.
+      LOG_ERROR("reload: %s; going on with the binary running", st.message().c_str());
+      reloading = false;
+      continue;
+    }
     if ((stopping || reloading) && alive > 0 && now >= deadline) {
       LOG_WARN("drain timeout: killing %zu worker(s)", alive);
       for (WorkerSlot& s : slots) {

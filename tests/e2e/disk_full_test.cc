@@ -62,6 +62,18 @@ void ExpectStorageFull(const Response& r) {
   EXPECT_FALSE(r.Header("retry-after").empty()) << r.body;
 }
 
+// POSTs "after" into the room until the answer is not 503 (space freed,
+// the database back), within `within`; that answer.
+Response SendOnceWritable(User& u, int64_t room, std::chrono::seconds within) {
+  Response r;
+  for (const auto until = Clock::now() + within; Clock::now() < until;) {
+    r = u->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}");
+    if (r.status != 503) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  return r;
+}
+
 class DiskFullTest : public EventsTest {
  protected:
   StackOptions Options() const override {
@@ -140,12 +152,7 @@ TEST_F(DiskFullTest, WritesAreRefused503WhileFullAndResumeWithNothingAcknowledge
 
   Unfill();
   // Writes succeed again, with no restart.
-  Response after;
-  for (const auto until2 = Clock::now() + 10s; Clock::now() < until2;) {
-    after = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}");
-    if (after.status != 503) break;
-    std::this_thread::sleep_for(100ms);
-  }
+  const Response after = SendOnceWritable(alice, room, 10s);
   ASSERT_EQ(after.status, 201) << after.body;
   acknowledged.push_back(after.json()["message"]["id"].num());
 
@@ -339,12 +346,7 @@ TEST_F(OwnPgClusterTest, AFullDiskIs503StorageFullAndWritesResume) {
 
   ASSERT_EQ(unlink(FillerPath().c_str()), 0) << std::strerror(errno);
   // Writes succeed again, with no restart.
-  Response after;
-  for (const auto until = Clock::now() + 10s; Clock::now() < until;) {
-    after = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}");
-    if (after.status != 503) break;
-    std::this_thread::sleep_for(100ms);
-  }
+  const Response after = SendOnceWritable(alice, room, 10s);
   ASSERT_EQ(after.status, 201) << after.body;
   acknowledged.push_back(after.json()["message"]["id"].num());
   // Every acknowledged send is stored, once, in order, and nothing else.
@@ -376,12 +378,7 @@ TEST_F(OwnPgClusterTest, ADatabaseThatIsDownIs503BusyAndNamesNothingOfIt) {
       << stack().LogTail();
 
   ASSERT_EQ(Pg("start"), 0) << ReadText(disk_->path() + "/pg.log");
-  Response after;
-  for (const auto until = Clock::now() + 15s; Clock::now() < until;) {
-    after = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}");
-    if (after.status != 503) break;
-    std::this_thread::sleep_for(200ms);
-  }
+  const Response after = SendOnceWritable(alice, room, 15s);
   EXPECT_EQ(after.status, 201) << after.body;
 }
 

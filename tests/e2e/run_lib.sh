@@ -1,6 +1,15 @@
 # tests/e2e/run_lib.sh: sourced by the tools/run tests (run_orphans_test.sh,
 # run_stop_test.sh, run_supervise_test.sh, run_logs_test.sh). start_run needs build, repo, tmp
-# and var set and fail defined.
+# and var set. A script may define a fail of its own before it sources this.
+
+# fail MESSAGE: says why, with the tail of tools/run's output, and exits 1.
+if ! declare -F fail > /dev/null; then
+  fail() {
+    echo "FAIL: $*" >&2
+    [[ ! -f $tmp/run.log ]] || { echo "--- tools/run output (tail) ---" >&2; tail -n 30 "$tmp/run.log" >&2; }
+    exit 1
+  }
+fi
 
 # A command that fails where set -e ends the script says so: such an exit
 # used to leave only ctest's "Failed" and no line to start from. The trap

@@ -13,11 +13,6 @@ tmp=$(mktemp -d)
 var=$tmp/var
 run_pid=""
 
-fail() {
-  echo "FAIL: $*" >&2
-  [[ ! -f $tmp/run.log ]] || { echo "--- tools/run output (tail) ---" >&2; tail -n 30 "$tmp/run.log" >&2; }
-  exit 1
-}
 cleanup() {
   stop_run
   rm -rf "$tmp"

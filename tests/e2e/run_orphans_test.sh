@@ -14,11 +14,6 @@ var=$tmp/var
 run_pid=""
 daemons=()
 
-fail() {
-  echo "FAIL: $*" >&2
-  [[ ! -f $tmp/run.log ]] || { echo "--- tools/run output (tail) ---" >&2; tail -n 30 "$tmp/run.log" >&2; }
-  exit 1
-}
 cleanup() {
   local p
   [[ -z $run_pid ]] || kill -TERM "$run_pid" 2>/dev/null || true

@@ -15,11 +15,6 @@ var=$tmp/var
 run_pid=""
 kStreams=30  # under the 32 per user of parley-events
 
-fail() {
-  echo "FAIL: $*" >&2
-  [[ ! -f $tmp/run.log ]] || { echo "--- tools/run output (tail) ---" >&2; tail -n 30 "$tmp/run.log" >&2; }
-  exit 1
-}
 cleanup() {
   [[ -z $run_pid ]] || stop_run
   # The streams' curls are ours.

@@ -60,6 +60,10 @@ class KeeperTest : public ::testing::Test {
     return std::async(std::launch::async, [&k] { return k.Next(); });
   }
 
+  // The client sends `request`; the connection Next() hands out with it,
+  // the request read (nullopt, and a failure, if it is not that).
+  static std::optional<int> Serve(Keeper& k, int client, const std::string& request);
+
   std::string dir_;
   Fd listen_;
 };
@@ -72,6 +76,15 @@ std::string Receive(int fd) {
   char buf[64];
   ssize_t n = read(fd, buf, sizeof buf);
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : (n == 0 ? "(closed)" : "(error)");
+}
+
+std::optional<int> KeeperTest::Serve(Keeper& k, int client, const std::string& request) {
+  Send(client, request);
+  std::optional<int> fd = k.Next();
+  EXPECT_TRUE(fd) << "no connection handed out";
+  if (!fd) return fd;
+  EXPECT_EQ(Receive(*fd), request);
+  return fd;
 }
 
 // Whether the peer closed the connection, within a bound.
@@ -162,10 +175,8 @@ TEST_F(KeeperTest, ANewConnectionSilentPastTheLimitIsClosedAndAKeptOneIsNot) {
   auto k = Open({.max_held = 8, .silent_ms = 200});
   ASSERT_TRUE(k);
   Fd used = Connect();
-  Send(used.get(), "r");
-  std::optional<int> fd = k->Next();
+  std::optional<int> fd = Serve(*k, used.get(), "r");
   ASSERT_TRUE(fd);
-  EXPECT_EQ(Receive(*fd), "r");
   k->Keep(*fd);
   Fd silent = Connect();
   auto next = NextAsync(*k);
@@ -183,10 +194,8 @@ TEST_F(KeeperTest, StopEndsEveryWaitAndWhenThePoolStopsKeepClosesTheConnection) 
   auto k = Open({});
   ASSERT_TRUE(k);
   Fd client = Connect();
-  Send(client.get(), "r");
-  std::optional<int> fd = k->Next();
+  std::optional<int> fd = Serve(*k, client.get(), "r");
   ASSERT_TRUE(fd);
-  EXPECT_EQ(Receive(*fd), "r");
   auto next = NextAsync(*k);
   ASSERT_EQ(next.wait_for(200ms), std::future_status::timeout);
   k->Stop();
@@ -208,10 +217,8 @@ TEST_F(KeeperTest, OnAReloadKeepParksTheConnectionAndReleaseHandsOverEveryOneHel
   auto k = Open({});
   ASSERT_TRUE(k);
   Fd served = Connect();
-  Send(served.get(), "r");
-  std::optional<int> fd = k->Next();
+  std::optional<int> fd = Serve(*k, served.get(), "r");
   ASSERT_TRUE(fd);
-  EXPECT_EQ(Receive(*fd), "r");
   Fd idle = Connect();
   EXPECT_FALSE(k->Next(false));  // accepted into the set
   ASSERT_EQ(k->held(), 1u);
@@ -288,10 +295,8 @@ TEST_F(KeeperTest, LeftoversAreWaitingRequestsAndWhenThePoolStopsTheQueuedConnec
   auto k = Open({});
   ASSERT_TRUE(k);
   Fd waiting = Connect();
-  Send(waiting.get(), "first");
-  std::optional<int> fd = k->Next();
+  std::optional<int> fd = Serve(*k, waiting.get(), "first");
   ASSERT_TRUE(fd);
-  EXPECT_EQ(Receive(*fd), "first");
   k->Keep(*fd);
   Fd silent = Connect();
   Send(waiting.get(), "second");  // arrives as the worker stops
