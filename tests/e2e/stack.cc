@@ -298,7 +298,12 @@ TableLock::~TableLock() { Release(); }
 
 std::unique_ptr<TableLock> TableLock::Take(const std::string& db_url, const std::string& table, std::string* error) {
   auto conn = pg::PgConn::Connect(db_url);
-  Status st = conn.ok() ? (*conn)->ExecScript("BEGIN; LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE")
+  // PgConn's sessions end when idle in a transaction for
+  // kIdleInTransactionS (10 s); this one must hold its lock for as long as
+  // the test says, or a request still waiting (a second batch's, 5 s after
+  // the first) would get the table the moment the server ends it.
+  Status st = conn.ok() ? (*conn)->ExecScript("SET idle_in_transaction_session_timeout = 0; BEGIN; LOCK TABLE " +
+                                              table + " IN ACCESS EXCLUSIVE MODE")
                         : conn.status();
   if (!st.ok()) {
     *error = "locking " + table + ": " + st.ToString();
