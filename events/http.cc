@@ -1,10 +1,14 @@
 #include "events/http.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
@@ -83,7 +87,7 @@ PaceKey PaceKeyOf(const Conn& c) { return PaceKey{c.user_id, c.address}; }
 
 }  // namespace
 
-Status Http::Listen(event_base* base) {
+Status Http::Listen(event_base* base, Fd inherited) {
   http_.reset(evhttp_new(base));
   if (!http_) return Status::Internal("evhttp_new failed");
   // Requests come from nginx: small GETs. Other methods and small bodies
@@ -95,8 +99,13 @@ Status Http::Listen(event_base* base) {
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
   evhttp_set_timeout(http_.get(), 30);  // reading a request; streams and polls raise it
   evhttp_set_gencb(http_.get(), &Http::OnRequest, this);
-  PARLEY_ASSIGN_OR_RETURN(ListenAddress address, ParseListenAddress("--listen", p_.cfg.listen_path));
-  PARLEY_ASSIGN_OR_RETURN(Fd fd, ListenOn(address, /*nonblocking=*/true));
+  Fd fd = std::move(inherited);
+  if (fd.valid()) {
+    evutil_make_socket_nonblocking(fd.get());
+  } else {
+    PARLEY_ASSIGN_OR_RETURN(ListenAddress address, ParseListenAddress("--listen", p_.cfg.listen_path));
+    PARLEY_ASSIGN_OR_RETURN(fd, ListenOn(address, /*nonblocking=*/true));
+  }
   evhttp_bound_socket* bound = evhttp_accept_socket_with_handle(http_.get(), fd.get());
   if (bound == nullptr) return Status::Internal("cannot accept on " + p_.cfg.listen_path);
   fd.Release();  // evhttp owns it now
@@ -127,10 +136,32 @@ void Http::OnAcceptResume(evutil_socket_t, short, void* self) {
   evconnlistener_enable(static_cast<Http*>(self)->listener_);
 }
 
+void Http::HandOver() {
+  stopping_ = true;
+  handing_over_ = true;
+  evconnlistener_disable(listener_);
+  evtimer_del(accept_resume_.get());
+}
+
+Result<Fd> Http::CopyListener() const {
+  const int fd = fcntl(evconnlistener_get_fd(listener_), F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) return PosixError("dup of the listening socket", errno);
+  return Fd(fd);
+}
+
 void Http::OnRequest(evhttp_request* req, void* self) { static_cast<Http*>(self)->Handle(req); }
 
 void Http::Handle(evhttp_request* req) {
   if (stopping_) {
+    if (handing_over_) {
+      // Closed before the answer is written: the answer fails with the
+      // connection (evhttp then frees both), and nginx sees a kept
+      // connection closed under its request, which it sends again anew.
+      evhttp_connection* evcon = evhttp_request_get_connection(req);
+      if (bufferevent* bev = evcon ? evhttp_connection_get_bufferevent(evcon) : nullptr) {
+        shutdown(bufferevent_getfd(bev), SHUT_RDWR);
+      }
+    }
     ReplyError(req, Status::Unavailable("the server is restarting; retry shortly"));
     return;
   }

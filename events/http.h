@@ -21,6 +21,7 @@
 #include "events/request.h"
 #include "events/sessions.h"
 #include "schema/log.h"
+#include "schema/posix.h"
 #include "schema/storage.h"
 
 struct evconnlistener;
@@ -48,11 +49,19 @@ class Http {
   ~Http() { paused_by_.erase(listener_); }
   Http(const Http&) = delete;
   Http& operator=(const Http&) = delete;
-  Status Listen(event_base* base);
+  // Listens on --listen, or on `inherited` when it is valid (an upgrade's).
+  Status Listen(event_base* base, Fd inherited);
   // Past the open-file limit, accept() fails: how long the listener rests.
   static constexpr int kAcceptPauseMs = 100;
   // Refuses new requests with 503 (shutdown).
   void Stop() { stopping_ = true; }
+  // Upgrade: accepts no more connections, which wait in the socket's
+  // backlog for the next image, and drops a request that comes on a
+  // connection already open without an answer: nginx, which sees its kept
+  // connection closed, sends it again on a new one (to the next image).
+  void HandOver();
+  // A copy of the listening descriptor (close-on-exec), for the next image.
+  Result<Fd> CopyListener() const;
   // Builds the page of a catch-up poll or resuming stream held by the
   // pacer, at its turn.
   void BuildHeldPage(uint64_t conn_id);
@@ -102,6 +111,7 @@ class Http {
   EventPtr accept_resume_;
   LogEverySecond accept_log_;
   bool stopping_ = false;
+  bool handing_over_ = false;
 };
 
 }  // namespace parley::events

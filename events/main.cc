@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "events/config.h"
 #include "events/server.h"
@@ -12,6 +14,10 @@
 
 int main(int argc, char** argv) {
   parley::SetLogRole("events");
+  // What an upgrade runs (events/reexec.h): read before anything could
+  // replace the file, and the sockets the image before this one kept.
+  const parley::events::Binary binary = parley::events::Binary::Running();
+  auto inherited = parley::events::TakeInherited();
   auto cfg = parley::events::ParseConfig(argc, argv);
   if (!cfg.ok()) {
     std::fprintf(stderr, "parley-events: %s\n%s", cfg.status().message().c_str(), parley::events::Usage());
@@ -29,10 +35,33 @@ int main(int argc, char** argv) {
     dup2(fd, STDERR_FILENO);
     close(fd);
   }
-  parley::events::Server server(std::move(cfg).value());
-  if (parley::Status st = server.Start(); !st.ok()) {
-    LOG_ERROR("cannot start: %s", st.message().c_str());
-    return 1;
+  parley::events::Sockets sockets;
+  if (!inherited.ok()) {
+    // Not ours to close: listen anew (refused if the socket is still live).
+    LOG_ERROR("%s", inherited.status().message().c_str());
+  } else if (inherited->has_value()) {
+    sockets = std::move(**inherited);
   }
-  return server.Run();
+  const std::vector<std::string> args(argv, argv + argc);
+  for (;;) {
+    parley::Result<parley::events::Sockets> kept = parley::Status::Ok();
+    {
+      parley::events::Server server(*cfg, binary, std::move(sockets));
+      if (parley::Status st = server.Start(); !st.ok()) {
+        LOG_ERROR("cannot start: %s", st.message().c_str());
+        return 1;
+      }
+      const int rc = server.Run();
+      if (!server.upgrading()) return rc;
+      kept = server.CopySockets();
+    }  // the database and the loop closed before the exec
+    if (!kept.ok()) {
+      LOG_ERROR("cannot upgrade: %s; stopping", kept.status().message().c_str());
+      return 1;
+    }
+    parley::Status st = parley::events::ExecAgain(binary.path(), args, *kept);
+    // Still here: the same binary serves on with the same sockets.
+    LOG_ERROR("upgrade: %s; going on with the binary running", st.message().c_str());
+    sockets = std::move(kept).value();
+  }
 }

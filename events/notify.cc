@@ -1,6 +1,7 @@
 #include "events/notify.h"
 
 #include <event2/event.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,8 +11,13 @@
 
 namespace parley::events {
 
-Status Notify::Open(event_base* base, const std::string& path) {
-  PARLEY_ASSIGN_OR_RETURN(fd_, UnixBind(path, SocketKind::kDatagram, /*nonblocking=*/true));
+Status Notify::Open(event_base* base, const std::string& path, Fd inherited) {
+  if (inherited.valid()) {
+    fd_ = std::move(inherited);
+    evutil_make_socket_nonblocking(fd_.get());
+  } else {
+    PARLEY_ASSIGN_OR_RETURN(fd_, UnixBind(path, SocketKind::kDatagram, /*nonblocking=*/true));
+  }
   int on = 1;
   if (setsockopt(fd_.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) {
     return PosixError("SO_PASSCRED on " + path, errno);
@@ -22,6 +28,12 @@ Status Notify::Open(event_base* base, const std::string& path) {
   ev_.reset(event_new(base, fd_.get(), EV_READ | EV_PERSIST, &Notify::OnReadable, this));
   event_add(ev_.get(), nullptr);
   return Status::Ok();
+}
+
+Result<Fd> Notify::CopySocket() const {
+  const int fd = fcntl(fd_.get(), F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) return PosixError("dup of the wake-up socket", errno);
+  return Fd(fd);
 }
 
 void Notify::OnReadable(int, short, void* self) { static_cast<Notify*>(self)->Drain(); }

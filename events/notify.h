@@ -22,7 +22,10 @@ class Notify {
  public:
   using Handler = std::function<void(const Wakeup&)>;
   Notify(Stats& stats, Handler handler) : stats_(stats), handler_(std::move(handler)) {}
-  Status Open(event_base* base, const std::string& path);
+  // Binds path, or takes `inherited` when it is valid (an upgrade's).
+  Status Open(event_base* base, const std::string& path, Fd inherited);
+  // A copy of the socket (close-on-exec), for the next image.
+  Result<Fd> CopySocket() const;
 
  private:
   static void OnReadable(int fd, short, void* self);

@@ -83,7 +83,8 @@ Status Server::Start() {
   fanout_->on_sessions_ended = [this](int64_t user_id) { sessions_->ForgetUser(user_id); };
   http_ = std::make_unique<Http>(
       Http::Parts{cfg_, epoch, *store_, *conns_, *fanout_, *pacer_, *presence_, *sessions_, stats_});
-  PARLEY_RETURN_IF_ERROR(http_->Listen(base_.get()));
+  const bool kept = inherited_.listen.valid();
+  PARLEY_RETURN_IF_ERROR(http_->Listen(base_.get(), std::move(inherited_.listen)));
   auto on_wakeup = [this](const Wakeup& w) {
     if (w.kind == Wakeup::Kind::kHead) {
       if (w.head > fanout_->head()) fanout_->Wake();
@@ -96,7 +97,7 @@ Status Server::Start() {
     }
   };
   notify_ = std::make_unique<Notify>(stats_, on_wakeup);
-  PARLEY_RETURN_IF_ERROR(notify_->Open(base_.get(), cfg_.notify_path));
+  PARLEY_RETURN_IF_ERROR(notify_->Open(base_.get(), cfg_.notify_path, std::move(inherited_.notify)));
   if (store_->carries_wakeups()) {  // PostgreSQL: from every pool on every host
     pg_wakeups_ = std::make_unique<PgWakeups>(stats_, on_wakeup);
     PARLEY_RETURN_IF_ERROR(pg_wakeups_->Open(base_.get(), cfg_.db));
@@ -111,13 +112,15 @@ Status Server::Start() {
     event_add(ev.get(), nullptr);
     signal_evs_.push_back(std::move(ev));
   }
-  LOG_INFO("listening on %s, wake-ups on %s, head %lld, epoch %s", cfg_.listen_path.c_str(),
-           cfg_.notify_path.c_str(), static_cast<long long>(head), epoch.c_str());
+  LOG_INFO("listening on %s%s, wake-ups on %s, head %lld, epoch %s", cfg_.listen_path.c_str(),
+           kept ? " (kept across the upgrade)" : "", cfg_.notify_path.c_str(), static_cast<long long>(head),
+           epoch.c_str());
   return Status::Ok();
 }
 
 int Server::Run() {
   event_base_dispatch(base_.get());
+  if (upgrading_) return 0;  // the sockets live on in the next image
   if (auto address = ParseListenAddress("--listen", cfg_.listen_path); address.ok() && !address->tcp) {
     unlink(cfg_.listen_path.c_str());
   }
@@ -129,7 +132,8 @@ int Server::Run() {
 void Server::OnSignal(int sig, short, void* self) {
   auto* s = static_cast<Server*>(self);
   if (sig == SIGTERM || sig == SIGINT) {
-    s->Shutdown();
+    s->upgrading_ = false;  // stopping during an upgrade's goodbyes: stop
+    s->Shutdown(/*upgrade=*/false);
   } else if (sig == SIGHUP) {
     if (!s->cfg_.log_file.empty()) {
       int fd = open(s->cfg_.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -142,6 +146,10 @@ void Server::OnSignal(int sig, short, void* self) {
       close(fd);
     }
     LOG_INFO("log reopened");
+    if (s->binary_.Replaced()) {
+      LOG_INFO("%s is a new file: upgrading to it", s->binary_.path().c_str());
+      s->Shutdown(/*upgrade=*/true);
+    }
   } else if (sig == SIGUSR1 || sig == SIGUSR2) {
     int level = static_cast<int>(g_log_level) + (sig == SIGUSR1 ? 1 : -1);
     if (level >= 0 && level <= static_cast<int>(LogLevel::kDebug)) g_log_level = static_cast<LogLevel>(level);
@@ -149,12 +157,25 @@ void Server::OnSignal(int sig, short, void* self) {
   }
 }
 
-void Server::Shutdown() {
+Result<Sockets> Server::CopySockets() const {
+  Sockets s;
+  PARLEY_ASSIGN_OR_RETURN(s.listen, http_->CopyListener());
+  PARLEY_ASSIGN_OR_RETURN(s.notify, notify_->CopySocket());
+  return s;
+}
+
+void Server::Shutdown(bool upgrade) {
   if (stopping_) return;
   stopping_ = true;
-  LOG_INFO("stopping: closing %zu connection(s) with a retry hint", conns_->registry().connections());
+  upgrading_ = upgrade;
+  LOG_INFO("%s: closing %zu connection(s) with a retry hint", upgrade ? "upgrading" : "stopping",
+           conns_->registry().connections());
   fanout_->Pump();  // deliver what is already committed before saying goodbye
-  http_->Stop();
+  if (upgrade) {
+    http_->HandOver();
+  } else {
+    http_->Stop();
+  }
   sweep_->Stop();
   std::vector<uint64_t> ids;
   conns_->registry().ForAll([&](Conn& c) { ids.push_back(c.id); });

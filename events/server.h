@@ -27,6 +27,7 @@
 #include "events/pacer.h"
 #include "events/pg_wakeups.h"
 #include "events/presence.h"
+#include "events/reexec.h"
 #include "events/sessions.h"
 #include "events/stats.h"
 #include "events/sweep.h"
@@ -40,15 +41,24 @@ struct EventBaseFree { void operator()(event_base* b) const; };
 
 class Server {
  public:
-  explicit Server(Config cfg) : cfg_(std::move(cfg)) {}
+  // binary: what SIGHUP compares with the file installed now (reexec.h);
+  // inherited: the sockets an upgrade kept, if any.
+  Server(Config cfg, Binary binary, Sockets inherited)
+      : cfg_(std::move(cfg)), binary_(std::move(binary)), inherited_(std::move(inherited)) {}
   ~Server();
   // Opens the database, sockets and timers; then Run() until stopped.
   Status Start();
   int Run();
+  // After Run(): whether it stopped for an upgrade, and copies of the
+  // sockets the next image keeps.
+  bool upgrading() const { return upgrading_; }
+  Result<Sockets> CopySockets() const;
 
  private:
   static void OnSignal(int sig, short, void* self);
-  void Shutdown();
+  // Ends every stream and poll with a retry hint, then the loop. An
+  // upgrade keeps the sockets (no new connection is accepted meanwhile).
+  void Shutdown(bool upgrade);
   // Raises the open-file limit and lowers --max-connections below it.
   void HoldWithinOpenFiles();
   // Descriptors kept for what is not a client: the database's files, the
@@ -57,6 +67,8 @@ class Server {
 
   // Declared in the order they are built; destroyed in reverse.
   Config cfg_;
+  Binary binary_;
+  Sockets inherited_;  // until Start() takes them
   std::unique_ptr<OpenStorage> db_;
   Storage* store_ = nullptr;  // db_'s
   std::unique_ptr<event_base, EventBaseFree> base_;
@@ -72,6 +84,7 @@ class Server {
   std::unique_ptr<Sweep> sweep_;
   std::vector<EventPtr> signal_evs_;
   bool stopping_ = false;
+  bool upgrading_ = false;
 };
 
 }  // namespace parley::events

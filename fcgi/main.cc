@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   parley::fcgi::PoolConfig cfg;
   // What a reload runs again (fcgi/reexec.h): read before anything could
   // replace the file, and the descriptors the image before this one kept.
-  cfg.exe = parley::fcgi::SelfPath();
+  cfg.exe = parley::SelfPath();
   cfg.argv.assign(argv, argv + argc);
   auto inherited = parley::fcgi::TakeInherited();
   cfg.db = Env("PARLEY_DB");

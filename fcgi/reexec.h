@@ -1,19 +1,16 @@
-// Re-exec: a reload (SIGHUP) runs the binary installed now, in place.
+// Re-exec (schema/reexec.h): a reload (SIGHUP) runs the binary installed
+// now, in place.
 //
 // Design note. Workers are forked from the master, so replacing them ran
 // the code the master was started with: a new binary took a restart, and a
 // restart is a gap with no socket, every request in it a 502. Instead, once
 // a reload's workers have stopped and handed their kept connections over
-// (handoff.h), the master execs the path it was started from, with the same
-// arguments and environment, plus one variable naming the descriptors it
-// keeps: the listening socket and those connections. The process (its pid,
-// which systemd and tools/run watch) and the socket live on; the new image
-// migrates the database as any start does, takes the descriptors back and
-// forks its workers, which adopt the connections. Requests that arrive
-// meanwhile wait in the socket's backlog or on their connection. This is
-// nginx's binary upgrade (its listening sockets in an environment variable
-// across execve), without the second master: ours has no state to hand on
-// but descriptors. What a reload cannot do:
+// (handoff.h), the master execs the path it was started from, keeping the
+// listening socket and those connections. The new image migrates the
+// database as any start does, takes the descriptors back and forks its
+// workers, which adopt the connections. Requests that arrive meanwhile
+// wait in the socket's backlog or on their connection. What a reload
+// cannot do:
 // - settings come from the arguments and environment, the same across the
 //   exec: new ones still take a restart;
 // - a new binary that cannot start (a database newer than it, arguments it
@@ -27,6 +24,7 @@
 #include <vector>
 
 #include "schema/posix.h"
+#include "schema/reexec.h"
 #include "schema/status.h"
 
 namespace parley::fcgi {
@@ -54,10 +52,6 @@ struct Inherited {
 // the descriptors is touched: they may not be ours); a kept one that is not
 // a connected stream socket is left alone. What is taken is close-on-exec.
 Result<std::optional<Inherited>> TakeInherited();
-
-// The absolute path of the running binary, read at start-up, before
-// anything could replace the file.
-std::string SelfPath();
 
 // Runs exe with argv, this environment and kInheritVar naming listen_fd and
 // kept (at most kMaxInherited). Returns only if the exec failed, with the

@@ -564,7 +564,7 @@ bool Stack::StartEvents(std::string* error) {
   events_.reset();
   const std::string& d = dir();
   Child::Options ev;
-  ev.argv = {PARLEY_EVENTS_BIN,
+  ev.argv = {options_.events_binary.empty() ? std::string(PARLEY_EVENTS_BIN) : options_.events_binary,
              "--db", db_, "--data", d,
              "--listen", d + "/events.sock",
              "--notify", d + "/notify.sock"};

@@ -174,8 +174,9 @@ struct StackOptions {
   uint64_t disk_bytes = 0;
   // Extra environment of parley-fcgi, e.g. {"PARLEY_WRITE_RATES=edit=0.01/2"}.
   std::vector<std::string> fcgi_env;
-  // The parley-fcgi binary to run; empty: the build's.
+  // The parley-fcgi and parley-events binaries to run; empty: the build's.
   std::string fcgi_binary;
+  std::string events_binary;
   // PARLEY_TEST_FAST_PASSWORDS=1 (schema/crypto.h): argon2id at its minimum
   // cost, since registrations and logins at the real cost were the suite's
   // largest CPU cost. False: the cost a deployment has.

@@ -44,31 +44,40 @@ if command -v systemd-analyze >/dev/null; then
     fail "systemd-analyze verify failed: $out"
   if [[ -n "$out" ]]; then fail "systemd-analyze verify warns: $out"; else ok "systemd-analyze verify"; fi
   # A reload (SIGHUP) passes the kept connections to the master and execs
-  # the binary again (fcgi/handoff.h, fcgi/reexec.h): parley-fcgi's
-  # SystemCallFilter= lines must leave those calls allowed.
+  # the binary again (fcgi/handoff.h, fcgi/reexec.h), and parley-events
+  # execs itself on an upgrade: the units' SystemCallFilter= lines must
+  # leave those calls allowed.
   calls() {  # the system calls of a group, its nested groups expanded
     local item
     for item in $(systemd-analyze syscall-filter "$1" | sed -n 's/^    \([-@a-z_0-9]*\)$/\1/p'); do
       if [[ $item == @* ]]; then calls "$item"; else echo "$item"; fi
     done
   }
-  allowed="" denied=""
-  while read -r line; do  # one SystemCallFilter= line; "~" denies all of it
-    deny=0
-    if [[ $line == '~'* ]]; then deny=1; line=${line#\~}; fi
-    for item in $line; do
-      list=$item
-      if [[ $item == @* ]]; then list=$(calls "$item" | tr "\n" " "); fi
-      if (( deny )); then denied+=" $list"; else allowed+=" $list"; fi
+  # allows UNIT WHY CALL...: each call is left allowed by UNIT's
+  # SystemCallFilter= lines.
+  allows() {
+    local unit=$1 why=$2 allowed="" denied="" line deny item list call
+    shift 2
+    while read -r line; do  # one SystemCallFilter= line; "~" denies all of it
+      deny=0
+      if [[ $line == '~'* ]]; then deny=1; line=${line#\~}; fi
+      for item in $line; do
+        list=$item
+        if [[ $item == @* ]]; then list=$(calls "$item" | tr "\n" " "); fi
+        if (( deny )); then denied+=" $list"; else allowed+=" $list"; fi
+      done
+    done < <(key "$unit" SystemCallFilter)
+    for call in "$@"; do
+      if [[ " $allowed " == *" $call "* && " $denied " != *" $call "* ]]; then
+        ok "$(basename "$unit") allows $call ($why)"
+      else
+        fail "$(basename "$unit")'s SystemCallFilter refuses $call, which $why needs"
+      fi
     done
-  done < <(key "$fcgi_unit" SystemCallFilter)
-  for call in execve socketpair sendmsg recvmsg fcntl; do
-    if [[ " $allowed " == *" $call "* && " $denied " != *" $call "* ]]; then
-      ok "parley-fcgi.service allows $call (a reload)"
-    else
-      fail "parley-fcgi.service's SystemCallFilter refuses $call, which a reload needs"
-    fi
-  done
+  }
+  allows "$fcgi_unit" "a reload" execve socketpair sendmsg recvmsg fcntl
+  # parley-events' upgrade (events/reexec.h) execs itself with its sockets.
+  allows "$events_unit" "an upgrade" execve fcntl
 else
   echo "skip: systemd-analyze is not installed (apt-get install systemd)"
 fi

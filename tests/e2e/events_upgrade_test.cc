@@ -1,0 +1,179 @@
+// parley-events upgraded in place (events/reexec.h): SIGHUP with a new
+// binary at the daemon's path runs it with the same pid and sockets, and
+// every subscriber, streaming or polling through nginx, resumes without a
+// refused attempt and without losing or repeating a message. SIGHUP with
+// the same binary (logrotate's) drops no stream.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "events_fixture.h"
+
+namespace parley::e2e {
+namespace {
+
+class EventsUpgradeTest : public EventsTest {
+ protected:
+  EventsUpgradeTest() {
+    std::string error;
+    bin_dir_ = TempDir::Make(&error);
+    if (!bin_dir_) {
+      ADD_FAILURE() << error;
+      return;
+    }
+    Install(PARLEY_EVENTS_BIN);
+  }
+  StackOptions Options() const override {
+    StackOptions o = EventsTest::Options();
+    if (bin_dir_) o.events_binary = binary();
+    return o;
+  }
+  std::string binary() const { return bin_dir_->path() + "/parley-events"; }
+  // A copy of `from` as `install` puts one: a new file (a new inode)
+  // renamed over the old, executable or not.
+  void Install(const std::string& from, bool executable = true) {
+    namespace fs = std::filesystem;
+    const std::string next = binary() + ".new";
+    fs::copy_file(from, next, fs::copy_options::overwrite_existing);
+    fs::permissions(next, executable ? fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                           fs::perms::others_read | fs::perms::others_exec
+                                     : fs::perms::owner_read | fs::perms::owner_write);
+    fs::rename(next, binary());
+  }
+  static ino_t Inode(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+  }
+  ino_t Running() { return Inode("/proc/" + std::to_string(stack().events()->pid()) + "/exe"); }
+  std::string EventsLog() { return ReadText(stack().dir() + "/events.log"); }
+  // Until the log says `what` (bounded).
+  bool WaitLog(const std::string& what, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (EventsLog().find(what) == std::string::npos) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(20ms);
+    }
+    return true;
+  }
+
+  std::optional<TempDir> bin_dir_;
+};
+
+TEST_F(EventsUpgradeTest, AnUpgradeRunsTheNewBinaryAndEverySubscriberResumesWithNoRefusal) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  const int64_t room = CreateRoom(alice, "upgrade", "public");
+  Join(bob, room);
+  const pid_t pid = stack().events()->pid();
+  const ino_t started_with = Running();
+  ASSERT_EQ(started_with, Inode(binary()));
+
+  constexpr int kStreams = 6;
+  std::vector<std::unique_ptr<Resumer>> subs;
+  for (int i = 0; i < kStreams; ++i) {
+    Resumer::Options o;
+    o.port = stack().port();
+    o.token = bob.token;
+    o.deadline = 40s;
+    o.seed = static_cast<uint32_t>(i + 1);
+    subs.push_back(std::make_unique<Resumer>(o));
+    subs.back()->Hold(true);
+    subs.back()->Start();
+  }
+  for (auto& s : subs) ASSERT_TRUE(s->WaitConnected(5s));
+  // A long-poller beside them: each answer's `next` is the next cursor.
+  // It stops once its cursor reaches poll_until, or at its deadline.
+  std::atomic<int64_t> poll_until{INT64_MAX};
+  std::vector<int64_t> polled;
+  std::vector<std::string> poll_failures;
+  std::thread poller([&, cursor = Head(bob.token)]() mutable {
+    const auto deadline = std::chrono::steady_clock::now() + 40s;
+    while (cursor < poll_until.load() && std::chrono::steady_clock::now() < deadline) {
+      PollResult p = Poll(bob.token, "?since=" + std::to_string(cursor) + "&timeout=2");
+      if (!p.well_formed) {
+        poll_failures.push_back(p.response.Describe());
+        std::this_thread::sleep_for(100ms);
+        continue;
+      }
+      for (const PolledEvent& e : p.events) {
+        if (e.id && e.type == "message" && RoomOf(e.data) == room) polled.push_back(*e.id);
+      }
+      cursor = p.next;
+    }
+  });
+
+  std::vector<int64_t> sent;
+  auto send_some = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      sent.push_back(Send(alice, room, "u" + std::to_string(sent.size()))["id"].num());
+      std::this_thread::sleep_for(10ms);
+    }
+  };
+  send_some(30);
+  Install(PARLEY_EVENTS_BIN);
+  ASSERT_NE(Inode(binary()), started_with) << "the test did not install a new file";
+  stack().events()->Signal(SIGHUP);
+  send_some(30);  // while the daemon says goodbye, execs and starts again
+  EXPECT_TRUE(WaitLog("(kept across the upgrade)", 10s)) << EventsLog();
+  for (auto& s : subs) s->Hold(false);
+  send_some(30);
+  for (auto& s : subs) s->FinishAt(sent.back());
+  for (size_t i = 0; i < subs.size(); ++i) {
+    Resumer& s = *subs[i];
+    EXPECT_TRUE(s.Join()) << "stream " << i << " did not reach the last message";
+    std::vector<int64_t> got = MessageIds(s.events, room);
+    EXPECT_EQ(got, sent) << "stream " << i << ": " << FirstDifference(got, sent);
+    EXPECT_TRUE(s.problems.empty()) << s.problems.front();
+    EXPECT_EQ(s.refused, 0) << "stream " << i << ": an attempt found no daemon (502) or a stopping one (503)";
+    EXPECT_GE(s.server_ends_with_retry, 1) << "stream " << i << ": the upgrade ends each stream with a retry hint";
+  }
+  poll_until = sent.back();
+  poller.join();
+  EXPECT_EQ(polled, sent) << FirstDifference(polled, sent);
+  EXPECT_TRUE(poll_failures.empty()) << poll_failures.size() << " poll(s) failed, the first: " << poll_failures.front();
+
+  ASSERT_TRUE(stack().events()->Running());
+  EXPECT_EQ(stack().events()->pid(), pid) << "an upgrade keeps the process";
+  EXPECT_EQ(Running(), Inode(binary())) << "the daemon runs the binary it was started with, not the one installed";
+  EXPECT_NE(EventsLog().find("upgrading to it"), std::string::npos) << EventsLog();
+}
+
+// logrotate's SIGHUP (the stack logs to stderr: the log is "reopened" as
+// stderr): a stream open across it goes on, the same connection gets the
+// next message.
+TEST_F(EventsUpgradeTest, ASighupWithTheSameBinaryDropsNoStream) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  const int64_t room = General(alice);
+  auto s = Subscribe(bob.token);
+  stack().events()->Signal(SIGHUP);
+  ASSERT_TRUE(WaitLog("log reopened", 5s)) << EventsLog();
+  const int64_t id = Send(alice, room, "after the rotation")["id"].num();
+  EXPECT_TRUE(s->WaitForId(id, 5s)) << "the stream open across SIGHUP: ended " << s->eof();
+  EXPECT_FALSE(s->eof());
+  EXPECT_EQ(EventsLog().find("upgrading"), std::string::npos) << EventsLog();
+}
+
+// A new file at the path that cannot be run (not executable): the exec
+// fails, and the running binary serves on with the same sockets.
+TEST_F(EventsUpgradeTest, AnUpgradeWhoseBinaryCannotRunGoesOnWithTheRunningOne) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  const ino_t started_with = Running();
+  const pid_t pid = stack().events()->pid();
+  Install(PARLEY_EVENTS_BIN, /*executable=*/false);
+  stack().events()->Signal(SIGHUP);
+  ASSERT_TRUE(WaitLog("going on with the binary running", 10s)) << EventsLog();
+  ASSERT_TRUE(WaitLog("(kept across the upgrade)", 10s)) << EventsLog();
+  auto s = Subscribe(bob.token);
+  const int64_t id = Send(alice, General(alice), "still served")["id"].num();
+  EXPECT_TRUE(s->WaitForId(id, 5s));
+  EXPECT_EQ(stack().events()->pid(), pid);
+  EXPECT_EQ(Running(), started_with);
+}
+
+}  // namespace
+}  // namespace parley::e2e
