@@ -323,11 +323,15 @@ async function startOnFreePort(dir, what, startFn, readyPaths, scheme = 'http') 
 
 // ---------------------------------------------------------------------------
 // startStack(opts) -> Promise<{url, port, dir, stop(), restartEvents(downMs),
-//                               restoreDatabase(backupPath), logs()}>
+//                               upgradeEvents(), restoreDatabase(backupPath), logs()}>
 //
 // opts.env      extra environment for tools/nginx-conf and both daemons,
 //               e.g. {PARLEY_LIMITS: 'off'}
 // opts.workers  parley-fcgi workers (default 2)
+// opts.eventsCopy  parley-events runs from a copy in the stack's directory,
+//               which upgradeEvents() replaces with a new copy (a new file,
+//               as install(1) makes) before SIGHUP: an upgrade in place
+//               (events/reexec.h)
 // opts.tls      HTTPS + HTTP/2 (PARLEY_TLS=on) with tools/nginx-conf's
 //               self-signed certificate; url is then https://. This test
 //               process's fetch() then accepts that certificate (and any
@@ -362,6 +366,14 @@ async function startStack(opts = {}) {
 
   const { dir, release } = makeTempDir('parley-b-');
   let procs = [];
+  const eventsBinary = opts.eventsCopy ? path.join(dir, 'parley-events') : path.join(BUILD, 'events/parley-events');
+  // As install(1) puts a binary: a new file renamed over the old.
+  const installEvents = () => {
+    fs.copyFileSync(path.join(BUILD, 'events/parley-events'), `${eventsBinary}.new`);
+    fs.chmodSync(`${eventsBinary}.new`, 0o755);
+    fs.renameSync(`${eventsBinary}.new`, eventsBinary);
+  };
+  if (opts.eventsCopy) installEvents();
   // The two daemons, started exactly as tools/run starts them.
   const daemons = {
     'parley-fcgi': () => [
@@ -372,7 +384,7 @@ async function startStack(opts = {}) {
       '--workers', workers,
     ],
     'parley-events': () => [
-      path.join(BUILD, 'events/parley-events'),
+      eventsBinary,
       '--db', path.join(dir, 'parley.db'),
       '--listen', path.join(dir, 'events.sock'),
       '--notify', path.join(dir, 'notify.sock'),
@@ -392,6 +404,21 @@ async function startStack(opts = {}) {
     for (const i of slots) procs[i] = spawnDaemon(procs[i].name);
   };
   const restartEvents = (downMs = 0) => restart(['parley-events'], { downMs });
+  // Installs a new copy and sends SIGHUP; resolves once the new image
+  // listens (its log says so), within 10 s.
+  const upgradeEvents = async () => {
+    if (!opts.eventsCopy) throw new Error('upgradeEvents() needs startStack({eventsCopy: true})');
+    const log = path.join(dir, 'parley-events.log');
+    const kept = () => (fs.readFileSync(log, 'utf8').match(/\(kept across the upgrade\)/g) || []).length;
+    const before = kept();
+    installEvents();
+    process.kill(procs.find((p) => p.name === 'parley-events').pid, 'SIGHUP');
+    const deadline = Date.now() + 10000;
+    while (kept() === before) {
+      if (Date.now() > deadline) throw new Error('parley-events did not upgrade within 10 s:\n' + logTails(dir));
+      await sleep(50);
+    }
+  };
   // Puts a backup (parleyctl backup) in place of the database, as an admin
   // restoring one would: both daemons stopped, the file and its WAL
   // replaced, both started again.
@@ -435,7 +462,8 @@ async function startStack(opts = {}) {
       opts.tls ? 'https' : 'http',
     );
     return {
-      url: started.url, port: started.port, dir, stop, restartEvents, restoreDatabase, logs: () => logTails(dir),
+      url: started.url, port: started.port, dir, stop, restartEvents, upgradeEvents, restoreDatabase,
+      logs: () => logTails(dir),
     };
   } catch (err) {
     await stop();
@@ -735,7 +763,7 @@ function fixture(opts = {}) {
   const { before, after } = require('node:test');
   const f = { stack: null, proxy: null, browser: null };
   before(async () => {
-    f.stack = await startStack();
+    f.stack = await startStack(opts.stack);
     if (opts.proxy) f.proxy = await startBufferingProxy(f.stack);
     f.browser = await launchBrowser();
   });

@@ -2,14 +2,15 @@
 // The page keeps chatting when Server-Sent Events cannot work: without
 // EventSource at all, and behind a proxy that buffers the stream (the page
 // notices the missing hello and falls back to long-poll by itself); and
-// across a restart of the push daemon, from the last event id.
+// across a restart of the push daemon, from the last event id, and across
+// an upgrade of it in place.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 const ui = require('./ui');
 
-const f = h.fixture({ proxy: true });
+const f = h.fixture({ proxy: true, stack: { eventsCopy: true } });
 const logged = f.logged;
 
 test('without EventSource, messages still arrive by long-poll', logged(async () => {
@@ -78,4 +79,33 @@ test('when the push daemon restarts, the page reconnects and misses nothing', lo
   assert.deepEqual(texts.slice(-4), ['before the restart', 'while the daemon was down 1',
     'while the daemon was down 2', 'after the restart']);
   await ui.finish(pia, quinn);
+}));
+
+// An upgrade in place (events/reexec.h): the stream ends with a retry
+// hint, the page reconnects to the new binary from its last event id, and
+// messages sent meanwhile arrive once, in order. The reconnect finds the
+// socket there: the page never needs its fallback poll.
+test('when the push daemon is upgraded in place, the page reconnects and misses nothing', logged(async () => {
+  const rae = await ui.openAs(f.browser, f.stack.url, h.uniqueName('rae'));
+  const sol = await ui.openAs(f.browser, f.stack.url, h.uniqueName('sol'));
+  await ui.waitForStatus(rae.page, 'live');
+  await ui.sendAndSee(sol.page, 'before the upgrade', rae.page);
+  const failed = [];
+  rae.page.on('response', (r) => {
+    if (r.url().includes('/events/') && r.status() !== 200) failed.push(`${r.status()} ${r.url()}`);
+  });
+  const upgraded = f.stack.upgradeEvents();
+  await ui.send(sol.page, 'during the upgrade 1');
+  await ui.waitForMessage(sol.page, 'during the upgrade 1');
+  await ui.send(sol.page, 'during the upgrade 2');
+  await upgraded;
+  await ui.waitForStatus(rae.page, 'live', 20000);
+  await ui.assertShownOnce(rae.page, 'during the upgrade 1');
+  await ui.assertShownOnce(rae.page, 'during the upgrade 2');
+  await ui.sendAndSee(sol.page, 'after the upgrade', rae.page);
+  const texts = await rae.page.locator('#messages .msg .text').allTextContents();
+  assert.deepEqual(texts.slice(-4), ['before the upgrade', 'during the upgrade 1', 'during the upgrade 2',
+    'after the upgrade']);
+  assert.deepEqual(failed, [], 'no request to /events/ failed during the upgrade');
+  await ui.finish(rae, sol);
 }));
