@@ -54,58 +54,51 @@ test('behind a buffering proxy the page falls back to long-poll by itself', logg
   await ui.finish(ned, ola);
 }));
 
-test('when the push daemon restarts, the page reconnects and misses nothing', logged(async () => {
-  const pia = await ui.openAs(f.browser, f.stack.url, h.uniqueName('pia'));
-  const quinn = await ui.openAs(f.browser, f.stack.url, h.uniqueName('quinn'));
-  await ui.waitForStatus(pia.page, 'live');
-  await ui.send(quinn.page, 'before the restart');
-  await ui.waitForMessage(pia.page, 'before the restart');
-
-  // Down for 3 s: the API still takes messages; the page says so and
-  // keeps retrying (1 s, 2 s, ...) from its last event id.
-  const restarted = f.stack.restartEvents(3000);
-  await ui.waitForStatus(pia.page, 'reconnecting');
-  await ui.send(quinn.page, 'while the daemon was down 1');
+// Two pages, a reader and a sender; `disrupt()` (a promise) takes the push
+// daemon away while the sender sends two messages, after `whileDown(reader)`.
+// The reader must show all four messages once, in order, and be live again.
+// Returns the reader's failed /events/ requests.
+async function acrossADisruption(what, disrupt, whileDown = async () => {}) {
+  const reader = await ui.openAs(f.browser, f.stack.url, h.uniqueName('pia'));
+  const sender = await ui.openAs(f.browser, f.stack.url, h.uniqueName('quinn'));
+  await ui.waitForStatus(reader.page, 'live');
+  await ui.sendAndSee(sender.page, `before the ${what}`, reader.page);
+  const failed = [];
+  reader.page.on('response', (r) => {
+    if (r.url().includes('/events/') && r.status() !== 200) failed.push(`${r.status()} ${r.url()}`);
+  });
+  const done = disrupt();
+  await whileDown(reader);
+  await ui.send(sender.page, `during the ${what} 1`);
   // Stored before the next is sent: two sends at once may be stored in
   // either order (two workers), and the page shows them in stored order.
-  await ui.waitForMessage(quinn.page, 'while the daemon was down 1');
-  await ui.send(quinn.page, 'while the daemon was down 2');
-  await restarted;
-  await ui.waitForStatus(pia.page, 'live', 20000);
-  await ui.assertShownOnce(pia.page, 'while the daemon was down 1');
-  await ui.assertShownOnce(pia.page, 'while the daemon was down 2');
-  await ui.sendAndSee(quinn.page, 'after the restart', pia.page);
-  const texts = await pia.page.locator('#messages .msg .text').allTextContents();
-  assert.deepEqual(texts.slice(-4), ['before the restart', 'while the daemon was down 1',
-    'while the daemon was down 2', 'after the restart']);
-  await ui.finish(pia, quinn);
+  await ui.waitForMessage(sender.page, `during the ${what} 1`);
+  await ui.send(sender.page, `during the ${what} 2`);
+  await done;
+  await ui.waitForStatus(reader.page, 'live', 20000);
+  await ui.assertShownOnce(reader.page, `during the ${what} 1`);
+  await ui.assertShownOnce(reader.page, `during the ${what} 2`);
+  await ui.sendAndSee(sender.page, `after the ${what}`, reader.page);
+  const texts = await reader.page.locator('#messages .msg .text').allTextContents();
+  assert.deepEqual(texts.slice(-4), [`before the ${what}`, `during the ${what} 1`, `during the ${what} 2`,
+    `after the ${what}`]);
+  await ui.finish(reader, sender);
+  return failed;
+}
+
+// Down for 3 s: the API still takes messages; the page says so and keeps
+// retrying (1 s, 2 s, ...) from its last event id.
+test('when the push daemon restarts, the page reconnects and misses nothing', logged(async () => {
+  await acrossADisruption('restart', () => f.stack.restartEvents(3000),
+    (reader) => ui.waitForStatus(reader.page, 'reconnecting'));
 }));
 
 // An upgrade in place (events/reexec.h): the stream ends with a retry
 // hint, the page reconnects to the new binary from its last event id, and
 // messages sent meanwhile arrive once, in order. The reconnect finds the
-// socket there: the page never needs its fallback poll.
+// socket there: no request to /events/ fails (a restart here gave 502s on
+// the stream and the page's fallback poll).
 test('when the push daemon is upgraded in place, the page reconnects and misses nothing', logged(async () => {
-  const rae = await ui.openAs(f.browser, f.stack.url, h.uniqueName('rae'));
-  const sol = await ui.openAs(f.browser, f.stack.url, h.uniqueName('sol'));
-  await ui.waitForStatus(rae.page, 'live');
-  await ui.sendAndSee(sol.page, 'before the upgrade', rae.page);
-  const failed = [];
-  rae.page.on('response', (r) => {
-    if (r.url().includes('/events/') && r.status() !== 200) failed.push(`${r.status()} ${r.url()}`);
-  });
-  const upgraded = f.stack.upgradeEvents();
-  await ui.send(sol.page, 'during the upgrade 1');
-  await ui.waitForMessage(sol.page, 'during the upgrade 1');
-  await ui.send(sol.page, 'during the upgrade 2');
-  await upgraded;
-  await ui.waitForStatus(rae.page, 'live', 20000);
-  await ui.assertShownOnce(rae.page, 'during the upgrade 1');
-  await ui.assertShownOnce(rae.page, 'during the upgrade 2');
-  await ui.sendAndSee(sol.page, 'after the upgrade', rae.page);
-  const texts = await rae.page.locator('#messages .msg .text').allTextContents();
-  assert.deepEqual(texts.slice(-4), ['before the upgrade', 'during the upgrade 1', 'during the upgrade 2',
-    'after the upgrade']);
+  const failed = await acrossADisruption('upgrade', () => f.stack.upgradeEvents());
   assert.deepEqual(failed, [], 'no request to /events/ failed during the upgrade');
-  await ui.finish(rae, sol);
 }));
