@@ -1,5 +1,6 @@
 // parley-events: the push daemon behind nginx's /events/ location.
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +15,11 @@
 
 int main(int argc, char** argv) {
   parley::SetLogRole("events");
+  // Until the loop handles them (server.cc), and between two images of an
+  // upgrade, these would end the daemon by default: a second SIGHUP sent
+  // during an upgrade must not. Ignored dispositions survive the exec, and
+  // libevent puts this one back when it lets go of a signal.
+  for (int sig : {SIGHUP, SIGUSR1, SIGUSR2}) signal(sig, SIG_IGN);
   // What an upgrade runs (events/reexec.h): read before anything could
   // replace the file, and the sockets the image before this one kept.
   const parley::events::Binary binary = parley::events::Binary::Running();

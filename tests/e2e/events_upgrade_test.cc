@@ -157,6 +157,28 @@ TEST_F(EventsUpgradeTest, ASighupWithTheSameBinaryDropsNoStream) {
   EXPECT_EQ(EventsLog().find("upgrading"), std::string::npos) << EventsLog();
 }
 
+// SIGHUPs every 5 ms through an upgrade (logrotate and a reload at once):
+// none finds the daemon between its two images with the default
+// disposition, which would end it.
+TEST_F(EventsUpgradeTest, SighupsDuringAnUpgradeEndNothing) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  const pid_t pid = stack().events()->pid();
+  Install(PARLEY_EVENTS_BIN);
+  const auto until = std::chrono::steady_clock::now() + 1500ms;
+  while (std::chrono::steady_clock::now() < until && stack().events()->Running()) {
+    stack().events()->Signal(SIGHUP);
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(stack().events()->Running()) << EventsLog();
+  ASSERT_TRUE(WaitLog("(kept across the upgrade)", 10s)) << EventsLog();
+  auto s = Subscribe(bob.token);
+  const int64_t id = Send(alice, General(alice), "after the signals")["id"].num();
+  EXPECT_TRUE(s->WaitForId(id, 5s));
+  EXPECT_EQ(stack().events()->pid(), pid);
+  EXPECT_EQ(Running(), Inode(binary()));
+}
+
 // A new file at the path that cannot be run (not executable): the exec
 // fails, and the running binary serves on with the same sockets.
 TEST_F(EventsUpgradeTest, AnUpgradeWhoseBinaryCannotRunGoesOnWithTheRunningOne) {
