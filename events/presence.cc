@@ -56,6 +56,14 @@ void Presence::Closed(int64_t user_id) {
   offline_at_[user_id] = NowMs() + cfg_.presence_grace_ms;
 }
 
+void Presence::Adopt(const std::vector<User>& held) {
+  const int64_t until = NowMs() + cfg_.presence_grace_ms;
+  for (const User& user : held) {
+    users_[user.id] = user;
+    offline_at_[user.id] = until;
+  }
+}
+
 void Presence::Tick(int64_t now_ms) {
   for (auto it = offline_at_.begin(); it != offline_at_.end();) {
     if (it->second > now_ms) {

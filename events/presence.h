@@ -47,6 +47,11 @@ class Presence {
   void Tick(int64_t now_ms);
   // Shutdown: nobody is connected any more.
   void ClearAll();
+  // An upgrade's new image: the users the image before it held (their rows
+  // kept across the exec) are in their grace period, as if their last
+  // connection had just closed. Those who reconnect in it were never
+  // offline, so nobody hears of them; the others are announced offline.
+  void Adopt(const std::vector<User>& held);
   // Tells this daemon's peers of the user that they came or went: a change
   // decided here (SQLite) or by the database (PostgreSQL: a presence
   // wake-up, from any daemon).

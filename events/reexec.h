@@ -12,7 +12,9 @@
 // wake-up socket, whose datagrams wait in its queue. Held streams cannot be
 // handed on: each is libevent's and evhttp's state, not a descriptor alone.
 // A SIGHUP with the same binary (logrotate's) only reopens the log, so no
-// stream is dropped for it. What an upgrade cannot do:
+// stream is dropped for it. Presence rows are kept across the exec, and
+// the new image gives their users the grace period to come back
+// (Presence::Adopt): an upgrade announces nobody offline or online again. What an upgrade cannot do:
 // - settings come from the arguments, the same across the exec: new ones
 //   take a restart;
 // - a binary that cannot be run leaves the running one serving, which says

@@ -63,8 +63,16 @@ Status Server::Start() {
   store_ = &db_->storage();
   PARLEY_ASSIGN_OR_RETURN(std::string epoch, store_->Epoch());
   PARLEY_ASSIGN_OR_RETURN(int64_t head, store_->Head());
-  // Nobody is connected to a daemon that is just starting.
-  PARLEY_RETURN_IF_ERROR(store_->ClearPresence());
+  // Nobody is connected to a daemon that is just starting, unless it is an
+  // upgrade's new image: whoever the image before it held has the grace
+  // period to come back (Presence::Adopt), so an upgrade announces nobody
+  // offline, then online again.
+  std::vector<User> held;
+  if (inherited_.listen.valid()) {
+    PARLEY_ASSIGN_OR_RETURN(held, store_->HeldPresence());
+  } else {
+    PARLEY_RETURN_IF_ERROR(store_->ClearPresence());
+  }
   stats_.head = stats_.db_head = head;
 
   HoldWithinOpenFiles();
@@ -79,6 +87,7 @@ Status Server::Start() {
   fanout_ = std::make_unique<Fanout>(base_.get(), cfg_, *store_, *conns_, stats_, head);
   pacer_ = std::make_unique<Pacer>(base_.get(), cfg_, [this](uint64_t id) { http_->BuildHeldPage(id); });
   presence_ = std::make_unique<Presence>(cfg_, *store_, *conns_, *fanout_);
+  presence_->Adopt(held);
   sessions_ = std::make_unique<Sessions>(cfg_, *store_);
   fanout_->on_sessions_ended = [this](int64_t user_id) { sessions_->ForgetUser(user_id); };
   http_ = std::make_unique<Http>(
@@ -183,7 +192,8 @@ void Server::Shutdown(bool upgrade) {
     if (Conn* c = conns_->registry().Find(id)) conns_->RequestClose(*c, CloseCause::kShutdown);
   }
   conns_->RunPass();
-  presence_->ClearAll();
+  // An upgrade keeps the rows for the next image (Presence::Adopt).
+  if (!upgrade) presence_->ClearAll();
   // Let the goodbyes reach the sockets, then leave the loop.
   timeval grace{0, 500 * 1000};
   event_base_loopexit(base_.get(), &grace);

@@ -470,6 +470,10 @@ class Storage {
   // held (a crash, then a restart) who are left with no row anywhere are
   // announced offline, as by KeepPresence.
   virtual Status ClearPresence() = 0;
+  // The users this daemon holds a presence row of, by id: the start of an
+  // upgrade's new image, which gives them their grace period to come back
+  // (events/presence.h) instead of clearing them.
+  virtual Result<std::vector<User>> HeldPresence() = 0;
   // Called by parley-events about once a second: this daemon is alive, and
   // the presence of daemons not seen for stale_ms is dropped (they died, and
   // their connections with them). The users this left with no row anywhere

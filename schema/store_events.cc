@@ -155,6 +155,18 @@ Result<bool> Store::SetOnline(int64_t user_id, bool online) {
   return true;
 }
 
+Result<std::vector<User>> Store::HeldPresence() {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT u.id, u.username FROM presence p JOIN users u ON u.id = p.user_id ORDER BY u.id"));
+  std::vector<User> users;
+  while (true) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    users.push_back(User{s.Int(0), s.Text(1)});
+  }
+  return users;
+}
+
 Status Store::ClearPresence() {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM presence"));

@@ -162,6 +162,7 @@ class PgStore final : public Storage {
   Result<int64_t> DataVersion() override;
   Result<bool> SetOnline(int64_t user_id, bool online) override;
   Status ClearPresence() override;
+  Result<std::vector<User>> HeldPresence() override;
   Result<std::vector<int64_t>> KeepPresence(int64_t stale_ms) override;
   Result<int64_t> NextEventRoom(int64_t after_room) override;
   Result<int64_t> RetentionCut(int64_t room_id, int64_t keep_per_room, int64_t before_ms) override;

@@ -197,6 +197,18 @@ Status PgStore::ClearPresence() {
   return tx->Commit();
 }
 
+Result<std::vector<User>> PgStore::HeldPresence() {
+  PARLEY_ASSIGN_OR_RETURN(PgResult held, conn_.Exec("SELECT u.id, u.username FROM presence p JOIN users u ON u.id = "
+                                                    "p.user_id WHERE p.daemon = $1 ORDER BY u.id",
+                                                    {daemon_}));
+  std::vector<User> users;
+  for (int i = 0; i < held.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t id, held.Int(i, 0));
+    users.push_back(User{id, held.Text(i, 1)});
+  }
+  return users;
+}
+
 Result<std::vector<int64_t>> PgStore::KeepPresence(int64_t stale_ms) {
   const int64_t now = NowMs();
   PARLEY_RETURN_IF_ERROR(conn_

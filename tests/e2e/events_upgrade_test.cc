@@ -157,6 +157,44 @@ TEST_F(EventsUpgradeTest, ASighupWithTheSameBinaryDropsNoStream) {
   EXPECT_EQ(EventsLog().find("upgrading"), std::string::npos) << EventsLog();
 }
 
+// Presence across an upgrade: the users the old image held keep their rows,
+// and the new image gives them their grace period (Presence::Adopt), so a
+// peer hears nothing of them: not offline, and not online a second time.
+// Before, a peer got "online" again for everyone who reconnected (and on
+// PostgreSQL with several daemons, "offline" first).
+TEST_F(EventsUpgradeTest, AnUpgradeAnnouncesNobodyOnlineAgain) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  Resumer::Options o;
+  o.port = stack().port();
+  o.token = bob.token;
+  o.deadline = 30s;
+  Resumer watcher(o);
+  watcher.Hold(true);
+  watcher.Start();
+  ASSERT_TRUE(watcher.WaitConnected(5s));
+  auto first = Subscribe(alice.token);
+  std::this_thread::sleep_for(500ms);  // alice's "online" reaches bob
+  Install(PARLEY_EVENTS_BIN);
+  stack().events()->Signal(SIGHUP);
+  ASSERT_TRUE(first->WaitEof(5s)) << "the upgrade ends alice's stream";
+  ASSERT_TRUE(WaitLog("(kept across the upgrade)", 10s)) << EventsLog();
+  // Alice comes back once bob is back, so that bob would hear it.
+  ASSERT_TRUE(watcher.WaitStreaming(5s));
+  auto again = Subscribe(alice.token);
+  std::this_thread::sleep_for(500ms);  // an announcement of it would have come
+  const int64_t id = Send(bob, General(bob), "after the upgrade")["id"].num();
+  watcher.FinishAt(id);
+  ASSERT_TRUE(watcher.Join());
+  std::vector<std::string> about_alice;
+  for (const SseEvent& e : watcher.ephemeral) {
+    if (e.type == "presence" && e.json()["user"]["id"].num() == alice.id) about_alice.push_back(e.data);
+  }
+  ASSERT_FALSE(about_alice.empty()) << "bob never heard that alice came online";
+  EXPECT_EQ(about_alice.size(), 1u) << "bob heard of alice again across the upgrade: " << about_alice.back();
+  EXPECT_TRUE(Json::Parse(about_alice.front())["online"].boolean()) << about_alice.front();
+}
+
 // SIGHUPs every 5 ms through an upgrade (logrotate and a reload at once):
 // none finds the daemon between its two images with the default
 // disposition, which would end it.

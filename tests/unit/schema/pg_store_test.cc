@@ -547,6 +547,15 @@ TEST_F(PgStoreTest, PresenceCountsEveryDaemon) {
   ASSERT_OK(a.SetOnline(alice.id, true));
   ASSERT_OK(a.SetOnline(bob.id, true));
   ASSERT_OK(b.SetOnline(bob.id, true));
+  // What an upgrade's new image of each daemon adopts: its own rows.
+  ASSERT_OK_AND_ASSIGN(std::vector<User> held_a, a.HeldPresence());
+  ASSERT_EQ(held_a.size(), 2u);
+  EXPECT_EQ(held_a[0].id, alice.id);
+  EXPECT_EQ(held_a[0].username, "alice");
+  EXPECT_EQ(held_a[1].id, bob.id);
+  ASSERT_OK_AND_ASSIGN(std::vector<User> held_b, b.HeldPresence());
+  ASSERT_EQ(held_b.size(), 1u);
+  EXPECT_EQ(held_b[0].id, bob.id);
   ASSERT_OK(a.ClearPresence());  // daemon a restarts: only its rows go
   EXPECT_FALSE(online(alice));
   EXPECT_TRUE(online(bob));

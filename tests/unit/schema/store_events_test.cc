@@ -276,7 +276,15 @@ TEST_F(StoreEventsTest, PresenceDrivesOnline) {
 
   ASSERT_OK(store_->SetOnline(alice.id, true));
   ASSERT_OK(store_->SetOnline(bob.id, true));
+  // What an upgrade's new image adopts.
+  ASSERT_OK_AND_ASSIGN(std::vector<User> held, store_->HeldPresence());
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].id, alice.id);
+  EXPECT_EQ(held[0].username, "alice");
+  EXPECT_EQ(held[1].id, bob.id);
   ASSERT_OK(store_->ClearPresence());
+  ASSERT_OK_AND_ASSIGN(held, store_->HeldPresence());
+  EXPECT_TRUE(held.empty());
   EXPECT_FALSE(Online(alice, kGeneral, alice.id));
   EXPECT_FALSE(Online(alice, kGeneral, bob.id));
   // Presence is not in the event log.
