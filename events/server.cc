@@ -141,7 +141,10 @@ int Server::Run() {
 void Server::OnSignal(int sig, short, void* self) {
   auto* s = static_cast<Server*>(self);
   if (sig == SIGTERM || sig == SIGINT) {
-    s->upgrading_ = false;  // stopping during an upgrade's goodbyes: stop
+    if (s->upgrading_) {  // during an upgrade's goodbyes: stop instead
+      s->upgrading_ = false;
+      s->presence_->ClearAll();  // kept for a next image there will not be
+    }
     s->Shutdown(/*upgrade=*/false);
   } else if (sig == SIGHUP) {
     if (!s->cfg_.log_file.empty()) {

@@ -195,6 +195,22 @@ TEST_F(EventsUpgradeTest, AnUpgradeAnnouncesNobodyOnlineAgain) {
   EXPECT_TRUE(Json::Parse(about_alice.front())["online"].boolean()) << about_alice.front();
 }
 
+// SIGTERM during an upgrade's goodbye: the daemon stops as on any SIGTERM
+// (exit 0, its sockets removed) and leaves no presence row behind for a
+// next image that will not come.
+TEST_F(EventsUpgradeTest, ASigtermDuringAnUpgradeStopsIt) {
+  User alice = Register("alice");
+  auto s = Subscribe(alice.token);
+  Install(PARLEY_EVENTS_BIN);
+  stack().events()->Signal(SIGHUP);
+  ASSERT_TRUE(WaitLog("upgrading:", 5s)) << EventsLog();
+  const int st = stack().StopEvents(5000ms);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "wait status " << st << "\n" << EventsLog();
+  EXPECT_EQ(EventsLog().find("(kept across the upgrade)"), std::string::npos) << EventsLog();
+  EXPECT_FALSE(std::filesystem::exists(stack().dir() + "/events.sock"));
+  EXPECT_EQ(Sql("SELECT COUNT(*) FROM presence"), "0\n");
+}
+
 // SIGHUPs every 5 ms through an upgrade (logrotate and a reload at once):
 // none finds the daemon between its two images with the default
 // disposition, which would end it.
