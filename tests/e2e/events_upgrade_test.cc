@@ -32,21 +32,8 @@ class EventsUpgradeTest : public EventsTest {
     return o;
   }
   std::string binary() const { return bin_dir_->path() + "/parley-events"; }
-  // A copy of `from` as `install` puts one: a new file (a new inode)
-  // renamed over the old, executable or not.
-  void Install(const std::string& from, bool executable = true) {
-    namespace fs = std::filesystem;
-    const std::string next = binary() + ".new";
-    fs::copy_file(from, next, fs::copy_options::overwrite_existing);
-    fs::permissions(next, executable ? fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                           fs::perms::others_read | fs::perms::others_exec
-                                     : fs::perms::owner_read | fs::perms::owner_write);
-    fs::rename(next, binary());
-  }
-  static ino_t Inode(const std::string& path) {
-    struct stat st {};
-    return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-  }
+  void Install(const std::string& from, bool executable = true) { InstallCopy(from, binary(), executable); }
+  static ino_t Inode(const std::string& path) { return InodeOf(path); }
   ino_t Running() { return Inode("/proc/" + std::to_string(stack().events()->pid()) + "/exe"); }
   std::string EventsLog() { return ReadText(stack().dir() + "/events.log"); }
   // Until the log says `what` (bounded).

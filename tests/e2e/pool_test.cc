@@ -266,20 +266,8 @@ class PoolUpgradeTest : public PoolTest {
     return o;
   }
   std::string binary() const { return bin_dir_->path() + "/parley-fcgi"; }
-  // A copy of the build's binary, as `install` puts one: a new file (a new
-  // inode) renamed over the old.
-  void Install() {
-    namespace fs = std::filesystem;
-    const std::string next = binary() + ".new";
-    fs::copy_file(PARLEY_FCGI_BIN, next, fs::copy_options::overwrite_existing);
-    fs::permissions(next, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                              fs::perms::others_read | fs::perms::others_exec);
-    fs::rename(next, binary());
-  }
-  static ino_t Inode(const std::string& path) {
-    struct stat st {};
-    return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-  }
+  void Install() { InstallCopy(PARLEY_FCGI_BIN, binary()); }
+  static ino_t Inode(const std::string& path) { return InodeOf(path); }
   ino_t Running() { return Inode("/proc/" + std::to_string(stack().fcgi().pid()) + "/exe"); }
 
   std::optional<TempDir> bin_dir_;

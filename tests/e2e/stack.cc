@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -316,6 +317,21 @@ void TableLock::Release() {
   if (!session_) return;
   (void)session_->ExecScript("ROLLBACK");
   session_.reset();
+}
+
+void InstallCopy(const std::string& from, const std::string& to, bool executable) {
+  namespace fs = std::filesystem;
+  const std::string next = to + ".new";
+  fs::copy_file(from, next, fs::copy_options::overwrite_existing);
+  fs::permissions(next, executable ? fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                         fs::perms::others_read | fs::perms::others_exec
+                                   : fs::perms::owner_read | fs::perms::owner_write);
+  fs::rename(next, to);
+}
+
+ino_t InodeOf(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
 double CpuSeconds(pid_t pid) {

@@ -128,6 +128,12 @@ double CpuSeconds(pid_t pid);
 
 // The whole file, or "" if it cannot be read.
 std::string ReadText(const std::string& path);
+// A copy of `from` at `to` as install(1) and package managers put one: a
+// new file (a new inode) renamed over the old; executable, or not (a
+// binary that cannot be run). The upgrade tests of both daemons.
+void InstallCopy(const std::string& from, const std::string& to, bool executable = true);
+// The inode of the file at `path` (following links: /proc/PID/exe), 0 if none.
+ino_t InodeOf(const std::string& path);
 
 // PostgreSQL only: another session of a stack's database (Stack::db())
 // holding `table` in ACCESS EXCLUSIVE mode, as a DBA's ALTER TABLE or a

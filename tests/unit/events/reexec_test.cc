@@ -1,4 +1,5 @@
 #include "events/reexec.h"
+#include "tests/unit/inherited_socket.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -19,12 +20,8 @@ bool CloseOnExec(int fd) { return (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0; }
 class EventsInheritTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    listening_ = Fd(socket(AF_UNIX, SOCK_STREAM, 0));  // without CLOEXEC, as across an exec
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;  // an abstract name: nothing to clean up
-    std::snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "parley-events-reexec-%d", getpid());
-    ASSERT_EQ(bind(listening_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-    ASSERT_EQ(listen(listening_.get(), 8), 0);
+    listening_ = InheritedListeningSocket("parley-events-reexec");
+    ASSERT_TRUE(listening_.valid());
     datagram_ = Fd(socket(AF_UNIX, SOCK_DGRAM, 0));
     ASSERT_TRUE(datagram_.valid());
   }

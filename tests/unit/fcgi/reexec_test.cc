@@ -1,4 +1,5 @@
 #include "fcgi/reexec.h"
+#include "tests/unit/inherited_socket.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -44,12 +45,8 @@ bool CloseOnExec(int fd) { return (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0; }
 class TakeInheritedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    listening_ = Fd(socket(AF_UNIX, SOCK_STREAM, 0));  // without CLOEXEC, as across an exec
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;  // an abstract name: nothing to clean up
-    std::snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "parley-reexec-%d", getpid());
-    ASSERT_EQ(bind(listening_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-    ASSERT_EQ(listen(listening_.get(), 8), 0);
+    listening_ = InheritedListeningSocket("parley-reexec");
+    ASSERT_TRUE(listening_.valid());
     int ends[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, ends), 0);
     kept_ = Fd(ends[0]);
