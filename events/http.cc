@@ -7,7 +7,6 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
-#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -143,11 +142,7 @@ void Http::HandOver() {
   evtimer_del(accept_resume_.get());
 }
 
-Result<Fd> Http::CopyListener() const {
-  const int fd = fcntl(evconnlistener_get_fd(listener_), F_DUPFD_CLOEXEC, 3);
-  if (fd < 0) return PosixError("dup of the listening socket", errno);
-  return Fd(fd);
-}
+Result<Fd> Http::CopyListener() const { return Duplicate(evconnlistener_get_fd(listener_), "the listening socket"); }
 
 void Http::OnRequest(evhttp_request* req, void* self) { static_cast<Http*>(self)->Handle(req); }
 

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
   }
   const std::vector<std::string> args(argv, argv + argc);
   for (;;) {
-    parley::Result<parley::events::Sockets> kept = parley::Status::Ok();
+    std::optional<parley::Result<parley::events::Sockets>> kept;  // set when it stopped for an upgrade
     {
       parley::events::Server server(*cfg, binary, std::move(sockets));
       if (parley::Status st = server.Start(); !st.ok()) {
@@ -61,13 +62,13 @@ int main(int argc, char** argv) {
       if (!server.upgrading()) return rc;
       kept = server.CopySockets();
     }  // the database and the loop closed before the exec
-    if (!kept.ok()) {
-      LOG_ERROR("cannot upgrade: %s; stopping", kept.status().message().c_str());
+    if (!kept->ok()) {
+      LOG_ERROR("cannot upgrade: %s; stopping", kept->status().message().c_str());
       return 1;
     }
-    parley::Status st = parley::events::ExecAgain(binary.path(), args, *kept);
+    parley::Status st = parley::events::ExecAgain(binary.path(), args, **kept);
     // Still here: the same binary serves on with the same sockets.
     LOG_ERROR("upgrade: %s; going on with the binary running", st.message().c_str());
-    sockets = std::move(kept).value();
+    sockets = std::move(*kept).value();
   }
 }

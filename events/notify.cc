@@ -1,7 +1,6 @@
 #include "events/notify.h"
 
 #include <event2/event.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,11 +29,7 @@ Status Notify::Open(event_base* base, const std::string& path, Fd inherited) {
   return Status::Ok();
 }
 
-Result<Fd> Notify::CopySocket() const {
-  const int fd = fcntl(fd_.get(), F_DUPFD_CLOEXEC, 3);
-  if (fd < 0) return PosixError("dup of the wake-up socket", errno);
-  return Fd(fd);
-}
+Result<Fd> Notify::CopySocket() const { return Duplicate(fd_.get(), "the wake-up socket"); }
 
 void Notify::OnReadable(int, short, void* self) { static_cast<Notify*>(self)->Drain(); }
 

@@ -20,14 +20,8 @@ Result<std::optional<Sockets>> TakeInherited() {
   if (!text) return std::optional<Sockets>();
   PARLEY_ASSIGN_OR_RETURN(InheritedFds fds, ParseInherit(kInheritVar, Slots(), *text));
   const int listen_fd = fds[0][0], notify_fd = fds[1][0];
-  if (!IsSocket(listen_fd, SOCK_STREAM, /*listening=*/true)) {
-    return Status::Invalid("invalid_inherit", std::string(kInheritVar) + ": descriptor " + std::to_string(listen_fd) +
-                                                  " is not a listening socket");
-  }
-  if (!IsSocket(notify_fd, SOCK_DGRAM, /*listening=*/false)) {
-    return Status::Invalid("invalid_inherit", std::string(kInheritVar) + ": descriptor " + std::to_string(notify_fd) +
-                                                  " is not a datagram socket");
-  }
+  PARLEY_RETURN_IF_ERROR(ExpectSocket(kInheritVar, listen_fd, SOCK_STREAM, /*listening=*/true));
+  PARLEY_RETURN_IF_ERROR(ExpectSocket(kInheritVar, notify_fd, SOCK_DGRAM, /*listening=*/false));
   SetCloseOnExec(listen_fd, true);
   SetCloseOnExec(notify_fd, true);
   Sockets s;

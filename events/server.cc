@@ -67,8 +67,9 @@ Status Server::Start() {
   // upgrade's new image: whoever the image before it held has the grace
   // period to come back (Presence::Adopt), so an upgrade announces nobody
   // offline, then online again.
+  const bool upgraded = inherited_.listen.valid();
   std::vector<User> held;
-  if (inherited_.listen.valid()) {
+  if (upgraded) {
     PARLEY_ASSIGN_OR_RETURN(held, store_->HeldPresence());
   } else {
     PARLEY_RETURN_IF_ERROR(store_->ClearPresence());
@@ -92,7 +93,6 @@ Status Server::Start() {
   fanout_->on_sessions_ended = [this](int64_t user_id) { sessions_->ForgetUser(user_id); };
   http_ = std::make_unique<Http>(
       Http::Parts{cfg_, epoch, *store_, *conns_, *fanout_, *pacer_, *presence_, *sessions_, stats_});
-  const bool kept = inherited_.listen.valid();
   PARLEY_RETURN_IF_ERROR(http_->Listen(base_.get(), std::move(inherited_.listen)));
   auto on_wakeup = [this](const Wakeup& w) {
     if (w.kind == Wakeup::Kind::kHead) {
@@ -122,7 +122,7 @@ Status Server::Start() {
     signal_evs_.push_back(std::move(ev));
   }
   LOG_INFO("listening on %s%s, wake-ups on %s, head %lld, epoch %s", cfg_.listen_path.c_str(),
-           kept ? " (kept across the upgrade)" : "", cfg_.notify_path.c_str(), static_cast<long long>(head),
+           upgraded ? " (kept across the upgrade)" : "", cfg_.notify_path.c_str(), static_cast<long long>(head),
            epoch.c_str());
   return Status::Ok();
 }

@@ -25,10 +25,7 @@ Result<std::optional<Inherited>> TakeInherited() {
   std::optional<std::string> text = TakeEnv(kInheritVar);  // not for the workers, nor a later exec
   if (!text) return std::optional<Inherited>();
   PARLEY_ASSIGN_OR_RETURN(InheritSpec spec, ParseInherit(*text));
-  if (!IsSocket(spec.listen_fd, SOCK_STREAM, /*listening=*/true)) {
-    return Status::Invalid("invalid_inherit", std::string(kInheritVar) + ": descriptor " + std::to_string(spec.listen_fd) +
-                                   " is not a listening socket");
-  }
+  PARLEY_RETURN_IF_ERROR(ExpectSocket(kInheritVar, spec.listen_fd, SOCK_STREAM, /*listening=*/true));
   Inherited in;
   in.listen = Fd(spec.listen_fd);
   SetCloseOnExec(spec.listen_fd, true);

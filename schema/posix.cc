@@ -1,6 +1,7 @@
 #include "schema/posix.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
@@ -16,6 +17,12 @@ namespace parley {
 
 Status PosixError(const std::string& context, int err) {
   return Status::Internal(context + ": " + std::strerror(err));
+}
+
+Result<Fd> Duplicate(int fd, const std::string& what) {
+  const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0) return PosixError("dup of " + what, errno);
+  return Fd(copy);
 }
 
 void Fd::Reset() {

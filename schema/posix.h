@@ -49,6 +49,10 @@ class Fd {
 
 enum class SocketKind { kStream, kDatagram };
 
+// A second descriptor of what fd is (close-on-exec, 3 or above): one an
+// exec passes on while the first one's owner closes its own.
+Result<Fd> Duplicate(int fd, const std::string& what);
+
 // A unix socket bound at path (a stale socket file there, one nobody
 // answers on, is replaced; a live one or any other file is an error), listening when kStream, mode 0660, close-on-exec.
 // nonblocking for sockets an event loop reads.

@@ -97,6 +97,13 @@ bool IsSocket(int fd, int type, bool listening) {
   return SocketOption(fd, SO_TYPE) == type && SocketOption(fd, SO_ACCEPTCONN) == (listening ? 1 : 0);
 }
 
+Status ExpectSocket(std::string_view var, int fd, int type, bool listening) {
+  if (IsSocket(fd, type, listening)) return Status::Ok();
+  const char* what = listening ? "a listening socket" : type == SOCK_DGRAM ? "a datagram socket" : "a connected socket";
+  return Status::Invalid("invalid_inherit",
+                         std::string(var) + ": descriptor " + std::to_string(fd) + " is not " + what);
+}
+
 void SetCloseOnExec(int fd, bool on) {
   int flags = fcntl(fd, F_GETFD);
   if (flags >= 0) fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC);

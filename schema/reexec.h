@@ -51,6 +51,8 @@ std::optional<std::string> TakeEnv(const char* var);
 // Whether fd is a socket of this type (SOCK_STREAM, SOCK_DGRAM), and
 // listening (SO_ACCEPTCONN) or not, as asked.
 bool IsSocket(int fd, int type, bool listening);
+// IsSocket, as an error naming `var` and the descriptor when it is not.
+Status ExpectSocket(std::string_view var, int fd, int type, bool listening);
 void SetCloseOnExec(int fd, bool on);
 
 // The absolute path of the running binary, read at start-up, before
