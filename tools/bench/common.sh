@@ -11,6 +11,8 @@
 
 # shellcheck source=tools/bench/fts.sh
 source "$(dirname "${BASH_SOURCE[0]}")/fts.sh"  # beside this file: repo may be another checkout
+# shellcheck source=tools/bench/tree.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tree.sh"
 
 die() { echo "bench/$bench_name: $*" >&2; exit 1; }
 
@@ -141,14 +143,6 @@ json_obj_num() {
   local v
   v=$(grep -o "\"$1\":{[^}]*}" <<< "$3" | head -n 1 | grep -o "\"$2\":[0-9.]*" | cut -d: -f2)
   echo "${v:-0}"
-}
-
-# tree_dirty DIR: true when the checkout DIR has changes to what the
-# benchmarks run (the daemons, the nginx config, the load generator)
-# beyond its commit.
-tree_dirty() {
-  git -C "$1" status --porcelain -- events fcgi schema nginx tools/loadgen tools/nginx-conf 2>/dev/null | grep -q . &&
-    echo true || echo false
 }
 
 bench_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
