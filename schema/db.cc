@@ -5,7 +5,9 @@
 #include <time.h>
 
 #include <algorithm>
+#include <mutex>
 
+#include "schema/log.h"
 #include "schema/percent_encode.h"
 
 namespace parley {
@@ -36,6 +38,24 @@ bool WaitToRetry(int count, int64_t since_us, int timeout_ms) {
     nanosleep(&ts, nullptr);
   }
   return true;
+}
+
+// SQLite counts every allocation of the process under one mutex of its own
+// (SQLITE_CONFIG_MEMSTATUS, on by default) for sqlite3_memory_used(), which
+// nothing here reads. A worker's writer and its reading threads each have a
+// connection, and that mutex was where they met: 15 % of the writer's
+// context switches were waits for it in sqlite3Malloc and sqlite3_free
+// (perf, 128 durable senders beside 16 readers; tools/bench/HISTORY.md,
+// forty-fourth session). Off, connections share no lock but the file's. It
+// can only be set before SQLite initialises: before the process's first
+// open, which is this.
+void ConfigureSqliteOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); rc != SQLITE_OK) {
+      LOG_WARN("sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0): %s (SQLite was in use already)", sqlite3_errstr(rc));
+    }
+  });
 }
 
 // How long a connection polls the writer lock before it says it is waiting:
@@ -287,6 +307,7 @@ bool Db::in_transaction() const { return sqlite3_get_autocommit(db_.get()) == 0;
 
 Result<std::unique_ptr<Db>> Db::OpenHandle(const std::string& path, const std::string& name, int flags,
                                            int busy_timeout_ms) {
+  ConfigureSqliteOnce();
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(name.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<Db> db(new Db());
