@@ -142,6 +142,14 @@ std::vector<std::pair<std::string, std::string>> EventsTest::BulkUsers(const std
   return users;
 }
 
+void EventsTest::SendPaced(User& from, int64_t room, int n, std::chrono::milliseconds pace, const std::string& prefix,
+                           std::vector<int64_t>* sent) {
+  for (int i = 0; i < n; ++i) {
+    sent->push_back(Send(from, room, prefix + std::to_string(sent->size()))["id"].num());
+    std::this_thread::sleep_for(pace);
+  }
+}
+
 void EventsTest::WaitHead(const std::string& token, int64_t id, std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   while (true) {

@@ -77,6 +77,11 @@ class EventsTest : public StackTest {
   std::string Ctl(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
   // A signed-in User for a token made outside the API.
   User AsUser(const std::string& name, const std::string& token);
+  // Sends n messages to `room` as `from`, one every `pace`, each text
+  // `prefix` and its place in *sent, whose ids it appends there: a steady
+  // stream of sends across a daemon's stop, crash or upgrade.
+  void SendPaced(User& from, int64_t room, int n, std::chrono::milliseconds pace, const std::string& prefix,
+                 std::vector<int64_t>* sent);
   // Waits (bounded) until the daemon's head has reached `id` (it has read
   // the event from the log and fanned it out).
   void WaitHead(const std::string& token, int64_t id, std::chrono::milliseconds timeout = 3s);

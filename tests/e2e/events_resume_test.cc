@@ -315,12 +315,7 @@ class RestartTest : public EventsTest {
     ASSERT_TRUE(sub.WaitConnected(5s));
 
     std::vector<int64_t> sent;
-    auto send_some = [&](int n) {
-      for (int i = 0; i < n; ++i) {
-        sent.push_back(Send(alice, room, "r" + std::to_string(sent.size()))["id"].num());
-        std::this_thread::sleep_for(15ms);
-      }
-    };
+    auto send_some = [&](int n) { SendPaced(alice, room, n, 15ms, "r", &sent); };
     send_some(40);
     if (crash) {
       int st = stack().KillEvents();

@@ -19,22 +19,17 @@ class EventsUpgradeTest : public EventsTest {
  protected:
   EventsUpgradeTest() {
     std::string error;
-    bin_dir_ = TempDir::Make(&error);
-    if (!bin_dir_) {
-      ADD_FAILURE() << error;
-      return;
-    }
-    Install(PARLEY_EVENTS_BIN);
+    copy_ = BinaryCopy::Make(PARLEY_EVENTS_BIN, "parley-events", &error);
+    if (!copy_) ADD_FAILURE() << error;
   }
   StackOptions Options() const override {
     StackOptions o = EventsTest::Options();
-    if (bin_dir_) o.events_binary = binary();
+    if (copy_) o.events_binary = binary();
     return o;
   }
-  std::string binary() const { return bin_dir_->path() + "/parley-events"; }
-  void Install(const std::string& from, bool executable = true) { InstallCopy(from, binary(), executable); }
-  static ino_t Inode(const std::string& path) { return InodeOf(path); }
-  ino_t Running() { return Inode("/proc/" + std::to_string(stack().events()->pid()) + "/exe"); }
+  std::string binary() const { return copy_->path(); }
+  void Install(const std::string& from, bool executable = true) { copy_->Install(from, executable); }
+  ino_t Running() { return RunningInode(stack().events()->pid()); }
   std::string EventsLog() { return ReadText(stack().dir() + "/events.log"); }
   // Until the log says `what` (bounded).
   bool WaitLog(const std::string& what, std::chrono::milliseconds timeout) {
@@ -46,7 +41,7 @@ class EventsUpgradeTest : public EventsTest {
     return true;
   }
 
-  std::optional<TempDir> bin_dir_;
+  std::optional<BinaryCopy> copy_;
 };
 
 TEST_F(EventsUpgradeTest, AnUpgradeRunsTheNewBinaryAndEverySubscriberResumesWithNoRefusal) {
@@ -56,7 +51,7 @@ TEST_F(EventsUpgradeTest, AnUpgradeRunsTheNewBinaryAndEverySubscriberResumesWith
   Join(bob, room);
   const pid_t pid = stack().events()->pid();
   const ino_t started_with = Running();
-  ASSERT_EQ(started_with, Inode(binary()));
+  ASSERT_EQ(started_with, InodeOf(binary()));
 
   constexpr int kStreams = 6;
   std::vector<std::unique_ptr<Resumer>> subs;
@@ -93,15 +88,10 @@ TEST_F(EventsUpgradeTest, AnUpgradeRunsTheNewBinaryAndEverySubscriberResumesWith
   });
 
   std::vector<int64_t> sent;
-  auto send_some = [&](int n) {
-    for (int i = 0; i < n; ++i) {
-      sent.push_back(Send(alice, room, "u" + std::to_string(sent.size()))["id"].num());
-      std::this_thread::sleep_for(10ms);
-    }
-  };
+  auto send_some = [&](int n) { SendPaced(alice, room, n, 10ms, "u", &sent); };
   send_some(30);
   Install(PARLEY_EVENTS_BIN);
-  ASSERT_NE(Inode(binary()), started_with) << "the test did not install a new file";
+  ASSERT_NE(InodeOf(binary()), started_with) << "the test did not install a new file";
   stack().events()->Signal(SIGHUP);
   send_some(30);  // while the daemon says goodbye, execs and starts again
   EXPECT_TRUE(WaitLog("(kept across the upgrade)", 10s)) << EventsLog();
@@ -124,7 +114,7 @@ TEST_F(EventsUpgradeTest, AnUpgradeRunsTheNewBinaryAndEverySubscriberResumesWith
 
   ASSERT_TRUE(stack().events()->Running());
   EXPECT_EQ(stack().events()->pid(), pid) << "an upgrade keeps the process";
-  EXPECT_EQ(Running(), Inode(binary())) << "the daemon runs the binary it was started with, not the one installed";
+  EXPECT_EQ(Running(), InodeOf(binary())) << "the daemon runs the binary it was started with, not the one installed";
   EXPECT_NE(EventsLog().find("upgrading to it"), std::string::npos) << EventsLog();
 }
 
@@ -217,7 +207,7 @@ TEST_F(EventsUpgradeTest, SighupsDuringAnUpgradeEndNothing) {
   const int64_t id = Send(alice, General(alice), "after the signals")["id"].num();
   EXPECT_TRUE(s->WaitForId(id, 5s));
   EXPECT_EQ(stack().events()->pid(), pid);
-  EXPECT_EQ(Running(), Inode(binary()));
+  EXPECT_EQ(Running(), InodeOf(binary()));
 }
 
 // A new file at the path that cannot be run (not executable): the exec

@@ -253,24 +253,19 @@ class PoolUpgradeTest : public PoolTest {
  protected:
   PoolUpgradeTest() {
     std::string error;
-    bin_dir_ = TempDir::Make(&error);
-    if (!bin_dir_) {
-      ADD_FAILURE() << error;
-      return;
-    }
-    Install();
+    copy_ = BinaryCopy::Make(PARLEY_FCGI_BIN, "parley-fcgi", &error);
+    if (!copy_) ADD_FAILURE() << error;
   }
   StackOptions Options() const override {
     StackOptions o = PoolTest::Options();
-    if (bin_dir_) o.fcgi_binary = binary();
+    if (copy_) o.fcgi_binary = binary();
     return o;
   }
-  std::string binary() const { return bin_dir_->path() + "/parley-fcgi"; }
-  void Install() { InstallCopy(PARLEY_FCGI_BIN, binary()); }
-  static ino_t Inode(const std::string& path) { return InodeOf(path); }
-  ino_t Running() { return Inode("/proc/" + std::to_string(stack().fcgi().pid()) + "/exe"); }
+  std::string binary() const { return copy_->path(); }
+  void Install() { copy_->Install(PARLEY_FCGI_BIN); }
+  ino_t Running() { return RunningInode(stack().fcgi().pid()); }
 
-  std::optional<TempDir> bin_dir_;
+  std::optional<BinaryCopy> copy_;
 };
 
 TEST_F(PoolUpgradeTest, AReloadRunsTheBinaryInstalledNowAndFailsNoRequest) {
@@ -279,7 +274,7 @@ TEST_F(PoolUpgradeTest, AReloadRunsTheBinaryInstalledNowAndFailsNoRequest) {
   std::vector<pid_t> before = WaitForWorkers(2, {}, 5s);
   ASSERT_EQ(before.size(), 2u) << "--workers 2";
   const ino_t started_with = Running();
-  ASSERT_EQ(started_with, Inode(binary()));
+  ASSERT_EQ(started_with, InodeOf(binary()));
   std::vector<pid_t> after;
   Load load = SendThrough(1s, [&] {
     Install();
@@ -289,8 +284,8 @@ TEST_F(PoolUpgradeTest, AReloadRunsTheBinaryInstalledNowAndFailsNoRequest) {
   EXPECT_EQ(after.size(), 2u) << "the master must start two workers of the new binary";
   ASSERT_TRUE(stack().fcgi().Running());
   EXPECT_EQ(stack().fcgi().pid(), master);
-  EXPECT_NE(Inode(binary()), started_with) << "the test did not install a new file";
-  EXPECT_EQ(Running(), Inode(binary())) << "the master runs the binary it was started with, not the one installed";
+  EXPECT_NE(InodeOf(binary()), started_with) << "the test did not install a new file";
+  EXPECT_EQ(Running(), InodeOf(binary())) << "the master runs the binary it was started with, not the one installed";
   ExpectNoneLost(load);
   ExpectNginxMetNoClosedConnection();
   std::string log = ReadText(stack().dir() + "/fcgi.log");

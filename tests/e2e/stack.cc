@@ -319,8 +319,18 @@ void TableLock::Release() {
   session_.reset();
 }
 
-void InstallCopy(const std::string& from, const std::string& to, bool executable) {
+std::optional<BinaryCopy> BinaryCopy::Make(const std::string& from, const std::string& name, std::string* error) {
+  std::optional<TempDir> dir = TempDir::Make(error);
+  if (!dir) return std::nullopt;
+  const std::string path = dir->path() + "/" + name;
+  BinaryCopy copy(std::move(*dir), path);
+  copy.Install(from);
+  return copy;
+}
+
+void BinaryCopy::Install(const std::string& from, bool executable) const {
   namespace fs = std::filesystem;
+  const std::string& to = path_;
   const std::string next = to + ".new";
   fs::copy_file(from, next, fs::copy_options::overwrite_existing);
   fs::permissions(next, executable ? fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
@@ -333,6 +343,8 @@ ino_t InodeOf(const std::string& path) {
   struct stat st {};
   return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
+
+ino_t RunningInode(pid_t pid) { return InodeOf("/proc/" + std::to_string(pid) + "/exe"); }
 
 double CpuSeconds(pid_t pid) {
   const std::string all = ReadText("/proc/" + std::to_string(pid) + "/stat");

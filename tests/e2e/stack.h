@@ -128,12 +128,29 @@ double CpuSeconds(pid_t pid);
 
 // The whole file, or "" if it cannot be read.
 std::string ReadText(const std::string& path);
-// A copy of `from` at `to` as install(1) and package managers put one: a
-// new file (a new inode) renamed over the old; executable, or not (a
-// binary that cannot be run). The upgrade tests of both daemons.
-void InstallCopy(const std::string& from, const std::string& to, bool executable = true);
-// The inode of the file at `path` (following links: /proc/PID/exe), 0 if none.
+// A daemon's binary copied into a directory of its own, for the stack to
+// run (StackOptions::fcgi_binary, events_binary) and the test to replace
+// under it, as an upgrade does. The upgrade tests of both daemons.
+class BinaryCopy {
+ public:
+  // `from` copied to a new directory as `name`; nullopt and *error if the
+  // directory cannot be made.
+  static std::optional<BinaryCopy> Make(const std::string& from, const std::string& name, std::string* error);
+  const std::string& path() const { return path_; }
+  // A copy of `from` put at path() as install(1) and package managers put
+  // one: a new file (a new inode) renamed over the old; executable, or not
+  // (a binary that cannot be run).
+  void Install(const std::string& from, bool executable = true) const;
+
+ private:
+  BinaryCopy(TempDir dir, std::string path) : dir_(std::move(dir)), path_(std::move(path)) {}
+  TempDir dir_;
+  std::string path_;
+};
+// The inode of the file at `path` (following links), 0 if none.
 ino_t InodeOf(const std::string& path);
+// The inode of the file process `pid` runs (/proc/PID/exe), 0 if none.
+ino_t RunningInode(pid_t pid);
 
 // PostgreSQL only: another session of a stack's database (Stack::db())
 // holding `table` in ACCESS EXCLUSIVE mode, as a DBA's ALTER TABLE or a
