@@ -239,7 +239,7 @@ void Fanout::Typing(int64_t room_id, const User& user) {
   w.BeginObject().Key("room_id").Int(room_id).Key("user");
   Write(w, user);
   w.EndObject();
-  Ephemeral("typing", w.str(), room_id, user.id, nullptr);
+  Ephemeral("typing", w.Take(), room_id, user.id, nullptr);
 }
 
 void Fanout::Receipt(int64_t room_id, const User& user, int64_t event_id) {
@@ -247,7 +247,7 @@ void Fanout::Receipt(int64_t room_id, const User& user, int64_t event_id) {
   w.BeginObject().Key("room_id").Int(room_id).Key("user");
   Write(w, user);
   w.Key("event_id").Int(event_id).EndObject();
-  Ephemeral("receipt", w.str(), room_id, user.id, nullptr);
+  Ephemeral("receipt", w.Take(), room_id, user.id, nullptr);
 }
 
 void Fanout::PruneTyping(int64_t now_ms) {

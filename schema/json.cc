@@ -1,84 +1,134 @@
 #include "schema/json.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 
 namespace parley {
 
-void AppendJsonString(std::string& out, std::string_view s) {
+namespace {
+
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+
+// True when one of the 8 bytes in w needs an escape: a control character
+// (below 0x20), '"' or '\\'. The word tests of "Bit Twiddling Hacks"
+// (hasless, haszero): exact as a yes or no, whatever the other bytes hold.
+bool NeedsEscape(uint64_t w) {
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const uint64_t quote = w ^ (kOnes * '"');
+  const uint64_t backslash = w ^ (kOnes * '\\');
+  const uint64_t control = (w - kOnes * 0x20) & ~w;
+  return ((control | ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash)) & kHigh) != 0;
+}
+
+// The most bytes PutQuoted writes for n: six for a control character.
+constexpr size_t QuotedRoom(size_t n) { return 6 * n + 2; }
+
+// Writes s quoted and escaped at p; returns the end. Eight bytes at a time
+// while none needs an escape: most strings need none.
+char* PutQuoted(char* p, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t run = 0;  // start of the pending run of bytes that need no escape
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
+  *p++ = '"';
+  for (size_t i = 0; i < s.size();) {
+    if (i + 8 <= s.size()) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if (!NeedsEscape(w)) {
+        std::memcpy(p, &w, 8);
+        p += 8;
+        i += 8;
+        continue;
+      }
+    }
+    const unsigned char c = static_cast<unsigned char>(s[i++]);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      *p++ = static_cast<char>(c);
+      continue;
+    }
+    *p++ = '\\';
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"': *p++ = '"'; break;
+      case '\\': *p++ = '\\'; break;
+      case '\n': *p++ = 'n'; break;
+      case '\r': *p++ = 'r'; break;
+      case '\t': *p++ = 't'; break;
       default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
+        std::memcpy(p, "u00", 3);
+        p[3] = kHex[c >> 4];
+        p[4] = kHex[c & 15];
+        p += 5;
     }
   }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
+  *p++ = '"';
+  return p;
+}
+
+}  // namespace
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  const size_t start = out.size();
+  out.resize(start + QuotedRoom(s.size()));
+  out.resize(static_cast<size_t>(PutQuoted(out.data() + start, s) - out.data()));
+}
+
+char* JsonWriter::Grow(size_t n) {
+  cap_ = std::max({cap_ * 2, len_ + n, size_t{1024}});
+  auto bigger = std::make_unique_for_overwrite<char[]>(cap_);
+  if (len_ > 0) std::memcpy(bigger.get(), buf_.get(), len_);
+  buf_ = std::move(bigger);
+  return buf_.get() + len_;
+}
+
+std::string JsonWriter::Take() {
+  std::string out(str());
+  len_ = 0;
+  need_comma_ = false;
+  return out;
 }
 
 JsonWriter& JsonWriter::Open(char c) {
-  BeforeValue();
-  out_ += c;
+  char* p = Separate(Room(2));
+  *p++ = c;
   need_comma_ = false;
+  Done(p);
   return *this;
 }
 
 JsonWriter& JsonWriter::Close(char c) {
-  out_ += c;
+  char* p = Room(1);
+  *p++ = c;
   need_comma_ = true;
+  Done(p);
   return *this;
 }
 
 JsonWriter& JsonWriter::Key(std::string_view key) {
-  BeforeValue();
-  AppendJsonString(out_, key);
-  out_ += ':';
+  char* p = PutQuoted(Separate(Room(QuotedRoom(key.size()) + 2)), key);
+  *p++ = ':';
   need_comma_ = false;  // the value follows without a comma
+  Done(p);
   return *this;
 }
 
 JsonWriter& JsonWriter::String(std::string_view v) {
-  BeforeValue();
-  AppendJsonString(out_, v);
+  Done(PutQuoted(Separate(Room(QuotedRoom(v.size()) + 1)), v));
   return *this;
 }
 
 JsonWriter& JsonWriter::Int(int64_t v) {
-  BeforeValue();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out_.append(buf, r.ptr);
+  char* p = Separate(Room(21));  // a comma and "-9223372036854775808"
+  Done(std::to_chars(p, p + 20, v).ptr);
   return *this;
 }
 
-JsonWriter& JsonWriter::Bool(bool v) {
-  BeforeValue();
-  out_ += v ? "true" : "false";
-  return *this;
-}
+JsonWriter& JsonWriter::Bool(bool v) { return Raw(v ? "true" : "false"); }
 
-JsonWriter& JsonWriter::Null() {
-  BeforeValue();
-  out_ += "null";
-  return *this;
-}
+JsonWriter& JsonWriter::Null() { return Raw("null"); }
 
 JsonWriter& JsonWriter::Raw(std::string_view json) {
-  BeforeValue();
-  out_ += json;
+  char* p = Separate(Room(json.size() + 1));
+  if (!json.empty()) std::memcpy(p, json.data(), json.size());
+  Done(p + json.size());
   return *this;
 }
 

@@ -17,8 +17,9 @@ constexpr const char* kMessageSelect =
     "FROM messages m JOIN users u ON u.id = m.user_id "
     "LEFT JOIN answers a ON a.question_id = m.id LEFT JOIN users du ON du.id = m.deleted_by ";
 
-Message ReadMessage(const Statement& s) {
-  Message m;
+// Into a Message made in place (a page's vector): a history page moved
+// each of its messages once more otherwise.
+void ReadMessage(const Statement& s, Message& m) {
   m.id = s.Int(0);
   m.room_id = s.Int(1);
   m.user = User{s.Int(2), s.Text(3)};
@@ -31,7 +32,6 @@ Message ReadMessage(const Statement& s) {
   m.deleted = s.Int(10) != 0;
   if (!s.IsNull(11)) m.answer_id = s.Int(11);
   if (!s.IsNull(12)) m.deleted_by = User{s.Int(12), s.Text(13)};
-  return m;
 }
 
 }  // namespace
@@ -41,7 +41,8 @@ Result<std::optional<Message>> Store::LoadMessage(int64_t id) {
   s.Bind(1, id);
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::optional<Message>();
-  std::vector<Message> one{ReadMessage(s)};
+  std::vector<Message> one(1);
+  ReadMessage(s, one[0]);
   s.Reset();
   PARLEY_RETURN_IF_ERROR(AttachDetails(std::nullopt, one));
   return std::optional<Message>(std::move(one[0]));
@@ -54,7 +55,7 @@ Result<std::vector<Message>> Store::LoadMessages(const std::vector<int64_t>& ids
     for (int64_t id : ids) {
       s.Bind(1, id);
       PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (row) out.push_back(ReadMessage(s));
+      if (row) ReadMessage(s, out.emplace_back());
       s.Reset();
     }
   }
@@ -143,7 +144,7 @@ Result<HistoryPage> Store::History(const User& me, int64_t room_id, std::optiona
     for (;;) {
       PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      page.messages.push_back(ReadMessage(s));
+      ReadMessage(s, page.messages.emplace_back());
     }
   } else {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string(kMessageSelect) +
@@ -152,7 +153,7 @@ Result<HistoryPage> Store::History(const User& me, int64_t room_id, std::optiona
     for (;;) {
       PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      page.messages.push_back(ReadMessage(s));
+      ReadMessage(s, page.messages.emplace_back());
     }
   }
   if (static_cast<int>(page.messages.size()) > limit) {

@@ -78,7 +78,7 @@ Result<ReactionResult> Store::React(const User& me, int64_t message_id, const st
   w.BeginObject().Key("message_id").Int(message_id).Key("room_id").Int(m->room_id).Key("user");
   Write(w, me);
   w.Key("emoji").String(emoji).Key("added").Bool(add).EndObject();
-  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("reaction", m->room_id, std::nullopt, Audience::kRoom, w.str()));
+  PARLEY_ASSIGN_OR_RETURN(int64_t ev, AppendEvent("reaction", m->room_id, std::nullopt, Audience::kRoom, w.Take()));
   (void)ev;
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   std::vector<Message> one{std::move(*m)};

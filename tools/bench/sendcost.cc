@@ -30,10 +30,15 @@
 // that did (Store::IndexEvery; default Store::kIndexEveryRows; 1: each
 // commit its own, as migration 009 did).
 //
-// It prints one line: the sends, their status, and the CPU microseconds
-// per send measured around the loop alone (CLOCK_PROCESS_CPUTIME_ID).
+// --reads: N history reads instead of N sends, through Api::Handle as
+// well: alice's GET of the room's latest 50 messages, the page
+// tools/bench/history.lua reads (prefill the room first).
 //
-// Usage: parley-sendcost DIR N [public|dm] [--batch B] [--no-index] [--index-every R]
+// It prints one line: the sends (or reads), their status, and the CPU
+// microseconds per request measured around the loop alone
+// (CLOCK_PROCESS_CPUTIME_ID).
+//
+// Usage: parley-sendcost DIR N [public|dm] [--batch B] [--no-index] [--index-every R] [--reads]
 //        parley-sendcost prefill DIR K [public|dm]
 #include <time.h>
 
@@ -70,7 +75,7 @@ int Fail(const char* what, const Status& st) {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: parley-sendcost DIR N [public|dm] [--batch B] [--no-index] [--index-every R]\n"
+               "usage: parley-sendcost DIR N [public|dm] [--batch B] [--no-index] [--index-every R] [--reads]\n"
                "       parley-sendcost prefill DIR K [public|dm]\n");
   return 2;
 }
@@ -187,6 +192,32 @@ Status DropIndexWork(Db& db) {
   return tx->Commit();
 }
 
+// N reads of the room's latest page, as alice.
+int Reads(fcgi::Api& api, int64_t room, const std::string& token, long n, const std::string& where) {
+  fcgi::Request req;
+  req.method = "GET";
+  req.path = "/api/rooms/" + std::to_string(room) + "/messages";
+  req.query = "limit=50";
+  req.authorization = "Bearer " + token;
+  req.remote_addr = "127.0.0.1";
+  int status = 0;
+  size_t bytes = 0;
+  const double start = CpuUs();
+  for (long i = 0; i < n; ++i) {
+    fcgi::Response r = api.Handle(req);
+    status = r.status;
+    bytes = r.body.size();
+    if (status != 200) {
+      std::fprintf(stderr, "parley-sendcost: read %ld answered %d: %s\n", i, status, r.body.c_str());
+      return 1;
+    }
+  }
+  const double cpu_us = CpuUs() - start;
+  std::printf("{\"reads\":%ld,\"room\":\"%s\",\"status\":%d,\"bytes\":%zu,\"cpu_us_per_read\":%.2f}\n", n,
+              where.c_str(), status, bytes, n > 0 ? cpu_us / static_cast<double>(n) : 0.0);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -205,9 +236,12 @@ int main(int argc, char** argv) {
   long batch_size = 1;
   bool index = true;
   long index_every = Store::kIndexEveryRows;
+  bool reads = false;
   for (size_t i = 2; i < args.size(); ++i) {
     if (args[i] == "public" || args[i] == "dm") {
       where = args[i];
+    } else if (args[i] == "--reads") {
+      reads = true;
     } else if (args[i] == "--no-index") {
       index = false;
     } else if (args[i] == "--batch" && i + 1 < args.size()) {
@@ -232,6 +266,7 @@ int main(int argc, char** argv) {
   fcgi::Api api(store, notifier);
 
   fcgi::Request req;
+  if (reads) return Reads(api, b->room, token, n, where);
   req.method = "POST";
   req.path = "/api/rooms/" + std::to_string(b->room) + "/messages";
   req.content_type = "application/json";

@@ -51,6 +51,41 @@ TEST(AppendJsonStringTest, RoundTripsEveryAsciiByte) {
   EXPECT_EQ(std::string(s->valuestring), all);
 }
 
+
+// The escape is looked for eight bytes at a time: every byte value, at
+// every place of a word and of the tail after the last whole word, among
+// neighbours that need no escape and that do (bytes of 0x80 and over
+// beside it too), must come out escaped (no raw control character, quote
+// or backslash) and read back as it went in. (NUL, which cJSON's strings
+// cannot hold, is left to Escapes above.)
+TEST(AppendJsonStringTest, EveryByteAtEveryPlaceOfAWord) {
+  for (const char fill : {'a', '\xff', '\x80', '\x1f', '"'}) {
+    for (size_t length = 1; length <= 19; ++length) {
+      for (size_t at = 0; at < length; ++at) {
+        for (int c = 1; c < 256; ++c) {
+          std::string s(length, fill);
+          s[at] = static_cast<char>(c);
+          const std::string quoted = Quoted(s);
+          const std::string inside = quoted.substr(1, quoted.size() - 2);
+          for (size_t i = 0; i < inside.size(); ++i) {
+            const unsigned char b = static_cast<unsigned char>(inside[i]);
+            ASSERT_GE(b, 0x20) << "length " << length << " at " << at << " byte " << c;
+            if (b == '\\') {
+              ++i;  // the escaped character
+            } else {
+              ASSERT_NE(b, '"') << "length " << length << " at " << at << " byte " << c;
+            }
+          }
+          JsonPtr j = Parse("[" + quoted + "]");
+          ASSERT_NE(j, nullptr) << quoted;
+          ASSERT_EQ(std::string(cJSON_GetArrayItem(j.get(), 0)->valuestring), s)
+              << "fill " << int(fill) << " length " << length << " at " << at << " byte " << c;
+        }
+      }
+    }
+  }
+}
+
 TEST(JsonWriterTest, PlacesCommasAndNests) {
   JsonWriter w;
   w.BeginObject();
@@ -61,7 +96,7 @@ TEST(JsonWriterTest, PlacesCommasAndNests) {
   w.Key("g").BeginObject().Key("h").Int(-5).EndObject();
   w.EndObject();
   EXPECT_EQ(w.str(), R"({"a":[1,2,{},[]],"b":null,"c":true,"d":false,"e":"x","f":{"raw":1},"g":{"h":-5}})");
-  EXPECT_NE(Parse(w.str()), nullptr);
+  EXPECT_NE(Parse(std::string(w.str())), nullptr);
 }
 
 TEST(JsonWriterTest, EmptyContainersAndExtremeInts) {
@@ -76,8 +111,39 @@ TEST(JsonWriterTest, EmptyContainersAndExtremeInts) {
   EXPECT_EQ(ints.str(), "[0,9223372036854775807,-9223372036854775808,9007199254740992]");
   JsonWriter keys;
   keys.BeginObject().Key("we\"ird\n").Int(1).EndObject();
-  JsonPtr j = Parse(keys.str());
+  JsonPtr j = Parse(std::string(keys.str()));
   EXPECT_NE(Get(j.get(), "we\"ird\n"), nullptr);
+}
+
+// The writer makes room ahead of each value and grows its buffer as it
+// goes: values of every size, the worst case for escapes among them, come
+// out whole across the growths, and a writer taken from starts afresh.
+TEST(JsonWriterTest, GrowsAcrossValuesOfEverySize) {
+  JsonWriter w;
+  std::vector<std::string> values;
+  w.BeginArray();
+  for (size_t n = 0; n < 3000; n += 1 + n / 3) {
+    std::string v(n, 'x');
+    for (size_t i = 0; i < n; i += 7) v[i] = static_cast<char>(1 + i % 31);  // control characters: 6 bytes each
+    values.push_back(v);
+    w.BeginObject().Key(v).String(v).Key("n").Int(static_cast<int64_t>(n)).EndObject();
+  }
+  w.EndArray();
+  const std::string json = w.Take();
+  EXPECT_TRUE(w.str().empty());
+  JsonPtr j = Parse(json);
+  ASSERT_NE(j, nullptr);
+  ASSERT_EQ(cJSON_GetArraySize(j.get()), static_cast<int>(values.size()));
+  for (size_t i = 0; i < values.size(); ++i) {
+    const cJSON* item = cJSON_GetArrayItem(j.get(), static_cast<int>(i));
+    const cJSON* s = item->child;
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(std::string(s->string), values[i]) << i;
+    EXPECT_EQ(std::string(s->valuestring), values[i]) << i;
+    EXPECT_EQ(Get(item, "n")->valuedouble, static_cast<double>(values[i].size()));
+  }
+  w.BeginObject().Key("again").Bool(true).EndObject();
+  EXPECT_EQ(w.Take(), R"({"again":true})");
 }
 
 TEST(ModelJsonTest, User) {
