@@ -53,6 +53,9 @@ void WriteResponse(FCGX_Request& r, const Response& resp) {
   bool typed = false;
   for (const auto& h : resp.headers) typed = typed || h.first == "Content-Type";
   if (!resp.body.empty() && !typed) head += "Content-Type: application/json; charset=utf-8\r\n";
+  // nginx compresses only what it knows to be 1 KiB or more
+  // (gzip_min_length in nginx/parley.conf), by this header alone.
+  if (!resp.body.empty()) head += "Content-Length: " + std::to_string(resp.body.size()) + "\r\n";
   head += "Cache-Control: no-store\r\n\r\n";
   FCGX_PutStr(head.data(), static_cast<int>(head.size()), r.out);
   if (!resp.body.empty()) FCGX_PutStr(resp.body.data(), static_cast<int>(resp.body.size()), r.out);

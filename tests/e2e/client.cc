@@ -138,6 +138,7 @@ Response Client::Request(const std::string& method, const std::string& path,
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, accept_gzip_ ? "gzip" : nullptr);
 
   // Reset what the previous request on this handle may have set.
   curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);

@@ -57,6 +57,10 @@ class Client {
   // The whole request's bound (default 30 s); a chaos test's sender gives
   // up sooner on a request lost in a fault, and retries it.
   void set_timeout_ms(long ms) { timeout_ms_ = ms; }
+  // Ask for gzip, as browsers do (Accept-Encoding), and decode what comes
+  // compressed: the body is the plain one, and Content-Encoding stays
+  // among the headers to tell which answers were compressed.
+  void set_accept_gzip(bool on) { accept_gzip_ = on; }
   // The value of a cookie in the jar, or "".
   std::string Cookie(const std::string& name) const;
 
@@ -91,6 +95,7 @@ class Client {
   std::string bearer_;
   std::string unix_socket_;
   long timeout_ms_ = 30000;
+  bool accept_gzip_ = false;
   std::unique_ptr<CURL, CurlCleanup> curl_;
 };
 

@@ -6,6 +6,8 @@
 tokens = {}
 for t in string.gmatch(os.getenv("PARLEY_TOKENS") or "", "[^,]+") do tokens[#tokens + 1] = t end
 room = os.getenv("PARLEY_ROOM") or "1"
+-- PARLEY_BENCH_GZIP=1 (tools/bench/api): ask for gzip, as browsers do.
+if os.getenv("PARLEY_BENCH_GZIP") == "1" then wrk.headers["Accept-Encoding"] = "gzip" end
 local threads = {}
 local counter = 0
 
