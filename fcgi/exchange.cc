@@ -51,12 +51,19 @@ void WriteResponse(FCGX_Request& r, const Response& resp) {
   std::string head = "Status: " + std::to_string(resp.status) + " " + ReasonPhrase(resp.status) + "\r\n";
   for (const auto& [name, value] : resp.headers) head += name + ": " + value + "\r\n";
   bool typed = false;
-  for (const auto& h : resp.headers) typed = typed || h.first == "Content-Type";
+  bool cached = false;
+  for (const auto& h : resp.headers) {
+    typed = typed || h.first == "Content-Type";
+    cached = cached || h.first == "Cache-Control";
+  }
   if (!resp.body.empty() && !typed) head += "Content-Type: application/json; charset=utf-8\r\n";
   // nginx compresses only what it knows to be 1 KiB or more
   // (gzip_min_length in nginx/parley.conf), by this header alone.
   if (!resp.body.empty()) head += "Content-Length: " + std::to_string(resp.body.size()) + "\r\n";
-  head += "Cache-Control: no-store\r\n\r\n";
+  // Nothing the API answers may be kept, but for what a handler says
+  // otherwise (a download: handlers_uploads.cc).
+  if (!cached) head += "Cache-Control: no-store\r\n";
+  head += "\r\n";
   FCGX_PutStr(head.data(), static_cast<int>(head.size()), r.out);
   if (!resp.body.empty()) FCGX_PutStr(resp.body.data(), static_cast<int>(resp.body.size()), r.out);
 }

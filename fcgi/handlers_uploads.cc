@@ -132,6 +132,12 @@ Result<Response> Api::GetUpload(Call& c) {
   r.headers.emplace_back("X-Accel-Redirect", kInternalPrefix + std::to_string(u.id));
   r.headers.emplace_back("Content-Type", u.mime);
   r.headers.emplace_back("Content-Disposition", Disposition(u));
+  // The browser keeps the file (an upload's bytes never change) but asks
+  // again before each use: nginx answers 304 to its ETag without the bytes,
+  // after this access check, so a file a deleted message took with it, or
+  // one of a room left, is refused at once all the same. It used to be
+  // no-store, and a history page's images came whole each time it was shown.
+  r.headers.emplace_back("Cache-Control", "private, no-cache");
   return r;
 }
 

@@ -60,6 +60,24 @@ TEST_F(SiteTest, StaticFilesComeGzippedToClientsThatAsk) {
   }
 }
 
+// The web client's files are kept by the browser and checked again at each
+// use, so an upgrade's new script is never mixed with an old page.
+TEST_F(SiteTest, StaticFilesAreCheckedAgainAtEachUse) {
+  auto client = NewClient();
+  for (const char* path : {"/", "/js/app.js", "/style.css"}) {
+    Response r = client->Get(path);
+    ASSERT_EQ(r.status, 200) << path << ": " << r.Describe();
+    EXPECT_EQ(r.Headers("cache-control"), std::vector<std::string>{"no-cache"}) << path;
+    EXPECT_EQ(r.Header("x-content-type-options"), "nosniff") << path << ": the server's headers stay";
+    EXPECT_NE(r.Header("content-security-policy"), "") << path;
+    const std::string etag = r.Header("etag");
+    ASSERT_FALSE(etag.empty()) << path;
+    Response again = client->Get(path, {"If-None-Match: " + etag});
+    EXPECT_EQ(again.status, 304) << path << ": " << again.Describe();
+    EXPECT_TRUE(again.body.empty()) << path;
+  }
+}
+
 TEST_F(SiteTest, LargeApiAnswersComeGzippedButNeverASessionToken) {
   User alice = Register("gz");
   const int64_t room = General(alice);

@@ -271,6 +271,40 @@ TEST_F(UploadsTest, DownloadsAreForTheUploaderAndTheRoomOnly) {
   EXPECT_EQ(alice->Get(UploadPath(u)).status, 404);
 }
 
+// A download may be kept by the browser, never shared, and is checked
+// again at each use: unchanged, nginx answers 304 without the bytes; taken
+// away (its message deleted), the same conditional request is refused.
+TEST_F(UploadsTest, ADownloadIsKeptButCheckedAgainAtEachUse) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  const int64_t room = General(alice);  // bob's too, as everyone's
+  const std::string png = Png(64, 64, 3000);
+  Json u = Uploaded(alice, png);
+  Response sent = SendWith(alice, room, "", "[" + std::to_string(u["id"].num()) + "]");
+  ASSERT_EQ(sent.status, 201) << sent.Describe();
+
+  Response first = bob->Get(UploadPath(u));
+  ASSERT_EQ(first.status, 200) << first.Describe();
+  EXPECT_TRUE(first.body == png);
+  EXPECT_EQ(first.Headers("cache-control"), std::vector<std::string>{"private, no-cache"});
+  const std::string etag = first.Header("etag");
+  ASSERT_FALSE(etag.empty()) << first.Describe();
+
+  Response again = bob->Get(UploadPath(u), {"If-None-Match: " + etag});
+  EXPECT_EQ(again.status, 304) << again.Describe();
+  EXPECT_TRUE(again.body.empty());
+  Response changed = bob->Get(UploadPath(u), {"If-None-Match: \"not-it\""});
+  EXPECT_EQ(changed.status, 200) << changed.Describe();
+  EXPECT_TRUE(changed.body == png);
+
+  ASSERT_EQ(alice->Delete(MessagePath(sent.json()["message"]["id"].num())).status, 204);
+  Response gone = bob->Get(UploadPath(u), {"If-None-Match: " + etag});
+  EXPECT_EQ(gone.status, 404) << gone.Describe();
+  EXPECT_EQ(gone.ErrorCode(), "upload_not_found");
+  // Every other answer of the API stays unkept.
+  EXPECT_EQ(bob->Get("/api/me").Headers("cache-control"), std::vector<std::string>{"no-store"});
+}
+
 TEST_F(UploadsTest, MessagesCarryAttachments) {
   User alice = Register("alice");
   User bob = Register("bob");
