@@ -45,6 +45,7 @@ class JsonWriter {
 
   // The JSON written so far.
   std::string_view str() const { return {buf_.get(), len_}; }
+  // A copy of it, and the writer empty again (its buffer kept for reuse).
   std::string Take();
 
  private:
