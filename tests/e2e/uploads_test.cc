@@ -296,6 +296,14 @@ TEST_F(UploadsTest, ADownloadIsKeptButCheckedAgainAtEachUse) {
   Response changed = bob->Get(UploadPath(u), {"If-None-Match: \"not-it\""});
   EXPECT_EQ(changed.status, 200) << changed.Describe();
   EXPECT_TRUE(changed.body == png);
+  // Served as stored, whatever the client accepts: nginx compresses only
+  // the API's JSON (nginx/parley.conf), not the files it hands out for it.
+  bob->set_accept_gzip(true);
+  Response asked = bob->Get(UploadPath(u));
+  EXPECT_EQ(asked.status, 200) << asked.Describe();
+  EXPECT_EQ(asked.Header("content-encoding"), "");
+  EXPECT_TRUE(asked.body == png);
+  bob->set_accept_gzip(false);
 
   ASSERT_EQ(alice->Delete(MessagePath(sent.json()["message"]["id"].num())).status, 204);
   Response gone = bob->Get(UploadPath(u), {"If-None-Match: " + etag});
