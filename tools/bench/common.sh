@@ -13,6 +13,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/fts.sh"  # beside this file: repo may be another checkout
 # shellcheck source=tools/bench/tree.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tree.sh"
+# shellcheck source=tools/bench/ticks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ticks.sh"
 
 die() { echo "bench/$bench_name: $*" >&2; exit 1; }
 
@@ -63,22 +65,6 @@ start_parley() {
 
 # fcgi_pids: the parley-fcgi processes of this run.
 fcgi_pids() { pgrep -f "parley-fcgi .*$bench_var/" | tr '\n' ' '; }
-# cpu_ticks PID...: their user and system CPU so far, in clock ticks.
-cpu_ticks() {
-  local total=0 pid fields
-  for pid in "$@"; do
-    fields=$(cut -d' ' -f14,15 "/proc/$pid/stat" 2>/dev/null) || continue
-    total=$(( total + ${fields% *} + ${fields#* } ))
-  done
-  echo "$total"
-}
-
-# tree_ticks PID: PID's CPU ticks so far with its children's (pool
-# workers, nginx workers, PostgreSQL backends).
-tree_ticks() {
-  # shellcheck disable=SC2046
-  cpu_ticks "$1" $(pgrep -P "$1")
-}
 # role_ticks PATTERN [MEASURE [NAME...]]: "NAME PID VALUE" for each process
 # whose command line contains PATTERN (a run's directory), named one of the
 # NAMEs (default: the stack's daemons and servers), whose parent has another

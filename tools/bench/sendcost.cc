@@ -192,14 +192,20 @@ Status DropIndexWork(Db& db) {
   return tx->Commit();
 }
 
-// N reads of the room's latest page, as alice.
-int Reads(fcgi::Api& api, int64_t room, const std::string& token, long n, const std::string& where) {
+// Alice's request to the room's messages: a send (POST) or a read (GET).
+fcgi::Request MessagesRequest(const char* method, int64_t room, const std::string& token) {
   fcgi::Request req;
-  req.method = "GET";
+  req.method = method;
   req.path = "/api/rooms/" + std::to_string(room) + "/messages";
-  req.query = "limit=50";
   req.authorization = "Bearer " + token;
   req.remote_addr = "127.0.0.1";
+  return req;
+}
+
+// N reads of the room's latest page, as alice.
+int Reads(fcgi::Api& api, int64_t room, const std::string& token, long n, const std::string& where) {
+  fcgi::Request req = MessagesRequest("GET", room, token);
+  req.query = "limit=50";
   int status = 0;
   size_t bytes = 0;
   const double start = CpuUs();
@@ -265,13 +271,9 @@ int main(int argc, char** argv) {
   fcgi::Notifier notifier("");  // no daemon to wake
   fcgi::Api api(store, notifier);
 
-  fcgi::Request req;
   if (reads) return Reads(api, b->room, token, n, where);
-  req.method = "POST";
-  req.path = "/api/rooms/" + std::to_string(b->room) + "/messages";
+  fcgi::Request req = MessagesRequest("POST", b->room, token);
   req.content_type = "application/json";
-  req.authorization = "Bearer " + token;
-  req.remote_addr = "127.0.0.1";
   TextMaker text(3);
   int status = 0;
   const double start = CpuUs();
