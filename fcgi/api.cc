@@ -99,7 +99,7 @@ Result<Response> Api::Dispatch(Call& c) {
     case RouteId::kInvite: return Invite(c);
     case RouteId::kMembers: return Members(c);
     case RouteId::kMember: return GetMember(c);
-    case RouteId::kSetRole: return SetRole(c);
+    case RouteId::kUpdateMember: return UpdateMember(c);
     case RouteId::kDm: return Dm(c);
     case RouteId::kTyping: return Typing(c);
     case RouteId::kRead: return Read(c);

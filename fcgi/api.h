@@ -77,7 +77,6 @@ class Api {
   Result<Response> Invite(Call& c);
   Result<Response> Members(Call& c);
   Result<Response> GetMember(Call& c);
-  Result<Response> SetRole(Call& c);
   Result<Response> Dm(Call& c);
   Result<Response> Typing(Call& c);
   Result<Response> Read(Call& c);

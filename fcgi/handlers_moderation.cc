@@ -50,6 +50,9 @@ Result<Response> Api::UpdateMember(Call& c) {
     PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> until, OptionalInt(c.body, "muted_until", 0, kMaxTs));
     u.mute = until;
   }
+  if (!u.role && !u.moderator && !u.mute) {
+    return Status::Invalid("missing_field", "give role, moderator or muted_until");
+  }
   PARLEY_RETURN_IF_ERROR(CheckPathUsername(c.route.name));
   PARLEY_ASSIGN_OR_RETURN(MemberUpdated m, store_.UpdateMember(c.user, c.route.num, c.route.name, u));
   if (m.member) return JsonResponse(200, Wrap("member", *m.member));

@@ -100,19 +100,6 @@ Result<Response> Api::GetMember(Call& c) {
   return JsonResponse(200, Wrap("member", m));
 }
 
-Result<Response> Api::SetRole(Call& c) {
-  // Moderator and mute changes (DESIGN section 3.1) have their own rules.
-  if (cJSON_HasObjectItem(c.body, "moderator") || cJSON_HasObjectItem(c.body, "muted_until")) return UpdateMember(c);
-  PARLEY_ASSIGN_OR_RETURN(std::string role_name, RequireString(c.body, "role"));
-  std::optional<Role> role = ParseRole(role_name);
-  if (!role) {
-    return Status::Invalid("invalid_field", "role must be member, student or professor");
-  }
-  PARLEY_RETURN_IF_ERROR(CheckPathUsername(c.route.name));
-  PARLEY_ASSIGN_OR_RETURN(Member m, store_.SetRole(c.user, c.route.num, c.route.name, *role));
-  return JsonResponse(200, Wrap("member", m));
-}
-
 Result<Response> Api::Dm(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(std::string username, RequireString(c.body, "username"));
   PARLEY_RETURN_IF_ERROR(ValidateUsername(username));  // a body's field: 400, not a path's 404

@@ -32,7 +32,7 @@ constexpr RouteDef kRoutes[] = {
     {"GET", "/api/rooms/#/members", RouteId::kMembers, kReader},
     {"POST", "/api/rooms/#/members", RouteId::kInvite, kBatch},
     {"GET", "/api/rooms/#/members/*", RouteId::kMember, kReader},
-    {"PUT", "/api/rooms/#/members/*", RouteId::kSetRole, kBatch},
+    {"PUT", "/api/rooms/#/members/*", RouteId::kUpdateMember, kBatch},
     {"POST", "/api/dm", RouteId::kDm, kBatch},
     {"GET", "/api/rooms/#/messages", RouteId::kHistory, kReader},
     {"POST", "/api/rooms/#/messages", RouteId::kSend, kBatch},
@@ -114,7 +114,7 @@ bool TakesBody(RouteId id) {
     case RouteId::kLogin:
     case RouteId::kCreateRoom:
     case RouteId::kInvite:
-    case RouteId::kSetRole:
+    case RouteId::kUpdateMember:
     case RouteId::kDm:
     case RouteId::kSend:
     case RouteId::kAnswer:

@@ -10,7 +10,7 @@ namespace parley::fcgi {
 enum class RouteId {
   kRegister, kLogin, kLogout, kMe, kUsers, kRooms, kCreateRoom, kJoin, kLeave, kInvite, kMembers,
   kMember,
-  kSetRole, kDm, kHistory, kSend, kAnswer, kEdit, kDelete, kTyping, kRead, kHealth,
+  kUpdateMember, kDm, kHistory, kSend, kAnswer, kEdit, kDelete, kTyping, kRead, kHealth,
   // DESIGN section 3.1 (handlers_moderation.cc)
   kKick, kBans, kBan, kUnban, kPassword, kBlocks, kBlock, kUnblock, kAdminUsers, kDeactivate, kReactivate,
   // Conversations (issue 12).

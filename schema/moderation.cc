@@ -16,6 +16,13 @@ Status BlockLimitReached() {
 
 bool IsOwner(const Room& r, int64_t user_id) { return r.owner && r.owner->id == user_id; }
 
+Status CheckMayModerate(const Room& r, int64_t user_id, bool moderator, bool owner_only) {
+  const bool owner = IsOwner(r, user_id);
+  if (owner_only && !owner) return Status::Forbidden("not_owner", "only the room's owner sets roles and moderators");
+  if (r.kind == RoomKind::kDm || (!owner && !moderator)) return NotModerator();
+  return Status::Ok();
+}
+
 Result<UpdateTarget> ResolveUpdateTarget(Result<Member> member, const User& who, RoomKind kind, const MemberUpdate& u,
                                          const std::function<Result<std::optional<int64_t>>()>& kept_mute) {
   if (member.ok()) return UpdateTarget{std::move(*member), true};

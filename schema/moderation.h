@@ -18,6 +18,11 @@ namespace parley {
 // 403 not_moderator: the actor is neither the room's owner nor a moderator.
 Status NotModerator();
 bool IsOwner(const Room& r, int64_t user_id);
+// Whether a member (moderator or not) may act on the room's members:
+// roles and the moderator flag are the owner's alone (owner_only, 403
+// not_owner), the rest the owner's or a moderator's (403 not_moderator);
+// nobody moderates a DM.
+Status CheckMayModerate(const Room& r, int64_t user_id, bool moderator, bool owner_only);
 
 // The people one user may block. Every room of theirs with something
 // unread looks up each person they block (an unread count leaves out that

@@ -333,10 +333,10 @@ class Storage {
   virtual Result<MemberPage> Members(const User& me, int64_t room_id, const UserPageQuery& q) = 0;
   // One member, seen by a member of the room (the list's access rules).
   virtual Result<Member> FindMember(const User& me, int64_t room_id, const std::string& username) = 0;
-  virtual Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role) = 0;
   // Returns the room and whether it was created now.
   virtual Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) = 0;
-  // Set a role without the owner check (parleyctl).
+  // Set a role without the owner check (parleyctl). A member's own role
+  // changes go through UpdateMember, with the moderation rules.
   virtual Status AdminSetRole(int64_t room_id, const std::string& username, Role role) = 0;
   // Hands a room to a member (parleyctl set-owner): 404 user_not_found,
   // room_not_found, member_not_found; 400 invalid_field for a DM. The only

@@ -89,7 +89,6 @@ class Store final : public Storage {
   Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username) override;
   Result<MemberPage> Members(const User& me, int64_t room_id, const UserPageQuery& q) override;
   Result<Member> FindMember(const User& me, int64_t room_id, const std::string& username) override;
-  Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role) override;
   Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) override;
   Status AdminSetRole(int64_t room_id, const std::string& username, Role role) override;
   Status AdminSetOwner(int64_t room_id, const std::string& username) override;
@@ -158,7 +157,8 @@ class Store final : public Storage {
     std::optional<int64_t> muted_until;
   };
   // Access of a moderator (the owner or a moderator) of a non-DM room, or 403 not_moderator.
-  Result<Access> LoadModeratorAccess(const User& me, int64_t room_id);
+  // CheckMayModerate's rule (schema/moderation.h).
+  Result<Access> LoadModeratorAccess(const User& me, int64_t room_id, bool owner_only = false);
   // The target of a moderation action: known (404 user_not_found), not the
   // actor, not the owner, and not a moderator unless the actor owns the room
   // (403 target_protected).
@@ -275,8 +275,6 @@ class Store final : public Storage {
   // muted_until: a member's return with a kept mute (MemberEventData).
   Status AppendMemberEvent(int64_t room_id, const User& user, Role role, MemberAction action,
                            std::optional<int64_t> muted_until = std::nullopt);
-  // Sets a member's role; with owner set, only that room's owner may.
-  Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role);
   // Every way into a room: inserts the member row unless present (403
   // banned), with the mute kept from an earlier membership if it still runs.
   Status AddMember(int64_t room_id, const User& user, Role role, MemberAction action);

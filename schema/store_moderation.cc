@@ -57,9 +57,9 @@ Status Store::CheckDmNotBlocked(const User& me, int64_t room_id) {
   return Status::Ok();
 }
 
-Result<Store::Access> Store::LoadModeratorAccess(const User& me, int64_t room_id) {
+Result<Store::Access> Store::LoadModeratorAccess(const User& me, int64_t room_id, bool owner_only) {
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
-  if (a.room.kind == RoomKind::kDm || (!IsOwner(a.room, me.id) && !a.moderator)) return NotModerator();
+  PARLEY_RETURN_IF_ERROR(CheckMayModerate(a.room, me.id, a.moderator, owner_only));
   return a;
 }
 
@@ -92,10 +92,7 @@ Result<MemberUpdated> Store::UpdateMember(const User& me, int64_t room_id, const
                                           const MemberUpdate& u) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
-  PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
-  if ((u.role || u.moderator) && !IsOwner(a.room, me.id)) {
-    return Status::Forbidden("not_owner", "only the room's owner sets roles and moderators");
-  }
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id, u.role || u.moderator));
   PARLEY_ASSIGN_OR_RETURN(User who, LoadTarget(a, me, username));
   PARLEY_ASSIGN_OR_RETURN(UpdateTarget t, ResolveUpdateTarget(LoadMember(room_id, who.id), who, a.room.kind, u, [&] {
                             return LoadKeptMute(room_id, who.id);

@@ -392,17 +392,6 @@ Result<Member> Store::FindMember(const User& me, int64_t room_id, const std::str
   return LoadMember(room_id, who->id);
 }
 
-Result<Member> Store::SetRole(const User& me, int64_t room_id, const std::string& username, Role role) {
-  PARLEY_RETURN_IF_ERROR(ChangeRole(&me, room_id, username, role));
-  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
-  if (!who) return Status::NotFound("user_not_found", "no such user");
-  return LoadMember(room_id, who->id);
-}
-
-Status Store::AdminSetRole(int64_t room_id, const std::string& username, Role role) {
-  return ChangeRole(nullptr, room_id, username, role);
-}
-
 Status Store::AdminSetOwner(int64_t room_id, const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
@@ -420,15 +409,8 @@ Status Store::AdminSetOwner(int64_t room_id, const std::string& username) {
   return CommitWrite(*tx);
 }
 
-Status Store::ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role) {
+Status Store::AdminSetRole(int64_t room_id, const std::string& username, Role role) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
-  if (owner) {
-    // Checked inside the transaction that changes the role.
-    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(owner->id, room_id, true));
-    if (!a.room.owner || a.room.owner->id != owner->id) {
-      return Status::Forbidden("not_owner", "only the room's owner sets roles");
-    }
-  }
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
   PARLEY_RETURN_IF_ERROR(ApplyRole(room_id, *who, role));

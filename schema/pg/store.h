@@ -104,7 +104,6 @@ class PgStore final : public Storage {
   Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username) override;
   Result<MemberPage> Members(const User& me, int64_t room_id, const UserPageQuery& q) override;
   Result<Member> FindMember(const User& me, int64_t room_id, const std::string& username) override;
-  Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role) override;
   Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) override;
   Status AdminSetRole(int64_t room_id, const std::string& username, Role role) override;
   Status AdminSetOwner(int64_t room_id, const std::string& username) override;
@@ -243,7 +242,6 @@ class PgStore final : public Storage {
   // mute that still runs in kept_mutes for the user's return. The role of
   // the row deleted, or none when there was none.
   Result<std::optional<Role>> RemoveMember(int64_t room_id, int64_t user_id);
-  Status ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role);
   // The per-reader fields of a room (read marker, unread counts, last message, peer).
   Status FillView(Room& r, int64_t user_id);
   // The other person of each DM among rooms, one statement for all (none
@@ -332,8 +330,8 @@ class PgStore final : public Storage {
   };
   // The room and the actor's member row, locked FOR SHARE until COMMIT:
   // 404 room_not_found / 403 not_a_member as for any member action, then
-  // 403 not_moderator unless the owner or a moderator of a room not a DM.
-  Result<ModAccess> LockModerator(const User& me, int64_t room_id);
+  // CheckMayModerate's rule (schema/moderation.h).
+  Result<ModAccess> LockModerator(const User& me, int64_t room_id, bool owner_only = false);
   // The target of a moderation action: known (404 user_not_found), not the
   // actor, not the owner, and not a moderator unless the actor owns the room
   // (403 target_protected); its member row, if any, locked FOR UPDATE.

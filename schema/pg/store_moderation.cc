@@ -79,7 +79,7 @@ Event BlockEvent(const User& me, const User& who, bool blocked) {
 
 }  // namespace
 
-Result<PgStore::ModAccess> PgStore::LockModerator(const User& me, int64_t room_id) {
+Result<PgStore::ModAccess> PgStore::LockModerator(const User& me, int64_t room_id, bool owner_only) {
   PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT r.kind, r.owner_id, ou.username FROM rooms r "
                                                  "LEFT JOIN users ou ON ou.id = r.owner_id WHERE r.id = $1",
                                                  {room_id}));
@@ -103,7 +103,7 @@ Result<PgStore::ModAccess> PgStore::LockModerator(const User& me, int64_t room_i
   }
   PARLEY_ASSIGN_OR_RETURN(int64_t moderator, m.Int(0, 0));
   a.moderator = moderator != 0;
-  if (a.room.kind == RoomKind::kDm || (!IsOwner(a.room, me.id) && !a.moderator)) return NotModerator();
+  PARLEY_RETURN_IF_ERROR(CheckMayModerate(a.room, me.id, a.moderator, owner_only));
   return a;
 }
 
@@ -168,10 +168,7 @@ Result<MemberUpdated> PgStore::UpdateMember(const User& me, int64_t room_id, con
                                             const MemberUpdate& u) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
-  PARLEY_ASSIGN_OR_RETURN(ModAccess a, LockModerator(me, room_id));
-  if ((u.role || u.moderator) && !IsOwner(a.room, me.id)) {
-    return Status::Forbidden("not_owner", "only the room's owner sets roles and moderators");
-  }
+  PARLEY_ASSIGN_OR_RETURN(ModAccess a, LockModerator(me, room_id, u.role || u.moderator));
   PARLEY_ASSIGN_OR_RETURN(User who, LockTarget(a, me, username));
   PARLEY_ASSIGN_OR_RETURN(UpdateTarget t, ResolveUpdateTarget(LoadRoomMember(room_id, who.id), who, a.room.kind, u,
                                                               [&] { return LockKeptMute(room_id, who.id); }));

@@ -490,17 +490,6 @@ Result<Member> PgStore::FindMember(const User& me, int64_t room_id, const std::s
   return LoadMember(room_id, who->id);
 }
 
-Result<Member> PgStore::SetRole(const User& me, int64_t room_id, const std::string& username, Role role) {
-  PARLEY_RETURN_IF_ERROR(ChangeRole(&me, room_id, username, role));
-  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
-  if (!who) return Status::NotFound("user_not_found", "no such user");
-  return LoadMember(room_id, who->id);
-}
-
-Status PgStore::AdminSetRole(int64_t room_id, const std::string& username, Role role) {
-  return ChangeRole(nullptr, room_id, username, role);
-}
-
 Status PgStore::AdminSetOwner(int64_t room_id, const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
@@ -524,14 +513,8 @@ Status PgStore::AdminSetOwner(int64_t room_id, const std::string& username) {
   return CommitEvents(*tx, events);
 }
 
-Status PgStore::ChangeRole(const User* owner, int64_t room_id, const std::string& username, Role role) {
+Status PgStore::AdminSetRole(int64_t room_id, const std::string& username, Role role) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
-  if (owner) {
-    PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(owner->id, room_id, true, true));
-    if (!a.room.owner || a.room.owner->id != owner->id) {
-      return Status::Forbidden("not_owner", "only the room's owner sets roles");
-    }
-  }
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
   PARLEY_ASSIGN_OR_RETURN(PgResult k, conn_.Exec("SELECT kind FROM rooms WHERE id = $1", {room_id}));

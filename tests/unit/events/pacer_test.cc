@@ -61,6 +61,36 @@ TEST(PageBudgetsTest, WhatAPageLeftUnusedGoesBackToBothBuckets) {
   EXPECT_EQ(b.Take(PaceKey{2, 5}, 0), 500) << "a fresh user, but the address has no page left";
 }
 
+// Whatever others ask, a page is due within 2 s or is not taken (the
+// caller refuses or retries it): a bucket owes at most 2 s of its rate.
+// Unbounded, one user's 1,500 quick polls made every other account behind
+// the same address wait minutes.
+TEST(PageBudgetsTest, NoSequenceOfPagesPushesAWaitPastTwoSeconds) {
+  PageBudgets b(4, 16);  // the defaults: 8 at once per user, 32 per address
+  int64_t refused = 0;
+  for (int64_t i = 0; i < 1500; ++i) {
+    const int64_t wait = b.Take(PaceKey{1, 9}, i);  // one user, a page a ms
+    EXPECT_LE(wait, 2000) << "page " << i;
+    refused += wait < 0;
+  }
+  EXPECT_GT(refused, 1400) << "past the bound pages are refused, not queued";
+  EXPECT_EQ(b.Take(PaceKey{2, 9}, 1500), 0) << "one user took at most 16 of the address's 32 pages (plus its refill)";
+  // Many accounts behind one address: the address's bucket binds, within 2 s too.
+  for (int64_t u = 100; u < 200; ++u) {
+    for (int i = 0; i < 3; ++i) EXPECT_LE(b.Take(PaceKey{u, 9}, 1500), 2000) << "user " << u;
+  }
+  EXPECT_LE(b.Take(PaceKey{2, 9}, 1500), 2000);
+}
+
+TEST(PageBucketTest, APageThatWouldOweMoreThanTwoSecondsIsNotTaken) {
+  PageBucket b(4, 0);
+  for (int i = 0; i < 8; ++i) ASSERT_EQ(b.Take(0), 0);
+  for (int i = 1; i <= 8; ++i) ASSERT_EQ(b.Take(0), 250 * i);
+  EXPECT_EQ(b.Take(0), -1) << "a 9th page would be due in 2.25 s";
+  EXPECT_EQ(b.Take(0), -1) << "and a refused page took nothing";
+  EXPECT_EQ(b.Take(250), 2000) << "a period later there is room for one";
+}
+
 TEST(PageBudgetsTest, ZeroRatesTurnPacingOffAndIdleBucketsArePruned) {
   PageBudgets off(0, 0);
   for (int i = 0; i < 100; ++i) ASSERT_EQ(off.Take(PaceKey{1, 5}, 0), 0);

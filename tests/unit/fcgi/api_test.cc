@@ -640,6 +640,23 @@ TEST_F(ApiTest, EveryWriteClassIs429WithRetryAfter) {
   EXPECT_EQ(api.Handle(Bearer(Req("POST", r + "1/messages", R"({"text":"bob"})"), bob.token)).status, 201);
 }
 
+// A role alone is a moderation write: it draws on the same bucket as a
+// mute or a moderator flag (it once took none, so an owner could flood a
+// room's log with role events).
+TEST_F(ApiTest, ARoleChangeAloneIsThrottledAsModeration) {
+  Session alice = SignIn("alice");
+  Session bob = SignIn("bob");
+  const int64_t qa = CreateRoom(alice, "Physics", "qa");
+  const std::string member = "/api/rooms/" + std::to_string(qa) + "/members/bob";
+  ASSERT_EQ(As(bob, "POST", "/api/rooms/" + std::to_string(qa) + "/join").status, 200);
+  Limits limits;
+  limits.rate(WriteClass::kModerate) = Rate{0.01, 1};  // one token, then one per 100 s
+  Store strict(*db_, limits);
+  Api api(strict, quiet_);
+  EXPECT_EQ(api.Handle(Bearer(Req("PUT", member, R"({"role":"professor"})"), alice.token)).status, 200);
+  EXPECT_API_ERROR(api.Handle(Bearer(Req("PUT", member, R"({"role":"student"})"), alice.token)), 429, "throttled");
+}
+
 TEST_F(ApiTest, RoomsPerUserAreCapped) {
   Session alice = SignIn("alice");
   Limits limits;
@@ -745,6 +762,10 @@ TEST_F(ApiTest, RoomsMembersRolesAndDirectMessages) {
   Response role = As(alice, "PUT", base + "/members/bob", R"({"role":"professor"})");
   ASSERT_EQ(role.status, 200) << role.body;
   EXPECT_EQ(Str(Get(ParseBody(role).get(), "member"), "role"), "professor");
+  // The owner stays a professor (a Q&A room's owner answers), and a body
+  // with nothing to change is refused, not taken as "no change".
+  EXPECT_API_ERROR(As(alice, "PUT", base + "/members/alice", R"({"role":"student"})"), 403, "target_protected");
+  EXPECT_API_ERROR(As(alice, "PUT", base + "/members/bob", "{}"), 400, "missing_field");
 
   EXPECT_EQ(As(bob, "POST", base + "/leave").status, 204);
   EXPECT_API_ERROR(As(bob, "POST", base + "/leave"), 403, "not_a_member");

@@ -113,7 +113,7 @@ TEST(MetricsTest, ServedToLoopbackOnlyAndOnlyToGet) {
 
 TEST(RouteLabelTest, MethodAndPatternWithPlaceholders) {
   EXPECT_EQ(RouteLabel(RouteId::kSend), "POST /api/rooms/{id}/messages");
-  EXPECT_EQ(RouteLabel(RouteId::kSetRole), "PUT /api/rooms/{id}/members/{name}");
+  EXPECT_EQ(RouteLabel(RouteId::kUpdateMember), "PUT /api/rooms/{id}/members/{name}");
   EXPECT_EQ(RouteLabel(RouteId::kHealth), "GET /api/health");
   EXPECT_EQ(RouteLabel(static_cast<RouteId>(63)), "?");
 }

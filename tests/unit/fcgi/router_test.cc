@@ -32,7 +32,7 @@ const RouteCase kCases[] = {
     {"POST", "/api/rooms/9/members", RouteId::kInvite, 9, ""},
     {"GET", "/api/rooms/10/members", RouteId::kMembers, 10, ""},
     {"GET", "/api/rooms/10/members/bob", RouteId::kMember, 10, "bob"},
-    {"PUT", "/api/rooms/11/members/alice.b-c_d", RouteId::kSetRole, 11, "alice.b-c_d"},
+    {"PUT", "/api/rooms/11/members/alice.b-c_d", RouteId::kUpdateMember, 11, "alice.b-c_d"},
     {"POST", "/api/dm", RouteId::kDm, 0, ""},
     {"GET", "/api/rooms/12/messages", RouteId::kHistory, 12, ""},
     {"POST", "/api/rooms/13/messages", RouteId::kSend, 13, ""},
@@ -138,7 +138,7 @@ TEST(RouterTest, WrongMethodListsTheAllowedOnes) {
 
 TEST(RouterTest, BodiesAndPublicRoutes) {
   const std::vector<RouteId> with_body = {RouteId::kRegister, RouteId::kLogin,  RouteId::kCreateRoom,
-                                          RouteId::kInvite,   RouteId::kSetRole, RouteId::kDm,
+                                          RouteId::kInvite,   RouteId::kUpdateMember, RouteId::kDm,
                                           RouteId::kSend,     RouteId::kAnswer, RouteId::kEdit,
                                           RouteId::kRead,     RouteId::kUpdateRoom};
   for (const RouteCase& c : kCases) {

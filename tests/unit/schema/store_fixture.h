@@ -60,6 +60,16 @@ class StoreFixture : public ::testing::Test {
 
   void SetUp() override { OpenStore(); }
 
+  // A role set by `me` as PUT /api/rooms/{id}/members/{username} sets it:
+  // UpdateMember with the role alone.
+  Result<Member> SetRole(const User& me, int64_t room_id, const std::string& username, Role role) {
+    MemberUpdate u;
+    u.role = role;
+    PARLEY_ASSIGN_OR_RETURN(MemberUpdated m, store_->UpdateMember(me, room_id, username, u));
+    if (!m.member) return Status::Internal("a role change left no member");
+    return std::move(*m.member);
+  }
+
   // Opens path() (migrated) and a Store on it with `limits`. A subclass's
   // SetUp calls it as ASSERT_NO_FATAL_FAILURE(OpenStore(...)), so that it
   // stops there when the database cannot be opened.

@@ -44,7 +44,7 @@ class StoreTest : public test::StoreFixture {
   // Makes `who` a professor of a Q&A room owned by `owner`.
   void MakeProfessor(const User& owner, int64_t room_id, const User& who) {
     JoinOk(who, room_id);
-    EXPECT_OK(store_->SetRole(owner, room_id, who.username, Role::kProfessor));
+    EXPECT_OK(SetRole(owner, room_id, who.username, Role::kProfessor));
   }
   std::vector<Event> EventsSince(int64_t after) {
     auto r = store_->EventsAfter(after, 1000000);
@@ -826,10 +826,10 @@ TEST_F(StoreTest, SetRoleOnlyByOwnerAndFittingTheKind) {
   JoinOk(bob, qa.id);
   JoinOk(carol, qa.id);
 
-  EXPECT_ERROR(store_->SetRole(bob, qa.id, "carol", Role::kProfessor), Code::kForbidden, "not_owner");
+  EXPECT_ERROR(SetRole(bob, qa.id, "carol", Role::kProfessor), Code::kForbidden, "not_owner");
 
   int64_t h = Head();
-  ASSERT_OK_AND_ASSIGN(Member m, store_->SetRole(alice, qa.id, "Carol", Role::kProfessor));
+  ASSERT_OK_AND_ASSIGN(Member m, SetRole(alice, qa.id, "Carol", Role::kProfessor));
   EXPECT_EQ(m.user.id, carol.id);
   EXPECT_EQ(m.role, Role::kProfessor);
   EXPECT_FALSE(m.owner);
@@ -842,22 +842,22 @@ TEST_F(StoreTest, SetRoleOnlyByOwnerAndFittingTheKind) {
   EXPECT_EQ(Str(data.get(), "role"), "professor");
 
   h = Head();
-  ASSERT_OK_AND_ASSIGN(Member same, store_->SetRole(alice, qa.id, "carol", Role::kProfessor));
+  ASSERT_OK_AND_ASSIGN(Member same, SetRole(alice, qa.id, "carol", Role::kProfessor));
   EXPECT_EQ(same.role, Role::kProfessor);
   EXPECT_EQ(Head(), h);  // no change, no event
 
-  EXPECT_ERROR(store_->SetRole(alice, qa.id, "carol", Role::kMember), Code::kInvalid, "invalid_field");
-  EXPECT_ERROR(store_->SetRole(alice, qa.id, "nobody", Role::kStudent), Code::kNotFound, "user_not_found");
-  EXPECT_EQ(store_->SetRole(alice, qa.id, "dave", Role::kStudent).status().code(), Code::kNotFound);  // not a member
+  EXPECT_ERROR(SetRole(alice, qa.id, "carol", Role::kMember), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(SetRole(alice, qa.id, "nobody", Role::kStudent), Code::kNotFound, "user_not_found");
+  EXPECT_EQ(SetRole(alice, qa.id, "dave", Role::kStudent).status().code(), Code::kNotFound);  // not a member
   EXPECT_EQ(Head(), h);
 
   Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
   JoinOk(bob, lobby.id);
-  EXPECT_ERROR(store_->SetRole(alice, lobby.id, "bob", Role::kProfessor), Code::kInvalid, "invalid_field");
-  EXPECT_OK(store_->SetRole(alice, lobby.id, "bob", Role::kMember));
-  EXPECT_ERROR(store_->SetRole(dave, lobby.id, "bob", Role::kMember), Code::kForbidden, "not_a_member");
+  EXPECT_ERROR(SetRole(alice, lobby.id, "bob", Role::kProfessor), Code::kInvalid, "invalid_field");
+  EXPECT_OK(SetRole(alice, lobby.id, "bob", Role::kMember));
+  EXPECT_ERROR(SetRole(dave, lobby.id, "bob", Role::kMember), Code::kForbidden, "not_a_member");
   // `general` has no owner: nobody sets roles there.
-  EXPECT_ERROR(store_->SetRole(alice, kGeneral, "bob", Role::kMember), Code::kForbidden, "not_owner");
+  EXPECT_ERROR(SetRole(alice, kGeneral, "bob", Role::kMember), Code::kForbidden, "not_owner");
 
   ASSERT_OK_AND_ASSIGN(MemberPage page, store_->Members(alice, qa.id, {}));
   const std::vector<Member>& members = page.members;
@@ -868,6 +868,30 @@ TEST_F(StoreTest, SetRoleOnlyByOwnerAndFittingTheKind) {
       EXPECT_EQ(mm.role, Role::kStudent);
     }
   }
+}
+
+// A role alone (PUT .../members/{username} {"role"}) is a moderation
+// action like any other: the moderation bucket pays for it, and the owner
+// cannot change their own role (a Q&A owner made a student could no longer
+// answer). It once had a path of its own that did neither.
+TEST_F(StoreTest, ARoleChangeAloneKeepsTheModerationRules) {
+  Limits limits;
+  limits.rate(WriteClass::kModerate) = Rate{0.001, 1};  // one, no refill during the test
+  Reopen(limits);
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room qa = NewRoom(alice, "Physics", RoomKind::kQa);
+  JoinOk(bob, qa.id);
+  const int64_t h = Head();
+  // Refused, it rolls back with its token.
+  EXPECT_ERROR(SetRole(alice, qa.id, "alice", Role::kStudent), Code::kForbidden, "target_protected");
+  EXPECT_OK(SetRole(alice, qa.id, "bob", Role::kProfessor));
+  EXPECT_ERROR(SetRole(alice, qa.id, "bob", Role::kStudent), Code::kThrottled, "throttled");
+  ASSERT_OK_AND_ASSIGN(Member owner, store_->FindMember(alice, qa.id, "alice"));
+  EXPECT_EQ(owner.role, Role::kProfessor);
+  ASSERT_OK_AND_ASSIGN(Member b, store_->FindMember(alice, qa.id, "bob"));
+  EXPECT_EQ(b.role, Role::kProfessor);
+  EXPECT_EQ(EventsSince(h).size(), 1u);  // bob's one change
 }
 
 TEST_F(StoreTest, DirectConversationIsOnePerPairAndPrivate) {
@@ -1675,7 +1699,7 @@ TEST_F(StoreTest, EventIdsIncreaseWithoutGaps) {
   Message q = Post(bob, qa.id, "why?");
   EXPECT_OK(store_->Answer(alice, q.id, "because", std::nullopt));
   EXPECT_FALSE(store_->Answer(alice, q.id, "again", std::nullopt).ok());
-  EXPECT_OK(store_->SetRole(alice, qa.id, "bob", Role::kProfessor));
+  EXPECT_OK(SetRole(alice, qa.id, "bob", Role::kProfessor));
   EXPECT_OK(store_->Leave(carol, secret.id));
   EXPECT_OK(store_->MarkRead(bob, lobby.id, m1.id));
   EXPECT_OK(store_->CreateSession(bob.id, TokenHash(NewToken())));

@@ -143,7 +143,7 @@ TEST_F(WriteBatchTest, TheFirstAnswerWinsInsideABatch) {
   ASSERT_OK_AND_ASSIGN(Room qa, store_->CreateRoom(alice_, "Physics", RoomKind::kQa, std::nullopt));
   ASSERT_OK(store_->Join(bob_, qa.id));
   ASSERT_OK(store_->Join(carol, qa.id));
-  ASSERT_OK(store_->SetRole(alice_, qa.id, "carol", Role::kProfessor));
+  ASSERT_OK(store_->UpdateMember(alice_, qa.id, "carol", MemberUpdate{Role::kProfessor, std::nullopt, std::nullopt}));
   ASSERT_OK_AND_ASSIGN(SendResult q, store_->Send(bob_, qa.id, "why?", std::nullopt));
 
   ASSERT_OK_AND_ASSIGN(auto batch, WriteBatch::Begin(*db_));
