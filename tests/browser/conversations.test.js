@@ -3,8 +3,9 @@
 // reactions (one click to add or remove, live for everyone, counted in
 // history), read receipts ("Read" in a DM, "Read by" in a room), search that
 // opens a result far back in history in its context, the notification level
-// stored on the server, a room list of more rooms than one page, and the
-// catch-up by ?changed_since= after a reset for an old cursor.
+// stored on the server, a room list of more rooms than one page (asked
+// again when it fails), and the catch-up by ?changed_since= after a reset
+// for an old cursor.
 // Screenshots of reactions and search when PARLEY_SCREENSHOTS is set;
 // axe-core on each.
 
@@ -274,6 +275,27 @@ test('a room list longer than a page: most recent first, more as it scrolls', lo
   await gus.page.locator('#sidebar').evaluate((s) => { s.scrollTop = 0; });
   await assertAccessible(gus.page, 'room list');
   await ui.finish(gus);
+}));
+
+test('a room list that fails to load says so and is asked again until it comes', logged(async () => {
+  const ctx = await f.browser.newContext({ viewport: { width: 1100, height: 720 } });
+  // The first two answers are server errors: a retry, then a longer one.
+  let asked = 0;
+  await ctx.route(/\/api\/rooms\?limit=50$/, (route) => (asked++ > 1 ? route.continue()
+    : route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"busy","message":"busy"}}' })));
+  const u = await ui.newTab(ctx, f.stack.url);
+  u.ctx = ctx;
+  const p = u.page;
+  const name = h.uniqueName('jo');
+  await ui.signIn(p, name, { register: true });
+  await ui.signedInAs(p, name);
+  await p.getByRole('alert').filter({ hasText: 'The rooms could not be loaded. Trying again…' }).waitFor();
+  await ui.roomButton(p, 'general').waitFor({ timeout: 15000 });
+  await p.locator('#room-title', { hasText: '# general' }).waitFor();
+  await p.locator('#rooms-retry').waitFor({ state: 'hidden' });
+  assert.ok(asked >= 3, `asked ${asked} times`);
+  await ctx.unroute(/\/api\/rooms\?limit=50$/);
+  await ui.finish(u);
 }));
 
 test('after a reset for an old cursor the room list asks only for what changed', logged(async () => {

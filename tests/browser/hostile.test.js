@@ -159,6 +159,32 @@ test('the room list never shows the last words of someone I blocked, before or a
   await ui.finish(u);
 }));
 
+test('my blocks that fail to load at sign-in are asked again: the blocked person is hidden once they come', logged(async () => {
+  const { room, users: [ana, ben, cat], say } = await fill.club(f.stack, ['cat']);
+  await say(ben, 'buy cheap watches');
+  await say(cat, 'hello there');
+  const ctx = await f.browser.newContext({ viewport: { width: 1100, height: 720 } });
+  // The first answer is a server error; the next ones go through.
+  let asked = 0;
+  await ctx.route('**/api/me/blocks', (route) => (asked++ ? route.continue()
+    : route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"busy","message":"busy"}}' })));
+  const u = await ui.newTab(ctx, f.stack.url);
+  u.ctx = ctx;
+  const p = u.page;
+  await ui.signIn(p, ana.user.username);
+  await ui.signedInAs(p, ana.user.username);
+  await ui.openRoom(p, room.name);
+  await ui.waitForMessage(p, 'hello there');
+  await p.locator('#messages .text', { hasText: 'Hidden: you blocked this person' }).waitFor();
+  assert.equal(await p.locator('#messages', { hasText: 'watches' }).count(), 0, 'the blocked words are nowhere in the room');
+  assert.ok(asked >= 2, `asked ${asked} times`);
+  // The room list's previews have their words (not "…", blocks unknown).
+  await ui.roomButton(p, room.name).locator('.last', { hasText: `${cat.user.username}: hello there` }).waitFor();
+  assert.equal(await p.locator('#sidebar .last', { hasText: '…' }).count(), 0);
+  await ctx.unroute('**/api/me/blocks');
+  await ui.finish(u);
+}));
+
 test('a screen reader does not read out the live words of someone I blocked', logged(async () => {
   const { room, users: [ana, ben], say } = await fill.club(f.stack);
   const u = await ui.openAs(f.browser, f.stack.url, ana.user.username, { register: false });

@@ -2,7 +2,8 @@
 // A room of 10,000 messages in real Chromium: the page keeps a window of at
 // most ~500 message elements however far one scrolls, older pages load
 // without moving what the reader reads, a reply's original far back in
-// history loads in context, and the way back to the latest works. Also the
+// history loads in context, and the way back to the latest works; live
+// messages at the bottom keep the window (400 items) too. Also the
 // client's weight and first paint, measured by Chromium itself.
 
 const { test } = require('node:test');
@@ -126,6 +127,48 @@ test('a room of 10,000 messages keeps a window of at most 500 elements', logged(
   await ui.waitForMessage(olga.page, 'fresh');
   assert.equal(await ui.messages(olga.page, 'long 1').count(), 0);
   await ui.finish(olga);
+}));
+
+test('live messages at the bottom trim the oldest: at most 400 items, and scrolling up brings them back', logged(async () => {
+  // A tab left open at the bottom of a busy room: 450 messages of another
+  // person arrive live (the push daemon delivers what fill writes), more
+  // than the window's 400 items (README).
+  const writer = await h.apiRegister(f.stack.url, h.uniqueName('busy'));
+  const room = (await fill.api(f.stack, writer.token, 'POST', '/rooms', { name: h.uniqueName('busy'), kind: 'public' })).body.room;
+  const pia = await ui.openAs(f.browser, f.stack.url, h.uniqueName('pia'));
+  const p = pia.page;
+  await p.getByRole('button', { name: `Join ${room.name}` }).click();
+  await p.locator('#room-title', { hasText: room.name }).waitFor();
+  await ui.waitForStatus(p, 'live');
+  const start = Date.now() - 450 * 1000;
+  await fill.insertMessages(f.stack, room.id, Array.from({ length: 450 },
+    (_, i) => ({ user: writer.user, text: `busy ${i + 1}`, ts: start + i * 1000 })));
+  await ui.waitForMessage(p, 'busy 450', 30000);
+  const list = p.locator('#messages');
+  const shown = () => list.evaluate((el) => ({
+    items: el.children.length,
+    numbers: [...el.querySelectorAll(':scope > .msg > .content > .text')].map((t) => Number(t.textContent.slice(5))),
+    toBottom: el.scrollHeight - el.scrollTop - el.clientHeight,
+  }));
+  let now = await shown();
+  assert.ok(now.items <= 400, `${now.items} items in the list`);
+  assert.ok(now.toBottom < 80, `still at the bottom (${now.toBottom} px above it)`);
+  assert.ok(now.numbers[0] > 1, `the oldest went (the first is ${now.numbers[0]})`);
+  assert.equal(now.numbers[now.numbers.length - 1], 450, 'the newest stayed');
+
+  // Scrolling up loads what was trimmed, with no gap.
+  for (let i = 0; i < 10 && now.numbers[0] !== 1; i++) {
+    const first = await list.evaluate((el) => {
+      el.scrollTop = 0;
+      return el.querySelector('.msg').dataset.id;
+    });
+    await p.waitForFunction((id) => document.querySelector('#messages .msg').dataset.id !== id, first, { timeout: 10000 });
+    now = await shown();
+    assert.ok(now.items <= 400, `${now.items} items in the list`);
+  }
+  assert.equal(now.numbers[0], 1, 'the first message is back');
+  assert.deepEqual(now.numbers, Array.from({ length: now.numbers.length }, (_, i) => i + 1), 'no gap and no repeat');
+  await ui.finish(pia);
 }));
 
 test('first paint under 300 ms on loopback, and the client within its size budget', logged(async (t) => {

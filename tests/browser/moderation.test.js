@@ -121,7 +121,7 @@ test('a blocked person\'s messages are hidden until shown; the password changes 
   await ui.finish(ana, ben);
 }));
 
-test('in a room of more than 1,000 members the list says so, and my own mute still shows', logged(async () => {
+test('in a room of more than 1,000 members the list says so and does not grow, and my own mute still shows', logged(async () => {
   // The member list comes in pages of 1,000 (user id order); lena joined
   // after 1,000 others, so the first page lacks her, and her page asks for
   // her own entry: without it, her mute would not show.
@@ -149,5 +149,32 @@ COMMIT;
   await page.page.locator('#members li .name', { hasText: lenaName }).waitFor();
   await page.page.locator('#composer-note', { hasText: 'You are muted in this room until' }).waitFor();
   assert.equal(await page.page.locator('#composer').isHidden(), true);
+
+  // The cut list keeps its size: a newcomer is past it, as the others
+  // beyond the first 1,000 are. Presence of someone not listed (here from
+  // general) redraws nothing.
+  const p = page.page;
+  const moName = h.uniqueName('mo');
+  const mo = await h.apiRegister(f.stack.url, moName);
+  assert.equal((await fill.api(f.stack, mo.token, 'POST', `/rooms/${crowd.id}/join`)).status, 200);
+  await p.locator('#messages .system', { hasText: `${moName} joined` }).waitFor();
+  assert.equal(await p.locator('#members-count').textContent(), '1001+');
+  assert.equal(await p.locator('#members li .name', { hasText: moName }).count(), 0);
+  await p.evaluate(() => {
+    const view = window.Parley.room, onPresence = view.onPresence;
+    window.presence = [];
+    window.redraws = 0;
+    view.onPresence = function (d) {
+      window.presence.push(d.user.username);
+      return onPresence.apply(this, arguments);
+    };
+    new MutationObserver(() => window.redraws++).observe(document.getElementById('members'), { childList: true });
+  });
+  // mo comes online: a stream of theirs for 3 s.
+  const online = h.readStream(`${f.stack.url}/events/stream`, { headers: { Authorization: `Bearer ${mo.token}` }, ms: 3000 });
+  await p.waitForFunction((name) => window.presence.includes(name), moName, { timeout: 10000 });
+  await p.waitForTimeout(100);
+  assert.equal(await p.evaluate(() => window.redraws), 0, 'the member list was not drawn again');
+  await online;
   await ui.finish(page);
 }));

@@ -20,6 +20,14 @@ Parley.transient = function (err) {
   return !err.status || err.status === 429 || err.status >= 500;
 };
 
+// fn(n + 1) in 1, 2, 4... 16 s (jittered, as in transport.js) if err is
+// worth it and I am signed in.
+Parley.retry = function (err, n, fn) {
+  var again = Parley.transient(err) && me();
+  if (again) setTimeout(fn, (1000 << Math.min(n, 4)) * (0.8 + 0.4 * Math.random()), n + 1);
+  return again;
+};
+
 Parley.parse = function (text) {
   try {
     return JSON.parse(text);

@@ -108,8 +108,10 @@ function merge(rooms, prev) {
   });
 }
 
-function fetchRooms(then) {
+// Without it the page is empty: asked again after a failure, saying so.
+function fetchRooms(then, n) {
   get(kRoomsPage, function (err, data) {
+    show('rooms-retry', err && Parley.retry(err, n || 0, fetchRooms.bind(null, then)));
     if (err) return;
     var prev = state.byId;
     state.rooms = [];

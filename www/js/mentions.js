@@ -10,9 +10,10 @@ function isMe(word) {
   return n === myName || n.replace(/\.+$/, '') === myName;
 }
 
-// As the server counts; not from someone I blocked.
+// As the server counts; not from someone I blocked, nor while my blocks
+// are unknown (hidden() null): no highlight, count or notification.
 function ofMe(m) {
-  return !!me() && !mine(m) && !m.deleted && !mod.hidden(m) && (m.mentions || []).indexOf(me().id) >= 0;
+  return !!me() && !mine(m) && !m.deleted && mod.hidden(m) === false && (m.mentions || []).indexOf(me().id) >= 0;
 }
 
 // "a@b.c" is no mention, as on the server.
@@ -75,13 +76,12 @@ function wanted(room, m) {
 
 function notify(room, m) {
   if (!window.Notification || Notification.permission !== 'granted' || !document.hidden) return;
-  // None for someone I blocked; no words while my blocks are unknown (null).
-  var h = mod.hidden(m);
-  if (mine(m) || h || !wanted(room, m)) return;
+  // None for someone I blocked, nor while my blocks are unknown (null).
+  if (mine(m) || mod.hidden(m) !== false || !wanted(room, m)) return;
   // One tag per message: shown once by all my hidden tabs.
   var pop = function () {
     var n = new Notification(m.user.username + (room.kind === 'dm' ? '' : ' in #' + room.name),
-      {body: h === false ? m.text.slice(0, 200) : '…', tag: 'parley-' + m.id});
+      {body: m.text.slice(0, 200), tag: 'parley-' + m.id});
     n.onclick = function () {
       window.focus();
       location.hash = 'room-' + room.id;

@@ -72,11 +72,12 @@ function setBlock(method, name, then) {
   });
 }
 
-// fresh: signing in (not the last person's blocks).
-function load(fresh) {
+// fresh: signing in (not the last person's blocks). Asked again after a
+// failure; meanwhile hidden() is null (unknown).
+function load(fresh, n) {
   if (fresh) blocked = null;
   Parley.get('/me/blocks', function (err, data) {
-    if (err) return;
+    if (err) return Parley.retry(err, n || 0, load.bind(null, 0));
     blocked = {};
     data.blocks.forEach(function (b) { blocked[b.id] = b.username; });
     renderBlocks();

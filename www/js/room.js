@@ -214,6 +214,7 @@ function systemNote(id, text) {
   var li = R.nodes[id] = el('li', 'system', text, {'data-id': id}), stick = toBottom() < 80;
   list.insertBefore(li, insertionPoint(id));
   if (id > R.newest) R.newest = id;
+  trim(stick);
   layout();
   if (stick) scrollToBottom();
   return true;
@@ -244,9 +245,11 @@ function bounds() {
   }
 }
 
+// fromTop: the oldest go (scrolling up loads them again), else the newest
+// (they wait behind "Jump"); a live item too. Not while a page loads: a gap.
 function trim(fromTop) {
   var trimmed = false;
-  while (list.childNodes.length > kMaxItems) {
+  while (!R.loading && list.childNodes.length > kMaxItems) {
     var node = fromTop ? list.firstChild : list.lastChild;
     while (!fromTop && node && !idOf(node)) node = node.previousSibling;  // pending stay
     if (!node) break;
@@ -438,6 +441,7 @@ function send(text, attachments) {
   R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo, attachments: attachments};
   cancelReply();
   list.append(li);
+  trim(1);
   layout();
   scrollToBottom();
   post(clientId);
@@ -656,12 +660,13 @@ function roleSelect(m) {
 
 // Member events change the list in place (asked again, every open page
 // read all of `general` at each registration). Removed, I still hear of my
-// kept mute: not a return.
+// kept mute: not a return. A list cut at 1,000 stays so: newcomers are
+// past it.
 function applyMember(d) {
   var m = byUser(R.members, d.user.id);
   if (/^(left|kicked|banned|unbanned)$/.test(d.action)) {
     if (m) R.members.splice(R.members.indexOf(m), 1);
-  } else if (m || mine(d) && !R.removed || /^(joined|added)$/.test(d.action)) {
+  } else if (m || mine(d) && !R.removed || !R.more && /^(joined|added)$/.test(d.action)) {
     if (!m) R.members.push(m = {user: d.user});
     if (d.role) m.role = d.role;
     if ('moderator' in d) {
@@ -849,6 +854,7 @@ Parley.room = {
     var isNew = !R.nodes[m.id];
     readTo(m.user.id, m.id);  // its author read it; layout() shows it
     placeMessage(m);
+    trim(stick);  // the end away from the reader
     layout();
     if (isNew && !mine(m)) announce(draw.gist(m));
     if (R.typing[m.user.username]) {
@@ -873,7 +879,7 @@ Parley.room = {
     membersChanged(note && systemNote(id, note));
   },
   onTyping: function (d) {
-    if (!inRoom(d) || mine(d) || mod.hidden(d)) return;
+    if (!inRoom(d) || mine(d) || mod.hidden(d) !== false) return;
     R.typing[d.user.username] = Date.now() + kTypingShowMs;
     renderTyping();
     setTimeout(renderTyping, kTypingShowMs + 50);
@@ -891,7 +897,7 @@ Parley.room = {
     var m = byUser(R.members, d.user.id);
     if (m) m.online = d.online;
     R.events++;
-    if (R.room) renderMembers();
+    if (m && R.room) renderMembers();  // presence comes for all my rooms
   },
   visible: markRead,
   rerender: rerender,
