@@ -70,9 +70,7 @@ Result<Response> Api::Me(Call& c) { return JsonResponse(200, Wrap("user", c.user
 
 Result<Response> Api::Users(Call& c) {
   std::string prefix = QueryParam(c.req.query, "prefix").value_or("");
-  if (prefix.size() > kMaxUsername || !ValidUtf8(prefix)) {
-    return Status::Invalid("invalid_field", "prefix may be at most 32 characters");
-  }
+  PARLEY_RETURN_IF_ERROR(ValidatePrefix(prefix, kMaxUsername));
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> limit, QueryInt(c.req.query, "limit", 1, 50));
   PARLEY_ASSIGN_OR_RETURN(std::vector<User> users, store_.SearchUsers(prefix, static_cast<int>(limit.value_or(20))));
   return JsonResponse(200, Wrap("users", users));

@@ -96,9 +96,7 @@ Result<Response> Api::RoomList(Call& c) {
 
 Result<Response> Api::Directory(Call& c) {
   std::string prefix = QueryParam(c.req.query, "prefix").value_or("");
-  if (!ValidUtf8(prefix) || CodePoints(prefix) > kMaxRoomName) {
-    return Status::Invalid("invalid_field", "prefix may be at most 64 characters of valid UTF-8");
-  }
+  PARLEY_RETURN_IF_ERROR(ValidatePrefix(prefix, kMaxRoomName));
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> limit, QueryInt(c.req.query, "limit", 1, kMaxDirectory));
   PARLEY_ASSIGN_OR_RETURN(std::vector<Room> rooms,
                           store_.Directory(c.user, prefix, static_cast<int>(limit.value_or(kMaxDirectory))));

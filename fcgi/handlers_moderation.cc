@@ -26,15 +26,6 @@ Result<std::optional<bool>> OptionalBool(const cJSON* obj, const char* key) {
   return std::optional<bool>(cJSON_IsTrue(v));
 }
 
-// The prefix= of the user searches: at most a username long.
-Result<std::string> PrefixParam(const Request& req) {
-  std::string prefix = QueryParam(req.query, "prefix").value_or("");
-  if (prefix.size() > kMaxUsername || !ValidUtf8(prefix)) {
-    return Status::Invalid("invalid_field", "prefix may be at most 32 characters");
-  }
-  return prefix;
-}
-
 }  // namespace
 
 Result<Response> Api::UpdateMember(Call& c) {
@@ -146,7 +137,8 @@ Result<Response> Api::Unblock(Call& c) {
 Result<Response> Api::AdminUsers(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(bool admin, store_.IsAdmin(c.user.id));
   if (!admin) return Status::Forbidden("not_admin", "only a site admin can do that");
-  PARLEY_ASSIGN_OR_RETURN(std::string prefix, PrefixParam(c.req));
+  std::string prefix = QueryParam(c.req.query, "prefix").value_or("");
+  PARLEY_RETURN_IF_ERROR(ValidatePrefix(prefix, kMaxUsername));
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> limit, QueryInt(c.req.query, "limit", 1, 200));
   PARLEY_ASSIGN_OR_RETURN(std::vector<AccountInfo> users,
                           store_.AdminListUsers(prefix, static_cast<int>(limit.value_or(50))));

@@ -14,13 +14,24 @@ namespace {
 bool IsControl(uint32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 
 // Code points that let a name look like another or rewrite what is around
-// it where it is shown: C0 and C1 controls, DEL, the bidi embeddings,
-// overrides, isolates and marks (U+202A-202E, U+2066-2069, U+200E/200F,
-// U+061C: "Trojan Source" style reordering), and the zero-width characters
-// (U+200B-200D, U+2060, U+FEFF) that make two equal-looking names differ.
+// it where it is shown: C0 and C1 controls, DEL, and Unicode's
+// Default_Ignorable_Code_Point set (DerivedCoreProperties.txt), which a
+// renderer draws as nothing: the bidi embeddings, overrides, isolates and
+// marks ("Trojan Source" reordering), the zero-width characters, the soft
+// hyphen, invisible operators, fillers, variation selectors and tags, so
+// "gen\u2063eral" cannot pass for "general". Kept: U+FE0E/FE0F, which pick
+// an emoji's text or colour form. Also refused: the line and paragraph
+// separators and the interlinear annotation marks (U+2028/2029,
+// U+FFF9-FFFB), which break a name across lines or hide part of it.
 bool IsHiddenOrControl(uint32_t cp) {
-  return IsControl(cp) || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E ||
-         cp == 0x200F || cp == 0x061C || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 || cp == 0xFEFF;
+  if (IsControl(cp)) return true;
+  if (cp == 0xFE0E || cp == 0xFE0F) return false;
+  return cp == 0x00AD || cp == 0x034F || cp == 0x061C || cp == 0x115F || cp == 0x1160 || cp == 0x17B4 ||
+         cp == 0x17B5 || (cp >= 0x180B && cp <= 0x180F) || (cp >= 0x200B && cp <= 0x200F) ||
+         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x206F) || cp == 0x3164 ||
+         (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF || cp == 0xFFA0 || (cp >= 0xFFF0 && cp <= 0xFFFB) ||
+         (cp >= 0x1BCA0 && cp <= 0x1BCA3) || (cp >= 0x1D173 && cp <= 0x1D17A) || (cp >= 0xE0000 && cp <= 0xE0FFF) ||
+         cp == 0x2028 || cp == 0x2029;
 }
 
 // s is valid UTF-8 (checked first by the caller).
@@ -70,6 +81,14 @@ bool HasControl(std::string_view s, std::string_view allowed) {
     if (IsControl(cp) && (cp >= 0x80 || allowed.find(static_cast<char>(cp)) == std::string_view::npos)) return true;
   }
   return false;
+}
+
+Status ValidatePrefix(const std::string& prefix, size_t max_chars) {
+  if (!ValidUtf8(prefix) || CodePoints(prefix) > max_chars || HasControl(prefix, "")) {
+    return Status::Invalid("invalid_field", "prefix may be at most " + std::to_string(max_chars) +
+                                                " characters of valid UTF-8, without control characters");
+  }
+  return Status::Ok();
 }
 
 bool IsBlank(std::string_view s) {

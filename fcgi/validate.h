@@ -44,6 +44,11 @@ Status ValidateEmoji(const std::string& s);
 // name, so no control, bidi or zero-width characters and no path.
 Status ValidateFileName(const std::string& s);
 
+// A search's ?prefix= (users, admin users, the room directory): valid
+// UTF-8 of at most max_chars code points and no control character. A NUL
+// would reach PostgreSQL as a parameter it refuses, and no name holds one.
+Status ValidatePrefix(const std::string& prefix, size_t max_chars);
+
 // The rules above share these; s is valid UTF-8 (check it first).
 //
 // True if s holds a C0 or C1 control character or DEL (U+0000-001F,

@@ -1187,7 +1187,8 @@ class Differ {
                                                        "Salle%20%C3%A9", "SALLE%20%C3%89", "room-%25"};
     std::string q = "?prefix=" + OneOf(kPrefixes);
     if (Chance(50)) q += "&limit=" + std::to_string(1 + R(5));
-    if (wrong) q = Chance(50) ? "?limit=51" : "?prefix=" + std::string(65, 'p');
+    // A NUL (PostgreSQL refuses it as a parameter) or another control character.
+    if (wrong) q = OneOf(std::vector<std::string>{"?limit=51", "?prefix=" + std::string(65, 'p'), "?prefix=a%00", "?prefix=%01"});
     Do(Make("directory", AnyUser(), "GET", Same("/api/rooms/directory" + q)));
   }
 
@@ -1267,7 +1268,7 @@ class Differ {
     }
     static const std::vector<std::string> kPrefixes = {"", "a", "B", "carol", "d", "zz", "n", "%25", "_", "carol_",
                                                        "dan.", "new_", "NEW.", "%5C", "e%25"};
-    const std::string prefix = wrong ? std::string(40, 'a') : OneOf(kPrefixes);
+    const std::string prefix = wrong ? OneOf(std::vector<std::string>{std::string(40, 'a'), "%00", "c%01"}) : OneOf(kPrefixes);
     Do(Make("users", u, "GET", Same("/api/users?prefix=" + prefix)));
   }
 

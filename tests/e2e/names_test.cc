@@ -30,13 +30,20 @@ TEST_F(NamesTest, HiddenCharactersInRoomNamesAreRefused) {
   // JSON escapes, so the bytes reach the server exactly.
   const std::vector<std::string> bad = {"\\u202Egnp.exe", "ad\\u202Amin", "a\\u2066b", "a\\u200Eb", "a\\u061Cb",
                                         "gen\\u200Beral", "a\\u200Db", "a\\u2060b", "\\uFEFFgeneral",
-                                        "a\\u0085b", "a\\u001bb"};
+                                        "a\\u0085b", "a\\u001bb",
+                                        // The rest of Default_Ignorable_Code_Point: invisible operators,
+                                        // soft hyphen, fillers, selectors, grapheme joiner, tags.
+                                        "gen\\u2063eral", "gen\\u2064eral", "gen\\u00adeneral", "gen\\u180eeral",
+                                        "gen\\u034feral", "gen\\ufe00eral", "gen\\udb40\\udc01eral", "a\\u3164b",
+                                        "a\\u2028b"};
   for (const std::string& name : bad) {
     Response r = alice->Post("/api/rooms", "{\"name\":\"" + name + "\",\"kind\":\"public\"}");
     EXPECT_EQ(r.status, 400) << name << ": " << r.Describe();
     EXPECT_EQ(r.ErrorCode(), "invalid_field") << name << ": " << r.body;
   }
-  // Ordinary non-Latin names are fine.
+  // Ordinary non-Latin names are fine, and an emoji's colour form.
+  Response coffee = alice->Post("/api/rooms", "{\"name\":\"\\u2615\\ufe0f " + Unique("r") + "\",\"kind\":\"public\"}");
+  EXPECT_EQ(coffee.status, 201) << coffee.Describe();
   Response ok = alice->Post("/api/rooms", "{\"name\":\"caf\\u00e9 \\u65e5\\u672c " + Unique("r") + "\",\"kind\":\"public\"}");
   EXPECT_EQ(ok.status, 201) << ok.Describe();
 }

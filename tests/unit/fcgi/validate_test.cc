@@ -163,15 +163,25 @@ TEST(ValidateRoomNameTest, BidiZeroWidthAndC1CharactersAreRefused) {
       "\xE2\x80\x8E", "\xE2\x80\x8F", "\xD8\x9C",                                          // U+200E/200F, U+061C
       "\xE2\x80\x8B", "\xE2\x80\x8C", "\xE2\x80\x8D", "\xE2\x81\xA0", "\xEF\xBB\xBF",  // zero-width
       "\xC2\x80", "\xC2\x85", "\xC2\x9F",                                                  // C1 controls
+      // The rest of Default_Ignorable_Code_Point: soft hyphen, grapheme joiner,
+      // Hangul fillers, Khmer vowels, Mongolian selectors, invisible operators
+      // and U+2065-206F, variation selectors, tags and their supplement.
+      "\xC2\xAD", "\xCD\x8F", "\xE1\x85\x9F", "\xE1\x85\xA0", "\xE3\x85\xA4", "\xEF\xBE\xA0",
+      "\xE1\x9E\xB4", "\xE1\xA0\x8B", "\xE1\xA0\x8F", "\xE2\x81\xA1", "\xE2\x81\xA4", "\xE2\x81\xA5",
+      "\xE2\x81\xAA", "\xE2\x81\xAF", "\xEF\xB8\x80", "\xEF\xB8\x8D", "\xEF\xBF\xB0", "\xF0\x9B\xB2\xA0",
+      "\xF0\x9D\x85\xB3", "\xF3\xA0\x80\x81", "\xF3\xA0\x84\x80", "\xF3\xA0\xBF\xBF",
+      // Line and paragraph separators, interlinear annotation.
+      "\xE2\x80\xA8", "\xE2\x80\xA9", "\xEF\xBF\xB9", "\xEF\xBF\xBB",
   };
   for (const std::string& c : bad) {
     EXPECT_ERROR(ValidateRoomName("ab" + c + "cd"), Code::kInvalid, "invalid_field") << c.size();
     EXPECT_ERROR(ValidateRoomName(c + "name"), Code::kInvalid, "invalid_field") << c.size();
   }
   // Their neighbours, and ordinary non-Latin names and emoji, are fine.
-  for (const char* ok : {"x\xE2\x80\xA9x", "x\xE2\x80\xAFx", "\xE2\x81\xA5x", "\xE2\x81\xAAx", "x\xC2\xA0x",
-                         "\xD8\x9Bx", "\xD8\xB9\xD8\xB1\xD8\xA8\xD9\x8A", "caf\xC3\xA9",
-                         "\xF0\x9F\x98\x80 room", "\xE6\x97\xA5\xE6\x9C\xAC"}) {
+  for (const char* ok : {"x\xE2\x80\xA7x", "x\xE2\x80\xAFx", "\xE2\x81\xB0x", "\xE2\x81\x9Ex", "x\xC2\xA0x",
+                         "\xD8\x9Bx", "\xD8\xB9\xD8\xB1\xD8\xA8\xD9\x8A", "caf\xC3\xA9", "x\xC2\xACx", "\xEF\xB8\x90x",
+                         "\xF0\x9F\x98\x80 room", "\xE6\x97\xA5\xE6\x9C\xAC",
+                         "\xE2\x98\x95\xEF\xB8\x8F coffee", "\xE2\x9C\x8F\xEF\xB8\x8E notes"}) {  // U+FE0F/FE0E
     EXPECT_OK(ValidateRoomName(ok)) << ok;
   }
 }
@@ -204,8 +214,12 @@ TEST(ValidateRoomNameTest, LeadingOrTrailingWhitespaceIsRefused) {
                                    std::string("\xE2\x80\xA8"), std::string("\xE1\x9A\x80")}) {
     EXPECT_ERROR(ValidateRoomName("qa1" + space), Code::kInvalid, "invalid_field") << space;
     EXPECT_ERROR(ValidateRoomName(space + "qa1"), Code::kInvalid, "invalid_field") << space;
-    EXPECT_OK(ValidateRoomName("qa" + space + "1")) << space;
+    // Inside, white space is fine, but not a line break (U+2028).
+    if (space != "\xE2\x80\xA8") {
+      EXPECT_OK(ValidateRoomName("qa" + space + "1")) << space;
+    }
   }
+  EXPECT_ERROR(ValidateRoomName("qa\xE2\x80\xA8" "1"), Code::kInvalid, "invalid_field");
   EXPECT_OK(ValidateRoomName("x"));
   EXPECT_OK(ValidateRoomName(kSmile));
   EXPECT_OK(ValidateRoomName("caf" + kE));
@@ -257,6 +271,20 @@ TEST(ValidateEmojiTest, JoinersAndVariationSelectorsAloneAreRefused) {
   }
   EXPECT_OK(ValidateEmoji("\xE2\x9D\xA4" + vs16));  // U+2764 U+FE0F: a red heart
   EXPECT_OK(ValidateEmoji(zwj + "x"));
+}
+
+TEST(ValidatePrefixTest, ValidUtf8OfAtMostSoManyCharactersWithoutControls) {
+  EXPECT_OK(ValidatePrefix("", 32));
+  EXPECT_OK(ValidatePrefix(std::string(32, 'a'), 32));
+  EXPECT_OK(ValidatePrefix(Repeat(kEuro, 32), 32));  // characters, not bytes
+  EXPECT_ERROR(ValidatePrefix(std::string(33, 'a'), 32), Code::kInvalid, "invalid_field");
+  EXPECT_ERROR(ValidatePrefix("\xFF", 32), Code::kInvalid, "invalid_field");
+  // A NUL reached PostgreSQL as a parameter it refuses (400 naming "parameter
+  // 1"), where SQLite answered an empty list.
+  EXPECT_ERROR(ValidatePrefix(std::string("a\0", 2), 32), Code::kInvalid, "invalid_field");
+  for (const char* bad : {"\x01", "a\tb", "\x7F", "\xC2\x85"}) {
+    EXPECT_ERROR(ValidatePrefix(bad, 64), Code::kInvalid, "invalid_field") << bad;
+  }
 }
 
 TEST(ValidateFileNameTest, NamesNotPaths) {
