@@ -240,8 +240,8 @@ void Http::RefuseAdmitted(evhttp_request* req, int64_t user_id, const Status& st
 
 Result<const char*> Http::ResetFor(int64_t cursor, const std::optional<std::string>& epoch) {
   PARLEY_ASSIGN_OR_RETURN(int64_t db_head, p_.store.Head());
-  PARLEY_ASSIGN_OR_RETURN(int64_t oldest, p_.store.OldestEventId());
-  return ResetReason(cursor, epoch, p_.epoch, db_head, oldest);
+  PARLEY_ASSIGN_OR_RETURN(int64_t floor, p_.store.LogFloor());
+  return ResetReason(cursor, epoch, p_.epoch, db_head, floor);
 }
 
 std::string Http::ResetData(const char* reason) const {

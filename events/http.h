@@ -83,7 +83,8 @@ class Http {
   // Answers an admitted request with an error: it holds no connection, so
   // its user's rooms are not kept for it (Presence::NotHeld).
   void RefuseAdmitted(evhttp_request* req, int64_t user_id, const Status& st);
-  // A reset reason for a cursor, from the database's head and oldest event.
+  // A reset reason for a cursor, from the database's head and the log's
+  // floor (Storage::LogFloor).
   Result<const char*> ResetFor(int64_t cursor, const std::optional<std::string>& epoch);
   std::string ResetData(const char* reason) const;
   // Builds a replay page already paid for, and gives back what it left unused.

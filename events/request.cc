@@ -117,10 +117,10 @@ uint64_t ClientAddressKey(const RawRequest& r) {
 }
 
 const char* ResetReason(int64_t cursor, const std::optional<std::string>& client_epoch, std::string_view epoch,
-                        int64_t db_head, int64_t oldest_id) {
+                        int64_t db_head, int64_t log_floor) {
   if (client_epoch && *client_epoch != epoch) return "epoch_changed";
   if (cursor > db_head) return "cursor_ahead";
-  if (oldest_id > 0 && cursor < oldest_id - 1) return "cursor_too_old";
+  if (cursor < log_floor) return "cursor_too_old";
   return nullptr;
 }
 

@@ -70,8 +70,9 @@ uint64_t ClientAddressKey(const RawRequest& r);
 // without a gap, or nullptr when it can.
 //   epoch_changed:  the client names another database's epoch
 //   cursor_ahead:   the cursor is past the database's head (a restore)
-//   cursor_too_old: events after the cursor were pruned by retention
+//   cursor_too_old: events after the cursor were pruned by retention: it
+//                   is below the log's floor (Storage::LogFloor)
 const char* ResetReason(int64_t cursor, const std::optional<std::string>& client_epoch, std::string_view epoch,
-                        int64_t db_head, int64_t oldest_id);
+                        int64_t db_head, int64_t log_floor);
 
 }  // namespace parley::events

@@ -443,9 +443,12 @@ class Storage {
   // Events in (after, upto] that user may see: broadcast, addressed to
   // them, or in a room they are a member of now.
   virtual Result<std::vector<Event>> EventsForUser(int64_t user_id, int64_t after, int64_t upto, int limit) = 0;
-  // The oldest event still in the log (0 if empty): cursors below it - 1
-  // cannot be replayed without a gap.
-  virtual Result<int64_t> OldestEventId() = 0;
+  // The log's floor: the highest id of an event gone from the log (0 if
+  // none), recorded by DeleteOldEvents, and at least the oldest event left
+  // less one (for what went before that record). A cursor below it cannot
+  // be replayed without a gap; one at or above it can, whichever rooms
+  // retention pruned.
+  virtual Result<int64_t> LogFloor() = 0;
   virtual Result<std::vector<int64_t>> RoomIdsOf(int64_t user_id) = 0;
   // A live session for a token hash, without touching its idle clock.
   virtual Result<std::optional<Session>> FindSession(const std::string& token_hash) = 0;

@@ -134,7 +134,7 @@ class Store final : public Storage {
 
   Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit) override;
   Result<std::vector<Event>> EventsForUser(int64_t user_id, int64_t after, int64_t upto, int limit) override;
-  Result<int64_t> OldestEventId() override;
+  Result<int64_t> LogFloor() override;
   Result<std::vector<int64_t>> RoomIdsOf(int64_t user_id) override;
   Result<std::optional<Session>> FindSession(const std::string& token_hash) override;
   Result<std::vector<int64_t>> EndedSessions(const std::vector<int64_t>& session_ids) override;

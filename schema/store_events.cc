@@ -96,8 +96,10 @@ Result<std::vector<Event>> Store::EventsForUser(int64_t user_id, int64_t after, 
   return out;
 }
 
-Result<int64_t> Store::OldestEventId() {
-  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT COALESCE(MIN(id), 0) FROM events"));
+Result<int64_t> Store::LogFloor() {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT max(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pruned_through'), 0), "
+      "COALESCE((SELECT MIN(id) FROM events), 1) - 1)"));
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? s.Int(0) : 0;
 }
@@ -209,10 +211,17 @@ Result<Storage::OldEventsDeleted> Store::DeleteOldEvents(int64_t room_id, int64_
   s.Bind(1, room_id == 0 ? std::nullopt : std::optional<int64_t>(room_id))
       .Bind(2, after_id).Bind(3, below_id).Bind(4, before_ms).Bind(5, max_rows);
   PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> ids, s.Ints());
-  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   OldEventsDeleted out;
   out.count = static_cast<int64_t>(ids.size());
-  if (!ids.empty()) out.last_id = *std::max_element(ids.begin(), ids.end());
+  if (!ids.empty()) {
+    out.last_id = *std::max_element(ids.begin(), ids.end());
+    // The log's floor (LogFloor), with the delete or not at all.
+    PARLEY_ASSIGN_OR_RETURN(Statement f, db_.Prepare(
+        "UPDATE meta SET value = max(CAST(value AS INTEGER), ?1) WHERE key = 'pruned_through'"));
+    f.Bind(1, out.last_id);
+    PARLEY_RETURN_IF_ERROR(f.Exec());
+  }
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   return out;
 }
 

@@ -154,7 +154,7 @@ class PgStore final : public Storage {
   // The event log, sessions and presence for parley-events (store_events.cc).
   Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit) override;
   Result<std::vector<Event>> EventsForUser(int64_t user_id, int64_t after, int64_t upto, int limit) override;
-  Result<int64_t> OldestEventId() override;
+  Result<int64_t> LogFloor() override;
   Result<std::vector<int64_t>> RoomIdsOf(int64_t user_id) override;
   Result<std::optional<Session>> FindSession(const std::string& token_hash) override;
   Result<std::vector<int64_t>> EndedSessions(const std::vector<int64_t>& session_ids) override;

@@ -136,8 +136,10 @@ Result<std::vector<Event>> PgStore::EventsForUser(int64_t user_id, int64_t after
   return out;
 }
 
-Result<int64_t> PgStore::OldestEventId() {
-  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT COALESCE(MIN(id), 0) FROM events"));
+Result<int64_t> PgStore::LogFloor() {
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT GREATEST(COALESCE((SELECT value::bigint FROM meta "
+                                                 "WHERE key = 'pruned_through'), 0), "
+                                                 "COALESCE((SELECT MIN(id) FROM events), 1) - 1)"));
   return r.Int(0, 0);
 }
 
@@ -265,7 +267,10 @@ Result<Storage::OldEventsDeleted> PgStore::DeleteOldEvents(int64_t room_id, int6
   // key: as `id IN (window)`, planned for a third of the table, the delete
   // was a hash join over every id below the head, each window.
   static const std::string kWindowEnd =
-      " ORDER BY room_id, id LIMIT $5) w WHERE ts < $4)) AND id < (SELECT MAX(id) FROM events) RETURNING id) "
+      " ORDER BY room_id, id LIMIT $5) w WHERE ts < $4)) AND id < (SELECT MAX(id) FROM events) RETURNING id), "
+      // The log's floor (LogFloor), in the same statement.
+      "f AS (UPDATE meta SET value = GREATEST(value::bigint, (SELECT MAX(id) FROM d))::text "
+      "WHERE key = 'pruned_through' AND EXISTS (SELECT 1 FROM d)) "
       "SELECT count(*), COALESCE(MAX(id), 0) FROM d";
   static const std::string kInRoom =
       "WITH d AS (DELETE FROM events WHERE id = ANY (ARRAY(SELECT id FROM (SELECT id, ts FROM events WHERE " +

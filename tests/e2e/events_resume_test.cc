@@ -452,5 +452,50 @@ TEST_F(EventsRetentionTest, ADaemonThatStartsPrunesAndCursorsBeforeWhatIsLeftGet
   EXPECT_EQ(old.events[0].type, "reset") << old.response.body;
 }
 
+// A quiet room keeps its few old events (each room keeps its newest) while
+// a busy room's go. A cursor among the busy room's deleted ids is above the
+// oldest event left, yet its resume would miss them: it gets a reset too,
+// by the log's floor (the highest id gone), on both transports.
+TEST_F(EventsRetentionTest, ACursorAmongOneRoomsPrunedEventsIsResetThoughAQuietRoomKeepsOlderOnes) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  Response quiet = alice->Post("/api/rooms", "{\"name\":\"quiet\",\"kind\":\"public\"}");
+  ASSERT_EQ(quiet.status, 201) << quiet.Describe();
+  const int64_t quiet_room = quiet.json()["room"]["id"].num();
+  const int64_t room = General(alice);
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(Send(alice, room, "m" + std::to_string(i))["id"].num());
+  WaitHead(bob.token, ids.back());
+  int st = stack().StopEvents(5000ms);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "SIGTERM: wait status " << st;
+  std::string error;
+  ASSERT_TRUE(stack().StartEvents(&error)) << error;
+  const std::string in_room = "room_id = " + std::to_string(room);
+  const Clock::time_point deadline = Clock::now() + 10s;
+  while (Count(in_room) != 3 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(Count(in_room), 3) << stack().LogTail();
+  const std::string kept = "room_id = " + std::to_string(quiet_room) + " AND id < " + std::to_string(ids[0]);
+  ASSERT_GT(Count(kept), 0) << "the quiet room keeps events older than general's";
+
+  // ids[3] to ids[6] are gone: a cursor among them is reset.
+  for (const int64_t cursor : {ids[2], ids[5]}) {
+    PollResult old = Poll(bob.token, "?since=" + std::to_string(cursor));
+    ASSERT_TRUE(old.well_formed) << old.response.Describe();
+    ASSERT_FALSE(old.events.empty()) << old.response.body;
+    EXPECT_EQ(old.events[0].type, "reset") << cursor << ": " << old.response.body;
+  }
+  // At the floor, nothing after the cursor is gone: no reset.
+  PollResult fine = Poll(bob.token, "?since=" + std::to_string(ids[6]));
+  ASSERT_TRUE(fine.well_formed) << fine.response.Describe();
+  ASSERT_EQ(fine.events.size(), 3u) << fine.response.body;
+  EXPECT_EQ(fine.events[0].id.value_or(-1), ids[7]) << fine.response.body;
+  // A stream resuming from the same gap opens with the reset too.
+  SseStream::Options o;
+  o.path = "/events/stream?last_event_id=" + std::to_string(ids[5]);
+  o.headers = {"Authorization: Bearer " + bob.token};
+  auto s = OpenStream(o);
+  EXPECT_TRUE(s->WaitForEvent("reset", 5s)) << "HTTP " << s->status() << ": " << s->Body().substr(0, 400);
+}
+
 }  // namespace
 }  // namespace parley::e2e

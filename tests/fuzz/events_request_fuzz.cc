@@ -49,10 +49,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)StatsAllowed(r);
 
   const int64_t head = in.ConsumeIntegralInRange<int64_t>(0, 1000);
-  const int64_t oldest = in.ConsumeIntegralInRange<int64_t>(0, head);
+  const int64_t floor = in.ConsumeIntegralInRange<int64_t>(0, head);
   const int64_t cursor = in.ConsumeIntegralInRange<int64_t>(0, 2000);
-  const char* reason = ResetReason(cursor, std::nullopt, "e", head, oldest);
-  if (cursor <= head && (oldest == 0 || cursor >= oldest - 1)) FUZZ_CHECK(reason == nullptr);
-  if (cursor > head) FUZZ_CHECK(reason != nullptr);
+  const char* reason = ResetReason(cursor, std::nullopt, "e", head, floor);
+  FUZZ_CHECK((reason == nullptr) == (cursor >= floor && cursor <= head));
   return 0;
 }

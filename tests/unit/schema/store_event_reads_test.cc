@@ -149,7 +149,7 @@ TEST_F(StoreEventReadsTest, EveryStatementOfAPollSearchesAnIndex) {
   // The other reads of a poll or a resume never scan a table.
   StatementTrace trace(*db_);
   ASSERT_OK(store_->Head());
-  ASSERT_OK(store_->OldestEventId());
+  ASSERT_OK(store_->LogFloor());
   ASSERT_OK(store_->EventsAfter(0, 500));
   ASSERT_GE(trace.runs().size(), 3u);
   // A copy: planning a statement below is traced too, and grows runs().

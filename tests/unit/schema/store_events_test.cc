@@ -292,12 +292,12 @@ TEST_F(StoreEventsTest, PresenceDrivesOnline) {
   EXPECT_EQ(store_->TakeNotifyHead(), 0);
 }
 
-TEST_F(StoreEventsTest, OldestEventId) {
-  ASSERT_OK_AND_ASSIGN(int64_t empty, store_->OldestEventId());
+TEST_F(StoreEventsTest, TheLogsFloorIsZeroUntilAnEventIsGone) {
+  ASSERT_OK_AND_ASSIGN(int64_t empty, store_->LogFloor());
   EXPECT_EQ(empty, 0);
   NewUser("alice");
-  ASSERT_OK_AND_ASSIGN(int64_t first, store_->OldestEventId());
-  EXPECT_EQ(first, 1);
+  ASSERT_OK_AND_ASSIGN(int64_t first, store_->LogFloor());
+  EXPECT_EQ(first, 0);
 }
 
 }  // namespace

@@ -1,0 +1,12 @@
+-- 019: the log's floor, the highest id of an event retention deleted
+-- (schema/retention.h). A cursor below it may have missed an event that is
+-- gone, so parley-events answers it with a `reset` (cursor_too_old).
+--
+-- Why not the oldest event left, as before: retention keeps each room's
+-- newest events, so a quiet room's old event stays for good while a busy
+-- room's go. A cursor among the busy room's deleted ids is then above the
+-- oldest event, and its resume skipped what was deleted without a reset.
+-- Kept in the transaction that deletes; the events daemon also takes the
+-- oldest event left into account (PgStore::LogFloor), for what was deleted
+-- before this row existed.
+INSERT INTO meta (key, value) VALUES ('pruned_through', '0') ON CONFLICT DO NOTHING;
