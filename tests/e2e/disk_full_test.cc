@@ -226,8 +226,14 @@ TEST_F(DiskFullTest, UnderLoadEveryWriteIsStoredAndPushedOrRefused503) {
 TEST_F(DiskFullTest, AnUploadIsRefusedInJsonAndLeavesNoFile) {
   User alice = Register("up");
   Fill();
-  ExpectStorageFull(alice->Post("/api/uploads?name=a.bin", std::string(300 << 10, 'x'),
-                                {"Content-Type: application/octet-stream"}));
+  Response full = alice->Post("/api/uploads?name=a.bin", std::string(300 << 10, 'x'),
+                              {"Content-Type: application/octet-stream"});
+  ExpectStorageFull(full);
+  // nginx's own answer, with the server's headers (an add_header of its
+  // location's own once dropped them) and when to try again.
+  EXPECT_EQ(full.Header("x-content-type-options"), "nosniff");
+  EXPECT_FALSE(full.Header("content-security-policy").empty());
+  EXPECT_EQ(full.Header("retry-after"), "10");
   // nginx removes its partial spool file as it ends the request, which
   // may be just after the answer has gone out.
   auto empty = [&](const char* d) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fixture.h"
+#include "raw_http.h"
 
 namespace parley::e2e {
 namespace {
@@ -523,6 +524,65 @@ TEST_F(UploadRateTest, TheUploadBucketThrottles) {
   EXPECT_EQ(third.ErrorCode(), "throttled");
   EXPECT_FALSE(third.Header("retry-after").empty());
   EXPECT_TRUE(SpoolEmpties());
+}
+
+// nginx spools an upload's body to disk before the pool sees it; a body
+// trickled in keeps its spool file. So the credential is checked before a
+// byte of the body is read (auth_request), and one session has at most 10
+// uploads in flight (limit_conn): 35 parked 10 MiB uploads of one session
+// once held 342 MB of the database's disk.
+class UploadSpoolTest : public UploadsTest {
+ protected:
+  StackOptions Options() const override {
+    StackOptions o;
+    o.limits = true;  // limit_conn is one of nginx's limits
+    return o;
+  }
+  // Sends the headers of a 10 MiB upload and `sent` bytes of its body.
+  RawSocket Park(const std::string& auth, size_t sent) {
+    std::string error;
+    RawSocket s = RawSocket::Connect(stack().port(), &error);
+    EXPECT_TRUE(s.valid()) << error;
+    const std::string head = "POST /api/uploads?name=p.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth +
+                             "Content-Type: application/octet-stream\r\nContent-Length: " +
+                             std::to_string(10 * kMiB) + "\r\n\r\n";
+    EXPECT_TRUE(s.Send(head + std::string(sent, 'x'), std::chrono::milliseconds(5000)));
+    return s;
+  }
+};
+
+TEST_F(UploadSpoolTest, NoBodyIsSpooledWithoutAGoodCredentialNorPastTenAtOnce) {
+  User alice = Register("alice");
+  // No credential, or a junk one: refused at once, the body never read.
+  for (const std::string& auth : {std::string(), std::string("Authorization: Bearer junk\r\n")}) {
+    RawSocket s = Park(auth, 1000);
+    RawResponse r = ReadResponse(s, std::chrono::milliseconds(5000));
+    EXPECT_EQ(r.status, 401) << r.Describe();
+    EXPECT_EQ(r.json()["error"]["code"].str(), "not_signed_in") << r.body;
+    EXPECT_EQ(r.Header("x-content-type-options"), "nosniff") << "the server's headers on nginx's own answer";
+  }
+  EXPECT_TRUE(SpoolEmpties());
+
+  // Ten held uploads of one session; the eleventh is refused before its body.
+  const std::string bearer = "Authorization: Bearer " + alice.token + "\r\n";
+  std::vector<RawSocket> held;
+  for (int i = 0; i < 10; ++i) held.push_back(Park(bearer, 300 * 1024));  // past the 256 KiB buffer
+  for (auto until = Clock::now() + std::chrono::seconds(5);
+       ListDir(SpoolDir()).size() < 10 && Clock::now() < until;) {
+    usleep(20 * 1000);
+  }
+  EXPECT_EQ(ListDir(SpoolDir()).size(), 10u);
+  RawSocket eleventh = Park(bearer, 1000);
+  RawResponse refused = ReadResponse(eleventh, std::chrono::milliseconds(5000));
+  EXPECT_EQ(refused.status, 429) << refused.Describe();
+  EXPECT_EQ(refused.json()["error"]["code"].str(), "throttled") << refused.body;
+  EXPECT_EQ(ListDir(SpoolDir()).size(), 10u);
+  // Another user is not held back by alice's.
+  User bob = Register("bob");
+  EXPECT_EQ(Upload(bob, Png(10, 10)).status, 201);
+  held.clear();  // the parked uploads go, and their spool files with them
+  EXPECT_TRUE(SpoolEmpties());
+  EXPECT_EQ(Upload(alice, Png(10, 10)).status, 201);
 }
 
 }  // namespace
