@@ -1,11 +1,14 @@
 // One subscriber: an SSE stream or a held long-poll.
 //
 // Lifecycle (a state machine, as Pushpin names its hold modes):
-//   stream: [kReplaying <-> kPaced ->] kLive -> kClosing -> (freed)
+//   stream: [kReplaying <-> kPaced ->] kLive -> kClosing -> [kDraining ->] (freed)
 //   poll:   [kPaced ->] kWaiting -> kClosing -> (answered and freed)
 // kPaced: a poll from an old cursor, or a resuming stream between two
 // replay pages, held until its next catch-up page is due (pacer.h); it
 // collects nothing, its cursor is where that page starts.
+// kDraining: a rotated stream whose goodbye is still behind its unsent
+// output; it stays registered, so counted against every cap, until the
+// goodbye has left or its deadline (kDrainMs) cuts it (conns.h).
 // A Conn is owned by the Registry and only Conns (conns.h) creates, writes
 // and frees one. It is never freed while a loop walks the registry: closes
 // are queued and done at the reap point (Redis' freeClientAsync).
@@ -29,7 +32,7 @@ struct EventFree { void operator()(event* e) const; };
 using EventPtr = std::unique_ptr<event, EventFree>;
 
 enum class HoldMode { kStream, kPoll };
-enum class ConnState { kReplaying, kLive, kWaiting, kPaced, kClosing };
+enum class ConnState { kReplaying, kLive, kWaiting, kPaced, kClosing, kDraining };
 
 struct Conn {
   uint64_t id = 0;
@@ -43,7 +46,7 @@ struct Conn {
   // Stream: the last event id written. Poll: the last event id collected
   // (the answer's "next" when it is cut short).
   int64_t cursor = 0;
-  int64_t deadline_ms = 0;             // stream rotation, or poll timeout
+  int64_t deadline_ms = 0;             // stream rotation, poll timeout, or the end of a goodbye's drain
   // Appended during a loop turn, flushed once at its end.
   std::string pending;
   std::vector<PollEvent> poll_events;  // polls only

@@ -12,6 +12,7 @@
 #include "events/timing.h"
 #include "events/wire.h"
 #include "schema/log.h"
+#include "schema/storage.h"
 
 namespace parley::events {
 
@@ -50,6 +51,11 @@ void WriteLiveChunk(const std::string& data, bufferevent* bev) {
     if (skip < v.iov_len) evbuffer_add(out, static_cast<const char*>(v.iov_base) + skip, v.iov_len - skip);
   }
 }
+
+// A connection whose stream or poll has ended and that nginx keeps for its
+// next request waits for it as a new connection does (http.cc), not for a
+// stream's lifetime; so does a goodbye's last bytes, should they not leave.
+constexpr int kRequestTimeoutS = 30;
 
 size_t OutputBytes(const Conn& c) {
   if (!c.evcon) return 0;
@@ -106,6 +112,11 @@ void Conns::MarkDirty(Conn& c) {
 
 void Conns::RequestClose(Conn& c, CloseCause cause) {
   if (c.state == ConnState::kClosing) return;
+  // A stream saying its goodbye has nothing more to say: past its deadline
+  // (the sweep's rotation) or at a shutdown, its reader is a slow one.
+  if (c.state == ConnState::kDraining && (cause == CloseCause::kRotated || cause == CloseCause::kShutdown)) {
+    cause = CloseCause::kSlow;
+  }
   // A held poll has read nothing: it is answered empty, with its own since.
   const bool paced = c.state == ConnState::kPaced;
   c.state = ConnState::kClosing;
@@ -133,8 +144,8 @@ void Conns::RunPass() {
     Flush(*c);
   }
   EnforceBudget();
-  stats_.queued_bytes = queued_total_;
   Reap();
+  stats_.queued_bytes = queued_total_;  // after the reap: what it closed queues nothing
   stats_.flush.Add(MonoUs() - start);
 }
 
@@ -203,10 +214,10 @@ void Conns::Reap() {
 void Conns::Close(Conn& c) {
   if (c.mode == HoldMode::kPoll) {
     AnswerPoll(c);
-  } else if (c.close_cause == CloseCause::kSlow || c.close_cause == CloseCause::kBudget) {
-    Cut(c);
-  } else {
+  } else if (c.close_cause == CloseCause::kRotated || c.close_cause == CloseCause::kShutdown) {
     EndStream(c);
+  } else {
+    Cut(c);  // slow, over the budget, or its session ended: nothing more is for it
   }
 }
 
@@ -228,23 +239,42 @@ void Conns::EndStream(Conn& c) {
   c.pending += SseComment(c.close_cause == CloseCause::kRotated ? "stream lifetime reached; reconnect"
                                                                  : "closing; reconnect");
   evbuffer_add(scratch_.get(), c.pending.data(), c.pending.size());
-  evhttp_send_reply_chunk(c.req, scratch_.get());
-  evhttp_connection_set_closecb(c.evcon, nullptr, nullptr);
-  evhttp_send_reply_end(c.req);
-  ++stats_.closed[static_cast<int>(c.close_cause)];
-  if (c.close_cause == CloseCause::kRevoked) {
-    LOG_INFO("conn %llu user %lld: stream closed: session revoked", static_cast<unsigned long long>(c.id),
-             static_cast<long long>(c.user_id));
+  std::string().swap(c.pending);
+  if (c.close_cause == CloseCause::kShutdown) {
+    // The daemon leaves its loop half a second later (Server::Shutdown),
+    // and nothing of it outlives that.
+    evhttp_send_reply_chunk(c.req, scratch_.get());
+    EndReply(c);
+    return;
   }
+  c.state = ConnState::kDraining;
+  c.deadline_ms = NowMs() + kDrainMs;
+  evhttp_send_reply_chunk_with_cb(c.req, scratch_.get(), &Conns::OnGoodbyeWritten, IdArg(c.id));
+  SetQueued(c, OutputBytes(c));
+}
+
+void Conns::EndReply(Conn& c) {
+  evhttp_request* req = c.req;
+  evhttp_connection_set_closecb(c.evcon, nullptr, nullptr);
+  evhttp_connection_set_timeout(c.evcon, kRequestTimeoutS);
+  ++stats_.closed[static_cast<int>(c.close_cause)];
   Forget(c);
+  evhttp_send_reply_end(req);  // may free the connection (Connection: close)
 }
 
 void Conns::Cut(Conn& c) {
-  // A subscriber that cannot keep up gets nothing more: its queue is already
-  // over the cap. It resumes from its last id and loses nothing.
-  LOG_INFO("conn %llu user %lld: cut (%s): %zu bytes queued, cap %zu, all connections %zu of %zu",
-           static_cast<unsigned long long>(c.id), static_cast<long long>(c.user_id), CauseName(c.close_cause),
-           c.queued, cfg_.output_cap, queued_total_, cfg_.output_budget);
+  if (c.close_cause == CloseCause::kRevoked) {
+    // Its session ended (a logout, a revocation): what is queued is for
+    // nobody, and a goodbye behind it would keep it all.
+    LOG_INFO("conn %llu user %lld: stream closed: session revoked (%zu bytes unsent dropped)",
+             static_cast<unsigned long long>(c.id), static_cast<long long>(c.user_id), OutputBytes(c));
+  } else {
+    // A subscriber that cannot keep up gets nothing more: its queue is
+    // already over the cap. It resumes from its last id and loses nothing.
+    LOG_INFO("conn %llu user %lld: cut (%s): %zu bytes queued, cap %zu, all connections %zu of %zu",
+             static_cast<unsigned long long>(c.id), static_cast<long long>(c.user_id), CauseName(c.close_cause),
+             c.queued, cfg_.output_cap, queued_total_, cfg_.output_budget);
+  }
   evhttp_connection* evcon = c.evcon;
   ++stats_.closed[static_cast<int>(c.close_cause)];
   evhttp_connection_set_closecb(evcon, nullptr, nullptr);
@@ -275,6 +305,14 @@ void Conns::OnPeerClosed(int, short, void* arg) {
   evhttp_connection_free(c->evcon);
 }
 
+// A rotated stream's goodbye has left for the socket: the reply ends.
+void Conns::OnGoodbyeWritten(evhttp_connection*, void* arg) {
+  Conns* s = g_conns;
+  if (!s) return;
+  Conn* c = s->registry_.Find(ArgId(arg));
+  if (c && c->state == ConnState::kDraining) s->EndReply(*c);
+}
+
 // A replaying stream asks for its next page only once the previous one has
 // left for the socket, so a long backlog never sits in memory at once.
 void Conns::OnChunkWritten(evhttp_connection*, void* arg) {
@@ -293,6 +331,7 @@ void Conns::Forget(Conn& c) {
     --stats_.polls_waiting;
   }
   SetQueued(c, 0);
+  if (hooks_.forgotten) hooks_.forgotten(c.id);
   int64_t user = c.user_id;
   if (registry_.Remove(&c) && hooks_.last_closed) hooks_.last_closed(user);
 }

@@ -23,6 +23,18 @@
 // connections with the most queued are cut first. A cut is logged with the
 // connection, the user and the cause; the client resumes from its last id.
 //
+// Ending a stream. evhttp keeps a connection whose reply has ended, with its
+// unsent output, until that output drains or the connection's timeout (a
+// stream's lifetime and a minute), and by then it is in no registry: a
+// client that stopped reading, whose streams the daemon ended, held their
+// memory and sockets outside every cap (two rounds of 32 filled streams and
+// a logout: 12 to 68 MB). So a stream whose session ended (logout,
+// revocation) is closed at once: its unsent output is for nobody. A rotated
+// one writes its goodbye behind what is queued and stays registered
+// (kDraining: counted in queued_bytes, the budget and the connection caps)
+// until the goodbye has left, or is cut as slow kDrainMs later: a reader
+// that takes a stream's last seconds of output in that time is no slow one.
+//
 // Threading: single-threaded, on the loop.
 #pragma once
 
@@ -49,11 +61,14 @@ struct EvbufferFree { void operator()(evbuffer* b) const; };
 
 class Conns {
  public:
+  // How long a rotated stream's goodbye may take to leave (the design note).
+  static constexpr int64_t kDrainMs = 5000;
   struct Hooks {
     std::function<void(int64_t user)> first_opened;  // the user's first connection
     std::function<void(int64_t user)> last_closed;   // ... and their last
     std::function<void(Conn&)> replay;               // append a replaying stream's next page
     std::function<int64_t()> head;                   // the last event id fanned out
+    std::function<void(uint64_t id)> forgotten;      // a connection left (its held page goes back)
   };
   Conns(event_base* base, const Config& cfg, std::string epoch, Stats& stats, Hooks hooks);
   ~Conns();
@@ -81,12 +96,14 @@ class Conns {
   static void OnClosed(evhttp_connection* evcon, void* arg);
   static void OnPeerClosed(int fd, short what, void* arg);
   static void OnChunkWritten(evhttp_connection* evcon, void* arg);
+  static void OnGoodbyeWritten(evhttp_connection* evcon, void* arg);
   void Flush(Conn& c);
   void EnforceBudget();
   void Reap();
   void Close(Conn& c);
   void AnswerPoll(Conn& c);
   void EndStream(Conn& c);
+  void EndReply(Conn& c);
   void Cut(Conn& c);
   void SetQueued(Conn& c, size_t bytes);
   void Forget(Conn& c);

@@ -322,8 +322,16 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
       conn->poll_events.push_back(PollEvent{0, "reset", ResetData(*reason)});
       answer_now = true;
     } else if (*params->since < head) {
-      // A catch-up page: built now if the pacing allows, else held.
-      if (int64_t wait_ms = p_.pacer.Take(PaceKeyOf(*conn)); wait_ms > 0) {
+      // A catch-up page: built now if the pacing allows, else held, or
+      // refused when it would wait more than the bound (pacer.h).
+      int64_t wait_ms = p_.pacer.Take(PaceKeyOf(*conn));
+      if (wait_ms == kNoRoom) {
+        RefuseAdmitted(req, session->user.id,
+                       Status::Throttled("catchup_busy", "too many catch-up reads from here; retry shortly",
+                                         kMaxWaitMs / 1000));
+        return;
+      }
+      if (wait_ms > 0) {
         ++p_.stats.polls_paced;
         conn->state = ConnState::kPaced;
         conn->cursor = *params->since;
@@ -331,7 +339,7 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
         Conn* c = p_.conns.Register(std::move(conn));
         DropHeaders(req);
         evhttp_connection_set_timeout(c->evcon, static_cast<int>(params->timeout_s + wait_ms / 1000) + 30);
-        p_.pacer.Hold(c->id, wait_ms);
+        p_.pacer.Hold(c->id, PaceKeyOf(*c), wait_ms);
         return;
       }
       Status st = p_.fanout.FillPoll(*conn, *params->since);
@@ -355,12 +363,14 @@ void Http::HandlePoll(evhttp_request* req, const RawRequest& raw) {
 }
 
 void Http::ReplayPage(Conn& c) {
-  if (int64_t wait_ms = p_.pacer.Take(PaceKeyOf(c)); wait_ms > 0) {
+  if (int64_t wait_ms = p_.pacer.Take(PaceKeyOf(c)); wait_ms != 0) {
     // Nothing is read until its turn; the stream gets no live events
     // meanwhile (it is not live) and catches up to the head from its cursor.
+    // Found no room (kNoRoom), it asks again at its turn, 2 s on: a stream
+    // is not refused, it is already answered.
     ++p_.stats.streams_paced;
     c.state = ConnState::kPaced;
-    p_.pacer.Hold(c.id, wait_ms);
+    p_.pacer.Hold(c.id, PaceKeyOf(c), wait_ms);
     p_.conns.MarkDirty(c);  // what is pending (the hello of a new stream) goes now
     return;
   }
@@ -372,12 +382,12 @@ void Http::BuildReplayPage(Conn& c) {
   p_.pacer.Built(PaceKeyOf(c), p_.fanout.Replay(c));
 }
 
-void Http::BuildHeldPage(uint64_t id) {
+bool Http::BuildHeldPage(uint64_t id) {
   Conn* c = p_.conns.registry().Find(id);
-  if (!c || c->state != ConnState::kPaced) return;  // gone, or answered while held
+  if (!c || c->state != ConnState::kPaced) return false;  // answered while held
   if (c->mode == HoldMode::kStream) {
     BuildReplayPage(*c);
-    return;
+    return true;
   }
   const int64_t since = c->cursor;
   c->state = ConnState::kWaiting;
@@ -393,10 +403,11 @@ void Http::BuildHeldPage(uint64_t id) {
     c->cursor = since;
     c->state = ConnState::kPaced;
     p_.conns.RequestClose(*c, CloseCause::kClient);
-    return;
+    return true;
   }
   // As at arrival: answered if it found something or asked not to wait.
   if (!c->poll_events.empty() || c->deadline_ms <= NowMs()) p_.conns.RequestClose(*c, CloseCause::kClient);
+  return true;
 }
 
 void Http::HandleStats(evhttp_request* req, const RawRequest& raw) {

@@ -63,8 +63,9 @@ class Http {
   // A copy of the listening descriptor (close-on-exec), for the next image.
   Result<Fd> CopyListener() const;
   // Builds the page of a catch-up poll or resuming stream held by the
-  // pacer, at its turn.
-  void BuildHeldPage(uint64_t conn_id);
+  // pacer, at its turn; false if there was none to build (answered while
+  // held).
+  bool BuildHeldPage(uint64_t conn_id);
   // A resuming stream's next replay page: appended now if its pacing
   // allows, else the stream is held (kPaced) until the page is due. Every
   // page of a resume goes through here, the first and each one after the

@@ -16,12 +16,18 @@ double PageBucket::Level(int64_t now_ms) const {
   return std::min(burst_, pages_ + static_cast<double>(std::max<int64_t>(0, now_ms - at_ms_)) * rate_ / 1000);
 }
 
+int64_t PageBucket::Wait(int64_t now_ms) const {
+  const double after = Level(now_ms) - 1;
+  if (after >= 0) return 0;
+  return static_cast<int64_t>(std::ceil(-after * 1000 / rate_));
+}
+
 int64_t PageBucket::Take(int64_t now_ms) {
-  pages_ = Level(now_ms);
+  const int64_t wait = Wait(now_ms);
+  if (wait > kMaxWaitMs) return kNoRoom;  // so the debt never passes the bound
+  pages_ = Level(now_ms) - 1;
   at_ms_ = std::max(at_ms_, now_ms);
-  pages_ -= 1;
-  if (pages_ >= 0) return 0;
-  return static_cast<int64_t>(std::ceil(-pages_ * 1000 / rate_));
+  return wait;
 }
 
 void PageBucket::Refund(double pages) { pages_ = std::min(burst_, pages_ + std::clamp(pages, 0.0, 1.0)); }
@@ -29,11 +35,15 @@ void PageBucket::Refund(double pages) { pages_ = std::min(burst_, pages_ + std::
 bool PageBucket::Full(int64_t now_ms) const { return Level(now_ms) >= burst_; }
 
 int64_t PageBudgets::Take(const PaceKey& key, int64_t now_ms) {
-  int64_t wait = 0;
-  if (user_rate_ > 0) wait = users_.try_emplace(key.user, user_rate_, now_ms).first->second.Take(now_ms);
-  if (address_rate_ > 0 && key.address != 0) {
-    wait = std::max(wait, addresses_.try_emplace(key.address, address_rate_, now_ms).first->second.Take(now_ms));
-  }
+  PageBucket* user = user_rate_ > 0 ? &users_.try_emplace(key.user, user_rate_, now_ms).first->second : nullptr;
+  PageBucket* address = address_rate_ > 0 && key.address != 0
+                            ? &addresses_.try_emplace(key.address, address_rate_, now_ms).first->second
+                            : nullptr;
+  // Both or neither: a page refused by one bucket must not cost the other.
+  const int64_t wait = std::max(user ? user->Wait(now_ms) : 0, address ? address->Wait(now_ms) : 0);
+  if (wait > kMaxWaitMs) return kNoRoom;
+  if (user) user->Take(now_ms);
+  if (address) address->Take(now_ms);
   return wait;
 }
 
@@ -54,7 +64,7 @@ double PageUsed(size_t events, size_t bytes, size_t page_bytes) {
   return std::min(1.0, std::max(by_events, by_bytes));
 }
 
-Pacer::Pacer(event_base* base, const Config& cfg, std::function<void(uint64_t)> due)
+Pacer::Pacer(event_base* base, const Config& cfg, std::function<bool(uint64_t)> due)
     : due_(std::move(due)),
       budgets_(static_cast<double>(cfg.catchup_pages_per_s),
                cfg.catchup_pages_per_s == 0            ? 0.0
@@ -72,9 +82,23 @@ int64_t Pacer::Take(const PaceKey& key) {
   return budgets_.Take(key, now);
 }
 
-void Pacer::Hold(uint64_t conn, int64_t wait_ms) {
-  held_.emplace(NowMs() + wait_ms, conn);
+void Pacer::Hold(uint64_t conn, const PaceKey& key, int64_t wait_ms) {
+  const bool taken = wait_ms != kNoRoom;
+  Release(conn);  // held once at a time; were it held already, that page was never built
+  auto at = due_at_.emplace(NowMs() + (taken ? wait_ms : kMaxWaitMs), conn);
+  held_.emplace(conn, Held{key, taken, at});
   Arm();
+}
+
+void Pacer::Release(uint64_t conn) {
+  auto it = held_.find(conn);
+  if (it == held_.end()) return;
+  // Nothing was read for it: the whole page goes back, or the one that
+  // went (an aborted poll, a closed tab) would stay owed, and owed again by
+  // the next, until every other client of the address waited minutes.
+  if (it->second.taken) budgets_.Built(it->second.key, 0.0);
+  due_at_.erase(it->second.at);
+  held_.erase(it);
 }
 
 void Pacer::Built(const PaceKey& key, double used) { budgets_.Built(key, used); }
@@ -84,18 +108,30 @@ void Pacer::OnTimer(int, short, void* self) { static_cast<Pacer*>(self)->RunDue(
 void Pacer::RunDue() {
   const int64_t now = NowMs();
   // Taken out first: building a page may hold another poll.
-  std::vector<uint64_t> due;
-  while (!held_.empty() && held_.begin()->first <= now) {
-    due.push_back(held_.begin()->second);
-    held_.erase(held_.begin());
+  std::vector<std::pair<uint64_t, Held>> due;
+  while (!due_at_.empty() && due_at_.begin()->first <= now) {
+    if (auto it = held_.find(due_at_.begin()->second); it != held_.end()) {
+      due.emplace_back(it->first, it->second);
+      held_.erase(it);
+    }
+    due_at_.erase(due_at_.begin());
   }
-  for (uint64_t id : due) due_(id);
+  for (const auto& [id, h] : due) {
+    if (!h.taken) {
+      // Found no room when it asked: asks again now, held again if need be.
+      if (int64_t wait = budgets_.Take(h.key, now); wait != 0) {
+        Hold(id, h.key, wait);
+        continue;
+      }
+    }
+    if (!due_(id)) budgets_.Built(h.key, 0.0);  // answered while held: nothing read
+  }
   Arm();
 }
 
 void Pacer::Arm() {
-  if (held_.empty()) return;
-  const int64_t wait = std::max<int64_t>(0, held_.begin()->first - NowMs());
+  if (due_at_.empty()) return;
+  const int64_t wait = std::max<int64_t>(0, due_at_.begin()->first - NowMs());
   timeval tv{static_cast<time_t>(wait / 1000), static_cast<suseconds_t>((wait % 1000) * 1000)};
   evtimer_add(timer_.get(), &tv);
 }

@@ -28,6 +28,19 @@
 // host can draw any number of addresses from its prefix. A request with no
 // address (straight to the socket, not through nginx) is paced by user only.
 //
+// The bound. A bucket owes at most kMaxWaitMs (2 s) of its rate: a page
+// that would be due later is not taken (kNoRoom), and the caller refuses it
+// (a poll: 429 with Retry-After) or asks again at its turn (a resuming
+// stream, held meanwhile). Unbounded, pages queued without limit: one user
+// firing catch-up polls made every other account behind the same address
+// wait minutes (81 s after 1,500 of them), and a held stream got no
+// heartbeat all that time. 2 s is the burst itself (twice the rate), far
+// below the 15 s heartbeat and the web client's 10 s catch-up timeout, so a
+// held request is never dropped or seen silent for pacing's sake; and the
+// bound costs no throughput, since a refused page takes nothing. A held
+// request whose connection goes before its page is built gives the page
+// back (Release): nothing was read for it.
+//
 // Threading: single-threaded, on the loop.
 #pragma once
 
@@ -42,13 +55,21 @@ struct event_base;
 
 namespace parley::events {
 
+// The most a page waits (the design note above says why), and what a Take
+// answers when its page would wait longer.
+constexpr int64_t kMaxWaitMs = 2000;
+constexpr int64_t kNoRoom = -1;
+
 // One user's pages; time is passed in, so the arithmetic is unit tested.
 class PageBucket {
  public:
   PageBucket(double pages_per_s, int64_t now_ms);
   // Takes one page: 0 when it is there now, else the ms until it is (the
-  // page is taken all the same, so the next caller queues behind).
+  // page is taken all the same, so the next caller queues behind); or
+  // kNoRoom, taking nothing, when that would be more than kMaxWaitMs.
   int64_t Take(int64_t now_ms);
+  // The ms until a page taken now would be there (0: now), taking nothing.
+  int64_t Wait(int64_t now_ms) const;
   // Gives back the unused part of a taken page (0 to 1).
   void Refund(double pages);
   // Idle and refilled: nothing is lost by forgetting it.
@@ -77,7 +98,8 @@ class PageBudgets {
   PageBudgets(double user_pages_per_s, double address_pages_per_s)
       : user_rate_(user_pages_per_s), address_rate_(address_pages_per_s) {}
   // Takes one page from both of key's buckets: 0 when both have it now,
-  // else the ms until the later one does.
+  // else the ms until the later one does; kNoRoom, taking from neither,
+  // when either would make it wait more than kMaxWaitMs.
   int64_t Take(const PaceKey& key, int64_t now_ms);
   // A page was built that used `used` (0 to 1) of a page: the rest goes
   // back to both buckets.
@@ -100,25 +122,36 @@ double PageUsed(size_t events, size_t bytes, size_t page_bytes);
 class Pacer {
  public:
   // `due` builds the page of a held poll or stream (by connection id) at
-  // its turn.
-  Pacer(event_base* base, const Config& cfg, std::function<void(uint64_t)> due);
-  // How long a catch-up page for `key` must wait (0: build it now). The
-  // page is taken either way: a held one is built at its turn without
-  // taking again.
+  // its turn, and returns false if it built none (the connection was
+  // answered meanwhile): the page then goes back.
+  Pacer(event_base* base, const Config& cfg, std::function<bool(uint64_t)> due);
+  // How long a catch-up page for `key` must wait (0: build it now), or
+  // kNoRoom. The page is taken unless kNoRoom: a held one is built at its
+  // turn without taking again.
   int64_t Take(const PaceKey& key);
-  // Holds the connection with id `conn` for `wait_ms`, then runs `due` for it.
-  void Hold(uint64_t conn, int64_t wait_ms);
+  // Holds the connection with id `conn` for `wait_ms` (Take's answer for
+  // `key`), then runs `due` for it. One Take found no room for is held for
+  // kMaxWaitMs and takes its page then, held again if it must wait.
+  void Hold(uint64_t conn, const PaceKey& key, int64_t wait_ms);
+  // The connection `conn` is gone: a page it was held for goes back whole.
+  void Release(uint64_t conn);
   // A page that used `used` (PageUsed) was built for `key`.
   void Built(const PaceKey& key, double used);
 
  private:
+  struct Held {
+    PaceKey key;
+    bool taken;                                     // its page is taken (else it takes one at its turn)
+    std::multimap<int64_t, uint64_t>::iterator at;  // its entry in due_at_
+  };
   static void OnTimer(int, short, void* self);
   void RunDue();
   void Arm();
 
-  std::function<void(uint64_t)> due_;
+  std::function<bool(uint64_t)> due_;
   PageBudgets budgets_;
-  std::multimap<int64_t, uint64_t> held_;  // due time (ms) -> connection id
+  std::multimap<int64_t, uint64_t> due_at_;  // due time (ms) -> connection id
+  std::unordered_map<uint64_t, Held> held_;  // connection id -> its hold
   int64_t pruned_ms_ = 0;
   EventPtr timer_;
 };

@@ -84,9 +84,12 @@ Status Server::Start() {
   hooks.last_closed = [this](int64_t user) { presence_->Closed(user); };
   hooks.replay = [this](Conn& c) { http_->ReplayPage(c); };
   hooks.head = [this] { return fanout_->head(); };
+  hooks.forgotten = [this](uint64_t id) {
+    if (pacer_) pacer_->Release(id);
+  };
   conns_ = std::make_unique<Conns>(base_.get(), cfg_, epoch, stats_, std::move(hooks));
   fanout_ = std::make_unique<Fanout>(base_.get(), cfg_, *store_, *conns_, stats_, head);
-  pacer_ = std::make_unique<Pacer>(base_.get(), cfg_, [this](uint64_t id) { http_->BuildHeldPage(id); });
+  pacer_ = std::make_unique<Pacer>(base_.get(), cfg_, [this](uint64_t id) { return http_->BuildHeldPage(id); });
   presence_ = std::make_unique<Presence>(cfg_, *store_, *conns_, *fanout_);
   presence_->Adopt(held);
   sessions_ = std::make_unique<Sessions>(cfg_, *store_);

@@ -100,7 +100,8 @@ void Sweep::Tick() {
     if (c.state != ConnState::kClosing && c.state != ConnState::kPaced && c.deadline_ms <= now) due.push_back(c.id);
   });
   for (uint64_t id : due) {
-    // A poll is answered (empty, with the current head); a stream rotates.
+    // A poll is answered (empty, with the current head); a stream rotates,
+    // and one whose goodbye has not left by its deadline is cut (conns.h).
     if (Conn* c = p_.conns.registry().Find(id)) {
       p_.conns.RequestClose(*c, c->mode == HoldMode::kStream ? CloseCause::kRotated : CloseCause::kClient);
     }

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "events_fixture.h"
@@ -206,6 +207,97 @@ TEST_F(BudgetTest, SlowReadersPastTheBudgetAreCutAndResumeWithoutLoss) {
   std::vector<int64_t> more = MessageIds(resumed.events, room);
   got.insert(got.end(), more.begin(), more.end());
   EXPECT_EQ(got, sent) << FirstDifference(got, sent);
+}
+
+// Descriptors a process holds open (0 if it is gone).
+size_t OpenFiles(pid_t pid) {
+  std::error_code ec;
+  size_t n = 0;
+  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+// Streams the daemon ends of a client that stopped reading: evhttp kept
+// each connection and its unsent output after the reply's end, until it
+// drained or the stream's timeout (its lifetime + 60 s), counted against no
+// cap (a client repeating logout and login took the daemon from 12 to 68 MB
+// in two rounds). Now a stream whose session ended is closed at once, and a
+// rotated one is cut if its goodbye has not left within 5 s.
+class EndedStreamsTest : public EventsTest {
+ protected:
+  // Eight streams of `token` straight on the daemon's socket, which nobody
+  // reads, each with some 300 KB queued in the daemon (under the 1 MiB cap).
+  std::vector<std::unique_ptr<SseStream>> FillUnread(const std::string& token, User& sender, int64_t room) {
+    std::vector<std::unique_ptr<SseStream>> streams;
+    for (int i = 0; i < 8; ++i) {
+      SseStream::Options o;
+      o.unix_socket = stack().dir() + "/events.sock";
+      o.headers = {"Authorization: Bearer " + token};
+      o.start_reading = false;
+      streams.push_back(OpenStream(o));
+    }
+    Json st = WaitForStats([](const Json& j) { return j["connections"]["stream"].num() == 8; }, 5s);
+    if (st["connections"]["stream"].num() != 8) throw SetupError("the streams did not open: " + st.Dump());
+    std::string big;
+    for (int i = 0; i < 4000; ++i) big += "\xe2\x82\xac";  // 12 KB of JSON per event
+    for (int i = 0; i < 40; ++i) Send(sender, room, big);
+    st = WaitForStats([](const Json& j) { return j["queued_bytes"].num() >= 8 * 100000; }, 10s);
+    if (st["queued_bytes"].num() < 8 * 100000) throw SetupError("the streams did not fill: " + st.Dump());
+    return streams;
+  }
+};
+
+TEST_F(EndedStreamsTest, StreamsEndedByALogoutLetGoOfTheirOutputAndSocketsAtOnce) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  const int64_t room = General(alice);
+  Head(alice.token);
+  const pid_t pid = stack().events()->pid();
+  Stats();  // nginx's kept connection to the daemon, counted in `before`
+  const size_t before = OpenFiles(pid);
+  auto streams = FillUnread(bob.token, alice, room);
+  ASSERT_GE(OpenFiles(pid), before + 8);
+
+  ASSERT_EQ(bob->Post("/api/logout").status, 204);
+  // The session check runs every 3 s.
+  const auto deadline = Clock::now() + 8s;
+  while (Clock::now() < deadline && OpenFiles(pid) > before + 2) std::this_thread::sleep_for(100ms);
+  EXPECT_LE(OpenFiles(pid), before + 2) << "the ended streams still hold their sockets";
+  Json st = WaitForStats(
+      [](const Json& j) { return j["connections"]["stream"].num() == 0 && j["queued_bytes"].num() == 0; }, 5s);
+  EXPECT_EQ(st["connections"]["stream"].num(), 0) << st.Dump();
+  EXPECT_EQ(st["queued_bytes"].num(), 0) << st.Dump();
+  EXPECT_GE(st["disconnects"]["revoked"].num(), 8) << st.Dump();
+}
+
+class RotatedStreamsTest : public EndedStreamsTest {
+ protected:
+  std::vector<std::string> EventsFlags() const override { return {"--stream-lifetime", "4"}; }
+};
+
+TEST_F(RotatedStreamsTest, ARotatedStreamWhoseGoodbyeDoesNotLeaveIsCutWithinSeconds) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  const int64_t room = General(alice);
+  Head(alice.token);
+  const pid_t pid = stack().events()->pid();
+  Stats();
+  const size_t before = OpenFiles(pid);
+  const auto opened = Clock::now();
+  auto streams = FillUnread(bob.token, alice, room);
+  ASSERT_GE(OpenFiles(pid), before + 8);
+  // Rotated at 4 s (the sweep looks once a second), cut 5 s later.
+  const auto deadline = opened + 14s;
+  while (Clock::now() < deadline && OpenFiles(pid) > before + 2) std::this_thread::sleep_for(100ms);
+  EXPECT_LE(OpenFiles(pid), before + 2) << "the rotated streams still hold their sockets";
+  Json st = WaitForStats(
+      [](const Json& j) { return j["connections"]["stream"].num() == 0 && j["queued_bytes"].num() == 0; }, 5s);
+  EXPECT_EQ(st["connections"]["stream"].num(), 0) << st.Dump();
+  EXPECT_EQ(st["queued_bytes"].num(), 0) << st.Dump();
+  EXPECT_GE(st["disconnects"]["slow"].num(), 8) << "a goodbye that does not leave is a slow reader's: " << st.Dump();
 }
 
 // parley-events with few descriptors (128, hard: it cannot raise them).
