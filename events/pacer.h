@@ -29,9 +29,9 @@
 // address (straight to the socket, not through nginx) is paced by user only.
 //
 // The bound. A bucket owes at most kMaxWaitMs (2 s) of its rate: a page
-// that would be due later is not taken (kNoRoom), and the caller refuses it
-// (a poll: 429 with Retry-After) or asks again at its turn (a resuming
-// stream, held meanwhile). Unbounded, pages queued without limit: one user
+// that would be due later is not taken (kNoRoom), and the caller holds its
+// poll or resuming stream that long without a page and asks again then
+// (Pacer::Hold). Unbounded, pages queued without limit: one user
 // firing catch-up polls made every other account behind the same address
 // wait minutes (81 s after 1,500 of them), and a held stream got no
 // heartbeat all that time. 2 s is the burst itself (twice the rate), far
