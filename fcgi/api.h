@@ -66,7 +66,8 @@ class Api {
   Result<Response> Me(Call& c);
   Result<Response> Users(Call& c);
   Result<Response> Health(Call& c);
-  Result<Response> SignedIn(const User& user, int status, bool https);
+  // pw_hash: the one the password was checked against (CreateSession).
+  Result<Response> SignedIn(const User& user, const std::string& pw_hash, int status, bool https);
   // handlers_rooms.cc
   Result<Response> Rooms(Call& c);
   Result<Response> CreateRoom(Call& c);

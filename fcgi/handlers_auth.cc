@@ -9,9 +9,9 @@ namespace parley::fcgi {
 
 // Opens a session for user; the token goes to the client once, in the body
 // (for curl and scripts) and in an HttpOnly cookie (for browsers).
-Result<Response> Api::SignedIn(const User& user, int status, bool https) {
+Result<Response> Api::SignedIn(const User& user, const std::string& pw_hash, int status, bool https) {
   std::string token = NewToken();
-  PARLEY_RETURN_IF_ERROR(store_.CreateSession(user.id, TokenHash(token)));
+  PARLEY_RETURN_IF_ERROR(store_.CreateSession(user.id, TokenHash(token), pw_hash));
   JsonWriter w;
   w.BeginObject().Key("user");
   Write(w, user);
@@ -32,7 +32,7 @@ Result<Response> Api::Register(Call& c) {
   if (existing) return Status::Conflict("username_taken", "that username is taken");
   PARLEY_ASSIGN_OR_RETURN(std::string hash, HashPassword(password));
   PARLEY_ASSIGN_OR_RETURN(User user, store_.CreateUser(username, hash));
-  return SignedIn(user, 201, c.req.https);
+  return SignedIn(user, hash, 201, c.req.https);
 }
 
 Result<Response> Api::Login(Call& c) {
@@ -56,7 +56,7 @@ Result<Response> Api::Login(Call& c) {
   PARLEY_RETURN_IF_ERROR(store_.LoginSucceeded(username, c.req.remote_addr));
   // Only after the password check, so a guesser learns nothing from it.
   if (cred->deactivated) return Status::Forbidden("account_deactivated", "this account was deactivated by an admin");
-  return SignedIn(cred->user, 200, c.req.https);
+  return SignedIn(cred->user, cred->pw_hash, 200, c.req.https);
 }
 
 Result<Response> Api::Logout(Call& c) {

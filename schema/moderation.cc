@@ -5,6 +5,15 @@
 
 namespace parley {
 
+Status CheckSessionFor(bool exists, bool deactivated, const std::string& pw_hash,
+                       const std::optional<std::string>& checked_pw_hash) {
+  const Status bad = Status::Unauthorized("invalid_credentials", "wrong username or password");
+  if (!exists) return bad;
+  if (deactivated) return Status::Forbidden("account_deactivated", "this account was deactivated by an admin");
+  if (checked_pw_hash && *checked_pw_hash != pw_hash) return bad;  // changed while the login checked it
+  return Status::Ok();
+}
+
 Status NotModerator() {
   return Status::Forbidden("not_moderator", "only the room's owner or a moderator can do that");
 }

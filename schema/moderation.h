@@ -15,6 +15,12 @@
 
 namespace parley {
 
+// CreateSession's check of the account (storage.h), in its transaction:
+// 401 invalid_credentials if it is gone or, with checked_pw_hash, its
+// password is no longer the one a login verified; 403 account_deactivated.
+Status CheckSessionFor(bool exists, bool deactivated, const std::string& pw_hash,
+                       const std::optional<std::string>& checked_pw_hash);
+
 // 403 not_moderator: the actor is neither the room's owner nor a moderator.
 Status NotModerator();
 bool IsOwner(const Room& r, int64_t user_id);

@@ -285,7 +285,19 @@ class Storage {
   virtual Result<std::optional<UserCredentials>> FindCredentials(const std::string& username) = 0;
   virtual Result<std::optional<User>> FindUser(const std::string& username) = 0;
   virtual Result<std::vector<User>> SearchUsers(const std::string& prefix, int limit) = 0;
-  virtual Status CreateSession(int64_t user_id, const std::string& token_hash) = 0;
+  // Opens a session for the user, in one transaction with a check of the
+  // account: 403 account_deactivated if it is, and with checked_pw_hash
+  // (the hash a login's password was verified against) 401
+  // invalid_credentials if the password changed meanwhile. A login reads
+  // the account, then spends ~90 ms on Argon2id: a deactivation or a
+  // password change that commits in between deletes every session there
+  // is, and the login's, opened after it, would outlive both.
+  virtual Status CreateSession(int64_t user_id, const std::string& token_hash,
+                               const std::optional<std::string>& checked_pw_hash) = 0;
+  // The same without a password (registration's first session, parleyctl).
+  Status CreateSession(int64_t user_id, const std::string& token_hash) {
+    return CreateSession(user_id, token_hash, std::nullopt);
+  }
   // The user a token hash belongs to, if the session is live; refreshes its idle clock.
   virtual Result<std::optional<User>> SessionUser(const std::string& token_hash) = 0;
   virtual Status RevokeSession(const std::string& token_hash) = 0;

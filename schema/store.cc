@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "schema/json.h"
+#include "schema/moderation.h"
 #include "schema/write_batch.h"
 
 namespace parley {
@@ -133,8 +134,16 @@ Result<std::vector<User>> Store::SearchUsers(const std::string& prefix, int limi
   return out;
 }
 
-Status Store::CreateSession(int64_t user_id, const std::string& token_hash) {
+Status Store::CreateSession(int64_t user_id, const std::string& token_hash,
+                            const std::optional<std::string>& checked_pw_hash) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  {
+    // Under the write lock, which a deactivation or a password change takes too.
+    PARLEY_ASSIGN_OR_RETURN(Statement who, db_.Prepare("SELECT deactivated, pw_hash FROM users WHERE id = ?"));
+    who.Bind(1, user_id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, who.Step());
+    PARLEY_RETURN_IF_ERROR(CheckSessionFor(row, row && who.Int(0) != 0, row ? who.Text(1) : "", checked_pw_hash));
+  }
   int64_t now = NowMs();
   {
     // The account's sessions that can no longer be used (Limits::sessions_per_user).

@@ -73,7 +73,9 @@ class Store final : public Storage {
   Result<std::optional<UserCredentials>> FindCredentials(const std::string& username) override;
   Result<std::optional<User>> FindUser(const std::string& username) override;
   Result<std::vector<User>> SearchUsers(const std::string& prefix, int limit) override;
-  Status CreateSession(int64_t user_id, const std::string& token_hash) override;
+  using Storage::CreateSession;
+  Status CreateSession(int64_t user_id, const std::string& token_hash,
+                       const std::optional<std::string>& checked_pw_hash) override;
   Result<std::optional<User>> SessionUser(const std::string& token_hash) override;
   Status RevokeSession(const std::string& token_hash) override;
   Result<int64_t> SweepSessions(int64_t limit) override;

@@ -236,14 +236,24 @@ Result<std::vector<User>> PgStore::SearchUsers(const std::string& prefix, int li
   return out;
 }
 
-Status PgStore::CreateSession(int64_t user_id, const std::string& token_hash) {
+Status PgStore::CreateSession(int64_t user_id, const std::string& token_hash,
+                              const std::optional<std::string>& checked_pw_hash) {
   // As on SQLite: the account's unusable sessions go, the new one comes,
   // then past the cap the ones used least recently (Limits::sessions_per_user).
   // The account's row is locked first, so two logins at once cannot both
-  // count under the cap.
+  // count under the cap, and a deactivation or a password change (an
+  // UPDATE of that row) comes before or after, never in between.
   const int64_t now = NowMs();
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
-  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", {user_id}).status());
+  PARLEY_ASSIGN_OR_RETURN(PgResult who, conn_.Exec("SELECT deactivated, pw_hash FROM users WHERE id = $1 "
+                                                   "FOR NO KEY UPDATE",
+                                                   {user_id}));
+  const bool row = who.Rows() == 1;
+  int64_t deactivated = 0;
+  if (row) {
+    PARLEY_ASSIGN_OR_RETURN(deactivated, who.Int(0, 0));
+  }
+  PARLEY_RETURN_IF_ERROR(CheckSessionFor(row, deactivated != 0, row ? who.Text(0, 1) : "", checked_pw_hash));
   PARLEY_RETURN_IF_ERROR(
       conn_.Defer("DELETE FROM sessions WHERE user_id = $1 AND (expires_ts <= $2 OR last_seen_ts <= $3)",
                   {user_id, now, now - limits_.session_idle_ms}));

@@ -237,6 +237,45 @@ TEST_F(StoreTest, SearchUsersByPrefixIgnoringCase) {
 
 // ---------------------------------------------------------------- sessions
 
+// A login reads the account, then spends ~90 ms on Argon2id before it opens
+// its session. A deactivation or a password change that commits in between
+// deletes the sessions there are; the login's, opened after, once outlived
+// both (one in 20 logins racing a deactivation kept a working token). The
+// session is opened only if the account is still as the login found it.
+TEST_F(StoreTest, ASessionOpensOnlyForTheAccountAsTheLoginFoundIt) {
+  User admin = NewUser("admin");
+  User alice = NewUser("alice");
+  ASSERT_OK(store_->SetAdmin("admin", true));
+  ASSERT_OK_AND_ASSIGN(std::optional<UserCredentials> seen, store_->FindCredentials("alice"));
+  ASSERT_TRUE(seen.has_value());
+  // The password the login verified is still hers: a session.
+  const std::string first = TokenHash(NewToken());
+  ASSERT_OK(store_->CreateSession(alice.id, first, seen->pw_hash));
+  ASSERT_OK_AND_ASSIGN(std::optional<User> who, store_->SessionUser(first));
+  EXPECT_TRUE(who.has_value());
+
+  // Changed while the login hashed: the old password opens nothing.
+  ASSERT_OK(store_->SetPassword(alice.id, "another hash", first));
+  const std::string late = TokenHash(NewToken());
+  EXPECT_ERROR(store_->CreateSession(alice.id, late, seen->pw_hash), Code::kUnauthorized, "invalid_credentials");
+  ASSERT_OK_AND_ASSIGN(who, store_->SessionUser(late));
+  EXPECT_FALSE(who.has_value());
+  ASSERT_OK(store_->CreateSession(alice.id, TokenHash(NewToken()), std::string("another hash")));
+
+  // Deactivated while the login hashed: nothing opens, with or without a
+  // password (parleyctl token), until the account is reactivated.
+  ASSERT_OK(store_->SetDeactivated(admin, "alice", true));
+  EXPECT_ERROR(store_->CreateSession(alice.id, TokenHash(NewToken()), std::string("another hash")), Code::kForbidden,
+               "account_deactivated");
+  EXPECT_ERROR(store_->CreateSession(alice.id, TokenHash(NewToken())), Code::kForbidden, "account_deactivated");
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM sessions WHERE user_id = " + std::to_string(alice.id)), 0);
+  ASSERT_OK(store_->SetDeactivated(admin, "alice", false));
+  ASSERT_OK(store_->CreateSession(alice.id, TokenHash(NewToken())));
+  // An account that is gone opens nothing either.
+  EXPECT_ERROR(store_->CreateSession(alice.id + 1000, TokenHash(NewToken())), Code::kUnauthorized,
+               "invalid_credentials");
+}
+
 TEST_F(StoreTest, SessionsCreateResolveRevoke) {
   User alice = NewUser("alice");
   DrainNotify();
@@ -1378,6 +1417,27 @@ TEST_F(QaTest, AnswerRetryWithClientIdReturnsStoredAnswer) {
   ASSERT_OK_AND_ASSIGN(SendResult retry, store_->Answer(alice_, q.id, "because", std::string("a-1")));
   EXPECT_FALSE(retry.created);
   EXPECT_EQ(retry.message.id, a.message.id);
+}
+
+// A client_id that named a follow-up question (reply_to the question, sent
+// while its author was a student) names another kind of message: an answer
+// under it is 409 client_id_reused, not that question handed back as the
+// answer (200) with no answer stored. Only an answer to the same question
+// is a retry.
+TEST_F(QaTest, AnAnswerUnderAQuestionsClientIdIsRefused) {
+  Message q = Post(bob_, qa_.id, "why?");
+  ASSERT_OK_AND_ASSIGN(SendResult follow_up,
+                       store_->Send(bob_, qa_.id, "and why not?", std::string("c-1"), q.id));
+  EXPECT_EQ(follow_up.message.kind, "question");
+  MakeProfessor(alice_, qa_.id, bob_);
+  const int64_t h = Head();
+  EXPECT_ERROR(store_->Answer(bob_, q.id, "because", std::string("c-1")), Code::kConflict, "client_id_reused");
+  EXPECT_EQ(Head(), h) << "nothing stored";
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM messages WHERE kind = 'answer'"), 0);
+  // The question is still open, and a fresh client_id answers it.
+  ASSERT_OK_AND_ASSIGN(SendResult a, store_->Answer(bob_, q.id, "because", std::string("c-2")));
+  EXPECT_TRUE(a.created);
+  EXPECT_EQ(a.message.kind, "answer");
 }
 
 // Deleting the answer that won reopens its question: history shows it
