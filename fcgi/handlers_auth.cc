@@ -4,6 +4,7 @@
 #include "fcgi/response.h"
 #include "fcgi/validate.h"
 #include "schema/crypto.h"
+#include "schema/login_rules.h"
 
 namespace parley::fcgi {
 
@@ -43,8 +44,10 @@ Result<Response> Api::Login(Call& c) {
     VerifyDummyPassword(password);
     return bad;
   }
-  // Counted before the password is checked: parallel guesses get no extra tries.
-  PARLEY_RETURN_IF_ERROR(store_.BeginLogin(username, c.req.remote_addr));
+  // Counted before the password is checked: parallel guesses get no extra
+  // tries; an IPv6 client by its /64.
+  const std::string address = LoginAddressKey(c.req.remote_addr);
+  PARLEY_RETURN_IF_ERROR(store_.BeginLogin(username, address));
   PARLEY_ASSIGN_OR_RETURN(std::optional<UserCredentials> cred, store_.FindCredentials(username));
   bool ok = false;
   if (cred) {
@@ -53,7 +56,7 @@ Result<Response> Api::Login(Call& c) {
     VerifyDummyPassword(password);  // same time as a real check
   }
   if (!ok) return bad;  // already counted by BeginLogin
-  PARLEY_RETURN_IF_ERROR(store_.LoginSucceeded(username, c.req.remote_addr));
+  PARLEY_RETURN_IF_ERROR(store_.LoginSucceeded(username, address));
   // Only after the password check, so a guesser learns nothing from it.
   if (cred->deactivated) return Status::Forbidden("account_deactivated", "this account was deactivated by an admin");
   return SignedIn(cred->user, cred->pw_hash, 200, c.req.https);

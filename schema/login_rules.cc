@@ -1,11 +1,26 @@
 #include "schema/login_rules.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "schema/token_bucket.h"
 
 namespace parley {
+
+std::string LoginAddressKey(const std::string& remote_addr) {
+  in6_addr a;
+  if (inet_pton(AF_INET6, remote_addr.c_str(), &a) != 1) return remote_addr;
+  char text[INET6_ADDRSTRLEN];
+  if (IN6_IS_ADDR_V4MAPPED(&a)) {
+    return inet_ntop(AF_INET, a.s6_addr + 12, text, sizeof text) ? std::string(text) : remote_addr;
+  }
+  std::memset(a.s6_addr + 8, 0, 8);
+  if (!inet_ntop(AF_INET6, &a, text, sizeof text)) return remote_addr;
+  return std::string(text) + "/64";
+}
 
 int64_t LoginBlockedUntil(const Limits& l, int64_t failures, int limit, int64_t now) {
   if (failures < limit) return 0;

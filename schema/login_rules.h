@@ -28,6 +28,14 @@ struct LoginRow {
 };
 std::array<LoginRow, 2> LoginRows(const std::string& username, const Limits& l);
 
+// The address a login attempt is counted against: an IPv4 address as it
+// is, and for IPv6 its /64 ("2001:db8:1:2::/64"), as parley-events paces
+// by /64 (events/request.cc): one host is given a /64 and may use any
+// address in it, so per /128 every address had its own tries at every
+// account. An IPv4-mapped address is its IPv4 one; anything unparsable
+// (a unix socket's empty address) is kept as it is.
+std::string LoginAddressKey(const std::string& remote_addr);
+
 // When the row of an attempt that brings its count to `failures` (of at
 // most `limit` allowed) is blocked until: 0 below the limit, else now plus
 // login_backoff_ms, doubling with every further failure up to

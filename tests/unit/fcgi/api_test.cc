@@ -271,6 +271,28 @@ TEST_F(ApiTest, FailuresFromOneAddressNeverLockTheOwnerOut) {
   EXPECT_API_ERROR(login("203.0.113.5", kPassword), 429, "throttled");
 }
 
+// One host is given a /64 and may use any address in it: IPv6 guesses are
+// counted by /64, or each of its 2^64 addresses had five tries at every
+// account. Another /64 (the owner's) is not held back.
+TEST_F(ApiTest, IPv6LoginFailuresCountByTheSlash64) {
+  ASSERT_OK_AND_ASSIGN(std::string hash, HashPassword(kPassword));
+  ASSERT_OK(store_->CreateUser("alice", hash));
+  auto login = [&](const std::string& addr, const char* password) {
+    Request r = Req("POST", "/api/login", std::string(R"({"username":"alice","password":")") + password + "\"}");
+    r.remote_addr = addr;
+    return Call(r);
+  };
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_API_ERROR(login("2001:db8:1:2::" + std::to_string(i + 1), "guess-guess"), 401, "invalid_credentials");
+  }
+  EXPECT_API_ERROR(login("2001:db8:1:2:abcd::9", "guess-again"), 429, "throttled");
+  EXPECT_API_ERROR(login("2001:0db8:0001:0002:ffff:ffff:ffff:ffff", kPassword), 429, "throttled");
+  EXPECT_EQ(login("2001:db8:1:3::1", kPassword).status, 200);
+  // An IPv4-mapped address is its IPv4 one.
+  for (int i = 0; i < 5; ++i) EXPECT_API_ERROR(login("::ffff:203.0.113.9", "guess-guess"), 401, "invalid_credentials");
+  EXPECT_API_ERROR(login("203.0.113.9", "guess-again"), 429, "throttled");
+}
+
 TEST_F(ApiTest, TextIsStoredWithCrLfAndLoneCrAsNewlines) {
   Session alice = SignIn("alice");
   Response sent = As(alice, "POST", "/api/rooms/1/messages", R"({"text":"one\r\ntwo\rthree"})");
