@@ -7,6 +7,7 @@
 #include "fcgi/response.h"
 #include "fcgi/validate.h"
 #include "schema/crypto.h"
+#include "schema/login_rules.h"
 
 namespace parley::fcgi {
 namespace {
@@ -105,12 +106,13 @@ Result<Response> Api::Password(Call& c) {
   PARLEY_RETURN_IF_ERROR(ValidatePassword(new_password));
   // Guessing the old password through a stolen session is throttled as
   // logins are (store_login.cc), counted before the check.
-  PARLEY_RETURN_IF_ERROR(store_.BeginLogin(c.user.username, c.req.remote_addr));
+  const std::string address = LoginAddressKey(c.req.remote_addr);
+  PARLEY_RETURN_IF_ERROR(store_.BeginLogin(c.user.username, address));
   PARLEY_ASSIGN_OR_RETURN(std::optional<UserCredentials> cred, store_.FindCredentials(c.user.username));
   if (!cred || !VerifyPassword(old_password, cred->pw_hash)) {
     return Status::Forbidden("wrong_password", "the current password is not right");
   }
-  PARLEY_RETURN_IF_ERROR(store_.LoginSucceeded(c.user.username, c.req.remote_addr));
+  PARLEY_RETURN_IF_ERROR(store_.LoginSucceeded(c.user.username, address));
   PARLEY_ASSIGN_OR_RETURN(std::string hash, HashPassword(new_password));
   PARLEY_RETURN_IF_ERROR(store_.SetPassword(c.user.id, hash, TokenHash(c.creds->token)));
   return NoContent();
