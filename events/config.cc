@@ -5,8 +5,10 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include "schema/log.h"
 
@@ -18,10 +20,19 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
+// Decimal digits only, with a '-' first only where min allows a negative:
+// strtoll alone also took " 5", "+3" and "\t5" (leading white space, a sign).
+// Out of range (ERANGE included: strtoll then returns its limit) is refused.
 Status ParseInt(const std::string& flag, const std::string& text, int64_t min, int64_t max, int64_t* out) {
-  char* end = nullptr;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || v < min || v > max) {
+  const size_t first_digit = min < 0 && !text.empty() && text[0] == '-' ? 1 : 0;
+  bool ok = text.size() > first_digit && text.find_first_not_of("0123456789", first_digit) == std::string::npos;
+  long long v = 0;
+  if (ok) {
+    errno = 0;
+    v = std::strtoll(text.c_str(), nullptr, 10);
+    ok = errno == 0 && v >= min && v <= max;
+  }
+  if (!ok) {
     return Status::Invalid("invalid_flag", flag + " must be an integer from " + std::to_string(min) + " to " +
                                                std::to_string(max));
   }
@@ -82,6 +93,10 @@ Result<Config> ParseConfig(int argc, char** argv) {
     PARLEY_RETURN_IF_ERROR(ParseInt("PARLEY_PRESENCE_GRACE", v, 0, 600000, &n));
     c.presence_grace_ms = static_cast<int>(n);
   }
+  // A flag given twice is refused: which one applied was the parser's
+  // choice (the last, silently), not the operator's. A flag over its
+  // environment variable is no repetition: that is what the flag is for.
+  std::set<std::string> given;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i], value;
     if (size_t eq = flag.find('='); eq != std::string::npos) {
@@ -92,6 +107,7 @@ Result<Config> ParseConfig(int argc, char** argv) {
     } else {
       return Status::Invalid("invalid_flag", flag + " needs a value");
     }
+    if (!given.insert(flag).second) return Status::Invalid("invalid_flag", flag + " is given twice");
     int64_t n = 0;
     if (flag == "--db") {
       c.db = value;

@@ -1,6 +1,7 @@
 // parley-events: the push daemon behind nginx's /events/ location.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +16,11 @@
 #include "schema/log.h"
 
 int main(int argc, char** argv) {
+  // The database (session hashes), its -wal and -shm and the --log-file are
+  // the service's alone, also when started by hand under a umask of 022:
+  // tools/run and the unit (UMask=0077) set the same. The sockets nginx
+  // reaches are made 0660 explicitly (schema/posix.h, UnixBind).
+  umask(077);
   parley::SetLogRole("events");
   // Until the loop handles them (server.cc), and between two images of an
   // upgrade, these would end the daemon by default: a second SIGHUP sent

@@ -50,6 +50,9 @@ Status ApplyRate(std::string_view item, std::vector<WriteClass>* seen, Limits* o
     return Bad("PARLEY_WRITE_RATES: bad burst for " + std::string(ToString(*c)));
   } else if (r.per_second > 0 && r.burst < 1) {
     return Bad("PARLEY_WRITE_RATES: the burst of " + std::string(ToString(*c)) + " must be at least 1");
+  } else if (r.per_second > 0 && r.per_second < kMinRatePerSecond) {
+    return Bad("PARLEY_WRITE_RATES: the rate of " + std::string(ToString(*c)) +
+               " must be 0 (off) or at least one token a day (0.0000116)");
   }
   out->rate(*c) = r;
   return Status::Ok();
@@ -105,10 +108,15 @@ Status ApplyLimitsEnv(const LimitsEnv& env, Limits* out) {
       ApplyCount("PARLEY_MEMBERSHIPS_PER_USER", env.memberships_per_user, &out->memberships_per_user));
   std::string_view rates = env.write_rates ? env.write_rates : "";
   std::vector<WriteClass> seen;
-  while (!rates.empty()) {
-    size_t comma = rates.find(',');
-    PARLEY_RETURN_IF_ERROR(ApplyRate(rates.substr(0, comma), &seen, out));
-    rates = comma == std::string_view::npos ? std::string_view() : rates.substr(comma + 1);
+  // Every item between commas is a class: "send=5/30," ends in an empty one
+  // (the loop used to stop there, taking it), as ",," holds one.
+  constexpr size_t kEnd = std::string_view::npos;
+  for (size_t at = 0; !rates.empty() && at != kEnd;) {
+    const size_t comma = rates.find(',', at);
+    const std::string_view item = rates.substr(at, comma == kEnd ? kEnd : comma - at);
+    if (item.empty()) return Bad("PARLEY_WRITE_RATES: an empty class (a comma too many?)");
+    PARLEY_RETURN_IF_ERROR(ApplyRate(item, &seen, out));
+    at = comma == kEnd ? kEnd : comma + 1;
   }
   // Last, so that off wins over everything else.
   if (on == "off") out->WritesOff();

@@ -1,8 +1,11 @@
 // parley-fcgi: the FastCGI worker pool behind nginx's /api/ location.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "fcgi/limits_config.h"
@@ -39,13 +42,14 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
-// An optional count from a flag or the environment: 1 to max, else a
-// message and false. Empty leaves *out as it is.
+// An optional count from a flag or the environment: 1 to max in decimal
+// digits, else a message and false (strtol alone also took " 2" and "+2").
+// Empty leaves *out as it is.
 bool ParseCount(const std::string& text, const char* flag, long max, int* out) {
   if (text.empty()) return true;
-  char* end = nullptr;
-  long n = std::strtol(text.c_str(), &end, 10);
-  if (*end != '\0' || n < 1 || n > max) {
+  long n = 0;
+  if (text.size() <= 9 && text.find_first_not_of("0123456789") == std::string::npos) n = std::stol(text);
+  if (n < 1 || n > max) {
     std::fprintf(stderr, "parley-fcgi: %s must be 1 to %ld\n", flag, max);
     return false;
   }
@@ -56,6 +60,13 @@ bool ParseCount(const std::string& text, const char* flag, long max, int* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The database holds password and session hashes: it, its -wal and -shm
+  // are the service's alone, also when started by hand under a umask of
+  // 022 (tools/run and the unit's UMask=0077 set the same; parleyctl too).
+  // The sockets nginx connects to are made 0660 explicitly whatever the
+  // umask (schema/posix.h, UnixBind), and a worker makes uploads/ 0700
+  // anyway (worker.cc; the unit makes the directories nginx shares).
+  umask(077);
   parley::fcgi::PoolConfig cfg;
   // What a reload runs again (fcgi/reexec.h): read before anything could
   // replace the file, and the descriptors the image before this one kept.
@@ -71,8 +82,16 @@ int main(int argc, char** argv) {
   std::string threads = Env("PARLEY_THREADS");
   std::string running = Env("PARLEY_RUNNING");
   std::string sync = Env("PARLEY_SYNC");
+  // A flag given twice is refused: which one applied was the parser's
+  // choice (the last, silently), not the operator's. A flag over its
+  // environment variable is no repetition: that is what the flag is for.
+  std::set<std::string> given;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (const std::string flag = a.substr(0, a.find('=')); flag.starts_with("--") && !given.insert(flag).second) {
+      std::fprintf(stderr, "parley-fcgi: %s is given twice\n", flag.c_str());
+      return 2;
+    }
     auto value = [&](const char* flag) -> const char* {
       size_t n = std::strlen(flag);
       if (a.compare(0, n, flag) != 0) return nullptr;

@@ -22,11 +22,18 @@ Take TakeToken(const std::optional<Bucket>& prev, const Rate& rate, int64_t now_
     t.next = Bucket{tokens - 1, now_ms};
     return t;
   }
-  t.retry_after_ms = static_cast<int64_t>(std::ceil((1 - tokens) * 1000.0 / rate.per_second));
+  // In double, then clamped: converting a double past int64_t is undefined
+  // (a rate of 1e-31 a second wrapped to a negative wait here, a
+  // "Retry-After: 1" forever). !(wait < max) also catches inf and NaN.
+  const double wait_ms = std::ceil((1 - tokens) * 1000.0 / rate.per_second);
+  t.retry_after_ms = wait_ms < static_cast<double>(kMaxRetryAfterMs) ? static_cast<int64_t>(wait_ms) : kMaxRetryAfterMs;
   return t;
 }
 
-int64_t RetryAfterSeconds(int64_t retry_after_ms) { return std::max<int64_t>(1, (retry_after_ms + 999) / 1000); }
+// Rounded up without adding first: retry_after_ms + 999 overflowed near the max.
+int64_t RetryAfterSeconds(int64_t retry_after_ms) {
+  return std::max<int64_t>(1, retry_after_ms / 1000 + (retry_after_ms % 1000 > 0 ? 1 : 0));
+}
 
 Take BucketMap::Consume(int64_t key, const Rate& rate, int64_t now_ms) {
   auto it = buckets_.find(key);

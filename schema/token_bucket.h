@@ -24,10 +24,16 @@ struct Bucket {
   int64_t updated_ms = 0;
 };
 
+// The longest wait a refusal names: 2^31 s, what RFC 9110 (1.2.2) asks a
+// recipient of a delta-seconds to cope with. Longer waits (a rate of
+// nearly 0: fcgi/limits_config.h refuses rates under one token a day)
+// saturate here instead of overflowing int64_t.
+inline constexpr int64_t kMaxRetryAfterMs = (int64_t{1} << 31) * 1000;
+
 struct Take {
   bool ok = false;
   Bucket next;                 // the bucket to store when ok
-  int64_t retry_after_ms = 0;  // when refused: until one token is back
+  int64_t retry_after_ms = 0;  // when refused: until one token is back, at most kMaxRetryAfterMs
 };
 
 // Refills prev (a missing bucket is full) up to now_ms, then takes a token.
@@ -35,6 +41,7 @@ struct Take {
 Take TakeToken(const std::optional<Bucket>& prev, const Rate& rate, int64_t now_ms);
 
 // Whole seconds until retry_after_ms has passed, at least 1: a Retry-After.
+// Defined for every int64_t.
 int64_t RetryAfterSeconds(int64_t retry_after_ms);
 
 // Buckets in memory for one process, keyed by an id. Bounded: past

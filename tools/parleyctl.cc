@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,8 @@ int Usage() {
                "  migrate                          apply pending schema migrations\n"
                "  create-user USERNAME             password from $PARLEY_PASSWORD or one line of stdin (not echoed)\n"
                "  create-users PREFIX COUNT        PREFIX1..PREFIXCOUNT sharing one password (load tests)\n"
-               "  token USERNAME [COUNT]           open COUNT sessions; print one bearer token per line\n"
+               "  token USERNAME [COUNT]           open COUNT sessions (1 to 100, the account's cap: more would\n"
+               "                                   end the first ones); print one bearer token per line\n"
                "  tokens PREFIX COUNT              one session each for PREFIX1..PREFIXCOUNT: \"name token\" lines\n"
                "  set-role ROOM_ID USERNAME ROLE   member | student | professor\n"
                "  set-owner ROOM_ID USERNAME       hand the room to one of its members (general has no owner\n"
@@ -53,6 +55,15 @@ std::optional<int64_t> RoomId(const std::string& s) {
   const long long id = std::strtoll(s.c_str(), &end, 10);
   if (end == s.c_str() || *end != '\0' || id <= 0 || errno == ERANGE) return std::nullopt;
   return id;
+}
+
+// COUNT of create-users, token and tokens: decimal digits, 1 to max, or
+// nothing (strtol alone also took " 5" and "+5").
+std::optional<long> Count(const std::string& s, long max) {
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  const long n = std::stol(s);
+  if (n < 1 || n > max) return std::nullopt;
+  return n;
 }
 
 int Fail(const Status& st) {
@@ -344,8 +355,27 @@ int main(int argc, char** argv) {
     db_path = env;
   }
   if (db_path.empty() || args.empty() || !KnownCommand(args)) return Usage();
-  if (Status st = parley::CryptoInit(); !st.ok()) return Fail(st);
   const std::string& cmd = args[0];
+  // COUNT, checked before anything is opened. token's is at most the
+  // sessions an account holds: each new one ends the least recently used
+  // past that cap (Storage::CreateSession), so with more the first tokens
+  // printed were already dead. Up to it, all are live: the new sessions are
+  // the most recently used.
+  long count = 1;
+  if (args.size() == 3 && (cmd == "create-users" || cmd == "tokens" || cmd == "token")) {
+    const long max = cmd == "token" ? parley::Limits{}.sessions_per_user : 1000000;
+    std::optional<long> n = Count(args[2], max);
+    if (!n && cmd == "token") {
+      std::fprintf(stderr,
+                   "parleyctl: token COUNT must be 1 to %ld: an account holds at most %ld sessions, and each new "
+                   "one ends the least recently used past that\n",
+                   max, max);
+      return 2;
+    }
+    if (!n) return Usage();
+    count = *n;
+  }
+  if (Status st = parley::CryptoInit(); !st.ok()) return Fail(st);
   if (parley::BackendOf(db_path) == parley::Backend::kSqlite && cmd != "migrate") {
     if (Status st = CheckSqliteFile(db_path); !st.ok()) return Fail(st);
   }
@@ -376,9 +406,6 @@ int main(int argc, char** argv) {
   }
   if (cmd == "create-user") return CreateUser(store, args[1]);
   if (cmd == "tokens") {
-    char* end = nullptr;
-    long count = std::strtol(args[2].c_str(), &end, 10);
-    if (*end != '\0' || count < 1 || count > 1000000) return Usage();
     for (long i = 1; i <= count; ++i) {
       std::string name = args[1] + std::to_string(i);
       std::printf("%s ", name.c_str());
@@ -388,12 +415,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "create-users" || cmd == "token") {
-    long count = 1;
-    if (args.size() == 3) {
-      char* end = nullptr;
-      count = std::strtol(args[2].c_str(), &end, 10);
-      if (*end != '\0' || count < 1 || count > 1000000) return Usage();
-    }
     return cmd == "token" ? Tokens(store, args[1], count) : CreateUsers(store, args[1], count);
   }
   if (cmd == "set-role") {

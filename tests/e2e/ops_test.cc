@@ -405,6 +405,116 @@ TEST_F(OpsTest, FcgiListenAndEventsSocketOnOnePathAreRefused) {
   EXPECT_FALSE(Exists(Path("parley.db")));
 }
 
+// PARLEY_WORKERS=" 2", "--threads +3": strtol skipped white space and took
+// a sign, and the pool started. Digits only now. A flag given twice was
+// taken too, the last one silently winning.
+TEST_F(OpsTest, FcgiCountsAreDigitsOnlyAndAFlagTwiceIsRefused) {
+  const std::vector<std::string> base = {PARLEY_FCGI_BIN, "--db", Path("parley.db"), "--listen", Path("fcgi.sock")};
+  // 5 s each: a value taken starts the pool, which this test then stops.
+  auto run = [&](std::vector<std::string> extra, std::vector<std::string> env, std::string* out) {
+    Child::Options o;
+    o.argv = base;
+    o.argv.insert(o.argv.end(), extra.begin(), extra.end());
+    o.env = std::move(env);
+    o.log_path = Path("run-" + std::to_string(++runs_) + ".out");
+    std::string error;
+    const int rc = RunToCompletion(o, seconds(5), &error);
+    *out = ReadText(o.log_path) + error;
+    return rc;
+  };
+  std::string out;
+  for (const char* bad : {" 2", "+2", "2 ", "0x2", "-1", "2.0"}) {
+    EXPECT_EQ(run({}, {std::string("PARLEY_WORKERS=") + bad}, &out), 2) << "PARLEY_WORKERS='" << bad << "': " << out;
+    EXPECT_NE(out.find("--workers must be 1 to 256"), std::string::npos) << out;
+    EXPECT_EQ(run({"--threads", bad}, {}, &out), 2) << "--threads '" << bad << "': " << out;
+    EXPECT_NE(out.find("--threads must be 1 to 1024"), std::string::npos) << out;
+    EXPECT_EQ(run({std::string("--running=") + bad}, {}, &out), 2) << "--running=" << bad << ": " << out;
+    EXPECT_NE(out.find("--running must be 1 to 1024"), std::string::npos) << out;
+  }
+  for (const std::vector<std::string>& twice :
+       std::vector<std::vector<std::string>>{{"--workers", "1", "--workers", "2"},
+                                             {"--sync=full", "--sync", "normal"},
+                                             {"--db", Path("other.db")},
+                                             {"--listen=" + Path("other.sock")}}) {
+    EXPECT_EQ(run(twice, {}, &out), 2) << twice[0] << ": " << out;
+    const std::string flag = twice[0].substr(0, twice[0].find('='));
+    EXPECT_NE(out.find("parley-fcgi: " + flag + " is given twice"), std::string::npos) << out;
+  }
+  EXPECT_FALSE(Exists(Path("parley.db")));
+  EXPECT_FALSE(Exists(Path("other.db")));
+}
+
+// Started by hand (no tools/run, no unit with UMask=0077) under the usual
+// umask 022, parley-fcgi made the database, which holds password and
+// session hashes, -rw-r--r--; parley-events did the same with its own and
+// with its --log-file. Both set umask 077 now; their sockets stay 0660, for
+// nginx's group.
+TEST_F(OpsTest, DaemonsStartedByHandUnderUmask022KeepTheirFilesPrivate) {
+  const mode_t old_umask = umask(022);
+  std::string error;
+  Child::Options f;
+  f.argv = {PARLEY_FCGI_BIN, "--db", Path("parley.db"), "--listen", Path("fcgi.sock"), "--events-socket",
+            Path("notify.sock")};
+  f.log_path = Path("fcgi.log");
+  auto fcgi = Child::Spawn(f, &error);
+  Child::Options e;
+  e.argv = {PARLEY_EVENTS_BIN, "--db", Path("events.db"), "--listen", Path("events.sock"), "--notify",
+            Path("notify.sock"), "--log-file", Path("events.log")};
+  auto events = Child::Spawn(e, &error);
+  umask(old_umask);
+  ASSERT_TRUE(fcgi && events) << error;
+  ASSERT_TRUE(WaitForSocket(Path("fcgi.sock"), fcgi.get())) << ReadText(Path("fcgi.log"));
+  ASSERT_TRUE(WaitForSocket(Path("events.sock"), events.get())) << ReadText(Path("events.log"));
+  auto mode = [&](const std::string& name) -> int {
+    struct stat st;
+    return stat(Path(name).c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
+  };
+  // The pool's workers open the database after the socket answers.
+  for (int i = 0; i < 100 && !(Exists(Path("parley.db")) && Exists(Path("parley.db-wal"))); ++i) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  for (const char* name : {"parley.db", "parley.db-wal", "parley.db-shm", "events.db", "events.db-wal",
+                           "events.db-shm", "events.log"}) {
+    EXPECT_EQ(mode(name), 0600) << name << " (-1: missing)";
+  }
+  for (const char* name : {"parley.db-writer", "events.db-writer"}) {
+    if (Exists(Path(name))) {
+      EXPECT_EQ(mode(name), 0600) << name;
+    }
+  }
+  for (const char* name : {"fcgi.sock", "events.sock", "notify.sock"}) EXPECT_EQ(mode(name), 0660) << name;
+  EXPECT_TRUE(Answers(Path("fcgi.sock")));
+  fcgi->Stop(milliseconds(5000));
+  events->Stop(milliseconds(5000));
+}
+
+// `parleyctl token USER COUNT` with COUNT past the account's cap of 100
+// sessions (Limits::sessions_per_user; each new one evicts the least
+// recently used past it) printed tokens that were already dead. Refused
+// now, before the database is opened; up to the cap, every one printed is
+// live (the new ones are the most recently used).
+TEST_F(OpsTest, ParleyctlTokenRefusesMoreThanTheSessionCap) {
+  const std::string db = Path("parley.db");
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", db, "migrate"}, &out), 0) << out;
+  ASSERT_EQ(Ctl({"--db", db, "create-user", "alice"}, &out, {"PARLEY_PASSWORD=long enough password"}), 0) << out;
+  for (const char* count : {"101", "1000", "1000000"}) {
+    EXPECT_EQ(Ctl({"--db", db, "token", "alice", count}, &out), 2) << count << ": " << out;
+    EXPECT_NE(out.find("at most 100"), std::string::npos) << out;
+  }
+  EXPECT_EQ(Ctl({"--db", Path("missing.db"), "token", "alice", "101"}, &out), 2) << out;
+  EXPECT_FALSE(Exists(Path("missing.db")));
+  for (const char* count : {"0", "-1", " 5", "+5", "5x"}) {
+    EXPECT_EQ(Ctl({"--db", db, "token", "alice", count}, &out), 2) << count << ": " << out;
+  }
+  ASSERT_EQ(Ctl({"--db", db, "token", "alice", "100"}, &out), 0) << out;
+  std::set<std::string> tokens;
+  for (size_t at = 0, nl; (nl = out.find('\n', at)) != std::string::npos; at = nl + 1) {
+    tokens.insert(out.substr(at, nl - at));
+  }
+  EXPECT_EQ(tokens.size(), 100u) << out;
+}
+
 // A password typed for parleyctl at a terminal showed on the screen. The
 // test is the terminal: a pty whose other end it reads, as a screen would.
 TEST_F(OpsTest, APasswordTypedAtATerminalIsNotEchoed) {

@@ -4,7 +4,10 @@
 # PARLEY_LOG_MAX the access log is moved to nginx-access.log.1 and nginx
 # reopens it: the new one is small and nginx goes on writing into it. A
 # PARLEY_LOG_MAX that is not a byte count of 1000 or more is refused before
-# anything starts. Every wait is bounded.
+# anything starts, as are a PARLEY_PORT or PARLEY_WORKERS that is not a
+# plain decimal number (018141 was taken: bash's (( )) read it as bad octal,
+# the error made the range check false, and nginx listened on 18141; 010 was
+# checked as 8), and tools/nginx-conf's PORT likewise. Every wait is bounded.
 set -euo pipefail
 
 build=$(cd "${1:?usage: run_logs_test.sh BUILD_DIR}" && pwd -P)
@@ -32,6 +35,32 @@ for bad in abc 0 999 -5 1e9 "64 k" 0x10000 99999999999999; do
   [[ ! -e $tmp/refused ]] || fail "PARLEY_LOG_MAX='$bad' was refused after PARLEY_VAR was made"
 done
 echo "# bad PARLEY_LOG_MAX values refused"
+
+# refused NAME VALUE WHAT: tools/run with NAME=VALUE exits 1 saying "bad
+# NAME" before it makes PARLEY_VAR. The build directory does not exist: a
+# value taken would get as far as "parley-fcgi is missing", never serve.
+refused() {
+  set +e
+  out=$(env "$1=$2" PARLEY_NO_BUILD=1 PARLEY_BUILD_DIR="$tmp/no-build" PARLEY_VAR="$tmp/refused" \
+    timeout 20 bash "$repo/tools/run" 2>&1)
+  rc=$?
+  set -e
+  (( rc == 1 )) || fail "$1='$2': tools/run exited $rc: $out"
+  [[ $out == *"bad $1: $2"* ]] || fail "$1='$2' was not refused as bad: $out"
+  [[ ! -e $tmp/refused ]] || fail "$1='$2' was refused after PARLEY_VAR was made"
+}
+for bad in 018141 010 08 09999 0 65536 99999999999999999999 " 8080" +8080 -1 8080x; do refused PARLEY_PORT "$bad"; done
+for bad in 010 08 02 0 " 2" +2 -1 2x; do refused PARLEY_WORKERS "$bad"; done
+for bad in 018141 010 08 0 65536 " 8080" +8080; do
+  set +e
+  out=$(timeout 20 bash "$repo/tools/nginx-conf" "$tmp/conf" "$bad" 2>&1)
+  rc=$?
+  set -e
+  (( rc == 1 )) || fail "tools/nginx-conf with port '$bad' exited $rc: $out"
+  [[ $out == *"bad port: $bad"* ]] || fail "tools/nginx-conf took port '$bad': $out"
+  [[ ! -e $tmp/conf/nginx.conf ]] || fail "tools/nginx-conf wrote a config for port '$bad'"
+done
+echo "# PARLEY_PORT, PARLEY_WORKERS and nginx-conf ports with leading zeros or signs refused"
 
 limit=65536
 access=$var/nginx-access.log

@@ -6,17 +6,25 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace parley::events {
 namespace {
 
-// The flags every daemon needs, then `args`; nothing is opened while parsing.
+// `args`, then those of the flags every daemon needs that `args` lacks (a
+// flag given twice is refused); nothing is opened while parsing.
 Result<Config> Parse(const std::vector<std::string>& args) {
-  std::vector<std::string> all = {"parley-events", "--db", "/nonexistent/parley.db", "--listen",
-                                  "/nonexistent/events.sock", "--notify", "/nonexistent/notify.sock"};
+  std::vector<std::string> all = {"parley-events"};
   all.insert(all.end(), args.begin(), args.end());
+  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--db", "/nonexistent/parley.db"},
+           {"--listen", "/nonexistent/events.sock"},
+           {"--notify", "/nonexistent/notify.sock"}}) {
+    if (std::find(args.begin(), args.end(), flag) == args.end()) all.insert(all.end(), {flag, value});
+  }
   std::vector<char*> argv;
   for (std::string& a : all) argv.push_back(a.data());
   return ParseConfig(static_cast<int>(argv.size()), argv.data());
@@ -24,7 +32,11 @@ Result<Config> Parse(const std::vector<std::string>& args) {
 
 class ConfigTest : public ::testing::Test {
  protected:
-  void TearDown() override { unsetenv("PARLEY_PRESENCE_GRACE"); }
+  void TearDown() override {
+    for (const char* name : {"PARLEY_PRESENCE_GRACE", "PARLEY_CATCHUP_PAGES", "PARLEY_CATCHUP_ADDRESS_PAGES"}) {
+      unsetenv(name);
+    }
+  }
 };
 
 TEST_F(ConfigTest, PresenceGraceFromTheEnvironmentAndTheFlag) {
@@ -74,6 +86,62 @@ TEST_F(ConfigTest, ListenAndNotifyOnOnePathAreRefused) {
       << c.status().message();
   auto apart = Parse({"--notify", "/nonexistent/other.sock"});
   EXPECT_TRUE(apart.ok()) << apart.status().message();
+}
+
+// strtoll took leading white space and a sign: "--heartbeat ' 5'",
+// "--revoke-check +3" and PARLEY_CATCHUP_PAGES=' 4' all started. Digits
+// only now (no flag of this daemon takes a negative number).
+TEST_F(ConfigTest, NumbersAreDigitsOnly) {
+  for (const char* bad : {" 5", "+3", "5 ", "\t5", "-0", "0x10", "1e2", "", "5\n", "99999999999999999999"}) {
+    for (const char* flag : {"--heartbeat", "--revoke-check", "--catchup-pages", "--output-cap"}) {
+      auto c = Parse({flag, bad});
+      ASSERT_FALSE(c.ok()) << flag << " '" << bad << "'";
+      EXPECT_EQ(c.status().code(), Code::kInvalid);
+      EXPECT_NE(c.status().message().find(std::string(flag) + " must be an integer from"), std::string::npos)
+          << c.status().message();
+      auto joined = Parse({std::string(flag) + "=" + bad});
+      EXPECT_FALSE(joined.ok()) << flag << "=" << bad;
+    }
+    for (const char* name : {"PARLEY_CATCHUP_PAGES", "PARLEY_CATCHUP_ADDRESS_PAGES", "PARLEY_PRESENCE_GRACE"}) {
+      if (!*bad) continue;  // unset or empty: the default
+      setenv(name, bad, 1);
+      auto c = Parse({});
+      unsetenv(name);
+      ASSERT_FALSE(c.ok()) << name << "='" << bad << "'";
+      EXPECT_NE(c.status().message().find(name), std::string::npos) << c.status().message();
+    }
+  }
+  auto good = Parse({"--heartbeat", "5", "--revoke-check=3", "--catchup-pages", "0"});
+  ASSERT_TRUE(good.ok()) << good.status().message();
+  EXPECT_EQ(good->heartbeat_s, 5);
+  EXPECT_EQ(good->revoke_check_s, 3);
+  EXPECT_EQ(good->catchup_pages_per_s, 0);
+  setenv("PARLEY_CATCHUP_PAGES", "7", 1);
+  auto env = Parse({});
+  ASSERT_TRUE(env.ok()) << env.status().message();
+  EXPECT_EQ(env->catchup_pages_per_s, 7);
+}
+
+// A flag given twice was taken, the last one silently winning: in a unit
+// file or a script, the operator meant one of them.
+TEST_F(ConfigTest, AFlagGivenTwiceIsRefused) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--heartbeat", "5", "--heartbeat", "6"},
+                                             {"--heartbeat=5", "--heartbeat", "5"},
+                                             {"--db", "/nonexistent/a.db", "--db=/nonexistent/b.db"},
+                                             {"--listen", "/nonexistent/a.sock", "--listen", "/nonexistent/b.sock"},
+                                             {"--log-level", "info", "--log-level", "debug"}}) {
+    auto c = Parse(args);
+    ASSERT_FALSE(c.ok()) << args[0];
+    EXPECT_EQ(c.status().code(), Code::kInvalid);
+    const std::string flag = args[0].substr(0, args[0].find('='));
+    EXPECT_NE(c.status().message().find(flag + " is given twice"), std::string::npos) << c.status().message();
+  }
+  // The flag over the environment is no repetition.
+  setenv("PARLEY_PRESENCE_GRACE", "1000", 1);
+  auto c = Parse({"--presence-grace", "300"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->presence_grace_ms, 300);
 }
 
 }  // namespace

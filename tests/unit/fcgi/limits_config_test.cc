@@ -82,6 +82,30 @@ TEST(LimitsConfigTest, DuplicatesAndNonDecimalNumbersAreRefused) {
   EXPECT_EQ(l.rooms_per_user, 1000);
 }
 
+// A rate too small to mean anything used to be taken: 1e-31 tokens a
+// second made TakeToken's wait overflow int64_t (undefined; here it wrapped
+// negative), and clients were told "Retry-After: 1" forever. The floor is one
+// token a day; 0 still turns a class off. A trailing
+// comma, an empty class, was taken too.
+TEST(LimitsConfigTest, RatesBelowOneADayAndATrailingCommaAreRefused) {
+  for (const char* rates : {"send=0.0000000000000000000000000000001/1", "send=0.0000115/1", "send=0.000001/30",
+                            "typing=0.00000000001/10", "send=5/30,", "send=5/30,typing=1/10,", ","}) {
+    Limits l;
+    Status st = ApplyLimitsEnv({"on", rates}, &l);
+    EXPECT_FALSE(st.ok()) << rates;
+    EXPECT_NE(st.message().find("PARLEY_WRITE_RATES"), std::string::npos) << st.message();
+  }
+  Limits l;
+  Status tiny = ApplyLimitsEnv({"on", "send=0.0000000000000000000000000000001/1"}, &l);
+  EXPECT_NE(tiny.message().find("at least one token a day"), std::string::npos) << tiny.message();
+  EXPECT_NE(ApplyLimitsEnv({"on", "send=5/30,"}, &l).message().find("empty"), std::string::npos);
+  // One token a day (1/86400 = 0.00001157...) and more is taken; 0 is off.
+  ASSERT_OK(ApplyLimitsEnv({"on", "send=0.0000116/1,typing=0/1,read=0"}, &l));
+  EXPECT_DOUBLE_EQ(l.rate(WriteClass::kSend).per_second, 0.0000116);
+  EXPECT_TRUE(l.rate(WriteClass::kTyping).unlimited());
+  EXPECT_TRUE(l.rate(WriteClass::kRead).unlimited());
+}
+
 TEST(LimitsConfigTest, UploadSizes) {
   Limits l;
   ASSERT_OK(ApplyUploadEnv(nullptr, "", &l));

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace parley {
 namespace {
 
@@ -34,6 +36,28 @@ TEST(TakeTokenTest, RefusedWithTheRealWaitAndChangesNothing) {
   EXPECT_EQ(RetryAfterSeconds(t.retry_after_ms), 100);
   EXPECT_EQ(RetryAfterSeconds(1), 1);
   EXPECT_EQ(RetryAfterSeconds(0), 1);  // never "retry after 0"
+}
+
+// ceil(1000 / rate) ms converted to int64_t: undefined past 2^63 (rates
+// below ~1e-16 a second); here it wrapped negative and became "Retry-After:
+// 1" forever. The wait saturates instead, whatever the rate
+// (PARLEY_WRITE_RATES refuses such rates anyway: fcgi/limits_config.cc), and
+// RetryAfterSeconds does not overflow rounding the largest wait up.
+TEST(TakeTokenTest, TheWaitOfATinyRateSaturatesInsteadOfOverflowing) {
+  const int64_t year_ms = int64_t{365} * 24 * 3600 * 1000;
+  for (double rate : {1e-31, 1e-16, 1e-300, 4.9e-324}) {
+    Take t = TakeToken(Bucket{0, 1000}, Rate{rate, 1}, 1000);
+    EXPECT_FALSE(t.ok) << rate;
+    EXPECT_GT(t.retry_after_ms, year_ms) << rate;
+    EXPECT_GT(RetryAfterSeconds(t.retry_after_ms), year_ms / 1000) << rate;
+  }
+  EXPECT_EQ(RetryAfterSeconds(std::numeric_limits<int64_t>::max()),
+            std::numeric_limits<int64_t>::max() / 1000 + 1);
+  EXPECT_EQ(RetryAfterSeconds(1001), 2);
+  EXPECT_EQ(RetryAfterSeconds(-5), 1);
+  // One token a day, the smallest rate the configuration takes: a day.
+  Take day = TakeToken(Bucket{0, 0}, Rate{1.0 / 86400, 1}, 0);
+  EXPECT_EQ(RetryAfterSeconds(day.retry_after_ms), 86400);
 }
 
 TEST(TakeTokenTest, AClockSteppingBackRefillsNothing) {
