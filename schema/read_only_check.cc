@@ -41,7 +41,14 @@ bool SameDbFile(const DbFileState& a, const DbFileState& b) {
 
 Result<std::string> CheckOpened(const std::string& path, Db::ReadOnly how) {
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::OpenReadOnly(path, how));
-  return db->IntegrityCheck();
+  PARLEY_ASSIGN_OR_RETURN(std::string problems, db->IntegrityCheck());
+  if (problems != "ok") return problems;
+  // A sound file is not yet a Parley database: an empty file (what a
+  // backup that failed at its first write once left) passes SQLite's check.
+  PARLEY_ASSIGN_OR_RETURN(Statement v, db->Prepare("PRAGMA user_version"));
+  PARLEY_ASSIGN_OR_RETURN(bool row, v.Step());
+  if (!row || v.Int(0) < 1) return std::string("not a Parley database: it has no schema");
+  return problems;
 }
 
 }  // namespace

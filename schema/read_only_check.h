@@ -41,7 +41,8 @@
 namespace parley {
 
 // PRAGMA integrity_check of the SQLite database at path, read-only: "ok",
-// or the problems found. An error when it cannot be checked honestly
+// or the problems found (also "not a Parley database" for a sound file
+// with no schema, an empty one say). An error when it cannot be checked honestly
 // (above), when the file is not a database, or is too damaged to be read.
 Result<std::string> ReadOnlyIntegrityCheck(const std::string& path);
 

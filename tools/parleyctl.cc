@@ -42,7 +42,11 @@ int Usage() {
                "  rooms                            list rooms with member and message counts and the owner\n"
                "  backup DEST                      online copy of the database: SQLite's backup API, or\n"
                "                                   pg_dump --format=custom of this deployment's schema for\n"
-               "                                   PostgreSQL (pg_restore --clean --if-exists reads it)\n"
+               "                                   PostgreSQL (pg_restore --clean --if-exists reads it); the\n"
+               "                                   file appears whole or not at all, and an SQLite copy has\n"
+               "                                   an epoch of its own\n"
+               "  new-epoch                        give the database a new epoch, so that every client resets:\n"
+               "                                   run it after restoring a PostgreSQL dump\n"
                "  check                            PRAGMA integrity_check (SQLite; on PostgreSQL use pg_amcheck),\n"
                "                                   reading only: creates and changes nothing\n");
   return 2;
@@ -310,7 +314,7 @@ int PgDump(parley::pg::PgConn& db, const std::string& url, const std::string& de
 bool KnownCommand(const std::vector<std::string>& args) {
   const std::string& cmd = args[0];
   const size_t n = args.size();
-  if (cmd == "migrate" || cmd == "check" || cmd == "rooms") return n == 1;
+  if (cmd == "migrate" || cmd == "check" || cmd == "rooms" || cmd == "new-epoch") return n == 1;
   if (cmd == "create-user" || cmd == "set-password" || cmd == "backup") return n == 2;
   if (cmd == "create-users" || cmd == "tokens") return n == 3;
   if (cmd == "token") return n == 2 || n == 3;
@@ -318,6 +322,49 @@ bool KnownCommand(const std::vector<std::string>& args) {
   if (cmd == "set-owner") return n == 3;
   if (cmd == "admin") return n == 2 || (n == 3 && args[1] == "--revoke");
   return false;
+}
+
+// A fresh epoch (meta 'epoch', 16 hex digits as the migrations make it). A
+// database restored from a backup is another history after the backup's
+// point: its next events take ids that clients already hold for events the
+// restore undid, and a client resuming from such an id would skip the new
+// ones without a reset. With another epoch, every client resets
+// (epoch_changed) instead.
+constexpr const char* kNewEpochSqlite = "UPDATE meta SET value = lower(hex(randomblob(8))) WHERE key = 'epoch'";
+constexpr const char* kNewEpochPg =
+    "UPDATE meta SET value = substr(replace(gen_random_uuid()::text, '-', ''), 1, 16) WHERE key = 'epoch'";
+
+// Removes what a backup left at path: the file, SQLite's files beside it
+// and the writer lock (Db::Open's, schema/writer_lock.h).
+void RemoveBackupFiles(const std::string& path) {
+  for (const char* suffix : {"", "-journal", "-wal", "-shm", "-writer"}) unlink((path + suffix).c_str());
+}
+
+// A backup is written under a name of its own, then linked to dest: dest
+// appears whole or not at all, so a backup that fails (a full disk) or is
+// killed leaves no half file to be taken for a good one (an empty file
+// passes SQLite's integrity check), and link() never replaces a file that
+// appeared meanwhile.
+int Backup(parley::OpenStorage& opened, const std::string& url, const std::string& dest) {
+  const std::string partial = dest + ".partial-" + std::to_string(getpid());
+  RemoveBackupFiles(partial);
+  int rc = 0;
+  if (parley::Db* db = opened.sqlite()) {
+    Status st = db->BackupTo(partial);
+    if (st.ok()) {
+      auto copy = parley::Db::Open(partial);
+      st = copy.ok() ? (*copy)->ExecScript(kNewEpochSqlite) : copy.status();
+    }  // the copy's connection closes here: its WAL goes into the file
+    if (!st.ok()) rc = Fail(st);
+  } else {
+    rc = PgDump(*opened.postgres(), url, partial);
+  }
+  if (rc == 0 && link(partial.c_str(), dest.c_str()) != 0) {
+    std::fprintf(stderr, "parleyctl: cannot name the backup %s: %s\n", dest.c_str(), std::strerror(errno));
+    rc = 1;
+  }
+  RemoveBackupFiles(partial);
+  return rc;
 }
 
 // SQLite creates a missing file on open, and the migrations would then make
@@ -454,12 +501,17 @@ int main(int argc, char** argv) {
                    args[1].c_str());
       return 1;
     }
-    if (parley::Db* db = (*opened)->sqlite()) {
-      if (Status st = db->BackupTo(args[1]); !st.ok()) return Fail(st);
-    } else if (int rc = PgDump(*(*opened)->postgres(), db_path, args[1]); rc != 0) {
-      return rc;
-    }
+    if (int rc = Backup(**opened, db_path, args[1]); rc != 0) return rc;
     std::printf("backed up %s to %s\n", parley::Redacted(db_path).c_str(), args[1].c_str());
+    return 0;
+  }
+  if (cmd == "new-epoch") {
+    Status st = (*opened)->sqlite() ? (*opened)->sqlite()->ExecScript(kNewEpochSqlite)
+                                    : (*opened)->postgres()->Exec(kNewEpochPg).status();
+    if (!st.ok()) return Fail(st);
+    auto epoch = store.Epoch();
+    if (!epoch.ok()) return Fail(epoch.status());
+    std::printf("new epoch %s: every client resets when it next connects\n", epoch->c_str());
     return 0;
   }
   return Usage();  // unreachable while each command KnownCommand accepts has its branch

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -203,6 +204,53 @@ TEST_F(OpsTest, BackupNeverOverwritesAFile) {
   EXPECT_EQ(Ctl({"--db", live, "backup", Path("fresh.db")}, &out), 0) << out;
   EXPECT_EQ(Ctl({"--db", Path("fresh.db"), "token", "newer"}, &out), 0) << out;
   EXPECT_EQ(Ctl({"--db", live, "backup", dir()}, &out), 1) << out;  // a directory exists too
+}
+
+// A restored backup is another history after its point: its next events
+// take ids that clients hold for events the restore undid, and a client
+// resuming from one skipped the new ones without a reset. So a backup
+// carries an epoch of its own (every client resets against it), and
+// `new-epoch` gives one after a PostgreSQL restore. A backup that fails
+// leaves no file: an empty one, left by a full disk, passed `check`, which
+// now says what a file without Parley's schema is.
+TEST_F(OpsTest, ABackupHasAnEpochOfItsOwnAndAFailedOneLeavesNothing) {
+  const std::string live = Path("live.db"), copy = Path("copy.db"), failed = Path("failed.db");
+  auto epoch = [&](const std::string& db) {
+    std::string out;
+    EXPECT_EQ(Run({"/usr/bin/sqlite3", db, "SELECT value FROM meta WHERE key = 'epoch'"}, &out), 0) << out;
+    return out;
+  };
+  auto leftovers = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir())) {
+      const std::string name = e.path().filename().string();
+      if (name.find("partial") != std::string::npos || name.starts_with("failed")) names.push_back(name);
+    }
+    return names;
+  };
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", live, "migrate"}, &out), 0) << out;
+  ASSERT_EQ(Ctl({"--db", live, "backup", copy}, &out), 0) << out;
+  const std::string first = epoch(live);
+  EXPECT_EQ(first.size(), 17u) << first;  // 16 hex digits and a newline
+  EXPECT_NE(epoch(copy), first);
+  EXPECT_EQ(Ctl({"--db", copy, "check"}, &out), 0) << out;
+  EXPECT_EQ(leftovers(), std::vector<std::string>{});
+  ASSERT_EQ(Ctl({"--db", live, "new-epoch"}, &out), 0) << out;
+  EXPECT_NE(epoch(live), first);
+  EXPECT_NE(out.find("every client resets"), std::string::npos) << out;
+
+  // A full disk, as a file size limit (16 KiB): the copy fails as it writes.
+  EXPECT_EQ(Run({"/bin/bash", "-c", "trap '' XFSZ; ulimit -f 16; exec \"$0\" --db \"$1\" backup \"$2\"",
+                 PARLEY_CTL_BIN, live, failed},
+                &out),
+            1)
+      << out;
+  EXPECT_EQ(leftovers(), std::vector<std::string>{}) << out;
+  // An empty file is sound SQLite, and no Parley database.
+  std::ofstream(Path("empty.db")).close();
+  EXPECT_EQ(Ctl({"--db", Path("empty.db"), "check"}, &out), 1) << out;
+  EXPECT_NE(out.find("not a Parley database"), std::string::npos) << out;
 }
 
 // `parleyctl check` on a database it may only read: a backup on read-only
