@@ -273,7 +273,7 @@ Result<SendResult> Store::Answer(const User& me, int64_t question_id, const std:
   if (!access.ok()) return HideRoom(access.status());
   PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
   if (seen) {
-    if (seen->reply_to != question_id) return ClientIdReused();
+    if (!IsAnswerRetry(*seen, question_id)) return ClientIdReused();
     return SendResult{std::move(*seen), false};
   }
   if (q->kind != "question") return Status::Invalid("not_a_question", "only questions can be answered");

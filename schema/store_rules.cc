@@ -49,6 +49,10 @@ Status ClientIdReused() {
   return Status::Conflict("client_id_reused", "that client_id was already used for a different message");
 }
 
+bool IsAnswerRetry(const Message& seen, int64_t question_id) {
+  return seen.kind == "answer" && seen.reply_to == question_id;
+}
+
 Status AlreadyAnswered() {
   return Status::Conflict("already_answered", "another professor answered this question first");
 }

@@ -41,6 +41,11 @@ bool RoleFitsKind(Role role, RoomKind kind);
 // A client_id names one send: reusing it for another room or another kind
 // of message is a client bug, not a retry (409 client_id_reused).
 Status ClientIdReused();
+// Whether `seen`, the message stored under the client_id an answer to
+// question_id carries, is that answer, sent before (a retry: 200 with it).
+// Anything else under it is a reuse, 409, a follow-up question with that
+// very reply_to included (its author may have become a professor since).
+bool IsAnswerRetry(const Message& seen, int64_t question_id);
 // The question has a live answer: the first answer wins (409
 // already_answered). Deleting that answer reopens the question.
 Status AlreadyAnswered();

@@ -114,7 +114,10 @@ Status PgStore::AttachDetails(std::optional<int64_t> reader_id, std::vector<Mess
 
 // The uploads named by ids, all owned by me, in that order. Locked FOR
 // SHARE to COMMIT: a collection running meanwhile skips them (SKIP LOCKED,
-// store_uploads.cc) rather than removing what this send attaches.
+// store_uploads.cc) rather than removing what this send attaches, and a
+// delete that would release one waits for this COMMIT and then sees the
+// attachment (ReleaseAttachments). Send has locked them already, before
+// the counter row: this reads them, and asks for no lock it does not hold.
 Result<std::vector<Upload>> PgStore::OwnUploads(const User& me, const std::vector<int64_t>& ids) {
   std::vector<Upload> out;
   for (int64_t id : ids) {
@@ -144,14 +147,34 @@ Status PgStore::InsertAttachments(int64_t message_id, const std::vector<Upload>&
 // In a delete's transaction, after the tombstone is written: the uploads of
 // that message that no live message carries any more lose their row (404
 // to everyone at once) and their id goes to upload_trash for CollectUploads.
+//
+// Lock, then decide. A send that attaches one of them (Send) holds its
+// uploads row FOR SHARE from before its attachment row is written until
+// its COMMIT. Deciding first, on a snapshot where that row is not yet
+// committed, picked the upload as unused, and the DELETE that then waited
+// for the send went ahead once it committed: the cascade took the send's
+// attachment row, a message answered 201 with a file that was gone. So the
+// message's uploads are locked FOR UPDATE first, a statement of its own,
+// in id order (two deletes of messages that share uploads take them in one
+// order); that waits for every send attaching one of them, and no later
+// send can attach one until this COMMIT. The decision is the next
+// statement, whose READ COMMITTED snapshot is taken after those waits and
+// sees what they committed. Both go in one round trip.
 Status PgStore::ReleaseAttachments(int64_t message_id) {
   // The message is a tombstone already, so "a live message carries it" is
   // "some other message does".
   PARLEY_ASSIGN_OR_RETURN(
-      PgResult r, conn_.Exec("SELECT a.upload_id FROM message_attachments a WHERE a.message_id = $1 AND NOT EXISTS ("
-                             "SELECT 1 FROM message_attachments b JOIN messages m ON m.id = b.message_id "
-                             "WHERE b.upload_id = a.upload_id AND m.deleted = 0)",
-                             {message_id}));
+      std::vector<Result<PgResult>> rows,
+      conn_.ExecTogether(
+          {{"SELECT u.id FROM uploads u WHERE u.id IN (SELECT a.upload_id FROM message_attachments a "
+            "WHERE a.message_id = $1) ORDER BY u.id FOR UPDATE",
+            {message_id}},
+           {"SELECT a.upload_id FROM message_attachments a WHERE a.message_id = $1 AND NOT EXISTS ("
+            "SELECT 1 FROM message_attachments b JOIN messages m ON m.id = b.message_id "
+            "WHERE b.upload_id = a.upload_id AND m.deleted = 0)",
+            {message_id}}}));
+  PARLEY_RETURN_IF_ERROR(rows[0].status());
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, std::move(rows[1]));
   std::vector<int64_t> ids;
   for (int i = 0; i < r.Rows(); ++i) {
     PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));

@@ -28,7 +28,11 @@
 //   waits for the first's COMMIT, inserts nothing, rolls back and answers
 //   with the first's message;
 // - an edit, a delete and an answer lock the message row FOR UPDATE, a
-//   reaction FOR SHARE, so a delete cannot interleave with them.
+//   reaction FOR SHARE, so a delete cannot interleave with them;
+// - a send locks the uploads it attaches FOR SHARE, before the counter row;
+//   a delete locks the uploads of its message FOR UPDATE before it decides
+//   which no live message carries (ReleaseAttachments), so an upload that a
+//   send re-uses meanwhile is never dropped from under it.
 #include <algorithm>
 
 #include "schema/json.h"
@@ -280,15 +284,29 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     // With a quota, the sender's bucket is read (locked) in it too, last:
     // after the counter row, where a send always took it.
     const std::string* cid = client_id ? &*client_id : nullptr;
-    std::vector<PgConn::Stmt> statements = InsertQuery(m, "question");
-    const size_t inserts = statements.size();
-    statements.insert(statements.begin(), AccessQuery(me.id, room_id, !locked, cid));
+    std::vector<PgConn::Stmt> statements{AccessQuery(me.id, room_id, !locked, cid)};
+    // The uploads it attaches, locked FOR SHARE next (OwnUploads then reads
+    // them), in id order as a delete that releases them locks them
+    // (ReleaseAttachments): before the counter row, which that delete
+    // takes after them. Taken after the counter row, a send waited for an
+    // upload that a delete held while the delete waited for the counter
+    // row that the send held: a deadlock, answered 503. (A send inside a
+    // batch whose earlier write took the counter row holds it already.)
+    if (!attachments.empty()) {
+      statements.push_back({"SELECT 1 FROM uploads WHERE id = ANY($1::bigint[]) AND user_id = $2 "
+                            "ORDER BY id FOR SHARE",
+                            {ArrayOf(attachments), me.id}});
+    }
+    const size_t first_insert = statements.size();
+    for (PgConn::Stmt& st : InsertQuery(m, "question")) statements.push_back(std::move(st));
+    const size_t inserts = statements.size() - first_insert;
     const bool quota = !limits_.rate(WriteClass::kSend).unlimited();
     if (quota) statements.push_back(BucketQuery(me.id, WriteClass::kSend));
     PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(statements));
     PARLEY_ASSIGN_OR_RETURN(PgResult access_rows, std::move(rows[0]));
     PARLEY_ASSIGN_OR_RETURN(Access a, ReadAccess(access_rows, true, cid != nullptr));
-    PARLEY_ASSIGN_OR_RETURN(PgResult inserted, InsertedOf(rows, 1, inserts));
+    if (!attachments.empty()) PARLEY_RETURN_IF_ERROR(rows[1].status());
+    PARLEY_ASSIGN_OR_RETURN(PgResult inserted, InsertedOf(rows, first_insert, inserts));
     if (a.seen) {
       PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, LoadMessage(*a.seen));
       if (seen) return answer_seen(std::move(*seen));
@@ -325,7 +343,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
 Result<SendResult> PgStore::Answer(const User& me, int64_t question_id, const std::string& text,
                                    const std::optional<std::string>& client_id) {
   auto answer_seen = [&](Message seen) -> Result<SendResult> {
-    if (seen.reply_to != question_id) return ClientIdReused();
+    if (!IsAnswerRetry(seen, question_id)) return ClientIdReused();
     return SendResult{std::move(seen), false};
   };
   {
@@ -334,7 +352,24 @@ Result<SendResult> PgStore::Answer(const User& me, int64_t question_id, const st
     // unanswered; the others wait for its COMMIT and then see the answer.
     PARLEY_ASSIGN_OR_RETURN(std::optional<Message> q, LoadMessage(question_id, "FOR UPDATE OF m"));
     if (!q) return Status::NotFound("message_not_found", "no such message");
-    auto access = LoadAccess(me.id, q->room_id, true, true);
+    // The professor's member row, as every write that relies on a
+    // membership locks it; in a room with answers_per_professor (set when
+    // the room is made, never changed) FOR UPDATE from the start, for the
+    // count below: its statement locks the row only in such a room, and the
+    // access query's FOR SHARE then asks for no more than it holds. Not FOR
+    // SHARE and later FOR UPDATE: two answers of one professor on two pools
+    // both took the share lock, and each then waited for the other's to
+    // upgrade, a deadlock that answered one 503. One round trip for both.
+    PARLEY_ASSIGN_OR_RETURN(
+        std::vector<Result<PgResult>> rows,
+        conn_.ExecTogether({{"SELECT 1 FROM members m WHERE m.room_id = $1 AND m.user_id = $2 AND EXISTS ("
+                             "SELECT 1 FROM rooms r WHERE r.id = $1 AND r.answers_per_professor IS NOT NULL) "
+                             "FOR UPDATE OF m",
+                             {q->room_id, me.id}},
+                            AccessQuery(me.id, q->room_id, true, nullptr)}));
+    PARLEY_RETURN_IF_ERROR(rows[0].status());
+    PARLEY_ASSIGN_OR_RETURN(PgResult access_rows, std::move(rows[1]));
+    auto access = ReadAccess(access_rows, true, false);
     if (!access.ok()) return HideRoom(access.status());
     PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, FindByClientId(me.id, client_id));
     if (seen) return answer_seen(std::move(*seen));
@@ -351,12 +386,9 @@ Result<SendResult> PgStore::Answer(const User& me, int64_t question_id, const st
       if (a.Rows() > 0) return AlreadyAnswered();
     }
     if (access->room.answers_per_professor) {
-      // The professor's member row locked for update: two answers to two
-      // questions by one professor on two pools cannot both pass the count.
-      PARLEY_RETURN_IF_ERROR(conn_
-                                 .Exec("SELECT 1 FROM members WHERE room_id = $1 AND user_id = $2 FOR UPDATE",
-                                       {q->room_id, me.id})
-                                 .status());
+      // The professor's member row is held FOR UPDATE (above): two answers
+      // to two questions by one professor on two pools cannot both pass
+      // the count; the second counts once the first has committed.
       PARLEY_ASSIGN_OR_RETURN(PgResult c, conn_.Exec("SELECT COUNT(*) FROM answers WHERE room_id = $1 "
                                                      "AND professor_id = $2",
                                                      {q->room_id, me.id}));

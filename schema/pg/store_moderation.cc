@@ -12,14 +12,26 @@
 //   moderator who was demoted a moment ago is refused, not obeyed;
 // - the target's member row FOR UPDATE (LockTarget): a promotion to
 //   moderator racing a moderator's kick is likewise ordered, and two
-//   actions on one member apply one after the other.
-// Rows are locked actor first, then target, and a moderator can act only on
-// plain members, so two moderators never wait for each other in a cycle;
-// should the owner and a moderator ever do (PostgreSQL detects it), one of
-// them gets kUnavailable and may try again. The room row itself is only
-// read: its kind never changes, and its owner only by the operator
-// (parleyctl set-owner, AdminSetOwner): an action that read the previous
-// owner a moment before commits as that owner's, as if it had come first.
+//   actions on one member apply one after the other;
+// - a ban, the room row FOR NO KEY UPDATE (BanUser): every way into the
+//   room takes it FOR SHARE before its ban check (AddMember), so a join or
+//   an invite racing the ban either commits first, and the ban then removes
+//   the member row it made, or waits and then finds the ban. The target's
+//   member row cannot order them: one who is not a member yet has none.
+// Rows are locked actor first, then target, then (a ban) the room, then the
+// event counter (CommitEvents), and a moderator can act only on plain
+// members, so two moderators never wait for each other in a cycle; should
+// the owner and a moderator ever do (PostgreSQL detects it), one of them
+// gets kUnavailable and may try again. The room comes after the member
+// rows, as in UpdateRoom and Invite, which hold the actor's member row
+// (FOR SHARE) when they take it: a ban of that actor holding the room and
+// waiting for their row would deadlock with them. (AdminSetOwner, the
+// operator's, takes the room first: only a hand-over to the very member
+// being banned at that moment can meet a ban in a cycle.) Other actions
+// only read the room row: its kind never changes, and its owner only by the
+// operator (parleyctl set-owner, AdminSetOwner): an action that read the
+// previous owner a moment before commits as that owner's, as if it had come
+// first.
 #include <vector>
 
 #include "schema/json.h"
@@ -244,6 +256,12 @@ Status PgStore::BanUser(const User& me, int64_t room_id, const std::string& user
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_ASSIGN_OR_RETURN(ModAccess a, LockModerator(me, room_id));
   PARLEY_ASSIGN_OR_RETURN(User who, LockTarget(a, me, username));
+  // The room row, against every way in (design note): from here to COMMIT
+  // no join or invite passes its ban check, and the ones that passed it
+  // have committed, so the DELETE of RemoveMember (a later statement, a new
+  // snapshot) finds the row they made. FOR NO KEY UPDATE: a send's foreign
+  // key lock (FOR KEY SHARE) on the room does not wait for it.
+  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR NO KEY UPDATE", {room_id}).status());
   PARLEY_ASSIGN_OR_RETURN(PgResult ins, conn_.Exec("INSERT INTO bans (room_id, user_id, reason, banned_by, ts) "
                                                    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                                                    {room_id, who.id, reason, me.id, NowMs()}));

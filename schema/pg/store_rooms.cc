@@ -6,10 +6,25 @@
 // - a write that relies on a membership locks the member row FOR SHARE
 //   (LoadAccess with lock), so a kick, a ban or a leave either commits
 //   before it (the write then finds no member) or waits for its COMMIT;
-// - a new member row locks its room FOR KEY SHARE before the ban check, so a
-//   ban that locks the room FOR UPDATE cannot commit between the check and
-//   the insert (sends move the room's room_heads row, not its rooms row, so
-//   joins do not queue behind them);
+// - every way in (AddMember) locks the room row FOR SHARE in a statement of
+//   its own before its ban check, and a ban locks it FOR NO KEY UPDATE
+//   (BanUser), so the two are ordered: a ban that came first has committed
+//   when the check (the next statement, a new snapshot) reads `bans`, and a
+//   ban that comes second waits for the join's COMMIT, then removes the
+//   member row it made. The member row alone cannot order them: a user who
+//   is not a member yet has none for the ban to lock. Neither lock conflicts
+//   with the FOR KEY SHARE that a send's foreign keys take, so sends do not
+//   queue behind a ban; and sends move the room's room_heads row, not its
+//   rooms row, so joins do not queue behind sends. They do queue behind a
+//   ban, a rename (UpdateRoom) or a hand-over (AdminSetOwner) of the room,
+//   each a short transaction. A ban and a rename lock their member rows
+//   before the room row and then only the counter row, so a way in waiting
+//   for them is in no cycle, unless it runs in a group-commit batch whose
+//   earlier write holds the counter row already, as any wait inside such a
+//   batch can be (a send behind a kick); the operator's AdminSetOwner may
+//   update the new owner's member row after the room row, so it can meet an
+//   invite by that very member. PostgreSQL breaks such a cycle and one side
+//   answers 503;
 // - two joins of one user, two creations of one name or one DM insert with
 //   ON CONFLICT on a unique index: the loser sees the winner's row.
 #include <algorithm>
@@ -297,8 +312,12 @@ Result<Room> PgStore::GetRoom(const User& me, int64_t room_id) { return LoadRoom
 Status PgStore::AddMember(int64_t room_id, const User& user, Role role, MemberAction action,
                           std::vector<Event>& events) {
   // Every way into a room passes here, so a ban keeps its user out of all of
-  // them; the room lock makes the check hold until COMMIT (design note).
-  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR KEY SHARE", {room_id}).status());
+  // them. The room row FOR SHARE, which a ban's FOR NO KEY UPDATE (BanUser)
+  // conflicts with, makes the check hold until COMMIT (design note): not
+  // FOR KEY SHARE, which conflicts with FOR UPDATE alone. A statement of
+  // its own, before the check, so that the check's snapshot is taken after
+  // any wait for a ban and sees that ban committed.
+  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR SHARE", {room_id}).status());
   PARLEY_RETURN_IF_ERROR(CheckNotBanned(room_id, user.id));
   PARLEY_ASSIGN_OR_RETURN(
       PgResult r, conn_.Exec("INSERT INTO members (room_id, user_id, role, joined_ts) VALUES ($1, $2, $3, $4) "
@@ -404,7 +423,8 @@ Result<Room> PgStore::UpdateRoom(const User& me, int64_t room_id, const RoomUpda
   // order) and before the counter row: two changes on two pools apply one
   // after the other, each to what the last one left. An UPDATE of name and
   // topic takes FOR NO KEY UPDATE (rooms_name is an expression index), so
-  // the FOR KEY SHARE of a join (AddMember) does not wait for it.
+  // the FOR KEY SHARE of a send's foreign keys does not wait for it; a
+  // join's FOR SHARE (AddMember) does, until this COMMIT.
   PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR NO KEY UPDATE", {room_id}).status());
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
   Room r = a.room;

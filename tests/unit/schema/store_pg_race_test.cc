@@ -38,7 +38,8 @@ class StorePgRaceTest : public test::StoreFixture {
   // Whether some backend of this database waits for a lock, polled for up
   // to 30 s (a generous bound for a loaded machine). On a connection of its
   // own outside any transaction: inside one, pg_stat_activity is a snapshot.
-  bool SomeoneWaits() {
+  // at_least: how many must be waiting at once.
+  bool SomeoneWaits(int at_least = 1) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline) {
       auto r = watch_->Exec(
@@ -46,13 +47,24 @@ class StorePgRaceTest : public test::StoreFixture {
           "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()");
       if (!r.ok()) return false;
       auto n = r->Int(0, 0);
-      if (n.ok() && *n > 0) return true;
+      if (n.ok() && *n >= at_least) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return false;
   }
   int64_t MessagesOf(const User& u) {
     return QueryInt("SELECT COUNT(*) FROM messages WHERE user_id = " + std::to_string(u.id));
+  }
+  int64_t IsMember(const User& u, int64_t room_id) {
+    return QueryInt("SELECT COUNT(*) FROM members WHERE room_id = " + std::to_string(room_id) +
+                    " AND user_id = " + std::to_string(u.id));
+  }
+  Result<Upload> NewUpload(const User& u) {
+    Upload up;
+    up.name = "a.png";
+    up.mime = "image/png";
+    up.size = 10;
+    return store_->CreateUpload(u, up, [](int64_t) { return Status::Ok(); });
   }
 
   User alice_;
@@ -252,6 +264,137 @@ TEST_F(StorePgRaceTest, ARenameToANameAnotherPoolIsTakingWaitsAndIsTaken) {
   }
   ASSERT_OK_AND_ASSIGN(Room still, store_->GetRoom(alice_, club.id));
   EXPECT_EQ(still.name, "club");
+}
+
+// A ban and a join of the same room on two pools, each way round. The
+// join's ban check and the ban's removal of the member row both ran before
+// either committed, so each missed the other: the banned user stayed a
+// member and could still send (the audit saw it 33 times in 60). The ban
+// now locks the room row FOR NO KEY UPDATE, a way in FOR SHARE before its
+// ban check, so the one that comes second waits for the other's COMMIT and
+// then sees it.
+TEST_F(StorePgRaceTest, ABanAndAJoinOnTwoPoolsAreOrdered) {
+  ASSERT_OK_AND_ASSIGN(Room club, store_->CreateRoom(alice_, "club", RoomKind::kPublic, std::nullopt));
+  {
+    SCOPED_TRACE("the join first, the ban while it is open");
+    User eve = NewUser("eve");
+    ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+    ASSERT_OK(store_->Join(eve, club.id));
+    auto ban = std::async(std::launch::async, [&] { return other_->BanUser(alice_, club.id, "eve", "spam"); });
+    ASSERT_TRUE(SomeoneWaits()) << "the ban must wait for the join's COMMIT";
+    ASSERT_OK(batch->Commit());
+    ASSERT_OK(ban.get());
+    EXPECT_EQ(IsMember(eve, club.id), 0) << "the ban removed the member the join made";
+    EXPECT_ERROR(store_->Send(eve, club.id, "still here?", std::nullopt), Code::kForbidden, "not_a_member");
+  }
+  {
+    SCOPED_TRACE("the ban first, the join while it is open");
+    User frank = NewUser("frank");
+    ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+    ASSERT_OK(store_->BanUser(alice_, club.id, "frank", "spam"));
+    auto join = std::async(std::launch::async, [&] { return other_->Join(frank, club.id).status(); });
+    ASSERT_TRUE(SomeoneWaits()) << "the join must wait for the ban's COMMIT";
+    ASSERT_OK(batch->Commit());
+    EXPECT_ERROR(join.get(), Code::kForbidden, "banned");
+    EXPECT_EQ(IsMember(frank, club.id), 0);
+    EXPECT_ERROR(store_->Send(frank, club.id, "let me in", std::nullopt), Code::kForbidden, "not_a_member");
+  }
+  {
+    SCOPED_TRACE("an invite first, the ban while it is open");
+    User grace = NewUser("grace");
+    ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+    ASSERT_OK(store_->Invite(alice_, club.id, "grace").status());
+    auto ban = std::async(std::launch::async, [&] { return other_->BanUser(alice_, club.id, "grace", "spam"); });
+    ASSERT_TRUE(SomeoneWaits()) << "the ban must wait for the invite's COMMIT";
+    ASSERT_OK(batch->Commit());
+    ASSERT_OK(ban.get());
+    EXPECT_EQ(IsMember(grace, club.id), 0);
+  }
+}
+
+// A send that re-uses upload X while the message that carried it is
+// deleted on another pool. The delete picked X as carried by no live
+// message (the send's attachment row not committed yet) and its DELETE
+// waited on the send's lock of X; once the send committed, the delete went
+// ahead and the cascade took the send's attachment row away: the send was
+// answered 201 with X, and X was gone (the audit saw it 9 times in 40). The
+// delete now locks X first and decides, in a later statement, on what has
+// committed by then.
+TEST_F(StorePgRaceTest, ADeleteRacingASendThatReusesItsUploadLeavesTheUpload) {
+  ASSERT_OK_AND_ASSIGN(Upload x, NewUpload(alice_));
+  ASSERT_OK_AND_ASSIGN(SendResult a, store_->Send(alice_, kGeneral, "first", std::nullopt, std::nullopt, {x.id}));
+  ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+  ASSERT_OK_AND_ASSIGN(SendResult b, store_->Send(alice_, kGeneral, "again", std::nullopt, std::nullopt, {x.id}));
+  auto del = std::async(std::launch::async, [&] { return other_->Delete(alice_, a.message.id); });
+  ASSERT_TRUE(SomeoneWaits()) << "the delete must wait for the send's lock on the upload";
+  ASSERT_OK(batch->Commit());
+  ASSERT_OK(del.get());
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM message_attachments WHERE message_id = " + std::to_string(b.message.id) +
+                     " AND upload_id = " + std::to_string(x.id)),
+            1);
+  EXPECT_OK(store_->ReadableUpload(alice_, x.id)) << "the send still carries it";
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM upload_trash"), 0);
+  ASSERT_OK_AND_ASSIGN(HistoryPage h, store_->History(alice_, kGeneral, std::nullopt, std::nullopt, 50));
+  bool found = false;
+  for (const Message& m : h.messages) {
+    if (m.id != b.message.id) continue;
+    found = true;
+    ASSERT_EQ(m.attachments.size(), 1u);
+    EXPECT_EQ(m.attachments[0].id, x.id);
+  }
+  EXPECT_TRUE(found);
+  // And once no live message carries it, a delete does drop it.
+  ASSERT_OK(store_->Delete(alice_, b.message.id));
+  EXPECT_ERROR(store_->ReadableUpload(alice_, x.id), Code::kNotFound, "upload_not_found");
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM upload_trash"), 1);
+}
+
+// The locks of a send that attaches X and of a delete that releases X, in
+// the one order: the upload before the event counter row. The delete locks
+// X, then appends its event (the counter row); the send took the counter
+// row first and X after, so each held what the other waited for (the audit
+// saw one such deadlock, answered 503). Here the delete's two locks are
+// taken by hand, X first; the send waits for X without holding the counter
+// row, so the delete's append does not wait for the send.
+TEST_F(StorePgRaceTest, ASendLocksItsUploadsBeforeTheCounterRow) {
+  ASSERT_OK_AND_ASSIGN(Upload x, NewUpload(alice_));
+  ASSERT_OK(raw_->ExecScript("BEGIN; SELECT id FROM uploads WHERE id = " + std::to_string(x.id) + " FOR UPDATE"));
+  auto send = std::async(std::launch::async, [&] {
+    return other_->Send(alice_, kGeneral, "with x", std::nullopt, std::nullopt, {x.id});
+  });
+  ASSERT_TRUE(SomeoneWaits()) << "the send must wait for the upload";
+  EXPECT_OK(raw_->Exec("SELECT last FROM event_counter FOR UPDATE").status())
+      << "the send held the counter row while it waited for the upload";
+  ASSERT_OK(raw_->ExecScript("ROLLBACK"));
+  ASSERT_OK_AND_ASSIGN(SendResult sent, send.get());
+  ASSERT_EQ(sent.message.attachments.size(), 1u);
+  EXPECT_EQ(sent.message.attachments[0].id, x.id);
+}
+
+// One professor answers two questions at once on two pools in a room with
+// answers_per_professor. Each answer locked the professor's member row FOR
+// SHARE, then again FOR UPDATE for the count: both held the share lock and
+// each waited for the other's to upgrade, a deadlock that answered one of
+// them 503. The row is now taken FOR UPDATE once, from the start. Here a
+// third transaction (an edit of the professor's, say) holds the row FOR
+// SHARE meanwhile, so that both answers are under way before either goes on.
+TEST_F(StorePgRaceTest, TwoAnswersOfOneProfessorOnTwoPoolsDoNotDeadlock) {
+  ASSERT_OK_AND_ASSIGN(Room lab, store_->CreateRoom(alice_, "lab", RoomKind::kQa, 2));
+  User bob = NewUser("bob");
+  ASSERT_OK(store_->Join(bob, lab.id).status());
+  ASSERT_OK_AND_ASSIGN(SendResult q1, store_->Send(bob, lab.id, "q1", std::nullopt));
+  ASSERT_OK_AND_ASSIGN(SendResult q2, store_->Send(bob, lab.id, "q2", std::nullopt));
+  ASSERT_OK(raw_->ExecScript("BEGIN; SELECT 1 FROM members WHERE room_id = " + std::to_string(lab.id) +
+                             " AND user_id = " + std::to_string(alice_.id) + " FOR SHARE"));
+  auto first = std::async(std::launch::async, [&] { return store_->Answer(alice_, q1.message.id, "a1", std::nullopt); });
+  ASSERT_TRUE(SomeoneWaits(1)) << "the first answer must wait for the member row";
+  auto second =
+      std::async(std::launch::async, [&] { return other_->Answer(alice_, q2.message.id, "a2", std::nullopt); });
+  ASSERT_TRUE(SomeoneWaits(2)) << "both answers must wait";
+  ASSERT_OK(raw_->ExecScript("ROLLBACK"));
+  EXPECT_OK(first.get().status());
+  EXPECT_OK(second.get().status());
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM answers WHERE professor_id = " + std::to_string(alice_.id)), 2);
 }
 
 }  // namespace
