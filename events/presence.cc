@@ -98,6 +98,17 @@ void Presence::Tell(const User& user, bool online) {
   fanout_.Ephemeral("presence", PresenceData(user, online), 0, user.id, &to);
 }
 
+std::vector<int64_t> Presence::Held() const {
+  // users_ holds every connected user and every one in the grace period
+  // (Admit, Adopt; only Offline forgets), and also those admitted whose
+  // request was answered without a connection: those have no row.
+  std::vector<int64_t> held;
+  for (const auto& [id, user] : users_) {
+    if (conns_.registry().Connected(id) || offline_at_.count(id) > 0) held.push_back(id);
+  }
+  return held;
+}
+
 void Presence::ClearAll() {
   for (auto& [user, when] : offline_at_) (void)store_.SetOnline(user, false);
   offline_at_.clear();

@@ -12,12 +12,21 @@
 // second daemon gaining a connection of an online user announces nothing,
 // and no daemon says "offline" while another still holds the user.
 //
+// A daemon taken for dead that was not (silent past 5 s: stopped, or the
+// database out of its reach) has had its rows dropped and its users
+// announced offline by another. Its rows are written only at a user's
+// first connection here, so KeepPresence, finding its mark gone, puts back
+// those of Held() and announces online the users nobody else holds (the
+// same wake-up a first connection sends): they are back within about a
+// second of the daemon's next mark, not when their last connection closes.
+//
 // Threading: single-threaded, on the loop.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "events/config.h"
 #include "events/conns.h"
@@ -47,6 +56,11 @@ class Presence {
   void Tick(int64_t now_ms);
   // Shutdown: nobody is connected any more.
   void ClearAll();
+  // The users this daemon has a presence row of when nothing was dropped
+  // behind its back: from a user's first connection (Opened) to the end of
+  // the grace after their last (Offline), adopted ones included. What
+  // KeepPresence puts back after this daemon was taken for dead.
+  std::vector<int64_t> Held() const;
   // An upgrade's new image: the users the image before it held (their rows
   // kept across the exec) are in their grace period, as if their last
   // connection had just closed. Those who reconnect in it were never

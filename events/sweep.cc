@@ -118,11 +118,30 @@ void Sweep::Tick() {
   }
   if (Due(last_session_check_ms_, now, int64_t{p_.cfg.revoke_check_s} * 1000)) p_.sessions.Check(p_.conns);
   p_.presence.Tick(now);
-  // Other daemons (PostgreSQL): this one is alive; the rows of a dead one go.
-  if (auto gone = p_.store.KeepPresence(kDeadDaemonMs); !gone.ok()) {
+  // Other daemons (PostgreSQL): this one is alive; the rows of a dead one
+  // go. The users this one holds are asked for only when its own mark was
+  // gone (its first, or it was taken for dead: Presence::Held), so a tick
+  // does not walk them.
+  size_t held = 0;
+  bool asked = false;
+  auto gone = p_.store.KeepPresence(kDeadDaemonMs, [&] {
+    asked = true;
+    std::vector<int64_t> users = p_.presence.Held();
+    held = users.size();
+    return users;
+  });
+  if (!gone.ok()) {
     LOG_WARN("presence: %s", gone.status().message().c_str());
-  } else if (!gone->empty()) {
-    LOG_INFO("presence: %zu users of a daemon that stopped answering went offline", gone->size());
+  } else {
+    if (asked && marked_) {
+      LOG_WARN("presence: this daemon was taken for dead (silent over %lld ms); the presence of the %zu users "
+               "it holds is put back",
+               static_cast<long long>(kDeadDaemonMs), held);
+    }
+    marked_ = true;
+    if (!gone->empty()) {
+      LOG_INFO("presence: %zu users of a daemon that stopped answering went offline", gone->size());
+    }
   }
   p_.fanout.PruneTyping(now);
   p_.conns.Remeasure();

@@ -54,6 +54,7 @@ class Sweep {
   bool uploads_backlog_ = false;  // the last uploads step was full
   int64_t last_session_sweep_ms_ = 0;  // 0: a step at the first tick
   bool sessions_backlog_ = false;      // the last sessions step was full
+  bool marked_ = false;                // KeepPresence succeeded once: its mark was there before
   Retention retention_;
   int64_t pruned_in_pass_ = 0;
 };

@@ -492,9 +492,21 @@ class Storage {
   // Called by parley-events about once a second: this daemon is alive, and
   // the presence of daemons not seen for stale_ms is dropped (they died, and
   // their connections with them). The users this left with no row anywhere
-  // are announced offline (as SetOnline does) and returned. SQLite has one
-  // daemon, which clears its own rows when it starts: nothing to do there.
-  virtual Result<std::vector<int64_t>> KeepPresence(int64_t stale_ms) = 0;
+  // are announced offline (as SetOnline does) and returned.
+  // A daemon can be taken for dead and not be: stopped for a while, or cut
+  // from the database (then whichever daemon gets through first drops all
+  // the others). It finds its own mark gone at its next call, and only then
+  // asks `held` for the users it still holds a row of (events/presence.h):
+  // their rows are put back in one statement, and those nobody else holds
+  // are announced online, as at a first connection. Without this they would
+  // show offline until their last connection here closed, since a row is
+  // written only at a user's first connection. Putting back is idempotent
+  // (a row already there is left alone); `held` is also asked at a daemon's
+  // first mark. An empty `held` ({}): a caller that holds nobody.
+  // SQLite has one daemon, which clears its own rows when it starts:
+  // nothing to do there, and `held` is never asked.
+  virtual Result<std::vector<int64_t>> KeepPresence(int64_t stale_ms,
+                                                    const std::function<std::vector<int64_t>()>& held) = 0;
   // Retention, the steps schema/retention.h makes a pass of, each its own
   // short transaction. Room id 0 stands for the events of no room.
   // The smallest room id above after_room that events have, or 0 when none.

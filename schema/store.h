@@ -64,7 +64,9 @@ class Store final : public Storage {
   }
   bool carries_wakeups() const override { return false; }
   bool remote() const override { return false; }
-  Result<std::vector<int64_t>> KeepPresence(int64_t) override { return std::vector<int64_t>(); }
+  Result<std::vector<int64_t>> KeepPresence(int64_t, const std::function<std::vector<int64_t>()>&) override {
+    return std::vector<int64_t>();
+  }
   Status Announce(const std::string&) override {
     return Status::Internal("SQLite carries no wake-ups: the worker's datagram does");
   }

@@ -164,7 +164,8 @@ class PgStore final : public Storage {
   Result<bool> SetOnline(int64_t user_id, bool online) override;
   Status ClearPresence() override;
   Result<std::vector<User>> HeldPresence() override;
-  Result<std::vector<int64_t>> KeepPresence(int64_t stale_ms) override;
+  Result<std::vector<int64_t>> KeepPresence(int64_t stale_ms,
+                                            const std::function<std::vector<int64_t>()>& held) override;
   Result<int64_t> NextEventRoom(int64_t after_room) override;
   Result<int64_t> RetentionCut(int64_t room_id, int64_t keep_per_room, int64_t before_ms) override;
   Result<OldEventsDeleted> DeleteOldEvents(int64_t room_id, int64_t after_id, int64_t below_id, int64_t before_ms,

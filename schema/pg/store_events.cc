@@ -15,8 +15,10 @@
 #include <utility>
 
 #include "schema/event_merge.h"
+#include "schema/json.h"
 #include "schema/pg/event_log.h"
 #include "schema/pg/key_range.h"
+#include "schema/pg/notify.h"
 #include "schema/pg/store.h"
 #include "schema/wakeup.h"
 
@@ -103,6 +105,52 @@ Result<std::vector<int64_t>> DropDaemonPresence(PgStore& store, const std::strin
     PARLEY_RETURN_IF_ERROR(store.Announce(EncodePresence(User{id, alone.Text(i, 1)}, false)));
     users.push_back(id);
   }
+  return users;
+}
+
+// Puts back the presence rows of `held` for `daemon` (this one, which was
+// taken for dead: KeepPresence) in the caller's transaction, and announces
+// online the users it leaves with a row nowhere else, as SetOnline does at
+// a first connection. Three statements however many users: their locks,
+// taken in key order as above (so SetOnline or DropDaemonPresence of one
+// of them on another daemon waits, and the first row is decided once), the
+// rows, and the announcements. A row already there (a first connection
+// since the eviction, or a second call) is left alone and announces
+// nothing; a user deleted meanwhile is skipped. Returns the users whose
+// rows were put back.
+Result<std::vector<int64_t>> RestoreDaemonPresence(PgStore& store, const std::string& daemon,
+                                                   const std::vector<int64_t>& held) {
+  PgConn& conn = store.conn();
+  const std::string ids = ArrayOf(held);
+  PARLEY_RETURN_IF_ERROR(conn.Exec("SELECT pg_advisory_xact_lock(1886545267, k) FROM (SELECT DISTINCT "
+                                   "(id & 2147483647)::int AS k FROM unnest($1::bigint[]) AS h(id) ORDER BY k) s",
+                                   {ids})
+                             .status());
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult back,
+      conn.Exec("WITH mine AS (INSERT INTO presence (user_id, daemon, since) "
+                "SELECT id, $2, $3 FROM users WHERE id = ANY ($1::bigint[]) ON CONFLICT DO NOTHING RETURNING user_id) "
+                "SELECT u.id, u.username, "
+                "NOT EXISTS (SELECT 1 FROM presence p WHERE p.user_id = u.id AND p.daemon <> $2) "
+                "FROM users u JOIN mine ON mine.user_id = u.id ORDER BY u.id",
+                {ids, daemon, NowMs()}));
+  std::vector<int64_t> users;
+  JsonWriter online;  // the announcements, as one JSON array of payloads
+  online.BeginArray();
+  bool any = false;
+  for (int i = 0; i < back.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t id, back.Int(i, 0));
+    users.push_back(id);
+    if (back.Text(i, 2) != "t") continue;  // online on another daemon all along
+    online.String(EncodePresence(User{id, back.Text(i, 1)}, true));
+    any = true;
+  }
+  online.EndArray();
+  if (!any) return users;
+  PARLEY_ASSIGN_OR_RETURN(std::string channel, EventsChannel(conn));
+  PARLEY_RETURN_IF_ERROR(conn.Exec("SELECT pg_notify($1, p) FROM json_array_elements_text($2::json) AS p",
+                                   {channel, online.Take()})
+                             .status());
   return users;
 }
 
@@ -211,13 +259,27 @@ Result<std::vector<User>> PgStore::HeldPresence() {
   return users;
 }
 
-Result<std::vector<int64_t>> PgStore::KeepPresence(int64_t stale_ms) {
+Result<std::vector<int64_t>> PgStore::KeepPresence(int64_t stale_ms,
+                                                   const std::function<std::vector<int64_t>()>& held) {
   const int64_t now = NowMs();
-  PARLEY_RETURN_IF_ERROR(conn_
-                             .Exec("INSERT INTO daemons (name, seen_ts) VALUES ($1, $2) "
-                                   "ON CONFLICT (name) DO UPDATE SET seen_ts = $2",
-                                   {daemon_, now})
-                             .status());
+  // An UPDATE, not an upsert: its own row gone tells this daemon it was
+  // taken for dead (a daemon deletes that row and the presence rows of
+  // the daemon in one transaction, below), or that this is its first mark.
+  PARLEY_ASSIGN_OR_RETURN(PgResult marked,
+                          conn_.Exec("UPDATE daemons SET seen_ts = $2 WHERE name = $1", {daemon_, now}));
+  if (marked.Affected() == 0) {
+    // The mark and the rows put back commit together: were the rows to
+    // fail, the mark would still be missing, and the next call tries again.
+    PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+    PARLEY_RETURN_IF_ERROR(conn_
+                               .Exec("INSERT INTO daemons (name, seen_ts) VALUES ($1, $2) "
+                                     "ON CONFLICT (name) DO UPDATE SET seen_ts = $2",
+                                     {daemon_, now})
+                               .status());
+    const std::vector<int64_t> users = held ? held() : std::vector<int64_t>();
+    if (!users.empty()) PARLEY_RETURN_IF_ERROR(RestoreDaemonPresence(*this, daemon_, users).status());
+    PARLEY_RETURN_IF_ERROR(tx->Commit());
+  }
   // Once a second on every daemon: a read, and a transaction only when a
   // daemon died.
   PARLEY_ASSIGN_OR_RETURN(PgResult stale, conn_.Exec("SELECT 1 FROM daemons WHERE seen_ts < $1 LIMIT 1",

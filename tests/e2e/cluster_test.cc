@@ -253,5 +253,49 @@ TEST_F(ClusterPresenceTest, OnlineAndOfflineOnceAcrossDaemonsAndWhenADaemonDies)
   });
 }
 
+// A daemon silent for more than 5 s (stopped here; in production, the
+// database out of its reach) is taken for dead by another, which drops its
+// presence rows and announces its users offline. It was alive all along:
+// once it marks itself alive again, it finds it was evicted and puts back
+// the rows of the users it still holds, who are announced online again.
+// Before, alice stayed offline for as long as her stream stayed open.
+TEST_F(ClusterPresenceTest, ADaemonTakenForDeadThatWasNotPutsItsUsersBackOnline) {
+  Person alice = Register("alice");
+  Person bob = Register("bob");
+  const int64_t room = NewRoom(bob, {&alice});
+  auto b = StreamOn(bob, 1);
+  auto a = StreamOn(alice, 2);
+  ASSERT_TRUE(b && a);
+  ASSERT_TRUE(WaitAnnounced(*b, "alice", true, 1)) << b->Body();
+
+  // A daemon is watched from its first mark on (a tick, a second after its
+  // start): let daemon 2 make it.
+  std::this_thread::sleep_for(2s);
+  const pid_t pid = cluster_.Pid("events-2");
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  // Resumed whatever happens below, so that the cluster can stop.
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{pid};
+  // Daemon 1 notices the silence (5 s, checked every second).
+  ASSERT_TRUE(WaitAnnounced(*b, "alice", false, 1, 15s)) << b->Body() << "\n" << cluster_.LogTail();
+  EXPECT_FALSE(ListedOnline(bob, room, "alice"));
+  const auto resumed = Clock::now();
+  ASSERT_EQ(::kill(pid, SIGCONT), 0);
+  // Its next mark (within a second or so of resuming) puts her back.
+  ASSERT_TRUE(WaitAnnounced(*b, "alice", true, 2, 5s)) << b->Body() << "\n" << cluster_.LogTail();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - resumed);
+  std::printf("presence: online again %lld ms after the silent daemon resumed\n", static_cast<long long>(took.count()));
+  EXPECT_TRUE(ListedOnline(bob, room, "alice"));
+  // Her stream on daemon 2 stayed open throughout.
+  EXPECT_FALSE(a->eof()) << a->Body();
+  b->With([](const SseState& st) {
+    EXPECT_EQ(Announced(st, "alice", true), 2);
+    EXPECT_EQ(Announced(st, "alice", false), 1);
+  });
+}
+
 }  // namespace
 }  // namespace parley::e2e

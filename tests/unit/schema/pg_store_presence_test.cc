@@ -86,11 +86,11 @@ TEST_F(PgPresenceTest, ADeadOrRestartedDaemonsUsersHeldNowhereElseGoOffline) {
   PgStore b(*conn_, {}, "daemon-b");
   for (const User* u : {&alice, &bob}) ASSERT_OK(a.SetOnline(u->id, true));
   ASSERT_OK(b.SetOnline(bob.id, true));
-  ASSERT_OK(a.KeepPresence(5000));
+  ASSERT_OK(a.KeepPresence(5000, {}));
   ASSERT_OK(conn_->Exec("UPDATE daemons SET seen_ts = seen_ts - 6000 WHERE name = 'daemon-a'").status());
-  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> offline, b.KeepPresence(5000));
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> offline, b.KeepPresence(5000, {}));
   EXPECT_EQ(offline, std::vector<int64_t>{alice.id});
-  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> again, b.KeepPresence(5000));
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> again, b.KeepPresence(5000, {}));
   EXPECT_TRUE(again.empty());
 
   ASSERT_OK(b.SetOnline(carol.id, true));
@@ -98,6 +98,58 @@ TEST_F(PgPresenceTest, ADeadOrRestartedDaemonsUsersHeldNowhereElseGoOffline) {
   EXPECT_EQ(Announced(), (std::vector<std::string>{"alice online", "bob online", "alice offline", "carol online",
                                                    "bob offline", "carol offline"}));
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM presence"), 0);
+}
+
+// A daemon taken for dead that was not (silent past stale_ms: stopped, or
+// the database out of its reach) finds its mark gone at its next call: it
+// puts back the rows of the users it still holds, in one go, and those
+// nobody else holds are announced online again. Before, they stayed
+// offline until their last connection on that daemon closed.
+TEST_F(PgPresenceTest, ADaemonTakenForDeadPutsBackTheUsersItStillHolds) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  User carol = NewUser("carol");
+  PgStore a(*conn_, {}, "daemon-a");
+  PgStore b(*conn_, {}, "daemon-b");
+  int asked = 0;
+  std::vector<int64_t> held_by_a;
+  auto held = [&] {
+    ++asked;
+    return held_by_a;
+  };
+  for (const User* u : {&alice, &bob}) {
+    ASSERT_OK(a.SetOnline(u->id, true));
+    held_by_a.push_back(u->id);
+  }
+  ASSERT_OK(b.SetOnline(bob.id, true));
+  ASSERT_OK(a.KeepPresence(5000, held));  // its first mark: nothing to put back
+  ASSERT_OK(b.KeepPresence(5000, {}));
+  ASSERT_OK(a.KeepPresence(5000, held));  // a mark that was there: held is not asked
+  EXPECT_EQ(asked, 1);
+
+  ASSERT_OK(conn_->Exec("UPDATE daemons SET seen_ts = seen_ts - 6000 WHERE name = 'daemon-a'").status());
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> offline, b.KeepPresence(5000, {}));
+  EXPECT_EQ(offline, std::vector<int64_t>{alice.id});
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM presence WHERE daemon = 'daemon-a'"), 0);
+  // Before its next mark, carol's first connection on a: her row is there.
+  ASSERT_OK(a.SetOnline(carol.id, true));
+  held_by_a.push_back(carol.id);
+
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> none, a.KeepPresence(5000, held));
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM presence WHERE daemon = 'daemon-a'"), 3);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM daemons WHERE name = 'daemon-a'"), 1);
+  // Idempotent: the mark is back, nothing is asked or announced again.
+  ASSERT_OK(a.KeepPresence(5000, held));
+  EXPECT_EQ(asked, 2);
+  // Only alice was offline: bob stayed online on b, carol came back first.
+  EXPECT_EQ(Announced(), (std::vector<std::string>{"alice online", "bob online", "alice offline", "carol online",
+                                                   "alice online"}));
+  // And a's users go when it really dies, as before.
+  ASSERT_OK(conn_->Exec("UPDATE daemons SET seen_ts = seen_ts - 6000 WHERE name = 'daemon-a'").status());
+  ASSERT_OK_AND_ASSIGN(offline, b.KeepPresence(5000, {}));
+  EXPECT_EQ(offline, (std::vector<int64_t>{alice.id, carol.id}));
 }
 
 // Two daemons change the same user at once: the second waits for the

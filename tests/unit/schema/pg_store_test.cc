@@ -574,13 +574,13 @@ TEST_F(PgStoreTest, ADeadDaemonsPresenceExpires) {
   ASSERT_OK(a.SetOnline(alice.id, true));
   ASSERT_OK(a.SetOnline(bob.id, true));
   ASSERT_OK(b.SetOnline(bob.id, true));
-  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> none_a, a.KeepPresence(5000));
-  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> none_b, b.KeepPresence(5000));
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> none_a, a.KeepPresence(5000, {}));
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> none_b, b.KeepPresence(5000, {}));
   EXPECT_TRUE(none_a.empty());
   EXPECT_TRUE(none_b.empty());
   // Daemon a falls silent: 6 s since it was last seen.
   ASSERT_OK(conn_->Exec("UPDATE daemons SET seen_ts = seen_ts - 6000 WHERE name = 'daemon-a'").status());
-  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> gone, b.KeepPresence(5000));
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> gone, b.KeepPresence(5000, {}));
   EXPECT_EQ(gone, (std::vector<int64_t>{alice.id}));  // offline now; bob is still on b
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM presence WHERE daemon = 'daemon-a'"), 0);
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM presence WHERE daemon = 'daemon-b'"), 1);  // bob, on b
