@@ -131,9 +131,10 @@ Result<Response> Api::Search(Call& c) {
   if (std::optional<std::string> from = QueryParam(c.req.query, "from")) {
     PARLEY_RETURN_IF_ERROR(ValidateUsername(*from));
     PARLEY_ASSIGN_OR_RETURN(std::optional<User> author, store_.FindUser(*from));
-    // Nobody by that name wrote anything: an empty page, as for any filter.
-    if (!author) return JsonResponse(200, "{\"results\":[],\"has_more\":false}");
-    sq.from_user = author->id;
+    // Nobody by that name wrote anything: an empty page, as for any filter,
+    // once the room's access is checked (403/404 for a room_id I am not
+    // in, whoever `from` names). Ids start at 1: 0 matches nobody.
+    sq.from_user = author ? author->id : 0;
   }
   PARLEY_ASSIGN_OR_RETURN(SearchPage page, store_.Search(c.user, sq));
   JsonWriter w;

@@ -37,11 +37,12 @@ namespace {
 constexpr const char* kInternalPrefix = "/_parley_uploads/";
 
 // The first bytes of the file; a short read at end of file is fine.
-Result<std::string> ReadHead(int fd, size_t n) {
+// Up to n bytes of the file at offset `at`.
+Result<std::string> ReadBytes(int fd, uint64_t at, size_t n) {
   std::string head(n, '\0');
   size_t got = 0;
   while (got < n) {
-    ssize_t r = pread(fd, head.data() + got, n - got, static_cast<off_t>(got));
+    ssize_t r = pread(fd, head.data() + got, n - got, static_cast<off_t>(at + got));
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return PosixError("read the spooled upload", errno);
     if (r == 0) break;
@@ -90,8 +91,13 @@ Result<Response> Api::PostUpload(Call& c) {
     return Status(Code::kTooLarge, "upload_too_large",
                   "a file may be at most " + std::to_string(limits.upload_max_bytes >> 20) + " MiB");
   }
-  PARLEY_ASSIGN_OR_RETURN(std::string head, ReadHead(fd.get(), kSniffBytes));
-  FileType type = SniffFileType(head);
+  PARLEY_ASSIGN_OR_RETURN(std::string head, ReadBytes(fd.get(), 0, kSniffBytes));
+  // A JPEG whose metadata runs past the head is walked on in the file (an
+  // error reads as its end: the image is then taken as damaged).
+  FileType type = SniffFileType(head, [&](uint64_t at, size_t n) {
+    Result<std::string> more = ReadBytes(fd.get(), at, n);
+    return more.ok() ? std::move(more).value() : std::string();
+  });
   if (type.kind == FileType::Kind::kBadImage) {
     return Status(Code::kUnsupported, "invalid_image",
                   "the file starts like " + std::string(type.mime) + " but its header is damaged");

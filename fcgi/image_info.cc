@@ -67,34 +67,64 @@ FileType Webp(std::string_view b) {
 // (DAC) share the range but are not frames.
 bool IsStartOfFrame(unsigned char m) { return m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc; }
 
-FileType Jpeg(std::string_view b) {
+// The bytes of a JPEG at an offset: from the head read already, or past
+// it through `more` (a few bytes for each segment walked over).
+class JpegBytes {
+ public:
+  JpegBytes(std::string_view head, const ReadAt& more) : head_(head), more_(more) {}
+  // Up to n bytes at `at`; fewer at the end of what there is.
+  std::string_view Get(uint64_t at, size_t n) {
+    if (at + n <= head_.size() || !more_) return at < head_.size() ? head_.substr(at, n) : std::string_view();
+    read_ = more_(at, n);
+    return read_;
+  }
+
+ private:
+  std::string_view head_;
+  const ReadAt& more_;
+  std::string read_;
+};
+
+FileType Jpeg(std::string_view head, const ReadAt& more) {
   constexpr std::string_view kMime = "image/jpeg";
-  size_t at = 2;  // after SOI (ff d8)
-  for (;;) {
-    // A marker: one or more ff fill bytes, then its code.
-    if (at >= b.size() || static_cast<unsigned char>(b[at]) != 0xff) return Unsized(kMime);
-    while (at < b.size() && static_cast<unsigned char>(b[at]) == 0xff) ++at;
-    if (at >= b.size()) return Unsized(kMime);
-    unsigned char m = static_cast<unsigned char>(b[at++]);
-    if (m == 0x01 || (m >= 0xd0 && m <= 0xd7)) continue;  // no length follows
+  JpegBytes bytes(head, more);
+  uint64_t at = 2;  // after SOI (ff d8)
+  for (int step = 0; step < kMaxJpegSteps; ++step) {
+    // A marker: one or more ff fill bytes, then its code, then (for most)
+    // a length and, for a frame, its precision, height and width.
+    const std::string_view w = bytes.Get(at, 16);
+    if (w.empty() || static_cast<unsigned char>(w[0]) != 0xff) return Unsized(kMime);
+    size_t i = 1;
+    while (i < w.size() && static_cast<unsigned char>(w[i]) == 0xff) ++i;
+    if (i == w.size() && w.size() < 16) return Unsized(kMime);  // the file ends in fill bytes
+    if (i > 1) {
+      at += i - 1;  // read again from the last fill byte: the marker's whole header in one window
+      continue;
+    }
+    unsigned char m = static_cast<unsigned char>(w[1]);
+    if (m == 0x01 || (m >= 0xd0 && m <= 0xd7)) {  // no length follows
+      at += 2;
+      continue;
+    }
     if (m == 0xd8 || m == 0xd9 || m == 0xda) return Unsized(kMime);  // SOI again, EOI or scan data before a frame
-    if (at + 2 > b.size()) return Unsized(kMime);
-    uint32_t len = Be16(b, at);  // counts itself
+    if (w.size() < 4) return Unsized(kMime);
+    uint32_t len = Be16(w, 2);  // counts itself
     if (len < 2) return Unsized(kMime);
     if (IsStartOfFrame(m)) {
       // length, precision, height, width
-      if (len < 7 || at + 7 > b.size()) return Unsized(kMime);
-      return Image(kMime, Be16(b, at + 5), Be16(b, at + 3));
+      if (len < 7 || w.size() < 9) return Unsized(kMime);
+      return Image(kMime, Be16(w, 7), Be16(w, 5));
     }
-    at += len;
+    at += 2 + len;
   }
+  return Unsized(kMime);
 }
 
 }  // namespace
 
-FileType SniffFileType(std::string_view head) {
+FileType SniffFileType(std::string_view head, const ReadAt& more) {
   if (head.substr(0, 8) == "\x89PNG\r\n\x1a\n") return Png(head);
-  if (head.substr(0, 3) == "\xff\xd8\xff") return Jpeg(head);
+  if (head.substr(0, 3) == "\xff\xd8\xff") return Jpeg(head, more);
   if (head.substr(0, 6) == "GIF87a" || head.substr(0, 6) == "GIF89a") return Gif(head);
   if (head.size() >= 12 && head.substr(0, 4) == "RIFF" && head.substr(8, 4) == "WEBP") return Webp(head);
   FileType t;

@@ -3,15 +3,20 @@
 // numbers, with the pixel size read from their headers; PDF by its magic;
 // anything else is application/octet-stream.
 //
-// Pure and bounded: it reads only the bytes it is given (the worker passes
-// at most kSniffBytes of the file's start), never allocates, and walks JPEG
-// segments by their lengths with every offset checked against the buffer,
-// so hostile input can neither read out of bounds nor loop (each step moves
-// forward). Fuzzed by tests/fuzz/image_info_fuzz.cc.
+// Bounded: it reads the bytes it is given (the worker passes at most
+// kSniffBytes of the file's start) and walks JPEG segments by their lengths
+// with every offset checked, so hostile input can neither read out of
+// bounds nor loop (each step moves forward, at most kMaxJpegSteps). A
+// JPEG's metadata (EXIF, ICC profiles, extended XMP: 64 KiB a segment, any
+// number of them) may put its frame header past those bytes: the walk then
+// reads on through `more`, a few bytes a segment, where one is given.
+// Fuzzed by tests/fuzz/image_info_fuzz.cc.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <string_view>
 
 namespace parley::fcgi {
@@ -36,6 +41,15 @@ struct FileType {
   int64_t height = 0;  // kImage only
 };
 
-FileType SniffFileType(std::string_view head);
+// Up to n bytes of the file at offset `at` (fewer at its end, none on an
+// error).
+using ReadAt = std::function<std::string(uint64_t at, size_t n)>;
+// The segments a JPEG walk takes before it gives up on a frame header:
+// real files have a few dozen; 4,096 of 64 KiB pass any upload's size.
+constexpr int kMaxJpegSteps = 4096;
+
+// head: the file's first bytes; more: the rest of it, for a JPEG whose
+// frame header lies beyond head (none: head is all there is).
+FileType SniffFileType(std::string_view head, const ReadAt& more = {});
 
 }  // namespace parley::fcgi

@@ -452,6 +452,13 @@ TEST_F(ConversationsTest, SearchFindsTextAsItNowReadsInMyRoomsOnly) {
   EXPECT_EQ(Texts(Search(bob, "q=fox&from=" + bob.name)["results"]),
             std::vector<std::string>{"bob's Fox, capitalised"});
   EXPECT_EQ(Search(bob, "q=fox&from=nobody_here")["results"].size(), 0u);
+  // With a room I am not in, a name that wrote nothing still answers as
+  // the room does (it answered an empty 200 before the room was checked).
+  for (const std::string& from : {std::string("nobody_here"), bob.name}) {
+    Response hidden = bob->Get("/api/search?q=fox&room_id=" + std::to_string(secret) + "&from=" + from);
+    EXPECT_EQ(hidden.status, 404) << from << ": " << hidden.Describe();
+    EXPECT_EQ(hidden.ErrorCode(), "room_not_found") << from;
+  }
   EXPECT_EQ(Texts(Search(bob, "q=fox&before=" + std::to_string(bobs["id"].num()))["results"]),
             std::vector<std::string>{"the quick brown fox"});
   Json paged = Search(bob, "q=fox&limit=1");

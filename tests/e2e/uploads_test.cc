@@ -199,6 +199,17 @@ TEST_F(UploadsTest, TheTypeComesFromTheBytesNotFromTheHeader) {
   EXPECT_EQ(damaged.ErrorCode(), "invalid_image");
   Response zero = Upload(alice, Png(0, 10), "?name=zero.png");
   EXPECT_EQ(zero.ErrorCode(), "invalid_image") << zero.Describe();
+  // A JPEG with 320 KiB of metadata (five 64 KiB APP1 segments) before its
+  // frame header, past the 256 KiB the worker reads first: refused as
+  // damaged once, now found in the file.
+  std::string jpeg("\xff\xd8", 2);
+  for (int i = 0; i < 5; ++i) jpeg += std::string("\xff\xe1\xff\xff", 4) + std::string(65533, 'X');
+  jpeg += std::string("\xff\xc0\x00\x11\x08\x01\xe0\x02\x80\x03", 10) + std::string(14, '\0') +
+          std::string("\xff\xd9", 2);
+  Json big = Uploaded(alice, jpeg, "?name=xmp.jpg", "image/jpeg");
+  EXPECT_EQ(big["mime"].str(), "image/jpeg");
+  EXPECT_EQ(big["width"].num(), 640);
+  EXPECT_EQ(big["height"].num(), 480);
   EXPECT_TRUE(SpoolEmpties());
 }
 

@@ -61,6 +61,39 @@ TEST(SniffFileTypeTest, Jpeg) {
   EXPECT_EQ(SniffFileType(Bytes({0xff, 0xd8, 0xff, 0xe0, 0, 2, 0x12})).kind, FileType::Kind::kBadImage);
 }
 
+// Metadata of any size (extended XMP, ICC profiles: 64 KiB a segment) may
+// put the frame header past the head the worker reads: the walk reads on in
+// the file, a few bytes a segment. It was refused as a damaged image.
+TEST(SniffFileTypeTest, AJpegFrameBeyondTheHeadIsFoundInTheFile) {
+  std::string file = Bytes({0xff, 0xd8});
+  for (int i = 0; i < 6; ++i) file += Bytes({0xff, 0xe1, 0xff, 0xff}) + std::string(65533, 'X');  // 393 KiB
+  file += Bytes({0xff, 0xff, 0xff, 0xc0, 0, 17, 8, 480 >> 8, 480 & 255, 640 >> 8, 640 & 255, 3});
+  ASSERT_GT(file.size(), kSniffBytes);
+  const std::string_view head = std::string_view(file).substr(0, kSniffBytes);
+  int reads = 0;
+  const ReadAt more = [&](uint64_t at, size_t n) {
+    ++reads;
+    return at < file.size() ? file.substr(at, n) : std::string();
+  };
+  ExpectImage(SniffFileType(head, more), "image/jpeg", 640, 480);
+  EXPECT_LE(reads, 4);  // a few bytes for each segment past the head, never the segments
+  // Without the rest of the file it is taken as damaged, as before.
+  EXPECT_EQ(SniffFileType(head).kind, FileType::Kind::kBadImage);
+  // The file ends within a segment, or in fill bytes: damaged, nothing read past its end.
+  const std::string cut = file.substr(0, file.size() - 14);
+  const ReadAt cut_more = [&](uint64_t at, size_t n) { return at < cut.size() ? cut.substr(at, n) : std::string(); };
+  EXPECT_EQ(SniffFileType(head, cut_more).kind, FileType::Kind::kBadImage);
+  // Endless fill bytes or segments end the walk within its bound of steps.
+  const std::string fill = Bytes({0xff, 0xd8}) + std::string(1 << 20, '\xff');
+  const ReadAt fill_more = [&](uint64_t at, size_t n) { return at < fill.size() ? fill.substr(at, n) : std::string(); };
+  EXPECT_EQ(SniffFileType(std::string_view(fill).substr(0, kSniffBytes), fill_more).kind,
+            FileType::Kind::kBadImage);
+  std::string tiny = Bytes({0xff, 0xd8});
+  for (int i = 0; i < kMaxJpegSteps + 10; ++i) tiny += Bytes({0xff, 0xfe, 0, 2});  // empty comments
+  tiny += Jpeg(5, 6).substr(2);
+  EXPECT_EQ(SniffFileType(tiny).kind, FileType::Kind::kBadImage);
+}
+
 TEST(SniffFileTypeTest, Gif) {
   ExpectImage(SniffFileType("GIF89a" + Bytes({0x40, 1, 0xc8, 0})), "image/gif", 320, 200);
   ExpectImage(SniffFileType("GIF87a" + Bytes({1, 0, 1, 0})), "image/gif", 1, 1);
