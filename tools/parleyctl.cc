@@ -360,8 +360,22 @@ int Backup(parley::OpenStorage& opened, const std::string& url, const std::strin
     rc = PgDump(*opened.postgres(), url, partial);
   }
   if (rc == 0 && link(partial.c_str(), dest.c_str()) != 0) {
-    std::fprintf(stderr, "parleyctl: cannot name the backup %s: %s\n", dest.c_str(), std::strerror(errno));
-    rc = 1;
+    // A file system without hard links (vfat, exFAT on a backup disk): a
+    // rename, once DEST is seen not to exist (a race with another writer of
+    // that very name is the price there).
+    int error = errno;
+    if (error == EPERM || error == EOPNOTSUPP || error == EMLINK) {
+      struct stat st;
+      if (lstat(dest.c_str(), &st) == 0) {
+        error = EEXIST;
+      } else {
+        error = rename(partial.c_str(), dest.c_str()) == 0 ? 0 : errno;
+      }
+    }
+    if (error != 0) {
+      std::fprintf(stderr, "parleyctl: cannot name the backup %s: %s\n", dest.c_str(), std::strerror(error));
+      rc = 1;
+    }
   }
   RemoveBackupFiles(partial);
   return rc;
