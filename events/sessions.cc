@@ -35,13 +35,17 @@ void Sessions::Check(Conns& conns) {
   std::unordered_set<int64_t> held;
   conns.registry().ForAll([&](Conn& c) { held.insert(c.session_id); });
   std::unordered_set<int64_t> ended;
+  int64_t now = NowMs();
   if (!held.empty()) {
-    auto r = store_.EndedSessions(std::vector<int64_t>(held.begin(), held.end()));
+    std::vector<int64_t> ids(held.begin(), held.end());
+    auto r = store_.EndedSessions(ids);
     if (r.ok()) ended.insert(r->begin(), r->end());  // a busy database is not a revocation
+    // Every few minutes is enough for a clock that moves hourly; a failure
+    // (busy) is tried again at the next check.
+    if (now - touched_ms_ >= kTouchEveryMs && store_.TouchSessions(ids).ok()) touched_ms_ = now;
   }
   // Cached sessions not used since the last check are dropped (which
   // bounds the cache), and so are the revoked ones.
-  int64_t now = NowMs();
   std::erase_if(cache_, [&](const auto& entry) {
     const Cached& cs = entry.second;
     return now - cs.checked_ms >= int64_t{cfg_.revoke_check_s} * 1000 || ended.contains(cs.session.id);

@@ -22,6 +22,7 @@ namespace parley::events {
 
 class Sessions {
  public:
+  static constexpr int64_t kTouchEveryMs = 5 * 60 * 1000;
   Sessions(const Config& cfg, Storage& store) : cfg_(cfg), store_(store) {}
 
   // The session of the credential a request carries (a Bearer token wins
@@ -30,7 +31,9 @@ class Sessions {
   // busy database does not sign a browser out. cache: a poll's lookup,
   // which may answer from the cache and fills it; a stream's always reads.
   Result<Session> Authenticate(std::string_view authorization, std::string_view cookie, bool cache);
-  // Closes the connections whose session has ended, and bounds the cache.
+  // Closes the connections whose session has ended, and bounds the cache;
+  // once every few minutes moves the held sessions' idle clocks
+  // (Storage::TouchSessions: a write only where one is an hour old).
   void Check(Conns& conns);
   // Drops the cached sessions of a user whose account was deactivated or
   // whose password changed, so their next poll is looked up (and refused,
@@ -45,6 +48,7 @@ class Sessions {
   const Config& cfg_;
   Storage& store_;
   std::unordered_map<std::string, Cached> cache_;  // token hash -> session
+  int64_t touched_ms_ = 0;  // when Check last moved the held sessions' idle clocks
 };
 
 }  // namespace parley::events

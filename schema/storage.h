@@ -469,6 +469,12 @@ class Storage {
   // many (parley-events asks about every held connection's every few
   // seconds: one read each cost its loop 12,000 round trips a check).
   virtual Result<std::vector<int64_t>> EndedSessions(const std::vector<int64_t>& session_ids) = 0;
+  // A held stream or poll is use of its session: moves the idle clock of
+  // these sessions to now where it is over an hour old (as SessionUser
+  // does for the API), one statement for all of them; a session that has
+  // ended stays ended. Without it, a client that only listened (a bot, a
+  // tab left open without a click) was cut as idle after 30 days.
+  virtual Status TouchSessions(const std::vector<int64_t>& session_ids) = 0;
   // PRAGMA data_version: changes whenever another connection commits.
   virtual Result<int64_t> DataVersion() = 0;
   // Presence rows, written by parley-events only. SetOnline answers whether

@@ -133,6 +133,21 @@ Result<std::vector<int64_t>> Store::EndedSessions(const std::vector<int64_t>& se
   return s.Ints();
 }
 
+Status Store::TouchSessions(const std::vector<int64_t>& session_ids) {
+  if (session_ids.empty()) return Status::Ok();
+  std::string ids = "[";
+  for (int64_t id : session_ids) ids.append(ids.size() > 1 ? "," : "").append(std::to_string(id));
+  ids += "]";
+  const int64_t now = NowMs();
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "UPDATE sessions SET last_seen_ts = ?2 WHERE id IN (SELECT value FROM json_each(?1)) "
+      "AND last_seen_ts < ?2 - 3600000 AND last_seen_ts + ?3 > ?2 AND expires_ts > ?2"));
+  s.Bind(1, std::string_view(ids)).Bind(2, now).Bind(3, limits_.session_idle_ms);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  return CommitWrite(*tx);
+}
+
 Result<int64_t> Store::DataVersion() {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("PRAGMA data_version"));
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());

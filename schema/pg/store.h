@@ -160,6 +160,7 @@ class PgStore final : public Storage {
   Result<std::vector<int64_t>> RoomIdsOf(int64_t user_id) override;
   Result<std::optional<Session>> FindSession(const std::string& token_hash) override;
   Result<std::vector<int64_t>> EndedSessions(const std::vector<int64_t>& session_ids) override;
+  Status TouchSessions(const std::vector<int64_t>& session_ids) override;
   Result<int64_t> DataVersion() override;
   Result<bool> SetOnline(int64_t user_id, bool online) override;
   Status ClearPresence() override;

@@ -216,6 +216,15 @@ Result<std::vector<int64_t>> PgStore::EndedSessions(const std::vector<int64_t>& 
   return r.Ints();
 }
 
+Status PgStore::TouchSessions(const std::vector<int64_t>& session_ids) {
+  if (session_ids.empty()) return Status::Ok();
+  return conn_
+      .Exec("UPDATE sessions SET last_seen_ts = $2 WHERE id = ANY ($1::bigint[]) AND last_seen_ts < $2 - 3600000 "
+            "AND last_seen_ts + $3 > $2 AND expires_ts > $2",
+            {ArrayOf(session_ids), NowMs(), limits_.session_idle_ms})
+      .status();
+}
+
 Result<int64_t> PgStore::DataVersion() { return LastEventId(conn_); }
 
 Result<bool> PgStore::SetOnline(int64_t user_id, bool online) {

@@ -168,6 +168,36 @@ TEST_F(StoreEventsTest, RoomIdsOf) {
   EXPECT_TRUE(nobody.empty());
 }
 
+// A held stream or poll is use of its session (parley-events calls this
+// for its held sessions every few minutes): a client that only listened
+// was cut as idle after 30 days. Hourly, as SessionUser; an ended session
+// stays ended.
+TEST_F(StoreEventsTest, TouchSessionsMovesHeldSessionsIdleClocksHourly) {
+  User alice = NewUser("alice");
+  const std::string listening = TokenHash(NewToken()), recent = TokenHash(NewToken()), idle = TokenHash(NewToken());
+  ASSERT_OK(store_->CreateSession(alice.id, listening));
+  ASSERT_OK(store_->CreateSession(alice.id, recent));
+  ASSERT_OK(store_->CreateSession(alice.id, idle));
+  ASSERT_OK_AND_ASSIGN(std::optional<Session> l, store_->FindSession(listening));
+  ASSERT_OK_AND_ASSIGN(std::optional<Session> r, store_->FindSession(recent));
+  ASSERT_OK_AND_ASSIGN(std::optional<Session> i, store_->FindSession(idle));
+  ASSERT_TRUE(l && r && i);
+  auto seen = [&](int64_t id) { return QueryInt("SELECT last_seen_ts FROM sessions WHERE id = " + std::to_string(id)); };
+  ASSERT_OK(Exec("UPDATE sessions SET last_seen_ts = last_seen_ts - 7200000 WHERE id = " + std::to_string(l->id)));
+  ASSERT_OK(Exec("UPDATE sessions SET last_seen_ts = last_seen_ts - 60000 WHERE id = " + std::to_string(r->id)));
+  ASSERT_OK(Exec("UPDATE sessions SET last_seen_ts = last_seen_ts - 2678400000 WHERE id = " +  // 31 days
+                 std::to_string(i->id)));
+  const int64_t l_before = seen(l->id), r_before = seen(r->id), i_before = seen(i->id);
+
+  ASSERT_OK(store_->TouchSessions({l->id, r->id, i->id, 999999}));
+  EXPECT_GE(seen(l->id), l_before + 7200000 - 1000);  // two hours old: moved
+  EXPECT_EQ(seen(r->id), r_before);                    // a minute old: a read stays a read
+  EXPECT_EQ(seen(i->id), i_before);                    // idle past 30 days: ended, and stays so
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> ended, store_->EndedSessions({l->id, r->id, i->id}));
+  EXPECT_EQ(ended, std::vector<int64_t>{i->id});
+  ASSERT_OK(store_->TouchSessions({}));
+}
+
 TEST_F(StoreEventsTest, SessionUserMovesTheIdleClockHourlyAndFindSessionNever) {
   User alice = NewUser("alice");
   const std::string hash = TokenHash(NewToken());
