@@ -39,21 +39,19 @@ bool SameDbFile(const DbFileState& a, const DbFileState& b) {
          SameTimespec(a.ctime, b.ctime);
 }
 
-Result<std::string> CheckOpened(const std::string& path, Db::ReadOnly how) {
+Result<ReadOnlyCheck> CheckOpened(const std::string& path, Db::ReadOnly how) {
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::OpenReadOnly(path, how));
-  PARLEY_ASSIGN_OR_RETURN(std::string problems, db->IntegrityCheck());
-  if (problems != "ok") return problems;
-  // A sound file is not yet a Parley database: an empty file (what a
-  // backup that failed at its first write once left) passes SQLite's check.
+  ReadOnlyCheck out;
+  PARLEY_ASSIGN_OR_RETURN(out.problems, db->IntegrityCheck());
   PARLEY_ASSIGN_OR_RETURN(Statement v, db->Prepare("PRAGMA user_version"));
   PARLEY_ASSIGN_OR_RETURN(bool row, v.Step());
-  if (!row || v.Int(0) < 1) return std::string("not a Parley database: it has no schema");
-  return problems;
+  out.schema_version = row ? v.Int(0) : 0;
+  return out;
 }
 
 }  // namespace
 
-Result<std::string> ReadOnlyIntegrityCheck(const std::string& path) {
+Result<ReadOnlyCheck> ReadOnlyIntegrityCheck(const std::string& path) {
   // The database first: a writer that starts after this is seen by the
   // comparison at the end (the immutable case).
   PARLEY_ASSIGN_OR_RETURN(DbFileState before, DbFileStateOf(path));
@@ -76,7 +74,7 @@ Result<std::string> ReadOnlyIntegrityCheck(const std::string& path) {
   }
   // Compared whatever the check answered: a file written meanwhile can
   // look damaged as well as sound.
-  Result<std::string> result = CheckOpened(path, Db::ReadOnly::kImmutable);
+  Result<ReadOnlyCheck> result = CheckOpened(path, Db::ReadOnly::kImmutable);
   PARLEY_ASSIGN_OR_RETURN(DbFileState after, DbFileStateOf(path));
   if (!SameDbFile(before, after)) {
     return Status::Unavailable(path + " changed while it was checked (a process opened it to write): check again");

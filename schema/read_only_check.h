@@ -34,16 +34,20 @@
 // system's resolution.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "schema/status.h"
 
 namespace parley {
 
-// PRAGMA integrity_check of the SQLite database at path, read-only: "ok",
-// or the problems found (also "not a Parley database" for a sound file
-// with no schema, an empty one say). An error when it cannot be checked honestly
-// (above), when the file is not a database, or is too damaged to be read.
-Result<std::string> ReadOnlyIntegrityCheck(const std::string& path);
+struct ReadOnlyCheck {
+  std::string problems;        // PRAGMA integrity_check: "ok", or the problems found
+  int64_t schema_version = 0;  // PRAGMA user_version: 0 for a file with no schema (an empty one)
+};
+// PRAGMA integrity_check and the schema version of the SQLite database at
+// path, read-only. An error when it cannot be checked honestly (above),
+// when the file is not a database, or is too damaged to be read.
+Result<ReadOnlyCheck> ReadOnlyIntegrityCheck(const std::string& path);
 
 }  // namespace parley

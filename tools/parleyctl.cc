@@ -452,8 +452,14 @@ int main(int argc, char** argv) {
     // a directory it cannot write is checked too, and nothing is created.
     auto r = parley::ReadOnlyIntegrityCheck(db_path);
     if (!r.ok()) return Fail(r.status());
-    std::printf("%s\n", r->c_str());
-    return *r == "ok" ? 0 : 1;
+    // A sound file is not yet a Parley database: an empty file (what a
+    // backup that failed at its first write once left) passes SQLite's check.
+    if (r->problems == "ok" && r->schema_version < 1) {
+      std::printf("not a Parley database: it has no schema\n");
+      return 1;
+    }
+    std::printf("%s\n", r->problems.c_str());
+    return r->problems == "ok" ? 0 : 1;
   }
   // Everything else needs the current schema.
   auto version = parley::MigrateStorage(db_path);

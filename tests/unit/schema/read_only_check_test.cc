@@ -51,8 +51,8 @@ TEST_F(ReadOnlyCheckTest, ACleanlyClosedDatabaseIsReadAloneAndNothingIsMade) {
   std::filesystem::remove(path() + "-writer");
   ASSERT_EQ(Files(), std::set<std::string>{"db.sqlite"});
   const auto mtime = std::filesystem::last_write_time(path());
-  ASSERT_OK_AND_ASSIGN(std::string check, ReadOnlyIntegrityCheck(path()));
-  EXPECT_EQ(check, "ok");
+  ASSERT_OK_AND_ASSIGN(ReadOnlyCheck check, ReadOnlyIntegrityCheck(path()));
+  EXPECT_EQ(check.problems, "ok");
   EXPECT_EQ(Files(), std::set<std::string>{"db.sqlite"});
   EXPECT_EQ(std::filesystem::last_write_time(path()), mtime);
 }
@@ -61,8 +61,8 @@ TEST_F(ReadOnlyCheckTest, ACleanlyClosedDatabaseIsReadAloneAndNothingIsMade) {
 TEST_F(ReadOnlyCheckTest, BesideAnOpenWriterItReadsThroughTheWal) {
   OpenWithCommitsInTheWal();
   const std::set<std::string> before = Files();
-  ASSERT_OK_AND_ASSIGN(std::string check, ReadOnlyIntegrityCheck(path()));
-  EXPECT_EQ(check, "ok");
+  ASSERT_OK_AND_ASSIGN(ReadOnlyCheck check, ReadOnlyIntegrityCheck(path()));
+  EXPECT_EQ(check.problems, "ok");
   EXPECT_EQ(Files(), before);
 }
 
