@@ -219,8 +219,8 @@ Result<std::vector<int64_t>> PgStore::EndedSessions(const std::vector<int64_t>& 
 Status PgStore::TouchSessions(const std::vector<int64_t>& session_ids) {
   if (session_ids.empty()) return Status::Ok();
   return conn_
-      .Exec("UPDATE sessions SET last_seen_ts = $2 WHERE id = ANY ($1::bigint[]) AND last_seen_ts < $2 - 3600000 "
-            "AND last_seen_ts + $3 > $2 AND expires_ts > $2",
+      .Exec("UPDATE sessions SET last_seen_ts = $2 WHERE id = ANY ($1::bigint[]) "
+            "AND last_seen_ts < $2::bigint - 3600000 AND last_seen_ts + $3::bigint > $2 AND expires_ts > $2",
             {ArrayOf(session_ids), NowMs(), limits_.session_idle_ms})
       .status();
 }
