@@ -121,11 +121,20 @@ Result<std::optional<Session>> Store::FindSession(const std::string& token_hash)
   return std::optional<Session>(Session{s.Int(0), User{s.Int(1), s.Text(2)}});
 }
 
+namespace {
+
+// Session ids as one JSON array, for json_each: each a probe of the
+// primary key, however many.
+std::string JsonIds(const std::vector<int64_t>& ids) {
+  std::string out = "[";
+  for (int64_t id : ids) out.append(out.size() > 1 ? "," : "").append(std::to_string(id));
+  return out + "]";
+}
+
+}  // namespace
+
 Result<std::vector<int64_t>> Store::EndedSessions(const std::vector<int64_t>& session_ids) {
-  // The ids as one JSON array (json_each), each a probe of the primary key.
-  std::string ids = "[";
-  for (int64_t id : session_ids) ids.append(ids.size() > 1 ? "," : "").append(std::to_string(id));
-  ids += "]";
+  const std::string ids = JsonIds(session_ids);
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "SELECT j.value FROM json_each(?1) j WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = j.value "
       "AND s.expires_ts > ?2 AND s.last_seen_ts + ?3 > ?2)"));
@@ -135,9 +144,7 @@ Result<std::vector<int64_t>> Store::EndedSessions(const std::vector<int64_t>& se
 
 Status Store::TouchSessions(const std::vector<int64_t>& session_ids) {
   if (session_ids.empty()) return Status::Ok();
-  std::string ids = "[";
-  for (int64_t id : session_ids) ids.append(ids.size() > 1 ? "," : "").append(std::to_string(id));
-  ids += "]";
+  const std::string ids = JsonIds(session_ids);
   const int64_t now = NowMs();
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(

@@ -75,8 +75,16 @@ Result<std::map<int64_t, std::vector<Event>>> FirstRoomBatches(PgConn& conn, int
 // anywhere or the last is decided once. The two-key form keeps these locks
 // apart from the one-key lock of migrations (migrate.cc); the user id is
 // folded to 31 bits, and two users who share a key only wait for each other.
-// The class, 1886545267, is "pres" in ASCII; DropDaemonPresence takes the same.
+// The class, 1886545267, is "pres" in ASCII; DropDaemonPresence and
+// RestoreDaemonPresence take the same (LockUsersInOrder).
 constexpr const char* kLockUserSql = "SELECT pg_advisory_xact_lock(1886545267, ($1::bigint & 2147483647)::int)";
+// The locks of kLockUserSql for every user id that `users` (a query of one
+// bigint column) returns, in key order: two daemons locking many at once
+// wait for each other rather than deadlock.
+std::string LockUsersInOrder(const std::string& users) {
+  return "SELECT pg_advisory_xact_lock(1886545267, k) FROM (SELECT DISTINCT (u.id & 2147483647)::int AS k FROM (" +
+         users + ") AS u(id) ORDER BY k) s";
+}
 // The tail of SetOnline's statements: after `mine` (this daemon's row, if
 // it changed), the user's name if no other daemon holds a row.
 constexpr const char* kAloneSql =
@@ -89,10 +97,8 @@ constexpr const char* kAloneSql =
 // two daemons doing this at once wait rather than deadlock.
 Result<std::vector<int64_t>> DropDaemonPresence(PgStore& store, const std::string& daemon) {
   PgConn& conn = store.conn();
-  PARLEY_RETURN_IF_ERROR(conn.Exec("SELECT pg_advisory_xact_lock(1886545267, k) FROM (SELECT DISTINCT "
-                                   "(user_id & 2147483647)::int AS k FROM presence WHERE daemon = $1 ORDER BY k) s",
-                                   {daemon})
-                             .status());
+  PARLEY_RETURN_IF_ERROR(
+      conn.Exec(LockUsersInOrder("SELECT user_id FROM presence WHERE daemon = $1"), {daemon}).status());
   PARLEY_ASSIGN_OR_RETURN(
       PgResult alone,
       conn.Exec("WITH gone AS (DELETE FROM presence WHERE daemon = $1 RETURNING user_id) "
@@ -122,10 +128,7 @@ Result<std::vector<int64_t>> RestoreDaemonPresence(PgStore& store, const std::st
                                                    const std::vector<int64_t>& held) {
   PgConn& conn = store.conn();
   const std::string ids = ArrayOf(held);
-  PARLEY_RETURN_IF_ERROR(conn.Exec("SELECT pg_advisory_xact_lock(1886545267, k) FROM (SELECT DISTINCT "
-                                   "(id & 2147483647)::int AS k FROM unnest($1::bigint[]) AS h(id) ORDER BY k) s",
-                                   {ids})
-                             .status());
+  PARLEY_RETURN_IF_ERROR(conn.Exec(LockUsersInOrder("SELECT unnest($1::bigint[])"), {ids}).status());
   PARLEY_ASSIGN_OR_RETURN(
       PgResult back,
       conn.Exec("WITH mine AS (INSERT INTO presence (user_id, daemon, since) "

@@ -417,6 +417,19 @@ class EventsRetentionTest : public EventsTest {
     return {"--retention-days", "0", "--retention-per-room", "3"};
   }
   int64_t Count(const std::string& where) { return std::stoll(Sql("SELECT COUNT(*) FROM events WHERE " + where + ";")); }
+  // Restarts parley-events, whose start makes a pass (one restarted more
+  // often than hourly would otherwise never prune), and waits (10 s at
+  // most) for `room` to be down to its 3 newest events.
+  void RestartAndWaitForThePrune(int64_t room) {
+    int st = stack().StopEvents(5000ms);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "SIGTERM: wait status " << st;
+    std::string error;
+    ASSERT_TRUE(stack().StartEvents(&error)) << error;
+    const std::string in_room = "room_id = " + std::to_string(room);
+    const Clock::time_point deadline = Clock::now() + 10s;
+    while (Count(in_room) != 3 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    ASSERT_EQ(Count(in_room), 3) << stack().LogTail();
+  }
 };
 
 TEST_F(EventsRetentionTest, ADaemonThatStartsPrunesAndCursorsBeforeWhatIsLeftGetReset) {
@@ -426,16 +439,8 @@ TEST_F(EventsRetentionTest, ADaemonThatStartsPrunesAndCursorsBeforeWhatIsLeftGet
   std::vector<int64_t> ids;
   for (int i = 0; i < 10; ++i) ids.push_back(Send(alice, room, "m" + std::to_string(i))["id"].num());
   WaitHead(bob.token, ids.back());
-  // This daemon's pass came before the sends; a daemon that starts makes
-  // one (one restarted more often than hourly would otherwise never prune).
-  int st = stack().StopEvents(5000ms);
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "SIGTERM: wait status " << st;
-  std::string error;
-  ASSERT_TRUE(stack().StartEvents(&error)) << error;
-  const std::string in_room = "room_id = " + std::to_string(room);
-  const Clock::time_point deadline = Clock::now() + 10s;
-  while (Count(in_room) != 3 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
-  ASSERT_EQ(Count(in_room), 3) << stack().LogTail();
+  // This daemon's pass came before the sends; a daemon that starts makes one.
+  ASSERT_NO_FATAL_FAILURE(RestartAndWaitForThePrune(room));
   EXPECT_EQ(Count("id < " + std::to_string(ids[7])), 0) << "the events of no room go by age alone";
   EXPECT_EQ(Count("id >= " + std::to_string(ids[7])), 3);
   // The history is kept: only the log a resume replays from is pruned.
@@ -466,14 +471,7 @@ TEST_F(EventsRetentionTest, ACursorAmongOneRoomsPrunedEventsIsResetThoughAQuietR
   std::vector<int64_t> ids;
   for (int i = 0; i < 10; ++i) ids.push_back(Send(alice, room, "m" + std::to_string(i))["id"].num());
   WaitHead(bob.token, ids.back());
-  int st = stack().StopEvents(5000ms);
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "SIGTERM: wait status " << st;
-  std::string error;
-  ASSERT_TRUE(stack().StartEvents(&error)) << error;
-  const std::string in_room = "room_id = " + std::to_string(room);
-  const Clock::time_point deadline = Clock::now() + 10s;
-  while (Count(in_room) != 3 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
-  ASSERT_EQ(Count(in_room), 3) << stack().LogTail();
+  ASSERT_NO_FATAL_FAILURE(RestartAndWaitForThePrune(room));
   const std::string kept = "room_id = " + std::to_string(quiet_room) + " AND id < " + std::to_string(ids[0]);
   ASSERT_GT(Count(kept), 0) << "the quiet room keeps events older than general's";
 
