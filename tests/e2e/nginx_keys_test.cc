@@ -145,6 +145,42 @@ TEST_F(TrustedProxyTest, ForwardedAddressesHaveTheirOwnLoginLimit) {
   EXPECT_TRUE(NginxLogged("client: 203.0.113.7")) << "nginx logs the forwarded address";
 }
 
+// An IPv6 host is given a /64 whole, so nginx's login limit counts the /64
+// as one client, however nginx prints the address: each case floods one
+// address until 429, then floods its neighbours. One in the same /64 meets
+// the spent bucket at once (a refill or two at most); one in the next /64
+// gets the whole burst. The cases cover each place a "::" can stand in
+// nginx's canonical form, and dotted forms, which are keyed whole.
+TEST_F(TrustedProxyTest, AnIPv6HostsLoginLimitIsItsSlash64) {
+  struct Case {
+    std::string flood;
+    std::vector<std::string> same, other;
+  };
+  const std::vector<Case> cases = {
+      {"2001:db8:1:2::7", {"2001:db8:1:2:ffff:1:2:3", "2001:DB8:1:2:0:0:0:9"}, {"2001:db8:1:3::7"}},
+      {"2001:db8::1", {"2001:db8:0:0:1:2:3:4"}, {"2001:db8:0:1::1", "2001:db8:0:2:3:4:5:6"}},
+      {"::1:2:3:4:5:6", {"0:0:1:2:9::"}, {"::1:3:3:4:5:6"}},
+      {"::5:6:7:8:9", {"0:0:0:5::1"}, {"::6:6:7:8:9"}},
+      {"7::2:3:4:5:6", {"7:0:0:2::"}, {"7::3:3:4:5:6"}},
+      {"a:b:c::1", {"a:b:c:0:ffff::"}, {"a:b:c:1::1"}},
+      {"9::1", {"9:0:0:0:1:2:3:4"}, {"9:0:0:1::"}},
+      {"::1:2:3", {"::4:5:6:7"}, {"0:0:0:1::"}},
+      {"::ffff:198.51.100.1", {}, {"::ffff:198.51.100.2", "198.51.100.1"}},
+  };
+  auto c = NewClient(Client::Cookies::kOff);
+  for (const Case& k : cases) {
+    ASSERT_GE(FloodLogins(*c, k.flood), 20) << k.flood << " was limited before its burst was spent";
+    for (const std::string& a : k.same) {
+      const int passed = FloodLogins(*c, a);
+      EXPECT_TRUE(passed >= 0 && passed < 10) << a << " is in " << k.flood << "'s /64, yet " << passed
+                                              << " logins passed";
+    }
+    for (const std::string& a : k.other) {
+      EXPECT_GE(FloodLogins(*c, a), 20) << a << " shared the limit of " << k.flood;
+    }
+  }
+}
+
 // A balancer that terminates TLS says so in X-Forwarded-Proto: the session
 // cookie is then Secure and the CSRF check expects the browser's https origin.
 TEST_F(TrustedProxyTest, HttpsFromATrustedBalancerMakesCookiesSecure) {
