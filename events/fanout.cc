@@ -14,6 +14,9 @@ namespace parley::events {
 namespace {
 
 constexpr int kBatch = 1000;  // events read per pass; more wait for the next turn
+// Passes ReadUpTo may make for one notice: a daemon this far behind has a
+// backlog that matters more than a typing notice, which is then dropped.
+constexpr int kReadUpToPasses = 4;
 
 }  // namespace
 
@@ -62,6 +65,17 @@ void Fanout::Pump() {
     if (head_ > stats_.db_head) stats_.db_head = head_;
   }
   if (events->size() == static_cast<size_t>(kBatch)) Wake();  // let other callbacks run first
+}
+
+bool Fanout::ReadUpTo(int64_t head) {
+  for (int pass = 0; head_ < head && pass < kReadUpToPasses; ++pass) {
+    const int64_t before = head_;
+    Pump();
+    if (behind_ || head_ == before) break;
+  }
+  if (head_ >= head) return true;
+  ++stats_.ephemeral_dropped;
+  return false;
 }
 
 void Fanout::ApplyMembership(const Event& e) {
@@ -227,7 +241,8 @@ void Fanout::Ephemeral(const char* type, const std::string& data, int64_t room_i
   }
 }
 
-void Fanout::Typing(int64_t room_id, const User& user) {
+void Fanout::Typing(int64_t room_id, const User& user, int64_t head) {
+  if (!ReadUpTo(head)) return;
   int64_t now = NowMs();
   int64_t& last = typing_at_[std::to_string(user.id) + ":" + std::to_string(room_id)];
   if (last != 0 && now - last < cfg_.typing_merge_ms) {
@@ -242,7 +257,8 @@ void Fanout::Typing(int64_t room_id, const User& user) {
   Ephemeral("typing", w.Take(), room_id, user.id, nullptr);
 }
 
-void Fanout::Receipt(int64_t room_id, const User& user, int64_t event_id) {
+void Fanout::Receipt(int64_t room_id, const User& user, int64_t event_id, int64_t head) {
+  if (!ReadUpTo(head)) return;
   JsonWriter w;
   w.BeginObject().Key("room_id").Int(room_id).Key("user");
   Write(w, user);

@@ -53,11 +53,15 @@ class Fanout {
   void Ephemeral(const char* type, const std::string& data, int64_t room_id, int64_t except_user,
                  const std::vector<int64_t>* users);
   // A typing notice, merged per user and room: at most one fan-out per
-  // typing_merge_ms, however often the client posts.
-  void Typing(int64_t room_id, const User& user);
+  // typing_merge_ms, however often the client posts. head: the log's head
+  // its sender read after checking membership (schema/wakeup.h). The notice
+  // goes to the room once the log is fanned out up to there (ReadUpTo), so
+  // a member a kick or a leave took out before the check no longer gets it.
+  void Typing(int64_t room_id, const User& user, int64_t head);
   // A read marker moved: {"room_id","user","event_id"} to the room's other
-  // members (the writer sends it only for rooms of at most 100 members).
-  void Receipt(int64_t room_id, const User& user, int64_t event_id);
+  // members (the writer sends it only for rooms of at most 100 members),
+  // after ReadUpTo(head) as a typing notice.
+  void Receipt(int64_t room_id, const User& user, int64_t event_id, int64_t head);
   // Forgets typing entries older than the merge window (bounds the map).
   void PruneTyping(int64_t now_ms);
   // Called with a user id when sessions of theirs ended (deactivation or a
@@ -67,6 +71,9 @@ class Fanout {
 
  private:
   static void OnWake(int, short, void* self);
+  // Pumps now until head() reaches `head` (a few batches at most); false,
+  // counted in ephemeral_dropped, when the log cannot be read that far.
+  bool ReadUpTo(int64_t head);
   void Dispatch(const Event& e);
   void ApplyMembership(const Event& e);
   // Closes every connection of a user whose account was deactivated, or

@@ -103,9 +103,9 @@ Status Server::Start() {
     } else if (w.kind == Wakeup::Kind::kPresence) {
       presence_->Tell(w.user, w.online);
     } else if (w.kind == Wakeup::Kind::kReceipt) {
-      fanout_->Receipt(w.room_id, w.user, w.event_id);
+      fanout_->Receipt(w.room_id, w.user, w.event_id, w.head);
     } else {
-      fanout_->Typing(w.room_id, w.user);
+      fanout_->Typing(w.room_id, w.user, w.head);
     }
   };
   notify_ = std::make_unique<Notify>(stats_, on_wakeup);

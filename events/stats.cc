@@ -32,6 +32,7 @@ std::string Stats::Json() const {
   w.Key("refused_user_cap").Int(static_cast<int64_t>(refused_user));
   w.Key("accept_pauses").Int(static_cast<int64_t>(accept_pauses));
   w.Key("typing_merged").Int(static_cast<int64_t>(typing_merged));
+  w.Key("ephemeral_dropped").Int(static_cast<int64_t>(ephemeral_dropped));
   w.Key("polls_paced").Int(static_cast<int64_t>(polls_paced));
   w.Key("streams_paced").Int(static_cast<int64_t>(streams_paced));
   w.Key("datagrams_refused").Int(static_cast<int64_t>(datagrams_refused));
@@ -91,6 +92,9 @@ std::string Stats::Prometheus() const {
        "counter", v("parley_accept_pauses_total", accept_pauses));
   line("parley_typing_merged_total", "Typing notices merged into an earlier one.", "counter",
        v("parley_typing_merged_total", typing_merged));
+  line("parley_ephemeral_dropped_total",
+       "Typing notices and receipts dropped: the log could not be read up to the head their sender saw.", "counter",
+       v("parley_ephemeral_dropped_total", ephemeral_dropped));
   line("parley_polls_paced_total", "Polls from old cursors held for their user's next catch-up page.", "counter",
        v("parley_polls_paced_total", polls_paced));
   line("parley_streams_paced_total", "Replay pages of resuming streams held for their next catch-up page.", "counter",

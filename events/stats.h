@@ -28,6 +28,7 @@ struct Stats {
   uint64_t polls_paced = 0;      // catch-up polls held for their next page (pacer.h)
   uint64_t streams_paced = 0;    // resuming streams' replay pages held the same way
   uint64_t typing_merged = 0;    // typing notices dropped as repeats within the merge window
+  uint64_t ephemeral_dropped = 0;  // typing notices and receipts dropped: the log unread up to their head
   uint64_t datagrams_refused = 0;  // wake-ups from another uid, or malformed
   uint64_t queued_bytes = 0;     // output queued to all connections (the budget's measure)
   uint64_t closed[static_cast<int>(CloseCause::kCount)] = {};

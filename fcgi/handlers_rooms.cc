@@ -117,7 +117,9 @@ Result<Response> Api::Typing(Call& c) {
   Take t = typing_buckets_.Consume(c.user.id, store_.limits().rate(WriteClass::kTyping), NowMs());
   if (!t.ok) return WriteThrottled(WriteClass::kTyping, t.retry_after_ms);
   PARLEY_RETURN_IF_ERROR(store_.CheckMayType(c.user, c.route.num));
-  notifier_.Typing(c.route.num, c.user);
+  // Read after the check, so it covers any kick or leave the check saw.
+  PARLEY_ASSIGN_OR_RETURN(int64_t head, store_.Head());
+  notifier_.Typing(c.route.num, c.user, head);
   return NoContent();
 }
 
@@ -131,7 +133,10 @@ Result<Response> Api::Read(Call& c) {
     // (DESIGN section 4): only in rooms of at most kMaxReceiptRoom members,
     // where "who has read up to where" is worth showing.
     PARLEY_ASSIGN_OR_RETURN(int64_t members, store_.MemberCount(c.route.num, kMaxReceiptRoom + 1));
-    if (members <= kMaxReceiptRoom) notifier_.Receipt(c.route.num, c.user, *moved_to);
+    // The marker has moved whatever follows: a head that cannot be read
+    // costs only the receipt (ephemeral), not the answer.
+    auto head = store_.Head();
+    if (members <= kMaxReceiptRoom && head.ok()) notifier_.Receipt(c.route.num, c.user, *moved_to, *head);
   }
   return NoContent();
 }

@@ -51,10 +51,12 @@ void Notifier::Head(int64_t head) {
   if (head > 0 && store_ == nullptr) Send(EncodeHead(head));
 }
 
-void Notifier::Typing(int64_t room_id, const User& user) { Send(EncodeTyping(room_id, user)); }
+void Notifier::Typing(int64_t room_id, const User& user, int64_t head) {
+  Send(EncodeTyping(room_id, user, head));
+}
 
-void Notifier::Receipt(int64_t room_id, const User& user, int64_t event_id) {
-  Send(EncodeReceipt(room_id, user, event_id));
+void Notifier::Receipt(int64_t room_id, const User& user, int64_t event_id, int64_t head) {
+  Send(EncodeReceipt(room_id, user, event_id, head));
 }
 
 }  // namespace parley::fcgi

@@ -27,8 +27,10 @@ class Notifier {
   Notifier& operator=(const Notifier&) = delete;
 
   void Head(int64_t head);
-  void Typing(int64_t room_id, const User& user);
-  void Receipt(int64_t room_id, const User& user, int64_t event_id);
+  // head: the log's head read after the request's membership check
+  // (schema/wakeup.h says why the daemon needs it).
+  void Typing(int64_t room_id, const User& user, int64_t head);
+  void Receipt(int64_t room_id, const User& user, int64_t event_id, int64_t head);
   uint64_t dropped() const { return dropped_; }
 
  private:

@@ -37,23 +37,31 @@ std::optional<User> PlausibleUser(const cJSON* user) {
   return User{*uid, name->valuestring};
 }
 
+// A notice's "head": absent is 0 (a sender from before it was carried);
+// present, 0 or a positive id.
+std::optional<int64_t> NoticeHead(const cJSON* head) {
+  if (!head) return 0;
+  if (cJSON_IsNumber(head) && head->valuedouble == 0) return 0;
+  return PositiveId(head);
+}
+
 }  // namespace
 
 std::string EncodeHead(int64_t head) { return "{\"head\":" + std::to_string(head) + "}"; }
 
-std::string EncodeTyping(int64_t room_id, const User& user) {
+std::string EncodeTyping(int64_t room_id, const User& user, int64_t head) {
   JsonWriter w;
   w.BeginObject().Key("typing").BeginObject().Key("room_id").Int(room_id).Key("user");
   Write(w, user);
-  w.EndObject().EndObject();
+  w.Key("head").Int(head).EndObject().EndObject();
   return w.Take();
 }
 
-std::string EncodeReceipt(int64_t room_id, const User& user, int64_t event_id) {
+std::string EncodeReceipt(int64_t room_id, const User& user, int64_t event_id, int64_t head) {
   JsonWriter w;
   w.BeginObject().Key("receipt").BeginObject().Key("room_id").Int(room_id).Key("user");
   Write(w, user);
-  w.Key("event_id").Int(event_id).EndObject().EndObject();
+  w.Key("event_id").Int(event_id).Key("head").Int(head).EndObject().EndObject();
   return w.Take();
 }
 
@@ -97,10 +105,12 @@ std::optional<Wakeup> DecodeWakeup(std::string_view datagram) {
   }
   std::optional<int64_t> room = PositiveId(cJSON_GetObjectItemCaseSensitive(typing, "room_id"));
   std::optional<User> user = PlausibleUser(cJSON_GetObjectItemCaseSensitive(typing, "user"));
-  if (!room || !user) return std::nullopt;
+  std::optional<int64_t> head = NoticeHead(cJSON_GetObjectItemCaseSensitive(typing, "head"));
+  if (!room || !user || !head) return std::nullopt;
   w.kind = receipt ? Wakeup::Kind::kReceipt : Wakeup::Kind::kTyping;
   w.room_id = *room;
   w.user = *user;
+  w.head = *head;
   return w;
 }
 

@@ -4,10 +4,15 @@
 //
 // One JSON object per datagram, at most kMaxWakeupBytes:
 //   {"head":N}                                          new events up to N
-//   {"typing":{"room_id":R,"user":{"id":U,"username":"..."}}}
-//   {"receipt":{"room_id":R,"user":{...},"event_id":E}}   a read marker moved
+//   {"typing":{"room_id":R,"user":{"id":U,"username":"..."},"head":H}}
+//   {"receipt":{"room_id":R,"user":{...},"event_id":E,"head":H}}   a read marker moved
 //   {"presence":{"user":{...},"online":B}}               a user came or went
 //     (PostgreSQL only, sent by the daemon that decided it: schema/storage.h)
+// A typing notice's or a receipt's H is the log's head as the sender read it
+// after its membership check: the daemon fans the log out up to H before it
+// hands the notice to the room, so a kick or a leave committed before the
+// check has already taken the member out of the room's recipients (a notice
+// without "head", from a sender older than this, counts as 0).
 // Only the service's own processes can send one (the socket is 0660 under a
 // 0700 directory, and the daemon checks the sender's uid), yet the decoder
 // treats it as hostile input: every number is range-checked, every name
@@ -28,7 +33,7 @@ constexpr size_t kMaxWakeupBytes = 1024;
 struct Wakeup {
   enum class Kind { kHead, kTyping, kReceipt, kPresence };
   Kind kind = Kind::kHead;
-  int64_t head = 0;     // kHead
+  int64_t head = 0;     // kHead; kTyping, kReceipt: the log's head after the sender's check
   int64_t room_id = 0;  // kTyping, kReceipt
   User user;            // kTyping, kReceipt, kPresence
   int64_t event_id = 0;  // kReceipt
@@ -36,8 +41,8 @@ struct Wakeup {
 };
 
 std::string EncodeHead(int64_t head);
-std::string EncodeTyping(int64_t room_id, const User& user);
-std::string EncodeReceipt(int64_t room_id, const User& user, int64_t event_id);
+std::string EncodeTyping(int64_t room_id, const User& user, int64_t head);
+std::string EncodeReceipt(int64_t room_id, const User& user, int64_t event_id, int64_t head);
 std::string EncodePresence(const User& user, bool online);
 // nullopt for anything malformed, out of range or too long.
 std::optional<Wakeup> DecodeWakeup(std::string_view datagram);

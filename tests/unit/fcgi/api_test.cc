@@ -1006,16 +1006,17 @@ TEST_F(ApiTest, NotifierWakesTheDaemonAfterWritesAndForTyping) {
   EXPECT_EQ(Num(t, "room_id"), 1);
   EXPECT_EQ(Num(Get(t, "user"), "id"), alice.user.id);
   EXPECT_EQ(Str(Get(t, "user"), "username"), "alice");
-  EXPECT_EQ(daemon.Next(), std::nullopt);  // typing is not stored: no head
+  EXPECT_EQ(Num(t, "head"), id) << "the log's head after the check, for the daemon to read up to";
+  EXPECT_EQ(daemon.Next(), std::nullopt);  // typing is not stored: no head datagram
 
   // Reads and refused writes wake nobody.
   EXPECT_EQ(api.Handle(Bearer(Req("GET", "/api/rooms/1/messages"), bob.token)).status, 200);
   EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/999/messages", R"({"text":"x"})"), bob.token)).status, 404);
   EXPECT_EQ(daemon.Next(), std::nullopt);
-  // A read marker that moves sends a receipt (not stored: no head); one that does not, nothing.
+  // A read marker that moves sends a receipt (not stored: no head datagram); one that does not, nothing.
   EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/1/read", R"({"event_id":1})"), bob.token)).status, 204);
   EXPECT_EQ(daemon.Next(), "{\"receipt\":{\"room_id\":1,\"user\":{\"id\":" + std::to_string(bob.user.id) +
-                               ",\"username\":\"bob\"},\"event_id\":1}}");
+                               ",\"username\":\"bob\"},\"event_id\":1,\"head\":" + std::to_string(id) + "}}");
   EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/1/read", R"({"event_id":1})"), bob.token)).status, 204);
   EXPECT_EQ(daemon.Next(), std::nullopt);
   // One beyond the log's head moves to the head, and its receipt says so;
@@ -1024,7 +1025,8 @@ TEST_F(ApiTest, NotifierWakesTheDaemonAfterWritesAndForTyping) {
   const std::string beyond = R"({"event_id":9007199254740992})";
   EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/1/read", beyond), bob.token)).status, 204);
   EXPECT_EQ(daemon.Next(), "{\"receipt\":{\"room_id\":1,\"user\":{\"id\":" + std::to_string(bob.user.id) +
-                               ",\"username\":\"bob\"},\"event_id\":" + std::to_string(read_head) + "}}");
+                               ",\"username\":\"bob\"},\"event_id\":" + std::to_string(read_head) +
+                               ",\"head\":" + std::to_string(read_head) + "}}");
   EXPECT_EQ(api.Handle(Bearer(Req("POST", "/api/rooms/1/read", beyond), bob.token)).status, 204);
   EXPECT_EQ(daemon.Next(), std::nullopt);
 
