@@ -89,7 +89,8 @@ void Fanout::ApplyMembership(const Event& e) {
   std::optional<MemberAction> act = ParseMemberAction(action->valuestring);
   // A kicked or banned member stops receiving the room at that event, as
   // one who left: the event itself still reaches them (its target_id), and
-  // EventsForUser agrees on replay (membership now, plus events addressed to them).
+  // EventsForUser agrees on replay (the room up to their leave, then only the
+  // events addressed to them).
   if (act == MemberAction::kLeft || act == MemberAction::kKicked || act == MemberAction::kBanned) {
     conns_.registry().Leave(user_id, *e.room_id);
   } else if (act == MemberAction::kJoined || act == MemberAction::kAdded) {

@@ -6,10 +6,12 @@
 
 namespace parley {
 
-std::vector<EventSource> UserEventSources(int64_t user_id, const std::vector<int64_t>& rooms, int limit) {
+std::vector<EventSource> UserEventSources(int64_t user_id, const std::vector<int64_t>& rooms,
+                                          const std::vector<RoomBound>& left, int limit) {
   std::vector<EventSource> sources;
-  sources.reserve(rooms.size() + 2);
+  sources.reserve(rooms.size() + left.size() + 2);
   for (int64_t room : rooms) sources.push_back(EventSource{EventSource::Kind::kRoom, room});
+  for (const RoomBound& l : left) sources.push_back(EventSource{EventSource::Kind::kRoom, l.room, l.upto});
   sources.push_back(EventSource{EventSource::Kind::kBroadcast, 0});
   sources.push_back(EventSource{EventSource::Kind::kAddressed, user_id});
   // A user in a thousand rooms reads about one row per quiet room; a busy

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <vector>
 
 #include "schema/model.h"
@@ -22,6 +23,7 @@ struct EventSource {
   enum class Kind { kRoom, kBroadcast, kAddressed };
   Kind kind = Kind::kRoom;
   int64_t key = 0;    // the room id, or the user id for kAddressed
+  int64_t upto = std::numeric_limits<int64_t>::max();  // its own bound (a room left: RoomBound)
   int batch = 1;      // rows to read next time
   std::vector<Event> events;
   size_t next = 0;    // the first of `events` not merged yet
@@ -35,9 +37,19 @@ struct EventSource {
   }
 };
 
-// Each room of the user, then the broadcast and the addressed events; the
-// first reads share `limit`, at least one row each.
-std::vector<EventSource> UserEventSources(int64_t user_id, const std::vector<int64_t>& rooms, int limit);
+// A room the user is no longer in, read up to their last member event in it
+// (their leave, kick or ban): what was said while they were a member reaches
+// them on replay as it did live, and nothing after.
+struct RoomBound {
+  int64_t room = 0;
+  int64_t upto = 0;
+};
+
+// Each room of the user, then the rooms they left, then the broadcast and
+// the addressed events; the first reads share `limit`, at least one row each.
+std::vector<EventSource> UserEventSources(int64_t user_id, const std::vector<int64_t>& rooms,
+                                          const std::vector<RoomBound>& left, int limit);
+
 
 // Reads src's next batch (src.batch rows) after the id `after`, through
 // src.Fill; false when it found nothing.

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "schema/db.h"
+#include "schema/event_merge.h"  // RoomBound
 #include "schema/storage.h"
 #include "schema/store_rules.h"
 
@@ -154,6 +155,9 @@ class Store final : public Storage {
 
 
  private:
+  // The rooms user_id left in (after, upto] and is out of now, each up to
+  // their last member event in it (EventsForUser, store_events.cc).
+  Result<std::vector<RoomBound>> RoomsLeftSince(int64_t user_id, int64_t after, int64_t upto);
   // The membership row of a user in a room, checked against the room's kind.
   struct Access {
     Room room;                      // without the per-user counters

@@ -12,7 +12,9 @@
 // merge has used up its previous one: a source reads its first share of
 // `limit` (at least one row) plus at most three times what the merge took
 // from it, so one call reads O(limit + rooms of the user) rows, wherever
-// the cursor is and however long the log.
+// the cursor is and however long the log. A room the user left after the
+// cursor is read up to their leave (RoomsLeftSince), found among the events
+// addressed to them, as the room list's changed_since finds it.
 #include "schema/store.h"
 
 #include <algorithm>
@@ -66,7 +68,7 @@ Result<bool> ReadBatch(Db& db, EventSource& src, int64_t after, int64_t upto) {
                                                                        : kAddressed;
   PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare(sql));
   if (src.kind != EventSource::Kind::kBroadcast) s.Bind(1, src.key);
-  s.Bind(2, after).Bind(3, upto).Bind(4, src.batch);
+  s.Bind(2, after).Bind(3, std::min(upto, src.upto)).Bind(4, src.batch);
   std::vector<Event> read;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -86,9 +88,11 @@ Result<std::vector<Event>> Store::EventsForUser(int64_t user_id, int64_t after, 
   // lock instead of one per statement, and a join or a leave committed
   // meanwhile cannot show half its effect.
   PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_, Transaction::Mode::kRead));
-  // Membership now, as before: a room's log is readable once joined.
+  // The rooms they are in now, whose logs are theirs to read whole, and
+  // those they left after the cursor, up to the leave.
   PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> rooms, RoomIdsOf(user_id));
-  std::vector<EventSource> sources = UserEventSources(user_id, rooms, limit);
+  PARLEY_ASSIGN_OR_RETURN(std::vector<RoomBound> left, RoomsLeftSince(user_id, after, upto));
+  std::vector<EventSource> sources = UserEventSources(user_id, rooms, left, limit);
   for (EventSource& src : sources) PARLEY_RETURN_IF_ERROR(ReadBatch(db_, src, after, upto).status());
   auto read_more = [&](EventSource& src, int64_t from) { return ReadBatch(db_, src, from, upto); };
   PARLEY_ASSIGN_OR_RETURN(out, MergeEventSources(sources, limit, read_more));
@@ -102,6 +106,24 @@ Result<int64_t> Store::LogFloor() {
       "COALESCE((SELECT MIN(id) FROM events), 1) - 1)"));
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? s.Int(0) : 0;
+}
+
+Result<std::vector<RoomBound>> Store::RoomsLeftSince(int64_t user_id, int64_t after, int64_t upto) {
+  // events_target: the user's own events after the cursor, of which their
+  // member events; a room they are out of now ends at the last of them.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "SELECT e.room_id, MAX(e.id) FROM events e WHERE e.target_id = ?1 AND e.id > ?2 AND e.id <= ?3 "
+      "AND e.type = 'member' AND e.room_id IS NOT NULL "
+      "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = e.room_id AND m.user_id = ?1) "
+      "GROUP BY e.room_id"));
+  s.Bind(1, user_id).Bind(2, after).Bind(3, upto);
+  std::vector<RoomBound> left;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    left.push_back(RoomBound{s.Int(0), s.Int(1)});
+  }
+  return left;
 }
 
 Result<std::vector<int64_t>> Store::RoomIdsOf(int64_t user_id) {

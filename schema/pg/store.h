@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "schema/model.h"
+#include "schema/event_merge.h"  // RoomBound
 #include "schema/pg/conn.h"
 #include "schema/storage.h"
 #include "schema/store_rules.h"  // SearchHits
@@ -173,6 +174,9 @@ class PgStore final : public Storage {
                                            int64_t max_rows) override;
 
  private:
+  // The rooms user_id left in (after, upto] and is out of now, each up to
+  // their last member event in it (EventsForUser, store_events.cc).
+  Result<std::vector<RoomBound>> RoomsLeftSince(int64_t user_id, int64_t after, int64_t upto);
   // Appends events (setting their ids), moves each room's last_event_id,
   // queues the wake-up and commits; on success the head is TakeNotifyHead's.
   Status CommitEvents(PgTx& tx, std::vector<Event>& events);

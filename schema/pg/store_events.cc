@@ -11,6 +11,7 @@
 // one statement (a LATERAL join over their memberships), not one per room.
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -43,9 +44,10 @@ const std::string& SourceSql(EventSource::Kind kind) {
 // Reads src's next batch in (after, upto]; false when it found nothing.
 Result<bool> ReadBatch(PgConn& conn, EventSource& src, int64_t after, int64_t upto) {
   const std::string& sql = SourceSql(src.kind);
+  const int64_t bound = std::min(upto, src.upto);
   PARLEY_ASSIGN_OR_RETURN(PgResult rows, src.kind == EventSource::Kind::kBroadcast
-                                             ? conn.Exec(sql, {after, upto, src.batch})
-                                             : conn.Exec(sql, {src.key, IdAfter(after), upto, src.batch}));
+                                             ? conn.Exec(sql, {after, bound, src.batch})
+                                             : conn.Exec(sql, {src.key, IdAfter(after), bound, src.batch}));
   PARLEY_ASSIGN_OR_RETURN(std::vector<Event> events, EventsFromRows(rows));
   src.Fill(std::move(events));
   return !src.events.empty();
@@ -169,13 +171,17 @@ Result<std::vector<Event>> PgStore::EventsForUser(int64_t user_id, int64_t after
   // One snapshot for the membership and every source's reads: a join or a
   // leave committed meanwhile cannot show half its effect.
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginRead());
-  // Membership now, as before: a room's log is readable once joined.
+  // The rooms they are in now, whose logs are theirs to read whole, and
+  // those they left after the cursor, up to the leave.
   PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> rooms, RoomIdsOf(user_id));
-  std::vector<EventSource> sources = UserEventSources(user_id, rooms, limit);
+  PARLEY_ASSIGN_OR_RETURN(std::vector<RoomBound> left, RoomsLeftSince(user_id, after, upto));
+  std::vector<EventSource> sources = UserEventSources(user_id, rooms, left, limit);
   const int first = sources.front().batch;
   PARLEY_ASSIGN_OR_RETURN(auto room_batches, FirstRoomBatches(conn_, user_id, after, upto, first));
   for (EventSource& src : sources) {
-    if (src.kind == EventSource::Kind::kRoom) {
+    // The memberships' first batches came in one statement; a room left,
+    // which is no membership, reads its own.
+    if (src.kind == EventSource::Kind::kRoom && src.upto == std::numeric_limits<int64_t>::max()) {
       src.Fill(std::move(room_batches[src.key]));
     } else {
       PARLEY_RETURN_IF_ERROR(ReadBatch(conn_, src, after, upto).status());
@@ -192,6 +198,25 @@ Result<int64_t> PgStore::LogFloor() {
                                                  "WHERE key = 'pruned_through'), 0), "
                                                  "COALESCE((SELECT MIN(id) FROM events), 1) - 1)"));
   return r.Int(0, 0);
+}
+
+Result<std::vector<RoomBound>> PgStore::RoomsLeftSince(int64_t user_id, int64_t after, int64_t upto) {
+  // As on SQLite: the user's own events after the cursor (events_target),
+  // of which their member events in rooms they are out of now.
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult r, conn_.Exec("SELECT e.room_id, MAX(e.id) FROM events e WHERE " +
+                                 KeyRange("e.target_id", "e.id", "$1", "$2", "$3") +
+                                 " AND e.target_id IS NOT NULL AND e.type = 'member' AND e.room_id IS NOT NULL "
+                                 "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = e.room_id AND m.user_id = $1) "
+                                 "GROUP BY e.room_id",
+                             {user_id, IdAfter(after), upto}));
+  std::vector<RoomBound> left;
+  for (int i = 0; i < r.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(int64_t room, r.Int(i, 0));
+    PARLEY_ASSIGN_OR_RETURN(int64_t bound, r.Int(i, 1));
+    left.push_back(RoomBound{room, bound});
+  }
+  return left;
 }
 
 Result<std::vector<int64_t>> PgStore::RoomIdsOf(int64_t user_id) {

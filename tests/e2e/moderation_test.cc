@@ -415,6 +415,64 @@ TEST_F(ModerationTest, NoticesSentAfterAKickNeverReachTheKickedMember) {
   }
 }
 
+// A member who left, or was kicked or banned, and resumes from a cursor of
+// before: what was said while they were a member is replayed, as a stream
+// open then delivered it live, and nothing said in a room they are still
+// out of. Before, a room no longer theirs dropped out of the replay whole,
+// leaving only their own member events.
+TEST_F(ModerationTest, AResumeFromBeforeALeaveReplaysWhatWasSaidWhileAMember) {
+  User owner = Register("owner");
+  User student = Register("student");
+  const int64_t left = CreateRoom(owner, "left", "public");
+  const int64_t kicked = CreateRoom(owner, "kicked", "public");
+  const int64_t banned = CreateRoom(owner, "banned", "public");
+  for (int64_t room : {left, kicked, banned}) Join(student, room);
+  const int64_t cursor = Head(student.token);
+  std::vector<int64_t> said;
+  for (int64_t room : {left, kicked, banned}) said.push_back(Send(owner, room, "said while a member")["id"].num());
+  ASSERT_EQ(student->Post(RoomPath(left, "/leave")).status, 204);
+  ASSERT_EQ(owner->Delete(MemberPath(kicked, student)).status, 204);
+  ASSERT_EQ(owner->Put(BanPath(banned, student), "{}").status, 204);
+  // Then the student comes back to one of them, whose log is theirs to
+  // read again whole (history shows it to any member), what was said while
+  // they were out included; the other two stay cut at the kick and the ban.
+  std::vector<int64_t> expected = said;
+  for (int64_t room : {left, kicked, banned}) {
+    const int64_t id = Send(owner, room, "said while out of " + std::to_string(room))["id"].num();
+    if (room == left) expected.push_back(id);
+  }
+  Join(student, left);
+  const int64_t again = Send(owner, left, "said once back")["id"].num();
+  expected.push_back(again);
+  std::sort(expected.begin(), expected.end());
+
+  auto check = [&](const std::string& how, const std::vector<std::pair<int64_t, std::string>>& got) {
+    SCOPED_TRACE(how);
+    std::vector<int64_t> messages;
+    int64_t last = cursor;
+    for (const auto& [id, data] : got) {
+      EXPECT_GT(id, last) << "ascending";
+      last = id;
+      if (data.find("\"kind\":\"message\"") != std::string::npos) messages.push_back(id);
+    }
+    EXPECT_EQ(messages, expected);
+  };
+  WaitHead(owner.token, again);  // a poll answers up to what the daemon has read
+  PollResult polled = Poll(student.token, "?since=" + std::to_string(cursor) + "&timeout=0");
+  ASSERT_TRUE(polled.well_formed) << polled.response.Describe();
+  std::vector<std::pair<int64_t, std::string>> got;
+  for (const PolledEvent& e : polled.events) got.emplace_back(e.id.value_or(0), e.data.Dump());
+  check("poll", got);
+
+  auto stream = Subscribe(student.token, "", {"Last-Event-ID: " + std::to_string(cursor)});
+  ASSERT_TRUE(stream->WaitForId(again, 5s)) << "the resume never reached the last message";
+  got.clear();
+  for (const SseEvent& e : stream->Events()) {
+    if (e.id) got.emplace_back(*e.id, e.data);
+  }
+  check("stream", got);
+}
+
 // Two moderators ban and unban one member at once, many times: the state
 // at the end is what the last event in the log says.
 TEST_F(ModerationTest, ConcurrentBansAndUnbansEndAsTheLogSays) {
