@@ -314,8 +314,10 @@ TEST_F(PgStoreTest, AnEventInTwoSourcesComesOutOnce) {
 // The whole-log filter the merge must agree with (store_event_reads_test.cc's oracle).
 std::vector<int64_t> Oracle(PgConn& conn, int64_t user_id, int64_t after, int64_t upto) {
   auto r = conn.Exec(
-      "SELECT id FROM events WHERE id > $2 AND id <= $3 AND (audience = 'all' OR target_id = $1 OR "
-      "room_id IN (SELECT room_id FROM members WHERE user_id = $1)) ORDER BY id",
+      "SELECT id FROM events e WHERE id > $2 AND id <= $3 AND (audience = 'all' OR target_id = $1 OR "
+      "room_id IN (SELECT room_id FROM members WHERE user_id = $1) OR "
+      "id <= (SELECT MAX(x.id) FROM events x WHERE x.target_id = $1 AND x.type = 'member' "
+      "AND x.room_id = e.room_id AND x.id > $2 AND x.id <= $3)) ORDER BY id",
       {user_id, after, upto});
   EXPECT_OK(r);
   std::vector<int64_t> ids;
