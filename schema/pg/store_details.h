@@ -1,10 +1,10 @@
 // What PgStore's message files share (store_messages.cc,
 // store_message_details.cc, store_reactions.cc, store_search.cc,
 // store_uploads.cc): the message row's columns, reading one, reading an
-// upload, and the per-range read of a list's detail rows (mentions,
-// reactions, attachments), as SQLite's MessageIndex does
-// (schema/message_index.h: one query per run of nearby ids), all of them
-// sent in one pipeline.
+// upload, and the read of a list's detail rows (mentions, reactions,
+// attachments): one query per kind for the listed ids (= ANY of an array,
+// an index probe an id: the rows of the listed messages and no others),
+// all of them sent in one pipeline.
 #pragma once
 
 #include <functional>
@@ -38,11 +38,10 @@ Result<std::vector<Message>> ReadMessages(const PgResult& r);
 // from column `first` on.
 Result<Upload> ReadUpload(const PgResult& r, int row, int first);
 
-// One kind of detail row of a list of messages: `sql` runs once per range
-// of the list's MessageIndex, $1 and $2 bound to the range's first and last
-// id and $3 to `more` when set, and fill(message, rows, row) takes each row
-// whose column 0 is a listed message's id (rows of unlisted messages inside
-// a range are skipped).
+// One kind of detail row of a list of messages: `sql` runs once, $1 bound
+// to the listed ids (a bigint[]) and $2 to `more` when set, and
+// fill(message, rows, row) takes each row by its column 0, a listed
+// message's id.
 struct DetailQuery {
   std::string sql;
   std::optional<int64_t> more;
@@ -65,7 +64,7 @@ class DetailReads {
  private:
   MessageIndex index_;
   std::vector<DetailQuery> queries_;
-  std::vector<PgConn::Stmt> statements_;  // query by query, range by range
+  std::vector<PgConn::Stmt> statements_;  // one a query
 };
 
 // Mentions, reactions when there is a reader (ReactionsQuery), attachments.

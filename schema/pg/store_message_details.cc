@@ -1,6 +1,6 @@
 // PgStore: a list of messages completed with its details (mentions,
-// attachments and, for a reader, reactions): one query per kind and run of
-// nearby ids, whatever the list's length (store_details.h).
+// attachments and, for a reader, reactions): one query per kind, whatever
+// the list's length (store_details.h).
 #include "schema/pg/store.h"
 #include "schema/pg/store_details.h"
 #include "schema/store_rules.h"
@@ -53,26 +53,26 @@ Result<Upload> ReadUpload(const PgResult& r, int row, int first) {
 
 DetailReads::DetailReads(std::vector<Message>& messages, std::vector<DetailQuery> queries)
     : index_(messages), queries_(std::move(queries)) {
+  if (messages.empty()) return;
+  std::string ids = "{";
+  for (const Message& m : messages) ids.append(ids.size() > 1 ? "," : "").append(std::to_string(m.id));
+  ids += "}";
   for (const DetailQuery& q : queries_) {
-    for (const MessageIndex::Range& range : index_.ranges()) {
-      PgConn::Stmt st{q.sql, {range.lo, range.hi}};
-      if (q.more) st.params.emplace_back(*q.more);
-      statements_.push_back(std::move(st));
-    }
+    PgConn::Stmt st{q.sql, {ids}};
+    if (q.more) st.params.emplace_back(*q.more);
+    statements_.push_back(std::move(st));
   }
 }
 
 Status DetailReads::Fill(const std::vector<Result<PgResult>>& results) const {
   if (results.size() != statements_.size()) return Status::Internal("detail reads: a result is missing");
   auto result = results.begin();
-  for (const DetailQuery& q : queries_) {
-    for (size_t range = 0; range < index_.ranges().size(); ++range, ++result) {
-      PARLEY_RETURN_IF_ERROR(result->status());
-      const PgResult& r = **result;
-      for (int i = 0; i < r.Rows(); ++i) {
-        PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
-        if (Message* m = index_.Find(id)) PARLEY_RETURN_IF_ERROR(q.fill(*m, r, i));
-      }
+  for (size_t q = 0; q < statements_.size(); ++q, ++result) {
+    PARLEY_RETURN_IF_ERROR(result->status());
+    const PgResult& r = **result;
+    for (int i = 0; i < r.Rows(); ++i) {
+      PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(i, 0));
+      if (Message* m = index_.Find(id)) PARLEY_RETURN_IF_ERROR(queries_[q].fill(*m, r, i));
     }
   }
   return Status::Ok();
@@ -82,7 +82,7 @@ std::vector<DetailQuery> MessageDetailQueries(std::optional<int64_t> reader_id) 
   std::vector<DetailQuery> queries;
   // Stored in user id order (StoreMentions), and read back in it.
   queries.push_back(
-      {"SELECT message_id, user_id FROM mentions WHERE message_id BETWEEN $1 AND $2 ORDER BY message_id, user_id",
+      {"SELECT message_id, user_id FROM mentions WHERE message_id = ANY($1::bigint[]) ORDER BY message_id, user_id",
        std::nullopt, [](Message& m, const PgResult& r, int row) -> Status {
          PARLEY_ASSIGN_OR_RETURN(int64_t id, r.Int(row, 1));
          m.mentions.push_back(id);
@@ -91,7 +91,7 @@ std::vector<DetailQuery> MessageDetailQueries(std::optional<int64_t> reader_id) 
   if (reader_id) queries.push_back(ReactionsQuery(*reader_id));
   queries.push_back({std::string("SELECT a.message_id, ") + kUploadColumns +
                          " FROM message_attachments a JOIN uploads u ON u.id = a.upload_id "
-                         "WHERE a.message_id BETWEEN $1 AND $2 ORDER BY a.message_id, a.position",
+                         "WHERE a.message_id = ANY($1::bigint[]) ORDER BY a.message_id, a.position",
                      std::nullopt, [](Message& m, const PgResult& r, int row) -> Status {
                        if (m.deleted) return Status::Ok();
                        PARLEY_ASSIGN_OR_RETURN(Upload u, ReadUpload(r, row, 1));

@@ -84,8 +84,8 @@ Result<ReactionResult> PgStore::React(const User& me, int64_t message_id, const 
 // emoji's bytes, as SQLite's BINARY collation orders them), each with a
 // lookup of the reader's own.
 DetailQuery ReactionsQuery(int64_t reader_id) {
-  return {"SELECT c.message_id, c.emoji, c.n, (" + MineIn("$3") +
-              ")::int FROM reaction_counts c WHERE c.message_id BETWEEN $1 AND $2 "
+  return {"SELECT c.message_id, c.emoji, c.n, (" + MineIn("$2") +
+              ")::int FROM reaction_counts c WHERE c.message_id = ANY($1::bigint[]) "
               "ORDER BY c.message_id, c.first_ts, c.emoji COLLATE \"C\"",
           reader_id, [](Message& m, const PgResult& r, int row) -> Status {
             PARLEY_ASSIGN_OR_RETURN(int64_t count, r.Int(row, 2));

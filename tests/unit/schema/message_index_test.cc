@@ -21,13 +21,13 @@ std::vector<Message> WithIds(const std::vector<int64_t>& ids) {
 
 TEST(MessageIndexTest, NearbyIdsShareOneRangeAndFarOnesStartAnother) {
   const int64_t gap = MessageIndex::kRunGap;
-  std::vector<Message> list = WithIds({90, 10, 10 + gap + 100, 40, 5000, 5000 + gap});
+  std::vector<Message> list = WithIds({10 + 2 * gap, 10, 10 + 3 * gap + 1, 10 + gap, 5000, 5000 + gap});
   MessageIndex index(list);
   ASSERT_EQ(index.ranges().size(), 3u);
   EXPECT_EQ(index.ranges()[0].lo, 10);
-  EXPECT_EQ(index.ranges()[0].hi, 90);
-  EXPECT_EQ(index.ranges()[1].lo, 10 + gap + 100);
-  EXPECT_EQ(index.ranges()[1].hi, 10 + gap + 100);
+  EXPECT_EQ(index.ranges()[0].hi, 10 + 2 * gap);
+  EXPECT_EQ(index.ranges()[1].lo, 10 + 3 * gap + 1);
+  EXPECT_EQ(index.ranges()[1].hi, 10 + 3 * gap + 1);
   EXPECT_EQ(index.ranges()[2].lo, 5000);
   EXPECT_EQ(index.ranges()[2].hi, 5000 + gap);
 }

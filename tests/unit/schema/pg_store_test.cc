@@ -436,9 +436,9 @@ TEST_F(PgStoreTest, OneCallReadsRowsInProportionToWhatTheUserMaySee) {
 }
 
 // A history page is read in one snapshot: the access check with the page,
-// then every detail kind (mentions, reactions, attachments) of every run of
+// then every detail kind (mentions, reactions, attachments) of the page's
 // ids together with the COMMIT. Each of these was a round trip of its own
-// (9 here, with two runs of ids).
+// (9 here, with two runs of ids, when they were read by ranges).
 TEST_F(PgStoreTest, AHistoryPageWithItsDetailsTakesTwoRoundTrips) {
   Limits unlimited;
   unlimited.WritesOff();
@@ -461,7 +461,8 @@ TEST_F(PgStoreTest, AHistoryPageWithItsDetailsTakesTwoRoundTrips) {
     ids.push_back(sent->message.id);
   }
   // Other rooms' messages between two of the page's, more ids than one run
-  // spans (MessageIndex::kRunGap): the page's details come in two ranges.
+  // of SQLite's spans (MessageIndex::kRunGap): on PostgreSQL the listed ids
+  // go as one array a kind, whatever lies between them.
   auto other = store.CreateRoom(alice, "elsewhere", RoomKind::kPublic, std::nullopt);
   ASSERT_OK(other);
   for (int i = 0; i <= MessageIndex::kRunGap; ++i) ASSERT_OK(store.Send(alice, other->id, "x", std::nullopt));
