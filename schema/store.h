@@ -192,6 +192,10 @@ class Store final : public Storage {
   // kNotFound for unknown rooms and for private/dm rooms the user is not in
   // (their existence is not revealed); kForbidden not_a_member otherwise.
   Result<Access> LoadAccess(int64_t user_id, int64_t room_id, bool require_member);
+  // The room and the user's membership in it as they are, with no verdict
+  // (CheckRoomAccess): kNotFound only for a room that does not exist. For
+  // the operator, who sees every room; users go through LoadAccess.
+  Result<Access> LoadRoomAccess(int64_t user_id, int64_t room_id);
   Result<Room> LoadRoomView(const User& me, int64_t room_id);
   Result<std::optional<Message>> LoadMessage(int64_t id);
   // The author's own message in a room the author can still see; *access

@@ -45,6 +45,12 @@ Room ReadRoomView(const Statement& s) {
 }  // namespace
 
 Result<Store::Access> Store::LoadAccess(int64_t user_id, int64_t room_id, bool require_member) {
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadRoomAccess(user_id, room_id));
+  PARLEY_RETURN_IF_ERROR(CheckRoomAccess(a.room, a.role.has_value(), require_member));
+  return a;
+}
+
+Result<Store::Access> Store::LoadRoomAccess(int64_t user_id, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications, m.moderator, m.muted_until FROM rooms r "
       "LEFT JOIN users ou ON ou.id = r.owner_id "
@@ -57,12 +63,6 @@ Result<Store::Access> Store::LoadAccess(int64_t user_id, int64_t room_id, bool r
   if (a.role) {
     a.moderator = s.Int(kRoleColumn + 2) != 0;
     if (!s.IsNull(kRoleColumn + 3)) a.muted_until = s.Int(kRoleColumn + 3);
-  }
-  if (!a.role && (a.room.kind == RoomKind::kPrivate || a.room.kind == RoomKind::kDm)) {
-    return Status::NotFound("room_not_found", "no such room");
-  }
-  if (require_member && !a.role) {
-    return Status::Forbidden("not_a_member", "join the room first");
   }
   return a;
 }
@@ -396,7 +396,9 @@ Status Store::AdminSetOwner(int64_t room_id, const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
-  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(who->id, room_id, false));
+  // The operator sees every room: a private one its new owner is not in is
+  // refused as any room is (member_not_found), not hidden as from a user.
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadRoomAccess(who->id, room_id));
   PARLEY_RETURN_IF_ERROR(CheckMayOwn(a.room, a.role.has_value(), *who));
   if (IsOwner(a.room, who->id)) return CommitWrite(*tx);
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE rooms SET owner_id = ?2 WHERE id = ?1"));

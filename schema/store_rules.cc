@@ -33,6 +33,14 @@ bool ApplyRoomUpdate(Room& r, const RoomUpdate& u) {
   return changed;
 }
 
+Status CheckRoomAccess(const Room& r, bool member, bool require_member) {
+  if (!member && (r.kind == RoomKind::kPrivate || r.kind == RoomKind::kDm)) {
+    return Status::NotFound("room_not_found", "no such room");
+  }
+  if (require_member && !member) return Status::Forbidden("not_a_member", "join the room first");
+  return Status::Ok();
+}
+
 Status CheckMayOwn(const Room& r, bool member, const User& who) {
   if (r.kind == RoomKind::kDm) return Status::Invalid("invalid_field", "a direct conversation has no owner");
   if (!member) return Status::NotFound("member_not_found", who.username + " is not a member of this room");

@@ -30,8 +30,15 @@ Audience RoomEventAudience(RoomKind kind);
 // with u's fields applied; false if that leaves it as it was (no write, no
 // event).
 bool ApplyRoomUpdate(Room& r, const RoomUpdate& u);
+// What a user may learn of a room, from the room and whether they are in
+// it (LoadAccess on both backends): a private room or a DM is no business
+// of anyone outside it (404 room_not_found, its existence not revealed);
+// outside a public or Q&A room, 403 not_a_member where the caller needs a
+// member. The operator (AdminSetOwner) reads rooms without this verdict.
+Status CheckRoomAccess(const Room& r, bool member, bool require_member);
 // AdminSetOwner's refusals, from the room as the new owner's access read
-// it: a DM has no owner (400), a non-member cannot own it (404).
+// it: a DM has no owner (400), a non-member cannot own it (404
+// member_not_found, in a private room too: the operator sees every room).
 Status CheckMayOwn(const Room& r, bool member, const User& who);
 // The role of someone who joins or is added to a room of that kind.
 Role DefaultRole(RoomKind kind);

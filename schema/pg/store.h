@@ -232,6 +232,10 @@ class PgStore final : public Storage {
   // another statement (Send): the statement, and the reading of its rows.
   static PgConn::Stmt AccessQuery(int64_t user_id, int64_t room_id, bool lock, const std::string* client_id);
   static Result<Access> ReadAccess(const PgResult& r, bool require_member, bool with_client_id);
+  // The rows of AccessQuery as they are, with no verdict (CheckRoomAccess):
+  // kNotFound only for a room that does not exist. For the operator, who
+  // sees every room; users go through ReadAccess.
+  static Result<Access> ReadRoomAccess(const PgResult& r, bool with_client_id);
   // query's rows, read in one round trip with the access check and ahead
   // of its verdict: a reader who is not a member gets the refusal, and the
   // rows read with it are dropped.

@@ -191,6 +191,12 @@ PgConn::Stmt PgStore::AccessQuery(int64_t user_id, int64_t room_id, bool lock, c
 }
 
 Result<PgStore::Access> PgStore::ReadAccess(const PgResult& r, bool require_member, bool with_client_id) {
+  PARLEY_ASSIGN_OR_RETURN(Access a, ReadRoomAccess(r, with_client_id));
+  PARLEY_RETURN_IF_ERROR(CheckRoomAccess(a.room, a.role.has_value(), require_member));
+  return a;
+}
+
+Result<PgStore::Access> PgStore::ReadRoomAccess(const PgResult& r, bool with_client_id) {
   if (r.Rows() == 0) return Status::NotFound("room_not_found", "no such room");
   PARLEY_ASSIGN_OR_RETURN(Room room, ReadRoomView(r, 0));
   Access a{std::move(room), std::nullopt};
@@ -201,10 +207,6 @@ Result<PgStore::Access> PgStore::ReadAccess(const PgResult& r, bool require_memb
     a.muted_until = r.OptionalInt(0, kRoleColumn + 3);
   }
   if (with_client_id) a.seen = r.OptionalInt(0, kRoleColumn + 4);
-  if (!a.role && (a.room.kind == RoomKind::kPrivate || a.room.kind == RoomKind::kDm)) {
-    return Status::NotFound("room_not_found", "no such room");
-  }
-  if (require_member && !a.role) return Status::Forbidden("not_a_member", "join the room first");
   return a;
 }
 
@@ -517,8 +519,12 @@ Status PgStore::AdminSetOwner(int64_t room_id, const std::string& username) {
   // The room row locked, as UpdateRoom locks it: two hand-overs, or one
   // and a rename, apply one after the other. Then the new owner's member
   // row FOR SHARE (LoadAccess's lock): a kick of them waits, or is seen.
+  // The operator sees every room: a private one its new owner is not in is
+  // refused as any room is (member_not_found), not hidden as from a user.
   PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR NO KEY UPDATE", {room_id}).status());
-  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(who->id, room_id, false, true));
+  const PgConn::Stmt access = AccessQuery(who->id, room_id, true, nullptr);
+  PARLEY_ASSIGN_OR_RETURN(PgResult rows, conn_.Exec(access.sql, access.params));
+  PARLEY_ASSIGN_OR_RETURN(Access a, ReadRoomAccess(rows, false));
   PARLEY_RETURN_IF_ERROR(CheckMayOwn(a.room, a.role.has_value(), *who));
   std::vector<Event> events;
   if (!IsOwner(a.room, who->id)) {

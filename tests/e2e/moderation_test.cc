@@ -717,5 +717,26 @@ TEST_F(ModerationTest, TheOperatorHandsGeneralToAMemberWhoAppointsAModerator) {
   EXPECT_EQ(Expect(spammer->Post(RoomPath(general, "/messages"), R"({"text":"again"})"), 403, "not_a_member"), "");
 }
 
+// parleyctl is no reader of a room: for a private room whose would-be
+// owner is not in it, it says so, as for a public room, and "no such room"
+// only where there is none (it said "no such room" for both before).
+TEST_F(ModerationTest, SetOwnerOfAPrivateRoomNamesTheOutsiderNotTheRoom) {
+  User owner = Register("owner");
+  User outsider = Register("outsider");
+  const int64_t secret = CreateRoom(owner, "secret", "private");
+  std::string error;
+  EXPECT_FALSE(stack().Ctl({"set-owner", std::to_string(secret), outsider.name}, {}, &error));
+  EXPECT_NE(error.find(outsider.name + " is not a member of this room"), std::string::npos) << error;
+  EXPECT_EQ(error.find("no such room"), std::string::npos) << error;
+  error.clear();
+  EXPECT_FALSE(stack().Ctl({"set-owner", std::to_string(secret + 1000), outsider.name}, {}, &error));
+  EXPECT_NE(error.find("no such room"), std::string::npos) << error;
+  Response invite = owner->Post(RoomPath(secret, "/members"), "{\"username\":" + Quote(outsider.name) + "}");
+  ASSERT_EQ(invite.status, 201) << invite.Describe();
+  const std::string out = Ctl({"set-owner", std::to_string(secret), outsider.name});
+  EXPECT_NE(out.find(outsider.name + " now owns room " + std::to_string(secret)), std::string::npos) << out;
+  EXPECT_EQ(FindRoom(owner, secret)["owner"]["id"].num(), outsider.id);
+}
+
 }  // namespace
 }  // namespace parley::e2e

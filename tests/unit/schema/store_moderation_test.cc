@@ -690,6 +690,23 @@ TEST_F(StoreModerationTest, ARoomGoesOnlyToOneOfItsMembers) {
   EXPECT_EQ(club.owner->id, owner_.id);
 }
 
+// The operator is no reader of the room: a private room is there for it
+// whoever it hands it to. An outsider is refused as not a member, as in a
+// public room, not told the room does not exist (parleyctl said "no such
+// room" for any private room its new owner was not in).
+TEST_F(StoreModerationTest, TheOperatorSeesAPrivateRoomItsNewOwnerIsNotIn) {
+  User outsider = NewUser("outsider");
+  Room secret = NewRoomWith(owner_, "secret", RoomKind::kPrivate, {});
+  const int64_t head = Head();
+  EXPECT_ERROR(store_->AdminSetOwner(secret.id, "outsider"), Code::kNotFound, "member_not_found");
+  EXPECT_EQ(Head(), head) << "a refusal appends nothing";
+  ASSERT_OK(store_->Invite(owner_, secret.id, "outsider"));
+  ASSERT_OK(store_->AdminSetOwner(secret.id, "outsider"));
+  ASSERT_OK_AND_ASSIGN(Room now, store_->GetRoom(outsider, secret.id));
+  ASSERT_TRUE(now.owner.has_value());
+  EXPECT_EQ(now.owner->id, outsider.id);
+}
+
 TEST_F(StoreModerationTest, TheNewOwnerOfAQaRoomTeachesInIt) {
   Room physics = NewRoom(owner_, "physics", RoomKind::kQa);
   JoinOk(member_, physics.id);
