@@ -125,6 +125,21 @@ int64_t StackTest::General(User& user) {
   throw SetupError("no general room: " + r.Describe());
 }
 
+void ExpectNginxsOwnHeaders(const std::vector<std::pair<std::string, std::string>>& headers,
+                            const std::string& what) {
+  auto all = [&](const std::string& name) {
+    std::vector<std::string> values;
+    for (const auto& [n, v] : headers) {
+      if (n == name) values.push_back(v);
+    }
+    return values;
+  };
+  EXPECT_EQ(all("cache-control"), std::vector<std::string>{"no-store"}) << what;
+  EXPECT_EQ(all("x-content-type-options"), std::vector<std::string>{"nosniff"}) << what;
+  EXPECT_EQ(all("referrer-policy"), std::vector<std::string>{"no-referrer"}) << what;
+  EXPECT_EQ(all("content-security-policy").size(), 1u) << what;
+}
+
 void StackTest::ExpectHealthy() {
   Response r = NewClient()->Get("/api/health");
   EXPECT_EQ(r.status, 200) << r.Describe();

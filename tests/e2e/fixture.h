@@ -14,6 +14,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "client.h"
 #include "json.h"
@@ -78,6 +80,13 @@ class StackTest : public ::testing::Test {
  private:
   int counter_ = 0;
 };
+
+// An answer nginx writes itself (a 429 of its limits, a 413, a 502) carries
+// what the API's own answers do: Cache-Control no-store, once (README,
+// "Caching"), and the server's security headers. `headers`: a response's,
+// names lower-cased; `what` names it in failure messages.
+void ExpectNginxsOwnHeaders(const std::vector<std::pair<std::string, std::string>>& headers,
+                            const std::string& what);
 
 // Path helpers.
 std::string RoomPath(int64_t room, const std::string& tail = "");

@@ -42,6 +42,7 @@ TEST_F(LimitsTest, LoginFloodFromOneAddressGets429Json) {
   EXPECT_NE(last429.Header("content-type").find("application/json"), std::string::npos);
   EXPECT_EQ(last429.ErrorCode(), "throttled") << last429.body;
   EXPECT_EQ(last429.Header("retry-after"), "1") << last429.Describe();
+  ExpectNginxsOwnHeaders(last429.headers, "nginx's 429 of a login flood");
   // Other routes are not affected by the login limit.
   EXPECT_EQ(c->Get("/api/health").status, 200);
 }
@@ -168,6 +169,7 @@ TEST_F(LimitsTest, ReadLimitIsPerSessionAndSparesABurst) {
   EXPECT_EQ(throttled.ErrorCode(), "throttled") << throttled.body;
   EXPECT_NE(throttled.Header("content-type").find("application/json"), std::string::npos);
   EXPECT_EQ(throttled.Header("retry-after"), "1") << throttled.Describe();
+  ExpectNginxsOwnHeaders(throttled.headers, "nginx's 429 of a read flood");
 
   // Right after: the neighbour reads, the reader still writes.
   for (int i = 0; i < 5; ++i) {

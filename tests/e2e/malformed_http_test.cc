@@ -30,6 +30,7 @@ class MalformedHttpTest : public StackTest {
         << r.Header("content-type") << " " << r.Describe();
     EXPECT_EQ(r.json()["error"]["code"].str(), code) << r.Describe();
     EXPECT_TRUE(r.json()["error"]["message"].is_string()) << r.Describe();
+    ExpectNginxsOwnHeaders(r.headers, r.Describe());
   }
 };
 

@@ -131,6 +131,7 @@ TEST_F(SiteWithoutEventsTest, EventsWithoutDaemonIs502Json) {
   EXPECT_EQ(r.status, 502) << r.Describe();
   EXPECT_NE(r.Header("content-type").find("application/json"), std::string::npos);
   EXPECT_EQ(r.ErrorCode(), "unavailable") << r.body;
+  ExpectNginxsOwnHeaders(r.headers, "nginx's 502 for the push daemon");
 }
 
 // /events/stats is open to loopback (these tests run there).
