@@ -216,6 +216,13 @@ Status FromSqlite(int rc, sqlite3* db, std::string_view what) {
       return Status::Unavailable("the database is busy, try again");
     case SQLITE_FULL:
       return Status::StorageFull();
+    // Every extended I/O error (a failed read, write, fsync, lock or
+    // truncate of the database, its WAL or its shm) and a file that cannot
+    // be opened (gone, moved, its directory unreadable): the storage, not
+    // the request, failed, and it may come back.
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+      return Status::StorageUnavailable(msg);
     case SQLITE_CONSTRAINT:
       return Status::Conflict("conflict", msg).WithPrivateMessage();
     case SQLITE_TOOBIG:

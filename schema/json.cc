@@ -135,8 +135,9 @@ JsonWriter& JsonWriter::Raw(std::string_view json) {
 namespace {
 
 // What a client reads when the message is not for it (Status::message_is_private).
-std::string_view PublicMessage(Code code) {
-  switch (code) {
+std::string_view PublicMessage(const Status& st) {
+  if (st.reason() == "storage_unavailable") return "the server's storage failed; try again later";
+  switch (st.code()) {
     case Code::kUnavailable:
       return "the database is busy; try again shortly";
     case Code::kConflict:
@@ -153,7 +154,7 @@ std::string_view PublicMessage(Code code) {
 }  // namespace
 
 std::string ErrorJson(const Status& st) {
-  std::string_view msg = st.message_is_private() ? PublicMessage(st.code()) : std::string_view(st.message());
+  std::string_view msg = st.message_is_private() ? PublicMessage(st) : std::string_view(st.message());
   JsonWriter w;
   w.BeginObject().Key("error").BeginObject().Key("code").String(st.reason()).Key("message").String(msg);
   w.EndObject().EndObject();

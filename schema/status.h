@@ -69,6 +69,17 @@ class [[nodiscard]] Status {
     st.retry_after_s_ = 10;
     return st;
   }
+  // The database's storage failed under it (SQLite's SQLITE_IOERR_* and
+  // SQLITE_CANTOPEN: an I/O error, a file gone or made unwritable): likely
+  // an operator's or the machine's to mend, not a bug, so the client is told
+  // to come back rather than given a 500. `detail` (the database's words,
+  // which can name a path) is for the log only.
+  static Status StorageUnavailable(std::string detail) {
+    Status st(Code::kUnavailable, "storage_unavailable", std::move(detail));
+    st.retry_after_s_ = 10;
+    st.private_message_ = true;
+    return st;
+  }
   static Status Internal(std::string message) {
     return {Code::kInternal, "internal", std::move(message)};
   }

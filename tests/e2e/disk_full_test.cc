@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -256,6 +257,44 @@ TEST_F(DiskFullTest, AnUploadIsRefusedInJsonAndLeavesNoFile) {
 // own, which the test can fill or stop. A full disk: a table or index that
 // needs a page more fails with SQLSTATE 53100 disk_full ("could not extend
 // file"), which must be 503 storage_full as on SQLite (schema/pg/conn.cc).
+// A disk I/O error (SQLite's SQLITE_IOERR_*): the WAL made immutable under
+// the running pool (chattr +i: each write to it then fails EPERM, as a
+// failing disk's does EIO). A write is answered 503 `storage_unavailable`
+// with a Retry-After, in JSON, never 500 `internal`; reads go on; once the
+// file is writable again, writes succeed with no restart. Needs root and a
+// file system with the attribute (ext4, xfs; not tmpfs): skipped otherwise.
+class StorageErrorTest : public StackTest {};
+
+TEST_F(StorageErrorTest, AnIoErrorIs503StorageUnavailableAndWritesResumeOnceMended) {
+  PARLEY_E2E_SQLITE_ONLY();
+  User alice = Register("alice");
+  const int64_t room = CreateRoom(alice, "io", "public");
+  Send(alice, room, "before");
+  const std::string wal = stack().db_path() + "-wal";
+  ASSERT_EQ(access(wal.c_str(), F_OK), 0) << "no WAL file";
+  std::string error;
+  auto chattr = [&](const char* flag) { return RunToCompletion({{"chattr", flag, wal}, {}, ""}, 10s, &error); };
+  if (chattr("+i") != 0) GTEST_SKIP() << "chattr +i on the WAL failed (not root, or no such attribute here): " << error;
+  // Mended however the test ends: the directory must be removable.
+  struct Mend {
+    std::function<void()> undo;
+    ~Mend() { undo(); }
+  } mend{[&] { (void)chattr("-i"); }};
+  for (int i = 0; i < 3; ++i) {
+    Response r = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"while failing\"}");
+    EXPECT_EQ(r.status, 503) << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), "storage_unavailable") << r.Describe();
+    EXPECT_FALSE(r.Header("retry-after").empty()) << r.Describe();
+    EXPECT_EQ(r.body.find("parley.db"), std::string::npos) << "the path is the log's, not the client's: " << r.body;
+  }
+  EXPECT_EQ(alice->Get(RoomPath(room, "/messages")).status, 200);
+  ASSERT_EQ(chattr("-i"), 0) << error;
+  Response r = SendOnceWritable(alice, room, 10s);
+  EXPECT_EQ(r.status, 201) << r.Describe();
+  EXPECT_NE(ReadText(stack().dir() + "/fcgi.log").find("I/O error"), std::string::npos)
+      << "the log names the cause";
+}
+
 class OwnPgClusterTest : public StackTest {
  protected:
   StackOptions Options() const override {

@@ -110,7 +110,7 @@ TEST_F(DbTest, ForeignKeysAreEnforced) {
 TEST_F(DbTest, OpenInMissingDirectoryFails) {
   auto db = Db::Open(dir_.File("no/such/dir/db.sqlite"));
   EXPECT_FALSE(db.ok());
-  EXPECT_EQ(db.status().code(), Code::kInternal);
+  EXPECT_ERROR(db.status(), Code::kUnavailable, "storage_unavailable");  // SQLITE_CANTOPEN
 }
 
 TEST_F(DbTest, StatementBindsStepsAndReadsColumns) {
@@ -401,7 +401,14 @@ TEST(FromSqliteTest, MapsResultCodes) {
   EXPECT_ERROR(FromSqlite(SQLITE_CONSTRAINT_UNIQUE, nullptr, "x"), Code::kConflict, "conflict");
   EXPECT_ERROR(FromSqlite(SQLITE_CONSTRAINT_FOREIGNKEY, nullptr, "x"), Code::kConflict, "conflict");
   EXPECT_EQ(FromSqlite(SQLITE_TOOBIG, nullptr, "x").code(), Code::kTooLarge);
-  EXPECT_EQ(FromSqlite(SQLITE_IOERR, nullptr, "x").code(), Code::kInternal);
+  // The storage failing is 503 storage_unavailable, whatever the extended code.
+  for (int rc : {SQLITE_IOERR, SQLITE_IOERR_READ, SQLITE_IOERR_WRITE, SQLITE_IOERR_FSYNC, SQLITE_IOERR_SHMOPEN,
+                 SQLITE_IOERR_LOCK, SQLITE_IOERR_TRUNCATE, SQLITE_CANTOPEN, SQLITE_CANTOPEN_NOTEMPDIR}) {
+    Status st = FromSqlite(rc, nullptr, "x");
+    EXPECT_ERROR(st, Code::kUnavailable, "storage_unavailable") << rc;
+    EXPECT_EQ(st.retry_after_s(), 10) << rc;
+    EXPECT_TRUE(st.message_is_private()) << rc;
+  }
   EXPECT_EQ(FromSqlite(SQLITE_CORRUPT, nullptr, "x").code(), Code::kInternal);
 }
 

@@ -312,6 +312,8 @@ TEST(ErrorJsonTest, APrivateMessageIsNeverSentAndItsCodeIs) {
   const Status busy = Status::Unavailable("connecting to PostgreSQL: connection to server at \"10.1.2.3\" failed")
                           .WithPrivateMessage();
   EXPECT_EQ(ErrorJson(busy), R"({"error":{"code":"busy","message":"the database is busy; try again shortly"}})");
+  EXPECT_EQ(ErrorJson(Status::StorageUnavailable("step: disk I/O error in /var/lib/parley/parley.db-wal")),
+            R"({"error":{"code":"storage_unavailable","message":"the server's storage failed; try again later"}})");
   const Status conflict = Status::Conflict("conflict", "INSERT INTO users: duplicate key").WithPrivateMessage();
   EXPECT_EQ(ErrorJson(conflict),
             R"({"error":{"code":"conflict","message":"the request conflicted with another one; try again"}})");
