@@ -40,6 +40,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -56,6 +57,7 @@
 #include "fcgi/handoff.h"
 #include "fcgi/keeper.h"
 #include "fcgi/responder.h"
+#include "fcgi/response.h"
 #include "fcgi/thread_name.h"
 #include "fcgi/writer.h"
 #include "schema/crypto.h"
@@ -208,6 +210,52 @@ UploadDirs OpenUploadDirs(const WorkerConfig& cfg) {
   return uploads;
 }
 
+// Until the database opens: each request answered with why it cannot
+// (503: storage_unavailable for an SQLite file gone or failing), the open
+// tried again before a request at most once a second, each failed attempt
+// logged. A worker restarted after its database file was moved or deleted
+// used to create an empty one and answer every request 500; now only a
+// start-up's migration creates the file (schema/backend.h), and nginx gets
+// an answer meanwhile instead of a socket that no one serves. Returns the
+// lane once it opened, with the request that found it open (to be served
+// once the worker runs), or nothing when the worker was stopped first.
+// Single-threaded: the worker's threads start only after it returns.
+struct Opened {
+  std::unique_ptr<Lane> lane;
+  std::unique_ptr<Exchange> first;
+};
+std::optional<Opened> ServeUntilTheDatabaseOpens(const WorkerConfig& cfg, const UploadDirs& uploads, Keeper& keeper,
+                                                 Metrics& metrics, Status why) {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point next_attempt = Clock::now() + std::chrono::seconds(1);
+  auto answer = [&why, &metrics](Exchange& ex) {
+    ex.Read();
+    ex.Answer(IsStatsPath(ex.req.path) ? StatsResponse(ex.req, metrics) : ErrorResponse(why), metrics);
+  };
+  while (std::optional<int> fd = keeper.Next()) {
+    auto ex = std::make_unique<Exchange>(*fd, &keeper);
+    if (!ex->Open()) continue;
+    if (Clock::now() >= next_attempt) {
+      auto lane = OpenLane(cfg, uploads);
+      if (lane.ok()) {
+        LOG_INFO("the database %s opened: serving", Redacted(cfg.db).c_str());
+        return Opened{std::move(lane).value(), std::move(ex)};
+      }
+      why = lane.status();
+      next_attempt = Clock::now() + std::chrono::seconds(1);
+      LOG_ERROR("cannot open the database %s: %s; answering 503 until it opens", Redacted(cfg.db).c_str(),
+                why.message().c_str());
+    }
+    answer(*ex);
+  }
+  // Stopped: what is waiting gets the same answer.
+  while (std::optional<int> fd = keeper.Leftover()) {
+    Exchange ex(*fd, &keeper);
+    if (ex.Open()) answer(ex);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int RunWorker(const WorkerConfig& cfg) {
@@ -242,11 +290,6 @@ int RunWorker(const WorkerConfig& cfg) {
     return 1;
   };
   const UploadDirs uploads = OpenUploadDirs(cfg);
-  auto writer_lane = OpenLane(cfg, uploads);
-  if (!writer_lane.ok()) return open_error(writer_lane.status());
-  Lane& w = **writer_lane;
-  const int running = std::max(1, std::min(cfg.running, cfg.threads));
-  Gate gate(running);
   // Before the responder, which gives connections back to it: destroyed
   // after it, closing the idle ones.
   auto keeper = Keeper::Open(cfg.listen_fd, KeeperLimits{}, &metrics);
@@ -257,6 +300,33 @@ int RunWorker(const WorkerConfig& cfg) {
   g_keeper = keeper->get();
   for (int fd : cfg.adopted) (*keeper)->Adopt(fd);
   metrics.ConnectionsHandedOver(cfg.adopted.size());
+  if (FCGX_Init() != 0) return 1;  // before any exchange, those answered before the database opens too
+  auto writer_lane = OpenLane(cfg, uploads);
+  std::unique_ptr<Exchange> first;
+  // An SQLite database unavailable (its file gone, an I/O error): answered
+  // 503 until it opens (above). Elsewhere, or for any other error, the
+  // worker exits and the master starts another after a pause: on
+  // PostgreSQL a pool that nobody serves lets nginx try another pool.
+  if (!writer_lane.ok() && writer_lane.status().code() == Code::kUnavailable &&
+      BackendOf(cfg.db) == Backend::kSqlite) {
+    LOG_ERROR("cannot open the database %s: %s; answering 503 until it opens", Redacted(cfg.db).c_str(),
+              writer_lane.status().message().c_str());
+    // The stop signals reach this thread while it serves alone; blocked
+    // again before any other thread starts (they inherit the mask).
+    pthread_sigmask(SIG_SETMASK, &waiting, nullptr);
+    std::optional<Opened> opened = ServeUntilTheDatabaseOpens(cfg, uploads, **keeper, metrics, writer_lane.status());
+    pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+    if (!opened) {
+      HandOverKept(**keeper, cfg.handoff_fd);
+      return 0;
+    }
+    writer_lane = std::move(opened->lane);
+    first = std::move(opened->first);
+  }
+  if (!writer_lane.ok()) return open_error(writer_lane.status());
+  Lane& w = **writer_lane;
+  const int running = std::max(1, std::min(cfg.running, cfg.threads));
+  Gate gate(running);
   Responder responder(metrics);
   Writer writer(*w.store, *w.api, *w.notifier, gate, metrics, responder);
   Lanes lanes;
@@ -265,7 +335,6 @@ int RunWorker(const WorkerConfig& cfg) {
     if (!lane.ok()) return open_error(lane.status());
     lanes.push_back(std::move(lane).value());
   }
-  if (FCGX_Init() != 0) return 1;
   responder.Start();
   writer.Start();
   Keeper& k = **keeper;
@@ -276,6 +345,8 @@ int RunWorker(const WorkerConfig& cfg) {
       RunRequestThread(k, turn, lanes, writer, gate, metrics);
     });
   }
+  // The request that found the database open again (above).
+  if (first) Serve(std::move(first), lanes, writer, gate, metrics);
   LOG_DEBUG("worker ready with %zu request threads, %d at once", threads.size(), running);
   while (!g_stop) sigsuspend(&waiting);
   LOG_DEBUG("worker stopping");

@@ -3,8 +3,10 @@
 #include <sched.h>
 #include <sqlite3.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <mutex>
 
 #include "schema/log.h"
@@ -327,9 +329,14 @@ Result<std::unique_ptr<Db>> Db::OpenHandle(const std::string& path, const std::s
   return db;
 }
 
-Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_ms, Sync sync) {
-  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<Db> db,
-                          OpenHandle(path, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, busy_timeout_ms));
+Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_ms, Sync sync, Create create) {
+  const int flags = SQLITE_OPEN_READWRITE | (create == Create::kIfMissing ? SQLITE_OPEN_CREATE : 0);
+  auto opened = OpenHandle(path, path, flags, busy_timeout_ms);
+  if (!opened.ok() && create == Create::kNever && access(path.c_str(), F_OK) != 0 && errno == ENOENT) {
+    return Status::StorageUnavailable("open " + path + ": no such file (moved or deleted? only a start-up's " +
+                                      "migration creates the database)");
+  }
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, std::move(opened));
   PARLEY_ASSIGN_OR_RETURN(db->writer_lock_, WriterLock::Open(path));
   sqlite3* raw = db->db_.get();
   // Replaces SQLite's automatic checkpoints (a wal hook of their own): see

@@ -110,11 +110,18 @@ class Db {
   static constexpr int kCheckpointReaderWaitMs = 100;
   static constexpr int kCheckpointRetryMs = 1000;
 
-  // Opens (creating if needed) with WAL, foreign keys and a busy timeout,
-  // which also bounds the wait for the writer lock.
-  // Durable (Sync::kFull) unless told otherwise.
+  // Whether Open may create a missing database file. Only what migrates it
+  // next may (MigrateStorage: the pool master at start-up, parleyctl): a
+  // daemon's connection that made one would find no tables in it and fail
+  // every request, and the data it should have served (a file moved or
+  // deleted under a running pool) would look lost.
+  enum class Create { kIfMissing, kNever };
+  // Opens with WAL, foreign keys and a busy timeout, which also bounds the
+  // wait for the writer lock. Durable (Sync::kFull) unless told otherwise.
+  // A missing file under Create::kNever is Unavailable
+  // (storage_unavailable), and nothing is created beside it.
   static Result<std::unique_ptr<Db>> Open(const std::string& path, int busy_timeout_ms = 5000,
-                                          Sync sync = Sync::kFull);
+                                          Sync sync = Sync::kFull, Create create = Create::kIfMissing);
 
   // How OpenReadOnly reads a database it must not change; which one is
   // honest depends on the files beside it (schema/read_only_check.h).

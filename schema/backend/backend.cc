@@ -18,7 +18,8 @@ Backend BackendOf(const std::string& spec) {
 Result<std::unique_ptr<OpenStorage>> OpenStorage::Open(const std::string& spec, const StorageOptions& options) {
   std::unique_ptr<OpenStorage> out(new OpenStorage());
   if (BackendOf(spec) == Backend::kSqlite) {
-    PARLEY_ASSIGN_OR_RETURN(out->db_, Db::Open(spec, 5000, options.sync));
+    // Never created here: MigrateStorage (below) does, at start-up.
+    PARLEY_ASSIGN_OR_RETURN(out->db_, Db::Open(spec, 5000, options.sync, Db::Create::kNever));
     out->storage_ = std::make_unique<Store>(*out->db_, options.limits);
     return out;
   }

@@ -30,6 +30,8 @@ struct StorageOptions {
 class OpenStorage {
  public:
   // Connects (SQLite: opens the file) without migrating: see Migrate below.
+  // An SQLite file must exist (MigrateStorage makes it): a missing one is
+  // Unavailable (storage_unavailable), never created empty.
   static Result<std::unique_ptr<OpenStorage>> Open(const std::string& spec, const StorageOptions& options);
   OpenStorage(const OpenStorage&) = delete;
   OpenStorage& operator=(const OpenStorage&) = delete;
@@ -46,7 +48,8 @@ class OpenStorage {
 };
 
 // Applies the backend's numbered migrations (schema/migrations or
-// schema/pg/migrations) up to the newest; returns the schema version.
+// schema/pg/migrations) up to the newest; returns the schema version. The
+// one place that creates an SQLite file that is missing.
 Result<int> MigrateStorage(const std::string& spec);
 
 // Where uploads live (spool/ and uploads/ under it) unless --data says:

@@ -135,6 +135,41 @@ class PoolTest : public StackTest {
     load.reader = std::move(users[0]);
     return load;
   }
+  // The answer of request(), asked again every `every` until it has
+  // `status`, for `within` at most: the last one.
+  static Response AskUntil(const std::function<Response()>& request, long status, std::chrono::milliseconds every,
+                           std::chrono::seconds within) {
+    Response r;
+    for (auto until = Clock::now() + within; Clock::now() < until;) {
+      r = request();
+      if (r.status == status) break;
+      std::this_thread::sleep_for(every);
+    }
+    return r;
+  }
+  // An SQLite database's files (parley.db, its -wal and -shm where they
+  // are) renamed from `from` to `to`, as an operator's mv does.
+  static void MoveDatabase(const std::string& from, const std::string& to) {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      if (access((from + suffix).c_str(), F_OK) != 0) continue;
+      ASSERT_EQ(rename((from + suffix).c_str(), (to + suffix).c_str()), 0) << from << suffix;
+    }
+  }
+  // A user with one message in a room of their own, and the pool's two
+  // workers: where the storage fault tests start.
+  struct Seeded {
+    User user;
+    int64_t room = 0;
+    std::vector<pid_t> workers;
+  };
+  Seeded OneMessageInARoom() {
+    Seeded s{Register("alice"), 0, {}};
+    s.room = CreateRoom(s.user, "seeded", "public");
+    Send(s.user, s.room, "before");
+    s.workers = WaitForWorkers(2, {}, 5s);
+    if (s.workers.size() != 2) throw SetupError("--workers 2: " + std::to_string(s.workers.size()) + " running");
+    return s;
+  }
   // None of these in nginx's error log.
   void ExpectNginxLoggedNone(std::initializer_list<const char*> none_of) {
     std::string errors = ReadText(stack().dir() + "/nginx-error.log");
@@ -244,6 +279,44 @@ TEST_F(PoolTest, AReloadHandsNginxsConnectionsToTheNewWorkers) {
   EXPECT_GE(now["connections_handed_over"].num(), 2) << "one kept connection per nginx worker, at least";
   std::string log = ReadText(stack().dir() + "/fcgi.log");
   EXPECT_NE(log.find("kept connection(s) to the next worker"), std::string::npos) << log;
+}
+
+// A worker (re)started while the SQLite file is gone (moved away, deleted)
+// creates no database of its own: it answers every request 503
+// storage_unavailable, in JSON, and once the file is back it opens it and
+// serves it. Before, it created an empty parley.db beside and answered
+// every request 500 ("no such table").
+TEST_F(PoolTest, AWorkerStartedWhileTheDatabaseIsGoneCreatesNoneAndAnswers503UntilItIsBack) {
+  PARLEY_E2E_SQLITE_ONLY();
+  auto [alice, room, before] = OneMessageInARoom();
+  const std::string moved = stack().dir() + "/moved";
+  ASSERT_EQ(mkdir(moved.c_str(), 0700), 0);
+  const std::string db = stack().db_path();
+  MoveDatabase(db, moved + "/parley.db");
+  for (pid_t w : before) ASSERT_EQ(kill(w, SIGKILL), 0);
+  std::vector<pid_t> after = WaitForWorkers(2, before, 10s);
+  ASSERT_EQ(after.size(), 2u) << "the master must replace both workers";
+  auto health = [&] { return NewClient(Client::Cookies::kOff)->Get("/api/health"); };
+  Response r = AskUntil(health, 503, 100ms, 10s);
+  EXPECT_EQ(r.status, 503) << r.Describe();
+  EXPECT_EQ(r.ErrorCode(), "storage_unavailable") << r.Describe();
+  EXPECT_FALSE(r.Header("retry-after").empty()) << r.Describe();
+  for (int i = 0; i < 5; ++i) {
+    r = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"while gone\"}");
+    EXPECT_EQ(r.status, 503) << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), "storage_unavailable") << r.Describe();
+  }
+  EXPECT_NE(access(db.c_str(), F_OK), 0) << "a worker created a database at " << db;
+  EXPECT_NE(access((db + "-wal").c_str(), F_OK), 0);
+  EXPECT_NE(ReadText(stack().dir() + "/fcgi.log").find("answering 503 until it opens"), std::string::npos);
+
+  // Back: served again within a few attempts (one a second at most).
+  MoveDatabase(moved + "/parley.db", db);
+  r = AskUntil([&] { return alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}"); }, 201, 200ms, 10s);
+  EXPECT_EQ(r.status, 201) << r.Describe();
+  r = AskUntil(health, 200, 200ms, 10s);
+  EXPECT_EQ(r.status, 200) << r.Describe();
+  EXPECT_EQ(CountMessages(alice, room), 2u) << "the message from before, and the one after";
 }
 
 // A reload runs the binary installed at the time (fcgi/reexec.h): the

@@ -113,6 +113,23 @@ TEST_F(DbTest, OpenInMissingDirectoryFails) {
   EXPECT_ERROR(db.status(), Code::kUnavailable, "storage_unavailable");  // SQLITE_CANTOPEN
 }
 
+// A daemon's connection (Create::kNever) to a database file that is gone
+// fails storage_unavailable and leaves nothing behind: no empty database,
+// no -wal, -shm or writer lock file beside it.
+TEST_F(DbTest, OpenWithoutCreateOfAMissingFileCreatesNothing) {
+  const std::string path = dir_.File("gone.db");
+  auto db = Db::Open(path, 5000, Sync::kFull, Db::Create::kNever);
+  ASSERT_FALSE(db.ok());
+  EXPECT_ERROR(db.status(), Code::kUnavailable, "storage_unavailable");
+  EXPECT_NE(db.status().message().find("no such file"), std::string::npos) << db.status().message();
+  for (const char* suffix : {"", "-wal", "-shm", "-writer"}) {
+    EXPECT_NE(access((path + suffix).c_str(), F_OK), 0) << suffix;
+  }
+  // The same file once it exists opens as ever.
+  ASSERT_NE(test::OpenDb(path, /*migrate=*/false), nullptr);
+  EXPECT_TRUE(Db::Open(path, 5000, Sync::kFull, Db::Create::kNever).ok());
+}
+
 TEST_F(DbTest, StatementBindsStepsAndReadsColumns) {
   const std::string text_with_nul("a\0b", 3);
   const std::string blob("\x00\xff\x01", 3);
