@@ -6,7 +6,10 @@
 // second of starting is replaced after a one-second pause, so a broken
 // configuration does not fork in a tight loop. Each worker has a channel to
 // the master for its kept connections (handoff.h): what a worker stopped by
-// a reload hands over, the next worker forked inherits.
+// a reload hands over, the next worker forked inherits. The start-up
+// migration, which a reload's exec runs again, waits (bounded) for a
+// database that is unavailable for now rather than stop a serving pool
+// (start_retry.h).
 #include "fcgi/pool.h"
 
 #include <fcntl.h>
@@ -17,9 +20,11 @@
 
 #include <cerrno>
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include "fcgi/handoff.h"
+#include "fcgi/start_retry.h"
 #include "fcgi/worker.h"
 #include "schema/listen_address.h"
 #include "schema/log.h"
@@ -75,20 +80,40 @@ pid_t Spawn(const PoolConfig& cfg, int listen_fd, Metrics* metrics, std::vector<
 
 int RunPool(const PoolConfig& cfg, Inherited inherited) {
   SetLogRole("fcgi master");
+  // Blocked before the migration, whose retries wait for a stop (after a
+  // reload's exec they are blocked already: exec keeps the mask).
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&sigs, s);
+  sigprocmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
   {
-    auto version = MigrateStorage(cfg.db);
+    // A database unavailable for now (down, busy) is waited for, bounded
+    // (start_retry.h): after a reload, exiting here would stop the pool
+    // that was serving. A stop signal meanwhile ends the wait.
+    sigset_t stop;
+    sigemptyset(&stop);
+    for (int s : {SIGTERM, SIGINT}) sigaddset(&stop, s);
+    bool stopped = false;
+    const std::string action = "migrating the database " + Redacted(cfg.db) + " at start-up";
+    auto version = RetryWhileUnavailable(
+        action.c_str(), StartRetry{}, [&cfg] { return MigrateStorage(cfg.db); },
+        [&stop, &stopped](std::chrono::milliseconds delay) {
+          const auto s = std::chrono::duration_cast<std::chrono::seconds>(delay);
+          timespec wait{static_cast<time_t>(s.count()), static_cast<long>((delay - s).count() * 1000 * 1000)};
+          stopped = sigtimedwait(&stop, nullptr, &wait) > 0;
+          return !stopped;
+        });
+    if (stopped) {
+      LOG_INFO("stopped before start-up");
+      return 0;
+    }
     if (!version.ok()) {
       LOG_ERROR("database %s: %s", Redacted(cfg.db).c_str(), version.status().message().c_str());
       return 1;
     }
     LOG_INFO("database %s at schema version %d", Redacted(cfg.db).c_str(), *version);
   }  // closed before any fork
-
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&sigs, s);
-  sigprocmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
 
   // A blocking stream socket (see worker.cc), reachable by the web server.
   // main() validated the address; a TCP one has no file to unlink.

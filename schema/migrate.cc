@@ -12,18 +12,45 @@ int LatestSchemaVersion() {
   return latest;
 }
 
-Result<int> Migrate(Db& db, int target) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db, Transaction::Mode::kWrite));
-  int version = 0;
-  {
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare("PRAGMA user_version"));
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (row) version = static_cast<int>(s.Int(0));
-  }
+namespace {
+
+Result<int> ReadVersion(Db& db) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db.Prepare("PRAGMA user_version"));
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  const int version = row ? static_cast<int>(s.Int(0)) : 0;
   if (version > LatestSchemaVersion()) {
     return Status::Internal("database schema version " + std::to_string(version) +
                             " is newer than this binary (" + std::to_string(LatestSchemaVersion()) + ")");
   }
+  return version;
+}
+
+bool AnyPending(int version, int target) {
+  for (const auto& m : kMigrations) {
+    if (m.number > version && m.number <= target) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<int> Migrate(Db& db, int target) {
+  // Every start runs this (the pool master's, after each reload's exec too;
+  // the events daemon's; parleyctl's), and almost always the schema is
+  // current: read the version first, without the write lock, so that a
+  // start while another process holds the database's write lock (an
+  // operator's `BEGIN IMMEDIATE` in the sqlite3 shell, a long backup
+  // restore) does not wait for it, or fail the start after the busy timeout.
+  {
+    PARLEY_ASSIGN_OR_RETURN(auto read, Transaction::Begin(db, Transaction::Mode::kRead));
+    PARLEY_ASSIGN_OR_RETURN(int version, ReadVersion(db));
+    if (!AnyPending(version, target)) return version;
+  }
+  // Something to apply: under the write lock, the version read again, since
+  // another starter may have migrated between the read and the lock.
+  PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db, Transaction::Mode::kWrite));
+  PARLEY_ASSIGN_OR_RETURN(int version, ReadVersion(db));
+  if (!AnyPending(version, target)) return version;  // the transaction rolls back: nothing was written
   for (const auto& m : kMigrations) {
     if (m.number <= version || m.number > target) continue;
     Status st = db.ExecScript(m.sql);

@@ -1,8 +1,12 @@
 // Numbered migrations (schema/migrations/NNN_name.sql), embedded at build
-// time. Migrate() applies those above PRAGMA user_version, all inside one
-// BEGIN IMMEDIATE transaction, so concurrent starters (the pool master, the
-// events daemon, parleyctl) never apply one twice and a failure leaves the
-// database as it was.
+// time. Migrate() reads PRAGMA user_version first, in a read transaction: a
+// current schema is left alone, without the write lock, so a start does not
+// wait for (or fail on) another process's write transaction. Only when some
+// migration is pending does it take the write lock (BEGIN IMMEDIATE), read
+// the version again there and apply those above it, all in that one
+// transaction, so concurrent starters (the pool master, the events daemon,
+// parleyctl) never apply one twice and a failure leaves the database as it
+// was.
 #pragma once
 
 #include "schema/db.h"

@@ -281,6 +281,52 @@ TEST_F(PoolTest, AReloadHandsNginxsConnectionsToTheNewWorkers) {
   EXPECT_NE(log.find("kept connection(s) to the next worker"), std::string::npos) << log;
 }
 
+// A reload while another process holds SQLite's write lock for seconds (an
+// operator's `BEGIN IMMEDIATE` in the sqlite3 shell): the new image's
+// start-up migration finds the schema current without the lock
+// (schema/migrate.h), so the pool goes on. Reads answer throughout, and
+// writes once the lock is gone. Before, the migration waited for the lock,
+// failed busy and the master exited: every request a 502 from then on.
+TEST_F(PoolTest, AReloadWhileAnotherProcessHoldsTheWriteLockKeepsServing) {
+  PARLEY_E2E_SQLITE_ONLY();
+  std::string error;
+  if (RunToCompletion({{"/bin/sh", "-c", "command -v sqlite3"}, {}, ""}, 10s, &error) != 0) {
+    GTEST_SKIP() << "no sqlite3 shell";
+  }
+  auto [alice, room, before] = OneMessageInARoom();
+  // Holds the lock 6 s: longer than the busy timeout (5 s).
+  const std::string marker = stack().dir() + "/locked";
+  auto holder = Child::Spawn({{"/bin/sh", "-c",
+                               "(echo 'BEGIN IMMEDIATE;'; echo \".shell touch " + marker + "\"; sleep 6; "
+                               "echo 'COMMIT;') | sqlite3 " + stack().db_path()},
+                              {}, stack().dir() + "/sqlite3.log"},
+                             &error);
+  ASSERT_NE(holder, nullptr) << error;
+  for (auto until = Clock::now() + 5s; Clock::now() < until && access(marker.c_str(), F_OK) != 0;) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(access(marker.c_str(), F_OK), 0) << "the sqlite3 shell did not take the lock";
+  const auto reloaded_at = Clock::now();
+  stack().fcgi().Signal(SIGHUP);
+  std::vector<pid_t> after = WaitForWorkers(2, before, 10s);
+  EXPECT_EQ(after.size(), 2u) << "the master must replace both workers\n" << stack().LogTail();
+  // Reads while the lock is still held.
+  int reads = 0;
+  while (holder->Running() && Clock::now() - reloaded_at < 5s) {
+    Response r = alice->Get(RoomPath(room, "/messages"));
+    EXPECT_EQ(r.status, 200) << r.Describe();
+    ++reads;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_GT(reads, 0) << "the lock went before a read could be made";
+  ASSERT_TRUE(holder->WaitFor(10s).has_value()) << "the sqlite3 shell did not end";
+  ASSERT_TRUE(stack().fcgi().Running()) << stack().LogTail();
+  Response sent = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}");
+  EXPECT_EQ(sent.status, 201) << sent.Describe();
+  EXPECT_EQ(alice->Get(RoomPath(room, "/messages")).status, 200);
+  EXPECT_EQ(CountMessages(alice, room), 2u);
+}
+
 // A worker (re)started while the SQLite file is gone (moved away, deleted)
 // creates no database of its own: it answers every request 503
 // storage_unavailable, in JSON, and once the file is back it opens it and

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 
 #include "schema/store.h"
 #include "tests/unit/temp_db.h"
@@ -124,6 +125,41 @@ TEST_F(MigrateTest, BusyDatabaseIsNotMigratedTwice) {
   EXPECT_EQ(QueryInt("PRAGMA user_version"), 0);
   ASSERT_OK_AND_ASSIGN(int version, Migrate(*impatient));
   EXPECT_EQ(version, LatestSchemaVersion());
+}
+
+// A start finds the schema current while another process holds the write
+// lock (an operator's `BEGIN IMMEDIATE` in the sqlite3 shell; here our own
+// writer lock and SQLite's both): nothing to write, so no wait for the lock
+// and no busy error. Before, Migrate rewrote user_version under the lock on
+// every start, and a reload of the pool at such a moment stopped it.
+TEST_F(MigrateTest, ACurrentSchemaIsReadWithoutTheWriteLock) {
+  ASSERT_OK_AND_ASSIGN(int first, Migrate(*db_));
+  auto holder = test::OpenDb(dir_.File("parley.db"), /*migrate=*/false);
+  ASSERT_NE(holder, nullptr);
+  auto impatient = test::OpenDb(dir_.File("parley.db"), /*migrate=*/false, /*busy_timeout_ms=*/0);
+  ASSERT_NE(impatient, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto tx, Transaction::Begin(*holder, Transaction::Mode::kWrite));
+  ASSERT_OK_AND_ASSIGN(int again, Migrate(*impatient));
+  EXPECT_EQ(again, first);
+  // And it left no transaction open behind it.
+  EXPECT_FALSE(impatient->in_transaction());
+}
+
+// Two starters at once on a new database: one applies the migrations, the
+// other, once it has the lock, finds them applied (the version read again
+// under the lock) and applies none twice.
+TEST_F(MigrateTest, TwoStartersAtOnceMigrateOnce) {
+  auto other = test::OpenDb(dir_.File("parley.db"), /*migrate=*/false);
+  ASSERT_NE(other, nullptr);
+  Result<int> a = 0, b = 0;
+  std::thread t([&] { a = Migrate(*other); });
+  b = Migrate(*db_);
+  t.join();
+  ASSERT_OK(a.status());
+  ASSERT_OK(b.status());
+  EXPECT_EQ(*a, LatestSchemaVersion());
+  EXPECT_EQ(*b, LatestSchemaVersion());
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM rooms WHERE name = 'general'"), 1);
 }
 
 // A database of version 13 (the migrations up to 13 themselves: the index
