@@ -74,11 +74,19 @@ void Metrics::Batch(size_t requests, bool committed) {
   batch_sizes_[Slot(kBatchSizes, static_cast<int64_t>(requests))].fetch_add(1, kRelaxed);
 }
 
-void Metrics::QueueDepth(int64_t delta) {
+void Metrics::QueueDepth(size_t worker, int64_t delta) {
+  worker_queue_depth_[worker % kWorkerSlots].fetch_add(delta, kRelaxed);
   int64_t now = queue_depth_.fetch_add(delta, kRelaxed) + delta;
   int64_t max = queue_depth_max_.load(kRelaxed);
   while (now > max && !queue_depth_max_.compare_exchange_weak(max, now, kRelaxed)) {
   }
+}
+
+void Metrics::WorkerGone(size_t worker) {
+  // The worker is dead: nothing adds to its slot until the next one is
+  // forked into it, after this.
+  const int64_t left = worker_queue_depth_[worker % kWorkerSlots].exchange(0, kRelaxed);
+  if (left != 0) queue_depth_.fetch_sub(left, kRelaxed);
 }
 
 std::string Metrics::Json() const {

@@ -47,8 +47,15 @@ class Metrics {
   // Commits (Db::commits deltas): each one fsync of the WAL under
   // PARLEY_SYNC=full; under normal, commits that did not sync.
   void Syncs(uint64_t n) { syncs_.fetch_add(n, std::memory_order_relaxed); }
-  // Requests now waiting for (or in) their batch, across the pool.
-  void QueueDepth(int64_t delta);
+  // Requests now waiting for (or in) their batch, across the pool. Each
+  // worker adds to its own slot (its index in the pool, below
+  // kWorkerSlots) as well as to the total, so that what a worker killed
+  // with writes queued had counted can be taken back out: WorkerGone, by the
+  // master when it reaps the worker, before it forks the next one into that
+  // slot. Without it the gauge stayed up for good after such a crash.
+  static constexpr size_t kWorkerSlots = 256;  // parley-fcgi's --workers at most
+  void QueueDepth(size_t worker, int64_t delta);
+  void WorkerGone(size_t worker);
   // A connection from nginx accepted (keeper.h): far fewer than requests
   // while nginx keeps its connections.
   void ConnectionAccepted() { connections_.fetch_add(1, std::memory_order_relaxed); }
@@ -69,6 +76,7 @@ class Metrics {
   std::atomic<uint64_t> syncs_;
   std::atomic<uint64_t> connections_, handed_over_;
   std::atomic<int64_t> queue_depth_, queue_depth_max_;
+  std::atomic<int64_t> worker_queue_depth_[kWorkerSlots];
 };
 
 // Whether the stats may be answered: to loopback addresses only.

@@ -9,7 +9,8 @@
 // a reload hands over, the next worker forked inherits. The start-up
 // migration, which a reload's exec runs again, waits (bounded) for a
 // database that is unavailable for now rather than stop a serving pool
-// (start_retry.h).
+// (start_retry.h). The queue gauge of a worker that died goes with it
+// (Metrics::WorkerGone): nothing else would take its queued writes out.
 #include "fcgi/pool.h"
 
 #include <fcntl.h>
@@ -66,6 +67,7 @@ pid_t Spawn(const PoolConfig& cfg, int listen_fd, Metrics* metrics, std::vector<
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   WorkerConfig wc{cfg.db, cfg.data_dir, cfg.events_socket, listen_fd, cfg.limits, cfg.sync, cfg.threads, cfg.running, metrics};
+  wc.slot = static_cast<size_t>(&s - slots.data());
   // The other workers' channels are the master's to read.
   for (WorkerSlot& other : slots) other.channel.Reset();
   if (channel.ok()) {
@@ -231,6 +233,8 @@ int RunPool(const PoolConfig& cfg, Inherited inherited) {
       for (WorkerSlot& s : slots) {
         if (s.pid != pid) continue;
         s.pid = 0;
+        // What it had queued and counted, it will never take back out.
+        (*metrics)->WorkerGone(static_cast<size_t>(&s - slots.data()));
         // Queued on the channel, they outlived the worker.
         if (s.channel.valid()) {
           if (Status st = TakeOver(s.channel.get(), &handed_over); !st.ok()) {

@@ -328,7 +328,7 @@ int RunWorker(const WorkerConfig& cfg) {
   const int running = std::max(1, std::min(cfg.running, cfg.threads));
   Gate gate(running);
   Responder responder(metrics);
-  Writer writer(*w.store, *w.api, *w.notifier, gate, metrics, responder);
+  Writer writer(*w.store, *w.api, *w.notifier, gate, metrics, responder, cfg.slot);
   Lanes lanes;
   for (int i = 0; i < running; ++i) {
     auto lane = OpenLane(cfg, uploads);

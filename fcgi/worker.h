@@ -22,6 +22,7 @@ struct WorkerConfig {
   int threads = 2;            // request threads (writes do not hold one while they wait)
   int running = 2;            // of those, how many compute at once (gate.h)
   Metrics* metrics = nullptr; // shared by the pool; null: this process's own
+  size_t slot = 0;            // this worker's index in the pool (< Metrics::kWorkerSlots)
   int handoff_fd = -1;        // where a reload sends the kept connections (handoff.h)
   std::vector<int> adopted;   // kept connections of the predecessor, now this worker's
 };

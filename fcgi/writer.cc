@@ -9,8 +9,10 @@
 
 namespace parley::fcgi {
 
-Writer::Writer(Storage& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics, Responder& responder)
-    : store_(store), api_(api), notifier_(notifier), gate_(gate), metrics_(metrics), responder_(responder) {}
+Writer::Writer(Storage& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics, Responder& responder,
+               size_t worker)
+    : store_(store), api_(api), notifier_(notifier), gate_(gate), metrics_(metrics), responder_(responder),
+      worker_(worker) {}
 
 Writer::~Writer() { Stop(); }
 
@@ -26,7 +28,7 @@ void Writer::Stop() {
 }
 
 void Writer::Submit(std::unique_ptr<Exchange> ex) {
-  metrics_.QueueDepth(1);
+  metrics_.QueueDepth(worker_, 1);
   {
     std::unique_lock<std::mutex> lock(mu_);
     room_.wait(lock, [this] { return queue_.size() < kMaxQueued; });
@@ -107,7 +109,7 @@ void Writer::RunBatch() {
   }
   if (!jobs.empty()) {
     metrics_.Batch(jobs.size(), result.ok());
-    metrics_.QueueDepth(-static_cast<int64_t>(jobs.size()));
+    metrics_.QueueDepth(worker_, -static_cast<int64_t>(jobs.size()));
     responder_.Post(std::move(jobs));
   }
 }

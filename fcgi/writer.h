@@ -21,6 +21,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -52,7 +53,9 @@ class Writer {
   // The writer takes a pass of `gate` ahead of queued requests, before the
   // writer lock, while it runs a batch's requests, and gives it back for the
   // COMMIT's fsync.
-  Writer(Storage& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics, Responder& responder);
+  // worker: this process's slot in the pool, for the queue's gauge (metrics.h).
+  Writer(Storage& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics, Responder& responder,
+         size_t worker);
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -76,6 +79,7 @@ class Writer {
   Gate& gate_;
   Metrics& metrics_;
   Responder& responder_;
+  const size_t worker_;
   std::mutex mu_;
   std::condition_variable queued_;  // a write arrived, or stop
   std::condition_variable room_;    // the queue went below kMaxQueued

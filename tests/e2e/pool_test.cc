@@ -365,6 +365,39 @@ TEST_F(PoolTest, AWorkerStartedWhileTheDatabaseIsGoneCreatesNoneAndAnswers503Unt
   EXPECT_EQ(CountMessages(alice, room), 2u) << "the message from before, and the one after";
 }
 
+// The writer queue's gauge (queue_depth) comes back to 0 after workers
+// were killed with writes queued: the master takes a dead worker's count
+// out when it reaps it (fcgi/metrics.h). Before, each kill left what was
+// queued counted for good.
+TEST_F(PoolTest, QueueDepthComesBackToZeroAfterWorkersAreKilledWithWritesQueued) {
+  // -1 when the stats cannot be read (a worker killed under the request):
+  // no throw from inside SendThrough's fault, whose senders still run.
+  auto depth = [&]() -> int64_t {
+    Response r = NewClient(Client::Cookies::kOff)->Get("/api/_stats");
+    return r.status == 200 ? r.json()["queue_depth"].num() : -1;
+  };
+  int kills = 0;
+  Load load = SendThrough(500ms, [&] {
+    // A kill of both workers whenever writes are seen queued, a few times.
+    for (auto until = Clock::now() + 6s; Clock::now() < until && kills < 3;) {
+      if (depth() > 0) {
+        for (pid_t w : stack().FcgiWorkers()) kill(w, SIGKILL);
+        ++kills;
+        WaitForWorkers(2, {}, 5s);
+        std::this_thread::sleep_for(300ms);
+      }
+    }
+  }, 500ms);
+  ASSERT_GT(kills, 0) << "no write was ever seen queued";
+  int64_t left = -1;
+  for (auto until = Clock::now() + 5s; Clock::now() < until;) {
+    left = depth();
+    if (left == 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(left, 0) << "queue_depth on an idle pool, after " << kills << " kill(s) of both workers";
+}
+
 // A reload runs the binary installed at the time (fcgi/reexec.h): the
 // master execs it in place, with the same pid and socket and nginx's
 // connections, so an upgrade is `install` and a SIGHUP.

@@ -2,6 +2,7 @@
 #include "fcgi/metrics.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,8 +44,8 @@ TEST(MetricsTest, BatchesSyncsAndQueueDepth) {
   m->Batch(5, true);
   m->Batch(300, false);
   m->Syncs(3);
-  m->QueueDepth(4);
-  m->QueueDepth(-3);
+  m->QueueDepth(0, 4);
+  m->QueueDepth(0, -3);
   JsonPtr j(cJSON_Parse(m->Json().c_str()));
   ASSERT_NE(j, nullptr);
   EXPECT_EQ(cJSON_GetObjectItem(j.get(), "batches")->valueint, 3);
@@ -78,6 +79,39 @@ TEST(MetricsTest, SharedCountersSurviveFork) {
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_NE(m->Prometheus().find("parley_fcgi_syncs_total 7\n"), std::string::npos);
+}
+
+// A worker killed with writes queued never takes them back out of the
+// gauge; the master, reaping it, does (WorkerGone), and only its share.
+TEST(MetricsTest, AKilledWorkersQueuedWritesLeaveTheGaugeWhenItIsReaped) {
+  auto shared = Metrics::CreateShared();
+  ASSERT_TRUE(shared.ok());
+  Metrics* m = *shared;
+  m->QueueDepth(0, 2);  // another worker's, still queued
+  pid_t pid = fork();
+  if (pid == 0) {
+    m->QueueDepth(1, 5);  // five writes queued, then the worker dies
+    m->QueueDepth(1, -1);
+    for (;;) pause();
+  }
+  ASSERT_GT(pid, 0);
+  auto depth = [m] {
+    JsonPtr j(cJSON_Parse(m->Json().c_str()));
+    return j ? cJSON_GetObjectItem(j.get(), "queue_depth")->valueint : -1;
+  };
+  for (int i = 0; i < 5000 && depth() != 6; ++i) usleep(1000);
+  EXPECT_EQ(depth(), 6);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_EQ(depth(), 6) << "nothing took the dead worker's writes out yet";
+  m->WorkerGone(1);
+  EXPECT_EQ(depth(), 2);
+  EXPECT_NE(m->Prometheus().find("parley_fcgi_queue_depth 2\n"), std::string::npos);
+  m->WorkerGone(1);  // twice, or for a worker that had nothing queued: no change
+  EXPECT_EQ(depth(), 2);
+  m->QueueDepth(0, -2);
+  EXPECT_EQ(depth(), 0);
 }
 
 TEST(MetricsTest, ServedToLoopbackOnlyAndOnlyToGet) {
