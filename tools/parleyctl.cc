@@ -17,7 +17,9 @@
 #include "fcgi/validate.h"
 #include "schema/backend/backend.h"
 #include "schema/crypto.h"
+#include "schema/migrate.h"
 #include "schema/pg/conn.h"
+#include "schema/pg/migrate.h"
 #include "schema/read_only_check.h"
 
 namespace {
@@ -27,7 +29,8 @@ using parley::Status;
 int Usage() {
   std::fprintf(stderr,
                "usage: parleyctl --db PATH|URL COMMAND   (an SQLite file or a postgresql:// URL; default $PARLEY_DB)\n"
-               "  migrate                          apply pending schema migrations\n"
+               "  migrate                          apply pending schema migrations (the commands that write\n"
+               "                                   apply them too; backup, rooms and check never do)\n"
                "  create-user USERNAME             password from $PARLEY_PASSWORD or one line of stdin (not echoed)\n"
                "  create-users PREFIX COUNT        PREFIX1..PREFIXCOUNT sharing one password (load tests)\n"
                "  token USERNAME [COUNT]           open COUNT sessions (1 to 100, the account's cap: more would\n"
@@ -40,7 +43,9 @@ int Usage() {
                "  set-password USERNAME            new password from $PARLEY_PASSWORD or one line of stdin;\n"
                "                                   ends every session of the user\n"
                "  rooms                            list rooms with member and message counts and the owner\n"
-               "  backup DEST                      online copy of the database: SQLite's backup API, or\n"
+               "                                   (reads only: a database of another schema is refused)\n"
+               "  backup DEST                      online copy of the database as it is, of any schema version\n"
+               "                                   (never migrated): SQLite's backup API, or\n"
                "                                   pg_dump --format=custom of this deployment's schema for\n"
                "                                   PostgreSQL (pg_restore --clean --if-exists reads it); the\n"
                "                                   file appears whole or not at all, and an SQLite copy has\n"
@@ -345,11 +350,11 @@ void RemoveBackupFiles(const std::string& path) {
 // killed leaves no half file to be taken for a good one (an empty file
 // passes SQLite's integrity check), and link() never replaces a file that
 // appeared meanwhile.
-int Backup(parley::OpenStorage& opened, const std::string& url, const std::string& dest) {
+int Backup(parley::Db* db, parley::pg::PgConn* pg, const std::string& url, const std::string& dest) {
   const std::string partial = dest + ".partial-" + std::to_string(getpid());
   RemoveBackupFiles(partial);
   int rc = 0;
-  if (parley::Db* db = opened.sqlite()) {
+  if (db) {
     Status st = db->BackupTo(partial);
     if (st.ok()) {
       auto copy = parley::Db::Open(partial);
@@ -357,7 +362,7 @@ int Backup(parley::OpenStorage& opened, const std::string& url, const std::strin
     }  // the copy's connection closes here: its WAL goes into the file
     if (!st.ok()) rc = Fail(st);
   } else {
-    rc = PgDump(*opened.postgres(), url, partial);
+    rc = PgDump(*pg, url, partial);
   }
   if (rc == 0 && link(partial.c_str(), dest.c_str()) != 0) {
     // A file system without hard links (vfat, exFAT on a backup disk): a
@@ -378,6 +383,83 @@ int Backup(parley::OpenStorage& opened, const std::string& url, const std::strin
     }
   }
   RemoveBackupFiles(partial);
+  return rc;
+}
+
+// The database's schema version as it is: PRAGMA user_version (SQLite), or
+// schema_version's row (PostgreSQL); 0 before the first migration.
+parley::Result<int> SchemaVersion(parley::Db* db, parley::pg::PgConn* pg) {
+  if (db) {
+    PARLEY_ASSIGN_OR_RETURN(parley::Statement s, db->Prepare("PRAGMA user_version"));
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    return row ? static_cast<int>(s.Int(0)) : 0;
+  }
+  PARLEY_ASSIGN_OR_RETURN(parley::pg::PgResult made, pg->Exec("SELECT to_regclass('schema_version') IS NOT NULL"));
+  if (made.Rows() != 1 || made.Text(0, 0) != "t") return 0;
+  PARLEY_ASSIGN_OR_RETURN(parley::pg::PgResult r, pg->Exec("SELECT version FROM schema_version"));
+  return r.Rows() == 1 ? static_cast<int>(r.OptionalInt(0, 0).value_or(0)) : 0;
+}
+
+// A command that only reads (rooms) reads the schema this parleyctl knows,
+// and migrates nothing: an upgrade is `migrate`'s alone, run when the
+// daemons of that release are. Refuses a database of another version,
+// saying which way it is off.
+parley::Status SchemaIsCurrent(parley::OpenStorage& opened) {
+  auto version = SchemaVersion(opened.sqlite(), opened.postgres());
+  if (!version.ok()) return version.status();
+  const int known = opened.sqlite() ? parley::LatestSchemaVersion() : parley::pg::LatestPgSchemaVersion();
+  const std::string at = "the database is at schema version " + std::to_string(*version);
+  if (*version < known) {
+    return parley::Status::Invalid("schema_old", at + ", older than this parleyctl's (" + std::to_string(known) +
+                                                     "); parleyctl migrate upgrades it (once the daemons run this "
+                                                     "release too); nothing was changed");
+  }
+  if (*version > known) {
+    return parley::Status::Invalid("schema_new", at + ", newer than this parleyctl's (" + std::to_string(known) +
+                                                     "): use the parleyctl of the release that wrote it");
+  }
+  return parley::Status::Ok();
+}
+
+// backup copies the database as it is: it never migrates it, whatever its
+// schema version, older than this parleyctl's or newer (a copy taken
+// "before the upgrade" with the new parleyctl installed had upgraded the
+// live database under the old daemons first, and was no copy of it as it
+// was). Only the copy changes: its epoch (Backup).
+int BackupCommand(const std::string& db_path, const std::string& dest) {
+  // Never over an existing file: arguments given the wrong way round
+  // (--db old-backup.db backup var/parley.db) wrote the old backup over
+  // the live database, under the running daemons.
+  struct stat existing;
+  if (lstat(dest.c_str(), &existing) == 0) {
+    std::fprintf(stderr, "parleyctl: %s exists; a backup never overwrites a file (remove it or choose another name)\n",
+                 dest.c_str());
+    return 1;
+  }
+  int rc = 0;
+  if (parley::BackendOf(db_path) == parley::Backend::kPostgres) {
+    auto pg = parley::pg::PgConn::Connect(db_path);
+    if (!pg.ok()) return Fail(pg.status());
+    rc = Backup(nullptr, pg->get(), db_path, dest);
+  } else {
+    // An empty file (what a failed copy once left) is no database: opening
+    // it would make it one.
+    struct stat st;
+    if (stat(db_path.c_str(), &st) == 0 && st.st_size == 0) {
+      std::fprintf(stderr, "parleyctl: %s is not a Parley database: it has no schema\n", db_path.c_str());
+      return 1;
+    }
+    auto db = parley::Db::Open(db_path);
+    if (!db.ok()) return Fail(db.status());
+    auto version = SchemaVersion(db->get(), nullptr);
+    if (!version.ok()) return Fail(version.status());
+    if (*version < 1) {
+      std::fprintf(stderr, "parleyctl: %s is not a Parley database: it has no schema\n", db_path.c_str());
+      return 1;
+    }
+    rc = Backup(db->get(), nullptr, db_path, dest);
+  }
+  if (rc == 0) std::printf("backed up %s to %s\n", parley::Redacted(db_path).c_str(), dest.c_str());
   return rc;
 }
 
@@ -461,7 +543,15 @@ int main(int argc, char** argv) {
     std::printf("%s\n", r->problems.c_str());
     return r->problems == "ok" ? 0 : 1;
   }
-  // Everything else needs the current schema.
+  if (cmd == "backup") return BackupCommand(db_path, args[1]);
+  if (cmd == "rooms") {
+    auto opened = parley::OpenStorage::Open(db_path, parley::StorageOptions{});
+    if (!opened.ok()) return Fail(opened.status());
+    if (Status st = SchemaIsCurrent(**opened); !st.ok()) return Fail(st);
+    return ListRooms(**opened);
+  }
+  // Everything else writes, with this release's statements: it brings the
+  // database to this release's schema first, as a daemon does at start-up.
   auto version = parley::MigrateStorage(db_path);
   if (!version.ok()) return Fail(version.status());
   auto opened = parley::OpenStorage::Open(db_path, parley::StorageOptions{});
@@ -502,7 +592,6 @@ int main(int argc, char** argv) {
     std::printf("%s now owns room %lld\n", args[2].c_str(), static_cast<long long>(*room));
     return 0;
   }
-  if (cmd == "rooms") return ListRooms(**opened);
   if (cmd == "admin") {
     const bool grant = args.size() == 2;
     const std::string& name = args.back();
@@ -511,20 +600,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "set-password") return SetPassword(store, args[1]);
-  if (cmd == "backup") {
-    // Never over an existing file: arguments given the wrong way round
-    // (--db old-backup.db backup var/parley.db) wrote the old backup over
-    // the live database, under the running daemons.
-    struct stat existing;
-    if (lstat(args[1].c_str(), &existing) == 0) {
-      std::fprintf(stderr, "parleyctl: %s exists; a backup never overwrites a file (remove it or choose another name)\n",
-                   args[1].c_str());
-      return 1;
-    }
-    if (int rc = Backup(**opened, db_path, args[1]); rc != 0) return rc;
-    std::printf("backed up %s to %s\n", parley::Redacted(db_path).c_str(), args[1].c_str());
-    return 0;
-  }
   if (cmd == "new-epoch") {
     Status st = (*opened)->sqlite() ? (*opened)->sqlite()->ExecScript(kNewEpochSqlite)
                                     : (*opened)->postgres()->Exec(kNewEpochPg).status();

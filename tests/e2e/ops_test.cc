@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -77,6 +78,40 @@ class OpsTest : public ::testing::Test {
   }
 
   static bool Exists(const std::string& path) { return std::filesystem::exists(path); }
+
+  // What the sqlite3 shell prints for sql on db, without the newline; the
+  // shell's error on failure.
+  std::string Sql(const std::string& db, const std::string& sql) {
+    std::string out;
+    if (Run({"/usr/bin/sqlite3", db, sql}, &out) != 0) return "sqlite3 failed: " + out;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  }
+  int UserVersion(const std::string& db) {
+    const std::string v = Sql(db, "PRAGMA user_version");
+    return v.empty() || v.find_first_not_of("0123456789") != std::string::npos ? -1 : std::stoi(v);
+  }
+  // A database at schema `version`, as a release of that version left it:
+  // the source tree's migrations 001 to `version` run by the sqlite3 shell,
+  // in WAL mode as Parley keeps its databases.
+  bool MakeDatabaseAt(const std::string& db, int version) {
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::directory_iterator(PARLEY_SOURCE_DIR "/schema/migrations")) {
+      const std::string name = e.path().filename().string();
+      if (name.size() > 4 && name.ends_with(".sql") && std::stoi(name.substr(0, 3)) <= version) {
+        files.push_back(e.path().string());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    if (files.size() != static_cast<size_t>(version)) return false;
+    std::string script = "PRAGMA journal_mode=WAL;\n";
+    for (const std::string& f : files) script += ".read " + f + "\n";
+    script += "PRAGMA user_version=" + std::to_string(version) + ";\n";
+    const std::string script_path = Path("make-" + std::to_string(version) + ".sql");
+    std::ofstream(script_path) << script;
+    std::string out;
+    return Run({"/usr/bin/sqlite3", "-bail", db, ".read " + script_path}, &out) == 0 && UserVersion(db) == version;
+  }
 
   // True if something accepts connections on the unix stream socket path.
   static bool Answers(const std::string& path) {
@@ -204,6 +239,49 @@ TEST_F(OpsTest, BackupNeverOverwritesAFile) {
   EXPECT_EQ(Ctl({"--db", live, "backup", Path("fresh.db")}, &out), 0) << out;
   EXPECT_EQ(Ctl({"--db", Path("fresh.db"), "token", "newer"}, &out), 0) << out;
   EXPECT_EQ(Ctl({"--db", live, "backup", dir()}, &out), 1) << out;  // a directory exists too
+}
+
+// `parleyctl backup` ran the migrations on the database it was to copy
+// first: "back up before upgrading", with the new parleyctl already
+// installed, upgraded the live database under the old daemons (schema 15
+// to 22) and left no copy of it as it was. A backup copies the database as
+// it is, of any schema version, older or newer than parleyctl's, and
+// changes nothing in it; `rooms` only reads, and says so when the schema is
+// not its own rather than upgrade it.
+TEST_F(OpsTest, BackupCopiesTheDatabaseAsItIsAndMigratesNothing) {
+  const std::string old_db = Path("old.db"), old_copy = Path("old-copy.db");
+  ASSERT_TRUE(MakeDatabaseAt(old_db, 15));
+  std::string out;
+  EXPECT_EQ(Ctl({"--db", old_db, "backup", old_copy}, &out), 0) << out;
+  EXPECT_EQ(UserVersion(old_db), 15) << "the source was migrated";
+  EXPECT_EQ(UserVersion(old_copy), 15);
+  EXPECT_EQ(Ctl({"--db", old_copy, "check"}, &out), 0) << out;
+  EXPECT_NE(Sql(old_copy, "SELECT value FROM meta WHERE key = 'epoch'"),
+            Sql(old_db, "SELECT value FROM meta WHERE key = 'epoch'"));
+
+  EXPECT_EQ(Ctl({"--db", old_db, "rooms"}, &out), 1) << out;
+  EXPECT_NE(out.find("schema version 15"), std::string::npos) << out;
+  EXPECT_NE(out.find("parleyctl migrate"), std::string::npos) << out;
+  EXPECT_EQ(UserVersion(old_db), 15) << "rooms migrated the database";
+
+  // A schema newer than this parleyctl's (a newer release wrote it).
+  const std::string newer = Path("newer.db"), newer_copy = Path("newer-copy.db");
+  ASSERT_EQ(Ctl({"--db", newer, "migrate"}, &out), 0) << out;
+  const int ahead = UserVersion(newer) + 7;
+  ASSERT_EQ(Sql(newer, "PRAGMA user_version = " + std::to_string(ahead)), "");
+  EXPECT_EQ(Ctl({"--db", newer, "backup", newer_copy}, &out), 0) << out;
+  EXPECT_EQ(UserVersion(newer), ahead);
+  EXPECT_EQ(UserVersion(newer_copy), ahead);
+  EXPECT_EQ(Ctl({"--db", newer, "rooms"}, &out), 1) << out;
+  EXPECT_NE(out.find("newer than this parleyctl"), std::string::npos) << out;
+
+  // A file with no schema is no database to back up (the migrations would
+  // have made it one).
+  std::ofstream(Path("empty.db")).close();
+  EXPECT_EQ(Ctl({"--db", Path("empty.db"), "backup", Path("empty-copy.db")}, &out), 1) << out;
+  EXPECT_NE(out.find("not a Parley database"), std::string::npos) << out;
+  EXPECT_EQ(std::filesystem::file_size(Path("empty.db")), 0u);
+  EXPECT_FALSE(Exists(Path("empty-copy.db")));
 }
 
 // A restored backup is another history after its point: its next events
