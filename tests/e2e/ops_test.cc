@@ -284,6 +284,36 @@ TEST_F(OpsTest, BackupCopiesTheDatabaseAsItIsAndMigratesNothing) {
   EXPECT_FALSE(Exists(Path("empty-copy.db")));
 }
 
+// Debian's libsqlite3 reads a name beginning with "file:" as a URI: backup
+// 'file:victim.db?x=' wrote its copy over victim.db (the ".partial-PID"
+// suffix went into the URI's query, and the check for an existing DEST
+// looked at the name as typed), and backup 'file:copy.db' left a complete
+// copy.db.partial-PID behind. --db 'file:...' opened the database the URI
+// names with a writer lock beside no database. Such names are refused.
+TEST_F(OpsTest, ADatabaseOrBackupNameIsAPlainPathNeverAnSqliteUri) {
+  const std::string victim = Path("victim.db"), src = Path("src.db");
+  const std::vector<std::string> password = {"PARLEY_PASSWORD=long enough password"};
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", victim, "migrate"}, &out), 0) << out;
+  ASSERT_EQ(Ctl({"--db", victim, "create-user", "important"}, &out, password), 0) << out;
+  ASSERT_EQ(Ctl({"--db", src, "migrate"}, &out), 0) << out;
+
+  EXPECT_EQ(Ctl({"--db", src, "backup", "file:" + victim + "?x="}, &out), 2) << out;
+  EXPECT_NE(out.find("a plain path"), std::string::npos) << out;
+  EXPECT_EQ(Sql(victim, "SELECT group_concat(username) FROM users"), "important") << "victim.db overwritten";
+  EXPECT_EQ(Ctl({"--db", victim, "backup", "file:" + Path("copy.db")}, &out), 2) << out;
+  EXPECT_EQ(Ctl({"--db", "file:" + victim + "?mode=ro", "migrate"}, &out), 2) << out;
+  EXPECT_NE(out.find("a plain path"), std::string::npos) << out;
+  EXPECT_EQ(Ctl({"--db=file:" + victim, "rooms"}, &out), 2) << out;
+  for (const auto& e : std::filesystem::directory_iterator(dir())) {
+    const std::string name = e.path().filename().string();
+    EXPECT_FALSE(name.starts_with("copy.db") || name.find("partial") != std::string::npos) << name << " left behind";
+  }
+  // A file whose name begins so is reached as a path: ./file:...
+  EXPECT_EQ(Ctl({"--db", victim, "backup", dir() + "/file:copy.db"}, &out), 0) << out;
+  EXPECT_EQ(Sql(dir() + "/file:copy.db", "SELECT group_concat(username) FROM users"), "important");
+}
+
 // A restored backup is another history after its point: its next events
 // take ids that clients hold for events the restore undid, and a client
 // resuming from one skipped the new ones without a reset. So a backup
