@@ -5,7 +5,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <utility>
 
 namespace parley {
@@ -22,6 +25,28 @@ WriterLock& WriterLock::operator=(WriterLock&& o) noexcept {
     waiting_ = std::exchange(o.waiting_, false);
   }
   return *this;
+}
+
+namespace {
+// realpath(3) as a string; nothing when path does not resolve.
+std::optional<std::string> Resolved(const std::string& path) {
+  std::unique_ptr<char, decltype(&std::free)> real(realpath(path.c_str(), nullptr), &std::free);
+  if (!real) return std::nullopt;
+  return std::string(real.get());
+}
+}  // namespace
+
+std::string WriterLock::PathFor(const std::string& db_path) {
+  if (std::optional<std::string> real = Resolved(db_path)) return *real + "-writer";
+  // Not made yet (Db::Open's file exists by now; a lock alone need not):
+  // the name in its directory, resolved. A directory that does not resolve
+  // either leaves the name as given, and the open fails there.
+  const size_t slash = db_path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : db_path.substr(0, slash);
+  const std::string name = slash == std::string::npos ? db_path : db_path.substr(slash + 1);
+  std::optional<std::string> real_dir = Resolved(dir);
+  if (!real_dir || name.empty()) return db_path + "-writer";
+  return (*real_dir == "/" ? "" : *real_dir) + "/" + name + "-writer";
 }
 
 Result<WriterLock> WriterLock::Open(const std::string& db_path) {

@@ -1,5 +1,5 @@
 // The database's writer lock: an flock() on "<database>-writer" beside the
-// database file. Every Parley write transaction holds it, and checkpoints run
+// database file (the file its name resolves to: PathFor). Every Parley write transaction holds it, and checkpoints run
 // only while holding it (see Db::CheckpointIfDue for why).
 //
 // flock() locks belong to an open file description, so each Db opens its own
@@ -38,7 +38,14 @@ class WriterLock {
 
   // Opens (creating if needed) the lock file of the database at db_path.
   static Result<WriterLock> Open(const std::string& db_path);
-  static std::string PathFor(const std::string& db_path) { return db_path + "-writer"; }
+  // The lock file of that database: keyed on the file, not on the name it
+  // was given, so that every name of it (a symlink to it, a path through a
+  // symlinked directory, a relative one) takes the same lock. Beside the
+  // file db_path resolves to (realpath); for a database not made yet,
+  // beside the name in its directory resolved. A hard link is another name
+  // that no path resolves to the same: SQLite's own -wal is named by path
+  // too, so a database must never be opened through two hard links.
+  static std::string PathFor(const std::string& db_path);
 
   // Takes the lock without waiting: true if taken, false if another holds it.
   Result<bool> TryLock();

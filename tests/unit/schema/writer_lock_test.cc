@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <utility>
 
 #include "tests/unit/temp_db.h"
@@ -68,6 +69,39 @@ TEST(WriterLockTest, AnotherProcessIsExcludedAndACrashReleases) {
   waitpid(child, &status, 0);
   ASSERT_OK_AND_ASSIGN(got, mine.TryLock());
   EXPECT_TRUE(got);
+}
+
+// The lock was keyed on the path as given: a second name for the database
+// (a symlink to it, a symlinked directory on the way) had a lock file of its
+// own, and two writers through the two names did not exclude each other.
+// It is keyed on the file: beside the file the names resolve to.
+TEST(WriterLockTest, ASymlinkToTheDatabaseSharesItsLock) {
+  test::TempDir dir;
+  const std::string db = dir.File("db.sqlite"), link = dir.File("link.sqlite");
+  std::ofstream(db).close();
+  std::filesystem::create_symlink("db.sqlite", link);
+  std::filesystem::create_directory(dir.File("real"));
+  std::filesystem::create_directory_symlink("real", dir.File("alias"));
+  ASSERT_OK_AND_ASSIGN(WriterLock by_path, WriterLock::Open(db));
+  ASSERT_OK_AND_ASSIGN(WriterLock by_link, WriterLock::Open(link));
+  ASSERT_OK_AND_ASSIGN(bool got, by_path.TryLock());
+  EXPECT_TRUE(got);
+  ASSERT_OK_AND_ASSIGN(got, by_link.TryLock());
+  EXPECT_FALSE(got) << "a writer through the symlink was not excluded";
+  EXPECT_FALSE(std::filesystem::exists(link + "-writer"));
+  by_path.Unlock();
+  ASSERT_OK_AND_ASSIGN(got, by_link.TryLock());
+  EXPECT_TRUE(got);
+
+  // A database not made yet, in a directory reached through a symlink:
+  // the lock of the name it will have.
+  ASSERT_OK_AND_ASSIGN(WriterLock through_alias, WriterLock::Open(dir.File("alias/new.sqlite")));
+  ASSERT_OK_AND_ASSIGN(WriterLock direct, WriterLock::Open(dir.File("real/new.sqlite")));
+  ASSERT_OK_AND_ASSIGN(got, through_alias.TryLock());
+  EXPECT_TRUE(got);
+  ASSERT_OK_AND_ASSIGN(got, direct.TryLock());
+  EXPECT_FALSE(got);
+  EXPECT_EQ(WriterLock::PathFor(dir.File("alias/new.sqlite")), WriterLock::PathFor(dir.File("real/new.sqlite")));
 }
 
 TEST(WriterLockTest, OpenInMissingDirectoryFails) {
