@@ -329,6 +329,23 @@ bool KnownCommand(const std::vector<std::string>& args) {
   return false;
 }
 
+// An operand (a username, a room id, a count, a role, a file) never begins
+// with '-': `admin --revoke` with the username forgotten made the user named
+// "--revoke" (a name anyone may register) a site admin. Such a word is a
+// forgotten operand or an option out of place; admin's --revoke, in its
+// place before a username, is the one option after the command. A file of
+// such a name is reached as ./-name.
+bool OperandsFit(const std::vector<std::string>& args) {
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i].empty() || args[i][0] != '-') continue;
+    if (args[0] == "admin" && i == 1 && args.size() == 3 && args[1] == "--revoke") continue;
+    std::fprintf(stderr, "parleyctl: %s: an operand that begins with '-' is refused (a forgotten operand, or an option "
+                 "out of place)\n", args[i].c_str());
+    return false;
+  }
+  return true;
+}
+
 // A fresh epoch (meta 'epoch', 16 hex digits as the migrations make it). A
 // database restored from a backup is another history after the backup's
 // point: its next events take ids that clients already hold for events the
@@ -513,7 +530,12 @@ int main(int argc, char** argv) {
   } else if (const char* env = std::getenv("PARLEY_DB")) {
     db_path = env;
   }
-  if (db_path.empty() || args.empty() || !KnownCommand(args)) return Usage();
+  if (!db_path.empty() && db_path[0] == '-') {
+    std::fprintf(stderr, "parleyctl: --db %s: a database name that begins with '-' is refused (./%s for a file)\n",
+                 db_path.c_str(), db_path.c_str());
+    return Usage();
+  }
+  if (db_path.empty() || args.empty() || !OperandsFit(args) || !KnownCommand(args)) return Usage();
   const std::string& cmd = args[0];
   // COUNT, checked before anything is opened. token's is at most the
   // sessions an account holds: each new one ends the least recently used

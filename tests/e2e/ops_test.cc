@@ -314,6 +314,45 @@ TEST_F(OpsTest, ADatabaseOrBackupNameIsAPlainPathNeverAnSqliteUri) {
   EXPECT_EQ(Sql(dir() + "/file:copy.db", "SELECT group_concat(username) FROM users"), "important");
 }
 
+// `parleyctl admin --revoke` with the username forgotten made the user
+// named "--revoke" (a valid name anyone may register) a site admin. An
+// operand where a name, a number or a file is expected never begins with
+// '-': a forgotten operand or a mistyped option is a usage error, for every
+// command.
+TEST_F(OpsTest, AnOperandThatLooksLikeAnOptionIsRefused) {
+  const std::string db = Path("parley.db");
+  std::string out;
+  ASSERT_EQ(Ctl({"--db", db, "migrate"}, &out), 0) << out;
+  ASSERT_EQ(Sql(db, "INSERT INTO users(username, pw_hash, created_ts) VALUES ('--revoke', 'x', 0), ('-x', 'x', 0)"), "");
+  EXPECT_EQ(Ctl({"--db", db, "admin", "--revoke"}, &out), 2) << out;
+  EXPECT_NE(out.find("begins with '-'"), std::string::npos) << out;
+  EXPECT_EQ(Sql(db, "SELECT admin FROM users WHERE username = '--revoke'"), "0") << "--revoke was made a site admin";
+
+  const std::vector<std::vector<std::string>> commands = {
+      {"admin", "-x"}, {"admin", "--revoke", "-x"}, {"create-user", "-y"}, {"create-users", "-y", "2"},
+      {"set-password", "-x"}, {"token", "-x"}, {"token", "-x", "2"}, {"tokens", "-y", "2"},
+      {"set-role", "1", "-x", "member"}, {"set-role", "1", "-x", "-member"}, {"set-owner", "1", "-x"},
+      {"set-owner", "-1", "-x"}, {"backup", "-copy.db"}};
+  for (const auto& command : commands) {
+    // In dir(): a backup to "-copy.db" would land in the working directory.
+    std::vector<std::string> argv = {"/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", dir(), PARLEY_CTL_BIN,
+                                     "--db", db};
+    argv.insert(argv.end(), command.begin(), command.end());
+    EXPECT_EQ(Run(argv, &out, {"PARLEY_PASSWORD=long enough password"}), 2) << command[0] << ": " << out;
+    EXPECT_NE(out.find("begins with '-'"), std::string::npos) << command[0] << ": " << out;
+  }
+  EXPECT_EQ(Sql(db, "SELECT count(*) FROM users"), "2");
+  EXPECT_EQ(Sql(db, "SELECT count(*) FROM sessions"), "0");
+  EXPECT_EQ(Sql(db, "SELECT count(*) FROM users WHERE admin"), "0");
+  EXPECT_FALSE(Exists(Path("-copy.db")));
+  // --revoke in its place still revokes.
+  ASSERT_EQ(Sql(db, "UPDATE users SET admin = 1 WHERE username = '-x'"), "");
+  ASSERT_EQ(Sql(db, "INSERT INTO users(username, pw_hash, created_ts, admin) VALUES ('carol', 'x', 0, 1)"), "");
+  EXPECT_EQ(Ctl({"--db", db, "admin", "--revoke", "carol"}, &out), 0) << out;
+  EXPECT_EQ(Sql(db, "SELECT admin FROM users WHERE username = 'carol'"), "0");
+  EXPECT_EQ(Sql(db, "SELECT admin FROM users WHERE username = '-x'"), "1");
+}
+
 // A restored backup is another history after its point: its next events
 // take ids that clients hold for events the restore undid, and a client
 // resuming from one skipped the new ones without a reset. So a backup
