@@ -7,12 +7,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 
 #include "schema/crypto.h"
 #include "schema/listen_address.h"
 #include "schema/log.h"
 #include "schema/migrate.h"
 #include "schema/posix.h"
+#include "schema/start_retry.h"
 
 namespace parley::events {
 
@@ -55,7 +58,16 @@ Status Server::Start() {
   PARLEY_RETURN_IF_ERROR(CryptoInit());
   // The daemon writes only presence rows, which it rebuilds at start-up:
   // an fsync per change would stall its loop for nothing.
-  PARLEY_RETURN_IF_ERROR(MigrateStorage(cfg_.db).status());
+  // Waited for while the database is only unavailable (schema/start_retry.h):
+  // a pool starting beside it may hold the write lock for a long migration.
+  // SIGTERM keeps its default action until the loop runs: a stop ends it.
+  const std::string action = "migrating the database " + Redacted(cfg_.db) + " at start-up";
+  PARLEY_RETURN_IF_ERROR(RetryWhileUnavailable(action.c_str(), StartRetry{}, [this] { return MigrateStorage(cfg_.db); },
+                                               [](std::chrono::milliseconds delay) {
+                                                 std::this_thread::sleep_for(delay);
+                                                 return true;
+                                               })
+                             .status());
   StorageOptions options;
   options.sync = Sync::kNormal;
   options.daemon = cfg_.name;

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "fcgi/handoff.h"
-#include "fcgi/start_retry.h"
+#include "schema/start_retry.h"
 #include "fcgi/worker.h"
 #include "schema/listen_address.h"
 #include "schema/log.h"

@@ -1,10 +1,10 @@
-#include "fcgi/start_retry.h"
+#include "schema/start_retry.h"
 
 #include <algorithm>
 
 #include "schema/log.h"
 
-namespace parley::fcgi {
+namespace parley {
 
 Result<int> RetryWhileUnavailable(const char* action, const StartRetry& retry,
                                   const std::function<Result<int>()>& attempt,
@@ -29,4 +29,4 @@ Result<int> RetryWhileUnavailable(const char* action, const StartRetry& retry,
   }
 }
 
-}  // namespace parley::fcgi
+}  // namespace parley

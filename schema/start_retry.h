@@ -1,8 +1,12 @@
-// Retrying the pool master's start-up migration (pool.cc) while the
-// database is only unavailable for now.
+// Retrying a daemon's start-up migration (fcgi/pool.cc, events/server.cc)
+// while the database is only unavailable for now.
 //
-// A reload runs the binary again (reexec.h), and the new image migrates as
-// any start does, before it forks a worker. When the database cannot answer
+// A reload of the pool runs the binary again (fcgi/reexec.h), and the new
+// image migrates as any start does, before it forks a worker; parley-events
+// migrates at its start too, beside a pool that may be migrating a large
+// database under the write lock (minutes for millions of messages): giving
+// up after the lock's 5 s made tools/run stop everything mid-upgrade, at
+// every try. When the database cannot answer
 // at that moment (PostgreSQL down or restarting, a lock held past the lock
 // timeout, SQLite's file briefly unwritable), giving up at once made the
 // master exit: a reload, meant to drop no request, stopped the whole pool,
@@ -20,7 +24,7 @@
 
 #include "schema/status.h"
 
-namespace parley::fcgi {
+namespace parley {
 
 struct StartRetry {
   std::chrono::milliseconds budget{60'000};       // from the first attempt; then the last answer stands
@@ -37,4 +41,4 @@ Result<int> RetryWhileUnavailable(const char* action, const StartRetry& retry,
                                   const std::function<Result<int>()>& attempt,
                                   const std::function<bool(std::chrono::milliseconds)>& wait);
 
-}  // namespace parley::fcgi
+}  // namespace parley

@@ -1,13 +1,13 @@
-// fcgi/start_retry.cc: the start-up migration tried again while the
+// schema/start_retry.cc: the start-up migration tried again while the
 // database is unavailable, and only then.
-#include "fcgi/start_retry.h"
+#include "schema/start_retry.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <vector>
 
-namespace parley::fcgi {
+namespace parley {
 namespace {
 
 using std::chrono::milliseconds;
@@ -73,4 +73,4 @@ TEST(StartRetryTest, AStopWhileWaitingEndsTheRetries) {
 }
 
 }  // namespace
-}  // namespace parley::fcgi
+}  // namespace parley
