@@ -1,5 +1,8 @@
 #include "fcgi/search_query.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "fcgi/input.h"
 #include "fcgi/validate.h"
 
@@ -8,7 +11,48 @@ namespace {
 
 Status InvalidQuery(const std::string& why) { return Status::Invalid("invalid_query", why); }
 
+// The letters and digits right before the end of term (a prefix's '*'
+// removed): the least the backends can read as the prefix's last word.
+size_t TrailingWordChars(std::string_view term) {
+  size_t run = 0;
+  for (size_t i = 0; i < term.size();) run = IsSurelyWordCodePoint(NextCodePoint(term, &i)) ? run + 1 : 0;
+  return run;
+}
+
+// The key two terms are the same by: the text, ASCII case folded, and
+// whether it is a prefix.
+std::string TermKey(std::string_view term, bool prefix) {
+  std::string key(term);
+  for (char& c : key) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  key += prefix ? '*' : ' ';
+  return key;
+}
+
 }  // namespace
+
+bool IsSurelyWordCodePoint(uint32_t cp) {
+  struct Range {
+    uint32_t lo, hi;
+  };
+  static constexpr Range kWord[] = {
+      {'0', '9'},       {'A', 'Z'},       {'a', 'z'},
+      {0x00C0, 0x00D6}, {0x00D8, 0x00F6}, {0x00F8, 0x024F},  // Latin-1 letters, Latin Extended-A and B
+      {0x0391, 0x03A1}, {0x03A3, 0x03CE},                    // Greek
+      {0x0400, 0x0481}, {0x048A, 0x04FF},                    // Cyrillic
+      {0x05D0, 0x05EA},                                      // Hebrew
+      {0x0621, 0x063A}, {0x0641, 0x064A},                    // Arabic
+      {0x0E01, 0x0E30},                                      // Thai
+      {0x3041, 0x3096}, {0x30A1, 0x30FA},                    // Hiragana, Katakana
+      {0x4E00, 0x9FA5},                                      // CJK Unified Ideographs
+      {0xAC00, 0xD7A3},                                      // Hangul syllables
+  };
+  for (const Range& r : kWord) {
+    if (cp >= r.lo && cp <= r.hi) return true;
+  }
+  return false;
+}
 
 Result<std::string> BuildMatchExpression(std::string_view q) {
   if (q.size() > kMaxSearchBytes) return InvalidQuery("the search may be at most 256 bytes");
@@ -17,6 +61,7 @@ Result<std::string> BuildMatchExpression(std::string_view q) {
   if (IsBlank(q)) return InvalidQuery("q must contain a word to search for");
   std::string out;
   size_t terms = 0;
+  std::vector<std::string> seen;  // TermKey of each term kept: at most 16
   // Terms are split on every blank code point of IsBlank's set, not only
   // ASCII white space: "foo<U+3000>bar" reads as two words, and one quoted
   // string would make FTS5 (and PostgreSQL's phraseto_tsquery) ask for them
@@ -41,6 +86,12 @@ Result<std::string> BuildMatchExpression(std::string_view q) {
     bool prefix = term.size() > 1 && term.back() == '*';
     if (prefix) term.remove_suffix(1);
     if (++terms > kMaxSearchTerms) return InvalidQuery("the search may have at most 16 words");
+    if (prefix && TrailingWordChars(term) < kMinPrefixChars) {
+      return InvalidQuery("a prefix search (word*) needs at least 2 letters or digits before the *");
+    }
+    std::string key = TermKey(term, prefix);
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;  // all terms must occur: once is enough
+    seen.push_back(std::move(key));
     if (!out.empty()) out += ' ';
     out += '"';
     for (char c : term) {

@@ -1226,7 +1226,8 @@ class Differ {
     if (Chance(30)) q += "&limit=" + std::to_string(1 + R(5));
     if (wrong) {
       static const std::vector<std::string> kBad = {"", "q=", "q=%20%20", "q=alpha&limit=0", "q=alpha&limit=51",
-                                                    "q=alpha&from=bad!name", "q=" + std::string(300, 'q')};
+                                                    "q=alpha&from=bad!name", "q=" + std::string(300, 'q'),
+                                                    "q=a*"};
       if (Chance(30)) {
         room = Missing();
       } else {
