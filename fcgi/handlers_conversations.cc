@@ -15,6 +15,12 @@ constexpr int64_t kMaxDirectory = 50;
 constexpr int64_t kMaxSearch = 50;
 // with=latest: each room's latest page, the size of GET /api/rooms/{id}/messages' default page.
 constexpr int kLatestPage = 50;
+// with=latest: an answer's latest pages stop at about this many bytes
+// (RoomListQuery::latest_bytes), with `next` for the rest. Counts alone let
+// 200 rooms of 50 messages of 16,000 bytes make one answer of 164 MB (the
+// worker at 446 MB, 1 GB with two at once; ~820 MB at the 1,000-room cap,
+// audit-c).
+constexpr size_t kLatestBytes = size_t{4} << 20;
 
 // The room list's cursor: "LAST_EVENT_ID:ROOM_ID" (RoomCursor), opaque to clients.
 std::string FormatCursor(const RoomCursor& c) {
@@ -72,6 +78,7 @@ Result<Response> Api::RoomList(Call& c) {
   if (!limit && !before && !changed && !with_latest) return Rooms(c);
   RoomListQuery q;
   q.latest = with_latest ? kLatestPage : 0;
+  q.latest_bytes = kLatestBytes;
   q.limit = static_cast<int>(limit.value_or(changed ? kMaxRoomPage : 50));
   q.before = before;
   q.changed_since = changed;

@@ -189,6 +189,12 @@ struct RoomListQuery {
   std::optional<RoomCursor> before;  // the page after this position
   std::optional<int64_t> changed_since;  // only rooms with events after this id, plus `left`
   int latest = 0;  // > 0: each room's latest page of history, this many messages (with=latest)
+  // > 0 with `latest`: the page ends at the first room whose latest page
+  // brings the pages' estimated size (LatestPageBytes) to this many bytes
+  // or more, with `next` after it: always one room at least, so an answer
+  // is at most this plus one room's page. Counts bound a page's rows, not
+  // its bytes: 1,000 rooms of 50 messages of 16,000 bytes is 800 MB.
+  size_t latest_bytes = 0;
 };
 
 struct RoomListPage {

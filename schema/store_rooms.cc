@@ -540,12 +540,16 @@ Result<RoomListPage> Store::ListRoomsPage(const User& me, const RoomListQuery& q
     PARLEY_RETURN_IF_ERROR(FillPeers(page.rooms, me.id));
   }
   // The catch-up in one request: each room's latest page through History
-  // as it is, inside this read transaction, so last_message and the page agree.
+  // as it is, inside this read transaction, so last_message and the page
+  // agree; until the pages reach q.latest_bytes (store_rules.h).
+  size_t latest_bytes = 0;
   for (const Room& r : page.rooms) {
-    if (q.latest <= 0) break;
+    if (q.latest <= 0 || LatestBudgetSpent(latest_bytes, q)) break;
     PARLEY_ASSIGN_OR_RETURN(HistoryPage h, History(me, r.id, std::nullopt, std::nullopt, q.latest));
+    latest_bytes += LatestPageBytes(r, h);
     page.latest.push_back(std::move(h));
   }
+  if (q.latest > 0) EndAtLatestBudget(page);
   if (q.changed_since) {
     // Rooms I am no longer in whose member events about me came after the
     // cursor: events_target, bounded like a page of the log. By room id, as

@@ -134,4 +134,23 @@ Result<SearchPage> SearchPageOf(SearchHits hits, int limit, std::optional<int64_
   return page;
 }
 
+size_t LatestPageBytes(const Room& room, const HistoryPage& page) {
+  auto message = [](const Message& m) {
+    size_t n = kMessageJsonOverhead + m.text.size() + m.user.username.size() + m.mentions.size() * 20;
+    if (m.client_id) n += m.client_id->size();
+    for (const Reaction& r : m.reactions) n += r.emoji.size() + 40;
+    for (const Upload& u : m.attachments) n += u.name.size() + u.mime.size() + 120;
+    return n;
+  };
+  size_t bytes = room.last_message ? message(*room.last_message) : 0;
+  for (const Message& m : page.messages) bytes += message(m);
+  return bytes;
+}
+
+void EndAtLatestBudget(RoomListPage& page) {
+  if (page.latest.size() >= page.rooms.size() || page.latest.empty()) return;
+  page.rooms.resize(page.latest.size());
+  page.next = RoomCursor{page.rooms.back().last_event_id, page.rooms.back().id};
+}
+
 }  // namespace parley

@@ -16,7 +16,7 @@
 
 #include "schema/model.h"
 #include "schema/status.h"
-#include "schema/storage.h"  // NowMs, RoomUpdate
+#include "schema/storage.h"  // NowMs, RoomUpdate, RoomListQuery
 
 namespace parley {
 
@@ -103,6 +103,22 @@ std::optional<int64_t> TrimToPage(std::vector<Row>& rows, int limit) {
   if (rows.empty()) return std::nullopt;
   return UserIdOf(rows.back());
 }
+
+// with=latest's byte budget (RoomListQuery::latest_bytes), the same on
+// both backends. A room's latest page as its JSON costs, estimated from
+// what varies (texts, names, emoji, mention ids) plus a fixed share for
+// each message's other members, and the room's last_message again.
+constexpr size_t kMessageJsonOverhead = 256;
+size_t LatestPageBytes(const Room& room, const HistoryPage& page);
+// True once the latest pages read so far (their LatestPageBytes: `bytes`)
+// reach the budget: the rooms after them are left to the next page.
+inline bool LatestBudgetSpent(size_t bytes, const RoomListQuery& q) {
+  return q.latest_bytes > 0 && bytes >= q.latest_bytes;
+}
+// After the loop that read the latest pages while LatestBudgetSpent was
+// false: the page ends at the last room that has its page, and `next`
+// resumes after it (the page's own `next`, from its limit, otherwise).
+void EndAtLatestBudget(RoomListPage& page);
 
 // What a backend's search queries found: message id and snippet, in any
 // order; up to one more than the page (which tells that there are more).

@@ -690,10 +690,15 @@ Result<RoomListPage> PgStore::ListRoomsPage(const User& me, const RoomListQuery&
     }
   }
   if (q.latest <= 0) return page;
+  // Until the pages reach q.latest_bytes, as on SQLite (store_rules.h).
+  size_t latest_bytes = 0;
   for (const Room& r : page.rooms) {
+    if (LatestBudgetSpent(latest_bytes, q)) break;
     PARLEY_ASSIGN_OR_RETURN(HistoryPage h, ReadHistory(me, r.id, std::nullopt, std::nullopt, q.latest));
+    latest_bytes += LatestPageBytes(r, h);
     page.latest.push_back(std::move(h));
   }
+  EndAtLatestBudget(page);
   PARLEY_RETURN_IF_ERROR(tx->Commit());
   return page;
 }

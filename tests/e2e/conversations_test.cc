@@ -163,6 +163,60 @@ TEST_F(ConversationsTest, CatchUpBringsEachChangedRoomsLatestPage) {
   }
 }
 
+// with=latest is bounded by its size as well as by counts: 200 rooms of 50
+// messages of 16,000 bytes made one answer of 164 MB (audit-c). Here 8
+// rooms of 800 KB of latest pages each, past the 4 MiB budget: every
+// answer stays under it plus one room's page, `next` is given, and
+// following it brings every room once.
+TEST_F(ConversationsTest, CatchUpWithLatestIsPagedByItsSize) {
+  constexpr size_t kBudget = size_t{4} << 20;       // kLatestBytes, fcgi/handlers_conversations.cc
+  constexpr size_t kOneRoom = 50 * (16000 + 1024);  // a room's page of the largest messages, and some
+  constexpr int kRooms = 8;
+  User alice = Register("alice");
+  User bob = Register("bob");
+  std::string big;  // 4,000 code points of 4 bytes: the largest text a message holds
+  for (int i = 0; i < 4000; ++i) big += "\xF0\x9F\x8E\x89";
+  std::vector<int64_t> rooms;
+  for (int i = 0; i < kRooms; ++i) {
+    rooms.push_back(CreateRoom(alice, "big-" + std::to_string(i), "public"));
+    Join(bob, rooms.back());
+  }
+  const int64_t since = DbHead();
+  for (int64_t room : rooms) {
+    for (int k = 0; k < 50; ++k) Send(alice, room, big);
+  }
+
+  const std::string catch_up = "/api/rooms?changed_since=" + std::to_string(since) + "&with=latest";
+  std::vector<int64_t> seen;
+  std::string query = catch_up;
+  int answers = 0;
+  for (;;) {
+    ASSERT_LT(answers++, kRooms) << "next never ends";
+    Response r = bob->Get(query);
+    ASSERT_EQ(r.status, 200) << r.Describe();
+    EXPECT_LE(r.body.size(), kBudget + kOneRoom) << query;
+    Json page = r.json();
+    ASSERT_GE(page["rooms"].size(), 1u) << query;
+    for (const Json& room : page["rooms"].items()) {
+      seen.push_back(room["id"].num());
+      EXPECT_EQ(room["latest"]["messages"].size(), 50u);
+      EXPECT_FALSE(room["latest"]["has_more"].boolean());  // the room holds these 50 alone
+    }
+    EXPECT_TRUE(page["left"].is_array()) << query;
+    if (page["next"].is_null()) break;
+    query = catch_up + "&before=" + page["next"].str();
+  }
+  EXPECT_GE(answers, 2) << "one answer of " << kRooms << " rooms of 800 KB";
+  std::vector<int64_t> want = rooms;
+  std::sort(want.begin(), want.end());
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, want) << "each room exactly once";
+  // Without with=latest, nothing is held back: one page.
+  Json plain = RoomPage(bob, "?changed_since=" + std::to_string(since));
+  EXPECT_EQ(plain["rooms"].size(), static_cast<size_t>(kRooms));
+  EXPECT_TRUE(plain["next"].is_null());
+}
+
 TEST_F(ConversationsTest, RoomListRefusesBadCursorsAndLimits) {
   User alice = Register("alice");
   for (const char* q : {"?before=abc", "?before=12", "?before=1:x", "?before=:3", "?before=-1:2",
