@@ -17,9 +17,13 @@ MessageIndex::MessageIndex(std::vector<Message>& messages) {
   }
 }
 
+std::vector<MessageIndex::Entry>::const_iterator MessageIndex::Lower(int64_t id) const {
+  return std::lower_bound(by_id_.begin(), by_id_.end(), id,
+                          [](const Entry& e, int64_t want) { return e.first < want; });
+}
+
 Message* MessageIndex::Find(int64_t id) const {
-  auto it = std::lower_bound(by_id_.begin(), by_id_.end(), id,
-                             [](const std::pair<int64_t, Message*>& e, int64_t want) { return e.first < want; });
+  auto it = Lower(id);
   return it != by_id_.end() && it->first == id ? it->second : nullptr;
 }
 

@@ -63,6 +63,33 @@ TEST(MessageIndexTest, EveryRangeRunsWithItsOwnAndTheExtraBindings) {
   EXPECT_EQ(list[1].mentions, std::vector<int64_t>{2});
 }
 
+// A range full of unlisted messages' rows (another room's, each with a
+// detail row) is given up once it has read kForeignRowsPerMessage of them
+// for each listed message in it; the listed ids after where it stopped are
+// read one by one. Each listed message gets all its rows, once.
+TEST(MessageIndexTest, ARangeFullOfOthersRowsIsGivenUpForOneReadAListedId) {
+  test::TempDir dir;
+  auto db = test::OpenDb(dir.path() + "/t.db", false);
+  ASSERT_NE(db, nullptr);
+  ASSERT_OK(db->ExecScript(
+      "CREATE TABLE d(message_id INTEGER, n INTEGER);"
+      "WITH RECURSIVE c(x) AS (SELECT 11 UNION ALL SELECT x + 1 FROM c WHERE x < 499) "
+      "INSERT INTO d SELECT x, 0 FROM c WHERE x <> 300;"
+      "INSERT INTO d VALUES (10, 1), (10, 2), (300, 1), (500, 1), (500, 2), (500, 3);"));
+  std::vector<Message> list = WithIds({10, 300, 500});
+  MessageIndex index(list);
+  ASSERT_EQ(index.ranges().size(), 1u) << "one range, with 487 rows of others inside";
+  ASSERT_OK_AND_ASSIGN(Statement s, db->Prepare(
+      "SELECT message_id, n FROM d WHERE message_id BETWEEN ?1 AND ?2 ORDER BY message_id, n"));
+  int runs = 0;
+  ASSERT_OK(index.ForEachRow(
+      s, [&](Statement&) { ++runs; }, [](Message& m, const Statement& row) { m.mentions.push_back(row.Int(1)); }));
+  EXPECT_EQ(list[0].mentions, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(list[1].mentions, (std::vector<int64_t>{1}));
+  EXPECT_EQ(list[2].mentions, (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(runs, 3) << "the range, given up, then 300 and 500 alone";
+}
+
 TEST(MessageIndexTest, AnEmptyListHasNoRange) {
   std::vector<Message> none;
   MessageIndex index(none);
