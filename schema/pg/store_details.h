@@ -2,9 +2,11 @@
 // store_message_details.cc, store_reactions.cc, store_search.cc,
 // store_uploads.cc): the message row's columns, reading one, reading an
 // upload, and the read of a list's detail rows (mentions, reactions,
-// attachments): one query per kind for the listed ids (= ANY of an array,
-// an index probe an id: the rows of the listed messages and no others),
-// all of them sent in one pipeline.
+// attachments), by the runs of nearby ids of SQLite's MessageIndex: a dense
+// run (a busy room's page) as one range, a sparse one (a quiet room's page
+// among others' messages) by its listed ids (= ANY of an array, an index
+// probe an id), so no run reads the rows of many unlisted messages; all of
+// them sent in one pipeline.
 #pragma once
 
 #include <functional>
@@ -38,15 +40,24 @@ Result<std::vector<Message>> ReadMessages(const PgResult& r);
 // from column `first` on.
 Result<Upload> ReadUpload(const PgResult& r, int row, int first);
 
-// One kind of detail row of a list of messages: `sql` runs once, $1 bound
-// to the listed ids (a bigint[]) and $2 to `more` when set, and
-// fill(message, rows, row) takes each row by its column 0, a listed
-// message's id.
+// One kind of detail row of a list of messages, in two forms: by_range
+// runs with $1 and $2 bound to a run's first and last id and $3 to `more`,
+// by_ids with $1 bound to its listed ids (a bigint[]) and $2 to `more`
+// (when set); fill(message, rows, row) takes each row whose column 0 is a
+// listed message's id.
 struct DetailQuery {
-  std::string sql;
+  std::string by_range;
+  std::string by_ids;
   std::optional<int64_t> more;
   std::function<Status(Message&, const PgResult&, int)> fill;
 };
+
+// Both forms of a query from its text: sql(key_test, more) with key_test
+// the test of the message id column ("BETWEEN $1 AND $2" or
+// "= ANY($1::bigint[])") and more the parameter of `more` ($3 or $2).
+DetailQuery MakeDetailQuery(const std::function<std::string(const char* key_test, const char* more)>& sql,
+                            std::optional<int64_t> more,
+                            std::function<Status(Message&, const PgResult&, int)> fill);
 
 // Every kind and every range of a list's details as statements for one
 // pipeline: the caller sends them (PgConn::ExecTogether, or PgTx::CommitAfter
@@ -64,7 +75,7 @@ class DetailReads {
  private:
   MessageIndex index_;
   std::vector<DetailQuery> queries_;
-  std::vector<PgConn::Stmt> statements_;  // one a query
+  std::vector<PgConn::Stmt> statements_;  // query by query, run by run
 };
 
 // Mentions, reactions when there is a reader (ReactionsQuery), attachments.

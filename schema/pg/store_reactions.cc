@@ -84,15 +84,18 @@ Result<ReactionResult> PgStore::React(const User& me, int64_t message_id, const 
 // emoji's bytes, as SQLite's BINARY collation orders them), each with a
 // lookup of the reader's own.
 DetailQuery ReactionsQuery(int64_t reader_id) {
-  return {"SELECT c.message_id, c.emoji, c.n, (" + MineIn("$2") +
-              ")::int FROM reaction_counts c WHERE c.message_id = ANY($1::bigint[]) "
-              "ORDER BY c.message_id, c.first_ts, c.emoji COLLATE \"C\"",
-          reader_id, [](Message& m, const PgResult& r, int row) -> Status {
-            PARLEY_ASSIGN_OR_RETURN(int64_t count, r.Int(row, 2));
-            PARLEY_ASSIGN_OR_RETURN(int64_t mine, r.Int(row, 3));
-            m.reactions.push_back(Reaction{r.Text(row, 1), count, mine != 0});
-            return Status::Ok();
-          }};
+  return MakeDetailQuery(
+      [](const char* key_test, const char* reader) {
+        return "SELECT c.message_id, c.emoji, c.n, (" + MineIn(reader) +
+               ")::int FROM reaction_counts c WHERE c.message_id " + key_test +
+               " ORDER BY c.message_id, c.first_ts, c.emoji COLLATE \"C\"";
+      },
+      reader_id, [](Message& m, const PgResult& r, int row) -> Status {
+        PARLEY_ASSIGN_OR_RETURN(int64_t count, r.Int(row, 2));
+        PARLEY_ASSIGN_OR_RETURN(int64_t mine, r.Int(row, 3));
+        m.reactions.push_back(Reaction{r.Text(row, 1), count, mine != 0});
+        return Status::Ok();
+      });
 }
 
 Status PgStore::AttachReactions(int64_t user_id, std::vector<Message>& messages) {
