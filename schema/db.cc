@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -159,7 +160,17 @@ Status Db::CheckpointIfDue() {
   return st;
 }
 
+Status Db::StillAtItsPath() const {
+  if (!file_) return Status::Ok();
+  struct stat st;
+  if (stat(path_.c_str(), &st) == 0 && st.st_dev == file_->dev && st.st_ino == file_->ino) return Status::Ok();
+  return Status::StorageUnavailable("the database file " + path_ +
+                                    " is not the one this process opened (moved, deleted or replaced): "
+                                    "writes are refused until it is back, or the pool restarted");
+}
+
 Status Db::LockWriterToWrite() {
+  PARLEY_RETURN_IF_ERROR(StillAtItsPath());
   PARLEY_RETURN_IF_ERROR(LockWriter());
   if (!checkpoint_wants_room_) return Status::Ok();
   const int64_t now = MonotonicUs();
@@ -338,6 +349,8 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_timeout_m
   }
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, std::move(opened));
   PARLEY_ASSIGN_OR_RETURN(db->writer_lock_, WriterLock::Open(path));
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) db->file_ = FileId{st.st_dev, st.st_ino};
   sqlite3* raw = db->db_.get();
   // Replaces SQLite's automatic checkpoints (a wal hook of their own): see
   // db.h for who checkpoints instead.

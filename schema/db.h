@@ -24,6 +24,8 @@
 // failure rolls back only its own savepoint.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -167,7 +169,15 @@ class Db {
   // The writer lock, waited for up to the busy timeout (kUnavailable past
   // it). Transaction takes and releases it; nothing else should.
   Status LockWriter();
-  // LockWriter for a write (Transaction, WriteBatch). After a checkpoint
+  // Whether the path this connection was opened with still names the file
+  // it has open (kUnavailable, storage_unavailable, if not). A database
+  // moved, deleted or replaced under a running process kept taking its
+  // writes into the file it had open, then lost with it, acknowledged
+  // (an audit in the forty-seventh session); LockWriterToWrite asks first,
+  // a stat() a write. Always ok for a connection opened read-only.
+  Status StillAtItsPath() const;
+  // LockWriter for a write (Transaction, WriteBatch). StillAtItsPath
+  // first. After a checkpoint
   // failed for want of disk space, a write first tries it again (at most
   // every kCheckpointRetryMs) and is refused with its error until one
   // succeeds: the checkpoint needs the space that comes free to grow the
@@ -249,6 +259,12 @@ class Db {
   Cache cache_;
   Cache temp_cache_;  // PrepareTempWrite's
   std::string path_;
+  // The file Open found at path_, as StillAtItsPath compares it.
+  struct FileId {
+    dev_t dev;
+    ino_t ino;
+  };
+  std::optional<FileId> file_;
 };
 
 // BEGIN IMMEDIATE (or DEFERRED for reads) on construction via Begin(), ROLLBACK in the

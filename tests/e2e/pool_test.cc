@@ -365,6 +365,30 @@ TEST_F(PoolTest, AWorkerStartedWhileTheDatabaseIsGoneCreatesNoneAndAnswers503Unt
   EXPECT_EQ(CountMessages(alice, room), 2u) << "the message from before, and the one after";
 }
 
+// A database moved away under running workers: every write is refused
+// 503 storage_unavailable (each send to both workers), none answered 201
+// into the file that is gone, and once it is back the same workers write
+// again. Before, the sends were answered 201 into the moved file's inode:
+// acknowledged, and lost with it had it been deleted.
+TEST_F(PoolTest, ADatabaseMovedUnderRunningWorkersTakesNoWriteUntilItIsBack) {
+  PARLEY_E2E_SQLITE_ONLY();
+  auto [alice, room, workers] = OneMessageInARoom();
+  const std::string moved = stack().dir() + "/moved";
+  ASSERT_EQ(mkdir(moved.c_str(), 0700), 0);
+  const std::string db = stack().db_path();
+  MoveDatabase(db, moved + "/parley.db");
+  for (int i = 0; i < 6; ++i) {
+    Response r = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"while moved\"}");
+    EXPECT_EQ(r.status, 503) << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), "storage_unavailable") << r.Describe();
+  }
+  MoveDatabase(moved + "/parley.db", db);
+  Response r = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}");
+  EXPECT_EQ(r.status, 201) << r.Describe();
+  EXPECT_EQ(CountMessages(alice, room), 2u) << "the message from before, and the one after";
+  EXPECT_EQ(WaitForWorkers(2, {}, 1s), workers) << "the same workers throughout";
+}
+
 // The writer queue's gauge (queue_depth) comes back to 0 after workers
 // were killed with writes queued: the master takes a dead worker's count
 // out when it reaps it (fcgi/metrics.h). Before, each kill left what was
