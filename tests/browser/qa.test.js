@@ -55,7 +55,7 @@ async function classroom() {
 
 test('two professors race to answer: one answer for everyone, "already answered" for the other', logged(async () => {
   const { prof1, prof2, student } = await classroom();
-  assert.equal(await question(student.page).getByRole('button', { name: 'Answer' }).count(), 0,
+  assert.equal(await question(student.page).getByRole('button', { name: 'Answer', exact: true }).count(), 0,
     'students get no Answer action');
 
   // Both professors open the answer form, then submit at the same moment.
@@ -72,7 +72,7 @@ test('two professors race to answer: one answer for everyone, "already answered"
   }
   const boxes = [];
   for (const [u, text] of [[prof1, 'Rayleigh scattering.'], [prof2, 'Because of the ocean.']]) {
-    await question(u.page).getByRole('button', { name: 'Answer' }).click();
+    await question(u.page).getByRole('button', { name: 'Answer', exact: true }).click();
     const box = u.page.getByRole('textbox', { name: 'Your answer' });
     await box.fill(text);
     boxes.push(box);
@@ -114,7 +114,7 @@ test('two professors race to answer: one answer for everyone, "already answered"
   }
   assert.equal(await question(winner.page).locator('.note').count(), 0);
   for (const u of [prof1, prof2]) {
-    assert.equal(await question(u.page).getByRole('button', { name: 'Answer' }).count(), 0);
+    assert.equal(await question(u.page).getByRole('button', { name: 'Answer', exact: true }).count(), 0);
     assert.equal(await u.page.locator('#room-error').textContent(), '');
   }
 
@@ -130,7 +130,7 @@ test('an open answer form stays where it is when the other professor\'s answer a
   // The question carries a "Read by" line on prof2's page before the form
   // opens (the others have read it), the case where the form used to move.
   await question(prof2.page).locator('.seen').waitFor();
-  await question(prof2.page).getByRole('button', { name: 'Answer' }).click();
+  await question(prof2.page).getByRole('button', { name: 'Answer', exact: true }).click();
   const box = prof2.page.getByRole('textbox', { name: 'Your answer' });
   await box.fill('Half-written');
   // Where the form sits in its question, whatever the list's scrolling.
@@ -138,7 +138,7 @@ test('an open answer form stays where it is when the other professor\'s answer a
     (form) => form.getBoundingClientRect().top - form.closest('li').getBoundingClientRect().top);
   const before = await offset();
 
-  await question(prof1.page).getByRole('button', { name: 'Answer' }).click();
+  await question(prof1.page).getByRole('button', { name: 'Answer', exact: true }).click();
   const box1 = prof1.page.getByRole('textbox', { name: 'Your answer' });
   await box1.fill('Rayleigh scattering.');
   await box1.press('Enter');
@@ -159,11 +159,11 @@ async function seesOpen(u, prof) {
   await question(u.page).locator('.state', { hasText: 'unanswered' }).waitFor();
   await question(u.page).locator('.answers .text.deleted').waitFor();
   assert.equal(await liveAnswer(u.page).count(), 0);
-  assert.equal(await question(u.page).getByRole('button', { name: 'Answer' }).count(), prof ? 1 : 0);
+  assert.equal(await question(u.page).getByRole('button', { name: 'Answer', exact: true }).count(), prof ? 1 : 0);
 }
 
 async function answer(u, text) {
-  await question(u.page).getByRole('button', { name: 'Answer' }).click();
+  await question(u.page).getByRole('button', { name: 'Answer', exact: true }).click();
   const box = u.page.getByRole('textbox', { name: 'Your answer' });
   await box.fill(text);
   await box.press('Enter');
@@ -173,7 +173,7 @@ async function seesAnswer(u, text) {
   await question(u.page).locator('.state', { hasText: /^answered$/ }).waitFor();
   await liveAnswer(u.page).filter({ hasText: text }).waitFor();
   assert.equal(await liveAnswer(u.page).count(), 1);
-  assert.equal(await question(u.page).getByRole('button', { name: 'Answer' }).count(), 0);
+  assert.equal(await question(u.page).getByRole('button', { name: 'Answer', exact: true }).count(), 0);
 }
 
 test('a deleted answer reopens its question: the other professor answers it, and everyone sees that answer', logged(async () => {
