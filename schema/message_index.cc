@@ -22,6 +22,12 @@ std::vector<MessageIndex::Entry>::const_iterator MessageIndex::Lower(int64_t id)
                           [](const Entry& e, int64_t want) { return e.first < want; });
 }
 
+std::vector<int64_t> MessageIndex::IdsIn(const Range& r) const {
+  std::vector<int64_t> ids;
+  for (auto it = Lower(r.lo); it != by_id_.end() && it->first <= r.hi; ++it) ids.push_back(it->first);
+  return ids;
+}
+
 Message* MessageIndex::Find(int64_t id) const {
   auto it = Lower(id);
   return it != by_id_.end() && it->first == id ? it->second : nullptr;

@@ -52,6 +52,8 @@ class MessageIndex {
   const std::vector<Range>& ranges() const { return ranges_; }
   // The listed message with that id, or null.
   Message* Find(int64_t id) const;
+  // The listed ids in a range, ascending.
+  std::vector<int64_t> IdsIn(const Range& r) const;
 
   // Runs `s` once per range, ?1 and ?2 bound to its first and last id and
   // bind_more(s) binding the rest (a reset clears every binding), and calls
@@ -67,9 +69,8 @@ class MessageIndex {
   template <typename BindMore, typename Fill>
   Status ForEachRow(Statement& s, BindMore bind_more, Fill fill) const {
     for (const Range& r : ranges_) {
-      const auto first = Lower(r.lo);
       const auto last = Lower(r.hi + 1);
-      const int64_t budget = kForeignRowsPerMessage * (last - first);
+      const int64_t budget = kForeignRowsPerMessage * (last - Lower(r.lo));
       PARLEY_ASSIGN_OR_RETURN(int64_t given_up_at, ReadRange(s, r.lo, r.hi, budget, bind_more, fill));
       if (given_up_at == 0) continue;
       // Every listed message below the unlisted row it stopped at is whole

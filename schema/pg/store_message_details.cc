@@ -1,8 +1,6 @@
 // PgStore: a list of messages completed with its details (mentions,
 // attachments and, for a reader, reactions): one query per kind and run of
 // nearby ids, in one round trip whatever the list's length (store_details.h).
-#include <algorithm>
-
 #include "schema/pg/store.h"
 #include "schema/pg/store_details.h"
 #include "schema/store_rules.h"
@@ -73,20 +71,15 @@ DetailQuery MakeDetailQuery(const std::function<std::string(const char* key_test
 
 DetailReads::DetailReads(std::vector<Message>& messages, std::vector<DetailQuery> queries)
     : index_(messages), queries_(std::move(queries)) {
-  std::vector<int64_t> ids;
-  ids.reserve(messages.size());
-  for (const Message& m : messages) ids.push_back(m.id);
-  std::sort(ids.begin(), ids.end());
   for (const DetailQuery& q : queries_) {
     for (const MessageIndex::Range& range : index_.ranges()) {
-      auto first = std::lower_bound(ids.begin(), ids.end(), range.lo);
-      auto last = std::upper_bound(first, ids.end(), range.hi);
+      const std::vector<int64_t> ids = index_.IdsIn(range);
       PgConn::Stmt st;
-      if (range.hi - range.lo + 1 <= kDenseSpan * (last - first)) {
+      if (range.hi - range.lo + 1 <= kDenseSpan * static_cast<int64_t>(ids.size())) {
         st = PgConn::Stmt{q.by_range, {range.lo, range.hi}};
       } else {
         std::string listed = "{";
-        for (auto it = first; it != last; ++it) listed.append(it == first ? "" : ",").append(std::to_string(*it));
+        for (int64_t id : ids) listed.append(listed.size() > 1 ? "," : "").append(std::to_string(id));
         st = PgConn::Stmt{q.by_ids, {listed + "}"}};
       }
       if (q.more) st.params.emplace_back(*q.more);

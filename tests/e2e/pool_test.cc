@@ -170,6 +170,14 @@ class PoolTest : public StackTest {
     if (s.workers.size() != 2) throw SetupError("--workers 2: " + std::to_string(s.workers.size()) + " running");
     return s;
   }
+  // The stack's SQLite database moved into a directory of its own, as an
+  // operator's mv does; returns where it went.
+  std::string MoveDatabaseAway() {
+    const std::string moved = stack().dir() + "/moved";
+    if (mkdir(moved.c_str(), 0700) != 0) throw SetupError("mkdir " + moved);
+    MoveDatabase(stack().db_path(), moved + "/parley.db");
+    return moved + "/parley.db";
+  }
   // None of these in nginx's error log.
   void ExpectNginxLoggedNone(std::initializer_list<const char*> none_of) {
     std::string errors = ReadText(stack().dir() + "/nginx-error.log");
@@ -335,10 +343,8 @@ TEST_F(PoolTest, AReloadWhileAnotherProcessHoldsTheWriteLockKeepsServing) {
 TEST_F(PoolTest, AWorkerStartedWhileTheDatabaseIsGoneCreatesNoneAndAnswers503UntilItIsBack) {
   PARLEY_E2E_SQLITE_ONLY();
   auto [alice, room, before] = OneMessageInARoom();
-  const std::string moved = stack().dir() + "/moved";
-  ASSERT_EQ(mkdir(moved.c_str(), 0700), 0);
   const std::string db = stack().db_path();
-  MoveDatabase(db, moved + "/parley.db");
+  const std::string moved = MoveDatabaseAway();
   for (pid_t w : before) ASSERT_EQ(kill(w, SIGKILL), 0);
   std::vector<pid_t> after = WaitForWorkers(2, before, 10s);
   ASSERT_EQ(after.size(), 2u) << "the master must replace both workers";
@@ -357,7 +363,7 @@ TEST_F(PoolTest, AWorkerStartedWhileTheDatabaseIsGoneCreatesNoneAndAnswers503Unt
   EXPECT_NE(ReadText(stack().dir() + "/fcgi.log").find("answering 503 until it opens"), std::string::npos);
 
   // Back: served again within a few attempts (one a second at most).
-  MoveDatabase(moved + "/parley.db", db);
+  MoveDatabase(moved, db);
   r = AskUntil([&] { return alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}"); }, 201, 200ms, 10s);
   EXPECT_EQ(r.status, 201) << r.Describe();
   r = AskUntil(health, 200, 200ms, 10s);
@@ -373,16 +379,14 @@ TEST_F(PoolTest, AWorkerStartedWhileTheDatabaseIsGoneCreatesNoneAndAnswers503Unt
 TEST_F(PoolTest, ADatabaseMovedUnderRunningWorkersTakesNoWriteUntilItIsBack) {
   PARLEY_E2E_SQLITE_ONLY();
   auto [alice, room, workers] = OneMessageInARoom();
-  const std::string moved = stack().dir() + "/moved";
-  ASSERT_EQ(mkdir(moved.c_str(), 0700), 0);
   const std::string db = stack().db_path();
-  MoveDatabase(db, moved + "/parley.db");
+  const std::string moved = MoveDatabaseAway();
   for (int i = 0; i < 6; ++i) {
     Response r = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"while moved\"}");
     EXPECT_EQ(r.status, 503) << r.Describe();
     EXPECT_EQ(r.ErrorCode(), "storage_unavailable") << r.Describe();
   }
-  MoveDatabase(moved + "/parley.db", db);
+  MoveDatabase(moved, db);
   Response r = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}");
   EXPECT_EQ(r.status, 201) << r.Describe();
   EXPECT_EQ(CountMessages(alice, room), 2u) << "the message from before, and the one after";
