@@ -210,22 +210,43 @@ UploadDirs OpenUploadDirs(const WorkerConfig& cfg) {
   return uploads;
 }
 
+// Every connection a worker computes on: the writer's, and one per seat of
+// the gate. Opened all or none: a worker short of one would serve fewer
+// requests at once than its gate lets in.
+struct LaneSet {
+  std::unique_ptr<Lane> writer;
+  Lanes seats;
+};
+Result<LaneSet> OpenLanes(const WorkerConfig& cfg, const UploadDirs& uploads, int seats) {
+  LaneSet set;
+  PARLEY_ASSIGN_OR_RETURN(set.writer, OpenLane(cfg, uploads));
+  for (int i = 0; i < seats; ++i) {
+    PARLEY_ASSIGN_OR_RETURN(auto lane, OpenLane(cfg, uploads));
+    set.seats.push_back(std::move(lane));
+  }
+  return set;
+}
+
 // Until the database opens: each request answered with why it cannot
-// (503: storage_unavailable for an SQLite file gone or failing), the open
-// tried again before a request at most once a second, each failed attempt
-// logged. A worker restarted after its database file was moved or deleted
-// used to create an empty one and answer every request 500; now only a
-// start-up's migration creates the file (schema/backend.h), and nginx gets
-// an answer meanwhile instead of a socket that no one serves. Returns the
-// lane once it opened, with the request that found it open (to be served
-// once the worker runs), or nothing when the worker was stopped first.
+// (503 storage_unavailable: an SQLite file gone or failing, a PostgreSQL
+// server down or at its max_connections), the open tried again before a
+// request at most once a second, each failed attempt logged. A worker
+// restarted after its database file was moved or deleted used to create an
+// empty one and answer every request 500; now only a start-up's migration
+// creates the file (schema/backend.h). On PostgreSQL such a worker used to
+// exit, and the master started another each second: the requests waited in
+// the listening socket's backlog, which a socket keeps accepting, until
+// nginx's read timeout (504 after 30 s). Now nginx gets an answer at once.
+// Returns the lanes once they opened, with the request that found them open
+// (to be served once the worker runs), or nothing when the worker was
+// stopped first.
 // Single-threaded: the worker's threads start only after it returns.
 struct Opened {
-  std::unique_ptr<Lane> lane;
+  LaneSet lanes;
   std::unique_ptr<Exchange> first;
 };
-std::optional<Opened> ServeUntilTheDatabaseOpens(const WorkerConfig& cfg, const UploadDirs& uploads, Keeper& keeper,
-                                                 Metrics& metrics, Status why) {
+std::optional<Opened> ServeUntilTheDatabaseOpens(const WorkerConfig& cfg, const UploadDirs& uploads, int seats,
+                                                 Keeper& keeper, Metrics& metrics, Status why) {
   using Clock = std::chrono::steady_clock;
   Clock::time_point next_attempt = Clock::now() + std::chrono::seconds(1);
   auto answer = [&why, &metrics](Exchange& ex) {
@@ -236,12 +257,12 @@ std::optional<Opened> ServeUntilTheDatabaseOpens(const WorkerConfig& cfg, const 
     auto ex = std::make_unique<Exchange>(*fd, &keeper);
     if (!ex->Open()) continue;
     if (Clock::now() >= next_attempt) {
-      auto lane = OpenLane(cfg, uploads);
-      if (lane.ok()) {
+      auto lanes = OpenLanes(cfg, uploads, seats);
+      if (lanes.ok()) {
         LOG_INFO("the database %s opened: serving", Redacted(cfg.db).c_str());
-        return Opened{std::move(lane).value(), std::move(ex)};
+        return Opened{std::move(lanes).value(), std::move(ex)};
       }
-      why = lane.status();
+      why = lanes.status();
       next_attempt = Clock::now() + std::chrono::seconds(1);
       LOG_ERROR("cannot open the database %s: %s; answering 503 until it opens", Redacted(cfg.db).c_str(),
                 why.message().c_str());
@@ -301,40 +322,35 @@ int RunWorker(const WorkerConfig& cfg) {
   for (int fd : cfg.adopted) (*keeper)->Adopt(fd);
   metrics.ConnectionsHandedOver(cfg.adopted.size());
   if (FCGX_Init() != 0) return 1;  // before any exchange, those answered before the database opens too
-  auto writer_lane = OpenLane(cfg, uploads);
+  const int running = std::max(1, std::min(cfg.running, cfg.threads));
+  auto opened_lanes = OpenLanes(cfg, uploads, running);
   std::unique_ptr<Exchange> first;
-  // An SQLite database unavailable (its file gone, an I/O error): answered
-  // 503 until it opens (above). Elsewhere, or for any other error, the
-  // worker exits and the master starts another after a pause: on
-  // PostgreSQL a pool that nobody serves lets nginx try another pool.
-  if (!writer_lane.ok() && writer_lane.status().code() == Code::kUnavailable &&
-      BackendOf(cfg.db) == Backend::kSqlite) {
+  // The database unavailable (an SQLite file gone, an I/O error; no
+  // connection to PostgreSQL): answered 503 until it opens (above). For any
+  // other error the worker exits and the master starts another after a
+  // pause.
+  if (!opened_lanes.ok() && opened_lanes.status().code() == Code::kUnavailable) {
     LOG_ERROR("cannot open the database %s: %s; answering 503 until it opens", Redacted(cfg.db).c_str(),
-              writer_lane.status().message().c_str());
+              opened_lanes.status().message().c_str());
     // The stop signals reach this thread while it serves alone; blocked
     // again before any other thread starts (they inherit the mask).
     pthread_sigmask(SIG_SETMASK, &waiting, nullptr);
-    std::optional<Opened> opened = ServeUntilTheDatabaseOpens(cfg, uploads, **keeper, metrics, writer_lane.status());
+    std::optional<Opened> opened =
+        ServeUntilTheDatabaseOpens(cfg, uploads, running, **keeper, metrics, opened_lanes.status());
     pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
     if (!opened) {
       HandOverKept(**keeper, cfg.handoff_fd);
       return 0;
     }
-    writer_lane = std::move(opened->lane);
+    opened_lanes = std::move(opened->lanes);
     first = std::move(opened->first);
   }
-  if (!writer_lane.ok()) return open_error(writer_lane.status());
-  Lane& w = **writer_lane;
-  const int running = std::max(1, std::min(cfg.running, cfg.threads));
+  if (!opened_lanes.ok()) return open_error(opened_lanes.status());
+  Lane& w = *opened_lanes->writer;
+  const Lanes& lanes = opened_lanes->seats;
   Gate gate(running);
   Responder responder(metrics);
   Writer writer(*w.store, *w.api, *w.notifier, gate, metrics, responder, cfg.slot);
-  Lanes lanes;
-  for (int i = 0; i < running; ++i) {
-    auto lane = OpenLane(cfg, uploads);
-    if (!lane.ok()) return open_error(lane.status());
-    lanes.push_back(std::move(lane).value());
-  }
   responder.Start();
   writer.Start();
   Keeper& k = **keeper;

@@ -371,6 +371,48 @@ TEST_F(PoolTest, AWorkerStartedWhileTheDatabaseIsGoneCreatesNoneAndAnswers503Unt
   EXPECT_EQ(CountMessages(alice, room), 2u) << "the message from before, and the one after";
 }
 
+// On PostgreSQL: a worker (re)started while it cannot connect (the server
+// at its max_connections or down; here its socket is gone) answers every
+// request 503 busy at once, and serves once it connects. Before, it exited
+// and the master started another each second, while the requests waited in
+// the listening socket's backlog, which accepts them, until nginx's read
+// timeout: 504 after 30 s.
+class PoolPgConnectTest : public PoolTest {
+ protected:
+  StackOptions Options() const override {
+    StackOptions o = PoolTest::Options();
+    o.pg_through_link = true;
+    return o;
+  }
+};
+
+TEST_F(PoolPgConnectTest, AWorkerThatCannotConnectAtItsStartAnswers503AtOnceUntilItCan) {
+  if (!OnPostgres()) GTEST_SKIP() << "PostgreSQL only";
+  auto [alice, room, before] = OneMessageInARoom();
+  ASSERT_TRUE(stack().SetPostgresReachable(false));
+  for (pid_t w : before) ASSERT_EQ(kill(w, SIGKILL), 0);
+  std::vector<pid_t> after = WaitForWorkers(2, before, 10s);
+  ASSERT_EQ(after.size(), 2u) << "the master must replace both workers";
+  for (int i = 0; i < 3; ++i) {
+    const Clock::time_point asked = Clock::now();
+    Response r = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"while cut\"}");
+    EXPECT_EQ(r.status, 503) << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), "busy") << r.Describe();
+    EXPECT_FALSE(r.Header("retry-after").empty()) << r.Describe();
+    EXPECT_LT(Clock::now() - asked, 5s) << "a request waited for a worker that could not serve it";
+  }
+  Response health = NewClient(Client::Cookies::kOff)->Get("/api/health");
+  EXPECT_EQ(health.status, 503) << health.Describe();
+  EXPECT_EQ(WaitForWorkers(2, {}, 1s), after) << "the same workers throughout: none exited";
+  EXPECT_NE(ReadText(stack().dir() + "/fcgi.log").find("answering 503 until it opens"), std::string::npos);
+
+  ASSERT_TRUE(stack().SetPostgresReachable(true));
+  Response r = AskUntil([&] { return alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}"); }, 201,
+                        200ms, 10s);
+  EXPECT_EQ(r.status, 201) << r.Describe();
+  EXPECT_EQ(CountMessages(alice, room), 2u) << "the message from before, and the one after";
+}
+
 // A database moved away under running workers: every write is refused
 // 503 storage_unavailable (each send to both workers), none answered 201
 // into the file that is gone, and once it is back the same workers write

@@ -475,6 +475,23 @@ std::unique_ptr<Stack> Stack::Start(const StackOptions& options, std::string* er
   }
   s->db_ = postgres ? NewPgSchema(error) : dir + "/parley.db";
   if (s->db_.empty()) return nullptr;
+  if (postgres && options.pg_through_link) {
+    // tools/pg's URLs name the socket directory last but for our options:
+    // ...?host=DIR&options=...
+    const size_t host = s->db_.find("host=");
+    const size_t end = s->db_.find('&', host);
+    if (host == std::string::npos || end == std::string::npos) {
+      *error = "no host= in " + s->db_;
+      return nullptr;
+    }
+    const std::string link = dir + "/pg";
+    const std::string target = s->db_.substr(host + 5, end - host - 5);
+    if (symlink(target.c_str(), link.c_str()) != 0) {
+      *error = "symlink " + link + ": " + std::strerror(errno);
+      return nullptr;
+    }
+    s->db_.replace(host + 5, end - host - 5, link);
+  }
   const std::string limits = std::string("PARLEY_LIMITS=") + (options.limits ? "on" : "off");
 
   auto fail = [&](const std::string& what) {
@@ -550,6 +567,12 @@ Child::Options Stack::FcgiOptions() const {
   fcgi.env.insert(fcgi.env.end(), options_.fcgi_env.begin(), options_.fcgi_env.end());
   fcgi.log_path = d + "/fcgi.log";
   return fcgi;
+}
+
+bool Stack::SetPostgresReachable(bool reachable) {
+  const std::string link = dir() + "/pg";
+  const std::string away = dir() + "/pg.away";
+  return reachable ? rename(away.c_str(), link.c_str()) == 0 : rename(link.c_str(), away.c_str()) == 0;
 }
 
 int Stack::KillFcgi() {

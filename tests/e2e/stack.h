@@ -204,6 +204,12 @@ struct StackOptions {
   // cost, since registrations and logins at the real cost were the suite's
   // largest CPU cost. False: the cost a deployment has.
   bool fast_passwords = true;
+  // PostgreSQL: the daemons reach the run's cluster through a symlink to its
+  // socket directory, in the stack's directory, which a test takes away
+  // (SetPostgresReachable) to make every new connection fail, as at the
+  // server's max_connections, without touching the cluster the other tests
+  // share. Connections already open are kept.
+  bool pg_through_link = false;
 };
 
 // Whether the tests run on PostgreSQL: PARLEY_TEST_PG_DIR names the run's
@@ -255,6 +261,10 @@ class Stack {
   // StartFcgi starts a new master on the same socket and waits, bounded,
   // until GET /api/health answers 200 through nginx.
   int KillFcgi();
+  // With StackOptions::pg_through_link: false takes the link to the
+  // cluster's socket directory away (new connections fail: "No such file
+  // or directory"), true puts it back. False when it could not.
+  bool SetPostgresReachable(bool reachable);
   bool StartFcgi(std::string* error);
   // Runs parleyctl on this stack's database with `env` ("NAME=value")
   // added, bounded to 30 s: its output, or nothing and *error (the exit
