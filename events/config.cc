@@ -176,6 +176,7 @@ Result<Config> ParseConfig(int argc, char** argv) {
     return Status::Invalid("invalid_flag", "--db, --listen and --notify are required");
   }
   PARLEY_RETURN_IF_ERROR(ParseListenAddress("--listen", c.listen_path).status());
+  PARLEY_RETURN_IF_ERROR(RefuseSqliteUri("--db", c.db));
   // One path holds one socket: binding the wake-up socket there replaced
   // the HTTP listener just bound, and the daemon ran on, unreachable.
   if (c.listen_path == c.notify_path) {

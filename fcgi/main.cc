@@ -10,6 +10,7 @@
 
 #include "fcgi/limits_config.h"
 #include "fcgi/pool.h"
+#include "schema/backend/backend.h"
 #include "schema/crypto.h"
 #include "schema/listen_address.h"
 #include "schema/log.h"
@@ -137,6 +138,10 @@ int main(int argc, char** argv) {
   }
   if (cfg.db.empty() || cfg.listen_path.empty()) {
     Usage();
+    return 2;
+  }
+  if (parley::Status st = parley::RefuseSqliteUri("--db", cfg.db); !st.ok()) {
+    std::fprintf(stderr, "parley-fcgi: %s\n", st.message().c_str());
     return 2;
   }
   if (auto address = parley::ParseListenAddress("--listen", cfg.listen_path); !address.ok()) {

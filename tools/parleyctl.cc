@@ -480,20 +480,11 @@ int BackupCommand(const std::string& db_path, const std::string& dest) {
   return rc;
 }
 
-// A database or backup name is a plain path. SQLite reads one that begins
-// with "file:" as a URI (Debian builds it with URI names on): backup
-// 'file:victim.db?x=' wrote its copy over victim.db, the ".partial-PID"
-// suffix landing in the URI's query while the check for an existing DEST
-// looked at the name as typed; --db 'file:...' opened the database the URI
-// names with a writer lock (schema/writer_lock.h) beside no database, so it
-// excluded no daemon. Refused, with the way to name such a file.
+// A database or backup name is a plain path (schema/backend/backend.h).
 bool PlainPath(const char* what, const std::string& path) {
-  if (path.rfind("file:", 0) != 0) return true;
-  std::fprintf(stderr,
-               "parleyctl: %s %s: SQLite reads a name beginning with \"file:\" as a URI; give a plain path "
-               "(./%s for a file of that name)\n",
-               what, path.c_str(), path.c_str());
-  return false;
+  Status st = parley::RefuseSqliteUri(what, path);
+  if (!st.ok()) std::fprintf(stderr, "parleyctl: %s\n", st.message().c_str());
+  return st.ok();
 }
 
 // SQLite creates a missing file on open, and the migrations would then make

@@ -41,6 +41,13 @@ Result<int> MigrateStorage(const std::string& spec) {
   return pg::MigratePg(*conn);
 }
 
+Status RefuseSqliteUri(const std::string& what, const std::string& path) {
+  if (path.rfind("file:", 0) != 0) return Status::Ok();
+  return Status::Invalid("invalid_flag", what + " " + path +
+                                             ": SQLite reads a name beginning with \"file:\" as a URI; give a plain "
+                                             "path (./" + path + " for a file of that name)");
+}
+
 std::string DefaultDataDir(const std::string& spec) {
   if (BackendOf(spec) == Backend::kPostgres) return "";
   const size_t slash = spec.rfind('/');

@@ -52,6 +52,15 @@ class OpenStorage {
 // one place that creates an SQLite file that is missing.
 Result<int> MigrateStorage(const std::string& spec);
 
+// A database or backup file is named by a plain path. SQLite reads a name
+// that begins with "file:" as a URI (Debian builds it with URI names on):
+// `file:victim.db?x=` named victim.db, while the checks that look at the
+// name as typed (an existing backup, the writer lock beside the database,
+// whether the file is still at its path) looked at another file. Refused
+// (invalid_flag), saying how to name such a file: ./file:... `what` names
+// the flag or operand in the message.
+Status RefuseSqliteUri(const std::string& what, const std::string& path);
+
 // Where uploads live (spool/ and uploads/ under it) unless --data says:
 // beside an SQLite file; nowhere for PostgreSQL (the empty string), whose
 // daemons must be told (PARLEY_DATA, --data).

@@ -598,6 +598,14 @@ TEST_F(OpsTest, FcgiListenAndEventsSocketOnOnePathAreRefused) {
       << out;
   EXPECT_NE(out.find("must be full or normal"), std::string::npos) << out;
   EXPECT_FALSE(Exists(Path("parley.db")));
+  // A --db that SQLite would read as a URI (as parleyctl and parley-events
+  // refuse it: schema/backend/backend.h).
+  EXPECT_EQ(Run({PARLEY_FCGI_BIN, "--db", "file:" + Path("parley.db") + "?mode=rwc", "--listen", Path("fcgi.sock")},
+                &out),
+            2)
+      << out;
+  EXPECT_NE(out.find("a plain path"), std::string::npos) << out;
+  EXPECT_FALSE(Exists(Path("parley.db")));
 }
 
 // PARLEY_WORKERS=" 2", "--threads +3": strtol skipped white space and took

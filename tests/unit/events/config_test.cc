@@ -88,6 +88,21 @@ TEST_F(ConfigTest, ListenAndNotifyOnOnePathAreRefused) {
   EXPECT_TRUE(apart.ok()) << apart.status().message();
 }
 
+// SQLite reads a --db beginning with "file:" as a URI (Debian builds it
+// so): 'file:other.db?mode=ro' opened other.db, while the writer lock and
+// the path checks looked at the name as typed. Refused, as parleyctl and
+// parley-fcgi refuse it; such a file is reached as ./file:...
+TEST_F(ConfigTest, ADatabaseNameIsAPlainPathNeverAnSqliteUri) {
+  for (const char* db : {"file:/nonexistent/parley.db", "file:parley.db?mode=ro", "file:"}) {
+    auto c = Parse({"--db", db});
+    ASSERT_FALSE(c.ok()) << db;
+    EXPECT_EQ(c.status().code(), Code::kInvalid);
+    EXPECT_NE(c.status().message().find("a plain path"), std::string::npos) << c.status().message();
+  }
+  EXPECT_TRUE(Parse({"--db", "./file:parley.db"}).ok());
+  EXPECT_TRUE(Parse({"--db", "/nonexistent/file:parley.db"}).ok());
+}
+
 // strtoll took leading white space and a sign: "--heartbeat ' 5'",
 // "--revoke-check +3" and PARLEY_CATCHUP_PAGES=' 4' all started. Digits
 // only now (no flag of this daemon takes a negative number).
