@@ -80,6 +80,7 @@ Result<Response> Api::Users(Call& c) {
 }
 
 Result<Response> Api::Health(Call&) {
+  PARLEY_RETURN_IF_ERROR(store_.Writable());
   PARLEY_ASSIGN_OR_RETURN(int64_t head, store_.Head());
   PARLEY_ASSIGN_OR_RETURN(std::string epoch, store_.Epoch());
   JsonWriter w;

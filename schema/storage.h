@@ -271,6 +271,12 @@ class Storage {
   virtual const Limits& limits() const = 0;
   virtual Result<std::string> Epoch() = 0;
   virtual Result<int64_t> Head() = 0;
+  // Whether a write could be stored now, as far as can be told without
+  // writing (GET /api/health). SQLite: the file at the path is still the
+  // one this connection opened (Db::StillAtItsPath), since a worker whose
+  // file was moved refuses every write yet reads on from the file it has.
+  // PostgreSQL: Head() reached the server, which is as far as one can tell.
+  virtual Status Writable() const = 0;
   // The head after the last committed write that appended events, once; 0 if none.
   virtual int64_t TakeNotifyHead() = 0;
   // Whether the backend itself carries wake-ups and ephemeral events to

@@ -65,6 +65,7 @@ class Store final : public Storage {
   }
   bool carries_wakeups() const override { return false; }
   bool remote() const override { return false; }
+  Status Writable() const override { return db_.StillAtItsPath(); }
   Result<std::vector<int64_t>> KeepPresence(int64_t, const std::function<std::vector<int64_t>()>&) override {
     return std::vector<int64_t>();
   }

@@ -80,6 +80,7 @@ class PgStore final : public Storage {
   }
   bool carries_wakeups() const override { return true; }
   bool remote() const override { return true; }
+  Status Writable() const override { return Status::Ok(); }
   Status Announce(const std::string& payload) override;  // notify.cc's channel, outside a transaction
 
   // Accounts and sessions (store.cc).

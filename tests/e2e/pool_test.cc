@@ -417,7 +417,8 @@ TEST_F(PoolPgConnectTest, AWorkerThatCannotConnectAtItsStartAnswers503AtOnceUnti
 // 503 storage_unavailable (each send to both workers), none answered 201
 // into the file that is gone, and once it is back the same workers write
 // again. Before, the sends were answered 201 into the moved file's inode:
-// acknowledged, and lost with it had it been deleted.
+// acknowledged, and lost with it had it been deleted. /api/health answers
+// 503 meanwhile (it said ok).
 TEST_F(PoolTest, ADatabaseMovedUnderRunningWorkersTakesNoWriteUntilItIsBack) {
   PARLEY_E2E_SQLITE_ONLY();
   auto [alice, room, workers] = OneMessageInARoom();
@@ -428,7 +429,15 @@ TEST_F(PoolTest, ADatabaseMovedUnderRunningWorkersTakesNoWriteUntilItIsBack) {
     EXPECT_EQ(r.status, 503) << r.Describe();
     EXPECT_EQ(r.ErrorCode(), "storage_unavailable") << r.Describe();
   }
+  // Health says so too, on each worker (it said ok: reads go on from the
+  // file the workers have open, and a balancer kept sending writes here).
+  for (int i = 0; i < 4; ++i) {
+    Response health = NewClient(Client::Cookies::kOff)->Get("/api/health");
+    EXPECT_EQ(health.status, 503) << health.Describe();
+    EXPECT_EQ(health.ErrorCode(), "storage_unavailable") << health.Describe();
+  }
   MoveDatabase(moved, db);
+  EXPECT_EQ(NewClient(Client::Cookies::kOff)->Get("/api/health").status, 200);
   Response r = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}");
   EXPECT_EQ(r.status, 201) << r.Describe();
   EXPECT_EQ(CountMessages(alice, room), 2u) << "the message from before, and the one after";
