@@ -69,6 +69,19 @@ std::optional<int64_t> MuteEnd(std::optional<int64_t> asked, int64_t now);
 // called only then), or the kept mute's end for someone out of the room.
 Result<MemberUpdated> UpdatedAnswer(const UpdateTarget& t, const std::function<Result<Member>()>& reload);
 
+// Whom a moderation `member` event reaches besides the room's members: the
+// member it is about too (target_id), so that they hear of it once removed
+// (kicked, banned). A ban of someone not in the room, and an unban, change
+// no membership of theirs and reach the room only. Addressed to them, a
+// moderator of any room (anyone can make one) could send anyone, blocked or
+// not, a ban and its reason as often as the moderation rate allows; and a
+// resume from before it read that room's log up to it, as if they had been
+// a member and left (RoomsLeftSince).
+enum class Addressed { kRoom, kRoomAndTarget };
+inline Addressed BanAddressed(bool was_member) {
+  return was_member ? Addressed::kRoomAndTarget : Addressed::kRoom;
+}
+
 // A moderation `member` event: the member's state after the action, who
 // acted, and the reason of a ban.
 std::string ModerationEventData(int64_t room_id, const Member& m, MemberAction action, const User& by,

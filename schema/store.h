@@ -19,6 +19,7 @@
 
 #include "schema/db.h"
 #include "schema/event_merge.h"  // RoomBound
+#include "schema/moderation.h"   // Addressed
 #include "schema/storage.h"
 #include "schema/store_rules.h"
 
@@ -183,7 +184,8 @@ class Store final : public Storage {
   Status AppendUserEvent(int64_t to, const std::string& data);
   // A moderation member event: the member's state after the action, and who acted.
   Status AppendModerationEvent(int64_t room_id, const Member& m, MemberAction action, const User& by,
-                               const std::string* reason = nullptr);
+                               const std::string* reason = nullptr,
+                               Addressed addressed = Addressed::kRoomAndTarget);
   Status ApplyRole(int64_t room_id, const User& who, Role role);
   // UpdateMember's lookups and write of a mute: the end of a kept mute that
   // still runs (of a user out of the room), and the mute set or lifted where

@@ -110,10 +110,16 @@ Result<int64_t> Store::LogFloor() {
 
 Result<std::vector<RoomBound>> Store::RoomsLeftSince(int64_t user_id, int64_t after, int64_t upto) {
   // events_target: the user's own events after the cursor, of which their
-  // member events; a room they are out of now ends at the last of them.
+  // member events that ended a membership; a room they are out of now is
+  // theirs up to the last of them, or to `upto` if that came later (they
+  // were a member then). Only those events: a kept mute's change reaches a
+  // former member too, and an older log's ban of someone never in the room
+  // was addressed to them (moderation.h, Addressed), yet neither says they
+  // were a member after the cursor; a join ends nothing.
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "SELECT e.room_id, MAX(e.id) FROM events e WHERE e.target_id = ?1 AND e.id > ?2 AND e.id <= ?3 "
+      "SELECT e.room_id, MIN(MAX(e.id), ?3) FROM events e WHERE e.target_id = ?1 AND e.id > ?2 "
       "AND e.type = 'member' AND e.room_id IS NOT NULL "
+      "AND json_extract(e.data, '$.action') IN ('left', 'kicked', 'banned') "
       "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = e.room_id AND m.user_id = ?1) "
       "GROUP BY e.room_id"));
   s.Bind(1, user_id).Bind(2, after).Bind(3, upto);

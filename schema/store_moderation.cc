@@ -81,9 +81,11 @@ Result<User> Store::LoadTarget(const Access& actor, const User& me, const std::s
 }
 
 Status Store::AppendModerationEvent(int64_t room_id, const Member& m, MemberAction action, const User& by,
-                                    const std::string* reason) {
+                                    const std::string* reason, Addressed addressed) {
   // target_id: the member hears of it even once removed (kicked, banned).
-  auto id = AppendEvent("member", room_id, m.user.id, Audience::kRoom,
+  const std::optional<int64_t> target =
+      addressed == Addressed::kRoomAndTarget ? std::optional<int64_t>(m.user.id) : std::nullopt;
+  auto id = AppendEvent("member", room_id, target, Audience::kRoom,
                         ModerationEventData(room_id, m, action, by, reason));
   return id.status();
 }
@@ -184,7 +186,8 @@ Status Store::BanUser(const User& me, int64_t room_id, const std::string& userna
   auto current = LoadMember(room_id, who.id);
   if (current.ok()) m.role = current->role;
   PARLEY_RETURN_IF_ERROR(RemoveMember(room_id, who.id));
-  PARLEY_RETURN_IF_ERROR(AppendModerationEvent(room_id, m, MemberAction::kBanned, me, &reason));
+  PARLEY_RETURN_IF_ERROR(AppendModerationEvent(room_id, m, MemberAction::kBanned, me, &reason,
+                                               BanAddressed(current.ok())));
   return CommitWrite(*tx);
 }
 
@@ -198,7 +201,7 @@ Status Store::Unban(const User& me, int64_t room_id, const std::string& username
   PARLEY_RETURN_IF_ERROR(s.Exec());
   if (s.Changes() == 0) return Status::Ok();  // not banned: nothing happened, no event
   Member m{who, a.room.kind == RoomKind::kQa ? Role::kStudent : Role::kMember};
-  PARLEY_RETURN_IF_ERROR(AppendModerationEvent(room_id, m, MemberAction::kUnbanned, me));
+  PARLEY_RETURN_IF_ERROR(AppendModerationEvent(room_id, m, MemberAction::kUnbanned, me, nullptr, Addressed::kRoom));
   return CommitWrite(*tx);
 }
 

@@ -202,11 +202,13 @@ Result<int64_t> PgStore::LogFloor() {
 
 Result<std::vector<RoomBound>> PgStore::RoomsLeftSince(int64_t user_id, int64_t after, int64_t upto) {
   // As on SQLite: the user's own events after the cursor (events_target),
-  // of which their member events in rooms they are out of now.
+  // of which their member events that ended a membership, in rooms they
+  // are out of now: each such room up to the last of them, or to `upto`.
   PARLEY_ASSIGN_OR_RETURN(
-      PgResult r, conn_.Exec("SELECT e.room_id, MAX(e.id) FROM events e WHERE " +
-                                 KeyRange("e.target_id", "e.id", "$1", "$2", "$3") +
+      PgResult r, conn_.Exec("SELECT e.room_id, LEAST(MAX(e.id), $3) FROM events e WHERE " +
+                                 KeyRange("e.target_id", "e.id", "$1", "$2", kMaxId) +
                                  " AND e.target_id IS NOT NULL AND e.type = 'member' AND e.room_id IS NOT NULL "
+                                 "AND (e.data::jsonb ->> 'action') IN ('left', 'kicked', 'banned') "
                                  "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = e.room_id AND m.user_id = $1) "
                                  "GROUP BY e.room_id",
                              {user_id, IdAfter(after), upto}));

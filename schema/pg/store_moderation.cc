@@ -42,21 +42,22 @@
 namespace parley::pg {
 namespace {
 
-Event MemberStateEvent(int64_t room_id, int64_t user_id, std::string data) {
+Event MemberStateEvent(int64_t room_id, int64_t user_id, std::string data,
+                       Addressed addressed = Addressed::kRoomAndTarget) {
   Event e;
   e.ts = NowMs();
   e.type = "member";
   e.room_id = room_id;
   // target_id: the member hears of it even once removed (kicked, banned).
-  e.target_id = user_id;
+  if (addressed == Addressed::kRoomAndTarget) e.target_id = user_id;
   e.audience = Audience::kRoom;
   e.data = std::move(data);
   return e;
 }
 
 Event ModerationEvent(int64_t room_id, const Member& m, MemberAction action, const User& by,
-                      const std::string* reason = nullptr) {
-  return MemberStateEvent(room_id, m.user.id, ModerationEventData(room_id, m, action, by, reason));
+                      const std::string* reason = nullptr, Addressed addressed = Addressed::kRoomAndTarget) {
+  return MemberStateEvent(room_id, m.user.id, ModerationEventData(room_id, m, action, by, reason), addressed);
 }
 
 // The role change's event, Store::AppendMemberEvent's object.
@@ -270,7 +271,8 @@ Status PgStore::BanUser(const User& me, int64_t room_id, const std::string& user
   auto current = LoadRoomMember(room_id, who.id);
   if (current.ok()) m.role = current->role;
   PARLEY_RETURN_IF_ERROR(RemoveMember(room_id, who.id).status());
-  std::vector<Event> events = {ModerationEvent(room_id, m, MemberAction::kBanned, me, &reason)};
+  std::vector<Event> events = {
+      ModerationEvent(room_id, m, MemberAction::kBanned, me, &reason, BanAddressed(current.ok()))};
   return CommitEvents(*tx, events);
 }
 
@@ -283,7 +285,7 @@ Status PgStore::Unban(const User& me, int64_t room_id, const std::string& userna
                           conn_.Exec("DELETE FROM bans WHERE room_id = $1 AND user_id = $2", {room_id, who.id}));
   if (del.Affected() == 0) return Status::Ok();  // not banned: nothing happened, no event
   Member m{who, DefaultRole(a.room.kind)};
-  std::vector<Event> events = {ModerationEvent(room_id, m, MemberAction::kUnbanned, me)};
+  std::vector<Event> events = {ModerationEvent(room_id, m, MemberAction::kUnbanned, me, nullptr, Addressed::kRoom)};
   return CommitEvents(*tx, events);
 }
 

@@ -473,6 +473,59 @@ TEST_F(ModerationTest, AResumeFromBeforeALeaveReplaysWhatWasSaidWhileAMember) {
   check("stream", got);
 }
 
+// A ban of someone who was never in the room, and its unban, reach the
+// room only. Before, each was addressed to them: a resume or poll from a
+// cursor of before replayed the private room's log up to the ban as if they
+// had been a member and left (what its owner said there included), and
+// anyone who made a room could send anyone, blocked or not, bans with a
+// reason of their choosing.
+TEST_F(ModerationTest, ABanOfSomeoneNeverInTheRoomReachesTheRoomOnly) {
+  User owner = Register("owner");
+  User outsider = Register("outsider");
+  const int64_t cursor = Head(outsider.token);
+  const int64_t room = CreateRoom(owner, "secret", "private");
+  Send(owner, room, "SECRET plans");
+  ASSERT_EQ(outsider->Put("/api/me/blocks/" + owner.name, "").status, 204);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(owner->Put(BanPath(room, outsider), "{\"reason\":\"abuse " + std::to_string(i) + "\"}").status, 204);
+    ASSERT_EQ(owner->Delete(BanPath(room, outsider)).status, 204);
+  }
+  ASSERT_EQ(owner->Put(BanPath(room, outsider), "{}").status, 204);
+  const int64_t last = Send(owner, room, "after the bans")["id"].num();
+  // The room's moderators see every one of them, in the room's log.
+  WaitHead(owner.token, last);
+  PollResult mine = Poll(owner.token, "?since=" + std::to_string(cursor) + "&timeout=0");
+  ASSERT_TRUE(mine.well_formed) << mine.response.Describe();
+  int bans = 0;
+  for (const PolledEvent& e : mine.events) {
+    if (e.type == "member" && e.data["user"]["username"].str() == outsider.name) ++bans;
+  }
+  EXPECT_EQ(bans, 5) << "3 bans and 2 unbans in the room's log";
+
+  auto expect_nothing_of_the_room = [&](const std::string& how, const std::vector<std::string>& got) {
+    SCOPED_TRACE(how);
+    for (const std::string& data : got) {
+      EXPECT_EQ(data.find("SECRET"), std::string::npos) << data;
+      EXPECT_EQ(data.find("\"room_id\":" + std::to_string(room)), std::string::npos) << data;
+    }
+  };
+  PollResult polled = Poll(outsider.token, "?since=" + std::to_string(cursor) + "&timeout=0");
+  ASSERT_TRUE(polled.well_formed) << polled.response.Describe();
+  std::vector<std::string> got;
+  for (const PolledEvent& e : polled.events) got.push_back(e.data.Dump());
+  expect_nothing_of_the_room("poll", got);
+
+  auto stream = Subscribe(outsider.token, "", {"Last-Event-ID: " + std::to_string(cursor)});
+  // Something of theirs after the bans, to know the replay reached past them.
+  ASSERT_EQ(outsider->Put("/api/me/blocks/" + owner.name, "").status, 204);  // a repeat: no event
+  ASSERT_EQ(outsider->Delete("/api/me/blocks/" + owner.name).status, 204);
+  const int64_t own = Head(outsider.token);
+  ASSERT_TRUE(stream->WaitForId(own, 5s)) << "the resume never reached the unblock";
+  got.clear();
+  for (const SseEvent& e : stream->Events()) got.push_back(e.data);
+  expect_nothing_of_the_room("stream", got);
+}
+
 // Two moderators ban and unban one member at once, many times: the state
 // at the end is what the last event in the log says.
 TEST_F(ModerationTest, ConcurrentBansAndUnbansEndAsTheLogSays) {

@@ -103,7 +103,14 @@ TEST_F(PgModerationTest, MuteKickBanUnbanAppendTheirEvents) {
   for (size_t i = 0; i < events.size(); ++i) {
     EXPECT_EQ(events[i].type, "member");
     EXPECT_EQ(events[i].room_id, room_);
-    EXPECT_EQ(events[i].target_id, member_.id) << "the member hears of it even once removed";
+    // The member hears of the mute and of the kick that removed them; the
+    // ban and unban of someone no longer in the room reach the room only
+    // (moderation.h, Addressed).
+    if (i < 2) {
+      EXPECT_EQ(events[i].target_id, member_.id) << "the member hears of it even once removed";
+    } else {
+      EXPECT_EQ(events[i].target_id, std::nullopt) << events[i].data;
+    }
     EXPECT_NE(events[i].data.find(actions[i]), std::string::npos) << events[i].data;
   }
   EXPECT_NE(events[2].data.find("\"reason\":\"spam\""), std::string::npos) << events[2].data;

@@ -317,7 +317,8 @@ std::vector<int64_t> Oracle(PgConn& conn, int64_t user_id, int64_t after, int64_
       "SELECT id FROM events e WHERE id > $2 AND id <= $3 AND (audience = 'all' OR target_id = $1 OR "
       "room_id IN (SELECT room_id FROM members WHERE user_id = $1) OR "
       "id <= (SELECT MAX(x.id) FROM events x WHERE x.target_id = $1 AND x.type = 'member' "
-      "AND x.room_id = e.room_id AND x.id > $2 AND x.id <= $3)) ORDER BY id",
+      "AND x.room_id = e.room_id AND x.id > $2 AND (x.data::jsonb ->> 'action') IN ('left', 'kicked', "
+      "'banned'))) ORDER BY id",
       {user_id, after, upto});
   EXPECT_OK(r);
   std::vector<int64_t> ids;

@@ -50,14 +50,16 @@ class StoreEventReadsTest : public test::StoreFixture {
   // What the user may see in (after, upto], by the definition the merge must
   // keep, as one filter over the log's id range: the broadcasts, what is
   // addressed to them, the rooms they are in, and a room they left after
-  // the cursor up to their last member event in it.
+  // the cursor (left, kicked, banned) up to the last such event, which may
+  // come after `upto`.
   std::vector<int64_t> Oracle(int64_t user_id, int64_t after, int64_t upto) {
     std::vector<int64_t> ids;
     auto s = db_->Prepare(
         "SELECT id FROM events e WHERE id > ?1 AND id <= ?2 AND (audience = 'all' OR target_id = ?3 OR "
         "room_id IN (SELECT room_id FROM members WHERE user_id = ?3) OR "
         "id <= (SELECT MAX(x.id) FROM events x WHERE x.target_id = ?3 AND x.type = 'member' "
-        "AND x.room_id = e.room_id AND x.id > ?1 AND x.id <= ?2)) ORDER BY id");
+        "AND x.room_id = e.room_id AND x.id > ?1 AND json_extract(x.data, '$.action') IN ('left', 'kicked', "
+        "'banned'))) ORDER BY id");
     EXPECT_OK(s);
     if (!s.ok()) return ids;
     s->Bind(1, after).Bind(2, upto).Bind(3, user_id);
