@@ -13,15 +13,22 @@ Take TakeToken(const std::optional<Bucket>& prev, const Rate& rate, int64_t now_
   }
   double tokens = rate.burst;
   if (prev) {
-    // A clock that stepped back refills nothing rather than going negative.
-    int64_t elapsed = std::max<int64_t>(0, now_ms - prev->updated_ms);
-    tokens = std::min(rate.burst, prev->tokens + static_cast<double>(elapsed) * rate.per_second / 1000.0);
+    // In double: stamps from a corrupt row must not overflow int64_t.
+    const double elapsed_ms = static_cast<double>(now_ms) - static_cast<double>(prev->updated_ms);
+    const double held = std::min(rate.burst, prev->tokens);  // a burst lowered since it was stored
+    if (elapsed_ms >= -static_cast<double>(kClockSkewMs)) {
+      tokens = std::min(rate.burst, held + elapsed_ms * rate.per_second / 1000.0);
+    } else {
+      tokens = held;
+      t.rebased = true;
+    }
   }
   if (tokens >= 1) {
     t.ok = true;
     t.next = Bucket{tokens - 1, now_ms};
     return t;
   }
+  if (t.rebased) t.next = Bucket{tokens, now_ms};
   // In double, then clamped: converting a double past int64_t is undefined
   // (a rate of 1e-31 a second wrapped to a negative wait here, a
   // "Retry-After: 1" forever). !(wait < max) also catches inf and NaN.
@@ -40,7 +47,7 @@ Take BucketMap::Consume(int64_t key, const Rate& rate, int64_t now_ms) {
   std::optional<Bucket> prev;
   if (it != buckets_.end()) prev = it->second;
   Take t = TakeToken(prev, rate, now_ms);
-  if (!t.ok || rate.unlimited()) return t;
+  if (!(t.ok || t.rebased) || rate.unlimited()) return t;
   if (it == buckets_.end() && buckets_.size() >= max_entries_) {
     // A bucket idle long enough to be full again holds no information.
     double full_after_ms = rate.burst * 1000.0 / rate.per_second;

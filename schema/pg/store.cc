@@ -76,6 +76,7 @@ Status PgStore::FinishBatch() {
   // counter row's one UPDATE for the batch.
   PARLEY_RETURN_IF_ERROR(FinishIds(conn_));
   PARLEY_RETURN_IF_ERROR(WriteBatchMarkers());
+  PARLEY_RETURN_IF_ERROR(StoreQuotaRebases());
   for (const auto& [room, id] : batch_rooms_) {
     PARLEY_RETURN_IF_ERROR(conn_.Defer(MoveRoomHead(), {id, room}));
   }
@@ -117,6 +118,7 @@ Status PgStore::WriteBatchMarkers() {
 
 Result<std::unique_ptr<PgTx>> PgStore::BeginWrite() {
   PARLEY_RETURN_IF_ERROR(WriteBatchMarkers());
+  PARLEY_RETURN_IF_ERROR(StoreQuotaRebases());
   return PgTx::Begin(conn_);
 }
 

@@ -65,6 +65,67 @@ TEST(TakeTokenTest, AClockSteppingBackRefillsNothing) {
   EXPECT_FALSE(t.ok);
 }
 
+// An audit: 32 sends, then the wall clock stepped back an hour; the bucket
+// (updated_ms an hour ahead) refilled nothing until the clock caught up,
+// while every refusal said "Retry-After: 1". Now a stamp that far ahead is
+// rebased to now, keeping what the bucket held, and the rebased bucket is
+// to be stored even by a refusal, so the wait it names is the real one.
+TEST(TakeTokenTest, ABucketStampedPastAClockStepIsRebasedToNow) {
+  const Rate rate{1, 40};
+  const int64_t step_ms = 3600 * 1000;
+  Take t = TakeToken(Bucket{0.25, 100 * 1000 + step_ms}, rate, 100 * 1000);
+  EXPECT_FALSE(t.ok);
+  EXPECT_TRUE(t.rebased);
+  EXPECT_DOUBLE_EQ(t.next.tokens, 0.25);  // what it held, no more
+  EXPECT_EQ(t.next.updated_ms, 100 * 1000);
+  EXPECT_EQ(t.retry_after_ms, 750);
+  // The stored rebase refills from now: the wait it named is the real one.
+  t = TakeToken(t.next, rate, 100 * 1000 + 750);
+  EXPECT_TRUE(t.ok);
+  EXPECT_FALSE(t.rebased);
+  // A bucket with tokens left is rebased and taken from at once.
+  t = TakeToken(Bucket{3, 100 * 1000 + step_ms}, rate, 100 * 1000);
+  ASSERT_TRUE(t.ok);
+  EXPECT_TRUE(t.rebased);
+  EXPECT_DOUBLE_EQ(t.next.tokens, 2);
+  EXPECT_EQ(t.next.updated_ms, 100 * 1000);
+}
+
+// PostgreSQL's pools read one another's stamps with clocks that differ a
+// little. A stamp a moment ahead is the same bucket seen early: what it
+// holds less what it refills by then (a debt if need be), so a pool behind
+// neither gains tokens (by moving the stamp back for a pool ahead to refill
+// again) nor loses them; and a stamp behind refills to the burst at most.
+TEST(TakeTokenTest, PoolsWhoseClocksDifferALittleGainNothing) {
+  const Rate rate{1, 5};
+  Take t = TakeToken(Bucket{0.5, 10000 + 200}, rate, 10000);  // a pool 200 ms behind
+  EXPECT_FALSE(t.ok);
+  EXPECT_FALSE(t.rebased) << "nothing to store: the stamp is as good as ours";
+  EXPECT_EQ(t.retry_after_ms, 700);  // 200 ms to its stamp, 500 ms more for the half token
+  t = TakeToken(Bucket{2.5, 10000 + 200}, rate, 10000);
+  ASSERT_TRUE(t.ok);
+  EXPECT_DOUBLE_EQ(t.next.tokens, 1.3);  // 2.5 at its stamp is 2.3 now, one taken
+  EXPECT_EQ(t.next.updated_ms, 10000);
+  // Alternating between a pool 200 ms behind and one on time, a token a
+  // second (not the six a second that moving the stamp back gave).
+  Bucket b{0, 0};
+  int granted = 0;
+  for (int64_t ms = 0; ms < 60 * 1000; ms += 100) {
+    const int64_t skew = (ms / 100) % 2 == 0 ? 0 : -200;
+    Take x = TakeToken(b, rate, ms + skew);
+    if (x.ok || x.rebased) b = x.next;
+    granted += x.ok;
+  }
+  EXPECT_LE(granted, 61);
+  // Never more than the burst, whatever the stamps.
+  t = TakeToken(Bucket{50, 0}, rate, 10);
+  ASSERT_TRUE(t.ok);
+  EXPECT_DOUBLE_EQ(t.next.tokens, 4);
+  t = TakeToken(Bucket{50, 10000}, rate, 0);
+  ASSERT_TRUE(t.ok);
+  EXPECT_LE(t.next.tokens, 4);
+}
+
 TEST(TakeTokenTest, UnlimitedAlwaysGrants) {
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(TakeToken(Bucket{0, 0}, Rate{}, 0).ok);
 }
@@ -93,6 +154,20 @@ TEST(BucketMapTest, StaysBoundedForgettingFullBucketsFirst) {
   EXPECT_FALSE(m.Consume(3, rate, 2500).ok);
   for (int64_t k = 10; k < 100; ++k) (void)m.Consume(k, rate, 2500);
   EXPECT_LE(m.size(), 3u);
+}
+
+// The typing bucket after a clock step: refused at once (the bucket was
+// empty), then granted a second later, not an hour later.
+TEST(BucketMapTest, KeepsABucketRebasedByARefusal) {
+  BucketMap m;
+  const Rate rate{1, 2};
+  const int64_t before = 3600 * 1000 + 5000;
+  EXPECT_TRUE(m.Consume(1, rate, before).ok);
+  EXPECT_TRUE(m.Consume(1, rate, before).ok);
+  Take t = m.Consume(1, rate, 5000);  // the clock stepped back an hour
+  EXPECT_FALSE(t.ok);
+  EXPECT_EQ(RetryAfterSeconds(t.retry_after_ms), 1);
+  EXPECT_TRUE(m.Consume(1, rate, 6000).ok);
 }
 
 }  // namespace
