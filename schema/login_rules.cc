@@ -38,7 +38,16 @@ std::array<LoginRow, 2> LoginRows(const std::string& username, const Limits& l) 
 Status LoginRow::Read(const Limits& l, int64_t stored_failures, int64_t last_ts, int64_t blocked_until,
                       int64_t now) {
   if (last_ts + l.login_window_ms <= now) return Status::Ok();  // forgotten
-  if (blocked_until > now) return LoginThrottled(account_row, blocked_until - now);
+  if (blocked_until > now) {
+    // A block is given at its row's last_ts and lasts at most the largest
+    // backoff; one that ends later than that from now was stamped before
+    // the clock stepped back (an audit: "Retry-After: 3614" after a step of
+    // an hour, for a block of 15 s).
+    int64_t wait = std::min(blocked_until - now, l.login_backoff_max_ms);
+    if (last_ts > now) wait = std::min(wait, std::max<int64_t>(0, blocked_until - last_ts));
+    if (wait < blocked_until - now) rebased_until = now + wait;
+    if (wait > 0) return LoginThrottled(account_row, wait);
+  }
   failures = stored_failures;
   return Status::Ok();
 }

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "schema/status.h"
@@ -20,10 +21,18 @@ struct LoginRow {
   int limit;
   bool account_row;
   int64_t failures = 0;
+  // Set by Read when the row's block was stamped by a wall clock that has
+  // since stepped back (it ends further ahead than the block it was given,
+  // or than login_backoff_max_ms): the block rebased to end as it says,
+  // with last_ts now. The attempt is refused and rolls back, so the
+  // backend stores this first (its BeginLogin), or every later attempt
+  // would be refused until the clock caught up again.
+  std::optional<int64_t> rebased_until;
 
   // Takes a row's stored state: a row last counted more than
   // login_window_ms ago is forgotten (failures stay 0); a blocked one
-  // answers LoginThrottled.
+  // answers LoginThrottled, with a wait of at most the block it was given
+  // (so at most login_backoff_max_ms).
   Status Read(const Limits& l, int64_t failures, int64_t last_ts, int64_t blocked_until, int64_t now);
 };
 std::array<LoginRow, 2> LoginRows(const std::string& username, const Limits& l);

@@ -19,11 +19,24 @@ Status Store::BeginLogin(const std::string& username, const std::string& address
   const int64_t now = NowMs();
   std::array<LoginRow, 2> rows = LoginRows(username, limits_);
   for (LoginRow& r : rows) {
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-        "SELECT failures, last_ts, blocked_until FROM login_throttle WHERE account = ? AND address = ?"));
-    s.Bind(1, r.account).Bind(2, address);
-    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (row) PARLEY_RETURN_IF_ERROR(r.Read(limits_, s.Int(0), s.Int(1), s.Int(2), now));
+    Status read;
+    {
+      PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+          "SELECT failures, last_ts, blocked_until FROM login_throttle WHERE account = ? AND address = ?"));
+      s.Bind(1, r.account).Bind(2, address);
+      PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row) read = r.Read(limits_, s.Int(0), s.Int(1), s.Int(2), now);
+    }
+    if (read.ok()) continue;
+    if (r.rebased_until) {
+      // Refused, but the block rebased to the clock is kept (LoginRow).
+      PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+          "UPDATE login_throttle SET last_ts = ?3, blocked_until = ?4 WHERE account = ?1 AND address = ?2"));
+      s.Bind(1, r.account).Bind(2, address).Bind(3, now).Bind(4, *r.rebased_until);
+      PARLEY_RETURN_IF_ERROR(s.Exec());
+      PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+    }
+    return read;
   }
   for (const LoginRow& r : rows) {
     int64_t failures = r.failures + 1;

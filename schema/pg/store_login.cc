@@ -36,7 +36,18 @@ Status PgStore::BeginLogin(const std::string& username, const std::string& addre
     PARLEY_ASSIGN_OR_RETURN(int64_t last_ts, s.Int(0, 1));
     PARLEY_ASSIGN_OR_RETURN(int64_t blocked_until, s.Int(0, 2));
     now = NowMs();
-    PARLEY_RETURN_IF_ERROR(r.Read(limits_, failures, last_ts, blocked_until, now));
+    Status read = r.Read(limits_, failures, last_ts, blocked_until, now);
+    if (read.ok()) continue;
+    if (r.rebased_until) {
+      // Refused, but the block rebased to the clock is kept (LoginRow).
+      PARLEY_RETURN_IF_ERROR(conn_
+                                 .Exec("UPDATE login_throttle SET last_ts = $3, blocked_until = $4 "
+                                       "WHERE lower(account) = lower($1) AND address = $2",
+                                       {r.account, address, now, *r.rebased_until})
+                                 .status());
+      PARLEY_RETURN_IF_ERROR(tx->Commit());
+    }
+    return read;
   }
   for (const LoginRow& r : rows) {
     int64_t failures = r.failures + 1;

@@ -481,6 +481,26 @@ TEST_F(StoreTest, LoginBackoffGrowsWithEveryFurtherFailure) {
   EXPECT_EQ(waits, (std::vector<int64_t>{40, 80, 160, 200, 200}));
 }
 
+// An audit: a block of 15 s said "Retry-After: 3614" after the clock
+// stepped back an hour, and lasted that long. It lasts as long as it was
+// given, from the step, and the refused attempt keeps it so.
+TEST_F(StoreTest, ALoginBlockOutlivesAClockStepBackByNoMoreThanItsLength) {
+  Limits limits;
+  limits.login_failures = 2;
+  limits.login_backoff_ms = 100;
+  limits.login_backoff_max_ms = 1000;
+  std::unique_ptr<Storage> store = NewStorage(limits);
+  ASSERT_OK(store->BeginLogin("alice", "a"));
+  ASSERT_OK(store->BeginLogin("alice", "a"));  // the second failure: blocked for 100 ms
+  ASSERT_OK(Exec("UPDATE login_throttle SET last_ts = last_ts + 3600000, "
+                 "blocked_until = CASE WHEN blocked_until > 0 THEN blocked_until + 3600000 ELSE 0 END"));
+  Status st = store->BeginLogin("alice", "a");
+  EXPECT_ERROR(st, Code::kThrottled, "throttled");
+  EXPECT_EQ(st.retry_after_s(), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_OK(store->BeginLogin("alice", "a"));
+}
+
 TEST_F(StoreTest, LoginThrottlingForgetsAfterItsWindow) {
   Limits limits;
   limits.login_failures = 1;
