@@ -1,5 +1,9 @@
 #include "fcgi/api.h"
 
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
 #include "fcgi/input.h"
 #include "fcgi/response.h"
 #include "schema/crypto.h"
@@ -50,16 +54,44 @@ Response Api::Run(const Request& req, const RouteMatch& route, Admitted&& admitt
   return std::move(result).value();
 }
 
+namespace {
+
+// Whether a refusal of this kind is to be logged: the first on this thread,
+// then one a second; *more says how many went unlogged before it (" (and 41
+// more like it)"), empty if none. A database that is down refuses every
+// request alike, and a client sending random tokens drives thousands a
+// second (150 requests made 311 lines with PostgreSQL stopped). One
+// throttle per thread and kind (the request threads, the writer), so it
+// takes no lock; kinds are reasons, the code's own literals, so the map
+// stays small.
+bool RefusalDue(const std::string& kind, std::string* more) {
+  thread_local std::unordered_map<std::string, LogEverySecond> throttles;
+  uint64_t since = 0;
+  if (!throttles[kind].Due(&since)) return false;
+  if (since > 1) *more = " (and " + std::to_string(since - 1) + " more like it since the last line)";
+  return true;
+}
+
+}  // namespace
+
 Response Api::Refused(const Request& req, const Status& st) {
+  std::string more;
   if (st.code() == Code::kInternal) {
     LOG_ERROR("%s %s failed: %s", req.method.c_str(), req.path.c_str(), st.message().c_str());
   } else if (st.reason() == "storage_full") {
-    LOG_ERROR("%s %s refused: the database's disk is full", req.method.c_str(), req.path.c_str());
+    if (RefusalDue("full", &more)) {
+      LOG_ERROR("%s %s refused: the database's disk is full%s", req.method.c_str(), req.path.c_str(), more.c_str());
+    }
   } else if (st.message_is_private()) {
     // The client was told only the code (ErrorJson): the why is for the log.
-    LOG_WARN("%s %s: %s: %s", req.method.c_str(), req.path.c_str(), st.reason().c_str(), st.message().c_str());
+    if (RefusalDue("private " + st.reason(), &more)) {
+      LOG_WARN("%s %s: %s: %s%s", req.method.c_str(), req.path.c_str(), st.reason().c_str(), st.message().c_str(),
+               more.c_str());
+    }
   } else if (st.code() == Code::kUnavailable) {
-    LOG_WARN("%s %s: database busy", req.method.c_str(), req.path.c_str());
+    if (RefusalDue("busy " + st.reason(), &more)) {
+      LOG_WARN("%s %s: database busy%s", req.method.c_str(), req.path.c_str(), more.c_str());
+    }
   }
   return ErrorResponse(st);
 }

@@ -56,7 +56,9 @@ class Api {
   };
   Result<Response> Dispatch(Call& c);
   Result<Admitted> Authenticate(const Request& req, const RouteMatch& route);
-  // A failed request's answer, logged when the fault is ours.
+  // A failed request's answer, logged when the fault is ours: a refusal
+  // that repeats (an outage, a full disk) once a second per thread and
+  // reason, saying how many it stands for.
   static Response Refused(const Request& req, const Status& st);
 
   // handlers_auth.cc

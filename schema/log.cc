@@ -26,6 +26,30 @@ bool ParseLogLevel(const char* s, LogLevel* out) {
 
 void SetLogRole(const char* role) { std::snprintf(g_role, sizeof g_role, "%s", role); }
 
+size_t EscapeControls(std::string_view in, char* out, size_t room) {
+  static const char kHex[] = "0123456789abcdef";
+  size_t len = 0;
+  for (unsigned char c : in) {
+    char escaped[4];
+    size_t k = 0;
+    if (c == '\n' || c == '\r' || c == '\t') {
+      escaped[k++] = '\\';
+      escaped[k++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+    } else if (c < 0x20 || c == 0x7f) {
+      escaped[k++] = '\\';
+      escaped[k++] = 'x';
+      escaped[k++] = kHex[c >> 4];
+      escaped[k++] = kHex[c & 0xf];
+    } else {
+      escaped[k++] = static_cast<char>(c);
+    }
+    if (len + k > room) break;  // cut before the escape, never inside one
+    std::memcpy(out + len, escaped, k);
+    len += k;
+  }
+  return len;
+}
+
 void LogLine(LogLevel level, const char* fmt, ...) {
   static const char* const kLevel[] = {"ERROR", "WARN", "INFO", "DEBUG"};
   char line[2048];
@@ -37,11 +61,14 @@ void LogLine(LogLevel level, const char* fmt, ...) {
                         utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
                         utc.tm_sec, ts.tv_nsec / 1000000, kLevel[static_cast<int>(level)], g_role,
                         static_cast<int>(getpid()));
+  char message[sizeof line];
   va_list ap;
   va_start(ap, fmt);
-  int m = std::vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+  int m = std::vsnprintf(message, sizeof message, fmt, ap);
   va_end(ap);
-  size_t len = static_cast<size_t>(n) + (m < 0 ? 0 : std::min<size_t>(m, sizeof line - n - 2));
+  const size_t message_len = m < 0 ? 0 : std::min<size_t>(m, sizeof message - 1);
+  size_t len = static_cast<size_t>(n) + EscapeControls(std::string_view(message, message_len), line + n,
+                                                        sizeof line - n - 1);
   line[len++] = '\n';
   // One write(2) per line keeps lines from several processes whole.
   ssize_t ignored = write(STDERR_FILENO, line, len);

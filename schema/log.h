@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdarg>
+#include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace parley {
 
@@ -16,7 +18,15 @@ extern LogLevel g_log_level;
 bool ParseLogLevel(const char* s, LogLevel* out);
 // Sets the prefix printed after the level, e.g. "fcgi worker".
 void SetLogRole(const char* role);
+// One line on stderr, in one write(2). Control characters of the formatted
+// message become text: a newline the two characters \ and n (CR \r, TAB
+// \t), the rest of C0 and DEL \xHH. A message may quote a client or libpq
+// (whose errors hold "\n\t"), and one entry must stay one line, with no
+// terminal escape sequence in it.
 void LogLine(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+// LogLine's escaping: writes in's escaped form to out, at most room bytes
+// (never part of an escape), and returns how many it wrote.
+size_t EscapeControls(std::string_view in, char* out, size_t room);
 
 // For a failure that can repeat hundreds of times a second (a full disk, a
 // daemon out of descriptors): one line a second at most, saying how many
