@@ -1,5 +1,7 @@
 #include "schema/backend/backend.h"
 
+#include <libpq-fe.h>
+
 #include "schema/migrate.h"
 #include "schema/pg/migrate.h"
 #include "schema/pg/store.h"
@@ -54,21 +56,44 @@ std::string DefaultDataDir(const std::string& spec) {
   return slash == std::string::npos ? "." : spec.substr(0, slash);
 }
 
+namespace {
+
+// A keyword form's value as libpq reads it back: bare if it can be, else
+// in single quotes with ' and \ escaped.
+std::string ConninfoValue(const std::string& v) {
+  if (!v.empty() && v.find_first_of(" \t\n\r\f\v'\\") == std::string::npos) return v;
+  std::string quoted = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return quoted + "'";
+}
+
+}  // namespace
+
 std::string Redacted(const std::string& spec) {
   if (BackendOf(spec) == Backend::kSqlite) return spec;
-  // postgresql://user:secret@host/db -> postgresql://user:***@host/db
-  const size_t scheme = spec.find("://");
-  const size_t at = spec.find('@');
-  if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
-    const size_t colon = spec.find(':', scheme + 3);
-    if (colon != std::string::npos && colon < at) return spec.substr(0, colon + 1) + "***" + spec.substr(at);
+  // Rebuilt from what libpq itself reads of spec (a URL comes back in the
+  // keyword form), so that no secret escapes by its spelling: a second
+  // password= after a first, sslpassword=, a quoted or percent-encoded
+  // value all hid one from the string matching this replaced.
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(spec.c_str(), &error);
+  PQfreemem(error);
+  if (options == nullptr) return "(a connection string that libpq cannot read)";
+  std::string shown;
+  for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    const std::string keyword = o->keyword;
+    if (!shown.empty()) shown += ' ';
+    shown += keyword + '=';
+    // '*' in libpq's dispchar: a value to hide (password, sslpassword).
+    const bool secret = keyword == "password" || keyword == "sslpassword" || (o->dispchar && *o->dispchar == '*');
+    shown += secret ? "***" : ConninfoValue(o->val);
   }
-  const size_t pw = spec.find("password=");
-  if (pw != std::string::npos) {
-    const size_t end = spec.find_first_of(" &", pw);
-    return spec.substr(0, pw + 9) + "***" + (end == std::string::npos ? "" : spec.substr(end));
-  }
-  return spec;
+  PQconninfoFree(options);
+  return shown;
 }
 
 }  // namespace parley

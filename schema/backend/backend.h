@@ -66,7 +66,10 @@ Status RefuseSqliteUri(const std::string& what, const std::string& path);
 // daemons must be told (PARLEY_DATA, --data).
 std::string DefaultDataDir(const std::string& spec);
 
-// What logs and errors may show of spec: a URL without its password.
+// What logs and errors may show of spec: an SQLite path as it is; a
+// PostgreSQL URL or keyword string as libpq reads it, in the keyword form,
+// with every password and sslpassword value "***" (nothing at all of a
+// string libpq cannot read).
 std::string Redacted(const std::string& spec);
 
 }  // namespace parley
