@@ -49,18 +49,6 @@ std::optional<WriteClass> ParseWriteClass(std::string_view s);
 // 429 throttled for that class, with Retry-After in whole seconds.
 Status WriteThrottled(WriteClass c, int64_t retry_after_ms);
 
-// A stored bucket that a refused write rebased (Take::rebased: the clock
-// stepped back). The refused write rolls back, so the backends keep it and
-// write it after, outside that write: at the batch's COMMIT or the next
-// write's start, and only over the row as it was read (stamped_ms), so a
-// token taken meanwhile is not given back.
-struct QuotaRebase {
-  int64_t user_id;
-  WriteClass c;
-  int64_t stamped_ms;  // the row's updated_ts as the refused write read it
-  Bucket next;
-};
-
 struct Limits {
   int64_t session_idle_ms = 30LL * 24 * 3600 * 1000;      // 30 days without use
   int64_t session_absolute_ms = 90LL * 24 * 3600 * 1000;  // 90 days at most

@@ -2,7 +2,6 @@
 #include "schema/store.h"
 
 #include <chrono>
-#include <functional>
 
 #include "schema/json.h"
 #include "schema/moderation.h"
@@ -15,31 +14,9 @@ int64_t NowMs() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-namespace {
-
-// A WriteBatch that stores the batch's refused writes' quota rebases
-// (Store::StoreQuotaRebases) before its COMMIT, as PgBatch's before_commit
-// does on PostgreSQL.
-class QuotaRebasingBatch final : public Batch {
- public:
-  QuotaRebasingBatch(std::unique_ptr<WriteBatch> batch, std::function<void()> before_commit)
-      : batch_(std::move(batch)), before_commit_(std::move(before_commit)) {}
-  Status Commit() override {
-    before_commit_();
-    return batch_->Commit();
-  }
-
- private:
-  std::unique_ptr<WriteBatch> batch_;
-  std::function<void()> before_commit_;
-};
-
-}  // namespace
-
 Result<std::unique_ptr<Batch>> Store::BeginBatch() {
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<WriteBatch> batch, WriteBatch::Begin(db_));
-  return std::unique_ptr<Batch>(
-      std::make_unique<QuotaRebasingBatch>(std::move(batch), [this] { StoreQuotaRebases(); }));
+  return std::unique_ptr<Batch>(std::move(batch));
 }
 
 Result<std::string> Store::Epoch() {
@@ -94,7 +71,6 @@ Result<int64_t> Store::AppendEvent(const char* type, std::optional<int64_t> room
 }
 
 Result<std::unique_ptr<Transaction>> Store::BeginWrite() {
-  StoreQuotaRebases();
   pending_head_ = 0;  // a transaction that failed earlier may have left it set
   return Transaction::Begin(db_, Transaction::Mode::kWrite);
 }

@@ -300,20 +300,14 @@ class Store final : public Storage {
   // In AddMember, after the insert: the kept mute, set on the new row if it
   // still runs (its value then), the kept row deleted either way.
   Result<std::optional<int64_t>> TakeKeptMute(int64_t room_id, int64_t user_id);
-  // Every write transaction begins here, after StoreQuotaRebases.
   Result<std::unique_ptr<Transaction>> BeginWrite();
   Status CommitWrite(Transaction& tx);
-  // Writes quota_rebases_ in a transaction (or, in a batch, a savepoint) of
-  // its own, and forgets them, stored or not: a rebase that failed is made
-  // again by the next refusal that needs it (store_quota.cc).
-  void StoreQuotaRebases();
 
   Db& db_;
   Limits limits_;
   int64_t pending_head_ = 0;  // highest event id appended in the open transaction
   int64_t notify_head_ = 0;
   uint64_t merged_at_ = 0;  // db_.before_commits() at the last merge step
-  std::vector<QuotaRebase> quota_rebases_;  // from refused writes, not yet stored
 };
 
 }  // namespace parley

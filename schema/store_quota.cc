@@ -44,34 +44,12 @@ Status Store::ConsumeWriteToken(int64_t user_id, WriteClass c) {
     if (row) prev = Bucket{s.Double(0), s.Int(1)};
   }
   Take t = TakeToken(prev, rate, now);
-  if (!t.ok) {
-    if (t.rebased) quota_rebases_.push_back(QuotaRebase{user_id, c, prev->updated_ms, t.next});
-    return WriteThrottled(c, t.retry_after_ms);
-  }
+  if (!t.ok) return WriteThrottled(c, t.retry_after_ms);
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "INSERT INTO write_quota(user_id, class, tokens, updated_ts) VALUES (?1, ?2, ?3, ?4) "
       "ON CONFLICT(user_id, class) DO UPDATE SET tokens = ?3, updated_ts = ?4"));
   s.Bind(1, user_id).Bind(2, ToString(c)).BindDouble(3, t.next.tokens).Bind(4, t.next.updated_ms);
   return s.Exec();
-}
-
-void Store::StoreQuotaRebases() {
-  if (quota_rebases_.empty()) return;
-  std::vector<QuotaRebase> rebases = std::move(quota_rebases_);
-  quota_rebases_.clear();
-  // Best effort: a failure here must not fail the write that comes next.
-  auto store = [&]() -> Status {
-    PARLEY_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_, Transaction::Mode::kWrite));
-    for (const QuotaRebase& r : rebases) {
-      PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-          "UPDATE write_quota SET tokens = ?3, updated_ts = ?4 WHERE user_id = ?1 AND class = ?2 AND updated_ts = ?5"));
-      s.Bind(1, r.user_id).Bind(2, ToString(r.c)).BindDouble(3, r.next.tokens).Bind(4, r.next.updated_ms);
-      s.Bind(5, r.stamped_ms);
-      PARLEY_RETURN_IF_ERROR(s.Exec());
-    }
-    return tx->Commit();
-  };
-  (void)store();
 }
 
 }  // namespace parley

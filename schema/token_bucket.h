@@ -32,36 +32,29 @@ inline constexpr int64_t kMaxRetryAfterMs = (int64_t{1} << 31) * 1000;
 
 // How far ahead of now a stored stamp may be and still be read as the
 // same bucket seen from a clock a little behind (PostgreSQL's pools on
-// several hosts, each with its own clock): past it, the clock stepped back.
+// several hosts, each with its own clock): past it, the clock stepped back,
+// and the bucket starts full again.
 inline constexpr int64_t kClockSkewMs = 1000;
 
 struct Take {
   bool ok = false;
-  // The bucket to store when ok, or when rebased (even on a refusal).
-  Bucket next;
-  // prev was stamped more than kClockSkewMs ahead of now_ms: the wall
-  // clock stepped back. next is prev rebased to now_ms, holding what prev
-  // held (no more than the burst), taken from if ok. Unless it is stored,
-  // refused or not, the old stamp keeps the bucket from refilling until
-  // the clock passes it again.
-  bool rebased = false;
+  Bucket next;  // the bucket to store when ok
   int64_t retry_after_ms = 0;  // when refused: until one token is back, at most kMaxRetryAfterMs
 };
 
 // Refills prev (a missing bucket is full) up to now_ms, then takes a token;
-// never more than rate.burst tokens. A refused take changes nothing (refused
-// requests cost no tokens) unless it rebased prev. A stamp ahead of now_ms
-// by up to kClockSkewMs is read as what prev will hold then: prev's tokens
-// less the refill until its stamp (a debt if that is negative), so pools
-// whose clocks differ neither gain tokens nor lose them.
+// never more than rate.burst tokens. A refused take changes nothing, so
+// refused requests cost no tokens. A stamp ahead of now_ms by up to
+// kClockSkewMs is read as what prev will hold then: prev's tokens less the
+// refill until its stamp (a debt if that is negative), so pools whose clocks
+// differ neither gain tokens nor lose them; one further ahead is full.
 Take TakeToken(const std::optional<Bucket>& prev, const Rate& rate, int64_t now_ms);
 
 // Whole seconds until retry_after_ms has passed, at least 1: a Retry-After.
 // Defined for every int64_t.
 int64_t RetryAfterSeconds(int64_t retry_after_ms);
 
-// Buckets in memory for one process, keyed by an id; a refusal that
-// rebased a bucket keeps the rebase (Take::rebased). Bounded: past
+// Buckets in memory for one process, keyed by an id. Bounded: past
 // max_entries, buckets that have refilled completely are forgotten (they are
 // the same as missing ones), and if that is not enough, all are.
 class BucketMap {

@@ -76,7 +76,6 @@ Status PgStore::FinishBatch() {
   // counter row's one UPDATE for the batch.
   PARLEY_RETURN_IF_ERROR(FinishIds(conn_));
   PARLEY_RETURN_IF_ERROR(WriteBatchMarkers());
-  PARLEY_RETURN_IF_ERROR(StoreQuotaRebases());
   for (const auto& [room, id] : batch_rooms_) {
     PARLEY_RETURN_IF_ERROR(conn_.Defer(MoveRoomHead(), {id, room}));
   }
@@ -118,7 +117,6 @@ Status PgStore::WriteBatchMarkers() {
 
 Result<std::unique_ptr<PgTx>> PgStore::BeginWrite() {
   PARLEY_RETURN_IF_ERROR(WriteBatchMarkers());
-  PARLEY_RETURN_IF_ERROR(StoreQuotaRebases());
   return PgTx::Begin(conn_);
 }
 

@@ -196,11 +196,6 @@ class PgStore final : public Storage {
   // forward-only rule) is as if each send had written its own. A send
   // reads no marker, so a run of sends writes each sender's once.
   Result<std::unique_ptr<PgTx>> BeginWrite();
-  // Writes quota_rebases_ outside any write's savepoint, and forgets them:
-  // before a batch's COMMIT or a write's SAVEPOINT (queued, Defer), or
-  // ahead of a write's BEGIN outside a batch (each on its own, now).
-  // store_quota.cc.
-  Status StoreQuotaRebases();
   // (user, room) -> the id a sender's marker moves to.
   using MarkerMoves = std::map<std::pair<int64_t, int64_t>, int64_t>;
   Status WriteBatchMarkers();
@@ -393,7 +388,6 @@ class PgStore final : public Storage {
   // and two foreign key checks each: ~60 µs of the server's CPU a send,
   // tools/bench/cluster sends).
   MarkerMoves batch_markers_;
-  std::vector<QuotaRebase> quota_rebases_;  // from refused writes, not yet stored
 };
 
 // A token hash (raw bytes) as the hex that decode($n, 'hex') turns into

@@ -263,8 +263,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
   };
   {
     // Not BeginWrite: a send reads no read marker, and leaves the ones
-    // its batch moved for its end. Refused sends' quota rebases go ahead.
-    PARLEY_RETURN_IF_ERROR(StoreQuotaRebases());
+    // its batch moved for its end.
     PARLEY_ASSIGN_OR_RETURN(auto tx, PgTx::Begin(conn_));
     // A member row that an earlier send of this batch locked is locked
     // still (to the batch's COMMIT): no second lock, no MultiXact.

@@ -43,28 +43,9 @@ Status PgStore::ConsumeWriteToken(int64_t user_id, WriteClass c, Result<PgResult
     prev = Bucket{std::stod(r.Text(0, 0)), updated};
   }
   Take t = TakeToken(prev, rate, now);
-  if (!t.ok) {
-    if (t.rebased) quota_rebases_.push_back(QuotaRebase{user_id, c, prev->updated_ms, t.next});
-    return WriteThrottled(c, t.retry_after_ms);
-  }
+  if (!t.ok) return WriteThrottled(c, t.retry_after_ms);
   return conn_.Defer("UPDATE write_quota SET tokens = $3, updated_ts = $4 WHERE user_id = $1 AND class = $2",
                      {user_id, cls, std::to_string(t.next.tokens), t.next.updated_ms});
-}
-
-Status PgStore::StoreQuotaRebases() {
-  std::vector<QuotaRebase> rebases = std::move(quota_rebases_);
-  quota_rebases_.clear();
-  static constexpr std::string_view kRebase =
-      "UPDATE write_quota SET tokens = $3, updated_ts = $4 WHERE user_id = $1 AND class = $2 AND updated_ts = $5";
-  for (const QuotaRebase& r : rebases) {
-    std::vector<PgParam> params = {r.user_id, ToString(r.c), std::to_string(r.next.tokens), r.next.updated_ms,
-                                   r.stamped_ms};
-    // In a batch it rides with the batch's next statement or COMMIT; outside
-    // one it runs now, on its own (a transaction's BEGIN drops the queue).
-    PARLEY_RETURN_IF_ERROR(conn_.in_batch() ? conn_.Defer(kRebase, std::move(params))
-                                            : conn_.Exec(kRebase, params).status());
-  }
-  return Status::Ok();
 }
 
 }  // namespace parley::pg

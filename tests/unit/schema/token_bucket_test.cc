@@ -60,35 +60,28 @@ TEST(TakeTokenTest, TheWaitOfATinyRateSaturatesInsteadOfOverflowing) {
   EXPECT_EQ(RetryAfterSeconds(day.retry_after_ms), 86400);
 }
 
-TEST(TakeTokenTest, AClockSteppingBackRefillsNothing) {
-  Take t = TakeToken(Bucket{0.5, 5000}, Rate{1, 5}, 1000);
+// A stamp a moment ahead (another pool's clock, within kClockSkewMs)
+// refills nothing until then; one further ahead is a clock step (below).
+TEST(TakeTokenTest, AStampAMomentAheadRefillsNothing) {
+  Take t = TakeToken(Bucket{0.5, 1500}, Rate{1, 5}, 1000);
   EXPECT_FALSE(t.ok);
 }
 
 // An audit: 32 sends, then the wall clock stepped back an hour; the bucket
 // (updated_ms an hour ahead) refilled nothing until the clock caught up,
-// while every refusal said "Retry-After: 1". Now a stamp that far ahead is
-// rebased to now, keeping what the bucket held, and the rebased bucket is
-// to be stored even by a refusal, so the wait it names is the real one.
-TEST(TakeTokenTest, ABucketStampedPastAClockStepIsRebasedToNow) {
+// while every refusal said "Retry-After: 1". A stamp that far ahead is a
+// clock step: the bucket is full again, and the take stamps it now.
+TEST(TakeTokenTest, ABucketStampedPastAClockStepIsFullAgain) {
   const Rate rate{1, 40};
   const int64_t step_ms = 3600 * 1000;
   Take t = TakeToken(Bucket{0.25, 100 * 1000 + step_ms}, rate, 100 * 1000);
-  EXPECT_FALSE(t.ok);
-  EXPECT_TRUE(t.rebased);
-  EXPECT_DOUBLE_EQ(t.next.tokens, 0.25);  // what it held, no more
-  EXPECT_EQ(t.next.updated_ms, 100 * 1000);
-  EXPECT_EQ(t.retry_after_ms, 750);
-  // The stored rebase refills from now: the wait it named is the real one.
-  t = TakeToken(t.next, rate, 100 * 1000 + 750);
-  EXPECT_TRUE(t.ok);
-  EXPECT_FALSE(t.rebased);
-  // A bucket with tokens left is rebased and taken from at once.
-  t = TakeToken(Bucket{3, 100 * 1000 + step_ms}, rate, 100 * 1000);
   ASSERT_TRUE(t.ok);
-  EXPECT_TRUE(t.rebased);
-  EXPECT_DOUBLE_EQ(t.next.tokens, 2);
+  EXPECT_DOUBLE_EQ(t.next.tokens, 39);
   EXPECT_EQ(t.next.updated_ms, 100 * 1000);
+  // From there it refills from now, as any bucket does.
+  t = TakeToken(Bucket{0, 100 * 1000}, rate, 100 * 1000 + 500);
+  EXPECT_FALSE(t.ok);
+  EXPECT_EQ(t.retry_after_ms, 500);
 }
 
 // PostgreSQL's pools read one another's stamps with clocks that differ a
@@ -100,7 +93,6 @@ TEST(TakeTokenTest, PoolsWhoseClocksDifferALittleGainNothing) {
   const Rate rate{1, 5};
   Take t = TakeToken(Bucket{0.5, 10000 + 200}, rate, 10000);  // a pool 200 ms behind
   EXPECT_FALSE(t.ok);
-  EXPECT_FALSE(t.rebased) << "nothing to store: the stamp is as good as ours";
   EXPECT_EQ(t.retry_after_ms, 700);  // 200 ms to its stamp, 500 ms more for the half token
   t = TakeToken(Bucket{2.5, 10000 + 200}, rate, 10000);
   ASSERT_TRUE(t.ok);
@@ -113,7 +105,7 @@ TEST(TakeTokenTest, PoolsWhoseClocksDifferALittleGainNothing) {
   for (int64_t ms = 0; ms < 60 * 1000; ms += 100) {
     const int64_t skew = (ms / 100) % 2 == 0 ? 0 : -200;
     Take x = TakeToken(b, rate, ms + skew);
-    if (x.ok || x.rebased) b = x.next;
+    if (x.ok) b = x.next;
     granted += x.ok;
   }
   EXPECT_LE(granted, 61);
@@ -156,18 +148,17 @@ TEST(BucketMapTest, StaysBoundedForgettingFullBucketsFirst) {
   EXPECT_LE(m.size(), 3u);
 }
 
-// The typing bucket after a clock step: refused at once (the bucket was
-// empty), then granted a second later, not an hour later.
-TEST(BucketMapTest, KeepsABucketRebasedByARefusal) {
+// The typing bucket after a clock step: granted at once, not an hour later.
+TEST(BucketMapTest, AClockStepBackStartsABucketFullAgain) {
   BucketMap m;
   const Rate rate{1, 2};
   const int64_t before = 3600 * 1000 + 5000;
   EXPECT_TRUE(m.Consume(1, rate, before).ok);
   EXPECT_TRUE(m.Consume(1, rate, before).ok);
-  Take t = m.Consume(1, rate, 5000);  // the clock stepped back an hour
-  EXPECT_FALSE(t.ok);
-  EXPECT_EQ(RetryAfterSeconds(t.retry_after_ms), 1);
-  EXPECT_TRUE(m.Consume(1, rate, 6000).ok);
+  EXPECT_FALSE(m.Consume(1, rate, before).ok);
+  EXPECT_TRUE(m.Consume(1, rate, 5000).ok);  // the clock stepped back an hour
+  EXPECT_TRUE(m.Consume(1, rate, 5000).ok);
+  EXPECT_FALSE(m.Consume(1, rate, 5000).ok) << "one burst, then the rate again";
 }
 
 }  // namespace
