@@ -46,7 +46,9 @@ struct Conn {
   // Stream: the last event id written. Poll: the last event id collected
   // (the answer's "next" when it is cut short).
   int64_t cursor = 0;
-  int64_t deadline_ms = 0;             // stream rotation, poll timeout, or the end of a goodbye's drain
+  // Stream rotation, poll timeout, or the end of a goodbye's drain; MonoMs
+  // (events/clock.h), so a step of the wall clock moves none of them.
+  int64_t deadline_ms = 0;
   // Appended during a loop turn, flushed once at its end.
   std::string pending;
   std::vector<PollEvent> poll_events;  // polls only

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "events/timing.h"
+#include "events/clock.h"
 #include "events/wire.h"
 #include "schema/log.h"
 #include "schema/storage.h"
@@ -248,7 +248,7 @@ void Conns::EndStream(Conn& c) {
     return;
   }
   c.state = ConnState::kDraining;
-  c.deadline_ms = NowMs() + kDrainMs;
+  c.deadline_ms = MonoMs() + kDrainMs;
   evhttp_send_reply_chunk_with_cb(c.req, scratch_.get(), &Conns::OnGoodbyeWritten, IdArg(c.id));
   SetQueued(c, OutputBytes(c));
 }

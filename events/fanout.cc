@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
+#include "events/clock.h"
 #include "events/pacer.h"
-#include "events/timing.h"
 #include "events/wire.h"
 #include "schema/json.h"
 #include "schema/log.h"
@@ -47,10 +47,11 @@ void Fanout::Pump() {
     return;
   }
   behind_ = false;
+  // Wall time, not MonoMs(): it is compared with ts, the writer's wall
+  // clock in ms (another host's, on a cluster); a step back shows as 0,
+  // never as a huge value.
   const int64_t now_ms = NowMs();
   for (const Event& e : *events) {
-    // ts is the writer's wall clock in ms (another host's, on a cluster):
-    // a clock step back shows as 0, never as a huge value.
     stats_.commit_to_read.Add(static_cast<uint64_t>(std::max<int64_t>(0, now_ms - e.ts)) * 1000);
     ApplyMembership(e);
     Dispatch(e);
@@ -244,13 +245,13 @@ void Fanout::Ephemeral(const char* type, const std::string& data, int64_t room_i
 
 void Fanout::Typing(int64_t room_id, const User& user, int64_t head) {
   if (!ReadUpTo(head)) return;
-  int64_t now = NowMs();
-  int64_t& last = typing_at_[std::to_string(user.id) + ":" + std::to_string(room_id)];
-  if (last != 0 && now - last < cfg_.typing_merge_ms) {
+  const int64_t now = MonoMs();
+  auto [last, first] = typing_at_.try_emplace(std::to_string(user.id) + ":" + std::to_string(room_id), now);
+  if (!first && now - last->second < cfg_.typing_merge_ms) {
     ++stats_.typing_merged;
     return;
   }
-  last = now;
+  last->second = now;
   JsonWriter w;
   w.BeginObject().Key("room_id").Int(room_id).Key("user");
   Write(w, user);

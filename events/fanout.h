@@ -62,7 +62,8 @@ class Fanout {
   // members (the writer sends it only for rooms of at most 100 members),
   // after ReadUpTo(head) as a typing notice.
   void Receipt(int64_t room_id, const User& user, int64_t event_id, int64_t head);
-  // Forgets typing entries older than the merge window (bounds the map).
+  // Forgets typing entries older than the merge window (bounds the map);
+  // now_ms is MonoMs() (events/clock.h).
   void PruneTyping(int64_t now_ms);
   // Called with a user id when sessions of theirs ended (deactivation or a
   // password change, after the connections are closed): server.cc drops
@@ -96,7 +97,7 @@ class Fanout {
   EventPtr wake_ev_;
   bool wake_pending_ = false;
   bool behind_ = true;
-  std::unordered_map<std::string, int64_t> typing_at_;  // "user:room" -> last fan-out (ms)
+  std::unordered_map<std::string, int64_t> typing_at_;  // "user:room" -> last fan-out (MonoMs)
 };
 
 }  // namespace parley::events

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "events/clock.h"
 #include "events/wire.h"
 #include "schema/json.h"
 #include "schema/listen_address.h"
@@ -78,7 +79,7 @@ std::unique_ptr<Conn> NewConn(evhttp_request* req, const Session& session, const
   conn->req = req;
   conn->user_id = session.user.id;
   conn->session_id = session.id;
-  conn->deadline_ms = NowMs() + lifetime_s * 1000;
+  conn->deadline_ms = MonoMs() + lifetime_s * 1000;
   return conn;
 }
 
@@ -405,7 +406,7 @@ bool Http::BuildHeldPage(uint64_t id) {
     return true;
   }
   // As at arrival: answered if it found something or asked not to wait.
-  if (!c->poll_events.empty() || c->deadline_ms <= NowMs()) p_.conns.RequestClose(*c, CloseCause::kClient);
+  if (!c->poll_events.empty() || c->deadline_ms <= MonoMs()) p_.conns.RequestClose(*c, CloseCause::kClient);
   return true;
 }
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "schema/storage.h"
+#include "events/clock.h"
 
 namespace parley::events {
 
@@ -74,7 +74,7 @@ Pacer::Pacer(event_base* base, const Config& cfg, std::function<bool(uint64_t)> 
 }
 
 int64_t Pacer::Take(const PaceKey& key) {
-  const int64_t now = NowMs();
+  const int64_t now = MonoMs();
   if (now - pruned_ms_ >= 10 * 1000) {
     budgets_.Prune(now);
     pruned_ms_ = now;
@@ -85,7 +85,7 @@ int64_t Pacer::Take(const PaceKey& key) {
 void Pacer::Hold(uint64_t conn, const PaceKey& key, int64_t wait_ms) {
   const bool taken = wait_ms != kNoRoom;
   Release(conn);  // held once at a time; were it held already, that page was never built
-  auto at = due_at_.emplace(NowMs() + (taken ? wait_ms : kMaxWaitMs), conn);
+  auto at = due_at_.emplace(MonoMs() + (taken ? wait_ms : kMaxWaitMs), conn);
   held_.emplace(conn, Held{key, taken, at});
   Arm();
 }
@@ -106,7 +106,7 @@ void Pacer::Built(const PaceKey& key, double used) { budgets_.Built(key, used); 
 void Pacer::OnTimer(int, short, void* self) { static_cast<Pacer*>(self)->RunDue(); }
 
 void Pacer::RunDue() {
-  const int64_t now = NowMs();
+  const int64_t now = MonoMs();
   // Taken out first: building a page may hold another poll.
   std::vector<std::pair<uint64_t, Held>> due;
   while (!due_at_.empty() && due_at_.begin()->first <= now) {
@@ -131,7 +131,7 @@ void Pacer::RunDue() {
 
 void Pacer::Arm() {
   if (due_at_.empty()) return;
-  const int64_t wait = std::max<int64_t>(0, due_at_.begin()->first - NowMs());
+  const int64_t wait = std::max<int64_t>(0, due_at_.begin()->first - MonoMs());
   timeval tv{static_cast<time_t>(wait / 1000), static_cast<suseconds_t>((wait % 1000) * 1000)};
   evtimer_add(timer_.get(), &tv);
 }

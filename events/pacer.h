@@ -49,6 +49,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "events/clock.h"
 #include "events/conns.h"
 
 struct event_base;
@@ -150,9 +151,9 @@ class Pacer {
 
   std::function<bool(uint64_t)> due_;
   PageBudgets budgets_;
-  std::multimap<int64_t, uint64_t> due_at_;  // due time (ms) -> connection id
+  std::multimap<int64_t, uint64_t> due_at_;  // due time (MonoMs) -> connection id
   std::unordered_map<uint64_t, Held> held_;  // connection id -> its hold
-  int64_t pruned_ms_ = 0;
+  int64_t pruned_ms_ = kLongAgoMs;
   EventPtr timer_;
 };
 

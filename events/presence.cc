@@ -1,5 +1,6 @@
 #include "events/presence.h"
 
+#include "events/clock.h"
 #include "schema/json.h"
 #include "schema/log.h"
 
@@ -53,11 +54,11 @@ void Presence::Opened(int64_t user_id) {
 void Presence::Closed(int64_t user_id) {
   // Announce offline only if no new connection opens within the grace
   // period (a page reload must not flap).
-  offline_at_[user_id] = NowMs() + cfg_.presence_grace_ms;
+  offline_at_[user_id] = MonoMs() + cfg_.presence_grace_ms;
 }
 
 void Presence::Adopt(const std::vector<User>& held) {
-  const int64_t until = NowMs() + cfg_.presence_grace_ms;
+  const int64_t until = MonoMs() + cfg_.presence_grace_ms;
   for (const User& user : held) {
     users_[user.id] = user;
     offline_at_[user.id] = until;

@@ -52,7 +52,8 @@ class Presence {
   // Conns' hooks: a user's first connection opened, their last one closed.
   void Opened(int64_t user_id);
   void Closed(int64_t user_id);
-  // Announces the users whose grace period has passed (the sweep, 1/s).
+  // Announces the users whose grace period has passed (the sweep, 1/s);
+  // now_ms is MonoMs() (events/clock.h).
   void Tick(int64_t now_ms);
   // Shutdown: nobody is connected any more.
   void ClearAll();
@@ -78,7 +79,7 @@ class Presence {
   Storage& store_;
   Conns& conns_;
   Fanout& fanout_;
-  std::unordered_map<int64_t, int64_t> offline_at_;  // user -> when to announce offline
+  std::unordered_map<int64_t, int64_t> offline_at_;  // user -> when to announce offline (MonoMs)
   std::unordered_map<int64_t, User> users_;          // connected users, for the announcements
 };
 

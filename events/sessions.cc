@@ -3,6 +3,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "events/clock.h"
 #include "schema/crypto.h"
 
 namespace parley::events {
@@ -11,7 +12,7 @@ Result<Session> Sessions::Authenticate(std::string_view authorization, std::stri
   std::optional<std::string> token = RequestToken(authorization, cookie);
   if (!token) return Status::Unauthorized("not_signed_in", "sign in first");
   std::string hash = TokenHash(*token);
-  int64_t now = NowMs();
+  const int64_t now = MonoMs();
   auto it = cache_.find(hash);
   // Only a poll trusts what an earlier poll read: a stream is held for
   // long, and one opened just after a logout would run until the next check.
@@ -35,7 +36,7 @@ void Sessions::Check(Conns& conns) {
   std::unordered_set<int64_t> held;
   conns.registry().ForAll([&](Conn& c) { held.insert(c.session_id); });
   std::unordered_set<int64_t> ended;
-  int64_t now = NowMs();
+  const int64_t now = MonoMs();
   if (!held.empty()) {
     std::vector<int64_t> ids(held.begin(), held.end());
     auto r = store_.EndedSessions(ids);

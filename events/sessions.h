@@ -6,6 +6,15 @@
 // watches them on the same schedule, so revocation reaches every open
 // connection within revoke_check_s.
 //
+// Clocks. The cache's ages and the check's schedule are on the monotonic
+// clock (events/clock.h), so a step of the wall clock neither stops the
+// check nor makes a cached session trusted for longer. Whether a session
+// is live is still decided in the database against wall time (its expiry
+// and last use are stored times): a step back keeps a session that expired
+// meanwhile alive for the length of the step, as fcgi/ would, but a logout,
+// a password change or a deactivation deletes the row, which EndedSessions
+// reports whatever the clock says, at the next check.
+//
 // Threading: single-threaded, on the loop.
 #pragma once
 
@@ -14,6 +23,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "events/clock.h"
 #include "events/config.h"
 #include "events/conns.h"
 #include "schema/storage.h"
@@ -43,12 +53,12 @@ class Sessions {
  private:
   struct Cached {
     Session session;
-    int64_t checked_ms = 0;
+    int64_t checked_ms = 0;  // MonoMs (events/clock.h): its age, not a stored time
   };
   const Config& cfg_;
   Storage& store_;
   std::unordered_map<std::string, Cached> cache_;  // token hash -> session
-  int64_t touched_ms_ = 0;  // when Check last moved the held sessions' idle clocks
+  int64_t touched_ms_ = kLongAgoMs;  // MonoMs of when Check last moved the held sessions' idle clocks
 };
 
 }  // namespace parley::events

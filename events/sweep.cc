@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "events/clock.h"
 #include "events/upload_sweep.h"
 #include "events/wire.h"
 #include "schema/log.h"
@@ -15,7 +16,12 @@ namespace parley::events {
 
 namespace {
 // A daemon that has not marked itself alive for this long has died (it does
-// every second, KeepPresence): its users' presence expires.
+// every second, KeepPresence): its users' presence expires. The marks are
+// wall times in rows every daemon reads (schema/), so they stay on NowMs():
+// a daemon whose clock steps back looks dead to the others for the length
+// of the step, and its users' presence flaps as they drop its rows and it
+// puts them back (Presence::Held). Timing the marks by the database's own
+// clock would end that; it is schema/'s to do.
 constexpr int64_t kDeadDaemonMs = 5000;
 // A retention pass starts at the first tick, then once an hour, and goes
 // on in steps of its own timer (schema/retention.h): each holds the loop
@@ -42,6 +48,7 @@ uint64_t ResidentBytes() {
 
 // True once period_ms has passed since last_ms, which then moves to now:
 // the sweep's periodic chores (heartbeat, trim, session check, pruning).
+// Both are MonoMs() (events/clock.h).
 bool Due(int64_t& last_ms, int64_t now, int64_t period_ms) {
   if (now - last_ms < period_ms) return false;
   last_ms = now;
@@ -54,7 +61,7 @@ Sweep::Sweep(Parts parts)
     : p_(parts), retention_(p_.store, Retention::Policy{p_.cfg.retention_ms, p_.cfg.retention_per_room}) {
   // Not last_prune_ms_: a daemon restarted more often than hourly (deploys)
   // would never prune.
-  last_heartbeat_ms_ = last_session_check_ms_ = last_trim_ms_ = last_upload_sweep_ms_ = NowMs();
+  last_heartbeat_ms_ = last_session_check_ms_ = last_trim_ms_ = last_upload_sweep_ms_ = MonoMs();
 }
 
 Status Sweep::Start(event_base* base) {
@@ -93,7 +100,7 @@ void Sweep::OnDataVersion(int, short, void* self) {
 
 void Sweep::Tick() {
   if (stopping_) return;
-  int64_t now = NowMs();
+  const int64_t now = MonoMs();
   std::vector<uint64_t> due;
   p_.conns.registry().ForAll([&](Conn& c) {
     // A held catch-up poll waits for the pacer, which answers it at its turn.
@@ -111,9 +118,9 @@ void Sweep::Tick() {
   // they freed stays in malloc's heap, counted in our RSS, unless handed
   // back. A trim of a heap of tens of MB takes a millisecond or so.
   if (Due(last_trim_ms_, now, 10 * 1000)) {
-    int64_t start = NowMs();
+    const int64_t start = MonoMs();
     malloc_trim(0);
-    int64_t took = NowMs() - start;
+    const int64_t took = MonoMs() - start;
     if (took > 5) LOG_DEBUG("malloc_trim took %lld ms", static_cast<long long>(took));
   }
   if (Due(last_session_check_ms_, now, int64_t{p_.cfg.revoke_check_s} * 1000)) p_.sessions.Check(p_.conns);
@@ -163,7 +170,9 @@ void Sweep::Tick() {
 void Sweep::Prune(int64_t now) {
   if (!retention_.running()) {
     if (!Due(last_prune_ms_, now, kRetentionPeriodMs)) return;
-    retention_.Begin(now);
+    // Wall time: the pass deletes events whose stored ts is older than
+    // retention_ms before it. Only its schedule is monotonic.
+    retention_.Begin(NowMs());
     pruned_in_pass_ = 0;
   }
   // Armed at a pass's start, and again after a step that failed.
@@ -187,7 +196,7 @@ void Sweep::PruneStep() {
   event_del(retention_ev_.get());
   if (pruned_in_pass_ > 0) {
     LOG_INFO("retention: pruned %lld old events in %lld s", static_cast<long long>(pruned_in_pass_),
-             static_cast<long long>((NowMs() - last_prune_ms_) / 1000));
+             static_cast<long long>((MonoMs() - last_prune_ms_) / 1000));
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "events/clock.h"
 #include "events/config.h"
 #include "events/conns.h"
 #include "events/fanout.h"
@@ -46,13 +47,15 @@ class Sweep {
   EventPtr tick_ev_, dv_ev_, retention_ev_;
   bool stopping_ = false;
   int64_t data_version_ = 0;
+  // When each chore last ran, in MonoMs (events/clock.h); kLongAgoMs: at
+  // the first tick.
   int64_t last_heartbeat_ms_ = 0;
   int64_t last_session_check_ms_ = 0;
-  int64_t last_prune_ms_ = 0;
+  int64_t last_prune_ms_ = kLongAgoMs;
   int64_t last_trim_ms_ = 0;
   int64_t last_upload_sweep_ms_ = 0;
   bool uploads_backlog_ = false;  // the last uploads step was full
-  int64_t last_session_sweep_ms_ = 0;  // 0: a step at the first tick
+  int64_t last_session_sweep_ms_ = kLongAgoMs;
   bool sessions_backlog_ = false;      // the last sessions step was full
   bool marked_ = false;                // KeepPresence succeeded once: its mark was there before
   Retention retention_;

@@ -1,7 +1,5 @@
 #include "events/timing.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cmath>
 
@@ -36,12 +34,6 @@ void Timing::Write(JsonWriter& w) const {
   w.Key("p50_us").Int(static_cast<int64_t>(QuantileUs(0.5)));
   w.Key("p99_us").Int(static_cast<int64_t>(QuantileUs(0.99)));
   w.Key("max_us").Int(static_cast<int64_t>(max_us_)).EndObject();
-}
-
-uint64_t MonoUs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
 }
 
 }  // namespace parley::events

@@ -44,7 +44,4 @@ class Timing {
   uint64_t max_us_ = 0;
 };
 
-// Microseconds of a monotonic clock, for durations.
-uint64_t MonoUs();
-
 }  // namespace parley::events
