@@ -305,6 +305,15 @@ void Resumer::Run() {
 
 // ---- helpers ---------------------------------------------------------------
 
+bool SawPresence(const SseState& st, int64_t user_id, bool online) {
+  for (const SseEvent& e : st.Events()) {
+    if (e.type == "presence" && e.json()["user"]["id"].num() == user_id && e.json()["online"].boolean() == online) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int64_t RoomOf(const Json& data) {
   if (data["room_id"].is_number()) return data["room_id"].num();
   return data["room"]["id"].num();

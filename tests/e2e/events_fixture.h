@@ -165,6 +165,10 @@ class Resumer {
 // The first of `candidates` that is executable, else the bare name (PATH).
 std::string FindProgram(const std::vector<std::string>& candidates, const std::string& name);
 
+// Whether a stream has had a presence notice saying user_id came online
+// (online true) or went offline (false).
+bool SawPresence(const SseState& st, int64_t user_id, bool online);
+
 // The room an event's data is about: data.room_id, else data.room.id, else 0.
 int64_t RoomOf(const Json& data);
 

@@ -384,16 +384,7 @@ TEST_F(PresenceTest, PeerSeesOnlineThenOfflineAndMembersShowIt) {
 
   a->Close();
   a.reset();
-  EXPECT_TRUE(b->WaitUntil(
-      [&](const SseState& st) {
-        for (const SseEvent& e : st.Events()) {
-          if (e.type == "presence" && e.json()["user"]["id"].num() == alice.id && !e.json()["online"].boolean()) {
-            return true;
-          }
-        }
-        return false;
-      },
-      3s))
+  EXPECT_TRUE(b->WaitUntil([&](const SseState& st) { return SawPresence(st, alice.id, false); }, 3s))
       << "bob never saw alice go offline";
   EXPECT_TRUE(WaitOnline(bob, room, alice.id, false)) << "members API: alice offline once gone";
 }

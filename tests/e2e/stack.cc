@@ -621,6 +621,7 @@ bool Stack::StartEvents(std::string* error) {
              "--notify", d + "/notify.sock"};
   for (const auto& f : options_.events_flags) ev.argv.push_back(f);
   ev.env = {std::string("PARLEY_LIMITS=") + (options_.limits ? "on" : "off")};
+  ev.env.insert(ev.env.end(), options_.events_env.begin(), options_.events_env.end());
   ev.log_path = d + "/events.log";
   ev.max_open_files = options_.events_max_open_files;
   // A socket left by a killed daemon would let the probe below reach

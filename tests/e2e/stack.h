@@ -185,6 +185,8 @@ struct StackOptions {
   bool events = true;   // start parley-events
   // Extra parley-events flags, e.g. {"--stream-lifetime", "3", "--heartbeat", "1"}.
   std::vector<std::string> events_flags;
+  // Extra environment of parley-events, e.g. an LD_PRELOAD shim.
+  std::vector<std::string> events_env;
   // > 0: parley-events runs with this many open files at most (hard limit).
   uint64_t events_max_open_files = 0;
   // PARLEY_TLS=on: HTTPS + HTTP/2 with a self-signed certificate; base_url()
