@@ -199,7 +199,17 @@ void Http::ReplyError(evhttp_request* req, const Status& st) {
   if (st.code() == Code::kUnavailable || st.code() == Code::kThrottled) {
     evhttp_add_header(h, "Retry-After", std::to_string(st.retry_after_s()).c_str());
   }
-  if (st.message_is_private()) LOG_WARN("%s: %s", st.reason().c_str(), st.message().c_str());
+  if (st.code() == Code::kUnavailable) {
+    // An outage refuses every request with the same words: with PostgreSQL
+    // stopped, 16,000 polls/s with random tokens wrote 22 MB of log in 5 s.
+    // One line a second, saying how many it stands for.
+    if (uint64_t refused; st.message_is_private() && unavailable_log_.Due(&refused)) {
+      LOG_WARN("refusing requests, the store unavailable: %s: %s (refusals since the last such line: %llu)",
+               st.reason().c_str(), st.message().c_str(), static_cast<unsigned long long>(refused));
+    }
+  } else if (st.message_is_private()) {
+    LOG_WARN("%s: %s", st.reason().c_str(), st.message().c_str());
+  }
   Reply(req, HttpStatus(st.code()), "application/json; charset=utf-8", ErrorJson(st));
 }
 

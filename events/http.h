@@ -112,6 +112,7 @@ class Http {
   evconnlistener* listener_ = nullptr;  // evhttp's, owned by http_
   EventPtr accept_resume_;
   LogEverySecond accept_log_;
+  LogEverySecond unavailable_log_;  // ReplyError's refusals for an unavailable store
   bool stopping_ = false;
   bool handing_over_ = false;
 };

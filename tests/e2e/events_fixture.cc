@@ -104,13 +104,13 @@ int64_t EventsTest::Head(const std::string& token) {
   }
 }
 
-std::string EventsTest::Sql(const std::string& sql) {
+std::string EventsTest::Sql(const std::string& sql, const std::string& url) {
   const std::string out = stack().dir() + "/sql-" + std::to_string(++runs_) + ".out";
   Child::Options o;
   if (OnPostgres()) {
     // Unaligned, tuples only: "a|b" lines, as sqlite3 prints them.
     o.argv = {FindProgram({"/usr/bin/psql"}, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-              "-d", stack().db(), "-c", sql};
+              "-d", url.empty() ? stack().db() : url, "-c", sql};
   } else {
     // .timeout: the daemons hold the database; wait for their locks as they do.
     o.argv = {FindProgram({"/usr/bin/sqlite3", "/usr/local/bin/sqlite3"}, "sqlite3"), "-bail", "-cmd", ".timeout 5000", stack().db_path(), sql};

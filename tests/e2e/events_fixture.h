@@ -68,7 +68,9 @@ class EventsTest : public StackTest {
   // Runs SQL on the test's database with the sqlite3 shell, or psql on
   // PostgreSQL; returns its output ("a|b" lines). Throws on a non-zero exit.
   // SQL that only SQLite understands belongs in a PARLEY_E2E_SQLITE_ONLY test.
-  std::string Sql(const std::string& sql);
+  // PostgreSQL: `url`, when given, instead of the stack's (a test that has
+  // taken the stack's way to the cluster away, SetPostgresReachable).
+  std::string Sql(const std::string& sql, const std::string& url = "");
   // PREFIX1..PREFIXn created with parleyctl (one password hash for all),
   // with one session each: (username, token) pairs.
   std::vector<std::pair<std::string, std::string>> BulkUsers(const std::string& prefix, int n);
