@@ -6,12 +6,17 @@
 // posted, 404 to anyone else; attachments on messages; the lifecycle (a
 // deleted message's uploads gone at once, files collected, uploads never
 // attached expiring); and the 16 KiB limit still everywhere else.
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -551,10 +556,11 @@ class UploadSpoolTest : public UploadsTest {
     o.limits = true;  // limit_conn is one of nginx's limits
     return o;
   }
-  // Sends the headers of a 10 MiB upload and `sent` bytes of its body.
-  RawSocket Park(const std::string& auth, size_t sent) {
+  // Sends the headers of a 10 MiB upload and `sent` bytes of its body,
+  // from 127.0.0.1 or another loopback address (`from`).
+  RawSocket Park(const std::string& auth, size_t sent, const char* from = nullptr) {
     std::string error;
-    RawSocket s = RawSocket::Connect(stack().port(), &error);
+    RawSocket s = from ? ConnectFrom(from) : RawSocket::Connect(stack().port(), &error);
     EXPECT_TRUE(s.valid()) << error;
     const std::string head = "POST /api/uploads?name=p.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth +
                              "Content-Type: application/octet-stream\r\nContent-Length: " +
@@ -562,7 +568,11 @@ class UploadSpoolTest : public UploadsTest {
     EXPECT_TRUE(s.Send(head + std::string(sent, 'x'), std::chrono::milliseconds(5000)));
     return s;
   }
-};
+  // A connection to nginx from `source`, a loopback address other than
+  // 127.0.0.1 (all of 127/8 is local on Linux): another client address.
+  RawSocket ConnectFrom(const char* source) {
+    RawSocket s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
 
 TEST_F(UploadSpoolTest, NoBodyIsSpooledWithoutAGoodCredentialNorPastTenAtOnce) {
   User alice = Register("alice");
@@ -597,6 +607,30 @@ TEST_F(UploadSpoolTest, NoBodyIsSpooledWithoutAGoodCredentialNorPastTenAtOnce) {
   held.clear();  // the parked uploads go, and their spool files with them
   EXPECT_TRUE(SpoolEmpties());
   EXPECT_EQ(Upload(alice, Png(10, 10)).status, 201);
+}
+
+// limit_conn runs before auth_request, so it cannot key on the user, and
+// an account may hold 100 sessions: 3 logins of one user once parked 30
+// uploads, each held for weeks by a byte every 9 s. One address has at most
+// 20 in flight, whatever its sessions; another address is not held back.
+TEST_F(UploadSpoolTest, OneAddressParksAtMostTwentyWhateverItsSessions) {
+  User alice = Register("alice");
+  std::vector<std::string> sessions = {"Authorization: Bearer " + alice.token + "\r\n", NewSession(alice),
+                                       NewSession(alice)};
+  std::vector<RawSocket> held;
+  for (int i = 0; i < 20; ++i) held.push_back(Park(sessions[i / 10], 300 * 1024));
+  EXPECT_EQ(SpoolHolds(20), 20u);
+  RawSocket third = Park(sessions[2], 1000);
+  RawResponse refused = ReadResponse(third, std::chrono::milliseconds(5000));
+  EXPECT_EQ(refused.status, 429) << "a third session of the same address: " << refused.Describe();
+  EXPECT_EQ(refused.json()["error"]["code"].str(), "throttled") << refused.body;
+  EXPECT_EQ(ListDir(SpoolDir()).size(), 20u);
+  // The bound is per address, not site-wide.
+  RawSocket elsewhere = Park(sessions[2], 300 * 1024, "127.0.0.2");
+  EXPECT_EQ(SpoolHolds(21), 21u) << "another address may upload";
+  held.clear();
+  elsewhere.Close();
+  EXPECT_TRUE(SpoolEmpties());
 }
 
 }  // namespace
