@@ -159,7 +159,7 @@ void Sweep::Tick() {
     sessions_backlog_ = n.ok() && *n == kSessionsPerStep;
   }
   if (Due(last_upload_sweep_ms_, now, int64_t{p_.cfg.upload_sweep_s} * 1000) || uploads_backlog_) {
-    uploads_backlog_ = SweepUploads(p_.store, p_.cfg);
+    uploads_backlog_ = upload_sweep_.Step(p_.store, p_.cfg);
   }
   // Presence changes are this daemon's writes; a checkpoint they made due
   // (Storage::MaintainIfDue) is run here, once a second at most, not in a callback.

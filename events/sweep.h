@@ -14,6 +14,7 @@
 #include "events/fanout.h"
 #include "events/presence.h"
 #include "events/sessions.h"
+#include "events/upload_sweep.h"
 #include "schema/retention.h"
 #include "schema/storage.h"
 
@@ -55,6 +56,7 @@ class Sweep {
   int64_t last_trim_ms_ = 0;
   int64_t last_upload_sweep_ms_ = 0;
   bool uploads_backlog_ = false;  // the last uploads step was full
+  UploadSweep upload_sweep_;
   int64_t last_session_sweep_ms_ = kLongAgoMs;
   bool sessions_backlog_ = false;      // the last sessions step was full
   bool marked_ = false;                // KeepPresence succeeded once: its mark was there before

@@ -11,7 +11,17 @@
 // thread, outside the writer's batch (RunsOn::kOwnTransaction): opening,
 // reading and sniffing the file happen before any transaction, so the write
 // transaction holds the lock only to check the quota, insert the row and
-// rename the file. A download is an access check that
+// rename the file. Before that transaction, the file system must keep its
+// reserve with the file in place (fcgi/uploads_dir.h), else 503
+// storage_full.
+//
+// A crash. A worker that dies after the rename and before the commit leaves
+// a file in uploads/ with no row; parley-events removes such strays once
+// they are an hour old (events/upload_sweep.h). nginx then retries the POST
+// on another worker (fastcgi_next_upstream), which finds the spooled file
+// gone: 503 upload_interrupted, "send it again", not a 500.
+//
+// A download is an access check that
 // answers X-Accel-Redirect: nginx then sends the file from an internal
 // location, with the type and disposition decided here.
 #include <fcntl.h>
@@ -26,7 +36,9 @@
 #include "fcgi/image_info.h"
 #include "fcgi/input.h"
 #include "fcgi/response.h"
+#include "fcgi/uploads_dir.h"
 #include "fcgi/validate.h"
+#include "schema/log.h"
 #include "schema/percent_encode.h"
 #include "schema/posix.h"
 
@@ -81,6 +93,11 @@ Result<Response> Api::PostUpload(Call& c) {
     return Status::Internal("PARLEY_UPLOAD_FILE is not in the spool directory: " + c.req.upload_file);
   }
   Fd fd(open(c.req.upload_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid() && errno == ENOENT) {
+    // Moved away by a worker that died before its commit (the design note),
+    // or removed by parley-events as an abandoned spool file.
+    return Status(Code::kUnavailable, "upload_interrupted", "the file was lost on the way in; send it again");
+  }
   if (!fd.valid()) return PosixError("open the spooled upload " + c.req.upload_file, errno);
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) return PosixError("stat the spooled upload", errno);
@@ -107,6 +124,13 @@ Result<Response> Api::PostUpload(Call& c) {
   if (type.kind == FileType::Kind::kOther && StartsWith(c.req.content_type, "image/")) {
     return Status(Code::kUnsupported, "unsupported_image",
                   "images must be PNG, JPEG, GIF or WebP; this file is none of them");
+  }
+  PARLEY_ASSIGN_OR_RETURN(DiskSpace space, DiskSpaceOf(uploads_.files));
+  if (Status room = CheckRoomLeft(space); !room.ok()) {
+    LOG_WARN("uploads: refused %lld bytes of user %lld: %llu bytes and %llu inodes free, below the reserve",
+             static_cast<long long>(st.st_size), static_cast<long long>(c.user.id),
+             static_cast<unsigned long long>(space.free_bytes), static_cast<unsigned long long>(space.free_inodes));
+    return room;
   }
   parley::Upload u;
   u.name = name;

@@ -59,6 +59,7 @@
 #include "fcgi/responder.h"
 #include "fcgi/response.h"
 #include "fcgi/thread_name.h"
+#include "fcgi/uploads_dir.h"
 #include "fcgi/writer.h"
 #include "schema/crypto.h"
 #include "schema/log.h"
@@ -347,6 +348,8 @@ int RunWorker(const WorkerConfig& cfg) {
   }
   if (!opened_lanes.ok()) return open_error(opened_lanes.status());
   Lane& w = *opened_lanes->writer;
+  // parley-events removes files only from a directory with this mark.
+  MarkUploadsDir(*w.store, uploads.files);
   const Lanes& lanes = opened_lanes->seats;
   Gate gate(running);
   Responder responder(metrics);

@@ -461,6 +461,15 @@ class Storage {
   // how many files were removed.
   virtual Result<int64_t> CollectUploads(int64_t keep_ms, int limit,
                                          const std::function<Status(int64_t id)>& remove) = 0;
+  // This deployment's uploads mark (schema/uploads_mark.h): random, kept
+  // in meta; parley-fcgi writes it into the uploads directory it uses, and
+  // parley-events removes no file from a directory without it. `create`:
+  // made on first use (a pool's start); otherwise "" while there is none.
+  virtual Result<std::string> UploadsMark(bool create) = 0;
+  // Of `ids`, those with no upload row. A file in the uploads directory
+  // with none is a stray: a worker died between moving it in and
+  // committing its row (store_uploads.cc).
+  virtual Result<std::vector<int64_t>> UploadsWithoutRows(const std::vector<int64_t>& ids) = 0;
 
   // The event log, for readers such as parley-events (store_events.cc).
   virtual Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit) = 0;

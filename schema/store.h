@@ -138,6 +138,8 @@ class Store final : public Storage {
   Result<Upload> CreateUpload(const User& me, Upload u, const std::function<Status(int64_t id)>& place) override;
   Result<Upload> ReadableUpload(const User& me, int64_t upload_id) override;
   Result<int64_t> CollectUploads(int64_t keep_ms, int limit, const std::function<Status(int64_t id)>& remove) override;
+  Result<std::string> UploadsMark(bool create) override;
+  Result<std::vector<int64_t>> UploadsWithoutRows(const std::vector<int64_t>& ids) override;
 
   Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit) override;
   Result<std::vector<Event>> EventsForUser(int64_t user_id, int64_t after, int64_t upto, int limit) override;

@@ -81,6 +81,14 @@ void SetPeers(std::span<Room> rooms, const std::unordered_map<int64_t, User>& pe
 
 // The columns of an upload row `u`, in the order both backends read them.
 inline constexpr const char* kUploadColumns = "u.id, u.user_id, u.name, u.mime, u.size, u.width, u.height";
+// What one file costs against its uploader's quota: its size, but at least
+// a file system block (4 KiB on ext4, xfs and tmpfs), which is what a file
+// of one byte takes on the disk; 200 one-byte uploads took 800 KiB of
+// blocks (and 200 inodes) while the quota counted 200 bytes.
+inline constexpr int64_t kUploadMinChargeBytes = 4096;
+// An upload's quota cost; the quota's SQL sums the same per row
+// (MAX(size, 4096) on SQLite, GREATEST on PostgreSQL).
+inline int64_t UploadCharge(int64_t size) { return size > kUploadMinChargeBytes ? size : kUploadMinChargeBytes; }
 // A new upload's id: 52 random bits plus one, positive and below 2^53 (a
 // JSON number any client reads exactly), so one id tells nothing of others.
 int64_t RandomUploadId();

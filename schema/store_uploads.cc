@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <string>
 
+#include "schema/crypto.h"
 #include "schema/message_index.h"
 #include "schema/per_user_limit.h"
 #include "schema/store.h"
@@ -61,9 +62,12 @@ Result<Upload> Store::CreateUpload(const User& me, Upload u, const std::function
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kUpload));
   if (limits_.upload_quota_bytes > 0) {
-    PARLEY_ASSIGN_OR_RETURN(int64_t used,
-                            UsedByUser(db_, "SELECT COALESCE(SUM(size), 0) FROM uploads WHERE user_id = ?", me.id));
-    if (used + u.size > limits_.upload_quota_bytes) {
+    // Each file at least a block (kUploadMinChargeBytes): the quota bounds
+    // the disk a user takes, not the bytes they sent.
+    const std::string sql = "SELECT COALESCE(SUM(MAX(size, " + std::to_string(kUploadMinChargeBytes) +
+                            ")), 0) FROM uploads WHERE user_id = ?";
+    PARLEY_ASSIGN_OR_RETURN(int64_t used, UsedByUser(db_, sql.c_str(), me.id));
+    if (used + UploadCharge(u.size) > limits_.upload_quota_bytes) {
       return Status(Code::kTooLarge, "quota_exceeded",
                     "your uploads would take more than " + std::to_string(limits_.upload_quota_bytes >> 20) +
                         " MiB; " + std::to_string(used >> 20) + " MiB are used");
@@ -201,6 +205,38 @@ Result<int64_t> Store::CollectUploads(int64_t keep_ms, int limit, const std::fun
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   PARLEY_RETURN_IF_ERROR(files.failed);
   return static_cast<int64_t>(files.removed.size());
+}
+
+// Made inside a write transaction, so two pools starting at once read the
+// same mark.
+Result<std::string> Store::UploadsMark(bool create) {
+  auto read = [&]() -> Result<std::string> {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT value FROM meta WHERE key = 'uploads_mark'"));
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    return row ? s.Text(0) : std::string();
+  };
+  PARLEY_ASSIGN_OR_RETURN(std::string mark, read());
+  if (!mark.empty() || !create) return mark;
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "INSERT INTO meta(key, value) VALUES ('uploads_mark', ?) ON CONFLICT DO NOTHING"));
+  s.Bind(1, NewToken());
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  PARLEY_ASSIGN_OR_RETURN(mark, read());
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return mark;
+}
+
+Result<std::vector<int64_t>> Store::UploadsWithoutRows(const std::vector<int64_t>& ids) {
+  std::vector<int64_t> missing;
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT 1 FROM uploads WHERE id = ?"));
+  for (int64_t id : ids) {
+    s.Bind(1, id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) missing.push_back(id);
+    s.Reset();
+  }
+  return missing;
 }
 
 // Only messages with attachments have rows at all; a tombstone keeps none.

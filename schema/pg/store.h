@@ -154,6 +154,8 @@ class PgStore final : public Storage {
   Result<Upload> ReadableUpload(const User& me, int64_t upload_id) override;
   Result<int64_t> CollectUploads(int64_t keep_ms, int limit,
                                  const std::function<Status(int64_t id)>& remove) override;
+  Result<std::string> UploadsMark(bool create) override;
+  Result<std::vector<int64_t>> UploadsWithoutRows(const std::vector<int64_t>& ids) override;
 
   // The event log, sessions and presence for parley-events (store_events.cc).
   Result<std::vector<Event>> EventsAfter(int64_t after_id, int limit) override;

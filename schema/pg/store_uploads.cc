@@ -17,6 +17,7 @@
 //   the remover treats as done (events/upload_sweep.cc: ENOENT is fine).
 #include <string>
 
+#include "schema/crypto.h"
 #include "schema/pg/store.h"
 #include "schema/pg/store_details.h"
 #include "schema/store_rules.h"
@@ -28,10 +29,12 @@ Result<Upload> PgStore::CreateUpload(const User& me, Upload u, const std::functi
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kUpload));
   if (limits_.upload_quota_bytes > 0) {
     PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", {me.id}).status());
-    PARLEY_ASSIGN_OR_RETURN(PgResult r,
-                            conn_.Exec("SELECT COALESCE(SUM(size), 0) FROM uploads WHERE user_id = $1", {me.id}));
+    // Each file at least a block, as on SQLite (kUploadMinChargeBytes).
+    PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT COALESCE(SUM(GREATEST(size, $2)), 0) FROM uploads "
+                                                   "WHERE user_id = $1",
+                                                   {me.id, kUploadMinChargeBytes}));
     PARLEY_ASSIGN_OR_RETURN(int64_t used, r.Int(0, 0));
-    if (used + u.size > limits_.upload_quota_bytes) {
+    if (used + UploadCharge(u.size) > limits_.upload_quota_bytes) {
       return Status(Code::kTooLarge, "quota_exceeded",
                     "your uploads would take more than " + std::to_string(limits_.upload_quota_bytes >> 20) +
                         " MiB; " + std::to_string(used >> 20) + " MiB are used");
@@ -111,6 +114,28 @@ Result<int64_t> PgStore::CollectUploads(int64_t keep_ms, int limit, const std::f
   }
   PARLEY_RETURN_IF_ERROR(files.failed);
   return static_cast<int64_t>(files.removed.size());
+}
+
+// ON CONFLICT: pools starting at once on several hosts all read the mark
+// the first one made.
+Result<std::string> PgStore::UploadsMark(bool create) {
+  if (create) {
+    PARLEY_RETURN_IF_ERROR(conn_.Exec("INSERT INTO meta (key, value) VALUES ('uploads_mark', $1) "
+                                      "ON CONFLICT DO NOTHING",
+                                      {NewToken()})
+                               .status());
+  }
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT value FROM meta WHERE key = 'uploads_mark'"));
+  if (r.Rows() == 0) return std::string();
+  return r.Text(0, 0);
+}
+
+Result<std::vector<int64_t>> PgStore::UploadsWithoutRows(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return std::vector<int64_t>{};
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec("SELECT id FROM unnest($1::bigint[]) AS t(id) "
+                                                 "WHERE NOT EXISTS (SELECT 1 FROM uploads u WHERE u.id = t.id)",
+                                                 {ArrayOf(ids)}));
+  return r.Ints();
 }
 
 }  // namespace parley::pg

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,13 +72,14 @@ bool ResetPeakRss(pid_t pid) {
   return static_cast<bool>(f);
 }
 
-// Entries of a directory, without . and ..
+// Entries of a directory, without . and .. nor the uploads directory's
+// mark (.parley-uploads, schema/uploads_mark.h), which is no upload.
 std::vector<std::string> ListDir(const std::string& path) {
   std::vector<std::string> out;
   if (DIR* d = opendir(path.c_str())) {
     while (dirent* e = readdir(d)) {
       std::string n = e->d_name;
-      if (n != "." && n != "..") out.push_back(n);
+      if (n[0] != '.') out.push_back(n);
     }
     closedir(d);
   }
@@ -544,6 +546,66 @@ TEST_F(UploadRateTest, TheUploadBucketThrottles) {
   EXPECT_TRUE(SpoolEmpties());
 }
 
+// The disk the database is on: uploads once filled it, each user far below
+// their quota, and from then on every login, registration and send was 503
+// storage_full for everybody. Now an upload that would leave less than the
+// reserve free (fcgi/uploads_dir.h: 10 % of this 64 MiB tmpfs) is refused,
+// nothing of it kept, and everyone else writes on.
+class UploadReserveTest : public UploadsTest {
+ protected:
+  StackOptions Options() const override {
+    StackOptions o;
+    o.disk_bytes = 64 << 20;
+    return o;
+  }
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "a tmpfs mount needs root";
+    UploadsTest::SetUp();
+  }
+  uint64_t FreeBytes() {
+    struct statvfs v {};
+    if (statvfs(stack().dir().c_str(), &v) != 0) return 0;
+    return static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
+  }
+};
+
+TEST_F(UploadReserveTest, UploadsStopShortOfAFullDiskAndEveryoneWritesOn) {
+  User alice = Register("alice");
+  const int64_t room = General(alice);
+  const std::string blob(4 * kMiB, 'x');
+  int stored = 0;
+  Response refused;
+  for (int i = 0; i < 30; ++i) {
+    Response r = Upload(alice, blob, "?name=f" + std::to_string(i) + ".bin");
+    if (r.status != 201) {
+      refused = r;
+      break;
+    }
+    ++stored;
+  }
+  EXPECT_GE(stored, 5) << "the disk took a few";
+  ASSERT_EQ(refused.status, 503) << "after " << stored << ": " << refused.Describe();
+  EXPECT_EQ(refused.ErrorCode(), "storage_full") << refused.body;
+  EXPECT_EQ(refused.Header("retry-after"), "10");
+  EXPECT_EQ(ListDir(FilesDir()).size(), static_cast<size_t>(stored)) << "the refused one left no file";
+  EXPECT_TRUE(SpoolEmpties());
+  // Refused by the pool short of the reserve, not by a full disk. nginx
+  // may unlink the refused body a moment before it closes it (the blocks
+  // go at the close): waited for, bounded.
+  for (auto until = Clock::now() + std::chrono::seconds(5); FreeBytes() < 4 * kMiB && Clock::now() < until;) {
+    usleep(20 * 1000);
+  }
+  EXPECT_GE(FreeBytes(), 4 * kMiB) << "the reserve is left";
+  // Everyone can still sign up, sign in and send.
+  User bob = Register("bob");
+  Response sent = bob->Post(RoomPath(room, "/messages"), "{\"text\":\"still here\"}");
+  EXPECT_EQ(sent.status, 201) << sent.Describe();
+  Response login = NewClient(Client::Cookies::kOff)->Post(
+      "/api/login", "{\"username\":" + Quote(alice.name) + ",\"password\":" + Quote(kPassword) + "}");
+  EXPECT_EQ(login.status, 200) << login.Describe();
+  ExpectHealthy();
+}
+
 // nginx spools an upload's body to disk before the pool sees it; a body
 // trickled in keeps its spool file. So the credential is checked before a
 // byte of the body is read (auth_request), and one session has at most 10
@@ -573,6 +635,30 @@ class UploadSpoolTest : public UploadsTest {
   RawSocket ConnectFrom(const char* source) {
     RawSocket s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in a{};
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, source, &a.sin_addr);
+    EXPECT_EQ(bind(s.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+    a.sin_port = htons(static_cast<uint16_t>(stack().port()));
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    EXPECT_EQ(connect(s.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+    return s;
+  }
+  // Waits (bounded) until the spool holds `n` files; how many it holds.
+  size_t SpoolHolds(size_t n) {
+    for (auto until = Clock::now() + std::chrono::seconds(5);
+         ListDir(SpoolDir()).size() < n && Clock::now() < until;) {
+      usleep(20 * 1000);
+    }
+    return ListDir(SpoolDir()).size();
+  }
+  // A new session of `u` (a login), its Authorization header.
+  std::string NewSession(const User& u) {
+    Response r = NewClient(Client::Cookies::kOff)->Post(
+        "/api/login", "{\"username\":" + Quote(u.name) + ",\"password\":" + Quote(kPassword) + "}");
+    if (r.status != 200) throw SetupError("login: " + r.Describe());
+    return "Authorization: Bearer " + r.json()["token"].str() + "\r\n";
+  }
+};
 
 TEST_F(UploadSpoolTest, NoBodyIsSpooledWithoutAGoodCredentialNorPastTenAtOnce) {
   User alice = Register("alice");

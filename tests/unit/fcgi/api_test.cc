@@ -662,6 +662,24 @@ TEST_F(ApiTest, EveryWriteClassIs429WithRetryAfter) {
   EXPECT_EQ(api.Handle(Bearer(Req("POST", r + "1/messages", R"({"text":"bob"})"), bob.token)).status, 201);
 }
 
+// A worker that died after moving the spooled file into uploads/ and
+// before its commit: nginx retries the POST on another worker
+// (fastcgi_next_upstream), which finds the file gone. That is "send it
+// again", retryable, not a 500.
+TEST_F(ApiTest, AnUploadWhoseSpooledFileIsGoneIsRetryable) {
+  Session alice = SignIn("alice");
+  UploadDirs dirs{dir_.File("spool"), dir_.File("uploads")};
+  ASSERT_TRUE(std::filesystem::create_directory(dirs.spool) && std::filesystem::create_directory(dirs.files));
+  Api api(*store_, quiet_, dirs);
+  Request r = Bearer(Req("POST", "/api/uploads?name=a.txt"), alice.token);
+  r.upload_file = dirs.spool + "/0000000007";
+  Response gone = api.Handle(r);
+  EXPECT_API_ERROR(gone, 503, "upload_interrupted");
+  EXPECT_TRUE(Header(gone, "Retry-After").has_value());
+  std::ofstream(r.upload_file) << "bytes";
+  EXPECT_EQ(api.Handle(r).status, 201) << "sent again, it is stored";
+}
+
 // A role alone is a moderation write: it draws on the same bucket as a
 // mute or a moderator flag (it once took none, so an owner could flood a
 // room's log with role events).

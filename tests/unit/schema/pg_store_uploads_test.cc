@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "schema/pg/store.h"
+#include "schema/store_rules.h"
 #include "tests/unit/schema/pg_lock_wait.h"
 #include "tests/unit/schema/pg_store_fixture.h"
 
@@ -23,7 +24,7 @@ class PgUploadsTest : public test::PgStoreFixture {
  protected:
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(PgStoreFixture::SetUp());
-    limits_.upload_quota_bytes = 1000;
+    limits_.upload_quota_bytes = 100000;
     store_ = std::make_unique<PgStore>(*conn_, limits_);
     alice_ = NewUser("alice");
     bob_ = NewUser("bob");
@@ -75,6 +76,28 @@ TEST_F(PgUploadsTest, TheRoomReadsWhatWasPostedThereUntilItIsDeleted) {
   EXPECT_ERROR(store_->ReadableUpload(bob_, up.id), Code::kNotFound, "upload_not_found");
 }
 
+// Each file costs at least a block against the quota, as on SQLite.
+TEST_F(PgUploadsTest, EachFileCostsAtLeastABlock) {
+  ASSERT_OK(Create(*store_, alice_, 90000));
+  ASSERT_OK(Create(*store_, alice_, 1));
+  ASSERT_OK(Create(*store_, alice_, 1));  // 98,192 of 100,000
+  EXPECT_ERROR(Create(*store_, alice_, 1), Code::kTooLarge, "quota_exceeded");
+}
+
+// The sweep's questions (events/upload_sweep.h): which files have no row,
+// and the deployment's mark, made once whoever asks first.
+TEST_F(PgUploadsTest, RowlessIdsAndTheMark) {
+  ASSERT_OK_AND_ASSIGN(Upload up, Create(*store_, alice_, 10));
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> missing, store_->UploadsWithoutRows({up.id, 77, 78}));
+  EXPECT_EQ(missing, (std::vector<int64_t>{77, 78}));
+  ASSERT_OK_AND_ASSIGN(std::string none, store_->UploadsMark(false));
+  EXPECT_EQ(none, "");
+  ASSERT_OK_AND_ASSIGN(std::string mark, store_->UploadsMark(true));
+  EXPECT_FALSE(mark.empty());
+  ASSERT_OK_AND_ASSIGN(std::string again, store_->UploadsMark(true));
+  EXPECT_EQ(again, mark) << "made once";
+}
+
 TEST_F(PgUploadsTest, UploadsNeverAttachedExpireInBoundedStepsAndTheirFilesGoOnce) {
   std::vector<int64_t> loose;
   for (int i = 0; i < 3; ++i) {
@@ -97,7 +120,8 @@ TEST_F(PgUploadsTest, UploadsNeverAttachedExpireInBoundedStepsAndTheirFilesGoOnc
   EXPECT_EQ(removed_, loose);
   for (int64_t id : loose) EXPECT_ERROR(store_->ReadableUpload(alice_, id), Code::kNotFound, "upload_not_found");
   EXPECT_OK(store_->ReadableUpload(bob_, kept.id)) << "the attached one stays";
-  EXPECT_OK(Create(*store_, alice_, 970)) << "the expired ones gave their quota back";
+  // 4 KiB for `kept` (each file costs a block at least) and the rest.
+  EXPECT_OK(Create(*store_, alice_, 100000 - kUploadMinChargeBytes)) << "the expired ones gave their quota back";
 }
 
 // A send on another pool that is attaching an expired upload holds its row
@@ -132,8 +156,8 @@ TEST_F(PgUploadsTest, TheQuotaHoldsAcrossPools) {
   limits.rate(WriteClass::kUpload) = Rate{};
   PgStore a(*a_conn, limits), b(*b_conn, limits);
   test::LockRace race = test::RaceAfterOpenWrite(
-      a, *b_conn, *watch, [&] { return Create(a, alice_, 600).status(); },
-      [&] { return Create(b, alice_, 600).status(); });
+      a, *b_conn, *watch, [&] { return Create(a, alice_, 60000).status(); },
+      [&] { return Create(b, alice_, 60000).status(); });
   EXPECT_TRUE(race.waited);
   EXPECT_ERROR(race.second, Code::kTooLarge, "quota_exceeded");
   EXPECT_EQ(QueryInt("SELECT COALESCE(SUM(size), 0) FROM uploads"), 600);

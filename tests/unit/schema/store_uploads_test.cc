@@ -23,7 +23,7 @@ class StoreUploadsTest : public test::StoreFixture {
  protected:
   void SetUp() override {
     Limits limits;
-    limits.upload_quota_bytes = 1000;
+    limits.upload_quota_bytes = 100000;
     ASSERT_NO_FATAL_FAILURE(OpenStore(limits));
     alice_ = NewUser("alice");
     bob_ = NewUser("bob");
@@ -65,13 +65,43 @@ TEST_F(StoreUploadsTest, ARowCommitsOnlyWithItsFile) {
 }
 
 TEST_F(StoreUploadsTest, QuotaIsPerUser) {
-  ASSERT_OK(Create(alice_, 600));
-  auto over = Create(alice_, 401);
+  ASSERT_OK(Create(alice_, 60000));
+  auto over = Create(alice_, 40001);
   EXPECT_EQ(over.status().code(), Code::kTooLarge);
   EXPECT_EQ(over.status().reason(), "quota_exceeded");
   EXPECT_EQ(placed_.size(), 1u) << "no file is placed past the quota";
-  EXPECT_OK(Create(alice_, 400));
-  EXPECT_OK(Create(bob_, 1000));
+  EXPECT_OK(Create(alice_, 40000));
+  EXPECT_OK(Create(bob_, 100000));
+}
+
+// A file takes at least a block on the disk: 200 one-byte uploads took
+// 800 KiB of blocks while the quota counted 200 bytes. Each costs 4 KiB.
+TEST_F(StoreUploadsTest, EachFileCostsAtLeastABlock) {
+  ASSERT_OK(Create(alice_, 90000));
+  ASSERT_OK(Create(alice_, 1));
+  ASSERT_OK(Create(alice_, 1));  // 98,192 of 100,000
+  auto over = Create(alice_, 1);
+  EXPECT_EQ(over.status().reason(), "quota_exceeded");
+  EXPECT_EQ(placed_.size(), 3u);
+}
+
+// The sweep's questions (events/upload_sweep.h): which files have no row,
+// and the deployment's mark, made once whoever asks first.
+TEST_F(StoreUploadsTest, RowlessIdsAndTheMark) {
+  auto up = Create(alice_, 10);
+  ASSERT_OK(up);
+  auto missing = store_->UploadsWithoutRows({up->id, 77, 78});
+  ASSERT_OK(missing);
+  EXPECT_EQ(*missing, (std::vector<int64_t>{77, 78}));
+  auto none = store_->UploadsMark(false);
+  ASSERT_OK(none);
+  EXPECT_EQ(*none, "");
+  auto mark = store_->UploadsMark(true);
+  ASSERT_OK(mark);
+  EXPECT_FALSE(mark->empty());
+  auto again = store_->UploadsMark(true);
+  ASSERT_OK(again);
+  EXPECT_EQ(*again, *mark) << "made once";
 }
 
 TEST_F(StoreUploadsTest, TheRoomReadsWhatWasPostedThereUntilItIsDeleted) {
@@ -118,7 +148,7 @@ constexpr int64_t kDay = 24LL * 3600 * 1000;
 constexpr int64_t kEveryPending = -60000;  // a cutoff in the future: every pending upload is old
 
 TEST_F(StoreUploadsLifecycleTest, ADeletedMessagesUploadIsGoneForEveryoneAndItsFileCollected) {
-  auto up = Create(alice_, 600);
+  auto up = Create(alice_, 60000);
   ASSERT_OK(up);
   auto sent = store_->Send(alice_, kGeneral, "look", std::nullopt, std::nullopt, {up->id});
   ASSERT_OK(sent);
@@ -131,7 +161,7 @@ TEST_F(StoreUploadsLifecycleTest, ADeletedMessagesUploadIsGoneForEveryoneAndItsF
   EXPECT_EQ(store_->ReadableUpload(bob_, up->id).status().reason(), "upload_not_found");
   auto again = store_->Send(alice_, kGeneral, "again", std::nullopt, std::nullopt, {up->id});
   EXPECT_EQ(again.status().reason(), "invalid_attachment") << "it cannot be attached again either";
-  EXPECT_OK(Create(alice_, 1000)) << "the quota was given back at the delete";
+  EXPECT_OK(Create(alice_, 100000)) << "the quota was given back at the delete";
 
   ASSERT_OK_AND_ASSIGN(int64_t n, Collect(kDay));
   EXPECT_EQ(n, 1);
