@@ -160,7 +160,7 @@ TEST_F(PgUploadsTest, TheQuotaHoldsAcrossPools) {
       [&] { return Create(b, alice_, 60000).status(); });
   EXPECT_TRUE(race.waited);
   EXPECT_ERROR(race.second, Code::kTooLarge, "quota_exceeded");
-  EXPECT_EQ(QueryInt("SELECT COALESCE(SUM(size), 0) FROM uploads"), 600);
+  EXPECT_EQ(QueryInt("SELECT COALESCE(SUM(size), 0) FROM uploads"), 60000);
 }
 
 }  // namespace
