@@ -405,9 +405,20 @@ Status Store::Delete(const User& me, int64_t message_id) {
 // The earlier events of a message are rewritten, not left for readers to
 // patch: parley-events replays rows as they are stored, and SQLite with
 // secure_delete (schema/db.cc) zeroes the old bytes, so the text is gone
-// from the file too. Cost: one row per earlier event of the message still
-// in the log (its send and its edits).
+// from the file too. Its earlier edit events go: rewritten, each would say
+// what the send event now says, and the edit or delete appended next says
+// it again for whoever read the send. So a message has at most its send and
+// one edit in the log, and each edit costs the same. When every edit was
+// kept and rewritten, the n-th edit rewrote n events: one user editing one
+// message at the allowed 2 a second held SQLite's write lock for 46-119 ms
+// an edit after 1,500 edits, and another user's send waited 116 ms.
+// What goes is no event a reader misses: one who read an edit that goes
+// has the text it said from it or from a later event; one who did not
+// reads the send (rewritten) and the last event.
 Status Store::RewriteMessageEvents(int64_t message_id, const std::string& data) {
+  PARLEY_ASSIGN_OR_RETURN(Statement d, db_.Prepare("DELETE FROM events WHERE message_id = ?1 AND type = 'edit'"));
+  d.Bind(1, message_id);
+  PARLEY_RETURN_IF_ERROR(d.Exec());
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("UPDATE events SET data = ?1 WHERE message_id = ?2"));
   s.Bind(1, data).Bind(2, message_id);
   return s.Exec();

@@ -521,8 +521,12 @@ Status PgStore::Delete(const User& me, int64_t message_id) {
 }
 
 // The earlier events of a message are rewritten, not left for readers to
-// patch: parley-events replays rows as they are stored.
+// patch: parley-events replays rows as they are stored. Its earlier edit
+// events go, as on SQLite (Store::RewriteMessageEvents says why): the n-th
+// edit of one message rewrote n events, 160-190 ms an edit after 1,100.
 Status PgStore::RewriteMessageEvents(int64_t message_id, const std::string& data) {
+  PARLEY_RETURN_IF_ERROR(
+      conn_.Exec("DELETE FROM events WHERE message_id = $1 AND type = 'edit'", {message_id}).status());
   return conn_.Exec("UPDATE events SET data = $1 WHERE message_id = $2", {data, message_id}).status();
 }
 
