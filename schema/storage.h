@@ -40,8 +40,11 @@ namespace parley {
 // The classes of writes that each have a token bucket per user (item 4 of
 // the hardening issue). kTyping's bucket lives in the worker's memory, the
 // others in write_quota (store_quota.cc).
-enum class WriteClass { kSend, kEdit, kDelete, kJoin, kLeave, kCreateRoom, kInvite, kDm, kTyping, kRead, kModerate, kReact, kUpload };
-constexpr size_t kWriteClasses = 13;
+enum class WriteClass {
+  kSend, kEdit, kDelete, kJoin, kLeave, kCreateRoom, kInvite, kDm, kTyping, kRead, kModerate, kReact, kUpload,
+  kRoomEdit
+};
+constexpr size_t kWriteClasses = 14;
 // "send", "edit", ...: the write_quota.class column and the PARLEY_WRITE_RATES names.
 const char* ToString(WriteClass c);
 std::optional<WriteClass> ParseWriteClass(std::string_view s);
@@ -83,6 +86,11 @@ struct Limits {
       {2, 30},        // moderate: mutes, kicks, bans, moderators, blocks, admin actions
       {2, 30},        // react: reactions added and removed
       {0.5, 20},      // upload: a handful of photos at once, then one per 2 s
+      // room_edit: a room's name or topic. A public room's change goes to
+      // every user (the directory); under moderate's 2 a second, one owner
+      // toggling a topic pushed every online client 2 events, and 4 room
+      // list reads of the web client's, a second.
+      {1.0 / 60, 5},
   }};
   // Rooms a user may own (public, private and Q&A); 0 = no cap.
   int64_t rooms_per_user = 50;

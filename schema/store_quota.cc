@@ -11,7 +11,8 @@ namespace parley {
 namespace {
 
 constexpr std::array<const char*, kWriteClasses> kWriteClassNames = {
-    "send", "edit", "delete", "join", "leave", "create_room", "invite", "dm", "typing", "read", "moderate", "react", "upload"};
+    "send", "edit",  "delete", "join",  "leave",  "create_room", "invite",
+    "dm",   "typing", "read",  "moderate", "react", "upload",      "room_edit"};
 
 }  // namespace
 

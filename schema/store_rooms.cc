@@ -306,7 +306,7 @@ Result<Room> Store::CreateRoom(const User& me, const std::string& name, RoomKind
 
 Result<Room> Store::UpdateRoom(const User& me, int64_t room_id, const RoomUpdate& u) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
-  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRoomEdit));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
   Room r = a.room;
   if (ApplyRoomUpdate(r, u)) {

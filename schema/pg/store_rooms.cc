@@ -419,7 +419,7 @@ Result<Room> PgStore::CreateRoom(const User& me, const std::string& name, RoomKi
 
 Result<Room> PgStore::UpdateRoom(const User& me, int64_t room_id, const RoomUpdate& u) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
-  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
+  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRoomEdit));
   PARLEY_RETURN_IF_ERROR(LockModerator(me, room_id).status());
   // The room row locked after the actor's member row (every action's
   // order) and before the counter row: two changes on two pools apply one

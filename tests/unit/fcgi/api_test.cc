@@ -621,6 +621,8 @@ TEST_F(ApiTest, EveryWriteClassIs429WithRetryAfter) {
       {WriteClass::kUpload, "POST", "/api/uploads?name=a.txt", "/api/uploads?name=b.txt", "", ""},
       {WriteClass::kReact, "PUT", "/api/messages/" + m2 + "/reactions/a", "/api/messages/" + m2 + "/reactions/b",
        "", ""},
+      {WriteClass::kRoomEdit, "PATCH", r + std::to_string(mine), r + std::to_string(also), R"({"topic":"a"})",
+       R"({"topic":"b"})"},
   };
   ASSERT_EQ(writes.size(), kWriteClasses);
   Limits limits;
