@@ -6,9 +6,13 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <random>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "fixture.h"
+#include "raw_http.h"
 
 namespace parley::e2e {
 namespace {
@@ -181,6 +185,55 @@ TEST_F(LimitsTest, ReadLimitIsPerSessionAndSparesABurst) {
   // And the bucket refills: 30 reads a second.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(noisy->Get(history).status, 200);
+}
+
+// One address holds at most 256 requests in progress, whatever credentials
+// it makes up (limit_conn parley_addrs). Bodies trickled under a fresh
+// random Bearer token each met no limit before (every token its own
+// bucket, client_body_timeout between reads only): 1,528 of them from one
+// client took all of Debian's default 768 worker_connections. Past 256
+// nginx answers 429 throttled at once, before it reads the body, and the
+// slots come back when the connections close.
+TEST_F(LimitsTest, OneAddressHoldsAtMost256RequestsWhateverItsTokens) {
+  constexpr int kHeld = 256;
+  constexpr int kExtra = 10;
+  std::mt19937_64 rng(std::random_device{}());
+  auto trickled = [&] {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string token;
+    for (int i = 0; i < 64; ++i) token += kHex[rng() % 16];
+    // The body's first byte of 16,000; the rest never comes.
+    return "POST /api/rooms/1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+           "\r\nContent-Type: application/json\r\nContent-Length: 16000\r\n\r\n{";
+  };
+  std::vector<RawSocket> held;
+  for (int i = 0; i < kHeld; ++i) {
+    std::string error;
+    RawSocket s = RawSocket::Connect(stack().port(), &error);
+    ASSERT_TRUE(s.valid()) << "connection " << i << ": " << error;
+    ASSERT_TRUE(s.Send(trickled(), std::chrono::milliseconds(5000))) << "connection " << i;
+    held.push_back(std::move(s));
+  }
+  // Until nginx has read every held request's headers (and counted it).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  for (int i = 0; i < kExtra; ++i) {
+    std::string error;
+    RawSocket s = RawSocket::Connect(stack().port(), &error);
+    ASSERT_TRUE(s.valid()) << error;
+    ASSERT_TRUE(s.Send(trickled(), std::chrono::milliseconds(5000)));
+    RawResponse r = ReadResponse(s, std::chrono::milliseconds(5000));
+    ASSERT_EQ(r.status, 429) << "request " << kHeld + i + 1 << " from one address: " << r.Describe();
+    EXPECT_EQ(r.json()["error"]["code"].str(), "throttled") << r.body;
+    EXPECT_EQ(r.Header("retry-after"), "1") << r.Describe();
+  }
+  held.clear();
+  Response health;
+  for (int waited_ms = 0; waited_ms < 5000; waited_ms += 100) {
+    health = NewClient(Client::Cookies::kOff)->Get("/api/health");
+    if (health.status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(health.status, 200) << "after the held connections closed: " << health.Describe();
 }
 
 }  // namespace
