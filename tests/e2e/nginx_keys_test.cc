@@ -277,5 +277,35 @@ TEST_F(NginxKeysTest, ForwardedForFromAnUntrustedPeerIsIgnored) {
   EXPECT_FALSE(NginxLogged("client: 203.0.113.7"));
 }
 
+// parley-events refuses headers past 16 KiB (with an HTML 400); nginx takes
+// four lines of 8 KiB. Only the headers the daemon reads go to it, and of
+// the cookies only the session's: a poll with three 7 KB cookies of some
+// other application on the host, or 7 KB headers of any other name, is
+// answered as without them, by cookie or by Bearer token.
+TEST_F(NginxKeysTest, LargeForeignHeadersDoNotBreakTheEventStream) {
+  User u = Register("bigcookies");
+  const std::string pad(7000, 'x');
+  HeaderList junk_cookies;
+  HeaderList junk_headers;
+  for (int i = 0; i < 3; ++i) {
+    junk_cookies.push_back("Cookie: other" + std::to_string(i) + "=" + pad);
+    junk_headers.push_back("X-Pad-" + std::to_string(i) + ": " + pad);
+  }
+  HeaderList by_cookie = junk_cookies;
+  by_cookie.push_back("Cookie: parley_session=" + u.token);
+  HeaderList by_bearer = junk_headers;
+  by_bearer.push_back("Authorization: Bearer " + u.token);
+  for (const HeaderList& headers : {by_cookie, by_bearer}) {
+    Response poll = NewClient(Client::Cookies::kOff)->Get("/events/poll?since=0&timeout=0", headers);
+    EXPECT_EQ(poll.status, 200) << poll.Describe();
+    EXPECT_NE(poll.Header("content-type").find("application/json"), std::string::npos) << poll.Describe();
+  }
+  // No session cookie among the others: the daemon's JSON 401, as with no
+  // Cookie header at all (nginx sends none, not an empty one).
+  Response anonymous = NewClient(Client::Cookies::kOff)->Get("/events/poll?since=0&timeout=0", junk_cookies);
+  EXPECT_EQ(anonymous.status, 401) << anonymous.Describe();
+  EXPECT_NE(anonymous.Header("content-type").find("application/json"), std::string::npos) << anonymous.Describe();
+}
+
 }  // namespace
 }  // namespace parley::e2e
