@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fixture.h"
+#include "raw_http.h"
 
 namespace parley::e2e {
 namespace {
@@ -155,6 +156,16 @@ TEST_F(TlsTest, AnHttp2BodyOnEventsIsRefusedInJson) {
   EXPECT_EQ(got.rfind("HTTP/2 413", 0), 0u) << got.substr(0, 400);
   EXPECT_NE(got.find("application/json"), std::string::npos) << got.substr(0, 400);
   EXPECT_NE(got.find("\"body_not_allowed\""), std::string::npos) << got.substr(0, 400);
+}
+
+// Plain HTTP sent to the HTTPS port is sent on to the same URL over https
+// (error_page 497), not answered with nginx's HTML 400 page.
+TEST_F(TlsTest, PlainHttpOnTheHttpsPortRedirects) {
+  const std::string port = std::to_string(stack().port());
+  RawResponse r = RawExchange(stack().port(), "GET /api/health?x=1 HTTP/1.1\r\nHost: 127.0.0.1:" + port +
+                                                  "\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.status, 301) << r.Describe();
+  EXPECT_EQ(r.Header("location"), "https://127.0.0.1:" + port + "/api/health?x=1") << r.Describe();
 }
 
 }  // namespace
