@@ -54,6 +54,12 @@ Result<MemberUpdated> UpdatedAnswer(const UpdateTarget& t, const std::function<R
   return MemberUpdated{std::move(m), std::nullopt};
 }
 
+const std::string& MembershipEndingActionsSql() {
+  static const std::string kList = std::string("('") + ToString(MemberAction::kLeft) + "', '" +
+                                   ToString(MemberAction::kKicked) + "', '" + ToString(MemberAction::kBanned) + "')";
+  return kList;
+}
+
 std::string ModerationEventData(int64_t room_id, const Member& m, MemberAction action, const User& by,
                                 const std::string* reason) {
   JsonWriter w;

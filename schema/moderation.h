@@ -82,6 +82,11 @@ inline Addressed BanAddressed(bool was_member) {
   return was_member ? Addressed::kRoomAndTarget : Addressed::kRoom;
 }
 
+// The `member` actions that end a membership (left, kicked, banned), as an
+// SQL list for `action IN (...)`: what RoomsLeftSince counts as leaving,
+// on both backends, in the names the events carry (ToString).
+const std::string& MembershipEndingActionsSql();
+
 // A moderation `member` event: the member's state after the action, who
 // acted, and the reason of a ban.
 std::string ModerationEventData(int64_t room_id, const Member& m, MemberAction action, const User& by,

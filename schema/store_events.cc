@@ -119,7 +119,7 @@ Result<std::vector<RoomBound>> Store::RoomsLeftSince(int64_t user_id, int64_t af
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
       "SELECT e.room_id, MIN(MAX(e.id), ?3) FROM events e WHERE e.target_id = ?1 AND e.id > ?2 "
       "AND e.type = 'member' AND e.room_id IS NOT NULL "
-      "AND json_extract(e.data, '$.action') IN ('left', 'kicked', 'banned') "
+      "AND json_extract(e.data, '$.action') IN " + MembershipEndingActionsSql() + " "
       "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = e.room_id AND m.user_id = ?1) "
       "GROUP BY e.room_id"));
   s.Bind(1, user_id).Bind(2, after).Bind(3, upto);

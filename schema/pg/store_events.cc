@@ -17,6 +17,7 @@
 
 #include "schema/event_merge.h"
 #include "schema/json.h"
+#include "schema/moderation.h"
 #include "schema/pg/event_log.h"
 #include "schema/pg/key_range.h"
 #include "schema/pg/notify.h"
@@ -208,7 +209,7 @@ Result<std::vector<RoomBound>> PgStore::RoomsLeftSince(int64_t user_id, int64_t 
       PgResult r, conn_.Exec("SELECT e.room_id, LEAST(MAX(e.id), $3) FROM events e WHERE " +
                                  KeyRange("e.target_id", "e.id", "$1", "$2", kMaxId) +
                                  " AND e.target_id IS NOT NULL AND e.type = 'member' AND e.room_id IS NOT NULL "
-                                 "AND (e.data::jsonb ->> 'action') IN ('left', 'kicked', 'banned') "
+                                 "AND (e.data::jsonb ->> 'action') IN " + MembershipEndingActionsSql() + " "
                                  "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = e.room_id AND m.user_id = $1) "
                                  "GROUP BY e.room_id",
                              {user_id, IdAfter(after), upto}));
