@@ -160,6 +160,8 @@ Result<Response> Api::Dispatch(Call& c) {
     case RouteId::kDownload: return GetUpload(c);
     case RouteId::kRoom: return GetRoom(c);
     case RouteId::kUpdateRoom: return UpdateRoom(c);
+    case RouteId::kInvitations: return Invitations(c);
+    case RouteId::kDeclineInvitation: return DeclineInvitation(c);
   }
   return Status::Internal("unrouted request");
 }

@@ -78,6 +78,8 @@ class Api {
   Result<Response> Join(Call& c);
   Result<Response> Leave(Call& c);
   Result<Response> Invite(Call& c);
+  Result<Response> Invitations(Call& c);
+  Result<Response> DeclineInvitation(Call& c);
   Result<Response> Members(Call& c);
   Result<Response> GetMember(Call& c);
   Result<Response> Dm(Call& c);

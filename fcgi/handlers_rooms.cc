@@ -84,8 +84,19 @@ Result<Response> Api::Leave(Call& c) {
 Result<Response> Api::Invite(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(std::string username, RequireString(c.body, "username"));
   PARLEY_RETURN_IF_ERROR(ValidateUsername(username));  // a body's field: 400, not a path's 404
-  PARLEY_ASSIGN_OR_RETURN(auto added, store_.Invite(c.user, c.route.num, username));
-  return JsonResponse(added.second ? 201 : 200, Wrap("member", added.first));
+  PARLEY_ASSIGN_OR_RETURN(Invited done, store_.Invite(c.user, c.route.num, username));
+  if (done.member) return JsonResponse(200, Wrap("member", *done.member));
+  return JsonResponse(done.created ? 201 : 200, Wrap("invitation", *done.invitation));
+}
+
+Result<Response> Api::Invitations(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Invitation> all, store_.Invitations(c.user));
+  return JsonResponse(200, Wrap("invitations", all));
+}
+
+Result<Response> Api::DeclineInvitation(Call& c) {
+  PARLEY_RETURN_IF_ERROR(store_.DeclineInvitation(c.user, c.route.num));
+  return NoContent();
 }
 
 Result<Response> Api::Members(Call& c) {

@@ -62,6 +62,8 @@ constexpr RouteDef kRoutes[] = {
     {"GET", "/api/uploads/#", RouteId::kDownload, kReader},
     {"GET", "/api/rooms/#", RouteId::kRoom, kReader},
     {"PATCH", "/api/rooms/#", RouteId::kUpdateRoom, kBatch},
+    {"GET", "/api/me/invitations", RouteId::kInvitations, kReader},
+    {"DELETE", "/api/me/invitations/#", RouteId::kDeclineInvitation, kBatch},
 };
 
 // Matches path against pattern segment by segment, filling num and name.

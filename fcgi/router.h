@@ -18,6 +18,8 @@ enum class RouteId {
   kUpload, kDownload,
   // A room's name and topic.
   kRoom, kUpdateRoom,
+  // Pending invitations (migration 023).
+  kInvitations, kDeclineInvitation,
 };
 
 // Where a route's requests run (fcgi/worker.cc): on the request thread's

@@ -209,16 +209,36 @@ void Write(JsonWriter& w, const Room& r) {
   w.EndObject();
 }
 
-void Write(JsonWriter& w, const Ban& b) {
-  w.BeginObject().Key("user");
-  Write(w, b.user);
-  w.Key("reason").String(b.reason).Key("by");
-  if (b.by) {
-    Write(w, *b.by);
+namespace {
+
+// Who did something, or null once that account is gone.
+void WriteBy(JsonWriter& w, const std::optional<User>& by) {
+  w.Key("by");
+  if (by) {
+    Write(w, *by);
   } else {
     w.Null();
   }
+}
+
+}  // namespace
+
+void Write(JsonWriter& w, const Ban& b) {
+  w.BeginObject().Key("user");
+  Write(w, b.user);
+  w.Key("reason").String(b.reason);
+  WriteBy(w, b.by);
   w.Key("ts").Int(b.ts).EndObject();
+}
+
+void Write(JsonWriter& w, const Invitation& i) {
+  w.BeginObject().Key("room").BeginObject().Key("id").Int(i.room_id).Key("name").String(i.room_name);
+  w.Key("kind").String(ToString(i.room_kind));
+  if (!i.room_topic.empty()) w.Key("topic").String(i.room_topic);
+  w.EndObject().Key("user");
+  Write(w, i.user);
+  WriteBy(w, i.by);
+  w.Key("ts").Int(i.ts).EndObject();
 }
 
 void Write(JsonWriter& w, const Member& m) {

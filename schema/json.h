@@ -80,6 +80,7 @@ void Write(JsonWriter& w, const User& u);
 void Write(JsonWriter& w, const Room& r);
 void Write(JsonWriter& w, const Member& m);
 void Write(JsonWriter& w, const Ban& b);
+void Write(JsonWriter& w, const Invitation& i);
 void Write(JsonWriter& w, const Message& m);
 // {"id","name","mime","size","width"?,"height"?}; as a message's attachment also "url".
 void Write(JsonWriter& w, const Upload& u);

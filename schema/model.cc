@@ -10,8 +10,9 @@ namespace {
 constexpr std::array<const char*, 4> kRoomKinds = {"public", "private", "qa", "dm"};
 constexpr std::array<const char*, 3> kRoles = {"member", "student", "professor"};
 constexpr std::array<const char*, 2> kAudiences = {"room", "all"};
-constexpr std::array<const char*, 10> kMemberActions = {"joined", "left",   "added",    "role",    "kicked",
-                                                         "banned", "unbanned", "muted", "unmuted", "moderator"};
+constexpr std::array<const char*, 13> kMemberActions = {"joined",  "left",     "added",    "role",     "kicked",
+                                                         "banned",  "unbanned", "muted",    "unmuted",  "moderator",
+                                                         "invited", "declined", "uninvited"};
 constexpr std::array<const char*, 3> kNotifyLevels = {"all", "mentions", "none"};
 
 template <typename E, size_t N>

@@ -21,7 +21,13 @@ enum class Audience { kRoom, kAll };
 // The "action" of a member event.
 // kKicked and kBanned end the membership as kLeft does; the others
 // (DESIGN section 3.1) change it in place or, for kUnbanned, lift a ban.
-enum class MemberAction { kJoined, kLeft, kAdded, kRole, kKicked, kBanned, kUnbanned, kMuted, kUnmuted, kModerator };
+// kAdded: an invitation that added its invitee at once, as before migration
+// 023 (older logs carry it). kInvited, kDeclined, kUninvited: a pending
+// invitation made, declined by its invitee, withdrawn by a moderator.
+enum class MemberAction {
+  kJoined, kLeft, kAdded, kRole, kKicked, kBanned, kUnbanned, kMuted, kUnmuted, kModerator,
+  kInvited, kDeclined, kUninvited
+};
 // A member's notification level in a room (PUT /api/rooms/{id}/notifications).
 enum class NotifyLevel { kAll, kMentions, kNone };
 
@@ -79,6 +85,19 @@ struct Member {
 struct Ban {
   User user;
   std::string reason;
+  std::optional<User> by;
+  int64_t ts = 0;
+};
+
+// A pending invitation (migration 023): to which room, for whom, by whom
+// (null once that account is gone), when. The room as the invitee may see
+// it before joining: its name, kind and topic.
+struct Invitation {
+  int64_t room_id = 0;
+  std::string room_name;
+  RoomKind room_kind = RoomKind::kPrivate;
+  std::string room_topic;  // "" when none
+  User user;
   std::optional<User> by;
   int64_t ts = 0;
 };

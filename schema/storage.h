@@ -133,6 +133,14 @@ struct MemberUpdate {
 // Someone out of the room whose mute is kept for their return (migration
 // 017), when the update asked only to change or lift that mute: no member,
 // and the kept mute's end (nullopt: lifted, they come back unmuted).
+// What an invitation did: the membership the invitee already had, or the
+// pending invitation, and whether it was made now.
+struct Invited {
+  std::optional<Member> member;
+  std::optional<Invitation> invitation;
+  bool created = false;
+};
+
 struct MemberUpdated {
   std::optional<Member> member;
   std::optional<int64_t> kept_muted_until;
@@ -358,10 +366,21 @@ class Storage {
   // is, and to the members of a private one; a change to what the room
   // already has appends nothing. 409 room_name_taken.
   virtual Result<Room> UpdateRoom(const User& me, int64_t room_id, const RoomUpdate& u) = 0;
+  // Joins a public or Q&A room, or a private one I hold an invitation to
+  // (accepting it: the invitation goes in the same transaction, as does one
+  // to a public room); any other private room is 404 room_not_found.
   virtual Result<Room> Join(const User& me, int64_t room_id) = 0;
   virtual Status Leave(const User& me, int64_t room_id) = 0;
-  // Returns the member and whether it was newly added.
-  virtual Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username) = 0;
+  // Invites someone (any member may, into any room but a DM): a pending
+  // invitation, which adds them only once they join (migration 023 says
+  // why), or, if they are in already, that membership. 403 blocked (they
+  // block me), banned; 404 user_not_found.
+  virtual Result<Invited> Invite(const User& me, int64_t room_id, const std::string& username) = 0;
+  // My pending invitations, newest first (at most kMaxPendingInvitations).
+  virtual Result<std::vector<Invitation>> Invitations(const User& me) = 0;
+  // Declines one of mine: a `declined` event to the room and to me. 404
+  // invitation_not_found. Taxed as a leave.
+  virtual Status DeclineInvitation(const User& me, int64_t room_id) = 0;
   virtual Result<MemberPage> Members(const User& me, int64_t room_id, const UserPageQuery& q) = 0;
   // One member, seen by a member of the room (the list's access rules).
   virtual Result<Member> FindMember(const User& me, int64_t room_id, const std::string& username) = 0;
@@ -430,6 +449,8 @@ class Storage {
   // of the room only through a mute kept for their return, and only when
   // the update touches nothing but the mute (MemberUpdated).
   virtual Result<MemberUpdated> UpdateMember(const User& me, int64_t room_id, const std::string& username, const MemberUpdate& u) = 0;
+  // Removes a member, or withdraws the pending invitation of someone not
+  // in the room (an `uninvited` event to the room and to them).
   virtual Status Kick(const User& me, int64_t room_id, const std::string& username) = 0;
   virtual Status BanUser(const User& me, int64_t room_id, const std::string& username, const std::string& reason) = 0;
   virtual Status Unban(const User& me, int64_t room_id, const std::string& username) = 0;

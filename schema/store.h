@@ -93,7 +93,9 @@ class Store final : public Storage {
   Result<Room> UpdateRoom(const User& me, int64_t room_id, const RoomUpdate& u) override;
   Result<Room> Join(const User& me, int64_t room_id) override;
   Status Leave(const User& me, int64_t room_id) override;
-  Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username) override;
+  Result<Invited> Invite(const User& me, int64_t room_id, const std::string& username) override;
+  Result<std::vector<Invitation>> Invitations(const User& me) override;
+  Status DeclineInvitation(const User& me, int64_t room_id) override;
   Result<MemberPage> Members(const User& me, int64_t room_id, const UserPageQuery& q) override;
   Result<Member> FindMember(const User& me, int64_t room_id, const std::string& username) override;
   Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) override;
@@ -302,6 +304,12 @@ class Store final : public Storage {
   // In AddMember, after the insert: the kept mute, set on the new row if it
   // still runs (its value then), the kept row deleted either way.
   Result<std::optional<int64_t>> TakeKeptMute(int64_t room_id, int64_t user_id);
+  // Pending invitations (store_invitations.cc): one, or none; whether one
+  // was deleted; a moderator's withdrawal inside Kick's transaction (404
+  // member_not_found when there is none either).
+  Result<std::optional<Invitation>> LoadInvitation(int64_t room_id, int64_t user_id);
+  Result<bool> DropInvitation(int64_t room_id, int64_t user_id);
+  Status WithdrawInvitation(const User& me, int64_t room_id, const User& who);
   Result<std::unique_ptr<Transaction>> BeginWrite();
   Status CommitWrite(Transaction& tx);
 

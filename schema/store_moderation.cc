@@ -160,7 +160,13 @@ Status Store::Kick(const User& me, int64_t room_id, const std::string& username)
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
   PARLEY_ASSIGN_OR_RETURN(User who, LoadTarget(a, me, username));
-  PARLEY_ASSIGN_OR_RETURN(Member m, LoadMember(room_id, who.id));
+  Result<Member> member = LoadMember(room_id, who.id);
+  if (!member.ok()) {
+    if (member.status().code() != Code::kNotFound) return member.status();
+    PARLEY_RETURN_IF_ERROR(WithdrawInvitation(me, room_id, who));
+    return CommitWrite(*tx);
+  }
+  Member m = std::move(*member);
   PARLEY_RETURN_IF_ERROR(RemoveMember(room_id, who.id));
   // The member's state after the kick: out, and not a moderator; a mute
   // still running waits for their return (RemoveMember).
@@ -182,6 +188,9 @@ Status Store::BanUser(const User& me, int64_t room_id, const std::string& userna
     PARLEY_RETURN_IF_ERROR(s.Exec());
     if (s.Changes() == 0) return Status::Ok();  // already banned: no second event
   }
+  // A pending invitation goes quietly: its invitee hears nothing of a ban
+  // of someone not in the room (BanAddressed), and joining says 403 banned.
+  PARLEY_RETURN_IF_ERROR(DropInvitation(room_id, who.id).status());
   Member m{who, a.room.kind == RoomKind::kQa ? Role::kStudent : Role::kMember};
   auto current = LoadMember(room_id, who.id);
   if (current.ok()) m.role = current->role;
@@ -251,6 +260,11 @@ Status Store::Block(const User& me, const std::string& username) {
   n.Bind(1, me.id).Bind(2, kMaxBlocks + 1);
   PARLEY_ASSIGN_OR_RETURN(bool row, n.Step());
   if (row && n.Int(0) > kMaxBlocks) return BlockLimitReached();
+  // Their pending invitations to me go, quietly (the blocked person hears
+  // nothing); my devices refetch my invitations on the block's event.
+  PARLEY_ASSIGN_OR_RETURN(Statement d, db_.Prepare("DELETE FROM invitations WHERE user_id = ? AND by_id = ?"));
+  d.Bind(1, me.id).Bind(2, who->id);
+  PARLEY_RETURN_IF_ERROR(d.Exec());
   PARLEY_RETURN_IF_ERROR(AppendUserEvent(me.id, AccountEventData(*who, "blocked", true)));
   return CommitWrite(*tx);
 }

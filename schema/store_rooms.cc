@@ -327,9 +327,12 @@ Result<Room> Store::UpdateRoom(const User& me, int64_t room_id, const RoomUpdate
 Result<Room> Store::Join(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kJoin));
-  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, false));
+  PARLEY_ASSIGN_OR_RETURN(Access a, LoadRoomAccess(me.id, room_id));
   if (!a.role) {
-    // LoadAccess already hid private and dm rooms the user is not in.
+    // An invitation, taken now, opens a private room; without one it stays
+    // hidden (a DM never has one).
+    PARLEY_ASSIGN_OR_RETURN(bool invited, DropInvitation(room_id, me.id));
+    if (!invited) PARLEY_RETURN_IF_ERROR(CheckRoomAccess(a.room, false, false));
     PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, DefaultRole(a.room.kind), MemberAction::kJoined));
   }
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
@@ -343,29 +346,6 @@ Status Store::Leave(const User& me, int64_t room_id) {
   PARLEY_RETURN_IF_ERROR(RemoveMember(room_id, me.id));
   PARLEY_RETURN_IF_ERROR(AppendMemberEvent(room_id, me, *a.role, MemberAction::kLeft));
   return CommitWrite(*tx);
-}
-
-Result<std::pair<Member, bool>> Store::Invite(const User& me, int64_t room_id, const std::string& username) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
-  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kInvite));
-  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true));
-  if (a.room.kind == RoomKind::kDm) {
-    return Status::Forbidden("forbidden", "a direct conversation has exactly two people");
-  }
-  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
-  if (!who) return Status::NotFound("user_not_found", "no such user");
-  PARLEY_RETURN_IF_ERROR(CheckNotBlocked(me.id, who->id));
-  bool added = false;
-  {
-    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("SELECT 1 FROM members WHERE room_id = ? AND user_id = ?"));
-    s.Bind(1, room_id).Bind(2, who->id);
-    PARLEY_ASSIGN_OR_RETURN(bool present, s.Step());
-    added = !present;
-  }
-  if (added) PARLEY_RETURN_IF_ERROR(AddMember(room_id, *who, DefaultRole(a.room.kind), MemberAction::kAdded));
-  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
-  PARLEY_ASSIGN_OR_RETURN(Member m, LoadMember(room_id, who->id));
-  return std::make_pair(std::move(m), added);
 }
 
 Result<MemberPage> Store::Members(const User& me, int64_t room_id, const UserPageQuery& q) {

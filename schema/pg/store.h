@@ -105,7 +105,9 @@ class PgStore final : public Storage {
   Result<Room> UpdateRoom(const User& me, int64_t room_id, const RoomUpdate& u) override;
   Result<Room> Join(const User& me, int64_t room_id) override;
   Status Leave(const User& me, int64_t room_id) override;
-  Result<std::pair<Member, bool>> Invite(const User& me, int64_t room_id, const std::string& username) override;
+  Result<Invited> Invite(const User& me, int64_t room_id, const std::string& username) override;
+  Result<std::vector<Invitation>> Invitations(const User& me) override;
+  Status DeclineInvitation(const User& me, int64_t room_id) override;
   Result<MemberPage> Members(const User& me, int64_t room_id, const UserPageQuery& q) override;
   Result<Member> FindMember(const User& me, int64_t room_id, const std::string& username) override;
   Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) override;
@@ -353,6 +355,12 @@ class PgStore final : public Storage {
   Result<User> LockTarget(const ModAccess& actor, const User& me, const std::string& username);
   // The member as Members() lists it, or 404 member_not_found.
   Result<Member> LoadRoomMember(int64_t room_id, int64_t user_id);
+  // Pending invitations (store_invitations.cc), as on SQLite: one, or
+  // none; whether one was deleted; a moderator's withdrawal inside Kick's
+  // transaction, its event into events (404 member_not_found for none).
+  Result<std::optional<Invitation>> LoadInvitation(int64_t room_id, int64_t user_id);
+  Result<bool> DropInvitation(int64_t room_id, int64_t user_id);
+  Status WithdrawInvitation(const User& me, int64_t room_id, const User& who, std::vector<Event>& events);
   // Sets a member's role (400 invalid_field if it does not fit the room's
   // kind, 404 member_not_found), adding the role event if it changed.
   Status ChangeMemberRole(int64_t room_id, RoomKind kind, const User& who, Role role, std::vector<Event>& events);

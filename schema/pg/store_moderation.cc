@@ -243,7 +243,14 @@ Status PgStore::Kick(const User& me, int64_t room_id, const std::string& usernam
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kModerate));
   PARLEY_ASSIGN_OR_RETURN(ModAccess a, LockModerator(me, room_id));
   PARLEY_ASSIGN_OR_RETURN(User who, LockTarget(a, me, username));
-  PARLEY_ASSIGN_OR_RETURN(Member m, LoadRoomMember(room_id, who.id));
+  Result<Member> member = LoadRoomMember(room_id, who.id);
+  if (!member.ok()) {
+    if (member.status().code() != Code::kNotFound) return member.status();
+    std::vector<Event> events;
+    PARLEY_RETURN_IF_ERROR(WithdrawInvitation(me, room_id, who, events));
+    return CommitEvents(*tx, events);
+  }
+  Member m = std::move(*member);
   PARLEY_RETURN_IF_ERROR(RemoveMember(room_id, who.id).status());
   // As on SQLite: out, not a moderator; a running mute waits for the return.
   m.moderator = false;
@@ -267,6 +274,8 @@ Status PgStore::BanUser(const User& me, int64_t room_id, const std::string& user
                                                    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                                                    {room_id, who.id, reason, me.id, NowMs()}));
   if (ins.Affected() == 0) return Status::Ok();  // already banned: no second event
+  // A pending invitation goes quietly, as on SQLite.
+  PARLEY_RETURN_IF_ERROR(DropInvitation(room_id, who.id).status());
   Member m{who, DefaultRole(a.room.kind)};
   auto current = LoadRoomMember(room_id, who.id);
   if (current.ok()) m.role = current->role;
@@ -334,6 +343,9 @@ Status PgStore::Block(const User& me, const std::string& username) {
                                                  {me.id, kMaxBlocks + 1}));
   PARLEY_ASSIGN_OR_RETURN(int64_t count, n.Int(0, 0));
   if (count > kMaxBlocks) return BlockLimitReached();
+  // Their pending invitations to me go, quietly, as on SQLite.
+  PARLEY_RETURN_IF_ERROR(
+      conn_.Exec("DELETE FROM invitations WHERE user_id = $1 AND by_id = $2", {me.id, who->id}).status());
   std::vector<Event> events = {BlockEvent(me, *who, true)};
   return CommitEvents(*tx, events);
 }

@@ -450,10 +450,17 @@ Result<Room> PgStore::UpdateRoom(const User& me, int64_t room_id, const RoomUpda
 Result<Room> PgStore::Join(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kJoin));
-  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, false));
+  PgConn::Stmt st = AccessQuery(me.id, room_id, false, nullptr);
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(st.sql, st.params));
+  PARLEY_ASSIGN_OR_RETURN(Access a, ReadRoomAccess(r, false));
   std::vector<Event> events;
-  // LoadAccess already hid private and dm rooms the user is not in.
-  if (!a.role) PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, DefaultRole(a.room.kind), MemberAction::kJoined, events));
+  if (!a.role) {
+    // An invitation, taken now, opens a private room; without one it stays
+    // hidden (a DM never has one).
+    PARLEY_ASSIGN_OR_RETURN(bool invited, DropInvitation(room_id, me.id));
+    if (!invited) PARLEY_RETURN_IF_ERROR(CheckRoomAccess(a.room, false, false));
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, DefaultRole(a.room.kind), MemberAction::kJoined, events));
+  }
   PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
   return LoadRoomView(me, room_id);
 }
@@ -469,22 +476,6 @@ Status PgStore::Leave(const User& me, int64_t room_id) {
   std::vector<Event> events = {MemberEvent(room_id, me, *role, MemberAction::kLeft)};
   (void)a;
   return CommitEvents(*tx, events);
-}
-
-Result<std::pair<Member, bool>> PgStore::Invite(const User& me, int64_t room_id, const std::string& username) {
-  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
-  PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kInvite));
-  PARLEY_ASSIGN_OR_RETURN(Access a, LoadAccess(me.id, room_id, true, true));
-  if (a.room.kind == RoomKind::kDm) return Status::Forbidden("forbidden", "a direct conversation has exactly two people");
-  PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
-  if (!who) return Status::NotFound("user_not_found", "no such user");
-  PARLEY_RETURN_IF_ERROR(CheckNotBlocked(me.id, who->id));
-  std::vector<Event> events;
-  PARLEY_RETURN_IF_ERROR(AddMember(room_id, *who, DefaultRole(a.room.kind), MemberAction::kAdded, events));
-  const bool added = !events.empty();
-  PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
-  PARLEY_ASSIGN_OR_RETURN(Member m, LoadMember(room_id, who->id));
-  return std::make_pair(std::move(m), added);
 }
 
 Result<MemberPage> PgStore::Members(const User& me, int64_t room_id, const UserPageQuery& q) {

@@ -816,9 +816,33 @@ TEST_F(ApiTest, RoomsMembersRolesAndDirectMessages) {
   const int64_t secret = CreateRoom(alice, "secret", "private");
   const std::string sbase = "/api/rooms/" + std::to_string(secret);
   EXPECT_API_ERROR(As(bob, "POST", sbase + "/join"), 404, "room_not_found");
-  EXPECT_EQ(As(alice, "POST", sbase + "/members", R"({"username":"bob"})").status, 201);
+  // An invitation waits for bob: 201 once, 200 after, listed as his until
+  // he declines it or joins.
+  Response invited = As(alice, "POST", sbase + "/members", R"({"username":"bob"})");
+  ASSERT_EQ(invited.status, 201) << invited.body;
+  JsonPtr ij = ParseBody(invited);
+  const cJSON* invitation = Get(ij.get(), "invitation");
+  EXPECT_EQ(Num(Get(invitation, "room"), "id"), secret);
+  EXPECT_EQ(Str(Get(invitation, "room"), "name"), "secret");
+  EXPECT_EQ(Str(Get(invitation, "room"), "kind"), "private");
+  EXPECT_EQ(Str(Get(invitation, "user"), "username"), "bob");
+  EXPECT_EQ(Str(Get(invitation, "by"), "username"), "alice");
+  EXPECT_GT(Num(invitation, "ts"), 0);
   EXPECT_EQ(As(alice, "POST", sbase + "/members", R"({"username":"bob"})").status, 200);
   EXPECT_API_ERROR(As(alice, "POST", sbase + "/members", R"({"username":"nobody"})"), 404, "user_not_found");
+  EXPECT_API_ERROR(As(bob, "GET", sbase + "/messages"), 404, "room_not_found");
+  Response mine = As(bob, "GET", "/api/me/invitations");
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  EXPECT_EQ(cJSON_GetArraySize(Get(ParseBody(mine).get(), "invitations")), 1);
+  EXPECT_EQ(As(bob, "DELETE", "/api/me/invitations/" + std::to_string(secret)).status, 204);
+  EXPECT_API_ERROR(As(bob, "DELETE", "/api/me/invitations/" + std::to_string(secret)), 404, "invitation_not_found");
+  EXPECT_API_ERROR(As(bob, "DELETE", "/api/me/invitations/x"), 404, "not_found");
+  EXPECT_API_ERROR(As(bob, "POST", sbase + "/join"), 404, "room_not_found");
+  EXPECT_EQ(As(alice, "POST", sbase + "/members", R"({"username":"bob"})").status, 201);
+  EXPECT_EQ(As(bob, "POST", sbase + "/join").status, 200);
+  Response member = As(alice, "POST", sbase + "/members", R"({"username":"bob"})");
+  ASSERT_EQ(member.status, 200) << member.body;
+  EXPECT_EQ(Str(Get(Get(ParseBody(member).get(), "member"), "user"), "username"), "bob");
   EXPECT_EQ(As(bob, "GET", sbase + "/messages").status, 200);
 
   // Direct conversations.

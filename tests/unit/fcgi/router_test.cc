@@ -31,6 +31,8 @@ const RouteCase kCases[] = {
     {"POST", "/api/rooms/8/leave", RouteId::kLeave, 8, ""},
     {"POST", "/api/rooms/9/members", RouteId::kInvite, 9, ""},
     {"GET", "/api/rooms/10/members", RouteId::kMembers, 10, ""},
+    {"GET", "/api/me/invitations", RouteId::kInvitations, 0, ""},
+    {"DELETE", "/api/me/invitations/31", RouteId::kDeclineInvitation, 31, ""},
     {"GET", "/api/rooms/10/members/bob", RouteId::kMember, 10, "bob"},
     {"PUT", "/api/rooms/11/members/alice.b-c_d", RouteId::kUpdateMember, 11, "alice.b-c_d"},
     {"POST", "/api/dm", RouteId::kDm, 0, ""},

@@ -218,7 +218,7 @@ TEST_F(StoreEventReadsTest, PagingMatchesTheWholeLogFilterForAnyPageSize) {
     if (open) {
       ASSERT_OK(store_->Join(users[0], rooms.back()));
     } else {
-      ASSERT_OK(store_->Invite(owner, rooms.back(), users[0].username));
+      InviteAndJoin(owner, rooms.back(), users[0]);
     }
   }
   for (int step = 0; step < 4000; ++step) {

@@ -115,7 +115,7 @@ TEST_F(StoreEventsTest, EventsForUserFollowMembership) {
   }
 
   // Once a member, the room's log is bob's to read (membership now).
-  ASSERT_OK(store_->Invite(alice, secret.id, "bob"));
+  InviteAndJoin(alice, secret.id, bob);
   seen = VisibleIds(bob);
   EXPECT_TRUE(Contains(seen, hidden));
 

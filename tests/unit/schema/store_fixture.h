@@ -147,6 +147,11 @@ class StoreFixture : public ::testing::Test {
     return room;
   }
   void JoinOk(const User& u, int64_t room_id) { EXPECT_OK(store_->Join(u, room_id)); }
+  // An invitation, accepted: by invites who, who joins (migration 023).
+  void InviteAndJoin(const User& by, int64_t room_id, const User& who) {
+    EXPECT_OK(store_->Invite(by, room_id, who.username));
+    JoinOk(who, room_id);
+  }
   int64_t Head() {
     auto h = store_->Head();
     EXPECT_OK(h);

@@ -142,23 +142,23 @@ TEST_F(StoreModerationTest, ABannedMemberUnbannedComesBackMuted) {
   EXPECT_EQ(ListedMute(member_), until);
 }
 
-// Back by invitation (a private room): the invite's answer and its `added`
-// event show the mute.
+// Back by invitation (a private room): the accepting join and its
+// `joined` event show the mute.
 TEST_F(StoreModerationTest, AnInviteBackKeepsTheMute) {
   const int64_t priv = NewRoom(owner_, "backroom", RoomKind::kPrivate).id;
-  ASSERT_OK(store_->Invite(owner_, priv, "member"));
+  InviteAndJoin(owner_, priv, member_);
   const int64_t until = NowMs() + 3600 * 1000;
   Mute("member", until, priv);
   ASSERT_OK(store_->Leave(member_, priv));
+  ASSERT_OK_AND_ASSIGN(Invited invited, store_->Invite(owner_, priv, "member"));
+  EXPECT_TRUE(invited.created);
   const int64_t before = Head();
-  ASSERT_OK_AND_ASSIGN(auto invited, store_->Invite(owner_, priv, "member"));
-  EXPECT_TRUE(invited.second);
-  EXPECT_EQ(invited.first.muted_until, until);
+  ASSERT_OK(store_->Join(member_, priv));
   EXPECT_ERROR(store_->Send(member_, priv, "hi", std::nullopt), Code::kForbidden, "muted");
   EXPECT_EQ(ListedMute(member_, priv), until);
-  const std::string added = LastMemberEvent(member_, before);
-  EXPECT_NE(added.find("\"action\":\"added\""), std::string::npos) << added;
-  EXPECT_NE(added.find("\"muted_until\":" + std::to_string(until)), std::string::npos) << added;
+  const std::string joined = LastMemberEvent(member_, before);
+  EXPECT_NE(joined.find("\"action\":\"joined\""), std::string::npos) << joined;
+  EXPECT_NE(joined.find("\"muted_until\":" + std::to_string(until)), std::string::npos) << joined;
 }
 
 // A mute whose time has passed is not carried, whether it ran out while the
@@ -639,7 +639,7 @@ TEST_F(StoreModerationTest, AnEmptyTopicClearsIt) {
 TEST_F(StoreModerationTest, APrivateRoomsChangeReachesItsMembersOnly) {
   User outsider = NewUser("outsider");
   Room secret = NewRoomWith(owner_, "secret", RoomKind::kPrivate, {});
-  ASSERT_OK(store_->Invite(owner_, secret.id, "member"));
+  InviteAndJoin(owner_, secret.id, member_);
   const int64_t head = Head();
   ASSERT_OK(store_->UpdateRoom(owner_, secret.id, RenameTo("still secret")));
   EXPECT_EQ(OfType(EventsOf(member_, head), "room").size(), 1u);
@@ -700,7 +700,7 @@ TEST_F(StoreModerationTest, TheOperatorSeesAPrivateRoomItsNewOwnerIsNotIn) {
   const int64_t head = Head();
   EXPECT_ERROR(store_->AdminSetOwner(secret.id, "outsider"), Code::kNotFound, "member_not_found");
   EXPECT_EQ(Head(), head) << "a refusal appends nothing";
-  ASSERT_OK(store_->Invite(owner_, secret.id, "outsider"));
+  InviteAndJoin(owner_, secret.id, outsider);
   ASSERT_OK(store_->AdminSetOwner(secret.id, "outsider"));
   ASSERT_OK_AND_ASSIGN(Room now, store_->GetRoom(outsider, secret.id));
   ASSERT_TRUE(now.owner.has_value());

@@ -309,6 +309,9 @@ TEST_F(StorePgRaceTest, ABanAndAJoinOnTwoPoolsAreOrdered) {
     ASSERT_OK(batch->Commit());
     ASSERT_OK(ban.get());
     EXPECT_EQ(IsMember(grace, club.id), 0);
+    EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM invitations WHERE user_id = " + std::to_string(grace.id)), 0)
+        << "the ban dropped the invitation the invite made";
+    EXPECT_FALSE(store_->Join(grace, club.id).ok());
   }
 }
 

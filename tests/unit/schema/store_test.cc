@@ -2,6 +2,7 @@
 // migrated SQLite file. Users get a fake password hash: the Store never
 // looks inside it, and real Argon2id would cost ~50-100 ms per user.
 #include "schema/store.h"
+#include "schema/invitations.h"
 
 #include <gtest/gtest.h>
 
@@ -675,49 +676,153 @@ TEST_F(StoreTest, JoiningQaRoomMakesAStudent) {
   EXPECT_EQ(listed->role, Role::kStudent);
 }
 
-TEST_F(StoreTest, InviteAddsMembersOnce) {
+// An invitation waits for its invitee (migration 023): it adds no member
+// until they join, and they may decline it; a moderator may withdraw it.
+TEST_F(StoreTest, AnInvitationWaitsForTheInviteeToJoin) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
   User carol = NewUser("carol");
   Room secret = NewRoom(alice, "secret", RoomKind::kPrivate);
 
   int64_t h = Head();
-  ASSERT_OK_AND_ASSIGN(auto added, store_->Invite(alice, secret.id, "BOB"));
-  EXPECT_TRUE(added.second);
-  EXPECT_EQ(added.first.user.id, bob.id);
-  EXPECT_EQ(added.first.role, Role::kMember);
-  EXPECT_FALSE(added.first.owner);
+  ASSERT_OK_AND_ASSIGN(Invited invited, store_->Invite(alice, secret.id, "BOB"));
+  EXPECT_TRUE(invited.created);
+  EXPECT_FALSE(invited.member.has_value());
+  ASSERT_TRUE(invited.invitation.has_value());
+  EXPECT_EQ(invited.invitation->room_id, secret.id);
+  EXPECT_EQ(invited.invitation->room_name, "secret");
+  EXPECT_EQ(invited.invitation->room_kind, RoomKind::kPrivate);
+  EXPECT_EQ(invited.invitation->user.id, bob.id);
+  ASSERT_TRUE(invited.invitation->by.has_value());
+  EXPECT_EQ(invited.invitation->by->id, alice.id);
   std::vector<Event> ev = EventsSince(h);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].type, "member");
   EXPECT_EQ(ev[0].room_id, secret.id);
-  EXPECT_EQ(ev[0].target_id, bob.id);
-  EXPECT_EQ(Str(Parse(ev[0].data).get(), "action"), "added");
+  EXPECT_EQ(ev[0].target_id, bob.id);  // bob is no member: the event is addressed to him
+  JsonPtr data = Parse(ev[0].data);
+  EXPECT_EQ(Str(data.get(), "action"), "invited");
+  EXPECT_EQ(Str(cJSON_GetObjectItem(data.get(), "by"), "username"), "alice");
+  EXPECT_EQ(Str(cJSON_GetObjectItem(cJSON_GetObjectItem(data.get(), "invitation"), "room"), "name"), "secret");
 
-  ASSERT_OK_AND_ASSIGN(Room seen, store_->GetRoom(bob, secret.id));
-  EXPECT_TRUE(seen.member);
+  // Not a member yet: the room stays hidden, and bob's memberships are his.
+  EXPECT_ERROR(store_->GetRoom(bob, secret.id), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->History(bob, secret.id, std::nullopt, std::nullopt, 50), Code::kNotFound, "room_not_found");
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE room_id = " + std::to_string(secret.id)), 1);
+  ASSERT_OK_AND_ASSIGN(std::vector<Invitation> mine, store_->Invitations(bob));
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].room_id, secret.id);
 
   h = Head();
-  ASSERT_OK_AND_ASSIGN(auto again, store_->Invite(alice, secret.id, "bob"));
-  EXPECT_FALSE(again.second);
-  EXPECT_EQ(Head(), h);
-
+  ASSERT_OK_AND_ASSIGN(Invited again, store_->Invite(alice, secret.id, "bob"));
+  EXPECT_FALSE(again.created);
+  ASSERT_TRUE(again.invitation.has_value());
+  EXPECT_EQ(Head(), h) << "a repeat appends nothing";
   EXPECT_ERROR(store_->Invite(alice, secret.id, "nobody"), Code::kNotFound, "user_not_found");
-  // Any member may invite.
-  ASSERT_OK_AND_ASSIGN(auto by_bob, store_->Invite(bob, secret.id, "carol"));
-  EXPECT_TRUE(by_bob.second);
-  EXPECT_OK(store_->GetRoom(carol, secret.id));
 
+  // Joining accepts: one `joined` event, and the invitation is gone.
+  ASSERT_OK_AND_ASSIGN(Room joined, store_->Join(bob, secret.id));
+  EXPECT_TRUE(joined.member);
+  ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(Str(Parse(ev[0].data).get(), "action"), "joined");
+  ASSERT_OK_AND_ASSIGN(mine, store_->Invitations(bob));
+  EXPECT_TRUE(mine.empty());
+  ASSERT_OK_AND_ASSIGN(Invited member, store_->Invite(alice, secret.id, "bob"));
+  ASSERT_TRUE(member.member.has_value());
+  EXPECT_EQ(member.member->user.id, bob.id);
+  EXPECT_FALSE(member.invitation.has_value());
+
+  // Any member may invite; the invitee may decline, once.
+  ASSERT_OK_AND_ASSIGN(Invited by_bob, store_->Invite(bob, secret.id, "carol"));
+  EXPECT_TRUE(by_bob.created);
+  h = Head();
+  ASSERT_OK(store_->DeclineInvitation(carol, secret.id));
+  ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].target_id, carol.id);
+  EXPECT_EQ(Str(Parse(ev[0].data).get(), "action"), "declined");
+  EXPECT_ERROR(store_->DeclineInvitation(carol, secret.id), Code::kNotFound, "invitation_not_found");
+  EXPECT_ERROR(store_->Join(carol, secret.id), Code::kNotFound, "room_not_found");
+
+  // The owner (or a moderator) withdraws one: DELETE of the member.
+  ASSERT_OK(store_->Invite(bob, secret.id, "carol"));
+  h = Head();
+  ASSERT_OK(store_->Kick(alice, secret.id, "carol"));
+  ev = EventsSince(h);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].target_id, carol.id);
+  EXPECT_EQ(Str(Parse(ev[0].data).get(), "action"), "uninvited");
+  EXPECT_ERROR(store_->Join(carol, secret.id), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Kick(alice, secret.id, "carol"), Code::kNotFound, "member_not_found");
+
+  // Into a Q&A room as a student; into a public room too, which joining
+  // also accepts.
   Room qa = NewRoom(alice, "Physics", RoomKind::kQa);
-  ASSERT_OK_AND_ASSIGN(auto student, store_->Invite(alice, qa.id, "bob"));
-  EXPECT_EQ(student.first.role, Role::kStudent);
+  ASSERT_OK(store_->Invite(alice, qa.id, "bob"));
+  ASSERT_OK_AND_ASSIGN(Room student, store_->Join(bob, qa.id));
+  EXPECT_EQ(student.role, Role::kStudent);
+  Room lobby = NewRoom(alice, "Lobby", RoomKind::kPublic);
+  ASSERT_OK(store_->Invite(alice, lobby.id, "carol"));
+  JoinOk(carol, lobby.id);
+  ASSERT_OK_AND_ASSIGN(mine, store_->Invitations(carol));
+  EXPECT_TRUE(mine.empty());
+}
+
+// A ban of the invitee, and the invitee's block of the inviter, drop the
+// invitation quietly: the invitee hears nothing of the ban (a ban of
+// someone not in the room reaches the room only), the blocked inviter
+// nothing of the block.
+TEST_F(StoreTest, ABanOrABlockDropsAPendingInvitation) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  User carol = NewUser("carol");
+  Room secret = NewRoom(alice, "secret", RoomKind::kPrivate);
+  Room other = NewRoom(alice, "other", RoomKind::kPrivate);
+  InviteAndJoin(alice, secret.id, carol);
+  ASSERT_OK(store_->Invite(alice, secret.id, "bob"));
+  ASSERT_OK(store_->BanUser(alice, secret.id, "bob", ""));
+  EXPECT_ERROR(store_->Join(bob, secret.id), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Invite(alice, secret.id, "bob"), Code::kForbidden, "banned");
+
+  ASSERT_OK(store_->Invite(alice, other.id, "bob"));
+  Room third = NewRoom(carol, "third", RoomKind::kPrivate);
+  ASSERT_OK(store_->Invite(carol, third.id, "bob"));
+  ASSERT_OK(store_->Block(bob, "alice"));
+  ASSERT_OK_AND_ASSIGN(std::vector<Invitation> mine, store_->Invitations(bob));
+  ASSERT_EQ(mine.size(), 1u) << "carol's stays";
+  EXPECT_EQ(mine[0].room_id, third.id);
+  EXPECT_ERROR(store_->Join(bob, other.id), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->Invite(alice, other.id, "bob"), Code::kForbidden, "blocked");
+}
+
+// Past kMaxPendingInvitations a new invitation drops the invitee's oldest,
+// never itself: no burst of invitations makes anyone un-invitable.
+TEST_F(StoreTest, PendingInvitationsAreBoundedByDroppingTheOldest) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  Room newest = NewRoom(alice, "newest", RoomKind::kPrivate);
+  // kMaxPendingInvitations older ones, made in SQL (each needs a room).
+  const std::string series = "(WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < " +
+                             std::to_string(kMaxPendingInvitations) + ") SELECT n FROM c) s";
+  ASSERT_OK(Exec("INSERT INTO rooms (id, name, kind, owner_id, created_ts) SELECT 100000 + n, 'r' || n, 'private', " +
+                 std::to_string(alice.id) + ", 0 FROM " + series));
+  ASSERT_OK(Exec("INSERT INTO invitations (room_id, user_id, by_id, ts) SELECT 100000 + n, " + std::to_string(bob.id) +
+                 ", " + std::to_string(alice.id) + ", 1000 + n FROM " + series));
+  ASSERT_OK_AND_ASSIGN(Invited invited, store_->Invite(alice, newest.id, "bob"));
+  EXPECT_TRUE(invited.created);
+  ASSERT_OK_AND_ASSIGN(std::vector<Invitation> mine, store_->Invitations(bob));
+  ASSERT_EQ(static_cast<int64_t>(mine.size()), kMaxPendingInvitations);
+  EXPECT_EQ(mine.front().room_id, newest.id);
+  EXPECT_EQ(mine.back().room_id, 100002) << "the oldest, 100001, went";
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM invitations WHERE room_id = 100001"), 0);
 }
 
 TEST_F(StoreTest, LeaveRemovesMembership) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
   Room secret = NewRoom(alice, "secret", RoomKind::kPrivate);
-  ASSERT_OK(store_->Invite(alice, secret.id, "bob"));
+  InviteAndJoin(alice, secret.id, bob);
 
   int64_t h = Head();
   ASSERT_OK(store_->Leave(bob, secret.id));
@@ -752,6 +857,8 @@ TEST_F(StoreTest, MembershipsPerUserAreCappedWhateverBringsThemIn) {
   Room two = NewRoom(alice, "two", RoomKind::kPrivate);
   Room lobby = NewRoom(bob, "lobby", RoomKind::kPublic);
   Room carols = NewRoom(carol, "carols", RoomKind::kPrivate);
+  // An invitation counts once accepted (migration 023): the join is refused.
+  ASSERT_OK(store_->Invite(carol, carols.id, "alice"));
   const int64_t rooms = QueryInt("SELECT COUNT(*) FROM rooms");
   const int64_t h = Head();
 
@@ -762,7 +869,7 @@ TEST_F(StoreTest, MembershipsPerUserAreCappedWhateverBringsThemIn) {
   };
   full(store_->CreateRoom(alice, "three", RoomKind::kPublic, std::nullopt).status());
   full(store_->Join(alice, lobby.id).status());
-  full(store_->Invite(carol, carols.id, "alice").status());
+  full(store_->Join(alice, carols.id).status());
   full(store_->GetOrCreateDm(alice, "bob").status());
   full(store_->GetOrCreateDm(bob, "alice").status());
   EXPECT_EQ(Head(), h);
@@ -776,7 +883,9 @@ TEST_F(StoreTest, MembershipsPerUserAreCappedWhateverBringsThemIn) {
   // Leaving makes room.
   ASSERT_OK(store_->Leave(alice, two.id));
   JoinOk(alice, lobby.id);
-  full(store_->Invite(carol, carols.id, "alice").status());
+  full(store_->Join(alice, carols.id).status());
+  ASSERT_OK_AND_ASSIGN(std::vector<Invitation> kept, store_->Invitations(alice));
+  EXPECT_EQ(kept.size(), 1u) << "a refused accept keeps the invitation";
   // bob's invitation, the DM (two members, the room), alice's leave and join
   EXPECT_EQ(Head(), h + 6);
 }
@@ -1796,6 +1905,7 @@ TEST_F(StoreTest, EventIdsIncreaseWithoutGaps) {
   EXPECT_FALSE(store_->CreateRoom(bob, "LOBBY", RoomKind::kPublic, std::nullopt).ok());
   JoinOk(bob, lobby.id);
   EXPECT_OK(store_->Invite(alice, secret.id, "carol"));
+  JoinOk(carol, secret.id);
   EXPECT_OK(store_->GetOrCreateDm(bob, "carol"));
   Message m1 = Post(alice, lobby.id, "hi");
   EXPECT_FALSE(store_->Send(bob, secret.id, "let me in", std::nullopt).ok());
