@@ -883,7 +883,15 @@ class Differ {
       }
     }
     auto r = Do(Make("invite", u, "POST", Both([&](int s) { return RoomPath(room[s], "/members"); }), Same(body)));
-    if (Ok(r) && !wrong) rooms_[ri].members.insert(invitee);
+    if (!Ok(r) || wrong) return;
+    // The invitation waits; the invitee takes it by joining, or declines it.
+    if (Chance(25)) {
+      Do(Make("decline", invitee, "DELETE",
+              Both([&](int s) { return "/api/me/invitations/" + std::to_string(room[s]); })));
+      return;
+    }
+    auto joined = Do(Make("accept", invitee, "POST", Both([&](int s) { return RoomPath(room[s], "/join"); })));
+    if (Ok(joined)) rooms_[ri].members.insert(invitee);
   }
 
   // A call on a room without a body, by a member; wrong: in a missing room

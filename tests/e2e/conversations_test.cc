@@ -436,7 +436,7 @@ TEST_F(ConversationsTest, ReceiptsReachSmallRoomsAndMembersShowTheMarker) {
   User alice = Register("alice");
   User bob = Register("bob");
   const int64_t room = CreateRoom(alice, "small", "private");
-  ASSERT_EQ(alice->Post(RoomPath(room, "/members"), "{\"username\":" + Quote(bob.name) + "}").status, 201);
+  InviteAndJoin(alice, room, bob);
   Json m = Send(alice, room, "did you read this?");
   auto a = Subscribe(alice.token);
   ASSERT_EQ(bob->Post(RoomPath(room, "/read"), "{\"event_id\":" + std::to_string(m["id"].num()) + "}").status, 204);

@@ -163,8 +163,7 @@ TEST_F(EventsAuthTest, NonMemberNeverReceivesPrivateRoomOrDirectMessages) {
   auto c = Subscribe(carol.token);
 
   const int64_t priv = CreateRoom(alice, "secret", "private");
-  Response invite = alice->Post(RoomPath(priv, "/members"), "{\"username\":" + Quote(bob.name) + "}");
-  ASSERT_EQ(invite.status, 201) << invite.Describe();
+  InviteAndJoin(alice, priv, bob);
   Response dm = alice->Post("/api/dm", "{\"username\":" + Quote(bob.name) + "}");
   ASSERT_TRUE(dm.status == 200 || dm.status == 201) << dm.Describe();
   const int64_t dm_room = dm.json()["room"]["id"].num();

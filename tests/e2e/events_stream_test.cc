@@ -358,8 +358,7 @@ TEST_F(PresenceTest, PeerSeesOnlineThenOfflineAndMembersShowIt) {
   User alice = Register("alice");
   User bob = Register("bob");
   const int64_t room = CreateRoom(bob, "pair", "private");
-  Response invite = bob->Post(RoomPath(room, "/members"), "{\"username\":" + Quote(alice.name) + "}");
-  ASSERT_EQ(invite.status, 201) << invite.Describe();
+  InviteAndJoin(bob, room, alice);
   EXPECT_FALSE(Online(bob, room, alice.id));
 
   auto b = Subscribe(bob.token);

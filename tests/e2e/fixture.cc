@@ -88,6 +88,14 @@ void StackTest::Join(User& user, int64_t room) {
   }
 }
 
+void StackTest::InviteAndJoin(User& by, int64_t room, User& who) {
+  Response r = by->Post(RoomPath(room, "/members"), "{\"username\":" + Quote(who.name) + "}");
+  if (r.status != 201) {
+    throw SetupError(by.name + " invite " + who.name + " to " + std::to_string(room) + ": " + r.Describe());
+  }
+  Join(who, room);
+}
+
 void StackTest::SetRole(User& owner, int64_t room, const User& member, const std::string& role) {
   Response r = owner->Put(RoomPath(room, "/members/" + member.name),
                           "{\"role\":" + Quote(role) + "}");

@@ -64,6 +64,9 @@ class StackTest : public ::testing::Test {
   int64_t CreateRoom(User& owner, const std::string& name, const std::string& kind,
                      const std::string& extra = "");
   void Join(User& user, int64_t room);
+  // `by` invites `who` (201, a pending invitation) and `who` accepts it by
+  // joining: how anyone comes into a private room.
+  void InviteAndJoin(User& by, int64_t room, User& who);
   // Owner sets a member's role in a room.
   void SetRole(User& owner, int64_t room, const User& member, const std::string& role);
   // Sends a message, expects 201, returns the message object.

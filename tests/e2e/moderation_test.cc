@@ -784,8 +784,7 @@ TEST_F(ModerationTest, SetOwnerOfAPrivateRoomNamesTheOutsiderNotTheRoom) {
   error.clear();
   EXPECT_FALSE(stack().Ctl({"set-owner", std::to_string(secret + 1000), outsider.name}, {}, &error));
   EXPECT_NE(error.find("no such room"), std::string::npos) << error;
-  Response invite = owner->Post(RoomPath(secret, "/members"), "{\"username\":" + Quote(outsider.name) + "}");
-  ASSERT_EQ(invite.status, 201) << invite.Describe();
+  InviteAndJoin(owner, secret, outsider);
   const std::string out = Ctl({"set-owner", std::to_string(secret), outsider.name});
   EXPECT_NE(out.find(outsider.name + " now owns room " + std::to_string(secret)), std::string::npos) << out;
   EXPECT_EQ(FindRoom(owner, secret)["owner"]["id"].num(), outsider.id);

@@ -133,12 +133,18 @@ TEST_F(RoomsTest, PrivateRoomNeedsAnInvitation) {
       << join.Describe();
   EXPECT_FALSE(Contains(ListedRooms(bob), room)) << "never listed for a non-member";
 
+  // An invitation waits for bob's consent (invitations_test.cc): the room
+  // stays closed to him until he joins.
   Response invite = alice->Post(RoomPath(room, "/members"), "{\"username\":" + Quote(bob.name) + "}");
   ASSERT_EQ(invite.status, 201) << invite.Describe();
-  EXPECT_EQ(invite.json()["member"]["user"]["id"].num(), bob.id) << invite.body;
-  EXPECT_EQ(invite.json()["member"]["role"].str(), "member");
+  EXPECT_EQ(invite.json()["invitation"]["user"]["id"].num(), bob.id) << invite.body;
+  EXPECT_EQ(invite.json()["invitation"]["room"]["id"].num(), room) << invite.body;
+  EXPECT_FALSE(Contains(ListedRooms(bob), room));
+  EXPECT_TRUE(Denied(bob->Get(RoomPath(room, "/messages"))));
+  ASSERT_EQ(bob->Post(RoomPath(room, "/join")).status, 200);
   Response again = alice->Post(RoomPath(room, "/members"), "{\"username\":" + Quote(bob.name) + "}");
   EXPECT_EQ(again.status, 200) << "already a member: " << again.Describe();
+  EXPECT_EQ(again.json()["member"]["role"].str(), "member") << again.body;
 
   EXPECT_TRUE(Contains(ListedRooms(bob), room));
   Response history = bob->Get(RoomPath(room, "/messages"));
