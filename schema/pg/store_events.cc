@@ -299,22 +299,33 @@ Result<std::vector<User>> PgStore::HeldPresence() {
   return users;
 }
 
+// The marks and the check of them are on the database's clock, one for
+// every daemon: each on its own wall clock, a daemon whose clock stepped
+// back an hour stamped marks an hour old, and the others took it for dead
+// (and its users offline) at once, for the length of the step.
+// clock_timestamp(), not now(): the time of the statement, not of the
+// transaction's start. A step of the database host's clock moves every
+// mark alike: back, and the marks made before it look younger for the
+// step (a daemon that dies then is noticed that much later); forward, and
+// every daemon looks dead once and puts its users back at its next mark.
+constexpr const char* kDbNowMs = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
 Result<std::vector<int64_t>> PgStore::KeepPresence(int64_t stale_ms,
                                                    const std::function<std::vector<int64_t>()>& held) {
-  const int64_t now = NowMs();
   // An UPDATE, not an upsert: its own row gone tells this daemon it was
   // taken for dead (a daemon deletes that row and the presence rows of
   // the daemon in one transaction, below), or that this is its first mark.
-  PARLEY_ASSIGN_OR_RETURN(PgResult marked,
-                          conn_.Exec("UPDATE daemons SET seen_ts = $2 WHERE name = $1", {daemon_, now}));
+  PARLEY_ASSIGN_OR_RETURN(
+      PgResult marked,
+      conn_.Exec(std::string("UPDATE daemons SET seen_ts = ") + kDbNowMs + " WHERE name = $1", {daemon_}));
   if (marked.Affected() == 0) {
     // The mark and the rows put back commit together: were the rows to
     // fail, the mark would still be missing, and the next call tries again.
     PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
     PARLEY_RETURN_IF_ERROR(conn_
-                               .Exec("INSERT INTO daemons (name, seen_ts) VALUES ($1, $2) "
-                                     "ON CONFLICT (name) DO UPDATE SET seen_ts = $2",
-                                     {daemon_, now})
+                               .Exec(std::string("INSERT INTO daemons (name, seen_ts) VALUES ($1, ") + kDbNowMs +
+                                         ") ON CONFLICT (name) DO UPDATE SET seen_ts = EXCLUDED.seen_ts",
+                                     {daemon_})
                                .status());
     const std::vector<int64_t> users = held ? held() : std::vector<int64_t>();
     if (!users.empty()) PARLEY_RETURN_IF_ERROR(RestoreDaemonPresence(*this, daemon_, users).status());
@@ -322,15 +333,16 @@ Result<std::vector<int64_t>> PgStore::KeepPresence(int64_t stale_ms,
   }
   // Once a second on every daemon: a read, and a transaction only when a
   // daemon died.
-  PARLEY_ASSIGN_OR_RETURN(PgResult stale, conn_.Exec("SELECT 1 FROM daemons WHERE seen_ts < $1 LIMIT 1",
-                                                     {now - stale_ms}));
+  const std::string stale_sql = std::string("seen_ts < ") + kDbNowMs + " - $1";
+  PARLEY_ASSIGN_OR_RETURN(PgResult stale,
+                          conn_.Exec("SELECT 1 FROM daemons WHERE " + stale_sql + " LIMIT 1", {stale_ms}));
   std::vector<int64_t> offline;
   if (stale.Rows() == 0) return offline;
   // The dead daemons' rows lock the daemons that notice together: the
   // second waits, then finds nothing left to do.
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_ASSIGN_OR_RETURN(PgResult dead,
-                          conn_.Exec("DELETE FROM daemons WHERE seen_ts < $1 RETURNING name", {now - stale_ms}));
+                          conn_.Exec("DELETE FROM daemons WHERE " + stale_sql + " RETURNING name", {stale_ms}));
   for (int i = 0; i < dead.Rows(); ++i) {
     PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> users, DropDaemonPresence(*this, dead.Text(i, 0)));
     offline.insert(offline.end(), users.begin(), users.end());

@@ -131,5 +131,27 @@ TEST_F(EventsClockTest, AStepBackOfTheWallClockStopsNoChore) {
   EXPECT_TRUE(b->WaitForId(sent["id"].num(), 3s));
 }
 
+// PostgreSQL: every daemon marks itself alive once a second, and one silent
+// for 5 s is taken for dead, its users offline. The marks are on the
+// database's clock: on the daemon's own, one whose clock stepped back an
+// hour wrote marks an hour old, and every other daemon took it for dead at
+// once (README's known gap until the forty-ninth session).
+TEST_F(EventsClockTest, OnPostgreSQLADaemonsLivenessMarkIsOnTheDatabasesClock) {
+  if (!OnPostgres()) GTEST_SKIP() << "PostgreSQL only: SQLite has one daemon, which marks nothing";
+  auto lag_ms = [&] {
+    // One statement: the mark and the database's time of the read.
+    const std::string out = Sql(
+        "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint - MAX(seen_ts) FROM daemons");
+    return std::stoll(out);
+  };
+  std::this_thread::sleep_for(1500ms);  // its first mark
+  EXPECT_LT(lag_ms(), 3000);
+  StepClock(-kStepBackS);
+  std::this_thread::sleep_for(2500ms);  // two marks since the step
+  const long long lag = lag_ms();
+  EXPECT_LT(lag, 3000) << "the mark is " << lag << " ms old: written on the daemon's stepped clock";
+  EXPECT_GT(lag, -3000) << lag;
+}
+
 }  // namespace
 }  // namespace parley::e2e
