@@ -162,6 +162,7 @@ Result<Response> Api::Dispatch(Call& c) {
     case RouteId::kUpdateRoom: return UpdateRoom(c);
     case RouteId::kInvitations: return Invitations(c);
     case RouteId::kDeclineInvitation: return DeclineInvitation(c);
+    case RouteId::kRoomInvitations: return RoomInvitations(c);
   }
   return Status::Internal("unrouted request");
 }

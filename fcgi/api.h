@@ -80,6 +80,7 @@ class Api {
   Result<Response> Invite(Call& c);
   Result<Response> Invitations(Call& c);
   Result<Response> DeclineInvitation(Call& c);
+  Result<Response> RoomInvitations(Call& c);
   Result<Response> Members(Call& c);
   Result<Response> GetMember(Call& c);
   Result<Response> Dm(Call& c);

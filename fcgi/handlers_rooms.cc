@@ -94,6 +94,12 @@ Result<Response> Api::Invitations(Call& c) {
   return JsonResponse(200, Wrap("invitations", all));
 }
 
+Result<Response> Api::RoomInvitations(Call& c) {
+  PARLEY_ASSIGN_OR_RETURN(UserPageQuery q, QueryUserPage(c.req.query));
+  PARLEY_ASSIGN_OR_RETURN(InvitationPage page, store_.RoomInvitations(c.user, c.route.num, q));
+  return JsonResponse(200, WrapUserPage("invitations", page.invitations, page.next));
+}
+
 Result<Response> Api::DeclineInvitation(Call& c) {
   PARLEY_RETURN_IF_ERROR(store_.DeclineInvitation(c.user, c.route.num));
   return NoContent();

@@ -64,6 +64,7 @@ constexpr RouteDef kRoutes[] = {
     {"PATCH", "/api/rooms/#", RouteId::kUpdateRoom, kBatch},
     {"GET", "/api/me/invitations", RouteId::kInvitations, kReader},
     {"DELETE", "/api/me/invitations/#", RouteId::kDeclineInvitation, kBatch},
+    {"GET", "/api/rooms/#/invitations", RouteId::kRoomInvitations, kReader},
 };
 
 // Matches path against pattern segment by segment, filling num and name.

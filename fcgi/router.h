@@ -19,7 +19,7 @@ enum class RouteId {
   // A room's name and topic.
   kRoom, kUpdateRoom,
   // Pending invitations (migration 023).
-  kInvitations, kDeclineInvitation,
+  kInvitations, kDeclineInvitation, kRoomInvitations,
 };
 
 // Where a route's requests run (fcgi/worker.cc): on the request thread's

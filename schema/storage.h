@@ -177,6 +177,10 @@ struct BanPage {
   std::vector<Ban> bans;
   std::optional<int64_t> next;
 };
+struct InvitationPage {
+  std::vector<Invitation> invitations;
+  std::optional<int64_t> next;
+};
 struct BlockPage {
   std::vector<User> blocks;
   std::optional<int64_t> next;
@@ -381,6 +385,9 @@ class Storage {
   // Declines one of mine: a `declined` event to the room and to me. 404
   // invitation_not_found. Taxed as a leave.
   virtual Status DeclineInvitation(const User& me, int64_t room_id) = 0;
+  // A room's pending invitations, for its owner and moderators (who may
+  // withdraw them: Kick), paged in invitee id order as the member list.
+  virtual Result<InvitationPage> RoomInvitations(const User& me, int64_t room_id, const UserPageQuery& q) = 0;
   virtual Result<MemberPage> Members(const User& me, int64_t room_id, const UserPageQuery& q) = 0;
   // One member, seen by a member of the room (the list's access rules).
   virtual Result<Member> FindMember(const User& me, int64_t room_id, const std::string& username) = 0;

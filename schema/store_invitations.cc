@@ -104,6 +104,24 @@ Status Store::DeclineInvitation(const User& me, int64_t room_id) {
   return CommitWrite(*tx);
 }
 
+Result<InvitationPage> Store::RoomInvitations(const User& me, int64_t room_id, const UserPageQuery& q) {
+  PARLEY_RETURN_IF_ERROR(LoadModeratorAccess(me, room_id).status());
+  // In invitee id order through the primary key; one row more than asked
+  // tells whether there is a next page.
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(std::string(kInvitationSelect) +
+                                                   "WHERE i.room_id = ? AND i.user_id > ? "
+                                                   "ORDER BY i.room_id, i.user_id LIMIT ?"));
+  s.Bind(1, room_id).Bind(2, q.after).Bind(3, q.limit + 1);
+  InvitationPage page;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    page.invitations.push_back(ReadInvitation(s));
+  }
+  page.next = TrimToPage(page.invitations, q.limit);
+  return page;
+}
+
 Status Store::WithdrawInvitation(const User& me, int64_t room_id, const User& who) {
   PARLEY_ASSIGN_OR_RETURN(std::optional<Invitation> inv, LoadInvitation(room_id, who.id));
   if (!inv) return Status::NotFound("member_not_found", "that user is neither a member nor invited");

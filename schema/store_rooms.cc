@@ -531,12 +531,15 @@ Result<RoomListPage> Store::ListRoomsPage(const User& me, const RoomListQuery& q
   }
   if (q.latest > 0) EndAtLatestBudget(page);
   if (q.changed_since) {
-    // Rooms I am no longer in whose member events about me came after the
-    // cursor: events_target, bounded like a page of the log. By room id, as
-    // on PostgreSQL: without ORDER BY each engine's plan chose the order.
+    // Rooms I am no longer in whose member events about me that ended a
+    // membership came after the cursor: events_target, bounded like a page
+    // of the log. Only those: an invitation's events are addressed to me
+    // too, and rooms I was only invited to, a thousand of them, pushed a
+    // room I was kicked from out of the list. By room id, as on
+    // PostgreSQL: without ORDER BY each engine's plan chose the order.
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         "SELECT DISTINCT e.room_id FROM events e WHERE e.target_id = ?1 AND e.id > ?2 AND e.type = 'member' "
-        "AND e.room_id IS NOT NULL "
+        "AND e.room_id IS NOT NULL AND json_extract(e.data, '$.action') IN " + MembershipEndingActionsSql() + " "
         "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = e.room_id AND m.user_id = ?1) "
         "ORDER BY e.room_id LIMIT 1000"));
     s.Bind(1, me.id).Bind(2, *q.changed_since);

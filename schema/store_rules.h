@@ -104,6 +104,7 @@ Status CheckNotMuted(const std::optional<int64_t>& muted_until);
 inline int64_t UserIdOf(const Member& m) { return m.user.id; }
 inline int64_t UserIdOf(const Ban& b) { return b.user.id; }
 inline int64_t UserIdOf(const User& u) { return u.id; }
+inline int64_t UserIdOf(const Invitation& i) { return i.user.id; }
 template <class Row>
 std::optional<int64_t> TrimToPage(std::vector<Row>& rows, int limit) {
   if (static_cast<int>(rows.size()) <= limit) return std::nullopt;

@@ -108,6 +108,7 @@ class PgStore final : public Storage {
   Result<Invited> Invite(const User& me, int64_t room_id, const std::string& username) override;
   Result<std::vector<Invitation>> Invitations(const User& me) override;
   Status DeclineInvitation(const User& me, int64_t room_id) override;
+  Result<InvitationPage> RoomInvitations(const User& me, int64_t room_id, const UserPageQuery& q) override;
   Result<MemberPage> Members(const User& me, int64_t room_id, const UserPageQuery& q) override;
   Result<Member> FindMember(const User& me, int64_t room_id, const std::string& username) override;
   Result<std::pair<Room, bool>> GetOrCreateDm(const User& me, const std::string& username) override;

@@ -49,6 +49,14 @@ Result<Invited> PgStore::Invite(const User& me, int64_t room_id, const std::stri
   if (a.room.kind == RoomKind::kDm) return Status::Forbidden("forbidden", "a direct conversation has exactly two people");
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
+  // The invitee's row FOR SHARE, against their block of me and their
+  // accept of an earlier invitation, which lock it FOR NO KEY UPDATE
+  // (Block, Join): either commits first and the checks below, statements
+  // of their own, see it, or it waits and then finds this invitation. An
+  // audit's two pools, unordered, left a blocked inviter's invitation
+  // standing (16 races in 190) and gave a member who had just accepted a
+  // fresh invitation that outlived a kick (28 in 150).
+  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM users WHERE id = $1 FOR SHARE", {who->id}).status());
   PARLEY_RETURN_IF_ERROR(CheckNotBlocked(me.id, who->id));
   Invited out;
   if (auto member = LoadMember(room_id, who->id); member.ok()) {
@@ -104,6 +112,25 @@ Status PgStore::DeclineInvitation(const User& me, int64_t room_id) {
   if (!inv || !dropped) return Status::NotFound("invitation_not_found", "no pending invitation to that room");
   std::vector<Event> events = {InvitationEvent(*inv, MemberAction::kDeclined)};
   return CommitEvents(*tx, events);
+}
+
+Result<InvitationPage> PgStore::RoomInvitations(const User& me, int64_t room_id, const UserPageQuery& q) {
+  // One transaction, so the moderator check's row lock ends at its COMMIT
+  // (as Bans).
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_RETURN_IF_ERROR(LockModerator(me, room_id).status());
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(std::string(kInvitationSelect) +
+                                                     "WHERE i.room_id = $1 AND i.user_id > $2 "
+                                                     "ORDER BY i.room_id, i.user_id LIMIT $3",
+                                                 {room_id, q.after, q.limit + 1}));
+  PARLEY_RETURN_IF_ERROR(tx->Commit());
+  InvitationPage page;
+  for (int i = 0; i < r.Rows(); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(Invitation inv, ReadInvitation(r, i));
+    page.invitations.push_back(std::move(inv));
+  }
+  page.next = TrimToPage(page.invitations, q.limit);
+  return page;
 }
 
 Status PgStore::WithdrawInvitation(const User& me, int64_t room_id, const User& who, std::vector<Event>& events) {

@@ -331,6 +331,10 @@ Status PgStore::Block(const User& me, const std::string& username) {
   PARLEY_ASSIGN_OR_RETURN(std::optional<User> who, FindUser(username));
   if (!who) return Status::NotFound("user_not_found", "no such user");
   if (who->id == me.id) return Status::Invalid("invalid_field", "you cannot block yourself");
+  // My row, against an invitation of me racing this (Invite holds it FOR
+  // SHARE): it commits first and the DELETE below finds it, or it waits
+  // and then finds the block.
+  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", {me.id}).status());
   PARLEY_ASSIGN_OR_RETURN(PgResult b, conn_.Exec("INSERT INTO blocks (blocker_id, blocked_id, ts) VALUES ($1, $2, $3) "
                                                  "ON CONFLICT DO NOTHING",
                                                  {me.id, who->id, NowMs()}));

@@ -450,6 +450,13 @@ Result<Room> PgStore::UpdateRoom(const User& me, int64_t room_id, const RoomUpda
 Result<Room> PgStore::Join(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kJoin));
+  // In the order every way in and out takes them: my row (FOR NO KEY
+  // UPDATE, as AddMember's count does; an invite of me waits for it, see
+  // Invite), then the room (FOR SHARE, as AddMember; a ban holds it FOR NO
+  // KEY UPDATE), and only then the invitation. Taking the invitation first
+  // deadlocked against a ban, which deletes it after the room's lock.
+  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", {me.id}).status());
+  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR SHARE", {room_id}).status());
   PgConn::Stmt st = AccessQuery(me.id, room_id, false, nullptr);
   PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(st.sql, st.params));
   PARLEY_ASSIGN_OR_RETURN(Access a, ReadRoomAccess(r, false));
@@ -648,10 +655,12 @@ Result<RoomListPage> PgStore::ListRoomsPage(const User& me, const RoomListQuery&
   std::optional<PgConn::Stmt> peers = PeersQuery(page.rooms, me.id);
   if (peers) reads.push_back(std::move(*peers));
   if (q.changed_since) {
-    // Rooms I am no longer in whose member events about me came after the
-    // cursor, by room id as on SQLite.
+    // Rooms I am no longer in whose member events about me that ended a
+    // membership came after the cursor, by room id, as on SQLite (which
+    // says why only those).
     reads.push_back({"SELECT DISTINCT e.room_id FROM events e WHERE e.target_id = $1 AND e.id > $2 "
                      "AND e.type = 'member' AND e.room_id IS NOT NULL "
+                     "AND (e.data::jsonb ->> 'action') IN " + MembershipEndingActionsSql() + " "
                      "AND NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = e.room_id "
                      "AND m.user_id = $1) ORDER BY e.room_id LIMIT 1000",
                      {me.id, *q.changed_since}});

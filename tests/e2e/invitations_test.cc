@@ -146,6 +146,23 @@ TEST_F(InvitationsTest, AModeratorWithdrawsAnInvitationAndTheInviteeHearsOfIt) {
   InviteAndJoin(owner, room, member);
   auto g = Subscribe(guest.token);
   ASSERT_EQ(Invite(member, room, guest).status, 201) << "any member invites";
+  User other = Register("other");
+  ASSERT_EQ(Invite(owner, room, other).status, 201);
+  // The owner (or a moderator) lists the room's pending invitations, paged
+  // in invitee id order as the member list; a plain member may not.
+  Response first = owner->Get(RoomPath(room, "/invitations?limit=1"));
+  ASSERT_EQ(first.status, 200) << first.Describe();
+  ASSERT_EQ(first.json()["invitations"].size(), 1u) << first.body;
+  EXPECT_EQ(first.json()["invitations"][size_t{0}]["user"]["id"].num(), guest.id);
+  EXPECT_EQ(first.json()["invitations"][size_t{0}]["by"]["id"].num(), member.id);
+  const int64_t next = first.json()["next"].num();
+  Response second = owner->Get(RoomPath(room, "/invitations?limit=1&after=" + std::to_string(next)));
+  ASSERT_EQ(second.status, 200) << second.Describe();
+  ASSERT_EQ(second.json()["invitations"].size(), 1u) << second.body;
+  EXPECT_EQ(second.json()["invitations"][size_t{0}]["user"]["id"].num(), other.id);
+  EXPECT_TRUE(second.json()["next"].is_null()) << second.body;
+  EXPECT_EQ(member->Get(RoomPath(room, "/invitations")).status, 403);
+  EXPECT_EQ(owner->Get(RoomPath(room, "/invitations?limit=0")).status, 400);
   // A plain member may not withdraw it (as they may not remove anyone).
   EXPECT_EQ(member->Delete(RoomPath(room, "/members/" + guest.name)).status, 403);
   ASSERT_EQ(owner->Delete(RoomPath(room, "/members/" + guest.name)).status, 204);

@@ -115,6 +115,28 @@ TEST_F(StoreConversationsTest, ChangedSinceListsChangedRoomsAndRoomsLeft) {
   EXPECT_TRUE(page.left.empty());
 }
 
+// `left` lists the rooms whose membership of mine ended after the cursor,
+// not every room with a member event addressed to me: an invitation's
+// (invited, declined, uninvited) are addressed to me too, and rooms I was
+// only invited to, a thousand of them, pushed a room I was kicked from out
+// of the list (an audit, both backends).
+TEST_F(StoreConversationsTest, RoomsIWasOnlyInvitedToAreNeverListedAsLeft) {
+  const int64_t kicked_from = NewRoom("kicked");
+  ASSERT_OK(store_->Join(bob_, kicked_from));
+  RoomListQuery q;
+  q.changed_since = Head();
+  ASSERT_OK_AND_ASSIGN(Room invited, store_->CreateRoom(alice_, "invited", RoomKind::kPrivate, std::nullopt));
+  ASSERT_OK_AND_ASSIGN(Room declined, store_->CreateRoom(alice_, "declined", RoomKind::kPrivate, std::nullopt));
+  ASSERT_OK_AND_ASSIGN(Room withdrawn, store_->CreateRoom(alice_, "withdrawn", RoomKind::kPrivate, std::nullopt));
+  for (const Room* r : {&invited, &declined, &withdrawn}) ASSERT_OK(store_->Invite(alice_, r->id, "bob"));
+  ASSERT_OK(store_->DeclineInvitation(bob_, declined.id));
+  ASSERT_OK(store_->Kick(alice_, withdrawn.id, "bob"));
+  ASSERT_OK(store_->Kick(alice_, kicked_from, "bob"));
+  RoomListPage page;
+  PageIds(bob_, q, &page);
+  EXPECT_EQ(page.left, std::vector<int64_t>{kicked_from});
+}
+
 // A block changes my mention counts in rooms where nothing happened, so a
 // catch-up after one lists every room of mine, with the new counts; a
 // block of me by someone else changes none of mine and lists nothing.

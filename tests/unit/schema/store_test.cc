@@ -745,8 +745,17 @@ TEST_F(StoreTest, AnInvitationWaitsForTheInviteeToJoin) {
   EXPECT_ERROR(store_->DeclineInvitation(carol, secret.id), Code::kNotFound, "invitation_not_found");
   EXPECT_ERROR(store_->Join(carol, secret.id), Code::kNotFound, "room_not_found");
 
-  // The owner (or a moderator) withdraws one: DELETE of the member.
+  // The owner (or a moderator) lists them, and withdraws one: DELETE of
+  // the member.
   ASSERT_OK(store_->Invite(bob, secret.id, "carol"));
+  EXPECT_ERROR(store_->RoomInvitations(bob, secret.id, {}), Code::kForbidden, "not_moderator");
+  EXPECT_ERROR(store_->RoomInvitations(carol, secret.id, {}), Code::kNotFound, "room_not_found");
+  ASSERT_OK_AND_ASSIGN(InvitationPage pending, store_->RoomInvitations(alice, secret.id, {}));
+  ASSERT_EQ(pending.invitations.size(), 1u);
+  EXPECT_EQ(pending.invitations[0].user.id, carol.id);
+  ASSERT_TRUE(pending.invitations[0].by.has_value());
+  EXPECT_EQ(pending.invitations[0].by->id, bob.id);
+  EXPECT_FALSE(pending.next.has_value());
   h = Head();
   ASSERT_OK(store_->Kick(alice, secret.id, "carol"));
   ev = EventsSince(h);
