@@ -1,7 +1,7 @@
 // The page: sign-in, the room list, DMs, new rooms, routing events. The
 // cursor is known before rooms and history are fetched: nothing is lost.
 (function () {
-var view = Parley.room, mod = Parley.moderation, get = Parley.get, kRoomsPage = '/rooms?limit=50', kUsername = /^[\w.-]{1,32}$/, kSessionEnded = 'Your session ended. Please sign in again.';
+var view = Parley.room, mod = Parley.moderation, inv = Parley.invitations, get = Parley.get, kRoomsPage = '/rooms?limit=50', kUsername = /^[\w.-]{1,32}$/, kSessionEnded = 'Your session ended. Please sign in again.';
 
 var state = Parley.state = {
   me: null,
@@ -59,11 +59,13 @@ function signedIn(user) {
     onReady: function (head) {
       state.seen = head || 0;
       loadRooms(true);
+      inv.load();
     },
     onReset: function (head, d) {
       if (d && d.reason === 'cursor_too_old' && state.seen) catchUp(state.seen);
       else loadRooms(false);
       mod.load();
+      inv.load();
       view.reload();
     },
     onSignedOut: Parley.onSignedOut,
@@ -78,6 +80,7 @@ function signedOut(message) {
   state.rooms = [];
   state.byId = {};
   view.close();
+  inv.clear();
   show('settings', false);
   clear('people');
   show('people-section', false);
@@ -258,16 +261,21 @@ function roomChange(method, path, body, opened, busy) {
   Parley.api(method, path, body, function (err, data) {
     if (busy) busy.disabled = false;
     $('sidebar-error').textContent = Parley.errorText(err);
-    if (err) return;
-    var id = opened(data);
-    fetchRooms(function () {
-      openRoom(id !== null && state.byId[id] ? id : defaultRoom());
-    });
+    if (!err) enter(opened(data));
+  });
+}
+
+// The list again, then room id (null: the default).
+function enter(id) {
+  fetchRooms(function () {
+    openRoom(id !== null && state.byId[id] ? id : defaultRoom());
   });
 }
 
 Parley.rooms = {
   open: openRoom,
+  enter: enter,
+  label: label,
   render: renderRooms,
   catchUp: catchUp,
   markedRead: function (roomId, eventId) {
@@ -321,9 +329,9 @@ function route(type, d, id) {
   if (type === 'message' || type === 'question' || type === 'answer') onNewMessage(d, id);
   else if (type === 'edit' || type === 'delete') view.onMessageEvent(type, d);
   else if (type === 'room') loadRoomsSoon();
-  else if (type === 'user') 'blocked' in d ? (mod.load(), loadRoomsSoon()) : d.user && addPerson(d.user);
+  else if (type === 'user') 'blocked' in d ? (mod.load(), inv.load(), loadRoomsSoon()) : d.user && addPerson(d.user);
   else if (type === 'member') {
-    if (d.user && mine(d)) loadRoomsSoon();
+    if (d.user && !inv.onMember(d) && mine(d)) loadRoomsSoon();
     view.onMemberEvent(d, id);
   } else if (simple[type]) simple[type].call(view, d);
 }

@@ -138,8 +138,10 @@ Parley.moderation = {
       joined: ' joined', added: ' was added', left: ' left', role: ' is now a ' + d.role,
       kicked: ' was removed' + by, banned: ' was banned' + by, unbanned: ' may come back' + by,
       muted: ' is muted until ' + clock(d.muted_until || 0), unmuted: ' may write again',
-      moderator: d.moderator ? ' is now a moderator' : ' is no longer a moderator'
-    };
+      moderator: d.moderator ? ' is now a moderator' : ' is no longer a moderator', declined: ' declined the invitation'
+    }, from = d.by ? d.by.username + ' ' : '';
+    if (d.action === 'invited') return from + 'invited ' + who;
+    if (d.action === 'uninvited') return from + 'withdrew ' + who + "'s invitation";
     return verbs[d.action] ? who + verbs[d.action] : '';
   },
   // null: not known yet.

@@ -731,7 +731,7 @@ function renderHeader() {
   $('room-kind').textContent = kind;
   list.className = dm ? 'dm' : '';
   show('leave', !dm && room.member);
-  show('invite-form', room.kind === 'private');
+  show('invite-form', !dm && !R.removed);
   var muted = mod.mutedUntil(R.members), label = qa && !prof ? 'Ask a question' : 'Message';
   var note = R.removed || (muted ? mod.mutedText(muted) : prof ? 'Professors answer questions: use Answer on a question.' : '');
   $('composer-note').textContent = note;
@@ -809,7 +809,7 @@ Parley.room = {
     clear('members');
     clear('announcer');
     setError(R.notice);
-    R.notice = '';
+    R.notice = $('invite-result').textContent = '';
     renderTyping();
     renderHeader();
     show('room', true);
@@ -866,6 +866,8 @@ Parley.room = {
   },
   onMemberEvent: function (d, id) {
     if (!inRoom(d)) return;
+    // An invitee is no member: a line, no change to the list.
+    if (Parley.invitations.about(d)) return systemNote(id, mod.note(d));
     var note = mod.note(d), isMe = mine(d);
     if (isMe && /^(kicked|banned)$/.test(d.action)) {
       R.removed = note;
@@ -928,11 +930,14 @@ Parley.room = {
     on('room-edit', 'submit', saveRoom);
     on('room-edit-cancel', 'click', closeEdit);
     onEsc('room-edit', closeEdit);
+    // Pending until they accept; a member already: said so.
     on('invite-form', 'submit', function () {
-      var name = $('invite-user').value.trim();
+      var name = $('invite-user').value.trim(), seq = R.seq;
       if (!name || !R.room) return;
-      api('POST', roomPath('/members'), {username: name}, function (err) {
+      api('POST', roomPath('/members'), {username: name}, function (err, data) {
+        if (seq !== R.seq) return;
         setError(err);
+        $('invite-result').textContent = err ? '' : data.member ? data.member.user.username + ' is already a member' : 'Invitation sent to ' + data.invitation.user.username;
         if (!err) $('invite-user').value = '';
       });
     });
