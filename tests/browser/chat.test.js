@@ -259,7 +259,7 @@ test('rooms: create, join, leave, invite, unread counts and new people', logged(
   await jack.page.reload();
   await ui.waitForStatus(jack.page, 'live');
 
-  // A private room: invisible to jack until ivy invites him.
+  // A private room: invisible to jack until ivy invites him and he accepts.
   const secret = h.uniqueName('secret');
   await ivy.page.getByLabel('New room').fill(secret);
   await ivy.page.getByLabel('Kind of room').selectOption('private');
@@ -269,10 +269,11 @@ test('rooms: create, join, leave, invite, unread counts and new people', logged(
   assert.equal(await jack.page.locator('#sidebar', { hasText: secret }).count(), 0);
   await ivy.page.getByRole('textbox', { name: 'Invite' }).fill(jackName);
   await ivy.page.getByRole('button', { name: 'Invite', exact: true }).click();
-  await ivy.page.locator('#messages .system', { hasText: `${jackName} was added` }).waitFor();
-  await ui.roomButton(jack.page, secret).waitFor();
-  await ui.openRoom(jack.page, secret);
+  await ivy.page.locator('#invite-result', { hasText: `Invitation sent to ${jackName}` }).waitFor();
+  await jack.page.getByRole('button', { name: `Accept invitation to #${secret}` }).click();
+  await jack.page.locator('#room-title', { hasText: `# ${secret}` }).waitFor();
   await ui.waitForMessage(jack.page, 'secret plans');
+  await ivy.page.locator('#messages .system', { hasText: `${jackName} joined` }).waitFor();
 
   // New people appear as they register.
   const newcomer = h.uniqueName('newcomer');

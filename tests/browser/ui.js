@@ -153,4 +153,5 @@ module.exports = {
   openRoom,
   roomButton,
   assertNoErrors,
+  escape,
 };
