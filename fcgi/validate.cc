@@ -54,7 +54,12 @@ bool HasOuterBlank(std::string_view s) {
 
 // A variation selector (U+FE0E/FE0F) or zero-width joiner only modifies or
 // joins what is around it: alone it is no emoji.
-bool IsEmojiModifierOnly(uint32_t cp) { return cp == 0x200D || cp == 0xFE0E || cp == 0xFE0F; }
+// The tag characters (U+E0020-U+E007F) that spell a subdivision flag after
+// U+1F3F4 (England: 1F3F4 E0067 E0062 E0065 E006E E0067 E007F). Default
+// ignorable, as bidi controls are, but drawn as part of the flag, and only
+// by a font that has the flag: alone they show nothing.
+bool IsEmojiTag(uint32_t cp) { return cp >= 0xE0020 && cp <= 0xE007F; }
+bool IsEmojiModifierOnly(uint32_t cp) { return cp == 0x200D || cp == 0xFE0E || cp == 0xFE0F || IsEmojiTag(cp); }
 
 }  // namespace
 
@@ -164,7 +169,8 @@ Status ValidateEmoji(const std::string& s) {
   bool shown = false;
   for (size_t i = 0; i < s.size();) {
     uint32_t cp = NextCodePoint(s, &i);
-    bool joiner = cp == 0x200D;
+    // Emoji sequences are built with the joiner and the flag tags.
+    bool joiner = cp == 0x200D || IsEmojiTag(cp);
     // Every blank, not only U+0020: a reaction of U+3000 or U+00A0 alone
     // shows as nothing under the message.
     if ((IsBlankCodePoint(cp) && !joiner) || (IsHiddenOrControl(cp) && !joiner)) {
@@ -172,7 +178,9 @@ Status ValidateEmoji(const std::string& s) {
     }
     shown = shown || !IsEmojiModifierOnly(cp);
   }
-  if (!shown) return Status::Invalid("invalid_emoji", "the emoji must not be only joiners or variation selectors");
+  if (!shown) {
+    return Status::Invalid("invalid_emoji", "the emoji must not be only joiners, variation selectors or tags");
+  }
   return Status::Ok();
 }
 

@@ -354,14 +354,16 @@ void CheckTopic(const std::string& s) {
 }
 
 // README, reactions: "1-32 bytes of UTF-8 without spaces (any Unicode blank),
-// control or bidi characters, not only U+200D, U+FE0E, U+FE0F"; validate.h:
-// the zero-width joiner stays (emoji sequences are built with it), and the
-// rest of what a browser draws as nothing goes, as in names.
+// control or bidi characters, not only U+200D, U+FE0E, U+FE0F and the tags
+// U+E0020-U+E007F"; validate.h: the zero-width joiner and the tags of a
+// subdivision flag stay (emoji sequences are built with them), and the rest
+// of what a browser draws as nothing goes, as in names.
 bool EmojiOk(const std::string& s) {
   std::optional<std::vector<CodePoint>> cps = Decode(s);
   if (s.empty() || s.size() > kMaxEmoji || !cps) return false;
-  if (Any(*cps, [](uint32_t cp) { return cp != 0x200D && (Blank(cp) || Hidden(cp)); })) return false;
-  return Any(*cps, [](uint32_t cp) { return cp != 0x200D && cp != 0xFE0E && cp != 0xFE0F; });
+  auto kept = [](uint32_t cp) { return cp == 0x200D || (cp >= 0xE0020 && cp <= 0xE007F); };
+  if (Any(*cps, [&](uint32_t cp) { return !kept(cp) && (Blank(cp) || Hidden(cp)); })) return false;
+  return Any(*cps, [&](uint32_t cp) { return !kept(cp) && cp != 0xFE0E && cp != 0xFE0F; });
 }
 
 void CheckEmoji(const std::string& s) {

@@ -244,6 +244,12 @@ TEST(ValidateEmojiTest, OneToThirtyTwoBytesWithoutControls) {
   EXPECT_OK(ValidateEmoji("ok"));
   EXPECT_OK(ValidateEmoji("\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9"));  // joined by U+200D
   EXPECT_OK(ValidateEmoji(std::string(32, 'x')));
+  // A subdivision flag: U+1F3F4 and tags (England, 28 bytes); the tags
+  // alone show nothing.
+  const std::string tags = "\xF3\xA0\x81\xA7\xF3\xA0\x81\xA2\xF3\xA0\x81\xA5\xF3\xA0\x81\xAE"
+                           "\xF3\xA0\x81\xA7\xF3\xA0\x81\xBF";
+  EXPECT_OK(ValidateEmoji("\xF0\x9F\x8F\xB4" + tags));
+  EXPECT_ERROR(ValidateEmoji(tags), Code::kInvalid, "invalid_emoji");
   for (const std::string& bad : {std::string(), std::string(33, 'x'), std::string("a b"), std::string("\x01"),
                                  std::string("\x7F"), std::string("\xFF"), std::string("\xE2\x80\xAE"),
                                  std::string("\xC2\x85"), std::string("\xF0\x9F")}) {
