@@ -59,6 +59,28 @@ bool HasOuterBlank(std::string_view s) {
 // ignorable, as bidi controls are, but drawn as part of the flag, and only
 // by a font that has the flag: alone they show nothing.
 bool IsEmojiTag(uint32_t cp) { return cp >= 0xE0020 && cp <= 0xE007F; }
+// The scripts whose letters pass for each other's: `gеneral` with a
+// Cyrillic е, `gοod` with a Greek ο. A name may use the letters of one of
+// them only (UTS #39's "moderately restrictive" profile refuses these
+// mixes); a name wholly in one script that looks like a word of another
+// is not caught.
+enum class LookalikeScript { kNone, kLatin, kGreek, kCyrillic };
+LookalikeScript LookalikeScriptOf(uint32_t cp) {
+  if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z')) return LookalikeScript::kLatin;
+  if ((cp >= 0x00C0 && cp <= 0x024F && cp != 0x00D7 && cp != 0x00F7) || (cp >= 0x1E00 && cp <= 0x1EFF)) {
+    return LookalikeScript::kLatin;
+  }
+  if ((cp >= 0x0370 && cp <= 0x03FF) || (cp >= 0x1F00 && cp <= 0x1FFF)) return LookalikeScript::kGreek;
+  if (cp >= 0x0400 && cp <= 0x052F) return LookalikeScript::kCyrillic;
+  return LookalikeScript::kNone;
+}
+// Fullwidth digits and Latin letters (U+FF10-FF19, FF21-FF3A, FF41-FF5A):
+// `ｇｅｎｅｒａｌ` is general to the eye. Fullwidth punctuation stays (CJK
+// text writes it).
+bool IsFullwidthAlnum(uint32_t cp) {
+  return (cp >= 0xFF10 && cp <= 0xFF19) || (cp >= 0xFF21 && cp <= 0xFF3A) || (cp >= 0xFF41 && cp <= 0xFF5A);
+}
+
 bool IsEmojiModifierOnly(uint32_t cp) { return cp == 0x200D || cp == 0xFE0E || cp == 0xFE0F || IsEmojiTag(cp); }
 
 }  // namespace
@@ -187,6 +209,19 @@ Status ValidateEmoji(const std::string& s) {
 Status ValidateRoomName(const std::string& s) {
   PARLEY_RETURN_IF_ERROR(ValidateShownName(s, kMaxRoomName));
   if (HasOuterBlank(s)) return Status::Invalid("invalid_field", "name must not begin or end with a space");
+  // A room is found and trusted by its name: one that passes for another's
+  // (`gеneral` beside general) is a lure.
+  LookalikeScript seen = LookalikeScript::kNone;
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp = NextCodePoint(s, &i);
+    if (IsFullwidthAlnum(cp)) return Status::Invalid("invalid_field", "name must not use fullwidth letters or digits");
+    LookalikeScript script = LookalikeScriptOf(cp);
+    if (script == LookalikeScript::kNone) continue;
+    if (seen != LookalikeScript::kNone && script != seen) {
+      return Status::Invalid("invalid_field", "name must not mix Latin, Greek and Cyrillic letters");
+    }
+    seen = script;
+  }
   return Status::Ok();
 }
 

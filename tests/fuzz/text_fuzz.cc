@@ -333,10 +333,31 @@ void CheckRefusal(const Status& st, bool utf8, const char* reason) {
 // README: "room name 1-64 characters, not blank, no white space at either
 // end, no control characters, no line or paragraph separator and nothing a
 // browser draws as nothing".
+// README: a room name holds the letters of at most one of Latin, Greek and
+// Cyrillic, and no fullwidth letter or digit.
+int LookalikeScript(uint32_t cp) {
+  if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ? 1 : 0;
+  if ((cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7) || (cp >= 0x1E00 && cp <= 0x1EFF)) return 1;
+  if ((cp >= 0x370 && cp <= 0x3FF) || (cp >= 0x1F00 && cp <= 0x1FFF)) return 2;
+  return cp >= 0x400 && cp <= 0x52F ? 3 : 0;
+}
+bool NoLookalikes(const std::vector<CodePoint>& cps) {
+  int seen = 0;
+  for (const CodePoint& c : cps) {
+    if ((c.cp >= 0xFF10 && c.cp <= 0xFF19) || (c.cp >= 0xFF21 && c.cp <= 0xFF3A) || (c.cp >= 0xFF41 && c.cp <= 0xFF5A)) {
+      return false;
+    }
+    const int script = LookalikeScript(c.cp);
+    if (script != 0 && seen != 0 && script != seen) return false;
+    if (script != 0) seen = script;
+  }
+  return true;
+}
+
 void CheckRoomName(const std::string& s) {
   std::optional<std::vector<CodePoint>> cps = Decode(s);
   bool want = cps && !Any(*cps, Hidden) && !AllBlank(*cps) && cps->size() <= kMaxRoomName &&
-              !Blank(cps->front().cp) && !Blank(cps->back().cp);
+              !Blank(cps->front().cp) && !Blank(cps->back().cp) && NoLookalikes(*cps);
   Status st = ValidateRoomName(s);
   FUZZ_CHECK(st.ok() == want);
   CheckRefusal(st, cps.has_value(), "invalid_field");

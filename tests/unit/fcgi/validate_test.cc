@@ -138,6 +138,25 @@ TEST(ValidateTextTest, UnicodeWhitespaceAndInvisibleCharactersAloneAreBlank) {
   EXPECT_ERROR(Text(all), Code::kInvalid, "invalid_field");
 }
 
+// Names that pass for others: letters of two of Latin, Greek and Cyrillic,
+// fullwidth letters and digits. One script alone, and the others, pass.
+TEST(ValidateRoomNameTest, LookalikesAreRefused) {
+  for (const char* bad : {"g\xD0\xB5neral",                          // Cyrillic e
+                          "g\xCE\xBFod",                             // Greek omicron
+                          "\xD0\xB0\xCE\xB1",                        // Cyrillic a, Greek alpha
+                          "\xEF\xBD\x87\xEF\xBD\x85\xEF\xBD\x8E",  // fullwidth gen
+                          "room \xEF\xBC\x91"}) {                   // fullwidth 1
+    EXPECT_ERROR(ValidateRoomName(bad), Code::kInvalid, "invalid_field") << bad;
+  }
+  for (const char* good : {"\xD0\xB3\xD0\xB5\xD0\xBD\xD0\xB5\xD1\x80\xD0\xB0\xD0\xBB",  // генерал
+                           "\xCE\xB1\xCE\xB8\xCE\xAE\xCE\xBD\xCE\xB1",                     // αθήνα
+                           "caf\xC3\xA9 \xE6\x9D\xB1\xE4\xBA\xAC",                           // café 東京
+                           "\xE6\x9D\xB1\xE4\xBA\xAC\xEF\xBC\x88\xE6\x9C\xAC\xEF\xBC\x89",  // 東京（本）
+                           "team \xE2\x84\xA6 2"}) {                                            // U+2126 ohm
+    EXPECT_OK(ValidateRoomName(good)) << good;
+  }
+}
+
 TEST(ValidateRoomNameTest, Limits) {
   EXPECT_OK(ValidateRoomName("general"));
   EXPECT_OK(ValidateRoomName("Room with spaces"));
