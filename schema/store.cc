@@ -5,6 +5,7 @@
 
 #include "schema/json.h"
 #include "schema/moderation.h"
+#include "schema/store_rules.h"
 #include "schema/write_batch.h"
 
 namespace parley {
@@ -85,6 +86,16 @@ Status Store::CommitWrite(Transaction& tx) {
 Result<User> Store::CreateUser(const std::string& username, const std::string& pw_hash) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   User user;
+  {
+    // A name another's passes for (store_rules.h); the same name in another
+    // case is the insert's conflict below.
+    static const std::string kLookalike = "SELECT username FROM users WHERE " + UsernameSkeletonSql("username") +
+                                          " = " + UsernameSkeletonSql("?1") + " AND lower(username) <> lower(?1) LIMIT 1";
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(kLookalike));
+    s.Bind(1, username);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row) return UsernameLooksTaken(s.Text(0));
+  }
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         "INSERT INTO users(username, pw_hash, created_ts) VALUES (?,?,?) ON CONFLICT DO NOTHING"));

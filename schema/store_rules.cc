@@ -8,6 +8,15 @@
 
 namespace parley {
 
+std::string UsernameSkeletonSql(const std::string& value) {
+  return "replace(replace(replace(replace(replace(lower(" + value +
+         "), 'rn', 'm'), 'vv', 'w'), 'i', 'l'), '1', 'l'), '0', 'o')";
+}
+
+Status UsernameLooksTaken(const std::string& existing) {
+  return Status::Conflict("username_taken", "that username passes for " + existing + "'s, which is taken");
+}
+
 std::string RoomEventData(const Room& r) {
   JsonWriter w;
   w.BeginObject().Key("room").BeginObject();

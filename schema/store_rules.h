@@ -22,6 +22,16 @@ namespace parley {
 
 // What every reader of a `room` event may see: no per-user counters.
 std::string RoomEventData(const Room& r);
+
+// The skeleton of a username (`value`: a column or a parameter), in SQL both
+// backends run: two names with one skeleton pass for each other (`aIice`
+// and alice, `a1ice`, `rnary` and mary, `vvill` and will, `b0b` and bob),
+// and a new one whose skeleton another has is refused (CreateUser). With
+// `username` it is, to the byte, the expression the users_skeleton index is
+// on (SQLite's migration 024, PostgreSQL's 021): the index serves only it.
+std::string UsernameSkeletonSql(const std::string& value);
+// 409 username_taken for a name that passes for `existing`'s.
+Status UsernameLooksTaken(const std::string& existing);
 // Who hears of a room's creation or change: everyone for public and Q&A
 // rooms (room lists and the directory stay live), its members for a
 // private room (a DM's members are its only readers too).

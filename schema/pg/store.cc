@@ -6,6 +6,7 @@
 
 #include "schema/json.h"
 #include "schema/moderation.h"
+#include "schema/store_rules.h"
 #include "schema/pg/event_log.h"
 #include "schema/pg/key_range.h"
 #include "schema/pg/notify.h"
@@ -181,6 +182,17 @@ Status PgStore::CommitAppended(PgTx& tx, const std::vector<Event>& events, const
 
 Result<User> PgStore::CreateUser(const std::string& username, const std::string& pw_hash) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  // A name another's passes for (store_rules.h), under a lock of its
+  // skeleton held to COMMIT, so two pools cannot both let a pair in (class
+  // 1936418156, "skel" in ASCII).
+  static const std::string kLock =
+      "SELECT pg_advisory_xact_lock(1936418156, hashtext(" + UsernameSkeletonSql("$1::text") + "))";
+  static const std::string kLookalike = "SELECT username FROM users WHERE " + UsernameSkeletonSql("username") +
+                                        " = " + UsernameSkeletonSql("$1::text") +
+                                        " AND lower(username) <> lower($1::text) LIMIT 1";
+  PARLEY_RETURN_IF_ERROR(conn_.Exec(kLock, {username}).status());
+  PARLEY_ASSIGN_OR_RETURN(PgResult lookalike, conn_.Exec(kLookalike, {username}));
+  if (lookalike.Rows() > 0) return UsernameLooksTaken(lookalike.Text(0, 0));
   // No conflict target: the unique index on lower(username) is the one
   // that can refuse the row.
   PARLEY_ASSIGN_OR_RETURN(

@@ -185,6 +185,21 @@ TEST_F(StoreTest, CreateUserIsOneTransaction) {
   EXPECT_EQ(ev[0].id, 1);  // the rolled-back attempt left no hole
 }
 
+// A username that passes for another's is taken (migration 024): `aIice`
+// (a capital I) and `a1ice` for alice, `rnary` for mary, `vvill` for will,
+// `b0b` for bob. Names apart pass; a refusal appends nothing.
+TEST_F(StoreTest, AUsernameThatPassesForAnothersIsTaken) {
+  for (const char* name : {"alice", "mary", "will", "bob"}) NewUser(name);
+  const int64_t head = Head();
+  for (const char* lookalike : {"aIice", "a1ice", "ALlCE", "rnary", "vvill", "b0b", "BOB"}) {
+    Result<User> r = store_->CreateUser(lookalike, kFakeHash);
+    EXPECT_ERROR(r, Code::kConflict, "username_taken") << lookalike;
+  }
+  EXPECT_EQ(Head(), head);
+  EXPECT_NE(store_->CreateUser("aIice", kFakeHash).status().message().find("alice"), std::string::npos);
+  for (const char* apart : {"alicia", "marty", "bobby", "a.lice"}) EXPECT_OK(store_->CreateUser(apart, kFakeHash));
+}
+
 TEST_F(StoreTest, UsernamesAreUniqueIgnoringCase) {
   User alice = NewUser("alice");
   const int64_t head = Head();
