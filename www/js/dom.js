@@ -96,7 +96,7 @@ function isEnter(e) {
 }
 
 function isEsc(e) {
-  return e.key === 'Escape' || e.key === 'Esc';
+  return e.key === 'Escape';
 }
 
 // Escape in node runs close() and stops there: one key shuts one thing.

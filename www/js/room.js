@@ -467,7 +467,7 @@ function onComposerKey(e) {
   if (isEnter(e)) {
     e.preventDefault();
     submitComposer();
-  } else if ((e.key === 'ArrowUp' || e.key === 'Up') && !$('text').value) {
+  } else if (e.key === 'ArrowUp' && !$('text').value) {
     var id = lastOwnId();
     if (id !== null) {
       e.preventDefault();
@@ -592,7 +592,7 @@ function startAnswer(questionId) {
 
 // Arrows, Home and End move between messages; Tab reaches the actions.
 function onListKey(e) {
-  var keys = {ArrowUp: -1, Up: -1, ArrowDown: 1, Down: 1, Home: -2, End: 2}, step = keys[e.key], t = e.target;
+  var keys = {ArrowUp: -1, ArrowDown: 1, Home: -2, End: 2}, step = keys[e.key], t = e.target;
   if (!step || (t !== list && !t.classList.contains('msg'))) return;
   var all = list.querySelectorAll('.msg[data-id]');
   if (!all.length) return;
