@@ -63,7 +63,7 @@ Parley.invitations = {
   },
   // Returns about(d).
   onMember: function (d) {
-    var about = kAbout.test(d.action);
+    var about = this.about(d);
     if (mine(d) && (about || /^(joined|banned)$/.test(d.action))) {
       apply(d);
       if (heard) heard.push(d);

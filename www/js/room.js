@@ -866,9 +866,9 @@ Parley.room = {
   },
   onMemberEvent: function (d, id) {
     if (!inRoom(d)) return;
-    // An invitee is no member: a line, no change to the list.
-    if (Parley.invitations.about(d)) return systemNote(id, mod.note(d));
     var note = mod.note(d), isMe = mine(d);
+    // An invitee is no member: a line, no change to the list.
+    if (Parley.invitations.about(d)) return systemNote(id, note);
     if (isMe && /^(kicked|banned)$/.test(d.action)) {
       R.removed = note;
       // Shown in the room app.js opens next.

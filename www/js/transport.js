@@ -107,86 +107,86 @@ T.becameReady = function (head, epoch) {
   }
 };
 
+// fn(...) as this, unless the connection it was made for is gone.
+T.live = function (fn) {
+  var self = this, gen = this.generation;
+  return function () {
+    if (gen === self.generation) return fn.apply(self, arguments);
+  };
+};
+
 T.openStream = function () {
-  var self = this, gen = this.generation, q = this.cursorQuery('last_event_id');
-  var es = this.es = new EventSource('/events/stream' + (q ? '?' + q : '')), helloSeen = false;
+  var q = this.cursorQuery('last_event_id'), helloSeen = false;
+  var es = this.es = new EventSource('/events/stream' + (q ? '?' + q : ''));
 
   this.timer('hello', kHelloTimeoutMs, function () {
     this.switchToPoll('no hello within ' + kHelloTimeoutMs + ' ms (a buffering proxy?)');
   });
 
-  es.addEventListener('hello', function (e) {
-    if (gen !== self.generation) return;
+  es.addEventListener('hello', this.live(function (e) {
     var d = Parley.parse(e.data) || {};
     helloSeen = true;
-    self.streamFailures = 0;
-    clearTimeout(self.timers.hello);
-    self.becameReady(d.head, d.epoch);
-    self.setStatus('live');
-    self.armSilenceCheck();
-  });
+    this.streamFailures = 0;
+    clearTimeout(this.timers.hello);
+    this.becameReady(d.head, d.epoch);
+    this.setStatus('live');
+    this.armSilenceCheck();
+  }));
 
   kEventTypes.forEach(function (type) {
-    es.addEventListener(type, function (e) {
-      if (gen !== self.generation) return;
+    es.addEventListener(type, this.live(function (e) {
       // EventSource repeats the last id on ephemeral events, which have none.
       var ephemeral = /^(typing|presence|reset|receipt)$/.test(type);
-      self.deliver(type, Parley.parse(e.data), e.lastEventId && !ephemeral ? parseInt(e.lastEventId, 10) : 0);
-      self.armSilenceCheck();
-    });
-  });
+      this.deliver(type, Parley.parse(e.data), e.lastEventId && !ephemeral ? parseInt(e.lastEventId, 10) : 0);
+      this.armSilenceCheck();
+    }));
+  }, this);
 
-  es.onerror = function () {
-    if (gen !== self.generation) return;
-    if (helloSeen) return self.retryLater();
+  es.onerror = this.live(function () {
+    if (helloSeen) return this.retryLater();
     // Failed before hello; a poll tells why: 401 signed out, failing too:
     // retry, working (twice): long-poll.
-    self.teardown();
-    self.setStatus('reconnecting');
-    var checking = self.generation;
-    Parley.getJson('/events/poll?timeout=0', 10000, function (err) {
-      if (checking !== self.generation) return;
-      if (err && err.status === 401) return self.h.onSignedOut();
-      if (!err && ++self.streamFailures >= 2) return self.switchToPoll('the stream fails where a poll works');
-      self.retryLater();
-    });
-  };
+    this.teardown();
+    this.setStatus('reconnecting');
+    Parley.getJson('/events/poll?timeout=0', 10000, this.live(function (err) {
+      if (err && err.status === 401) return this.h.onSignedOut();
+      if (!err && ++this.streamFailures >= 2) return this.switchToPoll('the stream fails where a poll works');
+      this.retryLater();
+    }));
+  });
 };
 
 // After 45 s without an event, a quick poll: events it finds that the
 // stream has not delivered 2 s later mean it is stuck.
 T.armSilenceCheck = function () {
   this.timer('silence', kSilenceCheckMs, function () {
-    var self = this, gen = this.generation, from = this.lastId;
-    Parley.getJson('/events/poll?' + this.cursorQuery('since') + '&timeout=0', 10000, function (err, body) {
-      if (gen !== self.generation) return;
+    var from = this.lastId;
+    Parley.getJson('/events/poll?' + this.cursorQuery('since') + '&timeout=0', 10000, this.live(function (err, body) {
       var newest = 0, events = (!err && body.events) || [];
       for (var i = 0; i < events.length; i++) newest = Math.max(newest, events[i].id || 0);
-      if (newest <= from) return self.armSilenceCheck();
-      self.timer('silence', 2000, function () {
+      if (newest <= from) return this.armSilenceCheck();
+      this.timer('silence', 2000, function () {
         if (this.lastId < newest) this.switchToPoll('the stream is silent but events are waiting');
         else this.armSilenceCheck();
       });
-    });
+    }));
   });
 };
 
 T.poll = function () {
-  var self = this, gen = this.generation;
   var q = this.cursorQuery('since'), url = '/events/poll?' + (q ? q + '&' : '') + 'timeout=' + kPollTimeoutS;
-  this.xhr = Parley.getJson(url, (kPollTimeoutS + 15) * 1000, function (err, body) {
-    if (gen !== self.generation) return;
-    self.xhr = null;
-    if (err) return err.status === 401 ? self.h.onSignedOut() : self.retryLater();
-    self.becameReady(body.next, body.epoch);
-    self.setStatus('long-poll');
-    var events = body.events || [];
-    for (var i = 0; i < events.length && gen === self.generation; i++) {
-      self.deliver(events[i].type, events[i].data, events[i].id || 0);
+  this.xhr = Parley.getJson(url, (kPollTimeoutS + 15) * 1000, this.live(function (err, body) {
+    this.xhr = null;
+    if (err) return err.status === 401 ? this.h.onSignedOut() : this.retryLater();
+    var gen = this.generation, events = body.events || [];
+    this.becameReady(body.next, body.epoch);
+    this.setStatus('long-poll');
+    for (var i = 0; i < events.length && gen === this.generation; i++) {
+      this.deliver(events[i].type, events[i].data, events[i].id || 0);
     }
-    if (gen !== self.generation) return;
+    if (gen !== this.generation) return;
     // `next` rules (after a reset it may go down).
-    if (typeof body.next === 'number') self.lastId = body.next;
-    self.poll();
-  });
+    if (typeof body.next === 'number') this.lastId = body.next;
+    this.poll();
+  }));
 };
