@@ -1,7 +1,7 @@
 // The page: sign-in, the room list, DMs, new rooms, routing events. The
 // cursor is known before rooms and history are fetched: nothing is lost.
 (function () {
-var view = Parley.room, mod = Parley.moderation, inv = Parley.invitations, get = Parley.get, kRoomsPage = '/rooms?limit=50', kUsername = /^[\w.-]{1,32}$/, kSessionEnded = 'Your session ended. Please sign in again.';
+var view = Parley.room, mod = Parley.moderation, inv = Parley.invitations, get = Parley.get, kRoomsPage = '/rooms?limit=50', kUsername = /^[\w.-]{1,32}$/;
 
 var state = Parley.state = {
   me: null,
@@ -401,7 +401,7 @@ function init() {
   Parley.search.init();
   Parley.uploads.init();
   Parley.onSignedOut = function () {
-    if (state.me) signedOut(kSessionEnded);
+    if (state.me) signedOut('Your session ended. Please sign in again.');
   };
   on('auth-form', 'submit', authenticate.bind(null, '/login'));
   on('register', 'click', authenticate.bind(null, '/register'));

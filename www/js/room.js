@@ -57,9 +57,7 @@ function fetchQuote(id) {
     var m = (data.messages || [])[0];
     if (!m || m.id !== id) return;
     R.quotes[id] = m;
-    for (var k in R.msgs) {
-      if (R.msgs[k].reply_to === id) renderMessage(R.msgs[k]);
-    }
+    for (var k in R.msgs) if (R.msgs[k].reply_to === id) renderMessage(R.msgs[k]);
   });
 }
 
@@ -278,12 +276,9 @@ function historyGet(query, done) {
   var gen = R.gen;
   get(roomPath('/messages?' + query), function (err, data) {
     if (gen !== R.gen) return;
-    if (err) {
-      R.loading = false;
-      setError(err);
-      return;
-    }
-    done(data.messages || [], !!data.has_more);
+    if (!err) return done(data.messages || [], !!data.has_more);
+    R.loading = false;
+    setError(err);
   });
 }
 
@@ -293,11 +288,8 @@ function placePage(page) {
 
 // Anything skipped while loading is newer: keep going.
 function reachedEnd() {
-  R.atEnd = true;
-  if (R.skipped > R.newest) {
-    R.atEnd = false;
-    loadPage(false);
-  }
+  R.atEnd = R.skipped <= R.newest;
+  if (!R.atEnd) loadPage(false);
 }
 
 function loadLatest(then) {
@@ -629,8 +621,7 @@ function renderMembers() {
 }
 
 function drawMembers() {
-  var ul = clear('members');
-  var sorted = R.members.slice().sort(function (a, b) {
+  var ul = clear('members'), sorted = R.members.slice().sort(function (a, b) {
     return !a.online - !b.online || (a.user.username < b.user.username ? -1 : 1);
   });
   var amOwner = mod.power(R.room, R.members) === 2;
