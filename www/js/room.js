@@ -1,8 +1,8 @@
 // The open room: message window, composer, edits, Q&A, typing, members.
-// Messages are keyed by id: every path shows one copy. A send is pending
-// under its client_id (Retry reuses it). While the window misses the
-// newest, live messages are skipped. New messages are announced in a live
-// region, not the list (history would be read out).
+// Messages are keyed by id: one copy whatever the path. A send is pending
+// under its client_id (Retry reuses it). A window short of the newest
+// skips live messages. New ones are read out from a live region, not the
+// list (history would be too).
 (function () {
 var list = $('messages'), kPageSize = 50, kMaxItems = 400, kEdgePx = 120, kTypingSendEveryMs = 3000;
 var kTypingShowMs = 6000, kLongPressMs = 500, kAnnounceKeep = 3, mod = Parley.moderation, api = Parley.api, draw = Parley.render, get = Parley.get;
@@ -92,7 +92,7 @@ function react(id, emoji) {
   });
 }
 
-// "Read" under my last DM message they passed; elsewhere (<= 100 members)
+// "Read" under my last DM message they passed, else (<= 100 members)
 // "Read by" names under each one's last read, below forms and answers.
 function renderReceipts() {
   [].forEach.call(list.querySelectorAll('.seen'), remove);
@@ -151,9 +151,9 @@ function placeMessage(m, extending) {
     remove(R.pending[m.client_id].li);
     delete R.pending[m.client_id];
   }
-  // An answer answers its question; its tombstone (a delete, or a replayed
-  // answer already rewritten) reopens it if it won, or if the winner a 409
-  // told of (-1) is yet to come.
+  // An answer answers its question; its tombstone (deleted, or replayed
+  // after that) reopens it if it won, or if the winner a 409 told of (-1)
+  // is yet to come.
   var q = m.kind === 'answer' && R.msgs[m.reply_to], a = q && q.answer_id;
   if (q && (m.deleted ? a === m.id || a < 0 : !(a > 0))) {
     q.answer_id = m.deleted ? 0 : m.id;
@@ -244,7 +244,7 @@ function bounds() {
 }
 
 // fromTop: the oldest go (scrolling up loads them again), else the newest
-// (they wait behind "Jump"); a live item too. Not while a page loads: a gap.
+// (behind "Jump"); a live item too. Not while a page loads: a gap.
 function trim(fromTop) {
   var trimmed = false;
   while (!R.loading && list.childNodes.length > kMaxItems) {
@@ -383,8 +383,8 @@ function flushRead() {
   R.readPending = null;
 }
 
-// A failure is retried in 2, 4... 32 s, else others' receipts and my
-// unread counts wait for a newer message. The marker only moves forward.
+// Retried in 2, 4... 32 s: else receipts and my unread counts wait for a
+// newer message. The marker only moves forward.
 function postRead(p, n) {
   if (p) api('POST', '/rooms/' + p.roomId + '/read', {event_id: p.eventId}, function (err) {
     if (err && Parley.transient(err) && n < 5) setTimeout(postRead, 2000 << n, p, n + 1);
@@ -415,7 +415,7 @@ function post(clientId) {
   if (p.replyTo) body.reply_to = p.replyTo;
   if (p.attachments.length) body.attachments = p.attachments;
   api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
-    // Signed out under it: the words wait in the composer for signing in.
+    // Signed out: the words wait in the composer.
     if (err && err.status === 401 && !$('text').value) $('text').value = p.text;
     if (R.pending[clientId] !== p) return;  // another room, or placed
     if (err) return failPending(clientId, err);
@@ -792,8 +792,7 @@ Parley.room = {
     R.tries = 0;
     R.removed = '';
     R.readSent = 0;
-    // My read marker on opening, if anything was unread: "New messages"
-    // stays there.
+    // "New messages" stays at my read marker on opening, if unread.
     R.unreadAfter = room.unread > 0 && room.read_event_id > 0 ? room.read_event_id : null;
     cancelReply();
     editRoom(false);

@@ -1,9 +1,8 @@
 // The event connection for all my rooms (DESIGN 4): SSE, else long-poll
-// for good (the ways SSE fails are below).
-// - Events at or below lastId are dropped: replays never show twice. The
-//   epoch goes along: a new database answers `reset`, not a gap.
-// - We reopen from our cursor (not EventSource's), backing off with jitter
-//   so tabs do not all hit a restarted server.
+// for good (why below). Events at or below lastId are dropped: a replay
+// shows once. The epoch goes along: a new database answers `reset`, not a
+// gap. We reopen from our cursor, not EventSource's, backing off with
+// jitter so tabs do not all hit a restarted server.
 var kHelloTimeoutMs = 5000, kSilenceCheckMs = 45000, kBackoffMinMs = 1000, kBackoffMaxMs = 16000, kPollTimeoutS = 25;
 var kEventTypes = ['message', 'question', 'answer', 'edit', 'delete', 'room', 'member', 'user',
   'typing', 'presence', 'reset', 'reaction', 'receipt'];
