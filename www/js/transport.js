@@ -13,7 +13,7 @@ Parley.Transport = function (handlers) {
   this.h = handlers;
   this.lastId = this.epoch = this.es = this.xhr = null;
   this.ready = false;
-  this.usePoll = false;
+  this.usePoll = !window.EventSource;
   this.backoff = kBackoffMinMs;
   this.stopped = true;
   this.timers = {};
