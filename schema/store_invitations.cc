@@ -47,11 +47,13 @@ Result<Invited> Store::Invite(const User& me, int64_t room_id, const std::string
   if (!who) return Status::NotFound("user_not_found", "no such user");
   PARLEY_RETURN_IF_ERROR(CheckNotBlocked(me.id, who->id));
   Invited out;
-  if (auto member = LoadMember(room_id, who->id); member.ok()) {
+  Result<Member> member = LoadMember(room_id, who->id);
+  if (member.ok()) {
     out.member = std::move(*member);
     PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
     return out;
   }
+  if (member.status().code() != Code::kNotFound) return member.status();  // not "not a member": a failed read
   PARLEY_RETURN_IF_ERROR(CheckNotBanned(room_id, who->id));
   {
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(

@@ -59,12 +59,14 @@ Result<Invited> PgStore::Invite(const User& me, int64_t room_id, const std::stri
   PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM users WHERE id = $1 FOR SHARE", {who->id}).status());
   PARLEY_RETURN_IF_ERROR(CheckNotBlocked(me.id, who->id));
   Invited out;
-  if (auto member = LoadMember(room_id, who->id); member.ok()) {
+  Result<Member> member = LoadMember(room_id, who->id);
+  if (member.ok()) {
     out.member = std::move(*member);
     std::vector<Event> none;
     PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, none));
     return out;
   }
+  if (member.status().code() != Code::kNotFound) return member.status();  // not "not a member": a failed read
   // The room FOR SHARE before the ban check, as AddMember: a ban racing
   // this either commits first and is seen, or waits and drops the row.
   PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR SHARE", {room_id}).status());
