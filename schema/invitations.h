@@ -29,9 +29,11 @@ constexpr int64_t kMaxPendingInvitations = 1000;
 //  uninvited {"room_id","user","action","by"}: a moderator withdrew it.
 // The columns an Invitation is read from (both backends' ReadInvitation),
 // for a WHERE on i (invitations), r (the room), u (the invitee).
-constexpr const char* kInvitationSelect =
-    "SELECT i.room_id, r.name, r.kind, r.topic, u.id, u.username, b.id, b.username, i.ts FROM invitations i "
-    "JOIN rooms r ON r.id = i.room_id JOIN users u ON u.id = i.user_id LEFT JOIN users b ON b.id = i.by_id ";
+constexpr const char* kInvitationColumns =
+    "SELECT i.room_id, r.name, r.kind, r.topic, u.id, u.username, b.id, b.username, i.ts FROM ";
+constexpr const char* kInvitationJoins =
+    " i JOIN rooms r ON r.id = i.room_id JOIN users u ON u.id = i.user_id LEFT JOIN users b ON b.id = i.by_id ";
+inline const std::string kInvitationSelect = std::string(kInvitationColumns) + "invitations" + kInvitationJoins;
 
 std::string InvitationEventData(const Invitation& inv, MemberAction action, const User* by = nullptr);
 

@@ -310,6 +310,8 @@ class Store final : public Storage {
   // member_not_found when there is none either).
   Result<std::optional<Invitation>> LoadInvitation(int64_t room_id, int64_t user_id);
   Result<bool> DropInvitation(int64_t room_id, int64_t user_id);
+  // The invitation, deleted, or none (decline, withdrawal).
+  Result<std::optional<Invitation>> TakeInvitation(int64_t room_id, int64_t user_id);
   Status WithdrawInvitation(const User& me, int64_t room_id, const User& who);
   Result<std::unique_ptr<Transaction>> BeginWrite();
   Status CommitWrite(Transaction& tx);

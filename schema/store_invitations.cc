@@ -29,6 +29,12 @@ Result<std::optional<Invitation>> Store::LoadInvitation(int64_t room_id, int64_t
   return std::optional<Invitation>(ReadInvitation(s));
 }
 
+Result<std::optional<Invitation>> Store::TakeInvitation(int64_t room_id, int64_t user_id) {
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Invitation> inv, LoadInvitation(room_id, user_id));
+  if (inv) PARLEY_RETURN_IF_ERROR(DropInvitation(room_id, user_id).status());
+  return inv;
+}
+
 Result<bool> Store::DropInvitation(int64_t room_id, int64_t user_id) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare("DELETE FROM invitations WHERE room_id = ? AND user_id = ?"));
   s.Bind(1, room_id).Bind(2, user_id);
@@ -97,9 +103,8 @@ Result<std::vector<Invitation>> Store::Invitations(const User& me) {
 Status Store::DeclineInvitation(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kLeave));
-  PARLEY_ASSIGN_OR_RETURN(std::optional<Invitation> inv, LoadInvitation(room_id, me.id));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Invitation> inv, TakeInvitation(room_id, me.id));
   if (!inv) return Status::NotFound("invitation_not_found", "no pending invitation to that room");
-  PARLEY_RETURN_IF_ERROR(DropInvitation(room_id, me.id).status());
   PARLEY_RETURN_IF_ERROR(
       AppendEvent("member", room_id, me.id, Audience::kRoom, InvitationEventData(*inv, MemberAction::kDeclined))
           .status());
@@ -125,9 +130,8 @@ Result<InvitationPage> Store::RoomInvitations(const User& me, int64_t room_id, c
 }
 
 Status Store::WithdrawInvitation(const User& me, int64_t room_id, const User& who) {
-  PARLEY_ASSIGN_OR_RETURN(std::optional<Invitation> inv, LoadInvitation(room_id, who.id));
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Invitation> inv, TakeInvitation(room_id, who.id));
   if (!inv) return Status::NotFound("member_not_found", "that user is neither a member nor invited");
-  PARLEY_RETURN_IF_ERROR(DropInvitation(room_id, who.id).status());
   return AppendEvent("member", room_id, who.id, Audience::kRoom,
                      InvitationEventData(*inv, MemberAction::kUninvited, &me))
       .status();

@@ -361,6 +361,8 @@ class PgStore final : public Storage {
   // transaction, its event into events (404 member_not_found for none).
   Result<std::optional<Invitation>> LoadInvitation(int64_t room_id, int64_t user_id);
   Result<bool> DropInvitation(int64_t room_id, int64_t user_id);
+  // The invitation, deleted, or none (decline, withdrawal): one statement.
+  Result<std::optional<Invitation>> TakeInvitation(int64_t room_id, int64_t user_id);
   Status WithdrawInvitation(const User& me, int64_t room_id, const User& who, std::vector<Event>& events);
   // Sets a member's role (400 invalid_field if it does not fit the room's
   // kind, 404 member_not_found), adding the role event if it changed.

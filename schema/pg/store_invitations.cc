@@ -36,6 +36,18 @@ Result<std::optional<Invitation>> PgStore::LoadInvitation(int64_t room_id, int64
   return std::optional<Invitation>(std::move(i));
 }
 
+Result<std::optional<Invitation>> PgStore::TakeInvitation(int64_t room_id, int64_t user_id) {
+  // One statement: of two takes racing, the one whose DELETE found the row
+  // gone (the other committed first) reads nothing.
+  static const std::string kTake =
+      "WITH d AS (DELETE FROM invitations WHERE room_id = $1 AND user_id = $2 RETURNING *) " +
+      std::string(kInvitationColumns) + "d" + kInvitationJoins;
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(kTake, {room_id, user_id}));
+  if (r.Rows() == 0) return std::optional<Invitation>();
+  PARLEY_ASSIGN_OR_RETURN(Invitation i, ReadInvitation(r, 0));
+  return std::optional<Invitation>(std::move(i));
+}
+
 Result<bool> PgStore::DropInvitation(int64_t room_id, int64_t user_id) {
   PARLEY_ASSIGN_OR_RETURN(
       PgResult r, conn_.Exec("DELETE FROM invitations WHERE room_id = $1 AND user_id = $2", {room_id, user_id}));
@@ -108,10 +120,8 @@ Result<std::vector<Invitation>> PgStore::Invitations(const User& me) {
 Status PgStore::DeclineInvitation(const User& me, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kLeave));
-  PARLEY_ASSIGN_OR_RETURN(std::optional<Invitation> inv, LoadInvitation(room_id, me.id));
-  // Of two declines racing, the one that deleted nothing appends nothing.
-  PARLEY_ASSIGN_OR_RETURN(bool dropped, DropInvitation(room_id, me.id));
-  if (!inv || !dropped) return Status::NotFound("invitation_not_found", "no pending invitation to that room");
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Invitation> inv, TakeInvitation(room_id, me.id));
+  if (!inv) return Status::NotFound("invitation_not_found", "no pending invitation to that room");
   std::vector<Event> events = {InvitationEvent(*inv, MemberAction::kDeclined)};
   return CommitEvents(*tx, events);
 }
@@ -136,9 +146,8 @@ Result<InvitationPage> PgStore::RoomInvitations(const User& me, int64_t room_id,
 }
 
 Status PgStore::WithdrawInvitation(const User& me, int64_t room_id, const User& who, std::vector<Event>& events) {
-  PARLEY_ASSIGN_OR_RETURN(std::optional<Invitation> inv, LoadInvitation(room_id, who.id));
-  PARLEY_ASSIGN_OR_RETURN(bool dropped, DropInvitation(room_id, who.id));
-  if (!inv || !dropped) return Status::NotFound("member_not_found", "that user is neither a member nor invited");
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Invitation> inv, TakeInvitation(room_id, who.id));
+  if (!inv) return Status::NotFound("member_not_found", "that user is neither a member nor invited");
   events.push_back(InvitationEvent(*inv, MemberAction::kUninvited, &me));
   return Status::Ok();
 }

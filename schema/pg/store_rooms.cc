@@ -454,12 +454,15 @@ Result<Room> PgStore::Join(const User& me, int64_t room_id) {
   // UPDATE, as AddMember's count does; an invite of me waits for it, see
   // Invite), then the room (FOR SHARE, as AddMember; a ban holds it FOR NO
   // KEY UPDATE), and only then the invitation. Taking the invitation first
-  // deadlocked against a ban, which deletes it after the room's lock.
-  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", {me.id}).status());
-  PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR SHARE", {room_id}).status());
-  PgConn::Stmt st = AccessQuery(me.id, room_id, false, nullptr);
-  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(st.sql, st.params));
-  PARLEY_ASSIGN_OR_RETURN(Access a, ReadRoomAccess(r, false));
+  // deadlocked against a ban, which deletes it after the room's lock. The
+  // two locks and the access read go together, in this order: one round
+  // trip.
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows,
+                          conn_.ExecTogether({{"SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", {me.id}},
+                                              {"SELECT 1 FROM rooms WHERE id = $1 FOR SHARE", {room_id}},
+                                              AccessQuery(me.id, room_id, false, nullptr)}));
+  for (const Result<PgResult>& row : rows) PARLEY_RETURN_IF_ERROR(row.status());
+  PARLEY_ASSIGN_OR_RETURN(Access a, ReadRoomAccess(*rows[2], false));
   std::vector<Event> events;
   if (!a.role) {
     // An invitation, taken now, opens a private room; without one it stays
