@@ -95,7 +95,8 @@ struct Limits {
   // Rooms a user may own (public, private and Q&A); 0 = no cap.
   int64_t rooms_per_user = 50;
   // Rooms and direct conversations a user may be in, however they came in
-  // (join, creation, invitation, a DM from either side); 0 = no cap. What
+  // (join, creation, invitation accepted, a DM opened or answered), and
+  // apart from them as many DM requests (MemberEntry); 0 = no cap. What
   // bounds a user's room list, the rooms the push daemon tracks for them
   // and the indexes a resume reads: joins alone allow 86,400 a day.
   int64_t memberships_per_user = 1000;
@@ -355,7 +356,7 @@ class Storage {
   // room's last message.
   Result<std::vector<Room>> MyRooms(const User& me) {
     RoomListQuery all;
-    all.limit = 1 << 30;  // Limits::memberships_per_user bounds it (1,000 by default)
+    all.limit = 1 << 30;  // Limits::memberships_per_user bounds it (twice 1,000 by default, with requests)
     PARLEY_ASSIGN_OR_RETURN(RoomListPage page, ListRoomsPage(me, all));
     std::sort(page.rooms.begin(), page.rooms.end(), [](const Room& a, const Room& b) { return a.id < b.id; });
     return std::move(page.rooms);

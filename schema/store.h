@@ -171,6 +171,7 @@ class Store final : public Storage {
     std::optional<Role> role;       // set when a member
     bool moderator = false;
     std::optional<int64_t> muted_until;
+    bool request = false;           // a DM request of mine, not answered (migration 026)
   };
   // Access of a moderator (the owner or a moderator) of a non-DM room, or 403 not_moderator.
   // CheckMayModerate's rule (schema/moderation.h).
@@ -298,7 +299,20 @@ class Store final : public Storage {
                            std::optional<int64_t> muted_until = std::nullopt);
   // Every way into a room: inserts the member row unless present (403
   // banned), with the mute kept from an earlier membership if it still runs.
-  Status AddMember(int64_t room_id, const User& user, Role role, MemberAction action);
+  // A request (the other person of a DM someone opened, migration 026)
+  // counts against the user's requests, not their memberships.
+  Status AddMember(int64_t room_id, const User& user, Role role, MemberAction action,
+                   MemberEntry entry = MemberEntry::kMembership);
+  // 403 membership_limit_reached when the user's memberships, their
+  // requests aside, pass Limits::memberships_per_user.
+  Status CheckMemberships(const User& user);
+  // After a request's insert: past the cap, the oldest request goes (its
+  // person leaves that DM, a `left` event), so that strangers' DMs never
+  // crowd out anything else.
+  Status DropOldestRequestPastCap(const User& user);
+  // The person of a DM request answers it (a send in it, or opening it
+  // themselves): it is a membership from now on, and counts as one.
+  Status AnswerRequest(int64_t room_id, const User& user);
   // Every way out (leave, kick, ban): deletes the member row, and keeps a
   // mute that still runs in kept_mutes for the user's return (migration 017).
   Status RemoveMember(int64_t room_id, int64_t user_id);

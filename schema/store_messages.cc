@@ -238,6 +238,7 @@ Result<SendResult> Store::Send(const User& me, int64_t room_id, const std::strin
     return SendResult{std::move(*seen), false};
   }
   PARLEY_RETURN_IF_ERROR(CheckMaySpeak(me, a));
+  if (a.request) PARLEY_RETURN_IF_ERROR(AnswerRequest(room_id, me));
   const char* kind = "message";
   if (a.room.kind == RoomKind::kQa) {
     if (*a.role == Role::kProfessor) {

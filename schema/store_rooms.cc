@@ -52,7 +52,8 @@ Result<Store::Access> Store::LoadAccess(int64_t user_id, int64_t room_id, bool r
 
 Result<Store::Access> Store::LoadRoomAccess(int64_t user_id, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications, m.moderator, m.muted_until FROM rooms r "
+      std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications, m.moderator, m.muted_until, m.request "
+      "FROM rooms r "
       "LEFT JOIN users ou ON ou.id = r.owner_id "
       "LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ?2 WHERE r.id = ?1"));
   s.Bind(1, room_id).Bind(2, user_id);
@@ -63,6 +64,7 @@ Result<Store::Access> Store::LoadRoomAccess(int64_t user_id, int64_t room_id) {
   if (a.role) {
     a.moderator = s.Int(kRoleColumn + 2) != 0;
     if (!s.IsNull(kRoleColumn + 3)) a.muted_until = s.Int(kRoleColumn + 3);
+    a.request = s.Int(kRoleColumn + 4) != 0;
   }
   return a;
 }
@@ -177,23 +179,60 @@ Status Store::AppendMemberEvent(int64_t room_id, const User& user, Role role, Me
   return id.status();
 }
 
-Status Store::AddMember(int64_t room_id, const User& user, Role role, MemberAction action) {
+Status Store::AddMember(int64_t room_id, const User& user, Role role, MemberAction action, MemberEntry entry) {
   // Every way into a room (join, invite, DM, a new user's `general`) passes
   // here, so a ban keeps its user out of all of them.
   PARLEY_RETURN_IF_ERROR(CheckNotBanned(room_id, user.id));
+  const bool request = entry == MemberEntry::kRequest;
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      "INSERT INTO members(room_id, user_id, role, joined_ts) VALUES (?,?,?,?) ON CONFLICT DO NOTHING"));
-  s.Bind(1, room_id).Bind(2, user.id).Bind(3, ToString(role)).Bind(4, NowMs());
+      "INSERT INTO members(room_id, user_id, role, joined_ts, request) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING"));
+  s.Bind(1, room_id).Bind(2, user.id).Bind(3, ToString(role)).Bind(4, NowMs()).Bind(5, static_cast<int64_t>(request));
   PARLEY_RETURN_IF_ERROR(s.Exec());
   if (s.Changes() == 0) return Status::Ok();
   // Counted after the insert, so that a membership already held never
   // counts against its own return; the caller's rollback undoes the insert.
-  if (limits_.memberships_per_user > 0) {
-    PARLEY_ASSIGN_OR_RETURN(int64_t in, UsedByUser(db_, "SELECT COUNT(*) FROM members WHERE user_id = ?", user.id));
-    if (in > limits_.memberships_per_user) return MembershipLimitReached(user, limits_.memberships_per_user);
-  }
+  PARLEY_RETURN_IF_ERROR(request ? DropOldestRequestPastCap(user) : CheckMemberships(user));
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> muted_until, TakeKeptMute(room_id, user.id));
   return AppendMemberEvent(room_id, user, role, action, muted_until);
+}
+
+Status Store::CheckMemberships(const User& user) {
+  if (limits_.memberships_per_user <= 0) return Status::Ok();
+  // Two index counts (members_user, and members_requests' partial index),
+  // where a filter on request would read every row of the user's.
+  PARLEY_ASSIGN_OR_RETURN(int64_t in, UsedByUser(db_,
+      "SELECT (SELECT COUNT(*) FROM members WHERE user_id = ?1) - "
+      "(SELECT COUNT(*) FROM members WHERE user_id = ?1 AND request = 1)", user.id));
+  if (in > limits_.memberships_per_user) return MembershipLimitReached(user, limits_.memberships_per_user);
+  return Status::Ok();
+}
+
+Status Store::DropOldestRequestPastCap(const User& user) {
+  if (limits_.memberships_per_user <= 0) return Status::Ok();
+  PARLEY_ASSIGN_OR_RETURN(int64_t requests, UsedByUser(db_,
+      "SELECT COUNT(*) FROM members WHERE user_id = ? AND request = 1", user.id));
+  if (requests <= limits_.memberships_per_user) return Status::Ok();
+  // The new one is the newest (its DM's id the highest of its millisecond).
+  int64_t room_id = 0;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+        "SELECT room_id FROM members WHERE user_id = ? AND request = 1 ORDER BY joined_ts, room_id LIMIT 1"));
+    s.Bind(1, user.id);
+    PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Status::Internal("a request counted but not found");
+    room_id = s.Int(0);
+  }
+  PARLEY_RETURN_IF_ERROR(RemoveMember(room_id, user.id));
+  return AppendMemberEvent(room_id, user, Role::kMember, MemberAction::kLeft);
+}
+
+Status Store::AnswerRequest(int64_t room_id, const User& user) {
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
+      "UPDATE members SET request = 0 WHERE room_id = ? AND user_id = ? AND request = 1"));
+  s.Bind(1, room_id).Bind(2, user.id);
+  PARLEY_RETURN_IF_ERROR(s.Exec());
+  if (s.Changes() == 0) return Status::Ok();
+  return CheckMemberships(user);
 }
 
 // Migration 017: the mute a member had when their row was deleted, back in
@@ -454,14 +493,16 @@ Result<std::pair<Room, bool>> Store::GetOrCreateDm(const User& me, const std::st
     // Member events first: a reader of the log (parley-events) learns who
     // is in the room before the room event that they must both receive.
     PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, Role::kMember, MemberAction::kJoined));
-    PARLEY_RETURN_IF_ERROR(AddMember(room_id, *peer, Role::kMember, MemberAction::kJoined));
+    PARLEY_RETURN_IF_ERROR(AddMember(room_id, *peer, Role::kMember, MemberAction::kJoined, MemberEntry::kRequest));
     PARLEY_ASSIGN_OR_RETURN(int64_t ev,
                             AppendEvent("room", room_id, std::nullopt, Audience::kRoom, RoomEventData(r)));
     (void)ev;
   } else {
     // Asking again brings back the requester only: a peer who left stays
     // out (leaving is respected), and sends then reach the members alone.
+    // The person a request was for, opening it, answers it.
     PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, Role::kMember, MemberAction::kJoined));
+    PARLEY_RETURN_IF_ERROR(AnswerRequest(room_id, me));
   }
   PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
   PARLEY_ASSIGN_OR_RETURN(Room view, LoadRoomView(me, room_id));

@@ -69,8 +69,18 @@ Status AlreadyAnswered();
 
 // A user who is in `cap` rooms and conversations already (Limits::
 // memberships_per_user) is added to no other: 403 membership_limit_reached,
-// for their own join and for anyone who invites them or starts a DM.
+// for their own join, create, accept or DM, and for their answer to a DM
+// request (below).
 Status MembershipLimitReached(const User& user, int64_t cap);
+
+// How a member row comes in. The other person of a DM that someone else
+// opens comes in as a request (SQLite's migration 026, PostgreSQL's 023):
+// counted against a cap of its own (memberships_per_user again; past it the
+// oldest request goes), not against their memberships, until they answer
+// it (a send in it, or opening it themselves). Before, 1,000 accounts
+// opening a DM each filled someone's memberships, and then no one else
+// could reach them.
+enum class MemberEntry { kMembership, kRequest };
 
 // Reactions one person may put on one message, and different emoji one
 // message may carry: what bounds a message's `reactions` in every page of

@@ -222,6 +222,7 @@ class PgStore final : public Storage {
     std::optional<Role> role;  // set when a member
     bool moderator = false;
     std::optional<int64_t> muted_until;
+    bool request = false;  // a DM request of mine, not answered (migration 023)
     // The message stored under LoadAccess's client_id, if one is.
     std::optional<int64_t> seen;
   };
@@ -255,7 +256,24 @@ class PgStore final : public Storage {
   // Inserts the member row unless present, and its event into events; the
   // row takes back a mute kept from an earlier membership if it still runs
   // (migration 012).
-  Status AddMember(int64_t room_id, const User& user, Role role, MemberAction action, std::vector<Event>& events);
+  // A request (the other person of a DM someone opened, migration 023)
+  // counts against the user's requests, not their memberships.
+  Status AddMember(int64_t room_id, const User& user, Role role, MemberAction action, std::vector<Event>& events,
+                   MemberEntry entry = MemberEntry::kMembership);
+  // With the user's row locked (AddMember, AnswerRequest): 403
+  // membership_limit_reached when their memberships, requests aside, pass
+  // the cap; for a new request, past its cap the oldest request goes (its
+  // person leaves that DM, a `left` event into events).
+  Status CountMemberships(const User& user, MemberEntry entry, std::vector<Event>& events);
+  // The person of a DM request answers it (a send in it, or opening it
+  // themselves): it is a membership from now on, and counts as one. The
+  // caller holds the user's row (RequestLockQuery, or AddMember's lock).
+  Status AnswerRequest(int64_t room_id, const User& user);
+  // Locks the user's row FOR NO KEY UPDATE when their membership of the
+  // room is a request, for AnswerRequest's count; sent ahead of the access
+  // query, so that two sends answering one request queue here, before
+  // either holds the member row FOR SHARE that the other's UPDATE needs.
+  static PgConn::Stmt RequestLockQuery(int64_t user_id, int64_t room_id);
   // Every way out (leave, kick, ban): deletes the member row and keeps a
   // mute that still runs in kept_mutes for the user's return. The role of
   // the row deleted, or none when there was none.

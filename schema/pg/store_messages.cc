@@ -284,7 +284,13 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     // With a quota, the sender's bucket is read (locked) in it too, last:
     // after the counter row, where a send always took it.
     const std::string* cid = client_id ? &*client_id : nullptr;
-    std::vector<PgConn::Stmt> statements{AccessQuery(me.id, room_id, !locked, cid)};
+    // A first answer to a DM request counts (AnswerRequest): the sender's
+    // row, when the membership is a request, first of all.
+    const bool requests = limits_.memberships_per_user > 0;
+    std::vector<PgConn::Stmt> statements;
+    if (requests) statements.push_back(RequestLockQuery(me.id, room_id));
+    const size_t access = statements.size();
+    statements.push_back(AccessQuery(me.id, room_id, !locked, cid));
     // The uploads it attaches, locked FOR SHARE next (OwnUploads then reads
     // them), in id order as a delete that releases them locks them
     // (ReleaseAttachments): before the counter row, which that delete
@@ -303,9 +309,10 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     const bool quota = !limits_.rate(WriteClass::kSend).unlimited();
     if (quota) statements.push_back(BucketQuery(me.id, WriteClass::kSend));
     PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(statements));
-    PARLEY_ASSIGN_OR_RETURN(PgResult access_rows, std::move(rows[0]));
+    if (requests) PARLEY_RETURN_IF_ERROR(rows[0].status());
+    PARLEY_ASSIGN_OR_RETURN(PgResult access_rows, std::move(rows[access]));
     PARLEY_ASSIGN_OR_RETURN(Access a, ReadAccess(access_rows, true, cid != nullptr));
-    if (!attachments.empty()) PARLEY_RETURN_IF_ERROR(rows[1].status());
+    if (!attachments.empty()) PARLEY_RETURN_IF_ERROR(rows[access + 1].status());
     PARLEY_ASSIGN_OR_RETURN(PgResult inserted, InsertedOf(rows, first_insert, inserts));
     if (a.seen) {
       PARLEY_ASSIGN_OR_RETURN(std::optional<Message> seen, LoadMessage(*a.seen));
@@ -323,6 +330,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
         return Status::Invalid("invalid_reply", "reply_to must name a message of the same room");
       }
     }
+    if (a.request) PARLEY_RETURN_IF_ERROR(AnswerRequest(room_id, me));
     // After the client_id lookup: a retried send costs no token.
     PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kSend, quota ? &rows.back() : nullptr));
     PARLEY_ASSIGN_OR_RETURN(m.attachments, OwnUploads(me, attachments));

@@ -178,11 +178,11 @@ PgConn::Stmt PgStore::AccessQuery(int64_t user_id, int64_t room_id, bool lock, c
   // The member row comes through a LATERAL subquery so that it alone can be
   // locked (FOR SHARE may not touch the nullable side of an outer join).
   // A send's client_id is looked up in the same statement: one round trip.
-  PgConn::Stmt st{std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications, m.moderator, m.muted_until" +
+  PgConn::Stmt st{std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications, m.moderator, m.muted_until, m.request" +
                       (client_id ? ", (SELECT message_id FROM idempotency WHERE user_id = $2 AND client_id = $3)" : "") +
                       " FROM " + kRooms +
                       "LEFT JOIN users ou ON ou.id = r.owner_id "
-                      "LEFT JOIN LATERAL (SELECT role, notifications, moderator, muted_until FROM members "
+                      "LEFT JOIN LATERAL (SELECT role, notifications, moderator, muted_until, request FROM members "
                       "WHERE room_id = r.id AND user_id = $2" +
                       (lock ? " FOR SHARE" : "") + ") m ON true WHERE r.id = $1",
                   {room_id, user_id}};
@@ -205,8 +205,10 @@ Result<PgStore::Access> PgStore::ReadRoomAccess(const PgResult& r, bool with_cli
     PARLEY_ASSIGN_OR_RETURN(int64_t moderator, r.Int(0, kRoleColumn + 2));
     a.moderator = moderator != 0;
     a.muted_until = r.OptionalInt(0, kRoleColumn + 3);
+    PARLEY_ASSIGN_OR_RETURN(int64_t request, r.Int(0, kRoleColumn + 4));
+    a.request = request != 0;
   }
-  if (with_client_id) a.seen = r.OptionalInt(0, kRoleColumn + 4);
+  if (with_client_id) a.seen = r.OptionalInt(0, kRoleColumn + 5);
   return a;
 }
 
@@ -312,7 +314,7 @@ Result<Room> PgStore::LoadRoomView(const User& me, int64_t room_id) {
 Result<Room> PgStore::GetRoom(const User& me, int64_t room_id) { return LoadRoomView(me, room_id); }
 
 Status PgStore::AddMember(int64_t room_id, const User& user, Role role, MemberAction action,
-                          std::vector<Event>& events) {
+                          std::vector<Event>& events, MemberEntry entry) {
   // Every way into a room passes here, so a ban keeps its user out of all of
   // them. The room row FOR SHARE, which a ban's FOR NO KEY UPDATE (BanUser)
   // conflicts with, makes the check hold until COMMIT (design note): not
@@ -322,9 +324,10 @@ Status PgStore::AddMember(int64_t room_id, const User& user, Role role, MemberAc
   PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM rooms WHERE id = $1 FOR SHARE", {room_id}).status());
   PARLEY_RETURN_IF_ERROR(CheckNotBanned(room_id, user.id));
   PARLEY_ASSIGN_OR_RETURN(
-      PgResult r, conn_.Exec("INSERT INTO members (room_id, user_id, role, joined_ts) VALUES ($1, $2, $3, $4) "
-                             "ON CONFLICT DO NOTHING",
-                             {room_id, user.id, ToString(role), NowMs()}));
+      PgResult r, conn_.Exec("INSERT INTO members (room_id, user_id, role, joined_ts, request) "
+                             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                             {room_id, user.id, ToString(role), NowMs(),
+                              static_cast<int64_t>(entry == MemberEntry::kRequest)}));
   if (r.Affected() == 0) return Status::Ok();
   if (limits_.memberships_per_user > 0) {
     // The user's row locked first (NO KEY: their sends' foreign keys still
@@ -332,9 +335,7 @@ Status PgStore::AddMember(int64_t room_id, const User& user, Role role, MemberAc
     // then reads the other's committed row. Counted after the insert, as
     // on SQLite; the caller's rollback undoes it.
     PARLEY_RETURN_IF_ERROR(conn_.Exec("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", {user.id}).status());
-    PARLEY_ASSIGN_OR_RETURN(PgResult c, conn_.Exec("SELECT COUNT(*) FROM members WHERE user_id = $1", {user.id}));
-    PARLEY_ASSIGN_OR_RETURN(int64_t in, c.Int(0, 0));
-    if (in > limits_.memberships_per_user) return MembershipLimitReached(user, limits_.memberships_per_user);
+    PARLEY_RETURN_IF_ERROR(CountMemberships(user, entry, events));
   }
   // The mute kept when the user's last row was deleted (RemoveMember), back
   // in the new row while it runs; the kept row goes either way. A statement
@@ -350,6 +351,44 @@ Status PgStore::AddMember(int64_t room_id, const User& user, Role role, MemberAc
                                 {room_id, user.id, NowMs()}));
   events.push_back(MemberEvent(room_id, user, role, action, kept.Rows() > 0 ? kept.OptionalInt(0, 0) : std::nullopt));
   return Status::Ok();
+}
+
+Status PgStore::CountMemberships(const User& user, MemberEntry entry, std::vector<Event>& events) {
+  PARLEY_ASSIGN_OR_RETURN(PgResult c, conn_.Exec("SELECT COUNT(*) FILTER (WHERE request = 0), "
+                                                 "COUNT(*) FILTER (WHERE request = 1) FROM members "
+                                                 "WHERE user_id = $1",
+                                                 {user.id}));
+  PARLEY_ASSIGN_OR_RETURN(int64_t in, c.Int(0, 0));
+  PARLEY_ASSIGN_OR_RETURN(int64_t requests, c.Int(0, 1));
+  if (entry == MemberEntry::kMembership) {
+    if (in > limits_.memberships_per_user) return MembershipLimitReached(user, limits_.memberships_per_user);
+    return Status::Ok();
+  }
+  if (requests <= limits_.memberships_per_user) return Status::Ok();
+  // The new one is the newest (its DM's id the highest of its millisecond).
+  PARLEY_ASSIGN_OR_RETURN(PgResult oldest, conn_.Exec("SELECT room_id FROM members WHERE user_id = $1 AND request = 1 "
+                                                      "ORDER BY joined_ts, room_id LIMIT 1",
+                                                      {user.id}));
+  if (oldest.Rows() == 0) return Status::Internal("a request counted but not found");
+  PARLEY_ASSIGN_OR_RETURN(int64_t room_id, oldest.Int(0, 0));
+  PARLEY_RETURN_IF_ERROR(RemoveMember(room_id, user.id).status());
+  events.push_back(MemberEvent(room_id, user, Role::kMember, MemberAction::kLeft));
+  return Status::Ok();
+}
+
+PgConn::Stmt PgStore::RequestLockQuery(int64_t user_id, int64_t room_id) {
+  return {"SELECT 1 FROM users WHERE id = $1 AND EXISTS (SELECT 1 FROM members WHERE room_id = $2 "
+          "AND user_id = $1 AND request = 1) FOR NO KEY UPDATE",
+          {user_id, room_id}};
+}
+
+Status PgStore::AnswerRequest(int64_t room_id, const User& user) {
+  PARLEY_ASSIGN_OR_RETURN(PgResult u, conn_.Exec("UPDATE members SET request = 0 WHERE room_id = $1 AND user_id = $2 "
+                                                 "AND request = 1",
+                                                 {room_id, user.id}));
+  if (u.Affected() == 0 || limits_.memberships_per_user <= 0) return Status::Ok();
+  std::vector<Event> none;
+  return CountMemberships(user, MemberEntry::kMembership, none);
 }
 
 Result<std::optional<Role>> PgStore::RemoveMember(int64_t room_id, int64_t user_id) {
@@ -598,7 +637,8 @@ Result<std::pair<Room, bool>> PgStore::GetOrCreateDm(const User& me, const std::
     // Member events first: a reader of the log learns who is in the room
     // before the room event that they must both receive.
     PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, Role::kMember, MemberAction::kJoined, events));
-    PARLEY_RETURN_IF_ERROR(AddMember(room_id, *peer, Role::kMember, MemberAction::kJoined, events));
+    PARLEY_RETURN_IF_ERROR(
+        AddMember(room_id, *peer, Role::kMember, MemberAction::kJoined, events, MemberEntry::kRequest));
     events.push_back(MakeEvent("room", room_id, std::nullopt, Audience::kRoom, RoomEventData(r)));
   } else {
     PARLEY_ASSIGN_OR_RETURN(PgResult found, conn_.Exec("SELECT id FROM rooms WHERE dm_key = $1", {key}));
@@ -606,6 +646,13 @@ Result<std::pair<Room, bool>> PgStore::GetOrCreateDm(const User& me, const std::
     PARLEY_ASSIGN_OR_RETURN(room_id, found.Int(0, 0));
     // Asking again brings back the requester only: a peer who left stays out.
     PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, Role::kMember, MemberAction::kJoined, events));
+    // The person a request was for, opening it, answers it: their row
+    // first, as a send that answers takes it (RequestLockQuery).
+    if (limits_.memberships_per_user > 0) {
+      const PgConn::Stmt lock = RequestLockQuery(me.id, room_id);
+      PARLEY_RETURN_IF_ERROR(conn_.Exec(lock.sql, lock.params).status());
+    }
+    PARLEY_RETURN_IF_ERROR(AnswerRequest(room_id, me));
   }
   PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
   PARLEY_ASSIGN_OR_RETURN(Room view, LoadRoomView(me, room_id));

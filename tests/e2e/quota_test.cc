@@ -142,21 +142,33 @@ TEST_F(RoomCapsTest, AUserInTooManyRoomsIsAddedToNoOtherByAnyone) {
   // An invitation waits (and costs nothing); accepting it is refused.
   EXPECT_EQ(carol->Post(RoomPath(secret, "/members"), "{\"username\":\"" + alice.name + "\"}").status, 201);
   expect_full(alice->Post(RoomPath(secret, "/join")));
-  expect_full(carol->Post("/api/dm", "{\"username\":\"" + alice.name + "\"}"));
   expect_full(alice->Post("/api/dm", "{\"username\":\"" + bob.name + "\"}"));
-  // Nothing of the refused ways in shows in alice's list; a room she is in
-  // she may join again; leaving makes room.
+  // A DM someone else opens is a request: it reaches alice all the same,
+  // and her answer is what counts.
+  Response dm = carol->Post("/api/dm", "{\"username\":\"" + alice.name + "\"}");
+  ASSERT_EQ(dm.status, 201) << dm.Describe();
+  const int64_t carols = dm.json()["room"]["id"].num();
+  const std::string hi = "{\"text\":\"hi\"}";
+  EXPECT_EQ(carol->Post(RoomPath(carols, "/messages"), hi).status, 201);
+  expect_full(alice->Post(RoomPath(carols, "/messages"), hi));
+  // Nothing of the refused ways in shows in alice's list, and carol's
+  // request does; a room she is in she may join again; leaving makes room.
   Response list = alice->Get("/api/rooms");
   ASSERT_EQ(list.status, 200) << list.Describe();
-  int member_of = 0;
+  int member_of = 0, dms = 0;
   for (const Json& room : list.json()["rooms"].items()) {
-    EXPECT_NE(room["kind"].str(), "dm") << list.body;
+    dms += room["kind"].str() == "dm" ? 1 : 0;
     member_of += room["member"].boolean() ? 1 : 0;
   }
-  EXPECT_EQ(member_of, 4) << list.body;
+  EXPECT_EQ(member_of, 5) << list.body;
+  EXPECT_EQ(dms, 1) << list.body;
   EXPECT_EQ(alice->Post(RoomPath(mine, "/join")).status, 200);
   EXPECT_EQ(alice->Post(RoomPath(lobby, "/leave")).status, 204);
   EXPECT_EQ(alice->Post(RoomPath(secret, "/join")).status, 200) << "the invitation outlived the refusal";
+  expect_full(alice->Post(RoomPath(carols, "/messages"), hi));
+  EXPECT_EQ(alice->Post(RoomPath(hall, "/leave")).status, 204);
+  EXPECT_EQ(alice->Post(RoomPath(carols, "/messages"), hi).status, 201) << "answered once there is room";
+  expect_full(alice->Post(RoomPath(hall, "/join")));
 }
 
 }  // namespace

@@ -27,11 +27,13 @@
 namespace parley::test {
 
 // Whether this run tests the PostgreSQL backend (PARLEY_TEST_BACKEND=postgresql).
-// What migrations 020 and 021 (PostgreSQL's 016 and 017) added, undone, so
-// that they run again over a test's data; both backends take it. SQLite
-// has no ADD COLUMN IF NOT EXISTS, so every test that sets SQLite's schema
-// back before 020 drops these first.
-inline const std::string kUndoSince020 =
+// What migration 026 (PostgreSQL's 023) added, undone, so that it runs
+// again over a test's data. SQLite has no ADD COLUMN IF NOT EXISTS, so
+// every test that sets SQLite's schema back drops what it added first.
+inline const std::string kUndoSince026 = "DROP INDEX members_requests; ALTER TABLE members DROP COLUMN request; ";
+// The same for migrations 020 and 021 (PostgreSQL's 016 and 017) and
+// those after them; both backends take it.
+inline const std::string kUndoSince020 = kUndoSince026 +
     "ALTER TABLE rooms DROP COLUMN topic; DROP INDEX messages_author; ALTER TABLE messages DROP COLUMN author_seq; ";
 
 inline bool OnPostgres() {
@@ -122,7 +124,9 @@ class StoreFixture : public ::testing::Test {
     if (sqlite_version < 20) {
       PARLEY_RETURN_IF_ERROR(Exec(kUndoSince020));
     } else if (sqlite_version < 21) {
-      PARLEY_RETURN_IF_ERROR(Exec("ALTER TABLE rooms DROP COLUMN topic"));
+      PARLEY_RETURN_IF_ERROR(Exec(kUndoSince026 + "ALTER TABLE rooms DROP COLUMN topic"));
+    } else if (sqlite_version < 26) {
+      PARLEY_RETURN_IF_ERROR(Exec(kUndoSince026));
     }
     PARLEY_RETURN_IF_ERROR(Exec("PRAGMA user_version = " + std::to_string(sqlite_version)));
     return Migrate(*db_).status();

@@ -128,6 +128,56 @@ TEST_F(StorePgRaceTest, TwoWaysInAtTheMembershipCapOnTwoPoolsLetOneThrough) {
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE user_id = " + std::to_string(alice_.id)), 2);
 }
 
+// An answer to a DM request makes it count (AnswerRequest): against a
+// join on another pool at the cap, whichever commits first wins; two sends
+// answering one request on two pools both go through, one answer counted.
+TEST_F(StorePgRaceTest, AnswersToADmRequestAreOrderedWithJoinsAndEachOther) {
+  Limits capped;
+  capped.WritesOff();
+  capped.memberships_per_user = 2;  // general and one more
+  std::unique_ptr<Storage> a = NewStorage(capped), b = NewStorage(capped);
+  ASSERT_TRUE(a != nullptr && b != nullptr);
+  User bob = NewUser("bob"), carol = NewUser("carol");
+  Room x = NewRoom(bob, "x", RoomKind::kPublic);
+  ASSERT_OK_AND_ASSIGN(auto bobs, store_->GetOrCreateDm(bob, "alice"));  // no cap for them
+  ASSERT_OK_AND_ASSIGN(auto carols, store_->GetOrCreateDm(carol, "alice"));
+  const std::string requests = "SELECT COUNT(*) FROM members WHERE request = 1 AND user_id = " +
+                               std::to_string(alice_.id);
+  ASSERT_EQ(QueryInt(requests), 2);
+  {  // the answer first: the join waits for alice's row, then counts it
+    ASSERT_OK_AND_ASSIGN(auto batch, a->BeginBatch());
+    ASSERT_OK(a->Send(alice_, bobs.first.id, "hi bob", std::nullopt).status());
+    auto join = std::async(std::launch::async, [&] { return b->Join(alice_, x.id).status(); });
+    ASSERT_TRUE(SomeoneWaits()) << "the join must wait for the answer's COMMIT";
+    ASSERT_OK(batch->Commit());
+    EXPECT_EQ(join.get().reason(), "membership_limit_reached");
+  }
+  ASSERT_OK(a->Leave(alice_, bobs.first.id));
+  {  // the join first: the answer waits, then is refused, and sends nothing
+    ASSERT_OK_AND_ASSIGN(auto batch, a->BeginBatch());
+    ASSERT_OK(a->Join(alice_, x.id).status());
+    auto answer = std::async(std::launch::async,
+                             [&] { return b->Send(alice_, carols.first.id, "hi carol", std::nullopt).status(); });
+    ASSERT_TRUE(SomeoneWaits()) << "the answer must wait for the join's COMMIT";
+    ASSERT_OK(batch->Commit());
+    EXPECT_EQ(answer.get().reason(), "membership_limit_reached");
+    EXPECT_EQ(MessagesOf(alice_), 1);
+    EXPECT_EQ(QueryInt(requests), 1);
+  }
+  ASSERT_OK(a->Leave(alice_, x.id));
+  {  // two answers at once: the second waits, then finds it answered
+    ASSERT_OK_AND_ASSIGN(auto batch, a->BeginBatch());
+    ASSERT_OK(a->Send(alice_, carols.first.id, "one", std::nullopt).status());
+    auto second = std::async(std::launch::async,
+                             [&] { return b->Send(alice_, carols.first.id, "two", std::nullopt).status(); });
+    ASSERT_TRUE(SomeoneWaits()) << "the second answer must wait for the first's COMMIT";
+    ASSERT_OK(batch->Commit());
+    EXPECT_OK(second.get());
+    EXPECT_EQ(MessagesOf(alice_), 3);
+    EXPECT_EQ(QueryInt(requests), 0);
+  }
+}
+
 TEST_F(StorePgRaceTest, TwoNewEmojiOnTwoPoolsAtTheBoundLetOneThrough) {
   ASSERT_OK_AND_ASSIGN(SendResult sent, store_->Send(alice_, kGeneral, "vote", std::nullopt));
   const int64_t id = sent.message.id;

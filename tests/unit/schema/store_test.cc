@@ -867,8 +867,9 @@ TEST_F(StoreTest, LeaveRemovesMembership) {
   EXPECT_ERROR(store_->Send(bob, lobby.id, "hi", std::nullopt), Code::kForbidden, "not_a_member");
 }
 
-// Every way into a room counts against the user who comes in, whoever
-// asked; a refusal leaves no row, no room and no event behind.
+// Every way into a room that the user asks for counts against them; a
+// refusal leaves no row, no room and no event behind. (A DM someone else
+// opens is a request, counted apart: the test after this one.)
 TEST_F(StoreTest, MembershipsPerUserAreCappedWhateverBringsThemIn) {
   Limits limits;
   limits.memberships_per_user = 3;
@@ -895,7 +896,6 @@ TEST_F(StoreTest, MembershipsPerUserAreCappedWhateverBringsThemIn) {
   full(store_->Join(alice, lobby.id).status());
   full(store_->Join(alice, carols.id).status());
   full(store_->GetOrCreateDm(alice, "bob").status());
-  full(store_->GetOrCreateDm(bob, "alice").status());
   EXPECT_EQ(Head(), h);
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM rooms"), rooms);  // neither "three" nor a DM
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE user_id = " + std::to_string(alice.id)), 3);
@@ -912,6 +912,95 @@ TEST_F(StoreTest, MembershipsPerUserAreCappedWhateverBringsThemIn) {
   EXPECT_EQ(kept.size(), 1u) << "a refused accept keeps the invitation";
   // bob's invitation, the DM (two members, the room), alice's leave and join
   EXPECT_EQ(Head(), h + 6);
+}
+
+// A DM that someone else opens is a request for its other person (SQLite's
+// migration 026, PostgreSQL's 023): it does not count against their
+// memberships until they answer (send in it, or open it themselves), and
+// requests have a cap of their own, past which the oldest goes. Before,
+// a thousand strangers' DMs filled someone's memberships.
+TEST_F(StoreTest, ADmSomeoneElseOpensIsARequestUntilAnswered) {
+  Limits limits;
+  limits.memberships_per_user = 3;
+  Reopen(limits);
+  User alice = NewUser("alice");  // in general
+  NewRoom(alice, "one", RoomKind::kPublic);
+  Room two = NewRoom(alice, "two", RoomKind::kPublic);  // alice is in three
+  std::vector<User> strangers;
+  for (const char* name : {"bob", "carol", "dave", "erin", "frank"}) strangers.push_back(NewUser(name));
+  const std::string me = std::to_string(alice.id);
+  auto requests = [&] { return QueryInt("SELECT COUNT(*) FROM members WHERE request = 1 AND user_id = " + me); };
+  auto full = [&](const Status& st) {
+    EXPECT_EQ(st.reason(), "membership_limit_reached") << st.ToString();
+    EXPECT_NE(st.message().find("alice is in 3 rooms"), std::string::npos) << st.message();
+  };
+
+  // Three strangers reach alice although her memberships are full.
+  std::vector<int64_t> dms;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto dm, store_->GetOrCreateDm(strangers[i], "alice"));
+    EXPECT_TRUE(dm.second);
+    dms.push_back(dm.first.id);
+  }
+  EXPECT_EQ(requests(), 3);
+  ASSERT_OK_AND_ASSIGN(SendResult hello, store_->Send(strangers[0], dms[0], "hello", std::nullopt));
+  ASSERT_OK_AND_ASSIGN(HistoryPage page, store_->History(alice, dms[0], std::nullopt, std::nullopt, 50));
+  ASSERT_EQ(page.messages.size(), 1u) << "a request's person reads it";
+  EXPECT_EQ(page.messages[0].id, hello.message.id);
+  full(store_->Join(alice, NewRoom(strangers[4], "lobby", RoomKind::kPublic).id).status());
+
+  // A fourth: the oldest request (bob's) goes, and alice is told she left.
+  const int64_t h = Head();
+  ASSERT_OK_AND_ASSIGN(auto fourth, store_->GetOrCreateDm(strangers[3], "alice"));
+  dms.push_back(fourth.first.id);
+  EXPECT_EQ(requests(), 3);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM members WHERE user_id = " + me + " AND room_id = " +
+                     std::to_string(dms[0])), 0);
+  bool told = false;
+  for (const Event& e : EventsSince(h)) {
+    if (e.type != "member" || e.room_id != dms[0]) continue;
+    EXPECT_EQ(e.target_id, alice.id);
+    EXPECT_EQ(Str(Parse(e.data).get(), "action"), "left");
+    told = true;
+  }
+  EXPECT_TRUE(told);
+  EXPECT_ERROR(store_->GetRoom(alice, dms[0]), Code::kNotFound, "room_not_found");
+  // bob asking again brings back bob alone, as after any leave.
+  ASSERT_OK_AND_ASSIGN(auto again, store_->GetOrCreateDm(strangers[0], "alice"));
+  EXPECT_FALSE(again.second);
+  EXPECT_ERROR(store_->GetRoom(alice, dms[0]), Code::kNotFound, "room_not_found");
+
+  // Answering counts: refused while her memberships are full, nothing sent.
+  const int64_t before = Head();
+  full(store_->Send(alice, dms[1], "hi carol", std::nullopt).status());
+  EXPECT_EQ(Head(), before);
+  EXPECT_EQ(requests(), 3);
+  ASSERT_OK(store_->Leave(alice, two.id));
+  ASSERT_OK(store_->Send(alice, dms[1], "hi carol", std::nullopt).status());
+  EXPECT_EQ(requests(), 2) << "carol's is a membership now";
+  // A request answered is never dropped: three more requests (frank's,
+  // grace's, heidi's) push out dave's and erin's, not carol's.
+  ASSERT_OK(store_->GetOrCreateDm(strangers[4], "alice").status());
+  ASSERT_OK(store_->GetOrCreateDm(NewUser("grace"), "alice").status());
+  EXPECT_EQ(requests(), 3);
+  ASSERT_OK(store_->GetOrCreateDm(NewUser("heidi"), "alice").status());
+  EXPECT_EQ(requests(), 3);
+  EXPECT_OK(store_->GetRoom(alice, dms[1]));
+  EXPECT_ERROR(store_->GetRoom(alice, dms[2]), Code::kNotFound, "room_not_found");
+  EXPECT_ERROR(store_->GetRoom(alice, dms[3]), Code::kNotFound, "room_not_found");
+  // Opening a request oneself answers it too: frank's, with her three full.
+  ASSERT_OK_AND_ASSIGN(auto franks, store_->GetOrCreateDm(strangers[4], "alice"));
+  full(store_->GetOrCreateDm(alice, "frank").status());
+  EXPECT_EQ(QueryInt("SELECT request FROM members WHERE user_id = " + me + " AND room_id = " +
+                     std::to_string(franks.first.id)), 1);
+  ASSERT_OK(store_->Leave(alice, dms[1]));
+  ASSERT_OK_AND_ASSIGN(auto mine, store_->GetOrCreateDm(alice, "frank"));
+  EXPECT_FALSE(mine.second);
+  EXPECT_EQ(mine.first.id, franks.first.id);
+  EXPECT_EQ(requests(), 2);
+  // Whoever opens a DM is a member of it at once, counted: alice is full.
+  NewUser("ivan");
+  full(store_->GetOrCreateDm(alice, "ivan").status());
 }
 
 TEST_F(StoreTest, MembersListsRolesOwnerAndPresence) {
