@@ -44,7 +44,15 @@ bool IsSurelyWordCodePoint(uint32_t cp) {
       {0x05D0, 0x05EA},                                      // Hebrew
       {0x0621, 0x063A}, {0x0641, 0x064A},                    // Arabic
       {0x0E01, 0x0E30},                                      // Thai
-      {0x3041, 0x3096}, {0x30A1, 0x30FA},                    // Hiragana, Katakana
+      // Kana, with the marks written inside a kana word: the prolonged sound
+      // mark (U+30FC, halfwidth U+FF70: "コーヒー") and the iteration marks
+      // are category Lm, token characters of FTS5's unicode61 and letters to
+      // PostgreSQL's parser (on both, "コー"* finds "コーヒー" and "ヒ"* does
+      // not). Not the voiced sound marks U+309B/C or the middle dot U+30FB:
+      // both backends split words there.
+      {0x3041, 0x3096}, {0x309D, 0x309F},                    // Hiragana; ゝゞゟ
+      {0x30A1, 0x30FA}, {0x30FC, 0x30FF},                    // Katakana; ーヽヾヿ
+      {0xFF66, 0xFF9F},                                      // Halfwidth katakana, ｰ and its voiced marks
       {0x4E00, 0x9FA5},                                      // CJK Unified Ideographs
       {0xAC00, 0xD7A3},                                      // Hangul syllables
   };

@@ -42,7 +42,8 @@ Result<std::string> BuildMatchExpression(std::string_view q);
 // True for a code point that both backends' word splitting surely keeps
 // inside a word (FTS5's unicode61: categories L*, N*, Co; PostgreSQL's
 // parser: a letter or digit): ASCII letters and digits, and the letters of
-// Latin, Greek, Cyrillic, Hebrew, Arabic, Thai, kana, CJK ideographs and
+// Latin, Greek, Cyrillic, Hebrew, Arabic, Thai, kana (with its prolonged
+// sound and iteration marks, and halfwidth katakana), CJK ideographs and
 // Hangul syllables as assigned by Unicode 5.0 (both tokenizers' tables
 // know them). False for anything else, also for letters of other scripts:
 // a false "no" only refuses a prefix; a false "yes" would let a separator

@@ -656,5 +656,19 @@ TEST_F(ConversationsTest, SearchRefusesAOneLetterPrefixAndSearchesARepeatOnce) {
   ExpectHealthy();
 }
 
+// A prefix may end in katakana's prolonged sound mark: "コー*" finds
+// "コーヒー" on both backends. It was refused (400 invalid_query), 'ー'
+// taken for a separator before the star (fcgi/search_query.cc).
+TEST_F(ConversationsTest, SearchAKanaPrefixEndingInTheProlongedSoundMark) {
+  User alice = Register("alice");
+  const int64_t room = CreateRoom(alice, "cafe", "public");
+  Send(alice, room, "今日は コーヒー を");
+  const std::vector<std::string> coffee = {"今日は コーヒー を"};
+  // コーヒー and コー, percent-encoded.
+  EXPECT_EQ(Texts(Search(alice, "q=%E3%82%B3%E3%83%BC%E3%83%92%E3%83%BC")["results"]), coffee);
+  EXPECT_EQ(Texts(Search(alice, "q=%E3%82%B3%E3%83%BC*")["results"]), coffee);
+  ExpectHealthy();
+}
+
 }  // namespace
 }  // namespace parley::e2e

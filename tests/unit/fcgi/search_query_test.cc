@@ -125,6 +125,24 @@ TEST(SearchQueryTest, SurelyWordCodePointsAreLettersAndDigits) {
   }
 }
 
+// Kana words hold the prolonged sound mark and the iteration marks, which
+// both backends read as letters (StoreSearchTest.KanaWordsHoldTheirMarks):
+// "コー*" was refused, its 'ー' counted as a separator before the star.
+TEST(SearchQueryTest, KanaMarksInsideAWordAreLetters) {
+  EXPECT_EQ(Match("コー*"), "\"コー\"*");
+  EXPECT_EQ(Match("コーヒー*"), "\"コーヒー\"*");
+  EXPECT_EQ(Match("ｺｰ*"), "\"ｺｰ\"*");     // halfwidth
+  EXPECT_EQ(Match("いすゞ*"), "\"いすゞ\"*");
+  EXPECT_EQ(Match("ヽヾ*"), "\"ヽヾ\"*");
+  for (uint32_t cp : {0x30FCu, 0xFF70u, 0x309Du, 0x309Eu, 0x30FDu, 0x30FEu, 0xFF76u, 0xFF9Eu}) {
+    EXPECT_TRUE(IsSurelyWordCodePoint(cp)) << std::hex << cp;
+  }
+  // Both backends split words at the spacing voiced marks and the middle dot.
+  ExpectInvalid("ア・イ*");
+  ExpectInvalid("カ゛ア*");
+  for (uint32_t cp : {0x309Bu, 0x309Cu, 0x30FBu, 0x30A0u}) EXPECT_FALSE(IsSurelyWordCodePoint(cp)) << std::hex << cp;
+}
+
 // The same word twice asks nothing more: kept once, so that a word
 // repeated 16 times costs one term's work.
 TEST(SearchQueryTest, IdenticalTermsAreKeptOnce) {
