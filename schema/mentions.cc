@@ -25,8 +25,9 @@ bool StartsWith(std::string_view text, size_t i, std::string_view prefix) {
   return true;
 }
 
-// ASCII white space ends an address. In the web client any \s ends its link,
-// so after a U+00A0 there an "@name" is drawn as a mention that pings nobody.
+// ASCII white space ends an address, not a U+00A0 or other Unicode space:
+// the web client's link ends there, but it draws no mention in the rest of
+// the address either (www/js/mentions.js reads by these rules).
 bool Space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 }  // namespace

@@ -5,10 +5,12 @@
 // followed by 1-32 username characters ([A-Za-z0-9_.-], fcgi/validate.cc).
 // A name ending in dots also yields the name without them, since "@bob."
 // usually ends a sentence. An '@' inside a web address (from "http://" or
-// "https://", any case, to the next white space) names nobody: the web
-// client shows the address as a link, and "https://host/@bob" must not ping
-// bob. The store resolves the names against the room's members; names of
-// nobody are ignored.
+// "https://", any case, to the next ASCII white space) names nobody: the
+// web client shows the address as a link, and "https://host/@bob" must not
+// ping bob. The web client draws a mention exactly where this reads a name
+// (www/js/mentions.js mirrors these rules; keep the two together). The
+// store resolves the names against the room's members; names of nobody are
+// ignored.
 #pragma once
 
 #include <string>

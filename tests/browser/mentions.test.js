@@ -223,6 +223,43 @@ test('a web address in a message is a link, and an @name inside it is no mention
   await ui.finish(a);
 }));
 
+// The page draws a mention exactly where the server reads a name
+// (schema/mentions.cc): an address runs from http:// or https:// to ASCII
+// white space wherever it starts, and every @name inside it names nobody,
+// even past where its link ends (an unclosed "(", a ")", a U+00A0 or
+// another Unicode space). Found by the text fuzz target and a reading of
+// both rules: the page drew each of these but the first two otherwise.
+test('an @name is drawn as a mention exactly where the server reads one', logged(async () => {
+  const { room, users: [ana, ben], say } = await fill.club(f.stack, [], { blocked: false });
+  const me = ana.user.username;
+  const twenty = Array.from({ length: 20 }, (_, i) => `@n${i}`);
+  // [text, pinged me, mentions drawn, links drawn]
+  const cases = [
+    [`@http://h.test/@${me}`, true, ['@http', `@${me}`], []],
+    [`https://h.test/\n@${me}`, true, [`@${me}`], ['https://h.test/']],
+    [`https://h.test/(@${me}`, false, [], ['https://h.test/']],
+    [`https://h.test/a)@${me}`, false, [], ['https://h.test/a']],
+    [`https://h.test/\u00a0@${me} https://i.test/\u3000@${me}`, false, [], ['https://h.test/', 'https://i.test/']],
+    [`x@http://h.test/@${me}`, false, [], [`http://h.test/@${me}`]],
+    [`@${ben.user.username}@${me} @${me}.@${me}`, true, [`@${ben.user.username}`, `@${me}.`], []],
+    [`@${'x'.repeat(33)} @. @.. @${me}`, true, [`@${me}`], []],
+    [`${twenty.join(' ')} @${me}`, false, twenty, []],
+  ];
+  for (const [text, pinged] of cases) {
+    assert.equal((await say(ben, text)).mentions?.includes(ana.user.id) ?? false, pinged, text);
+  }
+  const a = await ui.openAs(f.browser, f.stack.url, me, { register: false });
+  await ui.openRoom(a.page, room.name);
+  await ui.waitForMessage(a.page, cases[cases.length - 1][0]);
+  const drawn = await a.page.locator('#messages .msg .text').evaluateAll((ps) => ps.map((p) => [
+    p.textContent,
+    [...p.querySelectorAll('.at')].map((x) => x.textContent),
+    [...p.querySelectorAll('a')].map((x) => x.getAttribute('href')),
+  ]));
+  assert.deepEqual(cases.map(([text]) => drawn.find(([t]) => t === text)), cases.map(([text, , at, links]) => [text, at, links]));
+  await ui.finish(a);
+}));
+
 test('notifications are asked for on a click in Settings, never by themselves', logged(async () => {
   const cy = await ui.openAs(f.browser, f.stack.url, h.uniqueName('cy'));
   assert.equal(await cy.page.evaluate(() => Notification.permission), 'default');

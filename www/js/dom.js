@@ -60,11 +60,10 @@ function keepFocus(node, redraw) {
   (same[0] || node).focus();
 }
 
-// Appends text split by re to p; what re matched, as wrap(part, text
-// before) gives it.
+// Appends text split by re to p; what re matched, as wrap(part) gives it.
 Parley.split = function (p, text, re, wrap) {
   var parts = String(text).split(re);
-  for (var i = 0; i < parts.length; i++) p.append(i % 2 ? wrap(parts[i], parts[i - 1]) : parts[i]);
+  for (var i = 0; i < parts.length; i++) p.append(i % 2 ? wrap(parts[i]) : parts[i]);
   return p;
 };
 

@@ -1,8 +1,13 @@
 // Mentions: @names, mine highlighted, @ completion from members, and a
 // Notification while hidden if the room's level and Settings allow it.
-// A link runs to a space, less an end mark (a "(…)" stays).
 (function () {
-var kWord = /(https?:\/\/(?:\([^\s()]*\)|[^\s()])*(?:\([^\s()]*\)|[^\s().,;:!?'"\]>])|@[\w.-]+)/i, matches = [], mod = Parley.moderation;
+// As the server reads (schema/mentions.cc), left to right: an address, from
+// "http://" or "https://" to ASCII white space, names nobody, nor "x@";
+// "@name" and an "@" right after it.
+var kWord = /(https?:\/\/[^ \t\n\r\f\v]*)|[\w.-]@|(@[\w.-]+)@?/gi, matches = [], mod = Parley.moderation;
+// An address's link runs to any space, less an end mark (a "(…)" stays);
+// the rest of the address is plain text.
+var kLink = /^https?:\/\/(?:\([^\s()]*\)|[^\s()])*(?:\([^\s()]*\)|[^\s().,;:!?'"\]>])/i;
 
 // "@Bob" and "@bob." (a sentence's end) name bob.
 function isMe(word) {
@@ -16,12 +21,20 @@ function ofMe(m) {
   return !!me() && !mine(m) && !m.deleted && mod.hidden(m) === false && (m.mentions || []).indexOf(me().id) >= 0;
 }
 
-// "a@b.c" is no mention, as on the server.
+// A mention where the server reads a name: 1-32 characters, not "." or
+// "..", while it holds fewer than 20 names (each also less its end dots).
 function fill(p, text) {
-  Parley.split(p, text, kWord, function (w, before) {
-    return w[0] != '@' ? el('a', null, w, {href: w, target: '_blank', rel: 'noopener'})
-      : /[\w.-]$/.test(before) ? w : el('span', isMe(w) ? 'at me' : 'at', w);
-  });
+  var m, at = 0, names = [], a, w, add = function (n) {
+    if (n && names.indexOf(n) < 0) names.push(n);
+  };
+  for (text = String(text), kWord.lastIndex = 0; (m = kWord.exec(text)); at = kWord.lastIndex) {
+    a = m[1] && kLink.exec(m[1]);
+    w = !names[19] && /^@(?!\.\.?$)[\w.-]{1,32}$/.test(m[2]) && m[2];
+    p.append(text.slice(at, m.index), a ? el('a', null, a = a[0], {href: a, target: '_blank', rel: 'noopener'})
+      : w ? el('span', isMe(w) ? 'at me' : 'at', w) : '', m[0].slice((a || w || '').length));
+    if (w) add(w = w.slice(1)), add(w.replace(/\.+$/, ''));
+  }
+  p.append(text.slice(at));
 }
 
 function partial() {

@@ -31,6 +31,19 @@ TEST(MentionNamesTest, AnAtInsideAWebAddressNamesNobody) {
       << "not an address: one slash, another scheme";
 }
 
+// The rule the web client draws by (www/js/mentions.js, mentions.test.js):
+// an address runs to ASCII white space, through a U+00A0 or U+3000, an
+// unclosed "(" or a ")" where the client's link ends; it starts wherever
+// "http://" does, unless a mention's name took those letters; an '@' right
+// after a name's character, also a mention's, names nobody.
+TEST(MentionNamesTest, TheRuleTheWebClientDrawsBy) {
+  EXPECT_TRUE(MentionNames("https://h/(@bob https://h/a)@bob").empty());
+  EXPECT_TRUE(MentionNames("https://h/\xC2\xA0@bob https://h/\xE3\x80\x80@bob").empty());
+  EXPECT_TRUE(MentionNames("x@http://h/@bob").empty());
+  EXPECT_EQ(MentionNames("@http://h/@bob"), (Names{"http", "bob"}));
+  EXPECT_EQ(MentionNames("@bob@carol @@dave"), (Names{"bob", "dave"}));
+}
+
 TEST(MentionNamesTest, SentenceEndDotsAlsoYieldTheNameWithout) {
   EXPECT_EQ(MentionNames("thanks @bob."), (Names{"bob.", "bob"}));
   EXPECT_EQ(MentionNames("@j.r.r..."), (Names{"j.r.r...", "j.r.r"}));
