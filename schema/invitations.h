@@ -16,8 +16,11 @@ namespace parley {
 // new invitation drops the invitee's oldest rather than being refused: a
 // refusal would let a burst of hostile invitations (a few accounts at the
 // invite rate's burst of 30) make someone un-invitable for as long as the
-// rows stay, where eviction makes a hostile account keep inviting, within
-// its rate, to keep a real invitation out.
+// rows stay. What goes is the oldest invitation of the inviter who holds
+// the most of the invitee's (never the new one; among inviters holding as
+// many, the one whose oldest is oldest): an account that keeps inviting,
+// within its rate, pushes out its own invitations, not the real ones of
+// others, which it did when the oldest of all went.
 constexpr int64_t kMaxPendingInvitations = 1000;
 
 // The `member` event of an invitation's life, to the room and to the

@@ -88,11 +88,18 @@ Result<Invited> PgStore::Invite(const User& me, int64_t room_id, const std::stri
                                                    {room_id, who->id, me.id, NowMs()}));
   out.created = ins.Affected() > 0;
   if (out.created) {
-    // As on SQLite: the oldest past kMaxPendingInvitations go, never the new one.
+    // As on SQLite: past kMaxPendingInvitations, the oldest of the inviter
+    // holding the most go, never the new one. As many as pass the bound:
+    // invites lock the invitee's row FOR SHARE only, so two on two pools
+    // may each count without the other's row, and the next one trims what
+    // they left. One round trip; the grouping runs only past the bound.
     PARLEY_RETURN_IF_ERROR(
-        conn_.Exec("DELETE FROM invitations WHERE user_id = $1 AND room_id <> $2 AND room_id IN (SELECT room_id "
-                   "FROM invitations WHERE user_id = $1 AND room_id <> $2 ORDER BY ts DESC, room_id DESC OFFSET $3)",
-                   {who->id, room_id, kMaxPendingInvitations - 1})
+        conn_.Exec("DELETE FROM invitations WHERE user_id = $1 AND room_id IN (SELECT room_id FROM invitations "
+                   "WHERE user_id = $1 AND room_id <> $2 AND by_id IS NOT DISTINCT FROM (SELECT by_id "
+                   "FROM invitations WHERE user_id = $1 AND room_id <> $2 GROUP BY by_id "
+                   "ORDER BY COUNT(*) DESC, MIN(ts) LIMIT 1) ORDER BY ts, room_id "
+                   "LIMIT GREATEST((SELECT COUNT(*) FROM invitations WHERE user_id = $1) - $3, 0))",
+                   {who->id, room_id, kMaxPendingInvitations})
             .status());
   }
   PARLEY_ASSIGN_OR_RETURN(out.invitation, LoadInvitation(room_id, who->id));

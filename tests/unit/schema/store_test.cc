@@ -34,6 +34,17 @@ class StoreTest : public test::StoreFixture {
     store_ = NewStorage(limits);
   }
 
+  // n invitations of invitee's from `by`, made in SQL (each needs a room):
+  // rooms 100001 on, owned by `by`, and ts 1001 on, in the same order.
+  void InviteInSql(const User& by, const User& invitee, int64_t n) {
+    const std::string series = "(WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < " +
+                               std::to_string(n) + ") SELECT n FROM c) s";
+    ASSERT_OK(Exec("INSERT INTO rooms (id, name, kind, owner_id, created_ts) SELECT 100000 + n, 'r' || n, 'private', " +
+                   std::to_string(by.id) + ", 0 FROM " + series));
+    ASSERT_OK(Exec("INSERT INTO invitations (room_id, user_id, by_id, ts) SELECT 100000 + n, " +
+                   std::to_string(invitee.id) + ", " + std::to_string(by.id) + ", 1000 + n FROM " + series));
+  }
+
   Message Post(const User& u, int64_t room_id, const std::string& text,
                const std::optional<std::string>& client_id = std::nullopt) {
     auto r = store_->Send(u, room_id, text, client_id);
@@ -826,13 +837,7 @@ TEST_F(StoreTest, PendingInvitationsAreBoundedByDroppingTheOldest) {
   User alice = NewUser("alice");
   User bob = NewUser("bob");
   Room newest = NewRoom(alice, "newest", RoomKind::kPrivate);
-  // kMaxPendingInvitations older ones, made in SQL (each needs a room).
-  const std::string series = "(WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < " +
-                             std::to_string(kMaxPendingInvitations) + ") SELECT n FROM c) s";
-  ASSERT_OK(Exec("INSERT INTO rooms (id, name, kind, owner_id, created_ts) SELECT 100000 + n, 'r' || n, 'private', " +
-                 std::to_string(alice.id) + ", 0 FROM " + series));
-  ASSERT_OK(Exec("INSERT INTO invitations (room_id, user_id, by_id, ts) SELECT 100000 + n, " + std::to_string(bob.id) +
-                 ", " + std::to_string(alice.id) + ", 1000 + n FROM " + series));
+  ASSERT_NO_FATAL_FAILURE(InviteInSql(alice, bob, kMaxPendingInvitations));  // all older
   ASSERT_OK_AND_ASSIGN(Invited invited, store_->Invite(alice, newest.id, "bob"));
   EXPECT_TRUE(invited.created);
   ASSERT_OK_AND_ASSIGN(std::vector<Invitation> mine, store_->Invitations(bob));
@@ -840,6 +845,44 @@ TEST_F(StoreTest, PendingInvitationsAreBoundedByDroppingTheOldest) {
   EXPECT_EQ(mine.front().room_id, newest.id);
   EXPECT_EQ(mine.back().room_id, 100002) << "the oldest, 100001, went";
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM invitations WHERE room_id = 100001"), 0);
+}
+
+// Past the bound, the inviter holding the most loses their oldest: an
+// account that keeps inviting pushes out its own invitations, never the
+// real ones of others (it did when the oldest of all went).
+TEST_F(StoreTest, AnInviterPastTheBoundPushesOutTheirOwnInvitationsFirst) {
+  User bob = NewUser("bob");
+  User carol = NewUser("carol"), dave = NewUser("dave"), mallory = NewUser("mallory");
+  // carol's two and dave's one, the oldest; then mallory's, to the bound.
+  Room c1 = NewRoom(carol, "c1", RoomKind::kPrivate), c2 = NewRoom(carol, "c2", RoomKind::kPrivate);
+  Room d1 = NewRoom(dave, "d1", RoomKind::kPrivate);
+  Room more = NewRoom(mallory, "more", RoomKind::kPrivate);  // before the 997 she is given
+  for (const auto& [by, room] : {std::pair{carol, c1}, {carol, c2}, {dave, d1}}) {
+    ASSERT_OK(store_->Invite(by, room.id, "bob").status());
+  }
+  ASSERT_OK(Exec("UPDATE invitations SET ts = 1 WHERE user_id = " + std::to_string(bob.id)));
+  const int64_t floods = kMaxPendingInvitations - 3;
+  ASSERT_NO_FATAL_FAILURE(InviteInSql(mallory, bob, floods));
+  const std::string of_bob = " FROM invitations WHERE user_id = " + std::to_string(bob.id);
+  auto by = [&](const User& u) { return QueryInt("SELECT COUNT(*)" + of_bob + " AND by_id = " + std::to_string(u.id)); };
+
+  // mallory's next: her own oldest goes.
+  ASSERT_OK_AND_ASSIGN(Invited invited, store_->Invite(mallory, more.id, "bob"));
+  EXPECT_TRUE(invited.created);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*)" + of_bob), kMaxPendingInvitations);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*)" + of_bob + " AND room_id = 100001"), 0);
+  EXPECT_EQ(by(carol), 2);
+  EXPECT_EQ(by(dave), 1);
+  // Someone else's new one pushes out mallory's too, not carol's or dave's.
+  User erin = NewUser("erin");
+  Room e1 = NewRoom(erin, "e1", RoomKind::kPrivate);
+  ASSERT_OK(store_->Invite(erin, e1.id, "bob").status());
+  EXPECT_EQ(QueryInt("SELECT COUNT(*)" + of_bob), kMaxPendingInvitations);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*)" + of_bob + " AND room_id = 100002"), 0);
+  EXPECT_EQ(by(carol), 2);
+  EXPECT_EQ(by(dave), 1);
+  EXPECT_EQ(by(erin), 1);
+  EXPECT_EQ(by(mallory), floods - 1);
 }
 
 TEST_F(StoreTest, LeaveRemovesMembership) {
