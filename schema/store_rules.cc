@@ -2,16 +2,25 @@
 
 #include <algorithm>
 #include <string>
+#include <string_view>
 
 #include "schema/crypto.h"
 #include "schema/json.h"
 
 namespace parley {
 
-std::string UsernameSkeletonSql(const std::string& value) {
-  return "replace(replace(replace(replace(replace(lower(" + value +
-         "), 'rn', 'm'), 'vv', 'w'), 'i', 'l'), '1', 'l'), '0', 'o')";
+namespace {
+
+// A lower-cased name (SQL) without the characters of `separators`, then
+// with the letters and digits that pass for others read as those.
+std::string SkeletonSql(std::string lowered, std::string_view separators) {
+  for (char c : separators) lowered = "replace(" + lowered + ", '" + c + "', '')";
+  return "replace(replace(replace(replace(replace(" + lowered + ", 'rn', 'm'), 'vv', 'w'), 'i', 'l'), '1', 'l'), '0', 'o')";
 }
+
+}  // namespace
+
+std::string UsernameSkeletonSql(const std::string& value) { return SkeletonSql("lower(" + value + ")", "._-"); }
 
 Status UsernameLooksTaken(const std::string& existing) {
   return Status::Conflict("username_taken", "that username passes for " + existing + "'s, which is taken");

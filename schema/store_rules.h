@@ -24,11 +24,16 @@ namespace parley {
 std::string RoomEventData(const Room& r);
 
 // The skeleton of a username (`value`: a column or a parameter), in SQL both
-// backends run: two names with one skeleton pass for each other (`aIice`
-// and alice, `a1ice`, `rnary` and mary, `vvill` and will, `b0b` and bob),
-// and a new one whose skeleton another has is refused (CreateUser). With
+// backends run: two names with one skeleton pass for each other. It is the
+// name lower-cased, without `.`, `_` and `-` (so `a.lice` and `al_ice` are
+// alice), then with `rn` read as `m`, `vv` as `w`, `i` and `1` as `l` and
+// `0` as `o` (`aIice` and alice, `a1ice`, `rnary` and mary, `vvill` and
+// will, `b0b` and bob). The separators go first: names that differ by them
+// alone share a skeleton whatever else they hold (`r.nary` and `rnary`). A
+// new name whose skeleton another has is refused (CreateUser). With
 // `username` it is, to the byte, the expression the users_skeleton index is
-// on (SQLite's migration 024, PostgreSQL's 021): the index serves only it.
+// on (SQLite's migration 025, PostgreSQL's 022): SQLite uses an expression
+// index only for the identical expression.
 std::string UsernameSkeletonSql(const std::string& value);
 // 409 username_taken for a name that passes for `existing`'s.
 Status UsernameLooksTaken(const std::string& existing);

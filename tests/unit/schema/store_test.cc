@@ -198,17 +198,27 @@ TEST_F(StoreTest, CreateUserIsOneTransaction) {
 
 // A username that passes for another's is taken (migration 024): `aIice`
 // (a capital I) and `a1ice` for alice, `rnary` for mary, `vvill` for will,
-// `b0b` for bob. Names apart pass; a refusal appends nothing.
+// `b0b` for bob; and since 025 (PostgreSQL's 022) one that differs by `.`,
+// `_` or `-` alone, also beside the rest (`a.I1ce`, `r.nary`, whose
+// separator splits an `rn`). Names apart pass; a refusal appends nothing;
+// names made before that share a skeleton stay through the migration.
 TEST_F(StoreTest, AUsernameThatPassesForAnothersIsTaken) {
   for (const char* name : {"alice", "mary", "will", "bob"}) NewUser(name);
   const int64_t head = Head();
-  for (const char* lookalike : {"aIice", "a1ice", "ALlCE", "rnary", "vvill", "b0b", "BOB"}) {
+  for (const char* lookalike : {"aIice", "a1ice", "ALlCE", "rnary", "vvill", "b0b", "BOB", "a.lice", "al_ice", "a-lice",
+                                "_alice_", "A.I1ce", "r.nary", "r_n-a.ry", "v.vill", "b.0-b"}) {
     Result<User> r = store_->CreateUser(lookalike, kFakeHash);
     EXPECT_ERROR(r, Code::kConflict, "username_taken") << lookalike;
   }
   EXPECT_EQ(Head(), head);
   EXPECT_NE(store_->CreateUser("aIice", kFakeHash).status().message().find("alice"), std::string::npos);
-  for (const char* apart : {"alicia", "marty", "bobby", "a.lice"}) EXPECT_OK(store_->CreateUser(apart, kFakeHash));
+  EXPECT_NE(store_->CreateUser("a.lice", kFakeHash).status().message().find("alice"), std::string::npos);
+  for (const char* apart : {"alicia", "marty", "bobby", "a.lex", "rn.m"}) EXPECT_OK(store_->CreateUser(apart, kFakeHash));
+  // As an older binary made it, then the migrations again.
+  ASSERT_OK(Exec("INSERT INTO users (username, pw_hash, created_ts) VALUES ('al.ice', 'x', 0)"));
+  ASSERT_OK(RemigrateFrom(24, 21));
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM users WHERE username IN ('alice', 'al.ice')"), 2);
+  EXPECT_ERROR(store_->CreateUser("a_l_i_c_e", kFakeHash), Code::kConflict, "username_taken");
 }
 
 TEST_F(StoreTest, UsernamesAreUniqueIgnoringCase) {
