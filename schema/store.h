@@ -180,6 +180,9 @@ class Store final : public Storage {
   // actor, not the owner, and not a moderator unless the actor owns the room
   // (403 target_protected).
   Result<User> LoadTarget(const Access& actor, const User& me, const std::string& username);
+  // 409 room_name_taken when `name` passes for the name of a non-DM room
+  // other than `self` (RoomNameSkeletonSql): a creation (self 0) or a rename.
+  Status CheckRoomNameFree(const std::string& name, int64_t self);
   // 403 banned when the user is banned from the room; 403 blocked when
   // `from` may not reach `to` (to blocked from).
   Status CheckNotBanned(int64_t room_id, int64_t user_id);

@@ -304,6 +304,17 @@ Result<Member> Store::LoadMember(int64_t room_id, int64_t user_id) {
   return ReadMember(s);
 }
 
+Status Store::CheckRoomNameFree(const std::string& name, int64_t self) {
+  // The index's expression (migration 025) and its WHERE: a search of
+  // rooms_skeleton. A name only a DM has is free, as rooms_name has it.
+  static const std::string kLookalike = "SELECT 1 FROM rooms WHERE " + RoomNameSkeletonSql("lower(name)") + " = " +
+                                        RoomNameSkeletonSql("lower(?1)") + " AND kind <> 'dm' AND id <> ?2 LIMIT 1";
+  PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(kLookalike));
+  s.Bind(1, name).Bind(2, self);
+  PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? RoomNameLooksTaken() : Status::Ok();
+}
+
 Result<Room> Store::CreateRoom(const User& me, const std::string& name, RoomKind kind,
                                std::optional<int64_t> answers_per_professor) {
   if (kind == RoomKind::kDm) {
@@ -318,6 +329,7 @@ Result<Room> Store::CreateRoom(const User& me, const std::string& name, RoomKind
                                                          " rooms, the most one person may own");
     }
   }
+  PARLEY_RETURN_IF_ERROR(CheckRoomNameFree(name, 0));
   Room room;
   room.name = name;
   room.kind = kind;
@@ -349,6 +361,7 @@ Result<Room> Store::UpdateRoom(const User& me, int64_t room_id, const RoomUpdate
   PARLEY_ASSIGN_OR_RETURN(Access a, LoadModeratorAccess(me, room_id));
   Room r = a.room;
   if (ApplyRoomUpdate(r, u)) {
+    if (r.name != a.room.name) PARLEY_RETURN_IF_ERROR(CheckRoomNameFree(r.name, room_id));
     // OR IGNORE: a name another room has (any ASCII case, the index's
     // NOCASE) leaves the row as it was, and nothing changed means 409.
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(

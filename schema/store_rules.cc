@@ -22,8 +22,14 @@ std::string SkeletonSql(std::string lowered, std::string_view separators) {
 
 std::string UsernameSkeletonSql(const std::string& value) { return SkeletonSql("lower(" + value + ")", "._-"); }
 
+std::string RoomNameSkeletonSql(const std::string& lowered) { return SkeletonSql(lowered, " ._-"); }
+
 Status UsernameLooksTaken(const std::string& existing) {
   return Status::Conflict("username_taken", "that username passes for " + existing + "'s, which is taken");
+}
+
+Status RoomNameLooksTaken() {
+  return Status::Conflict("room_name_taken", "a room with that name, or one that passes for it, exists");
 }
 
 std::string RoomEventData(const Room& r) {

@@ -35,8 +35,21 @@ std::string RoomEventData(const Room& r);
 // on (SQLite's migration 025, PostgreSQL's 022): SQLite uses an expression
 // index only for the identical expression.
 std::string UsernameSkeletonSql(const std::string& value);
+// The skeleton of a room's name, as a username's, with the space a separator
+// too (`Team Chat`, `team-chat` and `teamchat`). `lowered` is the name with
+// A-Z lower-cased and no other letter, as the rooms_name index folds it:
+// lower(name) on SQLite, whose lower() folds ASCII only, and lower(name
+// COLLATE "C") on PostgreSQL, whose lower() otherwise follows the
+// database's locale; so both backends find the same names alike. Other
+// letters pass through as they are (`É` is not `é` here, nor Cyrillic `с`
+// Latin `c`). With the index's column it is that index's expression
+// (rooms_skeleton, the same migrations).
+std::string RoomNameSkeletonSql(const std::string& lowered);
 // 409 username_taken for a name that passes for `existing`'s.
 Status UsernameLooksTaken(const std::string& existing);
+// 409 room_name_taken for a name that passes for another room's; the room
+// is not named: it may be a private one.
+Status RoomNameLooksTaken();
 // Who hears of a room's creation or change: everyone for public and Q&A
 // rooms (room lists and the directory stay live), its members for a
 // private room (a DM's members are its only readers too).

@@ -249,6 +249,13 @@ class PgStore final : public Storage {
   Result<PgResult> ReadAsMember(int64_t user_id, int64_t room_id, PgConn::Stmt query);
   Result<Room> LoadRoomView(const User& me, int64_t room_id);
   Result<Member> LoadMember(int64_t room_id, int64_t user_id);
+  // A room's name that passes for another's, as on SQLite (store_rooms.cc):
+  // LockRoomName first, right after the write token (the lock order that
+  // keeps these waits out of a cycle: whoever waits for a name's lock holds
+  // only their own token row), then CheckRoomNameFree (self: the room
+  // renamed, 0 for a new one), in one transaction.
+  Status LockRoomName(const std::string& name);
+  Status CheckRoomNameFree(const std::string& name, int64_t self);
   // 403 banned / 403 blocked, as on SQLite (store_moderation.cc there).
   Status CheckNotBanned(int64_t room_id, int64_t user_id);
   Status CheckNotBlocked(int64_t from_id, int64_t to_id);

@@ -418,11 +418,40 @@ Result<Member> PgStore::LoadMember(int64_t room_id, int64_t user_id) {
   return ReadMember(r, 0);
 }
 
+namespace {
+
+// A room's name lower-cased in A-Z alone, as rooms_name (migration 007) and
+// SQLite's lower(): RoomNameSkeletonSql's `lowered`.
+std::string RoomNameSkeleton(const std::string& value) {
+  return RoomNameSkeletonSql("lower(" + value + " COLLATE \"C\")");
+}
+
+}  // namespace
+
+Status PgStore::LockRoomName(const std::string& name) {
+  // Held to COMMIT: two pools cannot both let in a pair of names that pass
+  // for each other (class 1919905645, "room" in ASCII; CreateUser's is
+  // another class).
+  static const std::string kLock =
+      "SELECT pg_advisory_xact_lock(1919905645, hashtext(" + RoomNameSkeleton("$1::text") + "))";
+  return conn_.Exec(kLock, {name}).status();
+}
+
+Status PgStore::CheckRoomNameFree(const std::string& name, int64_t self) {
+  // The index's expression (migration 022) and its WHERE: a search of
+  // rooms_skeleton. A name only a DM has is free, as rooms_name has it.
+  static const std::string kLookalike = "SELECT 1 FROM rooms WHERE " + RoomNameSkeleton("name") + " = " +
+                                        RoomNameSkeleton("$1::text") + " AND kind <> 'dm' AND id <> $2 LIMIT 1";
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(kLookalike, {name, self}));
+  return r.Rows() > 0 ? RoomNameLooksTaken() : Status::Ok();
+}
+
 Result<Room> PgStore::CreateRoom(const User& me, const std::string& name, RoomKind kind,
                                  std::optional<int64_t> answers_per_professor) {
   if (kind == RoomKind::kDm) return Status::Invalid("invalid_field", "kind must be public, private or qa");
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kCreateRoom));
+  PARLEY_RETURN_IF_ERROR(LockRoomName(name));
   if (limits_.rooms_per_user > 0) {
     // The user's row locked: two creations by one user on two pools cannot
     // both pass the count.
@@ -439,6 +468,7 @@ Result<Room> PgStore::CreateRoom(const User& me, const std::string& name, RoomKi
   room.kind = kind;
   room.owner = me;
   if (kind == RoomKind::kQa) room.answers_per_professor = answers_per_professor;
+  PARLEY_RETURN_IF_ERROR(CheckRoomNameFree(name, 0));
   PARLEY_ASSIGN_OR_RETURN(
       PgResult ins, conn_.Exec("INSERT INTO rooms (name, kind, owner_id, answers_per_professor, created_ts) "
                                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id",
@@ -459,6 +489,7 @@ Result<Room> PgStore::CreateRoom(const User& me, const std::string& name, RoomKi
 Result<Room> PgStore::UpdateRoom(const User& me, int64_t room_id, const RoomUpdate& u) {
   PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
   PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kRoomEdit));
+  if (u.name) PARLEY_RETURN_IF_ERROR(LockRoomName(*u.name));
   PARLEY_RETURN_IF_ERROR(LockModerator(me, room_id).status());
   // The room row locked after the actor's member row (every action's
   // order) and before the counter row: two changes on two pools apply one
@@ -471,6 +502,7 @@ Result<Room> PgStore::UpdateRoom(const User& me, int64_t room_id, const RoomUpda
   Room r = a.room;
   std::vector<Event> events;
   if (ApplyRoomUpdate(r, u)) {
+    if (r.name != a.room.name) PARLEY_RETURN_IF_ERROR(CheckRoomNameFree(r.name, room_id));
     auto updated = conn_.Exec("UPDATE rooms SET name = $2, topic = NULLIF($3, '') WHERE id = $1",
                               {room_id, r.name, r.topic});
     // The unique index on the name (any ASCII case, migration 007) is the

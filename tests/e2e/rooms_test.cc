@@ -73,6 +73,10 @@ TEST_F(RoomsTest, CreateRejectsDuplicateAndBadInput) {
   EXPECT_EQ(dup.ErrorCode(), "room_name_taken");
   Response general = bob->Post("/api/rooms", "{\"name\":\"general\",\"kind\":\"public\"}");
   EXPECT_EQ(general.status, 409) << general.Describe();
+  // A name that passes for another room's (README: the rules of room names).
+  Response lookalike = bob->Post("/api/rooms", "{\"name\":\"L0b-by\",\"kind\":\"public\"}");
+  EXPECT_EQ(lookalike.status, 409) << lookalike.Describe();
+  EXPECT_EQ(lookalike.ErrorCode(), "room_name_taken");
 
   for (const std::string& body :
        {std::string("{\"name\":\"x\",\"kind\":\"dm\"}"), std::string("{\"name\":\"x\",\"kind\":\"nope\"}"),

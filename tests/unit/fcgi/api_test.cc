@@ -783,6 +783,8 @@ TEST_F(ApiTest, RoomsMembersRolesAndDirectMessages) {
   const std::string base = "/api/rooms/" + std::to_string(Num(room, "id"));
 
   EXPECT_API_ERROR(As(bob, "POST", "/api/rooms", R"({"name":"physics","kind":"public"})"), 409, "room_name_taken");
+  // A name that passes for it (README: the rules of room names).
+  EXPECT_API_ERROR(As(bob, "POST", "/api/rooms", R"({"name":"Phys1cs","kind":"public"})"), 409, "room_name_taken");
   EXPECT_API_ERROR(As(bob, "POST", "/api/rooms", R"({"name":"x","kind":"dm"})"), 400, "invalid_field");
   EXPECT_API_ERROR(As(bob, "POST", "/api/rooms", R"({"name":"x","kind":"Public"})"), 400, "invalid_field");
   EXPECT_API_ERROR(As(bob, "POST", "/api/rooms", R"({"name":"x","kind":"public","answers_per_professor":1})"), 400,

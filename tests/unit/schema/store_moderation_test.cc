@@ -615,6 +615,27 @@ TEST_F(StoreModerationTest, ANameAnotherRoomHasIsTakenInAnyCase) {
   EXPECT_OK(store_->CreateRoom(member_, "club", RoomKind::kPublic, std::nullopt));
 }
 
+// A rename to a name that passes for another room's is refused as the name
+// itself would be (migration 025, PostgreSQL's 022); the room's own look-
+// alikes are free to it, and then taken from everyone else.
+TEST_F(StoreModerationTest, ANameThatPassesForAnotherRoomsIsTakenButNotForItsOwn) {
+  NewRoom(owner_, "lounge", RoomKind::kPrivate);
+  const int64_t head = Head();
+  for (const char* lookalike : {"l0unge", "LOUN GE", "lo_unge", "GeneraI", "gen-era1"}) {
+    EXPECT_ERROR(store_->UpdateRoom(owner_, room_, RenameTo(lookalike)), Code::kConflict, "room_name_taken")
+        << lookalike;
+  }
+  EXPECT_EQ(Head(), head);
+  ASSERT_OK_AND_ASSIGN(Room still, store_->GetRoom(member_, room_));
+  EXPECT_EQ(still.name, "club");
+  for (const char* own : {"c1ub", "CLUB", "c.l.u.b", "Club"}) {
+    ASSERT_OK_AND_ASSIGN(Room r, store_->UpdateRoom(owner_, room_, RenameTo(own)));
+    EXPECT_EQ(r.name, own);
+  }
+  EXPECT_ERROR(store_->CreateRoom(member_, "c-l-u-b", RoomKind::kPublic, std::nullopt), Code::kConflict,
+               "room_name_taken");
+}
+
 TEST_F(StoreModerationTest, AChangeToWhatTheRoomHasAppendsNothing) {
   ASSERT_OK(store_->UpdateRoom(owner_, room_, TopicOf("same")));
   const int64_t head = Head();

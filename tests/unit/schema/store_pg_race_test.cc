@@ -316,6 +316,40 @@ TEST_F(StorePgRaceTest, ARenameToANameAnotherPoolIsTakingWaitsAndIsTaken) {
   EXPECT_EQ(still.name, "club");
 }
 
+// A room whose name passes for one another pool is creating at the same
+// moment (`L0unge` beside `lounge`): the names are two to rooms_name, so
+// nothing but PgStore::LockRoomName's lock of the skeleton (class
+// 1919905645, taken here as that pool's CreateRoom takes it) makes the
+// creation wait; it then sees the other room, 409 room_name_taken, or, had
+// that one rolled back, goes through. Without the lock both checks ran
+// before either insert committed and both rooms were made.
+TEST_F(StorePgRaceTest, ARoomNameThatPassesForOneAnotherPoolIsTakingWaitsAndIsTaken) {
+  struct Round {
+    const char* end;
+    const char* taking;  // the other pool's
+    const char* lookalike;
+  };
+  for (const Round& round : {Round{"ROLLBACK", "lounge", "L0unge"}, Round{"COMMIT", "parlour", "par1our"}}) {
+    SCOPED_TRACE(round.end);
+    ASSERT_OK(raw_->ExecScript("BEGIN; SELECT pg_advisory_xact_lock(1919905645, hashtext(" +
+                               RoomNameSkeletonSql("lower('" + std::string(round.taking) + "' COLLATE \"C\")") +
+                               ")); INSERT INTO rooms (name, kind, created_ts) VALUES ('" + round.taking +
+                               "', 'public', 0)"));
+    auto created = std::async(std::launch::async, [&] {
+      return other_->CreateRoom(alice_, round.lookalike, RoomKind::kPublic, std::nullopt);
+    });
+    ASSERT_TRUE(SomeoneWaits()) << "the creation must wait for the other room's name";
+    ASSERT_OK(raw_->ExecScript(round.end));
+    Result<Room> r = created.get();
+    if (std::string(round.end) == "COMMIT") {
+      EXPECT_ERROR(r, Code::kConflict, "room_name_taken");
+    } else {
+      EXPECT_OK(r);
+    }
+  }
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM rooms WHERE name IN ('lounge', 'L0unge', 'parlour', 'par1our')"), 2);
+}
+
 // A ban and a join of the same room on two pools, each way round. The
 // join's ban check and the ban's removal of the member row both ran before
 // either committed, so each missed the other: the banned user stayed a

@@ -18,6 +18,7 @@
 #include "schema/crypto.h"
 #include "schema/json.h"
 #include "tests/unit/json_read.h"
+#include "tests/unit/schema/statement_trace.h"
 #include "tests/unit/schema/store_fixture.h"
 
 namespace parley {
@@ -629,6 +630,85 @@ TEST_F(StoreTest, RoomNamesAreUniqueIgnoringCase) {
   EXPECT_ERROR(store_->CreateRoom(bob, "GENERAL", RoomKind::kQa, std::nullopt), Code::kConflict, "room_name_taken");
   EXPECT_EQ(Head(), h);
   EXPECT_EQ(store_->TakeNotifyHead(), 0);
+}
+
+// A room's name that passes for another room's is taken (migration 025,
+// PostgreSQL's 022), as a username: lower-cased, without spaces, `.`, `_`
+// and `-`, with `rn` read as `m`, `vv` as `w`, `i` and `1` as `l`, `0` as
+// `o`. A private room's name counts, and the refusal does not name it. Only
+// ASCII letters are folded, on both backends alike (PostgreSQL's lower()
+// would fold `É` under a UTF-8 locale). A refusal appends nothing.
+TEST_F(StoreTest, ARoomNameThatPassesForAnothersIsTaken) {
+  User alice = NewUser("alice");
+  User bob = NewUser("bob");
+  NewRoom(alice, "Physics Lab", RoomKind::kPublic);
+  NewRoom(alice, "mary", RoomKind::kPrivate);
+  NewRoom(alice, "will", RoomKind::kQa);
+  NewRoom(alice, "Émile", RoomKind::kPublic);
+  const int64_t h = Head();
+  DrainNotify();
+  for (const char* lookalike : {"PhysicsLab", "physics-lab", "Phys1cs_Lab", "physics.lab", "PHYSICS  LAB", "phys I cs lab",
+                                "rnary", "MARY", "m.a.r.y", "vvill", "w1ll", "gen_eral", "GENERAI"}) {
+    Result<Room> r = store_->CreateRoom(bob, lookalike, RoomKind::kPublic, std::nullopt);
+    EXPECT_ERROR(r, Code::kConflict, "room_name_taken") << lookalike;
+    EXPECT_EQ(r.status().message().find("mary"), std::string::npos) << lookalike;
+  }
+  EXPECT_EQ(Head(), h);
+  EXPECT_EQ(store_->TakeNotifyHead(), 0);
+  for (const char* apart : {"Physics Lab 2", "marty", "9eneral", "émile", "Emile"}) {
+    EXPECT_OK(store_->CreateRoom(bob, apart, RoomKind::kPublic, std::nullopt)) << apart;
+  }
+}
+
+// The look-alike checks are searches of their indexes (migration 025,
+// PostgreSQL's 022): the expression each statement compares is, to the
+// byte, the index's, or SQLite reads every row of the table. Among 2,000
+// users and rooms, with statistics: with a handful, PostgreSQL's planner
+// rightly reads the whole table instead. There the count of each index's
+// scans says the statement used it.
+TEST_F(StoreTest, TheLookalikeChecksAreIndexSearches) {
+  User alice = NewUser("alice");
+  const std::string rows = "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 2000) ";
+  ASSERT_OK(Exec(rows + "INSERT INTO users (username, pw_hash, created_ts) SELECT 'user' || n, 'x', 0 FROM g"));
+  ASSERT_OK(Exec(rows + "INSERT INTO rooms (name, kind, created_ts) SELECT 'room ' || n, 'public', 0 FROM g"));
+  ASSERT_OK(Exec("ANALYZE users; ANALYZE rooms"));
+  if (test::OnPostgres()) {
+    auto scans = [&](const char* index) {
+      EXPECT_OK(pg_->ExecScript("SELECT pg_stat_force_next_flush()"));
+      return QueryInt(std::string("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelid = '") + index +
+                      "'::regclass");
+    };
+    const int64_t users = scans("users_skeleton");
+    const int64_t rooms = scans("rooms_skeleton");
+    NewUser("bob");
+    NewRoom(alice, "lobby", RoomKind::kPublic);
+    EXPECT_GT(scans("users_skeleton"), users);
+    EXPECT_GT(scans("rooms_skeleton"), rooms);
+    return;
+  }
+  std::vector<std::string> checks;
+  {
+    test::StatementTrace trace(*db_);
+    NewUser("bob");
+    NewRoom(alice, "lobby", RoomKind::kPublic);
+    for (const auto& run : trace.runs()) {
+      if (run.sql.find("replace(") != std::string::npos) checks.push_back(run.sql);
+    }
+  }
+  ASSERT_EQ(checks.size(), 2u);
+  for (const std::string& sql : checks) {
+    ASSERT_OK_AND_ASSIGN(Statement plan, db_->Prepare("EXPLAIN QUERY PLAN " + sql));
+    std::string lines;
+    for (;;) {
+      ASSERT_OK_AND_ASSIGN(bool row, plan.Step());
+      if (!row) break;
+      lines += plan.Text(3) + "\n";
+    }
+    const bool users = sql.find("FROM users") != std::string::npos;
+    EXPECT_NE(lines.find(users ? "SEARCH users USING INDEX users_skeleton" : "SEARCH rooms USING INDEX rooms_skeleton"),
+              std::string::npos)
+        << sql << "\n" << lines;
+  }
 }
 
 TEST_F(StoreTest, PrivateRoomIsInvisibleToNonMembers) {
