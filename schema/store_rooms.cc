@@ -307,12 +307,14 @@ Result<Member> Store::LoadMember(int64_t room_id, int64_t user_id) {
 Status Store::CheckRoomNameFree(const std::string& name, int64_t self) {
   // The index's expression (migration 025) and its WHERE: a search of
   // rooms_skeleton. A name only a DM has is free, as rooms_name has it.
-  static const std::string kLookalike = "SELECT 1 FROM rooms WHERE " + RoomNameSkeletonSql("lower(name)") + " = " +
-                                        RoomNameSkeletonSql("lower(?1)") + " AND kind <> 'dm' AND id <> ?2 LIMIT 1";
+  // The same name in another case first: it is told as such.
+  static const std::string kLookalike = "SELECT lower(name) = lower(?1) FROM rooms WHERE " +
+                                        RoomNameSkeletonSql("lower(name)") + " = " + RoomNameSkeletonSql("lower(?1)") +
+                                        " AND kind <> 'dm' AND id <> ?2 ORDER BY 1 DESC LIMIT 1";
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(kLookalike));
   s.Bind(1, name).Bind(2, self);
   PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
-  return row ? RoomNameLooksTaken() : Status::Ok();
+  return row ? RoomNameLooksTaken(s.Int(0) != 0) : Status::Ok();
 }
 
 Result<Room> Store::CreateRoom(const User& me, const std::string& name, RoomKind kind,

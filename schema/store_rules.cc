@@ -28,8 +28,9 @@ Status UsernameLooksTaken(const std::string& existing) {
   return Status::Conflict("username_taken", "that username passes for " + existing + "'s, which is taken");
 }
 
-Status RoomNameLooksTaken() {
-  return Status::Conflict("room_name_taken", "a room with that name, or one that passes for it, exists");
+Status RoomNameLooksTaken(bool same) {
+  return Status::Conflict("room_name_taken", same ? "a room with that name exists"
+                                                  : "a room with a name that passes for that one exists");
 }
 
 std::string RoomEventData(const Room& r) {

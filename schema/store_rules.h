@@ -48,8 +48,9 @@ std::string RoomNameSkeletonSql(const std::string& lowered);
 // 409 username_taken for a name that passes for `existing`'s.
 Status UsernameLooksTaken(const std::string& existing);
 // 409 room_name_taken for a name that passes for another room's; the room
-// is not named: it may be a private one.
-Status RoomNameLooksTaken();
+// is not named: it may be a private one. `same`: the other room's name is
+// this one in another ASCII case, which is told as a taken name always was.
+Status RoomNameLooksTaken(bool same);
 // Who hears of a room's creation or change: everyone for public and Q&A
 // rooms (room lists and the directory stay live), its members for a
 // private room (a DM's members are its only readers too).

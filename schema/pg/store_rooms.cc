@@ -440,10 +440,15 @@ Status PgStore::LockRoomName(const std::string& name) {
 Status PgStore::CheckRoomNameFree(const std::string& name, int64_t self) {
   // The index's expression (migration 022) and its WHERE: a search of
   // rooms_skeleton. A name only a DM has is free, as rooms_name has it.
-  static const std::string kLookalike = "SELECT 1 FROM rooms WHERE " + RoomNameSkeleton("name") + " = " +
-                                        RoomNameSkeleton("$1::text") + " AND kind <> 'dm' AND id <> $2 LIMIT 1";
+  // The same name in another case first: it is told as such.
+  static const std::string kLookalike = "SELECT (lower(name COLLATE \"C\") = lower($1::text COLLATE \"C\"))::int "
+                                        "FROM rooms WHERE " + RoomNameSkeleton("name") + " = " +
+                                        RoomNameSkeleton("$1::text") +
+                                        " AND kind <> 'dm' AND id <> $2 ORDER BY 1 DESC LIMIT 1";
   PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(kLookalike, {name, self}));
-  return r.Rows() > 0 ? RoomNameLooksTaken() : Status::Ok();
+  if (r.Rows() == 0) return Status::Ok();
+  PARLEY_ASSIGN_OR_RETURN(int64_t same, r.Int(0, 0));
+  return RoomNameLooksTaken(same != 0);
 }
 
 Result<Room> PgStore::CreateRoom(const User& me, const std::string& name, RoomKind kind,
