@@ -34,6 +34,7 @@ Request ReadRequest(FCGX_Request& r) {
   req.host = Param(r, "HTTP_HOST");
   req.https = Param(r, "HTTPS") == "on" || Param(r, "REQUEST_SCHEME") == "https";
   req.remote_addr = Param(r, "REMOTE_ADDR");
+  req.request_id = Param(r, "PARLEY_REQUEST_ID");
   req.upload_file = Param(r, "PARLEY_UPLOAD_FILE");
   // Read at most one byte more than allowed: enough for the API to answer
   // 413 without buffering whatever an attacker declared.

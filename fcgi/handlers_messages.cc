@@ -14,7 +14,17 @@ struct Draft {
   std::optional<std::string> client_id;
 };
 
-Result<Draft> ReadDraft(const cJSON* body, bool text_optional = false) {
+// Without a client_id, nginx's request id keys the write (schema/model.h,
+// kReplayKeyPrefix): 32 hex digits, as nginx writes $request_id; anything
+// else (no nginx in front) keys nothing.
+std::optional<std::string> ReplayKey(const std::string& request_id) {
+  if (request_id.size() != 32 || request_id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::string(kReplayKeyPrefix) + request_id;
+}
+
+Result<Draft> ReadDraft(const Request& req, const cJSON* body, bool text_optional = false) {
   Draft d;
   if (text_optional) {
     PARLEY_ASSIGN_OR_RETURN(std::optional<std::string> text, OptionalString(body, "text"));
@@ -24,7 +34,11 @@ Result<Draft> ReadDraft(const cJSON* body, bool text_optional = false) {
   }
   if (!text_optional || !d.text.empty()) PARLEY_RETURN_IF_ERROR(ValidateText(&d.text));
   PARLEY_ASSIGN_OR_RETURN(d.client_id, OptionalString(body, "client_id"));
-  if (d.client_id) PARLEY_RETURN_IF_ERROR(ValidateClientId(*d.client_id));
+  if (d.client_id) {
+    PARLEY_RETURN_IF_ERROR(ValidateClientId(*d.client_id));
+  } else {
+    d.client_id = ReplayKey(req.request_id);
+  }
   return d;
 }
 
@@ -51,7 +65,7 @@ Result<Response> Api::Send(Call& c) {
   PARLEY_ASSIGN_OR_RETURN(std::vector<int64_t> attachments,
                           OptionalIdList(c.body, "attachments", kMaxAttachments, kMaxId));
   // A photo needs no caption: with attachments the text may be empty.
-  PARLEY_ASSIGN_OR_RETURN(Draft d, ReadDraft(c.body, !attachments.empty()));
+  PARLEY_ASSIGN_OR_RETURN(Draft d, ReadDraft(c.req, c.body, !attachments.empty()));
   PARLEY_ASSIGN_OR_RETURN(std::optional<int64_t> reply_to, OptionalInt(c.body, "reply_to", 1, kMaxId));
   PARLEY_ASSIGN_OR_RETURN(SendResult r,
                           store_.Send(c.user, c.route.num, d.text, d.client_id, reply_to, attachments));
@@ -59,7 +73,7 @@ Result<Response> Api::Send(Call& c) {
 }
 
 Result<Response> Api::Answer(Call& c) {
-  PARLEY_ASSIGN_OR_RETURN(Draft d, ReadDraft(c.body));
+  PARLEY_ASSIGN_OR_RETURN(Draft d, ReadDraft(c.req, c.body));
   PARLEY_ASSIGN_OR_RETURN(SendResult r, store_.Answer(c.user, c.route.num, d.text, d.client_id));
   return MessageResponse(r);
 }

@@ -21,6 +21,9 @@ struct Request {
   std::string host;            // HTTP_HOST
   bool https = false;          // HTTPS=on or REQUEST_SCHEME=https
   std::string remote_addr;     // REMOTE_ADDR: logs and login throttling
+  // PARLEY_REQUEST_ID: nginx's $request_id, the same when nginx replays the
+  // request on another worker (schema/model.h, kReplayKeyPrefix).
+  std::string request_id;
   // PARLEY_UPLOAD_FILE: where nginx spooled the body of POST /api/uploads
   // (client_body_in_file_only); the body itself is then not passed.
   std::string upload_file;

@@ -1,5 +1,8 @@
 #include "fcgi/writer.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -12,7 +15,7 @@ namespace parley::fcgi {
 Writer::Writer(Storage& store, Api& api, Notifier& notifier, Gate& gate, Metrics& metrics, Responder& responder,
                size_t worker)
     : store_(store), api_(api), notifier_(notifier), gate_(gate), metrics_(metrics), responder_(responder),
-      worker_(worker) {}
+      worker_(worker), die_after_commit_(std::getenv("PARLEY_TEST_DIE_AFTER_COMMIT")) {}
 
 Writer::~Writer() { Stop(); }
 
@@ -85,6 +88,7 @@ void Writer::RunBatch() {
     }
     pass.Leave();  // the fsync needs no core
     result = batch->Commit();
+    if (result.ok() && die_after_commit_ != nullptr && unlink(die_after_commit_) == 0) _exit(137);
   } else {
     pass.Leave();
     // No batch (the lock or BEGIN timed out): everyone queued gets the error.

@@ -86,6 +86,11 @@ class Writer {
   std::deque<std::unique_ptr<Exchange>> queue_;  // guarded by mu_
   bool stop_ = false;                 // guarded by mu_
   LogEverySecond failure_log_;         // writer thread only
+  // PARLEY_TEST_DIE_AFTER_COMMIT (tests only): a file whose removal, by
+  // the first writer to commit a batch after it appears, ends that
+  // process before it answers: the death between a commit and its answer
+  // that nginx's replay must survive (tests/e2e/pool_test.cc).
+  const char* die_after_commit_ = nullptr;
   std::thread thread_;
 };
 

@@ -269,7 +269,7 @@ void Write(JsonWriter& w, const Message& m) {
   if (m.reply_to) w.Key("reply_to").Int(*m.reply_to);
   if (m.answer_id) w.Key("answer_id").Int(*m.answer_id);
   w.Key("ts").Int(m.ts);
-  if (m.client_id) w.Key("client_id").String(*m.client_id);
+  if (m.client_id && !IsReplayKey(*m.client_id)) w.Key("client_id").String(*m.client_id);
   if (m.edited) w.Key("edited").Bool(true);
   if (m.deleted) w.Key("deleted").Bool(true);
   if (m.deleted_by) {

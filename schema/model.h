@@ -121,6 +121,16 @@ struct Upload {
   std::optional<int64_t> height;  // images only
 };
 
+// A send or an answer without a client_id, through nginx, is keyed by
+// nginx's $request_id (fcgi/http.h), which nginx's replay of the request on
+// another worker (fastcgi_next_upstream, after a worker died between its
+// commit and its answer) carries again: the replay then finds the message
+// stored, as a retry with a client_id does, instead of storing it twice.
+// Kept as the message's client_id under a prefix no client may send (a
+// client_id is printable ASCII, which has no space), and never shown.
+inline constexpr std::string_view kReplayKeyPrefix = " nginx ";
+inline bool IsReplayKey(std::string_view client_id) { return client_id.starts_with(kReplayKeyPrefix); }
+
 struct Message {
   int64_t id = 0;
   int64_t room_id = 0;

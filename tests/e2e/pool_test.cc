@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -218,6 +219,54 @@ TEST_F(PoolTest, KilledWorkerIsReplacedWithoutFailedRequests) {
 // nginx keeps its connections to the pool (fastcgi_keep_conn, upstream
 // keepalive; fcgi/keeper.h): a hundred requests in a row open a handful of
 // connections, not a hundred.
+// A worker that commits a write and dies before it answers (the test hook
+// PARLEY_TEST_DIE_AFTER_COMMIT, writer.h): nginx replays the request on
+// another worker (fastcgi_next_upstream), and a send without client_id is
+// stored once all the same, keyed by nginx's request id, which the replay
+// carries again (schema/model.h). Before, the replay stored a second copy.
+class ReplayTest : public PoolTest {
+ protected:
+  ReplayTest() {
+    std::string error;
+    marker_dir_ = TempDir::Make(&error);
+    if (!marker_dir_) ADD_FAILURE() << error;
+  }
+  StackOptions Options() const override {
+    StackOptions o;
+    o.fcgi_env = {"PARLEY_TEST_DIE_AFTER_COMMIT=" + Marker()};
+    return o;
+  }
+  std::string Marker() const { return marker_dir_ ? marker_dir_->path() + "/die" : "/nonexistent/die"; }
+  // The next batch committed by a worker is its last before it answers.
+  void DieAfterTheNextCommit() { std::ofstream(Marker()) << "die\n"; }
+
+  std::optional<TempDir> marker_dir_;
+};
+
+TEST_F(ReplayTest, ASendWithoutClientIdReplayedAfterItsWorkerDiedIsStoredOnce) {
+  ASSERT_EQ(WaitForWorkers(2, {}, 5s).size(), 2u);
+  User alice = Register("alice");
+  const int64_t room = CreateRoom(alice, Unique("replay"), "public");
+  for (const char* body : {"{\"text\":\"once\"}", "{\"text\":\"also once\",\"client_id\":\"c-1\"}"}) {
+    SCOPED_TRACE(body);
+    DieAfterTheNextCommit();
+    Response r = alice->Post(RoomPath(room, "/messages"), body);
+    // nginx's replay found the message stored: 200, as a retry with a
+    // client_id is answered; 201 only if the replay came first.
+    ASSERT_TRUE(r.status == 200 || r.status == 201) << r.Describe();
+    EXPECT_FALSE(std::filesystem::exists(Marker())) << "no worker committed, so none died";
+    ASSERT_EQ(WaitForWorkers(2, {}, 5s).size(), 2u);
+  }
+  Response history = alice->Get(RoomPath(room, "/messages"));
+  ASSERT_EQ(history.status, 200) << history.Describe();
+  Json messages = history.json()["messages"];
+  ASSERT_EQ(messages.size(), 2u) << messages.Dump();
+  EXPECT_EQ(messages[size_t{0}]["text"].str(), "once");
+  // The key is no client_id of the user's: never shown.
+  EXPECT_FALSE(messages[size_t{0}].has("client_id")) << messages.Dump();
+  EXPECT_EQ(messages[size_t{1}]["client_id"].str(), "c-1");
+}
+
 TEST_F(PoolTest, NginxKeepsItsConnectionsToThePoolAcrossRequests) {
   User alice = Register("alice");
   auto accepted = [&] {

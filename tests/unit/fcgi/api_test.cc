@@ -526,6 +526,44 @@ TEST_F(ApiTest, SendAndHistoryRoundTrip) {
                    "message_deleted");
 }
 
+// A send without client_id is keyed by nginx's request id (schema/model.h,
+// kReplayKeyPrefix): nginx's replay of it, the same id again, finds it
+// stored (200) instead of storing a copy. Only 32 lower-case hex digits,
+// as nginx writes $request_id, key anything; the key is never shown.
+TEST_F(ApiTest, ASendWithoutClientIdIsKeyedByNginxsRequestId) {
+  Session alice = SignIn("alice");
+  auto send = [&](const std::string& request_id, const std::string& body) {
+    Request r = Bearer(Req("POST", "/api/rooms/1/messages", body), alice.token);
+    r.request_id = request_id;
+    return Call(r);
+  };
+  const std::string id = "0123456789abcdef0123456789abcdef";
+  Response first = send(id, R"({"text":"once"})");
+  ASSERT_EQ(first.status, 201) << first.body;
+  JsonPtr fj = ParseBody(first);
+  const cJSON* m = Get(fj.get(), "message");
+  EXPECT_EQ(Get(m, "client_id"), nullptr) << first.body;
+  Response replay = send(id, R"({"text":"once"})");
+  ASSERT_EQ(replay.status, 200) << replay.body;
+  JsonPtr rj = ParseBody(replay);
+  EXPECT_EQ(Num(Get(rj.get(), "message"), "id"), Num(m, "id"));
+  EXPECT_EQ(Get(Get(rj.get(), "message"), "client_id"), nullptr) << replay.body;
+  // A client_id of the client's own keys the send, not the request id.
+  Response own = send(id, R"({"text":"mine","client_id":"c-1"})");
+  ASSERT_EQ(own.status, 201) << own.body;
+  EXPECT_EQ(Str(Get(ParseBody(own).get(), "message"), "client_id"), "c-1");
+  // No request id, or one nginx never writes: every send stored.
+  for (const std::string& bad : {std::string(), id.substr(1), id + "0", std::string(32, 'A'), " " + id.substr(1),
+                                 std::string("0123456789abcdef0123456789abcdeg")}) {
+    EXPECT_EQ(send(bad, R"({"text":"x"})").status, 201) << bad;
+    EXPECT_EQ(send(bad, R"({"text":"x"})").status, 201) << bad;
+  }
+  JsonPtr hj = ParseBody(As(alice, "GET", "/api/rooms/1/messages"));
+  EXPECT_EQ(cJSON_GetArraySize(Get(hj.get(), "messages")), 2 + 12);
+  // A client cannot send the key's form as its own client_id: no space.
+  EXPECT_API_ERROR(send("", R"({"text":"x","client_id":" nginx 0123"})"), 400, "invalid_field");
+}
+
 TEST_F(ApiTest, SendChecksInputAndAccess) {
   Session alice = SignIn("alice");
   Session bob = SignIn("bob");
