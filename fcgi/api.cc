@@ -37,6 +37,9 @@ std::variant<Response, Admitted> Api::Admit(const Request& req, const RouteMatch
   }
   Result<Admitted> admitted = Authenticate(req, route);
   if (!admitted.ok()) return Refused(req, admitted.status());
+  if (reads_ != nullptr && req.method == "GET" && !IsPublic(route.id)) {
+    if (Status st = reads_->Take(admitted->user.id, NowMs()); !st.ok()) return Refused(req, st);
+  }
   admitted->body = std::move(body);
   return std::move(admitted).value();
 }

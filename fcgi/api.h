@@ -16,6 +16,7 @@
 #include "fcgi/auth.h"
 #include "fcgi/http.h"
 #include "fcgi/notifier.h"
+#include "fcgi/read_quota.h"
 #include "fcgi/router.h"
 #include "schema/json.h"
 #include "schema/storage.h"
@@ -31,8 +32,10 @@ struct UploadDirs {
 
 class Api {
  public:
-  Api(Storage& store, Notifier& notifier, UploadDirs uploads = {})
-      : store_(store), notifier_(notifier), uploads_(std::move(uploads)) {}
+  // reads: the process's per-user read bucket (read_quota.h), shared by its
+  // Apis; none: reads are not counted.
+  Api(Storage& store, Notifier& notifier, UploadDirs uploads = {}, ReadQuota* reads = nullptr)
+      : store_(store), notifier_(notifier), uploads_(std::move(uploads)), reads_(reads) {}
   Response Handle(const Request& req) { return Handle(req, Route(req.method, req.path)); }
   // With the route already matched (the worker matches it to choose where
   // the request runs): the path is not matched twice. Admit, then Run.
@@ -118,6 +121,7 @@ class Api {
   Notifier& notifier_;
   UploadDirs uploads_;
   BucketMap typing_buckets_;  // per user; see Typing() for why in memory
+  ReadQuota* const reads_;
 };
 
 }  // namespace parley::fcgi

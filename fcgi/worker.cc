@@ -185,13 +185,13 @@ void RunRequestThread(Keeper& keeper, std::mutex& turn, const Lanes& lanes, Writ
   }
 }
 
-Result<std::unique_ptr<Lane>> OpenLane(const WorkerConfig& cfg, const UploadDirs& uploads) {
+Result<std::unique_ptr<Lane>> OpenLane(const WorkerConfig& cfg, const UploadDirs& uploads, ReadQuota& reads) {
   auto lane = std::make_unique<Lane>();
   PARLEY_ASSIGN_OR_RETURN(lane->db, OpenStorage::Open(cfg.db, StorageOptions{cfg.limits, cfg.sync}));
   lane->store = &lane->db->storage();
   lane->notifier =
       std::make_unique<Notifier>(cfg.events_socket, lane->store->carries_wakeups() ? lane->store : nullptr);
-  lane->api = std::make_unique<Api>(*lane->store, *lane->notifier, uploads);
+  lane->api = std::make_unique<Api>(*lane->store, *lane->notifier, uploads, &reads);
   return lane;
 }
 
@@ -218,11 +218,11 @@ struct LaneSet {
   std::unique_ptr<Lane> writer;
   Lanes seats;
 };
-Result<LaneSet> OpenLanes(const WorkerConfig& cfg, const UploadDirs& uploads, int seats) {
+Result<LaneSet> OpenLanes(const WorkerConfig& cfg, const UploadDirs& uploads, ReadQuota& reads, int seats) {
   LaneSet set;
-  PARLEY_ASSIGN_OR_RETURN(set.writer, OpenLane(cfg, uploads));
+  PARLEY_ASSIGN_OR_RETURN(set.writer, OpenLane(cfg, uploads, reads));
   for (int i = 0; i < seats; ++i) {
-    PARLEY_ASSIGN_OR_RETURN(auto lane, OpenLane(cfg, uploads));
+    PARLEY_ASSIGN_OR_RETURN(auto lane, OpenLane(cfg, uploads, reads));
     set.seats.push_back(std::move(lane));
   }
   return set;
@@ -246,8 +246,8 @@ struct Opened {
   LaneSet lanes;
   std::unique_ptr<Exchange> first;
 };
-std::optional<Opened> ServeUntilTheDatabaseOpens(const WorkerConfig& cfg, const UploadDirs& uploads, int seats,
-                                                 Keeper& keeper, Metrics& metrics, Status why) {
+std::optional<Opened> ServeUntilTheDatabaseOpens(const WorkerConfig& cfg, const UploadDirs& uploads, ReadQuota& reads,
+                                                 int seats, Keeper& keeper, Metrics& metrics, Status why) {
   using Clock = std::chrono::steady_clock;
   Clock::time_point next_attempt = Clock::now() + std::chrono::seconds(1);
   auto answer = [&why, &metrics](Exchange& ex) {
@@ -258,7 +258,7 @@ std::optional<Opened> ServeUntilTheDatabaseOpens(const WorkerConfig& cfg, const 
     auto ex = std::make_unique<Exchange>(*fd, &keeper);
     if (!ex->Open()) continue;
     if (Clock::now() >= next_attempt) {
-      auto lanes = OpenLanes(cfg, uploads, seats);
+      auto lanes = OpenLanes(cfg, uploads, reads, seats);
       if (lanes.ok()) {
         LOG_INFO("the database %s opened: serving", Redacted(cfg.db).c_str());
         return Opened{std::move(lanes).value(), std::move(ex)};
@@ -324,7 +324,9 @@ int RunWorker(const WorkerConfig& cfg) {
   metrics.ConnectionsHandedOver(cfg.adopted.size());
   if (FCGX_Init() != 0) return 1;  // before any exchange, those answered before the database opens too
   const int running = std::max(1, std::min(cfg.running, cfg.threads));
-  auto opened_lanes = OpenLanes(cfg, uploads, running);
+  // Every lane's Api counts its user's reads here (read_quota.h).
+  ReadQuota reads(cfg.limits.reads_per_user);
+  auto opened_lanes = OpenLanes(cfg, uploads, reads, running);
   std::unique_ptr<Exchange> first;
   // The database unavailable (an SQLite file gone, an I/O error; no
   // connection to PostgreSQL): answered 503 until it opens (above). For any
@@ -337,7 +339,7 @@ int RunWorker(const WorkerConfig& cfg) {
     // again before any other thread starts (they inherit the mask).
     pthread_sigmask(SIG_SETMASK, &waiting, nullptr);
     std::optional<Opened> opened =
-        ServeUntilTheDatabaseOpens(cfg, uploads, running, **keeper, metrics, opened_lanes.status());
+        ServeUntilTheDatabaseOpens(cfg, uploads, reads, running, **keeper, metrics, opened_lanes.status());
     pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
     if (!opened) {
       HandOverKept(**keeper, cfg.handoff_fd);

@@ -105,6 +105,10 @@ struct Limits {
   // together at most upload_quota_bytes (0 = no quota).
   int64_t upload_max_bytes = 25LL << 20;
   int64_t upload_quota_bytes = 1LL << 30;
+  // Every GET of the API by one user, all their sessions together, per
+  // worker process (fcgi/read_quota.h): twice what nginx allows one session
+  // (30 a second, burst 200).
+  Rate reads_per_user{60, 400};
 
   const Rate& rate(WriteClass c) const { return write_rates[static_cast<size_t>(c)]; }
   Rate& rate(WriteClass c) { return write_rates[static_cast<size_t>(c)]; }
@@ -113,6 +117,7 @@ struct Limits {
     for (Rate& r : write_rates) r = Rate{};
     rooms_per_user = 0;
     memberships_per_user = 0;
+    reads_per_user = Rate{};
   }
 };
 

@@ -5,6 +5,9 @@
 // nginx's own limits are on as shipped; the buckets here are far smaller
 // (2 writes, then one per 100 s), so every 429 below is parley-fcgi's own,
 // which its message (naming the class) shows.
+#include <atomic>
+#include <mutex>
+#include <thread>
 #include <functional>
 #include <string>
 #include <vector>
@@ -100,6 +103,63 @@ TEST_F(QuotaTest, AFloodOfEachWriteClassGets429WithRetryAfter) {
   EXPECT_EQ(bob->Post(RoomPath(general, "/typing")).status, 204);
   EXPECT_EQ(bob->Post(RoomPath(general, "/messages"), "{\"text\":\"hi\"}").status, 201);
   ExpectHealthy();
+}
+
+// All of one user's sessions together read within one bucket per worker
+// (fcgi/read_quota.h: 60 a second, burst 400), where nginx bounds each
+// session alone (30 a second, burst 200): five sessions reading at once,
+// 190 each, are each within nginx's burst, and together past the user's.
+class ReadQuotaTest : public StackTest {
+ protected:
+  StackOptions Options() const override {
+    StackOptions o;
+    o.limits = true;
+    o.workers = 1;
+    return o;
+  }
+};
+
+TEST_F(ReadQuotaTest, AUsersSessionsTogetherReadWithinOneBucket) {
+  User alice = Register("alice");
+  User bob = Register("bob");
+  std::vector<std::string> tokens = {alice.token};
+  for (int i = 0; i < 4; ++i) {
+    Response r = alice->Post("/api/login", "{\"username\":" + Quote(alice.name) + ",\"password\":" + Quote(kPassword) + "}");
+    ASSERT_EQ(r.status, 200) << r.Describe();
+    tokens.push_back(r.json()["token"].str());
+  }
+  std::atomic<int> ok{0}, ours{0}, other{0};
+  std::mutex mu;
+  std::string unexpected;
+  std::vector<std::thread> threads;
+  for (const std::string& token : tokens) {
+    threads.emplace_back([&, token] {
+      Client c(stack().base_url(), Client::Cookies::kOff);
+      c.set_bearer(token);
+      for (int i = 0; i < 190; ++i) {
+        Response r = c.Get("/api/me");
+        if (r.status == 200) {
+          ok++;
+        } else if (r.status == 429 && r.body.find("sessions together") != std::string::npos &&
+                   !r.Header("retry-after").empty()) {
+          ours++;
+        } else {
+          other++;
+          std::lock_guard<std::mutex> lock(mu);
+          unexpected = r.Describe();
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(other.load(), 0) << unexpected;
+  EXPECT_GT(ours.load(), 0) << ok.load() << " reads went through";
+  // The burst and what refilled while they ran, at most (they ran for less
+  // than 10 s on any machine this runs on).
+  EXPECT_GE(ok.load(), 400);
+  EXPECT_LT(ok.load(), 400 + 60 * 10);
+  Response theirs = bob->Get("/api/me");
+  EXPECT_EQ(theirs.status, 200) << "another user's reads are theirs: " << theirs.Describe();
 }
 
 class RoomCapsTest : public StackTest {

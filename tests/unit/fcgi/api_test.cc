@@ -564,6 +564,30 @@ TEST_F(ApiTest, ASendWithoutClientIdIsKeyedByNginxsRequestId) {
   EXPECT_API_ERROR(send("", R"({"text":"x","client_id":" nginx 0123"})"), 400, "invalid_field");
 }
 
+// Reads count per user, all sessions together (read_quota.h), in the
+// bucket the worker hands every Api: nginx bounds each session alone.
+TEST_F(ApiTest, ReadsOfAllOfAUsersSessionsShareOneBucket) {
+  ReadQuota reads(Rate{0.001, 5});
+  api_ = std::make_unique<Api>(*store_, quiet_, UploadDirs{}, &reads);
+  Session alice = SignIn("alice");
+  Session again = alice;
+  again.token = NewToken();
+  ASSERT_OK(store_->CreateSession(alice.user.id, TokenHash(again.token)));
+  Session bob = SignIn("bob");
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(As(i % 2 == 0 ? alice : again, "GET", "/api/me").status, 200) << i;
+  }
+  // Writes and public reads are not reads of this bucket.
+  EXPECT_EQ(As(again, "POST", "/api/rooms/1/messages", R"({"text":"still"})").status, 201);
+  EXPECT_EQ(Call(Req("GET", "/api/health")).status, 200);
+  for (const Session* s : {&alice, &again}) {
+    Response r = As(*s, "GET", "/api/rooms/1/messages");
+    EXPECT_API_ERROR(r, 429, "throttled");
+    EXPECT_EQ(Header(r, "Retry-After").value_or(""), "1000") << r.body;
+  }
+  EXPECT_EQ(As(bob, "GET", "/api/me").status, 200) << "bob's bucket is his own";
+}
+
 TEST_F(ApiTest, SendChecksInputAndAccess) {
   Session alice = SignIn("alice");
   Session bob = SignIn("bob");
