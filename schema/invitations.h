@@ -18,7 +18,8 @@ namespace parley {
 // invite rate's burst of 30) make someone un-invitable for as long as the
 // rows stay. What goes is the oldest invitation of the inviter who holds
 // the most of the invitee's (never the new one; among inviters holding as
-// many, the one whose oldest is oldest): an account that keeps inviting,
+// many, the one whose oldest is oldest, then the lowest room id, so that
+// both backends choose alike): an account that keeps inviting,
 // within its rate, pushes out its own invitations, not the real ones of
 // others, which it did when the oldest of all went.
 constexpr int64_t kMaxPendingInvitations = 1000;

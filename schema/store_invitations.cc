@@ -81,7 +81,7 @@ Result<Invited> Store::Invite(const User& me, int64_t room_id, const std::string
       PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
           "DELETE FROM invitations WHERE user_id = ?1 AND room_id = (SELECT room_id FROM invitations "
           "WHERE user_id = ?1 AND room_id <> ?2 AND by_id IS (SELECT by_id FROM invitations "
-          "WHERE user_id = ?1 AND room_id <> ?2 GROUP BY by_id ORDER BY COUNT(*) DESC, MIN(ts) LIMIT 1) "
+          "WHERE user_id = ?1 AND room_id <> ?2 GROUP BY by_id ORDER BY COUNT(*) DESC, MIN(ts), MIN(room_id) LIMIT 1) "
           "ORDER BY ts, room_id LIMIT 1)"));
       s.Bind(1, who->id).Bind(2, room_id);
       PARLEY_RETURN_IF_ERROR(s.Exec());

@@ -222,7 +222,6 @@ class PgStore final : public Storage {
     std::optional<Role> role;  // set when a member
     bool moderator = false;
     std::optional<int64_t> muted_until;
-    bool request = false;  // a DM request of mine, not answered (migration 023)
     // The message stored under LoadAccess's client_id, if one is.
     std::optional<int64_t> seen;
   };
@@ -250,10 +249,10 @@ class PgStore final : public Storage {
   Result<Room> LoadRoomView(const User& me, int64_t room_id);
   Result<Member> LoadMember(int64_t room_id, int64_t user_id);
   // A room's name that passes for another's, as on SQLite (store_rooms.cc):
-  // LockRoomName first, right after the write token (the lock order that
-  // keeps these waits out of a cycle: whoever waits for a name's lock holds
-  // only their own token row), then CheckRoomNameFree (self: the room
-  // renamed, 0 for a new one), in one transaction.
+  // LockRoomName first, right after the write token (503 at once when
+  // another pool holds the name's lock: a wait could close a cycle through
+  // the counter row inside a write batch), then CheckRoomNameFree (self:
+  // the room renamed, 0 for a new one), in one transaction.
   Status LockRoomName(const std::string& name);
   Status CheckRoomNameFree(const std::string& name, int64_t self);
   // 403 banned / 403 blocked, as on SQLite (store_moderation.cc there).
@@ -274,8 +273,10 @@ class PgStore final : public Storage {
   Status CountMemberships(const User& user, MemberEntry entry, std::vector<Event>& events);
   // The person of a DM request answers it (a send in it, or opening it
   // themselves): it is a membership from now on, and counts as one. The
-  // caller holds the user's row (RequestLockQuery, or AddMember's lock).
+  // caller holds the user's row (RequestLockQuery). AnswerQuery is its
+  // UPDATE, for a send that sends it with its own statements.
   Status AnswerRequest(int64_t room_id, const User& user);
+  static PgConn::Stmt AnswerQuery(int64_t user_id, int64_t room_id);
   // Locks the user's row FOR NO KEY UPDATE when their membership of the
   // room is a request, for AnswerRequest's count; sent ahead of the access
   // query, so that two sends answering one request queue here, before

@@ -97,7 +97,7 @@ Result<Invited> PgStore::Invite(const User& me, int64_t room_id, const std::stri
         conn_.Exec("DELETE FROM invitations WHERE user_id = $1 AND room_id IN (SELECT room_id FROM invitations "
                    "WHERE user_id = $1 AND room_id <> $2 AND by_id IS NOT DISTINCT FROM (SELECT by_id "
                    "FROM invitations WHERE user_id = $1 AND room_id <> $2 GROUP BY by_id "
-                   "ORDER BY COUNT(*) DESC, MIN(ts) LIMIT 1) ORDER BY ts, room_id "
+                   "ORDER BY COUNT(*) DESC, MIN(ts), MIN(room_id) LIMIT 1) ORDER BY ts, room_id "
                    "LIMIT GREATEST((SELECT COUNT(*) FROM invitations WHERE user_id = $1) - $3, 0))",
                    {who->id, room_id, kMaxPendingInvitations})
             .status());

@@ -284,11 +284,17 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     // With a quota, the sender's bucket is read (locked) in it too, last:
     // after the counter row, where a send always took it.
     const std::string* cid = client_id ? &*client_id : nullptr;
-    // A first answer to a DM request counts (AnswerRequest): the sender's
-    // row, when the membership is a request, first of all.
-    const bool requests = limits_.memberships_per_user > 0;
+    // A first answer to a DM request counts (AnswerRequest): the request
+    // cleared first of all, with a cap after the sender's row, and before
+    // the member row's FOR SHARE and the counter row. Cleared after the
+    // counter row, the UPDATE waited for a reaction of the same person in
+    // the DM, which held the member row FOR SHARE and waited for the
+    // counter row: a deadlock (the fiftieth session's audit: 44 in 215).
+    const bool cap = limits_.memberships_per_user > 0;
     std::vector<PgConn::Stmt> statements;
-    if (requests) statements.push_back(RequestLockQuery(me.id, room_id));
+    if (cap) statements.push_back(RequestLockQuery(me.id, room_id));
+    const size_t answer = statements.size();
+    statements.push_back(AnswerQuery(me.id, room_id));
     const size_t access = statements.size();
     statements.push_back(AccessQuery(me.id, room_id, !locked, cid));
     // The uploads it attaches, locked FOR SHARE next (OwnUploads then reads
@@ -309,7 +315,8 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     const bool quota = !limits_.rate(WriteClass::kSend).unlimited();
     if (quota) statements.push_back(BucketQuery(me.id, WriteClass::kSend));
     PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(statements));
-    if (requests) PARLEY_RETURN_IF_ERROR(rows[0].status());
+    if (cap) PARLEY_RETURN_IF_ERROR(rows[0].status());
+    PARLEY_ASSIGN_OR_RETURN(PgResult answered, std::move(rows[answer]));
     PARLEY_ASSIGN_OR_RETURN(PgResult access_rows, std::move(rows[access]));
     PARLEY_ASSIGN_OR_RETURN(Access a, ReadAccess(access_rows, true, cid != nullptr));
     if (!attachments.empty()) PARLEY_RETURN_IF_ERROR(rows[access + 1].status());
@@ -330,7 +337,10 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
         return Status::Invalid("invalid_reply", "reply_to must name a message of the same room");
       }
     }
-    if (a.request) PARLEY_RETURN_IF_ERROR(AnswerRequest(room_id, me));
+    if (cap && answered.Affected() > 0) {
+      std::vector<Event> none;
+      PARLEY_RETURN_IF_ERROR(CountMemberships(me, MemberEntry::kMembership, none));
+    }
     // After the client_id lookup: a retried send costs no token.
     PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kSend, quota ? &rows.back() : nullptr));
     PARLEY_ASSIGN_OR_RETURN(m.attachments, OwnUploads(me, attachments));
