@@ -290,11 +290,14 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     // counter row, the UPDATE waited for a reaction of the same person in
     // the DM, which held the member row FOR SHARE and waited for the
     // counter row: a deadlock (the fiftieth session's audit: 44 in 215).
+    // Without the cap (PARLEY_LIMITS=off) requests bound nothing, and
+    // neither statement is sent: a send's pipeline is as it was before them.
     const bool cap = limits_.memberships_per_user > 0;
     std::vector<PgConn::Stmt> statements;
-    if (cap) statements.push_back(RequestLockQuery(me.id, room_id));
-    const size_t answer = statements.size();
-    statements.push_back(AnswerQuery(me.id, room_id));
+    if (cap) {
+      statements.push_back(RequestLockQuery(me.id, room_id));
+      statements.push_back(AnswerQuery(me.id, room_id));
+    }
     const size_t access = statements.size();
     statements.push_back(AccessQuery(me.id, room_id, !locked, cid));
     // The uploads it attaches, locked FOR SHARE next (OwnUploads then reads
@@ -315,8 +318,12 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     const bool quota = !limits_.rate(WriteClass::kSend).unlimited();
     if (quota) statements.push_back(BucketQuery(me.id, WriteClass::kSend));
     PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(statements));
-    if (cap) PARLEY_RETURN_IF_ERROR(rows[0].status());
-    PARLEY_ASSIGN_OR_RETURN(PgResult answered, std::move(rows[answer]));
+    int64_t answered = 0;
+    if (cap) {
+      PARLEY_RETURN_IF_ERROR(rows[0].status());
+      PARLEY_ASSIGN_OR_RETURN(PgResult cleared, std::move(rows[1]));
+      answered = cleared.Affected();
+    }
     PARLEY_ASSIGN_OR_RETURN(PgResult access_rows, std::move(rows[access]));
     PARLEY_ASSIGN_OR_RETURN(Access a, ReadAccess(access_rows, true, cid != nullptr));
     if (!attachments.empty()) PARLEY_RETURN_IF_ERROR(rows[access + 1].status());
@@ -337,7 +344,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
         return Status::Invalid("invalid_reply", "reply_to must name a message of the same room");
       }
     }
-    if (cap && answered.Affected() > 0) {
+    if (answered > 0) {
       std::vector<Event> none;
       PARLEY_RETURN_IF_ERROR(CountMemberships(me, MemberEntry::kMembership, none));
     }
