@@ -72,13 +72,48 @@ LookalikeScript LookalikeScriptOf(uint32_t cp) {
   }
   if ((cp >= 0x0370 && cp <= 0x03FF) || (cp >= 0x1F00 && cp <= 0x1FFF)) return LookalikeScript::kGreek;
   if (cp >= 0x0400 && cp <= 0x052F) return LookalikeScript::kCyrillic;
+  // The IPA letters left once the ones drawn as ASCII are refused
+  // (RoomNameRefusal): `ə`, `ɛ`, `ɔ` are letters of Azerbaijani's and West
+  // African alphabets, so they are written beside Latin ones.
+  if (cp >= 0x0250 && cp <= 0x02AF) return LookalikeScript::kLatin;
   return LookalikeScript::kNone;
 }
-// Fullwidth digits and Latin letters (U+FF10-FF19, FF21-FF3A, FF41-FF5A):
-// `ｇｅｎｅｒａｌ` is general to the eye. Fullwidth punctuation stays (CJK
-// text writes it).
-bool IsFullwidthAlnum(uint32_t cp) {
-  return (cp >= 0xFF10 && cp <= 0xFF19) || (cp >= 0xFF21 && cp <= 0xFF3A) || (cp >= 0xFF41 && cp <= 0xFF5A);
+
+// Why a room name may not hold cp, or nullptr. These are drawn as an ASCII
+// character (or a small capital) but are not the one that the store's
+// look-alike form folds, so `Team‐Chat` (U+2010) or `ɡeneral` (U+0261)
+// would pass for a taken `Team-Chat` or `general`.
+const char* RoomNameRefusal(uint32_t cp) {
+  // Fullwidth digits and Latin letters (U+FF10-FF19, FF21-FF3A, FF41-FF5A)
+  // and the mathematical ones (U+1D400-1D7FF): `ｇｅｎｅｒａｌ` and
+  // `𝚐𝚎𝚗𝚎𝚛𝚊𝚕` are general to the eye. Fullwidth punctuation stays (CJK
+  // text writes it), but for the fullwidth hyphen-minus below.
+  if ((cp >= 0xFF10 && cp <= 0xFF19) || (cp >= 0xFF21 && cp <= 0xFF3A) || (cp >= 0xFF41 && cp <= 0xFF5A) ||
+      (cp >= 0x1D400 && cp <= 0x1D7FF)) {
+    return "name must not use fullwidth or mathematical letters or digits";
+  }
+  // Only U+0020 separates words: a no-break, ideographic or typographic
+  // space looks the same and is not folded. The blanks that are control
+  // or invisible characters were refused before this.
+  if (cp != ' ' && IsBlankCodePoint(cp)) return "name must not use spaces other than the ASCII space";
+  // Hyphens, dashes and minus signs (U+2010-2015, U+2212, the small and the
+  // fullwidth hyphen-minus U+FE63 and U+FF0D) pass for `-`; the middle dot
+  // U+00B7 for a `.` or a `-`. Catalan's `l·l` loses its dot.
+  if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212 || cp == 0xFE63 || cp == 0xFF0D || cp == 0x00B7) {
+    return "name must not use Unicode dashes or the middle dot; use -";
+  }
+  // Phonetic notation, which no language spells words with: the IPA
+  // letters drawn as an ASCII letter (ɑ ɡ ɾ) or as a small capital (ɢ ɪ ɴ
+  // ʀ ʏ ʙ ʜ ʟ), and the phonetic extensions (U+1D00-1DBF: more small
+  // capitals, superscripts). Also the click letters drawn as `|`, `||` and
+  // `!` (U+01C0, 01C1, 01C3): Khoekhoe writes them, a cost taken because
+  // `ǀ` is `l` to the eye.
+  if (cp == 0x0251 || cp == 0x0261 || cp == 0x0262 || cp == 0x026A || cp == 0x0274 || cp == 0x027E ||
+      cp == 0x0280 || cp == 0x028F || cp == 0x0299 || cp == 0x029C || cp == 0x029F ||
+      (cp >= 0x1D00 && cp <= 0x1DBF) || cp == 0x01C0 || cp == 0x01C1 || cp == 0x01C3) {
+    return "name must not use phonetic letters (small capitals, script g) or click letters";
+  }
+  return nullptr;
 }
 
 bool IsEmojiModifierOnly(uint32_t cp) { return cp == 0x200D || cp == 0xFE0E || cp == 0xFE0F || IsEmojiTag(cp); }
@@ -214,7 +249,7 @@ Status ValidateRoomName(const std::string& s) {
   LookalikeScript seen = LookalikeScript::kNone;
   for (size_t i = 0; i < s.size();) {
     uint32_t cp = NextCodePoint(s, &i);
-    if (IsFullwidthAlnum(cp)) return Status::Invalid("invalid_field", "name must not use fullwidth letters or digits");
+    if (const char* why = RoomNameRefusal(cp)) return Status::Invalid("invalid_field", why);
     LookalikeScript script = LookalikeScriptOf(cp);
     if (script == LookalikeScript::kNone) continue;
     if (seen != LookalikeScript::kNone && script != seen) {

@@ -334,19 +334,29 @@ void CheckRefusal(const Status& st, bool utf8, const char* reason) {
 // end, no control characters, no line or paragraph separator and nothing a
 // browser draws as nothing".
 // README: a room name holds the letters of at most one of Latin, Greek and
-// Cyrillic, and no fullwidth letter or digit.
+// Cyrillic (IPA letters count as Latin), and none of: a fullwidth or
+// mathematical letter or digit, a blank but U+0020, a Unicode hyphen, dash or
+// minus, the middle dot, a phonetic letter drawn as ASCII or a small capital
+// (and U+1D00-1DBF), the click letters U+01C0, 01C1, 01C3.
 int LookalikeScript(uint32_t cp) {
   if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ? 1 : 0;
-  if ((cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7) || (cp >= 0x1E00 && cp <= 0x1EFF)) return 1;
+  if ((cp >= 0xC0 && cp <= 0x2AF && cp != 0xD7 && cp != 0xF7) || (cp >= 0x1E00 && cp <= 0x1EFF)) return 1;
   if ((cp >= 0x370 && cp <= 0x3FF) || (cp >= 0x1F00 && cp <= 0x1FFF)) return 2;
   return cp >= 0x400 && cp <= 0x52F ? 3 : 0;
+}
+bool DrawnAsAscii(uint32_t cp) {
+  static constexpr uint32_t kOne[] = {0xB7,  0x1C0, 0x1C1, 0x1C3, 0x251, 0x261, 0x262, 0x26A, 0x274,
+                                      0x27E, 0x280, 0x28F, 0x299, 0x29C, 0x29F, 0x2212, 0xFE63, 0xFF0D};
+  for (uint32_t c : kOne) {
+    if (cp == c) return true;
+  }
+  return In(cp, 0xFF10, 0xFF19) || In(cp, 0xFF21, 0xFF3A) || In(cp, 0xFF41, 0xFF5A) || In(cp, 0x1D400, 0x1D7FF) ||
+         (Blank(cp) && cp != 0x20) || In(cp, 0x2010, 0x2015) || In(cp, 0x1D00, 0x1DBF);
 }
 bool NoLookalikes(const std::vector<CodePoint>& cps) {
   int seen = 0;
   for (const CodePoint& c : cps) {
-    if ((c.cp >= 0xFF10 && c.cp <= 0xFF19) || (c.cp >= 0xFF21 && c.cp <= 0xFF3A) || (c.cp >= 0xFF41 && c.cp <= 0xFF5A)) {
-      return false;
-    }
+    if (DrawnAsAscii(c.cp)) return false;
     const int script = LookalikeScript(c.cp);
     if (script != 0 && seen != 0 && script != seen) return false;
     if (script != 0) seen = script;
