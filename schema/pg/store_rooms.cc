@@ -437,8 +437,12 @@ Status PgStore::LockRoomName(const std::string& name) {
   // pool holds while it waits for the counter row is a deadlock (the
   // fiftieth session's audit: 63 in 305 races, every pool's writes stalled
   // a second each). The loser of so rare a race is told to try again.
-  static const std::string kLock =
-      "SELECT pg_try_advisory_xact_lock(1919905645, hashtext(" + RoomNameSkeleton("$1::text") + "))";
+  // Advisory locks belong to the database, and deployments may share one
+  // in schemas of their own (PARLEY_DB's search_path, as the tests run):
+  // the schema is part of the key, or one deployment's new room would
+  // refuse another's.
+  static const std::string kLock = "SELECT pg_try_advisory_xact_lock(1919905645, hashtext(current_schema() || ' ' || " +
+                                   RoomNameSkeleton("$1::text") + "))";
   PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(kLock, {name}));
   if (r.Text(0, 0) != "t") return Status::Unavailable("a room of a name like that one is being made; try again");
   return Status::Ok();

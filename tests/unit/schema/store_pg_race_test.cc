@@ -362,7 +362,7 @@ TEST_F(StorePgRaceTest, ARoomNameThatPassesForOneAnotherPoolIsTakingIsRefusedUnt
   };
   for (const Round& round : {Round{"ROLLBACK", "lounge", "L0unge"}, Round{"COMMIT", "parlour", "par1our"}}) {
     SCOPED_TRACE(round.end);
-    ASSERT_OK(raw_->ExecScript("BEGIN; SELECT pg_advisory_xact_lock(1919905645, hashtext(" +
+    ASSERT_OK(raw_->ExecScript("BEGIN; SELECT pg_advisory_xact_lock(1919905645, hashtext(current_schema() || ' ' || " +
                                RoomNameSkeletonSql("lower('" + std::string(round.taking) + "' COLLATE \"C\")") +
                                ")); INSERT INTO rooms (name, kind, created_ts) VALUES ('" + round.taking +
                                "', 'public', 0)"));
