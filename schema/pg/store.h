@@ -272,16 +272,16 @@ class PgStore final : public Storage {
   // person leaves that DM, a `left` event into events).
   Status CountMemberships(const User& user, MemberEntry entry, std::vector<Event>& events);
   // The person of a DM request answers it (a send in it, or opening it
-  // themselves): it is a membership from now on, and counts as one. The
-  // caller holds the user's row (RequestLockQuery). AnswerQuery is its
-  // UPDATE, for a send that sends it with its own statements.
+  // themselves): it is a membership from now on, and counts as one. Only
+  // with the membership cap on: without it requests bound nothing.
   Status AnswerRequest(int64_t room_id, const User& user);
-  static PgConn::Stmt AnswerQuery(int64_t user_id, int64_t room_id);
-  // Locks the user's row FOR NO KEY UPDATE when their membership of the
-  // room is a request, for AnswerRequest's count; sent ahead of the access
-  // query, so that two sends answering one request queue here, before
-  // either holds the member row FOR SHARE that the other's UPDATE needs.
-  static PgConn::Stmt RequestLockQuery(int64_t user_id, int64_t room_id);
+  // AnswerRequest's statements, for a send that pipelines them ahead of its
+  // own: the user's row locked FOR NO KEY UPDATE when their membership is a
+  // request (two answers queue there, before either holds the member row
+  // FOR SHARE that the other's UPDATE needs), then the request cleared,
+  // both before the counter row. Then CountAnswer with the UPDATE's count.
+  static std::vector<PgConn::Stmt> AnswerQueries(int64_t user_id, int64_t room_id);
+  Status CountAnswer(const User& user, int64_t cleared);
   // Every way out (leave, kick, ban): deletes the member row and keeps a
   // mute that still runs in kept_mutes for the user's return. The role of
   // the row deleted, or none when there was none.

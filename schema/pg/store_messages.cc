@@ -284,7 +284,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     // With a quota, the sender's bucket is read (locked) in it too, last:
     // after the counter row, where a send always took it.
     const std::string* cid = client_id ? &*client_id : nullptr;
-    // A first answer to a DM request counts (AnswerRequest): the request
+    // A first answer to a DM request counts (AnswerQueries): the request
     // cleared first of all, with a cap after the sender's row, and before
     // the member row's FOR SHARE and the counter row. Cleared after the
     // counter row, the UPDATE waited for a reaction of the same person in
@@ -294,10 +294,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     // neither statement is sent: a send's pipeline is as it was before them.
     const bool cap = limits_.memberships_per_user > 0;
     std::vector<PgConn::Stmt> statements;
-    if (cap) {
-      statements.push_back(RequestLockQuery(me.id, room_id));
-      statements.push_back(AnswerQuery(me.id, room_id));
-    }
+    if (cap) statements = AnswerQueries(me.id, room_id);
     const size_t access = statements.size();
     statements.push_back(AccessQuery(me.id, room_id, !locked, cid));
     // The uploads it attaches, locked FOR SHARE next (OwnUploads then reads
@@ -344,10 +341,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
         return Status::Invalid("invalid_reply", "reply_to must name a message of the same room");
       }
     }
-    if (answered > 0) {
-      std::vector<Event> none;
-      PARLEY_RETURN_IF_ERROR(CountMemberships(me, MemberEntry::kMembership, none));
-    }
+    PARLEY_RETURN_IF_ERROR(CountAnswer(me, answered));
     // After the client_id lookup: a retried send costs no token.
     PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kSend, quota ? &rows.back() : nullptr));
     PARLEY_ASSIGN_OR_RETURN(m.attachments, OwnUploads(me, attachments));

@@ -374,22 +374,25 @@ Status PgStore::CountMemberships(const User& user, MemberEntry entry, std::vecto
   return Status::Ok();
 }
 
-PgConn::Stmt PgStore::RequestLockQuery(int64_t user_id, int64_t room_id) {
-  return {"SELECT 1 FROM users WHERE id = $1 AND EXISTS (SELECT 1 FROM members WHERE room_id = $2 "
-          "AND user_id = $1 AND request = 1) FOR NO KEY UPDATE",
-          {user_id, room_id}};
+std::vector<PgConn::Stmt> PgStore::AnswerQueries(int64_t user_id, int64_t room_id) {
+  return {{"SELECT 1 FROM users WHERE id = $1 AND EXISTS (SELECT 1 FROM members WHERE room_id = $2 "
+           "AND user_id = $1 AND request = 1) FOR NO KEY UPDATE",
+           {user_id, room_id}},
+          {"UPDATE members SET request = 0 WHERE room_id = $2 AND user_id = $1 AND request = 1", {user_id, room_id}}};
 }
 
-PgConn::Stmt PgStore::AnswerQuery(int64_t user_id, int64_t room_id) {
-  return {"UPDATE members SET request = 0 WHERE room_id = $1 AND user_id = $2 AND request = 1", {room_id, user_id}};
+Status PgStore::CountAnswer(const User& user, int64_t cleared) {
+  if (cleared == 0) return Status::Ok();
+  std::vector<Event> none;  // a membership's count appends nothing
+  return CountMemberships(user, MemberEntry::kMembership, none);
 }
 
 Status PgStore::AnswerRequest(int64_t room_id, const User& user) {
-  const PgConn::Stmt answer = AnswerQuery(user.id, room_id);
-  PARLEY_ASSIGN_OR_RETURN(PgResult u, conn_.Exec(answer.sql, answer.params));
-  if (u.Affected() == 0 || limits_.memberships_per_user <= 0) return Status::Ok();
-  std::vector<Event> none;
-  return CountMemberships(user, MemberEntry::kMembership, none);
+  if (limits_.memberships_per_user <= 0) return Status::Ok();
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(AnswerQueries(user.id, room_id)));
+  PARLEY_RETURN_IF_ERROR(rows[0].status());
+  PARLEY_ASSIGN_OR_RETURN(PgResult cleared, std::move(rows[1]));
+  return CountAnswer(user, cleared.Affected());
 }
 
 Result<std::optional<Role>> PgStore::RemoveMember(int64_t room_id, int64_t user_id) {
@@ -694,12 +697,7 @@ Result<std::pair<Room, bool>> PgStore::GetOrCreateDm(const User& me, const std::
     PARLEY_ASSIGN_OR_RETURN(room_id, found.Int(0, 0));
     // Asking again brings back the requester only: a peer who left stays out.
     PARLEY_RETURN_IF_ERROR(AddMember(room_id, me, Role::kMember, MemberAction::kJoined, events));
-    // The person a request was for, opening it, answers it: their row
-    // first, as a send that answers takes it (RequestLockQuery).
-    if (limits_.memberships_per_user > 0) {
-      const PgConn::Stmt lock = RequestLockQuery(me.id, room_id);
-      PARLEY_RETURN_IF_ERROR(conn_.Exec(lock.sql, lock.params).status());
-    }
+    // The person a request was for, opening it, answers it.
     PARLEY_RETURN_IF_ERROR(AnswerRequest(room_id, me));
   }
   PARLEY_RETURN_IF_ERROR(CommitEvents(*tx, events));
