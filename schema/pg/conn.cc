@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <optional>
@@ -315,7 +316,9 @@ Status PgConn::Defer(std::string_view sql, std::vector<PgParam> params) {
 }
 
 bool PgConn::OnlyQueued(uint64_t seq) const {
-  return seq > sent_seq_ && deferred_.size() == 1 && deferred_.front().seq == seq;
+  // A batch's BEGIN has its counter lock queued behind it (preamble_end_).
+  return seq > sent_seq_ && !deferred_.empty() && deferred_.front().seq == seq &&
+         deferred_.back().seq <= std::max(seq, preamble_end_);
 }
 
 void PgConn::DropQueuedFrom(uint64_t seq) {
@@ -577,7 +580,8 @@ Result<std::vector<Result<PgResult>>> PgTx::CommitAfter(const std::vector<PgConn
   return conn_.Commit(seq_, reads);
 }
 
-Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn, std::function<Status()> before_commit) {
+Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn, std::function<Status()> before_commit,
+                                                 const std::string& first_lock) {
   if (conn.in_batch_) return Status::Internal("a batch is already open on this connection");
   if (conn.in_tx_) return Status::Internal("a transaction is already open on this connection");
   PARLEY_RETURN_IF_ERROR(conn.ReconnectIfLost());
@@ -588,6 +592,8 @@ Result<std::unique_ptr<PgBatch>> PgBatch::Begin(PgConn& conn, std::function<Stat
   conn.batch_lock_timed_out_ = false;
   conn.batch_failed_ = Status::Ok();
   const uint64_t seq = conn.Queue("BEGIN");
+  // Sent with the batch's first statement: no round trip of its own.
+  conn.preamble_end_ = first_lock.empty() ? seq : conn.Queue(first_lock);
   conn.in_batch_ = true;
   return std::unique_ptr<PgBatch>(new PgBatch(conn, std::move(before_commit), seq));
 }

@@ -196,13 +196,12 @@ class PgConn {
   uint64_t round_trips() const { return round_trips_; }
 
   // The ids of the open batch (event_log.h): once one of its appends has
-  // taken the event counter row, the batch holds the row's lock to its
-  // COMMIT and hands out the next ids itself. `row` is what the row holds
+  // read the event counter row (whose lock the batch holds to its COMMIT),
+  // the batch hands out the next ids itself. `row` is what the row holds
   // inside the batch's transaction, `last` the last id handed out; the
   // batch writes `last` back to the row before its COMMIT. A savepoint that
   // rolls back puts the run back as it was at its SAVEPOINT, as the server
-  // puts the row back (and lets its lock go, if that savepoint took it).
-  // Empty outside a batch.
+  // puts the row back. Empty outside a batch.
   struct IdRun {
     int64_t row = 0;
     int64_t last = 0;
@@ -290,6 +289,8 @@ class PgConn {
   Status deferred_failed_;
   int savepoints_ = 0;  // open PgTx savepoints, nested: parley_write_1, _2...
   std::optional<IdRun> id_run_;
+  // The open batch's BEGIN and its first_lock, queued together (OnlyQueued).
+  uint64_t preamble_end_ = 0;
   uint64_t commits_ = 0;
   uint64_t round_trips_ = 0;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
@@ -342,17 +343,23 @@ class PgTx {
 };
 
 // One transaction that many writes share (the PostgreSQL side of
-// schema/write_batch.h): BEGIN now, COMMIT once for all of them. Appends
-// inside it take the event counter row (event_log.h) at the first write
-// and hold it to the COMMIT, so the counter row is taken once per batch,
-// and written once (PgConn::IdRun): before_commit must write it back
-// (FinishIds), or the batch does not commit.
+// schema/write_batch.h): BEGIN now, COMMIT once for all of them. The
+// store's batches take the event counter row (event_log.h) at their BEGIN
+// (first_lock) and hold it to the COMMIT, so the counter row is taken once
+// per batch, and written once (PgConn::IdRun): before_commit must write it
+// back (FinishIds), or the batch does not commit.
 class PgBatch final : public Batch {
  public:
   // before_commit, if set, runs in the batch's transaction just before its
   // COMMIT (the store's one wake-up for the batch); its error fails the
   // batch, which then rolls back.
-  static Result<std::unique_ptr<PgBatch>> Begin(PgConn& conn, std::function<Status()> before_commit = {});
+  // first_lock, if set, is a statement queued right after the BEGIN: the
+  // lock every batch takes before any other (the store's event counter
+  // row, event_log.h), so that batches never wait for each other in a
+  // cycle. Its failure (a lock timeout) fails the batch's first write and,
+  // as any queued statement's, the batch.
+  static Result<std::unique_ptr<PgBatch>> Begin(PgConn& conn, std::function<Status()> before_commit = {},
+                                                const std::string& first_lock = {});
   ~PgBatch() override;
   PgBatch(const PgBatch&) = delete;
   PgBatch& operator=(const PgBatch&) = delete;

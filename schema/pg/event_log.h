@@ -17,12 +17,27 @@
 // the counter once per batch).
 //
 // In a group-commit batch the row is updated once, not once per write: the
-// batch's first append takes it (UPDATE ... RETURNING, as above), the later
+// batch's first append reads it (UPDATE ... RETURNING, as above), the later
 // ones count on from there in memory (PgConn::IdRun), and FinishIds writes
-// the last id back just before the batch's COMMIT. The lock is the same, so
-// is the order; what goes is a row version per write (a batch of n sends
-// left n dead versions of the one hot row, each a WAL record, and each
-// UPDATE walked the chain of the ones before it).
+// the last id back just before the batch's COMMIT. What goes is a row
+// version per write (a batch of n sends left n dead versions of the one
+// hot row, each a WAL record, and each UPDATE walked the chain of the ones
+// before it).
+//
+// Lock order. A batch takes the row's lock at its BEGIN (kLockCounter,
+// PgBatch's first_lock), before any other lock, and holds it to its
+// COMMIT. So a batch that holds it waits for no other batch: every other
+// batch holds no lock yet, or waits for this one at its BEGIN. Taken at
+// the batch's first append, it was held by the batch's later writes while
+// they waited for rows (a question, a member or user row) that another
+// pool's batch had locked before it asked for the counter row: a cycle,
+// broken by PostgreSQL after deadlock_timeout (1 s) with 503 to one side
+// and every pool's appends stalled meanwhile
+// (StorePgRaceTest.ABatchHoldingTheCounterRowWaitsForNoOtherBatch). What
+// it costs: a batch's first write is serialised from its first statement,
+// not from its append, a round trip or two more of it on a busy counter.
+// A transaction outside a batch (parleyctl's writes) still takes the row
+// at its first append, and may wait in a cycle with a batch that way.
 //
 // Operating limit: one counter row is one hot lock; every appender on every
 // host queues on it. That is the price of a single id space, the same one
@@ -54,6 +69,9 @@ Status AppendEvents(PgTx& tx, std::span<Event> events);
 // statement starts) is younger than the lock, so it sees every write that
 // held the counter row before it (a message's places count on from them).
 inline constexpr const char* kTakeOneId = "UPDATE event_counter SET last = last + 1";
+// A batch's first lock (see the design note): the row lock an UPDATE of the
+// row takes, so the batch's first append asks for nothing more.
+inline constexpr const char* kLockCounter = "SELECT 1 FROM event_counter FOR NO KEY UPDATE";
 inline constexpr const char* kTakenId = "ids AS (SELECT last FROM event_counter)";
 
 // In a batch that holds the counter row: the next id, handed out (a

@@ -65,7 +65,8 @@ Result<std::unique_ptr<Batch>> PgStore::BeginBatch() {
   batch_rooms_.clear();
   batch_member_locks_.clear();
   batch_markers_.clear();
-  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgBatch> batch, PgBatch::Begin(conn_, [this] { return FinishBatch(); }));
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<PgBatch> batch,
+                          PgBatch::Begin(conn_, [this] { return FinishBatch(); }, kLockCounter));
   return std::unique_ptr<Batch>(std::move(batch));
 }
 

@@ -303,7 +303,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     // takes after them. Taken after the counter row, a send waited for an
     // upload that a delete held while the delete waited for the counter
     // row that the send held: a deadlock, answered 503. (A send inside a
-    // batch whose earlier write took the counter row holds it already.)
+    // batch holds the counter row already, from the batch's BEGIN.)
     if (!attachments.empty()) {
       statements.push_back({"SELECT 1 FROM uploads WHERE id = ANY($1::bigint[]) AND user_id = $2 "
                             "ORDER BY id FOR SHARE",

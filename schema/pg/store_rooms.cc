@@ -19,9 +19,9 @@
 //   ban, a rename (UpdateRoom) or a hand-over (AdminSetOwner) of the room,
 //   each a short transaction. A ban and a rename lock their member rows
 //   before the room row and then only the counter row, so a way in waiting
-//   for them is in no cycle, unless it runs in a group-commit batch whose
-//   earlier write holds the counter row already, as any wait inside such a
-//   batch can be (a send behind a kick); the operator's AdminSetOwner may
+//   for them is in no cycle (a group-commit batch holds the counter row
+//   from its BEGIN, so no other batch holds a lock it waits for: event_log.h);
+//   the operator's AdminSetOwner may
 //   update the new owner's member row after the room row, so it can meet an
 //   invite by that very member. PostgreSQL breaks such a cycle and one side
 //   answers 503;
@@ -435,11 +435,12 @@ std::string RoomNameSkeleton(const std::string& value) {
 Status PgStore::LockRoomName(const std::string& name) {
   // Held to COMMIT: two pools cannot both let in a pair of names that pass
   // for each other (class 1919905645, "room" in ASCII; CreateUser's is
-  // another class). Tried, never waited for: inside a write batch whose
-  // earlier write holds the counter row, a wait for a name that another
-  // pool holds while it waits for the counter row is a deadlock (the
-  // fiftieth session's audit: 63 in 305 races, every pool's writes stalled
-  // a second each). The loser of so rare a race is told to try again.
+  // another class). Tried, never waited for: when batches took the counter
+  // row at their first append, a wait for a name that another pool held
+  // while it waited for the counter row was a deadlock (the fiftieth
+  // session's audit: 63 in 305 races, every pool's writes stalled a second
+  // each). Batches now take it first (event_log.h), so only a write outside
+  // one can hold the name meanwhile; the loser is told to try again.
   // Advisory locks belong to the database, and deployments may share one
   // in schemas of their own (PARLEY_DB's search_path, as the tests run):
   // the schema is part of the key, or one deployment's new room would

@@ -483,6 +483,39 @@ TEST(PgBatchTest, AWriteCostsOnlyTheRoundTripsOfItsReads) {
   EXPECT_EQ(Ns(*conn), "1,2,3");
 }
 
+// A batch's first lock (the store's event counter row, event_log.h) is
+// queued behind its BEGIN: it rides with the first statement, is held from
+// then to the COMMIT, and a batch that ran nothing sends nothing at all.
+TEST(PgBatchTest, TheFirstLockRidesWithTheFirstStatementAndAnEmptyBatchSendsNothing) {
+  PARLEY_PG_CLUSTER(cluster);
+  ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("firstlock"));
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url));
+  ASSERT_OK_AND_ASSIGN(auto other, PgConn::Connect(url));
+  ASSERT_OK(conn->ExecScript("CREATE TABLE t (n bigint PRIMARY KEY); CREATE TABLE c (k int); INSERT INTO c VALUES (1)"));
+  const std::string lock = "SELECT 1 FROM c FOR NO KEY UPDATE";
+  const std::string probe = "SELECT 1 FROM c FOR NO KEY UPDATE NOWAIT";
+  {
+    const uint64_t at = conn->round_trips();
+    ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(*conn, {}, lock));
+    ASSERT_OK(batch->Commit());
+    EXPECT_EQ(conn->round_trips(), at) << "a batch that ran nothing";
+  }
+  ASSERT_OK_AND_ASSIGN(auto batch, PgBatch::Begin(*conn, {}, lock));
+  EXPECT_OK(other->Exec(probe).status()) << "nothing is sent before the first statement";
+  const uint64_t at = conn->round_trips();
+  {
+    ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*conn));
+    ASSERT_OK(conn->Exec("INSERT INTO t VALUES (1) RETURNING n").status());
+    ASSERT_OK(tx->Commit());
+  }
+  EXPECT_EQ(conn->round_trips(), at + 2) << "the INSERT's prepare, then BEGIN, the lock and the INSERT together";
+  Status held = other->Exec(probe).status();
+  EXPECT_EQ(held.code(), Code::kUnavailable) << "the lock is held: " << held.ToString();
+  ASSERT_OK(batch->Commit());
+  EXPECT_OK(other->Exec(probe).status()) << "and let go at the COMMIT";
+  EXPECT_EQ(Ns(*conn), "1");
+}
+
 // A queued statement fails at the next statement sent, which may belong to
 // another write: the write it belonged to counted as done, so nothing of
 // the batch may commit, even once the failed write is rolled back.

@@ -206,6 +206,42 @@ TEST_F(StorePgRaceTest, AnAnswerToADmRequestAndAReactionInItWaitInTurn) {
                      " AND room_id = " + std::to_string(dm.first.id)), 0);
 }
 
+// Every write batch takes the event counter row at its BEGIN, before any
+// other lock (schema/pg/event_log.h), so a batch that holds it never waits
+// for another batch. Taken at a batch's first append instead, a later
+// write of a batch that held it waited for a row that another pool's
+// batch had locked before asking for the counter row: a cycle, which
+// PostgreSQL broke after deadlock_timeout with 503 to one side and every
+// pool's writes stalled meanwhile. Here two professors answer one question
+// on two pools, pool A's batch having sent something first.
+TEST_F(StorePgRaceTest, ABatchHoldingTheCounterRowWaitsForNoOtherBatch) {
+  ASSERT_OK_AND_ASSIGN(Room lab, store_->CreateRoom(alice_, "lab", RoomKind::kQa, std::nullopt));
+  User bob = NewUser("bob"), carol = NewUser("carol");
+  JoinOk(bob, lab.id);
+  JoinOk(carol, lab.id);
+  ASSERT_OK(SetRole(alice_, lab.id, "carol", Role::kProfessor).status());
+  ASSERT_OK_AND_ASSIGN(SendResult q, store_->Send(bob, lab.id, "why?", std::nullopt));
+  ASSERT_OK_AND_ASSIGN(auto batch, store_->BeginBatch());
+  ASSERT_OK(store_->Send(bob, kGeneral, "the batch's first write", std::nullopt).status());
+  auto theirs = std::async(std::launch::async, [&]() -> Status {
+    PARLEY_ASSIGN_OR_RETURN(auto other_batch, other_->BeginBatch());
+    Status answered = other_->Answer(carol, q.message.id, "carol's", std::nullopt).status();
+    PARLEY_RETURN_IF_ERROR(other_batch->Commit());
+    return answered;
+  });
+  ASSERT_TRUE(SomeoneWaits()) << "pool B's batch must wait for pool A's";
+  const auto start = std::chrono::steady_clock::now();
+  Result<SendResult> mine = store_->Answer(alice_, q.message.id, "alice's", std::nullopt);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_OK(batch->Commit());
+  EXPECT_OK(mine.status());
+  Status st = theirs.get();
+  EXPECT_EQ(st.reason(), "already_answered") << st.ToString();
+  // The cycle's cost was deadlock_timeout (1 s by default): far less here.
+  EXPECT_LT(waited, std::chrono::milliseconds(500));
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM answers WHERE question_id = " + std::to_string(q.message.id)), 1);
+}
+
 TEST_F(StorePgRaceTest, TwoNewEmojiOnTwoPoolsAtTheBoundLetOneThrough) {
   ASSERT_OK_AND_ASSIGN(SendResult sent, store_->Send(alice_, kGeneral, "vote", std::nullopt));
   const int64_t id = sent.message.id;
