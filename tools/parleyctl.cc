@@ -82,6 +82,21 @@ int Fail(const Status& st) {
 
 // Bulk commands commit thousands of times: they keep the WAL bounded the way
 // the daemons do (schema/db.h), between commits.
+// One write of parleyctl in a write batch of its own, as the pools run
+// theirs: on PostgreSQL a batch takes the event counter row before any
+// other lock (schema/pg/event_log.h), so a write made here cannot wait for
+// a pool's batch in a cycle (a deadlock, broken after deadlock_timeout with
+// an error to one side and every pool's writes stalled meanwhile).
+template <typename Write>
+auto Batched(parley::Storage& store, Write write) -> decltype(write()) {
+  auto batch = store.BeginBatch();
+  if (!batch.ok()) return batch.status();
+  auto done = write();
+  if (!done.ok()) return done;  // the batch rolls back
+  if (Status st = (*batch)->Commit(); !st.ok()) return st;
+  return done;
+}
+
 void CheckpointIfDue(parley::Storage& store) {
   if (Status st = store.MaintainIfDue(); !st.ok()) {
     std::fprintf(stderr, "parleyctl: checkpoint: %s\n", st.message().c_str());
@@ -147,7 +162,9 @@ int SetPassword(parley::Storage& store, const std::string& username) {
   if (!PasswordFits(password)) return 2;
   auto hash = parley::HashPassword(password);
   if (!hash.ok()) return Fail(hash.status());
-  if (Status st = store.SetPassword((*user)->id, *hash, ""); !st.ok()) return Fail(st);
+  if (Status st = Batched(store, [&] { return store.SetPassword((*user)->id, *hash, ""); }); !st.ok()) {
+    return Fail(st);
+  }
   std::printf("password of %s changed; every session ended\n", (*user)->username.c_str());
   return 0;
 }
@@ -168,7 +185,7 @@ int CreateUser(parley::Storage& store, const std::string& username) {
   if (!PasswordFits(password)) return 2;
   auto hash = parley::HashPassword(password);
   if (!hash.ok()) return Fail(hash.status());
-  auto user = store.CreateUser(username, *hash);
+  auto user = Batched(store, [&] { return store.CreateUser(username, *hash); });
   if (!user.ok()) return Fail(user.status());
   std::printf("created user %s (id %lld)\n", user->username.c_str(), static_cast<long long>(user->id));
   return 0;
@@ -187,7 +204,7 @@ int CreateUsers(parley::Storage& store, const std::string& prefix, long count) {
   if (!hash.ok()) return Fail(hash.status());
   long created = 0;
   for (long i = 1; i <= count; ++i) {
-    auto user = store.CreateUser(prefix + std::to_string(i), *hash);
+    auto user = Batched(store, [&] { return store.CreateUser(prefix + std::to_string(i), *hash); });
     if (user.ok()) {
       ++created;
     } else if (user.status().code() != parley::Code::kConflict) {
@@ -208,7 +225,8 @@ int Tokens(parley::Storage& store, const std::string& username, long count) {
   }
   for (long i = 0; i < count; ++i) {
     std::string token = parley::NewToken();
-    if (Status st = store.CreateSession((*user)->id, parley::TokenHash(token)); !st.ok()) return Fail(st);
+    Status st = Batched(store, [&] { return store.CreateSession((*user)->id, parley::TokenHash(token)); });
+    if (!st.ok()) return Fail(st);
     std::printf("%s\n", token.c_str());
     CheckpointIfDue(store);
   }
@@ -610,7 +628,7 @@ int main(int argc, char** argv) {
     if (!room) return Usage();
     std::optional<parley::Role> role = parley::ParseRole(args[3]);
     if (!role) return Usage();
-    Status st = store.AdminSetRole(*room, args[2], *role);
+    Status st = Batched(store, [&] { return store.AdminSetRole(*room, args[2], *role); });
     if (!st.ok()) return Fail(st);
     std::printf("%s is now %s in room %lld\n", args[2].c_str(), args[3].c_str(), static_cast<long long>(*room));
     return 0;
@@ -618,7 +636,7 @@ int main(int argc, char** argv) {
   if (cmd == "set-owner") {
     const std::optional<int64_t> room = RoomId(args[1]);
     if (!room) return Usage();
-    Status st = store.AdminSetOwner(*room, args[2]);
+    Status st = Batched(store, [&] { return store.AdminSetOwner(*room, args[2]); });
     if (!st.ok()) return Fail(st);
     std::printf("%s now owns room %lld\n", args[2].c_str(), static_cast<long long>(*room));
     return 0;
@@ -626,7 +644,7 @@ int main(int argc, char** argv) {
   if (cmd == "admin") {
     const bool grant = args.size() == 2;
     const std::string& name = args.back();
-    if (Status st = store.SetAdmin(name, grant); !st.ok()) return Fail(st);
+    if (Status st = Batched(store, [&] { return store.SetAdmin(name, grant); }); !st.ok()) return Fail(st);
     std::printf("%s is %s a site admin\n", name.c_str(), grant ? "now" : "no longer");
     return 0;
   }

@@ -36,8 +36,8 @@
 // (StorePgRaceTest.ABatchHoldingTheCounterRowWaitsForNoOtherBatch). What
 // it costs: a batch's first write is serialised from its first statement,
 // not from its append, a round trip or two more of it on a busy counter.
-// A transaction outside a batch (parleyctl's writes) still takes the row
-// at its first append, and may wait in a cycle with a batch that way.
+// Every write of ours runs in a batch (parleyctl's in one of its own);
+// a transaction outside one takes the row at its first append.
 //
 // Operating limit: one counter row is one hot lock; every appender on every
 // host queues on it. That is the price of a single id space, the same one
