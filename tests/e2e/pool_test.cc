@@ -485,8 +485,15 @@ TEST_F(PoolTest, ADatabaseMovedUnderRunningWorkersTakesNoWriteUntilItIsBack) {
     EXPECT_EQ(health.status, 503) << health.Describe();
     EXPECT_EQ(health.ErrorCode(), "storage_unavailable") << health.Describe();
   }
+  // And reads: they were answered from the file the workers had open.
+  for (int i = 0; i < 4; ++i) {
+    Response r = alice->Get(RoomPath(room, "/messages"));
+    EXPECT_EQ(r.status, 503) << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), "storage_unavailable") << r.Describe();
+  }
   MoveDatabase(moved, db);
   EXPECT_EQ(NewClient(Client::Cookies::kOff)->Get("/api/health").status, 200);
+  EXPECT_EQ(CountMessages(alice, room), 1u) << "reads are answered again";
   Response r = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}");
   EXPECT_EQ(r.status, 201) << r.Describe();
   EXPECT_EQ(CountMessages(alice, room), 2u) << "the message from before, and the one after";
