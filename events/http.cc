@@ -219,6 +219,11 @@ std::optional<Session> Http::Admit(evhttp_request* req, bool cache_session) {
     ReplyError(req, Status::Unavailable("too many connections; retry shortly"));
     return std::nullopt;
   }
+  // On SQLite, not from a file the database's path no longer names (Sweep::Tick).
+  if (Status st = p_.store.remote() ? Status::Ok() : p_.store.Writable(); !st.ok()) {
+    ReplyError(req, st);
+    return std::nullopt;
+  }
   auto session = p_.sessions.Authenticate(Header(req, "Authorization").value_or(""),
                                           Header(req, "Cookie").value_or(""), cache_session);
   if (!session.ok()) {

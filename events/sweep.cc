@@ -101,10 +101,17 @@ void Sweep::OnDataVersion(int, short, void* self) {
 void Sweep::Tick() {
   if (stopping_) return;
   const int64_t now = MonoMs();
+  // On SQLite, a database path that names another file than the one this
+  // daemon has open (moved, deleted or replaced) ends every stream and
+  // poll, as if each were due: they would hear nothing of the file the
+  // pools write now. Their reconnections are refused (Http::Admit) until
+  // the file is back or the daemon restarts.
+  const bool file_gone = !p_.store.remote() && !p_.store.Writable().ok();
   std::vector<uint64_t> due;
   p_.conns.registry().ForAll([&](Conn& c) {
     // A held catch-up poll waits for the pacer, which answers it at its turn.
-    if (c.state != ConnState::kClosing && c.state != ConnState::kPaced && c.deadline_ms <= now) due.push_back(c.id);
+    if (c.state == ConnState::kClosing || c.state == ConnState::kPaced) return;
+    if (file_gone || c.deadline_ms <= now) due.push_back(c.id);
   });
   for (uint64_t id : due) {
     // A poll is answered (empty, with the current head); a stream rotates,

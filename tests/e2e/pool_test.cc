@@ -14,6 +14,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <future>
 #include <thread>
 
 #include "fixture.h"
@@ -472,6 +473,18 @@ TEST_F(PoolTest, ADatabaseMovedUnderRunningWorkersTakesNoWriteUntilItIsBack) {
   PARLEY_E2E_SQLITE_ONLY();
   auto [alice, room, workers] = OneMessageInARoom();
   const std::string db = stack().db_path();
+  // A poll held by parley-events from its head on, for up to 25 s.
+  Response head = alice->Get("/events/poll?since=0&timeout=1");
+  ASSERT_EQ(head.status, 200) << head.Describe();
+  const std::string from_head = "/events/poll?since=" + std::to_string(head.json()["next"].num());
+  auto held = std::async(std::launch::async, [&, token = alice.token] {
+    Client c(stack().base_url(), Client::Cookies::kOff);
+    c.set_bearer(token);
+    const auto start = Clock::now();
+    Response r = c.Get(from_head + "&timeout=25");
+    return std::make_pair(r, Clock::now() - start);
+  });
+  std::this_thread::sleep_for(300ms);
   const std::string moved = MoveDatabaseAway();
   for (int i = 0; i < 6; ++i) {
     Response r = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"while moved\"}");
@@ -491,7 +504,17 @@ TEST_F(PoolTest, ADatabaseMovedUnderRunningWorkersTakesNoWriteUntilItIsBack) {
     EXPECT_EQ(r.status, 503) << r.Describe();
     EXPECT_EQ(r.ErrorCode(), "storage_unavailable") << r.Describe();
   }
+  // parley-events ends what it holds within its one-second tick (it held
+  // the poll to its timeout, reading the old file), and refuses more.
+  auto [ended, after] = held.get();
+  EXPECT_EQ(ended.status, 200) << ended.Describe();
+  EXPECT_LT(after, 5s) << "the held poll ended with the move, not at its 25 s timeout";
+  Response refused = alice->Get(from_head + "&timeout=1");
+  EXPECT_EQ(refused.status, 503) << refused.Describe();
+  EXPECT_EQ(refused.ErrorCode(), "storage_unavailable") << refused.Describe();
   MoveDatabase(moved, db);
+  Response again = alice->Get(from_head + "&timeout=1");
+  EXPECT_EQ(again.status, 200) << again.Describe();
   EXPECT_EQ(NewClient(Client::Cookies::kOff)->Get("/api/health").status, 200);
   EXPECT_EQ(CountMessages(alice, room), 1u) << "reads are answered again";
   Response r = alice->Post(RoomPath(room, "/messages"), "{\"text\":\"after\"}");
