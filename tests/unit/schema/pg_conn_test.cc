@@ -485,8 +485,9 @@ TEST(PgBatchTest, AWriteCostsOnlyTheRoundTripsOfItsReads) {
 
 // A batch's first lock (the store's event counter row, event_log.h) is
 // queued behind its BEGIN: it rides with the first statement, is held from
-// then to the COMMIT, and a batch that ran nothing sends nothing at all.
-TEST(PgBatchTest, TheFirstLockRidesWithTheFirstStatementAndAnEmptyBatchSendsNothing) {
+// then to the COMMIT, a batch that ran nothing sends nothing at all, and a
+// wait for it past the lock timeout fails the batch as unavailable.
+TEST(PgBatchTest, TheFirstLockRidesWithTheFirstStatementAndItsTimeoutFailsTheBatch) {
   PARLEY_PG_CLUSTER(cluster);
   ASSERT_OK_AND_ASSIGN(std::string url, cluster->NewSchema("firstlock"));
   ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(url));
@@ -513,6 +514,22 @@ TEST(PgBatchTest, TheFirstLockRidesWithTheFirstStatementAndAnEmptyBatchSendsNoth
   EXPECT_EQ(held.code(), Code::kUnavailable) << "the lock is held: " << held.ToString();
   ASSERT_OK(batch->Commit());
   EXPECT_OK(other->Exec(probe).status()) << "and let go at the COMMIT";
+  EXPECT_EQ(Ns(*conn), "1");
+
+  // Held elsewhere past the lock timeout: the first write fails as
+  // unavailable (503, try again), and so does the batch, which stores none.
+  ASSERT_OK_AND_ASSIGN(auto waiter, PgConn::Connect(PgCluster::WithShortLockTimeout(url)));
+  ASSERT_OK_AND_ASSIGN(auto holder, PgTx::Begin(*other));
+  ASSERT_OK(other->Exec(lock).status());
+  {
+    ASSERT_OK_AND_ASSIGN(auto late, PgBatch::Begin(*waiter, {}, lock));
+    {
+      ASSERT_OK_AND_ASSIGN(auto tx, PgTx::Begin(*waiter));
+      EXPECT_ERROR(waiter->Exec("INSERT INTO t VALUES (2) RETURNING n"), Code::kUnavailable, "busy");
+    }
+    EXPECT_ERROR(late->Commit(), Code::kUnavailable, "busy");
+  }
+  ASSERT_OK(holder->Commit());
   EXPECT_EQ(Ns(*conn), "1");
 }
 
