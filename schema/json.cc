@@ -199,6 +199,7 @@ void Write(JsonWriter& w, const Room& r) {
   }
   if (r.member) {
     w.Key("unread_mentions").Int(r.unread_mentions).Key("notifications").String(ToString(r.notifications));
+    if (r.request) w.Key("request").Bool(true);
     w.Key("last_message");
     if (r.last_message) {
       Write(w, *r.last_message);

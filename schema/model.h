@@ -69,6 +69,10 @@ struct Room {
   int64_t unread_mentions = 0;
   NotifyLevel notifications = NotifyLevel::kAll;
   std::shared_ptr<const Message> last_message;
+  // A DM someone else opened that I have not answered yet (POST /api/dm):
+  // a message request, which counts against my memberships only once I
+  // answer it, and which a newer one may push out.
+  bool request = false;
 };
 
 struct Member {

@@ -33,12 +33,14 @@ Room ReadRoom(const Statement& s) {
   return r;
 }
 
-// The room and the reader's membership columns (kRoleColumn and the next).
+// The room and the reader's membership columns (kRoleColumn and the next
+// two: role, notifications, request).
 Room ReadRoomView(const Statement& s) {
   Room r = ReadRoom(s);
   if (!s.IsNull(kRoleColumn)) r.role = ReadRole(s, kRoleColumn);
   r.member = r.role.has_value();
   r.notifications = ParseNotifyLevel(s.Text(kRoleColumn + 1)).value_or(NotifyLevel::kAll);
+  r.request = r.member && s.Int(kRoleColumn + 2) != 0;
   return r;
 }
 
@@ -52,7 +54,7 @@ Result<Store::Access> Store::LoadAccess(int64_t user_id, int64_t room_id, bool r
 
 Result<Store::Access> Store::LoadRoomAccess(int64_t user_id, int64_t room_id) {
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications, m.moderator, m.muted_until, m.request "
+      std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications, m.request, m.moderator, m.muted_until "
       "FROM rooms r "
       "LEFT JOIN users ou ON ou.id = r.owner_id "
       "LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ?2 WHERE r.id = ?1"));
@@ -62,9 +64,9 @@ Result<Store::Access> Store::LoadRoomAccess(int64_t user_id, int64_t room_id) {
   Access a{ReadRoomView(s), std::nullopt};
   a.role = a.room.role;
   if (a.role) {
-    a.moderator = s.Int(kRoleColumn + 2) != 0;
-    if (!s.IsNull(kRoleColumn + 3)) a.muted_until = s.Int(kRoleColumn + 3);
-    a.request = s.Int(kRoleColumn + 4) != 0;
+    a.moderator = s.Int(kRoleColumn + 3) != 0;
+    if (!s.IsNull(kRoleColumn + 4)) a.muted_until = s.Int(kRoleColumn + 4);
+    a.request = a.room.request;
   }
   return a;
 }
@@ -541,7 +543,7 @@ Result<RoomListPage> Store::ListRoomsPage(const User& me, const RoomListQuery& q
     // cursor on, and only for a catch-up: CASE stops at a plain list's -1.
     PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
         std::string("SELECT p.*, ") + kUnreadColumns + " FROM (SELECT " + kRoomColumns +
-        ", m.role, m.notifications, " + kReadMarkerColumn + " FROM members m "
+        ", m.role, m.notifications, m.request, " + kReadMarkerColumn + " FROM members m "
         "JOIN rooms r ON r.id = m.room_id LEFT JOIN users ou ON ou.id = r.owner_id "
         "WHERE m.user_id = ?1 AND r.last_event_id > (CASE WHEN ?2 < 0 THEN ?2 WHEN EXISTS (SELECT 1 FROM events e "
         "WHERE e.target_id = ?1 AND e.id > ?2 AND e.type = 'user' AND e.audience = 'room' AND e.room_id IS NULL) "
@@ -555,7 +557,7 @@ Result<RoomListPage> Store::ListRoomsPage(const User& me, const RoomListQuery& q
       PARLEY_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
       page.rooms.push_back(ReadRoomView(s));
-      ReadUnread(s, kRoleColumn + 2, page.rooms.back());
+      ReadUnread(s, kRoleColumn + 3, page.rooms.back());
     }
   }
   if (static_cast<int>(page.rooms.size()) > q.limit) {
@@ -615,7 +617,7 @@ Result<std::vector<Room>> Store::Directory(const User& me, const std::string& pr
   // only when the WHERE names its condition as written: without it, every
   // room of the site was read and sorted (50,000: ~20 ms a directory).
   PARLEY_ASSIGN_OR_RETURN(Statement s, db_.Prepare(
-      std::string("SELECT ") + kRoomColumns + ", NULL, NULL FROM rooms r "
+      std::string("SELECT ") + kRoomColumns + ", NULL, NULL, NULL FROM rooms r "
       "LEFT JOIN users ou ON ou.id = r.owner_id "
       "WHERE r.kind <> 'dm' AND r.kind IN ('public', 'qa') AND r.name >= ?2 COLLATE NOCASE "
       "AND r.name < ?2 || char(1114111) COLLATE NOCASE "

@@ -272,8 +272,8 @@ class PgStore final : public Storage {
   // person leaves that DM, a `left` event into events).
   Status CountMemberships(const User& user, MemberEntry entry, std::vector<Event>& events);
   // The person of a DM request answers it (a send in it, or opening it
-  // themselves): it is a membership from now on, and counts as one. Only
-  // with the membership cap on: without it requests bound nothing.
+  // themselves): it is a membership from now on, and counts as one (with
+  // the membership cap on; without it only the flag goes).
   Status AnswerRequest(int64_t room_id, const User& user);
   // AnswerRequest's statements, for a send that pipelines them ahead of its
   // own: the user's row locked FOR NO KEY UPDATE when their membership is a

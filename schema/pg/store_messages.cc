@@ -290,8 +290,10 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
     // counter row, the UPDATE waited for a reaction of the same person in
     // the DM, which held the member row FOR SHARE and waited for the
     // counter row: a deadlock (the fiftieth session's audit: 44 in 215).
-    // Without the cap (PARLEY_LIMITS=off) requests bound nothing, and
-    // neither statement is sent: a send's pipeline is as it was before them.
+    // Without the cap (PARLEY_LIMITS=off) nothing is counted, and neither
+    // statement is sent: a send's pipeline is as it was before them; a
+    // first answer then clears the flag after its checks (AnswerRequest),
+    // a round trip of its own, once per request.
     const bool cap = limits_.memberships_per_user > 0;
     std::vector<PgConn::Stmt> statements;
     if (cap) statements = AnswerQueries(me.id, room_id);
@@ -342,6 +344,7 @@ Result<SendResult> PgStore::Send(const User& me, int64_t room_id, const std::str
       }
     }
     PARLEY_RETURN_IF_ERROR(CountAnswer(me, answered));
+    if (!cap && a.room.request) PARLEY_RETURN_IF_ERROR(AnswerRequest(room_id, me));
     // After the client_id lookup: a retried send costs no token.
     PARLEY_RETURN_IF_ERROR(ConsumeWriteToken(me.id, WriteClass::kSend, quota ? &rows.back() : nullptr));
     PARLEY_ASSIGN_OR_RETURN(m.attachments, OwnUploads(me, attachments));

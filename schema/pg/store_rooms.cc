@@ -70,12 +70,14 @@ Result<Room> ReadRoom(const PgResult& r, int row) {
   return room;
 }
 
-// The room and the reader's membership columns (kRoleColumn and the next).
+// The room and the reader's membership columns (kRoleColumn and the next
+// two: role, notifications, request).
 Result<Room> ReadRoomView(const PgResult& r, int row) {
   PARLEY_ASSIGN_OR_RETURN(Room room, ReadRoom(r, row));
   if (!r.IsNull(row, kRoleColumn)) room.role = ReadRole(r, row, kRoleColumn);
   room.member = room.role.has_value();
   room.notifications = ParseNotifyLevel(r.Text(row, kRoleColumn + 1)).value_or(NotifyLevel::kAll);
+  room.request = room.member && r.OptionalInt(row, kRoleColumn + 2).value_or(0) != 0;
   return room;
 }
 
@@ -178,11 +180,11 @@ PgConn::Stmt PgStore::AccessQuery(int64_t user_id, int64_t room_id, bool lock, c
   // The member row comes through a LATERAL subquery so that it alone can be
   // locked (FOR SHARE may not touch the nullable side of an outer join).
   // A send's client_id is looked up in the same statement: one round trip.
-  PgConn::Stmt st{std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications, m.moderator, m.muted_until" +
+  PgConn::Stmt st{std::string("SELECT ") + kRoomColumns + ", m.role, m.notifications, m.request, m.moderator, m.muted_until" +
                       (client_id ? ", (SELECT message_id FROM idempotency WHERE user_id = $2 AND client_id = $3)" : "") +
                       " FROM " + kRooms +
                       "LEFT JOIN users ou ON ou.id = r.owner_id "
-                      "LEFT JOIN LATERAL (SELECT role, notifications, moderator, muted_until FROM members "
+                      "LEFT JOIN LATERAL (SELECT role, notifications, request, moderator, muted_until FROM members "
                       "WHERE room_id = r.id AND user_id = $2" +
                       (lock ? " FOR SHARE" : "") + ") m ON true WHERE r.id = $1",
                   {room_id, user_id}};
@@ -202,11 +204,11 @@ Result<PgStore::Access> PgStore::ReadRoomAccess(const PgResult& r, bool with_cli
   Access a{std::move(room), std::nullopt};
   a.role = a.room.role;
   if (a.role) {
-    PARLEY_ASSIGN_OR_RETURN(int64_t moderator, r.Int(0, kRoleColumn + 2));
+    PARLEY_ASSIGN_OR_RETURN(int64_t moderator, r.Int(0, kRoleColumn + 3));
     a.moderator = moderator != 0;
-    a.muted_until = r.OptionalInt(0, kRoleColumn + 3);
+    a.muted_until = r.OptionalInt(0, kRoleColumn + 4);
   }
-  if (with_client_id) a.seen = r.OptionalInt(0, kRoleColumn + 4);
+  if (with_client_id) a.seen = r.OptionalInt(0, kRoleColumn + 5);
   return a;
 }
 
@@ -374,11 +376,15 @@ Status PgStore::CountMemberships(const User& user, MemberEntry entry, std::vecto
   return Status::Ok();
 }
 
+namespace {
+constexpr const char* kClearRequest = "UPDATE members SET request = 0 WHERE room_id = $2 AND user_id = $1 AND request = 1";
+}  // namespace
+
 std::vector<PgConn::Stmt> PgStore::AnswerQueries(int64_t user_id, int64_t room_id) {
   return {{"SELECT 1 FROM users WHERE id = $1 AND EXISTS (SELECT 1 FROM members WHERE room_id = $2 "
            "AND user_id = $1 AND request = 1) FOR NO KEY UPDATE",
            {user_id, room_id}},
-          {"UPDATE members SET request = 0 WHERE room_id = $2 AND user_id = $1 AND request = 1", {user_id, room_id}}};
+          {kClearRequest, {user_id, room_id}}};
 }
 
 Status PgStore::CountAnswer(const User& user, int64_t cleared) {
@@ -388,7 +394,9 @@ Status PgStore::CountAnswer(const User& user, int64_t cleared) {
 }
 
 Status PgStore::AnswerRequest(int64_t room_id, const User& user) {
-  if (limits_.memberships_per_user <= 0) return Status::Ok();
+  // Without the cap nothing is counted: the flag alone goes (the room
+  // object shows it, "request").
+  if (limits_.memberships_per_user <= 0) return conn_.Exec(kClearRequest, {user.id, room_id}).status();
   PARLEY_ASSIGN_OR_RETURN(std::vector<Result<PgResult>> rows, conn_.ExecTogether(AnswerQueries(user.id, room_id)));
   PARLEY_RETURN_IF_ERROR(rows[0].status());
   PARLEY_ASSIGN_OR_RETURN(PgResult cleared, std::move(rows[1]));
@@ -723,7 +731,7 @@ Result<RoomListPage> PgStore::ListRoomsPage(const User& me, const RoomListQuery&
     PARLEY_ASSIGN_OR_RETURN(
         PgResult r,
         conn_.Exec(std::string("SELECT p.*, ") + UnreadColumns() + " FROM (SELECT " + kRoomColumns +
-                       ", m.role, m.notifications, " + kReadMarkerColumn +
+                       ", m.role, m.notifications, m.request, " + kReadMarkerColumn +
                        " FROM members m JOIN rooms r ON r.id = m.room_id JOIN room_heads h ON h.room_id = r.id "
                        "LEFT JOIN users ou ON ou.id = r.owner_id "
                        "WHERE m.user_id = $1 AND h.last_event_id > (CASE WHEN $2 < 0 THEN $2 WHEN EXISTS (SELECT 1 FROM events e "
@@ -736,7 +744,7 @@ Result<RoomListPage> PgStore::ListRoomsPage(const User& me, const RoomListQuery&
                     q.before ? q.before->room_id : INT64_MAX, q.limit + 1}));
     for (int i = 0; i < r.Rows(); ++i) {
       PARLEY_ASSIGN_OR_RETURN(Room room, ReadRoomView(r, i));
-      PARLEY_RETURN_IF_ERROR(ReadUnread(r, i, kRoleColumn + 2, room));
+      PARLEY_RETURN_IF_ERROR(ReadUnread(r, i, kRoleColumn + 3, room));
       page.rooms.push_back(std::move(room));
     }
   }
@@ -808,7 +816,7 @@ Result<std::vector<Room>> PgStore::Directory(const User& me, const std::string& 
   // as SQLite's NOCASE folds them, whatever the database's LC_CTYPE (a
   // UTF-8 one would fold "É" too). kind <> 'dm' is the index's condition.
   PARLEY_ASSIGN_OR_RETURN(
-      PgResult r, conn_.Exec(std::string("SELECT ") + kRoomColumns + ", NULL, NULL FROM " + kRooms +
+      PgResult r, conn_.Exec(std::string("SELECT ") + kRoomColumns + ", NULL, NULL, NULL FROM " + kRooms +
                                  "LEFT JOIN users ou ON ou.id = r.owner_id "
                                  "WHERE r.kind <> 'dm' AND r.kind IN ('public', 'qa') "
                                  "AND lower(r.name COLLATE \"C\") >= lower($2 COLLATE \"C\") "

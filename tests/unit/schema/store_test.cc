@@ -1056,6 +1056,49 @@ TEST_F(StoreTest, MembershipsPerUserAreCappedWhateverBringsThemIn) {
 // memberships until they answer (send in it, or open it themselves), and
 // requests have a cap of their own, past which the oldest goes. Before,
 // a thousand strangers' DMs filled someone's memberships.
+// The room object says which DM is a request of mine ("request": true),
+// for me alone, until I answer it by a send or by opening it myself; with
+// the membership cap off as on.
+TEST_F(StoreTest, TheRoomSaysWhichDmIsARequestOfMine) {
+  for (const bool capped : {true, false}) {
+    SCOPED_TRACE(capped ? "cap on" : "cap off");
+    Limits limits;
+    if (!capped) limits.memberships_per_user = 0;
+    Reopen(limits);
+    const std::string tag = capped ? "1" : "2";
+    User alice = NewUser("alice" + tag), bob = NewUser("bob" + tag), carol = NewUser("carol" + tag);
+    auto request = [&](const User& who, int64_t room) -> bool {
+      auto r = store_->GetRoom(who, room);
+      EXPECT_OK(r);
+      auto mine = store_->MyRooms(who);
+      EXPECT_OK(mine);
+      bool listed = false;
+      for (const Room& l : mine.ok() ? *mine : std::vector<Room>()) {
+        if (l.id == room) listed = l.request;
+      }
+      const bool got = r.ok() && r->request;
+      EXPECT_EQ(listed, got) << "the list and the room agree";
+      EXPECT_EQ(ToJson(*r).find("\"request\":true") != std::string::npos, got);
+      return got;
+    };
+    ASSERT_OK_AND_ASSIGN(auto bobs, store_->GetOrCreateDm(bob, alice.username));
+    EXPECT_FALSE(bobs.first.request) << "the opener's own";
+    EXPECT_TRUE(request(alice, bobs.first.id));
+    EXPECT_FALSE(request(bob, bobs.first.id));
+    ASSERT_OK(store_->Send(bob, bobs.first.id, "hello", std::nullopt).status());
+    EXPECT_TRUE(request(alice, bobs.first.id)) << "the opener's sends answer nothing";
+    ASSERT_OK(store_->Send(alice, bobs.first.id, "hi", std::nullopt).status());
+    EXPECT_FALSE(request(alice, bobs.first.id)) << "answered by a send";
+    ASSERT_OK_AND_ASSIGN(auto carols, store_->GetOrCreateDm(carol, alice.username));
+    EXPECT_TRUE(request(alice, carols.first.id));
+    ASSERT_OK_AND_ASSIGN(auto opened, store_->GetOrCreateDm(alice, carol.username));
+    EXPECT_FALSE(opened.second);
+    EXPECT_FALSE(opened.first.request) << "answered by opening it";
+    EXPECT_FALSE(request(alice, carols.first.id));
+    EXPECT_FALSE(request(alice, kGeneral));
+  }
+}
+
 TEST_F(StoreTest, ADmSomeoneElseOpensIsARequestUntilAnswered) {
   Limits limits;
   limits.memberships_per_user = 3;
