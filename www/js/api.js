@@ -15,6 +15,11 @@ Parley.errorText = function (err) {
   return kErrorText[err.code] || (m ? m.charAt(0).toUpperCase() + m.slice(1) + '.' : 'Something went wrong (HTTP ' + err.status + ').');
 };
 
+// err's words (none: nothing) in the element id.
+function showError(id, err) {
+  $(id).textContent = Parley.errorText(err);
+}
+
 // Worth trying again: no answer, throttled or a server error.
 Parley.transient = function (err) {
   return !err.status || err.status === 429 || err.status >= 500;

@@ -35,7 +35,7 @@ function authenticate(path) {
   $('login').disabled = $('register').disabled = true;
   Parley.api('POST', path, {username: username, password: password}, function (err, data) {
     $('login').disabled = $('register').disabled = false;
-    $('auth-error').textContent = Parley.errorText(err);
+    showError('auth-error', err);
     if (err) return;
     $('password').value = '';
     signedIn(data.user);
@@ -260,7 +260,7 @@ function roomChange(method, path, body, opened, busy) {
   if (busy) busy.disabled = true;
   Parley.api(method, path, body, function (err, data) {
     if (busy) busy.disabled = false;
-    $('sidebar-error').textContent = Parley.errorText(err);
+    showError('sidebar-error', err);
     if (!err) enter(opened(data));
   });
 }
@@ -376,7 +376,7 @@ function toggleSettings(open) {
   });
 }
 
-function initSettings() {
+function init() {
   on('settings-open', 'click', function () {
     toggleSettings($('settings').hidden);
   });
@@ -391,10 +391,6 @@ function initSettings() {
       $('menu').focus();
     }
   });
-}
-
-function init() {
-  initSettings();
   view.init();
   mod.init();
   Parley.mentions.init();

@@ -123,7 +123,7 @@ function init() {
     Parley.api('PUT', '/rooms/' + room.id + '/notifications', {level: level.value}, function (err, data) {
       if (!err) room.notifications = data.room.notifications;
       level.value = room.notifications || 'all';
-      $('room-error').textContent = Parley.errorText(err);
+      showError('room-error', err);
     });
   });
 }

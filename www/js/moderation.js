@@ -67,7 +67,7 @@ function renderBlocks() {
 // The list follows my block's event (app.js).
 function setBlock(method, name, then) {
   Parley.api(method, '/me/blocks/' + encodeURIComponent(name), null, function (err) {
-    $('blocks-error').textContent = Parley.errorText(err);
+    showError('blocks-error', err);
     if (!err && then) then();
   });
 }

@@ -1,8 +1,8 @@
 // The open room: message window, composer, edits, Q&A, typing, members.
 // Messages are keyed by id: one copy whatever the path. A send is pending
 // under its client_id (Retry reuses it). A window short of the newest
-// skips live messages. New ones are read out from a live region, not the
-// list (history would be too).
+// skips live messages. A live region reads out new ones (the list would
+// read history too).
 (function () {
 var list = $('messages'), kPageSize = 50, kMaxItems = 400, kEdgePx = 120, kTypingSendEveryMs = 3000;
 var kTypingShowMs = 6000, kLongPressMs = 500, kAnnounceKeep = 3, mod = Parley.moderation, api = Parley.api, draw = Parley.render, get = Parley.get;
@@ -33,9 +33,7 @@ function isQa() {
   return R.room && R.room.kind === 'qa';
 }
 
-function setError(err) {
-  $('room-error').textContent = Parley.errorText(err);
-}
+var setError = showError.bind(null, 'room-error');
 
 function roomPath(rest) {
   return '/rooms/' + R.room.id + rest;
@@ -61,26 +59,60 @@ function fetchQuote(id) {
   });
 }
 
+function timeNode(ts) {
+  var d = new Date(ts);
+  return el('time', 'ts', Parley.relativeTime(ts), {datetime: d.toISOString(), 'data-ms': ts, title: d.toLocaleString()});
+}
+
+// A reply's quote, a button to the original (q null: not loaded yet).
+function quote(q, onJump) {
+  var text = q ? draw.gist(q) : 'an earlier message';
+  return button('↩ ' + text, 'quote', onJump, 'Reply to ' + text + '. Show the original');
+}
+
+// Draws m in its <li>, with what I may do to it.
 function renderMessage(m) {
+  var li = R.nodes[m.id], own = mine(m), hidden = mod.hidden(m), live = !m.deleted, may = live && !R.muted;
   var prof = !!R.room && R.room.role === 'professor';
-  draw.content(R.nodes[m.id], m, {
-    mine: mine(m),
-    canReply: !(isQa() && prof) && m.kind !== 'answer' && !R.muted,
-    canAnswer: m.kind === 'question' && !m.answer_id && !m.deleted && prof && !R.muted,
-    muted: R.muted,
-    canDelete: mod.canDelete(R.room, R.members, m),
-    hidden: mod.hidden(m),
-    onShow: function (id) {
-      mod.show(id);
+  li.classList.add('msg', m.kind);  // a message keeps its kind
+  li.classList.toggle('own', own);
+  var old = li.querySelector(':scope > .content'), box = el('div', 'content'), h = box.appendChild(draw.head(m.user, timeNode(m.ts)));
+  if (m.kind === 'question') h.append(m.answer_id ? el('span', 'state answered', 'answered') : el('span', 'state open', 'unanswered'));
+  if (m.kind === 'answer') h.append(el('span', 'kind', 'answer'));
+  if (m.reply_to && m.kind !== 'answer') box.append(quote(quoteOf(m.reply_to), jumpTo.bind(null, m.reply_to)));
+  if (!live) {
+    box.append(el('p', 'text deleted', m.deleted_by ? 'removed by a moderator' : 'message deleted'));
+  } else if (hidden) {
+    box.appendChild(el('p', 'text deleted', draw.hiddenText + ' ')).append(button('Show', 'show', function () {
+      mod.show(m.id);
       rerender();  // replies quoting it too
-    },
-    quoteOf: quoteOf,
-    onReply: startReply,
-    onEdit: startEdit,
-    onDelete: removeMessage,
-    onAnswer: startAnswer,
-    onJump: jumpTo,
-    onReact: react
+    }));
+  } else {
+    // dir: a Hebrew or Arabic message reads right to left, its "!" at its end.
+    if (m.text || !m.attachments) Parley.mentions.fill(box.appendChild(el('p', 'text', null, {dir: 'auto'})), m.text);
+    if (m.attachments) Parley.uploads.render(box, m.attachments);
+  }
+  li.classList.toggle('mention', Parley.mentions.ofMe(m));
+  // After the text: a grouped message shows no head.
+  if (m.edited && live) box.append(el('span', 'edited', '(edited)'));
+  var onReact = react.bind(null, m.id);
+  if (live) Parley.reactions.counts(box, m, onReact, R.muted);
+
+  var actions = el('div', 'actions', null, {role: 'group', 'aria-label': 'Actions for this message'});
+  function action(shown, label, fn) {
+    if (shown) actions.append(button(label, label.toLowerCase(), fn.bind(null, m.id)));
+  }
+  // Muted: the server refuses to add a reaction or edit; taking back stays.
+  // No Reply to a hidden one: its bar would quote it.
+  action(may && !(isQa() && prof) && m.kind !== 'answer' && !hidden, 'Reply', startReply);
+  action(may, 'React', function () { Parley.reactions.palette(box, onReact); });
+  action(may && own, 'Edit', startEdit);
+  action(live && (own || mod.canDelete(R.room, R.members, m)), 'Delete', removeMessage);
+  action(may && prof && m.kind === 'question' && !m.answer_id, 'Answer', startAnswer);
+  if (actions.firstChild) box.append(actions);
+  keepFocus(li, function () {
+    if (old) old.replaceWith(box);
+    else li.append(box);
   });
 }
 
@@ -114,11 +146,7 @@ function renderReceipts() {
 }
 
 function layout() {
-  draw.regroup(list, {
-    unreadAfter: R.unreadAfter,
-    startsRoom: !R.hasMore,
-    meId: me() ? me().id : null
-  });
+  draw.regroup(list, R);
   show('older', R.hasMore);
   show('latest', !R.atEnd);
   renderReceipts();
@@ -131,13 +159,7 @@ function idOf(node) {
 
 // Pending ones stay last.
 function insertionPoint(id) {
-  var node = list.lastChild, before = null;
-  while (node) {
-    var nid = idOf(node);
-    if (nid && nid < id) break;
-    before = node;
-    node = node.previousSibling;
-  }
+  for (var node = list.lastChild, before = null; node && !(idOf(node) && idOf(node) < id); node = node.previousSibling) before = node;
   return before;
 }
 
@@ -147,13 +169,13 @@ function outsideWindow(id) {
 
 function placeMessage(m, extending) {
   if (!inRoom(m)) return;
-  if (m.client_id && R.pending[m.client_id]) {
-    remove(R.pending[m.client_id].li);
+  var p = R.pending[m.client_id];
+  if (p) {
+    remove(p.li);
     delete R.pending[m.client_id];
   }
   // An answer answers its question; its tombstone (deleted, or replayed
-  // after that) reopens it if it won, or if the winner a 409 told of (-1)
-  // is yet to come.
+  // after) reopens it if it won, or if a 409's winner (-1) is yet to come.
   var q = m.kind === 'answer' && R.msgs[m.reply_to], a = q && q.answer_id;
   if (q && (m.deleted ? a === m.id || a < 0 : !(a > 0))) {
     q.answer_id = m.deleted ? 0 : m.id;
@@ -181,11 +203,12 @@ function answersOf(questionLi) {
   return questionLi.querySelector('.answers') || questionLi.appendChild(el('ol', 'answers', null, {'aria-label': 'Answer'}));
 }
 
-// Answers loaded before their question move under it, in id order; a
-// deleted one's tombstone too, which only its reply_to ties to it.
+// Answers loaded before their question move under it, in id order, and
+// tombstones too (only reply_to ties them).
 function adoptAnswer(q) {
   for (var id in R.msgs) {
-    if (R.msgs[id].reply_to === q.id && R.msgs[id].kind === 'answer' && R.nodes[id].parentNode === list) answersOf(R.nodes[q.id]).append(R.nodes[id]);
+    var a = R.msgs[id];
+    if (a.reply_to === q.id && a.kind === 'answer' && R.nodes[id].parentNode === list) answersOf(R.nodes[q.id]).append(R.nodes[id]);
   }
 }
 
@@ -226,9 +249,8 @@ function announce(text) {
 
 function forget(node) {
   [node].concat([].slice.call(node.querySelectorAll('[data-id]'))).forEach(function (n) {
-    var id = n.dataset.id;
-    delete R.nodes[id];
-    delete R.msgs[id];
+    delete R.nodes[n.dataset.id];
+    delete R.msgs[n.dataset.id];
   });
 }
 
@@ -237,14 +259,13 @@ function bounds() {
   R.newest = 0;
   for (var c = list.firstChild; c; c = c.nextSibling) {
     var id = idOf(c);
-    if (!id) continue;
-    if (R.oldest === null) R.oldest = id;
+    if (id && R.oldest === null) R.oldest = id;
     if (id > R.newest) R.newest = id;
   }
 }
 
 // fromTop: the oldest go (scrolling up loads them again), else the newest
-// (behind "Jump"); a live item too. Not while a page loads: a gap.
+// (behind "Jump"), a live item too. Not while a page loads: a gap.
 function trim(fromTop) {
   var trimmed = false;
   while (!R.loading && list.childNodes.length > kMaxItems) {
@@ -276,9 +297,9 @@ function historyGet(query, done) {
   var gen = R.gen;
   get(roomPath('/messages?' + query), function (err, data) {
     if (gen !== R.gen) return;
-    if (!err) return done(data.messages || [], !!data.has_more);
     R.loading = false;
-    setError(err);
+    if (err) return setError(err);
+    done(data.messages || [], !!data.has_more);
   });
 }
 
@@ -296,7 +317,6 @@ function loadLatest(then) {
   clearWindow();
   R.atEnd = true;  // live messages meanwhile belong at the end
   historyGet('limit=' + kPageSize, function (page, more) {
-    R.loading = false;
     placePage(page);
     R.hasMore = more;
     layout();
@@ -312,7 +332,6 @@ function loadAround(id, then) {
   R.atEnd = false;
   historyGet('limit=' + Math.floor(kPageSize / 2) + '&before=' + (id + 1), function (before, moreBefore) {
     historyGet('limit=' + kPageSize + '&after=' + id, function (after, moreAfter) {
-      R.loading = false;
       placePage(before);
       placePage(after);
       R.hasMore = moreBefore;
@@ -328,7 +347,6 @@ function loadPage(older) {
   if (R.loading || (older ? !R.hasMore || R.oldest === null : R.atEnd || !R.newest)) return;
   R.loading = true;
   historyGet('limit=' + kPageSize + (older ? '&before=' + R.oldest : '&after=' + R.newest), function (page, more) {
-    R.loading = false;
     keepPosition(function () {
       placePage(page);
       if (older) R.hasMore = more;
@@ -383,7 +401,7 @@ function flushRead() {
   R.readPending = null;
 }
 
-// Retried in 2, 4... 32 s: else receipts and my unread counts wait for a
+// Retried in 2, 4... 32 s, else receipts and my unread counts wait for a
 // newer message. The marker only moves forward.
 function postRead(p, n) {
   if (p) api('POST', '/rooms/' + p.roomId + '/read', {event_id: p.eventId}, function (err) {
@@ -509,7 +527,7 @@ function cancelReply() {
   show('reply-bar', false);
 }
 
-// Edit or answer: send(text, done); done(err, data) shows err or places
+// Edit or answer: send(text, done); done(err, data) shows err, or places
 // data.message and closes.
 function inlineEditor(li, label, initial, submitLabel, send) {
   remove(li.querySelector('.inline'));
@@ -530,7 +548,7 @@ function inlineEditor(li, label, initial, submitLabel, send) {
     ok.disabled = true;
     send(box.value, function (err, data) {
       ok.disabled = false;
-      msg.textContent = Parley.errorText(err);
+      showError(msg, err);
       if (err) return;
       if (data) placeMessage(data.message);
       close();
@@ -584,7 +602,7 @@ function startAnswer(questionId) {
 
 // Arrows, Home and End move between messages; Tab reaches the actions.
 function onListKey(e) {
-  var keys = {ArrowUp: -1, ArrowDown: 1, Home: -2, End: 2}, step = keys[e.key], t = e.target;
+  var step = {ArrowUp: -1, ArrowDown: 1, Home: -2, End: 2}[e.key], t = e.target;
   if (!step || (t !== list && !t.classList.contains('msg'))) return;
   var all = list.querySelectorAll('.msg[data-id]');
   if (!all.length) return;
@@ -651,8 +669,7 @@ function roleSelect(m) {
 
 // Member events change the list in place (asked again, every open page
 // read all of `general` at each registration). Removed, I still hear of my
-// kept mute: not a return. A list cut at 1,000 stays so: newcomers are
-// past it.
+// kept mute: not a return. A list cut at 1,000 stays so.
 function applyMember(d) {
   var m = byUser(R.members, d.user.id);
   if (/^(left|kicked|banned|unbanned)$/.test(d.action)) {
@@ -739,7 +756,7 @@ function renderHeader() {
 }
 
 // The owner and moderators rename the room and set its topic (a DM is
-// named after its people); focus: to the form, or back to its button.
+// named after its people). focus: to the form, or back to its button.
 function editRoom(open, focus) {
   var b = $('room-edit-open');
   show('room-edit', open);
@@ -751,7 +768,7 @@ function editRoom(open, focus) {
   if (focus) (open ? $('room-edit-name') : b).focus();
 }
 
-// What I changed alone: another's rename meanwhile stays. The room event
+// Only what I changed: another's rename meanwhile stays. The room event
 // redraws the header.
 function saveRoom() {
   var seq = R.seq, body = {};
@@ -761,8 +778,8 @@ function saveRoom() {
   });
   api('PATCH', roomPath(''), body, function (err) {
     if (seq !== R.seq) return;
-    if (err) $('room-edit-error').textContent = Parley.errorText(err);
-    else editRoom(false, 1);
+    showError('room-edit-error', err);
+    if (!err) editRoom(false, 1);
   });
 }
 
