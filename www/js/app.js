@@ -306,22 +306,6 @@ function startDm(username) {
   });
 }
 
-var searchTimer = null;
-function suggestUsers() {
-  clearTimeout(searchTimer);
-  var prefix = $('dm-user').value.trim();
-  if (!kUsername.test(prefix)) return;
-  searchTimer = setTimeout(function () {
-    get('/users?limit=10&prefix=' + encodeURIComponent(prefix), function (err, data) {
-      if (err) return;
-      var list = clear('dm-suggestions');
-      (data.users || []).forEach(function (u) {
-        if (!state.me || u.id !== state.me.id) list.append(el('option', null, null, {value: u.username}));
-      });
-    });
-  }, 200);
-}
-
 function route(type, d, id) {
   if (!state.me || !d) return;
   if (id > state.seen) state.seen = id;
@@ -376,70 +360,76 @@ function toggleSettings(open) {
   });
 }
 
-function init() {
-  on('settings-open', 'click', function () {
-    toggleSettings($('settings').hidden);
+// Deferred, as every script: the document is parsed.
+on('settings-open', 'click', function () {
+  toggleSettings($('settings').hidden);
+});
+on('settings-close', 'click', toggleSettings.bind(null, false));
+on('settings', 'change', function (e) {
+  if (e.target.name === 'theme') Parley.theme.set(e.target.value);
+});
+onEsc(document, function () {
+  if (!$('settings').hidden) toggleSettings(false);
+  else if ($('sidebar').className === 'open') {
+    toggleMenu(false);
+    $('menu').focus();
+  }
+});
+Parley.onSignedOut = function () {
+  if (state.me) signedOut('Your session ended. Please sign in again.');
+};
+on('auth-form', 'submit', authenticate.bind(null, '/login'));
+on('register', 'click', authenticate.bind(null, '/register'));
+on('logout', 'click', function () {
+  toggleSettings(false);
+  Parley.api('POST', '/logout', null, signedOut.bind(null, ''));
+});
+on('menu', 'click', function () { toggleMenu(); });
+on('sidebar', 'scroll', moreRooms);
+on('leave', 'click', function () {
+  var id = view.currentId();
+  if (id === null) return;
+  roomChange('POST', '/rooms/' + id + '/leave', null, function () {
+    view.close();
+    return null;
   });
-  on('settings-close', 'click', toggleSettings.bind(null, false));
-  on('settings', 'change', function (e) {
-    if (e.target.name === 'theme') Parley.theme.set(e.target.value);
-  });
-  onEsc(document, function () {
-    if (!$('settings').hidden) toggleSettings(false);
-    else if ($('sidebar').className === 'open') {
-      toggleMenu(false);
-      $('menu').focus();
-    }
-  });
-  view.init();
-  mod.init();
-  Parley.mentions.init();
-  Parley.search.init();
-  Parley.uploads.init();
-  Parley.onSignedOut = function () {
-    if (state.me) signedOut('Your session ended. Please sign in again.');
-  };
-  on('auth-form', 'submit', authenticate.bind(null, '/login'));
-  on('register', 'click', authenticate.bind(null, '/register'));
-  on('logout', 'click', function () {
-    toggleSettings(false);
-    Parley.api('POST', '/logout', null, signedOut.bind(null, ''));
-  });
-  on('menu', 'click', function () { toggleMenu(); });
-  on('sidebar', 'scroll', moreRooms);
-  on('leave', 'click', function () {
-    var id = view.currentId();
-    if (id === null) return;
-    roomChange('POST', '/rooms/' + id + '/leave', null, function () {
-      view.close();
-      return null;
+});
+on('room-form', 'submit', function (e) {
+  var name = $('room-name').value.trim();
+  if (!name) return;
+  roomChange('POST', '/rooms', {name: name, kind: $('room-kind-select').value}, function (data) {
+    $('room-name').value = '';
+    return data.room.id;
+  }, e.submitter);
+});
+on('dm-form', 'submit', function () {
+  var name = $('dm-user').value.trim();
+  if (name) startDm(name);
+});
+var searchTimer = null;
+on('dm-user', 'input', function () {
+  clearTimeout(searchTimer);
+  var prefix = $('dm-user').value.trim();
+  if (!kUsername.test(prefix)) return;
+  searchTimer = setTimeout(function () {
+    get('/users?limit=10&prefix=' + encodeURIComponent(prefix), function (err, data) {
+      if (err) return;
+      var list = clear('dm-suggestions');
+      (data.users || []).forEach(function (u) {
+        if (!state.me || u.id !== state.me.id) list.append(el('option', null, null, {value: u.username}));
+      });
     });
-  });
-  on('room-form', 'submit', function (e) {
-    var name = $('room-name').value.trim();
-    if (!name) return;
-    roomChange('POST', '/rooms', {name: name, kind: $('room-kind-select').value}, function (data) {
-      $('room-name').value = '';
-      return data.room.id;
-    }, e.submitter);
-  });
-  on('dm-form', 'submit', function () {
-    var name = $('dm-user').value.trim();
-    if (name) startDm(name);
-  });
-  on('dm-user', 'input', suggestUsers);
-  on(document, 'visibilitychange', view.visible);  // nothing while hidden
-  on(window, 'hashchange', function () {
-    var id = roomFromHash();
-    if (id !== null && id !== view.currentId()) openRoom(id);
-  });
+  }, 200);
+});
+on(document, 'visibilitychange', view.visible);  // nothing while hidden
+on(window, 'hashchange', function () {
+  var id = roomFromHash();
+  if (id !== null && id !== view.currentId()) openRoom(id);
+});
 
-  // The cookie is HttpOnly: only the server knows if we are signed in.
-  get('/me', function (err, data) {
-    if (err) showAuth(err.status === 401 ? '' : Parley.errorText(err));
-    else signedIn(data.user);
-  });
-}
-
-init();  // deferred: the document is parsed
+// The cookie is HttpOnly: only the server knows if we are signed in.
+get('/me', function (err, data) {
+  if (err) showAuth(err.status === 401 ? '' : Parley.errorText(err));
+  else signedIn(data.user);
+});
 })();

@@ -1,7 +1,7 @@
-// Helpers, loaded first: the global Parley the others extend, and the DOM
-// words every file uses, global too. ES5 served as is; IIFE bodies are
-// unindented. User text goes in by textContent only. for-in
-// walks our own maps: none extends Object.prototype.
+// Loaded first: the global Parley the others extend, and the DOM words all
+// files use, global too. ES5 as served; IIFE bodies unindented. User text
+// goes in by textContent only. for-in walks our own maps (nothing extends
+// Object.prototype).
 var Parley = window.Parley = {};
 
 // An id, or already the node (or window).
@@ -46,9 +46,9 @@ function on(id, type, fn, capture) {
   }, capture);
 }
 
-// Runs redraw() on node. If that took the focus away (a reaction, someone
-// coming online), it goes back to the control with the same class, text and
-// label, else to node: keyboard users keep their place.
+// Runs redraw() on node. Focus it took away (a reaction, someone online)
+// goes back to the control with the same class, text and label, else to
+// node: keyboard users keep their place.
 function keepFocus(node, redraw) {
   var had = document.activeElement, inside = node.contains(had);
   redraw();
@@ -59,13 +59,6 @@ function keepFocus(node, redraw) {
   });
   (same[0] || node).focus();
 }
-
-// Appends text split by re to p; what re matched, as wrap(part) gives it.
-Parley.split = function (p, text, re, wrap) {
-  var parts = String(text).split(re);
-  for (var i = 0; i < parts.length; i++) p.append(i % 2 ? wrap(parts[i]) : parts[i]);
-  return p;
-};
 
 // Runs fn() ms after its first call: a burst costs one run.
 Parley.soon = function (fn, ms) {
@@ -107,14 +100,9 @@ function onEsc(node, close) {
   });
 }
 
-// HH:MM, local: every browser's toTimeString() starts with HH:MM:SS.
+// HH:MM, local: every toTimeString() starts with HH:MM:SS.
 Parley.clock = function (ms) {
   return new Date(ms).toTimeString().slice(0, 5);
-};
-
-Parley.newClientId = function () {
-  var a = crypto.getRandomValues(new Uint32Array(2));
-  return 'w' + Date.now().toString(36) + '-' + a[0].toString(36) + a[1].toString(36);
 };
 
 var kMinuteMs = 60 * 1000;
@@ -147,28 +135,14 @@ Parley.sameDay = function (a, b) {
   return dayStart(a) === dayStart(b);
 };
 
-// alice_k: AK, bob: BO.
-Parley.initials = function (name) {
-  var parts = String(name).split(/[._-]+/), a = parts[0] || name;
-  var b = parts[1] ? parts[1].charAt(0) : a.charAt(1);
-  return (a.charAt(0) + b).toUpperCase();
-};
-
-// A stable colour per user, each 4.5:1 or more against white.
-var kAvatarColours = ['#1f5fbf', '#7b3fb3', '#b3261e', '#1e6b34', '#8a5a00', '#00695c', '#ad1457', '#4a5360'];
-Parley.avatarColour = function (userId) {
-  var h = (userId * 2654435761) % 4294967296;  // Knuth's hash spreads neighbours
-  return kAvatarColours[Math.floor(h / 4294967296 * kAvatarColours.length)];
-};
-
 // "system", "light" or "dark" (the CSS knows the last two): the only thing
 // the page stores, and not the default; with storage off, until reload.
 Parley.theme = {
   get: function () {
     try {
-      return localStorage.getItem('parley-theme') || 'system';
+      var t = localStorage.getItem('parley-theme');
     } catch (e) {}
-    return 'system';
+    return t || 'system';
   },
   set: function (theme) {
     document.documentElement.dataset.theme = theme;

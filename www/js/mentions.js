@@ -68,20 +68,6 @@ function complete(name) {
   suggest();
 }
 
-// Captured before room.js's keys: Tab or Enter picks, Escape closes.
-function onKey(e) {
-  if (!matches.length || e.target !== $('text')) return;
-  if (isEnter(e) || (e.key === 'Tab' && !e.shiftKey && !e.isComposing)) {
-    e.preventDefault();
-    e.stopPropagation();
-    complete(matches[0]);
-  } else if (isEsc(e)) {
-    e.stopPropagation();
-    matches = [];
-    show(clear('mention-list'), false);
-  }
-}
-
 function wanted(room, m) {
   var level = room.notifications || 'all';
   return level === 'all' || (level === 'mentions' && (room.kind === 'dm' || ofMe(m)));
@@ -106,27 +92,38 @@ function notify(room, m) {
   else pop();
 }
 
+Parley.mentions = {ofMe: ofMe, fill: fill, notify: notify};
+
 function showAllow() {
   show('notify-allow', !!window.Notification && Notification.permission === 'default');
 }
 
-function init() {
-  on('text', 'input', suggest);
-  on('composer', 'keydown', onKey, true);
-  on('composer', 'submit', suggest);
-  showAllow();
-  on('notify-allow', 'click', function () {
-    Notification.requestPermission(showAllow);
+on('text', 'input', suggest);
+// Captured before room.js's keys: Tab or Enter picks, Escape closes.
+on('composer', 'keydown', function (e) {
+  if (!matches.length || e.target !== $('text')) return;
+  if (isEnter(e) || (e.key === 'Tab' && !e.shiftKey && !e.isComposing)) {
+    e.preventDefault();
+    e.stopPropagation();
+    complete(matches[0]);
+  } else if (isEsc(e)) {
+    e.stopPropagation();
+    matches = [];
+    show(clear('mention-list'), false);
+  }
+}, true);
+on('composer', 'submit', suggest);
+showAllow();
+on('notify-allow', 'click', function () {
+  Notification.requestPermission(showAllow);
+});
+on('notify-level', 'change', function () {
+  var room = Parley.state.byId[Parley.room.currentId()], level = $('notify-level');
+  Parley.api('PUT', '/rooms/' + room.id + '/notifications', {level: level.value}, function (err, data) {
+    if (!err) room.notifications = data.room.notifications;
+    level.value = room.notifications || 'all';
+    showError('room-error', err);
   });
-  on('notify-level', 'change', function () {
-    var room = Parley.state.byId[Parley.room.currentId()], level = $('notify-level');
-    Parley.api('PUT', '/rooms/' + room.id + '/notifications', {level: level.value}, function (err, data) {
-      if (!err) room.notifications = data.room.notifications;
-      level.value = room.notifications || 'all';
-      showError('room-error', err);
-    });
-  });
-}
+});
 
-Parley.mentions = {ofMe: ofMe, fill: fill, notify: notify, init: init};
 })();

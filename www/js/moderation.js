@@ -87,29 +87,6 @@ function load(fresh, n) {
   });
 }
 
-function onBlock() {
-  var name = $('block-user').value.trim();
-  if (name) setBlock('PUT', name, function () { $('block-user').value = ''; });
-}
-
-// Once (the button hides), from index.html's <template>, which says why.
-function passwordForm() {
-  var form = $('password-form');
-  form.append($('password-fields').content);
-  show(form, true);
-  show('password-open', false);
-  $('old-password').focus();
-}
-
-function onPassword() {
-  var out = $('password-result'), body = {old_password: $('old-password').value, new_password: $('new-password').value};
-  Parley.api('POST', '/me/password', body, function (err) {
-    out.className = err ? 'error' : 'note';
-    out.textContent = Parley.errorText(err) || 'Password changed. You were signed out everywhere else.';
-    if (!err) $('password-form').reset();
-  });
-}
-
 Parley.moderation = {
   member: function (li, m, ctx) {
     if (m.moderator) li.append(el('span', 'role', 'moderator'));
@@ -152,11 +129,27 @@ Parley.moderation = {
     shown[id] = true;
   },
   power: power,
-  load: load,
-  init: function () {
-    on('block-form', 'submit', onBlock);
-    on('password-form', 'submit', onPassword);
-    on('password-open', 'click', passwordForm);
-  }
+  load: load
 };
+
+on('block-form', 'submit', function () {
+  var name = $('block-user').value.trim();
+  if (name) setBlock('PUT', name, function () { $('block-user').value = ''; });
+});
+on('password-form', 'submit', function () {
+  var out = $('password-result'), body = {old_password: $('old-password').value, new_password: $('new-password').value};
+  Parley.api('POST', '/me/password', body, function (err) {
+    out.className = err ? 'error' : 'note';
+    out.textContent = Parley.errorText(err) || 'Password changed. You were signed out everywhere else.';
+    if (!err) $('password-form').reset();
+  });
+});
+// Once (the button hides), from index.html's <template>, which says why.
+on('password-open', 'click', function () {
+  var form = $('password-form');
+  form.append($('password-fields').content);
+  show(form, true);
+  show('password-open', false);
+  $('old-password').focus();
+});
 })();

@@ -4,12 +4,26 @@
 (function () {
 var kGroupMs = 5 * 60 * 1000, kHidden = 'Hidden: you blocked this person.';
 
+// alice_k: AK, bob: BO.
+function initials(name) {
+  var parts = String(name).split(/[._-]+/), a = parts[0] || name;
+  var b = parts[1] ? parts[1].charAt(0) : a.charAt(1);
+  return (a.charAt(0) + b).toUpperCase();
+}
+
+// A stable colour per user, each 4.5:1 or more against white.
+var kColours = ['#1f5fbf', '#7b3fb3', '#b3261e', '#1e6b34', '#8a5a00', '#00695c', '#ad1457', '#4a5360'];
+function colour(userId) {
+  var h = (userId * 2654435761) % 4294967296;  // Knuth's hash spreads neighbours
+  return kColours[Math.floor(h / 4294967296 * kColours.length)];
+}
+
 function shell(cls, attrs, user, ts) {
   attrs['data-user'] = user.id;
   attrs['data-ts'] = ts;
   var li = el('li', cls, null, attrs);
-  var a = li.appendChild(el('span', 'avatar', Parley.initials(user.username), {'aria-hidden': 'true'}));
-  a.style.backgroundColor = Parley.avatarColour(user.id);
+  var a = li.appendChild(el('span', 'avatar', initials(user.username), {'aria-hidden': 'true'}));
+  a.style.backgroundColor = colour(user.id);
   return li;
 }
 

@@ -25,6 +25,11 @@ var R = {
   seq: 0  // bumped when another room opens: late answers dropped
 };
 
+function newClientId() {
+  var a = crypto.getRandomValues(new Uint32Array(2));
+  return 'w' + Date.now().toString(36) + '-' + a[0].toString(36) + a[1].toString(36);
+}
+
 function inRoom(d) {
   return !!R.room && d.room_id === R.room.id;
 }
@@ -39,22 +44,16 @@ function roomPath(rest) {
   return '/rooms/' + R.room.id + rest;
 }
 
+// A reply's original; outside the window, fetched: the message at or
+// before its id.
 function quoteOf(id) {
-  var m = R.msgs[id] || R.quotes[id];
-  if (!m) fetchQuote(id);
-  return m;
-}
-
-// A reply's original outside the window: the message at or before its id.
-function fetchQuote(id) {
-  if (R.quoteAsked[id] || !R.room) return;
+  var m = R.msgs[id] || R.quotes[id], seq = R.seq;
+  if (m || R.quoteAsked[id] || !R.room) return m;
   R.quoteAsked[id] = true;
-  var seq = R.seq;
   get(roomPath('/messages?limit=1&before=' + (id + 1)), function (err, data) {
-    if (seq !== R.seq || err) return;
-    var m = (data.messages || [])[0];
-    if (!m || m.id !== id) return;
-    R.quotes[id] = m;
+    var q = !err && seq === R.seq && (data.messages || [])[0];
+    if (!q || q.id !== id) return;
+    R.quotes[id] = q;
     for (var k in R.msgs) if (R.msgs[k].reply_to === id) renderMessage(R.msgs[k]);
   });
 }
@@ -247,13 +246,6 @@ function announce(text) {
   while (region.childNodes.length > kAnnounceKeep) region.firstChild.remove();
 }
 
-function forget(node) {
-  [node].concat([].slice.call(node.querySelectorAll('[data-id]'))).forEach(function (n) {
-    delete R.nodes[n.dataset.id];
-    delete R.msgs[n.dataset.id];
-  });
-}
-
 function bounds() {
   R.oldest = null;
   R.newest = 0;
@@ -272,7 +264,10 @@ function trim(fromTop) {
     var node = fromTop ? list.firstChild : list.lastChild;
     while (!fromTop && node && !idOf(node)) node = node.previousSibling;  // pending stay
     if (!node) break;
-    forget(node);
+    [node].concat([].slice.call(node.querySelectorAll('[data-id]'))).forEach(function (n) {
+      delete R.nodes[n.dataset.id];
+      delete R.msgs[n.dataset.id];
+    });
     node.remove();
     trimmed = true;
   }
@@ -364,11 +359,6 @@ function fillViewport() {
   if (R.hasMore && list.scrollHeight <= list.clientHeight + 10) loadPage(true);
 }
 
-function onScroll() {
-  if (list.scrollTop < kEdgePx) loadPage(true);
-  else if (toBottom() < kEdgePx) loadPage(false);
-}
-
 function focusMessage(id) {
   var li = R.nodes[id];
   if (!li) return;
@@ -446,7 +436,7 @@ function post(clientId) {
 function send(text, attachments) {
   var q = R.replyTo !== null ? quoteOf(R.replyTo) : null;
   if (!R.atEnd) loadLatest();
-  var clientId = Parley.newClientId();
+  var clientId = newClientId();
   var li = draw.pending(text, clientId, me(), q && draw.gist(q));
   R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo, attachments: attachments};
   cancelReply();
@@ -473,21 +463,6 @@ function lastOwnId() {
   return null;
 }
 
-function onComposerKey(e) {
-  if (isEnter(e)) {
-    e.preventDefault();
-    submitComposer();
-  } else if (e.key === 'ArrowUp' && !$('text').value) {
-    var id = lastOwnId();
-    if (id !== null) {
-      e.preventDefault();
-      startEdit(id);
-    }
-  } else if (isEsc(e) && R.replyTo !== null) {
-    cancelReply();
-  }
-}
-
 function submitComposer() {
   var box = $('text'), text = box.value;
   if (!R.room) return;
@@ -498,14 +473,6 @@ function submitComposer() {
   box.value = '';
   growComposer();
   send(text, attachments);
-}
-
-function onComposerInput() {
-  growComposer();
-  var now = Date.now();
-  if (!R.room || now - R.lastTypingSent < kTypingSendEveryMs || !$('text').value) return;
-  R.lastTypingSent = now;
-  api('POST', roomPath('/typing'));
 }
 
 function startReply(id) {
@@ -584,7 +551,7 @@ function removeMessage(id) {
 }
 
 function startAnswer(questionId) {
-  var clientId = Parley.newClientId();  // per form: a retry answers once
+  var clientId = newClientId();  // per form: a retry answers once
   var li = R.nodes[questionId];
   inlineEditor(li, 'Your answer', '', 'Post answer', function (text, done) {
     api('POST', '/messages/' + questionId + '/answer', {text: text, client_id: clientId}, function (err, data) {
@@ -598,18 +565,6 @@ function startAnswer(questionId) {
       if (q) renderMessage(q);
     });
   });
-}
-
-// Arrows, Home and End move between messages; Tab reaches the actions.
-function onListKey(e) {
-  var step = {ArrowUp: -1, ArrowDown: 1, Home: -2, End: 2}[e.key], t = e.target;
-  if (!step || (t !== list && !t.classList.contains('msg'))) return;
-  var all = list.querySelectorAll('.msg[data-id]');
-  if (!all.length) return;
-  var at = [].indexOf.call(all, t);
-  var next = step === -2 ? 0 : step === 2 || at < 0 ? all.length - 1 : Math.max(0, Math.min(all.length - 1, at + step));
-  e.preventDefault();
-  all[next].focus();
 }
 
 function longPress() {
@@ -768,21 +723,6 @@ function editRoom(open, focus) {
   if (focus) (open ? $('room-edit-name') : b).focus();
 }
 
-// Only what I changed: another's rename meanwhile stays. The room event
-// redraws the header.
-function saveRoom() {
-  var seq = R.seq, body = {};
-  ['name', 'topic'].forEach(function (k) {
-    var f = $('room-edit-' + k), v = f.value.trim();
-    if (v !== f.defaultValue) body[k] = v;
-  });
-  api('PATCH', roomPath(''), body, function (err) {
-    if (seq !== R.seq) return;
-    showError('room-edit-error', err);
-    if (!err) editRoom(false, 1);
-  });
-}
-
 function rerender() {
   for (var id in R.msgs) if (R.nodes[id]) renderMessage(R.msgs[id]);
   replyText();
@@ -909,45 +849,89 @@ Parley.room = {
     if (m && R.room) renderMembers();  // presence comes for all my rooms
   },
   visible: markRead,
-  rerender: rerender,
-  init: function () {
-    on('composer', 'submit', submitComposer);
-    on('text', 'keydown', onComposerKey);
-    on('text', 'input', onComposerInput);
-    on('older', 'click', loadPage.bind(null, true));
-    on('latest', 'click', function () {
-      loadLatest(function () { $('text').focus(); });
-    });
-    on('reply-cancel', 'click', function () {
-      cancelReply();
-      $('text').focus();
-    });
-    on(list, 'scroll', onScroll);
-    on(list, 'keydown', onListKey);
-    longPress();
-    setInterval(function () {
-      if (!R.room) return;
-      draw.refreshTimes(list);
-      layout();
-    }, 30000);
-    var closeEdit = editRoom.bind(null, false, 1);
-    on('room-edit-open', 'click', function () {
-      editRoom($('room-edit').hidden, 1);
-    });
-    on('room-edit', 'submit', saveRoom);
-    on('room-edit-cancel', 'click', closeEdit);
-    onEsc('room-edit', closeEdit);
-    // Pending until they accept; a member already: said so.
-    on('invite-form', 'submit', function () {
-      var name = $('invite-user').value.trim(), seq = R.seq;
-      if (!name || !R.room) return;
-      api('POST', roomPath('/members'), {username: name}, function (err, data) {
-        if (seq !== R.seq) return;
-        setError(err);
-        $('invite-result').textContent = err ? '' : data.member ? data.member.user.username + ' is already a member' : 'Invitation sent to ' + data.invitation.user.username;
-        if (!err) $('invite-user').value = '';
-      });
-    });
-  }
+  rerender: rerender
 };
+
+on('composer', 'submit', submitComposer);
+on('text', 'keydown', function (e) {
+  if (isEnter(e)) {
+    e.preventDefault();
+    submitComposer();
+  } else if (e.key === 'ArrowUp' && !$('text').value) {
+    var id = lastOwnId();
+    if (id !== null) {
+      e.preventDefault();
+      startEdit(id);
+    }
+  } else if (isEsc(e) && R.replyTo !== null) {
+    cancelReply();
+  }
+});
+on('text', 'input', function () {
+  growComposer();
+  var now = Date.now();
+  if (!R.room || now - R.lastTypingSent < kTypingSendEveryMs || !$('text').value) return;
+  R.lastTypingSent = now;
+  api('POST', roomPath('/typing'));
+});
+on('older', 'click', loadPage.bind(null, true));
+on('latest', 'click', function () {
+  loadLatest(function () { $('text').focus(); });
+});
+on('reply-cancel', 'click', function () {
+  cancelReply();
+  $('text').focus();
+});
+on(list, 'scroll', function () {
+  if (list.scrollTop < kEdgePx) loadPage(true);
+  else if (toBottom() < kEdgePx) loadPage(false);
+});
+// Arrows, Home and End move between messages; Tab reaches the actions.
+on(list, 'keydown', function (e) {
+  var step = {ArrowUp: -1, ArrowDown: 1, Home: -2, End: 2}[e.key], t = e.target;
+  if (!step || (t !== list && !t.classList.contains('msg'))) return;
+  var all = list.querySelectorAll('.msg[data-id]');
+  if (!all.length) return;
+  var at = [].indexOf.call(all, t);
+  var next = step === -2 ? 0 : step === 2 || at < 0 ? all.length - 1 : Math.max(0, Math.min(all.length - 1, at + step));
+  e.preventDefault();
+  all[next].focus();
+});
+longPress();
+setInterval(function () {
+  if (!R.room) return;
+  draw.refreshTimes(list);
+  layout();
+}, 30000);
+var closeEdit = editRoom.bind(null, false, 1);
+on('room-edit-open', 'click', function () {
+  editRoom($('room-edit').hidden, 1);
+});
+// Only what I changed: another's rename meanwhile stays. The room event
+// redraws the header.
+on('room-edit', 'submit', function () {
+  var seq = R.seq, body = {};
+  ['name', 'topic'].forEach(function (k) {
+    var f = $('room-edit-' + k), v = f.value.trim();
+    if (v !== f.defaultValue) body[k] = v;
+  });
+  api('PATCH', roomPath(''), body, function (err) {
+    if (seq !== R.seq) return;
+    showError('room-edit-error', err);
+    if (!err) editRoom(false, 1);
+  });
+});
+on('room-edit-cancel', 'click', closeEdit);
+onEsc('room-edit', closeEdit);
+// Pending until they accept; a member already: said so.
+on('invite-form', 'submit', function () {
+  var name = $('invite-user').value.trim(), seq = R.seq;
+  if (!name || !R.room) return;
+  api('POST', roomPath('/members'), {username: name}, function (err, data) {
+    if (seq !== R.seq) return;
+    setError(err);
+    $('invite-result').textContent = err ? '' : data.member ? data.member.user.username + ' is already a member' : 'Invitation sent to ' + data.invitation.user.username;
+    if (!err) $('invite-user').value = '';
+  });
+});
 })();

@@ -13,7 +13,8 @@ function result(m) {
   b.append(el('span', 'where', (room ? room.name + ' · ' : '') + m.user.username));
   // As in the room: no words of someone I blocked.
   var text = Parley.moderation.hidden(m) ? Parley.render.hiddenText : m.snippet || m.text;
-  Parley.split(b.appendChild(el('span', 'snippet')), text, /[\u0002\u0003]/, function (t) { return el('mark', null, t); });
+  var parts = String(text).split(/[\u0002\u0003]/), s = b.appendChild(el('span', 'snippet'));
+  for (var i = 0; i < parts.length; i++) s.append(i % 2 ? el('mark', null, parts[i]) : parts[i]);
   function reveal() {
     Parley.rooms.open(m.room_id);
     if (Parley.room.currentId() === m.room_id) Parley.room.jump(m.id);
@@ -43,14 +44,13 @@ function run(more, n) {
 }
 
 Parley.search = {
-  draw: draw,
-  init: function () {
-    on('search-form', 'submit', function () {
-      query = $('search-q').value.trim();
-      if (query) run(false, 0);
-      else show('search-section', false);
-    });
-    on('search-more', 'click', run.bind(null, true, 0));
-  }
+  draw: draw
 };
+
+on('search-form', 'submit', function () {
+  query = $('search-q').value.trim();
+  if (query) run(false, 0);
+  else show('search-section', false);
+});
+on('search-more', 'click', run.bind(null, true, 0));
 })();

@@ -78,28 +78,27 @@ Parley.uploads = {
     var done = tray.filter(function (item) { return item.id !== null; });
     done.forEach(removeItem);
     return done.map(function (item) { return item.id; });
-  },
-  init: function () {
-    var input = $('attach');
-    on('attach-button', 'click', function () { input.click(); });
-    on(input, 'change', function () {
-      uploadAll(input.files);
-      input.value = '';
-    });
-    var room = $('room');
-    on(room, 'dragover', function (e) {
-      if (!e.dataTransfer || !$('composer').offsetParent) return;
-      e.preventDefault();
-      room.className = 'dropping';
-    });
-    on(room, 'dragleave', function () { room.className = ''; });
-    on(room, 'drop', function (e) {
-      room.className = '';
-      if ($('composer').offsetParent && uploadAll(e.dataTransfer && e.dataTransfer.files)) e.preventDefault();
-    });
-    on('text', 'paste', function (e) {
-      if (uploadAll(e.clipboardData && e.clipboardData.files)) e.preventDefault();
-    });
   }
 };
+
+var input = $('attach');
+on('attach-button', 'click', function () { input.click(); });
+on(input, 'change', function () {
+  uploadAll(input.files);
+  input.value = '';
+});
+var room = $('room');
+on(room, 'dragover', function (e) {
+  if (!e.dataTransfer || !$('composer').offsetParent) return;
+  e.preventDefault();
+  room.className = 'dropping';
+});
+on(room, 'dragleave', function () { room.className = ''; });
+on(room, 'drop', function (e) {
+  room.className = '';
+  if ($('composer').offsetParent && uploadAll(e.dataTransfer && e.dataTransfer.files)) e.preventDefault();
+});
+on('text', 'paste', function (e) {
+  if (uploadAll(e.clipboardData && e.clipboardData.files)) e.preventDefault();
+});
 })();
