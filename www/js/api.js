@@ -1,6 +1,6 @@
-// The REST client over XMLHttpRequest (old browsers lack fetch). The session
-// is the HttpOnly cookie: the page never holds the token. Words for codes
-// whose server message would not do for a person:
+// The REST client over XMLHttpRequest (old browsers lack fetch), global as
+// dom.js's words. The session is the HttpOnly cookie: the page never holds
+// the token. Words for codes whose server message would not do for a person:
 var kErrorText = {
   network: 'The server cannot be reached. Check your connection and try again.',
   throttled: 'Too many attempts. Wait a moment and try again.',
@@ -9,78 +9,78 @@ var kErrorText = {
   muted: 'A moderator muted you in this room for now.'
 };
 
-Parley.errorText = function (err) {
+function errorText(err) {
   if (!err || typeof err === 'string') return err || '';
   var m = err.message;
   return kErrorText[err.code] || (m ? m.charAt(0).toUpperCase() + m.slice(1) + '.' : 'Something went wrong (HTTP ' + err.status + ').');
-};
+}
 
 // err's words (none: nothing) in the element id.
 function showError(id, err) {
-  $(id).textContent = Parley.errorText(err);
+  $(id).textContent = errorText(err);
 }
 
 // Worth trying again: no answer, throttled or a server error.
-Parley.transient = function (err) {
+function transient(err) {
   return !err.status || err.status === 429 || err.status >= 500;
-};
+}
 
 // fn(n + 1) in 1, 2, 4... 16 s (jittered, as in transport.js) if err is
 // worth it and I am signed in.
-Parley.retry = function (err, n, fn) {
-  var again = Parley.transient(err) && me();
+function retry(err, n, fn) {
+  var again = transient(err) && me();
   if (again) setTimeout(fn, (1000 << Math.min(n, 4)) * (0.8 + 0.4 * Math.random()), n + 1);
   return again;
-};
+}
 
-Parley.parse = function (text) {
+function parse(text) {
   try {
     return JSON.parse(text);
   } catch (e) {
     return null;
   }
-};
+}
 
 // done(err, data, status): err null on 2xx, else {status (0: no answer),
 // code, message}.
-Parley.request = function (method, url, body, timeoutMs, done) {
+function request(method, url, body, timeoutMs, done) {
   var xhr = new XMLHttpRequest();
   xhr.open(method, url, true);
   xhr.setRequestHeader('Accept', 'application/json');
   if (body != null) xhr.setRequestHeader('Content-Type', 'application/json');
   xhr.timeout = timeoutMs;
-  Parley.onAnswer(xhr, done);
+  onAnswer(xhr, done);
   xhr.send(body == null ? null : JSON.stringify(body));
   return xhr;
-};
+}
 
 // Also for uploads. An XHR ends by one of load, error, timeout or abort.
-Parley.onAnswer = function (xhr, done) {
+function onAnswer(xhr, done) {
   xhr.onload = function () {
-    var data = Parley.parse(xhr.responseText), s = xhr.status, e = (data && data.error) || {};
+    var data = parse(xhr.responseText), s = xhr.status, e = (data && data.error) || {};
     done(s >= 200 && s < 300 ? null : {status: s, code: e.code || 'http_' + s, message: e.message || ''}, data, s);
   };
   xhr.onerror = xhr.ontimeout = xhr.onabort = function () {
     done({status: 0, code: 'network', message: ''}, null, 0);
   };
-};
+}
 
-Parley.api = function (method, path, body, done) {
-  Parley.request(method, '/api' + path, body, 20000, function (err, data, status) {
-    // Parley.onSignedOut: app.js's, set in its init before any request.
+function api(method, path, body, done) {
+  request(method, '/api' + path, body, 20000, function (err, data, status) {
+    // Parley.onSignedOut: app.js's, set before any request.
     if (err && err.status === 401 && path !== '/login' && path !== '/register') Parley.onSignedOut();
     if (done) done(err, data, status);
   });
-};
+}
 
-Parley.get = function (path, done) {
-  Parley.api('GET', path, null, done);
-};
+function get(path, done) {
+  api('GET', path, null, done);
+}
 
 // For the event endpoints: a 200 that is not JSON fails too.
-Parley.getJson = function (url, timeoutMs, done) {
-  return Parley.request('GET', url, null, timeoutMs, function (err, data, status) {
+function getJson(url, timeoutMs, done) {
+  return request('GET', url, null, timeoutMs, function (err, data, status) {
     if (!err && !data) err = {status: status, code: 'bad_body', message: ''};
     done(err, data);
   });
-};
+}

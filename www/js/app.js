@@ -1,7 +1,7 @@
 // The page: sign-in, the room list, DMs, new rooms, routing events. The
 // cursor is known before rooms and history are fetched: nothing is lost.
 (function () {
-var view = Parley.room, mod = Parley.moderation, inv = Parley.invitations, get = Parley.get, kRoomsPage = '/rooms?limit=50', kUsername = /^[\w.-]{1,32}$/;
+var view = Parley.room, mod = Parley.moderation, inv = Parley.invitations, kRoomsPage = '/rooms?limit=50', kUsername = /^[\w.-]{1,32}$/;
 
 var state = Parley.state = {
   me: null,
@@ -33,7 +33,7 @@ function authenticate(path) {
   $('auth-error').textContent = bad;
   if (bad) return;
   $('login').disabled = $('register').disabled = true;
-  Parley.api('POST', path, {username: username, password: password}, function (err, data) {
+  api('POST', path, {username: username, password: password}, function (err, data) {
     $('login').disabled = $('register').disabled = false;
     showError('auth-error', err);
     if (err) return;
@@ -92,9 +92,20 @@ function showStatus(s) {
   var badge = $('status');
   badge.textContent = s;
   badge.className = 'badge ' + s;
-  if (s === 'live' || s === 'long-poll') Parley.ping();
+  if (s === 'live' || s === 'long-poll') ping();
   else $('rtt').textContent = '';
 }
+
+// The round-trip time beside the badge: GET /api/health (nginx, a worker,
+// SQLite) every 15 s while visible.
+var ping = Parley.ping = function () {
+  if (!me() || document.hidden) return;
+  var t0 = Date.now();
+  request('GET', '/api/health', null, 10000, function (err) {
+    $('rtt').textContent = err ? '' : Math.max(1, Date.now() - t0) + ' ms';
+  });
+};
+setInterval(ping, 15000);
 
 // Replaces rooms by id; ours stays if it counted newer events or read further
 // (a read marker not stored yet).
@@ -114,7 +125,7 @@ function merge(rooms, prev) {
 // Without it the page is empty: asked again after a failure, saying so.
 function fetchRooms(then, n) {
   get(kRoomsPage, function (err, data) {
-    show('rooms-retry', err && Parley.retry(err, n || 0, fetchRooms.bind(null, then)));
+    show('rooms-retry', err && retry(err, n || 0, fetchRooms.bind(null, then)));
     if (err) return;
     var prev = state.byId;
     state.rooms = [];
@@ -164,7 +175,7 @@ function loadRooms(openInitial) {
 
 function afterRooms(openInitial) {
   var current = view.currentId();
-  if (current !== null) {
+  if (current) {
     var now = state.byId[current];
     if (!now || !now.member) openRoom(defaultRoom());
     else {
@@ -192,13 +203,13 @@ function defaultRoom() {
     var r = state.rooms[i];
     if (!r.member) continue;
     if (r.name === 'general' && r.kind === 'public') return r.id;
-    if (first === null) first = r.id;
+    if (!first) first = r.id;
   }
   return first;
 }
 
 function openRoom(id) {
-  var room = id !== null ? state.byId[id] : null;
+  var room = state.byId[id];
   if (!room || !room.member) {
     view.close();
     renderRooms();
@@ -215,17 +226,17 @@ function openRoom(id) {
 function roomButton(room) {
   var b = label(button(null, 'room', openRoom.bind(null, room.id)), room);
   b.dataset.roomId = room.id;
-  if (room.unread > 0) b.append(el('span', 'unread', room.unread > 99 ? '99+' : room.unread, {'aria-label': room.unread + ' unread'}));
+  if (room.unread > 0) b.append(span('unread', room.unread > 99 ? '99+' : room.unread, {'aria-label': room.unread + ' unread'}));
   var last = room.last_message;
-  if (last) b.append(el('span', 'last', Parley.render.gist(last)));
+  if (last) b.append(span('last', Parley.render.gist(last)));
   if (room.id === view.currentId()) b.setAttribute('aria-current', 'true');
   return b;
 }
 
 function label(node, room) {
-  node.append(el('span', 'name', (room.kind === 'dm' ? '@ ' : '# ') + room.name));
+  node.append(span('name', (room.kind === 'dm' ? '@ ' : '# ') + room.name));
   var tag = {qa: 'Q&A', 'private': 'private'}[room.kind];
-  if (tag) node.append(el('span', 'tag', tag));
+  if (tag) node.append(span('tag', tag));
   return node;
 }
 
@@ -258,7 +269,7 @@ function joinButton(room) {
 // opened(data) names opened (null: the default).
 function roomChange(method, path, body, opened, busy) {
   if (busy) busy.disabled = true;
-  Parley.api(method, path, body, function (err, data) {
+  api(method, path, body, function (err, data) {
     if (busy) busy.disabled = false;
     showError('sidebar-error', err);
     if (!err) enter(opened(data));
@@ -268,7 +279,7 @@ function roomChange(method, path, body, opened, busy) {
 // The list again, then room id (null: the default).
 function enter(id) {
   fetchRooms(function () {
-    openRoom(id !== null && state.byId[id] ? id : defaultRoom());
+    openRoom(state.byId[id] ? id : defaultRoom());
   });
 }
 
@@ -292,7 +303,7 @@ Parley.rooms = {
 function addPerson(user) {
   if (user.id === me().id) return;
   var list = $('people'), li = el('li');
-  li.append(el('span', 'name', user.username),
+  li.append(span('name', user.username),
     button('Message', 'dm', startDm.bind(null, user.username), 'Message ' + user.username));
   list.prepend(li);
   while (list.childNodes.length > 10) list.lastChild.remove();
@@ -382,13 +393,13 @@ on('auth-form', 'submit', authenticate.bind(null, '/login'));
 on('register', 'click', authenticate.bind(null, '/register'));
 on('logout', 'click', function () {
   toggleSettings(false);
-  Parley.api('POST', '/logout', null, signedOut.bind(null, ''));
+  api('POST', '/logout', null, signedOut.bind(null, ''));
 });
 on('menu', 'click', function () { toggleMenu(); });
 on('sidebar', 'scroll', moreRooms);
 on('leave', 'click', function () {
   var id = view.currentId();
-  if (id === null) return;
+  if (!id) return;
   roomChange('POST', '/rooms/' + id + '/leave', null, function () {
     view.close();
     return null;
@@ -424,12 +435,12 @@ on('dm-user', 'input', function () {
 on(document, 'visibilitychange', view.visible);  // nothing while hidden
 on(window, 'hashchange', function () {
   var id = roomFromHash();
-  if (id !== null && id !== view.currentId()) openRoom(id);
+  if (id && id !== view.currentId()) openRoom(id);
 });
 
 // The cookie is HttpOnly: only the server knows if we are signed in.
 get('/me', function (err, data) {
-  if (err) showAuth(err.status === 401 ? '' : Parley.errorText(err));
+  if (err) showAuth(err.status === 401 ? '' : errorText(err));
   else signedIn(data.user);
 });
 })();

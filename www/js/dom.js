@@ -18,6 +18,10 @@ function el(tag, className, text, attrs) {
   return node;
 }
 
+function span(className, text, attrs) {
+  return el('span', className, text, attrs);
+}
+
 function button(label, cls, onClick, ariaLabel) {
   var b = el('button', cls, label, {type: 'button', 'aria-label': ariaLabel});
   on(b, 'click', onClick);

@@ -1,6 +1,6 @@
 // My pending invitations, newest first: fetched when the cursor is known
-// and after a reset, then kept by `member` events; those heard while a
-// fetch is out go again onto its answer, which may predate them.
+// and after a reset, then kept by `member` events; those heard during a
+// fetch go again onto its answer, which may predate them.
 (function () {
 var list = [], heard = null, seq = 0, kAbout = /^(invited|declined|uninvited)$/;
 
@@ -18,7 +18,7 @@ function draw(note) {
     var ul = clear('invitations');
     list.forEach(function (v) {
       var r = v.room, to = ' invitation to #' + r.name;
-      Parley.rooms.label(ul.appendChild(el('li')), r).append(el('span', 'last', 'invited by ' + v.by.username),
+      Parley.rooms.label(ul.appendChild(el('li')), r).append(span('last', 'invited by ' + v.by.username),
         button('Accept', 'accept', answer.bind(null, r.id, 1), 'Accept' + to),
         button('Decline', 'decline', answer.bind(null, r.id, 0), 'Decline' + to));
     });
@@ -32,12 +32,12 @@ function answer(id, accepting, e) {
   var b = e.target;
   $('invitations').focus();  // a disabled button loses it to the page
   b.disabled = true;
-  Parley.api(accepting ? 'POST' : 'DELETE', accepting ? '/rooms/' + id + '/join' : '/me/invitations/' + id, null, function (err) {
+  api(accepting ? 'POST' : 'DELETE', accepting ? '/rooms/' + id + '/join' : '/me/invitations/' + id, null, function (err) {
     var gone = err && (err.status === 404 || err.code === 'banned');
     b.disabled = false;
     if (!err || gone) apply({room_id: id});
     if (!err && accepting) Parley.rooms.enter(id);
-    draw(gone ? (accepting ? 'That invitation is no longer open.' : '') : Parley.errorText(err));
+    draw(gone ? (accepting ? 'That invitation is no longer open.' : '') : errorText(err));
   });
 }
 
@@ -45,9 +45,9 @@ function answer(id, accepting, e) {
 function load(n) {
   var at = ++seq;
   heard = [];
-  Parley.get('/me/invitations', function (err, data) {
+  get('/me/invitations', function (err, data) {
     if (at !== seq) return;
-    if (err) return Parley.retry(err, n || 0, load) || (heard = null);
+    if (err) return retry(err, n || 0, load) || (heard = null);
     list = data.invitations;
     heard.forEach(apply);
     heard = null;

@@ -1,12 +1,12 @@
 // Mentions: @names, mine highlighted, @ completion from members, and a
-// Notification while hidden if the room's level and Settings allow it.
+// Notification while hidden if the room's level and Settings allow.
 (function () {
 // As the server reads (schema/mentions.cc), left to right: an address, from
 // "http://" or "https://" to ASCII white space, names nobody, nor "x@";
 // "@name" and an "@" right after it.
 var kWord = /(https?:\/\/[^ \t\n\r\f\v]*)|[\w.-]@|(@[\w.-]+)@?/gi, matches = [], mod = Parley.moderation;
 // An address's link runs to any space, less an end mark (a "(…)" stays);
-// the rest of the address is plain text.
+// the rest is plain text.
 var kLink = /^https?:\/\/(?:\([^\s()]*\)|[^\s()])*(?:\([^\s()]*\)|[^\s().,;:!?'"\]>])/i;
 
 // "@Bob" and "@bob." (a sentence's end) name bob.
@@ -31,22 +31,18 @@ function fill(p, text) {
     a = m[1] && kLink.exec(m[1]);
     w = !names[19] && /^@(?!\.\.?$)[\w.-]{1,32}$/.test(m[2]) && m[2];
     p.append(text.slice(at, m.index), a ? el('a', null, a = a[0], {href: a, target: '_blank', rel: 'noopener'})
-      : w ? el('span', isMe(w) ? 'at me' : 'at', w) : '', m[0].slice((a || w || '').length));
+      : w ? span(isMe(w) ? 'at me' : 'at', w) : '', m[0].slice((a || w || '').length));
     if (w) add(w = w.slice(1)), add(w.replace(/\.+$/, ''));
   }
   p.append(text.slice(at));
 }
 
-function partial() {
-  var box = $('text'), m = /(^|\s)@([\w.-]*)$/.exec(box.value.slice(0, box.selectionStart));
-  return m ? m[2].toLowerCase() : null;
-}
-
+// Members whose name starts with the @word before the caret.
 function suggest() {
-  var w = partial(), ul = clear('mention-list');
+  var box = $('text'), at = /(^|\s)@([\w.-]*)$/.exec(box.value.slice(0, box.selectionStart));
+  var w = at && at[2].toLowerCase(), ul = clear('mention-list'), full = false;
   matches = [];
-  var members = w === null ? [] : Parley.room.members(), full = false;
-  members.forEach(function (mb) {
+  (at ? Parley.room.members() : []).forEach(function (mb) {
     var name = mb.user.username, low = name.toLowerCase();
     full = full || low === w;
     if (low.indexOf(w) === 0 && name !== me().username && matches.length < 5) matches.push(name);
@@ -56,7 +52,7 @@ function suggest() {
   matches.forEach(function (name) {
     ul.appendChild(el('li')).append(button('@' + name, 'pick', complete.bind(null, name)));
   });
-  show(ul, matches.length > 0);
+  show(ul, matches.length);
 }
 
 function complete(name) {
@@ -75,7 +71,7 @@ function wanted(room, m) {
 
 function notify(room, m) {
   if (!window.Notification || Notification.permission !== 'granted' || !document.hidden) return;
-  // None for someone I blocked, nor while my blocks are unknown (null).
+  // None from someone I blocked, nor while my blocks are unknown.
   if (mine(m) || mod.hidden(m) !== false || !wanted(room, m)) return;
   // One tag per message: shown once by all my hidden tabs.
   var pop = function () {
@@ -119,7 +115,7 @@ on('notify-allow', 'click', function () {
 });
 on('notify-level', 'change', function () {
   var room = Parley.state.byId[Parley.room.currentId()], level = $('notify-level');
-  Parley.api('PUT', '/rooms/' + room.id + '/notifications', {level: level.value}, function (err, data) {
+  api('PUT', '/rooms/' + room.id + '/notifications', {level: level.value}, function (err, data) {
     if (!err) room.notifications = data.room.notifications;
     level.value = room.notifications || 'all';
     showError('room-error', err);

@@ -40,7 +40,7 @@ function menu(li, m, ctx) {
   function item(label, method, path, body) {
     list.appendChild(el('li')).append(button(label, 'mod-item', function () {
       toggle(false);
-      Parley.api(method, path, body, ctx.onError);
+      api(method, path, body, ctx.onError);
     }));
   }
   var who = encodeURIComponent(m.user.username), path = '/rooms/' + room.id + '/members/' + who;
@@ -66,7 +66,7 @@ function renderBlocks() {
 
 // The list follows my block's event (app.js).
 function setBlock(method, name, then) {
-  Parley.api(method, '/me/blocks/' + encodeURIComponent(name), null, function (err) {
+  api(method, '/me/blocks/' + encodeURIComponent(name), null, function (err) {
     showError('blocks-error', err);
     if (!err && then) then();
   });
@@ -76,8 +76,8 @@ function setBlock(method, name, then) {
 // failure; meanwhile hidden() is null (unknown).
 function load(fresh, n) {
   if (fresh) blocked = null;
-  Parley.get('/me/blocks', function (err, data) {
-    if (err) return Parley.retry(err, n || 0, load.bind(null, 0));
+  get('/me/blocks', function (err, data) {
+    if (err) return retry(err, n || 0, load.bind(null, 0));
     blocked = {};
     data.blocks.forEach(function (b) { blocked[b.id] = b.username; });
     renderBlocks();
@@ -89,8 +89,8 @@ function load(fresh, n) {
 
 Parley.moderation = {
   member: function (li, m, ctx) {
-    if (m.moderator) li.append(el('span', 'role', 'moderator'));
-    if (m.muted_until > Date.now()) li.append(el('span', 'role muted', 'muted until ' + clock(m.muted_until)));
+    if (m.moderator) li.append(span('role', 'moderator'));
+    if (m.muted_until > Date.now()) li.append(span('role muted', 'muted until ' + clock(m.muted_until)));
     if (mayActOn(ctx.room, ctx.members, m.user.id)) menu(li, m, ctx);
   },
   canDelete: function (room, members, m) {
@@ -138,9 +138,9 @@ on('block-form', 'submit', function () {
 });
 on('password-form', 'submit', function () {
   var out = $('password-result'), body = {old_password: $('old-password').value, new_password: $('new-password').value};
-  Parley.api('POST', '/me/password', body, function (err) {
+  api('POST', '/me/password', body, function (err) {
     out.className = err ? 'error' : 'note';
-    out.textContent = Parley.errorText(err) || 'Password changed. You were signed out everywhere else.';
+    out.textContent = errorText(err) || 'Password changed. You were signed out everywhere else.';
     if (!err) $('password-form').reset();
   });
 });

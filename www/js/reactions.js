@@ -39,7 +39,7 @@ function find(list, emoji) {
 
 function toggle(m, emoji, done) {
   var r = find(m.reactions || [], emoji), path = '/messages/' + m.id + '/reactions/' + encodeURIComponent(emoji);
-  Parley.api(r && r.me ? 'DELETE' : 'PUT', path, null, function (err, data) {
+  api(r && r.me ? 'DELETE' : 'PUT', path, null, function (err, data) {
     done(err, data && data.message);
   });
 }

@@ -22,14 +22,14 @@ function shell(cls, attrs, user, ts) {
   attrs['data-user'] = user.id;
   attrs['data-ts'] = ts;
   var li = el('li', cls, null, attrs);
-  var a = li.appendChild(el('span', 'avatar', initials(user.username), {'aria-hidden': 'true'}));
+  var a = li.appendChild(span('avatar', initials(user.username), {'aria-hidden': 'true'}));
   a.style.backgroundColor = colour(user.id);
   return li;
 }
 
 function head(user, after) {
   var h = el('div', 'head');
-  h.append(el('span', 'author', user.username), after);
+  h.append(span('author', user.username), after);
   return h;
 }
 
@@ -47,7 +47,7 @@ function gist(q) {
 
 function pending(text, clientId, me, quoted) {
   var li = shell('msg own pending', {'data-client-id': clientId}, me, Date.now()), c = li.appendChild(el('div', 'content'));
-  c.append(head(me, el('span', 'sending', 'sending…')));
+  c.append(head(me, span('sending', 'sending…')));
   if (quoted) c.append(el('p', 'quote', '↩ ' + quoted));
   c.append(el('p', 'text', text));
   return li;
@@ -72,7 +72,7 @@ function regroup(list, w) {
   var prev = null, prevTs = 0, myId = String(me() && me().id);  // prev: null after a system note or a question
   // "New" goes before others' first message after the marker, once the
   // window holds what came before.
-  var sawRead = !w.hasMore, newDone = w.unreadAfter === null;
+  var sawRead = !w.hasMore, newDone = !w.unreadAfter;
   for (var node = list.firstChild; node; node = node.nextSibling) {
     var ts = +node.dataset.ts, id = +node.dataset.id;
     if (id && !newDone && id <= w.unreadAfter) sawRead = true;

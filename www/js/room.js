@@ -5,7 +5,7 @@
 // read history too).
 (function () {
 var list = $('messages'), kPageSize = 50, kMaxItems = 400, kEdgePx = 120, kTypingSendEveryMs = 3000;
-var kTypingShowMs = 6000, kLongPressMs = 500, kAnnounceKeep = 3, mod = Parley.moderation, api = Parley.api, draw = Parley.render, get = Parley.get;
+var kTypingShowMs = 6000, kLongPressMs = 500, kAnnounceKeep = 3, mod = Parley.moderation, draw = Parley.render;
 
 // Per-room state (replies, quotes, typing...) is set by open().
 var R = {
@@ -76,8 +76,8 @@ function renderMessage(m) {
   li.classList.add('msg', m.kind);  // a message keeps its kind
   li.classList.toggle('own', own);
   var old = li.querySelector(':scope > .content'), box = el('div', 'content'), h = box.appendChild(draw.head(m.user, timeNode(m.ts)));
-  if (m.kind === 'question') h.append(m.answer_id ? el('span', 'state answered', 'answered') : el('span', 'state open', 'unanswered'));
-  if (m.kind === 'answer') h.append(el('span', 'kind', 'answer'));
+  if (m.kind === 'question') h.append(m.answer_id ? span('state answered', 'answered') : span('state open', 'unanswered'));
+  if (m.kind === 'answer') h.append(span('kind', 'answer'));
   if (m.reply_to && m.kind !== 'answer') box.append(quote(quoteOf(m.reply_to), jumpTo.bind(null, m.reply_to)));
   if (!live) {
     box.append(el('p', 'text deleted', m.deleted_by ? 'removed by a moderator' : 'message deleted'));
@@ -93,7 +93,7 @@ function renderMessage(m) {
   }
   li.classList.toggle('mention', Parley.mentions.ofMe(m));
   // After the text: a grouped message shows no head.
-  if (m.edited && live) box.append(el('span', 'edited', '(edited)'));
+  if (m.edited && live) box.append(span('edited', '(edited)'));
   var onReact = react.bind(null, m.id);
   if (live) Parley.reactions.counts(box, m, onReact, R.muted);
 
@@ -163,7 +163,7 @@ function insertionPoint(id) {
 }
 
 function outsideWindow(id) {
-  return (!R.atEnd && id > R.newest) || (R.hasMore && R.oldest !== null && id < R.oldest);
+  return (!R.atEnd && id > R.newest) || (R.hasMore && R.oldest && id < R.oldest);
 }
 
 function placeMessage(m, extending) {
@@ -192,7 +192,7 @@ function placeMessage(m, extending) {
     else list.insertBefore(li, insertionPoint(m.id));
   }
   R.msgs[m.id] = m;
-  if (R.oldest === null || m.id < R.oldest) R.oldest = m.id;
+  if (!R.oldest || m.id < R.oldest) R.oldest = m.id;
   if (m.id > R.newest) R.newest = m.id;
   renderMessage(m);
   if (m.kind === 'question') adoptAnswer(m);
@@ -251,7 +251,7 @@ function bounds() {
   R.newest = 0;
   for (var c = list.firstChild; c; c = c.nextSibling) {
     var id = idOf(c);
-    if (id && R.oldest === null) R.oldest = id;
+    if (!R.oldest) R.oldest = id;
     if (id > R.newest) R.newest = id;
   }
 }
@@ -339,7 +339,7 @@ function loadAround(id, then) {
 }
 
 function loadPage(older) {
-  if (R.loading || (older ? !R.hasMore || R.oldest === null : R.atEnd || !R.newest)) return;
+  if (R.loading || (older ? !R.hasMore || !R.oldest : R.atEnd || !R.newest)) return;
   R.loading = true;
   historyGet('limit=' + kPageSize + (older ? '&before=' + R.oldest : '&after=' + R.newest), function (page, more) {
     keepPosition(function () {
@@ -395,7 +395,7 @@ function flushRead() {
 // newer message. The marker only moves forward.
 function postRead(p, n) {
   if (p) api('POST', '/rooms/' + p.roomId + '/read', {event_id: p.eventId}, function (err) {
-    if (err && Parley.transient(err) && n < 5) setTimeout(postRead, 2000 << n, p, n + 1);
+    if (err && transient(err) && n < 5) setTimeout(postRead, 2000 << n, p, n + 1);
   });
 }
 
@@ -404,11 +404,11 @@ function failPending(clientId, err) {
   remove(head.querySelector('.sending'));
   remove(p.li.querySelector('.failed'));
   var f = p.li.appendChild(el('div', 'failed'));
-  f.append(el('span', 'why', 'Not sent: ' + Parley.errorText(err)));
-  if (Parley.transient(err)) {
+  f.append(span('why', 'Not sent: ' + errorText(err)));
+  if (transient(err)) {
     f.append(button('Retry', 'retry', function () {
       remove(f);
-      head.append(el('span', 'sending', 'sending…'));
+      head.append(span('sending', 'sending…'));
       post(clientId);
     }));
   }
@@ -434,7 +434,7 @@ function post(clientId) {
 }
 
 function send(text, attachments) {
-  var q = R.replyTo !== null ? quoteOf(R.replyTo) : null;
+  var q = R.replyTo && quoteOf(R.replyTo);
   if (!R.atEnd) loadLatest();
   var clientId = newClientId();
   var li = draw.pending(text, clientId, me(), q && draw.gist(q));
@@ -600,11 +600,11 @@ function drawMembers() {
   var amOwner = mod.power(R.room, R.members) === 2;
   sorted.forEach(function (m) {
     var state = m.online ? 'online' : 'offline', li = el('li', state);
-    li.append(el('span', 'dot'), el('span', 'name', m.user.username), el('span', 'visually-hidden', ' (' + state + ')'));
+    li.append(span('dot'), span('name', m.user.username), span('visually-hidden', ' (' + state + ')'));
     if (isQa() && amOwner && !mine(m)) {
       li.append(roleSelect(m));
     } else if (isQa() || m.owner) {
-      li.append(el('span', 'role', m.owner ? 'owner' + (isQa() ? ', ' + m.role : '') : m.role));
+      li.append(span('role', m.owner ? 'owner' + (isQa() ? ', ' + m.role : '') : m.role));
     }
     mod.member(li, m, {room: R.room, members: R.members, onError: setError});
     ul.append(li);
@@ -859,11 +859,11 @@ on('text', 'keydown', function (e) {
     submitComposer();
   } else if (e.key === 'ArrowUp' && !$('text').value) {
     var id = lastOwnId();
-    if (id !== null) {
+    if (id) {
       e.preventDefault();
       startEdit(id);
     }
-  } else if (isEsc(e) && R.replyTo !== null) {
+  } else if (isEsc(e) && R.replyTo) {
     cancelReply();
   }
 });

@@ -10,10 +10,10 @@ function result(m) {
     if (Parley.state.byId[m.room_id]) reveal();
     else Parley.rooms.catchUp(m.id - 1, reveal);
   });
-  b.append(el('span', 'where', (room ? room.name + ' · ' : '') + m.user.username));
+  b.append(span('where', (room ? room.name + ' · ' : '') + m.user.username));
   // As in the room: no words of someone I blocked.
   var text = Parley.moderation.hidden(m) ? Parley.render.hiddenText : m.snippet || m.text;
-  var parts = String(text).split(/[\u0002\u0003]/), s = b.appendChild(el('span', 'snippet'));
+  var parts = String(text).split(/[\u0002\u0003]/), s = b.appendChild(span('snippet'));
   for (var i = 0; i < parts.length; i++) s.append(i % 2 ? el('mark', null, parts[i]) : parts[i]);
   function reveal() {
     Parley.rooms.open(m.room_id);
@@ -31,13 +31,13 @@ function draw() {
 // matches a page) goes on by itself, 10 at most.
 function run(more, n) {
   var q = 'q=' + encodeURIComponent(query) + '&limit=20' + (more ? '&before=' + next : '');
-  Parley.get('/search?' + q, function (err, data) {
+  get('/search?' + q, function (err, data) {
     var d = data || {}, list = d.results || [];
     hits = (more ? hits : []).concat(list);
     draw();
     next = d.next_before;
     if (d.has_more && !list.length && n < 9) return run(true, n + 1);
-    $('search-note').textContent = err ? Parley.errorText(err) : hits.length ? '' : d.has_more ? 'Nothing yet.' : 'Nothing found.';
+    $('search-note').textContent = err ? errorText(err) : hits.length ? '' : d.has_more ? 'Nothing yet.' : 'Nothing found.';
     show('search-more', d.has_more);
     show('search-section', true);
   });

@@ -1,7 +1,7 @@
 // One stream for all my tabs (HTTP/1.1 allows six connections a site): the
 // tab holding the Web Lock runs the Transport and relays over a
-// BroadcastChannel; when it closes, a waiting tab takes the lock and resumes
-// from the last cursor heard.
+// BroadcastChannel; when it closes, a waiting tab takes the lock and goes
+// on from the last cursor heard.
 Parley.SharedTransport = function (userId, handlers) {
   if (!window.BroadcastChannel || !navigator.locks) return new Parley.Transport(handlers);
   this.h = handlers;

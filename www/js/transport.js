@@ -1,8 +1,8 @@
 // The event connection for all my rooms (DESIGN 4): SSE, else long-poll
 // for good (why below). Events at or below lastId are dropped: a replay
 // shows once. The epoch goes along: a new database answers `reset`, not a
-// gap. We reopen from our cursor, not EventSource's, backing off with
-// jitter so tabs do not all hit a restarted server.
+// gap. We reopen from our cursor, not EventSource's, with jittered backoff
+// (tabs must not all hit a restarted server).
 var kHelloTimeoutMs = 5000, kSilenceCheckMs = 45000, kBackoffMinMs = 1000, kBackoffMaxMs = 16000, kPollTimeoutS = 25;
 var kEventTypes = ['message', 'question', 'answer', 'edit', 'delete', 'room', 'member', 'user',
   'typing', 'presence', 'reset', 'reaction', 'receipt'];
@@ -123,7 +123,7 @@ T.openStream = function () {
   });
 
   es.addEventListener('hello', this.live(function (e) {
-    var d = Parley.parse(e.data) || {};
+    var d = parse(e.data) || {};
     helloSeen = true;
     this.streamFailures = 0;
     clearTimeout(this.timers.hello);
@@ -136,18 +136,18 @@ T.openStream = function () {
     es.addEventListener(type, this.live(function (e) {
       // EventSource repeats the last id on ephemeral events, which have none.
       var ephemeral = /^(typing|presence|reset|receipt)$/.test(type);
-      this.deliver(type, Parley.parse(e.data), e.lastEventId && !ephemeral ? parseInt(e.lastEventId, 10) : 0);
+      this.deliver(type, parse(e.data), e.lastEventId && !ephemeral ? parseInt(e.lastEventId, 10) : 0);
       this.armSilenceCheck();
     }));
   }, this);
 
   es.onerror = this.live(function () {
     if (helloSeen) return this.retryLater();
-    // Failed before hello; a poll tells why: 401 signed out, failing too:
+    // Failed before hello; a poll tells why: 401 signed out, failing:
     // retry, working (twice): long-poll.
     this.teardown();
     this.setStatus('reconnecting');
-    Parley.getJson('/events/poll?timeout=0', 10000, this.live(function (err) {
+    getJson('/events/poll?timeout=0', 10000, this.live(function (err) {
       if (err && err.status === 401) return this.h.onSignedOut();
       if (!err && ++this.streamFailures >= 2) return this.switchToPoll('the stream fails where a poll works');
       this.retryLater();
@@ -156,11 +156,11 @@ T.openStream = function () {
 };
 
 // After 45 s without an event, a quick poll: events it finds that the
-// stream has not delivered 2 s later mean it is stuck.
+// stream lacks 2 s later mean it is stuck.
 T.armSilenceCheck = function () {
   this.timer('silence', kSilenceCheckMs, function () {
     var from = this.lastId;
-    Parley.getJson('/events/poll?' + this.cursorQuery('since') + '&timeout=0', 10000, this.live(function (err, body) {
+    getJson('/events/poll?' + this.cursorQuery('since') + '&timeout=0', 10000, this.live(function (err, body) {
       var newest = 0, events = (!err && body.events) || [];
       for (var i = 0; i < events.length; i++) newest = Math.max(newest, events[i].id || 0);
       if (newest <= from) return this.armSilenceCheck();
@@ -174,7 +174,7 @@ T.armSilenceCheck = function () {
 
 T.poll = function () {
   var q = this.cursorQuery('since'), url = '/events/poll?' + (q ? q + '&' : '') + 'timeout=' + kPollTimeoutS;
-  this.xhr = Parley.getJson(url, (kPollTimeoutS + 15) * 1000, this.live(function (err, body) {
+  this.xhr = getJson(url, (kPollTimeoutS + 15) * 1000, this.live(function (err, body) {
     this.xhr = null;
     if (err) return err.status === 401 ? this.h.onSignedOut() : this.retryLater();
     var gen = this.generation, events = body.events || [];

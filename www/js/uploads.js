@@ -23,9 +23,9 @@ function upload(file) {
   if (tray.length >= kMaxFiles) return;
   var name = file.name || 'pasted.png', node = el('li', 'upload'), xhr = new XMLHttpRequest();
   var item = {id: null, xhr: xhr, node: node};
-  node.append(el('span', 'upload-name', name));
+  node.append(span('upload-name', name));
   var bar = node.appendChild(el('progress', '', null, {max: 100, value: 0, 'aria-label': 'Uploading ' + name}));
-  var state = node.appendChild(el('span', 'upload-state', 'uploading'));
+  var state = node.appendChild(span('upload-state', 'uploading'));
   node.append(button('×', 'upload-remove', removeItem.bind(null, item), 'Remove ' + name));
   $('upload-tray').append(node);
   show('upload-tray', true);
@@ -36,14 +36,14 @@ function upload(file) {
   xhr.upload.onprogress = function (e) {
     if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total);
   };
-  Parley.onAnswer(xhr, function (err, data, status) {
+  onAnswer(xhr, function (err, data, status) {
     var up = !err && status === 201 && data && data.upload;
     item.xhr = null;
     if (up) {
       item.id = up.id;
       bar.value = 100;
     }
-    state.textContent = up ? 'ready, ' + size(up.size) : Parley.errorText(err || {status: status});
+    state.textContent = up ? 'ready, ' + size(up.size) : errorText(err || {status: status});
     node.className = up ? 'upload ready' : 'upload failed';
   });
   xhr.send(file);
@@ -64,7 +64,7 @@ function attachment(a) {
       height: Math.max(1, Math.round(a.height * scale)), src: a.url}));
   } else {
     link = el('a', 'attachment', null, {href: a.url, download: a.name});
-    link.append(el('span', 'file-name', a.name), el('span', 'file-size', size(a.size)));
+    link.append(span('file-name', a.name), span('file-size', size(a.size)));
   }
   return link;
 }
