@@ -188,7 +188,7 @@ function afterRooms(openInitial) {
   renderRooms();
 }
 
-var loadRoomsSoon = Parley.soon(function () {
+var loadRoomsSoon = soon(function () {
   if (state.me) loadRooms(false);
 }, 150);
 
@@ -228,7 +228,7 @@ function roomButton(room) {
   b.dataset.roomId = room.id;
   if (room.unread > 0) b.append(span('unread', room.unread > 99 ? '99+' : room.unread, {'aria-label': room.unread + ' unread'}));
   var last = room.last_message;
-  if (last) b.append(span('last', Parley.render.gist(last)));
+  if (last) b.append(span('last', view.gist(last)));
   if (room.id === view.currentId()) b.setAttribute('aria-current', 'true');
   return b;
 }

@@ -65,12 +65,12 @@ function keepFocus(node, redraw) {
 }
 
 // Runs fn() ms after its first call: a burst costs one run.
-Parley.soon = function (fn, ms) {
+function soon(fn, ms) {
   var timer = null;
   return function () {
     if (!timer) timer = setTimeout(function () { timer = null; fn(); }, ms);
   };
-};
+}
 
 function clear(node) {
   node = $(node);
@@ -105,9 +105,9 @@ function onEsc(node, close) {
 }
 
 // HH:MM, local: every toTimeString() starts with HH:MM:SS.
-Parley.clock = function (ms) {
+function clock(ms) {
   return new Date(ms).toTimeString().slice(0, 5);
-};
+}
 
 var kMinuteMs = 60 * 1000;
 
@@ -117,14 +117,14 @@ function dayStart(ms) {
 }
 
 // "now", "2 min", then the clock (dividers say the day).
-Parley.relativeTime = function (ms, now) {
+function relativeTime(ms, now) {
   var ago = (now || Date.now()) - ms;
   if (ago < kMinuteMs) return 'now';
   if (ago < 60 * kMinuteMs) return Math.floor(ago / kMinuteMs) + ' min';
-  return Parley.clock(ms);
-};
+  return clock(ms);
+}
 
-Parley.dayLabel = function (ms) {
+function dayLabel(ms) {
   var today = dayStart(Date.now());
   // Rounded: a daylight-saving day lasts 23 or 25 hours.
   var days = Math.round((today - dayStart(ms)) / (24 * 60 * kMinuteMs));
@@ -133,11 +133,11 @@ Parley.dayLabel = function (ms) {
   var d = new Date(ms), label = d.getDate() + ' ' + d.toLocaleString('en-US', {month: 'short'});
   if (d.getFullYear() !== new Date(today).getFullYear()) label += ' ' + d.getFullYear();
   return label;
-};
+}
 
-Parley.sameDay = function (a, b) {
+function sameDay(a, b) {
   return dayStart(a) === dayStart(b);
-};
+}
 
 // "system", "light" or "dark" (the CSS knows the last two): the only thing
 // the page stores, and not the default; with storage off, until reload.

@@ -21,8 +21,9 @@ function mayActOn(room, members, userId) {
   return p === 2 || !(target && target.moderator);
 }
 
-function clock(ms) {
-  return (Parley.sameDay(ms, Date.now()) ? '' : new Date(ms).toLocaleDateString() + ' ') + Parley.clock(ms);
+// The clock, after the date unless today.
+function stamp(ms) {
+  return (sameDay(ms, Date.now()) ? '' : new Date(ms).toLocaleDateString() + ' ') + clock(ms);
 }
 
 function menu(li, m, ctx) {
@@ -90,7 +91,7 @@ function load(fresh, n) {
 Parley.moderation = {
   member: function (li, m, ctx) {
     if (m.moderator) li.append(span('role', 'moderator'));
-    if (m.muted_until > Date.now()) li.append(span('role muted', 'muted until ' + clock(m.muted_until)));
+    if (m.muted_until > Date.now()) li.append(span('role muted', 'muted until ' + stamp(m.muted_until)));
     if (mayActOn(ctx.room, ctx.members, m.user.id)) menu(li, m, ctx);
   },
   canDelete: function (room, members, m) {
@@ -102,7 +103,7 @@ Parley.moderation = {
     return own && own.muted_until > Date.now() ? own.muted_until : 0;
   },
   mutedText: function (until) {
-    return 'You are muted in this room until ' + clock(until) + '.';
+    return 'You are muted in this room until ' + stamp(until) + '.';
   },
   note: function (d) {
     var who = d.user.username, by = d.by ? ' by ' + d.by.username : '';
@@ -114,7 +115,7 @@ Parley.moderation = {
     var verbs = {
       joined: ' joined', added: ' was added', left: ' left', role: ' is now a ' + d.role,
       kicked: ' was removed' + by, banned: ' was banned' + by, unbanned: ' may come back' + by,
-      muted: ' is muted until ' + clock(d.muted_until || 0), unmuted: ' may write again',
+      muted: ' is muted until ' + stamp(d.muted_until || 0), unmuted: ' may write again',
       moderator: d.moderator ? ' is now a moderator' : ' is no longer a moderator', declined: ' declined the invitation'
     }, from = d.by ? d.by.username + ' ' : '';
     if (d.action === 'invited') return from + 'invited ' + who;

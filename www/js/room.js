@@ -5,7 +5,7 @@
 // read history too).
 (function () {
 var list = $('messages'), kPageSize = 50, kMaxItems = 400, kEdgePx = 120, kTypingSendEveryMs = 3000;
-var kTypingShowMs = 6000, kLongPressMs = 500, kAnnounceKeep = 3, mod = Parley.moderation, draw = Parley.render;
+var kTypingShowMs = 6000, kLongPressMs = 500, kAnnounceKeep = 3, mod = Parley.moderation;
 
 // Per-room state (replies, quotes, typing...) is set by open().
 var R = {
@@ -24,6 +24,109 @@ var R = {
   events: 0,  // member and presence events
   seq: 0  // bumped when another room opens: late answers dropped
 };
+
+// A message's shell, and regroup(): after each batch of changes it sets
+// what depends on neighbours (`cont`, dividers), simpler than patching each
+// case. A divider is its message's first child: none is stranded.
+var kGroupMs = 5 * 60 * 1000, kHidden = 'Hidden: you blocked this person.';
+
+// alice_k: AK, bob: BO.
+function initials(name) {
+  var parts = String(name).split(/[._-]+/), a = parts[0] || name;
+  var b = parts[1] ? parts[1].charAt(0) : a.charAt(1);
+  return (a.charAt(0) + b).toUpperCase();
+}
+
+// A stable colour per user, each 4.5:1 or more against white.
+var kColours = ['#1f5fbf', '#7b3fb3', '#b3261e', '#1e6b34', '#8a5a00', '#00695c', '#ad1457', '#4a5360'];
+function colour(userId) {
+  var h = (userId * 2654435761) % 4294967296;  // Knuth's hash spreads neighbours
+  return kColours[Math.floor(h / 4294967296 * kColours.length)];
+}
+
+function shell(cls, attrs, user, ts) {
+  attrs['data-user'] = user.id;
+  attrs['data-ts'] = ts;
+  var li = el('li', cls, null, attrs);
+  var a = li.appendChild(span('avatar', initials(user.username), {'aria-hidden': 'true'}));
+  a.style.backgroundColor = colour(user.id);
+  return li;
+}
+
+function head(user, after) {
+  var h = el('div', 'head');
+  h.append(span('author', user.username), after);
+  return h;
+}
+
+// Filled by renderMessage(). tabindex: a jump to a reply's original focuses it.
+function item(m) {
+  return shell('', {'data-id': m.id, tabindex: -1}, m.user, m.ts);
+}
+
+// "name: text" for quotes, the room list and the live region, never a
+// blocked person's words: none until my blocks are known.
+function gist(q) {
+  var h = mod.hidden(q);
+  return q.user.username + ': ' + (q.deleted ? 'message deleted' : h ? 'hidden' : h == null ? '…' : q.text);
+}
+
+function pending(text, clientId, me, quoted) {
+  var li = shell('msg own pending', {'data-client-id': clientId}, me, Date.now()), c = li.appendChild(el('div', 'content'));
+  c.append(head(me, span('sending', 'sending…')));
+  if (quoted) c.append(el('p', 'quote', '↩ ' + quoted));
+  c.append(el('p', 'text', text));
+  return li;
+}
+
+function isDivider(node, cls) {
+  return node && node.className === 'divider ' + cls;
+}
+
+// Sets (text) or removes (null) li's divider cls: "day" first, then "new".
+function setDivider(li, cls, text) {
+  var c = li.firstChild;
+  if (cls === 'new' && isDivider(c, 'day')) c = c.nextSibling;
+  var found = isDivider(c, cls) ? c : null;
+  if (!text) return found && found.remove();
+  if (!found) li.insertBefore(el('div', 'divider ' + cls, text), c);
+  else if (found.textContent !== text) found.textContent = text;
+}
+
+function regroup() {
+  var prev = null, prevTs = 0, myId = String(me() && me().id);  // prev: null after a system note or a question
+  // "New" goes before others' first message after the marker, once the
+  // window holds what came before.
+  var sawRead = !R.hasMore, newDone = !R.unreadAfter;
+  for (var node = list.firstChild; node; node = node.nextSibling) {
+    var ts = +node.dataset.ts, id = +node.dataset.id;
+    if (id && !newDone && id <= R.unreadAfter) sawRead = true;
+    if (!ts) {
+      prev = null;
+      continue;
+    }
+    var user = node.dataset.user, q = node.classList.contains('question');
+    var day = !prevTs || !sameDay(prevTs, ts) ? dayLabel(ts) : null;
+    setDivider(node, 'day', day);
+    var isNew = false;
+    if (!newDone && id > R.unreadAfter && user !== myId) {
+      isNew = sawRead;
+      newDone = true;
+    }
+    setDivider(node, 'new', isNew ? 'New messages' : null);
+    node.classList.toggle('cont', !!prev && !day && !isNew && !q && prev.user === user && ts - prev.ts < kGroupMs);
+    prev = q ? null : {user: user, ts: ts};
+    prevTs = ts;
+  }
+}
+
+function refreshTimes() {
+  var now = Date.now();
+  [].forEach.call(list.getElementsByTagName('time'), function (time) {
+    var t = relativeTime(+time.dataset.ms, now);
+    if (time.textContent !== t) time.textContent = t;
+  });
+}
 
 function newClientId() {
   var a = crypto.getRandomValues(new Uint32Array(2));
@@ -60,12 +163,12 @@ function quoteOf(id) {
 
 function timeNode(ts) {
   var d = new Date(ts);
-  return el('time', 'ts', Parley.relativeTime(ts), {datetime: d.toISOString(), 'data-ms': ts, title: d.toLocaleString()});
+  return el('time', 'ts', relativeTime(ts), {datetime: d.toISOString(), 'data-ms': ts, title: d.toLocaleString()});
 }
 
 // A reply's quote, a button to the original (q null: not loaded yet).
 function quote(q, onJump) {
-  var text = q ? draw.gist(q) : 'an earlier message';
+  var text = q ? gist(q) : 'an earlier message';
   return button('↩ ' + text, 'quote', onJump, 'Reply to ' + text + '. Show the original');
 }
 
@@ -75,14 +178,14 @@ function renderMessage(m) {
   var prof = !!R.room && R.room.role === 'professor';
   li.classList.add('msg', m.kind);  // a message keeps its kind
   li.classList.toggle('own', own);
-  var old = li.querySelector(':scope > .content'), box = el('div', 'content'), h = box.appendChild(draw.head(m.user, timeNode(m.ts)));
+  var old = li.querySelector(':scope > .content'), box = el('div', 'content'), h = box.appendChild(head(m.user, timeNode(m.ts)));
   if (m.kind === 'question') h.append(m.answer_id ? span('state answered', 'answered') : span('state open', 'unanswered'));
   if (m.kind === 'answer') h.append(span('kind', 'answer'));
   if (m.reply_to && m.kind !== 'answer') box.append(quote(quoteOf(m.reply_to), jumpTo.bind(null, m.reply_to)));
   if (!live) {
     box.append(el('p', 'text deleted', m.deleted_by ? 'removed by a moderator' : 'message deleted'));
   } else if (hidden) {
-    box.appendChild(el('p', 'text deleted', draw.hiddenText + ' ')).append(button('Show', 'show', function () {
+    box.appendChild(el('p', 'text deleted', kHidden + ' ')).append(button('Show', 'show', function () {
       mod.show(m.id);
       rerender();  // replies quoting it too
     }));
@@ -95,7 +198,7 @@ function renderMessage(m) {
   // After the text: a grouped message shows no head.
   if (m.edited && live) box.append(span('edited', '(edited)'));
   var onReact = react.bind(null, m.id);
-  if (live) Parley.reactions.counts(box, m, onReact, R.muted);
+  if (live) counts(box, m, onReact, R.muted);
 
   var actions = el('div', 'actions', null, {role: 'group', 'aria-label': 'Actions for this message'});
   function action(shown, label, fn) {
@@ -104,7 +207,7 @@ function renderMessage(m) {
   // Muted: the server refuses to add a reaction or edit; taking back stays.
   // No Reply to a hidden one: its bar would quote it.
   action(may && !(isQa() && prof) && m.kind !== 'answer' && !hidden, 'Reply', startReply);
-  action(may, 'React', function () { Parley.reactions.palette(box, onReact); });
+  action(may, 'React', function () { palette(box, onReact); });
   action(may && own, 'Edit', startEdit);
   action(live && (own || mod.canDelete(R.room, R.members, m)), 'Delete', removeMessage);
   action(may && prof && m.kind === 'question' && !m.answer_id, 'Answer', startAnswer);
@@ -115,12 +218,65 @@ function renderMessage(m) {
   });
 }
 
-function react(id, emoji) {
-  if (!R.msgs[id]) return;
-  Parley.reactions.toggle(R.msgs[id], emoji, function (err, stored) {
-    if (err) setError(err);
-    else if (stored && R.msgs[id]) placeMessage(stored);
+// Reactions: counts under a message (one click toggles mine), a palette
+// behind "React"; `reaction` events change the counts.
+var kPalette = ['👍', '❤️', '😂', '🎉', '😮', '🙏'];
+
+// muted: only my own can be pressed (to take it back).
+function counts(box, m, onToggle, muted) {
+  var all = m.reactions || [];
+  if (!all.length) return;
+  var row = el('div', 'reactions');
+  all.forEach(function (r) {
+    var b = button(r.emoji + ' ' + r.count, 'reaction', onToggle.bind(null, r.emoji));
+    b.setAttribute('aria-pressed', !!r.me);
+    b.disabled = muted && !r.me;
+    b.title = r.me ? 'Remove your ' + r.emoji : 'React with ' + r.emoji;
+    row.append(b);
   });
+  box.append(row);
+}
+
+function palette(box, onToggle) {
+  var old = box.querySelector('.palette');
+  if (old) return old.remove();
+  var p = box.appendChild(el('div', 'palette', null, {role: 'group', 'aria-label': 'Pick a reaction'}));
+  kPalette.forEach(function (e) {
+    p.append(button(e, null, onToggle.bind(null, e), 'React with ' + e));
+  });
+  // Escape shuts it, the focus back on React: the WAI-ARIA menu button.
+  onEsc(p, function () {
+    palette(box);
+    box.querySelector('.react').focus();
+  });
+  p.firstChild.focus();
+}
+
+function byEmoji(all, emoji) {
+  return all.filter(function (r) { return r.emoji === emoji; })[0];
+}
+
+function react(id, emoji) {
+  var m = R.msgs[id], r = m && byEmoji(m.reactions || [], emoji);
+  if (m) api(r && r.me ? 'DELETE' : 'PUT', '/messages/' + id + '/reactions/' + encodeURIComponent(emoji), null, function (err, data) {
+    if (err) setError(err);
+    else if (data && data.message && R.msgs[id]) placeMessage(data.message);
+  });
+}
+
+// A `reaction` event into m; false if already counted (my PUT's answer).
+function applyReaction(m, d) {
+  var all = m.reactions = m.reactions || [], r = byEmoji(all, d.emoji), isMe = mine(d);
+  if (!r) {
+    if (!d.added) return false;
+    r = {emoji: d.emoji, count: 0, me: false};
+    all.push(r);
+  }
+  if (isMe && r.me === !!d.added) return false;
+  if (isMe) r.me = !!d.added;
+  r.count += d.added ? 1 : -1;
+  if (r.count <= 0) all.splice(all.indexOf(r), 1);
+  return true;
 }
 
 // "Read" under my last DM message they passed, else (<= 100 members)
@@ -145,7 +301,7 @@ function renderReceipts() {
 }
 
 function layout() {
-  draw.regroup(list, R);
+  regroup();
   show('older', R.hasMore);
   show('latest', !R.atEnd);
   renderReceipts();
@@ -187,7 +343,7 @@ function placeMessage(m, extending) {
       if (m.id > R.skipped) R.skipped = m.id;
       return;
     }
-    li = R.nodes[m.id] = draw.item(m);
+    li = R.nodes[m.id] = item(m);
     if (m.kind === 'answer' && m.reply_to && R.nodes[m.reply_to]) answersOf(R.nodes[m.reply_to]).append(li);
     else list.insertBefore(li, insertionPoint(m.id));
   }
@@ -437,7 +593,7 @@ function send(text, attachments) {
   var q = R.replyTo && quoteOf(R.replyTo);
   if (!R.atEnd) loadLatest();
   var clientId = newClientId();
-  var li = draw.pending(text, clientId, me(), q && draw.gist(q));
+  var li = pending(text, clientId, me(), q && gist(q));
   R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo, attachments: attachments};
   cancelReply();
   list.append(li);
@@ -486,7 +642,7 @@ function startReply(id) {
 // Again on rerender(): my blocks may have changed.
 function replyText() {
   var q = R.msgs[R.replyTo];
-  if (q) $('reply-text').textContent = 'Replying to ' + draw.gist(q);
+  if (q) $('reply-text').textContent = 'Replying to ' + gist(q);
 }
 
 function cancelReply() {
@@ -654,7 +810,7 @@ function readTo(userId, eventId) {
 
 // Page one (1,000), and my entry if not on it (my mute, powers); again if
 // a member or presence event came meanwhile.
-var loadMembers = Parley.soon(function () {
+var loadMembers = soon(function () {
   if (!R.room) return;
   var seq = R.seq, seen = R.events;
   get(roomPath('/members'), function (err, data) {
@@ -803,7 +959,7 @@ Parley.room = {
     placeMessage(m);
     trim(stick);  // the end away from the reader
     layout();
-    if (isNew && !mine(m)) announce(draw.gist(m));
+    if (isNew && !mine(m)) announce(gist(m));
     if (R.typing[m.user.username]) {
       delete R.typing[m.user.username];
       renderTyping();
@@ -835,7 +991,7 @@ Parley.room = {
   },
   onReaction: function (d) {
     var m = R.msgs[d.message_id];
-    if (m && Parley.reactions.apply(m, d)) renderMessage(m);
+    if (m && applyReaction(m, d)) renderMessage(m);
   },
   onReceipt: function (d) {
     if (!inRoom(d)) return;
@@ -849,7 +1005,9 @@ Parley.room = {
     if (m && R.room) renderMembers();  // presence comes for all my rooms
   },
   visible: markRead,
-  rerender: rerender
+  rerender: rerender,
+  gist: gist,
+  hiddenText: kHidden
 };
 
 on('composer', 'submit', submitComposer);
@@ -900,7 +1058,7 @@ on(list, 'keydown', function (e) {
 longPress();
 setInterval(function () {
   if (!R.room) return;
-  draw.refreshTimes(list);
+  refreshTimes();
   layout();
 }, 30000);
 var closeEdit = editRoom.bind(null, false, 1);

@@ -12,7 +12,7 @@ function result(m) {
   });
   b.append(span('where', (room ? room.name + ' · ' : '') + m.user.username));
   // As in the room: no words of someone I blocked.
-  var text = Parley.moderation.hidden(m) ? Parley.render.hiddenText : m.snippet || m.text;
+  var text = Parley.moderation.hidden(m) ? Parley.room.hiddenText : m.snippet || m.text;
   var parts = String(text).split(/[\u0002\u0003]/), s = b.appendChild(span('snippet'));
   for (var i = 0; i < parts.length; i++) s.append(i % 2 ? el('mark', null, parts[i]) : parts[i]);
   function reveal() {

@@ -10,7 +10,6 @@ Parley.SharedTransport = function (userId, handlers) {
   this.status = '';
 };
 
-(function () {
 var S = Parley.SharedTransport.prototype;
 
 S.start = function () {
@@ -42,7 +41,7 @@ S.mode = function () {
   return this.inner ? this.inner.mode() : 'shared';
 };
 
-S.setStatus = Parley.Transport.prototype.setStatus;
+S.setStatus = T.setStatus;
 
 S.post = function (m) {
   m.s = this.status;
@@ -104,4 +103,3 @@ S.heard = function (m) {
   if (m.t === 'ev') this.h.onEvent(m.type, m.data, m.id);
   if (m.t === 'reset') this.h.onReset(m.cur, m.d);
 };
-})();
