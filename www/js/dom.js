@@ -10,16 +10,16 @@ function $(id) {
 }
 
 // Null text or attributes are left out.
-function el(tag, className, text, attrs) {
+function el(tag, cls, text, attrs) {
   var node = document.createElement(tag);
-  if (className) node.className = className;
+  if (cls) node.className = cls;
   if (text != null) node.textContent = text;
   for (var k in attrs) if (attrs[k] != null) node.setAttribute(k, attrs[k]);
   return node;
 }
 
-function span(className, text, attrs) {
-  return el('span', className, text, attrs);
+function span(cls, text, attrs) {
+  return el('span', cls, text, attrs);
 }
 
 function button(label, cls, onClick, ariaLabel) {

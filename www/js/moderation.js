@@ -45,9 +45,7 @@ function menu(li, m, ctx) {
     }));
   }
   var who = encodeURIComponent(m.user.username), path = '/rooms/' + room.id + '/members/' + who;
-  if (power(room, ctx.members) === 2) {
-    item(m.moderator ? 'Remove moderator' : 'Make moderator', 'PUT', path, {moderator: !m.moderator});
-  }
+  if (power(room, ctx.members) === 2) item(m.moderator ? 'Remove moderator' : 'Make moderator', 'PUT', path, {moderator: !m.moderator});
   if (m.muted_until) item('Unmute', 'PUT', path, {muted_until: null});
   kMutes.forEach(function (t) {
     item(t[0], 'PUT', path, {muted_until: Date.now() + t[1] * 60000});

@@ -59,24 +59,11 @@ function head(user, after) {
   return h;
 }
 
-// Filled by renderMessage(). tabindex: a jump to a reply's original focuses it.
-function item(m) {
-  return shell('', {'data-id': m.id, tabindex: -1}, m.user, m.ts);
-}
-
 // "name: text" for quotes, the room list and the live region, never a
 // blocked person's words: none until my blocks are known.
 function gist(q) {
   var h = mod.hidden(q);
   return q.user.username + ': ' + (q.deleted ? 'message deleted' : h ? 'hidden' : h == null ? '…' : q.text);
-}
-
-function pending(text, clientId, me, quoted) {
-  var li = shell('msg own pending', {'data-client-id': clientId}, me, Date.now()), c = li.appendChild(el('div', 'content'));
-  c.append(head(me, span('sending', 'sending…')));
-  if (quoted) c.append(el('p', 'quote', '↩ ' + quoted));
-  c.append(el('p', 'text', text));
-  return li;
 }
 
 function isDivider(node, cls) {
@@ -343,7 +330,8 @@ function placeMessage(m, extending) {
       if (m.id > R.skipped) R.skipped = m.id;
       return;
     }
-    li = R.nodes[m.id] = item(m);
+    // tabindex: a jump to a reply's original focuses it.
+    li = R.nodes[m.id] = shell('', {'data-id': m.id, tabindex: -1}, m.user, m.ts);
     if (m.kind === 'answer' && m.reply_to && R.nodes[m.reply_to]) answersOf(R.nodes[m.reply_to]).append(li);
     else list.insertBefore(li, insertionPoint(m.id));
   }
@@ -536,7 +524,7 @@ function markRead() {
   Parley.rooms.markedRead(R.room.id, newest);
   if (newest <= R.readSent) return;
   R.readSent = newest;
-  R.readPending = {roomId: R.room.id, eventId: newest};
+  R.readPending = {path: roomPath('/read'), body: {event_id: newest}};
   if (!R.readTimer) R.readTimer = setTimeout(flushRead, 500);
 }
 
@@ -550,7 +538,7 @@ function flushRead() {
 // Retried in 2, 4... 32 s, else receipts and my unread counts wait for a
 // newer message. The marker only moves forward.
 function postRead(p, n) {
-  if (p) api('POST', '/rooms/' + p.roomId + '/read', {event_id: p.eventId}, function (err) {
+  if (p) api('POST', p.path, p.body, function (err) {
     if (err && transient(err) && n < 5) setTimeout(postRead, 2000 << n, p, n + 1);
   });
 }
@@ -575,12 +563,10 @@ function failPending(clientId, err) {
 }
 
 function post(clientId) {
-  var p = R.pending[clientId], body = {text: p.text, client_id: clientId};
-  if (p.replyTo) body.reply_to = p.replyTo;
-  if (p.attachments.length) body.attachments = p.attachments;
-  api('POST', '/rooms/' + p.roomId + '/messages', body, function (err, data) {
+  var p = R.pending[clientId];
+  api('POST', p.path, p.body, function (err, data) {
     // Signed out: the words wait in the composer.
-    if (err && err.status === 401 && !$('text').value) $('text').value = p.text;
+    if (err && err.status === 401 && !$('text').value) $('text').value = p.body.text;
     if (R.pending[clientId] !== p) return;  // another room, or placed
     if (err) return failPending(clientId, err);
     placeMessage(data.message);
@@ -592,9 +578,14 @@ function post(clientId) {
 function send(text, attachments) {
   var q = R.replyTo && quoteOf(R.replyTo);
   if (!R.atEnd) loadLatest();
-  var clientId = newClientId();
-  var li = pending(text, clientId, me(), q && gist(q));
-  R.pending[clientId] = {li: li, text: text, roomId: R.room.id, replyTo: R.replyTo, attachments: attachments};
+  var clientId = newClientId(), li = shell('msg own pending', {'data-client-id': clientId}, me(), Date.now());
+  var c = li.appendChild(el('div', 'content'));
+  c.append(head(me(), span('sending', 'sending…')));
+  if (q) c.append(el('p', 'quote', '↩ ' + gist(q)));
+  c.append(el('p', 'text', text));
+  // What is undefined stays out of the JSON.
+  var body = {text: text, client_id: clientId, reply_to: R.replyTo || undefined, attachments: attachments.length ? attachments : undefined};
+  R.pending[clientId] = {li: li, path: roomPath('/messages'), body: body};
   cancelReply();
   list.append(li);
   trim(1);
@@ -896,7 +887,7 @@ Parley.room = {
     flushRead();
     R.seq++;
     R.room = room;
-    R.pending = {};  // client_id -> {li, text, roomId, replyTo, attachments}
+    R.pending = {};  // client_id -> {li, path, body}
     R.quotes = {};  // replies' originals outside the window
     R.quoteAsked = {};
     R.typing = {};  // username -> expiry
@@ -916,15 +907,12 @@ Parley.room = {
     renderTyping();
     renderHeader();
     show('room', true);
-    if (R.unreadAfter) {
-      loadAround(R.unreadAfter, function () {
-        var divider = list.querySelector('.divider.new');
-        if (divider) list.scrollTop = divider.parentNode.offsetTop - 8;
-        else scrollToBottom();
-      });
-    } else {
-      loadLatest();
-    }
+    if (!R.unreadAfter) loadLatest();
+    else loadAround(R.unreadAfter, function () {
+      var divider = list.querySelector('.divider.new');
+      if (divider) list.scrollTop = divider.parentNode.offsetTop - 8;
+      else scrollToBottom();
+    });
     loadMembers();
   },
   update: function (room) {

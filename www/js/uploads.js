@@ -1,8 +1,7 @@
 // Attachments: upload (picker, drop, paste) with progress, and display:
 // images at the server's size (nothing jumps on load), else a link.
 (function () {
-var kMaxFiles = 10;
-var kBox = 320;  // an inline image's largest side, CSS px
+var kMaxFiles = 10, kBox = 320;  // kBox: an inline image's largest side, CSS px
 var tray = [];  // {id|null, xhr|null, node}
 
 function size(n) {
