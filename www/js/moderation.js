@@ -5,19 +5,21 @@ var blocked = null;  // user id -> username; null until loaded
 var shown = {};  // message ids shown anyway
 var kMutes = [['Mute 10 minutes', 10], ['Mute 1 hour', 60], ['Mute 1 day', 1440]];
 
-// Owner 2, moderator 1, or 0, for me in that room.
-function power(room, members) {
+// Owner 2, moderator 1, or 0, for me in the open room (w: room.js's state,
+// its room and members).
+function power(w) {
+  var room = w.room;
   if (!room || !me() || room.kind === 'dm') return 0;
   if (room.owner && room.owner.id === me().id) return 2;
-  var own = byUser(members, me().id);
+  var own = byUser(w.members, me().id);
   return own && own.moderator ? 1 : 0;
 }
 
 // As the server: the owner acts on anyone, a moderator on members.
-function mayActOn(room, members, userId) {
-  var p = power(room, members);
-  if (!p || userId === me().id || (room.owner && room.owner.id === userId)) return false;
-  var target = byUser(members, userId);
+function mayActOn(w, userId) {
+  var p = power(w);
+  if (!p || userId === me().id || (w.room.owner && w.room.owner.id === userId)) return false;
+  var target = byUser(w.members, userId);
   return p === 2 || !(target && target.moderator);
 }
 
@@ -26,8 +28,8 @@ function stamp(ms) {
   return (sameDay(ms, Date.now()) ? '' : new Date(ms).toLocaleDateString() + ' ') + clock(ms);
 }
 
-function menu(li, m, ctx) {
-  var room = ctx.room, list = el('ul', 'mod-list', null, {hidden: ''});
+function menu(li, m, w) {
+  var room = w.room, list = el('ul', 'mod-list', null, {hidden: ''});
   var open = button('⋯', 'mod-open', function () { toggle(list.hidden); }, 'Moderate ' + m.user.username);
   // The focus goes to the first item, and back to the button on a pick or
   // Escape: the WAI-ARIA menu button.
@@ -41,11 +43,11 @@ function menu(li, m, ctx) {
   function item(label, method, path, body) {
     list.appendChild(el('li')).append(button(label, 'mod-item', function () {
       toggle(false);
-      api(method, path, body, ctx.onError);
+      api(method, path, body, function (err) { showError('room-error', err); });
     }));
   }
   var who = encodeURIComponent(m.user.username), path = '/rooms/' + room.id + '/members/' + who;
-  if (power(room, ctx.members) === 2) item(m.moderator ? 'Remove moderator' : 'Make moderator', 'PUT', path, {moderator: !m.moderator});
+  if (power(w) === 2) item(m.moderator ? 'Remove moderator' : 'Make moderator', 'PUT', path, {moderator: !m.moderator});
   if (m.muted_until) item('Unmute', 'PUT', path, {muted_until: null});
   kMutes.forEach(function (t) {
     item(t[0], 'PUT', path, {muted_until: Date.now() + t[1] * 60000});
@@ -87,13 +89,13 @@ function load(fresh, n) {
 }
 
 Parley.moderation = {
-  member: function (li, m, ctx) {
+  member: function (li, m, w) {
     if (m.moderator) li.append(span('role', 'moderator'));
     if (m.muted_until > Date.now()) li.append(span('role muted', 'muted until ' + stamp(m.muted_until)));
-    if (mayActOn(ctx.room, ctx.members, m.user.id)) menu(li, m, ctx);
+    if (mayActOn(w, m.user.id)) menu(li, m, w);
   },
-  canDelete: function (room, members, m) {
-    return !mine(m) && mayActOn(room, members, m.user.id);
+  canDelete: function (w, m) {
+    return !mine(m) && mayActOn(w, m.user.id);
   },
   // My mute's end (ms), or 0.
   mutedUntil: function (members) {

@@ -196,7 +196,7 @@ function renderMessage(m) {
   action(may && !(isQa() && prof) && m.kind !== 'answer' && !hidden, 'Reply', startReply);
   action(may, 'React', function () { palette(box, onReact); });
   action(may && own, 'Edit', startEdit);
-  action(live && (own || mod.canDelete(R.room, R.members, m)), 'Delete', removeMessage);
+  action(live && (own || mod.canDelete(R, m)), 'Delete', removeMessage);
   action(may && prof && m.kind === 'question' && !m.answer_id, 'Answer', startAnswer);
   if (actions.firstChild) box.append(actions);
   keepFocus(li, function () {
@@ -544,15 +544,15 @@ function postRead(p, n) {
 }
 
 function failPending(clientId, err) {
-  var p = R.pending[clientId], head = p.li.querySelector('.head');
-  remove(head.querySelector('.sending'));
+  var p = R.pending[clientId], h = p.li.querySelector('.head');
+  remove(h.querySelector('.sending'));
   remove(p.li.querySelector('.failed'));
   var f = p.li.appendChild(el('div', 'failed'));
   f.append(span('why', 'Not sent: ' + errorText(err)));
   if (transient(err)) {
     f.append(button('Retry', 'retry', function () {
       remove(f);
-      head.append(span('sending', 'sending…'));
+      h.append(span('sending', 'sending…'));
       post(clientId);
     }));
   }
@@ -744,7 +744,7 @@ function drawMembers() {
   var ul = clear('members'), sorted = R.members.slice().sort(function (a, b) {
     return !a.online - !b.online || (a.user.username < b.user.username ? -1 : 1);
   });
-  var amOwner = mod.power(R.room, R.members) === 2;
+  var amOwner = mod.power(R) === 2;
   sorted.forEach(function (m) {
     var state = m.online ? 'online' : 'offline', li = el('li', state);
     li.append(span('dot'), span('name', m.user.username), span('visually-hidden', ' (' + state + ')'));
@@ -753,7 +753,7 @@ function drawMembers() {
     } else if (isQa() || m.owner) {
       li.append(span('role', m.owner ? 'owner' + (isQa() ? ', ' + m.role : '') : m.role));
     }
-    mod.member(li, m, {room: R.room, members: R.members, onError: setError});
+    mod.member(li, m, R);
     ul.append(li);
   });
   $('members-count').textContent = sorted.length + (R.more ? '+' : '');
@@ -831,7 +831,7 @@ function renderTyping() {
 
 function renderHeader() {
   var room = R.room, dm = room.kind === 'dm', qa = room.kind === 'qa', prof = qa && room.role === 'professor';
-  var topic = $('room-topic'), editor = mod.power(room, R.members) > 0;
+  var topic = $('room-topic'), editor = mod.power(R) > 0;
   $('room-title').textContent = (dm ? '@ ' : '# ') + room.name;
   topic.textContent = topic.title = room.topic || '';
   show('room-edit-open', editor);
@@ -875,6 +875,39 @@ function rerender() {
   replyText();
 }
 
+function open(room) {
+  flushRead();
+  R.seq++;
+  R.room = room;
+  R.pending = {};  // client_id -> {li, path, body}
+  R.quotes = {};  // replies' originals outside the window
+  R.quoteAsked = {};
+  R.typing = {};  // username -> expiry
+  R.members = [];
+  R.more = false;  // members beyond the list
+  R.tries = 0;
+  R.removed = '';
+  R.readSent = 0;
+  // "New messages" stays at my read marker on opening, if unread.
+  R.unreadAfter = room.unread > 0 && room.read_event_id > 0 ? room.read_event_id : null;
+  cancelReply();
+  editRoom(false);
+  clear('members');
+  clear('announcer');
+  setError(R.notice);
+  R.notice = $('invite-result').textContent = '';
+  renderTyping();
+  renderHeader();
+  show('room', true);
+  if (!R.unreadAfter) loadLatest();
+  else loadAround(R.unreadAfter, function () {
+    var divider = list.querySelector('.divider.new');
+    if (divider) list.scrollTop = divider.parentNode.offsetTop - 8;
+    else scrollToBottom();
+  });
+  loadMembers();
+}
+
 Parley.room = {
   currentId: function () {
     return R.room ? R.room.id : null;
@@ -883,38 +916,7 @@ Parley.room = {
     return R.members;
   },
   jump: jumpTo,
-  open: function (room) {
-    flushRead();
-    R.seq++;
-    R.room = room;
-    R.pending = {};  // client_id -> {li, path, body}
-    R.quotes = {};  // replies' originals outside the window
-    R.quoteAsked = {};
-    R.typing = {};  // username -> expiry
-    R.members = [];
-    R.more = false;  // members beyond the list
-    R.tries = 0;
-    R.removed = '';
-    R.readSent = 0;
-    // "New messages" stays at my read marker on opening, if unread.
-    R.unreadAfter = room.unread > 0 && room.read_event_id > 0 ? room.read_event_id : null;
-    cancelReply();
-    editRoom(false);
-    clear('members');
-    clear('announcer');
-    setError(R.notice);
-    R.notice = $('invite-result').textContent = '';
-    renderTyping();
-    renderHeader();
-    show('room', true);
-    if (!R.unreadAfter) loadLatest();
-    else loadAround(R.unreadAfter, function () {
-      var divider = list.querySelector('.divider.new');
-      if (divider) list.scrollTop = divider.parentNode.offsetTop - 8;
-      else scrollToBottom();
-    });
-    loadMembers();
-  },
+  open: open,
   update: function (room) {
     var roleChanged = R.room.role !== room.role;
     R.room = room;
