@@ -424,7 +424,6 @@ on('search-form', 'submit', function () {
 });
 on('search-more', 'click', run.bind(null, true, 0));
 
-// Deferred, as every script: the document is parsed.
 on('settings-open', 'click', function () {
   toggleSettings($('settings').hidden);
 });

@@ -1,6 +1,7 @@
 // Loaded first: the global Parley the others extend, and the DOM words all
-// files use, global too. ES5 as served; IIFE bodies unindented. User text
-// goes in by textContent only. for-in walks our own maps (nothing extends
+// files use, global too. ES5 as served; IIFE bodies unindented. Scripts are
+// deferred: each wires its handlers as it loads. User text goes in by
+// textContent only. for-in walks our own maps (nothing extends
 // Object.prototype).
 var Parley = window.Parley = {};
 
@@ -38,8 +39,7 @@ function mine(x) {
 }
 
 function byUser(list, id) {
-  for (var i = 0; i < list.length; i++) if (list[i].user.id === id) return list[i];
-  return null;
+  return list.filter(function (x) { return x.user.id === id; })[0];
 }
 
 // A submit also stops the page from loading.
