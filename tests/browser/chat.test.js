@@ -38,12 +38,16 @@ test('two users chat both ways in a room and in a direct conversation', logged(a
   await alice.page.locator('#room-title', { hasText: `@ ${bobName}` }).waitFor();
   await ui.send(alice.page, 'just between us');
   // Bob is still in general: the conversation appears with one unread.
+  // It is a request of his ("request": true) until he answers it.
   const dm = ui.roomButton(bob.page, aliceName);
   await dm.locator('.unread', { hasText: '1' }).waitFor();
+  await dm.locator('.tag', { hasText: 'request' }).waitFor();
+  assert.equal(await ui.roomButton(alice.page, bobName).locator('.tag').count(), 0, 'not for the one who opened it');
   await ui.openRoom(bob.page, aliceName);
   await ui.assertShownOnce(bob.page, 'just between us');
   await dm.locator('.unread').waitFor({ state: 'detached' });
   await ui.sendAndSee(bob.page, 'sure, only us', alice.page);
+  await dm.locator('.tag').waitFor({ state: 'detached' });
 
   // Timestamps are in the reader's local time.
   const shown = await bob.page.locator('#messages .msg time').first().getAttribute('datetime');

@@ -235,7 +235,7 @@ function roomButton(room) {
 
 function label(node, room) {
   node.append(span('name', (room.kind === 'dm' ? '@ ' : '# ') + room.name));
-  var tag = {qa: 'Q&A', 'private': 'private'}[room.kind];
+  var tag = room.request ? 'request' : {qa: 'Q&A', 'private': 'private'}[room.kind];
   if (tag) node.append(span('tag', tag));
   return node;
 }
@@ -340,6 +340,7 @@ function onNewMessage(m, id) {
   var listed = id <= room.last_event_id;  // counted by the room list
   if (!listed) room.last_event_id = id;
   room.last_message = m;
+  if (mine(m)) room.request = 0;  // a DM request answered
   var current = room.id === view.currentId();
   if (current) view.onMessageEvent('message', m);
   if (!listed && mine(m)) Parley.rooms.markedRead(room.id, id);  // so on the server too
