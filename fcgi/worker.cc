@@ -83,6 +83,8 @@ struct Lane {
   std::unique_ptr<Api> api;
 };
 
+using Lanes = std::vector<std::unique_ptr<Lane>>;
+
 // On SQLite, whether the lane's file is still the one at the database's
 // path. A worker whose file was moved, deleted or replaced refuses writes
 // (Db::StillAtItsPath); its reads went on from the file it has open, so
@@ -93,7 +95,6 @@ struct Lane {
 Status ReadsFromItsFile(const Lane& lane) {
   return lane.store->remote() ? Status::Ok() : lane.store->Writable();
 }
-using Lanes = std::vector<std::unique_ptr<Lane>>;
 
 // Serves one accepted exchange: a read (or a login) here, on the seat's
 // connection; a write is handed to the writer, which answers it through

@@ -80,8 +80,6 @@ int Fail(const Status& st) {
   return 1;
 }
 
-// Bulk commands commit thousands of times: they keep the WAL bounded the way
-// the daemons do (schema/db.h), between commits.
 // One write of parleyctl in a write batch of its own, as the pools run
 // theirs: on PostgreSQL a batch takes the event counter row before any
 // other lock (schema/pg/event_log.h), so a write made here cannot wait for
@@ -97,6 +95,8 @@ auto Batched(parley::Storage& store, Write write) -> decltype(write()) {
   return done;
 }
 
+// Bulk commands commit thousands of times: they keep the WAL bounded the way
+// the daemons do (schema/db.h), between commits.
 void CheckpointIfDue(parley::Storage& store) {
   if (Status st = store.MaintainIfDue(); !st.ok()) {
     std::fprintf(stderr, "parleyctl: checkpoint: %s\n", st.message().c_str());
