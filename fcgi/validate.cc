@@ -1,6 +1,7 @@
 #include "fcgi/validate.h"
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "fcgi/input.h"
@@ -59,23 +60,84 @@ bool HasOuterBlank(std::string_view s) {
 // ignorable, as bidi controls are, but drawn as part of the flag, and only
 // by a font that has the flag: alone they show nothing.
 bool IsEmojiTag(uint32_t cp) { return cp >= 0xE0020 && cp <= 0xE007F; }
-// The scripts whose letters pass for each other's: `gеneral` with a
-// Cyrillic е, `gοod` with a Greek ο. A name may use the letters of one of
-// them only (UTS #39's "moderately restrictive" profile refuses these
-// mixes); a name wholly in one script that looks like a word of another
-// is not caught.
-enum class LookalikeScript { kNone, kLatin, kGreek, kCyrillic };
+// A range of code points, both ends included.
+struct CodeRange {
+  uint32_t first, last;
+};
+
+// The scripts whose letters pass for Latin ones or for each other's, and
+// the letters of each (General_Category L*, Unicode 15: their digits,
+// punctuation, symbols and combining marks are not letters of the script
+// here, so Armenian's full stop U+0589 may follow a Latin word).
+//   Greek and Cyrillic: `gеneral` with a Cyrillic е, `gοod` with a Greek ο,
+//     Cyrillic's narrow o U+1C82 `ᲂ`; their whole blocks count, as they
+//     always did, so Greek's question mark U+037E (`;`) cannot sit in a
+//     Latin name either.
+//   Armenian `օ` U+0585 (o), `ս` U+057D (u), `հ` U+0570 (h), and its
+//     ligatures U+FB13-FB17.
+//   Georgian `ყ` U+10E7 (y): Mkhedruli, Mtavruli and Nuskhuri.
+//   Cherokee `Ꭺ` U+13AA (A), `Ꮯ` U+13DF (C), `Ꭼ` U+13AC (E), and its
+//     small letters U+AB70-ABBF (`ꮓ` U+AB93, z).
+//   Lisu `ꓮ` U+A4EE (A), `ꓐ` U+A4D0 (B), `ꓳ` U+A4F3 (O), and its tone
+//     letters drawn as `.` `,` `:` (U+A4F8-A4FD).
+//   Coptic `ⲟ` U+2C9F (o), `Ⲣ` U+2CA2 (P).
+//   Tifinagh `ⵔ` U+2D54 (O), `ⵏ` U+2D4F (I).
+//   Canadian Syllabics `ᐯ` U+142F (V), `ᑭ` U+146D (P), `ᒍ` U+148D (J),
+//     `ᗷ` U+15F7 (B).
+//   Runic `ᛁ` U+16C1 (I), `ᛒ` U+16D2 (B), `ᚱ` U+16B1 (R); Old Italic `𐌀`
+//     U+10300 (A), `𐌏` U+1030F (O); Gothic `𐌹` U+10339 (I), `𐌺` U+1033A (K).
+// Latin is ASCII's letters, Latin-1 to Latin Extended-B, the IPA letters
+// left once the ones drawn as ASCII are refused (RoomNameRefusal: `ə`, `ɛ`,
+// `ɔ` are letters of Azerbaijani's and West African alphabets, so they are
+// written beside Latin ones), Latin Extended Additional, -C, -D and -E.
+// Scripts with no Latin look-alike (Han, kana, Hangul, Bopomofo, Arabic,
+// Hebrew, Indic scripts, Thai...) count as none and mix freely: `東京 café`,
+// `Tokyo の部屋`.
+enum class LookalikeScript {
+  kNone, kLatin, kGreek, kCyrillic, kArmenian, kGeorgian, kCherokee, kLisu, kCoptic, kTifinagh,
+  kCanadianSyllabics, kRunic, kOldItalic, kGothic
+};
+constexpr CodeRange kLatinLetters[] = {{'A', 'Z'}, {'a', 'z'}, {0x00C0, 0x00D6}, {0x00D8, 0x00F6},
+                                       {0x00F8, 0x024F}, {0x0250, 0x02AF}, {0x1E00, 0x1EFF}, {0x2C60, 0x2C7F},
+                                       {0xA722, 0xA788}, {0xA78B, 0xA7CA}, {0xA7D0, 0xA7D1}, {0xA7D3, 0xA7D3},
+                                       {0xA7D5, 0xA7D9}, {0xA7F2, 0xA7FF}, {0xAB30, 0xAB5A}, {0xAB5C, 0xAB69}};
+constexpr CodeRange kGreekLetters[] = {{0x0370, 0x03FF}, {0x1F00, 0x1FFF}};
+constexpr CodeRange kCyrillicLetters[] = {
+    {0x0400, 0x052F}, {0x1C80, 0x1C88}, {0xA640, 0xA66E}, {0xA67F, 0xA69D}};
+constexpr CodeRange kArmenianLetters[] = {{0x0531, 0x0556}, {0x0559, 0x0559}, {0x0560, 0x0588}, {0xFB13, 0xFB17}};
+constexpr CodeRange kGeorgianLetters[] = {{0x10A0, 0x10C5}, {0x10C7, 0x10C7}, {0x10CD, 0x10CD}, {0x10D0, 0x10FA},
+                                          {0x10FC, 0x10FF}, {0x1C90, 0x1CBA}, {0x1CBD, 0x1CBF}, {0x2D00, 0x2D25},
+                                          {0x2D27, 0x2D27}, {0x2D2D, 0x2D2D}};
+constexpr CodeRange kCherokeeLetters[] = {{0x13A0, 0x13F5}, {0x13F8, 0x13FD}, {0xAB70, 0xABBF}};
+constexpr CodeRange kLisuLetters[] = {{0xA4D0, 0xA4FD}, {0x11FB0, 0x11FB0}};
+constexpr CodeRange kCopticLetters[] = {{0x2C80, 0x2CE4}, {0x2CEB, 0x2CEE}, {0x2CF2, 0x2CF3}};
+constexpr CodeRange kTifinaghLetters[] = {{0x2D30, 0x2D67}, {0x2D6F, 0x2D6F}};
+constexpr CodeRange kCanadianSyllabicsLetters[] = {
+    {0x1401, 0x166C}, {0x166F, 0x167F}, {0x18B0, 0x18F5}, {0x11AB0, 0x11ABF}};
+constexpr CodeRange kRunicLetters[] = {{0x16A0, 0x16EA}, {0x16F1, 0x16F8}};
+constexpr CodeRange kOldItalicLetters[] = {{0x10300, 0x1031F}, {0x1032D, 0x1032F}};
+constexpr CodeRange kGothicLetters[] = {{0x10330, 0x10340}, {0x10342, 0x10349}};
+
+struct ScriptLetters {
+  LookalikeScript script;
+  std::span<const CodeRange> letters;
+};
+constexpr ScriptLetters kLookalikeScripts[] = {
+    {LookalikeScript::kLatin, kLatinLetters},       {LookalikeScript::kGreek, kGreekLetters},
+    {LookalikeScript::kCyrillic, kCyrillicLetters}, {LookalikeScript::kArmenian, kArmenianLetters},
+    {LookalikeScript::kGeorgian, kGeorgianLetters}, {LookalikeScript::kCherokee, kCherokeeLetters},
+    {LookalikeScript::kLisu, kLisuLetters},         {LookalikeScript::kCoptic, kCopticLetters},
+    {LookalikeScript::kTifinagh, kTifinaghLetters}, {LookalikeScript::kCanadianSyllabics, kCanadianSyllabicsLetters},
+    {LookalikeScript::kRunic, kRunicLetters},       {LookalikeScript::kOldItalic, kOldItalicLetters},
+    {LookalikeScript::kGothic, kGothicLetters},
+};
+
 LookalikeScript LookalikeScriptOf(uint32_t cp) {
-  if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z')) return LookalikeScript::kLatin;
-  if ((cp >= 0x00C0 && cp <= 0x024F && cp != 0x00D7 && cp != 0x00F7) || (cp >= 0x1E00 && cp <= 0x1EFF)) {
-    return LookalikeScript::kLatin;
+  for (const ScriptLetters& s : kLookalikeScripts) {
+    for (const CodeRange& r : s.letters) {
+      if (cp >= r.first && cp <= r.last) return s.script;
+    }
   }
-  if ((cp >= 0x0370 && cp <= 0x03FF) || (cp >= 0x1F00 && cp <= 0x1FFF)) return LookalikeScript::kGreek;
-  if (cp >= 0x0400 && cp <= 0x052F) return LookalikeScript::kCyrillic;
-  // The IPA letters left once the ones drawn as ASCII are refused
-  // (RoomNameRefusal): `ə`, `ɛ`, `ɔ` are letters of Azerbaijani's and West
-  // African alphabets, so they are written beside Latin ones.
-  if (cp >= 0x0250 && cp <= 0x02AF) return LookalikeScript::kLatin;
   return LookalikeScript::kNone;
 }
 
@@ -241,11 +303,21 @@ Status ValidateEmoji(const std::string& s) {
   return Status::Ok();
 }
 
+// A room is found and trusted by its name: one that passes for another's
+// (`gеneral` beside general) is a lure. The store's look-alike form (ASCII
+// case, `rn`/`m`, `I`/`l`/`1`, `0`/`o`, the separators) catches the ASCII
+// ones; this refuses what it cannot fold:
+// - letters of two scripts that pass for each other's (LookalikeScriptOf):
+//   Latin, Greek, Cyrillic, Armenian, Georgian, Cherokee, Lisu, Coptic,
+//   Tifinagh, Canadian Syllabics, Runic, Old Italic, Gothic. This is UTS
+//   #39's "highly restrictive" idea narrowed to the scripts that have Latin
+//   look-alikes: the others (Han, kana, Hangul...) still mix with Latin, as
+//   Japanese names do. A name wholly in one of them stays allowed, so
+//   Cyrillic `сор` may still pass for Latin `cop` (README, Known gaps);
+// - single characters drawn as ASCII ones (RoomNameRefusal).
 Status ValidateRoomName(const std::string& s) {
   PARLEY_RETURN_IF_ERROR(ValidateShownName(s, kMaxRoomName));
   if (HasOuterBlank(s)) return Status::Invalid("invalid_field", "name must not begin or end with a space");
-  // A room is found and trusted by its name: one that passes for another's
-  // (`gеneral` beside general) is a lure.
   LookalikeScript seen = LookalikeScript::kNone;
   for (size_t i = 0; i < s.size();) {
     uint32_t cp = NextCodePoint(s, &i);
@@ -253,7 +325,8 @@ Status ValidateRoomName(const std::string& s) {
     LookalikeScript script = LookalikeScriptOf(cp);
     if (script == LookalikeScript::kNone) continue;
     if (seen != LookalikeScript::kNone && script != seen) {
-      return Status::Invalid("invalid_field", "name must not mix Latin, Greek and Cyrillic letters");
+      return Status::Invalid("invalid_field", "name must not mix the letters of Latin, Greek, Cyrillic, Armenian, "
+                                              "Georgian, Cherokee or other scripts that look alike");
     }
     seen = script;
   }
