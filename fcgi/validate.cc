@@ -60,6 +60,7 @@ bool HasOuterBlank(std::string_view s) {
 // ignorable, as bidi controls are, but drawn as part of the flag, and only
 // by a font that has the flag: alone they show nothing.
 bool IsEmojiTag(uint32_t cp) { return cp >= 0xE0020 && cp <= 0xE007F; }
+
 // A range of code points, both ends included.
 struct CodeRange {
   uint32_t first, last;
@@ -141,15 +142,104 @@ LookalikeScript LookalikeScriptOf(uint32_t cp) {
   return LookalikeScript::kNone;
 }
 
+// Drawn as `-`, `.` or `_`, which the look-alike form drops:
+// - hyphens, dashes and minus signs: U+2010-2015, the hyphen bullet U+2043,
+//   the two- and three-em dashes U+2E3A-2E3B, U+2212, the fullwidth
+//   hyphen-minus U+FF0D;
+// - dots: the middle dot U+00B7 (Catalan's `l·l` loses its dot), the one and
+//   two dot leaders U+2024-2025 (`.` and `..`), the hyphenation point
+//   U+2027, the fullwidth full stop U+FF0E (CJK text ends a sentence with
+//   U+3002, which stays);
+// - the fullwidth low line U+FF3F and the dashed, centreline and wavy low
+//   lines U+FE4D-FE4F;
+// - compatibility forms: the vertical dashes and low lines U+FE31-FE34, and
+//   all of Small Form Variants U+FE50-FE6F (`﹒` U+FE52, `﹘` U+FE58, `﹣`).
+// Kept: the ellipsis U+2026. Phones' smart punctuation types it for `...`,
+// so refusing it would turn away names typed in good faith; `Hi…` may sit
+// beside `Hi...` (README, Known gaps). The other fullwidth punctuation
+// (`（`, `！`, `：`) stays: CJK text writes it and it passes for no `-`, `.`
+// or `_`.
+bool IsDashDotOrLowLine(uint32_t cp) {
+  return (cp >= 0x2010 && cp <= 0x2015) || cp == 0x2043 || cp == 0x2E3A || cp == 0x2E3B || cp == 0x2212 ||
+         cp == 0xFF0D || cp == 0x00B7 || cp == 0x2024 || cp == 0x2025 || cp == 0x2027 || cp == 0xFF0E ||
+         cp == 0xFF3F || (cp >= 0xFE4D && cp <= 0xFE4F) || (cp >= 0xFE31 && cp <= 0xFE34) ||
+         (cp >= 0xFE50 && cp <= 0xFE6F);
+}
+
+// Letters and digits made into symbols, drawn as the ASCII ones they are
+// built on (NFKC folds nearly all of them to ASCII, which the store does
+// not do):
+// - Letterlike Symbols U+2100-214F: `ℓ`, `ℯ`, the Kelvin sign U+212A (`K`),
+//   `™`, `№`, `℃`, the ohm sign U+2126 (Greek `Ω` is the letter to use);
+// - Number Forms U+2150-218F: Roman numerals (`Ⅰ`, `Ⅹ`), vulgar fractions;
+// - Enclosed Alphanumerics U+2460-24FF: `①`, `⑴`, `⒈`, `ⓖ`;
+// - Enclosed Alphanumeric Supplement U+1F100-1F1FF (`🄰`, `🅰`, `🆗`), but
+//   the regional indicators U+1F1E6-1F1FF, two of which make a flag emoji;
+// - superscript and subscript digits and letters: U+00B2, 00B3, 00B9 and
+//   Superscripts and Subscripts U+2070-209F (`ⁱ`, `ⁿ`, `₂`).
+// Kept: the ordinal indicators `ª` `º` (U+00AA, 00BA) that Spanish,
+// Portuguese and Italian write after numbers (`1º`).
+bool IsCompatibilityAlphanumeric(uint32_t cp) {
+  return cp == 0x00B2 || cp == 0x00B3 || cp == 0x00B9 || (cp >= 0x2070 && cp <= 0x209F) ||
+         (cp >= 0x2100 && cp <= 0x218F) || (cp >= 0x2460 && cp <= 0x24FF) ||
+         (cp >= 0x1F100 && cp <= 0x1F1E5);
+}
+
+// Spacing Modifier Letters U+02B0-02FF: superscript letters (`ʰ`, `ʷ`, `ˡ`,
+// `ˣ`), and signs drawn as ASCII ones (`˂` `˃` `˄` `˅` as < > ^ v, `ˆ` ^,
+// `ˈ` ', `ˌ` ",", `ˍ` _, `ː` :, `˗` -, `˜` ~), accents and tone bars (`˥`,
+// a bar like `l`). Phonetic notation, no language's spelling, but for the
+// apostrophe-like letters U+02B9-02C1 that alphabets and transliterations
+// write as letters, which stay: Hawaiian's ʻokina `ʻ` (`Hawaiʻi`), the
+// apostrophe `ʼ` of Ukrainian and Guarani, the primes `ʹ` `ʺ` and half
+// rings `ʾ` `ʿ` of Russian, Arabic and Hebrew transliteration.
+bool IsModifierSign(uint32_t cp) { return cp >= 0x02B0 && cp <= 0x02FF && !(cp >= 0x02B9 && cp <= 0x02C1); }
+
+// One code point drawn as two or three ASCII letters: `oﬃce` is office.
+// The Latin ligatures U+FB00-FB06 (`ﬀ` `ﬁ` `ﬂ` `ﬃ` `ﬄ` `ﬅ` `ﬆ`), Dutch `Ĳ`
+// `ĳ` (U+0132-0133), `ŉ` (U+0149), the Serbo-Croatian digraphs U+01C4-01CC
+// and U+01F1-01F3 (`ǅ`, `ǉ`, `ǌ`, `ǳ`), `ȸ` `ȹ` (U+0238-0239), the phonetic
+// digraphs `ʣ` `ʦ` `ʪ` `ʫ` (U+02A3, 02A6, 02AA, 02AB) and the medieval `Ꜳ`
+// `ꜳ`...`Ꜽ` `ꜽ` (U+A732-A73D), `Ꝏ` `ꝏ` (U+A74E-A74F), `Ꝡ` `ꝡ`
+// (U+A760-A761). The languages write the letters apart.
+bool IsLigatureOrDigraph(uint32_t cp) {
+  return (cp >= 0xFB00 && cp <= 0xFB06) || cp == 0x0132 || cp == 0x0133 || cp == 0x0149 ||
+         (cp >= 0x01C4 && cp <= 0x01CC) || (cp >= 0x01F1 && cp <= 0x01F3) || cp == 0x0238 || cp == 0x0239 ||
+         cp == 0x02A3 || cp == 0x02A6 || cp == 0x02AA || cp == 0x02AB || (cp >= 0xA732 && cp <= 0xA73D) ||
+         cp == 0xA74E || cp == 0xA74F || cp == 0xA760 || cp == 0xA761;
+}
+
+// Phonetic notation, which no language spells words with: the IPA letters
+// drawn as an ASCII letter (ɑ ɡ ɾ) or as a small capital (ɢ ɪ ɴ ɶ ʀ ʁ ʏ ʙ ʛ
+// ʜ ʟ, and `ꜰ` `ꜱ` `ꞯ` U+A730, A731, A7AF, `Ɪ` U+A7AE), and the phonetic
+// extensions (U+1D00-1DBF: more small capitals, superscripts). Letters of
+// alphabets too, a cost taken because each is an ASCII letter to the eye:
+// the iota `ɩ` `Ɩ` (U+0269, 0196: `ı`, `l`) and the v with hook `ʋ` `Ʋ`
+// (U+028B, 01B2: `u`, `U`) of Ewe's and Kabiyè's alphabets; the click
+// letters drawn as `|`, `||` and `!` (U+01C0, 01C1, 01C3) of Khoekhoe; the
+// Zhuang tone letters drawn as digits, `Ƨ` `ƨ` (2), `Ƽ` `ƽ` (5), `Ƅ` `ƅ`
+// (b, 6) (U+01A7-01A8, 01BC-01BD, 0184-0185), which Zhuang dropped in 1986.
+bool IsPhoneticDrawnAsAscii(uint32_t cp) {
+  return cp == 0x0251 || cp == 0x0261 || cp == 0x0262 || cp == 0x026A || cp == 0x0274 || cp == 0x0276 ||
+         cp == 0x027E || cp == 0x0280 || cp == 0x0281 || cp == 0x028F || cp == 0x0299 || cp == 0x029B ||
+         cp == 0x029C || cp == 0x029F || cp == 0xA730 || cp == 0xA731 || cp == 0xA7AE || cp == 0xA7AF ||
+         (cp >= 0x1D00 && cp <= 0x1DBF) || cp == 0x0269 || cp == 0x0196 || cp == 0x028B || cp == 0x01B2 ||
+         cp == 0x01C0 || cp == 0x01C1 || cp == 0x01C3 || cp == 0x01A7 || cp == 0x01A8 || cp == 0x01BC ||
+         cp == 0x01BD || cp == 0x0184 || cp == 0x0185;
+}
+
 // Why a room name may not hold cp, or nullptr. These are drawn as an ASCII
-// character (or a small capital) but are not the one that the store's
-// look-alike form folds, so `Team‐Chat` (U+2010) or `ɡeneral` (U+0261)
-// would pass for a taken `Team-Chat` or `general`.
+// character (or a small capital, or two ASCII letters) but are not the one
+// that the store's look-alike form folds, so `Team‐Chat` (U+2010) or
+// `ɡeneral` (U+0261) would pass for a taken `Team-Chat` or `general`.
+// Most are compatibility characters, kept in Unicode to round-trip old
+// character sets, that one types only by copying them: refusing them costs
+// little.
 const char* RoomNameRefusal(uint32_t cp) {
   // Fullwidth digits and Latin letters (U+FF10-FF19, FF21-FF3A, FF41-FF5A)
   // and the mathematical ones (U+1D400-1D7FF): `ｇｅｎｅｒａｌ` and
   // `𝚐𝚎𝚗𝚎𝚛𝚊𝚕` are general to the eye. Fullwidth punctuation stays (CJK
-  // text writes it), but for the fullwidth hyphen-minus below.
+  // text writes it), but for the ones drawn as `-`, `.` and `_` below.
   if ((cp >= 0xFF10 && cp <= 0xFF19) || (cp >= 0xFF21 && cp <= 0xFF3A) || (cp >= 0xFF41 && cp <= 0xFF5A) ||
       (cp >= 0x1D400 && cp <= 0x1D7FF)) {
     return "name must not use fullwidth or mathematical letters or digits";
@@ -158,22 +248,16 @@ const char* RoomNameRefusal(uint32_t cp) {
   // space looks the same and is not folded. The blanks that are control
   // or invisible characters were refused before this.
   if (cp != ' ' && IsBlankCodePoint(cp)) return "name must not use spaces other than the ASCII space";
-  // Hyphens, dashes and minus signs (U+2010-2015, U+2212, the small and the
-  // fullwidth hyphen-minus U+FE63 and U+FF0D) pass for `-`; the middle dot
-  // U+00B7 for a `.` or a `-`. Catalan's `l·l` loses its dot.
-  if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212 || cp == 0xFE63 || cp == 0xFF0D || cp == 0x00B7) {
-    return "name must not use Unicode dashes or the middle dot; use -";
+  if (IsDashDotOrLowLine(cp)) return "name must not use Unicode dashes, dots or low lines; use - . or _";
+  if (IsCompatibilityAlphanumeric(cp)) {
+    return "name must not use letterlike symbols, number forms, or enclosed, superscript or subscript letters and "
+           "digits";
   }
-  // Phonetic notation, which no language spells words with: the IPA
-  // letters drawn as an ASCII letter (ɑ ɡ ɾ) or as a small capital (ɢ ɪ ɴ
-  // ʀ ʏ ʙ ʜ ʟ), and the phonetic extensions (U+1D00-1DBF: more small
-  // capitals, superscripts). Also the click letters drawn as `|`, `||` and
-  // `!` (U+01C0, 01C1, 01C3): Khoekhoe writes them, a cost taken because
-  // `ǀ` is `l` to the eye.
-  if (cp == 0x0251 || cp == 0x0261 || cp == 0x0262 || cp == 0x026A || cp == 0x0274 || cp == 0x027E ||
-      cp == 0x0280 || cp == 0x028F || cp == 0x0299 || cp == 0x029C || cp == 0x029F ||
-      (cp >= 0x1D00 && cp <= 0x1DBF) || cp == 0x01C0 || cp == 0x01C1 || cp == 0x01C3) {
-    return "name must not use phonetic letters (small capitals, script g) or click letters";
+  if (IsModifierSign(cp)) return "name must not use modifier letters or signs (superscripts, accents, tone bars)";
+  if (IsLigatureOrDigraph(cp)) return "name must not use ligatures or digraph letters; write the letters apart";
+  if (IsPhoneticDrawnAsAscii(cp)) {
+    return "name must not use phonetic letters drawn as ASCII ones or small capitals, click letters or tone "
+           "letters";
   }
   return nullptr;
 }

@@ -48,5 +48,38 @@ TEST_F(NamesTest, HiddenCharactersInRoomNamesAreRefused) {
   EXPECT_EQ(ok.status, 201) << ok.Describe();
 }
 
+// Look-alikes (README, Limits): letters of two scripts that pass for each
+// other's, and characters drawn as ASCII ones, are 400 invalid_field, in a
+// new room and in a rename; Japanese names mixing Latin with kana and
+// kanji, a name wholly in Armenian, and a flag pass.
+TEST_F(NamesTest, LookalikesInRoomNamesAreRefused) {
+  User alice = Register("alice");
+  const std::vector<std::string> bad = {"g\\u0585od",      // Armenian oh
+                                        "\\u13AApple",     // Cherokee GO, drawn as A
+                                        "\\u2113ab",       // script small l
+                                        "o\\uFB03ce",      // ffi ligature
+                                        "v1\\u20242",      // one dot leader
+                                        "Team\\u02D7Chat",  // modifier minus sign
+                                        "\\u24D6ood",      // circled g
+                                        "E\\u028Begbe"};   // v with hook
+  int64_t room = CreateRoom(alice, Unique("plain"), "public");
+  for (const std::string& name : bad) {
+    Response r = alice->Post("/api/rooms", "{\"name\":\"" + name + "\",\"kind\":\"public\"}");
+    EXPECT_EQ(r.status, 400) << name << ": " << r.Describe();
+    EXPECT_EQ(r.ErrorCode(), "invalid_field") << name << ": " << r.body;
+    Response rename = alice->Patch(RoomPath(room), "{\"name\":\"" + name + "\"}");
+    EXPECT_EQ(rename.status, 400) << name << ": " << rename.Describe();
+    EXPECT_EQ(rename.ErrorCode(), "invalid_field") << name << ": " << rename.body;
+  }
+  for (const std::string& name :
+       {"Tokyo \\u306E\\u90E8\\u5C4B " + Unique("r"),                                      // Tokyo の部屋
+        "\\u0540\\u0561\\u0575\\u0561\\u057D\\u057F\\u0561\\u0576 " + std::to_string(room),  // Հայաստան
+        "\\uD83C\\uDDEF\\uD83C\\uDDF5 " + Unique("r"),                                      // a flag
+        "Hi\\u2026 " + Unique("r")}) {                                                       // the ellipsis
+    Response r = alice->Post("/api/rooms", "{\"name\":\"" + name + "\",\"kind\":\"public\"}");
+    EXPECT_EQ(r.status, 201) << name << ": " << r.Describe();
+  }
+}
+
 }  // namespace
 }  // namespace parley::e2e
