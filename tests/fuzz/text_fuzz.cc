@@ -333,25 +333,75 @@ void CheckRefusal(const Status& st, bool utf8, const char* reason) {
 // README: "room name 1-64 characters, not blank, no white space at either
 // end, no control characters, no line or paragraph separator and nothing a
 // browser draws as nothing".
-// README: a room name holds the letters of at most one of Latin, Greek and
-// Cyrillic (IPA letters count as Latin), and none of: a fullwidth or
-// mathematical letter or digit, a blank but U+0020, a Unicode hyphen, dash or
-// minus, the middle dot, a phonetic letter drawn as ASCII or a small capital
-// (and U+1D00-1DBF), the click letters U+01C0, 01C1, 01C3.
+// README: a room name holds the letters of at most one of Latin (ASCII's,
+// U+00C0-024F but × and ÷, the IPA letters U+0250-02AF, U+1E00-1EFF and the
+// letters of Latin Extended-C, -D and -E), Greek (U+0370-03FF,
+// U+1F00-1FFF), Cyrillic (U+0400-052F and the letters of U+1C80-1C8F and
+// U+A640-A69F), Armenian, Georgian, Cherokee, Lisu, Coptic, Tifinagh,
+// Canadian Syllabics, Runic, Old Italic and Gothic (their blocks' letters,
+// General_Category L: not their digits, punctuation or marks); and none of:
+// a fullwidth or mathematical letter or digit, a blank but U+0020, a Unicode
+// hyphen, dash, minus, dot or low line, a letterlike symbol, number form,
+// enclosed or superscript or subscript letter or digit, a spacing modifier
+// letter or sign but U+02B9-02C1, a ligature or digraph letter, a phonetic
+// letter drawn as ASCII or a small capital (and U+1D00-1DBF), the iota and
+// v with hook, the click letters, the Zhuang tone letters.
+// One table, in code point order: {first, last, script}; 0 is no script.
+struct ScriptRun {
+  uint32_t first, last;
+  int script;
+};
+enum { kLatin = 1, kGreek, kCyrillic, kArmenian, kGeorgian, kCherokee, kLisu, kCoptic, kTifinagh, kSyllabics,
+       kRunic, kOldItalic, kGothic };
+constexpr ScriptRun kScriptRuns[] = {
+    {0x41, 0x5A, kLatin},         {0x61, 0x7A, kLatin},          {0xC0, 0xD6, kLatin},
+    {0xD8, 0xF6, kLatin},         {0xF8, 0x2AF, kLatin},         {0x370, 0x3FF, kGreek},
+    {0x400, 0x52F, kCyrillic},    {0x531, 0x556, kArmenian},     {0x559, 0x559, kArmenian},
+    {0x560, 0x588, kArmenian},    {0x10A0, 0x10C5, kGeorgian},   {0x10C7, 0x10C7, kGeorgian},
+    {0x10CD, 0x10CD, kGeorgian},  {0x10D0, 0x10FA, kGeorgian},   {0x10FC, 0x10FF, kGeorgian},
+    {0x13A0, 0x13F5, kCherokee},  {0x13F8, 0x13FD, kCherokee},   {0x1401, 0x166C, kSyllabics},
+    {0x166F, 0x167F, kSyllabics}, {0x16A0, 0x16EA, kRunic},      {0x16F1, 0x16F8, kRunic},
+    {0x18B0, 0x18F5, kSyllabics}, {0x1C80, 0x1C88, kCyrillic},   {0x1C90, 0x1CBA, kGeorgian},
+    {0x1CBD, 0x1CBF, kGeorgian},  {0x1E00, 0x1EFF, kLatin},      {0x1F00, 0x1FFF, kGreek},
+    {0x2C60, 0x2C7F, kLatin},     {0x2C80, 0x2CE4, kCoptic},     {0x2CEB, 0x2CEE, kCoptic},
+    {0x2CF2, 0x2CF3, kCoptic},    {0x2D00, 0x2D25, kGeorgian},   {0x2D27, 0x2D27, kGeorgian},
+    {0x2D2D, 0x2D2D, kGeorgian},  {0x2D30, 0x2D67, kTifinagh},   {0x2D6F, 0x2D6F, kTifinagh},
+    {0xA4D0, 0xA4FD, kLisu},      {0xA640, 0xA66E, kCyrillic},   {0xA67F, 0xA69D, kCyrillic},
+    {0xA722, 0xA788, kLatin},     {0xA78B, 0xA7CA, kLatin},      {0xA7D0, 0xA7D1, kLatin},
+    {0xA7D3, 0xA7D3, kLatin},     {0xA7D5, 0xA7D9, kLatin},      {0xA7F2, 0xA7FF, kLatin},
+    {0xAB30, 0xAB5A, kLatin},     {0xAB5C, 0xAB69, kLatin},      {0xAB70, 0xABBF, kCherokee},
+    {0xFB13, 0xFB17, kArmenian},  {0x10300, 0x1031F, kOldItalic}, {0x1032D, 0x1032F, kOldItalic},
+    {0x10330, 0x10340, kGothic},  {0x10342, 0x10349, kGothic},   {0x11AB0, 0x11ABF, kSyllabics},
+    {0x11FB0, 0x11FB0, kLisu},
+};
 int LookalikeScript(uint32_t cp) {
-  if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ? 1 : 0;
-  if ((cp >= 0xC0 && cp <= 0x2AF && cp != 0xD7 && cp != 0xF7) || (cp >= 0x1E00 && cp <= 0x1EFF)) return 1;
-  if ((cp >= 0x370 && cp <= 0x3FF) || (cp >= 0x1F00 && cp <= 0x1FFF)) return 2;
-  return cp >= 0x400 && cp <= 0x52F ? 3 : 0;
+  for (const ScriptRun& r : kScriptRuns) {
+    if (In(cp, r.first, r.last)) return r.script;
+  }
+  return 0;
 }
 bool DrawnAsAscii(uint32_t cp) {
-  static constexpr uint32_t kOne[] = {0xB7,  0x1C0, 0x1C1, 0x1C3, 0x251, 0x261, 0x262, 0x26A, 0x274,
-                                      0x27E, 0x280, 0x28F, 0x299, 0x29C, 0x29F, 0x2212, 0xFE63, 0xFF0D};
+  static constexpr uint32_t kOne[] = {
+      // dashes, dots, low lines
+      0xB7, 0x2024, 0x2025, 0x2027, 0x2043, 0x2212, 0x2E3A, 0x2E3B, 0xFF0D, 0xFF0E, 0xFF3F,
+      // superscript digits
+      0xB2, 0xB3, 0xB9,
+      // ligatures and digraphs
+      0x132, 0x133, 0x149, 0x1F1, 0x1F2, 0x1F3, 0x238, 0x239, 0x2A3, 0x2A6, 0x2AA, 0x2AB, 0xA74E, 0xA74F, 0xA760,
+      0xA761,
+      // phonetic letters drawn as ASCII, small capitals, iota, v with hook
+      0x251, 0x261, 0x262, 0x269, 0x26A, 0x274, 0x276, 0x27E, 0x280, 0x281, 0x28B, 0x28F, 0x299, 0x29B, 0x29C,
+      0x29F, 0x196, 0x1B2, 0xA730, 0xA731, 0xA7AE, 0xA7AF,
+      // clicks, Zhuang tone letters
+      0x1C0, 0x1C1, 0x1C3, 0x184, 0x185, 0x1A7, 0x1A8, 0x1BC, 0x1BD};
   for (uint32_t c : kOne) {
     if (cp == c) return true;
   }
   return In(cp, 0xFF10, 0xFF19) || In(cp, 0xFF21, 0xFF3A) || In(cp, 0xFF41, 0xFF5A) || In(cp, 0x1D400, 0x1D7FF) ||
-         (Blank(cp) && cp != 0x20) || In(cp, 0x2010, 0x2015) || In(cp, 0x1D00, 0x1DBF);
+         (Blank(cp) && cp != 0x20) || In(cp, 0x2010, 0x2015) || In(cp, 0xFE31, 0xFE34) || In(cp, 0xFE4D, 0xFE6F) ||
+         In(cp, 0x2070, 0x209F) || In(cp, 0x2100, 0x218F) || In(cp, 0x2460, 0x24FF) || In(cp, 0x1F100, 0x1F1E5) ||
+         (In(cp, 0x2B0, 0x2FF) && !In(cp, 0x2B9, 0x2C1)) || In(cp, 0xFB00, 0xFB06) || In(cp, 0x1C4, 0x1CC) ||
+         In(cp, 0xA732, 0xA73D) || In(cp, 0x1D00, 0x1DBF);
 }
 bool NoLookalikes(const std::vector<CodePoint>& cps) {
   int seen = 0;
