@@ -26,7 +26,10 @@ Status ValidatePassword(const std::string& s);
 // UTF-8, no control character but tab and newline, not blank, at most
 // kMaxText code points.
 Status ValidateText(std::string* s);
-// Also refuses a name that begins or ends with a blank code point (IsBlank's set).
+// Also refuses a name that begins or ends with a blank code point (IsBlank's set),
+// one that mixes the letters of scripts that pass for each other's (Latin, Greek,
+// Cyrillic, Armenian, Georgian, Cherokee...) and characters drawn as ASCII ones
+// (README, Limits; validate.cc says which and why).
 Status ValidateRoomName(const std::string& s);
 // A room's topic: "" (none), or one line of 1-250 code points, nothing
 // hidden, no white space at either end.
