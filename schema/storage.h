@@ -597,6 +597,26 @@ class Storage {
   virtual Result<OldEventsDeleted> DeleteOldEvents(int64_t room_id, int64_t after_id, int64_t below_id,
                                                    int64_t before_ms, int64_t max_rows) = 0;
 
+  // Idempotency keys expire (schema/key_expiry.h): the rows by which a
+  // send's client_id, or nginx's replay key (IsReplayKey), finds the
+  // message it stored. Deletes the oldest keys of that kind created at or
+  // after from_ms and before before_ms, at most max_rows, in a short
+  // transaction of its own (one statement on PostgreSQL; on SQLite a read
+  // and a delete by primary key per key, store_messages.cc says why),
+  // through an index of the kind's keys by age (SQLite migration 027,
+  // PostgreSQL's 024): never a read of the table.
+  // The message and its client_id stay; a later send with that client_id is
+  // a new send. from_ms is where the last delete ended: on PostgreSQL the
+  // index keeps the entries of deleted rows until a vacuum, and each delete
+  // from the start would read them all again.
+  enum class KeyKind { kClient, kReplay };
+  struct KeysDeleted {
+    int64_t count = 0;
+    int64_t last_ms = 0;  // the newest created_ts deleted; 0 when none
+  };
+  virtual Result<KeysDeleted> DeleteExpiredKeys(KeyKind kind, int64_t from_ms, int64_t before_ms,
+                                                int64_t max_rows) = 0;
+
 };
 
 }  // namespace parley

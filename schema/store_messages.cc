@@ -2,6 +2,8 @@
 #include "schema/store.h"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "schema/json.h"
 #include "schema/mentions.h"
@@ -178,6 +180,42 @@ Result<std::optional<Message>> Store::FindByClientId(int64_t user_id, const std:
     id = s.Int(0);
   }
   return LoadMessage(id);
+}
+
+Result<Storage::KeysDeleted> Store::DeleteExpiredKeys(KeyKind kind, int64_t from_ms, int64_t before_ms,
+                                                     int64_t max_rows) {
+  // The window walks the kind's partial index (migration 027) from from_ms,
+  // a covering read (a WITHOUT ROWID table's index holds its primary key);
+  // then each of its keys is deleted by the primary key, in the same
+  // transaction. Not one `DELETE … WHERE (user_id, client_id) IN (window)`:
+  // SQLite (3.40) searches the primary key for a row value IN by user_id
+  // alone, so each delete read every key of the users in its window (a bot
+  // holds a key per message it ever sent).
+  PARLEY_ASSIGN_OR_RETURN(auto tx, BeginWrite());
+  PARLEY_ASSIGN_OR_RETURN(Statement window, db_.Prepare(
+      std::string("SELECT user_id, client_id, created_ts FROM idempotency WHERE ") + KeyKindSql(kind) +
+      " AND created_ts >= ?1 AND created_ts < ?2 ORDER BY created_ts LIMIT ?3"));
+  window.Bind(1, from_ms).Bind(2, before_ms).Bind(3, max_rows);
+  // Read whole before the deletes: SQLite leaves undefined what a pending
+  // read of a table sees of the same connection's changes to it.
+  std::vector<std::pair<int64_t, std::string>> keys;
+  KeysDeleted out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(bool row, window.Step());
+    if (!row) break;
+    keys.emplace_back(window.Int(0), window.Text(1));
+    out.last_ms = window.Int(2);  // in ascending order
+  }
+  window.Reset();
+  PARLEY_ASSIGN_OR_RETURN(Statement del, db_.Prepare("DELETE FROM idempotency WHERE user_id = ? AND client_id = ?"));
+  for (const auto& [user_id, client_id] : keys) {
+    del.Bind(1, user_id).Bind(2, client_id);
+    PARLEY_RETURN_IF_ERROR(del.Exec());
+    out.count += del.Changes();
+    del.Reset();
+  }
+  PARLEY_RETURN_IF_ERROR(CommitWrite(*tx));
+  return out;
 }
 
 Result<Message> Store::InsertMessage(const User& me, int64_t room_id, const char* kind, const std::string& text,

@@ -82,6 +82,12 @@ Status ClientIdReused() {
   return Status::Conflict("client_id_reused", "that client_id was already used for a different message");
 }
 
+static_assert(kReplayKeyPrefix.front() == ' ', "KeyKindSql and the key indexes tell replay keys by their space");
+
+const char* KeyKindSql(Storage::KeyKind kind) {
+  return kind == Storage::KeyKind::kReplay ? "substr(client_id, 1, 1) = ' '" : "substr(client_id, 1, 1) <> ' '";
+}
+
 bool IsAnswerRetry(const Message& seen, int64_t question_id) {
   return seen.kind == "answer" && seen.reply_to == question_id;
 }

@@ -77,6 +77,13 @@ bool RoleFitsKind(Role role, RoomKind kind);
 // A client_id names one send: reusing it for another room or another kind
 // of message is a client bug, not a retry (409 client_id_reused).
 Status ClientIdReused();
+// The idempotency keys of one kind (Storage::DeleteExpiredKeys), in SQL both
+// backends run: nginx's replay keys start with a space (kReplayKeyPrefix),
+// which no client_id has (printable ASCII without one, fcgi/validate.cc).
+// To the byte the predicate of the kind's partial index (SQLite's migration
+// 027, PostgreSQL's 024): either planner takes a partial index only for a
+// query whose WHERE holds the index's own condition.
+const char* KeyKindSql(Storage::KeyKind kind);
 // Whether `seen`, the message stored under the client_id an answer to
 // question_id carries, is that answer, sent before (a retry: 200 with it).
 // Anything else under it is a reuse, 409, a follow-up question with that

@@ -178,6 +178,7 @@ class PgStore final : public Storage {
   Result<int64_t> RetentionCut(int64_t room_id, int64_t keep_per_room, int64_t before_ms) override;
   Result<OldEventsDeleted> DeleteOldEvents(int64_t room_id, int64_t after_id, int64_t below_id, int64_t before_ms,
                                            int64_t max_rows) override;
+  Result<KeysDeleted> DeleteExpiredKeys(KeyKind kind, int64_t from_ms, int64_t before_ms, int64_t max_rows) override;
 
  private:
   // The rooms user_id left in (after, upto] and is out of now, each up to

@@ -164,6 +164,35 @@ Result<std::optional<Message>> PgStore::FindByClientId(int64_t user_id, const st
   return LoadMessage(id);
 }
 
+namespace {
+
+std::string DeleteKeysSql(Storage::KeyKind kind) {
+  return std::string("WITH d AS (DELETE FROM idempotency WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency WHERE ") +
+         KeyKindSql(kind) +
+         " AND created_ts >= $1 AND created_ts < $2 ORDER BY created_ts LIMIT $3)) RETURNING created_ts) "
+         "SELECT count(*), COALESCE(MAX(created_ts), 0) FROM d";
+}
+
+}  // namespace
+
+Result<Storage::KeysDeleted> PgStore::DeleteExpiredKeys(KeyKind kind, int64_t from_ms, int64_t before_ms,
+                                                       int64_t max_rows) {
+  // As on SQLite: the oldest keys of the kind from from_ms, by its partial
+  // index (migration 024). The rows go by their ctids as an array (= ANY),
+  // each a probe of the heap (a TID scan): `(user_id, client_id) IN
+  // (window)` may be planned as a join over the whole table, as events'
+  // `id IN (window)` was (store_events.cc, DeleteOldEvents). A ctid stays
+  // the row's for the statement: nothing updates these rows, and no vacuum
+  // frees a row the statement's snapshot still sees.
+  static const std::string kDelete[2] = {DeleteKeysSql(KeyKind::kClient), DeleteKeysSql(KeyKind::kReplay)};
+  PARLEY_ASSIGN_OR_RETURN(PgResult r, conn_.Exec(kDelete[kind == KeyKind::kReplay ? 1 : 0],
+                                                 {from_ms, before_ms, max_rows}));
+  KeysDeleted out;
+  PARLEY_ASSIGN_OR_RETURN(out.count, r.Int(0, 0));
+  PARLEY_ASSIGN_OR_RETURN(out.last_ms, r.Int(0, 1));
+  return out;
+}
+
 std::vector<PgConn::Stmt> PgStore::InsertQuery(const Message& m, const char* kind_in_qa) {
   // Takes the id (the batch's next one, or the counter row's with its lock,
   // kTakeOneId: the lock of AppendEvents, held to COMMIT), inserts the

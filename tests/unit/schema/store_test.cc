@@ -701,13 +701,7 @@ TEST_F(StoreTest, TheLookalikeChecksAreIndexSearches) {
   }
   ASSERT_EQ(checks.size(), 2u);
   for (const std::string& sql : checks) {
-    ASSERT_OK_AND_ASSIGN(Statement plan, db_->Prepare("EXPLAIN QUERY PLAN " + sql));
-    std::string lines;
-    for (;;) {
-      ASSERT_OK_AND_ASSIGN(bool row, plan.Step());
-      if (!row) break;
-      lines += plan.Text(3) + "\n";
-    }
+    const std::string lines = test::QueryPlan(*db_, sql);
     const bool users = sql.find("FROM users") != std::string::npos;
     EXPECT_NE(lines.find(users ? "SEARCH users USING INDEX users_skeleton" : "SEARCH rooms USING INDEX rooms_skeleton"),
               std::string::npos)
