@@ -63,6 +63,7 @@ const char* Usage() {
          "  --presence-room-limit N  push presence only through rooms of <= N online members (100)\n"
          "  --retention-days D       keep events at least this long (7)\n"
          "  --retention-per-room N   and at least the newest N per room (100000)\n"
+         "  --client-id-days D       a send's client_id dedupes its retries this long (7)\n"
          "  --revoke-check S         re-check open connections' sessions this often (3)\n"
          "  --upload-keep S          remove uploads never attached to a message after S seconds (86400)\n"
          "  --upload-sweep S         collect unused uploads this often (60)\n"
@@ -159,6 +160,9 @@ Result<Config> ParseConfig(int argc, char** argv) {
     } else if (flag == "--retention-per-room") {
       PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 1, int64_t{1} << 40, &n));
       c.retention_per_room = n;
+    } else if (flag == "--client-id-days") {
+      PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 1, 36500, &n));
+      c.client_key_keep_ms = n * 24 * 3600 * 1000;
     } else if (flag == "--revoke-check") {
       PARLEY_RETURN_IF_ERROR(ParseInt(flag, value, 1, 3600, &n));
       c.revoke_check_s = static_cast<int>(n);

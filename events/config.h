@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "schema/key_expiry.h"
 #include "schema/status.h"
 
 namespace parley::events {
@@ -45,6 +46,9 @@ struct Config {
   int typing_merge_ms = 2000;         // one typing fan-out per user and room in this window
   int64_t retention_ms = 7LL * 24 * 3600 * 1000;
   int64_t retention_per_room = 100000;
+  // A send's client_id dedupes its retries this long (schema/key_expiry.h);
+  // nginx's replay keys, an hour.
+  int64_t client_key_keep_ms = KeyExpiry::kClientKeepMs;
   // Uploads (schema/store_uploads.cc): one never attached to a message is
   // removed, row and file, after upload_keep_ms; every upload_sweep_s a
   // bounded step removes those and the files of deleted messages' uploads.

@@ -9,6 +9,7 @@
 #include "events/clock.h"
 #include "events/upload_sweep.h"
 #include "events/wire.h"
+#include "schema/key_expiry.h"
 #include "schema/log.h"
 #include "schema/retention.h"
 
@@ -32,6 +33,9 @@ constexpr int64_t kRetentionPeriodMs = 3600 * 1000;
 constexpr int64_t kRetentionStepMs = 5;
 constexpr int kRetentionEveryMs = 100;
 constexpr int64_t kRetentionRowsPerStep = 4 * Retention::kRowsPerDelete;
+// Expired idempotency keys (schema/key_expiry.h) go in the same pass, after
+// the events, in steps of the same bounds.
+constexpr int64_t kKeysPerStep = 4 * KeyExpiry::kRowsPerDelete;
 // Expired sessions (Storage::SweepSessions): a step a minute, and a step a
 // tick while the last one was full.
 constexpr int64_t kSessionSweepMs = 60 * 1000;
@@ -58,7 +62,9 @@ bool Due(int64_t& last_ms, int64_t now, int64_t period_ms) {
 }  // namespace
 
 Sweep::Sweep(Parts parts)
-    : p_(parts), retention_(p_.store, Retention::Policy{p_.cfg.retention_ms, p_.cfg.retention_per_room}) {
+    : p_(parts),
+      retention_(p_.store, Retention::Policy{p_.cfg.retention_ms, p_.cfg.retention_per_room}),
+      keys_(p_.store, KeyExpiry::Policy{p_.cfg.client_key_keep_ms, KeyExpiry::kReplayKeepMs}) {
   // Not last_prune_ms_: a daemon restarted more often than hourly (deploys)
   // would never prune.
   last_heartbeat_ms_ = last_session_check_ms_ = last_trim_ms_ = last_upload_sweep_ms_ = MonoMs();
@@ -175,12 +181,14 @@ void Sweep::Tick() {
 }
 
 void Sweep::Prune(int64_t now) {
-  if (!retention_.running()) {
+  if (!retention_.running() && !keys_.running()) {
     if (!Due(last_prune_ms_, now, kRetentionPeriodMs)) return;
-    // Wall time: the pass deletes events whose stored ts is older than
-    // retention_ms before it. Only its schedule is monotonic.
-    retention_.Begin(NowMs());
-    pruned_in_pass_ = 0;
+    // Wall time: the pass deletes events and keys whose stored time stamps
+    // are older than their windows before it. Only its schedule is monotonic.
+    const int64_t wall = NowMs();
+    retention_.Begin(wall);
+    keys_.Begin(wall);
+    pruned_in_pass_ = keys_in_pass_ = 0;
   }
   // Armed at a pass's start, and again after a step that failed.
   if (event_pending(retention_ev_.get(), EV_TIMEOUT, nullptr) == 0) {
@@ -190,21 +198,40 @@ void Sweep::Prune(int64_t now) {
 }
 
 void Sweep::PruneStep() {
-  auto step = retention_.Step(kRetentionRowsPerStep, kRetentionStepMs);
-  if (!step.ok()) {
-    // The pass goes on from where it stopped at the next tick, a second
-    // later: a database that stays busy or away gets a line a second.
-    LOG_WARN("retention: %s", step.status().message().c_str());
-    event_del(retention_ev_.get());
+  // The events, then the keys: each time a step of one of them, so that the
+  // loop is held for about kRetentionStepMs at most.
+  if (retention_.running()) {
+    auto step = retention_.Step(kRetentionRowsPerStep, kRetentionStepMs);
+    if (!step.ok()) {
+      // The pass goes on from where it stopped at the next tick, a second
+      // later: a database that stays busy or away gets a line a second.
+      LOG_WARN("retention: %s", step.status().message().c_str());
+      event_del(retention_ev_.get());
+      return;
+    }
+    pruned_in_pass_ += step->deleted;
+    if (step->running) return;
+    if (pruned_in_pass_ > 0) {
+      LOG_INFO("retention: pruned %lld old events in %lld s", static_cast<long long>(pruned_in_pass_),
+               static_cast<long long>((MonoMs() - last_prune_ms_) / 1000));
+    }
     return;
   }
-  pruned_in_pass_ += step->deleted;
-  if (step->running) return;
-  event_del(retention_ev_.get());
-  if (pruned_in_pass_ > 0) {
-    LOG_INFO("retention: pruned %lld old events in %lld s", static_cast<long long>(pruned_in_pass_),
-             static_cast<long long>((MonoMs() - last_prune_ms_) / 1000));
+  if (keys_.running()) {
+    auto step = keys_.Step(kKeysPerStep, kRetentionStepMs);
+    if (!step.ok()) {
+      LOG_WARN("retention: idempotency keys: %s", step.status().message().c_str());
+      event_del(retention_ev_.get());
+      return;
+    }
+    keys_in_pass_ += step->deleted;
+    if (step->running) return;
+    if (keys_in_pass_ > 0) {
+      LOG_INFO("retention: forgot %lld expired idempotency keys in %lld s", static_cast<long long>(keys_in_pass_),
+               static_cast<long long>((MonoMs() - last_prune_ms_) / 1000));
+    }
   }
+  event_del(retention_ev_.get());
 }
 
 void Sweep::Heartbeat() {

@@ -1,5 +1,6 @@
 // The once-a-second sweep (poll timeouts, stream rotation, heartbeats,
-// revoked and expired sessions, presence grace, retention, unused uploads,
+// revoked and expired sessions, presence grace, retention and expired
+// idempotency keys, unused uploads,
 // the output budget's re-measure, a due WAL checkpoint, handing freed heap
 // back) and the PRAGMA data_version safety net.
 //
@@ -15,6 +16,7 @@
 #include "events/presence.h"
 #include "events/sessions.h"
 #include "events/upload_sweep.h"
+#include "schema/key_expiry.h"
 #include "schema/retention.h"
 #include "schema/storage.h"
 
@@ -60,8 +62,12 @@ class Sweep {
   int64_t last_session_sweep_ms_ = kLongAgoMs;
   bool sessions_backlog_ = false;      // the last sessions step was full
   bool marked_ = false;                // KeepPresence succeeded once: its mark was there before
+  // A pass prunes the events, then the expired idempotency keys, a step
+  // of either each time retention_ev_ fires.
   Retention retention_;
   int64_t pruned_in_pass_ = 0;
+  KeyExpiry keys_;
+  int64_t keys_in_pass_ = 0;
 };
 
 }  // namespace parley::events

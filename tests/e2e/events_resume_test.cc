@@ -495,5 +495,41 @@ TEST_F(EventsRetentionTest, ACursorAmongOneRoomsPrunedEventsIsResetThoughAQuietR
   EXPECT_TRUE(s->WaitForEvent("reset", 5s)) << "HTTP " << s->status() << ": " << s->Body().substr(0, 400);
 }
 
+// Expired idempotency keys (schema/key_expiry.h) go in the same pass, after
+// the events: a client's key 7 days after its send, nginx's replay key (a
+// send without client_id) an hour after. The keys are aged in the database;
+// then a send with the forgotten client_id is a new one, and one with the
+// kept id the stored copy.
+TEST_F(EventsRetentionTest, ADaemonThatStartsForgetsExpiredIdempotencyKeys) {
+  User alice = Register("alice");
+  const int64_t room = General(alice);
+  const int64_t old_id = Send(alice, room, "a week ago", "old-key")["id"].num();
+  const int64_t kept_id = Send(alice, room, "two hours ago", "kept-key")["id"].num();
+  Send(alice, room, "replayable");
+  auto keys = [&](const std::string& where) {
+    return std::stoll(Sql("SELECT COUNT(*) FROM idempotency WHERE " + where + ";"));
+  };
+  const std::string replay = "client_id LIKE ' nginx %'";
+  ASSERT_EQ(keys(replay), 1) << "a send without client_id is keyed by nginx's $request_id";
+  Sql("UPDATE idempotency SET created_ts = created_ts - " + std::to_string(8LL * 24 * 3600 * 1000) +
+      " WHERE client_id = 'old-key';");
+  Sql("UPDATE idempotency SET created_ts = created_ts - " + std::to_string(2LL * 3600 * 1000) +
+      " WHERE client_id = 'kept-key' OR " + replay + ";");
+  ASSERT_NO_FATAL_FAILURE(RestartAndWaitForThePrune(room));
+  const Clock::time_point deadline = Clock::now() + 10s;
+  while (keys("1 = 1") != 1 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(keys("client_id = 'kept-key'"), 1) << stack().LogTail();
+  EXPECT_EQ(keys("client_id = 'old-key' OR " + replay), 0) << stack().LogTail();
+
+  Response again = alice->Post("/api/rooms/" + std::to_string(room) + "/messages",
+                               "{\"text\":\"a week ago\",\"client_id\":\"old-key\"}");
+  ASSERT_EQ(again.status, 201) << again.Describe();
+  EXPECT_NE(again.json()["message"]["id"].num(), old_id);
+  Response retry = alice->Post("/api/rooms/" + std::to_string(room) + "/messages",
+                               "{\"text\":\"two hours ago\",\"client_id\":\"kept-key\"}");
+  ASSERT_EQ(retry.status, 200) << retry.Describe();
+  EXPECT_EQ(retry.json()["message"]["id"].num(), kept_id);
+}
+
 }  // namespace
 }  // namespace parley::e2e

@@ -137,6 +137,25 @@ TEST_F(ConfigTest, NumbersAreDigitsOnly) {
   EXPECT_EQ(env->catchup_pages_per_s, 7);
 }
 
+// A send's client_id is remembered 7 days by default (schema/key_expiry.h),
+// its own setting beside --retention-days; a day at least (a window of 0
+// would forget a key at the next pass, and a retry would store twice).
+TEST_F(ConfigTest, TheClientIdWindowIsSevenDaysUnlessSet) {
+  auto plain = Parse({});
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_EQ(plain->client_key_keep_ms, 7LL * 24 * 3600 * 1000);
+  auto set = Parse({"--client-id-days", "30", "--retention-days", "2"});
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->client_key_keep_ms, 30LL * 24 * 3600 * 1000);
+  EXPECT_EQ(set->retention_ms, 2LL * 24 * 3600 * 1000);
+  for (const char* bad : {"0", "36501", "1.5"}) {
+    auto c = Parse({"--client-id-days", bad});
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("--client-id-days must be an integer from 1"), std::string::npos)
+        << c.status().message();
+  }
+}
+
 // A flag given twice was taken, the last one silently winning: in a unit
 // file or a script, the operator meant one of them.
 TEST_F(ConfigTest, AFlagGivenTwiceIsRefused) {
