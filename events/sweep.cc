@@ -197,41 +197,36 @@ void Sweep::Prune(int64_t now) {
   }
 }
 
+namespace {
+
+// A step of one pass (Retention, KeyExpiry, which share Progress), its
+// deletions added to `done`, logged when the pass ends. False when it
+// failed: the pass goes on from where it stopped at the next tick, a
+// second later, so a database that stays busy or away gets a line a second.
+template <typename Pass>
+bool StepOf(Pass& pass, int64_t rows, int64_t& done, const char* what, int64_t started_ms) {
+  auto step = pass.Step(rows, kRetentionStepMs);
+  if (!step.ok()) {
+    LOG_WARN("retention: %s: %s", what, step.status().message().c_str());
+    return false;
+  }
+  done += step->deleted;
+  if (!step->running && done > 0) {
+    LOG_INFO("retention: deleted %lld %s in %lld s", static_cast<long long>(done), what,
+             static_cast<long long>((MonoMs() - started_ms) / 1000));
+  }
+  return true;
+}
+
+}  // namespace
+
 void Sweep::PruneStep() {
   // The events, then the keys: each time a step of one of them, so that the
   // loop is held for about kRetentionStepMs at most.
-  if (retention_.running()) {
-    auto step = retention_.Step(kRetentionRowsPerStep, kRetentionStepMs);
-    if (!step.ok()) {
-      // The pass goes on from where it stopped at the next tick, a second
-      // later: a database that stays busy or away gets a line a second.
-      LOG_WARN("retention: %s", step.status().message().c_str());
-      event_del(retention_ev_.get());
-      return;
-    }
-    pruned_in_pass_ += step->deleted;
-    if (step->running) return;
-    if (pruned_in_pass_ > 0) {
-      LOG_INFO("retention: pruned %lld old events in %lld s", static_cast<long long>(pruned_in_pass_),
-               static_cast<long long>((MonoMs() - last_prune_ms_) / 1000));
-    }
-    return;
-  }
-  if (keys_.running()) {
-    auto step = keys_.Step(kKeysPerStep, kRetentionStepMs);
-    if (!step.ok()) {
-      LOG_WARN("retention: idempotency keys: %s", step.status().message().c_str());
-      event_del(retention_ev_.get());
-      return;
-    }
-    keys_in_pass_ += step->deleted;
-    if (step->running) return;
-    if (keys_in_pass_ > 0) {
-      LOG_INFO("retention: forgot %lld expired idempotency keys in %lld s", static_cast<long long>(keys_in_pass_),
-               static_cast<long long>((MonoMs() - last_prune_ms_) / 1000));
-    }
-  }
-  event_del(retention_ev_.get());
+  const bool ok = retention_.running()
+                      ? StepOf(retention_, kRetentionRowsPerStep, pruned_in_pass_, "old events", last_prune_ms_)
+                      : StepOf(keys_, kKeysPerStep, keys_in_pass_, "expired idempotency keys", last_prune_ms_);
+  if (!ok || (!retention_.running() && !keys_.running())) event_del(retention_ev_.get());
 }
 
 void Sweep::Heartbeat() {
